@@ -1,0 +1,150 @@
+// The protocol-neutral file session every front end (SFTP, SCP, later HTTP) calls: virtual paths in, policy applied.
+
+/** SFTPGo's permission vocabulary; `*` grants all. */
+export const PERMISSIONS = [
+  '*',
+  'list',
+  'download',
+  'upload',
+  'overwrite',
+  'delete',
+  'delete_files',
+  'delete_dirs',
+  'rename',
+  'rename_files',
+  'rename_dirs',
+  'create_dirs',
+  'create_symlinks',
+  'chmod',
+  'chtimes',
+  'copy',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Virtual directory ('/', '/in', ...) → permissions there and below, unless a deeper entry overrides. */
+export type PermissionMap = Readonly<Record<string, readonly Permission[]>>;
+
+export interface SessionIdentity {
+  readonly sessionId: string;
+  readonly username: string;
+  /** Absolute path of the user's home on the backend; the user's virtual '/' (chroot). */
+  readonly homeDir: string;
+  readonly permissions: PermissionMap;
+  readonly remoteAddress: string;
+  readonly protocol: 'sftp' | 'scp';
+}
+
+export type FileKind = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface FileStat {
+  readonly kind: FileKind;
+  /** Full st_mode, type bits included (S_IFREG | 0o644 ...). */
+  readonly mode: number;
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Names shown in long listings. */
+  readonly owner: string;
+  readonly group: string;
+  readonly nlink: number;
+  /** Seconds since the epoch. */
+  readonly atime: number;
+  readonly mtime: number;
+}
+
+/** Attribute changes; absent fields are left as they are. Times are seconds since the epoch. */
+export interface SetAttrs {
+  size?: number;
+  /** Permission bits only (0o7777); type bits are ignored. */
+  mode?: number;
+  atime?: number;
+  mtime?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface OpenMode {
+  read: boolean;
+  write: boolean;
+  append: boolean;
+  create: boolean;
+  truncate: boolean;
+  exclusive: boolean;
+}
+
+export interface DirEntry {
+  readonly name: string;
+  readonly stat: FileStat;
+}
+
+export interface StatVfs {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  fsid: number;
+  flag: number;
+  namemax: number;
+}
+
+export type HashAlgorithm = 'sha256' | 'sha512' | 'sha384' | 'sha224' | 'sha1' | 'md5';
+
+export interface FileHandle {
+  /** Virtual path the handle was opened with. */
+  readonly path: string;
+  readonly mode: Readonly<OpenMode>;
+  /** Up to `length` bytes at `offset`; an empty buffer at end of file. */
+  read(offset: number, length: number): Promise<Buffer>;
+  write(offset: number, data: Buffer): Promise<void>;
+  stat(): Promise<FileStat>;
+  setstat(attrs: SetAttrs): Promise<void>;
+  sync(): Promise<void>;
+  /** Hash of [offset, offset+length) (length 0 = to end of file). */
+  hash(algorithm: HashAlgorithm, offset: number, length: number): Promise<Buffer>;
+  /** Completes the transfer (an atomic upload becomes visible under its name here). */
+  close(): Promise<void>;
+}
+
+export interface DirHandle {
+  readonly path: string;
+  /** The next batch of entries ('.' and '..' first), or null once the listing is exhausted. */
+  read(): Promise<DirEntry[] | null>;
+  close(): Promise<void>;
+}
+
+export interface FileSession {
+  readonly identity: SessionIdentity;
+  /** Canonical virtual path; relative paths are taken from '/'; a missing last component is allowed. */
+  realpath(path: string): Promise<string>;
+  stat(path: string): Promise<FileStat>;
+  lstat(path: string): Promise<FileStat>;
+  setstat(path: string, attrs: SetAttrs, options?: { followSymlinks?: boolean }): Promise<void>;
+  openFile(path: string, mode: OpenMode, attrs?: SetAttrs): Promise<FileHandle>;
+  openDir(path: string): Promise<DirHandle>;
+  remove(path: string): Promise<void>;
+  mkdir(path: string, attrs?: SetAttrs): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  /** overwrite=false fails with ERR_ALREADY_EXISTS when `to` exists (SFTP v3 rename); true replaces it (POSIX). */
+  rename(from: string, to: string, options: { overwrite: boolean }): Promise<void>;
+  /** Link text as stored, as a virtual path when it points inside the home. */
+  readlink(path: string): Promise<string>;
+  symlink(targetPath: string, linkPath: string): Promise<void>;
+  hardlink(existingPath: string, newPath: string): Promise<void>;
+  statvfs(path: string): Promise<StatVfs>;
+  /** Server-side copy between two open handles (copy-data). length 0 = to end of source. */
+  copyData(
+    source: FileHandle,
+    sourceOffset: number,
+    length: number,
+    target: FileHandle,
+    targetOffset: number,
+  ): Promise<void>;
+  /** Ends the session: open handles are closed without completing uploads (partials are kept for resume). */
+  close(): Promise<void>;
+}
+
+export type FileSessionFactory = (identity: SessionIdentity) => FileSession;

@@ -1,0 +1,48 @@
+// Typed events emitted by the core and the SSH layer; audit and alerting subscribe to them.
+
+export interface EventBase {
+  readonly at: Date;
+  readonly sessionId: string;
+  readonly username?: string;
+  readonly remoteAddress?: string;
+}
+
+export interface TransferEvent extends EventBase {
+  readonly type: 'transfer';
+  readonly direction: 'upload' | 'download';
+  readonly protocol: 'sftp' | 'scp';
+  readonly path: string;
+  readonly bytes: number;
+  readonly durationMs: number;
+  /** Hex SHA-256 of the whole uploaded content when it was written sequentially from 0 (or resumed). */
+  readonly sha256?: string;
+  readonly resumedFrom: number;
+  readonly completed: boolean;
+}
+
+export interface FileOperationEvent extends EventBase {
+  readonly type: 'file-op';
+  readonly protocol: 'sftp' | 'scp';
+  readonly operation:
+    | 'delete'
+    | 'rename'
+    | 'mkdir'
+    | 'rmdir'
+    | 'setstat'
+    | 'symlink'
+    | 'hardlink'
+    | 'copy';
+  readonly path: string;
+  readonly target?: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+export interface SessionEvent extends EventBase {
+  readonly type: 'session';
+  readonly phase: 'connect' | 'auth' | 'disconnect';
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export type FerryEvent = TransferEvent | FileOperationEvent | SessionEvent;

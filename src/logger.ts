@@ -1,0 +1,29 @@
+// Every named logger is declared here; lines are JSON (pino) and carry session id, user and address as bindings.
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+const level = process.env.FERRY_LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+
+/** Root logger writing JSON lines to stderr so stdout stays free for command output. */
+export const rootLogger: Logger = pino(
+  {
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ['password', '*.password', 'secret', '*.secret'], censor: '[secret]' },
+  },
+  pino.destination({ fd: 2, sync: true }),
+);
+
+export const loggers = {
+  serve: rootLogger.child({ logger: 'serve' }),
+  ssh: rootLogger.child({ logger: 'ssh' }),
+  auth: rootLogger.child({ logger: 'auth' }),
+  sftp: rootLogger.child({ logger: 'sftp' }),
+  scp: rootLogger.child({ logger: 'scp' }),
+  core: rootLogger.child({ logger: 'core' }),
+  store: rootLogger.child({ logger: 'store' }),
+  keys: rootLogger.child({ logger: 'keys' }),
+  events: rootLogger.child({ logger: 'events' }),
+} as const;
