@@ -1,0 +1,51 @@
+// Password hashing with argon2id; verification of unknown users costs the same as of known ones.
+import { type Options, hash, verify } from '@node-rs/argon2';
+import type { Secret } from '../util/secret.js';
+
+/** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
+// `Algorithm` is an ambient const enum (unusable under verbatimModuleSyntax); 2 is its Argon2id member.
+const ARGON2_OPTIONS: Options = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+
+export function hashPassword(password: Secret<string>): Promise<string> {
+  return hash(password.reveal(), ARGON2_OPTIONS);
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/** A hash of a random password, verified against when the user does not exist, so timing tells nothing. */
+function getDummyHash(): Promise<string> {
+  dummyHash ??= hash(`no-such-user-${Math.random()}`, ARGON2_OPTIONS);
+  return dummyHash;
+}
+
+/** Verifies `password` against `storedHash`; a null hash (no password set) costs a full verification too. */
+export async function verifyPassword(storedHash: string | null | undefined, password: Secret<string>): Promise<boolean> {
+  const target = storedHash ?? (await getDummyHash());
+  let ok: boolean;
+  try {
+    ok = await verify(target, password.reveal());
+  } catch {
+    // A corrupt stored hash must not become a crash or an oracle: it simply does not verify.
+    ok = false;
+  }
+  return ok && storedHash != null;
+}
+
+/** Warms the dummy hash so the first unknown-user attempt is not faster than later ones. */
+export async function warmPasswordVerifier(): Promise<void> {
+  await getDummyHash();
+}
+
+const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+
+/** A random password of `length` characters from an unambiguous alphabet (for generated one-time passwords). */
+export function generatePassword(length = 20): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length * 2));
+  let out = '';
+  for (const b of bytes) {
+    // Rejection sampling keeps every character equally likely.
+    if (b < 256 - (256 % PASSWORD_ALPHABET.length)) out += PASSWORD_ALPHABET[b % PASSWORD_ALPHABET.length];
+    if (out.length === length) break;
+  }
+  return out.length === length ? out : generatePassword(length);
+}

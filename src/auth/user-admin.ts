@@ -1,0 +1,153 @@
+// User administration shared by the CLI (and later the REST API): validation, hashing, keys, permissions.
+import { join, posix } from 'node:path';
+import { PERMISSIONS, type Permission, type PermissionMap } from '../core/types.js';
+import { FerryError, InvalidArgumentError } from '../errors.js';
+import { parseAuthorizedKeys } from '../keys/ssh-keys.js';
+import { AUTH_METHODS, type AuthMethod, type UserRecord, type UserRepository } from '../store/types.js';
+import type { Secret } from '../util/secret.js';
+import { hashPassword } from './password.js';
+
+/** A user's home: their own directory, or `<homesDir>/<name>`. */
+export function homeDirOf(user: UserRecord, homesDir: string): string {
+  return user.homeDir ?? join(homesDir, user.name);
+}
+
+const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+
+export function validateUserName(name: string): string {
+  if (!USER_NAME.test(name)) {
+    throw new InvalidArgumentError(
+      `invalid user name '${name.slice(0, 40)}': use 1-32 letters, digits, '_', '.', '-', starting with a letter or '_'`,
+    );
+  }
+  return name;
+}
+
+/** Parses `publickey,password` into the methods that must all succeed. */
+export function parseRequiredMethods(spec: string): AuthMethod[] {
+  const methods = spec
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  for (const m of methods) {
+    if (!(AUTH_METHODS as readonly string[]).includes(m)) {
+      throw new InvalidArgumentError(`unknown authentication method '${m}' (known: ${AUTH_METHODS.join(', ')})`);
+    }
+  }
+  return [...new Set(methods as AuthMethod[])];
+}
+
+/** Parses `/in=list,download` entries into a permission map; '/' defaults to '*' unless given. */
+export function parsePermissions(specs: readonly string[], base: PermissionMap = { '/': ['*'] }): PermissionMap {
+  const map: Record<string, readonly Permission[]> = { ...base };
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new InvalidArgumentError(`permission '${spec}' must look like /path=list,download`);
+    const rawPath = spec.slice(0, eq);
+    if (!rawPath.startsWith('/') || rawPath.includes('\0')) {
+      throw new InvalidArgumentError(`permission path '${rawPath}' must be absolute (relative to the user's home)`);
+    }
+    const path = posix.normalize(rawPath).replace(/(.)\/+$/, '$1');
+    const perms = spec
+      .slice(eq + 1)
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    for (const p of perms) {
+      if (!(PERMISSIONS as readonly string[]).includes(p)) {
+        throw new InvalidArgumentError(`unknown permission '${p}' (known: ${PERMISSIONS.join(' ')})`);
+      }
+    }
+    map[path] = [...new Set(perms as Permission[])];
+  }
+  return map;
+}
+
+export interface AddUserInput {
+  name: string;
+  password?: Secret<string> | undefined;
+  publicKeysText?: readonly string[];
+  requiredMethods?: readonly AuthMethod[];
+  homeDir?: string | undefined;
+  permissions?: PermissionMap | undefined;
+}
+
+export async function addUser(users: UserRepository, input: AddUserInput): Promise<UserRecord> {
+  const name = validateUserName(input.name);
+  const keys = (input.publicKeysText ?? []).flatMap((text) => parseAuthorizedKeys(text));
+  const required = input.requiredMethods ?? [];
+  if (required.includes('password') && !input.password) {
+    throw new InvalidArgumentError('--require includes password but no password was given (--password-stdin)');
+  }
+  if (required.includes('publickey') && keys.length === 0) {
+    throw new InvalidArgumentError('--require includes publickey but no key was given (--public-key FILE)');
+  }
+  if (input.homeDir !== undefined && !posix.isAbsolute(input.homeDir)) {
+    throw new InvalidArgumentError('--home must be an absolute path');
+  }
+  if (await users.findByName(name)) throw new FerryError('ERR_ALREADY_EXISTS', `user ${name} already exists`);
+  const passwordHash = input.password ? await hashPassword(input.password) : null;
+  let user = await users.create({
+    name,
+    passwordHash,
+    homeDir: input.homeDir ?? null,
+    requiredMethods: required,
+    permissions: input.permissions,
+  });
+  for (const key of keys) user = await users.addPublicKey(name, key);
+  return user;
+}
+
+export async function requireUser(users: UserRepository, name: string): Promise<UserRecord> {
+  const user = await users.findByName(name);
+  if (!user) throw new FerryError('ERR_NOT_FOUND', `no user named ${name}`);
+  return user;
+}
+
+export async function setPassword(users: UserRepository, name: string, password: Secret<string>): Promise<void> {
+  await requireUser(users, name);
+  await users.update(name, { passwordHash: await hashPassword(password) });
+}
+
+/** Adds every key in an authorized_keys/.pub text; returns the fingerprints added. */
+export async function addPublicKeys(users: UserRepository, name: string, text: string): Promise<string[]> {
+  await requireUser(users, name);
+  const keys = parseAuthorizedKeys(text);
+  if (keys.length === 0) throw new InvalidArgumentError('no public key found');
+  for (const key of keys) await users.addPublicKey(name, key);
+  return keys.map((k) => k.fingerprint);
+}
+
+/** Removes the keys given as text (or a bare SHA256 fingerprint); returns the fingerprints removed. */
+export async function removePublicKeys(users: UserRepository, name: string, textOrFingerprint: string): Promise<string[]> {
+  await requireUser(users, name);
+  const trimmed = textOrFingerprint.trim();
+  const fingerprints = trimmed.startsWith('SHA256:')
+    ? [trimmed]
+    : parseAuthorizedKeys(textOrFingerprint).map((k) => k.fingerprint);
+  const removed: string[] = [];
+  for (const fp of fingerprints) if (await users.removePublicKey(name, fp)) removed.push(fp);
+  if (removed.length === 0) throw new FerryError('ERR_NOT_FOUND', `user ${name} has no such key`);
+  return removed;
+}
+
+/** The user as shown by `users show --json` / `users list --json`: never a password hash. */
+export function publicView(user: UserRecord, homeDir: string) {
+  return {
+    name: user.name,
+    disabled: user.disabled,
+    home: homeDir,
+    hasPassword: user.passwordHash !== null,
+    requiredMethods: user.requiredMethods,
+    permissions: user.permissions,
+    publicKeys: user.publicKeys.map((k) => ({
+      type: k.algorithm,
+      fingerprint: k.fingerprint,
+      comment: k.comment,
+      options: k.options,
+      added: k.createdAt.toISOString(),
+    })),
+    created: user.createdAt.toISOString(),
+    updated: user.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,62 @@
+// Merges defaults < config file < FERRY_* environment < command-line flags, validates with zod, freezes.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { CONFIG_KEYS, configSchema, envNameOf, type FerryConfig } from './schema.js';
+
+export interface ConfigSources {
+  /** Path of a JSON config file (also FERRY_CONFIG). */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags; undefined entries are ignored. */
+  flags?: Readonly<Record<string, unknown>>;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export function loadConfig(sources: ConfigSources = {}): FerryConfig {
+  const env = sources.env ?? process.env;
+  const file = sources.file ?? env.FERRY_CONFIG;
+  const merged: Record<string, unknown> = file ? { ...readConfigFile(file) } : {};
+  const origin: Record<string, string> = Object.fromEntries(Object.keys(merged).map((k) => [k, `config file ${file}`]));
+  for (const key of CONFIG_KEYS) {
+    const value = env[envNameOf(key)];
+    if (value !== undefined && value !== '') {
+      merged[key] = value;
+      origin[key] = `environment ${envNameOf(key)}`;
+    }
+  }
+  for (const [key, value] of Object.entries(sources.flags ?? {})) {
+    if (value !== undefined) {
+      merged[key] = value;
+      origin[key] = 'command line';
+    }
+  }
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(root)');
+      const from = origin[String(issue.path[0])] ?? (issue.code === 'unrecognized_keys' ? `config file ${file}` : '');
+      return `${key}: ${issue.message}${from ? ` (from ${from})` : ''}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return Object.freeze({ ...result.data, dataDir: resolve(result.data.dataDir) });
+}

@@ -1,0 +1,53 @@
+// The SSH algorithm policy: 'modern' has no SHA-1, CBC, DSA or NIST ECDH; 'compat' adds ECDH and ECDSA host keys.
+import { createRequire } from 'node:module';
+
+// ssh2 does not export its capability lists; its constants module is the one source of truth for them.
+const { SUPPORTED_CIPHER } = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as {
+  SUPPORTED_CIPHER: string[];
+};
+
+export type AlgorithmProfile = 'modern' | 'compat';
+
+export interface AlgorithmPolicy {
+  readonly kex: string[];
+  readonly serverHostKey: string[];
+  readonly cipher: string[];
+  readonly hmac: string[];
+  readonly compress: string[];
+}
+
+const MODERN_KEX = [
+  'curve25519-sha256',
+  'curve25519-sha256@libssh.org',
+  'diffie-hellman-group16-sha512',
+  'diffie-hellman-group18-sha512',
+  'diffie-hellman-group14-sha256',
+];
+const COMPAT_KEX = ['ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521'];
+
+const CIPHERS = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'chacha20-poly1305@openssh.com',
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+];
+
+// Non-etm SHA-2 MACs stay because libssh2 (curl) and older clients need them.
+const MACS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'];
+
+export function algorithmPolicy(profile: AlgorithmProfile): AlgorithmPolicy {
+  // chacha20-poly1305 needs ssh2's native binding; offer only what this build can run.
+  const cipher = CIPHERS.filter((c) => SUPPORTED_CIPHER.includes(c));
+  return {
+    kex: profile === 'compat' ? [...MODERN_KEX, ...COMPAT_KEX] : [...MODERN_KEX],
+    serverHostKey:
+      profile === 'compat'
+        ? ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256', 'ecdsa-sha2-nistp256']
+        : ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
+    cipher,
+    hmac: [...MACS],
+    compress: ['none', 'zlib@openssh.com', 'zlib'],
+  };
+}

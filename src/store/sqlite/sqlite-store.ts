@@ -1,0 +1,30 @@
+// The embedded store: one SQLite file (WAL) through better-sqlite3 and kysely, migrated on open.
+import { chmodSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { FerryError } from '../../errors.js';
+import { migrationProvider } from '../migrations.js';
+import type { Database } from '../schema.js';
+import type { Store } from '../types.js';
+import { KyselyUserRepository } from '../user-repository.js';
+
+export async function openSqliteStore(file: string): Promise<Store> {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const sqlite = new SqliteDatabase(file);
+  chmodSync(file, 0o600);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw new FerryError('ERR_IO', `cannot migrate ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  return {
+    users: new KyselyUserRepository(db),
+    close: () => db.destroy(),
+  };
+}

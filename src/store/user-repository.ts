@@ -1,0 +1,163 @@
+// UserRepository over kysely: the same queries serve the SQLite and PostgreSQL drivers.
+import type { Kysely, Selectable } from 'kysely';
+import type { PermissionMap } from '../core/types.js';
+import { FerryError } from '../errors.js';
+import type { Database, UserKeysTable, UsersTable } from './schema.js';
+import type {
+  AuthMethod,
+  NewPublicKey,
+  NewUser,
+  UserPatch,
+  UserPublicKey,
+  UserRecord,
+  UserRepository,
+} from './types.js';
+
+const DEFAULT_PERMISSIONS: PermissionMap = { '/': ['*'] };
+
+function toKey(row: Selectable<UserKeysTable>): UserPublicKey {
+  return {
+    algorithm: row.algorithm,
+    blob: Buffer.from(row.public_key, 'base64'),
+    comment: row.comment,
+    fingerprint: row.fingerprint,
+    options: row.options,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]): UserRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    passwordHash: row.password_hash,
+    homeDir: row.home_dir,
+    requiredMethods: JSON.parse(row.required_methods) as AuthMethod[],
+    disabled: Boolean(row.disabled),
+    permissions: JSON.parse(row.permissions) as PermissionMap,
+    publicKeys: keys.map(toKey),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
+}
+
+export class KyselyUserRepository implements UserRepository {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async create(user: NewUser): Promise<UserRecord> {
+    const now = new Date().toISOString();
+    try {
+      await this.#db
+        .insertInto('users')
+        .values({
+          name: user.name,
+          password_hash: user.passwordHash ?? null,
+          home_dir: user.homeDir ?? null,
+          required_methods: JSON.stringify(user.requiredMethods ?? []),
+          disabled: user.disabled ? 1 : 0,
+          permissions: JSON.stringify(user.permissions ?? DEFAULT_PERMISSIONS),
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new FerryError('ERR_ALREADY_EXISTS', `user ${user.name} already exists`);
+      throw err;
+    }
+    return (await this.findByName(user.name))!;
+  }
+
+  async findByName(name: string): Promise<UserRecord | undefined> {
+    const row = await this.#db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!row) return undefined;
+    const keys = await this.#db
+      .selectFrom('user_keys')
+      .selectAll()
+      .where('user_id', '=', row.id)
+      .orderBy('id')
+      .execute();
+    return toUser(row, keys);
+  }
+
+  async list(): Promise<UserRecord[]> {
+    const rows = await this.#db.selectFrom('users').selectAll().orderBy('name').execute();
+    const keys = await this.#db.selectFrom('user_keys').selectAll().orderBy('id').execute();
+    return rows.map((row) =>
+      toUser(
+        row,
+        keys.filter((k) => k.user_id === row.id),
+      ),
+    );
+  }
+
+  async update(name: string, patch: UserPatch): Promise<UserRecord | undefined> {
+    const values: Partial<Record<keyof UsersTable, unknown>> = { updated_at: new Date().toISOString() };
+    if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
+    if (patch.homeDir !== undefined) values.home_dir = patch.homeDir;
+    if (patch.requiredMethods !== undefined) values.required_methods = JSON.stringify(patch.requiredMethods);
+    if (patch.permissions !== undefined) values.permissions = JSON.stringify(patch.permissions);
+    if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
+    const result = await this.#db
+      .updateTable('users')
+      .set(values as Partial<UsersTable> as never)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    return this.findByName(name);
+  }
+
+  async remove(name: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
+      if (!row) return false;
+      await trx.deleteFrom('user_keys').where('user_id', '=', row.id).execute();
+      await trx.deleteFrom('users').where('id', '=', row.id).execute();
+      return true;
+    });
+  }
+
+  async addPublicKey(name: string, key: NewPublicKey): Promise<UserRecord> {
+    const row = await this.#db.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
+    if (!row) throw new FerryError('ERR_NOT_FOUND', `no user ${name}`);
+    try {
+      await this.#db
+        .insertInto('user_keys')
+        .values({
+          user_id: row.id,
+          algorithm: key.algorithm,
+          public_key: key.blob.toString('base64'),
+          comment: key.comment,
+          fingerprint: key.fingerprint,
+          options: key.options,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new FerryError('ERR_ALREADY_EXISTS', `user ${name} already has key ${key.fingerprint}`);
+      }
+      throw err;
+    }
+    return (await this.findByName(name))!;
+  }
+
+  async removePublicKey(name: string, fingerprint: string): Promise<boolean> {
+    const row = await this.#db.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
+    if (!row) throw new FerryError('ERR_NOT_FOUND', `no user ${name}`);
+    const result = await this.#db
+      .deleteFrom('user_keys')
+      .where('user_id', '=', row.id)
+      .where('fingerprint', '=', fingerprint)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}
