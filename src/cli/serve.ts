@@ -29,6 +29,7 @@ async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined>
 export interface RunningFerry {
   readonly port: number;
   readonly config: FerryConfig;
+  readonly context: AppContext;
   stop(): Promise<void>;
 }
 
@@ -64,6 +65,7 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     return {
       port: ssh.port,
       config,
+      context: ctx,
       stop: async () => {
         await ssh.close();
         await ctx.dispose();

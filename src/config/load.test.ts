@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError } from '../errors.js';
+import { loadConfig } from './load.js';
+import { envNameOf } from './schema.js';
+
+test('defaults are the embedded quick-start values', () => {
+  const config = loadConfig({ env: {} });
+  assert.equal(config.sftpPort, 2222);
+  assert.equal(config.listen, '0.0.0.0');
+  assert.equal(config.dataDir, resolve('./data'));
+  assert.equal(config.algorithms, 'modern');
+  assert.equal(config.loginGraceTime, 60);
+  assert.equal(config.maxAuthTries, 6);
+  assert.ok(Object.isFrozen(config));
+});
+
+test('flags beat environment, which beats the config file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
+  try {
+    const file = join(dir, 'ferry.json');
+    await writeFile(file, JSON.stringify({ sftpPort: 3000, listen: '127.0.0.1', maxAuthTries: 3 }));
+    const config = loadConfig({ file, env: { FERRY_SFTP_PORT: '4000', FERRY_MAX_AUTH_TRIES: '4' }, flags: { sftpPort: '5000' } });
+    assert.equal(config.sftpPort, 5000);
+    assert.equal(config.maxAuthTries, 4);
+    assert.equal(config.listen, '127.0.0.1');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('environment variable names follow FERRY_<KEY>', () => {
+  assert.equal(envNameOf('sftpPort'), 'FERRY_SFTP_PORT');
+  assert.equal(envNameOf('dataDir'), 'FERRY_DATA_DIR');
+  assert.equal(loadConfig({ env: { FERRY_LOGIN_GRACE_TIME: '5' } }).loginGraceTime, 5);
+});
+
+test('a bad value stops start-up with a message naming the key and its origin', () => {
+  assert.throws(
+    () => loadConfig({ env: { FERRY_SFTP_PORT: 'seventy' } }),
+    (err: unknown) => err instanceof ConfigError && /sftpPort/.test(err.message) && /FERRY_SFTP_PORT/.test(err.message),
+  );
+  assert.throws(
+    () => loadConfig({ env: {}, flags: { sftpPort: 70000 } }),
+    (err: unknown) => err instanceof ConfigError && /sftpPort/.test(err.message) && /command line/.test(err.message),
+  );
+  assert.throws(
+    () => loadConfig({ env: {}, flags: { algorithms: 'weak' } }),
+    (err: unknown) => err instanceof ConfigError && /algorithms/.test(err.message),
+  );
+});
+
+test('unknown keys and broken files in the config file are refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
+  try {
+    const unknown = join(dir, 'unknown.json');
+    await writeFile(unknown, JSON.stringify({ sftpPrt: 22 }));
+    assert.throws(() => loadConfig({ file: unknown, env: {} }), (err: unknown) => err instanceof ConfigError && /sftpPrt/.test(err.message));
+    const broken = join(dir, 'broken.json');
+    await writeFile(broken, '{ "sftpPort": ');
+    assert.throws(() => loadConfig({ file: broken, env: {} }), (err: unknown) => err instanceof ConfigError && /not valid JSON/.test(err.message));
+    assert.throws(() => loadConfig({ file: join(dir, 'missing.json'), env: {} }), (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
