@@ -1,0 +1,151 @@
+// The `ferry` command line as a user runs it: users management offline, serve start-up, help and bad config.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { makeClientKey, sftpBatch } from './helpers/openssh.js';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
+let dir: string;
+let dataDir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-cli-'));
+  dataDir = join(dir, 'data');
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+function ferry(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(input);
+  });
+}
+
+test('users add, list, show, passwd, keys, disable and remove work offline against the data dir', async () => {
+  const key = await makeClientKey(dir, 'ed25519');
+  let r = await ferry(['users', 'add', 'bob', '--password-stdin', '--public-key', key.publicPath, '--require', 'publickey,password', '--perm', '/in=list,upload', '--data-dir', dataDir], 'pa55word\n');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /user bob added/);
+  assert.equal((await stat(join(dataDir, 'ferry.db'))).mode & 0o777, 0o600);
+
+  r = await ferry(['users', 'add', 'bob', '--password-stdin', '--data-dir', dataDir], 'x\n');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /already exists/);
+
+  r = await ferry(['users', 'show', 'bob', '--json', '--data-dir', dataDir]);
+  const bob = JSON.parse(r.stdout);
+  assert.equal(bob.hasPassword, true);
+  assert.deepEqual(bob.requiredMethods, ['publickey', 'password']);
+  assert.deepEqual(bob.permissions, { '/': ['*'], '/in': ['list', 'upload'] });
+  assert.equal(bob.publicKeys.length, 1);
+  assert.ok(!JSON.stringify(bob).includes('argon2'), 'no password hash in the output');
+
+  r = await ferry(['users', 'list', '--data-dir', dataDir]);
+  assert.match(r.stdout, /^bob\s+enabled\s+1\s+set\s+publickey,password$/m);
+
+  r = await ferry(['users', 'keys', 'remove', 'bob', key.publicPath, '--data-dir', dataDir]);
+  assert.match(r.stdout, /removed SHA256:/);
+  r = await ferry(['users', 'keys', 'add', 'bob', key.publicPath, '--data-dir', dataDir]);
+  assert.match(r.stdout, /added SHA256:/);
+
+  r = await ferry(['users', 'passwd', 'bob', '--password-stdin', '--data-dir', dataDir], 'new-password\n');
+  assert.equal(r.code, 0, r.stderr);
+  r = await ferry(['users', 'disable', 'bob', '--data-dir', dataDir]);
+  assert.equal(r.code, 0);
+  assert.equal(JSON.parse((await ferry(['users', 'list', '--json', '--data-dir', dataDir])).stdout)[0].disabled, true);
+  await ferry(['users', 'enable', 'bob', '--data-dir', dataDir]);
+
+  r = await ferry(['users', 'add', '../evil', '--data-dir', dataDir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /invalid user name/);
+  r = await ferry(['users', 'add', 'eve', '--perm', '/x=fly', '--data-dir', dataDir]);
+  assert.match(r.stderr, /unknown permission 'fly'/);
+  r = await ferry(['users', 'add', 'eve', '--require', 'publickey', '--data-dir', dataDir]);
+  assert.match(r.stderr, /no key was given/);
+  assert.equal((await ferry(['users', 'show', 'eve', '--data-dir', dataDir])).code, 1, 'refused adds changed nothing');
+
+  r = await ferry(['users', 'remove', 'bob', '--data-dir', dataDir]);
+  assert.equal(r.code, 0);
+  r = await ferry(['users', 'show', 'bob', '--data-dir', dataDir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no user named bob/);
+});
+
+test('--help is there for ferry and each command', async () => {
+  for (const args of [['--help'], ['serve', '--help'], ['users', '--help'], ['users', 'add', '--help'], ['users', 'keys', '--help']]) {
+    const r = await ferry(args);
+    assert.equal(r.code, 0, args.join(' '));
+    assert.match(r.stdout, /Usage: ferry/);
+  }
+  assert.match((await ferry(['serve', '--help'])).stdout, /FERRY_SFTP_PORT/);
+  const bad = await ferry(['frobnicate']);
+  assert.equal(bad.code, 2);
+});
+
+test('a bad config value stops serve with a message naming the key', async () => {
+  let r = await ferry(['serve', '--data-dir', join(dir, 'bad'), '--sftp-port', 'abc']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /sftpPort/);
+  r = await ferry(['serve', '--data-dir', join(dir, 'bad')], '', { FERRY_MAX_AUTH_TRIES: '0' });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /maxAuthTries.*FERRY_MAX_AUTH_TRIES/);
+  const file = join(dir, 'bad.json');
+  await writeFile(file, JSON.stringify({ listen: '127.0.0.1', algorithm: 'modern' }));
+  r = await ferry(['serve', '--data-dir', join(dir, 'bad'), '--config', file]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /algorithm/);
+  await assert.rejects(stat(join(dir, 'bad', 'ferry.db')), 'nothing was created');
+});
+
+function startServe(serveDir: string): Promise<{ child: ChildProcess; output: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', serveDir, '--listen', '127.0.0.1', '--sftp-port', '0'], {
+      env: { ...process.env, FERRY_LOG_LEVEL: 'warn' },
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      const m = output.match(/SFTP listening on 127\.0\.0\.1:(\d+)/);
+      if (m) resolve({ child, output, port: Number(m[1]) });
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${output}`)));
+  });
+}
+
+function stopServe(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.on('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+test('serve generates host keys and an admin once, prints fingerprints, reuses them, and stops on SIGTERM', async () => {
+  const serveDir = join(dir, 'serve');
+  const first = await startServe(serveDir);
+  const printed = [...first.output.matchAll(/host key generated: (\d+) (SHA256:\S+) \((\w+)\)/g)].map((m) => m[2]);
+  assert.equal(printed.length, 3, first.output);
+  const password = first.output.match(/one-time password: (\S+)/)?.[1];
+  assert.ok(password, first.output);
+  for (const f of await readdir(join(serveDir, 'host-keys'))) {
+    if (!f.endsWith('.pub')) assert.equal((await stat(join(serveDir, 'host-keys', f))).mode & 0o777, 0o600, f);
+  }
+  const login = await sftpBatch({ port: first.port, user: 'admin', password, batch: 'pwd\n' });
+  assert.equal(login.code, 0, login.stderr);
+  assert.equal(await stopServe(first.child), 0);
+
+  const second = await startServe(serveDir);
+  assert.deepEqual([...second.output.matchAll(/host key loaded: \d+ (SHA256:\S+)/g)].map((m) => m[1]), printed);
+  assert.doesNotMatch(second.output, /one-time password/);
+  const again = await sftpBatch({ port: second.port, user: 'admin', password, batch: 'pwd\n' });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(await stopServe(second.child), 0);
+});
