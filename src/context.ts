@@ -6,6 +6,7 @@ import type { FileSessionFactory } from './core/types.js';
 import { EventBus } from './events/bus.js';
 import { loggers } from './logger.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
+import { LocalFs } from './vfs/local/local-fs.js';
 import type { Store } from './store/types.js';
 
 export interface DataPaths {
@@ -37,6 +38,7 @@ export class AppContext {
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
+      fs: new LocalFs(),
       uploadMode: config.uploadMode,
     });
   }

@@ -1,0 +1,105 @@
+// Streamed hashing of file ranges and the incremental SHA-256 of an upload written in order.
+import { createHash, type Hash } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { HashAlgorithm } from './types.js';
+
+/** Read size while hashing; memory stays at one chunk whatever the file size. */
+export const HASH_CHUNK = 256 * 1024;
+
+export type RangeReader = (position: number, length: number) => Promise<Buffer>;
+
+/** Lends a reader for the duration of `use` (so whatever it opened is closed afterwards). */
+export type RangeSource = <T>(use: (read: RangeReader) => Promise<T>) => Promise<T>;
+
+/** Digest of [offset, offset+length) (length 0 = to end of file), streamed in bounded chunks. */
+export async function hashRange(
+  read: RangeReader,
+  algorithm: HashAlgorithm,
+  offset: number,
+  length: number,
+): Promise<Buffer> {
+  const hash = createHash(algorithm);
+  await feedRange(hash, read, offset, length);
+  return hash.digest();
+}
+
+async function feedRange(hash: Hash, read: RangeReader, offset: number, length: number): Promise<void> {
+  const end = length === 0 ? Number.POSITIVE_INFINITY : offset + length;
+  let position = offset;
+  while (position < end) {
+    const chunk = await read(position, Math.min(HASH_CHUNK, end - position));
+    if (chunk.length === 0) break;
+    hash.update(chunk);
+    position += chunk.length;
+  }
+}
+
+/**
+ * SHA-256 of an upload computed while it streams. Writes are observed synchronously in call order;
+ * the digest stays valid only while each write starts where the previous one ended, beginning at 0 or
+ * at the size the file had when opened (a resume: that prefix is hashed from disk first, and writes
+ * wait for it so memory stays bounded by the client's window). Anything else marks it invalid and the
+ * caller falls back to hashing the final file.
+ */
+export class UploadDigest {
+  readonly #sizeAtOpen: number;
+  readonly #prefixSource: RangeSource;
+  readonly #log: Logger;
+  #hash: Hash | undefined;
+  #next = 0;
+  #valid = true;
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(sizeAtOpen: number, prefixSource: RangeSource, log: Logger) {
+    this.#sizeAtOpen = sizeAtOpen;
+    this.#prefixSource = prefixSource;
+    this.#log = log;
+  }
+
+  /** Call before the data is written; the returned promise settles once the data is hashed (never rejects). */
+  observe(offset: number, data: Buffer): Promise<void> {
+    if (!this.#valid) return Promise.resolve();
+    if (this.#hash === undefined) {
+      const hash = createHash('sha256');
+      this.#hash = hash;
+      if (offset !== 0) {
+        if (offset !== this.#sizeAtOpen) return this.invalidate();
+        this.#chain(() => this.#prefixSource((read) => feedRange(hash, read, 0, offset)));
+        this.#next = offset;
+      }
+    }
+    if (offset !== this.#next) return this.invalidate();
+    this.#next += data.length;
+    const hash = this.#hash;
+    return this.#chain(async () => {
+      hash.update(data);
+    });
+  }
+
+  invalidate(): Promise<void> {
+    this.#valid = false;
+    return Promise.resolve();
+  }
+
+  /** Hex digest when every byte of a file of `finalSize` bytes went through the digest in order, else undefined. */
+  async digestFor(finalSize: number): Promise<string | undefined> {
+    await this.#tail;
+    if (!this.#valid) return undefined;
+    if (this.#hash === undefined) return finalSize === 0 ? createHash('sha256').digest('hex') : undefined;
+    if (this.#next !== finalSize) return undefined;
+    return this.#hash.digest('hex');
+  }
+
+  #chain(step: () => Promise<void>): Promise<void> {
+    this.#tail = this.#tail.then(async () => {
+      if (!this.#valid) return;
+      try {
+        await step();
+      } catch (err) {
+        this.#log.warn({ err }, 'incremental upload hash failed; falling back to hashing the final file');
+        this.#valid = false;
+      }
+    });
+    return this.#tail;
+  }
+}

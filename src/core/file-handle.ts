@@ -1,0 +1,296 @@
+// An open file of a session: position-addressed I/O, transfer accounting, and completion of atomic uploads on close.
+import { InvalidArgumentError, PermissionDeniedError, toFerryError } from '../errors.js';
+import type { TransferEvent } from '../events/types.js';
+import type { Logger } from '../logger.js';
+import type { Fs, FsFile, FsStat } from '../vfs/types.js';
+import { hashRange, type RangeSource, UploadDigest } from './digest.js';
+import type { ConcretePermission } from './permissions.js';
+import type { FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
+
+/** Largest single read served; bounds memory per request whatever length a client asks for. */
+export const MAX_READ_LENGTH = 1024 * 1024;
+
+/** What a handle needs from its session; keeps policy (permissions, events) in one place. */
+export interface HandleHost {
+  readonly fs: Fs;
+  readonly log: Logger;
+  toFileStat(stat: FsStat): FileStat;
+  /** Throws PermissionDeniedError unless `permission` holds in every one of `dirs`. */
+  require(permission: ConcretePermission, dirs: readonly string[]): void;
+  emitTransfer(
+    fields: Omit<TransferEvent, 'type' | 'at' | 'sessionId' | 'username' | 'remoteAddress' | 'protocol'>,
+  ): void;
+  emitSetstat(path: string, attrs: SetAttrs, error?: unknown): void;
+  released(handle: SessionFileHandle): void;
+}
+
+export interface OpenedFile {
+  readonly path: string;
+  readonly mode: OpenMode;
+  readonly file: FsFile;
+  /** The backend file read and written: the partial for atomic uploads, else the file itself. */
+  readonly backendPath: string;
+  /** Set for atomic uploads: where the partial goes on close(). */
+  readonly finalPath?: string;
+  /** Virtual directories whose permissions govern this file (as named, and where symlinks lead). */
+  readonly permissionDirs: readonly string[];
+  readonly sizeAtOpen: number;
+  /** The open created or truncated the file: it is an upload even if nothing is written. */
+  readonly createdNew: boolean;
+  /** An atomic upload continuing a partial left by an earlier, interrupted one. */
+  readonly continuesPartial?: boolean;
+  readonly releaseClaim?: () => void;
+}
+
+export class SessionFileHandle implements FileHandle {
+  readonly path: string;
+  readonly mode: Readonly<OpenMode>;
+  readonly #host: HandleHost;
+  readonly #o: OpenedFile;
+  readonly #openedAt = Date.now();
+  readonly #digest: UploadDigest;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** End of file as this handle knows it; append-mode writes land here. */
+  #end: number;
+  #bytesRead = 0;
+  #bytesWritten = 0;
+  #firstRead: number | undefined;
+  #firstWrite: number | undefined;
+  /** Set when a leftover partial is being restarted from 0; every write waits for the truncation. */
+  #restart: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(host: HandleHost, opened: OpenedFile) {
+    this.#host = host;
+    this.#o = opened;
+    this.path = opened.path;
+    this.mode = Object.freeze({ ...opened.mode });
+    this.#end = opened.sizeAtOpen;
+    this.#digest = new UploadDigest(opened.sizeAtOpen, this.#byPath, host.log);
+  }
+
+  /** The backend path this handle reads and writes (for same-file checks in copyData). */
+  get backendPath(): string {
+    return this.#o.backendPath;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.#track(async () => {
+      this.#assertOpen();
+      if (!this.mode.read) throw new PermissionDeniedError('Handle is not open for reading');
+      checkRange(offset, length);
+      const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH));
+      this.#firstRead ??= offset;
+      this.#bytesRead += data.length;
+      return data;
+    });
+  }
+
+  write(offset: number, data: Buffer): Promise<void> {
+    // Position and digest bookkeeping happen synchronously so concurrent writes keep call order.
+    try {
+      this.#assertOpen();
+      if (!this.mode.write) throw new PermissionDeniedError('Handle is not open for writing');
+      checkRange(offset, data.length);
+    } catch (err) {
+      return Promise.reject(toFerryError(err));
+    }
+    const position = this.mode.append ? this.#end : offset;
+    if (
+      this.#firstWrite === undefined &&
+      position === 0 &&
+      this.#o.continuesPartial &&
+      this.#o.sizeAtOpen > 0
+    ) {
+      // Writing a leftover partial from 0 is a new upload by a client that did not ask for O_TRUNC, not
+      // a resume (a resume starts at the partial's size): empty it first so no stale tail survives.
+      this.#restart = this.#o.file.truncate(0);
+      this.#end = 0;
+    }
+    this.#end = Math.max(this.#end, position + data.length);
+    this.#firstWrite ??= position;
+    return this.#track(() => this.#writeAt(position, data, true));
+  }
+
+  /** Server-side copy write: feeds the digest but is not client transfer volume. Caller checked the mode. */
+  copyWrite(position: number, data: Buffer): Promise<void> {
+    return this.#track(async () => {
+      this.#assertOpen();
+      this.#end = Math.max(this.#end, position + data.length);
+      await this.#writeAt(position, data, false);
+    });
+  }
+
+  /** Server-side copy read: not client transfer volume. Caller checked the mode. */
+  copyRead(offset: number, length: number): Promise<Buffer> {
+    return this.#track(async () => {
+      this.#assertOpen();
+      return this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH));
+    });
+  }
+
+  async #writeAt(position: number, data: Buffer, account: boolean): Promise<void> {
+    const hashed = this.#digest.observe(position, data);
+    try {
+      if (this.#restart) await this.#restart;
+      await this.#o.file.write(position, data);
+    } catch (err) {
+      this.#digest.invalidate();
+      throw err;
+    }
+    await hashed;
+    if (account) this.#bytesWritten += data.length;
+  }
+
+  stat(): Promise<FileStat> {
+    return this.#track(async () => {
+      this.#assertOpen();
+      return this.#host.toFileStat(await this.#o.file.stat());
+    });
+  }
+
+  setstat(attrs: SetAttrs): Promise<void> {
+    return this.#track(async () => {
+      this.#assertOpen();
+      try {
+        const dirs = this.#o.permissionDirs;
+        if (attrs.mode !== undefined) this.#host.require('chmod', dirs);
+        if (attrs.atime !== undefined || attrs.mtime !== undefined) this.#host.require('chtimes', dirs);
+        // Writable handles already passed upload/overwrite at open; read-only ones may not resize.
+        if (attrs.size !== undefined && !this.mode.write) {
+          throw new PermissionDeniedError('Handle is not open for writing');
+        }
+        // uid/gid are ignored on purpose: ownership is not changeable through Ferry (the server owns all files).
+        const file = this.#o.file;
+        if (attrs.size !== undefined) {
+          checkRange(attrs.size, 0);
+          this.#digest.invalidate();
+          await file.truncate(attrs.size);
+          this.#end = attrs.size;
+        }
+        if (attrs.mode !== undefined) await file.chmod(attrs.mode & 0o7777);
+        if (attrs.atime !== undefined || attrs.mtime !== undefined) {
+          const current = await file.stat();
+          await file.utimes(attrs.atime ?? current.atimeMs / 1000, attrs.mtime ?? current.mtimeMs / 1000);
+        }
+        this.#host.emitSetstat(this.path, attrs);
+      } catch (err) {
+        this.#host.emitSetstat(this.path, attrs, err);
+        throw err;
+      }
+    });
+  }
+
+  sync(): Promise<void> {
+    return this.#track(async () => {
+      this.#assertOpen();
+      await this.#o.file.sync();
+    });
+  }
+
+  hash(algorithm: HashAlgorithm, offset: number, length: number): Promise<Buffer> {
+    return this.#track(async () => {
+      this.#assertOpen();
+      this.#host.require('download', this.#o.permissionDirs);
+      checkRange(offset, length);
+      if (this.mode.read) return hashRange((p, n) => this.#o.file.read(p, n), algorithm, offset, length);
+      return this.#byPath((read) => hashRange(read, algorithm, offset, length));
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#finish(true);
+  }
+
+  /** Session end: closes without completing; an atomic upload stays a partial for resume. */
+  abort(): Promise<void> {
+    return this.#finish(false);
+  }
+
+  async #finish(complete: boolean): Promise<void> {
+    if (this.#closed) {
+      if (complete) throw new InvalidArgumentError('Handle already closed');
+      return;
+    }
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    const o = this.#o;
+    const isUpload = this.#bytesWritten > 0 || o.createdNew;
+    let failure: unknown;
+    let sha256: string | undefined;
+    try {
+      let size: number | undefined;
+      if (isUpload) size = (await o.file.stat()).size;
+      await o.file.close();
+      if (isUpload && size !== undefined) {
+        sha256 = await this.#digest.digestFor(size);
+        // Out-of-order writes: hash what is on disk, streamed; only for completed uploads.
+        if (sha256 === undefined && complete) {
+          sha256 = (await this.#byPath((read) => hashRange(read, 'sha256', 0, 0))).toString('hex');
+        }
+      }
+      if (complete && o.finalPath !== undefined) await this.#host.fs.rename(o.backendPath, o.finalPath);
+    } catch (err) {
+      failure = err;
+    } finally {
+      o.releaseClaim?.();
+      this.#host.released(this);
+    }
+    if (isUpload || this.#bytesRead > 0) {
+      this.#host.emitTransfer({
+        direction: isUpload ? 'upload' : 'download',
+        path: this.path,
+        bytes: isUpload ? this.#bytesWritten : this.#bytesRead,
+        durationMs: Date.now() - this.#openedAt,
+        ...(sha256 !== undefined && failure === undefined ? { sha256 } : {}),
+        resumedFrom: isUpload ? (o.createdNew ? 0 : (this.#firstWrite ?? 0)) : (this.#firstRead ?? 0),
+        completed: complete && failure === undefined,
+      });
+    }
+    if (failure !== undefined) {
+      if (!complete) {
+        this.#host.log.warn({ err: failure, path: this.path }, 'closing a file at session end failed');
+        return;
+      }
+      throw toFerryError(failure);
+    }
+  }
+
+  /** Reads the backend file through a short-lived read-only open (the handle itself may be write-only). */
+  readonly #byPath: RangeSource = async (use) => {
+    const file = await this.#host.fs.open(this.#o.backendPath, { read: true, write: false });
+    try {
+      return await use((position, length) => file.read(position, length));
+    } finally {
+      await file.close();
+    }
+  };
+
+  #assertOpen(): void {
+    if (this.#closed) throw new InvalidArgumentError('Handle is closed');
+  }
+
+  #track<T>(op: () => Promise<T>): Promise<T> {
+    const run = (async () => {
+      try {
+        return await op();
+      } catch (err) {
+        throw toFerryError(err);
+      }
+    })();
+    this.#inFlight.add(run);
+    const forget = () => this.#inFlight.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+}
+
+function checkRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new InvalidArgumentError('Offset and length must be non-negative integers');
+  }
+}

@@ -1,0 +1,821 @@
+// The protocol-neutral file session: chroot, permissions, atomic/resumable uploads, limits and events over one Fs.
+import { posix } from 'node:path';
+import {
+  FerryError,
+  InvalidArgumentError,
+  InvalidPathError,
+  LimitError,
+  NotFoundError,
+  PermissionDeniedError,
+  toFerryError,
+} from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { FileOperationEvent, TransferEvent } from '../events/types.js';
+import type { Logger } from '../logger.js';
+import type { Fs, FsDir, FsStat } from '../vfs/types.js';
+import { type HandleHost, type OpenedFile, SessionFileHandle } from './file-handle.js';
+import { HomeJail } from './home-jail.js';
+import { type ConcretePermission, PermissionPolicy } from './permissions.js';
+import type {
+  DirEntry,
+  DirHandle,
+  FileHandle,
+  FileSession,
+  FileSessionFactory,
+  FileStat,
+  OpenMode,
+  SessionIdentity,
+  SetAttrs,
+  StatVfs,
+} from './types.js';
+import { claimPartial, isPartialClaimed, UploadInProgressError } from './upload-lock.js';
+import {
+  climbsAboveRoot,
+  DEFAULT_PATH_LIMITS,
+  hasReservedComponent,
+  isReservedName,
+  type PathLimits,
+  partialNameFor,
+  resolveVirtualPath,
+  virtualBasename,
+  virtualDirname,
+} from './virtual-path.js';
+
+export const DEFAULT_MAX_OPEN_HANDLES = 256;
+/** Server-side copy moves data in chunks of this size; memory stays bounded. */
+const COPY_CHUNK = 256 * 1024;
+
+export interface FileSessionDeps {
+  events: EventBus;
+  logger: Logger;
+  /** The storage backend, or a chooser per user (e.g. local for most, S3 for some). */
+  fs: Fs | ((identity: SessionIdentity) => Fs);
+  limits?: { maxOpenHandles?: number; maxPathLength?: number };
+  /** 'atomic' (default): uploads go to a hidden partial renamed into place on close. */
+  uploadMode?: 'atomic' | 'direct';
+}
+
+export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
+  return (identity) => new CoreFileSession(identity, deps);
+}
+
+type FileOp = FileOperationEvent['operation'];
+
+const processUid = process.getuid?.() ?? -1;
+const processGid = process.getgid?.() ?? -1;
+
+function isCode(err: unknown, code: FerryError['code']): boolean {
+  return err instanceof FerryError && err.code === code;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof PermissionDeniedError) return 'permission denied';
+  return err instanceof Error ? err.message : String(err);
+}
+
+class CoreFileSession implements FileSession {
+  readonly identity: SessionIdentity;
+  readonly #fs: Fs;
+  readonly #events: EventBus;
+  readonly #log: Logger;
+  readonly #jail: HomeJail;
+  readonly #policy: PermissionPolicy;
+  readonly #limits: PathLimits;
+  readonly #maxHandles: number;
+  readonly #atomic: boolean;
+  readonly #files = new Set<SessionFileHandle>();
+  readonly #dirs = new Set<SessionDirHandle>();
+  readonly #host: HandleHost;
+  /** Opens between the limit check and the handle existing; counted so concurrent opens cannot overshoot. */
+  #pendingOpens = 0;
+  #closed = false;
+
+  constructor(identity: SessionIdentity, deps: FileSessionDeps) {
+    this.identity = identity;
+    this.#fs = typeof deps.fs === 'function' ? deps.fs(identity) : deps.fs;
+    this.#events = deps.events;
+    this.#log = deps.logger.child({ sessionId: identity.sessionId, user: identity.username });
+    this.#jail = new HomeJail(this.#fs, identity.homeDir);
+    this.#policy = new PermissionPolicy(identity.permissions);
+    this.#limits = {
+      maxPathLength: deps.limits?.maxPathLength ?? DEFAULT_PATH_LIMITS.maxPathLength,
+      maxComponentLength: DEFAULT_PATH_LIMITS.maxComponentLength,
+    };
+    this.#maxHandles = deps.limits?.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES;
+    this.#atomic = (deps.uploadMode ?? 'atomic') === 'atomic';
+    this.#host = {
+      fs: this.#fs,
+      log: this.#log,
+      toFileStat: (s) => this.#toFileStat(s),
+      require: (permission, dirs) => this.#require(permission, dirs),
+      emitTransfer: (fields) => this.#emitTransfer(fields),
+      emitSetstat: (path, attrs, error) => this.#emitFileOp('setstat', path, undefined, error, { ...attrs }),
+      released: (handle) => this.#files.delete(handle),
+    };
+  }
+
+  // ---- path and policy plumbing -------------------------------------------------------------
+
+  async #begin(): Promise<void> {
+    if (this.#closed) throw new FerryError('ERR_IO', 'File session is closed');
+    await this.#jail.ready();
+  }
+
+  /** Canonical virtual path; names of partial uploads are invisible (lookup) or reserved (creation). */
+  #virtual(path: string, use: 'lookup' | 'create'): string {
+    const v = resolveVirtualPath(path, this.#limits);
+    if (hasReservedComponent(v)) {
+      if (use === 'lookup') throw new NotFoundError();
+      throw new PermissionDeniedError('Name is reserved for uploads in progress');
+    }
+    return v;
+  }
+
+  /**
+   * Virtual directories whose permissions govern an entry: its directory as named and, when symlinks
+   * lead elsewhere in the home, the directory it really lives in. Both must allow the operation, so a
+   * link cannot lend a restricted directory the rights of a permissive one.
+   */
+  #permissionDirs(virtualPath: string, real: string, isDirItself = false): string[] {
+    const named = isDirItself ? virtualPath : virtualDirname(virtualPath);
+    const realVirtual = this.#jail.toVirtual(real);
+    if (realVirtual === null) return [named];
+    const actual = isDirItself ? realVirtual : virtualDirname(realVirtual);
+    return actual === named ? [named] : [named, actual];
+  }
+
+  #require(permission: ConcretePermission, dirs: readonly string[]): void {
+    for (const dir of dirs) {
+      if (!this.#policy.has(permission, dir)) {
+        throw new PermissionDeniedError(`Permission denied: ${permission} in ${dir}`);
+      }
+    }
+  }
+
+  async #tryStat(real: string, follow: boolean): Promise<FsStat | undefined> {
+    try {
+      return follow ? await this.#fs.stat(real) : await this.#fs.lstat(real);
+    } catch (err) {
+      if (isCode(err, 'ERR_NOT_FOUND')) return undefined;
+      throw err;
+    }
+  }
+
+  #partialOf(real: string): string {
+    return posix.join(
+      posix.dirname(real),
+      partialNameFor(posix.basename(real), this.#limits.maxComponentLength),
+    );
+  }
+
+  #toFileStat(s: FsStat): FileStat {
+    const username = this.identity.username;
+    return {
+      kind: s.kind,
+      mode: s.mode,
+      size: s.size,
+      uid: s.uid,
+      gid: s.gid,
+      owner: s.uid === processUid ? username : String(s.uid),
+      group: s.gid === processGid ? username : String(s.gid),
+      nlink: s.nlink,
+      atime: Math.floor(s.atimeMs / 1000),
+      mtime: Math.floor(s.mtimeMs / 1000),
+    };
+  }
+
+  #base() {
+    return {
+      at: new Date(),
+      sessionId: this.identity.sessionId,
+      username: this.identity.username,
+      remoteAddress: this.identity.remoteAddress,
+      protocol: this.identity.protocol,
+    };
+  }
+
+  #emitTransfer(fields: Parameters<HandleHost['emitTransfer']>[0]): void {
+    const event: TransferEvent = { type: 'transfer', ...this.#base(), ...fields };
+    this.#events.emit(event);
+  }
+
+  #emitFileOp(
+    operation: FileOp,
+    path: string,
+    target: string | undefined,
+    error: unknown,
+    detail?: Readonly<Record<string, unknown>>,
+  ): void {
+    const event: FileOperationEvent = {
+      type: 'file-op',
+      ...this.#base(),
+      operation,
+      path: this.#auditPath(path),
+      // A symlink's target is link text, not a path of ours: recorded as sent.
+      ...(target !== undefined ? { target: operation === 'symlink' ? target : this.#auditPath(target) } : {}),
+      ...(detail !== undefined ? { detail } : {}),
+      ok: error === undefined,
+      ...(error !== undefined ? { error: describeError(error) } : {}),
+    };
+    this.#events.emit(event);
+  }
+
+  /** Audit records carry the canonical virtual path; input that does not resolve is kept as sent. */
+  #auditPath(path: string): string {
+    try {
+      return resolveVirtualPath(path, this.#limits);
+    } catch {
+      return path;
+    }
+  }
+
+  /** Runs a public operation: session checks first, every failure leaves as a FerryError. */
+  async #run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      await this.#begin();
+      return await op();
+    } catch (err) {
+      throw toFerryError(err);
+    }
+  }
+
+  /** Like #run for mutating operations, which are audited whether they succeed or not. */
+  async #audited<T>(
+    operation: FileOp,
+    path: string,
+    target: string | undefined,
+    op: () => Promise<T>,
+    detail?: () => Readonly<Record<string, unknown>>,
+  ): Promise<T> {
+    try {
+      const result = await this.#run(op);
+      this.#emitFileOp(operation, path, target, undefined, detail?.());
+      return result;
+    } catch (err) {
+      this.#emitFileOp(operation, path, target, err, detail?.());
+      throw err;
+    }
+  }
+
+  /** Reserves a handle slot for the duration of `open`; a session closed meanwhile gets nothing. */
+  async #withHandleSlot<T extends { abort?(): Promise<void>; close(): Promise<void> }>(
+    open: () => Promise<T>,
+  ): Promise<T> {
+    if (this.#files.size + this.#dirs.size + this.#pendingOpens >= this.#maxHandles) {
+      throw new LimitError(`Too many open handles (limit ${this.#maxHandles})`);
+    }
+    this.#pendingOpens++;
+    let handle: T;
+    try {
+      handle = await open();
+    } finally {
+      this.#pendingOpens--;
+    }
+    if (this.#closed) {
+      await (handle.abort ? handle.abort() : handle.close());
+      throw new FerryError('ERR_IO', 'File session is closed');
+    }
+    return handle;
+  }
+
+  // ---- FileSession ----------------------------------------------------------------------------
+
+  realpath(path: string): Promise<string> {
+    return this.#run(async () => {
+      const v = resolveVirtualPath(path, this.#limits);
+      const real = await this.#jail.resolve(v, true);
+      if (v !== '/' && (await this.#tryStat(posix.dirname(real), true)) === undefined) {
+        throw new NotFoundError('No such directory');
+      }
+      return this.#jail.toVirtual(real) ?? v;
+    });
+  }
+
+  stat(path: string): Promise<FileStat> {
+    return this.#statImpl(path, true);
+  }
+
+  lstat(path: string): Promise<FileStat> {
+    return this.#statImpl(path, false);
+  }
+
+  #statImpl(path: string, follow: boolean): Promise<FileStat> {
+    return this.#run(async () => {
+      const v = this.#virtual(path, 'lookup');
+      const real = await this.#jail.resolve(v, follow);
+      this.#require('list', this.#permissionDirs(v, real));
+      const st = await this.#tryStat(real, follow);
+      if (st) return this.#toFileStat(st);
+      // Resume support: `reput`/`put -a` stat the target to learn how much arrived. While only the
+      // partial exists we report its attributes under the target's name. Trade-off: a stat can show a
+      // name that open-for-read and listings do not (yet) show.
+      if (this.#atomic) {
+        const partial = await this.#tryStat(this.#partialOf(real), false);
+        if (partial?.kind === 'file') return this.#toFileStat(partial);
+      }
+      throw new NotFoundError();
+    });
+  }
+
+  setstat(path: string, attrs: SetAttrs, options: { followSymlinks?: boolean } = {}): Promise<void> {
+    return this.#audited(
+      'setstat',
+      path,
+      undefined,
+      async () => {
+        const follow = options.followSymlinks ?? true;
+        const v = this.#virtual(path, 'lookup');
+        const real = await this.#jail.resolve(v, follow);
+        const st = await (follow ? this.#fs.stat(real) : this.#fs.lstat(real));
+        const dirs = this.#permissionDirs(v, real, st.kind === 'directory');
+        // Check everything first: a denied part must leave nothing changed.
+        if (attrs.mode !== undefined) this.#require('chmod', dirs);
+        if (attrs.atime !== undefined || attrs.mtime !== undefined) this.#require('chtimes', dirs);
+        if (attrs.size !== undefined) {
+          this.#require('overwrite', dirs);
+          if (st.kind !== 'file') throw new InvalidArgumentError('Only regular files can be resized');
+          if (!Number.isSafeInteger(attrs.size) || attrs.size < 0) throw new InvalidArgumentError('Bad size');
+        }
+        if (attrs.mode !== undefined && st.kind === 'symlink') {
+          throw new FerryError('ERR_UNSUPPORTED', 'The mode of a symlink cannot be changed');
+        }
+        // uid/gid are ignored on purpose: ownership is not changeable through Ferry (one server account owns every file).
+        if (attrs.size !== undefined) {
+          const file = await this.#fs.open(real, { read: false, write: true, noFollow: true });
+          try {
+            await file.truncate(attrs.size);
+          } finally {
+            await file.close();
+          }
+        }
+        if (attrs.mode !== undefined) await this.#fs.chmod(real, attrs.mode & 0o7777);
+        if (attrs.atime !== undefined || attrs.mtime !== undefined) {
+          await this.#fs.utimes(real, attrs.atime ?? st.atimeMs / 1000, attrs.mtime ?? st.mtimeMs / 1000, {
+            followSymlinks: follow,
+          });
+        }
+      },
+      () => ({ ...attrs }),
+    );
+  }
+
+  openFile(path: string, mode: OpenMode, attrs: SetAttrs = {}): Promise<FileHandle> {
+    return this.#run(async () => {
+      if (!mode.read && !mode.write) throw new InvalidArgumentError('Open for neither reading nor writing');
+      const v = this.#virtual(path, mode.write && mode.create ? 'create' : 'lookup');
+      return this.#withHandleSlot(() => this.#openFile(v, mode, attrs));
+    });
+  }
+
+  async #openFile(v: string, mode: OpenMode, attrs: SetAttrs): Promise<SessionFileHandle> {
+    const real = await this.#jail.resolve(v, true);
+    const dirs = this.#permissionDirs(v, real);
+    const existing = await this.#tryStat(real, true);
+    if (existing && existing.kind !== 'file') {
+      // Directories, FIFOs and devices are never opened: a FIFO would block a worker thread forever.
+      if (existing.kind === 'directory') throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
+      throw new PermissionDeniedError('Not a regular file');
+    }
+    if (mode.read) this.#require('download', dirs);
+    const opened = mode.write
+      ? await this.#openForWrite(v, real, dirs, mode, attrs, existing)
+      : await this.#openForRead(v, real, dirs, mode, existing);
+    const handle = new SessionFileHandle(this.#host, opened);
+    this.#files.add(handle);
+    return handle;
+  }
+
+  async #openForRead(
+    v: string,
+    real: string,
+    dirs: string[],
+    mode: OpenMode,
+    existing: FsStat | undefined,
+  ): Promise<OpenedFile> {
+    // A name that exists only as a partial is not readable: the upload has not completed.
+    if (!existing) throw new NotFoundError();
+    const file = await this.#fs.open(real, { read: true, write: false, noFollow: true });
+    return {
+      path: v,
+      mode,
+      file,
+      backendPath: real,
+      permissionDirs: dirs,
+      sizeAtOpen: existing.size,
+      createdNew: false,
+    };
+  }
+
+  async #openForWrite(
+    v: string,
+    real: string,
+    dirs: string[],
+    mode: OpenMode,
+    attrs: SetAttrs,
+    existing: FsStat | undefined,
+  ): Promise<OpenedFile> {
+    const createMode = attrs.mode !== undefined ? attrs.mode & 0o7777 : 0o666;
+    const base = { path: v, mode, permissionDirs: dirs };
+    if (existing) {
+      if (mode.create && mode.exclusive) throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
+      this.#require('overwrite', dirs);
+      if (!(this.#atomic && mode.truncate)) {
+        // Random writes or appends to a complete file happen in place (also in atomic mode).
+        const file = await this.#fs.open(real, {
+          read: mode.read,
+          write: true,
+          truncate: mode.truncate,
+          noFollow: true,
+        });
+        return {
+          ...base,
+          file,
+          backendPath: real,
+          sizeAtOpen: mode.truncate ? 0 : existing.size,
+          createdNew: mode.truncate,
+        };
+      }
+      // Replacing a complete file: readers keep seeing the old content until close(); keep its mode.
+      return this.#openPartial(base, real, true, createMode, existing.mode & 0o7777);
+    }
+    const partialExists =
+      this.#atomic && (await this.#tryStat(this.#partialOf(real), false))?.kind === 'file';
+    // Without O_CREAT a missing file stays missing, except that a partial (what stat reports) may be continued.
+    if (!mode.create && !partialExists) throw new NotFoundError();
+    this.#require('upload', dirs);
+    if (this.#atomic) {
+      return this.#openPartial(base, real, mode.truncate || mode.exclusive || !partialExists, createMode);
+    }
+    const file = await this.#fs.open(
+      real,
+      {
+        read: mode.read,
+        write: true,
+        create: true,
+        exclusive: mode.exclusive,
+        truncate: mode.truncate,
+        noFollow: true,
+      },
+      createMode,
+    );
+    return { ...base, file, backendPath: real, sizeAtOpen: 0, createdNew: true };
+  }
+
+  async #openPartial(
+    base: Pick<OpenedFile, 'path' | 'mode' | 'permissionDirs'>,
+    real: string,
+    fresh: boolean,
+    createMode: number,
+    keepMode?: number,
+  ): Promise<OpenedFile> {
+    const partial = this.#partialOf(real);
+    const releaseClaim = claimPartial(partial, base.path);
+    try {
+      const file = await this.#fs.open(
+        partial,
+        { read: base.mode.read, write: true, create: true, truncate: fresh, noFollow: true },
+        createMode,
+      );
+      try {
+        if (keepMode !== undefined) await file.chmod(keepMode);
+        const size = fresh ? 0 : (await file.stat()).size;
+        return {
+          ...base,
+          file,
+          backendPath: partial,
+          finalPath: real,
+          sizeAtOpen: size,
+          createdNew: fresh,
+          continuesPartial: !fresh,
+          releaseClaim,
+        };
+      } catch (err) {
+        await file.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'close failed'));
+        throw err;
+      }
+    } catch (err) {
+      releaseClaim();
+      throw err;
+    }
+  }
+
+  openDir(path: string): Promise<DirHandle> {
+    return this.#run(async () => {
+      const v = this.#virtual(path, 'lookup');
+      return this.#withHandleSlot(() => this.#openDir(v));
+    });
+  }
+
+  async #openDir(v: string): Promise<SessionDirHandle> {
+    const real = await this.#jail.resolve(v, true);
+    const st = await this.#fs.stat(real);
+    if (st.kind !== 'directory') throw new FerryError('ERR_NOT_A_DIRECTORY', 'Not a directory');
+    this.#require('list', this.#permissionDirs(v, real, true));
+    const parentReal = real === this.#jail.realHome ? real : posix.dirname(real);
+    const parent = await this.#tryStat(parentReal, true);
+    const dir = await this.#fs.opendir(real);
+    const handle = new SessionDirHandle(
+      v,
+      dir,
+      [
+        { name: '.', stat: this.#toFileStat(st) },
+        { name: '..', stat: this.#toFileStat(parent ?? st) },
+      ],
+      (s) => this.#toFileStat(s),
+      () => this.#dirs.delete(handle),
+    );
+    this.#dirs.add(handle);
+    return handle;
+  }
+
+  remove(path: string): Promise<void> {
+    return this.#audited('delete', path, undefined, async () => {
+      const v = this.#virtual(path, 'lookup');
+      const real = await this.#jail.resolve(v, false);
+      const dirs = this.#permissionDirs(v, real);
+      const st = await this.#tryStat(real, false);
+      if (!st) {
+        // Deleting what stat reported: a user may abandon an interrupted upload's partial.
+        const partial = this.#partialOf(real);
+        if (this.#atomic && (await this.#tryStat(partial, false))?.kind === 'file') {
+          this.#require('delete_files', dirs);
+          if (isPartialClaimed(partial)) throw new UploadInProgressError(v);
+          await this.#fs.unlink(partial);
+          return;
+        }
+        throw new NotFoundError();
+      }
+      if (st.kind === 'directory') throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
+      this.#require('delete_files', dirs);
+      await this.#fs.unlink(real);
+    });
+  }
+
+  mkdir(path: string, attrs: SetAttrs = {}): Promise<void> {
+    return this.#audited('mkdir', path, undefined, async () => {
+      const v = this.#virtual(path, 'create');
+      if (v === '/') throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
+      const real = await this.#jail.resolve(v, false);
+      this.#require('create_dirs', this.#permissionDirs(v, real));
+      await this.#fs.mkdir(real, { mode: attrs.mode !== undefined ? attrs.mode & 0o7777 : 0o777 });
+    });
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.#audited('rmdir', path, undefined, async () => {
+      const v = this.#virtual(path, 'lookup');
+      if (v === '/') throw new PermissionDeniedError('The home directory cannot be removed');
+      const real = await this.#jail.resolve(v, false);
+      const st = await this.#fs.lstat(real);
+      if (st.kind !== 'directory') throw new FerryError('ERR_NOT_A_DIRECTORY', 'Not a directory');
+      this.#require('delete_dirs', this.#permissionDirs(v, real));
+      // A directory holding only hidden partials is not empty; they are resume state, kept on purpose.
+      await this.#fs.rmdir(real);
+    });
+  }
+
+  rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
+    return this.#audited(
+      'rename',
+      from,
+      to,
+      async () => {
+        const vFrom = this.#virtual(from, 'lookup');
+        const vTo = this.#virtual(to, 'create');
+        if (vFrom === '/' || vTo === '/')
+          throw new PermissionDeniedError('The home directory cannot be renamed');
+        const realFrom = await this.#jail.resolve(vFrom, false);
+        const realTo = await this.#jail.resolve(vTo, false);
+        const src = await this.#fs.lstat(realFrom);
+        const isDir = src.kind === 'directory';
+        const permission = isDir ? 'rename_dirs' : 'rename_files';
+        this.#require(permission, this.#permissionDirs(vFrom, realFrom));
+        this.#require(permission, this.#permissionDirs(vTo, realTo));
+        const dst = await this.#tryStat(realTo, false);
+        if (dst) {
+          if (!options.overwrite) throw new FerryError('ERR_ALREADY_EXISTS', 'Target exists');
+          this.#require('overwrite', this.#permissionDirs(vTo, realTo));
+        }
+        // A directory carrying its own permission entries would take them along (or lose them).
+        if (isDir && (this.#policy.hasEntriesWithin(vFrom) || this.#policy.hasEntriesWithin(vTo))) {
+          throw new PermissionDeniedError('Directory has its own permissions and cannot be renamed');
+        }
+        if (options.overwrite) {
+          await this.#fs.rename(realFrom, realTo);
+          return;
+        }
+        if (!isDir) {
+          // link() refuses an existing target atomically (as OpenSSH does); then drop the old name.
+          try {
+            await this.#fs.link(realFrom, realTo);
+            await this.#fs.unlink(realFrom);
+            return;
+          } catch (err) {
+            if (isCode(err, 'ERR_ALREADY_EXISTS')) throw err;
+            // No hard links here (filesystem or backend): fall through to check-then-rename.
+          }
+        }
+        // Race: a target created between the check above and this rename is replaced. Accepted for
+        // directories and backends without link(); every Ferry-created target passes the same check.
+        if (await this.#tryStat(realTo, false)) throw new FerryError('ERR_ALREADY_EXISTS', 'Target exists');
+        await this.#fs.rename(realFrom, realTo);
+      },
+      () => ({ overwrite: options.overwrite }),
+    );
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.#run(async () => {
+      const v = this.#virtual(path, 'lookup');
+      const real = await this.#jail.resolve(v, false);
+      this.#require('list', this.#permissionDirs(v, real));
+      const text = await this.#fs.readlink(real);
+      if (!posix.isAbsolute(text)) return text;
+      const inside = this.#jail.toVirtual(posix.normalize(text));
+      // Absolute links elsewhere on the server are not shown: they would disclose its layout.
+      if (inside === null) throw new PermissionDeniedError('Link points outside the home directory');
+      return inside;
+    });
+  }
+
+  symlink(targetPath: string, linkPath: string): Promise<void> {
+    return this.#audited('symlink', linkPath, targetPath, async () => {
+      const vLink = this.#virtual(linkPath, 'create');
+      if (vLink === '/') throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
+      if (targetPath.includes('\0')) throw new InvalidPathError('Path contains a NUL byte');
+      if (targetPath === '') throw new InvalidArgumentError('Empty link target');
+      const absolute = targetPath.startsWith('/') || targetPath === '~' || targetPath.startsWith('~/');
+      const linkDir = virtualDirname(vLink);
+      // A relative target is read from the link's directory; one that climbs above '/' points outside.
+      if (!absolute && climbsAboveRoot(linkDir, targetPath)) {
+        throw new PermissionDeniedError('Link target is outside the home directory');
+      }
+      const vTarget = resolveVirtualPath(absolute ? targetPath : `${linkDir}/${targetPath}`, this.#limits);
+      const realLinkDir = await this.#jail.resolve(linkDir, true);
+      const realLink = posix.join(realLinkDir, virtualBasename(vLink));
+      this.#require('create_symlinks', this.#permissionDirs(vLink, realLink));
+      const realTarget = this.#jail.lexicalReal(vTarget);
+      // Absolute targets are stored as absolute real paths (readlink maps them back); relative ones
+      // relative to where the link really is, so they work on disk even below a symlinked directory.
+      const text = absolute ? realTarget : posix.relative(realLinkDir, realTarget) || '.';
+      await this.#fs.symlink(text, realLink);
+    });
+  }
+
+  hardlink(existingPath: string, newPath: string): Promise<void> {
+    return this.#audited('hardlink', newPath, existingPath, async () => {
+      const vOld = this.#virtual(existingPath, 'lookup');
+      const vNew = this.#virtual(newPath, 'create');
+      const realOld = await this.#jail.resolve(vOld, false);
+      const realNew = await this.#jail.resolve(vNew, false);
+      const st = await this.#fs.lstat(realOld);
+      if (st.kind === 'directory') throw new PermissionDeniedError('Directories cannot be hard-linked');
+      const oldDirs = this.#permissionDirs(vOld, realOld);
+      const newDirs = this.#permissionDirs(vNew, realNew);
+      this.#require('create_symlinks', oldDirs);
+      this.#require('create_symlinks', newDirs);
+      // The new name must not grant more on the same content than the old one does.
+      for (const dir of newDirs) {
+        for (const permission of this.#policy.at(dir)) this.#require(permission, oldDirs);
+      }
+      await this.#fs.link(realOld, realNew);
+    });
+  }
+
+  statvfs(path: string): Promise<StatVfs> {
+    return this.#run(async () => {
+      const v = this.#virtual(path, 'lookup');
+      const real = await this.#jail.resolve(v, true);
+      const s = await this.#fs.statfs(real);
+      return {
+        bsize: s.bsize,
+        frsize: s.bsize,
+        blocks: s.blocks,
+        bfree: s.bfree,
+        bavail: s.bavail,
+        files: s.files,
+        ffree: s.ffree,
+        favail: s.ffree,
+        fsid: 0,
+        flag: 0,
+        namemax: s.namemax,
+      };
+    });
+  }
+
+  copyData(
+    source: FileHandle,
+    sourceOffset: number,
+    length: number,
+    target: FileHandle,
+    targetOffset: number,
+  ): Promise<void> {
+    let copied = 0;
+    return this.#audited(
+      'copy',
+      source.path,
+      target.path,
+      async () => {
+        if (!(source instanceof SessionFileHandle) || !this.#files.has(source)) {
+          throw new InvalidArgumentError('Source is not an open handle of this session');
+        }
+        if (!(target instanceof SessionFileHandle) || !this.#files.has(target)) {
+          throw new InvalidArgumentError('Target is not an open handle of this session');
+        }
+        if (!source.mode.read) throw new PermissionDeniedError('Source is not open for reading');
+        if (!target.mode.write) throw new PermissionDeniedError('Target is not open for writing');
+        for (const n of [sourceOffset, length, targetOffset]) {
+          if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('Bad offset or length');
+        }
+        // Handles passed download (source) and upload/overwrite (target) when they were opened.
+        this.#require('copy', [virtualDirname(source.path), virtualDirname(target.path)]);
+        this.#require('download', [virtualDirname(source.path)]);
+        if (source.backendPath === target.backendPath) {
+          const sourceEnd = length === 0 ? (await source.stat()).size : sourceOffset + length;
+          const targetEnd = targetOffset + (sourceEnd - sourceOffset);
+          if (sourceOffset < targetEnd && targetOffset < sourceEnd) {
+            throw new InvalidArgumentError('Source and target ranges of the same file overlap');
+          }
+          // Fix the length now: a copy to the end of its own file must not chase its own writes.
+          length = sourceEnd - sourceOffset;
+          if (length === 0) return;
+        }
+        const end = length === 0 ? Number.POSITIVE_INFINITY : sourceOffset + length;
+        let position = sourceOffset;
+        while (position < end) {
+          const chunk = await source.copyRead(position, Math.min(COPY_CHUNK, end - position));
+          if (chunk.length === 0) break;
+          await target.copyWrite(targetOffset + (position - sourceOffset), chunk);
+          position += chunk.length;
+          copied += chunk.length;
+        }
+        if (length !== 0 && position < end) throw new FerryError('ERR_IO', 'Source ended before the range');
+      },
+      () => ({ sourceOffset, targetOffset, length, bytes: copied }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const files = [...this.#files];
+    const dirs = [...this.#dirs];
+    await Promise.all([...files.map((f) => f.abort()), ...dirs.map((d) => d.close())]);
+    this.#files.clear();
+    this.#dirs.clear();
+  }
+}
+
+/** A listing: '.' and '..' first, then the backend's batches with partial uploads filtered out. */
+class SessionDirHandle implements DirHandle {
+  readonly path: string;
+  readonly #dir: FsDir;
+  #head: DirEntry[] | undefined;
+  readonly #toFileStat: (s: FsStat) => FileStat;
+  readonly #onClose: () => void;
+  #closed = false;
+
+  constructor(
+    path: string,
+    dir: FsDir,
+    head: DirEntry[],
+    toFileStat: (s: FsStat) => FileStat,
+    onClose: () => void,
+  ) {
+    this.path = path;
+    this.#dir = dir;
+    this.#head = head;
+    this.#toFileStat = toFileStat;
+    this.#onClose = onClose;
+  }
+
+  async read(): Promise<DirEntry[] | null> {
+    try {
+      if (this.#closed) throw new InvalidArgumentError('Directory handle is closed');
+      const head = this.#head ?? [];
+      this.#head = undefined;
+      for (;;) {
+        const batch = await this.#dir.read();
+        if (batch === null) return head.length > 0 ? head : null;
+        const visible = batch
+          .filter((e) => !isReservedName(e.name))
+          .map((e) => ({ name: e.name, stat: this.#toFileStat(e.stat) }));
+        // A batch of nothing but partials must not end the listing early.
+        if (visible.length > 0 || head.length > 0) return [...head, ...visible];
+      }
+    } catch (err) {
+      throw toFerryError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClose();
+    try {
+      await this.#dir.close();
+    } catch (err) {
+      throw toFerryError(err);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// Maps canonical virtual paths to real backend paths and refuses any that a symlink would carry out of the home.
+import { posix } from 'node:path';
+import { FerryError, InvalidPathError, PermissionDeniedError } from '../errors.js';
+import type { Fs } from '../vfs/types.js';
+
+/** Same bound as the kernel's MAXSYMLINKS (40). */
+const MAX_SYMLINK_HOPS = 40;
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof FerryError && err.code === 'ERR_NOT_FOUND';
+}
+
+/**
+ * The chroot. Checking happens at use time on the real filesystem: the deepest existing ancestor is
+ * realpath'd and every hop through a dangling symlink is followed by hand, so a link that points (or
+ * was moved to point) outside the home is refused however it got there.
+ *
+ * Race: between this check and the operation, something with direct disk access could swap a checked
+ * directory for a symlink. Ferry sessions cannot create such links (symlink() refuses outside targets)
+ * and opens use O_NOFOLLOW on the resolved path, so this needs shell access to the home to exploit.
+ */
+export class HomeJail {
+  readonly #fs: Fs;
+  readonly #homeDir: string;
+  #realHome: string | undefined;
+  #ready: Promise<void> | undefined;
+
+  constructor(fs: Fs, homeDir: string) {
+    if (!posix.isAbsolute(homeDir)) throw new InvalidPathError(`Home directory must be absolute: ${homeDir}`);
+    this.#fs = fs;
+    this.#homeDir = posix.normalize(homeDir).replace(/(.)\/+$/, '$1');
+  }
+
+  /** Creates the home (0700) when missing and learns its real path; idempotent, retried after a failure. */
+  ready(): Promise<void> {
+    this.#ready ??= this.#init().catch((err: unknown) => {
+      this.#ready = undefined;
+      throw err;
+    });
+    return this.#ready;
+  }
+
+  async #init(): Promise<void> {
+    try {
+      await this.#fs.mkdir(this.#homeDir, { mode: 0o700, recursive: true });
+    } catch (err) {
+      // A concurrent session may have created it; anything else surfaces from realpath below.
+      if (!(err instanceof FerryError && err.code === 'ERR_ALREADY_EXISTS')) throw err;
+    }
+    this.#realHome = await this.#fs.realpath(this.#homeDir);
+  }
+
+  get realHome(): string {
+    if (this.#realHome === undefined) throw new Error('HomeJail used before ready()');
+    return this.#realHome;
+  }
+
+  /** The real path a canonical virtual path names, before any symlink is looked at. */
+  lexicalReal(virtualPath: string): string {
+    return virtualPath === '/' ? this.realHome : this.realHome.replace(/\/$/, '') + virtualPath;
+  }
+
+  isInside(realPath: string): boolean {
+    const home = this.realHome;
+    return home === '/' || realPath === home || realPath.startsWith(`${home}/`);
+  }
+
+  /** The virtual path of a real path inside the home (either spelling of the home), or null. */
+  toVirtual(realPath: string): string | null {
+    for (const home of [this.realHome, this.#homeDir]) {
+      if (realPath === home) return '/';
+      const prefix = home === '/' ? '/' : `${home}/`;
+      if (realPath.startsWith(prefix)) return `/${realPath.slice(prefix.length)}`;
+    }
+    return null;
+  }
+
+  /**
+   * The real path to operate on for a canonical virtual path, every symlink resolved except (when
+   * followLast is false) the last component. Throws PermissionDeniedError when it leaves the home.
+   */
+  resolve(virtualPath: string, followLast: boolean): Promise<string> {
+    return this.#resolveReal(this.lexicalReal(virtualPath), followLast, 0);
+  }
+
+  async #resolveReal(path: string, followLast: boolean, hops: number): Promise<string> {
+    if (!this.isInside(path)) throw new PermissionDeniedError('Path leaves the home directory');
+    if (path === this.realHome) return path;
+    const parent = posix.dirname(path);
+    const name = posix.basename(path);
+    if (!followLast) return posix.join(await this.#resolveReal(parent, true, hops), name);
+    try {
+      const real = await this.#fs.realpath(path);
+      if (!this.isInside(real)) throw new PermissionDeniedError('Path leaves the home directory');
+      return real;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    // Missing (or a dangling symlink, or a missing ancestor): resolve the parent, then look at the name.
+    const realParent = await this.#resolveReal(parent, true, hops);
+    const candidate = posix.join(realParent, name);
+    let kind: string;
+    try {
+      kind = (await this.#fs.lstat(candidate)).kind;
+    } catch (err) {
+      if (isNotFound(err)) return candidate;
+      throw err;
+    }
+    if (kind !== 'symlink') return candidate;
+    if (hops >= MAX_SYMLINK_HOPS) throw new InvalidPathError('Too many levels of symbolic links');
+    const text = await this.#fs.readlink(candidate);
+    return this.#resolveReal(posix.resolve(realParent, text), true, hops + 1);
+  }
+}

@@ -1,0 +1,32 @@
+// Process-wide claim on partial-upload files so two handles never write the same partial at once.
+import { LimitError } from '../errors.js';
+
+/** Thrown (code ERR_LIMIT) when a partial is already being written by another handle in this process. */
+export class UploadInProgressError extends LimitError {
+  constructor(path: string) {
+    super(`Another upload to ${path} is in progress`);
+  }
+}
+
+/**
+ * Keys are backend paths of partials. Module state on purpose: the claim must hold across sessions
+ * (a client that reconnects while its dead connection is not yet reaped would otherwise interleave
+ * two writers). We fail fast instead of waiting: the holder may be the same client, which would
+ * deadlock, and clients retry. Other cluster nodes are not covered (open point for shared storage).
+ */
+const claimed = new Set<string>();
+
+export function claimPartial(key: string, virtualPath: string): () => void {
+  if (claimed.has(key)) throw new UploadInProgressError(virtualPath);
+  claimed.add(key);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    claimed.delete(key);
+  };
+}
+
+export function isPartialClaimed(key: string): boolean {
+  return claimed.has(key);
+}

@@ -1,0 +1,91 @@
+// The storage interface every backend (local disk, later S3 and the PGP decorator) implements; paths are absolute backend paths the core already sanitised.
+
+export type FsEntryKind = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface FsStat {
+  readonly kind: FsEntryKind;
+  /** Full st_mode, type bits included. Backends without modes synthesise 0o100644 / 0o40755. */
+  readonly mode: number;
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+}
+
+export interface FsOpenFlags {
+  readonly read: boolean;
+  readonly write: boolean;
+  readonly create?: boolean;
+  readonly exclusive?: boolean;
+  readonly truncate?: boolean;
+  /** Fail instead of following a symlink in the last component (narrows check-then-use races). */
+  readonly noFollow?: boolean;
+}
+
+/** An open file; every read and write names its position (there is no file pointer). */
+export interface FsFile {
+  /** Up to `length` bytes at `position`; shorter only at end of file, empty at or past it. */
+  read(position: number, length: number): Promise<Buffer>;
+  /** Writes all of `data` at `position`. */
+  write(position: number, data: Buffer): Promise<void>;
+  stat(): Promise<FsStat>;
+  truncate(size: number): Promise<void>;
+  chmod(mode: number): Promise<void>;
+  /** Times in seconds since the epoch. */
+  utimes(atime: number, mtime: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FsDirEntry {
+  readonly name: string;
+  /** Attributes of the entry itself (a symlink is reported as a symlink). */
+  readonly stat: FsStat;
+}
+
+/** A streaming listing: entries come in bounded batches, never the whole directory at once. */
+export interface FsDir {
+  /** The next batch ('.' and '..' excluded), or null once exhausted. */
+  read(): Promise<FsDirEntry[] | null>;
+  close(): Promise<void>;
+}
+
+export interface FsStatfs {
+  readonly bsize: number;
+  readonly blocks: number;
+  readonly bfree: number;
+  readonly bavail: number;
+  readonly files: number;
+  readonly ffree: number;
+  readonly namemax: number;
+}
+
+/**
+ * Backend storage. Every rejection is a FerryError (src/errors.ts) with a stable code, so the core
+ * can tell ERR_NOT_FOUND from ERR_ALREADY_EXISTS without knowing the backend.
+ */
+export interface Fs {
+  stat(path: string): Promise<FsStat>;
+  lstat(path: string): Promise<FsStat>;
+  /** The path with every symlink resolved; ERR_NOT_FOUND when any component is missing. */
+  realpath(path: string): Promise<string>;
+  /** `mode` applies when the file is created (subject to the process umask on POSIX backends). */
+  open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile>;
+  opendir(path: string): Promise<FsDir>;
+  mkdir(path: string, options?: { mode?: number; recursive?: boolean }): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Replaces an existing target (POSIX rename). */
+  rename(from: string, to: string): Promise<void>;
+  /** Hard link; ERR_ALREADY_EXISTS when `newPath` exists. */
+  link(existingPath: string, newPath: string): Promise<void>;
+  /** Stores `target` verbatim as the link text. */
+  symlink(target: string, path: string): Promise<void>;
+  readlink(path: string): Promise<string>;
+  chmod(path: string, mode: number): Promise<void>;
+  /** Times in seconds since the epoch; followSymlinks=false changes the link itself (lutimes). */
+  utimes(path: string, atime: number, mtime: number, options?: { followSymlinks?: boolean }): Promise<void>;
+  statfs(path: string): Promise<FsStatfs>;
+}
