@@ -146,18 +146,29 @@ function handleConnection(
   // Serialise auth requests: a decision must be sent before the next attempt is judged.
   let authQueue = Promise.resolve();
 
-  log.info({ client: info.header.versions.software, protocol: info.header.versions.protocol }, 'connection');
-  options.events.emit({
-    type: 'session',
-    phase: 'connect',
-    at: new Date(),
-    sessionId,
-    remoteAddress,
-    detail: { client: info.header.versions.software },
-  });
+  const clientSoftware = info.header.versions.software;
+  log.info({ client: clientSoftware, protocol: info.header.versions.protocol }, 'connection');
+  let handshakes = 0;
 
+  // The connect record waits for the first key exchange so it can name what was negotiated.
   client.on('handshake', (negotiated) => {
-    log.info({ kex: negotiated.kex, hostKey: negotiated.serverHostKey, cipher: negotiated.cs.cipher, mac: negotiated.cs.mac, compress: negotiated.cs.compress }, 'key exchange done');
+    const algorithms = {
+      kex: negotiated.kex,
+      hostKey: negotiated.serverHostKey,
+      cipher: negotiated.cs.cipher,
+      mac: negotiated.cs.mac,
+      compress: negotiated.cs.compress,
+    };
+    log.info(algorithms, handshakes === 0 ? 'key exchange done' : 'rekeyed');
+    if (handshakes++ > 0) return;
+    options.events.emit({
+      type: 'session',
+      phase: 'connect',
+      at: new Date(),
+      sessionId,
+      remoteAddress,
+      detail: { client: clientSoftware, remotePort: info.port, ...algorithms },
+    });
   });
 
   client.on('authentication', (ctx) => {

@@ -74,4 +74,64 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
       await store.users.create({ name: 'erin' });
       assert.equal((await store.users.findByName('erin'))?.publicKeys.length, 0, 'keys of a removed user do not come back');
     }));
+
+  const pair = (n: number) => ({
+    algorithm: 'ssh-ed25519',
+    bits: 256,
+    publicBlob: Buffer.from(`pub-${n}`),
+    sha256: `SHA256:h${n}`,
+    md5: `MD5:m${n}`,
+    privateSealed: `v1:sealed-${n}`,
+    comment: `c${n}`,
+  });
+
+  test(`${name}: host keys are added active, listed oldest first, and retired once`, () =>
+    withStore(async (store) => {
+      const a = await store.hostKeys.add(pair(1));
+      const b = await store.hostKeys.add(pair(2));
+      assert.equal(a.active, true);
+      assert.equal(a.retiredAt, null);
+      assert.equal(await store.hostKeys.retire(a.id), true);
+      assert.equal(await store.hostKeys.retire(a.id), false, 'already retired');
+      assert.equal(await store.hostKeys.retire(9999), false);
+      const listed = await store.hostKeys.list();
+      assert.deepEqual(listed.map((k) => [k.id, k.active, k.publicBlob.toString(), k.privateSealed]), [
+        [a.id, false, 'pub-1', 'v1:sealed-1'],
+        [b.id, true, 'pub-2', 'v1:sealed-2'],
+      ]);
+      assert.ok(listed[0]?.retiredAt instanceof Date);
+    }));
+
+  test(`${name}: client keys have unique names`, () =>
+    withStore(async (store) => {
+      await store.clientKeys.add('bank', pair(3));
+      await assert.rejects(store.clientKeys.add('bank', pair(4)), { code: 'ERR_ALREADY_EXISTS' });
+      assert.equal((await store.clientKeys.get('bank'))?.sha256, 'SHA256:h3');
+      assert.deepEqual((await store.clientKeys.list()).map((k) => k.name), ['bank']);
+      assert.equal(await store.clientKeys.remove('bank'), true);
+      assert.equal(await store.clientKeys.get('bank'), undefined);
+    }));
+
+  test(`${name}: OpenPGP keys keep their user ids, expiry and (optional) private half`, () =>
+    withStore(async (store) => {
+      const expires = new Date('2030-01-01T00:00:00.000Z');
+      const created = new Date('2026-01-01T00:00:00.000Z');
+      const base = { keyId: 'ABCD', algorithm: 'curve25519', createdAt: created, publicArmored: '-----BEGIN PGP PUBLIC KEY BLOCK-----' };
+      await store.pgpKeys.add({ ...base, name: 'ours', fingerprint: 'F1', userIds: ['Ops <ops@example.com>'], expiresAt: expires, privateSealed: 'v1:p' });
+      await store.pgpKeys.add({ ...base, name: 'bank', fingerprint: 'F2', userIds: [], expiresAt: null, privateSealed: null });
+      await assert.rejects(
+        store.pgpKeys.add({ ...base, name: 'again', fingerprint: 'F1', userIds: [], expiresAt: null, privateSealed: null }),
+        { code: 'ERR_ALREADY_EXISTS' },
+      );
+      const ours = await store.pgpKeys.get('ours');
+      assert.deepEqual([ours?.userIds, ours?.expiresAt?.toISOString(), ours?.createdAt.toISOString(), ours?.privateSealed], [
+        ['Ops <ops@example.com>'],
+        expires.toISOString(),
+        created.toISOString(),
+        'v1:p',
+      ]);
+      assert.equal((await store.pgpKeys.get('bank'))?.privateSealed, null);
+      assert.deepEqual((await store.pgpKeys.list()).map((k) => k.name), ['bank', 'ours']);
+      assert.equal(await store.pgpKeys.remove('bank'), true);
+    }));
 }

@@ -30,6 +30,41 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_keys': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['host_keys', 'client_keys'] as const) {
+        let builder = db.schema
+          .createTable(table)
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('algorithm', 'text', (c) => c.notNull())
+          .addColumn('bits', 'integer', (c) => c.notNull())
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('md5', 'text', (c) => c.notNull())
+          .addColumn('private_sealed', 'text', (c) => c.notNull())
+          .addColumn('comment', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'text', (c) => c.notNull());
+        builder =
+          table === 'host_keys'
+            ? builder.addColumn('active', 'integer', (c) => c.notNull().defaultTo(1)).addColumn('retired_at', 'text')
+            : builder.addColumn('name', 'text', (c) => c.notNull().unique());
+        await builder.execute();
+      }
+      await db.schema
+        .createTable('pgp_keys')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('fingerprint', 'text', (c) => c.notNull().unique())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('user_ids', 'text', (c) => c.notNull())
+        .addColumn('algorithm', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('public_armored', 'text', (c) => c.notNull())
+        .addColumn('private_sealed', 'text')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

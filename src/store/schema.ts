@@ -27,7 +27,45 @@ export interface UserKeysTable {
   created_at: string;
 }
 
+interface KeyPairColumns {
+  id: Generated<number>;
+  algorithm: string;
+  bits: number;
+  public_key: string;
+  sha256: string;
+  md5: string;
+  private_sealed: string;
+  comment: string;
+  created_at: string;
+}
+
+export interface HostKeysTable extends KeyPairColumns {
+  active: number;
+  retired_at: string | null;
+}
+
+export interface ClientKeysTable extends KeyPairColumns {
+  name: string;
+}
+
+export interface PgpKeysTable {
+  id: Generated<number>;
+  name: string;
+  fingerprint: string;
+  key_id: string;
+  /** JSON array of user id strings. */
+  user_ids: string;
+  algorithm: string;
+  created_at: string;
+  expires_at: string | null;
+  public_armored: string;
+  private_sealed: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   user_keys: UserKeysTable;
+  host_keys: HostKeysTable;
+  client_keys: ClientKeysTable;
+  pgp_keys: PgpKeysTable;
 }

@@ -63,7 +63,74 @@ export interface UserRepository {
   removePublicKey(name: string, fingerprint: string): Promise<boolean>;
 }
 
+/** An SSH key pair Ferry holds (host key or client key); the private half is sealed with the master key. */
+export interface StoredKeyPair {
+  readonly id: number;
+  readonly algorithm: string;
+  readonly bits: number;
+  /** Public key blob (wire format). */
+  readonly publicBlob: Buffer;
+  readonly sha256: string;
+  readonly md5: string;
+  /** MasterKey.seal output of the private key (PKCS#8 DER or OpenSSH text, as keys/ defines). */
+  readonly privateSealed: string;
+  readonly comment: string;
+  readonly createdAt: Date;
+}
+
+export interface HostKeyRecord extends StoredKeyPair {
+  readonly active: boolean;
+  readonly retiredAt: Date | null;
+}
+
+export interface ClientKeyRecord extends StoredKeyPair {
+  readonly name: string;
+}
+
+export type NewKeyPair = Omit<StoredKeyPair, 'id' | 'createdAt'>;
+
+export interface HostKeyRepository {
+  /** All host keys, oldest first (retired ones included). */
+  list(): Promise<HostKeyRecord[]>;
+  add(key: NewKeyPair): Promise<HostKeyRecord>;
+  /** Marks a key retired: servers stop presenting it. False when no active key has this id. */
+  retire(id: number): Promise<boolean>;
+}
+
+export interface ClientKeyRepository {
+  list(): Promise<ClientKeyRecord[]>;
+  get(name: string): Promise<ClientKeyRecord | undefined>;
+  add(name: string, key: NewKeyPair): Promise<ClientKeyRecord>;
+  remove(name: string): Promise<boolean>;
+}
+
+export interface PgpKeyRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly keyId: string;
+  readonly userIds: readonly string[];
+  readonly algorithm: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly publicArmored: string;
+  /** Sealed armored private key, or null for a public-only key. */
+  readonly privateSealed: string | null;
+}
+
+export type NewPgpKey = Omit<PgpKeyRecord, 'id'>;
+
+export interface PgpKeyRepository {
+  list(): Promise<PgpKeyRecord[]>;
+  get(name: string): Promise<PgpKeyRecord | undefined>;
+  add(key: NewPgpKey): Promise<PgpKeyRecord>;
+  remove(name: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly users: UserRepository;
+  readonly hostKeys: HostKeyRepository;
+  readonly clientKeys: ClientKeyRepository;
+  readonly pgpKeys: PgpKeyRepository;
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { FerryError } from '../../errors.js';
 import { migrationProvider } from '../migrations.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../types.js';
+import { KyselyClientKeyRepository, KyselyHostKeyRepository, KyselyPgpKeyRepository } from '../key-repositories.js';
 import { KyselyUserRepository } from '../user-repository.js';
 
 export async function openSqliteStore(file: string): Promise<Store> {
@@ -25,6 +26,9 @@ export async function openSqliteStore(file: string): Promise<Store> {
   }
   return {
     users: new KyselyUserRepository(db),
+    hostKeys: new KyselyHostKeyRepository(db),
+    clientKeys: new KyselyClientKeyRepository(db),
+    pgpKeys: new KyselyPgpKeyRepository(db),
     close: () => db.destroy(),
   };
 }
