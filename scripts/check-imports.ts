@@ -38,7 +38,8 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
@@ -68,7 +69,8 @@ for (const [file, deps] of graph) {
     const depRel = relative(SRC, dep);
     if (depRel.startsWith('..')) continue;
     if (moduleOf(depRel) === mod) continue;
-    if (!allows(allowed, depRel)) problems.push(`${rel} imports ${depRel}: '${mod}' may import only ${allowed.join(', ') || 'nothing'}`);
+    if (!allows(allowed, depRel))
+      problems.push(`${rel} imports ${depRel}: '${mod}' may import only ${allowed.join(', ') || 'nothing'}`);
   }
 }
 
@@ -81,7 +83,10 @@ function visit(file: string): void {
   for (const dep of graph.get(file) ?? []) {
     if (!graph.has(dep)) continue;
     if (state.get(dep) === 'open') {
-      const cycle = stack.slice(stack.indexOf(dep)).concat(dep).map((f) => relative(SRC, f));
+      const cycle = stack
+        .slice(stack.indexOf(dep))
+        .concat(dep)
+        .map((f) => relative(SRC, f));
       problems.push(`import cycle: ${cycle.join(' → ')}`);
     } else if (!state.has(dep)) visit(dep);
   }

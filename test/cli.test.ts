@@ -17,10 +17,18 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-function ferry(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function ferry(
+  args: string[],
+  input = '',
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', ...env } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
     child.stdin?.end(input);
   });
@@ -28,7 +36,23 @@ function ferry(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise
 
 test('users add, list, show, passwd, keys, disable and remove work offline against the data dir', async () => {
   const key = await makeClientKey(dir, 'ed25519');
-  let r = await ferry(['users', 'add', 'bob', '--password-stdin', '--public-key', key.publicPath, '--require', 'publickey,password', '--perm', '/in=list,upload', '--data-dir', dataDir], 'pa55word\n');
+  let r = await ferry(
+    [
+      'users',
+      'add',
+      'bob',
+      '--password-stdin',
+      '--public-key',
+      key.publicPath,
+      '--require',
+      'publickey,password',
+      '--perm',
+      '/in=list,upload',
+      '--data-dir',
+      dataDir,
+    ],
+    'pa55word\n',
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /user bob added/);
   assert.equal((await stat(join(dataDir, 'ferry.db'))).mode & 0o777, 0o600);
@@ -57,7 +81,10 @@ test('users add, list, show, passwd, keys, disable and remove work offline again
   assert.equal(r.code, 0, r.stderr);
   r = await ferry(['users', 'disable', 'bob', '--data-dir', dataDir]);
   assert.equal(r.code, 0);
-  assert.equal(JSON.parse((await ferry(['users', 'list', '--json', '--data-dir', dataDir])).stdout)[0].disabled, true);
+  assert.equal(
+    JSON.parse((await ferry(['users', 'list', '--json', '--data-dir', dataDir])).stdout)[0].disabled,
+    true,
+  );
   await ferry(['users', 'enable', 'bob', '--data-dir', dataDir]);
 
   r = await ferry(['users', 'add', '../evil', '--data-dir', dataDir]);
@@ -67,7 +94,11 @@ test('users add, list, show, passwd, keys, disable and remove work offline again
   assert.match(r.stderr, /unknown permission 'fly'/);
   r = await ferry(['users', 'add', 'eve', '--require', 'publickey', '--data-dir', dataDir]);
   assert.match(r.stderr, /no key was given/);
-  assert.equal((await ferry(['users', 'show', 'eve', '--data-dir', dataDir])).code, 1, 'refused adds changed nothing');
+  assert.equal(
+    (await ferry(['users', 'show', 'eve', '--data-dir', dataDir])).code,
+    1,
+    'refused adds changed nothing',
+  );
 
   r = await ferry(['users', 'remove', 'bob', '--data-dir', dataDir]);
   assert.equal(r.code, 0);
@@ -77,7 +108,13 @@ test('users add, list, show, passwd, keys, disable and remove work offline again
 });
 
 test('--help is there for ferry and each command', async () => {
-  for (const args of [['--help'], ['serve', '--help'], ['users', '--help'], ['users', 'add', '--help'], ['users', 'keys', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['serve', '--help'],
+    ['users', '--help'],
+    ['users', 'add', '--help'],
+    ['users', 'keys', '--help'],
+  ]) {
     const r = await ferry(args);
     assert.equal(r.code, 0, args.join(' '));
     assert.match(r.stdout, /Usage: ferry/);
@@ -104,9 +141,13 @@ test('a bad config value stops serve with a message naming the key', async () =>
 
 function startServe(serveDir: string): Promise<{ child: ChildProcess; output: string; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', serveDir, '--listen', '127.0.0.1', '--sftp-port', '0'], {
-      env: { ...process.env, FERRY_LOG_LEVEL: 'warn' },
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--data-dir', serveDir, '--listen', '127.0.0.1', '--sftp-port', '0'],
+      {
+        env: { ...process.env, FERRY_LOG_LEVEL: 'warn' },
+      },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => {
       output += d.toString();
@@ -131,19 +172,25 @@ function stopServe(child: ChildProcess): Promise<number | null> {
 test('serve generates host keys and an admin once, prints fingerprints, reuses them, and stops on SIGTERM', async () => {
   const serveDir = join(dir, 'serve');
   const first = await startServe(serveDir);
-  const printed = [...first.output.matchAll(/host key generated: (\d+) (SHA256:\S+) \((\w+)\)/g)].map((m) => m[2]);
+  const printed = [...first.output.matchAll(/host key generated: (\d+) (SHA256:\S+) \((\w+)\)/g)].map(
+    (m) => m[2],
+  );
   assert.equal(printed.length, 3, first.output);
   const password = first.output.match(/one-time password: (\S+)/)?.[1];
   assert.ok(password, first.output);
   for (const f of await readdir(join(serveDir, 'host-keys'))) {
-    if (!f.endsWith('.pub')) assert.equal((await stat(join(serveDir, 'host-keys', f))).mode & 0o777, 0o600, f);
+    if (!f.endsWith('.pub'))
+      assert.equal((await stat(join(serveDir, 'host-keys', f))).mode & 0o777, 0o600, f);
   }
   const login = await sftpBatch({ port: first.port, user: 'admin', password, batch: 'pwd\n' });
   assert.equal(login.code, 0, login.stderr);
   assert.equal(await stopServe(first.child), 0);
 
   const second = await startServe(serveDir);
-  assert.deepEqual([...second.output.matchAll(/host key loaded: \d+ (SHA256:\S+)/g)].map((m) => m[1]), printed);
+  assert.deepEqual(
+    [...second.output.matchAll(/host key loaded: \d+ (SHA256:\S+)/g)].map((m) => m[1]),
+    printed,
+  );
   assert.doesNotMatch(second.output, /one-time password/);
   const again = await sftpBatch({ port: second.port, user: 'admin', password, batch: 'pwd\n' });
   assert.equal(again.code, 0, again.stderr);

@@ -38,16 +38,27 @@ after(async () => {
 function auth(maxAuthTries = 6) {
   return new ConnectionAuthenticator(store.users, { maxAuthTries });
 }
-const pw = (username: string, password: string): AuthAttempt => ({ method: 'password', username, password: new Secret(password) });
+const pw = (username: string, password: string): AuthAttempt => ({
+  method: 'password',
+  username,
+  password: new Secret(password),
+});
 
 function signed(username: string, pair: { private: string; public: string }, tamper = false): AuthAttempt {
   const priv = utils.parseKey(pair.private);
   const pub = utils.parseKey(pair.public);
-  if (priv instanceof Error || Array.isArray(priv) || pub instanceof Error || Array.isArray(pub)) throw new Error('bad test key');
+  if (priv instanceof Error || Array.isArray(priv) || pub instanceof Error || Array.isArray(pub))
+    throw new Error('bad test key');
   const data = Buffer.from(`session-data-${username}`);
   const signature = priv.sign(data);
   if (tamper) signature[0] = (signature[0] ?? 0) ^ 0xff;
-  return { method: 'publickey', username, algorithm: pub.type, blob: pub.getPublicSSH(), signature: { data, signature } };
+  return {
+    method: 'publickey',
+    username,
+    algorithm: pub.type,
+    blob: pub.getPublicSSH(),
+    signature: { data, signature },
+  };
 }
 
 test('the right password logs in; wrong password, unknown and disabled users are rejected alike', async () => {
@@ -64,7 +75,10 @@ test('a key query is answered only for an authorized key, and a valid signature 
   const a = auth();
   const query = { ...signed('keyonly', goodKey), signature: undefined } as AuthAttempt;
   assert.equal((await a.attempt(query)).result, 'pk-ok');
-  assert.equal((await a.attempt({ ...signed('keyonly', otherKey), signature: undefined } as AuthAttempt)).result, 'reject');
+  assert.equal(
+    (await a.attempt({ ...signed('keyonly', otherKey), signature: undefined } as AuthAttempt)).result,
+    'reject',
+  );
   assert.equal(a.failures, 0, 'queries are not failed attempts');
   assert.equal((await a.attempt(signed('keyonly', goodKey))).result, 'accept');
 });
@@ -73,7 +87,11 @@ test('a wrong key or a forged signature is rejected', async () => {
   assert.equal((await auth().attempt(signed('keyonly', otherKey))).result, 'reject');
   assert.equal((await auth().attempt(signed('keyonly', goodKey, true))).result, 'reject');
   assert.equal((await auth().attempt(signed('nobody', goodKey))).result, 'reject');
-  assert.equal((await auth().attempt(pw('keyonly', ''))).result, 'reject', 'a user without a password cannot log in by password');
+  assert.equal(
+    (await auth().attempt(pw('keyonly', ''))).result,
+    'reject',
+    'a user without a password cannot log in by password',
+  );
 });
 
 test('a two-factor user needs both the key and the password, in either order', async () => {
@@ -105,4 +123,25 @@ test('the attempt that reaches maxAuthTries is flagged so the connection is clos
     [false, false, true],
   );
   assert.equal((await auth(3).attempt({ method: 'none', username: 'alice' })).result, 'reject');
+});
+
+test('a wrong password, an unknown user and a disabled user cost the same argon2 work', async () => {
+  // Interleaved medians of the authenticator alone: the SSH round trips around it would only add noise.
+  const time = async (attempt: AuthAttempt) => {
+    const start = process.hrtime.bigint();
+    await auth().attempt(attempt);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  const samples: Record<string, number[]> = { wrong: [], unknown: [], disabled: [] };
+  for (let i = 0; i < 7; i++) {
+    samples.wrong!.push(await time(pw('alice', 'wrong')));
+    samples.unknown!.push(await time(pw('nobody', 'wrong')));
+    samples.disabled!.push(await time(pw('gone', 'wrong')));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[3]!;
+  const base = median(samples.wrong!);
+  for (const kind of ['unknown', 'disabled']) {
+    const ratio = median(samples[kind]!) / base;
+    assert.ok(ratio > 0.5 && ratio < 2, `${kind}/wrong-password time ratio ${ratio.toFixed(2)} (${base.toFixed(1)} ms)`);
+  }
 });

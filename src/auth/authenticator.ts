@@ -16,7 +16,11 @@ export type AuthAttempt =
       readonly algorithm: string;
       readonly blob: Buffer;
       /** Absent when the client only asks whether the key would be accepted. */
-      readonly signature?: { readonly data: Buffer; readonly signature: Buffer; readonly hashAlgo?: string | undefined };
+      readonly signature?: {
+        readonly data: Buffer;
+        readonly signature: Buffer;
+        readonly hashAlgo?: string | undefined;
+      };
     }
   | { readonly method: 'other'; readonly username: string; readonly name: string };
 
@@ -25,7 +29,12 @@ export type AuthDecision =
   /** The key would be accepted: the client should now sign (SSH_MSG_USERAUTH_PK_OK). */
   | { readonly result: 'pk-ok' }
   | { readonly result: 'partial'; readonly methodsLeft: AuthMethod[] }
-  | { readonly result: 'reject'; readonly methodsLeft: AuthMethod[]; readonly reason: string; readonly tooMany: boolean };
+  | {
+      readonly result: 'reject';
+      readonly methodsLeft: AuthMethod[];
+      readonly reason: string;
+      readonly tooMany: boolean;
+    };
 
 /** Offered to everyone, known or not, so the list itself reveals nothing. */
 const ALL_METHODS: AuthMethod[] = ['publickey', 'password'];
@@ -70,13 +79,19 @@ export class ConnectionAuthenticator {
     }
 
     const key = user?.publicKeys.find(
-      (k) => k.algorithm === attempt.algorithm && k.blob.length === attempt.blob.length && timingSafeEqual(k.blob, attempt.blob),
+      (k) =>
+        k.algorithm === attempt.algorithm &&
+        k.blob.length === attempt.blob.length &&
+        timingSafeEqual(k.blob, attempt.blob),
     );
     if (!attempt.signature) {
       // Answering a key query is not a failed attempt (OpenSSH counts only signed tries).
       return key && user ? { result: 'pk-ok' } : this.#reject(this.#keyReason(found, user), false);
     }
     if (!user || !key) return this.#reject(this.#keyReason(found, user), true);
+    // ssh2 reports rsa-sha2-256/512 as ssh-rsa with a hash; ssh-rsa without one is a SHA-1 signature.
+    if (attempt.algorithm === 'ssh-rsa' && !attempt.signature.hashAlgo)
+      return this.#reject('SHA-1 RSA signature refused', true);
     const parsed = utils.parseKey(key.blob);
     const valid =
       !(parsed instanceof Error) &&
@@ -103,7 +118,8 @@ export class ConnectionAuthenticator {
     if (counts) this.#failures++;
     const tooMany = this.#failures >= this.#options.maxAuthTries;
     // After a partial success only the still-missing methods are offered (like OpenSSH's AuthenticationMethods).
-    const methodsLeft = this.#satisfied.size > 0 ? ALL_METHODS.filter((m) => !this.#satisfied.has(m)) : ALL_METHODS;
+    const methodsLeft =
+      this.#satisfied.size > 0 ? ALL_METHODS.filter((m) => !this.#satisfied.has(m)) : ALL_METHODS;
     return { result: 'reject', methodsLeft, reason, tooMany };
   }
 }

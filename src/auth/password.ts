@@ -1,5 +1,5 @@
 // Password hashing with argon2id; verification of unknown users costs the same as of known ones.
-import { type Options, hash, verify } from '@node-rs/argon2';
+import { hash, type Options, verify } from '@node-rs/argon2';
 import type { Secret } from '../util/secret.js';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
@@ -19,7 +19,10 @@ function getDummyHash(): Promise<string> {
 }
 
 /** Verifies `password` against `storedHash`; a null hash (no password set) costs a full verification too. */
-export async function verifyPassword(storedHash: string | null | undefined, password: Secret<string>): Promise<boolean> {
+export async function verifyPassword(
+  storedHash: string | null | undefined,
+  password: Secret<string>,
+): Promise<boolean> {
   const target = storedHash ?? (await getDummyHash());
   let ok: boolean;
   try {

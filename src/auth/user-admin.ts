@@ -31,21 +31,28 @@ export function parseRequiredMethods(spec: string): AuthMethod[] {
     .filter(Boolean);
   for (const m of methods) {
     if (!(AUTH_METHODS as readonly string[]).includes(m)) {
-      throw new InvalidArgumentError(`unknown authentication method '${m}' (known: ${AUTH_METHODS.join(', ')})`);
+      throw new InvalidArgumentError(
+        `unknown authentication method '${m}' (known: ${AUTH_METHODS.join(', ')})`,
+      );
     }
   }
   return [...new Set(methods as AuthMethod[])];
 }
 
 /** Parses `/in=list,download` entries into a permission map; '/' defaults to '*' unless given. */
-export function parsePermissions(specs: readonly string[], base: PermissionMap = { '/': ['*'] }): PermissionMap {
+export function parsePermissions(
+  specs: readonly string[],
+  base: PermissionMap = { '/': ['*'] },
+): PermissionMap {
   const map: Record<string, readonly Permission[]> = { ...base };
   for (const spec of specs) {
     const eq = spec.indexOf('=');
     if (eq <= 0) throw new InvalidArgumentError(`permission '${spec}' must look like /path=list,download`);
     const rawPath = spec.slice(0, eq);
     if (!rawPath.startsWith('/') || rawPath.includes('\0')) {
-      throw new InvalidArgumentError(`permission path '${rawPath}' must be absolute (relative to the user's home)`);
+      throw new InvalidArgumentError(
+        `permission path '${rawPath}' must be absolute (relative to the user's home)`,
+      );
     }
     const path = posix.normalize(rawPath).replace(/(.)\/+$/, '$1');
     const perms = spec
@@ -77,7 +84,9 @@ export async function addUser(users: UserRepository, input: AddUserInput): Promi
   const keys = (input.publicKeysText ?? []).flatMap((text) => parseAuthorizedKeys(text));
   const required = input.requiredMethods ?? [];
   if (required.includes('password') && !input.password) {
-    throw new InvalidArgumentError('--require includes password but no password was given (--password-stdin)');
+    throw new InvalidArgumentError(
+      '--require includes password but no password was given (--password-stdin)',
+    );
   }
   if (required.includes('publickey') && keys.length === 0) {
     throw new InvalidArgumentError('--require includes publickey but no key was given (--public-key FILE)');
@@ -104,7 +113,11 @@ export async function requireUser(users: UserRepository, name: string): Promise<
   return user;
 }
 
-export async function setPassword(users: UserRepository, name: string, password: Secret<string>): Promise<void> {
+export async function setPassword(
+  users: UserRepository,
+  name: string,
+  password: Secret<string>,
+): Promise<void> {
   await requireUser(users, name);
   await users.update(name, { passwordHash: await hashPassword(password) });
 }
@@ -119,7 +132,11 @@ export async function addPublicKeys(users: UserRepository, name: string, text: s
 }
 
 /** Removes the keys given as text (or a bare SHA256 fingerprint); returns the fingerprints removed. */
-export async function removePublicKeys(users: UserRepository, name: string, textOrFingerprint: string): Promise<string[]> {
+export async function removePublicKeys(
+  users: UserRepository,
+  name: string,
+  textOrFingerprint: string,
+): Promise<string[]> {
   await requireUser(users, name);
   const trimmed = textOrFingerprint.trim();
   const fingerprints = trimmed.startsWith('SHA256:')

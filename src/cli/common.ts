@@ -27,7 +27,9 @@ export async function readSecretFromStdin(what: string): Promise<Secret<string>>
   if (process.stdin.isTTY) process.stderr.write(`${what}: `);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const text = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (text === '') throw new CliError(`empty ${what} on standard input`, 2);
   if (text.includes('\n')) throw new CliError(`${what} on standard input must be a single line`, 2);
   return new Secret(text);

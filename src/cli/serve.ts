@@ -45,7 +45,7 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     const adminPassword = await ensureAdmin(ctx);
     if (adminPassword) {
       out(`created user 'admin' with one-time password: ${adminPassword.reveal()}`);
-      out("(shown only now; change it with: ferry users passwd admin --password-stdin)");
+      out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
     }
     await warmPasswordVerifier();
     const ssh = await startSshServer({

@@ -23,7 +23,11 @@ test('flags beat environment, which beats the config file', async () => {
   try {
     const file = join(dir, 'ferry.json');
     await writeFile(file, JSON.stringify({ sftpPort: 3000, listen: '127.0.0.1', maxAuthTries: 3 }));
-    const config = loadConfig({ file, env: { FERRY_SFTP_PORT: '4000', FERRY_MAX_AUTH_TRIES: '4' }, flags: { sftpPort: '5000' } });
+    const config = loadConfig({
+      file,
+      env: { FERRY_SFTP_PORT: '4000', FERRY_MAX_AUTH_TRIES: '4' },
+      flags: { sftpPort: '5000' },
+    });
     assert.equal(config.sftpPort, 5000);
     assert.equal(config.maxAuthTries, 4);
     assert.equal(config.listen, '127.0.0.1');
@@ -41,11 +45,13 @@ test('environment variable names follow FERRY_<KEY>', () => {
 test('a bad value stops start-up with a message naming the key and its origin', () => {
   assert.throws(
     () => loadConfig({ env: { FERRY_SFTP_PORT: 'seventy' } }),
-    (err: unknown) => err instanceof ConfigError && /sftpPort/.test(err.message) && /FERRY_SFTP_PORT/.test(err.message),
+    (err: unknown) =>
+      err instanceof ConfigError && /sftpPort/.test(err.message) && /FERRY_SFTP_PORT/.test(err.message),
   );
   assert.throws(
     () => loadConfig({ env: {}, flags: { sftpPort: 70000 } }),
-    (err: unknown) => err instanceof ConfigError && /sftpPort/.test(err.message) && /command line/.test(err.message),
+    (err: unknown) =>
+      err instanceof ConfigError && /sftpPort/.test(err.message) && /command line/.test(err.message),
   );
   assert.throws(
     () => loadConfig({ env: {}, flags: { algorithms: 'weak' } }),
@@ -58,11 +64,20 @@ test('unknown keys and broken files in the config file are refused', async () =>
   try {
     const unknown = join(dir, 'unknown.json');
     await writeFile(unknown, JSON.stringify({ sftpPrt: 22 }));
-    assert.throws(() => loadConfig({ file: unknown, env: {} }), (err: unknown) => err instanceof ConfigError && /sftpPrt/.test(err.message));
+    assert.throws(
+      () => loadConfig({ file: unknown, env: {} }),
+      (err: unknown) => err instanceof ConfigError && /sftpPrt/.test(err.message),
+    );
     const broken = join(dir, 'broken.json');
     await writeFile(broken, '{ "sftpPort": ');
-    assert.throws(() => loadConfig({ file: broken, env: {} }), (err: unknown) => err instanceof ConfigError && /not valid JSON/.test(err.message));
-    assert.throws(() => loadConfig({ file: join(dir, 'missing.json'), env: {} }), (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.message));
+    assert.throws(
+      () => loadConfig({ file: broken, env: {} }),
+      (err: unknown) => err instanceof ConfigError && /not valid JSON/.test(err.message),
+    );
+    assert.throws(
+      () => loadConfig({ file: join(dir, 'missing.json'), env: {} }),
+      (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.message),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

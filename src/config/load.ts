@@ -35,7 +35,9 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   const env = sources.env ?? process.env;
   const file = sources.file ?? env.FERRY_CONFIG;
   const merged: Record<string, unknown> = file ? { ...readConfigFile(file) } : {};
-  const origin: Record<string, string> = Object.fromEntries(Object.keys(merged).map((k) => [k, `config file ${file}`]));
+  const origin: Record<string, string> = Object.fromEntries(
+    Object.keys(merged).map((k) => [k, `config file ${file}`]),
+  );
   for (const key of CONFIG_KEYS) {
     const value = env[envNameOf(key)];
     if (value !== undefined && value !== '') {
@@ -52,8 +54,10 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
-      const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(root)');
-      const from = origin[String(issue.path[0])] ?? (issue.code === 'unrecognized_keys' ? `config file ${file}` : '');
+      const key =
+        issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(root)');
+      const from =
+        origin[String(issue.path[0])] ?? (issue.code === 'unrecognized_keys' ? `config file ${file}` : '');
       return `${key}: ${issue.message}${from ? ` (from ${from})` : ''}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -23,15 +23,7 @@ export interface TransferEvent extends EventBase {
 export interface FileOperationEvent extends EventBase {
   readonly type: 'file-op';
   readonly protocol: 'sftp' | 'scp';
-  readonly operation:
-    | 'delete'
-    | 'rename'
-    | 'mkdir'
-    | 'rmdir'
-    | 'setstat'
-    | 'symlink'
-    | 'hardlink'
-    | 'copy';
+  readonly operation: 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'setstat' | 'symlink' | 'hardlink' | 'copy';
   readonly path: string;
   readonly target?: string;
   readonly detail?: Readonly<Record<string, unknown>>;

@@ -39,12 +39,16 @@ export interface HostKey {
 function loadHostKey(spec: HostKeySpec, path: string, generated: boolean): HostKey {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new ConfigError(`host key ${path} is readable by group or others (mode ${mode.toString(8)}); run chmod 600 ${path}`);
+    throw new ConfigError(
+      `host key ${path} is readable by group or others (mode ${mode.toString(8)}); run chmod 600 ${path}`,
+    );
   }
   const privateKey = readFileSync(path);
   const parsed = utils.parseKey(privateKey);
   if (parsed instanceof Error || Array.isArray(parsed)) {
-    throw new ConfigError(`cannot parse host key ${path}: ${parsed instanceof Error ? parsed.message : 'several keys'}`);
+    throw new ConfigError(
+      `cannot parse host key ${path}: ${parsed instanceof Error ? parsed.message : 'several keys'}`,
+    );
   }
   const publicBlob = parsed.getPublicSSH();
   return {

@@ -20,7 +20,9 @@ function decodeMasterKey(text: string, origin: string): Buffer {
   const trimmed = text.trim();
   const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
   if (key.length !== KEY_BYTES) {
-    throw new ConfigError(`master key from ${origin} must be 32 bytes, as 64 hex digits or base64 (got ${key.length} bytes)`);
+    throw new ConfigError(
+      `master key from ${origin} must be 32 bytes, as 64 hex digits or base64 (got ${key.length} bytes)`,
+    );
   }
   return key;
 }
@@ -37,14 +39,17 @@ export class MasterKey {
    * generated there (mode 0600) on first use. A key file others can read is refused.
    */
   static load(configured: Secret<string> | undefined, file: string): MasterKey {
-    if (configured) return new MasterKey(decodeMasterKey(configured.reveal(), 'FERRY_MASTER_KEY / masterKey'));
+    if (configured)
+      return new MasterKey(decodeMasterKey(configured.reveal(), 'FERRY_MASTER_KEY / masterKey'));
     if (!existsSync(file)) {
       writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
       chmodSync(file, 0o600);
     }
     const mode = statSync(file).mode & 0o777;
     if ((mode & 0o077) !== 0) {
-      throw new ConfigError(`master key file ${file} is readable by group or others (mode ${mode.toString(8)}); run chmod 600 ${file}`);
+      throw new ConfigError(
+        `master key file ${file} is readable by group or others (mode ${mode.toString(8)}); run chmod 600 ${file}`,
+      );
     }
     return new MasterKey(decodeMasterKey(readFileSync(file, 'utf8'), file));
   }
@@ -67,9 +72,13 @@ export class MasterKey {
     decipher.setAAD(Buffer.from(`ferry:${VERSION}:${label}`));
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
     try {
-      return new Secret(Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]));
+      return new Secret(
+        Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]),
+      );
     } catch (err) {
-      throw new SealError('cannot decrypt a sealed secret: wrong master key or tampered data', { cause: err });
+      throw new SealError('cannot decrypt a sealed secret: wrong master key or tampered data', {
+        cause: err,
+      });
     }
   }
 }

@@ -13,11 +13,30 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 function keygen(type: string, bits?: number): { pub: string; listed: string } {
   const file = join(dir, `k-${type}-${bits ?? 0}-${Math.random().toString(36).slice(2)}`);
-  execFileSync('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', String(bits)] : []), '-N', '', '-C', 'me@test', '-f', file]);
-  return { pub: readFileSync(`${file}.pub`, 'utf8'), listed: execFileSync('ssh-keygen', ['-lf', `${file}.pub`]).toString() };
+  execFileSync('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    ...(bits ? ['-b', String(bits)] : []),
+    '-N',
+    '',
+    '-C',
+    'me@test',
+    '-f',
+    file,
+  ]);
+  return {
+    pub: readFileSync(`${file}.pub`, 'utf8'),
+    listed: execFileSync('ssh-keygen', ['-lf', `${file}.pub`]).toString(),
+  };
 }
 
-for (const [type, bits] of [['ed25519', undefined], ['ecdsa', 256], ['ecdsa', 384], ['rsa', 3072]] as const) {
+for (const [type, bits] of [
+  ['ed25519', undefined],
+  ['ecdsa', 256],
+  ['ecdsa', 384],
+  ['rsa', 3072],
+] as const) {
   test(`${type}${bits ? `-${bits}` : ''} keys parse with the fingerprint and size ssh-keygen -lf shows`, () => {
     const { pub, listed } = keygen(type, bits);
     const key = parseAuthorizedKey(pub);
@@ -43,7 +62,10 @@ test('weak, unsupported and garbage keys are refused with a clear error', () => 
   assert.throws(() => parseAuthorizedKey('ssh-dss AAAAB3NzaC1kc3MAAACBAP== x'), InvalidArgumentError);
   assert.throws(() => parseAuthorizedKey('ssh-ed25519 not*base64'), InvalidArgumentError);
   assert.throws(() => parseAuthorizedKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA=='), InvalidArgumentError);
-  assert.throws(() => parseAuthorizedKey('no-pty,command="unterminated ssh-ed25519 AAAA'), InvalidArgumentError);
+  assert.throws(
+    () => parseAuthorizedKey('no-pty,command="unterminated ssh-ed25519 AAAA'),
+    InvalidArgumentError,
+  );
   assert.throws(() => parseAuthorizedKey(''), InvalidArgumentError);
   // A key whose declared type disagrees with its blob.
   const ed = keygen('ed25519').pub.split(' ')[1];
@@ -69,5 +91,8 @@ test('host keys are generated once with mode 0600 and ssh-keygen agrees on their
     assert.equal(key.md5, md5[1]);
   }
   const second = ensureHostKeys(hostDir);
-  assert.deepEqual(second.map((k) => [k.sha256, k.generated]), first.map((k) => [k.sha256, false]));
+  assert.deepEqual(
+    second.map((k) => [k.sha256, k.generated]),
+    first.map((k) => [k.sha256, false]),
+  );
 });

@@ -72,7 +72,12 @@ function splitAuthorizedKeysLine(line: string): { options: string; rest: string 
   const trimmed = line.trim();
   const firstSpace = trimmed.search(/\s/);
   const first = firstSpace === -1 ? trimmed : trimmed.slice(0, firstSpace);
-  if ((ACCEPTED_USER_KEY_TYPES as readonly string[]).includes(first) || first.startsWith('ssh-') || first.startsWith('ecdsa-') || first.startsWith('sk-')) {
+  if (
+    (ACCEPTED_USER_KEY_TYPES as readonly string[]).includes(first) ||
+    first.startsWith('ssh-') ||
+    first.startsWith('ecdsa-') ||
+    first.startsWith('sk-')
+  ) {
     return { options: '', rest: trimmed };
   }
   let inQuotes = false;
@@ -103,7 +108,9 @@ export function parseAuthorizedKey(line: string): ParsedPublicKey {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new InvalidArgumentError('public key data is not base64');
   const parsed = utils.parseKey(`${algorithm} ${b64}`);
   if (parsed instanceof Error || Array.isArray(parsed)) {
-    throw new InvalidArgumentError(`invalid public key: ${parsed instanceof Error ? parsed.message : 'several keys'}`);
+    throw new InvalidArgumentError(
+      `invalid public key: ${parsed instanceof Error ? parsed.message : 'several keys'}`,
+    );
   }
   if (parsed.type !== algorithm) throw new InvalidArgumentError('public key type does not match its data');
   const blob = parsed.getPublicSSH();
@@ -111,7 +118,14 @@ export function parseAuthorizedKey(line: string): ParsedPublicKey {
   if (algorithm === 'ssh-rsa' && bits < MIN_RSA_BITS) {
     throw new InvalidArgumentError(`RSA key of ${bits} bits is too weak (minimum ${MIN_RSA_BITS})`);
   }
-  return { algorithm, blob, comment: commentParts.join(' '), options, bits, fingerprint: sha256Fingerprint(blob) };
+  return {
+    algorithm,
+    blob,
+    comment: commentParts.join(' '),
+    options,
+    bits,
+    fingerprint: sha256Fingerprint(blob),
+  };
 }
 
 /** Parses every key line of an authorized_keys file, skipping blanks and comments. */

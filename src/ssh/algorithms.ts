@@ -35,7 +35,12 @@ const CIPHERS = [
 ];
 
 // Non-etm SHA-2 MACs stay because libssh2 (curl) and older clients need them.
-const MACS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'];
+const MACS = [
+  'hmac-sha2-256-etm@openssh.com',
+  'hmac-sha2-512-etm@openssh.com',
+  'hmac-sha2-256',
+  'hmac-sha2-512',
+];
 
 export function algorithmPolicy(profile: AlgorithmProfile): AlgorithmPolicy {
   // chacha20-poly1305 needs ssh2's native binding; offer only what this build can run.

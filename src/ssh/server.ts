@@ -72,7 +72,9 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.on('error', (err) => options.logger.debug({ err, remoteAddress: socket.remoteAddress }, 'socket error'));
+    socket.on('error', (err) =>
+      options.logger.debug({ err, remoteAddress: socket.remoteAddress }, 'socket error'),
+    );
     const grace = setTimeout(() => {
       options.logger.info({ remoteAddress: socket.remoteAddress }, 'login grace time exceeded; closing');
       socket.destroy();
@@ -124,7 +126,9 @@ function toAttempt(ctx: AuthContext): AuthAttempt {
         algorithm: ctx.key.algo,
         blob: ctx.key.data,
         signature:
-          ctx.signature && ctx.blob ? { data: ctx.blob, signature: ctx.signature, hashAlgo: ctx.hashAlgo } : undefined,
+          ctx.signature && ctx.blob
+            ? { data: ctx.blob, signature: ctx.signature, hashAlgo: ctx.hashAlgo }
+            : undefined,
       };
     default:
       return { method: 'other', username: ctx.username, name: ctx.method };
@@ -204,11 +208,13 @@ function handleConnection(
             log.info({ ...entry, reason: decision.reason }, 'authentication failed');
             emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, decision.reason);
           }
-          ctx.reject(decision.methodsLeft);
           if (decision.tooMany) {
+            // Like OpenSSH: the last failure is answered by a disconnect, so the client cannot try again.
             log.warn({ failures: authenticator.failures }, 'too many authentication failures; disconnecting');
             client.end();
+            return;
           }
+          ctx.reject(decision.methodsLeft);
       }
     });
   });

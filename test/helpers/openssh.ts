@@ -13,12 +13,20 @@ export interface ClientKey {
 }
 
 /** Generates a key pair with ssh-keygen (ed25519, ecdsa, rsa). */
-export async function makeClientKey(dir: string, type: 'ed25519' | 'ecdsa' | 'rsa', name = `id_${type}`): Promise<ClientKey> {
+export async function makeClientKey(
+  dir: string,
+  type: 'ed25519' | 'ecdsa' | 'rsa',
+  name = `id_${type}`,
+): Promise<ClientKey> {
   const privatePath = join(dir, name);
   const args = ['-q', '-t', type, '-N', '', '-C', `${name}@test`, '-f', privatePath];
   if (type === 'rsa') args.push('-b', '3072');
   await execFileAsync('ssh-keygen', args);
-  return { privatePath, publicPath: `${privatePath}.pub`, publicText: await readFile(`${privatePath}.pub`, 'utf8') };
+  return {
+    privatePath,
+    publicPath: `${privatePath}.pub`,
+    publicText: await readFile(`${privatePath}.pub`, 'utf8'),
+  };
 }
 
 export interface LoginOptions {
@@ -34,14 +42,22 @@ export interface LoginOptions {
 /** Options every OpenSSH client run uses: no config file, no known_hosts, nothing from the agent. */
 export function commonSshOptions(o: LoginOptions): string[] {
   const opts = [
-    '-F', '/dev/null',
-    '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR',
-    '-o', 'IdentityAgent=none',
-    '-o', 'ConnectTimeout=10',
-    '-o', `PreferredAuthentications=${o.identity && o.password !== undefined ? 'publickey,password' : o.identity ? 'publickey' : 'password'}`,
-    '-o', `NumberOfPasswordPrompts=1`,
+    '-F',
+    '/dev/null',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'IdentityAgent=none',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    `PreferredAuthentications=${o.identity && o.password !== undefined ? 'publickey,password' : o.identity ? 'publickey' : 'password'}`,
+    '-o',
+    `NumberOfPasswordPrompts=1`,
   ];
   if (o.identity) opts.push('-o', 'IdentitiesOnly=yes', '-i', o.identity);
   else opts.push('-o', 'PubkeyAuthentication=no');
@@ -58,7 +74,11 @@ export interface RunResult {
 }
 
 /** Runs a command, feeding `input` on stdin; passwords go through sshpass (-e, from the environment). */
-export function run(command: string, args: string[], o: { password?: string | undefined; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  command: string,
+  args: string[],
+  o: { password?: string | undefined; input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const [cmd, argv] = o.password === undefined ? [command, args] : ['sshpass', ['-e', command, ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, {
@@ -85,14 +105,31 @@ export function run(command: string, args: string[], o: { password?: string | un
 }
 
 /** `sftp -b -` with the batch given as text. */
-export function sftpBatch(o: LoginOptions & { batch: string; cwd?: string; extraArgs?: string[] }): Promise<RunResult> {
-  const args = [...commonSshOptions(o), '-P', String(o.port), ...(o.extraArgs ?? []), '-b', '-', `${o.user}@127.0.0.1`];
+export function sftpBatch(
+  o: LoginOptions & { batch: string; cwd?: string; extraArgs?: string[] },
+): Promise<RunResult> {
+  const args = [
+    ...commonSshOptions(o),
+    '-P',
+    String(o.port),
+    ...(o.extraArgs ?? []),
+    '-b',
+    '-',
+    `${o.user}@127.0.0.1`,
+  ];
   return run('sftp', args, { password: o.password, input: o.batch, cwd: o.cwd });
 }
 
 /** `ssh user@host command...` */
 export function sshRun(o: LoginOptions & { command?: string[]; extraArgs?: string[] }): Promise<RunResult> {
-  const args = [...commonSshOptions(o), '-p', String(o.port), ...(o.extraArgs ?? []), `${o.user}@127.0.0.1`, ...(o.command ?? [])];
+  const args = [
+    ...commonSshOptions(o),
+    '-p',
+    String(o.port),
+    ...(o.extraArgs ?? []),
+    `${o.user}@127.0.0.1`,
+    ...(o.command ?? []),
+  ];
   return run('ssh', args, { password: o.password });
 }
 

@@ -35,7 +35,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = await mkdtemp(join(tmpdir(), 'ferry-test-'));
   const config = loadConfig({
     env: {},
-    flags: { dataDir, listen: '127.0.0.1', sftpPort: 0, logLevel: process.env.FERRY_LOG_LEVEL ?? 'silent', ...options.config },
+    flags: {
+      dataDir,
+      listen: '127.0.0.1',
+      sftpPort: 0,
+      logLevel: process.env.FERRY_LOG_LEVEL ?? 'silent',
+      ...options.config,
+    },
   });
   const running = await startFerry(config, () => {});
   const users = running.context.store.users;

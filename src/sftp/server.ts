@@ -1,0 +1,370 @@
+// Serves one SFTP v3 session on a raw SSH channel: framing, dispatch, per-file ordering, backpressure, teardown.
+import type { Duplex } from 'node:stream';
+import type { FileSession } from '../core/types.js';
+import { ProtocolError, toFerryError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import {
+  DATA_HEADER_LENGTH,
+  encodeAttrs,
+  encodeDataHeader,
+  encodeExtendedReply,
+  encodeHandle,
+  encodeName,
+  encodeStatus,
+  encodeVersion,
+  PacketFramer,
+  PacketReader,
+} from './codec.js';
+import {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_OPEN_HANDLES,
+  DEFAULT_MAX_PACKET_LENGTH,
+  FX,
+  FXP,
+  MAX_READ_LENGTH,
+  MAX_WRITE_LENGTH,
+} from './constants.js';
+import {
+  NAMESPACE_KEY,
+  type Reply,
+  type RequestContext,
+  type RequestSpec,
+  type SftpLimits,
+} from './dispatch.js';
+import { ADVERTISED_EXTENSIONS, EXTENSIONS_BY_NAME } from './extensions.js';
+import { HandleTable } from './handles.js';
+import { REQUESTS_BY_TYPE } from './requests.js';
+import { RequestScheduler } from './scheduler.js';
+import { STATUS_MESSAGES, statusFromError } from './status.js';
+
+export interface SftpServeOptions {
+  logger: Logger;
+  /** Largest request packet accepted (and advertised in limits@openssh.com); default 262144. */
+  maxPacketLength?: number;
+  /** Requests accepted and not yet answered; default 64. */
+  maxInFlight?: number;
+  /** Open file and directory handles; default 256. */
+  maxOpenHandles?: number;
+  /** Request packets + READ reply bytes held before the session stops reading; default 4 MiB. */
+  maxBufferedBytes?: number;
+  /** Refuse every request whose table row writes, before it reaches the core. */
+  readOnly?: boolean;
+}
+
+/** Payloads up to this size go out in one write with their header; larger ones are never copied. */
+const COALESCE_DATA_BELOW = 16 * 1024;
+/** How long teardown waits for requests already running in the core before closing the session anyway. */
+const TEARDOWN_GRACE_MS = 10_000;
+
+/**
+ * Resolves when the session is over: the client ended the channel (we answer what is pending, then end
+ * ours), the channel closed, or a malformed packet ended this session. Never rejects; always closes `session`.
+ */
+export function serveSftp(channel: Duplex, session: FileSession, options: SftpServeOptions): Promise<void> {
+  return new SftpConnection(channel, session, options).run();
+}
+
+/*
+ * Backpressure, and what ssh2's Channel does with it (node_modules/ssh2/lib/Channel.js, server.js):
+ * - Incoming: the server's CHANNEL_DATA handler subtracts each chunk from `incoming.window` and push()es it
+ *   into the Readable (highWaterMark = MAX_WINDOW = 2 MiB). It sends WINDOW_ADJUST (topping the window up to
+ *   2 MiB) only when push() returned true and the window fell to 1 MiB or less. When we pause() the channel,
+ *   chunks pile up in the Readable buffer; once it holds 2 MiB push() returns false, ssh2 sets
+ *   `_waitChanDrain` and stops adjusting, so the client runs out of window and must stop sending. Channel
+ *   `_read()` (called when we resume and drain the buffer) sends the pending adjustment. Worst case we hold
+ *   ~2 MiB buffered + up to one 2 MiB window of raw request bytes; the client is stopped at the SSH layer.
+ * - Outgoing: `_write()` sends at most `outgoing.window` bytes and parks the rest (and its callback) until
+ *   the client's WINDOW_ADJUST; write() returns false once 2 MiB are queued (writable highWaterMark).
+ *   Nothing else bounds it (ssh2 has no backpressure of its own), so we stop accepting requests while
+ *   `writableNeedDrain` is set and count READ reply bytes against `maxBufferedBytes` until their write
+ *   callback fires. A client that pipelines 20 000 READs and never reads replies thus costs the server
+ *   ~maxBufferedBytes of replies + the bounded request bytes above, and its own window then stops it.
+ * - Note: `_write()` silently drops data (and never calls back) once the channel is no longer open, so
+ *   teardown never waits for write callbacks.
+ */
+class SftpConnection {
+  readonly #channel: Duplex;
+  readonly #session: FileSession;
+  readonly #logger: Logger;
+  readonly #framer: PacketFramer;
+  readonly #scheduler: RequestScheduler;
+  readonly #ctx: RequestContext;
+  readonly #maxInFlight: number;
+  readonly #maxBufferedBytes: number;
+  readonly #readOnly: boolean;
+
+  #initialized = false;
+  #stopping = false;
+  #inputEnded = false;
+  #channelClosed = false;
+  #paused = false;
+  /** Bytes of accepted requests (and their READ replies) not yet handed to the SSH layer. */
+  #bufferedBytes = 0;
+  #resolve: () => void = () => {};
+
+  constructor(channel: Duplex, session: FileSession, options: SftpServeOptions) {
+    this.#channel = channel;
+    this.#session = session;
+    this.#logger = options.logger;
+    const maxPacketLength = options.maxPacketLength ?? DEFAULT_MAX_PACKET_LENGTH;
+    const limits: SftpLimits = {
+      maxPacketLength,
+      // Keep READ replies and WRITE requests inside one packet even when the packet limit is lowered.
+      maxReadLength: Math.min(MAX_READ_LENGTH, maxPacketLength - 1024),
+      maxWriteLength: Math.min(MAX_WRITE_LENGTH, maxPacketLength - 1024),
+      maxOpenHandles: options.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES,
+    };
+    this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#readOnly = options.readOnly ?? false;
+    this.#framer = new PacketFramer(maxPacketLength);
+    this.#scheduler = new RequestScheduler(() => this.#pump());
+    this.#ctx = { session, handles: new HandleTable(limits.maxOpenHandles), limits, logger: this.#logger };
+  }
+
+  run(): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      this.#resolve = resolve;
+    });
+    const channel = this.#channel;
+    channel.on('data', (chunk: Buffer) => {
+      // After teardown starts, input is dropped rather than buffered: nothing more will be served.
+      if (this.#stopping) return;
+      this.#framer.push(chunk);
+      this.#pump();
+    });
+    channel.on('end', () => {
+      this.#inputEnded = true;
+      this.#pump();
+    });
+    channel.on('drain', () => this.#pump());
+    channel.on('close', () => this.#onChannelGone('channel closed'));
+    channel.on('error', (err: Error) => {
+      this.#logger.warn({ err }, 'sftp channel error');
+      this.#onChannelGone('channel error');
+    });
+    return done;
+  }
+
+  #onChannelGone(reason: string): void {
+    this.#channelClosed = true;
+    this.#scheduler.cancelQueued();
+    void this.#shutdown(reason);
+  }
+
+  #canAccept(): boolean {
+    if (this.#stopping || this.#channelClosed) return false;
+    if (this.#scheduler.size >= this.#maxInFlight) return false;
+    // Checked before accepting, so one request larger than the budget still gets through when it is empty.
+    if (this.#bufferedBytes >= this.#maxBufferedBytes) return false;
+    return !this.#channel.writableNeedDrain;
+  }
+
+  /** Accepts whole packets while limits allow, then pauses or resumes the channel to match. */
+  #pump(): void {
+    if (this.#stopping) return;
+    let starved = false;
+    while (this.#canAccept()) {
+      let packet: Buffer | null;
+      try {
+        packet = this.#framer.next();
+        if (packet === null) {
+          starved = true;
+          break;
+        }
+        this.#accept(packet);
+      } catch (err) {
+        this.#protocolFailure(err);
+        return;
+      }
+    }
+    const shouldFlow = this.#canAccept();
+    if (shouldFlow && this.#paused) {
+      this.#paused = false;
+      this.#channel.resume();
+    } else if (!shouldFlow && !this.#paused) {
+      this.#paused = true;
+      this.#channel.pause();
+    }
+    if (this.#inputEnded && starved && this.#scheduler.size === 0) {
+      if (this.#framer.bufferedBytes > 0) {
+        this.#logger.warn({ bytes: this.#framer.bufferedBytes }, 'sftp client ended inside a packet');
+      }
+      void this.#shutdown('client ended the session');
+    }
+  }
+
+  #protocolFailure(err: unknown): void {
+    const error = toFerryError(err);
+    if (error instanceof ProtocolError) {
+      this.#logger.warn({ reason: error.message }, 'sftp protocol error: ending session');
+    } else {
+      this.#logger.error({ err }, 'sftp: unexpected error while parsing: ending session');
+    }
+    this.#scheduler.cancelQueued();
+    void this.#shutdown('protocol error');
+  }
+
+  #accept(packet: Buffer): void {
+    const reader = new PacketReader(packet);
+    const type = reader.uint8();
+    if (!this.#initialized) {
+      if (type !== FXP.INIT) throw new ProtocolError(`expected SSH_FXP_INIT, got packet type ${type}`);
+      const clientVersion = reader.uint32();
+      this.#initialized = true;
+      this.#logger.debug({ clientVersion }, 'sftp session started');
+      // We speak v3 whatever the client offers, as OpenSSH's sftp-server does.
+      this.#send(encodeVersion(ADVERTISED_EXTENSIONS));
+      return;
+    }
+    if (type === FXP.INIT) throw new ProtocolError('second SSH_FXP_INIT');
+    const id = reader.uint32();
+    let spec: RequestSpec<unknown> | undefined;
+    let requestName: string;
+    if (type === FXP.EXTENDED) {
+      requestName = reader.utf8();
+      spec = EXTENSIONS_BY_NAME.get(requestName);
+    } else {
+      spec = REQUESTS_BY_TYPE.get(type);
+      requestName = spec?.name ?? `type ${type}`;
+    }
+    if (!spec) {
+      this.#logger.debug({ id, request: requestName }, 'sftp: unsupported request');
+      this.#send(encodeStatus(id, FX.OP_UNSUPPORTED, STATUS_MESSAGES[FX.OP_UNSUPPORTED]));
+      return;
+    }
+    const args = spec.parse(reader);
+    const writes = typeof spec.writes === 'function' ? spec.writes(args) : spec.writes;
+    if (this.#readOnly && writes) {
+      this.#send(encodeStatus(id, FX.PERMISSION_DENIED, STATUS_MESSAGES[FX.PERMISSION_DENIED]));
+      return;
+    }
+    const claims = spec.claims?.(args, this.#ctx) ?? [
+      { key: NAMESPACE_KEY, access: writes ? 'write' : 'read' },
+    ];
+    const cost = packet.length + (spec.replyBytes?.(args, this.#ctx.limits) ?? 0);
+    this.#bufferedBytes += cost;
+    const handler = spec;
+    this.#scheduler.add(claims, () => this.#run(handler, id, args, cost));
+  }
+
+  async #run(spec: RequestSpec<unknown>, id: number, args: unknown, cost: number): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await spec.handle(this.#ctx, args);
+    } catch (err) {
+      const status = statusFromError(err);
+      const code = toFerryError(err).code;
+      if (code === 'ERR_IO' || code === 'ERR_CONFIG') {
+        this.#logger.warn({ err, request: spec.name, id }, 'sftp request failed');
+      } else {
+        this.#logger.debug({ request: spec.name, id, code, status: status.code }, 'sftp request refused');
+      }
+      reply = { kind: 'status', status };
+    }
+    try {
+      this.#reply(id, reply, () => this.#release(cost));
+    } catch (err) {
+      this.#logger.error({ err, request: spec.name, id }, 'sftp: could not send reply');
+      this.#release(cost);
+    }
+  }
+
+  #release(cost: number): void {
+    this.#bufferedBytes -= cost;
+    this.#pump();
+  }
+
+  #reply(id: number, reply: Reply, flushed: () => void): void {
+    if (this.#channelClosed) {
+      flushed();
+      return;
+    }
+    switch (reply.kind) {
+      case 'status':
+        this.#send(encodeStatus(id, reply.status.code, reply.status.message), flushed);
+        return;
+      case 'handle':
+        this.#send(encodeHandle(id, reply.handle), flushed);
+        return;
+      case 'name':
+        this.#send(encodeName(id, reply.entries), flushed);
+        return;
+      case 'attrs':
+        this.#send(encodeAttrs(id, reply.attrs), flushed);
+        return;
+      case 'extended':
+        this.#send(encodeExtendedReply(id, reply.fill), flushed);
+        return;
+      case 'data': {
+        const header = encodeDataHeader(id, reply.data.length);
+        if (reply.data.length < COALESCE_DATA_BELOW) {
+          this.#send(Buffer.concat([header, reply.data], DATA_HEADER_LENGTH + reply.data.length), flushed);
+        } else {
+          // Two writes, no copy: ssh2 frames each into CHANNEL_DATA and the client reassembles the stream.
+          this.#send(header);
+          this.#send(reply.data, flushed);
+        }
+        return;
+      }
+    }
+  }
+
+  #send(buffer: Buffer, flushed?: () => void): void {
+    if (this.#channelClosed) {
+      flushed?.();
+      return;
+    }
+    this.#channel.write(buffer, flushed ? () => flushed() : undefined);
+  }
+
+  #shutdownStarted = false;
+
+  async #shutdown(reason: string): Promise<void> {
+    if (this.#shutdownStarted) return;
+    this.#shutdownStarted = true;
+    this.#stopping = true;
+    this.#logger.debug({ reason }, 'sftp session ending');
+    try {
+      const settled = await waitWithTimeout(this.#scheduler.idle(), TEARDOWN_GRACE_MS);
+      if (!settled) {
+        this.#logger.warn({ pending: this.#scheduler.size }, 'sftp: requests still running at teardown');
+      }
+      // Paused input would keep ssh2 from ever seeing our end: let it flow (the data handler drops it).
+      if (this.#paused) this.#channel.resume();
+      if (!this.#channelClosed) {
+        sendExitStatus(this.#channel, reason === 'protocol error' ? 1 : 0);
+        this.#channel.end();
+      }
+    } catch (err) {
+      this.#logger.error({ err }, 'sftp: ending the channel failed');
+    }
+    try {
+      await this.#session.close();
+    } catch (err) {
+      this.#logger.warn({ err }, 'sftp: closing the file session failed');
+    }
+    this.#resolve();
+  }
+}
+
+/**
+ * sshd reports the sftp-server process's exit status before closing the channel, and `scp` (SFTP mode)
+ * fails without one ("Exit status -1"). ssh2's server Channel has exit(); other duplexes (tests) do not.
+ */
+function sendExitStatus(channel: Duplex, status: number): void {
+  const exit = (channel as Duplex & { exit?: (status: number) => void }).exit;
+  if (typeof exit === 'function') exit.call(channel, status);
+}
+
+function waitWithTimeout(promise: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref?.();
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
