@@ -17,6 +17,12 @@ const sha256 = async (path: string) =>
   createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
+/** What sftp printed, without its own echo of the batch commands. */
+const output = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('sftp>'))
+    .join('\n');
 const as = (user: string, batch: string[]) =>
   sftpBatch({ port: server.port, user, password: `${user}-pw`, batch: `${batch.join('\n')}\n`, cwd: work });
 
@@ -106,11 +112,11 @@ describe('the chroot', () => {
     ]) {
       const r = await as('eve', [cmd]);
       assert.notEqual(r.code, 0, cmd);
-      assert.doesNotMatch(r.stdout, /secret\.txt\s*$/m, cmd);
+      assert.doesNotMatch(output(r.stdout), /secret/, cmd);
     }
     // The link itself may be listed; what it points to is never opened.
     for (const cmd of ['ls -l /escape', 'ls /escape/'])
-      assert.doesNotMatch((await as('eve', [cmd])).stdout, /secret\.txt/, cmd);
+      assert.doesNotMatch(output((await as('eve', [cmd])).stdout), /secret/, cmd);
     await assert.rejects(stat(join(work, 'leak.txt')));
     assert.deepEqual(await readdir(outside), ['secret.txt']);
   });
