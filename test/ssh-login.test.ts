@@ -311,8 +311,7 @@ describe('the SSH transport', () => {
       .split('\n')
       .map((l) => l.split(' ')[1])
       .sort();
-    const { ensureHostKeys } = await import('../src/keys/host-keys.js');
-    const ours = ensureHostKeys(server.running.context.paths.hostKeys)
+    const ours = (await server.running.context.hostKeys.list())
       .filter((k) => !k.algorithm.startsWith('ecdsa'))
       .map((k) => k.sha256)
       .sort();

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { InvalidArgumentError } from '../errors.js';
-import { ensureHostKeys } from './host-keys.js';
 import { parseAuthorizedKey, parseAuthorizedKeys } from './ssh-keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-keys-'));
@@ -70,29 +69,4 @@ test('weak, unsupported and garbage keys are refused with a clear error', () => 
   // A key whose declared type disagrees with its blob.
   const ed = keygen('ed25519').pub.split(' ')[1];
   assert.throws(() => parseAuthorizedKey(`ssh-rsa ${ed}`), InvalidArgumentError);
-});
-
-test('host keys are generated once with mode 0600 and ssh-keygen agrees on their fingerprints', () => {
-  const hostDir = join(dir, 'host-keys');
-  const first = ensureHostKeys(hostDir);
-  assert.deepEqual(
-    first.map((k) => [k.algorithm, k.bits, k.generated]),
-    [
-      ['ssh-ed25519', 256, true],
-      ['ecdsa-sha2-nistp256', 256, true],
-      ['ssh-rsa', 3072, true],
-    ],
-  );
-  for (const key of first) {
-    assert.equal(statSync(key.path).mode & 0o777, 0o600);
-    const listed = execFileSync('ssh-keygen', ['-lf', key.path]).toString().split(' ');
-    assert.equal(key.sha256, listed[1]);
-    const md5 = execFileSync('ssh-keygen', ['-E', 'md5', '-lf', key.path]).toString().split(' ');
-    assert.equal(key.md5, md5[1]);
-  }
-  const second = ensureHostKeys(hostDir);
-  assert.deepEqual(
-    second.map((k) => [k.sha256, k.generated]),
-    first.map((k) => [k.sha256, false]),
-  );
 });

@@ -5,20 +5,23 @@ import ssh2, { type AuthContext, type Connection, type ServerChannel } from 'ssh
 import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator.js';
 import { homeDirOf } from '../auth/user-admin.js';
 import type { FileSessionFactory } from '../core/types.js';
+import { FerryError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { HostKey } from '../keys/host-keys.js';
+import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
 import { parseScpCommand, serveScp } from '../scp/server.js';
 import { serveSftp } from '../sftp/server.js';
 import type { UserRecord, UserRepository } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { type AlgorithmProfile, algorithmPolicy } from './algorithms.js';
+import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 
 export interface SshServerOptions {
   readonly listen: string;
   readonly port: number;
   readonly algorithms: AlgorithmProfile;
-  readonly hostKeys: readonly HostKey[];
+  /** Active host keys, oldest first; the first of each type signs key exchanges, all are announced. */
+  readonly hostKeys: readonly HostKeyMaterial[];
   /** Seconds a connection may take from TCP accept to successful authentication. */
   readonly loginGraceTime: number;
   readonly maxAuthTries: number;
@@ -33,39 +36,51 @@ export interface SshServerOptions {
 export interface RunningSshServer {
   readonly port: number;
   readonly address: string;
+  /** Presents `keys` to connections made from now on; open sessions keep the keys they negotiated with. */
+  setHostKeys(keys: readonly HostKeyMaterial[]): void;
   /** Stops accepting, ends every session, resolves when all sockets are closed. */
   close(): Promise<void>;
 }
 
 const SERVER_IDENT = 'Ferry_0.1';
 
+/** Host keys this profile presents: no ECDSA host key under 'modern'. */
+function presentable(keys: readonly HostKeyMaterial[], profile: AlgorithmProfile): HostKeyMaterial[] {
+  return keys.filter((k) => profile === 'compat' || !k.algorithm.startsWith('ecdsa-'));
+}
+
 export async function startSshServer(options: SshServerOptions): Promise<RunningSshServer> {
   const policy = algorithmPolicy(options.algorithms);
-  const hostKeys = options.hostKeys
-    .filter((k) => options.algorithms === 'compat' || !k.algorithm.startsWith('ecdsa-'))
-    .map((k) => k.privateKey);
-  const ssh = new ssh2.Server({
-    hostKeys,
-    ident: SERVER_IDENT,
-    algorithms: {
-      kex: policy.kex,
-      serverHostKey: policy.serverHostKey,
-      cipher: policy.cipher,
-      hmac: policy.hmac,
-      compress: policy.compress,
-    } as ssh2.Algorithms,
-  });
   const sockets = new Set<Socket>();
   const clients = new Set<Connection>();
 
-  ssh.on('connection', (client, info) => {
-    // ssh2 keeps the socket private; it is the only handle on the grace timer and address we set up below.
-    const socket = (client as unknown as { _sock: Socket })._sock;
-    handleConnection(client, socket, info, options);
-    clients.add(client);
-    client.once('close', () => clients.delete(client));
-  });
-  ssh.on('error', (err: Error) => options.logger.error({ err }, 'ssh server error'));
+  // ssh2 fixes host keys and its KEXINIT offer when a Server is built, so a key change builds a new one;
+  // sockets accepted afterwards are handed to it while older connections finish on the old one.
+  const buildSsh = (keys: readonly HostKeyMaterial[]): ssh2.Server => {
+    const shown = presentable(keys, options.algorithms);
+    if (shown.length === 0) throw new FerryError('ERR_CONFIG', 'no active host key to present');
+    const server = new ssh2.Server({
+      hostKeys: shown.map((k) => k.privateKey),
+      ident: SERVER_IDENT,
+      algorithms: {
+        kex: policy.kex,
+        serverHostKey: policy.serverHostKey,
+        cipher: policy.cipher,
+        hmac: policy.hmac,
+        compress: policy.compress,
+      } as ssh2.Algorithms,
+    });
+    server.on('connection', (client, info) => {
+      // ssh2 keeps the socket private; it is the only handle on the grace timer and address we set up below.
+      const socket = (client as unknown as { _sock: Socket })._sock;
+      handleConnection(client, socket, info, options, shown);
+      clients.add(client);
+      client.once('close', () => clients.delete(client));
+    });
+    server.on('error', (err: Error) => options.logger.error({ err }, 'ssh server error'));
+    return server;
+  };
+  let ssh = buildSsh(options.hostKeys);
 
   const net: NetServer = createServer({ noDelay: true }, (socket) => {
     // Without TCP_NODELAY small SFTP replies wait 40 ms for Nagle and uploads run several times slower.
@@ -98,6 +113,13 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   return {
     port,
     address: options.listen,
+    setHostKeys: (keys) => {
+      ssh = buildSsh(keys);
+      options.logger.info(
+        { hostKeys: presentable(keys, options.algorithms).map((k) => k.sha256) },
+        'host keys reloaded',
+      );
+    },
     close: async () => {
       const closed = new Promise<void>((resolve) => net.close(() => resolve()));
       for (const client of clients) client.end();
@@ -140,6 +162,7 @@ function handleConnection(
   socket: Socket,
   info: ssh2.ClientInfo,
   options: SshServerOptions,
+  hostKeys: readonly HostKeyMaterial[],
 ): void {
   const sessionId = randomBytes(6).toString('hex');
   const remoteAddress = info.ip;
@@ -153,6 +176,7 @@ function handleConnection(
   const clientSoftware = info.header.versions.software;
   log.info({ client: clientSoftware, protocol: info.header.versions.protocol }, 'connection');
   let handshakes = 0;
+  let negotiatedHostKey = '';
 
   // The connect record waits for the first key exchange so it can name what was negotiated.
   client.on('handshake', (negotiated) => {
@@ -163,6 +187,7 @@ function handleConnection(
       mac: negotiated.cs.mac,
       compress: negotiated.cs.compress,
     };
+    negotiatedHostKey = negotiated.serverHostKey;
     log.info(algorithms, handshakes === 0 ? 'key exchange done' : 'rekeyed');
     if (handshakes++ > 0) return;
     options.events.emit({
@@ -222,6 +247,21 @@ function handleConnection(
   client.on('ready', () => {
     clearTimeout(graceTimers.get(socket));
     const authed = user!;
+    // OpenSSH's UpdateHostKeys: tell the client every key we hold, so it trusts a new key before the old one retires.
+    announceHostKeys(client, hostKeys, log);
+    client.on('request', (accept, reject, name, data) => {
+      // Our ssh2 patch adds this request name, which ssh2's typings do not list.
+      if ((name as string) !== 'hostkeys-prove-00@openssh.com' || !accept || !reject) {
+        reject?.();
+        return;
+      }
+      const proof = proveHostKeys(client, hostKeys, data as unknown as Buffer, negotiatedHostKey);
+      if (proof) accept(proof as never);
+      else {
+        log.warn('host key proof requested for a key we do not hold');
+        reject();
+      }
+    });
     client.on('session', (acceptSession) => {
       const session = acceptSession();
       session.on('subsystem', (accept, reject, request) => {

@@ -41,7 +41,9 @@ export interface LoginOptions {
 
 /** Options every OpenSSH client run uses: no config file, no known_hosts, nothing from the agent. */
 export function commonSshOptions(o: LoginOptions): string[] {
-  const opts = [
+  // ssh keeps the first value given for an option, so the caller's options come before our defaults.
+  const opts = (o.options ?? []).flatMap((extra) => ['-o', extra]);
+  opts.push(
     '-F',
     '/dev/null',
     '-o',
@@ -58,10 +60,9 @@ export function commonSshOptions(o: LoginOptions): string[] {
     `PreferredAuthentications=${o.identity && o.password !== undefined ? 'publickey,password' : o.identity ? 'publickey' : 'password'}`,
     '-o',
     `NumberOfPasswordPrompts=1`,
-  ];
+  );
   if (o.identity) opts.push('-o', 'IdentitiesOnly=yes', '-i', o.identity);
   else opts.push('-o', 'PubkeyAuthentication=no');
-  for (const extra of o.options ?? []) opts.push('-o', extra);
   // Must precede sftp's own "-oBatchMode yes" (-b) to win: ssh keeps the first value of an option.
   opts.push('-o', `BatchMode=${o.password === undefined ? 'yes' : 'no'}`);
   return opts;
@@ -100,6 +101,8 @@ export function run(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that never reads its stdin may close it first; that is not an error here.
+    child.stdin.on('error', () => {});
     child.stdin.end(o.input ?? '');
   });
 }

@@ -1,0 +1,170 @@
+// Server host keys kept in the store, private halves sealed with the master key: first-run generation, import, retire.
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
+import { FerryError } from '../errors.js';
+import {
+  exportPrivateKey,
+  generateSshKeyPair,
+  parsePrivateKey,
+  type SshKeyPair,
+  type SshKeyType,
+} from '../keys/private-keys.js';
+import type { MasterKey } from '../keys/sealing.js';
+import { keyTypeLabel } from '../keys/ssh-keys.js';
+import type { HostKeyRecord, HostKeyRepository } from '../store/types.js';
+import type { Secret } from '../util/secret.js';
+
+const SEAL_LABEL = 'host-key';
+
+/** What the first start generates: ed25519, ecdsa-p256 and rsa-3072. */
+export const DEFAULT_HOST_KEYS: readonly { type: SshKeyType; bits?: number }[] = [
+  { type: 'ed25519' },
+  { type: 'ecdsa', bits: 256 },
+  { type: 'rsa', bits: 3072 },
+];
+
+/** An active host key, decrypted for the SSH server. */
+export interface HostKeyMaterial {
+  readonly id: number;
+  readonly algorithm: string;
+  readonly bits: number;
+  readonly sha256: string;
+  readonly md5: string;
+  readonly publicBlob: Buffer;
+  /** Unencrypted OpenSSH-format private key, as ssh2's Server takes it. */
+  readonly privateKey: string;
+  /**
+   * An SSH signature blob (string algorithm, string signature) over `data`.
+   * `rsaAlgorithm` picks rsa-sha2-256 or rsa-sha2-512 for RSA keys.
+   */
+  sign(data: Buffer, rsaAlgorithm?: 'rsa-sha2-256' | 'rsa-sha2-512'): Buffer;
+}
+
+function sshString(data: Buffer | string): Buffer {
+  const body = typeof data === 'string' ? Buffer.from(data) : data;
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
+function sshMpint(unsigned: Buffer): Buffer {
+  let i = 0;
+  while (i < unsigned.length - 1 && unsigned[i] === 0) i++;
+  let body = unsigned.subarray(i);
+  if ((body[0] ?? 0) & 0x80) body = Buffer.concat([Buffer.from([0]), body]);
+  return sshString(body);
+}
+
+function signerFor(pair: SshKeyPair): HostKeyMaterial['sign'] {
+  const key = createPrivateKey({ key: pair.privateKey.reveal(), format: 'der', type: 'pkcs8' });
+  return (data, rsaAlgorithm = 'rsa-sha2-512') => {
+    if (pair.algorithm === 'ssh-ed25519') {
+      return Buffer.concat([sshString('ssh-ed25519'), sshString(cryptoSign(null, data, key))]);
+    }
+    if (pair.algorithm === 'ssh-rsa') {
+      const hash = rsaAlgorithm === 'rsa-sha2-256' ? 'sha256' : 'sha512';
+      return Buffer.concat([sshString(rsaAlgorithm), sshString(cryptoSign(hash, data, key))]);
+    }
+    const curveBits = Number(pair.algorithm.slice('ecdsa-sha2-nistp'.length));
+    const hash = curveBits === 256 ? 'sha256' : curveBits === 384 ? 'sha384' : 'sha512';
+    const raw = cryptoSign(hash, data, { key, dsaEncoding: 'ieee-p1363' });
+    const half = raw.length / 2;
+    const rs = Buffer.concat([sshMpint(raw.subarray(0, half)), sshMpint(raw.subarray(half))]);
+    return Buffer.concat([sshString(pair.algorithm), sshString(rs)]);
+  };
+}
+
+export class HostKeyManager {
+  constructor(
+    private readonly repo: HostKeyRepository,
+    private readonly master: MasterKey,
+  ) {}
+
+  list(): Promise<HostKeyRecord[]> {
+    return this.repo.list();
+  }
+
+  /** Stores a key pair as a new active host key. */
+  add(pair: SshKeyPair): Promise<HostKeyRecord> {
+    return this.repo.add({
+      algorithm: pair.algorithm,
+      bits: pair.bits,
+      publicBlob: pair.publicBlob,
+      sha256: pair.sha256,
+      md5: pair.md5,
+      privateSealed: this.master.seal(pair.privateKey.reveal(), SEAL_LABEL),
+      comment: pair.comment,
+    });
+  }
+
+  generate(type: SshKeyType, bits?: number): Promise<HostKeyRecord> {
+    return this.add(generateSshKeyPair(type, bits, 'ferry-host-key'));
+  }
+
+  /** Imports a private key file (OpenSSH, PEM PKCS#1/SEC1/PKCS#8, PPK), refusing one already stored. */
+  async import(data: Buffer, passphrase?: Secret<string>): Promise<HostKeyRecord> {
+    const pair = parsePrivateKey(data, passphrase);
+    const existing = (await this.repo.list()).find((k) => k.sha256 === pair.sha256);
+    if (existing)
+      throw new FerryError(
+        'ERR_ALREADY_EXISTS',
+        `host key ${pair.sha256} is already stored as id ${existing.id}`,
+      );
+    return this.add(pair);
+  }
+
+  /** Generates the default key set when the store holds no host key; returns what it generated. */
+  async ensureDefaults(): Promise<HostKeyRecord[]> {
+    if ((await this.repo.list()).length > 0) return [];
+    const made: HostKeyRecord[] = [];
+    for (const spec of DEFAULT_HOST_KEYS) made.push(await this.generate(spec.type, spec.bits));
+    return made;
+  }
+
+  async retire(id: number): Promise<void> {
+    const keys = await this.repo.list();
+    const key = keys.find((k) => k.id === id);
+    if (!key) throw new FerryError('ERR_NOT_FOUND', `no host key with id ${id}`);
+    if (!key.active) throw new FerryError('ERR_INVALID_ARGUMENT', `host key ${id} is already retired`);
+    if (!keys.some((k) => k.active && k.id !== id)) {
+      throw new FerryError(
+        'ERR_INVALID_ARGUMENT',
+        `host key ${id} is the last active host key; generate or import another first`,
+      );
+    }
+    await this.repo.retire(id);
+  }
+
+  /** The decrypted key pair of a stored host key. */
+  async keyPair(id: number): Promise<SshKeyPair> {
+    const key = (await this.repo.list()).find((k) => k.id === id);
+    if (!key) throw new FerryError('ERR_NOT_FOUND', `no host key with id ${id}`);
+    return this.#open(key);
+  }
+
+  /** Active keys, oldest first, decrypted for the SSH server. */
+  async activeMaterial(): Promise<HostKeyMaterial[]> {
+    const active = (await this.repo.list()).filter((k) => k.active);
+    return active.map((record) => {
+      const pair = this.#open(record);
+      return {
+        id: record.id,
+        algorithm: record.algorithm,
+        bits: record.bits,
+        sha256: record.sha256,
+        md5: record.md5,
+        publicBlob: record.publicBlob,
+        privateKey: exportPrivateKey(pair, 'openssh'),
+        sign: signerFor(pair),
+      };
+    });
+  }
+
+  #open(record: HostKeyRecord): SshKeyPair {
+    return parsePrivateKey(this.master.open(record.privateSealed, SEAL_LABEL).reveal());
+  }
+}
+
+/** `256 SHA256:... (ED25519)`, the shape of `ssh-keygen -lf` output. */
+export function describeHostKey(key: { bits: number; sha256: string; algorithm: string }): string {
+  return `${key.bits} ${key.sha256} (${keyTypeLabel(key.algorithm)})`;
+}

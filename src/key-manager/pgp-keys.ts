@@ -1,0 +1,96 @@
+// OpenPGP keys for encryption at rest and for partners: generated or imported, private halves sealed.
+import { FerryError } from '../errors.js';
+import { generatePgpKey, type PgpKeyType, readPgpKey } from '../keys/pgp.js';
+import type { MasterKey } from '../keys/sealing.js';
+import type { PgpKeyRecord, PgpKeyRepository } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import { validateKeyName } from './client-keys.js';
+
+const SEAL_LABEL = 'pgp-key';
+
+export class PgpKeyManager {
+  constructor(
+    private readonly repo: PgpKeyRepository,
+    private readonly master: MasterKey,
+  ) {}
+
+  list(): Promise<PgpKeyRecord[]> {
+    return this.repo.list();
+  }
+
+  async get(name: string): Promise<PgpKeyRecord> {
+    const key = await this.repo.get(name);
+    if (!key) throw new FerryError('ERR_NOT_FOUND', `no OpenPGP key named ${name}`);
+    return key;
+  }
+
+  async #refuseDuplicateName(name: string): Promise<void> {
+    validateKeyName(name);
+    if (await this.repo.get(name))
+      throw new FerryError('ERR_ALREADY_EXISTS', `an OpenPGP key named ${name} exists`);
+  }
+
+  async generate(options: {
+    name: string;
+    userName?: string;
+    email: string;
+    type?: PgpKeyType;
+    expiresInDays?: number;
+  }): Promise<PgpKeyRecord> {
+    await this.#refuseDuplicateName(options.name);
+    const key = await generatePgpKey({
+      name: options.userName ?? options.name,
+      email: options.email,
+      type: options.type,
+      expiresInDays: options.expiresInDays,
+    });
+    return this.repo.add({
+      name: options.name,
+      fingerprint: key.fingerprint,
+      keyId: key.keyId,
+      userIds: key.userIds,
+      algorithm: key.algorithm,
+      createdAt: key.created,
+      expiresAt: key.expires,
+      publicArmored: key.publicArmored,
+      privateSealed: this.master.seal(Buffer.from(key.privateArmored.reveal()), SEAL_LABEL),
+    });
+  }
+
+  /** Imports an armored or binary key, public or private (a protected private key needs its passphrase). */
+  async import(name: string, data: Buffer, passphrase?: Secret<string>): Promise<PgpKeyRecord> {
+    await this.#refuseDuplicateName(name);
+    const text = data.includes('-----BEGIN PGP') ? data.toString('utf8') : new Uint8Array(data);
+    const key = await readPgpKey(text, passphrase);
+    if (key.hasPrivate && !key.decrypted) {
+      throw new FerryError(
+        'ERR_INVALID_ARGUMENT',
+        'this private key is passphrase-protected: give the passphrase (--passphrase-stdin) so Ferry can use it unattended',
+      );
+    }
+    return this.repo.add({
+      name,
+      fingerprint: key.fingerprint,
+      keyId: key.keyId,
+      userIds: key.userIds,
+      algorithm: key.algorithm,
+      createdAt: key.created,
+      expiresAt: key.expires,
+      publicArmored: key.publicArmored,
+      privateSealed: key.privateArmored
+        ? this.master.seal(Buffer.from(key.privateArmored.reveal()), SEAL_LABEL)
+        : null,
+    });
+  }
+
+  async privateArmored(name: string): Promise<Secret<string>> {
+    const key = await this.get(name);
+    if (!key.privateSealed) throw new FerryError('ERR_NOT_FOUND', `OpenPGP key ${name} has no private half`);
+    return new Secret(this.master.open(key.privateSealed, SEAL_LABEL).reveal().toString('utf8'));
+  }
+
+  async remove(name: string): Promise<void> {
+    if (!(await this.repo.remove(name)))
+      throw new FerryError('ERR_NOT_FOUND', `no OpenPGP key named ${name}`);
+  }
+}
