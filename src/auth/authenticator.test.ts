@@ -142,6 +142,9 @@ test('a wrong password, an unknown user and a disabled user cost the same argon2
   const base = median(samples.wrong!);
   for (const kind of ['unknown', 'disabled']) {
     const ratio = median(samples[kind]!) / base;
-    assert.ok(ratio > 0.5 && ratio < 2, `${kind}/wrong-password time ratio ${ratio.toFixed(2)} (${base.toFixed(1)} ms)`);
+    assert.ok(
+      ratio > 0.5 && ratio < 2,
+      `${kind}/wrong-password time ratio ${ratio.toFixed(2)} (${base.toFixed(1)} ms)`,
+    );
   }
 });
