@@ -1,24 +1,32 @@
 // Composition root: the one place that picks implementations from validated config; disposable.
 import { join } from 'node:path';
+import { AuditWriter } from './audit/writer.js';
+import { Defender } from './auth/defender.js';
+import { TotpService } from './auth/totp.js';
 import type { FerryConfig } from './config/schema.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { FileSessionFactory } from './core/types.js';
 import { EventBus } from './events/bus.js';
+import { ClientKeyManager } from './key-manager/client-keys.js';
+import { HostKeyManager } from './key-manager/host-keys.js';
+import { PgpKeyManager } from './key-manager/pgp-keys.js';
+import { MasterKey } from './keys/sealing.js';
 import { loggers } from './logger.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
-import { LocalFs } from './vfs/local/local-fs.js';
 import type { Store } from './store/types.js';
+import { TransferService } from './transfers/service.js';
+import { LocalFs } from './vfs/local/local-fs.js';
 
 export interface DataPaths {
   readonly database: string;
-  readonly hostKeys: string;
+  readonly masterKey: string;
   readonly homes: string;
 }
 
 export function dataPaths(dataDir: string): DataPaths {
   return {
     database: join(dataDir, 'ferry.db'),
-    hostKeys: join(dataDir, 'host-keys'),
+    masterKey: join(dataDir, 'master.key'),
     homes: join(dataDir, 'homes'),
   };
 }
@@ -28,19 +36,87 @@ export class AppContext {
   readonly paths: DataPaths;
   readonly store: Store;
   readonly events: EventBus;
+  /** The tamper-evident audit trail; subscribed to `events`, and used directly for admin changes. */
+  readonly audit: AuditWriter;
   readonly fileSessions: FileSessionFactory;
+  #masterKey: MasterKey | undefined;
+  #defender: Defender | undefined;
+  #transfers: TransferService | undefined;
 
   private constructor(config: FerryConfig, store: Store) {
     this.config = config;
     this.paths = dataPaths(config.dataDir);
     this.store = store;
     this.events = new EventBus(loggers.events);
+    this.audit = new AuditWriter({ repository: store.audit, log: loggers.events });
+    this.events.subscribe(this.audit.listener);
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
       fs: new LocalFs(),
+      limits: { maxOpenHandles: config.maxOpenHandles, maxPathLength: config.maxPathLength },
       uploadMode: config.uploadMode,
     });
+  }
+
+  /** Loaded on first use, so commands that touch no secret never create a key file. */
+  get masterKey(): MasterKey {
+    this.#masterKey ??= MasterKey.load(this.config.masterKey, this.paths.masterKey);
+    return this.#masterKey;
+  }
+
+  get hostKeys(): HostKeyManager {
+    return new HostKeyManager(this.store.hostKeys, this.masterKey);
+  }
+
+  /** One per process: bans are shared through the store. */
+  get defender(): Defender {
+    this.#defender ??= new Defender(
+      this.store.defender,
+      {
+        enabled: this.config.defenderEnabled,
+        threshold: this.config.defenderThreshold,
+        windowSeconds: this.config.defenderWindow,
+        banSeconds: this.config.defenderBanTime,
+        maxBanSeconds: this.config.defenderMaxBanTime,
+        allowList: this.config.allowList,
+        denyList: this.config.denyList,
+      },
+      loggers.auth,
+      (host, reason) =>
+        void this.events.emit({
+          type: 'security',
+          action: 'ban',
+          at: new Date(),
+          sessionId: '',
+          remoteAddress: host.address,
+          detail: { until: host.bannedUntil?.toISOString(), banCount: host.banCount, reason },
+        }),
+    );
+    return this.#defender;
+  }
+
+  get totp(): TotpService {
+    return new TotpService(this.store.accounts, this.masterKey);
+  }
+
+  get clientKeys(): ClientKeyManager {
+    return new ClientKeyManager(this.store.clientKeys, this.masterKey);
+  }
+
+  get pgpKeys(): PgpKeyManager {
+    return new PgpKeyManager(this.store.pgpKeys, this.masterKey);
+  }
+
+  /** Partners and transfer jobs; job runs write their audit records through `audit`. */
+  get transfers(): TransferService {
+    this.#transfers ??= new TransferService({
+      store: this.store,
+      masterKey: () => this.masterKey,
+      clientKeyPair: (name) => this.clientKeys.keyPair(name),
+      audit: (entry) => this.audit.append(entry),
+    });
+    return this.#transfers;
   }
 
   static async create(config: FerryConfig): Promise<AppContext> {
@@ -49,6 +125,10 @@ export class AppContext {
   }
 
   async dispose(): Promise<void> {
-    await this.store.close();
+    try {
+      await this.audit.close();
+    } finally {
+      await this.store.close();
+    }
   }
 }

@@ -1,7 +1,13 @@
 // The `ferry` command line: one sub-command per file in cli/.
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommand } from './cli/audit.js';
 import { describeError } from './cli/common.js';
+import { registerDefenderCommand } from './cli/defender.js';
+import { registerJobsCommand } from './cli/jobs.js';
+import { registerKeysCommand } from './cli/keys.js';
+import { registerPartnersCommand } from './cli/partners.js';
 import { registerServeCommand } from './cli/serve.js';
+import { registerSftpCommand } from './cli/sftp.js';
 import { registerUsersCommand } from './cli/users.js';
 
 const program = new Command('ferry')
@@ -12,6 +18,12 @@ const program = new Command('ferry')
 
 registerServeCommand(program);
 registerUsersCommand(program);
+registerKeysCommand(program);
+registerDefenderCommand(program);
+registerAuditCommand(program);
+registerPartnersCommand(program);
+registerJobsCommand(program);
+registerSftpCommand(program);
 
 try {
   await program.parseAsync(process.argv);

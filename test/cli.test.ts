@@ -1,11 +1,11 @@
 // The `ferry` command line as a user runs it: users management offline, serve start-up, help and bad config.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { makeClientKey, sftpBatch } from './helpers/openssh.js';
+import { makeClientKey, run, sftpBatch } from './helpers/openssh.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let dir: string;
@@ -139,20 +139,28 @@ test('a bad config value stops serve with a message naming the key', async () =>
   await assert.rejects(stat(join(dir, 'bad', 'ferry.db')), 'nothing was created');
 });
 
-function startServe(serveDir: string): Promise<{ child: ChildProcess; output: string; port: number }> {
+interface Served {
+  child: ChildProcess;
+  output: string;
+  /** Everything printed so far, stdout and stderr (the JSON log). */
+  all(): string;
+  port: number;
+}
+
+function startServe(serveDir: string, extra: string[] = [], logLevel = 'warn'): Promise<Served> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [BIN, 'serve', '--data-dir', serveDir, '--listen', '127.0.0.1', '--sftp-port', '0'],
+      [BIN, 'serve', '--data-dir', serveDir, '--listen', '127.0.0.1', '--sftp-port', '0', ...extra],
       {
-        env: { ...process.env, FERRY_LOG_LEVEL: 'warn' },
+        env: { ...process.env, FERRY_LOG_LEVEL: logLevel },
       },
     );
     let output = '';
     child.stdout.on('data', (d: Buffer) => {
       output += d.toString();
       const m = output.match(/SFTP listening on 127\.0\.0\.1:(\d+)/);
-      if (m) resolve({ child, output, port: Number(m[1]) });
+      if (m) resolve({ child, output, port: Number(m[1]), all: () => output });
     });
     child.stderr.on('data', (d: Buffer) => {
       output += d.toString();
@@ -178,10 +186,21 @@ test('serve generates host keys and an admin once, prints fingerprints, reuses t
   assert.equal(printed.length, 3, first.output);
   const password = first.output.match(/one-time password: (\S+)/)?.[1];
   assert.ok(password, first.output);
-  for (const f of await readdir(join(serveDir, 'host-keys'))) {
-    if (!f.endsWith('.pub'))
-      assert.equal((await stat(join(serveDir, 'host-keys', f))).mode & 0o777, 0o600, f);
+  // Private host keys live sealed in ferry.db; it and the master key that seals them are private files.
+  for (const f of ['ferry.db', 'master.key']) {
+    assert.equal((await stat(join(serveDir, f))).mode & 0o777, 0o600, f);
   }
+  const scan = await run('ssh-keyscan', ['-p', String(first.port), '127.0.0.1']);
+  const scanned = execFileSync('ssh-keygen', ['-lf', '-'], { input: scan.stdout })
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[1]);
+  assert.deepEqual(
+    scanned.sort(),
+    [printed[0], printed[2]].sort(),
+    'ssh-keyscan sees the printed ed25519 and rsa fingerprints',
+  );
   const login = await sftpBatch({ port: first.port, user: 'admin', password, batch: 'pwd\n' });
   assert.equal(login.code, 0, login.stderr);
   assert.equal(await stopServe(first.child), 0);
@@ -195,4 +214,25 @@ test('serve generates host keys and an admin once, prints fingerprints, reuses t
   const again = await sftpBatch({ port: second.port, user: 'admin', password, batch: 'pwd\n' });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(await stopServe(second.child), 0);
+});
+
+test('serve --workers 2 shares the port between two processes and stops them all', async () => {
+  const serveDir = join(dir, 'workers');
+  const served = await startServe(serveDir, ['--workers', '2'], 'info');
+  assert.match(served.output, /2 worker processes/);
+  const password = served.output.match(/one-time password: (\S+)/)?.[1];
+  for (let i = 0; i < 6; i++) {
+    const r = await sftpBatch({ port: served.port, user: 'admin', password, batch: 'pwd\n' });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const pids = new Set(
+    served
+      .all()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"authenticated"'))
+      .map((l) => (JSON.parse(l) as { pid: number }).pid),
+  );
+  assert.equal(pids.size, 2, 'sessions were served by both workers');
+  assert.equal(await stopServe(served.child), 0);
+  for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'worker gone');
 });

@@ -1,9 +1,11 @@
 // One connection's authentication state: methods tried, factors satisfied, failures counted; no user enumeration.
 import { timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
-import type { AuthMethod, UserRecord, UserRepository } from '../store/types.js';
-import type { Secret } from '../util/secret.js';
+import type { AccountSecurityRepository, AuthMethod, UserRecord, UserRepository } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import { cidrBlockList, matchesCidrs } from './defender.js';
 import { verifyPassword } from './password.js';
+import type { TotpService } from './totp.js';
 
 const { utils } = ssh2;
 
@@ -22,6 +24,12 @@ export type AuthAttempt =
         readonly hashAlgo?: string | undefined;
       };
     }
+  | {
+      readonly method: 'keyboard-interactive';
+      readonly username: string;
+      /** Shows one prompt (echo off) and resolves with the answer, or undefined when the client gave none. */
+      readonly ask: (prompt: string) => Promise<string | undefined>;
+    }
   | { readonly method: 'other'; readonly username: string; readonly name: string };
 
 export type AuthDecision =
@@ -33,14 +41,28 @@ export type AuthDecision =
       readonly result: 'reject';
       readonly methodsLeft: AuthMethod[];
       readonly reason: string;
+      /** Whether this rejection counted as a failed attempt (key queries and method probes do not). */
+      readonly counted: boolean;
       readonly tooMany: boolean;
     };
 
 /** Offered to everyone, known or not, so the list itself reveals nothing. */
 const ALL_METHODS: AuthMethod[] = ['publickey', 'password'];
 
+export interface LockoutPolicy {
+  /** Failed logins within the window that lock the account; 0 turns lockout off. */
+  readonly threshold: number;
+  readonly windowSeconds: number;
+  readonly durationSeconds: number;
+}
+
 export interface AuthenticatorOptions {
   readonly maxAuthTries: number;
+  /** The client's address, checked against each user's allowed sources. */
+  readonly remoteAddress?: string;
+  readonly accounts?: AccountSecurityRepository;
+  readonly lockout?: LockoutPolicy;
+  readonly totp?: TotpService;
 }
 
 export class ConnectionAuthenticator {
@@ -49,6 +71,8 @@ export class ConnectionAuthenticator {
   #failures = 0;
   #username: string | undefined;
   readonly #satisfied = new Set<AuthMethod>();
+  #pending: AuthMethod[] | undefined;
+  #locked: string | undefined;
 
   constructor(users: UserRepository, options: AuthenticatorOptions) {
     this.#users = users;
@@ -64,17 +88,22 @@ export class ConnectionAuthenticator {
     if (this.#username !== attempt.username) {
       this.#username = attempt.username;
       this.#satisfied.clear();
+      this.#pending = undefined;
     }
     if (attempt.method === 'none') return this.#reject('method none', false);
     if (attempt.method === 'other') return this.#reject(`method ${attempt.name} not offered`, true);
 
     const found = await this.#users.findByName(attempt.username);
-    const user = found && !found.disabled ? found : undefined;
+    // Disabled users, users outside their allowed networks and locked accounts all look unknown from outside.
+    const refusal = found ? await this.#refusal(found) : 'unknown user';
+    const user = refusal ? undefined : found;
+
+    if (attempt.method === 'keyboard-interactive') return this.#keyboardInteractive(attempt, user);
 
     if (attempt.method === 'password') {
       const ok = await verifyPassword(user?.passwordHash, attempt.password);
-      if (!user) return this.#reject(found ? 'user disabled' : 'unknown user', true);
-      if (!ok) return this.#reject('wrong password', true);
+      if (!user) return this.#reject(refusal ?? 'unknown user', true);
+      if (!ok) return this.#fail(user, 'wrong password');
       return this.#succeed(user, 'password');
     }
 
@@ -86,40 +115,96 @@ export class ConnectionAuthenticator {
     );
     if (!attempt.signature) {
       // Answering a key query is not a failed attempt (OpenSSH counts only signed tries).
-      return key && user ? { result: 'pk-ok' } : this.#reject(this.#keyReason(found, user), false);
+      return key && user ? { result: 'pk-ok' } : this.#reject(refusal ?? 'key not authorized', false);
     }
-    if (!user || !key) return this.#reject(this.#keyReason(found, user), true);
+    if (!user) return this.#reject(refusal ?? 'unknown user', true);
+    if (!key) return this.#fail(user, 'key not authorized');
     // ssh2 reports rsa-sha2-256/512 as ssh-rsa with a hash; ssh-rsa without one is a SHA-1 signature.
     if (attempt.algorithm === 'ssh-rsa' && !attempt.signature.hashAlgo)
-      return this.#reject('SHA-1 RSA signature refused', true);
+      return this.#fail(user, 'SHA-1 RSA signature refused');
     const parsed = utils.parseKey(key.blob);
     const valid =
       !(parsed instanceof Error) &&
       !Array.isArray(parsed) &&
       parsed.verify(attempt.signature.data, attempt.signature.signature, attempt.signature.hashAlgo) === true;
-    if (!valid) return this.#reject('bad signature', true);
+    if (!valid) return this.#fail(user, 'bad signature');
     return this.#succeed(user, 'publickey');
   }
 
-  #keyReason(found: UserRecord | undefined, user: UserRecord | undefined): string {
-    if (!found) return 'unknown user';
-    if (!user) return 'user disabled';
-    return 'key not authorized';
+  /** Why an existing account may not log in now, or undefined when it may. */
+  async #refusal(user: UserRecord): Promise<string | undefined> {
+    if (user.disabled) return 'user disabled';
+    const address = this.#options.remoteAddress;
+    if (
+      user.allowedSources.length > 0 &&
+      (!address || !matchesCidrs(cidrBlockList(user.allowedSources), address))
+    ) {
+      return 'source address not allowed for this user';
+    }
+    const lockout = this.#options.lockout;
+    if (lockout && lockout.threshold > 0 && this.#options.accounts) {
+      const failures = await this.#options.accounts.failures(user.name);
+      if (failures?.lockedUntil && failures.lockedUntil > new Date()) return 'account locked';
+    }
+    return undefined;
+  }
+
+  /** The one-time code, asked only once every other required factor has succeeded (so it is no oracle). */
+  async #keyboardInteractive(
+    attempt: Extract<AuthAttempt, { method: 'keyboard-interactive' }>,
+    user: UserRecord | undefined,
+  ): Promise<AuthDecision> {
+    const totp = this.#options.totp;
+    const ready =
+      user &&
+      totp &&
+      user.requiredMethods.includes('keyboard-interactive') &&
+      user.requiredMethods.every((m) => m === 'keyboard-interactive' || this.#satisfied.has(m)) &&
+      (await totp.enrolled(user.name));
+    if (!user || !totp || !ready) return this.#reject('keyboard-interactive not available', false);
+    const answer = await attempt.ask('One-time code: ');
+    if (answer === undefined || answer === '') return this.#fail(user, 'no one-time code');
+    const used = await totp.check(user.name, new Secret(answer));
+    if (!used) return this.#fail(user, 'wrong or reused one-time code');
+    return this.#succeed(user, 'keyboard-interactive');
   }
 
   #succeed(user: UserRecord, method: AuthMethod): AuthDecision {
     this.#satisfied.add(method);
     const missing = user.requiredMethods.filter((m) => !this.#satisfied.has(m));
-    if (missing.length === 0) return { result: 'accept', user };
+    if (missing.length === 0) {
+      if (this.#options.lockout?.threshold) void this.#options.accounts?.clearFailures(user.name);
+      return { result: 'accept', user };
+    }
+    this.#pending = missing;
     return { result: 'partial', methodsLeft: missing };
+  }
+
+  /** A failed attempt on an existing account: counts for the connection and, when lockout is on, for the account. */
+  async #fail(user: UserRecord, reason: string): Promise<AuthDecision> {
+    const lockout = this.#options.lockout;
+    const accounts = this.#options.accounts;
+    if (lockout && lockout.threshold > 0 && accounts) {
+      const now = new Date();
+      const failures = await accounts.recordFailure(user.name, now, lockout.windowSeconds);
+      if (failures.count >= lockout.threshold) {
+        await accounts.lock(user.name, new Date(now.getTime() + lockout.durationSeconds * 1000));
+        this.#locked = user.name;
+      }
+    }
+    return this.#reject(reason, true);
+  }
+
+  /** Set when this connection's failures locked an account (for the log and the audit trail). */
+  get lockedAccount(): string | undefined {
+    return this.#locked;
   }
 
   #reject(reason: string, counts: boolean): AuthDecision {
     if (counts) this.#failures++;
     const tooMany = this.#failures >= this.#options.maxAuthTries;
     // After a partial success only the still-missing methods are offered (like OpenSSH's AuthenticationMethods).
-    const methodsLeft =
-      this.#satisfied.size > 0 ? ALL_METHODS.filter((m) => !this.#satisfied.has(m)) : ALL_METHODS;
-    return { result: 'reject', methodsLeft, reason, tooMany };
+    const methodsLeft = this.#pending ?? ALL_METHODS;
+    return { result: 'reject', methodsLeft: [...methodsLeft], reason, counted: counts, tooMany };
   }
 }

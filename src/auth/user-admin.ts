@@ -1,5 +1,6 @@
 // User administration shared by the CLI (and later the REST API): validation, hashing, keys, permissions.
 import { join, posix } from 'node:path';
+import { isCidr } from '../config/schema.js';
 import { PERMISSIONS, type Permission, type PermissionMap } from '../core/types.js';
 import { FerryError, InvalidArgumentError } from '../errors.js';
 import { parseAuthorizedKeys } from '../keys/ssh-keys.js';
@@ -70,6 +71,18 @@ export function parsePermissions(
   return map;
 }
 
+/** Parses `10.0.0.0/8,192.0.2.7` into the CIDRs a user may log in from. */
+export function parseAllowedSources(spec: string): string[] {
+  const cidrs = spec
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  for (const c of cidrs) {
+    if (!isCidr(c)) throw new InvalidArgumentError(`'${c}' is not a CIDR such as 10.0.0.0/8 or 192.0.2.7`);
+  }
+  return cidrs;
+}
+
 export interface AddUserInput {
   name: string;
   password?: Secret<string> | undefined;
@@ -77,6 +90,7 @@ export interface AddUserInput {
   requiredMethods?: readonly AuthMethod[];
   homeDir?: string | undefined;
   permissions?: PermissionMap | undefined;
+  allowedSources?: readonly string[];
 }
 
 export async function addUser(users: UserRepository, input: AddUserInput): Promise<UserRecord> {
@@ -102,6 +116,7 @@ export async function addUser(users: UserRepository, input: AddUserInput): Promi
     homeDir: input.homeDir ?? null,
     requiredMethods: required,
     permissions: input.permissions,
+    allowedSources: input.allowedSources ?? [],
   });
   for (const key of keys) user = await users.addPublicKey(name, key);
   return user;
@@ -157,6 +172,7 @@ export function publicView(user: UserRecord, homeDir: string) {
     hasPassword: user.passwordHash !== null,
     requiredMethods: user.requiredMethods,
     permissions: user.permissions,
+    allowedSources: user.allowedSources,
     publicKeys: user.publicKeys.map((k) => ({
       type: k.algorithm,
       fingerprint: k.fingerprint,

@@ -1,16 +1,22 @@
 // `ferry serve`: start the SSH/SFTP server on the embedded store, first-run setup included.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { generatePassword, warmPasswordVerifier } from '../auth/password.js';
 import { addUser } from '../auth/user-admin.js';
 import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/schema.js';
 import { AppContext } from '../context.js';
-import { describeHostKey, ensureHostKeys } from '../keys/host-keys.js';
+import { describeHostKey, type HostKeyMaterial } from '../key-manager/host-keys.js';
 import { loggers, rootLogger } from '../logger.js';
 import { startSshServer } from '../ssh/server.js';
+import { TransferScheduler } from '../transfers/scheduler.js';
 import { Secret } from '../util/secret.js';
 import { configFromOptions } from './common.js';
 
+const HOST_KEY_POLL_MS = 10_000;
+
 export interface ServeFlags {
+  workers?: string;
   dataDir?: string;
   config?: string;
   listen?: string;
@@ -26,10 +32,33 @@ async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined>
   return password;
 }
 
+/**
+ * First-run work that must happen once, before any worker starts: host keys and the admin account.
+ * Prints the fingerprints (and a new admin password) through `out`; returns the active host keys.
+ */
+export async function prepareDataDir(
+  ctx: AppContext,
+  out: (line: string) => void,
+): Promise<HostKeyMaterial[]> {
+  const generated = new Set((await ctx.hostKeys.ensureDefaults()).map((k) => k.id));
+  const hostKeys = await ctx.hostKeys.activeMaterial();
+  for (const key of hostKeys) {
+    out(`host key ${generated.has(key.id) ? 'generated' : 'loaded'}: ${describeHostKey(key)}`);
+  }
+  const adminPassword = await ensureAdmin(ctx);
+  if (adminPassword) {
+    out(`created user 'admin' with one-time password: ${adminPassword.reveal()}`);
+    out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
+  }
+  return hostKeys;
+}
+
 export interface RunningFerry {
   readonly port: number;
   readonly config: FerryConfig;
   readonly context: AppContext;
+  /** Re-reads host keys from the store; true when what the server presents changed. */
+  reloadHostKeys(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -38,15 +67,7 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
   rootLogger.level = config.logLevel;
   const ctx = await AppContext.create(config);
   try {
-    const hostKeys = ensureHostKeys(ctx.paths.hostKeys);
-    for (const key of hostKeys) {
-      out(`host key ${key.generated ? 'generated' : 'loaded'}: ${describeHostKey(key)}`);
-    }
-    const adminPassword = await ensureAdmin(ctx);
-    if (adminPassword) {
-      out(`created user 'admin' with one-time password: ${adminPassword.reveal()}`);
-      out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
-    }
+    let hostKeys = await prepareDataDir(ctx, out);
     await warmPasswordVerifier();
     const ssh = await startSshServer({
       listen: config.listen,
@@ -60,13 +81,57 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
       fileSessions: ctx.fileSessions,
       events: ctx.events,
       logger: loggers.ssh,
+      defender: ctx.defender,
+      limits: {
+        maxConnections: config.maxConnections,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
+        maxSessionsPerUser: config.maxSessionsPerUser,
+        idleTimeout: config.idleTimeout,
+      },
+      sftp: {
+        maxInFlight: config.maxInFlight,
+        maxOpenHandles: config.maxOpenHandles,
+        maxPacketLength: config.maxPacketSize,
+      },
+      accounts: ctx.store.accounts,
+      lockout: {
+        threshold: config.lockoutThreshold,
+        windowSeconds: config.lockoutWindow,
+        durationSeconds: config.lockoutDuration,
+      },
+      totp: ctx.totp,
     });
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
+    // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
+    const scheduler = new TransferScheduler({
+      jobs: ctx.transfers.jobs,
+      log: loggers.serve.child({ component: 'transfers' }),
+    });
+    await scheduler.start();
+
+    /** Re-reads the host keys from the store; a change (CLI generate/import/retire) is presented to new connections. */
+    const reloadHostKeys = async (): Promise<boolean> => {
+      const fresh = await ctx.hostKeys.activeMaterial();
+      const fingerprints = (keys: typeof fresh) => keys.map((k) => k.sha256).join(',');
+      if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
+      ssh.setHostKeys(fresh);
+      hostKeys = fresh;
+      return true;
+    };
+    // Keys are shared through the store (several workers, later several nodes), so poll it as well as obey SIGHUP.
+    const poll = setInterval(() => {
+      reloadHostKeys().catch((err: unknown) => loggers.serve.error({ err }, 'host key reload failed'));
+    }, HOST_KEY_POLL_MS);
+    poll.unref();
     return {
       port: ssh.port,
       config,
       context: ctx,
+      reloadHostKeys,
       stop: async () => {
+        clearInterval(poll);
+        await scheduler.stop();
         await ssh.close();
         await ctx.dispose();
       },
@@ -77,8 +142,94 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
   }
 }
 
+/** Runs until SIGINT/SIGTERM; SIGHUP re-reads host keys. Used by a single process and by each worker. */
+function runUntilSignalled(running: RunningFerry): void {
+  const shutdown = new AbortController();
+  const stop = (signal: string) => {
+    if (shutdown.signal.aborted) return;
+    shutdown.abort();
+    loggers.serve.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => {
+        loggers.serve.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        loggers.serve.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGHUP', () => {
+    running.reloadHostKeys().then(
+      (changed) => loggers.serve.info({ changed }, 'SIGHUP: host keys re-read'),
+      (err: unknown) => loggers.serve.error({ err }, 'SIGHUP: host key reload failed'),
+    );
+  });
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+interface WorkerMessage {
+  readonly type: 'listening';
+  readonly port: number;
+}
+
+/**
+ * The primary of `--workers N`: does the first-run work once, forks N workers that share the listening
+ * socket (node:cluster hands connections out round-robin), restarts a worker that dies, and stops them all.
+ */
+async function runPrimary(config: FerryConfig, count: number, out: (line: string) => void): Promise<void> {
+  rootLogger.level = config.logLevel;
+  const ctx = await AppContext.create(config);
+  try {
+    await prepareDataDir(ctx, out);
+  } finally {
+    await ctx.dispose();
+  }
+  let stopping = false;
+  let announced = false;
+  const listening = new Map<number, number>();
+  const fork = () => {
+    const worker = cluster.fork({ FERRY_WORKER: '1' });
+    worker.on('message', (message: WorkerMessage) => {
+      if (message?.type !== 'listening') return;
+      listening.set(worker.id, message.port);
+      if (!announced && listening.size === count) {
+        announced = true;
+        out(
+          `SFTP listening on ${config.listen}:${message.port} (${count} worker processes, data dir ${config.dataDir})`,
+        );
+      }
+    });
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    listening.delete(worker.id);
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    loggers.serve.error({ workerPid: worker.process.pid, code, signal }, 'worker died; starting another');
+    fork();
+  });
+  for (let i = 0; i < count; i++) fork();
+  const forward = (signal: NodeJS.Signals) => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    loggers.serve.info({ signal }, 'stopping workers');
+    forward('SIGTERM');
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+  };
+  process.on('SIGHUP', () => forward('SIGHUP'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
 export function registerServeCommand(program: Command): void {
-  const keys = ['listen', 'sftpPort', 'algorithms', 'dataDir'] as const;
+  const keys = ['listen', 'sftpPort', 'algorithms', 'workers', 'dataDir'] as const;
   program
     .command('serve')
     .description('run the SFTP server (SQLite store and local disk in the data dir)')
@@ -86,6 +237,7 @@ export function registerServeCommand(program: Command): void {
     .option('--listen <addr>', `${CONFIG_DESCRIPTIONS.listen} [${envNameOf('listen')}]`)
     .option('--sftp-port <port>', `${CONFIG_DESCRIPTIONS.sftpPort} [${envNameOf('sftpPort')}]`)
     .option('--algorithms <profile>', `${CONFIG_DESCRIPTIONS.algorithms} [${envNameOf('algorithms')}]`)
+    .option('--workers <n>', `${CONFIG_DESCRIPTIONS.workers} [${envNameOf('workers')}]`)
     .option('--config <file>', 'JSON config file [FERRY_CONFIG]')
     .addHelpText(
       'after',
@@ -100,24 +252,19 @@ export function registerServeCommand(program: Command): void {
         { dataDir: flags.dataDir, config: flags.config },
         Object.fromEntries(keys.filter((k) => k !== 'dataDir').map((k) => [k, flags[k]])),
       );
-      const running = await startFerry(config, (line) => process.stdout.write(`${line}\n`));
-      const shutdown = new AbortController();
-      const stop = (signal: string) => {
-        if (shutdown.signal.aborted) return;
-        shutdown.abort();
-        loggers.serve.info({ signal }, 'shutting down');
-        running.stop().then(
-          () => {
-            loggers.serve.info('stopped');
-            process.exit(0);
-          },
-          (err: unknown) => {
-            loggers.serve.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      if (cluster.isWorker) {
+        // The primary printed the start-up lines; a worker only reports the port it shares.
+        const running = await startFerry(config, () => {});
+        process.send?.({ type: 'listening', port: running.port } satisfies WorkerMessage);
+        runUntilSignalled(running);
+        return;
+      }
+      const count = config.workers === 0 ? availableParallelism() : config.workers;
+      if (count <= 1) {
+        runUntilSignalled(await startFerry(config, out));
+        return;
+      }
+      await runPrimary(config, count, out);
     });
 }

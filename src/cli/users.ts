@@ -1,10 +1,12 @@
 // `ferry users ...`: offline user management against the data dir.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import QRCode from 'qrcode';
 import {
   addPublicKeys,
   addUser,
   homeDirOf,
+  parseAllowedSources,
   parsePermissions,
   parseRequiredMethods,
   publicView,
@@ -13,6 +15,7 @@ import {
   setPassword,
 } from '../auth/user-admin.js';
 import { AppContext } from '../context.js';
+import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
 import type { UserRecord } from '../store/types.js';
 import { CliError, configFromOptions, type DataDirOption, readSecretFromStdin } from './common.js';
 
@@ -45,6 +48,7 @@ function printUser(user: UserRecord, home: string): void {
     `home:        ${view.home}`,
     `password:    ${view.hasPassword ? 'set' : 'not set'}`,
     `login needs: ${view.requiredMethods.length ? view.requiredMethods.join(' + ') : 'password or public key'}`,
+    `login from:  ${view.allowedSources.length ? view.allowedSources.join(', ') : 'anywhere'}`,
     `public keys: ${view.publicKeys.length === 0 ? 'none' : ''}`,
     ...view.publicKeys.map((k) => `  ${k.type} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`),
     'permissions:',
@@ -67,29 +71,65 @@ export function registerUsersCommand(program: Command): void {
     .description('create a user')
     .argument('<name>', 'user name')
     .option('--password-stdin', 'read the password from standard input')
-    .option('--public-key <file>', 'authorized_keys or .pub file with key(s) to accept (repeatable)', collect, [])
+    .option(
+      '--public-key <file>',
+      'authorized_keys or .pub file with key(s) to accept (repeatable)',
+      collect,
+      [],
+    )
     .option('--require <methods>', 'methods that must ALL succeed, e.g. publickey,password (two factors)')
     .option('--home <dir>', 'absolute home directory (default <data-dir>/homes/<name>)')
-    .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable; default '/=*')", collect, [])
+    .option('--allow-from <cidrs>', 'networks the user may log in from, comma-separated (default: anywhere)')
+    .option(
+      '--perm <spec>',
+      "permissions for a directory, e.g. '/in=list,upload' (repeatable; default '/=*')",
+      collect,
+      [],
+    )
     .option('--data-dir <dir>', 'data directory')
-    .action(async (name: string, o: { passwordStdin?: boolean; publicKey: string[]; require?: string; home?: string; perm: string[] }, cmd: Command) => {
-      const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
-      const publicKeysText = o.publicKey.map(readKeyFile);
-      await withContext(opts(cmd), async (ctx) => {
-        const user = await addUser(ctx.store.users, {
-          name,
-          password,
-          publicKeysText,
-          requiredMethods: o.require ? parseRequiredMethods(o.require) : [],
-          homeDir: o.home,
-          permissions: parsePermissions(o.perm),
+    .action(
+      async (
+        name: string,
+        o: {
+          passwordStdin?: boolean;
+          publicKey: string[];
+          require?: string;
+          home?: string;
+          perm: string[];
+          allowFrom?: string;
+        },
+        cmd: Command,
+      ) => {
+        const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
+        const publicKeysText = o.publicKey.map(readKeyFile);
+        await withContext(opts(cmd), async (ctx) => {
+          const user = await addUser(ctx.store.users, {
+            name,
+            password,
+            publicKeysText,
+            requiredMethods: o.require ? parseRequiredMethods(o.require) : [],
+            homeDir: o.home,
+            permissions: parsePermissions(o.perm),
+            allowedSources: o.allowFrom ? parseAllowedSources(o.allowFrom) : [],
+          });
+          await ctx.audit.recordAdmin({
+            command: 'users add',
+            subject: user.name,
+            changes: {
+              password: password ? 'set' : 'none',
+              publicKeys: user.publicKeys.map((k) => k.fingerprint),
+              requiredMethods: user.requiredMethods,
+              home: user.homeDir,
+              permissions: user.permissions,
+            },
+          });
+          if (!password && publicKeysText.length === 0) {
+            process.stderr.write(`warning: ${name} has no password and no key and cannot log in yet\n`);
+          }
+          process.stdout.write(`user ${user.name} added (home ${homeDirOf(user, ctx.paths.homes)})\n`);
         });
-        if (!password && publicKeysText.length === 0) {
-          process.stderr.write(`warning: ${name} has no password and no key and cannot log in yet\n`);
-        }
-        process.stdout.write(`user ${user.name} added (home ${homeDirOf(user, ctx.paths.homes)})\n`);
-      });
-    });
+      },
+    );
 
   users
     .command('set')
@@ -99,18 +139,55 @@ export function registerUsersCommand(program: Command): void {
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
     .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
     .option('--home <dir>', 'absolute home directory')
+    .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
     .option('--data-dir <dir>', 'data directory')
-    .action(async (name: string, o: { perm: string[]; resetPerms?: boolean; require?: string; home?: string }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
-        const user = await requireUser(ctx.store.users, name);
-        const updated = await ctx.store.users.update(name, {
-          permissions: o.perm.length || o.resetPerms ? parsePermissions(o.perm, o.resetPerms ? undefined : user.permissions) : undefined,
-          requiredMethods: o.require === undefined ? undefined : o.require === 'any' ? [] : parseRequiredMethods(o.require),
-          homeDir: o.home,
+    .action(
+      async (
+        name: string,
+        o: { perm: string[]; resetPerms?: boolean; require?: string; home?: string; allowFrom?: string },
+        cmd: Command,
+      ) => {
+        await withContext(opts(cmd), async (ctx) => {
+          const user = await requireUser(ctx.store.users, name);
+          const updated = await ctx.store.users.update(name, {
+            permissions:
+              o.perm.length || o.resetPerms
+                ? parsePermissions(o.perm, o.resetPerms ? undefined : user.permissions)
+                : undefined,
+            requiredMethods:
+              o.require === undefined
+                ? undefined
+                : o.require === 'any'
+                  ? []
+                  : parseRequiredMethods(o.require),
+            homeDir: o.home,
+            allowedSources:
+              o.allowFrom === undefined
+                ? undefined
+                : o.allowFrom === 'any'
+                  ? []
+                  : parseAllowedSources(o.allowFrom),
+          });
+          await ctx.audit.recordAdmin({
+            command: 'users set',
+            subject: name,
+            changes: {
+              ...(o.perm.length || o.resetPerms
+                ? { permissions: { from: user.permissions, to: updated!.permissions } }
+                : {}),
+              ...(o.require !== undefined
+                ? { requiredMethods: { from: user.requiredMethods, to: updated!.requiredMethods } }
+                : {}),
+              ...(o.home !== undefined ? { home: { from: user.homeDir, to: updated!.homeDir } } : {}),
+              ...(o.allowFrom !== undefined
+                ? { allowedSources: { from: user.allowedSources, to: updated!.allowedSources } }
+                : {}),
+            },
+          });
+          printUser(updated!, homeDirOf(updated!, ctx.paths.homes));
         });
-        printUser(updated!, homeDirOf(updated!, ctx.paths.homes));
-      });
-    });
+      },
+    );
 
   users
     .command('list')
@@ -121,7 +198,13 @@ export function registerUsersCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         const all = await ctx.store.users.list();
         if (o.json) {
-          process.stdout.write(`${JSON.stringify(all.map((u) => publicView(u, homeDirOf(u, ctx.paths.homes))), null, 2)}\n`);
+          process.stdout.write(
+            `${JSON.stringify(
+              all.map((u) => publicView(u, homeDirOf(u, ctx.paths.homes))),
+              null,
+              2,
+            )}\n`,
+          );
           return;
         }
         process.stdout.write('NAME                             STATUS    KEYS  PASSWORD  REQUIRES\n');
@@ -157,6 +240,7 @@ export function registerUsersCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         await requireUser(ctx.store.users, name);
         await ctx.store.users.remove(name);
+        await ctx.audit.recordAdmin({ command: 'users remove', subject: name });
         process.stdout.write(`user ${name} removed\n`);
       });
     });
@@ -171,6 +255,11 @@ export function registerUsersCommand(program: Command): void {
       const password = await readSecretFromStdin('password');
       await withContext(opts(cmd), async (ctx) => {
         await setPassword(ctx.store.users, name, password);
+        await ctx.audit.recordAdmin({
+          command: 'users passwd',
+          subject: name,
+          changes: { password: 'changed' },
+        });
         process.stdout.write(`password of ${name} changed\n`);
       });
     });
@@ -188,6 +277,7 @@ export function registerUsersCommand(program: Command): void {
         await withContext(opts(cmd), async (ctx) => {
           await requireUser(ctx.store.users, name);
           await ctx.store.users.update(name, { disabled });
+          await ctx.audit.recordAdmin({ command: `users ${verb}`, subject: name, changes: { disabled } });
           process.stdout.write(`user ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
         });
       });
@@ -203,7 +293,9 @@ export function registerUsersCommand(program: Command): void {
     .action(async (name: string, file: string, _o: unknown, cmd: Command) => {
       const text = readKeyFile(file);
       await withContext(opts(cmd), async (ctx) => {
-        for (const fp of await addPublicKeys(ctx.store.users, name, text)) process.stdout.write(`added ${fp}\n`);
+        const added = await addPublicKeys(ctx.store.users, name, text);
+        await ctx.audit.recordAdmin({ command: 'users keys add', subject: name, changes: { added } });
+        for (const fp of added) process.stdout.write(`added ${fp}\n`);
       });
     });
   keys
@@ -215,7 +307,100 @@ export function registerUsersCommand(program: Command): void {
     .action(async (name: string, what: string, _o: unknown, cmd: Command) => {
       const text = what.startsWith('SHA256:') ? what : readKeyFile(what);
       await withContext(opts(cmd), async (ctx) => {
-        for (const fp of await removePublicKeys(ctx.store.users, name, text)) process.stdout.write(`removed ${fp}\n`);
+        const removed = await removePublicKeys(ctx.store.users, name, text);
+        await ctx.audit.recordAdmin({ command: 'users keys remove', subject: name, changes: { removed } });
+        for (const fp of removed) process.stdout.write(`removed ${fp}\n`);
+      });
+    });
+  keys
+    .command('generate')
+    .description(
+      'create a key pair for a user: the public half is stored, the private half printed once, never kept',
+    )
+    .argument('<name>', 'user name')
+    .option('--type <type>', 'ed25519, ecdsa or rsa', 'ed25519')
+    .option('--output <file>', 'write the private key to a new file (mode 0600) instead of stdout')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (name: string, o: { type: string; output?: string }, cmd: Command) => {
+      if (!['ed25519', 'ecdsa', 'rsa'].includes(o.type))
+        throw new CliError(`unsupported key type '${o.type}'`, 2);
+      await withContext(opts(cmd), async (ctx) => {
+        await requireUser(ctx.store.users, name);
+        const pair = generateSshKeyPair(o.type as SshKeyType, undefined, `${name}@ferry`);
+        const [added = ''] = await addPublicKeys(ctx.store.users, name, pair.publicLine);
+        await ctx.audit.recordAdmin({
+          command: 'users keys generate',
+          subject: name,
+          changes: { added: [added] },
+        });
+        const privateText = exportPrivateKey(pair, 'openssh');
+        if (o.output) {
+          writeFileSync(o.output, privateText, { mode: 0o600, flag: 'wx' });
+          process.stderr.write(`private key written to ${o.output}\n`);
+        } else {
+          process.stdout.write(privateText);
+        }
+        process.stderr.write(`added ${added} to ${name}; the private key is not kept by Ferry\n`);
+      });
+    });
+
+  const totp = users.command('totp').description('one-time codes (TOTP, RFC 6238) as a login factor');
+  totp
+    .command('enable')
+    .description('create a TOTP secret and recovery codes (shown once) and require the code at login')
+    .argument('<name>', 'user name')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        const user = await requireUser(ctx.store.users, name);
+        const enrolment = await ctx.totp.enrol(name);
+        // The code comes after the factors the user already has (password or key), like OpenSSH's
+        // AuthenticationMethods password,keyboard-interactive.
+        const first = user.requiredMethods.filter((m) => m !== 'keyboard-interactive');
+        const factors =
+          first.length > 0 ? first : user.passwordHash ? ['password' as const] : ['publickey' as const];
+        await ctx.store.users.update(name, { requiredMethods: [...factors, 'keyboard-interactive'] });
+        await ctx.audit.recordAdmin({
+          command: 'users totp enable',
+          subject: name,
+          changes: { requiredMethods: [...factors, 'keyboard-interactive'] },
+        });
+        const qr = await QRCode.toString(enrolment.uri, { type: 'terminal', small: true });
+        process.stdout.write(
+          `${qr}\n${enrolment.uri}\n\nScan the code (or enter the URI) in an authenticator app.\n` +
+            `Login now needs: ${[...factors, 'keyboard-interactive'].join(' + ')} (the one-time code is asked after ${factors.join(' + ')}).\n` +
+            `Recovery codes, each usable once instead of a code (shown only now):\n${enrolment.recoveryCodes.map((c) => `  ${c}`).join('\n')}\n`,
+        );
+      });
+    });
+  totp
+    .command('disable')
+    .description('remove the TOTP secret and stop asking for codes')
+    .argument('<name>', 'user name')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        const user = await requireUser(ctx.store.users, name);
+        if (!(await ctx.totp.disable(name))) throw new CliError(`${name} has no TOTP secret`);
+        await ctx.store.users.update(name, {
+          requiredMethods: user.requiredMethods.filter((m) => m !== 'keyboard-interactive'),
+        });
+        await ctx.audit.recordAdmin({ command: 'users totp disable', subject: name });
+        process.stdout.write(`one-time codes disabled for ${name}\n`);
+      });
+    });
+
+  users
+    .command('unlock')
+    .description('end an account lockout (and forget its failed logins)')
+    .argument('<name>', 'user name')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        await requireUser(ctx.store.users, name);
+        await ctx.store.accounts.clearFailures(name);
+        await ctx.audit.recordAdmin({ command: 'users unlock', subject: name });
+        process.stdout.write(`${name} unlocked\n`);
       });
     });
 }

@@ -1,10 +1,36 @@
 // Ferry's configuration: read from defaults, a JSON file, FERRY_* variables and CLI flags, then validated and frozen.
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { Secret } from '../util/secret.js';
 
 export const ALGORITHM_PROFILES = ['modern', 'compat'] as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveSeconds = z.coerce.number().int().min(1).max(86_400);
+const seconds = (max: number) => z.coerce.number().int().min(0).max(max);
+const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Booleans from JSON, or from the strings an environment variable holds. */
+const flag = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on');
+
+/** A comma-separated string or an array of CIDRs (or single addresses), each checked. */
+const cidrList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((c) => c.trim()).filter(Boolean))
+  .refine((list) => list.every(isCidr), {
+    message: 'must be CIDRs such as 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32',
+  });
+
+export function isCidr(text: string): boolean {
+  const [address = '', prefix] = text.split('/');
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 export const configSchema = z
   .object({
@@ -15,7 +41,35 @@ export const configSchema = z
     loginGraceTime: positiveSeconds.default(60),
     maxAuthTries: z.coerce.number().int().min(1).max(100).default(6),
     uploadMode: z.enum(['atomic', 'direct']).default('atomic'),
+    /** 0 means one per CPU core. */
+    workers: z.coerce.number().int().min(0).max(256).default(0),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    idleTimeout: seconds(604_800).default(3600),
+    maxConnections: count(1, 1_000_000).default(2000),
+    maxConnectionsPerAddress: count(1, 100_000).default(64),
+    maxUnauthenticatedPerAddress: count(1, 10_000).default(10),
+    maxSessionsPerUser: count(1, 100_000).default(64),
+    maxOpenHandles: count(1, 65_536).default(256),
+    maxInFlight: count(1, 4096).default(64),
+    maxPacketSize: count(34_000, 4 * 1024 * 1024).default(262_144),
+    maxPathLength: count(64, 65_536).default(4096),
+    defenderEnabled: flag.default(true),
+    defenderThreshold: count(1, 100_000).default(15),
+    defenderWindow: positiveSeconds.default(300),
+    defenderBanTime: positiveSeconds.default(600),
+    defenderMaxBanTime: seconds(31_536_000).default(86_400),
+    allowList: cidrList.default([]),
+    denyList: cidrList.default([]),
+    lockoutThreshold: count(0, 1000).default(0),
+    lockoutWindow: positiveSeconds.default(900),
+    lockoutDuration: positiveSeconds.default(900),
+    auditRetentionDays: z.coerce.number().int().min(0).max(36_500).default(0),
+    // Wrapped at once so the key never reaches a log or an error message.
+    masterKey: z
+      .string()
+      .min(1)
+      .optional()
+      .transform((v) => (v === undefined ? undefined : new Secret(v))),
   })
   .strict();
 
@@ -31,12 +85,36 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 
 /** One line per key for --help texts and the README's reference. */
 export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
-  dataDir: 'data directory: ferry.db, host-keys/, homes/<user>/',
+  dataDir: 'data directory: ferry.db (users, sealed keys, audit), master.key, homes/<user>/',
   listen: 'address the SSH/SFTP server listens on',
   sftpPort: 'SSH/SFTP port (0 picks a free port)',
-  algorithms: "SSH algorithm profile: 'modern' or 'compat' (adds ECDH and the ECDSA host key for old clients)",
+  algorithms:
+    "SSH algorithm profile: 'modern' or 'compat' (adds ECDH and the ECDSA host key for old clients)",
   loginGraceTime: 'seconds a connection may take to authenticate',
   maxAuthTries: 'failed authentication attempts allowed per connection',
+  workers: 'server processes sharing the port (0: one per CPU core; 1: a single process)',
   uploadMode: "'atomic' (write to a hidden temp name, rename on close) or 'direct'",
   logLevel: 'log level of the JSON log on stderr',
+  masterKey:
+    'key sealing private keys at rest: 32 bytes as hex or base64 (default: generated into <dataDir>/master.key, mode 0600)',
+  idleTimeout: 'seconds an authenticated connection may do nothing before it is closed (0: never)',
+  maxConnections: 'connections open at once, per server process',
+  maxConnectionsPerAddress: 'connections open at once from one address, per server process',
+  maxUnauthenticatedPerAddress: 'connections from one address still logging in (slow-loris guard)',
+  maxSessionsPerUser: 'logged-in connections of one user at once, per server process',
+  maxOpenHandles: 'open files and directories per SFTP session',
+  maxInFlight: 'SFTP requests one session may have in progress',
+  maxPacketSize: 'largest SFTP packet accepted (bytes; limits@openssh.com advertises it)',
+  maxPathLength: 'longest path accepted (bytes)',
+  defenderEnabled: 'ban addresses that keep failing (logins, protocol errors, limits)',
+  defenderThreshold: 'score within defenderWindow that gets an address banned (a failed login scores 1)',
+  defenderWindow: 'seconds over which an address accumulates score',
+  defenderBanTime: 'seconds of a first ban; each later ban of the address lasts twice as long',
+  defenderMaxBanTime: 'longest ban, in seconds',
+  allowList: 'CIDRs never banned or limited per address (comma-separated)',
+  denyList: 'CIDRs always refused (comma-separated)',
+  lockoutThreshold: 'failed logins within lockoutWindow that lock an account (0: off, the default)',
+  lockoutWindow: 'seconds over which failed logins of an account are counted',
+  lockoutDuration: 'seconds an account stays locked (ferry users unlock NAME ends it early)',
+  auditRetentionDays: 'days audit records are kept (0: forever); pruned daily, the chain stays verifiable',
 };

@@ -17,9 +17,10 @@ export interface HandleHost {
   toFileStat(stat: FsStat): FileStat;
   /** Throws PermissionDeniedError unless `permission` holds in every one of `dirs`. */
   require(permission: ConcretePermission, dirs: readonly string[]): void;
+  /** Settles once the event's listeners are done (the audit record committed); never rejects. */
   emitTransfer(
     fields: Omit<TransferEvent, 'type' | 'at' | 'sessionId' | 'username' | 'remoteAddress' | 'protocol'>,
-  ): void;
+  ): Promise<void>;
   emitSetstat(path: string, attrs: SetAttrs, error?: unknown): void;
   released(handle: SessionFileHandle): void;
 }
@@ -241,7 +242,7 @@ export class SessionFileHandle implements FileHandle {
       this.#host.released(this);
     }
     if (isUpload || this.#bytesRead > 0) {
-      this.#host.emitTransfer({
+      const emitted = this.#host.emitTransfer({
         direction: isUpload ? 'upload' : 'download',
         path: this.path,
         bytes: isUpload ? this.#bytesWritten : this.#bytesRead,
@@ -250,6 +251,9 @@ export class SessionFileHandle implements FileHandle {
         resumedFrom: isUpload ? (o.createdNew ? 0 : (this.#firstWrite ?? 0)) : (this.#firstRead ?? 0),
         completed: complete && failure === undefined,
       });
+      // The front end replies to the client's close only after this returns: an upload the client
+      // saw succeed is then already in the committed audit trail. Downloads and aborts do not wait.
+      if (complete && isUpload) await emitted;
     }
     if (failure !== undefined) {
       if (!complete) {

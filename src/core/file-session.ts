@@ -194,9 +194,9 @@ class CoreFileSession implements FileSession {
     };
   }
 
-  #emitTransfer(fields: Parameters<HandleHost['emitTransfer']>[0]): void {
+  #emitTransfer(fields: Parameters<HandleHost['emitTransfer']>[0]): Promise<void> {
     const event: TransferEvent = { type: 'transfer', ...this.#base(), ...fields };
-    this.#events.emit(event);
+    return this.#events.emit(event);
   }
 
   #emitFileOp(

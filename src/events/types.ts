@@ -37,4 +37,11 @@ export interface SessionEvent extends EventBase {
   readonly detail: Readonly<Record<string, unknown>>;
 }
 
-export type FerryEvent = TransferEvent | FileOperationEvent | SessionEvent;
+/** The server defending itself: an address banned, an account locked, a limit hit. */
+export interface SecurityEvent extends EventBase {
+  readonly type: 'security';
+  readonly action: 'ban' | 'unban' | 'lockout' | 'limit';
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export type FerryEvent = TransferEvent | FileOperationEvent | SessionEvent | SecurityEvent;

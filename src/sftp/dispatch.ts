@@ -47,6 +47,8 @@ export interface RequestSpec<A> {
   claims?(args: A, ctx: RequestContext): Claim[];
   /** Reply bytes this request will hold beyond its own packet (READ data), for the session's memory cap. */
   replyBytes?(args: A, limits: SftpLimits): number;
+  /** Requests naming the same lane get their replies in arrival order, whatever order they finish in. */
+  replyLane?(args: A): string;
   handle(ctx: RequestContext, args: A): Promise<Reply>;
 }
 

@@ -255,6 +255,8 @@ export const REQUESTS: ReadonlyArray<RequestRow<unknown>> = [
       { key: handleKey(args.handle), access: 'read', start: args.offset, end: args.offset + args.length },
     ],
     replyBytes: (args, limits) => Math.min(args.length, limits.maxReadLength),
+    // PuTTY's pscp takes an EOF that overtakes the data before it for a lost connection; sftp-server never reorders.
+    replyLane: (args) => handleKey(args.handle),
     handle: read,
   }),
   row<WriteArgs>({

@@ -1,5 +1,5 @@
 // Serves one SFTP v3 session on a raw SSH channel: framing, dispatch, per-file ordering, backpressure, teardown.
-import type { Duplex } from 'node:stream';
+import { type Duplex, Writable } from 'node:stream';
 import type { FileSession } from '../core/types.js';
 import { ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -57,6 +57,12 @@ const COALESCE_DATA_BELOW = 16 * 1024;
 /** How long teardown waits for requests already running in the core before closing the session anyway. */
 const TEARDOWN_GRACE_MS = 10_000;
 
+/** A reply's place in its lane; `deliver` is set once the request has finished. */
+interface LaneSlot {
+  readonly lane: string;
+  deliver: (() => void) | undefined;
+}
+
 /**
  * Resolves when the session is over: the client ended the channel (we answer what is pending, then end
  * ours), the channel closed, or a malformed packet ended this session. Never rejects; always closes `session`.
@@ -93,6 +99,8 @@ class SftpConnection {
   readonly #maxInFlight: number;
   readonly #maxBufferedBytes: number;
   readonly #readOnly: boolean;
+  /** The SSH socket is corked until the end of the current tick (see #corkUntilNextTick). */
+  #corked = false;
 
   #initialized = false;
   #stopping = false;
@@ -101,6 +109,8 @@ class SftpConnection {
   #paused = false;
   /** Bytes of accepted requests (and their READ replies) not yet handed to the SSH layer. */
   #bufferedBytes = 0;
+  /** Finished replies waiting for earlier ones of their lane (see RequestSpec.replyLane). */
+  readonly #lanes = new Map<string, LaneSlot[]>();
   #resolve: () => void = () => {};
 
   constructor(channel: Duplex, session: FileSession, options: SftpServeOptions) {
@@ -246,10 +256,34 @@ class SftpConnection {
     const cost = packet.length + (spec.replyBytes?.(args, this.#ctx.limits) ?? 0);
     this.#bufferedBytes += cost;
     const handler = spec;
-    this.#scheduler.add(claims, () => this.#run(handler, id, args, cost));
+    const lane = spec.replyLane?.(args);
+    const slot = lane === undefined ? undefined : this.#enterLane(lane);
+    this.#scheduler.add(claims, () => this.#run(handler, id, args, cost, slot));
   }
 
-  async #run(spec: RequestSpec<unknown>, id: number, args: unknown, cost: number): Promise<void> {
+  #enterLane(lane: string): LaneSlot {
+    const slot: LaneSlot = { lane, deliver: undefined };
+    const slots = this.#lanes.get(lane);
+    if (slots) slots.push(slot);
+    else this.#lanes.set(lane, [slot]);
+    return slot;
+  }
+
+  /** Sends the finished replies at the head of a lane; stops at the first request still running. */
+  #flushLane(lane: string): void {
+    const slots = this.#lanes.get(lane);
+    if (!slots) return;
+    while (slots[0]?.deliver) slots.shift()!.deliver!();
+    if (slots.length === 0) this.#lanes.delete(lane);
+  }
+
+  async #run(
+    spec: RequestSpec<unknown>,
+    id: number,
+    args: unknown,
+    cost: number,
+    slot?: LaneSlot,
+  ): Promise<void> {
     let reply: Reply;
     try {
       reply = await spec.handle(this.#ctx, args);
@@ -263,12 +297,20 @@ class SftpConnection {
       }
       reply = { kind: 'status', status };
     }
-    try {
-      this.#reply(id, reply, () => this.#release(cost));
-    } catch (err) {
-      this.#logger.error({ err, request: spec.name, id }, 'sftp: could not send reply');
-      this.#release(cost);
+    const deliver = (): void => {
+      try {
+        this.#reply(id, reply, () => this.#release(cost));
+      } catch (err) {
+        this.#logger.error({ err, request: spec.name, id }, 'sftp: could not send reply');
+        this.#release(cost);
+      }
+    };
+    if (slot === undefined) {
+      deliver();
+      return;
     }
+    slot.deliver = deliver;
+    this.#flushLane(slot.lane);
   }
 
   #release(cost: number): void {
@@ -316,7 +358,25 @@ class SftpConnection {
       flushed?.();
       return;
     }
+    this.#corkUntilNextTick();
     this.#channel.write(buffer, flushed ? () => flushed() : undefined);
+  }
+
+  /**
+   * ssh2 writes every CHANNEL_DATA packet (the client's packet size, 32 KiB for OpenSSH) to the socket on
+   * its own, so one 255 KiB READ reply cost nine write syscalls, each waking the client. Corking the socket
+   * for the rest of this tick sends all replies produced in it with one writev, as sshd's output buffer does.
+   */
+  #corkUntilNextTick(): void {
+    if (this.#corked) return;
+    const socket = transportSocket(this.#channel);
+    if (socket === undefined) return;
+    this.#corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      socket.uncork();
+    });
   }
 
   #shutdownStarted = false;
@@ -347,6 +407,12 @@ class SftpConnection {
     }
     this.#resolve();
   }
+}
+
+/** The TCP socket under an ssh2 channel (private in ssh2: channel._client._sock); undefined for other duplexes. */
+function transportSocket(channel: Duplex): Writable | undefined {
+  const socket = (channel as Duplex & { _client?: { _sock?: unknown } })._client?._sock;
+  return socket instanceof Writable && !socket.destroyed ? socket : undefined;
 }
 
 /**

@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ServerChannel } from 'ssh2';
-import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator.js';
+import { type AuthAttempt, ConnectionAuthenticator, type LockoutPolicy } from '../auth/authenticator.js';
+import { DEFENDER_SCORES, type Defender } from '../auth/defender.js';
+import type { TotpService } from '../auth/totp.js';
 import { homeDirOf } from '../auth/user-admin.js';
 import type { FileSessionFactory } from '../core/types.js';
 import { FerryError } from '../errors.js';
@@ -11,8 +13,10 @@ import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
 import { parseScpCommand, serveScp } from '../scp/server.js';
 import { serveSftp } from '../sftp/server.js';
-import type { UserRecord, UserRepository } from '../store/types.js';
+import type { AccountSecurityRepository, UserRecord, UserRepository } from '../store/types.js';
 import { Secret } from '../util/secret.js';
+import { withActivity } from './activity.js';
+import { Admission, type ConnectionLimits } from './admission.js';
 import { type AlgorithmProfile, algorithmPolicy } from './algorithms.js';
 import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 
@@ -31,6 +35,20 @@ export interface SshServerOptions {
   readonly fileSessions: FileSessionFactory;
   readonly events: EventBus;
   readonly logger: Logger;
+  readonly defender: Defender;
+  readonly limits: ConnectionLimits & {
+    readonly maxSessionsPerUser: number;
+    /** Seconds without any file operation before an authenticated connection is closed; 0: never. */
+    readonly idleTimeout: number;
+  };
+  readonly sftp: {
+    readonly maxInFlight: number;
+    readonly maxOpenHandles: number;
+    readonly maxPacketLength: number;
+  };
+  readonly accounts?: AccountSecurityRepository;
+  readonly lockout?: LockoutPolicy;
+  readonly totp?: TotpService;
 }
 
 export interface RunningSshServer {
@@ -82,6 +100,8 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   };
   let ssh = buildSsh(options.hostKeys);
 
+  const admission = new Admission(options.limits, options.defender, options.logger);
+  const sessionsPerUser = new Map<string, number>();
   const net: NetServer = createServer({ noDelay: true }, (socket) => {
     // Without TCP_NODELAY small SFTP replies wait 40 ms for Nagle and uploads run several times slower.
     socket.setNoDelay(true);
@@ -95,9 +115,18 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
       socket.destroy();
     }, options.loginGraceTime * 1000);
     grace.unref();
-    graceTimers.set(socket, grace);
     socket.once('close', () => clearTimeout(grace));
-    ssh.injectSocket(socket);
+    admission.admit(socket).then(
+      (admitted) => {
+        if (!admitted || socket.destroyed) return;
+        connectionState.set(socket, { grace, authenticated: admitted.authenticated, sessionsPerUser });
+        ssh.injectSocket(socket);
+      },
+      (err: unknown) => {
+        options.logger.error({ err }, 'admission failed; refusing the connection');
+        socket.destroy();
+      },
+    );
   });
   await new Promise<void>((resolve, reject) => {
     net.once('error', reject);
@@ -133,7 +162,14 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   };
 }
 
-const graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
+interface ConnectionState {
+  readonly grace: NodeJS.Timeout;
+  /** Moves the connection out of its address's not-yet-authenticated count. */
+  readonly authenticated: () => void;
+  readonly sessionsPerUser: Map<string, number>;
+}
+
+const connectionState = new WeakMap<Socket, ConnectionState>();
 
 function toAttempt(ctx: AuthContext): AuthAttempt {
   switch (ctx.method) {
@@ -152,6 +188,15 @@ function toAttempt(ctx: AuthContext): AuthAttempt {
             ? { data: ctx.blob, signature: ctx.signature, hashAlgo: ctx.hashAlgo }
             : undefined,
       };
+    case 'keyboard-interactive':
+      return {
+        method: 'keyboard-interactive',
+        username: ctx.username,
+        ask: (prompt) =>
+          new Promise((resolve) =>
+            ctx.prompt([{ prompt, echo: false }], 'Ferry', '', (answers) => resolve(answers[0])),
+          ),
+      };
     default:
       return { method: 'other', username: ctx.username, name: ctx.method };
   }
@@ -168,7 +213,19 @@ function handleConnection(
   const remoteAddress = info.ip;
   let log = options.logger.child({ sessionId, remoteAddress });
   const started = Date.now();
-  const authenticator = new ConnectionAuthenticator(options.users, { maxAuthTries: options.maxAuthTries });
+  const authenticator = new ConnectionAuthenticator(options.users, {
+    maxAuthTries: options.maxAuthTries,
+    remoteAddress,
+    accounts: options.accounts,
+    lockout: options.lockout,
+    totp: options.totp,
+  });
+  const state = connectionState.get(socket);
+  const penalize = (points: number, reason: string) => {
+    options.defender
+      .penalize(remoteAddress, points, reason)
+      .catch((err: unknown) => log.error({ err }, 'defender failed'));
+  };
   let user: UserRecord | undefined;
   // Serialise auth requests: a decision must be sent before the next attempt is judged.
   let authQueue = Promise.resolve();
@@ -229,11 +286,19 @@ function handleConnection(
           ctx.reject(decision.methodsLeft, true);
           return;
         case 'reject':
-          if (ctx.method !== 'none') {
+          if (ctx.method !== 'none' && decision.counted) {
             log.info({ ...entry, reason: decision.reason }, 'authentication failed');
             emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, decision.reason);
+            penalize(DEFENDER_SCORES.loginFailed, `login failed: ${decision.reason}`);
+          }
+          if (authenticator.lockedAccount) {
+            log.warn({ account: authenticator.lockedAccount }, 'account locked after repeated failures');
+            emitSecurity(options, sessionId, remoteAddress, 'lockout', {
+              account: authenticator.lockedAccount,
+            });
           }
           if (decision.tooMany) {
+            penalize(DEFENDER_SCORES.tooManyAuthTries, 'too many authentication failures');
             // Like OpenSSH: the last failure is answered by a disconnect, so the client cannot try again.
             log.warn({ failures: authenticator.failures }, 'too many authentication failures; disconnecting');
             client.end();
@@ -245,8 +310,57 @@ function handleConnection(
   });
 
   client.on('ready', () => {
-    clearTimeout(graceTimers.get(socket));
     const authed = user!;
+    if (state) {
+      clearTimeout(state.grace);
+      state.authenticated();
+      const open = (state.sessionsPerUser.get(authed.name) ?? 0) + 1;
+      state.sessionsPerUser.set(authed.name, open);
+      client.once('close', () => {
+        const left = (state.sessionsPerUser.get(authed.name) ?? 1) - 1;
+        if (left <= 0) state.sessionsPerUser.delete(authed.name);
+        else state.sessionsPerUser.set(authed.name, left);
+      });
+      if (open > options.limits.maxSessionsPerUser) {
+        log.warn({ open, limit: options.limits.maxSessionsPerUser }, 'maxSessionsPerUser reached; closing');
+        emitSecurity(options, sessionId, remoteAddress, 'limit', {
+          limit: 'maxSessionsPerUser',
+          user: authed.name,
+        });
+        client.end();
+        return;
+      }
+    }
+    let lastActivity = Date.now();
+    const touch = () => {
+      lastActivity = Date.now();
+    };
+    if (options.limits.idleTimeout > 0) {
+      const idleMs = options.limits.idleTimeout * 1000;
+      const timer = setInterval(
+        () => {
+          if (Date.now() - lastActivity < idleMs) return;
+          log.info({ idleTimeout: options.limits.idleTimeout }, 'idle timeout; closing');
+          clearInterval(timer);
+          client.end();
+        },
+        Math.min(idleMs / 4, 30_000),
+      );
+      timer.unref();
+      client.once('close', () => clearInterval(timer));
+    }
+    const openFiles = (protocol: 'sftp' | 'scp') =>
+      withActivity(
+        options.fileSessions({
+          sessionId,
+          username: authed.name,
+          homeDir: homeDirOf(authed, options.homesDir),
+          permissions: authed.permissions,
+          remoteAddress,
+          protocol,
+        }),
+        touch,
+      );
     // OpenSSH's UpdateHostKeys: tell the client every key we hold, so it trusts a new key before the old one retires.
     announceHostKeys(client, hostKeys, log);
     client.on('request', (accept, reject, name, data) => {
@@ -270,17 +384,10 @@ function handleConnection(
           reject();
           return;
         }
+        touch();
         const channel = accept();
-        const files = options.fileSessions({
-          sessionId,
-          username: authed.name,
-          homeDir: homeDirOf(authed, options.homesDir),
-          permissions: authed.permissions,
-          remoteAddress,
-          protocol: 'sftp',
-        });
         log.info('sftp session started');
-        serveSftp(channel, files, { logger: log }).then(
+        serveSftp(channel, openFiles('sftp'), { logger: log, ...options.sftp }).then(
           () => log.info('sftp session ended'),
           (err: unknown) => log.error({ err }, 'sftp session failed'),
         );
@@ -292,17 +399,10 @@ function handleConnection(
           reject();
           return;
         }
+        touch();
         const channel = accept() as ServerChannel;
-        const files = options.fileSessions({
-          sessionId,
-          username: authed.name,
-          homeDir: homeDirOf(authed, options.homesDir),
-          permissions: authed.permissions,
-          remoteAddress,
-          protocol: 'scp',
-        });
         log.info({ command: request.command.slice(0, 200) }, 'scp started');
-        serveScp(channel, scp, files, { logger: log }).then(
+        serveScp(channel, scp, openFiles('scp'), { logger: log }).then(
           () => log.info('scp ended'),
           (err: unknown) => log.error({ err }, 'scp failed'),
         );
@@ -312,7 +412,12 @@ function handleConnection(
     // tcpip forwarding requests have no listener either and are refused by ssh2.
   });
 
-  client.on('error', (err) => log.debug({ err }, 'connection error'));
+  client.on('error', (err: Error & { level?: string }) => {
+    log.debug({ err }, 'connection error');
+    // Broken SSH packets or a failed handshake are misbehaviour; socket resets are not.
+    if (err.level === 'protocol' || err.level === 'handshake')
+      penalize(DEFENDER_SCORES.protocolError, `protocol error: ${err.message}`);
+  });
   client.on('close', () => {
     const durationMs = Date.now() - started;
     log.info({ durationMs }, 'disconnected');
@@ -345,4 +450,14 @@ function emitAuth(
     username,
     detail: { method, result },
   });
+}
+
+function emitSecurity(
+  options: SshServerOptions,
+  sessionId: string,
+  remoteAddress: string,
+  action: 'ban' | 'lockout' | 'limit',
+  detail: Record<string, unknown>,
+): void {
+  options.events.emit({ type: 'security', action, at: new Date(), sessionId, remoteAddress, detail });
 }

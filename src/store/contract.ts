@@ -1,9 +1,12 @@
 // The contract every store driver passes (runStoreContract): users, keys, permissions, uniqueness.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Store } from './types.js';
+import type { AuditAction, AuditRecord, Store } from './types.js';
 
-export function runStoreContract(name: string, makeStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>): void {
+export function runStoreContract(
+  name: string,
+  makeStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
+): void {
   async function withStore(run: (store: Store) => Promise<void>): Promise<void> {
     const { store, cleanup } = await makeStore();
     try {
@@ -24,7 +27,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
 
   test(`${name}: users are created, found, listed in name order and removed`, () =>
     withStore(async (store) => {
-      const bob = await store.users.create({ name: 'bob', passwordHash: 'h1', requiredMethods: ['publickey', 'password'] });
+      const bob = await store.users.create({
+        name: 'bob',
+        passwordHash: 'h1',
+        requiredMethods: ['publickey', 'password'],
+      });
       await store.users.create({ name: 'alice', permissions: { '/': ['list'], '/in': ['*'] } });
       assert.equal(bob.name, 'bob');
       assert.deepEqual(bob.requiredMethods, ['publickey', 'password']);
@@ -33,7 +40,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
       const alice = await store.users.findByName('alice');
       assert.deepEqual(alice?.permissions, { '/': ['list'], '/in': ['*'] });
       assert.equal(alice?.passwordHash, null);
-      assert.deepEqual((await store.users.list()).map((u) => u.name), ['alice', 'bob']);
+      assert.deepEqual(
+        (await store.users.list()).map((u) => u.name),
+        ['alice', 'bob'],
+      );
       assert.equal(await store.users.remove('bob'), true);
       assert.equal(await store.users.remove('bob'), false);
       assert.equal(await store.users.findByName('bob'), undefined);
@@ -42,7 +52,9 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
   test(`${name}: a duplicate user name is refused and changes nothing`, () =>
     withStore(async (store) => {
       await store.users.create({ name: 'carol', passwordHash: 'first' });
-      await assert.rejects(store.users.create({ name: 'carol', passwordHash: 'second' }), { code: 'ERR_ALREADY_EXISTS' });
+      await assert.rejects(store.users.create({ name: 'carol', passwordHash: 'second' }), {
+        code: 'ERR_ALREADY_EXISTS',
+      });
       assert.equal((await store.users.findByName('carol'))?.passwordHash, 'first');
     }));
 
@@ -60,19 +72,29 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
       await store.users.create({ name: 'erin' });
       await store.users.addPublicKey('erin', key(1));
       const withTwo = await store.users.addPublicKey('erin', key(2));
-      assert.deepEqual(withTwo.publicKeys.map((k) => [k.fingerprint, k.blob.toString(), k.options]), [
-        ['SHA256:fp1', 'blob-1', ''],
-        ['SHA256:fp2', 'blob-2', 'no-pty'],
-      ]);
+      assert.deepEqual(
+        withTwo.publicKeys.map((k) => [k.fingerprint, k.blob.toString(), k.options]),
+        [
+          ['SHA256:fp1', 'blob-1', ''],
+          ['SHA256:fp2', 'blob-2', 'no-pty'],
+        ],
+      );
       await assert.rejects(store.users.addPublicKey('erin', key(1)), { code: 'ERR_ALREADY_EXISTS' });
       await assert.rejects(store.users.addPublicKey('nobody', key(3)), { code: 'ERR_NOT_FOUND' });
       assert.equal(await store.users.removePublicKey('erin', 'SHA256:fp1'), true);
       assert.equal(await store.users.removePublicKey('erin', 'SHA256:fp1'), false);
-      assert.deepEqual((await store.users.findByName('erin'))?.publicKeys.map((k) => k.fingerprint), ['SHA256:fp2']);
+      assert.deepEqual(
+        (await store.users.findByName('erin'))?.publicKeys.map((k) => k.fingerprint),
+        ['SHA256:fp2'],
+      );
       assert.equal((await store.users.list())[0]?.publicKeys.length, 1);
       await store.users.remove('erin');
       await store.users.create({ name: 'erin' });
-      assert.equal((await store.users.findByName('erin'))?.publicKeys.length, 0, 'keys of a removed user do not come back');
+      assert.equal(
+        (await store.users.findByName('erin'))?.publicKeys.length,
+        0,
+        'keys of a removed user do not come back',
+      );
     }));
 
   const pair = (n: number) => ({
@@ -95,10 +117,13 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
       assert.equal(await store.hostKeys.retire(a.id), false, 'already retired');
       assert.equal(await store.hostKeys.retire(9999), false);
       const listed = await store.hostKeys.list();
-      assert.deepEqual(listed.map((k) => [k.id, k.active, k.publicBlob.toString(), k.privateSealed]), [
-        [a.id, false, 'pub-1', 'v1:sealed-1'],
-        [b.id, true, 'pub-2', 'v1:sealed-2'],
-      ]);
+      assert.deepEqual(
+        listed.map((k) => [k.id, k.active, k.publicBlob.toString(), k.privateSealed]),
+        [
+          [a.id, false, 'pub-1', 'v1:sealed-1'],
+          [b.id, true, 'pub-2', 'v1:sealed-2'],
+        ],
+      );
       assert.ok(listed[0]?.retiredAt instanceof Date);
     }));
 
@@ -107,7 +132,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
       await store.clientKeys.add('bank', pair(3));
       await assert.rejects(store.clientKeys.add('bank', pair(4)), { code: 'ERR_ALREADY_EXISTS' });
       assert.equal((await store.clientKeys.get('bank'))?.sha256, 'SHA256:h3');
-      assert.deepEqual((await store.clientKeys.list()).map((k) => k.name), ['bank']);
+      assert.deepEqual(
+        (await store.clientKeys.list()).map((k) => k.name),
+        ['bank'],
+      );
       assert.equal(await store.clientKeys.remove('bank'), true);
       assert.equal(await store.clientKeys.get('bank'), undefined);
     }));
@@ -116,22 +144,289 @@ export function runStoreContract(name: string, makeStore: () => Promise<{ store:
     withStore(async (store) => {
       const expires = new Date('2030-01-01T00:00:00.000Z');
       const created = new Date('2026-01-01T00:00:00.000Z');
-      const base = { keyId: 'ABCD', algorithm: 'curve25519', createdAt: created, publicArmored: '-----BEGIN PGP PUBLIC KEY BLOCK-----' };
-      await store.pgpKeys.add({ ...base, name: 'ours', fingerprint: 'F1', userIds: ['Ops <ops@example.com>'], expiresAt: expires, privateSealed: 'v1:p' });
-      await store.pgpKeys.add({ ...base, name: 'bank', fingerprint: 'F2', userIds: [], expiresAt: null, privateSealed: null });
+      const base = {
+        keyId: 'ABCD',
+        algorithm: 'curve25519',
+        createdAt: created,
+        publicArmored: '-----BEGIN PGP PUBLIC KEY BLOCK-----',
+      };
+      await store.pgpKeys.add({
+        ...base,
+        name: 'ours',
+        fingerprint: 'F1',
+        userIds: ['Ops <ops@example.com>'],
+        expiresAt: expires,
+        privateSealed: 'v1:p',
+      });
+      await store.pgpKeys.add({
+        ...base,
+        name: 'bank',
+        fingerprint: 'F2',
+        userIds: [],
+        expiresAt: null,
+        privateSealed: null,
+      });
       await assert.rejects(
-        store.pgpKeys.add({ ...base, name: 'again', fingerprint: 'F1', userIds: [], expiresAt: null, privateSealed: null }),
+        store.pgpKeys.add({
+          ...base,
+          name: 'again',
+          fingerprint: 'F1',
+          userIds: [],
+          expiresAt: null,
+          privateSealed: null,
+        }),
         { code: 'ERR_ALREADY_EXISTS' },
       );
       const ours = await store.pgpKeys.get('ours');
-      assert.deepEqual([ours?.userIds, ours?.expiresAt?.toISOString(), ours?.createdAt.toISOString(), ours?.privateSealed], [
-        ['Ops <ops@example.com>'],
-        expires.toISOString(),
-        created.toISOString(),
-        'v1:p',
-      ]);
+      assert.deepEqual(
+        [ours?.userIds, ours?.expiresAt?.toISOString(), ours?.createdAt.toISOString(), ours?.privateSealed],
+        [['Ops <ops@example.com>'], expires.toISOString(), created.toISOString(), 'v1:p'],
+      );
       assert.equal((await store.pgpKeys.get('bank'))?.privateSealed, null);
-      assert.deepEqual((await store.pgpKeys.list()).map((k) => k.name), ['bank', 'ours']);
+      assert.deepEqual(
+        (await store.pgpKeys.list()).map((k) => k.name),
+        ['bank', 'ours'],
+      );
       assert.equal(await store.pgpKeys.remove('bank'), true);
+    }));
+
+  // The store does not hash (audit/ does): these records only need distinct, linked-looking values.
+  const chained =
+    (entries: { at: string; action: AuditAction; user?: string }[]) =>
+    (head: { seq: number; hash: string } | undefined): AuditRecord[] => {
+      let seq = head?.seq ?? 0;
+      let prev = head?.hash ?? 'genesis';
+      return entries.map((e) => {
+        seq++;
+        const record: AuditRecord = {
+          seq,
+          at: e.at,
+          action: e.action,
+          user: e.user ?? null,
+          sessionId: null,
+          address: null,
+          protocol: null,
+          path: `/f${seq}`,
+          target: null,
+          result: 'ok',
+          reason: null,
+          detail: '{}',
+          prevHash: prev,
+          hash: `h${seq}`,
+        };
+        prev = record.hash;
+        return record;
+      });
+    };
+
+  test(`${name}: audit appends continue the chain from the head read in the same transaction`, () =>
+    withStore(async (store) => {
+      const first = await store.audit.append(
+        chained([
+          { at: '2026-01-01T00:00:00.000Z', action: 'connect' },
+          { at: '2026-01-02T00:00:00.000Z', action: 'upload', user: 'bob' },
+        ]),
+      );
+      assert.deepEqual(
+        first.map((r) => [r.seq, r.prevHash]),
+        [
+          [1, 'genesis'],
+          [2, 'h1'],
+        ],
+      );
+      const heads: unknown[] = [];
+      await Promise.all([
+        store.audit.append((head) => {
+          heads.push(head);
+          return chained([{ at: '2026-01-03T00:00:00.000Z', action: 'download', user: 'bob' }])(head);
+        }),
+        store.audit.append((head) => {
+          heads.push(head);
+          return chained([{ at: '2026-01-04T00:00:00.000Z', action: 'admin', user: 'root' }])(head);
+        }),
+      ]);
+      assert.deepEqual(heads, [
+        { seq: 2, hash: 'h2' },
+        { seq: 3, hash: 'h3' },
+      ]);
+      const all = await store.audit.page({ limit: 100 });
+      assert.deepEqual(
+        all.map((r) => [r.seq, r.prevHash, r.path]),
+        [
+          [1, 'genesis', '/f1'],
+          [2, 'h1', '/f2'],
+          [3, 'h2', '/f3'],
+          [4, 'h3', '/f4'],
+        ],
+      );
+      assert.equal(all[1]?.user, 'bob');
+      assert.equal(all[1]?.detail, '{}');
+    }));
+
+  test(`${name}: audit pages filter by user, action and time, and page by seq`, () =>
+    withStore(async (store) => {
+      const days = ['01', '02', '03', '04', '05', '06'];
+      await store.audit.append(
+        chained(
+          days.map((d, i) => ({
+            at: `2026-01-${d}T00:00:00.000Z`,
+            action: i % 2 === 0 ? ('upload' as const) : ('download' as const),
+            user: i < 3 ? 'ann' : 'ben',
+          })),
+        ),
+      );
+      const seqs = (records: AuditRecord[]) => records.map((r) => r.seq);
+      assert.deepEqual(seqs(await store.audit.page({ user: 'ann', limit: 10 })), [1, 2, 3]);
+      assert.deepEqual(seqs(await store.audit.page({ actions: ['download'], limit: 10 })), [2, 4, 6]);
+      assert.deepEqual(
+        seqs(
+          await store.audit.page({
+            since: '2026-01-02T00:00:00.000Z',
+            until: '2026-01-04T00:00:00.000Z',
+            limit: 10,
+          }),
+        ),
+        [2, 3],
+      );
+      assert.deepEqual(seqs(await store.audit.page({ afterSeq: 2, throughSeq: 5, limit: 2 })), [3, 4]);
+      assert.deepEqual(seqs(await store.audit.tail(2)), [5, 6]);
+      assert.equal((await store.audit.latest('upload'))?.seq, 5);
+      assert.equal(await store.audit.latest('prune'), undefined);
+      assert.deepEqual(await store.audit.seqRange('2026-01-03T00:00:00.000Z'), { first: 3, last: 6 });
+      assert.equal(await store.audit.seqRange('2027-01-01T00:00:00.000Z'), undefined);
+    }));
+
+  test(`${name}: audit prune deletes through the newest old record and appends the cut record in one go`, () =>
+    withStore(async (store) => {
+      await store.audit.append(
+        chained(
+          ['01', '02', '03', '04'].map((d) => ({
+            at: `2026-01-${d}T00:00:00.000Z`,
+            action: 'upload' as const,
+          })),
+        ),
+      );
+      assert.equal(
+        await store.audit.prune('2026-01-01T00:00:00.000Z', () => assert.fail('nothing is older')),
+        undefined,
+      );
+      const pruned = await store.audit.prune('2026-01-03T00:00:00.000Z', (cut, head) => {
+        assert.deepEqual(cut, { firstKeptSeq: 3, prevHash: 'h2', deleted: 2 });
+        assert.deepEqual(head, { seq: 4, hash: 'h4' });
+        return chained([{ at: '2026-02-01T00:00:00.000Z', action: 'prune' }])(head);
+      });
+      assert.equal(pruned?.records[0]?.seq, 5);
+      assert.deepEqual(
+        (await store.audit.page({ limit: 10 })).map((r) => r.seq),
+        [3, 4, 5],
+      );
+    }));
+  const partner = (name: string) => ({
+    name,
+    host: 'sftp.example.com',
+    port: 22,
+    username: 'ferry',
+    passwordSealed: 'v1:sealed',
+    clientKey: null,
+    hostKeyAlgorithm: null,
+    hostKeySha256: null,
+    renameUploads: true,
+    readBack: false,
+  });
+  const job = (name: string, partnerName: string) => ({
+    name,
+    partner: partnerName,
+    direction: 'pull' as const,
+    remoteDir: '/out',
+    localDir: '/in',
+    pattern: '*.csv',
+    schedule: '*/5 * * * *',
+    after: 'keep',
+    retries: 2,
+    backoffMs: 30_000,
+    enabled: true,
+  });
+
+  test(`${name}: partners are created once, pinned, listed and not removed while a job uses them`, () =>
+    withStore(async (store) => {
+      await store.partners.create(partner('bank'));
+      await assert.rejects(store.partners.create(partner('bank')), { code: 'ERR_ALREADY_EXISTS' });
+      const pinned = await store.partners.update('bank', {
+        hostKeyAlgorithm: 'ssh-ed25519',
+        hostKeySha256: 'SHA256:abc',
+        renameUploads: false,
+      });
+      assert.equal(pinned?.hostKeySha256, 'SHA256:abc');
+      assert.equal(pinned?.renameUploads, false);
+      assert.equal(pinned?.passwordSealed, 'v1:sealed');
+      assert.equal(await store.partners.update('nobody', { port: 2 }), undefined);
+      await store.transferJobs.create(job('statements', 'bank'));
+      await assert.rejects(store.transferJobs.create(job('x', 'nobody')), { code: 'ERR_NOT_FOUND' });
+      await assert.rejects(store.transferJobs.create(job('statements', 'bank')), {
+        code: 'ERR_ALREADY_EXISTS',
+      });
+      await assert.rejects(store.partners.remove('bank'), { code: 'ERR_INVALID_ARGUMENT' });
+      assert.equal(await store.transferJobs.remove('statements'), true);
+      assert.equal(await store.partners.remove('bank'), true);
+      assert.deepEqual(await store.partners.list(), []);
+    }));
+
+  test(`${name}: a job's run lock is held by one owner until released or its lease runs out`, () =>
+    withStore(async (store) => {
+      await store.partners.create(partner('p'));
+      const created = await store.transferJobs.create(job('j', 'p'));
+      assert.equal(created.partner, 'p');
+      assert.equal(created.pattern, '*.csv');
+      const t0 = new Date('2026-01-01T00:00:00Z');
+      const later = (s: number) => new Date(t0.getTime() + s * 1000);
+      assert.equal(await store.transferJobs.acquireLock('j', 'a', later(60), t0), true);
+      assert.equal(await store.transferJobs.acquireLock('j', 'b', later(60), later(1)), false);
+      assert.equal(await store.transferJobs.renewLock('j', 'b', later(120)), false);
+      assert.equal(await store.transferJobs.renewLock('j', 'a', later(120)), true);
+      assert.equal(await store.transferJobs.acquireLock('j', 'b', later(200), later(100)), false);
+      // A crashed holder's lease expires.
+      assert.equal(await store.transferJobs.acquireLock('j', 'b', later(300), later(121)), true);
+      await store.transferJobs.releaseLock('j', 'a');
+      assert.equal(await store.transferJobs.acquireLock('j', 'c', later(400), later(122)), false);
+      await store.transferJobs.releaseLock('j', 'b');
+      assert.equal(await store.transferJobs.acquireLock('j', 'c', later(400), later(122)), true);
+      const disabled = await store.transferJobs.update('j', { enabled: false, lastScheduledAt: t0 });
+      assert.equal(disabled?.enabled, false);
+      assert.equal(disabled?.lastScheduledAt?.toISOString(), t0.toISOString());
+    }));
+
+  test(`${name}: runs are recorded newest first and the ledger remembers files per job`, () =>
+    withStore(async (store) => {
+      await store.partners.create(partner('p'));
+      await store.transferJobs.create(job('j', 'p'));
+      const first = await store.transferRuns.start('j', 'manual', new Date('2026-01-01T00:00:00Z'));
+      assert.equal(first.status, 'running');
+      const file = { path: 'a.csv', bytes: 3, resumedFrom: 0, sha256: 'ab', verified: 'size', durationMs: 5 };
+      await store.transferRuns.finish(
+        first.id,
+        { status: 'ok', attempts: 1, files: [file], bytes: 3, durationMs: 10, error: null },
+        new Date('2026-01-01T00:00:01Z'),
+      );
+      const second = await store.transferRuns.start('j', 'schedule', new Date('2026-01-02T00:00:00Z'));
+      await store.transferRuns.finish(
+        second.id,
+        { status: 'failed', attempts: 3, files: [], bytes: 0, durationMs: 1, error: 'boom' },
+        new Date('2026-01-02T00:00:01Z'),
+      );
+      const history = await store.transferRuns.history('j', 10);
+      assert.deepEqual(
+        history.map((r) => [r.trigger, r.status, r.attempts, r.error]),
+        [
+          ['schedule', 'failed', 3, 'boom'],
+          ['manual', 'ok', 1, null],
+        ],
+      );
+      assert.deepEqual(history[1]?.files, [file]);
+      await store.transferRuns.remember('j', { path: 'a.csv', size: 3, mtime: 100, sha256: null });
+      await store.transferRuns.remember('j', { path: 'a.csv', size: 4, mtime: 200, sha256: 'cd' });
+      const ledger = await store.transferRuns.ledger('j');
+      assert.deepEqual([...ledger.values()], [{ path: 'a.csv', size: 4, mtime: 200, sha256: 'cd' }]);
+      await store.transferJobs.remove('j');
+      await assert.rejects(store.transferRuns.ledger('j'), { code: 'ERR_NOT_FOUND' });
     }));
 }

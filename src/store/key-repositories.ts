@@ -52,7 +52,10 @@ const toHostKey = (row: Selectable<HostKeysTable>): HostKeyRecord => ({
   retiredAt: row.retired_at ? new Date(row.retired_at) : null,
 });
 
-const toClientKey = (row: Selectable<ClientKeysTable>): ClientKeyRecord => ({ ...toKeyPair(row), name: row.name });
+const toClientKey = (row: Selectable<ClientKeysTable>): ClientKeyRecord => ({
+  ...toKeyPair(row),
+  name: row.name,
+});
 
 const toPgpKey = (row: Selectable<PgpKeysTable>): PgpKeyRecord => ({
   id: row.id,
@@ -102,7 +105,11 @@ export class KyselyClientKeyRepository implements ClientKeyRepository {
   }
 
   async get(name: string): Promise<ClientKeyRecord | undefined> {
-    const row = await this.db.selectFrom('client_keys').selectAll().where('name', '=', name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('client_keys')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
     return row ? toClientKey(row) : undefined;
   }
 
@@ -115,7 +122,8 @@ export class KyselyClientKeyRepository implements ClientKeyRepository {
         .executeTakeFirstOrThrow();
       return toClientKey(row);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new FerryError('ERR_ALREADY_EXISTS', `client key ${name} already exists`);
+      if (isUniqueViolation(err))
+        throw new FerryError('ERR_ALREADY_EXISTS', `client key ${name} already exists`);
       throw err;
     }
   }
@@ -158,7 +166,10 @@ export class KyselyPgpKeyRepository implements PgpKeyRepository {
       return toPgpKey(row);
     } catch (err) {
       if (isUniqueViolation(err)) {
-        throw new FerryError('ERR_ALREADY_EXISTS', `an OpenPGP key named ${key.name} or with fingerprint ${key.fingerprint} exists`);
+        throw new FerryError(
+          'ERR_ALREADY_EXISTS',
+          `an OpenPGP key named ${key.name} or with fingerprint ${key.fingerprint} exists`,
+        );
       }
       throw err;
     }

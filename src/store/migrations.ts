@@ -46,7 +46,9 @@ const migrations: Record<string, Migration> = {
           .addColumn('created_at', 'text', (c) => c.notNull());
         builder =
           table === 'host_keys'
-            ? builder.addColumn('active', 'integer', (c) => c.notNull().defaultTo(1)).addColumn('retired_at', 'text')
+            ? builder
+                .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+                .addColumn('retired_at', 'text')
             : builder.addColumn('name', 'text', (c) => c.notNull().unique());
         await builder.execute();
       }
@@ -62,6 +64,134 @@ const migrations: Record<string, Migration> = {
         .addColumn('expires_at', 'text')
         .addColumn('public_armored', 'text', (c) => c.notNull())
         .addColumn('private_sealed', 'text')
+        .execute();
+    },
+  },
+  '0003_audit': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('seq', 'integer', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('username', 'text')
+        .addColumn('session_id', 'text')
+        .addColumn('address', 'text')
+        .addColumn('protocol', 'text')
+        .addColumn('path', 'text')
+        .addColumn('target', 'text')
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      // Queries filter by time, user and action and page by seq (keyset), hence the trailing seq.
+      await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at', 'seq']).execute();
+      await db.schema.createIndex('audit_log_user').on('audit_log').columns(['username', 'seq']).execute();
+      await db.schema.createIndex('audit_log_action').on('audit_log').columns(['action', 'seq']).execute();
+    },
+  },
+  '0004_transfers': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('partners')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('password_sealed', 'text')
+        .addColumn('client_key', 'text')
+        .addColumn('host_key_algorithm', 'text')
+        .addColumn('host_key_sha256', 'text')
+        .addColumn('rename_uploads', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('read_back', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('transfer_jobs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        // A partner in use cannot be removed: jobs name it (no cascade).
+        .addColumn('partner_id', 'integer', (c) => c.notNull().references('partners.id'))
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('remote_dir', 'text', (c) => c.notNull())
+        .addColumn('local_dir', 'text', (c) => c.notNull())
+        .addColumn('pattern', 'text', (c) => c.notNull().defaultTo('*'))
+        .addColumn('schedule', 'text')
+        .addColumn('after_action', 'text', (c) => c.notNull().defaultTo('keep'))
+        .addColumn('retries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('backoff_ms', 'integer', (c) => c.notNull().defaultTo(30_000))
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('last_scheduled_at', 'text')
+        .addColumn('lock_owner', 'text')
+        .addColumn('lock_until', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('transfer_runs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('job_id', 'integer', (c) => c.notNull().references('transfer_jobs.id').onDelete('cascade'))
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addColumn('files', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('bytes', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('duration_ms', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema
+        .createIndex('transfer_runs_job')
+        .on('transfer_runs')
+        .columns(['job_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('transfer_ledger')
+        .addColumn('job_id', 'integer', (c) => c.notNull().references('transfer_jobs.id').onDelete('cascade'))
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('mtime', 'integer', (c) => c.notNull())
+        .addColumn('sha256', 'text')
+        .addColumn('transferred_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('transfer_ledger_pk', ['job_id', 'path'])
+        .execute();
+    },
+  },
+  '0005_security': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('users')
+        .addColumn('allowed_sources', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema
+        .createTable('defender_hosts')
+        .addColumn('address', 'text', (c) => c.primaryKey())
+        .addColumn('score', 'real', (c) => c.notNull())
+        .addColumn('window_start', 'text', (c) => c.notNull())
+        .addColumn('banned_until', 'text')
+        .addColumn('ban_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_reason', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('login_failures')
+        .addColumn('user_name', 'text', (c) => c.primaryKey())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('window_start', 'text', (c) => c.notNull())
+        .addColumn('locked_until', 'text')
+        .execute();
+      await db.schema
+        .createTable('user_totp')
+        .addColumn('user_name', 'text', (c) => c.primaryKey())
+        .addColumn('secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('last_step', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('recovery_hashes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
     },
   },

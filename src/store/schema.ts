@@ -11,6 +11,8 @@ export interface UsersTable {
   disabled: number;
   /** JSON object: virtual dir → permissions. */
   permissions: string;
+  /** JSON array of CIDRs; empty: anywhere. */
+  allowed_sources: Generated<string>;
   created_at: string;
   updated_at: string;
 }
@@ -62,10 +64,124 @@ export interface PgpKeysTable {
   private_sealed: string | null;
 }
 
+/** The audit trail: an append-only hash chain; `seq` is assigned by the writer, not by the database. */
+export interface AuditLogTable {
+  seq: number;
+  at: string;
+  action: string;
+  username: string | null;
+  session_id: string | null;
+  address: string | null;
+  protocol: string | null;
+  path: string | null;
+  target: string | null;
+  result: string;
+  reason: string | null;
+  /** Canonical JSON object text. */
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface PartnersTable {
+  id: Generated<number>;
+  name: string;
+  host: string;
+  port: number;
+  username: string;
+  password_sealed: string | null;
+  client_key: string | null;
+  host_key_algorithm: string | null;
+  host_key_sha256: string | null;
+  rename_uploads: number;
+  read_back: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TransferJobsTable {
+  id: Generated<number>;
+  name: string;
+  partner_id: number;
+  direction: string;
+  remote_dir: string;
+  local_dir: string;
+  pattern: string;
+  schedule: string | null;
+  after_action: string;
+  retries: number;
+  backoff_ms: number;
+  enabled: number;
+  last_scheduled_at: string | null;
+  /** The run lock: who holds it and until when (a lease, so a crashed holder does not block forever). */
+  lock_owner: string | null;
+  lock_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TransferRunsTable {
+  id: Generated<number>;
+  job_id: number;
+  trigger: string;
+  attempts: number;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  /** JSON array of TransferRunFile. */
+  files: string;
+  bytes: number;
+  duration_ms: number;
+  error: string | null;
+}
+
+export interface TransferLedgerTable {
+  job_id: number;
+  path: string;
+  size: number;
+  mtime: number;
+  sha256: string | null;
+  transferred_at: string;
+}
+
+export interface DefenderHostsTable {
+  address: string;
+  score: number;
+  window_start: string;
+  banned_until: string | null;
+  ban_count: number;
+  last_reason: string;
+  updated_at: string;
+}
+
+export interface LoginFailuresTable {
+  user_name: string;
+  count: number;
+  window_start: string;
+  locked_until: string | null;
+}
+
+export interface UserTotpTable {
+  user_name: string;
+  secret_sealed: string;
+  last_step: number;
+  /** JSON array of argon2id hashes. */
+  recovery_hashes: string;
+  created_at: string;
+}
+
 export interface Database {
+  defender_hosts: DefenderHostsTable;
+  login_failures: LoginFailuresTable;
+  user_totp: UserTotpTable;
   users: UsersTable;
   user_keys: UserKeysTable;
   host_keys: HostKeysTable;
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;
+  audit_log: AuditLogTable;
+  partners: PartnersTable;
+  transfer_jobs: TransferJobsTable;
+  transfer_runs: TransferRunsTable;
+  transfer_ledger: TransferLedgerTable;
 }

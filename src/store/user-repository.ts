@@ -35,6 +35,7 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     requiredMethods: JSON.parse(row.required_methods) as AuthMethod[],
     disabled: Boolean(row.disabled),
     permissions: JSON.parse(row.permissions) as PermissionMap,
+    allowedSources: JSON.parse(row.allowed_sources) as string[],
     publicKeys: keys.map(toKey),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
@@ -65,12 +66,14 @@ export class KyselyUserRepository implements UserRepository {
           required_methods: JSON.stringify(user.requiredMethods ?? []),
           disabled: user.disabled ? 1 : 0,
           permissions: JSON.stringify(user.permissions ?? DEFAULT_PERMISSIONS),
+          allowed_sources: JSON.stringify(user.allowedSources ?? []),
           created_at: now,
           updated_at: now,
         })
         .execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new FerryError('ERR_ALREADY_EXISTS', `user ${user.name} already exists`);
+      if (isUniqueViolation(err))
+        throw new FerryError('ERR_ALREADY_EXISTS', `user ${user.name} already exists`);
       throw err;
     }
     return (await this.findByName(user.name))!;
@@ -105,6 +108,7 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.homeDir !== undefined) values.home_dir = patch.homeDir;
     if (patch.requiredMethods !== undefined) values.required_methods = JSON.stringify(patch.requiredMethods);
     if (patch.permissions !== undefined) values.permissions = JSON.stringify(patch.permissions);
+    if (patch.allowedSources !== undefined) values.allowed_sources = JSON.stringify(patch.allowedSources);
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
     const result = await this.#db
       .updateTable('users')
@@ -120,6 +124,8 @@ export class KyselyUserRepository implements UserRepository {
       const row = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
       if (!row) return false;
       await trx.deleteFrom('user_keys').where('user_id', '=', row.id).execute();
+      await trx.deleteFrom('user_totp').where('user_name', '=', name).execute();
+      await trx.deleteFrom('login_failures').where('user_name', '=', name).execute();
       await trx.deleteFrom('users').where('id', '=', row.id).execute();
       return true;
     });

@@ -15,6 +15,8 @@ export interface TestUserOptions {
   require?: AuthMethod[];
   /** e.g. ['/=list,download', '/in=*'] */
   perms?: string[];
+  /** CIDRs the user may log in from. */
+  allowFrom?: string[];
 }
 
 export interface TestServer {
@@ -56,6 +58,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         publicKeysText: o.publicKeys ?? [],
         requiredMethods: o.require ?? [],
         permissions: o.perms ? parsePermissions(o.perms, {}) : undefined,
+        allowedSources: o.allowFrom ?? [],
       }),
     homeOf: async (name) => homeDirOf((await users.findByName(name))!, running.context.paths.homes),
     close: async () => {

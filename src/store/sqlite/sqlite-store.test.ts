@@ -8,7 +8,10 @@ import { openSqliteStore } from './sqlite-store.js';
 
 runStoreContract('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
-  return { store: await openSqliteStore(join(dir, 'ferry.db')), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    store: await openSqliteStore(join(dir, 'ferry.db')),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });
 
 test('the SQLite file is private and survives a reopen', async () => {

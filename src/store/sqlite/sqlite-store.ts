@@ -4,10 +4,21 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { FerryError } from '../../errors.js';
+import { KyselyAuditRepository } from '../audit-repository.js';
+import {
+  KyselyClientKeyRepository,
+  KyselyHostKeyRepository,
+  KyselyPgpKeyRepository,
+} from '../key-repositories.js';
 import { migrationProvider } from '../migrations.js';
 import type { Database } from '../schema.js';
+import {
+  KyselyPartnerRepository,
+  KyselyTransferJobRepository,
+  KyselyTransferRunRepository,
+} from '../transfer-repositories.js';
 import type { Store } from '../types.js';
-import { KyselyClientKeyRepository, KyselyHostKeyRepository, KyselyPgpKeyRepository } from '../key-repositories.js';
+import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';
 import { KyselyUserRepository } from '../user-repository.js';
 
 export async function openSqliteStore(file: string): Promise<Store> {
@@ -29,6 +40,15 @@ export async function openSqliteStore(file: string): Promise<Store> {
     hostKeys: new KyselyHostKeyRepository(db),
     clientKeys: new KyselyClientKeyRepository(db),
     pgpKeys: new KyselyPgpKeyRepository(db),
+    defender: new KyselyDefenderRepository(db),
+    accounts: new KyselyAccountSecurityRepository(db),
+    audit: new KyselyAuditRepository(db, {
+      beginWrite: ['BEGIN IMMEDIATE'],
+      isBusy: (err) => String((err as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY'),
+    }),
+    partners: new KyselyPartnerRepository(db),
+    transferJobs: new KyselyTransferJobRepository(db),
+    transferRuns: new KyselyTransferRunRepository(db),
     close: () => db.destroy(),
   };
 }

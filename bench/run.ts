@@ -1,0 +1,294 @@
+// `npm run bench`: Ferry against OpenSSH's sshd on loopback with the same sftp client; table on stdout, JSON in bench/results.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { Cleanup } from './cleanup.js';
+import { ensureManyFiles, writeRandomFile } from './files.js';
+import { formatTable, toRow } from './report.js';
+import {
+  concurrentStreams,
+  handshakes,
+  idleMemory,
+  listing,
+  type Measurement,
+  type ScenarioContext,
+  singleStream,
+  warmUp,
+} from './scenarios.js';
+import {
+  type BenchLayout,
+  type BenchServer,
+  makeClientKey,
+  missingTools,
+  startFerry,
+  startSshd,
+} from './servers.js';
+import { HOST_KEY_ALGORITHM, KEX } from './sftp-client.js';
+
+const execFileAsync = promisify(execFile);
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MIB = 1024 * 1024;
+const WARM_UP_BYTES = 64 * MIB;
+
+const SCENARIOS = ['single', 'concurrent', 'handshakes', 'idle', 'listing'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Plan {
+  readonly mode: 'full' | 'quick';
+  readonly singleBytes: number;
+  readonly singleRuns: number;
+  readonly streams: number;
+  readonly streamBytes: number;
+  readonly streamRuns: number;
+  readonly handshakeSessions: number;
+  readonly handshakeRuns: number;
+  readonly idleSessions: number;
+  readonly idleRuns: number;
+  readonly listingFiles: number;
+  readonly listingRuns: number;
+  readonly ciphers: readonly string[];
+}
+
+const FULL: Plan = {
+  mode: 'full',
+  singleBytes: 1024 * MIB,
+  singleRuns: 5,
+  streams: 8,
+  streamBytes: 256 * MIB,
+  streamRuns: 3,
+  handshakeSessions: 100,
+  handshakeRuns: 3,
+  idleSessions: 200,
+  idleRuns: 2,
+  listingFiles: 100_000,
+  listingRuns: 3,
+  ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
+};
+
+const QUICK: Plan = {
+  ...FULL,
+  mode: 'quick',
+  singleBytes: 64 * MIB,
+  singleRuns: 2,
+  streamBytes: 16 * MIB,
+  streamRuns: 1,
+  handshakeSessions: 20,
+  handshakeRuns: 1,
+  idleSessions: 50,
+  idleRuns: 1,
+  listingFiles: 10_000,
+  listingRuns: 1,
+};
+
+const USAGE = `usage: npm run bench -- [--quick] [--only single,concurrent,handshakes,idle,listing]
+                        [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
+  --quick       small sizes and one or two runs (under 2 minutes)
+  --runs N      runs per server for every measurement (default: full 5/3/3/2/3, quick 2/1/1/1/1)
+  --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
+  --cpu-prof D  run Ferry under 'node --cpu-prof', profiles written to D (summarise: bench/profile-summary.ts)
+  --out FILE    JSON results (default bench/results/latest.json, quick: bench/results/latest-quick.json)`;
+
+async function commandOutput(command: string, args: string[]): Promise<string> {
+  try {
+    const { stdout, stderr } = await execFileAsync(command, args, { cwd: repo });
+    return (stdout || stderr).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      runs: { type: 'string' },
+      workers: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const base = values.quick ? QUICK : FULL;
+  const runsOverride = values.runs === undefined ? undefined : Number(values.runs);
+  const plan: Plan =
+    runsOverride === undefined
+      ? base
+      : {
+          ...base,
+          singleRuns: runsOverride,
+          streamRuns: runsOverride,
+          handshakeRuns: runsOverride,
+          idleRuns: runsOverride,
+          listingRuns: runsOverride,
+        };
+  const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS]);
+  for (const name of only) {
+    if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario '${name}'\n${USAGE}`);
+  }
+  const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
+
+  const missing = await missingTools();
+  if (missing.length > 0) {
+    process.stderr.write(`bench: missing (this script installs nothing):\n  ${missing.join('\n  ')}\n`);
+    return 2;
+  }
+
+  const cleanup = new Cleanup();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nbench: ${signal}: stopping servers and removing temp files\n`);
+    void cleanup.run().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = new Date();
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    const scratchBase = await writableTmpfs();
+    const root = cleanup.dir(await mkdtemp(join(scratchBase, 'ferry-bench-')));
+    const logDir = join(root, 'logs');
+    const clientDir = join(root, 'client');
+    await Promise.all([mkdir(logDir), mkdir(clientDir)]);
+    const { key, pub } = await makeClientKey(root);
+    const ferryHome = join(root, 'ferry-home');
+    await mkdir(ferryHome);
+    const layout: BenchLayout = {
+      root,
+      clientKey: key,
+      clientPublicKey: pub,
+      ferryHome,
+      sharedDir: join(ferryHome, 'many'),
+      logDir,
+    };
+    const cpuProfileDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
+    if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
+
+    log(`bench (${plan.mode}) in ${root}`);
+    const ferry = await startFerry(repo, layout, cleanup, {
+      workers,
+      ...(cpuProfileDir ? { cpuProfileDir } : {}),
+    });
+    const openssh = await startSshd(layout, cleanup);
+    log(`  ferry:   port ${ferry.port}: ${ferry.description}`);
+    log(`  openssh: port ${openssh.port}: ${openssh.description}`);
+    const servers: readonly BenchServer[] = [ferry, openssh];
+    const ctx = (runs: number): ScenarioContext => ({
+      servers,
+      client: { key, cleanup },
+      clientDir,
+      runs,
+      log,
+    });
+
+    const measurements: Measurement[] = [];
+    // First, on servers that have served nothing yet: later transfers leave a grown heap behind that idle
+    // sessions would quietly reuse, which would understate Ferry's cost per session.
+    if (only.has('idle')) {
+      log(`idle sessions: ${plan.idleSessions}, ${plan.idleRuns} runs per server`);
+      measurements.push(...(await idleMemory(ctx(plan.idleRuns), plan.idleSessions)));
+    }
+    const warmPath = join(clientDir, 'warm.bin');
+    const warm = { path: warmPath, sha256: await writeRandomFile(warmPath, WARM_UP_BYTES) };
+    log(`warm-up: ${WARM_UP_BYTES / MIB} MiB up and down per server and cipher (not measured)`);
+    await warmUp(ctx(1), warm, plan.ciphers);
+    if (only.has('single')) {
+      log(`single stream: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs per server and cipher`);
+      const path = join(clientDir, 'single.bin');
+      const source = { path, bytes: plan.singleBytes, sha256: await writeRandomFile(path, plan.singleBytes) };
+      for (const cipher of plan.ciphers)
+        measurements.push(...(await singleStream(ctx(plan.singleRuns), source, cipher)));
+    }
+    if (only.has('concurrent')) {
+      log(`concurrent: ${plan.streams} × ${plan.streamBytes / MIB} MiB, ${plan.streamRuns} runs per server`);
+      const path = join(clientDir, 'stream.bin');
+      const source = { path, bytes: plan.streamBytes, sha256: await writeRandomFile(path, plan.streamBytes) };
+      measurements.push(...(await concurrentStreams(ctx(plan.streamRuns), source, plan.streams)));
+    }
+    if (only.has('handshakes')) {
+      log(`handshakes: ${plan.handshakeSessions} sessions, ${plan.handshakeRuns} runs per server`);
+      measurements.push(...(await handshakes(ctx(plan.handshakeRuns), plan.handshakeSessions)));
+    }
+    if (only.has('listing')) {
+      log(`listing: creating ${plan.listingFiles} files`);
+      await ensureManyFiles(layout.sharedDir, plan.listingFiles);
+      log(`listing: ${plan.listingRuns} runs per server`);
+      measurements.push(...(await listing(ctx(plan.listingRuns), plan.listingFiles)));
+    }
+
+    await ferry.stop();
+    await openssh.stop();
+    const rows = measurements.map(toRow);
+    const table = formatTable(rows);
+    const finished = new Date();
+    const record = {
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationS: Math.round((finished.getTime() - started.getTime()) / 1000),
+      plan,
+      machine: {
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        cores: availableParallelism(),
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        kernel: release(),
+        scratch: scratchBase,
+      },
+      versions: {
+        node: process.version,
+        openssh: await commandOutput('ssh', ['-V']),
+        ferry: JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).version as string,
+        ssh2: JSON.parse(await readFile(join(repo, 'node_modules/ssh2/package.json'), 'utf8'))
+          .version as string,
+        gitCommit: await commandOutput('git', ['describe', '--always', '--dirty']),
+      },
+      servers: { ferry: ferry.description, openssh: openssh.description },
+      client: {
+        program: 'sftp -b -',
+        kex: KEX,
+        hostKeyAlgorithm: HOST_KEY_ALGORITHM,
+        defaultCipher: plan.ciphers[0],
+      },
+      results: rows,
+    };
+    const out = resolve(
+      values.out ?? join(repo, 'bench/results', plan.mode === 'quick' ? 'latest-quick.json' : 'latest.json'),
+    );
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, `${JSON.stringify(record, null, 2)}\n`);
+    process.stdout.write(
+      `\nFerry (${ferry.description}) vs OpenSSH (${record.versions.openssh}), ` +
+        `${record.machine.cpuModel} × ${record.machine.cores} cores, ${plan.mode} run, ${record.durationS} s\n\n` +
+        `${table}\n\nresults: ${out}\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (!interrupted)
+      process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    if (!interrupted) await cleanup.run();
+  }
+}
+
+/** /dev/shm when it is there (the comparison is about CPU, not disks), else the OS temp dir. */
+async function writableTmpfs(): Promise<string> {
+  try {
+    const probe = await mkdtemp('/dev/shm/ferry-probe-');
+    await import('node:fs/promises').then((fs) => fs.rmdir(probe));
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}
+
+process.exitCode = await main();

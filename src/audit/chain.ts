@@ -1,0 +1,105 @@
+// The hash chain: canonical serialization of a record, its SHA-256 link to the previous one, and sealing.
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
+import type { AuditAction, AuditRecord } from '../store/types.js';
+
+/** prevHash of the first record ever written (seq 1). */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * Canonical JSON: object keys sorted by UTF-16 code units, no whitespace, numbers and strings as
+ * JSON.stringify writes them, undefined object members left out. For the values audit records hold
+ * (strings, finite numbers, booleans, null, arrays, plain objects) this is RFC 8785 (JCS), so an
+ * auditor can recompute a hash in any language.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new InvalidArgumentError('audit data cannot hold NaN or Infinity');
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+      const object = value as Record<string, unknown>;
+      const keys = Object.keys(object)
+        .filter((k) => object[k] !== undefined)
+        .sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(object[k])}`).join(',')}}`;
+    }
+    default:
+      throw new InvalidArgumentError(`audit data cannot hold a ${typeof value}`);
+  }
+}
+
+/** A record as exported (JSONL) and as hashed: the stored fields with `detail` as a JSON object. */
+export interface AuditExportRecord {
+  readonly seq: number;
+  readonly at: string;
+  readonly action: string;
+  readonly user: string | null;
+  readonly sessionId: string | null;
+  readonly address: string | null;
+  readonly protocol: string | null;
+  readonly path: string | null;
+  readonly target: string | null;
+  readonly result: string;
+  readonly reason: string | null;
+  readonly detail: unknown;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** Throws when the stored detail text is not JSON. */
+export function toExportRecord(r: AuditRecord): AuditExportRecord {
+  return {
+    seq: r.seq,
+    at: r.at,
+    action: r.action,
+    user: r.user,
+    sessionId: r.sessionId,
+    address: r.address,
+    protocol: r.protocol,
+    path: r.path,
+    target: r.target,
+    result: r.result,
+    reason: r.reason,
+    detail: JSON.parse(r.detail) as unknown,
+    prevHash: r.prevHash,
+    hash: r.hash,
+  };
+}
+
+/**
+ * hash = lowercase hex SHA-256 of the UTF-8 canonical JSON of the export record without `hash`.
+ * `prevHash` and `seq` are inside it, so a record cannot be edited, moved or unlinked without the
+ * recomputed hash or the next record's link disagreeing.
+ */
+export function computeHash(record: Omit<AuditExportRecord, 'hash'> & { hash?: unknown }): string {
+  const { hash: _ignored, ...hashed } = record;
+  return createHash('sha256').update(canonicalJson(hashed), 'utf8').digest('hex');
+}
+
+/** What a writer supplies; the chain adds seq, prevHash and hash. */
+export interface AuditFields {
+  readonly at: string;
+  readonly action: AuditAction;
+  readonly user: string | null;
+  readonly sessionId: string | null;
+  readonly address: string | null;
+  readonly protocol: string | null;
+  readonly path: string | null;
+  readonly target: string | null;
+  readonly result: string;
+  readonly reason: string | null;
+  /** Canonical JSON text of an object (see canonicalJson). */
+  readonly detail: string;
+}
+
+export function sealRecord(fields: AuditFields, seq: number, prevHash: string): AuditRecord {
+  const unsealed = { ...fields, seq, prevHash };
+  const hash = computeHash({ ...unsealed, detail: JSON.parse(fields.detail) as unknown });
+  return { ...unsealed, hash };
+}

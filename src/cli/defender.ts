@@ -1,0 +1,77 @@
+// `ferry defender list|unban`: the bans the built-in defender holds in the store (shared by all processes).
+import { isIP } from 'node:net';
+import type { Command } from 'commander';
+import { normalizeAddress } from '../auth/defender.js';
+import { AppContext } from '../context.js';
+import { CliError, configFromOptions, type DataDirOption } from './common.js';
+
+async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const ctx = await AppContext.create(configFromOptions(options));
+  try {
+    return await run(ctx);
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+export function registerDefenderCommand(program: Command): void {
+  const defender = program
+    .command('defender')
+    .description('addresses the defender scored or banned (failed logins, protocol errors, limit hits)')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
+  const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
+
+  defender
+    .command('list')
+    .description('list scored and banned addresses')
+    .option('--banned', 'only addresses banned now')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (o: { banned?: boolean; json?: boolean }, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        const now = new Date();
+        const hosts = (await ctx.store.defender.list()).filter(
+          (h) => !o.banned || (h.bannedUntil && h.bannedUntil > now),
+        );
+        if (o.json) {
+          const view = hosts.map((h) => ({
+            address: h.address,
+            score: h.score,
+            banned: Boolean(h.bannedUntil && h.bannedUntil > now),
+            bannedUntil: h.bannedUntil?.toISOString() ?? null,
+            banCount: h.banCount,
+            lastReason: h.lastReason,
+            updated: h.updatedAt.toISOString(),
+          }));
+          process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+          return;
+        }
+        process.stdout.write(
+          'ADDRESS                                  SCORE  BANNED UNTIL              BANS  LAST REASON\n',
+        );
+        for (const h of hosts) {
+          const until = h.bannedUntil && h.bannedUntil > now ? h.bannedUntil.toISOString() : '-';
+          process.stdout.write(
+            `${h.address.padEnd(40)} ${String(h.score).padEnd(6)} ${until.padEnd(25)} ${String(h.banCount).padEnd(5)} ${h.lastReason}\n`,
+          );
+        }
+      });
+    });
+
+  defender
+    .command('unban')
+    .description('lift a ban (and forget the score) of an address')
+    .argument('<address>', 'IPv4 or IPv6 address')
+    .option('--data-dir <dir>', 'data directory')
+    .action(async (address: string, _o: unknown, cmd: Command) => {
+      if (isIP(address) === 0) throw new CliError(`'${address}' is not an IP address`, 2);
+      const key = normalizeAddress(address);
+      await withContext(opts(cmd), async (ctx) => {
+        if (!(await ctx.store.defender.unban(key)))
+          throw new CliError(`${key} is not in the defender's list`);
+        await ctx.audit.recordAdmin({ command: 'defender unban', subject: key });
+        process.stdout.write(`${key} unbanned\n`);
+      });
+    });
+}

@@ -1,0 +1,233 @@
+// `ferry partners ...`: remote SFTP servers Ferry pulls from and pushes to; host keys pinned by a person.
+import type { Command } from 'commander';
+import { AppContext } from '../context.js';
+import type { PartnerRecord } from '../store/types.js';
+import { confirm } from '../transfers/terminal.js';
+import { formatDuration } from '../transfers/timing.js';
+import { CliError, configFromOptions, type DataDirOption, readSecretFromStdin } from './common.js';
+
+async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const ctx = await AppContext.create(configFromOptions(options));
+  try {
+    return await run(ctx);
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+function portOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new CliError(`--port must be a number, got '${value}'`, 2);
+  return Number(value);
+}
+
+function view(p: PartnerRecord) {
+  return {
+    name: p.name,
+    host: p.host,
+    port: p.port,
+    user: p.username,
+    auth: [p.clientKey ? `key ${p.clientKey}` : null, p.passwordSealed ? 'password' : null]
+      .filter(Boolean)
+      .join(' + '),
+    hostKey: p.hostKeySha256 ? `${p.hostKeyAlgorithm} ${p.hostKeySha256}` : null,
+    renameUploads: p.renameUploads,
+    readBack: p.readBack,
+    created: p.createdAt.toISOString(),
+  };
+}
+
+const SHA256_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+export function registerPartnersCommand(program: Command): void {
+  const partners = program
+    .command('partners')
+    .description('remote SFTP servers for transfer jobs (credentials sealed, host keys pinned)')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
+  const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
+
+  partners
+    .command('add')
+    .description('add a partner (no host key is trusted yet: run `partners trust` next)')
+    .argument('<name>', 'partner name')
+    .requiredOption('--host <host>', 'host name or address')
+    .option('--port <port>', 'SSH port', '22')
+    .requiredOption('--user <user>', 'login name')
+    .option('--password-stdin', 'read the password from standard input (stored sealed with the master key)')
+    .option('--client-key <name>', 'log in with this client key from `ferry keys client`')
+    .option('--no-rename', 'upload straight to the final name (for servers that forbid rename)')
+    .option('--read-back', 'without server-side SHA-256 (check-file), read each file back to verify it')
+    .action(
+      async (
+        name: string,
+        o: {
+          host: string;
+          port: string;
+          user: string;
+          passwordStdin?: boolean;
+          clientKey?: string;
+          rename: boolean;
+          readBack?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        if (!o.passwordStdin && !o.clientKey)
+          throw new CliError('give --password-stdin or --client-key (or both, for two-factor servers)', 2);
+        const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
+        await withContext(opts(cmd), async (ctx) => {
+          const partner = await ctx.transfers.partners.add({
+            name,
+            host: o.host,
+            port: portOption(o.port),
+            username: o.user,
+            password,
+            clientKey: o.clientKey,
+            renameUploads: o.rename,
+            readBack: o.readBack ?? false,
+          });
+          await ctx.audit.recordAdmin({
+            command: 'partners add',
+            subject: `partner ${name}`,
+            changes: {
+              host: partner.host,
+              port: partner.port,
+              user: partner.username,
+              password: password ? 'set' : 'none',
+              clientKey: partner.clientKey,
+            },
+          });
+          process.stdout.write(
+            `partner ${name} added (${partner.username}@${partner.host}:${partner.port}); next: ferry partners trust ${name}\n`,
+          );
+        });
+      },
+    );
+
+  partners
+    .command('list')
+    .description('list partners')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        const all = (await ctx.transfers.partners.list()).map(view);
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+          return;
+        }
+        process.stdout.write('NAME             ADDRESS                          USER         HOST KEY\n');
+        for (const p of all) {
+          process.stdout.write(
+            `${p.name.padEnd(16)} ${`${p.host}:${p.port}`.padEnd(32)} ${p.user.padEnd(12)} ${p.hostKey ?? 'NOT TRUSTED'}\n`,
+          );
+        }
+      });
+    });
+
+  partners
+    .command('show')
+    .description('show one partner')
+    .argument('<name>')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        const p = view(await ctx.transfers.partners.get(name));
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
+          return;
+        }
+        process.stdout.write(
+          [
+            `name:           ${p.name}`,
+            `address:        ${p.host}:${p.port}`,
+            `user:           ${p.user}`,
+            `login:          ${p.auth}`,
+            `host key:       ${p.hostKey ?? 'not trusted (ferry partners trust NAME)'}`,
+            `uploads:        ${p.renameUploads ? 'temporary name, renamed when complete' : 'straight to the final name'}`,
+            `verify:         size, SHA-256 via check-file when offered${p.readBack ? ', else read-back' : ''}`,
+            `created:        ${p.created}`,
+          ].join('\n') + '\n',
+        );
+      });
+    });
+
+  partners
+    .command('trust')
+    .description("fetch the partner's host key, show its fingerprint and pin it once confirmed")
+    .argument('<name>')
+    .option('--fingerprint <sha256>', 'pin only if the server presents this SHA256:... fingerprint (scripts)')
+    .option('--yes', 'pin whatever key the server presents, without asking (trust on first use)')
+    .action(async (name: string, o: { fingerprint?: string; yes?: boolean }, cmd: Command) => {
+      if (o.fingerprint !== undefined && !SHA256_FINGERPRINT.test(o.fingerprint))
+        throw new CliError('--fingerprint must look like SHA256: followed by 43 base64 characters', 2);
+      await withContext(opts(cmd), async (ctx) => {
+        const partner = await ctx.transfers.partners.get(name);
+        const key = await ctx.transfers.partners.fetchHostKey(name);
+        process.stderr.write(
+          `The ${key.algorithm} host key of ${partner.host}:${partner.port} has fingerprint\n  ${key.sha256}\n`,
+        );
+        if (partner.hostKeySha256 && partner.hostKeySha256 !== key.sha256)
+          process.stderr.write(`WARNING: this differs from the trusted key ${partner.hostKeySha256}\n`);
+        let accepted: boolean;
+        if (o.fingerprint !== undefined) {
+          accepted = o.fingerprint === key.sha256;
+          if (!accepted)
+            throw new CliError(
+              `the server presents ${key.sha256}, not ${o.fingerprint}: host key NOT trusted`,
+            );
+        } else if (o.yes) {
+          accepted = true;
+        } else if (process.stdin.isTTY) {
+          accepted = await confirm(
+            'Compare it with the fingerprint the partner gave you. Trust it (yes/no/[fingerprint])? ',
+            key.sha256,
+          );
+        } else {
+          throw new CliError('not a terminal: confirm with --fingerprint SHA256:... (or --yes)', 2);
+        }
+        if (!accepted) throw new CliError('host key not trusted');
+        await ctx.transfers.partners.pin(name, key);
+        await ctx.audit.recordAdmin({
+          command: 'partners trust',
+          subject: `partner ${name}`,
+          changes: { hostKey: key.sha256, previous: partner.hostKeySha256 },
+        });
+        process.stdout.write(`partner ${name}: host key ${key.sha256} trusted\n`);
+      });
+    });
+
+  partners
+    .command('test')
+    .description('connect and log in, list the home directory, report algorithms and latency')
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        const r = await ctx.transfers.partners.test(name);
+        process.stdout.write(
+          [
+            `partner ${name}: OK`,
+            `server:     ${r.serverBanner || 'unknown'}`,
+            `host key:   ${r.hostKey.algorithm} ${r.hostKey.sha256} (trusted)`,
+            `kex:        ${r.kex}`,
+            `cipher:     ${r.cipher}${r.mac ? ` / ${r.mac}` : ''}`,
+            `latency:    TCP ${formatDuration(r.connectMs)}, SSH login ${formatDuration(r.loginMs)}, SFTP request ${formatDuration(r.requestMs)}`,
+            `home:       ${r.home} (${r.entries} entries)`,
+            `transfer:   ${r.chunk / 1024} KiB per request, 64 in flight; SHA-256 on server: ${r.extensions.includes('check-file-name') ? 'yes' : 'no'}`,
+            `extensions: ${r.extensions.join(', ') || 'none'}`,
+          ].join('\n') + '\n',
+        );
+      });
+    });
+
+  partners
+    .command('remove')
+    .description('remove a partner (refused while a job uses it)')
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        await ctx.transfers.partners.remove(name);
+        await ctx.audit.recordAdmin({ command: 'partners remove', subject: `partner ${name}` });
+        process.stdout.write(`partner ${name} removed\n`);
+      });
+    });
+}

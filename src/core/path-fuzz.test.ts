@@ -1,0 +1,485 @@
+// Fuzzes the path resolver and the chroot with hostile paths: nothing outside the home is ever resolved, read, listed or changed.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import fc from 'fast-check';
+import { FerryError } from '../errors.js';
+import { LocalFs } from '../vfs/local/local-fs.js';
+import { HomeJail } from './home-jail.js';
+import { makeSessionFixture, READ, READ_WRITE, RESUME, UPLOAD } from './session-fixture.js';
+import type { FileSession, OpenMode } from './types.js';
+import { climbsAboveRoot, DEFAULT_PATH_LIMITS, resolveVirtualPath } from './virtual-path.js';
+
+// ---- budget and replay (same knobs as src/sftp/fuzz.test.ts) ------------------------------------
+
+/** Per-property budget: a few seconds in `npm test`; `npm run fuzz` sets FERRY_FUZZ_SECONDS. */
+const FUZZ_SECONDS = Number(process.env.FERRY_FUZZ_SECONDS ?? '0');
+
+/** Runs a property until its run count or time budget is spent; prints the seed, and how to replay a failure. */
+async function runProperty<Ts>(
+  t: TestContext,
+  property: fc.IRawProperty<Ts>,
+  runs: number,
+  budgetMs: number,
+): Promise<void> {
+  const seed = process.env.FERRY_FUZZ_SEED;
+  const path = process.env.FERRY_FUZZ_PATH;
+  const started = Date.now();
+  const details = await fc.check(property, {
+    numRuns: FUZZ_SECONDS > 0 ? 1e9 : runs,
+    interruptAfterTimeLimit: FUZZ_SECONDS > 0 ? FUZZ_SECONDS * 1000 : budgetMs,
+    markInterruptAsFailure: false,
+    ...(seed ? { seed: Number(seed) } : {}),
+    ...(path ? { path, endOnFailure: true } : {}),
+  });
+  t.diagnostic(`${t.name}: ${details.numRuns} runs in ${Date.now() - started} ms, seed ${details.seed}`);
+  if (details.failed) {
+    const replay = `FERRY_FUZZ_SEED=${details.seed} FERRY_FUZZ_PATH=${details.counterexamplePath ?? ''}`;
+    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : '';
+    throw new Error(
+      `${fc.defaultReportMessage(details)}\n${cause}\nreplay: ${replay} node --import tsx --test <this file>`,
+    );
+  }
+}
+
+/** fast-check abandons the run in progress when the time budget ends; the fixture must outlive that run. */
+class RunTracker {
+  #current: Promise<unknown> = Promise.resolve();
+
+  track<T>(run: Promise<T>): Promise<T> {
+    this.#current = run.catch(() => undefined);
+    return run;
+  }
+
+  settled(): Promise<unknown> {
+    return this.#current;
+  }
+}
+
+/** Any failure of a file session must be one of ours (mapped to a status), never a TypeError or RangeError. */
+function assertFerryError(err: unknown, what: string): void {
+  if (!(err instanceof FerryError)) {
+    throw new Error(`${what} threw a non-Ferry error: ${err instanceof Error ? err.stack : String(err)}`);
+  }
+}
+
+// ---- the hostile home ------------------------------------------------------------------------------
+
+/** Unguessable text in every file outside the home: no read may ever return it. */
+const MARKER = `ferry-sentinel-${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 24)}`;
+/** A name inside the sentinel directory: no listing may ever show it. */
+const LEAK_NAME = `leak-${MARKER}`;
+
+/**
+ * base/
+ *   sentinel/secret.txt, sentinel/<LEAK_NAME>/f      outside: must stay untouched and unseen
+ *   homes/bob/other.txt                              another user's home, outside too
+ *   homes/alice/                                     the home, full of links that try to leave
+ */
+async function buildHostileHome(base: string, home: string): Promise<void> {
+  const sentinel = join(base, 'sentinel');
+  await mkdir(join(sentinel, LEAK_NAME), { recursive: true });
+  await writeFile(join(sentinel, 'secret.txt'), MARKER);
+  await writeFile(join(sentinel, LEAK_NAME, 'f'), MARKER);
+  await mkdir(join(base, 'homes', 'bob'), { recursive: true });
+  await writeFile(join(base, 'homes', 'bob', 'other.txt'), MARKER);
+  await resetHome(base, home);
+}
+
+async function resetHome(base: string, home: string): Promise<void> {
+  await rm(home, { recursive: true, force: true });
+  await mkdir(join(home, 'dir', 'sub'), { recursive: true, mode: 0o700 });
+  await writeFile(join(home, 'inside.txt'), 'inside');
+  await writeFile(join(home, 'dir', 'sub', 'file.txt'), 'deep inside');
+  const links: Array<[target: string, name: string]> = [
+    ['../../sentinel', 'out'],
+    [join(base, 'sentinel'), 'abs'],
+    [join(base, 'sentinel', 'secret.txt'), 'abs-file'],
+    ['../../sentinel/created-by-fuzz', 'dangling'],
+    [join(base, 'sentinel', 'new-dir', 'x'), 'dangling-dir'],
+    ['../bob', 'bob'],
+    ['loop', 'loop'],
+    ['chain2', 'chain1'],
+    ['../../sentinel', 'chain2'],
+    ['dir/sub', 'inside-link'],
+    ['/', 'root'],
+    ['../..', join('dir', 'up')],
+    ['../../../sentinel/secret.txt', join('dir', 'sub', 'up-file')],
+  ];
+  for (const [target, name] of links) await symlink(target, join(home, name));
+}
+
+interface Entry {
+  kind: string;
+  mode: number;
+  size: number;
+  nlink: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  content?: string;
+}
+
+/** Everything under `base` except the home: kind, mode, size, times, content digest, link text. */
+async function snapshotOutside(base: string, home: string): Promise<Map<string, Entry>> {
+  const out = new Map<string, Entry>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of await readdir(dir)) {
+      const path = join(dir, name);
+      if (path === home) continue;
+      const st = await lstat(path);
+      const entry: Entry = {
+        kind: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : 'other',
+        mode: st.mode,
+        size: st.size,
+        nlink: st.nlink,
+        mtimeMs: st.mtimeMs,
+        ctimeMs: st.ctimeMs,
+      };
+      if (st.isFile())
+        entry.content = createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex');
+      if (st.isSymbolicLink()) entry.content = await readlink(path);
+      // The home's parent changes whenever resetHome() recreates the home; new siblings still show up as entries.
+      if (path === posix.dirname(home)) entry.mtimeMs = entry.ctimeMs = entry.nlink = 0;
+      out.set(path, entry);
+      if (st.isDirectory()) await walk(path);
+    }
+  };
+  await walk(base);
+  return out;
+}
+
+function assertOutsideUnchanged(before: Map<string, Entry>, after: Map<string, Entry>): void {
+  for (const [path, entry] of after) {
+    assert.ok(before.has(path), `created outside the home: ${path}`);
+    assert.deepEqual(entry, before.get(path), `changed outside the home: ${path}`);
+  }
+  for (const path of before.keys()) assert.ok(after.has(path), `removed outside the home: ${path}`);
+}
+
+// ---- hostile paths -----------------------------------------------------------------------------------
+
+const NAMES_IN_HOME = [
+  'out',
+  'abs',
+  'abs-file',
+  'dangling',
+  'dangling-dir',
+  'bob',
+  'loop',
+  'chain1',
+  'chain2',
+  'inside-link',
+  'root',
+  'dir',
+  'sub',
+  'up',
+  'up-file',
+  'inside.txt',
+  'file.txt',
+  'secret.txt',
+  'sentinel',
+  'homes',
+  'created-by-fuzz',
+  '.ferry-part.inside.txt',
+];
+
+const segment = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...NAMES_IN_HOME) },
+  { weight: 4, arbitrary: fc.constantFrom('..', '.', '', '~', '...', '~alice', '~root') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '..\\..',
+      '%2e%2e',
+      '%2f',
+      '\u2025',
+      '\uff0e\uff0e',
+      ' ..',
+      '.. ',
+      '\0',
+      'x\0y',
+      '\n',
+      '\uD800',
+      'é',
+      'a'.repeat(255),
+      'a'.repeat(256),
+      'é'.repeat(128),
+    ),
+  },
+  { weight: 2, arbitrary: fc.string({ maxLength: 10 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 6 }) },
+);
+
+/** Relative and absolute paths built from names that lead out, climbs, odd encodings and junk. */
+function hostilePath(base: string): fc.Arbitrary<string> {
+  return fc.oneof(
+    {
+      weight: 10,
+      arbitrary: fc
+        .tuple(fc.constantFrom('', '/', '~/', './', '//'), fc.array(segment, { maxLength: 8 }))
+        .map(([start, parts]) => start + parts.join('/')),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        join(base, 'sentinel', 'secret.txt'),
+        join(base, 'sentinel'),
+        join(base, 'homes', 'bob', 'other.txt'),
+        `/../..${base}/sentinel/secret.txt`,
+        '/etc/passwd',
+        '../../../../../../etc/passwd',
+        '../'.repeat(2000),
+        `${'a/'.repeat(2100)}x`,
+        '/'.repeat(5000),
+      ),
+    },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+  );
+}
+
+// ---- properties ------------------------------------------------------------------------------------
+
+describe('path resolver fuzz', () => {
+  it('resolveVirtualPath yields a canonical path inside the root, or refuses with InvalidPathError', async (t) => {
+    const limits = DEFAULT_PATH_LIMITS;
+    await runProperty(
+      t,
+      fc.property(hostilePath('/srv/ferry'), (input) => {
+        let v: string;
+        try {
+          v = resolveVirtualPath(input, limits);
+        } catch (err) {
+          assert.ok(err instanceof FerryError && err.code === 'ERR_INVALID_PATH', String(err));
+          return;
+        }
+        assert.ok(v.startsWith('/'), v);
+        assert.ok(v === '/' || !v.endsWith('/'), v);
+        assert.ok(!v.includes('\0'));
+        for (const part of v.split('/').slice(1)) {
+          if (v === '/') break;
+          assert.ok(part !== '' && part !== '.' && part !== '..', `non-canonical component in ${v}`);
+          assert.ok(Buffer.byteLength(part) <= limits.maxComponentLength);
+        }
+        assert.equal(resolveVirtualPath(v, limits), v, 'idempotent');
+        // Joined under any home it stays there, lexically.
+        assert.ok(posix.join('/srv/home', v).startsWith('/srv/home'), v);
+      }),
+      20_000,
+      3_000,
+    );
+  });
+
+  it('climbsAboveRoot says exactly whether a link text, read from its directory, ever leaves the root', async (t) => {
+    const dir = fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 4 }).map((p) => `/${p.join('/')}`);
+    const relative = fc
+      .array(fc.constantFrom('..', '.', '', 'x', 'y'), { maxLength: 8 })
+      .map((parts) => parts.join('/'))
+      // Link texts starting with '/' are absolute: not what climbsAboveRoot is asked about.
+      .filter((text) => !text.startsWith('/'));
+    await runProperty(
+      t,
+      fc.property(dir, relative, (from, text) => {
+        // Reference: walk the components from /root<from>, and see whether any prefix is above /root.
+        let depth = from.split('/').filter((p) => p !== '').length;
+        let left = false;
+        for (const part of text.split('/')) {
+          if (part === '..') depth--;
+          else if (part !== '' && part !== '.') depth++;
+          if (depth < 0) left = true;
+        }
+        assert.equal(climbsAboveRoot(from, text), left, `${from} + ${text}`);
+        if (!left) assert.ok(posix.resolve(`/root${from}`, text).startsWith('/root'));
+      }),
+      20_000,
+      2_000,
+    );
+  });
+
+  it('HomeJail never resolves a hostile path to something outside the home', async (t) => {
+    const fx = await makeSessionFixture();
+    try {
+      await buildHostileHome(fx.base, fx.homeDir);
+      const jail = new HomeJail(new LocalFs(), fx.homeDir);
+      await jail.ready();
+      const home = jail.realHome;
+      const inside = (p: string) => p === home || p.startsWith(`${home}/`);
+      await runProperty(
+        t,
+        fc.asyncProperty(hostilePath(fx.base), fc.boolean(), async (input, followLast) => {
+          let v: string;
+          try {
+            v = resolveVirtualPath(input);
+          } catch {
+            return;
+          }
+          let real: string;
+          try {
+            real = await jail.resolve(v, followLast);
+          } catch (err) {
+            assertFerryError(err, `resolve(${JSON.stringify(v)})`);
+            return;
+          }
+          assert.ok(inside(real), `${v} resolved to ${real}`);
+          // What the operation will touch really is inside: the parent always, the entry itself when followed.
+          const realParent = await realpath(posix.dirname(real)).catch(() => undefined);
+          if (realParent !== undefined && real !== home) {
+            assert.ok(inside(realParent), `${v}: parent is ${realParent}`);
+          }
+          if (followLast) {
+            const target = await realpath(real).catch(() => undefined);
+            if (target !== undefined) assert.ok(inside(target), `${v}: target is ${target}`);
+          }
+        }),
+        5_000,
+        4_000,
+      );
+    } finally {
+      await fx.cleanup();
+    }
+  });
+
+  it('a file session on a home full of escaping symlinks never reads, lists or changes anything outside', async (t) => {
+    const fx = await makeSessionFixture();
+    const runs = new RunTracker();
+    try {
+      await buildHostileHome(fx.base, fx.homeDir);
+      const before = await snapshotOutside(fx.base, fx.homeDir);
+      const path = hostilePath(fx.base);
+      const operation = fc.oneof(
+        fc.record({ op: fc.constant('realpath' as const), path }),
+        fc.record({ op: fc.constantFrom('stat' as const, 'lstat' as const), path }),
+        fc.record({
+          op: fc.constant('open' as const),
+          path,
+          mode: fc.constantFrom<OpenMode>(READ, UPLOAD, RESUME, READ_WRITE),
+        }),
+        fc.record({ op: fc.constant('list' as const), path }),
+        fc.record({ op: fc.constant('readlink' as const), path }),
+        fc.record({ op: fc.constant('symlink' as const), path, target: path }),
+        fc.record({ op: fc.constant('hardlink' as const), path, target: path }),
+        fc.record({ op: fc.constant('rename' as const), path, target: path, overwrite: fc.boolean() }),
+        fc.record({
+          op: fc.constantFrom('mkdir' as const, 'remove' as const, 'rmdir' as const, 'setstat' as const),
+          path,
+        }),
+      );
+      await runProperty(
+        t,
+        fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 12 }), (ops) =>
+          runs.track(
+            (async () => {
+              await resetHome(fx.base, fx.homeDir);
+              const session = fx.open();
+              try {
+                for (const op of ops) await applyOperation(session, op, fx.base);
+              } finally {
+                await session.close();
+              }
+              assertOutsideUnchanged(before, await snapshotOutside(fx.base, fx.homeDir));
+            })(),
+          ),
+        ),
+        2_000,
+        8_000,
+      );
+    } finally {
+      await runs.settled();
+      await fx.cleanup();
+    }
+  });
+});
+
+type Operation =
+  | {
+      op: 'realpath' | 'stat' | 'lstat' | 'list' | 'readlink' | 'mkdir' | 'remove' | 'rmdir' | 'setstat';
+      path: string;
+    }
+  | { op: 'open'; path: string; mode: OpenMode }
+  | { op: 'symlink' | 'hardlink'; path: string; target: string }
+  | { op: 'rename'; path: string; target: string; overwrite: boolean };
+
+/** Runs one operation; a refusal is fine, anything returned is checked for leaks. */
+async function applyOperation(session: FileSession, o: Operation, base: string): Promise<void> {
+  const what = `${o.op}(${JSON.stringify(o.path)})`;
+  try {
+    switch (o.op) {
+      case 'realpath': {
+        const v = await session.realpath(o.path);
+        assert.ok(v.startsWith('/'), `${what} = ${v}`);
+        // The real location of the home is never disclosed (unless the client typed it).
+        if (!o.path.includes(base)) assert.ok(!v.includes(base), `${what} disclosed ${v}`);
+        return;
+      }
+      case 'stat':
+      case 'lstat':
+        await session[o.op](o.path);
+        return;
+      case 'open': {
+        const handle = await session.openFile(o.path, o.mode);
+        try {
+          if (o.mode.read) {
+            const data = await handle.read(0, 4096);
+            assert.ok(!data.toString('latin1').includes(MARKER), `${what} read a file outside the home`);
+          }
+          if (o.mode.write) await handle.write(0, Buffer.from('fuzz'));
+        } finally {
+          await handle.close();
+        }
+        return;
+      }
+      case 'list': {
+        const dir = await session.openDir(o.path);
+        try {
+          for (let batch = await dir.read(); batch !== null; batch = await dir.read()) {
+            for (const entry of batch) {
+              assert.ok(!entry.name.includes(MARKER), `${what} listed the sentinel directory`);
+              assert.ok(entry.name !== 'other.txt', `${what} listed another user's home`);
+            }
+          }
+        } finally {
+          await dir.close();
+        }
+        return;
+      }
+      case 'readlink': {
+        const text = await session.readlink(o.path);
+        assert.ok(!text.includes(base), `${what} disclosed ${text}`);
+        return;
+      }
+      case 'symlink':
+        await session.symlink(o.target, o.path);
+        return;
+      case 'hardlink':
+        await session.hardlink(o.target, o.path);
+        return;
+      case 'rename':
+        await session.rename(o.path, o.target, { overwrite: o.overwrite });
+        return;
+      case 'mkdir':
+      case 'remove':
+      case 'rmdir':
+        await session[o.op](o.path);
+        return;
+      case 'setstat':
+        await session.setstat(o.path, { mode: 0o600, mtime: 1_000_000, atime: 1_000_000, size: 1 });
+        return;
+    }
+  } catch (err) {
+    if (err instanceof assert.AssertionError) throw err;
+    assertFerryError(err, what);
+  }
+}

@@ -1,0 +1,208 @@
+// AuditRepository over kysely: chain appends and prunes read the head and write in one exclusive transaction.
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import { FerryError } from '../errors.js';
+import type { AuditLogTable, Database } from './schema.js';
+import type {
+  AuditAction,
+  AuditChainHead,
+  AuditCut,
+  AuditPageQuery,
+  AuditRecord,
+  AuditRepository,
+} from './types.js';
+
+export interface AuditRepositoryOptions {
+  /**
+   * Statements opening a write transaction that excludes every other writer from its first statement on.
+   * SQLite: `BEGIN IMMEDIATE` (a plain deferred BEGIN takes the write lock only at the first INSERT, and in
+   * WAL mode a reader that became a writer after someone else committed fails with SQLITE_BUSY_SNAPSHOT,
+   * which the busy timeout does not cover). PostgreSQL: `BEGIN` + `LOCK TABLE audit_log IN EXCLUSIVE MODE`.
+   */
+  readonly beginWrite: readonly string[];
+  /** True for the driver's "another writer holds the lock" error, which is retried. */
+  readonly isBusy: (err: unknown) => boolean;
+}
+
+/** Attempts at a write transaction while another process holds the lock (each waits the busy timeout too). */
+const WRITE_ATTEMPTS = 8;
+/** Rows per INSERT: 14 columns each, well under SQLite's bound-parameter limit. */
+const INSERT_CHUNK = 64;
+
+function toRecord(row: Selectable<AuditLogTable>): AuditRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    // Stored rows are reported as they are; audit/ verification judges them, not this mapping.
+    action: row.action as AuditAction,
+    user: row.username,
+    sessionId: row.session_id,
+    address: row.address,
+    protocol: row.protocol,
+    path: row.path,
+    target: row.target,
+    result: row.result,
+    reason: row.reason,
+    detail: row.detail,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function toRow(r: AuditRecord): AuditLogTable {
+  return {
+    seq: r.seq,
+    at: r.at,
+    action: r.action,
+    username: r.user,
+    session_id: r.sessionId,
+    address: r.address,
+    protocol: r.protocol,
+    path: r.path,
+    target: r.target,
+    result: r.result,
+    reason: r.reason,
+    detail: r.detail,
+    prev_hash: r.prevHash,
+    hash: r.hash,
+  };
+}
+
+export class KyselyAuditRepository implements AuditRepository {
+  readonly #db: Kysely<Database>;
+  readonly #options: AuditRepositoryOptions;
+
+  constructor(db: Kysely<Database>, options: AuditRepositoryOptions) {
+    this.#db = db;
+    this.#options = options;
+  }
+
+  append(build: (head: AuditChainHead | undefined) => AuditRecord[]): Promise<AuditRecord[]> {
+    return this.#write(async (trx) => {
+      const records = build(await this.#head(trx));
+      await this.#insert(trx, records);
+      return records;
+    });
+  }
+
+  async page(query: AuditPageQuery): Promise<AuditRecord[]> {
+    let q = this.#db.selectFrom('audit_log').selectAll();
+    if (query.afterSeq !== undefined) q = q.where('seq', '>', query.afterSeq);
+    if (query.throughSeq !== undefined) q = q.where('seq', '<=', query.throughSeq);
+    if (query.user !== undefined) q = q.where('username', '=', query.user);
+    if (query.actions !== undefined && query.actions.length > 0)
+      q = q.where('action', 'in', [...query.actions]);
+    if (query.since !== undefined) q = q.where('at', '>=', query.since);
+    if (query.until !== undefined) q = q.where('at', '<', query.until);
+    return (await q.orderBy('seq').limit(query.limit).execute()).map(toRecord);
+  }
+
+  async tail(count: number): Promise<AuditRecord[]> {
+    const rows = await this.#db
+      .selectFrom('audit_log')
+      .selectAll()
+      .orderBy('seq', 'desc')
+      .limit(count)
+      .execute();
+    return rows.reverse().map(toRecord);
+  }
+
+  async latest(action: AuditAction): Promise<AuditRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', action)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async seqRange(since?: string, until?: string): Promise<{ first: number; last: number } | undefined> {
+    let q = this.#db
+      .selectFrom('audit_log')
+      .select((eb) => [eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last')]);
+    if (since !== undefined) q = q.where('at', '>=', since);
+    if (until !== undefined) q = q.where('at', '<', until);
+    const row = await q.executeTakeFirst();
+    if (row?.first == null || row.last == null) return undefined;
+    return { first: Number(row.first), last: Number(row.last) };
+  }
+
+  prune(
+    before: string,
+    build: (cut: AuditCut, head: AuditChainHead) => AuditRecord[],
+  ): Promise<{ cut: AuditCut; records: AuditRecord[] } | undefined> {
+    return this.#write(async (trx) => {
+      const last = await trx
+        .selectFrom('audit_log')
+        .select(['seq', 'hash'])
+        .where('at', '<', before)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const head = await this.#head(trx);
+      if (!last || !head) return undefined;
+      const result = await trx.deleteFrom('audit_log').where('seq', '<=', last.seq).executeTakeFirst();
+      const cut: AuditCut = {
+        firstKeptSeq: last.seq + 1,
+        prevHash: last.hash,
+        deleted: Number(result.numDeletedRows),
+      };
+      const records = build(cut, head);
+      await this.#insert(trx, records);
+      return { cut, records };
+    });
+  }
+
+  async #head(trx: Kysely<Database>): Promise<AuditChainHead | undefined> {
+    return trx
+      .selectFrom('audit_log')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  async #insert(trx: Kysely<Database>, records: readonly AuditRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+      await trx
+        .insertInto('audit_log')
+        .values(records.slice(i, i + INSERT_CHUNK).map(toRow))
+        .execute();
+    }
+  }
+
+  /** One exclusive write transaction on one connection; retried while another process holds the lock. */
+  async #write<T>(body: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#db.connection().execute(async (conn) => {
+          let open = false;
+          try {
+            for (const statement of this.#options.beginWrite) {
+              await sql.raw(statement).execute(conn);
+              open = true;
+            }
+            const result = await body(conn);
+            await sql.raw('COMMIT').execute(conn);
+            return result;
+          } catch (err) {
+            if (!open) throw err;
+            try {
+              await sql.raw('ROLLBACK').execute(conn);
+            } catch (rollbackErr) {
+              throw new FerryError('ERR_IO', 'audit write failed and could not be rolled back', {
+                cause: new AggregateError([err, rollbackErr]),
+              });
+            }
+            throw err;
+          }
+        });
+      } catch (err) {
+        if (attempt >= WRITE_ATTEMPTS || !this.#options.isBusy(err)) throw err;
+        await delay(25 * attempt);
+      }
+    }
+  }
+}

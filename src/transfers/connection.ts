@@ -1,0 +1,255 @@
+// Opens an SSH connection with ssh2's Client and starts SFTP on it: host key policy, logins, negotiated algorithms.
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import ssh2, {
+  type AnyAuthMethod,
+  type AuthenticationType,
+  type NegotiatedAlgorithms,
+  type NextAuthHandler,
+} from 'ssh2';
+import { FerryError } from '../errors.js';
+import { sha256Fingerprint } from '../keys/ssh-keys.js';
+import type { Secret } from '../util/secret.js';
+import { SftpClient } from './sftp-client.js';
+
+const { Client } = ssh2;
+
+const DEFAULT_TIMEOUT_MS = 20_000;
+
+/** The server's host key as presented during key exchange. */
+export interface PresentedHostKey {
+  readonly algorithm: string;
+  readonly blob: Buffer;
+  /** `SHA256:...` as ssh-keygen prints it. */
+  readonly sha256: string;
+}
+
+/** Decides whether to go on with this host key (may ask a person); false aborts before any login. */
+export type HostKeyPolicy = (key: PresentedHostKey) => boolean | Promise<boolean>;
+
+export interface LoginCredentials {
+  readonly username: string;
+  /** A password, or a function asked for one when the server wants it (an interactive prompt). */
+  readonly password?: Secret<string> | (() => Promise<Secret<string>>);
+  /** A private key ssh2 can parse (OpenSSH or PEM text). */
+  readonly privateKey?: Secret<string>;
+}
+
+export interface ConnectOptions extends LoginCredentials {
+  readonly host: string;
+  readonly port: number;
+  readonly hostKey: HostKeyPolicy;
+  /** Host key algorithm type to ask for first (the pinned key's type), e.g. 'ssh-ed25519'. */
+  readonly preferHostKeyType?: string | null;
+  readonly timeoutMs?: number;
+  /** Handshake and login, which may include a person answering prompts (default: timeoutMs). */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface SftpConnection {
+  readonly sftp: SftpClient;
+  readonly hostKey: PresentedHostKey;
+  readonly algorithms: NegotiatedAlgorithms;
+  /** The software part of the server's identification line, e.g. `OpenSSH_9.2p1`. */
+  readonly serverBanner: string;
+  /** TCP connect, then handshake + login + SFTP start, in milliseconds. */
+  readonly timings: { readonly connectMs: number; readonly loginMs: number };
+  close(): Promise<void>;
+}
+
+export class HostKeyRejectedError extends FerryError {
+  readonly presented: PresentedHostKey;
+  constructor(presented: PresentedHostKey, message: string) {
+    super('ERR_PERMISSION_DENIED', message);
+    this.presented = presented;
+  }
+}
+
+export class ConnectError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_IO', message, options);
+  }
+}
+
+/** The key type named inside a public key blob (its first SSH string). */
+export function blobKeyType(blob: Buffer): string {
+  if (blob.length < 4) return 'unknown';
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + Math.min(len, blob.length - 4)).toString('latin1');
+}
+
+export function presentedHostKey(blob: Buffer): PresentedHostKey {
+  return { algorithm: blobKeyType(blob), blob, sha256: sha256Fingerprint(blob) };
+}
+
+/** ssh2's client host key algorithms, reordered so a pinned key's type is asked for first. */
+function hostKeyOrder(prefer: string | null | undefined): string[] | undefined {
+  if (!prefer) return undefined;
+  const all = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+  ];
+  const wanted = prefer === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [prefer];
+  return [...wanted.filter((a) => all.includes(a)), ...all.filter((a) => !wanted.includes(a))];
+}
+
+/** Public key first, then password, then keyboard-interactive answered with the password (PAM servers). */
+function authHandler(credentials: LoginCredentials) {
+  const tried = new Set<AuthenticationType>();
+  const { username, privateKey } = credentials;
+  let password: Promise<Secret<string>> | undefined;
+  // Asked for at most once, and only when the server wants a password (interactive clients prompt here).
+  const getPassword = () => {
+    const source = credentials.password;
+    password ??= typeof source === 'function' ? source() : Promise.resolve(source!);
+    return password;
+  };
+  const order: AuthenticationType[] = [
+    ...(privateKey ? (['publickey'] as const) : []),
+    ...(credentials.password ? (['password', 'keyboard-interactive'] as const) : []),
+  ];
+  return (left: AuthenticationType[] | null, _partial: boolean, next: NextAuthHandler) => {
+    const method = order.find((m) => !tried.has(m) && (!left || left.includes(m)));
+    if (!method) {
+      // ssh2 ends authentication on `false`; its type declarations omit that value.
+      next(false as unknown as AuthenticationType);
+      return;
+    }
+    tried.add(method);
+    if (method === 'publickey') {
+      next({ type: 'publickey', username, key: privateKey!.reveal() });
+      return;
+    }
+    getPassword().then(
+      (secret) => {
+        const auth: AnyAuthMethod =
+          method === 'password'
+            ? { type: 'password', username, password: secret.reveal() }
+            : {
+                type: 'keyboard-interactive',
+                username,
+                prompt: (_name, _instructions, _lang, prompts, finish) =>
+                  finish(prompts.map(() => secret.reveal())),
+              };
+        next(auth);
+      },
+      // No password to give (prompt cancelled): end authentication.
+      () => next(false as unknown as AuthenticationType),
+    );
+  };
+}
+
+function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ConnectError(`connect to ${host}:${port} timed out`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      // Without it, small SFTP requests wait on Nagle and uploads crawl.
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new ConnectError(`cannot connect to ${host}:${port}: ${err.message}`, { cause: err }));
+    });
+  });
+}
+
+export async function connectSftp(options: ConnectOptions): Promise<SftpConnection> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const started = performance.now();
+  const socket = await tcpConnect(options.host, options.port, timeoutMs);
+  const connectMs = performance.now() - started;
+  const client = new Client();
+  let presented: PresentedHostKey | undefined;
+  let refusal: Error | undefined;
+  let algorithms: NegotiatedAlgorithms | undefined;
+  let banner = '';
+  client.on('handshake', (negotiated) => {
+    algorithms = negotiated;
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('error', (err: Error & { level?: string }) => {
+      if (refusal) return reject(refusal);
+      if (err.level === 'client-authentication')
+        return reject(
+          new FerryError(
+            'ERR_PERMISSION_DENIED',
+            `login as ${options.username} to ${options.host}:${options.port} failed`,
+          ),
+        );
+      reject(new ConnectError(`${options.host}:${options.port}: ${err.message}`, { cause: err }));
+    });
+    client.once('close', () => reject(refusal ?? new ConnectError('connection closed during login')));
+  });
+  const serverHostKey = hostKeyOrder(options.preferHostKeyType);
+  client.connect({
+    sock: socket,
+    username: options.username,
+    readyTimeout: options.readyTimeoutMs ?? timeoutMs,
+    keepaliveInterval: 15_000,
+    ...(serverHostKey
+      ? {
+          algorithms: {
+            // ssh2's types list every algorithm name it knows; ours is a subset of them.
+            serverHostKey: serverHostKey as NonNullable<
+              NonNullable<Parameters<typeof client.connect>[0]['algorithms']>['serverHostKey']
+            >,
+          },
+        }
+      : {}),
+    hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+      presented = presentedHostKey(key);
+      const key_ = presented;
+      Promise.resolve()
+        .then(() => options.hostKey(key_))
+        .then(
+          (ok) => {
+            if (!ok) refusal ??= new HostKeyRejectedError(key_, `host key ${key_.sha256} was not accepted`);
+            verify(ok);
+          },
+          (err: unknown) => {
+            refusal = err instanceof Error ? err : new HostKeyRejectedError(key_, String(err));
+            verify(false);
+          },
+        );
+    },
+    authHandler: authHandler(options),
+  });
+  try {
+    await ready;
+    const channel = await new Promise<Duplex>((resolve, reject) => {
+      client.subsys('sftp', (err, stream) => (err ? reject(err) : resolve(stream)));
+    });
+    const sftp = await SftpClient.start(channel);
+    // ssh2 keeps the server's software version (from its identification line) only on this field.
+    banner = String((client as unknown as { _remoteVer?: string })._remoteVer ?? '');
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    return {
+      sftp,
+      hostKey: presented!,
+      algorithms: algorithms!,
+      serverBanner: banner,
+      timings: { connectMs, loginMs: performance.now() - started - connectMs },
+      close: async () => {
+        sftp.end();
+        client.end();
+        const timer = setTimeout(() => client.destroy(), 2000);
+        await closed;
+        clearTimeout(timer);
+      },
+    };
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+}

@@ -1,0 +1,395 @@
+// Transfer jobs: definitions, and runs that pull or push matching files once each, with retries, a run lock and records.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, posix, resolve } from 'node:path';
+import { Cron } from 'croner';
+import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import type {
+  TransferDirection,
+  TransferJobRecord,
+  TransferJobRepository,
+  TransferRunFile,
+  TransferRunRecord,
+  TransferRunRepository,
+} from '../store/types.js';
+import type { SftpConnection } from './connection.js';
+import { fileMatcher } from './glob.js';
+import { parseAfter, pendingFiles, type SourceFile } from './ledger.js';
+import { type PartnerManager, validateName } from './partners.js';
+import { isRegularFile } from './sftp-client.js';
+import { backoffDelay } from './timing.js';
+import { download, type TransferResult, upload } from './transfer.js';
+
+/** How long a run lock lasts without renewal: a crashed runner blocks its job at most this long. */
+const LOCK_LEASE_MS = 60_000;
+const LOCK_RENEW_MS = 20_000;
+
+/** An audit record as the audit writer takes it (structurally; transfers/ does not import audit/). */
+export interface TransferAuditEntry {
+  readonly action: 'upload' | 'download';
+  readonly user: string;
+  readonly protocol: 'sftp-client';
+  readonly address: string;
+  readonly path: string;
+  readonly target?: string;
+  readonly result: 'ok' | 'failed';
+  readonly reason?: string | null;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export type TransferAuditSink = (entry: TransferAuditEntry) => Promise<unknown>;
+
+export class JobBusyError extends FerryError {
+  constructor(job: string) {
+    super('ERR_LIMIT', `job ${job} is already running`);
+  }
+}
+
+export interface NewJobInput {
+  readonly name: string;
+  readonly partner: string;
+  readonly direction: string;
+  readonly remoteDir: string;
+  readonly localDir: string;
+  readonly pattern?: string;
+  readonly schedule?: string | null;
+  readonly after?: string;
+  readonly retries?: number;
+  readonly backoffMs?: number;
+}
+
+export interface RunHooks {
+  readonly trigger?: 'manual' | 'schedule' | 'catch-up';
+  readonly signal?: AbortSignal;
+  readonly onFile?: (name: string, size: number) => void;
+  readonly onProgress?: (name: string, done: number, total: number) => void;
+  readonly onFileDone?: (name: string, result: TransferResult) => void;
+  readonly onRetry?: (attempt: number, delayMs: number, error: Error) => void;
+  /** For tests: replaces the real wait between attempts. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export interface JobManagerDeps {
+  readonly jobs: TransferJobRepository;
+  readonly runs: TransferRunRepository;
+  readonly partners: PartnerManager;
+  readonly audit: TransferAuditSink;
+}
+
+/** Told about every run that ended failed after its retries (the alerting hook). */
+export type RunFailedListener = (job: TransferJobRecord, run: TransferRunRecord) => void;
+
+/** Validates a cron expression as the scheduler will read it. */
+export function validateSchedule(expression: string): string {
+  try {
+    new Cron(expression, { paused: true }).stop();
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid schedule '${expression}': ${(err as Error).message}`);
+  }
+  return expression;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export class JobManager {
+  readonly #failureListeners = new Set<RunFailedListener>();
+
+  constructor(private readonly deps: JobManagerDeps) {}
+
+  /** Subscribes to final run failures; returns the unsubscribe function. */
+  onRunFailed(listener: RunFailedListener): () => void {
+    this.#failureListeners.add(listener);
+    return () => this.#failureListeners.delete(listener);
+  }
+
+  list(): Promise<TransferJobRecord[]> {
+    return this.deps.jobs.list();
+  }
+
+  async get(name: string): Promise<TransferJobRecord> {
+    const job = await this.deps.jobs.get(name);
+    if (!job) throw new NotFoundError(`no job named ${name}`);
+    return job;
+  }
+
+  async add(input: NewJobInput): Promise<TransferJobRecord> {
+    validateName('job', input.name);
+    if (input.direction !== 'pull' && input.direction !== 'push')
+      throw new InvalidArgumentError(`--direction must be pull or push, not '${input.direction}'`);
+    const pattern = input.pattern ?? '*';
+    fileMatcher(pattern);
+    const after = input.after ?? 'keep';
+    parseAfter(after);
+    const retries = input.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0 || retries > 100)
+      throw new InvalidArgumentError('--retries must be 0-100');
+    const backoffMs = input.backoffMs ?? 30_000;
+    if (!input.remoteDir || !input.localDir)
+      throw new InvalidArgumentError('--remote-dir and --local-dir are required');
+    await this.deps.partners.get(input.partner);
+    return this.deps.jobs.create({
+      name: input.name,
+      partner: input.partner,
+      direction: input.direction as TransferDirection,
+      remoteDir: input.remoteDir,
+      localDir: input.localDir,
+      pattern,
+      schedule: input.schedule ? validateSchedule(input.schedule) : null,
+      after,
+      retries,
+      backoffMs,
+      enabled: true,
+    });
+  }
+
+  async setEnabled(name: string, enabled: boolean): Promise<TransferJobRecord> {
+    const job = await this.deps.jobs.update(name, { enabled });
+    if (!job) throw new NotFoundError(`no job named ${name}`);
+    return job;
+  }
+
+  async remove(name: string): Promise<void> {
+    if (!(await this.deps.jobs.remove(name))) throw new NotFoundError(`no job named ${name}`);
+  }
+
+  async history(name: string, limit = 20): Promise<TransferRunRecord[]> {
+    await this.get(name);
+    return this.deps.runs.history(name, limit);
+  }
+
+  /** Records the schedule slot the scheduler handled (missed-run detection). */
+  async markScheduled(name: string, at: Date): Promise<void> {
+    await this.deps.jobs.update(name, { lastScheduledAt: at });
+  }
+
+  /**
+   * Runs a job now: takes its run lock (JobBusyError when another run holds it), tries up to 1 + retries
+   * times with backoff, records the run and an audit record per file, and reports a final failure.
+   */
+  async run(name: string, hooks: RunHooks = {}): Promise<TransferRunRecord> {
+    const job = await this.get(name);
+    const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    const lease = () => new Date(Date.now() + LOCK_LEASE_MS);
+    if (!(await this.deps.jobs.acquireLock(name, owner, lease(), new Date()))) throw new JobBusyError(name);
+    const renew = setInterval(() => {
+      this.deps.jobs.renewLock(name, owner, lease()).catch(() => undefined);
+    }, LOCK_RENEW_MS);
+    renew.unref();
+    try {
+      const started = new Date();
+      const run = await this.deps.runs.start(name, hooks.trigger ?? 'manual', started);
+      const files: TransferRunFile[] = [];
+      let attempts = 0;
+      let lastError: Error | undefined;
+      for (;;) {
+        attempts++;
+        try {
+          await this.#runOnce(job, run.id, files, hooks);
+          lastError = undefined;
+          break;
+        } catch (err) {
+          lastError = err instanceof Error ? err : new Error(String(err));
+          if (attempts > job.retries || hooks.signal?.aborted) break;
+          const delay = backoffDelay(job.backoffMs, attempts);
+          hooks.onRetry?.(attempts, delay, lastError);
+          await (hooks.sleep ?? sleep)(delay, hooks.signal);
+        }
+      }
+      const result = {
+        status: lastError ? ('failed' as const) : ('ok' as const),
+        attempts,
+        files,
+        bytes: files.reduce((sum, f) => sum + f.bytes - f.resumedFrom, 0),
+        durationMs: Date.now() - started.getTime(),
+        error: lastError ? lastError.message : null,
+      };
+      await this.deps.runs.finish(run.id, result, new Date());
+      const record: TransferRunRecord = { ...run, ...result, finishedAt: new Date() };
+      if (lastError) {
+        const partner = await this.deps.partners.get(job.partner).catch(() => undefined);
+        await this.deps.audit({
+          action: job.direction === 'pull' ? 'download' : 'upload',
+          user: `job:${job.name}`,
+          protocol: 'sftp-client',
+          address: partner ? `${partner.host}:${partner.port}` : job.partner,
+          path: job.remoteDir,
+          target: job.localDir,
+          result: 'failed',
+          reason: lastError.message,
+          detail: { job: job.name, run: run.id, partner: job.partner, attempts, files: files.length },
+        });
+        for (const listener of this.#failureListeners) listener(job, record);
+      }
+      return record;
+    } finally {
+      clearInterval(renew);
+      await this.deps.jobs.releaseLock(name, owner);
+    }
+  }
+
+  async #runOnce(
+    job: TransferJobRecord,
+    runId: number,
+    files: TransferRunFile[],
+    hooks: RunHooks,
+  ): Promise<void> {
+    const partner = await this.deps.partners.get(job.partner);
+    const conn = await this.deps.partners.connect(partner);
+    try {
+      const ledger = await this.deps.runs.ledger(job.name);
+      const sources = job.direction === 'pull' ? await remoteSources(conn, job) : await localSources(job);
+      const after = parseAfter(job.after);
+      if (job.direction === 'pull') await mkdir(job.localDir, { recursive: true });
+      for (const file of pendingFiles(ledger, sources)) {
+        if (hooks.signal?.aborted) throw new FerryError('ERR_IO', 'run aborted');
+        const remotePath = posix.join(job.remoteDir, file.name);
+        const localPath = join(job.localDir, file.name);
+        hooks.onFile?.(file.name, file.size);
+        const options = {
+          readBack: partner.readBack,
+          signal: hooks.signal,
+          onProgress: (done: number, total: number) => hooks.onProgress?.(file.name, done, total),
+        };
+        let result: TransferResult;
+        try {
+          result =
+            job.direction === 'pull'
+              ? await download(conn.sftp, remotePath, localPath, { ...options, preserve: true })
+              : await upload(conn.sftp, localPath, remotePath, {
+                  ...options,
+                  useTempName: partner.renameUploads,
+                });
+        } catch (err) {
+          await this.#audit(
+            job,
+            partner.host,
+            partner.port,
+            runId,
+            file,
+            remotePath,
+            localPath,
+            undefined,
+            err,
+          );
+          throw err;
+        }
+        await this.deps.runs.remember(job.name, {
+          path: file.name,
+          size: file.size,
+          mtime: file.mtime,
+          sha256: result.sha256,
+        });
+        files.push({
+          path: file.name,
+          bytes: result.bytes,
+          resumedFrom: result.resumedFrom,
+          sha256: result.sha256,
+          verified: result.verified,
+          durationMs: Math.round(result.durationMs),
+        });
+        await this.#audit(job, partner.host, partner.port, runId, file, remotePath, localPath, result);
+        hooks.onFileDone?.(file.name, result);
+        if (after.kind !== 'keep')
+          await this.#after(conn, job, file.name, after.kind === 'move' ? after.dir : null);
+      }
+    } finally {
+      await conn.close();
+    }
+  }
+
+  /** Deletes or moves the source once the copy is complete and verified. */
+  async #after(
+    conn: SftpConnection,
+    job: TransferJobRecord,
+    name: string,
+    moveDir: string | null,
+  ): Promise<void> {
+    if (job.direction === 'pull') {
+      const source = posix.join(job.remoteDir, name);
+      if (moveDir === null) await conn.sftp.remove(source);
+      else {
+        const dir = moveDir.startsWith('/') ? moveDir : posix.join(job.remoteDir, moveDir);
+        if (!(await conn.sftp.tryStat(dir))) await conn.sftp.mkdir(dir);
+        await conn.sftp.rename(source, posix.join(dir, name), true);
+      }
+    } else {
+      const source = join(job.localDir, name);
+      if (moveDir === null) await unlink(source);
+      else {
+        const dir = resolve(job.localDir, moveDir);
+        await mkdir(dir, { recursive: true });
+        await rename(source, join(dir, name));
+      }
+    }
+  }
+
+  #audit(
+    job: TransferJobRecord,
+    host: string,
+    port: number,
+    runId: number,
+    file: SourceFile,
+    remotePath: string,
+    localPath: string,
+    result: TransferResult | undefined,
+    error?: unknown,
+  ): Promise<unknown> {
+    const pull = job.direction === 'pull';
+    return this.deps.audit({
+      action: pull ? 'download' : 'upload',
+      user: `job:${job.name}`,
+      protocol: 'sftp-client',
+      address: `${host}:${port}`,
+      path: pull ? remotePath : localPath,
+      target: pull ? localPath : remotePath,
+      result: result ? 'ok' : 'failed',
+      reason: error === undefined ? null : message(error),
+      detail: {
+        job: job.name,
+        run: runId,
+        partner: job.partner,
+        size: file.size,
+        ...(result
+          ? {
+              bytes: result.transferred,
+              resumedFrom: result.resumedFrom,
+              sha256: result.sha256,
+              verified: result.verified,
+              durationMs: Math.round(result.durationMs),
+            }
+          : {}),
+      },
+    });
+  }
+}
+
+async function remoteSources(conn: SftpConnection, job: TransferJobRecord): Promise<SourceFile[]> {
+  const matches = fileMatcher(job.pattern);
+  return (await conn.sftp.list(job.remoteDir))
+    .filter((e) => isRegularFile(e.attrs) && matches(e.filename) && !e.filename.endsWith('.ferry-part'))
+    .map((e) => ({ name: e.filename, size: e.attrs.size ?? 0, mtime: e.attrs.mtime ?? 0 }));
+}
+
+async function localSources(job: TransferJobRecord): Promise<SourceFile[]> {
+  const matches = fileMatcher(job.pattern);
+  const out: SourceFile[] = [];
+  for (const entry of await readdir(job.localDir, { withFileTypes: true })) {
+    if (!entry.isFile() || !matches(entry.name) || entry.name.endsWith('.ferry-part')) continue;
+    const s = await stat(join(job.localDir, entry.name));
+    out.push({ name: entry.name, size: s.size, mtime: Math.floor(s.mtimeMs / 1000) });
+  }
+  return out;
+}

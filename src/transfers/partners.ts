@@ -1,0 +1,223 @@
+// Partners: remote SFTP servers with sealed credentials and a host key pinned only after a person confirmed it.
+import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { exportPrivateKey, type SshKeyPair } from '../keys/private-keys.js';
+import type { MasterKey } from '../keys/sealing.js';
+import type { PartnerRecord, PartnerRepository } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import {
+  connectSftp,
+  HostKeyRejectedError,
+  type PresentedHostKey,
+  type SftpConnection,
+} from './connection.js';
+
+const SEAL_LABEL = 'partner-password';
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function validateName(kind: string, name: string): string {
+  if (!NAME.test(name))
+    throw new InvalidArgumentError(
+      `invalid ${kind} name '${name.slice(0, 40)}': 1-64 letters, digits, '_', '.', '-'`,
+    );
+  return name;
+}
+
+export class HostKeyNotTrustedError extends FerryError {
+  constructor(partner: string) {
+    super(
+      'ERR_PERMISSION_DENIED',
+      `partner ${partner} has no trusted host key; run: ferry partners trust ${partner}`,
+    );
+  }
+}
+
+/** The server presented another key than the pinned one: maybe a re-keyed server, maybe an attacker. */
+export class HostKeyChangedError extends FerryError {
+  readonly expected: string;
+  readonly presented: string;
+  constructor(partner: string, host: string, expected: string, presented: PresentedHostKey) {
+    super(
+      'ERR_PERMISSION_DENIED',
+      [
+        '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+        '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @',
+        '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@',
+        `The host key of partner ${partner} (${host}) is not the one trusted; nothing was transferred.`,
+        `  trusted:   ${expected}`,
+        `  presented: ${presented.sha256} (${presented.algorithm})`,
+        'Someone could be intercepting the connection, or the server was re-keyed. Check with the partner,',
+        `then re-trust: ferry partners trust ${partner} --fingerprint <verified SHA256>`,
+      ].join('\n'),
+    );
+    this.expected = expected;
+    this.presented = presented.sha256;
+  }
+}
+
+export interface NewPartnerInput {
+  readonly name: string;
+  readonly host: string;
+  readonly port?: number;
+  readonly username: string;
+  readonly password?: Secret<string>;
+  readonly clientKey?: string;
+  readonly renameUploads?: boolean;
+  readonly readBack?: boolean;
+}
+
+export interface PartnerTestReport {
+  readonly hostKey: PresentedHostKey;
+  readonly kex: string;
+  readonly cipher: string;
+  readonly mac: string;
+  readonly serverBanner: string;
+  readonly connectMs: number;
+  readonly loginMs: number;
+  /** Round trip of one SFTP request (realpath). */
+  readonly requestMs: number;
+  readonly home: string;
+  readonly entries: number;
+  readonly extensions: readonly string[];
+  readonly chunk: number;
+}
+
+export interface PartnerManagerDeps {
+  readonly repo: PartnerRepository;
+  readonly masterKey: () => MasterKey;
+  /** The decrypted client key pair from the Key Manager (ERR_NOT_FOUND when there is none). */
+  readonly clientKeyPair: (name: string) => Promise<SshKeyPair>;
+  readonly timeoutMs?: number;
+}
+
+export class PartnerManager {
+  constructor(private readonly deps: PartnerManagerDeps) {}
+
+  list(): Promise<PartnerRecord[]> {
+    return this.deps.repo.list();
+  }
+
+  async get(name: string): Promise<PartnerRecord> {
+    const partner = await this.deps.repo.get(name);
+    if (!partner) throw new NotFoundError(`no partner named ${name}`);
+    return partner;
+  }
+
+  async add(input: NewPartnerInput): Promise<PartnerRecord> {
+    validateName('partner', input.name);
+    const port = input.port ?? 22;
+    if (!Number.isInteger(port) || port < 1 || port > 65_535)
+      throw new InvalidArgumentError(`port must be 1-65535, got ${port}`);
+    if (!input.host || /\s/.test(input.host)) throw new InvalidArgumentError('a host name is required');
+    if (!input.username) throw new InvalidArgumentError('a user name is required');
+    if (!input.password && !input.clientKey)
+      throw new InvalidArgumentError('give a password (--password-stdin) or a client key (--client-key)');
+    // Fails now, not at 3 a.m., when the key does not exist.
+    if (input.clientKey) await this.deps.clientKeyPair(input.clientKey);
+    return this.deps.repo.create({
+      name: input.name,
+      host: input.host,
+      port,
+      username: input.username,
+      passwordSealed: input.password
+        ? this.deps.masterKey().seal(Buffer.from(input.password.reveal(), 'utf8'), SEAL_LABEL)
+        : null,
+      clientKey: input.clientKey ?? null,
+      hostKeyAlgorithm: null,
+      hostKeySha256: null,
+      renameUploads: input.renameUploads ?? true,
+      readBack: input.readBack ?? false,
+    });
+  }
+
+  async remove(name: string): Promise<void> {
+    if (!(await this.deps.repo.remove(name))) throw new NotFoundError(`no partner named ${name}`);
+  }
+
+  /** Connects only as far as the key exchange and returns the host key the server presents (no login). */
+  async fetchHostKey(name: string): Promise<PresentedHostKey> {
+    const partner = await this.get(name);
+    try {
+      const conn = await connectSftp({
+        host: partner.host,
+        port: partner.port,
+        username: partner.username,
+        hostKey: () => false,
+        timeoutMs: this.deps.timeoutMs,
+      });
+      await conn.close();
+    } catch (err) {
+      if (err instanceof HostKeyRejectedError) return err.presented;
+      throw err;
+    }
+    throw new FerryError('ERR_PROTOCOL', 'the connection went on without a host key check');
+  }
+
+  /** Pins a host key; callers show it to a person (or compare it with a given fingerprint) first. */
+  async pin(name: string, key: Pick<PresentedHostKey, 'algorithm' | 'sha256'>): Promise<PartnerRecord> {
+    const updated = await this.deps.repo.update(name, {
+      hostKeyAlgorithm: key.algorithm,
+      hostKeySha256: key.sha256,
+    });
+    if (!updated) throw new NotFoundError(`no partner named ${name}`);
+    return updated;
+  }
+
+  /** Logs in with the partner's credentials; refuses an unpinned partner and a changed host key. */
+  async connect(partnerOrName: PartnerRecord | string): Promise<SftpConnection> {
+    const partner = typeof partnerOrName === 'string' ? await this.get(partnerOrName) : partnerOrName;
+    const pinned = partner.hostKeySha256;
+    if (!pinned) throw new HostKeyNotTrustedError(partner.name);
+    let changed: HostKeyChangedError | undefined;
+    const password = partner.passwordSealed
+      ? new Secret(this.deps.masterKey().open(partner.passwordSealed, SEAL_LABEL).reveal().toString('utf8'))
+      : undefined;
+    const privateKey = partner.clientKey
+      ? new Secret(exportPrivateKey(await this.deps.clientKeyPair(partner.clientKey), 'openssh'))
+      : undefined;
+    try {
+      return await connectSftp({
+        host: partner.host,
+        port: partner.port,
+        username: partner.username,
+        password,
+        privateKey,
+        preferHostKeyType: partner.hostKeyAlgorithm,
+        timeoutMs: this.deps.timeoutMs,
+        hostKey: (key) => {
+          if (key.sha256 === pinned) return true;
+          changed = new HostKeyChangedError(partner.name, `${partner.host}:${partner.port}`, pinned, key);
+          return false;
+        },
+      });
+    } catch (err) {
+      throw changed ?? err;
+    }
+  }
+
+  /** Connects, lists the home directory and reports algorithms and latency. */
+  async test(name: string): Promise<PartnerTestReport> {
+    const conn = await this.connect(name);
+    try {
+      const t = performance.now();
+      const home = await conn.sftp.realpath('.');
+      const requestMs = performance.now() - t;
+      const entries = await conn.sftp.list(home);
+      return {
+        hostKey: conn.hostKey,
+        kex: conn.algorithms.kex,
+        cipher: conn.algorithms.cs.cipher,
+        mac: conn.algorithms.cs.mac,
+        serverBanner: conn.serverBanner.trim(),
+        connectMs: conn.timings.connectMs,
+        loginMs: conn.timings.loginMs,
+        requestMs,
+        home,
+        entries: entries.length,
+        extensions: [...conn.sftp.extensions.keys()],
+        chunk: conn.sftp.readChunk,
+      };
+    } finally {
+      await conn.close();
+    }
+  }
+}

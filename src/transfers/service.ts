@@ -1,0 +1,32 @@
+// The transfers module's front door for the composition root: partners and jobs over one store.
+import type { SshKeyPair } from '../keys/private-keys.js';
+import type { MasterKey } from '../keys/sealing.js';
+import type { Store } from '../store/types.js';
+import { JobManager, type TransferAuditSink } from './jobs.js';
+import { PartnerManager } from './partners.js';
+
+export interface TransferServiceDeps {
+  readonly store: Store;
+  readonly masterKey: () => MasterKey;
+  readonly clientKeyPair: (name: string) => Promise<SshKeyPair>;
+  readonly audit: TransferAuditSink;
+}
+
+export class TransferService {
+  readonly partners: PartnerManager;
+  readonly jobs: JobManager;
+
+  constructor(deps: TransferServiceDeps) {
+    this.partners = new PartnerManager({
+      repo: deps.store.partners,
+      masterKey: deps.masterKey,
+      clientKeyPair: deps.clientKeyPair,
+    });
+    this.jobs = new JobManager({
+      jobs: deps.store.transferJobs,
+      runs: deps.store.transferRuns,
+      partners: this.partners,
+      audit: deps.audit,
+    });
+  }
+}

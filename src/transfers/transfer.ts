@@ -1,0 +1,373 @@
+// Moves one file over SFTP with pipelined requests, resumes from the last byte both sides hold, then checks integrity.
+import { createHash, type Hash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { chmod, type FileHandle, open, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
+import { FerryError } from '../errors.js';
+import { OPEN, type SftpClient } from './sftp-client.js';
+
+/** Requests kept in flight; OpenSSH's sftp uses 64 too. */
+export const DEFAULT_DEPTH = 64;
+const LOCAL_HASH_CHUNK = 1024 * 1024;
+
+export type Verification = 'size' | 'check-file' | 'read-back';
+
+export interface TransferResult {
+  /** Size of the complete file. */
+  readonly bytes: number;
+  /** Bytes that crossed the network this time (bytes - resumedFrom). */
+  readonly transferred: number;
+  readonly resumedFrom: number;
+  /** Hex SHA-256 of the complete file as this side holds it. */
+  readonly sha256: string;
+  readonly verified: Verification;
+  readonly durationMs: number;
+}
+
+export interface TransferOptions {
+  /** Continue a partial file left by an interrupted transfer (default true). */
+  readonly resume?: boolean;
+  /** Write to a temporary name and rename on completion (default true). */
+  readonly useTempName?: boolean;
+  /** Without check-file, read the file back from the server to compare SHA-256. */
+  readonly readBack?: boolean;
+  /** Copy modification time and permissions to the target (`get -p`/`put -p`). */
+  readonly preserve?: boolean;
+  readonly depth?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export class IntegrityError extends FerryError {
+  constructor(message: string) {
+    super('ERR_IO', message);
+  }
+}
+
+export class TransferAbortedError extends FerryError {
+  constructor() {
+    super('ERR_IO', 'transfer aborted');
+  }
+}
+
+/** The temporary name a file is written under until complete: `.NAME.ferry-part` beside it. */
+export function partName(path: string, sep: 'posix' | 'local' = 'local'): string {
+  const p = sep === 'posix' ? posix : { basename, dirname, join };
+  return p.join(p.dirname(path), `.${p.basename(path)}.ferry-part`);
+}
+
+async function hashLocalPrefix(fd: FileHandle, length: number, hash: Hash): Promise<void> {
+  const buf = Buffer.allocUnsafe(Math.min(LOCAL_HASH_CHUNK, Math.max(length, 1)));
+  let pos = 0;
+  while (pos < length) {
+    const { bytesRead } = await fd.read(buf, 0, Math.min(buf.length, length - pos), pos);
+    if (bytesRead === 0) throw new IntegrityError('local file shrank while being hashed');
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+}
+
+/**
+ * Reads a remote handle from `start` to end of file with up to `depth` READs in flight, handing the data to
+ * `sink` strictly in file order (so a partial file never has holes). Returns the end offset.
+ */
+export async function pipelinedRead(
+  sftp: SftpClient,
+  handle: Buffer,
+  start: number,
+  knownSize: number,
+  sink: (data: Buffer) => Promise<void> | void,
+  options: { depth?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
+  const chunk = sftp.readChunk;
+  interface Slot {
+    offset: number;
+    length: number;
+    data: Promise<Buffer | null>;
+  }
+  const queue: Slot[] = [];
+  const request = (offset: number, length: number): Slot => {
+    const data = sftp.read(handle, offset, length);
+    // Consumed in order below; this only keeps a failure of a later slot from being reported as unhandled.
+    data.catch(() => undefined);
+    return { offset, length, data };
+  };
+  let next = start;
+  let position = start;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) throw new TransferAbortedError();
+      // Past the size seen at open, one probe at a time finds the end (or that the file grew).
+      while (queue.length < depth && (next < knownSize || queue.length === 0)) {
+        queue.push(request(next, chunk));
+        next += chunk;
+      }
+      const slot = queue.shift()!;
+      const data = await slot.data;
+      if (data === null) break;
+      if (data.length === 0 || data.length > slot.length)
+        throw new FerryError('ERR_PROTOCOL', `bad READ reply of ${data.length} bytes`);
+      await sink(data);
+      position += data.length;
+      // A short read (server limit, or the end moved) must be completed before any later slot is used.
+      if (data.length < slot.length)
+        queue.unshift(request(slot.offset + data.length, slot.length - data.length));
+    }
+  } finally {
+    await Promise.allSettled(queue.map((s) => s.data));
+  }
+  return position;
+}
+
+/** Writes `length` bytes of a local file from `start` to a remote handle with up to `depth` WRITEs in flight. */
+async function pipelinedWrite(
+  sftp: SftpClient,
+  handle: Buffer,
+  fd: FileHandle,
+  start: number,
+  length: number,
+  hash: Hash,
+  options: { depth?: number; signal?: AbortSignal; onData?: (n: number) => void },
+): Promise<void> {
+  const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
+  const chunk = sftp.writeChunk;
+  const inflight: Promise<void>[] = [];
+  let failure: unknown;
+  let position = start;
+  while (position < length && failure === undefined) {
+    if (options.signal?.aborted) throw new TransferAbortedError();
+    if (inflight.length >= depth) await inflight.shift();
+    if (sftp.congested) await sftp.drained();
+    const buf = Buffer.allocUnsafe(Math.min(chunk, length - position));
+    const { bytesRead } = await fd.read(buf, 0, buf.length, position);
+    if (bytesRead === 0) throw new IntegrityError('local file shrank during upload');
+    const data = buf.subarray(0, bytesRead);
+    hash.update(data);
+    const at = position;
+    position += bytesRead;
+    inflight.push(
+      sftp.write(handle, at, data).then(
+        () => options.onData?.(data.length),
+        (err: unknown) => {
+          failure ??= err;
+        },
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  if (failure !== undefined) throw failure;
+}
+
+/** SHA-256 of a remote file by reading it (read-back verification). */
+async function remoteSha256ByReading(sftp: SftpClient, path: string, depth?: number): Promise<string> {
+  const handle = await sftp.open(path, OPEN.READ);
+  try {
+    const size = (await sftp.fstat(handle)).size ?? 0;
+    const hash = createHash('sha256');
+    await pipelinedRead(sftp, handle, 0, size, (d) => void hash.update(d), { depth });
+    return hash.digest('hex');
+  } finally {
+    await sftp.close(handle);
+  }
+}
+
+async function verify(
+  sftp: SftpClient,
+  remotePath: string,
+  localSha256: string,
+  options: TransferOptions,
+): Promise<Verification> {
+  if (sftp.canCheckFile) {
+    const remote = await sftp.sha256(remotePath);
+    if (remote !== localSha256)
+      throw new IntegrityError(`SHA-256 differs: local ${localSha256}, ${remotePath} ${remote}`);
+    return 'check-file';
+  }
+  if (options.readBack) {
+    const remote = await remoteSha256ByReading(sftp, remotePath, options.depth);
+    if (remote !== localSha256)
+      throw new IntegrityError(`SHA-256 differs after read-back: local ${localSha256}, remote ${remote}`);
+    return 'read-back';
+  }
+  return 'size';
+}
+
+/** Downloads `remotePath` to `localPath`, continuing `.NAME.ferry-part` when one is there. */
+export async function download(
+  sftp: SftpClient,
+  remotePath: string,
+  localPath: string,
+  options: TransferOptions = {},
+): Promise<TransferResult> {
+  const started = performance.now();
+  const temp = options.useTempName === false ? localPath : partName(localPath);
+  const handle = await sftp.open(remotePath, OPEN.READ);
+  let closed = false;
+  let fd: FileHandle | undefined;
+  try {
+    const attrs = await sftp.fstat(handle);
+    const remoteSize = attrs.size ?? 0;
+    let start = 0;
+    if (options.resume !== false) {
+      const partial = await stat(temp).catch(() => undefined);
+      if (partial?.isFile() && partial.size <= remoteSize) start = partial.size;
+    }
+    fd = await open(temp, start > 0 ? fsConstants.O_RDWR : 'w', 0o600);
+    const hash = createHash('sha256');
+    if (start > 0) await hashLocalPrefix(fd, start, hash);
+    else await fd.truncate(0);
+    let position = start;
+    const file = fd;
+    const end = await pipelinedRead(
+      sftp,
+      handle,
+      start,
+      remoteSize,
+      async (data) => {
+        await file.write(data, 0, data.length, position);
+        hash.update(data);
+        position += data.length;
+        options.onProgress?.(position, Math.max(remoteSize, position));
+      },
+      options,
+    );
+    await fd.sync();
+    await fd.close();
+    fd = undefined;
+    const finalSize = (await sftp.fstat(handle)).size ?? end;
+    await sftp.close(handle);
+    closed = true;
+    if (finalSize !== end) {
+      throw new IntegrityError(`${remotePath}: ${end} bytes received, the server reports ${finalSize}`);
+    }
+    const sha256 = hash.digest('hex');
+    let verified: Verification;
+    try {
+      verified = await verify(sftp, remotePath, sha256, options);
+    } catch (err) {
+      // A partial with wrong content must not be resumed: start over next time.
+      if (err instanceof IntegrityError) await unlink(temp).catch(() => undefined);
+      throw err;
+    }
+    if (options.preserve) {
+      if (attrs.permissions !== undefined) await chmod(temp, attrs.permissions & 0o7777);
+      if (attrs.mtime !== undefined) await utimes(temp, attrs.atime ?? attrs.mtime, attrs.mtime);
+    }
+    if (temp !== localPath) await rename(temp, localPath);
+    return {
+      bytes: end,
+      transferred: end - start,
+      resumedFrom: start,
+      sha256,
+      verified,
+      durationMs: performance.now() - started,
+    };
+  } finally {
+    await fd?.close().catch(() => undefined);
+    if (!closed) await sftp.close(handle).catch(() => undefined);
+  }
+}
+
+export interface UploadOptions extends TransferOptions {
+  /** The remote name to write while incomplete (default `.NAME.ferry-part`; the target itself without temp names). */
+  readonly remoteTemp?: string;
+}
+
+/**
+ * Opens a remote partial to continue it. Where the server can hash it (check-file-handle), the prefix must be
+ * this file's, else undefined (start over). Servers that cannot hash an incomplete file are trusted on size,
+ * as OpenSSH's reput does; the check after the transfer still catches a wrong prefix.
+ */
+async function resumeHandle(
+  sftp: SftpClient,
+  temp: string,
+  start: number,
+  localPrefix: string,
+): Promise<Buffer | undefined> {
+  if (!sftp.canCheckFile) return sftp.open(temp, OPEN.WRITE);
+  const handle = await sftp.open(temp, OPEN.READ | OPEN.WRITE).catch(() => undefined);
+  if (!handle) return sftp.open(temp, OPEN.WRITE);
+  const remote = await sftp.sha256Handle(handle, 0, start).catch(() => localPrefix);
+  if (remote === localPrefix) return handle;
+  await sftp.close(handle);
+  return undefined;
+}
+
+/** Uploads `localPath` to `remotePath`, continuing the remote temporary file when one is there. */
+export async function upload(
+  sftp: SftpClient,
+  localPath: string,
+  remotePath: string,
+  options: UploadOptions = {},
+): Promise<TransferResult> {
+  const started = performance.now();
+  const temp =
+    options.useTempName === false ? remotePath : (options.remoteTemp ?? partName(remotePath, 'posix'));
+  const fd = await open(localPath, 'r');
+  try {
+    const local = await fd.stat();
+    const size = local.size;
+    let start = 0;
+    if (options.resume !== false) {
+      const remote = await sftp.tryStat(temp);
+      if (remote?.size !== undefined && remote.size <= size) start = remote.size;
+    }
+    let hash = createHash('sha256');
+    let handle: Buffer | undefined;
+    if (start > 0) {
+      await hashLocalPrefix(fd, start, hash);
+      handle = await resumeHandle(sftp, temp, start, hash.copy().digest('hex'));
+      if (!handle) {
+        start = 0;
+        hash = createHash('sha256');
+      }
+    }
+    handle ??= await sftp.open(temp, OPEN.WRITE | OPEN.CREAT | OPEN.TRUNC);
+    const fileHash = hash;
+    let done = start;
+    try {
+      await pipelinedWrite(sftp, handle, fd, start, size, fileHash, {
+        depth: options.depth,
+        signal: options.signal,
+        onData: (n) => {
+          done += n;
+          options.onProgress?.(done, size);
+        },
+      });
+      await sftp.fsync(handle).catch(() => undefined);
+    } finally {
+      await sftp.close(handle);
+    }
+    const sha256 = fileHash.digest('hex');
+    const remoteSize = (await sftp.stat(temp)).size;
+    if (remoteSize !== size) {
+      throw new IntegrityError(`${remotePath}: ${size} bytes sent, the server reports ${remoteSize}`);
+    }
+    let verified: Verification;
+    try {
+      verified = await verify(sftp, temp, sha256, options);
+    } catch (err) {
+      if (err instanceof IntegrityError) await sftp.remove(temp).catch(() => undefined);
+      throw err;
+    }
+    if (temp !== remotePath) await sftp.rename(temp, remotePath, true);
+    if (options.preserve) {
+      await sftp.setstat(remotePath, {
+        permissions: local.mode & 0o7777,
+        atime: Math.floor(local.atimeMs / 1000),
+        mtime: Math.floor(local.mtimeMs / 1000),
+      });
+    }
+    return {
+      bytes: size,
+      transferred: size - start,
+      resumedFrom: start,
+      sha256,
+      verified,
+      durationMs: performance.now() - started,
+    };
+  } finally {
+    await fd.close();
+  }
+}
