@@ -1,6 +1,7 @@
 // Shared CLI plumbing: config from flags, stdin secrets, error exit codes.
 import { loadConfig } from '../config/load.js';
 import type { FerryConfig } from '../config/schema.js';
+import { AppContext } from '../context.js';
 import { FerryError } from '../errors.js';
 import { Secret } from '../util/secret.js';
 
@@ -39,4 +40,17 @@ export function describeError(err: unknown): { message: string; exitCode: number
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof FerryError) return { message: err.message, exitCode: err.code === 'ERR_CONFIG' ? 2 : 1 };
   return { message: err instanceof Error ? err.message : String(err), exitCode: 1 };
+}
+
+/** Runs one offline command against the data dir's store, closing it afterwards whatever happens. */
+export async function withContext<T>(
+  options: DataDirOption,
+  run: (ctx: AppContext) => Promise<T>,
+): Promise<T> {
+  const ctx = await AppContext.create(configFromOptions(options));
+  try {
+    return await run(ctx);
+  } finally {
+    await ctx.dispose();
+  }
 }

@@ -2,17 +2,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { normalizeAddress } from '../auth/defender.js';
-import { AppContext } from '../context.js';
-import { CliError, configFromOptions, type DataDirOption } from './common.js';
-
-async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await AppContext.create(configFromOptions(options));
-  try {
-    return await run(ctx);
-  } finally {
-    await ctx.dispose();
-  }
-}
+import { CliError, type DataDirOption, withContext } from './common.js';
 
 export function registerDefenderCommand(program: Command): void {
   const defender = program

@@ -1,13 +1,12 @@
 // `ferry keys host|client|pgp ...`: the Key Manager, offline against the data dir.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AppContext } from '../context.js';
 import { describeHostKey } from '../key-manager/host-keys.js';
 import { describePgpKey } from '../keys/pgp.js';
 import { exportPrivateKey, type PrivateKeyFormat, type SshKeyType } from '../keys/private-keys.js';
 import { keyTypeLabel } from '../keys/ssh-keys.js';
 import type { StoredKeyPair } from '../store/types.js';
-import { CliError, configFromOptions, type DataDirOption, readSecretFromStdin } from './common.js';
+import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
 
 const SSH_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
 const FORMATS = ['openssh', 'pem', 'ppk'] as const;
@@ -68,15 +67,6 @@ function holdsPgpSecretKey(data: Buffer): boolean {
 
 function publicLine(key: StoredKeyPair): string {
   return `${key.algorithm} ${key.publicBlob.toString('base64')}${key.comment ? ` ${key.comment}` : ''}`;
-}
-
-async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await AppContext.create(configFromOptions(options));
-  try {
-    return await run(ctx);
-  } finally {
-    await ctx.dispose();
-  }
 }
 
 const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;

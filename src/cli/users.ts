@@ -14,10 +14,9 @@ import {
   requireUser,
   setPassword,
 } from '../auth/user-admin.js';
-import { AppContext } from '../context.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
 import type { UserRecord } from '../store/types.js';
-import { CliError, configFromOptions, type DataDirOption, readSecretFromStdin } from './common.js';
+import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -28,15 +27,6 @@ function readKeyFile(file: string): string {
     return readFileSync(file, 'utf8');
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-}
-
-async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await AppContext.create(configFromOptions(options));
-  try {
-    return await run(ctx);
-  } finally {
-    await ctx.dispose();
   }
 }
 
