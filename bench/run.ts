@@ -62,7 +62,8 @@ const FULL: Plan = {
   handshakeSessions: 100,
   handshakeRuns: 3,
   idleSessions: 200,
-  idleRuns: 2,
+  // One run on servers that have served nothing: a second one measures the garbage the first left behind.
+  idleRuns: 1,
   listingFiles: 100_000,
   listingRuns: 3,
   ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
@@ -86,7 +87,7 @@ const QUICK: Plan = {
 const USAGE = `usage: npm run bench -- [--quick] [--only single,concurrent,handshakes,idle,listing]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
-  --runs N      runs per server for every measurement (default: full 5/3/3/2/3, quick 2/1/1/1/1)
+  --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1)
   --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
   --cpu-prof D  run Ferry under 'node --cpu-prof', profiles written to D (summarise: bench/profile-summary.ts)
   --out FILE    JSON results (default bench/results/latest.json, quick: bench/results/latest-quick.json)`;
@@ -126,7 +127,6 @@ async function main(): Promise<number> {
           singleRuns: runsOverride,
           streamRuns: runsOverride,
           handshakeRuns: runsOverride,
-          idleRuns: runsOverride,
           listingRuns: runsOverride,
         };
   const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS]);
@@ -153,11 +153,12 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const started = new Date();
+  let logDir: string | undefined;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   try {
     const scratchBase = await writableTmpfs();
     const root = cleanup.dir(await mkdtemp(join(scratchBase, 'ferry-bench-')));
-    const logDir = join(root, 'logs');
+    logDir = join(root, 'logs');
     const clientDir = join(root, 'client');
     await Promise.all([mkdir(logDir), mkdir(clientDir)]);
     const { key, pub } = await makeClientKey(root);
@@ -272,11 +273,25 @@ async function main(): Promise<number> {
     );
     return 0;
   } catch (err) {
-    if (!interrupted)
+    if (!interrupted) {
       process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (logDir) await printLogTails(logDir);
+    }
     return 1;
   } finally {
     if (!interrupted) await cleanup.run();
+  }
+}
+
+/** The servers' logs are about to be deleted with the temp dir: show their ends, where the reason usually is. */
+async function printLogTails(dir: string): Promise<void> {
+  for (const name of ['ferry.log', 'sshd.log']) {
+    try {
+      const lines = (await readFile(join(dir, name), 'utf8')).trimEnd().split('\n');
+      process.stderr.write(`--- last lines of ${name} ---\n${lines.slice(-15).join('\n')}\n`);
+    } catch {
+      // That server never started.
+    }
   }
 }
 

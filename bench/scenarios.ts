@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { sha256File } from './files.js';
 import { treeCpuMs, treeMemory } from './proc-stats.js';
 import type { BenchServer, ServerName } from './servers.js';
-import { type BatchResult, type ClientContext, commandMs, openIdleSession, runBatch } from './sftp-client.js';
+import {
+  type BatchResult,
+  type ClientContext,
+  commandMs,
+  type IdleSession,
+  openIdleSession,
+  runBatch,
+} from './sftp-client.js';
 
 export type Target =
   | { readonly kind: 'ratio-at-least'; readonly value: number }
@@ -263,6 +270,20 @@ async function sampleMemory(pid: number): Promise<{ rss: number; pss: number; pr
   };
 }
 
+/** A login refused under a burst is retried (and reported): memory per session is the question here, not admission. */
+async function openWithRetry(ctx: ScenarioContext, server: BenchServer): Promise<IdleSession> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openIdleSession(server, ctx.client);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      ctx.log(
+        `  ${server.name}: idle session attempt ${attempt} failed, retrying: ${String(err).split('\n')[0]}`,
+      );
+    }
+  }
+}
+
 /** 4: `sessions` concurrent idle SFTP sessions; server memory growth per session (RSS and PSS over its process tree). */
 export async function idleMemory(ctx: ScenarioContext, sessions: number): Promise<Measurement[]> {
   const m: Measurement = {
@@ -283,7 +304,7 @@ export async function idleMemory(ctx: ScenarioContext, sessions: number): Promis
       try {
         for (let i = 0; i < sessions; i += wave) {
           const batch = Math.min(wave, sessions - i);
-          open.push(...(await Promise.all([...Array(batch)].map(() => openIdleSession(server, ctx.client)))));
+          open.push(...(await Promise.all([...Array(batch)].map(() => openWithRetry(ctx, server)))));
         }
         await sleep(2000);
         const after = await sampleMemory(server.pid);

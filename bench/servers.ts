@@ -98,6 +98,17 @@ export async function makeClientKey(root: string): Promise<{ key: string; pub: s
   return { key, pub: `${key}.pub` };
 }
 
+/**
+ * Every session of the benchmark comes from 127.0.0.1 as one user, 200 of them at once: lift Ferry's
+ * per-address and per-user admission limits, as MaxStartups is lifted for sshd (variables a Ferry without
+ * these settings ignores).
+ */
+const FERRY_BENCH_LIMITS = {
+  FERRY_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+  FERRY_MAX_UNAUTHENTICATED_PER_ADDRESS: '10000',
+  FERRY_MAX_SESSIONS_PER_USER: '100000',
+};
+
 export interface FerryStartOptions {
   /** Passed as `--workers N` when the CLI has the flag; undefined lets Ferry choose. */
   workers?: number;
@@ -156,7 +167,12 @@ export async function startFerry(
   ];
   const log = openSync(join(layout.logDir, 'ferry.log'), 'a');
   const child = cleanup.process(
-    spawn(process.execPath, args, { cwd: repo, detached: true, stdio: ['ignore', 'pipe', log] }),
+    spawn(process.execPath, args, {
+      cwd: repo,
+      detached: true,
+      stdio: ['ignore', 'pipe', log],
+      env: { ...process.env, ...FERRY_BENCH_LIMITS },
+    }),
     true,
   );
   const port = await new Promise<number>((resolve, reject) => {

@@ -48,7 +48,7 @@ export class AppContext {
     this.paths = dataPaths(config.dataDir);
     this.store = store;
     this.events = new EventBus(loggers.events);
-    this.audit = new AuditWriter({ repository: store.audit, log: loggers.events });
+    this.audit = new AuditWriter({ repository: store.audit, log: loggers.audit });
     this.events.subscribe(this.audit.listener);
     this.fileSessions = createFileSessionFactory({
       events: this.events,

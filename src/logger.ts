@@ -26,4 +26,6 @@ export const loggers = {
   store: rootLogger.child({ logger: 'store' }),
   keys: rootLogger.child({ logger: 'keys' }),
   events: rootLogger.child({ logger: 'events' }),
+  audit: rootLogger.child({ logger: 'audit' }),
+  transfers: rootLogger.child({ logger: 'transfers' }),
 } as const;

@@ -34,12 +34,14 @@ test('a partner is used only after its host key is trusted, and pull/push jobs m
       remoteDir: 'out',
       localDir: inbox,
       pattern: '*.csv',
+      retries: 3,
     });
 
     await assert.rejects(partners.connect('bank'), HostKeyNotTrustedError);
     const untrusted = await jobs.run('statements');
     assert.equal(untrusted.status, 'failed');
     assert.match(untrusted.error ?? '', /no trusted host key/);
+    assert.equal(untrusted.attempts, 1);
 
     const presented = await partners.fetchHostKey('bank');
     assert.equal(presented.sha256, sshd.hostKeySha256);

@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import { hostKeyAuditSigner } from '../audit/signer.js';
 import { generatePassword, warmPasswordVerifier } from '../auth/password.js';
 import { addUser } from '../auth/user-admin.js';
 import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/schema.js';
@@ -68,6 +69,11 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
   const ctx = await AppContext.create(config);
   try {
     let hostKeys = await prepareDataDir(ctx, out);
+    // Audit checkpoints are signed with the oldest active Ed25519 host key, so an auditor can check them
+    // against the fingerprint clients already trust.
+    const signingKey = hostKeys.find((k) => k.algorithm === 'ssh-ed25519');
+    if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
+    ctx.audit.startRetention(config.auditRetentionDays);
     await warmPasswordVerifier();
     const ssh = await startSshServer({
       listen: config.listen,
@@ -106,7 +112,7 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const scheduler = new TransferScheduler({
       jobs: ctx.transfers.jobs,
-      log: loggers.serve.child({ component: 'transfers' }),
+      log: loggers.transfers,
     });
     await scheduler.start();
 

@@ -398,7 +398,9 @@ const pathArb = fc.oneof(
 
 /** Handles are 4-byte ids counting from 1, so small numbers often name a handle that is really open. */
 const handleArb = fc.oneof(
-  { weight: 8, arbitrary: fc.integer({ min: 1, max: 6 }).map((id) => Buffer.from([0, 0, 0, id])) },
+  { weight: 5, arbitrary: fc.constant(Buffer.from([0, 0, 0, 1])) },
+  { weight: 3, arbitrary: fc.constant(Buffer.from([0, 0, 0, 2])) },
+  { weight: 2, arbitrary: fc.integer({ min: 3, max: 6 }).map((id) => Buffer.from([0, 0, 0, id])) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)) },
 );
 /**
@@ -408,7 +410,11 @@ const handleArb = fc.oneof(
  */
 const fileOffsetArb = fc.oneof(fc.nat({ max: 80_000 }), fc.constantFrom(0, 32_768, 65_536, 1 << 20));
 /** Offsets and lengths that only read: anything goes. */
-const anyOffsetArb = fc.oneof(fc.nat({ max: 80_000 }), fc.maxSafeNat(), fc.constant(Number.MAX_SAFE_INTEGER));
+const anyOffsetArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(0, 0, 1, 4096, 32_768, 65_536) },
+  { weight: 2, arbitrary: fc.nat({ max: 80_000 }) },
+  { weight: 1, arbitrary: fc.maxSafeNat() },
+);
 const u32Arb = fc.oneof(fc.nat({ max: 70_000 }), fc.nat({ max: 0xffffffff }));
 const smallAttrsArb = attrsArb.map((a) => ({
   ...a,
@@ -424,6 +430,9 @@ type Field =
 
 const f = {
   path: pathArb.map((value): Field => ({ kind: 'path', value })),
+  openable: fc
+    .constantFrom('inside.txt', '/dir/sub/file.txt', 'new.txt')
+    .map((value): Field => ({ kind: 'path', value })),
   handle: handleArb.map((value): Field => ({ kind: 'handle', value })),
   u32: u32Arb.map((value): Field => ({ kind: 'u32', value })),
   pflags: fc
@@ -451,7 +460,7 @@ const f = {
 
 /** Well-formed bodies for each request type and extension; the fields themselves are hostile. */
 const BODIES: Record<string, fc.Arbitrary<Field[]>> = {
-  [FXP.OPEN]: fc.tuple(f.path, f.pflags, f.attrs),
+  [FXP.OPEN]: fc.tuple(fc.oneof(f.openable, f.path), f.pflags, f.attrs),
   [FXP.CLOSE]: fc.tuple(f.handle),
   [FXP.READ]: fc.tuple(f.handle, f.anyOffset, f.u32),
   [FXP.WRITE]: fc.tuple(f.handle, f.fileOffset, f.data),
@@ -513,8 +522,23 @@ function encodeRequest(type: string, id: number, fields: readonly Field[]): Buff
   return writer.finish();
 }
 
+/** The handle-making and handle-using requests come up more often, so handles get opened and used. */
+const HOT_TYPES = [
+  FXP.OPEN,
+  FXP.OPEN,
+  FXP.READ,
+  FXP.READ,
+  FXP.WRITE,
+  FXP.CLOSE,
+  FXP.OPENDIR,
+  FXP.READDIR,
+].map(String);
+
 const wellFormedArb = fc
-  .tuple(fc.constantFrom(...Object.keys(BODIES)), fc.nat({ max: 0xffffffff }))
+  .tuple(
+    fc.oneof(fc.constantFrom(...Object.keys(BODIES)), fc.constantFrom(...HOT_TYPES)),
+    fc.nat({ max: 0xffffffff }),
+  )
   .chain(([type, id]) => BODIES[type]!.map((fields) => encodeRequest(type, id, fields)));
 
 /** Flips, truncations, insertions and forged lengths applied to a well-formed packet (length prefix included). */
@@ -605,20 +629,33 @@ const corruptArb = fc
 
 const INIT = new PacketWriter(FXP.INIT).uint32(3).finish();
 
+/** A packet of a script; `answered` when the server owes it exactly one reply (INIT and well-formed requests). */
+interface ScriptPacket {
+  readonly bytes: Buffer;
+  readonly answered: boolean;
+}
+
+const wellFormedPacketArb = wellFormedArb
+  .filter((packet) => !makesHugeFile(packet))
+  .map((bytes): ScriptPacket => ({ bytes, answered: true }));
+
 const sessionScriptArb = fc.record({
-  /** Usually INIT first; sometimes none, garbage, or a second INIT. */
+  /** Usually INIT first; sometimes none, or a second INIT. */
   start: fc.oneof(
-    { weight: 8, arbitrary: fc.constant([INIT]) },
-    { weight: 1, arbitrary: fc.constant([]) },
-    { weight: 1, arbitrary: fc.constant([INIT, INIT]) },
+    { weight: 8, arbitrary: fc.constant<ScriptPacket[]>([{ bytes: INIT, answered: true }]) },
+    { weight: 1, arbitrary: fc.constant<ScriptPacket[]>([]) },
+    {
+      weight: 1,
+      arbitrary: fc.constant<ScriptPacket[]>([
+        { bytes: INIT, answered: true },
+        { bytes: INIT, answered: false },
+      ]),
+    },
   ),
   /** Mostly well-formed (so the session lives long enough to open handles), with a few corrupt packets among them. */
   packets: fc
     .tuple(
-      fc.array(
-        wellFormedArb.filter((packet) => !makesHugeFile(packet)),
-        { maxLength: 40 },
-      ),
+      fc.array(wellFormedPacketArb, { maxLength: 40, size: 'max' }),
       fc.oneof(
         { weight: 2, arbitrary: fc.constant([]) },
         { weight: 3, arbitrary: fc.array(fc.tuple(fc.nat(), corruptArb), { minLength: 1, maxLength: 3 }) },
@@ -626,29 +663,55 @@ const sessionScriptArb = fc.record({
     )
     .map(([packets, corrupt]) => {
       const out = [...packets];
-      for (const [at, packet] of corrupt) out.splice(at % (out.length + 1), 0, packet);
+      // Counted from the end (small numbers are likelier): the requests before a fatal packet still get served.
+      for (const [at, bytes] of corrupt) {
+        out.splice(out.length - (at % (out.length + 1)), 0, { bytes, answered: false });
+      }
       return out;
     }),
-  /** Where the byte stream is cut into channel chunks. */
+  /**
+   * 0: everything pipelined at once, as fast as the channel takes it. k > 0: wait for the replies after every
+   * k packets, as a real client does before it uses a handle (otherwise READs race their OPEN and see no handle).
+   */
+  waitEvery: fc.constantFrom(0, 1, 2, 4),
+  /** Where the byte stream is cut into channel chunks (pipelined scripts). */
   cuts: fc.array(fc.integer({ min: 1, max: 4096 }), { maxLength: 20 }),
   /** How the client leaves: ends the channel, or the channel dies under the session. */
-  ending: fc.constantFrom('end' as const, 'end' as const, 'destroy' as const),
+  ending: fc.constantFrom('end' as const, 'end' as const, 'end' as const, 'destroy' as const),
 });
 
 type SessionScript = typeof sessionScriptArb extends fc.Arbitrary<infer S> ? S : never;
 
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Serves one fuzzed session; resolves with the replies once serveSftp has resolved. */
 async function playSession(fx: FuzzHome, script: SessionScript): Promise<Buffer[]> {
   const channel = new MemoryChannel();
-  const served = serveSftp(channel, fx.open(), { logger });
-  const stream = Buffer.concat([...script.start, ...script.packets]);
-  let offset = 0;
-  for (const cut of [...script.cuts, stream.length]) {
-    if (offset >= stream.length) break;
-    channel.push(stream.subarray(offset, offset + cut));
-    offset += cut;
-    // Let requests run between chunks, as they would between network reads.
-    await new Promise((resolve) => setImmediate(resolve));
+  let over = false;
+  const served = serveSftp(channel, fx.open(), { logger }).then(() => {
+    over = true;
+  });
+  const packets = [...script.start, ...script.packets];
+  if (script.waitEvery === 0) {
+    const stream = Buffer.concat(packets.map((p) => p.bytes));
+    let offset = 0;
+    for (const cut of [...script.cuts, stream.length]) {
+      if (offset >= stream.length) break;
+      channel.push(stream.subarray(offset, offset + cut));
+      offset += cut;
+      // Let requests run between chunks, as they would between network reads.
+      await nextTick();
+    }
+  } else {
+    let owed = 0;
+    for (const [i, packet] of packets.entries()) {
+      if (over) break;
+      channel.push(packet.bytes);
+      if (packet.answered) owed++;
+      if ((i + 1) % script.waitEvery !== 0) continue;
+      const deadline = Date.now() + 200;
+      while (!over && channel.replies.length < owed && Date.now() < deadline) await nextTick();
+    }
   }
   if (script.ending === 'end') channel.push(null);
   else channel.destroy();

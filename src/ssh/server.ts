@@ -414,9 +414,9 @@ function handleConnection(
 
   client.on('error', (err: Error & { level?: string }) => {
     log.debug({ err }, 'connection error');
-    // Broken SSH packets or a failed handshake are misbehaviour; socket resets are not.
-    if (err.level === 'protocol' || err.level === 'handshake')
-      penalize(DEFENDER_SCORES.protocolError, `protocol error: ${err.message}`);
+    // Broken SSH packets are misbehaviour; socket resets are not, and neither is a handshake that found no
+    // common algorithm (ssh-keyscan probes every host key type; old clients meet the modern profile).
+    if (err.level === 'protocol') penalize(DEFENDER_SCORES.protocolError, `protocol error: ${err.message}`);
   });
   client.on('close', () => {
     const durationMs = Date.now() - started;

@@ -376,7 +376,13 @@ export interface DefenderRepository {
    * Adds `points` to the address's score (restarting the window when it has passed) and returns the row.
    * Atomic per statement, so several processes may score the same address.
    */
-  score(address: string, points: number, reason: string, now: Date, windowSeconds: number): Promise<DefenderHost>;
+  score(
+    address: string,
+    points: number,
+    reason: string,
+    now: Date,
+    windowSeconds: number,
+  ): Promise<DefenderHost>;
   /** Bans the address until `until` unless it already is; false when another writer banned it first. */
   ban(address: string, until: Date, expectedBanCount: number): Promise<boolean>;
   get(address: string): Promise<DefenderHost | undefined>;

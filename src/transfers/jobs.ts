@@ -16,7 +16,12 @@ import type {
 import type { SftpConnection } from './connection.js';
 import { fileMatcher } from './glob.js';
 import { parseAfter, pendingFiles, type SourceFile } from './ledger.js';
-import { type PartnerManager, validateName } from './partners.js';
+import {
+  HostKeyChangedError,
+  HostKeyNotTrustedError,
+  type PartnerManager,
+  validateName,
+} from './partners.js';
 import { isRegularFile } from './sftp-client.js';
 import { backoffDelay } from './timing.js';
 import { download, type TransferResult, upload } from './transfer.js';
@@ -202,7 +207,9 @@ export class JobManager {
           break;
         } catch (err) {
           lastError = err instanceof Error ? err : new Error(String(err));
-          if (attempts > job.retries || hooks.signal?.aborted) break;
+          // Retrying cannot fix an identity problem; a person must look at it.
+          const permanent = err instanceof HostKeyNotTrustedError || err instanceof HostKeyChangedError;
+          if (permanent || attempts > job.retries || hooks.signal?.aborted) break;
           const delay = backoffDelay(job.backoffMs, attempts);
           hooks.onRetry?.(attempts, delay, lastError);
           await (hooks.sleep ?? sleep)(delay, hooks.signal);

@@ -42,6 +42,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       listen: '127.0.0.1',
       sftpPort: 0,
       logLevel: process.env.FERRY_LOG_LEVEL ?? 'silent',
+      // Test clients connect from 127.0.0.1 and fail on purpose, often: the defender would ban them mid-file.
+      // Tests of the defender and of per-address limits use other loopback addresses (127.0.0.2 and up).
+      allowList: '127.0.0.1',
       ...options.config,
     },
   });

@@ -12,13 +12,13 @@ import {
 } from '../key-repositories.js';
 import { migrationProvider } from '../migrations.js';
 import type { Database } from '../schema.js';
+import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';
 import {
   KyselyPartnerRepository,
   KyselyTransferJobRepository,
   KyselyTransferRunRepository,
 } from '../transfer-repositories.js';
 import type { Store } from '../types.js';
-import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';
 import { KyselyUserRepository } from '../user-repository.js';
 
 export async function openSqliteStore(file: string): Promise<Store> {
