@@ -30,6 +30,13 @@ function bitsOption(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** OpenSSL reads Ed25519 PKCS#8 PEM, but ssh-keygen (9.x) does not: say so rather than let a user find out later. */
+function warnPemEd25519(format: PrivateKeyFormat, algorithm: string): void {
+  if (format === 'pem' && algorithm === 'ssh-ed25519') {
+    process.stderr.write('note: OpenSSH cannot read Ed25519 keys in PEM (PKCS#8); use --format openssh for ssh/sftp\n');
+  }
+}
+
 /** Reads a file that holds (or may hold) a private key; refuses one that others can read, as ssh does. */
 export function readPrivateKeyFile(file: string): Buffer {
   let mode: number;
@@ -166,6 +173,7 @@ function registerHost(keys: Command): void {
           emit(publicLine(key), o.output, false);
           return;
         }
+        warnPemEd25519(format, key.algorithm);
         emit(
           exportPrivateKey(await ctx.hostKeys.keyPair(key.id), format, { comment: key.comment }),
           o.output,
@@ -258,6 +266,7 @@ function registerClient(keys: Command): void {
             emit(publicLine(await ctx.clientKeys.get(name)), o.output, false);
             return;
           }
+          warnPemEd25519(format, (await ctx.clientKeys.get(name)).algorithm);
           emit(await ctx.clientKeys.exportPrivate(name, format, passphrase), o.output, true);
         });
       },

@@ -19,9 +19,10 @@ export function readLine(
   const input = options.input ?? (process.stdin as TtyInput);
   const output = options.output ?? process.stderr;
   const echo = options.echo ?? true;
-  output.write(question);
   const raw = !echo && input.isTTY === true && typeof input.setRawMode === 'function';
+  // Echo goes off before the prompt shows, so nothing typed in answer to it can be echoed.
   if (raw) input.setRawMode!(true);
+  output.write(question);
   input.resume();
   return new Promise((resolve, reject) => {
     let line = '';
