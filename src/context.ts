@@ -54,7 +54,11 @@ export class AppContext {
       events: this.events,
       logger: loggers.core,
       fs: new LocalFs(),
-      limits: { maxOpenHandles: config.maxOpenHandles, maxPathLength: config.maxPathLength },
+      limits: {
+        maxOpenHandles: config.maxOpenHandles,
+        maxPathLength: config.maxPathLength,
+        maxFileSize: config.maxFileSize,
+      },
       uploadMode: config.uploadMode,
     });
   }

@@ -23,6 +23,8 @@ export interface HandleHost {
   ): Promise<void>;
   emitSetstat(path: string, attrs: SetAttrs, error?: unknown): void;
   released(handle: SessionFileHandle): void;
+  /** Throws a LimitError when a file may not grow to `size` bytes. */
+  checkFileSize(size: number): void;
 }
 
 export interface OpenedFile {
@@ -97,6 +99,7 @@ export class SessionFileHandle implements FileHandle {
       this.#assertOpen();
       if (!this.mode.write) throw new PermissionDeniedError('Handle is not open for writing');
       checkRange(offset, data.length);
+      this.#host.checkFileSize((this.mode.append ? this.#end : offset) + data.length);
     } catch (err) {
       return Promise.reject(toFerryError(err));
     }
@@ -121,6 +124,7 @@ export class SessionFileHandle implements FileHandle {
   copyWrite(position: number, data: Buffer): Promise<void> {
     return this.#track(async () => {
       this.#assertOpen();
+      this.#host.checkFileSize(position + data.length);
       this.#end = Math.max(this.#end, position + data.length);
       await this.#writeAt(position, data, false);
     });
@@ -169,6 +173,7 @@ export class SessionFileHandle implements FileHandle {
         const file = this.#o.file;
         if (attrs.size !== undefined) {
           checkRange(attrs.size, 0);
+          this.#host.checkFileSize(attrs.size);
           this.#digest.invalidate();
           await file.truncate(attrs.size);
           this.#end = attrs.size;

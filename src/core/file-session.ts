@@ -50,7 +50,8 @@ export interface FileSessionDeps {
   logger: Logger;
   /** The storage backend, or a chooser per user (e.g. local for most, S3 for some). */
   fs: Fs | ((identity: SessionIdentity) => Fs);
-  limits?: { maxOpenHandles?: number; maxPathLength?: number };
+  /** maxFileSize: largest size a write, resize or copy may give a file (0: no limit). */
+  limits?: { maxOpenHandles?: number; maxPathLength?: number; maxFileSize?: number };
   /** 'atomic' (default): uploads go to a hidden partial renamed into place on close. */
   uploadMode?: 'atomic' | 'direct';
 }
@@ -86,6 +87,7 @@ class CoreFileSession implements FileSession {
   readonly #files = new Set<SessionFileHandle>();
   readonly #dirs = new Set<SessionDirHandle>();
   readonly #host: HandleHost;
+  readonly #maxFileSize: number;
   /** Opens between the limit check and the handle existing; counted so concurrent opens cannot overshoot. */
   #pendingOpens = 0;
   #closed = false;
@@ -102,6 +104,7 @@ class CoreFileSession implements FileSession {
       maxComponentLength: DEFAULT_PATH_LIMITS.maxComponentLength,
     };
     this.#maxHandles = deps.limits?.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES;
+    this.#maxFileSize = deps.limits?.maxFileSize ?? 0;
     this.#atomic = (deps.uploadMode ?? 'atomic') === 'atomic';
     this.#host = {
       fs: this.#fs,
@@ -111,10 +114,17 @@ class CoreFileSession implements FileSession {
       emitTransfer: (fields) => this.#emitTransfer(fields),
       emitSetstat: (path, attrs, error) => this.#emitFileOp('setstat', path, undefined, error, { ...attrs }),
       released: (handle) => this.#files.delete(handle),
+      checkFileSize: (size) => this.#checkFileSize(size),
     };
   }
 
   // ---- path and policy plumbing -------------------------------------------------------------
+
+  /** A write at a huge offset makes a huge sparse file that close() must hash: the size limit bounds that work. */
+  #checkFileSize(size: number): void {
+    const max = this.#maxFileSize;
+    if (max > 0 && size > max) throw new LimitError(`File size limit (${max} bytes) exceeded`);
+  }
 
   async #begin(): Promise<void> {
     if (this.#closed) throw new FerryError('ERR_IO', 'File session is closed');
@@ -335,6 +345,7 @@ class CoreFileSession implements FileSession {
           this.#require('overwrite', dirs);
           if (st.kind !== 'file') throw new InvalidArgumentError('Only regular files can be resized');
           if (!Number.isSafeInteger(attrs.size) || attrs.size < 0) throw new InvalidArgumentError('Bad size');
+          this.#checkFileSize(attrs.size);
         }
         if (attrs.mode !== undefined && st.kind === 'symlink') {
           throw new FerryError('ERR_UNSUPPORTED', 'The mode of a symlink cannot be changed');
