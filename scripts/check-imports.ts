@@ -13,7 +13,7 @@ const RULES: Record<string, string[]> = {
   'context.ts': ['*'],
   api: ['core', 'store', 'keys', 'key-manager', 'audit', 'auth', 'events', ...BASE],
   web: ['core', 'store', 'keys', 'audit', ...BASE],
-  transfers: ['core', 'vfs', 'store', 'keys', 'events', ...BASE],
+  transfers: ['core', 'vfs', 'store', 'keys', 'events', 'sftp/constants.ts', ...BASE],
   ssh: ['sftp', 'scp', 'auth', 'core/types.ts', 'keys', 'key-manager', 'events', 'store/types.ts', ...BASE],
   'key-manager': ['keys', 'store/types.ts', ...BASE],
   sftp: ['core/types.ts', 'vfs/types.ts', 'events/types.ts', ...BASE],

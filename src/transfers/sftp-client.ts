@@ -3,40 +3,12 @@
 // know (check-file), and we want to own pipelining and backpressure.
 import type { Duplex } from 'node:stream';
 import { FerryError, type FerryErrorCode, ProtocolError } from '../errors.js';
+import { ATTR, FX, FXF, FXP } from '../sftp/constants.js';
 
-const PKT = {
-  INIT: 1,
-  VERSION: 2,
-  OPEN: 3,
-  CLOSE: 4,
-  READ: 5,
-  WRITE: 6,
-  LSTAT: 7,
-  FSTAT: 8,
-  SETSTAT: 9,
-  FSETSTAT: 10,
-  OPENDIR: 11,
-  READDIR: 12,
-  REMOVE: 13,
-  MKDIR: 14,
-  RMDIR: 15,
-  REALPATH: 16,
-  STAT: 17,
-  RENAME: 18,
-  READLINK: 19,
-  SYMLINK: 20,
-  STATUS: 101,
-  HANDLE: 102,
-  DATA: 103,
-  NAME: 104,
-  ATTRS: 105,
-  EXTENDED: 200,
-  EXTENDED_REPLY: 201,
-} as const;
-
-const ATTR = { SIZE: 1, UIDGID: 2, PERMISSIONS: 4, ACMODTIME: 8, EXTENDED: 0x80000000 } as const;
-export const OPEN = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10, EXCL: 0x20 } as const;
-const STATUS = { OK: 0, EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, OP_UNSUPPORTED: 8 } as const;
+// The wire constants are the server's: one definition of the protocol for both directions.
+const PKT = FXP;
+const STATUS = FX;
+export const OPEN = FXF;
 
 /** Replies larger than this end the session: bounded memory whatever the server sends. */
 const MAX_INCOMING_PACKET = 4 * 1024 * 1024;
