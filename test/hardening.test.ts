@@ -229,6 +229,57 @@ describe('limits', () => {
   });
 });
 
+describe('connection limits', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ config: { maxConnectionsPerAddress: 3, maxConnections: 6 } });
+    await server.addUser('cap', { password: 'cap-pw' });
+  });
+  after(() => server.close());
+
+  /** Opens a TCP connection from `from` and says whether the server kept it (it sends its banner) or cut it. */
+  function probe(from: string): Promise<{ kept: boolean; socket: Socket }> {
+    return new Promise((resolve) => {
+      const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: from });
+      socket.on('error', () => {});
+      socket.once('data', () => resolve({ kept: true, socket }));
+      socket.once('close', () => resolve({ kept: false, socket }));
+    });
+  }
+
+  test('maxConnectionsPerAddress and maxConnections refuse the extra connection, not the others', async () => {
+    const held: Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const p = await probe('127.0.0.21');
+        assert.ok(p.kept, `connection ${i + 1} of the address is served`);
+        held.push(p.socket);
+      }
+      const fourth = await probe('127.0.0.21');
+      assert.equal(fourth.kept, false, 'the fourth connection of one address is refused');
+      for (let i = 0; i < 3; i++) {
+        const p = await probe('127.0.0.22');
+        held.push(p.socket);
+        assert.ok(p.kept);
+      }
+      const seventh = await probe('127.0.0.23');
+      assert.equal(seventh.kept, false, 'the seventh connection overall is refused');
+      assert.ok(
+        held.every((s) => !s.destroyed),
+        'connections already open are untouched',
+      );
+    } finally {
+      for (const s of held) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(
+      (await login(server.port, 'cap', 'cap-pw', '127.0.0.21')).code,
+      0,
+      'capacity returns when they close',
+    );
+  });
+});
+
 describe('one-time codes', () => {
   let server: TestServer;
   before(async () => {
