@@ -33,7 +33,9 @@ function bitsOption(value: string | undefined): number | undefined {
 /** OpenSSL reads Ed25519 PKCS#8 PEM, but ssh-keygen (9.x) does not: say so rather than let a user find out later. */
 function warnPemEd25519(format: PrivateKeyFormat, algorithm: string): void {
   if (format === 'pem' && algorithm === 'ssh-ed25519') {
-    process.stderr.write('note: OpenSSH cannot read Ed25519 keys in PEM (PKCS#8); use --format openssh for ssh/sftp\n');
+    process.stderr.write(
+      'note: OpenSSH cannot read Ed25519 keys in PEM (PKCS#8); use --format openssh for ssh/sftp\n',
+    );
   }
 }
 
