@@ -1,7 +1,7 @@
 // Starts the two servers under test on loopback: Ferry (child process, temp data dir) and a private OpenSSH sshd.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
-import { access, constants, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -244,10 +244,8 @@ export async function startSshd(layout: BenchLayout, cleanup: Cleanup): Promise<
   await mkdir(dir, { recursive: true });
   await mkdir(localDir, { recursive: true });
   // sshd refuses to start without its privilege-separation directory (Debian creates it from the service unit).
-  if (!existsSync('/run/sshd')) {
-    await mkdir('/run/sshd', { mode: 0o755 });
-    cleanup.task(() => rmdir('/run/sshd').catch(() => undefined));
-  }
+  // It is left in place: another sshd (a test run, a second bench) may be using it at the same time.
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   await execFileAsync('ssh-keygen', [
     '-q',
     '-t',

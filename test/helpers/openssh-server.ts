@@ -58,6 +58,9 @@ function childrenOf(pid: number): number[] {
 }
 
 export async function startOpenSshServer(options: OpenSshServerOptions): Promise<OpenSshServer> {
+  // sshd refuses to start without its privilege-separation directory, which only the sshd service creates.
+  // Left in place afterwards: other sshd instances (parallel tests, the benchmark) may be using it.
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(join(tmpdir(), 'ferry-sshd-'));
   const root = join(dir, 'root');
   await mkdir(root);
