@@ -6,9 +6,8 @@ import type { Command } from 'commander';
 import { CSV_COLUMNS, formatCsvRow, formatJsonLine, formatRecordLine, iterateAudit } from '../audit/query.js';
 import { type AuditVerifyKey, parseAuditVerifyKey } from '../audit/signer.js';
 import { readExportFile, type VerifyReport, verifyAuditChain, verifyAuditStore } from '../audit/verify.js';
-import { AppContext } from '../context.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditRecord } from '../store/types.js';
-import { CliError, configFromOptions, type DataDirOption } from './common.js';
+import { CliError, type DataDirOption, withContext } from './common.js';
 
 const FOLLOW_POLL_MS = 1000;
 const UNITS_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -43,15 +42,6 @@ function positiveInt(text: string, flag: string): number {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await AppContext.create(configFromOptions(options));
-  try {
-    return await run(ctx);
-  } finally {
-    await ctx.dispose();
-  }
 }
 
 /** Writes lines with backpressure: a large export never piles up in memory. */

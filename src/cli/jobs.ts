@@ -1,19 +1,9 @@
 // `ferry jobs ...`: scheduled pull/push transfers with partners; `run` works now, with a progress bar.
 import type { Command } from 'commander';
-import { AppContext } from '../context.js';
 import type { TransferJobRecord, TransferRunRecord } from '../store/types.js';
 import { progressBar } from '../transfers/progress.js';
 import { formatBytes, formatDuration, parseDuration } from '../transfers/timing.js';
-import { CliError, configFromOptions, type DataDirOption } from './common.js';
-
-async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await AppContext.create(configFromOptions(options));
-  try {
-    return await run(ctx);
-  } finally {
-    await ctx.dispose();
-  }
-}
+import { CliError, type DataDirOption, withContext } from './common.js';
 
 function view(j: TransferJobRecord) {
   return {

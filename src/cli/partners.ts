@@ -1,19 +1,9 @@
 // `ferry partners ...`: remote SFTP servers Ferry pulls from and pushes to; host keys pinned by a person.
 import type { Command } from 'commander';
-import { AppContext } from '../context.js';
 import type { PartnerRecord } from '../store/types.js';
 import { confirm } from '../transfers/terminal.js';
 import { formatDuration } from '../transfers/timing.js';
-import { CliError, configFromOptions, type DataDirOption, readSecretFromStdin } from './common.js';
-
-async function withContext<T>(options: DataDirOption, run: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await AppContext.create(configFromOptions(options));
-  try {
-    return await run(ctx);
-  } finally {
-    await ctx.dispose();
-  }
-}
+import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
 
 function portOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
