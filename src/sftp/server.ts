@@ -1,5 +1,5 @@
 // Serves one SFTP v3 session on a raw SSH channel: framing, dispatch, per-file ordering, backpressure, teardown.
-import { type Duplex, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { FileSession } from '../core/types.js';
 import { ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -99,8 +99,6 @@ class SftpConnection {
   readonly #maxInFlight: number;
   readonly #maxBufferedBytes: number;
   readonly #readOnly: boolean;
-  /** The SSH socket is corked until the end of the current tick (see #corkUntilNextTick). */
-  #corked = false;
 
   #initialized = false;
   #stopping = false;
@@ -358,25 +356,7 @@ class SftpConnection {
       flushed?.();
       return;
     }
-    this.#corkUntilNextTick();
     this.#channel.write(buffer, flushed ? () => flushed() : undefined);
-  }
-
-  /**
-   * ssh2 writes every CHANNEL_DATA packet (the client's packet size, 32 KiB for OpenSSH) to the socket on
-   * its own, so one 255 KiB READ reply cost nine write syscalls, each waking the client. Corking the socket
-   * for the rest of this tick sends all replies produced in it with one writev, as sshd's output buffer does.
-   */
-  #corkUntilNextTick(): void {
-    if (this.#corked) return;
-    const socket = transportSocket(this.#channel);
-    if (socket === undefined) return;
-    this.#corked = true;
-    socket.cork();
-    process.nextTick(() => {
-      this.#corked = false;
-      socket.uncork();
-    });
   }
 
   #shutdownStarted = false;
@@ -407,12 +387,6 @@ class SftpConnection {
     }
     this.#resolve();
   }
-}
-
-/** The TCP socket under an ssh2 channel (private in ssh2: channel._client._sock); undefined for other duplexes. */
-function transportSocket(channel: Duplex): Writable | undefined {
-  const socket = (channel as Duplex & { _client?: { _sock?: unknown } })._client?._sock;
-  return socket instanceof Writable && !socket.destroyed ? socket : undefined;
 }
 
 /**
