@@ -5,13 +5,14 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Duplex } from 'node:stream';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createFileSessionFactory } from '../core/file-session.js';
 import type { FileSession } from '../core/types.js';
 import { ProtocolError } from '../errors.js';
 import { EventBus } from '../events/bus.js';
 import { rootLogger } from '../logger.js';
+import { FUZZ_SECONDS, RunTracker, runProperty } from '../util/fuzz-fixture.js';
 import { LocalFs } from '../vfs/local/local-fs.js';
 import { type Attrs, PacketFramer, PacketReader, PacketWriter } from './codec.js';
 import { DEFAULT_MAX_PACKET_LENGTH, FXF, FXP } from './constants.js';
@@ -20,52 +21,6 @@ import { REQUESTS_BY_TYPE } from './requests.js';
 import { serveSftp } from './server.js';
 
 const logger = rootLogger.child({ logger: 'sftp-fuzz' }, { level: process.env.FERRY_LOG_LEVEL ?? 'silent' });
-
-// ---- budget and replay (same knobs as src/core/path-fuzz.test.ts) -----------------------------------
-
-/** Per-property budget: a few seconds in `npm test`; `npm run fuzz` sets FERRY_FUZZ_SECONDS. */
-const FUZZ_SECONDS = Number(process.env.FERRY_FUZZ_SECONDS ?? '0');
-
-/** Runs a property until its run count or time budget is spent; prints the seed, and how to replay a failure. */
-async function runProperty<Ts>(
-  t: TestContext,
-  property: fc.IRawProperty<Ts>,
-  runs: number,
-  budgetMs: number,
-): Promise<void> {
-  const seed = process.env.FERRY_FUZZ_SEED;
-  const path = process.env.FERRY_FUZZ_PATH;
-  const started = Date.now();
-  const details = await fc.check(property, {
-    numRuns: FUZZ_SECONDS > 0 ? 1e9 : runs,
-    interruptAfterTimeLimit: FUZZ_SECONDS > 0 ? FUZZ_SECONDS * 1000 : budgetMs,
-    markInterruptAsFailure: false,
-    ...(seed ? { seed: Number(seed) } : {}),
-    ...(path ? { path, endOnFailure: true } : {}),
-  });
-  t.diagnostic(`${t.name}: ${details.numRuns} runs in ${Date.now() - started} ms, seed ${details.seed}`);
-  if (details.failed) {
-    const replay = `FERRY_FUZZ_SEED=${details.seed} FERRY_FUZZ_PATH=${details.counterexamplePath ?? ''}`;
-    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : '';
-    throw new Error(
-      `${fc.defaultReportMessage(details)}\n${cause}\nreplay: ${replay} node --import tsx --test <this file>`,
-    );
-  }
-}
-
-/** fast-check abandons the run in progress when the time budget ends; the fixture must outlive that run. */
-class RunTracker {
-  #current: Promise<unknown> = Promise.resolve();
-
-  track<T>(run: Promise<T>): Promise<T> {
-    this.#current = run.catch(() => undefined);
-    return run;
-  }
-
-  settled(): Promise<unknown> {
-    return this.#current;
-  }
-}
 
 /** Errors that reach the process instead of the session: each one fails the property that was running. */
 class EscapedErrors {
