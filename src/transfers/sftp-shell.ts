@@ -26,6 +26,8 @@ interface Command {
   readonly names: readonly string[];
   readonly usage: string;
   readonly help: string;
+  /** Fewest and most arguments, for commands without flags: checked against `usage` before `run`. */
+  readonly arity?: readonly [min: number, max: number];
   run(shell: SftpShell, args: string[], flags: Set<string>): Promise<'quit' | undefined>;
 }
 
@@ -145,6 +147,7 @@ export class SftpShell {
     const [name, ...args] = splitArgs(trimmed);
     const command = COMMANDS.find((c) => c.names.includes(name!));
     if (!command) throw new ShellCommandError(`Invalid command: ${name}`);
+    if (command.arity) need(args, command.arity[0], command.arity[1], command.usage);
     return command.run(this, args, new Set());
   }
 
@@ -300,8 +303,8 @@ const COMMANDS: readonly Command[] = [
     names: ['cd'],
     usage: 'cd [path]',
     help: 'Change remote directory to "path"',
+    arity: [0, 1],
     run: async (shell, args) => {
-      need(args, 0, 1, 'cd [path]');
       const target = await shell.sftp.realpath(shell.remotePath(args[0] ?? '~'));
       if (!isDirectory(await shell.sftp.stat(target)))
         throw new ShellCommandError(`Can't change directory: "${target}" is not a directory`);
@@ -313,8 +316,8 @@ const COMMANDS: readonly Command[] = [
     names: ['lcd'],
     usage: 'lcd [path]',
     help: 'Change local directory to "path"',
+    arity: [0, 1],
     run: async (shell, args) => {
-      need(args, 0, 1, 'lcd [path]');
       const target = shell.localPath(args[0] ?? '~');
       if (!(await isLocalDir(target)))
         throw new ShellCommandError(`Couldn't change local directory to "${target}"`);
@@ -411,8 +414,8 @@ const COMMANDS: readonly Command[] = [
     names: ['rename'],
     usage: 'rename oldpath newpath',
     help: 'Rename remote file',
+    arity: [2, 2],
     run: async (shell, args) => {
-      need(args, 2, 2, 'rename oldpath newpath');
       await shell.sftp.rename(shell.remotePath(args[0]!), shell.remotePath(args[1]!));
       return undefined;
     },
@@ -421,8 +424,8 @@ const COMMANDS: readonly Command[] = [
     names: ['rm'],
     usage: 'rm path',
     help: 'Delete remote file',
+    arity: [1, 1],
     run: async (shell, args) => {
-      need(args, 1, 1, 'rm path');
       for (const path of await shell.expandRemote(args[0]!)) {
         shell.io.out(`Removing ${path}\n`);
         await shell.sftp.remove(path);
@@ -434,8 +437,8 @@ const COMMANDS: readonly Command[] = [
     names: ['mkdir'],
     usage: 'mkdir path',
     help: 'Create remote directory',
+    arity: [1, 1],
     run: async (shell, args) => {
-      need(args, 1, 1, 'mkdir path');
       await shell.sftp.mkdir(shell.remotePath(args[0]!));
       return undefined;
     },
@@ -444,8 +447,8 @@ const COMMANDS: readonly Command[] = [
     names: ['lmkdir'],
     usage: 'lmkdir path',
     help: 'Create local directory',
+    arity: [1, 1],
     run: async (shell, args) => {
-      need(args, 1, 1, 'lmkdir path');
       await mkdir(shell.localPath(args[0]!));
       return undefined;
     },
@@ -454,8 +457,8 @@ const COMMANDS: readonly Command[] = [
     names: ['rmdir'],
     usage: 'rmdir path',
     help: 'Remove remote directory',
+    arity: [1, 1],
     run: async (shell, args) => {
-      need(args, 1, 1, 'rmdir path');
       await shell.sftp.rmdir(shell.remotePath(args[0]!));
       return undefined;
     },
@@ -464,8 +467,8 @@ const COMMANDS: readonly Command[] = [
     names: ['chmod'],
     usage: 'chmod mode path',
     help: 'Change permissions of file to octal "mode"',
+    arity: [2, 2],
     run: async (shell, args) => {
-      need(args, 2, 2, 'chmod mode path');
       if (!/^[0-7]{1,4}$/.test(args[0]!)) throw new ShellCommandError('Invalid mode: use octal, e.g. 644');
       for (const path of await shell.expandRemote(args[1]!)) {
         shell.io.out(`Changing mode on ${path}\n`);
