@@ -1,10 +1,11 @@
 // Real OpenSSH scp against a real Ferry: legacy `scp -O` both ways, -r, -p, refusals, and default (SFTP) scp.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sha256File } from './helpers/files.js';
 import { scpRun, sshRun } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -18,12 +19,6 @@ let home: string;
 let readOnlyHome: string;
 
 const alice = () => ({ port: server.port, user: 'alice', password: PASSWORD });
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-}
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -61,7 +56,7 @@ describe('legacy scp -O', () => {
   test('uploads a file byte for byte', async () => {
     const r = await scpRun({ ...alice(), args: ['-O', join(work, 'big.bin'), 'remote:big.bin'] });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(await sha256(join(home, 'big.bin')), await sha256(join(work, 'big.bin')));
+    assert.equal(await sha256File(join(home, 'big.bin')), await sha256File(join(work, 'big.bin')));
   });
 
   test('downloads a file byte for byte', async () => {
@@ -69,20 +64,24 @@ describe('legacy scp -O', () => {
     const out = join(work, 'report.bin');
     const r = await scpRun({ ...alice(), args: ['-O', 'remote:report.bin', out] });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(await sha256(out), await sha256(join(home, 'report.bin')));
+    assert.equal(await sha256File(out), await sha256File(join(home, 'report.bin')));
   });
 
   test('uploads and downloads a tree with -r', async () => {
     const up = await scpRun({ ...alice(), args: ['-O', '-r', join(work, 'tree'), 'remote:'] });
     assert.equal(up.code, 0, up.stderr);
     for (const file of ['a.txt', 'sub/b.bin', 'empty']) {
-      assert.equal(await sha256(join(home, 'tree', file)), await sha256(join(work, 'tree', file)), file);
+      assert.equal(
+        await sha256File(join(home, 'tree', file)),
+        await sha256File(join(work, 'tree', file)),
+        file,
+      );
     }
     const back = join(work, 'tree-back');
     const down = await scpRun({ ...alice(), args: ['-O', '-r', 'remote:tree', back] });
     assert.equal(down.code, 0, down.stderr);
     for (const file of ['a.txt', 'sub/b.bin', 'empty']) {
-      assert.equal(await sha256(join(back, file)), await sha256(join(work, 'tree', file)), file);
+      assert.equal(await sha256File(join(back, file)), await sha256File(join(work, 'tree', file)), file);
     }
   });
 
@@ -142,10 +141,10 @@ describe('default scp (SFTP protocol)', () => {
   test('uploads and downloads byte for byte', async () => {
     const up = await scpRun({ ...alice(), args: [join(work, 'big.bin'), 'remote:big-sftp.bin'] });
     assert.equal(up.code, 0, up.stderr);
-    assert.equal(await sha256(join(home, 'big-sftp.bin')), await sha256(join(work, 'big.bin')));
+    assert.equal(await sha256File(join(home, 'big-sftp.bin')), await sha256File(join(work, 'big.bin')));
     const out = join(work, 'big-sftp-back.bin');
     const down = await scpRun({ ...alice(), args: ['remote:big-sftp.bin', out] });
     assert.equal(down.code, 0, down.stderr);
-    assert.equal(await sha256(out), await sha256(join(work, 'big.bin')));
+    assert.equal(await sha256File(out), await sha256File(join(work, 'big.bin')));
   });
 });

@@ -1,12 +1,13 @@
 // Real OpenSSH sftp (batch mode) and the ssh2 client against a real Ferry: every server-touching sftp command.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, type SFTPWrapper } from 'ssh2';
+import { sha256File } from './helpers/files.js';
 import { type RunResult, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -19,12 +20,6 @@ let work: string;
 let home: string;
 
 const alice = () => ({ port: server.port, user: 'alice', password: PASSWORD });
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-}
 
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(
@@ -62,8 +57,8 @@ after(async () => {
 describe('OpenSSH sftp', () => {
   test('put and get move files byte for byte, and ls / ls -l list them', async () => {
     const r = await batch(['put big.bin', 'put small.txt', 'get big.bin big.copy', 'ls', 'ls -l']);
-    assert.equal(await sha256(join(home, 'big.bin')), await sha256(join(work, 'big.bin')));
-    assert.equal(await sha256(join(work, 'big.copy')), await sha256(join(work, 'big.bin')));
+    assert.equal(await sha256File(join(home, 'big.bin')), await sha256File(join(work, 'big.bin')));
+    assert.equal(await sha256File(join(work, 'big.copy')), await sha256File(join(work, 'big.bin')));
     assert.match(r.stdout, /big\.bin\s+small\.txt/);
     const size = (await stat(join(work, 'big.bin'))).size;
     const longLine = r.stdout.split('\n').find((line) => line.startsWith('-') && line.endsWith(' big.bin'));
@@ -77,14 +72,14 @@ describe('OpenSSH sftp', () => {
     await batch(['put -p old.txt old.txt', 'get -p old.txt old.back']);
     assert.equal(Math.round((await stat(join(home, 'old.txt'))).mtimeMs / 1000), OLD_MTIME);
     assert.equal(Math.round((await stat(join(work, 'old.back'))).mtimeMs / 1000), OLD_MTIME);
-    assert.equal(await sha256(join(work, 'old.back')), await sha256(join(work, 'old.txt')));
+    assert.equal(await sha256File(join(work, 'old.back')), await sha256File(join(work, 'old.txt')));
   });
 
   test('reput continues an upload that stopped part way', async () => {
     const whole = await readFile(join(work, 'big.bin'));
     await writeFile(join(home, 'resumed.bin'), whole.subarray(0, 1024 * 1024 + 5));
     await batch(['reput big.bin resumed.bin']);
-    assert.equal(await sha256(join(home, 'resumed.bin')), await sha256(join(work, 'big.bin')));
+    assert.equal(await sha256File(join(home, 'resumed.bin')), await sha256File(join(work, 'big.bin')));
   });
 
   test('reget continues a download that stopped part way', async () => {
@@ -92,7 +87,7 @@ describe('OpenSSH sftp', () => {
     const whole = await readFile(join(work, 'big.bin'));
     await writeFile(join(work, 'fetch.part'), whole.subarray(0, 2 * 1024 * 1024 + 9));
     await batch(['reget fetch.bin fetch.part']);
-    assert.equal(await sha256(join(work, 'fetch.part')), await sha256(join(work, 'big.bin')));
+    assert.equal(await sha256File(join(work, 'fetch.part')), await sha256File(join(work, 'big.bin')));
   });
 
   test('cd, pwd, mkdir, rename, rm and rmdir act on the remote tree', async () => {
@@ -193,11 +188,11 @@ describe('ssh2 client', () => {
       await new Promise<void>((resolve, reject) =>
         sftp.fastPut(join(work, 'big.bin'), 'ssh2.bin', (err) => (err ? reject(err) : resolve())),
       );
-      assert.equal(await sha256(join(home, 'ssh2.bin')), await sha256(join(work, 'big.bin')));
+      assert.equal(await sha256File(join(home, 'ssh2.bin')), await sha256File(join(work, 'big.bin')));
       await new Promise<void>((resolve, reject) =>
         sftp.fastGet('ssh2.bin', join(work, 'ssh2.back'), (err) => (err ? reject(err) : resolve())),
       );
-      assert.equal(await sha256(join(work, 'ssh2.back')), await sha256(join(work, 'big.bin')));
+      assert.equal(await sha256File(join(work, 'ssh2.back')), await sha256File(join(work, 'big.bin')));
 
       const names = (await promisify(sftp.readdir.bind(sftp))('/')).map((entry) => entry.filename);
       assert.ok(names.includes('ssh2.bin'));

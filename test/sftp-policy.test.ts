@@ -1,11 +1,12 @@
 // Chroot, per-folder permissions and atomic, resumable uploads as a user of OpenSSH sftp sees them.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sha256File } from './helpers/files.js';
 import { commonSshOptions, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -13,10 +14,6 @@ let server: TestServer;
 let work: string;
 let outside: string;
 
-const sha256 = async (path: string) =>
-  createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
 /** What sftp printed, without its own echo of the batch commands. */
 const output = (stdout: string) =>
   stdout
@@ -80,8 +77,8 @@ describe('per-folder permissions', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await readFile(join(work, 'got.txt'), 'utf8'), 'balance 42\n');
     assert.equal(
-      await sha256(join(await server.homeOf('dora'), 'in', 'report.csv')),
-      await sha256(join(work, 'report.csv')),
+      await sha256File(join(await server.homeOf('dora'), 'in', 'report.csv')),
+      await sha256File(join(work, 'report.csv')),
     );
     const del = await as('dora', ['rm /in/report.csv']);
     assert.match(del.stderr, /Permission denied/);
@@ -166,7 +163,7 @@ describe('atomic uploads', () => {
 
     const resumed = await as('eve', ['reput large.bin /large.bin']);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.equal(await sha256(join(home, 'large.bin')), await sha256(join(work, 'large.bin')));
+    assert.equal(await sha256File(join(home, 'large.bin')), await sha256File(join(work, 'large.bin')));
     await assert.rejects(stat(partial), 'the partial became the file');
   });
 });
