@@ -83,20 +83,7 @@ export function computeHash(record: Omit<AuditExportRecord, 'hash'> & { hash?: u
 }
 
 /** What a writer supplies; the chain adds seq, prevHash and hash. */
-export interface AuditFields {
-  readonly at: string;
-  readonly action: AuditAction;
-  readonly user: string | null;
-  readonly sessionId: string | null;
-  readonly address: string | null;
-  readonly protocol: string | null;
-  readonly path: string | null;
-  readonly target: string | null;
-  readonly result: string;
-  readonly reason: string | null;
-  /** Canonical JSON text of an object (see canonicalJson). */
-  readonly detail: string;
-}
+export type AuditFields = Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>;
 
 export function sealRecord(fields: AuditFields, seq: number, prevHash: string): AuditRecord {
   const unsealed = { ...fields, seq, prevHash };
