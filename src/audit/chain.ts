@@ -1,7 +1,7 @@
 // The hash chain: canonical serialization of a record, its SHA-256 link to the previous one, and sealing.
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
-import type { AuditAction, AuditRecord } from '../store/types.js';
+import type { AuditRecord } from '../store/types.js';
 
 /** prevHash of the first record ever written (seq 1). */
 export const GENESIS_HASH = '0'.repeat(64);
