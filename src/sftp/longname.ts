@@ -37,12 +37,24 @@ export function formatMode(mode: number): string {
   );
 }
 
+/** The last formatted time: entries of one listing mostly share their minute (a Date per entry showed in profiles). */
+let lastTime = { minute: Number.NaN, recent: false, text: '' };
+
 /** strftime "%b %e %H:%M" for the last six months, "%b %e  %Y" otherwise (older or in the future). */
 export function formatListingTime(mtime: number, nowSeconds: number): string {
+  const recent = nowSeconds - HALF_YEAR_SECONDS < mtime && nowSeconds >= mtime;
+  const minute = Math.floor(mtime / 60);
+  if (minute === lastTime.minute && recent === lastTime.recent) return lastTime.text;
+  const text = formatTime(mtime, recent);
+  lastTime = { minute, recent, text };
+  return text;
+}
+
+function formatTime(mtime: number, recent: boolean): string {
   const date = new Date(mtime * 1000);
   const day = String(date.getDate()).padStart(2, ' ');
   const month = MONTHS[date.getMonth()] ?? '???';
-  if (nowSeconds - HALF_YEAR_SECONDS < mtime && nowSeconds >= mtime) {
+  if (recent) {
     const hh = String(date.getHours()).padStart(2, '0');
     const mm = String(date.getMinutes()).padStart(2, '0');
     return `${month} ${day} ${hh}:${mm}`;
