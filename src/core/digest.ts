@@ -1,6 +1,7 @@
 // Streamed hashing of file ranges and the incremental SHA-256 of an upload written in order.
 import { createHash, type Hash } from 'node:crypto';
 import type { Logger } from '../logger.js';
+import { type ByteChunks, byteLength, chunksOf } from '../util/byte-chunks.js';
 import type { HashAlgorithm } from './types.js';
 
 /** Read size while hashing; memory stays at one chunk whatever the file size. */
@@ -56,8 +57,11 @@ export class UploadDigest {
     this.#log = log;
   }
 
-  /** Call before the data is written; the returned promise settles once the data is hashed (never rejects). */
-  observe(offset: number, data: Buffer): Promise<void> {
+  /**
+   * Call before the data is written; the returned promise settles once it is hashed (never rejects).
+   * Chunks are hashed one by one, never copied together.
+   */
+  observe(offset: number, data: ByteChunks): Promise<void> {
     if (!this.#valid) return Promise.resolve();
     if (this.#hash === undefined) {
       const hash = createHash('sha256');
@@ -69,10 +73,10 @@ export class UploadDigest {
       }
     }
     if (offset !== this.#next) return this.invalidate();
-    this.#next += data.length;
+    this.#next += byteLength(data);
     const hash = this.#hash;
     return this.#chain(async () => {
-      hash.update(data);
+      for (const chunk of chunksOf(data)) hash.update(chunk);
     });
   }
 

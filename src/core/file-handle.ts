@@ -2,6 +2,7 @@
 import { InvalidArgumentError, PermissionDeniedError, toFerryError } from '../errors.js';
 import type { TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
+import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
 import type { Fs, FsFile, FsStat } from '../vfs/types.js';
 import { hashRange, type RangeSource, UploadDigest } from './digest.js';
 import type { ConcretePermission } from './permissions.js';
@@ -81,25 +82,27 @@ export class SessionFileHandle implements FileHandle {
     return this.#closed;
   }
 
-  read(offset: number, length: number): Promise<Buffer> {
+  read(offset: number, length: number, headroom = 0): Promise<Buffer> {
     return this.#track(async () => {
       this.#assertOpen();
       if (!this.mode.read) throw new PermissionDeniedError('Handle is not open for reading');
       checkRange(offset, length);
-      const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH));
+      checkRange(headroom, 0);
+      const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom);
       this.#firstRead ??= offset;
-      this.#bytesRead += data.length;
+      this.#bytesRead += data.length - headroom;
       return data;
     });
   }
 
-  write(offset: number, data: Buffer): Promise<void> {
+  write(offset: number, data: ByteChunks): Promise<void> {
     // Position and digest bookkeeping happen synchronously so concurrent writes keep call order.
+    const length = byteLength(data);
     try {
       this.#assertOpen();
       if (!this.mode.write) throw new PermissionDeniedError('Handle is not open for writing');
-      checkRange(offset, data.length);
-      this.#host.checkFileSize((this.mode.append ? this.#end : offset) + data.length);
+      checkRange(offset, length);
+      this.#host.checkFileSize((this.mode.append ? this.#end : offset) + length);
     } catch (err) {
       return Promise.reject(toFerryError(err));
     }
@@ -115,9 +118,9 @@ export class SessionFileHandle implements FileHandle {
       this.#restart = this.#o.file.truncate(0);
       this.#end = 0;
     }
-    this.#end = Math.max(this.#end, position + data.length);
+    this.#end = Math.max(this.#end, position + length);
     this.#firstWrite ??= position;
-    return this.#track(() => this.#writeAt(position, data, true));
+    return this.#track(() => this.#writeAt(position, data, length, true));
   }
 
   /** Server-side copy write: feeds the digest but is not client transfer volume. Caller checked the mode. */
@@ -126,7 +129,7 @@ export class SessionFileHandle implements FileHandle {
       this.#assertOpen();
       this.#host.checkFileSize(position + data.length);
       this.#end = Math.max(this.#end, position + data.length);
-      await this.#writeAt(position, data, false);
+      await this.#writeAt(position, data, data.length, false);
     });
   }
 
@@ -138,7 +141,7 @@ export class SessionFileHandle implements FileHandle {
     });
   }
 
-  async #writeAt(position: number, data: Buffer, account: boolean): Promise<void> {
+  async #writeAt(position: number, data: ByteChunks, length: number, account: boolean): Promise<void> {
     const hashed = this.#digest.observe(position, data);
     try {
       if (this.#restart) await this.#restart;
@@ -148,7 +151,7 @@ export class SessionFileHandle implements FileHandle {
       throw err;
     }
     await hashed;
-    if (account) this.#bytesWritten += data.length;
+    if (account) this.#bytesWritten += length;
   }
 
   stat(): Promise<FileStat> {

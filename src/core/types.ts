@@ -1,4 +1,5 @@
 // The protocol-neutral file session every front end (SFTP, SCP, later HTTP) calls: virtual paths in, policy applied.
+import type { ByteChunks } from '../util/byte-chunks.js';
 
 /** SFTPGo's permission vocabulary; `*` grants all. */
 export const PERMISSIONS = [
@@ -97,9 +98,13 @@ export interface FileHandle {
   /** Virtual path the handle was opened with. */
   readonly path: string;
   readonly mode: Readonly<OpenMode>;
-  /** Up to `length` bytes at `offset`; an empty buffer at end of file. */
-  read(offset: number, length: number): Promise<Buffer>;
-  write(offset: number, data: Buffer): Promise<void>;
+  /**
+   * Up to `length` bytes at `offset`; an empty buffer at end of file. With `headroom`, the buffer starts
+   * with that many spare bytes the caller may overwrite (a reply header), then the data.
+   */
+  read(offset: number, length: number, headroom?: number): Promise<Buffer>;
+  /** Writes all of `data` at `offset` (at the end of file in append mode). */
+  write(offset: number, data: ByteChunks): Promise<void>;
   stat(): Promise<FileStat>;
   setstat(attrs: SetAttrs): Promise<void>;
   sync(): Promise<void>;

@@ -20,8 +20,28 @@ export interface NameEntry {
 }
 
 /**
- * Turns channel chunks into whole packets (the bytes after the uint32 length). Chunks are kept in a list;
- * a packet inside one chunk is a zero-copy slice, one spanning chunks costs a single allocation.
+ * A packet body (the bytes after the uint32 length) as the framer cut it. `head` is contiguous; `tail`
+ * holds the rest as slices of the chunks received, empty when the whole packet is in `head`.
+ */
+export interface FramedPacket {
+  readonly length: number;
+  readonly head: Buffer;
+  readonly tail: readonly Buffer[];
+}
+
+/** The contiguous start of a packet spanning chunks: room for any fixed fields (a WRITE's take 25 bytes). */
+const PACKET_HEAD_BYTES = 256;
+/**
+ * A packet spanning more chunks than this is copied together, as one buffer: a client sending tiny channel
+ * packets would otherwise make a WRITE a list of thousands of slices (one iovec each). ssh2 delivers
+ * 32 KiB chunks, so a 255 KiB WRITE spans 9.
+ */
+const MAX_PACKET_PIECES = 64;
+
+/**
+ * Turns channel chunks into whole packets. Chunks are kept in a list; a packet inside one chunk is a
+ * zero-copy slice, and one spanning chunks stays a list of slices (only a straddled head is copied), so
+ * WRITE data reaches the file without a reassembly copy.
  */
 export class PacketFramer {
   readonly #maxPacketLength: number;
@@ -45,8 +65,15 @@ export class PacketFramer {
     this.#buffered += chunk.length;
   }
 
-  /** The next whole packet, or null until more bytes arrive. Throws ProtocolError on a bad length. */
+  /** The next whole packet as one buffer (copied together when it spans chunks), or null until more bytes arrive. */
   next(): Buffer | null {
+    const packet = this.nextPacket();
+    if (packet === null || packet.tail.length === 0) return packet?.head ?? null;
+    return Buffer.concat([packet.head, ...packet.tail], packet.length);
+  }
+
+  /** The next whole packet, uncopied, or null until more bytes arrive. Throws ProtocolError on a bad length. */
+  nextPacket(): FramedPacket | null {
     if (this.#buffered < 4) return null;
     const length = this.#peekUint32();
     if (length === 0) throw new ProtocolError('SFTP packet of length 0');
@@ -55,7 +82,14 @@ export class PacketFramer {
     }
     if (this.#buffered < 4 + length) return null;
     this.#skip(4);
-    return this.#take(length);
+    const inFirst = this.#chunks[0]!.length - this.#head;
+    if (inFirst >= length) return { length, head: this.#slices(length)[0]!, tail: [] };
+    if (this.#spansMoreThan(length, MAX_PACKET_PIECES)) return { length, head: this.#copy(length), tail: [] };
+    const head =
+      inFirst >= PACKET_HEAD_BYTES
+        ? this.#slices(inFirst)[0]!
+        : this.#copy(Math.min(length, PACKET_HEAD_BYTES));
+    return { length, head, tail: head.length < length ? this.#slices(length - head.length) : [] };
   }
 
   #peekUint32(): number {
@@ -77,6 +111,16 @@ export class PacketFramer {
     return value;
   }
 
+  /** Whether the next `n` buffered bytes lie in more than `pieces` chunks. */
+  #spansMoreThan(n: number, pieces: number): boolean {
+    let covered = -this.#head;
+    for (let i = 0; i < this.#chunks.length && i <= pieces; i++) {
+      covered += this.#chunks[i]!.length;
+      if (covered >= n) return i >= pieces;
+    }
+    return true;
+  }
+
   #skip(n: number): void {
     let left = n;
     while (left > 0) {
@@ -93,13 +137,22 @@ export class PacketFramer {
     this.#buffered -= n;
   }
 
-  #take(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length - this.#head >= n) {
-      const packet = first.subarray(this.#head, this.#head + n);
-      this.#skip(n);
-      return packet;
+  /** The next `n` bytes as slices of the chunks (a chunk used whole is passed on as it is). */
+  #slices(n: number): Buffer[] {
+    const slices: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const chunk = this.#chunks[0]!;
+      const count = Math.min(chunk.length - this.#head, left);
+      slices.push(count === chunk.length ? chunk : chunk.subarray(this.#head, this.#head + count));
+      left -= count;
+      this.#skip(count);
     }
+    return slices;
+  }
+
+  /** The next `n` bytes copied into one buffer. */
+  #copy(n: number): Buffer {
     const packet = Buffer.allocUnsafe(n);
     let written = 0;
     while (written < n) {
@@ -113,22 +166,40 @@ export class PacketFramer {
   }
 }
 
-/** Reads one packet; every overrun throws a ProtocolError so a malformed packet ends only its session. */
+/**
+ * Reads one packet; every overrun throws a ProtocolError so a malformed packet ends only its session.
+ * A packet framed as head + tail is read from its head; the first read running past the head copies
+ * the packet together once, except stringChunks(), which hands out slices.
+ */
 export class PacketReader {
-  readonly #buf: Buffer;
+  #buf: Buffer;
+  #tail: readonly Buffer[];
+  readonly #length: number;
   #pos = 0;
 
-  constructor(packet: Buffer) {
-    this.#buf = packet;
+  constructor(packet: Buffer | FramedPacket) {
+    if (Buffer.isBuffer(packet)) {
+      this.#buf = packet;
+      this.#tail = [];
+      this.#length = packet.length;
+    } else {
+      this.#buf = packet.head;
+      this.#tail = packet.tail;
+      this.#length = packet.length;
+    }
   }
 
   get remaining(): number {
-    return this.#buf.length - this.#pos;
+    return this.#length - this.#pos;
   }
 
   #need(n: number, what: string): void {
-    if (this.#buf.length - this.#pos < n) {
+    if (this.#length - this.#pos < n) {
       throw new ProtocolError(`truncated SFTP packet: ${what} needs ${n} bytes, ${this.remaining} left`);
+    }
+    if (this.#buf.length - this.#pos < n) {
+      this.#buf = Buffer.concat([this.#buf, ...this.#tail], this.#length);
+      this.#tail = [];
     }
   }
 
@@ -161,6 +232,30 @@ export class PacketReader {
     const value = this.#buf.subarray(this.#pos, this.#pos + length);
     this.#pos += length;
     return value;
+  }
+
+  /** A length-prefixed byte string as slices of the chunks it arrived in: never copied (WRITE data). */
+  stringChunks(): readonly Buffer[] {
+    const length = this.uint32();
+    if (this.#length - this.#pos < length) {
+      throw new ProtocolError(`truncated SFTP packet: string needs ${length} bytes, ${this.remaining} left`);
+    }
+    const start = this.#pos;
+    const end = start + length;
+    this.#pos = end;
+    const headLength = this.#buf.length;
+    if (end <= headLength) return [this.#buf.subarray(start, end)];
+    const slices: Buffer[] = [];
+    if (start < headLength) slices.push(this.#buf.subarray(start));
+    let base = headLength;
+    for (const chunk of this.#tail) {
+      if (base >= end) break;
+      const from = Math.max(start - base, 0);
+      const to = Math.min(end - base, chunk.length);
+      if (to > from) slices.push(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
+      base += chunk.length;
+    }
+    return slices;
   }
 
   /** `n` raw bytes, sliced from the packet. */
@@ -309,16 +404,21 @@ export function encodeHandle(id: number, handle: Buffer): Buffer {
   return new PacketWriter(FXP.HANDLE, 8 + handle.length).uint32(id).string(handle).finish();
 }
 
+/** Length, type, id and data length: the bytes before a DATA payload. */
 export const DATA_HEADER_LENGTH = 13;
 
-/** The 13 bytes before a DATA payload; the payload follows as its own Buffer so it is never copied here. */
-export function encodeDataHeader(id: number, dataLength: number): Buffer {
-  const header = Buffer.allocUnsafe(DATA_HEADER_LENGTH);
-  header.writeUInt32BE(DATA_HEADER_LENGTH - 4 + dataLength, 0);
-  header[4] = FXP.DATA;
-  header.writeUInt32BE(id, 5);
-  header.writeUInt32BE(dataLength, 9);
-  return header;
+/**
+ * A DATA reply built in place: `packet` holds DATA_HEADER_LENGTH spare bytes (the headroom a READ left)
+ * and then the payload; the header is written into them, so the reply is one buffer and nothing is copied.
+ */
+export function encodeDataInPlace(id: number, packet: Buffer): Buffer {
+  const dataLength = packet.length - DATA_HEADER_LENGTH;
+  if (dataLength < 0) throw new RangeError(`a DATA reply needs ${DATA_HEADER_LENGTH} bytes of headroom`);
+  packet.writeUInt32BE(packet.length - 4, 0);
+  packet[4] = FXP.DATA;
+  packet.writeUInt32BE(id, 5);
+  packet.writeUInt32BE(dataLength, 9);
+  return packet;
 }
 
 export function encodeName(id: number, entries: readonly NameEntry[]): Buffer {

@@ -10,7 +10,8 @@ import { type SftpStatus, SftpStatusError, statusOf } from './status.js';
 export type Reply =
   | { readonly kind: 'status'; readonly status: SftpStatus }
   | { readonly kind: 'handle'; readonly handle: Buffer }
-  | { readonly kind: 'data'; readonly data: Buffer }
+  /** `packet` is DATA_HEADER_LENGTH bytes of headroom, then the data: the server fills in the header there. */
+  | { readonly kind: 'data'; readonly packet: Buffer }
   | { readonly kind: 'name'; readonly entries: readonly NameEntry[] }
   | { readonly kind: 'attrs'; readonly attrs: Attrs }
   | { readonly kind: 'extended'; readonly fill: (writer: PacketWriter) => void };

@@ -29,9 +29,9 @@ function slowFirstReads(session: FileSession): FileSession {
     openFile: async (...args: Parameters<FileSession['openFile']>) => {
       const file = await session.openFile(...args);
       return override<FileHandle>(file, {
-        read: async (offset: number, length: number) => {
+        read: async (offset: number, length: number, headroom?: number) => {
           if (offset === 0) await sleep(60);
-          return file.read(offset, length);
+          return file.read(offset, length, headroom);
         },
       });
     },

@@ -1,8 +1,9 @@
 // The SFTP v3 request table: one row per packet type, short policy-free handlers over the core FileSession.
 import type { OpenMode } from '../core/types.js';
+import { byteLength } from '../util/byte-chunks.js';
 import { attrsFromStat, hasSetAttrs, setAttrsFromAttrs } from './attrs.js';
-import type { Attrs, NameEntry, PacketReader } from './codec.js';
-import { FX, FXF, FXP, READDIR_BATCH } from './constants.js';
+import { type Attrs, DATA_HEADER_LENGTH, type NameEntry, type PacketReader } from './codec.js';
+import { FX, FXF, FXP, READDIR_REPLY_BYTES } from './constants.js';
 import {
   handleKey,
   lookupFile,
@@ -47,7 +48,9 @@ interface ReadArgs {
 interface WriteArgs {
   handle: number;
   offset: number;
-  data: Buffer;
+  /** Slices of the channel chunks the packet arrived in: the data is never copied together. */
+  data: readonly Buffer[];
+  length: number;
 }
 interface HandleAttrsArgs {
   handle: number;
@@ -116,10 +119,12 @@ async function close(ctx: RequestContext, args: HandleArgs): Promise<Reply> {
 
 async function read(ctx: RequestContext, args: ReadArgs): Promise<Reply> {
   const { file } = lookupFile(ctx, args.handle);
-  // Like sftp-server, longer requests get a short read rather than an error.
-  const data = await file.read(args.offset, Math.min(args.length, ctx.limits.maxReadLength));
-  if (data.length === 0) return statusReply(statusOf(FX.EOF));
-  return { kind: 'data', data };
+  // Like sftp-server, longer requests get a short read rather than an error. The data lands after room
+  // for the reply header, so the reply goes out as one buffer.
+  const length = Math.min(args.length, ctx.limits.maxReadLength);
+  const packet = await file.read(args.offset, length, DATA_HEADER_LENGTH);
+  if (packet.length === DATA_HEADER_LENGTH) return statusReply(statusOf(FX.EOF));
+  return { kind: 'data', packet };
 }
 
 async function write(ctx: RequestContext, args: WriteArgs): Promise<Reply> {
@@ -166,6 +171,10 @@ async function opendir(ctx: RequestContext, args: PathArgs): Promise<Reply> {
   }
 }
 
+/** A NAME entry's bytes besides its two strings: their lengths and the attrs of attrsFromStat (flags, size,
+ *  uid+gid, permissions, atime+mtime). */
+const NAME_ENTRY_OVERHEAD = 4 + 4 + 4 + 8 + 8 + 4 + 8;
+
 /** Core batches can be larger than one reply; the rest waits in the handle for the next READDIR. */
 async function readdir(ctx: RequestContext, args: HandleArgs): Promise<Reply> {
   const entry = lookupHandle(ctx, args.handle);
@@ -177,13 +186,17 @@ async function readdir(ctx: RequestContext, args: HandleArgs): Promise<Reply> {
   }
   if (entry.pending.length === 0) return statusReply(statusOf(FX.EOF));
   const now = Date.now() / 1000;
-  const entries = entry.pending.splice(0, READDIR_BATCH).map(
-    (item): NameEntry => ({
-      filename: item.name,
-      longname: formatLongname(item.name, item.stat, now),
-      attrs: attrsFromStat(item.stat),
-    }),
-  );
+  const entries: NameEntry[] = [];
+  let bytes = 0;
+  let taken = 0;
+  for (const item of entry.pending) {
+    const longname = formatLongname(item.name, item.stat, now);
+    bytes += NAME_ENTRY_OVERHEAD + Buffer.byteLength(item.name) + Buffer.byteLength(longname);
+    if (taken > 0 && bytes > READDIR_REPLY_BYTES) break;
+    entries.push({ filename: item.name, longname, attrs: attrsFromStat(item.stat) });
+    taken++;
+  }
+  entry.pending.splice(0, taken);
   return { kind: 'name', entries };
 }
 
@@ -263,13 +276,18 @@ export const REQUESTS: ReadonlyArray<RequestRow<unknown>> = [
     type: FXP.WRITE,
     name: 'write',
     writes: true,
-    parse: (r) => ({ handle: decodeHandleId(r.string()), offset: r.uint64(), data: r.string() }),
+    parse: (r) => {
+      const handle = decodeHandleId(r.string());
+      const offset = r.uint64();
+      const data = r.stringChunks();
+      return { handle, offset, data, length: byteLength(data) };
+    },
     // Appends land wherever the end is when they run, so they keep arrival order among themselves.
     claims: (args, ctx) => {
       const entry = ctx.handles.get(args.handle);
       if (entry?.kind === 'file' && entry.file.mode.append)
         return [{ key: handleKey(args.handle), access: 'write' }];
-      const end = args.offset + args.data.length;
+      const end = args.offset + args.length;
       return [{ key: handleKey(args.handle), access: 'write', start: args.offset, end }];
     },
     handle: write,

@@ -17,6 +17,7 @@ import type {
 } from '../core/types.js';
 import { FerryError, NotFoundError } from '../errors.js';
 import { rootLogger } from '../logger.js';
+import { chunksOf } from '../util/byte-chunks.js';
 import { PacketFramer, PacketReader, PacketWriter } from './codec.js';
 import { FX, FXF, FXP } from './constants.js';
 import { ADVERTISED_EXTENSIONS } from './extensions.js';
@@ -231,13 +232,18 @@ class FakeSession implements FileSession {
     return {
       path,
       mode,
-      async read(offset, length) {
+      async read(offset, length, headroom = 0) {
         session.readsStarted++;
-        return content().subarray(offset, offset + length);
+        const data = content().subarray(offset, offset + length);
+        if (headroom === 0) return data;
+        const framed = Buffer.allocUnsafe(headroom + data.length);
+        data.copy(framed, headroom);
+        return framed;
       },
-      async write(offset, data) {
+      async write(offset, chunks) {
         session.calls.push(`write-start ${offset}`);
         if (session.writeDelayMs) await sleep(session.writeDelayMs * (1 + (offset % 3)));
+        const data = Buffer.concat(chunksOf(chunks));
         const current = content();
         const next = Buffer.alloc(Math.max(current.length, offset + data.length));
         current.copy(next);
@@ -467,9 +473,10 @@ describe('serveSftp', () => {
     await done;
   });
 
-  it('splits a large directory into NAME replies of 100 and then says EOF', async () => {
+  it('splits a large directory into NAME replies of at most 64 KiB and then says EOF', async () => {
     const { client, session, done } = start();
-    session.dirs.set('/big', 250);
+    // ~100 bytes per entry here: 1 500 entries take three replies.
+    session.dirs.set('/big', 1500);
     client.init();
     const dir = expectHandle(await client.request(FXP.OPENDIR, (w) => w.string('/big')));
     const counts: number[] = [];
@@ -484,12 +491,17 @@ describe('serveSftp', () => {
       }
       const count = reply.uint32();
       counts.push(count);
+      assert.ok(reply.remaining <= 64 * 1024, `NAME entries of ${reply.remaining} bytes`);
       if (!firstLongname) {
         reply.utf8();
         firstLongname = reply.utf8();
       }
     }
-    assert.deepEqual(counts, [100, 100, 50]);
+    assert.equal(counts.length, 3);
+    assert.equal(
+      counts.reduce((a, b) => a + b),
+      1500,
+    );
     assert.match(firstLongname, /^-rw-r--r-- {4}1 alice {4}staff {11}0 \w{3} [ \d]\d {2}1970 f0$/);
     client.end();
     await done;

@@ -4,14 +4,14 @@ import type { FileSession } from '../core/types.js';
 import { ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
-  DATA_HEADER_LENGTH,
   encodeAttrs,
-  encodeDataHeader,
+  encodeDataInPlace,
   encodeExtendedReply,
   encodeHandle,
   encodeName,
   encodeStatus,
   encodeVersion,
+  type FramedPacket,
   PacketFramer,
   PacketReader,
 } from './codec.js';
@@ -52,8 +52,6 @@ export interface SftpServeOptions {
   readOnly?: boolean;
 }
 
-/** Payloads up to this size go out in one write with their header; larger ones are never copied. */
-const COALESCE_DATA_BELOW = 16 * 1024;
 /** How long teardown waits for requests already running in the core before closing the session anyway. */
 const TEARDOWN_GRACE_MS = 10_000;
 
@@ -174,9 +172,9 @@ class SftpConnection {
     if (this.#stopping) return;
     let starved = false;
     while (this.#canAccept()) {
-      let packet: Buffer | null;
+      let packet: FramedPacket | null;
       try {
-        packet = this.#framer.next();
+        packet = this.#framer.nextPacket();
         if (packet === null) {
           starved = true;
           break;
@@ -214,7 +212,7 @@ class SftpConnection {
     void this.#shutdown('protocol error');
   }
 
-  #accept(packet: Buffer): void {
+  #accept(packet: FramedPacket): void {
     const reader = new PacketReader(packet);
     const type = reader.uint8();
     if (!this.#initialized) {
@@ -337,17 +335,10 @@ class SftpConnection {
       case 'extended':
         this.#send(encodeExtendedReply(id, reply.fill), flushed);
         return;
-      case 'data': {
-        const header = encodeDataHeader(id, reply.data.length);
-        if (reply.data.length < COALESCE_DATA_BELOW) {
-          this.#send(Buffer.concat([header, reply.data], DATA_HEADER_LENGTH + reply.data.length), flushed);
-        } else {
-          // Two writes, no copy: ssh2 frames each into CHANNEL_DATA and the client reassembles the stream.
-          this.#send(header);
-          this.#send(reply.data, flushed);
-        }
+      case 'data':
+        // One channel write: a separate header would cost ssh2 a CHANNEL_DATA packet of its own.
+        this.#send(encodeDataInPlace(id, reply.packet), flushed);
         return;
-      }
     }
   }
 

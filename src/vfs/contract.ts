@@ -94,6 +94,34 @@ export function runFsContract(name: string, makeFs: () => Promise<FsContractFixt
       await file.close();
     });
 
+    it('writes chunk lists in order and reads into headroom, short at the end of file', async () => {
+      const data = randomBytes(70_000);
+      const file = await fs.open(p('chunks.bin'), { read: true, write: true, create: true });
+      // Pipelined, contiguous, each a list of slices (one empty, one of 1 000 tiny chunks).
+      const tiny = Array.from({ length: 1000 }, (_, i) => data.subarray(50_000 + i * 7, 50_007 + i * 7));
+      await Promise.all([
+        file.write(0, [data.subarray(0, 1), data.subarray(1, 30_000), data.subarray(30_000, 30_000)]),
+        file.write(30_000, [data.subarray(30_000, 45_000), data.subarray(45_000, 50_000)]),
+        file.write(50_000, tiny),
+        file.write(57_000, data.subarray(57_000)),
+      ]);
+      assert.ok((await file.read(0, 70_000)).equals(data), 'chunks land in order');
+      const headroom = 13;
+      const framed = await file.read(60_000, 20_000, headroom);
+      assert.equal(framed.length, headroom + 10_000, 'headroom + the bytes up to end of file');
+      assert.ok(framed.subarray(headroom).equals(data.subarray(60_000)));
+      framed.fill(0xee, 0, headroom);
+      assert.ok(
+        (await file.read(60_000, 10, headroom)).subarray(headroom).equals(data.subarray(60_000, 60_010)),
+      );
+      assert.equal(
+        (await file.read(70_000, 100, headroom)).length,
+        headroom,
+        'at end of file: headroom only',
+      );
+      await file.close();
+    });
+
     it('round-trips a large binary file', async () => {
       const data = randomBytes(1024 * 1024 + 17);
       await writeFile(fs, p('big.bin'), data);

@@ -1,4 +1,5 @@
 // The storage interface every backend (local disk, later S3 and the PGP decorator) implements; paths are absolute backend paths the core already sanitised.
+import type { ByteChunks } from '../util/byte-chunks.js';
 
 export type FsEntryKind = 'file' | 'directory' | 'symlink' | 'other';
 
@@ -26,10 +27,14 @@ export interface FsOpenFlags {
 
 /** An open file; every read and write names its position (there is no file pointer). */
 export interface FsFile {
-  /** Up to `length` bytes at `position`; shorter only at end of file, empty at or past it. */
-  read(position: number, length: number): Promise<Buffer>;
-  /** Writes all of `data` at `position`. */
-  write(position: number, data: Buffer): Promise<void>;
+  /**
+   * Up to `length` bytes at `position`; shorter only at end of file, empty at or past it. With `headroom`,
+   * the buffer returned starts with that many spare bytes (the caller writes a header there), then the data:
+   * its length is headroom + the bytes read. Decorators must pass `headroom` on or honour it themselves.
+   */
+  read(position: number, length: number, headroom?: number): Promise<Buffer>;
+  /** Writes all of `data` (its chunks in order) at `position`. */
+  write(position: number, data: ByteChunks): Promise<void>;
   stat(): Promise<FsStat>;
   truncate(size: number): Promise<void>;
   chmod(mode: number): Promise<void>;

@@ -1,27 +1,35 @@
 // The local-disk Fs backend over node:fs/promises; every Node error leaves here as a FerryError.
-import { constants, type Dir, type Stats } from 'node:fs';
+import { constants, type Dir } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { InvalidPathError, toFerryError } from '../../errors.js';
+import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
 import type { Fs, FsDir, FsDirEntry, FsEntryKind, FsFile, FsOpenFlags, FsStat, FsStatfs } from '../types.js';
+import { type LstatResult, lstatPool } from './lstat-pool.js';
 
 /** How many names a listing reads (and lstats) per batch; bounds memory for huge directories. */
-const DEFAULT_DIR_BATCH = 128;
+const DEFAULT_DIR_BATCH = 512;
 
 export interface LocalFsOptions {
   dirBatchSize?: number;
 }
 
-function kindOf(stats: Stats): FsEntryKind {
-  if (stats.isFile()) return 'file';
-  if (stats.isDirectory()) return 'directory';
-  if (stats.isSymbolicLink()) return 'symlink';
-  return 'other';
+function kindOf(mode: number): FsEntryKind {
+  switch (mode & constants.S_IFMT) {
+    case constants.S_IFREG:
+      return 'file';
+    case constants.S_IFDIR:
+      return 'directory';
+    case constants.S_IFLNK:
+      return 'symlink';
+    default:
+      return 'other';
+  }
 }
 
-function toFsStat(stats: Stats): FsStat {
+function toFsStat(stats: LstatResult): FsStat {
   return {
-    kind: kindOf(stats),
+    kind: kindOf(stats.mode),
     mode: stats.mode,
     size: stats.size,
     uid: stats.uid,
@@ -59,13 +67,17 @@ function openFlags(flags: FsOpenFlags): number {
   return n;
 }
 
-/** Most buffers one pwritev takes (Linux IOV_MAX is 1024) and most bytes, so one call stays short. */
-const MAX_WRITE_BATCH = 64;
+/**
+ * Most iovecs one pwritev takes (Linux IOV_MAX is 1024; an SFTP WRITE of 255 KiB is ~9 chunk slices) and
+ * most bytes, so one call stays short. A single write with more chunks still goes out (libuv splits it).
+ */
+const MAX_WRITE_BATCH = 256;
 const MAX_WRITE_BATCH_BYTES = 8 * 1024 * 1024;
 
 interface PendingWrite {
   readonly position: number;
-  readonly data: Buffer;
+  readonly chunks: readonly Buffer[];
+  readonly length: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -80,17 +92,22 @@ class LocalFile implements FsFile {
     this.#handle = handle;
   }
 
-  read(position: number, length: number): Promise<Buffer> {
+  read(position: number, length: number, headroom = 0): Promise<Buffer> {
     return mapped(async () => {
-      const buffer = Buffer.allocUnsafe(length);
+      const buffer = Buffer.allocUnsafe(headroom + length);
       let filled = 0;
       // pread may return short counts (signals, network filesystems); only 0 means end of file.
       while (filled < length) {
-        const { bytesRead } = await this.#handle.read(buffer, filled, length - filled, position + filled);
+        const { bytesRead } = await this.#handle.read(
+          buffer,
+          headroom + filled,
+          length - filled,
+          position + filled,
+        );
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
-      return buffer.subarray(0, filled);
+      return buffer.subarray(0, headroom + filled);
     });
   }
 
@@ -99,9 +116,9 @@ class LocalFile implements FsFile {
    * out as one pwritev. Pipelined SFTP uploads otherwise put several thread-pool threads on one file,
    * where they spin on the inode lock (perf showed ~8% of upload CPU) and each pays its own wake-up.
    */
-  write(position: number, data: Buffer): Promise<void> {
+  write(position: number, data: ByteChunks): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ position, data, resolve, reject });
+      this.#queue.push({ position, chunks: chunksOf(data), length: byteLength(data), resolve, reject });
       if (!this.#writing) void this.#drain();
     });
   }
@@ -114,7 +131,7 @@ class LocalFile implements FsFile {
       try {
         await writeAllAt(
           this.#handle,
-          batch.map((w) => w.data),
+          batch.flatMap((w) => w.chunks),
           first.position,
         );
         for (const w of batch) w.resolve();
@@ -129,14 +146,18 @@ class LocalFile implements FsFile {
   /** The head of the queue and the writes right after it that start where the previous one ends. */
   #takeContiguous(): PendingWrite[] {
     const queue = this.#queue;
+    const head = queue[0]!;
     let count = 1;
-    let end = queue[0]!.position + queue[0]!.data.length;
-    let bytes = queue[0]!.data.length;
-    while (count < queue.length && count < MAX_WRITE_BATCH) {
+    let end = head.position + head.length;
+    let bytes = head.length;
+    let iovecs = head.chunks.length;
+    while (count < queue.length) {
       const next = queue[count]!;
-      if (next.position !== end || bytes + next.data.length > MAX_WRITE_BATCH_BYTES) break;
-      end += next.data.length;
-      bytes += next.data.length;
+      if (next.position !== end) break;
+      if (bytes + next.length > MAX_WRITE_BATCH_BYTES || iovecs + next.chunks.length > MAX_WRITE_BATCH) break;
+      end += next.length;
+      bytes += next.length;
+      iovecs += next.chunks.length;
       count++;
     }
     return queue.splice(0, count);
@@ -168,7 +189,11 @@ class LocalFile implements FsFile {
 }
 
 /** pwritev of all of `buffers` at `position`, continuing after short writes. */
-async function writeAllAt(handle: fsp.FileHandle, buffers: Buffer[], position: number): Promise<void> {
+async function writeAllAt(
+  handle: fsp.FileHandle,
+  buffers: readonly Buffer[],
+  position: number,
+): Promise<void> {
   const pending = buffers.filter((b) => b.length > 0);
   let at = position;
   while (pending.length > 0) {
@@ -225,20 +250,11 @@ class LocalDir implements FsDir {
       }
       if (names.length === 0) return null;
       const base = this.#path.endsWith('/') ? this.#path : `${this.#path}/`;
-      const stats = await Promise.all(
-        names.map(async (name) => {
-          try {
-            return toFsStat(await fsp.lstat(base + name));
-          } catch {
-            // Removed between readdir and lstat: the entry simply is not there any more.
-            return null;
-          }
-        }),
-      );
+      const stats = await lstatPool.lstatMany(base, names);
       const entries: FsDirEntry[] = [];
       names.forEach((name, i) => {
         const stat = stats[i];
-        if (stat) entries.push({ name, stat });
+        if (stat) entries.push({ name, stat: toFsStat(stat) });
       });
       // A batch whose entries all vanished must not look like the end of the listing.
       return entries.length > 0 ? entries : this.#readBatch();
