@@ -82,13 +82,13 @@ export class SessionFileHandle implements FileHandle {
     return this.#closed;
   }
 
-  read(offset: number, length: number, headroom = 0): Promise<Buffer> {
+  read(offset: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
     return this.#track(async () => {
       this.#assertOpen();
       if (!this.mode.read) throw new PermissionDeniedError('Handle is not open for reading');
       checkRange(offset, length);
       checkRange(headroom, 0);
-      const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom);
+      const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom, into);
       this.#firstRead ??= offset;
       this.#bytesRead += data.length - headroom;
       return data;

@@ -100,9 +100,10 @@ export interface FileHandle {
   readonly mode: Readonly<OpenMode>;
   /**
    * Up to `length` bytes at `offset`; an empty buffer at end of file. With `headroom`, the buffer starts
-   * with that many spare bytes the caller may overwrite (a reply header), then the data.
+   * with that many spare bytes the caller may overwrite (a reply header), then the data. With `into`, the
+   * data lands in that buffer (at least headroom + length bytes, reused by the caller) and a view is returned.
    */
-  read(offset: number, length: number, headroom?: number): Promise<Buffer>;
+  read(offset: number, length: number, headroom?: number, into?: Buffer): Promise<Buffer>;
   /** Writes all of `data` at `offset` (at the end of file in append mode). */
   write(offset: number, data: ByteChunks): Promise<void>;
   stat(): Promise<FileStat>;

@@ -4,14 +4,18 @@ import type { Logger } from '../logger.js';
 import type { Attrs, NameEntry, PacketReader, PacketWriter } from './codec.js';
 import { FX } from './constants.js';
 import type { FileEntry, HandleEntry, HandleTable } from './handles.js';
+import type { ReadBufferPool } from './read-buffers.js';
 import type { Claim } from './scheduler.js';
 import { type SftpStatus, SftpStatusError, statusOf } from './status.js';
 
 export type Reply =
   | { readonly kind: 'status'; readonly status: SftpStatus }
   | { readonly kind: 'handle'; readonly handle: Buffer }
-  /** `packet` is DATA_HEADER_LENGTH bytes of headroom, then the data: the server fills in the header there. */
-  | { readonly kind: 'data'; readonly packet: Buffer }
+  /**
+   * `packet` is DATA_HEADER_LENGTH bytes of headroom, then the data: the server fills in the header there.
+   * `release` runs once the channel no longer needs it (the buffer goes back to the session's pool).
+   */
+  | { readonly kind: 'data'; readonly packet: Buffer; readonly release?: () => void }
   | { readonly kind: 'name'; readonly entries: readonly NameEntry[] }
   | { readonly kind: 'attrs'; readonly attrs: Attrs }
   | { readonly kind: 'extended'; readonly fill: (writer: PacketWriter) => void };
@@ -34,6 +38,8 @@ export interface RequestContext {
   readonly handles: HandleTable;
   readonly limits: SftpLimits;
   readonly logger: Logger;
+  /** READ reply buffers (DATA_HEADER_LENGTH + maxReadLength bytes), reused across the session's READs. */
+  readonly readBuffers: ReadBufferPool;
 }
 
 /**

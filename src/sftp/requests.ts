@@ -120,11 +120,22 @@ async function close(ctx: RequestContext, args: HandleArgs): Promise<Reply> {
 async function read(ctx: RequestContext, args: ReadArgs): Promise<Reply> {
   const { file } = lookupFile(ctx, args.handle);
   // Like sftp-server, longer requests get a short read rather than an error. The data lands after room
-  // for the reply header, so the reply goes out as one buffer.
+  // for the reply header, in a reused buffer, so the reply goes out as one buffer.
   const length = Math.min(args.length, ctx.limits.maxReadLength);
-  const packet = await file.read(args.offset, length, DATA_HEADER_LENGTH);
-  if (packet.length === DATA_HEADER_LENGTH) return statusReply(statusOf(FX.EOF));
-  return { kind: 'data', packet };
+  const buffers = ctx.readBuffers;
+  const into = buffers.take();
+  let packet: Buffer;
+  try {
+    packet = await file.read(args.offset, length, DATA_HEADER_LENGTH, into);
+  } catch (err) {
+    buffers.give(into);
+    throw err;
+  }
+  if (packet.length === DATA_HEADER_LENGTH) {
+    buffers.give(into);
+    return statusReply(statusOf(FX.EOF));
+  }
+  return { kind: 'data', packet, release: () => buffers.give(into) };
 }
 
 async function write(ctx: RequestContext, args: WriteArgs): Promise<Reply> {

@@ -4,6 +4,7 @@ import type { FileSession } from '../core/types.js';
 import { ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
+  DATA_HEADER_LENGTH,
   encodeAttrs,
   encodeDataInPlace,
   encodeExtendedReply,
@@ -34,6 +35,7 @@ import {
 } from './dispatch.js';
 import { ADVERTISED_EXTENSIONS, EXTENSIONS_BY_NAME } from './extensions.js';
 import { HandleTable } from './handles.js';
+import { ReadBufferPool } from './read-buffers.js';
 import { REQUESTS_BY_TYPE } from './requests.js';
 import { RequestScheduler } from './scheduler.js';
 import { STATUS_MESSAGES, statusFromError } from './status.js';
@@ -126,7 +128,17 @@ class SftpConnection {
     this.#readOnly = options.readOnly ?? false;
     this.#framer = new PacketFramer(maxPacketLength);
     this.#scheduler = new RequestScheduler(() => this.#pump());
-    this.#ctx = { session, handles: new HandleTable(limits.maxOpenHandles), limits, logger: this.#logger };
+    this.#ctx = {
+      session,
+      handles: new HandleTable(limits.maxOpenHandles),
+      limits,
+      logger: this.#logger,
+      // Enough for every READ the byte budget lets run at once.
+      readBuffers: new ReadBufferPool(
+        DATA_HEADER_LENGTH + limits.maxReadLength,
+        Math.ceil(this.#maxBufferedBytes / limits.maxReadLength) + 1,
+      ),
+    };
   }
 
   run(): Promise<void> {
@@ -337,7 +349,10 @@ class SftpConnection {
         return;
       case 'data':
         // One channel write: a separate header would cost ssh2 a CHANNEL_DATA packet of its own.
-        this.#send(encodeDataInPlace(id, reply.packet), flushed);
+        this.#send(encodeDataInPlace(id, reply.packet), () => {
+          reply.release?.();
+          flushed();
+        });
         return;
     }
   }
@@ -376,6 +391,7 @@ class SftpConnection {
     } catch (err) {
       this.#logger.warn({ err }, 'sftp: closing the file session failed');
     }
+    this.#ctx.readBuffers.clear();
     this.#resolve();
   }
 }

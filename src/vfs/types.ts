@@ -31,8 +31,10 @@ export interface FsFile {
    * Up to `length` bytes at `position`; shorter only at end of file, empty at or past it. With `headroom`,
    * the buffer returned starts with that many spare bytes (the caller writes a header there), then the data:
    * its length is headroom + the bytes read. Decorators must pass `headroom` on or honour it themselves.
+   * With `into` (at least headroom + length bytes) the data is read there and a view of it returned, so a
+   * caller can reuse its buffers; the backend must not keep it.
    */
-  read(position: number, length: number, headroom?: number): Promise<Buffer>;
+  read(position: number, length: number, headroom?: number, into?: Buffer): Promise<Buffer>;
   /** Writes all of `data` (its chunks in order) at `position`. */
   write(position: number, data: ByteChunks): Promise<void>;
   stat(): Promise<FsStat>;

@@ -92,9 +92,12 @@ class LocalFile implements FsFile {
     this.#handle = handle;
   }
 
-  read(position: number, length: number, headroom = 0): Promise<Buffer> {
+  read(position: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
     return mapped(async () => {
-      const buffer = Buffer.allocUnsafe(headroom + length);
+      if (into && into.length < headroom + length) {
+        throw new RangeError(`read buffer of ${into.length} bytes is smaller than ${headroom + length}`);
+      }
+      const buffer = into ?? Buffer.allocUnsafe(headroom + length);
       let filled = 0;
       // pread may return short counts (signals, network filesystems); only 0 means end of file.
       while (filled < length) {
