@@ -119,6 +119,17 @@ export function runFsContract(name: string, makeFs: () => Promise<FsContractFixt
         headroom,
         'at end of file: headroom only',
       );
+      // Into a caller's buffer: the data lands there (a view of it comes back), reusable for the next read.
+      const into = Buffer.alloc(headroom + 20_000, 0xaa);
+      const first = await file.read(0, 20_000, headroom, into);
+      assert.equal(first.buffer, into.buffer, 'read into the given buffer');
+      assert.ok(first.subarray(headroom).equals(data.subarray(0, 20_000)));
+      const second = await file.read(65_000, 20_000, headroom, into);
+      assert.ok(
+        second.subarray(headroom).equals(data.subarray(65_000)),
+        'reused: the new data, short at EOF',
+      );
+      await assert.rejects(file.read(0, 20_001, headroom, into), 'a buffer too small is refused');
       await file.close();
     });
 
