@@ -182,6 +182,22 @@ interface WorkerMessage {
 }
 
 /**
+ * Old-generation size (MB) below which V8 does not start a full GC in a worker. V8 otherwise sets the limit to
+ * ~1.5× the live heap after each mark-compact (~35 MB for Ferry's ~23 MB), and the buffers a transfer holds in
+ * flight count against it as external memory: once a worker had run one mark-compact (after uploads, say),
+ * every download ran back-to-back mark-compacts (--trace-incremental-marking: "allocation limit", 23/35 MB;
+ * ~45 per GiB, twice the CPU, a third less throughput). The floor costs memory only while garbage exists.
+ */
+const WORKER_OLD_SPACE_FLOOR_MB = 256;
+
+/** The primary's node flags plus the old-generation floor, unless the operator set heap sizes already. */
+function workerExecArgv(): string[] {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (given.some((flag) => /^--(initial|max)-old-space-size/.test(flag))) return [...process.execArgv];
+  return [...process.execArgv, `--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`];
+}
+
+/**
  * The primary of `--workers N`: does the first-run work once, forks N workers that share the listening
  * socket (node:cluster hands connections out round-robin), restarts a worker that dies, and stops them all.
  */
@@ -196,6 +212,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   let stopping = false;
   let announced = false;
   const listening = new Map<number, number>();
+  cluster.setupPrimary({ execArgv: workerExecArgv() });
   const fork = () => {
     const worker = cluster.fork({ FERRY_WORKER: '1' });
     worker.on('message', (message: WorkerMessage) => {
