@@ -1,6 +1,7 @@
 // The `ferry` command line as a user runs it: users management offline, serve start-up, help and bad config.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,7 +233,13 @@ test('serve --workers 2 shares the port between two processes and stops them all
       .filter((l) => l.includes('"msg":"authenticated"'))
       .map((l) => (JSON.parse(l) as { pid: number }).pid),
   );
-  assert.equal(pids.size, 2, 'sessions were served by both workers');
+  // Read while the workers run, asserted once they are stopped (a failed assertion must not leave them running).
+  const workerArgv = [...pids].map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
   assert.equal(await stopServe(served.child), 0);
+  assert.equal(pids.size, 2, 'sessions were served by both workers');
+  for (const argv of workerArgv) {
+    // The old-generation floor that keeps V8 from collecting a transferring worker back to back.
+    assert.ok(argv.includes('--initial-old-space-size=256'), `worker flags: ${argv.join(' ')}`);
+  }
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'worker gone');
 });
