@@ -1,6 +1,7 @@
 // Lstat of whole listing batches in a worker thread: one message per batch instead of one thread-pool round trip per entry.
 import * as fsp from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
+import type { FsStat } from '../types.js';
 
 /*
  * Why: `ls -l` of 100 000 files cost 100 000 fsp.lstat calls, each a thread-pool job with its own wake-ups;
@@ -9,15 +10,8 @@ import { Worker } from 'node:worker_threads';
  * the same for one batch at a time without blocking the event loop that serves every other session.
  */
 
-export interface LstatResult {
-  readonly mode: number;
-  readonly size: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly nlink: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
-}
+/** An FsStat without its kind, which the caller derives from the mode. */
+export type LstatResult = Omit<FsStat, 'kind'>;
 
 /** A batch unanswered for this long means the worker is stuck (a hung network mount): others bypass it. */
 const STUCK_AFTER_MS = 1000;
