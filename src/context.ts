@@ -15,7 +15,7 @@ import { loggers } from './logger.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 import { TransferService } from './transfers/service.js';
-import { LocalFs } from './vfs/local/local-fs.js';
+import { localHomeFs } from './vfs/local/local-fs.js';
 
 export interface DataPaths {
   readonly database: string;
@@ -53,7 +53,7 @@ export class AppContext {
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
-      fs: new LocalFs(),
+      fs: localHomeFs,
       limits: {
         maxOpenHandles: config.maxOpenHandles,
         maxPathLength: config.maxPathLength,

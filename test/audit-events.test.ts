@@ -12,7 +12,7 @@ import { EventBus } from '../src/events/bus.js';
 import type { FerryEvent } from '../src/events/types.js';
 import { rootLogger } from '../src/logger.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { LocalFs } from '../src/vfs/local/local-fs.js';
+import { localHomeFs } from '../src/vfs/local/local-fs.js';
 
 const log = rootLogger.child({ logger: 'audit-test' }, { level: 'silent' });
 const at = new Date('2026-03-01T10:00:00.000Z');
@@ -165,7 +165,7 @@ test("an upload's close resolves only after its audit record is committed; a dow
   bus.subscribe(writer.listener);
   const homeDir = join(dir, 'home');
   await mkdir(homeDir);
-  const sessions = createFileSessionFactory({ events: bus, logger: log, fs: new LocalFs() });
+  const sessions = createFileSessionFactory({ events: bus, logger: log, fs: localHomeFs });
   const session = sessions({
     sessionId: 's9',
     username: 'bob',

@@ -13,7 +13,7 @@ import type { FerryEvent, TransferEvent } from '../src/events/types.js';
 import { rootLogger } from '../src/logger.js';
 import { ChannelReader, type ScpChannel } from '../src/scp/channel-io.js';
 import { parseScpCommand, serveScp } from '../src/scp/server.js';
-import { LocalFs } from '../src/vfs/local/local-fs.js';
+import { localHomeFs } from '../src/vfs/local/local-fs.js';
 
 // Quiet unless asked: failures here are expected and logged by design.
 const logger = rootLogger.child({}, { level: process.env.FERRY_LOG_LEVEL ?? 'silent' });
@@ -30,7 +30,7 @@ before(async () => {
   await mkdir(home);
   const bus = new EventBus(logger);
   bus.subscribe((event) => events.push(event));
-  factory = createFileSessionFactory({ events: bus, logger, fs: new LocalFs() });
+  factory = createFileSessionFactory({ events: bus, logger, fs: localHomeFs });
 });
 
 after(async () => {

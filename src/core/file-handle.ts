@@ -70,12 +70,17 @@ export class SessionFileHandle implements FileHandle {
     this.path = opened.path;
     this.mode = Object.freeze({ ...opened.mode });
     this.#end = opened.sizeAtOpen;
-    this.#digest = new UploadDigest(opened.sizeAtOpen, this.#byPath, host.log);
+    this.#digest = new UploadDigest(opened.sizeAtOpen, this.#byDescriptor, host.log);
   }
 
   /** The backend path this handle reads and writes (for same-file checks in copyData). */
   get backendPath(): string {
     return this.#o.backendPath;
+  }
+
+  /** Virtual directories whose permissions govern this file's content (as named and where it really is). */
+  get permissionDirs(): readonly string[] {
+    return this.#o.permissionDirs;
   }
 
   get isClosed(): boolean {
@@ -181,7 +186,7 @@ export class SessionFileHandle implements FileHandle {
           await file.truncate(attrs.size);
           this.#end = attrs.size;
         }
-        if (attrs.mode !== undefined) await file.chmod(attrs.mode & 0o7777);
+        if (attrs.mode !== undefined) await file.chmod(attrs.mode & 0o777); // never setuid, setgid or sticky
         if (attrs.atime !== undefined || attrs.mtime !== undefined) {
           const current = await file.stat();
           await file.utimes(attrs.atime ?? current.atimeMs / 1000, attrs.mtime ?? current.mtimeMs / 1000);
@@ -206,8 +211,7 @@ export class SessionFileHandle implements FileHandle {
       this.#assertOpen();
       this.#host.require('download', this.#o.permissionDirs);
       checkRange(offset, length);
-      if (this.mode.read) return hashRange((p, n) => this.#o.file.read(p, n), algorithm, offset, length);
-      return this.#byPath((read) => hashRange(read, algorithm, offset, length));
+      return hashRange((p, n) => this.#o.file.read(p, n), algorithm, offset, length);
     });
   }
 
@@ -232,16 +236,15 @@ export class SessionFileHandle implements FileHandle {
     let failure: unknown;
     let sha256: string | undefined;
     try {
-      let size: number | undefined;
-      if (isUpload) size = (await o.file.stat()).size;
-      await o.file.close();
-      if (isUpload && size !== undefined) {
+      if (isUpload) {
+        const size = (await o.file.stat()).size;
         sha256 = await this.#digest.digestFor(size);
-        // Out-of-order writes: hash what is on disk, streamed; only for completed uploads.
+        // Out-of-order writes: hash what is on disk, streamed, through this descriptor (before it closes).
         if (sha256 === undefined && complete) {
-          sha256 = (await this.#byPath((read) => hashRange(read, 'sha256', 0, 0))).toString('hex');
+          sha256 = (await this.#byDescriptor((read) => hashRange(read, 'sha256', 0, 0))).toString('hex');
         }
       }
+      await o.file.close();
       if (complete && o.finalPath !== undefined) await this.#host.fs.rename(o.backendPath, o.finalPath);
     } catch (err) {
       failure = err;
@@ -272,15 +275,11 @@ export class SessionFileHandle implements FileHandle {
     }
   }
 
-  /** Reads the backend file through a short-lived read-only open (the handle itself may be write-only). */
-  readonly #byPath: RangeSource = async (use) => {
-    const file = await this.#host.fs.open(this.#o.backendPath, { read: true, write: false });
-    try {
-      return await use((position, length) => file.read(position, length));
-    } finally {
-      await file.close();
-    }
-  };
+  /**
+   * Reads through the handle's own descriptor, which the session always opens readable: a reopen by name
+   * could follow a link swapped in since, and would make a write-only handle a read oracle for another file.
+   */
+  readonly #byDescriptor: RangeSource = (use) => use((position, length) => this.#o.file.read(position, length));
 
   #assertOpen(): void {
     if (this.#closed) throw new InvalidArgumentError('Handle is closed');

@@ -48,8 +48,11 @@ const COPY_CHUNK = 256 * 1024;
 export interface FileSessionDeps {
   events: EventBus;
   logger: Logger;
-  /** The storage backend, or a chooser per user (e.g. local for most, S3 for some). */
-  fs: Fs | ((identity: SessionIdentity) => Fs);
+  /**
+   * The storage of one session, rooted at the user's home: '/' is the home, and the backend (for the
+   * local disk, the kernel) keeps every path, '..' and symlink inside it. Called once per session.
+   */
+  fs: (identity: SessionIdentity) => Fs;
   /** maxFileSize: largest size a write, resize or copy may give a file (0: no limit). */
   limits?: { maxOpenHandles?: number; maxPathLength?: number; maxFileSize?: number };
   /** 'atomic' (default): uploads go to a hidden partial renamed into place on close. */
@@ -94,10 +97,11 @@ class CoreFileSession implements FileSession {
 
   constructor(identity: SessionIdentity, deps: FileSessionDeps) {
     this.identity = identity;
-    this.#fs = typeof deps.fs === 'function' ? deps.fs(identity) : deps.fs;
+    this.#fs = deps.fs(identity);
     this.#events = deps.events;
     this.#log = deps.logger.child({ sessionId: identity.sessionId, user: identity.username });
-    this.#jail = new HomeJail(this.#fs, identity.homeDir);
+    // The backend is rooted at the home, so the jail's view of the home is '/'; it only locates objects.
+    this.#jail = new HomeJail(this.#fs, '/');
     this.#policy = new PermissionPolicy(identity.permissions);
     this.#limits = {
       maxPathLength: deps.limits?.maxPathLength ?? DEFAULT_PATH_LIMITS.maxPathLength,
@@ -162,6 +166,13 @@ class CoreFileSession implements FileSession {
     }
   }
 
+  /** Every permission held in `newDirs` must also hold in `oldDirs`: moving content never launders rights. */
+  #requireNoMoreThan(newDirs: readonly string[], oldDirs: readonly string[]): void {
+    for (const dir of newDirs) {
+      for (const permission of this.#policy.at(dir)) this.#require(permission, oldDirs);
+    }
+  }
+
   async #tryStat(real: string, follow: boolean): Promise<FsStat | undefined> {
     try {
       return follow ? await this.#fs.stat(real) : await this.#fs.lstat(real);
@@ -176,6 +187,37 @@ class CoreFileSession implements FileSession {
       posix.dirname(real),
       partialNameFor(posix.basename(real), this.#limits.maxComponentLength),
     );
+  }
+
+  /** Claims are process-wide and backend paths are per home: the home is part of the key. */
+  #claimKey(partial: string): string {
+    return `${this.identity.homeDir}\0${partial}`;
+  }
+
+  /**
+   * Checks what the backend really opened (symlinks resolved by the kernel at open time, so no later swap
+   * changes it): never a partial upload reached by another name, and the permissions of the directory it
+   * really lives in. On refusal the file is closed and its claim released.
+   */
+  async #confirmOpened(opened: OpenedFile, permissions: readonly ConcretePermission[]): Promise<OpenedFile> {
+    const where = opened.file.resolvedPath;
+    if (where === undefined) return opened;
+    try {
+      const ownPartial =
+        where !== null &&
+        opened.finalPath !== undefined &&
+        virtualBasename(where) === virtualBasename(opened.backendPath) &&
+        !hasReservedComponent(virtualDirname(where));
+      if (where === null || (hasReservedComponent(where) && !ownPartial)) throw new NotFoundError();
+      const actual = virtualDirname(where);
+      const dirs = opened.permissionDirs.includes(actual) ? opened.permissionDirs : [...opened.permissionDirs, actual];
+      for (const permission of permissions) this.#require(permission, dirs);
+      return dirs === opened.permissionDirs ? opened : { ...opened, permissionDirs: dirs };
+    } catch (err) {
+      await opened.file.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'close failed'));
+      opened.releaseClaim?.();
+      throw err;
+    }
   }
 
   #toFileStat(s: FsStat): FileStat {
@@ -313,6 +355,7 @@ class CoreFileSession implements FileSession {
     return this.#run(async () => {
       const v = this.#virtual(path, 'lookup');
       const real = await this.#jail.resolve(v, follow);
+      if (hasReservedComponent(real)) throw new NotFoundError();
       this.#require('list', this.#permissionDirs(v, real));
       const st = await this.#tryStat(real, follow);
       if (st) return this.#toFileStat(st);
@@ -336,6 +379,7 @@ class CoreFileSession implements FileSession {
         const follow = options.followSymlinks ?? true;
         const v = this.#virtual(path, 'lookup');
         const real = await this.#jail.resolve(v, follow);
+        if (hasReservedComponent(real)) throw new NotFoundError();
         const st = await (follow ? this.#fs.stat(real) : this.#fs.lstat(real));
         const dirs = this.#permissionDirs(v, real, st.kind === 'directory');
         // Check everything first: a denied part must leave nothing changed.
@@ -359,7 +403,8 @@ class CoreFileSession implements FileSession {
             await file.close();
           }
         }
-        if (attrs.mode !== undefined) await this.#fs.chmod(real, attrs.mode & 0o7777);
+        // setuid, setgid and sticky are never set: files here are data, never programs run by someone else.
+        if (attrs.mode !== undefined) await this.#fs.chmod(real, attrs.mode & 0o777);
         if (attrs.atime !== undefined || attrs.mtime !== undefined) {
           await this.#fs.utimes(real, attrs.atime ?? st.atimeMs / 1000, attrs.mtime ?? st.mtimeMs / 1000, {
             followSymlinks: follow,
@@ -380,6 +425,8 @@ class CoreFileSession implements FileSession {
 
   async #openFile(v: string, mode: OpenMode, attrs: SetAttrs): Promise<SessionFileHandle> {
     const real = await this.#jail.resolve(v, true);
+    // A symlink to an upload in progress: the partial is not reachable under any name.
+    if (hasReservedComponent(real)) throw new NotFoundError();
     const dirs = this.#permissionDirs(v, real);
     const existing = await this.#tryStat(real, true);
     if (existing && existing.kind !== 'file') {
@@ -388,9 +435,17 @@ class CoreFileSession implements FileSession {
       throw new PermissionDeniedError('Not a regular file');
     }
     if (mode.read) this.#require('download', dirs);
-    const opened = mode.write
-      ? await this.#openForWrite(v, real, dirs, mode, attrs, existing)
-      : await this.#openForRead(v, real, dirs, mode, existing);
+    // Mode bits from the client need chmod where the file lives; setuid, setgid and sticky are never kept.
+    const createAttrs = attrs.mode !== undefined && this.#policy.has('chmod', virtualDirname(v)) ? attrs : {};
+    const opened = await this.#confirmOpened(
+      mode.write
+        ? await this.#openForWrite(v, real, dirs, mode, createAttrs, existing)
+        : await this.#openForRead(v, real, dirs, mode, existing),
+      [
+        ...(mode.read ? (['download'] as const) : []),
+        ...(mode.write ? ([existing ? 'overwrite' : 'upload'] as const) : []),
+      ],
+    );
     const handle = new SessionFileHandle(this.#host, opened);
     this.#files.add(handle);
     return handle;
@@ -425,19 +480,15 @@ class CoreFileSession implements FileSession {
     attrs: SetAttrs,
     existing: FsStat | undefined,
   ): Promise<OpenedFile> {
-    const createMode = attrs.mode !== undefined ? attrs.mode & 0o7777 : 0o666;
+    const createMode = attrs.mode !== undefined ? attrs.mode & 0o777 : 0o666;
     const base = { path: v, mode, permissionDirs: dirs };
     if (existing) {
       if (mode.create && mode.exclusive) throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
       this.#require('overwrite', dirs);
       if (!(this.#atomic && mode.truncate)) {
         // Random writes or appends to a complete file happen in place (also in atomic mode).
-        const file = await this.#fs.open(real, {
-          read: mode.read,
-          write: true,
-          truncate: mode.truncate,
-          noFollow: true,
-        });
+        // Always readable: resume digests and check-file-handle read this descriptor, never a reopen by name.
+        const file = await this.#fs.open(real, { read: true, write: true, truncate: mode.truncate, noFollow: true });
         return {
           ...base,
           file,
@@ -447,7 +498,7 @@ class CoreFileSession implements FileSession {
         };
       }
       // Replacing a complete file: readers keep seeing the old content until close(); keep its mode.
-      return this.#openPartial(base, real, true, createMode, existing.mode & 0o7777);
+      return this.#openPartial(base, real, true, createMode, existing.mode & 0o777);
     }
     const partialExists =
       this.#atomic && (await this.#tryStat(this.#partialOf(real), false))?.kind === 'file';
@@ -459,14 +510,7 @@ class CoreFileSession implements FileSession {
     }
     const file = await this.#fs.open(
       real,
-      {
-        read: mode.read,
-        write: true,
-        create: true,
-        exclusive: mode.exclusive,
-        truncate: mode.truncate,
-        noFollow: true,
-      },
+      { read: true, write: true, create: true, exclusive: mode.exclusive, truncate: mode.truncate, noFollow: true },
       createMode,
     );
     return { ...base, file, backendPath: real, sizeAtOpen: 0, createdNew: true };
@@ -480,11 +524,11 @@ class CoreFileSession implements FileSession {
     keepMode?: number,
   ): Promise<OpenedFile> {
     const partial = this.#partialOf(real);
-    const releaseClaim = claimPartial(partial, base.path);
+    const releaseClaim = claimPartial(this.#claimKey(partial), base.path);
     try {
       const file = await this.#fs.open(
         partial,
-        { read: base.mode.read, write: true, create: true, truncate: fresh, noFollow: true },
+        { read: true, write: true, create: true, truncate: fresh, noFollow: true },
         createMode,
       );
       try {
@@ -525,6 +569,15 @@ class CoreFileSession implements FileSession {
     const parentReal = real === this.#jail.realHome ? real : posix.dirname(real);
     const parent = await this.#tryStat(parentReal, true);
     const dir = await this.#fs.opendir(real);
+    try {
+      // The directory the kernel opened, whatever was swapped in since the check above.
+      const where = dir.resolvedPath;
+      if (where === null) throw new PermissionDeniedError('Directory is not inside the home');
+      if (where !== undefined) this.#require('list', [where]);
+    } catch (err) {
+      await dir.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'close failed'));
+      throw err;
+    }
     const handle = new SessionDirHandle(
       v,
       dir,
@@ -550,7 +603,7 @@ class CoreFileSession implements FileSession {
         const partial = this.#partialOf(real);
         if (this.#atomic && (await this.#tryStat(partial, false))?.kind === 'file') {
           this.#require('delete_files', dirs);
-          if (isPartialClaimed(partial)) throw new UploadInProgressError(v);
+          if (isPartialClaimed(this.#claimKey(partial))) throw new UploadInProgressError(v);
           await this.#fs.unlink(partial);
           return;
         }
@@ -568,7 +621,8 @@ class CoreFileSession implements FileSession {
       if (v === '/') throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
       const real = await this.#jail.resolve(v, false);
       this.#require('create_dirs', this.#permissionDirs(v, real));
-      await this.#fs.mkdir(real, { mode: attrs.mode !== undefined ? attrs.mode & 0o7777 : 0o777 });
+      const chmodAllowed = attrs.mode !== undefined && this.#policy.has('chmod', virtualDirname(v));
+      await this.#fs.mkdir(real, { mode: chmodAllowed ? attrs.mode! & 0o777 : 0o777 });
     });
   }
 
@@ -611,25 +665,10 @@ class CoreFileSession implements FileSession {
         if (isDir && (this.#policy.hasEntriesWithin(vFrom) || this.#policy.hasEntriesWithin(vTo))) {
           throw new PermissionDeniedError('Directory has its own permissions and cannot be renamed');
         }
-        if (options.overwrite) {
-          await this.#fs.rename(realFrom, realTo);
-          return;
-        }
-        if (!isDir) {
-          // link() refuses an existing target atomically (as OpenSSH does); then drop the old name.
-          try {
-            await this.#fs.link(realFrom, realTo);
-            await this.#fs.unlink(realFrom);
-            return;
-          } catch (err) {
-            if (isCode(err, 'ERR_ALREADY_EXISTS')) throw err;
-            // No hard links here (filesystem or backend): fall through to check-then-rename.
-          }
-        }
-        // Race: a target created between the check above and this rename is replaced. Accepted for
-        // directories and backends without link(); every Ferry-created target passes the same check.
-        if (await this.#tryStat(realTo, false)) throw new FerryError('ERR_ALREADY_EXISTS', 'Target exists');
-        await this.#fs.rename(realFrom, realTo);
+        // The new name must not grant more on the same content than the old one did (as for hard links).
+        this.#requireNoMoreThan(this.#permissionDirs(vTo, realTo), this.#permissionDirs(vFrom, realFrom));
+        // Without overwrite the kernel refuses an existing target atomically (RENAME_NOREPLACE).
+        await this.#fs.rename(realFrom, realTo, { noReplace: !options.overwrite });
       },
       () => ({ overwrite: options.overwrite }),
     );
@@ -640,12 +679,8 @@ class CoreFileSession implements FileSession {
       const v = this.#virtual(path, 'lookup');
       const real = await this.#jail.resolve(v, false);
       this.#require('list', this.#permissionDirs(v, real));
-      const text = await this.#fs.readlink(real);
-      if (!posix.isAbsolute(text)) return text;
-      const inside = this.#jail.toVirtual(posix.normalize(text));
-      // Absolute links elsewhere on the server are not shown: they would disclose its layout.
-      if (inside === null) throw new PermissionDeniedError('Link points outside the home directory');
-      return inside;
+      // Link text is stored as the client sent it and always read inside the home, so it is shown as is.
+      return this.#fs.readlink(real);
     });
   }
 
@@ -655,21 +690,20 @@ class CoreFileSession implements FileSession {
       if (vLink === '/') throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
       if (targetPath.includes('\0')) throw new InvalidPathError('Path contains a NUL byte');
       if (targetPath === '') throw new InvalidArgumentError('Empty link target');
-      const absolute = targetPath.startsWith('/') || targetPath === '~' || targetPath.startsWith('~/');
-      const linkDir = virtualDirname(vLink);
-      // A relative target is read from the link's directory; one that climbs above '/' points outside.
-      if (!absolute && climbsAboveRoot(linkDir, targetPath)) {
-        throw new PermissionDeniedError('Link target is outside the home directory');
+      if (this.#fs.capabilities?.symlinks === false) {
+        throw new FerryError('ERR_UNSUPPORTED', 'Symlinks are not supported by this storage');
       }
-      const vTarget = resolveVirtualPath(absolute ? targetPath : `${linkDir}/${targetPath}`, this.#limits);
+      // Partial uploads are reachable by no name, a link's included (opens check again on what they opened).
+      if (targetPath.split('/').some(isReservedName)) {
+        throw new PermissionDeniedError('Name is reserved for uploads in progress');
+      }
+      const linkDir = virtualDirname(vLink);
       const realLinkDir = await this.#jail.resolve(linkDir, true);
       const realLink = posix.join(realLinkDir, virtualBasename(vLink));
       this.#require('create_symlinks', this.#permissionDirs(vLink, realLink));
-      const realTarget = this.#jail.lexicalReal(vTarget);
-      // Absolute targets are stored as absolute real paths (readlink maps them back); relative ones
-      // relative to where the link really is, so they work on disk even below a symlinked directory.
-      const text = absolute ? realTarget : posix.relative(realLinkDir, realTarget) || '.';
-      await this.#fs.symlink(text, realLink);
+      // Stored verbatim: the backend interprets link text inside the home only ('/' is the home, '..'
+      // stops there), so where the link is moved later changes nothing about confinement.
+      await this.#fs.symlink(targetPath, realLink);
     });
   }
 
@@ -685,10 +719,7 @@ class CoreFileSession implements FileSession {
       const newDirs = this.#permissionDirs(vNew, realNew);
       this.#require('create_symlinks', oldDirs);
       this.#require('create_symlinks', newDirs);
-      // The new name must not grant more on the same content than the old one does.
-      for (const dir of newDirs) {
-        for (const permission of this.#policy.at(dir)) this.#require(permission, oldDirs);
-      }
+      this.#requireNoMoreThan(newDirs, oldDirs);
       await this.#fs.link(realOld, realNew);
     });
   }
@@ -741,6 +772,7 @@ class CoreFileSession implements FileSession {
         // Handles passed download (source) and upload/overwrite (target) when they were opened.
         this.#require('copy', [virtualDirname(source.path), virtualDirname(target.path)]);
         this.#require('download', [virtualDirname(source.path)]);
+        this.#requireNoMoreThan(target.permissionDirs, source.permissionDirs);
         if (source.backendPath === target.backendPath) {
           const sourceEnd = length === 0 ? (await source.stat()).size : sourceOffset + length;
           const targetEnd = targetOffset + (sourceEnd - sourceOffset);
@@ -774,6 +806,7 @@ class CoreFileSession implements FileSession {
     await Promise.all([...files.map((f) => f.abort()), ...dirs.map((d) => d.close())]);
     this.#files.clear();
     this.#dirs.clear();
+    await this.#fs.dispose?.();
   }
 }
 

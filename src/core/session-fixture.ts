@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EventBus } from '../events/bus.js';
 import type { FerryEvent, FileOperationEvent, TransferEvent } from '../events/types.js';
 import { rootLogger } from '../logger.js';
-import { LocalFs } from '../vfs/local/local-fs.js';
+import { localHomeFs } from '../vfs/local/local-fs.js';
 import { createFileSessionFactory, type FileSessionDeps } from './file-session.js';
 import type { FileHandle, FileSession, OpenMode, PermissionMap } from './types.js';
 
@@ -50,7 +50,7 @@ export async function makeSessionFixture(
   const factory = createFileSessionFactory({
     events: bus,
     logger: rootLogger.child({ logger: 'core-test' }, { level: 'silent' }),
-    fs: new LocalFs(),
+    fs: localHomeFs,
     ...(options.uploadMode ? { uploadMode: options.uploadMode } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   });

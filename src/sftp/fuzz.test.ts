@@ -13,7 +13,7 @@ import { ProtocolError } from '../errors.js';
 import { EventBus } from '../events/bus.js';
 import { rootLogger } from '../logger.js';
 import { FUZZ_SECONDS, RunTracker, runProperty } from '../util/fuzz-fixture.js';
-import { LocalFs } from '../vfs/local/local-fs.js';
+import { localHomeFs } from '../vfs/local/local-fs.js';
 import { type Attrs, PacketFramer, PacketReader, PacketWriter } from './codec.js';
 import { DEFAULT_MAX_PACKET_LENGTH, FXF, FXP } from './constants.js';
 import { EXTENSIONS_BY_NAME } from './extensions.js';
@@ -233,7 +233,7 @@ async function makeFuzzHome(): Promise<FuzzHome> {
   await mkdir(join(base, 'sentinel', `leak-${MARKER}`), { recursive: true });
   await writeFile(join(base, 'sentinel', 'secret.txt'), MARKER);
   await resetHome(base, homeDir);
-  const factory = createFileSessionFactory({ events: new EventBus(), logger, fs: new LocalFs() });
+  const factory = createFileSessionFactory({ events: new EventBus(), logger, fs: localHomeFs });
   let n = 0;
   return {
     base,

@@ -1,4 +1,4 @@
-// The storage interface every backend (local disk, later S3 and the PGP decorator) implements; paths are absolute backend paths the core already sanitised.
+// The storage interface every backend (local disk, later S3 and the PGP decorator) implements; paths are absolute paths inside the backend's root, already sanitised by the core.
 import type { ByteChunks } from '../util/byte-chunks.js';
 
 export type FsEntryKind = 'file' | 'directory' | 'symlink' | 'other';
@@ -44,6 +44,12 @@ export interface FsFile {
   utimes(atime: number, mtime: number): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Where the opened object really is (symlinks resolved by the backend at open time), as a path inside the
+   * root; null when the backend knows it is not nameable there, undefined when it cannot tell. The core
+   * checks permissions and reserved names on this, not on the name the client used.
+   */
+  readonly resolvedPath?: string | null;
 }
 
 export interface FsDirEntry {
@@ -57,6 +63,8 @@ export interface FsDir {
   /** The next batch ('.' and '..' excluded), or null once exhausted. */
   read(): Promise<FsDirEntry[] | null>;
   close(): Promise<void>;
+  /** Where the opened directory really is inside the root; see FsFile.resolvedPath. */
+  readonly resolvedPath?: string | null;
 }
 
 export interface FsStatfs {
@@ -69,11 +77,18 @@ export interface FsStatfs {
   readonly namemax: number;
 }
 
+/** What a backend can do; the core asks instead of assuming. Absent fields mean supported. */
+export interface FsCapabilities {
+  readonly symlinks?: boolean;
+}
+
 /**
- * Backend storage. Every rejection is a FerryError (src/errors.ts) with a stable code, so the core
+ * Backend storage, confined to one root: '/' is the root, and absolute paths, '..' and symlinks never
+ * lead out of it (for the local backend the kernel enforces this). Every rejection is a FerryError (src/errors.ts) with a stable code, so the core
  * can tell ERR_NOT_FOUND from ERR_ALREADY_EXISTS without knowing the backend.
  */
 export interface Fs {
+  readonly capabilities?: FsCapabilities;
   stat(path: string): Promise<FsStat>;
   lstat(path: string): Promise<FsStat>;
   /** The path with every symlink resolved; ERR_NOT_FOUND when any component is missing. */
@@ -84,8 +99,8 @@ export interface Fs {
   mkdir(path: string, options?: { mode?: number; recursive?: boolean }): Promise<void>;
   rmdir(path: string): Promise<void>;
   unlink(path: string): Promise<void>;
-  /** Replaces an existing target (POSIX rename). */
-  rename(from: string, to: string): Promise<void>;
+  /** Replaces an existing target (POSIX rename) unless noReplace: then ERR_ALREADY_EXISTS, atomically. */
+  rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void>;
   /** Hard link; ERR_ALREADY_EXISTS when `newPath` exists. */
   link(existingPath: string, newPath: string): Promise<void>;
   /** Stores `target` verbatim as the link text. */
@@ -95,4 +110,6 @@ export interface Fs {
   /** Times in seconds since the epoch; followSymlinks=false changes the link itself (lutimes). */
   utimes(path: string, atime: number, mtime: number, options?: { followSymlinks?: boolean }): Promise<void>;
   statfs(path: string): Promise<FsStatfs>;
+  /** Releases what the backend holds for this root (descriptors); the Fs is unusable afterwards. */
+  dispose?(): Promise<void>;
 }

@@ -1,47 +1,36 @@
-// The local-disk Fs backend over node:fs/promises; every Node error leaves here as a FerryError.
-import { constants, type Dir } from 'node:fs';
-import * as fsp from 'node:fs/promises';
+// The local-disk Fs backend: one root directory, every path resolved inside it by the kernel (openat2 RESOLVE_IN_ROOT).
+import { close, mkdirSync, constants as osConstants } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { InvalidPathError, toFerryError } from '../../errors.js';
-import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
-import type { Fs, FsDir, FsDirEntry, FsEntryKind, FsFile, FsOpenFlags, FsStat, FsStatfs } from '../types.js';
-import { type LstatResult, lstatPool } from './lstat-pool.js';
+import { FerryError, InvalidPathError, toFerryError, UnsupportedError } from '../../errors.js';
+import type { Fs, FsCapabilities, FsDir, FsDirEntry, FsFile, FsOpenFlags, FsStat, FsStatfs } from '../types.js';
+import { confine, type NativeDir } from './confine.js';
+import { LocalFile } from './local-file.js';
+import { kindOf, toFsStat } from './stat.js';
 
 /** How many names a listing reads (and lstats) per batch; bounds memory for huge directories. */
 const DEFAULT_DIR_BATCH = 512;
 
 export interface LocalFsOptions {
+  /**
+   * The directory every path is inside ('/' by default: the whole file system, for tools and tests).
+   * Absolute paths, '..' and symlinks all resolve inside it, as under chroot(2), whatever their text says.
+   */
+  root?: string;
+  /** Create the root (mode 0700, parents as needed) on first use: a user's home on first login. */
+  createRoot?: boolean;
   dirBatchSize?: number;
 }
 
-function kindOf(mode: number): FsEntryKind {
-  switch (mode & constants.S_IFMT) {
-    case constants.S_IFREG:
-      return 'file';
-    case constants.S_IFDIR:
-      return 'directory';
-    case constants.S_IFLNK:
-      return 'symlink';
-    default:
-      return 'other';
-  }
-}
-
-function toFsStat(stats: LstatResult): FsStat {
-  return {
-    kind: kindOf(stats.mode),
-    mode: stats.mode,
-    size: stats.size,
-    uid: stats.uid,
-    gid: stats.gid,
-    nlink: stats.nlink,
-    atimeMs: stats.atimeMs,
-    mtimeMs: stats.mtimeMs,
-  };
+/**
+ * Without openat2 (Linux < 5.6) the addon walks each path a component at a time and refuses every symlink;
+ * the backend then cannot offer symlinks at all, and says so.
+ */
+function capabilities(): FsCapabilities {
+  return { symlinks: !confine.isDegraded() };
 }
 
 function checkPath(path: string): string {
-  // Node rejects NUL with a non-errno error; relative paths would depend on the process cwd.
+  // The addon takes C strings: a NUL would silently cut the path short.
   if (path.includes('\0')) throw new InvalidPathError('Path contains a NUL byte');
   if (!isAbsolute(path)) throw new InvalidPathError(`Backend path must be absolute: ${path}`);
   return path;
@@ -56,171 +45,28 @@ async function mapped<T>(op: () => Promise<T>): Promise<T> {
 }
 
 function openFlags(flags: FsOpenFlags): number {
+  const c = osConstants;
   let n: number;
-  if (flags.read && flags.write) n = constants.O_RDWR;
-  else if (flags.write) n = constants.O_WRONLY;
-  else n = constants.O_RDONLY;
-  if (flags.create) n |= constants.O_CREAT;
-  if (flags.exclusive) n |= constants.O_EXCL;
-  if (flags.truncate) n |= constants.O_TRUNC;
-  if (flags.noFollow) n |= constants.O_NOFOLLOW;
+  if (flags.read && flags.write) n = c.O_RDWR;
+  else if (flags.write) n = c.O_WRONLY;
+  else n = c.O_RDONLY;
+  if (flags.create) n |= c.O_CREAT;
+  if (flags.exclusive) n |= c.O_EXCL;
+  if (flags.truncate) n |= c.O_TRUNC;
+  if (flags.noFollow) n |= c.O_NOFOLLOW;
   return n;
 }
 
-/**
- * Most iovecs one pwritev takes (Linux IOV_MAX is 1024; an SFTP WRITE of 255 KiB is ~9 chunk slices) and
- * most bytes, so one call stays short. A single write with more chunks still goes out (libuv splits it).
- */
-const MAX_WRITE_BATCH = 256;
-const MAX_WRITE_BATCH_BYTES = 8 * 1024 * 1024;
-
-interface PendingWrite {
-  readonly position: number;
-  readonly chunks: readonly Buffer[];
-  readonly length: number;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
-
-class LocalFile implements FsFile {
-  readonly #handle: fsp.FileHandle;
-  /** Writes waiting for the one in progress; see write(). */
-  #queue: PendingWrite[] = [];
-  #writing = false;
-
-  constructor(handle: fsp.FileHandle) {
-    this.#handle = handle;
-  }
-
-  read(position: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
-    return mapped(async () => {
-      if (into && into.length < headroom + length) {
-        throw new RangeError(`read buffer of ${into.length} bytes is smaller than ${headroom + length}`);
-      }
-      const buffer = into ?? Buffer.allocUnsafe(headroom + length);
-      let filled = 0;
-      // pread may return short counts (signals, network filesystems); only 0 means end of file.
-      while (filled < length) {
-        const { bytesRead } = await this.#handle.read(
-          buffer,
-          headroom + filled,
-          length - filled,
-          position + filled,
-        );
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return buffer.subarray(0, headroom + filled);
-    });
-  }
-
-  /**
-   * One write at a time per file, in call order; writes queued meanwhile that continue one another go
-   * out as one pwritev. Pipelined SFTP uploads otherwise put several thread-pool threads on one file,
-   * where they spin on the inode lock (perf showed ~8% of upload CPU) and each pays its own wake-up.
-   */
-  write(position: number, data: ByteChunks): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ position, chunks: chunksOf(data), length: byteLength(data), resolve, reject });
-      if (!this.#writing) void this.#drain();
-    });
-  }
-
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    while (this.#queue.length > 0) {
-      const batch = this.#takeContiguous();
-      const first = batch[0]!;
-      try {
-        await writeAllAt(
-          this.#handle,
-          batch.flatMap((w) => w.chunks),
-          first.position,
-        );
-        for (const w of batch) w.resolve();
-      } catch (err) {
-        const error = toFerryError(err);
-        for (const w of batch) w.reject(error);
-      }
-    }
-    this.#writing = false;
-  }
-
-  /** The head of the queue and the writes right after it that start where the previous one ends. */
-  #takeContiguous(): PendingWrite[] {
-    const queue = this.#queue;
-    const head = queue[0]!;
-    let count = 1;
-    let end = head.position + head.length;
-    let bytes = head.length;
-    let iovecs = head.chunks.length;
-    while (count < queue.length) {
-      const next = queue[count]!;
-      if (next.position !== end) break;
-      if (bytes + next.length > MAX_WRITE_BATCH_BYTES || iovecs + next.chunks.length > MAX_WRITE_BATCH) break;
-      end += next.length;
-      bytes += next.length;
-      iovecs += next.chunks.length;
-      count++;
-    }
-    return queue.splice(0, count);
-  }
-
-  stat(): Promise<FsStat> {
-    return mapped(async () => toFsStat(await this.#handle.stat()));
-  }
-
-  truncate(size: number): Promise<void> {
-    return mapped(() => this.#handle.truncate(size));
-  }
-
-  chmod(mode: number): Promise<void> {
-    return mapped(() => this.#handle.chmod(mode));
-  }
-
-  utimes(atime: number, mtime: number): Promise<void> {
-    return mapped(() => this.#handle.utimes(atime, mtime));
-  }
-
-  sync(): Promise<void> {
-    return mapped(() => this.#handle.sync());
-  }
-
-  close(): Promise<void> {
-    return mapped(() => this.#handle.close());
-  }
-}
-
-/** pwritev of all of `buffers` at `position`, continuing after short writes. */
-async function writeAllAt(
-  handle: fsp.FileHandle,
-  buffers: readonly Buffer[],
-  position: number,
-): Promise<void> {
-  const pending = buffers.filter((b) => b.length > 0);
-  let at = position;
-  while (pending.length > 0) {
-    const { bytesWritten } =
-      pending.length === 1
-        ? await handle.write(pending[0]!, 0, pending[0]!.length, at)
-        : await handle.writev(pending, at);
-    at += bytesWritten;
-    let skip = bytesWritten;
-    while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
-    if (skip > 0) pending[0] = pending[0]!.subarray(skip);
-  }
-}
-
 class LocalDir implements FsDir {
-  readonly #dir: Dir;
-  readonly #path: string;
+  readonly #dir: NativeDir;
   readonly #batch: number;
+  readonly resolvedPath: string | null;
   #closed = false;
   #ahead: Promise<FsDirEntry[] | null> | undefined;
 
-  constructor(dir: Dir, path: string, batch: number) {
+  constructor(dir: NativeDir, resolvedPath: string | null, batch: number) {
     this.#dir = dir;
-    this.#path = path;
+    this.resolvedPath = resolvedPath;
     this.#batch = batch;
   }
 
@@ -242,25 +88,15 @@ class LocalDir implements FsDir {
     });
   }
 
+  /** One thread-pool job per batch: readdir and fstatat(AT_SYMLINK_NOFOLLOW) of each name on the open directory. */
   #readBatch(): Promise<FsDirEntry[] | null> {
     return mapped(async () => {
       if (this.#closed) return null;
-      const names: string[] = [];
-      while (names.length < this.#batch) {
-        const dirent = await this.#dir.read();
-        if (dirent === null) break;
-        names.push(dirent.name);
-      }
-      if (names.length === 0) return null;
-      const base = this.#path.endsWith('/') ? this.#path : `${this.#path}/`;
-      const stats = await lstatPool.lstatMany(base, names);
-      const entries: FsDirEntry[] = [];
-      names.forEach((name, i) => {
-        const stat = stats[i];
-        if (stat) entries.push({ name, stat: toFsStat(stat) });
-      });
-      // A batch whose entries all vanished must not look like the end of the listing.
-      return entries.length > 0 ? entries : this.#readBatch();
+      const entries = await confine.readdir(this.#dir, this.#batch);
+      if (entries === null) return null;
+      // Entries that vanished between readdir and fstatat are dropped; a batch of only those is not the end.
+      if (entries.length === 0) return this.#readBatch();
+      return entries.map((e) => ({ name: e.name, stat: toFsStat(e.stat) }));
     });
   }
 
@@ -269,110 +105,147 @@ class LocalDir implements FsDir {
     this.#closed = true;
     const ahead = this.#ahead;
     this.#ahead = undefined;
-    // Let a read-ahead finish first: it is mid-way through the Dir, which must not close under it.
+    // Let a read-ahead finish first: it is mid-way through the directory stream, which must not close under it.
     return mapped(async () => {
       await ahead?.catch(() => undefined);
-      await this.#dir.close();
+      await confine.closedir(this.#dir);
     });
   }
 }
 
 export class LocalFs implements Fs {
+  readonly #rootPath: string;
+  readonly #createRoot: boolean;
   readonly #dirBatch: number;
+  #root: Promise<number> | undefined;
+  #disposed = false;
 
   constructor(options: LocalFsOptions = {}) {
+    const root = options.root ?? '/';
+    if (!isAbsolute(root)) throw new InvalidPathError(`Root directory must be absolute: ${root}`);
+    this.#rootPath = root;
+    this.#createRoot = options.createRoot ?? false;
     this.#dirBatch = Math.max(1, options.dirBatchSize ?? DEFAULT_DIR_BATCH);
   }
 
+  get capabilities(): FsCapabilities {
+    return capabilities();
+  }
+
+  /** The root's descriptor, opened once; retried after a failure (the home may appear later). */
+  #rootFd(): Promise<number> {
+    if (this.#disposed) return Promise.reject(new FerryError('ERR_IO', 'Storage root is closed'));
+    this.#root ??= (async () => {
+      // The root is configuration (data dir and user name), never client input: creating it by name is safe.
+      if (this.#createRoot) mkdirSync(this.#rootPath, { recursive: true, mode: 0o700 });
+      return confine.openRoot(this.#rootPath);
+    })().catch((err: unknown) => {
+      this.#root = undefined;
+      throw toFerryError(err);
+    });
+    return this.#root;
+  }
+
+  /** Runs `op` on the root's descriptor with a checked path; every failure leaves as a FerryError. */
+  #at<T>(path: string, op: (root: number, path: string) => Promise<T>): Promise<T> {
+    return mapped(async () => op(await this.#rootFd(), checkPath(path)));
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const root = this.#root;
+    this.#root = undefined;
+    const fd = await root?.catch(() => undefined);
+    if (fd !== undefined) await new Promise<void>((resolve) => close(fd, () => resolve()));
+  }
+
   stat(path: string): Promise<FsStat> {
-    return mapped(async () => toFsStat(await fsp.stat(checkPath(path))));
+    return this.#at(path, async (root, p) => toFsStat((await confine.stat(root, p, true)).stat));
   }
 
   lstat(path: string): Promise<FsStat> {
-    return mapped(async () => toFsStat(await fsp.lstat(checkPath(path))));
+    return this.#at(path, async (root, p) => toFsStat((await confine.stat(root, p, false)).stat));
   }
 
   realpath(path: string): Promise<string> {
-    return mapped(() => fsp.realpath(checkPath(path)));
+    return this.#at(path, (root, p) => confine.realpath(root, p));
   }
 
   open(path: string, flags: FsOpenFlags, mode = 0o666): Promise<FsFile> {
-    return mapped(async () => new LocalFile(await fsp.open(checkPath(path), openFlags(flags), mode)));
+    return this.#at(path, async (root, p) => {
+      const opened = await confine.open(root, p, openFlags(flags), mode);
+      return new LocalFile(opened.fd, opened.path);
+    });
   }
 
   opendir(path: string): Promise<FsDir> {
-    return mapped(async () => {
-      const dir = await fsp.opendir(checkPath(path), { bufferSize: Math.min(this.#dirBatch, 1024) });
-      return new LocalDir(dir, path, this.#dirBatch);
+    return this.#at(path, async (root, p) => {
+      const opened = await confine.opendir(root, p);
+      return new LocalDir(opened.dir, opened.path, this.#dirBatch);
     });
   }
 
   mkdir(path: string, options: { mode?: number; recursive?: boolean } = {}): Promise<void> {
-    return mapped(async () => {
-      await fsp.mkdir(checkPath(path), {
-        mode: options.mode ?? 0o777,
-        recursive: options.recursive ?? false,
-      });
+    const mode = options.mode ?? 0o777;
+    return this.#at(path, async (root, p) => {
+      if (!options.recursive) return confine.mkdir(root, p, mode);
+      // Top-down, each step inside the root; existing directories on the way (and at the end) are fine.
+      const parts = p.split('/').filter((part) => part !== '');
+      for (let i = 1; i <= parts.length; i++) {
+        const step = `/${parts.slice(0, i).join('/')}`;
+        try {
+          await confine.mkdir(root, step, mode);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          if (kindOf((await confine.stat(root, step, true)).stat.mode) !== 'directory') throw err;
+        }
+      }
     });
   }
 
   rmdir(path: string): Promise<void> {
-    return mapped(() => fsp.rmdir(checkPath(path)));
+    return this.#at(path, (root, p) => confine.rmdir(root, p));
   }
 
   unlink(path: string): Promise<void> {
-    return mapped(() => fsp.unlink(checkPath(path)));
+    return this.#at(path, (root, p) => confine.unlink(root, p));
   }
 
-  rename(from: string, to: string): Promise<void> {
-    return mapped(() => fsp.rename(checkPath(from), checkPath(to)));
+  rename(from: string, to: string, options: { noReplace?: boolean } = {}): Promise<void> {
+    return this.#at(from, (root, p) => confine.rename(root, p, checkPath(to), options.noReplace === true));
   }
 
   link(existingPath: string, newPath: string): Promise<void> {
-    return mapped(() => fsp.link(checkPath(existingPath), checkPath(newPath)));
+    return this.#at(existingPath, (root, p) => confine.link(root, p, checkPath(newPath)));
   }
 
   symlink(target: string, path: string): Promise<void> {
-    return mapped(async () => {
+    return this.#at(path, async (root, p) => {
       if (target.includes('\0')) throw new InvalidPathError('Link target contains a NUL byte');
-      await fsp.symlink(target, checkPath(path));
+      if (confine.isDegraded()) throw new UnsupportedError('Symlinks are disabled (kernel without openat2)');
+      await confine.symlink(root, target, p);
     });
   }
 
   readlink(path: string): Promise<string> {
-    return mapped(() => fsp.readlink(checkPath(path)));
+    return this.#at(path, (root, p) => confine.readlink(root, p));
   }
 
   chmod(path: string, mode: number): Promise<void> {
-    return mapped(() => fsp.chmod(checkPath(path), mode));
+    return this.#at(path, (root, p) => confine.chmod(root, p, mode, true));
   }
 
-  utimes(
-    path: string,
-    atime: number,
-    mtime: number,
-    options: { followSymlinks?: boolean } = {},
-  ): Promise<void> {
-    return mapped(() =>
-      options.followSymlinks === false
-        ? fsp.lutimes(checkPath(path), atime, mtime)
-        : fsp.utimes(checkPath(path), atime, mtime),
-    );
+  utimes(path: string, atime: number, mtime: number, options: { followSymlinks?: boolean } = {}): Promise<void> {
+    return this.#at(path, (root, p) => confine.utimes(root, p, atime, mtime, options.followSymlinks !== false));
   }
 
   statfs(path: string): Promise<FsStatfs> {
-    return mapped(async () => {
-      const s = await fsp.statfs(checkPath(path));
-      // Node does not expose f_namemax; 255 is the limit of every local filesystem we support.
-      return {
-        bsize: s.bsize,
-        blocks: s.blocks,
-        bfree: s.bfree,
-        bavail: s.bavail,
-        files: s.files,
-        ffree: s.ffree,
-        namemax: 255,
-      };
-    });
+    return this.#at(path, (root, p) => confine.statfs(root, p));
   }
+}
+
+/** The storage of one user's session: the local disk rooted at their home, created (0700) on first use. */
+export function localHomeFs(identity: { readonly homeDir: string }): Fs {
+  return new LocalFs({ root: identity.homeDir, createRoot: true });
 }
