@@ -102,22 +102,37 @@ static void exec_closedir(job *j) {
 
 static napi_value done_void(napi_env env, job *j) { return js_undefined(env); }
 
-/* Takes the handle for one job: refuses a closed or busy handle, pins it against GC. */
-static bool claim_dir(napi_env env, napi_value ext, job *j) {
+/* Takes the handle for one job and pins it against GC; 0, or the errno to reject with
+ * (EBADF once closed, EBUSY while another job uses it: a DIR* is not safe to share). */
+static int claim_dir(napi_env env, napi_value ext, job *j) {
   void *data;
   if (napi_get_value_external(env, ext, &data) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a NativeDir");
-    return false;
+    return -1;
   }
   confine_dir *d = data;
-  if (!d->dirp || d->busy) {
-    napi_throw(env, make_errno_error(env, d->dirp ? EBUSY : EBADF, "readdir", NULL, NULL));
-    return false;
-  }
+  if (!d->dirp || d->busy) return d->dirp ? EBUSY : EBADF;
   napi_create_reference(env, ext, 1, &j->dir_ref);
   d->busy = true;
   j->dir = d;
-  return true;
+  return 0;
+}
+
+static napi_value queue_dir_job(napi_env env, job *j, napi_value ext, const char *syscall, const char *name) {
+  int err = claim_dir(env, ext, j);
+  if (err < 0) {
+    free(j);
+    return NULL;
+  }
+  if (err) {
+    napi_value promise;
+    napi_deferred deferred;
+    napi_create_promise(env, &deferred, &promise);
+    napi_reject_deferred(env, deferred, make_errno_error(env, err, syscall, NULL, NULL));
+    free(j);
+    return promise;
+  }
+  return job_queue(env, j, name);
 }
 
 napi_value js_opendir(napi_env env, napi_callback_info info) {
@@ -134,20 +149,20 @@ napi_value js_opendir(napi_env env, napi_callback_info info) {
 napi_value js_readdir(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   job *j = job_new(exec_readdir, done_readdir);
-  if (!j || !get_args(env, info, 2, argv) || !arg_uint(env, argv[1], &j->max) || !claim_dir(env, argv[0], j)) {
+  if (!j || !get_args(env, info, 2, argv) || !arg_uint(env, argv[1], &j->max)) {
     free(j);
     return NULL;
   }
   if (j->max == 0) j->max = 1;
-  return job_queue(env, j, "confine.readdir");
+  return queue_dir_job(env, j, argv[0], "readdir", "confine.readdir");
 }
 
 napi_value js_closedir(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   job *j = job_new(exec_closedir, done_void);
-  if (!j || !get_args(env, info, 1, argv) || !claim_dir(env, argv[0], j)) {
+  if (!j || !get_args(env, info, 1, argv)) {
     free(j);
     return NULL;
   }
-  return job_queue(env, j, "confine.closedir");
+  return queue_dir_job(env, j, argv[0], "closedir", "confine.closedir");
 }

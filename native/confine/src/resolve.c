@@ -87,7 +87,11 @@ static int open_walk(int root, const char *path, int oflags, unsigned mode, bool
   if (result == 0) {
     const char *last = comp ? comp : ".";
     int fd = openat(cur, last, oflags | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
+    struct stat lst;
+    if (fd < 0 && errno == ENOTDIR && follow && fstatat(cur, last, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(lst.st_mode)) {
+      result = -ELOOP; /* O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR; the refusal is ELOOP */
+    } else if (fd < 0) {
       result = -errno;
     } else if (follow && (oflags & O_PATH)) {
       /* O_PATH|O_NOFOLLOW succeeds on a symlink; following one is exactly what we refuse here */
