@@ -12,7 +12,8 @@
         "src/entry_ops.c",
         "src/object_ops.c",
         "src/dir_ops.c",
-        "src/landlock.c"
+        "src/landlock.c",
+        "src/landlock_threads.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

@@ -22,6 +22,12 @@ static napi_value js_is_degraded(napi_env env, napi_callback_info info) {
   return v;
 }
 
+static napi_value js_landlock_uncovered(napi_env env, napi_callback_info info) {
+  napi_value v;
+  napi_create_uint32(env, landlock_skipped_threads, &v);
+  return v;
+}
+
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 NAPI_MODULE_INIT() {
@@ -35,6 +41,7 @@ NAPI_MODULE_INIT() {
       FN("symlink", js_symlink),        FN("readlink", js_readlink),        FN("chmod", js_chmod),
       FN("utimes", js_utimes),          FN("statfs", js_statfs),            FN("opendir", js_opendir),
       FN("readdir", js_readdir),        FN("closedir", js_closedir),        FN("landlock", js_landlock),
+      FN("landlockUncoveredThreads", js_landlock_uncovered),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

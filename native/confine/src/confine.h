@@ -103,6 +103,7 @@ napi_value js_opendir(napi_env env, napi_callback_info info);
 napi_value js_readdir(napi_env env, napi_callback_info info);
 napi_value js_closedir(napi_env env, napi_callback_info info);
 napi_value js_landlock(napi_env env, napi_callback_info info);
+extern unsigned landlock_skipped_threads; /* threads the last landlock() could not reach */
 bool probe_fchmodat2(void);
 
 #endif

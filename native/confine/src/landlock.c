@@ -1,7 +1,8 @@
 /* Landlock: after this call the process may touch only the listed trees (kernel-enforced, cannot
- * be undone). Synchronous on purpose: it must run on the main thread, before the threads it has
- * to cover exist, when the kernel cannot synchronise siblings (no LANDLOCK_RESTRICT_SELF_TSYNC). */
+ * be undone). Every thread is covered: by the kernel with TSYNC (ABI 8+), else by a signal
+ * broadcast (landlock_threads.c). Synchronous: it is quick and must not race our own jobs. */
 #include "confine.h"
+#include "landlock_threads.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,8 @@
    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_REFER)
 /* rights that only make sense on a directory: adding them to a rule on a file is EINVAL */
 #define LL_DIR_ONLY (LL_DIR_READ | LL_DIR_WRITE)
+
+unsigned landlock_skipped_threads;
 
 static uint64_t handled_for_abi(int abi) {
   uint64_t all = (LANDLOCK_ACCESS_FS_MAKE_BLOCK << 1) - 1; /* ABI 1: bits 0..12 */
@@ -107,11 +110,21 @@ napi_value js_landlock(napi_env env, napi_callback_info info) {
     close(ruleset);
     return throw_errno(env, errno, "prctl", NULL);
   }
-  unsigned flags = abi >= LL_ABI_TSYNC ? LL_TSYNC : 0;
+  unsigned flags = 0, skipped = 0;
+  if (abi >= LL_ABI_TSYNC) {
+    flags = LL_TSYNC; /* the kernel restricts every thread atomically */
+  } else {
+    int err = restrict_all_threads(ruleset, &skipped);
+    if (err) {
+      close(ruleset);
+      return throw_errno(env, err, "landlock_restrict_self", NULL);
+    }
+  }
   int rc = (int)syscall(SYS_landlock_restrict_self, ruleset, flags);
   int err = errno;
   close(ruleset);
   if (rc != 0) return throw_errno(env, err, "landlock_restrict_self", NULL);
+  landlock_skipped_threads = skipped;
   napi_create_int32(env, abi, &result);
   return result;
 }

@@ -277,50 +277,75 @@ describe('confine', () => {
 });
 
 describe('landlock', () => {
-  it('denies a child everything but its allowed tree, on the main thread, the pool and a worker', async () => {
-    const dir = await fsp.mkdtemp(join(tmpdir(), 'ferry-landlock-'));
-    try {
-      await fsp.writeFile(join(dir, 'ok.txt'), 'allowed');
-      // landlock() is the child's first act: the libuv pool and the worker start after it and inherit it.
-      const script = `
-        const addon = require(${JSON.stringify(ADDON)});
-        const abi = addon.landlock([{ path: ${JSON.stringify(dir)}, access: 'rw' }]);
-        const fs = require('fs');
-        const { Worker } = require('worker_threads');
-        const tryIt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
-        (async () => {
-          const out = { abi };
-          out.mainDenied = tryIt(() => fs.readFileSync('/etc/hostname'));
-          out.poolDenied = await fs.promises.readFile('/etc/hostname').then(() => 'ok', (e) => e.code);
-          out.poolAllowed = await fs.promises.readFile(${JSON.stringify(join(dir, 'ok.txt'))}, 'utf8');
-          await fs.promises.writeFile(${JSON.stringify(join(dir, 'new.txt'))}, 'written');
-          out.poolWrote = fs.readFileSync(${JSON.stringify(join(dir, 'new.txt'))}, 'utf8');
-          out.worker = await new Promise((resolve, reject) => {
-            const w = new Worker(\`
-              const fs = require('fs'); const { parentPort } = require('worker_threads');
-              const tryIt = (f) => { try { return f(); } catch (e) { return e.code; } };
-              parentPort.postMessage({
-                denied: tryIt(() => fs.readFileSync('/etc/hostname', 'utf8') && 'ok'),
-                allowed: tryIt(() => fs.readFileSync(${JSON.stringify(join(dir, 'ok.txt'))}, 'utf8')),
-              });\`, { eval: true });
-            w.once('message', resolve);
-            w.once('error', reject);
-          });
-          console.log(JSON.stringify(out));
-        })();`;
-      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
-      const out = JSON.parse(stdout);
-      if (out.abi === 0) return; // kernel without Landlock: nothing to prove
-      assert.deepEqual(out, {
-        abi: out.abi,
-        mainDenied: 'EACCES',
-        poolDenied: 'EACCES',
-        poolAllowed: 'allowed',
-        poolWrote: 'written',
-        worker: { denied: 'EACCES', allowed: 'allowed' },
+  let dir: string;
+  before(async () => {
+    dir = await fsp.mkdtemp(join(tmpdir(), 'ferry-landlock-'));
+    await fsp.writeFile(join(dir, 'ok.txt'), 'allowed');
+  });
+  after(() => fsp.rm(dir, { recursive: true, force: true }));
+
+  /** Runs `body` in a child node after `setup`; landlock() is called between them. */
+  async function inChild(setup: string): Promise<Record<string, unknown>> {
+    const q = JSON.stringify;
+    const script = `
+      const addon = require(${q(ADDON)});
+      const fs = require('fs');
+      const { Worker } = require('worker_threads');
+      const attempt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
+      const workerProbe = () => new Worker(\`
+        const fs = require('fs'); const { parentPort } = require('worker_threads');
+        const attempt = (f) => { try { return f(); } catch (e) { return e.code; } };
+        parentPort.once('message', () => parentPort.postMessage({
+          denied: attempt(() => fs.readFileSync('/etc/hostname', 'utf8') && 'ok'),
+          allowed: attempt(() => fs.readFileSync(${q(join(dir, 'ok.txt'))}, 'utf8')),
+        }));\`, { eval: true });
+      const ask = (w) => new Promise((resolve, reject) => {
+        w.once('message', (m) => { resolve(m); w.terminate(); });
+        w.once('error', reject);
+        w.postMessage('go');
       });
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+      (async () => {
+        ${setup}
+        const abi = addon.landlock([{ path: ${q(dir)}, access: 'rw' }]);
+        const out = { abi, uncovered: addon.landlockUncoveredThreads() };
+        out.mainDenied = attempt(() => fs.readFileSync('/etc/hostname'));
+        out.poolDenied = await fs.promises.readFile('/etc/hostname').then(() => 'ok', (e) => e.code);
+        out.poolAllowed = await fs.promises.readFile(${q(join(dir, 'ok.txt'))}, 'utf8');
+        await fs.promises.writeFile(${q(join(dir, 'new.txt'))}, 'written');
+        out.poolWrote = fs.readFileSync(${q(join(dir, 'new.txt'))}, 'utf8');
+        out.worker = await ask(typeof early === 'undefined' ? workerProbe() : early);
+        console.log(JSON.stringify(out));
+      })();`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
+    return JSON.parse(stdout);
+  }
+
+  function assertConfined(out: Record<string, unknown>): void {
+    assert.deepEqual(out, {
+      abi: out['abi'],
+      uncovered: out['uncovered'],
+      mainDenied: 'EACCES',
+      poolDenied: 'EACCES',
+      poolAllowed: 'allowed',
+      poolWrote: 'written',
+      worker: { denied: 'EACCES', allowed: 'allowed' },
+    });
+    assert.ok(Number(out['uncovered']) <= 1, 'only the signal-blocking SIGUSR1 watchdog may stay uncovered');
+  }
+
+  it('denies a child everything but its allowed tree, on the main thread, the pool and a new worker', async (t) => {
+    const out = await inChild('');
+    if (out['abi'] === 0) return t.skip('kernel without Landlock');
+    assertConfined(out);
+  });
+
+  it('also covers the libuv pool and a worker that were already running when it was applied', async (t) => {
+    // the case TSYNC exists for; below ABI 8 the addon's signal broadcast must do the same
+    const out = await inChild(`
+      await fs.promises.stat('/');
+      var early = workerProbe();
+      await new Promise((resolve) => early.once('online', resolve));`);
+    if (out['abi'] === 0) return t.skip('kernel without Landlock');
+    assertConfined(out);
   });
 });

@@ -71,11 +71,13 @@ export interface Confine {
   readdir(dir: NativeDir, max: number): Promise<NativeDirEntry[] | null>;
   closedir(dir: NativeDir): Promise<void>;
   /**
-   * Restricts the process to `rules` for good; returns the Landlock ABI applied, 0 without Landlock.
-   * Before ABI 8 (no TSYNC) only the calling thread and threads it starts later are covered:
-   * call it on the main thread before any asynchronous I/O has started the libuv pool.
+   * Restricts the whole process to `rules` for good; returns the Landlock ABI applied, 0 without Landlock.
+   * Every thread is covered: by the kernel (LANDLOCK_RESTRICT_SELF_TSYNC, ABI 8+) or, before that, by
+   * signalling each thread to restrict itself; throws (ETIMEDOUT, EBUSY) rather than cover only some.
    */
   landlock(rules: ReadonlyArray<{ path: string; access: 'rw' | 'ro' }>): number;
+  /** Threads the last landlock() could not reach without TSYNC: they block all signals (Node's SIGUSR1 watchdog). */
+  landlockUncoveredThreads(): number;
 }
 
 const addonPath = fileURLToPath(
