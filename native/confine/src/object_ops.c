@@ -102,7 +102,8 @@ static void exec_open(job *j) {
   } else if (!S_ISREG(j->st.st_mode) && !S_ISDIR(j->st.st_mode)) {
     j->message = "not a regular file or directory";
     job_fail(j, EINVAL, sc);
-  } else if (!(j->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+  } else if (!(j->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, j->flags) != 0) {
+    /* F_SETFL only takes the status flags (O_APPEND...) from j->flags: this just drops O_NONBLOCK */
     job_fail(j, errno, "fcntl");
   }
   if (j->err) {
