@@ -154,6 +154,7 @@ napi_value js_readdir(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (j->max == 0) j->max = 1;
+  if (j->max > 65536) j->max = 65536; /* bounds the batch's memory whatever the caller asks */
   return queue_dir_job(env, j, argv[0], "readdir", "confine.readdir");
 }
 

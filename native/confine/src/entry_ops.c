@@ -51,10 +51,10 @@ static void exec_remove(job *j) {
 static void exec_symlink(job *j) {
   char *buf;
   const char *name;
-  int dfd = parent_of(j, j->path2, &buf, &name);
+  int dfd = parent_of(j, j->path, &buf, &name);
   if (dfd < 0) return;
   /* the target text is stored verbatim; only this module ever interprets it, and in the root */
-  if (symlinkat(j->path, dfd, name) != 0) job_fail(j, errno, "symlinkat");
+  if (symlinkat(j->path2, dfd, name) != 0) job_fail(j, errno, "symlinkat");
   close(dfd);
   free(buf);
 }
@@ -151,6 +151,11 @@ static napi_value queue_two_paths(napi_env env, napi_callback_info info, size_t 
     }
     free(j);
     return NULL;
+  }
+  if (exec == exec_symlink) { /* (root, target, path): errors should name the new entry, j->path */
+    char *target = j->path;
+    j->path = j->path2;
+    j->path2 = target;
   }
   j->flags = no_replace ? RENAME_NOREPLACE : 0;
   j->follow = is_link; /* follow doubles as "is link" to keep the job record small */

@@ -94,6 +94,9 @@ napi_value js_landlock(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "access must be 'rw' or 'ro'");
       ok = false;
     }
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!ok && !pending) napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "a rule is { path, access }");
     const char *sc = NULL;
     int err = ok ? add_rule(ruleset, path, strcmp(access, "rw") == 0, handled, &sc) : 0;
     if (err) throw_errno(env, err, sc, path);
