@@ -166,7 +166,13 @@ static void exec_utimes(job *j) {
   if (j->follow) {
     int fd = open_object(j, true);
     if (fd < 0) return;
-    if (utimensat(fd, "", times, AT_EMPTY_PATH) != 0) job_fail(j, errno, "utimensat");
+    int rc = utimensat(fd, "", times, AT_EMPTY_PATH);
+    if (rc != 0 && errno == EINVAL) { /* older kernels lack AT_EMPTY_PATH here: the magic link names the object */
+      char link[64];
+      snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+      rc = utimensat(AT_FDCWD, link, times, 0);
+    }
+    if (rc != 0) job_fail(j, errno, "utimensat");
     close(fd);
     return;
   }
