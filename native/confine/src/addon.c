@@ -1,0 +1,48 @@
+/* Module entry: registers the confine functions and runs the load-time kernel probes. */
+#include "confine.h"
+
+static napi_value js_has_openat2(napi_env env, napi_callback_info info) {
+  napi_value v;
+  napi_get_boolean(env, confine_has_openat2, &v);
+  return v;
+}
+
+/* Process-wide: forces the component-by-component walk (for kernels < 5.6, and for tests). */
+static napi_value js_set_degraded(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bool on;
+  if (!get_args(env, info, 1, argv) || !arg_bool(env, argv[0], &on)) return NULL;
+  confine_degraded = on;
+  return js_undefined(env);
+}
+
+static napi_value js_is_degraded(napi_env env, napi_callback_info info) {
+  napi_value v;
+  napi_get_boolean(env, confine_degraded || !confine_has_openat2, &v);
+  return v;
+}
+
+static napi_value js_landlock_uncovered(napi_env env, napi_callback_info info) {
+  napi_value v;
+  napi_create_uint32(env, landlock_skipped_threads, &v);
+  return v;
+}
+
+#define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
+
+NAPI_MODULE_INIT() {
+  confine_has_openat2 = probe_openat2();
+  probe_fchmodat2();
+  napi_property_descriptor props[] = {
+      FN("hasOpenat2", js_has_openat2), FN("setDegraded", js_set_degraded), FN("isDegraded", js_is_degraded),
+      FN("openRoot", js_open_root),     FN("open", js_open),                FN("stat", js_stat),
+      FN("realpath", js_realpath),      FN("mkdir", js_mkdir),              FN("rmdir", js_rmdir),
+      FN("unlink", js_unlink),          FN("rename", js_rename),            FN("link", js_link),
+      FN("symlink", js_symlink),        FN("readlink", js_readlink),        FN("chmod", js_chmod),
+      FN("utimes", js_utimes),          FN("statfs", js_statfs),            FN("opendir", js_opendir),
+      FN("readdir", js_readdir),        FN("closedir", js_closedir),        FN("landlock", js_landlock),
+      FN("landlockUncoveredThreads", js_landlock_uncovered),
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

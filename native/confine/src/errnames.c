@@ -1,0 +1,122 @@
+/* errno → its symbolic name, the string Node puts in error.code (ENOTSUP aliases EOPNOTSUPP
+   on Linux, so EOPNOTSUPP wins, as in libuv). */
+#include "confine.h"
+
+#include <errno.h>
+
+const char *errno_name(int err) {
+  switch (err) {
+    case EPERM:
+      return "EPERM";
+    case ENOENT:
+      return "ENOENT";
+    case ESRCH:
+      return "ESRCH";
+    case EINTR:
+      return "EINTR";
+    case EIO:
+      return "EIO";
+    case ENXIO:
+      return "ENXIO";
+    case E2BIG:
+      return "E2BIG";
+    case ENOEXEC:
+      return "ENOEXEC";
+    case EBADF:
+      return "EBADF";
+    case ECHILD:
+      return "ECHILD";
+    case EAGAIN:
+      return "EAGAIN";
+    case ENOMEM:
+      return "ENOMEM";
+    case EACCES:
+      return "EACCES";
+    case EFAULT:
+      return "EFAULT";
+    case ENOTBLK:
+      return "ENOTBLK";
+    case EBUSY:
+      return "EBUSY";
+    case EEXIST:
+      return "EEXIST";
+    case EXDEV:
+      return "EXDEV";
+    case ENODEV:
+      return "ENODEV";
+    case ENOTDIR:
+      return "ENOTDIR";
+    case EISDIR:
+      return "EISDIR";
+    case EINVAL:
+      return "EINVAL";
+    case ENFILE:
+      return "ENFILE";
+    case EMFILE:
+      return "EMFILE";
+    case ENOTTY:
+      return "ENOTTY";
+    case ETXTBSY:
+      return "ETXTBSY";
+    case EFBIG:
+      return "EFBIG";
+    case ENOSPC:
+      return "ENOSPC";
+    case ESPIPE:
+      return "ESPIPE";
+    case EROFS:
+      return "EROFS";
+    case EMLINK:
+      return "EMLINK";
+    case EPIPE:
+      return "EPIPE";
+    case EDOM:
+      return "EDOM";
+    case ERANGE:
+      return "ERANGE";
+    case EDEADLK:
+      return "EDEADLK";
+    case ENAMETOOLONG:
+      return "ENAMETOOLONG";
+    case ENOLCK:
+      return "ENOLCK";
+    case ENOSYS:
+      return "ENOSYS";
+    case ENOTEMPTY:
+      return "ENOTEMPTY";
+    case ELOOP:
+      return "ELOOP";
+    case ENOMSG:
+      return "ENOMSG";
+    case EIDRM:
+      return "EIDRM";
+    case ENODATA:
+      return "ENODATA";
+    case ENOLINK:
+      return "ENOLINK";
+    case EPROTO:
+      return "EPROTO";
+    case EOVERFLOW:
+      return "EOVERFLOW";
+    case EILSEQ:
+      return "EILSEQ";
+    case ENOTSOCK:
+      return "ENOTSOCK";
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
+    case ECONNRESET:
+      return "ECONNRESET";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case ECANCELED:
+      return "ECANCELED";
+    case EDQUOT:
+      return "EDQUOT";
+    case ESTALE:
+      return "ESTALE";
+    case EKEYREJECTED:
+      return "EKEYREJECTED";
+    default:
+      return "EUNKNOWN";
+  }
+}

@@ -1,0 +1,176 @@
+/* The async plumbing: every blocking call runs in a napi async work item on the libuv pool
+ * and settles a Promise; failures become Node-shaped errors (code, errno, syscall). */
+#include "confine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+job *job_new(job_exec_fn exec, job_done_fn done) {
+  job *j = calloc(1, sizeof(job));
+  if (!j) return NULL;
+  j->exec = exec;
+  j->done = done;
+  j->fd = -1;
+  return j;
+}
+
+void job_fail(job *j, int err, const char *syscall) {
+  j->err = err;
+  j->syscall = syscall;
+}
+
+static void job_free(napi_env env, job *j) {
+  if (j->dir_ref) napi_delete_reference(env, j->dir_ref);
+  for (unsigned i = 0; i < j->n_entries; i++) free(j->entries[i].name);
+  free(j->entries);
+  free(j->path);
+  free(j->path2);
+  free(j->rpath);
+  free(j);
+}
+
+static void on_execute(napi_env env, void *data) {
+  job *j = data;
+  j->exec(j);
+}
+
+napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *message,
+                            const char *path) {
+  char text[1024];
+  char sbuf[256];
+  const char *code = errno_name(err);
+  char tmp[256];
+  /* GNU strerror_r may return a static string; copy it so the first letter can be lowered as Node does */
+  snprintf(sbuf, sizeof sbuf, "%s", message ? message : strerror_r(err, tmp, sizeof tmp));
+  if (!message && sbuf[0] >= 'A' && sbuf[0] <= 'Z') sbuf[0] += 'a' - 'A';
+  const char *why = sbuf;
+  if (path)
+    snprintf(text, sizeof text, "%s: %s, %s '%s'", code, why, syscall, path);
+  else
+    snprintf(text, sizeof text, "%s: %s, %s", code, why, syscall);
+  napi_value msg, error, v;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "code", v);
+  napi_create_int32(env, -err, &v); /* negative, as Node's fs errors carry it */
+  napi_set_named_property(env, error, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "syscall", v);
+  if (path) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, error, "path", v);
+  }
+  return error;
+}
+
+static void on_complete(napi_env env, napi_status status, void *data) {
+  job *j = data;
+  if (j->dir) j->dir->busy = false;
+  if (status != napi_ok && !j->err) job_fail(j, ECANCELED, "async");
+  if (j->err) {
+    napi_reject_deferred(env, j->deferred, make_errno_error(env, j->err, j->syscall, j->message, j->path));
+  } else {
+    napi_value result = j->done(env, j);
+    napi_resolve_deferred(env, j->deferred, result);
+  }
+  napi_delete_async_work(env, j->work);
+  job_free(env, j);
+}
+
+napi_value job_queue(napi_env env, job *j, const char *name) {
+  napi_value promise, resource_name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  if (napi_create_async_work(env, NULL, resource_name, on_execute, on_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    napi_reject_deferred(env, j->deferred, make_errno_error(env, ENOMEM, "queue", NULL, NULL));
+    job_free(env, j);
+  }
+  return promise;
+}
+
+napi_value js_undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static void set_number(napi_env env, napi_value obj, const char *key, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+napi_value stat_to_js(napi_env env, const struct stat *st) {
+  napi_value o;
+  napi_create_object(env, &o);
+  set_number(env, o, "mode", st->st_mode);
+  set_number(env, o, "size", (double)st->st_size);
+  set_number(env, o, "uid", st->st_uid);
+  set_number(env, o, "gid", st->st_gid);
+  set_number(env, o, "nlink", (double)st->st_nlink);
+  set_number(env, o, "atimeMs", st->st_atim.tv_sec * 1e3 + st->st_atim.tv_nsec / 1e6);
+  set_number(env, o, "mtimeMs", st->st_mtim.tv_sec * 1e3 + st->st_mtim.tv_nsec / 1e6);
+  set_number(env, o, "ino", (double)st->st_ino);
+  set_number(env, o, "dev", (double)st->st_dev);
+  return o;
+}
+
+napi_value path_or_null(napi_env env, job *j) {
+  napi_value v;
+  if (j->rpath)
+    napi_create_string_utf8(env, j->rpath, NAPI_AUTO_LENGTH, &v);
+  else
+    napi_get_null(env, &v);
+  return v;
+}
+
+/* Argument readers throw a TypeError themselves and return false, so callers just return NULL. */
+static bool type_error(napi_env env, const char *what) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+  return false;
+}
+
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) return type_error(env, "missing arguments");
+  return true;
+}
+
+bool arg_int(napi_env env, napi_value v, int *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) return type_error(env, "expected an integer");
+  return true;
+}
+
+bool arg_uint(napi_env env, napi_value v, unsigned *out) {
+  if (napi_get_value_uint32(env, v, out) != napi_ok) return type_error(env, "expected an unsigned integer");
+  return true;
+}
+
+bool arg_double(napi_env env, napi_value v, double *out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) return type_error(env, "expected a number");
+  return true;
+}
+
+bool arg_bool(napi_env env, napi_value v, bool *out) {
+  if (napi_get_value_bool(env, v, out) != napi_ok) return type_error(env, "expected a boolean");
+  return true;
+}
+
+bool arg_string(napi_env env, napi_value v, char **out) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return type_error(env, "expected a string");
+  char *s = malloc(len + 1);
+  if (!s) return type_error(env, "out of memory");
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) { /* an embedded NUL would silently truncate the path */
+    free(s);
+    return type_error(env, "path contains a NUL byte");
+  }
+  *out = s;
+  return true;
+}

@@ -1,0 +1,87 @@
+// Typed face of the native confine addon (native/confine): every path stays inside its root, by the kernel.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeStat {
+  readonly mode: number;
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+  readonly dev: number;
+}
+export interface NativeStatfs {
+  readonly bsize: number;
+  readonly blocks: number;
+  readonly bfree: number;
+  readonly bavail: number;
+  readonly files: number;
+  readonly ffree: number;
+  readonly namemax: number;
+}
+export interface NativeDirEntry {
+  readonly name: string;
+  readonly stat: NativeStat;
+}
+/** Opaque external holding a DIR*; closed by closedir() or, failing that, by the garbage collector. */
+export interface NativeDir {
+  readonly __brand: 'NativeDir';
+}
+
+/**
+ * Paths are inside the root: '/' or '' is the root, absolute paths and '..' resolve inside it as under chroot.
+ * Rejections carry Node's error shape (`code` 'ENOENT'..., negative `errno`, `syscall`, `path`).
+ * A root fd is an ordinary fd: close it with fs.close() once no operation on it is pending.
+ */
+export interface Confine {
+  hasOpenat2(): boolean;
+  /** Forces the component walk that refuses every symlink (ELOOP) and every '..' (EPERM). */
+  setDegraded(on: boolean): void;
+  /** True when forced, or when the kernel has no openat2 (< 5.6). */
+  isDegraded(): boolean;
+  /** O_PATH|O_DIRECTORY of an absolute host path (the admin-configured home; trusted). */
+  openRoot(absPath: string): Promise<number>;
+  /** A FIFO, socket or device is refused (EINVAL 'not a regular file or directory') without blocking. */
+  open(
+    root: number,
+    path: string,
+    oflags: number,
+    mode: number,
+  ): Promise<{ fd: number; path: string | null; stat: NativeStat }>;
+  stat(root: number, path: string, follow: boolean): Promise<{ stat: NativeStat; path: string | null }>;
+  /** ENOENT if missing or deleted meanwhile; EXDEV if the object is not below the root's location. */
+  realpath(root: number, path: string): Promise<string>;
+  /** Entry operations: a last component of '', '.' or '..' (or the root itself) is EINVAL. */
+  mkdir(root: number, path: string, mode: number): Promise<void>;
+  rmdir(root: number, path: string): Promise<void>;
+  unlink(root: number, path: string): Promise<void>;
+  rename(root: number, from: string, to: string, noReplace: boolean): Promise<void>;
+  link(root: number, from: string, to: string): Promise<void>;
+  symlink(root: number, target: string, path: string): Promise<void>;
+  readlink(root: number, path: string): Promise<string>;
+  /** follow=false on a symlink rejects with EOPNOTSUPP. */
+  chmod(root: number, path: string, mode: number, follow: boolean): Promise<void>;
+  utimes(root: number, path: string, atime: number, mtime: number, follow: boolean): Promise<void>;
+  statfs(root: number, path: string): Promise<NativeStatfs>;
+  opendir(root: number, path: string): Promise<{ dir: NativeDir; path: string | null; stat: NativeStat }>;
+  /** One call at a time per handle (EBUSY otherwise); EBADF after closedir. */
+  readdir(dir: NativeDir, max: number): Promise<NativeDirEntry[] | null>;
+  closedir(dir: NativeDir): Promise<void>;
+  /**
+   * Restricts the whole process to `rules` for good; returns the Landlock ABI applied, 0 without Landlock.
+   * Every thread is covered: by the kernel (LANDLOCK_RESTRICT_SELF_TSYNC, ABI 8+) or, before that, by
+   * signalling each thread to restrict itself; throws (ETIMEDOUT, EBUSY) rather than cover only some.
+   */
+  landlock(rules: ReadonlyArray<{ path: string; access: 'rw' | 'ro' }>): number;
+  /** Threads the last landlock() could not reach without TSYNC: they block all signals (Node's SIGUSR1 watchdog). */
+  landlockUncoveredThreads(): number;
+}
+
+const addonPath = fileURLToPath(
+  new URL('../../../native/confine/build/Release/confine.node', import.meta.url),
+);
+
+export const confine: Confine = createRequire(import.meta.url)(addonPath) as Confine;
