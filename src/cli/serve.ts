@@ -13,6 +13,7 @@ import { startSshServer } from '../ssh/server.js';
 import { TransferScheduler } from '../transfers/scheduler.js';
 import { Secret } from '../util/secret.js';
 import { configFromOptions } from './common.js';
+import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
 
 const HOST_KEY_POLL_MS = 10_000;
 
@@ -23,6 +24,7 @@ export interface ServeFlags {
   listen?: string;
   sftpPort?: string;
   algorithms?: string;
+  user?: string;
 }
 
 /** Creates the `admin` account on a store without users and returns its one-time password. */
@@ -179,6 +181,17 @@ function runUntilSignalled(running: RunningFerry): void {
 interface WorkerMessage {
   readonly type: 'listening';
   readonly port: number;
+  /** How the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
+  readonly hardening: readonly string[];
+}
+
+/**
+ * After the ports are bound and the store is open: drop root, then Landlock (which cannot be undone, so it
+ * comes last). Returns the lines that say what is in force.
+ */
+async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
+  const homes = (await running.context.store.users.list()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
+  return [dropPrivileges(running.config), applyLandlock(running.config, homes)];
 }
 
 /**
@@ -220,6 +233,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
       listening.set(worker.id, message.port);
       if (!announced && listening.size === count) {
         announced = true;
+        for (const line of message.hardening) out(line);
         out(
           `SFTP listening on ${config.listen}:${message.port} (${count} worker processes, data dir ${config.dataDir})`,
         );
@@ -252,7 +266,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
 }
 
 export function registerServeCommand(program: Command): void {
-  const keys = ['listen', 'sftpPort', 'algorithms', 'workers', 'dataDir'] as const;
+  const keys = ['listen', 'sftpPort', 'algorithms', 'workers', 'dataDir', 'user'] as const;
   program
     .command('serve')
     .description('run the SFTP server (SQLite store and local disk in the data dir)')
@@ -261,6 +275,7 @@ export function registerServeCommand(program: Command): void {
     .option('--sftp-port <port>', `${CONFIG_DESCRIPTIONS.sftpPort} [${envNameOf('sftpPort')}]`)
     .option('--algorithms <profile>', `${CONFIG_DESCRIPTIONS.algorithms} [${envNameOf('algorithms')}]`)
     .option('--workers <n>', `${CONFIG_DESCRIPTIONS.workers} [${envNameOf('workers')}]`)
+    .option('--user <name>', `${CONFIG_DESCRIPTIONS.user} [${envNameOf('user')}]`)
     .option('--config <file>', 'JSON config file [FERRY_CONFIG]')
     .addHelpText(
       'after',
@@ -276,16 +291,21 @@ export function registerServeCommand(program: Command): void {
         Object.fromEntries(keys.filter((k) => k !== 'dataDir').map((k) => [k, flags[k]])),
       );
       const out = (line: string) => process.stdout.write(`${line}\n`);
+      const confinement = chooseConfinement(config);
       if (cluster.isWorker) {
-        // The primary printed the start-up lines; a worker only reports the port it shares.
+        // The primary printed the start-up lines; a worker reports the port it shares and its hardening.
         const running = await startFerry(config, () => {});
-        process.send?.({ type: 'listening', port: running.port } satisfies WorkerMessage);
+        const hardening = await hardenServingProcess(running);
+        process.send?.({ type: 'listening', port: running.port, hardening } satisfies WorkerMessage);
         runUntilSignalled(running);
         return;
       }
+      out(confinement);
       const count = config.workers === 0 ? availableParallelism() : config.workers;
       if (count <= 1) {
-        runUntilSignalled(await startFerry(config, out));
+        const running = await startFerry(config, out);
+        for (const line of await hardenServingProcess(running)) out(line);
+        runUntilSignalled(running);
         return;
       }
       await runPrimary(config, count, out);

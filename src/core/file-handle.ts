@@ -279,7 +279,8 @@ export class SessionFileHandle implements FileHandle {
    * Reads through the handle's own descriptor, which the session always opens readable: a reopen by name
    * could follow a link swapped in since, and would make a write-only handle a read oracle for another file.
    */
-  readonly #byDescriptor: RangeSource = (use) => use((position, length) => this.#o.file.read(position, length));
+  readonly #byDescriptor: RangeSource = (use) =>
+    use((position, length) => this.#o.file.read(position, length));
 
   #assertOpen(): void {
     if (this.#closed) throw new InvalidArgumentError('Handle is closed');

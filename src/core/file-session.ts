@@ -30,7 +30,6 @@ import type {
 } from './types.js';
 import { claimPartial, isPartialClaimed, UploadInProgressError } from './upload-lock.js';
 import {
-  climbsAboveRoot,
   DEFAULT_PATH_LIMITS,
   hasReservedComponent,
   isReservedName,
@@ -210,11 +209,15 @@ class CoreFileSession implements FileSession {
         !hasReservedComponent(virtualDirname(where));
       if (where === null || (hasReservedComponent(where) && !ownPartial)) throw new NotFoundError();
       const actual = virtualDirname(where);
-      const dirs = opened.permissionDirs.includes(actual) ? opened.permissionDirs : [...opened.permissionDirs, actual];
+      const dirs = opened.permissionDirs.includes(actual)
+        ? opened.permissionDirs
+        : [...opened.permissionDirs, actual];
       for (const permission of permissions) this.#require(permission, dirs);
       return dirs === opened.permissionDirs ? opened : { ...opened, permissionDirs: dirs };
     } catch (err) {
-      await opened.file.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'close failed'));
+      await opened.file
+        .close()
+        .catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'close failed'));
       opened.releaseClaim?.();
       throw err;
     }
@@ -488,7 +491,12 @@ class CoreFileSession implements FileSession {
       if (!(this.#atomic && mode.truncate)) {
         // Random writes or appends to a complete file happen in place (also in atomic mode).
         // Always readable: resume digests and check-file-handle read this descriptor, never a reopen by name.
-        const file = await this.#fs.open(real, { read: true, write: true, truncate: mode.truncate, noFollow: true });
+        const file = await this.#fs.open(real, {
+          read: true,
+          write: true,
+          truncate: mode.truncate,
+          noFollow: true,
+        });
         return {
           ...base,
           file,
@@ -510,7 +518,14 @@ class CoreFileSession implements FileSession {
     }
     const file = await this.#fs.open(
       real,
-      { read: true, write: true, create: true, exclusive: mode.exclusive, truncate: mode.truncate, noFollow: true },
+      {
+        read: true,
+        write: true,
+        create: true,
+        exclusive: mode.exclusive,
+        truncate: mode.truncate,
+        noFollow: true,
+      },
       createMode,
     );
     return { ...base, file, backendPath: real, sizeAtOpen: 0, createdNew: true };

@@ -2,7 +2,16 @@
 import { close, mkdirSync, constants as osConstants } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { FerryError, InvalidPathError, toFerryError, UnsupportedError } from '../../errors.js';
-import type { Fs, FsCapabilities, FsDir, FsDirEntry, FsFile, FsOpenFlags, FsStat, FsStatfs } from '../types.js';
+import type {
+  Fs,
+  FsCapabilities,
+  FsDir,
+  FsDirEntry,
+  FsFile,
+  FsOpenFlags,
+  FsStat,
+  FsStatfs,
+} from '../types.js';
 import { confine, type NativeDir } from './confine.js';
 import { LocalFile } from './local-file.js';
 import { kindOf, toFsStat } from './stat.js';
@@ -236,8 +245,15 @@ export class LocalFs implements Fs {
     return this.#at(path, (root, p) => confine.chmod(root, p, mode, true));
   }
 
-  utimes(path: string, atime: number, mtime: number, options: { followSymlinks?: boolean } = {}): Promise<void> {
-    return this.#at(path, (root, p) => confine.utimes(root, p, atime, mtime, options.followSymlinks !== false));
+  utimes(
+    path: string,
+    atime: number,
+    mtime: number,
+    options: { followSymlinks?: boolean } = {},
+  ): Promise<void> {
+    return this.#at(path, (root, p) =>
+      confine.utimes(root, p, atime, mtime, options.followSymlinks !== false),
+    );
   }
 
   statfs(path: string): Promise<FsStatfs> {

@@ -1,0 +1,101 @@
+// Defence in depth for the processes that serve sessions: kernel confinement mode, dropping root, Landlock.
+import { chownSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FerryConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import { confine } from '../vfs/local/confine.js';
+
+/** The repository (code, node_modules, the native addon): read-only for a restricted process. */
+const CODE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Chooses how session paths are confined, before anything is served. Without openat2 (Linux < 5.6) the
+ * only safe mode forbids symlinks entirely, and it must be chosen explicitly: never a silent downgrade.
+ */
+export function chooseConfinement(config: FerryConfig): string {
+  if (config.confinement === 'no-symlinks') {
+    confine.setDegraded(true);
+    return 'confinement: no-symlinks (every symlink refused; chosen by configuration)';
+  }
+  if (!confine.hasOpenat2()) {
+    throw new ConfigError(
+      'this kernel has no openat2() (Linux < 5.6), which Ferry needs to confine sessions to their homes; ' +
+        "set confinement to 'no-symlinks' (FERRY_CONFINEMENT=no-symlinks) to run with symlinks forbidden",
+    );
+  }
+  return 'confinement: kernel (openat2 RESOLVE_IN_ROOT in every home)';
+}
+
+/**
+ * Gives the data dir's top level to `uid`:`gid` where root owns it (a first start as root created it), so
+ * the unprivileged process can still open the store. Homes below keep their owners: an installation moved
+ * from root to a service user is `chown -R`'d once by the administrator.
+ */
+function handOver(dataDir: string, uid: number, gid: number): void {
+  const own = (path: string) => {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st && st.uid === 0 && !st.isSymbolicLink()) chownSync(path, uid, gid);
+  };
+  own(dataDir);
+  for (const name of readdirSync(dataDir)) own(join(dataDir, name));
+}
+
+/** Drops root for good after the ports are bound: groups, then gid, then uid (the reverse cannot work). */
+export function dropPrivileges(config: FerryConfig): string {
+  const isRoot = process.getuid?.() === 0;
+  if (config.user === undefined) {
+    return isRoot
+      ? 'privileges: WARNING running as root; use --user NAME to drop root after binding the ports'
+      : `privileges: running as uid ${process.getuid?.()}`;
+  }
+  const { uid, gid } = lookupUser(config.user);
+  // A worker restarted by a primary that already dropped root starts as the user: nothing left to drop.
+  if (process.getuid?.() === uid && process.geteuid?.() === uid)
+    return `privileges: running as ${config.user}`;
+  if (!isRoot) {
+    throw new ConfigError(
+      `--user ${config.user} needs Ferry to be started as root (it is uid ${process.getuid?.()})`,
+    );
+  }
+  handOver(config.dataDir, uid, gid);
+  // POSIX-only calls; Ferry serves on Linux, where they exist.
+  (process as { initgroups?: (user: string, group: number) => void }).initgroups?.(config.user, gid);
+  process.setgid?.(gid);
+  process.setuid?.(uid);
+  if (process.getuid?.() === 0 || process.geteuid?.() === 0) throw new ConfigError('could not drop root');
+  return `privileges: dropped root, running as ${config.user} (uid ${uid}, gid ${gid})`;
+}
+
+/** uid and primary gid of a user from /etc/passwd (Node has no getpwnam; setuid(name) alone loses the gid). */
+function lookupUser(user: string): { uid: number; gid: number } {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const fields = line.split(':');
+    if (fields[0] === user && fields.length >= 4) return { uid: Number(fields[2]), gid: Number(fields[3]) };
+  }
+  throw new ConfigError(`--user ${user}: no such user in /etc/passwd`);
+}
+
+/**
+ * Restricts this process's file-system access with Landlock (Linux 5.13+): read-write only to the data dir
+ * and the homes of users who live outside it, read-only to the code and the system libraries it loads.
+ * A bug in Ferry that escaped the per-home confinement would still find nothing else on the machine.
+ */
+export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]): string {
+  if (!config.landlock) return 'landlock: off (by configuration)';
+  const dataDir = resolve(config.dataDir);
+  const rw = [dataDir, ...extraHomes.filter((h) => isAbsolute(h) && !h.startsWith(`${dataDir}/`))];
+  const ro = [CODE_ROOT, '/usr', '/lib', '/lib64', '/etc/ssl', '/etc/localtime', '/proc', '/dev/urandom'];
+  const rules = [
+    ...rw.map((path) => ({ path, access: 'rw' as const })),
+    ...ro.filter(exists).map((path) => ({ path, access: 'ro' as const })),
+    ...(exists('/dev/null') ? [{ path: '/dev/null', access: 'rw' as const }] : []),
+  ];
+  const abi = confine.landlock(rules.filter((r) => exists(r.path)));
+  if (abi === 0) return 'landlock: not available on this kernel (needs Linux 5.13+ with Landlock enabled)';
+  return `landlock: active (ABI ${abi}; read-write: ${rw.join(', ')})`;
+}
+
+function exists(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+}
