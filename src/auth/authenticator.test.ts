@@ -3,11 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { generate } from 'otplib';
 import ssh2 from 'ssh2';
+import { MasterKey } from '../keys/sealing.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { type AuthAttempt, ConnectionAuthenticator } from './authenticator.js';
+import { TotpService } from './totp.js';
 import { addUser } from './user-admin.js';
 
 const { utils } = ssh2;
@@ -147,4 +150,55 @@ test('a wrong password, an unknown user and a disabled user cost the same argon2
       `${kind}/wrong-password time ratio ${ratio.toFixed(2)} (${base.toFixed(1)} ms)`,
     );
   }
+});
+
+test('of 20 logins presenting the same one-time code at once, exactly one gets in', async () => {
+  const totp = new TotpService(store.accounts, MasterKey.load(undefined, join(dir, 'master.key')));
+  await addUser(store.users, {
+    name: 'otp-race',
+    publicKeysText: [goodKey.public],
+    requiredMethods: ['publickey', 'keyboard-interactive'],
+  });
+  const { secret, recoveryCodes } = await totp.enrol('otp-race');
+  // Each connection has its key factor first, then all answer the code prompt at the same moment.
+  const loginWith = async () => {
+    const a = new ConnectionAuthenticator(store.users, { maxAuthTries: 6, accounts: store.accounts, totp });
+    assert.equal((await a.attempt(signed('otp-race', goodKey))).result, 'partial');
+    return a;
+  };
+  const race = async (code: string) => {
+    const connections = await Promise.all(Array.from({ length: 20 }, () => loginWith()));
+    const decisions = await Promise.all(
+      connections.map((a) =>
+        a.attempt({ method: 'keyboard-interactive', username: 'otp-race', ask: async () => code }),
+      ),
+    );
+    return decisions.map((d) => d.result);
+  };
+
+  const code = await generate({ secret: secret.reveal() });
+  const byCode = await race(code);
+  assert.equal(byCode.filter((r) => r === 'accept').length, 1, `one-time code: ${byCode.join(' ')}`);
+  assert.equal(byCode.filter((r) => r === 'reject').length, 19);
+
+  const recovery = recoveryCodes[0]!;
+  const byRecovery = await race(recovery);
+  assert.equal(byRecovery.filter((r) => r === 'accept').length, 1, `recovery code: ${byRecovery.join(' ')}`);
+  assert.equal(byRecovery.filter((r) => r === 'reject').length, 19);
+
+  // Spending two different recovery codes at once: both work (a lost compare-and-set is retried).
+  const both = await Promise.all(
+    [recoveryCodes[1]!, recoveryCodes[2]!].map(async (c) =>
+      (await loginWith()).attempt({
+        method: 'keyboard-interactive',
+        username: 'otp-race',
+        ask: async () => c,
+      }),
+    ),
+  );
+  assert.deepEqual(
+    both.map((d) => d.result),
+    ['accept', 'accept'],
+  );
+  assert.equal((await store.accounts.getTotp('otp-race'))?.recoveryHashes.length, recoveryCodes.length - 3);
 });

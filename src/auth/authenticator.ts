@@ -114,7 +114,8 @@ export class ConnectionAuthenticator {
         timingSafeEqual(k.blob, attempt.blob),
     );
     if (!attempt.signature) {
-      // Answering a key query is not a failed attempt (OpenSSH counts only signed tries).
+      // Answering a key query is not a failed attempt against maxAuthTries; the server still scores a refused
+      // one for the defender (a small score against key enumeration).
       return key && user ? { result: 'pk-ok' } : this.#reject(refusal ?? 'key not authorized', false);
     }
     if (!user) return this.#reject(refusal ?? 'unknown user', true);

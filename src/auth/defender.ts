@@ -19,6 +19,11 @@ export const DEFENDER_SCORES = {
   limitHit: 1,
   protocolError: 2,
   tooManyAuthTries: 2,
+  /**
+   * A key query (publickey without a signature) for a key the user may not use: cheap for a client and harmless
+   * once, but many are key enumeration. Four count as one failed login; 0.25 adds up exactly in a float.
+   */
+  keyQueryRefused: 0.25,
 } as const;
 
 export type Verdict = 'allow' | 'deny' | 'banned';
@@ -54,6 +59,7 @@ export class Defender {
   readonly #allow: BlockList;
   readonly #deny: BlockList;
   readonly #onBan: ((host: DefenderHost, reason: string) => void) | undefined;
+  readonly #banListeners = new Set<(host: DefenderHost) => void>();
 
   constructor(
     repo: DefenderRepository,
@@ -67,6 +73,15 @@ export class Defender {
     this.#allow = cidrBlockList(policy.allowList);
     this.#deny = cidrBlockList(policy.denyList);
     this.#onBan = onBan;
+  }
+
+  /**
+   * Calls `listener` with each ban this process decides (other processes' bans are only seen in the store).
+   * Returns the function that stops listening.
+   */
+  whenBanned(listener: (host: DefenderHost) => void): () => void {
+    this.#banListeners.add(listener);
+    return () => this.#banListeners.delete(listener);
   }
 
   isAllowListed(address: string): boolean {
@@ -104,6 +119,7 @@ export class Defender {
         'address banned',
       );
       this.#onBan?.(banned, reason);
+      for (const listener of this.#banListeners) listener(banned);
       return banned;
     }
     return host;

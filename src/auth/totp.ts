@@ -72,14 +72,32 @@ export class TotpService {
       const step = Math.floor(now / 1000 / PERIOD_SECONDS) + result.delta;
       return (await this.accounts.advanceTotpStep(user, step)) ? 'code' : false;
     }
-    for (const [i, hash] of totp.recoveryHashes.entries()) {
-      if (await verifyPassword(hash, new Secret(text))) {
-        await this.accounts.setRecoveryHashes(
-          user,
-          totp.recoveryHashes.filter((_, j) => j !== i),
-        );
-        return 'recovery';
+    return (await this.#spendRecoveryCode(user, totp.recoveryHashes, text)) ? 'recovery' : false;
+  }
+
+  /**
+   * Removes the recovery code's hash with a compare-and-set, so of several logins presenting the same code at
+   * once exactly one wins; a concurrent change to the other codes only makes it read and try again.
+   */
+  async #spendRecoveryCode(user: string, hashes: readonly string[], code: string): Promise<boolean> {
+    let spent: string | undefined;
+    for (const hash of hashes) {
+      if (await verifyPassword(hash, new Secret(code))) {
+        spent = hash;
+        break;
       }
+    }
+    if (spent === undefined) return false;
+    let current = hashes;
+    // A lost round means another code was spent (the list shrank) or ours was: it cannot happen more often than
+    // there are codes.
+    for (let tries = 0; tries <= RECOVERY_CODES; tries++) {
+      const next = current.filter((h) => h !== spent);
+      if (await this.accounts.replaceRecoveryHashes(user, current, next)) return true;
+      const now = await this.accounts.getTotp(user);
+      // Each hash has its own salt: once it is gone from the list, this code has been used.
+      if (!now?.recoveryHashes.includes(spent)) return false;
+      current = now.recoveryHashes;
     }
     return false;
   }

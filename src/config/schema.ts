@@ -115,7 +115,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   maxPathLength: 'longest path accepted (bytes)',
   maxFileSize: 'largest file a user may write, resize or copy to, in bytes (0: no limit)',
   defenderEnabled: 'ban addresses that keep failing (logins, protocol errors, limits)',
-  defenderThreshold: 'score within defenderWindow that gets an address banned (a failed login scores 1)',
+  defenderThreshold:
+    'score within defenderWindow that gets an address banned (a failed login scores 1, a refused key query 0.25)',
   defenderWindow: 'seconds over which an address accumulates score',
   defenderBanTime: 'seconds of a first ban; each later ban of the address lasts twice as long',
   defenderMaxBanTime: 'longest ban, in seconds',

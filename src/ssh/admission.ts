@@ -1,7 +1,8 @@
-// Who may open a connection: deny/allow lists, defender bans, and per-process connection limits (slow-loris guard).
+// Who may open and keep a connection: deny/allow lists, defender bans, per-process connection limits (slow-loris guard).
 import type { Socket } from 'node:net';
 import { DEFENDER_SCORES, type Defender, normalizeAddress } from '../auth/defender.js';
 import type { Logger } from '../logger.js';
+import type { DefenderHost } from '../store/types.js';
 
 export interface ConnectionLimits {
   readonly maxConnections: number;
@@ -16,17 +17,40 @@ function bump(map: Map<string, number>, key: string, by: number): void {
   else map.set(key, next);
 }
 
-/** Tracks open and not-yet-authenticated connections; decides at accept time, before any SSH byte is read. */
+/**
+ * Tracks open and not-yet-authenticated connections; decides at accept time, before any SSH byte is read, and
+ * closes every connection of an address the moment this process's defender bans it.
+ */
 export class Admission {
   readonly #open = new Map<string, number>();
   readonly #unauthenticated = new Map<string, number>();
+  readonly #sockets = new Map<string, Set<Socket>>();
+  readonly #stopListening: () => void;
   #total = 0;
 
   constructor(
     private readonly limits: ConnectionLimits,
     private readonly defender: Defender,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#stopListening = defender.whenBanned((host) => this.#closeBanned(host));
+  }
+
+  /** Stops closing connections on bans (the server is shutting down). */
+  close(): void {
+    this.#stopListening();
+  }
+
+  /** A ban is a firewall rule in spirit: the address's open connections, logged in or not, are cut too. */
+  #closeBanned(host: DefenderHost): void {
+    const sockets = this.#sockets.get(host.address);
+    if (!sockets || sockets.size === 0) return;
+    this.log.warn(
+      { remoteAddress: host.address, connections: sockets.size },
+      'address banned; closing its open connections',
+    );
+    for (const socket of [...sockets]) socket.destroy();
+  }
 
   /**
    * Admits the socket or destroys it. An admitted socket counts until it closes, and as unauthenticated
@@ -59,6 +83,8 @@ export class Admission {
     this.#total++;
     bump(this.#open, address, 1);
     bump(this.#unauthenticated, address, 1);
+    const sockets = this.#sockets.get(address) ?? new Set<Socket>();
+    this.#sockets.set(address, sockets.add(socket));
     let pending = true;
     const authenticated = () => {
       if (!pending) return;
@@ -69,6 +95,8 @@ export class Admission {
       authenticated();
       this.#total--;
       bump(this.#open, address, -1);
+      sockets.delete(socket);
+      if (sockets.size === 0 && this.#sockets.get(address) === sockets) this.#sockets.delete(address);
     });
     return { address, authenticated };
   }

@@ -150,6 +150,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
       );
     },
     close: async () => {
+      admission.close();
       const closed = new Promise<void>((resolve) => net.close(() => resolve()));
       for (const client of clients) client.end();
       // Give clients a moment to receive the disconnect, then cut what is left.
@@ -259,9 +260,17 @@ function handleConnection(
 
   client.on('authentication', (ctx) => {
     authQueue = authQueue.then(async () => {
+      // Once the address is banned (by this process, which already cut the socket, or by another one) its
+      // connections' attempts are not judged any more.
+      if (socket.destroyed) return;
       const attempt = toAttempt(ctx);
       let decision: Awaited<ReturnType<ConnectionAuthenticator['attempt']>>;
       try {
+        if ((await options.defender.verdict(remoteAddress)) !== 'allow') {
+          log.warn('address banned while connected; closing');
+          socket.destroy();
+          return;
+        }
         decision = await authenticator.attempt(attempt);
       } catch (err) {
         log.error({ err }, 'authentication error');
@@ -290,6 +299,8 @@ function handleConnection(
             log.info({ ...entry, reason: decision.reason }, 'authentication failed');
             emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, decision.reason);
             penalize(DEFENDER_SCORES.loginFailed, `login failed: ${decision.reason}`);
+          } else if (attempt.method === 'publickey' && !attempt.signature) {
+            penalize(DEFENDER_SCORES.keyQueryRefused, `key query refused: ${decision.reason}`);
           }
           if (authenticator.lockedAccount) {
             log.warn({ account: authenticator.lockedAccount }, 'account locked after repeated failures');

@@ -429,4 +429,29 @@ export function runStoreContract(
       await store.transferJobs.remove('j');
       await assert.rejects(store.transferRuns.ledger('j'), { code: 'ERR_NOT_FOUND' });
     }));
+
+  test(`${name}: a one-time code step and a recovery code are each spent once, even by concurrent logins`, () =>
+    withStore(async (store) => {
+      await store.users.create({ name: 'tess', passwordHash: 'h' });
+      await store.accounts.setTotp('tess', { secretSealed: 'sealed', recoveryHashes: ['r1', 'r2', 'r3'] });
+      const steps = await Promise.all(
+        Array.from({ length: 20 }, () => store.accounts.advanceTotpStep('tess', 7)),
+      );
+      assert.equal(steps.filter(Boolean).length, 1, 'one of 20 concurrent advances to the same step wins');
+      assert.equal(await store.accounts.advanceTotpStep('tess', 6), false, 'an older step is refused');
+      assert.equal(await store.accounts.advanceTotpStep('tess', 8), true);
+
+      const all = ['r1', 'r2', 'r3'];
+      const swaps = await Promise.all(
+        Array.from({ length: 20 }, () => store.accounts.replaceRecoveryHashes('tess', all, ['r2', 'r3'])),
+      );
+      assert.equal(swaps.filter(Boolean).length, 1, 'one of 20 concurrent compare-and-sets wins');
+      assert.equal(
+        await store.accounts.replaceRecoveryHashes('tess', all, ['r1', 'r3']),
+        false,
+        'a stale expectation changes nothing',
+      );
+      assert.deepEqual((await store.accounts.getTotp('tess'))?.recoveryHashes, ['r2', 'r3']);
+      assert.equal(await store.accounts.replaceRecoveryHashes('nobody', [], []), false);
+    }));
 }

@@ -188,11 +188,18 @@ export class KyselyAccountSecurityRepository implements AccountSecurityRepositor
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async setRecoveryHashes(user: string, hashes: readonly string[]): Promise<void> {
-    await this.db
+  async replaceRecoveryHashes(
+    user: string,
+    expected: readonly string[],
+    next: readonly string[],
+  ): Promise<boolean> {
+    // The column holds JSON.stringify of the array, so the expected text is exactly what was read.
+    const result = await this.db
       .updateTable('user_totp')
-      .set({ recovery_hashes: JSON.stringify(hashes) })
+      .set({ recovery_hashes: JSON.stringify(next) })
       .where('user_name', '=', user)
-      .execute();
+      .where('recovery_hashes', '=', JSON.stringify(expected))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 }

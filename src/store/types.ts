@@ -416,10 +416,16 @@ export interface AccountSecurityRepository {
   getTotp(user: string): Promise<TotpRecord | undefined>;
   setTotp(user: string, totp: { secretSealed: string; recoveryHashes: readonly string[] }): Promise<void>;
   removeTotp(user: string): Promise<boolean>;
-  /** Moves lastStep forward to `step` only if it is greater: false means the code was already used. */
+  /**
+   * Moves lastStep forward to `step` only if it is greater, in one conditional UPDATE: false means the code (or a
+   * later one) was already used, also when several logins present it at the same moment.
+   */
   advanceTotpStep(user: string, step: number): Promise<boolean>;
-  /** Replaces the unused recovery hashes (one was spent). */
-  setRecoveryHashes(user: string, hashes: readonly string[]): Promise<void>;
+  /**
+   * Compare-and-set of the unused recovery hashes: replaced by `next` only if they still are `expected`, in one
+   * conditional UPDATE. False means another login changed them first (or TOTP was removed or re-enrolled).
+   */
+  replaceRecoveryHashes(user: string, expected: readonly string[], next: readonly string[]): Promise<boolean>;
 }
 
 export interface Store {
