@@ -6,8 +6,8 @@ import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
 import type { Fs, FsFile, FsStat } from '../vfs/types.js';
 import { hashRange, type RangeSource, UploadDigest } from './digest.js';
 import type { ConcretePermission } from './permissions.js';
-import { admissionOf } from './upload-admission.js';
 import type { FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
+import { admissionOf } from './upload-admission.js';
 
 /** Largest single read served; bounds memory per request whatever length a client asks for. */
 export const MAX_READ_LENGTH = 1024 * 1024;
