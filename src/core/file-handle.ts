@@ -1,5 +1,12 @@
 // An open file of a session: position-addressed I/O, transfer accounting, and completion of atomic uploads on close.
-import { type FerryError, InvalidArgumentError, PermissionDeniedError, toFerryError } from '../errors.js';
+import {
+  AuditUnavailableError,
+  type FerryError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  StorageError,
+  toFerryError,
+} from '../errors.js';
 import type { TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
@@ -280,6 +287,7 @@ export class SessionFileHandle implements FileHandle {
         ...(sha256 !== undefined && failure === undefined ? { sha256 } : {}),
         resumedFrom: isUpload ? (o.createdNew ? 0 : (this.#firstWrite ?? 0)) : (this.#firstRead ?? 0),
         completed: complete && failure === undefined,
+        ...(failure !== undefined ? { error: failureReason(failure) } : {}),
       });
       // The front end replies to the client's close only after this returns: an upload the client
       // saw succeed is then already in the committed audit trail. Downloads and aborts do not wait.
@@ -381,6 +389,12 @@ export class SessionFileHandle implements FileHandle {
     run.then(forget, forget);
     return run;
   }
+}
+
+/** The reason recorded for a failed transfer: fixed texts for storage and audit failures, else only the code (messages may carry backend paths). */
+function failureReason(failure: unknown): string {
+  const error = toFerryError(failure);
+  return error instanceof StorageError || error instanceof AuditUnavailableError ? error.message : error.code;
 }
 
 function checkRange(offset: number, length: number): void {

@@ -151,6 +151,7 @@ describe('an upload the storage cannot write', () => {
     const event = h.transfers().at(-1);
     assert.equal(event?.completed, false);
     assert.equal(event?.sha256, undefined);
+    assert.equal(event?.error, 'Input/output error', 'the transfer event says why');
 
     // The session and the storage stay usable for everything else.
     h.storage.failFrom = Number.POSITIVE_INFINITY;
