@@ -316,8 +316,11 @@ export class SessionFileHandle implements FileHandle {
     const o = this.#o;
     let size: number | undefined;
     try {
-      if (isUpload) size = (await o.file.stat()).size;
-      await o.file.close();
+      try {
+        if (isUpload) size = (await o.file.stat()).size;
+      } finally {
+        await o.file.close();
+      }
     } catch (err) {
       // Network and some local filesystems report lost writes only here (close returns the deferred error).
       throw this.#storageFailed(err, 'close');
