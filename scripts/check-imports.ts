@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 const SRC = resolve(import.meta.dirname, '..', 'src');
 
 /** Module (top folder, or file at the root of src) → modules it may import. Files are `name.ts`. */
-const BASE = ['errors.ts', 'logger.ts', 'util', 'config'];
+const BASE = ['errors.ts', 'logger.ts', 'health.ts', 'util', 'config'];
 const RULES: Record<string, string[]> = {
   'main.ts': ['*'],
   cli: ['*'],
@@ -29,6 +29,7 @@ const RULES: Record<string, string[]> = {
   util: [],
   'errors.ts': [],
   'logger.ts': [],
+  'health.ts': ['logger.ts'],
 };
 
 function sourceFiles(dir: string): string[] {

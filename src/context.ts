@@ -6,7 +6,9 @@ import { TotpService } from './auth/totp.js';
 import type { FerryConfig } from './config/schema.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { FileSessionFactory } from './core/types.js';
+import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import { EventBus } from './events/bus.js';
+import { type HealthState, health } from './health.js';
 import { ClientKeyManager } from './key-manager/client-keys.js';
 import { HostKeyManager } from './key-manager/host-keys.js';
 import { PgpKeyManager } from './key-manager/pgp-keys.js';
@@ -38,6 +40,8 @@ export class AppContext {
   readonly events: EventBus;
   /** The tamper-evident audit trail; subscribed to `events`, and used directly for admin changes. */
   readonly audit: AuditWriter;
+  /** The process's health (the audit store reports into it); what a readiness probe serves. */
+  readonly health: HealthState = health;
   readonly fileSessions: FileSessionFactory;
   #masterKey: MasterKey | undefined;
   #defender: Defender | undefined;
@@ -48,12 +52,16 @@ export class AppContext {
     this.paths = dataPaths(config.dataDir);
     this.store = store;
     this.events = new EventBus(loggers.events);
-    this.audit = new AuditWriter({ repository: store.audit, log: loggers.audit });
+    this.audit = new AuditWriter({ repository: store.audit, log: loggers.audit, health: this.health });
     this.events.subscribe(this.audit.listener);
+    const uploadAdmission = new UploadAdmission(this.health);
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
-      fs: localHomeFs,
+      fs: (identity) => {
+        const fs = localHomeFs(identity);
+        return config.auditOnFailure === 'refuse-uploads' ? new AuditGatedFs(fs, uploadAdmission) : fs;
+      },
       limits: {
         maxOpenHandles: config.maxOpenHandles,
         maxPathLength: config.maxPathLength,

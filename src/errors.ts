@@ -14,7 +14,8 @@ export type FerryErrorCode =
   | 'ERR_LIMIT'
   | 'ERR_CONFIG'
   | 'ERR_PROTOCOL'
-  | 'ERR_IO';
+  | 'ERR_IO'
+  | 'ERR_AUDIT_UNAVAILABLE';
 
 export class FerryError extends Error {
   readonly code: FerryErrorCode;
@@ -73,6 +74,37 @@ export class LimitError extends FerryError {
   }
 }
 
+/** Errnos whose data may be lost: a write that met one must fail its upload, and the client must be told why. */
+const STORAGE_FAILURES = {
+  ENOSPC: { code: 'ERR_NO_SPACE', message: 'No space left on device' },
+  EDQUOT: { code: 'ERR_NO_SPACE', message: 'Disk quota exceeded' },
+  EIO: { code: 'ERR_IO', message: 'Input/output error' },
+} as const satisfies Record<string, { code: FerryErrorCode; message: string }>;
+
+function isStorageErrno(errno: string): errno is keyof typeof STORAGE_FAILURES {
+  return Object.hasOwn(STORAGE_FAILURES, errno);
+}
+
+/**
+ * The storage itself failed (disk full, quota, I/O error). The message comes from a fixed table and
+ * never names a path, so protocol adapters may show it to clients; the errno error is the cause.
+ */
+export class StorageError extends FerryError {
+  readonly errno: string;
+  constructor(errno: keyof typeof STORAGE_FAILURES, options?: { cause?: unknown }) {
+    const failure = STORAGE_FAILURES[errno];
+    super(failure.code, failure.message, options);
+    this.errno = errno;
+  }
+}
+
+/** Refused because the audit trail cannot be written (audit.onFailure is 'refuse-uploads'). */
+export class AuditUnavailableError extends FerryError {
+  constructor(message = 'Refused: the audit trail cannot be written', options?: { cause?: unknown }) {
+    super('ERR_AUDIT_UNAVAILABLE', message, options);
+  }
+}
+
 const errnoToCode: Record<string, FerryErrorCode> = {
   ENOENT: 'ERR_NOT_FOUND',
   EACCES: 'ERR_PERMISSION_DENIED',
@@ -85,8 +117,6 @@ const errnoToCode: Record<string, FerryErrorCode> = {
   ENAMETOOLONG: 'ERR_INVALID_PATH',
   ELOOP: 'ERR_INVALID_PATH',
   EINVAL: 'ERR_INVALID_ARGUMENT',
-  ENOSPC: 'ERR_NO_SPACE',
-  EDQUOT: 'ERR_NO_SPACE',
   ENOTSUP: 'ERR_UNSUPPORTED',
   EOPNOTSUPP: 'ERR_UNSUPPORTED',
   EXDEV: 'ERR_UNSUPPORTED',
@@ -96,7 +126,9 @@ const errnoToCode: Record<string, FerryErrorCode> = {
 export function toFerryError(err: unknown): FerryError {
   if (err instanceof FerryError) return err;
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof errno === 'string' && isStorageErrno(errno)) return new StorageError(errno, { cause: err });
   const code = (errno && errnoToCode[errno]) || 'ERR_IO';
-  const message = err instanceof Error ? err.message : String(err);
+  // Never an empty reason: some errors (and thrown non-errors) carry no message of their own.
+  const message = (err instanceof Error ? err.message : String(err)) || errno || 'Unknown error';
   return new FerryError(code, message, { cause: err });
 }

@@ -27,5 +27,6 @@ export const loggers = {
   keys: rootLogger.child({ logger: 'keys' }),
   events: rootLogger.child({ logger: 'events' }),
   audit: rootLogger.child({ logger: 'audit' }),
+  health: rootLogger.child({ logger: 'health' }),
   transfers: rootLogger.child({ logger: 'transfers' }),
 } as const;

@@ -1,6 +1,7 @@
 // The audit writer: batches records into one chain-append transaction each, resolves callers after commit, checkpoints.
-import { FerryError } from '../errors.js';
+import { FerryError, toFerryError } from '../errors.js';
 import type { FerryEvent } from '../events/types.js';
+import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { AuditChainHead, AuditRecord, AuditRepository } from '../store/types.js';
 import { type AuditFields, GENESIS_HASH, sealRecord } from './chain.js';
@@ -29,6 +30,8 @@ export interface AuditWriterOptions {
   /** Signs checkpoints (the server's Ed25519 host key); can also be set later with useSigner(). */
   readonly signer?: AuditSigner;
   readonly now?: () => Date;
+  /** Told after every batch whether the store could write: degraded (with the reason) or recovered. */
+  readonly health?: HealthState;
 }
 
 type Pending =
@@ -57,6 +60,7 @@ export class AuditWriter {
   readonly #maxBatch: number;
   readonly #checkpointEveryRecords: number;
   readonly #now: () => Date;
+  readonly #health: HealthState | undefined;
   #signer: AuditSigner | undefined;
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -76,6 +80,7 @@ export class AuditWriter {
     this.#checkpointEveryRecords = options.checkpointEveryRecords ?? 1000;
     this.#now = options.now ?? (() => new Date());
     this.#signer = options.signer;
+    this.#health = options.health;
     const everyMs = options.checkpointEveryMs ?? 600_000;
     if (everyMs > 0) {
       this.#checkpointTimer = setInterval(() => {
@@ -223,10 +228,13 @@ export class AuditWriter {
           { err, lost: batch.map((p) => (p.kind === 'entry' ? p.fields : { action: 'checkpoint' })) },
           'audit records could not be written',
         );
+        // Before the callers hear of it: an upload waiting on its record then sees the store degraded.
+        this.#health?.degrade('audit', `audit store cannot write: ${toFerryError(err).message}`);
         for (const p of batch) p.reject(err);
         return;
       }
     }
+    this.#health?.recover('audit');
     batch.forEach((p, i) => {
       if (p.kind === 'checkpoint') this.#sinceCheckpoint = 0;
       else this.#sinceCheckpoint++;

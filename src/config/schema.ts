@@ -71,6 +71,7 @@ export const configSchema = z
       .string()
       .regex(/^[a-z_][a-z0-9_-]*\$?$/i, 'must be a system user name')
       .optional(),
+    auditOnFailure: z.enum(['refuse-uploads', 'continue']).default('refuse-uploads'),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -130,4 +131,6 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     "'kernel' (openat2 RESOLVE_IN_ROOT: every path and symlink stays in the home) or 'no-symlinks' (kernels before 5.6: every symlink refused)",
   landlock: 'restrict server processes to the data dir and the code with Landlock, where the kernel has it',
   user: 'system user to run as after binding the ports, when started as root (e.g. ferry)',
+  auditOnFailure:
+    "when the audit store cannot write: 'refuse-uploads' (default: no upload starts, is published or reports success without its record) or 'continue' (uploads go on; lost records are logged)",
 };

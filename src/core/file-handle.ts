@@ -1,5 +1,12 @@
 // An open file of a session: position-addressed I/O, transfer accounting, and completion of atomic uploads on close.
-import { InvalidArgumentError, PermissionDeniedError, toFerryError } from '../errors.js';
+import {
+  AuditUnavailableError,
+  type FerryError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  StorageError,
+  toFerryError,
+} from '../errors.js';
 import type { TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
@@ -7,6 +14,7 @@ import type { Fs, FsFile, FsStat } from '../vfs/types.js';
 import { hashRange, type RangeSource, UploadDigest } from './digest.js';
 import type { ConcretePermission } from './permissions.js';
 import type { FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
+import { admissionOf } from './upload-admission.js';
 
 /** Largest single read served; bounds memory per request whatever length a client asks for. */
 export const MAX_READ_LENGTH = 1024 * 1024;
@@ -62,6 +70,12 @@ export class SessionFileHandle implements FileHandle {
   #firstWrite: number | undefined;
   /** Set when a leftover partial is being restarted from 0; every write waits for the truncation. */
   #restart: Promise<void> | undefined;
+  /**
+   * The first write, sync or close the storage failed (disk full, quota, I/O error). From then on the
+   * content is not what the client sent: later writes fail at once with this error, close() reports it,
+   * and the file is discarded rather than published (see #discardIncomplete).
+   */
+  #storageFailure: FerryError | undefined;
   #closed = false;
 
   constructor(host: HandleHost, opened: OpenedFile) {
@@ -106,6 +120,7 @@ export class SessionFileHandle implements FileHandle {
     try {
       this.#assertOpen();
       if (!this.mode.write) throw new PermissionDeniedError('Handle is not open for writing');
+      if (this.#storageFailure) throw this.#storageFailure;
       checkRange(offset, length);
       this.#host.checkFileSize((this.mode.append ? this.#end : offset) + length);
     } catch (err) {
@@ -132,6 +147,7 @@ export class SessionFileHandle implements FileHandle {
   copyWrite(position: number, data: Buffer): Promise<void> {
     return this.#track(async () => {
       this.#assertOpen();
+      if (this.#storageFailure) throw this.#storageFailure;
       this.#host.checkFileSize(position + data.length);
       this.#end = Math.max(this.#end, position + data.length);
       await this.#writeAt(position, data, data.length, false);
@@ -153,7 +169,7 @@ export class SessionFileHandle implements FileHandle {
       await this.#o.file.write(position, data);
     } catch (err) {
       this.#digest.invalidate();
-      throw err;
+      throw this.#storageFailed(err, 'write');
     }
     await hashed;
     if (account) this.#bytesWritten += length;
@@ -202,7 +218,13 @@ export class SessionFileHandle implements FileHandle {
   sync(): Promise<void> {
     return this.#track(async () => {
       this.#assertOpen();
-      await this.#o.file.sync();
+      if (this.#storageFailure) throw this.#storageFailure;
+      try {
+        await this.#o.file.sync();
+      } catch (err) {
+        // A failed fsync may have dropped written pages: the content can no longer be trusted.
+        throw this.#storageFailed(err, 'sync');
+      }
     });
   }
 
@@ -233,26 +255,34 @@ export class SessionFileHandle implements FileHandle {
     await Promise.allSettled([...this.#inFlight]);
     const o = this.#o;
     const isUpload = this.#bytesWritten > 0 || o.createdNew;
+    const admission = admissionOf(this.#host.fs);
     let failure: unknown;
     let sha256: string | undefined;
     try {
-      if (isUpload) {
-        const size = (await o.file.stat()).size;
-        sha256 = await this.#digest.digestFor(size);
-        // Out-of-order writes: hash what is on disk, streamed, through this descriptor (before it closes).
-        if (sha256 === undefined && complete) {
-          sha256 = (await this.#byDescriptor((read) => hashRange(read, 'sha256', 0, 0))).toString('hex');
+      if (this.#storageFailure === undefined) {
+        sha256 = await this.#complete(complete, isUpload);
+        // Publishing without an audit record is what the admission forbids; the partial stays for a resume.
+        if (complete && o.finalPath !== undefined) {
+          admission?.check();
+          await this.#host.fs.rename(o.backendPath, o.finalPath);
         }
+      } else {
+        await o.file.close();
       }
-      await o.file.close();
-      if (complete && o.finalPath !== undefined) await this.#host.fs.rename(o.backendPath, o.finalPath);
     } catch (err) {
       failure = err;
     } finally {
-      o.releaseClaim?.();
-      this.#host.released(this);
+      try {
+        // Before the claim is released: a new upload of the same name must not lose its fresh partial.
+        if (this.#storageFailure !== undefined) await this.#discardIncomplete();
+      } finally {
+        o.releaseClaim?.();
+        this.#host.released(this);
+      }
     }
+    failure = this.#storageFailure ?? failure;
     if (isUpload || this.#bytesRead > 0) {
+      const committed = complete && isUpload && failure === undefined ? admission?.watch() : undefined;
       const emitted = this.#host.emitTransfer({
         direction: isUpload ? 'upload' : 'download',
         path: this.path,
@@ -261,10 +291,20 @@ export class SessionFileHandle implements FileHandle {
         ...(sha256 !== undefined && failure === undefined ? { sha256 } : {}),
         resumedFrom: isUpload ? (o.createdNew ? 0 : (this.#firstWrite ?? 0)) : (this.#firstRead ?? 0),
         completed: complete && failure === undefined,
+        ...(failure !== undefined ? { error: failureReason(failure) } : {}),
       });
       // The front end replies to the client's close only after this returns: an upload the client
       // saw succeed is then already in the committed audit trail. Downloads and aborts do not wait.
       if (complete && isUpload) await emitted;
+      // emitTransfer never rejects, so a record that could not be committed shows in the audit health.
+      // The file is already in place then: the client is told the upload did not complete, and the
+      // audit writer has logged the lost record (path, size, hash) for the operator.
+      try {
+        committed?.();
+      } catch (err) {
+        this.#host.log.error({ err, path: this.path }, 'upload stored, but its audit record was not written');
+        failure = err;
+      }
     }
     if (failure !== undefined) {
       if (!complete) {
@@ -272,6 +312,62 @@ export class SessionFileHandle implements FileHandle {
         return;
       }
       throw toFerryError(failure);
+    }
+  }
+
+  /** Closes the backend file and returns the SHA-256 of an upload; a failing close fails the upload. */
+  async #complete(complete: boolean, isUpload: boolean): Promise<string | undefined> {
+    const o = this.#o;
+    let sha256: string | undefined;
+    try {
+      try {
+        if (isUpload) {
+          sha256 = await this.#digest.digestFor((await o.file.stat()).size);
+          // Out-of-order writes: hash what is on disk, streamed through this descriptor before it closes.
+          if (sha256 === undefined && complete) {
+            sha256 = (await this.#byDescriptor((read) => hashRange(read, 'sha256', 0, 0))).toString('hex');
+          }
+        }
+      } finally {
+        await o.file.close();
+      }
+    } catch (err) {
+      // Network and some local filesystems report lost writes only here (close returns the deferred error).
+      throw this.#storageFailed(err, 'close');
+    }
+    return sha256;
+  }
+
+  /** Records the first storage failure of this handle (logged once, with its reason) and returns it. */
+  #storageFailed(err: unknown, during: 'write' | 'sync' | 'close'): FerryError {
+    const error = toFerryError(err);
+    if (this.#storageFailure === undefined && this.mode.write) {
+      this.#storageFailure = error;
+      this.#host.log.error(
+        { err, path: this.path, reason: error.message, during },
+        `upload failed: ${error.message}`,
+      );
+    }
+    return error;
+  }
+
+  /**
+   * A file whose writes failed must never look complete. The partial of an atomic upload is removed
+   * (a hole or a stale range could otherwise be resumed into a corrupt file). A file this handle created
+   * or truncated in direct mode holds nothing but the incomplete upload: it is removed too, so nobody
+   * (people or automation watching the directory) takes it for the file sent. A file that existed and was
+   * written in place (random writes, appends) cannot be restored: it stays, the failure logged and audited.
+   */
+  async #discardIncomplete(): Promise<void> {
+    const o = this.#o;
+    if (o.finalPath === undefined && !o.createdNew) {
+      this.#host.log.warn({ path: this.path }, 'file written in place is incomplete after a storage failure');
+      return;
+    }
+    try {
+      await this.#host.fs.unlink(o.backendPath);
+    } catch (err) {
+      this.#host.log.error({ err, path: this.path }, 'could not remove the incomplete upload');
     }
   }
 
@@ -299,6 +395,12 @@ export class SessionFileHandle implements FileHandle {
     run.then(forget, forget);
     return run;
   }
+}
+
+/** The reason recorded for a failed transfer: fixed texts for storage and audit failures, else only the code (messages may carry backend paths). */
+function failureReason(failure: unknown): string {
+  const error = toFerryError(failure);
+  return error instanceof StorageError || error instanceof AuditUnavailableError ? error.message : error.code;
 }
 
 function checkRange(offset: number, length: number): void {

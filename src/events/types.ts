@@ -18,6 +18,8 @@ export interface TransferEvent extends EventBase {
   readonly sha256?: string;
   readonly resumedFrom: number;
   readonly completed: boolean;
+  /** Why a closed transfer failed ("No space left on device"), path-free; absent when it completed or was dropped. */
+  readonly error?: string;
 }
 
 export interface FileOperationEvent extends EventBase {

@@ -27,6 +27,7 @@ describe('statusFromError', () => {
     ['ERR_LIMIT', FX.FAILURE, 'Limit exceeded'],
     ['ERR_CONFIG', FX.FAILURE, 'Failure'],
     ['ERR_IO', FX.FAILURE, 'Failure'],
+    ['ERR_AUDIT_UNAVAILABLE', FX.FAILURE, 'Refused: the audit trail cannot be written'],
   ];
   for (const [code, status, message] of cases) {
     it(`maps ${code} to ${status} "${message}"`, () => {
@@ -43,7 +44,18 @@ describe('statusFromError', () => {
     assert.equal(statusFromError(errno('EACCES')).code, FX.PERMISSION_DENIED);
     assert.equal(statusFromError(errno('EEXIST')).code, FX.FAILURE);
     assert.equal(statusFromError(errno('EINVAL')).code, FX.BAD_MESSAGE);
-    assert.deepEqual(statusFromError(errno('EIO')), { code: FX.FAILURE, message: 'Failure' });
+    assert.deepEqual(statusFromError(errno('EIO')), { code: FX.FAILURE, message: 'Input/output error' });
+  });
+
+  it('tells a full disk, a quota and an I/O error apart, without the path', () => {
+    const errno = (code: string): Error =>
+      Object.assign(new Error(`${code}: write '/srv/homes/alice/.ferry-part.x'`), { code });
+    assert.deepEqual(statusFromError(errno('ENOSPC')), {
+      code: FX.FAILURE,
+      message: 'No space left on device',
+    });
+    assert.deepEqual(statusFromError(errno('EDQUOT')), { code: FX.FAILURE, message: 'Disk quota exceeded' });
+    assert.deepEqual(statusFromError(errno('EIO')), { code: FX.FAILURE, message: 'Input/output error' });
   });
 
   it('maps subclasses and non-errors', () => {

@@ -1,5 +1,5 @@
 // The one place FerryErrors become SFTP status codes, with the messages OpenSSH's sftp-server sends.
-import { FerryError, type FerryErrorCode, toFerryError } from '../errors.js';
+import { FerryError, type FerryErrorCode, StorageError, toFerryError } from '../errors.js';
 import { FX, type StatusCode } from './constants.js';
 
 /** Messages as OpenSSH's status_to_message() words them; clients print them verbatim. */
@@ -23,7 +23,8 @@ export interface SftpStatus {
 /**
  * Follows OpenSSH's errno_to_portable(): ENOTDIR and ELOOP read as "No such file", EINVAL as "Bad message",
  * EEXIST and everything v3 has no code for as "Failure". Error messages are never forwarded: they can
- * carry backend paths. Quota and limit failures get a fixed, path-free message so users see why.
+ * carry backend paths. Quota, limit, storage and audit failures get a fixed, path-free message so users
+ * see why (v3 has no SSH_FX_NO_SPACE_ON_FILESYSTEM: a full disk is "Failure" with its strerror text).
  */
 const BY_CODE: Readonly<Record<FerryErrorCode, SftpStatus>> = {
   ERR_NOT_FOUND: status(FX.NO_SUCH_FILE),
@@ -40,6 +41,7 @@ const BY_CODE: Readonly<Record<FerryErrorCode, SftpStatus>> = {
   ERR_LIMIT: { code: FX.FAILURE, message: 'Limit exceeded' },
   ERR_CONFIG: status(FX.FAILURE),
   ERR_IO: status(FX.FAILURE),
+  ERR_AUDIT_UNAVAILABLE: { code: FX.FAILURE, message: 'Refused: the audit trail cannot be written' },
 };
 
 /** A failure whose SFTP status is decided where it happens (bad handle, handle limit). */
@@ -62,5 +64,8 @@ export function statusOf(code: StatusCode): SftpStatus {
 /** Maps any thrown value (FerryError, errno error, bug) to the status sent to the client. */
 export function statusFromError(err: unknown): SftpStatus {
   if (err instanceof SftpStatusError) return err.status;
-  return BY_CODE[toFerryError(err).code] ?? status(FX.FAILURE);
+  const ferry = toFerryError(err);
+  // Disk full, quota, I/O error: the message is strerror-like text from a fixed table, never a path.
+  if (ferry instanceof StorageError) return { code: FX.FAILURE, message: ferry.message };
+  return BY_CODE[ferry.code] ?? status(FX.FAILURE);
 }
