@@ -231,8 +231,9 @@ const depthOf = (virtualDir: string): number => virtualDir.split('/').filter(Boo
 
 /**
  * Issue 12, class 1: a relative link made deep in the home whose text climbs exactly to the home root (so
- * `symlink` accepts it), then renamed to `dest`, where the same text climbs out to `outsideTarget`.
- * Returns why it could not be planted, or undefined once `dest` is the escaping link.
+ * `symlink` accepts it), then moved so that it is `dest`, where the same text climbs out to `outsideTarget`:
+ * either the link itself is renamed, or (`directory`) the deep directory holding it is renamed to `dest`'s
+ * directory, which must not exist. Returns why it could not be planted, or undefined once it is in place.
  */
 async function plantEscapingLink(
   lab: Lab,
@@ -240,6 +241,7 @@ async function plantEscapingLink(
   workshop: string,
   dest: string,
   outsideTarget: string,
+  move: 'link' | 'directory' = 'link',
 ): Promise<string | undefined> {
   const climb = lab.homeDepth + depthOf(posix.dirname(dest)) + 1;
   let dir = workshop;
@@ -249,11 +251,49 @@ async function plantEscapingLink(
     await attempt(() => c.mkdir(dir));
   }
   const text = '../'.repeat(climb) + outsideTarget.slice(1);
-  const made = await attempt(() => c.symlink(text, `${dir}/l`));
-  if (!made.ok) return `symlink ${dir}/l -> ${text} refused: ${made.error.message}`;
-  const moved = await attempt(() => c.posixRename(`${dir}/l`, dest));
-  if (!moved.ok) return `moving the link to ${dest} refused: ${moved.error.message}`;
+  const link = `${dir}/${move === 'link' ? 'l' : posix.basename(dest)}`;
+  const made = await attempt(() => c.symlink(text, link));
+  if (!made.ok) return `symlink ${link} -> ${text} refused: ${made.error.message}`;
+  const moved = await attempt(() =>
+    move === 'link' ? c.posixRename(link, dest) : c.rename(dir, posix.dirname(dest)),
+  );
+  if (!moved.ok) return `moving the ${move} to ${dest} refused: ${moved.error.message}`;
   return undefined;
+}
+
+/**
+ * What check-file-handle on a write-only handle of `own` bytes gives away once its name is a link to
+ * `canary`: the whole-file digest, and 1-byte digests (256 possible answers, so each decodes to the byte read).
+ */
+async function probeWriteOnlyHandle(
+  c: RawSftp,
+  handle: Buffer,
+  own: Buffer,
+  canary: Canary,
+): Promise<string[]> {
+  const findings: string[] = [];
+  const whole = await attempt(() => c.checkFileHandle(handle, 0, 0));
+  if (whole.ok && whole.value.equals(sha256(canary.content))) {
+    findings.push(`${canary.name}: check-file-handle returned its whole-file sha256`);
+  } else if (whole.ok && !whole.value.equals(sha256(own))) {
+    findings.push(`${canary.name}: check-file-handle hashed something that is not the handle's file`);
+  }
+  const decoded: number[] = [];
+  for (let offset = 0; offset < Math.min(32, canary.content.length); offset++) {
+    const one = await attempt(() => c.checkFileHandle(handle, offset, 1));
+    if (!one.ok) break;
+    const byte = [...Array(256).keys()].find((b) => sha256(Buffer.from([b])).equals(one.value));
+    if (byte === undefined) break;
+    decoded.push(byte);
+  }
+  const read = Buffer.from(decoded);
+  if (!read.equals(own.subarray(0, read.length))) {
+    const matches = canary.content.subarray(0, read.length).equals(read);
+    findings.push(
+      `${canary.name}: 1-byte check-file-handle hashes decode to ${show(read)}${matches ? ' = its first bytes' : ''}`,
+    );
+  }
+  return findings;
 }
 
 /** Swaps `dir` with `spare` (an escaping link) and back, by renames, until `stop` is set. */
@@ -422,31 +462,32 @@ describe('issue 12: confinement under attack, ferry serve as root', {
           await c.close(handle);
           continue;
         }
-        const whole = await attempt(() => c.checkFileHandle(handle, 0, 0));
-        if (whole.ok && whole.value.equals(sha256(canary.content))) {
-          findings.push(`${canary.name}: check-file-handle returned its whole-file sha256`);
-        } else if (whole.ok && !whole.value.equals(sha256(own))) {
-          findings.push(`${canary.name}: check-file-handle hashed something that is not the handle's file`);
-        }
-        // One byte per request: 256 possible digests, so every answer decodes to the byte the server read.
-        const decoded: number[] = [];
-        for (let offset = 0; offset < Math.min(32, canary.content.length); offset++) {
-          const one = await attempt(() => c.checkFileHandle(handle, offset, 1));
-          if (!one.ok) break;
-          const byte = [...Array(256).keys()].find((b) => sha256(Buffer.from([b])).equals(one.value));
-          if (byte !== undefined && byte !== 0) decoded.push(byte);
-        }
-        if (decoded.length > 0) {
-          const read = Buffer.from(decoded);
-          const matches = canary.content.subarray(0, read.length).equals(read);
-          findings.push(
-            `${canary.name}: 1-byte check-file-handle hashes decode to ${show(read)}${matches ? ' = its first bytes' : ''}`,
-          );
-        }
+        findings.push(...(await probeWriteOnlyHandle(c, handle, own, canary)));
         await attempt(() => c.close(handle));
         await attempt(() => c.remove(dest));
       }
       await assertConfined('check-file-handle followed a moved link out of the home', findings, [c]);
+    });
+
+    test("check-file-handle on a write-only handle does not follow a link whose directory was moved over the handle's", async () => {
+      const c = await connect();
+      await c.mkdir('/c2');
+      const own = Buffer.alloc(4096);
+      const findings: string[] = [];
+      const targets = (await canaries(lab)).filter((k) =>
+        ['the canary outside the data dir', 'master.key'].includes(k.name),
+      );
+      for (const [i, canary] of targets.entries()) {
+        await c.mkdir(`/c2/d${i}`);
+        const dest = `/c2/d${i}/f`;
+        await c.put(dest, own);
+        const handle = await c.open(dest, FXF.WRITE);
+        await c.rename(`/c2/d${i}`, `/c2/old${i}`);
+        const planted = await plantEscapingLink(lab, c, `/c2/w${i}`, dest, canary.path, 'directory');
+        if (planted === undefined) findings.push(...(await probeWriteOnlyHandle(c, handle, own, canary)));
+        await attempt(() => c.close(handle));
+      }
+      await assertConfined('check-file-handle followed a link moved with its directory', findings, [c]);
     });
 
     test('a link moved shallower by renaming its directory is not followed by open, stat, check-file-name or listing', async () => {
