@@ -11,6 +11,8 @@ import { makeSessionFixture, READ, UPLOAD } from './session-fixture.js';
 import type { FileSession, OpenMode } from './types.js';
 
 /** Unguessable content of every file outside the home. */
+/** The outside file's name: unlike 'secret.txt', no operation ever creates it inside the home. */
+const OUTSIDE_FILE = 'outside-only-canary.txt';
 const MARKER = `ferry-race-sentinel-${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 24)}`;
 const LEAK_NAME = `leak-${MARKER}`;
 /** What the fuzzer writes into the home's files. */
@@ -30,12 +32,12 @@ const MARKER_DIGESTS = new Set(
 const WRITE_ONLY: OpenMode = { ...READ, read: false, write: true };
 
 /**
- * base/outside/secret.txt, base/outside/<LEAK_NAME>/f, base/homes/bob/other.txt   outside: untouched, unseen
+ * base/outside/<OUTSIDE_FILE>, base/outside/<LEAK_NAME>/f, base/homes/bob/other.txt   outside: untouched, unseen
  * base/homes/alice/                                                            the home both sessions share
  */
 async function buildOutside(base: string): Promise<void> {
   await mkdir(join(base, 'outside', LEAK_NAME), { recursive: true });
-  await writeFile(join(base, 'outside', 'secret.txt'), MARKER);
+  await writeFile(join(base, 'outside', OUTSIDE_FILE), MARKER);
   await writeFile(join(base, 'outside', LEAK_NAME, 'f'), MARKER);
   await mkdir(join(base, 'homes', 'bob'), { recursive: true });
   await writeFile(join(base, 'homes', 'bob', 'other.txt'), MARKER);
@@ -94,7 +96,7 @@ function vocabulary(base: string, climb: number) {
   const up = '../'.repeat(climb);
   const texts = [
     `${up}${join(base, 'outside').slice(1)}`,
-    `${up}${join(base, 'outside', 'secret.txt').slice(1)}`,
+    `${up}${join(base, 'outside', OUTSIDE_FILE).slice(1)}`,
     `${up}${join(base, 'homes', 'bob', 'other.txt').slice(1)}`,
     `${up}${join(base, 'homes', 'bob').slice(1)}`,
     'a',
@@ -250,7 +252,7 @@ async function applyStep(session: FileSession, s: Step, who: string): Promise<vo
           for (let batch = await dir.read(); batch !== null; batch = await dir.read()) {
             for (const entry of batch) {
               assert.ok(
-                entry.name !== LEAK_NAME && entry.name !== 'secret.txt' && entry.name !== 'other.txt',
+                entry.name !== LEAK_NAME && entry.name !== OUTSIDE_FILE && entry.name !== 'other.txt',
                 `${what} listed ${entry.name}, which is outside the home`,
               );
             }
