@@ -10,9 +10,9 @@ import { RunTracker, runProperty } from '../util/fuzz-fixture.js';
 import { makeSessionFixture, READ, UPLOAD } from './session-fixture.js';
 import type { FileSession, OpenMode } from './types.js';
 
-/** Unguessable content of every file outside the home. */
 /** The outside file's name: unlike 'secret.txt', no operation ever creates it inside the home. */
 const OUTSIDE_FILE = 'outside-only-canary.txt';
+/** Unguessable content of every file outside the home. */
 const MARKER = `ferry-race-sentinel-${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 24)}`;
 const LEAK_NAME = `leak-${MARKER}`;
 /** What the fuzzer writes into the home's files. */
