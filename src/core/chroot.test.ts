@@ -4,6 +4,7 @@ import { mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FerryError } from '../errors.js';
+import { VIRTUAL_ID_BASE } from './file-session.js';
 import {
   download,
   listNames,
@@ -53,6 +54,16 @@ describe('chroot', () => {
     await assert.rejects(stat(join(fx.base, 'evil.txt')), /ENOENT/);
     assert.equal((await session.stat('/..')).kind, 'directory');
     assert.deepEqual((await listNames(session, '/../..')).sort(), ['.', '..', 'evil.txt']);
+  });
+
+  it("shows the user's virtual ids on their files, never the server account's", async () => {
+    const session = fx.open();
+    await upload(session, '/mine.txt', Buffer.from('x'));
+    const st = await session.stat('/mine.txt');
+    assert.equal(st.uid, VIRTUAL_ID_BASE + 7);
+    assert.equal(st.gid, VIRTUAL_ID_BASE + 7);
+    assert.equal(st.owner, 'alice');
+    assert.notEqual(st.uid, process.getuid?.());
   });
 
   it('rejects NUL bytes and overlong names', async () => {

@@ -64,8 +64,11 @@ export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFact
 
 type FileOp = FileOperationEvent['operation'];
 
-const processUid = process.getuid?.() ?? -1;
-const processGid = process.getgid?.() ?? -1;
+/**
+ * Ids shown for files the server's own account owns (every file a user stored): the user's virtual ids, so a
+ * client never learns that the server runs as root (0) or which service account it uses. Not real accounts.
+ */
+export const VIRTUAL_ID_BASE = 10_000;
 
 function isCode(err: unknown, code: FerryError['code']): boolean {
   return err instanceof FerryError && err.code === code;
@@ -224,15 +227,19 @@ class CoreFileSession implements FileSession {
   }
 
   #toFileStat(s: FsStat): FileStat {
-    const username = this.identity.username;
+    const { username, virtualId } = this.identity;
+    // Asked each time: the process drops root after start-up, after which its files are the service user's.
+    const ownUid = s.uid === process.getuid?.();
+    const ownGid = s.gid === process.getgid?.();
+    const id = VIRTUAL_ID_BASE + (virtualId ?? 0);
     return {
       kind: s.kind,
       mode: s.mode,
       size: s.size,
-      uid: s.uid,
-      gid: s.gid,
-      owner: s.uid === processUid ? username : String(s.uid),
-      group: s.gid === processGid ? username : String(s.gid),
+      uid: ownUid ? id : s.uid,
+      gid: ownGid ? id : s.gid,
+      owner: ownUid ? username : String(s.uid),
+      group: ownGid ? username : String(s.gid),
       nlink: s.nlink,
       atime: Math.floor(s.atimeMs / 1000),
       mtime: Math.floor(s.mtimeMs / 1000),

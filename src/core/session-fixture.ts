@@ -64,6 +64,7 @@ export async function makeSessionFixture(
       const session = factory({
         sessionId: `session-${++n}`,
         username: 'alice',
+        virtualId: 7,
         homeDir,
         permissions,
         remoteAddress: '192.0.2.7',

@@ -33,6 +33,8 @@ export interface SessionIdentity {
   readonly permissions: PermissionMap;
   readonly remoteAddress: string;
   readonly protocol: 'sftp' | 'scp';
+  /** The user's number in the store; files the server owns are shown with uid/gid VIRTUAL_ID_BASE + this. */
+  readonly virtualId?: number;
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

@@ -365,6 +365,7 @@ function handleConnection(
         options.fileSessions({
           sessionId,
           username: authed.name,
+          virtualId: authed.id,
           homeDir: homeDirOf(authed, options.homesDir),
           permissions: authed.permissions,
           remoteAddress,
