@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FerryError } from '../errors.js';
+import { VIRTUAL_ID_BASE } from './file-session.js';
 import {
   download,
   listNames,
@@ -87,6 +88,43 @@ describe('file session', () => {
   });
 
   describe('permissions', () => {
+    it('moving or copying content never grants more than its folder allowed', async () => {
+      const admin = fx.open();
+      await admin.mkdir('/vault');
+      await admin.mkdir('/vault/sub');
+      await admin.mkdir('/public');
+      await upload(admin, '/vault/f', Buffer.from('secret'));
+      await upload(admin, '/vault/sub/g', Buffer.from('secret too'));
+      const user = fx.open({ '/': ['*'], '/vault': ['list', 'upload', 'rename_files', 'rename_dirs'] });
+      const denied = code('ERR_PERMISSION_DENIED');
+      await assert.rejects(user.rename('/vault/f', '/public/f', { overwrite: false }), denied);
+      await assert.rejects(user.rename('/vault/f', '/public/f', { overwrite: true }), denied);
+      await assert.rejects(user.rename('/vault/sub', '/public/sub', { overwrite: false }), denied);
+      await assert.rejects(user.hardlink('/vault/f', '/public/h'), denied);
+      assert.deepEqual((await listNames(admin, '/public')).sort(), ['.', '..']);
+      // Within the folder, or into one that grants no more, renames work.
+      await user.rename('/vault/f', '/vault/f2', { overwrite: false });
+      assert.equal((await download(admin, '/vault/f2')).toString(), 'secret');
+    });
+
+    it('keeps no setuid, setgid or sticky bit, and applies client modes only with chmod', async () => {
+      const withChmod = fx.open();
+      await withChmod.mkdir('/open');
+      await withChmod.mkdir('/plain');
+      const h = await withChmod.openFile('/open/suid', UPLOAD, { mode: 0o6755 });
+      await h.close();
+      assert.equal((await stat(join(fx.homeDir, 'open', 'suid'))).mode & 0o7777, 0o755);
+      await withChmod.setstat('/open/suid', { mode: 0o4777 });
+      assert.equal((await stat(join(fx.homeDir, 'open', 'suid'))).mode & 0o7777, 0o777);
+      await withChmod.mkdir('/open/d', { mode: 0o1777 });
+      assert.equal((await stat(join(fx.homeDir, 'open', 'd'))).mode & 0o7000, 0);
+      const noChmod = fx.open({ '/': ['*'], '/plain': ['list', 'upload', 'download', 'create_dirs'] });
+      const h2 = await noChmod.openFile('/plain/f', UPLOAD, { mode: 0o777 });
+      await h2.close();
+      const mode = (await stat(join(fx.homeDir, 'plain', 'f'))).mode & 0o7777;
+      assert.equal(mode & 0o111, 0, `mode ${mode.toString(8)} came from the client without chmod`);
+    });
+
     it('denied operations change nothing and are audited', async () => {
       const admin = fx.open();
       await admin.mkdir('/dir');
@@ -188,7 +226,7 @@ describe('file session', () => {
       assert.equal(st.kind, 'file');
       assert.equal(st.size, 4);
       assert.equal(st.owner, 'alice', 'files the server owns are shown as the user');
-      assert.equal(st.uid, process.getuid?.());
+      assert.equal(st.uid, VIRTUAL_ID_BASE + 7, 'with the virtual ids, not the server account');
       const disk = await stat(join(fx.homeDir, 'f'));
       assert.equal(disk.mode & 0o7777, 0o600);
       assert.equal(Math.floor(disk.mtimeMs / 1000), 2_000_000);
