@@ -1,4 +1,4 @@
-// Maps canonical virtual paths to real backend paths and refuses any that a symlink would carry out of the home.
+// Locates where a virtual path's symlinks lead inside the home, for per-folder permission checks; confinement itself is the backend's.
 import { posix } from 'node:path';
 import { FerryError, InvalidPathError, PermissionDeniedError } from '../errors.js';
 import type { Fs } from '../vfs/types.js';
@@ -11,13 +11,13 @@ function isNotFound(err: unknown): boolean {
 }
 
 /**
- * The chroot. Checking happens at use time on the real filesystem: the deepest existing ancestor is
- * realpath'd and every hop through a dangling symlink is followed by hand, so a link that points (or
- * was moved to point) outside the home is refused however it got there.
- *
- * Race: between this check and the operation, something with direct disk access could swap a checked
- * directory for a symlink. Ferry sessions cannot create such links (symlink() refuses outside targets)
- * and opens use O_NOFOLLOW on the resolved path, so this needs shell access to the home to exploit.
+ * Sessions use it on an Fs rooted at the home (home '/'), where the kernel already keeps every path inside:
+ * this class only answers "which folder does this path really end up in" (the deepest existing ancestor
+ * realpath'd, hops through dangling links followed by hand, link text read as the backend reads it), so
+ * per-folder permissions hold on where a link leads as well as on the name used. A swap between this answer
+ * and the operation can only move the operation elsewhere inside the home; opens are checked again on what
+ * the kernel really opened (FileSession #confirmOpened). On an unrooted Fs it still refuses paths outside
+ * `homeDir` (the path fuzzer uses it that way).
  */
 export class HomeJail {
   readonly #fs: Fs;
