@@ -65,6 +65,7 @@ export const configSchema = z
     lockoutWindow: positiveSeconds.default(900),
     lockoutDuration: positiveSeconds.default(900),
     auditRetentionDays: z.coerce.number().int().min(0).max(36_500).default(0),
+    auditCheckpointInterval: z.coerce.number().int().min(0).max(1_000_000).default(1000),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -119,4 +120,6 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   lockoutWindow: 'seconds over which failed logins of an account are counted',
   lockoutDuration: 'seconds an account stays locked (ferry users unlock NAME ends it early)',
   auditRetentionDays: 'days audit records are kept (0: forever); pruned daily, the chain stays verifiable',
+  auditCheckpointInterval:
+    'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
 };
