@@ -193,8 +193,8 @@ export async function verifyAuditChain(
     ...(broken ? { broken } : {}),
   });
 
-  // An anchor line that does not verify is itself a finding: the log was edited, or the keys are wrong.
-  for (const a of anchorsBySeq.values()) {
+  /** An anchor line that does not verify is itself a finding: the log was edited, or the keys are wrong. */
+  const anchorProblem = (a: AuditAnchor): { seq: number; problem: string } | undefined => {
     const check = checkSignature(
       {
         seq: a.seq,
@@ -206,9 +206,10 @@ export async function verifyAuditChain(
       a,
       keys,
     );
-    if (check.problem)
-      return report({ seq: a.seq, problem: `anchor log entry for seq ${a.seq}: ${check.problem}` });
-  }
+    return check.problem
+      ? { seq: a.seq, problem: `anchor log entry for seq ${a.seq}: ${check.problem}` }
+      : undefined;
+  };
 
   try {
     for await (const record of records) {
@@ -300,10 +301,13 @@ export async function verifyAuditChain(
       }
       const anchored = anchorsBySeq.get(seq);
       if (anchored) {
-        if (anchored.hash !== record.hash) {
+        const forged = anchorProblem(anchored);
+        if (forged) return report(forged);
+        // headHash is the signed part of the anchor; the chain up to here already links to record.prevHash.
+        if (anchored.headHash !== record.prevHash || anchored.hash !== record.hash) {
           return report({
             seq,
-            problem: `differs from the anchor log, which holds a signed checkpoint here with hash ${short(anchored.hash)} (store: ${short(record.hash)}): the chain was rewritten at or before seq ${seq}`,
+            problem: `differs from the anchor log, which holds a signed checkpoint at seq ${seq} attesting seq ${seq - 1} as ${short(anchored.headHash)} (store: ${short(record.prevHash)}): the chain was rewritten at or before seq ${seq}`,
           });
         }
         anchorsChecked++;
@@ -316,6 +320,8 @@ export async function verifyAuditChain(
   }
   if (anchor?.pruneSeq !== undefined && !cutCovered) return report(uncoveredCut(anchor));
   if (newestAnchor && (!last || last.seq < newestAnchor.seq)) {
+    const forged = anchorProblem(newestAnchor);
+    if (forged) return report(forged);
     const end = last ? last.seq : 0;
     return report({
       seq: end + 1,

@@ -297,7 +297,7 @@ export function registerAuditCommand(program: Command): void {
         o: {
           file?: string;
           publicKey: string[];
-          anchors: string | boolean;
+          anchors?: string | boolean;
           checkpointInterval?: string;
           json?: boolean;
         },
@@ -322,7 +322,7 @@ export function registerAuditCommand(program: Command): void {
           });
         } else {
           const config = configFromOptions(opts(cmd));
-          if (o.anchors === true) {
+          if (o.anchors === undefined || o.anchors === true) {
             const beside = dataPaths(config.dataDir).auditAnchors;
             if (existsSync(beside)) anchorLog = beside;
           }
