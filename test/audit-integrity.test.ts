@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { readAnchorLog } from '../src/audit/anchors.js';
 import { canonicalJson, computeHash } from '../src/audit/chain.js';
+import { iterateAudit } from '../src/audit/query.js';
 import {
   type AuditSigner,
   type AuditVerifyKey,
@@ -18,7 +19,7 @@ import {
   parseAuditVerifyKey,
   publicKeyLineFromBlob,
 } from '../src/audit/signer.js';
-import { type VerifyOptions, verifyAuditStore } from '../src/audit/verify.js';
+import { type VerifyOptions, verifyAuditChain, verifyAuditStore } from '../src/audit/verify.js';
 import { AuditWriter } from '../src/audit/writer.js';
 import { loadConfig } from '../src/config/load.js';
 import { AppContext } from '../src/context.js';
@@ -268,6 +269,50 @@ test('an honest chain with a host key rotation and a retention cut verifies, nam
     );
   } finally {
     await t.store.close();
+  }
+});
+
+test('a process without a signer of its own (a CLI command) signs due checkpoints with the host key it loads', async () => {
+  const key = hostKey();
+  const store = await openSqliteStore(join(dir, `t${++n}.db`));
+  const writer = (loadSigner: () => Promise<AuditSigner | undefined>) =>
+    new AuditWriter({
+      repository: store.audit,
+      log,
+      checkpointEveryMs: 0,
+      checkpointEveryRecords: INTERVAL,
+      loadSigner,
+    });
+  const verify = () =>
+    verifyAuditStore(store.audit, { publicKeys: [key.verifyKey], checkpointInterval: INTERVAL });
+  try {
+    // Without a host key, records are written but no checkpoint: verify reports the gap.
+    const unkeyed = writer(async () => undefined);
+    await uploads(unkeyed, INTERVAL + 1);
+    await unkeyed.close();
+    assert.match((await verify()).broken?.problem ?? '', /no signed checkpoint within 5 records/);
+
+    // Once there is one, the next process signs a checkpoint before adding its own record.
+    let loads = 0;
+    const keyed = writer(async () => {
+      loads++;
+      return key.signer;
+    });
+    await uploads(keyed, 2 * INTERVAL + 2);
+    await keyed.close();
+    assert.equal(loads, 1);
+    const rows = await store.audit.page({ limit: 100 });
+    assert.equal(rows[INTERVAL + 1]?.action, 'checkpoint', 'the checkpoint comes first');
+    const report = await verify();
+    assert.equal(report.broken?.seq, INTERVAL + 1, 'the unkeyed stretch stays reported');
+    const fromThere = await verifyAuditChain(iterateAudit(store.audit, { afterSeq: INTERVAL + 1 }), {
+      publicKeys: [key.verifyKey],
+      checkpointInterval: INTERVAL,
+    });
+    assert.equal(fromThere.ok, true, fromThere.broken?.problem);
+    assert.equal(fromThere.checkpoints, 4, 'seq 7, 13, 19 and the closing one');
+  } finally {
+    await store.close();
   }
 });
 

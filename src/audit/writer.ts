@@ -40,8 +40,8 @@ export interface AuditWriterOptions {
   /** Signs checkpoints (the server's Ed25519 host key); can also be set later with useSigner(). */
   readonly signer?: AuditSigner;
   /**
-   * Finds a signer when one is needed and none was set (a CLI process: a checkpoint falls due, or a prune);
-   * undefined when there is no Ed25519 host key.
+   * Finds a signer when none was set (a CLI process: before its first batch when checkpoints are due by
+   * count, or for a prune); undefined when there is no Ed25519 host key.
    */
   readonly loadSigner?: () => Promise<AuditSigner | undefined>;
   /** Every signed checkpoint is also appended to this file (the anchor log, kept outside the store). */
@@ -92,6 +92,8 @@ export class AuditWriter {
   #checkpointQueued = false;
   /** Set when a sealed batch crossed the interval without a signer to sign the due checkpoint. */
   #dueUnsigned = false;
+  /** Finding a signer for that checkpoint and queueing it; close() waits for it. */
+  #dueTask: Promise<void> | undefined;
   #warnedUnsigned = false;
   readonly #checkpointTimer: NodeJS.Timeout | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
@@ -204,15 +206,10 @@ export class AuditWriter {
     if (this.#signer && this.#sinceCheckpoint + this.#queue.length > 0) this.#queueCheckpoint();
     this.#closed = true;
     await this.flush();
-    // A due checkpoint found while committing the last batches is signed now, when a signer can be found.
-    if (this.#dueUnsigned) {
-      this.#closed = false;
-      try {
-        await this.#checkpointDue();
-        await this.flush();
-      } finally {
-        this.#closed = true;
-      }
+    // A checkpoint that fell due in the last batches without a signer is written once one is found.
+    while (this.#dueTask) {
+      await this.#dueTask;
+      await this.flush();
     }
   }
 
@@ -288,6 +285,9 @@ export class AuditWriter {
   }
 
   async #commitBatch(batch: Pending[]): Promise<void> {
+    // A CLI process opens the host key before its first batch: a checkpoint that falls due inside the
+    // append transaction must be signed right there, or other records could land before it.
+    if (this.#checkpointEveryRecords > 0) await this.#resolveSigner();
     let records: AuditRecord[] | undefined;
     let outcomes: (AuditRecord | undefined)[] = [];
     for (let attempt = 1; records === undefined; attempt++) {
@@ -324,7 +324,11 @@ export class AuditWriter {
       if (p.kind === 'entry') p.resolve(record!);
       else p.resolve(record);
     });
-    if (this.#dueUnsigned && !this.#closed) void this.#checkpointDue();
+    if (this.#dueUnsigned) {
+      this.#dueTask ??= this.#checkpointDue().finally(() => {
+        this.#dueTask = undefined;
+      });
+    }
   }
 
   /** The anchor log is a second copy for outsiders; failing to write it is logged, never fatal to the trail. */
@@ -370,15 +374,19 @@ export class AuditWriter {
       lastCheckpoint = seq + 1;
       return add(fields);
     };
+    const dueCheckpoint = () => {
+      if (this.#checkpointEveryRecords <= 0 || seq - lastCheckpoint < this.#checkpointEveryRecords) return;
+      if (!checkpoint()) this.#dueUnsigned = true;
+    };
     this.#dueUnsigned = false;
     const outcomes = batch.map((p) => {
       if (p.kind === 'checkpoint') return checkpoint();
       if (p.kind === 'due') return lastCheckpoint === seq ? undefined : checkpoint();
       if (p.kind !== 'entry') return undefined;
+      // Before the record too: another process (without a signer) may have left the chain at the limit.
+      dueCheckpoint();
       const record = add(p.fields);
-      if (this.#checkpointEveryRecords > 0 && seq - lastCheckpoint >= this.#checkpointEveryRecords) {
-        if (!checkpoint()) this.#dueUnsigned = true;
-      }
+      dueCheckpoint();
       return record;
     });
     return { records, outcomes };
