@@ -99,10 +99,14 @@ function checkSignature(
       problem: `checkpoint was signed by key ${fingerprint}, not by any trusted key (${keys.map((k) => k.fingerprint).join(', ')})`,
     };
   }
-  if (!key.verify(checkpointMessage(claim), Buffer.from(signed.signature, 'base64'))) {
-    return { problem: 'checkpoint signature does not verify' };
+  let valid: boolean;
+  try {
+    valid = key.verify(checkpointMessage(claim), Buffer.from(signed.signature, 'base64'));
+  } catch {
+    // A claim or signature of the wrong shape is a bad signature, not a crash of the verifier.
+    valid = false;
   }
-  return { key };
+  return valid ? { key } : { problem: 'checkpoint signature does not verify' };
 }
 
 interface CheckpointDetailFields {
