@@ -1,5 +1,7 @@
 // Composition root: the one place that picks implementations from validated config; disposable.
 import { join } from 'node:path';
+import { ANCHOR_LOG_NAME } from './audit/anchors.js';
+import { type AuditSigner, hostKeyAuditSigner } from './audit/signer.js';
 import { AuditWriter } from './audit/writer.js';
 import { Defender } from './auth/defender.js';
 import { TotpService } from './auth/totp.js';
@@ -23,6 +25,8 @@ export interface DataPaths {
   readonly database: string;
   readonly masterKey: string;
   readonly homes: string;
+  /** Every signed audit checkpoint, one JSON line each (append-only; copy or forward it elsewhere). */
+  readonly auditAnchors: string;
 }
 
 export function dataPaths(dataDir: string): DataPaths {
@@ -30,6 +34,7 @@ export function dataPaths(dataDir: string): DataPaths {
     database: join(dataDir, 'ferry.db'),
     masterKey: join(dataDir, 'master.key'),
     homes: join(dataDir, 'homes'),
+    auditAnchors: join(dataDir, ANCHOR_LOG_NAME),
   };
 }
 
@@ -52,7 +57,15 @@ export class AppContext {
     this.paths = dataPaths(config.dataDir);
     this.store = store;
     this.events = new EventBus(loggers.events);
-    this.audit = new AuditWriter({ repository: store.audit, log: loggers.audit, health: this.health });
+    this.audit = new AuditWriter({
+      repository: store.audit,
+      log: loggers.audit,
+      health: this.health,
+      checkpointEveryRecords: config.auditCheckpointInterval,
+      anchorLog: this.paths.auditAnchors,
+      // CLI processes sign only when a checkpoint falls due or they prune; `serve` sets its signer at start.
+      loadSigner: () => this.#auditSigner(),
+    });
     this.events.subscribe(this.audit.listener);
     const uploadAdmission = new UploadAdmission(this.health);
     this.fileSessions = createFileSessionFactory({
@@ -69,6 +82,15 @@ export class AppContext {
       },
       uploadMode: config.uploadMode,
     });
+  }
+
+  /** The oldest active Ed25519 host key (as `serve` signs with), or undefined when there is none. */
+  async #auditSigner(): Promise<AuditSigner | undefined> {
+    const stored = await this.store.hostKeys.list();
+    // Checked before opening anything sealed, so a store without host keys never creates a master key.
+    if (!stored.some((k) => k.active && k.algorithm === 'ssh-ed25519')) return undefined;
+    const material = (await this.hostKeys.activeMaterial()).find((k) => k.algorithm === 'ssh-ed25519');
+    return material ? hostKeyAuditSigner(material) : undefined;
   }
 
   /** Loaded on first use, so commands that touch no secret never create a key file. */

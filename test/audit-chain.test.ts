@@ -306,7 +306,9 @@ test('truncating the oldest records without a retention record is detected', asy
 });
 
 test('retention prune keeps the chain verifiable from the cut and still catches deletions past it', async () => {
-  const t = await openTrail();
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const key = parseAuditVerifyKey(ed25519PublicKeyLine(privateKey));
+  const t = await openTrail({ signer: ed25519AuditSigner(privateKey) });
   try {
     // Ten records a month old, then ten recent ones.
     await writeTen(t.writer, new Date(Date.now() - 30 * 86_400_000));
@@ -315,16 +317,18 @@ test('retention prune keeps the chain verifiable from the cut and still catches 
     assert.equal(result.deleted, 10);
     assert.equal(result.record?.action, 'prune');
     assert.equal(result.record?.seq, 21);
+    // The cut is signed by the checkpoint written in the same transaction.
+    assert.equal(result.checkpoint?.seq, 22);
     assert.deepEqual((await t.store.audit.page({ limit: 100 })).map((r) => r.seq)[0], 11);
-    const report = await verifyAuditStore(t.store.audit);
+    const report = await verifyAuditStore(t.store.audit, { publicKey: key });
     assert.equal(report.ok, true, report.broken?.problem);
-    assert.deepEqual([report.anchor?.source, report.anchor?.seq, report.records], ['retention', 11, 11]);
+    assert.deepEqual([report.anchor?.source, report.anchor?.seq, report.records], ['retention', 11, 12]);
     assert.equal((await t.writer.prune(7)).deleted, 0, 'nothing more to prune');
     await t.writer.append({ action: 'mkdir', path: '/new', result: 'ok' });
-    assert.equal((await verifyAuditStore(t.store.audit)).ok, true);
+    assert.equal((await verifyAuditStore(t.store.audit, { publicKey: key })).ok, true);
 
     tamper(t.file, 'DELETE FROM audit_log WHERE seq = 11');
-    const broken = await verifyAuditStore(t.store.audit);
+    const broken = await verifyAuditStore(t.store.audit, { publicKey: key });
     assert.equal(broken.broken?.seq, 12);
     assert.match(broken.broken?.problem ?? '', /retention record keeps seq 11/);
   } finally {
@@ -333,7 +337,9 @@ test('retention prune keeps the chain verifiable from the cut and still catches 
 });
 
 test('an export verifies offline; an edited, dropped or reordered line does not', async () => {
-  const t = await openTrail();
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const key = parseAuditVerifyKey(ed25519PublicKeyLine(privateKey));
+  const t = await openTrail({ signer: ed25519AuditSigner(privateKey), checkpointEveryRecords: 0 });
   try {
     await writeTen(t.writer);
     await t.writer.checkpoint();
@@ -341,7 +347,7 @@ test('an export verifies offline; an edited, dropped or reordered line does not'
     for await (const r of iterateAudit(t.store.audit, { afterSeq: 3 })) lines.push(formatJsonLine(r));
     const file = join(dir, `export-${n}.jsonl`);
     await writeFile(file, `${lines.join('\n')}\n`);
-    const ok = await verifyAuditChain(readExportFile(file));
+    const ok = await verifyAuditChain(readExportFile(file), { publicKey: key });
     assert.equal(ok.ok, true, ok.broken?.problem);
     assert.deepEqual(
       [ok.firstSeq, ok.lastSeq, ok.records, ok.anchor?.source, ok.checkpoints],
@@ -393,11 +399,10 @@ test('checkpoints attest the head; signatures verify with the public key, and fo
     const verified = await verifyAuditStore(t.store.audit, { publicKey: key });
     assert.equal(verified.ok, true, verified.broken?.problem);
     assert.equal(verified.verifiedSignatures, checkpoints.length);
+    // Signatures are always checked: with no key to check them against, the first checkpoint fails.
     const unchecked = await verifyAuditStore(t.store.audit);
-    assert.deepEqual(
-      [unchecked.ok, unchecked.signedCheckpoints, unchecked.verifiedSignatures],
-      [true, checkpoints.length, 0],
-    );
+    assert.equal(unchecked.broken?.seq, cp.seq);
+    assert.match(unchecked.broken?.problem ?? '', /no public key was given or stored/);
 
     const other = parseAuditVerifyKey(ed25519PublicKeyLine(generateKeyPairSync('ed25519').privateKey));
     const foreign = await verifyAuditStore(t.store.audit, { publicKey: other });

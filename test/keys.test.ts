@@ -107,6 +107,8 @@ describe('host keys', () => {
     const [oldKey] = await knownHostsFingerprints(knownHosts, 'ssh-ed25519');
     assert.ok(oldKey);
 
+    // A checkpoint signed with the old key before the rotation, for `audit verify` below.
+    await server.running.context.audit.checkpoint();
     const gen = await ferry(['keys', 'host', 'generate', '--type', 'ed25519']);
     assert.equal(gen.code, 0, gen.stderr);
     const newId = gen.stdout.match(/host key (\d+) generated/)![1]!;
@@ -129,6 +131,13 @@ describe('host keys', () => {
     const after = await ssh('yes');
     assert.equal(after.code, 0, `a client that learned the new key still connects strictly: ${after.stderr}`);
     assert.ok(newId);
+
+    // The running server now signs audit checkpoints with the new key; verify trusts the retired one too.
+    await server.running.context.audit.checkpoint();
+    const verify = await ferry(['audit', 'verify']);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    assert.ok(verify.stdout.includes(`signed by ${oldKey} (host key ${oldId}, retired`), verify.stdout);
+    assert.ok(verify.stdout.includes(`signed by ${newKey} (host key ${newId})`), verify.stdout);
   });
 
   test('export prints the private key ssh-keygen reads, and the public line', async () => {

@@ -1,8 +1,11 @@
-// Retention: delete records older than the cut, leaving a retention record in the chain that anchors what is kept.
+// Retention: delete records older than the cut, leaving a retention record and a signed retention checkpoint.
 import { InvalidArgumentError } from '../errors.js';
 import type { AuditRecord, AuditRepository } from '../store/types.js';
 import { sealRecord } from './chain.js';
+import { signedCheckpointFields } from './checkpoint.js';
 import { toAuditFields } from './entries.js';
+import type { AuditSigner } from './signer.js';
+import { AuditUnsignedError } from './unsigned-error.js';
 
 const DAY_MS = 86_400_000;
 
@@ -13,24 +16,29 @@ export interface PruneResult {
   readonly before: string;
   /** The retention record written, when something was deleted. */
   readonly record?: AuditRecord;
+  /** The signed checkpoint written right after it, whose signature covers the cut. */
+  readonly checkpoint?: AuditRecord;
 }
 
 /**
  * Deletes records older than `retentionDays` and, in the same transaction, appends a `prune` record
- * naming the first kept seq and the hash it links to. Verification starts from the newest prune
- * record's anchor, so anything removed beyond the cut (or left before it) is still reported.
+ * naming the first kept seq and the hash it links to, then a checkpoint whose signature covers that cut.
+ * Verification starts from the newest prune record's cut only when that signed checkpoint follows it, so
+ * a retention record an insider writes by hand (to cover records deleted from the start) is refused.
+ * Without a signer nothing is deleted.
  */
 export async function pruneAuditTrail(
   repository: AuditRepository,
-  options: { retentionDays: number; now?: Date; actor?: string | null },
+  options: { retentionDays: number; now?: Date; actor?: string | null; signer?: AuditSigner },
 ): Promise<PruneResult> {
   if (!Number.isFinite(options.retentionDays) || options.retentionDays <= 0) {
     throw new InvalidArgumentError('retention must be a positive number of days (0 keeps records forever)');
   }
   const now = options.now ?? new Date();
   const before = new Date(now.getTime() - options.retentionDays * DAY_MS).toISOString();
-  const pruned = await repository.prune(before, (cut, head) => [
-    sealRecord(
+  const pruned = await repository.prune(before, (cut, head) => {
+    if (!options.signer) throw new AuditUnsignedError();
+    const prune = sealRecord(
       toAuditFields(
         {
           at: now,
@@ -49,8 +57,21 @@ export async function pruneAuditTrail(
       ),
       head.seq + 1,
       head.hash,
-    ),
-  ]);
+    );
+    const cutClaim = { firstKeptSeq: cut.firstKeptSeq, prevHash: cut.prevHash };
+    const checkpoint = sealRecord(
+      signedCheckpointFields(options.signer, now, prune, cutClaim),
+      prune.seq + 1,
+      prune.hash,
+    );
+    return [prune, checkpoint];
+  });
   if (!pruned) return { deleted: 0, before };
-  return { deleted: pruned.cut.deleted, before, ...(pruned.records[0] ? { record: pruned.records[0] } : {}) };
+  const [record, checkpoint] = pruned.records;
+  return {
+    deleted: pruned.cut.deleted,
+    before,
+    ...(record ? { record } : {}),
+    ...(checkpoint ? { checkpoint } : {}),
+  };
 }

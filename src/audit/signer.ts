@@ -15,15 +15,28 @@ export interface AuditSigner {
 export interface AuditVerifyKey {
   readonly algorithm: string;
   readonly fingerprint: string;
+  /** Where the key came from, for reports: 'host key 2 (retired 2026-05-01)', 'old.pub'. */
+  readonly label?: string;
   verify(data: Buffer, signature: Buffer): boolean;
 }
 
-/** The fields a checkpoint signature covers: which record it is, when, and the chain head it attests. */
+/** Where a retention prune cut the chain: the first kept seq and the hash it links to. */
+export interface RetentionCut {
+  readonly firstKeptSeq: number;
+  readonly prevHash: string;
+}
+
+/**
+ * The fields a checkpoint signature covers: which record it is, when, and the chain head it attests.
+ * A retention checkpoint (written in the prune's own transaction) also signs the cut, so a retention
+ * record is accepted only with a signature made by the process that really pruned.
+ */
 export interface CheckpointClaim {
   readonly seq: number;
   readonly at: string;
   readonly headSeq: number;
   readonly headHash: string;
+  readonly cut?: RetentionCut;
 }
 
 const CHECKPOINT_CONTEXT = 'ferry-audit-checkpoint-v1\n';
@@ -104,12 +117,37 @@ export function ed25519PublicKeyLine(privateKey: KeyObject, comment = 'ferry-aud
   return `ssh-ed25519 ${ed25519Blob(Buffer.from(jwk.x ?? '', 'base64url')).toString('base64')} ${comment}`;
 }
 
-/** Reads the public key an auditor verifies checkpoints with: an OpenSSH `.pub` line (ssh-ed25519). */
-export function parseAuditVerifyKey(text: string): AuditVerifyKey {
-  const line = text
+/** The `ssh-ed25519 AAAA...` line of a public key blob (host key store → export, verify --public-key). */
+export function publicKeyLineFromBlob(blob: Buffer): string {
+  return `ssh-ed25519 ${blob.toString('base64')}`;
+}
+
+/** A verifier from an RFC 8709 ssh-ed25519 public key blob (as the host key store keeps it). */
+export function auditVerifyKeyFromBlob(blob: Buffer): AuditVerifyKey {
+  // Blob: string "ssh-ed25519" (4 + 11 bytes) then string key (4 + 32 bytes).
+  if (blob.length !== 51 || !blob.subarray(0, 15).equals(wireString(Buffer.from('ssh-ed25519')))) {
+    throw new InvalidArgumentError('malformed ssh-ed25519 public key');
+  }
+  const key = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: blob.subarray(19).toString('base64url') },
+    format: 'jwk',
+  });
+  return {
+    algorithm: 'ssh-ed25519',
+    fingerprint: sha256Fingerprint(blob),
+    verify: (data, signature) => verify(null, data, key, signature),
+  };
+}
+
+const keyLines = (text: string) =>
+  text
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .find((l) => l !== '' && !l.startsWith('#'));
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+/** Reads the public key an auditor verifies checkpoints with: an OpenSSH `.pub` line (ssh-ed25519). */
+export function parseAuditVerifyKey(text: string): AuditVerifyKey {
+  const line = keyLines(text)[0];
   if (line === undefined) throw new InvalidArgumentError('no public key in the given text');
   const parsed = parseAuthorizedKey(line);
   if (parsed.algorithm !== 'ssh-ed25519') {
@@ -117,15 +155,19 @@ export function parseAuditVerifyKey(text: string): AuditVerifyKey {
       `audit checkpoints are verified with an ssh-ed25519 key, not ${parsed.algorithm}`,
     );
   }
-  // Blob: string "ssh-ed25519" (4 + 11 bytes) then string key (4 + 32 bytes).
-  if (parsed.blob.length !== 51) throw new InvalidArgumentError('malformed ssh-ed25519 public key');
-  const key = createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: parsed.blob.subarray(19).toString('base64url') },
-    format: 'jwk',
-  });
-  return {
-    algorithm: 'ssh-ed25519',
-    fingerprint: parsed.fingerprint,
-    verify: (data, signature) => verify(null, data, key, signature),
-  };
+  return auditVerifyKeyFromBlob(parsed.blob);
+}
+
+/**
+ * Every ssh-ed25519 key in a text of `.pub` / authorized_keys lines (e.g. the current and the retired
+ * host keys in one file). Lines of other key types are skipped: checkpoints are only ever Ed25519-signed.
+ */
+export function parseAuditVerifyKeys(text: string): AuditVerifyKey[] {
+  const keys = keyLines(text)
+    .filter((line) => /(^|\s)ssh-ed25519\s/.test(line))
+    .map((line) => parseAuthorizedKey(line))
+    .filter((parsed) => parsed.algorithm === 'ssh-ed25519')
+    .map((parsed) => auditVerifyKeyFromBlob(parsed.blob));
+  if (keys.length === 0) throw new InvalidArgumentError('no ssh-ed25519 public key in the given text');
+  return keys;
 }

@@ -2,16 +2,35 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError } from '../errors.js';
-import type { AuditAction, AuditRecord, AuditRepository } from '../store/types.js';
+import type { AuditAction, AuditRecord, AuditRepository, HostKeyRepository } from '../store/types.js';
+import type { AuditAnchor } from './anchors.js';
 import { canonicalJson, computeHash, GENESIS_HASH, toExportRecord } from './chain.js';
 import { iterateAudit } from './query.js';
-import { type AuditVerifyKey, checkpointMessage } from './signer.js';
+import {
+  type AuditVerifyKey,
+  auditVerifyKeyFromBlob,
+  type CheckpointClaim,
+  checkpointMessage,
+  type RetentionCut,
+} from './signer.js';
+import { DEFAULT_CHECKPOINT_INTERVAL } from './writer.js';
 
 /** Where the walk must start: seq 1 at the genesis hash, the newest retention cut, or (exports) the first record. */
 export interface ChainAnchor {
   readonly seq: number;
   readonly prevHash: string;
   readonly source: 'genesis' | 'retention' | 'first-record';
+  /** For a retention cut: the seq of the prune record; the signed retention checkpoint must follow it. */
+  readonly pruneSeq?: number;
+}
+
+/** Which key signed which checkpoints. */
+export interface SignerSummary {
+  readonly fingerprint: string;
+  readonly label?: string;
+  readonly checkpoints: number;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
 }
 
 export interface VerifyReport {
@@ -22,10 +41,19 @@ export interface VerifyReport {
   readonly headHash?: string;
   readonly anchor?: ChainAnchor;
   readonly checkpoints: number;
+  /** Every checkpoint must be signed, so this equals `checkpoints` in a report that is ok. */
   readonly signedCheckpoints: number;
-  /** Signatures checked against the given public key (0 without one). */
+  /** Signatures checked against the trusted keys. */
   readonly verifiedSignatures: number;
   readonly lastCheckpointSeq?: number;
+  /** The keys that signed checkpoints, in the order they first signed. */
+  readonly signers: readonly SignerSummary[];
+  /** Signed checkpoints required at least every this many records (0: not required). */
+  readonly checkpointInterval: number;
+  /** Anchor-log entries matched against the chain (entries before its first record are not counted). */
+  readonly anchorsChecked: number;
+  /** The newest seq the anchor log attests, when one was read. */
+  readonly newestAnchorSeq?: number;
   /** The first broken record: its seq (or, for a missing one, the seq found in its place) and what is wrong. */
   readonly broken?: { readonly seq: number; readonly problem: string };
 }
@@ -33,47 +61,94 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Without one, the first record is the anchor (exports) unless it is seq 1, which must link to genesis. */
   readonly anchor?: ChainAnchor;
+  /** One trusted key (kept for callers that have one). */
   readonly publicKey?: AuditVerifyKey;
+  /** The trusted keys: every checkpoint must be signed by one of them (current and retired host keys). */
+  readonly publicKeys?: readonly AuditVerifyKey[];
+  /** A signed checkpoint must follow at most this many records (default 1000, as the writer; 0: not checked). */
+  readonly checkpointInterval?: number;
+  /** Signed checkpoints kept outside the store: the chain must hold each one and must not end before it. */
+  readonly anchors?: readonly AuditAnchor[];
 }
 
 const short = (hash: unknown) => (typeof hash === 'string' ? `${hash.slice(0, 12)}…` : String(hash));
 
-/** What is wrong with a checkpoint, or undefined. */
+interface SignatureCheck {
+  readonly problem?: string;
+  readonly key?: AuditVerifyKey;
+}
+
+/** Checks one signed claim (a checkpoint record's or an anchor line's) against the trusted keys. */
+function checkSignature(
+  claim: CheckpointClaim,
+  signed: { publicKeySha256?: unknown; signature?: unknown },
+  keys: readonly AuditVerifyKey[],
+): SignatureCheck {
+  if (signed.signature === undefined)
+    return { problem: 'checkpoint is not signed (every checkpoint must be)' };
+  if (typeof signed.signature !== 'string') return { problem: 'checkpoint signature is not base64 text' };
+  const fingerprint = String(signed.publicKeySha256);
+  if (keys.length === 0) {
+    return {
+      problem: `checkpoint is signed by key ${fingerprint}, but no public key was given or stored to check it (give --public-key)`,
+    };
+  }
+  const key = keys.find((k) => k.fingerprint === fingerprint);
+  if (!key) {
+    return {
+      problem: `checkpoint was signed by key ${fingerprint}, not by any trusted key (${keys.map((k) => k.fingerprint).join(', ')})`,
+    };
+  }
+  let valid: boolean;
+  try {
+    valid = key.verify(checkpointMessage(claim), Buffer.from(signed.signature, 'base64'));
+  } catch {
+    // A claim or signature of the wrong shape is a bad signature, not a crash of the verifier.
+    valid = false;
+  }
+  return valid ? { key } : { problem: 'checkpoint signature does not verify' };
+}
+
+interface CheckpointDetailFields {
+  headSeq?: unknown;
+  headHash?: unknown;
+  cut?: unknown;
+  signature?: unknown;
+  publicKeySha256?: unknown;
+}
+
+function isCut(value: unknown): value is RetentionCut {
+  const c = value as RetentionCut | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.firstKeptSeq === 'number' &&
+    typeof c.prevHash === 'string'
+  );
+}
+
+/** What is wrong with a checkpoint record, or the key that signed it. */
 function checkCheckpoint(
   record: AuditRecord,
   detail: unknown,
-  key: AuditVerifyKey | undefined,
-): { problem?: string; signed: boolean; verified: boolean } {
-  const d = detail as {
-    headSeq?: unknown;
-    headHash?: unknown;
-    signature?: unknown;
-    publicKeySha256?: unknown;
-  };
+  keys: readonly AuditVerifyKey[],
+): SignatureCheck {
+  const d = detail as CheckpointDetailFields;
   if (d.headSeq !== record.seq - 1 || d.headHash !== record.prevHash) {
-    return { problem: 'checkpoint does not attest the record before it', signed: false, verified: false };
+    return { problem: 'checkpoint does not attest the record before it' };
   }
-  if (d.signature === undefined) return { signed: false, verified: false };
-  if (typeof d.signature !== 'string')
-    return { problem: 'checkpoint signature is not base64 text', signed: true, verified: false };
-  if (!key) return { signed: true, verified: false };
-  if (d.publicKeySha256 !== key.fingerprint) {
-    return {
-      problem: `checkpoint was signed by key ${String(d.publicKeySha256)}, not by the given ${key.fingerprint}`,
-      signed: true,
-      verified: false,
-    };
-  }
-  const message = checkpointMessage({
-    seq: record.seq,
-    at: record.at,
-    headSeq: d.headSeq,
-    headHash: d.headHash,
-  });
-  if (!key.verify(message, Buffer.from(d.signature, 'base64'))) {
-    return { problem: 'checkpoint signature does not verify', signed: true, verified: false };
-  }
-  return { signed: true, verified: true };
+  if (d.cut !== undefined && !isCut(d.cut)) return { problem: 'checkpoint has a malformed retention cut' };
+  return checkSignature(
+    {
+      seq: record.seq,
+      at: record.at,
+      headSeq: d.headSeq,
+      headHash: d.headHash,
+      ...(d.cut !== undefined ? { cut: d.cut } : {}),
+    },
+    d,
+    keys,
+  );
 }
 
 /** Walks records in seq order; stops at the first problem. Errors thrown by `records` are reported as breaks. */
@@ -82,6 +157,8 @@ export async function verifyAuditChain(
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   let anchor = options.anchor;
+  const keys = [...(options.publicKeys ?? []), ...(options.publicKey ? [options.publicKey] : [])];
+  const interval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
   let count = 0;
   let firstSeq: number | undefined;
   let last: AuditRecord | undefined;
@@ -89,6 +166,20 @@ export async function verifyAuditChain(
   let signedCheckpoints = 0;
   let verifiedSignatures = 0;
   let lastCheckpointSeq: number | undefined;
+  /** Records since the last checkpoint (or the start of the walk). */
+  let sinceCheckpoint = 0;
+  let cutCovered = false;
+  let anchorsChecked = 0;
+  const signers = new Map<
+    string,
+    { label?: string; checkpoints: number; firstSeq: number; lastSeq: number }
+  >();
+  const anchorsBySeq = new Map<number, AuditAnchor>();
+  let newestAnchor: AuditAnchor | undefined;
+  for (const a of options.anchors ?? []) {
+    anchorsBySeq.set(a.seq, a);
+    if (!newestAnchor || a.seq > newestAnchor.seq) newestAnchor = a;
+  }
   const report = (broken?: { seq: number; problem: string }): VerifyReport => ({
     ok: broken === undefined,
     records: count,
@@ -99,8 +190,30 @@ export async function verifyAuditChain(
     signedCheckpoints,
     verifiedSignatures,
     ...(lastCheckpointSeq !== undefined ? { lastCheckpointSeq } : {}),
+    signers: [...signers].map(([fingerprint, s]) => ({ fingerprint, ...s })),
+    checkpointInterval: interval,
+    anchorsChecked,
+    ...(newestAnchor ? { newestAnchorSeq: newestAnchor.seq } : {}),
     ...(broken ? { broken } : {}),
   });
+
+  /** An anchor line that does not verify is itself a finding: the log was edited, or the keys are wrong. */
+  const anchorProblem = (a: AuditAnchor): { seq: number; problem: string } | undefined => {
+    const check = checkSignature(
+      {
+        seq: a.seq,
+        at: a.at,
+        headSeq: a.headSeq,
+        headHash: a.headHash,
+        ...(a.cut !== undefined ? { cut: a.cut } : {}),
+      },
+      a,
+      keys,
+    );
+    return check.problem
+      ? { seq: a.seq, problem: `anchor log entry for seq ${a.seq}: ${check.problem}` }
+      : undefined;
+  };
 
   try {
     for await (const record of records) {
@@ -153,13 +266,55 @@ export async function verifyAuditChain(
           problem: `prevHash ${short(record.prevHash)} does not link to ${link.name} (${short(link.hash)}): the record before was altered or replaced`,
         });
       }
-      if ((record.action as AuditAction) === 'checkpoint') {
-        const result = checkCheckpoint(record, detail, options.publicKey);
+      const isCheckpoint = (record.action as AuditAction) === 'checkpoint';
+      if (isCheckpoint) {
+        const result = checkCheckpoint(record, detail, keys);
         if (result.problem) return report({ seq, problem: result.problem });
         checkpoints++;
+        signedCheckpoints++;
+        verifiedSignatures++;
         lastCheckpointSeq = seq;
-        if (result.signed) signedCheckpoints++;
-        if (result.verified) verifiedSignatures++;
+        sinceCheckpoint = 0;
+        const key = result.key!;
+        const signer = signers.get(key.fingerprint);
+        if (signer) {
+          signer.checkpoints++;
+          signer.lastSeq = seq;
+        } else {
+          signers.set(key.fingerprint, {
+            ...(key.label !== undefined ? { label: key.label } : {}),
+            checkpoints: 1,
+            firstSeq: seq,
+            lastSeq: seq,
+          });
+        }
+      } else if (interval > 0 && ++sinceCheckpoint > interval) {
+        return report({
+          seq,
+          problem: `no signed checkpoint within ${interval} records after ${lastCheckpointSeq !== undefined ? `the checkpoint at seq ${lastCheckpointSeq}` : `seq ${firstSeq}`} (one is written at least every ${interval}): checkpoints were removed or never signed`,
+        });
+      }
+      const start = anchor;
+      if (start?.pruneSeq !== undefined && seq === start.pruneSeq + 1) {
+        // Only the checkpoint the pruning process wrote signs the cut; a later routine checkpoint would
+        // sign whatever the chain then holds, including a retention record written by hand.
+        const cut = (detail as CheckpointDetailFields).cut;
+        cutCovered =
+          isCheckpoint && isCut(cut) && cut.firstKeptSeq === start.seq && cut.prevHash === start.prevHash;
+        if (!cutCovered) return report(uncoveredCut(start));
+      }
+      const anchored = anchorsBySeq.get(seq);
+      if (anchored) {
+        const forged = anchorProblem(anchored);
+        if (forged) return report(forged);
+        // headHash is the signed part of the anchor; the chain up to here already links to record.prevHash.
+        if (anchored.headHash !== record.prevHash || anchored.hash !== record.hash) {
+          return report({
+            seq,
+            problem: `differs from the anchor log, which holds a signed checkpoint at seq ${seq} attesting seq ${seq - 1} as ${short(anchored.headHash)} (store: ${short(record.prevHash)}): the chain was rewritten at or before seq ${seq}`,
+          });
+        }
+        anchorsChecked++;
       }
       count++;
       last = record;
@@ -167,7 +322,24 @@ export async function verifyAuditChain(
   } catch (err) {
     return report({ seq: last ? last.seq + 1 : (anchor?.seq ?? 1), problem: (err as Error).message });
   }
+  if (anchor?.pruneSeq !== undefined && !cutCovered) return report(uncoveredCut(anchor));
+  if (newestAnchor && (!last || last.seq < newestAnchor.seq)) {
+    const forged = anchorProblem(newestAnchor);
+    if (forged) return report(forged);
+    const end = last ? last.seq : 0;
+    return report({
+      seq: end + 1,
+      problem: `the chain ends at seq ${end}, but the anchor log holds a signed checkpoint at seq ${newestAnchor.seq} (${newestAnchor.at}): records ${end + 1}..${newestAnchor.seq} at least were removed from the end`,
+    });
+  }
   return report();
+}
+
+function uncoveredCut(anchor: ChainAnchor): { seq: number; problem: string } {
+  return {
+    seq: anchor.pruneSeq ?? anchor.seq,
+    problem: `retention record (cut before seq ${anchor.seq}) is not followed by a signed retention checkpoint for that cut: records before seq ${anchor.seq} were deleted without a signed retention`,
+  };
 }
 
 /** The anchor of a stored chain: the newest retention record's cut, else genesis. */
@@ -179,7 +351,7 @@ export async function storeAnchor(
   try {
     const d = JSON.parse(prune.detail) as { firstKeptSeq?: unknown; prevHash?: unknown };
     if (typeof d.firstKeptSeq === 'number' && typeof d.prevHash === 'string') {
-      return { seq: d.firstKeptSeq, prevHash: d.prevHash, source: 'retention' };
+      return { seq: d.firstKeptSeq, prevHash: d.prevHash, source: 'retention', pruneSeq: prune.seq };
     }
   } catch {
     // reported below
@@ -187,10 +359,22 @@ export async function storeAnchor(
   return { seq: prune.seq, problem: 'retention record has no readable cut (firstKeptSeq, prevHash)' };
 }
 
+/** The Ed25519 host keys a store holds, active and retired: the keys its checkpoints were signed with. */
+export async function storeVerifyKeys(hostKeys: HostKeyRepository): Promise<AuditVerifyKey[]> {
+  const keys: AuditVerifyKey[] = [];
+  for (const k of await hostKeys.list()) {
+    if (k.algorithm !== 'ssh-ed25519') continue;
+    const key = auditVerifyKeyFromBlob(k.publicBlob);
+    const label = `host key ${k.id}${k.active ? '' : k.retiredAt ? `, retired ${k.retiredAt.toISOString()}` : ', retired'}`;
+    keys.push({ ...key, label, verify: key.verify });
+  }
+  return keys;
+}
+
 /** Verifies the chain held in a store, from the retention cut (or seq 1) to the newest record. */
 export async function verifyAuditStore(
   repository: AuditRepository,
-  options: { publicKey?: AuditVerifyKey } = {},
+  options: Omit<VerifyOptions, 'anchor'> = {},
 ): Promise<VerifyReport> {
   const anchor = await storeAnchor(repository);
   if ('problem' in anchor) {
@@ -200,6 +384,9 @@ export async function verifyAuditStore(
       checkpoints: 0,
       signedCheckpoints: 0,
       verifiedSignatures: 0,
+      signers: [],
+      checkpointInterval: options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
+      anchorsChecked: 0,
       broken: anchor,
     };
   }
@@ -250,7 +437,10 @@ export function recordFromExportLine(text: string, line: number): AuditRecord {
   };
 }
 
-/** Streams the records of a JSONL export (blank lines skipped). */
+/** A host key line of a JSONL export: `{"hostKey":"ssh-ed25519 AAAA...",...}`, written before the records. */
+const isHostKeyLine = (text: string) => text.startsWith('{"hostKey":');
+
+/** Streams the records of a JSONL export (blank lines and host key lines skipped). */
 export async function* readExportFile(file: string): AsyncGenerator<AuditRecord> {
   const lines = createInterface({
     input: createReadStream(file, 'utf8'),
@@ -259,7 +449,31 @@ export async function* readExportFile(file: string): AsyncGenerator<AuditRecord>
   let n = 0;
   for await (const text of lines) {
     n++;
-    if (text.trim() === '') continue;
+    if (text.trim() === '' || isHostKeyLine(text)) continue;
     yield recordFromExportLine(text, n);
   }
+}
+
+/** The host keys an export carries in its leading lines (the store's Ed25519 keys, retired ones too). */
+export async function readExportKeys(file: string): Promise<AuditVerifyKey[]> {
+  const lines = createInterface({
+    input: createReadStream(file, 'utf8'),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  const keys: AuditVerifyKey[] = [];
+  let n = 0;
+  for await (const text of lines) {
+    n++;
+    if (text.trim() === '') continue;
+    if (!isHostKeyLine(text)) break;
+    const line = JSON.parse(text) as { hostKey?: unknown; id?: unknown; retiredAt?: unknown };
+    const [algorithm, b64] = String(line.hostKey).split(' ');
+    if (algorithm !== 'ssh-ed25519' || b64 === undefined)
+      throw new InvalidArgumentError(`line ${n}: host key is not an ssh-ed25519 key`);
+    const key = auditVerifyKeyFromBlob(Buffer.from(b64, 'base64'));
+    const retired = typeof line.retiredAt === 'string' ? `, retired ${line.retiredAt}` : '';
+    keys.push({ ...key, label: `host key ${String(line.id)}${retired}, from the export` });
+  }
+  lines.close();
+  return keys;
 }

@@ -1,10 +1,12 @@
-// The audit writer: batches records into one chain-append transaction each, resolves callers after commit, checkpoints.
+// The audit writer: batches records into one chain-append transaction each, resolves callers after commit, signs checkpoints.
 import { FerryError, toFerryError } from '../errors.js';
 import type { FerryEvent } from '../events/types.js';
 import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { AuditChainHead, AuditRecord, AuditRepository } from '../store/types.js';
+import { type AuditAnchor, anchorFromCheckpoint, appendAnchor } from './anchors.js';
 import { type AuditFields, GENESIS_HASH, sealRecord } from './chain.js';
+import { signedCheckpointFields } from './checkpoint.js';
 import {
   type AdminChange,
   type AuditEntry,
@@ -14,7 +16,13 @@ import {
   toAuditFields,
 } from './entries.js';
 import { type PruneResult, pruneAuditTrail } from './retention.js';
-import { type AuditSigner, checkpointMessage } from './signer.js';
+import type { AuditSigner } from './signer.js';
+import { AuditUnsignedError } from './unsigned-error.js';
+
+export { AuditUnsignedError };
+
+/** Records between signed checkpoints when the configuration says nothing else; `verify` expects the same. */
+export const DEFAULT_CHECKPOINT_INTERVAL = 1000;
 
 export interface AuditWriterOptions {
   readonly repository: AuditRepository;
@@ -23,12 +31,22 @@ export interface AuditWriterOptions {
   readonly flushDelayMs?: number;
   /** A batch is committed at once when this many records wait (default 256). */
   readonly maxBatch?: number;
-  /** Write a checkpoint after this many records (default 1000; 0: not by count). */
+  /**
+   * A signed checkpoint follows at most this many records in the chain (default 1000; 0: not by count).
+   * Counted on the chain itself inside the append transaction, so records of every process count.
+   */
   readonly checkpointEveryRecords?: number;
-  /** Write a checkpoint this often when records were written since the last (default 10 min; 0: not by time). */
+  /** Write a checkpoint this often when the chain's newest record is not one (default 10 min; 0: not by time). */
   readonly checkpointEveryMs?: number;
   /** Signs checkpoints (the server's Ed25519 host key); can also be set later with useSigner(). */
   readonly signer?: AuditSigner;
+  /**
+   * Finds a signer when none was set (a CLI process: before its first batch when checkpoints are due by
+   * count, or for a prune); undefined when there is no Ed25519 host key.
+   */
+  readonly loadSigner?: () => Promise<AuditSigner | undefined>;
+  /** Every signed checkpoint is also appended to this file (the anchor log, kept outside the store). */
+  readonly anchorLog?: string;
   readonly now?: () => Date;
   /** Told after every batch whether the store could write: degraded (with the reason) or recovered. */
   readonly health?: HealthState;
@@ -41,7 +59,12 @@ type Pending =
       resolve(r: AuditRecord): void;
       reject(e: unknown): void;
     }
-  | { readonly kind: 'checkpoint'; resolve(r: AuditRecord): void; reject(e: unknown): void };
+  | {
+      /** 'checkpoint' is always written; 'due' only when the chain's newest record is not a checkpoint. */
+      readonly kind: 'checkpoint' | 'due';
+      resolve(r: AuditRecord | undefined): void;
+      reject(e: unknown): void;
+    };
 
 /** Commit attempts for one batch before its callers are told it failed (the store retries busy locks itself). */
 const BATCH_ATTEMPTS = 3;
@@ -59,15 +82,23 @@ export class AuditWriter {
   readonly #flushDelayMs: number;
   readonly #maxBatch: number;
   readonly #checkpointEveryRecords: number;
+  readonly #loadSigner: (() => Promise<AuditSigner | undefined>) | undefined;
+  readonly #anchorLog: string | undefined;
   readonly #now: () => Date;
   readonly #health: HealthState | undefined;
   #signer: AuditSigner | undefined;
+  #signerLoad: Promise<AuditSigner | undefined> | undefined;
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
-  /** Records this writer committed since its last checkpoint (other processes' records are not counted). */
+  /** Records this writer committed since it last saw a checkpoint commit (its own or none). */
   #sinceCheckpoint = 0;
   #checkpointQueued = false;
+  /** Set when a sealed batch crossed the interval without a signer to sign the due checkpoint. */
+  #dueUnsigned = false;
+  /** Finding a signer for that checkpoint and queueing it; close() waits for it. */
+  #dueTask: Promise<void> | undefined;
+  #warnedUnsigned = false;
   readonly #checkpointTimer: NodeJS.Timeout | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -77,14 +108,17 @@ export class AuditWriter {
     this.#log = options.log;
     this.#flushDelayMs = options.flushDelayMs ?? 5;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 256);
-    this.#checkpointEveryRecords = options.checkpointEveryRecords ?? 1000;
+    this.#checkpointEveryRecords = options.checkpointEveryRecords ?? DEFAULT_CHECKPOINT_INTERVAL;
     this.#now = options.now ?? (() => new Date());
     this.#signer = options.signer;
     this.#health = options.health;
+    this.#loadSigner = options.loadSigner;
+    this.#anchorLog = options.anchorLog;
     const everyMs = options.checkpointEveryMs ?? 600_000;
     if (everyMs > 0) {
+      // Also covers records other processes (CLI commands without a signer) wrote since the last checkpoint.
       this.#checkpointTimer = setInterval(() => {
-        if (this.#sinceCheckpoint > 0) this.#queueCheckpoint();
+        if (this.#signer) this.#queueCheckpoint();
       }, everyMs);
       this.#checkpointTimer.unref();
     }
@@ -119,13 +153,16 @@ export class AuditWriter {
     return this.append(adminEntry(change, actor));
   }
 
-  /** Writes a checkpoint (signed when a signer is set) attesting the current chain head. */
-  checkpoint(): Promise<AuditRecord> {
-    if (this.#closed) return Promise.reject(new AuditClosedError());
-    return new Promise((resolve, reject) => {
+  /** Writes a signed checkpoint attesting the current chain head; refused without a signer. */
+  async checkpoint(): Promise<AuditRecord> {
+    if (this.#closed) throw new AuditClosedError();
+    if (!(await this.#resolveSigner())) throw new AuditUnsignedError();
+    const record = await new Promise<AuditRecord | undefined>((resolve, reject) => {
       this.#queue.push({ kind: 'checkpoint', resolve, reject });
       this.#schedule();
     });
+    if (!record) throw new AuditUnsignedError();
+    return record;
   }
 
   /** Commits everything queued so far. */
@@ -135,8 +172,18 @@ export class AuditWriter {
     return this.#drain();
   }
 
-  prune(retentionDays: number): Promise<PruneResult> {
-    return pruneAuditTrail(this.#repository, { retentionDays, now: this.#now(), actor: osActor() });
+  /** Deletes records older than the retention period; the cut is signed, so a signer is needed. */
+  async prune(retentionDays: number): Promise<PruneResult> {
+    const signer = await this.#resolveSigner();
+    const result = await pruneAuditTrail(this.#repository, {
+      retentionDays,
+      now: this.#now(),
+      actor: osActor(),
+      ...(signer ? { signer } : {}),
+    });
+    const anchor = result.checkpoint ? anchorFromCheckpoint(result.checkpoint) : undefined;
+    if (anchor) await this.#writeAnchor(anchor);
+    return result;
   }
 
   /** Prunes now and then once a day (for `serve`); 0 days keeps everything and starts nothing. */
@@ -164,6 +211,36 @@ export class AuditWriter {
     if (this.#signer && this.#sinceCheckpoint + this.#queue.length > 0) this.#queueCheckpoint();
     this.#closed = true;
     await this.flush();
+    // A checkpoint that fell due in the last batches without a signer is written once one is found.
+    while (this.#dueTask) {
+      await this.#dueTask;
+      await this.flush();
+    }
+  }
+
+  async #resolveSigner(): Promise<AuditSigner | undefined> {
+    if (this.#signer || !this.#loadSigner) return this.#signer;
+    this.#signerLoad ??= this.#loadSigner().catch((err: unknown) => {
+      this.#log.error({ err }, 'audit checkpoint signer could not be loaded');
+      return undefined;
+    });
+    this.#signer ??= await this.#signerLoad;
+    return this.#signer;
+  }
+
+  /** After a batch crossed the interval without a signer: find one and write the checkpoint. */
+  async #checkpointDue(): Promise<void> {
+    this.#dueUnsigned = false;
+    if (await this.#resolveSigner()) {
+      this.#queueCheckpoint();
+      return;
+    }
+    if (!this.#warnedUnsigned) {
+      this.#warnedUnsigned = true;
+      this.#log.warn(
+        'a signed audit checkpoint is due but there is no Ed25519 host key to sign it; `ferry audit verify` will report the gap until one is written',
+      );
+    }
   }
 
   #queueCheckpoint(): void {
@@ -173,7 +250,7 @@ export class AuditWriter {
       this.#checkpointQueued = false;
     };
     this.#queue.push({
-      kind: 'checkpoint',
+      kind: 'due',
       resolve: done,
       reject: (err) => {
         done();
@@ -213,10 +290,18 @@ export class AuditWriter {
   }
 
   async #commitBatch(batch: Pending[]): Promise<void> {
+    // A CLI process opens the host key before its first batch: a checkpoint that falls due inside the
+    // append transaction must be signed right there, or other records could land before it.
+    if (this.#checkpointEveryRecords > 0) await this.#resolveSigner();
     let records: AuditRecord[] | undefined;
+    let outcomes: (AuditRecord | undefined)[] = [];
     for (let attempt = 1; records === undefined; attempt++) {
       try {
-        records = await this.#repository.append((head) => this.#seal(batch, head));
+        records = await this.#repository.append((head) => {
+          const sealed = this.#seal(batch, head);
+          outcomes = sealed.outcomes;
+          return sealed.records;
+        });
       } catch (err) {
         if (attempt < BATCH_ATTEMPTS) {
           this.#log.warn({ err, attempt, records: batch.length }, 'audit batch not committed; retrying');
@@ -235,53 +320,83 @@ export class AuditWriter {
       }
     }
     this.#health?.recover('audit');
-    batch.forEach((p, i) => {
-      if (p.kind === 'checkpoint') this.#sinceCheckpoint = 0;
+    for (const r of records) {
+      if (r.action === 'checkpoint') this.#sinceCheckpoint = 0;
       else this.#sinceCheckpoint++;
-      p.resolve(records[i]!);
+    }
+    const newest = records.filter((r) => r.action === 'checkpoint').at(-1);
+    const anchor = newest ? anchorFromCheckpoint(newest) : undefined;
+    if (anchor) await this.#writeAnchor(anchor);
+    batch.forEach((p, i) => {
+      const record = outcomes[i];
+      if (p.kind === 'entry') p.resolve(record!);
+      else p.resolve(record);
     });
-    if (
-      this.#checkpointEveryRecords > 0 &&
-      this.#sinceCheckpoint >= this.#checkpointEveryRecords &&
-      !this.#closed
-    ) {
-      this.#queueCheckpoint();
+    if (this.#dueUnsigned) {
+      this.#dueTask ??= this.#checkpointDue().finally(() => {
+        this.#dueTask = undefined;
+      });
     }
   }
 
-  /** Runs inside the append transaction with the head read there: assigns seq, links and hashes. */
-  #seal(batch: readonly Pending[], head: AuditChainHead | undefined): AuditRecord[] {
+  /** The anchor log is a second copy for outsiders; failing to write it is logged, never fatal to the trail. */
+  async #writeAnchor(anchor: AuditAnchor): Promise<void> {
+    if (this.#anchorLog === undefined) return;
+    try {
+      await appendAnchor(this.#anchorLog, anchor);
+    } catch (err) {
+      this.#log.error({ err, file: this.#anchorLog, seq: anchor.seq }, 'audit anchor could not be appended');
+    }
+  }
+
+  /**
+   * Runs inside the append transaction with the head read there: assigns seq, links and hashes, and
+   * inserts a signed checkpoint wherever the chain reaches the interval since its last checkpoint.
+   */
+  #seal(
+    batch: readonly Pending[],
+    head: AuditChainHead | undefined,
+  ): { records: AuditRecord[]; outcomes: (AuditRecord | undefined)[] } {
     let seq = head?.seq ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
-    return batch.map((p) => {
-      const fields = p.kind === 'entry' ? p.fields : this.#checkpointFields(seq, prevHash);
+    let lastCheckpoint = head?.lastCheckpointSeq ?? 0;
+    const records: AuditRecord[] = [];
+    const add = (fields: AuditFields) => {
       const record = sealRecord(fields, seq + 1, prevHash);
       seq = record.seq;
       prevHash = record.hash;
+      records.push(record);
+      return record;
+    };
+    const checkpoint = (): AuditRecord | undefined => {
+      const signer = this.#signer;
+      if (!signer) return undefined;
+      let fields: AuditFields;
+      try {
+        fields = signedCheckpointFields(signer, this.#now(), { seq, hash: prevHash });
+      } catch (err) {
+        // No unsigned checkpoint is ever written; the failure is logged, not hidden.
+        this.#log.error({ err }, 'audit checkpoint signing failed');
+        return undefined;
+      }
+      lastCheckpoint = seq + 1;
+      return add(fields);
+    };
+    const dueCheckpoint = () => {
+      if (this.#checkpointEveryRecords <= 0 || seq - lastCheckpoint < this.#checkpointEveryRecords) return;
+      if (!checkpoint()) this.#dueUnsigned = true;
+    };
+    this.#dueUnsigned = false;
+    const outcomes = batch.map((p) => {
+      if (p.kind === 'checkpoint') return checkpoint();
+      if (p.kind === 'due') return lastCheckpoint === seq ? undefined : checkpoint();
+      if (p.kind !== 'entry') return undefined;
+      // Before the record too: another process (without a signer) may have left the chain at the limit.
+      dueCheckpoint();
+      const record = add(p.fields);
+      dueCheckpoint();
       return record;
     });
-  }
-
-  #checkpointFields(headSeq: number, headHash: string): AuditFields {
-    const at = this.#now();
-    const signer = this.#signer;
-    let signature: Record<string, string> = {};
-    if (signer) {
-      try {
-        const message = checkpointMessage({ seq: headSeq + 1, at: at.toISOString(), headSeq, headHash });
-        signature = {
-          algorithm: signer.algorithm,
-          publicKeySha256: signer.publicKeySha256,
-          signature: signer.sign(message).toString('base64'),
-        };
-      } catch (err) {
-        // An unsigned checkpoint still records the head; the failure is logged, not hidden.
-        this.#log.error({ err }, 'audit checkpoint signing failed');
-      }
-    }
-    return toAuditFields(
-      { at, action: 'checkpoint', result: 'ok', detail: { headSeq, headHash, ...signature } },
-      this.#now,
-    );
+    return { records, outcomes };
   }
 }

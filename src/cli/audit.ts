@@ -1,13 +1,23 @@
 // `ferry audit ...`: tail, query, verify, export and prune the tamper-evident audit trail in the data dir.
 import { once } from 'node:events';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { ANCHOR_LOG_NAME, type AuditAnchor, readAnchorLog } from '../audit/anchors.js';
 import { CSV_COLUMNS, formatCsvRow, formatJsonLine, formatRecordLine, iterateAudit } from '../audit/query.js';
-import { type AuditVerifyKey, parseAuditVerifyKey } from '../audit/signer.js';
-import { readExportFile, type VerifyReport, verifyAuditChain, verifyAuditStore } from '../audit/verify.js';
+import { type AuditVerifyKey, parseAuditVerifyKeys, publicKeyLineFromBlob } from '../audit/signer.js';
+import {
+  readExportFile,
+  readExportKeys,
+  storeVerifyKeys,
+  type VerifyReport,
+  verifyAuditChain,
+  verifyAuditStore,
+} from '../audit/verify.js';
+import { DEFAULT_CHECKPOINT_INTERVAL } from '../audit/writer.js';
+import { dataPaths } from '../context.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditRecord } from '../store/types.js';
-import { CliError, type DataDirOption, withContext } from './common.js';
+import { CliError, configFromOptions, type DataDirOption, withContext } from './common.js';
 
 const FOLLOW_POLL_MS = 1000;
 const UNITS_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -82,18 +92,41 @@ async function writeRecords(
   return n;
 }
 
-function readVerifyKey(file: string | undefined): AuditVerifyKey | undefined {
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, 2);
-  }
-  return parseAuditVerifyKey(text);
+/** Every ssh-ed25519 key of every given file (a file may hold several, e.g. current and retired host keys). */
+function readVerifyKeys(files: readonly string[]): AuditVerifyKey[] {
+  return files.flatMap((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${(err as Error).message}`, 2);
+    }
+    try {
+      return parseAuditVerifyKeys(text).map((key) => ({ ...key, label: file }));
+    } catch (err) {
+      throw new CliError(`--public-key ${file}: ${(err as Error).message}`, 2);
+    }
+  });
 }
 
-function describeReport(report: VerifyReport, key: AuditVerifyKey | undefined): string[] {
+async function readAnchors(file: string): Promise<AuditAnchor[]> {
+  try {
+    return await readAnchorLog(file);
+  } catch (err) {
+    throw new CliError(`cannot read the anchor log ${file}: ${(err as Error).message}`, 2);
+  }
+}
+
+type KeySource = 'given' | 'store' | 'export';
+
+const KEY_SOURCES: Readonly<Record<KeySource, string>> = {
+  given: 'the given public key(s)',
+  store:
+    "the store's Ed25519 host keys, current and retired (give --public-key to check against keys kept elsewhere)",
+  export: "the export's host key lines (give --public-key to check against keys kept elsewhere)",
+};
+
+function describeReport(report: VerifyReport, keySource: KeySource, anchorLog: string | undefined): string[] {
   const lines: string[] = [];
   const from =
     report.anchor?.source === 'genesis'
@@ -114,14 +147,32 @@ function describeReport(report: VerifyReport, key: AuditVerifyKey | undefined): 
   );
   lines.push(`head: seq ${report.lastSeq} hash ${report.headHash}`);
   const signatures =
-    report.signedCheckpoints === 0
-      ? 'none signed'
-      : key
-        ? `${report.signedCheckpoints} signed, ${report.verifiedSignatures} signature(s) verified with ${key.fingerprint}`
-        : `${report.signedCheckpoints} signed, signatures not checked (give --public-key)`;
+    report.checkpoints === 0
+      ? 'none yet'
+      : `all signed, ${report.verifiedSignatures} signature(s) verified with ${KEY_SOURCES[keySource]}`;
   lines.push(
     `checkpoints: ${report.checkpoints} (${signatures})${report.lastCheckpointSeq !== undefined ? `; newest at seq ${report.lastCheckpointSeq}` : ''}`,
   );
+  for (const s of report.signers) {
+    lines.push(
+      `  signed by ${s.fingerprint}${s.label ? ` (${s.label})` : ''}: ${s.checkpoints} checkpoint(s), seq ${s.firstSeq}..${s.lastSeq}`,
+    );
+  }
+  if (report.checkpointInterval > 0)
+    lines.push(
+      `checkpoint interval: at most ${report.checkpointInterval} records between signed checkpoints`,
+    );
+  if (anchorLog !== undefined) {
+    lines.push(
+      report.newestAnchorSeq !== undefined
+        ? `anchor log ${anchorLog}: ${report.anchorsChecked} anchor(s) match the chain; newest at seq ${report.newestAnchorSeq}`
+        : `anchor log ${anchorLog}: empty`,
+    );
+  } else {
+    lines.push(
+      'anchor log: none read (records after the newest checkpoint an outsider holds can be removed unnoticed)',
+    );
+  }
   return lines;
 }
 
@@ -225,23 +276,73 @@ export function registerAuditCommand(program: Command): void {
     .option('--file <export.jsonl>', 'verify a JSONL export offline instead of the store')
     .option(
       '--public-key <file>',
-      'ssh-ed25519 .pub file: also verify checkpoint signatures (e.g. the ed25519 host key)',
+      'trusted ssh-ed25519 public key(s), one or more per file (repeatable): current and retired host keys. ' +
+        "Default: the store's host keys (with --file: the export's)",
+      collect,
+      [],
+    )
+    .option(
+      '--anchors <file>',
+      `anchor log to check the chain against (default: ${ANCHOR_LOG_NAME} in the data dir when present; none for --file)`,
+    )
+    .option('--no-anchors', 'do not read an anchor log')
+    .option(
+      '--checkpoint-interval <n>',
+      `signed checkpoints required at least every n records (default: the auditCheckpointInterval setting, ${DEFAULT_CHECKPOINT_INTERVAL}; 0: not checked)`,
     )
     .option('--json', 'print the report as JSON')
     .option('--data-dir <dir>', 'data directory')
-    .action(async (o: { file?: string; publicKey?: string; json?: boolean }, cmd: Command) => {
-      const key = readVerifyKey(o.publicKey);
-      const report =
-        o.file !== undefined
-          ? await verifyAuditChain(readExportFile(o.file), key ? { publicKey: key } : {})
-          : await withContext(opts(cmd), (ctx) =>
-              verifyAuditStore(ctx.store.audit, key ? { publicKey: key } : {}),
-            );
-      process.stdout.write(
-        o.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report, key).join('\n')}\n`,
-      );
-      if (!report.ok) process.exitCode = 1;
-    });
+    .action(
+      async (
+        o: {
+          file?: string;
+          publicKey: string[];
+          anchors?: string | boolean;
+          checkpointInterval?: string;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const given = readVerifyKeys(o.publicKey);
+        const flagInterval =
+          o.checkpointInterval !== undefined
+            ? positiveInt(o.checkpointInterval, '--checkpoint-interval')
+            : undefined;
+        let anchorLog = typeof o.anchors === 'string' ? o.anchors : undefined;
+        const keySource: KeySource = given.length > 0 ? 'given' : o.file !== undefined ? 'export' : 'store';
+        let report: VerifyReport;
+        if (o.file !== undefined) {
+          const file = o.file;
+          const keys = given.length > 0 ? given : await readExportKeys(file);
+          const anchors = anchorLog !== undefined ? await readAnchors(anchorLog) : undefined;
+          report = await verifyAuditChain(readExportFile(file), {
+            publicKeys: keys,
+            checkpointInterval: flagInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
+            ...(anchors ? { anchors } : {}),
+          });
+        } else {
+          const config = configFromOptions(opts(cmd));
+          if (o.anchors === undefined || o.anchors === true) {
+            const beside = dataPaths(config.dataDir).auditAnchors;
+            if (existsSync(beside)) anchorLog = beside;
+          }
+          const anchors = anchorLog !== undefined ? await readAnchors(anchorLog) : undefined;
+          report = await withContext(opts(cmd), async (ctx) =>
+            verifyAuditStore(ctx.store.audit, {
+              publicKeys: given.length > 0 ? given : await storeVerifyKeys(ctx.store.hostKeys),
+              checkpointInterval: flagInterval ?? ctx.config.auditCheckpointInterval,
+              ...(anchors ? { anchors } : {}),
+            }),
+          );
+        }
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify(report, null, 2)}\n`
+            : `${describeReport(report, keySource, anchorLog).join('\n')}\n`,
+        );
+        if (!report.ok) process.exitCode = 1;
+      },
+    );
 
   audit
     .command('export')
@@ -265,6 +366,23 @@ export function registerAuditCommand(program: Command): void {
         const out = o.output !== undefined ? createWriteStream(o.output, { mode: 0o600 }) : process.stdout;
         if (o.output === undefined) quietOnClosedStdout();
         else await once(out, 'open');
+        if (o.format === 'jsonl') {
+          // The public halves of every Ed25519 host key ever stored, retired ones too: the export verifies
+          // offline after key rotations (`verify --file` reads these lines; they carry no seq).
+          const sink = new LineSink(out);
+          for (const k of await ctx.store.hostKeys.list()) {
+            if (k.algorithm !== 'ssh-ed25519') continue;
+            await sink.line(
+              JSON.stringify({
+                hostKey: publicKeyLineFromBlob(k.publicBlob),
+                sha256: k.sha256,
+                id: k.id,
+                active: k.active,
+                retiredAt: k.retiredAt?.toISOString() ?? null,
+              }),
+            );
+          }
+        }
         const n = await writeRecords(records, o.format === 'jsonl' ? 'json' : 'csv', new LineSink(out));
         if (o.output !== undefined) {
           out.end();

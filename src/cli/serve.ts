@@ -125,6 +125,11 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
       if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
       ssh.setHostKeys(fresh);
       hostKeys = fresh;
+      // After a rotation, checkpoints are signed with the new key (verify trusts retired keys too).
+      const auditKey = fresh.find((k) => k.algorithm === 'ssh-ed25519');
+      if (!auditKey)
+        loggers.serve.warn('no active Ed25519 host key: audit checkpoints are not signed any more');
+      ctx.audit.useSigner(auditKey ? hostKeyAuditSigner(auditKey) : undefined);
       return true;
     };
     // Keys are shared through the store (several workers, later several nodes), so poll it as well as obey SIGHUP.

@@ -72,6 +72,7 @@ export const configSchema = z
       .regex(/^[a-z_][a-z0-9_-]*\$?$/i, 'must be a system user name')
       .optional(),
     auditOnFailure: z.enum(['refuse-uploads', 'continue']).default('refuse-uploads'),
+    auditCheckpointInterval: z.coerce.number().int().min(0).max(1_000_000).default(1000),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -133,4 +134,6 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   user: 'system user to run as after binding the ports, when started as root (e.g. ferry)',
   auditOnFailure:
     "when the audit store cannot write: 'refuse-uploads' (default: no upload starts, is published or reports success without its record) or 'continue' (uploads go on; lost records are logged)",
+  auditCheckpointInterval:
+    'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
 };

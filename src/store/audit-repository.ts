@@ -156,12 +156,22 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   async #head(trx: Kysely<Database>): Promise<AuditChainHead | undefined> {
-    return trx
+    const head = await trx
       .selectFrom('audit_log')
       .select(['seq', 'hash'])
       .orderBy('seq', 'desc')
       .limit(1)
       .executeTakeFirst();
+    if (!head) return undefined;
+    // The (action, seq) index answers this from its last entry.
+    const checkpoint = await trx
+      .selectFrom('audit_log')
+      .select('seq')
+      .where('action', '=', 'checkpoint')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return checkpoint ? { ...head, lastCheckpointSeq: checkpoint.seq } : head;
   }
 
   async #insert(trx: Kysely<Database>, records: readonly AuditRecord[]): Promise<void> {

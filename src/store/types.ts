@@ -178,6 +178,8 @@ export interface AuditRecord {
 export interface AuditChainHead {
   readonly seq: number;
   readonly hash: string;
+  /** The newest checkpoint record's seq, when the chain holds one (read in the same transaction). */
+  readonly lastCheckpointSeq?: number;
 }
 
 /** A filtered slice of the trail in seq order; `afterSeq` is the keyset cursor for paging. */
