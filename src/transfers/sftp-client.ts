@@ -3,7 +3,7 @@
 // know (check-file), and we want to own pipelining and backpressure.
 import type { Duplex } from 'node:stream';
 import { FerryError, type FerryErrorCode, ProtocolError } from '../errors.js';
-import { ATTR, FX, FXF, FXP } from '../sftp/constants.js';
+import { ATTR, FX, FXF, FXP } from '../sftp/wire/constants.js';
 
 // The wire constants are the server's: one definition of the protocol for both directions.
 const PKT = FXP;
