@@ -233,7 +233,7 @@ export class SftpClient {
 
   async statvfs(path: string): Promise<SftpStatVfs> {
     if (!this.extensions.has(EXT.STATVFS))
-      throw new FerryError('ERR_UNSUPPORTED', 'the server does not offer statvfs@openssh.com');
+      throw new FerryError('ERR_UNSUPPORTED', `the server does not offer ${EXT.STATVFS}`);
     const r = await this.#requests.extended(EXT.STATVFS, (w) => w.string(path));
     return {
       bsize: r.uint64(),

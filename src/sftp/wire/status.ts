@@ -1,5 +1,4 @@
-// The one table between FerryError codes and SFTP status codes, read in both directions:
-// the server sends a status for an error, the client reads a peer's status back as an error code.
+// The one table between FerryError codes and SFTP status codes: the server sends by it, the client reads back by it.
 import type { FerryErrorCode } from '../../errors.js';
 import { FX, type StatusCode } from './constants.js';
 
