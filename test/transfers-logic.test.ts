@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseDestination } from '../src/cli/sftp.js';
+import { splitArgs } from '../src/cli/sftp-shell-commands.js';
 import { sha256Fingerprint } from '../src/keys/ssh-keys.js';
 import type { LedgerEntry, TransferJobRecord } from '../src/store/types.js';
 import { fileMatcher, globToRegExp } from '../src/transfers/glob.js';
@@ -20,7 +21,6 @@ import {
 } from '../src/transfers/known-hosts.js';
 import { alreadyTransferred, parseAfter, pendingFiles } from '../src/transfers/ledger.js';
 import { missedSlot } from '../src/transfers/scheduler.js';
-import { splitArgs } from '../src/transfers/sftp-shell.js';
 import { backoffDelay, MAX_BACKOFF_MS, parseDuration } from '../src/transfers/timing.js';
 import { partName } from '../src/transfers/transfer.js';
 

@@ -1,9 +1,9 @@
 // `ferry jobs ...`: scheduled pull/push transfers with partners; `run` works now, with a progress bar.
 import type { Command } from 'commander';
 import type { TransferJobRecord, TransferRunRecord } from '../store/types.js';
-import { progressBar } from '../transfers/progress.js';
 import { formatBytes, formatDuration, parseDuration } from '../transfers/timing.js';
 import { CliError, type DataDirOption, withContext } from './common.js';
+import { progressBar } from './progress.js';
 
 function view(j: TransferJobRecord) {
   return {

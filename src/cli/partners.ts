@@ -1,9 +1,9 @@
 // `ferry partners ...`: remote SFTP servers Ferry pulls from and pushes to; host keys pinned by a person.
 import type { Command } from 'commander';
 import type { PartnerRecord } from '../store/types.js';
-import { confirm } from '../transfers/terminal.js';
 import { formatDuration } from '../transfers/timing.js';
 import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
+import { confirm } from './terminal.js';
 
 function portOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

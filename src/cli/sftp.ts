@@ -8,12 +8,12 @@ import { exportPrivateKey, KeyParseError, parsePrivateKey } from '../keys/privat
 import { keyTypeLabel } from '../keys/ssh-keys.js';
 import { connectSftp, HostKeyRejectedError, type PresentedHostKey } from '../transfers/connection.js';
 import { addKnownHost, checkHostKey, hostKeyName, readKnownHosts } from '../transfers/known-hosts.js';
-import { progressBar } from '../transfers/progress.js';
-import { SftpShell } from '../transfers/sftp-shell.js';
-import { confirm, readPassword } from '../transfers/terminal.js';
 import { Secret } from '../util/secret.js';
 import { CliError } from './common.js';
 import { readPrivateKeyFile } from './keys.js';
+import { progressBar } from './progress.js';
+import { SftpShell } from './sftp-shell.js';
+import { confirm, readPassword } from './terminal.js';
 
 interface SftpFlags {
   port?: string;

@@ -1,6 +1,6 @@
 // Maps core FileStat to SFTP ATTRS and SFTP ATTRS to core SetAttrs (policy stays in core).
 import type { FileStat, SetAttrs } from '../core/types.js';
-import type { Attrs } from './codec.js';
+import type { Attrs } from './wire/reader.js';
 
 export function attrsFromStat(stat: FileStat): Attrs {
   return {

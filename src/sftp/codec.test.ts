@@ -2,8 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../errors.js';
+import { EXTENSIONS_BY_NAME } from './extensions.js';
+import { REQUESTS_BY_TYPE } from './requests.js';
+import { ATTR, DEFAULT_MAX_PACKET_LENGTH, FX, FXF, FXP } from './wire/constants.js';
+import { type FramedPacket, PacketFramer } from './wire/framer.js';
+import { type Attrs, PacketReader } from './wire/reader.js';
 import {
-  type Attrs,
   DATA_HEADER_LENGTH,
   encodeAttrs,
   encodeDataInPlace,
@@ -12,14 +16,8 @@ import {
   encodeName,
   encodeStatus,
   encodeVersion,
-  type FramedPacket,
-  PacketFramer,
-  PacketReader,
   PacketWriter,
-} from './codec.js';
-import { ATTR, DEFAULT_MAX_PACKET_LENGTH, FX, FXF, FXP } from './constants.js';
-import { EXTENSIONS_BY_NAME } from './extensions.js';
-import { REQUESTS_BY_TYPE } from './requests.js';
+} from './wire/writer.js';
 
 /** Strips the uint32 length, as the framer does, and checks it matches. */
 function body(packet: Buffer): Buffer {

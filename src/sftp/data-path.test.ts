@@ -8,9 +8,11 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeSessionFixture, type SessionFixture, upload } from '../core/session-fixture.js';
 import { rootLogger } from '../logger.js';
-import { DATA_HEADER_LENGTH, PacketFramer, PacketReader, PacketWriter } from './codec.js';
-import { FX, FXF, FXP, MAX_READ_LENGTH, MAX_WRITE_LENGTH } from './constants.js';
 import { serveSftp } from './server.js';
+import { FX, FXF, FXP, MAX_READ_LENGTH, MAX_WRITE_LENGTH } from './wire/constants.js';
+import { PacketFramer } from './wire/framer.js';
+import { PacketReader } from './wire/reader.js';
+import { DATA_HEADER_LENGTH, PacketWriter } from './wire/writer.js';
 
 const logger = rootLogger.child({ logger: 'sftp-test' }, { level: 'silent' });
 

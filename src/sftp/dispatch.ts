@@ -1,12 +1,14 @@
 // Shapes shared by the request and extension tables: a parsed request, its context, and its reply.
 import type { FileSession } from '../core/types.js';
 import type { Logger } from '../logger.js';
-import type { Attrs, NameEntry, PacketReader, PacketWriter } from './codec.js';
-import { FX } from './constants.js';
 import type { FileEntry, HandleEntry, HandleTable } from './handles.js';
 import type { ReadBufferPool } from './read-buffers.js';
 import type { Claim } from './scheduler.js';
-import { type SftpStatus, SftpStatusError, statusOf } from './status.js';
+import { SftpStatusError } from './status.js';
+import { FX } from './wire/constants.js';
+import type { Attrs, NameEntry, PacketReader } from './wire/reader.js';
+import { type SftpStatus, statusOf } from './wire/status.js';
+import type { PacketWriter } from './wire/writer.js';
 
 export type Reply =
   | { readonly kind: 'status'; readonly status: SftpStatus }

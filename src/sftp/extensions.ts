@@ -3,8 +3,6 @@ import { createHash } from 'node:crypto';
 import type { FileHandle, HashAlgorithm, StatVfs } from '../core/types.js';
 import { NotFoundError } from '../errors.js';
 import { hasSetAttrs, setAttrsFromAttrs } from './attrs.js';
-import type { Attrs, PacketReader, PacketWriter } from './codec.js';
-import { FX } from './constants.js';
 import {
   extension,
   handleKey,
@@ -18,6 +16,9 @@ import {
 import { decodeHandleId } from './handles.js';
 import { handleBarrier, handleReadAll, parseHandle, parsePath, parseTwoPaths } from './requests.js';
 import { SftpStatusError } from './status.js';
+import { EXT, FX } from './wire/constants.js';
+import type { Attrs, PacketReader } from './wire/reader.js';
+import type { PacketWriter } from './wire/writer.js';
 
 interface CopyDataArgs {
   source: number;
@@ -124,7 +125,7 @@ async function checkFile(
   return {
     kind: 'extended',
     fill: (w) => {
-      w.string('check-file').string(algorithm);
+      w.string(EXT.CHECK_FILE_REPLY).string(algorithm);
       for (const hash of hashes) w.raw(hash);
     },
   };
@@ -145,7 +146,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<{ from: string; to: string }>({
-      name: 'posix-rename@openssh.com',
+      name: EXT.POSIX_RENAME,
       writes: true,
       parse: parseTwoPaths,
       handle: async (ctx, args) => {
@@ -157,7 +158,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '2',
     spec: extension<{ path: string }>({
-      name: 'statvfs@openssh.com',
+      name: EXT.STATVFS,
       writes: false,
       parse: parsePath,
       handle: async (ctx, args) => statvfsReply(await ctx.session.statvfs(args.path)),
@@ -166,7 +167,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '2',
     spec: extension<{ handle: number }>({
-      name: 'fstatvfs@openssh.com',
+      name: EXT.FSTATVFS,
       writes: false,
       parse: parseHandle,
       claims: (args) => handleReadAll(args.handle),
@@ -177,7 +178,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<{ from: string; to: string }>({
-      name: 'hardlink@openssh.com',
+      name: EXT.HARDLINK,
       writes: true,
       parse: parseTwoPaths,
       handle: async (ctx, args) => {
@@ -189,7 +190,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<{ handle: number }>({
-      name: 'fsync@openssh.com',
+      name: EXT.FSYNC,
       writes: false,
       parse: parseHandle,
       claims: (args) => handleBarrier(args.handle),
@@ -202,7 +203,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<{ path: string; attrs: Attrs }>({
-      name: 'lsetstat@openssh.com',
+      name: EXT.LSETSTAT,
       writes: true,
       parse: (r) => ({ path: r.utf8(), attrs: r.attrs() }),
       handle: async (ctx, args) => {
@@ -215,7 +216,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<Record<string, never>>({
-      name: 'limits@openssh.com',
+      name: EXT.LIMITS,
       writes: false,
       parse: () => ({}),
       handle: async (ctx) => ({
@@ -232,7 +233,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<{ path: string }>({
-      name: 'expand-path@openssh.com',
+      name: EXT.EXPAND_PATH,
       writes: false,
       parse: parsePath,
       handle: async (ctx, args) => {
@@ -244,7 +245,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<{ username: string }>({
-      name: 'home-directory',
+      name: EXT.HOME_DIRECTORY,
       writes: false,
       parse: (r) => ({ username: r.utf8() }),
       // Another user's home is not ours to reveal; OpenSSH answers an unknown user with FAILURE too.
@@ -259,7 +260,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<CopyDataArgs>({
-      name: 'copy-data',
+      name: EXT.COPY_DATA,
       writes: true,
       parse: (r) => ({
         source: decodeHandleId(r.string()),
@@ -287,7 +288,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<CheckFileArgs<number>>({
-      name: 'check-file-handle',
+      name: EXT.CHECK_FILE_HANDLE,
       writes: false,
       parse: parseCheckFile((r) => decodeHandleId(r.string())),
       claims: (args) => handleReadAll(args.subject),
@@ -297,7 +298,7 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
   {
     version: '1',
     spec: extension<CheckFileArgs<string>>({
-      name: 'check-file-name',
+      name: EXT.CHECK_FILE_NAME,
       writes: false,
       parse: parseCheckFile((r) => r.utf8()),
       claims: () => [{ key: NAMESPACE_KEY, access: 'read' }],

@@ -14,11 +14,13 @@ import { EventBus } from '../events/bus.js';
 import { rootLogger } from '../logger.js';
 import { FUZZ_SECONDS, RunTracker, runProperty } from '../util/fuzz-fixture.js';
 import { localHomeFs } from '../vfs/local/local-fs.js';
-import { type Attrs, PacketFramer, PacketReader, PacketWriter } from './codec.js';
-import { DEFAULT_MAX_PACKET_LENGTH, FXF, FXP } from './constants.js';
 import { EXTENSIONS_BY_NAME } from './extensions.js';
 import { REQUESTS_BY_TYPE } from './requests.js';
 import { serveSftp } from './server.js';
+import { DEFAULT_MAX_PACKET_LENGTH, FXF, FXP } from './wire/constants.js';
+import { PacketFramer } from './wire/framer.js';
+import { type Attrs, PacketReader } from './wire/reader.js';
+import { PacketWriter } from './wire/writer.js';
 
 const logger = rootLogger.child({ logger: 'sftp-fuzz' }, { level: process.env.FERRY_LOG_LEVEL ?? 'silent' });
 

@@ -6,9 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { makeSessionFixture, upload } from '../core/session-fixture.js';
 import type { FileHandle, FileSession } from '../core/types.js';
 import { rootLogger } from '../logger.js';
-import { PacketFramer, PacketReader, PacketWriter } from './codec.js';
-import { FX, FXF, FXP } from './constants.js';
 import { serveSftp } from './server.js';
+import { FX, FXF, FXP } from './wire/constants.js';
+import { PacketFramer } from './wire/framer.js';
+import { PacketReader } from './wire/reader.js';
+import { PacketWriter } from './wire/writer.js';
 
 const logger = rootLogger.child({ logger: 'sftp-test' }, { level: 'silent' });
 

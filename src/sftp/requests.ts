@@ -2,8 +2,6 @@
 import type { OpenMode } from '../core/types.js';
 import { byteLength } from '../util/byte-chunks.js';
 import { attrsFromStat, hasSetAttrs, setAttrsFromAttrs } from './attrs.js';
-import { type Attrs, DATA_HEADER_LENGTH, type NameEntry, type PacketReader } from './codec.js';
-import { FX, FXF, FXP, READDIR_REPLY_BYTES } from './constants.js';
 import {
   handleKey,
   lookupFile,
@@ -17,9 +15,14 @@ import {
   statusReply,
 } from './dispatch.js';
 import { decodeHandleId, encodeHandleId } from './handles.js';
+import { READDIR_REPLY_BYTES } from './limits.js';
 import { formatLongname } from './longname.js';
 import type { Claim } from './scheduler.js';
-import { SftpStatusError, statusOf } from './status.js';
+import { SftpStatusError } from './status.js';
+import { FX, FXF, FXP } from './wire/constants.js';
+import type { Attrs, NameEntry, PacketReader } from './wire/reader.js';
+import { statusOf } from './wire/status.js';
+import { DATA_HEADER_LENGTH } from './wire/writer.js';
 
 interface PathArgs {
   path: string;

@@ -18,10 +18,12 @@ import type {
 import { FerryError, NotFoundError } from '../errors.js';
 import { rootLogger } from '../logger.js';
 import { chunksOf } from '../util/byte-chunks.js';
-import { PacketFramer, PacketReader, PacketWriter } from './codec.js';
-import { FX, FXF, FXP } from './constants.js';
 import { ADVERTISED_EXTENSIONS } from './extensions.js';
 import { type SftpServeOptions, serveSftp } from './server.js';
+import { FX, FXF, FXP } from './wire/constants.js';
+import { PacketFramer } from './wire/framer.js';
+import { PacketReader } from './wire/reader.js';
+import { PacketWriter } from './wire/writer.js';
 
 const logger = rootLogger.child({ logger: 'sftp-test' }, { level: process.env.FERRY_LOG_LEVEL ?? 'silent' });
 

@@ -4,29 +4,6 @@ import type { FileSession } from '../core/types.js';
 import { ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
-  DATA_HEADER_LENGTH,
-  encodeAttrs,
-  encodeDataInPlace,
-  encodeExtendedReply,
-  encodeHandle,
-  encodeName,
-  encodeStatus,
-  encodeVersion,
-  type FramedPacket,
-  PacketFramer,
-  PacketReader,
-} from './codec.js';
-import {
-  DEFAULT_MAX_BUFFERED_BYTES,
-  DEFAULT_MAX_IN_FLIGHT,
-  DEFAULT_MAX_OPEN_HANDLES,
-  DEFAULT_MAX_PACKET_LENGTH,
-  FX,
-  FXP,
-  MAX_READ_LENGTH,
-  MAX_WRITE_LENGTH,
-} from './constants.js';
-import {
   NAMESPACE_KEY,
   type Reply,
   type RequestContext,
@@ -35,10 +12,25 @@ import {
 } from './dispatch.js';
 import { ADVERTISED_EXTENSIONS, EXTENSIONS_BY_NAME } from './extensions.js';
 import { HandleTable } from './handles.js';
+import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_OPEN_HANDLES } from './limits.js';
 import { ReadBufferPool } from './read-buffers.js';
 import { REQUESTS_BY_TYPE } from './requests.js';
 import { RequestScheduler } from './scheduler.js';
-import { STATUS_MESSAGES, statusFromError } from './status.js';
+import { statusFromError } from './status.js';
+import { DEFAULT_MAX_PACKET_LENGTH, FX, FXP, MAX_READ_LENGTH, MAX_WRITE_LENGTH } from './wire/constants.js';
+import { type FramedPacket, PacketFramer } from './wire/framer.js';
+import { PacketReader } from './wire/reader.js';
+import { STATUS_MESSAGES } from './wire/status.js';
+import {
+  DATA_HEADER_LENGTH,
+  encodeAttrs,
+  encodeDataInPlace,
+  encodeExtendedReply,
+  encodeHandle,
+  encodeName,
+  encodeStatus,
+  encodeVersion,
+} from './wire/writer.js';
 
 export interface SftpServeOptions {
   logger: Logger;

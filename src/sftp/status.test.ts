@@ -8,8 +8,8 @@ import {
   PermissionDeniedError,
   ProtocolError,
 } from '../errors.js';
-import { FX } from './constants.js';
 import { SftpStatusError, statusFromError } from './status.js';
+import { FX } from './wire/constants.js';
 
 describe('statusFromError', () => {
   const cases: ReadonlyArray<[FerryErrorCode, number, string]> = [

@@ -1,7 +1,9 @@
 // A raw SFTP v3 client for attack tests: any request with any fields (ATTRS modes, extensions on any handle), every reply kept.
 import ssh2 from 'ssh2';
-import { type Attrs, PacketFramer, PacketReader, PacketWriter } from '../../src/sftp/codec.js';
-import { FX, FXF, FXP } from '../../src/sftp/constants.js';
+import { FX, FXF, FXP } from '../../src/sftp/wire/constants.js';
+import { PacketFramer } from '../../src/sftp/wire/framer.js';
+import { type Attrs, PacketReader } from '../../src/sftp/wire/reader.js';
+import { PacketWriter } from '../../src/sftp/wire/writer.js';
 
 export { FXF };
 

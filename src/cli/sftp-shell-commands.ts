@@ -1,13 +1,11 @@
 // The commands of `ferry sftp`, as OpenSSH's sftp names and prints them: one table row per command.
-import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { basename, join, posix, resolve } from 'node:path';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { basename, join, posix } from 'node:path';
 import { FerryError } from '../errors.js';
-import { globToRegExp, hasGlob } from './glob.js';
+import { hasGlob } from '../transfers/glob.js';
+import { isDirectory, type SftpAttrs, type SftpClient } from '../transfers/sftp-client.js';
+import { formatBytes } from '../transfers/timing.js';
 import type { ProgressReporter } from './progress.js';
-import { isDirectory, isRegularFile, type SftpAttrs, type SftpClient } from './sftp-client.js';
-import { formatBytes } from './timing.js';
-import { download, upload } from './transfer.js';
 
 export class ShellCommandError extends FerryError {
   constructor(message: string) {
@@ -22,13 +20,28 @@ export interface ShellIo {
   columns: number;
 }
 
-interface Command {
+/** What a command sees of the shell (SftpShell, in sftp-shell.ts): its client, terminal, directories and transfers. */
+export interface ShellSession {
+  readonly sftp: SftpClient;
+  readonly io: ShellIo;
+  remoteCwd: string;
+  localCwd: string;
+  remotePath(p: string): string;
+  localPath(p: string): string;
+  /** Remote paths a (possibly glob) argument names; a glob matching nothing is an error, as in sftp. */
+  expandRemote(arg: string): Promise<string[]>;
+  expandLocal(arg: string): Promise<string[]>;
+  get(remote: string, local: string, flags: Set<string>): Promise<void>;
+  put(local: string, remote: string, flags: Set<string>): Promise<void>;
+}
+
+export interface Command {
   readonly names: readonly string[];
   readonly usage: string;
   readonly help: string;
   /** Fewest and most arguments, for commands without flags: checked against `usage` before `run`. */
   readonly arity?: readonly [min: number, max: number];
-  run(shell: SftpShell, args: string[], flags: Set<string>): Promise<'quit' | undefined>;
+  run(shell: ShellSession, args: string[], flags: Set<string>): Promise<'quit' | undefined>;
 }
 
 /** Splits a command line as sftp does: whitespace separates, quotes group, backslash escapes. */
@@ -79,7 +92,7 @@ function takeFlags(args: string[], allowed: string): { flags: Set<string>; rest:
   return { flags, rest: args.slice(i) };
 }
 
-const need = (args: string[], min: number, max: number, usage: string) => {
+export const need = (args: string[], min: number, max: number, usage: string) => {
   if (args.length < min || args.length > max) throw new ShellCommandError(`usage: ${usage}`);
 };
 
@@ -90,124 +103,7 @@ function modeString(mode: number, dir: boolean): string {
   return out;
 }
 
-export class SftpShell {
-  remoteCwd: string;
-  localCwd: string;
-
-  constructor(
-    readonly sftp: SftpClient,
-    readonly io: ShellIo,
-    home: string,
-    localCwd: string = process.cwd(),
-  ) {
-    this.remoteCwd = home;
-    this.localCwd = localCwd;
-  }
-
-  remotePath(p: string): string {
-    return posix.resolve(this.remoteCwd, p === '~' ? '.' : p);
-  }
-
-  localPath(p: string): string {
-    if (p === '~' || p.startsWith('~/')) return join(homedir(), p.slice(1));
-    return resolve(this.localCwd, p);
-  }
-
-  /** Remote paths a (possibly glob) argument names; a glob matching nothing is an error, as in sftp. */
-  async expandRemote(arg: string): Promise<string[]> {
-    const path = this.remotePath(arg);
-    if (!hasGlob(basename(path))) return [path];
-    const dir = posix.dirname(path);
-    const pattern = posix.basename(path);
-    const re = globToRegExp(pattern);
-    const names = (await this.sftp.list(dir))
-      .map((e) => e.filename)
-      .filter((n) => re.test(n) && (pattern.startsWith('.') || !n.startsWith('.')))
-      .sort();
-    if (names.length === 0) throw new ShellCommandError(`${arg} not found`);
-    return names.map((n) => posix.join(dir, n));
-  }
-
-  async expandLocal(arg: string): Promise<string[]> {
-    const path = this.localPath(arg);
-    if (!hasGlob(basename(path))) return [path];
-    const dir = resolve(path, '..');
-    const pattern = basename(path);
-    const re = globToRegExp(pattern);
-    const names = (await readdir(dir))
-      .filter((n) => re.test(n) && (pattern.startsWith('.') || !n.startsWith('.')))
-      .sort();
-    if (names.length === 0) throw new ShellCommandError(`${arg} not found`);
-    return names.map((n) => join(dir, n));
-  }
-
-  async execute(line: string): Promise<'quit' | undefined> {
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return undefined;
-    const [name, ...args] = splitArgs(trimmed);
-    const command = COMMANDS.find((c) => c.names.includes(name!));
-    if (!command) throw new ShellCommandError(`Invalid command: ${name}`);
-    if (command.arity) need(args, command.arity[0], command.arity[1], command.usage);
-    return command.run(this, args, new Set());
-  }
-
-  async get(remote: string, local: string, flags: Set<string>): Promise<void> {
-    const attrs = await this.sftp.stat(remote);
-    if (isDirectory(attrs)) {
-      if (!flags.has('r')) throw new ShellCommandError(`${remote}: is a directory (use get -r)`);
-      this.io.out(`Retrieving ${remote}\n`);
-      await mkdir(local, { recursive: true });
-      for (const e of await this.sftp.list(remote)) {
-        if (isDirectory(e.attrs) || isRegularFile(e.attrs))
-          await this.get(posix.join(remote, e.filename), join(local, e.filename), flags);
-      }
-      if (flags.has('p') && attrs.permissions !== undefined) await chmod(local, attrs.permissions & 0o7777);
-      return;
-    }
-    if (!isRegularFile(attrs)) throw new ShellCommandError(`${remote}: not a regular file`);
-    this.io.out(`Fetching ${remote} to ${local}\n`);
-    this.io.progress.start(basename(remote), attrs.size ?? 0);
-    try {
-      await download(this.sftp, remote, local, {
-        useTempName: false,
-        resume: flags.has('a'),
-        preserve: flags.has('p'),
-        onProgress: (done, total) => this.io.progress.update(done, total),
-      });
-    } finally {
-      this.io.progress.stop();
-    }
-  }
-
-  async put(local: string, remote: string, flags: Set<string>): Promise<void> {
-    const s = await stat(local);
-    if (s.isDirectory()) {
-      if (!flags.has('r')) throw new ShellCommandError(`${local}: is a directory (use put -r)`);
-      this.io.out(`Entering ${local}\n`);
-      if (!(await this.sftp.tryStat(remote))) await this.sftp.mkdir(remote);
-      for (const entry of await readdir(local, { withFileTypes: true })) {
-        if (entry.isDirectory() || entry.isFile())
-          await this.put(join(local, entry.name), posix.join(remote, entry.name), flags);
-      }
-      return;
-    }
-    if (!s.isFile()) throw new ShellCommandError(`${local}: not a regular file`);
-    this.io.out(`Uploading ${local} to ${remote}\n`);
-    this.io.progress.start(basename(local), s.size);
-    try {
-      await upload(this.sftp, local, remote, {
-        useTempName: false,
-        resume: flags.has('a'),
-        preserve: flags.has('p'),
-        onProgress: (done, total) => this.io.progress.update(done, total),
-      });
-    } finally {
-      this.io.progress.stop();
-    }
-  }
-}
-
-async function isRemoteDir(shell: SftpShell, path: string): Promise<boolean> {
+async function isRemoteDir(shell: ShellSession, path: string): Promise<boolean> {
   const attrs = await shell.sftp.tryStat(path);
   return attrs !== undefined && isDirectory(attrs);
 }
@@ -227,7 +123,7 @@ function columns(names: string[], width: number): string {
   return out;
 }
 
-async function getCommand(shell: SftpShell, argv: string[], resumeAll: boolean): Promise<undefined> {
+async function getCommand(shell: ShellSession, argv: string[], resumeAll: boolean): Promise<undefined> {
   const { flags, rest } = takeFlags(argv, 'afpPrR');
   if (resumeAll) flags.add('a');
   if (flags.has('R')) flags.add('r');
@@ -243,7 +139,7 @@ async function getCommand(shell: SftpShell, argv: string[], resumeAll: boolean):
   return undefined;
 }
 
-async function putCommand(shell: SftpShell, argv: string[], resumeAll: boolean): Promise<undefined> {
+async function putCommand(shell: ShellSession, argv: string[], resumeAll: boolean): Promise<undefined> {
   const { flags, rest } = takeFlags(argv, 'afpPrR');
   if (resumeAll) flags.add('a');
   if (flags.has('R')) flags.add('r');
@@ -264,7 +160,7 @@ function longLocal(name: string, s: Awaited<ReturnType<typeof stat>>): string {
   return `${modeString(Number(s.mode), s.isDirectory())} ${String(s.size).padStart(10)} ${when} ${name}`;
 }
 
-const COMMANDS: readonly Command[] = [
+export const COMMANDS: readonly Command[] = [
   {
     names: ['bye', 'quit', 'exit'],
     usage: 'bye',

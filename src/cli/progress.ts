@@ -1,6 +1,6 @@
 // A transfer progress bar (cli-progress) with rate and ETA, drawn on stderr only when it is a terminal.
 import cliProgress from 'cli-progress';
-import { formatBytes } from './timing.js';
+import { formatBytes } from '../transfers/timing.js';
 
 export interface ProgressReporter {
   start(name: string, total: number): void;

@@ -1,4 +1,4 @@
-// SFTP v3 wire constants (draft-ietf-secsh-filexfer-02) and the limits Ferry advertises.
+// SFTP v3 wire constants (draft-ietf-secsh-filexfer-02) and extension names: one definition for server and client.
 
 export const SFTP_VERSION = 3;
 
@@ -66,21 +66,29 @@ export const FXF = {
   EXCL: 0x00000020,
 } as const;
 
+/** Extension request names (OpenSSH PROTOCOL §4, draft-ietf-secsh-filexfer-extensions). */
+export const EXT = {
+  POSIX_RENAME: 'posix-rename@openssh.com',
+  STATVFS: 'statvfs@openssh.com',
+  FSTATVFS: 'fstatvfs@openssh.com',
+  HARDLINK: 'hardlink@openssh.com',
+  FSYNC: 'fsync@openssh.com',
+  LSETSTAT: 'lsetstat@openssh.com',
+  LIMITS: 'limits@openssh.com',
+  EXPAND_PATH: 'expand-path@openssh.com',
+  HOME_DIRECTORY: 'home-directory',
+  COPY_DATA: 'copy-data',
+  CHECK_FILE_HANDLE: 'check-file-handle',
+  CHECK_FILE_NAME: 'check-file-name',
+  /** Not a request: the name a check-file reply starts with. */
+  CHECK_FILE_REPLY: 'check-file',
+} as const;
+
 /** statvfs@openssh.com f_flag bits. */
 export const STATVFS_FLAG = { RDONLY: 0x1, NOSUID: 0x2 } as const;
 
-/** OpenSSH's SFTP_MAX_MSG_LENGTH: the largest packet we accept by default. */
+/** OpenSSH's SFTP_MAX_MSG_LENGTH: the largest packet a peer must accept (and our server's default limit). */
 export const DEFAULT_MAX_PACKET_LENGTH = 256 * 1024;
 /** OpenSSH's SFTP_MAX_READ_LENGTH (255 KiB): leaves room for the DATA header inside one max packet. */
 export const MAX_READ_LENGTH = DEFAULT_MAX_PACKET_LENGTH - 1024;
 export const MAX_WRITE_LENGTH = DEFAULT_MAX_PACKET_LENGTH - 1024;
-export const DEFAULT_MAX_IN_FLIGHT = 64;
-export const DEFAULT_MAX_OPEN_HANDLES = 256;
-/** Request + reply bytes a session may hold before it stops reading the channel. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-/**
- * Bytes of entries per NAME reply to READDIR. sftp-server sends 100 entries (up to ~62 KiB with long names);
- * a byte bound sends more of the usual short names per round trip (OpenSSH's client asks for the next batch
- * only after the previous reply) and stays far below every client's 256 KiB packet limit.
- */
-export const READDIR_REPLY_BYTES = 64 * 1024;
