@@ -10,11 +10,14 @@ describe('ResourceBudget', () => {
     const second = budget.open('ann');
     const other = budget.open('bob');
     for (let i = 0; i < 3; i++) first.take(1);
-    assert.throws(() => first.take(1), (err: Error) => {
-      assert.ok(err instanceof BudgetExceededError);
-      assert.match(err.message, /on this connection \(limit 3\)/);
-      return true;
-    });
+    assert.throws(
+      () => first.take(1),
+      (err: Error) => {
+        assert.ok(err instanceof BudgetExceededError);
+        assert.match(err.message, /on this connection \(limit 3\)/);
+        return true;
+      },
+    );
     second.take(1);
     second.take(1);
     assert.throws(() => second.take(1), /for user ann across connections \(limit 5\)/);
