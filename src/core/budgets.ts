@@ -65,7 +65,8 @@ export class BudgetAccount {
   readonly #onClose: () => void;
   #used = 0;
   #closed = false;
-  #onRoom: (() => void) | undefined;
+  /** Several sessions of one connection share its account; each may wait for room. */
+  readonly #roomListeners = new Set<() => void>();
 
   constructor(budget: ResourceBudget, user: string, pool: UserPool, onClose: () => void) {
     this.#budget = budget;
@@ -91,10 +92,10 @@ export class BudgetAccount {
     return connectionOk && userOk;
   }
 
-  /** Takes `amount` if it fits; otherwise false and, when onRoom is set, a call once something is given back. */
+  /** Takes `amount` if it fits; otherwise false and, for onRoom listeners, a call once something is given back. */
   tryTake(amount: number): boolean {
     if (!this.fits(amount)) {
-      if (this.#onRoom && !this.#closed) this.#pool.waiting.add(this);
+      if (this.#roomListeners.size > 0 && !this.#closed) this.#pool.waiting.add(this);
       return false;
     }
     this.#used += amount;
@@ -124,9 +125,13 @@ export class BudgetAccount {
     this.#wakeWaiting();
   }
 
-  /** Called (asynchronously) after a refused tryTake once any account of the same user gives something back. */
-  onRoom(listener: () => void): void {
-    this.#onRoom = listener;
+  /**
+   * `listener` is called (asynchronously) after a refused tryTake once any account of the same user gives
+   * something back. Returns the function that removes it.
+   */
+  onRoom(listener: () => void): () => void {
+    this.#roomListeners.add(listener);
+    return () => this.#roomListeners.delete(listener);
   }
 
   /** The connection is gone: whatever it still holds goes back, whoever forgot to give it. Idempotent. */
@@ -134,7 +139,7 @@ export class BudgetAccount {
     if (this.#closed) return;
     this.give(this.#used);
     this.#closed = true;
-    this.#onRoom = undefined;
+    this.#roomListeners.clear();
     this.#pool.waiting.delete(this);
     this.#onClose();
   }
@@ -146,7 +151,7 @@ export class BudgetAccount {
     waiting.clear();
     // Not from inside give(): the waiter would re-enter its own pump while the giver is mid-update.
     setImmediate(() => {
-      for (const account of woken) account.#onRoom?.();
+      for (const account of woken) for (const listener of [...account.#roomListeners]) listener();
     });
   }
 }

@@ -1,5 +1,6 @@
 // The protocol-neutral file session every front end (SFTP, SCP, later HTTP) calls: virtual paths in, policy applied.
 import type { ByteChunks } from '../util/byte-chunks.js';
+import type { BudgetAccount } from './budgets.js';
 
 /** SFTPGo's permission vocabulary; `*` grants all. */
 export const PERMISSIONS = [
@@ -111,8 +112,21 @@ export interface FileHandle {
   sync(): Promise<void>;
   /** Hash of [offset, offset+length) (length 0 = to end of file). */
   hash(algorithm: HashAlgorithm, offset: number, length: number): Promise<Buffer>;
+  /**
+   * check-file: the digest of [offset, offset+length) (length 0 = to end of file), or with blockSize > 0
+   * one digest per block. Audited like a download; bounded by the session's hash budget; stops on `signal`.
+   */
+  checksum(request: ChecksumRequest, options?: { signal?: AbortSignal }): Promise<Buffer[]>;
   /** Completes the transfer (an atomic upload becomes visible under its name here). */
   close(): Promise<void>;
+}
+
+export interface ChecksumRequest {
+  readonly algorithm: HashAlgorithm;
+  readonly offset: number;
+  readonly length: number;
+  /** 0: one digest of the whole range. */
+  readonly blockSize: number;
 }
 
 export interface DirHandle {
@@ -148,9 +162,18 @@ export interface FileSession {
     length: number,
     target: FileHandle,
     targetOffset: number,
+    options?: { signal?: AbortSignal },
   ): Promise<void>;
   /** Ends the session: open handles are closed without completing uploads (partials are kept for resume). */
   close(): Promise<void>;
 }
 
-export type FileSessionFactory = (identity: SessionIdentity) => FileSession;
+/** What a session draws on beyond its own limits: its connection's budgets, and the connection's lifetime. */
+export interface SessionResources {
+  /** Open handles, counted per connection and per user (see budgets.ts). */
+  readonly handles?: BudgetAccount | undefined;
+  /** Aborted when the connection is gone: long work (hashing, copying) stops. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+export type FileSessionFactory = (identity: SessionIdentity, resources?: SessionResources) => FileSession;
