@@ -1,4 +1,5 @@
 // The one place FerryErrors become SFTP status codes, with the messages OpenSSH's sftp-server sends.
+import { BudgetExceededError } from '../core/budgets.js';
 import { FerryError, type FerryErrorCode, toFerryError } from '../errors.js';
 import { FX, type StatusCode } from './constants.js';
 
@@ -62,5 +63,7 @@ export function statusOf(code: StatusCode): SftpStatus {
 /** Maps any thrown value (FerryError, errno error, bug) to the status sent to the client. */
 export function statusFromError(err: unknown): SftpStatus {
   if (err instanceof SftpStatusError) return err.status;
+  // Budget messages name the resource and the limit, never a path: the user should see which one was hit.
+  if (err instanceof BudgetExceededError) return { code: FX.FAILURE, message: err.message };
   return BY_CODE[toFerryError(err).code] ?? status(FX.FAILURE);
 }
