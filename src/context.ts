@@ -4,6 +4,7 @@ import { AuditWriter } from './audit/writer.js';
 import { Defender } from './auth/defender.js';
 import { TotpService } from './auth/totp.js';
 import type { FerryConfig } from './config/schema.js';
+import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { FileSessionFactory } from './core/types.js';
 import { EventBus } from './events/bus.js';
@@ -39,6 +40,8 @@ export class AppContext {
   /** The tamper-evident audit trail; subscribed to `events`, and used directly for admin changes. */
   readonly audit: AuditWriter;
   readonly fileSessions: FileSessionFactory;
+  /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
+  readonly budgets: ResourceLedger;
   #masterKey: MasterKey | undefined;
   #defender: Defender | undefined;
   #transfers: TransferService | undefined;
@@ -58,8 +61,16 @@ export class AppContext {
         maxOpenHandles: config.maxOpenHandles,
         maxPathLength: config.maxPathLength,
         maxFileSize: config.maxFileSize,
+        maxHashBytes: config.maxHashBytes,
       },
       uploadMode: config.uploadMode,
+    });
+    this.budgets = new ResourceLedger({
+      handles: { perConnection: config.maxOpenHandlesPerConnection, perUser: config.maxOpenHandlesPerUser },
+      replyBytes: {
+        perConnection: config.maxBufferedBytesPerConnection,
+        perUser: config.maxBufferedBytesPerUser,
+      },
     });
   }
 

@@ -23,6 +23,7 @@ export interface ServeFlags {
   listen?: string;
   sftpPort?: string;
   algorithms?: string;
+  maxChannelsPerConnection?: string;
 }
 
 /** Creates the `admin` account on a store without users and returns its one-time password. */
@@ -88,11 +89,13 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
       events: ctx.events,
       logger: loggers.ssh,
       defender: ctx.defender,
+      budgets: ctx.budgets,
       limits: {
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
         maxSessionsPerUser: config.maxSessionsPerUser,
+        maxChannelsPerConnection: config.maxChannelsPerConnection,
         idleTimeout: config.idleTimeout,
       },
       sftp: {
@@ -252,7 +255,14 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
 }
 
 export function registerServeCommand(program: Command): void {
-  const keys = ['listen', 'sftpPort', 'algorithms', 'workers', 'dataDir'] as const;
+  const keys = [
+    'listen',
+    'sftpPort',
+    'algorithms',
+    'workers',
+    'maxChannelsPerConnection',
+    'dataDir',
+  ] as const;
   program
     .command('serve')
     .description('run the SFTP server (SQLite store and local disk in the data dir)')
@@ -261,6 +271,10 @@ export function registerServeCommand(program: Command): void {
     .option('--sftp-port <port>', `${CONFIG_DESCRIPTIONS.sftpPort} [${envNameOf('sftpPort')}]`)
     .option('--algorithms <profile>', `${CONFIG_DESCRIPTIONS.algorithms} [${envNameOf('algorithms')}]`)
     .option('--workers <n>', `${CONFIG_DESCRIPTIONS.workers} [${envNameOf('workers')}]`)
+    .option(
+      '--max-channels-per-connection <n>',
+      `${CONFIG_DESCRIPTIONS.maxChannelsPerConnection} [${envNameOf('maxChannelsPerConnection')}]`,
+    )
     .option('--config <file>', 'JSON config file [FERRY_CONFIG]')
     .addHelpText(
       'after',
