@@ -336,7 +336,8 @@ class SftpConnection {
     } catch (err) {
       const status = statusFromError(err);
       const code = toFerryError(err).code;
-      if (code === 'ERR_IO' || code === 'ERR_CONFIG') {
+      // Work cut short by teardown is expected, not an I/O failure worth a warning.
+      if ((code === 'ERR_IO' || code === 'ERR_CONFIG') && !this.#stop.signal.aborted) {
         this.#logger.warn({ err, request: spec.name, id }, 'sftp request failed');
       } else {
         this.#logger.debug({ request: spec.name, id, code, status: status.code }, 'sftp request refused');
