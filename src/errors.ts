@@ -73,6 +73,12 @@ export class LimitError extends FerryError {
   }
 }
 
+/**
+ * An over-budget request (core/budgets.ts, the hash budget). Its message names the resource and the limit,
+ * never a path, so front ends may pass it to the client as it is (SFTP: FAILURE with this message).
+ */
+export class BudgetExceededError extends LimitError {}
+
 const errnoToCode: Record<string, FerryErrorCode> = {
   ENOENT: 'ERR_NOT_FOUND',
   EACCES: 'ERR_PERMISSION_DENIED',

@@ -1,5 +1,8 @@
 // Resource budgets counted per connection and per user across the process: open handles, buffered reply bytes.
-import { LimitError } from '../errors.js';
+import { BudgetExceededError } from '../errors.js';
+import type { BudgetAccount, ConnectionBudgets, ResourceBudgets } from './types.js';
+
+export { BudgetExceededError };
 
 /**
  * A limit per channel times unlimited channels is no limit: every session draws from its connection's
@@ -11,16 +14,10 @@ export interface BudgetLimits {
   readonly perUser: number;
 }
 
-/**
- * An over-budget request. Its message names the resource and the limit, never a path, so front ends may
- * pass it to the client as it is (SFTP: FAILURE with this message).
- */
-export class BudgetExceededError extends LimitError {}
-
 interface UserPool {
   used: number;
   /** Accounts of this user that were refused and wait for room (see BudgetAccount.onRoom). */
-  readonly waiting: Set<BudgetAccount>;
+  readonly waiting: Set<PooledAccount>;
   accounts: number;
 }
 
@@ -43,7 +40,7 @@ export class ResourceBudget {
       this.#users.set(user, pool);
     }
     pool.accounts++;
-    return new BudgetAccount(this, user, pool, () => this.#closed(user, pool));
+    return new PooledAccount(this, user, pool, () => this.#closed(user, pool));
   }
 
   /** What `user`'s connections hold right now (tests, diagnostics). */
@@ -58,7 +55,7 @@ export class ResourceBudget {
 }
 
 /** A connection's share of a ResourceBudget. Takes are refused, never queued; give back what you took. */
-export class BudgetAccount {
+class PooledAccount implements BudgetAccount {
   readonly #budget: ResourceBudget;
   readonly #user: string;
   readonly #pool: UserPool;
@@ -157,7 +154,7 @@ export class BudgetAccount {
 }
 
 /** The budgets a connection draws from; one ledger per process, built by the composition root. */
-export class ResourceLedger {
+export class ResourceLedger implements ResourceBudgets {
   readonly handles: ResourceBudget;
   readonly replyBytes: ResourceBudget;
 
@@ -179,10 +176,4 @@ export class ResourceLedger {
       },
     };
   }
-}
-
-export interface ConnectionBudgets {
-  readonly handles: BudgetAccount;
-  readonly replyBytes: BudgetAccount;
-  close(): void;
 }

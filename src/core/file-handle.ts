@@ -1,11 +1,10 @@
 // An open file of a session: position-addressed I/O, transfer accounting, and completion of atomic uploads on close.
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError, PermissionDeniedError, toFerryError } from '../errors.js';
+import { BudgetExceededError, InvalidArgumentError, PermissionDeniedError, toFerryError } from '../errors.js';
 import type { TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
 import type { Fs, FsFile, FsStat } from '../vfs/types.js';
-import { BudgetExceededError } from './budgets.js';
 import { hashRange, type RangeReader, type RangeSource, UploadDigest } from './digest.js';
 import type { ConcretePermission } from './permissions.js';
 import type { ChecksumRequest, FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';

@@ -1,6 +1,5 @@
 // The protocol-neutral file session every front end (SFTP, SCP, later HTTP) calls: virtual paths in, policy applied.
 import type { ByteChunks } from '../util/byte-chunks.js';
-import type { BudgetAccount } from './budgets.js';
 
 /** SFTPGo's permission vocabulary; `*` grants all. */
 export const PERMISSIONS = [
@@ -166,6 +165,37 @@ export interface FileSession {
   ): Promise<void>;
   /** Ends the session: open handles are closed without completing uploads (partials are kept for resume). */
   close(): Promise<void>;
+}
+
+/**
+ * A connection's share of a resource counted per connection and per user (budgets.ts implements it).
+ * Takes are refused, never queued; what was taken is given back.
+ */
+export interface BudgetAccount {
+  readonly used: number;
+  /** Whether `amount` more fits both the connection's and the user's limit. */
+  fits(amount: number): boolean;
+  /** Takes `amount` if it fits; otherwise false, and onRoom listeners are called once something is given back. */
+  tryTake(amount: number): boolean;
+  /** Like tryTake, but throws BudgetExceededError naming the limit that was hit. */
+  take(amount: number): void;
+  give(amount: number): void;
+  /** Called asynchronously after a refused tryTake once another account of the user gives back; returns the remover. */
+  onRoom(listener: () => void): () => void;
+  /** The connection is gone: everything still held goes back. Idempotent. */
+  close(): void;
+}
+
+/** The accounts of one authenticated connection. */
+export interface ConnectionBudgets {
+  readonly handles: BudgetAccount;
+  readonly replyBytes: BudgetAccount;
+  close(): void;
+}
+
+/** Per-process budgets: one set of accounts per connection, limits per connection and per user. */
+export interface ResourceBudgets {
+  openConnection(user: string): ConnectionBudgets;
 }
 
 /** What a session draws on beyond its own limits: its connection's budgets, and the connection's lifetime. */

@@ -1,7 +1,6 @@
 // Serves one SFTP v3 session on a raw SSH channel: framing, dispatch, per-file ordering, backpressure, teardown.
 import type { Duplex } from 'node:stream';
-import type { BudgetAccount } from '../core/budgets.js';
-import type { FileSession } from '../core/types.js';
+import type { BudgetAccount, FileSession } from '../core/types.js';
 import { FerryError, ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {

@@ -1,6 +1,5 @@
 // The one place FerryErrors become SFTP status codes, with the messages OpenSSH's sftp-server sends.
-import { BudgetExceededError } from '../core/budgets.js';
-import { FerryError, type FerryErrorCode, toFerryError } from '../errors.js';
+import { BudgetExceededError, FerryError, type FerryErrorCode, toFerryError } from '../errors.js';
 import { FX, type StatusCode } from './constants.js';
 
 /** Messages as OpenSSH's status_to_message() words them; clients print them verbatim. */

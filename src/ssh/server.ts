@@ -6,8 +6,7 @@ import { type AuthAttempt, ConnectionAuthenticator, type LockoutPolicy } from '.
 import { DEFENDER_SCORES, type Defender } from '../auth/defender.js';
 import type { TotpService } from '../auth/totp.js';
 import { homeDirOf } from '../auth/user-admin.js';
-import type { ResourceLedger } from '../core/budgets.js';
-import type { FileSessionFactory } from '../core/types.js';
+import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import { FerryError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
@@ -50,7 +49,7 @@ export interface SshServerOptions {
     readonly maxPacketLength: number;
   };
   /** Open handles and buffered reply bytes per connection and per user; without it only per-session limits hold. */
-  readonly budgets?: ResourceLedger;
+  readonly budgets?: ResourceBudgets;
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
   readonly totp?: TotpService;
