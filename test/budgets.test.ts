@@ -148,6 +148,39 @@ describe('teardown and bounded work', () => {
     }
   });
 
+  test('an scp download whose client stops reading and drops TCP is torn down at once', async () => {
+    const client = await login(server.port, 'ann', 'ann-pw');
+    const from = events.length;
+    const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+      client.exec('scp -f large.sparse', (err, s) => (err ? reject(err) : resolve(s))),
+    );
+    const header = new Promise<string>((resolve) =>
+      stream.once('data', (d: Buffer) => resolve(d.toString())),
+    );
+    stream.write(Buffer.from([0]));
+    assert.match(await header, /^C0\d{3} 51539607552 large.sparse\n/);
+    // Ask for the data, then never read it: the server blocks writing.
+    stream.pause();
+    stream.write(Buffer.from([0]));
+    await sleep(500);
+    assert.equal(events.slice(from).filter((e) => e.type === 'transfer').length, 0, 'still sending 48 GiB');
+    const dropped = Date.now();
+    client.destroy();
+    const download = await waitFor('the scp download to be torn down', 5000, () =>
+      events
+        .slice(from)
+        .find((e) => e.type === 'transfer' && e.direction === 'download' && e.path === '/large.sparse'),
+    );
+    const took = Date.now() - dropped;
+    // The file handle was closed (its record written) long before 48 GiB could have been sent.
+    const sent = download.type === 'transfer' ? download.bytes : -1;
+    assert.ok(sent >= 0 && sent < 48 * GiB, `${sent} bytes recorded`);
+    assert.ok(took < 1500, `torn down ${took} ms after the client left`);
+    console.log(
+      `# scp download torn down ${took} ms after the paused client dropped TCP (${sent} bytes read)`,
+    );
+  });
+
   test('check-file over a 1 TiB sparse file is refused by the hash budget, and audited like a download', async () => {
     const client = await login(server.port, 'ann', 'ann-pw');
     try {
