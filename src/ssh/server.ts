@@ -341,7 +341,7 @@ function handleConnection(
     // paused channel with unread input never emits 'end', so ssh2 never emits its 'close').
     const gone = new AbortController();
     client.once('close', () => {
-      gone.abort();
+      gone.abort(new FerryError('ERR_IO', 'Connection closed'));
       budgets?.close();
     });
     let lastActivity = Date.now();
