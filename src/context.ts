@@ -6,6 +6,7 @@ import { AuditWriter } from './audit/writer.js';
 import { Defender } from './auth/defender.js';
 import { TotpService } from './auth/totp.js';
 import type { FerryConfig } from './config/schema.js';
+import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { FileSessionFactory } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
@@ -48,6 +49,8 @@ export class AppContext {
   /** The process's health (the audit store reports into it); what a readiness probe serves. */
   readonly health: HealthState = health;
   readonly fileSessions: FileSessionFactory;
+  /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
+  readonly budgets: ResourceLedger;
   #masterKey: MasterKey | undefined;
   #defender: Defender | undefined;
   #transfers: TransferService | undefined;
@@ -79,8 +82,16 @@ export class AppContext {
         maxOpenHandles: config.maxOpenHandles,
         maxPathLength: config.maxPathLength,
         maxFileSize: config.maxFileSize,
+        maxHashBytes: config.maxHashBytes,
       },
       uploadMode: config.uploadMode,
+    });
+    this.budgets = new ResourceLedger({
+      handles: { perConnection: config.maxOpenHandlesPerConnection, perUser: config.maxOpenHandlesPerUser },
+      replyBytes: {
+        perConnection: config.maxBufferedBytesPerConnection,
+        perUser: config.maxBufferedBytesPerUser,
+      },
     });
   }
 

@@ -104,6 +104,11 @@ export class AuditUnavailableError extends FerryError {
     super('ERR_AUDIT_UNAVAILABLE', message, options);
   }
 }
+/**
+ * An over-budget request (core/budgets.ts, the hash budget). Its message names the resource and the limit,
+ * never a path, so front ends may pass it to the client as it is (SFTP: FAILURE with this message).
+ */
+export class BudgetExceededError extends LimitError {}
 
 const errnoToCode: Record<string, FerryErrorCode> = {
   ENOENT: 'ERR_NOT_FOUND',

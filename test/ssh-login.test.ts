@@ -272,7 +272,7 @@ describe('what a logged-in user may not do', () => {
 });
 
 describe('the SSH transport', () => {
-  test('offers only the modern algorithms, with strict kex and zlib', async () => {
+  test('offers only the modern algorithms, with strict kex and delayed zlib only', async () => {
     const r = await run('ssh', [
       '-vv',
       '-F',
@@ -296,7 +296,10 @@ describe('the SSH transport', () => {
     for (const weak of ['sha1', 'cbc', 'nistp', 'md5', 'dss']) {
       assert.ok(!offer.split('debug2: first_kex_follows')[0]!.includes(weak), `offer contains ${weak}`);
     }
-    assert.ok(line('compression stoc').includes('zlib@openssh.com'));
+    for (const direction of ['compression ctos', 'compression stoc']) {
+      assert.ok(line(direction).includes('zlib@openssh.com'), `${direction} offers delayed zlib`);
+      assert.ok(!line(direction).includes('zlib'), `${direction} never offers pre-auth zlib`);
+    }
   });
 
   test('serves the host keys it printed, with the fingerprints ssh-keyscan sees', async () => {

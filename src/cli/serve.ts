@@ -25,6 +25,7 @@ export interface ServeFlags {
   sftpPort?: string;
   algorithms?: string;
   user?: string;
+  maxChannelsPerConnection?: string;
 }
 
 /** Creates the `admin` account on a store without users and returns its one-time password. */
@@ -90,11 +91,13 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
       events: ctx.events,
       logger: loggers.ssh,
       defender: ctx.defender,
+      budgets: ctx.budgets,
       limits: {
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
         maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
         maxSessionsPerUser: config.maxSessionsPerUser,
+        maxChannelsPerConnection: config.maxChannelsPerConnection,
         idleTimeout: config.idleTimeout,
       },
       sftp: {
@@ -271,7 +274,15 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
 }
 
 export function registerServeCommand(program: Command): void {
-  const keys = ['listen', 'sftpPort', 'algorithms', 'workers', 'dataDir', 'user'] as const;
+  const keys = [
+    'listen',
+    'sftpPort',
+    'algorithms',
+    'workers',
+    'maxChannelsPerConnection',
+    'dataDir',
+    'user',
+  ] as const;
   program
     .command('serve')
     .description('run the SFTP server (SQLite store and local disk in the data dir)')
@@ -281,6 +292,10 @@ export function registerServeCommand(program: Command): void {
     .option('--algorithms <profile>', `${CONFIG_DESCRIPTIONS.algorithms} [${envNameOf('algorithms')}]`)
     .option('--workers <n>', `${CONFIG_DESCRIPTIONS.workers} [${envNameOf('workers')}]`)
     .option('--user <name>', `${CONFIG_DESCRIPTIONS.user} [${envNameOf('user')}]`)
+    .option(
+      '--max-channels-per-connection <n>',
+      `${CONFIG_DESCRIPTIONS.maxChannelsPerConnection} [${envNameOf('maxChannelsPerConnection')}]`,
+    )
     .option('--config <file>', 'JSON config file [FERRY_CONFIG]')
     .addHelpText(
       'after',

@@ -9,6 +9,8 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveSeconds = z.coerce.number().int().min(1).max(86_400);
 const seconds = (max: number) => z.coerce.number().int().min(0).max(max);
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const GIB = 1024 * 1024 * 1024;
+const TIB = 1024 * GIB;
 
 /** Booleans from JSON, or from the strings an environment variable holds. */
 const flag = z
@@ -49,11 +51,23 @@ export const configSchema = z
     maxConnectionsPerAddress: count(1, 100_000).default(64),
     maxUnauthenticatedPerAddress: count(1, 10_000).default(10),
     maxSessionsPerUser: count(1, 100_000).default(64),
+    maxChannelsPerConnection: count(1, 1000).default(10),
     maxOpenHandles: count(1, 65_536).default(256),
+    maxOpenHandlesPerConnection: count(1, 65_536).default(512),
+    maxOpenHandlesPerUser: count(1, 1_000_000).default(1024),
+    maxBufferedBytesPerConnection: count(1024 * 1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    maxBufferedBytesPerUser: count(1024 * 1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     maxInFlight: count(1, 4096).default(64),
     maxPacketSize: count(34_000, 4 * 1024 * 1024).default(262_144),
     maxPathLength: count(64, 65_536).default(4096),
-    maxFileSize: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    // 1 TiB: larger than any MFT file we have seen, small enough that nothing sparse is unbounded (see maxHashBytes).
+    maxFileSize: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(TIB),
+    maxHashBytes: z.coerce
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(64 * GIB),
     defenderEnabled: flag.default(true),
     defenderThreshold: count(1, 100_000).default(15),
     defenderWindow: positiveSeconds.default(300),
@@ -111,11 +125,20 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   maxConnectionsPerAddress: 'connections open at once from one address, per server process',
   maxUnauthenticatedPerAddress: 'connections from one address still logging in (slow-loris guard)',
   maxSessionsPerUser: 'logged-in connections of one user at once, per server process',
+  maxChannelsPerConnection:
+    "session channels (SFTP, SCP) one connection may have open; more are refused (OpenSSH's MaxSessions)",
   maxOpenHandles: 'open files and directories per SFTP session',
+  maxOpenHandlesPerConnection: 'open files and directories of all sessions of one connection',
+  maxOpenHandlesPerUser: "open files and directories of all of one user's connections, per server process",
+  maxBufferedBytesPerConnection: 'SFTP request and reply bytes held in memory for one connection',
+  maxBufferedBytesPerUser:
+    "SFTP request and reply bytes held in memory for all of one user's connections, per process",
   maxInFlight: 'SFTP requests one session may have in progress',
   maxPacketSize: 'largest SFTP packet accepted (bytes; limits@openssh.com advertises it)',
   maxPathLength: 'longest path accepted (bytes)',
-  maxFileSize: 'largest file a user may write, resize or copy to, in bytes (0: no limit)',
+  maxFileSize: 'largest file a user may write, resize or copy to, in bytes (default 1 TiB; 0: no limit)',
+  maxHashBytes:
+    'bytes one check-file request may hash; also the largest out-of-order upload hashed on close (default 64 GiB)',
   defenderEnabled: 'ban addresses that keep failing (logins, protocol errors, limits)',
   defenderThreshold:
     'score within defenderWindow that gets an address banned (a failed login scores 1, a refused key query 0.25)',

@@ -12,22 +12,33 @@ export type RangeReader = (position: number, length: number) => Promise<Buffer>;
 /** Lends a reader for the duration of `use` (so whatever it opened is closed afterwards). */
 export type RangeSource = <T>(use: (read: RangeReader) => Promise<T>) => Promise<T>;
 
-/** Digest of [offset, offset+length) (length 0 = to end of file), streamed in bounded chunks. */
+/**
+ * Digest of [offset, offset+length) (length 0 = to end of file), streamed in bounded chunks. `checkAborted`
+ * runs before each chunk and throws to stop (the client left), e.g. () => signal.throwIfAborted().
+ */
 export async function hashRange(
   read: RangeReader,
   algorithm: HashAlgorithm,
   offset: number,
   length: number,
+  checkAborted?: () => void,
 ): Promise<Buffer> {
   const hash = createHash(algorithm);
-  await feedRange(hash, read, offset, length);
+  await feedRange(hash, read, offset, length, checkAborted);
   return hash.digest();
 }
 
-async function feedRange(hash: Hash, read: RangeReader, offset: number, length: number): Promise<void> {
+async function feedRange(
+  hash: Hash,
+  read: RangeReader,
+  offset: number,
+  length: number,
+  checkAborted?: () => void,
+): Promise<void> {
   const end = length === 0 ? Number.POSITIVE_INFINITY : offset + length;
   let position = offset;
   while (position < end) {
+    checkAborted?.();
     const chunk = await read(position, Math.min(HASH_CHUNK, end - position));
     if (chunk.length === 0) break;
     hash.update(chunk);

@@ -13,7 +13,12 @@ import type { EventBus } from '../events/bus.js';
 import type { FileOperationEvent, TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import type { Fs, FsDir, FsStat } from '../vfs/types.js';
-import { type HandleHost, type OpenedFile, SessionFileHandle } from './file-handle.js';
+import {
+  DEFAULT_MAX_HASH_BYTES,
+  type HandleHost,
+  type OpenedFile,
+  SessionFileHandle,
+} from './file-handle.js';
 import { HomeJail } from './home-jail.js';
 import { type ConcretePermission, PermissionPolicy } from './permissions.js';
 import type {
@@ -25,6 +30,7 @@ import type {
   FileStat,
   OpenMode,
   SessionIdentity,
+  SessionResources,
   SetAttrs,
   StatVfs,
 } from './types.js';
@@ -53,13 +59,13 @@ export interface FileSessionDeps {
    */
   fs: (identity: SessionIdentity) => Fs;
   /** maxFileSize: largest size a write, resize or copy may give a file (0: no limit). */
-  limits?: { maxOpenHandles?: number; maxPathLength?: number; maxFileSize?: number };
+  limits?: { maxOpenHandles?: number; maxPathLength?: number; maxFileSize?: number; maxHashBytes?: number };
   /** 'atomic' (default): uploads go to a hidden partial renamed into place on close. */
   uploadMode?: 'atomic' | 'direct';
 }
 
 export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
-  return (identity) => new CoreFileSession(identity, deps);
+  return (identity, resources) => new CoreFileSession(identity, deps, resources);
 }
 
 type FileOp = FileOperationEvent['operation'];
@@ -96,8 +102,10 @@ class CoreFileSession implements FileSession {
   /** Opens between the limit check and the handle existing; counted so concurrent opens cannot overshoot. */
   #pendingOpens = 0;
   #closed = false;
+  readonly #resources: SessionResources;
 
-  constructor(identity: SessionIdentity, deps: FileSessionDeps) {
+  constructor(identity: SessionIdentity, deps: FileSessionDeps, resources: SessionResources = {}) {
+    this.#resources = resources;
     this.identity = identity;
     this.#fs = deps.fs(identity);
     this.#events = deps.events;
@@ -119,8 +127,11 @@ class CoreFileSession implements FileSession {
       require: (permission, dirs) => this.#require(permission, dirs),
       emitTransfer: (fields) => this.#emitTransfer(fields),
       emitSetstat: (path, attrs, error) => this.#emitFileOp('setstat', path, undefined, error, { ...attrs }),
-      released: (handle) => this.#files.delete(handle),
+      released: (handle) => this.#files.delete(handle) && resources.handles?.give(1),
       checkFileSize: (size) => this.#checkFileSize(size),
+      maxHashBytes: deps.limits?.maxHashBytes ?? DEFAULT_MAX_HASH_BYTES,
+      signal: resources.signal,
+      emitChecksum: (path, detail, error) => this.#emitFileOp('checksum', path, undefined, error, detail),
     };
   }
 
@@ -326,10 +337,15 @@ class CoreFileSession implements FileSession {
     if (this.#files.size + this.#dirs.size + this.#pendingOpens >= this.#maxHandles) {
       throw new LimitError(`Too many open handles (limit ${this.#maxHandles})`);
     }
+    // The connection's and user's handle budgets (budgets.ts); given back when the handle is released.
+    this.#resources.handles?.take(1);
     this.#pendingOpens++;
     let handle: T;
     try {
       handle = await open();
+    } catch (err) {
+      this.#resources.handles?.give(1);
+      throw err;
     } finally {
       this.#pendingOpens--;
     }
@@ -608,7 +624,7 @@ class CoreFileSession implements FileSession {
         { name: '..', stat: this.#toFileStat(parent ?? st) },
       ],
       (s) => this.#toFileStat(s),
-      () => this.#dirs.delete(handle),
+      () => this.#dirs.delete(handle) && this.#resources.handles?.give(1),
     );
     this.#dirs.add(handle);
     return handle;
@@ -773,6 +789,7 @@ class CoreFileSession implements FileSession {
     length: number,
     target: FileHandle,
     targetOffset: number,
+    options: { signal?: AbortSignal } = {},
   ): Promise<void> {
     let copied = 0;
     return this.#audited(
@@ -808,6 +825,9 @@ class CoreFileSession implements FileSession {
         const end = length === 0 ? Number.POSITIVE_INFINITY : sourceOffset + length;
         let position = sourceOffset;
         while (position < end) {
+          // The client left (or the connection did): stop copying between chunks.
+          options.signal?.throwIfAborted();
+          this.#resources.signal?.throwIfAborted();
           const chunk = await source.copyRead(position, Math.min(COPY_CHUNK, end - position));
           if (chunk.length === 0) break;
           await target.copyWrite(targetOffset + (position - sourceOffset), chunk);

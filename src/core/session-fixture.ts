@@ -7,7 +7,7 @@ import type { FerryEvent, FileOperationEvent, TransferEvent } from '../events/ty
 import { rootLogger } from '../logger.js';
 import { localHomeFs } from '../vfs/local/local-fs.js';
 import { createFileSessionFactory, type FileSessionDeps } from './file-session.js';
-import type { FileHandle, FileSession, OpenMode, PermissionMap } from './types.js';
+import type { FileHandle, FileSession, OpenMode, PermissionMap, SessionResources } from './types.js';
 
 export const READ: OpenMode = {
   read: true,
@@ -29,7 +29,7 @@ export interface SessionFixture {
   base: string;
   homeDir: string;
   events: FerryEvent[];
-  open(permissions?: PermissionMap): FileSession;
+  open(permissions?: PermissionMap, resources?: SessionResources): FileSession;
   transfers(): TransferEvent[];
   fileOps(): FileOperationEvent[];
   cleanup(): Promise<void>;
@@ -60,16 +60,19 @@ export async function makeSessionFixture(
     base,
     homeDir,
     events,
-    open(permissions = options.permissions ?? { '/': ['*'] }) {
-      const session = factory({
-        sessionId: `session-${++n}`,
-        username: 'alice',
-        virtualId: 7,
-        homeDir,
-        permissions,
-        remoteAddress: '192.0.2.7',
-        protocol: 'sftp',
-      });
+    open(permissions = options.permissions ?? { '/': ['*'] }, resources?: SessionResources) {
+      const session = factory(
+        {
+          sessionId: `session-${++n}`,
+          username: 'alice',
+          virtualId: 7,
+          homeDir,
+          permissions,
+          remoteAddress: '192.0.2.7',
+          protocol: 'sftp',
+        },
+        resources,
+      );
       sessions.push(session);
       return session;
     },

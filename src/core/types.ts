@@ -113,8 +113,21 @@ export interface FileHandle {
   sync(): Promise<void>;
   /** Hash of [offset, offset+length) (length 0 = to end of file). */
   hash(algorithm: HashAlgorithm, offset: number, length: number): Promise<Buffer>;
+  /**
+   * check-file: the digest of [offset, offset+length) (length 0 = to end of file), or with blockSize > 0
+   * one digest per block. Audited like a download; bounded by the session's hash budget; stops on `signal`.
+   */
+  checksum(request: ChecksumRequest, options?: { signal?: AbortSignal }): Promise<Buffer[]>;
   /** Completes the transfer (an atomic upload becomes visible under its name here). */
   close(): Promise<void>;
+}
+
+export interface ChecksumRequest {
+  readonly algorithm: HashAlgorithm;
+  readonly offset: number;
+  readonly length: number;
+  /** 0: one digest of the whole range. */
+  readonly blockSize: number;
 }
 
 export interface DirHandle {
@@ -150,9 +163,49 @@ export interface FileSession {
     length: number,
     target: FileHandle,
     targetOffset: number,
+    options?: { signal?: AbortSignal },
   ): Promise<void>;
   /** Ends the session: open handles are closed without completing uploads (partials are kept for resume). */
   close(): Promise<void>;
 }
 
-export type FileSessionFactory = (identity: SessionIdentity) => FileSession;
+/**
+ * A connection's share of a resource counted per connection and per user (budgets.ts implements it).
+ * Takes are refused, never queued; what was taken is given back.
+ */
+export interface BudgetAccount {
+  readonly used: number;
+  /** Whether `amount` more fits both the connection's and the user's limit. */
+  fits(amount: number): boolean;
+  /** Takes `amount` if it fits; otherwise false, and onRoom listeners are called once something is given back. */
+  tryTake(amount: number): boolean;
+  /** Like tryTake, but throws BudgetExceededError naming the limit that was hit. */
+  take(amount: number): void;
+  give(amount: number): void;
+  /** Called asynchronously after a refused tryTake once another account of the user gives back; returns the remover. */
+  onRoom(listener: () => void): () => void;
+  /** The connection is gone: everything still held goes back. Idempotent. */
+  close(): void;
+}
+
+/** The accounts of one authenticated connection. */
+export interface ConnectionBudgets {
+  readonly handles: BudgetAccount;
+  readonly replyBytes: BudgetAccount;
+  close(): void;
+}
+
+/** Per-process budgets: one set of accounts per connection, limits per connection and per user. */
+export interface ResourceBudgets {
+  openConnection(user: string): ConnectionBudgets;
+}
+
+/** What a session draws on beyond its own limits: its connection's budgets, and the connection's lifetime. */
+export interface SessionResources {
+  /** Open handles, counted per connection and per user (see budgets.ts). */
+  readonly handles?: BudgetAccount | undefined;
+  /** Aborted when the connection is gone: long work (hashing, copying) stops. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+export type FileSessionFactory = (identity: SessionIdentity, resources?: SessionResources) => FileSession;

@@ -25,7 +25,17 @@ export interface TransferEvent extends EventBase {
 export interface FileOperationEvent extends EventBase {
   readonly type: 'file-op';
   readonly protocol: 'sftp' | 'scp';
-  readonly operation: 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'setstat' | 'symlink' | 'hardlink' | 'copy';
+  /** 'checksum': a check-file read (content derived from a file, so audited like a download). */
+  readonly operation:
+    | 'delete'
+    | 'rename'
+    | 'mkdir'
+    | 'rmdir'
+    | 'setstat'
+    | 'symlink'
+    | 'hardlink'
+    | 'copy'
+    | 'checksum';
   readonly path: string;
   readonly target?: string;
   readonly detail?: Readonly<Record<string, unknown>>;

@@ -14,6 +14,8 @@ export { parseScpCommand, type ScpCommand, type ScpSinkCommand, type ScpSourceCo
 
 export interface ScpServeOptions {
   logger: Logger;
+  /** Aborted when the connection is gone: the transfer ends even if the channel never reports it. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -37,6 +39,17 @@ export async function serveScp(
   options: ScpServeOptions,
 ): Promise<void> {
   const logger = options.logger.child({ scp: command.kind });
+  // ssh2 emits a server channel's 'close' only after its input was read to the end, which a transfer blocked
+  // on a write never does; the connection's end is as final as the channel's, so report it the same way.
+  let channelClosed = false;
+  channel.once('close', () => {
+    channelClosed = true;
+  });
+  const connectionGone = (): void => {
+    if (!channelClosed) channel.emit('close');
+  };
+  if (options.signal?.aborted) connectionGone();
+  else options.signal?.addEventListener('abort', connectionGone, { once: true });
   const transfer = new Transfer(channel, new ChannelReader(channel), session, logger);
   try {
     if (command.kind === 'sink') await runSink(transfer, command);
@@ -52,6 +65,8 @@ export async function serveScp(
     logger.warn({ err }, 'scp: closing the file session failed');
   }
   await finish(channel, logger, status);
+  // The connection outlives this channel: leave nothing registered on it.
+  options.signal?.removeEventListener('abort', connectionGone);
   logger.debug({ status, errors: transfer.errors }, 'scp transfer finished');
 }
 

@@ -42,6 +42,8 @@ export interface RequestContext {
   readonly logger: Logger;
   /** READ reply buffers (DATA_HEADER_LENGTH + maxReadLength bytes), reused across the session's READs. */
   readonly readBuffers: ReadBufferPool;
+  /** Aborted when the session tears down: long handlers (check-file, copy-data) pass it on and stop early. */
+  readonly signal: AbortSignal;
 }
 
 /**

@@ -105,23 +105,21 @@ async function checkFile(
   if (args.blockSize !== 0 && args.blockSize < MIN_CHECK_BLOCK) {
     throw new SftpStatusError({ code: FX.BAD_MESSAGE, message: 'Block size below 256' });
   }
-  const size = (await file.stat()).size;
-  const start = Math.min(args.offset, size);
-  const end = args.length === 0 ? size : Math.min(size, args.offset + args.length);
-  const hashes: Buffer[] = [];
-  if (args.blockSize === 0) {
-    // Core's length 0 means "to end of file", which is exactly the empty range when start == size.
-    hashes.push(await file.hash(algorithm, start, end - start));
-  } else {
+  if (args.blockSize !== 0) {
+    const size = (await file.stat()).size;
+    const start = Math.min(args.offset, size);
+    const end = args.length === 0 ? size : Math.min(size, args.offset + args.length);
     const blocks = Math.ceil((end - start) / args.blockSize);
     const room = ctx.limits.maxPacketLength - 64 - algorithm.length;
     if (blocks * DIGEST_LENGTHS[algorithm] > room) {
       throw new SftpStatusError({ code: FX.FAILURE, message: 'Too many blocks for one reply' });
     }
-    for (let offset = start; offset < end; offset += args.blockSize) {
-      hashes.push(await file.hash(algorithm, offset, Math.min(args.blockSize, end - offset)));
-    }
   }
+  // The core bounds the bytes hashed (maxHashBytes), audits the read, and stops when the session ends.
+  const hashes = await file.checksum(
+    { algorithm, offset: args.offset, length: args.length, blockSize: args.blockSize },
+    { signal: ctx.signal },
+  );
   return {
     kind: 'extended',
     fill: (w) => {
@@ -280,7 +278,9 @@ export const EXTENSIONS: ReadonlyArray<{ version: string; spec: RequestSpec<unkn
         if (args.source === args.target || !source.mode.read || !target.mode.write) {
           throw new SftpStatusError({ code: FX.FAILURE, message: 'Failure' });
         }
-        await ctx.session.copyData(source, args.sourceOffset, args.length, target, args.targetOffset);
+        await ctx.session.copyData(source, args.sourceOffset, args.length, target, args.targetOffset, {
+          signal: ctx.signal,
+        });
         return OK;
       },
     }),

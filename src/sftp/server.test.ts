@@ -268,6 +268,18 @@ class FakeSession implements FileSession {
           .update(data.subarray(offset, length === 0 ? data.length : offset + length))
           .digest();
       },
+      async checksum({ algorithm, offset, length, blockSize }) {
+        const data = content();
+        const start = Math.min(offset, data.length);
+        const end = length === 0 ? data.length : Math.min(data.length, offset + length);
+        const digest = (from: number, to: number) =>
+          createHash(algorithm).update(data.subarray(from, to)).digest();
+        if (blockSize === 0) return [digest(start, end)];
+        const digests: Buffer[] = [];
+        for (let at = start; at < end; at += blockSize)
+          digests.push(digest(at, Math.min(end, at + blockSize)));
+        return digests;
+      },
       async close() {
         session.calls.push(`close ${path}`);
       },

@@ -1,7 +1,7 @@
 // Serves one SFTP v3 session on a raw SSH channel: framing, dispatch, per-file ordering, backpressure, teardown.
 import type { Duplex } from 'node:stream';
-import type { FileSession } from '../core/types.js';
-import { ProtocolError, toFerryError } from '../errors.js';
+import type { BudgetAccount, FileSession } from '../core/types.js';
+import { FerryError, ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
   NAMESPACE_KEY,
@@ -44,6 +44,13 @@ export interface SftpServeOptions {
   maxBufferedBytes?: number;
   /** Refuse every request whose table row writes, before it reaches the core. */
   readOnly?: boolean;
+  /**
+   * The connection's (and through it the user's) budget for the same bytes: maxBufferedBytes bounds one
+   * session, this bounds all sessions of a connection and all connections of a user.
+   */
+  replyBudget?: BudgetAccount | undefined;
+  /** Aborted when the connection is gone: the session tears down even if its channel never says so. */
+  signal?: AbortSignal | undefined;
 }
 
 /** How long teardown waits for requests already running in the core before closing the session anyway. */
@@ -91,6 +98,11 @@ class SftpConnection {
   readonly #maxInFlight: number;
   readonly #maxBufferedBytes: number;
   readonly #readOnly: boolean;
+  readonly #replyBudget: BudgetAccount | undefined;
+  /** Aborted at teardown: running work (hashing, copying) stops between chunks. */
+  readonly #stop = new AbortController();
+  readonly #connectionSignal: AbortSignal | undefined;
+  #stopWaitingForRoom: (() => void) | undefined;
 
   #initialized = false;
   #stopping = false;
@@ -99,6 +111,10 @@ class SftpConnection {
   #paused = false;
   /** Bytes of accepted requests (and their READ replies) not yet handed to the SSH layer. */
   #bufferedBytes = 0;
+  /** The part of #bufferedBytes taken from the connection's budget and not yet given back. */
+  #budgetHeld = 0;
+  /** A packet taken from the framer that did not fit the connection's budget; accepted first once it does. */
+  #deferred: FramedPacket | undefined;
   /** Finished replies waiting for earlier ones of their lane (see RequestSpec.replyLane). */
   readonly #lanes = new Map<string, LaneSlot[]>();
   #resolve: () => void = () => {};
@@ -118,6 +134,8 @@ class SftpConnection {
     this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#readOnly = options.readOnly ?? false;
+    this.#replyBudget = options.replyBudget;
+    this.#connectionSignal = options.signal;
     this.#framer = new PacketFramer(maxPacketLength);
     this.#scheduler = new RequestScheduler(() => this.#pump());
     this.#ctx = {
@@ -125,6 +143,7 @@ class SftpConnection {
       handles: new HandleTable(limits.maxOpenHandles),
       limits,
       logger: this.#logger,
+      signal: this.#stop.signal,
       // Enough for every READ the byte budget lets run at once.
       readBuffers: new ReadBufferPool(
         DATA_HEADER_LENGTH + limits.maxReadLength,
@@ -154,11 +173,19 @@ class SftpConnection {
       this.#logger.warn({ err }, 'sftp channel error');
       this.#onChannelGone('channel error');
     });
+    const connection = this.#connectionSignal;
+    if (connection?.aborted) this.#onChannelGone('connection closed');
+    else connection?.addEventListener('abort', this.#onConnectionGone, { once: true });
+    if (this.#replyBudget) this.#stopWaitingForRoom = this.#replyBudget.onRoom(() => this.#pump());
     return done;
   }
 
+  readonly #onConnectionGone = (): void => this.#onChannelGone('connection closed');
+
   #onChannelGone(reason: string): void {
+    if (this.#channelClosed) return;
     this.#channelClosed = true;
+    this.#deferred = undefined;
     this.#scheduler.cancelQueued();
     void this.#shutdown(reason);
   }
@@ -178,18 +205,23 @@ class SftpConnection {
     while (this.#canAccept()) {
       let packet: FramedPacket | null;
       try {
-        packet = this.#framer.nextPacket();
+        packet = this.#deferred ?? this.#framer.nextPacket();
+        this.#deferred = undefined;
         if (packet === null) {
           starved = true;
           break;
         }
-        this.#accept(packet);
+        if (!this.#accept(packet)) {
+          // Over the connection's or user's budget: hold this packet and stop reading until room is given back.
+          this.#deferred = packet;
+          break;
+        }
       } catch (err) {
         this.#protocolFailure(err);
         return;
       }
     }
-    const shouldFlow = this.#canAccept();
+    const shouldFlow = this.#canAccept() && this.#deferred === undefined;
     if (shouldFlow && this.#paused) {
       this.#paused = false;
       this.#channel.resume();
@@ -197,7 +229,7 @@ class SftpConnection {
       this.#paused = true;
       this.#channel.pause();
     }
-    if (this.#inputEnded && starved && this.#scheduler.size === 0) {
+    if (this.#inputEnded && starved && this.#deferred === undefined && this.#scheduler.size === 0) {
       if (this.#framer.bufferedBytes > 0) {
         this.#logger.warn({ bytes: this.#framer.bufferedBytes }, 'sftp client ended inside a packet');
       }
@@ -216,7 +248,8 @@ class SftpConnection {
     void this.#shutdown('protocol error');
   }
 
-  #accept(packet: FramedPacket): void {
+  /** False when the packet's cost does not fit the connection's budget (nothing happened; try again later). */
+  #accept(packet: FramedPacket): boolean {
     const reader = new PacketReader(packet);
     const type = reader.uint8();
     if (!this.#initialized) {
@@ -226,7 +259,7 @@ class SftpConnection {
       this.#logger.debug({ clientVersion }, 'sftp session started');
       // We speak v3 whatever the client offers, as OpenSSH's sftp-server does.
       this.#send(encodeVersion(ADVERTISED_EXTENSIONS));
-      return;
+      return true;
     }
     if (type === FXP.INIT) throw new ProtocolError('second SSH_FXP_INIT');
     const id = reader.uint32();
@@ -242,23 +275,27 @@ class SftpConnection {
     if (!spec) {
       this.#logger.debug({ id, request: requestName }, 'sftp: unsupported request');
       this.#send(encodeStatus(id, FX.OP_UNSUPPORTED, STATUS_MESSAGES[FX.OP_UNSUPPORTED]));
-      return;
+      return true;
     }
     const args = spec.parse(reader);
     const writes = typeof spec.writes === 'function' ? spec.writes(args) : spec.writes;
     if (this.#readOnly && writes) {
       this.#send(encodeStatus(id, FX.PERMISSION_DENIED, STATUS_MESSAGES[FX.PERMISSION_DENIED]));
-      return;
+      return true;
     }
     const claims = spec.claims?.(args, this.#ctx) ?? [
       { key: NAMESPACE_KEY, access: writes ? 'write' : 'read' },
     ];
     const cost = packet.length + (spec.replyBytes?.(args, this.#ctx.limits) ?? 0);
+    // Parsing again later is cheap and has no side effects; taking first would need a way to give back.
+    if (this.#replyBudget && !this.#replyBudget.tryTake(cost)) return false;
+    if (this.#replyBudget) this.#budgetHeld += cost;
     this.#bufferedBytes += cost;
     const handler = spec;
     const lane = spec.replyLane?.(args);
     const slot = lane === undefined ? undefined : this.#enterLane(lane);
     this.#scheduler.add(claims, () => this.#run(handler, id, args, cost, slot));
+    return true;
   }
 
   #enterLane(lane: string): LaneSlot {
@@ -290,7 +327,8 @@ class SftpConnection {
     } catch (err) {
       const status = statusFromError(err);
       const code = toFerryError(err).code;
-      if (code === 'ERR_IO' || code === 'ERR_CONFIG') {
+      // Work cut short by teardown is expected, not an I/O failure worth a warning.
+      if ((code === 'ERR_IO' || code === 'ERR_CONFIG') && !this.#stop.signal.aborted) {
         this.#logger.warn({ err, request: spec.name, id }, 'sftp request failed');
       } else {
         this.#logger.debug({ request: spec.name, id, code, status: status.code }, 'sftp request refused');
@@ -315,7 +353,15 @@ class SftpConnection {
 
   #release(cost: number): void {
     this.#bufferedBytes -= cost;
+    this.#giveBudget(cost);
     this.#pump();
+  }
+
+  #giveBudget(amount: number): void {
+    const back = Math.min(amount, this.#budgetHeld);
+    if (back <= 0) return;
+    this.#budgetHeld -= back;
+    this.#replyBudget?.give(back);
   }
 
   #reply(id: number, reply: Reply, flushed: () => void): void {
@@ -364,6 +410,8 @@ class SftpConnection {
     this.#shutdownStarted = true;
     this.#stopping = true;
     this.#logger.debug({ reason }, 'sftp session ending');
+    // Work in progress (check-file hashing, copy-data) stops now rather than running for a client that left.
+    this.#stop.abort(new FerryError('ERR_IO', `sftp session ending: ${reason}`));
     try {
       const settled = await waitWithTimeout(this.#scheduler.idle(), TEARDOWN_GRACE_MS);
       if (!settled) {
@@ -384,6 +432,11 @@ class SftpConnection {
       this.#logger.warn({ err }, 'sftp: closing the file session failed');
     }
     this.#ctx.readBuffers.clear();
+    // Replies the channel will never flush (it is gone) must not keep the connection's budget.
+    this.#giveBudget(this.#budgetHeld);
+    this.#stopWaitingForRoom?.();
+    // The connection outlives this session: leave nothing registered on it.
+    this.#connectionSignal?.removeEventListener('abort', this.#onConnectionGone);
     this.#resolve();
   }
 }

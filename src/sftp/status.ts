@@ -1,5 +1,5 @@
 // The server's side of the status table: any thrown value becomes the SFTP status sent to the client.
-import { FerryError, StorageError, toFerryError } from '../errors.js';
+import { BudgetExceededError, FerryError, StorageError, toFerryError } from '../errors.js';
 import { FX } from './wire/constants.js';
 import { type SftpStatus, statusForErrorCode } from './wire/status.js';
 
@@ -18,5 +18,7 @@ export function statusFromError(err: unknown): SftpStatus {
   const ferry = toFerryError(err);
   // Disk full, quota, I/O error: the message is strerror-like text from a fixed table, never a path.
   if (ferry instanceof StorageError) return { code: FX.FAILURE, message: ferry.message };
+  // Budget messages name the resource and the limit, never a path: the user should see which one was hit.
+  if (ferry instanceof BudgetExceededError) return { code: FX.FAILURE, message: ferry.message };
   return statusForErrorCode(ferry.code);
 }

@@ -53,6 +53,8 @@ export function algorithmPolicy(profile: AlgorithmProfile): AlgorithmPolicy {
         : ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
     cipher,
     hmac: [...MACS],
-    compress: ['none', 'zlib@openssh.com', 'zlib'],
+    // Delayed compression only: plain 'zlib' would inflate whatever an unauthenticated peer sends (zip bombs
+    // and the compression-oracle class of bugs before login); zlib@openssh.com starts after authentication.
+    compress: ['none', 'zlib@openssh.com'],
   };
 }

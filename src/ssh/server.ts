@@ -6,7 +6,7 @@ import { type AuthAttempt, ConnectionAuthenticator, type LockoutPolicy } from '.
 import { DEFENDER_SCORES, type Defender } from '../auth/defender.js';
 import type { TotpService } from '../auth/totp.js';
 import { homeDirOf } from '../auth/user-admin.js';
-import type { FileSessionFactory } from '../core/types.js';
+import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import { FerryError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
@@ -38,6 +38,8 @@ export interface SshServerOptions {
   readonly defender: Defender;
   readonly limits: ConnectionLimits & {
     readonly maxSessionsPerUser: number;
+    /** Session channels (SFTP, SCP) open at once on one connection; more are refused (OpenSSH's MaxSessions). */
+    readonly maxChannelsPerConnection: number;
     /** Seconds without any file operation before an authenticated connection is closed; 0: never. */
     readonly idleTimeout: number;
   };
@@ -46,6 +48,8 @@ export interface SshServerOptions {
     readonly maxOpenHandles: number;
     readonly maxPacketLength: number;
   };
+  /** Open handles and buffered reply bytes per connection and per user; without it only per-session limits hold. */
+  readonly budgets?: ResourceBudgets;
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
   readonly totp?: TotpService;
@@ -342,6 +346,15 @@ function handleConnection(
         return;
       }
     }
+    // Everything this connection holds is given back when it ends, whatever its sessions did or did not finish.
+    const budgets = options.budgets?.openConnection(authed.name);
+    // Aborted when the connection is gone: sessions tear down even when their channel never reports it (a
+    // paused channel with unread input never emits 'end', so ssh2 never emits its 'close').
+    const gone = new AbortController();
+    client.once('close', () => {
+      gone.abort(new FerryError('ERR_IO', 'Connection closed'));
+      budgets?.close();
+    });
     let lastActivity = Date.now();
     const touch = () => {
       lastActivity = Date.now();
@@ -362,15 +375,18 @@ function handleConnection(
     }
     const openFiles = (protocol: 'sftp' | 'scp') =>
       withActivity(
-        options.fileSessions({
-          sessionId,
-          username: authed.name,
-          virtualId: authed.id,
-          homeDir: homeDirOf(authed, options.homesDir),
-          permissions: authed.permissions,
-          remoteAddress,
-          protocol,
-        }),
+        options.fileSessions(
+          {
+            sessionId,
+            username: authed.name,
+            virtualId: authed.id,
+            homeDir: homeDirOf(authed, options.homesDir),
+            permissions: authed.permissions,
+            remoteAddress,
+            protocol,
+          },
+          { handles: budgets?.handles, signal: gone.signal },
+        ),
         touch,
       );
     // OpenSSH's UpdateHostKeys: tell the client every key we hold, so it trusts a new key before the old one retires.
@@ -388,8 +404,28 @@ function handleConnection(
         reject();
       }
     });
-    client.on('session', (acceptSession) => {
+    let channels = 0;
+    let channelLimitReported = false;
+    const maxChannels = options.limits.maxChannelsPerConnection;
+    client.on('session', (acceptSession, rejectSession) => {
+      // A limit per channel times unlimited channels is no limit: refuse the open, keep the connection.
+      if (channels >= maxChannels) {
+        // Logged and audited once per connection: a client retrying in a loop must not flood the trail.
+        if (!channelLimitReported) {
+          channelLimitReported = true;
+          log.warn({ channels, limit: maxChannels }, 'maxChannelsPerConnection reached; channel refused');
+          emitSecurity(options, sessionId, remoteAddress, 'limit', {
+            limit: 'maxChannelsPerConnection',
+            user: authed.name,
+          });
+        }
+        rejectSession();
+        return;
+      }
+      channels++;
       const session = acceptSession();
+      // The client's CHANNEL_CLOSE frees the slot (ssh2 keeps the channel until then, so do we).
+      session.once('close', () => channels--);
       session.on('subsystem', (accept, reject, request) => {
         if (request.name !== 'sftp') {
           log.info({ subsystem: request.name }, 'subsystem refused');
@@ -399,7 +435,12 @@ function handleConnection(
         touch();
         const channel = accept();
         log.info('sftp session started');
-        serveSftp(channel, openFiles('sftp'), { logger: log, ...options.sftp }).then(
+        serveSftp(channel, openFiles('sftp'), {
+          logger: log,
+          ...options.sftp,
+          replyBudget: budgets?.replyBytes,
+          signal: gone.signal,
+        }).then(
           () => log.info('sftp session ended'),
           (err: unknown) => log.error({ err }, 'sftp session failed'),
         );
@@ -414,7 +455,7 @@ function handleConnection(
         touch();
         const channel = accept() as ServerChannel;
         log.info({ command: request.command.slice(0, 200) }, 'scp started');
-        serveScp(channel, scp, openFiles('scp'), { logger: log }).then(
+        serveScp(channel, scp, openFiles('scp'), { logger: log, signal: gone.signal }).then(
           () => log.info('scp ended'),
           (err: unknown) => log.error({ err }, 'scp failed'),
         );

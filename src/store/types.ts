@@ -145,6 +145,7 @@ export const AUDIT_ACTIONS = [
   'symlink',
   'link',
   'copy',
+  'checksum',
   'admin',
   'security',
   'checkpoint',
