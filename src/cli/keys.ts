@@ -90,14 +90,15 @@ function hostKeyId(id: string): number {
 function stateNote(key: HostKeyRecord, graceDays: number): string {
   if (key.state === 'active') return 'active: presented now';
   const due = HostKeyManager.promotionDue(key, graceDays);
-  return `pending: announced to clients, presented after ${due ? `${due.toISOString()} (grace period) or ` : ''}ferry keys host promote ${key.id}`;
+  return `pending: announced to clients, not presented until promoted (ferry keys host promote ${key.id}${due ? `, or by the grace period at ${due.toISOString()}` : ''})`;
 }
 
 function registerHost(keys: Command): void {
   const host = keys
     .command('host')
     .description(
-      "server host keys: the server's identity. A new key is pending (announced, not presented) until promoted; " +
+      "server host keys: the server's identity. A new key is pending (announced, not presented) until promoted " +
+        '(by hand, or after hostKeyGracePeriod days); ' +
         'the key of a type promoted first is presented until retired (SIGHUP or 10 s later a running server uses changes)',
     );
   host
@@ -146,7 +147,7 @@ function registerHost(keys: Command): void {
                 ? 'active, presented'
                 : 'active'
               : k.state === 'pending'
-                ? `pending${due ? ` (promoted ${due.toISOString()})` : ''}`
+                ? `pending${due ? ` (promotes ${due.toISOString()})` : ''}`
                 : 'retired';
           process.stdout.write(
             `${String(k.id).padEnd(3)} ${keyTypeLabel(k.algorithm).padEnd(8)} ${String(k.bits).padEnd(5)} ${k.sha256.padEnd(51)} ${k.md5.padEnd(48)} ${k.createdAt.toISOString().padEnd(25)} ${state}\n`,
