@@ -267,6 +267,14 @@ function registerHost(keys: Command): void {
         await ctx.hostKeys.retire(keyId);
         await ctx.audit.recordAdmin({ command: 'keys host retire', subject: `host key ${id}` });
         process.stdout.write(`host key ${id} retired\n`);
+        const all = await ctx.hostKeys.list();
+        const algorithm = all.find((k) => k.id === keyId)?.algorithm;
+        const waiting = all.filter((k) => k.algorithm === algorithm && k.state === 'pending');
+        if (waiting.length > 0 && !all.some((k) => k.algorithm === algorithm && k.active)) {
+          process.stderr.write(
+            `note: no ${keyTypeLabel(algorithm ?? '')} host key is presented now; pending: ${waiting.map((k) => k.id).join(', ')} (ferry keys host promote ID)\n`,
+          );
+        }
       });
     });
 }
