@@ -113,9 +113,9 @@ describe('host keys', () => {
     assert.equal(gen.code, 0, gen.stderr);
     const newId = gen.stdout.match(/host key (\d+) generated/)![1]!;
     const newKey = gen.stdout.match(/(SHA256:\S+)/)![1]!;
-    assert.equal(await server.running.reloadHostKeys(), true);
+    await server.running.reloadHostKeys();
 
-    // The old key still signs the key exchange; the announcement teaches the client the new one.
+    // The old key still signs the key exchange; the announcement teaches the client the new (pending) one.
     assert.equal((await ssh('yes')).code, 0);
     assert.deepEqual(await knownHostsFingerprints(knownHosts, 'ssh-ed25519'), [newKey, oldKey].sort());
 
@@ -124,8 +124,9 @@ describe('host keys', () => {
       sha256: string;
     }[];
     const oldId = list.find((k) => k.sha256 === oldKey)!.id;
+    assert.equal((await ferry(['keys', 'host', 'promote', newId])).code, 0);
     assert.equal((await ferry(['keys', 'host', 'retire', String(oldId)])).code, 0);
-    assert.equal(await server.running.reloadHostKeys(), true);
+    await server.running.reloadHostKeys();
     assert.ok(!(await scannedFingerprints()).includes(oldKey));
     assert.ok((await scannedFingerprints()).includes(newKey));
     const after = await ssh('yes');
@@ -285,5 +286,64 @@ describe('OpenPGP keys', () => {
       execFileSync('gpgconf', ['--homedir', gnupg, '--kill', 'all']);
       await rm(gnupg, { recursive: true, force: true });
     }
+  });
+});
+
+describe('audit', () => {
+  test('the first start and every private key export are recorded, naming the key, never its secret', async () => {
+    const r = await ferry(['audit', 'query', '--action', 'admin', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const records = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as { target: string; detail: { command: string; changes?: Record<string, unknown> } },
+      );
+    const of = (command: string) => records.filter((x) => x.detail.command === command);
+    const hostKeys = JSON.parse((await ferry(['keys', 'host', 'list', '--json'])).stdout) as {
+      id: number;
+      sha256: string;
+    }[];
+
+    const firstStart = of('serve (first start)');
+    assert.deepEqual(
+      firstStart.map((x) => x.target),
+      ['host key 1', 'host key 2', 'host key 3', 'admin'],
+    );
+    assert.equal(firstStart[0]!.detail.changes!.sha256, hostKeys.find((k) => k.id === 1)!.sha256);
+    assert.equal(firstStart[0]!.detail.changes!.state, 'active');
+
+    const hostExport = of('keys host export');
+    assert.equal(hostExport.length, 1, 'the --public export is not a private export');
+    assert.equal(hostExport[0]!.target, 'host key 1');
+    assert.deepEqual(hostExport[0]!.detail.changes, {
+      private: true,
+      fingerprint: hostKeys.find((k) => k.id === 1)!.sha256,
+      format: 'openssh',
+      to: join(work, 'host-export'),
+    });
+    assert.deepEqual(
+      of('keys client export').map((x) => [x.target, x.detail.changes!.format, x.detail.changes!.encrypted]),
+      [
+        ['bank', 'openssh', false],
+        ['bank', 'ppk', false],
+      ],
+    );
+    assert.match(String(of('keys client export')[0]!.detail.changes!.fingerprint), /^SHA256:/);
+    assert.deepEqual(
+      of('keys pgp export').map((x) => [x.target, x.detail.changes!.private, x.detail.changes!.to]),
+      [['atrest', true, 'stdout']],
+    );
+    assert.match(String(of('keys pgp export')[0]!.detail.changes!.fingerprint), /^[0-9A-F]{40}$/);
+    assert.deepEqual(of('users keys generate')[0]!.detail.changes!.to, join(work, 'ula'));
+
+    const exported = await readFile(join(work, 'host-export'), 'utf8');
+    const secretLine = exported.split('\n')[1]!;
+    assert.ok(
+      secretLine.length > 20 && !r.stdout.includes(secretLine),
+      'no private key material in the trail',
+    );
+    assert.doesNotMatch(r.stdout, /PRIVATE KEY|PuTTY-User-Key-File/);
   });
 });

@@ -1,11 +1,11 @@
 // `ferry keys host|client|pgp ...`: the Key Manager, offline against the data dir.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { describeHostKey } from '../key-manager/host-keys.js';
+import { describeHostKey, HostKeyManager, presentedHostKeys } from '../key-manager/host-keys.js';
 import { describePgpKey } from '../keys/pgp.js';
 import { exportPrivateKey, type PrivateKeyFormat, type SshKeyType } from '../keys/private-keys.js';
 import { keyTypeLabel } from '../keys/ssh-keys.js';
-import type { StoredKeyPair } from '../store/types.js';
+import type { HostKeyRecord, StoredKeyPair } from '../store/types.js';
 import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
 
 const SSH_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
@@ -81,20 +81,42 @@ function publicLine(key: StoredKeyPair): string {
 const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 const dataDirOption = ['--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)'] as const;
 
+function hostKeyId(id: string): number {
+  if (!/^\d+$/.test(id)) throw new CliError(`host key id must be a number, got '${id}'`, 2);
+  return Number(id);
+}
+
+/** What `generate`/`import` say about a key's state, so nobody expects a pending key to be presented yet. */
+function stateNote(key: HostKeyRecord, graceDays: number): string {
+  if (key.state === 'active') return 'active: presented now';
+  const due = HostKeyManager.promotionDue(key, graceDays);
+  return `pending: announced to clients, not presented until promoted (ferry keys host promote ${key.id}${due ? `, or by the grace period at ${due.toISOString()}` : ''})`;
+}
+
 function registerHost(keys: Command): void {
   const host = keys
     .command('host')
     .description(
-      "server host keys: the server's identity (SIGHUP or 10 s later a running server uses changes)",
+      "server host keys: the server's identity. A new key is pending (announced, not presented) until promoted " +
+        '(by hand, or after hostKeyGracePeriod days); ' +
+        'the key of a type promoted first is presented until retired (SIGHUP or 10 s later a running server uses changes)',
     );
   host
     .command('list')
-    .description('list host keys with SHA256 and MD5 fingerprints')
+    .description('list host keys with state (pending, active, retired), SHA256 and MD5 fingerprints')
     .option('--json', 'print JSON')
     .option(...dataDirOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const all = await ctx.hostKeys.list();
+        const profile = ctx.config.algorithms;
+        // What a server with this config presents: the profile decides whether ECDSA is presented at all.
+        const presented = new Set(
+          presentedHostKeys(all.filter((k) => profile === 'compat' || !k.algorithm.startsWith('ecdsa-'))).map(
+            (k) => k.id,
+          ),
+        );
+        const grace = ctx.config.hostKeyGracePeriod;
         if (o.json) {
           const view = all.map((k) => ({
             id: k.id,
@@ -104,25 +126,38 @@ function registerHost(keys: Command): void {
             sha256: k.sha256,
             md5: k.md5,
             created: k.createdAt.toISOString(),
+            state: k.state,
             active: k.active,
+            presented: presented.has(k.id),
+            activated: k.activatedAt?.toISOString() ?? null,
+            promotes: HostKeyManager.promotionDue(k, grace)?.toISOString() ?? null,
             retired: k.retiredAt?.toISOString() ?? null,
           }));
           process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
           return;
         }
         process.stdout.write(
-          'ID  TYPE     BITS  SHA256                                              MD5                                              CREATED                   ACTIVE\n',
+          'ID  TYPE     BITS  SHA256                                              MD5                                              CREATED                   STATE\n',
         );
         for (const k of all) {
+          const due = HostKeyManager.promotionDue(k, grace);
+          const state =
+            k.state === 'active'
+              ? presented.has(k.id)
+                ? 'active, presented'
+                : 'active'
+              : k.state === 'pending'
+                ? `pending${due ? ` (promotes ${due.toISOString()})` : ''}`
+                : 'retired';
           process.stdout.write(
-            `${String(k.id).padEnd(3)} ${keyTypeLabel(k.algorithm).padEnd(8)} ${String(k.bits).padEnd(5)} ${k.sha256.padEnd(51)} ${k.md5.padEnd(48)} ${k.createdAt.toISOString().padEnd(25)} ${k.active ? 'yes' : 'retired'}\n`,
+            `${String(k.id).padEnd(3)} ${keyTypeLabel(k.algorithm).padEnd(8)} ${String(k.bits).padEnd(5)} ${k.sha256.padEnd(51)} ${k.md5.padEnd(48)} ${k.createdAt.toISOString().padEnd(25)} ${state}\n`,
           );
         }
       });
     });
   host
     .command('generate')
-    .description('generate a new active host key')
+    .description('generate a host key: pending (announced only) until promoted, unless no key is active')
     .requiredOption('--type <type>', 'ed25519, ecdsa or rsa')
     .option('--bits <n>', 'ecdsa: 256, 384, 521; rsa: 2048-16384 (default 3072)')
     .option(...dataDirOption)
@@ -134,14 +169,17 @@ function registerHost(keys: Command): void {
         await ctx.audit.recordAdmin({
           command: 'keys host generate',
           subject: `host key ${key.id}`,
-          changes: { sha256: key.sha256 },
+          changes: { sha256: key.sha256, state: key.state },
         });
         process.stdout.write(`host key ${key.id} generated: ${describeHostKey(key)}\n`);
+        process.stdout.write(`${stateNote(key, ctx.config.hostKeyGracePeriod)}\n`);
       });
     });
   host
     .command('import')
-    .description('import a private host key (OpenSSH, PEM PKCS#1/SEC1/PKCS#8, PuTTY .ppk)')
+    .description(
+      'import a private host key (OpenSSH, PEM PKCS#1/SEC1/PKCS#8, PuTTY .ppk): pending until promoted, unless no key is active',
+    )
     .argument('<file>', 'private key file (mode 0600)')
     .option('--passphrase-stdin', 'read the passphrase of an encrypted key from standard input')
     .option(...dataDirOption)
@@ -153,14 +191,44 @@ function registerHost(keys: Command): void {
         await ctx.audit.recordAdmin({
           command: 'keys host import',
           subject: `host key ${key.id}`,
-          changes: { sha256: key.sha256 },
+          changes: { sha256: key.sha256, state: key.state },
         });
         process.stdout.write(`host key ${key.id} imported: ${describeHostKey(key)}\n`);
+        process.stdout.write(`${stateNote(key, ctx.config.hostKeyGracePeriod)}\n`);
+      });
+    });
+  host
+    .command('promote')
+    .description(
+      'make a pending host key active: presented once no key of its type promoted earlier is active (retire that one)',
+    )
+    .argument('<id>', 'host key id (see keys host list)')
+    .option(...dataDirOption)
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const keyId = hostKeyId(id);
+      await withContext(opts(cmd), async (ctx) => {
+        const key = await ctx.hostKeys.promote(keyId);
+        await ctx.audit.recordAdmin({
+          command: 'keys host promote',
+          subject: `host key ${key.id}`,
+          changes: { sha256: key.sha256, state: key.state },
+        });
+        const older = (await ctx.hostKeys.list()).filter(
+          (k) => k.active && k.algorithm === key.algorithm && k.id !== key.id,
+        );
+        process.stdout.write(`host key ${key.id} promoted: ${describeHostKey(key)}\n`);
+        if (older.length > 0) {
+          process.stdout.write(
+            `host key ${older.map((k) => k.id).join(', ')} of the same type is presented until retired: ferry keys host retire ID\n`,
+          );
+        }
       });
     });
   host
     .command('export')
-    .description('print a host key: the private key (OpenSSH format) or, with --public, the public line')
+    .description(
+      'print a host key: the private key (OpenSSH format; audited) or, with --public, the public line',
+    )
     .argument('<id>', 'host key id (see keys host list)')
     .option('--public', 'the public key only (for known_hosts)')
     .option('--format <format>', 'private key format: openssh, pem or ppk', 'openssh')
@@ -176,26 +244,44 @@ function registerHost(keys: Command): void {
           return;
         }
         warnPemEd25519(format, key.algorithm);
-        emit(
-          exportPrivateKey(await ctx.hostKeys.keyPair(key.id), format, { comment: key.comment }),
-          o.output,
-          true,
-        );
+        const text = exportPrivateKey(await ctx.hostKeys.keyPair(key.id), format, { comment: key.comment });
+        // Recorded before the key leaves: an export the trail cannot record does not happen.
+        await ctx.audit.recordAdmin({
+          command: 'keys host export',
+          subject: `host key ${key.id}`,
+          changes: privateExportDetail(key.sha256, format, o.output),
+        });
+        emit(text, o.output, true);
       });
     });
   host
     .command('retire')
-    .description('stop presenting a host key (after clients learned its successor)')
+    .description(
+      'stop presenting and announcing a host key (after clients learned its successor), or withdraw a pending one',
+    )
     .argument('<id>', 'host key id')
     .option(...dataDirOption)
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      if (!/^\d+$/.test(id)) throw new CliError(`host key id must be a number, got '${id}'`, 2);
+      const keyId = hostKeyId(id);
       await withContext(opts(cmd), async (ctx) => {
-        await ctx.hostKeys.retire(Number(id));
+        await ctx.hostKeys.retire(keyId);
         await ctx.audit.recordAdmin({ command: 'keys host retire', subject: `host key ${id}` });
         process.stdout.write(`host key ${id} retired\n`);
+        const all = await ctx.hostKeys.list();
+        const algorithm = all.find((k) => k.id === keyId)?.algorithm;
+        const waiting = all.filter((k) => k.algorithm === algorithm && k.state === 'pending');
+        if (waiting.length > 0 && !all.some((k) => k.algorithm === algorithm && k.active)) {
+          process.stderr.write(
+            `note: no ${keyTypeLabel(algorithm ?? '')} host key is presented now; pending: ${waiting.map((k) => k.id).join(', ')} (ferry keys host promote ID)\n`,
+          );
+        }
       });
     });
+}
+
+/** An export's audit detail: which key, in what form, to where; never the key itself. */
+function privateExportDetail(fingerprint: string, format: string, output: string | undefined) {
+  return { private: true, fingerprint, format, to: output ?? 'stdout' };
 }
 
 function registerClient(keys: Command): void {
@@ -268,8 +354,18 @@ function registerClient(keys: Command): void {
             emit(publicLine(await ctx.clientKeys.get(name)), o.output, false);
             return;
           }
-          warnPemEd25519(format, (await ctx.clientKeys.get(name)).algorithm);
-          emit(await ctx.clientKeys.exportPrivate(name, format, passphrase), o.output, true);
+          const key = await ctx.clientKeys.get(name);
+          warnPemEd25519(format, key.algorithm);
+          const text = await ctx.clientKeys.exportPrivate(name, format, passphrase);
+          await ctx.audit.recordAdmin({
+            command: 'keys client export',
+            subject: name,
+            changes: {
+              ...privateExportDetail(key.sha256, format, o.output),
+              encrypted: passphrase !== undefined,
+            },
+          });
+          emit(text, o.output, true);
         });
       },
     );
@@ -387,13 +483,23 @@ function registerPgp(keys: Command): void {
     .command('export')
     .description('print an OpenPGP key, armored (public unless --private)')
     .argument('<name>', 'key name')
-    .option('--private', 'the private key (unprotected; keep it safe)')
+    .option('--private', 'the private key (unprotected; keep it safe; audited)')
     .option('--output <file>', 'write to a new file (mode 0600 for private keys) instead of stdout')
     .option(...dataDirOption)
     .action(async (name: string, o: { private?: boolean; output?: string }, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        if (o.private) emit((await ctx.pgpKeys.privateArmored(name)).reveal(), o.output, true);
-        else emit((await ctx.pgpKeys.get(name)).publicArmored, o.output, false);
+        if (!o.private) {
+          emit((await ctx.pgpKeys.get(name)).publicArmored, o.output, false);
+          return;
+        }
+        const armored = await ctx.pgpKeys.privateArmored(name);
+        const key = await ctx.pgpKeys.get(name);
+        await ctx.audit.recordAdmin({
+          command: 'keys pgp export',
+          subject: name,
+          changes: privateExportDetail(key.fingerprint, 'armored', o.output),
+        });
+        emit(armored.reveal(), o.output, true);
       });
     });
   pgp

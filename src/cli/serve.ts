@@ -7,7 +7,7 @@ import { generatePassword, warmPasswordVerifier } from '../auth/password.js';
 import { addUser } from '../auth/user-admin.js';
 import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/schema.js';
 import { AppContext } from '../context.js';
-import { describeHostKey, type HostKeyMaterial } from '../key-manager/host-keys.js';
+import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { loggers, rootLogger } from '../logger.js';
 import { startSshServer } from '../ssh/server.js';
 import { TransferScheduler } from '../transfers/scheduler.js';
@@ -33,21 +33,40 @@ async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined>
   if ((await ctx.store.users.list()).length > 0) return undefined;
   const password = new Secret(generatePassword());
   await addUser(ctx.store.users, { name: 'admin', password });
+  await ctx.audit.recordAdmin({
+    command: 'serve (first start)',
+    subject: 'admin',
+    changes: { created: 'user', password: 'one-time, printed once' },
+  });
   return password;
 }
 
 /**
- * First-run work that must happen once, before any worker starts: host keys and the admin account.
- * Prints the fingerprints (and a new admin password) through `out`; returns the active host keys.
+ * First-run work that must happen once, before any worker starts: host keys and the admin account, both
+ * audited. Prints the fingerprints (and a new admin password) through `out`; returns the pending and active
+ * host keys.
  */
 export async function prepareDataDir(
   ctx: AppContext,
   out: (line: string) => void,
 ): Promise<HostKeyMaterial[]> {
-  const generated = new Set((await ctx.hostKeys.ensureDefaults()).map((k) => k.id));
-  const hostKeys = await ctx.hostKeys.activeMaterial();
+  const generated = await ctx.hostKeys.ensureDefaults();
+  for (const key of generated) {
+    await ctx.audit.recordAdmin({
+      command: 'serve (first start)',
+      subject: `host key ${key.id}`,
+      changes: { generated: key.algorithm, bits: key.bits, sha256: key.sha256, state: key.state },
+    });
+  }
+  const made = new Set(generated.map((k) => k.id));
+  const hostKeys = await ctx.hostKeys.liveMaterial();
   for (const key of hostKeys) {
-    out(`host key ${generated.has(key.id) ? 'generated' : 'loaded'}: ${describeHostKey(key)}`);
+    const how = made.has(key.id)
+      ? 'generated'
+      : key.state === 'pending'
+        ? 'pending (announced only)'
+        : 'loaded';
+    out(`host key ${how}: ${describeHostKey(key)}`);
   }
   const adminPassword = await ensureAdmin(ctx);
   if (adminPassword) {
@@ -55,6 +74,21 @@ export async function prepareDataDir(
     out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
   }
   return hostKeys;
+}
+
+/** Promotes the pending host keys whose grace period is over, each recorded in the audit trail. */
+async function promoteDueHostKeys(ctx: AppContext, graceDays: number): Promise<void> {
+  for (const key of await ctx.hostKeys.promoteDue(graceDays)) {
+    loggers.serve.info(
+      { hostKey: key.id, sha256: key.sha256, graceDays },
+      'host key promoted after its grace period',
+    );
+    await ctx.audit.recordAdmin({
+      command: 'keys host promote (grace period)',
+      subject: `host key ${key.id}`,
+      changes: { sha256: key.sha256, state: key.state, graceDays },
+    });
+  }
 }
 
 export interface RunningFerry {
@@ -72,9 +106,11 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
   const ctx = await AppContext.create(config);
   try {
     let hostKeys = await prepareDataDir(ctx, out);
-    // Audit checkpoints are signed with the oldest active Ed25519 host key, so an auditor can check them
+    await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
+    hostKeys = await ctx.hostKeys.liveMaterial();
+    // Audit checkpoints are signed with the presented Ed25519 host key, so an auditor can check them
     // against the fingerprint clients already trust.
-    const signingKey = hostKeys.find((k) => k.algorithm === 'ssh-ed25519');
+    const signingKey = presentedHostKeys(hostKeys).find((k) => k.algorithm === 'ssh-ed25519');
     if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
     ctx.audit.startRetention(config.auditRetentionDays);
     await warmPasswordVerifier();
@@ -121,17 +157,23 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     });
     await scheduler.start();
 
-    /** Re-reads the host keys from the store; a change (CLI generate/import/retire) is presented to new connections. */
+    /**
+     * Promotes keys whose grace period is over, then re-reads the host keys from the store; a change (CLI
+     * generate/import/promote/retire) is announced and presented to new connections.
+     */
     const reloadHostKeys = async (): Promise<boolean> => {
-      const fresh = await ctx.hostKeys.activeMaterial();
-      const fingerprints = (keys: typeof fresh) => keys.map((k) => k.sha256).join(',');
+      await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
+      const fresh = await ctx.hostKeys.liveMaterial();
+      const fingerprints = (keys: typeof fresh) =>
+        keys.map((k) => `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}`).join(',');
       if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
       ssh.setHostKeys(fresh);
       hostKeys = fresh;
       // After a rotation, checkpoints are signed with the new key (verify trusts retired keys too).
-      const auditKey = fresh.find((k) => k.algorithm === 'ssh-ed25519');
+      // The presented key, never a pending one: auditors check checkpoints against what clients trust.
+      const auditKey = presentedHostKeys(fresh).find((k) => k.algorithm === 'ssh-ed25519');
       if (!auditKey)
-        loggers.serve.warn('no active Ed25519 host key: audit checkpoints are not signed any more');
+        loggers.serve.warn('no presented Ed25519 host key: audit checkpoints are not signed any more');
       ctx.audit.useSigner(auditKey ? hostKeyAuditSigner(auditKey) : undefined);
       return true;
     };

@@ -321,7 +321,8 @@ export function registerUsersCommand(program: Command): void {
         await ctx.audit.recordAdmin({
           command: 'users keys generate',
           subject: name,
-          changes: { added: [added] },
+          // The private half leaves Ferry here: say where to, never what.
+          changes: { added: [added], private: true, to: o.output ?? 'stdout' },
         });
         const privateText = exportPrivateKey(pair, 'openssh');
         if (o.output) {

@@ -79,6 +79,7 @@ export const configSchema = z
     lockoutWindow: positiveSeconds.default(900),
     lockoutDuration: positiveSeconds.default(900),
     auditRetentionDays: z.coerce.number().int().min(0).max(36_500).default(0),
+    hostKeyGracePeriod: z.coerce.number().int().min(0).max(3650).default(0),
     confinement: z.enum(['kernel', 'no-symlinks']).default('kernel'),
     landlock: flag.default(true),
     user: z
@@ -151,6 +152,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   lockoutWindow: 'seconds over which failed logins of an account are counted',
   lockoutDuration: 'seconds an account stays locked (ferry users unlock NAME ends it early)',
   auditRetentionDays: 'days audit records are kept (0: forever); pruned daily, the chain stays verifiable',
+  hostKeyGracePeriod:
+    'days a new host key is only announced before the server promotes it (0: promote by hand, ferry keys host promote ID)',
   confinement:
     "'kernel' (openat2 RESOLVE_IN_ROOT: every path and symlink stays in the home) or 'no-symlinks' (kernels before 5.6: every symlink refused)",
   landlock: 'restrict server processes to the data dir and the code with Landlock, where the kernel has it',

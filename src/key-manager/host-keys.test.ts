@@ -9,7 +9,7 @@ import ssh2 from 'ssh2';
 import { MasterKey } from '../keys/sealing.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
-import { HostKeyManager } from './host-keys.js';
+import { HostKeyManager, presentedHostKeys } from './host-keys.js';
 
 let dir: string;
 let store: Store;
@@ -83,18 +83,77 @@ test('the material given to the server matches ssh-keygen fingerprints and signs
   }
 });
 
-test('retiring keeps at least one active key and removes the key from what the server presents', async () => {
+test('a new key is pending: announced, not presented, until promoted; the old one is presented until retired', async () => {
+  const [old] = (await manager.list()).filter((k) => k.algorithm === 'ssh-ed25519');
   const fresh = await manager.generate('ed25519');
-  const before = (await manager.list()).filter((k) => k.algorithm === 'ssh-ed25519');
-  assert.equal(before.length, 2);
-  await manager.retire(before[0]!.id);
-  const active = await manager.activeMaterial();
-  assert.ok(active.some((k) => k.id === fresh.id));
-  assert.ok(!active.some((k) => k.id === before[0]!.id));
-  await assert.rejects(manager.retire(before[0]!.id), /already retired/);
+  assert.equal(fresh.state, 'pending');
+  const presentedIds = async () => presentedHostKeys(await manager.liveMaterial()).map((k) => k.id);
+  assert.ok((await manager.liveMaterial()).some((k) => k.id === fresh.id && k.state === 'pending'));
+  assert.ok(!(await manager.activeMaterial()).some((k) => k.id === fresh.id));
+  assert.ok((await presentedIds()).includes(old!.id));
+  assert.ok(!(await presentedIds()).includes(fresh.id));
+
+  assert.equal((await manager.promote(fresh.id)).state, 'active');
+  await assert.rejects(manager.promote(fresh.id), /is active, not pending/);
+  assert.ok((await presentedIds()).includes(old!.id), 'the old key is presented until retired');
+  assert.ok(!(await presentedIds()).includes(fresh.id));
+
+  await manager.retire(old!.id);
+  assert.ok((await presentedIds()).includes(fresh.id));
+  assert.ok(
+    !(await manager.liveMaterial()).some((k) => k.id === old!.id),
+    'a retired key is not even announced',
+  );
+  await assert.rejects(manager.retire(old!.id), /already retired/);
   await assert.rejects(manager.retire(424242), /no host key/);
-  for (const key of active.filter((k) => k.id !== fresh.id)) await manager.retire(key.id);
-  await assert.rejects(manager.retire(fresh.id), /last active host key/);
+  await assert.rejects(manager.promote(424242), /no host key/);
+});
+
+test('the grace period promotes pending keys once they have been announced long enough', async () => {
+  const key = await manager.generate('rsa', 2048);
+  assert.deepEqual(
+    await manager.promoteDue(0, new Date(Date.now() + 365 * 86_400_000)),
+    [],
+    '0: manual only',
+  );
+  assert.deepEqual(await manager.promoteDue(2, new Date(Date.now() + 86_400_000)), [], 'not yet');
+  const promoted = await manager.promoteDue(2, new Date(Date.now() + 2 * 86_400_000 + 1000));
+  assert.deepEqual(
+    promoted.map((k) => [k.id, k.state]),
+    [[key.id, 'active']],
+  );
+  assert.deepEqual(await manager.promoteDue(2, new Date(Date.now() + 3 * 86_400_000)), [], 'promoted once');
+});
+
+test('retiring keeps at least one active key; a pending key can be withdrawn', async () => {
+  const pending = await manager.generate('ed25519');
+  await manager.retire(pending.id);
+  assert.equal((await manager.list()).find((k) => k.id === pending.id)?.state, 'retired');
+  const active = await manager.activeMaterial();
+  const [last, ...others] = active;
+  for (const key of others) await manager.retire(key.id);
+  await assert.rejects(manager.retire(last!.id), /last active host key/);
+});
+
+test('only one key per algorithm is presented, the one promoted earliest, whatever the type', () => {
+  const key = (id: number, algorithm: string, state: 'pending' | 'active', activated: number | null) => ({
+    id,
+    algorithm,
+    state,
+    activatedAt: activated === null ? null : new Date(activated),
+  });
+  const keys = [
+    key(1, 'ssh-rsa', 'active', 100),
+    key(2, 'ssh-ed25519', 'active', 100),
+    key(3, 'ssh-rsa', 'pending', null),
+    key(4, 'ssh-ed25519', 'active', 50),
+    key(5, 'ssh-rsa', 'active', 200),
+    key(6, 'ecdsa-sha2-nistp256', 'pending', null),
+  ];
+  assert.deepEqual(
+    presentedHostKeys(keys).map((k) => k.id),
+    [1, 4],
+  );
 });
 
 test('an imported key is refused twice and with a wrong passphrase', async () => {

@@ -9,7 +9,7 @@ import { homeDirOf } from '../auth/user-admin.js';
 import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import { FerryError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { HostKeyMaterial } from '../key-manager/host-keys.js';
+import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
 import { parseScpCommand, serveScp } from '../scp/server.js';
 import { serveSftp } from '../sftp/server.js';
@@ -24,7 +24,7 @@ export interface SshServerOptions {
   readonly listen: string;
   readonly port: number;
   readonly algorithms: AlgorithmProfile;
-  /** Active host keys, oldest first; the first of each type signs key exchanges, all are announced. */
+  /** Pending and active host keys, oldest first: all are announced; presentedHostKeys picks the ones that sign. */
   readonly hostKeys: readonly HostKeyMaterial[];
   /** Seconds a connection may take from TCP accept to successful authentication. */
   readonly loginGraceTime: number;
@@ -80,9 +80,11 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   // sockets accepted afterwards are handed to it while older connections finish on the old one.
   const buildSsh = (keys: readonly HostKeyMaterial[]): ssh2.Server => {
     const shown = presentable(keys, options.algorithms);
-    if (shown.length === 0) throw new FerryError('ERR_CONFIG', 'no active host key to present');
+    // One key per algorithm, chosen by us: ssh2 would keep the first Ed25519 key but the last RSA one.
+    const presented = presentedHostKeys(shown);
+    if (presented.length === 0) throw new FerryError('ERR_CONFIG', 'no active host key to present');
     const server = new ssh2.Server({
-      hostKeys: shown.map((k) => k.privateKey),
+      hostKeys: presented.map((k) => k.privateKey),
       ident: SERVER_IDENT,
       algorithms: {
         kex: policy.kex,
@@ -149,7 +151,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     setHostKeys: (keys) => {
       ssh = buildSsh(keys);
       options.logger.info(
-        { hostKeys: presentable(keys, options.algorithms).map((k) => k.sha256) },
+        { hostKeys: presentedHostKeys(presentable(keys, options.algorithms)).map((k) => k.sha256) },
         'host keys reloaded',
       );
     },

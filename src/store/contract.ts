@@ -107,24 +107,31 @@ export function runStoreContract(
     comment: `c${n}`,
   });
 
-  test(`${name}: host keys are added active, listed oldest first, and retired once`, () =>
+  test(`${name}: host keys are added active or pending, promoted once, listed oldest first, and retired once`, () =>
     withStore(async (store) => {
-      const a = await store.hostKeys.add(pair(1));
-      const b = await store.hostKeys.add(pair(2));
-      assert.equal(a.active, true);
-      assert.equal(a.retiredAt, null);
+      const a = await store.hostKeys.add(pair(1), 'active');
+      const b = await store.hostKeys.add(pair(2), 'pending');
+      assert.deepEqual([a.state, a.active, a.retiredAt], ['active', true, null]);
+      assert.ok(a.activatedAt instanceof Date);
+      assert.deepEqual([b.state, b.active, b.activatedAt], ['pending', false, null]);
+      assert.equal(await store.hostKeys.promote(a.id), false, 'only a pending key is promoted');
+      assert.equal(await store.hostKeys.promote(b.id), true);
+      assert.equal(await store.hostKeys.promote(b.id), false, 'promoted once');
       assert.equal(await store.hostKeys.retire(a.id), true);
       assert.equal(await store.hostKeys.retire(a.id), false, 'already retired');
       assert.equal(await store.hostKeys.retire(9999), false);
       const listed = await store.hostKeys.list();
       assert.deepEqual(
-        listed.map((k) => [k.id, k.active, k.publicBlob.toString(), k.privateSealed]),
+        listed.map((k) => [k.id, k.state, k.active, k.publicBlob.toString(), k.privateSealed]),
         [
-          [a.id, false, 'pub-1', 'v1:sealed-1'],
-          [b.id, true, 'pub-2', 'v1:sealed-2'],
+          [a.id, 'retired', false, 'pub-1', 'v1:sealed-1'],
+          [b.id, 'active', true, 'pub-2', 'v1:sealed-2'],
         ],
       );
       assert.ok(listed[0]?.retiredAt instanceof Date);
+      assert.ok(listed[1]?.activatedAt instanceof Date);
+      const c = await store.hostKeys.add(pair(3), 'pending');
+      assert.equal(await store.hostKeys.retire(c.id), true, 'a pending key can be withdrawn');
     }));
 
   test(`${name}: client keys have unique names`, () =>

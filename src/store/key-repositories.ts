@@ -48,7 +48,9 @@ function toKeyPair(row: Selectable<HostKeysTable> | Selectable<ClientKeysTable>)
 
 const toHostKey = (row: Selectable<HostKeysTable>): HostKeyRecord => ({
   ...toKeyPair(row),
-  active: Boolean(row.active),
+  state: row.state,
+  active: row.state === 'active',
+  activatedAt: row.activated_at ? new Date(row.activated_at) : null,
   retiredAt: row.retired_at ? new Date(row.retired_at) : null,
 });
 
@@ -77,21 +79,38 @@ export class KyselyHostKeyRepository implements HostKeyRepository {
     return (await this.db.selectFrom('host_keys').selectAll().orderBy('id').execute()).map(toHostKey);
   }
 
-  async add(key: NewKeyPair): Promise<HostKeyRecord> {
+  async add(key: NewKeyPair, state: 'pending' | 'active'): Promise<HostKeyRecord> {
+    const columns = keyPairColumns(key);
     const row = await this.db
       .insertInto('host_keys')
-      .values({ ...keyPairColumns(key), active: 1, retired_at: null })
+      .values({
+        ...columns,
+        state,
+        active: state === 'active' ? 1 : 0,
+        activated_at: state === 'active' ? columns.created_at : null,
+        retired_at: null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toHostKey(row);
   }
 
+  async promote(id: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('host_keys')
+      .set({ state: 'active', active: 1, activated_at: new Date().toISOString() })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async retire(id: number): Promise<boolean> {
     const result = await this.db
       .updateTable('host_keys')
-      .set({ active: 0, retired_at: new Date().toISOString() })
+      .set({ state: 'retired', active: 0, retired_at: new Date().toISOString() })
       .where('id', '=', id)
-      .where('active', '=', 1)
+      .where('state', '!=', 'retired')
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }

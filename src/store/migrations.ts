@@ -195,6 +195,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Host keys go pending → active → retired: a new key is announced first and presented only once promoted.
+  // Existing keys keep what they were (active or retired); `active` stays in step for older readers.
+  '0006_host_key_states': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('host_keys')
+        .addColumn('state', 'text', (c) => c.notNull().defaultTo('active'))
+        .execute();
+      await db.schema.alterTable('host_keys').addColumn('activated_at', 'text').execute();
+      await sql`UPDATE host_keys SET state = 'retired' WHERE active = 0`.execute(db);
+      await sql`UPDATE host_keys SET activated_at = created_at WHERE active = 1`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

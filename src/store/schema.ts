@@ -42,9 +42,14 @@ interface KeyPairColumns {
 }
 
 export interface HostKeysTable extends KeyPairColumns {
+  /** 1 while state is 'active' (kept for readers from before the states). */
   active: number;
   retired_at: string | null;
+  state: Generated<HostKeyStateColumn>;
+  activated_at: string | null;
 }
+
+export type HostKeyStateColumn = 'pending' | 'active' | 'retired';
 
 export interface ClientKeysTable extends KeyPairColumns {
   name: string;

@@ -81,8 +81,15 @@ export interface StoredKeyPair {
   readonly createdAt: Date;
 }
 
+/** pending: announced to clients, not presented; active: presented (the earliest promoted of its type); retired: neither. */
+export type HostKeyState = 'pending' | 'active' | 'retired';
+
 export interface HostKeyRecord extends StoredKeyPair {
+  readonly state: HostKeyState;
+  /** state === 'active'. */
   readonly active: boolean;
+  /** When the key was promoted (or created active); null while pending. */
+  readonly activatedAt: Date | null;
   readonly retiredAt: Date | null;
 }
 
@@ -95,8 +102,10 @@ export type NewKeyPair = Omit<StoredKeyPair, 'id' | 'createdAt'>;
 export interface HostKeyRepository {
   /** All host keys, oldest first (retired ones included). */
   list(): Promise<HostKeyRecord[]>;
-  add(key: NewKeyPair): Promise<HostKeyRecord>;
-  /** Marks a key retired: servers stop presenting it. False when no active key has this id. */
+  add(key: NewKeyPair, state: 'pending' | 'active'): Promise<HostKeyRecord>;
+  /** pending → active. False when no pending key has this id (so concurrent promoters promote once). */
+  promote(id: number): Promise<boolean>;
+  /** pending or active → retired: servers stop presenting and announcing it. False when none has this id. */
   retire(id: number): Promise<boolean>;
 }
 

@@ -3,7 +3,10 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { runStoreContract } from '../contract.js';
+import { migrationProvider } from '../migrations.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 runStoreContract('sqlite', async () => {
@@ -25,6 +28,36 @@ test('the SQLite file is private and survives a reopen', async () => {
     const second = await openSqliteStore(file);
     assert.equal((await second.users.findByName('frank'))?.passwordHash, 'h');
     await second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store from before host key states keeps its active and retired keys as they were', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
+  try {
+    const file = join(dir, 'ferry.db');
+    const sqlite = new SqliteDatabase(file);
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0005_security');
+    assert.equal(error, undefined);
+    const insert = sqlite.prepare(
+      `INSERT INTO host_keys (algorithm, bits, public_key, sha256, md5, private_sealed, created_at, active, retired_at)
+       VALUES ('ssh-ed25519', 256, 'cHVi', ?, 'MD5:x', 'v1:x', '2026-01-01T00:00:00.000Z', ?, ?)`,
+    );
+    insert.run('SHA256:old', 0, '2026-02-01T00:00:00.000Z');
+    insert.run('SHA256:current', 1, null);
+    await db.destroy();
+    const store = await openSqliteStore(file);
+    const keys = await store.hostKeys.list();
+    assert.deepEqual(
+      keys.map((k) => [k.sha256, k.state, k.active, k.activatedAt?.toISOString() ?? null]),
+      [
+        ['SHA256:old', 'retired', false, null],
+        ['SHA256:current', 'active', true, '2026-01-01T00:00:00.000Z'],
+      ],
+    );
+    await store.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
