@@ -203,11 +203,34 @@ async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
  */
 const WORKER_OLD_SPACE_FLOOR_MB = 256;
 
-/** The primary's node flags plus the old-generation floor, unless the operator set heap sizes already. */
-function workerExecArgv(): string[] {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (given.some((flag) => /^--(initial|max)-old-space-size/.test(flag))) return [...process.execArgv];
-  return [...process.execArgv, `--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`];
+/** True when this is the compiled dist/ (bin/ferry.js), false when tsx runs the TypeScript sources. */
+const RUNNING_COMPILED = import.meta.url.endsWith('.js');
+
+/**
+ * The primary's node flags without tsx when running compiled (a worker that loaded it would spend ~60 MB and an
+ * esbuild process on nothing), plus the old-generation floor unless the operator set heap sizes already.
+ */
+export function workerExecArgv(
+  execArgv: readonly string[] = process.execArgv,
+  compiled = RUNNING_COMPILED,
+): string[] {
+  const flags: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (
+      compiled &&
+      (flag === '--import' || flag === '--loader') &&
+      /^tsx(\/|$)/.test(execArgv[i + 1] ?? '')
+    ) {
+      i++;
+      continue;
+    }
+    if (compiled && /^--(import|loader|experimental-loader)=tsx(\/|$)/.test(flag)) continue;
+    flags.push(flag);
+  }
+  const given = [...flags, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (given.some((flag) => /^--(initial|max)-old-space-size/.test(flag))) return flags;
+  return [...flags, `--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`];
 }
 
 /**
