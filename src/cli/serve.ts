@@ -9,8 +9,6 @@ import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/sche
 import { AppContext } from '../context.js';
 import { describeHostKey, type HostKeyMaterial } from '../key-manager/host-keys.js';
 import { loggers, rootLogger } from '../logger.js';
-import { startSshServer } from '../ssh/server.js';
-import { TransferScheduler } from '../transfers/scheduler.js';
 import { Secret } from '../util/secret.js';
 import { configFromOptions } from './common.js';
 import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
@@ -77,6 +75,8 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
     ctx.audit.startRetention(config.auditRetentionDays);
     await warmPasswordVerifier();
+    // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
+    const { startSshServer } = await import('../ssh/server.js');
     const ssh = await startSshServer({
       listen: config.listen,
       port: config.sftpPort,
@@ -112,6 +112,7 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     });
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
+    const { TransferScheduler } = await import('../transfers/scheduler.js');
     const scheduler = new TransferScheduler({
       jobs: ctx.transfers.jobs,
       log: loggers.transfers,
