@@ -63,6 +63,12 @@ function figure(value: number): string {
   return value.toFixed(2);
 }
 
+/** Ferry / OpenSSH, or a dash for Ferry-only rows (start-up has no sshd counterpart). */
+function ratioText(ferry: number, openssh: number): string {
+  const ratio = ferry / openssh;
+  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—';
+}
+
 /** A Markdown table (readable on a terminal, pasteable into docs/PERFORMANCE.md). */
 export function formatTable(rows: readonly Row[]): string {
   const header = ['measurement', 'unit', 'Ferry', 'OpenSSH', 'Ferry/OpenSSH', 'target', 'met'];
@@ -72,7 +78,7 @@ export function formatTable(rows: readonly Row[]): string {
       r.unit,
       figure(r.ferry),
       figure(r.openssh),
-      `${r.ratio.toFixed(2)}×`,
+      ratioText(r.ferry, r.openssh),
       r.target ?? '',
       r.met === undefined ? '' : r.met ? 'yes' : 'no',
     ];
@@ -81,7 +87,7 @@ export function formatTable(rows: readonly Row[]): string {
       unit,
       figure(v.ferry),
       figure(v.openssh),
-      `${(v.ferry / v.openssh).toFixed(2)}×`,
+      ratioText(v.ferry, v.openssh),
       '',
       '',
     ]);

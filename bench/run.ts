@@ -27,17 +27,20 @@ import {
   startSshd,
 } from './servers.js';
 import { HOST_KEY_ALGORITHM, KEX } from './sftp-client.js';
+import { startup } from './startup.js';
 
 const execFileAsync = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = 1024 * 1024;
 const WARM_UP_BYTES = 64 * MIB;
 
-const SCENARIOS = ['single', 'concurrent', 'handshakes', 'idle', 'listing'] as const;
+const SCENARIOS = ['startup', 'single', 'concurrent', 'handshakes', 'idle', 'listing'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Plan {
   readonly mode: 'full' | 'quick';
+  /** `ferry --version`, `users list` and idle server runs (Ferry only). */
+  readonly startupRuns: number;
   readonly singleBytes: number;
   readonly singleRuns: number;
   readonly streams: number;
@@ -54,6 +57,7 @@ interface Plan {
 
 const FULL: Plan = {
   mode: 'full',
+  startupRuns: 5,
   singleBytes: 1024 * MIB,
   singleRuns: 5,
   streams: 8,
@@ -84,10 +88,11 @@ const QUICK: Plan = {
   listingRuns: 1,
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only single,concurrent,handshakes,idle,listing]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
-  --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1)
+  --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
+                startup 5)
   --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
   --cpu-prof D  run Ferry under 'node --cpu-prof', profiles written to D (summarise: bench/profile-summary.ts)
   --out FILE    JSON results (default bench/results/latest.json, quick: bench/results/latest-quick.json)`;
@@ -128,6 +133,7 @@ async function main(): Promise<number> {
           streamRuns: runsOverride,
           handshakeRuns: runsOverride,
           listingRuns: runsOverride,
+          startupRuns: runsOverride,
         };
   const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS]);
   for (const name of only) {
@@ -176,59 +182,79 @@ async function main(): Promise<number> {
     if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
 
     log(`bench (${plan.mode}) in ${root}`);
-    const ferry = await startFerry(repo, layout, cleanup, {
-      workers,
-      ...(cpuProfileDir ? { cpuProfileDir } : {}),
-    });
-    const openssh = await startSshd(layout, cleanup);
-    log(`  ferry:   port ${ferry.port}: ${ferry.description}`);
-    log(`  openssh: port ${openssh.port}: ${openssh.description}`);
-    const servers: readonly BenchServer[] = [ferry, openssh];
-    const ctx = (runs: number): ScenarioContext => ({
-      servers,
-      client: { key, cleanup },
-      clientDir,
-      runs,
-      log,
-    });
-
     const measurements: Measurement[] = [];
-    // First, on servers that have served nothing yet: later transfers leave a grown heap behind that idle
-    // sessions would quietly reuse, which would understate Ferry's cost per session.
-    if (only.has('idle')) {
-      log(`idle sessions: ${plan.idleSessions}, ${plan.idleRuns} runs per server`);
-      measurements.push(...(await idleMemory(ctx(plan.idleRuns), plan.idleSessions)));
+    // Start-up first, before any server runs: it measures processes starting, on a machine otherwise idle.
+    if (only.has('startup')) {
+      log(`startup: ${plan.startupRuns} runs`);
+      measurements.push(...(await startup({ repo, root, cleanup, runs: plan.startupRuns, log })));
     }
-    const warmPath = join(clientDir, 'warm.bin');
-    const warm = { path: warmPath, sha256: await writeRandomFile(warmPath, WARM_UP_BYTES) };
-    log(`warm-up: ${WARM_UP_BYTES / MIB} MiB up and down per server and cipher (not measured)`);
-    await warmUp(ctx(1), warm, plan.ciphers);
-    if (only.has('single')) {
-      log(`single stream: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs per server and cipher`);
-      const path = join(clientDir, 'single.bin');
-      const source = { path, bytes: plan.singleBytes, sha256: await writeRandomFile(path, plan.singleBytes) };
-      for (const cipher of plan.ciphers)
-        measurements.push(...(await singleStream(ctx(plan.singleRuns), source, cipher)));
-    }
-    if (only.has('concurrent')) {
-      log(`concurrent: ${plan.streams} × ${plan.streamBytes / MIB} MiB, ${plan.streamRuns} runs per server`);
-      const path = join(clientDir, 'stream.bin');
-      const source = { path, bytes: plan.streamBytes, sha256: await writeRandomFile(path, plan.streamBytes) };
-      measurements.push(...(await concurrentStreams(ctx(plan.streamRuns), source, plan.streams)));
-    }
-    if (only.has('handshakes')) {
-      log(`handshakes: ${plan.handshakeSessions} sessions, ${plan.handshakeRuns} runs per server`);
-      measurements.push(...(await handshakes(ctx(plan.handshakeRuns), plan.handshakeSessions)));
-    }
-    if (only.has('listing')) {
-      log(`listing: creating ${plan.listingFiles} files`);
-      await ensureManyFiles(layout.sharedDir, plan.listingFiles);
-      log(`listing: ${plan.listingRuns} runs per server`);
-      measurements.push(...(await listing(ctx(plan.listingRuns), plan.listingFiles)));
-    }
+    const described = { ferry: 'not run', openssh: 'not run' };
+    if ([...only].some((name) => name !== 'startup')) {
+      const ferry = await startFerry(repo, layout, cleanup, {
+        workers,
+        ...(cpuProfileDir ? { cpuProfileDir } : {}),
+      });
+      const openssh = await startSshd(layout, cleanup);
+      log(`  ferry:   port ${ferry.port}: ${ferry.description}`);
+      log(`  openssh: port ${openssh.port}: ${openssh.description}`);
+      const servers: readonly BenchServer[] = [ferry, openssh];
+      const ctx = (runs: number): ScenarioContext => ({
+        servers,
+        client: { key, cleanup },
+        clientDir,
+        runs,
+        log,
+      });
 
-    await ferry.stop();
-    await openssh.stop();
+      // First, on servers that have served nothing yet: later transfers leave a grown heap behind that idle
+      // sessions would quietly reuse, which would understate Ferry's cost per session.
+      if (only.has('idle')) {
+        log(`idle sessions: ${plan.idleSessions}, ${plan.idleRuns} runs per server`);
+        measurements.push(...(await idleMemory(ctx(plan.idleRuns), plan.idleSessions)));
+      }
+      const warmPath = join(clientDir, 'warm.bin');
+      const warm = { path: warmPath, sha256: await writeRandomFile(warmPath, WARM_UP_BYTES) };
+      log(`warm-up: ${WARM_UP_BYTES / MIB} MiB up and down per server and cipher (not measured)`);
+      await warmUp(ctx(1), warm, plan.ciphers);
+      if (only.has('single')) {
+        log(`single stream: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs per server and cipher`);
+        const path = join(clientDir, 'single.bin');
+        const source = {
+          path,
+          bytes: plan.singleBytes,
+          sha256: await writeRandomFile(path, plan.singleBytes),
+        };
+        for (const cipher of plan.ciphers)
+          measurements.push(...(await singleStream(ctx(plan.singleRuns), source, cipher)));
+      }
+      if (only.has('concurrent')) {
+        log(
+          `concurrent: ${plan.streams} × ${plan.streamBytes / MIB} MiB, ${plan.streamRuns} runs per server`,
+        );
+        const path = join(clientDir, 'stream.bin');
+        const source = {
+          path,
+          bytes: plan.streamBytes,
+          sha256: await writeRandomFile(path, plan.streamBytes),
+        };
+        measurements.push(...(await concurrentStreams(ctx(plan.streamRuns), source, plan.streams)));
+      }
+      if (only.has('handshakes')) {
+        log(`handshakes: ${plan.handshakeSessions} sessions, ${plan.handshakeRuns} runs per server`);
+        measurements.push(...(await handshakes(ctx(plan.handshakeRuns), plan.handshakeSessions)));
+      }
+      if (only.has('listing')) {
+        log(`listing: creating ${plan.listingFiles} files`);
+        await ensureManyFiles(layout.sharedDir, plan.listingFiles);
+        log(`listing: ${plan.listingRuns} runs per server`);
+        measurements.push(...(await listing(ctx(plan.listingRuns), plan.listingFiles)));
+      }
+
+      await ferry.stop();
+      await openssh.stop();
+      described.ferry = ferry.description;
+      described.openssh = openssh.description;
+    }
     const rows = measurements.map(toRow);
     const table = formatTable(rows);
     const finished = new Date();
@@ -252,7 +278,7 @@ async function main(): Promise<number> {
           .version as string,
         gitCommit: await commandOutput('git', ['describe', '--always', '--dirty']),
       },
-      servers: { ferry: ferry.description, openssh: openssh.description },
+      servers: described,
       client: {
         program: 'sftp -b -',
         kex: KEX,
@@ -267,7 +293,7 @@ async function main(): Promise<number> {
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, `${JSON.stringify(record, null, 2)}\n`);
     process.stdout.write(
-      `\nFerry (${ferry.description}) vs OpenSSH (${record.versions.openssh}), ` +
+      `\nFerry (${described.ferry === 'not run' ? 'start-up only' : described.ferry}) vs OpenSSH (${record.versions.openssh}), ` +
         `${record.machine.cpuModel} × ${record.machine.cores} cores, ${plan.mode} run, ${record.durationS} s\n\n` +
         `${table}\n\nresults: ${out}\n`,
     );

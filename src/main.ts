@@ -1,14 +1,33 @@
-// The `ferry` command line: one sub-command per file in cli/.
+// The `ferry` command line: one sub-command per file in cli/, each loaded only when it runs.
 import { Command, CommanderError } from 'commander';
-import { registerAuditCommand } from './cli/audit.js';
-import { describeError } from './cli/common.js';
-import { registerDefenderCommand } from './cli/defender.js';
-import { registerJobsCommand } from './cli/jobs.js';
-import { registerKeysCommand } from './cli/keys.js';
-import { registerPartnersCommand } from './cli/partners.js';
-import { registerServeCommand } from './cli/serve.js';
-import { registerSftpCommand } from './cli/sftp.js';
-import { registerUsersCommand } from './cli/users.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Sub-commands in help order. A command's module (and what it pulls in: the SSH stack, OpenPGP, the store)
+ * is imported only when the command line names it, so `ferry users list` loads no server code and
+ * `ferry --version` almost nothing (see docs/PERFORMANCE.md, start-up).
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  serve: async () => (await import('./cli/serve.js')).registerServeCommand,
+  users: async () => (await import('./cli/users.js')).registerUsersCommand,
+  keys: async () => (await import('./cli/keys.js')).registerKeysCommand,
+  defender: async () => (await import('./cli/defender.js')).registerDefenderCommand,
+  audit: async () => (await import('./cli/audit.js')).registerAuditCommand,
+  partners: async () => (await import('./cli/partners.js')).registerPartnersCommand,
+  jobs: async () => (await import('./cli/jobs.js')).registerJobsCommand,
+  sftp: async () => (await import('./cli/sftp.js')).registerSftpCommand,
+};
+
+/** The one command the arguments name; none for a bare --version; all for help, typos and no command. */
+function commandsFor(args: readonly string[]): string[] {
+  const named = args.find((arg) => !arg.startsWith('-'));
+  if (named !== undefined && Object.hasOwn(COMMANDS, named)) return [named];
+  if (named === undefined && args.length > 0 && args.every((arg) => arg === '--version' || arg === '-V')) {
+    return [];
+  }
+  return Object.keys(COMMANDS);
+}
 
 const program = new Command('ferry')
   .description('Ferry: a managed file transfer (MFT) server built around SFTP')
@@ -16,21 +35,14 @@ const program = new Command('ferry')
   .showHelpAfterError()
   .exitOverride();
 
-registerServeCommand(program);
-registerUsersCommand(program);
-registerKeysCommand(program);
-registerDefenderCommand(program);
-registerAuditCommand(program);
-registerPartnersCommand(program);
-registerJobsCommand(program);
-registerSftpCommand(program);
-
 try {
+  for (const name of commandsFor(process.argv.slice(2))) (await COMMANDS[name]!())(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else {
+    const { describeError } = await import('./cli/common.js');
     const { message, exitCode } = describeError(err);
     process.stderr.write(`ferry: ${message}\n`);
     process.exitCode = exitCode;

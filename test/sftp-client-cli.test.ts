@@ -10,7 +10,7 @@ import { type OpenSshServer, startOpenSshServer } from './helpers/openssh-server
 
 const execFileAsync = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
-const MAIN = join(ROOT, 'src', 'main.ts');
+const BIN = join(ROOT, 'bin', 'ferry.js');
 
 interface Run {
   code: number | null;
@@ -23,7 +23,7 @@ function ferrySftp(
   options: { input?: string; env?: Record<string, string> } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'sftp', ...args], {
+    const child = spawn(process.execPath, [BIN, 'sftp', ...args], {
       cwd: ROOT,
       env: { ...process.env, FERRY_LOG_LEVEL: 'silent', ...options.env },
     });
@@ -163,10 +163,10 @@ test('an interactive session on a pseudo-terminal asks about the host key and th
     await writeFile(join(sshd.dir, 'authorized_keys'), await readFile(`${key}.pub`, 'utf8'));
     await writeFile(join(sshd.root, 'hello.txt'), 'hi there');
     const knownHosts = join(dir, 'known_hosts');
-    // bin/ferry.js loads tsx relative to itself, so the session can run in the test's own directory.
+    // bin/ferry.js finds dist/ (or the sources) relative to itself, so the session can run in the test's own directory.
     const command = [
       process.execPath,
-      join(ROOT, 'bin', 'ferry.js'),
+      BIN,
       'sftp',
       '-P',
       String(sshd.port),

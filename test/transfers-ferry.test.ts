@@ -10,7 +10,7 @@ import { Secret } from '../src/util/secret.js';
 import { startTestServer } from './helpers/server.js';
 import { randomFile, sha256File, transferFixture } from './helpers/transfers.js';
 
-const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
+const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 
 test('pull and push jobs against Ferry verify with server-side SHA-256 and log in with key + password', async () => {
   const fx = await transferFixture();
@@ -87,7 +87,7 @@ interface ServeProcess {
 function serve(dataDir: string): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1', '--sftp-port', '0'],
+    [BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1', '--sftp-port', '0'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
   );
   return new Promise((resolve, reject) => {

@@ -1,20 +1,27 @@
 // Password hashing with argon2id; verification of unknown users costs the same as of known ones.
-import { hash, type Options, verify } from '@node-rs/argon2';
+import type { Options } from '@node-rs/argon2';
 import type { Secret } from '../util/secret.js';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
 // `Algorithm` is an ambient const enum (unusable under verbatimModuleSyntax); 2 is its Argon2id member.
 const ARGON2_OPTIONS: Options = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
-export function hashPassword(password: Secret<string>): Promise<string> {
-  return hash(password.reveal(), ARGON2_OPTIONS);
+/** The binding is loaded on first use: commands that hash nothing (`ferry users list`) start faster without it. */
+let argon2: Promise<typeof import('@node-rs/argon2')> | undefined;
+const loadArgon2 = () => {
+  argon2 ??= import('@node-rs/argon2');
+  return argon2;
+};
+
+export async function hashPassword(password: Secret<string>): Promise<string> {
+  return (await loadArgon2()).hash(password.reveal(), ARGON2_OPTIONS);
 }
 
 let dummyHash: Promise<string> | undefined;
 
 /** A hash of a random password, verified against when the user does not exist, so timing tells nothing. */
 function getDummyHash(): Promise<string> {
-  dummyHash ??= hash(`no-such-user-${Math.random()}`, ARGON2_OPTIONS);
+  dummyHash ??= loadArgon2().then(({ hash }) => hash(`no-such-user-${Math.random()}`, ARGON2_OPTIONS));
   return dummyHash;
 }
 
@@ -26,7 +33,7 @@ export async function verifyPassword(
   const target = storedHash ?? (await getDummyHash());
   let ok: boolean;
   try {
-    ok = await verify(target, password.reveal());
+    ok = await (await loadArgon2()).verify(target, password.reveal());
   } catch {
     // A corrupt stored hash must not become a crash or an oracle: it simply does not verify.
     ok = false;

@@ -1,10 +1,12 @@
 // One-time codes (TOTP, RFC 6238) as a second or third factor, with single-use recovery codes; no code works twice.
 import { randomBytes } from 'node:crypto';
-import { generateSecret, generateURI, verify } from 'otplib';
 import type { MasterKey } from '../keys/sealing.js';
 import type { AccountSecurityRepository } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { hashPassword, verifyPassword } from './password.js';
+
+/** Loaded when a code is made or checked: the server and most commands start faster without it. */
+const loadOtplib = () => import('otplib');
 
 const SEAL_LABEL = 'totp-secret';
 const PERIOD_SECONDS = 30;
@@ -32,6 +34,7 @@ export class TotpService {
 
   /** Creates (or replaces) the user's secret and recovery codes; both are shown once. */
   async enrol(user: string): Promise<TotpEnrolment> {
+    const { generateSecret, generateURI } = await loadOtplib();
     const secret = generateSecret();
     const recoveryCodes = Array.from({ length: RECOVERY_CODES }, recoveryCode);
     const recoveryHashes = await Promise.all(recoveryCodes.map((c) => hashPassword(new Secret(c))));
@@ -61,6 +64,7 @@ export class TotpService {
     const text = answer.reveal().trim();
     if (/^\d{6}$/.test(text)) {
       const secret = this.master.open(totp.secretSealed, SEAL_LABEL).reveal().toString();
+      const { verify } = await loadOtplib();
       const result = await verify({
         secret,
         token: text,

@@ -9,8 +9,6 @@ import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/sche
 import { AppContext } from '../context.js';
 import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { loggers, rootLogger } from '../logger.js';
-import { startSshServer } from '../ssh/server.js';
-import { TransferScheduler } from '../transfers/scheduler.js';
 import { Secret } from '../util/secret.js';
 import { configFromOptions } from './common.js';
 import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
@@ -114,6 +112,8 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
     ctx.audit.startRetention(config.auditRetentionDays);
     await warmPasswordVerifier();
+    // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
+    const { startSshServer } = await import('../ssh/server.js');
     const ssh = await startSshServer({
       listen: config.listen,
       port: config.sftpPort,
@@ -151,6 +151,7 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
     });
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
+    const { TransferScheduler } = await import('../transfers/scheduler.js');
     const scheduler = new TransferScheduler({
       jobs: ctx.transfers.jobs,
       log: loggers.transfers,
@@ -253,11 +254,34 @@ async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
  */
 const WORKER_OLD_SPACE_FLOOR_MB = 256;
 
-/** The primary's node flags plus the old-generation floor, unless the operator set heap sizes already. */
-function workerExecArgv(): string[] {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (given.some((flag) => /^--(initial|max)-old-space-size/.test(flag))) return [...process.execArgv];
-  return [...process.execArgv, `--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`];
+/** True when this is the compiled dist/ (bin/ferry.js), false when tsx runs the TypeScript sources. */
+const RUNNING_COMPILED = import.meta.url.endsWith('.js');
+
+/**
+ * The primary's node flags without tsx when running compiled (a worker that loaded it would spend ~60 MB and an
+ * esbuild process on nothing), plus the old-generation floor unless the operator set heap sizes already.
+ */
+export function workerExecArgv(
+  execArgv: readonly string[] = process.execArgv,
+  compiled = RUNNING_COMPILED,
+): string[] {
+  const flags: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (
+      compiled &&
+      (flag === '--import' || flag === '--loader') &&
+      /^tsx(\/|$)/.test(execArgv[i + 1] ?? '')
+    ) {
+      i++;
+      continue;
+    }
+    if (compiled && /^--(import|loader|experimental-loader)=tsx(\/|$)/.test(flag)) continue;
+    flags.push(flag);
+  }
+  const given = [...flags, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (given.some((flag) => /^--(initial|max)-old-space-size/.test(flag))) return flags;
+  return [...flags, `--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`];
 }
 
 /**

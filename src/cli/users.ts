@@ -1,7 +1,6 @@
 // `ferry users ...`: offline user management against the data dir.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import QRCode from 'qrcode';
 import {
   addPublicKeys,
   addUser,
@@ -356,6 +355,7 @@ export function registerUsersCommand(program: Command): void {
           subject: name,
           changes: { requiredMethods: [...factors, 'keyboard-interactive'] },
         });
+        const { default: QRCode } = await import('qrcode');
         const qr = await QRCode.toString(enrolment.uri, { type: 'terminal', small: true });
         process.stdout.write(
           `${qr}\n${enrolment.uri}\n\nScan the code (or enter the URI) in an authenticator app.\n` +

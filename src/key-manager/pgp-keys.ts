@@ -1,12 +1,14 @@
 // OpenPGP keys for encryption at rest and for partners: generated or imported, private halves sealed.
 import { FerryError } from '../errors.js';
-import { generatePgpKey, type PgpKeyType, readPgpKey } from '../keys/pgp.js';
+import type { PgpKeyType } from '../keys/pgp.js';
 import type { MasterKey } from '../keys/sealing.js';
 import type { PgpKeyRecord, PgpKeyRepository } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { validateKeyName } from './client-keys.js';
 
 const SEAL_LABEL = 'pgp-key';
+/** OpenPGP is loaded when a key is made or read: every other command (and the server) starts faster without it. */
+const loadPgp = () => import('../keys/pgp.js');
 
 export class PgpKeyManager {
   constructor(
@@ -38,6 +40,7 @@ export class PgpKeyManager {
     expiresInDays?: number;
   }): Promise<PgpKeyRecord> {
     await this.#refuseDuplicateName(options.name);
+    const { generatePgpKey } = await loadPgp();
     const key = await generatePgpKey({
       name: options.userName ?? options.name,
       email: options.email,
@@ -61,6 +64,7 @@ export class PgpKeyManager {
   async import(name: string, data: Buffer, passphrase?: Secret<string>): Promise<PgpKeyRecord> {
     await this.#refuseDuplicateName(name);
     const text = data.includes('-----BEGIN PGP') ? data.toString('utf8') : new Uint8Array(data);
+    const { readPgpKey } = await loadPgp();
     const key = await readPgpKey(text, passphrase);
     if (key.hasPrivate && !key.decrypted) {
       throw new FerryError(

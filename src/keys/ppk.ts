@@ -1,4 +1,5 @@
 // PuTTY private key files (.ppk, PuTTY manual appendix C): read versions 2 and 3, write version 3.
+
 import {
   createCipheriv,
   createDecipheriv,
@@ -7,7 +8,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import { hashRawSync } from '@node-rs/argon2';
+import { createRequire } from 'node:module';
 import type { Secret } from '../util/secret.js';
 import { DSA_UNSUPPORTED, KeyParseError, PASSPHRASE_REQUIRED, WRONG_PASSPHRASE } from './key-errors.js';
 import { isEcdsaCurve, publicBlob, type SshKeyMaterial, sshAlgorithm } from './key-material.js';
@@ -139,6 +140,10 @@ interface Argon2Params {
 
 /** PPK v3: Argon2 output split into AES-256 key, CBC IV and HMAC-SHA-256 key. */
 function deriveV3(passphrase: string, a: Argon2Params): { key: Buffer; iv: Buffer; macKey: Buffer } {
+  // Required here, not imported: only PPK v3 files need argon2, and loading it costs every command start-up time.
+  const { hashRawSync } = createRequire(import.meta.url)(
+    '@node-rs/argon2',
+  ) as typeof import('@node-rs/argon2');
   const out = hashRawSync(Buffer.from(passphrase, 'utf8'), {
     algorithm: ARGON2_FLAVOURS[a.flavour],
     memoryCost: a.memoryKiB,

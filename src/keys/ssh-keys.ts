@@ -1,9 +1,15 @@
 // SSH public keys: authorized_keys parsing, wire-blob inspection and fingerprints as ssh-keygen prints them.
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
+import type Ssh2 from 'ssh2';
 import { InvalidArgumentError } from '../errors.js';
 
-const { utils } = ssh2;
+/** ssh2 is required on the first key parsed: commands that parse none (`ferry users list`) start faster without it. */
+let ssh2Utils: (typeof Ssh2)['utils'] | undefined;
+function sshUtils(): (typeof Ssh2)['utils'] {
+  ssh2Utils ??= (createRequire(import.meta.url)('ssh2') as typeof Ssh2).utils;
+  return ssh2Utils;
+}
 
 /** Key types accepted for user authentication: no DSA, no SHA-1-only types. */
 export const ACCEPTED_USER_KEY_TYPES = [
@@ -106,7 +112,7 @@ export function parseAuthorizedKey(line: string): ParsedPublicKey {
     );
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new InvalidArgumentError('public key data is not base64');
-  const parsed = utils.parseKey(`${algorithm} ${b64}`);
+  const parsed = sshUtils().parseKey(`${algorithm} ${b64}`);
   if (parsed instanceof Error || Array.isArray(parsed)) {
     throw new InvalidArgumentError(
       `invalid public key: ${parsed instanceof Error ? parsed.message : 'several keys'}`,

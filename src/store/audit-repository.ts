@@ -1,7 +1,8 @@
 // AuditRepository over kysely: chain appends and prunes read the head and write in one exclusive transaction.
 import { setTimeout as delay } from 'node:timers/promises';
-import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
+import { sql } from './kysely.js';
 import type { AuditLogTable, Database } from './schema.js';
 import type {
   AuditAction,

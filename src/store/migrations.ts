@@ -1,5 +1,6 @@
 // Schema migrations, in order; kysely's Migrator records which ran in its own table.
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql } from './kysely.js';
 
 const migrations: Record<string, Migration> = {
   '0001_users': {

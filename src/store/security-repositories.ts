@@ -1,5 +1,6 @@
 // Defender scores and bans, account lockout counters and TOTP secrets, over kysely (SQLite and PostgreSQL).
-import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { sql } from './kysely.js';
 import type { Database, DefenderHostsTable, LoginFailuresTable } from './schema.js';
 import type {
   AccountSecurityRepository,

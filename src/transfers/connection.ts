@@ -1,18 +1,16 @@
 // Opens an SSH connection with ssh2's Client and starts SFTP on it: host key policy, logins, negotiated algorithms.
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import ssh2, {
-  type AnyAuthMethod,
-  type AuthenticationType,
-  type NegotiatedAlgorithms,
-  type NextAuthHandler,
-} from 'ssh2';
+import type Ssh2 from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, NegotiatedAlgorithms, NextAuthHandler } from 'ssh2';
 import { FerryError } from '../errors.js';
 import { sha256Fingerprint } from '../keys/ssh-keys.js';
 import type { Secret } from '../util/secret.js';
 import { SftpClient } from './sftp-client.js';
 
-const { Client } = ssh2;
+/** Required on the first connection: the CLI's store commands load the transfer service but never connect. */
+const loadSsh2 = () => createRequire(import.meta.url)('ssh2') as typeof Ssh2;
 
 const DEFAULT_TIMEOUT_MS = 20_000;
 
@@ -168,7 +166,7 @@ export async function connectSftp(options: ConnectOptions): Promise<SftpConnecti
   const started = performance.now();
   const socket = await tcpConnect(options.host, options.port, timeoutMs);
   const connectMs = performance.now() - started;
-  const client = new Client();
+  const client = new (loadSsh2().Client)();
   let presented: PresentedHostKey | undefined;
   let refusal: Error | undefined;
   let algorithms: NegotiatedAlgorithms | undefined;

@@ -2,7 +2,6 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { FerryError } from '../../errors.js';
 import { KyselyAuditRepository } from '../audit-repository.js';
 import {
@@ -10,6 +9,7 @@ import {
   KyselyHostKeyRepository,
   KyselyPgpKeyRepository,
 } from '../key-repositories.js';
+import { Kysely, Migrator, SqliteDialect } from '../kysely.js';
 import { migrationProvider } from '../migrations.js';
 import type { Database } from '../schema.js';
 import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';

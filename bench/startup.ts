@@ -1,0 +1,161 @@
+// The start-up group: how long `ferry` commands take and what an idle server costs (Ferry alone: sshd has no peer).
+import { execFile, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Cleanup } from './cleanup.js';
+import { treeMemory } from './proc-stats.js';
+import { type Measurement, median } from './scenarios.js';
+
+const execFileAsync = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface StartupContext {
+  /** The checkout: `bin/ferry.js` is run from it, as a user would. */
+  readonly repo: string;
+  /** Scratch directory for the data dirs. */
+  readonly root: string;
+  readonly cleanup: Cleanup;
+  readonly runs: number;
+  readonly log: (line: string) => void;
+}
+
+/** Users in the store `ferry users list` reads: a few hundred more than a busy installation. */
+export const STARTUP_USERS = 1000;
+/** Workers of the idle server: the target is for the primary plus two workers. */
+const IDLE_WORKERS = 2;
+/** After "listening": workers finish their start-up work (host key poll timer, scheduler) and settle. */
+const IDLE_SETTLE_MS = 3000;
+
+function ferryOnly(values: number[]): Measurement['runs'] {
+  return { ferry: values, openssh: [] };
+}
+
+/** Wall time of one `node bin/ferry.js ARGS` run to its exit, seconds. */
+async function commandSeconds(ctx: StartupContext, args: string[]): Promise<number> {
+  const started = performance.now();
+  await execFileAsync(process.execPath, ['bin/ferry.js', ...args], {
+    cwd: ctx.repo,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return (performance.now() - started) / 1000;
+}
+
+/** A data dir with `count` users (no credentials: listing them is the question), made in this process. */
+async function storeWithUsers(dataDir: string, count: number): Promise<void> {
+  // Imported here, not at the top: the other scenarios treat Ferry as a black box and load none of it.
+  const { AppContext } = await import('../src/context.js');
+  const { configFromOptions } = await import('../src/cli/common.js');
+  const { addUser } = await import('../src/auth/user-admin.js');
+  const ctx = await AppContext.create(configFromOptions({ dataDir }));
+  try {
+    for (let i = 0; i < count; i++) await addUser(ctx.store.users, { name: `user${i}` });
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+/** Starts `ferry serve --workers 2` on a fresh data dir and returns its tree's RSS once idle, MB. */
+async function idleServerMb(ctx: StartupContext, dataDir: string): Promise<number> {
+  const child = ctx.cleanup.process(
+    spawn(
+      process.execPath,
+      [
+        'bin/ferry.js',
+        'serve',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        '127.0.0.1',
+        '--sftp-port',
+        '0',
+        '--workers',
+        String(IDLE_WORKERS),
+      ],
+      { cwd: ctx.repo, detached: true, stdio: ['ignore', 'pipe', 'ignore'] },
+    ),
+    true,
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(
+        () => reject(new Error(`ferry serve did not start in 60 s:\n${seen}`)),
+        60_000,
+      );
+      child.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('SFTP listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`ferry serve exited (${code}) before listening:\n${seen}`));
+      });
+    });
+    child.stdout!.resume();
+    await sleep(IDLE_SETTLE_MS);
+    const samples = [];
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await sleep(500);
+      samples.push(await treeMemory(child.pid!));
+    }
+    const processes = median(samples.map((s) => s.processes));
+    if (processes < IDLE_WORKERS + 1) throw new Error(`idle server has ${processes} processes`);
+    return median(samples.map((s) => s.rssBytes)) / 2 ** 20;
+  } finally {
+    await ctx.cleanup.stop(child, 10_000);
+  }
+}
+
+/** `ferry --version`, `ferry users list` on 1 000 users, idle `serve --workers 2`: medians against the targets. */
+export async function startup(ctx: StartupContext): Promise<Measurement[]> {
+  const version: Measurement = {
+    id: 'startup-version',
+    label: 'ferry --version',
+    unit: 's',
+    better: 'lower',
+    runs: ferryOnly([]),
+    target: { kind: 'ferry-at-most', value: 0.3 },
+  };
+  const list: Measurement = {
+    id: 'startup-users-list',
+    label: `ferry users list (${STARTUP_USERS} users)`,
+    unit: 's',
+    better: 'lower',
+    runs: ferryOnly([]),
+    target: { kind: 'ferry-at-most', value: 0.5 },
+  };
+  const idle: Measurement = {
+    id: 'startup-idle-rss',
+    label: `idle serve --workers ${IDLE_WORKERS} (all processes)`,
+    unit: 'MB RSS',
+    better: 'lower',
+    runs: ferryOnly([]),
+    target: { kind: 'ferry-at-most', value: 150 },
+  };
+  const usersDir = join(ctx.root, 'startup-users');
+  ctx.log(`startup: creating a store with ${STARTUP_USERS} users`);
+  await storeWithUsers(usersDir, STARTUP_USERS);
+  // Untimed: the first run pays for cold file caches, which is not what a user scripting commands sees.
+  await commandSeconds(ctx, ['--version']);
+  await commandSeconds(ctx, ['users', 'list', '--data-dir', usersDir]);
+  for (let run = 0; run < ctx.runs; run++) {
+    version.runs.ferry.push(await commandSeconds(ctx, ['--version']));
+    list.runs.ferry.push(await commandSeconds(ctx, ['users', 'list', '--data-dir', usersDir]));
+    ctx.log(
+      `  run ${run + 1}: --version ${version.runs.ferry.at(-1)!.toFixed(2)} s, ` +
+        `users list ${list.runs.ferry.at(-1)!.toFixed(2)} s`,
+    );
+  }
+  for (let run = 0; run < ctx.runs; run++) {
+    // A fresh data dir each time: the first-run work (host keys, admin) is part of what a server holds on to.
+    const dataDir = join(ctx.root, `startup-idle-${run}`);
+    await mkdir(dataDir);
+    idle.runs.ferry.push(await idleServerMb(ctx, dataDir));
+    ctx.log(`  run ${run + 1}: ${idle.label}: ${idle.runs.ferry.at(-1)!.toFixed(0)} MB RSS`);
+  }
+  return [version, list, idle];
+}

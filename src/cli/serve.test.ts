@@ -1,0 +1,23 @@
+// How `serve` starts its worker processes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { workerExecArgv } from './serve.js';
+
+test('workers forked by a compiled primary do not load tsx, whichever way it was given', () => {
+  const argv = ['--import', 'tsx', '--import=tsx/esm', '--loader', 'tsx', '--enable-source-maps'];
+  const flags = workerExecArgv(argv, true);
+  assert.deepEqual(
+    flags.filter((f) => !f.startsWith('--initial-old-space-size')),
+    ['--enable-source-maps'],
+  );
+});
+
+test('workers of a primary running the TypeScript sources keep tsx, which they need to load them', () => {
+  const flags = workerExecArgv(['--import', 'tsx'], false);
+  assert.deepEqual(flags.slice(0, 2), ['--import', 'tsx']);
+});
+
+test('workers get the old-generation floor unless the operator chose a heap size', () => {
+  assert.ok(workerExecArgv([], true).some((f) => f.startsWith('--initial-old-space-size=')));
+  assert.deepEqual(workerExecArgv(['--max-old-space-size=512'], true), ['--max-old-space-size=512']);
+});
