@@ -5,6 +5,7 @@ import { describeError } from './cli/common.js';
 import { registerDefenderCommand } from './cli/defender.js';
 import { registerJobsCommand } from './cli/jobs.js';
 import { registerKeysCommand } from './cli/keys.js';
+import { registerMigrateCommand } from './cli/migrate.js';
 import { registerPartnersCommand } from './cli/partners.js';
 import { registerServeCommand } from './cli/serve.js';
 import { registerSftpCommand } from './cli/sftp.js';
@@ -24,6 +25,7 @@ registerAuditCommand(program);
 registerPartnersCommand(program);
 registerJobsCommand(program);
 registerSftpCommand(program);
+registerMigrateCommand(program);
 
 try {
   await program.parseAsync(process.argv);
