@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
-import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { knownMigrations } from '../src/store/sqlite/schema-version.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let work: string;

@@ -1,13 +1,13 @@
 // `ferry migrate [--status]`: apply the store's pending schema migrations (forward only), or list applied and pending.
 import type { Command } from 'commander';
 import { dataPaths } from '../context.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import {
   assertSchemaKnown,
   type MigrationEntry,
   type SchemaStatus,
   schemaStatusOfFile,
 } from '../store/sqlite/schema-version.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { configFromOptions, type DataDirOption } from './common.js';
 
 interface MigrateFlags extends DataDirOption {
