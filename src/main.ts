@@ -1,6 +1,7 @@
 // The `ferry` command line: one sub-command per file in cli/.
 import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './cli/audit.js';
+import { registerBackupCommands } from './cli/backup.js';
 import { describeError } from './cli/common.js';
 import { registerDefenderCommand } from './cli/defender.js';
 import { registerJobsCommand } from './cli/jobs.js';
@@ -26,6 +27,7 @@ registerPartnersCommand(program);
 registerJobsCommand(program);
 registerSftpCommand(program);
 registerMigrateCommand(program);
+registerBackupCommands(program);
 
 try {
   await program.parseAsync(process.argv);
