@@ -1,10 +1,11 @@
 // A backup of a running server taken while OpenSSH clients upload, restored into a new data dir that then serves.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { makeClientKey, sftpBatch } from './helpers/openssh.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
@@ -184,7 +185,23 @@ describe('backup and restore', () => {
     assert.match(r.stderr, /refusing to restore into .*busy: it is not empty/);
     assert.deepEqual(await readdir(busy), ['something']);
 
-    r = await ferry(['restore', join(work, 'payload.bin'), '--data-dir', join(work, 'never')]);
+    const archive = await readFile(backup);
+    await writeFile(join(work, 'truncated.tar.gz'), archive.subarray(0, archive.length - 100));
+    r = await ferry(['restore', join(work, 'truncated.tar.gz'), '--data-dir', join(work, 'never')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /is truncated/);
+    // One byte of the store changed: tar and gzip are fine, the manifest's SHA-256 is not.
+    const tar = gunzipSync(archive);
+    const at = tar.length - 1024 - 100;
+    tar[at] = tar[at]! ^ 0xff;
+    await writeFile(join(work, 'altered.tar.gz'), gzipSync(tar));
+    r = await ferry(['restore', join(work, 'altered.tar.gz'), '--data-dir', join(work, 'never')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /ferry\.db in the backup does not match its manifest/);
+    await assert.rejects(stat(join(work, 'never')), { code: 'ENOENT' }, 'nothing left behind');
+
+    await writeFile(join(work, 'not-a-backup.bin'), Buffer.alloc(4096, 0x5a));
+    r = await ferry(['restore', join(work, 'not-a-backup.bin'), '--data-dir', join(work, 'never')]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /is not a Ferry backup/);
     await assert.rejects(stat(join(work, 'never')), { code: 'ENOENT' }, 'nothing left behind');

@@ -204,7 +204,7 @@ interface RestoreFlags {
   dataDir: string;
 }
 
-/** Restores a backup file into an empty (or new) data dir; returns the lines to print. */
+/** Restores a backup file into an empty (or new) data dir, saying what it restored and what is left to do. */
 async function runRestore(file: string, flags: RestoreFlags, out: (line: string) => void): Promise<void> {
   const target = resolve(flags.dataDir);
   const existed = existsSync(target);
@@ -325,8 +325,9 @@ async function extract(file: string, target: string, created: string[]): Promise
       }
     });
   } catch (err) {
-    if ((err as { code?: string }).code === 'Z_DATA_ERROR')
-      throw new CliError(`${file} is not a Ferry backup (not gzip data)`);
+    const code = (err as { code?: string }).code;
+    if (code === 'Z_BUF_ERROR') throw new CliError(`${file} is truncated (incomplete gzip data)`);
+    if (code === 'Z_DATA_ERROR') throw new CliError(`${file} is not a Ferry backup (not gzip data)`);
     throw err;
   }
   if (!manifest) throw new CliError(`${file} is not a Ferry backup (empty archive)`);
