@@ -140,6 +140,21 @@ describe('backup and restore', () => {
     assert.deepEqual((await readdir(restoredB)).sort(), ['ferry.db', 'homes']);
     await copyFile(join(source(), 'master.key'), join(restoredB, 'master.key'));
 
+    // Both backups and both restores are in the trails.
+    const admin = async (dir: string) =>
+      (await ferry(['audit', 'query', '--action', 'admin', '--json', '--data-dir', dir])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { detail: { command: string; changes?: Record<string, unknown> } });
+    const backups = (await admin(source())).filter((r) => r.detail.command === 'backup');
+    assert.deepEqual(
+      backups.map((r) => r.detail.changes?.masterKeyIncluded),
+      [true, false],
+    );
+    for (const dir of [restoredA, restoredB]) {
+      assert.equal((await admin(dir)).at(-1)?.detail.command, 'restore');
+    }
+
     for (const dir of [restoredA, restoredB]) {
       const verify = await ferry(['audit', 'verify', '--data-dir', dir]);
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);

@@ -26,7 +26,7 @@ import { AppContext, dataPaths } from '../context.js';
 import { inspectStoreFile, type StoreSummary, snapshotStore } from '../store/sqlite/backup.js';
 import { assertSchemaKnown } from '../store/sqlite/schema-version.js';
 import { readTar, TarWriter } from '../util/tar.js';
-import { CliError, configFromOptions, type DataDirOption } from './common.js';
+import { CliError, configFromOptions, type DataDirOption, withContext } from './common.js';
 
 /** Version 1 of the container: a gzipped ustar archive whose first entry is `manifest.json`. */
 const FORMAT = 'ferry-backup';
@@ -176,6 +176,17 @@ async function runBackup(flags: BackupFlags, out: (line: string) => void, warn: 
       closeSync(fd);
     }
     renameSync(partial, to);
+    // The trail says who took a backup and whether it holds the master key. Not when the store still has migrations
+    // pending: opening it here would apply them under the server that is running the older schema.
+    if (store.schema.pending.length === 0) {
+      await withContext(flags, (ctx) =>
+        ctx.audit.recordAdmin({
+          command: 'backup',
+          subject: to,
+          changes: { masterKeyIncluded: masterKey !== undefined, auditHeadSeq: store.auditHeadSeq },
+        }),
+      );
+    }
     out(
       `backup written to ${to} (${statSync(to).size} bytes): store at schema version ${store.schema.databaseVersion}, ` +
         `${store.users} user(s), ${store.hostKeys} host key(s), ${store.clientKeys} client key(s), ` +
@@ -238,23 +249,32 @@ async function runRestore(file: string, flags: RestoreFlags, out: (line: string)
     out(
       `homes/ is empty: users' files are not in a Ferry backup; restore them into ${paths.homes} from your file backups`,
     );
-    if (manifest.masterKeyIncluded) {
-      // Opening the host keys proves the restored key is the one that sealed them (and applies pending migrations).
-      const ctx = await AppContext.create(loadConfig({ env: {}, flags: { dataDir: target } }));
-      try {
+    // Opening the store applies pending migrations (as any command would) and records the restore in the trail.
+    const ctx = await AppContext.create(loadConfig({ env: {}, flags: { dataDir: target } }));
+    try {
+      if (store.schema.pending.length > 0) {
+        out(`applied migrations ${store.schema.pending.map((m) => m.name).join(', ')}`);
+      }
+      await ctx.audit.recordAdmin({
+        command: 'restore',
+        subject: file,
+        changes: { createdAt: manifest.createdAt, sourceDataDir: manifest.sourceDataDir },
+      });
+      if (manifest.masterKeyIncluded) {
+        // Opening the host keys proves the restored key is the one that sealed them.
         const keys = await ctx.hostKeys.activeMaterial();
         out(
           `master key restored to ${paths.masterKey} (mode 0600); it opens the ${keys.length} active host key(s)`,
         );
-      } finally {
-        await ctx.dispose();
+      } else {
+        out(
+          `the backup holds no master key: before starting Ferry, copy the original one to ${paths.masterKey} ` +
+            `(install -m 600 OLD_DATA_DIR/master.key ${paths.masterKey}) or set FERRY_MASTER_KEY; ` +
+            'without it the sealed keys (host keys, client keys, partner passwords, TOTP secrets) cannot be opened',
+        );
       }
-    } else {
-      out(
-        `the backup holds no master key: before starting Ferry, copy the original one to ${paths.masterKey} ` +
-          `(install -m 600 OLD_DATA_DIR/master.key ${paths.masterKey}) or set FERRY_MASTER_KEY; ` +
-          'without it the sealed keys (host keys, client keys, partner passwords, TOTP secrets) cannot be opened',
-      );
+    } finally {
+      await ctx.dispose();
     }
     out(`next: ferry audit verify --data-dir ${target}; ferry serve --data-dir ${target}`);
   } catch (err) {
