@@ -5,7 +5,16 @@ export type { Logger } from 'pino';
 
 const level = process.env.FERRY_LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
 
-/** Root logger writing JSON lines to stderr so stdout stays free for command output. */
+const stderr = pino.destination({ fd: 2, sync: true });
+
+/** Where log lines also go besides stderr (the optional log file of `serve`); see `setLogFileSink`. */
+let fileSink: { write(line: string): void } | undefined;
+
+export function setLogFileSink(sink: { write(line: string): void } | undefined): void {
+  fileSink = sink;
+}
+
+/** Root logger writing JSON lines to stderr so stdout stays free for command output (and to the log file, if any). */
 export const rootLogger: Logger = pino(
   {
     level,
@@ -13,7 +22,12 @@ export const rootLogger: Logger = pino(
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['password', '*.password', 'secret', '*.secret'], censor: '[secret]' },
   },
-  pino.destination({ fd: 2, sync: true }),
+  {
+    write(line: string) {
+      stderr.write(line);
+      fileSink?.write(line);
+    },
+  },
 );
 
 export const loggers = {

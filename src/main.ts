@@ -17,11 +17,15 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   partners: async () => (await import('./cli/partners.js')).registerPartnersCommand,
   jobs: async () => (await import('./cli/jobs.js')).registerJobsCommand,
   sftp: async () => (await import('./cli/sftp.js')).registerSftpCommand,
+  migrate: async () => (await import('./cli/migrate.js')).registerMigrateCommand,
+  // One module registers both: only one of the two keys is loaded unless help asks for all.
+  backup: async () => (await import('./cli/backup.js')).registerBackupCommands,
 };
 
 /** The one command the arguments name; none for a bare --version; all for help, typos and no command. */
 function commandsFor(args: readonly string[]): string[] {
   const named = args.find((arg) => !arg.startsWith('-'));
+  if (named === 'restore') return ['backup'];
   if (named !== undefined && Object.hasOwn(COMMANDS, named)) return [named];
   if (named === undefined && args.length > 0 && args.every((arg) => arg === '--version' || arg === '-V')) {
     return [];

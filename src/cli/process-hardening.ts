@@ -85,6 +85,9 @@ export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]
   if (!config.landlock) return 'landlock: off (by configuration)';
   const dataDir = resolve(config.dataDir);
   const rw = [dataDir, ...extraHomes.filter((h) => isAbsolute(h) && !h.startsWith(`${dataDir}/`))];
+  // The log file is rotated by renaming within its directory, so that directory must stay writable too.
+  if (config.logFile && !resolve(config.logFile).startsWith(`${dataDir}/`))
+    rw.push(dirname(resolve(config.logFile)));
   const ro = [CODE_ROOT, '/usr', '/lib', '/lib64', '/etc/ssl', '/etc/localtime', '/proc', '/dev/urandom'];
   const rules = [
     ...rw.map((path) => ({ path, access: 'rw' as const })),

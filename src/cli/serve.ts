@@ -11,6 +11,7 @@ import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from '../key
 import { loggers, rootLogger } from '../logger.js';
 import { Secret } from '../util/secret.js';
 import { configFromOptions } from './common.js';
+import { useLogFile } from './log-file.js';
 import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
 
 const HOST_KEY_POLL_MS = 10_000;
@@ -377,6 +378,7 @@ export function registerServeCommand(program: Command): void {
         Object.fromEntries(keys.filter((k) => k !== 'dataDir').map((k) => [k, flags[k]])),
       );
       const out = (line: string) => process.stdout.write(`${line}\n`);
+      useLogFile(config);
       const confinement = chooseConfinement(config);
       if (cluster.isWorker) {
         // The primary printed the start-up lines; a worker reports the port it shares and its hardening.

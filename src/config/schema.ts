@@ -46,6 +46,13 @@ export const configSchema = z
     /** 0 means one per CPU core. */
     workers: z.coerce.number().int().min(0).max(256).default(0),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logFile: z.string().min(1).optional(),
+    logFileMaxBytes: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(10 * 1024 * 1024),
     idleTimeout: seconds(604_800).default(3600),
     maxConnections: count(1, 1_000_000).default(2000),
     maxConnectionsPerAddress: count(1, 100_000).default(64),
@@ -119,6 +126,9 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   workers: 'server processes sharing the port (0: one per CPU core; 1: a single process)',
   uploadMode: "'atomic' (write to a hidden temp name, rename on close) or 'direct'",
   logLevel: 'log level of the JSON log on stderr',
+  logFile:
+    'also append the JSON log to this file (its directory must be writable by the server; default: stderr only)',
+  logFileMaxBytes: 'size at which logFile is rotated to logFile.1 … logFile.5 (0: never; default 10 MiB)',
   masterKey:
     'key sealing private keys at rest: 32 bytes as hex or base64 (default: generated into <dataDir>/master.key, mode 0600)',
   idleTimeout: 'seconds an authenticated connection may do nothing before it is closed (0: never)',

@@ -20,6 +20,7 @@ import {
 } from '../transfer-repositories.js';
 import type { Store } from '../types.js';
 import { KyselyUserRepository } from '../user-repository.js';
+import { assertSchemaKnown, schemaStatus } from './schema-version.js';
 
 export async function openSqliteStore(file: string): Promise<Store> {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -29,6 +30,13 @@ export async function openSqliteStore(file: string): Promise<Store> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  try {
+    // Migrations only go forward: a database a newer Ferry migrated is refused before anything touches it.
+    assertSchemaKnown(file, await schemaStatus(sqlite));
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {

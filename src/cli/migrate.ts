@@ -1,0 +1,68 @@
+// `ferry migrate [--status]`: apply the store's pending schema migrations (forward only), or list applied and pending.
+import type { Command } from 'commander';
+import { dataPaths } from '../context.js';
+import {
+  assertSchemaKnown,
+  type MigrationEntry,
+  type SchemaStatus,
+  schemaStatusOfFile,
+} from '../store/sqlite/schema-version.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { configFromOptions, type DataDirOption } from './common.js';
+
+interface MigrateFlags extends DataDirOption {
+  status?: boolean;
+  json?: boolean;
+}
+
+function statusLines(file: string, status: SchemaStatus): string[] {
+  const row = (state: string, m: MigrationEntry) =>
+    `${state.padEnd(8)} ${String(m.version).padStart(4)}  ${m.name.padEnd(24)} ${m.appliedAt ?? ''}`.trimEnd();
+  return [
+    `${file}: schema version ${status.databaseVersion}; this Ferry knows up to ${status.codeVersion}`,
+    ...status.applied.map((m) => row(status.unknown.includes(m) ? 'NEWER' : 'applied', m)),
+    ...status.pending.map((m) => row('pending', m)),
+  ];
+}
+
+export function registerMigrateCommand(program: Command): void {
+  program
+    .command('migrate')
+    .description(
+      "apply pending schema migrations to the data dir's store (forward only; every command also applies them on open)",
+    )
+    .option('--status', 'list applied and pending migrations with their versions; change nothing')
+    .option('--json', 'with --status: print JSON')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
+    .addHelpText(
+      'after',
+      `
+Migrations are numbered (0001_users, 0002_keys, ...) and only ever applied forwards; a database
+that a newer Ferry migrated is refused. Take a backup first (ferry backup --to FILE).
+
+Example:
+  ferry migrate --status --data-dir /var/lib/ferry`,
+    )
+    .action(async (flags: MigrateFlags) => {
+      const config = configFromOptions(flags);
+      const file = dataPaths(config.dataDir).database;
+      const before = await schemaStatusOfFile(file);
+      if (flags.status) {
+        if (flags.json) process.stdout.write(`${JSON.stringify({ database: file, ...before }, null, 2)}\n`);
+        else process.stdout.write(`${statusLines(file, before).join('\n')}\n`);
+        assertSchemaKnown(file, before);
+        return;
+      }
+      assertSchemaKnown(file, before);
+      // Opening the store applies what is pending, in one place for `migrate`, `serve` and every other command.
+      const store = await openSqliteStore(file);
+      await store.close();
+      const applied = before.pending.map((m) => m.name);
+      process.stdout.write(
+        applied.length === 0
+          ? `${file}: up to date at schema version ${before.databaseVersion}\n`
+          : `${file}: applied ${applied.join(', ')}; schema version ${before.codeVersion}\n`,
+      );
+    });
+}
