@@ -7,12 +7,13 @@ import { generatePassword, warmPasswordVerifier } from '../auth/password.js';
 import { addUser } from '../auth/user-admin.js';
 import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/schema.js';
 import { AppContext } from '../context.js';
+import { FerryError } from '../errors.js';
 import { describeHostKey, type HostKeyMaterial } from '../key-manager/host-keys.js';
 import { loggers, rootLogger } from '../logger.js';
 import { startSshServer } from '../ssh/server.js';
 import { TransferScheduler } from '../transfers/scheduler.js';
 import { Secret } from '../util/secret.js';
-import { configFromOptions } from './common.js';
+import { configFromOptions, describeError } from './common.js';
 
 const HOST_KEY_POLL_MS = 10_000;
 
@@ -63,10 +64,17 @@ export interface RunningFerry {
   stop(): Promise<void>;
 }
 
-/** Starts everything `serve` runs; the caller owns shutdown. `out` receives the human-readable start-up lines. */
-export async function startFerry(config: FerryConfig, out: (line: string) => void): Promise<RunningFerry> {
+/**
+ * Starts everything `serve` runs; the caller owns shutdown. `out` receives the human-readable start-up lines.
+ * The data dir is created on first run ('create'); a worker of a primary that did so opens it with 'write'.
+ */
+export async function startFerry(
+  config: FerryConfig,
+  out: (line: string) => void,
+  access: 'create' | 'write' = 'create',
+): Promise<RunningFerry> {
   rootLogger.level = config.logLevel;
-  const ctx = await AppContext.create(config);
+  const ctx = await AppContext.create(config, access);
   try {
     let hostKeys = await prepareDataDir(ctx, out);
     // Audit checkpoints are signed with the oldest active Ed25519 host key, so an auditor can check them
@@ -148,7 +156,42 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
   }
 }
 
-/** Runs until SIGINT/SIGTERM; SIGHUP re-reads host keys. Used by a single process and by each worker. */
+const PARENT_POLL_MS = 1000;
+
+/**
+ * Calls `onGone` when the process that started this one exits: `npm start` does not pass SIGTERM on, so a
+ * server under a killed npm would otherwise run on as an orphan. A cluster worker hears its primary's
+ * IPC channel close; any other process sees its parent id change (it was re-parented).
+ */
+export function watchParent(onGone: () => void): void {
+  if (cluster.isWorker) {
+    process.once('disconnect', onGone);
+    return;
+  }
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, PARENT_POLL_MS);
+  timer.unref();
+}
+
+/** A listener that cannot start, as one line with the fix (EADDRINUSE, EACCES on a low port, a bad address). */
+export function describeListenError(err: unknown, config: FerryConfig): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${config.listen}:${config.sftpPort}`;
+  if (code === 'EADDRINUSE')
+    return `cannot listen on ${where}: the port is in use (another server, or a Ferry still running?); stop it or choose another --sftp-port`;
+  if (code === 'EACCES')
+    return `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another --sftp-port`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return `cannot listen on ${where}: no such local address; check --listen`;
+  return describeError(err).message;
+}
+
+/** Runs until SIGINT/SIGTERM or until the parent process goes; SIGHUP re-reads host keys. Used by a single process and by each worker. */
 function runUntilSignalled(running: RunningFerry): void {
   const shutdown = new AbortController();
   const stop = (signal: string) => {
@@ -174,12 +217,12 @@ function runUntilSignalled(running: RunningFerry): void {
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  watchParent(() => stop('parent exited'));
 }
 
-interface WorkerMessage {
-  readonly type: 'listening';
-  readonly port: number;
-}
+type WorkerMessage =
+  | { readonly type: 'listening'; readonly port: number }
+  | { readonly type: 'failed'; readonly message: string };
 
 /**
  * Old-generation size (MB) below which V8 does not start a full GC in a worker. V8 otherwise sets the limit to
@@ -203,7 +246,7 @@ function workerExecArgv(): string[] {
  */
 async function runPrimary(config: FerryConfig, count: number, out: (line: string) => void): Promise<void> {
   rootLogger.level = config.logLevel;
-  const ctx = await AppContext.create(config);
+  const ctx = await AppContext.create(config, 'create');
   try {
     await prepareDataDir(ctx, out);
   } finally {
@@ -213,9 +256,22 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   let announced = false;
   const listening = new Map<number, number>();
   cluster.setupPrimary({ execArgv: workerExecArgv() });
+  /** A worker could not start (the port is taken, say): every worker stops and the primary exits with one line. */
+  const fail = (message: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`ferry: ${message}\n`);
+    process.exitCode = 1;
+    forward('SIGTERM');
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
+  };
   const fork = () => {
     const worker = cluster.fork({ FERRY_WORKER: '1' });
     worker.on('message', (message: WorkerMessage) => {
+      if (message?.type === 'failed') {
+        fail(message.message);
+        return;
+      }
       if (message?.type !== 'listening') return;
       listening.set(worker.id, message.port);
       if (!announced && listening.size === count) {
@@ -229,7 +285,11 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
+      return;
+    }
+    if (!announced) {
+      fail(`a worker process exited during start-up (code ${code}, signal ${signal}); see the log above`);
       return;
     }
     loggers.serve.error({ workerPid: worker.process.pid, code, signal }, 'worker died; starting another');
@@ -249,6 +309,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   process.on('SIGHUP', () => forward('SIGHUP'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  watchParent(() => stop('SIGTERM'));
 }
 
 export function registerServeCommand(program: Command): void {
@@ -277,15 +338,32 @@ export function registerServeCommand(program: Command): void {
       );
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (cluster.isWorker) {
-        // The primary printed the start-up lines; a worker only reports the port it shares.
-        const running = await startFerry(config, () => {});
+        // The primary printed the start-up lines; a worker only reports the port it shares, or why it could not.
+        let running: RunningFerry;
+        try {
+          running = await startFerry(config, () => {}, 'write');
+        } catch (err) {
+          const message: WorkerMessage = { type: 'failed', message: describeListenError(err, config) };
+          // Exit once the message is on its way (send is asynchronous).
+          if (process.send) process.send(message, () => process.exit(1));
+          else process.exit(1);
+          return;
+        }
         process.send?.({ type: 'listening', port: running.port } satisfies WorkerMessage);
         runUntilSignalled(running);
         return;
       }
       const count = config.workers === 0 ? availableParallelism() : config.workers;
       if (count <= 1) {
-        runUntilSignalled(await startFerry(config, out));
+        let running: RunningFerry;
+        try {
+          running = await startFerry(config, out);
+        } catch (err) {
+          // Exit now: a half-started server (a timer, a worker thread) must not keep the process alive.
+          process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
+          process.exit(err instanceof FerryError && err.code === 'ERR_CONFIG' ? 2 : 1);
+        }
+        runUntilSignalled(running);
         return;
       }
       await runPrimary(config, count, out);
