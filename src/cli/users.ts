@@ -16,7 +16,13 @@ import {
 } from '../auth/user-admin.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
 import type { UserRecord } from '../store/types.js';
-import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
+import {
+  CliError,
+  type DataDirOption,
+  readSecretFromStdin,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -185,7 +191,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.store.users.list();
         if (o.json) {
           process.stdout.write(
@@ -213,7 +219,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const user = await requireUser(ctx.store.users, name);
         const home = homeDirOf(user, ctx.paths.homes);
         if (o.json) process.stdout.write(`${JSON.stringify(publicView(user, home), null, 2)}\n`);

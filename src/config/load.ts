@@ -60,7 +60,19 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
         origin[String(issue.path[0])] ?? (issue.code === 'unrecognized_keys' ? `config file ${file}` : '');
       return `${key}: ${issue.message}${from ? ` (from ${from})` : ''}`;
     });
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    throw new ConfigError(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n  ${problems.join('\n  ')}`,
+    );
   }
   return Object.freeze({ ...result.data, dataDir: resolve(result.data.dataDir) });
+}
+
+/**
+ * Validates the FERRY_* variables alone, the way the config file's values are, for every command (also those
+ * that read no config): a bad value is one line naming the variable, never a stack trace later.
+ */
+export function checkEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  loadConfig({ env: { ...env, FERRY_CONFIG: undefined }, file: undefined });
 }

@@ -433,5 +433,7 @@ export interface Store {
   readonly partners: PartnerRepository;
   readonly transferJobs: TransferJobRepository;
   readonly transferRuns: TransferRunRepository;
+  /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
+  countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }

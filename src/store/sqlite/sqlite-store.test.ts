@@ -17,7 +17,7 @@ runStoreContract('sqlite', async () => {
 test('the SQLite file is private and survives a reopen', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
   try {
-    const file = join(dir, 'nested', 'ferry.db');
+    const file = join(dir, 'ferry.db');
     const first = await openSqliteStore(file);
     await first.users.create({ name: 'frank', passwordHash: 'h' });
     await first.close();
