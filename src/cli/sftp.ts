@@ -10,7 +10,7 @@ import { connectSftp, HostKeyRejectedError, type PresentedHostKey } from '../tra
 import { addKnownHost, checkHostKey, hostKeyName, readKnownHosts } from '../transfers/known-hosts.js';
 import { progressBar } from '../transfers/progress.js';
 import { SftpShell } from '../transfers/sftp-shell.js';
-import { confirm, readPassword } from '../transfers/terminal.js';
+import { confirm, readLine, readPassword } from '../transfers/terminal.js';
 import { Secret } from '../util/secret.js';
 import { CliError } from './common.js';
 import { readPrivateKeyFile } from './keys.js';
@@ -182,7 +182,8 @@ export function registerSftpCommand(program: Command): void {
       `
 Login: a public key (-i) and/or a password. The password comes from the SSHPASS environment variable when set
 (for scripts, as sshpass -e does), else it is asked for on the terminal without echo. Servers that require
-both (publickey,password) get both.
+both (publickey,password) get both. Other keyboard-interactive prompts (a one-time code) are shown and answered
+on the terminal, as OpenSSH does; they are never answered with the password.
 Host keys are checked against ~/.ssh/known_hosts (OpenSSH format, hashed entries understood); an unknown key is
 shown with its SHA256 fingerprint and added only when you answer yes.`,
     )
@@ -211,6 +212,14 @@ shown with its SHA256 fingerprint and added only when you answer yes.`,
             : canAskPassword && opts.get('passwordauthentication') !== 'no'
               ? () => readPassword(`${user}@${dest.host}'s password: `)
               : undefined,
+        answerPrompts: canAskPassword
+          ? async (prompts, instructions) => {
+              if (instructions) process.stderr.write(`${instructions}\n`);
+              const answers: string[] = [];
+              for (const p of prompts) answers.push(await readLine(p.prompt, { echo: p.echo }));
+              return answers;
+            }
+          : undefined,
         hostKey: hostKeyPolicy(
           dest.host,
           port,

@@ -195,6 +195,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_totp_previous_rule': {
+    async up(db: Kysely<unknown>) {
+      // `users totp disable` restores the login rule TOTP replaced (key OR password stays key OR password).
+      await db.schema.alterTable('users').addColumn('required_methods_before_totp', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
