@@ -86,7 +86,8 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 
 /** One line per key for --help texts and the README's reference. */
 export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
-  dataDir: 'data directory: ferry.db (users, sealed keys, audit), master.key, homes/<user>/',
+  dataDir:
+    'data directory: ferry.db (users, sealed keys, audit), master.key, homes/<user>/ (serve creates it on first run, one level, mode 0700)',
   listen: 'address the SSH/SFTP server listens on',
   sftpPort: 'SSH/SFTP port (0 picks a free port)',
   algorithms:
@@ -97,7 +98,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   uploadMode: "'atomic' (write to a hidden temp name, rename on close) or 'direct'",
   logLevel: 'log level of the JSON log on stderr',
   masterKey:
-    'key sealing private keys at rest: 32 bytes as hex or base64 (default: generated into <dataDir>/master.key, mode 0600)',
+    'key sealing private keys at rest: 32 bytes as hex or base64 (default: <dataDir>/master.key, mode 0600, generated on first run, never over sealed data)',
   idleTimeout: 'seconds an authenticated connection may do nothing before it is closed (0: never)',
   maxConnections: 'connections open at once, per server process',
   maxConnectionsPerAddress: 'connections open at once from one address, per server process',

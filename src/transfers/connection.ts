@@ -1,11 +1,7 @@
 // Opens an SSH connection with ssh2's Client and starts SFTP on it: host key policy, logins, negotiated algorithms.
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import ssh2, {
-  type AuthenticationType,
-  type NegotiatedAlgorithms,
-  type NextAuthHandler,
-} from 'ssh2';
+import ssh2, { type AuthenticationType, type NegotiatedAlgorithms, type NextAuthHandler } from 'ssh2';
 import { FerryError } from '../errors.js';
 import { sha256Fingerprint } from '../keys/ssh-keys.js';
 import type { Secret } from '../util/secret.js';
