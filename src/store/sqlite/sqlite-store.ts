@@ -116,6 +116,8 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     }
     if (pending > 0) {
       await db.destroy();
+      // Written by an older Ferry: upgrade it first when we can (the same as any writing command would).
+      if (directoryIsWritable(dirname(file))) return openSqliteStore(file);
       throw new FerryError(
         'ERR_IO',
         `${file} was written by an older Ferry and needs upgrading, which a read-only open cannot do; run a writing command (e.g. ferry serve) on a writable copy first`,
