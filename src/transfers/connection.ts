@@ -107,11 +107,14 @@ function hostKeyOrder(prefer: string | null | undefined): string[] | undefined {
 
 /**
  * Public key first, then password, then keyboard-interactive. A password prompt there is answered with the
- * password unless the password method was already used (PAM servers offer only keyboard-interactive); any other
+ * password unless the server already took it as a factor (PAM servers offer only keyboard-interactive); any other
  * prompt (a one-time code after the password) goes to `answerPrompts`, a person, or ends the login.
  */
 function authHandler(credentials: LoginCredentials) {
   const tried = new Set<AuthenticationType>();
+  let last: AuthenticationType | undefined;
+  /** The server took the password as one factor (partial success): a later prompt wants something else. */
+  let passwordAccepted = false;
   const { username, privateKey, answerPrompts } = credentials;
   let password: Promise<Secret<string>> | undefined;
   // Asked for at most once, and only when the server wants a password (interactive clients prompt here).
@@ -127,7 +130,7 @@ function authHandler(credentials: LoginCredentials) {
   ];
   const answer = async (prompts: readonly KeyboardPrompt[], instructions: string): Promise<string[]> => {
     const isPassword = (p: KeyboardPrompt) =>
-      credentials.password !== undefined && !tried.has('password') && PASSWORD_PROMPT.test(p.prompt);
+      credentials.password !== undefined && !passwordAccepted && PASSWORD_PROMPT.test(p.prompt);
     if (prompts.every(isPassword)) {
       const secret = await getPassword();
       return prompts.map(() => secret.reveal());
@@ -135,8 +138,10 @@ function authHandler(credentials: LoginCredentials) {
     if (!answerPrompts) throw new Error('keyboard-interactive prompts need a person to answer them');
     return answerPrompts(prompts, instructions);
   };
-  return (left: AuthenticationType[] | null, _partial: boolean, next: NextAuthHandler) => {
+  return (left: AuthenticationType[] | null, partial: boolean, next: NextAuthHandler) => {
+    if (last === 'password' && partial) passwordAccepted = true;
     const method = order.find((m) => !tried.has(m) && (!left || left.includes(m)));
+    last = method;
     if (!method) {
       // ssh2 ends authentication on `false`; its type declarations omit that value.
       next(false as unknown as AuthenticationType);
