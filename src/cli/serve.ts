@@ -336,6 +336,9 @@ export function registerServeCommand(program: Command): void {
         { dataDir: flags.dataDir, config: flags.config },
         Object.fromEntries(keys.filter((k) => k !== 'dataDir').map((k) => [k, flags[k]])),
       );
+      // Unlike a command, a server outlives a reader of its start-up lines that went away (`serve | head -3`).
+      process.stdout.removeAllListeners('error');
+      process.stdout.on('error', () => {});
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (cluster.isWorker) {
         // The primary printed the start-up lines; a worker only reports the port it shares, or why it could not.
