@@ -124,6 +124,12 @@ export async function ferryHasWorkers(repo: string): Promise<boolean> {
   return stdout.includes('--workers');
 }
 
+/** True when the Ferry under test has `ferry init` (other commands then need an initialised data dir). */
+async function ferryHasInit(repo: string): Promise<boolean> {
+  const { stdout } = await execFileAsync(process.execPath, ['bin/ferry.js', '--help'], { cwd: repo });
+  return /^\s+init\b/m.test(stdout);
+}
+
 export async function startFerry(
   repo: string,
   layout: BenchLayout,
@@ -133,6 +139,9 @@ export async function startFerry(
   const dataDir = join(layout.root, 'ferry-data');
   const localDir = join(layout.ferryHome, 'xfer');
   await mkdir(localDir, { recursive: true });
+  if (await ferryHasInit(repo)) {
+    await execFileAsync(process.execPath, ['bin/ferry.js', 'init', '--data-dir', dataDir], { cwd: repo });
+  }
   await execFileAsync(
     process.execPath,
     [

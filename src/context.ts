@@ -1,5 +1,6 @@
 // Composition root: the one place that picks implementations from validated config; disposable.
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ANCHOR_LOG_NAME } from './audit/anchors.js';
 import { type AuditSigner, hostKeyAuditSigner } from './audit/signer.js';
 import { AuditWriter } from './audit/writer.js';
@@ -10,6 +11,7 @@ import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { FileSessionFactory } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
+import { ConfigError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
 import { ClientKeyManager } from './key-manager/client-keys.js';
@@ -39,6 +41,52 @@ export function dataPaths(dataDir: string): DataPaths {
   };
 }
 
+/**
+ * How a command uses the data dir. Only `create` (serve, init) may make a data dir and a new store; `write`
+ * and `read` need an initialised one, so a mistyped --data-dir is an error instead of a new empty store.
+ * `read` opens the store read-only (a backup on a read-only mount can be inspected) and never creates a key.
+ */
+export type DataDirAccess = 'create' | 'write' | 'read';
+
+const WHERE_FROM = 'check --data-dir / FERRY_DATA_DIR / dataDir';
+
+/** Makes the data dir (mode 0700) unless it exists. One level only: a missing parent is a typo, not a request. */
+export function createDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && statSync(dataDir).isDirectory()) return;
+    throw new ConfigError(
+      code === 'ENOENT'
+        ? `cannot create data dir ${dataDir}: its parent ${dirname(dataDir)} does not exist (${WHERE_FROM}, or create the parent first)`
+        : code === 'EEXIST'
+          ? `data dir ${dataDir} exists and is not a directory (${WHERE_FROM})`
+          : `cannot create data dir ${dataDir}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/** True when `dataDir` holds a Ferry store. */
+export function isInitialisedDataDir(dataDir: string): boolean {
+  return existsSync(dataPaths(dataDir).database);
+}
+
+/** Refuses a data dir without a store, naming it and how to make one. */
+export function requireInitialisedDataDir(dataDir: string): void {
+  const fix = `${WHERE_FROM}, or create one with: ferry init --data-dir ${dataDir}`;
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dataDir).isDirectory();
+  } catch {
+    throw new ConfigError(`data dir ${dataDir} does not exist; ${fix}`);
+  }
+  if (!isDirectory) throw new ConfigError(`data dir ${dataDir} is not a directory; ${WHERE_FROM}`);
+  if (!isInitialisedDataDir(dataDir))
+    throw new ConfigError(`${dataDir} is not an initialised Ferry data dir (no ferry.db); ${fix}`);
+}
+
 export class AppContext {
   readonly config: FerryConfig;
   readonly paths: DataPaths;
@@ -52,11 +100,21 @@ export class AppContext {
   /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
   readonly budgets: ResourceLedger;
   #masterKey: MasterKey | undefined;
+  readonly #access: DataDirAccess;
+  /** What the store holds sealed, counted at open when the key file was missing ('' when nothing). */
+  readonly #sealedWithMissingKey: string;
   #defender: Defender | undefined;
   #transfers: TransferService | undefined;
 
-  private constructor(config: FerryConfig, store: Store) {
+  private constructor(
+    config: FerryConfig,
+    store: Store,
+    access: DataDirAccess,
+    sealedWithMissingKey: string,
+  ) {
     this.config = config;
+    this.#access = access;
+    this.#sealedWithMissingKey = sealedWithMissingKey;
     this.paths = dataPaths(config.dataDir);
     this.store = store;
     this.events = new EventBus(loggers.events);
@@ -104,9 +162,15 @@ export class AppContext {
     return material ? hostKeyAuditSigner(material) : undefined;
   }
 
-  /** Loaded on first use, so commands that touch no secret never create a key file. */
+  /**
+   * Loaded on first use, so commands that touch no secret never create a key file. A key is generated only
+   * when nothing in the store is sealed yet and the command may write.
+   */
   get masterKey(): MasterKey {
-    this.#masterKey ??= MasterKey.load(this.config.masterKey, this.paths.masterKey);
+    this.#masterKey ??= MasterKey.load(this.config.masterKey, this.paths.masterKey, {
+      generate: this.#access !== 'read' && this.#sealedWithMissingKey === '',
+      sealedData: this.#sealedWithMissingKey,
+    });
     return this.#masterKey;
   }
 
@@ -164,9 +228,24 @@ export class AppContext {
     return this.#transfers;
   }
 
-  static async create(config: FerryConfig): Promise<AppContext> {
-    const store = await openSqliteStore(dataPaths(config.dataDir).database);
-    return new AppContext(config, store);
+  static async create(config: FerryConfig, access: DataDirAccess = 'write'): Promise<AppContext> {
+    const paths = dataPaths(config.dataDir);
+    if (access === 'create') createDataDir(config.dataDir);
+    else requireInitialisedDataDir(config.dataDir);
+    const store = await openSqliteStore(paths.database, { readonly: access === 'read' });
+    let sealed = '';
+    if (config.masterKey === undefined && !existsSync(paths.masterKey)) {
+      try {
+        sealed = Object.entries(await store.countSealedSecrets())
+          .filter(([, n]) => n > 0)
+          .map(([kind, n]) => `${n} ${kind}`)
+          .join(', ');
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+    }
+    return new AppContext(config, store, access, sealed);
   }
 
   async dispose(): Promise<void> {

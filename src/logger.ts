@@ -3,7 +3,15 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-const level = process.env.FERRY_LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const fromEnv = process.env.FERRY_LOG_LEVEL;
+// A bad FERRY_LOG_LEVEL is reported by the config check (one line, naming the variable); pino would throw here.
+const level =
+  fromEnv !== undefined && LEVELS.includes(fromEnv)
+    ? fromEnv
+    : process.env.NODE_ENV === 'test'
+      ? 'silent'
+      : 'info';
 
 const stderr = pino.destination({ fd: 2, sync: true });
 

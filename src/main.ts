@@ -1,5 +1,7 @@
 // The `ferry` command line: one sub-command per file in cli/, each loaded only when it runs.
 import { Command, CommanderError } from 'commander';
+import { describeError, quietOnClosedStdout } from './cli/common.js';
+import { checkEnvironment } from './config/load.js';
 
 type Register = (program: Command) => void;
 
@@ -9,6 +11,7 @@ type Register = (program: Command) => void;
  * `ferry --version` almost nothing (see docs/PERFORMANCE.md, start-up).
  */
 const COMMANDS: Record<string, () => Promise<Register>> = {
+  init: async () => (await import('./cli/init.js')).registerInitCommand,
   serve: async () => (await import('./cli/serve.js')).registerServeCommand,
   users: async () => (await import('./cli/users.js')).registerUsersCommand,
   keys: async () => (await import('./cli/keys.js')).registerKeysCommand,
@@ -39,16 +42,19 @@ const program = new Command('ferry')
   .showHelpAfterError()
   .exitOverride();
 
+// `ferry users list | head`: output cut short by the reader is not an error.
+quietOnClosedStdout();
+
 try {
+  checkEnvironment();
   for (const name of commandsFor(process.argv.slice(2))) (await COMMANDS[name]!())(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else {
-    const { describeError } = await import('./cli/common.js');
     const { message, exitCode } = describeError(err);
-    process.stderr.write(`ferry: ${message}\n`);
+    process.stderr.write(`ferry: ${message.replaceAll('\n', '; ')}\n`);
     process.exitCode = exitCode;
   }
 }

@@ -18,6 +18,8 @@ let dataDir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-audit-cli-'));
   dataDir = join(dir, 'data');
+  const init = await ferry(['init']);
+  assert.equal(init.code, 0, init.stderr);
 });
 after(() => rm(dir, { recursive: true, force: true }));
 

@@ -181,6 +181,8 @@ test('kill -9 during 20 concurrent uploads: every upload a client saw succeed is
   const files = join(work, 'crash-files');
   await mkdir(files);
   const key = await makeClientKey(work, 'ed25519', 'crash_key');
+  const init = await ferry(['init', '--data-dir', dataDir]);
+  assert.equal(init.code, 0, init.stderr);
   const added = await ferry(['users', 'add', 'alice', '--public-key', key.publicPath, '--data-dir', dataDir]);
   assert.equal(added.code, 0, added.stderr);
   const size = 2 * 1024 * 1024;

@@ -15,6 +15,8 @@ let dataDir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-cli-'));
   dataDir = join(dir, 'data');
+  const init = await ferry(['init', '--data-dir', dataDir]);
+  assert.equal(init.code, 0, init.stderr);
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
@@ -83,7 +85,9 @@ test('users add, list, show, passwd, keys, disable and remove work offline again
   r = await ferry(['users', 'disable', 'bob', '--data-dir', dataDir]);
   assert.equal(r.code, 0);
   assert.equal(
-    JSON.parse((await ferry(['users', 'list', '--json', '--data-dir', dataDir])).stdout)[0].disabled,
+    JSON.parse((await ferry(['users', 'list', '--json', '--data-dir', dataDir])).stdout).find(
+      (u: { name: string }) => u.name === 'bob',
+    ).disabled,
     true,
   );
   await ferry(['users', 'enable', 'bob', '--data-dir', dataDir]);

@@ -73,7 +73,8 @@ describe('the defender', () => {
 
   test('a ban is shared by every worker process', async () => {
     const dataDir = join(work, 'workers');
-    await ferry(dataDir, ['users', 'add', 'wes', '--password-stdin'], 'wes-pw\n');
+    assert.equal((await ferry(dataDir, ['init'])).code, 0);
+    assert.equal((await ferry(dataDir, ['users', 'add', 'wes', '--password-stdin'], 'wes-pw\n')).code, 0);
     const child = spawn(
       process.execPath,
       [BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1', '--sftp-port', '0', '--workers', '2'],

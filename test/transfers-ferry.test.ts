@@ -118,6 +118,7 @@ function kill(p: ServeProcess): Promise<void> {
 test('transfers cut off by killing the Ferry server process resume and end byte-identical', async () => {
   const fx = await transferFixture();
   const dataDir = join(fx.dir, 'server');
+  await mkdir(dataDir, { mode: 0o700 });
   const store = await openSqliteStore(join(dataDir, 'ferry.db'));
   await addUser(store.users, { name: 'bank', publicKeysText: [fx.publicKey], requiredMethods: [] });
   await store.close();

@@ -17,7 +17,13 @@ import {
 import { DEFAULT_CHECKPOINT_INTERVAL } from '../audit/writer.js';
 import { dataPaths } from '../context.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditRecord } from '../store/types.js';
-import { CliError, configFromOptions, type DataDirOption, withContext } from './common.js';
+import {
+  CliError,
+  configFromOptions,
+  type DataDirOption,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 
 const FOLLOW_POLL_MS = 1000;
 const UNITS_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -63,15 +69,6 @@ class LineSink {
   async line(text: string): Promise<void> {
     if (!this.#out.write(`${text}\n`)) await once(this.#out, 'drain');
   }
-}
-
-/** `| head` closes stdout early; that ends the command quietly instead of with an EPIPE stack. */
-function quietOnClosedStdout(): void {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    process.stderr.write(`ferry: cannot write output: ${err.message}\n`);
-    process.exit(1);
-  });
 }
 
 type OutputFormat = 'text' | 'json' | 'csv';
@@ -194,9 +191,8 @@ export function registerAuditCommand(program: Command): void {
     .action(async (o: { lines: string; follow?: boolean; json?: boolean }, cmd: Command) => {
       const count = positiveInt(o.lines, '--lines');
       const format: OutputFormat = o.json ? 'json' : 'text';
-      quietOnClosedStdout();
       const sink = new LineSink(process.stdout);
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const repo = ctx.store.audit;
         const first = count > 0 ? await repo.tail(count) : [];
         let lastSeq = first.at(-1)?.seq ?? (await repo.tail(1))[0]?.seq ?? 0;
@@ -257,8 +253,7 @@ export function registerAuditCommand(program: Command): void {
           ...(o.until !== undefined ? { until: parseTime(o.until, '--until') } : {}),
           ...(o.path !== undefined ? { pathGlob: o.path } : {}),
         };
-        quietOnClosedStdout();
-        await withContext(opts(cmd), async (ctx) => {
+        await withReadOnlyContext(opts(cmd), async (ctx) => {
           await writeRecords(
             iterateAudit(ctx.store.audit, filter),
             o.json ? 'json' : o.csv ? 'csv' : 'text',
@@ -327,7 +322,7 @@ export function registerAuditCommand(program: Command): void {
             if (existsSync(beside)) anchorLog = beside;
           }
           const anchors = anchorLog !== undefined ? await readAnchors(anchorLog) : undefined;
-          report = await withContext(opts(cmd), async (ctx) =>
+          report = await withReadOnlyContext(opts(cmd), async (ctx) =>
             verifyAuditStore(ctx.store.audit, {
               publicKeys: given.length > 0 ? given : await storeVerifyKeys(ctx.store.hostKeys),
               checkpointInterval: flagInterval ?? ctx.config.auditCheckpointInterval,
@@ -357,15 +352,14 @@ export function registerAuditCommand(program: Command): void {
         throw new CliError(`--format must be jsonl or csv, not '${o.format}'`, 2);
       const since = o.since !== undefined ? parseTime(o.since, '--since') : undefined;
       const until = o.until !== undefined ? parseTime(o.until, '--until') : undefined;
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         // A time range becomes a seq range: the export is contiguous, so its records link to each other.
         const range = await ctx.store.audit.seqRange(since, until);
         const records = range
           ? iterateAudit(ctx.store.audit, { afterSeq: range.first - 1, throughSeq: range.last })
           : (async function* () {})();
         const out = o.output !== undefined ? createWriteStream(o.output, { mode: 0o600 }) : process.stdout;
-        if (o.output === undefined) quietOnClosedStdout();
-        else await once(out, 'open');
+        if (o.output !== undefined) await once(out, 'open');
         if (o.format === 'jsonl') {
           // The public halves of every Ed25519 host key ever stored, retired ones too: the export verifies
           // offline after key rotations (`verify --file` reads these lines; they carry no seq).

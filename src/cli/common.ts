@@ -1,7 +1,7 @@
 // Shared CLI plumbing: config from flags, stdin secrets, error exit codes.
 import { loadConfig } from '../config/load.js';
 import type { FerryConfig } from '../config/schema.js';
-import { AppContext } from '../context.js';
+import { AppContext, type DataDirAccess } from '../context.js';
 import { FerryError } from '../errors.js';
 import { Secret } from '../util/secret.js';
 
@@ -36,21 +36,68 @@ export async function readSecretFromStdin(what: string): Promise<Secret<string>>
   return new Secret(text);
 }
 
+/** What to do about a system error on a file, by errno: the fix, after the file's name. */
+const SYSTEM_ERROR_FIXES: Readonly<Record<string, string>> = {
+  EEXIST: 'already exists; remove it or choose another name',
+  ENOENT: 'does not exist; check the path',
+  ENOTDIR: 'is not a directory (or a part of the path is not); check the path',
+  EISDIR: 'is a directory; give a file',
+  EACCES: 'permission denied; check the owner and mode of the file and its directory',
+  EPERM: 'operation not permitted; check the owner and mode of the file and its directory',
+  EROFS: 'is on a read-only file system; use a writable location',
+  ENOSPC: 'no space left on the device; free some space',
+  EDQUOT: 'disk quota exceeded; free some space',
+};
+
+/** A Node.js system error (errno code and path) as one line naming the file and the fix; undefined otherwise. */
+function describeSystemError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (!e || typeof e.code !== 'string') return undefined;
+  const fix = SYSTEM_ERROR_FIXES[e.code];
+  if (!fix) return undefined;
+  return e.path ? `${e.path}: ${fix}` : `${e.code}: ${fix}`;
+}
+
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof FerryError) return { message: err.message, exitCode: err.code === 'ERR_CONFIG' ? 2 : 1 };
-  return { message: err instanceof Error ? err.message : String(err), exitCode: 1 };
+  const system = describeSystemError(err);
+  if (system) return { message: system, exitCode: 1 };
+  const message = err instanceof Error ? err.message : String(err);
+  // Errors are reported as one line; a multi-line message keeps its first.
+  return { message: message.split('\n')[0] ?? message, exitCode: 1 };
 }
 
-/** Runs one offline command against the data dir's store, closing it afterwards whatever happens. */
+/** `| head` closes stdout early: the command ends quietly (exit 0) instead of with an EPIPE stack. */
+export function quietOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`ferry: cannot write output: ${err.message}\n`);
+    process.exit(1);
+  });
+}
+
+/**
+ * Runs one offline command against an initialised data dir's store, closing it afterwards whatever happens.
+ * `access` 'read' opens the store read-only (commands that only print).
+ */
 export async function withContext<T>(
   options: DataDirOption,
   run: (ctx: AppContext) => Promise<T>,
+  access: Exclude<DataDirAccess, 'create'> = 'write',
 ): Promise<T> {
-  const ctx = await AppContext.create(configFromOptions(options));
+  const ctx = await AppContext.create(configFromOptions(options), access);
   try {
     return await run(ctx);
   } finally {
     await ctx.dispose();
   }
+}
+
+/** `withContext` for commands that only read: works on a read-only data dir (a mounted backup). */
+export function withReadOnlyContext<T>(
+  options: DataDirOption,
+  run: (ctx: AppContext) => Promise<T>,
+): Promise<T> {
+  return withContext(options, run, 'read');
 }

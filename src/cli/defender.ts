@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { normalizeAddress } from '../auth/defender.js';
-import { CliError, type DataDirOption, withContext } from './common.js';
+import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
 
 export function registerDefenderCommand(program: Command): void {
   const defender = program
@@ -19,7 +19,7 @@ export function registerDefenderCommand(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory')
     .action(async (o: { banned?: boolean; json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const now = new Date();
         const hosts = (await ctx.store.defender.list()).filter(
           (h) => !o.banned || (h.bannedUntil && h.bannedUntil > now),

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { TransferJobRecord, TransferRunRecord } from '../store/types.js';
 import { formatBytes, formatDuration, parseDuration } from '../transfers/timing.js';
-import { CliError, type DataDirOption, withContext } from './common.js';
+import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
 import { progressBar } from './progress.js';
 
 function view(j: TransferJobRecord) {
@@ -109,7 +109,7 @@ export function registerJobsCommand(program: Command): void {
     .description('list jobs')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = (await ctx.transfers.jobs.list()).map(view);
         if (o.json) {
           process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
@@ -177,7 +177,7 @@ export function registerJobsCommand(program: Command): void {
     .option('--limit <n>', 'how many runs', '20')
     .option('--json', 'print JSON')
     .action(async (name: string, o: { limit: string; json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const runs = await ctx.transfers.jobs.history(name, integer('--limit', o.limit));
         if (o.json) {
           process.stdout.write(`${JSON.stringify(runs.map(runView), null, 2)}\n`);

@@ -6,7 +6,13 @@ import { describePgpKey } from '../keys/pgp.js';
 import { exportPrivateKey, type PrivateKeyFormat, type SshKeyType } from '../keys/private-keys.js';
 import { keyTypeLabel } from '../keys/ssh-keys.js';
 import type { HostKeyRecord, StoredKeyPair } from '../store/types.js';
-import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
+import {
+  CliError,
+  type DataDirOption,
+  readSecretFromStdin,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 
 const SSH_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
 const FORMATS = ['openssh', 'pem', 'ppk'] as const;
@@ -107,7 +113,7 @@ function registerHost(keys: Command): void {
     .option('--json', 'print JSON')
     .option(...dataDirOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.hostKeys.list();
         const profile = ctx.config.algorithms;
         // What a server with this config presents: the profile decides whether ECDSA is presented at all.
@@ -236,7 +242,8 @@ function registerHost(keys: Command): void {
     .option(...dataDirOption)
     .action(async (id: string, o: { public?: boolean; format: string; output?: string }, cmd: Command) => {
       const format = keyFormat(o.format);
-      await withContext(opts(cmd), async (ctx) => {
+      // A private export is audited, so it needs a writable store; a public one works on a read-only backup.
+      await (o.public ? withReadOnlyContext : withContext)(opts(cmd), async (ctx) => {
         const key = (await ctx.hostKeys.list()).find((k) => String(k.id) === id);
         if (!key) throw new CliError(`no host key with id ${id}`);
         if (o.public) {
@@ -349,7 +356,7 @@ function registerClient(keys: Command): void {
         const format = keyFormat(o.format);
         const passphrase =
           o.passphraseStdin && !o.public ? await readSecretFromStdin('passphrase') : undefined;
-        await withContext(opts(cmd), async (ctx) => {
+        await (o.public ? withReadOnlyContext : withContext)(opts(cmd), async (ctx) => {
           if (o.public) {
             emit(publicLine(await ctx.clientKeys.get(name)), o.output, false);
             return;
@@ -375,7 +382,7 @@ function registerClient(keys: Command): void {
     .option('--json', 'print JSON')
     .option(...dataDirOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.clientKeys.list();
         if (o.json) {
           const view = all.map((k) => ({
@@ -487,7 +494,8 @@ function registerPgp(keys: Command): void {
     .option('--output <file>', 'write to a new file (mode 0600 for private keys) instead of stdout')
     .option(...dataDirOption)
     .action(async (name: string, o: { private?: boolean; output?: string }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      // A private export is audited, so it needs a writable store; a public one works on a read-only backup.
+      await (o.private ? withContext : withReadOnlyContext)(opts(cmd), async (ctx) => {
         if (!o.private) {
           emit((await ctx.pgpKeys.get(name)).publicArmored, o.output, false);
           return;
@@ -508,7 +516,7 @@ function registerPgp(keys: Command): void {
     .option('--json', 'print JSON')
     .option(...dataDirOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.pgpKeys.list();
         if (o.json) {
           const view = all.map((k) => ({

@@ -2,7 +2,13 @@
 import type { Command } from 'commander';
 import type { PartnerRecord } from '../store/types.js';
 import { formatDuration } from '../transfers/timing.js';
-import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
+import {
+  CliError,
+  type DataDirOption,
+  readSecretFromStdin,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 import { confirm } from './terminal.js';
 
 function portOption(value: string | undefined): number | undefined {
@@ -99,7 +105,7 @@ export function registerPartnersCommand(program: Command): void {
     .description('list partners')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = (await ctx.transfers.partners.list()).map(view);
         if (o.json) {
           process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
@@ -120,7 +126,7 @@ export function registerPartnersCommand(program: Command): void {
     .argument('<name>')
     .option('--json', 'print JSON')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const p = view(await ctx.transfers.partners.get(name));
         if (o.json) {
           process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);

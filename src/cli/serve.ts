@@ -7,10 +7,11 @@ import { generatePassword, warmPasswordVerifier } from '../auth/password.js';
 import { addUser } from '../auth/user-admin.js';
 import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/schema.js';
 import { AppContext } from '../context.js';
+import { FerryError } from '../errors.js';
 import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { loggers, rootLogger } from '../logger.js';
 import { Secret } from '../util/secret.js';
-import { configFromOptions } from './common.js';
+import { configFromOptions, describeError } from './common.js';
 import { useLogFile } from './log-file.js';
 import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
 
@@ -99,10 +100,17 @@ export interface RunningFerry {
   stop(): Promise<void>;
 }
 
-/** Starts everything `serve` runs; the caller owns shutdown. `out` receives the human-readable start-up lines. */
-export async function startFerry(config: FerryConfig, out: (line: string) => void): Promise<RunningFerry> {
+/**
+ * Starts everything `serve` runs; the caller owns shutdown. `out` receives the human-readable start-up lines.
+ * The data dir is created on first run ('create'); a worker of a primary that did so opens it with 'write'.
+ */
+export async function startFerry(
+  config: FerryConfig,
+  out: (line: string) => void,
+  access: 'create' | 'write' = 'create',
+): Promise<RunningFerry> {
   rootLogger.level = config.logLevel;
-  const ctx = await AppContext.create(config);
+  const ctx = await AppContext.create(config, access);
   try {
     let hostKeys = await prepareDataDir(ctx, out);
     await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
@@ -202,7 +210,42 @@ export async function startFerry(config: FerryConfig, out: (line: string) => voi
   }
 }
 
-/** Runs until SIGINT/SIGTERM; SIGHUP re-reads host keys. Used by a single process and by each worker. */
+const PARENT_POLL_MS = 1000;
+
+/**
+ * Calls `onGone` when the process that started this one exits: `npm start` does not pass SIGTERM on, so a
+ * server under a killed npm would otherwise run on as an orphan. A cluster worker hears its primary's
+ * IPC channel close; any other process sees its parent id change (it was re-parented).
+ */
+export function watchParent(onGone: () => void): void {
+  if (cluster.isWorker) {
+    process.once('disconnect', onGone);
+    return;
+  }
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, PARENT_POLL_MS);
+  timer.unref();
+}
+
+/** A listener that cannot start, as one line with the fix (EADDRINUSE, EACCES on a low port, a bad address). */
+export function describeListenError(err: unknown, config: FerryConfig): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${config.listen}:${config.sftpPort}`;
+  if (code === 'EADDRINUSE')
+    return `cannot listen on ${where}: the port is in use (another server, or a Ferry still running?); stop it or choose another --sftp-port`;
+  if (code === 'EACCES')
+    return `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another --sftp-port`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return `cannot listen on ${where}: no such local address; check --listen`;
+  return describeError(err).message;
+}
+
+/** Runs until SIGINT/SIGTERM or until the parent process goes; SIGHUP re-reads host keys. Used by a single process and by each worker. */
 function runUntilSignalled(running: RunningFerry): void {
   const shutdown = new AbortController();
   const stop = (signal: string) => {
@@ -228,14 +271,13 @@ function runUntilSignalled(running: RunningFerry): void {
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  watchParent(() => stop('parent exited'));
 }
 
-interface WorkerMessage {
-  readonly type: 'listening';
-  readonly port: number;
-  /** How the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
-  readonly hardening: readonly string[];
-}
+type WorkerMessage =
+  /** `hardening`: how the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
+  | { readonly type: 'listening'; readonly port: number; readonly hardening: readonly string[] }
+  | { readonly type: 'failed'; readonly message: string };
 
 /**
  * After the ports are bound and the store is open: drop root, then Landlock (which cannot be undone, so it
@@ -291,7 +333,7 @@ export function workerExecArgv(
  */
 async function runPrimary(config: FerryConfig, count: number, out: (line: string) => void): Promise<void> {
   rootLogger.level = config.logLevel;
-  const ctx = await AppContext.create(config);
+  const ctx = await AppContext.create(config, 'create');
   try {
     await prepareDataDir(ctx, out);
   } finally {
@@ -301,9 +343,22 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   let announced = false;
   const listening = new Map<number, number>();
   cluster.setupPrimary({ execArgv: workerExecArgv() });
+  /** A worker could not start (the port is taken, say): every worker stops and the primary exits with one line. */
+  const fail = (message: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`ferry: ${message}\n`);
+    process.exitCode = 1;
+    forward('SIGTERM');
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
+  };
   const fork = () => {
     const worker = cluster.fork({ FERRY_WORKER: '1' });
     worker.on('message', (message: WorkerMessage) => {
+      if (message?.type === 'failed') {
+        fail(message.message);
+        return;
+      }
       if (message?.type !== 'listening') return;
       listening.set(worker.id, message.port);
       if (!announced && listening.size === count) {
@@ -318,7 +373,11 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
+      return;
+    }
+    if (!announced) {
+      fail(`a worker process exited during start-up (code ${code}, signal ${signal}); see the log above`);
       return;
     }
     loggers.serve.error({ workerPid: worker.process.pid, code, signal }, 'worker died; starting another');
@@ -338,6 +397,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   process.on('SIGHUP', () => forward('SIGHUP'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  watchParent(() => stop('SIGTERM'));
 }
 
 export function registerServeCommand(program: Command): void {
@@ -377,12 +437,24 @@ export function registerServeCommand(program: Command): void {
         { dataDir: flags.dataDir, config: flags.config },
         Object.fromEntries(keys.filter((k) => k !== 'dataDir').map((k) => [k, flags[k]])),
       );
+      // Unlike a command, a server outlives a reader of its start-up lines that went away (`serve | head -3`).
+      process.stdout.removeAllListeners('error');
+      process.stdout.on('error', () => {});
       const out = (line: string) => process.stdout.write(`${line}\n`);
       useLogFile(config);
       const confinement = chooseConfinement(config);
       if (cluster.isWorker) {
-        // The primary printed the start-up lines; a worker reports the port it shares and its hardening.
-        const running = await startFerry(config, () => {});
+        // The primary printed the start-up lines; a worker reports the port it shares and its hardening, or why it failed.
+        let running: RunningFerry;
+        try {
+          running = await startFerry(config, () => {}, 'write');
+        } catch (err) {
+          const message: WorkerMessage = { type: 'failed', message: describeListenError(err, config) };
+          // Exit once the message is on its way (send is asynchronous).
+          if (process.send) process.send(message, () => process.exit(1));
+          else process.exit(1);
+          return;
+        }
         const hardening = await hardenServingProcess(running);
         process.send?.({ type: 'listening', port: running.port, hardening } satisfies WorkerMessage);
         runUntilSignalled(running);
@@ -391,7 +463,14 @@ export function registerServeCommand(program: Command): void {
       out(confinement);
       const count = config.workers === 0 ? availableParallelism() : config.workers;
       if (count <= 1) {
-        const running = await startFerry(config, out);
+        let running: RunningFerry;
+        try {
+          running = await startFerry(config, out);
+        } catch (err) {
+          // Exit now: a half-started server (a timer, a worker thread) must not keep the process alive.
+          process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
+          process.exit(err instanceof FerryError && err.code === 'ERR_CONFIG' ? 2 : 1);
+        }
         for (const line of await hardenServingProcess(running)) out(line);
         runUntilSignalled(running);
         return;

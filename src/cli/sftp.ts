@@ -13,7 +13,7 @@ import { CliError } from './common.js';
 import { readPrivateKeyFile } from './keys.js';
 import { progressBar } from './progress.js';
 import { SftpShell } from './sftp-shell.js';
-import { confirm, readPassword } from './terminal.js';
+import { confirm, readLine, readPassword } from './terminal.js';
 
 interface SftpFlags {
   port?: string;
@@ -182,7 +182,8 @@ export function registerSftpCommand(program: Command): void {
       `
 Login: a public key (-i) and/or a password. The password comes from the SSHPASS environment variable when set
 (for scripts, as sshpass -e does), else it is asked for on the terminal without echo. Servers that require
-both (publickey,password) get both.
+both (publickey,password) get both. Other keyboard-interactive prompts (a one-time code) are shown and answered
+on the terminal, as OpenSSH does; they are never answered with the password.
 Host keys are checked against ~/.ssh/known_hosts (OpenSSH format, hashed entries understood); an unknown key is
 shown with its SHA256 fingerprint and added only when you answer yes.`,
     )
@@ -211,6 +212,14 @@ shown with its SHA256 fingerprint and added only when you answer yes.`,
             : canAskPassword && opts.get('passwordauthentication') !== 'no'
               ? () => readPassword(`${user}@${dest.host}'s password: `)
               : undefined,
+        answerPrompts: canAskPassword
+          ? async (prompts, instructions) => {
+              if (instructions) process.stderr.write(`${instructions}\n`);
+              const answers: string[] = [];
+              for (const p of prompts) answers.push(await readLine(p.prompt, { echo: p.echo }));
+              return answers;
+            }
+          : undefined,
         hostKey: hostKeyPolicy(
           dest.host,
           port,

@@ -1,5 +1,6 @@
 // `ferry users ...`: offline user management against the data dir.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import type { Command } from 'commander';
 import {
   addPublicKeys,
@@ -15,7 +16,13 @@ import {
 } from '../auth/user-admin.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
 import type { UserRecord } from '../store/types.js';
-import { CliError, type DataDirOption, readSecretFromStdin, withContext } from './common.js';
+import {
+  CliError,
+  type DataDirOption,
+  readSecretFromStdin,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -26,6 +33,13 @@ function readKeyFile(file: string): string {
     return readFileSync(file, 'utf8');
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** `--home` of add and set alike: a session cannot start in a relative home, so none is stored. */
+function checkHome(home: string | undefined): void {
+  if (home !== undefined && !posix.isAbsolute(home)) {
+    throw new CliError(`--home must be an absolute path, not '${home}'`, 2);
   }
 }
 
@@ -89,6 +103,7 @@ export function registerUsersCommand(program: Command): void {
         },
         cmd: Command,
       ) => {
+        checkHome(o.home);
         const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
         const publicKeysText = o.publicKey.map(readKeyFile);
         await withContext(opts(cmd), async (ctx) => {
@@ -136,19 +151,21 @@ export function registerUsersCommand(program: Command): void {
         o: { perm: string[]; resetPerms?: boolean; require?: string; home?: string; allowFrom?: string },
         cmd: Command,
       ) => {
+        checkHome(o.home);
         await withContext(opts(cmd), async (ctx) => {
           const user = await requireUser(ctx.store.users, name);
+          const requiredMethods =
+            o.require === undefined ? undefined : o.require === 'any' ? [] : parseRequiredMethods(o.require);
           const updated = await ctx.store.users.update(name, {
             permissions:
               o.perm.length || o.resetPerms
                 ? parsePermissions(o.perm, o.resetPerms ? undefined : user.permissions)
                 : undefined,
-            requiredMethods:
-              o.require === undefined
-                ? undefined
-                : o.require === 'any'
-                  ? []
-                  : parseRequiredMethods(o.require),
+            requiredMethods,
+            // With TOTP on, a new rule is also what `totp disable` goes back to (without the code).
+            ...(requiredMethods && user.requiredMethodsBeforeTotp
+              ? { requiredMethodsBeforeTotp: requiredMethods.filter((m) => m !== 'keyboard-interactive') }
+              : {}),
             homeDir: o.home,
             allowedSources:
               o.allowFrom === undefined
@@ -184,7 +201,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.store.users.list();
         if (o.json) {
           process.stdout.write(
@@ -212,7 +229,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
-      await withContext(opts(cmd), async (ctx) => {
+      await withReadOnlyContext(opts(cmd), async (ctx) => {
         const user = await requireUser(ctx.store.users, name);
         const home = homeDirOf(user, ctx.paths.homes);
         if (o.json) process.stdout.write(`${JSON.stringify(publicView(user, home), null, 2)}\n`);
@@ -349,7 +366,11 @@ export function registerUsersCommand(program: Command): void {
         const first = user.requiredMethods.filter((m) => m !== 'keyboard-interactive');
         const factors =
           first.length > 0 ? first : user.passwordHash ? ['password' as const] : ['publickey' as const];
-        await ctx.store.users.update(name, { requiredMethods: [...factors, 'keyboard-interactive'] });
+        await ctx.store.users.update(name, {
+          requiredMethods: [...factors, 'keyboard-interactive'],
+          // Enabling again (a new secret) keeps the rule from before the first enable.
+          requiredMethodsBeforeTotp: user.requiredMethodsBeforeTotp ?? user.requiredMethods,
+        });
         await ctx.audit.recordAdmin({
           command: 'users totp enable',
           subject: name,
@@ -373,11 +394,18 @@ export function registerUsersCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         const user = await requireUser(ctx.store.users, name);
         if (!(await ctx.totp.disable(name))) throw new CliError(`${name} has no TOTP secret`);
-        await ctx.store.users.update(name, {
-          requiredMethods: user.requiredMethods.filter((m) => m !== 'keyboard-interactive'),
+        // Back to the rule TOTP replaced: a user who logged in with a key OR a password does so again.
+        const restored =
+          user.requiredMethodsBeforeTotp ?? user.requiredMethods.filter((m) => m !== 'keyboard-interactive');
+        await ctx.store.users.update(name, { requiredMethods: restored, requiredMethodsBeforeTotp: null });
+        await ctx.audit.recordAdmin({
+          command: 'users totp disable',
+          subject: name,
+          changes: { requiredMethods: restored },
         });
-        await ctx.audit.recordAdmin({ command: 'users totp disable', subject: name });
-        process.stdout.write(`one-time codes disabled for ${name}\n`);
+        process.stdout.write(
+          `one-time codes disabled for ${name}; login needs: ${restored.length ? restored.join(' + ') : 'password or public key'}\n`,
+        );
       });
     });
 

@@ -82,3 +82,24 @@ test('unknown keys and broken files in the config file are refused', async () =>
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('messages say what to type, never "received NaN"', () => {
+  const problem = (env: NodeJS.ProcessEnv) => {
+    try {
+      loadConfig({ env });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+  assert.equal(
+    problem({ FERRY_SFTP_PORT: 'abc' }),
+    "invalid configuration: sftpPort: must be a whole number, got 'abc' (from environment FERRY_SFTP_PORT)",
+  );
+  assert.match(problem({ FERRY_MAX_AUTH_TRIES: '2.5' }), /maxAuthTries: must be a whole number, got '2\.5'/);
+  assert.match(problem({ FERRY_DEFENDER_ENABLED: 'maybe' }), /defenderEnabled: must be true or false/);
+  assert.match(
+    problem({ FERRY_LOG_LEVEL: 'loud' }),
+    /^invalid configuration: logLevel: .*FERRY_LOG_LEVEL\)$/,
+  );
+});

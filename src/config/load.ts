@@ -1,6 +1,7 @@
 // Merges defaults < config file < FERRY_* environment < command-line flags, validates with zod, freezes.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { CONFIG_KEYS, configSchema, envNameOf, type FerryConfig } from './schema.js';
 
@@ -31,6 +32,17 @@ function readConfigFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** Zod's wording where it does not tell an operator what to type ('received NaN', a bare 'Invalid input'). */
+function describeIssue(issue: z.core.$ZodIssue, given: unknown): string {
+  const shown = typeof given === 'string' ? `'${given}'` : JSON.stringify(given);
+  if (issue.code === 'invalid_type' && (issue.expected === 'number' || issue.expected === 'int'))
+    return `must be a whole number, got ${shown}`;
+  // Only the on/off settings are unions a scalar can fail (the CIDR lists take any string, then check it).
+  if (issue.code === 'invalid_union' && (typeof given === 'string' || typeof given === 'number'))
+    return `must be true or false (also 1/0, yes/no, on/off), got ${shown}`;
+  return issue.message;
+}
+
 export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   const env = sources.env ?? process.env;
   const file = sources.file ?? env.FERRY_CONFIG;
@@ -58,9 +70,21 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
         issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(root)');
       const from =
         origin[String(issue.path[0])] ?? (issue.code === 'unrecognized_keys' ? `config file ${file}` : '');
-      return `${key}: ${issue.message}${from ? ` (from ${from})` : ''}`;
+      return `${key}: ${describeIssue(issue, merged[String(issue.path[0])])}${from ? ` (from ${from})` : ''}`;
     });
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    throw new ConfigError(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n  ${problems.join('\n  ')}`,
+    );
   }
   return Object.freeze({ ...result.data, dataDir: resolve(result.data.dataDir) });
+}
+
+/**
+ * Validates the FERRY_* variables alone, the way the config file's values are, for every command (also those
+ * that read no config): a bad value is one line naming the variable, never a stack trace later.
+ */
+export function checkEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  loadConfig({ env: { ...env, FERRY_CONFIG: undefined }, file: undefined });
 }

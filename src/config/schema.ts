@@ -116,7 +116,8 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 
 /** One line per key for --help texts and the README's reference. */
 export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
-  dataDir: 'data directory: ferry.db (users, sealed keys, audit), master.key, homes/<user>/',
+  dataDir:
+    'data directory: ferry.db (users, sealed keys, audit), master.key, homes/<user>/ (serve creates it on first run, one level, mode 0700)',
   listen: 'address the SSH/SFTP server listens on',
   sftpPort: 'SSH/SFTP port (0 picks a free port)',
   algorithms:
@@ -130,7 +131,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'also append the JSON log to this file (its directory must be writable by the server; default: stderr only)',
   logFileMaxBytes: 'size at which logFile is rotated to logFile.1 … logFile.5 (0: never; default 10 MiB)',
   masterKey:
-    'key sealing private keys at rest: 32 bytes as hex or base64 (default: generated into <dataDir>/master.key, mode 0600)',
+    'key sealing private keys at rest: 32 bytes as hex or base64 (default: <dataDir>/master.key, mode 0600, generated on first run, never over sealed data)',
   idleTimeout: 'seconds an authenticated connection may do nothing before it is closed (0: never)',
   maxConnections: 'connections open at once, per server process',
   maxConnectionsPerAddress: 'connections open at once from one address, per server process',

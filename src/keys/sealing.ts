@@ -35,14 +35,31 @@ export class MasterKey {
   }
 
   /**
-   * The key from `configured` (FERRY_MASTER_KEY / config masterKey) when set; otherwise from `file`,
-   * generated there (mode 0600) on first use. A key file others can read is refused.
+   * The key from `configured` (FERRY_MASTER_KEY / config masterKey) when set; otherwise from `file`, generated
+   * there (mode 0600) when missing and `generate` allows it. A key file others can read is refused.
+   * `generate` is false when the store already holds data sealed with a key: a new key could never open it,
+   * so the caller says what it found in `sealedData` and the error explains how to restore the key.
    */
-  static load(configured: Secret<string> | undefined, file: string): MasterKey {
+  static load(
+    configured: Secret<string> | undefined,
+    file: string,
+    options: { generate: boolean; sealedData?: string } = { generate: true },
+  ): MasterKey {
     if (configured)
       return new MasterKey(decodeMasterKey(configured.reveal(), 'FERRY_MASTER_KEY / masterKey'));
     if (!existsSync(file)) {
-      writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+      if (!options.generate) {
+        throw new ConfigError(
+          options.sealedData
+            ? `master key ${file} is missing, but the store holds ${options.sealedData} sealed with it; restore master.key from your backup (mode 0600) or set FERRY_MASTER_KEY to its value. A new key cannot open them, so none is generated`
+            : `master key ${file} is missing; restore master.key from your backup (mode 0600) or set FERRY_MASTER_KEY`,
+        );
+      }
+      try {
+        writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        throw new ConfigError(`cannot create master key ${file}: ${(err as Error).message}`, { cause: err });
+      }
       chmodSync(file, 0o600);
     }
     const mode = statSync(file).mode & 0o777;

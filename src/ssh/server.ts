@@ -391,6 +391,16 @@ function handleConnection(
         ),
         touch,
       );
+    /** A session that cannot start (a bad home directory, say) is refused with a log line saying why. */
+    const openFilesOrLog = (protocol: 'sftp' | 'scp', reject: () => void) => {
+      try {
+        return openFiles(protocol);
+      } catch (err) {
+        log.error({ err, protocol }, `${protocol} session could not start`);
+        reject();
+        return undefined;
+      }
+    };
     // OpenSSH's UpdateHostKeys: tell the client every key we hold, so it trusts a new key before the old one retires.
     announceHostKeys(client, hostKeys, log);
     client.on('request', (accept, reject, name, data) => {
@@ -435,9 +445,11 @@ function handleConnection(
           return;
         }
         touch();
+        const files = openFilesOrLog('sftp', reject);
+        if (!files) return;
         const channel = accept();
         log.info('sftp session started');
-        serveSftp(channel, openFiles('sftp'), {
+        serveSftp(channel, files, {
           logger: log,
           ...options.sftp,
           replyBudget: budgets?.replyBytes,
@@ -455,9 +467,11 @@ function handleConnection(
           return;
         }
         touch();
+        const files = openFilesOrLog('scp', reject);
+        if (!files) return;
         const channel = accept() as ServerChannel;
         log.info({ command: request.command.slice(0, 200) }, 'scp started');
-        serveScp(channel, scp, openFiles('scp'), { logger: log, signal: gone.signal }).then(
+        serveScp(channel, scp, files, { logger: log, signal: gone.signal }).then(
           () => log.info('scp ended'),
           (err: unknown) => log.error({ err }, 'scp failed'),
         );

@@ -209,6 +209,12 @@ const migrations: Record<string, Migration> = {
       await sql`UPDATE host_keys SET activated_at = created_at WHERE active = 1`.execute(db);
     },
   },
+  '0007_totp_previous_rule': {
+    async up(db: Kysely<unknown>) {
+      // `users totp disable` restores the login rule TOTP replaced (key OR password stays key OR password).
+      await db.schema.alterTable('users').addColumn('required_methods_before_totp', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -13,6 +13,8 @@ export interface UsersTable {
   permissions: string;
   /** JSON array of CIDRs; empty: anywhere. */
   allowed_sources: Generated<string>;
+  /** JSON array of AuthMethod: the rule before TOTP was enabled; null without TOTP. */
+  required_methods_before_totp: Generated<string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -29,6 +29,8 @@ export interface UserRecord {
   readonly permissions: PermissionMap;
   /** CIDRs the user may log in from; empty means anywhere. */
   readonly allowedSources: readonly string[];
+  /** The login rule `users totp enable` replaced, restored by `users totp disable`; null without TOTP. */
+  readonly requiredMethodsBeforeTotp?: readonly AuthMethod[] | null;
   readonly publicKeys: readonly UserPublicKey[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -44,7 +46,9 @@ export interface NewUser {
   disabled?: boolean;
 }
 
-export type UserPatch = Partial<Omit<NewUser, 'name'>>;
+export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
+  requiredMethodsBeforeTotp?: readonly AuthMethod[] | null;
+};
 
 export interface NewPublicKey {
   algorithm: string;
@@ -451,5 +455,7 @@ export interface Store {
   readonly partners: PartnerRepository;
   readonly transferJobs: TransferJobRepository;
   readonly transferRuns: TransferRunRepository;
+  /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
+  countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }

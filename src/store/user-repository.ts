@@ -36,6 +36,10 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     disabled: Boolean(row.disabled),
     permissions: JSON.parse(row.permissions) as PermissionMap,
     allowedSources: JSON.parse(row.allowed_sources) as string[],
+    requiredMethodsBeforeTotp:
+      row.required_methods_before_totp === null
+        ? null
+        : (JSON.parse(row.required_methods_before_totp) as AuthMethod[]),
     publicKeys: keys.map(toKey),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
@@ -110,6 +114,10 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.permissions !== undefined) values.permissions = JSON.stringify(patch.permissions);
     if (patch.allowedSources !== undefined) values.allowed_sources = JSON.stringify(patch.allowedSources);
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
+    if (patch.requiredMethodsBeforeTotp !== undefined) {
+      values.required_methods_before_totp =
+        patch.requiredMethodsBeforeTotp === null ? null : JSON.stringify(patch.requiredMethodsBeforeTotp);
+    }
     const result = await this.#db
       .updateTable('users')
       .set(values as Partial<UsersTable> as never)

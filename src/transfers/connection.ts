@@ -31,7 +31,20 @@ export interface LoginCredentials {
   readonly password?: Secret<string> | (() => Promise<Secret<string>>);
   /** A private key ssh2 can parse (OpenSSH or PEM text). */
   readonly privateKey?: Secret<string>;
+  /**
+   * Asks a person to answer keyboard-interactive prompts that are not a password prompt (a one-time code);
+   * without it such prompts end the login instead of being answered with the password.
+   */
+  readonly answerPrompts?: (prompts: readonly KeyboardPrompt[], instructions: string) => Promise<string[]>;
 }
+
+export interface KeyboardPrompt {
+  readonly prompt: string;
+  readonly echo: boolean;
+}
+
+/** What PAM-style servers ask when keyboard-interactive stands in for the password method. */
+const PASSWORD_PROMPT = /pass(word|phrase)/i;
 
 export interface ConnectOptions extends LoginCredentials {
   readonly host: string;
@@ -95,10 +108,17 @@ function hostKeyOrder(prefer: string | null | undefined): string[] | undefined {
   return [...wanted.filter((a) => all.includes(a)), ...all.filter((a) => !wanted.includes(a))];
 }
 
-/** Public key first, then password, then keyboard-interactive answered with the password (PAM servers). */
+/**
+ * Public key first, then password, then keyboard-interactive. A password prompt there is answered with the
+ * password unless the server already took it as a factor (PAM servers offer only keyboard-interactive); any other
+ * prompt (a one-time code after the password) goes to `answerPrompts`, a person, or ends the login.
+ */
 function authHandler(credentials: LoginCredentials) {
   const tried = new Set<AuthenticationType>();
-  const { username, privateKey } = credentials;
+  let last: AuthenticationType | undefined;
+  /** The server took the password as one factor (partial success): a later prompt wants something else. */
+  let passwordAccepted = false;
+  const { username, privateKey, answerPrompts } = credentials;
   let password: Promise<Secret<string>> | undefined;
   // Asked for at most once, and only when the server wants a password (interactive clients prompt here).
   const getPassword = () => {
@@ -108,33 +128,56 @@ function authHandler(credentials: LoginCredentials) {
   };
   const order: AuthenticationType[] = [
     ...(privateKey ? (['publickey'] as const) : []),
-    ...(credentials.password ? (['password', 'keyboard-interactive'] as const) : []),
+    ...(credentials.password ? (['password'] as const) : []),
+    ...(credentials.password || answerPrompts ? (['keyboard-interactive'] as const) : []),
   ];
-  return (left: AuthenticationType[] | null, _partial: boolean, next: NextAuthHandler) => {
+  const answer = async (prompts: readonly KeyboardPrompt[], instructions: string): Promise<string[]> => {
+    const isPassword = (p: KeyboardPrompt) =>
+      credentials.password !== undefined && !passwordAccepted && PASSWORD_PROMPT.test(p.prompt);
+    if (prompts.every(isPassword)) {
+      const secret = await getPassword();
+      return prompts.map(() => secret.reveal());
+    }
+    if (!answerPrompts) throw new Error('keyboard-interactive prompts need a person to answer them');
+    return answerPrompts(prompts, instructions);
+  };
+  return (left: AuthenticationType[] | null, partial: boolean, next: NextAuthHandler) => {
+    if (last === 'password' && partial) passwordAccepted = true;
     const method = order.find((m) => !tried.has(m) && (!left || left.includes(m)));
+    last = method;
     if (!method) {
       // ssh2 ends authentication on `false`; its type declarations omit that value.
       next(false as unknown as AuthenticationType);
       return;
     }
-    tried.add(method);
     if (method === 'publickey') {
+      tried.add(method);
       next({ type: 'publickey', username, key: privateKey!.reveal() });
       return;
     }
+    if (method === 'keyboard-interactive') {
+      tried.add(method);
+      next({
+        type: 'keyboard-interactive',
+        username,
+        prompt: (_name, instructions, _lang, prompts, finish) => {
+          if (prompts.length === 0) {
+            finish([]);
+            return;
+          }
+          const asked = prompts.map((p) => ({ prompt: p.prompt, echo: p.echo === true }));
+          answer(asked, instructions).then(
+            (answers) => finish(answers),
+            // No answer to give (prompt cancelled, nobody to ask): send none, the server refuses.
+            () => finish([]),
+          );
+        },
+      });
+      return;
+    }
+    tried.add(method);
     getPassword().then(
-      (secret) => {
-        const auth: AnyAuthMethod =
-          method === 'password'
-            ? { type: 'password', username, password: secret.reveal() }
-            : {
-                type: 'keyboard-interactive',
-                username,
-                prompt: (_name, _instructions, _lang, prompts, finish) =>
-                  finish(prompts.map(() => secret.reveal())),
-              };
-        next(auth);
-      },
+      (secret) => next({ type: 'password', username, password: secret.reveal() }),
       // No password to give (prompt cancelled): end authentication.
       () => next(false as unknown as AuthenticationType),
     );

@@ -1,20 +1,44 @@
-// Runs scheduled jobs inside `ferry serve` (croner): never two runs of a job at once, one catch-up run after downtime.
+// Runs scheduled jobs inside `ferry serve` (croner computes the slots): never two runs of a job at once, one catch-up run after downtime.
 import { Cron } from 'croner';
 import type { Logger } from '../logger.js';
 import type { TransferJobRecord } from '../store/types.js';
 import { JobBusyError, type JobManager } from './jobs.js';
+
+/** Time as the scheduler sees it: injected so tests step through slots instead of waiting for them. */
+export interface SchedulerClock {
+  now(): Date;
+  /** Calls `fire` at `when` (or as soon after as it can); the returned function cancels. */
+  at(when: Date, fire: () => void): () => void;
+}
+
+/** Longest setTimeout delay; later times are reached in steps. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export const systemClock: SchedulerClock = {
+  now: () => new Date(),
+  at(when, fire) {
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const wait = when.getTime() - Date.now();
+      timer = setTimeout(wait > MAX_TIMER_MS ? arm : fire, Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+    };
+    arm();
+    return () => clearTimeout(timer);
+  },
+};
 
 export interface SchedulerOptions {
   readonly jobs: JobManager;
   readonly log: Logger;
   /** How often job definitions are re-read (the CLI changes them from another process); default 15 s. */
   readonly reloadMs?: number;
-  readonly now?: () => Date;
+  readonly clock?: SchedulerClock;
 }
 
 interface Scheduled {
-  readonly cron: Cron;
-  /** What the cron was built from; a change rebuilds it. */
+  /** Cancels the timer of the job's next slot. */
+  cancel(): void;
+  /** What the timer was built from; a change rebuilds it. */
   readonly key: string;
 }
 
@@ -35,7 +59,7 @@ export class TransferScheduler {
   readonly #jobs: JobManager;
   readonly #log: Logger;
   readonly #reloadMs: number;
-  readonly #now: () => Date;
+  readonly #clock: SchedulerClock;
   readonly #scheduled = new Map<string, Scheduled>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #abort = new AbortController();
@@ -46,7 +70,7 @@ export class TransferScheduler {
     this.#jobs = options.jobs;
     this.#log = options.log;
     this.#reloadMs = options.reloadMs ?? 15_000;
-    this.#now = options.now ?? (() => new Date());
+    this.#clock = options.clock ?? systemClock;
   }
 
   async start(): Promise<void> {
@@ -72,23 +96,45 @@ export class TransferScheduler {
       seen.add(job.name);
       const existing = this.#scheduled.get(job.name);
       if (existing?.key === keyOf(job)) continue;
-      existing?.cron.stop();
+      existing?.cancel();
       this.#scheduled.delete(job.name);
       if (!job.schedule || !job.enabled) continue;
-      const cron = new Cron(job.schedule, { protect: true, catch: true }, () =>
-        this.#fire(job.name, 'schedule'),
-      );
-      this.#scheduled.set(job.name, { cron, key: keyOf(job) });
-      if (!existing && missedSlot(job, this.#now())) {
+      this.#scheduled.set(job.name, this.#schedule(job.name, job.schedule, keyOf(job)));
+      if (!existing && missedSlot(job, this.#clock.now())) {
         this.#log.info({ job: job.name }, 'a scheduled run was missed while Ferry was down: running it now');
         void this.#fire(job.name, 'catch-up');
       }
     }
     for (const [name, entry] of this.#scheduled) {
       if (seen.has(name)) continue;
-      entry.cron.stop();
+      entry.cancel();
       this.#scheduled.delete(name);
     }
+  }
+
+  /** Arms the timer of the job's next slot after now; each slot fires a run (or is skipped) and arms the next. */
+  #schedule(name: string, schedule: string, key: string): Scheduled {
+    const cron = new Cron(schedule, { paused: true });
+    let cancelTimer = () => {};
+    let cancelled = false;
+    const armNext = (after: Date) => {
+      const next = cron.nextRun(after);
+      if (cancelled || !next) return;
+      cancelTimer = this.#clock.at(next, () => {
+        if (cancelled) return;
+        // From the slot itself too: a timer firing a hair early must not fire the same slot twice.
+        armNext(new Date(Math.max(this.#clock.now().getTime(), next.getTime())));
+        void this.#fire(name, 'schedule');
+      });
+    };
+    armNext(this.#clock.now());
+    return {
+      key,
+      cancel: () => {
+        cancelled = true;
+        cancelTimer();
+      },
+    };
   }
 
   /** Starts a run unless one is going (here, or in another process: the store's run lock decides). */
@@ -101,7 +147,7 @@ export class TransferScheduler {
     }
     const run = (async () => {
       try {
-        await this.#jobs.markScheduled(name, this.#now());
+        await this.#jobs.markScheduled(name, this.#clock.now());
         const result = await this.#jobs.run(name, { trigger, signal: this.#abort.signal });
         this.#log.info(
           {
@@ -114,8 +160,10 @@ export class TransferScheduler {
           'transfer job ran',
         );
       } catch (err) {
+        // Every worker process (and node) has a scheduler and all of them fire each slot; the run lock lets one
+        // run it. The others skipping is the design working, not something to warn about.
         if (err instanceof JobBusyError)
-          this.#log.warn({ job: name }, 'job is running elsewhere: slot skipped');
+          this.#log.debug({ job: name }, 'job is running in another process: slot skipped');
         else this.#log.error({ err, job: name }, 'transfer job could not run');
       } finally {
         this.#running.delete(name);
@@ -123,6 +171,11 @@ export class TransferScheduler {
     })();
     this.#running.set(name, run);
     return run;
+  }
+
+  /** Settles when the runs in progress in this process have ended. */
+  async idle(): Promise<void> {
+    await Promise.allSettled(this.#running.values());
   }
 
   /** Names of jobs with a run in progress in this process. */
@@ -135,7 +188,7 @@ export class TransferScheduler {
     this.#abort.abort();
     clearInterval(this.#reloadTimer);
     this.#unsubscribe?.();
-    for (const entry of this.#scheduled.values()) entry.cron.stop();
+    for (const entry of this.#scheduled.values()) entry.cancel();
     this.#scheduled.clear();
     await Promise.allSettled(this.#running.values());
   }

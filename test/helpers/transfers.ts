@@ -26,6 +26,7 @@ export async function transferFixture(): Promise<TransferFixture> {
   await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ferry-test', '-f', keyFile]);
   const ctx = await AppContext.create(
     loadConfig({ env: {}, flags: { dataDir: join(dir, 'data'), logLevel: 'silent' } }),
+    'create',
   );
   await ctx.clientKeys.import('id', await readFile(keyFile));
   return {

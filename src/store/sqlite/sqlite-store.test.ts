@@ -20,7 +20,7 @@ runStoreContract('sqlite', async () => {
 test('the SQLite file is private and survives a reopen', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
   try {
-    const file = join(dir, 'nested', 'ferry.db');
+    const file = join(dir, 'ferry.db');
     const first = await openSqliteStore(file);
     await first.users.create({ name: 'frank', passwordHash: 'h' });
     await first.close();
@@ -58,6 +58,32 @@ test('a store from before host key states keeps its active and retired keys as t
       ],
     );
     await store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a read-only open writes nothing, and upgrades a store from an older Ferry when it can', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
+  try {
+    const file = join(dir, 'ferry.db');
+    const writable = await openSqliteStore(file);
+    await writable.users.create({ name: 'olga', passwordHash: 'h' });
+    await writable.close();
+    // As an older Ferry left it: the newest migration not run yet.
+    const raw = new SqliteDatabase(file);
+    raw.exec("DELETE FROM kysely_migration WHERE name = '0007_totp_previous_rule'");
+    raw.exec('ALTER TABLE users DROP COLUMN required_methods_before_totp');
+    raw.close();
+    const upgraded = await openSqliteStore(file, { readonly: true });
+    assert.equal((await upgraded.users.findByName('olga'))?.requiredMethodsBeforeTotp, null);
+    await upgraded.close();
+    const before = (await stat(file)).mtimeMs;
+    const reader = await openSqliteStore(file, { readonly: true });
+    assert.equal((await reader.users.list()).length, 1);
+    await assert.rejects(reader.users.create({ name: 'x' }), /readonly/i);
+    await reader.close();
+    assert.equal((await stat(file)).mtimeMs, before);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

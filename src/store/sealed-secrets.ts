@@ -1,0 +1,25 @@
+// Counts what the store holds sealed with the master key, so a missing key is never replaced over it.
+import { type Kysely, sql } from 'kysely';
+import type { Database } from './schema.js';
+
+/** Rows with a sealed secret, per kind (host, client and OpenPGP private keys, partner passwords, TOTP secrets). */
+export async function countSealedSecrets(db: Kysely<Database>): Promise<Record<string, number>> {
+  const count = async (
+    table: 'host_keys' | 'client_keys' | 'pgp_keys' | 'partners' | 'user_totp',
+    column: 'private_sealed' | 'password_sealed' | 'secret_sealed',
+  ): Promise<number> => {
+    const row = await db
+      .selectFrom(table)
+      .select(sql<number>`count(*)`.as('n'))
+      .where(sql<boolean>`${sql.ref(column)} is not null`)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  };
+  return {
+    'host keys': await count('host_keys', 'private_sealed'),
+    'client keys': await count('client_keys', 'private_sealed'),
+    'OpenPGP private keys': await count('pgp_keys', 'private_sealed'),
+    'partner passwords': await count('partners', 'password_sealed'),
+    'TOTP secrets': await count('user_totp', 'secret_sealed'),
+  };
+}
