@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type Ssh2 from 'ssh2';
-import type { AnyAuthMethod, AuthenticationType, NegotiatedAlgorithms, NextAuthHandler } from 'ssh2';
+import type { AuthenticationType, NegotiatedAlgorithms, NextAuthHandler } from 'ssh2';
 import { FerryError } from '../errors.js';
 import { sha256Fingerprint } from '../keys/ssh-keys.js';
 import type { Secret } from '../util/secret.js';
