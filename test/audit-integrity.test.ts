@@ -488,7 +488,7 @@ function ferry(dataDir: string, args: string[]): Promise<{ code: number; stdout:
 test('ferry audit verify after a host key rotation: every stored key, several --public-key, the export, the anchor log', async () => {
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { mode: 0o700 });
-  const ctx = await AppContext.create(loadConfig({ flags: { dataDir } }));
+  const ctx = await AppContext.create(loadConfig({ flags: { dataDir } }), 'create');
   const signWith = async (id: number) => {
     const material = (await ctx.hostKeys.activeMaterial()).find((k) => k.id === id)!;
     ctx.audit.useSigner(hostKeyAuditSigner(material));
@@ -501,6 +501,8 @@ test('ferry audit verify after a host key rotation: every stored key, several --
     await uploads(ctx.audit, 4);
     await ctx.audit.checkpoint();
     newId = (await ctx.hostKeys.generate('ed25519')).id;
+    // A new key is pending until promoted; the old one can be retired only once another is active.
+    await ctx.hostKeys.promote(newId);
     await ctx.hostKeys.retire(oldId);
     await signWith(newId);
     await uploads(ctx.audit, 4);

@@ -71,6 +71,8 @@ describe('backup and restore', () => {
 
   before(async () => {
     key = await makeClientKey(work, 'ed25519');
+    const init = await ferry(['init', '--data-dir', source()]);
+    assert.equal(init.code, 0, init.stderr);
     for (const u of users) {
       const r = await ferry(
         ['users', 'add', u.name, '--password-stdin', '--data-dir', source()],

@@ -235,6 +235,14 @@ describe('one user cannot exhaust the server', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-budgets-'));
     const dataDir = join(dir, 'data');
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [BIN, 'init', '--data-dir', dataDir],
+        { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
     for (const name of ['greedy', 'good']) {
       await new Promise<void>((resolve, reject) => {
         const c = execFile(

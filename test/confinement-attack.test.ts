@@ -393,6 +393,8 @@ describe('issue 12: confinement under attack, ferry serve as root', {
       bob: join(data, 'homes', 'bob'),
       carol: join(data, 'homes', 'carol'),
     };
+    const init = await ferry(data, ['init']);
+    assert.equal(init.code, 0, `ferry init: ${init.stderr}`);
     await addUser({ data }, 'alice');
     await addUser({ data }, 'bob');
     await addUser({ data }, 'carol', [

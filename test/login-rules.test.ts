@@ -99,7 +99,7 @@ test('a session that cannot start is refused with a log line saying why', async 
     const line = log.split('\n').find((l) => l.includes('sftp session could not start'));
     assert.ok(line, log);
     assert.match(line, /"user":"rita"/);
-    assert.match(line, /Home directory must be absolute: relative\/rita/);
+    assert.match(line, /directory must be absolute: relative\/rita/);
   } finally {
     child.kill('SIGTERM');
   }

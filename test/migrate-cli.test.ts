@@ -1,7 +1,7 @@
 // `ferry migrate`: versioned, forward-only migrations, their status, and a database newer than the code refused.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -39,6 +39,9 @@ test('migrations are numbered NNNN_name, in strictly increasing order', async ()
 
 test('migrate --status lists pending migrations, migrate applies them, and a second run has nothing to do', async () => {
   const dataDir = join(work, 'fresh');
+  // A store file no migration has touched yet (as an older Ferry's first open would leave one).
+  await mkdir(dataDir, { mode: 0o700 });
+  new SqliteDatabase(join(dataDir, 'ferry.db')).close();
   const last = (await knownMigrations()).at(-1)!;
   let r = await ferry(['migrate', '--status', '--data-dir', dataDir]);
   assert.equal(r.code, 0, r.stderr);
@@ -58,7 +61,7 @@ test('migrate --status lists pending migrations, migrate applies them, and a sec
 
 test('a database a newer Ferry migrated is refused with one line, by every command and by the store', async () => {
   const dataDir = join(work, 'newer');
-  assert.equal((await ferry(['migrate', '--data-dir', dataDir])).code, 0);
+  assert.equal((await ferry(['init', '--data-dir', dataDir])).code, 0);
   const file = join(dataDir, 'ferry.db');
   const db = new SqliteDatabase(file);
   db.prepare("INSERT INTO kysely_migration (name, timestamp) VALUES ('0999_from_the_future', ?)").run(

@@ -1,6 +1,6 @@
 // `ferry migrate [--status]`: apply the store's pending schema migrations (forward only), or list applied and pending.
 import type { Command } from 'commander';
-import { dataPaths } from '../context.js';
+import { dataPaths, requireInitialisedDataDir } from '../context.js';
 import {
   assertSchemaKnown,
   type MigrationEntry,
@@ -46,6 +46,8 @@ Example:
     )
     .action(async (flags: MigrateFlags) => {
       const config = configFromOptions(flags);
+      // Like every command but serve and init: a data dir without a store is a mistake, never a new store.
+      requireInitialisedDataDir(config.dataDir);
       const file = dataPaths(config.dataDir).database;
       const before = await schemaStatusOfFile(file);
       if (flags.status) {
