@@ -20,6 +20,8 @@ git worktree add -q --detach "$work/tree" "$PATH_CHECKS_COMMIT"
 ln -s "$PWD/node_modules" "$work/tree/node_modules"
 cp test/confinement-attack.test.ts "$work/tree/test/"
 cp test/helpers/raw-sftp.ts "$work/tree/test/helpers/"
+# The raw client speaks through today's SFTP wire module; the old server code never imports it.
+mkdir -p "$work/tree/src/sftp/wire" && cp src/sftp/wire/*.ts "$work/tree/src/sftp/wire/"
 set +e
 (cd "$work/tree" && FERRY_ATTACK_RACE_SECONDS="${FERRY_ATTACK_RACE_SECONDS:-2}" \
   node --import tsx --test test/confinement-attack.test.ts) >"$work/out.log" 2>&1
@@ -28,8 +30,11 @@ failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$work/out.log" | tail -1)
 passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$work/out.log" | tail -1)
 echo "confinement mutation: against path checks (${PATH_CHECKS_COMMIT}) the attack suite had ${failed:-?} failing, ${passed:-?} passing tests"
 grep -E '^    not ok' "$work/out.log" | sed 's/^    /  caught: /' || true
-# Every attack class must be caught: the four class suites each fail under path checks.
-if [ "${failed:-0}" -lt 4 ]; then
+# Every attack class must be caught, by a leak (a non-empty findings/leakedToClient/changedOutsideHomes
+# list in the assertion diff), not by a setup failure: the four class suites each fail under path checks.
+leaks=$(grep -cE '^ +\+ +(findings|leakedToClient|changedOutsideHomes): \[' "$work/out.log" || true)
+echo "confinement mutation: ${leaks} assertion(s) reported leaks"
+if [ "${failed:-0}" -lt 4 ] || [ "${leaks:-0}" -lt 4 ]; then
   echo "confinement mutation: FAILED, the attack suite does not detect path-check confinement" >&2
   tail -40 "$work/out.log" >&2
   exit 1

@@ -154,14 +154,18 @@ interface Node {
   content: string;
 }
 
-/** Kind, mode, size, mtime and content of everything under `work` except the attackers' homes and the store. */
+/**
+ * Kind, mode, size, mtime and content of everything under `work` except the attackers' homes and what the server
+ * itself writes there (the store and the audit anchor log, which grow with every audited operation).
+ */
 async function snapshot(lab: Lab): Promise<Map<string, Node>> {
   const skip = new Set([lab.homes.alice, lab.homes.carol]);
   const out = new Map<string, Node>();
   const walk = async (dir: string): Promise<void> => {
     for (const name of await readdir(dir)) {
       const path = join(dir, name);
-      if (skip.has(path) || (dir === lab.data && name.startsWith('ferry.db'))) continue;
+      const serverOwned = name.startsWith('ferry.db') || name === 'audit-anchors.log';
+      if (skip.has(path) || (dir === lab.data && serverOwned)) continue;
       const st = await lstat(path);
       const kind = st.isDirectory()
         ? 'dir'
@@ -394,7 +398,9 @@ describe('issue 12: confinement under attack, ferry serve as root', {
       carol: join(data, 'homes', 'carol'),
     };
     const init = await ferry(data, ['init']);
-    assert.equal(init.code, 0, `ferry init: ${init.stderr}`);
+    // The mutation run (scripts/confinement-mutation.sh) plays this suite against a Ferry from before
+    // `ferry init`, which created its data dir on first use.
+    if (!/unknown command 'init'/.test(init.stderr)) assert.equal(init.code, 0, `ferry init: ${init.stderr}`);
     await addUser({ data }, 'alice');
     await addUser({ data }, 'bob');
     await addUser({ data }, 'carol', [
