@@ -18,11 +18,11 @@ const RULES: Record<string, string[]> = {
   'key-manager': ['keys', 'store/types.ts', ...BASE],
   sftp: ['core/types.ts', 'vfs/types.ts', 'events/types.ts', ...BASE],
   scp: ['core/types.ts', ...BASE],
-  core: ['vfs/types.ts', 'store/types.ts', 'events', ...BASE],
-  auth: ['store/types.ts', 'keys', 'core/types.ts', ...BASE],
+  core: ['vfs/types.ts', 'store/types.ts', 'events', 'permission-vocabulary.ts', ...BASE],
+  auth: ['store/types.ts', 'keys', 'permission-vocabulary.ts', ...BASE],
   events: ['store/types.ts', ...BASE],
   audit: ['store/types.ts', 'events', 'keys', ...BASE],
-  store: ['keys', 'core/types.ts', ...BASE],
+  store: ['keys', 'permission-vocabulary.ts', ...BASE],
   vfs: ['keys', ...BASE],
   keys: BASE,
   config: ['errors.ts', 'util'],
@@ -30,6 +30,7 @@ const RULES: Record<string, string[]> = {
   'errors.ts': [],
   'logger.ts': [],
   'health.ts': ['logger.ts'],
+  'permission-vocabulary.ts': [],
 };
 
 function sourceFiles(dir: string): string[] {
