@@ -1,9 +1,9 @@
 // User administration shared by the CLI (and later the REST API): validation, hashing, keys, permissions.
 import { join, posix } from 'node:path';
 import { isCidr } from '../config/schema.js';
-import { PERMISSIONS, type Permission, type PermissionMap } from '../core/types.js';
 import { FerryError, InvalidArgumentError } from '../errors.js';
 import { parseAuthorizedKeys } from '../keys/ssh-keys.js';
+import { PERMISSIONS, type Permission, type PermissionMap } from '../permission-vocabulary.js';
 import { AUTH_METHODS, type AuthMethod, type UserRecord, type UserRepository } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import { hashPassword } from './password.js';

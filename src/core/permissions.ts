@@ -1,6 +1,6 @@
 // Resolves a user's permission map (SFTPGo vocabulary) to the concrete permissions that apply in a virtual directory.
 import { ConfigError } from '../errors.js';
-import type { Permission, PermissionMap } from './types.js';
+import type { Permission, PermissionMap } from '../permission-vocabulary.js';
 import { resolveVirtualPath } from './virtual-path.js';
 
 /** Permissions that are checked; '*', 'delete' and 'rename' are shorthands expanded into these. */

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { EventBus } from '../events/bus.js';
 import type { FerryEvent, FileOperationEvent, TransferEvent } from '../events/types.js';
 import { rootLogger } from '../logger.js';
+import type { PermissionMap } from '../permission-vocabulary.js';
 import { localHomeFs } from '../vfs/local/local-fs.js';
 import { createFileSessionFactory, type FileSessionDeps } from './file-session.js';
-import type { FileHandle, FileSession, OpenMode, PermissionMap, SessionResources } from './types.js';
+import type { FileHandle, FileSession, OpenMode, SessionResources } from './types.js';
 
 export const READ: OpenMode = {
   read: true,

@@ -1,29 +1,6 @@
 // The protocol-neutral file session every front end (SFTP, SCP, later HTTP) calls: virtual paths in, policy applied.
+import type { PermissionMap } from '../permission-vocabulary.js';
 import type { ByteChunks } from '../util/byte-chunks.js';
-
-/** SFTPGo's permission vocabulary; `*` grants all. */
-export const PERMISSIONS = [
-  '*',
-  'list',
-  'download',
-  'upload',
-  'overwrite',
-  'delete',
-  'delete_files',
-  'delete_dirs',
-  'rename',
-  'rename_files',
-  'rename_dirs',
-  'create_dirs',
-  'create_symlinks',
-  'chmod',
-  'chtimes',
-  'copy',
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
-
-/** Virtual directory ('/', '/in', ...) → permissions there and below, unless a deeper entry overrides. */
-export type PermissionMap = Readonly<Record<string, readonly Permission[]>>;
 
 export interface SessionIdentity {
   readonly sessionId: string;

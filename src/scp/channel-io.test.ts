@@ -16,8 +16,12 @@ describe('ChannelReader', () => {
     const { server, clientIn } = pair();
     const reader = new ChannelReader(server);
     clientIn.write('C0644 5 a');
-    setImmediate(() => clientIn.write('.txt\nhel'));
-    setTimeout(() => clientIn.end('lo\0'), 5);
+    // Chained, not two timers: a 5 ms timer can fire before an immediate when the loop is slow to turn (it did on
+    // Node 24), and then the last chunk would be sent before the middle one.
+    setImmediate(() => {
+      clientIn.write('.txt\nhel');
+      setTimeout(() => clientIn.end('lo\0'), 5);
+    });
     assert.equal(await reader.readLine(100, () => new Error('long')), 'C0644 5 a.txt');
     assert.deepEqual(await reader.readUpTo(2), Buffer.from('he'));
     assert.deepEqual(await reader.readUpTo(10), Buffer.from('l'));

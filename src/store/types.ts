@@ -1,5 +1,5 @@
 // Repository interfaces every store driver (SQLite now, PostgreSQL for cluster mode) implements.
-import type { PermissionMap } from '../core/types.js';
+import type { PermissionMap } from '../permission-vocabulary.js';
 
 export const AUTH_METHODS = ['password', 'publickey', 'keyboard-interactive'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];

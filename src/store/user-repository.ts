@@ -1,7 +1,7 @@
 // UserRepository over kysely: the same queries serve the SQLite and PostgreSQL drivers.
 import type { Kysely, Selectable } from 'kysely';
-import type { PermissionMap } from '../core/types.js';
 import { FerryError } from '../errors.js';
+import type { PermissionMap } from '../permission-vocabulary.js';
 import type { Database, UserKeysTable, UsersTable } from './schema.js';
 import type {
   AuthMethod,
