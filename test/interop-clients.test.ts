@@ -1,7 +1,7 @@
 // PuTTY (pscp, psftp) and curl (libssh2) log in to a default (modern) Ferry, verify its host key and move files.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -123,6 +123,8 @@ describe('interop: PuTTY and curl under the modern profile', () => {
   it('curl (libssh2) downloads, uploads and lists with the host key pinned', { skip: skipCurl }, async () => {
     const url = `sftp://127.0.0.1:${server.port}`;
     const curl = ['-sS', '--hostpubsha256', ed25519Sha256, '-u', `interop:${PASSWORD}`];
+    // The home exists after a first login; the PuTTY tests may have been skipped, so make it here.
+    await mkdir(home, { recursive: true, mode: 0o700 });
     await writeFile(join(home, 'for-curl.txt'), 'fetched by curl\n');
     const { stdout: fetched } = await run('curl', [...curl, `${url}/for-curl.txt`]);
     assert.equal(fetched, 'fetched by curl\n');
