@@ -13,6 +13,8 @@ const BASE = ['errors.ts', 'logger.ts', 'health.ts', 'util', 'config'];
 const RULES: Record<string, string[]> = {
   'main.ts': ['*'],
   cli: ['*'],
+  // The server lifecycle: everything below cli (the composition root included), never cli itself.
+  'server.ts': ['*'],
   'context.ts': ['*'],
   api: ['core', 'store', 'keys', 'key-manager', 'audit', 'auth', 'events', ...BASE],
   web: ['core', 'store', 'keys', 'audit', ...BASE],
@@ -67,6 +69,9 @@ const files = sourceFiles(SRC);
 const graph = new Map(files.map((f) => [f, importsOf(f)]));
 const problems: string[] = [];
 
+/** Modules that may import everything except these (the entry points above them). */
+const ABOVE: Record<string, string[]> = { 'server.ts': ['main.ts', 'cli'] };
+
 for (const [file, deps] of graph) {
   const rel = relative(SRC, file);
   const mod = moduleOf(rel);
@@ -79,6 +84,10 @@ for (const [file, deps] of graph) {
     const depRel = relative(SRC, dep);
     if (depRel.startsWith('..')) continue;
     if (moduleOf(depRel) === mod) continue;
+    if (ABOVE[mod]?.includes(moduleOf(depRel))) {
+      problems.push(`${rel} imports ${depRel}: '${mod}' may not import ${ABOVE[mod]!.join(' or ')}`);
+      continue;
+    }
     if (!allows(allowed, depRel))
       problems.push(`${rel} imports ${depRel}: '${mod}' may import only ${allowed.join(', ') || 'nothing'}`);
   }

@@ -208,6 +208,12 @@ export class AuditWriter {
     this.#retentionTimer.unref();
   }
 
+  /** Stops the daily prune (a server stopping); a prune in progress finishes. */
+  stopRetention(): void {
+    clearInterval(this.#retentionTimer);
+    this.#retentionTimer = undefined;
+  }
+
   /** Commits what is queued (and, with a signer, a closing checkpoint); later appends are refused. */
   async close(): Promise<void> {
     if (this.#closed) return this.#draining;

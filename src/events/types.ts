@@ -60,6 +60,21 @@ export interface SecurityEvent extends EventBase {
 }
 
 /**
+ * Why a job run failed: the FerryError code of the failure, or one of the partner-side reasons a person acts on
+ * differently (the partner is down, its key changed, the login was refused, the copy did not verify, stopped).
+ */
+export type JobErrorCode =
+  | FerryErrorCode
+  | 'ERR_PARTNER_UNREACHABLE'
+  | 'ERR_PARTNER_CONNECTION'
+  | 'ERR_PARTNER_LOGIN_FAILED'
+  | 'ERR_HOST_KEY_NOT_TRUSTED'
+  | 'ERR_HOST_KEY_CHANGED'
+  | 'ERR_HOST_KEY_REJECTED'
+  | 'ERR_INTEGRITY'
+  | 'ERR_ABORTED';
+
+/**
  * A scheduled or manual transfer job run: 'started' once the run lock is taken, then 'succeeded' or 'failed'
  * (after its retries). `sessionId` is `job:<name>:<run id>`.
  */
@@ -76,8 +91,8 @@ export interface JobEvent extends EventBase {
   readonly files?: number;
   readonly bytes?: number;
   readonly durationMs?: number;
-  /** Why a failed run failed, as a stable code (ERR_HOST_KEY_CHANGED, ERR_CONNECT, ERR_NOT_FOUND, ...) and text. */
-  readonly errorCode?: string;
+  /** Why a failed run failed, as a stable code (ERR_PARTNER_UNREACHABLE, ERR_HOST_KEY_CHANGED, ...) and text. */
+  readonly errorCode?: JobErrorCode;
   readonly error?: string;
 }
 
