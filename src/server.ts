@@ -206,6 +206,11 @@ export interface RunningFerry {
 export interface StartOptions {
   /** Aborting it stops the server (as stop() does, with the abort reason). */
   readonly signal?: AbortSignal;
+  /**
+   * Called with the event bus before anything starts, so subscribers (alerts, tests) see every event from the
+   * first, `started` included.
+   */
+  readonly subscribe?: (events: EventBus) => void;
 }
 
 function systemEvent(
@@ -240,6 +245,7 @@ export async function startFerry(
     ctx.events.closeQueued();
   });
   try {
+    options.subscribe?.(ctx.events);
     let hostKeys = await prepareDataDir(ctx, out);
     await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
     hostKeys = await ctx.hostKeys.liveMaterial();

@@ -158,12 +158,11 @@ export class EventBus {
       this.#queued.delete(subscriber);
       subscriber.close();
     };
-    return Object.assign(unsubscribe, {
-      idle: () => subscriber.idle(),
-      get stats() {
-        return subscriber.stats;
-      },
-    });
+    // defineProperty, not Object.assign: assign would copy the counters once instead of the getter.
+    return Object.defineProperties(unsubscribe, {
+      idle: { value: () => subscriber.idle() },
+      stats: { get: () => subscriber.stats },
+    }) as QueuedSubscription;
   }
 
   /**
