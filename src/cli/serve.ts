@@ -1,6 +1,7 @@
 // `ferry serve`: start the SSH/SFTP server on the embedded store, first-run setup included.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import {
   CONFIG_DESCRIPTIONS,
@@ -101,7 +102,10 @@ type WorkerMessage =
  */
 async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
   const homes = (await running.context.store.users.list()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
-  return [dropPrivileges(running.config), applyLandlock(running.config, homes)];
+  // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
+  const store = running.config.store;
+  const storeDir = store.driver === 'sqlite' ? [dirname(store.path)] : [];
+  return [dropPrivileges(running.config), applyLandlock(running.config, [...homes, ...storeDir])];
 }
 
 /**
@@ -237,7 +241,7 @@ export function registerServeCommand(program: Command): void {
       'after',
       `\nEvery setting can also be given in the config file (JSON, same key; store.url as {"store": {"url": ...}}) or as an environment variable:\n${CONFIG_SETTINGS.map(
         (k) =>
-          `  ${k.padEnd(30)} ${envNameOf(k).padEnd(40)} ${(flagOf.get(k) ?? '').padEnd(16)} ${describeSetting(k)}`,
+          `  ${k.padEnd(30)} ${envNameOf(k).padEnd(40)} ${(flagOf.get(k) ?? '').padEnd(26)} ${describeSetting(k)}`,
       ).join('\n')}\nPrecedence: flag > environment > config file > default.`,
     )
     .action(async (flags: ServeFlags) => {
