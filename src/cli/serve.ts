@@ -104,7 +104,11 @@ async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
   const homes = (await running.context.store.users.list()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
   // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
   const store = running.config.store;
-  const storeDir = store.driver === 'sqlite' ? [dirname(store.path)] : [];
+  const dataDir = running.config.dataDir;
+  const storeDir =
+    store.driver === 'sqlite' && dirname(store.path) !== dataDir && !store.path.startsWith(`${dataDir}/`)
+      ? [dirname(store.path)]
+      : [];
   return [dropPrivileges(running.config), applyLandlock(running.config, [...homes, ...storeDir])];
 }
 
