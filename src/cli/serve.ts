@@ -1,4 +1,4 @@
-// `ferry serve`: start the SSH/SFTP server on the embedded store, first-run setup included.
+// `ferry serve`: flags, the cluster primary and its workers, process hardening and signals; the server itself is src/server.ts.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
