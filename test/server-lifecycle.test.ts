@@ -270,6 +270,66 @@ describe('events as the single door', () => {
     assert.equal(failed.attempts, 1);
     assert.match(failed.error ?? '', /cannot connect to 127\.0\.0\.1:\d+/);
   });
+
+  test('a job that runs to the end emits succeeded with its files and bytes', async () => {
+    // The server itself is the partner: alice's home holds the files uploaded above.
+    const { partners, jobs } = running.context.transfers;
+    await partners.add({
+      name: 'self',
+      host: '127.0.0.1',
+      port: running.port,
+      username: 'alice',
+      password: new Secret(PASSWORD),
+    });
+    await partners.pin('self', await partners.fetchHostKey('self'));
+    const localDir = join(dir, 'from-self');
+    await mkdir(localDir);
+    await jobs.add({
+      name: 'copy-baseline',
+      partner: 'self',
+      direction: 'pull',
+      remoteDir: '/',
+      localDir,
+      pattern: 'baseline.bin',
+    });
+    const run = await jobs.run('copy-baseline', { trigger: 'manual' });
+    assert.equal(run.status, 'ok');
+    const events = seen.filter((e): e is JobEvent => e.type === 'job' && e.job === 'copy-baseline');
+    assert.deepEqual(
+      events.map((e) => [e.phase, e.trigger, e.files, e.bytes, e.errorCode]),
+      [
+        ['started', 'manual', undefined, undefined, undefined],
+        ['succeeded', 'manual', 1, 256 * 1024, undefined],
+      ],
+    );
+  });
+});
+
+test('serve takes every setting of the flag table, --max-file-size and --store included, into the checked config', async () => {
+  const bin = join(import.meta.dirname, '..', 'bin', 'ferry.js');
+  const r = await promisify(execFile)(
+    process.execPath,
+    [
+      bin,
+      'serve',
+      '--data-dir',
+      join(dir, 'never'),
+      '--max-file-size',
+      'lots',
+      '--store',
+      'mysql://db',
+      '--storage',
+      's3',
+    ],
+    { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
+  ).then(
+    () => assert.fail('serve started with bad flags'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /maxFileSize: must be a whole number, got 'lots' \(from command line\)/);
+  assert.match(r.stderr, /store\.url: must be sqlite:<path>.* \(from command line\)/);
+  assert.match(r.stderr, /storage\.backend: .* \(from command line\)/);
 });
 
 describe('stopping', () => {
