@@ -333,6 +333,20 @@ test('serve takes every setting of the flag table, --max-file-size and --store i
   assert.match(r.stderr, /storage\.backend: .* \(from command line\)/);
 });
 
+test('the store failing and recovering (the process health) is a store-error and a store-recovered event', () => {
+  const health = running.context.health;
+  health.degrade('audit', 'database or disk is full');
+  health.recover('audit');
+  const store = seen.filter((e): e is SystemEvent => e.type === 'system' && e.phase.startsWith('store-'));
+  assert.deepEqual(
+    store.map((e) => [e.phase, 'errorCode' in e ? e.errorCode : null, 'error' in e ? e.error : null]),
+    [
+      ['store-error', 'ERR_AUDIT_UNAVAILABLE', 'database or disk is full'],
+      ['store-recovered', null, null],
+    ],
+  );
+});
+
 describe('stopping', () => {
   test('stop() emits stopping, then stops the services in reverse order of their start', async () => {
     rootLogger.level = 'debug';
