@@ -350,13 +350,15 @@ export async function startFerry(
       services.started('disk space check', unwatchDisk);
     }
 
-    const stop = async (reason = 'stop requested'): Promise<void> => {
-      if (!shutdown.signal.aborted) {
+    let stopped: Promise<void> | undefined;
+    const stop = (reason = 'stop requested'): Promise<void> => {
+      stopped ??= (async () => {
         shutdown.abort(reason);
         log.info({ reason }, 'server stopping');
         await ctx.events.emit(systemEvent({ phase: 'stopping', reason }));
-      }
-      await services.stop();
+        await services.stop();
+      })();
+      return stopped;
     };
     options.signal?.addEventListener(
       'abort',
@@ -367,6 +369,7 @@ export async function startFerry(
       },
       { once: true },
     );
+    if (options.signal?.aborted) void stop(String(options.signal.reason ?? 'aborted'));
     await ctx.events.emit(
       systemEvent({
         phase: 'started',
