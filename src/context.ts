@@ -23,6 +23,7 @@ import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 import { TransferService } from './transfers/service.js';
 import { localHomeFs } from './vfs/local/local-fs.js';
+import type { Fs } from './vfs/types.js';
 
 export interface DataPaths {
   readonly database: string;
@@ -32,9 +33,10 @@ export interface DataPaths {
   readonly auditAnchors: string;
 }
 
-export function dataPaths(dataDir: string): DataPaths {
+/** The data dir's files; `database` is where a SQLite store lives unless `store.url` names another file. */
+export function dataPaths(dataDir: string, database: string = join(dataDir, 'ferry.db')): DataPaths {
   return {
-    database: join(dataDir, 'ferry.db'),
+    database,
     masterKey: join(dataDir, 'master.key'),
     homes: join(dataDir, 'homes'),
     auditAnchors: join(dataDir, ANCHOR_LOG_NAME),
@@ -68,13 +70,13 @@ export function createDataDir(dataDir: string): void {
   }
 }
 
-/** True when `dataDir` holds a Ferry store. */
-export function isInitialisedDataDir(dataDir: string): boolean {
-  return existsSync(dataPaths(dataDir).database);
+/** True when `dataDir` holds a Ferry store (or the SQLite file `database` exists). */
+export function isInitialisedDataDir(dataDir: string, database = dataPaths(dataDir).database): boolean {
+  return existsSync(database);
 }
 
 /** Refuses a data dir without a store, naming it and how to make one. */
-export function requireInitialisedDataDir(dataDir: string): void {
+export function requireInitialisedDataDir(dataDir: string, database = dataPaths(dataDir).database): void {
   const fix = `${WHERE_FROM}, or create one with: ferry init --data-dir ${dataDir}`;
   let isDirectory: boolean;
   try {
@@ -83,8 +85,31 @@ export function requireInitialisedDataDir(dataDir: string): void {
     throw new ConfigError(`data dir ${dataDir} does not exist; ${fix}`);
   }
   if (!isDirectory) throw new ConfigError(`data dir ${dataDir} is not a directory; ${WHERE_FROM}`);
-  if (!isInitialisedDataDir(dataDir))
-    throw new ConfigError(`${dataDir} is not an initialised Ferry data dir (no ferry.db); ${fix}`);
+  if (!isInitialisedDataDir(dataDir, database))
+    throw new ConfigError(`${dataDir} is not an initialised Ferry data dir (no ${database}); ${fix}`);
+}
+
+/** Opens the store `config.store` names: the one place a store driver is chosen. */
+async function openStore(config: FerryConfig, access: DataDirAccess): Promise<Store> {
+  const store = config.store;
+  switch (store.driver) {
+    case 'sqlite':
+      if (access === 'create') createDataDir(config.dataDir);
+      else requireInitialisedDataDir(config.dataDir, store.path);
+      return openSqliteStore(store.path, { readonly: access === 'read' });
+    case 'postgres':
+      throw new ConfigError(
+        'store.url: the PostgreSQL store is not built yet; use sqlite:<path> (or leave store.url unset for <dataDir>/ferry.db)',
+      );
+  }
+}
+
+/** The storage of users' homes `config.storage` names: the one place an Fs backend is chosen. */
+function homeFsFactory(config: FerryConfig): (identity: { readonly homeDir: string }) => Fs {
+  switch (config.storage.backend) {
+    case 'local':
+      return localHomeFs;
+  }
 }
 
 export class AppContext {
@@ -115,7 +140,7 @@ export class AppContext {
     this.config = config;
     this.#access = access;
     this.#sealedWithMissingKey = sealedWithMissingKey;
-    this.paths = dataPaths(config.dataDir);
+    this.paths = dataPaths(config.dataDir, config.store.driver === 'sqlite' ? config.store.path : undefined);
     this.store = store;
     this.events = new EventBus(loggers.events);
     this.audit = new AuditWriter({
@@ -129,11 +154,12 @@ export class AppContext {
     });
     this.events.subscribe(this.audit.listener);
     const uploadAdmission = new UploadAdmission(this.health);
+    const homeFs = homeFsFactory(config);
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
       fs: (identity) => {
-        const fs = localHomeFs(identity);
+        const fs = homeFs(identity);
         return config.auditOnFailure === 'refuse-uploads' ? new AuditGatedFs(fs, uploadAdmission) : fs;
       },
       limits: {
@@ -224,15 +250,14 @@ export class AppContext {
       masterKey: () => this.masterKey,
       clientKeyPair: (name) => this.clientKeys.keyPair(name),
       audit: (entry) => this.audit.append(entry),
+      events: this.events,
     });
     return this.#transfers;
   }
 
   static async create(config: FerryConfig, access: DataDirAccess = 'write'): Promise<AppContext> {
     const paths = dataPaths(config.dataDir);
-    if (access === 'create') createDataDir(config.dataDir);
-    else requireInitialisedDataDir(config.dataDir);
-    const store = await openSqliteStore(paths.database, { readonly: access === 'read' });
+    const store = await openStore(config, access);
     let sealed = '';
     if (config.masterKey === undefined && !existsSync(paths.masterKey)) {
       try {

@@ -25,7 +25,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 const fieldsOf = (event: FerryEvent) => {
-  const { at: time, ...rest } = toAuditFields(entryFromEvent(event));
+  const { at: time, ...rest } = toAuditFields(entryFromEvent(event)!);
   return { ...rest, at: time, detail: JSON.parse(rest.detail) };
 };
 
@@ -131,9 +131,10 @@ test('file operations: rename from/to, hardlink as link, setstat changes, denied
   );
   assert.equal(op('hardlink', { target: '/b' }).action, 'link');
   assert.deepEqual(op('setstat', { detail: { mode: 0o600, mtime: 5 } }).detail, { mode: 0o600, mtime: 5 });
-  const denied = op('delete', { ok: false, error: 'permission denied' });
+  // Denial is read from the stable code, never from the message text.
+  const denied = op('delete', { ok: false, error: 'permission denied', errorCode: 'ERR_PERMISSION_DENIED' });
   assert.deepEqual([denied.result, denied.reason], ['denied', 'permission denied']);
-  const failed = op('delete', { ok: false, error: 'No such file' });
+  const failed = op('delete', { ok: false, error: 'No such file', errorCode: 'ERR_NOT_FOUND' });
   assert.deepEqual([failed.result, failed.reason], ['failed', 'No such file']);
 });
 

@@ -81,9 +81,11 @@ test('scheduled runs of a job never overlap and a run missed while down is made 
       retries: 1,
       backoffMs: 200,
     });
-    // Half past the current hour: the hourly job has no slot in the seconds the test steps through.
+    // Half past an hour: the hourly job has no slot in the seconds the test steps through. The last half hour
+    // gone, never a later one: a clock ahead of the jobs' creation would owe 'busy' a catch-up run.
     const start = new Date();
     start.setMinutes(30, 0, 0);
+    if (start.getTime() > Date.now()) start.setHours(start.getHours() - 1);
     const clock = new ManualClock(start);
     const scheduler = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock });
     await scheduler.start();

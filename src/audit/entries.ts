@@ -66,7 +66,11 @@ export function toAuditFields(entry: AuditEntry, now: () => Date = () => new Dat
 
 const AUTH_RESULTS: Readonly<Record<string, string>> = { accepted: 'ok', partial: 'partial' };
 
-export function entryFromEvent(event: FerryEvent): AuditEntry {
+/**
+ * The audit record of an event, or undefined for events the trail does not hold: job runs are recorded per
+ * file and per failed run by the job runner itself, and system events (start, stop, disk space) are log lines.
+ */
+export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
   const base = {
     at: event.at,
     user: event.username,
@@ -109,14 +113,16 @@ export function entryFromEvent(event: FerryEvent): AuditEntry {
         protocol: event.protocol,
         path: event.path,
         target: event.target,
-        // The core names every permission refusal 'permission denied' (file-session describeError).
-        result: event.ok ? 'ok' : event.error === 'permission denied' ? 'denied' : 'failed',
+        result: event.ok ? 'ok' : event.errorCode === 'ERR_PERMISSION_DENIED' ? 'denied' : 'failed',
         reason: event.error,
         ...(event.detail !== undefined ? { detail: event.detail } : {}),
       };
     case 'security':
       // Bans, lockouts and limit hits: what the server did to defend itself, and against whom.
       return { ...base, action: 'security', protocol: 'ssh', result: event.action, detail: event.detail };
+    case 'job':
+    case 'system':
+      return undefined;
   }
 }
 

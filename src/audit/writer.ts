@@ -124,9 +124,14 @@ export class AuditWriter {
     }
   }
 
-  /** Subscribe this to the EventBus: its promise settles once the event's record is committed. */
-  readonly listener = (event: FerryEvent): Promise<void> =>
-    this.append(entryFromEvent(event)).then(() => undefined);
+  /**
+   * Subscribe this to the EventBus (awaited): its promise settles once the event's record is committed.
+   * Events the trail does not hold (jobs, system) pass at once.
+   */
+  readonly listener = (event: FerryEvent): Promise<void> => {
+    const entry = entryFromEvent(event);
+    return entry === undefined ? Promise.resolve() : this.append(entry).then(() => undefined);
+  };
 
   /** Sign checkpoints from now on (the server passes its Ed25519 host key once it is loaded). */
   useSigner(signer: AuditSigner | undefined): void {
@@ -201,6 +206,12 @@ export class AuditWriter {
     run();
     this.#retentionTimer = setInterval(run, DAY_MS);
     this.#retentionTimer.unref();
+  }
+
+  /** Stops the daily prune (a server stopping); a prune in progress finishes. */
+  stopRetention(): void {
+    clearInterval(this.#retentionTimer);
+    this.#retentionTimer = undefined;
   }
 
   /** Commits what is queued (and, with a signer, a closing checkpoint); later appends are refused. */

@@ -1,214 +1,31 @@
-// `ferry serve`: start the SSH/SFTP server on the embedded store, first-run setup included.
+// `ferry serve`: flags, the cluster primary and its workers, process hardening and signals; the server itself is src/server.ts.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { hostKeyAuditSigner } from '../audit/signer.js';
-import { generatePassword, warmPasswordVerifier } from '../auth/password.js';
-import { addUser } from '../auth/user-admin.js';
-import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/schema.js';
+import {
+  CONFIG_DESCRIPTIONS,
+  CONFIG_SETTINGS,
+  type ConfigKey,
+  envNameOf,
+  type FerryConfig,
+  nestSettings,
+  SERVE_FLAGS,
+} from '../config/schema.js';
 import { AppContext } from '../context.js';
 import { FerryError } from '../errors.js';
-import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { loggers, rootLogger } from '../logger.js';
-import { Secret } from '../util/secret.js';
+import { prepareDataDir, type RunningFerry, startFerry } from '../server.js';
 import { configFromOptions, describeError } from './common.js';
 import { useLogFile } from './log-file.js';
 import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
 
-const HOST_KEY_POLL_MS = 10_000;
+export type { RunningFerry } from '../server.js';
+// Where `init` and older callers find them; the server lifecycle itself lives in src/server.ts.
+export { prepareDataDir, startFerry };
 
-export interface ServeFlags {
-  workers?: string;
-  dataDir?: string;
-  config?: string;
-  listen?: string;
-  sftpPort?: string;
-  algorithms?: string;
-  user?: string;
-  maxChannelsPerConnection?: string;
-}
-
-/** Creates the `admin` account on a store without users and returns its one-time password. */
-async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined> {
-  if ((await ctx.store.users.list()).length > 0) return undefined;
-  const password = new Secret(generatePassword());
-  await addUser(ctx.store.users, { name: 'admin', password });
-  await ctx.audit.recordAdmin({
-    command: 'serve (first start)',
-    subject: 'admin',
-    changes: { created: 'user', password: 'one-time, printed once' },
-  });
-  return password;
-}
-
-/**
- * First-run work that must happen once, before any worker starts: host keys and the admin account, both
- * audited. Prints the fingerprints (and a new admin password) through `out`; returns the pending and active
- * host keys.
- */
-export async function prepareDataDir(
-  ctx: AppContext,
-  out: (line: string) => void,
-): Promise<HostKeyMaterial[]> {
-  const generated = await ctx.hostKeys.ensureDefaults();
-  for (const key of generated) {
-    await ctx.audit.recordAdmin({
-      command: 'serve (first start)',
-      subject: `host key ${key.id}`,
-      changes: { generated: key.algorithm, bits: key.bits, sha256: key.sha256, state: key.state },
-    });
-  }
-  const made = new Set(generated.map((k) => k.id));
-  const hostKeys = await ctx.hostKeys.liveMaterial();
-  for (const key of hostKeys) {
-    const how = made.has(key.id)
-      ? 'generated'
-      : key.state === 'pending'
-        ? 'pending (announced only)'
-        : 'loaded';
-    out(`host key ${how}: ${describeHostKey(key)}`);
-  }
-  const adminPassword = await ensureAdmin(ctx);
-  if (adminPassword) {
-    out(`created user 'admin' with one-time password: ${adminPassword.reveal()}`);
-    out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
-  }
-  return hostKeys;
-}
-
-/** Promotes the pending host keys whose grace period is over, each recorded in the audit trail. */
-async function promoteDueHostKeys(ctx: AppContext, graceDays: number): Promise<void> {
-  for (const key of await ctx.hostKeys.promoteDue(graceDays)) {
-    loggers.serve.info(
-      { hostKey: key.id, sha256: key.sha256, graceDays },
-      'host key promoted after its grace period',
-    );
-    await ctx.audit.recordAdmin({
-      command: 'keys host promote (grace period)',
-      subject: `host key ${key.id}`,
-      changes: { sha256: key.sha256, state: key.state, graceDays },
-    });
-  }
-}
-
-export interface RunningFerry {
-  readonly port: number;
-  readonly config: FerryConfig;
-  readonly context: AppContext;
-  /** Re-reads host keys from the store; true when what the server presents changed. */
-  reloadHostKeys(): Promise<boolean>;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts everything `serve` runs; the caller owns shutdown. `out` receives the human-readable start-up lines.
- * The data dir is created on first run ('create'); a worker of a primary that did so opens it with 'write'.
- */
-export async function startFerry(
-  config: FerryConfig,
-  out: (line: string) => void,
-  access: 'create' | 'write' = 'create',
-): Promise<RunningFerry> {
-  rootLogger.level = config.logLevel;
-  const ctx = await AppContext.create(config, access);
-  try {
-    let hostKeys = await prepareDataDir(ctx, out);
-    await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
-    hostKeys = await ctx.hostKeys.liveMaterial();
-    // Audit checkpoints are signed with the presented Ed25519 host key, so an auditor can check them
-    // against the fingerprint clients already trust.
-    const signingKey = presentedHostKeys(hostKeys).find((k) => k.algorithm === 'ssh-ed25519');
-    if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
-    ctx.audit.startRetention(config.auditRetentionDays);
-    await warmPasswordVerifier();
-    // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
-    const { startSshServer } = await import('../ssh/server.js');
-    const ssh = await startSshServer({
-      listen: config.listen,
-      port: config.sftpPort,
-      algorithms: config.algorithms,
-      hostKeys,
-      loginGraceTime: config.loginGraceTime,
-      maxAuthTries: config.maxAuthTries,
-      homesDir: ctx.paths.homes,
-      users: ctx.store.users,
-      fileSessions: ctx.fileSessions,
-      events: ctx.events,
-      logger: loggers.ssh,
-      defender: ctx.defender,
-      budgets: ctx.budgets,
-      limits: {
-        maxConnections: config.maxConnections,
-        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-        maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
-        maxSessionsPerUser: config.maxSessionsPerUser,
-        maxChannelsPerConnection: config.maxChannelsPerConnection,
-        idleTimeout: config.idleTimeout,
-      },
-      sftp: {
-        maxInFlight: config.maxInFlight,
-        maxOpenHandles: config.maxOpenHandles,
-        maxPacketLength: config.maxPacketSize,
-      },
-      accounts: ctx.store.accounts,
-      lockout: {
-        threshold: config.lockoutThreshold,
-        windowSeconds: config.lockoutWindow,
-        durationSeconds: config.lockoutDuration,
-      },
-      totp: ctx.totp,
-    });
-    out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
-    // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
-    const { TransferScheduler } = await import('../transfers/scheduler.js');
-    const scheduler = new TransferScheduler({
-      jobs: ctx.transfers.jobs,
-      log: loggers.transfers,
-    });
-    await scheduler.start();
-
-    /**
-     * Promotes keys whose grace period is over, then re-reads the host keys from the store; a change (CLI
-     * generate/import/promote/retire) is announced and presented to new connections.
-     */
-    const reloadHostKeys = async (): Promise<boolean> => {
-      await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
-      const fresh = await ctx.hostKeys.liveMaterial();
-      const fingerprints = (keys: typeof fresh) =>
-        keys.map((k) => `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}`).join(',');
-      if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
-      ssh.setHostKeys(fresh);
-      hostKeys = fresh;
-      // After a rotation, checkpoints are signed with the new key (verify trusts retired keys too).
-      // The presented key, never a pending one: auditors check checkpoints against what clients trust.
-      const auditKey = presentedHostKeys(fresh).find((k) => k.algorithm === 'ssh-ed25519');
-      if (!auditKey)
-        loggers.serve.warn('no presented Ed25519 host key: audit checkpoints are not signed any more');
-      ctx.audit.useSigner(auditKey ? hostKeyAuditSigner(auditKey) : undefined);
-      return true;
-    };
-    // Keys are shared through the store (several workers, later several nodes), so poll it as well as obey SIGHUP.
-    const poll = setInterval(() => {
-      reloadHostKeys().catch((err: unknown) => loggers.serve.error({ err }, 'host key reload failed'));
-    }, HOST_KEY_POLL_MS);
-    poll.unref();
-    return {
-      port: ssh.port,
-      config,
-      context: ctx,
-      reloadHostKeys,
-      stop: async () => {
-        clearInterval(poll);
-        await scheduler.stop();
-        await ssh.close();
-        await ctx.dispose();
-      },
-    };
-  } catch (err) {
-    await ctx.dispose();
-    throw err;
-  }
-}
+/** `serve`'s flags by option name (commander camel-cases `--max-file-size` to `maxFileSize`). */
+type ServeFlags = Record<string, string | undefined> & { config?: string };
 
 const PARENT_POLL_MS = 1000;
 
@@ -252,7 +69,7 @@ function runUntilSignalled(running: RunningFerry): void {
     if (shutdown.signal.aborted) return;
     shutdown.abort();
     loggers.serve.info({ signal }, 'shutting down');
-    running.stop().then(
+    running.stop(signal).then(
       () => {
         loggers.serve.info('stopped');
         process.exit(0);
@@ -285,7 +102,14 @@ type WorkerMessage =
  */
 async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
   const homes = (await running.context.store.users.list()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
-  return [dropPrivileges(running.config), applyLandlock(running.config, homes)];
+  // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
+  const store = running.config.store;
+  const dataDir = running.config.dataDir;
+  const storeDir =
+    store.driver === 'sqlite' && dirname(store.path) !== dataDir && !store.path.startsWith(`${dataDir}/`)
+      ? [dirname(store.path)]
+      : [];
+  return [dropPrivileges(running.config), applyLandlock(running.config, [...homes, ...storeDir])];
 }
 
 /**
@@ -400,42 +224,41 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   watchParent(() => stop('SIGTERM'));
 }
 
+/** The commander property of a flag: `--max-file-size` → `maxFileSize`. */
+const optionName = (flag: string) =>
+  flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** What a setting's description says (nested settings are described by their key). */
+const describeSetting = (setting: string) => CONFIG_DESCRIPTIONS[setting.split('.')[0] as ConfigKey];
+
 export function registerServeCommand(program: Command): void {
-  const keys = [
-    'listen',
-    'sftpPort',
-    'algorithms',
-    'workers',
-    'maxChannelsPerConnection',
-    'dataDir',
-    'user',
-  ] as const;
-  program
+  const command = program
     .command('serve')
-    .description('run the SFTP server (SQLite store and local disk in the data dir)')
-    .option('--data-dir <dir>', `${CONFIG_DESCRIPTIONS.dataDir} [${envNameOf('dataDir')}]`)
-    .option('--listen <addr>', `${CONFIG_DESCRIPTIONS.listen} [${envNameOf('listen')}]`)
-    .option('--sftp-port <port>', `${CONFIG_DESCRIPTIONS.sftpPort} [${envNameOf('sftpPort')}]`)
-    .option('--algorithms <profile>', `${CONFIG_DESCRIPTIONS.algorithms} [${envNameOf('algorithms')}]`)
-    .option('--workers <n>', `${CONFIG_DESCRIPTIONS.workers} [${envNameOf('workers')}]`)
-    .option('--user <name>', `${CONFIG_DESCRIPTIONS.user} [${envNameOf('user')}]`)
-    .option(
-      '--max-channels-per-connection <n>',
-      `${CONFIG_DESCRIPTIONS.maxChannelsPerConnection} [${envNameOf('maxChannelsPerConnection')}]`,
-    )
+    .description('run the SFTP server (SQLite store and local disk in the data dir)');
+  // One option per row of SERVE_FLAGS, the table the README's reference agrees with.
+  for (const { setting, flag, arg } of SERVE_FLAGS)
+    command.option(`${flag} ${arg}`, `${describeSetting(setting)} [${envNameOf(setting)}]`);
+  const flagOf = new Map(SERVE_FLAGS.map((f) => [f.setting, f.flag]));
+  command
     .option('--config <file>', 'JSON config file [FERRY_CONFIG]')
     .addHelpText(
       'after',
-      `\nEvery setting can also be given in the config file (JSON, same key) or as an environment variable:\n${Object.entries(
-        CONFIG_DESCRIPTIONS,
-      )
-        .map(([k, d]) => `  ${k.padEnd(16)} ${envNameOf(k).padEnd(24)} ${d}`)
-        .join('\n')}\nPrecedence: flag > environment > config file > default.`,
+      `\nEvery setting can also be given in the config file (JSON, same key; store.url as {"store": {"url": ...}}) or as an environment variable:\n${CONFIG_SETTINGS.map(
+        (k) =>
+          `  ${k.padEnd(30)} ${envNameOf(k).padEnd(40)} ${(flagOf.get(k) ?? '').padEnd(26)} ${describeSetting(k)}`,
+      ).join('\n')}\nPrecedence: flag > environment > config file > default.`,
     )
     .action(async (flags: ServeFlags) => {
       const config = configFromOptions(
         { dataDir: flags.dataDir, config: flags.config },
-        Object.fromEntries(keys.filter((k) => k !== 'dataDir').map((k) => [k, flags[k]])),
+        nestSettings(
+          Object.fromEntries(
+            SERVE_FLAGS.filter((f) => f.setting !== 'dataDir').map((f) => [
+              f.setting,
+              flags[optionName(f.flag)],
+            ]),
+          ),
+        ),
       );
       // Unlike a command, a server outlives a reader of its start-up lines that went away (`serve | head -3`).
       process.stdout.removeAllListeners('error');

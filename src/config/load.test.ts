@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../errors.js';
 import { loadConfig } from './load.js';
-import { envNameOf } from './schema.js';
+import { CONFIG_SETTINGS, envNameOf, SERVE_FLAGS } from './schema.js';
 
 test('defaults are the embedded quick-start values', () => {
   const config = loadConfig({ env: {} });
@@ -102,4 +102,58 @@ test('messages say what to type, never "received NaN"', () => {
     problem({ FERRY_LOG_LEVEL: 'loud' }),
     /^invalid configuration: logLevel: .*FERRY_LOG_LEVEL\)$/,
   );
+});
+
+test('store.url chooses the store driver: sqlite paths resolve, postgres URLs stay secret, others are refused', () => {
+  const dataDir = resolve('/srv/ferry');
+  assert.deepEqual(loadConfig({ env: { FERRY_DATA_DIR: dataDir } }).store, {
+    driver: 'sqlite',
+    path: join(dataDir, 'ferry.db'),
+  });
+  assert.deepEqual(loadConfig({ env: { FERRY_STORE_URL: 'sqlite:///var/db/f.db' } }).store, {
+    driver: 'sqlite',
+    path: '/var/db/f.db',
+  });
+  assert.deepEqual(loadConfig({ env: {}, flags: { store: { url: 'sqlite:rel.db' } } }).store, {
+    driver: 'sqlite',
+    path: resolve('rel.db'),
+  });
+  const pg = loadConfig({ env: { FERRY_STORE_URL: 'postgres://ferry:pw@db/ferry' } }).store;
+  assert.equal(pg.driver, 'postgres');
+  assert.ok(!JSON.stringify(pg).includes('pw'), 'the URL (and its password) never reaches a log');
+  assert.throws(
+    () => loadConfig({ env: { FERRY_STORE_URL: 'mysql://db' } }),
+    (err: Error) =>
+      err instanceof ConfigError && /store\.url: must be sqlite:<path>.*FERRY_STORE_URL/.test(err.message),
+  );
+});
+
+test('storage is a union on its backend, set from the file or FERRY_STORAGE_BACKEND', () => {
+  assert.deepEqual(loadConfig({ env: {} }).storage, { backend: 'local' });
+  assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_BACKEND: 'local' } }).storage, { backend: 'local' });
+  assert.throws(
+    () => loadConfig({ env: { FERRY_STORAGE_BACKEND: 's3' } }),
+    (err: Error) =>
+      err instanceof ConfigError && /storage\.backend: .*FERRY_STORAGE_BACKEND/.test(err.message),
+  );
+});
+
+test("the README's configuration reference has every serve flag of the one table, and no other", async () => {
+  const readme = await readFile(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+  const rows = new Map(
+    [...readme.matchAll(/^\| `([\w.]+)` \| (`--[\w-]+`|–) \| `(FERRY_\w+)` \|/gm)].map((m) => [
+      m[1]!,
+      { flag: m[2]!.replaceAll('`', ''), env: m[3]! },
+    ]),
+  );
+  for (const { setting, flag } of SERVE_FLAGS) {
+    assert.equal(rows.get(setting)?.flag, flag, `README row of ${setting}`);
+  }
+  const flagged = new Set(SERVE_FLAGS.map((f) => f.setting));
+  for (const [setting, row] of rows) {
+    assert.ok(CONFIG_SETTINGS.includes(setting), `README names an unknown setting ${setting}`);
+    assert.equal(row.env, envNameOf(setting), `README environment variable of ${setting}`);
+    if (!flagged.has(setting))
+      assert.equal(row.flag, '–', `README gives ${setting} a flag serve does not have`);
+  }
 });

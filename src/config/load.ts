@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { CONFIG_KEYS, configSchema, envNameOf, type FerryConfig } from './schema.js';
+import {
+  CONFIG_KEYS,
+  configSchema,
+  envNameOf,
+  type FerryConfig,
+  NESTED_CONFIG_FIELDS,
+  resolveStore,
+} from './schema.js';
 
 export interface ConfigSources {
   /** Path of a JSON config file (also FERRY_CONFIG). */
@@ -51,6 +58,18 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
     Object.keys(merged).map((k) => [k, `config file ${file}`]),
   );
   for (const key of CONFIG_KEYS) {
+    const fields = NESTED_CONFIG_FIELDS[key];
+    if (fields) {
+      // An object key is set field by field from flat variables (FERRY_STORE_URL sets store.url).
+      for (const field of fields) {
+        const name = envNameOf(`${key}.${field}`);
+        const value = env[name];
+        if (value === undefined || value === '') continue;
+        merged[key] = { ...asObject(merged[key]), [field]: value };
+        origin[key] = `environment ${name}`;
+      }
+      continue;
+    }
     const value = env[envNameOf(key)];
     if (value !== undefined && value !== '') {
       merged[key] = value;
@@ -58,10 +77,10 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
     }
   }
   for (const [key, value] of Object.entries(sources.flags ?? {})) {
-    if (value !== undefined) {
-      merged[key] = value;
-      origin[key] = 'command line';
-    }
+    if (value === undefined) continue;
+    const nested = NESTED_CONFIG_FIELDS[key as keyof typeof NESTED_CONFIG_FIELDS] !== undefined;
+    merged[key] = nested ? { ...asObject(merged[key]), ...asObject(value) } : value;
+    origin[key] = 'command line';
   }
   const result = configSchema.safeParse(merged);
   if (!result.success) {
@@ -78,7 +97,15 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
         : `invalid configuration:\n  ${problems.join('\n  ')}`,
     );
   }
-  return Object.freeze({ ...result.data, dataDir: resolve(result.data.dataDir) });
+  const dataDir = resolve(result.data.dataDir);
+  return Object.freeze({ ...result.data, dataDir, store: resolveStore(result.data.store.url, dataDir) });
+}
+
+/** A nested key's value so far (a file could hold anything there; the schema reports what is wrong). */
+function asObject(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
 
 /**

@@ -1,5 +1,6 @@
 // Ferry's configuration: read from defaults, a JSON file, FERRY_* variables and CLI flags, then validated and frozen.
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { Secret } from '../util/secret.js';
 
@@ -33,6 +34,17 @@ export function isCidr(text: string): boolean {
   if (!/^\d{1,3}$/.test(prefix)) return false;
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
+
+/** A store location: `sqlite:<path>` (relative to the working directory) or a PostgreSQL URL. */
+const storeUrl = z
+  .string()
+  .min(1)
+  .refine((url) => /^sqlite:./.test(url) || /^postgres(ql)?:\/\/./.test(url), {
+    message: 'must be sqlite:<path> (e.g. sqlite:/var/lib/ferry/ferry.db) or postgres://user@host/db',
+  });
+
+/** Where users' homes live; one member per backend, chosen by `backend` (FERRY_STORAGE_BACKEND). */
+const storageSchema = z.discriminatedUnion('backend', [z.object({ backend: z.literal('local') }).strict()]);
 
 export const configSchema = z
   .object({
@@ -95,6 +107,11 @@ export const configSchema = z
       .optional(),
     auditOnFailure: z.enum(['refuse-uploads', 'continue']).default('refuse-uploads'),
     auditCheckpointInterval: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+    /** The store as a URL; unset means `sqlite:<dataDir>/ferry.db` (see `resolveStore`). */
+    store: z.object({ url: storeUrl.optional() }).strict().default({}),
+    storage: storageSchema.default({ backend: 'local' }),
+    diskSpaceLowPercent: z.coerce.number().min(0).max(99).default(5),
+    diskSpaceCheckInterval: positiveSeconds.default(60),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -104,15 +121,92 @@ export const configSchema = z
   })
   .strict();
 
-export type FerryConfig = Readonly<z.infer<typeof configSchema>>;
-export type ConfigKey = keyof FerryConfig;
+/**
+ * The store driver and its location, resolved from `store.url`. The composition root (context.ts) switches on
+ * `driver`; a new driver is a new member here and a new case there.
+ */
+export type StoreConfig =
+  | { readonly driver: 'sqlite'; readonly path: string }
+  | { readonly driver: 'postgres'; readonly url: Secret<string> };
 
-/** Each key's FERRY_* environment variable, e.g. sftpPort → FERRY_SFTP_PORT. */
+export type StorageConfig = z.infer<typeof storageSchema>;
+
+type ParsedConfig = z.infer<typeof configSchema>;
+export type FerryConfig = Readonly<Omit<ParsedConfig, 'store'> & { readonly store: StoreConfig }>;
+export type ConfigKey = keyof ParsedConfig;
+
+/** `store.url` as a driver and location; `sqlite:` paths resolve against `cwd`, no URL means the data dir's. */
+export function resolveStore(url: string | undefined, dataDir: string, cwd = process.cwd()): StoreConfig {
+  if (url === undefined) return { driver: 'sqlite', path: resolve(dataDir, 'ferry.db') };
+  if (url.startsWith('sqlite:')) {
+    // sqlite:/abs/path, sqlite:rel/path and sqlite:///abs/path all name a file.
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    return { driver: 'sqlite', path: resolve(cwd, path) };
+  }
+  return { driver: 'postgres', url: new Secret(url) };
+}
+
+/** Each key's FERRY_* environment variable, e.g. sftpPort → FERRY_SFTP_PORT, store.url → FERRY_STORE_URL. */
 export function envNameOf(key: string): string {
-  return `FERRY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  return `FERRY_${key
+    .replace(/\./g, '_')
+    .replace(/[A-Z]/g, (c) => `_${c}`)
+    .toUpperCase()}`;
 }
 
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
+
+/**
+ * Keys whose value is an object, set field by field: `store.url` from FERRY_STORE_URL (or the file's
+ * `"store": {"url": …}`), `storage.backend` from FERRY_STORAGE_BACKEND.
+ */
+export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
+  store: ['url'],
+  storage: ['backend'],
+};
+
+/** Every setting as an operator names it: plain keys, and `key.field` for the nested ones. */
+export const CONFIG_SETTINGS: readonly string[] = CONFIG_KEYS.flatMap((key) =>
+  (NESTED_CONFIG_FIELDS[key] ?? [undefined]).map((field) => (field ? `${key}.${field}` : key)),
+);
+
+/**
+ * The settings worth a flag of `ferry serve`: the one table the command's options, its --help and the README's
+ * reference are made from (a test checks the README against it).
+ */
+export const SERVE_FLAGS: readonly {
+  readonly setting: string;
+  readonly flag: string;
+  readonly arg: string;
+}[] = [
+  { setting: 'dataDir', flag: '--data-dir', arg: '<dir>' },
+  { setting: 'listen', flag: '--listen', arg: '<addr>' },
+  { setting: 'sftpPort', flag: '--sftp-port', arg: '<port>' },
+  { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
+  { setting: 'workers', flag: '--workers', arg: '<n>' },
+  { setting: 'user', flag: '--user', arg: '<name>' },
+  { setting: 'store.url', flag: '--store', arg: '<url>' },
+  { setting: 'storage.backend', flag: '--storage', arg: '<backend>' },
+  { setting: 'uploadMode', flag: '--upload-mode', arg: '<mode>' },
+  { setting: 'logLevel', flag: '--log-level', arg: '<level>' },
+  { setting: 'logFile', flag: '--log-file', arg: '<file>' },
+  { setting: 'maxConnections', flag: '--max-connections', arg: '<n>' },
+  { setting: 'maxChannelsPerConnection', flag: '--max-channels-per-connection', arg: '<n>' },
+  { setting: 'maxFileSize', flag: '--max-file-size', arg: '<bytes>' },
+  { setting: 'diskSpaceLowPercent', flag: '--disk-space-low-percent', arg: '<percent>' },
+];
+
+/** Turns `{ 'store.url': v, listen: w }` into the nested shape the loader merges (`{ store: { url: v }, listen: w }`). */
+export function nestSettings(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [setting, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const [key = setting, field] = setting.split('.');
+    if (field === undefined) out[key] = value;
+    else out[key] = { ...(out[key] as Record<string, unknown> | undefined), [field]: value };
+  }
+  return out;
+}
 
 /** One line per key for --help texts and the README's reference. */
 export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
@@ -173,4 +267,10 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     "when the audit store cannot write: 'refuse-uploads' (default: no upload starts, is published or reports success without its record) or 'continue' (uploads go on; lost records are logged)",
   auditCheckpointInterval:
     'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
+  store:
+    "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db); 'postgres://…' is not built yet",
+  storage: "where homes live: backend 'local' (the default; homes under <dataDir>/homes)",
+  diskSpaceLowPercent:
+    'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
+  diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
 };

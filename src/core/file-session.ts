@@ -288,7 +288,7 @@ class CoreFileSession implements FileSession {
       ...(target !== undefined ? { target: operation === 'symlink' ? target : this.#auditPath(target) } : {}),
       ...(detail !== undefined ? { detail } : {}),
       ok: error === undefined,
-      ...(error !== undefined ? { error: describeError(error) } : {}),
+      ...(error !== undefined ? { error: describeError(error), errorCode: toFerryError(error).code } : {}),
     };
     this.#events.emit(event);
   }

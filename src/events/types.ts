@@ -1,4 +1,5 @@
-// Typed events emitted by the core and the SSH layer; audit and alerting subscribe to them.
+// Typed events emitted by the core, the SSH layer, the transfer job runner and the server; audit and alerting subscribe to them.
+import type { FerryErrorCode } from '../errors.js';
 
 export interface EventBase {
   readonly at: Date;
@@ -41,6 +42,8 @@ export interface FileOperationEvent extends EventBase {
   readonly detail?: Readonly<Record<string, unknown>>;
   readonly ok: boolean;
   readonly error?: string;
+  /** The stable code of the failure (ERR_PERMISSION_DENIED for every refusal); absent when it succeeded. */
+  readonly errorCode?: FerryErrorCode;
 }
 
 export interface SessionEvent extends EventBase {
@@ -56,4 +59,64 @@ export interface SecurityEvent extends EventBase {
   readonly detail: Readonly<Record<string, unknown>>;
 }
 
-export type FerryEvent = TransferEvent | FileOperationEvent | SessionEvent | SecurityEvent;
+/**
+ * Why a job run failed: the FerryError code of the failure, or one of the partner-side reasons a person acts on
+ * differently (the partner is down, its key changed, the login was refused, the copy did not verify, stopped).
+ */
+export type JobErrorCode =
+  | FerryErrorCode
+  | 'ERR_PARTNER_UNREACHABLE'
+  | 'ERR_PARTNER_CONNECTION'
+  | 'ERR_PARTNER_LOGIN_FAILED'
+  | 'ERR_HOST_KEY_NOT_TRUSTED'
+  | 'ERR_HOST_KEY_CHANGED'
+  | 'ERR_HOST_KEY_REJECTED'
+  | 'ERR_INTEGRITY'
+  | 'ERR_ABORTED';
+
+/**
+ * A scheduled or manual transfer job run: 'started' once the run lock is taken, then 'succeeded' or 'failed'
+ * (after its retries). `sessionId` is `job:<name>:<run id>`.
+ */
+export interface JobEvent extends EventBase {
+  readonly type: 'job';
+  readonly phase: 'started' | 'succeeded' | 'failed';
+  readonly job: string;
+  readonly run: number;
+  readonly partner: string;
+  readonly direction: 'pull' | 'push';
+  readonly trigger: 'manual' | 'schedule' | 'catch-up';
+  /** Present once the run ended. */
+  readonly attempts?: number;
+  readonly files?: number;
+  readonly bytes?: number;
+  readonly durationMs?: number;
+  /** Why a failed run failed, as a stable code (ERR_PARTNER_UNREACHABLE, ERR_HOST_KEY_CHANGED, ...) and text. */
+  readonly errorCode?: JobErrorCode;
+  readonly error?: string;
+}
+
+/** The server process itself: started, stopping, its store failing, its data dir running out of space. */
+export type SystemEvent = EventBase & { readonly type: 'system' } & (
+    | { readonly phase: 'started'; readonly detail: Readonly<Record<string, unknown>> }
+    | { readonly phase: 'stopping'; readonly reason: string }
+    | { readonly phase: 'store-error'; readonly errorCode: string; readonly error: string }
+    | { readonly phase: 'store-recovered' }
+    | {
+        readonly phase: 'disk-space-low';
+        readonly path: string;
+        /** Free space left for unprivileged writers, as a percentage of the file system's size. */
+        readonly freePercent: number;
+        readonly freeBytes: number;
+        readonly thresholdPercent: number;
+      }
+    | { readonly phase: 'disk-space-ok'; readonly path: string; readonly freePercent: number }
+  );
+
+export type FerryEvent =
+  | TransferEvent
+  | FileOperationEvent
+  | SessionEvent
+  | SecurityEvent
+  | JobEvent
+  | SystemEvent;

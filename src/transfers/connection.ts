@@ -82,6 +82,16 @@ export class ConnectError extends FerryError {
   }
 }
 
+/** No TCP connection to the partner at all (refused, unreachable, unknown name, timed out). */
+export class PartnerUnreachableError extends ConnectError {}
+
+/** The partner refused every credential offered (ssh2's client-authentication failure). */
+export class PartnerLoginError extends FerryError {
+  constructor(message: string) {
+    super('ERR_PERMISSION_DENIED', message);
+  }
+}
+
 /** The key type named inside a public key blob (its first SSH string). */
 export function blobKeyType(blob: Buffer): string {
   if (blob.length < 4) return 'unknown';
@@ -189,7 +199,7 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.
     const socket = net.connect({ host, port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ConnectError(`connect to ${host}:${port} timed out`));
+      reject(new PartnerUnreachableError(`connect to ${host}:${port} timed out`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -199,7 +209,9 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.
     });
     socket.once('error', (err) => {
       clearTimeout(timer);
-      reject(new ConnectError(`cannot connect to ${host}:${port}: ${err.message}`, { cause: err }));
+      reject(
+        new PartnerUnreachableError(`cannot connect to ${host}:${port}: ${err.message}`, { cause: err }),
+      );
     });
   });
 }
@@ -223,10 +235,7 @@ export async function connectSftp(options: ConnectOptions): Promise<SftpConnecti
       if (refusal) return reject(refusal);
       if (err.level === 'client-authentication')
         return reject(
-          new FerryError(
-            'ERR_PERMISSION_DENIED',
-            `login as ${options.username} to ${options.host}:${options.port} failed`,
-          ),
+          new PartnerLoginError(`login as ${options.username} to ${options.host}:${options.port} failed`),
         );
       reject(new ConnectError(`${options.host}:${options.port}: ${err.message}`, { cause: err }));
     });

@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { Cron } from 'croner';
 import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { JobEvent } from '../events/types.js';
 import type {
   TransferDirection,
   TransferJobRecord,
@@ -15,6 +17,7 @@ import type {
 } from '../store/types.js';
 import type { SftpConnection } from './connection.js';
 import { fileMatcher } from './glob.js';
+import { jobErrorCode } from './job-errors.js';
 import { parseAfter, pendingFiles, type SourceFile } from './ledger.js';
 import {
   HostKeyChangedError,
@@ -80,6 +83,8 @@ export interface JobManagerDeps {
   readonly runs: TransferRunRepository;
   readonly partners: PartnerManager;
   readonly audit: TransferAuditSink;
+  /** Where runs announce themselves: started, then succeeded or failed (with a stable code). */
+  readonly events?: Pick<EventBus, 'emit'>;
 }
 
 /** Told about every run that ended failed after its retries (the alerting hook). */
@@ -196,6 +201,17 @@ export class JobManager {
     try {
       const started = new Date();
       const run = await this.deps.runs.start(name, hooks.trigger ?? 'manual', started);
+      const event = {
+        type: 'job',
+        sessionId: `job:${job.name}:${run.id}`,
+        username: `job:${job.name}`,
+        job: job.name,
+        run: run.id,
+        partner: job.partner,
+        direction: job.direction,
+        trigger: hooks.trigger ?? 'manual',
+      } as const;
+      await this.deps.events?.emit({ ...event, at: started, phase: 'started' } satisfies JobEvent);
       const files: TransferRunFile[] = [];
       let attempts = 0;
       let lastError: Error | undefined;
@@ -225,6 +241,18 @@ export class JobManager {
       };
       await this.deps.runs.finish(run.id, result, new Date());
       const record: TransferRunRecord = { ...run, ...result, finishedAt: new Date() };
+      await this.deps.events?.emit({
+        ...event,
+        at: record.finishedAt ?? new Date(),
+        phase: lastError ? 'failed' : 'succeeded',
+        attempts,
+        files: files.length,
+        bytes: result.bytes,
+        durationMs: result.durationMs,
+        ...(lastError
+          ? { errorCode: jobErrorCode(lastError, hooks.signal?.aborted), error: lastError.message }
+          : {}),
+      } satisfies JobEvent);
       if (lastError) {
         const partner = await this.deps.partners.get(job.partner).catch(() => undefined);
         await this.deps.audit({

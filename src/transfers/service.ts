@@ -1,4 +1,5 @@
 // The transfers module's front door for the composition root: partners and jobs over one store.
+import type { EventBus } from '../events/bus.js';
 import type { SshKeyPair } from '../keys/private-keys.js';
 import type { MasterKey } from '../keys/sealing.js';
 import type { Store } from '../store/types.js';
@@ -10,6 +11,8 @@ export interface TransferServiceDeps {
   readonly masterKey: () => MasterKey;
   readonly clientKeyPair: (name: string) => Promise<SshKeyPair>;
   readonly audit: TransferAuditSink;
+  /** Where job runs announce themselves (started, succeeded, failed). */
+  readonly events?: EventBus;
 }
 
 export class TransferService {
@@ -27,6 +30,7 @@ export class TransferService {
       runs: deps.store.transferRuns,
       partners: this.partners,
       audit: deps.audit,
+      ...(deps.events ? { events: deps.events } : {}),
     });
   }
 }

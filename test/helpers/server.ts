@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addUser, homeDirOf, parsePermissions } from '../../src/auth/user-admin.js';
-import { type RunningFerry, startFerry } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/load.js';
+import { type RunningFerry, startFerry } from '../../src/server.js';
 import type { AuthMethod, UserRecord } from '../../src/store/types.js';
 import { Secret } from '../../src/util/secret.js';
 

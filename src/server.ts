@@ -1,0 +1,399 @@
+// One server lifecycle: builds every listener and background service from a validated config, stops them in reverse.
+import { statfs } from 'node:fs/promises';
+import { hostKeyAuditSigner } from './audit/signer.js';
+import { generatePassword, warmPasswordVerifier } from './auth/password.js';
+import { addUser } from './auth/user-admin.js';
+import type { FerryConfig } from './config/schema.js';
+import { AppContext } from './context.js';
+import type { EventBus } from './events/bus.js';
+import type { SystemEvent } from './events/types.js';
+import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from './key-manager/host-keys.js';
+import { type Logger, loggers, rootLogger } from './logger.js';
+import { Secret } from './util/secret.js';
+
+const HOST_KEY_POLL_MS = 10_000;
+/** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
+const QUEUED_DRAIN_MS = 2000;
+
+/** Creates the `admin` account on a store without users and returns its one-time password. */
+async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined> {
+  if ((await ctx.store.users.list()).length > 0) return undefined;
+  const password = new Secret(generatePassword());
+  await addUser(ctx.store.users, { name: 'admin', password });
+  await ctx.audit.recordAdmin({
+    command: 'serve (first start)',
+    subject: 'admin',
+    changes: { created: 'user', password: 'one-time, printed once' },
+  });
+  return password;
+}
+
+/**
+ * First-run work that must happen once, before any worker starts: host keys and the admin account, both
+ * audited. Prints the fingerprints (and a new admin password) through `out`; returns the pending and active
+ * host keys.
+ */
+export async function prepareDataDir(
+  ctx: AppContext,
+  out: (line: string) => void,
+): Promise<HostKeyMaterial[]> {
+  const generated = await ctx.hostKeys.ensureDefaults();
+  for (const key of generated) {
+    await ctx.audit.recordAdmin({
+      command: 'serve (first start)',
+      subject: `host key ${key.id}`,
+      changes: { generated: key.algorithm, bits: key.bits, sha256: key.sha256, state: key.state },
+    });
+  }
+  const made = new Set(generated.map((k) => k.id));
+  const hostKeys = await ctx.hostKeys.liveMaterial();
+  for (const key of hostKeys) {
+    const how = made.has(key.id)
+      ? 'generated'
+      : key.state === 'pending'
+        ? 'pending (announced only)'
+        : 'loaded';
+    out(`host key ${how}: ${describeHostKey(key)}`);
+  }
+  const adminPassword = await ensureAdmin(ctx);
+  if (adminPassword) {
+    out(`created user 'admin' with one-time password: ${adminPassword.reveal()}`);
+    out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
+  }
+  return hostKeys;
+}
+
+/** Promotes the pending host keys whose grace period is over, each recorded in the audit trail. */
+async function promoteDueHostKeys(ctx: AppContext, graceDays: number): Promise<void> {
+  for (const key of await ctx.hostKeys.promoteDue(graceDays)) {
+    loggers.serve.info(
+      { hostKey: key.id, sha256: key.sha256, graceDays },
+      'host key promoted after its grace period',
+    );
+    await ctx.audit.recordAdmin({
+      command: 'keys host promote (grace period)',
+      subject: `host key ${key.id}`,
+      changes: { sha256: key.sha256, state: key.state, graceDays },
+    });
+  }
+}
+
+/**
+ * Services started one after another and stopped in reverse: what started last (it may use what started
+ * before it) stops first. A failing stop is logged and the others still stop; stop() runs once.
+ */
+export class ServiceStack {
+  readonly #services: { readonly name: string; readonly stop: () => unknown }[] = [];
+  readonly #log: Logger;
+  #stopping: Promise<void> | undefined;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /** Records a started service. */
+  started(name: string, stop: () => unknown): void {
+    this.#services.push({ name, stop });
+  }
+
+  /** Names in start order. */
+  get names(): string[] {
+    return this.#services.map((s) => s.name);
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const service of [...this.#services].reverse()) {
+        try {
+          await service.stop();
+          this.#log.debug({ service: service.name }, 'stopped');
+        } catch (err) {
+          this.#log.error({ err, service: service.name }, 'service failed to stop');
+        }
+      }
+    })();
+    return this.#stopping;
+  }
+}
+
+export interface DiskSpaceReading {
+  /** Free space for unprivileged writers, in percent of the file system. */
+  readonly freePercent: number;
+  readonly freeBytes: number;
+}
+
+/** Free space of the file system holding `path`, as the server's users can use it (bavail, not bfree). */
+export async function readDiskSpace(path: string): Promise<DiskSpaceReading> {
+  const s = await statfs(path);
+  const freeBytes = s.bavail * s.bsize;
+  const freePercent = s.blocks > 0 ? (s.bavail / s.blocks) * 100 : 100;
+  return { freePercent, freeBytes };
+}
+
+/**
+ * Checks the data dir's free space now and every `intervalMs`; emits `disk-space-low` (and logs a warning) when
+ * it falls below `thresholdPercent`, and `disk-space-ok` once it is back above. Returns the stop function.
+ */
+export function watchDiskSpace(options: {
+  readonly path: string;
+  readonly thresholdPercent: number;
+  readonly intervalMs: number;
+  readonly events: EventBus;
+  readonly log: Logger;
+  readonly read?: (path: string) => Promise<DiskSpaceReading>;
+}): () => void {
+  const { path, thresholdPercent, events, log } = options;
+  const read = options.read ?? readDiskSpace;
+  let low = false;
+  let failedBefore = false;
+  const check = async () => {
+    let reading: DiskSpaceReading;
+    try {
+      reading = await read(path);
+      failedBefore = false;
+    } catch (err) {
+      if (!failedBefore) log.error({ err, path }, 'cannot read the free space of the data dir');
+      failedBefore = true;
+      return;
+    }
+    const freePercent = Math.round(reading.freePercent * 10) / 10;
+    if (!low && reading.freePercent < thresholdPercent) {
+      low = true;
+      log.warn({ path, freePercent, freeBytes: reading.freeBytes, thresholdPercent }, 'disk space low');
+      void events.emit({
+        type: 'system',
+        phase: 'disk-space-low',
+        at: new Date(),
+        sessionId: '',
+        path,
+        freePercent,
+        freeBytes: reading.freeBytes,
+        thresholdPercent,
+      });
+    } else if (low && reading.freePercent >= thresholdPercent) {
+      low = false;
+      log.info({ path, freePercent, thresholdPercent }, 'disk space back above the threshold');
+      void events.emit({
+        type: 'system',
+        phase: 'disk-space-ok',
+        at: new Date(),
+        sessionId: '',
+        path,
+        freePercent,
+      });
+    }
+  };
+  void check();
+  const timer = setInterval(() => void check(), options.intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+export interface RunningFerry {
+  readonly port: number;
+  readonly config: FerryConfig;
+  readonly context: AppContext;
+  /** The services in the order they started (they stop in reverse). */
+  readonly services: readonly string[];
+  /** Aborted once the server begins to stop (its reason is the stop's). */
+  readonly signal: AbortSignal;
+  /** Re-reads host keys from the store; true when what the server presents changed. */
+  reloadHostKeys(): Promise<boolean>;
+  /** Emits `stopping`, then stops every service in reverse order and disposes of the context. Runs once. */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Aborting it stops the server (as stop() does, with the abort reason). */
+  readonly signal?: AbortSignal;
+  /**
+   * Called with the event bus before anything starts, so subscribers (alerts, tests) see every event from the
+   * first, `started` included.
+   */
+  readonly subscribe?: (events: EventBus) => void;
+}
+
+function systemEvent(
+  event: Omit<SystemEvent, 'at' | 'sessionId' | 'type'> & Partial<SystemEvent>,
+): SystemEvent {
+  return { type: 'system', at: new Date(), sessionId: '', ...event } as SystemEvent;
+}
+
+/**
+ * Starts everything `serve` runs, from a validated config: the store and context, first-run work, audit
+ * signing and retention, the store's health as events, the SSH server, the scheduler, the host key poll and
+ * the disk space check. `out` receives the human-readable start-up lines. The data dir is created on first
+ * run ('create'); a worker of a primary that did so opens it with 'write'. Process hardening and signals stay
+ * with the caller (`cli/serve.ts`).
+ */
+export async function startFerry(
+  config: FerryConfig,
+  out: (line: string) => void = () => {},
+  access: 'create' | 'write' = 'create',
+  options: StartOptions = {},
+): Promise<RunningFerry> {
+  rootLogger.level = config.logLevel;
+  const log = loggers.serve;
+  const ctx = await AppContext.create(config, access);
+  const services = new ServiceStack(log);
+  const shutdown = new AbortController();
+  services.started('context', () => ctx.dispose());
+  // Queued subscribers (alerts) get a moment to deliver what is left, the `stopping` event included.
+  services.started('queued event subscribers', async () => {
+    if (!(await ctx.events.drainQueued(QUEUED_DRAIN_MS)))
+      log.warn({ waitedMs: QUEUED_DRAIN_MS }, 'queued event subscribers did not finish before shutdown');
+    ctx.events.closeQueued();
+  });
+  try {
+    options.subscribe?.(ctx.events);
+    let hostKeys = await prepareDataDir(ctx, out);
+    await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
+    hostKeys = await ctx.hostKeys.liveMaterial();
+    // Audit checkpoints are signed with the presented Ed25519 host key, so an auditor can check them
+    // against the fingerprint clients already trust.
+    const signingKey = presentedHostKeys(hostKeys).find((k) => k.algorithm === 'ssh-ed25519');
+    if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
+    ctx.audit.startRetention(config.auditRetentionDays);
+    services.started('audit retention', () => ctx.audit.stopRetention());
+    // The audit store is the store every process writes on every operation: its failures are the store's.
+    const unwatchHealth = ctx.health.onChange((component, state) => {
+      void ctx.events.emit(
+        state.healthy
+          ? systemEvent({ phase: 'store-recovered' })
+          : systemEvent({
+              phase: 'store-error',
+              errorCode: component === 'audit' ? 'ERR_AUDIT_UNAVAILABLE' : 'ERR_IO',
+              error: state.reason ?? 'unknown',
+            }),
+      );
+    });
+    services.started('store health events', unwatchHealth);
+    await warmPasswordVerifier();
+    // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
+    const { startSshServer } = await import('./ssh/server.js');
+    const ssh = await startSshServer({
+      listen: config.listen,
+      port: config.sftpPort,
+      algorithms: config.algorithms,
+      hostKeys,
+      loginGraceTime: config.loginGraceTime,
+      maxAuthTries: config.maxAuthTries,
+      homesDir: ctx.paths.homes,
+      users: ctx.store.users,
+      fileSessions: ctx.fileSessions,
+      events: ctx.events,
+      logger: loggers.ssh,
+      defender: ctx.defender,
+      budgets: ctx.budgets,
+      limits: {
+        maxConnections: config.maxConnections,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
+        maxSessionsPerUser: config.maxSessionsPerUser,
+        maxChannelsPerConnection: config.maxChannelsPerConnection,
+        idleTimeout: config.idleTimeout,
+      },
+      sftp: {
+        maxInFlight: config.maxInFlight,
+        maxOpenHandles: config.maxOpenHandles,
+        maxPacketLength: config.maxPacketSize,
+      },
+      accounts: ctx.store.accounts,
+      lockout: {
+        threshold: config.lockoutThreshold,
+        windowSeconds: config.lockoutWindow,
+        durationSeconds: config.lockoutDuration,
+      },
+      totp: ctx.totp,
+    });
+    services.started('ssh server', () => ssh.close());
+    out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
+    // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
+    const { TransferScheduler } = await import('./transfers/scheduler.js');
+    const scheduler = new TransferScheduler({ jobs: ctx.transfers.jobs, log: loggers.transfers });
+    await scheduler.start();
+    services.started('transfer scheduler', () => scheduler.stop());
+
+    /**
+     * Promotes keys whose grace period is over, then re-reads the host keys from the store; a change (CLI
+     * generate/import/promote/retire) is announced and presented to new connections.
+     */
+    const reloadHostKeys = async (): Promise<boolean> => {
+      await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
+      const fresh = await ctx.hostKeys.liveMaterial();
+      const fingerprints = (keys: typeof fresh) =>
+        keys.map((k) => `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}`).join(',');
+      if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
+      ssh.setHostKeys(fresh);
+      hostKeys = fresh;
+      // After a rotation, checkpoints are signed with the new key (verify trusts retired keys too).
+      // The presented key, never a pending one: auditors check checkpoints against what clients trust.
+      const auditKey = presentedHostKeys(fresh).find((k) => k.algorithm === 'ssh-ed25519');
+      if (!auditKey) log.warn('no presented Ed25519 host key: audit checkpoints are not signed any more');
+      ctx.audit.useSigner(auditKey ? hostKeyAuditSigner(auditKey) : undefined);
+      return true;
+    };
+    // Keys are shared through the store (several workers, later several nodes), so poll it as well as obey SIGHUP.
+    const poll = setInterval(() => {
+      reloadHostKeys().catch((err: unknown) => log.error({ err }, 'host key reload failed'));
+    }, HOST_KEY_POLL_MS);
+    poll.unref();
+    services.started('host key poll', () => clearInterval(poll));
+    if (config.diskSpaceLowPercent > 0) {
+      const unwatchDisk = watchDiskSpace({
+        path: config.dataDir,
+        thresholdPercent: config.diskSpaceLowPercent,
+        intervalMs: config.diskSpaceCheckInterval * 1000,
+        events: ctx.events,
+        log,
+      });
+      services.started('disk space check', unwatchDisk);
+    }
+
+    let stopped: Promise<void> | undefined;
+    const stop = (reason = 'stop requested'): Promise<void> => {
+      stopped ??= (async () => {
+        shutdown.abort(reason);
+        log.info({ reason }, 'server stopping');
+        await ctx.events.emit(systemEvent({ phase: 'stopping', reason }));
+        await services.stop();
+      })();
+      return stopped;
+    };
+    options.signal?.addEventListener(
+      'abort',
+      () => {
+        stop(String(options.signal?.reason ?? 'aborted')).catch((err: unknown) =>
+          log.error({ err }, 'shutdown failed'),
+        );
+      },
+      { once: true },
+    );
+    if (options.signal?.aborted) void stop(String(options.signal.reason ?? 'aborted'));
+    await ctx.events.emit(
+      systemEvent({
+        phase: 'started',
+        detail: {
+          listen: config.listen,
+          port: ssh.port,
+          dataDir: config.dataDir,
+          store: config.store.driver,
+          storage: config.storage.backend,
+          services: services.names,
+        },
+      }),
+    );
+    return {
+      port: ssh.port,
+      config,
+      context: ctx,
+      services: services.names,
+      signal: shutdown.signal,
+      reloadHostKeys,
+      stop,
+    };
+  } catch (err) {
+    await services.stop();
+    throw err;
+  }
+}
