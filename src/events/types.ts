@@ -1,4 +1,8 @@
-// Typed events emitted by the core and the SSH layer; audit and alerting subscribe to them.
+// Typed events emitted by the core, the SSH layer and the admin services; audit and alerting subscribe to them.
+import type { AdminEvent } from './admin.js';
+
+export type { Actor, AdminAction, AdminEvent } from './admin.js';
+export { ACTOR_KINDS, ADMIN_ACTIONS } from './admin.js';
 
 export interface EventBase {
   readonly at: Date;
@@ -56,4 +60,4 @@ export interface SecurityEvent extends EventBase {
   readonly detail: Readonly<Record<string, unknown>>;
 }
 
-export type FerryEvent = TransferEvent | FileOperationEvent | SessionEvent | SecurityEvent;
+export type FerryEvent = TransferEvent | FileOperationEvent | SessionEvent | SecurityEvent | AdminEvent;
