@@ -14,7 +14,9 @@ const RULES: Record<string, string[]> = {
   'main.ts': ['*'],
   cli: ['*'],
   'context.ts': ['*'],
-  api: ['core', 'store', 'keys', 'key-manager', 'audit', 'auth', 'events', ...BASE],
+  // Admin services: every administrative operation, shared by the CLI, the REST API and the console.
+  admin: ['store', 'keys', 'key-manager', 'auth', 'audit', 'events', 'transfers', ...BASE],
+  api: ['admin', 'core', 'store', 'keys', 'key-manager', 'audit', 'auth', 'events', ...BASE],
   web: ['core', 'store', 'keys', 'audit', ...BASE],
   transfers: ['core', 'vfs', 'store', 'keys', 'events', 'sftp/wire', ...BASE],
   ssh: ['sftp', 'scp', 'auth', 'core/types.ts', 'keys', 'key-manager', 'events', 'store/types.ts', ...BASE],

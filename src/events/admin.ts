@@ -20,7 +20,7 @@ export const ADMIN_ACTIONS = {
   'users.disable': 'a user refused all logins',
   'users.enable': 'a disabled user allowed again',
   'users.keys.add': 'public keys accepted for a user',
-  'users.keys.remove': "public keys removed from a user",
+  'users.keys.remove': 'public keys removed from a user',
   'users.keys.generate': 'a key pair made for a user; the private half handed out once',
   'users.totp.enable': 'TOTP required for a user (new secret and recovery codes)',
   'users.totp.disable': "a user's TOTP secret removed",
