@@ -4,7 +4,15 @@ import type { AuditAnchor } from '../audit/anchors.js';
 import { type AuditFilter, iterateAudit } from '../audit/query.js';
 import type { PruneResult } from '../audit/retention.js';
 import { type AuditVerifyKey, publicKeyLineFromBlob } from '../audit/signer.js';
-import { storeVerifyKeys, type VerifyReport, verifyAuditStore } from '../audit/verify.js';
+import {
+  readExportFile,
+  readExportKeys,
+  storeVerifyKeys,
+  type VerifyReport,
+  verifyAuditChain,
+  verifyAuditStore,
+} from '../audit/verify.js';
+import { DEFAULT_CHECKPOINT_INTERVAL } from '../audit/writer.js';
 import { InvalidArgumentError } from '../errors.js';
 import { AUDIT_ACTIONS, type AuditRecord } from '../store/types.js';
 import type { Actor } from './actor.js';
@@ -45,6 +53,29 @@ export interface AuditExport {
   readonly records: AsyncIterable<AuditRecord>;
 }
 
+export interface AuditVerifyOptions {
+  /** Trusted Ed25519 keys; default: the store's host keys (an export's own host key lines for a file). */
+  readonly publicKeys?: AuditVerifyKey[];
+  /** Signed checkpoints required at least every n records (0: not checked). */
+  readonly checkpointInterval?: number;
+  /** An anchor log to check the chain against. */
+  readonly anchors?: AuditAnchor[];
+}
+
+/** Verifies a JSONL export offline (no data dir needed). */
+export async function verifyAuditExport(
+  file: string,
+  options: AuditVerifyOptions = {},
+): Promise<VerifyReport> {
+  const keys =
+    options.publicKeys && options.publicKeys.length > 0 ? options.publicKeys : await readExportKeys(file);
+  return verifyAuditChain(readExportFile(file), {
+    publicKeys: keys,
+    checkpointInterval: options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
+    ...(options.anchors ? { anchors: options.anchors } : {}),
+  });
+}
+
 export class AuditAdmin {
   readonly #deps: AdminDeps;
   readonly #record: AdminRecorder;
@@ -69,9 +100,7 @@ export class AuditAdmin {
   }
 
   /** Walks the stored chain, checking checkpoints against the given keys (default: the store's host keys). */
-  async verify(
-    options: { publicKeys?: AuditVerifyKey[]; checkpointInterval?: number; anchors?: AuditAnchor[] } = {},
-  ): Promise<VerifyReport> {
+  async verify(options: AuditVerifyOptions = {}): Promise<VerifyReport> {
     const keys =
       options.publicKeys && options.publicKeys.length > 0
         ? options.publicKeys

@@ -2,9 +2,9 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import { systemActor } from '../admin/actor.js';
 import { hostKeyAuditSigner } from '../audit/signer.js';
 import { generatePassword, warmPasswordVerifier } from '../auth/password.js';
-import { addUser } from '../auth/user-admin.js';
 import { CONFIG_DESCRIPTIONS, envNameOf, type FerryConfig } from '../config/schema.js';
 import { AppContext } from '../context.js';
 import { FerryError } from '../errors.js';
@@ -32,13 +32,7 @@ export interface ServeFlags {
 async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined> {
   if ((await ctx.store.users.list()).length > 0) return undefined;
   const password = new Secret(generatePassword());
-  await addUser(ctx.store.users, { name: 'admin', password });
-  await ctx.audit.recordAdmin({
-    command: 'serve (first start)',
-    subject: 'admin',
-    changes: { created: 'user', password: 'one-time, printed once' },
-  });
-  return password;
+  return (await ctx.admin.users.ensureAdmin(systemActor(), password)) ? password : undefined;
 }
 
 /**
@@ -50,14 +44,7 @@ export async function prepareDataDir(
   ctx: AppContext,
   out: (line: string) => void,
 ): Promise<HostKeyMaterial[]> {
-  const generated = await ctx.hostKeys.ensureDefaults();
-  for (const key of generated) {
-    await ctx.audit.recordAdmin({
-      command: 'serve (first start)',
-      subject: `host key ${key.id}`,
-      changes: { generated: key.algorithm, bits: key.bits, sha256: key.sha256, state: key.state },
-    });
-  }
+  const generated = await ctx.admin.keys.host.ensureDefaults(systemActor());
   const made = new Set(generated.map((k) => k.id));
   const hostKeys = await ctx.hostKeys.liveMaterial();
   for (const key of hostKeys) {
@@ -78,16 +65,11 @@ export async function prepareDataDir(
 
 /** Promotes the pending host keys whose grace period is over, each recorded in the audit trail. */
 async function promoteDueHostKeys(ctx: AppContext, graceDays: number): Promise<void> {
-  for (const key of await ctx.hostKeys.promoteDue(graceDays)) {
+  for (const key of await ctx.admin.keys.host.promoteDue(systemActor(), graceDays)) {
     loggers.serve.info(
       { hostKey: key.id, sha256: key.sha256, graceDays },
       'host key promoted after its grace period',
     );
-    await ctx.audit.recordAdmin({
-      command: 'keys host promote (grace period)',
-      subject: `host key ${key.id}`,
-      changes: { sha256: key.sha256, state: key.state, graceDays },
-    });
   }
 }
 
