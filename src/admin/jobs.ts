@@ -1,5 +1,6 @@
 // Transfer jobs: define, change, run by hand, remove; each change (and each manual run) one admin event.
 import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.js';
 import type { TransferJobRecord, TransferRunRecord } from '../store/types.js';
 import { type JobManager, type RunHooks, validateSchedule } from '../transfers/jobs.js';
 import { formatDuration } from '../transfers/timing.js';
@@ -97,6 +98,8 @@ export class JobAdmin {
     checkActor(actor);
     const o = parseInput(jobSetSchema, input);
     const before = await this.#jobs.get(o.name);
+    if (o.retries !== undefined && (o.retries < 0 || o.retries > 100))
+      throw new InvalidArgumentError('--retries must be 0-100');
     const schedule =
       o.schedule === undefined || o.schedule === null ? o.schedule : validateSchedule(o.schedule);
     const after =

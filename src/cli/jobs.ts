@@ -90,6 +90,30 @@ export function registerJobsCommand(program: Command): void {
     );
 
   jobs
+    .command('set')
+    .description("change a job's schedule, retries or backoff")
+    .argument('<name>', 'job name')
+    .option('--schedule <cron>', "cron expression; 'none' to run only by hand")
+    .option('--retries <n>', 'retries after a failed attempt')
+    .option('--backoff <duration>', 'wait before the first retry, doubled each time (e.g. 30s, 5m)')
+    .action(
+      async (name: string, o: { schedule?: string; retries?: string; backoff?: string }, cmd: Command) => {
+        await withContext(opts(cmd), async (ctx) => {
+          const job = await ctx.admin.jobs.set(cliActor(), {
+            name,
+            ...(o.schedule !== undefined ? { schedule: o.schedule === 'none' ? null : o.schedule } : {}),
+            ...(o.retries !== undefined ? { retries: integer('--retries', o.retries) } : {}),
+            ...(o.backoff !== undefined ? { backoffMs: parseDuration(o.backoff) } : {}),
+          });
+          const v = view(job);
+          process.stdout.write(
+            `job ${name}: ${v.schedule ? `on '${v.schedule}'` : 'run by hand'}, ${v.retries} retries, backoff ${v.backoff}\n`,
+          );
+        });
+      },
+    );
+
+  jobs
     .command('list')
     .description('list jobs')
     .option('--json', 'print JSON')

@@ -91,6 +91,62 @@ export function registerPartnersCommand(program: Command): void {
     );
 
   partners
+    .command('set')
+    .description(
+      'change a partner (a new host or port forgets the trusted host key: run `partners trust` again)',
+    )
+    .argument('<name>', 'partner name')
+    .option('--host <host>', 'host name or address')
+    .option('--port <port>', 'SSH port')
+    .option('--user <user>', 'login name')
+    .option('--password-stdin', 'read a new password from standard input (stored sealed)')
+    .option('--remove-password', 'forget the stored password (the client key must then do)')
+    .option('--client-key <name>', "log in with this client key; 'none' to stop using one")
+    .option('--rename', 'upload under a temporary name and rename when complete')
+    .option('--no-rename', 'upload straight to the final name')
+    .option('--read-back', 'without check-file, read each file back to verify it')
+    .option('--no-read-back', 'do not read files back')
+    .action(
+      async (
+        name: string,
+        o: {
+          host?: string;
+          port?: string;
+          user?: string;
+          passwordStdin?: boolean;
+          removePassword?: boolean;
+          clientKey?: string;
+          rename?: boolean;
+          readBack?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        if (o.passwordStdin && o.removePassword)
+          throw new CliError('give --password-stdin or --remove-password, not both', 2);
+        const password = o.passwordStdin
+          ? await readSecretFromStdin('password')
+          : o.removePassword
+            ? null
+            : undefined;
+        await withContext(opts(cmd), async (ctx) => {
+          const p = await ctx.admin.partners.set(cliActor(), {
+            name,
+            ...(o.host !== undefined ? { host: o.host } : {}),
+            ...(o.port !== undefined ? { port: portOption(o.port) } : {}),
+            ...(o.user !== undefined ? { user: o.user } : {}),
+            ...(password !== undefined ? { password } : {}),
+            ...(o.clientKey !== undefined ? { clientKey: o.clientKey === 'none' ? null : o.clientKey } : {}),
+            ...(o.rename !== undefined ? { renameUploads: o.rename } : {}),
+            ...(o.readBack !== undefined ? { readBack: o.readBack } : {}),
+          });
+          process.stdout.write(
+            `partner ${name} changed (${p.username}@${p.host}:${p.port})${p.hostKeySha256 ? '' : `; host key not trusted: ferry partners trust ${name}`}\n`,
+          );
+        });
+      },
+    );
+
+  partners
     .command('list')
     .description('list partners')
     .option('--json', 'print JSON')
