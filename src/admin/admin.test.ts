@@ -7,10 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import { iterateAudit } from '../audit/query.js';
 import { loadConfig } from '../config/load.js';
 import { AppContext } from '../context.js';
+import { EventBus } from '../events/bus.js';
 import { ADMIN_ACTIONS, type AdminAction, type AdminEvent } from '../events/types.js';
 import { exportPrivateKey, generateSshKeyPair } from '../keys/private-keys.js';
 import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
+import { AdminRecorder, redactChanges } from './recorder.js';
 
 const actor: Actor = { kind: 'api', name: 'ops-key', address: '192.0.2.9' };
 const PASSWORD = 'Adm1n-S3cret-pw';
@@ -275,6 +277,29 @@ describe('admin services', () => {
     assert.ok(commands.includes('users keys add'));
     assert.ok(commands.includes('serve (first start)'));
     assert.ok(!records.some((r) => handedOut.some((s) => r.detail.includes(s))));
+  });
+});
+
+describe('admin recorder', () => {
+  test('a change whose audit record cannot be committed fails (emit itself never rejects)', async () => {
+    const bus = new EventBus();
+    const recorder = new AdminRecorder(bus, {
+      committed: () => Promise.reject(new Error('audit store is full')),
+    });
+    await assert.rejects(recorder.record(actor, 'users.unlock', 'alice'), /audit store is full/);
+  });
+
+  test('a secret or private key that slipped into a diff is replaced', () => {
+    const pem = exportPrivateKey(generateSshKeyPair('ed25519'), 'openssh');
+    assert.deepEqual(
+      redactChanges({
+        password: new Secret('x'),
+        nested: [{ key: pem }],
+        uri: 'otpauth://totp/a?secret=S',
+        n: 1,
+      }),
+      { password: '(set)', nested: [{ key: '(redacted)' }], uri: '(redacted)', n: 1 },
+    );
   });
 });
 
