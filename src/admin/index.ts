@@ -12,8 +12,23 @@ import { UserAdmin } from './users.js';
 
 export type { Actor } from './actor.js';
 export { actorSchema, cliActor, systemActor } from './actor.js';
+export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.js';
+export { ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
-export { redactChanges } from './recorder.js';
+export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';
+export {
+  clientKeyExportSchema,
+  hostKeyExportSchema,
+  keyImportSchema,
+  pgpKeyExportSchema,
+  pgpKeyGenerateSchema,
+  pgpKeyImportSchema,
+  publicKeyLine,
+  sshKeyGenerateSchema,
+} from './keys.js';
+export { partnerAddSchema, partnerSetSchema, partnerTrustSchema } from './partners.js';
+export { parseInput, redactChanges } from './recorder.js';
+export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js';
 
 export interface AdminServices {
   readonly users: UserAdmin;
