@@ -1,6 +1,7 @@
 // Composition root: the one place that picks implementations from validated config; disposable.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type AdminServices, createAdminServices } from './admin/index.js';
 import { ANCHOR_LOG_NAME } from './audit/anchors.js';
 import { type AuditSigner, hostKeyAuditSigner } from './audit/signer.js';
 import { AuditWriter } from './audit/writer.js';
@@ -117,7 +118,7 @@ export class AppContext {
   readonly paths: DataPaths;
   readonly store: Store;
   readonly events: EventBus;
-  /** The tamper-evident audit trail; subscribed to `events`, and used directly for admin changes. */
+  /** The tamper-evident audit trail, subscribed to `events` (admin changes reach it as admin events too). */
   readonly audit: AuditWriter;
   /** The process's health (the audit store reports into it); what a readiness probe serves. */
   readonly health: HealthState = health;
@@ -130,6 +131,7 @@ export class AppContext {
   readonly #sealedWithMissingKey: string;
   #defender: Defender | undefined;
   #transfers: TransferService | undefined;
+  #admin: AdminServices | undefined;
 
   private constructor(
     config: FerryConfig,
@@ -253,6 +255,12 @@ export class AppContext {
       events: this.events,
     });
     return this.#transfers;
+  }
+
+  /** Every administrative operation, for the CLI and later the API and console; each change an admin event. */
+  get admin(): AdminServices {
+    this.#admin ??= createAdminServices(this);
+    return this.#admin;
   }
 
   static async create(config: FerryConfig, access: DataDirAccess = 'write'): Promise<AppContext> {

@@ -1,8 +1,8 @@
 // One server lifecycle: builds every listener and background service from a validated config, stops them in reverse.
 import { statfs } from 'node:fs/promises';
+import { systemActor } from './admin/actor.js';
 import { hostKeyAuditSigner } from './audit/signer.js';
 import { generatePassword, warmPasswordVerifier } from './auth/password.js';
-import { addUser } from './auth/user-admin.js';
 import type { FerryConfig } from './config/schema.js';
 import { AppContext } from './context.js';
 import type { EventBus } from './events/bus.js';
@@ -15,36 +15,23 @@ const HOST_KEY_POLL_MS = 10_000;
 /** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
 const QUEUED_DRAIN_MS = 2000;
 
-/** Creates the `admin` account on a store without users and returns its one-time password. */
+/** Creates the `admin` account on a store without users and returns its one-time password (audited). */
 async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined> {
   if ((await ctx.store.users.list()).length > 0) return undefined;
   const password = new Secret(generatePassword());
-  await addUser(ctx.store.users, { name: 'admin', password });
-  await ctx.audit.recordAdmin({
-    command: 'serve (first start)',
-    subject: 'admin',
-    changes: { created: 'user', password: 'one-time, printed once' },
-  });
-  return password;
+  return (await ctx.admin.users.ensureAdmin(systemActor(), password)) ? password : undefined;
 }
 
 /**
  * First-run work that must happen once, before any worker starts: host keys and the admin account, both
- * audited. Prints the fingerprints (and a new admin password) through `out`; returns the pending and active
- * host keys.
+ * audited through the admin services. Prints the fingerprints (and a new admin password) through `out`;
+ * returns the pending and active host keys.
  */
 export async function prepareDataDir(
   ctx: AppContext,
   out: (line: string) => void,
 ): Promise<HostKeyMaterial[]> {
-  const generated = await ctx.hostKeys.ensureDefaults();
-  for (const key of generated) {
-    await ctx.audit.recordAdmin({
-      command: 'serve (first start)',
-      subject: `host key ${key.id}`,
-      changes: { generated: key.algorithm, bits: key.bits, sha256: key.sha256, state: key.state },
-    });
-  }
+  const generated = await ctx.admin.keys.host.ensureDefaults(systemActor());
   const made = new Set(generated.map((k) => k.id));
   const hostKeys = await ctx.hostKeys.liveMaterial();
   for (const key of hostKeys) {
@@ -65,16 +52,11 @@ export async function prepareDataDir(
 
 /** Promotes the pending host keys whose grace period is over, each recorded in the audit trail. */
 async function promoteDueHostKeys(ctx: AppContext, graceDays: number): Promise<void> {
-  for (const key of await ctx.hostKeys.promoteDue(graceDays)) {
+  for (const key of await ctx.admin.keys.host.promoteDue(systemActor(), graceDays)) {
     loggers.serve.info(
       { hostKey: key.id, sha256: key.sha256, graceDays },
       'host key promoted after its grace period',
     );
-    await ctx.audit.recordAdmin({
-      command: 'keys host promote (grace period)',
-      subject: `host key ${key.id}`,
-      changes: { sha256: key.sha256, state: key.state, graceDays },
-    });
   }
 }
 

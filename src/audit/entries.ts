@@ -1,7 +1,7 @@
 // What gets recorded: session, transfer and file-operation events and admin changes, as chain fields.
 import { userInfo } from 'node:os';
 import { InvalidArgumentError } from '../errors.js';
-import type { FerryEvent } from '../events/types.js';
+import type { AdminAction, AdminEvent, FerryEvent } from '../events/types.js';
 import type { AuditAction } from '../store/types.js';
 import { type AuditFields, canonicalJson } from './chain.js';
 
@@ -71,6 +71,7 @@ const AUTH_RESULTS: Readonly<Record<string, string>> = { accepted: 'ok', partial
  * file and per failed run by the job runner itself, and system events (start, stop, disk space) are log lines.
  */
 export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
+  if (event.type === 'admin') return entryFromAdminEvent(event);
   const base = {
     at: event.at,
     user: event.username,
@@ -143,5 +144,36 @@ export function adminEntry(change: AdminChange, actor: string = osActor()): Audi
     target: change.subject,
     result: 'ok',
     detail: { command: change.command, ...(change.changes ? { changes: change.changes } : {}) },
+  };
+}
+
+/** Commands whose records predate the admin events keep their names, so `audit query` finds old and new alike. */
+const COMMAND_NAMES: Partial<Readonly<Record<AdminAction, string>>> = {
+  'users.first-start': 'serve (first start)',
+  'keys.host.first-start': 'serve (first start)',
+  'keys.host.promote-due': 'keys host promote (grace period)',
+  'data.backup': 'backup',
+  'data.restore': 'restore',
+};
+
+/** The record's `detail.command`: the CLI command that makes the change ('users.keys.add' → 'users keys add'). */
+export function adminCommandName(action: AdminAction): string {
+  return COMMAND_NAMES[action] ?? action.replaceAll('.', ' ');
+}
+
+/** An admin event as a record of the same shape `recordAdmin` writes: the actor is the user, its kind the protocol. */
+export function entryFromAdminEvent(event: AdminEvent): AuditEntry {
+  return {
+    ...adminEntry(
+      {
+        command: adminCommandName(event.action),
+        ...(event.subject !== undefined ? { subject: event.subject } : {}),
+        ...(event.changes !== undefined ? { changes: event.changes } : {}),
+      },
+      event.actor.name,
+    ),
+    at: event.at,
+    protocol: event.actor.kind,
+    address: event.actor.address,
   };
 }

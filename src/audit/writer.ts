@@ -1,6 +1,6 @@
 // The audit writer: batches records into one chain-append transaction each, resolves callers after commit, signs checkpoints.
 import { FerryError, toFerryError } from '../errors.js';
-import type { FerryEvent } from '../events/types.js';
+import type { AdminEvent, FerryEvent } from '../events/types.js';
 import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { AuditChainHead, AuditRecord, AuditRepository } from '../store/types.js';
@@ -124,14 +124,31 @@ export class AuditWriter {
     }
   }
 
+  /** The records of admin events, for their services to learn whether the record committed (see committed()). */
+  readonly #adminRecords = new WeakMap<AdminEvent, Promise<AuditRecord>>();
+
   /**
    * Subscribe this to the EventBus (awaited): its promise settles once the event's record is committed.
    * Events the trail does not hold (jobs, system) pass at once.
    */
-  readonly listener = (event: FerryEvent): Promise<void> => {
+  readonly listener = (event: FerryEvent): Promise<void> | undefined => {
+    // A prune writes its own signed retention record (naming the actor) in the transaction that deletes.
+    if (event.type === 'admin' && event.action === 'audit.prune') return undefined;
     const entry = entryFromEvent(event);
-    return entry === undefined ? Promise.resolve() : this.append(entry).then(() => undefined);
+    if (entry === undefined) return undefined;
+    const record = this.append(entry);
+    if (event.type === 'admin') this.#adminRecords.set(event, record);
+    return record.then(() => undefined);
   };
+
+  /**
+   * The record of an admin event this writer's listener took, which rejects when it could not be committed
+   * (the bus only logs listener failures; a change the trail cannot record must fail). Undefined when the
+   * listener never saw the event.
+   */
+  committed(event: AdminEvent): Promise<AuditRecord> | undefined {
+    return this.#adminRecords.get(event);
+  }
 
   /** Sign checkpoints from now on (the server passes its Ed25519 host key once it is loaded). */
   useSigner(signer: AuditSigner | undefined): void {
@@ -153,7 +170,10 @@ export class AuditWriter {
     });
   }
 
-  /** Records an administrative change made by the OS user running this process. */
+  /**
+   * Records an administrative change made by the OS user running this process. Front ends do not call this:
+   * admin services emit admin events, which `listener` records.
+   */
   recordAdmin(change: AdminChange, actor: string = osActor()): Promise<AuditRecord> {
     return this.append(adminEntry(change, actor));
   }
@@ -177,13 +197,13 @@ export class AuditWriter {
     return this.#drain();
   }
 
-  /** Deletes records older than the retention period; the cut is signed, so a signer is needed. */
-  async prune(retentionDays: number): Promise<PruneResult> {
+  /** Deletes records older than the retention period (the retention record names `actor`); the cut is signed, so a signer is needed. */
+  async prune(retentionDays: number, actor: string = osActor()): Promise<PruneResult> {
     const signer = await this.#resolveSigner();
     const result = await pruneAuditTrail(this.#repository, {
       retentionDays,
       now: this.#now(),
-      actor: osActor(),
+      actor,
       ...(signer ? { signer } : {}),
     });
     const anchor = result.checkpoint ? anchorFromCheckpoint(result.checkpoint) : undefined;

@@ -3,17 +3,12 @@ import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { cliActor } from '../admin/actor.js';
+import { verifyAuditExport } from '../admin/audit.js';
 import { ANCHOR_LOG_NAME, type AuditAnchor, readAnchorLog } from '../audit/anchors.js';
-import { CSV_COLUMNS, formatCsvRow, formatJsonLine, formatRecordLine, iterateAudit } from '../audit/query.js';
-import { type AuditVerifyKey, parseAuditVerifyKeys, publicKeyLineFromBlob } from '../audit/signer.js';
-import {
-  readExportFile,
-  readExportKeys,
-  storeVerifyKeys,
-  type VerifyReport,
-  verifyAuditChain,
-  verifyAuditStore,
-} from '../audit/verify.js';
+import { CSV_COLUMNS, formatCsvRow, formatJsonLine, formatRecordLine } from '../audit/query.js';
+import { type AuditVerifyKey, parseAuditVerifyKeys } from '../audit/signer.js';
+import type { VerifyReport } from '../audit/verify.js';
 import { DEFAULT_CHECKPOINT_INTERVAL } from '../audit/writer.js';
 import { dataPaths } from '../context.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditRecord } from '../store/types.js';
@@ -193,9 +188,9 @@ export function registerAuditCommand(program: Command): void {
       const format: OutputFormat = o.json ? 'json' : 'text';
       const sink = new LineSink(process.stdout);
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const repo = ctx.store.audit;
-        const first = count > 0 ? await repo.tail(count) : [];
-        let lastSeq = first.at(-1)?.seq ?? (await repo.tail(1))[0]?.seq ?? 0;
+        const trail = ctx.admin.audit;
+        const first = await trail.tail(count);
+        let lastSeq = first.at(-1)?.seq ?? (await trail.tail(1))[0]?.seq ?? 0;
         for (const r of first) await sink.line(format === 'json' ? formatJsonLine(r) : formatRecordLine(r));
         if (!o.follow) return;
         const stop = new AbortController();
@@ -204,7 +199,7 @@ export function registerAuditCommand(program: Command): void {
         process.once('SIGTERM', onSignal);
         try {
           while (!stop.signal.aborted) {
-            for await (const r of iterateAudit(repo, { afterSeq: lastSeq })) {
+            for await (const r of trail.query({ afterSeq: lastSeq })) {
               await sink.line(format === 'json' ? formatJsonLine(r) : formatRecordLine(r));
               lastSeq = r.seq;
             }
@@ -255,7 +250,7 @@ export function registerAuditCommand(program: Command): void {
         };
         await withReadOnlyContext(opts(cmd), async (ctx) => {
           await writeRecords(
-            iterateAudit(ctx.store.audit, filter),
+            ctx.admin.audit.query(filter),
             o.json ? 'json' : o.csv ? 'csv' : 'text',
             new LineSink(process.stdout),
           );
@@ -307,12 +302,10 @@ export function registerAuditCommand(program: Command): void {
         const keySource: KeySource = given.length > 0 ? 'given' : o.file !== undefined ? 'export' : 'store';
         let report: VerifyReport;
         if (o.file !== undefined) {
-          const file = o.file;
-          const keys = given.length > 0 ? given : await readExportKeys(file);
           const anchors = anchorLog !== undefined ? await readAnchors(anchorLog) : undefined;
-          report = await verifyAuditChain(readExportFile(file), {
-            publicKeys: keys,
-            checkpointInterval: flagInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
+          report = await verifyAuditExport(o.file, {
+            publicKeys: given,
+            ...(flagInterval !== undefined ? { checkpointInterval: flagInterval } : {}),
             ...(anchors ? { anchors } : {}),
           });
         } else {
@@ -322,10 +315,10 @@ export function registerAuditCommand(program: Command): void {
             if (existsSync(beside)) anchorLog = beside;
           }
           const anchors = anchorLog !== undefined ? await readAnchors(anchorLog) : undefined;
-          report = await withReadOnlyContext(opts(cmd), async (ctx) =>
-            verifyAuditStore(ctx.store.audit, {
-              publicKeys: given.length > 0 ? given : await storeVerifyKeys(ctx.store.hostKeys),
-              checkpointInterval: flagInterval ?? ctx.config.auditCheckpointInterval,
+          report = await withReadOnlyContext(opts(cmd), (ctx) =>
+            ctx.admin.audit.verify({
+              publicKeys: given,
+              ...(flagInterval !== undefined ? { checkpointInterval: flagInterval } : {}),
               ...(anchors ? { anchors } : {}),
             }),
           );
@@ -354,28 +347,14 @@ export function registerAuditCommand(program: Command): void {
       const until = o.until !== undefined ? parseTime(o.until, '--until') : undefined;
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         // A time range becomes a seq range: the export is contiguous, so its records link to each other.
-        const range = await ctx.store.audit.seqRange(since, until);
-        const records = range
-          ? iterateAudit(ctx.store.audit, { afterSeq: range.first - 1, throughSeq: range.last })
-          : (async function* () {})();
+        const { range, hostKeys, records } = await ctx.admin.audit.export({ since, until });
         const out = o.output !== undefined ? createWriteStream(o.output, { mode: 0o600 }) : process.stdout;
         if (o.output !== undefined) await once(out, 'open');
         if (o.format === 'jsonl') {
           // The public halves of every Ed25519 host key ever stored, retired ones too: the export verifies
           // offline after key rotations (`verify --file` reads these lines; they carry no seq).
           const sink = new LineSink(out);
-          for (const k of await ctx.store.hostKeys.list()) {
-            if (k.algorithm !== 'ssh-ed25519') continue;
-            await sink.line(
-              JSON.stringify({
-                hostKey: publicKeyLineFromBlob(k.publicBlob),
-                sha256: k.sha256,
-                id: k.id,
-                active: k.active,
-                retiredAt: k.retiredAt?.toISOString() ?? null,
-              }),
-            );
-          }
+          for (const k of hostKeys) await sink.line(JSON.stringify(k));
         }
         const n = await writeRecords(records, o.format === 'jsonl' ? 'json' : 'csv', new LineSink(out));
         if (o.output !== undefined) {
@@ -397,7 +376,7 @@ export function registerAuditCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         const days = o.days !== undefined ? positiveInt(o.days, '--days') : ctx.config.auditRetentionDays;
         if (days === 0) throw new CliError('retention is off (auditRetentionDays is 0): give --days N', 2);
-        const result = await ctx.audit.prune(days);
+        const result = await ctx.admin.audit.prune(cliActor(), days);
         process.stdout.write(
           result.record
             ? `pruned ${result.deleted} record(s) older than ${result.before}; retention record seq ${result.record.seq}\n`

@@ -21,6 +21,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { Command } from 'commander';
+import { cliActor } from '../admin/actor.js';
 import { loadConfig } from '../config/load.js';
 import { AppContext, dataPaths } from '../context.js';
 import { inspectStoreFile, type StoreSummary, snapshotStore } from '../store/sqlite/backup.js';
@@ -180,10 +181,9 @@ async function runBackup(flags: BackupFlags, out: (line: string) => void, warn: 
     // pending: opening it here would apply them under the server that is running the older schema.
     if (store.schema.pending.length === 0) {
       await withContext(flags, (ctx) =>
-        ctx.audit.recordAdmin({
-          command: 'backup',
-          subject: to,
-          changes: { masterKeyIncluded: masterKey !== undefined, auditHeadSeq: store.auditHeadSeq },
+        ctx.admin.data.backedUp(cliActor(), to, {
+          masterKeyIncluded: masterKey !== undefined,
+          auditHeadSeq: store.auditHeadSeq,
         }),
       );
     }
@@ -255,10 +255,9 @@ async function runRestore(file: string, flags: RestoreFlags, out: (line: string)
       if (store.schema.pending.length > 0) {
         out(`applied migrations ${store.schema.pending.map((m) => m.name).join(', ')}`);
       }
-      await ctx.audit.recordAdmin({
-        command: 'restore',
-        subject: file,
-        changes: { createdAt: manifest.createdAt, sourceDataDir: manifest.sourceDataDir },
+      await ctx.admin.data.restored(cliActor(), file, {
+        createdAt: manifest.createdAt,
+        sourceDataDir: manifest.sourceDataDir,
       });
       if (manifest.masterKeyIncluded) {
         // Opening the host keys proves the restored key is the one that sealed them.

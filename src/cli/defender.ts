@@ -1,7 +1,7 @@
 // `ferry defender list|unban`: the bans the built-in defender holds in the store (shared by all processes).
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
-import { normalizeAddress } from '../auth/defender.js';
+import { cliActor } from '../admin/actor.js';
 import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
 
 export function registerDefenderCommand(program: Command): void {
@@ -21,9 +21,7 @@ export function registerDefenderCommand(program: Command): void {
     .action(async (o: { banned?: boolean; json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const now = new Date();
-        const hosts = (await ctx.store.defender.list()).filter(
-          (h) => !o.banned || (h.bannedUntil && h.bannedUntil > now),
-        );
+        const hosts = await ctx.admin.defender.list({ bannedOnly: o.banned ?? false, now });
         if (o.json) {
           const view = hosts.map((h) => ({
             address: h.address,
@@ -56,11 +54,8 @@ export function registerDefenderCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .action(async (address: string, _o: unknown, cmd: Command) => {
       if (isIP(address) === 0) throw new CliError(`'${address}' is not an IP address`, 2);
-      const key = normalizeAddress(address);
       await withContext(opts(cmd), async (ctx) => {
-        if (!(await ctx.store.defender.unban(key)))
-          throw new CliError(`${key} is not in the defender's list`);
-        await ctx.audit.recordAdmin({ command: 'defender unban', subject: key });
+        const key = await ctx.admin.defender.unban(cliActor(), address);
         process.stdout.write(`${key} unbanned\n`);
       });
     });

@@ -1,25 +1,11 @@
 // `ferry jobs ...`: scheduled pull/push transfers with partners; `run` works now, with a progress bar.
 import type { Command } from 'commander';
-import type { TransferJobRecord, TransferRunRecord } from '../store/types.js';
+import { cliActor } from '../admin/actor.js';
+import { jobView as view } from '../admin/jobs.js';
+import type { TransferRunRecord } from '../store/types.js';
 import { formatBytes, formatDuration, parseDuration } from '../transfers/timing.js';
 import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
 import { progressBar } from './progress.js';
-
-function view(j: TransferJobRecord) {
-  return {
-    name: j.name,
-    partner: j.partner,
-    direction: j.direction,
-    remoteDir: j.remoteDir,
-    localDir: j.localDir,
-    pattern: j.pattern,
-    schedule: j.schedule,
-    after: j.after,
-    retries: j.retries,
-    backoff: formatDuration(j.backoffMs),
-    enabled: j.enabled,
-  };
-}
 
 function runView(r: TransferRunRecord) {
   return {
@@ -84,7 +70,7 @@ export function registerJobsCommand(program: Command): void {
         cmd: Command,
       ) => {
         await withContext(opts(cmd), async (ctx) => {
-          const job = await ctx.transfers.jobs.add({
+          const job = await ctx.admin.jobs.add(cliActor(), {
             name,
             partner: o.partner,
             direction: o.direction,
@@ -96,9 +82,32 @@ export function registerJobsCommand(program: Command): void {
             retries: integer('--retries', o.retries),
             backoffMs: parseDuration(o.backoff),
           });
-          await ctx.audit.recordAdmin({ command: 'jobs add', subject: `job ${name}`, changes: view(job) });
           process.stdout.write(
             `job ${name} added: ${job.direction} ${job.partner}:${job.remoteDir} ${job.direction === 'pull' ? '→' : '←'} ${job.localDir}${job.schedule ? ` on '${job.schedule}'` : ' (run by hand)'}\n`,
+          );
+        });
+      },
+    );
+
+  jobs
+    .command('set')
+    .description("change a job's schedule, retries or backoff")
+    .argument('<name>', 'job name')
+    .option('--schedule <cron>', "cron expression; 'none' to run only by hand")
+    .option('--retries <n>', 'retries after a failed attempt')
+    .option('--backoff <duration>', 'wait before the first retry, doubled each time (e.g. 30s, 5m)')
+    .action(
+      async (name: string, o: { schedule?: string; retries?: string; backoff?: string }, cmd: Command) => {
+        await withContext(opts(cmd), async (ctx) => {
+          const job = await ctx.admin.jobs.set(cliActor(), {
+            name,
+            ...(o.schedule !== undefined ? { schedule: o.schedule === 'none' ? null : o.schedule } : {}),
+            ...(o.retries !== undefined ? { retries: integer('--retries', o.retries) } : {}),
+            ...(o.backoff !== undefined ? { backoffMs: parseDuration(o.backoff) } : {}),
+          });
+          const v = view(job);
+          process.stdout.write(
+            `job ${name}: ${v.schedule ? `on '${v.schedule}'` : 'run by hand'}, ${v.retries} retries, backoff ${v.backoff}\n`,
           );
         });
       },
@@ -110,7 +119,7 @@ export function registerJobsCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const all = (await ctx.transfers.jobs.list()).map(view);
+        const all = (await ctx.admin.jobs.list()).map(view);
         if (o.json) {
           process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
           return;
@@ -139,8 +148,7 @@ export function registerJobsCommand(program: Command): void {
         process.once('SIGINT', onSignal);
         let run: TransferRunRecord;
         try {
-          run = await ctx.transfers.jobs.run(name, {
-            trigger: 'manual',
+          run = await ctx.admin.jobs.run(cliActor(), name, {
             signal: abort.signal,
             onFile: (file, size) => bar.start(file, size),
             onProgress: (_file, done, total) => bar.update(done, total),
@@ -178,7 +186,7 @@ export function registerJobsCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (name: string, o: { limit: string; json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const runs = await ctx.transfers.jobs.history(name, integer('--limit', o.limit));
+        const runs = await ctx.admin.jobs.history(name, integer('--limit', o.limit));
         if (o.json) {
           process.stdout.write(`${JSON.stringify(runs.map(runView), null, 2)}\n`);
           return;
@@ -204,8 +212,7 @@ export function registerJobsCommand(program: Command): void {
       .argument('<name>')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         await withContext(opts(cmd), async (ctx) => {
-          await ctx.transfers.jobs.setEnabled(name, enabled);
-          await ctx.audit.recordAdmin({ command: `jobs ${command}`, subject: `job ${name}` });
+          await ctx.admin.jobs.setEnabled(cliActor(), name, enabled);
           process.stdout.write(`job ${name} ${command}d\n`);
         });
       });
@@ -217,8 +224,7 @@ export function registerJobsCommand(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        await ctx.transfers.jobs.remove(name);
-        await ctx.audit.recordAdmin({ command: 'jobs remove', subject: `job ${name}` });
+        await ctx.admin.jobs.remove(cliActor(), name);
         process.stdout.write(`job ${name} removed\n`);
       });
     });

@@ -1,11 +1,12 @@
 // `ferry keys host|client|pgp ...`: the Key Manager, offline against the data dir.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { describeHostKey, HostKeyManager, presentedHostKeys } from '../key-manager/host-keys.js';
+import { cliActor } from '../admin/actor.js';
+import { describeHostKey, presentedHostKeys } from '../key-manager/host-keys.js';
 import { describePgpKey } from '../keys/pgp.js';
-import { exportPrivateKey, type PrivateKeyFormat, type SshKeyType } from '../keys/private-keys.js';
+import type { PrivateKeyFormat, SshKeyType } from '../keys/private-keys.js';
 import { keyTypeLabel } from '../keys/ssh-keys.js';
-import type { HostKeyRecord, StoredKeyPair } from '../store/types.js';
+import type { HostKeyRecord } from '../store/types.js';
 import {
   CliError,
   type DataDirOption,
@@ -80,10 +81,6 @@ function holdsPgpSecretKey(data: Buffer): boolean {
   return tag === 5;
 }
 
-function publicLine(key: StoredKeyPair): string {
-  return `${key.algorithm} ${key.publicBlob.toString('base64')}${key.comment ? ` ${key.comment}` : ''}`;
-}
-
 const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 const dataDirOption = ['--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)'] as const;
 
@@ -93,9 +90,8 @@ function hostKeyId(id: string): number {
 }
 
 /** What `generate`/`import` say about a key's state, so nobody expects a pending key to be presented yet. */
-function stateNote(key: HostKeyRecord, graceDays: number): string {
+function stateNote(key: HostKeyRecord, due: Date | undefined): string {
   if (key.state === 'active') return 'active: presented now';
-  const due = HostKeyManager.promotionDue(key, graceDays);
   return `pending: announced to clients, not presented until promoted (ferry keys host promote ${key.id}${due ? `, or by the grace period at ${due.toISOString()}` : ''})`;
 }
 
@@ -114,7 +110,8 @@ function registerHost(keys: Command): void {
     .option(...dataDirOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const all = await ctx.hostKeys.list();
+        const hosts = ctx.admin.keys.host;
+        const all = await hosts.list();
         const profile = ctx.config.algorithms;
         // What a server with this config presents: the profile decides whether ECDSA is presented at all.
         const presented = new Set(
@@ -122,7 +119,6 @@ function registerHost(keys: Command): void {
             (k) => k.id,
           ),
         );
-        const grace = ctx.config.hostKeyGracePeriod;
         if (o.json) {
           const view = all.map((k) => ({
             id: k.id,
@@ -136,7 +132,7 @@ function registerHost(keys: Command): void {
             active: k.active,
             presented: presented.has(k.id),
             activated: k.activatedAt?.toISOString() ?? null,
-            promotes: HostKeyManager.promotionDue(k, grace)?.toISOString() ?? null,
+            promotes: hosts.promotionDue(k)?.toISOString() ?? null,
             retired: k.retiredAt?.toISOString() ?? null,
           }));
           process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
@@ -146,7 +142,7 @@ function registerHost(keys: Command): void {
           'ID  TYPE     BITS  SHA256                                              MD5                                              CREATED                   STATE\n',
         );
         for (const k of all) {
-          const due = HostKeyManager.promotionDue(k, grace);
+          const due = hosts.promotionDue(k);
           const state =
             k.state === 'active'
               ? presented.has(k.id)
@@ -171,14 +167,10 @@ function registerHost(keys: Command): void {
       const type = sshType(o.type);
       const bits = bitsOption(o.bits);
       await withContext(opts(cmd), async (ctx) => {
-        const key = await ctx.hostKeys.generate(type, bits);
-        await ctx.audit.recordAdmin({
-          command: 'keys host generate',
-          subject: `host key ${key.id}`,
-          changes: { sha256: key.sha256, state: key.state },
-        });
+        const hosts = ctx.admin.keys.host;
+        const key = await hosts.generate(cliActor(), { type, bits });
         process.stdout.write(`host key ${key.id} generated: ${describeHostKey(key)}\n`);
-        process.stdout.write(`${stateNote(key, ctx.config.hostKeyGracePeriod)}\n`);
+        process.stdout.write(`${stateNote(key, hosts.promotionDue(key))}\n`);
       });
     });
   host
@@ -193,14 +185,10 @@ function registerHost(keys: Command): void {
       const data = readPrivateKeyFile(file);
       const passphrase = o.passphraseStdin ? await readSecretFromStdin('passphrase') : undefined;
       await withContext(opts(cmd), async (ctx) => {
-        const key = await ctx.hostKeys.import(data, passphrase);
-        await ctx.audit.recordAdmin({
-          command: 'keys host import',
-          subject: `host key ${key.id}`,
-          changes: { sha256: key.sha256, state: key.state },
-        });
+        const hosts = ctx.admin.keys.host;
+        const key = await hosts.import(cliActor(), { data, passphrase });
         process.stdout.write(`host key ${key.id} imported: ${describeHostKey(key)}\n`);
-        process.stdout.write(`${stateNote(key, ctx.config.hostKeyGracePeriod)}\n`);
+        process.stdout.write(`${stateNote(key, hosts.promotionDue(key))}\n`);
       });
     });
   host
@@ -213,15 +201,7 @@ function registerHost(keys: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const keyId = hostKeyId(id);
       await withContext(opts(cmd), async (ctx) => {
-        const key = await ctx.hostKeys.promote(keyId);
-        await ctx.audit.recordAdmin({
-          command: 'keys host promote',
-          subject: `host key ${key.id}`,
-          changes: { sha256: key.sha256, state: key.state },
-        });
-        const older = (await ctx.hostKeys.list()).filter(
-          (k) => k.active && k.algorithm === key.algorithm && k.id !== key.id,
-        );
+        const { key, olderActive: older } = await ctx.admin.keys.host.promote(cliActor(), keyId);
         process.stdout.write(`host key ${key.id} promoted: ${describeHostKey(key)}\n`);
         if (older.length > 0) {
           process.stdout.write(
@@ -244,21 +224,21 @@ function registerHost(keys: Command): void {
       const format = keyFormat(o.format);
       // A private export is audited, so it needs a writable store; a public one works on a read-only backup.
       await (o.public ? withReadOnlyContext : withContext)(opts(cmd), async (ctx) => {
-        const key = (await ctx.hostKeys.list()).find((k) => String(k.id) === id);
+        const hosts = ctx.admin.keys.host;
+        const key = /^\d+$/.test(id) ? (await hosts.list()).find((k) => k.id === Number(id)) : undefined;
         if (!key) throw new CliError(`no host key with id ${id}`);
         if (o.public) {
-          emit(publicLine(key), o.output, false);
+          emit(await hosts.exportPublic(key.id), o.output, false);
           return;
         }
         warnPemEd25519(format, key.algorithm);
-        const text = exportPrivateKey(await ctx.hostKeys.keyPair(key.id), format, { comment: key.comment });
         // Recorded before the key leaves: an export the trail cannot record does not happen.
-        await ctx.audit.recordAdmin({
-          command: 'keys host export',
-          subject: `host key ${key.id}`,
-          changes: privateExportDetail(key.sha256, format, o.output),
+        const text = await hosts.exportPrivate(cliActor(), {
+          id: key.id,
+          format,
+          destination: o.output ?? 'stdout',
         });
-        emit(text, o.output, true);
+        emit(text.reveal(), o.output, true);
       });
     });
   host
@@ -271,10 +251,8 @@ function registerHost(keys: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const keyId = hostKeyId(id);
       await withContext(opts(cmd), async (ctx) => {
-        await ctx.hostKeys.retire(keyId);
-        await ctx.audit.recordAdmin({ command: 'keys host retire', subject: `host key ${id}` });
+        const all = await ctx.admin.keys.host.retire(cliActor(), keyId);
         process.stdout.write(`host key ${id} retired\n`);
-        const all = await ctx.hostKeys.list();
         const algorithm = all.find((k) => k.id === keyId)?.algorithm;
         const waiting = all.filter((k) => k.algorithm === algorithm && k.state === 'pending');
         if (waiting.length > 0 && !all.some((k) => k.algorithm === algorithm && k.active)) {
@@ -284,11 +262,6 @@ function registerHost(keys: Command): void {
         }
       });
     });
-}
-
-/** An export's audit detail: which key, in what form, to where; never the key itself. */
-function privateExportDetail(fingerprint: string, format: string, output: string | undefined) {
-  return { private: true, fingerprint, format, to: output ?? 'stdout' };
 }
 
 function registerClient(keys: Command): void {
@@ -304,13 +277,11 @@ function registerClient(keys: Command): void {
       const type = sshType(o.type);
       const bits = bitsOption(o.bits);
       await withContext(opts(cmd), async (ctx) => {
-        const key = await ctx.clientKeys.generate(name, type, bits);
-        await ctx.audit.recordAdmin({
-          command: 'keys client generate',
-          subject: name,
-          changes: { sha256: key.sha256 },
-        });
-        process.stdout.write(`client key ${name}: ${describeHostKey(key)}\n${publicLine(key)}\n`);
+        const clients = ctx.admin.keys.client;
+        const key = await clients.generate(cliActor(), name, { type, bits });
+        process.stdout.write(
+          `client key ${name}: ${describeHostKey(key)}\n${await clients.exportPublic(name)}\n`,
+        );
       });
     });
   client
@@ -324,12 +295,7 @@ function registerClient(keys: Command): void {
       const data = readPrivateKeyFile(file);
       const passphrase = o.passphraseStdin ? await readSecretFromStdin('passphrase') : undefined;
       await withContext(opts(cmd), async (ctx) => {
-        const key = await ctx.clientKeys.import(name, data, passphrase);
-        await ctx.audit.recordAdmin({
-          command: 'keys client import',
-          subject: name,
-          changes: { sha256: key.sha256 },
-        });
+        const key = await ctx.admin.keys.client.import(cliActor(), name, { data, passphrase });
         process.stdout.write(`client key ${name} imported: ${describeHostKey(key)}\n`);
       });
     });
@@ -357,22 +323,20 @@ function registerClient(keys: Command): void {
         const passphrase =
           o.passphraseStdin && !o.public ? await readSecretFromStdin('passphrase') : undefined;
         await (o.public ? withReadOnlyContext : withContext)(opts(cmd), async (ctx) => {
+          const clients = ctx.admin.keys.client;
           if (o.public) {
-            emit(publicLine(await ctx.clientKeys.get(name)), o.output, false);
+            emit(await clients.exportPublic(name), o.output, false);
             return;
           }
-          const key = await ctx.clientKeys.get(name);
+          const key = await clients.get(name);
           warnPemEd25519(format, key.algorithm);
-          const text = await ctx.clientKeys.exportPrivate(name, format, passphrase);
-          await ctx.audit.recordAdmin({
-            command: 'keys client export',
-            subject: name,
-            changes: {
-              ...privateExportDetail(key.sha256, format, o.output),
-              encrypted: passphrase !== undefined,
-            },
+          const text = await clients.exportPrivate(cliActor(), {
+            name,
+            format,
+            passphrase,
+            destination: o.output ?? 'stdout',
           });
-          emit(text, o.output, true);
+          emit(text.reveal(), o.output, true);
         });
       },
     );
@@ -383,7 +347,7 @@ function registerClient(keys: Command): void {
     .option(...dataDirOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const all = await ctx.clientKeys.list();
+        const all = await ctx.admin.keys.client.list();
         if (o.json) {
           const view = all.map((k) => ({
             name: k.name,
@@ -407,8 +371,7 @@ function registerClient(keys: Command): void {
     .option(...dataDirOption)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        await ctx.clientKeys.remove(name);
-        await ctx.audit.recordAdmin({ command: 'keys client remove', subject: name });
+        await ctx.admin.keys.client.remove(cliActor(), name);
         process.stdout.write(`client key ${name} removed\n`);
       });
     });
@@ -438,17 +401,12 @@ function registerPgp(keys: Command): void {
         const expiresInDays = bitsOption(o.expires);
         const type = o.type;
         await withContext(opts(cmd), async (ctx) => {
-          const key = await ctx.pgpKeys.generate({
+          const key = await ctx.admin.keys.pgp.generate(cliActor(), {
             name,
             email: o.email,
             userName: o.userName,
             type,
             expiresInDays,
-          });
-          await ctx.audit.recordAdmin({
-            command: 'keys pgp generate',
-            subject: name,
-            changes: { fingerprint: key.fingerprint },
           });
           process.stdout.write(`OpenPGP key ${name}: ${key.fingerprint} ${key.userIds.join(', ')}\n`);
         });
@@ -471,18 +429,9 @@ function registerPgp(keys: Command): void {
       if (holdsPgpSecretKey(data)) data = readPrivateKeyFile(file);
       const passphrase = o.passphraseStdin ? await readSecretFromStdin('passphrase') : undefined;
       await withContext(opts(cmd), async (ctx) => {
-        const { readPgpKey } = await import('../keys/pgp.js');
-        const name =
-          o.name ??
-          (await readPgpKey(data.includes('-----BEGIN PGP') ? data.toString() : new Uint8Array(data))).keyId;
-        const key = await ctx.pgpKeys.import(name, data, passphrase);
-        await ctx.audit.recordAdmin({
-          command: 'keys pgp import',
-          subject: name,
-          changes: { fingerprint: key.fingerprint, private: key.privateSealed !== null },
-        });
+        const key = await ctx.admin.keys.pgp.import(cliActor(), { data, name: o.name, passphrase });
         process.stdout.write(
-          `OpenPGP key ${name} imported: ${key.fingerprint} ${key.userIds.join(', ')}${key.privateSealed ? ' (with private key)' : ''}\n`,
+          `OpenPGP key ${key.name} imported: ${key.fingerprint} ${key.userIds.join(', ')}${key.privateSealed ? ' (with private key)' : ''}\n`,
         );
       });
     });
@@ -496,17 +445,12 @@ function registerPgp(keys: Command): void {
     .action(async (name: string, o: { private?: boolean; output?: string }, cmd: Command) => {
       // A private export is audited, so it needs a writable store; a public one works on a read-only backup.
       await (o.private ? withContext : withReadOnlyContext)(opts(cmd), async (ctx) => {
+        const pgp = ctx.admin.keys.pgp;
         if (!o.private) {
-          emit((await ctx.pgpKeys.get(name)).publicArmored, o.output, false);
+          emit(await pgp.exportPublic(name), o.output, false);
           return;
         }
-        const armored = await ctx.pgpKeys.privateArmored(name);
-        const key = await ctx.pgpKeys.get(name);
-        await ctx.audit.recordAdmin({
-          command: 'keys pgp export',
-          subject: name,
-          changes: privateExportDetail(key.fingerprint, 'armored', o.output),
-        });
+        const armored = await pgp.exportPrivate(cliActor(), { name, destination: o.output ?? 'stdout' });
         emit(armored.reveal(), o.output, true);
       });
     });
@@ -517,7 +461,7 @@ function registerPgp(keys: Command): void {
     .option(...dataDirOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const all = await ctx.pgpKeys.list();
+        const all = await ctx.admin.keys.pgp.list();
         if (o.json) {
           const view = all.map((k) => ({
             name: k.name,
@@ -555,8 +499,7 @@ function registerPgp(keys: Command): void {
     .option(...dataDirOption)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        await ctx.pgpKeys.remove(name);
-        await ctx.audit.recordAdmin({ command: 'keys pgp remove', subject: name });
+        await ctx.admin.keys.pgp.remove(cliActor(), name);
         process.stdout.write(`OpenPGP key ${name} removed\n`);
       });
     });

@@ -1,5 +1,6 @@
 // `ferry partners ...`: remote SFTP servers Ferry pulls from and pushes to; host keys pinned by a person.
 import type { Command } from 'commander';
+import { cliActor } from '../admin/actor.js';
 import type { PartnerRecord } from '../store/types.js';
 import { formatDuration } from '../transfers/timing.js';
 import {
@@ -72,29 +73,74 @@ export function registerPartnersCommand(program: Command): void {
           throw new CliError('give --password-stdin or --client-key (or both, for two-factor servers)', 2);
         const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
         await withContext(opts(cmd), async (ctx) => {
-          const partner = await ctx.transfers.partners.add({
+          const partner = await ctx.admin.partners.add(cliActor(), {
             name,
             host: o.host,
             port: portOption(o.port),
-            username: o.user,
+            user: o.user,
             password,
             clientKey: o.clientKey,
             renameUploads: o.rename,
             readBack: o.readBack ?? false,
           });
-          await ctx.audit.recordAdmin({
-            command: 'partners add',
-            subject: `partner ${name}`,
-            changes: {
-              host: partner.host,
-              port: partner.port,
-              user: partner.username,
-              password: password ? 'set' : 'none',
-              clientKey: partner.clientKey,
-            },
-          });
           process.stdout.write(
             `partner ${name} added (${partner.username}@${partner.host}:${partner.port}); next: ferry partners trust ${name}\n`,
+          );
+        });
+      },
+    );
+
+  partners
+    .command('set')
+    .description(
+      'change a partner (a new host or port forgets the trusted host key: run `partners trust` again)',
+    )
+    .argument('<name>', 'partner name')
+    .option('--host <host>', 'host name or address')
+    .option('--port <port>', 'SSH port')
+    .option('--user <user>', 'login name')
+    .option('--password-stdin', 'read a new password from standard input (stored sealed)')
+    .option('--remove-password', 'forget the stored password (the client key must then do)')
+    .option('--client-key <name>', "log in with this client key; 'none' to stop using one")
+    .option('--rename', 'upload under a temporary name and rename when complete')
+    .option('--no-rename', 'upload straight to the final name')
+    .option('--read-back', 'without check-file, read each file back to verify it')
+    .option('--no-read-back', 'do not read files back')
+    .action(
+      async (
+        name: string,
+        o: {
+          host?: string;
+          port?: string;
+          user?: string;
+          passwordStdin?: boolean;
+          removePassword?: boolean;
+          clientKey?: string;
+          rename?: boolean;
+          readBack?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        if (o.passwordStdin && o.removePassword)
+          throw new CliError('give --password-stdin or --remove-password, not both', 2);
+        const password = o.passwordStdin
+          ? await readSecretFromStdin('password')
+          : o.removePassword
+            ? null
+            : undefined;
+        await withContext(opts(cmd), async (ctx) => {
+          const p = await ctx.admin.partners.set(cliActor(), {
+            name,
+            ...(o.host !== undefined ? { host: o.host } : {}),
+            ...(o.port !== undefined ? { port: portOption(o.port) } : {}),
+            ...(o.user !== undefined ? { user: o.user } : {}),
+            ...(password !== undefined ? { password } : {}),
+            ...(o.clientKey !== undefined ? { clientKey: o.clientKey === 'none' ? null : o.clientKey } : {}),
+            ...(o.rename !== undefined ? { renameUploads: o.rename } : {}),
+            ...(o.readBack !== undefined ? { readBack: o.readBack } : {}),
+          });
+          process.stdout.write(
+            `partner ${name} changed (${p.username}@${p.host}:${p.port})${p.hostKeySha256 ? '' : `; host key not trusted: ferry partners trust ${name}`}\n`,
           );
         });
       },
@@ -106,7 +152,7 @@ export function registerPartnersCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const all = (await ctx.transfers.partners.list()).map(view);
+        const all = (await ctx.admin.partners.list()).map(view);
         if (o.json) {
           process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
           return;
@@ -127,7 +173,7 @@ export function registerPartnersCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const p = view(await ctx.transfers.partners.get(name));
+        const p = view(await ctx.admin.partners.get(name));
         if (o.json) {
           process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
           return;
@@ -157,8 +203,8 @@ export function registerPartnersCommand(program: Command): void {
       if (o.fingerprint !== undefined && !SHA256_FINGERPRINT.test(o.fingerprint))
         throw new CliError('--fingerprint must look like SHA256: followed by 43 base64 characters', 2);
       await withContext(opts(cmd), async (ctx) => {
-        const partner = await ctx.transfers.partners.get(name);
-        const key = await ctx.transfers.partners.fetchHostKey(name);
+        const partner = await ctx.admin.partners.get(name);
+        const key = await ctx.admin.partners.presentedHostKey(name);
         process.stderr.write(
           `The ${key.algorithm} host key of ${partner.host}:${partner.port} has fingerprint\n  ${key.sha256}\n`,
         );
@@ -182,12 +228,7 @@ export function registerPartnersCommand(program: Command): void {
           throw new CliError('not a terminal: confirm with --fingerprint SHA256:... (or --yes)', 2);
         }
         if (!accepted) throw new CliError('host key not trusted');
-        await ctx.transfers.partners.pin(name, key);
-        await ctx.audit.recordAdmin({
-          command: 'partners trust',
-          subject: `partner ${name}`,
-          changes: { hostKey: key.sha256, previous: partner.hostKeySha256 },
-        });
+        await ctx.admin.partners.trust(cliActor(), { name, algorithm: key.algorithm, sha256: key.sha256 });
         process.stdout.write(`partner ${name}: host key ${key.sha256} trusted\n`);
       });
     });
@@ -198,7 +239,7 @@ export function registerPartnersCommand(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        const r = await ctx.transfers.partners.test(name);
+        const r = await ctx.admin.partners.test(name);
         process.stdout.write(
           [
             `partner ${name}: OK`,
@@ -221,8 +262,7 @@ export function registerPartnersCommand(program: Command): void {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        await ctx.transfers.partners.remove(name);
-        await ctx.audit.recordAdmin({ command: 'partners remove', subject: `partner ${name}` });
+        await ctx.admin.partners.remove(cliActor(), name);
         process.stdout.write(`partner ${name} removed\n`);
       });
     });

@@ -2,20 +2,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Command } from 'commander';
-import {
-  addPublicKeys,
-  addUser,
-  homeDirOf,
-  parseAllowedSources,
-  parsePermissions,
-  parseRequiredMethods,
-  publicView,
-  removePublicKeys,
-  requireUser,
-  setPassword,
-} from '../auth/user-admin.js';
-import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
-import type { UserRecord } from '../store/types.js';
+import { cliActor } from '../admin/actor.js';
+import type { UserView } from '../admin/users.js';
+import { parseAllowedSources, parseRequiredMethods } from '../auth/user-admin.js';
 import {
   CliError,
   type DataDirOption,
@@ -43,8 +32,7 @@ function checkHome(home: string | undefined): void {
   }
 }
 
-function printUser(user: UserRecord, home: string): void {
-  const view = publicView(user, home);
+function printUser(view: UserView): void {
   const lines = [
     `name:        ${view.name}`,
     `status:      ${view.disabled ? 'disabled' : 'enabled'}`,
@@ -107,30 +95,19 @@ export function registerUsersCommand(program: Command): void {
         const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
         const publicKeysText = o.publicKey.map(readKeyFile);
         await withContext(opts(cmd), async (ctx) => {
-          const user = await addUser(ctx.store.users, {
+          const user = await ctx.admin.users.add(cliActor(), {
             name,
             password,
-            publicKeysText,
+            publicKeys: publicKeysText,
             requiredMethods: o.require ? parseRequiredMethods(o.require) : [],
-            homeDir: o.home,
-            permissions: parsePermissions(o.perm),
+            home: o.home,
+            permissions: o.perm,
             allowedSources: o.allowFrom ? parseAllowedSources(o.allowFrom) : [],
-          });
-          await ctx.audit.recordAdmin({
-            command: 'users add',
-            subject: user.name,
-            changes: {
-              password: password ? 'set' : 'none',
-              publicKeys: user.publicKeys.map((k) => k.fingerprint),
-              requiredMethods: user.requiredMethods,
-              home: user.homeDir,
-              permissions: user.permissions,
-            },
           });
           if (!password && publicKeysText.length === 0) {
             process.stderr.write(`warning: ${name} has no password and no key and cannot log in yet\n`);
           }
-          process.stdout.write(`user ${user.name} added (home ${homeDirOf(user, ctx.paths.homes)})\n`);
+          process.stdout.write(`user ${user.name} added (home ${user.home})\n`);
         });
       },
     );
@@ -153,44 +130,19 @@ export function registerUsersCommand(program: Command): void {
       ) => {
         checkHome(o.home);
         await withContext(opts(cmd), async (ctx) => {
-          const user = await requireUser(ctx.store.users, name);
-          const requiredMethods =
-            o.require === undefined ? undefined : o.require === 'any' ? [] : parseRequiredMethods(o.require);
-          const updated = await ctx.store.users.update(name, {
-            permissions:
-              o.perm.length || o.resetPerms
-                ? parsePermissions(o.perm, o.resetPerms ? undefined : user.permissions)
-                : undefined,
-            requiredMethods,
-            // With TOTP on, a new rule is also what `totp disable` goes back to (without the code).
-            ...(requiredMethods && user.requiredMethodsBeforeTotp
-              ? { requiredMethodsBeforeTotp: requiredMethods.filter((m) => m !== 'keyboard-interactive') }
+          const updated = await ctx.admin.users.set(cliActor(), {
+            name,
+            permissions: o.perm,
+            resetPermissions: o.resetPerms ?? false,
+            ...(o.require !== undefined
+              ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
               : {}),
-            homeDir: o.home,
-            allowedSources:
-              o.allowFrom === undefined
-                ? undefined
-                : o.allowFrom === 'any'
-                  ? []
-                  : parseAllowedSources(o.allowFrom),
+            ...(o.home !== undefined ? { home: o.home } : {}),
+            ...(o.allowFrom !== undefined
+              ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
+              : {}),
           });
-          await ctx.audit.recordAdmin({
-            command: 'users set',
-            subject: name,
-            changes: {
-              ...(o.perm.length || o.resetPerms
-                ? { permissions: { from: user.permissions, to: updated!.permissions } }
-                : {}),
-              ...(o.require !== undefined
-                ? { requiredMethods: { from: user.requiredMethods, to: updated!.requiredMethods } }
-                : {}),
-              ...(o.home !== undefined ? { home: { from: user.homeDir, to: updated!.homeDir } } : {}),
-              ...(o.allowFrom !== undefined
-                ? { allowedSources: { from: user.allowedSources, to: updated!.allowedSources } }
-                : {}),
-            },
-          });
-          printUser(updated!, homeDirOf(updated!, ctx.paths.homes));
+          printUser(updated);
         });
       },
     );
@@ -202,21 +154,15 @@ export function registerUsersCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const all = await ctx.store.users.list();
+        const all = await ctx.admin.users.list();
         if (o.json) {
-          process.stdout.write(
-            `${JSON.stringify(
-              all.map((u) => publicView(u, homeDirOf(u, ctx.paths.homes))),
-              null,
-              2,
-            )}\n`,
-          );
+          process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
           return;
         }
         process.stdout.write('NAME                             STATUS    KEYS  PASSWORD  REQUIRES\n');
         for (const u of all) {
           process.stdout.write(
-            `${u.name.padEnd(32)} ${(u.disabled ? 'disabled' : 'enabled').padEnd(9)} ${String(u.publicKeys.length).padEnd(5)} ${(u.passwordHash ? 'set' : '-').padEnd(9)} ${u.requiredMethods.join(',') || 'any'}\n`,
+            `${u.name.padEnd(32)} ${(u.disabled ? 'disabled' : 'enabled').padEnd(9)} ${String(u.publicKeys.length).padEnd(5)} ${(u.hasPassword ? 'set' : '-').padEnd(9)} ${u.requiredMethods.join(',') || 'any'}\n`,
           );
         }
       });
@@ -230,10 +176,9 @@ export function registerUsersCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
-        const user = await requireUser(ctx.store.users, name);
-        const home = homeDirOf(user, ctx.paths.homes);
-        if (o.json) process.stdout.write(`${JSON.stringify(publicView(user, home), null, 2)}\n`);
-        else printUser(user, home);
+        const view = await ctx.admin.users.show(name);
+        if (o.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+        else printUser(view);
       });
     });
 
@@ -244,9 +189,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        await requireUser(ctx.store.users, name);
-        await ctx.store.users.remove(name);
-        await ctx.audit.recordAdmin({ command: 'users remove', subject: name });
+        await ctx.admin.users.remove(cliActor(), name);
         process.stdout.write(`user ${name} removed\n`);
       });
     });
@@ -260,12 +203,7 @@ export function registerUsersCommand(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const password = await readSecretFromStdin('password');
       await withContext(opts(cmd), async (ctx) => {
-        await setPassword(ctx.store.users, name, password);
-        await ctx.audit.recordAdmin({
-          command: 'users passwd',
-          subject: name,
-          changes: { password: 'changed' },
-        });
+        await ctx.admin.users.passwd(cliActor(), name, password);
         process.stdout.write(`password of ${name} changed\n`);
       });
     });
@@ -281,9 +219,7 @@ export function registerUsersCommand(program: Command): void {
       .option('--data-dir <dir>', 'data directory')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         await withContext(opts(cmd), async (ctx) => {
-          await requireUser(ctx.store.users, name);
-          await ctx.store.users.update(name, { disabled });
-          await ctx.audit.recordAdmin({ command: `users ${verb}`, subject: name, changes: { disabled } });
+          await ctx.admin.users.setDisabled(cliActor(), name, disabled);
           process.stdout.write(`user ${name} ${disabled ? 'disabled' : 'enabled'}\n`);
         });
       });
@@ -299,8 +235,7 @@ export function registerUsersCommand(program: Command): void {
     .action(async (name: string, file: string, _o: unknown, cmd: Command) => {
       const text = readKeyFile(file);
       await withContext(opts(cmd), async (ctx) => {
-        const added = await addPublicKeys(ctx.store.users, name, text);
-        await ctx.audit.recordAdmin({ command: 'users keys add', subject: name, changes: { added } });
+        const added = await ctx.admin.users.addKeys(cliActor(), name, text);
         for (const fp of added) process.stdout.write(`added ${fp}\n`);
       });
     });
@@ -313,8 +248,7 @@ export function registerUsersCommand(program: Command): void {
     .action(async (name: string, what: string, _o: unknown, cmd: Command) => {
       const text = what.startsWith('SHA256:') ? what : readKeyFile(what);
       await withContext(opts(cmd), async (ctx) => {
-        const removed = await removePublicKeys(ctx.store.users, name, text);
-        await ctx.audit.recordAdmin({ command: 'users keys remove', subject: name, changes: { removed } });
+        const removed = await ctx.admin.users.removeKeys(cliActor(), name, text);
         for (const fp of removed) process.stdout.write(`removed ${fp}\n`);
       });
     });
@@ -331,16 +265,12 @@ export function registerUsersCommand(program: Command): void {
       if (!['ed25519', 'ecdsa', 'rsa'].includes(o.type))
         throw new CliError(`unsupported key type '${o.type}'`, 2);
       await withContext(opts(cmd), async (ctx) => {
-        await requireUser(ctx.store.users, name);
-        const pair = generateSshKeyPair(o.type as SshKeyType, undefined, `${name}@ferry`);
-        const [added = ''] = await addPublicKeys(ctx.store.users, name, pair.publicLine);
-        await ctx.audit.recordAdmin({
-          command: 'users keys generate',
-          subject: name,
-          // The private half leaves Ferry here: say where to, never what.
-          changes: { added: [added], private: true, to: o.output ?? 'stdout' },
+        const { fingerprint: added, privateKey } = await ctx.admin.users.generateKey(cliActor(), {
+          name,
+          type: o.type as 'ed25519' | 'ecdsa' | 'rsa',
+          destination: o.output ?? 'stdout',
         });
-        const privateText = exportPrivateKey(pair, 'openssh');
+        const privateText = privateKey.reveal();
         if (o.output) {
           writeFileSync(o.output, privateText, { mode: 0o600, flag: 'wx' });
           process.stderr.write(`private key written to ${o.output}\n`);
@@ -359,29 +289,17 @@ export function registerUsersCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        const user = await requireUser(ctx.store.users, name);
-        const enrolment = await ctx.totp.enrol(name);
-        // The code comes after the factors the user already has (password or key), like OpenSSH's
-        // AuthenticationMethods password,keyboard-interactive.
-        const first = user.requiredMethods.filter((m) => m !== 'keyboard-interactive');
-        const factors =
-          first.length > 0 ? first : user.passwordHash ? ['password' as const] : ['publickey' as const];
-        await ctx.store.users.update(name, {
-          requiredMethods: [...factors, 'keyboard-interactive'],
-          // Enabling again (a new secret) keeps the rule from before the first enable.
-          requiredMethodsBeforeTotp: user.requiredMethodsBeforeTotp ?? user.requiredMethods,
-        });
-        await ctx.audit.recordAdmin({
-          command: 'users totp enable',
-          subject: name,
-          changes: { requiredMethods: [...factors, 'keyboard-interactive'] },
-        });
+        const { uri, recoveryCodes, requiredMethods } = await ctx.admin.users.enableTotp(cliActor(), name);
+        const factors = requiredMethods.filter((m) => m !== 'keyboard-interactive');
         const { default: QRCode } = await import('qrcode');
-        const qr = await QRCode.toString(enrolment.uri, { type: 'terminal', small: true });
+        const qr = await QRCode.toString(uri.reveal(), { type: 'terminal', small: true });
         process.stdout.write(
-          `${qr}\n${enrolment.uri}\n\nScan the code (or enter the URI) in an authenticator app.\n` +
-            `Login now needs: ${[...factors, 'keyboard-interactive'].join(' + ')} (the one-time code is asked after ${factors.join(' + ')}).\n` +
-            `Recovery codes, each usable once instead of a code (shown only now):\n${enrolment.recoveryCodes.map((c) => `  ${c}`).join('\n')}\n`,
+          `${qr}\n${uri.reveal()}\n\nScan the code (or enter the URI) in an authenticator app.\n` +
+            `Login now needs: ${requiredMethods.join(' + ')} (the one-time code is asked after ${factors.join(' + ')}).\n` +
+            `Recovery codes, each usable once instead of a code (shown only now):\n${recoveryCodes
+              .reveal()
+              .map((c) => `  ${c}`)
+              .join('\n')}\n`,
         );
       });
     });
@@ -392,17 +310,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        const user = await requireUser(ctx.store.users, name);
-        if (!(await ctx.totp.disable(name))) throw new CliError(`${name} has no TOTP secret`);
-        // Back to the rule TOTP replaced: a user who logged in with a key OR a password does so again.
-        const restored =
-          user.requiredMethodsBeforeTotp ?? user.requiredMethods.filter((m) => m !== 'keyboard-interactive');
-        await ctx.store.users.update(name, { requiredMethods: restored, requiredMethodsBeforeTotp: null });
-        await ctx.audit.recordAdmin({
-          command: 'users totp disable',
-          subject: name,
-          changes: { requiredMethods: restored },
-        });
+        const restored = await ctx.admin.users.disableTotp(cliActor(), name);
         process.stdout.write(
           `one-time codes disabled for ${name}; login needs: ${restored.length ? restored.join(' + ') : 'password or public key'}\n`,
         );
@@ -416,9 +324,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        await requireUser(ctx.store.users, name);
-        await ctx.store.accounts.clearFailures(name);
-        await ctx.audit.recordAdmin({ command: 'users unlock', subject: name });
+        await ctx.admin.users.unlock(cliActor(), name);
         process.stdout.write(`${name} unlocked\n`);
       });
     });

@@ -26,7 +26,7 @@ test('a queued subscriber gets every event in order, after emit() has returned',
   const sub = bus.subscribeQueued(
     async (e) => {
       await new Promise((r) => setTimeout(r, 5));
-      got.push(e.sessionId);
+      got.push((e as { sessionId: string }).sessionId);
     },
     { name: 'ordered' },
   );
@@ -48,7 +48,7 @@ test('a full queue drops its oldest event with a counted warning naming the subs
   const sub = bus.subscribeQueued(
     async (e) => {
       await gate;
-      got.push(e.sessionId);
+      got.push((e as { sessionId: string }).sessionId);
     },
     { name: 'tiny', maxQueue: 2 },
   );
@@ -74,7 +74,7 @@ test('a failing queued subscriber is logged with its name and keeps receiving; o
   const { lines, log } = recordingLog();
   const bus = new EventBus(log);
   const awaited: string[] = [];
-  bus.subscribe((e) => awaited.push(e.sessionId));
+  bus.subscribe((e) => awaited.push((e as { sessionId: string }).sessionId));
   let calls = 0;
   const broken = bus.subscribeQueued(
     () => {
@@ -110,7 +110,7 @@ test('unsubscribing drops what is still queued (logged) and stops delivery', asy
   const sub = bus.subscribeQueued(
     async (e) => {
       await new Promise((r) => setTimeout(r, 20));
-      got.push(e.sessionId);
+      got.push((e as { sessionId: string }).sessionId);
     },
     { name: 'leaving' },
   );

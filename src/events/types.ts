@@ -1,5 +1,10 @@
-// Typed events emitted by the core, the SSH layer, the transfer job runner and the server; audit and alerting subscribe to them.
+// Typed events emitted by the core, the SSH layer, the transfer job runner, the server and the admin services;
+// audit and alerting subscribe to them.
 import type { FerryErrorCode } from '../errors.js';
+import type { AdminEvent } from './admin.js';
+
+export type { Actor, AdminAction, AdminEvent } from './admin.js';
+export { ACTOR_KINDS, ADMIN_ACTIONS } from './admin.js';
 
 export interface EventBase {
   readonly at: Date;
@@ -119,4 +124,5 @@ export type FerryEvent =
   | SessionEvent
   | SecurityEvent
   | JobEvent
-  | SystemEvent;
+  | SystemEvent
+  | AdminEvent;

@@ -129,6 +129,57 @@ export class PartnerManager {
     });
   }
 
+  /**
+   * Changes a partner's address, login or options. A new host or port forgets the pinned host key (another
+   * server answers there): trust it again before the next run. A password of null removes the stored one.
+   */
+  async update(
+    name: string,
+    patch: {
+      readonly host?: string;
+      readonly port?: number;
+      readonly username?: string;
+      readonly password?: Secret<string> | null;
+      readonly clientKey?: string | null;
+      readonly renameUploads?: boolean;
+      readonly readBack?: boolean;
+    },
+  ): Promise<PartnerRecord> {
+    const partner = await this.get(name);
+    if (patch.port !== undefined && (!Number.isInteger(patch.port) || patch.port < 1 || patch.port > 65_535))
+      throw new InvalidArgumentError(`port must be 1-65535, got ${patch.port}`);
+    if (patch.host !== undefined && (!patch.host || /\s/.test(patch.host)))
+      throw new InvalidArgumentError('a host name is required');
+    if (patch.username !== undefined && !patch.username)
+      throw new InvalidArgumentError('a user name is required');
+    if (patch.clientKey) await this.deps.clientKeyPair(patch.clientKey);
+    const hasPassword =
+      patch.password === undefined ? partner.passwordSealed !== null : patch.password !== null;
+    const hasKey = patch.clientKey === undefined ? partner.clientKey !== null : patch.clientKey !== null;
+    if (!hasPassword && !hasKey) throw new InvalidArgumentError('a partner needs a password or a client key');
+    const moved =
+      (patch.host !== undefined && patch.host !== partner.host) ||
+      (patch.port !== undefined && patch.port !== partner.port);
+    const updated = await this.deps.repo.update(name, {
+      ...(patch.host !== undefined ? { host: patch.host } : {}),
+      ...(patch.port !== undefined ? { port: patch.port } : {}),
+      ...(patch.username !== undefined ? { username: patch.username } : {}),
+      ...(patch.password !== undefined
+        ? {
+            passwordSealed: patch.password
+              ? this.deps.masterKey().seal(Buffer.from(patch.password.reveal(), 'utf8'), SEAL_LABEL)
+              : null,
+          }
+        : {}),
+      ...(patch.clientKey !== undefined ? { clientKey: patch.clientKey } : {}),
+      ...(patch.renameUploads !== undefined ? { renameUploads: patch.renameUploads } : {}),
+      ...(patch.readBack !== undefined ? { readBack: patch.readBack } : {}),
+      ...(moved ? { hostKeyAlgorithm: null, hostKeySha256: null } : {}),
+    });
+    if (!updated) throw new NotFoundError(`no partner named ${name}`);
+    return updated;
+  }
+
   async remove(name: string): Promise<void> {
     if (!(await this.deps.repo.remove(name))) throw new NotFoundError(`no partner named ${name}`);
   }

@@ -1,0 +1,24 @@
+// What the admin services need from the composition root (AppContext satisfies it; read lazily, per call).
+import type { AuditWriter } from '../audit/writer.js';
+import type { TotpService } from '../auth/totp.js';
+import type { FerryConfig } from '../config/schema.js';
+import type { EventBus } from '../events/bus.js';
+import type { ClientKeyManager } from '../key-manager/client-keys.js';
+import type { HostKeyManager } from '../key-manager/host-keys.js';
+import type { PgpKeyManager } from '../key-manager/pgp-keys.js';
+import type { Store } from '../store/types.js';
+import type { TransferService } from '../transfers/service.js';
+
+export interface AdminDeps {
+  readonly config: FerryConfig;
+  readonly paths: { readonly homes: string; readonly auditAnchors: string };
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly audit: AuditWriter;
+  /** Getters: the master key is opened only by operations that need it. */
+  readonly hostKeys: HostKeyManager;
+  readonly clientKeys: ClientKeyManager;
+  readonly pgpKeys: PgpKeyManager;
+  readonly totp: TotpService;
+  readonly transfers: TransferService;
+}

@@ -1,0 +1,60 @@
+// Admin services: every administrative operation, for every front end (CLI, REST API, console), one event per change.
+
+import { AuditAdmin } from './audit.js';
+import { DataAdmin } from './data.js';
+import { DefenderAdmin } from './defender.js';
+import type { AdminDeps } from './deps.js';
+import { JobAdmin } from './jobs.js';
+import { ClientKeyAdmin, HostKeyAdmin, PgpKeyAdmin } from './keys.js';
+import { PartnerAdmin } from './partners.js';
+import { AdminRecorder } from './recorder.js';
+import { UserAdmin } from './users.js';
+
+export type { Actor } from './actor.js';
+export { actorSchema, cliActor, systemActor } from './actor.js';
+export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.js';
+export { ipAddressSchema } from './defender.js';
+export type { AdminDeps } from './deps.js';
+export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';
+export {
+  clientKeyExportSchema,
+  hostKeyExportSchema,
+  keyImportSchema,
+  pgpKeyExportSchema,
+  pgpKeyGenerateSchema,
+  pgpKeyImportSchema,
+  publicKeyLine,
+  sshKeyGenerateSchema,
+} from './keys.js';
+export { partnerAddSchema, partnerSetSchema, partnerTrustSchema } from './partners.js';
+export { parseInput, redactChanges } from './recorder.js';
+export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js';
+
+export interface AdminServices {
+  readonly users: UserAdmin;
+  readonly keys: { readonly host: HostKeyAdmin; readonly client: ClientKeyAdmin; readonly pgp: PgpKeyAdmin };
+  readonly partners: PartnerAdmin;
+  readonly jobs: JobAdmin;
+  readonly defender: DefenderAdmin;
+  readonly audit: AuditAdmin;
+  readonly data: DataAdmin;
+}
+
+/** Builds the services over the composition root's parts; changes are emitted on `deps.events`. */
+export function createAdminServices(deps: AdminDeps): AdminServices {
+  // The audit writer tells each change whether its record committed: the bus only logs listener failures.
+  const recorder = new AdminRecorder(deps.events, deps.audit);
+  return {
+    users: new UserAdmin(deps, recorder),
+    keys: {
+      host: new HostKeyAdmin(deps, recorder),
+      client: new ClientKeyAdmin(deps, recorder),
+      pgp: new PgpKeyAdmin(deps, recorder),
+    },
+    partners: new PartnerAdmin(deps, recorder),
+    jobs: new JobAdmin(deps, recorder),
+    defender: new DefenderAdmin(deps, recorder),
+    audit: new AuditAdmin(deps, recorder),
+    data: new DataAdmin(recorder),
+  };
+}

@@ -1,0 +1,152 @@
+// Transfer jobs: define, change, run by hand, remove; each change (and each manual run) one admin event.
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.js';
+import type { TransferJobRecord, TransferRunRecord } from '../store/types.js';
+import { type JobManager, type RunHooks, validateSchedule } from '../transfers/jobs.js';
+import { formatDuration } from '../transfers/timing.js';
+import type { Actor } from './actor.js';
+import type { AdminDeps } from './deps.js';
+import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+
+// Ranges are checked by the job manager, whose messages name the CLI flags.
+const retries = z.number().int();
+const backoffMs = z.number().int().min(0);
+
+export const jobAddSchema = z.object({
+  name: z.string().min(1),
+  partner: z.string().min(1),
+  /** pull or push. */
+  direction: z.string().min(1),
+  remoteDir: z.string().min(1),
+  localDir: z.string().min(1),
+  /** Comma-separated globs. */
+  pattern: z.string().min(1).default('*'),
+  /** A cron expression; null (or absent): run by hand only. */
+  schedule: z.string().min(1).nullable().default(null),
+  /** keep, delete or move:DIR. */
+  after: z.string().min(1).default('keep'),
+  retries: retries.default(0),
+  backoffMs: backoffMs.default(30_000),
+});
+export type JobAddInput = z.input<typeof jobAddSchema>;
+
+export const jobSetSchema = z.object({
+  name: z.string().min(1),
+  /** null: run by hand only. */
+  schedule: z.string().min(1).nullable().optional(),
+  retries: retries.optional(),
+  backoffMs: backoffMs.optional(),
+  enabled: z.boolean().optional(),
+});
+export type JobSetInput = z.input<typeof jobSetSchema>;
+
+/** A job as lists and events show it. */
+export function jobView(j: TransferJobRecord) {
+  return {
+    name: j.name,
+    partner: j.partner,
+    direction: j.direction,
+    remoteDir: j.remoteDir,
+    localDir: j.localDir,
+    pattern: j.pattern,
+    schedule: j.schedule,
+    after: j.after,
+    retries: j.retries,
+    backoff: formatDuration(j.backoffMs),
+    enabled: j.enabled,
+  };
+}
+
+const subject = (name: string) => `job ${name}`;
+
+export class JobAdmin {
+  readonly #deps: AdminDeps;
+  readonly #record: AdminRecorder;
+
+  constructor(deps: AdminDeps, recorder: AdminRecorder) {
+    this.#deps = deps;
+    this.#record = recorder;
+  }
+
+  get #jobs(): JobManager {
+    return this.#deps.transfers.jobs;
+  }
+
+  list(): Promise<TransferJobRecord[]> {
+    return this.#jobs.list();
+  }
+
+  get(name: string): Promise<TransferJobRecord> {
+    return this.#jobs.get(name);
+  }
+
+  /** Recent runs, newest first. */
+  history(name: string, limit = 20): Promise<TransferRunRecord[]> {
+    return this.#jobs.history(name, limit);
+  }
+
+  async add(actor: Actor, input: JobAddInput): Promise<TransferJobRecord> {
+    checkActor(actor);
+    const o = parseInput(jobAddSchema, input);
+    const job = await this.#jobs.add(o);
+    await this.#record.record(actor, 'jobs.add', subject(o.name), jobView(job));
+    return job;
+  }
+
+  /** Changes the schedule, retries, backoff or whether the schedule is on. */
+  async set(actor: Actor, input: JobSetInput): Promise<TransferJobRecord> {
+    checkActor(actor);
+    const o = parseInput(jobSetSchema, input);
+    const before = await this.#jobs.get(o.name);
+    if (o.retries !== undefined && (o.retries < 0 || o.retries > 100))
+      throw new InvalidArgumentError('--retries must be 0-100');
+    const schedule =
+      o.schedule === undefined || o.schedule === null ? o.schedule : validateSchedule(o.schedule);
+    const after =
+      (await this.#deps.store.transferJobs.update(o.name, {
+        ...(schedule !== undefined ? { schedule } : {}),
+        ...(o.retries !== undefined ? { retries: o.retries } : {}),
+        ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
+        ...(o.enabled !== undefined ? { enabled: o.enabled } : {}),
+      })) ?? (await this.#jobs.get(o.name));
+    const from = jobView(before);
+    const to = jobView(after);
+    const changes = Object.fromEntries(
+      (['schedule', 'retries', 'backoff', 'enabled'] as const)
+        .filter((k) => from[k] !== to[k])
+        .map((k) => [k, { from: from[k], to: to[k] }]),
+    );
+    await this.#record.record(actor, 'jobs.set', subject(o.name), changes);
+    return after;
+  }
+
+  /** Turns the job's schedule on or off (`jobs enable|disable`). */
+  async setEnabled(actor: Actor, name: string, enabled: boolean): Promise<TransferJobRecord> {
+    checkActor(actor);
+    const job = await this.#jobs.setEnabled(name, enabled);
+    await this.#record.record(actor, enabled ? 'jobs.enable' : 'jobs.disable', subject(name));
+    return job;
+  }
+
+  /**
+   * Runs the job now (refused while it runs elsewhere). The run's transfers are audited by the job itself;
+   * the event says who started it and how it ended, also when it failed.
+   */
+  async run(actor: Actor, name: string, hooks: Omit<RunHooks, 'trigger'> = {}): Promise<TransferRunRecord> {
+    checkActor(actor);
+    const run = await this.#jobs.run(name, { ...hooks, trigger: 'manual' });
+    await this.#record.record(actor, 'jobs.run', subject(name), {
+      run: run.id,
+      status: run.status,
+      files: run.files.length,
+      bytes: run.bytes,
+    });
+    return run;
+  }
+
+  async remove(actor: Actor, name: string): Promise<void> {
+    checkActor(actor);
+    await this.#jobs.remove(name);
+    await this.#record.record(actor, 'jobs.remove', subject(name));
+  }
+}

@@ -1,0 +1,261 @@
+// User administration: add, change, remove, passwords, keys, TOTP, lockouts; each change one admin event.
+import { posix } from 'node:path';
+import { z } from 'zod';
+import {
+  addPublicKeys,
+  addUser,
+  homeDirOf,
+  parsePermissions,
+  publicView,
+  removePublicKeys,
+  requireUser,
+  setPassword,
+} from '../auth/user-admin.js';
+import { FerryError } from '../errors.js';
+import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
+import { AUTH_METHODS, type AuthMethod, type UserRecord } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import type { Actor } from './actor.js';
+import type { AdminDeps } from './deps.js';
+import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+
+const secretSchema = z.instanceof(Secret<string>);
+const absoluteHome = z.string().refine((h) => posix.isAbsolute(h), { message: 'must be an absolute path' });
+/** `/in=list,upload`: a directory (relative to the home) and its permissions. */
+const permissionSpec = z.string().min(1);
+const methods = z.array(z.enum(AUTH_METHODS));
+export const SSH_KEY_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
+
+export const userAddSchema = z.object({
+  name: z.string().min(1),
+  password: secretSchema.optional(),
+  /** authorized_keys or .pub texts, each holding one key or more. */
+  publicKeys: z.array(z.string()).default([]),
+  requiredMethods: methods.default([]),
+  home: absoluteHome.optional(),
+  /** Permission specs; '/' gets '*' unless one sets it. */
+  permissions: z.array(permissionSpec).default([]),
+  allowedSources: z.array(z.string()).default([]),
+});
+export type UserAddInput = z.input<typeof userAddSchema>;
+
+export const userSetSchema = z.object({
+  name: z.string().min(1),
+  /** Permission specs merged over the current ones (or over `{'/': ['*']}` with resetPermissions). */
+  permissions: z.array(permissionSpec).default([]),
+  resetPermissions: z.boolean().default(false),
+  /** Methods that must all succeed; [] for any one method. */
+  requiredMethods: methods.optional(),
+  home: absoluteHome.optional(),
+  /** Networks the user may log in from; [] for anywhere. */
+  allowedSources: z.array(z.string()).optional(),
+});
+export type UserSetInput = z.input<typeof userSetSchema>;
+
+export const userKeyGenerateSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(SSH_KEY_TYPES).default('ed25519'),
+  /** Where the private half goes (a file name, 'stdout', 'download'): recorded, the key never is. */
+  destination: z.string().default('stdout'),
+});
+export type UserKeyGenerateInput = z.input<typeof userKeyGenerateSchema>;
+
+export type UserView = ReturnType<typeof publicView>;
+
+export class UserAdmin {
+  readonly #deps: AdminDeps;
+  readonly #record: AdminRecorder;
+
+  constructor(deps: AdminDeps, recorder: AdminRecorder) {
+    this.#deps = deps;
+    this.#record = recorder;
+  }
+
+  /** The user's home as sessions use it. */
+  homeOf(user: UserRecord): string {
+    return homeDirOf(user, this.#deps.paths.homes);
+  }
+
+  async list(): Promise<UserView[]> {
+    return (await this.#deps.store.users.list()).map((u) => publicView(u, this.homeOf(u)));
+  }
+
+  async show(name: string): Promise<UserView> {
+    const user = await requireUser(this.#deps.store.users, name);
+    return publicView(user, this.homeOf(user));
+  }
+
+  async add(actor: Actor, input: UserAddInput): Promise<UserView> {
+    checkActor(actor);
+    const o = parseInput(userAddSchema, input);
+    const user = await addUser(this.#deps.store.users, {
+      name: o.name,
+      password: o.password,
+      publicKeysText: o.publicKeys,
+      requiredMethods: o.requiredMethods,
+      homeDir: o.home,
+      permissions: parsePermissions(o.permissions),
+      allowedSources: o.allowedSources,
+    });
+    await this.#record.record(actor, 'users.add', user.name, {
+      password: o.password ? 'set' : 'none',
+      publicKeys: user.publicKeys.map((k) => k.fingerprint),
+      requiredMethods: user.requiredMethods,
+      home: user.homeDir,
+      permissions: user.permissions,
+    });
+    return publicView(user, this.homeOf(user));
+  }
+
+  async set(actor: Actor, input: UserSetInput): Promise<UserView> {
+    checkActor(actor);
+    const o = parseInput(userSetSchema, input);
+    const users = this.#deps.store.users;
+    const user = await requireUser(users, o.name);
+    const permsChanged = o.permissions.length > 0 || o.resetPermissions;
+    const requiredMethods = o.requiredMethods ? [...new Set<AuthMethod>(o.requiredMethods)] : undefined;
+    const updated = await users.update(o.name, {
+      permissions: permsChanged
+        ? parsePermissions(o.permissions, o.resetPermissions ? undefined : user.permissions)
+        : undefined,
+      requiredMethods,
+      // With TOTP on, a new rule is also what `totp disable` goes back to (without the code).
+      ...(requiredMethods && user.requiredMethodsBeforeTotp
+        ? { requiredMethodsBeforeTotp: requiredMethods.filter((m) => m !== 'keyboard-interactive') }
+        : {}),
+      homeDir: o.home,
+      allowedSources: o.allowedSources,
+    });
+    if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
+    await this.#record.record(actor, 'users.set', o.name, {
+      ...(permsChanged ? { permissions: { from: user.permissions, to: updated.permissions } } : {}),
+      ...(requiredMethods
+        ? { requiredMethods: { from: user.requiredMethods, to: updated.requiredMethods } }
+        : {}),
+      ...(o.home !== undefined ? { home: { from: user.homeDir, to: updated.homeDir } } : {}),
+      ...(o.allowedSources !== undefined
+        ? { allowedSources: { from: user.allowedSources, to: updated.allowedSources } }
+        : {}),
+    });
+    return publicView(updated, this.homeOf(updated));
+  }
+
+  async remove(actor: Actor, name: string): Promise<void> {
+    checkActor(actor);
+    await requireUser(this.#deps.store.users, name);
+    await this.#deps.store.users.remove(name);
+    await this.#record.record(actor, 'users.remove', name);
+  }
+
+  async passwd(actor: Actor, name: string, password: Secret<string>): Promise<void> {
+    checkActor(actor);
+    parseInput(secretSchema, password);
+    await setPassword(this.#deps.store.users, name, password);
+    await this.#record.record(actor, 'users.passwd', name, { password: 'changed' });
+  }
+
+  async setDisabled(actor: Actor, name: string, disabled: boolean): Promise<void> {
+    checkActor(actor);
+    await requireUser(this.#deps.store.users, name);
+    await this.#deps.store.users.update(name, { disabled });
+    await this.#record.record(actor, disabled ? 'users.disable' : 'users.enable', name, { disabled });
+  }
+
+  /** Accepts every key in an authorized_keys/.pub text; returns the fingerprints added. */
+  async addKeys(actor: Actor, name: string, text: string): Promise<string[]> {
+    checkActor(actor);
+    const added = await addPublicKeys(this.#deps.store.users, name, text);
+    await this.#record.record(actor, 'users.keys.add', name, { added });
+    return added;
+  }
+
+  /** Removes the keys in a .pub text, or the one a SHA256 fingerprint names; returns the fingerprints removed. */
+  async removeKeys(actor: Actor, name: string, textOrFingerprint: string): Promise<string[]> {
+    checkActor(actor);
+    const removed = await removePublicKeys(this.#deps.store.users, name, textOrFingerprint);
+    await this.#record.record(actor, 'users.keys.remove', name, { removed });
+    return removed;
+  }
+
+  /** Makes a key pair: the public half is stored, the private half (OpenSSH format) returned once, never kept. */
+  async generateKey(
+    actor: Actor,
+    input: UserKeyGenerateInput,
+  ): Promise<{ fingerprint: string; privateKey: Secret<string> }> {
+    checkActor(actor);
+    const o = parseInput(userKeyGenerateSchema, input);
+    await requireUser(this.#deps.store.users, o.name);
+    const pair = generateSshKeyPair(o.type as SshKeyType, undefined, `${o.name}@ferry`);
+    const [added = ''] = await addPublicKeys(this.#deps.store.users, o.name, pair.publicLine);
+    // The private half leaves Ferry here: say where to, never what. Recorded before it leaves.
+    await this.#record.record(actor, 'users.keys.generate', o.name, {
+      added: [added],
+      private: true,
+      to: o.destination,
+    });
+    return { fingerprint: added, privateKey: new Secret(exportPrivateKey(pair, 'openssh')) };
+  }
+
+  /**
+   * Creates a TOTP secret and recovery codes and requires the code at login, after the factors the user
+   * already has (like OpenSSH's AuthenticationMethods password,keyboard-interactive).
+   */
+  async enableTotp(
+    actor: Actor,
+    name: string,
+  ): Promise<{ uri: Secret<string>; recoveryCodes: Secret<string[]>; requiredMethods: AuthMethod[] }> {
+    checkActor(actor);
+    const users = this.#deps.store.users;
+    const user = await requireUser(users, name);
+    const enrolment = await this.#deps.totp.enrol(name);
+    const first = user.requiredMethods.filter((m) => m !== 'keyboard-interactive');
+    const factors: AuthMethod[] = first.length > 0 ? first : user.passwordHash ? ['password'] : ['publickey'];
+    const requiredMethods: AuthMethod[] = [...factors, 'keyboard-interactive'];
+    await users.update(name, {
+      requiredMethods,
+      // Enabling again (a new secret) keeps the rule from before the first enable.
+      requiredMethodsBeforeTotp: user.requiredMethodsBeforeTotp ?? user.requiredMethods,
+    });
+    await this.#record.record(actor, 'users.totp.enable', name, { requiredMethods });
+    return {
+      uri: new Secret(enrolment.uri),
+      recoveryCodes: new Secret([...enrolment.recoveryCodes]),
+      requiredMethods,
+    };
+  }
+
+  /** Removes the TOTP secret; login goes back to the rule TOTP replaced, which is returned. */
+  async disableTotp(actor: Actor, name: string): Promise<AuthMethod[]> {
+    checkActor(actor);
+    const users = this.#deps.store.users;
+    const user = await requireUser(users, name);
+    if (!(await this.#deps.totp.disable(name)))
+      throw new FerryError('ERR_NOT_FOUND', `${name} has no TOTP secret`);
+    const restored = [
+      ...(user.requiredMethodsBeforeTotp ?? user.requiredMethods.filter((m) => m !== 'keyboard-interactive')),
+    ];
+    await users.update(name, { requiredMethods: restored, requiredMethodsBeforeTotp: null });
+    await this.#record.record(actor, 'users.totp.disable', name, { requiredMethods: restored });
+    return restored;
+  }
+
+  /** Ends an account lockout and forgets its failed logins. */
+  async unlock(actor: Actor, name: string): Promise<void> {
+    checkActor(actor);
+    await requireUser(this.#deps.store.users, name);
+    await this.#deps.store.accounts.clearFailures(name);
+    await this.#record.record(actor, 'users.unlock', name);
+  }
+
+  /** First start: the `admin` account on a store without users; returns its one-time password. */
+  async ensureAdmin(actor: Actor, password: Secret<string>): Promise<boolean> {
+    checkActor(actor);
+    if ((await this.#deps.store.users.list()).length > 0) return false;
+    await addUser(this.#deps.store.users, { name: 'admin', password });
+    await this.#record.record(actor, 'users.first-start', 'admin', {
+      created: 'user',
+      password: 'one-time, printed once',
+    });
+    return true;
+  }
+}

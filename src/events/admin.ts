@@ -1,0 +1,71 @@
+// Administrative changes as typed events: who (the actor) did what (the action) to which subject, with a redacted diff.
+
+/** Who made a change: the OS user of a CLI command, an API key or console login, or the server itself. */
+export interface Actor {
+  readonly kind: 'cli' | 'api' | 'console' | 'system';
+  /** The OS user (cli), the API key or console account (api, console), the process' job (system). */
+  readonly name: string;
+  /** Where the request came from (api, console). */
+  readonly address?: string;
+}
+
+export const ACTOR_KINDS = ['cli', 'api', 'console', 'system'] as const satisfies readonly Actor['kind'][];
+
+/** The catalogue of administrative actions (also in docs/ARCHITECTURE.md): each is one admin service call. */
+export const ADMIN_ACTIONS = {
+  'users.add': 'a user created',
+  'users.set': "a user's permissions, required methods, home or allowed networks changed",
+  'users.remove': 'a user deleted (files stay)',
+  'users.passwd': "a user's password set",
+  'users.disable': 'a user refused all logins',
+  'users.enable': 'a disabled user allowed again',
+  'users.keys.add': 'public keys accepted for a user',
+  'users.keys.remove': 'public keys removed from a user',
+  'users.keys.generate': 'a key pair made for a user; the private half handed out once',
+  'users.totp.enable': 'TOTP required for a user (new secret and recovery codes)',
+  'users.totp.disable': "a user's TOTP secret removed",
+  'users.unlock': "a user's lockout ended",
+  'users.first-start': 'the admin account created on first start',
+  'keys.host.generate': 'a host key generated',
+  'keys.host.import': 'a host key imported',
+  'keys.host.promote': 'a pending host key made active',
+  'keys.host.promote-due': 'a pending host key made active by its grace period',
+  'keys.host.retire': 'a host key retired',
+  'keys.host.export': 'a private host key exported',
+  'keys.host.first-start': 'a default host key generated on first start',
+  'keys.client.generate': 'a client key generated',
+  'keys.client.import': 'a client key imported',
+  'keys.client.export': 'a private client key exported',
+  'keys.client.remove': 'a client key deleted',
+  'keys.pgp.generate': 'an OpenPGP key generated',
+  'keys.pgp.import': 'an OpenPGP key imported',
+  'keys.pgp.export': 'a private OpenPGP key exported',
+  'keys.pgp.remove': 'an OpenPGP key deleted',
+  'partners.add': 'a partner added',
+  'partners.set': "a partner's address, login or options changed",
+  'partners.trust': "a partner's host key pinned",
+  'partners.remove': 'a partner removed',
+  'jobs.add': 'a transfer job defined',
+  'jobs.set': "a job's schedule, retries or backoff changed",
+  'jobs.enable': "a job's schedule enabled",
+  'jobs.disable': "a job's schedule disabled",
+  'jobs.run': 'a job run by hand',
+  'jobs.remove': 'a job removed with its history',
+  'defender.unban': "an address' ban lifted",
+  'audit.prune': 'audit records older than the retention period deleted',
+  'data.backup': 'a backup taken',
+  'data.restore': 'a backup restored',
+} as const;
+
+export type AdminAction = keyof typeof ADMIN_ACTIONS;
+
+/** One administrative change. `changes` never holds a secret: '(set)', 'changed', fingerprints instead. */
+export interface AdminEvent {
+  readonly type: 'admin';
+  readonly at: Date;
+  readonly actor: Actor;
+  readonly action: AdminAction;
+  /** The account or object changed ('bob', 'host key 3', 'partner acme'). */
+  readonly subject?: string;
+  readonly changes?: Readonly<Record<string, unknown>>;
+}
