@@ -8,11 +8,12 @@ import {
   PermissionDeniedError,
   StorageError,
   toFerryError,
+  UnsupportedError,
 } from '../errors.js';
 import type { TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
-import type { Fs, FsFile, FsStat } from '../vfs/types.js';
+import { canDo, type Fs, type FsFile, type FsStat } from '../vfs/types.js';
 import { hashRange, type RangeReader, type RangeSource, UploadDigest } from './digest.js';
 import type { ConcretePermission } from './permissions.js';
 import type { ChecksumRequest, FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
@@ -82,12 +83,15 @@ export class SessionFileHandle implements FileHandle {
   #bytesWritten = 0;
   #firstRead: number | undefined;
   #firstWrite: number | undefined;
+  /** Highest offset a read started at; a backend without random reads only moves forward. */
+  #lastReadAt = 0;
   /** Set when a leftover partial is being restarted from 0; every write waits for the truncation. */
   #restart: Promise<void> | undefined;
   /**
-   * The first write, sync or close the storage failed (disk full, quota, I/O error). From then on the
-   * content is not what the client sent: later writes fail at once with this error, close() reports it,
-   * and the file is discarded rather than published (see #discardIncomplete).
+   * The first write, sync or close the storage failed (disk full, quota, I/O error), or the first write the
+   * backend cannot do (out of order without random writes). From then on the content is not what the client
+   * sent: later writes fail at once with this error, close() reports it, and the file is discarded rather
+   * than published (see #discardIncomplete).
    */
   #storageFailure: FerryError | undefined;
   #closed = false;
@@ -121,6 +125,10 @@ export class SessionFileHandle implements FileHandle {
       if (!this.mode.read) throw new PermissionDeniedError('Handle is not open for reading');
       checkRange(offset, length);
       checkRange(headroom, 0);
+      if (offset < this.#lastReadAt && !canDo(this.#host.fs, 'randomReads')) {
+        throw new UnsupportedError('This storage reads files front to back only');
+      }
+      this.#lastReadAt = offset;
       const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom, into);
       this.#firstRead ??= offset;
       this.#bytesRead += data.length - headroom;
@@ -152,6 +160,11 @@ export class SessionFileHandle implements FileHandle {
       this.#restart = this.#o.file.truncate(0);
       this.#end = 0;
     }
+    try {
+      this.#checkSequential(position);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#end = Math.max(this.#end, position + length);
     this.#firstWrite ??= position;
     return this.#track(() => this.#writeAt(position, data, length, true));
@@ -163,6 +176,7 @@ export class SessionFileHandle implements FileHandle {
       this.#assertOpen();
       if (this.#storageFailure) throw this.#storageFailure;
       this.#host.checkFileSize(position + data.length);
+      this.#checkSequential(position);
       this.#end = Math.max(this.#end, position + data.length);
       await this.#writeAt(position, data, data.length, false);
     });
@@ -174,6 +188,18 @@ export class SessionFileHandle implements FileHandle {
       this.#assertOpen();
       return this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH));
     });
+  }
+
+  /**
+   * On a backend without random writes a write must start where the file ends; any other position fails the
+   * whole upload (nothing published, the partial removed) instead of leaving a file with a hole in it.
+   */
+  #checkSequential(position: number): void {
+    if (position === this.#end || canDo(this.#host.fs, 'randomWrites')) return;
+    throw this.#storageFailed(
+      new UnsupportedError('This storage writes files front to back only (write out of order)'),
+      'write',
+    );
   }
 
   async #writeAt(position: number, data: ByteChunks, length: number, account: boolean): Promise<void> {
@@ -202,6 +228,9 @@ export class SessionFileHandle implements FileHandle {
       try {
         const dirs = this.#o.permissionDirs;
         if (attrs.mode !== undefined) this.#host.require('chmod', dirs);
+        if (attrs.mode !== undefined && !canDo(this.#host.fs, 'modes')) {
+          throw new UnsupportedError('This storage keeps no permission bits');
+        }
         if (attrs.atime !== undefined || attrs.mtime !== undefined) this.#host.require('chtimes', dirs);
         // Writable handles already passed upload/overwrite at open; read-only ones may not resize.
         if (attrs.size !== undefined && !this.mode.write) {
@@ -423,7 +452,9 @@ export class SessionFileHandle implements FileHandle {
     const error = toFerryError(err);
     if (this.#storageFailure === undefined && this.mode.write) {
       this.#storageFailure = error;
-      this.#host.log.error(
+      // A refused out-of-order write is the client's choice meeting the backend's limits, not a fault.
+      const level = error.code === 'ERR_UNSUPPORTED' ? 'warn' : 'error';
+      this.#host.log[level](
         { err, path: this.path, reason: error.message, during },
         `upload failed: ${error.message}`,
       );

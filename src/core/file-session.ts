@@ -8,11 +8,12 @@ import {
   NotFoundError,
   PermissionDeniedError,
   toFerryError,
+  UnsupportedError,
 } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { FileOperationEvent, TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
-import type { Fs, FsDir, FsStat } from '../vfs/types.js';
+import { canDo, type Fs, type FsDir, type FsStat } from '../vfs/types.js';
 import {
   DEFAULT_MAX_HASH_BYTES,
   type HandleHost,
@@ -240,8 +241,10 @@ class CoreFileSession implements FileSession {
   #toFileStat(s: FsStat): FileStat {
     const { username, virtualId } = this.identity;
     // Asked each time: the process drops root after start-up, after which its files are the service user's.
-    const ownUid = s.uid === process.getuid?.();
-    const ownGid = s.gid === process.getgid?.();
+    // A backend without ownership has no owners to show: everything is the user's own.
+    const owners = canDo(this.#fs, 'ownership');
+    const ownUid = !owners || s.uid === process.getuid?.();
+    const ownGid = !owners || s.gid === process.getgid?.();
     const id = VIRTUAL_ID_BASE + (virtualId ?? 0);
     return {
       kind: s.kind,
@@ -420,6 +423,9 @@ class CoreFileSession implements FileSession {
         if (attrs.mode !== undefined && st.kind === 'symlink') {
           throw new FerryError('ERR_UNSUPPORTED', 'The mode of a symlink cannot be changed');
         }
+        if (attrs.mode !== undefined && !canDo(this.#fs, 'modes')) {
+          throw new UnsupportedError('This storage keeps no permission bits');
+        }
         // uid/gid are ignored on purpose: ownership is not changeable through Ferry (one server account owns every file).
         if (attrs.size !== undefined) {
           const file = await this.#fs.open(real, { read: false, write: true, noFollow: true });
@@ -462,7 +468,10 @@ class CoreFileSession implements FileSession {
     }
     if (mode.read) this.#require('download', dirs);
     // Mode bits from the client need chmod where the file lives; setuid, setgid and sticky are never kept.
-    const createAttrs = attrs.mode !== undefined && this.#policy.has('chmod', virtualDirname(v)) ? attrs : {};
+    const createAttrs =
+      attrs.mode !== undefined && this.#policy.has('chmod', virtualDirname(v)) && canDo(this.#fs, 'modes')
+        ? attrs
+        : {};
     const opened = await this.#confirmOpened(
       mode.write
         ? await this.#openForWrite(v, real, dirs, mode, createAttrs, existing)
@@ -529,7 +538,8 @@ class CoreFileSession implements FileSession {
         };
       }
       // Replacing a complete file: readers keep seeing the old content until close(); keep its mode.
-      return this.#openPartial(base, real, true, createMode, existing.mode & 0o777);
+      const keepMode = canDo(this.#fs, 'modes') ? existing.mode & 0o777 : undefined;
+      return this.#openPartial(base, real, true, createMode, keepMode);
     }
     const partialExists =
       this.#atomic && (await this.#tryStat(this.#partialOf(real), false))?.kind === 'file';
@@ -659,7 +669,8 @@ class CoreFileSession implements FileSession {
       if (v === '/') throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
       const real = await this.#jail.resolve(v, false);
       this.#require('create_dirs', this.#permissionDirs(v, real));
-      const chmodAllowed = attrs.mode !== undefined && this.#policy.has('chmod', virtualDirname(v));
+      const chmodAllowed =
+        attrs.mode !== undefined && this.#policy.has('chmod', virtualDirname(v)) && canDo(this.#fs, 'modes');
       await this.#fs.mkdir(real, { mode: chmodAllowed ? attrs.mode! & 0o777 : 0o777 });
     });
   }
@@ -705,8 +716,12 @@ class CoreFileSession implements FileSession {
         }
         // The new name must not grant more on the same content than the old one did (as for hard links).
         this.#requireNoMoreThan(this.#permissionDirs(vTo, realTo), this.#permissionDirs(vFrom, realFrom));
-        // Without overwrite the kernel refuses an existing target atomically (RENAME_NOREPLACE).
-        await this.#fs.rename(realFrom, realTo, { noReplace: !options.overwrite });
+        if (options.overwrite || canDo(this.#fs, 'atomicNoReplace')) {
+          // Without overwrite the kernel refuses an existing target atomically (RENAME_NOREPLACE).
+          await this.#fs.rename(realFrom, realTo, { noReplace: !options.overwrite });
+        } else {
+          await renameWithoutReplacing(this.#fs, realFrom, realTo, isDir, this.#log);
+        }
       },
       () => ({ overwrite: options.overwrite }),
     );
@@ -728,8 +743,8 @@ class CoreFileSession implements FileSession {
       if (vLink === '/') throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
       if (targetPath.includes('\0')) throw new InvalidPathError('Path contains a NUL byte');
       if (targetPath === '') throw new InvalidArgumentError('Empty link target');
-      if (this.#fs.capabilities?.symlinks === false) {
-        throw new FerryError('ERR_UNSUPPORTED', 'Symlinks are not supported by this storage');
+      if (!canDo(this.#fs, 'symlinks')) {
+        throw new UnsupportedError('Symlinks are not supported by this storage');
       }
       // Partial uploads are reachable by no name, a link's included (opens check again on what they opened).
       if (targetPath.split('/').some(isReservedName)) {
@@ -749,6 +764,8 @@ class CoreFileSession implements FileSession {
     return this.#audited('hardlink', newPath, existingPath, async () => {
       const vOld = this.#virtual(existingPath, 'lookup');
       const vNew = this.#virtual(newPath, 'create');
+      if (!canDo(this.#fs, 'hardLinks'))
+        throw new UnsupportedError('Hard links are not supported by this storage');
       const realOld = await this.#jail.resolve(vOld, false);
       const realNew = await this.#jail.resolve(vNew, false);
       const st = await this.#fs.lstat(realOld);
@@ -765,6 +782,8 @@ class CoreFileSession implements FileSession {
   statvfs(path: string): Promise<StatVfs> {
     return this.#run(async () => {
       const v = this.#virtual(path, 'lookup');
+      if (!canDo(this.#fs, 'statvfs'))
+        throw new UnsupportedError('This storage reports no file system figures');
       const real = await this.#jail.resolve(v, true);
       const s = await this.#fs.statfs(real);
       return {
@@ -849,6 +868,48 @@ class CoreFileSession implements FileSession {
     this.#files.clear();
     this.#dirs.clear();
     await this.#fs.dispose?.();
+  }
+}
+
+/**
+ * Rename that never replaces, on a backend that cannot refuse an existing target atomically: a hard link
+ * (refused atomically when the name exists) then the old name removed; without hard links, the name is
+ * claimed by an exclusive create (a file, or an empty directory) that the rename then replaces. Either way
+ * an existing target is never overwritten, even by a racing rename or upload.
+ */
+async function renameWithoutReplacing(
+  fs: Fs,
+  from: string,
+  to: string,
+  isDir: boolean,
+  log: Logger,
+): Promise<void> {
+  if (!isDir && canDo(fs, 'hardLinks')) {
+    await fs.link(from, to);
+    try {
+      await fs.unlink(from);
+    } catch (err) {
+      await fs.unlink(to).catch((undoErr: unknown) => log.warn({ err: undoErr }, 'undoing a link failed'));
+      throw err;
+    }
+    return;
+  }
+  if (isDir) await fs.mkdir(to, { mode: 0o700 });
+  else {
+    const placeholder = await fs.open(
+      to,
+      { read: false, write: true, create: true, exclusive: true, noFollow: true },
+      0o600,
+    );
+    await placeholder.close();
+  }
+  try {
+    await fs.rename(from, to);
+  } catch (err) {
+    await (isDir ? fs.rmdir(to) : fs.unlink(to)).catch((undoErr: unknown) =>
+      log.warn({ err: undoErr }, 'removing a rename placeholder failed'),
+    );
+    throw err;
   }
 }
 
