@@ -35,13 +35,13 @@ import type {
   SetAttrs,
   StatVfs,
 } from './types.js';
-import { claimPartial, isPartialClaimed, UploadInProgressError } from './upload-lock.js';
+import { claimPartial, isPartialClaimed, partialClaimKey, UploadInProgressError } from './upload-lock.js';
 import {
   DEFAULT_PATH_LIMITS,
   hasReservedComponent,
   isReservedName,
   type PathLimits,
-  partialNameFor,
+  partialPathFor,
   resolveVirtualPath,
   virtualBasename,
   virtualDirname,
@@ -197,15 +197,12 @@ class CoreFileSession implements FileSession {
   }
 
   #partialOf(real: string): string {
-    return posix.join(
-      posix.dirname(real),
-      partialNameFor(posix.basename(real), this.#limits.maxComponentLength),
-    );
+    return partialPathFor(real, this.#limits.maxComponentLength);
   }
 
   /** Claims are process-wide and backend paths are per home: the home is part of the key. */
   #claimKey(partial: string): string {
-    return `${this.identity.homeDir}\0${partial}`;
+    return partialClaimKey(this.identity.homeDir, partial);
   }
 
   /**
