@@ -1,8 +1,5 @@
-// An open file of a session: position-addressed I/O, transfer accounting, and completion of atomic uploads on close.
-import { createHash } from 'node:crypto';
 import {
   AuditUnavailableError,
-  BudgetExceededError,
   type FerryError,
   InvalidArgumentError,
   PermissionDeniedError,
@@ -10,64 +7,18 @@ import {
   toFerryError,
   UnsupportedError,
 } from '../errors.js';
-import type { TransferEvent } from '../events/types.js';
-import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
-import { canDo, type Fs, type FsFile, type FsStat } from '../vfs/types.js';
-import { hashRange, type RangeReader, type RangeSource, UploadDigest } from './digest.js';
-import type { ConcretePermission } from './permissions.js';
+import { canDo } from '../vfs/types.js';
+import { checkFileDigests } from './check-file.js';
+import { hashRange, type RangeSource, UploadDigest } from './digest.js';
+import type { HandleHost, OpenedFile } from './handle-host.js';
 import type { ChecksumRequest, FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
 import { admissionOf } from './upload-admission.js';
 
+export type { HandleHost, OpenedFile } from './handle-host.js';
+
 /** Largest single read served; bounds memory per request whatever length a client asks for. */
 export const MAX_READ_LENGTH = 1024 * 1024;
-
-/**
- * Bytes one check-file request may hash, and the largest out-of-order upload hashed on close: 64 GiB is about
- * a minute of one core (SHA-256 ~1.7 GB/s, MD5 ~0.75 GB/s here), so a sparse file cannot buy hours of CPU.
- */
-export const DEFAULT_MAX_HASH_BYTES = 64 * 1024 * 1024 * 1024;
-
-/** What a handle needs from its session; keeps policy (permissions, events) in one place. */
-export interface HandleHost {
-  readonly fs: Fs;
-  readonly log: Logger;
-  toFileStat(stat: FsStat): FileStat;
-  /** Throws PermissionDeniedError unless `permission` holds in every one of `dirs`. */
-  require(permission: ConcretePermission, dirs: readonly string[]): void;
-  /** Settles once the event's listeners are done (the audit record committed); never rejects. */
-  emitTransfer(
-    fields: Omit<TransferEvent, 'type' | 'at' | 'sessionId' | 'username' | 'remoteAddress' | 'protocol'>,
-  ): Promise<void>;
-  emitSetstat(path: string, attrs: SetAttrs, error?: unknown): void;
-  released(handle: SessionFileHandle): void;
-  /** Throws a LimitError when a file may not grow to `size` bytes. */
-  checkFileSize(size: number): void;
-  /** Bytes one checksum() may hash; out-of-order uploads larger than this get no SHA-256 on close. */
-  readonly maxHashBytes: number;
-  /** Aborted when the session's connection is gone. */
-  readonly signal?: AbortSignal | undefined;
-  /** Records a check-file read in the audit trail (it reveals content, like a download). */
-  emitChecksum(path: string, detail: Readonly<Record<string, unknown>>, error?: unknown): void;
-}
-
-export interface OpenedFile {
-  readonly path: string;
-  readonly mode: OpenMode;
-  readonly file: FsFile;
-  /** The backend file read and written: the partial for atomic uploads, else the file itself. */
-  readonly backendPath: string;
-  /** Set for atomic uploads: where the partial goes on close(). */
-  readonly finalPath?: string;
-  /** Virtual directories whose permissions govern this file (as named, and where symlinks lead). */
-  readonly permissionDirs: readonly string[];
-  readonly sizeAtOpen: number;
-  /** The open created or truncated the file: it is an upload even if nothing is written. */
-  readonly createdNew: boolean;
-  /** An atomic upload continuing a partial left by an earlier, interrupted one. */
-  readonly continuesPartial?: boolean;
-  readonly releaseClaim?: () => void;
-}
 
 export class SessionFileHandle implements FileHandle {
   readonly path: string;
@@ -282,42 +233,12 @@ export class SessionFileHandle implements FileHandle {
 
   checksum(request: ChecksumRequest, options: { signal?: AbortSignal } = {}): Promise<Buffer[]> {
     const { algorithm, offset, length, blockSize } = request;
-    let hashed = 0;
-    let range = 0;
     // Either the request (its session ending) or the whole connection going away stops the loop.
     const checkAborted = (): void => {
       options.signal?.throwIfAborted();
       this.#host.signal?.throwIfAborted();
     };
-    const digestsOf = async (read: RangeReader): Promise<Buffer[]> => {
-      const size = (await this.#o.file.stat()).size;
-      const start = Math.min(offset, size);
-      const end = length === 0 ? size : Math.min(size, offset + length);
-      range = end - start;
-      // The cost is known before any byte is read: refuse instead of hashing a huge sparse file for minutes.
-      if (range > this.#host.maxHashBytes) {
-        throw new BudgetExceededError(
-          `check-file range of ${range} bytes exceeds the limit of ${this.#host.maxHashBytes} bytes per request`,
-        );
-      }
-      const digests: Buffer[] = [];
-      if (blockSize === 0) {
-        // Not hashRange(…, 0): its length 0 means "to end of file", which a growing file would stretch.
-        digests.push(
-          range === 0
-            ? createHash(algorithm).digest()
-            : await hashRange(read, algorithm, start, range, checkAborted),
-        );
-        hashed = range;
-      } else {
-        for (let at = start; at < end; at += blockSize) {
-          const n = Math.min(blockSize, end - at);
-          digests.push(await hashRange(read, algorithm, at, n, checkAborted));
-          hashed += n;
-        }
-      }
-      return digests;
-    };
+    const progress = { hashed: 0, range: 0 };
     return this.#track(async () => {
       try {
         this.#assertOpen();
@@ -325,13 +246,22 @@ export class SessionFileHandle implements FileHandle {
         checkRange(offset, length);
         checkRange(blockSize, 0);
         // The handle's own descriptor (always readable), never a reopen by name.
-        const digests = await this.#byDescriptor(digestsOf);
-        this.#host.emitChecksum(this.path, { algorithm, offset, length, blockSize, bytes: hashed });
+        const digests = await this.#byDescriptor(async (read) =>
+          checkFileDigests(
+            read,
+            (await this.#o.file.stat()).size,
+            request,
+            this.#host.maxHashBytes,
+            checkAborted,
+            progress,
+          ),
+        );
+        this.#host.emitChecksum(this.path, { algorithm, offset, length, blockSize, bytes: progress.hashed });
         return digests;
       } catch (err) {
         this.#host.emitChecksum(
           this.path,
-          { algorithm, offset, length, blockSize, range, bytes: hashed },
+          { algorithm, offset, length, blockSize, range: progress.range, bytes: progress.hashed },
           err,
         );
         throw err;
