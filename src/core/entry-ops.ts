@@ -1,4 +1,4 @@
-// Entry operations of a session by path: SETSTAT, rename (never replacing when asked not to, on any backend), symlinks and hard links.
+// Entry operations of a session by path: SETSTAT, delete, rename (never replacing when asked not to, on any backend), links, statvfs.
 import { posix } from 'node:path';
 import {
   FerryError,
@@ -12,7 +12,8 @@ import type { Logger } from '../logger.js';
 import { canDo, type Fs } from '../vfs/types.js';
 import type { HomeJail } from './home-jail.js';
 import type { SessionPaths } from './session-paths.js';
-import type { SetAttrs } from './types.js';
+import type { SetAttrs, StatVfs } from './types.js';
+import { isPartialClaimed, UploadInProgressError } from './upload-lock.js';
 import { hasReservedComponent, isReservedName, virtualBasename, virtualDirname } from './virtual-path.js';
 
 /** What an entry operation needs from its session. */
@@ -149,6 +150,49 @@ export async function createHardlink(
   ctx.paths.require('create_symlinks', newDirs);
   ctx.paths.requireNoMoreThan(newDirs, oldDirs);
   await ctx.fs.link(realOld, realNew);
+}
+
+/** Deletes a file, or (atomic uploads) the partial of an abandoned upload that stat reported under its name. */
+export async function removeFile(ctx: EntryContext, path: string, atomic: boolean): Promise<void> {
+  const v = ctx.paths.virtual(path, 'lookup');
+  const real = await ctx.jail.resolve(v, false);
+  const dirs = ctx.paths.permissionDirs(v, real);
+  const st = await ctx.paths.tryStat(real, false);
+  if (!st) {
+    // Deleting what stat reported: a user may abandon an interrupted upload's partial.
+    const partial = ctx.paths.partialOf(real);
+    if (atomic && (await ctx.paths.tryStat(partial, false))?.kind === 'file') {
+      ctx.paths.require('delete_files', dirs);
+      if (isPartialClaimed(ctx.paths.claimKey(partial))) throw new UploadInProgressError(v);
+      await ctx.fs.unlink(partial);
+      return;
+    }
+    throw new NotFoundError();
+  }
+  if (st.kind === 'directory') throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
+  ctx.paths.require('delete_files', dirs);
+  await ctx.fs.unlink(real);
+}
+
+/** File system figures for statvfs@openssh.com. */
+export async function statvfsOf(ctx: EntryContext, path: string): Promise<StatVfs> {
+  const v = ctx.paths.virtual(path, 'lookup');
+  if (!canDo(ctx.fs, 'statvfs')) throw new UnsupportedError('This storage reports no file system figures');
+  const real = await ctx.jail.resolve(v, true);
+  const s = await ctx.fs.statfs(real);
+  return {
+    bsize: s.bsize,
+    frsize: s.bsize,
+    blocks: s.blocks,
+    bfree: s.bfree,
+    bavail: s.bavail,
+    files: s.files,
+    ffree: s.ffree,
+    favail: s.ffree,
+    fsid: 0,
+    flag: 0,
+    namemax: s.namemax,
+  };
 }
 
 /**

@@ -1,9 +1,7 @@
 import {
-  AuditUnavailableError,
   type FerryError,
   InvalidArgumentError,
   PermissionDeniedError,
-  StorageError,
   toFerryError,
   UnsupportedError,
 } from '../errors.js';
@@ -14,6 +12,7 @@ import { hashRange, type RangeSource, UploadDigest } from './digest.js';
 import type { HandleHost, OpenedFile } from './handle-host.js';
 import type { ChecksumRequest, FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
 import { admissionOf } from './upload-admission.js';
+import { closeAndHash, discardIncomplete, failureReason } from './upload-close.js';
 
 export type { HandleHost, OpenedFile } from './handle-host.js';
 
@@ -306,7 +305,7 @@ export class SessionFileHandle implements FileHandle {
     } finally {
       try {
         // Before the claim is released: a new upload of the same name must not lose its fresh partial.
-        if (this.#storageFailure !== undefined) await this.#discardIncomplete();
+        if (this.#storageFailure !== undefined) await discardIncomplete(this.#o, this.#host, this.path);
       } finally {
         o.releaseClaim?.();
         this.#host.released(this);
@@ -349,32 +348,18 @@ export class SessionFileHandle implements FileHandle {
 
   /** Closes the backend file and returns the SHA-256 of an upload; a failing close fails the upload. */
   async #complete(complete: boolean, isUpload: boolean): Promise<string | undefined> {
-    const o = this.#o;
-    let sha256: string | undefined;
     try {
-      try {
-        if (isUpload) {
-          const size = (await o.file.stat()).size;
-          sha256 = await this.#digest.digestFor(size);
-          // Out-of-order writes: hash what is on disk, streamed through this descriptor before it closes.
-          if (sha256 === undefined && complete && size <= this.#host.maxHashBytes) {
-            sha256 = (await this.#byDescriptor((read) => hashRange(read, 'sha256', 0, 0))).toString('hex');
-          } else if (sha256 === undefined && complete) {
-            // A write at a huge offset must not buy minutes of hashing; the record then carries no SHA-256.
-            this.#host.log.info(
-              { path: this.path, size },
-              'out-of-order upload larger than maxHashBytes: not hashed',
-            );
-          }
-        }
-      } finally {
-        await o.file.close();
-      }
+      const how = {
+        digest: this.#digest,
+        host: this.#host,
+        path: this.path,
+        byDescriptor: this.#byDescriptor,
+      };
+      return await closeAndHash(this.#o, how, complete, isUpload);
     } catch (err) {
       // Network and some local filesystems report lost writes only here (close returns the deferred error).
       throw this.#storageFailed(err, 'close');
     }
-    return sha256;
   }
 
   /** Records the first storage failure of this handle (logged once, with its reason) and returns it. */
@@ -390,26 +375,6 @@ export class SessionFileHandle implements FileHandle {
       );
     }
     return error;
-  }
-
-  /**
-   * A file whose writes failed must never look complete. The partial of an atomic upload is removed
-   * (a hole or a stale range could otherwise be resumed into a corrupt file). A file this handle created
-   * or truncated in direct mode holds nothing but the incomplete upload: it is removed too, so nobody
-   * (people or automation watching the directory) takes it for the file sent. A file that existed and was
-   * written in place (random writes, appends) cannot be restored: it stays, the failure logged and audited.
-   */
-  async #discardIncomplete(): Promise<void> {
-    const o = this.#o;
-    if (o.finalPath === undefined && !o.createdNew) {
-      this.#host.log.warn({ path: this.path }, 'file written in place is incomplete after a storage failure');
-      return;
-    }
-    try {
-      await this.#host.fs.unlink(o.backendPath);
-    } catch (err) {
-      this.#host.log.error({ err, path: this.path }, 'could not remove the incomplete upload');
-    }
   }
 
   /**
@@ -436,12 +401,6 @@ export class SessionFileHandle implements FileHandle {
     run.then(forget, forget);
     return run;
   }
-}
-
-/** The reason recorded for a failed transfer: fixed texts for storage and audit failures, else only the code (messages may carry backend paths). */
-function failureReason(failure: unknown): string {
-  const error = toFerryError(failure);
-  return error instanceof StorageError || error instanceof AuditUnavailableError ? error.message : error.code;
 }
 
 function checkRange(offset: number, length: number): void {

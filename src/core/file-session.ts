@@ -7,7 +7,6 @@ import {
   NotFoundError,
   PermissionDeniedError,
   toFerryError,
-  UnsupportedError,
 } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +14,15 @@ import { canDo, type Fs } from '../vfs/types.js';
 import { DEFAULT_MAX_HASH_BYTES } from './check-file.js';
 import { copyBetweenHandles } from './copy-data.js';
 import { openDirHandle, type SessionDirHandle } from './dir-handle.js';
-import { createHardlink, createSymlink, type EntryContext, renameEntry, setstatPath } from './entry-ops.js';
+import {
+  createHardlink,
+  createSymlink,
+  type EntryContext,
+  removeFile,
+  renameEntry,
+  setstatPath,
+  statvfsOf,
+} from './entry-ops.js';
 import { SessionFileHandle } from './file-handle.js';
 import type { HandleHost } from './handle-host.js';
 import { HomeJail } from './home-jail.js';
@@ -34,7 +41,6 @@ import type {
   SetAttrs,
   StatVfs,
 } from './types.js';
-import { isPartialClaimed, UploadInProgressError } from './upload-lock.js';
 import { FileOpener } from './upload-open.js';
 import {
   DEFAULT_PATH_LIMITS,
@@ -276,26 +282,7 @@ class CoreFileSession implements FileSession {
   }
 
   remove(path: string): Promise<void> {
-    return this.#audited('delete', path, undefined, async () => {
-      const v = this.#paths.virtual(path, 'lookup');
-      const real = await this.#jail.resolve(v, false);
-      const dirs = this.#paths.permissionDirs(v, real);
-      const st = await this.#paths.tryStat(real, false);
-      if (!st) {
-        // Deleting what stat reported: a user may abandon an interrupted upload's partial.
-        const partial = this.#paths.partialOf(real);
-        if (this.#atomic && (await this.#paths.tryStat(partial, false))?.kind === 'file') {
-          this.#paths.require('delete_files', dirs);
-          if (isPartialClaimed(this.#paths.claimKey(partial))) throw new UploadInProgressError(v);
-          await this.#fs.unlink(partial);
-          return;
-        }
-        throw new NotFoundError();
-      }
-      if (st.kind === 'directory') throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
-      this.#paths.require('delete_files', dirs);
-      await this.#fs.unlink(real);
-    });
+    return this.#audited('delete', path, undefined, () => removeFile(this.#entries, path, this.#atomic));
   }
 
   mkdir(path: string, attrs: SetAttrs = {}): Promise<void> {
@@ -358,26 +345,7 @@ class CoreFileSession implements FileSession {
   }
 
   statvfs(path: string): Promise<StatVfs> {
-    return this.#run(async () => {
-      const v = this.#paths.virtual(path, 'lookup');
-      if (!canDo(this.#fs, 'statvfs'))
-        throw new UnsupportedError('This storage reports no file system figures');
-      const real = await this.#jail.resolve(v, true);
-      const s = await this.#fs.statfs(real);
-      return {
-        bsize: s.bsize,
-        frsize: s.bsize,
-        blocks: s.blocks,
-        bfree: s.bfree,
-        bavail: s.bavail,
-        files: s.files,
-        ffree: s.ffree,
-        favail: s.ffree,
-        fsid: 0,
-        flag: 0,
-        namemax: s.namemax,
-      };
-    });
+    return this.#run(() => statvfsOf(this.#entries, path));
   }
 
   copyData(
