@@ -3,7 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { posix } from 'node:path';
 import { claimPartial, partialClaimKey } from '../core/upload-lock.js';
 import { partialPathFor } from '../core/virtual-path.js';
-import { FerryError } from '../errors.js';
+import { FerryError, InvalidArgumentError } from '../errors.js';
 import { canDo, type Fs, type FsFile, type FsStat } from '../vfs/types.js';
 import { OPEN, type SftpClient } from './sftp-client.js';
 
@@ -349,7 +349,7 @@ export async function upload(
   const fd = await localFile.fs.open(localFile.path, { read: true, write: false });
   try {
     const local = await fd.stat();
-    if (local.kind !== 'file') throw new IntegrityError(`${localFile.path}: not a regular file`);
+    if (local.kind !== 'file') throw new InvalidArgumentError(`${localFile.path}: not a regular file`);
     const size = local.size;
     let start = 0;
     if (options.resume !== false) {
