@@ -90,7 +90,11 @@ export interface FsCapabilities {
   readonly randomWrites?: boolean;
   /** Reads at any position of an open file; without it reads only move forward (offsets never decrease). */
   readonly randomReads?: boolean;
-  /** `rename` replaces an existing target atomically: readers see the old file or the new one, never neither. */
+  /**
+   * `rename` replaces an existing target atomically: readers see the old file or the new one, never neither.
+   * Declared for operators and future backends; the core publishes uploads by rename either way (without it a
+   * reader may briefly find no file, never a partial one).
+   */
   readonly atomicRename?: boolean;
   /** `rename` with `noReplace` refuses an existing target atomically (RENAME_NOREPLACE). */
   readonly atomicNoReplace?: boolean;
