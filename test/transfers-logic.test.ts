@@ -179,6 +179,10 @@ test('command lines split like sftp, destinations parse like ssh, temp names sit
     path: 'in',
   });
   assert.equal(parseDestination('me@x@host').user, 'me@x');
-  assert.equal(partName('/data/in/report.csv'), '/data/in/.report.csv.ferry-part');
+  assert.equal(
+    partName('/data/in/report.csv'),
+    '/data/in/.ferry-part.report.csv',
+    'locally: the core partial',
+  );
   assert.equal(partName('out/a.bin', 'posix'), 'out/.a.bin.ferry-part');
 });

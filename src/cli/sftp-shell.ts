@@ -5,6 +5,7 @@ import { basename, join, posix, resolve } from 'node:path';
 import { globToRegExp, hasGlob } from '../transfers/glob.js';
 import { isDirectory, isRegularFile, type SftpClient } from '../transfers/sftp-client.js';
 import { download, upload } from '../transfers/transfer.js';
+import { LocalFs } from '../vfs/local/local-fs.js';
 import {
   COMMANDS,
   need,
@@ -13,6 +14,9 @@ import {
   type ShellSession,
   splitArgs,
 } from './sftp-shell-commands.js';
+
+/** The shell's side is the user's own disk: local paths are absolute host paths, read and written through this Fs. */
+const hostFs = new LocalFs();
 
 export class SftpShell implements ShellSession {
   remoteCwd: string;
@@ -91,12 +95,17 @@ export class SftpShell implements ShellSession {
     this.io.out(`Fetching ${remote} to ${local}\n`);
     this.io.progress.start(basename(remote), attrs.size ?? 0);
     try {
-      await download(this.sftp, remote, local, {
-        useTempName: false,
-        resume: flags.has('a'),
-        preserve: flags.has('p'),
-        onProgress: (done, total) => this.io.progress.update(done, total),
-      });
+      await download(
+        this.sftp,
+        remote,
+        { fs: hostFs, path: local },
+        {
+          useTempName: false,
+          resume: flags.has('a'),
+          preserve: flags.has('p'),
+          onProgress: (done, total) => this.io.progress.update(done, total),
+        },
+      );
     } finally {
       this.io.progress.stop();
     }
@@ -118,7 +127,7 @@ export class SftpShell implements ShellSession {
     this.io.out(`Uploading ${local} to ${remote}\n`);
     this.io.progress.start(basename(local), s.size);
     try {
-      await upload(this.sftp, local, remote, {
+      await upload(this.sftp, { fs: hostFs, path: local }, remote, {
         useTempName: false,
         resume: flags.has('a'),
         preserve: flags.has('p'),

@@ -1,72 +1,23 @@
-// An open file of a session: position-addressed I/O, transfer accounting, and completion of atomic uploads on close.
-import { createHash } from 'node:crypto';
 import {
-  AuditUnavailableError,
-  BudgetExceededError,
   type FerryError,
   InvalidArgumentError,
   PermissionDeniedError,
-  StorageError,
   toFerryError,
+  UnsupportedError,
 } from '../errors.js';
-import type { TransferEvent } from '../events/types.js';
-import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
-import type { Fs, FsFile, FsStat } from '../vfs/types.js';
-import { hashRange, type RangeReader, type RangeSource, UploadDigest } from './digest.js';
-import type { ConcretePermission } from './permissions.js';
+import { canDo } from '../vfs/types.js';
+import { checkFileDigests } from './check-file.js';
+import { hashRange, type RangeSource, UploadDigest } from './digest.js';
+import type { HandleHost, OpenedFile } from './handle-host.js';
 import type { ChecksumRequest, FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
 import { admissionOf } from './upload-admission.js';
+import { closeAndHash, discardIncomplete, failureReason } from './upload-close.js';
+
+export type { HandleHost, OpenedFile } from './handle-host.js';
 
 /** Largest single read served; bounds memory per request whatever length a client asks for. */
 export const MAX_READ_LENGTH = 1024 * 1024;
-
-/**
- * Bytes one check-file request may hash, and the largest out-of-order upload hashed on close: 64 GiB is about
- * a minute of one core (SHA-256 ~1.7 GB/s, MD5 ~0.75 GB/s here), so a sparse file cannot buy hours of CPU.
- */
-export const DEFAULT_MAX_HASH_BYTES = 64 * 1024 * 1024 * 1024;
-
-/** What a handle needs from its session; keeps policy (permissions, events) in one place. */
-export interface HandleHost {
-  readonly fs: Fs;
-  readonly log: Logger;
-  toFileStat(stat: FsStat): FileStat;
-  /** Throws PermissionDeniedError unless `permission` holds in every one of `dirs`. */
-  require(permission: ConcretePermission, dirs: readonly string[]): void;
-  /** Settles once the event's listeners are done (the audit record committed); never rejects. */
-  emitTransfer(
-    fields: Omit<TransferEvent, 'type' | 'at' | 'sessionId' | 'username' | 'remoteAddress' | 'protocol'>,
-  ): Promise<void>;
-  emitSetstat(path: string, attrs: SetAttrs, error?: unknown): void;
-  released(handle: SessionFileHandle): void;
-  /** Throws a LimitError when a file may not grow to `size` bytes. */
-  checkFileSize(size: number): void;
-  /** Bytes one checksum() may hash; out-of-order uploads larger than this get no SHA-256 on close. */
-  readonly maxHashBytes: number;
-  /** Aborted when the session's connection is gone. */
-  readonly signal?: AbortSignal | undefined;
-  /** Records a check-file read in the audit trail (it reveals content, like a download). */
-  emitChecksum(path: string, detail: Readonly<Record<string, unknown>>, error?: unknown): void;
-}
-
-export interface OpenedFile {
-  readonly path: string;
-  readonly mode: OpenMode;
-  readonly file: FsFile;
-  /** The backend file read and written: the partial for atomic uploads, else the file itself. */
-  readonly backendPath: string;
-  /** Set for atomic uploads: where the partial goes on close(). */
-  readonly finalPath?: string;
-  /** Virtual directories whose permissions govern this file (as named, and where symlinks lead). */
-  readonly permissionDirs: readonly string[];
-  readonly sizeAtOpen: number;
-  /** The open created or truncated the file: it is an upload even if nothing is written. */
-  readonly createdNew: boolean;
-  /** An atomic upload continuing a partial left by an earlier, interrupted one. */
-  readonly continuesPartial?: boolean;
-  readonly releaseClaim?: () => void;
-}
 
 export class SessionFileHandle implements FileHandle {
   readonly path: string;
@@ -82,12 +33,15 @@ export class SessionFileHandle implements FileHandle {
   #bytesWritten = 0;
   #firstRead: number | undefined;
   #firstWrite: number | undefined;
+  /** Highest offset a read started at; a backend without random reads only moves forward. */
+  #lastReadAt = 0;
   /** Set when a leftover partial is being restarted from 0; every write waits for the truncation. */
   #restart: Promise<void> | undefined;
   /**
-   * The first write, sync or close the storage failed (disk full, quota, I/O error). From then on the
-   * content is not what the client sent: later writes fail at once with this error, close() reports it,
-   * and the file is discarded rather than published (see #discardIncomplete).
+   * The first write, sync or close the storage failed (disk full, quota, I/O error), or the first write the
+   * backend cannot do (out of order without random writes). From then on the content is not what the client
+   * sent: later writes fail at once with this error, close() reports it, and the file is discarded rather
+   * than published (see #discardIncomplete).
    */
   #storageFailure: FerryError | undefined;
   #closed = false;
@@ -121,6 +75,10 @@ export class SessionFileHandle implements FileHandle {
       if (!this.mode.read) throw new PermissionDeniedError('Handle is not open for reading');
       checkRange(offset, length);
       checkRange(headroom, 0);
+      if (offset < this.#lastReadAt && !canDo(this.#host.fs, 'randomReads')) {
+        throw new UnsupportedError('This storage reads files front to back only');
+      }
+      this.#lastReadAt = offset;
       const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom, into);
       this.#firstRead ??= offset;
       this.#bytesRead += data.length - headroom;
@@ -152,6 +110,11 @@ export class SessionFileHandle implements FileHandle {
       this.#restart = this.#o.file.truncate(0);
       this.#end = 0;
     }
+    try {
+      this.#checkSequential(position);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#end = Math.max(this.#end, position + length);
     this.#firstWrite ??= position;
     return this.#track(() => this.#writeAt(position, data, length, true));
@@ -163,6 +126,7 @@ export class SessionFileHandle implements FileHandle {
       this.#assertOpen();
       if (this.#storageFailure) throw this.#storageFailure;
       this.#host.checkFileSize(position + data.length);
+      this.#checkSequential(position);
       this.#end = Math.max(this.#end, position + data.length);
       await this.#writeAt(position, data, data.length, false);
     });
@@ -174,6 +138,18 @@ export class SessionFileHandle implements FileHandle {
       this.#assertOpen();
       return this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH));
     });
+  }
+
+  /**
+   * On a backend without random writes a write must start where the file ends; any other position fails the
+   * whole upload (nothing published, the partial removed) instead of leaving a file with a hole in it.
+   */
+  #checkSequential(position: number): void {
+    if (position === this.#end || canDo(this.#host.fs, 'randomWrites')) return;
+    throw this.#storageFailed(
+      new UnsupportedError('This storage writes files front to back only (write out of order)'),
+      'write',
+    );
   }
 
   async #writeAt(position: number, data: ByteChunks, length: number, account: boolean): Promise<void> {
@@ -202,6 +178,9 @@ export class SessionFileHandle implements FileHandle {
       try {
         const dirs = this.#o.permissionDirs;
         if (attrs.mode !== undefined) this.#host.require('chmod', dirs);
+        if (attrs.mode !== undefined && !canDo(this.#host.fs, 'modes')) {
+          throw new UnsupportedError('This storage keeps no permission bits');
+        }
         if (attrs.atime !== undefined || attrs.mtime !== undefined) this.#host.require('chtimes', dirs);
         // Writable handles already passed upload/overwrite at open; read-only ones may not resize.
         if (attrs.size !== undefined && !this.mode.write) {
@@ -253,42 +232,12 @@ export class SessionFileHandle implements FileHandle {
 
   checksum(request: ChecksumRequest, options: { signal?: AbortSignal } = {}): Promise<Buffer[]> {
     const { algorithm, offset, length, blockSize } = request;
-    let hashed = 0;
-    let range = 0;
     // Either the request (its session ending) or the whole connection going away stops the loop.
     const checkAborted = (): void => {
       options.signal?.throwIfAborted();
       this.#host.signal?.throwIfAborted();
     };
-    const digestsOf = async (read: RangeReader): Promise<Buffer[]> => {
-      const size = (await this.#o.file.stat()).size;
-      const start = Math.min(offset, size);
-      const end = length === 0 ? size : Math.min(size, offset + length);
-      range = end - start;
-      // The cost is known before any byte is read: refuse instead of hashing a huge sparse file for minutes.
-      if (range > this.#host.maxHashBytes) {
-        throw new BudgetExceededError(
-          `check-file range of ${range} bytes exceeds the limit of ${this.#host.maxHashBytes} bytes per request`,
-        );
-      }
-      const digests: Buffer[] = [];
-      if (blockSize === 0) {
-        // Not hashRange(…, 0): its length 0 means "to end of file", which a growing file would stretch.
-        digests.push(
-          range === 0
-            ? createHash(algorithm).digest()
-            : await hashRange(read, algorithm, start, range, checkAborted),
-        );
-        hashed = range;
-      } else {
-        for (let at = start; at < end; at += blockSize) {
-          const n = Math.min(blockSize, end - at);
-          digests.push(await hashRange(read, algorithm, at, n, checkAborted));
-          hashed += n;
-        }
-      }
-      return digests;
-    };
+    const progress = { hashed: 0, range: 0 };
     return this.#track(async () => {
       try {
         this.#assertOpen();
@@ -296,13 +245,22 @@ export class SessionFileHandle implements FileHandle {
         checkRange(offset, length);
         checkRange(blockSize, 0);
         // The handle's own descriptor (always readable), never a reopen by name.
-        const digests = await this.#byDescriptor(digestsOf);
-        this.#host.emitChecksum(this.path, { algorithm, offset, length, blockSize, bytes: hashed });
+        const digests = await this.#byDescriptor(async (read) =>
+          checkFileDigests(
+            read,
+            (await this.#o.file.stat()).size,
+            request,
+            this.#host.maxHashBytes,
+            checkAborted,
+            progress,
+          ),
+        );
+        this.#host.emitChecksum(this.path, { algorithm, offset, length, blockSize, bytes: progress.hashed });
         return digests;
       } catch (err) {
         this.#host.emitChecksum(
           this.path,
-          { algorithm, offset, length, blockSize, range, bytes: hashed },
+          { algorithm, offset, length, blockSize, range: progress.range, bytes: progress.hashed },
           err,
         );
         throw err;
@@ -347,7 +305,7 @@ export class SessionFileHandle implements FileHandle {
     } finally {
       try {
         // Before the claim is released: a new upload of the same name must not lose its fresh partial.
-        if (this.#storageFailure !== undefined) await this.#discardIncomplete();
+        if (this.#storageFailure !== undefined) await discardIncomplete(this.#o, this.#host, this.path);
       } finally {
         o.releaseClaim?.();
         this.#host.released(this);
@@ -390,32 +348,18 @@ export class SessionFileHandle implements FileHandle {
 
   /** Closes the backend file and returns the SHA-256 of an upload; a failing close fails the upload. */
   async #complete(complete: boolean, isUpload: boolean): Promise<string | undefined> {
-    const o = this.#o;
-    let sha256: string | undefined;
     try {
-      try {
-        if (isUpload) {
-          const size = (await o.file.stat()).size;
-          sha256 = await this.#digest.digestFor(size);
-          // Out-of-order writes: hash what is on disk, streamed through this descriptor before it closes.
-          if (sha256 === undefined && complete && size <= this.#host.maxHashBytes) {
-            sha256 = (await this.#byDescriptor((read) => hashRange(read, 'sha256', 0, 0))).toString('hex');
-          } else if (sha256 === undefined && complete) {
-            // A write at a huge offset must not buy minutes of hashing; the record then carries no SHA-256.
-            this.#host.log.info(
-              { path: this.path, size },
-              'out-of-order upload larger than maxHashBytes: not hashed',
-            );
-          }
-        }
-      } finally {
-        await o.file.close();
-      }
+      const how = {
+        digest: this.#digest,
+        host: this.#host,
+        path: this.path,
+        byDescriptor: this.#byDescriptor,
+      };
+      return await closeAndHash(this.#o, how, complete, isUpload);
     } catch (err) {
       // Network and some local filesystems report lost writes only here (close returns the deferred error).
       throw this.#storageFailed(err, 'close');
     }
-    return sha256;
   }
 
   /** Records the first storage failure of this handle (logged once, with its reason) and returns it. */
@@ -423,32 +367,14 @@ export class SessionFileHandle implements FileHandle {
     const error = toFerryError(err);
     if (this.#storageFailure === undefined && this.mode.write) {
       this.#storageFailure = error;
-      this.#host.log.error(
+      // A refused out-of-order write is the client's choice meeting the backend's limits, not a fault.
+      const level = error.code === 'ERR_UNSUPPORTED' ? 'warn' : 'error';
+      this.#host.log[level](
         { err, path: this.path, reason: error.message, during },
         `upload failed: ${error.message}`,
       );
     }
     return error;
-  }
-
-  /**
-   * A file whose writes failed must never look complete. The partial of an atomic upload is removed
-   * (a hole or a stale range could otherwise be resumed into a corrupt file). A file this handle created
-   * or truncated in direct mode holds nothing but the incomplete upload: it is removed too, so nobody
-   * (people or automation watching the directory) takes it for the file sent. A file that existed and was
-   * written in place (random writes, appends) cannot be restored: it stays, the failure logged and audited.
-   */
-  async #discardIncomplete(): Promise<void> {
-    const o = this.#o;
-    if (o.finalPath === undefined && !o.createdNew) {
-      this.#host.log.warn({ path: this.path }, 'file written in place is incomplete after a storage failure');
-      return;
-    }
-    try {
-      await this.#host.fs.unlink(o.backendPath);
-    } catch (err) {
-      this.#host.log.error({ err, path: this.path }, 'could not remove the incomplete upload');
-    }
   }
 
   /**
@@ -475,12 +401,6 @@ export class SessionFileHandle implements FileHandle {
     run.then(forget, forget);
     return run;
   }
-}
-
-/** The reason recorded for a failed transfer: fixed texts for storage and audit failures, else only the code (messages may carry backend paths). */
-function failureReason(failure: unknown): string {
-  const error = toFerryError(failure);
-  return error instanceof StorageError || error instanceof AuditUnavailableError ? error.message : error.code;
 }
 
 function checkRange(offset: number, length: number): void {

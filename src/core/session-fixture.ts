@@ -41,6 +41,8 @@ export async function makeSessionFixture(
     permissions?: PermissionMap;
     uploadMode?: FileSessionDeps['uploadMode'];
     limits?: FileSessionDeps['limits'];
+    /** The backend of each session (default: the local disk rooted at the home). */
+    fs?: FileSessionDeps['fs'];
   } = {},
 ): Promise<SessionFixture> {
   const base = await mkdtemp(join(tmpdir(), 'ferry-core-'));
@@ -51,7 +53,7 @@ export async function makeSessionFixture(
   const factory = createFileSessionFactory({
     events: bus,
     logger: rootLogger.child({ logger: 'core-test' }, { level: 'silent' }),
-    fs: localHomeFs,
+    fs: options.fs ?? localHomeFs,
     ...(options.uploadMode ? { uploadMode: options.uploadMode } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   });

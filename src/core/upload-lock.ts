@@ -1,4 +1,5 @@
 // Process-wide claim on partial-upload files so two handles never write the same partial at once.
+import { posix } from 'node:path';
 import { LimitError } from '../errors.js';
 
 /** Thrown (code ERR_LIMIT) when a partial is already being written by another handle in this process. */
@@ -9,7 +10,15 @@ export class UploadInProgressError extends LimitError {
 }
 
 /**
- * Keys are backend paths of partials. Module state on purpose: the claim must hold across sessions
+ * The key of a partial: its place on the host, the backend's root joined with its path inside, so sessions
+ * (rooted at homes) and transfer jobs (rooted at their local directories) writing one directory share claims.
+ */
+export function partialClaimKey(root: string, partial: string): string {
+  return posix.join(root, partial);
+}
+
+/**
+ * Keys are host paths of partials (partialClaimKey). Module state on purpose: the claim must hold across sessions
  * (a client that reconnects while its dead connection is not yet reaped would otherwise interleave
  * two writers). We fail fast instead of waiting: the holder may be the same client, which would
  * deadlock, and clients retry. Other cluster nodes are not covered (open point for shared storage).

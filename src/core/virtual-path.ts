@@ -1,5 +1,6 @@
 // Lexical resolution of a user's virtual paths ('/' is the home) and the reserved names of in-progress uploads.
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import { InvalidPathError } from '../errors.js';
 
 export interface PathLimits {
@@ -80,4 +81,9 @@ export function partialNameFor(name: string, maxComponentLength = 255): string {
   const plain = PARTIAL_PREFIX + name;
   if (Buffer.byteLength(plain) <= maxComponentLength) return plain;
   return `${PARTIAL_PREFIX}${createHash('sha256').update(name).digest('hex')}`;
+}
+
+/** The partial beside a backend path: one name for every writer (sessions, SCP, transfer jobs). */
+export function partialPathFor(path: string, maxComponentLength = 255): string {
+  return posix.join(posix.dirname(path), partialNameFor(posix.basename(path), maxComponentLength));
 }

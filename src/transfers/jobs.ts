@@ -1,9 +1,9 @@
 // Transfer jobs: definitions, and runs that pull or push matching files once each, with retries, a run lock and records.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, posix, resolve } from 'node:path';
+import { join, posix, relative, resolve, sep } from 'node:path';
 import { Cron } from 'croner';
+import { isReservedName } from '../core/virtual-path.js';
 import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobEvent } from '../events/types.js';
@@ -15,6 +15,8 @@ import type {
   TransferRunRecord,
   TransferRunRepository,
 } from '../store/types.js';
+import { LocalFs } from '../vfs/local/local-fs.js';
+import type { Fs } from '../vfs/types.js';
 import type { SftpConnection } from './connection.js';
 import { fileMatcher } from './glob.js';
 import { jobErrorCode } from './job-errors.js';
@@ -27,7 +29,7 @@ import {
 } from './partners.js';
 import { isRegularFile } from './sftp-client.js';
 import { backoffDelay } from './timing.js';
-import { download, type TransferResult, upload } from './transfer.js';
+import { download, type LocalFile, type TransferResult, upload } from './transfer.js';
 
 /** How long a run lock lasts without renewal: a crashed runner blocks its job at most this long. */
 const LOCK_LEASE_MS = 60_000;
@@ -283,15 +285,18 @@ export class JobManager {
   ): Promise<void> {
     const partner = await this.deps.partners.get(job.partner);
     const conn = await this.deps.partners.connect(partner);
+    // The job's local directory is the root of its storage: every local read and write stays inside it.
+    const root = resolve(job.localDir);
+    const fs = new LocalFs({ root, createRoot: job.direction === 'pull' });
     try {
       const ledger = await this.deps.runs.ledger(job.name);
-      const sources = job.direction === 'pull' ? await remoteSources(conn, job) : await localSources(job);
+      const sources = job.direction === 'pull' ? await remoteSources(conn, job) : await localSources(fs, job);
       const after = parseAfter(job.after);
-      if (job.direction === 'pull') await mkdir(job.localDir, { recursive: true });
       for (const file of pendingFiles(ledger, sources)) {
         if (hooks.signal?.aborted) throw new FerryError('ERR_IO', 'run aborted');
         const remotePath = posix.join(job.remoteDir, file.name);
         const localPath = join(job.localDir, file.name);
+        const local: LocalFile = { fs, path: `/${file.name}`, root };
         hooks.onFile?.(file.name, file.size);
         const options = {
           readBack: partner.readBack,
@@ -302,8 +307,8 @@ export class JobManager {
         try {
           result =
             job.direction === 'pull'
-              ? await download(conn.sftp, remotePath, localPath, { ...options, preserve: true })
-              : await upload(conn.sftp, localPath, remotePath, {
+              ? await download(conn.sftp, remotePath, local, { ...options, preserve: true })
+              : await upload(conn.sftp, local, remotePath, {
                   ...options,
                   useTempName: partner.renameUploads,
                 });
@@ -338,9 +343,10 @@ export class JobManager {
         await this.#audit(job, partner.host, partner.port, runId, file, remotePath, localPath, result);
         hooks.onFileDone?.(file.name, result);
         if (after.kind !== 'keep')
-          await this.#after(conn, job, file.name, after.kind === 'move' ? after.dir : null);
+          await this.#after(conn, fs, job, file.name, after.kind === 'move' ? after.dir : null);
       }
     } finally {
+      await fs.dispose();
       await conn.close();
     }
   }
@@ -348,6 +354,7 @@ export class JobManager {
   /** Deletes or moves the source once the copy is complete and verified. */
   async #after(
     conn: SftpConnection,
+    fs: Fs,
     job: TransferJobRecord,
     name: string,
     moveDir: string | null,
@@ -360,15 +367,8 @@ export class JobManager {
         if (!(await conn.sftp.tryStat(dir))) await conn.sftp.mkdir(dir);
         await conn.sftp.rename(source, posix.join(dir, name), true);
       }
-    } else {
-      const source = join(job.localDir, name);
-      if (moveDir === null) await unlink(source);
-      else {
-        const dir = resolve(job.localDir, moveDir);
-        await mkdir(dir, { recursive: true });
-        await rename(source, join(dir, name));
-      }
-    }
+    } else if (moveDir === null) await fs.unlink(`/${name}`);
+    else await moveLocal(fs, resolve(job.localDir), name, resolve(job.localDir, moveDir));
   }
 
   #audit(
@@ -414,17 +414,50 @@ export class JobManager {
 async function remoteSources(conn: SftpConnection, job: TransferJobRecord): Promise<SourceFile[]> {
   const matches = fileMatcher(job.pattern);
   return (await conn.sftp.list(job.remoteDir))
-    .filter((e) => isRegularFile(e.attrs) && matches(e.filename) && !e.filename.endsWith('.ferry-part'))
+    .filter((e) => isRegularFile(e.attrs) && matches(e.filename) && !isPartial(e.filename))
     .map((e) => ({ name: e.filename, size: e.attrs.size ?? 0, mtime: e.attrs.mtime ?? 0 }));
 }
 
-async function localSources(job: TransferJobRecord): Promise<SourceFile[]> {
+/** A partial upload: ours and a session's (`.ferry-part.NAME`), or one left by Ferry before 0.2 (`.NAME.ferry-part`). */
+function isPartial(name: string): boolean {
+  return isReservedName(name) || name.endsWith('.ferry-part');
+}
+
+async function localSources(fs: Fs, job: TransferJobRecord): Promise<SourceFile[]> {
   const matches = fileMatcher(job.pattern);
   const out: SourceFile[] = [];
-  for (const entry of await readdir(job.localDir, { withFileTypes: true })) {
-    if (!entry.isFile() || !matches(entry.name) || entry.name.endsWith('.ferry-part')) continue;
-    const s = await stat(join(job.localDir, entry.name));
-    out.push({ name: entry.name, size: s.size, mtime: Math.floor(s.mtimeMs / 1000) });
+  const dir = await fs.opendir('/');
+  try {
+    for (let batch = await dir.read(); batch !== null; batch = await dir.read()) {
+      for (const { name, stat } of batch) {
+        if (stat.kind !== 'file' || !matches(name) || isPartial(name)) continue;
+        out.push({ name, size: stat.size, mtime: Math.floor(stat.mtimeMs / 1000) });
+      }
+    }
+  } finally {
+    await dir.close();
   }
   return out;
+}
+
+/**
+ * Moves a pushed file to `hostDir` (move:DIR, relative to the job's directory). Inside that directory the
+ * job's Fs does it; a directory the administrator named outside it is reached through an Fs rooted at the
+ * nearest directory holding both, so the move is still confined to what the job's configuration names.
+ */
+async function moveLocal(fs: Fs, root: string, name: string, hostDir: string): Promise<void> {
+  const inside = (dir: string, base: string) => {
+    const rel = relative(base, dir);
+    return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep));
+  };
+  let base = root;
+  while (!inside(hostDir, base)) base = resolve(base, '..');
+  const toPath = (hostPath: string) => `/${relative(base, hostPath).split(sep).join('/')}`;
+  const moveFs = base === root ? fs : new LocalFs({ root: base });
+  try {
+    await moveFs.mkdir(toPath(hostDir), { recursive: true });
+    await moveFs.rename(toPath(join(root, name)), posix.join(toPath(hostDir), name));
+  } finally {
+    if (moveFs !== fs) await moveFs.dispose?.();
+  }
 }

@@ -1,9 +1,10 @@
 // Moves one file over SFTP with pipelined requests, resumes from the last byte both sides hold, then checks integrity.
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { chmod, type FileHandle, open, rename, stat, unlink, utimes } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
-import { FerryError } from '../errors.js';
+import { posix } from 'node:path';
+import { claimPartial, partialClaimKey } from '../core/upload-lock.js';
+import { partialPathFor } from '../core/virtual-path.js';
+import { FerryError, InvalidArgumentError } from '../errors.js';
+import { canDo, type Fs, type FsFile, type FsStat } from '../vfs/types.js';
 import { OPEN, type SftpClient } from './sftp-client.js';
 
 /** Requests kept in flight; OpenSSH's sftp uses 64 too. */
@@ -38,6 +39,21 @@ export interface TransferOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * A file on this side: a path inside an Fs (a job's local directory, or the whole disk for the shell), so
+ * every local read and write is confined to that Fs's root and goes through the storage interface.
+ */
+export interface LocalFile {
+  readonly fs: Fs;
+  /** Absolute path inside the Fs. */
+  readonly path: string;
+  /**
+   * The host directory the Fs is rooted at: a download's partial is then claimed under the same key as a
+   * session's upload of that name (core/upload-lock.ts), so the two never write one partial at once.
+   */
+  readonly root?: string;
+}
+
 export class IntegrityError extends FerryError {
   constructor(message: string) {
     super('ERR_IO', message);
@@ -50,20 +66,32 @@ export class TransferAbortedError extends FerryError {
   }
 }
 
-/** The temporary name a file is written under until complete: `.NAME.ferry-part` beside it. */
-export function partName(path: string, sep: 'posix' | 'local' = 'local'): string {
-  const p = sep === 'posix' ? posix : { basename, dirname, join };
-  return p.join(p.dirname(path), `.${p.basename(path)}.ferry-part`);
+/**
+ * The temporary name a file is written under until complete. Locally ('local') it is the core's partial,
+ * `.ferry-part.NAME`, which listings hide and uploads resume. On a partner ('posix') it is `.NAME.ferry-part`:
+ * a Ferry partner reserves `.ferry-part.` names for its own partials and would refuse to create one.
+ */
+export function partName(path: string, side: 'posix' | 'local' = 'local'): string {
+  if (side === 'local') return partialPathFor(path);
+  return posix.join(posix.dirname(path), `.${posix.basename(path)}.ferry-part`);
 }
 
-async function hashLocalPrefix(fd: FileHandle, length: number, hash: Hash): Promise<void> {
-  const buf = Buffer.allocUnsafe(Math.min(LOCAL_HASH_CHUNK, Math.max(length, 1)));
+async function hashLocalPrefix(file: FsFile, length: number, hash: Hash): Promise<void> {
   let pos = 0;
   while (pos < length) {
-    const { bytesRead } = await fd.read(buf, 0, Math.min(buf.length, length - pos), pos);
-    if (bytesRead === 0) throw new IntegrityError('local file shrank while being hashed');
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
+    const data = await file.read(pos, Math.min(LOCAL_HASH_CHUNK, length - pos));
+    if (data.length === 0) throw new IntegrityError('local file shrank while being hashed');
+    hash.update(data);
+    pos += data.length;
+  }
+}
+
+async function tryStat(fs: Fs, path: string): Promise<FsStat | undefined> {
+  try {
+    return await fs.stat(path);
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'ERR_NOT_FOUND') return undefined;
+    throw err;
   }
 }
 
@@ -124,7 +152,7 @@ export async function pipelinedRead(
 async function pipelinedWrite(
   sftp: SftpClient,
   handle: Buffer,
-  fd: FileHandle,
+  file: FsFile,
   start: number,
   length: number,
   hash: Hash,
@@ -139,13 +167,11 @@ async function pipelinedWrite(
     if (options.signal?.aborted) throw new TransferAbortedError();
     if (inflight.length >= depth) await inflight.shift();
     if (sftp.congested) await sftp.drained();
-    const buf = Buffer.allocUnsafe(Math.min(chunk, length - position));
-    const { bytesRead } = await fd.read(buf, 0, buf.length, position);
-    if (bytesRead === 0) throw new IntegrityError('local file shrank during upload');
-    const data = buf.subarray(0, bytesRead);
+    const data = await file.read(position, Math.min(chunk, length - position));
+    if (data.length === 0) throw new IntegrityError('local file shrank during upload');
     hash.update(data);
     const at = position;
-    position += bytesRead;
+    position += data.length;
     inflight.push(
       sftp.write(handle, at, data).then(
         () => options.onData?.(data.length),
@@ -193,30 +219,43 @@ async function verify(
   return 'size';
 }
 
-/** Downloads `remotePath` to `localPath`, continuing `.NAME.ferry-part` when one is there. */
+/**
+ * Downloads `remotePath` into `local`, through its Fs: into the core's partial (`.ferry-part.NAME`, claimed
+ * like a session's upload) continued when one is there, renamed into place once verified.
+ */
 export async function download(
   sftp: SftpClient,
   remotePath: string,
-  localPath: string,
+  local: LocalFile,
   options: TransferOptions = {},
 ): Promise<TransferResult> {
   const started = performance.now();
+  const { fs, path: localPath } = local;
   const temp = options.useTempName === false ? localPath : partName(localPath);
-  const handle = await sftp.open(remotePath, OPEN.READ);
+  const releaseClaim =
+    temp !== localPath && local.root !== undefined
+      ? claimPartial(partialClaimKey(local.root, temp), localPath)
+      : undefined;
+  let handle: Buffer;
+  try {
+    handle = await sftp.open(remotePath, OPEN.READ);
+  } catch (err) {
+    releaseClaim?.();
+    throw err;
+  }
   let closed = false;
-  let fd: FileHandle | undefined;
+  let fd: FsFile | undefined;
   try {
     const attrs = await sftp.fstat(handle);
     const remoteSize = attrs.size ?? 0;
     let start = 0;
     if (options.resume !== false) {
-      const partial = await stat(temp).catch(() => undefined);
-      if (partial?.isFile() && partial.size <= remoteSize) start = partial.size;
+      const partial = await tryStat(fs, temp);
+      if (partial?.kind === 'file' && partial.size <= remoteSize) start = partial.size;
     }
-    fd = await open(temp, start > 0 ? fsConstants.O_RDWR : 'w', 0o600);
+    fd = await fs.open(temp, { read: true, write: true, create: true, truncate: start === 0 }, 0o600);
     const hash = createHash('sha256');
     if (start > 0) await hashLocalPrefix(fd, start, hash);
-    else await fd.truncate(0);
     let position = start;
     const file = fd;
     const end = await pipelinedRead(
@@ -225,7 +264,7 @@ export async function download(
       start,
       remoteSize,
       async (data) => {
-        await file.write(data, 0, data.length, position);
+        await file.write(position, data);
         hash.update(data);
         position += data.length;
         options.onProgress?.(position, Math.max(remoteSize, position));
@@ -247,14 +286,16 @@ export async function download(
       verified = await verify(sftp, remotePath, sha256, options);
     } catch (err) {
       // A partial with wrong content must not be resumed: start over next time.
-      if (err instanceof IntegrityError) await unlink(temp).catch(() => undefined);
+      if (err instanceof IntegrityError) await fs.unlink(temp).catch(() => undefined);
       throw err;
     }
     if (options.preserve) {
-      if (attrs.permissions !== undefined) await chmod(temp, attrs.permissions & 0o7777);
-      if (attrs.mtime !== undefined) await utimes(temp, attrs.atime ?? attrs.mtime, attrs.mtime);
+      if (attrs.permissions !== undefined && canDo(fs, 'modes')) {
+        await fs.chmod(temp, attrs.permissions & 0o7777);
+      }
+      if (attrs.mtime !== undefined) await fs.utimes(temp, attrs.atime ?? attrs.mtime, attrs.mtime);
     }
-    if (temp !== localPath) await rename(temp, localPath);
+    if (temp !== localPath) await fs.rename(temp, localPath);
     return {
       bytes: end,
       transferred: end - start,
@@ -265,6 +306,7 @@ export async function download(
     };
   } finally {
     await fd?.close().catch(() => undefined);
+    releaseClaim?.();
     if (!closed) await sftp.close(handle).catch(() => undefined);
   }
 }
@@ -294,19 +336,20 @@ async function resumeHandle(
   return undefined;
 }
 
-/** Uploads `localPath` to `remotePath`, continuing the remote temporary file when one is there. */
+/** Uploads `local` (read through its Fs) to `remotePath`, continuing the remote temporary file when one is there. */
 export async function upload(
   sftp: SftpClient,
-  localPath: string,
+  localFile: LocalFile,
   remotePath: string,
   options: UploadOptions = {},
 ): Promise<TransferResult> {
   const started = performance.now();
   const temp =
     options.useTempName === false ? remotePath : (options.remoteTemp ?? partName(remotePath, 'posix'));
-  const fd = await open(localPath, 'r');
+  const fd = await localFile.fs.open(localFile.path, { read: true, write: false });
   try {
     const local = await fd.stat();
+    if (local.kind !== 'file') throw new InvalidArgumentError(`${localFile.path}: not a regular file`);
     const size = local.size;
     let start = 0;
     if (options.resume !== false) {

@@ -77,9 +77,45 @@ export interface FsStatfs {
   readonly namemax: number;
 }
 
-/** What a backend can do; the core asks instead of assuming. Absent fields mean supported. */
+/**
+ * What a backend can do; the core asks instead of assuming, and answers what a backend cannot do with
+ * ERR_UNSUPPORTED before anything changes (never a half-written file). Absent fields mean supported, so
+ * a backend only lists what it lacks; a backend must also refuse an unsupported call itself (UnsupportedError).
+ */
 export interface FsCapabilities {
+  /**
+   * Writes at any position of an open file (out of order, over earlier data, past the end). Without it a
+   * file is written front to back: each write starts where the file ends (object stores, streaming encryption).
+   */
+  readonly randomWrites?: boolean;
+  /** Reads at any position of an open file; without it reads only move forward (offsets never decrease). */
+  readonly randomReads?: boolean;
+  /**
+   * `rename` replaces an existing target atomically: readers see the old file or the new one, never neither.
+   * Declared for operators and future backends; the core publishes uploads by rename either way (without it a
+   * reader may briefly find no file, never a partial one).
+   */
+  readonly atomicRename?: boolean;
+  /** `rename` with `noReplace` refuses an existing target atomically (RENAME_NOREPLACE). */
+  readonly atomicNoReplace?: boolean;
+  /** `link` (hard links). */
+  readonly hardLinks?: boolean;
+  /** `symlink`, and symlinks followed in paths. */
   readonly symlinks?: boolean;
+  /** `statfs` reports real space and inode figures. */
+  readonly statvfs?: boolean;
+  /** Permission bits are stored: `chmod` and the `mode` of `open`/`mkdir` take effect. */
+  readonly modes?: boolean;
+  /** `uid`/`gid` in FsStat are real owners; without it they are meaningless and shown as the user's own. */
+  readonly ownership?: boolean;
+}
+
+/** Whether a backend can do `capability` (absent means it can). */
+export function canDo(
+  fs: { readonly capabilities?: FsCapabilities },
+  capability: keyof FsCapabilities,
+): boolean {
+  return fs.capabilities?.[capability] !== false;
 }
 
 /**

@@ -35,7 +35,17 @@ export interface LocalFsOptions {
  * the backend then cannot offer symlinks at all, and says so.
  */
 function capabilities(): FsCapabilities {
-  return { symlinks: !confine.isDegraded() };
+  return {
+    randomWrites: true,
+    randomReads: true,
+    atomicRename: true,
+    atomicNoReplace: true,
+    hardLinks: true,
+    symlinks: !confine.isDegraded(),
+    statvfs: true,
+    modes: true,
+    ownership: true,
+  };
 }
 
 function checkPath(path: string): string {
