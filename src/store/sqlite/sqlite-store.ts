@@ -102,6 +102,9 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     sqlite = options.readonly ? openReadOnly(file) : openWritable(file);
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    // Temporary tables and statement journals in memory: SQLite would otherwise create them in /tmp, which
+    // Landlock (applied to serving processes) forbids; the write then fails with "unable to open database file".
+    sqlite.pragma('temp_store = MEMORY');
   } catch (err) {
     throw describeSqliteError(file, err);
   }
