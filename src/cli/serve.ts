@@ -109,7 +109,9 @@ async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
     store.driver === 'sqlite' && dirname(store.path) !== dataDir && !store.path.startsWith(`${dataDir}/`)
       ? [dirname(store.path)]
       : [];
-  return [dropPrivileges(running.config), applyLandlock(running.config, [...homes, ...storeDir])];
+  // Scheduled jobs run in these processes and read and write their local directories.
+  const jobDirs = (await running.context.store.transferJobs.list()).map((j) => j.localDir);
+  return [dropPrivileges(running.config), applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs])];
 }
 
 /**
