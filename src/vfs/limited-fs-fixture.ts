@@ -2,7 +2,8 @@
 import { UnsupportedError } from '../errors.js';
 import type { ByteChunks } from '../util/byte-chunks.js';
 import { byteLength } from '../util/byte-chunks.js';
-import type { Fs, FsCapabilities, FsDir, FsFile, FsOpenFlags, FsStat, FsStatfs } from './types.js';
+import { ForwardingFs } from './forwarding-fs.js';
+import type { FsCapabilities, FsFile, FsOpenFlags, FsStat } from './types.js';
 
 /** What the limited backend lacks; everything else is the inner backend's. */
 export const LIMITED_CAPABILITIES: FsCapabilities = {
@@ -62,17 +63,13 @@ class FrontToBackFile implements FsFile {
 }
 
 /** An Fs over another that can do less; every operation it lacks is refused with ERR_UNSUPPORTED. */
-export class LimitedFs implements Fs {
-  readonly #fs: Fs;
-  readonly capabilities: FsCapabilities;
-
-  constructor(fs: Fs) {
-    this.#fs = fs;
-    this.capabilities = { ...fs.capabilities, ...LIMITED_CAPABILITIES };
+export class LimitedFs extends ForwardingFs {
+  override get capabilities(): FsCapabilities {
+    return { ...this.inner.capabilities, ...LIMITED_CAPABILITIES };
   }
 
-  async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
-    const file = await this.#fs.open(path, flags, mode);
+  override async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
+    const file = await this.inner.open(path, flags, mode);
     if (!flags.write) return file;
     try {
       return new FrontToBackFile(file, flags.truncate ? 0 : (await file.stat()).size);
@@ -82,51 +79,14 @@ export class LimitedFs implements Fs {
     }
   }
 
-  rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void> {
+  override rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void> {
     if (options?.noReplace) return Promise.reject(new UnsupportedError('rename without replacing'));
-    return this.#fs.rename(from, to);
+    return this.inner.rename(from, to);
   }
-  link(): Promise<void> {
+  override link(): Promise<void> {
     return Promise.reject(new UnsupportedError('hard links'));
   }
-  symlink(): Promise<void> {
+  override symlink(): Promise<void> {
     return Promise.reject(new UnsupportedError('symlinks'));
-  }
-
-  stat(path: string): Promise<FsStat> {
-    return this.#fs.stat(path);
-  }
-  lstat(path: string): Promise<FsStat> {
-    return this.#fs.lstat(path);
-  }
-  realpath(path: string): Promise<string> {
-    return this.#fs.realpath(path);
-  }
-  opendir(path: string): Promise<FsDir> {
-    return this.#fs.opendir(path);
-  }
-  mkdir(path: string, options?: { mode?: number; recursive?: boolean }): Promise<void> {
-    return this.#fs.mkdir(path, options);
-  }
-  rmdir(path: string): Promise<void> {
-    return this.#fs.rmdir(path);
-  }
-  unlink(path: string): Promise<void> {
-    return this.#fs.unlink(path);
-  }
-  readlink(path: string): Promise<string> {
-    return this.#fs.readlink(path);
-  }
-  chmod(path: string, mode: number): Promise<void> {
-    return this.#fs.chmod(path, mode);
-  }
-  utimes(path: string, atime: number, mtime: number, options?: { followSymlinks?: boolean }): Promise<void> {
-    return this.#fs.utimes(path, atime, mtime, options);
-  }
-  statfs(path: string): Promise<FsStatfs> {
-    return this.#fs.statfs(path);
-  }
-  async dispose(): Promise<void> {
-    await this.#fs.dispose?.();
   }
 }
