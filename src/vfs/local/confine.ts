@@ -1,27 +1,16 @@
 // Typed face of the native confine addon (native/confine): every path stays inside its root, by the kernel.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { FsStatfs } from '../types.js';
+import type { RawStat } from './stat.js';
 
-export interface NativeStat {
-  readonly mode: number;
-  readonly size: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly nlink: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
+/** A stat record from the addon: the fields node:fs reports, plus the inode and device. */
+export interface NativeStat extends RawStat {
   readonly ino: number;
   readonly dev: number;
 }
-export interface NativeStatfs {
-  readonly bsize: number;
-  readonly blocks: number;
-  readonly bfree: number;
-  readonly bavail: number;
-  readonly files: number;
-  readonly ffree: number;
-  readonly namemax: number;
-}
+/** statfs(2) as Ferry reports it; the addon fills every field of FsStatfs. */
+export type NativeStatfs = FsStatfs;
 export interface NativeDirEntry {
   readonly name: string;
   readonly stat: NativeStat;

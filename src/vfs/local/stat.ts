@@ -2,15 +2,8 @@
 import { constants } from 'node:fs';
 import type { FsEntryKind, FsStat } from '../types.js';
 
-export interface RawStat {
-  readonly mode: number;
-  readonly size: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly nlink: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
-}
+/** What node:fs and the confine addon report: an FsStat before its kind is derived from the mode. */
+export type RawStat = Omit<FsStat, 'kind'>;
 
 export function kindOf(mode: number): FsEntryKind {
   switch (mode & constants.S_IFMT) {
