@@ -1,6 +1,5 @@
 // `ferry audit` as an operator uses it: admin changes recorded, query/tail/export/verify/prune, and two writer processes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +8,9 @@ import SqliteDatabase from 'better-sqlite3';
 import { AuditWriter } from '../src/audit/writer.js';
 import { rootLogger } from '../src/logger.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { runFerry } from './helpers/cli.js';
 import { makeClientKey } from './helpers/openssh.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let dir: string;
 let dataDir: string;
 
@@ -26,16 +25,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 function ferry(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args, '--data-dir', dataDir],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry([...args, '--data-dir', dataDir], input);
 }
 
 const jsonLines = (text: string) =>

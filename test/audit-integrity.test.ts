@@ -1,6 +1,5 @@
 // An insider with full store access tries to rewrite the audit history; each attempt must fail `verify`.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,8 +25,8 @@ import { AppContext } from '../src/context.js';
 import { rootLogger } from '../src/logger.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/types.js';
+import { runFerry } from './helpers/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 const log = rootLogger.child({ logger: 'audit-test' }, { level: 'silent' });
 /** Small, so a short chain already needs several checkpoints. */
 const INTERVAL = 5;
@@ -474,15 +473,7 @@ test('truncating the newest records fails against the anchor log; a rewritten ch
 // ---- the CLI, against a data dir with real host keys ----
 
 function ferry(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--data-dir', dataDir],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runFerry([...args, '--data-dir', dataDir]);
 }
 
 test('ferry audit verify after a host key rotation: every stored key, several --public-key, the export, the anchor log', async () => {

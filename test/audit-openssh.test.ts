@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import SqliteDatabase from 'better-sqlite3';
 import type { AuditRecord } from '../src/store/types.js';
+import { runFerry } from './helpers/cli.js';
 import { makeClientKey, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -158,15 +159,7 @@ function serve(dataDir: string): Promise<ServeProcess> {
 }
 
 function ferry(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runFerry(args);
 }
 
 async function killed(child: ChildProcess): Promise<void> {

@@ -1,11 +1,12 @@
 // A backup of a running server taken while OpenSSH clients upload, restored into a new data dir that then serves.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { runFerry } from './helpers/cli.js';
 import { makeClientKey, sftpBatch } from './helpers/openssh.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
@@ -17,16 +18,7 @@ before(async () => {
 after(() => rm(work, { recursive: true, force: true }));
 
 function ferry(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry(args, input);
 }
 
 /** `ferry serve` as its own process on a free port; resolves once it listens. */

@@ -1,11 +1,12 @@
 // The `ferry` command line as a user runs it: users management offline, serve start-up, help and bad config.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { runFerry } from './helpers/cli.js';
 import { makeClientKey, run, sftpBatch } from './helpers/openssh.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
@@ -25,16 +26,7 @@ function ferry(
   input = '',
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', ...env } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry(args, input, env);
 }
 
 test('users add, list, show, passwd, keys, disable and remove work offline against the data dir', async () => {

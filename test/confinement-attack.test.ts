@@ -4,7 +4,7 @@
 // canary digest in any reply, no 1-byte hash oracle), hashed (audit sha256 of an outside file), written or
 // created (the tree outside the homes is unchanged). Races run for FERRY_ATTACK_RACE_SECONDS (default 3) each.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmod,
@@ -23,6 +23,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { runFerry } from './helpers/cli.js';
 import { attempt, FXF, RawSftp } from './helpers/raw-sftp.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
@@ -59,16 +60,7 @@ function ferry(
   args: string[],
   input = '',
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args, '--data-dir', dataDir],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' }, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry([...args, '--data-dir', dataDir], input);
 }
 
 async function addUser(lab: Pick<Lab, 'data'>, name: string, perms: string[] = []): Promise<void> {

@@ -1,13 +1,14 @@
 // Data safety and start/stop as an operator meets them: wrong data dirs, a lost master key, a read-only backup,
 // a taken port, a killed `npm start`, bad environment values and pipes closed early.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { runFerry } from './helpers/cli.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let dir: string;
@@ -21,16 +22,7 @@ interface Result {
 }
 
 function ferry(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', ...env } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry(args, input, env);
 }
 
 /** One line on stderr, starting with `ferry:`, and no stack trace. */

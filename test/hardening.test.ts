@@ -1,6 +1,6 @@
 // Defender, deny lists, per-user sources, account lockout, limits, idle timeout and one-time codes, as an attacker and a user see them.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generate } from 'otplib';
 import ssh2 from 'ssh2';
+import { runFerry } from './helpers/cli.js';
 import { commonSshOptions, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -24,16 +25,7 @@ function ferry(
   args: string[],
   input = '',
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args, '--data-dir', dataDir],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry([...args, '--data-dir', dataDir], input);
 }
 
 /** A login from a chosen loopback source address (127.0.0.0/8 is all ours). */

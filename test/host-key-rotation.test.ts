@@ -1,7 +1,7 @@
 // Host key rotation as OpenSSH clients live it, for every key type: a new key is announced but not presented until
 // promoted, the old one is presented until retired, and a client pinned to either key never sees a changed host.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,23 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { iterateAudit } from '../src/audit/query.js';
 import type { AuditRecord } from '../src/store/types.js';
+import { runFerry } from './helpers/cli.js';
 import { sftpBatch, sshRun } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let server: TestServer;
 let work: string;
 
 function ferry(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--data-dir', server.dataDir],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', FERRY_ALGORITHMS: 'compat' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runFerry([...args, '--data-dir', server.dataDir], '', { FERRY_ALGORITHMS: 'compat' });
 }
 
 interface ListedKey {

@@ -1,28 +1,19 @@
 // The Key Manager as an administrator uses it: host key rotation seen by OpenSSH, client keys, user keys, OpenPGP with GnuPG.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runFerry } from './helpers/cli.js';
 import { run, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let server: TestServer;
 let work: string;
 
 function ferry(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args, '--data-dir', server.dataDir],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry([...args, '--data-dir', server.dataDir], input);
 }
 
 before(async () => {

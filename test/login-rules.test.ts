@@ -1,7 +1,7 @@
 // Login rules as users meet them: --home is checked the same way by add and set, a session that cannot start
 // says why in the log, `ferry sftp` asks for the one-time code, and turning TOTP off restores the old rule.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { generate } from 'otplib';
 import { connectSftp, type KeyboardPrompt } from '../src/transfers/connection.js';
 import { Secret } from '../src/util/secret.js';
+import { runFerry } from './helpers/cli.js';
 import { makeClientKey } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -26,16 +27,7 @@ function ferry(
   args: string[],
   input = '',
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args, '--data-dir', dataDir],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
+  return runFerry([...args, '--data-dir', dataDir], input);
 }
 
 test('users add and users set refuse a relative --home alike', async () => {

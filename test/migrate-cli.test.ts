@@ -1,6 +1,5 @@
 // `ferry migrate`: versioned, forward-only migrations, their status, and a database newer than the code refused.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +7,8 @@ import { after, before, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { knownMigrations } from '../src/store/sqlite/schema-version.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { runFerry } from './helpers/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let work: string;
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'ferry-migrate-'));
@@ -17,15 +16,7 @@ before(async () => {
 after(() => rm(work, { recursive: true, force: true }));
 
 function ferry(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runFerry(args);
 }
 
 test('migrations are numbered NNNN_name, in strictly increasing order', async () => {
