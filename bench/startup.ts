@@ -47,7 +47,8 @@ async function storeWithUsers(dataDir: string, count: number): Promise<void> {
   const { AppContext } = await import('../src/context.js');
   const { configFromOptions } = await import('../src/cli/common.js');
   const { addUser } = await import('../src/auth/user-admin.js');
-  const ctx = await AppContext.create(configFromOptions({ dataDir }));
+  // 'create': what `ferry init` does (other commands refuse a data dir without a store).
+  const ctx = await AppContext.create(configFromOptions({ dataDir }), 'create');
   try {
     for (let i = 0; i < count; i++) await addUser(ctx.store.users, { name: `user${i}` });
   } finally {
