@@ -1,0 +1,119 @@
+// Session channels of an authenticated connection: the per-connection channel cap, and subsystem/exec routing to SFTP and SCP.
+import type { Connection, ServerChannel } from 'ssh2';
+import { homeDirOf } from '../auth/user-admin.js';
+import type { ConnectionBudgets } from '../core/types.js';
+import type { Logger } from '../logger.js';
+import { parseScpCommand, serveScp } from '../scp/server.js';
+import { serveSftp } from '../sftp/server.js';
+import type { UserRecord } from '../store/types.js';
+import { withActivity } from './activity.js';
+import type { SshServerOptions } from './options.js';
+import { emitSecurity } from './session-events.js';
+
+/** What an authenticated connection lends its channels: who is logged in, its budgets, and its lifetime. */
+export interface ChannelContext {
+  readonly options: SshServerOptions;
+  readonly sessionId: string;
+  readonly remoteAddress: string;
+  readonly user: UserRecord;
+  readonly log: Logger;
+  readonly budgets: ConnectionBudgets | undefined;
+  /** Aborted when the connection is gone, so its sessions tear down with it. */
+  readonly signal: AbortSignal;
+  /** Marks the connection active, for the idle timer. */
+  readonly touch: () => void;
+}
+
+/** Listens for session channels on `client`; call once, when it is authenticated. */
+export function routeSessionChannels(client: Connection, context: ChannelContext): void {
+  const { options, sessionId, remoteAddress, log, budgets, signal, touch } = context;
+  const authed = context.user;
+  const openFiles = (protocol: 'sftp' | 'scp') =>
+    withActivity(
+      options.fileSessions(
+        {
+          sessionId,
+          username: authed.name,
+          virtualId: authed.id,
+          homeDir: homeDirOf(authed, options.homesDir),
+          permissions: authed.permissions,
+          remoteAddress,
+          protocol,
+        },
+        { handles: budgets?.handles, signal },
+      ),
+      touch,
+    );
+  /** A session that cannot start (a bad home directory, say) is refused with a log line saying why. */
+  const openFilesOrLog = (protocol: 'sftp' | 'scp', reject: () => void) => {
+    try {
+      return openFiles(protocol);
+    } catch (err) {
+      log.error({ err, protocol }, `${protocol} session could not start`);
+      reject();
+      return undefined;
+    }
+  };
+  let channels = 0;
+  let channelLimitReported = false;
+  const maxChannels = options.limits.maxChannelsPerConnection;
+  client.on('session', (acceptSession, rejectSession) => {
+    // A limit per channel times unlimited channels is no limit: refuse the open, keep the connection.
+    if (channels >= maxChannels) {
+      // Logged and audited once per connection: a client retrying in a loop must not flood the trail.
+      if (!channelLimitReported) {
+        channelLimitReported = true;
+        log.warn({ channels, limit: maxChannels }, 'maxChannelsPerConnection reached; channel refused');
+        emitSecurity(options, sessionId, remoteAddress, 'limit', {
+          limit: 'maxChannelsPerConnection',
+          user: authed.name,
+        });
+      }
+      rejectSession();
+      return;
+    }
+    channels++;
+    const session = acceptSession();
+    // The client's CHANNEL_CLOSE frees the slot (ssh2 keeps the channel until then, so do we).
+    session.once('close', () => channels--);
+    session.on('subsystem', (accept, reject, request) => {
+      if (request.name !== 'sftp') {
+        log.info({ subsystem: request.name }, 'subsystem refused');
+        reject();
+        return;
+      }
+      touch();
+      const files = openFilesOrLog('sftp', reject);
+      if (!files) return;
+      const channel = accept();
+      log.info('sftp session started');
+      serveSftp(channel, files, {
+        logger: log,
+        ...options.sftp,
+        replyBudget: budgets?.replyBytes,
+        signal,
+      }).then(
+        () => log.info('sftp session ended'),
+        (err: unknown) => log.error({ err }, 'sftp session failed'),
+      );
+    });
+    session.on('exec', (accept, reject, request) => {
+      const scp = parseScpCommand(request.command);
+      if (!scp) {
+        log.info({ command: request.command.slice(0, 200) }, 'exec refused');
+        reject();
+        return;
+      }
+      touch();
+      const files = openFilesOrLog('scp', reject);
+      if (!files) return;
+      const channel = accept() as ServerChannel;
+      log.info({ command: request.command.slice(0, 200) }, 'scp started');
+      serveScp(channel, scp, files, { logger: log, signal }).then(
+        () => log.info('scp ended'),
+        (err: unknown) => log.error({ err }, 'scp failed'),
+      );
+    });
+    // shell, pty, env, x11, agent forwarding: no listener, so ssh2 refuses them.
+  });
+}

@@ -1,0 +1,270 @@
+// One SSH connection's lifecycle: its log and session events, authentication wiring, per-user session count,
+// idle timer and host-key announcements; its channels are routed by channels.ts once it is authenticated.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { AuthContext, ClientInfo, Connection } from 'ssh2';
+import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator.js';
+import { DEFENDER_SCORES } from '../auth/defender.js';
+import { FerryError } from '../errors.js';
+import type { HostKeyMaterial } from '../key-manager/host-keys.js';
+import type { UserRecord } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import { routeSessionChannels } from './channels.js';
+import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
+import type { SshServerOptions } from './options.js';
+import { emitAuth, emitSecurity } from './session-events.js';
+
+/** What admission hands a connection before ssh2 takes over its socket. */
+export interface ConnectionState {
+  readonly grace: NodeJS.Timeout;
+  /** Moves the connection out of its address's not-yet-authenticated count. */
+  readonly authenticated: () => void;
+  readonly sessionsPerUser: Map<string, number>;
+}
+
+function toAttempt(ctx: AuthContext): AuthAttempt {
+  switch (ctx.method) {
+    case 'none':
+      return { method: 'none', username: ctx.username };
+    case 'password':
+      return { method: 'password', username: ctx.username, password: new Secret(ctx.password) };
+    case 'publickey':
+      return {
+        method: 'publickey',
+        username: ctx.username,
+        algorithm: ctx.key.algo,
+        blob: ctx.key.data,
+        signature:
+          ctx.signature && ctx.blob
+            ? { data: ctx.blob, signature: ctx.signature, hashAlgo: ctx.hashAlgo }
+            : undefined,
+      };
+    case 'keyboard-interactive':
+      return {
+        method: 'keyboard-interactive',
+        username: ctx.username,
+        ask: (prompt) =>
+          new Promise((resolve) =>
+            ctx.prompt([{ prompt, echo: false }], 'Ferry', '', (answers) => resolve(answers[0])),
+          ),
+      };
+    default:
+      return { method: 'other', username: ctx.username, name: ctx.method };
+  }
+}
+
+/** Wires one accepted connection; `state` is missing only for a socket that did not come through admission. */
+export function handleConnection(
+  client: Connection,
+  socket: Socket,
+  info: ClientInfo,
+  options: SshServerOptions,
+  hostKeys: readonly HostKeyMaterial[],
+  state: ConnectionState | undefined,
+): void {
+  const sessionId = randomBytes(6).toString('hex');
+  const remoteAddress = info.ip;
+  let log = options.logger.child({ sessionId, remoteAddress });
+  const started = Date.now();
+  const authenticator = new ConnectionAuthenticator(options.users, {
+    maxAuthTries: options.maxAuthTries,
+    remoteAddress,
+    accounts: options.accounts,
+    lockout: options.lockout,
+    totp: options.totp,
+  });
+  const penalize = (points: number, reason: string) => {
+    options.defender
+      .penalize(remoteAddress, points, reason)
+      .catch((err: unknown) => log.error({ err }, 'defender failed'));
+  };
+  let user: UserRecord | undefined;
+  // Serialise auth requests: a decision must be sent before the next attempt is judged.
+  let authQueue = Promise.resolve();
+
+  const clientSoftware = info.header.versions.software;
+  log.info({ client: clientSoftware, protocol: info.header.versions.protocol }, 'connection');
+  let handshakes = 0;
+  let negotiatedHostKey = '';
+
+  // The connect record waits for the first key exchange so it can name what was negotiated.
+  client.on('handshake', (negotiated) => {
+    const algorithms = {
+      kex: negotiated.kex,
+      hostKey: negotiated.serverHostKey,
+      cipher: negotiated.cs.cipher,
+      mac: negotiated.cs.mac,
+      compress: negotiated.cs.compress,
+    };
+    negotiatedHostKey = negotiated.serverHostKey;
+    log.info(algorithms, handshakes === 0 ? 'key exchange done' : 'rekeyed');
+    if (handshakes++ > 0) return;
+    options.events.emit({
+      type: 'session',
+      phase: 'connect',
+      at: new Date(),
+      sessionId,
+      remoteAddress,
+      detail: { client: clientSoftware, remotePort: info.port, ...algorithms },
+    });
+  });
+
+  client.on('authentication', (ctx) => {
+    authQueue = authQueue.then(async () => {
+      // Once the address is banned (by this process, which already cut the socket, or by another one) its
+      // connections' attempts are not judged any more.
+      if (socket.destroyed) return;
+      const attempt = toAttempt(ctx);
+      let decision: Awaited<ReturnType<ConnectionAuthenticator['attempt']>>;
+      try {
+        if ((await options.defender.verdict(remoteAddress)) !== 'allow') {
+          log.warn('address banned while connected; closing');
+          socket.destroy();
+          return;
+        }
+        decision = await authenticator.attempt(attempt);
+      } catch (err) {
+        log.error({ err }, 'authentication error');
+        ctx.reject(['publickey', 'password']);
+        return;
+      }
+      const entry = { user: ctx.username, method: ctx.method };
+      switch (decision.result) {
+        case 'accept':
+          user = decision.user;
+          log = log.child({ user: user.name });
+          log.info({ method: ctx.method }, 'authenticated');
+          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'accepted');
+          ctx.accept();
+          return;
+        case 'pk-ok':
+          ctx.accept();
+          return;
+        case 'partial':
+          log.info({ ...entry, methodsLeft: decision.methodsLeft }, 'partial authentication');
+          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'partial');
+          ctx.reject(decision.methodsLeft, true);
+          return;
+        case 'reject':
+          if (ctx.method !== 'none' && decision.counted) {
+            log.info({ ...entry, reason: decision.reason }, 'authentication failed');
+            emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, decision.reason);
+            penalize(DEFENDER_SCORES.loginFailed, `login failed: ${decision.reason}`);
+          } else if (attempt.method === 'publickey' && !attempt.signature) {
+            penalize(DEFENDER_SCORES.keyQueryRefused, `key query refused: ${decision.reason}`);
+          }
+          if (authenticator.lockedAccount) {
+            log.warn({ account: authenticator.lockedAccount }, 'account locked after repeated failures');
+            emitSecurity(options, sessionId, remoteAddress, 'lockout', {
+              account: authenticator.lockedAccount,
+            });
+          }
+          if (decision.tooMany) {
+            penalize(DEFENDER_SCORES.tooManyAuthTries, 'too many authentication failures');
+            // Like OpenSSH: the last failure is answered by a disconnect, so the client cannot try again.
+            log.warn({ failures: authenticator.failures }, 'too many authentication failures; disconnecting');
+            client.end();
+            return;
+          }
+          ctx.reject(decision.methodsLeft);
+      }
+    });
+  });
+
+  client.on('ready', () => {
+    const authed = user!;
+    if (state) {
+      clearTimeout(state.grace);
+      state.authenticated();
+      const open = (state.sessionsPerUser.get(authed.name) ?? 0) + 1;
+      state.sessionsPerUser.set(authed.name, open);
+      client.once('close', () => {
+        const left = (state.sessionsPerUser.get(authed.name) ?? 1) - 1;
+        if (left <= 0) state.sessionsPerUser.delete(authed.name);
+        else state.sessionsPerUser.set(authed.name, left);
+      });
+      if (open > options.limits.maxSessionsPerUser) {
+        log.warn({ open, limit: options.limits.maxSessionsPerUser }, 'maxSessionsPerUser reached; closing');
+        emitSecurity(options, sessionId, remoteAddress, 'limit', {
+          limit: 'maxSessionsPerUser',
+          user: authed.name,
+        });
+        client.end();
+        return;
+      }
+    }
+    // Everything this connection holds is given back when it ends, whatever its sessions did or did not finish.
+    const budgets = options.budgets?.openConnection(authed.name);
+    // Aborted when the connection is gone: sessions tear down even when their channel never reports it (a
+    // paused channel with unread input never emits 'end', so ssh2 never emits its 'close').
+    const gone = new AbortController();
+    client.once('close', () => {
+      gone.abort(new FerryError('ERR_IO', 'Connection closed'));
+      budgets?.close();
+    });
+    let lastActivity = Date.now();
+    const touch = () => {
+      lastActivity = Date.now();
+    };
+    if (options.limits.idleTimeout > 0) {
+      const idleMs = options.limits.idleTimeout * 1000;
+      const timer = setInterval(
+        () => {
+          if (Date.now() - lastActivity < idleMs) return;
+          log.info({ idleTimeout: options.limits.idleTimeout }, 'idle timeout; closing');
+          clearInterval(timer);
+          client.end();
+        },
+        Math.min(idleMs / 4, 30_000),
+      );
+      timer.unref();
+      client.once('close', () => clearInterval(timer));
+    }
+    // OpenSSH's UpdateHostKeys: tell the client every key we hold, so it trusts a new key before the old one retires.
+    announceHostKeys(client, hostKeys, log);
+    client.on('request', (accept, reject, name, data) => {
+      // Our ssh2 patch adds this request name, which ssh2's typings do not list.
+      if ((name as string) !== 'hostkeys-prove-00@openssh.com' || !accept || !reject) {
+        reject?.();
+        return;
+      }
+      const proof = proveHostKeys(client, hostKeys, data as unknown as Buffer, negotiatedHostKey);
+      if (proof) accept(proof as never);
+      else {
+        log.warn('host key proof requested for a key we do not hold');
+        reject();
+      }
+    });
+    routeSessionChannels(client, {
+      options,
+      sessionId,
+      remoteAddress,
+      user: authed,
+      log,
+      budgets,
+      signal: gone.signal,
+      touch,
+    });
+    // tcpip forwarding requests have no listener here, so ssh2 refuses them too.
+  });
+
+  client.on('error', (err: Error & { level?: string }) => {
+    log.debug({ err }, 'connection error');
+    // Broken SSH packets are misbehaviour; socket resets are not, and neither is a handshake that found no
+    // common algorithm (ssh-keyscan probes every host key type; old clients meet the modern profile).
+    if (err.level === 'protocol') penalize(DEFENDER_SCORES.protocolError, `protocol error: ${err.message}`);
+  });
+  client.on('close', () => {
+    const durationMs = Date.now() - started;
+    log.info({ durationMs }, 'disconnected');
+    options.events.emit({
+      type: 'session',
+      phase: 'disconnect',
+      at: new Date(),
+      sessionId,
+      remoteAddress,
+      username: user?.name,
+      detail: { durationMs, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten },
+    });
+  });
+}

@@ -1,0 +1,47 @@
+// What the SSH server is given: listener, algorithm policy, host keys, limits, and the services it hands off to.
+// A file of its own so the connection and channel files can read it without importing server.ts (no cycle).
+import type { LockoutPolicy } from '../auth/authenticator.js';
+import type { Defender } from '../auth/defender.js';
+import type { TotpService } from '../auth/totp.js';
+import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { EventBus } from '../events/bus.js';
+import type { HostKeyMaterial } from '../key-manager/host-keys.js';
+import type { Logger } from '../logger.js';
+import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+import type { ConnectionLimits } from './admission.js';
+import type { AlgorithmProfile } from './algorithms.js';
+
+export interface SshServerOptions {
+  readonly listen: string;
+  readonly port: number;
+  readonly algorithms: AlgorithmProfile;
+  /** Pending and active host keys, oldest first: all are announced; presentedHostKeys picks the ones that sign. */
+  readonly hostKeys: readonly HostKeyMaterial[];
+  /** Seconds a connection may take from TCP accept to successful authentication. */
+  readonly loginGraceTime: number;
+  readonly maxAuthTries: number;
+  /** Where user homes live when a user has none of their own. */
+  readonly homesDir: string;
+  readonly users: UserRepository;
+  readonly fileSessions: FileSessionFactory;
+  readonly events: EventBus;
+  readonly logger: Logger;
+  readonly defender: Defender;
+  readonly limits: ConnectionLimits & {
+    readonly maxSessionsPerUser: number;
+    /** Session channels (SFTP, SCP) open at once on one connection; more are refused (OpenSSH's MaxSessions). */
+    readonly maxChannelsPerConnection: number;
+    /** Seconds without any file operation before an authenticated connection is closed; 0: never. */
+    readonly idleTimeout: number;
+  };
+  readonly sftp: {
+    readonly maxInFlight: number;
+    readonly maxOpenHandles: number;
+    readonly maxPacketLength: number;
+  };
+  /** Open handles and buffered reply bytes per connection and per user; without it only per-session limits hold. */
+  readonly budgets?: ResourceBudgets;
+  readonly accounts?: AccountSecurityRepository;
+  readonly lockout?: LockoutPolicy;
+  readonly totp?: TotpService;
+}

@@ -1,0 +1,31 @@
+// The session and security events the SSH layer emits, shared by the connection (auth, limits) and its channels.
+import type { SshServerOptions } from './options.js';
+
+export function emitAuth(
+  options: SshServerOptions,
+  sessionId: string,
+  remoteAddress: string,
+  username: string,
+  method: string,
+  result: string,
+): void {
+  options.events.emit({
+    type: 'session',
+    phase: 'auth',
+    at: new Date(),
+    sessionId,
+    remoteAddress,
+    username,
+    detail: { method, result },
+  });
+}
+
+export function emitSecurity(
+  options: SshServerOptions,
+  sessionId: string,
+  remoteAddress: string,
+  action: 'ban' | 'lockout' | 'limit',
+  detail: Record<string, unknown>,
+): void {
+  options.events.emit({ type: 'security', action, at: new Date(), sessionId, remoteAddress, detail });
+}
