@@ -1,4 +1,5 @@
-// Serves one SFTP v3 session on a raw SSH channel: framing, dispatch, per-file ordering, backpressure, teardown.
+// Serves one SFTP v3 session on a raw SSH channel: the request loop (framing, dispatch, backpressure) and teardown;
+// reply ordering is in reply-lanes.ts, byte budgeting in reply-budget.ts, reply encoding in replies.ts.
 import type { Duplex } from 'node:stream';
 import type { BudgetAccount, FileSession } from '../core/types.js';
 import { FerryError, ProtocolError, toFerryError } from '../errors.js';
@@ -14,23 +15,18 @@ import { ADVERTISED_EXTENSIONS, EXTENSIONS_BY_NAME } from './extensions.js';
 import { HandleTable } from './handles.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_OPEN_HANDLES } from './limits.js';
 import { ReadBufferPool } from './read-buffers.js';
+import { encodeReply } from './replies.js';
+import { SessionByteBudget } from './reply-budget.js';
+import { type LaneSlot, ReplyLanes } from './reply-lanes.js';
 import { REQUESTS_BY_TYPE } from './requests.js';
 import { RequestScheduler } from './scheduler.js';
 import { statusFromError } from './status.js';
+import { sendExitStatus, TEARDOWN_GRACE_MS, waitWithTimeout } from './teardown.js';
 import { DEFAULT_MAX_PACKET_LENGTH, FX, FXP, MAX_READ_LENGTH, MAX_WRITE_LENGTH } from './wire/constants.js';
 import { type FramedPacket, PacketFramer } from './wire/framer.js';
 import { PacketReader } from './wire/reader.js';
 import { STATUS_MESSAGES } from './wire/status.js';
-import {
-  DATA_HEADER_LENGTH,
-  encodeAttrs,
-  encodeDataInPlace,
-  encodeExtendedReply,
-  encodeHandle,
-  encodeName,
-  encodeStatus,
-  encodeVersion,
-} from './wire/writer.js';
+import { DATA_HEADER_LENGTH, encodeStatus, encodeVersion } from './wire/writer.js';
 
 export interface SftpServeOptions {
   logger: Logger;
@@ -51,15 +47,6 @@ export interface SftpServeOptions {
   replyBudget?: BudgetAccount | undefined;
   /** Aborted when the connection is gone: the session tears down even if its channel never says so. */
   signal?: AbortSignal | undefined;
-}
-
-/** How long teardown waits for requests already running in the core before closing the session anyway. */
-const TEARDOWN_GRACE_MS = 10_000;
-
-/** A reply's place in its lane; `deliver` is set once the request has finished. */
-interface LaneSlot {
-  readonly lane: string;
-  deliver: (() => void) | undefined;
 }
 
 /**
@@ -96,9 +83,8 @@ class SftpConnection {
   readonly #scheduler: RequestScheduler;
   readonly #ctx: RequestContext;
   readonly #maxInFlight: number;
-  readonly #maxBufferedBytes: number;
   readonly #readOnly: boolean;
-  readonly #replyBudget: BudgetAccount | undefined;
+  readonly #bytes: SessionByteBudget;
   /** Aborted at teardown: running work (hashing, copying) stops between chunks. */
   readonly #stop = new AbortController();
   readonly #connectionSignal: AbortSignal | undefined;
@@ -109,14 +95,10 @@ class SftpConnection {
   #inputEnded = false;
   #channelClosed = false;
   #paused = false;
-  /** Bytes of accepted requests (and their READ replies) not yet handed to the SSH layer. */
-  #bufferedBytes = 0;
-  /** The part of #bufferedBytes taken from the connection's budget and not yet given back. */
-  #budgetHeld = 0;
   /** A packet taken from the framer that did not fit the connection's budget; accepted first once it does. */
   #deferred: FramedPacket | undefined;
   /** Finished replies waiting for earlier ones of their lane (see RequestSpec.replyLane). */
-  readonly #lanes = new Map<string, LaneSlot[]>();
+  readonly #lanes = new ReplyLanes();
   #resolve: () => void = () => {};
 
   constructor(channel: Duplex, session: FileSession, options: SftpServeOptions) {
@@ -132,9 +114,9 @@ class SftpConnection {
       maxOpenHandles: options.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES,
     };
     this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#readOnly = options.readOnly ?? false;
-    this.#replyBudget = options.replyBudget;
+    this.#bytes = new SessionByteBudget(maxBufferedBytes, options.replyBudget);
     this.#connectionSignal = options.signal;
     this.#framer = new PacketFramer(maxPacketLength);
     this.#scheduler = new RequestScheduler(() => this.#pump());
@@ -147,7 +129,7 @@ class SftpConnection {
       // Enough for every READ the byte budget lets run at once.
       readBuffers: new ReadBufferPool(
         DATA_HEADER_LENGTH + limits.maxReadLength,
-        Math.ceil(this.#maxBufferedBytes / limits.maxReadLength) + 1,
+        Math.ceil(maxBufferedBytes / limits.maxReadLength) + 1,
       ),
     };
   }
@@ -176,7 +158,7 @@ class SftpConnection {
     const connection = this.#connectionSignal;
     if (connection?.aborted) this.#onChannelGone('connection closed');
     else connection?.addEventListener('abort', this.#onConnectionGone, { once: true });
-    if (this.#replyBudget) this.#stopWaitingForRoom = this.#replyBudget.onRoom(() => this.#pump());
+    this.#stopWaitingForRoom = this.#bytes.onRoom(() => this.#pump());
     return done;
   }
 
@@ -193,8 +175,7 @@ class SftpConnection {
   #canAccept(): boolean {
     if (this.#stopping || this.#channelClosed) return false;
     if (this.#scheduler.size >= this.#maxInFlight) return false;
-    // Checked before accepting, so one request larger than the budget still gets through when it is empty.
-    if (this.#bufferedBytes >= this.#maxBufferedBytes) return false;
+    if (this.#bytes.full) return false;
     return !this.#channel.writableNeedDrain;
   }
 
@@ -288,30 +269,12 @@ class SftpConnection {
     ];
     const cost = packet.length + (spec.replyBytes?.(args, this.#ctx.limits) ?? 0);
     // Parsing again later is cheap and has no side effects; taking first would need a way to give back.
-    if (this.#replyBudget && !this.#replyBudget.tryTake(cost)) return false;
-    if (this.#replyBudget) this.#budgetHeld += cost;
-    this.#bufferedBytes += cost;
+    if (!this.#bytes.tryTake(cost)) return false;
     const handler = spec;
     const lane = spec.replyLane?.(args);
-    const slot = lane === undefined ? undefined : this.#enterLane(lane);
+    const slot = lane === undefined ? undefined : this.#lanes.enter(lane);
     this.#scheduler.add(claims, () => this.#run(handler, id, args, cost, slot));
     return true;
-  }
-
-  #enterLane(lane: string): LaneSlot {
-    const slot: LaneSlot = { lane, deliver: undefined };
-    const slots = this.#lanes.get(lane);
-    if (slots) slots.push(slot);
-    else this.#lanes.set(lane, [slot]);
-    return slot;
-  }
-
-  /** Sends the finished replies at the head of a lane; stops at the first request still running. */
-  #flushLane(lane: string): void {
-    const slots = this.#lanes.get(lane);
-    if (!slots) return;
-    while (slots[0]?.deliver) slots.shift()!.deliver!();
-    if (slots.length === 0) this.#lanes.delete(lane);
   }
 
   async #run(
@@ -348,20 +311,12 @@ class SftpConnection {
       return;
     }
     slot.deliver = deliver;
-    this.#flushLane(slot.lane);
+    this.#lanes.flush(slot.lane);
   }
 
   #release(cost: number): void {
-    this.#bufferedBytes -= cost;
-    this.#giveBudget(cost);
+    this.#bytes.release(cost);
     this.#pump();
-  }
-
-  #giveBudget(amount: number): void {
-    const back = Math.min(amount, this.#budgetHeld);
-    if (back <= 0) return;
-    this.#budgetHeld -= back;
-    this.#replyBudget?.give(back);
   }
 
   #reply(id: number, reply: Reply, flushed: () => void): void {
@@ -369,30 +324,16 @@ class SftpConnection {
       flushed();
       return;
     }
-    switch (reply.kind) {
-      case 'status':
-        this.#send(encodeStatus(id, reply.status.code, reply.status.message), flushed);
-        return;
-      case 'handle':
-        this.#send(encodeHandle(id, reply.handle), flushed);
-        return;
-      case 'name':
-        this.#send(encodeName(id, reply.entries), flushed);
-        return;
-      case 'attrs':
-        this.#send(encodeAttrs(id, reply.attrs), flushed);
-        return;
-      case 'extended':
-        this.#send(encodeExtendedReply(id, reply.fill), flushed);
-        return;
-      case 'data':
-        // One channel write: a separate header would cost ssh2 a CHANNEL_DATA packet of its own.
-        this.#send(encodeDataInPlace(id, reply.packet), () => {
-          reply.release?.();
-          flushed();
-        });
-        return;
-    }
+    const packet = encodeReply(id, reply);
+    // A DATA reply's read buffer goes back to its pool only once the channel has taken the packet.
+    const onFlushed =
+      reply.kind === 'data'
+        ? () => {
+            reply.release?.();
+            flushed();
+          }
+        : flushed;
+    this.#send(packet, onFlushed);
   }
 
   #send(buffer: Buffer, flushed?: () => void): void {
@@ -433,30 +374,10 @@ class SftpConnection {
     }
     this.#ctx.readBuffers.clear();
     // Replies the channel will never flush (it is gone) must not keep the connection's budget.
-    this.#giveBudget(this.#budgetHeld);
+    this.#bytes.releaseAll();
     this.#stopWaitingForRoom?.();
     // The connection outlives this session: leave nothing registered on it.
     this.#connectionSignal?.removeEventListener('abort', this.#onConnectionGone);
     this.#resolve();
   }
-}
-
-/**
- * sshd reports the sftp-server process's exit status before closing the channel, and `scp` (SFTP mode)
- * fails without one ("Exit status -1"). ssh2's server Channel has exit(); other duplexes (tests) do not.
- */
-function sendExitStatus(channel: Duplex, status: number): void {
-  const exit = (channel as Duplex & { exit?: (status: number) => void }).exit;
-  if (typeof exit === 'function') exit.call(channel, status);
-}
-
-function waitWithTimeout(promise: Promise<void>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    timer.unref?.();
-    void promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
