@@ -1,10 +1,5 @@
-import {
-  type FerryError,
-  InvalidArgumentError,
-  PermissionDeniedError,
-  toFerryError,
-  UnsupportedError,
-} from '../errors.js';
+// One open file of a session: reads, writes and checksums through the handle, and an upload's completion on close.
+import { InvalidArgumentError, PermissionDeniedError, toFerryError, UnsupportedError } from '../errors.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
 import { canDo } from '../vfs/types.js';
 import { checkFileDigests } from './check-file.js';
@@ -13,6 +8,7 @@ import type { HandleHost, OpenedFile } from './handle-host.js';
 import type { ChecksumRequest, FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
 import { admissionOf } from './upload-admission.js';
 import { closeAndHash, discardIncomplete, failureReason } from './upload-close.js';
+import { UploadFailure } from './upload-failure.js';
 
 export type { HandleHost, OpenedFile } from './handle-host.js';
 
@@ -37,13 +33,8 @@ export class SessionFileHandle implements FileHandle {
   #lastReadAt = 0;
   /** Set when a leftover partial is being restarted from 0; every write waits for the truncation. */
   #restart: Promise<void> | undefined;
-  /**
-   * The first write, sync or close the storage failed (disk full, quota, I/O error), or the first write the
-   * backend cannot do (out of order without random writes). From then on the content is not what the client
-   * sent: later writes fail at once with this error, close() reports it, and the file is discarded rather
-   * than published (see #discardIncomplete).
-   */
-  #storageFailure: FerryError | undefined;
+  /** The first storage failure of an upload through this handle (see upload-failure.ts). */
+  readonly #failure: UploadFailure;
   #closed = false;
 
   constructor(host: HandleHost, opened: OpenedFile) {
@@ -53,6 +44,7 @@ export class SessionFileHandle implements FileHandle {
     this.mode = Object.freeze({ ...opened.mode });
     this.#end = opened.sizeAtOpen;
     this.#digest = new UploadDigest(opened.sizeAtOpen, this.#byDescriptor, host.log);
+    this.#failure = new UploadFailure(host.log, opened.path, this.mode.write);
   }
 
   /** The backend path this handle reads and writes (for same-file checks in copyData). */
@@ -92,7 +84,7 @@ export class SessionFileHandle implements FileHandle {
     try {
       this.#assertOpen();
       if (!this.mode.write) throw new PermissionDeniedError('Handle is not open for writing');
-      if (this.#storageFailure) throw this.#storageFailure;
+      if (this.#failure.error) throw this.#failure.error;
       checkRange(offset, length);
       this.#host.checkFileSize((this.mode.append ? this.#end : offset) + length);
     } catch (err) {
@@ -124,7 +116,7 @@ export class SessionFileHandle implements FileHandle {
   copyWrite(position: number, data: Buffer): Promise<void> {
     return this.#track(async () => {
       this.#assertOpen();
-      if (this.#storageFailure) throw this.#storageFailure;
+      if (this.#failure.error) throw this.#failure.error;
       this.#host.checkFileSize(position + data.length);
       this.#checkSequential(position);
       this.#end = Math.max(this.#end, position + data.length);
@@ -146,7 +138,7 @@ export class SessionFileHandle implements FileHandle {
    */
   #checkSequential(position: number): void {
     if (position === this.#end || canDo(this.#host.fs, 'randomWrites')) return;
-    throw this.#storageFailed(
+    throw this.#failure.record(
       new UnsupportedError('This storage writes files front to back only (write out of order)'),
       'write',
     );
@@ -159,7 +151,7 @@ export class SessionFileHandle implements FileHandle {
       await this.#o.file.write(position, data);
     } catch (err) {
       this.#digest.invalidate();
-      throw this.#storageFailed(err, 'write');
+      throw this.#failure.record(err, 'write');
     }
     await hashed;
     if (account) this.#bytesWritten += length;
@@ -211,12 +203,12 @@ export class SessionFileHandle implements FileHandle {
   sync(): Promise<void> {
     return this.#track(async () => {
       this.#assertOpen();
-      if (this.#storageFailure) throw this.#storageFailure;
+      if (this.#failure.error) throw this.#failure.error;
       try {
         await this.#o.file.sync();
       } catch (err) {
         // A failed fsync may have dropped written pages: the content can no longer be trusted.
-        throw this.#storageFailed(err, 'sync');
+        throw this.#failure.record(err, 'sync');
       }
     });
   }
@@ -290,7 +282,7 @@ export class SessionFileHandle implements FileHandle {
     let failure: unknown;
     let sha256: string | undefined;
     try {
-      if (this.#storageFailure === undefined) {
+      if (this.#failure.error === undefined) {
         sha256 = await this.#complete(complete, isUpload);
         // Publishing without an audit record is what the admission forbids; the partial stays for a resume.
         if (complete && o.finalPath !== undefined) {
@@ -305,13 +297,13 @@ export class SessionFileHandle implements FileHandle {
     } finally {
       try {
         // Before the claim is released: a new upload of the same name must not lose its fresh partial.
-        if (this.#storageFailure !== undefined) await discardIncomplete(this.#o, this.#host, this.path);
+        if (this.#failure.error !== undefined) await discardIncomplete(this.#o, this.#host, this.path);
       } finally {
         o.releaseClaim?.();
         this.#host.released(this);
       }
     }
-    failure = this.#storageFailure ?? failure;
+    failure = this.#failure.error ?? failure;
     if (isUpload || this.#bytesRead > 0) {
       const committed = complete && isUpload && failure === undefined ? admission?.watch() : undefined;
       const emitted = this.#host.emitTransfer({
@@ -358,23 +350,8 @@ export class SessionFileHandle implements FileHandle {
       return await closeAndHash(this.#o, how, complete, isUpload);
     } catch (err) {
       // Network and some local filesystems report lost writes only here (close returns the deferred error).
-      throw this.#storageFailed(err, 'close');
+      throw this.#failure.record(err, 'close');
     }
-  }
-
-  /** Records the first storage failure of this handle (logged once, with its reason) and returns it. */
-  #storageFailed(err: unknown, during: 'write' | 'sync' | 'close'): FerryError {
-    const error = toFerryError(err);
-    if (this.#storageFailure === undefined && this.mode.write) {
-      this.#storageFailure = error;
-      // A refused out-of-order write is the client's choice meeting the backend's limits, not a fault.
-      const level = error.code === 'ERR_UNSUPPORTED' ? 'warn' : 'error';
-      this.#host.log[level](
-        { err, path: this.path, reason: error.message, during },
-        `upload failed: ${error.message}`,
-      );
-    }
-    return error;
   }
 
   /**

@@ -1,10 +1,16 @@
 // OpenPGP keys and messages with openpgp v6, kept to what GnuPG 2.2 reads: v4 keys, SEIPDv1 (MDC) messages, iterated S2K.
-import { Readable } from 'node:stream';
-import { TextDecoderStream, TextEncoderStream, ReadableStream as WebReadableStream } from 'node:stream/web';
+import {
+  TextDecoderStream,
+  TextEncoderStream,
+  type ReadableStream as WebReadableStream,
+} from 'node:stream/web';
 import * as openpgp from 'openpgp';
 import { InvalidArgumentError } from '../errors.js';
 import { Secret } from '../util/secret.js';
 import { KeyParseError, PASSPHRASE_REQUIRED, WRONG_PASSPHRASE } from './key-errors.js';
+import { fromWeb, mapStreamErrors, type PgpData, peek, type Same, toWeb } from './pgp-streams.js';
+
+export type { PgpData } from './pgp-streams.js';
 
 /**
  * Settings for everything written here. GnuPG 2.2 (Debian 12) reads neither v6 keys, SEIPDv2/AEAD messages nor
@@ -219,24 +225,6 @@ export function describePgpKey(info: PgpKeyInfo & { hasPrivate?: boolean }): str
   return `${kind} ${info.algorithm}/${info.keyId} ${day(info.created)}${expiry} ${info.userIds.join(', ')}`.trim();
 }
 
-/** Message input or output: whole in memory, a Node stream, or a web stream. */
-export type PgpData = Uint8Array | Readable | WebReadableStream<Uint8Array>;
-type Same<T extends PgpData> = T extends Uint8Array
-  ? Uint8Array
-  : T extends Readable
-    ? Readable
-    : WebReadableStream<Uint8Array>;
-
-function toWeb(data: Readable | WebReadableStream<Uint8Array>): WebReadableStream<Uint8Array> {
-  return data instanceof Readable ? (Readable.toWeb(data) as WebReadableStream<Uint8Array>) : data;
-}
-
-function fromWeb<T extends PgpData>(input: T, output: unknown): Same<T> {
-  if (input instanceof Uint8Array) return output as Same<T>;
-  const web = output as WebReadableStream<Uint8Array>;
-  return (input instanceof Readable ? Readable.fromWeb(web) : web) as Same<T>;
-}
-
 async function readPublicKeys(armored: readonly string[]): Promise<openpgp.PublicKey[]> {
   if (armored.length === 0) throw new InvalidArgumentError('at least one recipient key is needed');
   return Promise.all(
@@ -281,58 +269,6 @@ export async function encryptForRecipients<T extends PgpData>(
     return fromWeb(data, text.pipeThrough(new TextEncoderStream()));
   }
   return fromWeb(data, encrypted);
-}
-
-/** Reads up to `n` leading bytes of a web stream and gives back a stream that still yields everything. */
-async function peek(
-  stream: WebReadableStream<Uint8Array>,
-  n: number,
-): Promise<[Buffer, WebReadableStream<Uint8Array>]> {
-  const reader = stream.getReader();
-  const head: Uint8Array[] = [];
-  let size = 0;
-  while (size < n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    head.push(value);
-    size += value.length;
-  }
-  const rest = new WebReadableStream<Uint8Array>({
-    start(controller) {
-      for (const chunk of head) controller.enqueue(chunk);
-    },
-    async pull(controller) {
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return [Buffer.concat(head), rest];
-}
-
-/** Passes a stream through, replacing an error it ends with by `map(error)` (errors of a streamed decryption arrive late). */
-function mapStreamErrors(
-  source: WebReadableStream<Uint8Array>,
-  map: (err: unknown) => Error,
-): WebReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  return new WebReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { value, done } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (err) {
-        controller.error(map(err));
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
 }
 
 function decryptFailure(err: unknown): InvalidArgumentError {

@@ -1,17 +1,27 @@
 // Moves one file over SFTP with pipelined requests, resumes from the last byte both sides hold, then checks integrity.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { claimPartial, partialClaimKey } from '../core/upload-lock.js';
 import { partialPathFor } from '../core/virtual-path.js';
 import { FerryError, InvalidArgumentError } from '../errors.js';
 import { canDo, type Fs, type FsFile, type FsStat } from '../vfs/types.js';
 import { OPEN, type SftpClient } from './sftp-client.js';
+import {
+  hashLocalPrefix,
+  IntegrityError,
+  pipelinedRead,
+  pipelinedWrite,
+  type Verification,
+  verify,
+} from './transfer-io.js';
 
-/** Requests kept in flight; OpenSSH's sftp uses 64 too. */
-export const DEFAULT_DEPTH = 64;
-const LOCAL_HASH_CHUNK = 1024 * 1024;
-
-export type Verification = 'size' | 'check-file' | 'read-back';
+export {
+  DEFAULT_DEPTH,
+  IntegrityError,
+  pipelinedRead,
+  TransferAbortedError,
+  type Verification,
+} from './transfer-io.js';
 
 export interface TransferResult {
   /** Size of the complete file. */
@@ -54,18 +64,6 @@ export interface LocalFile {
   readonly root?: string;
 }
 
-export class IntegrityError extends FerryError {
-  constructor(message: string) {
-    super('ERR_IO', message);
-  }
-}
-
-export class TransferAbortedError extends FerryError {
-  constructor() {
-    super('ERR_IO', 'transfer aborted');
-  }
-}
-
 /**
  * The temporary name a file is written under until complete. Locally ('local') it is the core's partial,
  * `.ferry-part.NAME`, which listings hide and uploads resume. On a partner ('posix') it is `.NAME.ferry-part`:
@@ -76,16 +74,6 @@ export function partName(path: string, side: 'posix' | 'local' = 'local'): strin
   return posix.join(posix.dirname(path), `.${posix.basename(path)}.ferry-part`);
 }
 
-async function hashLocalPrefix(file: FsFile, length: number, hash: Hash): Promise<void> {
-  let pos = 0;
-  while (pos < length) {
-    const data = await file.read(pos, Math.min(LOCAL_HASH_CHUNK, length - pos));
-    if (data.length === 0) throw new IntegrityError('local file shrank while being hashed');
-    hash.update(data);
-    pos += data.length;
-  }
-}
-
 async function tryStat(fs: Fs, path: string): Promise<FsStat | undefined> {
   try {
     return await fs.stat(path);
@@ -93,130 +81,6 @@ async function tryStat(fs: Fs, path: string): Promise<FsStat | undefined> {
     if (err instanceof FerryError && err.code === 'ERR_NOT_FOUND') return undefined;
     throw err;
   }
-}
-
-/**
- * Reads a remote handle from `start` to end of file with up to `depth` READs in flight, handing the data to
- * `sink` strictly in file order (so a partial file never has holes). Returns the end offset.
- */
-export async function pipelinedRead(
-  sftp: SftpClient,
-  handle: Buffer,
-  start: number,
-  knownSize: number,
-  sink: (data: Buffer) => Promise<void> | void,
-  options: { depth?: number; signal?: AbortSignal } = {},
-): Promise<number> {
-  const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
-  const chunk = sftp.readChunk;
-  interface Slot {
-    offset: number;
-    length: number;
-    data: Promise<Buffer | null>;
-  }
-  const queue: Slot[] = [];
-  const request = (offset: number, length: number): Slot => {
-    const data = sftp.read(handle, offset, length);
-    // Consumed in order below; this only keeps a failure of a later slot from being reported as unhandled.
-    data.catch(() => undefined);
-    return { offset, length, data };
-  };
-  let next = start;
-  let position = start;
-  try {
-    for (;;) {
-      if (options.signal?.aborted) throw new TransferAbortedError();
-      // Past the size seen at open, one probe at a time finds the end (or that the file grew).
-      while (queue.length < depth && (next < knownSize || queue.length === 0)) {
-        queue.push(request(next, chunk));
-        next += chunk;
-      }
-      const slot = queue.shift()!;
-      const data = await slot.data;
-      if (data === null) break;
-      if (data.length === 0 || data.length > slot.length)
-        throw new FerryError('ERR_PROTOCOL', `bad READ reply of ${data.length} bytes`);
-      await sink(data);
-      position += data.length;
-      // A short read (server limit, or the end moved) must be completed before any later slot is used.
-      if (data.length < slot.length)
-        queue.unshift(request(slot.offset + data.length, slot.length - data.length));
-    }
-  } finally {
-    await Promise.allSettled(queue.map((s) => s.data));
-  }
-  return position;
-}
-
-/** Writes `length` bytes of a local file from `start` to a remote handle with up to `depth` WRITEs in flight. */
-async function pipelinedWrite(
-  sftp: SftpClient,
-  handle: Buffer,
-  file: FsFile,
-  start: number,
-  length: number,
-  hash: Hash,
-  options: { depth?: number; signal?: AbortSignal; onData?: (n: number) => void },
-): Promise<void> {
-  const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
-  const chunk = sftp.writeChunk;
-  const inflight: Promise<void>[] = [];
-  let failure: unknown;
-  let position = start;
-  while (position < length && failure === undefined) {
-    if (options.signal?.aborted) throw new TransferAbortedError();
-    if (inflight.length >= depth) await inflight.shift();
-    if (sftp.congested) await sftp.drained();
-    const data = await file.read(position, Math.min(chunk, length - position));
-    if (data.length === 0) throw new IntegrityError('local file shrank during upload');
-    hash.update(data);
-    const at = position;
-    position += data.length;
-    inflight.push(
-      sftp.write(handle, at, data).then(
-        () => options.onData?.(data.length),
-        (err: unknown) => {
-          failure ??= err;
-        },
-      ),
-    );
-  }
-  await Promise.all(inflight);
-  if (failure !== undefined) throw failure;
-}
-
-/** SHA-256 of a remote file by reading it (read-back verification). */
-async function remoteSha256ByReading(sftp: SftpClient, path: string, depth?: number): Promise<string> {
-  const handle = await sftp.open(path, OPEN.READ);
-  try {
-    const size = (await sftp.fstat(handle)).size ?? 0;
-    const hash = createHash('sha256');
-    await pipelinedRead(sftp, handle, 0, size, (d) => void hash.update(d), { depth });
-    return hash.digest('hex');
-  } finally {
-    await sftp.close(handle);
-  }
-}
-
-async function verify(
-  sftp: SftpClient,
-  remotePath: string,
-  localSha256: string,
-  options: TransferOptions,
-): Promise<Verification> {
-  if (sftp.canCheckFile) {
-    const remote = await sftp.sha256(remotePath);
-    if (remote !== localSha256)
-      throw new IntegrityError(`SHA-256 differs: local ${localSha256}, ${remotePath} ${remote}`);
-    return 'check-file';
-  }
-  if (options.readBack) {
-    const remote = await remoteSha256ByReading(sftp, remotePath, options.depth);
-    if (remote !== localSha256)
-      throw new IntegrityError(`SHA-256 differs after read-back: local ${localSha256}, remote ${remote}`);
-    return 'read-back';
-  }
-  return 'size';
 }
 
 /**

@@ -1,0 +1,74 @@
+// Key records Ferry holds: SSH host and client key pairs (private halves sealed) and OpenPGP keys.
+
+/** An SSH key pair Ferry holds (host key or client key); the private half is sealed with the master key. */
+export interface StoredKeyPair {
+  readonly id: number;
+  readonly algorithm: string;
+  readonly bits: number;
+  /** Public key blob (wire format). */
+  readonly publicBlob: Buffer;
+  readonly sha256: string;
+  readonly md5: string;
+  /** MasterKey.seal output of the private key (PKCS#8 DER or OpenSSH text, as keys/ defines). */
+  readonly privateSealed: string;
+  readonly comment: string;
+  readonly createdAt: Date;
+}
+
+/** pending: announced to clients, not presented; active: presented (the earliest promoted of its type); retired: neither. */
+export type HostKeyState = 'pending' | 'active' | 'retired';
+
+export interface HostKeyRecord extends StoredKeyPair {
+  readonly state: HostKeyState;
+  /** state === 'active'. */
+  readonly active: boolean;
+  /** When the key was promoted (or created active); null while pending. */
+  readonly activatedAt: Date | null;
+  readonly retiredAt: Date | null;
+}
+
+export interface ClientKeyRecord extends StoredKeyPair {
+  readonly name: string;
+}
+
+export type NewKeyPair = Omit<StoredKeyPair, 'id' | 'createdAt'>;
+
+export interface HostKeyRepository {
+  /** All host keys, oldest first (retired ones included). */
+  list(): Promise<HostKeyRecord[]>;
+  add(key: NewKeyPair, state: 'pending' | 'active'): Promise<HostKeyRecord>;
+  /** pending → active. False when no pending key has this id (so concurrent promoters promote once). */
+  promote(id: number): Promise<boolean>;
+  /** pending or active → retired: servers stop presenting and announcing it. False when none has this id. */
+  retire(id: number): Promise<boolean>;
+}
+
+export interface ClientKeyRepository {
+  list(): Promise<ClientKeyRecord[]>;
+  get(name: string): Promise<ClientKeyRecord | undefined>;
+  add(name: string, key: NewKeyPair): Promise<ClientKeyRecord>;
+  remove(name: string): Promise<boolean>;
+}
+
+export interface PgpKeyRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly keyId: string;
+  readonly userIds: readonly string[];
+  readonly algorithm: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly publicArmored: string;
+  /** Sealed armored private key, or null for a public-only key. */
+  readonly privateSealed: string | null;
+}
+
+export type NewPgpKey = Omit<PgpKeyRecord, 'id'>;
+
+export interface PgpKeyRepository {
+  list(): Promise<PgpKeyRecord[]>;
+  get(name: string): Promise<PgpKeyRecord | undefined>;
+  add(key: NewPgpKey): Promise<PgpKeyRecord>;
+  remove(name: string): Promise<boolean>;
+}

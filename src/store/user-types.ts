@@ -1,0 +1,71 @@
+// Accounts: users, their login rule, permissions and SSH public keys, and the repository that keeps them.
+import type { PermissionMap } from '../permission-vocabulary.js';
+
+export const AUTH_METHODS = ['password', 'publickey', 'keyboard-interactive'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+export interface UserPublicKey {
+  /** SSH key type as in authorized_keys: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ... */
+  readonly algorithm: string;
+  /** The public key blob (RFC 4253 wire format). */
+  readonly blob: Buffer;
+  readonly comment: string;
+  /** SHA256:... as `ssh-keygen -lf` prints it. */
+  readonly fingerprint: string;
+  /** authorized_keys options text as given (kept for display; honoured where Ferry supports them). */
+  readonly options: string;
+  readonly createdAt: Date;
+}
+
+export interface UserRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly passwordHash: string | null;
+  /** Absolute home directory; null means the default `<dataDir>/homes/<name>`. */
+  readonly homeDir: string | null;
+  /** Empty: any one accepted method logs in. Otherwise every listed method must succeed (multi-factor). */
+  readonly requiredMethods: readonly AuthMethod[];
+  readonly disabled: boolean;
+  readonly permissions: PermissionMap;
+  /** CIDRs the user may log in from; empty means anywhere. */
+  readonly allowedSources: readonly string[];
+  /** The login rule `users totp enable` replaced, restored by `users totp disable`; null without TOTP. */
+  readonly requiredMethodsBeforeTotp?: readonly AuthMethod[] | null;
+  readonly publicKeys: readonly UserPublicKey[];
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface NewUser {
+  name: string;
+  passwordHash?: string | null;
+  homeDir?: string | null;
+  requiredMethods?: readonly AuthMethod[];
+  permissions?: PermissionMap;
+  allowedSources?: readonly string[];
+  disabled?: boolean;
+}
+
+export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
+  requiredMethodsBeforeTotp?: readonly AuthMethod[] | null;
+};
+
+export interface NewPublicKey {
+  algorithm: string;
+  blob: Buffer;
+  comment: string;
+  fingerprint: string;
+  options: string;
+}
+
+export interface UserRepository {
+  create(user: NewUser): Promise<UserRecord>;
+  findByName(name: string): Promise<UserRecord | undefined>;
+  list(): Promise<UserRecord[]>;
+  /** Returns the updated record, or undefined when the user does not exist. */
+  update(name: string, patch: UserPatch): Promise<UserRecord | undefined>;
+  remove(name: string): Promise<boolean>;
+  addPublicKey(name: string, key: NewPublicKey): Promise<UserRecord>;
+  /** Removes the key with this fingerprint; false when the user has no such key. */
+  removePublicKey(name: string, fingerprint: string): Promise<boolean>;
+}

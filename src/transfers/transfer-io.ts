@@ -1,0 +1,158 @@
+// The wire work of one transfer: pipelined SFTP reads and writes, and the integrity checks after it.
+import { createHash, type Hash } from 'node:crypto';
+import { FerryError } from '../errors.js';
+import type { FsFile } from '../vfs/types.js';
+import { OPEN, type SftpClient } from './sftp-client.js';
+
+/** Requests kept in flight; OpenSSH's sftp uses 64 too. */
+export const DEFAULT_DEPTH = 64;
+const LOCAL_HASH_CHUNK = 1024 * 1024;
+
+export type Verification = 'size' | 'check-file' | 'read-back';
+
+export class IntegrityError extends FerryError {
+  constructor(message: string) {
+    super('ERR_IO', message);
+  }
+}
+
+export class TransferAbortedError extends FerryError {
+  constructor() {
+    super('ERR_IO', 'transfer aborted');
+  }
+}
+
+/** Feeds the first `length` bytes of a local file to `hash` (the prefix a resume continues from). */
+export async function hashLocalPrefix(file: FsFile, length: number, hash: Hash): Promise<void> {
+  let pos = 0;
+  while (pos < length) {
+    const data = await file.read(pos, Math.min(LOCAL_HASH_CHUNK, length - pos));
+    if (data.length === 0) throw new IntegrityError('local file shrank while being hashed');
+    hash.update(data);
+    pos += data.length;
+  }
+}
+
+/**
+ * Reads a remote handle from `start` to end of file with up to `depth` READs in flight, handing the data to
+ * `sink` strictly in file order (so a partial file never has holes). Returns the end offset.
+ */
+export async function pipelinedRead(
+  sftp: SftpClient,
+  handle: Buffer,
+  start: number,
+  knownSize: number,
+  sink: (data: Buffer) => Promise<void> | void,
+  options: { depth?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
+  const chunk = sftp.readChunk;
+  interface Slot {
+    offset: number;
+    length: number;
+    data: Promise<Buffer | null>;
+  }
+  const queue: Slot[] = [];
+  const request = (offset: number, length: number): Slot => {
+    const data = sftp.read(handle, offset, length);
+    // Consumed in order below; this only keeps a failure of a later slot from being reported as unhandled.
+    data.catch(() => undefined);
+    return { offset, length, data };
+  };
+  let next = start;
+  let position = start;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) throw new TransferAbortedError();
+      // Past the size seen at open, one probe at a time finds the end (or that the file grew).
+      while (queue.length < depth && (next < knownSize || queue.length === 0)) {
+        queue.push(request(next, chunk));
+        next += chunk;
+      }
+      const slot = queue.shift()!;
+      const data = await slot.data;
+      if (data === null) break;
+      if (data.length === 0 || data.length > slot.length)
+        throw new FerryError('ERR_PROTOCOL', `bad READ reply of ${data.length} bytes`);
+      await sink(data);
+      position += data.length;
+      // A short read (server limit, or the end moved) must be completed before any later slot is used.
+      if (data.length < slot.length)
+        queue.unshift(request(slot.offset + data.length, slot.length - data.length));
+    }
+  } finally {
+    await Promise.allSettled(queue.map((s) => s.data));
+  }
+  return position;
+}
+
+/** Writes `length` bytes of a local file from `start` to a remote handle with up to `depth` WRITEs in flight. */
+export async function pipelinedWrite(
+  sftp: SftpClient,
+  handle: Buffer,
+  file: FsFile,
+  start: number,
+  length: number,
+  hash: Hash,
+  options: { depth?: number; signal?: AbortSignal; onData?: (n: number) => void },
+): Promise<void> {
+  const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
+  const chunk = sftp.writeChunk;
+  const inflight: Promise<void>[] = [];
+  let failure: unknown;
+  let position = start;
+  while (position < length && failure === undefined) {
+    if (options.signal?.aborted) throw new TransferAbortedError();
+    if (inflight.length >= depth) await inflight.shift();
+    if (sftp.congested) await sftp.drained();
+    const data = await file.read(position, Math.min(chunk, length - position));
+    if (data.length === 0) throw new IntegrityError('local file shrank during upload');
+    hash.update(data);
+    const at = position;
+    position += data.length;
+    inflight.push(
+      sftp.write(handle, at, data).then(
+        () => options.onData?.(data.length),
+        (err: unknown) => {
+          failure ??= err;
+        },
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  if (failure !== undefined) throw failure;
+}
+
+/** SHA-256 of a remote file by reading it (read-back verification). */
+async function remoteSha256ByReading(sftp: SftpClient, path: string, depth?: number): Promise<string> {
+  const handle = await sftp.open(path, OPEN.READ);
+  try {
+    const size = (await sftp.fstat(handle)).size ?? 0;
+    const hash = createHash('sha256');
+    await pipelinedRead(sftp, handle, 0, size, (d) => void hash.update(d), { depth });
+    return hash.digest('hex');
+  } finally {
+    await sftp.close(handle);
+  }
+}
+
+export async function verify(
+  sftp: SftpClient,
+  remotePath: string,
+  localSha256: string,
+  options: { readonly readBack?: boolean; readonly depth?: number },
+): Promise<Verification> {
+  if (sftp.canCheckFile) {
+    const remote = await sftp.sha256(remotePath);
+    if (remote !== localSha256)
+      throw new IntegrityError(`SHA-256 differs: local ${localSha256}, ${remotePath} ${remote}`);
+    return 'check-file';
+  }
+  if (options.readBack) {
+    const remote = await remoteSha256ByReading(sftp, remotePath, options.depth);
+    if (remote !== localSha256)
+      throw new IntegrityError(`SHA-256 differs after read-back: local ${localSha256}, remote ${remote}`);
+    return 'read-back';
+  }
+  return 'size';
+}
