@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { canonicalJson, computeHash, GENESIS_HASH } from '../src/audit/chain.js';
+import { readExportFile } from '../src/audit/export-file.js';
 import { formatJsonLine, globToRegExp, iterateAudit } from '../src/audit/query.js';
 import {
   checkpointMessage,
@@ -15,7 +16,7 @@ import {
   hostKeyAuditSigner,
   parseAuditVerifyKey,
 } from '../src/audit/signer.js';
-import { readExportFile, verifyAuditChain, verifyAuditStore } from '../src/audit/verify.js';
+import { verifyAuditChain, verifyAuditStore } from '../src/audit/verify.js';
 import { AuditWriter } from '../src/audit/writer.js';
 import { rootLogger } from '../src/logger.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';

@@ -1,17 +1,11 @@
 // The audit trail's administration: query, tail, verify, export (reads, no events) and prune (an admin event).
 import { z } from 'zod';
 import type { AuditAnchor } from '../audit/anchors.js';
+import { readExportFile, readExportKeys } from '../audit/export-file.js';
 import { type AuditFilter, iterateAudit } from '../audit/query.js';
 import type { PruneResult } from '../audit/retention.js';
 import { type AuditVerifyKey, publicKeyLineFromBlob } from '../audit/signer.js';
-import {
-  readExportFile,
-  readExportKeys,
-  storeVerifyKeys,
-  type VerifyReport,
-  verifyAuditChain,
-  verifyAuditStore,
-} from '../audit/verify.js';
+import { storeVerifyKeys, type VerifyReport, verifyAuditChain, verifyAuditStore } from '../audit/verify.js';
 import { DEFAULT_CHECKPOINT_INTERVAL } from '../audit/writer.js';
 import { InvalidArgumentError } from '../errors.js';
 import { AUDIT_ACTIONS, type AuditRecord } from '../store/types.js';

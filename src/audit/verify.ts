@@ -1,18 +1,10 @@
 // Verification: walks a chain (the store, or an exported JSONL file) and reports the first broken record.
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { InvalidArgumentError } from '../errors.js';
 import type { AuditAction, AuditRecord, AuditRepository, HostKeyRepository } from '../store/types.js';
 import type { AuditAnchor } from './anchors.js';
 import { canonicalJson, computeHash, GENESIS_HASH, toExportRecord } from './chain.js';
 import { iterateAudit } from './query.js';
-import {
-  type AuditVerifyKey,
-  auditVerifyKeyFromBlob,
-  type CheckpointClaim,
-  checkpointMessage,
-  type RetentionCut,
-} from './signer.js';
+import { type AuditVerifyKey, auditVerifyKeyFromBlob } from './signer.js';
+import { type CheckpointDetailFields, checkCheckpoint, checkSignature, isCut } from './verify-checkpoint.js';
 import { DEFAULT_CHECKPOINT_INTERVAL } from './writer.js';
 
 /** Where the walk must start: seq 1 at the genesis hash, the newest retention cut, or (exports) the first record. */
@@ -72,84 +64,6 @@ export interface VerifyOptions {
 }
 
 const short = (hash: unknown) => (typeof hash === 'string' ? `${hash.slice(0, 12)}…` : String(hash));
-
-interface SignatureCheck {
-  readonly problem?: string;
-  readonly key?: AuditVerifyKey;
-}
-
-/** Checks one signed claim (a checkpoint record's or an anchor line's) against the trusted keys. */
-function checkSignature(
-  claim: CheckpointClaim,
-  signed: { publicKeySha256?: unknown; signature?: unknown },
-  keys: readonly AuditVerifyKey[],
-): SignatureCheck {
-  if (signed.signature === undefined)
-    return { problem: 'checkpoint is not signed (every checkpoint must be)' };
-  if (typeof signed.signature !== 'string') return { problem: 'checkpoint signature is not base64 text' };
-  const fingerprint = String(signed.publicKeySha256);
-  if (keys.length === 0) {
-    return {
-      problem: `checkpoint is signed by key ${fingerprint}, but no public key was given or stored to check it (give --public-key)`,
-    };
-  }
-  const key = keys.find((k) => k.fingerprint === fingerprint);
-  if (!key) {
-    return {
-      problem: `checkpoint was signed by key ${fingerprint}, not by any trusted key (${keys.map((k) => k.fingerprint).join(', ')})`,
-    };
-  }
-  let valid: boolean;
-  try {
-    valid = key.verify(checkpointMessage(claim), Buffer.from(signed.signature, 'base64'));
-  } catch {
-    // A claim or signature of the wrong shape is a bad signature, not a crash of the verifier.
-    valid = false;
-  }
-  return valid ? { key } : { problem: 'checkpoint signature does not verify' };
-}
-
-interface CheckpointDetailFields {
-  headSeq?: unknown;
-  headHash?: unknown;
-  cut?: unknown;
-  signature?: unknown;
-  publicKeySha256?: unknown;
-}
-
-function isCut(value: unknown): value is RetentionCut {
-  const c = value as RetentionCut | null;
-  return (
-    typeof c === 'object' &&
-    c !== null &&
-    typeof c.firstKeptSeq === 'number' &&
-    typeof c.prevHash === 'string'
-  );
-}
-
-/** What is wrong with a checkpoint record, or the key that signed it. */
-function checkCheckpoint(
-  record: AuditRecord,
-  detail: unknown,
-  keys: readonly AuditVerifyKey[],
-): SignatureCheck {
-  const d = detail as CheckpointDetailFields;
-  if (d.headSeq !== record.seq - 1 || d.headHash !== record.prevHash) {
-    return { problem: 'checkpoint does not attest the record before it' };
-  }
-  if (d.cut !== undefined && !isCut(d.cut)) return { problem: 'checkpoint has a malformed retention cut' };
-  return checkSignature(
-    {
-      seq: record.seq,
-      at: record.at,
-      headSeq: d.headSeq,
-      headHash: d.headHash,
-      ...(d.cut !== undefined ? { cut: d.cut } : {}),
-    },
-    d,
-    keys,
-  );
-}
 
 /** Walks records in seq order; stops at the first problem. Errors thrown by `records` are reported as breaks. */
 export async function verifyAuditChain(
@@ -391,89 +305,4 @@ export async function verifyAuditStore(
     };
   }
   return verifyAuditChain(iterateAudit(repository, {}), { anchor, ...options });
-}
-
-function nullableString(o: Record<string, unknown>, key: string, line: number): string | null {
-  const v = o[key];
-  if (v === null || typeof v === 'string') return v;
-  throw new InvalidArgumentError(`line ${line}: ${key} must be a string or null`);
-}
-
-function requiredString(o: Record<string, unknown>, key: string, line: number): string {
-  const v = o[key];
-  if (typeof v === 'string') return v;
-  throw new InvalidArgumentError(`line ${line}: ${key} must be a string`);
-}
-
-/** Parses one JSONL export line back into a stored-form record (detail re-serialized canonically). */
-export function recordFromExportLine(text: string, line: number): AuditRecord {
-  let o: unknown;
-  try {
-    o = JSON.parse(text);
-  } catch {
-    throw new InvalidArgumentError(`line ${line}: not JSON`);
-  }
-  if (typeof o !== 'object' || o === null || Array.isArray(o))
-    throw new InvalidArgumentError(`line ${line}: not a record`);
-  const r = o as Record<string, unknown>;
-  if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq))
-    throw new InvalidArgumentError(`line ${line}: seq must be an integer`);
-  if (!('detail' in r)) throw new InvalidArgumentError(`line ${line}: detail missing`);
-  return {
-    seq: r.seq,
-    at: requiredString(r, 'at', line),
-    action: requiredString(r, 'action', line) as AuditAction,
-    user: nullableString(r, 'user', line),
-    sessionId: nullableString(r, 'sessionId', line),
-    address: nullableString(r, 'address', line),
-    protocol: nullableString(r, 'protocol', line),
-    path: nullableString(r, 'path', line),
-    target: nullableString(r, 'target', line),
-    result: requiredString(r, 'result', line),
-    reason: nullableString(r, 'reason', line),
-    detail: canonicalJson(r.detail),
-    prevHash: requiredString(r, 'prevHash', line),
-    hash: requiredString(r, 'hash', line),
-  };
-}
-
-/** A host key line of a JSONL export: `{"hostKey":"ssh-ed25519 AAAA...",...}`, written before the records. */
-const isHostKeyLine = (text: string) => text.startsWith('{"hostKey":');
-
-/** Streams the records of a JSONL export (blank lines and host key lines skipped). */
-export async function* readExportFile(file: string): AsyncGenerator<AuditRecord> {
-  const lines = createInterface({
-    input: createReadStream(file, 'utf8'),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let n = 0;
-  for await (const text of lines) {
-    n++;
-    if (text.trim() === '' || isHostKeyLine(text)) continue;
-    yield recordFromExportLine(text, n);
-  }
-}
-
-/** The host keys an export carries in its leading lines (the store's Ed25519 keys, retired ones too). */
-export async function readExportKeys(file: string): Promise<AuditVerifyKey[]> {
-  const lines = createInterface({
-    input: createReadStream(file, 'utf8'),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  const keys: AuditVerifyKey[] = [];
-  let n = 0;
-  for await (const text of lines) {
-    n++;
-    if (text.trim() === '') continue;
-    if (!isHostKeyLine(text)) break;
-    const line = JSON.parse(text) as { hostKey?: unknown; id?: unknown; retiredAt?: unknown };
-    const [algorithm, b64] = String(line.hostKey).split(' ');
-    if (algorithm !== 'ssh-ed25519' || b64 === undefined)
-      throw new InvalidArgumentError(`line ${n}: host key is not an ssh-ed25519 key`);
-    const key = auditVerifyKeyFromBlob(Buffer.from(b64, 'base64'));
-    const retired = typeof line.retiredAt === 'string' ? `, retired ${line.retiredAt}` : '';
-    keys.push({ ...key, label: `host key ${String(line.id)}${retired}, from the export` });
-  }
-  lines.close();
-  return keys;
 }

@@ -3,10 +3,10 @@ import { FerryError, toFerryError } from '../errors.js';
 import type { AdminEvent, FerryEvent } from '../events/types.js';
 import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
-import type { AuditChainHead, AuditRecord, AuditRepository } from '../store/types.js';
+import type { AuditRecord, AuditRepository } from '../store/types.js';
 import { type AuditAnchor, anchorFromCheckpoint, appendAnchor } from './anchors.js';
-import { type AuditFields, GENESIS_HASH, sealRecord } from './chain.js';
-import { signedCheckpointFields } from './checkpoint.js';
+import { type PendingAuditWrite, sealBatch } from './batch-seal.js';
+import type { AuditFields } from './chain.js';
 import {
   type AdminChange,
   type AuditEntry,
@@ -52,20 +52,6 @@ export interface AuditWriterOptions {
   readonly health?: HealthState;
 }
 
-type Pending =
-  | {
-      readonly kind: 'entry';
-      readonly fields: AuditFields;
-      resolve(r: AuditRecord): void;
-      reject(e: unknown): void;
-    }
-  | {
-      /** 'checkpoint' is always written; 'due' only when the chain's newest record is not a checkpoint. */
-      readonly kind: 'checkpoint' | 'due';
-      resolve(r: AuditRecord | undefined): void;
-      reject(e: unknown): void;
-    };
-
 /** Commit attempts for one batch before its callers are told it failed (the store retries busy locks itself). */
 const BATCH_ATTEMPTS = 3;
 const DAY_MS = 86_400_000;
@@ -88,7 +74,7 @@ export class AuditWriter {
   readonly #health: HealthState | undefined;
   #signer: AuditSigner | undefined;
   #signerLoad: Promise<AuditSigner | undefined> | undefined;
-  #queue: Pending[] = [];
+  #queue: PendingAuditWrite[] = [];
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
   /** Records this writer committed since it last saw a checkpoint commit (its own or none). */
@@ -320,7 +306,7 @@ export class AuditWriter {
     return this.#draining;
   }
 
-  async #commitBatch(batch: Pending[]): Promise<void> {
+  async #commitBatch(batch: PendingAuditWrite[]): Promise<void> {
     // A CLI process opens the host key before its first batch: a checkpoint that falls due inside the
     // append transaction must be signed right there, or other records could land before it.
     if (this.#checkpointEveryRecords > 0) await this.#resolveSigner();
@@ -329,7 +315,16 @@ export class AuditWriter {
     for (let attempt = 1; records === undefined; attempt++) {
       try {
         records = await this.#repository.append((head) => {
-          const sealed = this.#seal(batch, head);
+          this.#dueUnsigned = false;
+          const sealed = sealBatch(batch, head, {
+            signer: this.#signer,
+            now: () => this.#now(),
+            log: this.#log,
+            checkpointEveryRecords: this.#checkpointEveryRecords,
+            onUnsignedDue: () => {
+              this.#dueUnsigned = true;
+            },
+          });
           outcomes = sealed.outcomes;
           return sealed.records;
         });
@@ -378,56 +373,5 @@ export class AuditWriter {
     } catch (err) {
       this.#log.error({ err, file: this.#anchorLog, seq: anchor.seq }, 'audit anchor could not be appended');
     }
-  }
-
-  /**
-   * Runs inside the append transaction with the head read there: assigns seq, links and hashes, and
-   * inserts a signed checkpoint wherever the chain reaches the interval since its last checkpoint.
-   */
-  #seal(
-    batch: readonly Pending[],
-    head: AuditChainHead | undefined,
-  ): { records: AuditRecord[]; outcomes: (AuditRecord | undefined)[] } {
-    let seq = head?.seq ?? 0;
-    let prevHash = head?.hash ?? GENESIS_HASH;
-    let lastCheckpoint = head?.lastCheckpointSeq ?? 0;
-    const records: AuditRecord[] = [];
-    const add = (fields: AuditFields) => {
-      const record = sealRecord(fields, seq + 1, prevHash);
-      seq = record.seq;
-      prevHash = record.hash;
-      records.push(record);
-      return record;
-    };
-    const checkpoint = (): AuditRecord | undefined => {
-      const signer = this.#signer;
-      if (!signer) return undefined;
-      let fields: AuditFields;
-      try {
-        fields = signedCheckpointFields(signer, this.#now(), { seq, hash: prevHash });
-      } catch (err) {
-        // No unsigned checkpoint is ever written; the failure is logged, not hidden.
-        this.#log.error({ err }, 'audit checkpoint signing failed');
-        return undefined;
-      }
-      lastCheckpoint = seq + 1;
-      return add(fields);
-    };
-    const dueCheckpoint = () => {
-      if (this.#checkpointEveryRecords <= 0 || seq - lastCheckpoint < this.#checkpointEveryRecords) return;
-      if (!checkpoint()) this.#dueUnsigned = true;
-    };
-    this.#dueUnsigned = false;
-    const outcomes = batch.map((p) => {
-      if (p.kind === 'checkpoint') return checkpoint();
-      if (p.kind === 'due') return lastCheckpoint === seq ? undefined : checkpoint();
-      if (p.kind !== 'entry') return undefined;
-      // Before the record too: another process (without a signer) may have left the chain at the limit.
-      dueCheckpoint();
-      const record = add(p.fields);
-      dueCheckpoint();
-      return record;
-    });
-    return { records, outcomes };
   }
 }

@@ -10,7 +10,7 @@ import { connectSftp, HostKeyRejectedError, type PresentedHostKey } from '../tra
 import { addKnownHost, checkHostKey, hostKeyName, readKnownHosts } from '../transfers/known-hosts.js';
 import { Secret } from '../util/secret.js';
 import { CliError } from './common.js';
-import { readPrivateKeyFile } from './keys.js';
+import { readPrivateKeyFile } from './keys-common.js';
 import { progressBar } from './progress.js';
 import { SftpShell } from './sftp-shell.js';
 import { confirm, readLine, readPassword } from './terminal.js';
