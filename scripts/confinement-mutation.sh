@@ -19,7 +19,7 @@ trap cleanup EXIT
 git worktree add -q --detach "$work/tree" "$PATH_CHECKS_COMMIT"
 ln -s "$PWD/node_modules" "$work/tree/node_modules"
 cp test/confinement-attack.test.ts "$work/tree/test/"
-cp test/helpers/raw-sftp.ts "$work/tree/test/helpers/"
+cp test/helpers/raw-sftp.ts test/helpers/cli.ts "$work/tree/test/helpers/"
 # The raw client speaks through today's SFTP wire module; the old server code never imports it.
 mkdir -p "$work/tree/src/sftp/wire" && cp src/sftp/wire/*.ts "$work/tree/src/sftp/wire/"
 set +e
