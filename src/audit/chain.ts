@@ -35,22 +35,11 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** A record as exported (JSONL) and as hashed: the stored fields with `detail` as a JSON object. */
-export interface AuditExportRecord {
-  readonly seq: number;
-  readonly at: string;
+export type AuditExportRecord = Omit<AuditRecord, 'action' | 'detail'> & {
+  /** As read back from an export: checked against the known actions only where that matters. */
   readonly action: string;
-  readonly user: string | null;
-  readonly sessionId: string | null;
-  readonly address: string | null;
-  readonly protocol: string | null;
-  readonly path: string | null;
-  readonly target: string | null;
-  readonly result: string;
-  readonly reason: string | null;
   readonly detail: unknown;
-  readonly prevHash: string;
-  readonly hash: string;
-}
+};
 
 /** Throws when the stored detail text is not JSON. */
 export function toExportRecord(r: AuditRecord): AuditExportRecord {

@@ -19,7 +19,7 @@ import { FerryError } from '../errors.js';
 import { RunTracker, runProperty } from '../util/fuzz-fixture.js';
 import { LocalFs } from '../vfs/local/local-fs.js';
 import { HomeJail } from './home-jail.js';
-import { makeSessionFixture, READ, READ_WRITE, RESUME, UPLOAD } from './session-fixture.js';
+import { listNames, makeSessionFixture, READ, READ_WRITE, RESUME, UPLOAD } from './session-fixture.js';
 import type { FileSession, OpenMode } from './types.js';
 import { climbsAboveRoot, DEFAULT_PATH_LIMITS, resolveVirtualPath } from './virtual-path.js';
 
@@ -401,16 +401,9 @@ async function applyOperation(session: FileSession, o: Operation, base: string):
         return;
       }
       case 'list': {
-        const dir = await session.openDir(o.path);
-        try {
-          for (let batch = await dir.read(); batch !== null; batch = await dir.read()) {
-            for (const entry of batch) {
-              assert.ok(!entry.name.includes(MARKER), `${what} listed the sentinel directory`);
-              assert.ok(entry.name !== 'other.txt', `${what} listed another user's home`);
-            }
-          }
-        } finally {
-          await dir.close();
+        for (const name of await listNames(session, o.path)) {
+          assert.ok(!name.includes(MARKER), `${what} listed the sentinel directory`);
+          assert.ok(name !== 'other.txt', `${what} listed another user's home`);
         }
         return;
       }

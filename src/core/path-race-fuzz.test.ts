@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FerryError } from '../errors.js';
 import { RunTracker, runProperty } from '../util/fuzz-fixture.js';
-import { makeSessionFixture, READ, UPLOAD } from './session-fixture.js';
+import { listNames, makeSessionFixture, READ, UPLOAD } from './session-fixture.js';
 import type { FileSession, OpenMode } from './types.js';
 
 /** The outside file's name: unlike 'secret.txt', no operation ever creates it inside the home. */
@@ -247,18 +247,11 @@ async function applyStep(session: FileSession, s: Step, who: string): Promise<vo
         return;
       }
       case 'list': {
-        const dir = await session.openDir(s.path);
-        try {
-          for (let batch = await dir.read(); batch !== null; batch = await dir.read()) {
-            for (const entry of batch) {
-              assert.ok(
-                entry.name !== LEAK_NAME && entry.name !== OUTSIDE_FILE && entry.name !== 'other.txt',
-                `${what} listed ${entry.name}, which is outside the home`,
-              );
-            }
-          }
-        } finally {
-          await dir.close();
+        for (const name of await listNames(session, s.path)) {
+          assert.ok(
+            name !== LEAK_NAME && name !== OUTSIDE_FILE && name !== 'other.txt',
+            `${what} listed ${name}, which is outside the home`,
+          );
         }
         return;
       }
