@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { readAnchorLog } from '../src/audit/anchors.js';
-import { canonicalJson, computeHash } from '../src/audit/chain.js';
+import { canonicalJson, computeHash, toExportRecord } from '../src/audit/chain.js';
 import { iterateAudit } from '../src/audit/query.js';
 import {
   type AuditSigner,
@@ -23,6 +23,8 @@ import { AuditWriter } from '../src/audit/writer.js';
 import { loadConfig } from '../src/config/load.js';
 import { AppContext } from '../src/context.js';
 import { rootLogger } from '../src/logger.js';
+import { auditRecordFromRow } from '../src/store/audit-repository.js';
+import type { AuditLogTable } from '../src/store/schema.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../src/store/types.js';
 import { runFerry } from './helpers/cli.js';
@@ -113,22 +115,8 @@ async function uploads(writer: AuditWriter, count: number, start = new Date()): 
 
 // ---- the insider: plain SQL on the store file, and the same canonical hashing Ferry uses ----
 
-interface Row {
-  seq: number;
-  at: string;
-  action: string;
-  username: string | null;
-  session_id: string | null;
-  address: string | null;
-  protocol: string | null;
-  path: string | null;
-  target: string | null;
-  result: string;
-  reason: string | null;
-  detail: string;
-  prev_hash: string;
-  hash: string;
-}
+/** A stored audit row, as SQLite returns it. */
+type Row = AuditLogTable;
 
 function withDb<T>(file: string, body: (db: SqliteDatabase.Database) => T): T {
   const db = new SqliteDatabase(file);
@@ -143,21 +131,7 @@ const rows = (file: string): Row[] =>
   withDb(file, (db) => db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Row[]);
 
 function hashRow(row: Omit<Row, 'hash'>): string {
-  return computeHash({
-    seq: row.seq,
-    at: row.at,
-    action: row.action,
-    user: row.username,
-    sessionId: row.session_id,
-    address: row.address,
-    protocol: row.protocol,
-    path: row.path,
-    target: row.target,
-    result: row.result,
-    reason: row.reason,
-    detail: JSON.parse(row.detail) as unknown,
-    prevHash: row.prev_hash,
-  });
+  return computeHash(toExportRecord(auditRecordFromRow({ ...row, hash: '' })));
 }
 
 /**

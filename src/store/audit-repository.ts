@@ -30,7 +30,8 @@ const WRITE_ATTEMPTS = 8;
 /** Rows per INSERT: 14 columns each, well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 64;
 
-function toRecord(row: Selectable<AuditLogTable>): AuditRecord {
+/** A stored row as the record it holds (also what tests that play an insider hash rows with). */
+export function auditRecordFromRow(row: Selectable<AuditLogTable>): AuditRecord {
   return {
     seq: row.seq,
     at: row.at,
@@ -95,7 +96,7 @@ export class KyselyAuditRepository implements AuditRepository {
       q = q.where('action', 'in', [...query.actions]);
     if (query.since !== undefined) q = q.where('at', '>=', query.since);
     if (query.until !== undefined) q = q.where('at', '<', query.until);
-    return (await q.orderBy('seq').limit(query.limit).execute()).map(toRecord);
+    return (await q.orderBy('seq').limit(query.limit).execute()).map(auditRecordFromRow);
   }
 
   async tail(count: number): Promise<AuditRecord[]> {
@@ -105,7 +106,7 @@ export class KyselyAuditRepository implements AuditRepository {
       .orderBy('seq', 'desc')
       .limit(count)
       .execute();
-    return rows.reverse().map(toRecord);
+    return rows.reverse().map(auditRecordFromRow);
   }
 
   async latest(action: AuditAction): Promise<AuditRecord | undefined> {
@@ -116,7 +117,7 @@ export class KyselyAuditRepository implements AuditRepository {
       .orderBy('seq', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return row ? toRecord(row) : undefined;
+    return row ? auditRecordFromRow(row) : undefined;
   }
 
   async seqRange(since?: string, until?: string): Promise<{ first: number; last: number } | undefined> {
