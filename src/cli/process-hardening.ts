@@ -90,10 +90,10 @@ export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]
     rw.push(dirname(resolve(config.logFile)));
   const ro = [CODE_ROOT, '/usr', '/lib', '/lib64', '/etc/ssl', '/etc/localtime', '/proc', '/dev/urandom'];
   const rules = [
-    ...rw.map((path) => ({ path, access: 'rw' as const })),
-    ...ro.filter(exists).map((path) => ({ path, access: 'ro' as const })),
-    ...(exists('/dev/null') ? [{ path: '/dev/null', access: 'rw' as const }] : []),
+    ...[...rw, '/dev/null'].map((path) => ({ path, access: 'rw' as const })),
+    ...ro.map((path) => ({ path, access: 'ro' as const })),
   ];
+  // Paths this machine lacks (no /lib64, a job dir not made yet) get no rule.
   const abi = confine.landlock(rules.filter((r) => exists(r.path)));
   if (abi === 0) return 'landlock: not available on this kernel (needs Linux 5.13+ with Landlock enabled)';
   return `landlock: active (ABI ${abi}; read-write: ${rw.join(', ')})`;

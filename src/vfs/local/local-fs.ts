@@ -1,5 +1,6 @@
 // The local-disk Fs backend: one root directory, every path resolved inside it by the kernel (openat2 RESOLVE_IN_ROOT).
-import { close, mkdirSync, constants as osConstants } from 'node:fs';
+import { close, constants as osConstants } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { FerryError, InvalidPathError, toFerryError, UnsupportedError } from '../../errors.js';
 import type {
@@ -156,7 +157,8 @@ export class LocalFs implements Fs {
     if (this.#disposed) return Promise.reject(new FerryError('ERR_IO', 'Storage root is closed'));
     this.#root ??= (async () => {
       // The root is configuration (data dir and user name), never client input: creating it by name is safe.
-      if (this.#createRoot) mkdirSync(this.#rootPath, { recursive: true, mode: 0o700 });
+      // On the thread pool: this runs at every session's first operation, not only at start-up.
+      if (this.#createRoot) await mkdir(this.#rootPath, { recursive: true, mode: 0o700 });
       return confine.openRoot(this.#rootPath);
     })().catch((err: unknown) => {
       this.#root = undefined;
