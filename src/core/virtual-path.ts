@@ -37,17 +37,6 @@ export function resolveVirtualPath(input: string, limits: PathLimits = DEFAULT_P
   return `/${out.join('/')}`;
 }
 
-/** True when a relative link text, read from `fromDir`, would climb above '/'. */
-export function climbsAboveRoot(fromDir: string, relative: string): boolean {
-  let depth = fromDir.split('/').filter((p) => p !== '').length;
-  for (const part of relative.split('/')) {
-    if (part === '..') depth--;
-    else if (part !== '' && part !== '.') depth++;
-    if (depth < 0) return true;
-  }
-  return false;
-}
-
 export function virtualDirname(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);
