@@ -1,0 +1,184 @@
+// Maps a typed bus event to the rule event it fires and the flat string fields its templates and conditions read.
+import type { FerryEvent } from '../events/types.js';
+import type { RuleEventName } from './types.js';
+
+/** The fields every template may name; absent ones render as the empty string. */
+export const TEMPLATE_FIELDS = [
+  'event',
+  'at',
+  'user',
+  'path',
+  /** The last segment of `path`. */
+  'name',
+  /** `path` without its last segment ('/' at the top). */
+  'dir',
+  'target',
+  'size',
+  'sha256',
+  'status',
+  'error',
+  'errorCode',
+  'protocol',
+  'remoteAddress',
+  'sessionId',
+  'job',
+  'run',
+  'partner',
+  'action',
+  'subject',
+  'actor',
+  'reason',
+  'freePercent',
+] as const;
+export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
+export type EventFields = Partial<Record<TemplateField, string>>;
+
+export interface RuleEventMatch {
+  readonly name: RuleEventName;
+  readonly fields: EventFields;
+}
+
+const FILE_OPS: Readonly<Record<string, RuleEventName>> = {
+  delete: 'delete',
+  rename: 'rename',
+  mkdir: 'mkdir',
+  rmdir: 'rmdir',
+  copy: 'copy',
+};
+
+function base(name: RuleEventName, event: FerryEvent): EventFields {
+  const fields: EventFields = { event: name, at: event.at.toISOString() };
+  if ('sessionId' in event && event.sessionId) fields.sessionId = event.sessionId;
+  if ('username' in event && event.username) fields.user = event.username;
+  if ('remoteAddress' in event && event.remoteAddress) fields.remoteAddress = event.remoteAddress;
+  return fields;
+}
+
+/**
+ * The rule event a bus event fires, with its fields; undefined for events no rule listens to (a connect, a
+ * setstat, a disk-space-ok). A failed upload is still `upload`, with `status` failed and its `error`.
+ */
+export function ruleEventOf(event: FerryEvent): RuleEventMatch | undefined {
+  const match = mapEvent(event);
+  if (match?.fields.path !== undefined) {
+    const path = match.fields.path;
+    const cut = path.lastIndexOf('/');
+    match.fields.name = path.slice(cut + 1);
+    match.fields.dir = cut <= 0 ? '/' : path.slice(0, cut);
+  }
+  return match;
+}
+
+function mapEvent(
+  event: FerryEvent,
+): { readonly name: RuleEventName; readonly fields: EventFields } | undefined {
+  switch (event.type) {
+    case 'transfer': {
+      // A dropped transfer (closed without CLOSE) counts as failed with the reason it was dropped.
+      const ok = event.completed && event.error === undefined;
+      const fields: EventFields = {
+        ...base(event.direction, event),
+        path: event.path,
+        size: String(event.bytes),
+        protocol: event.protocol,
+        status: ok ? 'ok' : 'failed',
+      };
+      if (event.sha256) fields.sha256 = event.sha256;
+      if (!ok) fields.error = event.error ?? 'transfer not completed';
+      return { name: event.direction, fields };
+    }
+    case 'file-op': {
+      const name = FILE_OPS[event.operation];
+      if (!name) return undefined;
+      const fields: EventFields = {
+        ...base(name, event),
+        path: event.path,
+        protocol: event.protocol,
+        status: event.ok ? 'ok' : 'failed',
+      };
+      if (event.target !== undefined) fields.target = event.target;
+      if (event.error !== undefined) fields.error = event.error;
+      if (event.errorCode !== undefined) fields.errorCode = event.errorCode;
+      return { name, fields };
+    }
+    case 'session': {
+      // The SSH layer emits an auth event per accepted login ('accepted'), per partial success of a
+      // multi-factor login ('partial': not a login yet) and per counted failure (its reason).
+      if (event.phase !== 'auth' || event.detail.result === 'partial') return undefined;
+      const ok = event.detail.result === 'accepted';
+      const name: RuleEventName = ok ? 'login' : 'login-failed';
+      const fields: EventFields = { ...base(name, event), protocol: 'ssh', status: ok ? 'ok' : 'failed' };
+      if (typeof event.detail.method === 'string') fields.action = event.detail.method;
+      if (!ok && typeof event.detail.result === 'string') fields.error = event.detail.result;
+      return { name, fields };
+    }
+    case 'security': {
+      if (event.action !== 'ban') return undefined;
+      const fields: EventFields = { ...base('ban', event) };
+      const reason = event.detail.reason;
+      if (typeof reason === 'string') fields.reason = reason;
+      return { name: 'ban', fields };
+    }
+    case 'job': {
+      const name: RuleEventName = `job-${event.phase}`;
+      const fields: EventFields = {
+        ...base(name, event),
+        job: event.job,
+        run: String(event.run),
+        partner: event.partner,
+        status: event.phase === 'failed' ? 'failed' : 'ok',
+      };
+      if (event.bytes !== undefined) fields.size = String(event.bytes);
+      if (event.error !== undefined) fields.error = event.error;
+      if (event.errorCode !== undefined) fields.errorCode = event.errorCode;
+      return { name, fields };
+    }
+    case 'system': {
+      switch (event.phase) {
+        case 'started':
+          return { name: 'server-started', fields: base('server-started', event) };
+        case 'stopping':
+          return {
+            name: 'server-stopping',
+            fields: { ...base('server-stopping', event), reason: event.reason },
+          };
+        case 'store-error':
+          return {
+            name: 'store-error',
+            fields: {
+              ...base('store-error', event),
+              error: event.error,
+              errorCode: event.errorCode,
+              status: 'failed',
+            },
+          };
+        case 'disk-space-low':
+          return {
+            name: 'disk-space-low',
+            fields: {
+              ...base('disk-space-low', event),
+              path: event.path,
+              freePercent: String(event.freePercent),
+            },
+          };
+        default:
+          return undefined;
+      }
+    }
+    case 'admin': {
+      const name: RuleEventName =
+        event.action === 'keys.host.promote' || event.action === 'keys.host.promote-due'
+          ? 'host-key-rotated'
+          : 'admin';
+      const fields: EventFields = {
+        event: name,
+        at: event.at.toISOString(),
+        action: event.action,
+        actor: `${event.actor.kind}:${event.actor.name}`,
+        status: 'ok',
+      };
+      if (event.subject !== undefined) fields.subject = event.subject;
+      return { name, fields };
+    }
+  }
+}

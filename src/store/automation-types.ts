@@ -1,0 +1,240 @@
+// Rules and their deliveries (the outbox): what a rule listens to, when it matches, what it does, and the record
+// of each delivery and attempt. The rule engine and actions are in automation/; this is what the store keeps.
+
+/**
+ * Rule event names, kebab-case. Each typed bus event maps to one of these (see `event-names.ts`); `schedule`
+ * fires from the rule's own cron; the `pre-*` names are synchronous hooks that can refuse the operation.
+ */
+export const RULE_EVENTS = [
+  // file system: completed or failed (condition `status`)
+  'upload',
+  'download',
+  'delete',
+  'rename',
+  'mkdir',
+  'rmdir',
+  'copy',
+  // sessions and the defender
+  'login',
+  'login-failed',
+  'ban',
+  // administrative changes (field `action` holds the admin action: users.add, keys.host.promote, ...)
+  'admin',
+  // transfer jobs
+  'job-started',
+  'job-succeeded',
+  'job-failed',
+  // the server itself
+  'server-started',
+  'server-stopping',
+  'disk-space-low',
+  'store-error',
+  'host-key-rotated',
+  'partner-key-changed',
+  'key-expiring',
+  // the rule's own cron schedule
+  'schedule',
+] as const;
+export type RuleEventName = (typeof RULE_EVENTS)[number];
+
+/** Synchronous hooks: run before the operation, a deny (or, by default, a failure) refuses it. */
+export const PRE_OPERATION_EVENTS = ['pre-upload', 'pre-download', 'pre-delete'] as const;
+export type PreOperationEventName = (typeof PRE_OPERATION_EVENTS)[number];
+
+export type AnyRuleEventName = RuleEventName | PreOperationEventName;
+
+/** All conditions must hold; an absent one holds always. Globs match like the shell (`*` never crosses `/`). */
+export interface RuleConditions {
+  /** Account names (globs), any of them; `!glob` excludes. */
+  readonly users?: readonly string[];
+  /** Group names (globs), any of them: for when groups exist; a user in no group never matches. */
+  readonly groups?: readonly string[];
+  /** Virtual paths (globs, `**` crosses `/`), any of them; `!glob` excludes. */
+  readonly paths?: readonly string[];
+  readonly protocols?: readonly string[];
+  /** Bytes, inclusive. */
+  readonly minSize?: number;
+  readonly maxSize?: number;
+  /** Completed or failed operations only; absent: both. */
+  readonly status?: 'ok' | 'failed';
+  /** Source address ranges (CIDR or single addresses, IPv4 and IPv6), any of them. */
+  readonly sources?: readonly string[];
+  /** Local time window, `HH:MM-HH:MM` (may wrap midnight), with optional weekdays `mon,tue,...`. */
+  readonly timeWindow?: { readonly from: string; readonly to: string; readonly days?: readonly string[] };
+}
+
+export interface WebhookAction {
+  readonly kind: 'webhook';
+  readonly url: string;
+  /** Extra request headers (templates allowed in values). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Request timeout in seconds (default 10). */
+  readonly timeout?: number;
+}
+
+export interface EmailAction {
+  readonly kind: 'email';
+  readonly to: readonly string[];
+  readonly cc?: readonly string[];
+  /** Templates; defaults name the event, user and path. */
+  readonly subject?: string;
+  readonly body?: string;
+}
+
+export interface CommandAction {
+  readonly kind: 'command';
+  /** argv: argv[0] is the program (absolute path); each element is a template, never passed to a shell. */
+  readonly argv: readonly string[];
+  /** Seconds (default 30). */
+  readonly timeout?: number;
+}
+
+/** A file action runs through the core as the event's user (or `user`), so permissions, atomic writes and audit apply. */
+export interface FileAction {
+  readonly kind: 'move' | 'copy' | 'rename' | 'delete' | 'sha256';
+  /** Template of the target virtual path (move, copy, rename); `sha256` writes `{{path}}.sha256`. */
+  readonly target?: string;
+  /** Whose home and permissions (default: the event's user). */
+  readonly user?: string;
+}
+
+export interface RunJobAction {
+  readonly kind: 'run-job';
+  readonly job: string;
+}
+
+/** Deletes (or moves to `moveTo`) files under `path` older than `olderThanDays` or beyond the newest `keepFiles`. */
+export interface RetentionAction {
+  readonly kind: 'retention';
+  readonly user: string;
+  readonly path: string;
+  readonly olderThanDays?: number;
+  readonly keepFiles?: number;
+  readonly moveTo?: string;
+  readonly dryRun?: boolean;
+}
+
+export type RuleAction =
+  | WebhookAction
+  | EmailAction
+  | CommandAction
+  | FileAction
+  | RunJobAction
+  | RetentionAction;
+export type RuleActionKind = RuleAction['kind'];
+
+/** What a pre-operation hook does when its action fails or times out (deny by default). */
+export type HookFailurePolicy = 'deny' | 'allow';
+
+export interface RuleDefinition {
+  readonly name: string;
+  readonly description?: string;
+  readonly enabled: boolean;
+  readonly events: readonly AnyRuleEventName[];
+  readonly conditions: RuleConditions;
+  readonly actions: readonly RuleAction[];
+  /** Cron expression (croner syntax) when `events` holds `schedule`. */
+  readonly schedule?: string;
+  /** Pre-operation hooks: longest wait in milliseconds (default 5000), and what a failure means. */
+  readonly hookTimeoutMs?: number;
+  readonly onHookFailure?: HookFailurePolicy;
+  /** Attempts before a delivery is dead-lettered (default 8). */
+  readonly maxAttempts?: number;
+}
+
+/** A stored rule. The webhook secret is sealed in the store and never part of the definition. */
+export interface RuleRecord extends RuleDefinition {
+  readonly id: number;
+  readonly hasSecret: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export type DeliveryStatus = 'pending' | 'running' | 'succeeded' | 'dead';
+
+/**
+ * One action of one rule for one event: the outbox row. Written before the triggering operation is acknowledged;
+ * `id` is the stable idempotency id (sent as `webhook-id`).
+ */
+export interface DeliveryRecord {
+  readonly id: string;
+  readonly ruleId: number;
+  readonly ruleName: string;
+  readonly actionIndex: number;
+  readonly eventName: AnyRuleEventName;
+  /** The template fields of the event, as strings (see `event-names.ts`). */
+  readonly fields: Readonly<Record<string, string>>;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: Date;
+  readonly leaseOwner?: string;
+  readonly leaseUntil?: Date;
+  readonly lastError?: string;
+  readonly createdAt: Date;
+  readonly finishedAt?: Date;
+}
+
+export interface DeliveryAttempt {
+  readonly deliveryId: string;
+  readonly attempt: number;
+  readonly at: Date;
+  readonly ok: boolean;
+  readonly latencyMs: number;
+  /** HTTP status, SMTP reply code or exit status, when there was one. */
+  readonly responseCode?: number;
+  readonly error?: string;
+  /** Captured output (command stdout/stderr, response body start), bounded. */
+  readonly output?: string;
+}
+
+export interface NewDelivery {
+  readonly id: string;
+  readonly ruleId: number;
+  readonly actionIndex: number;
+  readonly eventName: AnyRuleEventName;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export interface RuleRepository {
+  /** ERR_ALREADY_EXISTS when the name is taken. `secretSealed`: MasterKey.seal output (label 'rule-secret'). */
+  create(rule: RuleDefinition, secretSealed?: string | null): Promise<RuleRecord>;
+  get(name: string): Promise<RuleRecord | undefined>;
+  getById(id: number): Promise<RuleRecord | undefined>;
+  list(): Promise<RuleRecord[]>;
+  /** Replaces the definition (name kept); `secretSealed` undefined keeps the secret, null removes it. */
+  update(name: string, rule: RuleDefinition, secretSealed?: string | null): Promise<RuleRecord | undefined>;
+  remove(name: string): Promise<boolean>;
+  sealedSecret(id: number): Promise<string | undefined>;
+  /** Bumped on every change, so each process can cache the enabled rules and notice changes by others. */
+  version(): Promise<number>;
+}
+
+export interface DeliveryQuery {
+  readonly rule?: string;
+  readonly status?: DeliveryStatus;
+  /** Dead or with a failed last attempt. */
+  readonly failed?: boolean;
+  readonly limit?: number;
+}
+
+export interface DeliveryRepository {
+  /** Inserts the outbox rows in one transaction (before the triggering operation is acknowledged). */
+  enqueue(deliveries: readonly NewDelivery[], now: Date): Promise<void>;
+  /**
+   * Takes up to `limit` due deliveries (pending, next attempt due, no live lease) for `owner` until
+   * `leaseUntil`, atomically: two processes never hold the same one.
+   */
+  claim(owner: string, limit: number, now: Date, leaseUntil: Date): Promise<DeliveryRecord[]>;
+  /** Records an attempt and moves the delivery on: succeeded, pending again at `nextAttemptAt`, or dead. */
+  finish(
+    id: string,
+    owner: string,
+    attempt: DeliveryAttempt,
+    next: { readonly status: 'succeeded' | 'pending' | 'dead'; readonly nextAttemptAt?: Date },
+  ): Promise<boolean>;
+  get(id: string): Promise<DeliveryRecord | undefined>;
+  list(query: DeliveryQuery): Promise<DeliveryRecord[]>;
+  attempts(id: string): Promise<DeliveryAttempt[]>;
+  /** Makes a dead or finished delivery pending again, due now, keeping its id and attempt history. */
+  redeliver(id: string, now: Date): Promise<DeliveryRecord | undefined>;
+}
