@@ -8,6 +8,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Cleanup } from './cleanup.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
 import { formatTable, toRow } from './report.js';
+import { rulesOverhead, startRuleReceivers } from './rules.js';
 import {
   concurrentStreams,
   handshakes,
@@ -34,7 +35,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = 1024 * 1024;
 const WARM_UP_BYTES = 64 * MIB;
 
-const SCENARIOS = ['startup', 'single', 'concurrent', 'handshakes', 'idle', 'listing'] as const;
+const SCENARIOS = ['startup', 'single', 'concurrent', 'handshakes', 'idle', 'listing', 'rules'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Plan {
@@ -52,6 +53,10 @@ interface Plan {
   readonly idleRuns: number;
   readonly listingFiles: number;
   readonly listingRuns: number;
+  /** Rules on vs off: files of rulesBytes per run. */
+  readonly rulesFiles: number;
+  readonly rulesBytes: number;
+  readonly rulesRuns: number;
   readonly ciphers: readonly string[];
 }
 
@@ -70,6 +75,9 @@ const FULL: Plan = {
   idleRuns: 1,
   listingFiles: 100_000,
   listingRuns: 3,
+  rulesFiles: 100,
+  rulesBytes: 4 * MIB,
+  rulesRuns: 5,
   ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
 };
 
@@ -86,9 +94,12 @@ const QUICK: Plan = {
   idleRuns: 1,
   listingFiles: 10_000,
   listingRuns: 1,
+  rulesFiles: 30,
+  rulesBytes: 1 * MIB,
+  rulesRuns: 2,
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -133,6 +144,7 @@ async function main(): Promise<number> {
           streamRuns: runsOverride,
           handshakeRuns: runsOverride,
           listingRuns: runsOverride,
+          rulesRuns: runsOverride,
           startupRuns: runsOverride,
         };
   const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS]);
@@ -190,9 +202,12 @@ async function main(): Promise<number> {
     }
     const described = { ferry: 'not run', openssh: 'not run' };
     if ([...only].some((name) => name !== 'startup')) {
+      // The rules scenario's receivers run before Ferry: their SMTP port is part of its environment.
+      const receivers = only.has('rules') ? await startRuleReceivers(cleanup) : undefined;
       const ferry = await startFerry(repo, layout, cleanup, {
         workers,
         ...(cpuProfileDir ? { cpuProfileDir } : {}),
+        ...(receivers ? { env: receivers.env } : {}),
       });
       const openssh = await startSshd(layout, cleanup);
       log(`  ferry:   port ${ferry.port}: ${ferry.description}`);
@@ -250,6 +265,26 @@ async function main(): Promise<number> {
         measurements.push(...(await listing(ctx(plan.listingRuns), plan.listingFiles)));
       }
 
+      if (receivers) {
+        log(
+          `rules: ${plan.rulesFiles} × ${plan.rulesBytes / MIB} MiB per run, ${plan.rulesRuns} runs on and off`,
+        );
+        const path = join(clientDir, 'rules.bin');
+        await writeRandomFile(path, plan.rulesBytes);
+        measurements.push(
+          await rulesOverhead({
+            repo,
+            dataDir: join(root, 'ferry-data'),
+            ferry,
+            client: { key, cleanup },
+            receivers,
+            source: { path, bytes: plan.rulesBytes },
+            files: plan.rulesFiles,
+            runs: plan.rulesRuns,
+            log,
+          }),
+        );
+      }
       await ferry.stop();
       await openssh.stop();
       described.ferry = ferry.description;

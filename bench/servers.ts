@@ -114,6 +114,8 @@ export interface FerryStartOptions {
   workers?: number;
   /** Run the server under `node --cpu-prof` writing profiles here. */
   cpuProfileDir?: string;
+  /** More environment for the server (the rules scenario's SMTP server). */
+  env?: Record<string, string>;
 }
 
 /** True when `ferry serve` knows `--workers` (the multi-process mode). */
@@ -180,7 +182,7 @@ export async function startFerry(
       cwd: repo,
       detached: true,
       stdio: ['ignore', 'pipe', log],
-      env: { ...process.env, ...FERRY_BENCH_LIMITS },
+      env: { ...process.env, ...FERRY_BENCH_LIMITS, ...options.env },
     }),
     true,
   );

@@ -1,0 +1,193 @@
+// Upload throughput of Ferry with three active rules (webhook, e-mail, move) against the same Ferry with them
+// disabled, alternating runs on one server: what rules cost an upload, where per-file work shows (many files).
+import { execFile } from 'node:child_process';
+import { readdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SMTPServer } from 'smtp-server';
+import type { Cleanup } from './cleanup.js';
+import type { Measurement } from './scenarios.js';
+import type { BenchServer } from './servers.js';
+import { type ClientContext, runBatch } from './sftp-client.js';
+
+const execFileAsync = promisify(execFile);
+const MIB = 1024 * 1024;
+const RULES = ['bench-webhook', 'bench-mail', 'bench-move'] as const;
+
+/** A webhook receiver and an SMTP server on loopback, counting what reaches them; started before Ferry (its env). */
+export interface RuleReceivers {
+  readonly env: Record<string, string>;
+  readonly webhookUrl: string;
+  webhooks: number;
+  mails: number;
+  close(): Promise<void>;
+}
+
+export async function startRuleReceivers(cleanup: Cleanup): Promise<RuleReceivers> {
+  const http: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      receivers.webhooks++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.resume();
+      stream.on('end', () => {
+        receivers.mails++;
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  const close = async () => {
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  };
+  const receivers: RuleReceivers = {
+    env: {
+      FERRY_SMTP_HOST: '127.0.0.1',
+      FERRY_SMTP_PORT: String((smtp.server.address() as AddressInfo).port),
+      FERRY_SMTP_FROM: 'ferry-bench@localhost',
+    },
+    webhookUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/hook`,
+    webhooks: 0,
+    mails: 0,
+    close,
+  };
+  cleanup.task(close);
+  return receivers;
+}
+
+async function ferryCli(repo: string, dataDir: string, args: string[], input?: string): Promise<void> {
+  const run = execFileAsync(process.execPath, ['bin/ferry.js', ...args, '--data-dir', dataDir], {
+    cwd: repo,
+  });
+  if (input !== undefined) run.child.stdin?.end(input);
+  await run;
+}
+
+/** The three rules, on uploads under `/xfer/rules-in/`: a signed webhook, a mail, and a move to an archive folder. */
+async function addRules(repo: string, dataDir: string, receivers: RuleReceivers): Promise<void> {
+  const on = ['--on', 'upload', '--path', '/xfer/rules-in/*'];
+  await ferryCli(
+    repo,
+    dataDir,
+    [
+      'rules',
+      'add',
+      'bench-webhook',
+      ...on,
+      '--action',
+      'webhook',
+      '--url',
+      receivers.webhookUrl,
+      '--secret-stdin',
+    ],
+    'bench-secret',
+  );
+  await ferryCli(repo, dataDir, [
+    'rules',
+    'add',
+    'bench-mail',
+    ...on,
+    '--action',
+    'email',
+    '--to',
+    'ops@localhost',
+  ]);
+  await ferryCli(repo, dataDir, [
+    'rules',
+    'add',
+    'bench-move',
+    ...on,
+    '--action',
+    'move',
+    '--target',
+    '/xfer/rules-archive/{{name}}',
+  ]);
+}
+
+async function setRules(repo: string, dataDir: string, enabled: boolean): Promise<void> {
+  for (const rule of RULES) await ferryCli(repo, dataDir, ['rules', enabled ? 'enable' : 'disable', rule]);
+  // Every process re-reads the rules within a second of a change.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+}
+
+async function waitFor(
+  what: string,
+  done: () => Promise<boolean> | boolean,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > until) throw new Error(`rules bench: timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * `files` uploads of `source` in one session per run, alternately with the rules enabled and disabled; the OpenSSH
+ * column of this row is the same Ferry with the rules disabled. After a run with rules, the deliveries are awaited
+ * (untimed) so one run's queued work never slows the next.
+ */
+export async function rulesOverhead(options: {
+  readonly repo: string;
+  readonly dataDir: string;
+  readonly ferry: BenchServer;
+  readonly client: ClientContext;
+  readonly receivers: RuleReceivers;
+  readonly source: { readonly path: string; readonly bytes: number };
+  readonly files: number;
+  readonly runs: number;
+  readonly log: (line: string) => void;
+}): Promise<Measurement> {
+  const { repo, dataDir, ferry, receivers, files } = options;
+  await addRules(repo, dataDir, receivers);
+  const inbox = join(ferry.localDir, 'rules-in');
+  const archive = join(ferry.localDir, 'rules-archive');
+  const batch = [
+    '-mkdir /xfer/rules-in',
+    '-mkdir /xfer/rules-archive',
+    ...Array.from({ length: files }, (_, i) => `put ${options.source.path} /xfer/rules-in/f${i}.bin`),
+    'pwd',
+    '',
+  ].join('\n');
+  const runs = { ferry: [] as number[], openssh: [] as number[] };
+  const mib = (options.source.bytes * files) / MIB;
+  for (let run = 0; run < options.runs; run++) {
+    for (const withRules of [true, false]) {
+      await setRules(repo, dataDir, withRules);
+      const webhooksBefore = receivers.webhooks;
+      const result = await runBatch(ferry, options.client, batch);
+      // From the first put's start to pwd's: the two -mkdir lines come before.
+      const ms = result.marks[2 + files]! - result.marks[2]!;
+      const rate = mib / (ms / 1000);
+      (withRules ? runs.ferry : runs.openssh).push(rate);
+      options.log(
+        `  upload ${files}×${options.source.bytes / MIB} MiB, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s`,
+      );
+      if (withRules) {
+        await waitFor('webhooks', () => receivers.webhooks - webhooksBefore >= files);
+        await waitFor('moves', async () => (await readdir(archive)).length >= files);
+      }
+      await rm(inbox, { recursive: true, force: true });
+      await rm(archive, { recursive: true, force: true });
+    }
+  }
+  return {
+    id: 'upload-with-rules',
+    label: `upload ${files}×${options.source.bytes / MIB} MiB with 3 rules (OpenSSH column: Ferry, rules off)`,
+    unit: 'MiB/s',
+    better: 'higher',
+    runs,
+    target: { kind: 'ratio-at-least', value: 0.95 },
+  };
+}
