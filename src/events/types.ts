@@ -16,7 +16,7 @@ export interface EventBase {
 export interface TransferEvent extends EventBase {
   readonly type: 'transfer';
   readonly direction: 'upload' | 'download';
-  readonly protocol: 'sftp' | 'scp';
+  readonly protocol: 'sftp' | 'scp' | 'rule';
   readonly path: string;
   readonly bytes: number;
   readonly durationMs: number;
@@ -30,7 +30,7 @@ export interface TransferEvent extends EventBase {
 
 export interface FileOperationEvent extends EventBase {
   readonly type: 'file-op';
-  readonly protocol: 'sftp' | 'scp';
+  readonly protocol: 'sftp' | 'scp' | 'rule';
   /** 'checksum': a check-file read (content derived from a file, so audited like a download). */
   readonly operation:
     | 'delete'

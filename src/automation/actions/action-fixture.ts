@@ -1,9 +1,21 @@
 // Test helpers for action runners: a stored rule, a delivery of it, a run context; and a real SMTP receiver.
 import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { createFileSessionFactory } from '../../core/file-session.js';
+import type { FileSessionFactory } from '../../core/types.js';
+import { EventBus } from '../../events/bus.js';
+import type { FerryEvent } from '../../events/types.js';
+import { rootLogger } from '../../logger.js';
+import type { PermissionMap } from '../../permission-vocabulary.js';
+import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { Store } from '../../store/types.js';
+import { localHomeFs } from '../../vfs/local/local-fs.js';
 import type { EventFields } from '../event-names.js';
-import type { ActionRunContext, DeliveryRecord, RuleAction, RuleRecord } from '../types.js';
+import type { ActionRunContext, AnyRuleEventName, DeliveryRecord, RuleAction, RuleRecord } from '../types.js';
 
 export function ruleOf(
   name: string,
@@ -24,13 +36,18 @@ export function ruleOf(
   };
 }
 
-export function deliveryOf(rule: RuleRecord, fields: EventFields, actionIndex = 0): DeliveryRecord {
+export function deliveryOf(
+  rule: RuleRecord,
+  fields: EventFields,
+  actionIndex = 0,
+  eventName: AnyRuleEventName = 'upload',
+): DeliveryRecord {
   return {
     id: randomUUID(),
     ruleId: rule.id,
     ruleName: rule.name,
     actionIndex,
-    eventName: 'upload',
+    eventName,
     fields: fields as Record<string, string>,
     status: 'running',
     attempts: 0,
@@ -100,4 +117,46 @@ function parseMessage(raw: string): { headers: Map<string, string>; body: string
     ).toString('utf8');
   }
   return { headers, body: body.replace(/\r\n/g, '\n') };
+}
+
+export interface UserHomes {
+  readonly base: string;
+  readonly homesDir: string;
+  readonly store: Store;
+  readonly events: FerryEvent[];
+  readonly fileSessions: FileSessionFactory;
+  addUser(name: string, permissions?: PermissionMap): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+/** A real SQLite store with users, and core file sessions over their homes on the local disk, events kept. */
+export async function makeUserHomes(): Promise<UserHomes> {
+  const base = await mkdtemp(join(tmpdir(), 'ferry-actions-'));
+  const homesDir = join(base, 'homes');
+  const store = await openSqliteStore(join(base, 'ferry.db'));
+  const events: FerryEvent[] = [];
+  const bus = new EventBus();
+  bus.subscribe((event) => events.push(event));
+  const fileSessions = createFileSessionFactory({
+    events: bus,
+    logger: rootLogger.child({ logger: 'core-test' }, { level: 'silent' }),
+    fs: localHomeFs,
+  });
+  return {
+    base,
+    homesDir,
+    store,
+    events,
+    fileSessions,
+    async addUser(name, permissions = { '/': ['*'] }) {
+      await store.users.create({ name, permissions });
+      const home = join(homesDir, name);
+      await mkdir(home, { recursive: true });
+      return home;
+    },
+    async cleanup() {
+      await store.close();
+      await rm(base, { recursive: true, force: true });
+    },
+  };
 }
