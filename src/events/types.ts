@@ -90,7 +90,7 @@ export interface JobEvent extends EventBase {
   readonly run: number;
   readonly partner: string;
   readonly direction: 'pull' | 'push';
-  readonly trigger: 'manual' | 'schedule' | 'catch-up';
+  readonly trigger: 'manual' | 'schedule' | 'catch-up' | 'rule';
   /** Present once the run ended. */
   readonly attempts?: number;
   readonly files?: number;
