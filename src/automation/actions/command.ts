@@ -57,7 +57,12 @@ export function commandEnvironment(
 export function runCommand(
   argv: readonly string[],
   env: Readonly<Record<string, string>>,
-  options: { readonly timeoutMs: number; readonly signal?: AbortSignal | undefined },
+  options: {
+    readonly timeoutMs: number;
+    readonly signal?: AbortSignal | undefined;
+    /** After SIGTERM, how long before SIGKILL (default 2 s; a pre-operation hook waits less). */
+    readonly killGraceMs?: number;
+  },
 ): Promise<CommandResult> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -95,7 +100,7 @@ export function runCommand(
     };
     const stop = () => {
       killGroup('SIGTERM');
-      killTimer ??= setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+      killTimer ??= setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? KILL_GRACE_MS);
     };
     const timer = setTimeout(() => {
       timedOut = true;
