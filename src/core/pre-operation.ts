@@ -80,6 +80,7 @@ export class SessionGate {
         resumedFrom: 0,
         completed: false,
         error,
+        errorCode: 'ERR_PERMISSION_DENIED',
       });
       throw err;
     }

@@ -26,6 +26,8 @@ export interface TransferEvent extends EventBase {
   readonly completed: boolean;
   /** Why a closed transfer failed ("No space left on device"), path-free; absent when it completed or was dropped. */
   readonly error?: string;
+  /** The stable code of `error`: ERR_PERMISSION_DENIED when a pre-operation hook refused the transfer. */
+  readonly errorCode?: FerryErrorCode;
 }
 
 export interface FileOperationEvent extends EventBase {
