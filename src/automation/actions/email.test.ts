@@ -156,3 +156,64 @@ test('collected alerts are sent when the runner closes, and a refused recipient 
   assert.deepEqual([missing.ok, missing.permanent], [false, true]);
   assert.match(missing.error ?? '', /smtp\.host is not set/);
 });
+
+test('twenty alerts delivered at once (concurrent worker slots) also make two mails', async (t) => {
+  const smtp = await startSmtpReceiver();
+  t.after(() => smtp.close());
+  const runner = createEmailRunner({ smtp: smtpTo(smtp.port), log, digestWindowMs: 500 });
+  t.after(() => runner.close());
+  const action: EmailAction = { kind: 'email', to: ['ops@example.com'], subject: 'upload {{path}}' };
+  const rule = ruleOf('uploads', [action]);
+  const outcomes = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      runner.run(action, deliveryOf(rule, { path: `/in/${i}.csv` }), contextOf(rule)),
+    ),
+  );
+  assert.ok(outcomes.every((o) => o.ok));
+  assert.equal(smtp.mails.length, 2);
+  assert.equal(smtp.mails[0]?.headers.get('subject'), 'upload /in/0.csv');
+  assert.match(smtp.mails[1]?.headers.get('subject') ?? '', /digest: 19 more events of rule uploads/);
+});
+
+test('a failed first mail opens no window: its retry goes out at once', async (t) => {
+  let refuse = true;
+  const smtp = await startSmtpReceiver({
+    onMailFrom(_address, _session, callback) {
+      if (refuse) {
+        const err = new Error('try later') as Error & { responseCode: number };
+        err.responseCode = 451;
+        callback(err);
+      } else callback();
+    },
+  });
+  t.after(() => smtp.close());
+  const runner = createEmailRunner({ smtp: smtpTo(smtp.port), log, digestWindowMs: 60_000 });
+  t.after(() => runner.close());
+  const action: EmailAction = { kind: 'email', to: ['ops@example.com'] };
+  const rule = ruleOf('r', [action]);
+  const delivery = deliveryOf(rule, { user: 'a' });
+  const failed = await runner.run(action, delivery, contextOf(rule));
+  assert.deepEqual([failed.ok, failed.responseCode, failed.permanent], [false, 451, undefined]);
+  refuse = false;
+  const retried = await runner.run(action, delivery, contextOf(rule));
+  assert.equal(retried.ok, true);
+  assert.equal(smtp.mails.length, 1);
+});
+
+test('a collected alert whose worker stops is not acknowledged: it fails, to be delivered again', async (t) => {
+  const smtp = await startSmtpReceiver();
+  t.after(() => smtp.close());
+  const runner = createEmailRunner({ smtp: smtpTo(smtp.port), log, digestWindowMs: 60_000 });
+  t.after(() => runner.close());
+  const action: EmailAction = { kind: 'email', to: ['ops@example.com'] };
+  const rule = ruleOf('r', [action]);
+  await runner.run(action, deliveryOf(rule, { user: 'a' }), contextOf(rule));
+  const stopping = new AbortController();
+  const waiting = runner.run(action, deliveryOf(rule, { user: 'b' }), contextOf(rule, stopping.signal));
+  stopping.abort();
+  const outcome = await waiting;
+  assert.deepEqual([outcome.ok, outcome.permanent], [false, undefined]);
+  assert.match(outcome.error ?? '', /delivered again later/);
+  await runner.close();
+  assert.equal(smtp.mails.length, 1, 'no digest is sent for it: its retry carries it');
+});

@@ -194,12 +194,20 @@ export function createEmailRunner(deps: EmailRunnerDeps): EmailRunner {
       const key = JSON.stringify([delivery.ruleId, delivery.actionIndex, [...to].sort(), [...cc].sort()]);
       const burst = bursts.get(key);
       if (burst === undefined || closed) {
-        const outcome = await send(to, cc, mail, delivery.id);
-        // A failed mail opens no window: its retry is sent at once, not folded into a digest.
-        if (outcome.ok && !closed && !bursts.has(key)) {
+        // The window opens as the first mail starts, so deliveries running alongside it (the worker runs
+        // several at once) are collected rather than each sent at once.
+        let opened: Burst | undefined;
+        if (!closed) {
           const timer = setTimeout(() => void flush(key), windowMs);
           timer.unref();
-          bursts.set(key, { to, cc, ruleName: context.rule.name, waiting: [], timer });
+          opened = { to, cc, ruleName: context.rule.name, waiting: [], timer };
+          bursts.set(key, opened);
+        }
+        const outcome = await send(to, cc, mail, delivery.id);
+        // A failed first mail closes its window unless others wait in it: its retry is sent at once.
+        if (!outcome.ok && opened && bursts.get(key) === opened && opened.waiting.length === 0) {
+          clearTimeout(opened.timer);
+          bursts.delete(key);
         }
         return outcome;
       }
