@@ -1,6 +1,6 @@
 // Pre-operation hooks against OpenSSH's sftp: a pre-upload rule refuses *.exe with "Permission denied", leaving no file.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -30,6 +30,11 @@ test('a pre-upload hook refuses an OpenSSH put of x.exe (no file, partial or fin
       events: ['pre-upload'],
       conditions: { paths: ['**/*.slow'] },
       hookTimeoutMs: 300,
+    }),
+    ruleOf('locked-downloads', [{ kind: 'command', argv: ['/bin/false'] }], {
+      id: 3,
+      events: ['pre-download', 'pre-delete'],
+      conditions: { paths: ['/locked/**'] },
     }),
   ];
   const gate = createHookGate({
@@ -63,10 +68,55 @@ test('a pre-upload hook refuses an OpenSSH put of x.exe (no file, partial or fin
   // Nothing of the refused uploads exists, under its name or as a hidden partial.
   assert.deepEqual(await readdir(home, { recursive: true }), ['x.txt']);
 
+  // Downloads and deletes are asked too.
+  await mkdir(join(home, 'locked'));
+  await writeFile(join(home, 'locked', 'a.txt'), 'locked\n');
+  const get = await sftpBatch({
+    port: server.port,
+    user: 'alice',
+    identity: key.privatePath,
+    batch: 'get locked/a.txt got.txt\n',
+    cwd: dir,
+  });
+  assert.notEqual(get.code, 0);
+  assert.match(get.stderr, /Permission denied/);
+  const removal = await sftpBatch({
+    port: server.port,
+    user: 'alice',
+    identity: key.privatePath,
+    batch: 'rm locked/a.txt\n',
+    cwd: dir,
+  });
+  assert.notEqual(removal.code, 0);
+  assert.match(removal.stderr, /Permission denied/);
+  assert.deepEqual(await readdir(join(home, 'locked')), ['a.txt']);
+  assert.equal(
+    (
+      await sftpBatch({
+        port: server.port,
+        user: 'alice',
+        identity: key.privatePath,
+        batch: 'get x.txt got.txt\nrm x.txt\n',
+        cwd: dir,
+      })
+    ).code,
+    0,
+  );
+
   // The audit trail names the rule that refused.
   await ctx.audit.flush();
   const records = await ctx.store.audit.page({ actions: ['upload'], limit: 10 });
   const denied = records.filter((r) => r.result === 'denied').map((r) => [r.user, r.path, r.reason]);
+  const deleteRecords = await ctx.store.audit.page({ actions: ['delete'], limit: 10 });
+  assert.deepEqual(
+    deleteRecords.filter((r) => r.result === 'denied').map((r) => [r.path, r.reason]),
+    [['/locked/a.txt', 'Permission denied by rule locked-downloads: exit status 1']],
+  );
+  const downloads = await ctx.store.audit.page({ actions: ['download'], limit: 10 });
+  assert.deepEqual(
+    downloads.filter((r) => r.result === 'denied').map((r) => [r.path, r.reason]),
+    [['/locked/a.txt', 'Permission denied by rule locked-downloads: exit status 1']],
+  );
   assert.deepEqual(denied.sort(), [
     ['alice', '/x.exe', 'Permission denied by rule no-exe: exit status 1'],
     ['alice', '/y.slow', 'Permission denied by rule slow-scan: hook failed: timed out after 300 ms'],
