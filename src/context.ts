@@ -10,6 +10,7 @@ import { TotpService } from './auth/totp.js';
 import type { FerryConfig } from './config/schema.js';
 import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
+import type { PreOperationGate } from './core/pre-operation.js';
 import type { FileSessionFactory } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import { ConfigError } from './errors.js';
@@ -123,6 +124,11 @@ export class AppContext {
   /** The process's health (the audit store reports into it); what a readiness probe serves. */
   readonly health: HealthState = health;
   readonly fileSessions: FileSessionFactory;
+  /**
+   * Asked by every file session before an upload, download or delete (the pre-operation hooks of rules,
+   * automation/hooks.ts). Set once the rules are loaded; unset, nothing is asked.
+   */
+  preOperationGate: PreOperationGate | undefined;
   /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
   readonly budgets: ResourceLedger;
   #masterKey: MasterKey | undefined;
@@ -171,6 +177,7 @@ export class AppContext {
         maxHashBytes: config.maxHashBytes,
       },
       uploadMode: config.uploadMode,
+      preOperation: () => this.preOperationGate,
     });
     this.budgets = new ResourceLedger({
       handles: { perConnection: config.maxOpenHandlesPerConnection, perUser: config.maxOpenHandlesPerUser },

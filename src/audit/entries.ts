@@ -99,7 +99,13 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
         action: event.direction,
         protocol: event.protocol,
         path: event.path,
-        result: event.completed ? 'ok' : 'interrupted',
+        // Refused before it began (a pre-operation hook): denied, with the rule in the reason.
+        result: event.completed
+          ? 'ok'
+          : event.errorCode === 'ERR_PERMISSION_DENIED'
+            ? 'denied'
+            : 'interrupted',
+        ...(event.error !== undefined ? { reason: event.error } : {}),
         detail: {
           bytes: event.bytes,
           durationMs: event.durationMs,

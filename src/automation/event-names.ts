@@ -85,6 +85,7 @@ function mapEvent(
       };
       if (event.sha256) fields.sha256 = event.sha256;
       if (!ok) fields.error = event.error ?? 'transfer not completed';
+      if (event.errorCode !== undefined) fields.errorCode = event.errorCode;
       return { name: event.direction, fields };
     }
     case 'file-op': {

@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { type EventFields, TEMPLATE_FIELDS, type TemplateField } from './event-names.js';
 
-const PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
+const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}/g;
 const KNOWN = new Set<string>(TEMPLATE_FIELDS);
 
 /**

@@ -157,3 +157,71 @@ test("the README's configuration reference has every serve flag of the one table
       assert.equal(row.flag, '–', `README gives ${setting} a flag serve does not have`);
   }
 });
+
+test('smtp is set from FERRY_SMTP_* variables, the password only from the environment', async () => {
+  const config = loadConfig({
+    env: {
+      FERRY_SMTP_HOST: '127.0.0.1',
+      FERRY_SMTP_PORT: '2525',
+      FERRY_SMTP_FROM: 'ferry@example.com',
+      FERRY_SMTP_PASSWORD: 'hunter2',
+    },
+  });
+  assert.equal(config.smtp.host, '127.0.0.1');
+  assert.equal(config.smtp.port, 2525);
+  assert.equal(config.smtp.from, 'ferry@example.com');
+  assert.equal(config.smtp.password?.reveal(), 'hunter2');
+  assert.ok(!JSON.stringify(config.smtp).includes('hunter2'), 'the password never reaches a log');
+  assert.equal(loadConfig({ env: {} }).smtp.secure, false);
+  assert.throws(
+    () => loadConfig({ env: { FERRY_SMTP_PORT: 'twenty-five' } }),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      err.message ===
+        "invalid configuration: smtp.port: must be a whole number, got 'twenty-five' (from environment FERRY_SMTP_PORT)",
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
+  try {
+    const file = join(dir, 'ferry.json');
+    await writeFile(file, JSON.stringify({ smtp: { host: 'localhost', password: 'in-a-file' } }));
+    assert.throws(
+      () => loadConfig({ file, env: {} }),
+      (err: Error) =>
+        err instanceof ConfigError && /smtp\.password: give it as FERRY_SMTP_PASSWORD/.test(err.message),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('plain SMTP goes only to loopback; TLS (implicit or required STARTTLS) to anywhere', () => {
+  for (const host of ['localhost', '127.0.0.1', '::1', '[::1]']) {
+    assert.equal(loadConfig({ env: { FERRY_SMTP_HOST: host } }).smtp.host, host);
+  }
+  assert.throws(
+    () => loadConfig({ env: { FERRY_SMTP_HOST: 'mail.example.com' } }),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      /^invalid configuration: smtp\.host: plain SMTP \(no TLS\) is allowed only to a loopback host .*FERRY_SMTP_HOST\)$/.test(
+        err.message,
+      ),
+  );
+  assert.equal(
+    loadConfig({ env: { FERRY_SMTP_HOST: 'mail.example.com', FERRY_SMTP_SECURE: 'true' } }).smtp.secure,
+    true,
+  );
+  assert.equal(
+    loadConfig({ env: { FERRY_SMTP_HOST: 'mail.example.com', FERRY_SMTP_STARTTLS: 'required' } }).smtp
+      .starttls,
+    'required',
+  );
+});
+
+test('command actions are off unless rules.commands is turned on', () => {
+  assert.equal(loadConfig({ env: {} }).rules.commands, false);
+  assert.equal(loadConfig({ env: { FERRY_RULES_COMMANDS: 'true' } }).rules.commands, true);
+  assert.throws(
+    () => loadConfig({ env: { FERRY_RULES_COMMANDS: 'perhaps' } }),
+    (err: Error) => err instanceof ConfigError && /rules\.commands: must be true or false/.test(err.message),
+  );
+});

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import {
   CONFIG_KEYS,
   configSchema,
+  ENV_ONLY_SETTINGS,
   envNameOf,
   type FerryConfig,
   NESTED_CONFIG_FIELDS,
@@ -54,6 +55,13 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   const env = sources.env ?? process.env;
   const file = sources.file ?? env.FERRY_CONFIG;
   const merged: Record<string, unknown> = file ? { ...readConfigFile(file) } : {};
+  for (const setting of ENV_ONLY_SETTINGS) {
+    const [key = '', field = ''] = setting.split('.');
+    if (asObject(merged[key])[field] !== undefined)
+      throw new ConfigError(
+        `invalid configuration: ${setting}: give it as ${envNameOf(setting)}, never in the config file ${file}`,
+      );
+  }
   const origin: Record<string, string> = Object.fromEntries(
     Object.keys(merged).map((k) => [k, `config file ${file}`]),
   );
@@ -67,6 +75,7 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
         if (value === undefined || value === '') continue;
         merged[key] = { ...asObject(merged[key]), [field]: value };
         origin[key] = `environment ${name}`;
+        origin[`${key}.${field}`] = `environment ${name}`;
       }
       continue;
     }
@@ -88,8 +97,10 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
       const key =
         issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(root)');
       const from =
-        origin[String(issue.path[0])] ?? (issue.code === 'unrecognized_keys' ? `config file ${file}` : '');
-      return `${key}: ${describeIssue(issue, merged[String(issue.path[0])])}${from ? ` (from ${from})` : ''}`;
+        origin[issue.path.slice(0, 2).join('.')] ??
+        origin[String(issue.path[0])] ??
+        (issue.code === 'unrecognized_keys' ? `config file ${file}` : '');
+      return `${key}: ${describeIssue(issue, valueAt(merged, issue.path))}${from ? ` (from ${from})` : ''}`;
     });
     throw new ConfigError(
       problems.length === 1
@@ -99,6 +110,13 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   }
   const dataDir = resolve(result.data.dataDir);
   return Object.freeze({ ...result.data, dataDir, store: resolveStore(result.data.store.url, dataDir) });
+}
+
+/** The value an issue is about: `merged.smtp.port` for the path ['smtp', 'port']. */
+function valueAt(merged: Record<string, unknown>, path: readonly PropertyKey[]): unknown {
+  let value: unknown = merged;
+  for (const step of path) value = asObject(value)[String(step)];
+  return value;
 }
 
 /** A nested key's value so far (a file could hold anything there; the schema reports what is wrong). */

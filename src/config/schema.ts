@@ -43,6 +43,55 @@ const storeUrl = z
     message: 'must be sqlite:<path> (e.g. sqlite:/var/lib/ferry/ferry.db) or postgres://user@host/db',
   });
 
+/** A loopback host (name or address), the only kind plain SMTP may be sent to. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  return bare === '::1' || bare === '::ffff:127.0.0.1';
+}
+
+/**
+ * The SMTP server e-mail actions send through. TLS: `secure` is implicit TLS (port 465); otherwise STARTTLS,
+ * `required` or `optional` (used when offered). Certificates are always verified. Mail leaves in plain text
+ * only to a loopback host (a local MTA), so a password or a file name never crosses a network unencrypted.
+ */
+const smtpSchema = z
+  .object({
+    host: z.string().min(1).optional(),
+    /** Default: 465 with `secure`, else 587. */
+    port: port.optional(),
+    from: z.string().min(3).optional(),
+    secure: flag.default(false),
+    starttls: z.enum(['required', 'optional']).default('optional'),
+    user: z.string().min(1).optional(),
+    // FERRY_SMTP_PASSWORD only (the loader refuses it from a file); wrapped at once, like masterKey.
+    password: z
+      .string()
+      .min(1)
+      .optional()
+      .transform((v) => (v === undefined ? undefined : new Secret(v))),
+  })
+  .strict()
+  .superRefine((smtp, ctx) => {
+    if (smtp.host === undefined || smtp.secure || smtp.starttls === 'required') return;
+    if (!isLoopbackHost(smtp.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: `plain SMTP (no TLS) is allowed only to a loopback host (localhost, 127.0.0.1, ::1), not '${smtp.host}'; set smtp.secure (implicit TLS) or smtp.starttls 'required'`,
+      });
+    }
+  });
+
+/** Rules (automation): what the operator allows actions to do. */
+const rulesSchema = z
+  .object({
+    /** Command actions run programs as the server's user: off unless the operator turns them on. */
+    commands: flag.default(false),
+  })
+  .strict();
+
 /** Where users' homes live; one member per backend, chosen by `backend` (FERRY_STORAGE_BACKEND). */
 const storageSchema = z.discriminatedUnion('backend', [z.object({ backend: z.literal('local') }).strict()]);
 
@@ -112,6 +161,8 @@ export const configSchema = z
     storage: storageSchema.default({ backend: 'local' }),
     diskSpaceLowPercent: z.coerce.number().min(0).max(99).default(5),
     diskSpaceCheckInterval: positiveSeconds.default(60),
+    smtp: smtpSchema.prefault({}),
+    rules: rulesSchema.prefault({}),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -163,7 +214,12 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
   store: ['url'],
   storage: ['backend'],
+  smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
+  rules: ['commands'],
 };
+
+/** Secrets that are only read from the environment, never from a config file. */
+export const ENV_ONLY_SETTINGS: readonly string[] = ['smtp.password'];
 
 /** Every setting as an operator names it: plain keys, and `key.field` for the nested ones. */
 export const CONFIG_SETTINGS: readonly string[] = CONFIG_KEYS.flatMap((key) =>
@@ -273,4 +329,6 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
   diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
+  smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
+  rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
 };

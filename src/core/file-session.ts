@@ -27,6 +27,7 @@ import { SessionFileHandle } from './file-handle.js';
 import type { HandleHost } from './handle-host.js';
 import { HomeJail } from './home-jail.js';
 import { PermissionPolicy } from './permissions.js';
+import { type PreOperationGate, SessionGate } from './pre-operation.js';
 import { type FileOp, SessionEvents } from './session-events.js';
 import { SessionPaths } from './session-paths.js';
 import type {
@@ -66,6 +67,8 @@ export interface FileSessionDeps {
   limits?: { maxOpenHandles?: number; maxPathLength?: number; maxFileSize?: number; maxHashBytes?: number };
   /** 'atomic' (default): uploads go to a hidden partial renamed into place on close. */
   uploadMode?: 'atomic' | 'direct';
+  /** Asked before every upload, download and delete (pre-operation hooks); read each time, absent = allow. */
+  preOperation?: () => PreOperationGate | undefined;
 }
 
 export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
@@ -87,6 +90,7 @@ class CoreFileSession implements FileSession {
   readonly #files = new Set<SessionFileHandle>();
   readonly #dirs = new Set<SessionDirHandle>();
   readonly #host: HandleHost;
+  readonly #gate: SessionGate;
   /** Opens between the limit check and the handle existing; counted so concurrent opens cannot overshoot. */
   #pendingOpens = 0;
   #closed = false;
@@ -112,6 +116,7 @@ class CoreFileSession implements FileSession {
       this.#limits,
       deps.limits?.maxFileSize ?? 0,
     );
+    this.#gate = new SessionGate(identity, deps.preOperation, (f) => this.#events.emitTransfer(f), this.#log);
     this.#maxHandles = deps.limits?.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES;
     this.#atomic = (deps.uploadMode ?? 'atomic') === 'atomic';
     this.#entries = { fs: this.#fs, jail: this.#jail, paths: this.#paths, log: this.#log };
@@ -254,6 +259,7 @@ class CoreFileSession implements FileSession {
     return this.#run(async () => {
       if (!mode.read && !mode.write) throw new InvalidArgumentError('Open for neither reading nor writing');
       const v = this.#paths.virtual(path, mode.write && mode.create ? 'create' : 'lookup');
+      await this.#gate.open(v, mode, attrs.size);
       return this.#withHandleSlot(() => this.#openFile(v, mode, attrs));
     });
   }
@@ -282,7 +288,10 @@ class CoreFileSession implements FileSession {
   }
 
   remove(path: string): Promise<void> {
-    return this.#audited('delete', path, undefined, () => removeFile(this.#entries, path, this.#atomic));
+    return this.#audited('delete', path, undefined, async () => {
+      await this.#gate.check('delete', this.#paths.virtual(path, 'lookup'));
+      await removeFile(this.#entries, path, this.#atomic);
+    });
   }
 
   mkdir(path: string, attrs: SetAttrs = {}): Promise<void> {

@@ -10,7 +10,8 @@ import { type PathLimits, resolveVirtualPath } from './virtual-path.js';
 export type FileOp = FileOperationEvent['operation'];
 
 function describeError(err: unknown): string {
-  if (err instanceof PermissionDeniedError) return 'permission denied';
+  // A refusal by a pre-operation rule names the rule (PreOperationDeniedError); others stay generic.
+  if (err instanceof PermissionDeniedError) return 'rule' in err ? err.message : 'permission denied';
   return err instanceof Error ? err.message : String(err);
 }
 

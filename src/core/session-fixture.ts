@@ -43,6 +43,7 @@ export async function makeSessionFixture(
     limits?: FileSessionDeps['limits'];
     /** The backend of each session (default: the local disk rooted at the home). */
     fs?: FileSessionDeps['fs'];
+    preOperation?: FileSessionDeps['preOperation'];
   } = {},
 ): Promise<SessionFixture> {
   const base = await mkdtemp(join(tmpdir(), 'ferry-core-'));
@@ -56,6 +57,7 @@ export async function makeSessionFixture(
     fs: options.fs ?? localHomeFs,
     ...(options.uploadMode ? { uploadMode: options.uploadMode } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.preOperation ? { preOperation: options.preOperation } : {}),
   });
   const sessions: FileSession[] = [];
   let n = 0;

@@ -16,7 +16,7 @@ export interface EventBase {
 export interface TransferEvent extends EventBase {
   readonly type: 'transfer';
   readonly direction: 'upload' | 'download';
-  readonly protocol: 'sftp' | 'scp';
+  readonly protocol: 'sftp' | 'scp' | 'rule';
   readonly path: string;
   readonly bytes: number;
   readonly durationMs: number;
@@ -26,11 +26,13 @@ export interface TransferEvent extends EventBase {
   readonly completed: boolean;
   /** Why a closed transfer failed ("No space left on device"), path-free; absent when it completed or was dropped. */
   readonly error?: string;
+  /** The stable code of `error`: ERR_PERMISSION_DENIED when a pre-operation hook refused the transfer. */
+  readonly errorCode?: FerryErrorCode;
 }
 
 export interface FileOperationEvent extends EventBase {
   readonly type: 'file-op';
-  readonly protocol: 'sftp' | 'scp';
+  readonly protocol: 'sftp' | 'scp' | 'rule';
   /** 'checksum': a check-file read (content derived from a file, so audited like a download). */
   readonly operation:
     | 'delete'
@@ -90,7 +92,7 @@ export interface JobEvent extends EventBase {
   readonly run: number;
   readonly partner: string;
   readonly direction: 'pull' | 'push';
-  readonly trigger: 'manual' | 'schedule' | 'catch-up';
+  readonly trigger: 'manual' | 'schedule' | 'catch-up' | 'rule';
   /** Present once the run ended. */
   readonly attempts?: number;
   readonly files?: number;

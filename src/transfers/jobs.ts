@@ -67,7 +67,8 @@ export interface NewJobInput {
 }
 
 export interface RunHooks {
-  readonly trigger?: 'manual' | 'schedule' | 'catch-up';
+  /** How the run began; 'rule': a rule's run-job action (automation/actions/run-job.ts). */
+  readonly trigger?: 'manual' | 'schedule' | 'catch-up' | 'rule';
   readonly signal?: AbortSignal;
   readonly onFile?: (name: string, size: number) => void;
   readonly onProgress?: (name: string, done: number, total: number) => void;
