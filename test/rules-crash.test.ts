@@ -12,7 +12,7 @@ import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { DeliveryRecord, RuleDefinition } from '../src/store/types.js';
 import { FERRY_BIN, runFerry } from './helpers/cli.js';
 import { makeClientKey, sftpBatch } from './helpers/openssh.js';
-import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
+import { startWebhookReceiver } from './helpers/webhook-receiver.js';
 
 /** Short retries and leases in the served processes (see timingFromEnv in src/automation/index.ts). */
 const TIMING_ENV = {
