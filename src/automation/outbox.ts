@@ -77,7 +77,7 @@ export class OutboxWriter {
    * acknowledged only once its deliveries are committed. An event no rule wants costs no store call.
    */
   readonly listener = (event: FerryEvent): Promise<void> | undefined => {
-    if (this.#closed) return undefined;
+    if (this.#closed || this.#rules.idle) return undefined;
     const rows = deliveriesFor(event, this.#rules);
     if (rows.length === 0) return undefined;
     return this.enqueue(rows);

@@ -56,6 +56,11 @@ export class RuleCache {
     return this.#snapshot.byEvent.get(event) ?? [];
   }
 
+  /** True while no enabled rule listens to any event (the outbox then skips even mapping events). */
+  get idle(): boolean {
+    return this.#snapshot.byEvent.size === 0;
+  }
+
   /** Any rule, enabled or not, by id, from memory. */
   byId(id: number): RuleRecord | undefined {
     return this.#snapshot.byId.get(id);
