@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { EventBus } from '../events/bus.js';
 import { loggers } from '../logger.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { RuleDefinition, Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { createActionRunners } from './actions/index.js';
+import { OutboxWriter } from './outbox.js';
 import { RuleCache } from './rule-cache.js';
 import { DeliveryWorker, type DeliveryWorkerOptions, retryDelay } from './worker.js';
 
@@ -234,4 +236,42 @@ test("a removed rule's deliveries and a kind without a runner are dead-lettered 
   );
   await until('dead', async () => (await store.deliveries.get('orphan'))?.status === 'dead');
   assert.equal((await store.deliveries.get('orphan'))?.lastError, 'the rule was removed');
+});
+
+test('the outbox in the same process wakes the worker: delivered long before the next poll', async (t) => {
+  const r = await receiver(t, (_n, _req, res) => res.end());
+  const { store, start, rule } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  const worker = start({ pollMs: 60_000 });
+  await new Promise((res) => setTimeout(res, 100));
+  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
+  await rules.refresh(true);
+  const outbox = new OutboxWriter({
+    deliveries: store.deliveries,
+    rules,
+    log: loggers.automation,
+    onEnqueued: () => worker.wake(),
+  });
+  const bus = new EventBus();
+  bus.subscribe(outbox.listener);
+  const began = Date.now();
+  await bus.emit({
+    type: 'transfer',
+    at: new Date(),
+    sessionId: 's',
+    username: 'alice',
+    direction: 'upload',
+    protocol: 'sftp',
+    path: '/in/a.csv',
+    bytes: 1,
+    durationMs: 1,
+    resumedFrom: 0,
+    completed: true,
+  });
+  await until(
+    'delivered',
+    async () => (await store.deliveries.list({ status: 'succeeded' })).length === 1,
+    5000,
+  );
+  assert.ok(Date.now() - began < 2000, `delivered after ${Date.now() - began} ms`);
+  assert.equal((await store.deliveries.list({}))[0]?.ruleId, rule.id);
 });
