@@ -117,6 +117,28 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
   };
 }
 
+/**
+ * For a process that changes things but serves nothing (a CLI command): its admin events must reach rules too,
+ * so their deliveries are stored here (before the command returns) and a serving process's worker delivers
+ * them. Loads the rules once; `close()` commits what is queued.
+ */
+export async function attachRuleOutbox(options: {
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly log: Logger;
+}): Promise<{ close(): Promise<void> }> {
+  const rules = new RuleCache({ rules: options.store.rules, log: options.log });
+  await rules.refresh(true);
+  const outbox = new OutboxWriter({ deliveries: options.store.deliveries, rules, log: options.log });
+  const unsubscribe = options.events.subscribe(outbox.listener);
+  return {
+    close: async () => {
+      unsubscribe();
+      await outbox.close();
+    },
+  };
+}
+
 /** Unseals a rule secret with a master key's `open` (a string secret is its UTF-8 text). */
 export function ruleSecretUnsealer(open: (sealed: string, label: string) => Secret<Buffer>) {
   return (sealed: string): Secret<string> =>

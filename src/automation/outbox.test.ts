@@ -8,6 +8,7 @@ import type { TransferEvent } from '../events/types.js';
 import { loggers } from '../logger.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { DeliveryRepository, Store } from '../store/types.js';
+import { attachRuleOutbox } from './index.js';
 import { OutboxWriter } from './outbox.js';
 import { RuleCache } from './rule-cache.js';
 
@@ -120,4 +121,36 @@ test('a burst of events is committed in a few batches, each emit settling after 
   await Promise.all(emits);
   assert.equal((await store.deliveries.list({ limit: 1000 })).length, 400);
   assert.ok(counts.enqueue <= 10, `group commit: ${counts.enqueue} transactions for 200 events`);
+});
+
+test('a process serving nothing (a CLI command) stores the deliveries its admin events cause', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-outbox-cli-'));
+  const store = await openSqliteStore(join(dir, 'ferry.db'));
+  t.after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const rule = await store.rules.create({
+    name: 'user-changes',
+    enabled: true,
+    events: ['admin'],
+    conditions: {},
+    actions: [{ kind: 'webhook', url: 'http://127.0.0.1:9/' }],
+  });
+  const bus = new EventBus();
+  const attached = await attachRuleOutbox({ store, events: bus, log: loggers.automation });
+  await bus.emit({
+    type: 'admin',
+    at: new Date(),
+    actor: { kind: 'cli', name: 'root' },
+    action: 'users.add',
+    subject: 'bob',
+    changes: {},
+  });
+  await attached.close();
+  const [d] = await store.deliveries.list({});
+  assert.deepEqual(
+    [d?.ruleId, d?.eventName, d?.fields.action, d?.fields.subject],
+    [rule.id, 'admin', 'users.add', 'bob'],
+  );
 });
