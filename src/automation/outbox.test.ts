@@ -39,6 +39,7 @@ function counting(real: DeliveryRepository) {
     claim: (...a) => real.claim(...a),
     renew: (...a) => real.renew(...a),
     finish: (...a) => real.finish(...a),
+    finishMany: (...a) => real.finishMany(...a),
     get: (id) => real.get(id),
     list: (q) => real.list(q),
     attempts: (id) => real.attempts(id),

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import type { Secret } from '../util/secret.js';
 import type { ActionRunners } from './actions/index.js';
+import { FinishQueue } from './finish-queue.js';
 import type { RuleCache } from './rule-cache.js';
 import type {
   ActionOutcome,
@@ -71,8 +72,10 @@ export class DeliveryWorker {
   readonly owner: string;
   readonly #running = new Map<string, Promise<void>>();
   readonly #cancel = new AbortController();
+  readonly #finishes: FinishQueue;
   #timer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Immediate | undefined;
   #ticking = false;
   #again = false;
   #stopped = false;
@@ -87,6 +90,7 @@ export class DeliveryWorker {
     };
     this.#retry = options.retry ?? DEFAULT_RETRY;
     this.owner = options.owner ?? leaseOwner();
+    this.#finishes = new FinishQueue({ deliveries: options.deliveries, owner: this.owner, log: options.log });
   }
 
   start(): void {
@@ -104,7 +108,12 @@ export class DeliveryWorker {
     }
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    void this.#tick();
+    // Wakes in one turn (a group of finished deliveries, an outbox batch) make one claim, not one each.
+    this.#soon ??= setImmediate(() => {
+      this.#soon = undefined;
+      if (this.#ticking) this.#again = true;
+      else if (!this.#stopped) void this.#tick();
+    });
   }
 
   /** Deliveries running in this process now. */
@@ -120,6 +129,7 @@ export class DeliveryWorker {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearImmediate(this.#soon);
     const settled = Promise.allSettled([...this.#running.values()]);
     let timer: NodeJS.Timeout | undefined;
     const waited = await Promise.race([
@@ -241,7 +251,7 @@ export class DeliveryWorker {
             status: 'pending',
             nextAttemptAt: new Date(Date.now() + retryDelay(delivery.attempts, this.#retry)),
           } as const);
-    const held = await this.#o.deliveries.finish(delivery.id, this.owner, attempt, next);
+    const held = await this.#finishes.push({ id: delivery.id, attempt, next });
     const log = {
       delivery: delivery.id,
       rule: delivery.ruleName,

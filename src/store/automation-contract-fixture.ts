@@ -208,6 +208,41 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
       );
     }));
 
+  test(`${name}: finishing many in one call moves only the deliveries the owner still holds`, () =>
+    withStore(async (store) => {
+      const rule = await store.rules.create(webhookRule('hook'));
+      const now = new Date();
+      const ids = ['m1', 'm2', 'm3', 'm4'];
+      await store.deliveries.enqueue(
+        ids.map((id) => ({ id, ruleId: rule.id, actionIndex: 0, eventName: 'upload' as const, fields: {} })),
+        now,
+      );
+      await store.deliveries.claim('w', 3, now, seconds(now, 60));
+      const held = await store.deliveries.finishMany('w', [
+        { id: 'm1', attempt: attempt('m1', 1, true), next: { status: 'succeeded' } },
+        {
+          id: 'm2',
+          attempt: attempt('m2', 1, false, { error: 'HTTP 503' }),
+          next: { status: 'pending', nextAttemptAt: seconds(now, 5) },
+        },
+        { id: 'm3', attempt: attempt('m3', 1, false, { error: 'HTTP 404' }), next: { status: 'dead' } },
+        { id: 'm4', attempt: attempt('m4', 1, true), next: { status: 'succeeded' } },
+      ]);
+      assert.deepEqual(held.sort(), ['m1', 'm2', 'm3'], 'm4 was never claimed by w');
+      const states = await Promise.all(ids.map((id) => store.deliveries.get(id)));
+      assert.deepEqual(
+        states.map((d) => [d?.status, d?.lastError ?? null, d?.finishedAt instanceof Date]),
+        [
+          ['succeeded', null, true],
+          ['pending', 'HTTP 503', false],
+          ['dead', 'HTTP 404', true],
+          ['pending', null, false],
+        ],
+      );
+      assert.equal((await store.deliveries.attempts('m4')).length, 1, 'every attempt is recorded');
+      assert.deepEqual(await store.deliveries.finishMany('w', []), []);
+    }));
+
   test(`${name}: deliveries are listed newest first by rule, status and failure, and a dead one is redelivered`, () =>
     withStore(async (store) => {
       const a = await store.rules.create(webhookRule('a'));

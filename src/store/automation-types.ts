@@ -213,6 +213,18 @@ export interface RuleRepository {
   version(): Promise<number>;
 }
 
+/** Where a delivery goes after an attempt: done, retried at `nextAttemptAt`, or dead-lettered. */
+export interface DeliveryNext {
+  readonly status: 'succeeded' | 'pending' | 'dead';
+  readonly nextAttemptAt?: Date;
+}
+
+export interface DeliveryFinish {
+  readonly id: string;
+  readonly attempt: DeliveryAttempt;
+  readonly next: DeliveryNext;
+}
+
 export interface DeliveryQuery {
   readonly rule?: string;
   readonly status?: DeliveryStatus;
@@ -240,12 +252,9 @@ export interface DeliveryRepository {
    * Records an attempt and moves the delivery on: succeeded, pending again at `nextAttemptAt`, or dead. The
    * attempt is always recorded; the state moves only while `owner` holds the lease (false when it lost it).
    */
-  finish(
-    id: string,
-    owner: string,
-    attempt: DeliveryAttempt,
-    next: { readonly status: 'succeeded' | 'pending' | 'dead'; readonly nextAttemptAt?: Date },
-  ): Promise<boolean>;
+  finish(id: string, owner: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<boolean>;
+  /** `finish` for many deliveries in one transaction (the worker group-commits); returns the ids still held. */
+  finishMany(owner: string, items: readonly DeliveryFinish[]): Promise<string[]>;
   get(id: string): Promise<DeliveryRecord | undefined>;
   list(query: DeliveryQuery): Promise<DeliveryRecord[]>;
   attempts(id: string): Promise<DeliveryAttempt[]>;

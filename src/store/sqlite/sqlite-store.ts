@@ -5,7 +5,8 @@ import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { FerryError } from '../../errors.js';
 import { KyselyAuditRepository } from '../audit-repository.js';
-import { KyselyDeliveryRepository, KyselyRuleRepository } from '../automation-repositories.js';
+import { KyselyRuleRepository } from '../automation-repositories.js';
+import { KyselyDeliveryRepository } from '../delivery-repository.js';
 import {
   KyselyClientKeyRepository,
   KyselyHostKeyRepository,
