@@ -125,3 +125,11 @@ test('a refused connection and a receiver that never answers are failures to ret
   assert.equal(refused.permanent, undefined);
   assert.match(refused.error ?? '', /ECONNREFUSED/);
 });
+
+test('a URL that is not http or https is a permanent failure, nothing sent', async () => {
+  for (const url of ['ftp://127.0.0.1/x', 'not a url']) {
+    const outcome = await sendWebhook({ kind: 'webhook', url }, message, undefined);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.permanent, true, url);
+  }
+});

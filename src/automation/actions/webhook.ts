@@ -1,5 +1,7 @@
 // The webhook action: a JSON POST signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature).
 import { createHmac } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Secret } from '../../util/secret.js';
 import { renderTemplate } from '../template.js';
 import type { ActionOutcome, ActionRunner, AnyRuleEventName, WebhookAction } from '../types.js';
@@ -53,33 +55,75 @@ function reveal(secret: Secret<string> | string | undefined): string | undefined
   return typeof secret === 'string' || secret === undefined ? secret : secret.reveal();
 }
 
-/** Up to OUTPUT_BYTES of the body as text; the rest is not downloaded. */
-async function bodyStart(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < OUTPUT_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return Buffer.concat(chunks).subarray(0, OUTPUT_BYTES).toString('utf8');
+/** Connections to receivers are kept open between deliveries (most rules send to one receiver, often). */
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 16, timeout: 30_000 };
+const agents = { 'http:': new HttpAgent(AGENT_OPTIONS), 'https:': new HttpsAgent(AGENT_OPTIONS) } as const;
+/** A response body beyond this is not read on: the connection is dropped instead. */
+const MAX_BODY_READ = 64 * 1024;
+
+interface HttpAnswer {
+  readonly status: number;
+  readonly location?: string;
+  /** Up to OUTPUT_BYTES of the body, as text. */
+  readonly output: string;
 }
 
-/** A fetch failure as one line: the system error under undici's "fetch failed" says what happened. */
+/** One POST over node:http(s), never following a redirect; rejects on network failure or `signal`. */
+function post(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+    const request = send(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent,
+        signal,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const answer = (): HttpAnswer => {
+          const location = response.headers.location;
+          return {
+            status: response.statusCode ?? 0,
+            ...(location !== undefined ? { location } : {}),
+            output: Buffer.concat(chunks).subarray(0, OUTPUT_BYTES).toString('utf8'),
+          };
+        };
+        response.on('data', (chunk: Buffer) => {
+          if (size < OUTPUT_BYTES) chunks.push(chunk);
+          size += chunk.length;
+          if (size > MAX_BODY_READ) {
+            // The status decides the outcome; a receiver streaming a large body does not hold the worker.
+            resolve(answer());
+            response.destroy();
+          }
+        });
+        response.on('end', () => resolve(answer()));
+        response.on('error', reject);
+        response.on('close', () => {
+          if (!response.complete) reject(new Error('the connection closed before the response ended'));
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** A network failure as one line: its system error code and message. */
 function networkError(err: unknown, timedOut: boolean, timeoutS: number): string {
   if (timedOut) return `no response within ${timeoutS} s`;
-  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  if (cause?.code) return `${cause.code}${cause.message ? `: ${cause.message}` : ''}`;
-  // fetch refuses the ports browsers block (9, 25, 6000, ...) with "bad port" and no code.
-  if (cause?.message) return cause.message;
-  return err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 /**
@@ -114,34 +158,29 @@ export async function sendWebhook(
   const timeoutS = action.timeout ?? DEFAULT_WEBHOOK_TIMEOUT_S;
   const timeout = AbortSignal.timeout(timeoutS * 1000);
   const signals = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  let response: Response;
+  let url: URL;
   try {
-    response = await fetch(action.url, {
-      method: 'POST',
-      headers,
-      body,
-      redirect: 'manual',
-      signal: signals,
-    });
+    url = new URL(action.url);
+  } catch {
+    return { ok: false, permanent: true, error: `'${action.url}' is not a URL`, body };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, permanent: true, error: `webhook URLs are http or https, not ${url.protocol}`, body };
+  let answer: HttpAnswer;
+  try {
+    answer = await post(url, headers, body, signals);
   } catch (err) {
     if (signal?.aborted) return { ok: false, error: 'cancelled: the server is stopping', body };
     return { ok: false, error: networkError(err, timeout.aborted, timeoutS), body };
   }
-  let output: string;
-  try {
-    output = await bodyStart(response);
-  } catch {
-    output = '';
-  }
-  const status = response.status;
-  const common = { responseCode: status, body, ...(output !== '' ? { output } : {}) };
+  const status = answer.status;
+  const common = { responseCode: status, body, ...(answer.output !== '' ? { output: answer.output } : {}) };
   if (status >= 200 && status < 300) return { ok: true, ...common };
   if (status >= 300 && status < 400) {
-    const location = response.headers.get('location');
     return {
       ok: false,
       permanent: true,
-      error: `HTTP ${status}: redirect${location ? ` to ${location}` : ''} not followed; point the rule at the final URL`,
+      error: `HTTP ${status}: redirect${answer.location ? ` to ${answer.location}` : ''} not followed; point the rule at the final URL`,
       ...common,
     };
   }
