@@ -1,0 +1,288 @@
+// The delivery outbox over kysely: enqueued before an operation is acknowledged, claimed under leases, finished in groups.
+import type { Kysely, Selectable } from 'kysely';
+import type {
+  AnyRuleEventName,
+  DeliveryAttempt,
+  DeliveryFinish,
+  DeliveryNext,
+  DeliveryQuery,
+  DeliveryRecord,
+  DeliveryRepository,
+  DeliveryStatus,
+  NewDelivery,
+} from './automation-types.js';
+import type { Database, DeliveriesTable, DeliveryAttemptsTable } from './schema.js';
+import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
+
+export interface DeliveryRepositoryOptions extends WriteTransactionOptions {
+  /**
+   * Lock the claimed rows so concurrent claimers pass over them (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+   * SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already excludes every other writer.
+   */
+  readonly skipLocked: boolean;
+}
+
+/** Rows per INSERT: at most 10 columns each, well under SQLite's bound-parameter limit. */
+const INSERT_CHUNK = 64;
+/** Ids per `IN (...)` of a grouped update. */
+const UPDATE_CHUNK = 256;
+const DEFAULT_LIST_LIMIT = 100;
+
+type DeliveryRow = Selectable<DeliveriesTable> & { rule_name: string | null };
+
+function toDelivery(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    ruleId: row.rule_id,
+    // A removed rule's deliveries stay readable; the name is gone with it.
+    ruleName: row.rule_name ?? `(removed rule ${row.rule_id})`,
+    actionIndex: row.action_index,
+    eventName: row.event_name as AnyRuleEventName,
+    fields: JSON.parse(row.fields) as Record<string, string>,
+    status: row.status as DeliveryStatus,
+    attempts: row.attempts,
+    nextAttemptAt: new Date(row.next_attempt_at),
+    ...(row.lease_owner !== null ? { leaseOwner: row.lease_owner } : {}),
+    ...(row.lease_until !== null ? { leaseUntil: new Date(row.lease_until) } : {}),
+    ...(row.last_error !== null ? { lastError: row.last_error } : {}),
+    createdAt: new Date(row.created_at),
+    ...(row.finished_at !== null ? { finishedAt: new Date(row.finished_at) } : {}),
+  };
+}
+
+function toAttempt(row: Selectable<DeliveryAttemptsTable>): DeliveryAttempt {
+  return {
+    deliveryId: row.delivery_id,
+    attempt: row.attempt,
+    at: new Date(row.at),
+    ok: Boolean(row.ok),
+    latencyMs: row.latency_ms,
+    ...(row.response_code !== null ? { responseCode: row.response_code } : {}),
+    ...(row.error !== null ? { error: row.error } : {}),
+    ...(row.output !== null ? { output: row.output } : {}),
+  };
+}
+
+export class KyselyDeliveryRepository implements DeliveryRepository {
+  readonly #db: Kysely<Database>;
+  readonly #options: DeliveryRepositoryOptions;
+
+  constructor(db: Kysely<Database>, options: DeliveryRepositoryOptions) {
+    this.#db = db;
+    this.#options = options;
+  }
+
+  #select(db: Kysely<Database> = this.#db) {
+    return db
+      .selectFrom('deliveries')
+      .leftJoin('rules', 'rules.id', 'deliveries.rule_id')
+      .selectAll('deliveries')
+      .select('rules.name as rule_name');
+  }
+
+  async enqueue(deliveries: readonly NewDelivery[], now: Date): Promise<number> {
+    if (deliveries.length === 0) return 0;
+    const at = now.toISOString();
+    const rows = deliveries.map((d) => ({
+      id: d.id,
+      rule_id: d.ruleId,
+      action_index: d.actionIndex,
+      event_name: d.eventName,
+      fields: JSON.stringify(d.fields),
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: at,
+      created_at: at,
+    }));
+    return writeTransaction(this.#db, this.#options, async (trx) => {
+      let inserted = 0;
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        const result = await trx
+          .insertInto('deliveries')
+          .values(rows.slice(i, i + INSERT_CHUNK))
+          .onConflict((oc) => oc.column('id').doNothing())
+          .executeTakeFirst();
+        inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
+      }
+      return inserted;
+    });
+  }
+
+  /** Ids of due deliveries: pending and due, or running under a lease that ended (its holder died). */
+  #due(db: Kysely<Database>, at: string, limit: number) {
+    return db
+      .selectFrom('deliveries')
+      .select('id')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'pending'), eb('next_attempt_at', '<=', at)]),
+          eb.and([eb('status', '=', 'running'), eb('lease_until', '<', at)]),
+        ]),
+      )
+      .orderBy('next_attempt_at')
+      .limit(limit);
+  }
+
+  async claim(owner: string, limit: number, now: Date, leaseUntil: Date): Promise<DeliveryRecord[]> {
+    const at = now.toISOString();
+    // A read first: every process polls about once a second, and an idle outbox must not take the write lock
+    // (which the audit writer and every other writer wait for) each time.
+    if (!(await this.#due(this.#db, at, 1).executeTakeFirst())) return [];
+    const claimed = await writeTransaction(this.#db, this.#options, async (trx) => {
+      // One statement shape for both drivers: pick due ids (locked and skipped by others on PostgreSQL), then
+      // take them; under SQLite's exclusive write transaction nobody else can pick the same ones.
+      const due = this.#due(trx, at, limit).$if(this.#options.skipLocked, (qb) =>
+        qb.forUpdate().skipLocked(),
+      );
+      return trx
+        .updateTable('deliveries')
+        .set((eb) => ({
+          status: 'running',
+          lease_owner: owner,
+          lease_until: leaseUntil.toISOString(),
+          attempts: eb('attempts', '+', 1),
+        }))
+        .where('id', 'in', due)
+        .returningAll()
+        .execute();
+    });
+    if (claimed.length === 0) return [];
+    const ruleIds = [...new Set(claimed.map((r) => r.rule_id))];
+    const names = new Map(
+      (await this.#db.selectFrom('rules').select(['id', 'name']).where('id', 'in', ruleIds).execute()).map(
+        (r) => [r.id, r.name] as const,
+      ),
+    );
+    return claimed
+      .map((row) => toDelivery({ ...row, rule_name: names.get(row.rule_id) ?? null }))
+      .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
+  }
+
+  async renew(owner: string, ids: readonly string[], leaseUntil: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = await this.#db
+      .updateTable('deliveries')
+      .set({ lease_until: leaseUntil.toISOString() })
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async finish(id: string, owner: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<boolean> {
+    return (await this.finishMany(owner, [{ id, attempt, next }])).length > 0;
+  }
+
+  async finishMany(owner: string, items: readonly DeliveryFinish[]): Promise<string[]> {
+    if (items.length === 0) return [];
+    const finishedAt = new Date().toISOString();
+    return writeTransaction(this.#db, this.#options, async (trx) => {
+      const attempts = items.map(({ id, attempt }) => ({
+        delivery_id: id,
+        attempt: attempt.attempt,
+        at: attempt.at.toISOString(),
+        ok: attempt.ok ? 1 : 0,
+        latency_ms: Math.round(attempt.latencyMs),
+        response_code: attempt.responseCode ?? null,
+        error: attempt.error ?? null,
+        output: attempt.output ?? null,
+      }));
+      for (let i = 0; i < attempts.length; i += INSERT_CHUNK)
+        await trx
+          .insertInto('delivery_attempts')
+          .values(attempts.slice(i, i + INSERT_CHUNK))
+          .execute();
+      const held: string[] = [];
+      // Successes (the usual case) move in one statement per chunk; retries and dead letters one by one.
+      const succeeded = items.filter((i) => i.next.status === 'succeeded').map((i) => i.id);
+      for (let i = 0; i < succeeded.length; i += UPDATE_CHUNK) {
+        const rows = await trx
+          .updateTable('deliveries')
+          .set({
+            status: 'succeeded',
+            lease_owner: null,
+            lease_until: null,
+            last_error: null,
+            finished_at: finishedAt,
+          })
+          .where('id', 'in', succeeded.slice(i, i + UPDATE_CHUNK))
+          .where('lease_owner', '=', owner)
+          .where('status', '=', 'running')
+          .returning('id')
+          .execute();
+        held.push(...rows.map((r) => r.id));
+      }
+      for (const { id, attempt, next } of items) {
+        if (next.status === 'succeeded') continue;
+        const row = await trx
+          .updateTable('deliveries')
+          .set({
+            status: next.status,
+            lease_owner: null,
+            lease_until: null,
+            last_error: attempt.ok ? null : (attempt.error ?? 'failed'),
+            finished_at: next.status === 'dead' ? finishedAt : null,
+            ...(next.nextAttemptAt !== undefined
+              ? { next_attempt_at: next.nextAttemptAt.toISOString() }
+              : {}),
+          })
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .where('status', '=', 'running')
+          .returning('id')
+          .executeTakeFirst();
+        if (row) held.push(row.id);
+      }
+      return held;
+    });
+  }
+
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    const row = await this.#select().where('deliveries.id', '=', id).executeTakeFirst();
+    return row ? toDelivery(row) : undefined;
+  }
+
+  async list(query: DeliveryQuery): Promise<DeliveryRecord[]> {
+    let q = this.#select();
+    if (query.rule !== undefined) q = q.where('rules.name', '=', query.rule);
+    if (query.status !== undefined) q = q.where('deliveries.status', '=', query.status);
+    if (query.failed)
+      q = q.where((eb) =>
+        eb.or([eb('deliveries.status', '=', 'dead'), eb('deliveries.last_error', 'is not', null)]),
+      );
+    const rows = await q
+      .orderBy('deliveries.created_at', 'desc')
+      .orderBy('deliveries.id')
+      .limit(query.limit ?? DEFAULT_LIST_LIMIT)
+      .execute();
+    return rows.map(toDelivery);
+  }
+
+  async attempts(id: string): Promise<DeliveryAttempt[]> {
+    const rows = await this.#db
+      .selectFrom('delivery_attempts')
+      .selectAll()
+      .where('delivery_id', '=', id)
+      .orderBy('id')
+      .execute();
+    return rows.map(toAttempt);
+  }
+
+  async redeliver(id: string, now: Date): Promise<DeliveryRecord | undefined> {
+    const result = await this.#db
+      .updateTable('deliveries')
+      .set({
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now.toISOString(),
+        lease_owner: null,
+        lease_until: null,
+        finished_at: null,
+      })
+      .where('id', '=', id)
+      .where('status', '!=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0 ? this.get(id) : undefined;
+  }
+}
