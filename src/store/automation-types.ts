@@ -165,6 +165,10 @@ export interface DeliveryRecord {
   /** The template fields of the event, as strings (see `event-names.ts`). */
   readonly fields: Readonly<Record<string, string>>;
   readonly status: DeliveryStatus;
+  /**
+   * Attempts started in this round (since it was enqueued or redelivered): a claim counts its attempt at
+   * once, so an attempt lost with a crashed process still counts towards `maxAttempts`.
+   */
   readonly attempts: number;
   readonly nextAttemptAt: Date;
   readonly leaseOwner?: string;
@@ -218,14 +222,24 @@ export interface DeliveryQuery {
 }
 
 export interface DeliveryRepository {
-  /** Inserts the outbox rows in one transaction (before the triggering operation is acknowledged). */
-  enqueue(deliveries: readonly NewDelivery[], now: Date): Promise<void>;
   /**
-   * Takes up to `limit` due deliveries (pending, next attempt due, no live lease) for `owner` until
-   * `leaseUntil`, atomically: two processes never hold the same one.
+   * Inserts the outbox rows in one transaction (before the triggering operation is acknowledged), due at
+   * `now`. A row whose id already exists is skipped (schedules use deterministic ids so that of several
+   * processes exactly one fires a tick); returns how many were inserted.
+   */
+  enqueue(deliveries: readonly NewDelivery[], now: Date): Promise<number>;
+  /**
+   * Takes up to `limit` due deliveries (pending and due, or running with a lease that ended before `now`: its
+   * holder died) for `owner` until `leaseUntil`, atomically: two processes never hold the same one. Each
+   * comes back `running` with `attempts` already counting the attempt about to be made.
    */
   claim(owner: string, limit: number, now: Date, leaseUntil: Date): Promise<DeliveryRecord[]>;
-  /** Records an attempt and moves the delivery on: succeeded, pending again at `nextAttemptAt`, or dead. */
+  /** Extends the leases `owner` still holds on `ids` (a slow action); returns how many it still held. */
+  renew(owner: string, ids: readonly string[], leaseUntil: Date): Promise<number>;
+  /**
+   * Records an attempt and moves the delivery on: succeeded, pending again at `nextAttemptAt`, or dead. The
+   * attempt is always recorded; the state moves only while `owner` holds the lease (false when it lost it).
+   */
   finish(
     id: string,
     owner: string,
@@ -235,6 +249,9 @@ export interface DeliveryRepository {
   get(id: string): Promise<DeliveryRecord | undefined>;
   list(query: DeliveryQuery): Promise<DeliveryRecord[]>;
   attempts(id: string): Promise<DeliveryAttempt[]>;
-  /** Makes a dead or finished delivery pending again, due now, keeping its id and attempt history. */
+  /**
+   * Makes a dead or finished delivery pending again, due now, with a fresh attempt budget (attempts 0), keeping
+   * its id and attempt history. Undefined when there is no such delivery or it is running right now.
+   */
   redeliver(id: string, now: Date): Promise<DeliveryRecord | undefined>;
 }

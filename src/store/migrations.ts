@@ -215,6 +215,81 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('required_methods_before_totp', 'text').execute();
     },
   },
+  // Rules (events, conditions and actions as JSON), a change counter every process polls, and the outbox of
+  // deliveries with their attempts. Deliveries keep their rule id without a foreign key: the history of a
+  // removed rule stays readable, and the worker dead-letters what is still pending for it.
+  '0008_rules': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('rules')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('description', 'text')
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('conditions', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('actions', 'text', (c) => c.notNull())
+        .addColumn('schedule', 'text')
+        .addColumn('hook_timeout_ms', 'integer')
+        .addColumn('on_hook_failure', 'text')
+        .addColumn('max_attempts', 'integer')
+        .addColumn('secret_sealed', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('rule_version')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await sql`INSERT INTO rule_version (id, version) VALUES (1, 0)`.execute(db);
+      await db.schema
+        .createTable('deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('rule_id', 'integer', (c) => c.notNull())
+        .addColumn('action_index', 'integer', (c) => c.notNull())
+        .addColumn('event_name', 'text', (c) => c.notNull())
+        .addColumn('fields', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      // The worker's claim reads due rows by status and time; listings by rule, newest first.
+      await db.schema
+        .createIndex('deliveries_due')
+        .on('deliveries')
+        .columns(['status', 'next_attempt_at'])
+        .execute();
+      await db.schema
+        .createIndex('deliveries_rule')
+        .on('deliveries')
+        .columns(['rule_id', 'created_at'])
+        .execute();
+      await db.schema.createIndex('deliveries_created').on('deliveries').column('created_at').execute();
+      await db.schema
+        .createTable('delivery_attempts')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('delivery_id', 'text', (c) => c.notNull().references('deliveries.id').onDelete('cascade'))
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('ok', 'integer', (c) => c.notNull())
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .addColumn('response_code', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('output', 'text')
+        .execute();
+      await db.schema
+        .createIndex('delivery_attempts_delivery')
+        .on('delivery_attempts')
+        .columns(['delivery_id', 'id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -177,7 +177,68 @@ export interface UserTotpTable {
   created_at: string;
 }
 
+export interface RulesTable {
+  id: Generated<number>;
+  name: string;
+  description: string | null;
+  enabled: number;
+  /** JSON array of rule event names. */
+  events: string;
+  /** JSON object: RuleConditions. */
+  conditions: string;
+  /** JSON array: RuleAction. */
+  actions: string;
+  schedule: string | null;
+  hook_timeout_ms: number | null;
+  on_hook_failure: string | null;
+  max_attempts: number | null;
+  /** The webhook secret, sealed with the master key (label 'rule-secret'). */
+  secret_sealed: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One row (id 1): bumped with every rule change, so processes notice changes made by others. */
+export interface RuleVersionTable {
+  id: number;
+  version: number;
+}
+
+/** The outbox: one row per action of a matching rule per event. */
+export interface DeliveriesTable {
+  id: string;
+  rule_id: number;
+  action_index: number;
+  event_name: string;
+  /** JSON object of string fields. */
+  fields: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  lease_owner: string | null;
+  lease_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: Generated<number>;
+  delivery_id: string;
+  attempt: number;
+  at: string;
+  ok: number;
+  latency_ms: number;
+  response_code: number | null;
+  error: string | null;
+  output: string | null;
+}
+
 export interface Database {
+  rules: RulesTable;
+  rule_version: RuleVersionTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
   defender_hosts: DefenderHostsTable;
   login_failures: LoginFailuresTable;
   user_totp: UserTotpTable;

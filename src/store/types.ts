@@ -1,12 +1,14 @@
 // Repository interfaces every store driver (SQLite now, PostgreSQL for cluster mode) implements; the one file
 // other modules import from store/, so each domain's records (in the files below) are re-exported here.
 import type { AuditRepository } from './audit-types.js';
+import type { DeliveryRepository, RuleRepository } from './automation-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
 import type { AccountSecurityRepository, DefenderRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
 import type { UserRepository } from './user-types.js';
 
 export * from './audit-types.js';
+export * from './automation-types.js';
 export * from './key-types.js';
 export * from './security-types.js';
 export * from './transfer-types.js';
@@ -23,6 +25,8 @@ export interface Store {
   readonly partners: PartnerRepository;
   readonly transferJobs: TransferJobRepository;
   readonly transferRuns: TransferRunRepository;
+  readonly rules: RuleRepository;
+  readonly deliveries: DeliveryRepository;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

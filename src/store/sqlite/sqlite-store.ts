@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { FerryError } from '../../errors.js';
 import { KyselyAuditRepository } from '../audit-repository.js';
+import { KyselyDeliveryRepository, KyselyRuleRepository } from '../automation-repositories.js';
 import {
   KyselyClientKeyRepository,
   KyselyHostKeyRepository,
@@ -141,6 +142,12 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
       throw describeSqliteError(file, error);
     }
   }
+  // Writers that read before they write open with BEGIN IMMEDIATE (see write-transaction.ts).
+  const writes = {
+    beginWrite: ['BEGIN IMMEDIATE'],
+    isBusy: (err: unknown) =>
+      String((err as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY'),
+  };
   return {
     users: new KyselyUserRepository(db),
     hostKeys: new KyselyHostKeyRepository(db),
@@ -148,13 +155,12 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     pgpKeys: new KyselyPgpKeyRepository(db),
     defender: new KyselyDefenderRepository(db),
     accounts: new KyselyAccountSecurityRepository(db),
-    audit: new KyselyAuditRepository(db, {
-      beginWrite: ['BEGIN IMMEDIATE'],
-      isBusy: (err) => String((err as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY'),
-    }),
+    audit: new KyselyAuditRepository(db, writes),
     partners: new KyselyPartnerRepository(db),
     transferJobs: new KyselyTransferJobRepository(db),
     transferRuns: new KyselyTransferRunRepository(db),
+    rules: new KyselyRuleRepository(db, writes),
+    deliveries: new KyselyDeliveryRepository(db, { ...writes, skipLocked: false }),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

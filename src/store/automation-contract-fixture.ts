@@ -1,0 +1,277 @@
+// The contract of the rule and delivery repositories every store driver passes (runAutomationStoreContract).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DeliveryAttempt, NewDelivery, RuleDefinition, Store } from './types.js';
+
+/** A fresh store, plus a second instance on the same database (as another process would open it). */
+export type AutomationStoreFactory = () => Promise<{
+  store: Store;
+  reopen(): Promise<Store>;
+  cleanup(): Promise<void>;
+}>;
+
+const webhookRule = (name: string, extra: Partial<RuleDefinition> = {}): RuleDefinition => ({
+  name,
+  enabled: true,
+  events: ['upload'],
+  conditions: { paths: ['/in/**'], status: 'ok' },
+  actions: [{ kind: 'webhook', url: 'http://127.0.0.1:9/hook', timeout: 5 }],
+  ...extra,
+});
+
+const attempt = (deliveryId: string, n: number, ok: boolean, extra: Partial<DeliveryAttempt> = {}) => ({
+  deliveryId,
+  attempt: n,
+  at: new Date(),
+  ok,
+  latencyMs: 12,
+  ...extra,
+});
+
+const seconds = (base: Date, s: number) => new Date(base.getTime() + s * 1000);
+
+export function runAutomationStoreContract(name: string, makeStore: AutomationStoreFactory): void {
+  async function withStore(
+    run: (store: Store, reopen: () => Promise<Store>) => Promise<void>,
+  ): Promise<void> {
+    const { store, reopen, cleanup } = await makeStore();
+    const others: Store[] = [];
+    try {
+      await run(store, async () => {
+        const other = await reopen();
+        others.push(other);
+        return other;
+      });
+    } finally {
+      for (const other of others) await other.close();
+      await store.close();
+      await cleanup();
+    }
+  }
+
+  test(`${name}: rules are created once, read back whole, updated, listed and removed; each change bumps the version`, () =>
+    withStore(async (store) => {
+      const v0 = await store.rules.version();
+      const created = await store.rules.create(
+        webhookRule('notify', { description: 'tell the ERP', maxAttempts: 3, schedule: undefined }),
+        'v1:sealed',
+      );
+      assert.equal(created.name, 'notify');
+      assert.equal(created.hasSecret, true);
+      assert.deepEqual(created.conditions, { paths: ['/in/**'], status: 'ok' });
+      assert.deepEqual(created.actions, [{ kind: 'webhook', url: 'http://127.0.0.1:9/hook', timeout: 5 }]);
+      assert.equal(created.maxAttempts, 3);
+      assert.equal(created.description, 'tell the ERP');
+      assert.equal('schedule' in created, false, 'absent options stay absent');
+      const v1 = await store.rules.version();
+      assert.ok(v1 > v0, 'create bumps the version');
+      await assert.rejects(store.rules.create(webhookRule('notify')), { code: 'ERR_ALREADY_EXISTS' });
+      assert.equal(await store.rules.version(), v1, 'a refused create changes nothing');
+      assert.equal(await store.rules.sealedSecret(created.id), 'v1:sealed');
+
+      const kept = await store.rules.update('notify', webhookRule('notify', { enabled: false }));
+      assert.equal(kept?.enabled, false);
+      assert.equal(kept?.hasSecret, true, 'undefined keeps the secret');
+      assert.equal(kept?.maxAttempts, undefined, 'the definition is replaced whole');
+      const v2 = await store.rules.version();
+      assert.ok(v2 > v1);
+      assert.equal((await store.rules.update('notify', webhookRule('notify'), null))?.hasSecret, false);
+      assert.equal(await store.rules.sealedSecret(created.id), undefined);
+      assert.equal(await store.rules.update('nobody', webhookRule('nobody')), undefined);
+
+      await store.rules.create(
+        webhookRule('audit-sweep', { events: ['schedule'], schedule: '0 3 * * *', conditions: {} }),
+      );
+      assert.deepEqual(
+        (await store.rules.list()).map((r) => r.name),
+        ['audit-sweep', 'notify'],
+      );
+      assert.equal((await store.rules.getById(created.id))?.name, 'notify');
+      assert.equal((await store.rules.get('audit-sweep'))?.schedule, '0 3 * * *');
+      const before = await store.rules.version();
+      assert.equal(await store.rules.remove('notify'), true);
+      assert.ok((await store.rules.version()) > before, 'remove bumps the version');
+      assert.equal(await store.rules.remove('notify'), false);
+      assert.equal(await store.rules.get('notify'), undefined);
+    }));
+
+  test(`${name}: the rule version is shared by every instance on the database`, () =>
+    withStore(async (store, reopen) => {
+      const other = await reopen();
+      const seen = await other.rules.version();
+      await store.rules.create(webhookRule('shared'));
+      assert.ok((await other.rules.version()) > seen);
+      assert.equal((await other.rules.get('shared'))?.name, 'shared');
+    }));
+
+  test(`${name}: a delivery is claimed when due, retried after its backoff, and finished once`, () =>
+    withStore(async (store) => {
+      const rule = await store.rules.create(webhookRule('hook'));
+      const now = new Date();
+      const d: NewDelivery = {
+        id: 'd-1',
+        ruleId: rule.id,
+        actionIndex: 0,
+        eventName: 'upload',
+        fields: { user: 'alice', path: '/in/a.csv' },
+      };
+      assert.equal(await store.deliveries.enqueue([d], now), 1);
+      assert.equal(await store.deliveries.enqueue([d], now), 0, 'an existing id is skipped');
+      const pending = await store.deliveries.get('d-1');
+      assert.deepEqual([pending?.status, pending?.attempts, pending?.ruleName], ['pending', 0, 'hook']);
+      assert.deepEqual(pending?.fields, { user: 'alice', path: '/in/a.csv' });
+
+      const [claimed, ...more] = await store.deliveries.claim('w1', 10, now, seconds(now, 30));
+      assert.equal(more.length, 0);
+      assert.deepEqual([claimed?.id, claimed?.status, claimed?.attempts], ['d-1', 'running', 1]);
+      assert.equal(claimed?.leaseOwner, 'w1');
+      assert.deepEqual(await store.deliveries.claim('w2', 10, now, seconds(now, 30)), [], 'leased');
+
+      const retryAt = seconds(now, 60);
+      assert.equal(
+        await store.deliveries.finish(
+          'd-1',
+          'w1',
+          attempt('d-1', 1, false, { responseCode: 500, error: 'HTTP 500' }),
+          { status: 'pending', nextAttemptAt: retryAt },
+        ),
+        true,
+      );
+      const waiting = await store.deliveries.get('d-1');
+      assert.deepEqual(
+        [waiting?.status, waiting?.lastError, waiting?.leaseOwner],
+        ['pending', 'HTTP 500', undefined],
+      );
+      assert.equal(waiting?.nextAttemptAt.getTime(), retryAt.getTime());
+      assert.deepEqual(
+        await store.deliveries.claim('w2', 10, seconds(now, 59), seconds(now, 90)),
+        [],
+        'not yet',
+      );
+      const [again] = await store.deliveries.claim('w2', 10, seconds(now, 61), seconds(now, 90));
+      assert.deepEqual([again?.id, again?.attempts], ['d-1', 2]);
+      assert.equal(
+        await store.deliveries.finish('d-1', 'w1', attempt('d-1', 2, true), { status: 'succeeded' }),
+        false,
+        'a process that lost the lease moves nothing',
+      );
+      assert.equal(
+        await store.deliveries.finish(
+          'd-1',
+          'w2',
+          attempt('d-1', 2, true, { responseCode: 200, output: 'ok' }),
+          {
+            status: 'succeeded',
+          },
+        ),
+        true,
+      );
+      const done = await store.deliveries.get('d-1');
+      assert.equal(done?.status, 'succeeded');
+      assert.equal(done?.lastError, undefined);
+      assert.ok(done?.finishedAt instanceof Date);
+      const attempts = await store.deliveries.attempts('d-1');
+      assert.deepEqual(
+        attempts.map((a) => [a.attempt, a.ok, a.responseCode ?? null, a.error ?? null, a.output ?? null]),
+        [
+          [1, false, 500, 'HTTP 500', null],
+          [2, true, null, null, null],
+          [2, true, 200, null, 'ok'],
+        ],
+        'every attempt is recorded, even one whose process lost the lease',
+      );
+      assert.deepEqual(await store.deliveries.claim('w3', 10, seconds(now, 3600), seconds(now, 3630)), []);
+    }));
+
+  test(`${name}: a lease that ends is taken over, and a renewed one is not`, () =>
+    withStore(async (store) => {
+      const rule = await store.rules.create(webhookRule('hook'));
+      const now = new Date();
+      await store.deliveries.enqueue(
+        ['a', 'b'].map((id) => ({
+          id,
+          ruleId: rule.id,
+          actionIndex: 0,
+          eventName: 'upload' as const,
+          fields: {},
+        })),
+        now,
+      );
+      assert.equal((await store.deliveries.claim('dead-process', 10, now, seconds(now, 10))).length, 2);
+      assert.equal(await store.deliveries.renew('dead-process', ['a'], seconds(now, 100)), 1);
+      assert.equal(await store.deliveries.renew('someone-else', ['a', 'b'], seconds(now, 100)), 0);
+      const taken = await store.deliveries.claim('survivor', 10, seconds(now, 11), seconds(now, 40));
+      assert.deepEqual(
+        taken.map((t) => [t.id, t.attempts, t.leaseOwner]),
+        [['b', 2, 'survivor']],
+        'the lost attempt counts',
+      );
+    }));
+
+  test(`${name}: deliveries are listed newest first by rule, status and failure, and a dead one is redelivered`, () =>
+    withStore(async (store) => {
+      const a = await store.rules.create(webhookRule('a'));
+      const b = await store.rules.create(webhookRule('b'));
+      const t0 = new Date(Date.now() - 10_000);
+      const one = (id: string, ruleId: number) => ({
+        id,
+        ruleId,
+        actionIndex: 0,
+        eventName: 'upload' as const,
+        fields: { path: `/${id}` },
+      });
+      await store.deliveries.enqueue([one('a1', a.id)], t0);
+      await store.deliveries.enqueue([one('a2', a.id), one('b1', b.id)], seconds(t0, 1));
+      await store.deliveries.claim('w', 1, seconds(t0, 2), seconds(t0, 60));
+      await store.deliveries.finish('a1', 'w', attempt('a1', 1, false, { error: 'refused' }), {
+        status: 'dead',
+      });
+      assert.deepEqual(
+        (await store.deliveries.list({})).map((d) => d.id),
+        ['a2', 'b1', 'a1'],
+      );
+      assert.deepEqual(
+        (await store.deliveries.list({ rule: 'a' })).map((d) => d.id),
+        ['a2', 'a1'],
+      );
+      assert.deepEqual(
+        (await store.deliveries.list({ failed: true })).map((d) => [d.id, d.status, d.lastError]),
+        [['a1', 'dead', 'refused']],
+      );
+      assert.deepEqual(
+        (await store.deliveries.list({ status: 'pending', limit: 1 })).map((d) => d.id),
+        ['a2'],
+      );
+      const again = await store.deliveries.redeliver('a1', new Date());
+      assert.deepEqual([again?.status, again?.attempts], ['pending', 0]);
+      assert.equal((await store.deliveries.attempts('a1')).length, 1, 'the history stays');
+      assert.equal(await store.deliveries.redeliver('missing', new Date()), undefined);
+
+      await store.rules.remove('b');
+      assert.equal((await store.deliveries.get('b1'))?.ruleName, `(removed rule ${b.id})`);
+    }));
+
+  test(`${name}: two instances claiming in turn never take the same delivery`, () =>
+    withStore(async (store, reopen) => {
+      // In-process turns (a synchronous driver would block its event loop on the other's lock); the
+      // concurrent case, from separate processes, is the driver's own test.
+      const other = await reopen();
+      const rule = await store.rules.create(webhookRule('hook'));
+      const now = new Date();
+      const ids = Array.from({ length: 100 }, (_, i) => `c-${i}`);
+      await store.deliveries.enqueue(
+        ids.map((id) => ({ id, ruleId: rule.id, actionIndex: 0, eventName: 'upload' as const, fields: {} })),
+        now,
+      );
+      const taken: Record<string, string[]> = { x: [], y: [] };
+      for (let turn = 0; ; turn++) {
+        const [s, owner] = turn % 2 === 0 ? [store, 'x'] : [other, 'y'];
+        const batch = await s.deliveries.claim(owner, 7, now, seconds(now, 600));
+        if (batch.length === 0) break;
+        taken[owner]?.push(...batch.map((d) => d.id));
+      }
+      const all = [...(taken.x ?? []), ...(taken.y ?? [])];
+      assert.equal(all.length, ids.length);
+      assert.deepEqual([...new Set(all)].sort(), [...ids].sort());
+    }));
+}
