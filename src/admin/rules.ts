@@ -155,7 +155,7 @@ export class RuleAdmin {
     actor: Actor,
     name: string,
     patch: RulePatch,
-    secret?: Secret<string> | null,
+    newSecret?: Secret<string> | null,
   ): Promise<{ rule: RuleRecord; changed: string[] }> {
     checkActor(actor);
     const p = parseInput(patchSchema, patch);
@@ -176,6 +176,9 @@ export class RuleAdmin {
     }
     const rule = parseRuleDefinition(merged);
     await this.#checkReferences(rule);
+    // The same secret again is no change (a script re-running `rules set --secret-stdin`).
+    const secret =
+      newSecret && before.hasSecret && (await this.#sameSecret(before, newSecret)) ? undefined : newSecret;
     const sealed = secret === null ? null : this.#sealSecret(rule, secret, before.hasSecret);
     if (secret === null && needsSecret(rule)) {
       throw new InvalidArgumentError('a webhook action needs its signing secret; it cannot be removed');

@@ -230,7 +230,7 @@ export function registerRulesCommand(program: Command): void {
 
   rules
     .command('remove')
-    .description('remove a rule (its deliveries stay listed until pruned)')
+    .description('remove a rule (its past deliveries stay listed)')
     .argument('<name>')
     .addHelpText('after', example('  ferry rules remove partner-in'))
     .action(async (name: string, _o: unknown, cmd: Command) => {
