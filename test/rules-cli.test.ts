@@ -358,7 +358,10 @@ test('the webhook secret never appears in list, show, JSON, the audit trail, its
     `${secret}\n`,
   );
   await ok(['rules', 'set', 'signed', '--secret-stdin'], `${secret}-2\n`);
-  assert.equal(await ok(['rules', 'set', 'signed', '--secret-stdin'], `${secret}-2\n`), 'rule signed unchanged\n');
+  assert.equal(
+    await ok(['rules', 'set', 'signed', '--secret-stdin'], `${secret}-2\n`),
+    'rule signed unchanged\n',
+  );
   const outputs = [
     await ok(['rules', 'list']),
     await ok(['rules', 'list', '--json']),
