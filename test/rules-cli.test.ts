@@ -399,6 +399,7 @@ test('deliveries show every attempt; a dead one is redelivered with its id and h
     ],
     SECRET,
   );
+  await ok(['rules', 'add', 'gone', '--on', 'upload', '--action', 'email', '--to', 'ops@example.com']);
   const store = await openSqliteStore(join(dataDir, 'ferry.db'));
   try {
     const rule = await store.rules.get('hook');
@@ -436,9 +437,21 @@ test('deliveries show every attempt; a dead one is redelivered with its id and h
     });
     assert.equal((await store.deliveries.claim('test', 2, t0, lease)).length, 1);
     await store.deliveries.finish('d-dead', 'test', attempt('d-dead', 2, false, 503, 47), { status: 'dead' });
+    // A dead delivery of a rule removed afterwards.
+    const gone = await store.rules.get('gone');
+    assert.ok(gone);
+    await store.deliveries.enqueue(
+      [{ id: 'd-orphan', ruleId: gone.id, actionIndex: 0, eventName: 'upload', fields }],
+      t0,
+    );
+    assert.equal((await store.deliveries.claim('test', 2, t0, lease)).length, 1);
+    await store.deliveries.finish('d-orphan', 'test', attempt('d-orphan', 1, false, 500, 9), {
+      status: 'dead',
+    });
   } finally {
     await store.close();
   }
+  await ok(['rules', 'remove', 'gone']);
 
   const all = JSON.parse(await ok(['rules', 'deliveries', '--json'])) as {
     id: string;
@@ -448,6 +461,7 @@ test('deliveries show every attempt; a dead one is redelivered with its id and h
   assert.deepEqual(all.map((d) => [d.id, d.status, d.history.length]).sort(), [
     ['d-dead', 'dead', 2],
     ['d-done', 'succeeded', 1],
+    ['d-orphan', 'dead', 1],
   ]);
   const failed = await ok(['rules', 'deliveries', '--failed', '--rule', 'hook']);
   assert.match(failed, /^ID +RULE +EVENT +STATUS +ATTEMPTS +CREATED\n/);
@@ -477,6 +491,16 @@ test('deliveries show every attempt; a dead one is redelivered with its id and h
   assert.equal(twice.code, 1);
   assert.match(twice.stderr, /^ferry: delivery d-dead is pending already/);
   assert.match((await ferry(['rules', 'redeliver', 'nope'])).stderr, /^ferry: no delivery nope/);
+  assert.match(
+    await ok(['rules', 'deliveries', '--failed']),
+    /^d-orphan +\(removed rule \d+\) +upload +dead /m,
+  );
+  const orphan = await ferry(['rules', 'redeliver', 'd-orphan']);
+  assert.equal(orphan.code, 1);
+  assert.match(
+    orphan.stderr,
+    /^ferry: delivery d-orphan belongs to \(removed rule \d+\): there is nothing to deliver it with\n$/,
+  );
   const audited = (await auditedCommands()).filter((r) => r.command === 'rules redeliver');
   assert.deepEqual(audited, [
     {

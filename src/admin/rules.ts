@@ -312,6 +312,11 @@ export class RuleAdmin {
         `delivery ${id} is ${before.status} already (next attempt ${before.nextAttemptAt.toISOString()})`,
       );
     }
+    if (!(await this.#rules.getById(before.ruleId))) {
+      throw new InvalidArgumentError(
+        `delivery ${id} belongs to ${before.ruleName}: there is nothing to deliver it with`,
+      );
+    }
     const after = await this.#deps.store.deliveries.redeliver(id, new Date());
     if (!after) throw new NotFoundError(`no delivery ${id} (see ferry rules deliveries)`);
     await this.#record.record(actor, 'rules.redeliver', `delivery ${id}`, {
