@@ -314,6 +314,9 @@ describe('admin services', () => {
     await ctx.admin.keys.host.exportPublic(1);
     await ctx.admin.partners.list();
     await ctx.admin.jobs.list();
+    await ctx.admin.rules.list();
+    await ctx.admin.rules.get('hook');
+    await ctx.admin.rules.deliveries({ failed: true });
     await ctx.admin.defender.list();
     for await (const _ of ctx.admin.audit.query({ actions: ['admin'] }));
     assert.equal((await ctx.admin.audit.verify()).ok, true);

@@ -129,11 +129,6 @@ export class RuleAdmin {
     return rule;
   }
 
-  /** Validates a rule without saving it (what `add` and `import` would store). */
-  validate(input: RuleInput | unknown): RuleDefinition {
-    return parseRuleDefinition(input);
-  }
-
   async add(actor: Actor, input: RuleInput, secret?: Secret<string>): Promise<RuleRecord> {
     checkActor(actor);
     const rule = parseRuleDefinition(input);
