@@ -3,6 +3,7 @@ import { statfs } from 'node:fs/promises';
 import { systemActor } from './admin/actor.js';
 import { hostKeyAuditSigner } from './audit/signer.js';
 import { generatePassword, warmPasswordVerifier } from './auth/password.js';
+import type { RunningAutomation } from './automation/index.js';
 import type { FerryConfig } from './config/schema.js';
 import { AppContext } from './context.js';
 import type { EventBus } from './events/bus.js';
@@ -175,6 +176,8 @@ export interface RunningFerry {
   readonly port: number;
   readonly config: FerryConfig;
   readonly context: AppContext;
+  /** The rule engine of this process (rule cache, outbox writer, delivery worker, schedules). */
+  readonly automation: RunningAutomation;
   /** The services in the order they started (they stop in reverse). */
   readonly services: readonly string[];
   /** Aborted once the server begins to stop (its reason is the stop's). */
@@ -250,6 +253,16 @@ export async function startFerry(
       );
     });
     services.started('store health events', unwatchHealth);
+    // Rules: before the SSH server, so the outbox sees the first upload; it stops after the server closed, so the
+    // deliveries of the last uploads are stored before the store closes.
+    const { startAutomation, ruleSecretUnsealer } = await import('./automation/index.js');
+    const automation = await startAutomation({
+      store: ctx.store,
+      events: ctx.events,
+      unseal: ruleSecretUnsealer((sealed, label) => ctx.masterKey.open(sealed, label)),
+      log: loggers.automation,
+    });
+    services.started('automation', () => automation.stop());
     await warmPasswordVerifier();
     // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
     const { startSshServer } = await import('./ssh/server.js');
@@ -369,6 +382,7 @@ export async function startFerry(
       port: ssh.port,
       config,
       context: ctx,
+      automation,
       services: services.names,
       signal: shutdown.signal,
       reloadHostKeys,

@@ -114,6 +114,7 @@ describe('events as the single door', () => {
       'queued event subscribers',
       'audit retention',
       'store health events',
+      'automation',
       'ssh server',
       'transfer scheduler',
       'host key poll',

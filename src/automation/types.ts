@@ -1,5 +1,6 @@
 // What the rule engine, the delivery worker and the actions share beyond the stored model (store/automation-types).
 import type { DeliveryRecord, RuleAction, RuleRecord } from '../store/automation-types.js';
+import type { Secret } from '../util/secret.js';
 
 export type * from '../store/automation-types.js';
 export { PRE_OPERATION_EVENTS, RULE_EVENTS } from '../store/automation-types.js';
@@ -22,7 +23,7 @@ export interface ActionRunner<A extends RuleAction = RuleAction> {
 
 export interface ActionRunContext {
   readonly rule: RuleRecord;
-  /** The rule's webhook secret, unsealed, when it has one. */
-  readonly secret?: string;
+  /** The rule's webhook secret, unsealed, when it has one (a Secret: it never reaches a log). */
+  readonly secret?: Secret<string>;
   readonly signal: AbortSignal;
 }

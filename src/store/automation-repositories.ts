@@ -255,23 +255,30 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
     });
   }
 
+  /** Ids of due deliveries: pending and due, or running under a lease that ended (its holder died). */
+  #due(db: Kysely<Database>, at: string, limit: number) {
+    return db
+      .selectFrom('deliveries')
+      .select('id')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'pending'), eb('next_attempt_at', '<=', at)]),
+          eb.and([eb('status', '=', 'running'), eb('lease_until', '<', at)]),
+        ]),
+      )
+      .orderBy('next_attempt_at')
+      .limit(limit);
+  }
+
   async claim(owner: string, limit: number, now: Date, leaseUntil: Date): Promise<DeliveryRecord[]> {
     const at = now.toISOString();
+    // A read first: every process polls about once a second, and an idle outbox must not take the write lock
+    // (which the audit writer and every other writer wait for) each time.
+    if (!(await this.#due(this.#db, at, 1).executeTakeFirst())) return [];
     const claimed = await writeTransaction(this.#db, this.#options, async (trx) => {
       // One statement shape for both drivers: pick due ids (locked and skipped by others on PostgreSQL), then
       // take them; under SQLite's exclusive write transaction nobody else can pick the same ones.
-      const due = trx
-        .selectFrom('deliveries')
-        .select('id')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('status', '=', 'pending'), eb('next_attempt_at', '<=', at)]),
-            eb.and([eb('status', '=', 'running'), eb('lease_until', '<', at)]),
-          ]),
-        )
-        .orderBy('next_attempt_at')
-        .limit(limit)
-        .$if(this.#options.skipLocked, (qb) => qb.forUpdate().skipLocked());
+      const due = this.#due(trx, at, limit).$if(this.#options.skipLocked, (qb) => qb.forUpdate().skipLocked());
       return trx
         .updateTable('deliveries')
         .set((eb) => ({

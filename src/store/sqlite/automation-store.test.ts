@@ -35,23 +35,28 @@ test('two processes claiming from one SQLite file at the same time never take th
     new Date(Date.now() - 1000),
   );
   await store.close();
-  const startAt = String(Date.now() + 1500);
   const child = new URL('./claim-child-fixture.ts', import.meta.url).pathname;
-  const runs = ['one', 'two'].map(
-    (owner) =>
+  const procs = ['one', 'two'].map((owner) => {
+    const proc = fork(child, [file, owner], { execArgv: ['--import', 'tsx'] });
+    t.after(() => proc.kill('SIGKILL'));
+    return proc;
+  });
+  const ready = procs.map((proc) => new Promise((resolve) => proc.once('message', resolve)));
+  const runs = procs.map(
+    (proc, i) =>
       new Promise<string[]>((resolve, reject) => {
         let taken: string[] | undefined;
-        const proc = fork(child, [file, owner, startAt], { execArgv: ['--import', 'tsx'] });
-        t.after(() => proc.kill('SIGKILL'));
         proc.on('message', (m) => {
-          taken = m as string[];
+          if (Array.isArray(m)) taken = m as string[];
         });
         proc.on('error', reject);
         proc.on('exit', (code) =>
-          code === 0 && taken ? resolve(taken) : reject(new Error(`${owner} exited with ${code}`)),
+          code === 0 && taken ? resolve(taken) : reject(new Error(`child ${i} exited with ${code}`)),
         );
       }),
   );
+  await Promise.all(ready);
+  for (const proc of procs) proc.send('go');
   const [one, two] = await Promise.all(runs);
   assert.ok(one && two);
   assert.equal(one.length + two.length, ids.length, 'each delivery was taken once');

@@ -1,11 +1,13 @@
 // A separate process claiming deliveries from a shared SQLite store until none are due; sends what it took to its parent.
 import { openSqliteStore } from './sqlite-store.js';
 
-const [file, owner, startAt] = process.argv.slice(2);
-if (!file || !owner || !startAt) throw new Error('usage: claim-child-fixture FILE OWNER START_MS');
+const [file, owner] = process.argv.slice(2);
+if (!file || !owner) throw new Error('usage: claim-child-fixture FILE OWNER');
 const store = await openSqliteStore(file);
-// Both children start claiming at the same moment, so their transactions really overlap.
-await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
+// Both children start claiming when the parent says so, once both are ready, so their transactions overlap.
+const go = new Promise((resolve) => process.once('message', resolve));
+process.send?.('ready');
+await go;
 const taken: string[] = [];
 const now = new Date();
 for (;;) {

@@ -1,0 +1,146 @@
+// Starts the rule engine in a serving process: rule cache, outbox writer on the bus, delivery worker, schedules.
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import { type ActionRunners, createActionRunners } from './actions/index.js';
+import { OutboxWriter } from './outbox.js';
+import { RuleCache } from './rule-cache.js';
+import { RuleScheduler } from './schedule.js';
+import type { RuleRecord } from './types.js';
+import { DEFAULT_RETRY, DeliveryWorker, type RetryPolicy } from './worker.js';
+
+/** The label rule secrets are sealed with (`MasterKey.seal(secret, RULE_SECRET_LABEL)`). */
+export const RULE_SECRET_LABEL = 'rule-secret';
+
+export interface AutomationTiming {
+  readonly retry: RetryPolicy;
+  /** How long a claim holds a delivery (renewed while its action runs); a crashed holder's run out after it. */
+  readonly leaseMs: number;
+}
+
+/**
+ * Delivery timing, from the environment for tests and drills (not part of the config file):
+ * `FERRY_RULES_RETRY_BASE_MS` (first retry delay, doubling; default 1000), `FERRY_RULES_RETRY_CAP_MS` (longest
+ * delay; default 600000), `FERRY_RULES_LEASE_MS` (default 60000).
+ */
+export function timingFromEnv(env: NodeJS.ProcessEnv = process.env): AutomationTiming {
+  const ms = (name: string, fallback: number) => {
+    const value = Number(env[name]);
+    return env[name] !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+  };
+  return {
+    retry: {
+      baseMs: ms('FERRY_RULES_RETRY_BASE_MS', DEFAULT_RETRY.baseMs),
+      capMs: ms('FERRY_RULES_RETRY_CAP_MS', DEFAULT_RETRY.capMs),
+    },
+    leaseMs: ms('FERRY_RULES_LEASE_MS', 60_000),
+  };
+}
+
+export interface AutomationOptions {
+  readonly store: Store;
+  readonly events: EventBus;
+  /** Opens a rule's sealed secret (the master key with RULE_SECRET_LABEL). */
+  readonly unseal: (sealed: string) => Secret<string>;
+  readonly log: Logger;
+  readonly runners?: ActionRunners;
+  readonly timing?: AutomationTiming;
+  /** Actions running at once in this process (default 8). */
+  readonly concurrency?: number;
+  /** How often the rule version is checked and due deliveries are polled (default 1000 ms). */
+  readonly checkEveryMs?: number;
+}
+
+export interface RunningAutomation {
+  readonly rules: RuleCache;
+  readonly worker: DeliveryWorker;
+  /** Reloads the rules now when they changed (a test or an admin change in this process). */
+  refresh(): Promise<void>;
+  /** Stops the schedules and the outbox (commits what is queued), then the worker (bounded wait). */
+  stop(): Promise<void>;
+}
+
+export async function startAutomation(options: AutomationOptions): Promise<RunningAutomation> {
+  const { store, events, log } = options;
+  const timing = options.timing ?? timingFromEnv();
+  const checkEveryMs = options.checkEveryMs ?? 1000;
+  const rules = new RuleCache({ rules: store.rules, log, checkEveryMs });
+  await rules.start();
+
+  const secrets = new Map<string, Secret<string>>();
+  const secretOf = async (rule: RuleRecord): Promise<Secret<string> | undefined> => {
+    const key = `${rule.id}@${rule.updatedAt.getTime()}`;
+    const cached = secrets.get(key);
+    if (cached) return cached;
+    const sealed = await store.rules.sealedSecret(rule.id);
+    if (sealed === undefined) return undefined;
+    const secret = options.unseal(sealed);
+    secrets.set(key, secret);
+    return secret;
+  };
+
+  const worker = new DeliveryWorker({
+    deliveries: store.deliveries,
+    rules,
+    ruleRepository: store.rules,
+    runners: options.runners ?? createActionRunners({ log }),
+    secretOf,
+    log,
+    concurrency: options.concurrency ?? 8,
+    pollMs: checkEveryMs,
+    leaseMs: timing.leaseMs,
+    retry: timing.retry,
+  });
+  const wake = () => worker.wake();
+  const outbox = new OutboxWriter({ deliveries: store.deliveries, rules, log, onEnqueued: wake });
+  const unsubscribe = events.subscribe(outbox.listener);
+  const scheduler = new RuleScheduler({ rules, deliveries: store.deliveries, log, onEnqueued: wake });
+  worker.start();
+  scheduler.start();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    rules,
+    worker,
+    refresh: () => rules.refresh(true),
+    stop: () => {
+      stopping ??= (async () => {
+        scheduler.stop();
+        rules.stop();
+        unsubscribe();
+        await outbox.close();
+        await worker.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * For a process that changes things but serves nothing (a CLI command): its admin events must reach rules too,
+ * so their deliveries are stored here (before the command returns) and a serving process's worker delivers
+ * them. Loads the rules once; `close()` commits what is queued.
+ */
+export async function attachRuleOutbox(options: {
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly log: Logger;
+}): Promise<{ close(): Promise<void> }> {
+  const rules = new RuleCache({ rules: options.store.rules, log: options.log });
+  await rules.refresh(true);
+  const outbox = new OutboxWriter({ deliveries: options.store.deliveries, rules, log: options.log });
+  const unsubscribe = options.events.subscribe(outbox.listener);
+  return {
+    close: async () => {
+      unsubscribe();
+      await outbox.close();
+    },
+  };
+}
+
+/** Unseals a rule secret with a master key's `open` (a string secret is its UTF-8 text). */
+export function ruleSecretUnsealer(open: (sealed: string, label: string) => Secret<Buffer>) {
+  return (sealed: string): Secret<string> =>
+    new Secret(open(sealed, RULE_SECRET_LABEL).reveal().toString('utf8'));
+}

@@ -1,0 +1,172 @@
+// The outbox writer: an awaited bus subscriber storing one delivery per action of each matching rule, group-committed.
+import { randomUUID } from 'node:crypto';
+import type { FerryEvent } from '../events/types.js';
+import type { Logger } from '../logger.js';
+import { ruleEventOf } from './event-names.js';
+import { matches } from './match.js';
+import type { RuleCache } from './rule-cache.js';
+import type { DeliveryRepository, NewDelivery } from './types.js';
+
+export interface OutboxWriterOptions {
+  readonly deliveries: DeliveryRepository;
+  readonly rules: RuleCache;
+  readonly log: Logger;
+  /** Longest an event's rows wait for company before their batch is committed (default 2 ms). */
+  readonly flushDelayMs?: number;
+  /** Rows committed at once when this many wait (default 256). */
+  readonly maxBatch?: number;
+  /** Told after each committed batch (the worker in this process wakes at once). */
+  readonly onEnqueued?: () => void;
+  readonly now?: () => Date;
+}
+
+interface Pending {
+  readonly rows: readonly NewDelivery[];
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Commit attempts for one batch (the store retries busy locks itself). */
+const BATCH_ATTEMPTS = 3;
+
+/** The deliveries an event causes: one per action of each enabled rule that matches it. */
+export function deliveriesFor(event: FerryEvent, rules: RuleCache): NewDelivery[] {
+  const match = ruleEventOf(event);
+  if (!match) return [];
+  const candidates = rules.forEvent(match.name);
+  if (candidates.length === 0) return [];
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(match.fields)) if (typeof value === 'string') fields[key] = value;
+  const rows: NewDelivery[] = [];
+  for (const rule of candidates) {
+    if (!matches(rule, match.name, match.fields)) continue;
+    rule.actions.forEach((_action, actionIndex) => {
+      // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
+      rows.push({ id: randomUUID(), ruleId: rule.id, actionIndex, eventName: match.name, fields });
+    });
+  }
+  return rows;
+}
+
+export class OutboxWriter {
+  readonly #deliveries: DeliveryRepository;
+  readonly #rules: RuleCache;
+  readonly #log: Logger;
+  readonly #flushDelayMs: number;
+  readonly #maxBatch: number;
+  readonly #onEnqueued: (() => void) | undefined;
+  readonly #now: () => Date;
+  #queue: Pending[] = [];
+  #queuedRows = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: OutboxWriterOptions) {
+    this.#deliveries = options.deliveries;
+    this.#rules = options.rules;
+    this.#log = options.log;
+    this.#flushDelayMs = options.flushDelayMs ?? 2;
+    this.#maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.#onEnqueued = options.onEnqueued;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Subscribe this to the EventBus (awaited): an operation that awaits its event (an upload's CLOSE) is
+   * acknowledged only once its deliveries are committed. An event no rule wants costs no store call.
+   */
+  readonly listener = (event: FerryEvent): Promise<void> | undefined => {
+    if (this.#closed || this.#rules.idle) return undefined;
+    const rows = deliveriesFor(event, this.#rules);
+    if (rows.length === 0) return undefined;
+    return this.enqueue(rows);
+  };
+
+  /** Queues rows for the next batch; resolves once the transaction holding them committed. */
+  enqueue(rows: readonly NewDelivery[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ rows, resolve, reject });
+      this.#queuedRows += rows.length;
+      this.#schedule();
+    });
+  }
+
+  /** Commits what is queued; later events enqueue nothing. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    return this.#drain();
+  }
+
+  #schedule(): void {
+    if (this.#queuedRows >= this.#maxBatch) {
+      void this.flush();
+      return;
+    }
+    // While a batch commits, new rows wait for the drain loop, which takes them next (group commit).
+    if (this.#timer || this.#draining) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#drain();
+    }, this.#flushDelayMs);
+  }
+
+  #drain(): Promise<void> {
+    if (this.#draining || this.#queue.length === 0) return this.#draining ?? Promise.resolve();
+    const run = async () => {
+      await undefined;
+      try {
+        while (this.#queue.length > 0) {
+          const batch: Pending[] = [];
+          let rows = 0;
+          while (this.#queue.length > 0 && (batch.length === 0 || rows < this.#maxBatch)) {
+            const next = this.#queue.shift()!;
+            batch.push(next);
+            rows += next.rows.length;
+          }
+          this.#queuedRows -= rows;
+          await this.#commit(batch);
+        }
+      } finally {
+        this.#draining = undefined;
+      }
+    };
+    this.#draining = run();
+    return this.#draining;
+  }
+
+  async #commit(batch: readonly Pending[]): Promise<void> {
+    const rows = batch.flatMap((p) => p.rows);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#deliveries.enqueue(rows, this.#now());
+        break;
+      } catch (err) {
+        if (attempt < BATCH_ATTEMPTS) {
+          this.#log.warn({ err, attempt, deliveries: rows.length }, 'outbox batch not committed; retrying');
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+          continue;
+        }
+        // Lost to the outbox: the log keeps what they were, so an operator can replay them by hand.
+        this.#log.error(
+          { err, lost: rows.map((r) => ({ rule: r.ruleId, event: r.eventName, fields: r.fields })) },
+          'rule deliveries could not be stored',
+        );
+        for (const p of batch) p.reject(err);
+        return;
+      }
+    }
+    for (const p of batch) p.resolve();
+    try {
+      this.#onEnqueued?.();
+    } catch (err) {
+      this.#log.error({ err }, 'outbox wake-up listener failed');
+    }
+  }
+}

@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { EventBus } from '../events/bus.js';
+import { loggers } from '../logger.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { RuleDefinition, Store } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import { createActionRunners } from './actions/index.js';
+import { OutboxWriter } from './outbox.js';
+import { RuleCache } from './rule-cache.js';
+import { DeliveryWorker, type DeliveryWorkerOptions, retryDelay } from './worker.js';
+
+async function receiver(
+  t: TestContext,
+  answer: (n: number, req: IncomingMessage, res: ServerResponse) => void,
+) {
+  const ids: string[] = [];
+  let active = 0;
+  let maxActive = 0;
+  const server = createServer((req, res) => {
+    active++;
+    maxActive = Math.max(maxActive, active);
+    res.on('close', () => active--);
+    req.resume();
+    req.on('end', () => {
+      ids.push(String(req.headers['webhook-id']));
+      answer(ids.length, req, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    ids,
+    maxActive: () => maxActive,
+  };
+}
+
+async function setUp(
+  t: TestContext,
+  rule: Omit<RuleDefinition, 'name' | 'enabled' | 'events' | 'conditions'>,
+) {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-worker-'));
+  const store: Store = await openSqliteStore(join(dir, 'ferry.db'));
+  const record = await store.rules.create(
+    { name: 'hook', enabled: true, events: ['upload'], conditions: {}, ...rule },
+    'sealed-secret',
+  );
+  const rules = new RuleCache({ rules: store.rules, log: loggers.automation, checkEveryMs: 20 });
+  await rules.refresh(true);
+  const workers: DeliveryWorker[] = [];
+  const start = (options: Partial<DeliveryWorkerOptions> = {}) => {
+    const worker = new DeliveryWorker({
+      deliveries: store.deliveries,
+      rules,
+      ruleRepository: store.rules,
+      runners: createActionRunners({ log: loggers.automation }),
+      // The store holds a sealed value; unsealing is the server's business (index.ts), not the worker's.
+      secretOf: async () => new Secret('s3cret'),
+      log: loggers.automation,
+      retry: { baseMs: 20, capMs: 100 },
+      pollMs: 25,
+      ...options,
+    });
+    workers.push(worker);
+    worker.start();
+    return worker;
+  };
+  t.after(async () => {
+    for (const w of workers) await w.stop();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const enqueue = (...ids: string[]) =>
+    store.deliveries.enqueue(
+      ids.map((id) => ({
+        id,
+        ruleId: record.id,
+        actionIndex: 0,
+        eventName: 'upload' as const,
+        fields: { path: `/${id}` },
+      })),
+      new Date(),
+    );
+  return { store, rule: record, start, enqueue };
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('backoff doubles from the base up to the cap, with jitter in the upper half', () => {
+  const policy = { baseMs: 1000, capMs: 600_000 };
+  assert.equal(
+    retryDelay(1, policy, () => 1),
+    1000,
+  );
+  assert.equal(
+    retryDelay(1, policy, () => 0),
+    500,
+  );
+  assert.equal(
+    retryDelay(4, policy, () => 1),
+    8000,
+  );
+  assert.equal(
+    retryDelay(30, policy, () => 1),
+    600_000,
+  );
+  assert.equal(
+    retryDelay(30, policy, () => 0),
+    300_000,
+  );
+});
+
+test('a receiver answering 500 twice then 200 gets three attempts with one webhook-id; the last succeeds', async (t) => {
+  const r = await receiver(t, (n, _req, res) => {
+    res.writeHead(n <= 2 ? 500 : 200);
+    res.end(n <= 2 ? 'busy' : 'ok');
+  });
+  const { store, start, enqueue } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  start();
+  await enqueue('d1');
+  await until('delivered', async () => (await store.deliveries.get('d1'))?.status === 'succeeded');
+  assert.deepEqual(r.ids, ['d1', 'd1', 'd1']);
+  const attempts = await store.deliveries.attempts('d1');
+  assert.deepEqual(
+    attempts.map((a) => [a.attempt, a.ok, a.responseCode, a.error ?? null, a.output]),
+    [
+      [1, false, 500, 'HTTP 500', 'busy'],
+      [2, false, 500, 'HTTP 500', 'busy'],
+      [3, true, 200, null, 'ok'],
+    ],
+  );
+  assert.ok(attempts.every((a) => a.latencyMs >= 0));
+  assert.equal((await store.deliveries.get('d1'))?.lastError, undefined);
+});
+
+test('a receiver that always fails dead-letters the delivery after maxAttempts, and a 4xx at once', async (t) => {
+  const r = await receiver(t, (_n, req, res) => {
+    res.writeHead(req.headers['webhook-id'] === 'gone' ? 410 : 503);
+    res.end();
+  });
+  const { store, start, enqueue } = await setUp(t, {
+    actions: [{ kind: 'webhook', url: r.url }],
+    maxAttempts: 3,
+  });
+  start();
+  await enqueue('flaky', 'gone');
+  await until('both dead', async () => (await store.deliveries.list({ status: 'dead' })).length === 2);
+  assert.deepEqual(
+    (await store.deliveries.attempts('flaky')).map((a) => a.responseCode),
+    [503, 503, 503],
+  );
+  assert.deepEqual(
+    (await store.deliveries.attempts('gone')).map((a) => a.responseCode),
+    [410],
+  );
+  const seen = r.ids.length;
+  await new Promise((res) => setTimeout(res, 200));
+  assert.equal(r.ids.length, seen, 'nothing more is sent after the dead letter');
+  assert.deepEqual((await store.deliveries.list({ failed: true })).map((d) => [d.id, d.lastError]).sort(), [
+    ['flaky', 'HTTP 503'],
+    ['gone', 'HTTP 410'],
+  ]);
+});
+
+test('a delivery whose holder died is taken over once its lease ends', async (t) => {
+  const r = await receiver(t, (_n, _req, res) => res.end());
+  const { store, start, enqueue } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  await enqueue('orphan');
+  const now = new Date();
+  await store.deliveries.claim('crashed-process', 10, now, new Date(now.getTime() + 400));
+  start();
+  await new Promise((res) => setTimeout(res, 200));
+  assert.deepEqual(r.ids, [], 'not while the lease lasts');
+  await until('taken over', async () => (await store.deliveries.get('orphan'))?.status === 'succeeded');
+  assert.deepEqual(r.ids, ['orphan']);
+  assert.equal((await store.deliveries.attempts('orphan'))[0]?.attempt, 2, 'the lost attempt counted');
+});
+
+test('no more actions run at once than the concurrency allows, and a long one keeps its lease', async (t) => {
+  const r = await receiver(t, (_n, _req, res) => setTimeout(() => res.end(), 300));
+  const { store, start, enqueue } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  await enqueue(...Array.from({ length: 9 }, (_, i) => `c${i}`));
+  start({ concurrency: 3, leaseMs: 150 });
+  await until(
+    'all delivered',
+    async () => (await store.deliveries.list({ status: 'succeeded' })).length === 9,
+  );
+  assert.equal(r.maxActive(), 3);
+  assert.equal(new Set(r.ids).size, 9);
+  assert.equal(r.ids.length, 9, 'renewed leases: no delivery was taken twice');
+});
+
+test('stop waits for running actions up to its bound, then cancels them for a later retry', async (t) => {
+  const r = await receiver(t, () => {});
+  const { store, start, enqueue } = await setUp(t, {
+    actions: [{ kind: 'webhook', url: r.url, timeout: 30 }],
+  });
+  const worker = start({ stopTimeoutMs: 200 });
+  await enqueue('slow');
+  await until('sent', () => r.ids.length === 1);
+  const began = Date.now();
+  await worker.stop();
+  assert.ok(Date.now() - began < 2000);
+  const d = await store.deliveries.get('slow');
+  assert.equal(d?.status, 'pending', 'retried later, by any process');
+  assert.match((await store.deliveries.attempts('slow'))[0]?.error ?? '', /stopping/);
+});
+
+test("a removed rule's deliveries and a kind without a runner are dead-lettered with the reason", async (t) => {
+  const { store, start, enqueue, rule } = await setUp(t, {
+    actions: [{ kind: 'command', argv: ['/bin/true'] }],
+  });
+  await enqueue('no-runner');
+  start();
+  await until('dead', async () => (await store.deliveries.get('no-runner'))?.status === 'dead');
+  assert.match((await store.deliveries.get('no-runner'))?.lastError ?? '', /cannot run 'command' actions/);
+  await store.rules.remove('hook');
+  await store.deliveries.enqueue(
+    [{ id: 'orphan', ruleId: rule.id, actionIndex: 0, eventName: 'upload', fields: {} }],
+    new Date(),
+  );
+  await until('dead', async () => (await store.deliveries.get('orphan'))?.status === 'dead');
+  assert.equal((await store.deliveries.get('orphan'))?.lastError, 'the rule was removed');
+});
+
+test('the outbox in the same process wakes the worker: delivered long before the next poll', async (t) => {
+  const r = await receiver(t, (_n, _req, res) => res.end());
+  const { store, start, rule } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  const worker = start({ pollMs: 60_000 });
+  await new Promise((res) => setTimeout(res, 100));
+  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
+  await rules.refresh(true);
+  const outbox = new OutboxWriter({
+    deliveries: store.deliveries,
+    rules,
+    log: loggers.automation,
+    onEnqueued: () => worker.wake(),
+  });
+  const bus = new EventBus();
+  bus.subscribe(outbox.listener);
+  const began = Date.now();
+  await bus.emit({
+    type: 'transfer',
+    at: new Date(),
+    sessionId: 's',
+    username: 'alice',
+    direction: 'upload',
+    protocol: 'sftp',
+    path: '/in/a.csv',
+    bytes: 1,
+    durationMs: 1,
+    resumedFrom: 0,
+    completed: true,
+  });
+  await until(
+    'delivered',
+    async () => (await store.deliveries.list({ status: 'succeeded' })).length === 1,
+    5000,
+  );
+  assert.ok(Date.now() - began < 2000, `delivered after ${Date.now() - began} ms`);
+  assert.equal((await store.deliveries.list({}))[0]?.ruleId, rule.id);
+});

@@ -1,0 +1,288 @@
+// The delivery worker: claims due deliveries under a lease, runs their actions, records attempts, retries or dead-letters.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../logger.js';
+import type { Secret } from '../util/secret.js';
+import type { ActionRunners } from './actions/index.js';
+import type { RuleCache } from './rule-cache.js';
+import type {
+  ActionOutcome,
+  DeliveryAttempt,
+  DeliveryRecord,
+  DeliveryRepository,
+  RuleRecord,
+  RuleRepository,
+} from './types.js';
+
+export const DEFAULT_MAX_ATTEMPTS = 8;
+
+export interface RetryPolicy {
+  /** Delay before the second attempt; it doubles with each further one (default 1000 ms). */
+  readonly baseMs: number;
+  /** Longest delay between attempts (default 10 min). */
+  readonly capMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, capMs: 600_000 };
+
+export interface DeliveryWorkerOptions {
+  readonly deliveries: DeliveryRepository;
+  readonly rules: RuleCache;
+  /** For a rule the cache does not know yet (added by another process since the last check). */
+  readonly ruleRepository: RuleRepository;
+  readonly runners: ActionRunners;
+  /** The rule's unsealed webhook secret (undefined without one). */
+  readonly secretOf: (rule: RuleRecord) => Promise<Secret<string> | undefined>;
+  readonly log: Logger;
+  /** Actions running at once in this process (default 8). */
+  readonly concurrency?: number;
+  /** How often the store is asked for due deliveries when nothing woke the worker (default 1000 ms). */
+  readonly pollMs?: number;
+  /** How long a claim holds a delivery; renewed while its action runs (default 60 s). */
+  readonly leaseMs?: number;
+  readonly retry?: RetryPolicy;
+  /** How long stop() waits for running actions before cancelling them (default 10 s). */
+  readonly stopTimeoutMs?: number;
+  readonly owner?: string;
+}
+
+/** How much captured output an attempt keeps at most. */
+const MAX_OUTPUT = 4096;
+
+/** Exponential backoff with jitter: the n-th retry waits between half and all of min(cap, base·2^(n-1)). */
+export function retryDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const full = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(full / 2 + (random() * full) / 2);
+}
+
+/** What a process calls itself in leases: host, pid and a random part (a restarted pid is another owner). */
+export function leaseOwner(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class DeliveryWorker {
+  readonly #o: Required<Omit<DeliveryWorkerOptions, 'retry' | 'owner'>>;
+  readonly #retry: RetryPolicy;
+  readonly owner: string;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #cancel = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #ticking = false;
+  #again = false;
+  #stopped = false;
+
+  constructor(options: DeliveryWorkerOptions) {
+    this.#o = {
+      concurrency: 8,
+      pollMs: 1000,
+      leaseMs: 60_000,
+      stopTimeoutMs: 10_000,
+      ...options,
+    };
+    this.#retry = options.retry ?? DEFAULT_RETRY;
+    this.owner = options.owner ?? leaseOwner();
+  }
+
+  start(): void {
+    this.#renewTimer = setInterval(() => void this.#renew(), Math.max(50, this.#o.leaseMs / 3));
+    this.#renewTimer.unref();
+    this.wake();
+  }
+
+  /** Looks for due deliveries now (the outbox writer in this process just stored some, or capacity freed). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    void this.#tick();
+  }
+
+  /** Deliveries running in this process now. */
+  get inFlight(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Stops claiming, waits up to the stop timeout for running actions, then cancels the rest: each records a
+   * failed attempt and is retried later (by any process), as one whose lease ran out would be.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const settled = Promise.allSettled([...this.#running.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      settled.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.#o.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!waited) {
+      this.#o.log.warn({ running: this.#running.size }, 'rule actions still running at shutdown: cancelled');
+      this.#cancel.abort(new Error('the server is stopping'));
+      await Promise.allSettled([...this.#running.values()]);
+    }
+    clearInterval(this.#renewTimer);
+  }
+
+  async #tick(): Promise<void> {
+    this.#ticking = true;
+    try {
+      do {
+        this.#again = false;
+        const free = this.#o.concurrency - this.#running.size;
+        if (free <= 0 || this.#stopped) break;
+        let claimed: DeliveryRecord[];
+        try {
+          // Rules changed by another process since the last check (at most one version read per interval).
+          await this.#o.rules.refresh();
+          const now = new Date();
+          claimed = await this.#o.deliveries.claim(
+            this.owner,
+            free,
+            now,
+            new Date(now.getTime() + this.#o.leaseMs),
+          );
+        } catch (err) {
+          this.#o.log.error({ err }, 'due deliveries could not be claimed');
+          break;
+        }
+        for (const delivery of claimed) this.#launch(delivery);
+        // A full batch means more may be due: claim again as soon as a slot frees (the finish wakes us).
+        if (claimed.length === free) break;
+      } while (this.#again);
+    } finally {
+      this.#ticking = false;
+      if (!this.#stopped) {
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => this.wake(), this.#o.pollMs);
+        this.#timer.unref();
+      }
+    }
+  }
+
+  #launch(delivery: DeliveryRecord): void {
+    const run = this.#deliver(delivery)
+      .catch((err: unknown) =>
+        this.#o.log.error(
+          { err, delivery: delivery.id },
+          'delivery could not be recorded; its lease will run out',
+        ),
+      )
+      .finally(() => {
+        this.#running.delete(delivery.id);
+        this.wake();
+      });
+    this.#running.set(delivery.id, run);
+  }
+
+  async #renew(): Promise<void> {
+    const ids = [...this.#running.keys()];
+    if (ids.length === 0) return;
+    try {
+      const held = await this.#o.deliveries.renew(this.owner, ids, new Date(Date.now() + this.#o.leaseMs));
+      if (held < ids.length)
+        this.#o.log.warn(
+          { running: ids.length, held },
+          'some delivery leases ran out before they were renewed',
+        );
+    } catch (err) {
+      this.#o.log.error({ err }, 'delivery leases could not be renewed');
+    }
+  }
+
+  async #rule(id: number): Promise<RuleRecord | undefined> {
+    const cached = this.#o.rules.byId(id);
+    if (cached) return cached;
+    return this.#o.ruleRepository.getById(id);
+  }
+
+  async #deliver(delivery: DeliveryRecord): Promise<void> {
+    const at = new Date();
+    const started = performance.now();
+    const rule = await this.#rule(delivery.ruleId);
+    let outcome: ActionOutcome;
+    let maxAttempts = DEFAULT_MAX_ATTEMPTS;
+    if (!rule) outcome = { ok: false, permanent: true, error: 'the rule was removed' };
+    else {
+      maxAttempts = rule.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+      outcome = await this.#run(rule, delivery);
+    }
+    const latencyMs = performance.now() - started;
+    const output = outcome.output !== undefined ? outcome.output.slice(0, MAX_OUTPUT) : undefined;
+    const attempt: DeliveryAttempt = {
+      deliveryId: delivery.id,
+      attempt: delivery.attempts,
+      at,
+      ok: outcome.ok,
+      latencyMs,
+      ...(outcome.responseCode !== undefined ? { responseCode: outcome.responseCode } : {}),
+      ...(outcome.error !== undefined || !outcome.ok ? { error: outcome.error ?? 'failed' } : {}),
+      ...(output !== undefined ? { output } : {}),
+    };
+    const dead = !outcome.ok && (outcome.permanent === true || delivery.attempts >= maxAttempts);
+    const next = outcome.ok
+      ? ({ status: 'succeeded' } as const)
+      : dead
+        ? ({ status: 'dead' } as const)
+        : ({
+            status: 'pending',
+            nextAttemptAt: new Date(Date.now() + retryDelay(delivery.attempts, this.#retry)),
+          } as const);
+    const held = await this.#o.deliveries.finish(delivery.id, this.owner, attempt, next);
+    const log = {
+      delivery: delivery.id,
+      rule: delivery.ruleName,
+      attempt: delivery.attempts,
+      latencyMs: Math.round(latencyMs),
+    };
+    if (!held)
+      this.#o.log.warn(log, 'delivery lease was lost during the attempt; another process retries it');
+    else if (outcome.ok) this.#o.log.debug({ ...log, responseCode: outcome.responseCode }, 'delivered');
+    else if (dead)
+      this.#o.log.error(
+        { ...log, error: attempt.error, responseCode: outcome.responseCode },
+        'delivery dead-lettered',
+      );
+    else
+      this.#o.log.warn(
+        { ...log, error: attempt.error, retryAt: next.nextAttemptAt },
+        'delivery failed; retrying',
+      );
+  }
+
+  async #run(rule: RuleRecord, delivery: DeliveryRecord): Promise<ActionOutcome> {
+    const action = rule.actions[delivery.actionIndex];
+    if (!action)
+      return {
+        ok: false,
+        permanent: true,
+        error: `the rule no longer has action ${delivery.actionIndex + 1}`,
+      };
+    const runner = this.#o.runners.get(action.kind);
+    if (!runner)
+      return { ok: false, permanent: true, error: `this Ferry cannot run '${action.kind}' actions` };
+    try {
+      const secret = rule.hasSecret ? await this.#o.secretOf(rule) : undefined;
+      return await runner.run(action, delivery, {
+        rule,
+        ...(secret !== undefined ? { secret } : {}),
+        signal: this.#cancel.signal,
+      });
+    } catch (err) {
+      return { ok: false, error: errorText(err) };
+    }
+  }
+}
