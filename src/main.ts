@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   audit: async () => (await import('./cli/audit.js')).registerAuditCommand,
   partners: async () => (await import('./cli/partners.js')).registerPartnersCommand,
   jobs: async () => (await import('./cli/jobs.js')).registerJobsCommand,
+  rules: async () => (await import('./cli/rules.js')).registerRulesCommand,
   sftp: async () => (await import('./cli/sftp.js')).registerSftpCommand,
   migrate: async () => (await import('./cli/migrate.js')).registerMigrateCommand,
   // One module registers both: only one of the two keys is loaded unless help asks for all.

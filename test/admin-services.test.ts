@@ -18,6 +18,8 @@ const actor: Actor = { kind: 'api', name: 'ops-key', address: '192.0.2.9' };
 const PASSWORD = 'Adm1n-S3cret-pw';
 const NEW_PASSWORD = 'N3w-S3cret-pw';
 const PARTNER_PASSWORD = 'Partn3r-S3cret-pw';
+const RULE_SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+const NEW_RULE_SECRET = 'a plain shared webhook secret';
 
 let dir: string;
 let ctx: AppContext;
@@ -202,6 +204,53 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
   { action: 'jobs.remove', run: () => ctx.admin.jobs.remove(actor, 'nightly') },
   { action: 'partners.remove', run: () => ctx.admin.partners.remove(actor, 'acme') },
   {
+    action: 'rules.add',
+    run: () =>
+      ctx.admin.rules.add(
+        actor,
+        {
+          name: 'hook',
+          events: ['upload'],
+          actions: [{ kind: 'webhook', url: 'https://hooks.example.com/ferry' }],
+        },
+        new Secret(RULE_SECRET),
+      ),
+  },
+  {
+    action: 'rules.set',
+    run: () =>
+      ctx.admin.rules.set(actor, 'hook', { conditions: { paths: ['/in/**'] } }, new Secret(NEW_RULE_SECRET)),
+  },
+  { action: 'rules.disable', run: () => ctx.admin.rules.setEnabled(actor, 'hook', false) },
+  { action: 'rules.enable', run: () => ctx.admin.rules.setEnabled(actor, 'hook', true) },
+  {
+    action: 'rules.import',
+    run: () =>
+      ctx.admin.rules.import(
+        actor,
+        JSON.stringify([
+          { name: 'mail', events: ['job-failed'], actions: [{ kind: 'email', to: ['ops@example.com'] }] },
+        ]),
+        { format: 'json', source: 'rules.json' },
+      ),
+  },
+  {
+    action: 'rules.redeliver',
+    run: async () => {
+      const hook = await ctx.admin.rules.get('hook');
+      const now = new Date();
+      await ctx.store.deliveries.enqueue(
+        [{ id: 'd-1', ruleId: hook.id, actionIndex: 0, eventName: 'upload', fields: {} }],
+        now,
+      );
+      await ctx.store.deliveries.claim('test', 1, now, new Date(now.getTime() + 60_000));
+      const attempt = { deliveryId: 'd-1', attempt: 1, at: now, ok: false, latencyMs: 5, error: 'refused' };
+      await ctx.store.deliveries.finish('d-1', 'test', attempt, { status: 'dead' });
+      return ctx.admin.rules.redeliver(actor, 'd-1');
+    },
+  },
+  { action: 'rules.remove', run: () => ctx.admin.rules.remove(actor, 'mail') },
+  {
     action: 'defender.unban',
     run: async () => {
       await ctx.store.defender.score('192.0.2.66', 1, 'test', new Date(), 60);
@@ -235,7 +284,14 @@ describe('admin services', () => {
       assert.equal(event.action, row.action);
       assert.deepEqual(event.actor, actor);
       const json = JSON.stringify(event);
-      for (const secret of [PASSWORD, NEW_PASSWORD, PARTNER_PASSWORD, ...handedOut]) {
+      for (const secret of [
+        PASSWORD,
+        NEW_PASSWORD,
+        PARTNER_PASSWORD,
+        RULE_SECRET,
+        NEW_RULE_SECRET,
+        ...handedOut,
+      ]) {
         assert.ok(!json.includes(secret), `no secret in ${json}`);
       }
       assert.doesNotMatch(json, /PRIVATE KEY|argon2|otpauth/);
@@ -258,6 +314,9 @@ describe('admin services', () => {
     await ctx.admin.keys.host.exportPublic(1);
     await ctx.admin.partners.list();
     await ctx.admin.jobs.list();
+    await ctx.admin.rules.list();
+    await ctx.admin.rules.get('hook');
+    await ctx.admin.rules.deliveries({ failed: true });
     await ctx.admin.defender.list();
     for await (const _ of ctx.admin.audit.query({ actions: ['admin'] }));
     assert.equal((await ctx.admin.audit.verify()).ok, true);

@@ -6,6 +6,7 @@ import type { EventBus } from '../events/bus.js';
 import type { ClientKeyManager } from '../key-manager/client-keys.js';
 import type { HostKeyManager } from '../key-manager/host-keys.js';
 import type { PgpKeyManager } from '../key-manager/pgp-keys.js';
+import type { MasterKey } from '../keys/sealing.js';
 import type { Store } from '../store/types.js';
 import type { TransferService } from '../transfers/service.js';
 
@@ -20,5 +21,7 @@ export interface AdminDeps {
   readonly clientKeys: ClientKeyManager;
   readonly pgpKeys: PgpKeyManager;
   readonly totp: TotpService;
+  /** Seals webhook secrets of rules (opened on first use). */
+  readonly masterKey: MasterKey;
   readonly transfers: TransferService;
 }

@@ -8,6 +8,7 @@ import { JobAdmin } from './jobs.js';
 import { ClientKeyAdmin, HostKeyAdmin, PgpKeyAdmin } from './keys.js';
 import { PartnerAdmin } from './partners.js';
 import { AdminRecorder } from './recorder.js';
+import { RuleAdmin } from './rules.js';
 import { UserAdmin } from './users.js';
 
 export type { Actor } from './actor.js';
@@ -28,6 +29,9 @@ export {
 } from './keys.js';
 export { partnerAddSchema, partnerSetSchema, partnerTrustSchema } from './partners.js';
 export { parseInput, redactChanges } from './recorder.js';
+export type { DeliveryHistory, ImportReport, RulePatch, RuleView } from './rules.js';
+export { deliveryQuerySchema, RULE_SECRET_LABEL, ruleView } from './rules.js';
+export { rulesFileFormat } from './rules-file.js';
 export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js';
 
 export interface AdminServices {
@@ -35,6 +39,7 @@ export interface AdminServices {
   readonly keys: { readonly host: HostKeyAdmin; readonly client: ClientKeyAdmin; readonly pgp: PgpKeyAdmin };
   readonly partners: PartnerAdmin;
   readonly jobs: JobAdmin;
+  readonly rules: RuleAdmin;
   readonly defender: DefenderAdmin;
   readonly audit: AuditAdmin;
   readonly data: DataAdmin;
@@ -53,6 +58,7 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
     },
     partners: new PartnerAdmin(deps, recorder),
     jobs: new JobAdmin(deps, recorder),
+    rules: new RuleAdmin(deps, recorder),
     defender: new DefenderAdmin(deps, recorder),
     audit: new AuditAdmin(deps, recorder),
     data: new DataAdmin(recorder),
