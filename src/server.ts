@@ -261,8 +261,20 @@ export async function startFerry(
       events: ctx.events,
       unseal: ruleSecretUnsealer((sealed, label) => ctx.masterKey.open(sealed, label)),
       log: loggers.automation,
+      server: {
+        config,
+        users: ctx.store.users,
+        homesDir: ctx.paths.homes,
+        fileSessions: ctx.fileSessions,
+        jobs: ctx.transfers.jobs,
+      },
     });
-    services.started('automation', () => automation.stop());
+    // The pre-upload, pre-download and pre-delete rules: the core asks them before it opens or deletes.
+    ctx.preOperationGate = automation.gate;
+    services.started('automation', () => {
+      ctx.preOperationGate = undefined;
+      return automation.stop();
+    });
     await warmPasswordVerifier();
     // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
     const { startSshServer } = await import('./ssh/server.js');

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { FERRY_BIN, runFerry } from './helpers/cli.js';
+import { startWebhookReceiver } from './helpers/webhook-receiver.js';
 
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
 const DOCS = join(import.meta.dirname, '..', 'docs', 'RULES.md');
@@ -537,5 +538,42 @@ test('every rules command documents its defaults and an example in --help', asyn
     '(default 10 for a webhook, 30 for a command)',
   ]) {
     assert.ok(add.replace(/\s+/g, ' ').includes(text), `rules add --help mentions ${text}`);
+  }
+});
+
+test('rules test tells whether a rule fires for a sample, and --run sends its signed webhook once, now', async () => {
+  const receiver = await startWebhookReceiver(SECRET);
+  try {
+    await ok(
+      [
+        ...['rules', 'add', 'probe', '--on', 'upload', '--path', '/in/*.csv', '--action', 'webhook'],
+        ...['--url', receiver.url, '--secret-stdin'],
+      ],
+      SECRET,
+    );
+    const miss = await ferry(['rules', 'test', 'probe', '--path', '/in/a.txt']);
+    assert.equal(miss.code, 1);
+    assert.match(miss.stdout, /^rule probe does not fire for upload of \/in\/a\.txt by test$/m);
+    const hit = await ok(['rules', 'test', 'probe', '--path', '/in/a.csv', '--user', 'acme']);
+    assert.match(hit, /rule probe fires for upload of \/in\/a\.csv by acme/);
+    assert.match(hit, /would run: webhook POST/);
+    assert.equal(receiver.received.length, 0, 'without --run nothing is sent');
+
+    const ran = await ok(['rules', 'test', 'probe', '--path', '/in/a.csv', '--user', 'acme', '--run']);
+    assert.match(ran, /action 1 webhook POST .*: ok \(200\)/);
+    assert.equal(receiver.received.length, 1);
+    const [hook] = receiver.received;
+    assert.equal(hook?.verified, true);
+    assert.equal(hook?.body.data.path, '/in/a.csv');
+    assert.equal(hook?.body.data.user, 'acme');
+    // A test run is not a delivery: nothing is queued for the server to send again.
+    assert.doesNotMatch(await ok(['rules', 'deliveries', '--rule', 'probe']), /probe/);
+
+    const bad = await ferry(['rules', 'test', 'probe', '--event', 'uplaod']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^ferry: unknown event 'uplaod'; known: /);
+  } finally {
+    await receiver.close();
+    await ok(['rules', 'remove', 'probe']);
   }
 });

@@ -3,7 +3,10 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
-import { type ActionRunners, createActionRunners } from './actions/index.js';
+import { type ActionRunnerDeps, type ActionRunners, createActionRunners } from './actions/index.js';
+import { sendWebhook } from './actions/webhook.js';
+import { createHookGate, type HookGate } from './hooks.js';
+import { matches } from './match.js';
 import { OutboxWriter } from './outbox.js';
 import { RuleCache } from './rule-cache.js';
 import { RuleScheduler } from './schedule.js';
@@ -44,6 +47,9 @@ export interface AutomationOptions {
   /** Opens a rule's sealed secret (the master key with RULE_SECRET_LABEL). */
   readonly unseal: (sealed: string) => Secret<string>;
   readonly log: Logger;
+  /** What the e-mail, command, file, run-job and retention runners need; without it only webhooks run. */
+  readonly server?: ActionRunnerDeps['server'];
+  /** Replaces the runners (tests of the engine). */
   readonly runners?: ActionRunners;
   readonly timing?: AutomationTiming;
   /** Actions running at once in this process (default 8). */
@@ -55,6 +61,8 @@ export interface AutomationOptions {
 export interface RunningAutomation {
   readonly rules: RuleCache;
   readonly worker: DeliveryWorker;
+  /** The core's pre-operation gate over the pre-upload, pre-download and pre-delete rules. */
+  readonly gate: HookGate;
   /** Reloads the rules now when they changed (a test or an admin change in this process). */
   refresh(): Promise<void>;
   /** Stops the schedules and the outbox (commits what is queued), then the worker (bounded wait). */
@@ -80,11 +88,22 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     return secret;
   };
 
+  const runnerSet = options.runners
+    ? { runners: options.runners, close: async () => {} }
+    : createActionRunners({ log, ...(options.server ? { server: options.server } : {}) });
+  const gate = createHookGate({
+    rules,
+    matches,
+    commandsEnabled: options.server?.config.rules.commands ?? false,
+    sendWebhook,
+    secretOf: async (rule) => (await secretOf(rule))?.reveal(),
+    log,
+  });
   const worker = new DeliveryWorker({
     deliveries: store.deliveries,
     rules,
     ruleRepository: store.rules,
-    runners: options.runners ?? createActionRunners({ log }),
+    runners: runnerSet.runners,
     secretOf,
     log,
     concurrency: options.concurrency ?? 8,
@@ -103,6 +122,7 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
   return {
     rules,
     worker,
+    gate,
     refresh: () => rules.refresh(true),
     stop: () => {
       stopping ??= (async () => {
@@ -110,31 +130,11 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
         rules.stop();
         unsubscribe();
         await outbox.close();
+        // Held digests are sent now, so the mails the worker waits for finish before it stops.
+        await runnerSet.close();
         await worker.stop();
       })();
       return stopping;
-    },
-  };
-}
-
-/**
- * For a process that changes things but serves nothing (a CLI command): its admin events must reach rules too,
- * so their deliveries are stored here (before the command returns) and a serving process's worker delivers
- * them. Loads the rules once; `close()` commits what is queued.
- */
-export async function attachRuleOutbox(options: {
-  readonly store: Store;
-  readonly events: EventBus;
-  readonly log: Logger;
-}): Promise<{ close(): Promise<void> }> {
-  const rules = new RuleCache({ rules: options.store.rules, log: options.log });
-  await rules.refresh(true);
-  const outbox = new OutboxWriter({ deliveries: options.store.deliveries, rules, log: options.log });
-  const unsubscribe = options.events.subscribe(outbox.listener);
-  return {
-    close: async () => {
-      unsubscribe();
-      await outbox.close();
     },
   };
 }

@@ -8,7 +8,7 @@ import type { TransferEvent } from '../events/types.js';
 import { loggers } from '../logger.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { DeliveryRepository, Store } from '../store/types.js';
-import { attachRuleOutbox } from './index.js';
+import { attachRuleOutbox } from './attach.js';
 import { OutboxWriter } from './outbox.js';
 import { RuleCache } from './rule-cache.js';
 

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { ruleEventOf } from './event-names.js';
 import { matches } from './match.js';
 import type { RuleCache } from './rule-cache.js';
+import { firedByRule } from './rule-session.js';
 import type { DeliveryRepository, NewDelivery } from './types.js';
 
 export interface OutboxWriterOptions {
@@ -39,7 +40,8 @@ export function deliveriesFor(event: FerryEvent, rules: RuleCache): NewDelivery[
   for (const [key, value] of Object.entries(match.fields)) if (typeof value === 'string') fields[key] = value;
   const rows: NewDelivery[] = [];
   for (const rule of candidates) {
-    if (!matches(rule, match.name, match.fields)) continue;
+    // A rule never fires on what its own actions did (a move's rename event): see rule-session.ts.
+    if (firedByRule(rule.name, match.fields.sessionId) || !matches(rule, match.name, match.fields)) continue;
     rule.actions.forEach((_action, actionIndex) => {
       // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
       rows.push({ id: randomUUID(), ruleId: rule.id, actionIndex, eventName: match.name, fields });

@@ -26,4 +26,9 @@ export interface ActionRunContext {
   /** The rule's webhook secret, unsealed, when it has one (a Secret: it never reaches a log). */
   readonly secret?: Secret<string>;
   readonly signal: AbortSignal;
+  /**
+   * Says the action is now only waiting (an e-mail held for its digest): the worker stops counting it against
+   * its concurrency, so held mails never block other deliveries. Its lease is still renewed.
+   */
+  readonly park?: () => void;
 }

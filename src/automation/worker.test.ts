@@ -62,7 +62,7 @@ async function setUp(
       deliveries: store.deliveries,
       rules,
       ruleRepository: store.rules,
-      runners: createActionRunners({ log: loggers.automation }),
+      runners: createActionRunners({ log: loggers.automation }).runners,
       // The store holds a sealed value; unsealing is the server's business (index.ts), not the worker's.
       secretOf: async () => new Secret('s3cret'),
       log: loggers.automation,

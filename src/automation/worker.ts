@@ -50,6 +50,8 @@ export interface DeliveryWorkerOptions {
 
 /** How much captured output an attempt keeps at most. */
 const MAX_OUTPUT = 4096;
+/** Parked deliveries (held e-mails) this process keeps running beside its concurrency, at most. */
+const MAX_PARKED = 1000;
 
 /** Exponential backoff with jitter: the n-th retry waits between half and all of min(cap, base·2^(n-1)). */
 export function retryDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
@@ -71,6 +73,8 @@ export class DeliveryWorker {
   readonly #retry: RetryPolicy;
   readonly owner: string;
   readonly #running = new Map<string, Promise<void>>();
+  /** Running deliveries that only wait (parked e-mails of a digest): not counted against the concurrency. */
+  readonly #parked = new Set<string>();
   readonly #cancel = new AbortController();
   readonly #finishes: FinishQueue;
   #timer: NodeJS.Timeout | undefined;
@@ -152,7 +156,9 @@ export class DeliveryWorker {
     try {
       do {
         this.#again = false;
-        const free = this.#o.concurrency - this.#running.size;
+        // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED.
+        const parked = Math.min(this.#parked.size, MAX_PARKED);
+        const free = this.#o.concurrency - (this.#running.size - parked);
         if (free <= 0 || this.#stopped) break;
         let claimed: DeliveryRecord[];
         try {
@@ -193,6 +199,7 @@ export class DeliveryWorker {
       )
       .finally(() => {
         this.#running.delete(delivery.id);
+        this.#parked.delete(delivery.id);
         this.wake();
       });
     this.#running.set(delivery.id, run);
@@ -290,6 +297,11 @@ export class DeliveryWorker {
         rule,
         ...(secret !== undefined ? { secret } : {}),
         signal: this.#cancel.signal,
+        park: () => {
+          if (this.#parked.has(delivery.id)) return;
+          this.#parked.add(delivery.id);
+          this.wake();
+        },
       });
     } catch (err) {
       return { ok: false, error: errorText(err) };

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import type { FerryConfig } from '../config/schema.js';
 import { AppContext, type DataDirAccess } from '../context.js';
 import { FerryError } from '../errors.js';
+import { loggers } from '../logger.js';
 import { Secret } from '../util/secret.js';
 
 /** Exit codes: 1 for a failed operation, 2 for bad usage or configuration. */
@@ -87,9 +88,18 @@ export async function withContext<T>(
   access: Exclude<DataDirAccess, 'create'> = 'write',
 ): Promise<T> {
   const ctx = await AppContext.create(configFromOptions(options), access);
+  // A change made here (users add, jobs run) reaches rules on admin events: its deliveries are stored before
+  // the command returns, and a serving process delivers them.
+  const outbox =
+    access === 'write'
+      ? await import('../automation/attach.js').then(({ attachRuleOutbox }) =>
+          attachRuleOutbox({ store: ctx.store, events: ctx.events, log: loggers.automation }),
+        )
+      : undefined;
   try {
     return await run(ctx);
   } finally {
+    await outbox?.close();
     await ctx.dispose();
   }
 }

@@ -15,6 +15,7 @@ import {
   withReadOnlyContext,
 } from './common.js';
 import { type RuleFlags, ruleInputFromFlags, ruleOptions, rulePatchFromFlags } from './rules-options.js';
+import { registerRulesTest } from './rules-test.js';
 
 const example = (lines: string) => `\nExample:\n${lines}\n`;
 
@@ -331,4 +332,5 @@ export function registerRulesCommand(program: Command): void {
         );
       });
     });
+  registerRulesTest(rules, opts, describeAction);
 }

@@ -211,7 +211,7 @@ export function createEmailRunner(deps: EmailRunnerDeps): EmailRunner {
         }
         return outcome;
       }
-      return collect(burst, delivery, mail, context.signal);
+      return collect(burst, delivery, mail, context.signal, context.park);
     },
     async close() {
       closed = true;
@@ -228,6 +228,7 @@ function collect(
   delivery: DeliveryRecord,
   mail: Rendered,
   signal: AbortSignal,
+  park: (() => void) | undefined,
 ): Promise<ActionOutcome> {
   return new Promise((resolve) => {
     const onAbort = () => {
@@ -245,6 +246,8 @@ function collect(
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     burst.waiting.push(waiting);
+    // Held for up to the window: the worker may run other deliveries meanwhile.
+    park?.();
   });
 }
 

@@ -1,19 +1,52 @@
 // The action runners, one per kind: the delivery worker looks each delivery's action up here.
+import type { FerryConfig } from '../../config/schema.js';
+import type { FileSessionFactory } from '../../core/types.js';
 import type { Logger } from '../../logger.js';
+import type { UserRepository } from '../../store/types.js';
+import type { JobManager } from '../../transfers/jobs.js';
 import type { ActionRunner, RuleActionKind } from '../types.js';
+import { createCommandRunner } from './command.js';
+import { createEmailRunner } from './email.js';
+import { createFileRunners } from './file.js';
+import { createRetentionRunner } from './retention.js';
+import { createRunJobRunner } from './run-job.js';
 import { webhookRunner } from './webhook.js';
 
-/** What runners may need from the server; runners that need more (SMTP, the core, the scheduler) add it here. */
+/** What the runners need from the server. Without `server`, only webhooks run (tests of the engine alone). */
 export interface ActionRunnerDeps {
   readonly log: Logger;
+  readonly server?: {
+    readonly config: Pick<FerryConfig, 'smtp' | 'rules'>;
+    readonly users: Pick<UserRepository, 'findByName'>;
+    readonly homesDir: string;
+    readonly fileSessions: FileSessionFactory;
+    readonly jobs: Pick<JobManager, 'get' | 'run'>;
+  };
 }
 
-export type ActionRunners = ReadonlyMap<RuleActionKind, ActionRunner>;
+export interface ActionRunners extends ReadonlyMap<RuleActionKind, ActionRunner> {}
+
+/** The runners with what they hold open (the SMTP transport and its digests); `close` sends held digests now. */
+export interface ActionRunnerSet {
+  readonly runners: ActionRunners;
+  close(): Promise<void>;
+}
 
 /** Every runner this build has. A kind without one is dead-lettered with a message naming it. */
-export function createActionRunners(_deps: ActionRunnerDeps): Map<RuleActionKind, ActionRunner> {
+export function createActionRunners(deps: ActionRunnerDeps): ActionRunnerSet {
   const runners = new Map<RuleActionKind, ActionRunner>();
   // The map holds runners of every kind; each is only ever called with an action of its own kind.
   runners.set('webhook', webhookRunner as ActionRunner);
-  return runners;
+  const server = deps.server;
+  if (!server) return { runners, close: async () => {} };
+  const { log } = deps;
+  const email = createEmailRunner({ smtp: server.config.smtp, log });
+  runners.set('email', email as ActionRunner);
+  runners.set('command', createCommandRunner({ enabled: server.config.rules.commands, log }) as ActionRunner);
+  const core = { users: server.users, homesDir: server.homesDir, fileSessions: server.fileSessions, log };
+  for (const [kind, runner] of Object.entries(createFileRunners(core)))
+    runners.set(kind as RuleActionKind, runner as ActionRunner);
+  runners.set('run-job', createRunJobRunner({ jobs: server.jobs, log }) as ActionRunner);
+  runners.set('retention', createRetentionRunner(core) as ActionRunner);
+  return { runners, close: () => email.close() };
 }
