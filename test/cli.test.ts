@@ -121,6 +121,22 @@ test('--help is there for ferry and each command', async () => {
   assert.equal(bad.code, 2);
 });
 
+test('a command that outlives the test timeout is killed and fails with a message naming it', async () => {
+  // serve never exits on its own: it stands in for a hung command.
+  const hung = join(dir, 'hung');
+  const started = Date.now();
+  await assert.rejects(
+    runFerry(
+      ['serve', '--data-dir', hung, '--listen', '127.0.0.1', '--sftp-port', '0', '--workers', '1'],
+      '',
+      {},
+      { timeoutMs: 3000 },
+    ),
+    /ferry serve --data-dir .* did not finish within 3 s and was killed/,
+  );
+  assert.ok(Date.now() - started < 30_000, 'the timeout, not the command, ended the wait');
+});
+
 test('a bad config value stops serve with a message naming the key', async () => {
   let r = await ferry(['serve', '--data-dir', join(dir, 'bad'), '--sftp-port', 'abc']);
   assert.equal(r.code, 2);
