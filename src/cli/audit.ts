@@ -19,6 +19,7 @@ import {
   withContext,
   withReadOnlyContext,
 } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 const FOLLOW_POLL_MS = 1000;
 const UNITS_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -171,7 +172,7 @@ function describeReport(report: VerifyReport, keySource: KeySource, anchorLog: s
 export function registerAuditCommand(program: Command): void {
   const audit = program
     .command('audit')
-    .description('read, verify, export and prune the tamper-evident audit trail (works against the data dir)')
+    .description(commandDescription('audit'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;

@@ -3,11 +3,12 @@ import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
 import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 export function registerDefenderCommand(program: Command): void {
   const defender = program
     .command('defender')
-    .description('addresses the defender scored or banned (failed logins, protocol errors, limit hits)')
+    .description(commandDescription('defender'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;

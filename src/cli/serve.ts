@@ -17,6 +17,7 @@ import { FerryError } from '../errors.js';
 import { loggers, rootLogger } from '../logger.js';
 import { prepareDataDir, type RunningFerry, startFerry } from '../server.js';
 import { configFromOptions, describeError } from './common.js';
+import { commandDescription } from './descriptions.js';
 import { useLogFile } from './log-file.js';
 import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
 
@@ -234,9 +235,7 @@ const optionName = (flag: string) =>
 const describeSetting = (setting: string) => CONFIG_DESCRIPTIONS[setting.split('.')[0] as ConfigKey];
 
 export function registerServeCommand(program: Command): void {
-  const command = program
-    .command('serve')
-    .description('run the SFTP server (SQLite store and local disk in the data dir)');
+  const command = program.command('serve').description(commandDescription('serve'));
   // One option per row of SERVE_FLAGS, the table the README's reference agrees with.
   for (const { setting, flag, arg } of SERVE_FLAGS)
     command.option(`${flag} ${arg}`, `${describeSetting(setting)} [${envNameOf(setting)}]`);

@@ -12,6 +12,7 @@ import {
   withContext,
   withReadOnlyContext,
 } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -52,7 +53,7 @@ function printUser(view: UserView): void {
 export function registerUsersCommand(program: Command): void {
   const users = program
     .command('users')
-    .description('manage SFTP users (works offline against the data dir)')
+    .description(commandDescription('users'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
