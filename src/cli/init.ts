@@ -1,9 +1,9 @@
 // `ferry init`: create a data dir with its store, master key, host keys and admin account, without serving.
 import type { Command } from 'commander';
 import { AppContext, isInitialisedDataDir } from '../context.js';
+import { prepareDataDir } from '../server.js';
 import { CliError, configFromOptions } from './common.js';
 import { commandDescription } from './descriptions.js';
-import { prepareDataDir } from './serve.js';
 
 export function registerInitCommand(program: Command): void {
   program
