@@ -45,7 +45,7 @@ export function registerJobsCommand(program: Command): void {
     .requiredOption('--direction <dir>', 'pull (partner → here) or push (here → partner)')
     .requiredOption('--remote-dir <dir>', 'directory on the partner')
     .requiredOption('--local-dir <dir>', 'directory here')
-    .option('--pattern <globs>', "file names to transfer, comma-separated globs (default '*')", '*')
+    .option('--pattern <globs>', 'file names to transfer, comma-separated globs', '*')
     .option('--schedule <cron>', "cron expression, e.g. '*/5 * * * *' (without it the job runs only by hand)")
     .option(
       '--after <action>',

@@ -39,7 +39,11 @@ export function rootProgram(): Command {
     .description('Ferry: a managed file transfer (MFT) server built around SFTP')
     .version(packageVersion())
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      "\nExample:\n  ferry init --data-dir /var/lib/ferry && ferry serve --data-dir /var/lib/ferry\n\nRun 'ferry COMMAND --help' for a command's options, their defaults and an example.",
+    );
 }
 
 /** The command the arguments name, if it is one of ours (`help users` names users). */
@@ -58,6 +62,7 @@ export async function addCommands(program: Command, args: readonly string[]): Pr
   const named = namedCommand(args);
   if (named !== undefined) {
     (await COMMANDS[named]())(program);
+    (await import('./examples.js')).addExamples(program);
     return;
   }
   const terms = new Map<Command, string>();
@@ -78,5 +83,6 @@ export async function fullProgram(): Promise<Command> {
     if (!loaded.has(register)) register(program);
     loaded.add(register);
   }
+  (await import('./examples.js')).addExamples(program);
   return program;
 }

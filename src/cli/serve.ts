@@ -7,6 +7,7 @@ import {
   CONFIG_DESCRIPTIONS,
   CONFIG_SETTINGS,
   type ConfigKey,
+  configSchema,
   envNameOf,
   type FerryConfig,
   nestSettings,
@@ -268,7 +269,18 @@ const optionName = (flag: string) =>
   flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** What a setting's description says (nested settings are described by their key). */
-const describeSetting = (setting: string) => CONFIG_DESCRIPTIONS[setting.split('.')[0] as ConfigKey];
+/** What a setting's description says, with its default from the config schema unless the text gives it. */
+function describeSetting(setting: string): string {
+  const key = setting.split('.')[0] as ConfigKey;
+  const text = CONFIG_DESCRIPTIONS[key];
+  // Nested settings (store.url) and texts that explain their default in words keep their text.
+  if (setting.includes('.') || /\bdefault\b/.test(text)) return text;
+  const parsed = configSchema.shape[key].safeParse(undefined);
+  if (!parsed.success || parsed.data === undefined) return text;
+  const value = parsed.data as unknown;
+  const shown = Array.isArray(value) ? (value.length > 0 ? value.join(',') : 'none') : String(value);
+  return `${text} (default: ${shown})`;
+}
 
 export function registerServeCommand(program: Command): void {
   const command = program.command('serve').description(commandDescription('serve'));
