@@ -1,7 +1,9 @@
 # Ferry in a container. Build stage: `npm ci` compiles the native modules (better-sqlite3, ssh2's crypto binding and
-# the native/confine addon, which need python3, make and g++). Runtime stage: `node bin/ferry.js serve` as the
-# unprivileged user `ferry`, data in the volume /var/lib/ferry, logs as JSON on stderr (`docker logs`).
-# Not built on the project's build machines (no registry access there): see docs/OPERATIONS.md.
+# the native/confine addon, which need python3, make and g++), applies patches/ and compiles src/ to dist/ (its
+# `prepare` script); the dev dependencies are then pruned. Runtime stage: the compiled entry, `node bin/ferry.js
+# serve`, as the unprivileged user `ferry`, data in the volume /var/lib/ferry, logs as JSON on stderr
+# (`docker logs`); no sources, compilers or dev dependencies. Never built on the project's build machines (no
+# Docker daemon, no registry access there): see docs/OPERATIONS.md.
 #
 #   docker build -t ferry .
 #   docker run -d --name ferry -p 2222:2222 -v ferry-data:/var/lib/ferry ferry
@@ -13,17 +15,23 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/ferry
-# What `npm ci` needs (lock, dependency patches, the addon's sources), before the rest, for layer caching.
-COPY package.json package-lock.json ./
+# node-gyp compiles against the image's own Node headers (/usr/local/include/node) instead of downloading them.
+ENV npm_config_nodedir=/usr/local
+# Everything `npm ci` runs on is copied first: its install scripts build the native modules, its postinstall
+# applies patches/, and its prepare script (`npm run build`, tsc) compiles src/ with the tsconfig files.
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY patches ./patches
 COPY native ./native
+COPY bin ./bin
+COPY src ./src
 RUN npm ci --no-audit --no-fund \
   && npm prune --omit=dev --no-audit --no-fund \
   && npm cache clean --force
-COPY bin ./bin
-COPY src ./src
-COPY contrib/healthcheck.mjs ./contrib/healthcheck.mjs
-COPY tsconfig.json README.md LICENSE CHANGELOG.md ./
+# Fail the build here, not at the first start, if the compiled entry or the confinement addon is missing.
+RUN test -f dist/main.js \
+  && test -f native/confine/build/Release/confine.node \
+  && test -f node_modules/better-sqlite3/build/Release/better_sqlite3.node \
+  && node bin/ferry.js --version
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
@@ -34,7 +42,15 @@ RUN groupadd --system ferry \
   && useradd --system --gid ferry --home-dir /var/lib/ferry --shell /usr/sbin/nologin ferry \
   && install -d -o ferry -g ferry -m 0700 /var/lib/ferry
 WORKDIR /opt/ferry
-COPY --from=build /opt/ferry /opt/ferry
+# What runs: the compiled dist/, the production node_modules (with their built addons), the confinement addon
+# and package.json (the version). Without src/, bin/ferry.js runs dist/ without comparing it to sources.
+COPY --from=build /opt/ferry/package.json ./package.json
+COPY --from=build /opt/ferry/bin ./bin
+COPY --from=build /opt/ferry/dist ./dist
+COPY --from=build /opt/ferry/node_modules ./node_modules
+COPY --from=build /opt/ferry/native/confine/build/Release/confine.node ./native/confine/build/Release/confine.node
+COPY contrib/healthcheck.mjs ./contrib/healthcheck.mjs
+COPY README.md LICENSE CHANGELOG.md ./
 USER ferry
 VOLUME ["/var/lib/ferry"]
 EXPOSE 2222

@@ -121,6 +121,22 @@ test('--help is there for ferry and each command', async () => {
   assert.equal(bad.code, 2);
 });
 
+test('a command that outlives the test timeout is killed and fails with a message naming it', async () => {
+  // serve never exits on its own: it stands in for a hung command.
+  const hung = join(dir, 'hung');
+  const started = Date.now();
+  await assert.rejects(
+    runFerry(
+      ['serve', '--data-dir', hung, '--listen', '127.0.0.1', '--sftp-port', '0', '--workers', '1'],
+      '',
+      {},
+      { timeoutMs: 3000 },
+    ),
+    /ferry serve --data-dir .* did not finish within 3 s and was killed/,
+  );
+  assert.ok(Date.now() - started < 30_000, 'the timeout, not the command, ended the wait');
+});
+
 test('a bad config value stops serve with a message naming the key', async () => {
   let r = await ferry(['serve', '--data-dir', join(dir, 'bad'), '--sftp-port', 'abc']);
   assert.equal(r.code, 2);
@@ -231,7 +247,13 @@ test('serve --workers 2 shares the port between two processes and stops them all
   );
   // Read while the workers run, asserted once they are stopped (a failed assertion must not leave them running).
   const workerArgv = [...pids].map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+  // The primary only forks and supervises: the first-run work ran in a short-lived process, so the primary
+  // never loaded the store (SQLite) or the SSH stack, whose native modules would show in its memory map.
+  const primaryMaps = readFileSync(`/proc/${served.child.pid}/maps`, 'utf8');
+  const workerMaps = readFileSync(`/proc/${[...pids][0]}/maps`, 'utf8');
   assert.equal(await stopServe(served.child), 0);
+  assert.match(workerMaps, /better_sqlite3\.node/, 'a worker maps SQLite (the check can see it)');
+  assert.doesNotMatch(primaryMaps, /better_sqlite3\.node|sshcrypto\.node|confine\.node/);
   assert.equal(pids.size, 2, 'sessions were served by both workers');
   for (const argv of workerArgv) {
     // The old-generation floor that keeps V8 from collecting a transferring worker back to back.

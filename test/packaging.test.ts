@@ -131,6 +131,25 @@ describe('Dockerfile', () => {
     assert.match(stages[1]!, /ENTRYPOINT \["node", "\/opt\/ferry\/bin\/ferry\.js"\]/);
   });
 
+  test('the build stage compiles the sources (npm ci runs prepare) and the runtime stage takes what it built', () => {
+    const build = stages[0]!;
+    // `npm ci` runs `prepare` (tsc): the sources and tsconfig files must be in the stage before it.
+    for (const needed of ['COPY src ', 'tsconfig.build.json', 'COPY native ', 'COPY patches '])
+      assert.ok(build.indexOf(needed) < build.indexOf('RUN npm ci'), `${needed} before npm ci`);
+    assert.match(build, /npm prune --omit=dev/);
+    assert.match(build, /test -f dist\/main\.js/);
+    const runtime = stages[1]!;
+    for (const path of [
+      'package.json',
+      'bin',
+      'dist',
+      'node_modules',
+      'native/confine/build/Release/confine.node',
+    ])
+      assert.match(runtime, new RegExp(`^COPY --from=build /opt/ferry/${path} `, 'm'), path);
+    assert.doesNotMatch(runtime, /^COPY .*\bsrc\b/m, 'no sources in the runtime image');
+  });
+
   test('copies only files that exist', () => {
     for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const source of m[1]!.split(/\s+/)) assert.ok(existsSync(join(ROOT, source)), source);

@@ -19,6 +19,7 @@ import {
   withContext,
   withReadOnlyContext,
 } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 const FOLLOW_POLL_MS = 1000;
 const UNITS_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -171,7 +172,7 @@ function describeReport(report: VerifyReport, keySource: KeySource, anchorLog: s
 export function registerAuditCommand(program: Command): void {
   const audit = program
     .command('audit')
-    .description('read, verify, export and prune the tamper-evident audit trail (works against the data dir)')
+    .description(commandDescription('audit'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
@@ -182,7 +183,7 @@ export function registerAuditCommand(program: Command): void {
     .option('-n, --lines <n>', 'how many records', '20')
     .option('-f, --follow', 'keep printing records as they are written')
     .option('--json', 'one JSON object per line (every chain field)')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (o: { lines: string; follow?: boolean; json?: boolean }, cmd: Command) => {
       const count = positiveInt(o.lines, '--lines');
       const format: OutputFormat = o.json ? 'json' : 'text';
@@ -225,7 +226,7 @@ export function registerAuditCommand(program: Command): void {
     )
     .option('--json', 'one JSON object per line (every chain field)')
     .option('--csv', 'CSV with a header row')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
       async (
         o: {
@@ -281,7 +282,7 @@ export function registerAuditCommand(program: Command): void {
       `signed checkpoints required at least every n records (default: the auditCheckpointInterval setting, ${DEFAULT_CHECKPOINT_INTERVAL}; 0: not checked)`,
     )
     .option('--json', 'print the report as JSON')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
       async (
         o: {
@@ -339,7 +340,7 @@ export function registerAuditCommand(program: Command): void {
     .option('--since <time>', 'from the first record at or after this ISO date/time or span (7d, 12h)')
     .option('--until <time>', 'up to the last record before this ISO date/time or span')
     .option('--output <file>', 'write to this file (mode 0600) instead of standard output')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (o: { format: string; since?: string; until?: string; output?: string }, cmd: Command) => {
       if (o.format !== 'jsonl' && o.format !== 'csv')
         throw new CliError(`--format must be jsonl or csv, not '${o.format}'`, 2);
@@ -371,7 +372,7 @@ export function registerAuditCommand(program: Command): void {
     .command('prune')
     .description('delete records older than the retention period, keeping the chain verifiable from the cut')
     .option('--days <n>', 'keep this many days (default: the auditRetentionDays setting)')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (o: { days?: string }, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const days = o.days !== undefined ? positiveInt(o.days, '--days') : ctx.config.auditRetentionDays;

@@ -28,6 +28,7 @@ import { inspectStoreFile, type StoreSummary, snapshotStore } from '../store/sql
 import { assertSchemaKnown } from '../store/sqlite/schema-version.js';
 import { readTar, TarWriter } from '../util/tar.js';
 import { CliError, configFromOptions, type DataDirOption, withContext } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 /** Version 1 of the container: a gzipped ustar archive whose first entry is `manifest.json`. */
 const FORMAT = 'ferry-backup';
@@ -360,7 +361,7 @@ export function registerBackupCommands(program: Command): void {
   const warn = (line: string) => process.stderr.write(`${line}\n`);
   program
     .command('backup')
-    .description("write a consistent backup of the data dir's store (online: servers may keep running)")
+    .description(commandDescription('backup'))
     .requiredOption('--to <file>', 'backup file to write (a gzipped tar; mode 0600)')
     .option('--include-master-key', 'also store the master key in the backup (default: left out)')
     .option('--force', 'overwrite --to if it exists (default: refuse)')
@@ -383,7 +384,7 @@ Example:
 
   program
     .command('restore')
-    .description('restore a backup into a new, empty data dir')
+    .description(commandDescription('restore'))
     .argument('<file>', 'backup file written by ferry backup')
     .requiredOption('--data-dir <dir>', 'data directory to create (must not exist or be empty; no default)')
     .addHelpText(

@@ -1,7 +1,7 @@
 // Shared CLI plumbing: config from flags, stdin secrets, error exit codes.
 import { loadConfig } from '../config/load.js';
 import type { FerryConfig } from '../config/schema.js';
-import { AppContext, type DataDirAccess } from '../context.js';
+import type { AppContext, DataDirAccess } from '../context.js';
 import { FerryError } from '../errors.js';
 import { loggers } from '../logger.js';
 import { Secret } from '../util/secret.js';
@@ -87,6 +87,9 @@ export async function withContext<T>(
   run: (ctx: AppContext) => Promise<T>,
   access: Exclude<DataDirAccess, 'create'> = 'write',
 ): Promise<T> {
+  // Loaded here, not at the top: the store and everything behind it load only when a command opens it
+  // (`ferry serve`'s primary, which only supervises, never does).
+  const { AppContext } = await import('../context.js');
   const ctx = await AppContext.create(configFromOptions(options), access);
   // A change made here (users add, jobs run) reaches rules on admin events: its deliveries are stored before
   // the command returns, and a serving process delivers them.

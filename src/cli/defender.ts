@@ -3,11 +3,12 @@ import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
 import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 export function registerDefenderCommand(program: Command): void {
   const defender = program
     .command('defender')
-    .description('addresses the defender scored or banned (failed logins, protocol errors, limit hits)')
+    .description(commandDescription('defender'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
@@ -17,7 +18,7 @@ export function registerDefenderCommand(program: Command): void {
     .description('list scored and banned addresses')
     .option('--banned', 'only addresses banned now')
     .option('--json', 'print JSON')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (o: { banned?: boolean; json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const now = new Date();
@@ -51,7 +52,7 @@ export function registerDefenderCommand(program: Command): void {
     .command('unban')
     .description('lift a ban (and forget the score) of an address')
     .argument('<address>', 'IPv4 or IPv6 address')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (address: string, _o: unknown, cmd: Command) => {
       if (isIP(address) === 0) throw new CliError(`'${address}' is not an IP address`, 2);
       await withContext(opts(cmd), async (ctx) => {

@@ -1,15 +1,14 @@
 // `ferry init`: create a data dir with its store, master key, host keys and admin account, without serving.
 import type { Command } from 'commander';
 import { AppContext, isInitialisedDataDir } from '../context.js';
+import { prepareDataDir } from '../server.js';
 import { CliError, configFromOptions } from './common.js';
-import { prepareDataDir } from './serve.js';
+import { commandDescription } from './descriptions.js';
 
 export function registerInitCommand(program: Command): void {
   program
     .command('init')
-    .description(
-      'create a data dir (one level, mode 0700; its parent must exist) with its store, master key, host keys and admin account',
-    )
+    .description(commandDescription('init'))
     .option('--data-dir <dir>', 'data directory to create (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
     .action(async (o: { dataDir?: string; config?: string }) => {

@@ -5,6 +5,7 @@ import { jobView as view } from '../admin/jobs.js';
 import type { TransferRunRecord } from '../store/types.js';
 import { formatBytes, formatDuration, parseDuration } from '../transfers/timing.js';
 import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
+import { commandDescription } from './descriptions.js';
 import { progressBar } from './progress.js';
 
 function runView(r: TransferRunRecord) {
@@ -31,7 +32,7 @@ function integer(name: string, value: string | undefined): number | undefined {
 export function registerJobsCommand(program: Command): void {
   const jobs = program
     .command('jobs')
-    .description('transfer jobs: pull from or push to partners, now or on a schedule run by `ferry serve`')
+    .description(commandDescription('jobs'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
@@ -44,7 +45,7 @@ export function registerJobsCommand(program: Command): void {
     .requiredOption('--direction <dir>', 'pull (partner → here) or push (here → partner)')
     .requiredOption('--remote-dir <dir>', 'directory on the partner')
     .requiredOption('--local-dir <dir>', 'directory here')
-    .option('--pattern <globs>', "file names to transfer, comma-separated globs (default '*')", '*')
+    .option('--pattern <globs>', 'file names to transfer, comma-separated globs', '*')
     .option('--schedule <cron>', "cron expression, e.g. '*/5 * * * *' (without it the job runs only by hand)")
     .option(
       '--after <action>',

@@ -21,7 +21,7 @@ export function registerClientKeysCommand(keys: Command): void {
     .description('generate a key pair Ferry keeps')
     .argument('<name>', 'key name')
     .requiredOption('--type <type>', 'ed25519, ecdsa or rsa')
-    .option('--bits <n>', 'ecdsa: 256, 384, 521; rsa: 2048-16384 (default 3072)')
+    .option('--bits <n>', 'ecdsa: 256 (default), 384, 521; rsa: 2048-16384 (default 3072)')
     .option(...dataDirOption)
     .action(async (name: string, o: { type: string; bits?: string }, cmd: Command) => {
       const type = sshType(o.type);

@@ -93,7 +93,7 @@ export function registerHostKeysCommand(keys: Command): void {
     .command('generate')
     .description('generate a host key: pending (announced only) until promoted, unless no key is active')
     .requiredOption('--type <type>', 'ed25519, ecdsa or rsa')
-    .option('--bits <n>', 'ecdsa: 256, 384, 521; rsa: 2048-16384 (default 3072)')
+    .option('--bits <n>', 'ecdsa: 256 (default), 384, 521; rsa: 2048-16384 (default 3072)')
     .option(...dataDirOption)
     .action(async (o: { type: string; bits?: string }, cmd: Command) => {
       const type = sshType(o.type);

@@ -1,5 +1,6 @@
 // `ferry keys host|client|pgp ...`: the Key Manager, offline against the data dir.
 import type { Command } from 'commander';
+import { commandDescription } from './descriptions.js';
 import { registerClientKeysCommand } from './keys-client.js';
 import { registerHostKeysCommand } from './keys-host.js';
 import { registerPgpKeysCommand } from './keys-pgp.js';
@@ -7,9 +8,7 @@ import { registerPgpKeysCommand } from './keys-pgp.js';
 export function registerKeysCommand(program: Command): void {
   const keys = program
     .command('keys')
-    .description(
-      'Key Manager: host keys, client keys, OpenPGP keys (private halves sealed with the master key)',
-    )
+    .description(commandDescription('keys'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   registerHostKeysCommand(keys);

@@ -9,6 +9,7 @@ import {
 } from '../store/sqlite/schema-version.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { configFromOptions, type DataDirOption } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 interface MigrateFlags extends DataDirOption {
   status?: boolean;
@@ -28,9 +29,7 @@ function statusLines(file: string, status: SchemaStatus): string[] {
 export function registerMigrateCommand(program: Command): void {
   program
     .command('migrate')
-    .description(
-      "apply pending schema migrations to the data dir's store (forward only; every command also applies them on open)",
-    )
+    .description(commandDescription('migrate'))
     .option('--status', 'list applied and pending migrations with their versions; change nothing')
     .option('--json', 'with --status: print JSON')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')

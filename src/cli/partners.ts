@@ -10,6 +10,7 @@ import {
   withContext,
   withReadOnlyContext,
 } from './common.js';
+import { commandDescription } from './descriptions.js';
 import { confirm } from './terminal.js';
 
 function portOption(value: string | undefined): number | undefined {
@@ -39,7 +40,7 @@ const SHA256_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 export function registerPartnersCommand(program: Command): void {
   const partners = program
     .command('partners')
-    .description('remote SFTP servers for transfer jobs (credentials sealed, host keys pinned)')
+    .description(commandDescription('partners'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;

@@ -14,6 +14,7 @@ import {
   withContext,
   withReadOnlyContext,
 } from './common.js';
+import { commandDescription } from './descriptions.js';
 import { type RuleFlags, ruleInputFromFlags, ruleOptions, rulePatchFromFlags } from './rules-options.js';
 import { registerRulesTest } from './rules-test.js';
 
@@ -113,9 +114,7 @@ function printAttempt(a: DeliveryAttempt): void {
 export function registerRulesCommand(program: Command): void {
   const rules = program
     .command('rules')
-    .description(
-      'event rules: on uploads, logins, job results or a schedule, send webhooks and mail, run commands, move files, run jobs, sweep old files',
-    )
+    .description(commandDescription('rules'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
     .addHelpText(

@@ -7,22 +7,27 @@ import {
   CONFIG_DESCRIPTIONS,
   CONFIG_SETTINGS,
   type ConfigKey,
+  configSchema,
   envNameOf,
   type FerryConfig,
   nestSettings,
   SERVE_FLAGS,
 } from '../config/schema.js';
-import { AppContext } from '../context.js';
 import { FerryError } from '../errors.js';
 import { loggers, rootLogger } from '../logger.js';
-import { prepareDataDir, type RunningFerry, startFerry } from '../server.js';
+import type { RunningFerry } from '../server.js';
 import { configFromOptions, describeError } from './common.js';
+import { commandDescription } from './descriptions.js';
 import { useLogFile } from './log-file.js';
-import { applyLandlock, chooseConfinement, dropPrivileges } from './process-hardening.js';
 
-export type { RunningFerry } from '../server.js';
-// Where `init` and older callers find them; the server lifecycle itself lives in src/server.ts.
-export { prepareDataDir, startFerry };
+// The server (src/server.ts: the store, the SSH stack) and the process hardening (the native confine addon)
+// are imported by the processes that serve, and by the short-lived one that prepares the data dir; the
+// primary of `--workers N` only forks and supervises, and holds none of it (docs/PERFORMANCE.md, idle memory).
+const serverModule = () => import('../server.js');
+const hardeningModule = () => import('./process-hardening.js');
+
+/** The cluster worker's role, in its environment: one that serves, or the one that prepares the data dir first. */
+const ROLE_VARIABLE = 'FERRY_WORKER_ROLE';
 
 /** `serve`'s flags by option name (commander camel-cases `--max-file-size` to `maxFileSize`). */
 type ServeFlags = Record<string, string | undefined> & { config?: string };
@@ -101,6 +106,7 @@ type WorkerMessage =
  * comes last). Returns the lines that say what is in force.
  */
 async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
+  const { applyLandlock, dropPrivileges } = await hardeningModule();
   const homes = (await running.context.store.users.list()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
   // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
   const store = running.config.store;
@@ -159,16 +165,11 @@ export function workerExecArgv(
  */
 async function runPrimary(config: FerryConfig, count: number, out: (line: string) => void): Promise<void> {
   rootLogger.level = config.logLevel;
-  const ctx = await AppContext.create(config, 'create');
-  try {
-    await prepareDataDir(ctx, out);
-  } finally {
-    await ctx.dispose();
-  }
+  cluster.setupPrimary({ execArgv: workerExecArgv() });
+  await prepareInChild();
   let stopping = false;
   let announced = false;
   const listening = new Map<number, number>();
-  cluster.setupPrimary({ execArgv: workerExecArgv() });
   /** A worker could not start (the port is taken, say): every worker stops and the primary exits with one line. */
   const fail = (message: string) => {
     if (stopping) return;
@@ -226,17 +227,63 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   watchParent(() => stop('SIGTERM'));
 }
 
+/**
+ * Runs the first-run work (confinement check, host keys, the admin account; the lines it prints) in a
+ * short-lived worker, so the primary never loads the store: what a process loaded stays in its memory for
+ * good. Resolves when it succeeded; when it failed (it printed why), the primary exits with its code.
+ */
+function prepareInChild(): Promise<void> {
+  return new Promise((resolve) => {
+    const child = cluster.fork({ [ROLE_VARIABLE]: 'prepare' });
+    child.once('exit', (code) => {
+      if (code === 0) resolve();
+      else process.exit(code || 1);
+    });
+  });
+}
+
+/** The preparing worker: what `runPrimary` would otherwise do in the primary, then exit. */
+async function prepare(config: FerryConfig, out: (line: string) => void): Promise<never> {
+  try {
+    const { chooseConfinement } = await hardeningModule();
+    out(chooseConfinement(config));
+    const { AppContext } = await import('../context.js');
+    const { prepareDataDir } = await serverModule();
+    const ctx = await AppContext.create(config, 'create');
+    try {
+      await prepareDataDir(ctx, out);
+    } finally {
+      await ctx.dispose();
+    }
+  } catch (err) {
+    const { message, exitCode } = describeError(err);
+    process.stderr.write(`ferry: ${message}\n`);
+    process.exit(exitCode);
+  }
+  // The IPC channel to the primary would keep this process alive.
+  process.exit(0);
+}
+
 /** The commander property of a flag: `--max-file-size` → `maxFileSize`. */
 const optionName = (flag: string) =>
   flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** What a setting's description says (nested settings are described by their key). */
-const describeSetting = (setting: string) => CONFIG_DESCRIPTIONS[setting.split('.')[0] as ConfigKey];
+/** What a setting's description says, with its default from the config schema unless the text gives it. */
+function describeSetting(setting: string): string {
+  const key = setting.split('.')[0] as ConfigKey;
+  const text = CONFIG_DESCRIPTIONS[key];
+  // Nested settings (store.url) and texts that explain their default in words keep their text.
+  if (setting.includes('.') || /\bdefault\b/.test(text)) return text;
+  const parsed = configSchema.shape[key].safeParse(undefined);
+  if (!parsed.success || parsed.data === undefined) return text;
+  const value = parsed.data as unknown;
+  const shown = Array.isArray(value) ? (value.length > 0 ? value.join(',') : 'none') : String(value);
+  return `${text} (default: ${shown})`;
+}
 
 export function registerServeCommand(program: Command): void {
-  const command = program
-    .command('serve')
-    .description('run the SFTP server (SQLite store and local disk in the data dir)');
+  const command = program.command('serve').description(commandDescription('serve'));
   // One option per row of SERVE_FLAGS, the table the README's reference agrees with.
   for (const { setting, flag, arg } of SERVE_FLAGS)
     command.option(`${flag} ${arg}`, `${describeSetting(setting)} [${envNameOf(setting)}]`);
@@ -267,6 +314,14 @@ export function registerServeCommand(program: Command): void {
       process.stdout.on('error', () => {});
       const out = (line: string) => process.stdout.write(`${line}\n`);
       useLogFile(config);
+      if (cluster.isWorker && process.env[ROLE_VARIABLE] === 'prepare') await prepare(config, out);
+      const count = config.workers === 0 ? availableParallelism() : config.workers;
+      if (count > 1 && cluster.isPrimary) {
+        await runPrimary(config, count, out);
+        return;
+      }
+      const { chooseConfinement } = await hardeningModule();
+      const { startFerry } = await serverModule();
       const confinement = chooseConfinement(config);
       if (cluster.isWorker) {
         // The primary printed the start-up lines; a worker reports the port it shares and its hardening, or why it failed.
@@ -285,21 +340,17 @@ export function registerServeCommand(program: Command): void {
         runUntilSignalled(running);
         return;
       }
+      // A single process: it prints the start-up lines itself.
       out(confinement);
-      const count = config.workers === 0 ? availableParallelism() : config.workers;
-      if (count <= 1) {
-        let running: RunningFerry;
-        try {
-          running = await startFerry(config, out);
-        } catch (err) {
-          // Exit now: a half-started server (a timer, a worker thread) must not keep the process alive.
-          process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
-          process.exit(err instanceof FerryError && err.code === 'ERR_CONFIG' ? 2 : 1);
-        }
-        for (const line of await hardenServingProcess(running)) out(line);
-        runUntilSignalled(running);
-        return;
+      let running: RunningFerry;
+      try {
+        running = await startFerry(config, out);
+      } catch (err) {
+        // Exit now: a half-started server (a timer, a worker thread) must not keep the process alive.
+        process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
+        process.exit(err instanceof FerryError && err.code === 'ERR_CONFIG' ? 2 : 1);
       }
-      await runPrimary(config, count, out);
+      for (const line of await hardenServingProcess(running)) out(line);
+      runUntilSignalled(running);
     });
 }

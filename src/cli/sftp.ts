@@ -10,6 +10,7 @@ import { connectSftp, HostKeyRejectedError, type PresentedHostKey } from '../tra
 import { addKnownHost, checkHostKey, hostKeyName, readKnownHosts } from '../transfers/known-hosts.js';
 import { Secret } from '../util/secret.js';
 import { CliError } from './common.js';
+import { commandDescription } from './descriptions.js';
 import { readPrivateKeyFile } from './keys-common.js';
 import { progressBar } from './progress.js';
 import { SftpShell } from './sftp-shell.js';
@@ -160,9 +161,7 @@ async function* batchLines(file: string): AsyncGenerator<string> {
 export function registerSftpCommand(program: Command): void {
   program
     .command('sftp')
-    .description(
-      'interactive SFTP client (OpenSSH sftp commands); SSHPASS in the environment gives the password',
-    )
+    .description(commandDescription('sftp'))
     .argument('<destination>', 'user@host[:path] or sftp://user@host[:port][/path]')
     .option('-P, --port <port>', 'port to connect to (default 22)')
     .option('-i, --identity <file>', 'private key file (OpenSSH, PEM, PuTTY .ppk)')

@@ -12,6 +12,7 @@ import {
   withContext,
   withReadOnlyContext,
 } from './common.js';
+import { commandDescription } from './descriptions.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -52,7 +53,7 @@ function printUser(view: UserView): void {
 export function registerUsersCommand(program: Command): void {
   const users = program
     .command('users')
-    .description('manage SFTP users (works offline against the data dir)')
+    .description(commandDescription('users'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
@@ -77,7 +78,7 @@ export function registerUsersCommand(program: Command): void {
       collect,
       [],
     )
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
       async (
         name: string,
@@ -121,7 +122,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
     .option('--home <dir>', 'absolute home directory')
     .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
       async (
         name: string,
@@ -151,7 +152,7 @@ export function registerUsersCommand(program: Command): void {
     .command('list')
     .description('list users')
     .option('--json', 'print JSON')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.admin.users.list();
@@ -173,7 +174,7 @@ export function registerUsersCommand(program: Command): void {
     .description("show a user's settings, keys and permissions")
     .argument('<name>', 'user name')
     .option('--json', 'print JSON')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const view = await ctx.admin.users.show(name);
@@ -186,7 +187,7 @@ export function registerUsersCommand(program: Command): void {
     .command('remove')
     .description('delete a user (their files stay on disk)')
     .argument('<name>', 'user name')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         await ctx.admin.users.remove(cliActor(), name);
@@ -199,7 +200,7 @@ export function registerUsersCommand(program: Command): void {
     .description("set a user's password")
     .argument('<name>', 'user name')
     .requiredOption('--password-stdin', 'read the password from standard input')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const password = await readSecretFromStdin('password');
       await withContext(opts(cmd), async (ctx) => {
@@ -216,7 +217,7 @@ export function registerUsersCommand(program: Command): void {
       .command(verb)
       .description(disabled ? 'refuse all logins of a user' : 'allow a disabled user to log in again')
       .argument('<name>', 'user name')
-      .option('--data-dir <dir>', 'data directory')
+      .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         await withContext(opts(cmd), async (ctx) => {
           await ctx.admin.users.setDisabled(cliActor(), name, disabled);
@@ -231,7 +232,7 @@ export function registerUsersCommand(program: Command): void {
     .description('accept the key(s) in an authorized_keys or .pub file')
     .argument('<name>', 'user name')
     .argument('<file>', 'authorized_keys or .pub file')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, file: string, _o: unknown, cmd: Command) => {
       const text = readKeyFile(file);
       await withContext(opts(cmd), async (ctx) => {
@@ -244,7 +245,7 @@ export function registerUsersCommand(program: Command): void {
     .description('remove the key(s) in a .pub file, or one given by its SHA256 fingerprint')
     .argument('<name>', 'user name')
     .argument('<file-or-fingerprint>', '.pub file, or SHA256:... fingerprint')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, what: string, _o: unknown, cmd: Command) => {
       const text = what.startsWith('SHA256:') ? what : readKeyFile(what);
       await withContext(opts(cmd), async (ctx) => {
@@ -260,7 +261,7 @@ export function registerUsersCommand(program: Command): void {
     .argument('<name>', 'user name')
     .option('--type <type>', 'ed25519, ecdsa or rsa', 'ed25519')
     .option('--output <file>', 'write the private key to a new file (mode 0600) instead of stdout')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, o: { type: string; output?: string }, cmd: Command) => {
       if (!['ed25519', 'ecdsa', 'rsa'].includes(o.type))
         throw new CliError(`unsupported key type '${o.type}'`, 2);
@@ -286,7 +287,7 @@ export function registerUsersCommand(program: Command): void {
     .command('enable')
     .description('create a TOTP secret and recovery codes (shown once) and require the code at login')
     .argument('<name>', 'user name')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const { uri, recoveryCodes, requiredMethods } = await ctx.admin.users.enableTotp(cliActor(), name);
@@ -307,7 +308,7 @@ export function registerUsersCommand(program: Command): void {
     .command('disable')
     .description('remove the TOTP secret and stop asking for codes')
     .argument('<name>', 'user name')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const restored = await ctx.admin.users.disableTotp(cliActor(), name);
@@ -321,7 +322,7 @@ export function registerUsersCommand(program: Command): void {
     .command('unlock')
     .description('end an account lockout (and forget its failed logins)')
     .argument('<name>', 'user name')
-    .option('--data-dir <dir>', 'data directory')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         await ctx.admin.users.unlock(cliActor(), name);

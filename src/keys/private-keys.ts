@@ -1,5 +1,10 @@
 // SSH key pairs: generate, parse any common private key file (OpenSSH, PEM, PKCS#8, PuTTY), export as OpenSSH, PEM or .ppk.
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  type ED25519KeyPairOptions,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { Secret } from '../util/secret.js';
 import {
   DSA_UNSUPPORTED,
@@ -91,18 +96,33 @@ function pairFromKeyObject(
   };
 }
 
+/**
+ * A new private key that shares nothing with the native job that generated it. Node 20 hands out the generated
+ * key object with the job's key (and its lock); a garbage collection during the JWK export below once destroyed
+ * that job while the export held the lock, and `ferry keys host generate` deadlocked. Encoding inside the job and
+ * importing the bytes gives a key object of its own.
+ */
+const DER: ED25519KeyPairOptions<'der', 'der'> = {
+  publicKeyEncoding: { type: 'spki', format: 'der' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+};
+
+function ownKey(pkcs8: Buffer): KeyObject {
+  return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+}
+
 /** Generates a new key pair: ed25519; ecdsa with bits 256 (default), 384 or 521; rsa with 2048..16384 bits (default 3072). */
 export function generateSshKeyPair(type: SshKeyType, bits?: number, comment = ''): SshKeyPair {
   if (type === 'ed25519') {
     if (bits !== undefined && bits !== 256)
       throw new KeyParseError('unsupported-type', 'ed25519 keys are always 256 bits');
-    return pairFromKeyObject(generateKeyPairSync('ed25519').privateKey, comment);
+    return pairFromKeyObject(ownKey(generateKeyPairSync('ed25519', DER).privateKey), comment);
   }
   if (type === 'ecdsa') {
     const curve = ECDSA_BITS[bits ?? 256];
     if (!curve) throw new KeyParseError('unsupported-type', 'ecdsa keys are 256, 384 or 521 bits');
     return pairFromKeyObject(
-      generateKeyPairSync('ec', { namedCurve: ECDSA_CURVES[curve].jwk }).privateKey,
+      ownKey(generateKeyPairSync('ec', { namedCurve: ECDSA_CURVES[curve].jwk, ...DER }).privateKey),
       comment,
     );
   }
@@ -112,7 +132,7 @@ export function generateSshKeyPair(type: SshKeyType, bits?: number, comment = ''
       throw new KeyParseError('unsupported-type', `rsa keys are ${RSA_MIN_BITS} to ${RSA_MAX_BITS} bits`);
     }
     return pairFromKeyObject(
-      generateKeyPairSync('rsa', { modulusLength: size, publicExponent: 65537 }).privateKey,
+      ownKey(generateKeyPairSync('rsa', { modulusLength: size, publicExponent: 65537, ...DER }).privateKey),
       comment,
     );
   }

@@ -1,0 +1,63 @@
+// `ferry --version` and the root help load commander and the command table, nothing else of Ferry's: the
+// start-up target (≤ 0.3 s, docs/PERFORMANCE.md) depends on it, and a stray top-level import would undo it.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { FERRY_BIN } from './helpers/cli.js';
+
+// A module-resolution hook (it runs on the loader thread) that prints every module the process loads.
+const HOOKS = `export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  process._rawDebug('LOADED ' + resolved.url);
+  return resolved;
+}`;
+const REGISTER = `import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}));`;
+
+/** The non-builtin modules `ferry ARGS` loads, as paths relative to the checkout, and what it printed. */
+function modulesLoadedBy(args: string[]): Promise<{ modules: string[]; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, FERRY_BIN, ...args],
+      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' }, timeout: 60_000 },
+      // The exit code is not the question (help without a command exits 2, a usage error).
+      (_err, stdout, stderr) => {
+        const loaded = [...stderr.matchAll(/^LOADED file:\/\/(.*)$/gm)].map((m) =>
+          m[1]!.replace(/^.*?\/(node_modules|dist|bin)\//, '$1/'),
+        );
+        resolve({ modules: [...new Set(loaded)], stdout });
+      },
+    );
+  });
+}
+
+const ALLOWED = [
+  'bin/ferry.js',
+  'dist/main.js',
+  'dist/cli/program.js',
+  'dist/cli/descriptions.js',
+  'node_modules/commander/esm.mjs',
+  'node_modules/commander/index.js',
+];
+
+for (const args of [['--version'], ['--help'], []]) {
+  test(`ferry ${args.join(' ') || '(no arguments)'} loads commander and the command table only`, async () => {
+    const run = await modulesLoadedBy(args);
+    assert.ok(run.modules.includes('dist/cli/program.js'), `the compiled CLI ran: ${run.modules.join(', ')}`);
+    assert.deepEqual(
+      run.modules.filter((m) => !ALLOWED.includes(m)),
+      [],
+      'modules loaded beyond commander and the command table',
+    );
+    if (args[0] === '--version') assert.match(run.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+}
+
+test('a named command loads its own module, and not the others', async () => {
+  const { modules } = await modulesLoadedBy(['migrate', '--help']);
+  assert.ok(modules.includes('dist/cli/migrate.js'));
+  for (const other of ['dist/cli/serve.js', 'dist/cli/sftp.js', 'dist/cli/users.js', 'dist/server.js']) {
+    assert.ok(!modules.includes(other), `${other} loaded for migrate --help`);
+  }
+});
