@@ -88,10 +88,32 @@ export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]
   // The log file is rotated by renaming within its directory, so that directory must stay writable too.
   if (config.logFile && !resolve(config.logFile).startsWith(`${dataDir}/`))
     rw.push(dirname(resolve(config.logFile)));
-  const ro = [CODE_ROOT, '/usr', '/lib', '/lib64', '/etc/ssl', '/etc/localtime', '/proc', '/dev/urandom'];
+  // Name resolution (webhook and SMTP hosts, partners by name) reads the resolver's files.
+  const resolver = [
+    '/etc/resolv.conf',
+    '/etc/hosts',
+    '/etc/nsswitch.conf',
+    '/etc/host.conf',
+    '/etc/gai.conf',
+  ];
+  const ro = [
+    CODE_ROOT,
+    '/lib',
+    '/lib64',
+    '/etc/ssl',
+    '/etc/localtime',
+    '/proc',
+    '/dev/urandom',
+    ...resolver,
+  ];
+  // Command rules (config rules.commands) run programs: the system's program directories may be executed then,
+  // and only then. The commands inherit this process's Landlock domain.
+  const programs = config.rules.commands ? ['/usr', '/bin', '/sbin', '/opt'] : [];
   const rules = [
     ...[...rw, '/dev/null'].map((path) => ({ path, access: 'rw' as const })),
     ...ro.map((path) => ({ path, access: 'ro' as const })),
+    ...(config.rules.commands ? [] : [{ path: '/usr', access: 'ro' as const }]),
+    ...programs.map((path) => ({ path, access: 'rx' as const })),
   ];
   // Paths this machine lacks (no /lib64, a job dir not made yet) get no rule.
   const abi = confine.landlock(rules.filter((r) => exists(r.path)));

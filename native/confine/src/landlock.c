@@ -45,14 +45,17 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
 }
 
 /* Adds one rule; returns 0 or an errno (the path is opened O_PATH just to name it). */
-static int add_rule(int ruleset, const char *path, bool rw, uint64_t handled, const char **sc) {
+/* access: "rw", "ro", or "rx" (read and execute: programs a command rule may run). */
+static int add_rule(int ruleset, const char *path, const char *mode, uint64_t handled, const char **sc) {
   int fd = open(path, O_PATH | O_CLOEXEC);
   if (fd < 0) {
     *sc = "open";
     return errno;
   }
   struct stat st;
-  uint64_t access = rw ? (LL_FILE_READ | LL_FILE_WRITE | LL_DIR_READ | LL_DIR_WRITE) : (LL_FILE_READ | LL_DIR_READ);
+  uint64_t access = LL_FILE_READ | LL_DIR_READ;
+  if (strcmp(mode, "rw") == 0) access |= LL_FILE_WRITE | LL_DIR_WRITE;
+  else if (strcmp(mode, "rx") == 0) access |= LANDLOCK_ACCESS_FS_EXECUTE;
   if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) access &= ~(uint64_t)LL_DIR_ONLY;
   struct landlock_path_beneath_attr attr = {.allowed_access = access & handled, .parent_fd = fd};
   int rc = (int)syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
@@ -62,7 +65,7 @@ static int add_rule(int ruleset, const char *path, bool rw, uint64_t handled, co
   return err;
 }
 
-/* landlock(rules: {path, access: 'rw'|'ro'}[]): number (ABI applied, 0 = no Landlock) */
+/* landlock(rules: {path, access: 'rw'|'ro'|'rx'}[]): number (ABI applied, 0 = no Landlock) */
 napi_value js_landlock(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   if (!get_args(env, info, 1, argv)) return NULL;
@@ -90,15 +93,15 @@ napi_value js_landlock(napi_env env, napi_callback_info info) {
     napi_get_element(env, argv[0], i, &rule);
     bool ok = napi_get_named_property(env, rule, "path", &v) == napi_ok && arg_string(env, v, &path) &&
               napi_get_named_property(env, rule, "access", &v) == napi_ok && arg_string(env, v, &access);
-    if (ok && strcmp(access, "rw") != 0 && strcmp(access, "ro") != 0) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "access must be 'rw' or 'ro'");
+    if (ok && strcmp(access, "rw") != 0 && strcmp(access, "ro") != 0 && strcmp(access, "rx") != 0) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "access must be 'rw', 'ro' or 'rx'");
       ok = false;
     }
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (!ok && !pending) napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "a rule is { path, access }");
     const char *sc = NULL;
-    int err = ok ? add_rule(ruleset, path, strcmp(access, "rw") == 0, handled, &sc) : 0;
+    int err = ok ? add_rule(ruleset, path, access, handled, &sc) : 0;
     if (err) throw_errno(env, err, sc, path);
     free(path);
     free(access);

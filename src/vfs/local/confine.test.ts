@@ -339,6 +339,26 @@ describe('landlock', () => {
     assertConfined(out);
   });
 
+  it("runs programs only from trees given 'rx' (command rules), not from 'ro' ones", async (t) => {
+    const q = JSON.stringify;
+    const run = async (usr: 'ro' | 'rx') => {
+      const script = `
+        const addon = require(${q(ADDON)});
+        const { execFileSync } = require('child_process');
+        const abi = addon.landlock([{ path: ${q(dir)}, access: 'rw' }, { path: '/usr', access: ${q(usr)} },
+          ...['/lib', '/lib64', '/bin'].filter((p) => require('fs').existsSync(p)).map((path) => ({ path, access: ${q(usr)} }))]);
+        let ran;
+        try { ran = execFileSync('/usr/bin/true') && 'ok'; } catch (e) { ran = e.code; }
+        console.log(JSON.stringify({ abi, ran }));`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
+      return JSON.parse(stdout) as { abi: number; ran: string };
+    };
+    const readOnly = await run('ro');
+    if (readOnly.abi === 0) return t.skip('kernel without Landlock');
+    assert.equal(readOnly.ran, 'EACCES');
+    assert.equal((await run('rx')).ran, 'ok');
+  });
+
   it('also covers the libuv pool and a worker that were already running when it was applied', async (t) => {
     // the case TSYNC exists for; below ABI 8 the addon's signal broadcast must do the same
     const out = await inChild(`

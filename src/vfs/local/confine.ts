@@ -64,7 +64,7 @@ export interface Confine {
    * Every thread is covered: by the kernel (LANDLOCK_RESTRICT_SELF_TSYNC, ABI 8+) or, before that, by
    * signalling each thread to restrict itself; throws (ETIMEDOUT, EBUSY) rather than cover only some.
    */
-  landlock(rules: ReadonlyArray<{ path: string; access: 'rw' | 'ro' }>): number;
+  landlock(rules: ReadonlyArray<{ path: string; access: 'rw' | 'ro' | 'rx' }>): number;
   /** Threads the last landlock() could not reach without TSYNC: they block all signals (Node's SIGUSR1 watchdog). */
   landlockUncoveredThreads(): number;
 }
