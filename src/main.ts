@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   jobs: async () => (await import('./cli/jobs.js')).registerJobsCommand,
   sftp: async () => (await import('./cli/sftp.js')).registerSftpCommand,
   migrate: async () => (await import('./cli/migrate.js')).registerMigrateCommand,
+  storage: async () => (await import('./cli/storage.js')).registerStorageCommand,
   // One module registers both: only one of the two keys is loaded unless help asks for all.
   backup: async () => (await import('./cli/backup.js')).registerBackupCommands,
 };

@@ -239,7 +239,7 @@ export function registerServeCommand(program: Command): void {
     .description('run the SFTP server (SQLite store and local disk in the data dir)');
   // One option per row of SERVE_FLAGS, the table the README's reference agrees with.
   for (const { setting, flag, arg } of SERVE_FLAGS)
-    command.option(`${flag} ${arg}`, `${describeSetting(setting)} [${envNameOf(setting)}]`);
+    command.option(`${flag} ${arg}`.trim(), `${describeSetting(setting)} [${envNameOf(setting)}]`);
   const flagOf = new Map(SERVE_FLAGS.map((f) => [f.setting, f.flag]));
   command
     .option('--config <file>', 'JSON config file [FERRY_CONFIG]')

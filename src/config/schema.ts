@@ -43,8 +43,32 @@ const storeUrl = z
     message: 'must be sqlite:<path> (e.g. sqlite:/var/lib/ferry/ferry.db) or postgres://user@host/db',
   });
 
-/** Where users' homes live; one member per backend, chosen by `backend` (FERRY_STORAGE_BACKEND). */
-const storageSchema = z.discriminatedUnion('backend', [z.object({ backend: z.literal('local') }).strict()]);
+/**
+ * Transparent encrypted storage of new files: on/off as a flag (FERRY_STORAGE_ENCRYPTION, --storage-encryption)
+ * or, in a file, `{"enabled": true, "plaintextFiles": "read" | "refuse"}` (what to do with files stored before).
+ */
+const storageEncryptionSchema = z
+  .union([
+    flag.transform((enabled) => ({ enabled, plaintextFiles: 'read' as const })),
+    z
+      .object({ enabled: flag.default(false), plaintextFiles: z.enum(['read', 'refuse']).default('read') })
+      .strict(),
+  ])
+  .prefault(false);
+
+/**
+ * Where users' homes live; one member per backend, chosen by `backend` (FERRY_STORAGE_BACKEND), 'local' when
+ * only other fields are set (FERRY_STORAGE_ENCRYPTION alone).
+ */
+const storageSchema = z.preprocess(
+  (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && !('backend' in v)
+      ? { backend: 'local', ...v }
+      : v,
+  z.discriminatedUnion('backend', [
+    z.object({ backend: z.literal('local'), encryption: storageEncryptionSchema }).strict(),
+  ]),
+);
 
 export const configSchema = z
   .object({
@@ -109,7 +133,7 @@ export const configSchema = z
     auditCheckpointInterval: z.coerce.number().int().min(0).max(1_000_000).default(1000),
     /** The store as a URL; unset means `sqlite:<dataDir>/ferry.db` (see `resolveStore`). */
     store: z.object({ url: storeUrl.optional() }).strict().default({}),
-    storage: storageSchema.default({ backend: 'local' }),
+    storage: storageSchema.prefault({}),
     diskSpaceLowPercent: z.coerce.number().min(0).max(99).default(5),
     diskSpaceCheckInterval: positiveSeconds.default(60),
     // Wrapped at once so the key never reaches a log or an error message.
@@ -158,11 +182,11 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 
 /**
  * Keys whose value is an object, set field by field: `store.url` from FERRY_STORE_URL (or the file's
- * `"store": {"url": …}`), `storage.backend` from FERRY_STORAGE_BACKEND.
+ * `"store": {"url": …}`), `storage.backend` from FERRY_STORAGE_BACKEND, `storage.encryption` from FERRY_STORAGE_ENCRYPTION.
  */
 export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
   store: ['url'],
-  storage: ['backend'],
+  storage: ['backend', 'encryption'],
 };
 
 /** Every setting as an operator names it: plain keys, and `key.field` for the nested ones. */
@@ -177,6 +201,7 @@ export const CONFIG_SETTINGS: readonly string[] = CONFIG_KEYS.flatMap((key) =>
 export const SERVE_FLAGS: readonly {
   readonly setting: string;
   readonly flag: string;
+  /** The option's argument ('' for an on/off flag). */
   readonly arg: string;
 }[] = [
   { setting: 'dataDir', flag: '--data-dir', arg: '<dir>' },
@@ -187,6 +212,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'user', flag: '--user', arg: '<name>' },
   { setting: 'store.url', flag: '--store', arg: '<url>' },
   { setting: 'storage.backend', flag: '--storage', arg: '<backend>' },
+  { setting: 'storage.encryption', flag: '--storage-encryption', arg: '' },
   { setting: 'uploadMode', flag: '--upload-mode', arg: '<mode>' },
   { setting: 'logLevel', flag: '--log-level', arg: '<level>' },
   { setting: 'logFile', flag: '--log-file', arg: '<file>' },
@@ -269,7 +295,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
   store:
     "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db); 'postgres://…' is not built yet",
-  storage: "where homes live: backend 'local' (the default; homes under <dataDir>/homes)",
+  storage:
+    "where homes live: backend 'local' (the default; homes under <dataDir>/homes); encryption: store new files encrypted (AES-256-GCM containers, keys wrapped under the master key; docs/ENCRYPTION.md)",
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
   diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
