@@ -9,6 +9,7 @@ import {
   IntegrityError,
   openSegment,
   plainSizeOf,
+  SEALED_SEGMENT_SIZE,
   SEGMENT_OVERHEAD,
   SEGMENT_SIZE,
   sealSegment,
@@ -16,9 +17,9 @@ import {
 } from './container.js';
 
 /** Segments kept decrypted per open file: bounds memory, absorbs out-of-order pipelined writes. */
-const CACHED_SEGMENTS = 4;
+const CACHED_SEGMENTS = 8;
 /** Sealed segments written but not yet stored, per file, before the writer waits (zero-filling a large hole). */
-const MAX_INFLIGHT_WRITES = 8;
+const MAX_INFLIGHT_WRITES = 16;
 
 interface Segment {
   /** Plaintext in [0, length); zeros from length to plain.length, so extending is setting length. */
@@ -44,6 +45,11 @@ export class EncryptedFile implements FsFile {
   #diskFinal: { index: number; length: number } | null;
   readonly #cache = new Map<number, Segment>();
   readonly #inflight = new Set<Promise<void>>();
+  readonly #loading = new Map<number, Promise<Segment>>();
+  /** Buffers of segments that left the cache, reused for new ones: fewer 64 KiB allocations, less GC. */
+  readonly #spare: Buffer[] = [];
+  /** Read buffers for sealed segments, returned once the segment is opened. */
+  readonly #scratch: Buffer[] = [];
   #failure: Error | undefined;
   #lastOp: Promise<void> = Promise.resolve();
   #lastChange: Promise<void> = Promise.resolve();
@@ -69,7 +75,7 @@ export class EncryptedFile implements FsFile {
     keys: ContainerKeys,
     name: string,
   ): Promise<EncryptedFile> {
-    await inner.write(0, [header, sealSegment(keys, 0, true, Buffer.alloc(0))]);
+    await inner.write(0, [header, ...sealSegment(keys, 0, true, Buffer.alloc(0))]);
     return new EncryptedFile(inner, keys, 0, name);
   }
 
@@ -104,10 +110,20 @@ export class EncryptedFile implements FsFile {
       const end = Math.min(size, position + length);
       const count = Math.max(0, end - position);
       const out = into ? into.subarray(0, headroom + count) : Buffer.allocUnsafe(headroom + count);
+      // Every segment of the read is loaded at once: a 255 KiB read waits for one round of preads, not four.
+      const first = Math.floor(position / SEGMENT_SIZE);
+      const segments =
+        count === 0
+          ? []
+          : await Promise.all(
+              Array.from({ length: Math.floor((end - 1) / SEGMENT_SIZE) - first + 1 }, (_, i) =>
+                this.#segment(first + i),
+              ),
+            );
       let at = position;
       while (at < end) {
         const index = Math.floor(at / SEGMENT_SIZE);
-        const segment = await this.#segment(index);
+        const segment = segments[index - first]!;
         const from = at - index * SEGMENT_SIZE;
         const take = Math.min(end - at, segment.length - from);
         segment.plain.copy(out, headroom + (at - position), from, from + take);
@@ -155,6 +171,8 @@ export class EncryptedFile implements FsFile {
         if (end % SEGMENT_SIZE === 0 && !this.#cache.has(finalIndex(end))) this.#fresh(finalIndex(end));
       }
       this.#trim(true);
+      // Backpressure: a writer faster than the disk waits here, so sealed segments in memory stay bounded.
+      while (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
     });
   }
 
@@ -206,38 +224,67 @@ export class EncryptedFile implements FsFile {
 
   /** A new zero segment in the cache. */
   #fresh(index: number): Segment {
-    const segment = { plain: Buffer.alloc(SEGMENT_SIZE), length: 0, dirty: true };
+    const segment = { plain: this.#zeroed(), length: 0, dirty: true };
     this.#cache.set(index, segment);
     return segment;
   }
 
   #widen(segment: Segment): void {
     if (segment.plain.length >= SEGMENT_SIZE) return;
-    const wide = Buffer.alloc(SEGMENT_SIZE);
+    const wide = this.#zeroed();
     segment.plain.copy(wide, 0, 0, segment.length);
     segment.plain = wide;
   }
 
+  /** A zeroed segment-sized buffer, recycled when one is spare. */
+  #zeroed(): Buffer {
+    const spare = this.#spare.pop();
+    return spare ? spare.fill(0) : Buffer.alloc(SEGMENT_SIZE);
+  }
+
+  /** Drops segment `index` from the cache, keeping its buffer for reuse (its contents are sealed or discarded). */
+  #evict(index: number, segment: Segment): void {
+    this.#cache.delete(index);
+    if (segment.plain.length === SEGMENT_SIZE && this.#spare.length < CACHED_SEGMENTS)
+      this.#spare.push(segment.plain);
+  }
+
   /** Segment `index` from the cache, or read from disk and authenticated (and then cached). */
-  async #segment(index: number): Promise<Segment> {
+  #segment(index: number): Promise<Segment> {
     const cached = this.#cache.get(index);
     if (cached) {
       // Most recently used last: the cache evicts from the front.
       this.#cache.delete(index);
       this.#cache.set(index, cached);
-      return cached;
+      return Promise.resolve(cached);
     }
+    // Pipelined reads (a client asks for 32 KiB pieces of one segment at once) share one load.
+    let loading = this.#loading.get(index);
+    if (!loading) {
+      loading = this.#load(index).finally(() => this.#loading.delete(index));
+      this.#loading.set(index, loading);
+    }
+    return loading;
+  }
+
+  async #load(index: number): Promise<Segment> {
     const final = this.#diskFinal?.index === index;
     const length = final ? this.#diskFinal!.length : SEGMENT_SIZE;
     // The inner file orders writes among themselves, not reads after writes.
     await this.#settle();
-    const sealed = await this.#inner.read(segmentOffset(index), length + SEGMENT_OVERHEAD);
-    if (sealed.length !== length + SEGMENT_OVERHEAD) {
-      throw new IntegrityError(
-        `${this.#name}: encrypted file is truncated (segment ${index} is missing or cut)`,
-      );
+    const scratch = this.#scratch.pop() ?? Buffer.allocUnsafe(SEALED_SEGMENT_SIZE);
+    let plain: Buffer;
+    try {
+      const sealed = await this.#inner.read(segmentOffset(index), length + SEGMENT_OVERHEAD, 0, scratch);
+      if (sealed.length !== length + SEGMENT_OVERHEAD) {
+        throw new IntegrityError(
+          `${this.#name}: encrypted file is truncated (segment ${index} is missing or cut)`,
+        );
+      }
+      plain = openSegment(this.#keys, index, final, sealed, this.#name);
+    } finally {
+      if (this.#scratch.length < 2) this.#scratch.push(scratch);
     }
-    const plain = openSegment(this.#keys, index, final, sealed, this.#name);
     const segment = this.#cache.get(index) ?? { plain, length, dirty: false };
     this.#cache.set(index, segment);
     return segment;
@@ -277,7 +324,7 @@ export class EncryptedFile implements FsFile {
         if (!mayStore) continue;
         this.#storeSegment(index, segment);
       }
-      this.#cache.delete(index);
+      this.#evict(index, segment);
     }
   }
 
