@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -124,6 +124,14 @@ test('an upload is stored encrypted: the marker is nowhere on disk, and get retu
   for (const file of stored) {
     assert.equal((await readFile(file)).indexOf(MARKER), -1, `${file} holds plaintext`);
   }
+});
+
+test('put -p keeps the times it sets after the last write (nothing written back later overrides them)', async () => {
+  await writeFile(join(work, 'dated.txt'), `${MARKER} with a date\n`);
+  await utimes(join(work, 'dated.txt'), 981_173_106, 981_173_106);
+  await ok(['put -p dated.txt']);
+  const home = join(dataDir, 'homes', 'alice');
+  assert.equal(Math.floor((await stat(join(home, 'dated.txt'))).mtimeMs / 1000), 981_173_106);
 });
 
 test('reput and reget continue transfers that stopped part way', async () => {

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FerryError } from '../../errors.js';
 import { RunTracker, runProperty } from '../../util/fuzz-fixture.js';
+import { LimitedFs } from '../limited-fs-fixture.js';
 import type { Fs } from '../types.js';
 import { HEADER_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './container.js';
 import { EncryptedFs } from './encrypted-fs.js';
@@ -223,6 +224,13 @@ describe('encrypted storage', () => {
     const whole = await readFile(p('g'));
     await writeRaw(p('g'), whole.subarray(0, whole.length - 28));
     await rejectsWithIo(get(fx.fs, p('g')));
+  });
+
+  it('refuses a backend that cannot write in place', () => {
+    assert.throws(
+      () => new EncryptedFs(new LimitedFs(fx.raw), { keys: new StorageKeyRing(storageKekOf(fx.master)) }),
+      (err: unknown) => err instanceof FerryError && err.code === 'ERR_UNSUPPORTED',
+    );
   });
 
   it('refuses files whose key was wrapped under another master key', async () => {

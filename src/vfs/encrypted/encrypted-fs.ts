@@ -1,7 +1,16 @@
 // Transparent encrypted storage: an Fs decorator that stores every new regular file as an AEAD container.
+import { UnsupportedError } from '../../errors.js';
 import { loggers } from '../../logger.js';
 import { ForwardingFs } from '../forwarding-fs.js';
-import type { Fs, FsDir, FsDirEntry, FsFile, FsOpenFlags, FsStat } from '../types.js';
+import {
+  canDo,
+  type Fs,
+  type FsDir,
+  type FsDirEntry,
+  type FsFile,
+  type FsOpenFlags,
+  type FsStat,
+} from '../types.js';
 import {
   decodeHeader,
   HEADER_SIZE,
@@ -43,6 +52,10 @@ export class EncryptedFs extends ForwardingFs {
   readonly #plaintext: PlaintextFiles;
 
   constructor(inner: Fs, options: EncryptedFsOptions) {
+    // A write inside a segment rewrites it in place, and a read anywhere reads its segment: both must be possible.
+    if (!canDo(inner, 'randomWrites') || !canDo(inner, 'randomReads')) {
+      throw new UnsupportedError('encrypted storage needs a backend with random reads and writes');
+    }
     super(inner);
     this.#keys = options.keys;
     this.#plaintext = options.plaintextFiles ?? 'read';
