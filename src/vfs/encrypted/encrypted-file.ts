@@ -17,9 +17,11 @@ import {
 } from './container.js';
 
 /** Segments kept decrypted per open file: bounds memory, absorbs out-of-order pipelined writes. */
-const CACHED_SEGMENTS = 8;
-/** Sealed segments written but not yet stored, per file, before the writer waits (zero-filling a large hole). */
-const MAX_INFLIGHT_WRITES = 16;
+const CACHED_SEGMENTS = 4;
+/** Sealed segments on their way to disk per open file before a writer waits: bounds memory when the disk is slow. */
+const MAX_INFLIGHT_WRITES = 8;
+/** Segment buffers kept for reuse per open file. */
+const SPARE_BUFFERS = 2;
 
 interface Segment {
   /** Plaintext in [0, length); zeros from length to plain.length, so extending is setting length. */
@@ -128,6 +130,10 @@ export class EncryptedFile implements FsFile {
         const take = Math.min(end - at, segment.length - from);
         segment.plain.copy(out, headroom + (at - position), from, from + take);
         at += take;
+        // Read to its end by a reader moving forward: no next read needs it, so it leaves the cache at once.
+        if (from + take === SEGMENT_SIZE && !segment.dirty && this.#cache.get(index) === segment) {
+          this.#evict(index, segment);
+        }
       }
       // Reaching the end proves it: a container cut at a segment boundary otherwise reads as a shorter whole file.
       if (end === size) await this.#segment(finalIndex(size));
@@ -245,7 +251,7 @@ export class EncryptedFile implements FsFile {
   /** Drops segment `index` from the cache, keeping its buffer for reuse (its contents are sealed or discarded). */
   #evict(index: number, segment: Segment): void {
     this.#cache.delete(index);
-    if (segment.plain.length === SEGMENT_SIZE && this.#spare.length < CACHED_SEGMENTS)
+    if (segment.plain.length === SEGMENT_SIZE && this.#spare.length < SPARE_BUFFERS)
       this.#spare.push(segment.plain);
   }
 

@@ -92,6 +92,10 @@ describe('encrypted storage', () => {
       fc.constant({ kind: 'reopen' as const }),
       // Pipelined, as SFTP clients send them: issued together, applied in order.
       fc.record({
+        kind: fc.constant('reads' as const),
+        reads: fc.array(fc.record({ at: fc.nat(4 * S), length: fc.nat(100_000) }), { maxLength: 8 }),
+      }),
+      fc.record({
         kind: fc.constant('burst' as const),
         writes: fc.array(fc.record({ at: fc.nat(4 * S), length: fc.nat(40_000) }), { maxLength: 8 }),
       }),
@@ -118,6 +122,15 @@ describe('encrypted storage', () => {
                   const data = randomBytes(o.length);
                   await file.write(o.at, data);
                   apply(o.at, data);
+                } else if (o.kind === 'reads') {
+                  const open = file;
+                  const got = await Promise.all(o.reads.map((r) => open.read(r.at, r.length)));
+                  for (const [i, r] of o.reads.entries()) {
+                    assert.ok(
+                      got[i]!.equals(model.subarray(r.at, r.at + r.length)),
+                      `pipelined read at ${r.at}`,
+                    );
+                  }
                 } else if (o.kind === 'burst') {
                   const writes = o.writes.map((w) => ({ at: w.at, data: randomBytes(w.length) }));
                   const open = file;
