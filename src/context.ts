@@ -225,13 +225,13 @@ export class AppContext {
   }
 
   /**
-   * Every home as stored, without encryption (for maintenance such as `ferry storage rekey`): the backend
-   * `storage.backend` names, rooted at the homes directory.
+   * A directory of homes as stored, without encryption (for maintenance such as `ferry storage rekey`): the
+   * backend `storage.backend` names, rooted at `root` (the homes directory, or a user's own home).
    */
-  storedHomes(): Fs {
+  storedTree(root: string): Fs {
     switch (this.config.storage.backend) {
       case 'local':
-        return new LocalFs({ root: this.paths.homes });
+        return new LocalFs({ root });
     }
   }
 

@@ -147,6 +147,23 @@ test('reput and reget continue transfers that stopped part way', async () => {
 
 test('storage rekey moves data keys to another master key and back; the server reads only what its key wraps', async () => {
   await ok(['put data.bin rekeyed.bin']);
+  // A home outside the homes directory (inside the data dir: Landlock allows no more) is re-keyed too.
+  const added = await runFerry([
+    'users',
+    'add',
+    'bob',
+    '--public-key',
+    key.publicPath,
+    '--home',
+    join(dataDir, 'elsewhere', 'bob'),
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(added.code, 0, added.stderr);
+  const asBob = (lines: string[]) =>
+    sftpBatch({ port, user: 'bob', identity: key.privatePath, batch: `${lines.join('\n')}\n`, cwd: work });
+  const bobPut = await asBob(['put data.bin bob.bin']);
+  assert.equal(bobPut.code, 0, bobPut.stderr);
   const other = join(work, 'other.key');
   await writeFile(other, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   const away = await runFerry(['storage', 'rekey', '--new-master-key', other, '--data-dir', dataDir]);
@@ -158,10 +175,17 @@ test('storage rekey moves data keys to another master key and back; the server r
 
   const refused = await sftp(['get rekeyed.bin refused.bin']);
   assert.notEqual(refused.code, 0, 'the server, still on the old key, cannot open the file');
+  assert.notEqual(
+    (await asBob(['get bob.bin bob.refused'])).code,
+    0,
+    "bob's file moved to the other key too",
+  );
 
   const back = await runFerry(['storage', 'rekey', '--old-master-key', other, '--data-dir', dataDir]);
   assert.equal(back.code, 0, back.stderr);
   await ok(['get rekeyed.bin back.bin']);
+  assert.equal((await asBob(['get bob.bin bob.back'])).code, 0);
+  assert.equal(await sha256File(join(work, 'bob.back')), await sha256File(join(work, 'data.bin')));
   assert.equal(await sha256File(join(work, 'back.bin')), await sha256File(join(work, 'data.bin')));
 
   const usage = await runFerry(['storage', 'rekey', '--data-dir', dataDir]);

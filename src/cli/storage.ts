@@ -1,9 +1,14 @@
 // `ferry storage rekey`: re-wraps encrypted files' data keys under another master key without rewriting contents.
+
+import { resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
+import { FerryError } from '../errors.js';
 import { MasterKey } from '../keys/sealing.js';
-import { rekeyTree } from '../vfs/encrypted/rekey.js';
+import type { UserRecord } from '../store/types.js';
+import { type RekeyReport, rekeyTree } from '../vfs/encrypted/rekey.js';
 import { type StorageKek, StorageKeyRing, storageKekOf } from '../vfs/encrypted/storage-keys.js';
+import type { Fs } from '../vfs/types.js';
 import { CliError, type DataDirOption, withContext } from './common.js';
 
 interface RekeyOptions {
@@ -16,6 +21,28 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 /** A master key from a file (32 bytes, hex or base64, mode 0600), as the data dir's master.key is read. */
 function keyFile(file: string): StorageKek {
   return storageKekOf(MasterKey.load(undefined, file, { generate: false }));
+}
+
+/** The homes directory and every home outside it (users added with --home), none inside another. */
+function homeRoots(homes: string, users: readonly UserRecord[]): string[] {
+  const all = [homes, ...users.flatMap((u) => (u.homeDir ? [resolve(u.homeDir)] : []))].sort();
+  const inside = (dir: string, root: string) => dir === root || dir.startsWith(`${root}${sep}`);
+  return all.filter((dir, i) => !all.slice(0, i).some((root) => inside(dir, root)));
+}
+
+/** One root re-keyed, its paths reported as on disk; a root that does not exist (nothing stored yet) is empty. */
+async function rekeyRoot(fs: Fs, root: string, ring: StorageKeyRing): Promise<RekeyReport> {
+  try {
+    const report = await rekeyTree(fs, '/', ring);
+    return { ...report, failed: report.failed.map((f) => ({ ...f, message: `${root}${f.message}` })) };
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'ERR_NOT_FOUND') {
+      return { rewrapped: 0, alreadyCurrent: 0, plain: 0, failed: [] };
+    }
+    throw err;
+  } finally {
+    await fs.dispose?.();
+  }
 }
 
 export function registerStorageCommand(program: Command): void {
@@ -58,7 +85,14 @@ export function registerStorageCommand(program: Command): void {
         const ring = o.newMasterKey
           ? new StorageKeyRing(keyFile(o.newMasterKey), [current, ...older])
           : new StorageKeyRing(current, older);
-        const report = await rekeyTree(ctx.storedHomes(), '/', ring);
+        const report: RekeyReport = { rewrapped: 0, alreadyCurrent: 0, plain: 0, failed: [] };
+        for (const root of homeRoots(ctx.paths.homes, await ctx.store.users.list())) {
+          const part = await rekeyRoot(ctx.storedTree(root), root, ring);
+          report.rewrapped += part.rewrapped;
+          report.alreadyCurrent += part.alreadyCurrent;
+          report.plain += part.plain;
+          report.failed.push(...part.failed);
+        }
         const toKeyId = ring.current.id.toString('hex');
         await ctx.admin.data.storageRekeyed(cliActor(), ctx.paths.homes, {
           toKeyId,

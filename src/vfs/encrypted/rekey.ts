@@ -84,6 +84,7 @@ async function rekeyFile(
       await file.close();
     }
   } catch (err) {
-    report.failed.push({ path, message: err instanceof FerryError ? err.message : String(err) });
+    const message = err instanceof FerryError ? err.message : String(err);
+    report.failed.push({ path, message: message.startsWith(path) ? message : `${path}: ${message}` });
   }
 }
