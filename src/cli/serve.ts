@@ -9,6 +9,7 @@ import {
   type ConfigKey,
   envNameOf,
   type FerryConfig,
+  NESTED_DESCRIPTIONS,
   nestSettings,
   SERVE_FLAGS,
 } from '../config/schema.js';
@@ -231,7 +232,8 @@ const optionName = (flag: string) =>
   flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** What a setting's description says (nested settings are described by their key). */
-const describeSetting = (setting: string) => CONFIG_DESCRIPTIONS[setting.split('.')[0] as ConfigKey];
+const describeSetting = (setting: string) =>
+  NESTED_DESCRIPTIONS[setting] ?? CONFIG_DESCRIPTIONS[setting.split('.')[0] as ConfigKey];
 
 export function registerServeCommand(program: Command): void {
   const command = program

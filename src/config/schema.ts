@@ -295,9 +295,14 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
   store:
     "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db); 'postgres://…' is not built yet",
-  storage:
-    "where homes live: backend 'local' (the default; homes under <dataDir>/homes); encryption: store new files encrypted (AES-256-GCM containers, keys wrapped under the master key; docs/ENCRYPTION.md)",
+  storage: "where homes live: backend 'local' (the default; homes under <dataDir>/homes)",
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
   diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
+};
+
+/** Nested settings with a description of their own; the others are described by their key's line. */
+export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  'storage.encryption':
+    'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md)',
 };
