@@ -29,13 +29,23 @@ import {
 } from './servers.js';
 import { HOST_KEY_ALGORITHM, KEX } from './sftp-client.js';
 import { startup } from './startup.js';
+import { encryptedStorage } from './storage-encryption.js';
 
 const execFileAsync = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = 1024 * 1024;
 const WARM_UP_BYTES = 64 * MIB;
 
-const SCENARIOS = ['startup', 'single', 'concurrent', 'handshakes', 'idle', 'listing', 'rules'] as const;
+const SCENARIOS = [
+  'startup',
+  'single',
+  'concurrent',
+  'handshakes',
+  'idle',
+  'listing',
+  'rules',
+  'storage',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Plan {
@@ -99,7 +109,7 @@ const QUICK: Plan = {
   rulesRuns: 2,
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -263,6 +273,32 @@ async function main(): Promise<number> {
         await ensureManyFiles(layout.sharedDir, plan.listingFiles);
         log(`listing: ${plan.listingRuns} runs per server`);
         measurements.push(...(await listing(ctx(plan.listingRuns), plan.listingFiles)));
+      }
+
+      if (only.has('storage')) {
+        log(
+          `encrypted storage: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs, encrypted vs plain Ferry`,
+        );
+        const path = join(clientDir, 'storage.bin');
+        const source = {
+          path,
+          bytes: plan.singleBytes,
+          sha256: await writeRandomFile(path, plan.singleBytes),
+        };
+        measurements.push(
+          ...(await encryptedStorage({
+            repo,
+            layout,
+            cleanup,
+            plain: ferry,
+            workers,
+            client: { key, cleanup },
+            source,
+            clientDir,
+            runs: plan.singleRuns,
+            log,
+          })),
+        );
       }
 
       if (receivers) {

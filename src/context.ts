@@ -24,7 +24,9 @@ import { loggers } from './logger.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 import { TransferService } from './transfers/service.js';
-import { localHomeFs } from './vfs/local/local-fs.js';
+import { EncryptedFs } from './vfs/encrypted/encrypted-fs.js';
+import { StorageKeyRing, storageKekOf } from './vfs/encrypted/storage-keys.js';
+import { LocalFs, localHomeFs } from './vfs/local/local-fs.js';
 import type { Fs } from './vfs/types.js';
 
 export interface DataPaths {
@@ -106,12 +108,25 @@ async function openStore(config: FerryConfig, access: DataDirAccess): Promise<St
   }
 }
 
-/** The storage of users' homes `config.storage` names: the one place an Fs backend is chosen. */
-function homeFsFactory(config: FerryConfig): (identity: { readonly homeDir: string }) => Fs {
-  switch (config.storage.backend) {
-    case 'local':
-      return localHomeFs;
-  }
+/**
+ * The storage of users' homes `config.storage` names: the one place an Fs backend is chosen, and wrapped in
+ * encrypted storage when `storage.encryption` is on. `storageKeys` is asked at a session's first use of its home,
+ * so commands that open no home never load the master key.
+ */
+function homeFsFactory(
+  config: FerryConfig,
+  storageKeys: () => StorageKeyRing,
+): (identity: { readonly homeDir: string }) => Fs {
+  const backend = (() => {
+    switch (config.storage.backend) {
+      case 'local':
+        return localHomeFs;
+    }
+  })();
+  const { encryption } = config.storage;
+  if (!encryption.enabled) return backend;
+  return (identity) =>
+    new EncryptedFs(backend(identity), { keys: storageKeys(), plaintextFiles: encryption.plaintextFiles });
 }
 
 export class AppContext {
@@ -132,6 +147,7 @@ export class AppContext {
   /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
   readonly budgets: ResourceLedger;
   #masterKey: MasterKey | undefined;
+  #storageKeys: StorageKeyRing | undefined;
   readonly #access: DataDirAccess;
   /** What the store holds sealed, counted at open when the key file was missing ('' when nothing). */
   readonly #sealedWithMissingKey: string;
@@ -162,7 +178,7 @@ export class AppContext {
     });
     this.events.subscribe(this.audit.listener);
     const uploadAdmission = new UploadAdmission(this.health);
-    const homeFs = homeFsFactory(config);
+    const homeFs = homeFsFactory(config, () => this.storageKeys);
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
@@ -207,6 +223,23 @@ export class AppContext {
       sealedData: this.#sealedWithMissingKey,
     });
     return this.#masterKey;
+  }
+
+  /** The keys wrapping stored files' data keys (encrypted storage): derived from the master key. */
+  get storageKeys(): StorageKeyRing {
+    this.#storageKeys ??= new StorageKeyRing(storageKekOf(this.masterKey));
+    return this.#storageKeys;
+  }
+
+  /**
+   * A directory of homes as stored, without encryption (for maintenance such as `ferry storage rekey`): the
+   * backend `storage.backend` names, rooted at `root` (the homes directory, or a user's own home).
+   */
+  storedTree(root: string): Fs {
+    switch (this.config.storage.backend) {
+      case 'local':
+        return new LocalFs({ root });
+    }
   }
 
   get hostKeys(): HostKeyManager {

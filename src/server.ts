@@ -386,6 +386,7 @@ export async function startFerry(
           dataDir: config.dataDir,
           store: config.store.driver,
           storage: config.storage.backend,
+          storageEncryption: config.storage.encryption.enabled,
           services: services.names,
         },
       }),

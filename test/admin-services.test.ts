@@ -271,6 +271,16 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
         sourceDataDir: null,
       }),
   },
+  {
+    action: 'storage.rekey',
+    run: () =>
+      ctx.admin.data.storageRekeyed(actor, '/var/lib/ferry/homes', {
+        toKeyId: '0123456789abcdef',
+        rewrapped: 3,
+        alreadyCurrent: 1,
+        failed: 0,
+      }),
+  },
   { action: 'users.remove', run: () => ctx.admin.users.remove(actor, 'alice') },
 ];
 

@@ -1,4 +1,4 @@
-// Backups and restores of the data dir: the copying is the CLI's; this records who did it (an admin event each).
+// Backups, restores and storage re-keying of the data dir: the work is the CLI's; this records who did it (an admin event each).
 import type { Actor } from './actor.js';
 import type { AdminRecorder } from './recorder.js';
 import { checkActor } from './recorder.js';
@@ -18,6 +18,16 @@ export class DataAdmin {
   ): Promise<void> {
     checkActor(actor);
     await this.#record.record(actor, 'data.backup', file, changes);
+  }
+
+  /** Stored files' data keys were re-wrapped (`ferry storage rekey`); `changes` hold counts and key ids, never keys. */
+  async storageRekeyed(
+    actor: Actor,
+    homes: string,
+    changes: { toKeyId: string; rewrapped: number; alreadyCurrent: number; failed: number },
+  ): Promise<void> {
+    checkActor(actor);
+    await this.#record.record(actor, 'storage.rekey', homes, changes);
   }
 
   /** A backup was restored into this data dir. */

@@ -52,6 +52,10 @@ export const COMMAND_SUMMARIES = {
     description:
       "apply pending schema migrations to the data dir's store (forward only; every command also applies them on open)",
   },
+  storage: {
+    term: 'storage [options]',
+    description: "encrypted storage of users' files (ferry serve --storage-encryption): rekey",
+  },
   backup: {
     term: 'backup [options]',
     description: "write a consistent backup of the data dir's store (online: servers may keep running)",

@@ -73,6 +73,8 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'jobs enable': 'ferry jobs enable acme-in',
   'jobs disable': 'ferry jobs disable acme-in',
   'jobs remove': 'ferry jobs remove acme-in',
+  storage: 'ferry storage rekey --new-master-key /root/master.key.new',
+  'storage rekey': 'ferry storage rekey --old-master-key /mnt/old-ferry/master.key',
   sftp: 'ferry sftp -P 2222 -i ~/.ssh/id_ed25519 alice@sftp.example.com',
 };
 

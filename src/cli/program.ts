@@ -24,6 +24,7 @@ export const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = 
   rules: async () => (await import('./rules.js')).registerRulesCommand,
   sftp: async () => (await import('./sftp.js')).registerSftpCommand,
   migrate: async () => (await import('./migrate.js')).registerMigrateCommand,
+  storage: async () => (await import('./storage.js')).registerStorageCommand,
   backup: async () => (await import('./backup.js')).registerBackupCommands,
   restore: async () => (await import('./backup.js')).registerBackupCommands,
 };

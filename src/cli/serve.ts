@@ -10,6 +10,7 @@ import {
   configSchema,
   envNameOf,
   type FerryConfig,
+  NESTED_DESCRIPTIONS,
   nestSettings,
   SERVE_FLAGS,
 } from '../config/schema.js';
@@ -268,9 +269,10 @@ async function prepare(config: FerryConfig, out: (line: string) => void): Promis
 const optionName = (flag: string) =>
   flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** What a setting's description says (nested settings are described by their key). */
 /** What a setting's description says, with its default from the config schema unless the text gives it. */
 function describeSetting(setting: string): string {
+  const nested = NESTED_DESCRIPTIONS[setting];
+  if (nested !== undefined) return nested;
   const key = setting.split('.')[0] as ConfigKey;
   const text = CONFIG_DESCRIPTIONS[key];
   // Nested settings (store.url) and texts that explain their default in words keep their text.
@@ -286,7 +288,7 @@ export function registerServeCommand(program: Command): void {
   const command = program.command('serve').description(commandDescription('serve'));
   // One option per row of SERVE_FLAGS, the table the README's reference agrees with.
   for (const { setting, flag, arg } of SERVE_FLAGS)
-    command.option(`${flag} ${arg}`, `${describeSetting(setting)} [${envNameOf(setting)}]`);
+    command.option(`${flag} ${arg}`.trim(), `${describeSetting(setting)} [${envNameOf(setting)}]`);
   const flagOf = new Map(SERVE_FLAGS.map((f) => [f.setting, f.flag]));
   command
     .option('--config <file>', 'JSON config file [FERRY_CONFIG]')

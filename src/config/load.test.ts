@@ -129,8 +129,9 @@ test('store.url chooses the store driver: sqlite paths resolve, postgres URLs st
 });
 
 test('storage is a union on its backend, set from the file or FERRY_STORAGE_BACKEND', () => {
-  assert.deepEqual(loadConfig({ env: {} }).storage, { backend: 'local' });
-  assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_BACKEND: 'local' } }).storage, { backend: 'local' });
+  const plain = { backend: 'local', encryption: { enabled: false, plaintextFiles: 'read' } };
+  assert.deepEqual(loadConfig({ env: {} }).storage, plain);
+  assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_BACKEND: 'local' } }).storage, plain);
   assert.throws(
     () => loadConfig({ env: { FERRY_STORAGE_BACKEND: 's3' } }),
     (err: Error) =>
@@ -223,5 +224,27 @@ test('command actions are off unless rules.commands is turned on', () => {
   assert.throws(
     () => loadConfig({ env: { FERRY_RULES_COMMANDS: 'perhaps' } }),
     (err: Error) => err instanceof ConfigError && /rules\.commands: must be true or false/.test(err.message),
+  );
+});
+
+test('storage encryption is on from FERRY_STORAGE_ENCRYPTION, the serve flag or the file', async (t) => {
+  const on = { enabled: true, plaintextFiles: 'read' };
+  assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_ENCRYPTION: 'true' } }).storage.encryption, on);
+  assert.deepEqual(loadConfig({ env: {}, flags: { storage: { encryption: true } } }).storage.encryption, on);
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ferry.json');
+  await writeFile(
+    file,
+    JSON.stringify({ storage: { encryption: { enabled: true, plaintextFiles: 'refuse' } } }),
+  );
+  assert.deepEqual(loadConfig({ env: {}, file }).storage, {
+    backend: 'local',
+    encryption: { enabled: true, plaintextFiles: 'refuse' },
+  });
+  assert.throws(
+    () => loadConfig({ env: { FERRY_STORAGE_ENCRYPTION: 'maybe' } }),
+    (err: Error) =>
+      err instanceof ConfigError && /storage\.encryption.*FERRY_STORAGE_ENCRYPTION/.test(err.message),
   );
 });

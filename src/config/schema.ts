@@ -92,8 +92,32 @@ const rulesSchema = z
   })
   .strict();
 
-/** Where users' homes live; one member per backend, chosen by `backend` (FERRY_STORAGE_BACKEND). */
-const storageSchema = z.discriminatedUnion('backend', [z.object({ backend: z.literal('local') }).strict()]);
+/**
+ * Transparent encrypted storage of new files: on/off as a flag (FERRY_STORAGE_ENCRYPTION, --storage-encryption)
+ * or, in a file, `{"enabled": true, "plaintextFiles": "read" | "refuse"}` (what to do with files stored before).
+ */
+const storageEncryptionSchema = z
+  .union([
+    flag.transform((enabled) => ({ enabled, plaintextFiles: 'read' as const })),
+    z
+      .object({ enabled: flag.default(false), plaintextFiles: z.enum(['read', 'refuse']).default('read') })
+      .strict(),
+  ])
+  .prefault(false);
+
+/**
+ * Where users' homes live; one member per backend, chosen by `backend` (FERRY_STORAGE_BACKEND), 'local' when
+ * only other fields are set (FERRY_STORAGE_ENCRYPTION alone).
+ */
+const storageSchema = z.preprocess(
+  (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && !('backend' in v)
+      ? { backend: 'local', ...v }
+      : v,
+  z.discriminatedUnion('backend', [
+    z.object({ backend: z.literal('local'), encryption: storageEncryptionSchema }).strict(),
+  ]),
+);
 
 export const configSchema = z
   .object({
@@ -158,7 +182,7 @@ export const configSchema = z
     auditCheckpointInterval: z.coerce.number().int().min(0).max(1_000_000).default(1000),
     /** The store as a URL; unset means `sqlite:<dataDir>/ferry.db` (see `resolveStore`). */
     store: z.object({ url: storeUrl.optional() }).strict().default({}),
-    storage: storageSchema.default({ backend: 'local' }),
+    storage: storageSchema.prefault({}),
     diskSpaceLowPercent: z.coerce.number().min(0).max(99).default(5),
     diskSpaceCheckInterval: positiveSeconds.default(60),
     smtp: smtpSchema.prefault({}),
@@ -209,11 +233,11 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 
 /**
  * Keys whose value is an object, set field by field: `store.url` from FERRY_STORE_URL (or the file's
- * `"store": {"url": …}`), `storage.backend` from FERRY_STORAGE_BACKEND.
+ * `"store": {"url": …}`), `storage.backend` from FERRY_STORAGE_BACKEND, `storage.encryption` from FERRY_STORAGE_ENCRYPTION.
  */
 export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
   store: ['url'],
-  storage: ['backend'],
+  storage: ['backend', 'encryption'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
 };
@@ -233,6 +257,7 @@ export const CONFIG_SETTINGS: readonly string[] = CONFIG_KEYS.flatMap((key) =>
 export const SERVE_FLAGS: readonly {
   readonly setting: string;
   readonly flag: string;
+  /** The option's argument ('' for an on/off flag). */
   readonly arg: string;
 }[] = [
   { setting: 'dataDir', flag: '--data-dir', arg: '<dir>' },
@@ -243,6 +268,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'user', flag: '--user', arg: '<name>' },
   { setting: 'store.url', flag: '--store', arg: '<url>' },
   { setting: 'storage.backend', flag: '--storage', arg: '<backend>' },
+  { setting: 'storage.encryption', flag: '--storage-encryption', arg: '' },
   { setting: 'uploadMode', flag: '--upload-mode', arg: '<mode>' },
   { setting: 'logLevel', flag: '--log-level', arg: '<level>' },
   { setting: 'logFile', flag: '--log-file', arg: '<file>' },
@@ -331,4 +357,10 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
   smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
+};
+
+/** Nested settings with a description of their own; the others are described by their key's line. */
+export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  'storage.encryption':
+    'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md)',
 };

@@ -62,6 +62,7 @@ export const ADMIN_ACTIONS = {
   'audit.prune': 'audit records older than the retention period deleted',
   'data.backup': 'a backup taken',
   'data.restore': 'a backup restored',
+  'storage.rekey': "stored files' data keys re-wrapped under another master key",
 } as const;
 
 export type AdminAction = keyof typeof ADMIN_ACTIONS;

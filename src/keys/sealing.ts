@@ -1,5 +1,5 @@
 // Encryption of secrets at rest (private keys, partner passwords) with the master key: AES-256-GCM, bound to a label.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { ConfigError, FerryError } from '../errors.js';
 import { Secret } from '../util/secret.js';
@@ -69,6 +69,16 @@ export class MasterKey {
       );
     }
     return new MasterKey(decodeMasterKey(readFileSync(file, 'utf8'), file));
+  }
+
+  /**
+   * A 32-byte key for one use derived from the master key (HKDF-SHA256, `label` as info), e.g. the key that
+   * wraps stored files' data keys: that use never sees the master key itself, and keys of other labels stay apart.
+   */
+  deriveKey(label: string): Secret<Buffer> {
+    return new Secret(
+      Buffer.from(hkdfSync('sha256', this.#key.reveal(), Buffer.alloc(0), `ferry:${label}`, KEY_BYTES)),
+    );
   }
 
   /** Encrypts `plaintext`; `label` (e.g. 'host-key') is authenticated, so a sealed value cannot be moved to another use. */

@@ -1,0 +1,191 @@
+// The encrypted-storage container format: a header holding the file's wrapped data key, then AES-256-GCM segments.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { FerryError } from '../../errors.js';
+import type { StorageKeyRing } from './storage-keys.js';
+
+/*
+ * Layout (all integers big-endian):
+ *   header (96 bytes): magic 'FERRYENC' | version u8 (1) | segment shift u8 (16) | reserved u16 (0) |
+ *     file id (16 random bytes) | key id (8: which key-encryption key wrapped the data key) |
+ *     wrap nonce (12) | wrapped data key (32) | wrap tag (16)
+ *   segments: nonce (12) | ciphertext (the plaintext's length) | tag (16)
+ * Every segment but the last holds SEGMENT_SIZE plaintext bytes; the last ("final") holds 0..SEGMENT_SIZE-1,
+ * so a file whose size is a multiple of the segment size ends in an empty final segment. The plaintext size
+ * therefore follows from the container's length alone (stat is one lstat plus a header check). A segment's
+ * associated data is file id | segment index (u64) | final flag: a segment moved within the file, into another
+ * file, or a container cut at any length fails authentication.
+ *
+ * Nonces are random per sealing and stored with the segment, not derived from the index: a segment is sealed
+ * again on every rewrite (resumed uploads extend the final segment, random writes rewrite segments in place),
+ * and GCM under a repeated (key, nonce) leaks the XOR of plaintexts and the authentication key. 96 random bits
+ * per sealing stay far below the 2^32 sealings per key NIST allows (1 TiB is 2^24 segments).
+ */
+
+export const MAGIC = Buffer.from('FERRYENC', 'latin1');
+export const FORMAT_VERSION = 1;
+export const SEGMENT_SHIFT = 16;
+export const SEGMENT_SIZE = 1 << SEGMENT_SHIFT;
+export const HEADER_SIZE = 96;
+const FILE_ID_BYTES = 16;
+const KEY_ID_BYTES = 8;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const DATA_KEY_BYTES = 32;
+/** Bytes a segment adds to its plaintext on disk. */
+export const SEGMENT_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+export const SEALED_SEGMENT_SIZE = SEGMENT_SIZE + SEGMENT_OVERHEAD;
+/** The smallest container: a header and an empty final segment. */
+export const MIN_CONTAINER_SIZE = HEADER_SIZE + SEGMENT_OVERHEAD;
+
+const KEY_ID_AT = 28;
+const WRAP_AAD_END = KEY_ID_AT + KEY_ID_BYTES;
+
+/** A container that fails authentication or is malformed: an I/O error to the client, never wrong data. */
+export class IntegrityError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_IO', message, options);
+  }
+}
+
+export interface ContainerKeys {
+  readonly fileId: Buffer;
+  readonly dataKey: Buffer;
+}
+
+/** Whether `bytes` (the first bytes of a file) start with the container magic. */
+export function hasMagic(bytes: Buffer): boolean {
+  return bytes.length >= MAGIC.length && bytes.subarray(0, MAGIC.length).equals(MAGIC);
+}
+
+export function containerSize(plainSize: number): number {
+  const full = Math.floor(plainSize / SEGMENT_SIZE);
+  return HEADER_SIZE + full * SEALED_SEGMENT_SIZE + (plainSize - full * SEGMENT_SIZE) + SEGMENT_OVERHEAD;
+}
+
+/**
+ * The plaintext size a container of `size` bytes holds. A length no container can have (a cut final segment)
+ * maps to the size whose final segment is missing, so reading the end of that file fails.
+ */
+export function plainSizeOf(size: number): number {
+  const body = Math.max(0, size - HEADER_SIZE);
+  const full = Math.floor(body / SEALED_SEGMENT_SIZE);
+  const rest = body - full * SEALED_SEGMENT_SIZE;
+  return full * SEGMENT_SIZE + Math.max(0, rest - SEGMENT_OVERHEAD);
+}
+
+export function segmentOffset(index: number): number {
+  return HEADER_SIZE + index * SEALED_SEGMENT_SIZE;
+}
+
+/** Index of the final segment of a file of `plainSize` bytes. */
+export function finalIndex(plainSize: number): number {
+  return Math.floor(plainSize / SEGMENT_SIZE);
+}
+
+/** A new file's header: fresh file id and data key, the data key wrapped under the ring's current key. */
+export function newHeader(ring: StorageKeyRing): { header: Buffer; keys: ContainerKeys } {
+  const keys = { fileId: randomBytes(FILE_ID_BYTES), dataKey: randomBytes(DATA_KEY_BYTES) };
+  return { header: encodeHeader(ring, keys), keys };
+}
+
+/** The header wrapping `keys.dataKey` under the ring's current key (also how rekey re-wraps in place). */
+export function encodeHeader(ring: StorageKeyRing, keys: ContainerKeys): Buffer {
+  const header = Buffer.alloc(HEADER_SIZE);
+  MAGIC.copy(header, 0);
+  header.writeUInt8(FORMAT_VERSION, 8);
+  header.writeUInt8(SEGMENT_SHIFT, 9);
+  keys.fileId.copy(header, 12);
+  ring.current.id.copy(header, KEY_ID_AT);
+  const nonce = randomBytes(NONCE_BYTES);
+  nonce.copy(header, WRAP_AAD_END);
+  const cipher = createCipheriv('aes-256-gcm', ring.current.key.reveal(), nonce);
+  cipher.setAAD(header.subarray(0, WRAP_AAD_END));
+  const wrapped = Buffer.concat([cipher.update(keys.dataKey), cipher.final()]);
+  wrapped.copy(header, WRAP_AAD_END + NONCE_BYTES);
+  cipher.getAuthTag().copy(header, WRAP_AAD_END + NONCE_BYTES + DATA_KEY_BYTES);
+  return header;
+}
+
+/** The key id a header names (which key-encryption key wrapped its data key). */
+export function headerKeyId(header: Buffer): Buffer {
+  return header.subarray(KEY_ID_AT, WRAP_AAD_END);
+}
+
+/** The file id and data key of a container header; IntegrityError when it is malformed, tampered or under an unknown key. */
+export function decodeHeader(header: Buffer, ring: StorageKeyRing, name: string): ContainerKeys {
+  if (header.length < HEADER_SIZE || !hasMagic(header)) {
+    throw new IntegrityError(`${name}: encrypted file header is truncated`);
+  }
+  const version = header.readUInt8(8);
+  if (version !== FORMAT_VERSION || header.readUInt8(9) !== SEGMENT_SHIFT || header.readUInt16BE(10) !== 0) {
+    throw new IntegrityError(`${name}: encrypted file format ${version} is not one this Ferry reads`);
+  }
+  const kek = ring.find(headerKeyId(header));
+  if (!kek) {
+    throw new IntegrityError(
+      `${name}: encrypted file's key was wrapped under key ${headerKeyId(header).toString('hex')}, which this server does not hold`,
+    );
+  }
+  const decipher = createDecipheriv(
+    'aes-256-gcm',
+    kek.key.reveal(),
+    header.subarray(WRAP_AAD_END, WRAP_AAD_END + NONCE_BYTES),
+  );
+  decipher.setAAD(header.subarray(0, WRAP_AAD_END));
+  const at = WRAP_AAD_END + NONCE_BYTES;
+  decipher.setAuthTag(header.subarray(at + DATA_KEY_BYTES, at + DATA_KEY_BYTES + TAG_BYTES));
+  try {
+    const dataKey = Buffer.concat([
+      decipher.update(header.subarray(at, at + DATA_KEY_BYTES)),
+      decipher.final(),
+    ]);
+    return { fileId: Buffer.from(header.subarray(12, 28)), dataKey };
+  } catch (err) {
+    throw new IntegrityError(`${name}: encrypted file header failed authentication`, { cause: err });
+  }
+}
+
+function segmentAad(fileId: Buffer, index: number, final: boolean): Buffer {
+  const aad = Buffer.alloc(FILE_ID_BYTES + 9);
+  fileId.copy(aad, 0);
+  aad.writeBigUInt64BE(BigInt(index), FILE_ID_BYTES);
+  aad.writeUInt8(final ? 1 : 0, FILE_ID_BYTES + 8);
+  return aad;
+}
+
+/**
+ * Seals one segment's plaintext, as stored: nonce | ciphertext | tag, returned as those three pieces (written
+ * with one pwritev) rather than copied together.
+ */
+export function sealSegment(keys: ContainerKeys, index: number, final: boolean, plain: Buffer): Buffer[] {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', keys.dataKey, nonce);
+  cipher.setAAD(segmentAad(keys.fileId, index, final));
+  const body = cipher.update(plain);
+  cipher.final();
+  return [nonce, body, cipher.getAuthTag()];
+}
+
+/** Opens a stored segment; IntegrityError when it was altered, moved, cut, or is not the final one it claims to be. */
+export function openSegment(
+  keys: ContainerKeys,
+  index: number,
+  final: boolean,
+  sealed: Buffer,
+  name: string,
+): Buffer {
+  if (sealed.length < SEGMENT_OVERHEAD) {
+    throw new IntegrityError(`${name}: encrypted segment ${index} is truncated`);
+  }
+  const end = sealed.length - TAG_BYTES;
+  const decipher = createDecipheriv('aes-256-gcm', keys.dataKey, sealed.subarray(0, NONCE_BYTES));
+  decipher.setAAD(segmentAad(keys.fileId, index, final));
+  decipher.setAuthTag(sealed.subarray(end));
+  try {
+    const plain = decipher.update(sealed.subarray(NONCE_BYTES, end));
+    decipher.final();
+    return plain;
+  } catch (err) {
+    throw new IntegrityError(`${name}: encrypted segment ${index} failed authentication`, { cause: err });
+  }
+}

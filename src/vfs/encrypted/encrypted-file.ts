@@ -1,0 +1,383 @@
+// An open container as a plaintext FsFile: random reads and writes through a small per-file cache of segments.
+import { toFerryError } from '../../errors.js';
+import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
+import type { FsFile, FsStat } from '../types.js';
+import {
+  type ContainerKeys,
+  containerSize,
+  finalIndex,
+  IntegrityError,
+  openSegment,
+  plainSizeOf,
+  SEALED_SEGMENT_SIZE,
+  SEGMENT_OVERHEAD,
+  SEGMENT_SIZE,
+  sealSegment,
+  segmentOffset,
+} from './container.js';
+
+/** Segments kept decrypted per open file: bounds memory, absorbs out-of-order pipelined writes. */
+const CACHED_SEGMENTS = 4;
+/** Sealed segments on their way to disk per open file before a writer waits: bounds memory when the disk is slow. */
+const MAX_INFLIGHT_WRITES = 8;
+/** Segment buffers kept for reuse per open file. */
+const SPARE_BUFFERS = 2;
+
+interface Segment {
+  /** Plaintext in [0, length); zeros from length to plain.length, so extending is setting length. */
+  plain: Buffer;
+  length: number;
+  /** Changed since it was last sealed to disk. */
+  dirty: boolean;
+}
+
+const noop = () => undefined;
+
+/**
+ * Reads run together; a write, truncate, utimes, sync or close waits for everything before it and holds
+ * the file alone. Writes are write-back: a segment is sealed and stored when it leaves the cache, on sync,
+ * utimes and close (a failed store is reported by the next call and by close).
+ */
+export class EncryptedFile implements FsFile {
+  readonly #inner: FsFile;
+  readonly #keys: ContainerKeys;
+  readonly #name: string;
+  #size: number;
+  /** The segment stored on disk sealed as final, and its length (null when none is: it is in the cache). */
+  #diskFinal: { index: number; length: number } | null;
+  readonly #cache = new Map<number, Segment>();
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #loading = new Map<number, Promise<Segment>>();
+  /** Buffers of segments that left the cache, reused for new ones: fewer 64 KiB allocations, less GC. */
+  readonly #spare: Buffer[] = [];
+  /** Read buffers for sealed segments, returned once the segment is opened. */
+  readonly #scratch: Buffer[] = [];
+  #failure: Error | undefined;
+  #lastOp: Promise<void> = Promise.resolve();
+  #lastChange: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(inner: FsFile, keys: ContainerKeys, plainSize: number, name: string) {
+    this.#inner = inner;
+    this.#keys = keys;
+    this.#name = name;
+    this.#size = plainSize;
+    this.#diskFinal = { index: finalIndex(plainSize), length: plainSize % SEGMENT_SIZE };
+  }
+
+  /** An existing container of `storedSize` bytes whose header gave `keys`. */
+  static open(inner: FsFile, keys: ContainerKeys, storedSize: number, name: string): EncryptedFile {
+    return new EncryptedFile(inner, keys, plainSizeOf(storedSize), name);
+  }
+
+  /** Makes the empty file `inner` a container: header and an empty final segment, so it is whole from the start. */
+  static async create(
+    inner: FsFile,
+    header: Buffer,
+    keys: ContainerKeys,
+    name: string,
+  ): Promise<EncryptedFile> {
+    await inner.write(0, [header, ...sealSegment(keys, 0, true, Buffer.alloc(0))]);
+    return new EncryptedFile(inner, keys, 0, name);
+  }
+
+  get resolvedPath(): string | null | undefined {
+    return this.#inner.resolvedPath;
+  }
+
+  #exclusive<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#lastOp.then(() => {
+      if (this.#failure) throw this.#failure;
+      return op();
+    });
+    this.#lastOp = this.#lastChange = run.then(noop, noop);
+    return run;
+  }
+
+  #shared<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#lastChange.then(op);
+    const done = run.then(noop, noop);
+    this.#lastOp = Promise.all([this.#lastOp, done]).then(noop);
+    return run;
+  }
+
+  read(position: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
+    if (into && into.length < headroom + length) {
+      return Promise.reject(
+        new RangeError(`read buffer of ${into.length} bytes is smaller than ${headroom + length}`),
+      );
+    }
+    return this.#shared(async () => {
+      const size = this.#size;
+      const end = Math.min(size, position + length);
+      const count = Math.max(0, end - position);
+      const out = into ? into.subarray(0, headroom + count) : Buffer.allocUnsafe(headroom + count);
+      // Every segment of the read is loaded at once: a 255 KiB read waits for one round of preads, not four.
+      const first = Math.floor(position / SEGMENT_SIZE);
+      const segments =
+        count === 0
+          ? []
+          : await Promise.all(
+              Array.from({ length: Math.floor((end - 1) / SEGMENT_SIZE) - first + 1 }, (_, i) =>
+                this.#segment(first + i),
+              ),
+            );
+      let at = position;
+      while (at < end) {
+        const index = Math.floor(at / SEGMENT_SIZE);
+        const segment = segments[index - first]!;
+        const from = at - index * SEGMENT_SIZE;
+        const take = Math.min(end - at, segment.length - from);
+        segment.plain.copy(out, headroom + (at - position), from, from + take);
+        at += take;
+        // Read to its end by a reader moving forward: no next read needs it, so it leaves the cache at once.
+        if (from + take === SEGMENT_SIZE && !segment.dirty && this.#cache.get(index) === segment) {
+          this.#evict(index, segment);
+        }
+      }
+      // Reaching the end proves it: a container cut at a segment boundary otherwise reads as a shorter whole file.
+      if (end === size) await this.#segment(finalIndex(size));
+      this.#trim(false);
+      return out;
+    });
+  }
+
+  write(position: number, data: ByteChunks): Promise<void> {
+    return this.#exclusive(async () => {
+      const length = byteLength(data);
+      if (length === 0) return;
+      if (position > this.#size) await this.#grow(position);
+      const oldSize = this.#size;
+      const end = position + length;
+      let at = position;
+      for (const chunk of chunksOf(data)) {
+        let from = 0;
+        while (from < chunk.length) {
+          const index = Math.floor(at / SEGMENT_SIZE);
+          const offset = at - index * SEGMENT_SIZE;
+          const take = Math.min(chunk.length - from, SEGMENT_SIZE - offset);
+          const covers =
+            offset === 0 &&
+            Math.min(end - index * SEGMENT_SIZE, SEGMENT_SIZE) >=
+              Math.min(SEGMENT_SIZE, oldSize - index * SEGMENT_SIZE);
+          const segment =
+            this.#cache.get(index) ??
+            (index <= finalIndex(oldSize) && !covers ? await this.#segment(index) : this.#fresh(index));
+          if (segment.plain.length < offset + take) this.#widen(segment);
+          chunk.copy(segment.plain, offset, from, from + take);
+          segment.length = Math.max(segment.length, offset + take);
+          segment.dirty = true;
+          at += take;
+          from += take;
+        }
+      }
+      if (end > oldSize) {
+        this.#size = end;
+        // Ending on a segment boundary: the file's end is the empty final segment after it.
+        if (end % SEGMENT_SIZE === 0 && !this.#cache.has(finalIndex(end))) this.#fresh(finalIndex(end));
+      }
+      this.#trim(true);
+      // Backpressure: a writer faster than the disk waits here, so sealed segments in memory stay bounded.
+      while (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
+    });
+  }
+
+  /** Zero-fills from the end of file to `size`: the old final segment fills up, whole segments between are stored at once. */
+  async #grow(size: number): Promise<void> {
+    const oldFinal = finalIndex(this.#size);
+    const newFinal = finalIndex(size);
+    const last = this.#cache.get(oldFinal) ?? (await this.#segment(oldFinal));
+    if (oldFinal === newFinal) {
+      this.#widen(last);
+      last.length = size - newFinal * SEGMENT_SIZE;
+      last.dirty = true;
+      this.#size = size;
+      return;
+    }
+    this.#widen(last);
+    last.length = SEGMENT_SIZE;
+    last.dirty = true;
+    const zeros = Buffer.alloc(SEGMENT_SIZE);
+    for (let index = oldFinal + 1; index < newFinal; index++) {
+      this.#store(index, zeros.subarray(0), false);
+      if (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
+    }
+    const final = this.#fresh(newFinal);
+    final.length = size - newFinal * SEGMENT_SIZE;
+    final.dirty = true;
+    this.#size = size;
+  }
+
+  truncate(size: number): Promise<void> {
+    return this.#exclusive(async () => {
+      if (size > this.#size) return this.#grow(size);
+      if (size === this.#size) return;
+      const index = finalIndex(size);
+      const length = size - index * SEGMENT_SIZE;
+      // What is cut away need not authenticate; what stays of the new final segment must.
+      const last = this.#cache.get(index) ?? (length === 0 ? this.#fresh(index) : await this.#segment(index));
+      for (const cached of this.#cache.keys()) if (cached > index) this.#cache.delete(cached);
+      last.plain.fill(0, length, last.length);
+      last.length = length;
+      last.dirty = true;
+      this.#size = size;
+      // Segments cut off may still be on their way to disk: they must land before the cut, not after it.
+      await this.#settle();
+      if (this.#diskFinal && this.#diskFinal.index >= index) this.#diskFinal = null;
+      await this.#inner.truncate(containerSize(size));
+    });
+  }
+
+  /** A new zero segment in the cache. */
+  #fresh(index: number): Segment {
+    const segment = { plain: this.#zeroed(), length: 0, dirty: true };
+    this.#cache.set(index, segment);
+    return segment;
+  }
+
+  #widen(segment: Segment): void {
+    if (segment.plain.length >= SEGMENT_SIZE) return;
+    const wide = this.#zeroed();
+    segment.plain.copy(wide, 0, 0, segment.length);
+    segment.plain = wide;
+  }
+
+  /** A zeroed segment-sized buffer, recycled when one is spare. */
+  #zeroed(): Buffer {
+    const spare = this.#spare.pop();
+    return spare ? spare.fill(0) : Buffer.alloc(SEGMENT_SIZE);
+  }
+
+  /** Drops segment `index` from the cache, keeping its buffer for reuse (its contents are sealed or discarded). */
+  #evict(index: number, segment: Segment): void {
+    this.#cache.delete(index);
+    if (segment.plain.length === SEGMENT_SIZE && this.#spare.length < SPARE_BUFFERS)
+      this.#spare.push(segment.plain);
+  }
+
+  /** Segment `index` from the cache, or read from disk and authenticated (and then cached). */
+  #segment(index: number): Promise<Segment> {
+    const cached = this.#cache.get(index);
+    if (cached) {
+      // Most recently used last: the cache evicts from the front.
+      this.#cache.delete(index);
+      this.#cache.set(index, cached);
+      return Promise.resolve(cached);
+    }
+    // Pipelined reads (a client asks for 32 KiB pieces of one segment at once) share one load.
+    let loading = this.#loading.get(index);
+    if (!loading) {
+      loading = this.#load(index).finally(() => this.#loading.delete(index));
+      this.#loading.set(index, loading);
+    }
+    return loading;
+  }
+
+  async #load(index: number): Promise<Segment> {
+    const final = this.#diskFinal?.index === index;
+    const length = final ? this.#diskFinal!.length : SEGMENT_SIZE;
+    // The inner file orders writes among themselves, not reads after writes.
+    await this.#settle();
+    const scratch = this.#scratch.pop() ?? Buffer.allocUnsafe(SEALED_SEGMENT_SIZE);
+    let plain: Buffer;
+    try {
+      const sealed = await this.#inner.read(segmentOffset(index), length + SEGMENT_OVERHEAD, 0, scratch);
+      if (sealed.length !== length + SEGMENT_OVERHEAD) {
+        throw new IntegrityError(
+          `${this.#name}: encrypted file is truncated (segment ${index} is missing or cut)`,
+        );
+      }
+      plain = openSegment(this.#keys, index, final, sealed, this.#name);
+    } finally {
+      if (this.#scratch.length < 2) this.#scratch.push(scratch);
+    }
+    const segment = this.#cache.get(index) ?? { plain, length, dirty: false };
+    this.#cache.set(index, segment);
+    return segment;
+  }
+
+  /** Seals and stores segment `index` without waiting; a failure is kept for the next call. */
+  #store(index: number, plain: Buffer, final: boolean): void {
+    const sealed = sealSegment(this.#keys, index, final, plain);
+    if (final) this.#diskFinal = { index, length: plain.length };
+    else if (this.#diskFinal?.index === index) this.#diskFinal = null;
+    const write: Promise<void> = this.#inner.write(segmentOffset(index), sealed).then(
+      () => {
+        this.#inflight.delete(write);
+      },
+      (err: unknown) => {
+        this.#inflight.delete(write);
+        this.#failure ??= toFerryError(err);
+      },
+    );
+    this.#inflight.add(write);
+  }
+
+  #storeSegment(index: number, segment: Segment): void {
+    const final = index === finalIndex(this.#size);
+    if (!final && segment.length !== SEGMENT_SIZE) {
+      throw new IntegrityError(`${this.#name}: internal error: segment ${index} is short but not final`);
+    }
+    this.#store(index, segment.plain.subarray(0, segment.length), final);
+    segment.dirty = false;
+  }
+
+  /** Evicts least recently used segments beyond the cache size; dirty ones only when holding the file alone. */
+  #trim(mayStore: boolean): void {
+    for (const [index, segment] of this.#cache) {
+      if (this.#cache.size <= CACHED_SEGMENTS) return;
+      if (segment.dirty) {
+        if (!mayStore) continue;
+        this.#storeSegment(index, segment);
+      }
+      this.#evict(index, segment);
+    }
+  }
+
+  /** Waits for every stored segment; throws the first failure. */
+  async #settle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
+    if (this.#failure) throw this.#failure;
+  }
+
+  /** Stores every changed segment in order and waits for them. */
+  async #flush(): Promise<void> {
+    const dirty = [...this.#cache].filter(([, s]) => s.dirty).sort(([a], [b]) => a - b);
+    for (const [index, segment] of dirty) this.#storeSegment(index, segment);
+    await this.#settle();
+  }
+
+  stat(): Promise<FsStat> {
+    return this.#shared(async () => ({ ...(await this.#inner.stat()), size: this.#size }));
+  }
+
+  chmod(mode: number): Promise<void> {
+    return this.#inner.chmod(mode);
+  }
+
+  /** Stores pending data first, so the times set are not overwritten by a later write-back. */
+  utimes(atime: number, mtime: number): Promise<void> {
+    return this.#exclusive(async () => {
+      await this.#flush();
+      await this.#inner.utimes(atime, mtime);
+    });
+  }
+
+  sync(): Promise<void> {
+    return this.#exclusive(async () => {
+      await this.#flush();
+      await this.#inner.sync();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    const flushed = this.#lastOp.then(() => {
+      if (this.#failure) throw this.#failure;
+      return this.#flush();
+    });
+    this.#lastOp = this.#lastChange = flushed.then(noop, noop);
+    return flushed.finally(() => this.#inner.close());
+  }
+}
