@@ -362,5 +362,5 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
 /** Nested settings with a description of their own; the others are described by their key's line. */
 export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'storage.encryption':
-    'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md)',
+    'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
 };
