@@ -19,9 +19,9 @@ export interface Row {
 function describeTarget(target: Target): string {
   switch (target.kind) {
     case 'ratio-at-least':
-      return `≥ ${target.value.toFixed(1)}×`;
+      return `≥ ${Number(target.value.toFixed(2))}×`;
     case 'ratio-at-most':
-      return `≤ ${target.value.toFixed(1)}×`;
+      return `≤ ${Number(target.value.toFixed(2))}×`;
     case 'ferry-at-most':
       return `Ferry ≤ ${target.value}`;
   }
