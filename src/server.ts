@@ -357,6 +357,27 @@ export async function startFerry(
       services.started('disk space check', unwatchDisk);
     }
 
+    if (config.keyExpiryWarningDays > 0) {
+      const { watchKeyExpiry } = await import('./key-manager/expiry.js');
+      const unwatchKeys = watchKeyExpiry({
+        list: () => ctx.store.pgpKeys.list(),
+        warningDays: config.keyExpiryWarningDays,
+        log,
+        onExpiring: ({ key, daysLeft }) =>
+          void ctx.events.emit(
+            systemEvent({
+              phase: 'key-expiring',
+              keyKind: 'pgp',
+              keyName: key.name,
+              fingerprint: key.fingerprint,
+              expiresAt: key.expiresAt ?? new Date(),
+              daysLeft,
+            }),
+          ),
+      });
+      services.started('key expiry check', unwatchKeys);
+    }
+
     let stopped: Promise<void> | undefined;
     const stop = (reason = 'stop requested'): Promise<void> => {
       stopped ??= (async () => {

@@ -29,6 +29,8 @@ export const TEMPLATE_FIELDS = [
   'actor',
   'reason',
   'freePercent',
+  /** When the key of a key-expiring event expires (ISO 8601). */
+  'expiresAt',
 ] as const;
 export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
 export type EventFields = Partial<Record<TemplateField, string>>;
@@ -36,6 +38,11 @@ export type EventFields = Partial<Record<TemplateField, string>>;
 export interface RuleEventMatch {
   readonly name: RuleEventName;
   readonly fields: EventFields;
+  /**
+   * Set when every serving process emits the same fact (a key expiring): deliveries get ids derived from it,
+   * so the store keeps one per rule action however many processes saw it.
+   */
+  readonly dedupeKey?: string;
 }
 
 const FILE_OPS: Readonly<Record<string, RuleEventName>> = {
@@ -59,7 +66,25 @@ function base(name: RuleEventName, event: FerryEvent): EventFields {
  * setstat, a disk-space-ok). A failed upload is still `upload`, with `status` failed and its `error`.
  */
 export function ruleEventOf(event: FerryEvent): RuleEventMatch | undefined {
-  const match = mapEvent(event);
+  return ruleEventsOf(event)[0];
+}
+
+/**
+ * Every rule event a bus event fires: its own (see ruleEventOf) and the facts derived from it — a job that
+ * failed because the partner's host key changed is also `partner-key-changed`.
+ */
+export function ruleEventsOf(event: FerryEvent): RuleEventMatch[] {
+  const match = withPathFields(mapEvent(event));
+  if (!match) return [];
+  if (event.type === 'job' && event.phase === 'failed' && event.errorCode === 'ERR_HOST_KEY_CHANGED')
+    return [
+      match,
+      { name: 'partner-key-changed', fields: { ...match.fields, event: 'partner-key-changed' } },
+    ];
+  return [match];
+}
+
+function withPathFields(match: RuleEventMatch | undefined): RuleEventMatch | undefined {
   if (match?.fields.path !== undefined) {
     const path = match.fields.path;
     const cut = path.lastIndexOf('/');
@@ -69,9 +94,7 @@ export function ruleEventOf(event: FerryEvent): RuleEventMatch | undefined {
   return match;
 }
 
-function mapEvent(
-  event: FerryEvent,
-): { readonly name: RuleEventName; readonly fields: EventFields } | undefined {
+function mapEvent(event: FerryEvent): RuleEventMatch | undefined {
   switch (event.type) {
     case 'transfer': {
       // A dropped transfer (closed without CLOSE) counts as failed with the reason it was dropped.
@@ -152,6 +175,17 @@ function mapEvent(
               errorCode: event.errorCode,
               status: 'failed',
             },
+          };
+        case 'key-expiring':
+          return {
+            name: 'key-expiring',
+            fields: {
+              ...base('key-expiring', event),
+              subject: `${event.keyKind} key ${event.keyName} (${event.fingerprint})`,
+              expiresAt: event.expiresAt.toISOString(),
+              reason: `expires in ${event.daysLeft} days`,
+            },
+            dedupeKey: `key-expiring:${event.fingerprint}:${event.at.toISOString().slice(0, 10)}`,
           };
         case 'disk-space-low':
           return {

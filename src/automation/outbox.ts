@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FerryEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
-import { ruleEventOf } from './event-names.js';
+import { ruleEventsOf } from './event-names.js';
 import { matches } from './match.js';
 import type { RuleCache } from './rule-cache.js';
 import { firedByRule } from './rule-session.js';
@@ -30,22 +30,27 @@ interface Pending {
 /** Commit attempts for one batch (the store retries busy locks itself). */
 const BATCH_ATTEMPTS = 3;
 
-/** The deliveries an event causes: one per action of each enabled rule that matches it. */
+/** The deliveries an event causes: one per action of each enabled rule that matches it (or a fact derived from it). */
 export function deliveriesFor(event: FerryEvent, rules: RuleCache): NewDelivery[] {
-  const match = ruleEventOf(event);
-  if (!match) return [];
-  const candidates = rules.forEvent(match.name);
-  if (candidates.length === 0) return [];
-  const fields: Record<string, string> = {};
-  for (const [key, value] of Object.entries(match.fields)) if (typeof value === 'string') fields[key] = value;
   const rows: NewDelivery[] = [];
-  for (const rule of candidates) {
-    // A rule never fires on what its own actions did (a move's rename event): see rule-session.ts.
-    if (firedByRule(rule.name, match.fields.sessionId) || !matches(rule, match.name, match.fields)) continue;
-    rule.actions.forEach((_action, actionIndex) => {
-      // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
-      rows.push({ id: randomUUID(), ruleId: rule.id, actionIndex, eventName: match.name, fields });
-    });
+  for (const match of ruleEventsOf(event)) {
+    const candidates = rules.forEvent(match.name);
+    if (candidates.length === 0) continue;
+    const fields: Record<string, string> = {};
+    for (const [key, value] of Object.entries(match.fields))
+      if (typeof value === 'string') fields[key] = value;
+    for (const rule of candidates) {
+      // A rule never fires on what its own actions did (a move's rename event): see rule-session.ts.
+      if (firedByRule(rule.name, match.fields.sessionId) || !matches(rule, match.name, match.fields))
+        continue;
+      rule.actions.forEach((_action, actionIndex) => {
+        // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
+        // A fact every process reports (a key expiring) gets one id everywhere: the store keeps the first.
+        const id =
+          match.dedupeKey === undefined ? randomUUID() : `${match.dedupeKey}:${rule.id}:${actionIndex}`;
+        rows.push({ id, ruleId: rule.id, actionIndex, eventName: match.name, fields });
+      });
+    }
   }
   return rows;
 }

@@ -185,6 +185,7 @@ export const configSchema = z
     storage: storageSchema.prefault({}),
     diskSpaceLowPercent: z.coerce.number().min(0).max(99).default(5),
     diskSpaceCheckInterval: positiveSeconds.default(60),
+    keyExpiryWarningDays: z.coerce.number().int().min(0).max(3650).default(30),
     smtp: smtpSchema.prefault({}),
     rules: rulesSchema.prefault({}),
     // Wrapped at once so the key never reaches a log or an error message.
@@ -355,6 +356,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
   diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
+  keyExpiryWarningDays:
+    'days before an OpenPGP key in the Key Manager expires from which a daily key-expiring event is emitted (0: no check)',
   smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
 };

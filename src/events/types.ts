@@ -118,6 +118,15 @@ export type SystemEvent = EventBase & { readonly type: 'system' } & (
         readonly thresholdPercent: number;
       }
     | { readonly phase: 'disk-space-ok'; readonly path: string; readonly freePercent: number }
+    | {
+        /** A key in the Key Manager expires within the warning period (checked daily by every serving process). */
+        readonly phase: 'key-expiring';
+        readonly keyKind: 'pgp';
+        readonly keyName: string;
+        readonly fingerprint: string;
+        readonly expiresAt: Date;
+        readonly daysLeft: number;
+      }
   );
 
 export type FerryEvent =
