@@ -267,6 +267,7 @@ export async function startFerry(
         homesDir: ctx.paths.homes,
         fileSessions: ctx.fileSessions,
         jobs: ctx.transfers.jobs,
+        events: ctx.events,
       },
     });
     // The pre-upload, pre-download and pre-delete rules: the core asks them before it opens or deletes.

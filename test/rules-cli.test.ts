@@ -260,7 +260,7 @@ test('the documented examples run as commands, and importing their file afterwar
   const script = `ferry() { node ${JSON.stringify(FERRY_BIN)} "$@" --data-dir ${JSON.stringify(dataDir)}; }\nset -e\n${await docsBlock('sh')}`;
   const env = { ...process.env, FERRY_LOG_LEVEL: 'silent', ACME_HOOK_SECRET: SECRET };
   const { stdout } = await promisify(execFile)('bash', ['-c', script], { env });
-  assert.equal(stdout.split('\n').filter((l) => l.includes(' added: ')).length, 6, stdout);
+  assert.equal(stdout.split('\n').filter((l) => l.includes(' added: ')).length, 7, stdout);
 
   const file = join(dir, 'rules.yaml');
   await writeFile(file, await docsBlock('yaml'));
@@ -268,7 +268,7 @@ test('the documented examples run as commands, and importing their file afterwar
   const auditBefore = (await auditedCommands()).length;
   assert.equal(
     await ok(['rules', 'import', file], '', importEnv),
-    `${file}: 0 added, 0 updated, 6 unchanged (failed-logins, banned, failed-jobs, push-acme, notify-acme, sweep-inbound)\n`,
+    `${file}: 0 added, 0 updated, 7 unchanged (failed-logins, banned, failed-jobs, push-acme, notify-acme, sweep-inbound, sweep-report)\n`,
   );
   assert.equal(
     (await auditedCommands()).length,
@@ -281,18 +281,18 @@ test('the documented examples run as commands, and importing their file afterwar
   await writeFile(file, yaml);
   assert.match(
     await ok(['rules', 'import', file], '', importEnv),
-    /: 0 added, 1 updated \(sweep-inbound\), 5 unchanged/,
+    /: 0 added, 1 updated \(sweep-inbound\), 6 unchanged/,
   );
   assert.match(
     await ok(['rules', 'import', file], '', { ACME_HOOK_SECRET: `${SECRET.slice(0, -4)}AAA=` }),
-    /: 0 added, 1 updated \(notify-acme\), 5 unchanged/,
+    /: 0 added, 1 updated \(notify-acme\), 6 unchanged/,
   );
   const imports = (await auditedCommands()).filter((r) => r.command === 'rules import');
   assert.deepEqual(
     imports.map((r) => [r.target, r.changes]),
     [
-      ['rules.yaml', { added: [], updated: ['sweep-inbound'], unchanged: 5 }],
-      ['rules.yaml', { added: [], updated: ['notify-acme'], unchanged: 5 }],
+      ['rules.yaml', { added: [], updated: ['sweep-inbound'], unchanged: 6 }],
+      ['rules.yaml', { added: [], updated: ['notify-acme'], unchanged: 6 }],
     ],
   );
 

@@ -56,6 +56,13 @@ test('a scheduled retention rule removes the aged files through the core, keeps 
   assert.deepEqual((await readdir(inbound)).sort(), ['old-1.csv', 'old-2.csv', 'young.csv']);
   await server.running.context.store.rules.remove('dry-sweep');
 
+  // The sweep's report is an event of its own: a rule mails (here: posts) it.
+  await addRule({
+    name: 'sweep-report',
+    events: ['retention-swept'],
+    conditions: { paths: ['/inbound'] },
+    actions: [{ kind: 'webhook', url: 'http://127.0.0.1:9/unused' }],
+  });
   await addRule({
     name: 'sweep',
     events: ['schedule'],
@@ -65,6 +72,15 @@ test('a scheduled retention rule removes the aged files through the core, keeps 
   });
   await deliveriesOf('sweep', (l) => l.some((d) => d.status === 'succeeded'));
   assert.deepEqual(await readdir(inbound), ['young.csv']);
+  const reports = await deliveriesOf('sweep-report', (l) =>
+    l.some((d) => /removed 2 files/.test(d.fields.reason ?? '')),
+  );
+  const report = reports.find((d) => /removed 2 files/.test(d.fields.reason ?? ''));
+  assert.match(report?.fields.reason ?? '', /^removed 2 files \(18 bytes\) under \/inbound, kept 1\n/);
+  assert.match(report?.fields.reason ?? '', /old-1\.csv/);
+  assert.equal(report?.fields.subject, 'sweep');
+  assert.equal(report?.fields.user, 'acme');
+  await server.running.context.store.rules.remove('sweep-report');
   await server.running.context.store.rules.remove('sweep');
   await server.running.automation.refresh();
 });

@@ -176,6 +176,21 @@ function mapEvent(event: FerryEvent): RuleEventMatch | undefined {
               status: 'failed',
             },
           };
+        case 'retention-swept': {
+          const verb = event.dryRun ? 'would remove' : 'removed';
+          const summary = `${event.dryRun ? 'dry run: ' : ''}${verb} ${event.removed} files (${event.bytes} bytes) under ${event.path}, kept ${event.kept}${event.failed > 0 ? `, ${event.failed} failed` : ''}`;
+          const fields: EventFields = {
+            ...base('retention-swept', event),
+            path: event.path,
+            size: String(event.bytes),
+            subject: event.rule,
+            status: event.failed > 0 ? 'failed' : 'ok',
+            // The report itself: one line of totals, then the names (a mail body's {{reason}}).
+            reason: [summary, ...event.names, ...event.errors.map((e) => `failed: ${e}`)].join('\n'),
+          };
+          if (event.errors.length > 0) fields.error = event.errors[0];
+          return { name: 'retention-swept', fields };
+        }
         case 'key-expiring':
           return {
             name: 'key-expiring',

@@ -119,6 +119,20 @@ export type SystemEvent = EventBase & { readonly type: 'system' } & (
       }
     | { readonly phase: 'disk-space-ok'; readonly path: string; readonly freePercent: number }
     | {
+        /** A retention rule swept a folder: what went (or, in a dry run, would go), for a report by mail or webhook. */
+        readonly phase: 'retention-swept';
+        readonly rule: string;
+        readonly path: string;
+        readonly dryRun: boolean;
+        readonly removed: number;
+        readonly bytes: number;
+        readonly kept: number;
+        readonly failed: number;
+        /** The first names removed (at most 50), and the first errors. */
+        readonly names: readonly string[];
+        readonly errors: readonly string[];
+      }
+    | {
         /** A key in the Key Manager expires within the warning period (checked daily by every serving process). */
         readonly phase: 'key-expiring';
         readonly keyKind: 'pgp';

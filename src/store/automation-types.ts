@@ -32,6 +32,8 @@ export const RULE_EVENTS = [
   'host-key-rotated',
   'partner-key-changed',
   'key-expiring',
+  // what a retention rule removed (its report)
+  'retention-swept',
   // the rule's own cron schedule
   'schedule',
 ] as const;

@@ -1,6 +1,7 @@
 // The action runners, one per kind: the delivery worker looks each delivery's action up here.
 import type { FerryConfig } from '../../config/schema.js';
 import type { FileSessionFactory } from '../../core/types.js';
+import type { EventBus } from '../../events/bus.js';
 import type { Logger } from '../../logger.js';
 import type { UserRepository } from '../../store/types.js';
 import type { JobManager } from '../../transfers/jobs.js';
@@ -21,6 +22,8 @@ export interface ActionRunnerDeps {
     readonly homesDir: string;
     readonly fileSessions: FileSessionFactory;
     readonly jobs: Pick<JobManager, 'get' | 'run'>;
+    /** Where a retention sweep's report goes, as a `retention-swept` event (rules can mail it). */
+    readonly events?: Pick<EventBus, 'emit'>;
   };
 }
 
@@ -47,6 +50,31 @@ export function createActionRunners(deps: ActionRunnerDeps): ActionRunnerSet {
   for (const [kind, runner] of Object.entries(createFileRunners(core)))
     runners.set(kind as RuleActionKind, runner as ActionRunner);
   runners.set('run-job', createRunJobRunner({ jobs: server.jobs, log }) as ActionRunner);
-  runners.set('retention', createRetentionRunner(core) as ActionRunner);
+  const events = server.events;
+  const retention = createRetentionRunner({
+    ...core,
+    ...(events
+      ? {
+          onReport: (report, action, rule, sessionId) =>
+            void events.emit({
+              type: 'system',
+              phase: 'retention-swept',
+              at: new Date(),
+              sessionId,
+              username: action.user,
+              rule,
+              path: action.path,
+              dryRun: report.dryRun,
+              removed: report.removed,
+              bytes: report.bytes,
+              kept: report.kept,
+              failed: report.failed,
+              names: report.names.slice(0, 50),
+              errors: report.errors,
+            }),
+        }
+      : {}),
+  });
+  runners.set('retention', retention as ActionRunner);
   return { runners, close: () => email.close() };
 }

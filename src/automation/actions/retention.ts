@@ -14,6 +14,13 @@ const REPORT_MAX_ERRORS = 5;
 
 export interface RetentionRunnerDeps extends UserSessionDeps {
   readonly log: Logger;
+  /** Told each finished sweep, with the session it ran in (the server emits it as a `retention-swept` event). */
+  readonly onReport?: (
+    report: RetentionReport,
+    action: RetentionAction,
+    rule: string,
+    sessionId: string,
+  ) => void;
   /** For tests: the clock ages are measured against. */
   readonly now?: () => number;
 }
@@ -62,6 +69,7 @@ export function createRetentionRunner(deps: RetentionRunnerDeps): ActionRunner<R
       }
       try {
         const report = await sweep(session, action, (deps.now ?? Date.now)(), context.signal);
+        deps.onReport?.(report, action, context.rule.name, session.identity.sessionId);
         deps.log.info(
           { rule: context.rule.name, delivery: delivery.id, ...report, names: undefined },
           'retention sweep',
