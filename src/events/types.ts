@@ -120,6 +120,23 @@ export type SystemEvent = EventBase & { readonly type: 'system' } & (
     | { readonly phase: 'disk-space-ok'; readonly path: string; readonly freePercent: number }
   );
 
+/**
+ * An OpenPGP folder policy at work (vfs/pgp/): an upload stored encrypted, an encrypted arrival decrypted (and
+ * verified), or one refused and moved to quarantine (`reason`: malformed, not-for-us, integrity, unsigned,
+ * bad-signature, io). `path` is the file as uploaded, `target` where it is now.
+ */
+export interface PgpEvent extends EventBase {
+  readonly type: 'pgp';
+  readonly phase: 'encrypted' | 'decrypted' | 'quarantined';
+  readonly protocol: 'sftp' | 'scp' | 'rule';
+  readonly path: string;
+  readonly target: string;
+  /** Fingerprint of the verified signer (decrypt folders with `verify:`). */
+  readonly signer?: string;
+  readonly reason?: string;
+  readonly error?: string;
+}
+
 export type FerryEvent =
   | TransferEvent
   | FileOperationEvent
@@ -127,4 +144,5 @@ export type FerryEvent =
   | SecurityEvent
   | JobEvent
   | SystemEvent
+  | PgpEvent
   | AdminEvent;

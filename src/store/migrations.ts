@@ -215,6 +215,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('required_methods_before_totp', 'text').execute();
     },
   },
+  // Per-folder OpenPGP policies (encrypt on upload, decrypt on arrival): a JSON object, folder → policy.
+  '0009_pgp_policies': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('users')
+        .addColumn('pgp_policies', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,43 @@
+// The keys and policies a user's OpenPGP folder decorator (vfs/pgp/) asks for, served from the Key Manager and the store.
+import { FerryError } from '../errors.js';
+import type { UserRepository } from '../store/types.js';
+import type { PgpPolicies } from '../util/pgp-policy.js';
+import type { Secret } from '../util/secret.js';
+import type { PgpKeyManager } from './pgp-keys.js';
+
+/** Matches vfs/pgp's PgpKeySource (a module this one does not import). */
+export interface UserPgpKeys {
+  policies(): Promise<PgpPolicies>;
+  publicKeys(fingerprints: readonly string[]): Promise<string[]>;
+  privateKey(fingerprint: string): Promise<Secret<string>>;
+  decryptionKeys(fingerprints?: readonly string[]): Promise<Secret<string>[]>;
+}
+
+/**
+ * Keys are looked up when a file needs them (a key removed since the policy was set fails that upload with
+ * ERR_NOT_FOUND); the master key is opened only by what needs a private half.
+ */
+export function userPgpKeys(username: string, users: UserRepository, keys: () => PgpKeyManager): UserPgpKeys {
+  return {
+    async policies() {
+      return (await users.findByName(username))?.pgpPolicies ?? {};
+    },
+    async publicKeys(fingerprints) {
+      const manager = keys();
+      return Promise.all(fingerprints.map(async (fp) => (await manager.resolve(fp)).publicArmored));
+    },
+    async privateKey(fingerprint) {
+      const manager = keys();
+      return manager.privateArmoredOf(await manager.resolve(fingerprint));
+    },
+    async decryptionKeys(fingerprints) {
+      const manager = keys();
+      const chosen = fingerprints
+        ? await Promise.all(fingerprints.map((fp) => manager.resolve(fp)))
+        : (await manager.list()).filter((k) => k.privateSealed !== null);
+      if (chosen.length === 0)
+        throw new FerryError('ERR_NOT_FOUND', 'no OpenPGP key with a private half to decrypt with');
+      return Promise.all(chosen.map((k) => manager.privateArmoredOf(k)));
+    },
+  };
+}
