@@ -1,0 +1,223 @@
+// OpenPGP folder policies end to end: OpenSSH sftp uploads into encrypt and decrypt folders, checked with real GnuPG.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { systemActor } from '../src/admin/actor.js';
+import type { FerryEvent, PgpEvent } from '../src/events/types.js';
+import { type Gpg, makeGpg } from './helpers/gpg.js';
+import { makeClientKey, sftpBatch } from './helpers/openssh.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const execFileAsync = promisify(execFile);
+let work: string;
+let server: TestServer;
+let partner: Gpg;
+let stranger: Gpg;
+let partnerFpr: string;
+let strangerFpr: string;
+let ferryFpr: string;
+let identity: string;
+const events: PgpEvent[] = [];
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ferry-pgp-'));
+  server = await startTestServer();
+  server.running.context.events.subscribe((e: FerryEvent) => {
+    if (e.type === 'pgp') events.push(e);
+  });
+  partner = await makeGpg(work, 'partner');
+  stranger = await makeGpg(work, 'stranger');
+  partnerFpr = await partner.generate('Bank Partner <bank@example.com>');
+  strangerFpr = await stranger.generate('Someone Else <else@example.com>');
+  const admin = server.running.context.admin;
+  // The partner's public key as `gpg --export --armor` writes it, named by its fingerprint in lower case.
+  await admin.keys.pgp.import(systemActor(), { data: Buffer.from(await partner.exportPublic(partnerFpr)) });
+  const ferryKey = await admin.keys.pgp.generate(systemActor(), {
+    name: 'ferry',
+    email: 'ferry@example.com',
+  });
+  ferryFpr = ferryKey.fingerprint;
+  const imported = await partner.run(['--import'], ferryKey.publicArmored);
+  assert.equal(imported.code, 0, imported.stderr);
+  const key = await makeClientKey(work, 'ed25519');
+  identity = key.privatePath;
+  await server.addUser('alice', { publicKeys: [key.publicText] });
+  const home = await server.homeOf('alice');
+  await mkdir(join(home, 'out'), { recursive: true });
+  await mkdir(join(home, 'drop'), { recursive: true });
+  await admin.users.set(systemActor(), {
+    name: 'alice',
+    pgp: [`/out=encrypt:${partnerFpr.toLowerCase()};sign:ferry`, `/drop=decrypt;verify:${partnerFpr}`],
+  });
+});
+
+after(async () => {
+  await server?.close();
+  await partner?.dispose();
+  await stranger?.dispose();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function put(local: string, remote: string) {
+  const r = await sftpBatch({
+    port: server.port,
+    user: 'alice',
+    identity,
+    batch: `put ${local} ${remote}\n`,
+    cwd: work,
+  });
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** Files under `dir` whose bytes contain `marker` (GNU grep, binary files read as text). */
+async function filesHolding(dir: string, marker: string): Promise<string[]> {
+  try {
+    const { stdout } = await execFileAsync('grep', ['-r', '-l', '-F', '--binary-files=text', marker, dir]);
+    return stdout.split('\n').filter(Boolean);
+  } catch (err) {
+    if ((err as { code?: number }).code === 1) return [];
+    throw err;
+  }
+}
+
+test('a 64 MiB OpenSSH upload into an encrypt folder is stored only as ciphertext that gpg decrypts and verifies', async () => {
+  const marker = `PLAINTEXT-MARKER-${randomBytes(12).toString('hex')}`;
+  const block = Buffer.concat([Buffer.from(marker), randomBytes(1024 * 1024 - marker.length)]);
+  const plain = Buffer.concat(Array.from({ length: 64 }, () => block));
+  const local = join(work, 'statement.bin');
+  await writeFile(local, plain);
+  const home = await server.homeOf('alice');
+
+  // Scan the whole data dir for the marker while the upload runs, and watch this process's memory.
+  let uploading = true;
+  const leaks = new Set<string>();
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  let scans = 0;
+  const scanner = (async () => {
+    while (uploading) {
+      for (const f of await filesHolding(server.dataDir, marker)) leaks.add(f);
+      scans++;
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const started = Date.now();
+  await put(local, '/out/statement.bin');
+  uploading = false;
+  await scanner;
+  const seconds = (Date.now() - started) / 1000;
+  for (const f of await filesHolding(server.dataDir, marker)) leaks.add(f);
+  assert.deepEqual([...leaks], [], 'plaintext found on disk');
+  assert.ok(scans >= 2, `the data dir was scanned during the upload (${scans} scans)`);
+
+  assert.deepEqual(await readdir(join(home, 'out')), ['statement.bin.pgp']);
+  const stored = join(home, 'out', 'statement.bin.pgp');
+  const decrypted = join(work, 'statement.out');
+  const r = await partner.run(['--status-fd', '1', '--output', decrypted, '--decrypt', stored]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`VALIDSIG ${ferryFpr}`), 'signed by Ferry');
+  assert.match(r.stdout, /DECRYPTION_OKAY/);
+  assert.equal(sha256(await readFile(decrypted)), sha256(plain));
+  const growthMiB = (rssPeak - rssBefore) / 2 ** 20;
+  process.stdout.write(
+    `# 64 MiB encrypt-folder upload: ${seconds.toFixed(1)} s, ciphertext ${(await stat(stored)).size} bytes, server RSS growth ${growthMiB.toFixed(1)} MiB\n`,
+  );
+  assert.ok(growthMiB < 64, `server RSS grew ${growthMiB.toFixed(1)} MiB`);
+  const event = events.find((e) => e.phase === 'encrypted' && e.path === '/out/statement.bin');
+  assert.equal(event?.target, '/out/statement.bin.pgp');
+});
+
+test('a file gpg encrypted and signed for Ferry, uploaded into a decrypt folder, appears decrypted and verified', async () => {
+  const home = await server.homeOf('alice');
+  const plain = Buffer.concat([Buffer.from('id;amount\n'), randomBytes(3 * 1024 * 1024)]);
+  await writeFile(join(work, 'pay.csv'), plain);
+  const enc = await partner.run([
+    '--trust-model',
+    'always',
+    '--encrypt',
+    '--sign',
+    '-u',
+    partnerFpr,
+    '-r',
+    ferryFpr,
+    '--output',
+    join(work, 'pay.csv.gpg'),
+    join(work, 'pay.csv'),
+  ]);
+  assert.equal(enc.code, 0, enc.stderr);
+  await put(join(work, 'pay.csv.gpg'), '/drop/pay.csv.gpg');
+  assert.deepEqual(await readdir(join(home, 'drop')), ['pay.csv']);
+  assert.equal(sha256(await readFile(join(home, 'drop', 'pay.csv'))), sha256(plain));
+  const event = events.find((e) => e.phase === 'decrypted' && e.path === '/drop/pay.csv.gpg');
+  assert.equal(event?.target, '/drop/pay.csv');
+  assert.equal(event?.signer, partnerFpr);
+});
+
+test('tampered ciphertext and a wrong signer go to quarantine, each with an event, and leave no plaintext', async () => {
+  const home = await server.homeOf('alice');
+  const plain = Buffer.concat([Buffer.from('QUARANTINE-PLAIN'), randomBytes(512 * 1024)]);
+  await writeFile(join(work, 'q.txt'), plain);
+  const good = await partner.run([
+    '--trust-model',
+    'always',
+    '--encrypt',
+    '--sign',
+    '-u',
+    partnerFpr,
+    '-r',
+    ferryFpr,
+    '--output',
+    join(work, 'tampered.gpg'),
+    join(work, 'q.txt'),
+  ]);
+  assert.equal(good.code, 0, good.stderr);
+  const bytes = await readFile(join(work, 'tampered.gpg'));
+  const at = Math.floor(bytes.length / 2);
+  bytes[at] = (bytes[at] ?? 0) ^ 0x01;
+  await writeFile(join(work, 'tampered.gpg'), bytes);
+  const imported = await stranger.run(
+    ['--import'],
+    (await server.running.context.admin.keys.pgp.get('ferry')).publicArmored,
+  );
+  assert.equal(imported.code, 0, imported.stderr);
+  const wrong = await stranger.run([
+    '--trust-model',
+    'always',
+    '--encrypt',
+    '--sign',
+    '-u',
+    strangerFpr,
+    '-r',
+    ferryFpr,
+    '--output',
+    join(work, 'wrong-signer.pgp'),
+    join(work, 'q.txt'),
+  ]);
+  assert.equal(wrong.code, 0, wrong.stderr);
+
+  await put(join(work, 'tampered.gpg'), '/drop/tampered.gpg');
+  await put(join(work, 'wrong-signer.pgp'), '/drop/wrong-signer.pgp');
+
+  // Only the earlier test's decrypted file: no ciphertext, no partial plaintext of the refused ones.
+  assert.deepEqual(await readdir(join(home, 'drop')), ['pay.csv']);
+  assert.deepEqual((await readdir(join(home, 'quarantine'))).sort(), ['tampered.gpg', 'wrong-signer.pgp']);
+  assert.deepEqual(await readFile(join(home, 'quarantine', 'tampered.gpg')), bytes);
+  const quarantined = events.filter((e) => e.phase === 'quarantined');
+  const tampered = quarantined.find((e) => e.path === '/drop/tampered.gpg');
+  const signer = quarantined.find((e) => e.path === '/drop/wrong-signer.pgp');
+  assert.equal(tampered?.target, '/quarantine/tampered.gpg');
+  assert.ok(
+    tampered?.reason === 'integrity' || tampered?.reason === 'malformed',
+    `reason ${tampered?.reason}`,
+  );
+  assert.equal(signer?.reason, 'bad-signature');
+  assert.deepEqual(await filesHolding(join(home, 'drop'), 'QUARANTINE-PLAIN'), []);
+});
