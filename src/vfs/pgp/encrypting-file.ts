@@ -5,7 +5,7 @@ import { type ByteChunks, chunksOf } from '../../util/byte-chunks.js';
 import type { FsFile, FsStat } from '../types.js';
 
 /** Plaintext queued for the encryptor before writers wait: a few SFTP writes' worth. */
-const QUEUE_BYTES = 1024 * 1024;
+const QUEUE_BYTES = 256 * 1024;
 
 export const SEQUENTIAL_ONLY =
   'This folder encrypts uploads as they arrive: files are written front to back only (no resume, no writes out of order); send the file again from the start';
