@@ -18,7 +18,7 @@ import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
 import { ClientKeyManager } from './key-manager/client-keys.js';
 import { HostKeyManager } from './key-manager/host-keys.js';
-import { userPgpKeys } from './key-manager/pgp-key-source.js';
+import { pgpKeyMaterial, userPgpKeys } from './key-manager/pgp-key-source.js';
 import { PgpKeyManager } from './key-manager/pgp-keys.js';
 import { MasterKey } from './keys/sealing.js';
 import { loggers } from './logger.js';
@@ -280,6 +280,7 @@ export class AppContext {
       clientKeyPair: (name) => this.clientKeys.keyPair(name),
       audit: (entry) => this.audit.append(entry),
       events: this.events,
+      pgpKeys: pgpKeyMaterial(() => this.pgpKeys),
     });
     return this.#transfers;
   }

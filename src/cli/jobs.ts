@@ -28,6 +28,14 @@ function integer(name: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** `a,b` → ['a', 'b']; absent → []. */
+function keyList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+}
+
 export function registerJobsCommand(program: Command): void {
   const jobs = program
     .command('jobs')
@@ -53,10 +61,26 @@ export function registerJobsCommand(program: Command): void {
     )
     .option('--retries <n>', 'retries after a failed attempt', '0')
     .option('--backoff <duration>', 'wait before the first retry, doubled each time (e.g. 30s, 5m)', '30s')
+    .option(
+      '--encrypt-to <keys>',
+      'push: encrypt each file for these OpenPGP keys (names, fingerprints or key ids, comma-separated) and send NAME.pgp',
+    )
+    .option('--sign-with <key>', 'push: also sign with this OpenPGP key (Ferry must hold its private half)')
+    .option('--armor', 'push: ASCII-armored messages (NAME.asc)')
+    .option(
+      '--decrypt',
+      'pull: decrypt each NAME.pgp/.gpg/.asc into NAME (refused files go to LOCAL-DIR/quarantine)',
+    )
+    .option('--verify <keys>', 'pull: require a valid signature by one of these OpenPGP keys')
     .action(
       async (
         name: string,
         o: {
+          encryptTo?: string;
+          signWith?: string;
+          armor?: boolean;
+          decrypt?: boolean;
+          verify?: string;
           partner: string;
           direction: string;
           remoteDir: string;
@@ -81,6 +105,11 @@ export function registerJobsCommand(program: Command): void {
             after: o.after,
             retries: integer('--retries', o.retries),
             backoffMs: parseDuration(o.backoff),
+            encryptTo: keyList(o.encryptTo),
+            ...(o.signWith ? { signWith: o.signWith } : {}),
+            armor: o.armor ?? false,
+            decrypt: o.decrypt ?? false,
+            verify: keyList(o.verify),
           });
           process.stdout.write(
             `job ${name} added: ${job.direction} ${job.partner}:${job.remoteDir} ${job.direction === 'pull' ? '→' : '←'} ${job.localDir}${job.schedule ? ` on '${job.schedule}'` : ' (run by hand)'}\n`,

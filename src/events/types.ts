@@ -128,7 +128,8 @@ export type SystemEvent = EventBase & { readonly type: 'system' } & (
 export interface PgpEvent extends EventBase {
   readonly type: 'pgp';
   readonly phase: 'encrypted' | 'decrypted' | 'quarantined';
-  readonly protocol: 'sftp' | 'scp' | 'rule';
+  /** 'sftp-client': a pull job's decryption (sessionId `job:<name>:<run>`). */
+  readonly protocol: 'sftp' | 'scp' | 'rule' | 'sftp-client';
   readonly path: string;
   readonly target: string;
   /** Fingerprint of the verified signer (decrypt folders with `verify:`). */

@@ -5,12 +5,16 @@ import type { PgpPolicies } from '../util/pgp-policy.js';
 import type { Secret } from '../util/secret.js';
 import type { PgpKeyManager } from './pgp-keys.js';
 
-/** Matches vfs/pgp's PgpKeySource (a module this one does not import). */
-export interface UserPgpKeys {
-  policies(): Promise<PgpPolicies>;
+/** Matches vfs/pgp's PgpKeyMaterial (a module this one does not import). */
+export interface PgpKeyMaterial {
   publicKeys(fingerprints: readonly string[]): Promise<string[]>;
   privateKey(fingerprint: string): Promise<Secret<string>>;
   decryptionKeys(fingerprints?: readonly string[]): Promise<Secret<string>[]>;
+}
+
+/** Matches vfs/pgp's PgpKeySource: the key material and one user's folder policies. */
+export interface UserPgpKeys extends PgpKeyMaterial {
+  policies(): Promise<PgpPolicies>;
 }
 
 /**
@@ -22,6 +26,13 @@ export function userPgpKeys(username: string, users: UserRepository, keys: () =>
     async policies() {
       return (await users.findByName(username))?.pgpPolicies ?? {};
     },
+    ...pgpKeyMaterial(keys),
+  };
+}
+
+/** Keys by fingerprint for OpenPGP steps (folders, jobs); the manager is made (and the master key opened) per use. */
+export function pgpKeyMaterial(keys: () => PgpKeyManager): PgpKeyMaterial {
+  return {
     async publicKeys(fingerprints) {
       const manager = keys();
       return Promise.all(fingerprints.map(async (fp) => (await manager.resolve(fp)).publicArmored));

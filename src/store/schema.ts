@@ -125,6 +125,8 @@ export interface TransferJobsTable {
   /** The run lock: who holds it and until when (a lease, so a crashed holder does not block forever). */
   lock_owner: string | null;
   lock_until: string | null;
+  /** JSON JobPgpOptions, or null: the job's OpenPGP step. */
+  pgp: Generated<string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -17,16 +17,20 @@ const READ_CHUNK = 256 * 1024;
 /** The core's prefix for files in progress: hidden from listings and unreachable by name. */
 const IN_PROGRESS_PREFIX = '.ferry-part.';
 
-/** Keys and policies from the Key Manager and the user record, as the decorator needs them. */
-export interface PgpKeySource {
-  /** The user's folder policies (read once per session). */
-  policies(): Promise<PgpPolicies>;
+/** Key material from the Key Manager, looked up by fingerprint when a file needs it. */
+export interface PgpKeyMaterial {
   /** Armored public keys for these fingerprints. */
   publicKeys(fingerprints: readonly string[]): Promise<string[]>;
   /** Unprotected armored private key of this fingerprint. */
   privateKey(fingerprint: string): Promise<Secret<string>>;
   /** Private keys that may decrypt: these fingerprints', or (none given) every key with a private half. */
   decryptionKeys(fingerprints?: readonly string[]): Promise<Secret<string>[]>;
+}
+
+/** Keys and the user's folder policies, as a session's decorator needs them. */
+export interface PgpKeySource extends PgpKeyMaterial {
+  /** The user's folder policies (read once per session). */
+  policies(): Promise<PgpPolicies>;
 }
 
 /** What became of a file in an encrypt or decrypt folder (reported as a `pgp` event). */
@@ -74,7 +78,7 @@ export async function decryptArrival(
   fs: Fs,
   path: string,
   policy: PgpDecryptPolicy,
-  keys: PgpKeySource,
+  keys: PgpKeyMaterial,
   log: Logger,
 ): Promise<PgpOutcome> {
   const target = plaintextName(path);
