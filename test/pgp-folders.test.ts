@@ -9,8 +9,10 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { systemActor } from '../src/admin/actor.js';
 import type { FerryEvent, PgpEvent } from '../src/events/types.js';
+import { FX } from '../src/sftp/wire/constants.js';
 import { type Gpg, makeGpg } from './helpers/gpg.js';
-import { makeClientKey, sftpBatch } from './helpers/openssh.js';
+import { makeClientKey, scpRun, sftpBatch } from './helpers/openssh.js';
+import { attempt, FXF, RawSftp, SftpRefusal } from './helpers/raw-sftp.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const execFileAsync = promisify(execFile);
@@ -223,4 +225,62 @@ test('tampered ciphertext and a wrong signer go to quarantine, each with an even
   );
   assert.equal(signer?.reason, 'bad-signature');
   assert.deepEqual(await filesHolding(join(home, 'drop'), 'QUARANTINE-PLAIN'), []);
+});
+
+test('an encrypt folder refuses writes out of order and resumes clearly, publishes nothing then, and takes the file again from 0', async () => {
+  await server.addUser('bob', { password: 'bob-secret' });
+  const home = await server.homeOf('bob');
+  await mkdir(join(home, 'out'), { recursive: true });
+  await server.running.context.admin.users.set(systemActor(), {
+    name: 'bob',
+    pgp: [`/out=encrypt:${partnerFpr}`],
+  });
+  const sftp = await RawSftp.connect({ port: server.port, username: 'bob', password: 'bob-secret' });
+  try {
+    const data = randomBytes(64 * 1024);
+    // A gap: the second write does not start where the first ended.
+    const gap = await sftp.open('/out/gap.bin', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
+    await sftp.write(gap, 0, data.subarray(0, 1000));
+    const refused = await attempt(() => sftp.write(gap, 5000, data.subarray(5000, 6000)));
+    assert.ok(!refused.ok && refused.error instanceof SftpRefusal);
+    assert.equal(refused.error.code, FX.OP_UNSUPPORTED);
+    // Error texts never reach the wire (they may carry paths): the client reads OpenSSH's wording for the code.
+    assert.equal(refused.error.text, 'Operation unsupported');
+    assert.equal((await attempt(() => sftp.close(gap))).ok, false, 'CLOSE reports the failed upload');
+    // A resume: the first write starts past 0 (where an interrupted upload stopped).
+    const resume = await sftp.open('/out/gap.bin', FXF.WRITE | FXF.CREAT);
+    const resumed = await attempt(() => sftp.write(resume, 1000, data.subarray(1000)));
+    assert.ok(
+      !resumed.ok && resumed.error instanceof SftpRefusal && resumed.error.code === FX.OP_UNSUPPORTED,
+    );
+    await attempt(() => sftp.close(resume));
+    assert.deepEqual(await readdir(join(home, 'out')), [], 'nothing published, no partial left');
+    // From the start again, it goes through.
+    await sftp.put('/out/gap.bin', data);
+    assert.deepEqual(await readdir(join(home, 'out')), ['gap.bin.pgp']);
+    const out = join(work, 'gap.out');
+    const r = await partner.run(['--output', out, '--decrypt', join(home, 'out', 'gap.bin.pgp')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(out), data);
+  } finally {
+    sftp.end();
+  }
+});
+
+test('a legacy scp upload into an encrypt folder is stored encrypted too', async () => {
+  const home = await server.homeOf('alice');
+  const data = randomBytes(200_000);
+  await writeFile(join(work, 'scp.bin'), data);
+  const r = await scpRun({
+    port: server.port,
+    user: 'alice',
+    identity,
+    args: ['-O', 'scp.bin', 'remote:/out/scp.bin'],
+    cwd: work,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const out = join(work, 'scp.out');
+  const d = await partner.run(['--output', out, '--decrypt', join(home, 'out', 'scp.bin.pgp')]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.deepEqual(await readFile(out), data);
 });
