@@ -50,7 +50,11 @@ export async function encryptFile(
       ...(signer ? { signer } : {}),
       ...(options.armor ? { armor: true } : {}),
     });
-    const out = await fs.open(temporary, { read: false, write: true, create: true, exclusive: true, noFollow: true }, 0o600);
+    const out = await fs.open(
+      temporary,
+      { read: false, write: true, create: true, exclusive: true, noFollow: true },
+      0o600,
+    );
     try {
       const reader = cipher.getReader();
       let at = 0;
@@ -66,6 +70,7 @@ export async function encryptFile(
     }
     await fs.rename(temporary, to);
   } catch (err) {
+    // The temporary file may not exist yet (a key or the source failed first); the error that matters is `err`.
     await fs.unlink(temporary).catch(() => undefined);
     throw err;
   } finally {
