@@ -164,6 +164,18 @@ test('a file gpg encrypted and signed for Ferry, uploaded into a decrypt folder,
   const event = events.find((e) => e.phase === 'decrypted' && e.path === '/drop/pay.csv.gpg');
   assert.equal(event?.target, '/drop/pay.csv');
   assert.equal(event?.signer, partnerFpr);
+
+  // Moved in from elsewhere in the home, it arrives all the same.
+  const moved = await sftpBatch({
+    port: server.port,
+    user: 'alice',
+    identity,
+    batch: `put ${join(work, 'pay.csv.gpg')} /staged.gpg\nrename /staged.gpg /drop/moved.csv.gpg\n`,
+    cwd: work,
+  });
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.deepEqual((await readdir(join(home, 'drop'))).sort(), ['moved.csv', 'pay.csv']);
+  assert.equal(sha256(await readFile(join(home, 'drop', 'moved.csv'))), sha256(plain));
 });
 
 test('tampered ciphertext and a wrong signer go to quarantine, each with an event, and leave no plaintext', async () => {
@@ -211,8 +223,8 @@ test('tampered ciphertext and a wrong signer go to quarantine, each with an even
   await put(join(work, 'tampered.gpg'), '/drop/tampered.gpg');
   await put(join(work, 'wrong-signer.pgp'), '/drop/wrong-signer.pgp');
 
-  // Only the earlier test's decrypted file: no ciphertext, no partial plaintext of the refused ones.
-  assert.deepEqual(await readdir(join(home, 'drop')), ['pay.csv']);
+  // Only the earlier test's decrypted files: no ciphertext, no partial plaintext of the refused ones.
+  assert.deepEqual((await readdir(join(home, 'drop'))).sort(), ['moved.csv', 'pay.csv']);
   assert.deepEqual((await readdir(join(home, 'quarantine'))).sort(), ['tampered.gpg', 'wrong-signer.pgp']);
   assert.deepEqual(await readFile(join(home, 'quarantine', 'tampered.gpg')), bytes);
   const quarantined = events.filter((e) => e.phase === 'quarantined');

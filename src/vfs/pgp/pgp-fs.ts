@@ -41,8 +41,6 @@ export class PgpPolicyFs extends ForwardingFs {
   #policies: Promise<PgpPolicies> | undefined;
   /** Partials being encrypted → the suffix their final name gets. */
   readonly #encrypting = new Map<string, string>();
-  /** Partials being uploaded into decrypt folders. */
-  readonly #arriving = new Set<string>();
 
   constructor(inner: Fs, deps: PgpFsDeps) {
     super(inner);
@@ -60,14 +58,10 @@ export class PgpPolicyFs extends ForwardingFs {
     if (!governing) return this.inner.open(path, flags, mode);
     const { policy } = governing;
     if (policy.mode === 'encrypt') return this.#openEncrypting(path, flags, policy, mode);
-    if (inProgress(path)) {
-      const file = await this.inner.open(path, flags, mode);
-      this.#arriving.add(path);
-      return file;
-    }
-    // Direct uploads (uploadMode 'direct'): the file is complete when it is closed.
+    // An atomic upload arrives when its partial is renamed into place (see rename); a direct one
+    // (uploadMode 'direct') when the file is closed.
     const file = await this.inner.open(path, flags, mode);
-    if (!ENCRYPTED_NAME.test(path)) return file;
+    if (inProgress(path) || !ENCRYPTED_NAME.test(path)) return file;
     return withCloseHook(file, () => this.#arrived(path));
   }
 
@@ -108,15 +102,14 @@ export class PgpPolicyFs extends ForwardingFs {
       await this.#report({ phase: 'encrypted', path: to, target: `${to}${suffix}` });
       return;
     }
-    const arriving = this.#arriving.delete(from);
     await this.inner.rename(from, to, options);
-    if (arriving && ENCRYPTED_NAME.test(to)) await this.#arrived(to);
+    // A completed upload, or a file moved in from elsewhere (or back from quarantine): both arrive here.
+    if (ENCRYPTED_NAME.test(to)) await this.#arrived(to);
   }
 
   override async unlink(path: string): Promise<void> {
     // A failed upload's partial is removed by the core: forget it.
     this.#encrypting.delete(path);
-    this.#arriving.delete(path);
     return this.inner.unlink(path);
   }
 
