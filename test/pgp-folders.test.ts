@@ -296,3 +296,24 @@ test('a legacy scp upload into an encrypt folder is stored encrypted too', async
   assert.equal(d.code, 0, d.stderr);
   assert.deepEqual(await readFile(out), data);
 });
+
+test('an upload into a folder whose key was removed fails as a server failure and stores nothing', async () => {
+  const admin = server.running.context.admin;
+  await admin.keys.pgp.import(systemActor(), {
+    name: 'temp',
+    data: Buffer.from(await stranger.exportPublic(strangerFpr)),
+  });
+  const home = await server.homeOf('bob');
+  await mkdir(join(home, 'gone'), { recursive: true });
+  await admin.users.set(systemActor(), { name: 'bob', pgp: ['/gone=encrypt:temp'] });
+  await admin.keys.pgp.remove(systemActor(), 'temp');
+  const sftp = await RawSftp.connect({ port: server.port, username: 'bob', password: 'bob-secret' });
+  try {
+    const refused = await attempt(() => sftp.put('/gone/x.bin', Buffer.from('secret')));
+    assert.ok(!refused.ok && refused.error instanceof SftpRefusal);
+    assert.equal(refused.error.code, FX.FAILURE);
+    assert.deepEqual(await readdir(join(home, 'gone')), []);
+  } finally {
+    sftp.end();
+  }
+});

@@ -123,7 +123,7 @@ export type SystemEvent = EventBase & { readonly type: 'system' } & (
 /**
  * An OpenPGP folder policy at work (vfs/pgp/): an upload stored encrypted, an encrypted arrival decrypted (and
  * verified), or one refused and moved to quarantine (`reason`: malformed, not-for-us, integrity, unsigned,
- * bad-signature, io). `path` is the file as uploaded, `target` where it is now.
+ * bad-signature, no-key, io). `path` is the file as uploaded, `target` where it is now.
  */
 export interface PgpEvent extends EventBase {
   readonly type: 'pgp';

@@ -41,7 +41,7 @@ export type PgpOutcome =
       readonly phase: 'quarantined';
       readonly path: string;
       readonly target: string;
-      /** malformed, not-for-us, integrity, unsigned, bad-signature, or io. */
+      /** malformed, not-for-us, integrity, unsigned, bad-signature, no-key (a key the policy names is gone), or io. */
       readonly reason: string;
       readonly error: string;
     };
@@ -87,10 +87,25 @@ export async function decryptArrival(
     `${IN_PROGRESS_PREFIX}pgp-${randomBytes(8).toString('hex')}`,
   );
   let wroteTemporary = false;
+  let decryptionKeys: Secret<string>[];
+  let verificationKeys: string[] | undefined;
+  try {
+    decryptionKeys = await keys.decryptionKeys(policy.decryptWith);
+    verificationKeys = policy.verifyWith ? await keys.publicKeys(policy.verifyWith) : undefined;
+  } catch (err) {
+    // A key removed since the policy was set: the file cannot be checked, so it is not published either.
+    log.error({ err, path }, 'the OpenPGP policy of this folder names a key Ferry no longer has');
+    const error = toFerryError(err).message;
+    return {
+      phase: 'quarantined',
+      path,
+      target: await quarantine(fs, path, policy, log),
+      reason: 'no-key',
+      error,
+    };
+  }
   try {
     const { decryptStream } = await import('../../keys/pgp-stream-crypt.js');
-    const decryptionKeys = await keys.decryptionKeys(policy.decryptWith);
-    const verificationKeys = policy.verifyWith ? await keys.publicKeys(policy.verifyWith) : undefined;
     const cipher = await fs.open(path, { read: true, write: false, noFollow: true });
     let signer: string | undefined;
     try {

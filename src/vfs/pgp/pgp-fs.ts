@@ -1,6 +1,7 @@
 // The OpenPGP policy decorator: uploads into encrypt folders are encrypted as they are written, encrypted files
 // arriving in decrypt folders are decrypted (or quarantined) when their upload completes.
 import posix from 'node:path/posix';
+import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import {
   ENCRYPTED_NAME,
@@ -10,6 +11,7 @@ import {
   type PgpPolicies,
   pgpPolicyFor,
 } from '../../util/pgp-policy.js';
+import type { Secret } from '../../util/secret.js';
 import { ForwardingFs } from '../forwarding-fs.js';
 import type { Fs, FsFile, FsOpenFlags } from '../types.js';
 import { decryptArrival, type PgpKeySource, type PgpOutcome } from './decrypt-arrival.js';
@@ -75,8 +77,19 @@ export class PgpPolicyFs extends ForwardingFs {
     // A partial is renamed (with the suffix) on close; a direct upload gets its stored name now.
     const stored = inProgress(path) ? path : `${path}${suffix}`;
     const { encryptStream } = await import('../../keys/pgp-stream-crypt.js');
-    const recipients = await this.#deps.keys.publicKeys(policy.recipients);
-    const signer = policy.signWith ? await this.#deps.keys.privateKey(policy.signWith) : undefined;
+    let recipients: string[];
+    let signer: Secret<string> | undefined;
+    try {
+      recipients = await this.#deps.keys.publicKeys(policy.recipients);
+      signer = policy.signWith ? await this.#deps.keys.privateKey(policy.signWith) : undefined;
+    } catch (err) {
+      // A key removed since the policy was set: refuse the upload as a server-side failure, not "no such file".
+      this.#deps.log.error(
+        { err, path },
+        'the OpenPGP policy of this folder names a key Ferry no longer has',
+      );
+      throw new ConfigError('the OpenPGP policy of this folder cannot be applied', { cause: err });
+    }
     // Always from empty: what a partial holds is ciphertext that cannot be continued.
     const inner = await this.inner.open(
       stored,
