@@ -317,3 +317,60 @@ test('an upload into a folder whose key was removed fails as a server failure an
     sftp.end();
   }
 });
+
+test('decrypt-on-download serves the plaintext of stored messages, with its size in listings and reads at any offset', async () => {
+  const admin = server.running.context.admin;
+  await server.addUser('carol', { password: 'carol-secret' });
+  const home = await server.homeOf('carol');
+  await mkdir(join(home, 'vault'), { recursive: true });
+  await admin.users.set(systemActor(), { name: 'carol', pgp: ['/vault=encrypt:ferry;decrypt-on-download'] });
+  const plain = randomBytes(3 * 1024 * 1024 + 11);
+  const sftp = await RawSftp.connect({ port: server.port, username: 'carol', password: 'carol-secret' });
+  try {
+    const up = await sftp.open('/vault/doc.bin', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
+    for (let at = 0; at < plain.length; at += 32 * 1024)
+      await sftp.write(up, at, plain.subarray(at, at + 32 * 1024));
+    await sftp.close(up);
+    assert.deepEqual(await readdir(join(home, 'vault')), ['.ferry-part.pgp-size.doc.bin.pgp', 'doc.bin.pgp']);
+    const stored = await readFile(join(home, 'vault', 'doc.bin.pgp'));
+    assert.equal(stored.indexOf(plain.subarray(0, 64)), -1, 'stored encrypted');
+    assert.deepEqual(await sftp.list('/vault'), ['doc.bin.pgp']);
+    assert.equal((await sftp.stat('/vault/doc.bin.pgp')).size, plain.length);
+    assert.deepEqual(await sftp.get('/vault/doc.bin.pgp'), plain);
+    // Forward skips decrypt and discard; going back restarts the decryption.
+    const handle = await sftp.open('/vault/doc.bin.pgp', FXF.READ);
+    assert.deepEqual(await sftp.read(handle, 2_000_000, 1000), plain.subarray(2_000_000, 2_001_000));
+    assert.deepEqual(await sftp.read(handle, 10, 100), plain.subarray(10, 110));
+    assert.equal(await sftp.read(handle, plain.length, 100), null);
+    await sftp.close(handle);
+  } finally {
+    sftp.end();
+  }
+  // OpenSSH's get sees the same.
+  const key = await makeClientKey(work, 'ed25519', 'id_carol');
+  await admin.users.addKeys(systemActor(), 'carol', key.publicText);
+  const r = await sftpBatch({
+    port: server.port,
+    user: 'carol',
+    identity: key.privatePath,
+    batch: 'get /vault/doc.bin.pgp carol.out\n',
+    cwd: work,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await readFile(join(work, 'carol.out')), plain);
+
+  // Modified on disk: the download fails at the integrity check instead of ending cleanly.
+  const storedPath = join(home, 'vault', 'doc.bin.pgp');
+  const bytes = await readFile(storedPath);
+  const at = bytes.length - 30;
+  bytes[at] = (bytes[at] ?? 0) ^ 0x01;
+  await writeFile(storedPath, bytes);
+  const again = await RawSftp.connect({ port: server.port, username: 'carol', password: 'carol-secret' });
+  try {
+    const failed = await attempt(() => again.get('/vault/doc.bin.pgp'));
+    assert.ok(!failed.ok && failed.error instanceof SftpRefusal, 'the download fails');
+    assert.equal(failed.error.code, FX.FAILURE);
+  } finally {
+    again.end();
+  }
+});

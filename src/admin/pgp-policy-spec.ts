@@ -67,9 +67,10 @@ export function parsePgpSpec(spec: string): { folder: string; policy: PgpFolderP
       if (name === 'sign') policy.signWith = keyList(needValue(name, value), 'sign')[0];
       else if (name === 'armor' && value === undefined) policy.armor = true;
       else if (name === 'suffix') policy.suffix = suffixOf(needValue(name, value));
+      else if (name === 'decrypt-on-download' && value === undefined) policy.decryptOnDownload = true;
       else
         throw new InvalidArgumentError(
-          `--pgp: unknown encrypt option '${part.slice(0, 40)}' (sign:KEY, armor, suffix:.EXT|none)`,
+          `--pgp: unknown encrypt option '${part.slice(0, 40)}' (sign:KEY, armor, suffix:.EXT|none, decrypt-on-download)`,
         );
     }
     return { folder, policy };
@@ -139,6 +140,15 @@ export async function resolvePgpPolicy(
         );
   if (policy.mode === 'encrypt') {
     const recipients = (await fingerprints(policy.recipients, undefined)) ?? [];
+    if (policy.decryptOnDownload) {
+      const held = await Promise.all(
+        policy.recipients.map(async (ref) => (await keys.resolve(ref)).privateSealed !== null),
+      );
+      if (!held.includes(true))
+        throw new InvalidArgumentError(
+          `--pgp ${folder}: decrypt-on-download needs Ferry to hold the private half of one of the recipients`,
+        );
+    }
     const signWith = (await fingerprints(policy.signWith ? [policy.signWith] : undefined, 'sign'))?.[0];
     return { ...policy, recipients: [...new Set(recipients)], ...(signWith ? { signWith } : {}) };
   }

@@ -43,9 +43,10 @@ export function pgpKeyMaterial(keys: () => PgpKeyManager): PgpKeyMaterial {
     },
     async decryptionKeys(fingerprints) {
       const manager = keys();
-      const chosen = fingerprints
-        ? await Promise.all(fingerprints.map((fp) => manager.resolve(fp)))
-        : (await manager.list()).filter((k) => k.privateSealed !== null);
+      // Those named (the recipients of a folder, say) whose private half Ferry holds, or every such key.
+      const chosen = (
+        fingerprints ? await Promise.all(fingerprints.map((fp) => manager.resolve(fp))) : await manager.list()
+      ).filter((k) => k.privateSealed !== null);
       if (chosen.length === 0)
         throw new FerryError('ERR_NOT_FOUND', 'no OpenPGP key with a private half to decrypt with');
       return Promise.all(chosen.map((k) => manager.privateArmoredOf(k)));

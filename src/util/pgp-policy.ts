@@ -11,6 +11,11 @@ export interface PgpEncryptPolicy {
   readonly armor?: boolean;
   /** Appended to the uploaded name; '' keeps the name. Default '.pgp' ('.asc' with armor). */
   readonly suffix?: string;
+  /**
+   * Downloads of the stored messages serve their plaintext (Ferry holds a recipient's private half), and
+   * listings show the plaintext size recorded when the file was encrypted.
+   */
+  readonly decryptOnDownload?: boolean;
 }
 
 /** `*.pgp`, `*.gpg` and `*.asc` files arriving in the folder are decrypted into it; failures are quarantined. */
@@ -38,6 +43,7 @@ export function formatPgpPolicy(folder: string, policy: PgpFolderPolicy): string
     if (policy.signWith) parts.push(`sign:${policy.signWith}`);
     if (policy.armor) parts.push('armor');
     if (policy.suffix !== undefined) parts.push(`suffix:${policy.suffix === '' ? 'none' : policy.suffix}`);
+    if (policy.decryptOnDownload) parts.push('decrypt-on-download');
     return `${folder}=${parts.join(';')}`;
   }
   const parts = [policy.decryptWith?.length ? `decrypt:${policy.decryptWith.join(',')}` : 'decrypt'];

@@ -56,6 +56,11 @@ export class EncryptingFile implements FsFile {
     return new EncryptingFile(inner, encrypt);
   }
 
+  /** Plaintext bytes accepted so far (all of them once closed). */
+  get plaintextSize(): number {
+    return this.#accepted;
+  }
+
   get resolvedPath(): string | null | undefined {
     return this.#inner.resolvedPath;
   }

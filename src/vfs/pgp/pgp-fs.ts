@@ -13,9 +13,17 @@ import {
 } from '../../util/pgp-policy.js';
 import type { Secret } from '../../util/secret.js';
 import { ForwardingFs } from '../forwarding-fs.js';
-import type { Fs, FsFile, FsOpenFlags } from '../types.js';
+import type { Fs, FsDir, FsFile, FsOpenFlags, FsStat } from '../types.js';
 import { decryptArrival, type PgpKeySource, type PgpOutcome } from './decrypt-arrival.js';
+import { DecryptingFile, decryptWith } from './decrypting-file.js';
 import { EncryptingFile } from './encrypting-file.js';
+import {
+  forgetPlainSize,
+  plainSizeListing,
+  plainSizeOf,
+  recordPlainSize,
+  withPlainSize,
+} from './plain-size.js';
 
 export type { PgpKeySource, PgpOutcome } from './decrypt-arrival.js';
 
@@ -41,8 +49,11 @@ function inProgress(path: string): boolean {
 export class PgpPolicyFs extends ForwardingFs {
   readonly #deps: PgpFsDeps;
   #policies: Promise<PgpPolicies> | undefined;
-  /** Partials being encrypted → the suffix their final name gets. */
-  readonly #encrypting = new Map<string, string>();
+  /** Partials being encrypted → the suffix their final name gets, the file, its policy. */
+  readonly #encrypting = new Map<
+    string,
+    { suffix: string; file: EncryptingFile; policy: PgpEncryptPolicy }
+  >();
 
   constructor(inner: Fs, deps: PgpFsDeps) {
     super(inner);
@@ -54,8 +65,39 @@ export class PgpPolicyFs extends ForwardingFs {
     return this.#policies.then((all) => pgpPolicyFor(all, path));
   }
 
+  /** The encrypt policy with decrypt-on-download governing the stored message at `path`, if any. */
+  async #servesPlaintext(path: string): Promise<PgpEncryptPolicy | undefined> {
+    const governing = await this.#policyFor(path);
+    const policy = governing?.policy;
+    if (policy?.mode !== 'encrypt' || !policy.decryptOnDownload || inProgress(path)) return undefined;
+    const suffix = encryptedSuffix(policy);
+    return suffix === '' || path.endsWith(suffix) ? policy : undefined;
+  }
+
+  override async stat(path: string): Promise<FsStat> {
+    const stat = await this.inner.stat(path);
+    return (await this.#servesPlaintext(path)) ? withPlainSize(this.inner, path, stat) : stat;
+  }
+
+  override async lstat(path: string): Promise<FsStat> {
+    const stat = await this.inner.lstat(path);
+    return (await this.#servesPlaintext(path)) ? withPlainSize(this.inner, path, stat) : stat;
+  }
+
+  override async opendir(path: string): Promise<FsDir> {
+    const dir = await this.inner.opendir(path);
+    const governing = await this.#policyFor(posix.join(path, 'x'));
+    const policy = governing?.policy;
+    if (policy?.mode !== 'encrypt' || !policy.decryptOnDownload) return dir;
+    const suffix = encryptedSuffix(policy);
+    return plainSizeListing(this.inner, dir, path, (name) => !inProgress(name) && name.endsWith(suffix));
+  }
+
   override async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
-    if (!flags.write) return this.inner.open(path, flags, mode);
+    if (!flags.write) {
+      const policy = await this.#servesPlaintext(path);
+      return policy ? this.#openDecrypting(path, flags, policy, mode) : this.inner.open(path, flags, mode);
+    }
     const governing = await this.#policyFor(path);
     if (!governing) return this.inner.open(path, flags, mode);
     const { policy } = governing;
@@ -96,23 +138,63 @@ export class PgpPolicyFs extends ForwardingFs {
       { ...flags, read: false, create: true, truncate: true },
       mode,
     );
-    if (stored === path) this.#encrypting.set(path, suffix);
-    else void this.#report({ phase: 'encrypted', path, target: stored });
-    return EncryptingFile.start(inner, (plain) =>
+    const file = EncryptingFile.start(inner, (plain) =>
       encryptStream(plain, {
         recipients,
         ...(signer ? { signer } : {}),
         ...(policy.armor ? { armor: true } : {}),
       }),
     );
+    if (stored === path) {
+      this.#encrypting.set(path, { suffix, file, policy });
+      return file;
+    }
+    void this.#report({ phase: 'encrypted', path, target: stored });
+    return withCloseHook(file, () => this.#stored(stored, file, policy));
+  }
+
+  /** A message just stored: its plaintext size is recorded where downloads decrypt. */
+  async #stored(path: string, file: EncryptingFile, policy: PgpEncryptPolicy): Promise<void> {
+    if (!policy.decryptOnDownload) return;
+    await recordPlainSize(this.inner, path, file.plaintextSize).catch((err: unknown) =>
+      this.#deps.log.warn(
+        { err, path },
+        'could not record the plaintext size; listings show the stored size',
+      ),
+    );
+  }
+
+  async #openDecrypting(
+    path: string,
+    flags: FsOpenFlags,
+    policy: PgpEncryptPolicy,
+    mode: number | undefined,
+  ): Promise<FsFile> {
+    let keys: Secret<string>[];
+    try {
+      keys = await this.#deps.keys.decryptionKeys(policy.recipients);
+    } catch (err) {
+      this.#deps.log.error({ err, path }, 'no private key of this folder to decrypt a download with');
+      throw new ConfigError('the OpenPGP policy of this folder cannot be applied', { cause: err });
+    }
+    const inner = await this.inner.open(path, flags, mode);
+    try {
+      const plain = await plainSizeOf(this.inner, path, (await inner.stat()).size);
+      return new DecryptingFile(inner, decryptWith(keys), plain);
+    } catch (err) {
+      await inner.close();
+      throw err;
+    }
   }
 
   override async rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void> {
-    const suffix = this.#encrypting.get(from);
-    if (suffix !== undefined) {
+    const encrypted = this.#encrypting.get(from);
+    if (encrypted !== undefined) {
       this.#encrypting.delete(from);
-      await this.inner.rename(from, `${to}${suffix}`, options);
-      await this.#report({ phase: 'encrypted', path: to, target: `${to}${suffix}` });
+      const target = `${to}${encrypted.suffix}`;
+      await this.inner.rename(from, target, options);
+      await this.#stored(target, encrypted.file, encrypted.policy);
+      await this.#report({ phase: 'encrypted', path: to, target });
       return;
     }
     await this.inner.rename(from, to, options);
@@ -123,7 +205,8 @@ export class PgpPolicyFs extends ForwardingFs {
   override async unlink(path: string): Promise<void> {
     // A failed upload's partial is removed by the core: forget it.
     this.#encrypting.delete(path);
-    return this.inner.unlink(path);
+    await this.inner.unlink(path);
+    if (await this.#servesPlaintext(path)) await forgetPlainSize(this.inner, path);
   }
 
   async #arrived(path: string): Promise<void> {
