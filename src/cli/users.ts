@@ -126,7 +126,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
     .option(
       '--pgp <spec>',
-      "OpenPGP policy of a folder: '/in=encrypt:KEY[,KEY][;sign:KEY][;armor][;suffix:.gpg|none]', '/drop=decrypt[;verify:KEY][;quarantine:/DIR]', '/in=none' (repeatable)",
+      "OpenPGP policy of a folder: '/in=encrypt:KEY[,KEY][;sign:KEY][;armor][;suffix:.gpg|none][;decrypt-on-download]', '/drop=decrypt[;verify:KEY][;quarantine:/DIR]', '/in=none' (repeatable)",
       collect,
       [],
     )
