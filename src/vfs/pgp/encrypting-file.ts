@@ -6,6 +6,11 @@ import type { FsFile, FsStat } from '../types.js';
 
 /** Plaintext queued for the encryptor before writers wait: a few SFTP writes' worth. */
 const QUEUE_BYTES = 256 * 1024;
+/**
+ * Plaintext is handed to the encryptor in pieces of this size: each piece costs a trip through openpgp's stream
+ * stages, so SFTP writes of 32 KiB are gathered (512 MiB measured: 6.4-8.2 s instead of 10.7 s).
+ */
+const PIECE_BYTES = 128 * 1024;
 
 export const SEQUENTIAL_ONLY =
   'This folder encrypts uploads as they arrive: files are written front to back only (no resume, no writes out of order); send the file again from the start';
@@ -25,6 +30,9 @@ export class EncryptingFile implements FsFile {
   readonly #pump: Promise<void>;
   #failure: Error | undefined;
   #closed = false;
+  /** The piece being filled (a copy: the caller may reuse its buffers once a write returns). */
+  #piece: Buffer = Buffer.allocUnsafe(PIECE_BYTES);
+  #pieceLength = 0;
 
   private constructor(
     inner: FsFile,
@@ -102,9 +110,12 @@ export class EncryptingFile implements FsFile {
       throw err;
     }
     for (const chunk of chunksOf(data)) {
-      if (chunk.length === 0) continue;
-      // A copy: the caller may reuse its buffers once this returns, and the encryptor may still hold them.
-      this.#controller.enqueue(Buffer.from(chunk));
+      for (let at = 0; at < chunk.length; ) {
+        const n = chunk.copy(this.#piece, this.#pieceLength, at);
+        this.#pieceLength += n;
+        at += n;
+        if (this.#pieceLength === PIECE_BYTES) this.#hand();
+      }
       this.#accepted += chunk.length;
     }
     while ((this.#controller.desiredSize ?? 0) <= 0 && !this.#failure) {
@@ -117,6 +128,14 @@ export class EncryptingFile implements FsFile {
       });
     }
     if (this.#failure) throw this.#failure;
+  }
+
+  /** Gives the filled part of the piece to the encryptor and starts a new one. */
+  #hand(): void {
+    if (this.#pieceLength === 0) return;
+    this.#controller.enqueue(this.#piece.subarray(0, this.#pieceLength));
+    this.#piece = Buffer.allocUnsafe(PIECE_BYTES);
+    this.#pieceLength = 0;
   }
 
   async stat(): Promise<FsStat> {
@@ -150,7 +169,10 @@ export class EncryptingFile implements FsFile {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      if (!this.#failure) this.#controller.close();
+      if (!this.#failure) {
+        this.#hand();
+        this.#controller.close();
+      }
       await this.#pump;
     } finally {
       await this.#inner.close();
