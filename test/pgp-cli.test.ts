@@ -101,3 +101,71 @@ test('a policy naming a missing key, or signing with a public-only key, is refus
   const after = (await runFerry(['users', 'show', 'alice', '--json', '--data-dir', dataDir])).stdout;
   assert.deepEqual(JSON.parse(after).pgpPolicies, JSON.parse(before).pgpPolicies);
 });
+
+test('jobs add takes --encrypt-to/--sign-with on push and --decrypt/--verify on pull, and refuses them the other way round', async () => {
+  const partner = await runFerry(
+    [
+      'partners',
+      'add',
+      'bank',
+      '--host',
+      '127.0.0.1',
+      '--user',
+      'acme',
+      '--password-stdin',
+      '--data-dir',
+      dataDir,
+    ],
+    'pw\n',
+  );
+  assert.equal(partner.code, 0, partner.stderr);
+  const common = [
+    '--partner',
+    'bank',
+    '--remote-dir',
+    'in',
+    '--local-dir',
+    join(work, 'jobdir'),
+    '--data-dir',
+    dataDir,
+  ];
+  const push = await runFerry([
+    'jobs',
+    'add',
+    'inv',
+    '--direction',
+    'push',
+    ...common,
+    '--encrypt-to',
+    fpr.slice(-16),
+    '--sign-with',
+    'ferry',
+    '--armor',
+  ]);
+  assert.equal(push.code, 0, push.stderr);
+  const pull = await runFerry([
+    'jobs',
+    'add',
+    'stm',
+    '--direction',
+    'pull',
+    ...common,
+    '--decrypt',
+    '--verify',
+    fpr.toLowerCase(),
+  ]);
+  assert.equal(pull.code, 0, pull.stderr);
+  const wrong = await runFerry(['jobs', 'add', 'bad', '--direction', 'pull', ...common, '--encrypt-to', fpr]);
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /--encrypt-to, --sign-with and --armor are for push jobs/);
+  const listed = await runFerry(['jobs', 'list', '--json', '--data-dir', dataDir]);
+  const jobs = JSON.parse(listed.stdout) as { name: string; pgp?: Record<string, unknown> }[];
+  assert.deepEqual(
+    jobs.map((j) => j.name),
+    ['inv', 'stm'],
+  );
+  assert.deepEqual(jobs[0]?.pgp?.encryptTo, [fpr]);
+  assert.match(String(jobs[0]?.pgp?.signWith), /^[0-9A-F]{40}$/);
+  assert.equal(jobs[0]?.pgp?.armor, true);
+  assert.deepEqual(jobs[1]?.pgp, { decrypt: true, verifyWith: [fpr] });
+});
