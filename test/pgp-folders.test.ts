@@ -374,3 +374,29 @@ test('decrypt-on-download serves the plaintext of stored messages, with its size
     again.end();
   }
 });
+
+test('a file moved into an encrypt folder is stored encrypted there, and a hard link into it is refused', async () => {
+  const home = await server.homeOf('alice');
+  const data = Buffer.concat([Buffer.from('MOVED-IN-PLAINTEXT '), randomBytes(100_000)]);
+  await writeFile(join(work, 'draft.txt'), data);
+  const r = await sftpBatch({
+    port: server.port,
+    user: 'alice',
+    identity,
+    batch:
+      'put draft.txt /draft.txt\nput draft.txt /draft2.txt\nrename /draft.txt /out/moved.txt\n-ln /draft2.txt /out/linked.txt\n',
+    cwd: work,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!(await readdir(home)).includes('draft.txt'), 'the plaintext left with the move');
+  const out = await readdir(join(home, 'out'));
+  assert.ok(
+    out.includes('moved.txt.pgp') && !out.includes('moved.txt') && !out.includes('linked.txt'),
+    out.join(),
+  );
+  assert.deepEqual(await filesHolding(join(home, 'out'), 'MOVED-IN-PLAINTEXT'), []);
+  const clear = join(work, 'moved.out');
+  const d = await partner.run(['--output', clear, '--decrypt', join(home, 'out', 'moved.txt.pgp')]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.deepEqual(await readFile(clear), data);
+});

@@ -1,7 +1,7 @@
 // The OpenPGP policy decorator: uploads into encrypt folders are encrypted as they are written, encrypted files
 // arriving in decrypt folders are decrypted (or quarantined) when their upload completes.
 import posix from 'node:path/posix';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, FerryError, UnsupportedError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import {
   ENCRYPTED_NAME,
@@ -16,6 +16,7 @@ import { ForwardingFs } from '../forwarding-fs.js';
 import type { Fs, FsDir, FsFile, FsOpenFlags, FsStat } from '../types.js';
 import { decryptArrival, type PgpKeySource, type PgpOutcome } from './decrypt-arrival.js';
 import { DecryptingFile, decryptWith } from './decrypting-file.js';
+import { encryptFile } from './encrypt-file.js';
 import { EncryptingFile } from './encrypting-file.js';
 import {
   forgetPlainSize,
@@ -43,8 +44,9 @@ function inProgress(path: string): boolean {
 
 /**
  * One per session. Sequential encryption cannot resume or write out of order: such writes fail the upload
- * (ERR_UNSUPPORTED, nothing published) and a resumed upload restarts from 0. Only opens for writing and
- * renames are intercepted; everything else (listings, downloads of the stored ciphertext) passes through.
+ * (ERR_UNSUPPORTED, nothing published) and a resumed upload restarts from 0. Opens, renames and unlinks are
+ * intercepted, and in decrypt-on-download folders stat, lstat and listings (plaintext sizes); everything else
+ * passes through, and for users without policies everything does.
  */
 export class PgpPolicyFs extends ForwardingFs {
   readonly #deps: PgpFsDeps;
@@ -60,9 +62,24 @@ export class PgpPolicyFs extends ForwardingFs {
     this.#deps = deps;
   }
 
-  #policyFor(path: string): Promise<{ folder: string; policy: PgpFolderPolicy } | undefined> {
+  /**
+   * The policy governing `path`. The user's policies are read once per session; if the store cannot be read,
+   * writes fail (an encrypt folder must never receive plaintext) and reads go on as if no policy applied
+   * (listings and downloads keep working, showing stored sizes and bytes).
+   */
+  async #policyFor(
+    path: string,
+    forWrite = false,
+  ): Promise<{ folder: string; policy: PgpFolderPolicy } | undefined> {
     this.#policies ??= this.#deps.keys.policies();
-    return this.#policies.then((all) => pgpPolicyFor(all, path));
+    try {
+      return pgpPolicyFor(await this.#policies, path);
+    } catch (err) {
+      this.#policies = undefined; // asked again next time
+      if (forWrite) throw err;
+      this.#deps.log.warn({ err, path }, 'OpenPGP folder policies unreadable: served as stored');
+      return undefined;
+    }
   }
 
   /** The encrypt policy with decrypt-on-download governing the stored message at `path`, if any. */
@@ -98,7 +115,7 @@ export class PgpPolicyFs extends ForwardingFs {
       const policy = await this.#servesPlaintext(path);
       return policy ? this.#openDecrypting(path, flags, policy, mode) : this.inner.open(path, flags, mode);
     }
-    const governing = await this.#policyFor(path);
+    const governing = await this.#policyFor(path, true);
     if (!governing) return this.inner.open(path, flags, mode);
     const { policy } = governing;
     if (policy.mode === 'encrypt') return this.#openEncrypting(path, flags, policy, mode);
@@ -197,9 +214,47 @@ export class PgpPolicyFs extends ForwardingFs {
       await this.#report({ phase: 'encrypted', path: to, target });
       return;
     }
+    const into = await this.#policyFor(to, true);
+    if (into?.policy.mode === 'encrypt' && (await this.#policyFor(from, true))?.folder !== into.folder) {
+      await this.#encryptMovedIn(from, to, into.policy, options);
+      return;
+    }
     await this.inner.rename(from, to, options);
     // A completed upload, or a file moved in from elsewhere (or back from quarantine): both arrive here.
     if (ENCRYPTED_NAME.test(to)) await this.#arrived(to);
+  }
+
+  /** A file moved into an encrypt folder from elsewhere is stored there encrypted, like an upload. */
+  async #encryptMovedIn(
+    from: string,
+    to: string,
+    policy: PgpEncryptPolicy,
+    options: { noReplace?: boolean } | undefined,
+  ): Promise<void> {
+    const target = `${to}${encryptedSuffix(policy)}`;
+    const source = await this.inner.stat(from);
+    if (source.kind !== 'file')
+      throw new UnsupportedError('Only files can be moved into a folder that encrypts what arrives');
+    if (options?.noReplace && (await this.inner.lstat(target).catch(() => undefined)))
+      throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
+    await encryptFile(this.inner, from, target, this.#deps.keys, {
+      encryptTo: policy.recipients,
+      ...(policy.signWith ? { signWith: policy.signWith } : {}),
+      ...(policy.armor ? { armor: true } : {}),
+    });
+    await this.inner.unlink(from);
+    if (policy.decryptOnDownload)
+      await recordPlainSize(this.inner, target, source.size).catch((err: unknown) =>
+        this.#deps.log.warn({ err, path: target }, 'could not record the plaintext size'),
+      );
+    await this.#report({ phase: 'encrypted', path: to, target });
+  }
+
+  /** A hard link would put the file's plaintext into an encrypt folder under a second name: refused. */
+  override async link(existingPath: string, newPath: string): Promise<void> {
+    if ((await this.#policyFor(newPath, true))?.policy.mode === 'encrypt')
+      throw new UnsupportedError('Hard links cannot be made in a folder that encrypts what arrives');
+    return this.inner.link(existingPath, newPath);
   }
 
   override async unlink(path: string): Promise<void> {
