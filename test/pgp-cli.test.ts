@@ -33,6 +33,18 @@ test('a key gpg exported is imported, listed, and named in policies by fingerpri
   const imported = await runFerry(['keys', 'pgp', 'import', join(work, 'bank.asc'), '--data-dir', dataDir]);
   assert.equal(imported.code, 0, imported.stderr);
   assert.match(imported.stdout, new RegExp(fpr));
+  const again = await runFerry([
+    'keys',
+    'pgp',
+    'import',
+    join(work, 'bank.asc'),
+    '--name',
+    'bank',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.notEqual(again.code, 0, 'one fingerprint, one key');
+  assert.match(again.stderr, new RegExp(`${fpr} is already stored as ${fpr.slice(-16)}`));
   const listed = await runFerry(['keys', 'pgp', 'list', '--json', '--data-dir', dataDir]);
   const [key] = JSON.parse(listed.stdout) as { name: string; fingerprint: string; keyId: string }[];
   assert.equal(key?.fingerprint, fpr);

@@ -95,6 +95,13 @@ export class PgpKeyManager {
     const text = data.includes('-----BEGIN PGP') ? data.toString('utf8') : new Uint8Array(data);
     const { readPgpKey } = await loadPgp();
     const key = await readPgpKey(text, passphrase);
+    // Policies and jobs name keys by fingerprint: one fingerprint, one key.
+    const same = (await this.repo.list()).find((k) => k.fingerprint === key.fingerprint);
+    if (same)
+      throw new FerryError(
+        'ERR_ALREADY_EXISTS',
+        `OpenPGP key ${key.fingerprint} is already stored as ${same.name}${key.hasPrivate && !same.privateSealed ? ' (public only: remove it, then import the private key)' : ''}`,
+      );
     if (key.hasPrivate && !key.decrypted) {
       throw new FerryError(
         'ERR_INVALID_ARGUMENT',
