@@ -236,6 +236,17 @@ test('tampered ciphertext and a wrong signer go to quarantine, each with an even
     `reason ${tampered?.reason}`,
   );
   assert.equal(signer?.reason, 'bad-signature');
+  // The audit trail holds them too (action pgp, failed, with the reason).
+  await server.running.context.audit.flush();
+  const records = await server.running.context.store.audit.page({
+    actions: ['pgp'],
+    user: 'alice',
+    limit: 50,
+  });
+  const audited = records.find((r) => r.path === '/drop/wrong-signer.pgp');
+  assert.equal(audited?.result, 'failed');
+  assert.equal(audited?.target, '/quarantine/wrong-signer.pgp');
+  assert.match(audited?.detail ?? '', /"reason":"bad-signature"/);
   assert.deepEqual(await filesHolding(join(home, 'drop'), 'QUARANTINE-PLAIN'), []);
 });
 
