@@ -74,6 +74,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     const raw = new SqliteDatabase(file);
     raw.exec("DELETE FROM kysely_migration WHERE name = '0009_pgp_policies'");
     raw.exec('ALTER TABLE users DROP COLUMN pgp_policies');
+    raw.exec('ALTER TABLE transfer_jobs DROP COLUMN pgp');
     raw.close();
     const upgraded = await openSqliteStore(file, { readonly: true });
     assert.deepEqual((await upgraded.users.findByName('olga'))?.pgpPolicies, {});
