@@ -180,4 +180,20 @@ test('jobs add takes --encrypt-to/--sign-with on push and --decrypt/--verify on 
   assert.match(String(jobs[0]?.pgp?.signWith), /^[0-9A-F]{40}$/);
   assert.equal(jobs[0]?.pgp?.armor, true);
   assert.deepEqual(jobs[1]?.pgp, { decrypt: true, verifyWith: [fpr] });
+
+  // jobs set replaces or removes the step, with the same checks.
+  const refused = await runFerry(['jobs', 'set', 'inv', '--decrypt', '--data-dir', dataDir]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /--decrypt and --verify are for pull jobs/);
+  const cleared = await runFerry(['jobs', 'set', 'inv', '--no-pgp', '--data-dir', dataDir]);
+  assert.equal(cleared.code, 0, cleared.stderr);
+  const replaced = await runFerry(['jobs', 'set', 'stm', '--decrypt', '--data-dir', dataDir]);
+  assert.equal(replaced.code, 0, replaced.stderr);
+  const after = JSON.parse((await runFerry(['jobs', 'list', '--json', '--data-dir', dataDir])).stdout) as {
+    pgp?: unknown;
+  }[];
+  assert.deepEqual(
+    after.map((j) => j.pgp),
+    [undefined, { decrypt: true }],
+  );
 });

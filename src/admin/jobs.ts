@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import type { JobPgpOptions, TransferJobRecord, TransferRunRecord } from '../store/types.js';
-import { type JobManager, type RunHooks, validateSchedule } from '../transfers/jobs.js';
+import { checkJobPgp, type JobManager, type RunHooks, validateSchedule } from '../transfers/jobs.js';
 import { formatDuration } from '../transfers/timing.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
@@ -44,6 +44,13 @@ export const jobSetSchema = z.object({
   retries: retries.optional(),
   backoffMs: backoffMs.optional(),
   enabled: z.boolean().optional(),
+  /** Replaces the OpenPGP step (same fields as jobAddSchema); `noPgp` removes it. */
+  encryptTo: z.array(z.string().min(1)).optional(),
+  signWith: z.string().min(1).optional(),
+  armor: z.boolean().optional(),
+  decrypt: z.boolean().optional(),
+  verify: z.array(z.string().min(1)).optional(),
+  noPgp: z.boolean().optional(),
 });
 export type JobSetInput = z.input<typeof jobSetSchema>;
 
@@ -143,20 +150,46 @@ export class JobAdmin {
       throw new InvalidArgumentError('--retries must be 0-100');
     const schedule =
       o.schedule === undefined || o.schedule === null ? o.schedule : validateSchedule(o.schedule);
+    const pgpGiven =
+      o.encryptTo !== undefined ||
+      o.signWith !== undefined ||
+      o.armor !== undefined ||
+      o.decrypt !== undefined ||
+      o.verify !== undefined;
+    if (pgpGiven && o.noPgp)
+      throw new InvalidArgumentError('--no-pgp cannot be combined with OpenPGP options');
+    const pgp = o.noPgp
+      ? null
+      : pgpGiven
+        ? checkJobPgp(
+            before.direction,
+            await this.#pgpStep({
+              encryptTo: o.encryptTo ?? [],
+              signWith: o.signWith,
+              armor: o.armor ?? false,
+              decrypt: o.decrypt ?? false,
+              verify: o.verify ?? [],
+            }),
+          )
+        : undefined;
     const after =
       (await this.#deps.store.transferJobs.update(o.name, {
         ...(schedule !== undefined ? { schedule } : {}),
         ...(o.retries !== undefined ? { retries: o.retries } : {}),
         ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
         ...(o.enabled !== undefined ? { enabled: o.enabled } : {}),
+        ...(pgp !== undefined ? { pgp } : {}),
       })) ?? (await this.#jobs.get(o.name));
     const from = jobView(before);
     const to = jobView(after);
-    const changes = Object.fromEntries(
-      (['schedule', 'retries', 'backoff', 'enabled'] as const)
-        .filter((k) => from[k] !== to[k])
-        .map((k) => [k, { from: from[k], to: to[k] }]),
-    );
+    const changes = {
+      ...Object.fromEntries(
+        (['schedule', 'retries', 'backoff', 'enabled'] as const)
+          .filter((k) => from[k] !== to[k])
+          .map((k) => [k, { from: from[k], to: to[k] }]),
+      ),
+      ...(pgp !== undefined ? { pgp: { from: before.pgp ?? null, to: after.pgp ?? null } } : {}),
+    };
     await this.#record.record(actor, 'jobs.set', subject(o.name), changes);
     return after;
   }

@@ -120,16 +120,42 @@ export function registerJobsCommand(program: Command): void {
 
   jobs
     .command('set')
-    .description("change a job's schedule, retries or backoff")
+    .description("change a job's schedule, retries, backoff or OpenPGP step")
     .argument('<name>', 'job name')
     .option('--schedule <cron>', "cron expression; 'none' to run only by hand")
     .option('--retries <n>', 'retries after a failed attempt')
     .option('--backoff <duration>', 'wait before the first retry, doubled each time (e.g. 30s, 5m)')
+    .option('--encrypt-to <keys>', 'push: replace the OpenPGP step: encrypt for these keys (comma-separated)')
+    .option('--sign-with <key>', 'push: and sign with this key')
+    .option('--armor', 'push: ASCII-armored messages')
+    .option('--decrypt', 'pull: replace the OpenPGP step: decrypt NAME.pgp/.gpg/.asc')
+    .option('--verify <keys>', 'pull: and require a signature by one of these keys')
+    .option('--no-pgp', 'remove the OpenPGP step')
     .action(
-      async (name: string, o: { schedule?: string; retries?: string; backoff?: string }, cmd: Command) => {
+      async (
+        name: string,
+        o: {
+          schedule?: string;
+          retries?: string;
+          backoff?: string;
+          encryptTo?: string;
+          signWith?: string;
+          armor?: boolean;
+          decrypt?: boolean;
+          verify?: string;
+          pgp?: boolean;
+        },
+        cmd: Command,
+      ) => {
         await withContext(opts(cmd), async (ctx) => {
           const job = await ctx.admin.jobs.set(cliActor(), {
             name,
+            ...(o.encryptTo !== undefined ? { encryptTo: keyList(o.encryptTo) } : {}),
+            ...(o.signWith !== undefined ? { signWith: o.signWith } : {}),
+            ...(o.armor ? { armor: true } : {}),
+            ...(o.decrypt ? { decrypt: true } : {}),
+            ...(o.verify !== undefined ? { verify: keyList(o.verify) } : {}),
+            ...(o.pgp === false ? { noPgp: true } : {}),
             ...(o.schedule !== undefined ? { schedule: o.schedule === 'none' ? null : o.schedule } : {}),
             ...(o.retries !== undefined ? { retries: integer('--retries', o.retries) } : {}),
             ...(o.backoff !== undefined ? { backoffMs: parseDuration(o.backoff) } : {}),

@@ -212,6 +212,7 @@ export class KyselyTransferJobRepository implements TransferJobRepository {
         ...(patch.schedule !== undefined ? { schedule: patch.schedule } : {}),
         ...(patch.retries !== undefined ? { retries: patch.retries } : {}),
         ...(patch.backoffMs !== undefined ? { backoff_ms: patch.backoffMs } : {}),
+        ...(patch.pgp !== undefined ? { pgp: patch.pgp ? JSON.stringify(patch.pgp) : null } : {}),
         ...(patch.lastScheduledAt !== undefined
           ? { last_scheduled_at: patch.lastScheduledAt?.toISOString() ?? null }
           : {}),

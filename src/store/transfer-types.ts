@@ -74,7 +74,7 @@ export interface TransferJobRecord {
 
 export type NewTransferJob = Omit<TransferJobRecord, 'id' | 'createdAt' | 'updatedAt' | 'lastScheduledAt'>;
 export type TransferJobPatch = Partial<
-  Pick<TransferJobRecord, 'enabled' | 'schedule' | 'lastScheduledAt' | 'retries' | 'backoffMs'>
+  Pick<TransferJobRecord, 'enabled' | 'schedule' | 'lastScheduledAt' | 'retries' | 'backoffMs' | 'pgp'>
 >;
 
 export interface TransferJobRepository {

@@ -99,7 +99,7 @@ export interface JobManagerDeps {
 export type RunFailedListener = (job: TransferJobRecord, run: TransferRunRecord) => void;
 
 /** The OpenPGP step a job may have: encryption only on a push, decryption only on a pull. */
-function checkJobPgp(
+export function checkJobPgp(
   direction: TransferDirection,
   pgp: JobPgpOptions | null | undefined,
 ): JobPgpOptions | null {
