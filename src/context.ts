@@ -11,13 +11,14 @@ import type { FerryConfig } from './config/schema.js';
 import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { PreOperationGate } from './core/pre-operation.js';
-import type { FileSessionFactory } from './core/types.js';
+import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import { ConfigError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
 import { ClientKeyManager } from './key-manager/client-keys.js';
 import { HostKeyManager } from './key-manager/host-keys.js';
+import { pgpKeyMaterial, userPgpKeys } from './key-manager/pgp-key-source.js';
 import { PgpKeyManager } from './key-manager/pgp-keys.js';
 import { MasterKey } from './keys/sealing.js';
 import { loggers } from './logger.js';
@@ -27,6 +28,7 @@ import { TransferService } from './transfers/service.js';
 import { EncryptedFs } from './vfs/encrypted/encrypted-fs.js';
 import { StorageKeyRing, storageKekOf } from './vfs/encrypted/storage-keys.js';
 import { LocalFs, localHomeFs } from './vfs/local/local-fs.js';
+import { PgpPolicyFs } from './vfs/pgp/pgp-fs.js';
 import type { Fs } from './vfs/types.js';
 
 export interface DataPaths {
@@ -183,7 +185,7 @@ export class AppContext {
       events: this.events,
       logger: loggers.core,
       fs: (identity) => {
-        const fs = homeFs(identity);
+        const fs = this.#withPgpPolicies(homeFs(identity), identity);
         return config.auditOnFailure === 'refuse-uploads' ? new AuditGatedFs(fs, uploadAdmission) : fs;
       },
       limits: {
@@ -201,6 +203,24 @@ export class AppContext {
         perConnection: config.maxBufferedBytesPerConnection,
         perUser: config.maxBufferedBytesPerUser,
       },
+    });
+  }
+
+  /** The user's OpenPGP folder policies over their storage (a pass-through for users without any). */
+  #withPgpPolicies(fs: Fs, identity: SessionIdentity): Fs {
+    return new PgpPolicyFs(fs, {
+      keys: userPgpKeys(identity.username, this.store.users, () => this.pgpKeys),
+      log: loggers.core,
+      report: (outcome) =>
+        this.events.emit({
+          type: 'pgp',
+          at: new Date(),
+          sessionId: identity.sessionId,
+          username: identity.username,
+          remoteAddress: identity.remoteAddress,
+          protocol: identity.protocol,
+          ...outcome,
+        }),
     });
   }
 
@@ -293,6 +313,7 @@ export class AppContext {
       clientKeyPair: (name) => this.clientKeys.keyPair(name),
       audit: (entry) => this.audit.append(entry),
       events: this.events,
+      pgpKeys: pgpKeyMaterial(() => this.pgpKeys),
     });
     return this.#transfers;
   }

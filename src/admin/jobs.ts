@@ -1,8 +1,8 @@
 // Transfer jobs: define, change, run by hand, remove; each change (and each manual run) one admin event.
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
-import type { TransferJobRecord, TransferRunRecord } from '../store/types.js';
-import { type JobManager, type RunHooks, validateSchedule } from '../transfers/jobs.js';
+import type { JobPgpOptions, TransferJobRecord, TransferRunRecord } from '../store/types.js';
+import { checkJobPgp, type JobManager, type RunHooks, validateSchedule } from '../transfers/jobs.js';
 import { formatDuration } from '../transfers/timing.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
@@ -27,6 +27,13 @@ export const jobAddSchema = z.object({
   after: z.string().min(1).default('keep'),
   retries: retries.default(0),
   backoffMs: backoffMs.default(30_000),
+  /** Push: encrypt each file for these OpenPGP keys (name, fingerprint or key id) and send NAME.pgp. */
+  encryptTo: z.array(z.string().min(1)).default([]),
+  signWith: z.string().min(1).optional(),
+  armor: z.boolean().default(false),
+  /** Pull: decrypt each NAME.pgp/.gpg/.asc into NAME; with verify, a valid signature by one of these keys is required. */
+  decrypt: z.boolean().default(false),
+  verify: z.array(z.string().min(1)).default([]),
 });
 export type JobAddInput = z.input<typeof jobAddSchema>;
 
@@ -37,6 +44,13 @@ export const jobSetSchema = z.object({
   retries: retries.optional(),
   backoffMs: backoffMs.optional(),
   enabled: z.boolean().optional(),
+  /** Replaces the OpenPGP step (same fields as jobAddSchema); `noPgp` removes it. */
+  encryptTo: z.array(z.string().min(1)).optional(),
+  signWith: z.string().min(1).optional(),
+  armor: z.boolean().optional(),
+  decrypt: z.boolean().optional(),
+  verify: z.array(z.string().min(1)).optional(),
+  noPgp: z.boolean().optional(),
 });
 export type JobSetInput = z.input<typeof jobSetSchema>;
 
@@ -49,6 +63,7 @@ export function jobView(j: TransferJobRecord) {
     remoteDir: j.remoteDir,
     localDir: j.localDir,
     pattern: j.pattern,
+    ...(j.pgp ? { pgp: j.pgp } : {}),
     schedule: j.schedule,
     after: j.after,
     retries: j.retries,
@@ -87,10 +102,43 @@ export class JobAdmin {
 
   async add(actor: Actor, input: JobAddInput): Promise<TransferJobRecord> {
     checkActor(actor);
-    const o = parseInput(jobAddSchema, input);
-    const job = await this.#jobs.add(o);
+    const { encryptTo, signWith, armor, decrypt, verify, ...o } = parseInput(jobAddSchema, input);
+    const pgp = await this.#pgpStep({ encryptTo, signWith, armor, decrypt, verify });
+    const job = await this.#jobs.add({ ...o, pgp });
     await this.#record.record(actor, 'jobs.add', subject(o.name), jobView(job));
     return job;
+  }
+
+  /** Resolves the keys a job's OpenPGP step names to fingerprints (signing and decrypting need private halves). */
+  async #pgpStep(o: {
+    encryptTo: string[];
+    signWith?: string | undefined;
+    armor: boolean;
+    decrypt: boolean;
+    verify: string[];
+  }): Promise<JobPgpOptions | null> {
+    if (o.encryptTo.length === 0 && !o.decrypt && !o.signWith && !o.armor && o.verify.length === 0)
+      return null;
+    const keys = this.#deps.pgpKeys;
+    const fingerprint = async (ref: string, needPrivate?: string) => {
+      const key = await keys.resolve(ref);
+      if (needPrivate && !key.privateSealed)
+        throw new InvalidArgumentError(
+          `OpenPGP key ${key.name} has no private half, so Ferry cannot ${needPrivate} with it`,
+        );
+      return key.fingerprint;
+    };
+    if (o.decrypt && !(await keys.list()).some((k) => k.privateSealed !== null))
+      throw new InvalidArgumentError(
+        '--decrypt needs an OpenPGP key with a private half (ferry keys pgp generate or import one)',
+      );
+    return {
+      ...(o.encryptTo.length ? { encryptTo: await Promise.all(o.encryptTo.map((r) => fingerprint(r))) } : {}),
+      ...(o.signWith ? { signWith: await fingerprint(o.signWith, 'sign') } : {}),
+      ...(o.armor ? { armor: true } : {}),
+      ...(o.decrypt ? { decrypt: true } : {}),
+      ...(o.verify.length ? { verifyWith: await Promise.all(o.verify.map((r) => fingerprint(r))) } : {}),
+    };
   }
 
   /** Changes the schedule, retries, backoff or whether the schedule is on. */
@@ -102,20 +150,46 @@ export class JobAdmin {
       throw new InvalidArgumentError('--retries must be 0-100');
     const schedule =
       o.schedule === undefined || o.schedule === null ? o.schedule : validateSchedule(o.schedule);
+    const pgpGiven =
+      o.encryptTo !== undefined ||
+      o.signWith !== undefined ||
+      o.armor !== undefined ||
+      o.decrypt !== undefined ||
+      o.verify !== undefined;
+    if (pgpGiven && o.noPgp)
+      throw new InvalidArgumentError('--no-pgp cannot be combined with OpenPGP options');
+    const pgp = o.noPgp
+      ? null
+      : pgpGiven
+        ? checkJobPgp(
+            before.direction,
+            await this.#pgpStep({
+              encryptTo: o.encryptTo ?? [],
+              signWith: o.signWith,
+              armor: o.armor ?? false,
+              decrypt: o.decrypt ?? false,
+              verify: o.verify ?? [],
+            }),
+          )
+        : undefined;
     const after =
       (await this.#deps.store.transferJobs.update(o.name, {
         ...(schedule !== undefined ? { schedule } : {}),
         ...(o.retries !== undefined ? { retries: o.retries } : {}),
         ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
         ...(o.enabled !== undefined ? { enabled: o.enabled } : {}),
+        ...(pgp !== undefined ? { pgp } : {}),
       })) ?? (await this.#jobs.get(o.name));
     const from = jobView(before);
     const to = jobView(after);
-    const changes = Object.fromEntries(
-      (['schedule', 'retries', 'backoff', 'enabled'] as const)
-        .filter((k) => from[k] !== to[k])
-        .map((k) => [k, { from: from[k], to: to[k] }]),
-    );
+    const changes = {
+      ...Object.fromEntries(
+        (['schedule', 'retries', 'backoff', 'enabled'] as const)
+          .filter((k) => from[k] !== to[k])
+          .map((k) => [k, { from: from[k], to: to[k] }]),
+      ),
+      ...(pgp !== undefined ? { pgp: { from: before.pgp ?? null, to: after.pgp ?? null } } : {}),
+    };
     await this.#record.record(actor, 'jobs.set', subject(o.name), changes);
     return after;
   }

@@ -14,9 +14,11 @@ import {
 import { FerryError } from '../errors.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
 import { AUTH_METHODS, type AuthMethod, type UserRecord } from '../store/types.js';
+import type { PgpFolderPolicy, PgpPolicies } from '../util/pgp-policy.js';
 import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
+import { parsePgpSpec, resolvePgpPolicy } from './pgp-policy-spec.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
 
 const secretSchema = z.instanceof(Secret<string>);
@@ -49,6 +51,8 @@ export const userSetSchema = z.object({
   home: absoluteHome.optional(),
   /** Networks the user may log in from; [] for anywhere. */
   allowedSources: z.array(z.string()).optional(),
+  /** OpenPGP folder policies (`/in=encrypt:KEY;sign:KEY`, `/drop=decrypt;verify:KEY`, `/in=none`), merged by folder. */
+  pgp: z.array(z.string()).default([]),
 });
 export type UserSetInput = z.input<typeof userSetSchema>;
 
@@ -114,6 +118,7 @@ export class UserAdmin {
     const user = await requireUser(users, o.name);
     const permsChanged = o.permissions.length > 0 || o.resetPermissions;
     const requiredMethods = o.requiredMethods ? [...new Set<AuthMethod>(o.requiredMethods)] : undefined;
+    const pgpPolicies = o.pgp.length > 0 ? await this.#pgpPolicies(user.pgpPolicies, o.pgp) : undefined;
     const updated = await users.update(o.name, {
       permissions: permsChanged
         ? parsePermissions(o.permissions, o.resetPermissions ? undefined : user.permissions)
@@ -125,6 +130,7 @@ export class UserAdmin {
         : {}),
       homeDir: o.home,
       allowedSources: o.allowedSources,
+      pgpPolicies,
     });
     if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
     await this.#record.record(actor, 'users.set', o.name, {
@@ -136,8 +142,20 @@ export class UserAdmin {
       ...(o.allowedSources !== undefined
         ? { allowedSources: { from: user.allowedSources, to: updated.allowedSources } }
         : {}),
+      ...(pgpPolicies ? { pgp: { from: user.pgpPolicies, to: updated.pgpPolicies } } : {}),
     });
     return publicView(updated, this.homeOf(updated));
+  }
+
+  /** The policies after applying `specs` in order (each replaces or, with `none`, removes its folder's policy). */
+  async #pgpPolicies(current: PgpPolicies, specs: readonly string[]): Promise<PgpPolicies> {
+    const next: Record<string, PgpFolderPolicy> = { ...current };
+    for (const spec of specs) {
+      const { folder, policy } = parsePgpSpec(spec);
+      if (policy === null) delete next[folder];
+      else next[folder] = await resolvePgpPolicy(this.#deps.pgpKeys, folder, policy);
+    }
+    return next;
   }
 
   async remove(actor: Actor, name: string): Promise<void> {

@@ -127,6 +127,22 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
     case 'security':
       // Bans, lockouts and limit hits: what the server did to defend itself, and against whom.
       return { ...base, action: 'security', protocol: 'ssh', result: event.action, detail: event.detail };
+    case 'pgp':
+      // An OpenPGP folder policy at work: stored encrypted, decrypted (with the verified signer), quarantined.
+      return {
+        ...base,
+        action: 'pgp',
+        protocol: event.protocol,
+        path: event.path,
+        target: event.target,
+        result: event.phase === 'quarantined' ? 'failed' : 'ok',
+        reason: event.error,
+        detail: {
+          phase: event.phase,
+          ...(event.signer ? { signer: event.signer } : {}),
+          ...(event.reason ? { reason: event.reason } : {}),
+        },
+      };
     case 'job':
     case 'system':
       return undefined;

@@ -173,6 +173,7 @@ export function publicView(user: UserRecord, homeDir: string) {
     requiredMethods: user.requiredMethods,
     permissions: user.permissions,
     allowedSources: user.allowedSources,
+    pgpPolicies: user.pgpPolicies,
     publicKeys: user.publicKeys.map((k) => ({
       type: k.algorithm,
       fingerprint: k.fingerprint,

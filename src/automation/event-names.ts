@@ -215,6 +215,20 @@ function mapEvent(event: FerryEvent): RuleEventMatch | undefined {
           return undefined;
       }
     }
+    case 'pgp': {
+      const name: RuleEventName = `pgp-${event.phase}`;
+      const fields: EventFields = {
+        ...base(name, event),
+        path: event.path,
+        target: event.target,
+        protocol: event.protocol,
+        status: event.phase === 'quarantined' ? 'failed' : 'ok',
+      };
+      if (event.signer !== undefined) fields.subject = event.signer;
+      if (event.reason !== undefined) fields.reason = event.reason;
+      if (event.error !== undefined) fields.error = event.error;
+      return { name, fields };
+    }
     case 'admin': {
       const name: RuleEventName =
         event.action === 'keys.host.promote' || event.action === 'keys.host.promote-due'

@@ -29,6 +29,14 @@ function integer(name: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** `a,b` → ['a', 'b']; absent → []. */
+function keyList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+}
+
 export function registerJobsCommand(program: Command): void {
   const jobs = program
     .command('jobs')
@@ -54,10 +62,26 @@ export function registerJobsCommand(program: Command): void {
     )
     .option('--retries <n>', 'retries after a failed attempt', '0')
     .option('--backoff <duration>', 'wait before the first retry, doubled each time (e.g. 30s, 5m)', '30s')
+    .option(
+      '--encrypt-to <keys>',
+      'push: encrypt each file for these OpenPGP keys (names, fingerprints or key ids, comma-separated) and send NAME.pgp',
+    )
+    .option('--sign-with <key>', 'push: also sign with this OpenPGP key (Ferry must hold its private half)')
+    .option('--armor', 'push: ASCII-armored messages (NAME.asc)')
+    .option(
+      '--decrypt',
+      'pull: decrypt each NAME.pgp/.gpg/.asc into NAME (refused files go to LOCAL-DIR/quarantine)',
+    )
+    .option('--verify <keys>', 'pull: require a valid signature by one of these OpenPGP keys')
     .action(
       async (
         name: string,
         o: {
+          encryptTo?: string;
+          signWith?: string;
+          armor?: boolean;
+          decrypt?: boolean;
+          verify?: string;
           partner: string;
           direction: string;
           remoteDir: string;
@@ -82,6 +106,11 @@ export function registerJobsCommand(program: Command): void {
             after: o.after,
             retries: integer('--retries', o.retries),
             backoffMs: parseDuration(o.backoff),
+            encryptTo: keyList(o.encryptTo),
+            ...(o.signWith ? { signWith: o.signWith } : {}),
+            armor: o.armor ?? false,
+            decrypt: o.decrypt ?? false,
+            verify: keyList(o.verify),
           });
           process.stdout.write(
             `job ${name} added: ${job.direction} ${job.partner}:${job.remoteDir} ${job.direction === 'pull' ? '→' : '←'} ${job.localDir}${job.schedule ? ` on '${job.schedule}'` : ' (run by hand)'}\n`,
@@ -92,16 +121,42 @@ export function registerJobsCommand(program: Command): void {
 
   jobs
     .command('set')
-    .description("change a job's schedule, retries or backoff")
+    .description("change a job's schedule, retries, backoff or OpenPGP step")
     .argument('<name>', 'job name')
     .option('--schedule <cron>', "cron expression; 'none' to run only by hand")
     .option('--retries <n>', 'retries after a failed attempt')
     .option('--backoff <duration>', 'wait before the first retry, doubled each time (e.g. 30s, 5m)')
+    .option('--encrypt-to <keys>', 'push: replace the OpenPGP step: encrypt for these keys (comma-separated)')
+    .option('--sign-with <key>', 'push: and sign with this key')
+    .option('--armor', 'push: ASCII-armored messages')
+    .option('--decrypt', 'pull: replace the OpenPGP step: decrypt NAME.pgp/.gpg/.asc')
+    .option('--verify <keys>', 'pull: and require a signature by one of these keys')
+    .option('--no-pgp', 'remove the OpenPGP step')
     .action(
-      async (name: string, o: { schedule?: string; retries?: string; backoff?: string }, cmd: Command) => {
+      async (
+        name: string,
+        o: {
+          schedule?: string;
+          retries?: string;
+          backoff?: string;
+          encryptTo?: string;
+          signWith?: string;
+          armor?: boolean;
+          decrypt?: boolean;
+          verify?: string;
+          pgp?: boolean;
+        },
+        cmd: Command,
+      ) => {
         await withContext(opts(cmd), async (ctx) => {
           const job = await ctx.admin.jobs.set(cliActor(), {
             name,
+            ...(o.encryptTo !== undefined ? { encryptTo: keyList(o.encryptTo) } : {}),
+            ...(o.signWith !== undefined ? { signWith: o.signWith } : {}),
+            ...(o.armor ? { armor: true } : {}),
+            ...(o.decrypt ? { decrypt: true } : {}),
+            ...(o.verify !== undefined ? { verify: keyList(o.verify) } : {}),
+            ...(o.pgp === false ? { noPgp: true } : {}),
             ...(o.schedule !== undefined ? { schedule: o.schedule === 'none' ? null : o.schedule } : {}),
             ...(o.retries !== undefined ? { retries: integer('--retries', o.retries) } : {}),
             ...(o.backoff !== undefined ? { backoffMs: parseDuration(o.backoff) } : {}),

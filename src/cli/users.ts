@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
 import type { UserView } from '../admin/users.js';
 import { parseAllowedSources, parseRequiredMethods } from '../auth/user-admin.js';
+import { formatPgpPolicy } from '../util/pgp-policy.js';
 import {
   CliError,
   type DataDirOption,
@@ -45,6 +46,8 @@ function printUser(view: UserView): void {
     ...view.publicKeys.map((k) => `  ${k.type} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`),
     'permissions:',
     ...Object.entries(view.permissions).map(([dir, perms]) => `  ${dir} ${perms.join(',')}`),
+    `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
+    ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
     `created:     ${view.created}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -122,11 +125,24 @@ export function registerUsersCommand(program: Command): void {
     .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
     .option('--home <dir>', 'absolute home directory')
     .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
+    .option(
+      '--pgp <spec>',
+      "OpenPGP policy of a folder: '/in=encrypt:KEY[,KEY][;sign:KEY][;armor][;suffix:.gpg|none][;decrypt-on-download]', '/drop=decrypt[;verify:KEY][;quarantine:/DIR]', '/in=none' (repeatable)",
+      collect,
+      [],
+    )
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
       async (
         name: string,
-        o: { perm: string[]; resetPerms?: boolean; require?: string; home?: string; allowFrom?: string },
+        o: {
+          perm: string[];
+          resetPerms?: boolean;
+          require?: string;
+          home?: string;
+          allowFrom?: string;
+          pgp: string[];
+        },
         cmd: Command,
       ) => {
         checkHome(o.home);
@@ -135,6 +151,7 @@ export function registerUsersCommand(program: Command): void {
             name,
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,
+            pgp: o.pgp,
             ...(o.require !== undefined
               ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
               : {}),

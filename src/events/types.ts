@@ -143,6 +143,24 @@ export type SystemEvent = EventBase & { readonly type: 'system' } & (
       }
   );
 
+/**
+ * An OpenPGP folder policy at work (vfs/pgp/): an upload stored encrypted, an encrypted arrival decrypted (and
+ * verified), or one refused and moved to quarantine (`reason`: malformed, not-for-us, integrity, unsigned,
+ * bad-signature, no-key, io). `path` is the file as uploaded, `target` where it is now.
+ */
+export interface PgpEvent extends EventBase {
+  readonly type: 'pgp';
+  readonly phase: 'encrypted' | 'decrypted' | 'quarantined';
+  /** 'sftp-client': a pull job's decryption (sessionId `job:<name>:<run>`). */
+  readonly protocol: 'sftp' | 'scp' | 'rule' | 'sftp-client';
+  readonly path: string;
+  readonly target: string;
+  /** Fingerprint of the verified signer (decrypt folders with `verify:`). */
+  readonly signer?: string;
+  readonly reason?: string;
+  readonly error?: string;
+}
+
 export type FerryEvent =
   | TransferEvent
   | FileOperationEvent
@@ -150,4 +168,5 @@ export type FerryEvent =
   | SecurityEvent
   | JobEvent
   | SystemEvent
+  | PgpEvent
   | AdminEvent;

@@ -26,6 +26,35 @@ export class PgpKeyManager {
     return key;
   }
 
+  /**
+   * The key a policy or job names: its name, its full fingerprint (40 hex digits, any case, spaces allowed as
+   * `gpg --fingerprint` prints them) or its long key id (16 hex digits, what `ferry keys pgp list` prints).
+   */
+  async resolve(ref: string): Promise<PgpKeyRecord> {
+    const byName = await this.repo.get(ref);
+    if (byName) return byName;
+    const hex = ref.replace(/\s+/g, '').replace(/^0x/i, '').toUpperCase();
+    if (/^[0-9A-F]{40}$/.test(hex) || /^[0-9A-F]{16}$/.test(hex)) {
+      const match = (await this.repo.list()).filter((k) =>
+        hex.length === 40 ? k.fingerprint === hex : k.keyId === hex,
+      );
+      if (match.length === 1) return match[0]!;
+      if (match.length > 1)
+        throw new FerryError('ERR_INVALID_ARGUMENT', `${ref} names ${match.length} keys; use the key name`);
+    }
+    throw new FerryError(
+      'ERR_NOT_FOUND',
+      `no OpenPGP key named ${ref} (give its name, fingerprint or key id)`,
+    );
+  }
+
+  /** The unsealed private half of the key with this fingerprint. */
+  async privateArmoredOf(key: PgpKeyRecord): Promise<Secret<string>> {
+    if (!key.privateSealed)
+      throw new FerryError('ERR_NOT_FOUND', `OpenPGP key ${key.name} has no private half`);
+    return new Secret(this.master.open(key.privateSealed, SEAL_LABEL).reveal().toString('utf8'));
+  }
+
   async #refuseDuplicateName(name: string): Promise<void> {
     validateKeyName(name);
     if (await this.repo.get(name))
@@ -66,6 +95,13 @@ export class PgpKeyManager {
     const text = data.includes('-----BEGIN PGP') ? data.toString('utf8') : new Uint8Array(data);
     const { readPgpKey } = await loadPgp();
     const key = await readPgpKey(text, passphrase);
+    // Policies and jobs name keys by fingerprint: one fingerprint, one key.
+    const same = (await this.repo.list()).find((k) => k.fingerprint === key.fingerprint);
+    if (same)
+      throw new FerryError(
+        'ERR_ALREADY_EXISTS',
+        `OpenPGP key ${key.fingerprint} is already stored as ${same.name}${key.hasPrivate && !same.privateSealed ? ' (public only: remove it, then import the private key)' : ''}`,
+      );
     if (key.hasPrivate && !key.decrypted) {
       throw new FerryError(
         'ERR_INVALID_ARGUMENT',
@@ -88,9 +124,7 @@ export class PgpKeyManager {
   }
 
   async privateArmored(name: string): Promise<Secret<string>> {
-    const key = await this.get(name);
-    if (!key.privateSealed) throw new FerryError('ERR_NOT_FOUND', `OpenPGP key ${name} has no private half`);
-    return new Secret(this.master.open(key.privateSealed, SEAL_LABEL).reveal().toString('utf8'));
+    return this.privateArmoredOf(await this.get(name));
   }
 
   async remove(name: string): Promise<void> {

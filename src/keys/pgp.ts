@@ -16,7 +16,7 @@ export type { PgpData } from './pgp-streams.js';
  * Settings for everything written here. GnuPG 2.2 (Debian 12) reads neither v6 keys, SEIPDv2/AEAD messages nor
  * Argon2 S2K, so all three are pinned off even if openpgp's defaults change.
  */
-const GNUPG22_COMPATIBLE: openpgp.PartialConfig = {
+export const GNUPG22_COMPATIBLE: openpgp.PartialConfig = {
   v6Keys: false,
   aeadProtect: false,
   s2kType: openpgp.enums.s2k.iterated,
@@ -154,7 +154,7 @@ export async function generatePgpKey(options: GeneratePgpKeyOptions): Promise<Ge
   return { ...(await describeKeyObject(privateKey)), privateArmored: new Secret(privateKey.armor()) };
 }
 
-async function readKeyObjects(data: string | Uint8Array): Promise<openpgp.Key[]> {
+export async function readKeyObjects(data: string | Uint8Array): Promise<openpgp.Key[]> {
   const text = typeof data === 'string' ? data : undefined;
   const armored = text ?? (looksArmored(data as Uint8Array) ? Buffer.from(data).toString('utf8') : undefined);
   try {
@@ -172,7 +172,7 @@ async function readKeyObjects(data: string | Uint8Array): Promise<openpgp.Key[]>
   }
 }
 
-function looksArmored(bytes: Uint8Array): boolean {
+export function looksArmored(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.subarray(0, 64)).toString('latin1').includes('-----BEGIN PGP');
 }
 
@@ -271,7 +271,7 @@ export async function encryptForRecipients<T extends PgpData>(
   return fromWeb(data, encrypted);
 }
 
-function decryptFailure(err: unknown): InvalidArgumentError {
+export function decryptFailure(err: unknown): InvalidArgumentError {
   const msg = (err instanceof Error ? err.message.split('\n')[0]! : String(err)).replace(
     /^Error decrypting message: /,
     '',

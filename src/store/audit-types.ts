@@ -18,6 +18,7 @@ export const AUDIT_ACTIONS = [
   'checksum',
   'admin',
   'security',
+  'pgp',
   'checkpoint',
   'prune',
 ] as const;

@@ -34,6 +34,10 @@ export const RULE_EVENTS = [
   'key-expiring',
   // what a retention rule removed (its report)
   'retention-swept',
+  // OpenPGP folders and jobs: a file encrypted on arrival, decrypted (and verified), or quarantined
+  'pgp-encrypted',
+  'pgp-decrypted',
+  'pgp-quarantined',
   // the rule's own cron schedule
   'schedule',
 ] as const;

@@ -290,6 +290,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // OpenPGP as policy and in flows: per-folder policies on users (folder → policy, JSON), a step on jobs.
+  '0009_pgp_policies': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('users')
+        .addColumn('pgp_policies', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      // A job's OpenPGP step (encrypt before a push, decrypt after a pull): JSON, null for none.
+      await db.schema.alterTable('transfer_jobs').addColumn('pgp', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

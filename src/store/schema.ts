@@ -15,6 +15,8 @@ export interface UsersTable {
   allowed_sources: Generated<string>;
   /** JSON array of AuthMethod: the rule before TOTP was enabled; null without TOTP. */
   required_methods_before_totp: Generated<string | null>;
+  /** JSON object: virtual folder → OpenPGP policy (util/pgp-policy.ts). */
+  pgp_policies: Generated<string>;
   created_at: string;
   updated_at: string;
 }
@@ -123,6 +125,8 @@ export interface TransferJobsTable {
   /** The run lock: who holds it and until when (a lease, so a crashed holder does not block forever). */
   lock_owner: string | null;
   lock_until: string | null;
+  /** JSON JobPgpOptions, or null: the job's OpenPGP step. */
+  pgp: Generated<string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Database, PartnersTable, TransferJobsTable, TransferRunsTable } from './schema.js';
 import type {
+  JobPgpOptions,
   LedgerEntry,
   NewPartner,
   NewTransferJob,
@@ -138,6 +139,7 @@ const toJob = (row: JobRow): TransferJobRecord => ({
   retries: row.retries,
   backoffMs: row.backoff_ms,
   enabled: Boolean(row.enabled),
+  pgp: row.pgp === null ? null : (JSON.parse(row.pgp) as JobPgpOptions),
   lastScheduledAt: row.last_scheduled_at ? new Date(row.last_scheduled_at) : null,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
@@ -177,6 +179,7 @@ export class KyselyTransferJobRepository implements TransferJobRepository {
           retries: job.retries,
           backoff_ms: job.backoffMs,
           enabled: job.enabled ? 1 : 0,
+          pgp: job.pgp ? JSON.stringify(job.pgp) : null,
           last_scheduled_at: null,
           lock_owner: null,
           lock_until: null,
@@ -209,6 +212,7 @@ export class KyselyTransferJobRepository implements TransferJobRepository {
         ...(patch.schedule !== undefined ? { schedule: patch.schedule } : {}),
         ...(patch.retries !== undefined ? { retries: patch.retries } : {}),
         ...(patch.backoffMs !== undefined ? { backoff_ms: patch.backoffMs } : {}),
+        ...(patch.pgp !== undefined ? { pgp: patch.pgp ? JSON.stringify(patch.pgp) : null } : {}),
         ...(patch.lastScheduledAt !== undefined
           ? { last_scheduled_at: patch.lastScheduledAt?.toISOString() ?? null }
           : {}),

@@ -36,6 +36,18 @@ export interface PartnerRepository {
 
 export type TransferDirection = 'pull' | 'push';
 
+/** A job's OpenPGP step; keys by fingerprint (40 hex, upper case). */
+export interface JobPgpOptions {
+  /** Push: each file is encrypted for these keys and sent as NAME.pgp (NAME.asc with armor). */
+  readonly encryptTo?: readonly string[];
+  readonly signWith?: string;
+  readonly armor?: boolean;
+  /** Pull: each NAME.pgp/.gpg/.asc fetched is decrypted into NAME (the ciphertext removed). */
+  readonly decrypt?: boolean;
+  /** Pull with decrypt: the message must carry a valid signature by one of these keys. */
+  readonly verifyWith?: readonly string[];
+}
+
 export interface TransferJobRecord {
   readonly id: number;
   readonly name: string;
@@ -52,6 +64,8 @@ export interface TransferJobRecord {
   readonly retries: number;
   readonly backoffMs: number;
   readonly enabled: boolean;
+  /** The OpenPGP step, absent or null for none. */
+  readonly pgp?: JobPgpOptions | null;
   /** The last schedule slot the scheduler handled (missed-run detection after downtime). */
   readonly lastScheduledAt: Date | null;
   readonly createdAt: Date;
@@ -60,7 +74,7 @@ export interface TransferJobRecord {
 
 export type NewTransferJob = Omit<TransferJobRecord, 'id' | 'createdAt' | 'updatedAt' | 'lastScheduledAt'>;
 export type TransferJobPatch = Partial<
-  Pick<TransferJobRecord, 'enabled' | 'schedule' | 'lastScheduledAt' | 'retries' | 'backoffMs'>
+  Pick<TransferJobRecord, 'enabled' | 'schedule' | 'lastScheduledAt' | 'retries' | 'backoffMs' | 'pgp'>
 >;
 
 export interface TransferJobRepository {

@@ -2,6 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
 import type { PermissionMap } from '../permission-vocabulary.js';
+import type { PgpPolicies } from '../util/pgp-policy.js';
 import type { Database, UserKeysTable, UsersTable } from './schema.js';
 import type {
   AuthMethod,
@@ -41,6 +42,7 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
         ? null
         : (JSON.parse(row.required_methods_before_totp) as AuthMethod[]),
     publicKeys: keys.map(toKey),
+    pgpPolicies: JSON.parse(row.pgp_policies) as PgpPolicies,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -113,6 +115,7 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.requiredMethods !== undefined) values.required_methods = JSON.stringify(patch.requiredMethods);
     if (patch.permissions !== undefined) values.permissions = JSON.stringify(patch.permissions);
     if (patch.allowedSources !== undefined) values.allowed_sources = JSON.stringify(patch.allowedSources);
+    if (patch.pgpPolicies !== undefined) values.pgp_policies = JSON.stringify(patch.pgpPolicies);
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
     if (patch.requiredMethodsBeforeTotp !== undefined) {
       values.required_methods_before_totp =

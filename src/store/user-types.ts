@@ -1,5 +1,6 @@
 // Accounts: users, their login rule, permissions and SSH public keys, and the repository that keeps them.
 import type { PermissionMap } from '../permission-vocabulary.js';
+import type { PgpPolicies } from '../util/pgp-policy.js';
 
 export const AUTH_METHODS = ['password', 'publickey', 'keyboard-interactive'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -32,6 +33,8 @@ export interface UserRecord {
   /** The login rule `users totp enable` replaced, restored by `users totp disable`; null without TOTP. */
   readonly requiredMethodsBeforeTotp?: readonly AuthMethod[] | null;
   readonly publicKeys: readonly UserPublicKey[];
+  /** Per-folder OpenPGP policies; keys are referenced by fingerprint. */
+  readonly pgpPolicies: PgpPolicies;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -48,6 +51,7 @@ export interface NewUser {
 
 export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   requiredMethodsBeforeTotp?: readonly AuthMethod[] | null;
+  pgpPolicies?: PgpPolicies;
 };
 
 export interface NewPublicKey {

@@ -6,7 +6,9 @@ import { Cron } from 'croner';
 import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { JobEvent } from '../events/types.js';
+import { loggers } from '../logger.js';
 import type {
+  JobPgpOptions,
   TransferDirection,
   TransferJobRecord,
   TransferJobRepository,
@@ -15,9 +17,11 @@ import type {
   TransferRunRepository,
 } from '../store/types.js';
 import { LocalFs } from '../vfs/local/local-fs.js';
+import type { PgpOutcome } from '../vfs/pgp/decrypt-arrival.js';
 import { fileMatcher } from './glob.js';
 import { jobErrorCode } from './job-errors.js';
 import { afterTransfer, localSources, remoteSources } from './job-files.js';
+import { decryptPulled, type PgpKeyMaterial, pushSource } from './job-pgp.js';
 import { parseAfter, pendingFiles, type SourceFile } from './ledger.js';
 import {
   HostKeyChangedError,
@@ -64,6 +68,8 @@ export interface NewJobInput {
   readonly after?: string;
   readonly retries?: number;
   readonly backoffMs?: number;
+  /** The OpenPGP step, keys already resolved to fingerprints (admin/jobs.ts does that). */
+  readonly pgp?: JobPgpOptions | null;
 }
 
 export interface RunHooks {
@@ -85,10 +91,31 @@ export interface JobManagerDeps {
   readonly audit: TransferAuditSink;
   /** Where runs announce themselves: started, then succeeded or failed (with a stable code). */
   readonly events?: Pick<EventBus, 'emit'>;
+  /** Keys for jobs with an OpenPGP step (encrypt before a push, decrypt after a pull). */
+  readonly pgpKeys?: PgpKeyMaterial;
 }
 
 /** Told about every run that ended failed after its retries (the alerting hook). */
 export type RunFailedListener = (job: TransferJobRecord, run: TransferRunRecord) => void;
+
+/** The OpenPGP step a job may have: encryption only on a push, decryption only on a pull. */
+export function checkJobPgp(
+  direction: TransferDirection,
+  pgp: JobPgpOptions | null | undefined,
+): JobPgpOptions | null {
+  if (!pgp) return null;
+  const encrypts = (pgp.encryptTo?.length ?? 0) > 0;
+  if (direction === 'pull' && (encrypts || pgp.signWith || pgp.armor))
+    throw new InvalidArgumentError(
+      '--encrypt-to, --sign-with and --armor are for push jobs (a pull job uses --decrypt)',
+    );
+  if (direction === 'push' && (pgp.decrypt || pgp.verifyWith?.length))
+    throw new InvalidArgumentError('--decrypt and --verify are for pull jobs (a push job uses --encrypt-to)');
+  if (!encrypts && (pgp.signWith || pgp.armor))
+    throw new InvalidArgumentError('--sign-with and --armor need --encrypt-to');
+  if (!pgp.decrypt && pgp.verifyWith?.length) throw new InvalidArgumentError('--verify needs --decrypt');
+  return encrypts || pgp.decrypt ? pgp : null;
+}
 
 /** Validates a cron expression as the scheduler will read it. */
 export function validateSchedule(expression: string): string {
@@ -150,6 +177,7 @@ export class JobManager {
     if (!input.remoteDir || !input.localDir)
       throw new InvalidArgumentError('--remote-dir and --local-dir are required');
     await this.deps.partners.get(input.partner);
+    const pgp = checkJobPgp(input.direction, input.pgp);
     return this.deps.jobs.create({
       name: input.name,
       partner: input.partner,
@@ -162,6 +190,7 @@ export class JobManager {
       retries,
       backoffMs,
       enabled: true,
+      pgp,
     });
   }
 
@@ -292,9 +321,12 @@ export class JobManager {
       const after = parseAfter(job.after);
       for (const file of pendingFiles(ledger, sources)) {
         if (hooks.signal?.aborted) throw new FerryError('ERR_IO', 'run aborted');
-        const remotePath = posix.join(job.remoteDir, file.name);
+        // With encryptTo, a push sends an OpenPGP message of the file (staged beside it) as NAME.pgp.
+        const push =
+          job.direction === 'push' ? await pushSource(fs, file.name, job.pgp, this.deps.pgpKeys) : undefined;
+        const remotePath = posix.join(job.remoteDir, push?.remoteName ?? file.name);
         const localPath = join(job.localDir, file.name);
-        const local: LocalFile = { fs, path: `/${file.name}`, root };
+        const local: LocalFile = { fs, path: push?.path ?? `/${file.name}`, root };
         hooks.onFile?.(file.name, file.size);
         const options = {
           readBack: partner.readBack,
@@ -324,6 +356,11 @@ export class JobManager {
           );
           throw err;
         }
+        const decrypted =
+          job.direction === 'pull'
+            ? await decryptPulled(fs, file.name, job.pgp, this.deps.pgpKeys, loggers.transfers)
+            : undefined;
+        await push?.cleanup();
         await this.deps.runs.remember(job.name, {
           path: file.name,
           size: file.size,
@@ -340,6 +377,12 @@ export class JobManager {
         });
         await this.#audit(job, partner.host, partner.port, runId, file, remotePath, localPath, result);
         hooks.onFileDone?.(file.name, result);
+        if (decrypted) await this.#reportPgp(job, runId, decrypted);
+        // Received, remembered (so not fetched again), but refused: the run fails naming the quarantined file.
+        if (decrypted?.phase === 'quarantined')
+          throw new InvalidArgumentError(
+            `${file.name} was not decrypted (${decrypted.error}); moved to ${posix.join(job.localDir, decrypted.target)}`,
+          );
         if (after.kind !== 'keep')
           await afterTransfer(conn, fs, job, file.name, after.kind === 'move' ? after.dir : null);
       }
@@ -347,6 +390,17 @@ export class JobManager {
       await fs.dispose();
       await conn.close();
     }
+  }
+
+  async #reportPgp(job: TransferJobRecord, runId: number, outcome: PgpOutcome): Promise<void> {
+    await this.deps.events?.emit({
+      type: 'pgp',
+      at: new Date(),
+      sessionId: `job:${job.name}:${runId}`,
+      username: `job:${job.name}`,
+      protocol: 'sftp-client',
+      ...outcome,
+    });
   }
 
   #audit(

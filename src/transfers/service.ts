@@ -3,6 +3,7 @@ import type { EventBus } from '../events/bus.js';
 import type { SshKeyPair } from '../keys/private-keys.js';
 import type { MasterKey } from '../keys/sealing.js';
 import type { Store } from '../store/types.js';
+import type { PgpKeyMaterial } from './job-pgp.js';
 import { JobManager, type TransferAuditSink } from './jobs.js';
 import { PartnerManager } from './partners.js';
 
@@ -13,6 +14,8 @@ export interface TransferServiceDeps {
   readonly audit: TransferAuditSink;
   /** Where job runs announce themselves (started, succeeded, failed). */
   readonly events?: EventBus;
+  /** OpenPGP keys for jobs that encrypt or decrypt. */
+  readonly pgpKeys?: PgpKeyMaterial;
 }
 
 export class TransferService {
@@ -31,6 +34,7 @@ export class TransferService {
       partners: this.partners,
       audit: deps.audit,
       ...(deps.events ? { events: deps.events } : {}),
+      ...(deps.pgpKeys ? { pgpKeys: deps.pgpKeys } : {}),
     });
   }
 }
