@@ -1,5 +1,6 @@
 // The delivery worker: claims due deliveries under a lease, runs their actions, records attempts, retries or dead-letters.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
@@ -94,6 +95,8 @@ export class DeliveryWorker {
     };
     this.#retry = options.retry ?? DEFAULT_RETRY;
     this.owner = options.owner ?? leaseOwner();
+    // Every running delivery (held digest mails included) listens on the one cancel signal.
+    setMaxListeners(this.#o.concurrency + MAX_PARKED + 16, this.#cancel.signal);
     this.#finishes = new FinishQueue({ deliveries: options.deliveries, owner: this.owner, log: options.log });
   }
 
