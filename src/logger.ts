@@ -51,4 +51,5 @@ export const loggers = {
   audit: rootLogger.child({ logger: 'audit' }),
   health: rootLogger.child({ logger: 'health' }),
   transfers: rootLogger.child({ logger: 'transfers' }),
+  http: rootLogger.child({ logger: 'http' }),
 } as const;

@@ -20,6 +20,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   partners: async () => (await import('./cli/partners.js')).registerPartnersCommand,
   jobs: async () => (await import('./cli/jobs.js')).registerJobsCommand,
   sftp: async () => (await import('./cli/sftp.js')).registerSftpCommand,
+  apikeys: async () => (await import('./cli/apikeys.js')).registerApikeysCommand,
+  admins: async () => (await import('./cli/admins.js')).registerAdminsCommand,
   migrate: async () => (await import('./cli/migrate.js')).registerMigrateCommand,
   // One module registers both: only one of the two keys is loaded unless help asks for all.
   backup: async () => (await import('./cli/backup.js')).registerBackupCommands,

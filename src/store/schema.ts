@@ -177,7 +177,29 @@ export interface UserTotpTable {
   created_at: string;
 }
 
+export interface ApiAdminsTable {
+  name: string;
+  password_hash: string;
+  role: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  key_hash: string;
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_by: string;
+}
+
 export interface Database {
+  api_admins: ApiAdminsTable;
+  api_keys: ApiKeysTable;
   defender_hosts: DefenderHostsTable;
   login_failures: LoginFailuresTable;
   user_totp: UserTotpTable;

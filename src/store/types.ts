@@ -1,11 +1,13 @@
 // Repository interfaces every store driver (SQLite now, PostgreSQL for cluster mode) implements; the one file
 // other modules import from store/, so each domain's records (in the files below) are re-exported here.
+import type { ApiAdminRepository, ApiKeyRepository } from './api-types.js';
 import type { AuditRepository } from './audit-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
 import type { AccountSecurityRepository, DefenderRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
 import type { UserRepository } from './user-types.js';
 
+export * from './api-types.js';
 export * from './audit-types.js';
 export * from './key-types.js';
 export * from './security-types.js';
@@ -23,6 +25,9 @@ export interface Store {
   readonly partners: PartnerRepository;
   readonly transferJobs: TransferJobRepository;
   readonly transferRuns: TransferRunRepository;
+  /** REST API administrator accounts and API keys. */
+  readonly apiAdmins: ApiAdminRepository;
+  readonly apiKeys: ApiKeyRepository;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

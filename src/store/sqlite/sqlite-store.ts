@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { FerryError } from '../../errors.js';
+import { KyselyApiAdminRepository, KyselyApiKeyRepository } from '../api-repositories.js';
 import { KyselyAuditRepository } from '../audit-repository.js';
 import {
   KyselyClientKeyRepository,
@@ -155,6 +156,8 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     partners: new KyselyPartnerRepository(db),
     transferJobs: new KyselyTransferJobRepository(db),
     transferRuns: new KyselyTransferRunRepository(db),
+    apiAdmins: new KyselyApiAdminRepository(db),
+    apiKeys: new KyselyApiKeyRepository(db),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };
