@@ -1,0 +1,411 @@
+// The REST API against a real server on ephemeral ports: each route's happy path, problems, roles and the audit trail.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { cliActor } from '../src/admin/actor.js';
+import { Secret } from '../src/util/secret.js';
+import { makeClientKey, sftpBatch } from './helpers/openssh.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const execFileAsync = promisify(execFile);
+
+let server: TestServer;
+let base: string;
+let work: string;
+const keys = { admin: '', operator: '', auditor: '' };
+let userKey = '';
+
+interface Reply {
+  status: number;
+  type: string;
+  body: any; // JSON of any route: each test asserts the fields it reads.
+}
+
+async function call(
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await response.text();
+  const type = response.headers.get('content-type') ?? '';
+  return { status: response.status, type, body: type.includes('json') ? JSON.parse(text) : text };
+}
+
+function assertProblem(reply: Reply, status: number, code: string): void {
+  assert.equal(reply.status, status, JSON.stringify(reply.body));
+  assert.match(reply.type, /^application\/problem\+json/);
+  assert.equal(reply.body.status, status);
+  assert.equal(reply.body.code, code);
+  assert.equal(reply.body.type, `urn:ferry:error:${code}`);
+  assert.equal(typeof reply.body.title, 'string');
+  assert.equal(typeof reply.body.detail, 'string');
+}
+
+/** The newest admin records of the trail (the auditor's view). */
+async function adminRecords(): Promise<any[]> {
+  await server.running.context.audit.flush();
+  const reply = await call('GET', '/api/audit?limit=50&action=admin', { key: keys.auditor });
+  assert.equal(reply.status, 200);
+  return reply.body.items;
+}
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ferry-api-'));
+  server = await startTestServer();
+  base = `http://127.0.0.1:${server.running.httpPort}`;
+  const access = server.running.context.admin.apiAccess;
+  for (const role of ['admin', 'operator', 'auditor'] as const) {
+    keys[role] = (await access.addKey(cliActor(), { name: `${role}-key`, role })).key.reveal();
+  }
+  userKey = (await makeClientKey(work, 'ed25519')).publicText.trim();
+});
+
+after(async () => {
+  await server?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('REST API', () => {
+  test('probes: /healthz is up, /readyz checks store, listeners, disk and audit', async () => {
+    assert.deepEqual((await call('GET', '/healthz')).body, { status: 'ok' });
+    const ready = await call('GET', '/readyz');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, {
+      status: 'ready',
+      checks: { store: true, listeners: true, disk: true, audit: true },
+    });
+  });
+
+  test('no key is 401 with WWW-Authenticate, an unknown key is 401, both as problems', async () => {
+    const none = await fetch(`${base}/api/users`);
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+    assertProblem(await call('GET', '/api/users'), 401, 'ERR_UNAUTHENTICATED');
+    assertProblem(
+      await call('GET', '/api/users', { key: `ferry_${'A'.repeat(43)}` }),
+      401,
+      'ERR_UNAUTHENTICATED',
+    );
+    assertProblem(await call('GET', '/api/users', { key: 'not-a-ferry-key' }), 401, 'ERR_UNAUTHENTICATED');
+  });
+
+  test('POST /api/users creates a user with a password and a key; the trail records api:<name>', async () => {
+    const reply = await call('POST', '/api/users', {
+      key: keys.operator,
+      body: { username: 'alice', password: 'alice-pw-123456', publicKeys: [userKey] },
+    });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    assert.equal(reply.body.name, 'alice');
+    assert.equal(reply.body.hasPassword, true);
+    assert.equal(reply.body.publicKeys.length, 1);
+    assert.match(reply.body.publicKeys[0].fingerprint, /^SHA256:/);
+    assert.equal(JSON.stringify(reply.body).includes('alice-pw-123456'), false);
+    const record = (await adminRecords()).filter((r) => r.target === 'alice').at(-1);
+    assert.ok(record, 'an admin record for alice');
+    assert.equal(record.actor, 'api:operator-key');
+    assert.equal(record.protocol, 'api');
+    assert.equal(record.address, '127.0.0.1');
+    assert.equal(record.detail.command, 'users add');
+  });
+
+  test('validation errors are problems naming the field; nothing is created', async () => {
+    const missing = await call('POST', '/api/users', { key: keys.operator, body: { password: 'x' } });
+    assertProblem(missing, 400, 'ERR_INVALID_ARGUMENT');
+    assert.match(missing.body.detail, /username/);
+    assert.equal(missing.body.errors[0].path, 'body.username');
+    const extra = await call('POST', '/api/users', {
+      key: keys.operator,
+      body: { username: 'x', admin: true },
+    });
+    assertProblem(extra, 400, 'ERR_INVALID_ARGUMENT');
+    const badKey = await call('POST', '/api/users', {
+      key: keys.operator,
+      body: { username: 'mallory', publicKeys: ['ssh-ed25519 notbase64'] },
+    });
+    assertProblem(badKey, 400, 'ERR_INVALID_ARGUMENT');
+    assertProblem(await call('GET', '/api/users/mallory', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
+    const malformed = await fetch(`${base}/api/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.operator}`, 'content-type': 'application/json' },
+      body: '{"username":',
+    });
+    assert.equal(malformed.status, 400);
+    assert.match(malformed.headers.get('content-type') ?? '', /problem\+json/);
+    assertProblem(
+      await call('POST', '/api/users', { key: keys.operator, body: { username: 'alice' } }),
+      409,
+      'ERR_ALREADY_EXISTS',
+    );
+    assertProblem(
+      await call('GET', '/api/users?limit=0', { key: keys.operator }),
+      400,
+      'ERR_INVALID_ARGUMENT',
+    );
+  });
+
+  test('GET /api/users pages with a cursor; GET one shows it', async () => {
+    for (const name of ['u1', 'u2', 'u3']) await server.addUser(name, { password: 'pw-123456789' });
+    const seen: string[] = [];
+    let cursor: string | null = '';
+    let pages = 0;
+    while (cursor !== null) {
+      const page = await call('GET', `/api/users?limit=2${cursor ? `&cursor=${cursor}` : ''}`, {
+        key: keys.operator,
+      });
+      assert.equal(page.status, 200);
+      assert.ok(page.body.items.length <= 2);
+      seen.push(...page.body.items.map((u: { name: string }) => u.name));
+      cursor = page.body.nextCursor;
+      pages++;
+    }
+    assert.deepEqual(seen, ['admin', 'alice', 'u1', 'u2', 'u3']);
+    assert.equal(pages, 3);
+    const one = await call('GET', '/api/users/u1', { key: keys.admin });
+    assert.equal(one.body.name, 'u1');
+  });
+
+  test('PATCH, keys, disable/enable, unlock and DELETE change the user and are each audited', async () => {
+    const patched = await call('PATCH', '/api/users/u1', {
+      key: keys.operator,
+      body: { permissions: ['/in=list,upload'], allowedSources: ['10.0.0.0/8'], password: 'new-pw-123456' },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.deepEqual(patched.body.permissions['/in'], ['list', 'upload']);
+    assert.deepEqual(patched.body.allowedSources, ['10.0.0.0/8']);
+    const added = await call('POST', '/api/users/u1/keys', {
+      key: keys.operator,
+      body: { publicKeys: [userKey] },
+    });
+    assert.equal(added.status, 200);
+    assert.equal(added.body.fingerprints.length, 1);
+    const fp = encodeURIComponent(added.body.fingerprints[0]);
+    const removed = await call('DELETE', `/api/users/u1/keys/${fp}`, { key: keys.operator });
+    assert.deepEqual(removed.body.fingerprints, added.body.fingerprints);
+    assert.equal((await call('POST', '/api/users/u1/disable', { key: keys.operator })).body.disabled, true);
+    assert.equal((await call('POST', '/api/users/u1/enable', { key: keys.operator })).body.disabled, false);
+    assert.equal((await call('POST', '/api/users/u1/unlock', { key: keys.operator })).status, 200);
+    assert.equal((await call('DELETE', '/api/users/u1', { key: keys.operator })).status, 204);
+    assertProblem(await call('GET', '/api/users/u1', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
+    const commands = (await adminRecords())
+      .filter((r) => r.target === 'u1')
+      .map((r) => `${r.detail.command} ${r.actor}`);
+    assert.deepEqual(commands, [
+      'users set api:operator-key',
+      'users passwd api:operator-key',
+      'users keys add api:operator-key',
+      'users keys remove api:operator-key',
+      'users disable api:operator-key',
+      'users enable api:operator-key',
+      'users unlock api:operator-key',
+      'users remove api:operator-key',
+    ]);
+  });
+
+  test('roles: the auditor reads audit, sessions and status but cannot touch users; the operator cannot manage keys', async () => {
+    const denied = await call('POST', '/api/users', {
+      key: keys.auditor,
+      body: { username: 'eve', password: 'eve-pw-1234' },
+    });
+    assertProblem(denied, 403, 'ERR_PERMISSION_DENIED');
+    assertProblem(await call('GET', '/api/users', { key: keys.auditor }), 403, 'ERR_PERMISSION_DENIED');
+    assertProblem(await call('GET', '/api/apikeys', { key: keys.operator }), 403, 'ERR_PERMISSION_DENIED');
+    assertProblem(
+      await call('POST', '/api/apikeys', { key: keys.operator, body: { name: 'x', role: 'admin' } }),
+      403,
+      'ERR_PERMISSION_DENIED',
+    );
+    assertProblem(await call('GET', '/api/admins', { key: keys.operator }), 403, 'ERR_PERMISSION_DENIED');
+    assertProblem(await call('GET', '/api/jobs', { key: keys.auditor }), 403, 'ERR_PERMISSION_DENIED');
+    for (const path of ['/api/audit?limit=1', '/api/sessions', '/api/status', '/api/audit/verify'])
+      assert.equal((await call('GET', path, { key: keys.auditor })).status, 200, path);
+    for (const path of ['/api/users', '/api/partners', '/api/jobs', '/api/sessions'])
+      assert.equal((await call('GET', path, { key: keys.operator })).status, 200, path);
+    assertProblem(await call('GET', '/api/users/eve', { key: keys.admin }), 404, 'ERR_NOT_FOUND');
+  });
+
+  test('the admin issues, lists and revokes API keys; a revoked key is refused at once', async () => {
+    const issued = await call('POST', '/api/apikeys', {
+      key: keys.admin,
+      body: { name: 'ci', role: 'auditor' },
+    });
+    assert.equal(issued.status, 201, JSON.stringify(issued.body));
+    assert.match(issued.body.key, /^ferry_[A-Za-z0-9_-]{43}$/);
+    assert.equal(issued.body.key.startsWith(issued.body.prefix), true);
+    assert.equal(issued.body.createdBy, 'api:admin-key');
+    assert.equal((await call('GET', '/api/status', { key: issued.body.key })).status, 200);
+    const listed = await call('GET', '/api/apikeys', { key: keys.admin });
+    const ci = listed.body.items.find((k: { name: string }) => k.name === 'ci');
+    assert.ok(ci.lastUsed, 'last use recorded');
+    assert.equal(JSON.stringify(listed.body).includes(issued.body.key), false, 'never the key again');
+    assert.equal((await call('DELETE', '/api/apikeys/ci', { key: keys.admin })).status, 204);
+    assertProblem(await call('GET', '/api/status', { key: issued.body.key }), 401, 'ERR_UNAUTHENTICATED');
+    const expired = await call('POST', '/api/apikeys', {
+      key: keys.admin,
+      body: { name: 'old', role: 'auditor', expiresAt: '2001-01-01T00:00:00Z' },
+    });
+    assertProblem(expired, 400, 'ERR_INVALID_ARGUMENT');
+    const admin = await call('POST', '/api/admins', {
+      key: keys.admin,
+      body: { name: 'carol', role: 'auditor', password: 'carol-long-passphrase' },
+    });
+    assert.equal(admin.status, 201);
+    assert.deepEqual(
+      (await call('GET', '/api/admins', { key: keys.admin })).body.items.map((a: { name: string }) => a.name),
+      ['carol'],
+    );
+    assert.equal((await call('DELETE', '/api/admins/carol', { key: keys.admin })).status, 204);
+    const actions = (await adminRecords()).map((r) => `${r.detail.command} ${r.target}`);
+    for (const expected of [
+      'apikeys add api key ci',
+      'apikeys remove api key ci',
+      'admins add carol',
+      'admins remove carol',
+    ])
+      assert.ok(actions.includes(expected), `${expected} in ${actions.join('; ')}`);
+  });
+
+  test('partners, jobs and a job run now over the transfer services', async () => {
+    const ctx = server.running.context;
+    // Nothing listens on port 1: the run fails fast, and says so.
+    await ctx.admin.partners.add(cliActor(), {
+      name: 'acme',
+      host: '127.0.0.1',
+      port: 1,
+      user: 'ferry',
+      password: new Secret('partner-pw'),
+    });
+    await ctx.admin.jobs.add(cliActor(), {
+      name: 'nightly',
+      partner: 'acme',
+      direction: 'pull',
+      remoteDir: '/out',
+      localDir: join(work, 'in'),
+    });
+    const partners = await call('GET', '/api/partners', { key: keys.operator });
+    assert.deepEqual(
+      partners.body.items.map((p: { name: string; port: number; password: boolean }) => [
+        p.name,
+        p.port,
+        p.password,
+      ]),
+      [['acme', 1, true]],
+    );
+    assert.equal(JSON.stringify(partners.body).includes('partner-pw'), false);
+    assert.equal((await call('GET', '/api/partners/acme', { key: keys.operator })).body.username, 'ferry');
+    const jobs = await call('GET', '/api/jobs', { key: keys.operator });
+    assert.deepEqual(
+      jobs.body.items.map((j: { name: string }) => j.name),
+      ['nightly'],
+    );
+    const run = await call('POST', '/api/jobs/nightly/run', { key: keys.operator });
+    assert.equal(run.status, 200, JSON.stringify(run.body));
+    assert.equal(run.body.trigger, 'manual');
+    assert.equal(run.body.status, 'failed');
+    assert.match(run.body.error, /.+/);
+    const job = await call('GET', '/api/jobs/nightly', { key: keys.operator });
+    assert.deepEqual(
+      job.body.runs.map((r: { id: number }) => r.id),
+      [run.body.id],
+    );
+    const record = (await adminRecords()).filter((r) => r.detail.command === 'jobs run').at(-1);
+    assert.equal(record?.actor, 'api:operator-key');
+    assertProblem(await call('GET', '/api/partners/nobody', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
+    assertProblem(await call('GET', '/api/jobs/nothing', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
+    assertProblem(await call('POST', '/api/jobs/nothing/run', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
+    assertProblem(
+      await call('POST', '/api/jobs/nightly/run', { key: keys.auditor }),
+      403,
+      'ERR_PERMISSION_DENIED',
+    );
+  });
+
+  test('status names the version, listeners, store and disk', async () => {
+    const status = await call('GET', '/api/status', { key: keys.auditor });
+    assert.equal(status.body.version, '0.1.0');
+    assert.deepEqual(
+      status.body.listeners.map((l: { name: string; port: number }) => [l.name, l.port]),
+      [
+        ['sftp', server.port],
+        ['http', server.running.httpPort],
+      ],
+    );
+    assert.deepEqual(status.body.store, { driver: 'sqlite', reachable: true });
+    assert.ok(status.body.disk.freeBytes > 0);
+  });
+
+  test('an OpenSSH sftp upload shows in /api/sessions while connected and moves the /metrics counters', async () => {
+    await writeFile(join(work, 'up.bin'), Buffer.alloc(100_000, 7));
+    const home = await server.homeOf('alice');
+    await mkdir(home, { recursive: true });
+    const before = parseMetrics((await call('GET', '/metrics')).body);
+    const upload = await sftpBatch({
+      port: server.port,
+      user: 'alice',
+      password: 'alice-pw-123456',
+      batch: 'put up.bin\n',
+      cwd: work,
+    });
+    assert.equal(upload.code, 0, upload.stderr);
+    await server.running.context.events.drainQueued(2000);
+    const metrics = await call('GET', '/metrics');
+    assert.match(metrics.type, /^text\/plain; version=0\.0\.4/);
+    const now = parseMetrics(metrics.body);
+    const up = (m: Map<string, number>, name: string) =>
+      [...m]
+        .filter(([k]) => k.startsWith(`${name}{`) && k.includes('direction="upload"'))
+        .reduce((s, [, v]) => s + v, 0);
+    assert.equal(up(now, 'ferry_transfer_bytes_total') - up(before, 'ferry_transfer_bytes_total'), 100_000);
+    assert.equal(up(now, 'ferry_transfer_files_total') - up(before, 'ferry_transfer_files_total'), 1);
+    assert.ok(up(now, 'ferry_transfer_duration_seconds_count') >= 1);
+    const okLogins = [...now].filter(
+      ([k]) => k.startsWith('ferry_logins_total{') && k.includes('result="ok"'),
+    );
+    assert.ok(okLogins.length > 0 && okLogins.some(([, v]) => v >= 1), 'a successful login counted');
+    assert.ok((now.get('ferry_audit_write_seconds_count') ?? 0) > 0, 'audit commits timed');
+  });
+});
+
+/**
+ * A strict reader of the Prometheus text format (0.0.4): every line is a comment (# HELP/# TYPE), blank, or
+ * `name{labels} value`; anything else fails the test. Returns `name{labels}` (labels without pid) → value.
+ */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  const typed = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
+    if (meta) {
+      if (meta[1] === 'TYPE') {
+        assert.match(meta[3]!, /^(counter|gauge|histogram|summary|untyped)$/, line);
+        typed.add(meta[2]!);
+      }
+      continue;
+    }
+    const sample =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(
+        line,
+      );
+    assert.ok(sample, `not a Prometheus sample line: ${line}`);
+    const family = sample[1]!.replace(/_(bucket|sum|count)$/, '');
+    assert.ok(typed.has(sample[1]!) || typed.has(family), `sample before its TYPE: ${line}`);
+    const labels = (sample[2] ?? '')
+      .replace(/,?pid="\d+"/, '')
+      .replace('{,', '{')
+      .replace(/^\{\}$/, '');
+    samples.set(`${sample[1]}${labels}`, Number(sample[3]));
+  }
+  return samples;
+}
