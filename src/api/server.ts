@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { installAuth } from './auth.js';
 import type { ApiDeps, ListenerInfo } from './deps.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import { parseHostPort } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
 import { accessRoutes } from './routes/access.js';
@@ -30,12 +31,6 @@ function readVersion(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** `127.0.0.1:8080` or `[::1]:8080` as host and port. */
-export function parseHostPort(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  return { host: listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(at + 1)) };
 }
 
 export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' | 'startedAt'> & {

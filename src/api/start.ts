@@ -9,6 +9,7 @@ import type { HealthState } from '../health.js';
 import { loggers } from '../logger.js';
 import type { Store } from '../store/types.js';
 import type { ListenerInfo } from './deps.js';
+import { httpApiLine } from './listen-address.js';
 import { type RunningApi, startApiServer } from './server.js';
 
 /** What the API needs of the composition root (AppContext has it all). */
@@ -65,8 +66,6 @@ export async function startHttpApi(
     throw err;
   }
   listeners.push({ name: 'http', address: api.address, port: api.port });
-  const scheme = ctx.config.http.tlsCert ? 'https' : 'http';
-  const host = api.address.includes(':') ? `[${api.address}]` : api.address;
-  out(`HTTP API listening on ${scheme}://${host}:${api.port}/api (docs /api/docs, metrics /metrics)`);
+  out(httpApiLine(ctx.config, api.port));
   return api;
 }

@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { httpApiLine } from '../api/listen-address.js';
 import {
   CONFIG_DESCRIPTIONS,
   CONFIG_SETTINGS,
@@ -93,7 +94,13 @@ function runUntilSignalled(running: RunningFerry): void {
 
 type WorkerMessage =
   /** `hardening`: how the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
-  | { readonly type: 'listening'; readonly port: number; readonly hardening: readonly string[] }
+  | {
+      readonly type: 'listening';
+      readonly port: number;
+      /** The HTTP API's port (the same in every worker); absent when it did not start. */
+      readonly httpPort?: number;
+      readonly hardening: readonly string[];
+    }
   | { readonly type: 'failed'; readonly message: string };
 
 /**
@@ -193,6 +200,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
         out(
           `SFTP listening on ${config.listen}:${message.port} (${count} worker processes, data dir ${config.dataDir})`,
         );
+        if (message.httpPort !== undefined) out(httpApiLine(config, message.httpPort));
       }
     });
   };
@@ -281,7 +289,12 @@ export function registerServeCommand(program: Command): void {
           return;
         }
         const hardening = await hardenServingProcess(running);
-        process.send?.({ type: 'listening', port: running.port, hardening } satisfies WorkerMessage);
+        process.send?.({
+          type: 'listening',
+          port: running.port,
+          ...(running.httpPort !== undefined ? { httpPort: running.httpPort } : {}),
+          hardening,
+        } satisfies WorkerMessage);
         runUntilSignalled(running);
         return;
       }

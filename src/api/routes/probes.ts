@@ -75,12 +75,10 @@ export const probeRoutes =
           summary: 'Prometheus metrics of the answering process (text format 0.0.4)',
           produces: ['text/plain'],
           response: {
-            200: z
-              .string()
-              .meta({
-                example:
-                  '# HELP ferry_logins_total …\nferry_logins_total{method="password",result="ok",pid="4242"} 3\n',
-              }),
+            200: z.string().meta({
+              example:
+                '# HELP ferry_logins_total …\nferry_logins_total{method="password",result="ok",pid="4242"} 3\n',
+            }),
           },
         },
       },
