@@ -409,3 +409,43 @@ function parseMetrics(text: string): Map<string, number> {
   }
   return samples;
 }
+
+describe('REST API and the defender', () => {
+  let guarded: TestServer;
+
+  before(async () => {
+    // No allow list here: 127.0.0.1 is scored like any other address.
+    guarded = await startTestServer({ config: { allowList: [] } });
+  });
+
+  after(async () => {
+    await guarded?.close();
+  });
+
+  test('1 000 failed bearer attempts from one address get it banned; then even a valid key is refused', async () => {
+    const url = `http://127.0.0.1:${guarded.running.httpPort}`;
+    const { key } = await guarded.running.context.admin.apiAccess.addKey(cliActor(), {
+      name: 'ok',
+      role: 'admin',
+    });
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 1000; i++) {
+      const response = await fetch(`${url}/api/users`, {
+        headers: { authorization: `Bearer ferry_${String(i).padStart(43, 'x')}` },
+      });
+      await response.arrayBuffer();
+      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+    }
+    const threshold = guarded.running.config.defenderThreshold;
+    assert.deepEqual(Object.fromEntries(statuses), { 401: threshold, 403: 1000 - threshold });
+    const [host] = await guarded.running.context.admin.defender.list({ bannedOnly: true });
+    assert.equal(host?.address, '127.0.0.1');
+    assert.equal(host?.lastReason, 'API key refused');
+    const refused = await fetch(`${url}/api/users`, { headers: { authorization: `Bearer ${key.reveal()}` } });
+    assert.equal(refused.status, 403);
+    assert.equal(((await refused.json()) as { detail: string }).detail, 'this address is banned or denied');
+    await guarded.running.context.events.drainQueued(2000);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /^ferry_defender_bans_total\{pid="\d+"\} 1$/m);
+  });
+});

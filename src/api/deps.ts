@@ -69,5 +69,12 @@ export function paginate<T>(
   return { items: page, nextCursor };
 }
 
+/** A page of items; its example is one item's (from the item schema's meta) and no next page. */
 export const pageOf = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+  z
+    .object({ items: z.array(item), nextCursor: z.string().nullable() })
+    .meta({ example: { items: [item.meta()?.example].filter(Boolean), nextCursor: null } });
+
+/** A list without pages (small collections: live sessions, keys, admins). */
+export const listOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item) }).meta({ example: { items: [item.meta()?.example].filter(Boolean) } });

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
 import type { ApiAccessAdmin } from '../admin/api-access.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -117,6 +122,8 @@ export async function buildApiApp(
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
+    // Schemas with a meta id (User, Problem, …) become components the operations refer to.
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
   app.get('/api/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () =>

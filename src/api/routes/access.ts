@@ -5,7 +5,7 @@ import { adminView, apiKeyView } from '../../admin/api-access.js';
 import { API_ROLES } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, problemResponses } from '../deps.js';
+import { type ApiDeps, listOf, problemResponses } from '../deps.js';
 
 const apiKeySchema = z
   .object({
@@ -57,7 +57,7 @@ export const accessRoutes =
         schema: {
           tags: ['access'],
           summary: 'List API keys (never the keys themselves)',
-          response: { 200: z.object({ items: z.array(apiKeySchema) }), ...problemResponses },
+          response: { 200: listOf(apiKeySchema), ...problemResponses },
         },
       },
       async () => ({ items: (await access.listKeys()).map(apiKeyView) }),
@@ -131,7 +131,7 @@ export const accessRoutes =
         schema: {
           tags: ['access'],
           summary: 'List administrator accounts',
-          response: { 200: z.object({ items: z.array(adminSchema) }), ...problemResponses },
+          response: { 200: listOf(adminSchema), ...problemResponses },
         },
       },
       async () => ({ items: (await access.listAdmins()).map(adminView) }),

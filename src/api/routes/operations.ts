@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { jobView } from '../../admin/jobs.js';
 import type { PartnerRecord, TransferRunRecord } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { type ApiDeps, listOf, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
 
 const sessionSchema = z
   .object({
@@ -228,7 +228,7 @@ export const operationRoutes =
         schema: {
           tags: ['sessions'],
           summary: 'Open SSH connections of the worker process that answers (each worker holds its own)',
-          response: { 200: z.object({ items: z.array(sessionSchema) }), ...problemResponses },
+          response: { 200: listOf(sessionSchema), ...problemResponses },
         },
       },
       async () => ({
@@ -294,7 +294,14 @@ export const operationRoutes =
           tags: ['jobs'],
           summary: 'Show a job with its recent runs (newest first)',
           params: nameParams,
-          response: { 200: jobSchema.extend({ runs: z.array(runSchema) }), ...problemResponses },
+          response: {
+            200: jobSchema
+              .extend({ runs: z.array(runSchema) })
+              .meta({
+                example: { ...(jobSchema.meta()?.example as object), runs: [runSchema.meta()?.example] },
+              }),
+            ...problemResponses,
+          },
         },
       },
       async (request) => {

@@ -1,0 +1,170 @@
+// The OpenAPI 3.1 document the API serves: every route in it, every operation with examples that fit its schemas,
+// and live responses of the read operations checked against the documented schemas.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { cliActor } from '../src/admin/actor.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+let server: TestServer;
+let base: string;
+let key = '';
+// The OpenAPI document as parsed JSON: its shape is what this test checks.
+let doc: any;
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+/** Every route the API serves, as the OpenAPI path templates name them. */
+const EXPECTED = [
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /api/users',
+  'POST /api/users',
+  'GET /api/users/{name}',
+  'PATCH /api/users/{name}',
+  'DELETE /api/users/{name}',
+  'POST /api/users/{name}/keys',
+  'DELETE /api/users/{name}/keys/{fingerprint}',
+  'POST /api/users/{name}/disable',
+  'POST /api/users/{name}/enable',
+  'POST /api/users/{name}/unlock',
+  'GET /api/audit',
+  'GET /api/audit/verify',
+  'GET /api/sessions',
+  'GET /api/partners',
+  'GET /api/partners/{name}',
+  'GET /api/jobs',
+  'GET /api/jobs/{name}',
+  'POST /api/jobs/{name}/run',
+  'GET /api/status',
+  'GET /api/apikeys',
+  'POST /api/apikeys',
+  'DELETE /api/apikeys/{name}',
+  'GET /api/admins',
+  'POST /api/admins',
+  'DELETE /api/admins/{name}',
+];
+
+function operations(): { id: string; op: any }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]: [string, any]) =>
+    METHODS.filter((m) => item[m]).map((m) => ({ id: `${m.toUpperCase()} ${path}`, op: item[m] })),
+  );
+}
+
+/** A validator resolving the document's `#/components/schemas/X` references. */
+function validatorFor(schema: unknown) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addSchema({ $id: 'components', $defs: doc.components.schemas });
+  const rewritten = JSON.parse(
+    JSON.stringify(schema).replaceAll('"#/components/schemas/', '"components#/$defs/'),
+  );
+  return ajv.compile(rewritten);
+}
+
+function resolve(schema: any): any {
+  const ref = schema?.$ref as string | undefined;
+  return ref ? doc.components.schemas[ref.replace('#/components/schemas/', '')] : schema;
+}
+
+function jsonContent(content: any): any {
+  return content?.['application/json'] ?? content?.['text/plain'];
+}
+
+before(async () => {
+  server = await startTestServer();
+  base = `http://127.0.0.1:${server.running.httpPort}`;
+  key = (
+    await server.running.context.admin.apiAccess.addKey(cliActor(), { name: 'docs', role: 'admin' })
+  ).key.reveal();
+  const response = await fetch(`${base}/api/openapi.json`);
+  assert.equal(response.status, 200);
+  doc = JSON.parse(await response.text());
+});
+
+after(async () => {
+  await server?.close();
+});
+
+describe('OpenAPI document', () => {
+  test('is OpenAPI 3.1 with every route the API serves, and nothing else', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    assert.equal(doc.info.title, 'Ferry REST API');
+    assert.deepEqual(
+      operations()
+        .map((o) => o.id)
+        .sort(),
+      [...EXPECTED].sort(),
+    );
+    assert.deepEqual(doc.components.securitySchemes.apiKey, {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'ferry_… API key',
+    });
+  });
+
+  test('every $ref names a component that exists', () => {
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map(
+      (m) => m[1]!,
+    );
+    assert.ok(refs.length > 0);
+    for (const name of new Set(refs)) assert.ok(doc.components.schemas[name], `component ${name}`);
+  });
+
+  test('every operation has examples for its body and its success response, and they fit the schemas', () => {
+    for (const { id, op } of operations()) {
+      assert.ok(op.summary, `${id} has a summary`);
+      const body = op.requestBody?.content?.['application/json'];
+      if (body) {
+        assert.ok(body.schema.example !== undefined, `${id}: request body example`);
+        const validate = validatorFor(body.schema);
+        assert.ok(validate(body.schema.example), `${id} request example: ${JSON.stringify(validate.errors)}`);
+      }
+      const success = Object.entries(op.responses).find(([status]) => status.startsWith('2'));
+      assert.ok(success, `${id} documents a success response`);
+      const content = jsonContent((success[1] as any).content);
+      if (!content) continue; // 204: no body.
+      const schema = resolve(content.schema);
+      assert.ok(schema?.example !== undefined, `${id}: response example`);
+      const validate = validatorFor(content.schema);
+      assert.ok(validate(schema.example), `${id} response example: ${JSON.stringify(validate.errors)}`);
+    }
+  });
+
+  test('live answers of the read operations match their documented schemas', async () => {
+    await server.addUser('alice', { password: 'alice-pw-123456' });
+    let checked = 0;
+    for (const { id, op } of operations()) {
+      if (!id.startsWith('GET ') || id.includes('{') || id === 'GET /metrics') continue;
+      const response = await fetch(`${base}${id.slice(4)}`, { headers: { authorization: `Bearer ${key}` } });
+      const status = String(response.status);
+      assert.equal(status, '200', id);
+      const validate = validatorFor(op.responses[status].content['application/json'].schema);
+      const body = await response.json();
+      assert.ok(validate(body), `${id}: ${JSON.stringify(validate.errors)}`);
+      checked++;
+    }
+    const one = await fetch(`${base}/api/users/alice`, { headers: { authorization: `Bearer ${key}` } });
+    const validate = validatorFor(
+      doc.paths['/api/users/{name}'].get.responses['200'].content['application/json'].schema,
+    );
+    assert.ok(validate(await one.json()));
+    assert.ok(checked >= 10, `${checked} operations checked`);
+  });
+
+  test('a problem answer matches the documented Problem schema', async () => {
+    const response = await fetch(`${base}/api/users/nobody`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(response.status, 404);
+    const validate = validatorFor({ $ref: '#/components/schemas/Problem' });
+    assert.ok(validate(await response.json()), JSON.stringify(validate.errors));
+  });
+
+  test('/api/docs serves the interactive documentation', async () => {
+    const response = await fetch(`${base}/api/docs`);
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /swagger-ui/i);
+    const css = await fetch(`${base}/api/docs/static/swagger-ui.css`);
+    assert.equal(css.status, 200);
+    assert.match(css.headers.get('content-type') ?? '', /text\/css/);
+  });
+});
