@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cliActor } from '../src/admin/actor.js';
+import { verifyAuditExport } from '../src/admin/audit.js';
 import { Secret } from '../src/util/secret.js';
 import { makeClientKey, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -329,6 +330,52 @@ describe('REST API', () => {
       403,
       'ERR_PERMISSION_DENIED',
     );
+  });
+
+  test('audit export streams NDJSON that verifies offline; verify checks the stored chain', async () => {
+    await server.running.context.audit.flush();
+    const response = await fetch(`${base}/api/audit/export`, {
+      headers: { authorization: `Bearer ${keys.auditor}` },
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/x-ndjson/);
+    const text = await response.text();
+    const lines = text.trim().split('\n');
+    assert.ok(lines[0]!.startsWith('{"hostKey":"ssh-ed25519 '), 'host key lines first');
+    assert.ok(
+      lines.some((l) => l.includes('"command":"users add"')),
+      'the records follow',
+    );
+    const file = join(work, 'export.jsonl');
+    await writeFile(file, text);
+    const report = await verifyAuditExport(file, { checkpointInterval: 0 });
+    assert.equal(report.ok, true, JSON.stringify(report));
+    assert.ok(report.records > 5);
+    const verified = await call('GET', '/api/audit/verify', { key: keys.auditor });
+    assert.equal(verified.body.ok, true, JSON.stringify(verified.body));
+  });
+
+  test('defender: the operator lists scored addresses and lifts a ban; the auditor may not', async () => {
+    await server.running.context.store.defender.score('192.0.2.66', 1, 'login failed', new Date(), 60);
+    const listed = await call('GET', '/api/defender', { key: keys.operator });
+    assert.deepEqual(
+      listed.body.items.map((h: { address: string; banned: boolean }) => [h.address, h.banned]),
+      [['192.0.2.66', false]],
+    );
+    assertProblem(await call('GET', '/api/defender', { key: keys.auditor }), 403, 'ERR_PERMISSION_DENIED');
+    assert.equal((await call('DELETE', '/api/defender/192.0.2.66', { key: keys.operator })).status, 204);
+    assertProblem(
+      await call('DELETE', '/api/defender/192.0.2.66', { key: keys.operator }),
+      404,
+      'ERR_NOT_FOUND',
+    );
+    assertProblem(
+      await call('DELETE', '/api/defender/not-an-ip', { key: keys.operator }),
+      400,
+      'ERR_INVALID_ARGUMENT',
+    );
+    const record = (await adminRecords()).filter((r) => r.target === '192.0.2.66').at(-1);
+    assert.equal(record?.actor, 'api:operator-key');
   });
 
   test('status names the version, listeners, store and disk', async () => {

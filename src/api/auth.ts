@@ -14,6 +14,8 @@ export const PERMISSIONS = {
   'partners:read': ['admin', 'operator'],
   'jobs:read': ['admin', 'operator'],
   'jobs:run': ['admin', 'operator'],
+  'defender:read': ['admin', 'operator'],
+  'defender:write': ['admin', 'operator'],
   'sessions:read': ['admin', 'operator', 'auditor'],
   'audit:read': ['admin', 'operator', 'auditor'],
   'status:read': ['admin', 'operator', 'auditor'],

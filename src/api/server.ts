@@ -21,6 +21,7 @@ import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
+import { defenderRoutes } from './routes/defender.js';
 import { operationRoutes } from './routes/operations.js';
 import { probeRoutes } from './routes/probes.js';
 import { userRoutes } from './routes/users.js';
@@ -129,7 +130,7 @@ export async function buildApiApp(
   app.get('/api/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
   );
-  for (const routes of [probeRoutes, userRoutes, auditRoutes, operationRoutes, accessRoutes])
+  for (const routes of [probeRoutes, userRoutes, auditRoutes, operationRoutes, defenderRoutes, accessRoutes])
     await app.register(routes(deps));
   return { app, deps };
 }

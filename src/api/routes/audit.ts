@@ -1,6 +1,8 @@
 // /api/audit: the trail with the CLI's filters (newest N, or paged forward by seq) and its verification.
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { formatJsonLine } from '../../audit/query.js';
 import { AUDIT_ACTIONS, type AuditRecord } from '../../store/types.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
 
@@ -149,6 +151,45 @@ export const auditRoutes =
           items: (q.afterSeq === undefined ? items.slice(-q.limit) : items).map(view),
           nextAfterSeq: more ? (items.at(-1)?.seq ?? null) : null,
         };
+      },
+    );
+
+    app.get(
+      '/api/audit/export',
+      {
+        config,
+        schema: {
+          tags,
+          summary:
+            'Stream a contiguous range of the chain as NDJSON (host key lines, then records): `ferry audit verify --file` checks it offline',
+          produces: ['application/x-ndjson'],
+          querystring: z.object({
+            since: z.string().optional().describe('from the first record at or after this ISO date/time'),
+            until: z.string().optional().describe('up to the last record before this ISO date/time'),
+          }),
+          response: {
+            200: z.string().describe('one JSON object per line').meta({
+              example:
+                '{"hostKey":"ssh-ed25519 AAAAC3Nz…","sha256":"SHA256:…","id":1,"active":true,"retiredAt":null}\n{"seq":1,"at":"2026-11-30T09:00:00.000Z","action":"admin",…}\n',
+            }),
+            ...problemResponses,
+          },
+        },
+      },
+      async (request, reply) => {
+        const { hostKeys, records } = await audit.export(request.query);
+        // Streamed: an export of millions of records never sits in memory, and a slow reader slows the reads.
+        async function* lines() {
+          for (const k of hostKeys) yield `${JSON.stringify(k)}\n`;
+          for await (const r of records) yield `${formatJsonLine(r)}\n`;
+        }
+        return (
+          reply
+            .type('application/x-ndjson')
+            .header('content-disposition', 'attachment; filename="ferry-audit.jsonl"')
+            // The schema documents the lines; Fastify sends a stream as it is (no serializer), which the types cannot say.
+            .send(Readable.from(lines()) as unknown as string)
+        );
       },
     );
 

@@ -295,11 +295,9 @@ export const operationRoutes =
           summary: 'Show a job with its recent runs (newest first)',
           params: nameParams,
           response: {
-            200: jobSchema
-              .extend({ runs: z.array(runSchema) })
-              .meta({
-                example: { ...(jobSchema.meta()?.example as object), runs: [runSchema.meta()?.example] },
-              }),
+            200: jobSchema.extend({ runs: z.array(runSchema) }).meta({
+              example: { ...(jobSchema.meta()?.example as object), runs: [runSchema.meta()?.example] },
+            }),
             ...problemResponses,
           },
         },
