@@ -29,6 +29,7 @@ const EXPECTED = [
   'POST /api/users/{name}/disable',
   'POST /api/users/{name}/enable',
   'POST /api/users/{name}/unlock',
+  'DELETE /api/users/{name}/totp',
   'GET /api/audit',
   'GET /api/audit/verify',
   'GET /api/audit/export',
@@ -138,7 +139,12 @@ describe('OpenAPI document', () => {
     await server.addUser('alice', { password: 'alice-pw-123456' });
     let checked = 0;
     for (const { id, op } of operations()) {
-      if (!id.startsWith('GET ') || id.includes('{') || id === 'GET /metrics' || id === 'GET /api/audit/export')
+      if (
+        !id.startsWith('GET ') ||
+        id.includes('{') ||
+        id === 'GET /metrics' ||
+        id === 'GET /api/audit/export'
+      )
         continue;
       const response = await fetch(`${base}${id.slice(4)}`, { headers: { authorization: `Bearer ${key}` } });
       const status = String(response.status);

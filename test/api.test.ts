@@ -197,6 +197,10 @@ describe('REST API', () => {
     assert.equal((await call('POST', '/api/users/u1/disable', { key: keys.operator })).body.disabled, true);
     assert.equal((await call('POST', '/api/users/u1/enable', { key: keys.operator })).body.disabled, false);
     assert.equal((await call('POST', '/api/users/u1/unlock', { key: keys.operator })).status, 200);
+    await server.running.context.admin.users.enableTotp(cliActor(), 'u1');
+    const reset = await call('DELETE', '/api/users/u1/totp', { key: keys.operator });
+    assert.deepEqual(reset.body.requiredMethods, []);
+    assertProblem(await call('DELETE', '/api/users/u1/totp', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
     assert.equal((await call('DELETE', '/api/users/u1', { key: keys.operator })).status, 204);
     assertProblem(await call('GET', '/api/users/u1', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
     const commands = (await adminRecords())
@@ -210,6 +214,8 @@ describe('REST API', () => {
       'users disable api:operator-key',
       'users enable api:operator-key',
       'users unlock api:operator-key',
+      'users totp enable cli:root',
+      'users totp disable api:operator-key',
       'users remove api:operator-key',
     ]);
   });

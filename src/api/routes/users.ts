@@ -269,6 +269,23 @@ export const userRoutes =
       );
     }
 
+    app.delete(
+      '/api/users/:name/totp',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: "Remove the user's TOTP secret; login goes back to the rule from before TOTP",
+          params: nameParams,
+          response: { 200: userSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        await users.disableTotp(actorOf(request), request.params.name);
+        return users.show(request.params.name);
+      },
+    );
+
     app.post(
       '/api/users/:name/unlock',
       {
