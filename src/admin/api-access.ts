@@ -17,6 +17,10 @@ const API_KEY_PATTERN = /^ferry_[A-Za-z0-9_-]{43}$/;
 const SHOWN_PREFIX_LENGTH = 12;
 /** last-used is written at most this often per key: a busy script must not turn every request into a write. */
 const TOUCH_INTERVAL_MS = 60_000;
+/** A console login lasts a working day; logout (or a password change, or removing the account) ends it at once. */
+export const CONSOLE_SESSION_TTL_MS = 8 * 60 * 60 * 1000;
+/** A session id: 256 random bits, base64url. */
+const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 const accountName = z
   .string()
@@ -150,7 +154,9 @@ export class ApiAccessAdmin {
     parseInput(adminAddSchema.shape.password, password);
     if (!(await this.#deps.store.apiAdmins.setPassword(name, await hashPassword(password))))
       throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
-    await this.#record.record(actor, 'admins.passwd', name, { password: 'changed' });
+    // A new password ends every console session of the account (one may have been opened with the old one).
+    const ended = await this.#deps.store.apiSessions.removeForAdmin(name);
+    await this.#record.record(actor, 'admins.passwd', name, { password: 'changed', sessionsEnded: ended });
   }
 
   async removeAdmin(actor: Actor, name: string): Promise<void> {
@@ -158,6 +164,51 @@ export class ApiAccessAdmin {
     if (!(await this.#deps.store.apiAdmins.remove(name)))
       throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
     await this.#record.record(actor, 'admins.remove', name);
+  }
+
+  /**
+   * Opens a console session when the password is right: the id (for an HttpOnly cookie) is returned once and
+   * stored as its SHA-256, with a CSRF token the console sends back on every change.
+   */
+  async login(
+    name: string,
+    password: Secret<string>,
+    now = new Date(),
+  ): Promise<
+    { sessionId: Secret<string>; csrfToken: string; admin: ApiAdminRecord; expiresAt: Date } | undefined
+  > {
+    const admin = await this.authenticateAdmin(name, password);
+    if (!admin) return undefined;
+    const sessionId = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(now.getTime() + CONSOLE_SESSION_TTL_MS);
+    await this.#deps.store.apiSessions.removeExpired(now);
+    await this.#deps.store.apiSessions.add({
+      idHash: hashApiKey(sessionId),
+      adminName: admin.name,
+      csrfToken,
+      createdAt: now,
+      expiresAt,
+    });
+    return { sessionId: new Secret(sessionId), csrfToken, admin, expiresAt };
+  }
+
+  /** The account and CSRF token of a live session; the account is read again, so a role change applies at once. */
+  async authenticateSession(
+    sessionId: string,
+    now = new Date(),
+  ): Promise<{ admin: ApiAdminRecord; csrfToken: string } | undefined> {
+    if (!SESSION_ID_PATTERN.test(sessionId)) return undefined;
+    const session = await this.#deps.store.apiSessions.find(hashApiKey(sessionId));
+    if (!session || session.expiresAt <= now) return undefined;
+    const admin = await this.#deps.store.apiAdmins.get(session.adminName);
+    return admin ? { admin, csrfToken: session.csrfToken } : undefined;
+  }
+
+  /** Ends a console session at once (in every process: sessions live in the store). */
+  async logout(sessionId: string): Promise<boolean> {
+    if (!SESSION_ID_PATTERN.test(sessionId)) return false;
+    return this.#deps.store.apiSessions.remove(hashApiKey(sessionId));
   }
 
   /** The account when the password is right; unknown names cost a full verification too. */

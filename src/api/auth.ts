@@ -1,4 +1,7 @@
 // Who is calling and may they: bearer API keys, the defender, and the one table of roles and permissions.
+import { timingSafeEqual } from 'node:crypto';
+// Its module augmentation types request.cookies (the plugin itself is registered in server.ts).
+import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor } from '../admin/actor.js';
 import type { ApiAccessAdmin } from '../admin/api-access.js';
@@ -21,6 +24,8 @@ export const PERMISSIONS = {
   'status:read': ['admin', 'operator', 'auditor'],
   /** API keys and administrator accounts. */
   'access:manage': ['admin'],
+  /** One's own console session (whoami, logout). */
+  session: ['admin', 'operator', 'auditor'],
 } as const satisfies Record<string, readonly ApiRole[]>;
 
 export type Permission = keyof typeof PERMISSIONS | 'public';
@@ -35,6 +40,12 @@ declare module 'fastify' {
     principal?: { readonly actor: Actor; readonly role: ApiRole };
   }
 }
+
+/** The console's session cookie (HttpOnly, SameSite=Strict; Secure over HTTPS). */
+export const SESSION_COOKIE = 'ferry_session';
+/** The header carrying a console session's CSRF token on every request that changes something. */
+export const CSRF_HEADER = 'x-csrf-token';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Routes other plugins add (the docs UI's static files) that are public without declaring it. */
 const PUBLIC_PREFIXES = ['/api/docs'];
@@ -73,23 +84,59 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
     if ((await options.defender.verdict(address)) !== 'allow')
       throw new ApiError('ERR_PERMISSION_DENIED', 'this address is banned or denied');
     const header = request.headers.authorization;
-    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
-    if (token === undefined) {
-      throw new ApiError('ERR_UNAUTHENTICATED', 'send an API key: Authorization: Bearer ferry_…', {
-        'www-authenticate': 'Bearer realm="ferry"',
-      });
-    }
-    const key = await options.access.authenticateKey(token);
-    if (!key) {
-      // Never the token itself: only that one was refused, and from where.
-      options.log.warn({ remoteAddress: address }, 'API key refused');
-      await options.defender.penalize(address, DEFENDER_SCORES.loginFailed, 'API key refused');
-      throw new ApiError('ERR_UNAUTHENTICATED', 'unknown, revoked or expired API key', {
-        'www-authenticate': 'Bearer realm="ferry", error="invalid_token"',
-      });
-    }
-    request.principal = { actor: { kind: 'api', name: key.name, address }, role: key.role };
-    if (!may(key.role, permission))
-      throw new ApiError('ERR_PERMISSION_DENIED', `role ${key.role} may not ${permission.replace(':', ' ')}`);
+    const cookie = request.cookies?.[SESSION_COOKIE];
+    request.principal =
+      header === undefined && cookie !== undefined
+        ? await consolePrincipal(request, cookie, options)
+        : await keyPrincipal(request, header, options);
+    const { role } = request.principal;
+    if (!may(role, permission))
+      throw new ApiError('ERR_PERMISSION_DENIED', `role ${role} may not ${permission.replace(':', ' ')}`);
   });
+}
+
+async function keyPrincipal(
+  request: FastifyRequest,
+  header: string | undefined,
+  options: AuthOptions,
+): Promise<NonNullable<FastifyRequest['principal']>> {
+  const address = request.ip;
+  const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+  if (token === undefined) {
+    throw new ApiError('ERR_UNAUTHENTICATED', 'send an API key: Authorization: Bearer ferry_…', {
+      'www-authenticate': 'Bearer realm="ferry"',
+    });
+  }
+  const key = await options.access.authenticateKey(token);
+  if (!key) {
+    // Never the token itself: only that one was refused, and from where.
+    options.log.warn({ remoteAddress: address }, 'API key refused');
+    await options.defender.penalize(address, DEFENDER_SCORES.loginFailed, 'API key refused');
+    throw new ApiError('ERR_UNAUTHENTICATED', 'unknown, revoked or expired API key', {
+      'www-authenticate': 'Bearer realm="ferry", error="invalid_token"',
+    });
+  }
+  return { actor: { kind: 'api', name: key.name, address }, role: key.role };
+}
+
+/** A console session from its cookie; a change also needs the session's CSRF token in X-CSRF-Token. */
+async function consolePrincipal(
+  request: FastifyRequest,
+  cookie: string,
+  options: AuthOptions,
+): Promise<NonNullable<FastifyRequest['principal']>> {
+  const session = await options.access.authenticateSession(cookie);
+  // A stale cookie (logged out, expired) is common and harmless: no defender points, just a new login.
+  if (!session) throw new ApiError('ERR_UNAUTHENTICATED', 'the console session ended; log in again');
+  if (!SAFE_METHODS.has(request.method)) {
+    const sent = request.headers[CSRF_HEADER];
+    const expected = Buffer.from(session.csrfToken);
+    const given = Buffer.from(typeof sent === 'string' ? sent : '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new ApiError('ERR_PERMISSION_DENIED', `missing or wrong ${CSRF_HEADER} header`);
+  }
+  return {
+    actor: { kind: 'console', name: session.admin.name, address: request.ip },
+    role: session.admin.role,
+  };
 }

@@ -1,6 +1,7 @@
 // The HTTP API server: Fastify with zod schemas, one error mapper, one permission check, OpenAPI and docs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -21,6 +22,7 @@ import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
+import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
 import { operationRoutes } from './routes/operations.js';
 import { probeRoutes } from './routes/probes.js';
@@ -107,6 +109,7 @@ export async function buildApiApp(
       'http request',
     );
   });
+  await app.register(cookie);
   installAuth(app, { access: options.admin.apiAccess as ApiAccessAdmin, defender: options.defender, log });
   await app.register(swagger, {
     openapi: {
@@ -118,9 +121,17 @@ export async function buildApiApp(
           'Administration of a Ferry MFT server. Authenticate with an API key (`ferry apikeys add NAME --role ROLE`): `Authorization: Bearer ferry_…`. Errors are RFC 9457 problem documents.',
       },
       components: {
-        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'ferry_… API key' } },
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'ferry_… API key' },
+          consoleSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'ferry_session',
+            description: 'console session from POST /api/login; changes also need its X-CSRF-Token header',
+          },
+        },
       },
-      security: [{ apiKey: [] }],
+      security: [{ apiKey: [] }, { consoleSession: [] }],
     },
     transform: jsonSchemaTransform,
     // Schemas with a meta id (User, Problem, …) become components the operations refer to.
@@ -130,8 +141,16 @@ export async function buildApiApp(
   app.get('/api/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
   );
-  for (const routes of [probeRoutes, userRoutes, auditRoutes, operationRoutes, defenderRoutes, accessRoutes])
-    await app.register(routes(deps));
+  const plugins = [
+    probeRoutes,
+    consoleSessionRoutes,
+    userRoutes,
+    auditRoutes,
+    operationRoutes,
+    defenderRoutes,
+    accessRoutes,
+  ];
+  for (const routes of plugins) await app.register(routes(deps));
   return { app, deps };
 }
 

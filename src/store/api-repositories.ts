@@ -1,8 +1,16 @@
-// REST API administrator accounts and API keys over kysely (SQLite and PostgreSQL).
+// REST API administrator accounts, API keys and console sessions over kysely (SQLite and PostgreSQL).
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
-import type { ApiAdminsTable, ApiKeysTable, Database } from './schema.js';
-import type { ApiAdminRecord, ApiAdminRepository, ApiKeyRecord, ApiKeyRepository, ApiRole } from './types.js';
+import type { ApiAdminsTable, ApiKeysTable, ApiSessionsTable, Database } from './schema.js';
+import type {
+  ApiAdminRecord,
+  ApiAdminRepository,
+  ApiKeyRecord,
+  ApiKeyRepository,
+  ApiRole,
+  ApiSessionRecord,
+  ApiSessionRepository,
+} from './types.js';
 
 function isUniqueViolation(err: unknown): boolean {
   const code = String((err as { code?: unknown } | undefined)?.code ?? '');
@@ -139,5 +147,60 @@ export class KyselyApiKeyRepository implements ApiKeyRepository {
   async remove(name: string): Promise<boolean> {
     const result = await this.db.deleteFrom('api_keys').where('name', '=', name).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+}
+
+const toSession = (row: Selectable<ApiSessionsTable>): ApiSessionRecord => ({
+  idHash: row.id_hash,
+  adminName: row.admin_name,
+  csrfToken: row.csrf_token,
+  createdAt: new Date(row.created_at),
+  expiresAt: new Date(row.expires_at),
+});
+
+export class KyselyApiSessionRepository implements ApiSessionRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async add(session: ApiSessionRecord): Promise<void> {
+    await this.db
+      .insertInto('api_sessions')
+      .values({
+        id_hash: session.idHash,
+        admin_name: session.adminName,
+        csrf_token: session.csrfToken,
+        created_at: session.createdAt.toISOString(),
+        expires_at: session.expiresAt.toISOString(),
+      })
+      .execute();
+  }
+
+  async find(idHash: string): Promise<ApiSessionRecord | undefined> {
+    const row = await this.db
+      .selectFrom('api_sessions')
+      .selectAll()
+      .where('id_hash', '=', idHash)
+      .executeTakeFirst();
+    return row ? toSession(row) : undefined;
+  }
+
+  async remove(idHash: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('api_sessions').where('id_hash', '=', idHash).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async removeForAdmin(adminName: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('api_sessions')
+      .where('admin_name', '=', adminName)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async removeExpired(now: Date): Promise<number> {
+    const result = await this.db
+      .deleteFrom('api_sessions')
+      .where('expires_at', '<=', now.toISOString())
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

@@ -28,6 +28,25 @@ export interface ApiKeyRecord {
   readonly createdBy: string;
 }
 
+/** A console login: the cookie holds the id, the store only its SHA-256 (so a copy of the store opens nothing). */
+export interface ApiSessionRecord {
+  readonly idHash: string;
+  readonly adminName: string;
+  /** Sent back by the console in X-CSRF-Token on every change (synchronizer token, kept server-side). */
+  readonly csrfToken: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+}
+
+export interface ApiSessionRepository {
+  add(session: ApiSessionRecord): Promise<void>;
+  find(idHash: string): Promise<ApiSessionRecord | undefined>;
+  remove(idHash: string): Promise<boolean>;
+  /** Ends every session of an account (password changed, account removed). */
+  removeForAdmin(adminName: string): Promise<number>;
+  removeExpired(now: Date): Promise<number>;
+}
+
 export interface ApiAdminRepository {
   /** ERR_ALREADY_EXISTS when the name is taken. */
   add(admin: { name: string; passwordHash: string; role: ApiRole }, now?: Date): Promise<ApiAdminRecord>;

@@ -238,6 +238,14 @@ const migrations: Record<string, Migration> = {
         .addColumn('last_used_at', 'text')
         .addColumn('created_by', 'text', (c) => c.notNull())
         .execute();
+      await db.schema
+        .createTable('api_sessions')
+        .addColumn('id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('admin_name', 'text', (c) => c.notNull().references('api_admins.name').onDelete('cascade'))
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
     },
   },
 };

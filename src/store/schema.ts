@@ -197,8 +197,17 @@ export interface ApiKeysTable {
   created_by: string;
 }
 
+export interface ApiSessionsTable {
+  id_hash: string;
+  admin_name: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   api_admins: ApiAdminsTable;
+  api_sessions: ApiSessionsTable;
   api_keys: ApiKeysTable;
   defender_hosts: DefenderHostsTable;
   login_failures: LoginFailuresTable;

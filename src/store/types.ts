@@ -1,6 +1,6 @@
 // Repository interfaces every store driver (SQLite now, PostgreSQL for cluster mode) implements; the one file
 // other modules import from store/, so each domain's records (in the files below) are re-exported here.
-import type { ApiAdminRepository, ApiKeyRepository } from './api-types.js';
+import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from './api-types.js';
 import type { AuditRepository } from './audit-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
 import type { AccountSecurityRepository, DefenderRepository } from './security-types.js';
@@ -28,6 +28,8 @@ export interface Store {
   /** REST API administrator accounts and API keys. */
   readonly apiAdmins: ApiAdminRepository;
   readonly apiKeys: ApiKeyRepository;
+  /** Console logins of administrator accounts (shared by every process). */
+  readonly apiSessions: ApiSessionRepository;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

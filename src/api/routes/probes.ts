@@ -31,6 +31,7 @@ export const probeRoutes =
         config,
         schema: {
           tags: ['probes'],
+          security: [],
           summary: 'The process is up (liveness)',
           response: { 200: z.object({ status: z.literal('ok') }).meta({ example: { status: 'ok' } }) },
         },
@@ -44,6 +45,7 @@ export const probeRoutes =
         config,
         schema: {
           tags: ['probes'],
+          security: [],
           summary: 'Ready for traffic: store reachable, SFTP listening, disk not full, audit writable',
           response: { 200: readySchema, 503: readySchema },
         },
@@ -72,6 +74,7 @@ export const probeRoutes =
         config,
         schema: {
           tags: ['probes'],
+          security: [],
           summary: 'Prometheus metrics of the answering process (text format 0.0.4)',
           produces: ['text/plain'],
           response: {

@@ -4,7 +4,11 @@ import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { FerryError } from '../../errors.js';
-import { KyselyApiAdminRepository, KyselyApiKeyRepository } from '../api-repositories.js';
+import {
+  KyselyApiAdminRepository,
+  KyselyApiKeyRepository,
+  KyselyApiSessionRepository,
+} from '../api-repositories.js';
 import { KyselyAuditRepository } from '../audit-repository.js';
 import {
   KyselyClientKeyRepository,
@@ -158,6 +162,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     transferRuns: new KyselyTransferRunRepository(db),
     apiAdmins: new KyselyApiAdminRepository(db),
     apiKeys: new KyselyApiKeyRepository(db),
+    apiSessions: new KyselyApiSessionRepository(db),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };
