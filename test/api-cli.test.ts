@@ -1,7 +1,7 @@
 // `ferry apikeys`, `ferry admins` and `ferry serve --http-listen` as a user runs them, with real curl.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +116,11 @@ describe('ferry apikeys and the API over curl', () => {
   });
 
   test('serve --http-listen: curl creates a user with a key, reads the audit trail and sessions; the key is never logged', async () => {
+    const admin = await runFerry(
+      ['admins', 'add', 'olga', '--role', 'operator', '--password-stdin', '--data-dir', dataDir],
+      'olga-passphrase-1\n',
+    );
+    assert.equal(admin.code, 0, admin.stderr);
     const { serving, match } = await serve(
       ['--http-listen', '127.0.0.1:0'],
       /HTTP API listening on http:\/\/127\.0\.0\.1:(\d+)\/api/,
@@ -152,6 +157,46 @@ describe('ferry apikeys and the API over curl', () => {
     assert.equal(docs.status, 200);
     assert.match(docs.body, /swagger/i);
 
+    // A console login with curl's cookie jar: the session id lives in the jar (and the store's hash), never the log.
+    const jar = join(dir, 'cookies.txt');
+    const login = await curl([
+      '-c',
+      jar,
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      '{"name":"olga","password":"olga-passphrase-1"}',
+      `${api}/api/login`,
+    ]);
+    assert.equal(login.status, 200, login.body);
+    const { csrfToken } = JSON.parse(login.body);
+    const sessionId = (await readFile(jar, 'utf8')).match(/ferry_session\t(\S+)/)?.[1];
+    assert.ok(sessionId, 'curl kept the session cookie');
+    const disabled = await curl([
+      '-b',
+      jar,
+      '-X',
+      'POST',
+      '-H',
+      `X-CSRF-Token: ${csrfToken}`,
+      `${api}/api/users/alice/disable`,
+    ]);
+    assert.equal(disabled.status, 200, disabled.body);
+    assert.equal(
+      (await curl(['-b', jar, '-X', 'POST', `${api}/api/users/alice/enable`])).status,
+      403,
+      'no CSRF token',
+    );
+    assert.equal(
+      (await curl(['-b', jar, '-X', 'POST', '-H', `X-CSRF-Token: ${csrfToken}`, `${api}/api/logout`])).status,
+      204,
+    );
+    assert.equal(
+      (await curl(['-b', `ferry_session=${sessionId}`, `${api}/api/users`])).status,
+      401,
+      'the cookie is dead',
+    );
+
     const removed = await runFerry(['apikeys', 'remove', 'deploy', '--data-dir', dataDir]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal((await curl([...auth, `${api}/api/users`])).status, 401, 'revoked from the next request on');
@@ -159,6 +204,8 @@ describe('ferry apikeys and the API over curl', () => {
     const log = serving.stderr();
     assert.match(log, /"logger":"http".*"url":"\/api\/users".*"status":201.*"actor":"api:deploy"/);
     assert.equal(log.includes(key), false, 'the API key never reaches the log');
+    assert.equal(log.includes(sessionId), false, 'nor the session id');
+    assert.equal(log.includes('olga-passphrase-1'), false, 'nor a console password');
     assert.equal(log.includes('alice-pw-123456'), false, 'nor a password from a body');
   });
 
@@ -197,7 +244,7 @@ describe('ferry apikeys and the API over curl', () => {
     const list = await runFerry(['admins', 'list', '--json', '--data-dir', dataDir]);
     assert.deepEqual(
       JSON.parse(list.stdout).map((a: { name: string; role: string }) => `${a.name}:${a.role}`),
-      ['carol:auditor', 'dave:admin'],
+      ['carol:auditor', 'dave:admin', 'olga:operator'],
     );
     assert.equal(list.stdout.includes('argon2'), false);
     const passwd = await runFerry(

@@ -23,6 +23,7 @@ let userKey = '';
 interface Reply {
   status: number;
   type: string;
+  headers: Headers;
   body: any; // JSON of any route: each test asserts the fields it reads.
 }
 
@@ -41,7 +42,12 @@ async function call(
   });
   const text = await response.text();
   const type = response.headers.get('content-type') ?? '';
-  return { status: response.status, type, body: type.includes('json') ? JSON.parse(text) : text };
+  return {
+    status: response.status,
+    type,
+    headers: response.headers,
+    body: type.includes('json') ? JSON.parse(text) : text,
+  };
 }
 
 function assertProblem(reply: Reply, status: number, code: string): void {
@@ -110,6 +116,9 @@ describe('REST API', () => {
     assert.equal(reply.status, 201, JSON.stringify(reply.body));
     assert.equal(reply.body.name, 'alice');
     assert.equal(reply.body.hasPassword, true);
+    assert.equal(reply.headers.get('cache-control'), 'no-store');
+    assert.equal(reply.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(reply.headers.get('location'), '/api/users/alice');
     assert.equal(reply.body.publicKeys.length, 1);
     assert.match(reply.body.publicKeys[0].fingerprint, /^SHA256:/);
     assert.equal(JSON.stringify(reply.body).includes('alice-pw-123456'), false);

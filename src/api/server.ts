@@ -93,6 +93,17 @@ export async function buildApiApp(
     metrics.close();
     sessions.close();
   });
+  const hsts = config.http.tlsCert !== undefined;
+  app.addHook('onSend', async (request, reply) => {
+    // What @fastify/helmet would set for a JSON API, without its CSP (the docs UI brings its own).
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    if (hsts) reply.header('strict-transport-security', 'max-age=31536000');
+    // Answers hold user lists, audit records and (once) new keys: no cache keeps them.
+    if (request.url.startsWith('/api/') && !request.url.startsWith('/api/docs'))
+      reply.header('cache-control', 'no-store');
+  });
   app.addHook('onResponse', async (request, reply) => {
     // Never headers or bodies: they carry API keys and passwords. The URL has no secrets (none is taken in a query).
     log.info(
