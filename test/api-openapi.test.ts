@@ -6,11 +6,13 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { cliActor } from '../src/admin/actor.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON of any route or document; each test asserts what it reads.
+type Json = any;
 let server: TestServer;
 let base: string;
 let key = '';
 // The OpenAPI document as parsed JSON: its shape is what this test checks.
-let doc: any;
+let doc: Json;
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
@@ -53,8 +55,8 @@ const EXPECTED = [
   'DELETE /api/admins/{name}',
 ];
 
-function operations(): { id: string; op: any }[] {
-  return Object.entries(doc.paths).flatMap(([path, item]: [string, any]) =>
+function operations(): { id: string; op: Json }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]: [string, Json]) =>
     METHODS.filter((m) => item[m]).map((m) => ({ id: `${m.toUpperCase()} ${path}`, op: item[m] })),
   );
 }
@@ -69,12 +71,12 @@ function validatorFor(schema: unknown) {
   return ajv.compile(rewritten);
 }
 
-function resolve(schema: any): any {
+function resolve(schema: Json): Json {
   const ref = schema?.$ref as string | undefined;
   return ref ? doc.components.schemas[ref.replace('#/components/schemas/', '')] : schema;
 }
 
-function jsonContent(content: any): any {
+function jsonContent(content: Json): Json {
   return content?.['application/json'] ?? content?.['text/plain'] ?? content?.['application/x-ndjson'];
 }
 
@@ -132,7 +134,7 @@ describe('OpenAPI document', () => {
       }
       const success = Object.entries(op.responses).find(([status]) => status.startsWith('2'));
       assert.ok(success, `${id} documents a success response`);
-      const content = jsonContent((success[1] as any).content);
+      const content = jsonContent((success[1] as Json).content);
       if (!content) continue; // 204: no body.
       const schema = resolve(content.schema);
       assert.ok(schema?.example !== undefined, `${id}: response example`);
