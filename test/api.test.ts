@@ -1,84 +1,32 @@
 // The REST API against a real server on ephemeral ports: each route's happy path, problems, roles and the audit trail.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliActor } from '../src/admin/actor.js';
-import { verifyAuditExport } from '../src/admin/audit.js';
-import { Secret } from '../src/util/secret.js';
+import { type ApiTestServer, assertProblem, startApiTestServer } from './helpers/api.js';
 import { makeClientKey } from './helpers/openssh.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import type { TestServer } from './helpers/server.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: parsed JSON of any route or document; each test asserts what it reads.
-type Json = any;
+let api: ApiTestServer;
 let server: TestServer;
 let base: string;
 let work: string;
-const keys = { admin: '', operator: '', auditor: '' };
+let keys: ApiTestServer['keys'];
 let userKey = '';
-
-interface Reply {
-  status: number;
-  type: string;
-  headers: Headers;
-  body: Json; // JSON of any route: each test asserts the fields it reads.
-}
-
-async function call(
-  method: string,
-  path: string,
-  options: { key?: string; body?: unknown } = {},
-): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  const type = response.headers.get('content-type') ?? '';
-  return {
-    status: response.status,
-    type,
-    headers: response.headers,
-    body: type.includes('json') ? JSON.parse(text) : text,
-  };
-}
-
-function assertProblem(reply: Reply, status: number, code: string): void {
-  assert.equal(reply.status, status, JSON.stringify(reply.body));
-  assert.match(reply.type, /^application\/problem\+json/);
-  assert.equal(reply.body.status, status);
-  assert.equal(reply.body.code, code);
-  assert.equal(reply.body.type, `urn:ferry:error:${code}`);
-  assert.equal(typeof reply.body.title, 'string');
-  assert.equal(typeof reply.body.detail, 'string');
-}
-
-/** The newest admin records of the trail (the auditor's view). */
-async function adminRecords(): Promise<Json[]> {
-  await server.running.context.audit.flush();
-  const reply = await call('GET', '/api/audit?limit=50&action=admin', { key: keys.auditor });
-  assert.equal(reply.status, 200);
-  return reply.body.items;
-}
+const call: ApiTestServer['call'] = (...args) => api.call(...args);
+const adminRecords = () => api.adminRecords();
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'ferry-api-'));
-  server = await startTestServer();
-  base = `http://127.0.0.1:${server.running.httpPort}`;
-  const access = server.running.context.admin.apiAccess;
-  for (const role of ['admin', 'operator', 'auditor'] as const) {
-    keys[role] = (await access.addKey(cliActor(), { name: `${role}-key`, role })).key.reveal();
-  }
+  api = await startApiTestServer();
+  ({ server, base, keys } = api);
   userKey = (await makeClientKey(work, 'ed25519')).publicText.trim();
 });
 
 after(async () => {
-  await server?.close();
+  await api?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -288,107 +236,6 @@ describe('REST API', () => {
       'admins remove carol',
     ])
       assert.ok(actions.includes(expected), `${expected} in ${actions.join('; ')}`);
-  });
-
-  test('partners, jobs and a job run now over the transfer services', async () => {
-    const ctx = server.running.context;
-    // Nothing listens on port 1: the run fails fast, and says so.
-    await ctx.admin.partners.add(cliActor(), {
-      name: 'acme',
-      host: '127.0.0.1',
-      port: 1,
-      user: 'ferry',
-      password: new Secret('partner-pw'),
-    });
-    await ctx.admin.jobs.add(cliActor(), {
-      name: 'nightly',
-      partner: 'acme',
-      direction: 'pull',
-      remoteDir: '/out',
-      localDir: join(work, 'in'),
-    });
-    const partners = await call('GET', '/api/partners', { key: keys.operator });
-    assert.deepEqual(
-      partners.body.items.map((p: { name: string; port: number; password: boolean }) => [
-        p.name,
-        p.port,
-        p.password,
-      ]),
-      [['acme', 1, true]],
-    );
-    assert.equal(JSON.stringify(partners.body).includes('partner-pw'), false);
-    assert.equal((await call('GET', '/api/partners/acme', { key: keys.operator })).body.username, 'ferry');
-    const jobs = await call('GET', '/api/jobs', { key: keys.operator });
-    assert.deepEqual(
-      jobs.body.items.map((j: { name: string }) => j.name),
-      ['nightly'],
-    );
-    const run = await call('POST', '/api/jobs/nightly/run', { key: keys.operator });
-    assert.equal(run.status, 200, JSON.stringify(run.body));
-    assert.equal(run.body.trigger, 'manual');
-    assert.equal(run.body.status, 'failed');
-    assert.match(run.body.error, /.+/);
-    const job = await call('GET', '/api/jobs/nightly', { key: keys.operator });
-    assert.deepEqual(
-      job.body.runs.map((r: { id: number }) => r.id),
-      [run.body.id],
-    );
-    const record = (await adminRecords()).filter((r) => r.detail.command === 'jobs run').at(-1);
-    assert.equal(record?.actor, 'api:operator-key');
-    assertProblem(await call('GET', '/api/partners/nobody', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
-    assertProblem(await call('GET', '/api/jobs/nothing', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
-    assertProblem(await call('POST', '/api/jobs/nothing/run', { key: keys.operator }), 404, 'ERR_NOT_FOUND');
-    assertProblem(
-      await call('POST', '/api/jobs/nightly/run', { key: keys.auditor }),
-      403,
-      'ERR_PERMISSION_DENIED',
-    );
-  });
-
-  test('audit export streams NDJSON that verifies offline; verify checks the stored chain', async () => {
-    await server.running.context.audit.flush();
-    const response = await fetch(`${base}/api/audit/export`, {
-      headers: { authorization: `Bearer ${keys.auditor}` },
-    });
-    assert.equal(response.status, 200);
-    assert.match(response.headers.get('content-type') ?? '', /^application\/x-ndjson/);
-    const text = await response.text();
-    const lines = text.trim().split('\n');
-    assert.ok(lines[0]!.startsWith('{"hostKey":"ssh-ed25519 '), 'host key lines first');
-    assert.ok(
-      lines.some((l) => l.includes('"command":"users add"')),
-      'the records follow',
-    );
-    const file = join(work, 'export.jsonl');
-    await writeFile(file, text);
-    const report = await verifyAuditExport(file, { checkpointInterval: 0 });
-    assert.equal(report.ok, true, JSON.stringify(report));
-    assert.ok(report.records > 5);
-    const verified = await call('GET', '/api/audit/verify', { key: keys.auditor });
-    assert.equal(verified.body.ok, true, JSON.stringify(verified.body));
-  });
-
-  test('defender: the operator lists scored addresses and lifts a ban; the auditor may not', async () => {
-    await server.running.context.store.defender.score('192.0.2.66', 1, 'login failed', new Date(), 60);
-    const listed = await call('GET', '/api/defender', { key: keys.operator });
-    assert.deepEqual(
-      listed.body.items.map((h: { address: string; banned: boolean }) => [h.address, h.banned]),
-      [['192.0.2.66', false]],
-    );
-    assertProblem(await call('GET', '/api/defender', { key: keys.auditor }), 403, 'ERR_PERMISSION_DENIED');
-    assert.equal((await call('DELETE', '/api/defender/192.0.2.66', { key: keys.operator })).status, 204);
-    assertProblem(
-      await call('DELETE', '/api/defender/192.0.2.66', { key: keys.operator }),
-      404,
-      'ERR_NOT_FOUND',
-    );
-    assertProblem(
-      await call('DELETE', '/api/defender/not-an-ip', { key: keys.operator }),
-      400,
-      'ERR_INVALID_ARGUMENT',
-    );
-    const record = (await adminRecords()).filter((r) => r.target === '192.0.2.66').at(-1);
-    assert.equal(record?.actor, 'api:operator-key');
   });
 
   test('status names the version, listeners, store and disk', async () => {

@@ -24,7 +24,9 @@ import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
+import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
+import { partnerRoutes } from './routes/partners.js';
 import { probeRoutes } from './routes/probes.js';
 import { userRoutes } from './routes/users.js';
 
@@ -158,6 +160,8 @@ export async function buildApiApp(
     userRoutes,
     auditRoutes,
     operationRoutes,
+    partnerRoutes,
+    jobRoutes,
     defenderRoutes,
     accessRoutes,
   ];
