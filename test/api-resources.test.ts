@@ -178,4 +178,37 @@ describe('REST API resources', () => {
     const record = (await adminRecords()).filter((r) => r.target === '192.0.2.66').at(-1);
     assert.equal(record?.actor, 'api:operator-key');
   });
+  test('keys: public halves for the operator; only the admin generates, promotes and retires host keys', async () => {
+    const listed = await call('GET', '/api/keys/host', { key: keys.operator });
+    assert.equal(listed.status, 200);
+    const algorithms = listed.body.items.map(
+      (k: { algorithm: string; state: string }) => `${k.algorithm}:${k.state}`,
+    );
+    assert.ok(algorithms.includes('ssh-ed25519:active'), algorithms.join());
+    assert.equal(JSON.stringify(listed.body).includes('PRIVATE'), false);
+    assertProblem(
+      await call('POST', '/api/keys/host', { key: keys.operator, body: { type: 'ed25519' } }),
+      403,
+      'ERR_PERMISSION_DENIED',
+    );
+    const made = await call('POST', '/api/keys/host', { key: keys.admin, body: { type: 'ed25519' } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.state, 'pending');
+    assert.match(made.body.publicKey, /^ssh-ed25519 AAAA/);
+    const promoted = await call('POST', `/api/keys/host/${made.body.id}/promote`, { key: keys.admin });
+    assert.equal(promoted.body.state, 'active');
+    const retired = await call('POST', `/api/keys/host/${made.body.id}/retire`, { key: keys.admin });
+    assert.equal(retired.status, 200, JSON.stringify(retired.body));
+    assertProblem(
+      await call('POST', '/api/keys/host/9999/promote', { key: keys.admin }),
+      404,
+      'ERR_NOT_FOUND',
+    );
+    assert.deepEqual((await call('GET', '/api/keys/client', { key: keys.operator })).body, { items: [] });
+    assert.deepEqual((await call('GET', '/api/keys/pgp', { key: keys.operator })).body, { items: [] });
+    assertProblem(await call('GET', '/api/keys/host', { key: keys.auditor }), 403, 'ERR_PERMISSION_DENIED');
+    const commands = (await adminRecords()).map((r) => `${r.detail.command} ${r.actor}`);
+    for (const expected of ['keys host generate', 'keys host promote', 'keys host retire'])
+      assert.ok(commands.includes(`${expected} api:admin-key`), `${expected} in ${commands.join('; ')}`);
+  });
 });

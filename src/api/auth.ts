@@ -19,6 +19,10 @@ export const PERMISSIONS = {
   'jobs:read': ['admin', 'operator'],
   'jobs:write': ['admin', 'operator'],
   'jobs:run': ['admin', 'operator'],
+  /** Public halves of host, client and OpenPGP keys. */
+  'keys:read': ['admin', 'operator'],
+  /** Host key lifecycle (generate, promote, retire): the server's identity, so the admin's alone. */
+  'keys:write': ['admin'],
   'defender:read': ['admin', 'operator'],
   'defender:write': ['admin', 'operator'],
   'sessions:read': ['admin', 'operator', 'auditor'],

@@ -25,6 +25,7 @@ import { auditRoutes } from './routes/audit.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
 import { jobRoutes } from './routes/jobs.js';
+import { keyRoutes } from './routes/keys.js';
 import { operationRoutes } from './routes/operations.js';
 import { partnerRoutes } from './routes/partners.js';
 import { probeRoutes } from './routes/probes.js';
@@ -163,6 +164,7 @@ export async function buildApiApp(
     partnerRoutes,
     jobRoutes,
     defenderRoutes,
+    keyRoutes,
     accessRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
