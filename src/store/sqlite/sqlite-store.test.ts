@@ -72,11 +72,14 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     await writable.close();
     // As an older Ferry left it: the newest migration not run yet.
     const raw = new SqliteDatabase(file);
-    raw.exec("DELETE FROM kysely_migration WHERE name = '0007_totp_previous_rule'");
-    raw.exec('ALTER TABLE users DROP COLUMN required_methods_before_totp');
+    raw.exec("DELETE FROM kysely_migration WHERE name = '0010_api'");
+    raw.exec('DROP TABLE api_sessions');
+    raw.exec('DROP TABLE api_keys');
+    raw.exec('DROP TABLE api_admins');
     raw.close();
     const upgraded = await openSqliteStore(file, { readonly: true });
-    assert.equal((await upgraded.users.findByName('olga'))?.requiredMethodsBeforeTotp, null);
+    assert.equal((await upgraded.users.findByName('olga'))?.name, 'olga');
+    assert.deepEqual(await upgraded.apiKeys.list(), [], 'the newest migration ran');
     await upgraded.close();
     const before = (await stat(file)).mtimeMs;
     const reader = await openSqliteStore(file, { readonly: true });
