@@ -157,6 +157,48 @@ describe('sessions and metrics', () => {
   });
 });
 
+describe('event stream', () => {
+  // Last in the file for this server: it ends by stopping it.
+  test('GET /api/events streams live events as Server-Sent Events; the server still stops with a reader attached', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${base}/api/events`, {
+      headers: { authorization: `Bearer ${key}` },
+      signal: controller.signal,
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    await server.running.context.admin.users.setDisabled(cliActor(), 'alice', true);
+    const deadline = Date.now() + 5000;
+    while (!text.includes('"action":"users.disable"') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    const message = text.split('\n\n').find((m) => m.includes('"action":"users.disable"'));
+    assert.ok(message, text);
+    assert.match(message, /^event: admin\ndata: \{/);
+    const event = JSON.parse(message.slice(message.indexOf('data: ') + 6));
+    assert.deepEqual([event.subject, event.actor.kind], ['alice', 'cli']);
+    controller.abort();
+    // A reader still attached when the server stops: its stream ends and the stop does not wait for it.
+    const open = await fetch(`${base}/api/events`, { headers: { authorization: `Bearer ${key}` } });
+    const attached = open.body!.getReader();
+    await attached.read();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      server.running.stop(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('stop waited for the event stream')), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    let done = false;
+    while (!done) done = (await attached.read()).done;
+  });
+});
+
 describe('REST API and the defender', () => {
   let guarded: TestServer;
 

@@ -36,6 +36,7 @@ const EXPECTED = [
   'GET /api/audit/verify',
   'GET /api/audit/export',
   'GET /api/defender',
+  'GET /api/events',
   'GET /api/keys/host',
   'POST /api/keys/host',
   'POST /api/keys/host/{id}/promote',
@@ -90,7 +91,12 @@ function resolve(schema: Json): Json {
 }
 
 function jsonContent(content: Json): Json {
-  return content?.['application/json'] ?? content?.['text/plain'] ?? content?.['application/x-ndjson'];
+  return (
+    content?.['application/json'] ??
+    content?.['text/plain'] ??
+    content?.['application/x-ndjson'] ??
+    content?.['text/event-stream']
+  );
 }
 
 before(async () => {
@@ -161,7 +167,7 @@ describe('OpenAPI document', () => {
     let checked = 0;
     for (const { id, op } of operations()) {
       // Not JSON (metrics, the export) or only for a console session (api-console.test.ts).
-      const skipped = ['GET /metrics', 'GET /api/audit/export', 'GET /api/session'];
+      const skipped = ['GET /metrics', 'GET /api/audit/export', 'GET /api/session', 'GET /api/events'];
       if (!id.startsWith('GET ') || id.includes('{') || skipped.includes(id)) continue;
       const response = await fetch(`${base}${id.slice(4)}`, { headers: { authorization: `Bearer ${key}` } });
       const status = String(response.status);

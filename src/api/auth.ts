@@ -26,6 +26,8 @@ export const PERMISSIONS = {
   'defender:read': ['admin', 'operator'],
   'defender:write': ['admin', 'operator'],
   'sessions:read': ['admin', 'operator', 'auditor'],
+  /** The live event stream (what the audit trail records, as it happens). */
+  'events:read': ['admin', 'operator', 'auditor'],
   'audit:read': ['admin', 'operator', 'auditor'],
   'status:read': ['admin', 'operator', 'auditor'],
   /** API keys and administrator accounts. */

@@ -24,6 +24,7 @@ import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
+import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
 import { operationRoutes } from './routes/operations.js';
@@ -165,6 +166,7 @@ export async function buildApiApp(
     jobRoutes,
     defenderRoutes,
     keyRoutes,
+    eventRoutes,
     accessRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
