@@ -231,6 +231,35 @@ describe('ferry apikeys and the API over curl', () => {
     await serving.stop();
   });
 
+  test('an --http-listen address in use stops serve with one line (exit 2)', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const address = holder.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const r = await runFerry([
+        'serve',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        '127.0.0.1',
+        '--sftp-port',
+        '0',
+        '--workers',
+        '1',
+        '--http-listen',
+        `127.0.0.1:${port}`,
+      ]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^ferry: cannot listen on 127\\.0\\.0\\.1:${port} \\(http\\.listen\\): EADDRINUSE`, 'm'),
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   test('admins add prints a one-time password; list, passwd and remove work; a bad role is refused', async () => {
     const added = await runFerry(['admins', 'add', 'carol', '--role', 'auditor', '--data-dir', dataDir]);
     assert.equal(added.code, 0, added.stderr);
