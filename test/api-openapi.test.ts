@@ -11,6 +11,9 @@ type Json = any;
 let server: TestServer;
 let base: string;
 let key = '';
+let adminKey = '';
+let operatorKey = '';
+let auditorKey = '';
 // The OpenAPI document as parsed JSON: its shape is what this test checks.
 let doc: Json;
 
@@ -102,9 +105,13 @@ function jsonContent(content: Json): Json {
 before(async () => {
   server = await startTestServer();
   base = `http://127.0.0.1:${server.running.httpPort}`;
-  key = (
-    await server.running.context.admin.apiAccess.addKey(cliActor(), { name: 'docs', role: 'admin' })
-  ).key.reveal();
+  const access = server.running.context.admin.apiAccess;
+  const issue = async (name: string, role: 'admin' | 'operator' | 'auditor') =>
+    (await access.addKey(cliActor(), { name, role })).key.reveal();
+  key = await issue('docs', 'admin');
+  adminKey = await issue('role-admin', 'admin');
+  operatorKey = await issue('role-operator', 'operator');
+  auditorKey = await issue('role-auditor', 'auditor');
   const response = await fetch(`${base}/api/openapi.json`);
   assert.equal(response.status, 200);
   doc = JSON.parse(await response.text());
@@ -183,6 +190,42 @@ describe('OpenAPI document', () => {
     );
     assert.ok(validate(await one.json()));
     assert.ok(checked >= 10, `${checked} operations checked`);
+  });
+
+  test('every operation states its permission, and each role is allowed or refused exactly as it says', async () => {
+    const roles = { admin: adminKey, operator: operatorKey, auditor: auditorKey };
+    const fill = (path: string) =>
+      path
+        .replace('{name}', 'nobody')
+        .replace('{id}', '9999')
+        .replace('{fingerprint}', 'SHA256:none')
+        .replace('{address}', '192.0.2.1');
+    let checked = 0;
+    for (const { id, op } of operations()) {
+      const permission = op['x-permission'] as string | undefined;
+      assert.ok(permission, `${id} states its permission`);
+      assert.match(op.description, /^Requires /, id);
+      if (permission === 'public') continue;
+      const allowed = new Set(op.description.replace(/^.*: /, '').replace(/\.$/, '').split(', '));
+      const [method, path] = id.split(' ') as [string, string];
+      const body = op.requestBody?.content?.['application/json']?.schema?.example;
+      for (const [role, key] of Object.entries(roles)) {
+        const response = await fetch(`${base}${fill(path)}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${key}`,
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+        });
+        await response.body?.cancel();
+        if (allowed.has(role)) assert.notEqual(response.status, 403, `${role} may ${id}`);
+        else assert.equal(response.status, 403, `${role} may not ${id}`);
+        assert.notEqual(response.status, 401, `${role} is authenticated for ${id}`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 40 * 3, `${checked} role checks`);
   });
 
   test('a problem answer matches the documented Problem schema', async () => {

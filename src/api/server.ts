@@ -14,7 +14,7 @@ import {
 import type { ApiAccessAdmin } from '../admin/api-access.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { installAuth } from './auth.js';
+import { installAuth, PERMISSIONS } from './auth.js';
 import type { ApiDeps, ListenerInfo } from './deps.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { parseHostPort } from './listen-address.js';
@@ -125,6 +125,20 @@ export async function buildApiApp(
     );
   });
   await app.register(cookie);
+  // Every route's permission, stated in its OpenAPI operation (x-permission and the description) from the one table.
+  app.addHook('onRoute', (route) => {
+    const permission = route.config?.permission;
+    if (permission === undefined || route.schema === undefined) return;
+    const who =
+      permission === 'public'
+        ? 'no authentication'
+        : `permission ${permission}: ${PERMISSIONS[permission].join(', ')}`;
+    // FastifySchema does not name OpenAPI extensions; @fastify/swagger copies x- keys into the operation.
+    route.schema = Object.assign({}, route.schema, {
+      'x-permission': permission,
+      description: `Requires ${who}.`,
+    });
+  });
   installAuth(app, { access: options.admin.apiAccess as ApiAccessAdmin, defender: options.defender, log });
   await app.register(swagger, {
     openapi: {
