@@ -1,13 +1,15 @@
 // `ferry apikeys`, `ferry admins` and `ferry serve --http-listen` as a user runs them, with real curl.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { Client } from 'ssh2';
 import { FERRY_BIN, runFerry } from './helpers/cli.js';
+import { sftpBatch } from './helpers/openssh.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -209,25 +211,61 @@ describe('ferry apikeys and the API over curl', () => {
     assert.equal(log.includes('alice-pw-123456'), false, 'nor a password from a body');
   });
 
-  test('with --workers 2 both workers serve the one HTTP port', async () => {
+  test('with --workers 2 both workers serve the one HTTP port; metrics and sessions cover every worker', async () => {
     const port = await freePort();
     const added = await runFerry(['apikeys', 'add', 'status', '--role', 'auditor', '--data-dir', dataDir]);
     const statusKey = added.stdout.trim().split('\n').at(-1)!;
-    const { serving } = await serve(
-      ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
-      /2 worker processes/,
+    const user = await runFerry(
+      ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
+      'wanda-pw-123456\n',
     );
+    assert.equal(user.code, 0, user.stderr);
+    const { serving, match } = await serve(
+      ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
+      /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker processes/,
+    );
+    const sftpPort = Number(match[1]);
+    const auth = ['-H', `Authorization: Bearer ${statusKey}`];
     const pids = new Set<number>();
     for (let i = 0; i < 40 && pids.size < 2; i++) {
-      const status = await curl([
-        '-H',
-        `Authorization: Bearer ${statusKey}`,
-        `http://127.0.0.1:${port}/api/status`,
-      ]);
+      const status = await curl([...auth, `http://127.0.0.1:${port}/api/status`]);
       assert.equal(status.status, 200, status.body);
       pids.add(JSON.parse(status.body).pid);
     }
     assert.equal(pids.size, 2, 'requests answered by two processes');
+
+    await writeFile(join(dir, 'up.bin'), Buffer.alloc(100_000, 3));
+    const upload = await sftpBatch({
+      port: sftpPort,
+      user: 'wanda',
+      password: 'wanda-pw-123456',
+      batch: 'put up.bin\n',
+      cwd: dir,
+    });
+    assert.equal(upload.code, 0, upload.stderr);
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve()).once('error', reject);
+      client.connect({ host: '127.0.0.1', port: sftpPort, username: 'wanda', password: 'wanda-pw-123456' });
+    });
+    try {
+      // Every scrape and every session list is whole, whichever worker answers it (round-robin: both do).
+      for (let i = 0; i < 6; i++) {
+        const metrics = await curl([`http://127.0.0.1:${port}/metrics`]);
+        const bytes = metrics.body.match(
+          /^ferry_transfer_bytes_total\{direction="upload",protocol="sftp"\} (\d+)$/m,
+        );
+        assert.equal(bytes?.[1], '100000', metrics.body.slice(0, 2000));
+        assert.match(metrics.body, /^ferry_sessions\{protocol="ssh"\} 1$/m);
+        const sessions = JSON.parse((await curl([...auth, `http://127.0.0.1:${port}/api/sessions`])).body);
+        assert.deepEqual(
+          sessions.items.map((s: { username: string }) => s.username),
+          ['wanda'],
+        );
+      }
+    } finally {
+      client.end();
+    }
     await serving.stop();
   });
 

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { HealthState } from '../health.js';
 import type { Store } from '../store/types.js';
+import type { GatherKind } from './cluster-gather.js';
 import { problemSchema } from './errors.js';
 import type { LiveSessions } from './live-sessions.js';
 import type { FerryMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface ApiDeps {
   readonly listeners: () => readonly ListenerInfo[];
   readonly version: string;
   readonly startedAt: Date;
+  /** Under `serve --workers N`: every worker's part of the metrics or sessions (cluster-gather.ts). */
+  readonly gather: ((kind: GatherKind) => Promise<unknown[]>) | undefined;
 }
 
 /** The error responses every authenticated route may give, documented once. */

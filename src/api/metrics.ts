@@ -1,5 +1,5 @@
-// Prometheus metrics of this process, fed by the event bus and the audit writer (each worker serves its own).
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// Prometheus metrics of this process, fed by the event bus and the audit writer; summed over the workers on a scrape.
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBus } from '../events/bus.js';
 import type { FerryEvent } from '../events/types.js';
 import type { LiveSessions } from './live-sessions.js';
@@ -31,7 +31,6 @@ export class FerryMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    this.registry.setDefaultLabels({ pid: String(process.pid) });
     const sessions = sources.sessions;
     new Gauge({
       name: 'ferry_sessions',
@@ -106,6 +105,23 @@ export class FerryMetrics {
     this.#stop.push(
       sources.events.subscribeQueued((event) => this.#observe(event), { name: 'metrics', maxQueue: 10_000 }),
     );
+  }
+
+  /** This process' metrics as JSON, the part a worker contributes to the cluster's sum. */
+  async part(): Promise<unknown> {
+    return this.registry.getMetricsAsJSON();
+  }
+
+  /**
+   * The text a scrape gets: this process' metrics, or with `parts` (every worker's, from cluster-gather.ts) their
+   * sum by labels, so one scrape of any worker counts the whole server.
+   */
+  async text(parts?: unknown[]): Promise<string> {
+    if (parts === undefined) return this.registry.metrics();
+    // Each part is a worker's getMetricsAsJSON(); the aggregator sums counters, gauges and histograms.
+    return AggregatorRegistry.aggregate(
+      parts as Parameters<typeof AggregatorRegistry.aggregate>[0],
+    ).metrics();
   }
 
   close(): void {

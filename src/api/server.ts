@@ -15,6 +15,7 @@ import type { ApiAccessAdmin } from '../admin/api-access.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { installAuth, PERMISSIONS } from './auth.js';
+import { workerGatherer } from './cluster-gather.js';
 import type { ApiDeps, ListenerInfo } from './deps.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { parseHostPort } from './listen-address.js';
@@ -27,7 +28,7 @@ import { defenderRoutes } from './routes/defender.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
-import { operationRoutes } from './routes/operations.js';
+import { localSessions, operationRoutes } from './routes/operations.js';
 import { partnerRoutes } from './routes/partners.js';
 import { probeRoutes } from './routes/probes.js';
 import { userRoutes } from './routes/users.js';
@@ -45,7 +46,7 @@ function readVersion(): string {
   }
 }
 
-export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' | 'startedAt'> & {
+export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' | 'startedAt' | 'gather'> & {
   readonly log: Logger;
   /** The audit writer's batch commits, for the audit latency metric. */
   readonly onAuditCommit: (listener: (seconds: number, records: number) => void) => () => void;
@@ -69,7 +70,18 @@ export async function buildApiApp(
     sessions,
     onAuditCommit: options.onAuditCommit,
   });
-  const deps: ApiDeps = { ...options, sessions, metrics, version: readVersion(), startedAt: new Date() };
+  // Under --workers N: this worker answers the primary's collect requests and may ask for everyone's parts.
+  const gather = workerGatherer(async (kind) =>
+    kind === 'metrics' ? metrics.part() : localSessions({ sessions }),
+  );
+  const deps: ApiDeps = {
+    ...options,
+    sessions,
+    metrics,
+    version: readVersion(),
+    startedAt: new Date(),
+    gather,
+  };
   const tls = config.http.tlsCert
     ? {
         https: {

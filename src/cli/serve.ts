@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { serveGatherRequests } from '../api/cluster-gather.js';
 import { httpApiLine } from '../api/listen-address.js';
 import {
   CONFIG_DESCRIPTIONS,
@@ -188,6 +189,8 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   const fork = () => {
     const worker = cluster.fork({ FERRY_WORKER: '1' });
     worker.on('message', (message: WorkerMessage) => {
+      // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
+      if (serveGatherRequests(worker, message)) return;
       if (message?.type === 'failed') {
         fail(message.message);
         return;

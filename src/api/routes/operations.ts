@@ -65,6 +65,13 @@ const statusSchema = z
     },
   });
 
+/** This process' open connections as /api/sessions lists them (a worker's part of the cluster's list). */
+export function localSessions(deps: Pick<ApiDeps, 'sessions'>): z.infer<typeof sessionSchema>[] {
+  return deps.sessions
+    .list()
+    .map((s) => ({ ...s, connectedAt: s.connectedAt.toISOString(), pid: process.pid }));
+}
+
 /** Free space of the data dir's file system, or null when it cannot be read. */
 export async function diskOf(
   path: string,
@@ -104,11 +111,11 @@ export const operationRoutes =
           response: { 200: listOf(sessionSchema), ...problemResponses },
         },
       },
-      async () => ({
-        items: deps.sessions
-          .list()
-          .map((s) => ({ ...s, connectedAt: s.connectedAt.toISOString(), pid: process.pid })),
-      }),
+      async () => {
+        // Under --workers N every worker's connections (through the primary), else this process' own.
+        const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
+        return { items: (parts as z.infer<typeof sessionSchema>[][]).flat() };
+      },
     );
 
     app.get(

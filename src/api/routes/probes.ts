@@ -75,7 +75,7 @@ export const probeRoutes =
         schema: {
           tags: ['probes'],
           security: [],
-          summary: 'Prometheus metrics of the answering process (text format 0.0.4)',
+          summary: 'Prometheus metrics (text format 0.0.4), summed over every worker process',
           produces: ['text/plain'],
           response: {
             200: z.string().meta({
@@ -86,7 +86,7 @@ export const probeRoutes =
         },
       },
       async (_request, reply) => {
-        const text = await deps.metrics.registry.metrics();
+        const text = await deps.metrics.text(deps.gather ? await deps.gather('metrics') : undefined);
         return reply.type(deps.metrics.registry.contentType).send(text);
       },
     );
