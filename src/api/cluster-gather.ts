@@ -51,9 +51,7 @@ export function workerGatherer(
 export function serveGatherRequests(worker: Worker, message: unknown): boolean {
   const m = message as GatherMessage | undefined;
   if (m?.type !== 'ferry-gather') return false;
-  const workers = Object.values(cluster.workers ?? {}).filter(
-    (w): w is Worker => w !== undefined && w.isConnected(),
-  );
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
   const parts: unknown[] = [];
   let pending = workers.length;
   let answered = false;
