@@ -52,4 +52,5 @@ export const loggers = {
   health: rootLogger.child({ logger: 'health' }),
   transfers: rootLogger.child({ logger: 'transfers' }),
   automation: rootLogger.child({ logger: 'automation' }),
+  http: rootLogger.child({ logger: 'http' }),
 } as const;

@@ -174,6 +174,8 @@ export function watchDiskSpace(options: {
 
 export interface RunningFerry {
   readonly port: number;
+  /** The HTTP API's port; undefined when its default address was taken (see api/start.ts). */
+  readonly httpPort: number | undefined;
   readonly config: FerryConfig;
   readonly context: AppContext;
   /** The rule engine of this process (rule cache, outbox writer, delivery worker, schedules). */
@@ -316,6 +318,10 @@ export async function startFerry(
     });
     services.started('ssh server', () => ssh.close());
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
+    // The HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): src/api/start.ts.
+    const { startHttpApi } = await import('./api/start.js');
+    const http = await startHttpApi(ctx, { name: 'sftp', address: config.listen, port: ssh.port }, out);
+    if (http) services.started('http api', () => http.close());
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const { TransferScheduler } = await import('./transfers/scheduler.js');
     const scheduler = new TransferScheduler({ jobs: ctx.transfers.jobs, log: loggers.transfers });
@@ -415,6 +421,7 @@ export async function startFerry(
     );
     return {
       port: ssh.port,
+      httpPort: http?.port,
       config,
       context: ctx,
       automation,

@@ -281,6 +281,24 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
         failed: 0,
       }),
   },
+  {
+    action: 'admins.add',
+    run: () =>
+      ctx.admin.apiAccess.addAdmin(actor, { name: 'carol', role: 'auditor', password: new Secret(PASSWORD) }),
+  },
+  {
+    action: 'admins.passwd',
+    run: () => ctx.admin.apiAccess.passwdAdmin(actor, 'carol', new Secret(NEW_PASSWORD)),
+  },
+  { action: 'admins.remove', run: () => ctx.admin.apiAccess.removeAdmin(actor, 'carol') },
+  {
+    action: 'apikeys.add',
+    run: async () => {
+      const { key } = await ctx.admin.apiAccess.addKey(actor, { name: 'nightly', role: 'operator' });
+      handedOut.push(key.reveal());
+    },
+  },
+  { action: 'apikeys.remove', run: () => ctx.admin.apiAccess.removeKey(actor, 'nightly') },
   { action: 'users.remove', run: () => ctx.admin.users.remove(actor, 'alice') },
 ];
 

@@ -78,6 +78,7 @@ before(async () => {
       allowList: '127.0.0.1',
       // Above any real disk's free space: the check reports it low at once.
       diskSpaceLowPercent: 99,
+      http: { listen: '127.0.0.1:0' },
     },
   });
   running = await startFerry(config, () => {}, 'create', {
@@ -116,6 +117,7 @@ describe('events as the single door', () => {
       'store health events',
       'automation',
       'ssh server',
+      'http api',
       'transfer scheduler',
       'host key poll',
       'disk space check',

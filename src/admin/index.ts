@@ -1,5 +1,6 @@
 // Admin services: every administrative operation, for every front end (CLI, REST API, console), one event per change.
 
+import { ApiAccessAdmin } from './api-access.js';
 import { AuditAdmin } from './audit.js';
 import { DataAdmin } from './data.js';
 import { DefenderAdmin } from './defender.js';
@@ -13,6 +14,14 @@ import { UserAdmin } from './users.js';
 
 export type { Actor } from './actor.js';
 export { actorSchema, cliActor, systemActor } from './actor.js';
+export {
+  API_KEY_PREFIX,
+  adminAddSchema,
+  adminView,
+  apiKeyAddSchema,
+  apiKeyView,
+  hashApiKey,
+} from './api-access.js';
 export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.js';
 export { ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
@@ -43,6 +52,8 @@ export interface AdminServices {
   readonly defender: DefenderAdmin;
   readonly audit: AuditAdmin;
   readonly data: DataAdmin;
+  /** REST API administrator accounts and API keys. */
+  readonly apiAccess: ApiAccessAdmin;
 }
 
 /** Builds the services over the composition root's parts; changes are emitted on `deps.events`. */
@@ -62,5 +73,6 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
     defender: new DefenderAdmin(deps, recorder),
     audit: new AuditAdmin(deps, recorder),
     data: new DataAdmin(recorder),
+    apiAccess: new ApiAccessAdmin(deps, recorder),
   };
 }

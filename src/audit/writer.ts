@@ -136,6 +136,17 @@ export class AuditWriter {
     return this.#adminRecords.get(event);
   }
 
+  readonly #commitListeners = new Set<(seconds: number, records: number) => void>();
+
+  /**
+   * Told of every committed batch: how long its store transaction took (retries included) and how many records
+   * it held (for the audit write latency metric). Returns the function that stops listening.
+   */
+  onBatchCommitted(listener: (seconds: number, records: number) => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => this.#commitListeners.delete(listener);
+  }
+
   /** Sign checkpoints from now on (the server passes its Ed25519 host key once it is loaded). */
   useSigner(signer: AuditSigner | undefined): void {
     this.#signer = signer;
@@ -312,6 +323,7 @@ export class AuditWriter {
     if (this.#checkpointEveryRecords > 0) await this.#resolveSigner();
     let records: AuditRecord[] | undefined;
     let outcomes: (AuditRecord | undefined)[] = [];
+    const started = performance.now();
     for (let attempt = 1; records === undefined; attempt++) {
       try {
         records = await this.#repository.append((head) => {
@@ -346,6 +358,8 @@ export class AuditWriter {
       }
     }
     this.#health?.recover('audit');
+    const seconds = (performance.now() - started) / 1000;
+    for (const listener of this.#commitListeners) listener(seconds, records.length);
     for (const r of records) {
       if (r.action === 'checkpoint') this.#sinceCheckpoint = 0;
       else this.#sinceCheckpoint++;

@@ -47,6 +47,14 @@ export const COMMAND_SUMMARIES = {
     description:
       'interactive SFTP client (OpenSSH sftp commands); SSHPASS in the environment gives the password',
   },
+  apikeys: {
+    term: 'apikeys [options]',
+    description: 'API keys for the REST API (Authorization: Bearer ferry_…)',
+  },
+  admins: {
+    term: 'admins [options]',
+    description: 'administrator accounts of the REST API (roles admin, operator, auditor)',
+  },
   migrate: {
     term: 'migrate [options]',
     description:

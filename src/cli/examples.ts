@@ -75,6 +75,15 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'jobs remove': 'ferry jobs remove acme-in',
   storage: 'ferry storage rekey --new-master-key /root/master.key.new',
   'storage rekey': 'ferry storage rekey --old-master-key /mnt/old-ferry/master.key',
+  apikeys: 'ferry apikeys list',
+  'apikeys add': 'ferry apikeys add nightly-report --role auditor --expires 90d',
+  'apikeys list': 'ferry apikeys list --json',
+  'apikeys remove': 'ferry apikeys remove nightly-report',
+  admins: 'ferry admins list',
+  'admins add': "echo 'long-admin-pass' | ferry admins add carol --role operator --password-stdin",
+  'admins list': 'ferry admins list --json',
+  'admins passwd': "echo 'new-admin-pass' | ferry admins passwd carol --password-stdin",
+  'admins remove': 'ferry admins remove carol',
   sftp: 'ferry sftp -P 2222 -i ~/.ssh/id_ed25519 alice@sftp.example.com',
 };
 

@@ -23,6 +23,8 @@ export const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = 
   jobs: async () => (await import('./jobs.js')).registerJobsCommand,
   rules: async () => (await import('./rules.js')).registerRulesCommand,
   sftp: async () => (await import('./sftp.js')).registerSftpCommand,
+  apikeys: async () => (await import('./apikeys.js')).registerApikeysCommand,
+  admins: async () => (await import('./admins.js')).registerAdminsCommand,
   migrate: async () => (await import('./migrate.js')).registerMigrateCommand,
   storage: async () => (await import('./storage.js')).registerStorageCommand,
   backup: async () => (await import('./backup.js')).registerBackupCommands,

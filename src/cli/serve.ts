@@ -3,6 +3,8 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { serveGatherRequests } from '../api/cluster-gather.js';
+import { httpApiLine } from '../api/listen-address.js';
 import {
   CONFIG_DESCRIPTIONS,
   CONFIG_SETTINGS,
@@ -99,7 +101,13 @@ function runUntilSignalled(running: RunningFerry): void {
 
 type WorkerMessage =
   /** `hardening`: how the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
-  | { readonly type: 'listening'; readonly port: number; readonly hardening: readonly string[] }
+  | {
+      readonly type: 'listening';
+      readonly port: number;
+      /** The HTTP API's port (the same in every worker); absent when it did not start. */
+      readonly httpPort?: number;
+      readonly hardening: readonly string[];
+    }
   | { readonly type: 'failed'; readonly message: string };
 
 /**
@@ -183,6 +191,8 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   const fork = () => {
     const worker = cluster.fork({ FERRY_WORKER: '1' });
     worker.on('message', (message: WorkerMessage) => {
+      // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
+      if (serveGatherRequests(worker, message)) return;
       if (message?.type === 'failed') {
         fail(message.message);
         return;
@@ -195,6 +205,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
         out(
           `SFTP listening on ${config.listen}:${message.port} (${count} worker processes, data dir ${config.dataDir})`,
         );
+        if (message.httpPort !== undefined) out(httpApiLine(config, message.httpPort));
       }
     });
   };
@@ -338,7 +349,12 @@ export function registerServeCommand(program: Command): void {
           return;
         }
         const hardening = await hardenServingProcess(running);
-        process.send?.({ type: 'listening', port: running.port, hardening } satisfies WorkerMessage);
+        process.send?.({
+          type: 'listening',
+          port: running.port,
+          ...(running.httpPort !== undefined ? { httpPort: running.httpPort } : {}),
+          hardening,
+        } satisfies WorkerMessage);
         runUntilSignalled(running);
         return;
       }

@@ -118,6 +118,37 @@ const storageSchema = z.preprocess(
     z.object({ backend: z.literal('local'), encryption: storageEncryptionSchema }).strict(),
   ]),
 );
+/** `host:port` (IPv6 as `[::1]:8080`); port 0 picks a free one. */
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, { message: 'port must be 0-65535' });
+
+/**
+ * The HTTP API (REST, OpenAPI, /metrics, health probes). Plain HTTP only on a loopback address: anywhere else
+ * API keys would cross the network in clear, so TLS (a certificate and key file) or an explicit allowInsecure.
+ */
+const httpSchema = z
+  .object({
+    listen: hostPort.default('127.0.0.1:8080'),
+    allowInsecure: flag.default(false),
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((http, ctx) => {
+    if ((http.tlsCert === undefined) !== (http.tlsKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'http.tlsCert and http.tlsKey go together' });
+    }
+    const host = http.listen.slice(0, http.listen.lastIndexOf(':'));
+    if (http.tlsCert === undefined && !http.allowInsecure && !isLoopbackHost(host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen'],
+        message: `plain HTTP is allowed only on a loopback address, not '${host}'; set http.tlsCert and http.tlsKey, or http.allowInsecure (behind a TLS proxy)`,
+      });
+    }
+  });
 
 export const configSchema = z
   .object({
@@ -188,6 +219,7 @@ export const configSchema = z
     keyExpiryWarningDays: z.coerce.number().int().min(0).max(3650).default(30),
     smtp: smtpSchema.prefault({}),
     rules: rulesSchema.prefault({}),
+    http: httpSchema.prefault({}),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -241,6 +273,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   storage: ['backend', 'encryption'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
+  http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey'],
 };
 
 /** Secrets that are only read from the environment, never from a config file. */
@@ -264,6 +297,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'dataDir', flag: '--data-dir', arg: '<dir>' },
   { setting: 'listen', flag: '--listen', arg: '<addr>' },
   { setting: 'sftpPort', flag: '--sftp-port', arg: '<port>' },
+  { setting: 'http.listen', flag: '--http-listen', arg: '<host:port>' },
   { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
   { setting: 'workers', flag: '--workers', arg: '<n>' },
   { setting: 'user', flag: '--user', arg: '<name>' },
@@ -359,6 +393,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   keyExpiryWarningDays:
     'days before an OpenPGP key in the Key Manager expires from which a daily key-expiring event is emitted (0: no check)',
   smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
+  http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
 };
 

@@ -461,4 +461,61 @@ export function runStoreContract(
       assert.deepEqual((await store.accounts.getTotp('tess'))?.recoveryHashes, ['r2', 'r3']);
       assert.equal(await store.accounts.replaceRecoveryHashes('nobody', [], []), false);
     }));
+
+  test(`${name}: API keys are found by hash only, named once, touched and removed`, () =>
+    withStore(async (store) => {
+      const added = await store.apiKeys.add({
+        name: 'deploy',
+        role: 'operator',
+        keyHash: 'a'.repeat(64),
+        prefix: 'ferry_abcdef',
+        expiresAt: null,
+        createdBy: 'cli:root',
+      });
+      assert.deepEqual([added.name, added.role, added.lastUsedAt], ['deploy', 'operator', null]);
+      assert.equal((await store.apiKeys.findByHash('a'.repeat(64)))?.name, 'deploy');
+      assert.equal(await store.apiKeys.findByHash('b'.repeat(64)), undefined);
+      await assert.rejects(store.apiKeys.add({ ...added, keyHash: 'c'.repeat(64) }), {
+        code: 'ERR_ALREADY_EXISTS',
+      });
+      const at = new Date('2026-11-30T10:00:00.000Z');
+      await store.apiKeys.touch(added.id, at);
+      assert.deepEqual(
+        (await store.apiKeys.list()).map((k) => k.lastUsedAt),
+        [at],
+      );
+      assert.equal(await store.apiKeys.remove('deploy'), true);
+      assert.equal(await store.apiKeys.remove('deploy'), false);
+    }));
+
+  test(`${name}: removing an administrator account ends its console sessions`, () =>
+    withStore(async (store) => {
+      await store.apiAdmins.add({ name: 'carol', passwordHash: 'h', role: 'auditor' });
+      await assert.rejects(store.apiAdmins.add({ name: 'carol', passwordHash: 'h', role: 'admin' }), {
+        code: 'ERR_ALREADY_EXISTS',
+      });
+      const now = new Date('2026-11-30T10:00:00.000Z');
+      const later = new Date(now.getTime() + 3_600_000);
+      await store.apiSessions.add({
+        idHash: 's1',
+        adminName: 'carol',
+        csrfToken: 't',
+        createdAt: now,
+        expiresAt: later,
+      });
+      await store.apiSessions.add({
+        idHash: 's2',
+        adminName: 'carol',
+        csrfToken: 't',
+        createdAt: now,
+        expiresAt: now,
+      });
+      assert.equal((await store.apiSessions.find('s1'))?.adminName, 'carol');
+      assert.equal(await store.apiSessions.removeExpired(now), 1);
+      assert.equal(await store.apiSessions.find('s2'), undefined);
+      assert.equal(await store.apiAdmins.setPassword('carol', 'h2'), true);
+      assert.equal((await store.apiAdmins.get('carol'))?.passwordHash, 'h2');
+      assert.equal(await store.apiAdmins.remove('carol'), true);
+      assert.equal(await store.apiSessions.find('s1'), undefined, 'its sessions went with it');
+    }));
 }

@@ -301,6 +301,39 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('transfer_jobs').addColumn('pgp', 'text').execute();
     },
   },
+  // The REST API's administrator accounts and API keys (hashes only). Numbered 0010: 0008/0009 are the rules'.
+  '0010_api': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('api_admins')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('prefix', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('last_used_at', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('api_sessions')
+        .addColumn('id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('admin_name', 'text', (c) => c.notNull().references('api_admins.name').onDelete('cascade'))
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

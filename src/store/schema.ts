@@ -202,6 +202,14 @@ export interface RulesTable {
   updated_at: string;
 }
 
+export interface ApiAdminsTable {
+  name: string;
+  password_hash: string;
+  role: string;
+  created_at: string;
+  updated_at: string;
+}
+
 /** One row (id 1): bumped with every rule change, so processes notice changes made by others. */
 export interface RuleVersionTable {
   id: number;
@@ -238,11 +246,34 @@ export interface DeliveryAttemptsTable {
   output: string | null;
 }
 
+export interface ApiKeysTable {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  key_hash: string;
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_by: string;
+}
+
+export interface ApiSessionsTable {
+  id_hash: string;
+  admin_name: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   rules: RulesTable;
   rule_version: RuleVersionTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
+  api_admins: ApiAdminsTable;
+  api_sessions: ApiSessionsTable;
+  api_keys: ApiKeysTable;
   defender_hosts: DefenderHostsTable;
   login_failures: LoginFailuresTable;
   user_totp: UserTotpTable;

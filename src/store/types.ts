@@ -1,5 +1,6 @@
 // Repository interfaces every store driver (SQLite now, PostgreSQL for cluster mode) implements; the one file
 // other modules import from store/, so each domain's records (in the files below) are re-exported here.
+import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from './api-types.js';
 import type { AuditRepository } from './audit-types.js';
 import type { DeliveryRepository, RuleRepository } from './automation-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
@@ -7,6 +8,7 @@ import type { AccountSecurityRepository, DefenderRepository } from './security-t
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
 import type { UserRepository } from './user-types.js';
 
+export * from './api-types.js';
 export * from './audit-types.js';
 export * from './automation-types.js';
 export * from './key-types.js';
@@ -27,6 +29,11 @@ export interface Store {
   readonly transferRuns: TransferRunRepository;
   readonly rules: RuleRepository;
   readonly deliveries: DeliveryRepository;
+  /** REST API administrator accounts and API keys. */
+  readonly apiAdmins: ApiAdminRepository;
+  readonly apiKeys: ApiKeyRepository;
+  /** Console logins of administrator accounts (shared by every process). */
+  readonly apiSessions: ApiSessionRepository;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

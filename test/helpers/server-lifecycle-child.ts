@@ -14,7 +14,13 @@ const shutdown = new AbortController();
 const running = await startFerry(
   loadConfig({
     env: {},
-    flags: { dataDir: join(dir, 'data'), listen: '127.0.0.1', sftpPort: 0, logLevel: 'silent' },
+    flags: {
+      dataDir: join(dir, 'data'),
+      listen: '127.0.0.1',
+      sftpPort: 0,
+      logLevel: 'silent',
+      http: { listen: '127.0.0.1:0' },
+    },
   }),
   () => {},
   'create',

@@ -45,6 +45,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       // Test clients connect from 127.0.0.1 and fail on purpose, often: the defender would ban them mid-file.
       // Tests of the defender and of per-address limits use other loopback addresses (127.0.0.2 and up).
       allowList: '127.0.0.1',
+      // The HTTP API on a free port too (the default 8080 is shared by every test).
+      http: { listen: '127.0.0.1:0' },
       ...options.config,
     },
   });

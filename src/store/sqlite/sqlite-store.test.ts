@@ -72,12 +72,14 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     await writable.close();
     // As an older Ferry left it: the newest migration not run yet.
     const raw = new SqliteDatabase(file);
-    raw.exec("DELETE FROM kysely_migration WHERE name = '0009_pgp_policies'");
-    raw.exec('ALTER TABLE users DROP COLUMN pgp_policies');
-    raw.exec('ALTER TABLE transfer_jobs DROP COLUMN pgp');
+    raw.exec("DELETE FROM kysely_migration WHERE name = '0010_api'");
+    raw.exec('DROP TABLE api_sessions');
+    raw.exec('DROP TABLE api_keys');
+    raw.exec('DROP TABLE api_admins');
     raw.close();
     const upgraded = await openSqliteStore(file, { readonly: true });
-    assert.deepEqual((await upgraded.users.findByName('olga'))?.pgpPolicies, {});
+    assert.equal((await upgraded.users.findByName('olga'))?.name, 'olga');
+    assert.deepEqual(await upgraded.apiKeys.list(), [], 'the newest migration ran');
     await upgraded.close();
     const before = (await stat(file)).mtimeMs;
     const reader = await openSqliteStore(file, { readonly: true });

@@ -4,6 +4,11 @@ import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { FerryError } from '../../errors.js';
+import {
+  KyselyApiAdminRepository,
+  KyselyApiKeyRepository,
+  KyselyApiSessionRepository,
+} from '../api-repositories.js';
 import { KyselyAuditRepository } from '../audit-repository.js';
 import { KyselyRuleRepository } from '../automation-repositories.js';
 import { KyselyDeliveryRepository } from '../delivery-repository.js';
@@ -162,6 +167,9 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     transferRuns: new KyselyTransferRunRepository(db),
     rules: new KyselyRuleRepository(db, writes),
     deliveries: new KyselyDeliveryRepository(db, { ...writes, skipLocked: false }),
+    apiAdmins: new KyselyApiAdminRepository(db),
+    apiKeys: new KyselyApiKeyRepository(db),
+    apiSessions: new KyselyApiSessionRepository(db),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

@@ -1,0 +1,221 @@
+// Who may use the REST API: administrator accounts (argon2id passwords) and API keys (shown once, stored hashed).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { hashPassword, verifyPassword } from '../auth/password.js';
+import { FerryError } from '../errors.js';
+import { API_ROLES, type ApiAdminRecord, type ApiKeyRecord, type ApiRole } from '../store/types.js';
+import { Secret } from '../util/secret.js';
+import type { Actor } from './actor.js';
+import type { AdminDeps } from './deps.js';
+import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+
+/** Every key starts so: secret scanners and people recognise it, and a bearer token without it is not ours. */
+export const API_KEY_PREFIX = 'ferry_';
+/** `ferry_` and 43 base64url characters (256 random bits). */
+const API_KEY_PATTERN = /^ferry_[A-Za-z0-9_-]{43}$/;
+/** How much of a key lists show (the prefix and 6 random characters: 36 bits, enough to tell keys apart). */
+const SHOWN_PREFIX_LENGTH = 12;
+/** last-used is written at most this often per key: a busy script must not turn every request into a write. */
+const TOUCH_INTERVAL_MS = 60_000;
+/** A console login lasts a working day; logout (or a password change, or removing the account) ends it at once. */
+export const CONSOLE_SESSION_TTL_MS = 8 * 60 * 60 * 1000;
+/** A session id: 256 random bits, base64url. */
+const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+const accountName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_", "@" or "-"');
+
+export const apiKeyAddSchema = z.object({
+  name: accountName,
+  role: z.enum(API_ROLES),
+  /** Absent: the key never expires. */
+  expiresAt: z.date().optional(),
+});
+export type ApiKeyAddInput = z.input<typeof apiKeyAddSchema>;
+
+export const adminAddSchema = z.object({
+  name: accountName,
+  role: z.enum(API_ROLES),
+  password: z.instanceof(Secret<string>),
+});
+export type AdminAddInput = z.input<typeof adminAddSchema>;
+
+/** SHA-256, not argon2: a key carries 256 random bits, so no guessing can reach it, and a plain hash can be looked up. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** What lists and the API show of a key: never its hash. */
+export function apiKeyView(k: ApiKeyRecord) {
+  return {
+    name: k.name,
+    role: k.role,
+    prefix: k.prefix,
+    created: k.createdAt.toISOString(),
+    expires: k.expiresAt?.toISOString() ?? null,
+    lastUsed: k.lastUsedAt?.toISOString() ?? null,
+    createdBy: k.createdBy,
+  };
+}
+
+export function adminView(a: ApiAdminRecord) {
+  return {
+    name: a.name,
+    role: a.role,
+    created: a.createdAt.toISOString(),
+    updated: a.updatedAt.toISOString(),
+  };
+}
+
+const keySubject = (name: string) => `api key ${name}`;
+
+export class ApiAccessAdmin {
+  readonly #deps: AdminDeps;
+  readonly #record: AdminRecorder;
+  readonly #touched = new Map<number, number>();
+
+  constructor(deps: AdminDeps, recorder: AdminRecorder) {
+    this.#deps = deps;
+    this.#record = recorder;
+  }
+
+  async listKeys(): Promise<ApiKeyRecord[]> {
+    return this.#deps.store.apiKeys.list();
+  }
+
+  /** Issues a key; the returned secret is the only copy (the store keeps its SHA-256). */
+  async addKey(actor: Actor, input: ApiKeyAddInput): Promise<{ key: Secret<string>; record: ApiKeyRecord }> {
+    checkActor(actor);
+    const o = parseInput(apiKeyAddSchema, input);
+    if (o.expiresAt && o.expiresAt.getTime() <= Date.now())
+      throw new FerryError('ERR_INVALID_ARGUMENT', 'expiresAt: must be in the future');
+    const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const record = await this.#deps.store.apiKeys.add({
+      name: o.name,
+      role: o.role,
+      keyHash: hashApiKey(key),
+      prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+      expiresAt: o.expiresAt ?? null,
+      createdBy: `${actor.kind}:${actor.name}`,
+    });
+    await this.#record.record(actor, 'apikeys.add', keySubject(o.name), {
+      role: o.role,
+      prefix: record.prefix,
+      expires: record.expiresAt?.toISOString() ?? 'never',
+    });
+    return { key: new Secret(key), record };
+  }
+
+  async removeKey(actor: Actor, name: string): Promise<void> {
+    checkActor(actor);
+    if (!(await this.#deps.store.apiKeys.remove(name)))
+      throw new FerryError('ERR_NOT_FOUND', `no API key named ${name}`);
+    await this.#record.record(actor, 'apikeys.remove', keySubject(name));
+  }
+
+  /**
+   * The key a bearer token names, unless it is malformed, unknown or expired. Records its use (at most once a
+   * minute per key and process).
+   */
+  async authenticateKey(token: string, now = new Date()): Promise<ApiKeyRecord | undefined> {
+    if (!API_KEY_PATTERN.test(token)) return undefined;
+    const hash = hashApiKey(token);
+    const record = await this.#deps.store.apiKeys.findByHash(hash);
+    // The lookup matched by an index; compare once more in constant time anyway.
+    if (!record || !timingSafeEqual(Buffer.from(record.keyHash), Buffer.from(hash))) return undefined;
+    if (record.expiresAt && record.expiresAt <= now) return undefined;
+    const last = this.#touched.get(record.id) ?? record.lastUsedAt?.getTime() ?? 0;
+    if (now.getTime() - last >= TOUCH_INTERVAL_MS) {
+      this.#touched.set(record.id, now.getTime());
+      await this.#deps.store.apiKeys.touch(record.id, now);
+    }
+    return record;
+  }
+
+  async listAdmins(): Promise<ApiAdminRecord[]> {
+    return this.#deps.store.apiAdmins.list();
+  }
+
+  async addAdmin(actor: Actor, input: AdminAddInput): Promise<ApiAdminRecord> {
+    checkActor(actor);
+    const o = parseInput(adminAddSchema, input);
+    const admin = await this.#deps.store.apiAdmins.add({
+      name: o.name,
+      role: o.role,
+      passwordHash: await hashPassword(o.password),
+    });
+    await this.#record.record(actor, 'admins.add', o.name, { role: o.role, password: 'set' });
+    return admin;
+  }
+
+  async passwdAdmin(actor: Actor, name: string, password: Secret<string>): Promise<void> {
+    checkActor(actor);
+    parseInput(adminAddSchema.shape.password, password);
+    if (!(await this.#deps.store.apiAdmins.setPassword(name, await hashPassword(password))))
+      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    // A new password ends every console session of the account (one may have been opened with the old one).
+    const ended = await this.#deps.store.apiSessions.removeForAdmin(name);
+    await this.#record.record(actor, 'admins.passwd', name, { password: 'changed', sessionsEnded: ended });
+  }
+
+  async removeAdmin(actor: Actor, name: string): Promise<void> {
+    checkActor(actor);
+    if (!(await this.#deps.store.apiAdmins.remove(name)))
+      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    await this.#record.record(actor, 'admins.remove', name);
+  }
+
+  /**
+   * Opens a console session when the password is right: the id (for an HttpOnly cookie) is returned once and
+   * stored as its SHA-256, with a CSRF token the console sends back on every change.
+   */
+  async login(
+    name: string,
+    password: Secret<string>,
+    now = new Date(),
+  ): Promise<
+    { sessionId: Secret<string>; csrfToken: string; admin: ApiAdminRecord; expiresAt: Date } | undefined
+  > {
+    const admin = await this.authenticateAdmin(name, password);
+    if (!admin) return undefined;
+    const sessionId = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(now.getTime() + CONSOLE_SESSION_TTL_MS);
+    await this.#deps.store.apiSessions.removeExpired(now);
+    await this.#deps.store.apiSessions.add({
+      idHash: hashApiKey(sessionId),
+      adminName: admin.name,
+      csrfToken,
+      createdAt: now,
+      expiresAt,
+    });
+    return { sessionId: new Secret(sessionId), csrfToken, admin, expiresAt };
+  }
+
+  /** The account and CSRF token of a live session; the account is read again, so a role change applies at once. */
+  async authenticateSession(
+    sessionId: string,
+    now = new Date(),
+  ): Promise<{ admin: ApiAdminRecord; csrfToken: string } | undefined> {
+    if (!SESSION_ID_PATTERN.test(sessionId)) return undefined;
+    const session = await this.#deps.store.apiSessions.find(hashApiKey(sessionId));
+    if (!session || session.expiresAt <= now) return undefined;
+    const admin = await this.#deps.store.apiAdmins.get(session.adminName);
+    return admin ? { admin, csrfToken: session.csrfToken } : undefined;
+  }
+
+  /** Ends a console session at once (in every process: sessions live in the store). */
+  async logout(sessionId: string): Promise<boolean> {
+    if (!SESSION_ID_PATTERN.test(sessionId)) return false;
+    return this.#deps.store.apiSessions.remove(hashApiKey(sessionId));
+  }
+
+  /** The account when the password is right; unknown names cost a full verification too. */
+  async authenticateAdmin(name: string, password: Secret<string>): Promise<ApiAdminRecord | undefined> {
+    const admin = await this.#deps.store.apiAdmins.get(name);
+    return (await verifyPassword(admin?.passwordHash, password)) ? admin : undefined;
+  }
+}
+
+export type { ApiRole };

@@ -1,0 +1,83 @@
+// Gathering per-process data (metrics, live sessions) from every worker of `serve --workers N` through the primary.
+import cluster, { type Worker } from 'node:cluster';
+
+/** What a worker can be asked for. */
+export type GatherKind = 'metrics' | 'sessions';
+
+type GatherMessage =
+  | { readonly type: 'ferry-gather'; readonly id: number; readonly kind: GatherKind }
+  | { readonly type: 'ferry-gathered'; readonly id: number; readonly parts: unknown[] }
+  | { readonly type: 'ferry-collect'; readonly id: number; readonly kind: GatherKind }
+  | { readonly type: 'ferry-collected'; readonly id: number; readonly part: unknown };
+
+/** How long the primary waits for the workers' parts: a stuck worker must not stall a scrape. */
+const COLLECT_TIMEOUT_MS = 2000;
+/** The primary's collect request ids (one per gather, whichever worker asked). */
+let collectSeq = 0;
+
+/**
+ * In a worker: answers the primary's collect requests with `collect(kind)`, and returns the function that asks
+ * the primary for every worker's part (this one's included). Undefined outside a cluster worker.
+ */
+export function workerGatherer(
+  collect: (kind: GatherKind) => Promise<unknown>,
+): ((kind: GatherKind) => Promise<unknown[]>) | undefined {
+  if (!cluster.isWorker || !process.send) return undefined;
+  let next = 0;
+  const waiting = new Map<number, (parts: unknown[]) => void>();
+  process.on('message', (message: GatherMessage) => {
+    if (message?.type === 'ferry-collect') {
+      collect(message.kind).then(
+        (part) => process.send?.({ type: 'ferry-collected', id: message.id, part } satisfies GatherMessage),
+        () => process.send?.({ type: 'ferry-collected', id: message.id, part: null } satisfies GatherMessage),
+      );
+    } else if (message?.type === 'ferry-gathered') {
+      waiting.get(message.id)?.(message.parts);
+      waiting.delete(message.id);
+    }
+  });
+  return (kind) =>
+    new Promise((resolve) => {
+      const id = ++next;
+      waiting.set(id, resolve);
+      process.send?.({ type: 'ferry-gather', id, kind } satisfies GatherMessage);
+    });
+}
+
+/**
+ * In the primary: serves workers' gather requests by asking every live worker and answering with the parts
+ * that came back in time (a worker that is starting or stuck is left out).
+ */
+export function serveGatherRequests(worker: Worker, message: unknown): boolean {
+  const m = message as GatherMessage | undefined;
+  if (m?.type !== 'ferry-gather') return false;
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
+  const parts: unknown[] = [];
+  let pending = workers.length;
+  let answered = false;
+  const answer = () => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    for (const w of workers) w.off('message', onPart);
+    if (worker.isConnected())
+      worker.send({
+        type: 'ferry-gathered',
+        id: m.id,
+        parts: parts.filter((p) => p !== null),
+      } satisfies GatherMessage);
+  };
+  const collectId = ++collectSeq;
+  const onPart = (reply: GatherMessage) => {
+    if (reply?.type !== 'ferry-collected' || reply.id !== collectId) return;
+    parts.push(reply.part);
+    if (--pending === 0) answer();
+  };
+  const timer = setTimeout(answer, COLLECT_TIMEOUT_MS);
+  for (const w of workers) {
+    w.on('message', onPart);
+    w.send({ type: 'ferry-collect', id: collectId, kind: m.kind } satisfies GatherMessage);
+  }
+  if (workers.length === 0) answer();
+  return true;
+}

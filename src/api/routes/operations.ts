@@ -1,0 +1,146 @@
+// Live sessions of this process and the server's status (plus the disk and store checks /readyz shares).
+import { statfs } from 'node:fs/promises';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+
+const sessionSchema = z
+  .object({
+    id: z.string(),
+    remoteAddress: z.string(),
+    protocol: z.string(),
+    username: z.string().nullable(),
+    client: z.string().nullable(),
+    connectedAt: z.string(),
+    bytesUp: z.number(),
+    bytesDown: z.number(),
+    filesUp: z.number(),
+    filesDown: z.number(),
+    pid: z.number().int(),
+  })
+  .meta({
+    id: 'Session',
+    example: {
+      id: '3f9a1c2b7d4e',
+      remoteAddress: '192.0.2.10',
+      protocol: 'sftp',
+      username: 'alice',
+      client: 'SSH-2.0-OpenSSH_9.6',
+      connectedAt: '2026-11-30T09:00:00.000Z',
+      bytesUp: 1048576,
+      bytesDown: 0,
+      filesUp: 1,
+      filesDown: 0,
+      pid: 4242,
+    },
+  });
+
+const statusSchema = z
+  .object({
+    version: z.string(),
+    pid: z.number().int(),
+    startedAt: z.string(),
+    uptimeSeconds: z.number(),
+    health: z.object({ status: z.string(), reason: z.string().optional() }),
+    listeners: z.array(z.object({ name: z.string(), address: z.string(), port: z.number().int() })),
+    store: z.object({ driver: z.string(), reachable: z.boolean() }),
+    disk: z.object({ path: z.string(), freeBytes: z.number(), freePercent: z.number() }).nullable(),
+    sessions: z.number().int(),
+  })
+  .meta({
+    id: 'Status',
+    example: {
+      version: '0.1.0',
+      pid: 4242,
+      startedAt: '2026-11-30T09:00:00.000Z',
+      uptimeSeconds: 3600,
+      health: { status: 'healthy' },
+      listeners: [
+        { name: 'sftp', address: '0.0.0.0', port: 2222 },
+        { name: 'http', address: '127.0.0.1', port: 8080 },
+      ],
+      store: { driver: 'sqlite', reachable: true },
+      disk: { path: '/var/lib/ferry', freeBytes: 52_428_800_000, freePercent: 61.5 },
+      sessions: 3,
+    },
+  });
+
+/** This process' open connections as /api/sessions lists them (a worker's part of the cluster's list). */
+export function localSessions(deps: Pick<ApiDeps, 'sessions'>): z.infer<typeof sessionSchema>[] {
+  return deps.sessions
+    .list()
+    .map((s) => ({ ...s, connectedAt: s.connectedAt.toISOString(), pid: process.pid }));
+}
+
+/** Free space of the data dir's file system, or null when it cannot be read. */
+export async function diskOf(
+  path: string,
+): Promise<{ path: string; freeBytes: number; freePercent: number } | null> {
+  try {
+    const s = await statfs(path);
+    return {
+      path,
+      freeBytes: s.bavail * s.bsize,
+      freePercent: s.blocks > 0 ? Math.round((s.bavail / s.blocks) * 1000) / 10 : 100,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** True when a trivial read of the store answers. */
+export async function storeReachable(deps: ApiDeps): Promise<boolean> {
+  try {
+    await deps.store.apiAdmins.get('');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const operationRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/api/sessions',
+      {
+        config: { permission: 'sessions:read' },
+        schema: {
+          tags: ['sessions'],
+          summary: 'Open SSH connections of the worker process that answers (each worker holds its own)',
+          response: { 200: listOf(sessionSchema), ...problemResponses },
+        },
+      },
+      async () => {
+        // Under --workers N every worker's connections (through the primary), else this process' own.
+        const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
+        return { items: (parts as z.infer<typeof sessionSchema>[][]).flat() };
+      },
+    );
+
+    app.get(
+      '/api/status',
+      {
+        config: { permission: 'status:read' },
+        schema: {
+          tags: ['status'],
+          summary: 'Version, uptime, health, listeners, store and disk of the answering process',
+          response: { 200: statusSchema, ...problemResponses },
+        },
+      },
+      async () => {
+        const health = deps.health.report();
+        return {
+          version: deps.version,
+          pid: process.pid,
+          startedAt: deps.startedAt.toISOString(),
+          uptimeSeconds: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+          health: { status: health.status, ...(health.reason ? { reason: health.reason } : {}) },
+          listeners: [...deps.listeners()],
+          store: { driver: deps.config.store.driver, reachable: await storeReachable(deps) },
+          disk: await diskOf(deps.config.dataDir),
+          sessions: deps.sessions.list().length,
+        };
+      },
+    );
+  };

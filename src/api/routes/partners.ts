@@ -1,0 +1,206 @@
+// /api/partners: SFTP servers jobs transfer with (create, change, pin the host key, remove); never their passwords.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { PartnerRecord } from '../../store/types.js';
+import { Secret } from '../../util/secret.js';
+import { actorOf } from '../auth.js';
+import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+
+export const partnerSchema = z
+  .object({
+    name: z.string(),
+    host: z.string(),
+    port: z.number().int(),
+    username: z.string(),
+    password: z.boolean(),
+    clientKey: z.string().nullable(),
+    hostKey: z.string().nullable(),
+    renameUploads: z.boolean(),
+    readBack: z.boolean(),
+    created: z.string(),
+  })
+  .meta({
+    id: 'Partner',
+    example: {
+      name: 'acme',
+      host: 'sftp.acme.example',
+      port: 22,
+      username: 'ferry',
+      password: false,
+      clientKey: 'acme-key',
+      hostKey: 'ssh-ed25519 SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE',
+      renameUploads: true,
+      readBack: false,
+      created: '2026-11-30T09:00:00.000Z',
+    },
+  });
+
+function partnerView(p: PartnerRecord): z.infer<typeof partnerSchema> {
+  return {
+    name: p.name,
+    host: p.host,
+    port: p.port,
+    username: p.username,
+    password: p.passwordSealed !== null,
+    clientKey: p.clientKey,
+    hostKey: p.hostKeyAlgorithm && p.hostKeySha256 ? `${p.hostKeyAlgorithm} ${p.hostKeySha256}` : null,
+    renameUploads: p.renameUploads,
+    readBack: p.readBack,
+    created: p.createdAt.toISOString(),
+  };
+}
+
+const nameParams = z.object({ name: z.string().min(1).max(200) });
+const port = z.number().int().min(1).max(65535);
+const secret = (v: string | null | undefined) => (v === undefined || v === null ? v : new Secret(v));
+
+const createBody = z
+  .object({
+    name: z.string().min(1).max(200),
+    host: z.string().min(1),
+    port: port.optional(),
+    user: z.string().min(1),
+    password: z.string().min(1).max(1024).optional().describe('stored sealed with the master key'),
+    clientKey: z.string().min(1).optional().describe('name of a client key in the Key Manager'),
+    renameUploads: z.boolean().optional(),
+    readBack: z.boolean().optional(),
+  })
+  .strict()
+  .meta({ example: { name: 'acme', host: 'sftp.acme.example', user: 'ferry', clientKey: 'acme-key' } });
+
+const patchBody = z
+  .object({
+    host: z.string().min(1).optional(),
+    port: port.optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).max(1024).nullable().optional().describe('null removes it'),
+    clientKey: z.string().min(1).nullable().optional().describe('null stops logging in with a key'),
+    renameUploads: z.boolean().optional(),
+    readBack: z.boolean().optional(),
+  })
+  .strict()
+  .meta({ example: { port: 2222, readBack: true } });
+
+const trustBody = z
+  .object({ algorithm: z.string().min(1), sha256: z.string().min(1) })
+  .strict()
+  .meta({
+    example: { algorithm: 'ssh-ed25519', sha256: 'SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE' },
+  });
+
+export const partnerRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const partners = deps.admin.partners;
+    const write = { permission: 'partners:write' } as const;
+    const tags = ['partners'];
+
+    app.get(
+      '/api/partners',
+      {
+        config: { permission: 'partners:read' },
+        schema: {
+          tags: ['partners'],
+          summary: 'List partners (paginated by name)',
+          querystring: pageQuerySchema,
+          response: { 200: pageOf(partnerSchema), ...problemResponses },
+        },
+      },
+      async (request) => {
+        const page = paginate(await deps.admin.partners.list(), (p) => p.name, request.query);
+        return { items: page.items.map(partnerView), nextCursor: page.nextCursor };
+      },
+    );
+
+    app.get(
+      '/api/partners/:name',
+      {
+        config: { permission: 'partners:read' },
+        schema: {
+          tags: ['partners'],
+          summary: 'Show a partner',
+          params: nameParams,
+          response: { 200: partnerSchema, ...problemResponses },
+        },
+      },
+      async (request) => partnerView(await deps.admin.partners.get(request.params.name)),
+    );
+
+    app.post(
+      '/api/partners',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Add a partner (then pin its host key with /trust)',
+          body: createBody,
+          response: { 201: partnerSchema, ...problemResponses },
+        },
+      },
+      async (request, reply) => {
+        const b = request.body;
+        const partner = await partners.add(actorOf(request), {
+          ...b,
+          password: secret(b.password) ?? undefined,
+        });
+        return reply.code(201).send(partnerView(partner));
+      },
+    );
+
+    app.patch(
+      '/api/partners/:name',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: "Change a partner's address, login or options (a new host or port forgets the pinned key)",
+          params: nameParams,
+          body: patchBody,
+          response: { 200: partnerSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const b = request.body;
+        const partner = await partners.set(actorOf(request), {
+          ...b,
+          name: request.params.name,
+          password: secret(b.password),
+        });
+        return partnerView(partner);
+      },
+    );
+
+    app.post(
+      '/api/partners/:name/trust',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary:
+            "Pin the partner's host key (algorithm and SHA256 fingerprint, as ferry partners show-key prints)",
+          params: nameParams,
+          body: trustBody,
+          response: { 200: partnerSchema, ...problemResponses },
+        },
+      },
+      async (request) =>
+        partnerView(await partners.trust(actorOf(request), { name: request.params.name, ...request.body })),
+    );
+
+    app.delete(
+      '/api/partners/:name',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Remove a partner',
+          params: nameParams,
+          response: { 204: z.null().describe('removed'), ...problemResponses },
+        },
+      },
+      async (request, reply) => {
+        await partners.remove(actorOf(request), request.params.name);
+        return reply.code(204).send(null);
+      },
+    );
+  };

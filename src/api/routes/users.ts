@@ -1,0 +1,305 @@
+// /api/users: SFTP users over the user admin service (list, create, show, change, delete, keys, disable, unlock).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AUTH_METHODS } from '../../store/types.js';
+import { Secret } from '../../util/secret.js';
+import { actorOf } from '../auth.js';
+import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+
+const EXAMPLE_KEY =
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
+
+export const userSchema = z
+  .object({
+    name: z.string(),
+    disabled: z.boolean(),
+    home: z.string(),
+    hasPassword: z.boolean(),
+    requiredMethods: z.array(z.string()).readonly(),
+    permissions: z.record(z.string(), z.array(z.string()).readonly()).readonly(),
+    allowedSources: z.array(z.string()).readonly(),
+    publicKeys: z.array(
+      z.object({
+        type: z.string(),
+        fingerprint: z.string(),
+        comment: z.string().nullable(),
+        options: z.string().nullable(),
+        added: z.string(),
+      }),
+    ),
+    created: z.string(),
+    updated: z.string(),
+  })
+  .meta({
+    id: 'User',
+    example: {
+      name: 'alice',
+      disabled: false,
+      home: '/var/lib/ferry/homes/alice',
+      hasPassword: true,
+      requiredMethods: [],
+      permissions: { '/': ['*'] },
+      allowedSources: [],
+      publicKeys: [
+        {
+          type: 'ssh-ed25519',
+          fingerprint: 'SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE',
+          comment: 'alice@laptop',
+          options: null,
+          added: '2026-11-30T09:00:00.000Z',
+        },
+      ],
+      created: '2026-11-30T09:00:00.000Z',
+      updated: '2026-11-30T09:00:00.000Z',
+    },
+  });
+
+const nameParams = z.object({ name: z.string().min(1).max(200) });
+const methods = z.array(z.enum(AUTH_METHODS));
+
+const createBody = z
+  .object({
+    username: z.string().min(1).max(200),
+    password: z.string().min(1).max(1024).optional(),
+    publicKeys: z.array(z.string().min(1).max(16_384)).max(100).default([]),
+    requiredMethods: methods.optional(),
+    home: z.string().optional(),
+    permissions: z.array(z.string().min(1)).optional().describe("e.g. ['/=list,download', '/in=*']"),
+    allowedSources: z.array(z.string()).optional(),
+  })
+  .strict()
+  .meta({
+    example: { username: 'alice', password: 'correct horse battery staple', publicKeys: [EXAMPLE_KEY] },
+  });
+
+const patchBody = z
+  .object({
+    permissions: z.array(z.string().min(1)).optional(),
+    resetPermissions: z.boolean().optional(),
+    requiredMethods: methods.optional(),
+    home: z.string().optional(),
+    allowedSources: z.array(z.string()).optional(),
+    password: z.string().min(1).max(1024).optional(),
+    disabled: z.boolean().optional(),
+  })
+  .strict()
+  .meta({ example: { permissions: ['/in=list,upload'], disabled: false } });
+
+const keysBody = z
+  .object({ publicKeys: z.array(z.string().min(1).max(16_384)).min(1).max(100) })
+  .strict()
+  .meta({ example: { publicKeys: [EXAMPLE_KEY] } });
+const fingerprints = z
+  .object({ fingerprints: z.array(z.string()) })
+  .meta({ example: { fingerprints: ['SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE'] } });
+
+export const userRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const users = deps.admin.users;
+    const read = { permission: 'users:read' } as const;
+    const write = { permission: 'users:write' } as const;
+    const tags = ['users'];
+
+    app.get(
+      '/api/users',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'List users (paginated by name)',
+          querystring: pageQuerySchema,
+          response: { 200: pageOf(userSchema), ...problemResponses },
+        },
+      },
+      async (request) => paginate(await users.list(), (u) => u.name, request.query),
+    );
+
+    app.post(
+      '/api/users',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Create a user with a password and/or public keys',
+          body: createBody,
+          response: { 201: userSchema, ...problemResponses },
+        },
+      },
+      async (request, reply) => {
+        const b = request.body;
+        const user = await users.add(actorOf(request), {
+          name: b.username,
+          password: b.password === undefined ? undefined : new Secret(b.password),
+          publicKeys: b.publicKeys,
+          requiredMethods: b.requiredMethods,
+          home: b.home,
+          permissions: b.permissions,
+          allowedSources: b.allowedSources,
+        });
+        return reply
+          .code(201)
+          .header('location', `/api/users/${encodeURIComponent(user.name)}`)
+          .send(user);
+      },
+    );
+
+    app.get(
+      '/api/users/:name',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'Show a user',
+          params: nameParams,
+          response: { 200: userSchema, ...problemResponses },
+        },
+      },
+      async (request) => users.show(request.params.name),
+    );
+
+    app.patch(
+      '/api/users/:name',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Change permissions, login methods, home, networks, password or disabled',
+          params: nameParams,
+          body: patchBody,
+          response: { 200: userSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const actor = actorOf(request);
+        const { name } = request.params;
+        const b = request.body;
+        await users.show(name);
+        const settings = [b.permissions, b.resetPermissions, b.requiredMethods, b.home, b.allowedSources];
+        if (settings.some((v) => v !== undefined)) {
+          await users.set(actor, {
+            name,
+            permissions: b.permissions,
+            resetPermissions: b.resetPermissions,
+            requiredMethods: b.requiredMethods,
+            home: b.home,
+            allowedSources: b.allowedSources,
+          });
+        }
+        if (b.password !== undefined) await users.passwd(actor, name, new Secret(b.password));
+        if (b.disabled !== undefined) await users.setDisabled(actor, name, b.disabled);
+        return users.show(name);
+      },
+    );
+
+    app.delete(
+      '/api/users/:name',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Delete a user (its files stay)',
+          params: nameParams,
+          response: { 204: z.null().describe('deleted'), ...problemResponses },
+        },
+      },
+      async (request, reply) => {
+        await users.remove(actorOf(request), request.params.name);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/api/users/:name/keys',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Accept more public keys (authorized_keys lines)',
+          params: nameParams,
+          body: keysBody,
+          response: { 200: fingerprints, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const text = request.body.publicKeys.join('\n');
+        return { fingerprints: await users.addKeys(actorOf(request), request.params.name, text) };
+      },
+    );
+
+    app.delete(
+      '/api/users/:name/keys/:fingerprint',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Remove the public key with this SHA256 fingerprint',
+          params: nameParams.extend({ fingerprint: z.string().min(1) }),
+          response: { 200: fingerprints, ...problemResponses },
+        },
+      },
+      async (request) => ({
+        fingerprints: await users.removeKeys(
+          actorOf(request),
+          request.params.name,
+          request.params.fingerprint,
+        ),
+      }),
+    );
+
+    for (const [action, disabled] of [
+      ['disable', true],
+      ['enable', false],
+    ] as const) {
+      app.post(
+        `/api/users/:name/${action}`,
+        {
+          config: write,
+          schema: {
+            tags,
+            summary: disabled ? 'Refuse all logins of the user' : 'Allow a disabled user again',
+            params: nameParams,
+            response: { 200: userSchema, ...problemResponses },
+          },
+        },
+        async (request) => {
+          await users.setDisabled(actorOf(request), request.params.name, disabled);
+          return users.show(request.params.name);
+        },
+      );
+    }
+
+    app.delete(
+      '/api/users/:name/totp',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: "Remove the user's TOTP secret; login goes back to the rule from before TOTP",
+          params: nameParams,
+          response: { 200: userSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        await users.disableTotp(actorOf(request), request.params.name);
+        return users.show(request.params.name);
+      },
+    );
+
+    app.post(
+      '/api/users/:name/unlock',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: "End the user's lockout and forget its failed logins",
+          params: nameParams,
+          response: { 200: userSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        await users.unlock(actorOf(request), request.params.name);
+        return users.show(request.params.name);
+      },
+    );
+  };

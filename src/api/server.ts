@@ -1,0 +1,228 @@
+// The HTTP API server: Fastify with zod schemas, one error mapper, one permission check, OpenAPI and docs.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { ApiAccessAdmin } from '../admin/api-access.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { installAuth, PERMISSIONS } from './auth.js';
+import { workerGatherer } from './cluster-gather.js';
+import type { ApiDeps, ListenerInfo } from './deps.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { parseHostPort } from './listen-address.js';
+import { LiveSessions } from './live-sessions.js';
+import { FerryMetrics } from './metrics.js';
+import { accessRoutes } from './routes/access.js';
+import { auditRoutes } from './routes/audit.js';
+import { consoleSessionRoutes } from './routes/console-session.js';
+import { defenderRoutes } from './routes/defender.js';
+import { eventRoutes } from './routes/events.js';
+import { jobRoutes } from './routes/jobs.js';
+import { keyRoutes } from './routes/keys.js';
+import { localSessions, operationRoutes } from './routes/operations.js';
+import { partnerRoutes } from './routes/partners.js';
+import { probeRoutes } from './routes/probes.js';
+import { userRoutes } from './routes/users.js';
+
+/** Request bodies are small JSON documents (a user with keys); anything larger is refused before parsing. */
+const BODY_LIMIT = 1024 * 1024;
+
+function readVersion(): string {
+  try {
+    // src/api and dist/api both sit two levels below the package.
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'));
+    return String(pkg.version);
+  } catch {
+    return 'unknown';
+  }
+}
+
+export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' | 'startedAt' | 'gather'> & {
+  readonly log: Logger;
+  /** The audit writer's batch commits, for the audit latency metric. */
+  readonly onAuditCommit: (listener: (seconds: number, records: number) => void) => () => void;
+};
+
+export interface RunningApi {
+  readonly address: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Builds the app (routes, OpenAPI, docs) without listening: tests may inject into it. */
+export async function buildApiApp(
+  options: ApiServerOptions,
+): Promise<{ app: FastifyInstance; deps: ApiDeps }> {
+  const { config, log } = options;
+  const sessions = new LiveSessions(options.events);
+  const metrics = new FerryMetrics({
+    events: options.events,
+    sessions,
+    onAuditCommit: options.onAuditCommit,
+  });
+  // Under --workers N: this worker answers the primary's collect requests and may ask for everyone's parts.
+  const gather = workerGatherer(async (kind) =>
+    kind === 'metrics' ? metrics.part() : localSessions({ sessions }),
+  );
+  const deps: ApiDeps = {
+    ...options,
+    sessions,
+    metrics,
+    version: readVersion(),
+    startedAt: new Date(),
+    gather,
+  };
+  const tls = config.http.tlsCert
+    ? {
+        https: {
+          cert: readTlsFile(config.http.tlsCert, 'http.tlsCert'),
+          key: readTlsFile(config.http.tlsKey ?? '', 'http.tlsKey'),
+          minVersion: 'TLSv1.2' as const,
+        },
+      }
+    : {};
+  // One instance type whether it serves HTTP or HTTPS (the options decide at run time).
+  const app = Fastify({
+    ...tls,
+    loggerInstance: log,
+    // One access line per response (onResponse below) instead of Fastify's two, and without headers.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    // Behind no proxy by default: the address the defender scores is the socket's.
+    trustProxy: false,
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler(log));
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onClose', async () => {
+    metrics.close();
+    sessions.close();
+  });
+  const hsts = config.http.tlsCert !== undefined;
+  app.addHook('onSend', async (request, reply) => {
+    // What @fastify/helmet would set for a JSON API, without its CSP (the docs UI brings its own).
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    if (hsts) reply.header('strict-transport-security', 'max-age=31536000');
+    // Answers hold user lists, audit records and (once) new keys: no cache keeps them.
+    if (request.url.startsWith('/api/') && !request.url.startsWith('/api/docs'))
+      reply.header('cache-control', 'no-store');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // Never headers or bodies: they carry API keys and passwords. The URL has no secrets (none is taken in a query).
+    log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        remoteAddress: request.ip,
+        actor: request.principal
+          ? `${request.principal.actor.kind}:${request.principal.actor.name}`
+          : undefined,
+      },
+      'http request',
+    );
+  });
+  await app.register(cookie);
+  // Every route's permission, stated in its OpenAPI operation (x-permission and the description) from the one table.
+  app.addHook('onRoute', (route) => {
+    const permission = route.config?.permission;
+    if (permission === undefined || route.schema === undefined) return;
+    const who =
+      permission === 'public'
+        ? 'no authentication'
+        : `permission ${permission}: ${PERMISSIONS[permission].join(', ')}`;
+    // FastifySchema does not name OpenAPI extensions; @fastify/swagger copies x- keys into the operation.
+    route.schema = Object.assign({}, route.schema, {
+      'x-permission': permission,
+      description: `Requires ${who}.`,
+    });
+  });
+  installAuth(app, { access: options.admin.apiAccess as ApiAccessAdmin, defender: options.defender, log });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Ferry REST API',
+        version: deps.version,
+        description:
+          'Administration of a Ferry MFT server. Authenticate with an API key (`ferry apikeys add NAME --role ROLE`): `Authorization: Bearer ferry_…`. Errors are RFC 9457 problem documents.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'ferry_… API key' },
+          consoleSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'ferry_session',
+            description: 'console session from POST /api/login; changes also need its X-CSRF-Token header',
+          },
+        },
+      },
+      security: [{ apiKey: [] }, { consoleSession: [] }],
+    },
+    transform: jsonSchemaTransform,
+    // Schemas with a meta id (User, Problem, …) become components the operations refer to.
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+  const plugins = [
+    probeRoutes,
+    consoleSessionRoutes,
+    userRoutes,
+    auditRoutes,
+    operationRoutes,
+    partnerRoutes,
+    jobRoutes,
+    defenderRoutes,
+    keyRoutes,
+    eventRoutes,
+    accessRoutes,
+  ];
+  for (const routes of plugins) await app.register(routes(deps));
+  return { app, deps };
+}
+
+function readTlsFile(file: string, setting: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`${setting}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Builds the app and listens on `http.listen`. Under `--workers N` every worker calls this: node:cluster
+ * hands the primary's one listening socket to all of them (as for SSH), so they share the port.
+ */
+export async function startApiServer(options: ApiServerOptions): Promise<RunningApi> {
+  const { app } = await buildApiApp(options);
+  const { host, port } = parseHostPort(options.config.http.listen);
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const bound = app.server.address();
+  const actualPort = typeof bound === 'object' && bound ? bound.port : port;
+  return { address: host, port: actualPort, app, close: () => app.close() };
+}
+
+export type { ListenerInfo };

@@ -1,0 +1,71 @@
+// Starts the HTTP API for a serving process from its parts; the one call server.ts makes.
+import type { AdminServices } from '../admin/index.js';
+import type { AuditWriter } from '../audit/writer.js';
+import type { Defender } from '../auth/defender.js';
+import type { FerryConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { HealthState } from '../health.js';
+import { loggers } from '../logger.js';
+import type { Store } from '../store/types.js';
+import type { ListenerInfo } from './deps.js';
+import { httpApiLine } from './listen-address.js';
+import { type RunningApi, startApiServer } from './server.js';
+
+/** What the API needs of the composition root (AppContext has it all). */
+export interface ApiContext {
+  readonly config: FerryConfig;
+  readonly admin: AdminServices;
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly defender: Defender;
+  readonly health: HealthState;
+  readonly audit: Pick<AuditWriter, 'onBatchCommitted'>;
+}
+
+const DEFAULT_LISTEN = '127.0.0.1:8080';
+
+/**
+ * Listens on `http.listen` and prints where. Only when the address is the default one and already taken
+ * (another Ferry, or any local service on 8080) the server starts without the API and says so: SFTP is the
+ * service, the API its console. An address the operator chose must work, or the server does not start.
+ */
+export async function startHttpApi(
+  ctx: ApiContext,
+  sftp: ListenerInfo,
+  out: (line: string) => void,
+): Promise<RunningApi | undefined> {
+  const listeners: ListenerInfo[] = [sftp];
+  const log = loggers.http;
+  let api: RunningApi;
+  try {
+    api = await startApiServer({
+      config: ctx.config,
+      admin: ctx.admin,
+      store: ctx.store,
+      events: ctx.events,
+      defender: ctx.defender,
+      health: ctx.health,
+      listeners: () => listeners,
+      log,
+      onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'EADDRINUSE' && ctx.config.http.listen === DEFAULT_LISTEN) {
+      const line = `HTTP API not started: ${DEFAULT_LISTEN} is in use; choose another with --http-listen HOST:PORT`;
+      log.warn({ listen: DEFAULT_LISTEN }, line);
+      out(line);
+      return undefined;
+    }
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new ConfigError(
+        `cannot listen on ${ctx.config.http.listen} (http.listen): ${code}; choose another --http-listen`,
+        { cause: err },
+      );
+    throw err;
+  }
+  listeners.push({ name: 'http', address: api.address, port: api.port });
+  out(httpApiLine(ctx.config, api.port));
+  return api;
+}

@@ -1,0 +1,335 @@
+// `ferry apikeys`, `ferry admins` and `ferry serve --http-listen` as a user runs them, with real curl.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Client } from 'ssh2';
+import { FERRY_BIN, runFerry } from './helpers/cli.js';
+import { sftpBatch } from './helpers/openssh.js';
+
+const execFileAsync = promisify(execFile);
+
+let dir: string;
+let dataDir: string;
+const children: ChildProcess[] = [];
+
+interface Serving {
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+  stop(): Promise<void>;
+}
+
+/** `ferry serve` until it prints `pattern` on stdout; logs at info on stderr, collected. */
+async function serve(
+  args: string[],
+  pattern: RegExp,
+): Promise<{ serving: Serving; match: RegExpMatchArray }> {
+  const child = spawn(
+    process.execPath,
+    [FERRY_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1', '--sftp-port', '0', ...args],
+    {
+      env: { ...process.env, FERRY_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in time:\n${stdout}\n${stderr}`)), 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = stdout.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${code}):\n${stdout}\n${stderr}`));
+    });
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.removeAllListeners('exit');
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { serving: { child, stderr: () => stderr, stop }, match };
+}
+
+async function curl(args: string[]): Promise<{ status: number; body: string }> {
+  const { stdout } = await execFileAsync('curl', ['-sS', '-w', '\n%{http_code}', ...args]);
+  const at = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-api-cli-'));
+  dataDir = join(dir, 'data');
+  const init = await runFerry(['init', '--data-dir', dataDir]);
+  assert.equal(init.code, 0, init.stderr);
+});
+
+after(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('ferry apikeys and the API over curl', () => {
+  let key = '';
+
+  test('apikeys add prints the key once, as its last line; list never shows it', async () => {
+    const added = await runFerry(['apikeys', 'add', 'deploy', '--role', 'operator', '--data-dir', dataDir]);
+    assert.equal(added.code, 0, added.stderr);
+    key = added.stdout.trim().split('\n').at(-1)!;
+    assert.match(key, /^ferry_[A-Za-z0-9_-]{43}$/);
+    const list = await runFerry(['apikeys', 'list', '--json', '--data-dir', dataDir]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stdout.includes(key), false);
+    const [row] = JSON.parse(list.stdout);
+    assert.deepEqual(
+      [row.name, row.role, row.prefix, row.lastUsed],
+      ['deploy', 'operator', key.slice(0, 12), null],
+    );
+    const bad = await runFerry(['apikeys', 'add', 'x', '--role', 'root', '--data-dir', dataDir]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--role must be one of admin, operator, auditor/);
+    const again = await runFerry(['apikeys', 'add', 'deploy', '--role', 'auditor', '--data-dir', dataDir]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists/);
+  });
+
+  test('serve --http-listen: curl creates a user with a key, reads the audit trail and sessions; the key is never logged', async () => {
+    const admin = await runFerry(
+      ['admins', 'add', 'olga', '--role', 'operator', '--password-stdin', '--data-dir', dataDir],
+      'olga-passphrase-1\n',
+    );
+    assert.equal(admin.code, 0, admin.stderr);
+    const { serving, match } = await serve(
+      ['--http-listen', '127.0.0.1:0'],
+      /HTTP API listening on http:\/\/127\.0\.0\.1:(\d+)\/api/,
+    );
+    const api = `http://127.0.0.1:${match[1]}`;
+    const auth = ['-H', `Authorization: Bearer ${key}`];
+    const created = await curl([
+      ...auth,
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      '{"username":"alice","password":"alice-pw-123456","publicKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"]}',
+      `${api}/api/users`,
+    ]);
+    assert.equal(created.status, 201, created.body);
+    assert.equal(JSON.parse(created.body).publicKeys.length, 1);
+    const users = await curl([...auth, `${api}/api/users`]);
+    assert.deepEqual(
+      JSON.parse(users.body).items.map((u: { name: string }) => u.name),
+      ['admin', 'alice'],
+    );
+    const audit = await curl([...auth, `${api}/api/audit?limit=3`]);
+    assert.equal(audit.status, 200);
+    const last = JSON.parse(audit.body).items.at(-1);
+    assert.deepEqual([last.actor, last.target, last.detail.command], ['api:deploy', 'alice', 'users add']);
+    const sessions = await curl([...auth, `${api}/api/sessions`]);
+    assert.deepEqual(JSON.parse(sessions.body), { items: [] });
+    const anonymous = await curl([`${api}/api/users`]);
+    assert.equal(anonymous.status, 401);
+    assert.equal(JSON.parse(anonymous.body).code, 'ERR_UNAUTHENTICATED');
+    const openapi = await curl([`${api}/api/openapi.json`]);
+    assert.equal(JSON.parse(openapi.body).openapi, '3.1.0');
+    const docs = await curl(['-L', `${api}/api/docs`]);
+    assert.equal(docs.status, 200);
+    assert.match(docs.body, /swagger/i);
+
+    // A console login with curl's cookie jar: the session id lives in the jar (and the store's hash), never the log.
+    const jar = join(dir, 'cookies.txt');
+    const login = await curl([
+      '-c',
+      jar,
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      '{"name":"olga","password":"olga-passphrase-1"}',
+      `${api}/api/login`,
+    ]);
+    assert.equal(login.status, 200, login.body);
+    const { csrfToken } = JSON.parse(login.body);
+    const sessionId = (await readFile(jar, 'utf8')).match(/ferry_session\t(\S+)/)?.[1];
+    assert.ok(sessionId, 'curl kept the session cookie');
+    const disabled = await curl([
+      '-b',
+      jar,
+      '-X',
+      'POST',
+      '-H',
+      `X-CSRF-Token: ${csrfToken}`,
+      `${api}/api/users/alice/disable`,
+    ]);
+    assert.equal(disabled.status, 200, disabled.body);
+    assert.equal(
+      (await curl(['-b', jar, '-X', 'POST', `${api}/api/users/alice/enable`])).status,
+      403,
+      'no CSRF token',
+    );
+    assert.equal(
+      (await curl(['-b', jar, '-X', 'POST', '-H', `X-CSRF-Token: ${csrfToken}`, `${api}/api/logout`])).status,
+      204,
+    );
+    assert.equal(
+      (await curl(['-b', `ferry_session=${sessionId}`, `${api}/api/users`])).status,
+      401,
+      'the cookie is dead',
+    );
+
+    const removed = await runFerry(['apikeys', 'remove', 'deploy', '--data-dir', dataDir]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await curl([...auth, `${api}/api/users`])).status, 401, 'revoked from the next request on');
+    await serving.stop();
+    const log = serving.stderr();
+    assert.match(log, /"logger":"http".*"url":"\/api\/users".*"status":201.*"actor":"api:deploy"/);
+    assert.equal(log.includes(key), false, 'the API key never reaches the log');
+    assert.equal(log.includes(sessionId), false, 'nor the session id');
+    assert.equal(log.includes('olga-passphrase-1'), false, 'nor a console password');
+    assert.equal(log.includes('alice-pw-123456'), false, 'nor a password from a body');
+  });
+
+  test('with --workers 2 both workers serve the one HTTP port; metrics and sessions cover every worker', async () => {
+    const port = await freePort();
+    const added = await runFerry(['apikeys', 'add', 'status', '--role', 'auditor', '--data-dir', dataDir]);
+    const statusKey = added.stdout.trim().split('\n').at(-1)!;
+    const user = await runFerry(
+      ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
+      'wanda-pw-123456\n',
+    );
+    assert.equal(user.code, 0, user.stderr);
+    const { serving, match } = await serve(
+      ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
+      /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker processes/,
+    );
+    const sftpPort = Number(match[1]);
+    const auth = ['-H', `Authorization: Bearer ${statusKey}`];
+    const pids = new Set<number>();
+    for (let i = 0; i < 40 && pids.size < 2; i++) {
+      const status = await curl([...auth, `http://127.0.0.1:${port}/api/status`]);
+      assert.equal(status.status, 200, status.body);
+      pids.add(JSON.parse(status.body).pid);
+    }
+    assert.equal(pids.size, 2, 'requests answered by two processes');
+
+    await writeFile(join(dir, 'up.bin'), Buffer.alloc(100_000, 3));
+    const upload = await sftpBatch({
+      port: sftpPort,
+      user: 'wanda',
+      password: 'wanda-pw-123456',
+      batch: 'put up.bin\n',
+      cwd: dir,
+    });
+    assert.equal(upload.code, 0, upload.stderr);
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve()).once('error', reject);
+      client.connect({ host: '127.0.0.1', port: sftpPort, username: 'wanda', password: 'wanda-pw-123456' });
+    });
+    try {
+      // Every scrape and every session list is whole, whichever worker answers it (round-robin: both do).
+      for (let i = 0; i < 6; i++) {
+        const metrics = await curl([`http://127.0.0.1:${port}/metrics`]);
+        const bytes = metrics.body.match(
+          /^ferry_transfer_bytes_total\{direction="upload",protocol="sftp"\} (\d+)$/m,
+        );
+        assert.equal(bytes?.[1], '100000', metrics.body.slice(0, 2000));
+        assert.match(metrics.body, /^ferry_sessions\{protocol="ssh"\} 1$/m);
+        const sessions = JSON.parse((await curl([...auth, `http://127.0.0.1:${port}/api/sessions`])).body);
+        assert.deepEqual(
+          sessions.items.map((s: { username: string }) => s.username),
+          ['wanda'],
+        );
+      }
+    } finally {
+      client.end();
+    }
+    await serving.stop();
+  });
+
+  test('an --http-listen address in use stops serve with one line (exit 2)', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const address = holder.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const r = await runFerry([
+        'serve',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        '127.0.0.1',
+        '--sftp-port',
+        '0',
+        '--workers',
+        '1',
+        '--http-listen',
+        `127.0.0.1:${port}`,
+      ]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^ferry: cannot listen on 127\\.0\\.0\\.1:${port} \\(http\\.listen\\): EADDRINUSE`, 'm'),
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  test('admins add prints a one-time password; list, passwd and remove work; a bad role is refused', async () => {
+    const added = await runFerry(['admins', 'add', 'carol', '--role', 'auditor', '--data-dir', dataDir]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /one-time password \(shown only now\): \S{20}/);
+    const fromStdin = await runFerry(
+      ['admins', 'add', 'dave', '--role', 'admin', '--password-stdin', '--data-dir', dataDir],
+      'dave-long-passphrase\n',
+    );
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    assert.doesNotMatch(fromStdin.stdout, /one-time/);
+    const list = await runFerry(['admins', 'list', '--json', '--data-dir', dataDir]);
+    assert.deepEqual(
+      JSON.parse(list.stdout).map((a: { name: string; role: string }) => `${a.name}:${a.role}`),
+      ['carol:auditor', 'dave:admin', 'olga:operator'],
+    );
+    assert.equal(list.stdout.includes('argon2'), false);
+    const passwd = await runFerry(
+      ['admins', 'passwd', 'carol', '--password-stdin', '--data-dir', dataDir],
+      'carol-new-passphrase\n',
+    );
+    assert.equal(passwd.code, 0, passwd.stderr);
+    assert.equal((await runFerry(['admins', 'remove', 'carol', '--data-dir', dataDir])).code, 0);
+    const gone = await runFerry(['admins', 'remove', 'carol', '--data-dir', dataDir]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /no admin named carol/);
+    const audit = await runFerry(['audit', 'query', '--action', 'admin', '--json', '--data-dir', dataDir]);
+    const commands = audit.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .map((r: { detail: { command: string } }) => r.detail.command);
+    for (const expected of ['apikeys add', 'apikeys remove', 'admins add', 'admins passwd', 'admins remove'])
+      assert.ok(commands.includes(expected), `${expected} in the trail`);
+  });
+});
