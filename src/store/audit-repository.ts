@@ -1,8 +1,5 @@
 // AuditRepository over kysely: chain appends and prunes read the head and write in one exclusive transaction.
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely, Selectable } from 'kysely';
-import { FerryError } from '../errors.js';
-import { sql } from './kysely.js';
 import type { AuditLogTable, Database } from './schema.js';
 import type {
   AuditAction,
@@ -12,6 +9,7 @@ import type {
   AuditRecord,
   AuditRepository,
 } from './types.js';
+import { writeTransaction } from './write-transaction.js';
 
 export interface AuditRepositoryOptions {
   /**
@@ -25,8 +23,6 @@ export interface AuditRepositoryOptions {
   readonly isBusy: (err: unknown) => boolean;
 }
 
-/** Attempts at a write transaction while another process holds the lock (each waits the busy timeout too). */
-const WRITE_ATTEMPTS = 8;
 /** Rows per INSERT: 14 columns each, well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 64;
 
@@ -186,35 +182,7 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   /** One exclusive write transaction on one connection; retried while another process holds the lock. */
-  async #write<T>(body: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#db.connection().execute(async (conn) => {
-          let open = false;
-          try {
-            for (const statement of this.#options.beginWrite) {
-              await sql.raw(statement).execute(conn);
-              open = true;
-            }
-            const result = await body(conn);
-            await sql.raw('COMMIT').execute(conn);
-            return result;
-          } catch (err) {
-            if (!open) throw err;
-            try {
-              await sql.raw('ROLLBACK').execute(conn);
-            } catch (rollbackErr) {
-              throw new FerryError('ERR_IO', 'audit write failed and could not be rolled back', {
-                cause: new AggregateError([err, rollbackErr]),
-              });
-            }
-            throw err;
-          }
-        });
-      } catch (err) {
-        if (attempt >= WRITE_ATTEMPTS || !this.#options.isBusy(err)) throw err;
-        await delay(25 * attempt);
-      }
-    }
+  #write<T>(body: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return writeTransaction(this.#db, this.#options, body);
   }
 }
