@@ -124,6 +124,8 @@ export function watchDiskSpace(options: {
   readonly events: EventBus;
   readonly log: Logger;
   readonly read?: (path: string) => Promise<DiskSpaceReading>;
+  /** The first check waits for it (the server's `started` event comes first). */
+  readonly after?: Promise<unknown>;
 }): () => void {
   const { path, thresholdPercent, events, log } = options;
   const read = options.read ?? readDiskSpace;
@@ -166,7 +168,7 @@ export function watchDiskSpace(options: {
       });
     }
   };
-  void check();
+  void (options.after ?? Promise.resolve()).then(check);
   const timer = setInterval(() => void check(), options.intervalMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -353,8 +355,14 @@ export async function startFerry(
     }, HOST_KEY_POLL_MS);
     poll.unref();
     services.started('host key poll', () => clearInterval(poll));
+    // Background checks report only after the server announced itself started.
+    let announced!: () => void;
+    const afterStarted = new Promise<void>((resolve) => {
+      announced = resolve;
+    });
     if (config.diskSpaceLowPercent > 0) {
       const unwatchDisk = watchDiskSpace({
+        after: afterStarted,
         path: config.dataDir,
         thresholdPercent: config.diskSpaceLowPercent,
         intervalMs: config.diskSpaceCheckInterval * 1000,
@@ -370,6 +378,7 @@ export async function startFerry(
         list: () => ctx.store.pgpKeys.list(),
         warningDays: config.keyExpiryWarningDays,
         log,
+        after: afterStarted,
         onExpiring: ({ key, daysLeft }) =>
           void ctx.events.emit(
             systemEvent({
@@ -419,6 +428,7 @@ export async function startFerry(
         },
       }),
     );
+    announced();
     return {
       port: ssh.port,
       httpPort: http?.port,

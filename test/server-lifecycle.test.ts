@@ -121,6 +121,7 @@ describe('events as the single door', () => {
       'transfer scheduler',
       'host key poll',
       'disk space check',
+      'key expiry check',
     ]);
   });
 

@@ -34,6 +34,8 @@ export function watchKeyExpiry(options: {
   readonly log: Logger;
   readonly intervalMs?: number;
   readonly now?: () => Date;
+  /** The first check waits for it. */
+  readonly after?: Promise<unknown>;
 }): () => void {
   const now = options.now ?? (() => new Date());
   const check = async () => {
@@ -49,7 +51,7 @@ export function watchKeyExpiry(options: {
       options.log.error({ err }, 'cannot check keys for expiry');
     }
   };
-  void check();
+  void (options.after ?? Promise.resolve()).then(check);
   const timer = setInterval(() => void check(), options.intervalMs ?? DAY_MS);
   timer.unref();
   return () => clearInterval(timer);
