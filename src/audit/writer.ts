@@ -4,6 +4,7 @@ import type { AdminEvent, FerryEvent } from '../events/types.js';
 import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { AuditRecord, AuditRepository } from '../store/types.js';
+import { GroupCommit } from '../util/group-commit.js';
 import { type AuditAnchor, anchorFromCheckpoint, appendAnchor } from './anchors.js';
 import { type PendingAuditWrite, sealBatch } from './batch-seal.js';
 import type { AuditFields } from './chain.js';
@@ -65,8 +66,6 @@ export class AuditClosedError extends FerryError {
 export class AuditWriter {
   readonly #repository: AuditRepository;
   readonly #log: Logger;
-  readonly #flushDelayMs: number;
-  readonly #maxBatch: number;
   readonly #checkpointEveryRecords: number;
   readonly #loadSigner: (() => Promise<AuditSigner | undefined>) | undefined;
   readonly #anchorLog: string | undefined;
@@ -74,9 +73,7 @@ export class AuditWriter {
   readonly #health: HealthState | undefined;
   #signer: AuditSigner | undefined;
   #signerLoad: Promise<AuditSigner | undefined> | undefined;
-  #queue: PendingAuditWrite[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #draining: Promise<void> | undefined;
+  readonly #batches: GroupCommit<PendingAuditWrite>;
   /** Records this writer committed since it last saw a checkpoint commit (its own or none). */
   #sinceCheckpoint = 0;
   #checkpointQueued = false;
@@ -92,8 +89,11 @@ export class AuditWriter {
   constructor(options: AuditWriterOptions) {
     this.#repository = options.repository;
     this.#log = options.log;
-    this.#flushDelayMs = options.flushDelayMs ?? 5;
-    this.#maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.#batches = new GroupCommit({
+      flushDelayMs: options.flushDelayMs ?? 5,
+      maxBatch: options.maxBatch ?? 256,
+      commit: (batch) => this.#commitBatch(batch),
+    });
     this.#checkpointEveryRecords = options.checkpointEveryRecords ?? DEFAULT_CHECKPOINT_INTERVAL;
     this.#now = options.now ?? (() => new Date());
     this.#signer = options.signer;
@@ -162,8 +162,7 @@ export class AuditWriter {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ kind: 'entry', fields, resolve, reject });
-      this.#schedule();
+      this.#batches.push({ kind: 'entry', fields, resolve, reject });
     });
   }
 
@@ -180,8 +179,7 @@ export class AuditWriter {
     if (this.#closed) throw new AuditClosedError();
     if (!(await this.#resolveSigner())) throw new AuditUnsignedError();
     const record = await new Promise<AuditRecord | undefined>((resolve, reject) => {
-      this.#queue.push({ kind: 'checkpoint', resolve, reject });
-      this.#schedule();
+      this.#batches.push({ kind: 'checkpoint', resolve, reject });
     });
     if (!record) throw new AuditUnsignedError();
     return record;
@@ -189,9 +187,7 @@ export class AuditWriter {
 
   /** Commits everything queued so far. */
   flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    return this.#drain();
+    return this.#batches.flush();
   }
 
   /** Deletes records older than the retention period (the retention record names `actor`); the cut is signed, so a signer is needed. */
@@ -233,10 +229,10 @@ export class AuditWriter {
 
   /** Commits what is queued (and, with a signer, a closing checkpoint); later appends are refused. */
   async close(): Promise<void> {
-    if (this.#closed) return this.#draining;
+    if (this.#closed) return this.#batches.draining;
     clearInterval(this.#checkpointTimer);
     clearInterval(this.#retentionTimer);
-    if (this.#signer && this.#sinceCheckpoint + this.#queue.length > 0) this.#queueCheckpoint();
+    if (this.#signer && this.#sinceCheckpoint + this.#batches.queued > 0) this.#queueCheckpoint();
     this.#closed = true;
     await this.flush();
     // A checkpoint that fell due in the last batches without a signer is written once one is found.
@@ -277,7 +273,7 @@ export class AuditWriter {
     const done = () => {
       this.#checkpointQueued = false;
     };
-    this.#queue.push({
+    this.#batches.push({
       kind: 'due',
       resolve: done,
       reject: (err) => {
@@ -285,36 +281,6 @@ export class AuditWriter {
         this.#log.error({ err }, 'audit checkpoint failed');
       },
     });
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#queue.length >= this.#maxBatch) {
-      void this.flush();
-      return;
-    }
-    // While a batch commits, new records wait for the drain loop, which takes them next (group commit).
-    if (this.#timer || this.#draining) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#drain();
-    }, this.#flushDelayMs);
-  }
-
-  #drain(): Promise<void> {
-    if (this.#draining || this.#queue.length === 0) return this.#draining ?? Promise.resolve();
-    const run = async () => {
-      // Start after #draining is assigned: clearing it in `finally` must never precede setting it,
-      // or a stale settled promise would stay behind and every later record would wait forever.
-      await undefined;
-      try {
-        while (this.#queue.length > 0) await this.#commitBatch(this.#queue.splice(0, this.#maxBatch));
-      } finally {
-        this.#draining = undefined;
-      }
-    };
-    this.#draining = run();
-    return this.#draining;
   }
 
   async #commitBatch(batch: PendingAuditWrite[]): Promise<void> {

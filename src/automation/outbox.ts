@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FerryEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
+import { GroupCommit } from '../util/group-commit.js';
 import { ruleEventsOf } from './event-names.js';
 import { matches } from './match.js';
 import type { RuleCache } from './rule-cache.js';
@@ -59,22 +60,22 @@ export class OutboxWriter {
   readonly #deliveries: DeliveryRepository;
   readonly #rules: RuleCache;
   readonly #log: Logger;
-  readonly #flushDelayMs: number;
-  readonly #maxBatch: number;
   readonly #onEnqueued: (() => void) | undefined;
   readonly #now: () => Date;
-  #queue: Pending[] = [];
-  #queuedRows = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #draining: Promise<void> | undefined;
+  readonly #batches: GroupCommit<Pending>;
   #closed = false;
 
   constructor(options: OutboxWriterOptions) {
     this.#deliveries = options.deliveries;
     this.#rules = options.rules;
     this.#log = options.log;
-    this.#flushDelayMs = options.flushDelayMs ?? 2;
-    this.#maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.#batches = new GroupCommit({
+      flushDelayMs: options.flushDelayMs ?? 2,
+      maxBatch: options.maxBatch ?? 256,
+      // Batches are bounded by rows, not events: one event may match many rule actions.
+      weight: (p) => p.rows.length,
+      commit: (batch) => this.#commit(batch),
+    });
     this.#onEnqueued = options.onEnqueued;
     this.#now = options.now ?? (() => new Date());
   }
@@ -93,9 +94,7 @@ export class OutboxWriter {
   /** Queues rows for the next batch; resolves once the transaction holding them committed. */
   enqueue(rows: readonly NewDelivery[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ rows, resolve, reject });
-      this.#queuedRows += rows.length;
-      this.#schedule();
+      this.#batches.push({ rows, resolve, reject });
     });
   }
 
@@ -106,46 +105,7 @@ export class OutboxWriter {
   }
 
   flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    return this.#drain();
-  }
-
-  #schedule(): void {
-    if (this.#queuedRows >= this.#maxBatch) {
-      void this.flush();
-      return;
-    }
-    // While a batch commits, new rows wait for the drain loop, which takes them next (group commit).
-    if (this.#timer || this.#draining) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#drain();
-    }, this.#flushDelayMs);
-  }
-
-  #drain(): Promise<void> {
-    if (this.#draining || this.#queue.length === 0) return this.#draining ?? Promise.resolve();
-    const run = async () => {
-      await undefined;
-      try {
-        while (this.#queue.length > 0) {
-          const batch: Pending[] = [];
-          let rows = 0;
-          while (this.#queue.length > 0 && (batch.length === 0 || rows < this.#maxBatch)) {
-            const next = this.#queue.shift()!;
-            batch.push(next);
-            rows += next.rows.length;
-          }
-          this.#queuedRows -= rows;
-          await this.#commit(batch);
-        }
-      } finally {
-        this.#draining = undefined;
-      }
-    };
-    this.#draining = run();
-    return this.#draining;
+    return this.#batches.flush();
   }
 
   async #commit(batch: readonly Pending[]): Promise<void> {
