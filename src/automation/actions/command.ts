@@ -81,7 +81,8 @@ export function runCommand(
     const take = (chunk: Buffer) => {
       const room = COMMAND_OUTPUT_LIMIT - keptBytes;
       if (room > 0) {
-        const part = chunk.subarray(0, room);
+        // A copy, so the kept bytes do not pin the whole 64 KiB chunk they came in.
+        const part = Buffer.from(chunk.subarray(0, room));
         kept.push(part);
         keptBytes += part.length;
       }
