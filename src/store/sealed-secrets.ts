@@ -1,5 +1,7 @@
 // Counts what the store holds sealed with the master key, so a missing key is never replaced over it.
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
+// The CommonJS build store/kysely.ts loads: a value import from 'kysely' would load its ES build beside it.
+import { sql } from './kysely.js';
 import type { Database } from './schema.js';
 
 /** Rows with a sealed secret, per kind (host, client and OpenPGP private keys, partner passwords, TOTP secrets, webhook secrets of rules). */
