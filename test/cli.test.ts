@@ -258,6 +258,8 @@ test('serve --workers 2 shares the port between two processes and stops them all
   for (const argv of workerArgv) {
     // The old-generation floor that keeps V8 from collecting a transferring worker back to back.
     assert.ok(argv.includes('--initial-old-space-size=256'), `worker flags: ${argv.join(' ')}`);
+    // The young-generation cap that keeps an idle worker from holding 16 MB semi-spaces grown at start-up.
+    assert.ok(argv.includes('--max-semi-space-size=4'), `worker flags: ${argv.join(' ')}`);
   }
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'worker gone');
 });

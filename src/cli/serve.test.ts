@@ -7,7 +7,7 @@ test('workers forked by a compiled primary do not load tsx, whichever way it was
   const argv = ['--import', 'tsx', '--import=tsx/esm', '--loader', 'tsx', '--enable-source-maps'];
   const flags = workerExecArgv(argv, true);
   assert.deepEqual(
-    flags.filter((f) => !f.startsWith('--initial-old-space-size')),
+    flags.filter((f) => !/^--(initial-old|max-semi)-space-size/.test(f)),
     ['--enable-source-maps'],
   );
 });
@@ -19,5 +19,17 @@ test('workers of a primary running the TypeScript sources keep tsx, which they n
 
 test('workers get the old-generation floor unless the operator chose a heap size', () => {
   assert.ok(workerExecArgv([], true).some((f) => f.startsWith('--initial-old-space-size=')));
-  assert.deepEqual(workerExecArgv(['--max-old-space-size=512'], true), ['--max-old-space-size=512']);
+  const flags = workerExecArgv(['--max-old-space-size=512'], true);
+  assert.deepEqual(
+    flags.filter((f) => f.includes('old-space-size')),
+    ['--max-old-space-size=512'],
+  );
+});
+
+test('workers get the semi-space cap unless the operator chose a young-generation size', () => {
+  assert.ok(workerExecArgv([], true).includes('--max-semi-space-size=4'));
+  assert.deepEqual(workerExecArgv(['--max-semi-space-size=16', '--max-old-space-size=512'], true), [
+    '--max-semi-space-size=16',
+    '--max-old-space-size=512',
+  ]);
 });

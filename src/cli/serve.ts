@@ -138,12 +138,20 @@ async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
  */
 const WORKER_OLD_SPACE_FLOOR_MB = 256;
 
+/**
+ * Young-generation semi-space cap (MB) for workers. V8's default (16 MB on 64-bit) is reached while a worker loads
+ * its modules, and an idle worker never gives it back: ~10 MB of RSS per worker for nothing
+ * (docs/PERFORMANCE.md, idle memory; transfer throughput measured the same with the cap).
+ */
+const WORKER_SEMI_SPACE_MB = 4;
+
 /** True when this is the compiled dist/ (bin/ferry.js), false when tsx runs the TypeScript sources. */
 const RUNNING_COMPILED = import.meta.url.endsWith('.js');
 
 /**
  * The primary's node flags without tsx when running compiled (a worker that loaded it would spend ~60 MB and an
- * esbuild process on nothing), plus the old-generation floor unless the operator set heap sizes already.
+ * esbuild process on nothing), plus the old-generation floor and the semi-space cap unless the operator set
+ * those sizes already.
  */
 export function workerExecArgv(
   execArgv: readonly string[] = process.execArgv,
@@ -163,9 +171,14 @@ export function workerExecArgv(
     if (compiled && /^--(import|loader|experimental-loader)=tsx(\/|$)/.test(flag)) continue;
     flags.push(flag);
   }
+  // Each default only where the operator set nothing of its kind (flags or NODE_OPTIONS).
   const given = [...flags, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (given.some((flag) => /^--(initial|max)-old-space-size/.test(flag))) return flags;
-  return [...flags, `--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`];
+  const defaults: string[] = [];
+  if (!given.some((flag) => /^--(initial|max)-old-space-size/.test(flag)))
+    defaults.push(`--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`);
+  if (!given.some((flag) => /^--(min|max)-semi-space-size/.test(flag)))
+    defaults.push(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+  return [...flags, ...defaults];
 }
 
 /**
