@@ -1,0 +1,113 @@
+// What each process of `ferry serve --workers 2` loads. The primary only forks, supervises and relays: the
+// server, the store, the SSH and HTTP stacks must stay out of it, as their memory would stay for good (the
+// idle-memory target, docs/PERFORMANCE.md). The workers take kysely's CommonJS build only: a value import
+// from 'kysely' would load its ~260-file ES build beside it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FERRY_BIN } from './helpers/cli.js';
+
+// A module-resolution hook (on each process' loader thread; cluster workers inherit the flag) that prints every
+// module a process loads, with its pid.
+const HOOKS = `export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  process._rawDebug('LOADED ' + process.pid + ' ' + resolved.url);
+  return resolved;
+}`;
+const REGISTER = `import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}));`;
+
+/** What the primary takes from api/: the relay of the workers' gather requests and the HTTP API's start-up line. */
+const PRIMARY_API = ['dist/api/cluster-gather.js', 'dist/api/listen-address.js'];
+/** Modules of Ferry's (dist/) and packages that only serving needs. */
+const SERVING_ONLY = [
+  /^dist\/(server|context|health)\.js$/,
+  /^dist\/(api|ssh|sftp|scp|store|automation|transfers|audit|auth|key-manager|keys|vfs|core|admin)\//,
+  /^node_modules\/(kysely|better-sqlite3|ssh2|fastify|@fastify|prom-client|openpgp|nodemailer|croner)\//,
+];
+
+/** The modules each process of `serve --workers 2` loaded by the time it listened, by pid, and the primary's pid. */
+async function modulesByProcess(): Promise<{ primary: number; loaded: Map<number, Set<string>> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-serve-modules-'));
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        `data:text/javascript,${encodeURIComponent(REGISTER)}`,
+        FERRY_BIN,
+        'serve',
+        '--data-dir',
+        join(dir, 'data'),
+        '--listen',
+        '127.0.0.1',
+        '--sftp-port',
+        '0',
+        '--http-listen',
+        '127.0.0.1:0',
+        '--workers',
+        '2',
+      ],
+      { env: { ...process.env, FERRY_LOG_LEVEL: 'silent' } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`serve did not start:\n${stdout}`)), 60_000);
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (stdout.includes('HTTP API listening')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`serve exited (${code}):\n${stdout}`));
+        });
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const loaded = new Map<number, Set<string>>();
+    for (const m of stderr.matchAll(/^LOADED (\d+) file:\/\/(.*)$/gm)) {
+      const pid = Number(m[1]);
+      const set = loaded.get(pid) ?? new Set<string>();
+      set.add(m[2]!.replace(/^.*?\/(node_modules|dist|bin)\//, '$1/'));
+      loaded.set(pid, set);
+    }
+    return { primary: child.pid!, loaded };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('serve --workers 2: the primary loads no serving code, the workers no ES build of kysely', async () => {
+  const { primary, loaded } = await modulesByProcess();
+  const own = [...(loaded.get(primary) ?? [])];
+  assert.ok(own.includes('dist/cli/serve.js'), `the hook saw the primary: ${own.join(', ')}`);
+  assert.deepEqual(
+    own.filter((m) => !PRIMARY_API.includes(m) && SERVING_ONLY.some((re) => re.test(m))),
+    [],
+    'serving modules loaded by the primary',
+  );
+  const workers = [...loaded].filter(([pid, mods]) => pid !== primary && mods.has('dist/api/server.js'));
+  assert.equal(workers.length, 2, 'the hook saw both serving workers');
+  for (const [pid, mods] of workers) {
+    assert.ok(mods.has('dist/ssh/server.js'), `worker ${pid} serves SSH`);
+    assert.deepEqual(
+      [...mods].filter((m) => m.startsWith('node_modules/kysely/')),
+      [],
+      `worker ${pid} loaded kysely as ES modules`,
+    );
+  }
+});
