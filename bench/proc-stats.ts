@@ -1,8 +1,18 @@
 // Memory and CPU time of a server and all its descendant processes, read from /proc (RSS summed, PSS, utime+stime).
 import { readdir, readFile } from 'node:fs/promises';
 
+export interface ProcessMemory {
+  readonly pid: number;
+  /** VmRSS, bytes: every page the process maps, shared ones (the node binary, libraries) included. */
+  readonly rssBytes: number;
+  /** Pss, bytes: shared pages divided between the processes that map them. */
+  readonly pssBytes: number;
+}
+
 export interface TreeMemory {
   readonly processes: number;
+  /** Each process of the tree, the root first. */
+  readonly each: readonly ProcessMemory[];
   /** Sum of VmRSS over the tree, bytes (shared pages counted once per process, as `ps` would). */
   readonly rssBytes: number;
   /** Sum of Pss over the tree, bytes (shared pages split between the processes mapping them). */
@@ -77,11 +87,14 @@ async function kibField(path: string, field: string): Promise<number> {
 
 export async function treeMemory(root: number): Promise<TreeMemory> {
   const pids = await processTree(root);
-  let rssBytes = 0;
-  let pssBytes = 0;
+  const each: ProcessMemory[] = [];
   for (const pid of pids) {
-    rssBytes += await kibField(`/proc/${pid}/status`, 'VmRSS');
-    pssBytes += await kibField(`/proc/${pid}/smaps_rollup`, 'Pss');
+    each.push({
+      pid,
+      rssBytes: await kibField(`/proc/${pid}/status`, 'VmRSS'),
+      pssBytes: await kibField(`/proc/${pid}/smaps_rollup`, 'Pss'),
+    });
   }
-  return { processes: pids.length, rssBytes, pssBytes };
+  const sum = (field: 'rssBytes' | 'pssBytes') => each.reduce((total, p) => total + p[field], 0);
+  return { processes: pids.length, each, rssBytes: sum('rssBytes'), pssBytes: sum('pssBytes') };
 }

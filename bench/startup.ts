@@ -56,8 +56,22 @@ async function storeWithUsers(dataDir: string, count: number): Promise<void> {
   }
 }
 
-/** Starts `ferry serve --workers 2` on a fresh data dir and returns its tree's RSS once idle, MB. */
-async function idleServerMb(ctx: StartupContext, dataDir: string): Promise<number> {
+/** What an idle server holds, MB: summed over its processes, and per process (the primary first). */
+interface IdleMemory {
+  readonly rss: number;
+  readonly pss: number;
+  readonly each: string;
+}
+
+const MB = 2 ** 20;
+
+/**
+ * Starts `ferry serve --workers 2` on a fresh data dir and returns its processes' memory once idle. RSS counts
+ * pages shared between the processes (the node binary: ~40 MB each) once per process, as `ps` and `top` do;
+ * PSS divides them between the processes that map them, so it sums to what the server really occupies (and
+ * drops when other Node processes run on the machine, as they share the binary's pages too).
+ */
+async function idleServerMemory(ctx: StartupContext, dataDir: string): Promise<IdleMemory> {
   const child = ctx.cleanup.process(
     spawn(
       process.execPath,
@@ -72,6 +86,9 @@ async function idleServerMb(ctx: StartupContext, dataDir: string): Promise<numbe
         '0',
         '--workers',
         String(IDLE_WORKERS),
+        // The HTTP API runs, as on a default install, but on a free port: 8080 may be taken on this machine.
+        '--http-listen',
+        '127.0.0.1:0',
       ],
       { cwd: ctx.repo, detached: true, stdio: ['ignore', 'pipe', 'ignore'] },
     ),
@@ -105,7 +122,14 @@ async function idleServerMb(ctx: StartupContext, dataDir: string): Promise<numbe
     }
     const processes = median(samples.map((s) => s.processes));
     if (processes < IDLE_WORKERS + 1) throw new Error(`idle server has ${processes} processes`);
-    return median(samples.map((s) => s.rssBytes)) / 2 ** 20;
+    const last = samples.at(-1)!;
+    return {
+      rss: median(samples.map((s) => s.rssBytes)) / MB,
+      pss: median(samples.map((s) => s.pssBytes)) / MB,
+      each: last.each
+        .map((p) => `${(p.rssBytes / MB).toFixed(0)}/${(p.pssBytes / MB).toFixed(0)}`)
+        .join(' + '),
+    };
   } finally {
     await ctx.cleanup.stop(child, 10_000);
   }
@@ -151,12 +175,18 @@ export async function startup(ctx: StartupContext): Promise<Measurement[]> {
         `users list ${list.runs.ferry.at(-1)!.toFixed(2)} s`,
     );
   }
+  const pss: number[] = [];
   for (let run = 0; run < ctx.runs; run++) {
     // A fresh data dir each time: the first-run work (host keys, admin) is part of what a server holds on to.
     const dataDir = join(ctx.root, `startup-idle-${run}`);
     await mkdir(dataDir);
-    idle.runs.ferry.push(await idleServerMb(ctx, dataDir));
-    ctx.log(`  run ${run + 1}: ${idle.label}: ${idle.runs.ferry.at(-1)!.toFixed(0)} MB RSS`);
+    const memory = await idleServerMemory(ctx, dataDir);
+    idle.runs.ferry.push(memory.rss);
+    pss.push(memory.pss);
+    ctx.log(
+      `  run ${run + 1}: ${idle.label}: ${memory.rss.toFixed(0)} MB RSS, ${memory.pss.toFixed(0)} MB PSS ` +
+        `(RSS/PSS primary + workers: ${memory.each} MB)`,
+    );
   }
-  return [version, list, idle];
+  return [version, list, { ...idle, extra: { 'MB PSS': { ferry: median(pss), openssh: Number.NaN } } }];
 }
