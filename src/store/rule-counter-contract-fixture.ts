@@ -177,9 +177,16 @@ export function runRuleCounterContract(name: string, makeStore: RuleCounterStore
           throw new Error('no deliveries');
         },
       };
-      await assert.rejects(store.ruleCounters.record([hit(ruleId, 'user:bob', 2), broken], at(2)), /no deliveries/);
+      await assert.rejects(
+        store.ruleCounters.record([hit(ruleId, 'user:bob', 2), broken], at(2)),
+        /no deliveries/,
+      );
       assert.equal((await store.deliveries.list({})).length, 0);
-      assert.equal(await store.ruleCounters.keys(ruleId), 1, "bob's hit in the same call was rolled back too");
+      assert.equal(
+        await store.ruleCounters.keys(ruleId),
+        1,
+        "bob's hit in the same call was rolled back too",
+      );
       const [third] = await store.ruleCounters.record([hit(ruleId, 'user:alice', 3)], at(3));
       assert.deepEqual([third?.count, third?.fired], [3, true], 'the two earlier hits are still counted');
     }));

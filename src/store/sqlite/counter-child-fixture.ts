@@ -2,7 +2,8 @@
 import { openSqliteStore } from './sqlite-store.js';
 
 const [file, name, ruleText, countText] = process.argv.slice(2);
-if (!file || !name || !ruleText || !countText) throw new Error('usage: counter-child-fixture FILE NAME RULE N');
+if (!file || !name || !ruleText || !countText)
+  throw new Error('usage: counter-child-fixture FILE NAME RULE N');
 const ruleId = Number(ruleText);
 const store = await openSqliteStore(file);
 // Both children start when the parent says so, once both are ready, so their transactions interleave.

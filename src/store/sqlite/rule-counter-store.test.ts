@@ -45,7 +45,9 @@ test('two processes counting one user at once fire exactly once per five hits', 
         });
         proc.on('error', reject);
         proc.on('exit', (code) =>
-          code === 0 && fired !== undefined ? resolve(fired) : reject(new Error(`child ${i} exited with ${code}`)),
+          code === 0 && fired !== undefined
+            ? resolve(fired)
+            : reject(new Error(`child ${i} exited with ${code}`)),
         );
       }),
   );
