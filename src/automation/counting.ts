@@ -112,7 +112,7 @@ export function counterHit(
   };
 }
 
-/** `5 within 10m per user`, as `rules show`, `list` and `test` say it. */
+/** `5 events within 10m for one user`, as `rules show` and `rules test` say it. */
 export function describeCount(count: RuleCount): string {
-  return `${count.atLeast} within ${count.within} ${count.per === 'rule' ? 'in all' : `per ${count.per}`}`;
+  return `${count.atLeast} events within ${count.within} ${count.per === 'rule' ? 'in all' : `for one ${count.per}`}`;
 }

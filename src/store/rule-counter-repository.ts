@@ -66,7 +66,7 @@ export class KyselyRuleCounterRepository implements RuleCounterRepository {
       Number(created.numInsertedOrUpdatedRows ?? 0) > 0 ? await this.#makeRoom(trx, hit, cutoff) : 0;
     const row = await trx
       .selectFrom('rule_counters')
-      .select(['hits', 'last_at'])
+      .select('hits')
       .where('rule_id', '=', hit.ruleId)
       .where('key', '=', hit.key)
       .$if(this.#options.lockRows, (qb) => qb.forUpdate())
@@ -85,7 +85,7 @@ export class KyselyRuleCounterRepository implements RuleCounterRepository {
     }
     await trx
       .updateTable('rule_counters')
-      .set({ hits: JSON.stringify(times), last_at: row.last_at > lastAt ? row.last_at : lastAt })
+      .set({ hits: JSON.stringify(times), last_at: new Date(times.at(-1) ?? at).toISOString() })
       .where('rule_id', '=', hit.ruleId)
       .where('key', '=', hit.key)
       .execute();
