@@ -9,6 +9,7 @@ import { loggers } from '../logger.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { RuleCounterRepository, Store } from '../store/types.js';
 import { counterKey, formatDuration, parseDuration } from './counting.js';
+import { compileConditions } from './match.js';
 import { OutboxWriter } from './outbox.js';
 import { RuleCache } from './rule-cache.js';
 import { parseRuleDefinition } from './rule-schema.js';
@@ -261,4 +262,12 @@ test('a hostile name is stored as its hash, never cut short into another key', (
   assert.match(counterKey('user', long), /^user#sha256:[0-9a-f]{64}$/);
   assert.notEqual(counterKey('user', `${long}a`), counterKey('user', `${long}b`));
   assert.equal(counterKey('user', 'alice'), 'user:alice');
+});
+
+test('a stored count that could not be counted (edited by hand) makes the rule not compile, so it is skipped', () => {
+  const bad = (count: unknown) => () => compileConditions({ count } as never);
+  assert.throws(bad({ atLeast: 5, within: 'soon', per: 'user' }), /not a duration/);
+  assert.throws(bad({ atLeast: 0, within: '1m', per: 'user' }), /not a positive whole number/);
+  assert.throws(bad({ atLeast: 5, within: '1m', per: 'group' }), /must be one of user, address, path, rule/);
+  assert.doesNotThrow(bad({ atLeast: 5, within: '1m', per: 'path' }));
 });

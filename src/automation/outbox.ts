@@ -65,7 +65,7 @@ export function outboxPlan(event: FerryEvent, rules: RuleCache, now: Date = new 
       // A rule never fires on what its own actions did (a move's rename event): see rule-session.ts.
       if (firedByRule(rule.name, match.fields.sessionId) || !matches(rule, match.name, match.fields))
         continue;
-      const rowsOf = (extra: Record<string, string>, dedupeKey: string | undefined) =>
+      const rowsOf = (extra: Record<string, string> | undefined, dedupeKey: string | undefined) =>
         rule.actions.map((_action, actionIndex) => ({
           // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
           // A fact every process reports (a key expiring) gets one id everywhere: the store keeps the first.
@@ -73,10 +73,10 @@ export function outboxPlan(event: FerryEvent, rules: RuleCache, now: Date = new 
           ruleId: rule.id,
           actionIndex,
           eventName: match.name,
-          fields: { ...fields, ...extra },
+          fields: extra === undefined ? fields : { ...fields, ...extra },
         }));
       if (rule.conditions.count === undefined) {
-        rows.push(...rowsOf({}, match.dedupeKey));
+        rows.push(...rowsOf(undefined, match.dedupeKey));
         continue;
       }
       // Counted events are many reports: the firing gets fresh ids, not one event's dedupe key.
@@ -87,11 +87,6 @@ export function outboxPlan(event: FerryEvent, rules: RuleCache, now: Date = new 
     }
   }
   return { rows, hits };
-}
-
-/** The deliveries an event causes at once (rules without a `count`; see outboxPlan). */
-export function deliveriesFor(event: FerryEvent, rules: RuleCache): NewDelivery[] {
-  return outboxPlan(event, rules).rows;
 }
 
 export class OutboxWriter {

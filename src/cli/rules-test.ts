@@ -48,7 +48,7 @@ export function registerRulesTest(
   rules
     .command('test')
     .description(
-      'tell whether a rule fires for a sample event; with --run, run its actions once now (not retried, not recorded)',
+      'tell whether a rule fires for a sample event (a counting rule: whether it counts it); with --run, run its actions once now (not retried, not recorded)',
     )
     .argument('<name>', 'the rule')
     .option('--event <event>', "the sample event (default: the rule's first event)")
