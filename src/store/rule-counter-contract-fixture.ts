@@ -160,6 +160,20 @@ export function runRuleCounterContract(name: string, makeStore: RuleCounterStore
       assert.equal(kept?.count, 2);
     }));
 
+  test(`${name}: a rule whose conditions change counts from zero; other changes keep its counts`, () =>
+    withRule(async (store, ruleId) => {
+      await store.ruleCounters.record([hit(ruleId, 'user:alice', 0), hit(ruleId, 'user:alice', 1)], at(1));
+      const rule = await store.rules.get('brute');
+      assert.ok(rule);
+      await store.rules.update('brute', { ...rule, enabled: false, description: 'brute force' });
+      assert.equal(await store.ruleCounters.keys(ruleId), 1, 'switching it off keeps the counts');
+      await store.rules.update('brute', {
+        ...rule,
+        conditions: { count: { atLeast: 3, within: '2m', per: 'user' } },
+      });
+      assert.equal(await store.ruleCounters.keys(ruleId), 0);
+    }));
+
   test(`${name}: removing a rule removes its counters`, () =>
     withRule(async (store, ruleId) => {
       await store.ruleCounters.record([hit(ruleId, 'user:alice', 0)], at(0));
