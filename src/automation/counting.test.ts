@@ -201,7 +201,7 @@ test('no counter call for rules without a count, nor for events no rule wants', 
   assert.deepEqual(calls, { record: 1, enqueue: 1 }, 'a counted event is one counter call, no enqueue');
 });
 
-test('a burst of failures from several processes-worth of sessions is group-committed and counted exactly', async (t) => {
+test('a burst of 100 failures of four users is group-committed, and each user fires at every fifth', async (t) => {
   const { bus, calls, deliveries } = await setUp(t, [
     { conditions: { count: { atLeast: 5, within: '1h' } } },
   ]);

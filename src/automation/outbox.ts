@@ -14,6 +14,7 @@ import type {
   DeliveryRepository,
   NewDelivery,
   RuleCounterRepository,
+  RuleRecord,
 } from './types.js';
 
 export interface OutboxWriterOptions {
@@ -47,12 +48,32 @@ export interface OutboxPlan {
   readonly hits: CounterHit[];
 }
 
+/** Appends one delivery per action of `rule` for an event with `fields`. */
+function pushDeliveries(
+  rows: NewDelivery[],
+  rule: RuleRecord,
+  eventName: NewDelivery['eventName'],
+  fields: Readonly<Record<string, string>>,
+  dedupeKey: string | undefined,
+): void {
+  rule.actions.forEach((_action, actionIndex) => {
+    // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
+    // A fact every process reports (a key expiring) gets one id everywhere: the store keeps the first.
+    const id = dedupeKey === undefined ? randomUUID() : `${dedupeKey}:${rule.id}:${actionIndex}`;
+    rows.push({ id, ruleId: rule.id, actionIndex, eventName, fields });
+  });
+}
+
 /**
  * The deliveries an event causes: one per action of each enabled rule that matches it (or a fact derived from
  * it). A counting rule (a `count` condition) gives a hit instead; its deliveries are stored when the count is
  * reached (see counting.ts), so a rule without one never costs a counter write.
  */
-export function outboxPlan(event: FerryEvent, rules: RuleCache, now: Date = new Date()): OutboxPlan {
+export function outboxPlan(
+  event: FerryEvent,
+  rules: RuleCache,
+  now: () => Date = () => new Date(),
+): OutboxPlan {
   const rows: NewDelivery[] = [];
   const hits: CounterHit[] = [];
   for (const match of ruleEventsOf(event)) {
@@ -65,24 +86,22 @@ export function outboxPlan(event: FerryEvent, rules: RuleCache, now: Date = new 
       // A rule never fires on what its own actions did (a move's rename event): see rule-session.ts.
       if (firedByRule(rule.name, match.fields.sessionId) || !matches(rule, match.name, match.fields))
         continue;
-      const rowsOf = (extra: Record<string, string> | undefined, dedupeKey: string | undefined) =>
-        rule.actions.map((_action, actionIndex) => ({
-          // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
-          // A fact every process reports (a key expiring) gets one id everywhere: the store keeps the first.
-          id: dedupeKey === undefined ? randomUUID() : `${dedupeKey}:${rule.id}:${actionIndex}`,
-          ruleId: rule.id,
-          actionIndex,
-          eventName: match.name,
-          fields: extra === undefined ? fields : { ...fields, ...extra },
-        }));
       if (rule.conditions.count === undefined) {
-        rows.push(...rowsOf(undefined, match.dedupeKey));
+        pushDeliveries(rows, rule, match.name, fields, match.dedupeKey);
         continue;
       }
-      // Counted events are many reports: the firing gets fresh ids, not one event's dedupe key.
-      const hit = counterHit(rule, match.fields, now, (extra) =>
-        rowsOf(extra as Record<string, string>, undefined),
-      );
+      // Counted events are many reports: a firing gets fresh ids, never one event's dedupe key.
+      const hit = counterHit(rule, match.fields, now(), (extra) => {
+        const fired: NewDelivery[] = [];
+        pushDeliveries(
+          fired,
+          rule,
+          match.name,
+          { ...fields, ...(extra as Record<string, string>) },
+          undefined,
+        );
+        return fired;
+      });
       if (hit) hits.push(hit);
     }
   }
@@ -122,7 +141,7 @@ export class OutboxWriter {
    */
   readonly listener = (event: FerryEvent): Promise<void> | undefined => {
     if (this.#closed || this.#rules.idle) return undefined;
-    const { rows, hits } = outboxPlan(event, this.#rules, this.#now());
+    const { rows, hits } = outboxPlan(event, this.#rules, this.#now);
     if (rows.length === 0 && hits.length === 0) return undefined;
     return this.enqueue(rows, hits);
   };
