@@ -261,6 +261,11 @@ test('the documented examples run as commands, and importing their file afterwar
   const env = { ...process.env, FERRY_LOG_LEVEL: 'silent', ACME_HOOK_SECRET: SECRET };
   const { stdout } = await promisify(execFile)('bash', ['-c', script], { env });
   assert.equal(stdout.split('\n').filter((l) => l.includes(' added: ')).length, 7, stdout);
+  // The shipped "alert on 5 failed logins for one user" is a counting rule.
+  assert.match(
+    stdout,
+    /^rule failed-logins added: on login-failed, once 5 events within 10m for one user → email/m,
+  );
 
   const file = join(dir, 'rules.yaml');
   await writeFile(file, await docsBlock('yaml'));
@@ -575,5 +580,98 @@ test('rules test tells whether a rule fires for a sample, and --run sends its si
   } finally {
     await receiver.close();
     await ok(['rules', 'remove', 'probe']);
+  }
+});
+
+test('a counting rule is added, shown, listed, tested, changed and cleared; bad counts are one line, nothing saved', async () => {
+  const receiver = await startWebhookReceiver(SECRET);
+  try {
+    const added = await ok(
+      [
+        ...['rules', 'add', 'brute', '--on', 'login-failed', '--count', '5', '--within', '600s'],
+        ...['--action', 'webhook', '--url', receiver.url, '--secret-stdin'],
+      ],
+      SECRET,
+    );
+    assert.match(
+      added,
+      /^rule brute added: on login-failed, once 5 events within 10m for one user → webhook/,
+    );
+    assert.match(
+      await ok(['rules', 'show', 'brute']),
+      /^when: +once 5 events within 10m for one user \(then counts again\)$/m,
+    );
+    assert.match(await ok(['rules', 'list']), /^brute +login-failed ×5\/10m per user +webhook +yes$/m);
+    assert.deepEqual(JSON.parse(await ok(['rules', 'show', 'brute', '--json'])).conditions, {
+      count: { atLeast: 5, per: 'user', within: '10m' },
+    });
+
+    // One sample counts but never fires the rule alone; --run sends what the fifth would.
+    const tested = await ok(['rules', 'test', 'brute', '--user', 'alice']);
+    assert.match(
+      tested,
+      /^rule brute counts login-failed of \S+ by alice: it fires once 5 events within 10m for one user arrive \(here user alice\), never for one event alone$/m,
+    );
+    assert.match(tested, /would run: webhook POST/);
+    await ok(['rules', 'test', 'brute', '--user', 'alice', '--run']);
+    const data = receiver.received[0]?.body.data;
+    assert.deepEqual([data?.count, data?.within, data?.key], ['5', '10m', 'alice']);
+
+    assert.equal(await ok(['rules', 'set', 'brute', '--within', '30m']), 'rule brute changed: conditions\n');
+    assert.equal(
+      await ok(['rules', 'set', 'brute', '--per', 'address', '--count', '3']),
+      'rule brute changed: conditions\n',
+    );
+    assert.match(
+      await ok(['rules', 'show', 'brute']),
+      /^when: +once 3 events within 30m for one address \(then counts again\)$/m,
+    );
+    const bySource = await ferry(['rules', 'test', 'brute', '--source', '192.0.2.9']);
+    assert.match(bySource.stdout, /\(here address 192\.0\.2\.9\)/);
+
+    const before = await ok(['rules', 'list', '--json']);
+    const refused: [string[], RegExp][] = [
+      [['--count', '1', '--within', '1m'], /^ferry: conditions\.count\.atLeast: must be at least 2/],
+      [['--count', '5'], /^ferry: --count needs --within, e\.g\. --within 10m\n$/],
+      [['--within', '5m'], /^ferry: --within and --per need --count N/],
+      [['--count', '5', '--within', '5min'], /^ferry: conditions\.count\.within: '5min' is not a duration/],
+      [
+        ['--count', '5', '--within', '40d'],
+        /^ferry: conditions\.count\.within: a window of 40d is out of range/,
+      ],
+      [
+        ['--count', '5', '--within', '1m', '--per', 'group'],
+        /^ferry: conditions\.count\.per: must be one of user, address, path, rule\n$/,
+      ],
+      [['--count', '5x', '--within', '1m'], /^ferry: --count must be a whole number/],
+    ];
+    for (const [flags, message] of refused) {
+      const r = await ferry([
+        'rules',
+        'add',
+        'bad',
+        '--on',
+        'login-failed',
+        ...flags,
+        '--action',
+        'email',
+        '--to',
+        'a@b.example',
+      ]);
+      assert.notEqual(r.code, 0, flags.join(' '));
+      assert.match(r.stderr, message, flags.join(' '));
+    }
+    const hook = await ferry([
+      ...['rules', 'add', 'bad', '--on', 'pre-upload', '--count', '5', '--within', '1m'],
+      ...['--action', 'command', '--command', '/bin/true'],
+    ]);
+    assert.match(hook.stderr, /^ferry: conditions\.count: cannot count pre-upload events\n$/);
+    assert.equal(await ok(['rules', 'list', '--json']), before, 'nothing was saved');
+
+    assert.equal(await ok(['rules', 'set', 'brute', '--clear', 'count']), 'rule brute changed: conditions\n');
+    assert.match(await ok(['rules', 'show', 'brute']), /^when: +always$/m);
+  } finally {
+    await receiver.close();
+    await ok(['rules', 'remove', 'brute']);
   }
 });

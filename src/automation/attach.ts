@@ -17,7 +17,12 @@ export async function attachRuleOutbox(options: {
 }): Promise<{ close(): Promise<void> }> {
   const rules = new RuleCache({ rules: options.store.rules, log: options.log });
   await rules.refresh(true);
-  const outbox = new OutboxWriter({ deliveries: options.store.deliveries, rules, log: options.log });
+  const outbox = new OutboxWriter({
+    deliveries: options.store.deliveries,
+    counters: options.store.ruleCounters,
+    rules,
+    log: options.log,
+  });
   const unsubscribe = options.events.subscribe(outbox.listener);
   return {
     close: async () => {

@@ -31,6 +31,14 @@ export const TEMPLATE_FIELDS = [
   'freePercent',
   /** When the key of a key-expiring event expires (ISO 8601). */
   'expiresAt',
+  /** Counting rules only (a `count` condition): events counted when the rule fired (its threshold). */
+  'count',
+  /** Counting rules: the window, as written (`10m`). */
+  'within',
+  /** Counting rules: what was counted by: the user name, address or path ('' when counted per rule). */
+  'key',
+  /** Counting rules: when the oldest counted event happened (ISO 8601). */
+  'since',
 ] as const;
 export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
 export type EventFields = Partial<Record<TemplateField, string>>;

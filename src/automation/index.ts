@@ -112,7 +112,13 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     retry: timing.retry,
   });
   const wake = () => worker.wake();
-  const outbox = new OutboxWriter({ deliveries: store.deliveries, rules, log, onEnqueued: wake });
+  const outbox = new OutboxWriter({
+    deliveries: store.deliveries,
+    counters: store.ruleCounters,
+    rules,
+    log,
+    onEnqueued: wake,
+  });
   const unsubscribe = events.subscribe(outbox.listener);
   const scheduler = new RuleScheduler({ rules, deliveries: store.deliveries, log, onEnqueued: wake });
   worker.start();

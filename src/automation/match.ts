@@ -1,9 +1,10 @@
-// Whether a rule fires for an event: its event names and every condition (globs, protocols, size, status, CIDRs, time window).
+// Whether a rule matches an event: its event names and every condition (globs, protocols, size, status, CIDRs, time window).
 import { BlockList, isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 import { globToRegExp } from '../transfers/glob.js';
+import { parseDuration } from './counting.js';
 import type { EventFields } from './event-names.js';
-import type { RuleConditions, RuleDefinition } from './types.js';
+import { COUNT_KEYS, type RuleConditions, type RuleCount, type RuleDefinition } from './types.js';
 
 /** Extra facts about the event's user that are not event fields (groups, once users have them). */
 export interface MatchContext {
@@ -155,7 +156,22 @@ export function compileConditions(conditions: RuleConditions): Test {
       return test(Number.isNaN(at.getTime()) ? new Date() : at);
     });
   }
+  if (c.count !== undefined) checkCount(c.count);
   return (fields, context) => tests.every((t) => t(fields, context));
+}
+
+/**
+ * A `count` is no test here: the outbox counts the events that pass the other conditions in the store (see
+ * counting.ts). A stored one that could not be counted (edited by hand) is refused like a bad glob.
+ */
+function checkCount(count: RuleCount): void {
+  if (!Number.isInteger(count.atLeast) || count.atLeast < 1)
+    throw new InvalidArgumentError(`count threshold ${String(count.atLeast)} is not a positive whole number`);
+  if (!(COUNT_KEYS as readonly string[]).includes(count.per))
+    throw new InvalidArgumentError(
+      `count per '${String(count.per)}' must be one of ${COUNT_KEYS.join(', ')}`,
+    );
+  parseDuration(count.within);
 }
 
 const compiled = new WeakMap<RuleConditions, Test>();

@@ -3,14 +3,24 @@ import { randomUUID } from 'node:crypto';
 import type { FerryEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { GroupCommit } from '../util/group-commit.js';
+import { counterHit } from './counting.js';
 import { ruleEventsOf } from './event-names.js';
 import { matches } from './match.js';
 import type { RuleCache } from './rule-cache.js';
 import { firedByRule } from './rule-session.js';
-import type { DeliveryRepository, NewDelivery } from './types.js';
+import type {
+  CounterHit,
+  CounterOutcome,
+  DeliveryRepository,
+  NewDelivery,
+  RuleCounterRepository,
+  RuleRecord,
+} from './types.js';
 
 export interface OutboxWriterOptions {
   readonly deliveries: DeliveryRepository;
+  /** The shared counters of counting rules (the store's `ruleCounters`); serving processes always pass it. */
+  readonly counters?: RuleCounterRepository;
   readonly rules: RuleCache;
   readonly log: Logger;
   /** Longest an event's rows wait for company before their batch is committed (default 2 ms). */
@@ -24,6 +34,7 @@ export interface OutboxWriterOptions {
 
 interface Pending {
   readonly rows: readonly NewDelivery[];
+  readonly hits: readonly CounterHit[];
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -31,9 +42,40 @@ interface Pending {
 /** Commit attempts for one batch (the store retries busy locks itself). */
 const BATCH_ATTEMPTS = 3;
 
-/** The deliveries an event causes: one per action of each enabled rule that matches it (or a fact derived from it). */
-export function deliveriesFor(event: FerryEvent, rules: RuleCache): NewDelivery[] {
+/** What an event causes: deliveries to store now, and hits of counting rules (which fire in the store). */
+export interface OutboxPlan {
+  readonly rows: NewDelivery[];
+  readonly hits: CounterHit[];
+}
+
+/** Appends one delivery per action of `rule` for an event with `fields`. */
+function pushDeliveries(
+  rows: NewDelivery[],
+  rule: RuleRecord,
+  eventName: NewDelivery['eventName'],
+  fields: Readonly<Record<string, string>>,
+  dedupeKey: string | undefined,
+): void {
+  rule.actions.forEach((_action, actionIndex) => {
+    // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
+    // A fact every process reports (a key expiring) gets one id everywhere: the store keeps the first.
+    const id = dedupeKey === undefined ? randomUUID() : `${dedupeKey}:${rule.id}:${actionIndex}`;
+    rows.push({ id, ruleId: rule.id, actionIndex, eventName, fields });
+  });
+}
+
+/**
+ * The deliveries an event causes: one per action of each enabled rule that matches it (or a fact derived from
+ * it). A counting rule (a `count` condition) gives a hit instead; its deliveries are stored when the count is
+ * reached (see counting.ts), so a rule without one never costs a counter write.
+ */
+export function outboxPlan(
+  event: FerryEvent,
+  rules: RuleCache,
+  now: () => Date = () => new Date(),
+): OutboxPlan {
   const rows: NewDelivery[] = [];
+  const hits: CounterHit[] = [];
   for (const match of ruleEventsOf(event)) {
     const candidates = rules.forEvent(match.name);
     if (candidates.length === 0) continue;
@@ -44,36 +86,49 @@ export function deliveriesFor(event: FerryEvent, rules: RuleCache): NewDelivery[
       // A rule never fires on what its own actions did (a move's rename event): see rule-session.ts.
       if (firedByRule(rule.name, match.fields.sessionId) || !matches(rule, match.name, match.fields))
         continue;
-      rule.actions.forEach((_action, actionIndex) => {
-        // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
-        // A fact every process reports (a key expiring) gets one id everywhere: the store keeps the first.
-        const id =
-          match.dedupeKey === undefined ? randomUUID() : `${match.dedupeKey}:${rule.id}:${actionIndex}`;
-        rows.push({ id, ruleId: rule.id, actionIndex, eventName: match.name, fields });
+      if (rule.conditions.count === undefined) {
+        pushDeliveries(rows, rule, match.name, fields, match.dedupeKey);
+        continue;
+      }
+      // Counted events are many reports: a firing gets fresh ids, never one event's dedupe key.
+      const hit = counterHit(rule, match.fields, now(), (extra) => {
+        const fired: NewDelivery[] = [];
+        pushDeliveries(
+          fired,
+          rule,
+          match.name,
+          { ...fields, ...(extra as Record<string, string>) },
+          undefined,
+        );
+        return fired;
       });
+      if (hit) hits.push(hit);
     }
   }
-  return rows;
+  return { rows, hits };
 }
 
 export class OutboxWriter {
   readonly #deliveries: DeliveryRepository;
+  readonly #counters: RuleCounterRepository | undefined;
   readonly #rules: RuleCache;
   readonly #log: Logger;
   readonly #onEnqueued: (() => void) | undefined;
   readonly #now: () => Date;
   readonly #batches: GroupCommit<Pending>;
   #closed = false;
+  readonly #evictionWarned = new Map<number, number>();
 
   constructor(options: OutboxWriterOptions) {
     this.#deliveries = options.deliveries;
+    this.#counters = options.counters;
     this.#rules = options.rules;
     this.#log = options.log;
     this.#batches = new GroupCommit({
       flushDelayMs: options.flushDelayMs ?? 2,
       maxBatch: options.maxBatch ?? 256,
       // Batches are bounded by rows, not events: one event may match many rule actions.
-      weight: (p) => p.rows.length,
+      weight: (p) => p.rows.length + p.hits.length,
       commit: (batch) => this.#commit(batch),
     });
     this.#onEnqueued = options.onEnqueued;
@@ -86,15 +141,15 @@ export class OutboxWriter {
    */
   readonly listener = (event: FerryEvent): Promise<void> | undefined => {
     if (this.#closed || this.#rules.idle) return undefined;
-    const rows = deliveriesFor(event, this.#rules);
-    if (rows.length === 0) return undefined;
-    return this.enqueue(rows);
+    const { rows, hits } = outboxPlan(event, this.#rules, this.#now);
+    if (rows.length === 0 && hits.length === 0) return undefined;
+    return this.enqueue(rows, hits);
   };
 
-  /** Queues rows for the next batch; resolves once the transaction holding them committed. */
-  enqueue(rows: readonly NewDelivery[]): Promise<void> {
+  /** Queues rows (and counter hits) for the next batch; resolves once the transactions holding them committed. */
+  enqueue(rows: readonly NewDelivery[], hits: readonly CounterHit[] = []): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#batches.push({ rows, resolve, reject });
+      this.#batches.push({ rows, hits, resolve, reject });
     });
   }
 
@@ -108,11 +163,34 @@ export class OutboxWriter {
     return this.#batches.flush();
   }
 
+  /** Warns (once a minute per rule) when a rule's counters are full and its least recently hit keys are dropped. */
+  #counted(hits: readonly CounterHit[], outcomes: readonly CounterOutcome[]): void {
+    outcomes.forEach((outcome, i) => {
+      const hit = hits[i];
+      if (!hit || outcome.evicted === 0) return;
+      const now = Date.now();
+      if ((this.#evictionWarned.get(hit.ruleId) ?? 0) > now - 60_000) return;
+      this.#evictionWarned.set(hit.ruleId, now);
+      const rule = this.#rules.byId(hit.ruleId)?.name ?? hit.ruleId;
+      this.#log.warn(
+        { rule, maxKeys: hit.maxKeys, evicted: outcome.evicted },
+        'counting rule holds the most keys it may: the least recently counted are forgotten (many distinct users, addresses or paths within its window)',
+      );
+    });
+  }
+
   async #commit(batch: readonly Pending[]): Promise<void> {
     const rows = batch.flatMap((p) => p.rows);
+    const hits = batch.flatMap((p) => p.hits);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#deliveries.enqueue(rows, this.#now());
+        // Two transactions; a retry after the second failed stores the rows again, which the store skips (same ids).
+        if (rows.length > 0) await this.#deliveries.enqueue(rows, this.#now());
+        if (hits.length > 0) {
+          if (!this.#counters)
+            throw new Error('this outbox has no rule counters: counting rules cannot fire here');
+          this.#counted(hits, await this.#counters.record(hits, this.#now()));
+        }
         break;
       } catch (err) {
         if (attempt < BATCH_ATTEMPTS) {
@@ -122,7 +200,11 @@ export class OutboxWriter {
         }
         // Lost to the outbox: the log keeps what they were, so an operator can replay them by hand.
         this.#log.error(
-          { err, lost: rows.map((r) => ({ rule: r.ruleId, event: r.eventName, fields: r.fields })) },
+          {
+            err,
+            lost: rows.map((r) => ({ rule: r.ruleId, event: r.eventName, fields: r.fields })),
+            lostCounts: hits.map((h) => ({ rule: h.ruleId, key: h.key, at: h.at })),
+          },
           'rule deliveries could not be stored',
         );
         for (const p of batch) p.reject(err);

@@ -3,9 +3,11 @@ import { isIP } from 'node:net';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
+import { formatDuration, MAX_COUNT, parseDuration } from './counting.js';
 import { templateFields } from './template.js';
 import {
   type AnyRuleEventName,
+  COUNT_KEYS,
   PRE_OPERATION_EVENTS,
   RULE_EVENTS,
   type RuleAction,
@@ -127,6 +129,27 @@ const timeWindowSchema = z.preprocess(
     .refine((w) => w.from !== w.to, 'is empty: from equals to'),
 );
 
+/** `{ atLeast: 5, within: 10m, per: user }`: the window as text or seconds, stored in its shortest spelling. */
+const countSchema = z.strictObject(
+  {
+    atLeast: z
+      .number(required('a number'))
+      .int('must be a whole number')
+      .min(2, 'must be at least 2 (a rule without count fires on every event)')
+      .max(MAX_COUNT, `must be at most ${MAX_COUNT}`),
+    within: z.union([z.string(), z.number()], required("a duration like '10m'")).transform((value, ctx) => {
+      try {
+        return formatDuration(parseDuration(value));
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+    per: z.enum(COUNT_KEYS, { error: `must be one of ${COUNT_KEYS.join(', ')}` }).default('user'),
+  },
+  { error: "must be { atLeast: N, within: '10m', per: user|address|path|rule }" },
+);
+
 export const ruleConditionsSchema = z
   .strictObject({
     users: list(glob()).optional(),
@@ -140,6 +163,7 @@ export const ruleConditionsSchema = z
     status: z.enum(['ok', 'failed'], { error: 'must be ok or failed' }).optional(),
     sources: list(text().refine(isCidr, 'must be an IP address or CIDR, e.g. 10.0.0.0/8')).optional(),
     timeWindow: timeWindowSchema.optional(),
+    count: countSchema.optional(),
   })
   .refine((c) => c.minSize === undefined || c.maxSize === undefined || c.minSize <= c.maxSize, {
     message: 'minSize is larger than maxSize',
@@ -298,6 +322,17 @@ export const ruleDefinitionSchema = ruleInputSchema.superRefine((r, ctx) => {
       } catch (err) {
         issue('schedule', `'${r.schedule}' is not a cron expression: ${(err as Error).message}`);
       }
+    }
+  }
+  if (r.conditions.count !== undefined) {
+    // A hook answers one operation now; a schedule tick is no event the outbox matches: neither can be counted.
+    const uncounted = r.events.filter((e) => PRE_EVENTS.includes(e) || e === 'schedule');
+    if (uncounted.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['conditions', 'count'],
+        message: `cannot count ${uncounted.join(', ')} events`,
+      });
     }
   }
   if (pre.length > 0) {

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Secret } from '../util/secret.js';
 import type { ActionRunners } from './actions/index.js';
+import { countedValue, describeCount } from './counting.js';
 import type { EventFields } from './event-names.js';
 import { matches } from './match.js';
 import type { ActionOutcome, AnyRuleEventName, DeliveryRecord, RuleAction, RuleRecord } from './types.js';
@@ -82,7 +83,37 @@ export async function runRuleActions(
   return results;
 }
 
-/** Whether the rule fires for the sample (its events and every condition). */
+/** Whether the rule fires for the sample (its events and every condition; a counting rule: counts it). */
 export function ruleFires(rule: RuleRecord, eventName: AnyRuleEventName, fields: EventFields): boolean {
   return matches(rule, eventName, fields);
+}
+
+/**
+ * For a counting rule whose conditions hold for the sample: whether the sample counts (an event without the
+ * counted field counts toward nothing), a line saying why one event is not enough, and the sample's fields as
+ * a firing would carry them (`{{count}}`, `{{within}}`, `{{key}}`, `{{since}}`), for `rules test --run`.
+ */
+export function countedSample(
+  rule: RuleRecord,
+  fields: EventFields,
+): { readonly counts: boolean; readonly note: string; readonly fields: EventFields } | undefined {
+  const count = rule.conditions.count;
+  if (count === undefined) return undefined;
+  const value = countedValue(count, fields);
+  if (value === undefined) {
+    const field = count.per === 'address' ? 'remoteAddress' : count.per;
+    return { counts: false, note: `the event has no ${field} to count by`, fields };
+  }
+  const by = count.per === 'rule' ? '' : ` (here ${count.per} ${value})`;
+  return {
+    counts: true,
+    note: `it fires once ${describeCount(count)} arrive${by}, never for one event alone`,
+    fields: {
+      ...fields,
+      count: String(count.atLeast),
+      within: count.within,
+      key: value,
+      since: fields.at ?? new Date().toISOString(),
+    },
+  };
 }

@@ -3,7 +3,7 @@ import type { DeliveryRecord, RuleAction, RuleRecord } from '../store/automation
 import type { Secret } from '../util/secret.js';
 
 export type * from '../store/automation-types.js';
-export { PRE_OPERATION_EVENTS, RULE_EVENTS } from '../store/automation-types.js';
+export { COUNT_KEYS, PRE_OPERATION_EVENTS, RULE_EVENTS } from '../store/automation-types.js';
 
 /** What an action reports after one attempt. A thrown error is a failed attempt with its message. */
 export interface ActionOutcome {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { RulePatch } from '../admin/rules.js';
 import { parseTimeWindow } from '../automation/rule-schema.js';
-import type { RuleAction, RuleRecord } from '../store/automation-types.js';
+import type { RuleAction, RuleCount, RuleRecord } from '../store/automation-types.js';
 import { CliError } from './common.js';
 
 export interface RuleFlags {
@@ -17,6 +17,9 @@ export interface RuleFlags {
   status?: string;
   source?: string[];
   timeWindow?: string;
+  count?: string;
+  within?: string;
+  per?: string;
   cron?: string;
   hookTimeout?: string;
   onHookFailure?: string;
@@ -86,6 +89,15 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
       '--time-window <window>',
       "only at these local times: 'HH:MM-HH:MM' with optional days, e.g. '08:00-18:00 mon-fri'",
     )
+    .option(
+      '--count <n>',
+      'fire only once N matching events arrive within --within (per user unless --per), then count again from zero',
+    )
+    .option('--within <duration>', 'with --count: the window, e.g. 90s, 10m, 2h, 1d (at most 30d)')
+    .option(
+      '--per <what>',
+      'with --count: count per user (default), address, path, or rule (all events together)',
+    )
     .option('--cron <expr>', "with --on schedule: when it fires, e.g. '0 3 * * *' (5 or 6 fields, croner)")
     .option('--hook-timeout <ms>', 'pre-* rules: longest wait for the answer (default 5000)')
     .option(
@@ -134,7 +146,7 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
   else {
     cmd.option(
       '--clear <fields>',
-      'remove settings, comma-separated: path, user, group, protocol, size, status, source, time-window, cron, description, hook-timeout, on-hook-failure, max-attempts',
+      'remove settings, comma-separated: path, user, group, protocol, size, status, source, time-window, count, cron, description, hook-timeout, on-hook-failure, max-attempts',
     );
   }
   return cmd;
@@ -173,8 +185,23 @@ function timeWindow(value: string | undefined) {
   }
 }
 
+/**
+ * The `count` condition the flags give: `--count` and `--within` together (on `set`, either one changes the
+ * rule's count and keeps the rest); undefined when no count flag was given.
+ */
+function countFrom(f: RuleFlags, before?: RuleCount): Record<string, unknown> | undefined {
+  if (f.count === undefined && f.within === undefined && f.per === undefined) return undefined;
+  const atLeast = integer('--count', f.count) ?? before?.atLeast;
+  const within = f.within ?? before?.within;
+  if (atLeast === undefined)
+    throw new CliError('--within and --per need --count N (how many events fire the rule)', 2);
+  if (within === undefined) throw new CliError('--count needs --within, e.g. --within 10m', 2);
+  const per = f.per ?? before?.per;
+  return { atLeast, within, ...(per !== undefined ? { per } : {}) };
+}
+
 /** The conditions the flags set (absent flags: absent keys). */
-function conditionsFrom(f: RuleFlags): Record<string, unknown> {
+function conditionsFrom(f: RuleFlags, before?: RuleCount): Record<string, unknown> {
   const c: Record<string, unknown> = {
     users: f.user,
     groups: f.group,
@@ -185,6 +212,7 @@ function conditionsFrom(f: RuleFlags): Record<string, unknown> {
     status: f.status,
     sources: f.source,
     timeWindow: timeWindow(f.timeWindow),
+    count: countFrom(f, before),
   };
   return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined));
 }
@@ -272,6 +300,7 @@ const CLEARABLE: Readonly<Record<string, string>> = {
   status: 'conditions.status',
   source: 'conditions.sources',
   'time-window': 'conditions.timeWindow',
+  count: 'conditions.count',
   cron: 'schedule',
   description: 'description',
   'hook-timeout': 'hookTimeoutMs',
@@ -286,7 +315,7 @@ const CLEARABLE: Readonly<Record<string, string>> = {
 export function rulePatchFromFlags(rule: RuleRecord, f: RuleFlags): RulePatch {
   const patch: Record<string, unknown> = { ...hookFields(f) };
   if (f.on !== undefined) patch.events = list(f.on);
-  const conditions: Record<string, unknown> = conditionsFrom(f);
+  const conditions: Record<string, unknown> = conditionsFrom(f, rule.conditions.count);
   for (const name of list(f.clear) ?? []) {
     const fields = CLEARABLE[name];
     if (!fields)

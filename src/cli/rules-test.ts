@@ -48,7 +48,7 @@ export function registerRulesTest(
   rules
     .command('test')
     .description(
-      'tell whether a rule fires for a sample event; with --run, run its actions once now (not retried, not recorded)',
+      'tell whether a rule fires for a sample event (a counting rule: whether it counts it); with --run, run its actions once now (not retried, not recorded)',
     )
     .argument('<name>', 'the rule')
     .option('--event <event>', "the sample event (default: the rule's first event)")
@@ -72,13 +72,27 @@ export function registerRulesTest(
       const overrides = sampleOverrides(f);
       const exitCode = await withContext(opts(cmd), async (ctx) => {
         const rule = await ctx.admin.rules.get(name);
-        const { sampleFields, ruleFires, runRuleActions } = await import('../automation/rule-test.js');
+        const { countedSample, sampleFields, ruleFires, runRuleActions } = await import(
+          '../automation/rule-test.js'
+        );
         const sample = sampleFields(rule, f.event as AnyRuleEventName | undefined, overrides);
-        const fires = ruleFires(rule, sample.name, sample.fields);
+        const matched = ruleFires(rule, sample.name, sample.fields);
+        // A counting rule counts the sample rather than firing for it: say so, and that one is not enough.
+        const counted = matched ? countedSample(rule, sample.fields) : undefined;
+        const fires = matched && counted?.counts !== false;
+        const verb = counted
+          ? counted.counts
+            ? 'counts'
+            : 'does not count'
+          : fires
+            ? 'fires for'
+            : 'does not fire for';
         process.stdout.write(
-          `rule ${rule.name} ${fires ? 'fires' : 'does not fire'} for ${sample.name} of ${sample.fields.path} by ${sample.fields.user}` +
+          `rule ${rule.name} ${verb} ${sample.name} of ${sample.fields.path} by ${sample.fields.user}` +
+            `${counted ? `: ${counted.note}` : ''}` +
             `${rule.enabled ? '' : ' (the rule is disabled: it fires only once enabled)'}\n`,
         );
+        const fields = counted?.fields ?? sample.fields;
         if (!f.run) {
           if (fires)
             for (const a of rule.actions) process.stdout.write(`  would run: ${describeAction(a)}\n`);
@@ -103,7 +117,7 @@ export function registerRulesTest(
           },
         });
         try {
-          const results = await runRuleActions(rule, sample.name, sample.fields, set.runners, secret);
+          const results = await runRuleActions(rule, sample.name, fields, set.runners, secret);
           for (const r of results) {
             const code = r.outcome.responseCode !== undefined ? ` (${r.outcome.responseCode})` : '';
             const why = r.outcome.ok ? '' : `: ${r.outcome.error ?? 'failed'}`;

@@ -6,6 +6,7 @@ import { cliActor } from '../admin/actor.js';
 import type { DeliveryHistory, RuleInput } from '../admin/rules.js';
 import { ruleView } from '../admin/rules.js';
 import { rulesFileFormat } from '../admin/rules-file.js';
+import { describeCount } from '../automation/counting.js';
 import type { DeliveryAttempt, RuleAction, RuleRecord } from '../store/automation-types.js';
 import {
   CliError,
@@ -55,6 +56,7 @@ function describeConditions(r: RuleRecord): string {
       `at ${c.timeWindow.from}-${c.timeWindow.to}${c.timeWindow.days ? ` ${c.timeWindow.days.join(',')}` : ''}`,
     );
   }
+  if (c.count) parts.push(`once ${describeCount(c.count)} (then counts again)`);
   return parts.length > 0 ? parts.join('; ') : 'always';
 }
 
@@ -135,7 +137,9 @@ export function registerRulesCommand(program: Command): void {
     .addHelpText(
       'after',
       example(`  printf '%s' "$SECRET" | ferry rules add partner-in --on upload --path '/outbound/acme/**' \\
-      --action webhook --url https://hooks.example.com/ferry --secret-stdin`),
+      --action webhook --url https://hooks.example.com/ferry --secret-stdin
+  ferry rules add brute-force --on login-failed --count 5 --within 10m --per user \\
+      --action email --to security@example.com --subject '{{count}} failed logins for {{key}}'`),
     )
     .action(async (name: string, f: RuleFlags, cmd: Command) => {
       const input = ruleInputFromFlags(name, f);
@@ -143,7 +147,7 @@ export function registerRulesCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         const rule = await ctx.admin.rules.add(cliActor(), input as RuleInput, secret);
         process.stdout.write(
-          `rule ${rule.name} added${rule.enabled ? '' : ' (disabled)'}: on ${rule.events.join(',')}${rule.schedule ? ` '${rule.schedule}'` : ''} → ${rule.actions.map(describeAction).join('; ')}\n`,
+          `rule ${rule.name} added${rule.enabled ? '' : ' (disabled)'}: on ${rule.events.join(',')}${rule.schedule ? ` '${rule.schedule}'` : ''}${rule.conditions.count ? `, once ${describeCount(rule.conditions.count)}` : ''} → ${rule.actions.map(describeAction).join('; ')}\n`,
         );
       });
     });
@@ -190,8 +194,11 @@ export function registerRulesCommand(program: Command): void {
         process.stdout.write('NAME             EVENTS                   ACTIONS                  ENABLED\n');
         for (const r of all) {
           const actions = r.actions.map((a) => a.kind).join(',');
+          // A counting rule says so beside its events: `login-failed ×5/10m per user`.
+          const count = r.conditions.count;
+          const events = `${r.events.join(',')}${count ? ` ×${count.atLeast}/${count.within}${count.per === 'rule' ? '' : ` per ${count.per}`}` : ''}`;
           process.stdout.write(
-            `${r.name.padEnd(16)} ${r.events.join(',').padEnd(24)} ${actions.padEnd(24)} ${r.enabled ? 'yes' : 'no'}\n`,
+            `${r.name.padEnd(16)} ${events.padEnd(24)} ${actions.padEnd(24)} ${r.enabled ? 'yes' : 'no'}\n`,
           );
         }
       });

@@ -113,6 +113,11 @@ export class KyselyRuleRepository implements RuleRepository {
     secretSealed?: string | null,
   ): Promise<RuleRecord | undefined> {
     const row = await writeTransaction(this.#db, this.#options, async (trx) => {
+      const before = await trx
+        .selectFrom('rules')
+        .select('conditions')
+        .where('name', '=', name)
+        .executeTakeFirst();
       const updated = await trx
         .updateTable('rules')
         .set({
@@ -123,7 +128,11 @@ export class KyselyRuleRepository implements RuleRepository {
         .where('name', '=', name)
         .returningAll()
         .executeTakeFirst();
-      if (updated) await bumpVersion(trx);
+      if (!updated) return updated;
+      await bumpVersion(trx);
+      // Changed conditions count from zero: a count kept across a new window, key or filter would mean neither.
+      if (before?.conditions !== updated.conditions)
+        await trx.deleteFrom('rule_counters').where('rule_id', '=', updated.id).execute();
       return updated;
     });
     return row ? toRule(row) : undefined;

@@ -67,6 +67,23 @@ export interface RuleConditions {
   readonly sources?: readonly string[];
   /** Local time window, `HH:MM-HH:MM` (may wrap midnight), with optional weekdays `mon,tue,...`. */
   readonly timeWindow?: { readonly from: string; readonly to: string; readonly days?: readonly string[] };
+  /** A threshold, checked after every other condition held: see RuleCount. */
+  readonly count?: RuleCount;
+}
+
+/** What a counting rule counts its events by: one user, one client address, one path, or the whole rule. */
+export const COUNT_KEYS = ['user', 'address', 'path', 'rule'] as const;
+export type CountKey = (typeof COUNT_KEYS)[number];
+
+/**
+ * The rule fires once when `atLeast` matching events with the same `per` value arrive within `within` (a
+ * sliding window); those events are then forgotten, so the next `atLeast` fire it again.
+ */
+export interface RuleCount {
+  readonly atLeast: number;
+  /** A duration: a whole number and a unit, `90s`, `10m`, `2h`, `1d` (stored in its shortest exact form). */
+  readonly within: string;
+  readonly per: CountKey;
 }
 
 export interface WebhookAction {
@@ -269,4 +286,47 @@ export interface DeliveryRepository {
    * its id and attempt history. Undefined when there is no such delivery or it is running right now.
    */
   redeliver(id: string, now: Date): Promise<DeliveryRecord | undefined>;
+}
+
+/** One matching event of a counting rule, for the shared counter (RuleCounterRepository.record). */
+export interface CounterHit {
+  readonly ruleId: number;
+  /** What is counted (the counted field's value, qualified by what it is: `user:alice`); at most 512 characters. */
+  readonly key: string;
+  /** When the event happened (its `at`). */
+  readonly at: Date;
+  readonly atLeast: number;
+  readonly withinMs: number;
+  /** Keys a rule may hold at once; the least recently hit go first (a spray of fresh names cannot grow the table). */
+  readonly maxKeys: number;
+  /**
+   * The deliveries stored, in the same transaction, when this hit makes the count reach `atLeast`: given the
+   * count and when the oldest counted event happened.
+   */
+  readonly fire: (count: number, since: Date) => readonly NewDelivery[];
+}
+
+export interface CounterOutcome {
+  /** Events counted for the key within the window, this one included. */
+  readonly count: number;
+  /** True when this hit reached `atLeast`: its deliveries were stored (due at `now`) and the key starts over. */
+  readonly fired: boolean;
+  /** Keys of the rule dropped to stay within `maxKeys` (their counts are lost: worth a warning). */
+  readonly evicted: number;
+}
+
+/**
+ * Counters of counting rules, shared by every process through the store (so `serve --workers N` counts one
+ * user's failures across all of them).
+ */
+export interface RuleCounterRepository {
+  /**
+   * Records the hits in order, in one write transaction: each prunes its key's events older than its window,
+   * counts itself, and when the count reaches `atLeast` stores `fire()`'s deliveries and clears the key. A key
+   * new to its rule first drops the rule's keys whose window has passed, then the least recently hit beyond
+   * `maxKeys`.
+   */
+  record(hits: readonly CounterHit[], now: Date): Promise<CounterOutcome[]>;
+  /** How many keys a rule holds counts for (for tests and diagnostics). */
+  keys(ruleId: number): Promise<number>;
 }

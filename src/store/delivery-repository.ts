@@ -63,6 +63,39 @@ function toAttempt(row: Selectable<DeliveryAttemptsTable>): DeliveryAttempt {
   };
 }
 
+/**
+ * Inserts outbox rows, pending and due at `now`, inside the caller's write transaction (the counters of counting
+ * rules store a firing's deliveries with the count); a row whose id exists is skipped. Returns how many were new.
+ */
+export async function insertDeliveries(
+  trx: Kysely<Database>,
+  deliveries: readonly NewDelivery[],
+  now: Date,
+): Promise<number> {
+  const at = now.toISOString();
+  const rows = deliveries.map((d) => ({
+    id: d.id,
+    rule_id: d.ruleId,
+    action_index: d.actionIndex,
+    event_name: d.eventName,
+    fields: JSON.stringify(d.fields),
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: at,
+    created_at: at,
+  }));
+  let inserted = 0;
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+    const result = await trx
+      .insertInto('deliveries')
+      .values(rows.slice(i, i + INSERT_CHUNK))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
+  }
+  return inserted;
+}
+
 export class KyselyDeliveryRepository implements DeliveryRepository {
   readonly #db: Kysely<Database>;
   readonly #options: DeliveryRepositoryOptions;
@@ -82,30 +115,7 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
 
   async enqueue(deliveries: readonly NewDelivery[], now: Date): Promise<number> {
     if (deliveries.length === 0) return 0;
-    const at = now.toISOString();
-    const rows = deliveries.map((d) => ({
-      id: d.id,
-      rule_id: d.ruleId,
-      action_index: d.actionIndex,
-      event_name: d.eventName,
-      fields: JSON.stringify(d.fields),
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: at,
-      created_at: at,
-    }));
-    return writeTransaction(this.#db, this.#options, async (trx) => {
-      let inserted = 0;
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const result = await trx
-          .insertInto('deliveries')
-          .values(rows.slice(i, i + INSERT_CHUNK))
-          .onConflict((oc) => oc.column('id').doNothing())
-          .executeTakeFirst();
-        inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
-      }
-      return inserted;
-    });
+    return writeTransaction(this.#db, this.#options, (trx) => insertDeliveries(trx, deliveries, now));
   }
 
   /** Ids of due deliveries: pending and due, or running under a lease that ended (its holder died). */

@@ -334,6 +334,26 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Counting rules ("5 failed logins for one user within 10 minutes"): one row per rule and counted key,
+  // shared by every process. Removing a rule removes its counters.
+  '0011_rule_counters': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('rule_counters')
+        .addColumn('rule_id', 'integer', (c) => c.notNull().references('rules.id').onDelete('cascade'))
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('hits', 'text', (c) => c.notNull())
+        .addColumn('last_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('rule_counters_pk', ['rule_id', 'key'])
+        .execute();
+      // Pruning a rule's expired keys and evicting its least recently hit ones read by rule and time.
+      await db.schema
+        .createIndex('rule_counters_last')
+        .on('rule_counters')
+        .columns(['rule_id', 'last_at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -234,6 +234,16 @@ export interface DeliveriesTable {
   finished_at: string | null;
 }
 
+/** The events a counting rule has counted for one key within its window (see RuleCounterRepository). */
+export interface RuleCountersTable {
+  rule_id: number;
+  key: string;
+  /** JSON array of the counted events' times (epoch milliseconds), at most the rule's threshold less one. */
+  hits: string;
+  /** ISO time of the newest hit: the window has passed for the whole key once this is older than it. */
+  last_at: string;
+}
+
 export interface DeliveryAttemptsTable {
   id: Generated<number>;
   delivery_id: string;
@@ -271,6 +281,7 @@ export interface Database {
   rule_version: RuleVersionTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
+  rule_counters: RuleCountersTable;
   api_admins: ApiAdminsTable;
   api_sessions: ApiSessionsTable;
   api_keys: ApiKeysTable;

@@ -2,7 +2,7 @@
 // other modules import from store/, so each domain's records (in the files below) are re-exported here.
 import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from './api-types.js';
 import type { AuditRepository } from './audit-types.js';
-import type { DeliveryRepository, RuleRepository } from './automation-types.js';
+import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from './automation-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
 import type { AccountSecurityRepository, DefenderRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
@@ -29,6 +29,8 @@ export interface Store {
   readonly transferRuns: TransferRunRepository;
   readonly rules: RuleRepository;
   readonly deliveries: DeliveryRepository;
+  /** The shared counters of counting rules (`count` condition). */
+  readonly ruleCounters: RuleCounterRepository;
   /** REST API administrator accounts and API keys. */
   readonly apiAdmins: ApiAdminRepository;
   readonly apiKeys: ApiKeyRepository;

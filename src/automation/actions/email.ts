@@ -32,6 +32,10 @@ const DEFAULT_BODY_FIELDS = [
   ['Subject', 'subject'],
   ['Actor', 'actor'],
   ['Reason', 'reason'],
+  // A counting rule's firing: how many events, within which window, since when.
+  ['Count', 'count'],
+  ['Within', 'within'],
+  ['Since', 'since'],
 ] as const;
 
 export const DEFAULT_EMAIL_SUBJECT = '[Ferry] {{event}} {{status}} {{user}} {{path}} {{error}}';

@@ -19,6 +19,7 @@ import {
 } from '../key-repositories.js';
 import { Kysely, Migrator, SqliteDialect } from '../kysely.js';
 import { migrationProvider } from '../migrations.js';
+import { KyselyRuleCounterRepository } from '../rule-counter-repository.js';
 import type { Database } from '../schema.js';
 import { countSealedSecrets } from '../sealed-secrets.js';
 import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';
@@ -167,6 +168,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     transferRuns: new KyselyTransferRunRepository(db),
     rules: new KyselyRuleRepository(db, writes),
     deliveries: new KyselyDeliveryRepository(db, { ...writes, skipLocked: false }),
+    ruleCounters: new KyselyRuleCounterRepository(db, { ...writes, lockRows: false }),
     apiAdmins: new KyselyApiAdminRepository(db),
     apiKeys: new KyselyApiKeyRepository(db),
     apiSessions: new KyselyApiSessionRepository(db),
