@@ -57,15 +57,17 @@ test('encrypt and decrypt rules store the keys as fingerprints and show what the
   ]);
   await ok([
     ...['rules', 'add', 'open-in', '--on', 'upload', '--path', '/in/*.pgp', '--action', 'decrypt'],
-    ...['--verify', partnerFpr.toLowerCase(), '--target', '/clear/{{name}}.txt'],
+    ...['--verify', partnerFpr.toLowerCase(), '--decrypt-with', 'ferry', '--target', '/clear/{{name}}.txt'],
   ]);
   const opened = JSON.parse(await ok(['rules', 'show', 'open-in', '--json']));
   assert.deepEqual(opened.actions, [
-    { kind: 'decrypt', verifyWith: [partnerFpr], target: '/clear/{{name}}.txt' },
+    { kind: 'decrypt', decryptWith: [ferryFpr], verifyWith: [partnerFpr], target: '/clear/{{name}}.txt' },
   ]);
   assert.match(
     await ok(['rules', 'show', 'open-in']),
-    new RegExp(`decrypt, signature by ${partnerFpr} required, into /clear/\\{\\{name\\}\\}\\.txt`),
+    new RegExp(
+      `decrypt with ${ferryFpr}, signature by ${partnerFpr} required, into /clear/\\{\\{name\\}\\}\\.txt`,
+    ),
   );
   // Changing the action's flags keeps it an encrypt action, keys resolved again.
   await ok(['rules', 'set', 'seal-out', '--armor']);
@@ -92,6 +94,10 @@ test('bad encrypt and decrypt rules are refused with one line, and nothing is sa
   );
   await refused(['--action', 'encrypt', '--encrypt-to', 'bank', '--verify', 'bank'], /--verify is not used/);
   await refused(['--action', 'decrypt', '--verify', 'nosuch'], /verifyWith: no OpenPGP key named nosuch/);
+  await refused(
+    ['--action', 'decrypt', '--decrypt-with', 'bank'],
+    /decryptWith: OpenPGP key bank has no private half, so Ferry cannot decrypt with it/,
+  );
   await refused(['--action', 'encrypt', '--encrypt-to', 'bank', '--target', 'relative'], /target/);
   const login = await ferry(['rules', 'add', 'bad', '--on', 'login', '--action', 'decrypt']);
   assert.match(login.stderr, /decrypt needs a file event/);

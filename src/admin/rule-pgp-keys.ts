@@ -44,6 +44,13 @@ export async function resolvePgpKeys(
   }
   return {
     ...action,
+    ...(action.decryptWith
+      ? {
+          decryptWith: await Promise.all(
+            action.decryptWith.map((r) => fingerprint(r, 'decryptWith', 'decrypt')),
+          ),
+        }
+      : {}),
     ...(action.verifyWith
       ? { verifyWith: await Promise.all(action.verifyWith.map((r) => fingerprint(r, 'verifyWith'))) }
       : {}),

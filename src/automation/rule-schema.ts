@@ -267,6 +267,7 @@ const encryptSchema = z.strictObject({
 
 const decryptSchema = z.strictObject({
   kind: z.literal('decrypt'),
+  decryptWith: list(pgpKey).optional(),
   verifyWith: list(pgpKey).optional(),
   target: targetTemplate.optional(),
   removeSource: z.boolean().optional(),

@@ -45,6 +45,7 @@ export interface RuleFlags {
   signWith?: string;
   armor?: boolean;
   verify?: string[];
+  decryptWith?: string[];
   removeSource?: boolean;
   clear?: string;
 }
@@ -64,7 +65,7 @@ const ACTION_FLAGS: Readonly<Record<string, readonly (keyof RuleFlags)[]>> = {
   'run-job': ['job'],
   retention: ['runAs', 'under', 'olderThanDays', 'keepFiles', 'moveTo', 'dryRun'],
   encrypt: ['target', 'runAs', 'encryptTo', 'signWith', 'armor', 'removeSource'],
-  decrypt: ['target', 'runAs', 'verify', 'removeSource'],
+  decrypt: ['target', 'runAs', 'verify', 'decryptWith', 'removeSource'],
 };
 const ALL_ACTION_FLAGS = [...new Set(Object.values(ACTION_FLAGS).flat())];
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -148,6 +149,11 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
     .option('--sign-with <key>', 'encrypt: sign with this OpenPGP key (Ferry must hold its private half)')
     .option('--armor', 'encrypt: ASCII-armored output ({{path}}.asc instead of {{path}}.pgp)')
     .option('--verify <key>', 'decrypt: require a valid signature by this OpenPGP key (repeatable)', collect)
+    .option(
+      '--decrypt-with <key>',
+      'decrypt: only this private OpenPGP key may decrypt (repeatable; default: every key Ferry holds)',
+      collect,
+    )
     .option('--remove-source', 'encrypt, decrypt: remove the source file once the output is complete');
   if (mode === 'add') cmd.option('--disabled', 'store the rule switched off (ferry rules enable NAME later)');
   else {
@@ -257,6 +263,7 @@ function actionFields(kind: string, f: RuleFlags): Record<string, unknown> {
     signWith: f.signWith,
     armor: f.armor,
     verifyWith: f.verify,
+    decryptWith: f.decryptWith,
     removeSource: f.removeSource,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));

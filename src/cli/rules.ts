@@ -36,7 +36,7 @@ export function describeAction(a: RuleAction): string {
     case 'encrypt':
       return `encrypt to ${a.encryptTo.join(', ')}${a.signWith ? `, signed by ${a.signWith}` : ''}${a.armor ? ', armored' : ''} into ${a.target ?? `{{path}}${a.armor ? '.asc' : '.pgp'}`}${a.removeSource ? ', source removed' : ''}${a.user ? ` as ${a.user}` : ''}`;
     case 'decrypt':
-      return `decrypt${a.verifyWith ? `, signature by ${a.verifyWith.join(' or ')} required,` : ''} into ${a.target ?? 'the name without .pgp/.gpg/.asc'}${a.removeSource ? ', source removed' : ''}${a.user ? ` as ${a.user}` : ''}`;
+      return `decrypt${a.decryptWith ? ` with ${a.decryptWith.join(' or ')}` : ''}${a.verifyWith ? `, signature by ${a.verifyWith.join(' or ')} required,` : ''} into ${a.target ?? 'the name without .pgp/.gpg/.asc'}${a.removeSource ? ', source removed' : ''}${a.user ? ` as ${a.user}` : ''}`;
     default:
       return `${a.kind}${a.target ? ` to ${a.target}` : ''}${a.user ? ` as ${a.user}` : ''}`;
   }

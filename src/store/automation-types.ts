@@ -138,6 +138,8 @@ export interface PgpEncryptAction {
 /** Decrypts the event's OpenPGP file (to its name without .pgp/.gpg/.asc unless `target`), optionally verified. */
 export interface PgpDecryptAction {
   readonly kind: 'decrypt';
+  /** Only these private keys (fingerprints) may decrypt; default: every key Ferry holds a private half of. */
+  readonly decryptWith?: readonly string[];
   /** A valid signature by one of these (fingerprints) is required. */
   readonly verifyWith?: readonly string[];
   readonly target?: string;

@@ -225,3 +225,21 @@ test('a key removed from the Key Manager since the rule was saved fails the acti
   assert.match(outcome.error ?? '', /no OpenPGP key/);
   assert.equal(existsSync(join(home, 'late.txt.pgp')), false);
 });
+
+test("decryptWith limits which of Ferry's keys may open a message: one for another key is refused", async () => {
+  const home = join(homes.homesDir, 'alice');
+  const other = await manager.generate({ name: 'other', email: 'other@example.com' });
+  await writeFile(join(homes.base, 'for-ferry.txt'), `${MARKER}-scoped\n`);
+  const made = await partner.run([
+    ...['--trust-model', 'always', '--encrypt', '--recipient', ferryFpr],
+    ...['--output', join(home, 'for-ferry.pgp'), join(homes.base, 'for-ferry.txt')],
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const scoped = await run({ kind: 'decrypt', decryptWith: [other.fingerprint] }, '/for-ferry.pgp');
+  assert.equal(scoped.outcome.ok, false);
+  assert.equal(scoped.outcome.permanent, true);
+  assert.equal(existsSync(join(home, 'for-ferry')), false);
+  const allowed = await run({ kind: 'decrypt', decryptWith: [ferryFpr] }, '/for-ferry.pgp');
+  assert.equal(allowed.outcome.ok, true, allowed.outcome.error);
+  assert.equal(await readFile(join(home, 'for-ferry'), 'utf8'), `${MARKER}-scoped\n`);
+});

@@ -142,6 +142,7 @@ async function decrypt(
   let signer: string | undefined;
   try {
     ({ signer } = await decryptInto(from, to, keys, {
+      ...(action.decryptWith ? { decryptWith: action.decryptWith } : {}),
       ...(action.verifyWith ? { verifyWith: action.verifyWith } : {}),
     }));
   } catch (err) {
