@@ -14,7 +14,7 @@ import { GNUPG22_COMPATIBLE, readKeyObjects } from './pgp.js';
  *
  * Message (RFC 4880): PKESK packet(s) from openpgp.encryptSessionKey, then an SEIPD packet (tag 18, version 1)
  * whose body is AES-256-CFB (all-zero IV, no resync) over:
- *   16 random bytes | their last 2 repeated | literal packet (tag 11, 'b', no name, date) | MDC packet (tag 19:
+ *   16 random bytes | their last 2 repeated | literal packet (tag 11, 'b', no name, now) | MDC packet (tag 19:
  *   SHA-1 over everything before it, including its own two header bytes 0xD3 0x14).
  * Both the SEIPD and the literal packet use partial body lengths of 2^16 (a stream's length is not known
  * ahead); their last part has a definite length, possibly zero, which GnuPG and openpgp.js accept.
@@ -59,9 +59,11 @@ export class SeipdWriter {
     const prefix = randomBytes(BLOCK + 2);
     prefix.copy(prefix, BLOCK, BLOCK - 2, BLOCK);
     this.#inner(prefix);
-    // Literal header: a partial length (written with the first part), 'b'inary, empty file name, date 0.
+    // Literal header: a partial length (written with the first part), 'b'inary, empty file name, the time now
+    // (what openpgp.js writes too; GnuPG shows it as the file's date).
     this.#literal[0] = 0x62;
-    this.#literal.fill(0, 1, 6);
+    this.#literal[1] = 0;
+    this.#literal.writeUInt32BE(Math.floor(Date.now() / 1000), 2);
     this.#literalLength = 6;
   }
 
