@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Cleanup } from './cleanup.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
+import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
 import {
@@ -45,6 +46,7 @@ const SCENARIOS = [
   'listing',
   'rules',
   'storage',
+  'pgp',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -109,7 +111,7 @@ const QUICK: Plan = {
   rulesRuns: 2,
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -292,6 +294,7 @@ async function main(): Promise<number> {
             cleanup,
             plain: ferry,
             workers,
+            cpuProfileDir,
             client: { key, cleanup },
             source,
             clientDir,
@@ -299,6 +302,33 @@ async function main(): Promise<number> {
             log,
           })),
         );
+      }
+
+      if (only.has('pgp')) {
+        if (await gpgAvailable()) {
+          log(
+            `PGP encrypt folder: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs, vs a plain folder`,
+          );
+          const path = join(clientDir, 'pgp.bin');
+          const source = {
+            path,
+            bytes: plan.singleBytes,
+            sha256: await writeRandomFile(path, plan.singleBytes),
+          };
+          measurements.push(
+            ...(await pgpEncryptFolder({
+              repo,
+              dataDir: join(root, 'ferry-data'),
+              root,
+              ferry,
+              client: { key, cleanup },
+              source,
+              warmUpPath: await smallFile(clientDir),
+              runs: plan.singleRuns,
+              log,
+            })),
+          );
+        } else log('PGP encrypt folder: skipped, gpg is not installed (it checks what was stored)');
       }
 
       if (receivers) {
@@ -378,6 +408,13 @@ async function main(): Promise<number> {
   } finally {
     if (!interrupted) await cleanup.run();
   }
+}
+
+/** A 1 MiB file for unmeasured warm-up transfers. */
+async function smallFile(dir: string): Promise<string> {
+  const path = join(dir, 'small.bin');
+  await writeRandomFile(path, MIB);
+  return path;
 }
 
 /** The servers' logs are about to be deleted with the temp dir: show their ends, where the reason usually is. */

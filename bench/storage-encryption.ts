@@ -4,6 +4,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
 import { sha256File } from './files.js';
+import { spread } from './pgp-folder.js';
 import { treeCpuMs } from './proc-stats.js';
 import { type Measurement, median } from './scenarios.js';
 import { type BenchLayout, type BenchServer, startFerry } from './servers.js';
@@ -31,6 +32,7 @@ export async function encryptedStorage(options: {
   readonly cleanup: Cleanup;
   readonly plain: BenchServer;
   readonly workers: number;
+  readonly cpuProfileDir?: string | undefined;
   readonly client: ClientContext;
   readonly source: { readonly path: string; readonly sha256: string; readonly bytes: number };
   readonly clientDir: string;
@@ -40,6 +42,7 @@ export async function encryptedStorage(options: {
   const { plain, client, source, log } = options;
   const encrypted = await startFerry(options.repo, await encryptedLayout(options.layout), options.cleanup, {
     workers: options.workers,
+    ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
     env: { FERRY_STORAGE_ENCRYPTION: 'true' },
   });
   log(`  encrypted ferry: port ${encrypted.port}`);
@@ -108,14 +111,14 @@ export async function encryptedStorage(options: {
       id: 'upload-encrypted-storage',
       label: `upload 1×${size} to encrypted storage (OpenSSH column: Ferry, plain storage)`,
       runs: up,
-      extra: { 'server CPU s/GiB': cpuMedians(upCpu) },
+      extra: { ...spread(up, 'MiB/s'), 'server CPU s/GiB': cpuMedians(upCpu) },
     },
     {
       ...row,
       id: 'download-encrypted-storage',
       label: `download 1×${size} from encrypted storage (OpenSSH column: Ferry, plain storage)`,
       runs: down,
-      extra: { 'server CPU s/GiB': cpuMedians(downCpu) },
+      extra: { ...spread(down, 'MiB/s'), 'server CPU s/GiB': cpuMedians(downCpu) },
     },
   ];
 }

@@ -9,6 +9,7 @@ import { AppContext } from './context.js';
 import type { EventBus } from './events/bus.js';
 import type { SystemEvent } from './events/types.js';
 import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from './key-manager/host-keys.js';
+import { pgpKeyMaterial } from './key-manager/pgp-key-source.js';
 import { type Logger, loggers, rootLogger } from './logger.js';
 import { Secret } from './util/secret.js';
 
@@ -272,6 +273,7 @@ export async function startFerry(
         fileSessions: ctx.fileSessions,
         jobs: ctx.transfers.jobs,
         events: ctx.events,
+        pgpKeys: pgpKeyMaterial(() => ctx.pgpKeys),
       },
     });
     // The pre-upload, pre-download and pre-delete rules: the core asks them before it opens or deletes.

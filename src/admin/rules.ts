@@ -20,6 +20,7 @@ import type { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+import { resolvePgpKeys } from './rule-pgp-keys.js';
 import { parseRulesFile, type RulesFileFormat } from './rules-file.js';
 
 /** The master key label a webhook secret is sealed under (a sealed value cannot be moved to another use). */
@@ -131,8 +132,7 @@ export class RuleAdmin {
 
   async add(actor: Actor, input: RuleInput, secret?: Secret<string>): Promise<RuleRecord> {
     checkActor(actor);
-    const rule = parseRuleDefinition(input);
-    await this.#checkReferences(rule);
+    const rule = await this.#checkReferences(parseRuleDefinition(input));
     const sealed = this.#sealSecret(rule, secret, false);
     if ((await this.#rules.get(rule.name)) !== undefined) {
       throw new InvalidArgumentError(`a rule named ${rule.name} exists; change it with ferry rules set`);
@@ -169,8 +169,7 @@ export class RuleAdmin {
       }
       merged.conditions = conditions;
     }
-    const rule = parseRuleDefinition(merged);
-    await this.#checkReferences(rule);
+    const rule = await this.#checkReferences(parseRuleDefinition(merged));
     // The same secret again is no change (a script re-running `rules set --secret-stdin`).
     const secret =
       newSecret && before.hasSecret && (await this.#sameSecret(before, newSecret)) ? undefined : newSecret;
@@ -233,10 +232,11 @@ export class RuleAdmin {
       sealed: string | undefined;
       change: 'add' | 'update' | 'none';
     }[] = [];
-    for (const [i, { rule, secret }] of entries.entries()) {
-      const at = `rules[${i}] (${rule.name}): `;
+    for (const [i, entry] of entries.entries()) {
+      const { secret } = entry;
+      const at = `rules[${i}] (${entry.rule.name}): `;
       try {
-        await this.#checkReferences(rule);
+        const rule = await this.#checkReferences(entry.rule);
         const existing = await this.#rules.get(rule.name);
         const sealed = this.#sealSecret(rule, secret, existing?.hasSecret ?? false);
         const secretSame =
@@ -348,8 +348,14 @@ export class RuleAdmin {
     return this.#deps.masterKey.open(sealed, RULE_SECRET_LABEL).reveal().toString('utf8') === secret.reveal();
   }
 
-  /** Jobs and accounts an action names must exist when the rule is saved, not fail at its first delivery. */
-  async #checkReferences(rule: RuleDefinition): Promise<void> {
+  /**
+   * Jobs, accounts and OpenPGP keys an action names must exist when the rule is saved, not fail at its first
+   * delivery. Returns the rule with its keys as fingerprints (a key renamed or re-imported keeps working).
+   */
+  async #checkReferences(rule: RuleDefinition): Promise<RuleDefinition> {
+    const actions = await Promise.all(
+      rule.actions.map((action, i) => resolvePgpKeys(() => this.#deps.pgpKeys, action, `actions[${i}]`)),
+    );
     for (const [i, action] of rule.actions.entries()) {
       if (action.kind === 'run-job' && !(await this.#deps.store.transferJobs.get(action.job))) {
         throw new InvalidArgumentError(`actions[${i}].job: no job named ${action.job} (see ferry jobs list)`);
@@ -359,5 +365,6 @@ export class RuleAdmin {
         throw new InvalidArgumentError(`actions[${i}].user: no user named ${user} (see ferry users list)`);
       }
     }
+    return { ...rule, actions };
   }
 }

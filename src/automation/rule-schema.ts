@@ -276,11 +276,53 @@ const retentionSchema = z
     path: ['moveTo'],
   });
 
-export const ACTION_KINDS = ['webhook', 'email', 'command', ...FILE_KINDS, 'run-job', 'retention'] as const;
+/** An OpenPGP key as the Key Manager names it: name, fingerprint or key id (resolved when the rule is saved). */
+const pgpKey = z.string(required('a key')).min(1, 'must not be empty').max(128, 'is too long');
+
+const encryptSchema = z.strictObject({
+  kind: z.literal('encrypt'),
+  encryptTo: list(pgpKey),
+  signWith: pgpKey.optional(),
+  armor: z.boolean().optional(),
+  target: targetTemplate.optional(),
+  removeSource: z.boolean().optional(),
+  user: z.string().regex(ACCOUNT, 'must be a user name').optional(),
+});
+
+const decryptSchema = z.strictObject({
+  kind: z.literal('decrypt'),
+  decryptWith: list(pgpKey).optional(),
+  verifyWith: list(pgpKey).optional(),
+  target: targetTemplate.optional(),
+  removeSource: z.boolean().optional(),
+  user: z.string().regex(ACCOUNT, 'must be a user name').optional(),
+});
+
+/** Actions on the event's file besides FILE_KINDS: they need a file event too. */
+const PGP_KINDS = ['encrypt', 'decrypt'] as const;
+
+export const ACTION_KINDS = [
+  'webhook',
+  'email',
+  'command',
+  ...FILE_KINDS,
+  'run-job',
+  'retention',
+  ...PGP_KINDS,
+] as const;
 
 export const ruleActionSchema = z.discriminatedUnion(
   'kind',
-  [webhookSchema, emailSchema, commandSchema, fileSchema, runJobSchema, retentionSchema],
+  [
+    webhookSchema,
+    emailSchema,
+    commandSchema,
+    fileSchema,
+    runJobSchema,
+    retentionSchema,
+    encryptSchema,
+    decryptSchema,
+  ],
   { error: `must be one of ${ACTION_KINDS.join(', ')}` },
 );
 
@@ -348,7 +390,10 @@ export const ruleDefinitionSchema = ruleInputSchema.superRefine((r, ctx) => {
     if (r.onHookFailure !== undefined) issue('onHookFailure', 'is only used by pre-* rules');
   }
   r.actions.forEach((a, i) => {
-    if ((FILE_KINDS as readonly string[]).includes(a.kind)) {
+    if (
+      (FILE_KINDS as readonly string[]).includes(a.kind) ||
+      (PGP_KINDS as readonly string[]).includes(a.kind)
+    ) {
       const pathless = r.events.filter((e) => !FILE_EVENTS.includes(e));
       if (pathless.length > 0) {
         ctx.addIssue({

@@ -44,6 +44,12 @@ export interface RuleFlags {
   keepFiles?: string;
   moveTo?: string;
   dryRun?: boolean;
+  encryptTo?: string[];
+  signWith?: string;
+  armor?: boolean;
+  verify?: string[];
+  decryptWith?: string[];
+  removeSource?: boolean;
   clear?: string;
 }
 
@@ -61,6 +67,8 @@ const ACTION_FLAGS: Readonly<Record<string, readonly (keyof RuleFlags)[]>> = {
   sha256: ['runAs'],
   'run-job': ['job'],
   retention: ['runAs', 'under', 'olderThanDays', 'keepFiles', 'moveTo', 'dryRun'],
+  encrypt: ['target', 'runAs', 'encryptTo', 'signWith', 'armor', 'removeSource'],
+  decrypt: ['target', 'runAs', 'verify', 'decryptWith', 'removeSource'],
 };
 const ALL_ACTION_FLAGS = [...new Set(Object.values(ACTION_FLAGS).flat())];
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -107,7 +115,7 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
     .option('--max-attempts <n>', 'attempts before a delivery is dead-lettered (default 8)')
     .option(
       '--action <kind>',
-      `${mode === 'set' ? 'replace the actions with ' : ''}one action: webhook, email, command, move, copy, rename, delete, sha256, run-job, retention`,
+      `${mode === 'set' ? 'replace the actions with ' : ''}one action: webhook, email, command, move, copy, rename, delete, sha256, run-job, retention, encrypt, decrypt`,
     )
     .option('--url <url>', 'webhook: http:// or https:// address the event is POSTed to')
     .option(
@@ -131,7 +139,10 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
     )
     .option('--command <path>', 'command: the program (absolute path); arguments with --arg')
     .option('--arg <template>', 'command: one argument (repeatable)', collect)
-    .option('--target <template>', "move, copy, rename: target virtual path, e.g. '{{dir}}/done/{{name}}'")
+    .option(
+      '--target <template>',
+      "move, copy, rename, encrypt, decrypt: target virtual path, e.g. '{{dir}}/done/{{name}}'",
+    )
     .option(
       '--run-as <user>',
       "file actions: whose home and permissions (default the event's user); retention: required",
@@ -141,7 +152,21 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
     .option('--older-than-days <n>', 'retention: remove files older than this')
     .option('--keep-files <n>', 'retention: keep only the newest N files')
     .option('--move-to <dir>', 'retention: move files there instead of deleting them')
-    .option('--dry-run', 'retention: report what would go, remove nothing');
+    .option('--dry-run', 'retention: report what would go, remove nothing')
+    .option(
+      '--encrypt-to <key>',
+      'encrypt: OpenPGP recipient key, its name, fingerprint or key id (repeatable; see ferry keys pgp list)',
+      collect,
+    )
+    .option('--sign-with <key>', 'encrypt: sign with this OpenPGP key (Ferry must hold its private half)')
+    .option('--armor', 'encrypt: ASCII-armored output ({{path}}.asc instead of {{path}}.pgp)')
+    .option('--verify <key>', 'decrypt: require a valid signature by this OpenPGP key (repeatable)', collect)
+    .option(
+      '--decrypt-with <key>',
+      'decrypt: only this private OpenPGP key may decrypt (repeatable; default: every key Ferry holds)',
+      collect,
+    )
+    .option('--remove-source', 'encrypt, decrypt: remove the source file once the output is complete');
   if (mode === 'add') cmd.option('--disabled', 'store the rule switched off (ferry rules enable NAME later)');
   else {
     cmd.option(
@@ -262,6 +287,12 @@ function actionFields(kind: string, f: RuleFlags): Record<string, unknown> {
     keepFiles: integer('--keep-files', f.keepFiles),
     moveTo: f.moveTo,
     dryRun: f.dryRun,
+    encryptTo: f.encryptTo,
+    signWith: f.signWith,
+    armor: f.armor,
+    verifyWith: f.verify,
+    decryptWith: f.decryptWith,
+    removeSource: f.removeSource,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }

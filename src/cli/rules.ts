@@ -34,6 +34,10 @@ export function describeAction(a: RuleAction): string {
       return `run job ${a.job}`;
     case 'retention':
       return `retention of ${a.user}:${a.path}${a.olderThanDays !== undefined ? ` older than ${a.olderThanDays} days` : ''}${a.keepFiles !== undefined ? ` beyond the newest ${a.keepFiles}` : ''}${a.moveTo ? `, moved to ${a.moveTo}` : ', deleted'}${a.dryRun ? ' (dry run)' : ''}`;
+    case 'encrypt':
+      return `encrypt to ${a.encryptTo.join(', ')}${a.signWith ? `, signed by ${a.signWith}` : ''}${a.armor ? ', armored' : ''} into ${a.target ?? `{{path}}${a.armor ? '.asc' : '.pgp'}`}${a.removeSource ? ', source removed' : ''}${a.user ? ` as ${a.user}` : ''}`;
+    case 'decrypt':
+      return `decrypt${a.decryptWith ? ` with ${a.decryptWith.join(' or ')}` : ''}${a.verifyWith ? `, signature by ${a.verifyWith.join(' or ')} required,` : ''} into ${a.target ?? 'the name without .pgp/.gpg/.asc'}${a.removeSource ? ', source removed' : ''}${a.user ? ` as ${a.user}` : ''}`;
     default:
       return `${a.kind}${a.target ? ` to ${a.target}` : ''}${a.user ? ` as ${a.user}` : ''}`;
   }

@@ -137,13 +137,42 @@ export interface RetentionAction {
   readonly dryRun?: boolean;
 }
 
+/**
+ * OpenPGP-encrypts the event's file through the core as the user: `{{path}}.pgp` (`.asc` with armor) unless
+ * `target` says otherwise. Keys are fingerprints (names given when the rule is saved are resolved to them).
+ */
+export interface PgpEncryptAction {
+  readonly kind: 'encrypt';
+  readonly encryptTo: readonly string[];
+  readonly signWith?: string;
+  readonly armor?: boolean;
+  readonly target?: string;
+  /** Remove the plaintext once the message is complete. */
+  readonly removeSource?: boolean;
+  readonly user?: string;
+}
+
+/** Decrypts the event's OpenPGP file (to its name without .pgp/.gpg/.asc unless `target`), optionally verified. */
+export interface PgpDecryptAction {
+  readonly kind: 'decrypt';
+  /** Only these private keys (fingerprints) may decrypt; default: every key Ferry holds a private half of. */
+  readonly decryptWith?: readonly string[];
+  /** A valid signature by one of these (fingerprints) is required. */
+  readonly verifyWith?: readonly string[];
+  readonly target?: string;
+  readonly removeSource?: boolean;
+  readonly user?: string;
+}
+
 export type RuleAction =
   | WebhookAction
   | EmailAction
   | CommandAction
   | FileAction
   | RunJobAction
-  | RetentionAction;
+  | RetentionAction
+  | PgpEncryptAction
+  | PgpDecryptAction;
 export type RuleActionKind = RuleAction['kind'];
 
 /** What a pre-operation hook does when its action fails or times out (deny by default). */

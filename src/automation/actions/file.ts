@@ -91,7 +91,7 @@ export function createFileRunners(deps: FileRunnerDeps): {
 }
 
 /** The file an event is about: a rename's new name, otherwise its path. */
-function subjectPath(delivery: DeliveryRecord): string | undefined {
+export function subjectPath(delivery: DeliveryRecord): string | undefined {
   const { path, target } = delivery.fields;
   return delivery.eventName === 'rename' && target ? target : path;
 }
@@ -102,7 +102,12 @@ function subjectPath(delivery: DeliveryRecord): string | undefined {
  * is taken from the source's directory, a trailing `/` appends the source's name. `..` is resolved here and
  * the core's jail keeps the result inside the home whatever it says. `rename` takes one name.
  */
-function targetOf(action: FileAction, fields: EventFields, source: string, shape: 'path' | 'name'): string {
+export function targetOf(
+  action: { readonly kind: string; readonly target?: string },
+  fields: EventFields,
+  source: string,
+  shape: 'path' | 'name',
+): string {
   if (!action.target) throw new InvalidArgumentError(`a ${action.kind} action needs a target template`);
   const rendered = renderTemplate(action.target, fields, 'path-segment');
   if (rendered === '') throw new InvalidArgumentError('the target template rendered empty');
@@ -114,7 +119,7 @@ function targetOf(action: FileAction, fields: EventFields, source: string, shape
   return posix.resolve('/', target);
 }
 
-async function exists(session: FileSession, path: string): Promise<boolean> {
+export async function exists(session: FileSession, path: string): Promise<boolean> {
   try {
     await session.lstat(path);
     return true;
@@ -125,7 +130,7 @@ async function exists(session: FileSession, path: string): Promise<boolean> {
 }
 
 /** Creates the missing directories above `path`, each through the core (create_dirs permission). */
-async function makeParents(session: FileSession, path: string): Promise<void> {
+export async function makeParents(session: FileSession, path: string): Promise<void> {
   const missing: string[] = [];
   for (
     let dir = posix.dirname(path);

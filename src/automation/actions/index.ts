@@ -5,10 +5,12 @@ import type { EventBus } from '../../events/bus.js';
 import type { Logger } from '../../logger.js';
 import type { UserRepository } from '../../store/types.js';
 import type { JobManager } from '../../transfers/jobs.js';
+import type { PgpKeyMaterial } from '../../vfs/pgp/decrypt-arrival.js';
 import type { ActionRunner, RuleActionKind } from '../types.js';
 import { createCommandRunner } from './command.js';
 import { createEmailRunner } from './email.js';
 import { createFileRunners } from './file.js';
+import { createPgpRunners } from './pgp.js';
 import { createRetentionRunner } from './retention.js';
 import { createRunJobRunner } from './run-job.js';
 import { webhookRunner } from './webhook.js';
@@ -24,6 +26,8 @@ export interface ActionRunnerDeps {
     readonly jobs: Pick<JobManager, 'get' | 'run'>;
     /** Where a retention sweep's report goes, as a `retention-swept` event (rules can mail it). */
     readonly events?: Pick<EventBus, 'emit'>;
+    /** The Key Manager's OpenPGP keys, for the encrypt and decrypt actions (without them those kinds have no runner). */
+    readonly pgpKeys?: PgpKeyMaterial;
   };
 }
 
@@ -49,6 +53,11 @@ export function createActionRunners(deps: ActionRunnerDeps): ActionRunnerSet {
   const core = { users: server.users, homesDir: server.homesDir, fileSessions: server.fileSessions, log };
   for (const [kind, runner] of Object.entries(createFileRunners(core)))
     runners.set(kind as RuleActionKind, runner as ActionRunner);
+  if (server.pgpKeys) {
+    const pgp = createPgpRunners({ ...core, keys: server.pgpKeys });
+    runners.set('encrypt', pgp.encrypt as ActionRunner);
+    runners.set('decrypt', pgp.decrypt as ActionRunner);
+  }
   runners.set('run-job', createRunJobRunner({ jobs: server.jobs, log }) as ActionRunner);
   const events = server.events;
   const retention = createRetentionRunner({

@@ -25,6 +25,7 @@ import {
   recordPlainSize,
   withPlainSize,
 } from './plain-size.js';
+import { SeipdEncryptingFile } from './seipd-encrypting-file.js';
 
 export type { PgpKeySource, PgpOutcome } from './decrypt-arrival.js';
 
@@ -54,7 +55,7 @@ export class PgpPolicyFs extends ForwardingFs {
   /** Partials being encrypted → the suffix their final name gets, the file, its policy. */
   readonly #encrypting = new Map<
     string,
-    { suffix: string; file: EncryptingFile; policy: PgpEncryptPolicy }
+    { suffix: string; file: EncryptingFile | SeipdEncryptingFile; policy: PgpEncryptPolicy }
   >();
 
   constructor(inner: Fs, deps: PgpFsDeps) {
@@ -135,7 +136,6 @@ export class PgpPolicyFs extends ForwardingFs {
     const suffix = encryptedSuffix(policy);
     // A partial is renamed (with the suffix) on close; a direct upload gets its stored name now.
     const stored = inProgress(path) ? path : `${path}${suffix}`;
-    const { encryptStream } = await import('../../keys/pgp-stream-crypt.js');
     let recipients: string[];
     let signer: Secret<string> | undefined;
     try {
@@ -155,13 +155,27 @@ export class PgpPolicyFs extends ForwardingFs {
       { ...flags, read: false, create: true, truncate: true },
       mode,
     );
-    const file = EncryptingFile.start(inner, (plain) =>
-      encryptStream(plain, {
-        recipients,
-        ...(signer ? { signer } : {}),
-        ...(policy.armor ? { armor: true } : {}),
-      }),
-    );
+    let file: EncryptingFile | SeipdEncryptingFile;
+    if (signer || policy.armor) {
+      const { encryptStream } = await import('../../keys/pgp-stream-crypt.js');
+      file = EncryptingFile.start(inner, (plain) =>
+        encryptStream(plain, {
+          recipients,
+          ...(signer ? { signer } : {}),
+          ...(policy.armor ? { armor: true } : {}),
+        }),
+      );
+    } else {
+      // Unsigned binary messages (the common case) skip openpgp.js's stream stages: see SeipdWriter.
+      try {
+        const { SeipdWriter } = await import('../../keys/pgp-seipd-writer.js');
+        file = await SeipdEncryptingFile.start(inner, await SeipdWriter.start(recipients));
+      } catch (err) {
+        await inner.close().catch(() => undefined);
+        await this.inner.unlink(stored).catch(() => undefined);
+        throw err;
+      }
+    }
     if (stored === path) {
       this.#encrypting.set(path, { suffix, file, policy });
       return file;
@@ -171,7 +185,11 @@ export class PgpPolicyFs extends ForwardingFs {
   }
 
   /** A message just stored: its plaintext size is recorded where downloads decrypt. */
-  async #stored(path: string, file: EncryptingFile, policy: PgpEncryptPolicy): Promise<void> {
+  async #stored(
+    path: string,
+    file: EncryptingFile | SeipdEncryptingFile,
+    policy: PgpEncryptPolicy,
+  ): Promise<void> {
     if (!policy.decryptOnDownload) return;
     await recordPlainSize(this.inner, path, file.plaintextSize).catch((err: unknown) =>
       this.#deps.log.warn(

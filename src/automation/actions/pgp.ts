@@ -1,0 +1,159 @@
+// OpenPGP file actions (encrypt, decrypt) through the core, as the event's user, with the Key Manager's keys.
+import type { FileSession, OpenMode } from '../../core/types.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { PgpKeyMaterial } from '../../vfs/pgp/decrypt-arrival.js';
+import type { EventFields } from '../event-names.js';
+import type { ActionOutcome, ActionRunner, PgpDecryptAction, PgpEncryptAction } from '../types.js';
+import { exists, makeParents, subjectPath, targetOf } from './file.js';
+import { failedOutcome, openRuleSession, type UserSessionDeps } from './user-session.js';
+
+const READ: OpenMode = {
+  read: true,
+  write: false,
+  append: false,
+  create: false,
+  truncate: false,
+  exclusive: false,
+};
+const WRITE: OpenMode = {
+  read: false,
+  write: true,
+  append: false,
+  create: true,
+  truncate: true,
+  exclusive: false,
+};
+const ENCRYPTED_SUFFIX = /\.(pgp|gpg|asc)$/i;
+
+export interface PgpRunnerDeps extends UserSessionDeps {
+  readonly log: Logger;
+  /** The Key Manager's OpenPGP keys, looked up by fingerprint per run. */
+  readonly keys: PgpKeyMaterial;
+}
+
+type Step<A> = (session: FileSession, source: string, action: A, fields: EventFields) => Promise<string>;
+
+/**
+ * `encrypt` and `decrypt`: like the other file actions (file.ts) they open a core session as the action's
+ * `user` (default: the event's), so permissions, the home jail, atomic uploads, events and audit apply, and the
+ * file they write never fires the rule that wrote it. Refused messages (tampered, not for Ferry's keys, unsigned
+ * or signed by another key) and missing keys are permanent failures: dead-lettered, not retried.
+ */
+export function createPgpRunners(deps: PgpRunnerDeps): {
+  readonly encrypt: ActionRunner<PgpEncryptAction>;
+  readonly decrypt: ActionRunner<PgpDecryptAction>;
+} {
+  const runner = <A extends PgpEncryptAction | PgpDecryptAction>(
+    kind: A['kind'],
+    step: Step<A>,
+  ): ActionRunner<A> => ({
+    kind,
+    async run(action, delivery, context): Promise<ActionOutcome> {
+      const fields = delivery.fields as EventFields;
+      const source = subjectPath(delivery);
+      if (!source) return { ok: false, permanent: true, error: 'the event names no file (no path)' };
+      let session: FileSession;
+      try {
+        session = await openRuleSession(
+          deps,
+          action.user ?? fields.user,
+          context.rule.name,
+          delivery.id,
+          fields.sessionId,
+        );
+      } catch (err) {
+        return failedOutcome(err, 'cannot act as the user');
+      }
+      try {
+        return { ok: true, output: await step(session, source, action, fields) };
+      } catch (err) {
+        return failedOutcome(err, `${kind} ${source}`);
+      } finally {
+        // Aborts what a failed step left open: a half-written output never becomes visible under its name.
+        await session.close();
+      }
+    },
+  });
+  return {
+    encrypt: runner<PgpEncryptAction>('encrypt', (s, source, action, fields) =>
+      encrypt(s, source, action, fields, deps.keys),
+    ),
+    decrypt: runner<PgpDecryptAction>('decrypt', (s, source, action, fields) =>
+      decrypt(s, source, action, fields, deps.keys),
+    ),
+  };
+}
+
+async function encrypt(
+  session: FileSession,
+  source: string,
+  action: PgpEncryptAction,
+  fields: EventFields,
+  keys: PgpKeyMaterial,
+): Promise<string> {
+  const target = action.target
+    ? targetOf(action, fields, source, 'path')
+    : `${source}${action.armor ? '.asc' : '.pgp'}`;
+  if (target === source) throw new InvalidArgumentError('the encrypted file would replace its own source');
+  // Delivered again after it went through (the source is gone, the message is there): done, not an error.
+  if (action.removeSource && !(await exists(session, source)) && (await exists(session, target))) {
+    return `${source} was already encrypted to ${target}`;
+  }
+  await makeParents(session, target);
+  const from = await session.openFile(source, READ);
+  const to = await session.openFile(target, WRITE);
+  const { encryptInto } = await import('../../vfs/pgp/pgp-transform.js');
+  await encryptInto(from, to, keys, {
+    encryptTo: action.encryptTo,
+    ...(action.signWith ? { signWith: action.signWith } : {}),
+    ...(action.armor ? { armor: true } : {}),
+  });
+  await to.close();
+  await from.close();
+  if (action.removeSource) await session.remove(source);
+  return `encrypted ${source} to ${target}${action.removeSource ? ' and removed it' : ''}`;
+}
+
+async function decrypt(
+  session: FileSession,
+  source: string,
+  action: PgpDecryptAction,
+  fields: EventFields,
+  keys: PgpKeyMaterial,
+): Promise<string> {
+  let target: string;
+  if (action.target) target = targetOf(action, fields, source, 'path');
+  else if (ENCRYPTED_SUFFIX.test(source)) target = source.replace(ENCRYPTED_SUFFIX, '');
+  else {
+    throw new InvalidArgumentError(
+      `${source} does not end in .pgp, .gpg or .asc; give the decrypt action a target`,
+    );
+  }
+  if (target === source) throw new InvalidArgumentError('the decrypted file would replace its own source');
+  if (action.removeSource && !(await exists(session, source)) && (await exists(session, target))) {
+    return `${source} was already decrypted to ${target}`;
+  }
+  await makeParents(session, target);
+  const existed = await exists(session, target);
+  const from = await session.openFile(source, READ);
+  const to = await session.openFile(target, WRITE);
+  const { decryptInto } = await import('../../vfs/pgp/pgp-transform.js');
+  let signer: string | undefined;
+  try {
+    ({ signer } = await decryptInto(from, to, keys, {
+      ...(action.decryptWith ? { decryptWith: action.decryptWith } : {}),
+      ...(action.verifyWith ? { verifyWith: action.verifyWith } : {}),
+    }));
+  } catch (err) {
+    // Plaintext was written before the check failed: none of it stays. The output is cut to nothing before the
+    // session aborts it (an atomic upload's partial is then empty; a direct write's new file is removed).
+    await to.setstat({ size: 0 }).catch(() => undefined);
+    if (!existed) await session.remove(target).catch(() => undefined);
+    throw err;
+  }
+  await to.close();
+  await from.close();
+  if (action.removeSource) await session.remove(source);
+  return `decrypted ${source} to ${target}${signer ? `, signed by ${signer}` : ''}${action.removeSource ? ', source removed' : ''}`;
+}
