@@ -16,7 +16,12 @@ export interface AlgorithmPolicy {
   readonly compress: string[];
 }
 
+// The post-quantum hybrid first, as OpenSSH 10 orders it (from our ssh2 patch): recorded sessions stay safe from
+// a future quantum computer, and OpenSSH 10.1+ clients stop warning about this server.
+export const POST_QUANTUM_KEX: readonly string[] = ['mlkem768x25519-sha256'];
+
 const MODERN_KEX = [
+  ...POST_QUANTUM_KEX,
   'curve25519-sha256',
   'curve25519-sha256@libssh.org',
   'diffie-hellman-group16-sha512',
