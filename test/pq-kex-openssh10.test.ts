@@ -7,13 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startOpenSshServer } from './helpers/openssh-server.js';
 import { commonSshOptions, makeClientKey, run } from './helpers/openssh.js';
-import { type TestServer, startTestServer } from './helpers/server.js';
+import { startOpenSshServer } from './helpers/openssh-server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 import { randomFile, sha256File, transferFixture } from './helpers/transfers.js';
 
 const openssh10 =
-  process.env.FERRY_OPENSSH10_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ferry', 'openssh10');
+  process.env.FERRY_OPENSSH10_DIR ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ferry', 'openssh10');
 const bin = (path: string) => join(openssh10, 'root', path);
 const skip = existsSync(bin('usr/bin/sftp'))
   ? false
@@ -105,7 +106,13 @@ describe('post-quantum key exchange with OpenSSH 10', { skip }, () => {
     });
     try {
       const { partners } = fx.ctx.transfers;
-      await partners.add({ name: 'pq', host: '127.0.0.1', port: sshd.port, username: sshd.user, clientKey: 'id' });
+      await partners.add({
+        name: 'pq',
+        host: '127.0.0.1',
+        port: sshd.port,
+        username: sshd.user,
+        clientKey: 'id',
+      });
       await partners.pin('pq', await partners.fetchHostKey('pq'));
       const conn = await partners.connect('pq');
       try {

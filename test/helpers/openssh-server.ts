@@ -105,9 +105,13 @@ export async function startOpenSshServer(options: OpenSshServerOptions): Promise
     ].join('\n');
     const configFile = join(dir, 'sshd_config');
     await writeFile(configFile, `${config}\n`);
-    const child = spawn(options.sshdPath ?? '/usr/sbin/sshd', ['-D', '-e', '-f', configFile, '-o', 'LogLevel=INFO'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      options.sshdPath ?? '/usr/sbin/sshd',
+      ['-D', '-e', '-f', configFile, '-o', 'LogLevel=INFO'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     const listening = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 10_000);
