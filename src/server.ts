@@ -320,6 +320,7 @@ export async function startFerry(
     });
     services.started('ssh server', () => ssh.close());
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
+    out((await import('./ssh/algorithms.js')).keyExchangeLine(config.algorithms));
     // The HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): src/api/start.ts.
     const { startHttpApi } = await import('./api/start.js');
     const http = await startHttpApi(ctx, { name: 'sftp', address: config.listen, port: ssh.port }, out);

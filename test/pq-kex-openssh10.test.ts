@@ -75,6 +75,23 @@ describe('post-quantum key exchange with OpenSSH 10', { skip }, () => {
     assert.doesNotMatch(r.stderr, /not using a post-quantum key exchange/);
     assert.equal(await sha256File(join(await server.homeOf('alice'), 'big.bin')), hash);
     assert.equal(await sha256File(join(work, 'down.bin')), hash);
+    // Shown to operators: the audit connect record says post-quantum, and /metrics counts it by kex.
+    await server.running.context.audit.flush();
+    const connects = (await server.running.context.store.audit.page({ limit: 100 }))
+      .filter((r) => r.action === 'connect')
+      .map((r) => JSON.parse(r.detail) as Record<string, unknown>);
+    assert.ok(
+      connects.some(
+        (d) => d.kex === PQ_KEX && d.postQuantum === true && /^OpenSSH_10/.test(String(d.client)),
+      ),
+      JSON.stringify(connects),
+    );
+    await server.running.context.events.drainQueued(2000);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.running.httpPort}/metrics`)).text();
+    assert.match(
+      metrics,
+      /^ferry_ssh_key_exchanges_total\{kex="mlkem768x25519-sha256",post_quantum="true"\} [1-9]/m,
+    );
   });
 
   it('rekeys with mlkem768x25519-sha256 every 16 MiB (RekeyLimit=16M) mid-transfer without corrupting data', async (t) => {

@@ -9,6 +9,7 @@ import { FerryError } from '../errors.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { UserRecord } from '../store/types.js';
 import { Secret } from '../util/secret.js';
+import { isPostQuantumKex } from './algorithms.js';
 import { routeSessionChannels } from './channels.js';
 import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 import type { SshServerOptions } from './options.js';
@@ -95,6 +96,8 @@ export function handleConnection(
       cipher: negotiated.cs.cipher,
       mac: negotiated.cs.mac,
       compress: negotiated.cs.compress,
+      // Whether a recording of this session stays secret against a future quantum computer.
+      postQuantum: isPostQuantumKex(negotiated.kex),
     };
     negotiatedHostKey = negotiated.serverHostKey;
     log.info(algorithms, handshakes === 0 ? 'key exchange done' : 'rekeyed');
