@@ -305,6 +305,7 @@ export async function startFerry(
         maxChannelsPerConnection: config.maxChannelsPerConnection,
         idleTimeout: config.idleTimeout,
       },
+      rekey: { bytes: config.rekeyLimit, seconds: config.rekeyInterval },
       sftp: {
         maxInFlight: config.maxInFlight,
         maxOpenHandles: config.maxOpenHandles,

@@ -13,6 +13,7 @@ import { isPostQuantumKex } from './algorithms.js';
 import { routeSessionChannels } from './channels.js';
 import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 import type { SshServerOptions } from './options.js';
+import { scheduleRekeys } from './rekey.js';
 import { emitAuth, emitSecurity } from './session-events.js';
 
 /** What admission hands a connection before ssh2 takes over its socket. */
@@ -223,6 +224,9 @@ export function handleConnection(
       timer.unref();
       client.once('close', () => clearInterval(timer));
     }
+    // RFC 4253 section 9: fresh keys after rekey.bytes in either direction or rekey.seconds.
+    const stopRekeys = scheduleRekeys(client, socket, options.rekey, log);
+    client.once('close', stopRekeys);
     // OpenSSH's UpdateHostKeys: tell the client every key we hold, so it trusts a new key before the old one retires.
     announceHostKeys(client, hostKeys, log);
     client.on('request', (accept, reject, name, data) => {
