@@ -306,6 +306,7 @@ export async function startFerry(
         idleTimeout: config.idleTimeout,
       },
       rekey: { bytes: config.rekeyLimit, seconds: config.rekeyInterval },
+      moduliFile: config.moduliFile,
       sftp: {
         maxInFlight: config.maxInFlight,
         maxOpenHandles: config.maxOpenHandles,

@@ -24,10 +24,14 @@ export function isPostQuantumKex(kex: string): boolean {
   return POST_QUANTUM_KEX.includes(kex);
 }
 
+/** Served only with groups to hand out (src/ssh/moduli.ts); clients that prefer it get a fresh group, not a fixed one. */
+export const GROUP_EXCHANGE_KEX = 'diffie-hellman-group-exchange-sha256';
+
 const MODERN_KEX = [
   ...POST_QUANTUM_KEX,
   'curve25519-sha256',
   'curve25519-sha256@libssh.org',
+  GROUP_EXCHANGE_KEX,
   'diffie-hellman-group16-sha512',
   'diffie-hellman-group18-sha512',
   'diffie-hellman-group14-sha256',

@@ -35,6 +35,8 @@ export interface SshServerOptions {
     /** Seconds without any file operation before an authenticated connection is closed; 0: never. */
     readonly idleTimeout: number;
   };
+  /** OpenSSH moduli file with the diffie-hellman-group-exchange groups (RFC 3526 groups when unreadable). */
+  readonly moduliFile: string;
   /** When the server starts a key exchange by itself (RFC 4253 section 9). */
   readonly rekey: RekeyPolicy;
   readonly sftp: {
