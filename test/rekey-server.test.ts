@@ -1,8 +1,8 @@
 // Server-initiated rekeying (RFC 4253 section 9): with rekeyLimit 16 MiB, a 64 MiB upload and download see the
-// server start key exchanges mid-transfer, under OpenSSH's sftp and paramiko, and the data stays byte-identical.
+// server start key exchanges mid-transfer, under OpenSSH's sftp, PuTTY's psftp and paramiko, and the data stays byte-identical.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +39,10 @@ transport.close()
 `;
 
 const noParamiko = await paramikoMissing();
+const noPutty = await execFileAsync('psftp', ['-V']).then(
+  () => false,
+  () => 'psftp is not installed (Debian package: putty-tools)',
+);
 
 describe('server-initiated rekey', () => {
   let server: TestServer;
@@ -80,6 +84,41 @@ describe('server-initiated rekey', () => {
     assert.ok(exchanges >= 1 + 5, `expected >= 5 server-initiated rekeys, saw ${exchanges - 1}`);
     assert.equal(await sha256File(join(await server.homeOf('alice'), 'o.bin')), hash);
     assert.equal(await sha256File(join(work, 'o-back.bin')), hash);
+  });
+
+  it('PuTTY psftp: the same, logged as initiated by the remote side', { skip: noPutty }, async (t) => {
+    await server.addUser('pat', { password: 'putty-pw-0123456789' });
+    const hash = await randomFile(join(work, 'putty.bin'), 64 * MiB);
+    const script = join(work, 'putty.batch');
+    await writeFile(
+      script,
+      `put ${join(work, 'putty.bin')} putty.bin\nget putty.bin ${join(work, 'putty-back.bin')}\n`,
+    );
+    const hostKeys = (await server.running.context.hostKeys.activeMaterial()).flatMap((k) => [
+      '-hostkey',
+      k.sha256,
+    ]);
+    const { stderr } = await execFileAsync(
+      'psftp',
+      [
+        '-v',
+        '-batch',
+        '-P',
+        String(server.port),
+        '-pw',
+        'putty-pw-0123456789',
+        ...hostKeys,
+        '-b',
+        script,
+        'pat@127.0.0.1',
+      ],
+      { maxBuffer: 16 * MiB, timeout: 300_000 },
+    );
+    const rekeys = stderr.match(/Remote side initiated key re-exchange/g)?.length ?? 0;
+    t.diagnostic(`server-initiated rekeys: ${rekeys}`);
+    assert.ok(rekeys >= 5, `expected >= 5 server-initiated rekeys, saw ${rekeys}`);
+    assert.equal(await sha256File(join(await server.homeOf('pat'), 'putty.bin')), hash);
+    assert.equal(await sha256File(join(work, 'putty-back.bin')), hash);
   });
 
   it('paramiko: the same, with its own key exchange code', { skip: noParamiko }, async (t) => {
