@@ -1,5 +1,6 @@
 // Server-initiated rekeying (RFC 4253 section 9): with rekeyLimit 16 MiB, a 64 MiB upload and download see the
-// server start key exchanges mid-transfer, under OpenSSH's sftp, PuTTY's psftp and paramiko, and the data stays byte-identical.
+// server start key exchanges mid-transfer, under OpenSSH's sftp, PuTTY's psftp and paramiko, and the data stays
+// byte-identical.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
