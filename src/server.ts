@@ -307,6 +307,8 @@ export async function startFerry(
         maxChannelsPerConnection: config.maxChannelsPerConnection,
         idleTimeout: config.idleTimeout,
       },
+      rekey: { bytes: config.rekeyLimit, seconds: config.rekeyInterval },
+      moduliFile: config.moduliFile,
       sftp: {
         maxInFlight: config.maxInFlight,
         maxOpenHandles: config.maxOpenHandles,
@@ -322,6 +324,7 @@ export async function startFerry(
     });
     services.started('ssh server', () => ssh.close());
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
+    out((await import('./ssh/algorithms.js')).keyExchangeLine(config.algorithms));
     // The HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): src/api/start.ts.
     const { startHttpApi } = await import('./api/start.js');
     const http = await startHttpApi(ctx, { name: 'sftp', address: config.listen, port: ssh.port }, out);

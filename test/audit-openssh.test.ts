@@ -103,6 +103,8 @@ test('an OpenSSH sftp session leaves connect, auth, every operation and disconne
       'negotiated cipher recorded',
     );
     assert.ok(typeof connect.detail.kex === 'string' && connect.detail.kex !== '', 'negotiated kex recorded');
+    // Debian 12's OpenSSH 9.2 has no ML-KEM hybrid; OpenSSH 10 is covered by test/pq-kex-openssh10.test.ts.
+    assert.equal(connect.detail.postQuantum, connect.detail.kex === 'mlkem768x25519-sha256');
     assert.ok(typeof connect.detail.mac === 'string', 'negotiated MAC recorded');
     assert.deepEqual([auth.user, auth.detail.method, auth.reason], ['alice', 'publickey', null]);
     for (const op of mine.slice(2, 9))

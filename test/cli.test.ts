@@ -216,6 +216,11 @@ test('serve generates host keys and an admin once, prints fingerprints, reuses t
   );
   const login = await sftpBatch({ port: first.port, user: 'admin', password, batch: 'pwd\n' });
   assert.equal(login.code, 0, login.stderr);
+  // The key exchanges on offer, the post-quantum hybrid first, printed after the listening line.
+  assert.match(
+    first.all(),
+    /^key exchange: mlkem768x25519-sha256 \(post-quantum, ML-KEM-768 from (node:crypto|@noble\/post-quantum)\), curve25519-sha256, /m,
+  );
   assert.equal(await stopServe(first.child), 0);
 
   const second = await startServe(serveDir);
@@ -238,6 +243,7 @@ test('serve --workers 2 shares the port between two processes and stops them all
     const r = await sftpBatch({ port: served.port, user: 'admin', password, batch: 'pwd\n' });
     assert.equal(r.code, 0, r.stderr);
   }
+  assert.match(served.all(), /^key exchange: mlkem768x25519-sha256 \(post-quantum/m);
   const pids = new Set(
     served
       .all()

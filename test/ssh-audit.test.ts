@@ -70,6 +70,8 @@ describe('ssh-audit', { skip }, () => {
         /^\(mac\) hmac-sha2-512: using encrypt-and-MAC mode$/,
         // ssh-audit before 3.1 does not know the strict-kex (Terrapin) marker.
         /^\(kex\) kex-strict-s-v00@openssh\.com: unknown algorithm$/,
+        // ssh-audit before 3.3 does not know the post-quantum hybrid (OpenSSH 10's default).
+        /^\(kex\) mlkem768x25519-sha256: unknown algorithm$/,
       ];
       for (const warning of result.warns) {
         assert.ok(
@@ -77,6 +79,9 @@ describe('ssh-audit', { skip }, () => {
           `undocumented ssh-audit warning: ${warning}`,
         );
       }
+      // Group exchange is offered, and even ssh-audit's probe for small groups gets at least 2048 bits.
+      const gex = /\(kex\) diffie-hellman-group-exchange-sha256 \((\d+)-bit\)/.exec(result.output);
+      assert.ok(gex && Number(gex[1]) >= 2048, result.output);
       // No NIST ECDH, no ECDSA host key, nothing SHA-1, CBC or DSA is offered at all.
       for (const banned of [/ecdh-sha2-nistp/, /ecdsa-sha2/, /-sha1\b/, /-cbc\b/, /ssh-dss/, /hmac-sha1/]) {
         assert.doesNotMatch(result.output.split('# fingerprints')[0]!, banned);

@@ -38,6 +38,8 @@ test('pull and push jobs against Ferry verify with server-side SHA-256 and log i
     const key = await partners.fetchHostKey('acme');
     await partners.pin('acme', key);
     const report = await partners.test('acme');
+    // Ferry's client and server both put the post-quantum hybrid first.
+    assert.equal(report.kex, 'mlkem768x25519-sha256');
     assert.ok(report.extensions.includes('check-file-name'));
     assert.equal(report.chunk, 255 * 1024);
 

@@ -28,6 +28,7 @@ export class FerryMetrics {
   readonly #bans: Counter;
   readonly #adminChanges: Counter<'actor_kind'>;
   readonly #jobRuns: Counter<'outcome'>;
+  readonly #keyExchanges: Counter<'kex' | 'post_quantum'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -84,6 +85,12 @@ export class FerryMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.#keyExchanges = new Counter({
+      name: 'ferry_ssh_key_exchanges_total',
+      help: 'SSH connections by the key exchange they negotiated (post_quantum: true for the ML-KEM hybrid)',
+      labelNames: ['kex', 'post_quantum'],
+      registers,
+    });
     const auditLatency = new Histogram({
       name: 'ferry_audit_write_seconds',
       help: 'Duration of audit batch commits (one store transaction each)',
@@ -132,6 +139,12 @@ export class FerryMetrics {
   #observe(event: FerryEvent): void {
     switch (event.type) {
       case 'session':
+        // The kex names come from the server's own offer list, so the label set stays small.
+        if (event.phase === 'connect' && typeof event.detail.kex === 'string')
+          this.#keyExchanges.inc({
+            kex: event.detail.kex,
+            post_quantum: String(event.detail.postQuantum === true),
+          });
         if (event.phase === 'auth')
           this.#logins.inc({
             method: String(event.detail.method ?? 'unknown'),

@@ -241,12 +241,14 @@ export function registerPartnersCommand(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const r = await ctx.admin.partners.test(name);
+        // Loaded here, not at start-up: it loads ssh2, which every other command can do without.
+        const { isPostQuantumKex } = await import('../ssh/algorithms.js');
         process.stdout.write(
           [
             `partner ${name}: OK`,
             `server:     ${r.serverBanner || 'unknown'}`,
             `host key:   ${r.hostKey.algorithm} ${r.hostKey.sha256} (trusted)`,
-            `kex:        ${r.kex}`,
+            `kex:        ${r.kex} (${isPostQuantumKex(r.kex) ? 'post-quantum' : 'not post-quantum'})`,
             `cipher:     ${r.cipher}${r.mac ? ` / ${r.mac}` : ''}`,
             `latency:    TCP ${formatDuration(r.connectMs)}, SSH login ${formatDuration(r.loginMs)}, SFTP request ${formatDuration(r.requestMs)}`,
             `home:       ${r.home} (${r.entries} entries)`,

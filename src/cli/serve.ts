@@ -107,6 +107,8 @@ type WorkerMessage =
       /** The HTTP API's port (the same in every worker); absent when it did not start. */
       readonly httpPort?: number;
       readonly hardening: readonly string[];
+      /** The key exchanges on offer (the primary loads no ssh2, whose native binding it must not map). */
+      readonly keyExchange: string;
     }
   | { readonly type: 'failed'; readonly message: string };
 
@@ -218,6 +220,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
         out(
           `SFTP listening on ${config.listen}:${message.port} (${count} worker processes, data dir ${config.dataDir})`,
         );
+        out(message.keyExchange);
         if (message.httpPort !== undefined) out(httpApiLine(config, message.httpPort));
       }
     });
@@ -367,6 +370,7 @@ export function registerServeCommand(program: Command): void {
           port: running.port,
           ...(running.httpPort !== undefined ? { httpPort: running.httpPort } : {}),
           hardening,
+          keyExchange: (await import('../ssh/algorithms.js')).keyExchangeLine(config.algorithms),
         } satisfies WorkerMessage);
         runUntilSignalled(running);
         return;

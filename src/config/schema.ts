@@ -170,6 +170,18 @@ export const configSchema = z
       .max(Number.MAX_SAFE_INTEGER)
       .default(10 * 1024 * 1024),
     idleTimeout: seconds(604_800).default(3600),
+    // 0 turns a limit off; otherwise at least 1 MiB, so a setting cannot make the server rekey without pause.
+    rekeyLimit: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(TIB)
+      .refine((n) => n === 0 || n >= 1024 * 1024, {
+        message: 'must be 0 (never) or at least 1048576 (1 MiB)',
+      })
+      .default(GIB),
+    rekeyInterval: seconds(604_800).default(3600),
+    moduliFile: z.string().min(1).default('/etc/ssh/moduli'),
     maxConnections: count(1, 1_000_000).default(2000),
     maxConnectionsPerAddress: count(1, 100_000).default(64),
     maxUnauthenticatedPerAddress: count(1, 10_000).default(10),
@@ -344,6 +356,11 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   masterKey:
     'key sealing private keys at rest: 32 bytes as hex or base64 (default: <dataDir>/master.key, mode 0600, generated on first run, never over sealed data)',
   idleTimeout: 'seconds an authenticated connection may do nothing before it is closed (0: never)',
+  rekeyLimit:
+    'bytes in either direction after which the server starts a new key exchange (0: never; default 1 GiB)',
+  rekeyInterval: 'seconds after which the server starts a new key exchange (0: never; default 3600)',
+  moduliFile:
+    'OpenSSH moduli file the diffie-hellman-group-exchange groups come from (RFC 3526 groups when it is unreadable)',
   maxConnections: 'connections open at once, per server process',
   maxConnectionsPerAddress: 'connections open at once from one address, per server process',
   maxUnauthenticatedPerAddress: 'connections from one address still logging in (slow-loris guard)',

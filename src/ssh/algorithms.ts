@@ -1,10 +1,9 @@
 // The SSH algorithm policy: 'modern' has no SHA-1, CBC, DSA or NIST ECDH; 'compat' adds ECDH and ECDSA host keys.
 import { createRequire } from 'node:module';
 
+const require = createRequire(import.meta.url);
 // ssh2 does not export its capability lists; its constants module is the one source of truth for them.
-const { SUPPORTED_CIPHER } = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as {
-  SUPPORTED_CIPHER: string[];
-};
+const { SUPPORTED_CIPHER } = require('ssh2/lib/protocol/constants.js') as { SUPPORTED_CIPHER: string[] };
 
 export type AlgorithmProfile = 'modern' | 'compat';
 
@@ -16,9 +15,23 @@ export interface AlgorithmPolicy {
   readonly compress: string[];
 }
 
+// The post-quantum hybrid first, as OpenSSH 10 orders it (from our ssh2 patch): recorded sessions stay safe from
+// a future quantum computer, and OpenSSH 10.1+ clients stop warning about this server.
+export const POST_QUANTUM_KEX: readonly string[] = ['mlkem768x25519-sha256'];
+
+/** Whether a negotiated key exchange resists a future quantum computer (for the audit record and metrics). */
+export function isPostQuantumKex(kex: string): boolean {
+  return POST_QUANTUM_KEX.includes(kex);
+}
+
+/** Served only with groups to hand out (src/ssh/moduli.ts); clients that prefer it get a fresh group, not a fixed one. */
+export const GROUP_EXCHANGE_KEX = 'diffie-hellman-group-exchange-sha256';
+
 const MODERN_KEX = [
+  ...POST_QUANTUM_KEX,
   'curve25519-sha256',
   'curve25519-sha256@libssh.org',
+  GROUP_EXCHANGE_KEX,
   'diffie-hellman-group16-sha512',
   'diffie-hellman-group18-sha512',
   'diffie-hellman-group14-sha256',
@@ -57,4 +70,14 @@ export function algorithmPolicy(profile: AlgorithmProfile): AlgorithmPolicy {
     // and the compression-oracle class of bugs before login); zlib@openssh.com starts after authentication.
     compress: ['none', 'zlib@openssh.com'],
   };
+}
+
+/** The start-up line naming the key exchanges on offer, in preference order, and where ML-KEM comes from. */
+export function keyExchangeLine(profile: AlgorithmProfile): string {
+  // Our ssh2 patch's seam: node:crypto on Node >= 24.7, else @noble/post-quantum.
+  const { backendName } = require('ssh2/lib/protocol/mlkem.js') as { backendName(): string };
+  const names = algorithmPolicy(profile).kex.map((kex) =>
+    isPostQuantumKex(kex) ? `${kex} (post-quantum, ML-KEM-768 from ${backendName()})` : kex,
+  );
+  return `key exchange: ${names.join(', ')}`;
 }

@@ -9,9 +9,11 @@ import { FerryError } from '../errors.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { UserRecord } from '../store/types.js';
 import { Secret } from '../util/secret.js';
+import { isPostQuantumKex } from './algorithms.js';
 import { routeSessionChannels } from './channels.js';
 import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 import type { SshServerOptions } from './options.js';
+import { scheduleRekeys } from './rekey.js';
 import { emitAuth, emitSecurity } from './session-events.js';
 
 /** What admission hands a connection before ssh2 takes over its socket. */
@@ -95,6 +97,8 @@ export function handleConnection(
       cipher: negotiated.cs.cipher,
       mac: negotiated.cs.mac,
       compress: negotiated.cs.compress,
+      // Whether a recording of this session stays secret against a future quantum computer.
+      postQuantum: isPostQuantumKex(negotiated.kex),
     };
     negotiatedHostKey = negotiated.serverHostKey;
     log.info(algorithms, handshakes === 0 ? 'key exchange done' : 'rekeyed');
@@ -220,6 +224,9 @@ export function handleConnection(
       timer.unref();
       client.once('close', () => clearInterval(timer));
     }
+    // RFC 4253 section 9: fresh keys after rekey.bytes in either direction or rekey.seconds.
+    const stopRekeys = scheduleRekeys(client, socket, options.rekey, log);
+    client.once('close', stopRekeys);
     // OpenSSH's UpdateHostKeys: tell the client every key we hold, so it trusts a new key before the old one retires.
     announceHostKeys(client, hostKeys, log);
     client.on('request', (accept, reject, name, data) => {

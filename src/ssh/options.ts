@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
 import type { ConnectionLimits } from './admission.js';
 import type { AlgorithmProfile } from './algorithms.js';
+import type { RekeyPolicy } from './rekey.js';
 
 export interface SshServerOptions {
   readonly listen: string;
@@ -34,6 +35,10 @@ export interface SshServerOptions {
     /** Seconds without any file operation before an authenticated connection is closed; 0: never. */
     readonly idleTimeout: number;
   };
+  /** OpenSSH moduli file with the diffie-hellman-group-exchange groups (RFC 3526 groups when unreadable). */
+  readonly moduliFile: string;
+  /** When the server starts a key exchange by itself (RFC 4253 section 9). */
+  readonly rekey: RekeyPolicy;
   readonly sftp: {
     readonly maxInFlight: number;
     readonly maxOpenHandles: number;

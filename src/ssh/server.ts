@@ -5,8 +5,9 @@ import ssh2, { type Connection } from 'ssh2';
 import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { Admission } from './admission.js';
-import { type AlgorithmProfile, algorithmPolicy } from './algorithms.js';
+import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from './algorithms.js';
 import { type ConnectionState, handleConnection } from './connection.js';
+import { chooseGroup, GEX_PREFERRED_MAX_BITS, loadModuli } from './moduli.js';
 import type { SshServerOptions } from './options.js';
 
 export type { SshServerOptions } from './options.js';
@@ -29,6 +30,9 @@ function presentable(keys: readonly HostKeyMaterial[], profile: AlgorithmProfile
 
 export async function startSshServer(options: SshServerOptions): Promise<RunningSshServer> {
   const policy = algorithmPolicy(options.algorithms);
+  // Read once, before the process is confined: the groups diffie-hellman-group-exchange hands out.
+  const moduli = policy.kex.includes(GROUP_EXCHANGE_KEX) ? loadModuli(options.moduliFile) : undefined;
+  if (moduli) options.logger.info({ groups: moduli.origin }, 'group exchange moduli');
   const sockets = new Set<Socket>();
   const clients = new Set<Connection>();
 
@@ -49,7 +53,14 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
         hmac: policy.hmac,
         compress: policy.compress,
       } as ssh2.Algorithms,
-    });
+      // Our ssh2 patch: the server side of group exchange asks this for a group of min..max bits.
+      ...(moduli
+        ? {
+            dhGroup: (min: number, wanted: number, max: number) =>
+              chooseGroup(moduli.groups, min, Math.min(wanted, GEX_PREFERRED_MAX_BITS), max),
+          }
+        : {}),
+    } as ssh2.ServerConfig);
     server.on('connection', (client, info) => {
       // ssh2 keeps the socket private; it is the only handle on the grace timer and address we set up below.
       const socket = (client as unknown as { _sock: Socket })._sock;

@@ -31,6 +31,10 @@ export interface OpenSshServerOptions {
   hostKeyType?: 'ed25519' | 'ecdsa' | 'rsa';
   /** Reuse a host key file (to restart "the same" server, or to swap keys). */
   hostKeyFile?: string;
+  /** Another sshd build (default /usr/sbin/sshd), e.g. OpenSSH 10 unpacked by scripts/fetch-openssh10.sh. */
+  sshdPath?: string;
+  /** More sshd_config lines (SshdSessionPath for an unpacked OpenSSH 10, KexAlgorithms, ...). */
+  extraConfig?: string[];
 }
 
 function freePort(): Promise<number> {
@@ -97,12 +101,17 @@ export async function startOpenSshServer(options: OpenSshServerOptions): Promise
       'PidFile none',
       'LogLevel ERROR',
       `Subsystem sftp internal-sftp -d ${root}`,
+      ...(options.extraConfig ?? []),
     ].join('\n');
     const configFile = join(dir, 'sshd_config');
     await writeFile(configFile, `${config}\n`);
-    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', configFile, '-o', 'LogLevel=INFO'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      options.sshdPath ?? '/usr/sbin/sshd',
+      ['-D', '-e', '-f', configFile, '-o', 'LogLevel=INFO'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     const listening = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 10_000);
