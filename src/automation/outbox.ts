@@ -1,6 +1,7 @@
 // The outbox writer: an awaited bus subscriber storing one delivery per action of each matching rule, group-committed.
 import { randomUUID } from 'node:crypto';
 import type { FerryEvent } from '../events/types.js';
+import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import { GroupCommit } from '../util/group-commit.js';
 import { ruleEventsOf } from './event-names.js';
@@ -20,6 +21,11 @@ export interface OutboxWriterOptions {
   /** Told after each committed batch (the worker in this process wakes at once). */
   readonly onEnqueued?: () => void;
   readonly now?: () => Date;
+  /**
+   * Told after every batch whether the outbox could write: a lost batch degrades the process (readiness fails,
+   * a `store-error` event is emitted), the next stored batch recovers it. As the audit writer reports.
+   */
+  readonly health?: HealthState;
 }
 
 interface Pending {
@@ -30,6 +36,10 @@ interface Pending {
 
 /** Commit attempts for one batch (the store retries busy locks itself). */
 const BATCH_ATTEMPTS = 3;
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** The deliveries an event causes: one per action of each enabled rule that matches it (or a fact derived from it). */
 export function deliveriesFor(event: FerryEvent, rules: RuleCache): NewDelivery[] {
@@ -62,6 +72,7 @@ export class OutboxWriter {
   readonly #log: Logger;
   readonly #onEnqueued: (() => void) | undefined;
   readonly #now: () => Date;
+  readonly #health: HealthState | undefined;
   readonly #batches: GroupCommit<Pending>;
   #closed = false;
 
@@ -78,6 +89,7 @@ export class OutboxWriter {
     });
     this.#onEnqueued = options.onEnqueued;
     this.#now = options.now ?? (() => new Date());
+    this.#health = options.health;
   }
 
   /**
@@ -125,10 +137,12 @@ export class OutboxWriter {
           { err, lost: rows.map((r) => ({ rule: r.ruleId, event: r.eventName, fields: r.fields })) },
           'rule deliveries could not be stored',
         );
+        this.#health?.degrade('outbox', `rule deliveries cannot be stored: ${errorText(err)}`);
         for (const p of batch) p.reject(err);
         return;
       }
     }
+    this.#health?.recover('outbox');
     for (const p of batch) p.resolve();
     try {
       this.#onEnqueued?.();
