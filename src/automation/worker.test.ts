@@ -275,3 +275,40 @@ test('the outbox in the same process wakes the worker: delivered long before the
   assert.ok(Date.now() - began < 2000, `delivered after ${Date.now() - began} ms`);
   assert.equal((await store.deliveries.list({}))[0]?.ruleId, rule.id);
 });
+
+test('wake-ups within the gather window make one claim, and the outcomes one finishing transaction', async (t) => {
+  const r = await receiver(t, (_n, _req, res) => res.end());
+  const { store, start, enqueue } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  const calls = { claims: 0, finishes: 0 };
+  const deliveries = new Proxy(store.deliveries, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (name === 'finishMany') calls.finishes++;
+        const result = value.apply(target, args);
+        if (name === 'claim')
+          return result.then((claimed: unknown[]) => {
+            if (claimed.length > 0) calls.claims++;
+            return claimed;
+          });
+        return result;
+      };
+    },
+  });
+  // A window far longer than the four wake-ups take, so the test does not depend on the machine's speed.
+  const worker = start({ deliveries, pollMs: 60_000, gatherMs: 1000 });
+  await new Promise((res) => setTimeout(res, 1200));
+  for (const id of ['a', 'b', 'c', 'd']) {
+    await enqueue(id);
+    worker.wake();
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  await until(
+    'delivered',
+    async () => (await store.deliveries.list({ status: 'succeeded' })).length === 4,
+    10_000,
+  );
+  assert.deepEqual([...r.ids].length, 4);
+  assert.deepEqual(calls, { claims: 1, finishes: 1 });
+});
