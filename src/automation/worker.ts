@@ -43,7 +43,7 @@ export interface DeliveryWorkerOptions {
   readonly pollMs?: number;
   /**
    * How long a wake-up waits for company before claiming, and a finished attempt before its outcome is
-   * recorded (default 50 ms): deliveries of transfers close together are claimed and finished in one
+   * recorded (default 200 ms): deliveries of transfers close together are claimed and finished in one
    * transaction each, so the store writes that compete with transfers stay few. Delivery is that much later.
    */
   readonly gatherMs?: number;
@@ -97,7 +97,7 @@ export class DeliveryWorker {
     this.#o = {
       concurrency: 8,
       pollMs: 1000,
-      gatherMs: 50,
+      gatherMs: 200,
       leaseMs: 60_000,
       stopTimeoutMs: 10_000,
       ...options,
