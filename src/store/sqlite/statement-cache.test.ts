@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
+import type { Generated } from 'kysely';
 import { Kysely, SqliteDialect, sql } from '../kysely.js';
 import { cachingDatabase } from './statement-cache.js';
 
@@ -77,7 +78,7 @@ test('a cached statement sees a schema change made after it was prepared (a migr
 
 test('kysely over the cache: transactions, inserts and selects give the same answers as without it', async (t) => {
   const { db, prepared } = countingDatabase();
-  const kysely = new Kysely<{ t: { id: number; name: string } }>({
+  const kysely = new Kysely<{ t: { id: Generated<number>; name: string } }>({
     dialect: new SqliteDialect({ database: cachingDatabase(db) }),
   });
   t.after(() => kysely.destroy());
