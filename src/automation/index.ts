@@ -120,6 +120,7 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     rules,
     log,
     onEnqueued: wake,
+    worker,
     ...(options.health ? { health: options.health } : {}),
   });
   const unsubscribe = events.subscribe(outbox.listener);

@@ -38,6 +38,10 @@ function counting(real: DeliveryRepository) {
       counts.enqueue++;
       return real.enqueue(rows, now);
     },
+    enqueueClaimed: (rows, now, claim) => {
+      counts.enqueue++;
+      return real.enqueueClaimed(rows, now, claim);
+    },
     claim: (...a) => real.claim(...a),
     renew: (...a) => real.renew(...a),
     finish: (...a) => real.finish(...a),

@@ -8,7 +8,7 @@ import { ruleEventsOf } from './event-names.js';
 import { matches } from './match.js';
 import type { RuleCache } from './rule-cache.js';
 import { firedByRule } from './rule-session.js';
-import type { DeliveryRepository, NewDelivery } from './types.js';
+import type { DeliveryRecord, DeliveryRepository, NewDelivery } from './types.js';
 
 export interface OutboxWriterOptions {
   readonly deliveries: DeliveryRepository;
@@ -26,6 +26,19 @@ export interface OutboxWriterOptions {
    * a `store-error` event is emitted), the next stored batch recovers it. As the audit writer reports.
    */
   readonly health?: HealthState;
+  /**
+   * The worker of this process: stored deliveries are claimed by it in the same transaction, as many as it has
+   * free slots, and handed to it (no claim of their own, no other process racing for them).
+   */
+  readonly worker?: OutboxWorker;
+}
+
+/** What the outbox needs of the delivery worker in its process. */
+export interface OutboxWorker {
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly free: number;
+  adopt(claimed: readonly DeliveryRecord[]): void;
 }
 
 interface Pending {
@@ -73,6 +86,7 @@ export class OutboxWriter {
   readonly #onEnqueued: (() => void) | undefined;
   readonly #now: () => Date;
   readonly #health: HealthState | undefined;
+  readonly #worker: OutboxWorker | undefined;
   readonly #batches: GroupCommit<Pending>;
   #closed = false;
 
@@ -90,6 +104,7 @@ export class OutboxWriter {
     this.#onEnqueued = options.onEnqueued;
     this.#now = options.now ?? (() => new Date());
     this.#health = options.health;
+    this.#worker = options.worker;
   }
 
   /**
@@ -122,9 +137,20 @@ export class OutboxWriter {
 
   async #commit(batch: readonly Pending[]): Promise<void> {
     const rows = batch.flatMap((p) => p.rows);
+    let claimed: DeliveryRecord[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#deliveries.enqueue(rows, this.#now());
+        const now = this.#now();
+        const free = this.#worker?.free ?? 0;
+        if (this.#worker && free > 0) {
+          const leaseUntil = new Date(now.getTime() + this.#worker.leaseMs);
+          const owner = this.#worker.owner;
+          ({ claimed } = await this.#deliveries.enqueueClaimed(rows, now, {
+            owner,
+            leaseUntil,
+            limit: free,
+          }));
+        } else await this.#deliveries.enqueue(rows, now);
         break;
       } catch (err) {
         if (attempt < BATCH_ATTEMPTS) {
@@ -145,7 +171,9 @@ export class OutboxWriter {
     this.#health?.recover('outbox');
     for (const p of batch) p.resolve();
     try {
-      this.#onEnqueued?.();
+      if (claimed.length > 0) this.#worker?.adopt(claimed);
+      // Rows left pending (more than the worker had room for) are claimed by it as slots free up.
+      if (claimed.length < rows.length) this.#onEnqueued?.();
     } catch (err) {
       this.#log.error({ err }, 'outbox wake-up listener failed');
     }

@@ -143,6 +143,30 @@ export class DeliveryWorker {
     return this.#running.size;
   }
 
+  /** Deliveries this process could start now: the outbox claims at most this many of those it stores. */
+  get free(): number {
+    if (this.#stopped) return 0;
+    // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED. Finishing ones
+    // only wait for their outcome's group commit.
+    const parked = Math.min(this.#parked.size, MAX_PARKED);
+    return Math.max(0, this.#o.concurrency - (this.#running.size - parked - this.#finishing.size));
+  }
+
+  /** How long a claim made now holds a delivery. */
+  get leaseMs(): number {
+    return this.#o.leaseMs;
+  }
+
+  /**
+   * Runs deliveries the outbox of this process stored already claimed under this worker's owner: they skip
+   * the claim, and no other process picks them up while this one runs them (the lease guards a crash).
+   */
+  adopt(claimed: readonly DeliveryRecord[]): void {
+    // A stopped worker leaves them to their leases running out: any process retries them then.
+    if (this.#stopped) return;
+    for (const delivery of claimed) this.#launch(delivery);
+  }
+
   /**
    * Stops claiming, waits up to the stop timeout for running actions, then cancels the rest: each records a
    * failed attempt and is retried later (by any process), as one whose lease ran out would be.
@@ -174,10 +198,7 @@ export class DeliveryWorker {
     try {
       do {
         this.#again = false;
-        // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED. Finishing ones
-        // only wait for their outcome's group commit.
-        const parked = Math.min(this.#parked.size, MAX_PARKED);
-        const free = this.#o.concurrency - (this.#running.size - parked - this.#finishing.size);
+        const free = this.free;
         if (free <= 0 || this.#stopped) break;
         let claimed: DeliveryRecord[];
         try {
