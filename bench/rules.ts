@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import type { Cleanup } from './cleanup.js';
+import { treeCpuMs } from './proc-stats.js';
 import type { Measurement } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type ClientContext, runBatch } from './sftp-client.js';
@@ -174,18 +175,25 @@ export async function rulesOverhead(options: {
     for (const withRules of [true, false]) {
       await setRules(repo, dataDir, withRules);
       const webhooksBefore = receivers.webhooks;
+      // CPU of Ferry (all its processes) and of this process (the receivers) for the run and its deliveries:
+      // on a shared machine it says what rules cost more steadily than the throughput does.
+      const ferryCpuBefore = await treeCpuMs(ferry.pid);
+      const benchCpuBefore = process.cpuUsage();
       const result = await runBatch(ferry, options.client, batch);
       // From the first put's start to pwd's: the two -mkdir lines come before.
       const ms = result.marks[2 + files]! - result.marks[2]!;
       const rate = mib / (ms / 1000);
       (withRules ? runs.ferry : runs.openssh).push(rate);
-      options.log(
-        `  upload ${files}×${options.source.bytes / MIB} MiB, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s`,
-      );
       if (withRules) {
         await waitFor('webhooks', () => receivers.webhooks - webhooksBefore >= files);
         await waitFor('moves', async () => (await readdir(archive)).length >= files);
       }
+      const ferryCpu = (await treeCpuMs(ferry.pid)) - ferryCpuBefore;
+      const benchCpu = process.cpuUsage(benchCpuBefore);
+      options.log(
+        `  upload ${files}×${options.source.bytes / MIB} MiB, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s` +
+          ` (Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file, receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file)`,
+      );
       await rm(inbox, { recursive: true, force: true });
       await rm(archive, { recursive: true, force: true });
     }

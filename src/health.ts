@@ -2,7 +2,7 @@
 import { type Logger, loggers } from './logger.js';
 
 /** Parts of the process that can degrade it; each reports itself. */
-export type HealthComponent = 'audit';
+export type HealthComponent = 'audit' | 'outbox';
 
 export interface ComponentHealth {
   readonly healthy: boolean;

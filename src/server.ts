@@ -245,7 +245,8 @@ export async function startFerry(
     if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
     ctx.audit.startRetention(config.auditRetentionDays);
     services.started('audit retention', () => ctx.audit.stopRetention());
-    // The audit store is the store every process writes on every operation: its failures are the store's.
+    // The audit store is the store every process writes on every operation: its failures are the store's, and so
+    // are the rules outbox's (deliveries it could not store).
     const unwatchHealth = ctx.health.onChange((component, state) => {
       void ctx.events.emit(
         state.healthy
@@ -266,6 +267,7 @@ export async function startFerry(
       events: ctx.events,
       unseal: ruleSecretUnsealer((sealed, label) => ctx.masterKey.open(sealed, label)),
       log: loggers.automation,
+      health: ctx.health,
       server: {
         config,
         users: ctx.store.users,

@@ -1,5 +1,6 @@
 // Starts the rule engine in a serving process: rule cache, outbox writer on the bus, delivery worker, schedules.
 import type { EventBus } from '../events/bus.js';
+import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
@@ -56,6 +57,8 @@ export interface AutomationOptions {
   readonly concurrency?: number;
   /** How often the rule version is checked and due deliveries are polled (default 1000 ms). */
   readonly checkEveryMs?: number;
+  /** The process's health: an outbox that cannot store deliveries degrades it (readiness, `store-error`). */
+  readonly health?: HealthState;
 }
 
 export interface RunningAutomation {
@@ -118,6 +121,8 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     rules,
     log,
     onEnqueued: wake,
+    worker,
+    ...(options.health ? { health: options.health } : {}),
   });
   const unsubscribe = events.subscribe(outbox.listener);
   const scheduler = new RuleScheduler({ rules, deliveries: store.deliveries, log, onEnqueued: wake });

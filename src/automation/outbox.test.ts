@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
 import { EventBus } from '../events/bus.js';
 import type { TransferEvent } from '../events/types.js';
+import { HealthState } from '../health.js';
 import { loggers } from '../logger.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { DeliveryRepository, Store } from '../store/types.js';
@@ -35,6 +37,10 @@ function counting(real: DeliveryRepository) {
     enqueue: (rows, now) => {
       counts.enqueue++;
       return real.enqueue(rows, now);
+    },
+    enqueueClaimed: (rows, now, claim) => {
+      counts.enqueue++;
+      return real.enqueueClaimed(rows, now, claim);
     },
     claim: (...a) => real.claim(...a),
     renew: (...a) => real.renew(...a),
@@ -153,5 +159,51 @@ test('a process serving nothing (a CLI command) stores the deliveries its admin 
   assert.deepEqual(
     [d?.ruleId, d?.eventName, d?.fields.action, d?.fields.subject],
     [rule.id, 'admin', 'users.add', 'bob'],
+  );
+});
+
+test('an outbox that cannot store deliveries makes the process unhealthy until a batch is stored again', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-outbox-health-'));
+  const file = join(dir, 'ferry.db');
+  const store = await openSqliteStore(file);
+  // A second, plain connection to the same file: a trigger makes every delivery insert fail as a full disk would.
+  const raw = new SqliteDatabase(file);
+  t.after(async () => {
+    raw.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await store.rules.create({
+    name: 'arrivals',
+    enabled: true,
+    events: ['upload'],
+    conditions: {},
+    actions: [{ kind: 'webhook', url: 'http://127.0.0.1:9/' }],
+  });
+  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
+  await rules.refresh(true);
+  const health = new HealthState(loggers.health);
+  const heard: string[] = [];
+  health.onChange((component, state) => heard.push(`${component}:${state.healthy ? 'ok' : state.reason}`));
+  const outbox = new OutboxWriter({ deliveries: store.deliveries, rules, log: loggers.automation, health });
+  const bus = new EventBus();
+  bus.subscribe(outbox.listener);
+
+  raw.exec(
+    "CREATE TRIGGER deliveries_fail BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+  );
+  await bus.emit(upload('/in/lost.csv'));
+  assert.equal(health.isHealthy('outbox'), false);
+  assert.equal(health.report().status, 'degraded');
+  assert.deepEqual(heard, ['outbox:rule deliveries cannot be stored: database or disk is full']);
+  assert.deepEqual(await store.deliveries.list({}), []);
+
+  raw.exec('DROP TRIGGER deliveries_fail');
+  await bus.emit(upload('/in/kept.csv'));
+  assert.equal(health.isHealthy('outbox'), true);
+  assert.equal(heard.at(-1), 'outbox:ok');
+  assert.deepEqual(
+    (await store.deliveries.list({})).map((d) => d.fields.path),
+    ['/in/kept.csv'],
   );
 });

@@ -1,6 +1,7 @@
 // The outbox writer: an awaited bus subscriber storing one delivery per action of each matching rule, group-committed.
 import { randomUUID } from 'node:crypto';
 import type { FerryEvent } from '../events/types.js';
+import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import { GroupCommit } from '../util/group-commit.js';
 import { counterHit } from './counting.js';
@@ -11,6 +12,7 @@ import { firedByRule } from './rule-session.js';
 import type {
   CounterHit,
   CounterOutcome,
+  DeliveryRecord,
   DeliveryRepository,
   NewDelivery,
   RuleCounterRepository,
@@ -30,6 +32,24 @@ export interface OutboxWriterOptions {
   /** Told after each committed batch (the worker in this process wakes at once). */
   readonly onEnqueued?: () => void;
   readonly now?: () => Date;
+  /**
+   * Told after every batch whether the outbox could write: a lost batch degrades the process (readiness fails,
+   * a `store-error` event is emitted), the next stored batch recovers it. As the audit writer reports.
+   */
+  readonly health?: HealthState;
+  /**
+   * The worker of this process: stored deliveries are claimed by it in the same transaction, as many as it has
+   * free slots, and handed to it (no claim of their own, no other process racing for them).
+   */
+  readonly worker?: OutboxWorker;
+}
+
+/** What the outbox needs of the delivery worker in its process. */
+export interface OutboxWorker {
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly free: number;
+  adopt(claimed: readonly DeliveryRecord[]): void;
 }
 
 interface Pending {
@@ -41,6 +61,10 @@ interface Pending {
 
 /** Commit attempts for one batch (the store retries busy locks itself). */
 const BATCH_ATTEMPTS = 3;
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** What an event causes: deliveries to store now, and hits of counting rules (which fire in the store). */
 export interface OutboxPlan {
@@ -115,6 +139,8 @@ export class OutboxWriter {
   readonly #log: Logger;
   readonly #onEnqueued: (() => void) | undefined;
   readonly #now: () => Date;
+  readonly #health: HealthState | undefined;
+  readonly #worker: OutboxWorker | undefined;
   readonly #batches: GroupCommit<Pending>;
   #closed = false;
   readonly #evictionWarned = new Map<number, number>();
@@ -133,6 +159,8 @@ export class OutboxWriter {
     });
     this.#onEnqueued = options.onEnqueued;
     this.#now = options.now ?? (() => new Date());
+    this.#health = options.health;
+    this.#worker = options.worker;
   }
 
   /**
@@ -179,17 +207,39 @@ export class OutboxWriter {
     });
   }
 
+  /** Stores rows, claimed at once by this process's worker when it has free slots; returns what it claimed. */
+  async #store(rows: readonly NewDelivery[], now: Date): Promise<DeliveryRecord[]> {
+    const free = this.#worker?.free ?? 0;
+    if (!this.#worker || free <= 0) {
+      await this.#deliveries.enqueue(rows, now);
+      return [];
+    }
+    const leaseUntil = new Date(now.getTime() + this.#worker.leaseMs);
+    const { claimed } = await this.#deliveries.enqueueClaimed(rows, now, {
+      owner: this.#worker.owner,
+      leaseUntil,
+      limit: free,
+    });
+    return claimed;
+  }
+
   async #commit(batch: readonly Pending[]): Promise<void> {
     const rows = batch.flatMap((p) => p.rows);
     const hits = batch.flatMap((p) => p.hits);
+    let claimed: DeliveryRecord[] = [];
+    let rowsStored = rows.length === 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        // Two transactions; a retry after the second failed stores the rows again, which the store skips (same ids).
-        if (rows.length > 0) await this.#deliveries.enqueue(rows, this.#now());
+        const now = this.#now();
+        // Two transactions; a retry after the second failed does not store (or claim) the rows again.
+        if (!rowsStored) {
+          claimed = await this.#store(rows, now);
+          rowsStored = true;
+        }
         if (hits.length > 0) {
           if (!this.#counters)
             throw new Error('this outbox has no rule counters: counting rules cannot fire here');
-          this.#counted(hits, await this.#counters.record(hits, this.#now()));
+          this.#counted(hits, await this.#counters.record(hits, now));
         }
         break;
       } catch (err) {
@@ -202,18 +252,25 @@ export class OutboxWriter {
         this.#log.error(
           {
             err,
-            lost: rows.map((r) => ({ rule: r.ruleId, event: r.eventName, fields: r.fields })),
+            lost: rowsStored
+              ? []
+              : rows.map((r) => ({ rule: r.ruleId, event: r.eventName, fields: r.fields })),
             lostCounts: hits.map((h) => ({ rule: h.ruleId, key: h.key, at: h.at })),
           },
           'rule deliveries could not be stored',
         );
+        this.#health?.degrade('outbox', `rule deliveries cannot be stored: ${errorText(err)}`);
         for (const p of batch) p.reject(err);
+        if (claimed.length > 0) this.#worker?.adopt(claimed);
         return;
       }
     }
+    this.#health?.recover('outbox');
     for (const p of batch) p.resolve();
     try {
-      this.#onEnqueued?.();
+      if (claimed.length > 0) this.#worker?.adopt(claimed);
+      // Rows left pending (more than the worker had room for, or fired by a count) are claimed as slots free up.
+      if (claimed.length < rows.length || hits.length > 0) this.#onEnqueued?.();
     } catch (err) {
       this.#log.error({ err }, 'outbox wake-up listener failed');
     }

@@ -21,6 +21,28 @@ interface Armed {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
+ * Windows looked back through for the newest past slot, shortest first: a dense schedule (every second) finds one
+ * in the first after a few steps, a sparse one (yearly) in a later one, and no search walks millions of slots.
+ */
+const LOOK_BACK_MS = [60_000, 3_600_000, 86_400_000, 32 * 86_400_000, 367 * 86_400_000, 5 * 367 * 86_400_000];
+
+/**
+ * The newest slot of `cron` in (since, now], or undefined. Cron slots are searched forward only (croner has no
+ * "previous run"), so the search starts a bounded window before now.
+ */
+export function latestSlot(cron: Cron, since: Date, now: Date): Date | undefined {
+  for (const window of LOOK_BACK_MS) {
+    const from = new Date(Math.max(since.getTime(), now.getTime() - window));
+    let latest: Date | undefined;
+    for (let slot = cron.nextRun(from); slot && slot.getTime() <= now.getTime(); slot = cron.nextRun(slot)) {
+      latest = slot;
+    }
+    if (latest || from.getTime() === since.getTime()) return latest;
+  }
+  return undefined;
+}
+
+/**
  * The id of a tick's delivery: the same in every process (rule, action, the slot's own time), so the store's
  * insert-or-ignore keeps exactly one however many processes fire the slot.
  */
@@ -42,8 +64,9 @@ export function tickDeliveries(rule: RuleRecord, slot: Date): NewDelivery[] {
 
 /**
  * Arms one cron per enabled rule listening to `schedule` (re-armed when rules change). A schedule rule's
- * conditions are not evaluated: the cron is its condition. Slots missed while no process ran are not fired
- * afterwards.
+ * conditions are not evaluated: the cron is its condition. A slot missed while no process ran is found once
+ * when the rule is armed (at start): the newest past slot since the rule was last changed whose delivery was
+ * never stored fires now, with that slot's id and time (several missed slots give one run, as partner jobs).
  */
 export class RuleScheduler {
   readonly #o: RuleSchedulerOptions;
@@ -120,7 +143,10 @@ export class RuleScheduler {
       }
       timer.unref();
     };
-    armNext(new Date());
+    const now = new Date();
+    armNext(now);
+    const missed = latestSlot(cron, rule.updatedAt, now);
+    if (missed) void this.#catchUp(rule, missed);
     return {
       key: keyOf(rule),
       cancel: () => {
@@ -128,6 +154,22 @@ export class RuleScheduler {
         clearTimeout(timer);
       },
     };
+  }
+
+  /** Fires `slot` unless some process stored its deliveries already (the store keeps the first anyway). */
+  async #catchUp(rule: RuleRecord, slot: Date): Promise<void> {
+    try {
+      if (await this.#o.deliveries.get(scheduledDeliveryId(rule.id, 0, slot))) return;
+    } catch (err) {
+      this.#o.log.error({ err, rule: rule.name, slot }, 'missed schedule slot could not be checked');
+      return;
+    }
+    if (this.#stopped) return;
+    this.#o.log.info(
+      { rule: rule.name, slot },
+      'a scheduled slot was missed while Ferry was down: firing it now',
+    );
+    await this.#fire(rule, slot);
   }
 
   async #fire(rule: RuleRecord, slot: Date): Promise<void> {

@@ -275,3 +275,107 @@ test('the outbox in the same process wakes the worker: delivered long before the
   assert.ok(Date.now() - began < 2000, `delivered after ${Date.now() - began} ms`);
   assert.equal((await store.deliveries.list({}))[0]?.ruleId, rule.id);
 });
+
+test('wake-ups within the gather window make one claim, and the outcomes one finishing transaction', async (t) => {
+  const r = await receiver(t, (_n, _req, res) => res.end());
+  const { store, start, enqueue } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  const calls = { claims: 0, finishes: 0 };
+  const deliveries = new Proxy(store.deliveries, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (name === 'finishMany') calls.finishes++;
+        const result = value.apply(target, args);
+        if (name === 'claim')
+          return result.then((claimed: unknown[]) => {
+            if (claimed.length > 0) calls.claims++;
+            return claimed;
+          });
+        return result;
+      };
+    },
+  });
+  // A window far longer than the four wake-ups take, so the test does not depend on the machine's speed.
+  const worker = start({ deliveries, pollMs: 60_000, gatherMs: 1000 });
+  await new Promise((res) => setTimeout(res, 1200));
+  for (const id of ['a', 'b', 'c', 'd']) {
+    await enqueue(id);
+    worker.wake();
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  await until(
+    'delivered',
+    async () => (await store.deliveries.list({ status: 'succeeded' })).length === 4,
+    10_000,
+  );
+  assert.deepEqual([...r.ids].length, 4);
+  assert.deepEqual(calls, { claims: 1, finishes: 1 });
+});
+
+test("the outbox stores its process's deliveries already claimed by its worker: no claim, no other process races", async (t) => {
+  const r = await receiver(t, (_n, _req, res) => setTimeout(() => res.end(), 100));
+  const { store, start } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  let claims = 0;
+  const deliveries = new Proxy(store.deliveries, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result = value.apply(target, args);
+        if (name !== 'claim') return result;
+        return result.then((claimed: unknown[]) => {
+          if (claimed.length > 0) claims++;
+          return claimed;
+        });
+      };
+    },
+  });
+  // Two slots here; another process polls all the time and would take whatever is left pending.
+  const local = start({ deliveries, pollMs: 60_000, concurrency: 2 });
+  const other = start({ pollMs: 10, gatherMs: 0 });
+  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
+  await rules.refresh(true);
+  const outbox = new OutboxWriter({
+    deliveries: store.deliveries,
+    rules,
+    log: loggers.automation,
+    worker: local,
+  });
+  const bus = new EventBus();
+  bus.subscribe(outbox.listener);
+  const uploaded = (path: string) =>
+    bus.emit({
+      type: 'transfer',
+      at: new Date(),
+      sessionId: 's',
+      username: 'alice',
+      direction: 'upload',
+      protocol: 'sftp',
+      path,
+      bytes: 1,
+      durationMs: 1,
+      resumedFrom: 0,
+      completed: true,
+    });
+  await Promise.all([uploaded('/in/a.csv'), uploaded('/in/b.csv'), uploaded('/in/c.csv')]);
+  // Committed with the events: two running under the local lease, the third pending for whoever has room.
+  const stored = await store.deliveries.list({});
+  const running = stored.filter((d) => d.status === 'running');
+  assert.equal(running.length, 2);
+  for (const d of running) assert.deepEqual([d.leaseOwner, d.attempts], [local.owner, 1]);
+  await until(
+    'all delivered',
+    async () => (await store.deliveries.list({ status: 'succeeded' })).length === 3,
+    10_000,
+  );
+  assert.equal(claims, 0, 'the local worker never claimed what it was handed');
+  assert.equal(new Set(r.ids).size, 3);
+  assert.equal(r.ids.length, 3, 'each delivered once');
+  const attempts = await Promise.all(running.map((d) => store.deliveries.attempts(d.id)));
+  assert.deepEqual(
+    attempts.map((a) => a.length),
+    [1, 1],
+  );
+  assert.ok(other.owner !== local.owner);
+});

@@ -41,6 +41,12 @@ export interface DeliveryWorkerOptions {
   readonly concurrency?: number;
   /** How often the store is asked for due deliveries when nothing woke the worker (default 1000 ms). */
   readonly pollMs?: number;
+  /**
+   * How long a wake-up waits for company before claiming, and a finished attempt before its outcome is
+   * recorded (default 200 ms): deliveries of transfers close together are claimed and finished in one
+   * transaction each, so the store writes that compete with transfers stay few. Delivery is that much later.
+   */
+  readonly gatherMs?: number;
   /** How long a claim holds a delivery; renewed while its action runs (default 60 s). */
   readonly leaseMs?: number;
   readonly retry?: RetryPolicy;
@@ -76,11 +82,13 @@ export class DeliveryWorker {
   readonly #running = new Map<string, Promise<void>>();
   /** Running deliveries that only wait (parked e-mails of a digest): not counted against the concurrency. */
   readonly #parked = new Set<string>();
+  /** Deliveries whose action is done and whose outcome waits to be recorded: not counted either. */
+  readonly #finishing = new Set<string>();
   readonly #cancel = new AbortController();
   readonly #finishes: FinishQueue;
   #timer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
-  #soon: NodeJS.Immediate | undefined;
+  #soon: NodeJS.Timeout | undefined;
   #ticking = false;
   #again = false;
   #stopped = false;
@@ -89,6 +97,7 @@ export class DeliveryWorker {
     this.#o = {
       concurrency: 8,
       pollMs: 1000,
+      gatherMs: 200,
       leaseMs: 60_000,
       stopTimeoutMs: 10_000,
       ...options,
@@ -97,7 +106,12 @@ export class DeliveryWorker {
     this.owner = options.owner ?? leaseOwner();
     // Every running delivery (held digest mails included) listens on the one cancel signal.
     setMaxListeners(this.#o.concurrency + MAX_PARKED + 16, this.#cancel.signal);
-    this.#finishes = new FinishQueue({ deliveries: options.deliveries, owner: this.owner, log: options.log });
+    this.#finishes = new FinishQueue({
+      deliveries: options.deliveries,
+      owner: this.owner,
+      log: options.log,
+      delayMs: this.#o.gatherMs,
+    });
   }
 
   start(): void {
@@ -115,17 +129,42 @@ export class DeliveryWorker {
     }
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    // Wakes in one turn (a group of finished deliveries, an outbox batch) make one claim, not one each.
-    this.#soon ??= setImmediate(() => {
+    // Wakes within the gather window (finished deliveries, outbox batches of transfers close together) make one
+    // claim, not one each.
+    this.#soon ??= setTimeout(() => {
       this.#soon = undefined;
       if (this.#ticking) this.#again = true;
       else if (!this.#stopped) void this.#tick();
-    });
+    }, this.#o.gatherMs);
   }
 
   /** Deliveries running in this process now. */
   get inFlight(): number {
     return this.#running.size;
+  }
+
+  /** Deliveries this process could start now: the outbox claims at most this many of those it stores. */
+  get free(): number {
+    if (this.#stopped) return 0;
+    // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED. Finishing ones
+    // only wait for their outcome's group commit.
+    const parked = Math.min(this.#parked.size, MAX_PARKED);
+    return Math.max(0, this.#o.concurrency - (this.#running.size - parked - this.#finishing.size));
+  }
+
+  /** How long a claim made now holds a delivery. */
+  get leaseMs(): number {
+    return this.#o.leaseMs;
+  }
+
+  /**
+   * Runs deliveries the outbox of this process stored already claimed under this worker's owner: they skip
+   * the claim, and no other process picks them up while this one runs them (the lease guards a crash).
+   */
+  adopt(claimed: readonly DeliveryRecord[]): void {
+    // A stopped worker leaves them to their leases running out: any process retries them then.
+    if (this.#stopped) return;
+    for (const delivery of claimed) this.#launch(delivery);
   }
 
   /**
@@ -136,7 +175,7 @@ export class DeliveryWorker {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearImmediate(this.#soon);
+    clearTimeout(this.#soon);
     const settled = Promise.allSettled([...this.#running.values()]);
     let timer: NodeJS.Timeout | undefined;
     const waited = await Promise.race([
@@ -159,9 +198,7 @@ export class DeliveryWorker {
     try {
       do {
         this.#again = false;
-        // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED.
-        const parked = Math.min(this.#parked.size, MAX_PARKED);
-        const free = this.#o.concurrency - (this.#running.size - parked);
+        const free = this.free;
         if (free <= 0 || this.#stopped) break;
         let claimed: DeliveryRecord[];
         try {
@@ -203,6 +240,7 @@ export class DeliveryWorker {
       .finally(() => {
         this.#running.delete(delivery.id);
         this.#parked.delete(delivery.id);
+        this.#finishing.delete(delivery.id);
         this.wake();
       });
     this.#running.set(delivery.id, run);
@@ -261,6 +299,10 @@ export class DeliveryWorker {
             status: 'pending',
             nextAttemptAt: new Date(Date.now() + retryDelay(delivery.attempts, this.#retry)),
           } as const);
+    // The slot frees now; the lease is still renewed until the outcome is recorded.
+    this.#parked.delete(delivery.id);
+    this.#finishing.add(delivery.id);
+    this.wake();
     const held = await this.#finishes.push({ id: delivery.id, attempt, next });
     const log = {
       delivery: delivery.id,

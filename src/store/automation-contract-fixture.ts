@@ -208,6 +208,41 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
       );
     }));
 
+  test(`${name}: deliveries stored already claimed are held by that owner until their lease ends`, () =>
+    withStore(async (store) => {
+      const rule = await store.rules.create(webhookRule('hook'));
+      const now = new Date();
+      const rows = ['a', 'b', 'c'].map((id) => ({
+        id,
+        ruleId: rule.id,
+        actionIndex: 0,
+        eventName: 'upload' as const,
+        fields: { path: `/${id}` },
+      }));
+      const lease = { owner: 'here', leaseUntil: seconds(now, 10), limit: 2 };
+      const first = await store.deliveries.enqueueClaimed(rows, now, lease);
+      assert.equal(first.inserted, 3);
+      assert.deepEqual(
+        first.claimed.map((d) => [d.id, d.status, d.attempts, d.leaseOwner, d.ruleName, d.fields.path]),
+        [
+          ['a', 'running', 1, 'here', 'hook', '/a'],
+          ['b', 'running', 1, 'here', 'hook', '/b'],
+        ],
+      );
+      // Another process sees only the one left pending; a row whose id exists is neither stored nor claimed.
+      assert.deepEqual(
+        (await store.deliveries.claim('there', 10, now, seconds(now, 60))).map((d) => d.id),
+        ['c'],
+      );
+      assert.deepEqual(await store.deliveries.enqueueClaimed(rows, now, lease), { inserted: 0, claimed: [] });
+      // After the lease, what the first owner held is due like any crashed holder's.
+      const taken = await store.deliveries.claim('there', 10, seconds(now, 11), seconds(now, 40));
+      assert.deepEqual(taken.map((d) => [d.id, d.attempts]).sort(), [
+        ['a', 2],
+        ['b', 2],
+      ]);
+    }));
+
   test(`${name}: finishing many in one call moves only the deliveries the owner still holds`, () =>
     withStore(async (store) => {
       const rule = await store.rules.create(webhookRule('hook'));

@@ -293,6 +293,17 @@ export interface DeliveryRepository {
    */
   enqueue(deliveries: readonly NewDelivery[], now: Date): Promise<number>;
   /**
+   * `enqueue`, with the first `claim.limit` rows taken at once by `claim.owner` (running under its lease, attempt
+   * 1), as `claim` would take them: the process whose operation caused them runs them, without a claim of its
+   * own and without another process picking them up first. Returns how many were inserted and the claimed rows
+   * it inserted (a row whose id existed is neither).
+   */
+  enqueueClaimed(
+    deliveries: readonly NewDelivery[],
+    now: Date,
+    claim: { readonly owner: string; readonly leaseUntil: Date; readonly limit: number },
+  ): Promise<{ inserted: number; claimed: DeliveryRecord[] }>;
+  /**
    * Takes up to `limit` due deliveries (pending and due, or running with a lease that ended before `now`: its
    * holder died) for `owner` until `leaseUntil`, atomically: two processes never hold the same one. Each
    * comes back `running` with `attempts` already counting the attempt about to be made.

@@ -118,6 +118,59 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
     return writeTransaction(this.#db, this.#options, (trx) => insertDeliveries(trx, deliveries, now));
   }
 
+  async enqueueClaimed(
+    deliveries: readonly NewDelivery[],
+    now: Date,
+    claim: { readonly owner: string; readonly leaseUntil: Date; readonly limit: number },
+  ): Promise<{ inserted: number; claimed: DeliveryRecord[] }> {
+    if (deliveries.length === 0) return { inserted: 0, claimed: [] };
+    const at = now.toISOString();
+    const taken = deliveries.slice(0, Math.max(0, claim.limit));
+    const rows = taken.map((d) => ({
+      id: d.id,
+      rule_id: d.ruleId,
+      action_index: d.actionIndex,
+      event_name: d.eventName,
+      fields: JSON.stringify(d.fields),
+      status: 'running',
+      attempts: 1,
+      lease_owner: claim.owner,
+      lease_until: claim.leaseUntil.toISOString(),
+      next_attempt_at: at,
+      created_at: at,
+    }));
+    const { claimedRows, pending } = await writeTransaction(this.#db, this.#options, async (trx) => {
+      const claimedRows: Selectable<DeliveriesTable>[] = [];
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        claimedRows.push(
+          ...(await trx
+            .insertInto('deliveries')
+            .values(rows.slice(i, i + INSERT_CHUNK))
+            .onConflict((oc) => oc.column('id').doNothing())
+            .returningAll()
+            .execute()),
+        );
+      }
+      const pending = await insertDeliveries(trx, deliveries.slice(taken.length), now);
+      return { claimedRows, pending };
+    });
+    return { inserted: claimedRows.length + pending, claimed: await this.#withRuleNames(claimedRows) };
+  }
+
+  /** Claimed rows as records, with their rules' names (one read for all). */
+  async #withRuleNames(rows: readonly Selectable<DeliveriesTable>[]): Promise<DeliveryRecord[]> {
+    if (rows.length === 0) return [];
+    const ruleIds = [...new Set(rows.map((r) => r.rule_id))];
+    const names = new Map(
+      (await this.#db.selectFrom('rules').select(['id', 'name']).where('id', 'in', ruleIds).execute()).map(
+        (r) => [r.id, r.name] as const,
+      ),
+    );
+    return rows
+      .map((row) => toDelivery({ ...row, rule_name: names.get(row.rule_id) ?? null }))
+      .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
+  }
+
   /** Ids of due deliveries: pending and due, or running under a lease that ended (its holder died). */
   #due(db: Kysely<Database>, at: string, limit: number) {
     return db
@@ -156,16 +209,7 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
         .returningAll()
         .execute();
     });
-    if (claimed.length === 0) return [];
-    const ruleIds = [...new Set(claimed.map((r) => r.rule_id))];
-    const names = new Map(
-      (await this.#db.selectFrom('rules').select(['id', 'name']).where('id', 'in', ruleIds).execute()).map(
-        (r) => [r.id, r.name] as const,
-      ),
-    );
-    return claimed
-      .map((row) => toDelivery({ ...row, rule_name: names.get(row.rule_id) ?? null }))
-      .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
+    return this.#withRuleNames(claimed);
   }
 
   async renew(owner: string, ids: readonly string[], leaseUntil: Date): Promise<number> {

@@ -55,7 +55,8 @@ export const probeRoutes =
         // "Full" is the operator's low-space threshold when set, else less than 1 %.
         const minimum = deps.config.diskSpaceLowPercent > 0 ? deps.config.diskSpaceLowPercent : 1;
         const checks = {
-          store: await storeReachable(deps),
+          // The rules outbox failing to store deliveries is the store failing to write.
+          store: (await storeReachable(deps)) && deps.health.isHealthy('outbox'),
           listeners: deps.listeners().some((l) => l.name === 'sftp'),
           disk: disk !== null && disk.freePercent >= minimum,
           audit: deps.health.isHealthy('audit'),

@@ -31,6 +31,7 @@ import {
 import type { Store } from '../types.js';
 import { KyselyUserRepository } from '../user-repository.js';
 import { assertSchemaKnown, schemaStatus } from './schema-version.js';
+import { cachingDatabase } from './statement-cache.js';
 
 // better-sqlite3 reads this once, when its native part loads (at the first open): a read-only copy without its
 // WAL index (a backup on a read-only mount) can only be opened as an `immutable` URI. Our file names are absolute
@@ -123,7 +124,8 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     sqlite.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // Every query's statement is prepared once and reused (statement-cache.ts): preparing cost more than running.
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
   const migrator = new Migrator({ db, provider: migrationProvider });
   if (options.readonly) {
     let pending: number;
