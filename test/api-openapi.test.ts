@@ -70,6 +70,17 @@ const EXPECTED = [
   'GET /api/admins',
   'POST /api/admins',
   'DELETE /api/admins/{name}',
+  'GET /api/rules',
+  'POST /api/rules',
+  'GET /api/rules/{name}',
+  'PATCH /api/rules/{name}',
+  'DELETE /api/rules/{name}',
+  'POST /api/rules/{name}/enable',
+  'POST /api/rules/{name}/disable',
+  'POST /api/rules/{name}/test',
+  'GET /api/deliveries',
+  'GET /api/deliveries/{id}',
+  'POST /api/deliveries/{id}/redeliver',
 ];
 
 function operations(): { id: string; op: Json }[] {

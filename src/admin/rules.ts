@@ -20,6 +20,7 @@ import type { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+import { type RuleSample, ruleDryRun } from './rule-views.js';
 import { parseRulesFile, type RulesFileFormat } from './rules-file.js';
 
 /** The master key label a webhook secret is sealed under (a sealed value cannot be moved to another use). */
@@ -211,6 +212,11 @@ export class RuleAdmin {
     if (!after) throw new NotFoundError(`no rule named ${name}`);
     await this.#record.record(actor, enabled ? 'rules.enable' : 'rules.disable', subject(name));
     return true;
+  }
+
+  /** Whether the rule fires for a sample event and what it would run; nothing runs, nothing is recorded. */
+  async test(name: string, sample: RuleSample = {}) {
+    return ruleDryRun(await this.get(name), sample);
   }
 
   async remove(actor: Actor, name: string): Promise<void> {

@@ -23,6 +23,17 @@ export const PERMISSIONS = {
   'keys:read': ['admin', 'operator'],
   /** Host key lifecycle (generate, promote, retire): the server's identity, so the admin's alone. */
   'keys:write': ['admin'],
+  /** Rules and their deliveries (never a webhook secret). */
+  'rules:read': ['admin', 'operator'],
+  /**
+   * Defining rules is the admin's alone: a command action runs a program as the server, so defining one is as
+   * strong as shell access to the host.
+   */
+  'rules:write': ['admin'],
+  /** Queuing a finished or dead delivery again (the same action, the same receiver). */
+  'rules:redeliver': ['admin', 'operator'],
+  /** Ending an open SSH connection. */
+  'sessions:kill': ['admin', 'operator'],
   'defender:read': ['admin', 'operator'],
   'defender:write': ['admin', 'operator'],
   'sessions:read': ['admin', 'operator', 'auditor'],

@@ -31,6 +31,7 @@ import { keyRoutes } from './routes/keys.js';
 import { localSessions, operationRoutes } from './routes/operations.js';
 import { partnerRoutes } from './routes/partners.js';
 import { probeRoutes } from './routes/probes.js';
+import { ruleRoutes } from './routes/rules.js';
 import { userRoutes } from './routes/users.js';
 
 /** Request bodies are small JSON documents (a user with keys); anything larger is refused before parsing. */
@@ -190,6 +191,7 @@ export async function buildApiApp(
     operationRoutes,
     partnerRoutes,
     jobRoutes,
+    ruleRoutes,
     defenderRoutes,
     keyRoutes,
     eventRoutes,
