@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Client } from 'ssh2';
 import { FERRY_BIN, runFerry } from './helpers/cli.js';
-import { sftpBatch } from './helpers/openssh.js';
+import { holdSftp, sftpBatch } from './helpers/openssh.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -266,6 +266,49 @@ describe('ferry apikeys and the API over curl', () => {
     } finally {
       client.end();
     }
+
+    // A kill asked of one worker ends a real OpenSSH session that the other worker holds.
+    const operator = await runFerry([
+      'apikeys',
+      'add',
+      'killer',
+      '--role',
+      'operator',
+      '--data-dir',
+      dataDir,
+    ]);
+    const killerKey = operator.stdout.trim().split('\n').at(-1)!;
+    const held = holdSftp(sftpPort, 'wanda', 'wanda-pw-123456');
+    children.push(held.child);
+    let session: { id: string; pid: number } | undefined;
+    for (let i = 0; i < 100 && !session; i++) {
+      const list = JSON.parse((await curl([...auth, `http://127.0.0.1:${port}/api/sessions`])).body);
+      session = list.items.find((s: { username: string }) => s.username === 'wanda');
+      if (!session) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(session, 'the sftp session is listed');
+    // node:cluster hands connections out round-robin: after one answered by the holder, the next goes to the other.
+    for (let i = 0; i < 10; i++) {
+      const status = await curl([...auth, `http://127.0.0.1:${port}/api/status`]);
+      if (JSON.parse(status.body).pid === session.pid) break;
+    }
+    const killed = await curl([
+      '-X',
+      'DELETE',
+      '-H',
+      `Authorization: Bearer ${killerKey}`,
+      `http://127.0.0.1:${port}/api/sessions/${session.id}`,
+    ]);
+    assert.equal(killed.status, 200, killed.body);
+    assert.equal(JSON.parse(killed.body).pid, session.pid);
+    held.child.stdin?.write('ls\n');
+    const ended = await held.exited;
+    assert.notEqual(ended.code, 0, 'sftp saw its connection end');
+    const audit = JSON.parse(
+      (await curl([...auth, `http://127.0.0.1:${port}/api/audit?limit=20&action=admin`])).body,
+    );
+    const record = audit.items.find((r: { target: string }) => r.target === `session ${session.id}`);
+    assert.equal(record?.actor, 'api:killer', JSON.stringify(audit.items.slice(0, 3)));
     await serving.stop();
   });
 

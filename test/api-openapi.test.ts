@@ -48,6 +48,7 @@ const EXPECTED = [
   'GET /api/keys/pgp',
   'DELETE /api/defender/{address}',
   'GET /api/sessions',
+  'DELETE /api/sessions/{id}',
   'GET /api/partners',
   'GET /api/partners/{name}',
   'POST /api/partners',

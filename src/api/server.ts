@@ -28,7 +28,7 @@ import { defenderRoutes } from './routes/defender.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyRoutes } from './routes/keys.js';
-import { localSessions, operationRoutes } from './routes/operations.js';
+import { killLocalSession, localSessions, operationRoutes } from './routes/operations.js';
 import { partnerRoutes } from './routes/partners.js';
 import { probeRoutes } from './routes/probes.js';
 import { ruleRoutes } from './routes/rules.js';
@@ -72,8 +72,12 @@ export async function buildApiApp(
     onAuditCommit: options.onAuditCommit,
   });
   // Under --workers N: this worker answers the primary's collect requests and may ask for everyone's parts.
-  const gather = workerGatherer(async (kind) =>
-    kind === 'metrics' ? metrics.part() : localSessions({ sessions }),
+  const gather = workerGatherer(async (kind, arg) =>
+    kind === 'metrics'
+      ? metrics.part()
+      : kind === 'kill'
+        ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
+        : localSessions({ sessions }),
   );
   const deps: ApiDeps = {
     ...options,
