@@ -21,6 +21,7 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { parseHostPort } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
+import { installRateLimits } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
@@ -142,6 +143,7 @@ export async function buildApiApp(
     );
   });
   await app.register(cookie);
+  await installRateLimits(app, options.defender);
   // Every route's permission, stated in its OpenAPI operation (x-permission and the description) from the one table.
   app.addHook('onRoute', (route) => {
     const permission = route.config?.permission;
