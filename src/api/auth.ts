@@ -21,7 +21,7 @@ export const PERMISSIONS = {
   'jobs:run': ['admin', 'operator'],
   /** Public halves of host, client and OpenPGP keys. */
   'keys:read': ['admin', 'operator'],
-  /** Host key lifecycle (generate, promote, retire): the server's identity, so the admin's alone. */
+  /** Host key lifecycle (generate, import, promote, retire) and OpenPGP keys in: the server's identity, so the admin's alone. */
   'keys:write': ['admin'],
   /** Rules and their deliveries (never a webhook secret). */
   'rules:read': ['admin', 'operator'],

@@ -28,6 +28,7 @@ import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
+import { keyImportRoutes } from './routes/key-imports.js';
 import { keyRoutes } from './routes/keys.js';
 import { killLocalSession, localSessions, operationRoutes } from './routes/operations.js';
 import { partnerRoutes } from './routes/partners.js';
@@ -200,6 +201,7 @@ export async function buildApiApp(
     ruleRoutes,
     defenderRoutes,
     keyRoutes,
+    keyImportRoutes,
     eventRoutes,
     accessRoutes,
   ];
