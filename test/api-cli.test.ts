@@ -312,6 +312,47 @@ describe('ferry apikeys and the API over curl', () => {
     await serving.stop();
   });
 
+  test('init --admin-password-stdin creates the first API administrator; an empty password creates nothing', async () => {
+    const fresh = join(dir, 'fresh');
+    const empty = await runFerry(['init', '--data-dir', fresh, '--admin-password-stdin'], '\n');
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /^ferry: empty admin password on standard input$/m);
+    const after = await runFerry(['admins', 'list', '--json', '--data-dir', fresh]);
+    assert.notEqual(after.code, 0, 'no data dir was made');
+
+    const init = await runFerry(
+      ['init', '--data-dir', fresh, '--admin-password-stdin'],
+      'first-admin-pass-1\n',
+    );
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(
+      init.stdout,
+      /^created API administrator 'admin' \(role admin\); log in with POST \/api\/login$/m,
+    );
+    assert.equal(init.stdout.includes('first-admin-pass-1'), false);
+    const port = await freePort();
+    const { serving } = await serve(
+      ['--data-dir', fresh, '--http-listen', `127.0.0.1:${port}`],
+      /HTTP API listening/,
+    );
+    try {
+      const login = (password: string) =>
+        curl([
+          '-H',
+          'Content-Type: application/json',
+          '-d',
+          JSON.stringify({ name: 'admin', password }),
+          `http://127.0.0.1:${port}/api/login`,
+        ]);
+      assert.equal((await login('wrong-password')).status, 401);
+      const ok = await login('first-admin-pass-1');
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(JSON.parse(ok.body).role, 'admin');
+    } finally {
+      await serving.stop();
+    }
+  });
+
   test('an --http-listen address in use stops serve with one line (exit 2)', async () => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
