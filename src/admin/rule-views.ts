@@ -5,12 +5,18 @@ import { InvalidArgumentError } from '../errors.js';
 import {
   type AnyRuleEventName,
   type DeliveryAttempt,
+  type DeliveryRecord,
   PRE_OPERATION_EVENTS,
   RULE_EVENTS,
   type RuleAction,
   type RuleRecord,
 } from '../store/automation-types.js';
-import type { DeliveryHistory } from './rules.js';
+
+/** A delivery with every attempt, as `rules deliveries` shows it. */
+export interface DeliveryHistory {
+  readonly delivery: DeliveryRecord;
+  readonly attempts: readonly DeliveryAttempt[];
+}
 
 export function attemptView(a: DeliveryAttempt) {
   return {

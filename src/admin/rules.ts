@@ -10,7 +10,6 @@ import {
 } from '../automation/rule-schema.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type {
-  DeliveryAttempt,
   DeliveryRecord,
   DeliveryStatus,
   RuleDefinition,
@@ -20,13 +19,13 @@ import type { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
-import { type RuleSample, ruleDryRun } from './rule-views.js';
+import { type DeliveryHistory, type RuleSample, ruleDryRun } from './rule-views.js';
 import { parseRulesFile, type RulesFileFormat } from './rules-file.js';
 
 /** The master key label a webhook secret is sealed under (a sealed value cannot be moved to another use). */
 export const RULE_SECRET_LABEL = 'rule-secret';
 
-export type { RuleInput };
+export type { DeliveryHistory, RuleInput };
 
 /** A change to a rule: a field given replaces it, null removes it; `conditions` are patched one by one. */
 export interface RulePatch {
@@ -78,12 +77,6 @@ export function ruleView(r: RuleRecord) {
   };
 }
 export type RuleView = ReturnType<typeof ruleView>;
-
-/** A delivery with every attempt, as `rules deliveries` shows it. */
-export interface DeliveryHistory {
-  readonly delivery: DeliveryRecord;
-  readonly attempts: readonly DeliveryAttempt[];
-}
 
 export interface ImportReport {
   readonly added: readonly string[];
