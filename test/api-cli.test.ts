@@ -2,12 +2,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Client } from 'ssh2';
+import type { Json } from './helpers/api.js';
 import { FERRY_BIN, runFerry } from './helpers/cli.js';
 import { holdSftp, sftpBatch } from './helpers/openssh.js';
 
@@ -278,29 +280,53 @@ describe('ferry apikeys and the API over curl', () => {
       dataDir,
     ]);
     const killerKey = operator.stdout.trim().split('\n').at(-1)!;
-    const held = holdSftp(sftpPort, 'wanda', 'wanda-pw-123456');
-    children.push(held.child);
+    // One kept-alive HTTP connection: every request on it is answered by the same worker, whose pid it tells.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const onOneWorker = (method: string, path: string, key: string) =>
+      new Promise<{ status: number; body: Json }>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, method, path, agent, headers: { authorization: `Bearer ${key}` } },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => {
+              text += d.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const answering = (await onOneWorker('GET', '/api/status', statusKey)).body.pid as number;
+    // SSH connections are handed out round-robin too: hold sessions until one is on the other worker.
+    let held: ReturnType<typeof holdSftp> | undefined;
     let session: { id: string; pid: number } | undefined;
-    for (let i = 0; i < 100 && !session; i++) {
-      const list = JSON.parse((await curl([...auth, `http://127.0.0.1:${port}/api/sessions`])).body);
-      session = list.items.find((s: { username: string }) => s.username === 'wanda');
-      if (!session) await new Promise((r) => setTimeout(r, 100));
+    const known = new Set<string>();
+    for (let attempt = 0; attempt < 6 && !session; attempt++) {
+      const next = holdSftp(sftpPort, 'wanda', 'wanda-pw-123456');
+      children.push(next.child);
+      for (let i = 0; i < 100; i++) {
+        const list = (await onOneWorker('GET', '/api/sessions', statusKey)).body;
+        const fresh = list.items.find(
+          (s: { username: string; id: string }) => s.username === 'wanda' && !known.has(s.id),
+        );
+        if (fresh) {
+          known.add(fresh.id);
+          if (fresh.pid !== answering) {
+            session = fresh;
+            held = next;
+          }
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-    assert.ok(session, 'the sftp session is listed');
-    // node:cluster hands connections out round-robin: after one answered by the holder, the next goes to the other.
-    for (let i = 0; i < 10; i++) {
-      const status = await curl([...auth, `http://127.0.0.1:${port}/api/status`]);
-      if (JSON.parse(status.body).pid === session.pid) break;
-    }
-    const killed = await curl([
-      '-X',
-      'DELETE',
-      '-H',
-      `Authorization: Bearer ${killerKey}`,
-      `http://127.0.0.1:${port}/api/sessions/${session.id}`,
-    ]);
-    assert.equal(killed.status, 200, killed.body);
-    assert.equal(JSON.parse(killed.body).pid, session.pid);
+    assert.ok(session && held, 'an sftp session held by the other worker');
+    const killed = await onOneWorker('DELETE', `/api/sessions/${session.id}`, killerKey);
+    agent.destroy();
+    assert.equal(killed.status, 200, JSON.stringify(killed.body));
+    assert.deepEqual([killed.body.pid, killed.body.username], [session.pid, 'wanda']);
+    assert.notEqual(killed.body.pid, answering, 'asked of one worker, done by the other');
     held.child.stdin?.write('ls\n');
     const ended = await held.exited;
     assert.notEqual(ended.code, 0, 'sftp saw its connection end');
