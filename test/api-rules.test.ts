@@ -133,6 +133,9 @@ describe('REST API rules and deliveries', () => {
     assert.equal(fires.status, 200, JSON.stringify(fires.body));
     assert.equal(fires.body.fires, true);
     assert.deepEqual(fires.body.wouldRun, [{ kind: 'webhook', url: receiver.url, timeout: 5 }]);
+    const bare = await call('POST', '/api/rules/partner-in/test', { key: keys.operator });
+    assert.equal(bare.status, 200, JSON.stringify(bare.body));
+    assert.deepEqual([bare.body.event, bare.body.fields.path], ['upload', '/test/sample.txt']);
     const misses = await call('POST', '/api/rules/partner-in/test', {
       key: keys.operator,
       body: { user: 'alice', path: '/out/a.csv' },

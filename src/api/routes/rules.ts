@@ -266,11 +266,15 @@ export const ruleRoutes =
           tags,
           summary: 'Whether the rule fires for a sample event, and what it would run (nothing runs)',
           params: nameParams,
-          body: sampleBody.default({}),
+          // No body at all is the sample's defaults.
+          body: sampleBody
+            .nullable()
+            .optional()
+            .meta({ example: { path: '/outbound/acme/invoice.csv', size: 2048 } }),
           response: { 200: dryRunSchema, ...problemResponses },
         },
       },
-      async (request) => rules.test(request.params.name, request.body),
+      async (request) => rules.test(request.params.name, request.body ?? {}),
     );
 
     await app.register(deliveryRoutes(deps));
