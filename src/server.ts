@@ -329,7 +329,12 @@ export async function startFerry(
     out((await import('./ssh/algorithms.js')).keyExchangeLine(config.algorithms));
     // The HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): src/api/start.ts.
     const { startHttpApi } = await import('./api/start.js');
-    const http = await startHttpApi(ctx, { name: 'sftp', address: config.listen, port: ssh.port }, out);
+    const http = await startHttpApi(
+      ctx,
+      { name: 'sftp', address: config.listen, port: ssh.port },
+      out,
+      (sessionId) => ssh.disconnect(sessionId),
+    );
     if (http) services.started('http api', () => http.close());
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const { TransferScheduler } = await import('./transfers/scheduler.js');

@@ -257,6 +257,17 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
       return ctx.admin.defender.unban(actor, '::ffff:192.0.2.66');
     },
   },
+  {
+    action: 'sessions.kill',
+    // The front end reaches the connection (test/api-sessions.test.ts cuts a real one); here, what it reports.
+    run: () =>
+      ctx.admin.sessions.kill(actor, '0123456789ab', async (id) => ({
+        id,
+        username: 'alice',
+        remoteAddress: '192.0.2.7',
+        pid: process.pid,
+      })),
+  },
   { action: 'audit.prune', run: () => ctx.admin.audit.prune(actor, 30) },
   {
     action: 'data.backup',

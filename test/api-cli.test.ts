@@ -1,85 +1,23 @@
 // `ferry apikeys`, `ferry admins` and `ferry serve --http-listen` as a user runs them, with real curl.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Client } from 'ssh2';
-import { FERRY_BIN, runFerry } from './helpers/cli.js';
-import { sftpBatch } from './helpers/openssh.js';
-
-const execFileAsync = promisify(execFile);
+import type { Json } from './helpers/api.js';
+import { runFerry } from './helpers/cli.js';
+import { curl, freePort, serveFerry } from './helpers/ferry-serve.js';
+import { holdSftp, sftpBatch } from './helpers/openssh.js';
 
 let dir: string;
 let dataDir: string;
 const children: ChildProcess[] = [];
 
-interface Serving {
-  readonly child: ChildProcess;
-  readonly stderr: () => string;
-  stop(): Promise<void>;
-}
-
-/** `ferry serve` until it prints `pattern` on stdout; logs at info on stderr, collected. */
-async function serve(
-  args: string[],
-  pattern: RegExp,
-): Promise<{ serving: Serving; match: RegExpMatchArray }> {
-  const child = spawn(
-    process.execPath,
-    [FERRY_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1', '--sftp-port', '0', ...args],
-    {
-      env: { ...process.env, FERRY_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in time:\n${stdout}\n${stderr}`)), 30_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const m = stdout.match(pattern);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${code}):\n${stdout}\n${stderr}`));
-    });
-  });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.removeAllListeners('exit');
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
-  return { serving: { child, stderr: () => stderr, stop }, match };
-}
-
-async function curl(args: string[]): Promise<{ status: number; body: string }> {
-  const { stdout } = await execFileAsync('curl', ['-sS', '-w', '\n%{http_code}', ...args]);
-  const at = stdout.lastIndexOf('\n');
-  return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
+const serve = (args: string[], pattern: RegExp) => serveFerry(dataDir, children, args, pattern);
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-api-cli-'));
@@ -266,7 +204,115 @@ describe('ferry apikeys and the API over curl', () => {
     } finally {
       client.end();
     }
+
+    // A kill asked of one worker ends a real OpenSSH session that the other worker holds.
+    const operator = await runFerry([
+      'apikeys',
+      'add',
+      'killer',
+      '--role',
+      'operator',
+      '--data-dir',
+      dataDir,
+    ]);
+    const killerKey = operator.stdout.trim().split('\n').at(-1)!;
+    // One kept-alive HTTP connection: every request on it is answered by the same worker, whose pid it tells.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const onOneWorker = (method: string, path: string, key: string) =>
+      new Promise<{ status: number; body: Json }>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, method, path, agent, headers: { authorization: `Bearer ${key}` } },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => {
+              text += d.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const answering = (await onOneWorker('GET', '/api/status', statusKey)).body.pid as number;
+    // SSH connections are handed out round-robin too: hold sessions until one is on the other worker.
+    let held: ReturnType<typeof holdSftp> | undefined;
+    let session: { id: string; pid: number } | undefined;
+    const known = new Set<string>();
+    for (let attempt = 0; attempt < 6 && !session; attempt++) {
+      const next = holdSftp(sftpPort, 'wanda', 'wanda-pw-123456');
+      children.push(next.child);
+      for (let i = 0; i < 100; i++) {
+        const list = (await onOneWorker('GET', '/api/sessions', statusKey)).body;
+        const fresh = list.items.find(
+          (s: { username: string; id: string }) => s.username === 'wanda' && !known.has(s.id),
+        );
+        if (fresh) {
+          known.add(fresh.id);
+          if (fresh.pid !== answering) {
+            session = fresh;
+            held = next;
+          }
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.ok(session && held, 'an sftp session held by the other worker');
+    const killed = await onOneWorker('DELETE', `/api/sessions/${session.id}`, killerKey);
+    agent.destroy();
+    assert.equal(killed.status, 200, JSON.stringify(killed.body));
+    assert.deepEqual([killed.body.pid, killed.body.username], [session.pid, 'wanda']);
+    assert.notEqual(killed.body.pid, answering, 'asked of one worker, done by the other');
+    held.child.stdin?.write('ls\n');
+    const ended = await held.exited;
+    assert.notEqual(ended.code, 0, 'sftp saw its connection end');
+    const audit = JSON.parse(
+      (await curl([...auth, `http://127.0.0.1:${port}/api/audit?limit=20&action=admin`])).body,
+    );
+    const record = audit.items.find((r: { target: string }) => r.target === `session ${session.id}`);
+    assert.equal(record?.actor, 'api:killer', JSON.stringify(audit.items.slice(0, 3)));
     await serving.stop();
+  });
+
+  test('init --admin-password-stdin creates the first API administrator; an empty password creates nothing', async () => {
+    const fresh = join(dir, 'fresh');
+    const empty = await runFerry(['init', '--data-dir', fresh, '--admin-password-stdin'], '\n');
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /^ferry: empty admin password on standard input$/m);
+    const after = await runFerry(['admins', 'list', '--json', '--data-dir', fresh]);
+    assert.notEqual(after.code, 0, 'no data dir was made');
+
+    const init = await runFerry(
+      ['init', '--data-dir', fresh, '--admin-password-stdin'],
+      'first-admin-pass-1\n',
+    );
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(
+      init.stdout,
+      /^created API administrator 'admin' \(role admin\); log in with POST \/api\/login$/m,
+    );
+    assert.equal(init.stdout.includes('first-admin-pass-1'), false);
+    const port = await freePort();
+    const { serving } = await serve(
+      ['--data-dir', fresh, '--http-listen', `127.0.0.1:${port}`],
+      /HTTP API listening/,
+    );
+    try {
+      const login = (password: string) =>
+        curl([
+          '-H',
+          'Content-Type: application/json',
+          '-d',
+          JSON.stringify({ name: 'admin', password }),
+          `http://127.0.0.1:${port}/api/login`,
+        ]);
+      assert.equal((await login('wrong-password')).status, 401);
+      const ok = await login('first-admin-pass-1');
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(JSON.parse(ok.body).role, 'admin');
+    } finally {
+      await serving.stop();
+    }
   });
 
   test('an --http-listen address in use stops serve with one line (exit 2)', async () => {

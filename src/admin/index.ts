@@ -10,6 +10,7 @@ import { ClientKeyAdmin, HostKeyAdmin, PgpKeyAdmin } from './keys.js';
 import { PartnerAdmin } from './partners.js';
 import { AdminRecorder } from './recorder.js';
 import { RuleAdmin } from './rules.js';
+import { SessionAdmin } from './sessions.js';
 import { UserAdmin } from './users.js';
 
 export type { Actor } from './actor.js';
@@ -41,6 +42,7 @@ export { parseInput, redactChanges } from './recorder.js';
 export type { DeliveryHistory, ImportReport, RulePatch, RuleView } from './rules.js';
 export { deliveryQuerySchema, RULE_SECRET_LABEL, ruleView } from './rules.js';
 export { rulesFileFormat } from './rules-file.js';
+export type { KilledSession, SessionTerminator } from './sessions.js';
 export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js';
 
 export interface AdminServices {
@@ -50,6 +52,8 @@ export interface AdminServices {
   readonly jobs: JobAdmin;
   readonly rules: RuleAdmin;
   readonly defender: DefenderAdmin;
+  /** Open SSH connections (ending one; listing them is the serving processes' own). */
+  readonly sessions: SessionAdmin;
   readonly audit: AuditAdmin;
   readonly data: DataAdmin;
   /** REST API administrator accounts and API keys. */
@@ -71,6 +75,7 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
     jobs: new JobAdmin(deps, recorder),
     rules: new RuleAdmin(deps, recorder),
     defender: new DefenderAdmin(deps, recorder),
+    sessions: new SessionAdmin(recorder),
     audit: new AuditAdmin(deps, recorder),
     data: new DataAdmin(recorder),
     apiAccess: new ApiAccessAdmin(deps, recorder),

@@ -10,7 +10,6 @@ import {
 } from '../automation/rule-schema.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type {
-  DeliveryAttempt,
   DeliveryRecord,
   DeliveryStatus,
   RuleDefinition,
@@ -21,12 +20,13 @@ import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
 import { resolvePgpKeys } from './rule-pgp-keys.js';
+import { type DeliveryHistory, type RuleSample, ruleDryRun } from './rule-views.js';
 import { parseRulesFile, type RulesFileFormat } from './rules-file.js';
 
 /** The master key label a webhook secret is sealed under (a sealed value cannot be moved to another use). */
 export const RULE_SECRET_LABEL = 'rule-secret';
 
-export type { RuleInput };
+export type { DeliveryHistory, RuleInput };
 
 /** A change to a rule: a field given replaces it, null removes it; `conditions` are patched one by one. */
 export interface RulePatch {
@@ -78,12 +78,6 @@ export function ruleView(r: RuleRecord) {
   };
 }
 export type RuleView = ReturnType<typeof ruleView>;
-
-/** A delivery with every attempt, as `rules deliveries` shows it. */
-export interface DeliveryHistory {
-  readonly delivery: DeliveryRecord;
-  readonly attempts: readonly DeliveryAttempt[];
-}
 
 export interface ImportReport {
   readonly added: readonly string[];
@@ -210,6 +204,11 @@ export class RuleAdmin {
     if (!after) throw new NotFoundError(`no rule named ${name}`);
     await this.#record.record(actor, enabled ? 'rules.enable' : 'rules.disable', subject(name));
     return true;
+  }
+
+  /** Whether the rule fires for a sample event and what it would run; nothing runs, nothing is recorded. */
+  async test(name: string, sample: RuleSample = {}) {
+    return ruleDryRun(await this.get(name), sample);
   }
 
   async remove(actor: Actor, name: string): Promise<void> {

@@ -21,8 +21,19 @@ export const PERMISSIONS = {
   'jobs:run': ['admin', 'operator'],
   /** Public halves of host, client and OpenPGP keys. */
   'keys:read': ['admin', 'operator'],
-  /** Host key lifecycle (generate, promote, retire): the server's identity, so the admin's alone. */
+  /** Host key lifecycle (generate, import, promote, retire) and OpenPGP keys in: the server's identity, so the admin's alone. */
   'keys:write': ['admin'],
+  /** Rules and their deliveries (never a webhook secret). */
+  'rules:read': ['admin', 'operator'],
+  /**
+   * Defining rules is the admin's alone: a command action runs a program as the server, so defining one is as
+   * strong as shell access to the host.
+   */
+  'rules:write': ['admin'],
+  /** Queuing a finished or dead delivery again (the same action, the same receiver). */
+  'rules:redeliver': ['admin', 'operator'],
+  /** Ending an open SSH connection. */
+  'sessions:kill': ['admin', 'operator'],
   'defender:read': ['admin', 'operator'],
   'defender:write': ['admin', 'operator'],
   'sessions:read': ['admin', 'operator', 'auditor'],

@@ -1,13 +1,13 @@
 // Gathering per-process data (metrics, live sessions) from every worker of `serve --workers N` through the primary.
 import cluster, { type Worker } from 'node:cluster';
 
-/** What a worker can be asked for. */
-export type GatherKind = 'metrics' | 'sessions';
+/** What a worker can be asked for: its metrics, its sessions, or to end one session (`arg`, its id). */
+export type GatherKind = 'metrics' | 'sessions' | 'kill';
 
 type GatherMessage =
-  | { readonly type: 'ferry-gather'; readonly id: number; readonly kind: GatherKind }
+  | { readonly type: 'ferry-gather'; readonly id: number; readonly kind: GatherKind; readonly arg?: string }
   | { readonly type: 'ferry-gathered'; readonly id: number; readonly parts: unknown[] }
-  | { readonly type: 'ferry-collect'; readonly id: number; readonly kind: GatherKind }
+  | { readonly type: 'ferry-collect'; readonly id: number; readonly kind: GatherKind; readonly arg?: string }
   | { readonly type: 'ferry-collected'; readonly id: number; readonly part: unknown };
 
 /** How long the primary waits for the workers' parts: a stuck worker must not stall a scrape. */
@@ -20,14 +20,14 @@ let collectSeq = 0;
  * the primary for every worker's part (this one's included). Undefined outside a cluster worker.
  */
 export function workerGatherer(
-  collect: (kind: GatherKind) => Promise<unknown>,
-): ((kind: GatherKind) => Promise<unknown[]>) | undefined {
+  collect: (kind: GatherKind, arg: string | undefined) => Promise<unknown>,
+): ((kind: GatherKind, arg?: string) => Promise<unknown[]>) | undefined {
   if (!cluster.isWorker || !process.send) return undefined;
   let next = 0;
   const waiting = new Map<number, (parts: unknown[]) => void>();
   process.on('message', (message: GatherMessage) => {
     if (message?.type === 'ferry-collect') {
-      collect(message.kind).then(
+      collect(message.kind, message.arg).then(
         (part) => process.send?.({ type: 'ferry-collected', id: message.id, part } satisfies GatherMessage),
         () => process.send?.({ type: 'ferry-collected', id: message.id, part: null } satisfies GatherMessage),
       );
@@ -36,11 +36,16 @@ export function workerGatherer(
       waiting.delete(message.id);
     }
   });
-  return (kind) =>
+  return (kind, arg) =>
     new Promise((resolve) => {
       const id = ++next;
       waiting.set(id, resolve);
-      process.send?.({ type: 'ferry-gather', id, kind } satisfies GatherMessage);
+      process.send?.({
+        type: 'ferry-gather',
+        id,
+        kind,
+        ...(arg !== undefined ? { arg } : {}),
+      } satisfies GatherMessage);
     });
 }
 
@@ -76,7 +81,12 @@ export function serveGatherRequests(worker: Worker, message: unknown): boolean {
   const timer = setTimeout(answer, COLLECT_TIMEOUT_MS);
   for (const w of workers) {
     w.on('message', onPart);
-    w.send({ type: 'ferry-collect', id: collectId, kind: m.kind } satisfies GatherMessage);
+    w.send({
+      type: 'ferry-collect',
+      id: collectId,
+      kind: m.kind,
+      ...(m.arg !== undefined ? { arg: m.arg } : {}),
+    } satisfies GatherMessage);
   }
   if (workers.length === 0) answer();
   return true;

@@ -33,7 +33,9 @@ export interface ApiDeps {
   readonly version: string;
   readonly startedAt: Date;
   /** Under `serve --workers N`: every worker's part of the metrics or sessions (cluster-gather.ts). */
-  readonly gather: ((kind: GatherKind) => Promise<unknown[]>) | undefined;
+  readonly gather: ((kind: GatherKind, arg?: string) => Promise<unknown[]>) | undefined;
+  /** Ends an SSH connection this process holds (the SSH server's disconnect); false when it holds none. */
+  readonly disconnect: ((sessionId: string) => boolean) | undefined;
 }
 
 /** The error responses every authenticated route may give, documented once. */

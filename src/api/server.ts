@@ -21,16 +21,19 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { parseHostPort } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
+import { installRateLimits } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
+import { keyImportRoutes } from './routes/key-imports.js';
 import { keyRoutes } from './routes/keys.js';
-import { localSessions, operationRoutes } from './routes/operations.js';
+import { killLocalSession, localSessions, operationRoutes } from './routes/operations.js';
 import { partnerRoutes } from './routes/partners.js';
 import { probeRoutes } from './routes/probes.js';
+import { ruleRoutes } from './routes/rules.js';
 import { userRoutes } from './routes/users.js';
 
 /** Request bodies are small JSON documents (a user with keys); anything larger is refused before parsing. */
@@ -71,8 +74,12 @@ export async function buildApiApp(
     onAuditCommit: options.onAuditCommit,
   });
   // Under --workers N: this worker answers the primary's collect requests and may ask for everyone's parts.
-  const gather = workerGatherer(async (kind) =>
-    kind === 'metrics' ? metrics.part() : localSessions({ sessions }),
+  const gather = workerGatherer(async (kind, arg) =>
+    kind === 'metrics'
+      ? metrics.part()
+      : kind === 'kill'
+        ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
+        : localSessions({ sessions }),
   );
   const deps: ApiDeps = {
     ...options,
@@ -137,6 +144,7 @@ export async function buildApiApp(
     );
   });
   await app.register(cookie);
+  await installRateLimits(app, options.defender);
   // Every route's permission, stated in its OpenAPI operation (x-permission and the description) from the one table.
   app.addHook('onRoute', (route) => {
     const permission = route.config?.permission;
@@ -190,8 +198,10 @@ export async function buildApiApp(
     operationRoutes,
     partnerRoutes,
     jobRoutes,
+    ruleRoutes,
     defenderRoutes,
     keyRoutes,
+    keyImportRoutes,
     eventRoutes,
     accessRoutes,
   ];

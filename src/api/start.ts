@@ -34,6 +34,8 @@ export async function startHttpApi(
   ctx: ApiContext,
   sftp: ListenerInfo,
   out: (line: string) => void,
+  /** The SSH server's disconnect, for DELETE /api/sessions/{id}. */
+  disconnect?: (sessionId: string) => boolean,
 ): Promise<RunningApi | undefined> {
   const listeners: ListenerInfo[] = [sftp];
   const log = loggers.http;
@@ -47,6 +49,7 @@ export async function startHttpApi(
       defender: ctx.defender,
       health: ctx.health,
       listeners: () => listeners,
+      disconnect,
       log,
       onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
     });

@@ -1,8 +1,9 @@
 // `ferry init`: create a data dir with its store, master key, host keys and admin account, without serving.
 import type { Command } from 'commander';
+import { systemActor } from '../admin/actor.js';
 import { AppContext, isInitialisedDataDir } from '../context.js';
 import { prepareDataDir } from '../server.js';
-import { CliError, configFromOptions } from './common.js';
+import { CliError, configFromOptions, readSecretFromStdin } from './common.js';
 import { commandDescription } from './descriptions.js';
 
 export function registerInitCommand(program: Command): void {
@@ -11,14 +12,30 @@ export function registerInitCommand(program: Command): void {
     .description(commandDescription('init'))
     .option('--data-dir <dir>', 'data directory to create (default ./data, env FERRY_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
-    .action(async (o: { dataDir?: string; config?: string }) => {
+    .option(
+      '--admin-password-stdin',
+      "also create the REST API's first administrator account, 'admin' (role admin), with the password on standard input",
+    )
+    .action(async (o: { dataDir?: string; config?: string; adminPasswordStdin?: boolean }) => {
       const config = configFromOptions(o);
       if (isInitialisedDataDir(config.dataDir)) {
         throw new CliError(`${config.dataDir} is already an initialised Ferry data dir; nothing done`);
       }
+      // Read before anything is created: an empty or multi-line password leaves no half-made data dir.
+      const adminPassword = o.adminPasswordStdin ? await readSecretFromStdin('admin password') : undefined;
       const ctx = await AppContext.create(config, 'create');
       try {
         await prepareDataDir(ctx, (line) => process.stdout.write(`${line}\n`));
+        if (adminPassword) {
+          await ctx.admin.apiAccess.addAdmin(systemActor(), {
+            name: 'admin',
+            role: 'admin',
+            password: adminPassword,
+          });
+          process.stdout.write(
+            "created API administrator 'admin' (role admin); log in with POST /api/login\n",
+          );
+        }
       } finally {
         await ctx.dispose();
       }

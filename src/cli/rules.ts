@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
-import type { DeliveryHistory, RuleInput } from '../admin/rules.js';
+import { deliveryView } from '../admin/rule-views.js';
+import type { RuleInput } from '../admin/rules.js';
 import { ruleView } from '../admin/rules.js';
 import { rulesFileFormat } from '../admin/rules-file.js';
 import { describeCount } from '../automation/counting.js';
@@ -79,35 +80,6 @@ function printRule(r: RuleRecord): void {
   } else line('attempts', `${r.maxAttempts ?? 8} before dead-lettering`);
   line('created', r.createdAt.toISOString());
   line('updated', r.updatedAt.toISOString());
-}
-
-function attemptView(a: DeliveryAttempt) {
-  return {
-    attempt: a.attempt,
-    at: a.at.toISOString(),
-    ok: a.ok,
-    latencyMs: a.latencyMs,
-    responseCode: a.responseCode ?? null,
-    error: a.error ?? null,
-    output: a.output ?? null,
-  };
-}
-
-function deliveryView({ delivery: d, attempts }: DeliveryHistory) {
-  return {
-    id: d.id,
-    rule: d.ruleName,
-    action: d.actionIndex + 1,
-    event: d.eventName,
-    status: d.status,
-    attempts: d.attempts,
-    created: d.createdAt.toISOString(),
-    nextAttempt: d.status === 'pending' ? d.nextAttemptAt.toISOString() : null,
-    finished: d.finishedAt?.toISOString() ?? null,
-    lastError: d.lastError ?? null,
-    fields: d.fields,
-    history: attempts.map(attemptView),
-  };
 }
 
 function printAttempt(a: DeliveryAttempt): void {

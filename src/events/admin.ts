@@ -64,6 +64,7 @@ export const ADMIN_ACTIONS = {
   'apikeys.add': 'an API key issued (the key itself shown once, never recorded)',
   'apikeys.remove': 'an API key revoked',
   'defender.unban': "an address' ban lifted",
+  'sessions.kill': 'an open SSH connection ended by an administrator',
   'audit.prune': 'audit records older than the retention period deleted',
   'data.backup': 'a backup taken',
   'data.restore': 'a backup restored',

@@ -55,7 +55,10 @@ function toAttempt(ctx: AuthContext): AuthAttempt {
   }
 }
 
-/** Wires one accepted connection; `state` is missing only for a socket that did not come through admission. */
+/**
+ * Wires one accepted connection; `state` is missing only for a socket that did not come through admission.
+ * Returns the connection's session id (the one its events carry).
+ */
 export function handleConnection(
   client: Connection,
   socket: Socket,
@@ -63,7 +66,7 @@ export function handleConnection(
   options: SshServerOptions,
   hostKeys: readonly HostKeyMaterial[],
   state: ConnectionState | undefined,
-): void {
+): string {
   const sessionId = randomBytes(6).toString('hex');
   const remoteAddress = info.ip;
   let log = options.logger.child({ sessionId, remoteAddress });
@@ -274,4 +277,5 @@ export function handleConnection(
       detail: { durationMs, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten },
     });
   });
+  return sessionId;
 }

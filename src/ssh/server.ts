@@ -17,6 +17,11 @@ export interface RunningSshServer {
   readonly address: string;
   /** Presents `keys` to connections made from now on; open sessions keep the keys they negotiated with. */
   setHostKeys(keys: readonly HostKeyMaterial[]): void;
+  /**
+   * Ends the connection with this session id (an administrator's kill): the client gets an SSH disconnect, and
+   * the socket is cut if it does not go within 2 s. False when this process holds no such connection.
+   */
+  disconnect(sessionId: string): boolean;
   /** Stops accepting, ends every session, resolves when all sockets are closed. */
   close(): Promise<void>;
 }
@@ -35,6 +40,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   if (moduli) options.logger.info({ groups: moduli.origin }, 'group exchange moduli');
   const sockets = new Set<Socket>();
   const clients = new Set<Connection>();
+  const bySession = new Map<string, { client: Connection; socket: Socket }>();
 
   // ssh2 fixes host keys and its KEXINIT offer when a Server is built, so a key change builds a new one;
   // sockets accepted afterwards are handed to it while older connections finish on the old one.
@@ -64,9 +70,13 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     server.on('connection', (client, info) => {
       // ssh2 keeps the socket private; it is the only handle on the grace timer and address we set up below.
       const socket = (client as unknown as { _sock: Socket })._sock;
-      handleConnection(client, socket, info, options, shown, connectionState.get(socket));
+      const sessionId = handleConnection(client, socket, info, options, shown, connectionState.get(socket));
       clients.add(client);
-      client.once('close', () => clients.delete(client));
+      bySession.set(sessionId, { client, socket });
+      client.once('close', () => {
+        clients.delete(client);
+        bySession.delete(sessionId);
+      });
     });
     server.on('error', (err: Error) => options.logger.error({ err }, 'ssh server error'));
     return server;
@@ -121,6 +131,19 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
         { hostKeys: presentedHostKeys(presentable(keys, options.algorithms)).map((k) => k.sha256) },
         'host keys reloaded',
       );
+    },
+    disconnect: (sessionId) => {
+      const held = bySession.get(sessionId);
+      if (!held) return false;
+      options.logger.info(
+        { sessionId, remoteAddress: held.socket.remoteAddress },
+        'disconnected by an administrator',
+      );
+      held.client.end();
+      const cut = setTimeout(() => held.socket.destroy(), 2000);
+      cut.unref();
+      held.socket.once('close', () => clearTimeout(cut));
+      return true;
     },
     close: async () => {
       admission.close();

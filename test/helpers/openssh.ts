@@ -146,3 +146,21 @@ export function scpRun(o: LoginOptions & { args: string[]; cwd?: string }): Prom
   ];
   return run('scp', args, { password: o.password, cwd: o.cwd });
 }
+
+/** An interactive OpenSSH sftp session, held open by its standard input, that reports how it ended. */
+export function holdSftp(port: number, user: string, password: string) {
+  const child = spawn(
+    'sshpass',
+    ['-e', 'sftp', ...commonSshOptions({ port, user, password }), '-P', String(port), `${user}@127.0.0.1`],
+    { env: { ...process.env, SSHPASS: password }, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  child.stdout?.resume();
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stderr })),
+  );
+  return { child, exited };
+}

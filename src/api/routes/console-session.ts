@@ -7,6 +7,7 @@ import { Secret } from '../../util/secret.js';
 import { CSRF_HEADER, SESSION_COOKIE } from '../auth.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
 import { ApiError } from '../errors.js';
+import { loginRateLimit } from '../rate-limit.js';
 
 const sessionSchema = z
   .object({
@@ -34,7 +35,7 @@ export const consoleSessionRoutes =
     app.post(
       '/api/login',
       {
-        config: { permission: 'public' },
+        config: { permission: 'public', rateLimit: loginRateLimit(deps.defender) },
         schema: {
           tags,
           summary:

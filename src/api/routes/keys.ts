@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { publicKeyLine } from '../../admin/keys.js';
 import { SSH_KEY_TYPES } from '../../admin/users.js';
-import type { HostKeyRecord, StoredKeyPair } from '../../store/types.js';
+import type { HostKeyRecord, PgpKeyRecord, StoredKeyPair } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, listOf, problemResponses } from '../deps.js';
 
@@ -17,7 +17,7 @@ const sshKeySchema = z.object({
   created: z.string(),
 });
 
-const hostKeySchema = sshKeySchema
+export const hostKeySchema = sshKeySchema
   .extend({
     id: z.number().int(),
     state: z.enum(['pending', 'active', 'retired']),
@@ -51,7 +51,7 @@ const clientKeySchema = sshKeySchema.extend({ name: z.string() }).meta({
   },
 });
 
-const pgpKeySchema = z
+export const pgpKeySchema = z
   .object({
     name: z.string(),
     fingerprint: z.string(),
@@ -84,12 +84,23 @@ const sshView = (k: StoredKeyPair) => ({
   created: k.createdAt.toISOString(),
 });
 
-const hostView = (k: HostKeyRecord): z.infer<typeof hostKeySchema> => ({
+export const hostView = (k: HostKeyRecord): z.infer<typeof hostKeySchema> => ({
   ...sshView(k),
   id: k.id,
   state: k.state,
   activated: k.activatedAt?.toISOString() ?? null,
   retired: k.retiredAt?.toISOString() ?? null,
+});
+
+export const pgpView = (k: PgpKeyRecord): z.infer<typeof pgpKeySchema> => ({
+  name: k.name,
+  fingerprint: k.fingerprint,
+  userIds: k.userIds,
+  algorithm: k.algorithm,
+  hasPrivate: k.privateSealed !== null,
+  created: k.createdAt.toISOString(),
+  expires: k.expiresAt?.toISOString() ?? null,
+  publicKey: k.publicArmored,
 });
 
 const idParams = z.object({ id: z.coerce.number().int().min(1) });
@@ -186,17 +197,6 @@ export const keyRoutes =
           response: { 200: listOf(pgpKeySchema), ...problemResponses },
         },
       },
-      async () => ({
-        items: (await keys.pgp.list()).map((k) => ({
-          name: k.name,
-          fingerprint: k.fingerprint,
-          userIds: k.userIds,
-          algorithm: k.algorithm,
-          hasPrivate: k.privateSealed !== null,
-          created: k.createdAt.toISOString(),
-          expires: k.expiresAt?.toISOString() ?? null,
-          publicKey: k.publicArmored,
-        })),
-      }),
+      async () => ({ items: (await keys.pgp.list()).map(pgpView) }),
     );
   };

@@ -2,6 +2,8 @@
 import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { KilledSession } from '../../admin/index.js';
+import { actorOf } from '../auth.js';
 import { type ApiDeps, listOf, problemResponses } from '../deps.js';
 
 const sessionSchema = z
@@ -72,6 +74,16 @@ export function localSessions(deps: Pick<ApiDeps, 'sessions'>): z.infer<typeof s
     .map((s) => ({ ...s, connectedAt: s.connectedAt.toISOString(), pid: process.pid }));
 }
 
+/** Ends a connection this process holds; undefined when it holds none with this id. */
+export function killLocalSession(
+  deps: Pick<ApiDeps, 'sessions' | 'disconnect'>,
+  id: string,
+): KilledSession | undefined {
+  const session = deps.sessions.list().find((s) => s.id === id);
+  if (!session || deps.disconnect?.(id) !== true) return undefined;
+  return { id, username: session.username, remoteAddress: session.remoteAddress, pid: process.pid };
+}
+
 /** Free space of the data dir's file system, or null when it cannot be read. */
 export async function diskOf(
   path: string,
@@ -116,6 +128,37 @@ export const operationRoutes =
         const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
         return { items: (parts as z.infer<typeof sessionSchema>[][]).flat() };
       },
+    );
+
+    app.delete(
+      '/api/sessions/:id',
+      {
+        config: { permission: 'sessions:kill' },
+        schema: {
+          tags: ['sessions'],
+          summary: 'End an open SSH connection, in whichever worker process holds it (audited)',
+          params: z.object({ id: z.string().min(1).max(64) }),
+          response: {
+            200: z
+              .object({
+                id: z.string(),
+                username: z.string().nullable(),
+                remoteAddress: z.string(),
+                pid: z.number().int(),
+              })
+              .meta({
+                example: { id: '3f9a1c2b7d4e', username: 'alice', remoteAddress: '192.0.2.10', pid: 4242 },
+              }),
+            ...problemResponses,
+          },
+        },
+      },
+      async (request) =>
+        deps.admin.sessions.kill(actorOf(request), request.params.id, async (id) => {
+          // Under --workers N every worker is asked (through the primary); the one holding it answers.
+          if (!deps.gather) return killLocalSession(deps, id);
+          return (await deps.gather('kill', id))[0] as KilledSession | undefined;
+        }),
     );
 
     app.get(

@@ -1,0 +1,44 @@
+// Ending an open SSH connection on an administrator's word, recorded with who did it and whom it cut off.
+import { z } from 'zod';
+import { NotFoundError } from '../errors.js';
+import type { Actor } from './actor.js';
+import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+
+/** The connection that was ended, as the process holding it saw it. */
+export interface KilledSession {
+  readonly id: string;
+  readonly username: string | null;
+  readonly remoteAddress: string;
+  readonly pid: number;
+}
+
+/**
+ * Ends the connection with this id wherever it is held (this process or, under `serve --workers N`, another
+ * worker); undefined when no process holds it. Given by the front end that can reach the serving processes.
+ */
+export type SessionTerminator = (id: string) => Promise<KilledSession | undefined>;
+
+/** Session ids are 12 hex digits (ssh/connection.ts). */
+const sessionIdSchema = z.string().regex(/^[0-9a-f]{12}$/, 'must be a session id (12 hex digits)');
+
+export class SessionAdmin {
+  readonly #record: AdminRecorder;
+
+  constructor(recorder: AdminRecorder) {
+    this.#record = recorder;
+  }
+
+  /** Ends the connection, then records who ended it and whose it was. */
+  async kill(actor: Actor, id: string, terminate: SessionTerminator): Promise<KilledSession> {
+    checkActor(actor);
+    const sessionId = parseInput(sessionIdSchema, id);
+    const killed = await terminate(sessionId);
+    if (!killed) throw new NotFoundError(`no open session ${sessionId} (see GET /api/sessions)`);
+    await this.#record.record(actor, 'sessions.kill', `session ${sessionId}`, {
+      user: killed.username,
+      remoteAddress: killed.remoteAddress,
+      pid: killed.pid,
+    });
+    return killed;
+  }
+}
