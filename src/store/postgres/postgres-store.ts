@@ -25,6 +25,7 @@ import {
   assertSchemaKnown,
   type MigrationEntry,
   migrationEntry,
+  type SchemaStatus,
   schemaStatusOf,
 } from '../sqlite/schema-version.js';
 import {
@@ -102,6 +103,21 @@ async function migrate(db: KyselyDb<Database>, where: string): Promise<void> {
       await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn);
     }
   });
+}
+
+/** The schema status of the database `url` names, read through a read-only connection. */
+export async function postgresSchemaStatus(url: string): Promise<SchemaStatus> {
+  const where = redactUrl(url);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: newPool(url, { readonly: true, maxConnections: 1 }) }),
+  });
+  try {
+    return await schemaStatusOf(await appliedPostgresMigrations(db));
+  } catch (err) {
+    throw describePostgresError(where, err);
+  } finally {
+    await db.destroy();
+  }
 }
 
 /** Opens the PostgreSQL database `url` names (which must exist), applying pending migrations unless read-only. */
