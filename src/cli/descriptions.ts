@@ -64,6 +64,11 @@ export const COMMAND_SUMMARIES = {
     term: 'storage [options]',
     description: "encrypted storage of users' files (ferry serve --storage-encryption): rekey",
   },
+  store: {
+    term: 'store',
+    description:
+      'whole-store operations: copy an installation into a new store (SQLite → PostgreSQL), verified',
+  },
   backup: {
     term: 'backup [options]',
     description: "write a consistent backup of the data dir's store (online: servers may keep running)",

@@ -105,6 +105,11 @@ async function migrate(db: KyselyDb<Database>, where: string): Promise<void> {
   });
 }
 
+/** The database `url` names as a plain kysely instance (no migration): for whole-store copies. */
+export function openPostgresDatabase(url: string, options: PostgresStoreOptions = {}): KyselyDb<Database> {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: newPool(url, options) }) });
+}
+
 /** The schema status of the database `url` names, read through a read-only connection. */
 export async function postgresSchemaStatus(url: string): Promise<SchemaStatus> {
   const where = redactUrl(url);
