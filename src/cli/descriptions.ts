@@ -10,7 +10,7 @@ export const COMMAND_SUMMARIES = {
   },
   serve: {
     term: 'serve [options]',
-    description: 'run the SFTP server (SQLite store and local disk in the data dir)',
+    description: 'run the SFTP server (store: SQLite in the data dir, or PostgreSQL with --store; files on local disk)',
   },
   users: {
     term: 'users [options]',
