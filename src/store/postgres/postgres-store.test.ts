@@ -55,6 +55,24 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
     }
   });
 
+  test('a read-only open writes nothing: it refuses pending migrations and every write', async (t) => {
+    const empty = await createTestDatabase();
+    t.after(() => empty.drop());
+    await assert.rejects(openPostgresStore(empty.url, { readonly: true }), (err: Error) => {
+      assert.match(err.message, /has migrations pending \(0001_users, .*run ferry migrate/);
+      return true;
+    });
+    const db = await create();
+    t.after(() => db.drop());
+    const reader = await openPostgresStore(db.url, { readonly: true });
+    try {
+      assert.deepEqual(await reader.users.list(), []);
+      await assert.rejects(reader.users.create({ name: 'x' }), /read-only transaction/);
+    } finally {
+      await reader.close();
+    }
+  });
+
   test('two processes appending audit records at once make one linear chain', async (t) => {
     const db = await create();
     t.after(() => db.drop());
