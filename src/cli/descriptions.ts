@@ -10,7 +10,8 @@ export const COMMAND_SUMMARIES = {
   },
   serve: {
     term: 'serve [options]',
-    description: 'run the SFTP server (store: SQLite in the data dir, or PostgreSQL with --store; files on local disk)',
+    description:
+      'run the SFTP server (store: SQLite in the data dir, or PostgreSQL with --store; files on local disk)',
   },
   users: {
     term: 'users [options]',
