@@ -113,11 +113,19 @@ async function openStore(config: FerryConfig, access: DataDirAccess): Promise<St
       else requireInitialisedDataDir(config.dataDir, store.path);
       return openSqliteStore(store.path, { readonly: access === 'read' });
     case 'postgres': {
-      if (access === 'create') createDataDir(config.dataDir);
-      else requireDataDir(config.dataDir);
+      if (access !== 'create') requireDataDir(config.dataDir);
       // Loaded only here: a SQLite installation never loads `pg`.
       const { openPostgresStore } = await import('./store/postgres/postgres-store.js');
-      return openPostgresStore(store.url.reveal(), { readonly: access === 'read' });
+      const opened = await openPostgresStore(store.url.reveal(), { readonly: access === 'read' });
+      // The data dir is made once the server answered: an unreachable store leaves no empty data dir behind.
+      if (access === 'create')
+        try {
+          createDataDir(config.dataDir);
+        } catch (err) {
+          await opened.close();
+          throw err;
+        }
+      return opened;
     }
   }
 }

@@ -129,4 +129,5 @@ test('a PostgreSQL store that cannot be reached is one clear line, without the p
   );
   assert.doesNotMatch(r.stderr, /hunter2/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  await assert.rejects(readFile(join(work, 'data')), { code: 'ENOENT' }, 'no data dir left behind');
 });
