@@ -55,6 +55,31 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
     }
   });
 
+  test('listings sort byte-wise as on SQLite, even in a database whose locale sorts otherwise', async (t) => {
+    // ICU's en-US puts '_c' first and 'B' after 'b'; SQLite (and a C collation) sorts by byte.
+    let db: Awaited<ReturnType<typeof createTestDatabase>>;
+    try {
+      db = await createTestDatabase(
+        undefined,
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+      );
+    } catch (err) {
+      t.skip(`this PostgreSQL cannot create an ICU en-US database: ${(err as Error).message}`);
+      return;
+    }
+    t.after(() => db.drop());
+    const store = await openPostgresStore(db.url);
+    try {
+      for (const name of ['b', 'B', 'a', '_c']) await store.users.create({ name });
+      assert.deepEqual(
+        (await store.users.list()).map((u) => u.name),
+        ['B', '_c', 'a', 'b'],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a read-only open writes nothing: it refuses pending migrations and every write', async (t) => {
     const empty = await createTestDatabase();
     t.after(() => empty.drop());

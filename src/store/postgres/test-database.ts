@@ -43,11 +43,14 @@ function databaseUrl(name: string): string {
 
 const randomName = (prefix: string) => `${prefix}_${randomBytes(6).toString('hex')}`;
 
-/** Creates a database with a random name (parallel test files never share one), a copy of `template` if given. */
-export async function createTestDatabase(template?: string): Promise<TestDatabase> {
+/**
+ * Creates a database with a random name (parallel test files never share one): a copy of `template` if given, or
+ * with `clauses` (e.g. a locale) appended to CREATE DATABASE.
+ */
+export async function createTestDatabase(template?: string, clauses = ''): Promise<TestDatabase> {
   const name = randomName('ferry_test');
   await withAdmin((client) =>
-    client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`),
+    client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''} ${clauses}`),
   );
   return {
     url: databaseUrl(name),
