@@ -139,4 +139,14 @@ test('ferry store copy moves a SQLite installation into PostgreSQL with its audi
   assert.equal(again.stderr.trim().split('\n').length, 1);
   const after = await runFerry(['users', 'list', '--json', ...store]);
   assert.equal((JSON.parse(after.stdout) as unknown[]).length, 5);
+
+  // And back: the PostgreSQL store into a new SQLite file, which then serves the same users and chain.
+  const back = join(work, 'back.db');
+  const reverse = await runFerry(['store', 'copy', '--from', db.url, '--to', back, '--data-dir', dataDir]);
+  assert.equal(reverse.code, 0, reverse.stderr);
+  const backStore = ['--data-dir', dataDir, '--store', `sqlite:${back}`];
+  const backUsers = await runFerry(['users', 'list', '--json', ...backStore]);
+  assert.equal((JSON.parse(backUsers.stdout) as unknown[]).length, 5);
+  const backVerify = await runFerry(['audit', 'verify', ...backStore]);
+  assert.equal(backVerify.code, 0, backVerify.stderr);
 });

@@ -77,8 +77,9 @@ Example:
         if (copied[table] > 0)
           process.stdout.write(`${table.padEnd(18)} ${String(copied[table]).padStart(9)}\n`);
       // The copy's chain verified on its own: every hash and signed checkpoint recomputed from the copied rows.
-      const report = await withReadOnlyContext({ ...flags, store: to }, (ctx) =>
-        ctx.admin.audit.verify({ publicKeys: [] }),
+      const report = await withReadOnlyContext(
+        { ...flags, store: to.startsWith('/') ? `sqlite:${to}` : to },
+        (ctx) => ctx.admin.audit.verify({ publicKeys: [] }),
       );
       if (!report.ok)
         throw new CliError(
