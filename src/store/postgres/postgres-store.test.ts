@@ -55,6 +55,33 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
     }
   });
 
+  test('every migration uses the dialect table: no 4-byte integers, every text column byte-wise', async (t) => {
+    // A migration written with the literal types 'integer' or 'text' would run, then overflow at 2^31 or sort by
+    // the database's locale: write t.int and t.text (migrations.ts).
+    const db = await create();
+    t.after(() => db.drop());
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ col: string; data_type: string; collation_name: string | null }>(
+        `SELECT table_name || '.' || column_name AS col, data_type, collation_name
+           FROM information_schema.columns
+          WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'`,
+      );
+      assert.ok(rows.length > 100, `columns read (${rows.length})`);
+      assert.deepEqual(
+        rows.filter((r) => r.data_type === 'integer' || r.data_type === 'real').map((r) => r.col),
+        [],
+      );
+      assert.deepEqual(
+        rows.filter((r) => r.data_type === 'text' && r.collation_name !== 'C').map((r) => r.col),
+        [],
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
   test('listings sort byte-wise as on SQLite, even in a database whose locale sorts otherwise', async (t) => {
     // ICU's en-US puts '_c' first and 'B' after 'b'; SQLite (and a C collation) sorts by byte.
     let db: Awaited<ReturnType<typeof createTestDatabase>>;
