@@ -81,8 +81,11 @@ export function isInitialisedDataDir(dataDir: string, database = dataPaths(dataD
   return existsSync(database);
 }
 
-/** Refuses a data dir without a store, naming it and how to make one. */
-export function requireInitialisedDataDir(dataDir: string, database = dataPaths(dataDir).database): void {
+/**
+ * Refuses a data dir that does not exist. With a PostgreSQL store that is all a command needs of it (the master
+ * key and the audit anchors stay in the data dir; the store is the server's).
+ */
+export function requireDataDir(dataDir: string): void {
   const fix = `${WHERE_FROM}, or create one with: ferry init --data-dir ${dataDir}`;
   let isDirectory: boolean;
   try {
@@ -91,6 +94,12 @@ export function requireInitialisedDataDir(dataDir: string, database = dataPaths(
     throw new ConfigError(`data dir ${dataDir} does not exist; ${fix}`);
   }
   if (!isDirectory) throw new ConfigError(`data dir ${dataDir} is not a directory; ${WHERE_FROM}`);
+}
+
+/** Refuses a data dir without a store, naming it and how to make one. */
+export function requireInitialisedDataDir(dataDir: string, database = dataPaths(dataDir).database): void {
+  const fix = `${WHERE_FROM}, or create one with: ferry init --data-dir ${dataDir}`;
+  requireDataDir(dataDir);
   if (!isInitialisedDataDir(dataDir, database))
     throw new ConfigError(`${dataDir} is not an initialised Ferry data dir (no ${database}); ${fix}`);
 }
@@ -103,10 +112,21 @@ async function openStore(config: FerryConfig, access: DataDirAccess): Promise<St
       if (access === 'create') createDataDir(config.dataDir);
       else requireInitialisedDataDir(config.dataDir, store.path);
       return openSqliteStore(store.path, { readonly: access === 'read' });
-    case 'postgres':
-      throw new ConfigError(
-        'store.url: the PostgreSQL store is not built yet; use sqlite:<path> (or leave store.url unset for <dataDir>/ferry.db)',
-      );
+    case 'postgres': {
+      if (access !== 'create') requireDataDir(config.dataDir);
+      // Loaded only here: a SQLite installation never loads `pg`.
+      const { openPostgresStore } = await import('./store/postgres/postgres-store.js');
+      const opened = await openPostgresStore(store.url.reveal(), { readonly: access === 'read' });
+      // The data dir is made once the server answered: an unreachable store leaves no empty data dir behind.
+      if (access === 'create')
+        try {
+          createDataDir(config.dataDir);
+        } catch (err) {
+          await opened.close();
+          throw err;
+        }
+      return opened;
+    }
   }
 }
 

@@ -1,12 +1,12 @@
 // The server lifecycle's parts: services stop in reverse order whatever fails, the disk space check, store choice.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from './config/load.js';
 import { AppContext } from './context.js';
-import { ConfigError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import type { FerryEvent } from './events/types.js';
 import { rootLogger } from './logger.js';
@@ -63,17 +63,23 @@ test('readDiskSpace reads the file system of a path', async () => {
   assert.ok(freeBytes >= 0);
 });
 
-test('a postgres store URL is refused by the composition root with a clear line, before anything is created', async () => {
+test('a postgres store the composition root cannot reach is a clear line, before anything is created', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-choice-'));
   try {
+    // Port 1 on loopback: nothing listens there.
     const config = loadConfig({
-      env: { FERRY_STORE_URL: 'postgres://ferry@127.0.0.1/ferry' },
+      env: { FERRY_STORE_URL: 'postgres://ferry:pw-never-shown@127.0.0.1:1/ferry' },
       flags: { dataDir: join(dir, 'data') },
     });
-    await assert.rejects(
-      AppContext.create(config, 'create'),
-      (err: Error) => err instanceof ConfigError && /PostgreSQL store is not built yet/.test(err.message),
-    );
+    await assert.rejects(AppContext.create(config, 'create'), (err: Error) => {
+      assert.match(
+        err.message,
+        /^cannot reach the PostgreSQL server of postgres:\/\/ferry:\*\*\*@127\.0\.0\.1:1\/ferry/,
+      );
+      assert.doesNotMatch(err.message, /pw-never-shown/);
+      return true;
+    });
+    assert.equal(existsSync(join(dir, 'data')), false, 'no data dir was created');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

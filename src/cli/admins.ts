@@ -9,6 +9,7 @@ import {
   CliError,
   type DataDirOption,
   readSecretFromStdin,
+  STORE_OPTION_HELP,
   withContext,
   withReadOnlyContext,
 } from './common.js';
@@ -33,6 +34,7 @@ export function registerAdminsCommand(program: Command): void {
     .command('admins')
     .description(commandDescription('admins'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 
@@ -45,6 +47,7 @@ export function registerAdminsCommand(program: Command): void {
     .requiredOption('--role <role>', `what it may do: ${API_ROLES.join(', ')}`)
     .option('--password-stdin', 'read the password from standard input')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, o: { role: string; passwordStdin?: boolean }, cmd: Command) => {
       const role = parseRole(o.role);
       const { password, generated } = await passwordFor(o.passwordStdin);

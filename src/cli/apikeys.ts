@@ -4,7 +4,13 @@ import { cliActor } from '../admin/actor.js';
 import { apiKeyView } from '../admin/api-access.js';
 import { API_ROLES } from '../store/types.js';
 import { parseDuration } from '../transfers/timing.js';
-import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
+import {
+  CliError,
+  type DataDirOption,
+  STORE_OPTION_HELP,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 import { commandDescription } from './descriptions.js';
 
 /** `--expires 90d` (a duration from now) or an ISO date. */
@@ -28,6 +34,7 @@ export function registerApikeysCommand(program: Command): void {
     .command('apikeys')
     .description(commandDescription('apikeys'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 
@@ -38,6 +45,7 @@ export function registerApikeysCommand(program: Command): void {
     .requiredOption('--role <role>', `what it may do: ${API_ROLES.join(', ')}`)
     .option('--expires <when>', 'expiry: a duration from now (90d, 12h) or an ISO date (default: never)')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, o: { role: string; expires?: string }, cmd: Command) => {
       const role = parseRole(o.role);
       const expiresAt = parseExpiry(o.expires);

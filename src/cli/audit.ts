@@ -16,6 +16,7 @@ import {
   CliError,
   configFromOptions,
   type DataDirOption,
+  STORE_OPTION_HELP,
   withContext,
   withReadOnlyContext,
 } from './common.js';
@@ -174,6 +175,7 @@ export function registerAuditCommand(program: Command): void {
     .command('audit')
     .description(commandDescription('audit'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 
@@ -184,6 +186,7 @@ export function registerAuditCommand(program: Command): void {
     .option('-f, --follow', 'keep printing records as they are written')
     .option('--json', 'one JSON object per line (every chain field)')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (o: { lines: string; follow?: boolean; json?: boolean }, cmd: Command) => {
       const count = positiveInt(o.lines, '--lines');
       const format: OutputFormat = o.json ? 'json' : 'text';
@@ -227,6 +230,7 @@ export function registerAuditCommand(program: Command): void {
     .option('--json', 'one JSON object per line (every chain field)')
     .option('--csv', 'CSV with a header row')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(
       async (
         o: {
@@ -283,6 +287,7 @@ export function registerAuditCommand(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(
       async (
         o: {
@@ -341,6 +346,7 @@ export function registerAuditCommand(program: Command): void {
     .option('--until <time>', 'up to the last record before this ISO date/time or span')
     .option('--output <file>', 'write to this file (mode 0600) instead of standard output')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (o: { format: string; since?: string; until?: string; output?: string }, cmd: Command) => {
       if (o.format !== 'jsonl' && o.format !== 'csv')
         throw new CliError(`--format must be jsonl or csv, not '${o.format}'`, 2);
@@ -373,6 +379,7 @@ export function registerAuditCommand(program: Command): void {
     .description('delete records older than the retention period, keeping the chain verifiable from the cut')
     .option('--days <n>', 'keep this many days (default: the auditRetentionDays setting)')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (o: { days?: string }, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const days = o.days !== undefined ? positiveInt(o.days, '--days') : ctx.config.auditRetentionDays;

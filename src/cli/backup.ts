@@ -101,6 +101,10 @@ function configFileContent(
 
 async function runBackup(flags: BackupFlags, out: (line: string) => void, warn: (line: string) => void) {
   const config = configFromOptions(flags);
+  if (config.store.driver === 'postgres')
+    throw new CliError(
+      'ferry backup copies a SQLite store; with store.url on PostgreSQL back up the database with pg_dump, and the data dir (master.key) apart',
+    );
   const paths = dataPaths(config.dataDir);
   const to = resolve(flags.to);
   if (!existsSync(paths.database)) throw new CliError(`no store at ${paths.database}: nothing to back up`);

@@ -18,10 +18,23 @@ export class CliError extends Error {
 export interface DataDirOption {
   dataDir?: string;
   config?: string;
+  /** `--store URL`: the store.url setting (sqlite:<path> or postgres://…). */
+  store?: string;
 }
 
+/** The help of `--store`, the same on `serve` and every offline command. */
+export const STORE_OPTION_HELP =
+  'the store: sqlite:<path> or postgres://user@host:5432/db (default <data-dir>/ferry.db, env FERRY_STORE_URL)';
+
 export function configFromOptions(options: DataDirOption, flags: Record<string, unknown> = {}): FerryConfig {
-  return loadConfig({ file: options.config, flags: { dataDir: options.dataDir, ...flags } });
+  return loadConfig({
+    file: options.config,
+    flags: {
+      dataDir: options.dataDir,
+      ...(options.store !== undefined ? { store: { url: options.store } } : {}),
+      ...flags,
+    },
+  });
 }
 
 /** Reads all of stdin; a single trailing newline (from echo or a terminal) is not part of the secret. */

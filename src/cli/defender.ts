@@ -2,7 +2,13 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
-import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
+import {
+  CliError,
+  type DataDirOption,
+  STORE_OPTION_HELP,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 import { commandDescription } from './descriptions.js';
 
 export function registerDefenderCommand(program: Command): void {
@@ -10,6 +16,7 @@ export function registerDefenderCommand(program: Command): void {
     .command('defender')
     .description(commandDescription('defender'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 
@@ -19,6 +26,7 @@ export function registerDefenderCommand(program: Command): void {
     .option('--banned', 'only addresses banned now')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (o: { banned?: boolean; json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const now = new Date();
@@ -53,6 +61,7 @@ export function registerDefenderCommand(program: Command): void {
     .description('lift a ban (and forget the score) of an address')
     .argument('<address>', 'IPv4 or IPv6 address')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (address: string, _o: unknown, cmd: Command) => {
       if (isIP(address) === 0) throw new CliError(`'${address}' is not an IP address`, 2);
       await withContext(opts(cmd), async (ctx) => {

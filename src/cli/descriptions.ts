@@ -10,7 +10,8 @@ export const COMMAND_SUMMARIES = {
   },
   serve: {
     term: 'serve [options]',
-    description: 'run the SFTP server (SQLite store and local disk in the data dir)',
+    description:
+      'run the SFTP server (store: SQLite in the data dir, or PostgreSQL with --store; files on local disk)',
   },
   users: {
     term: 'users [options]',
@@ -63,6 +64,11 @@ export const COMMAND_SUMMARIES = {
   storage: {
     term: 'storage [options]',
     description: "encrypted storage of users' files (ferry serve --storage-encryption): rekey",
+  },
+  store: {
+    term: 'store',
+    description:
+      'whole-store operations: copy an installation into a new store (SQLite → PostgreSQL), verified',
   },
   backup: {
     term: 'backup [options]',

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 
 export const EXAMPLES: Readonly<Record<string, string>> = {
   init: 'ferry init --data-dir /var/lib/ferry',
+  store: 'ferry store copy --from /var/lib/ferry/ferry.db --to postgres://ferry@db.example:5432/ferry',
   serve: 'ferry serve --data-dir /var/lib/ferry --sftp-port 2222 --workers 2',
   users: 'ferry users list --data-dir /var/lib/ferry',
   'users add':

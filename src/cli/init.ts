@@ -1,9 +1,17 @@
 // `ferry init`: create a data dir with its store, master key, host keys and admin account, without serving.
+
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { systemActor } from '../admin/actor.js';
-import { AppContext, isInitialisedDataDir } from '../context.js';
+import { AppContext, dataPaths, isInitialisedDataDir } from '../context.js';
 import { prepareDataDir } from '../server.js';
-import { CliError, configFromOptions, readSecretFromStdin } from './common.js';
+import {
+  CliError,
+  configFromOptions,
+  type DataDirOption,
+  readSecretFromStdin,
+  STORE_OPTION_HELP,
+} from './common.js';
 import { commandDescription } from './descriptions.js';
 
 export function registerInitCommand(program: Command): void {
@@ -11,14 +19,20 @@ export function registerInitCommand(program: Command): void {
     .command('init')
     .description(commandDescription('init'))
     .option('--data-dir <dir>', 'data directory to create (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
     .option(
       '--admin-password-stdin',
       "also create the REST API's first administrator account, 'admin' (role admin), with the password on standard input",
     )
-    .action(async (o: { dataDir?: string; config?: string; adminPasswordStdin?: boolean }) => {
+    .action(async (o: DataDirOption & { adminPasswordStdin?: boolean }) => {
       const config = configFromOptions(o);
-      if (isInitialisedDataDir(config.dataDir)) {
+      // With a PostgreSQL store the data dir holds the master key (and the audit anchors), the database the rest.
+      const initialised =
+        config.store.driver === 'sqlite'
+          ? isInitialisedDataDir(config.dataDir, config.store.path)
+          : existsSync(dataPaths(config.dataDir).masterKey);
+      if (initialised) {
         throw new CliError(`${config.dataDir} is already an initialised Ferry data dir; nothing done`);
       }
       // Read before anything is created: an empty or multi-line password leaves no half-made data dir.

@@ -4,7 +4,13 @@ import { cliActor } from '../admin/actor.js';
 import { jobView as view } from '../admin/jobs.js';
 import type { TransferRunRecord } from '../store/types.js';
 import { formatBytes, formatDuration, parseDuration } from '../transfers/timing.js';
-import { CliError, type DataDirOption, withContext, withReadOnlyContext } from './common.js';
+import {
+  CliError,
+  type DataDirOption,
+  STORE_OPTION_HELP,
+  withContext,
+  withReadOnlyContext,
+} from './common.js';
 import { commandDescription } from './descriptions.js';
 import { progressBar } from './progress.js';
 
@@ -42,6 +48,7 @@ export function registerJobsCommand(program: Command): void {
     .command('jobs')
     .description(commandDescription('jobs'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 

@@ -11,6 +11,7 @@ import {
   opts,
   readPrivateKeyFile,
   sshType,
+  storeOption,
   warnPemEd25519,
 } from './keys-common.js';
 
@@ -23,6 +24,7 @@ export function registerClientKeysCommand(keys: Command): void {
     .requiredOption('--type <type>', 'ed25519, ecdsa or rsa')
     .option('--bits <n>', 'ecdsa: 256 (default), 384, 521; rsa: 2048-16384 (default 3072)')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (name: string, o: { type: string; bits?: string }, cmd: Command) => {
       const type = sshType(o.type);
       const bits = bitsOption(o.bits);
@@ -41,6 +43,7 @@ export function registerClientKeysCommand(keys: Command): void {
     .argument('<file>', 'private key file (mode 0600)')
     .option('--passphrase-stdin', 'read the passphrase of an encrypted key from standard input')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (name: string, file: string, o: { passphraseStdin?: boolean }, cmd: Command) => {
       const data = readPrivateKeyFile(file);
       const passphrase = o.passphraseStdin ? await readSecretFromStdin('passphrase') : undefined;
@@ -63,6 +66,7 @@ export function registerClientKeysCommand(keys: Command): void {
     )
     .option('--output <file>', 'write to a new file (mode 0600 for private keys) instead of stdout')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(
       async (
         name: string,
@@ -95,6 +99,7 @@ export function registerClientKeysCommand(keys: Command): void {
     .description('list client keys')
     .option('--json', 'print JSON')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.admin.keys.client.list();
@@ -119,6 +124,7 @@ export function registerClientKeysCommand(keys: Command): void {
     .description('delete a client key')
     .argument('<name>', 'key name')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         await ctx.admin.keys.client.remove(cliActor(), name);

@@ -2,7 +2,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { PrivateKeyFormat, SshKeyType } from '../keys/private-keys.js';
-import { CliError, type DataDirOption } from './common.js';
+import { CliError, type DataDirOption, STORE_OPTION_HELP } from './common.js';
 
 const SSH_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
 const FORMATS = ['openssh', 'pem', 'ppk'] as const;
@@ -67,3 +67,4 @@ export const dataDirOption = [
   '--data-dir <dir>',
   'data directory (default ./data, env FERRY_DATA_DIR)',
 ] as const;
+export const storeOption = ['--store <url>', STORE_OPTION_HELP] as const;

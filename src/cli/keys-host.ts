@@ -13,6 +13,7 @@ import {
   opts,
   readPrivateKeyFile,
   sshType,
+  storeOption,
   warnPemEd25519,
 } from './keys-common.js';
 
@@ -40,6 +41,7 @@ export function registerHostKeysCommand(keys: Command): void {
     .description('list host keys with state (pending, active, retired), SHA256 and MD5 fingerprints')
     .option('--json', 'print JSON')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const hosts = ctx.admin.keys.host;
@@ -95,6 +97,7 @@ export function registerHostKeysCommand(keys: Command): void {
     .requiredOption('--type <type>', 'ed25519, ecdsa or rsa')
     .option('--bits <n>', 'ecdsa: 256 (default), 384, 521; rsa: 2048-16384 (default 3072)')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (o: { type: string; bits?: string }, cmd: Command) => {
       const type = sshType(o.type);
       const bits = bitsOption(o.bits);
@@ -113,6 +116,7 @@ export function registerHostKeysCommand(keys: Command): void {
     .argument('<file>', 'private key file (mode 0600)')
     .option('--passphrase-stdin', 'read the passphrase of an encrypted key from standard input')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (file: string, o: { passphraseStdin?: boolean }, cmd: Command) => {
       const data = readPrivateKeyFile(file);
       const passphrase = o.passphraseStdin ? await readSecretFromStdin('passphrase') : undefined;
@@ -130,6 +134,7 @@ export function registerHostKeysCommand(keys: Command): void {
     )
     .argument('<id>', 'host key id (see keys host list)')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const keyId = hostKeyId(id);
       await withContext(opts(cmd), async (ctx) => {
@@ -152,6 +157,7 @@ export function registerHostKeysCommand(keys: Command): void {
     .option('--format <format>', 'private key format: openssh, pem or ppk', 'openssh')
     .option('--output <file>', 'write to a new file (mode 0600 for private keys) instead of stdout')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (id: string, o: { public?: boolean; format: string; output?: string }, cmd: Command) => {
       const format = keyFormat(o.format);
       // A private export is audited, so it needs a writable store; a public one works on a read-only backup.
@@ -180,6 +186,7 @@ export function registerHostKeysCommand(keys: Command): void {
     )
     .argument('<id>', 'host key id')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const keyId = hostKeyId(id);
       await withContext(opts(cmd), async (ctx) => {

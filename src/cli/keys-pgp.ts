@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
 import { describePgpKey } from '../keys/pgp.js';
 import { CliError, readSecretFromStdin, withContext, withReadOnlyContext } from './common.js';
-import { bitsOption, dataDirOption, emit, opts, readPrivateKeyFile } from './keys-common.js';
+import { bitsOption, dataDirOption, emit, opts, readPrivateKeyFile, storeOption } from './keys-common.js';
 
 /** Armored private block, or a binary key whose first packet is a Secret-Key packet (tag 5). */
 function holdsPgpSecretKey(data: Buffer): boolean {
@@ -27,6 +27,7 @@ export function registerPgpKeysCommand(keys: Command): void {
     .option('--type <type>', 'curve25519 or rsa4096', 'curve25519')
     .option('--expires <days>', 'days until the key expires (default: never)')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(
       async (
         name: string,
@@ -56,6 +57,7 @@ export function registerPgpKeysCommand(keys: Command): void {
     .option('--name <name>', 'name to store it under (default: its key id)')
     .option('--passphrase-stdin', 'passphrase of a protected private key, from standard input')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (file: string, o: { name?: string; passphraseStdin?: boolean }, cmd: Command) => {
       let data: Buffer;
       try {
@@ -79,6 +81,7 @@ export function registerPgpKeysCommand(keys: Command): void {
     .option('--private', 'the private key (unprotected; keep it safe; audited)')
     .option('--output <file>', 'write to a new file (mode 0600 for private keys) instead of stdout')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (name: string, o: { private?: boolean; output?: string }, cmd: Command) => {
       // A private export is audited, so it needs a writable store; a public one works on a read-only backup.
       await (o.private ? withContext : withReadOnlyContext)(opts(cmd), async (ctx) => {
@@ -96,6 +99,7 @@ export function registerPgpKeysCommand(keys: Command): void {
     .description('list OpenPGP keys with fingerprints and expiry')
     .option('--json', 'print JSON')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.admin.keys.pgp.list();
@@ -134,6 +138,7 @@ export function registerPgpKeysCommand(keys: Command): void {
     .description('delete an OpenPGP key')
     .argument('<name>', 'key name')
     .option(...dataDirOption)
+    .option(...storeOption)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         await ctx.admin.keys.pgp.remove(cliActor(), name);

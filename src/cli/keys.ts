@@ -1,5 +1,6 @@
 // `ferry keys host|client|pgp ...`: the Key Manager, offline against the data dir.
 import type { Command } from 'commander';
+import { STORE_OPTION_HELP } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { registerClientKeysCommand } from './keys-client.js';
 import { registerHostKeysCommand } from './keys-host.js';
@@ -10,6 +11,7 @@ export function registerKeysCommand(program: Command): void {
     .command('keys')
     .description(commandDescription('keys'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   registerHostKeysCommand(keys);
   registerClientKeysCommand(keys);

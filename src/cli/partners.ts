@@ -7,6 +7,7 @@ import {
   CliError,
   type DataDirOption,
   readSecretFromStdin,
+  STORE_OPTION_HELP,
   withContext,
   withReadOnlyContext,
 } from './common.js';
@@ -42,6 +43,7 @@ export function registerPartnersCommand(program: Command): void {
     .command('partners')
     .description(commandDescription('partners'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 

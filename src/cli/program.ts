@@ -27,6 +27,7 @@ export const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = 
   admins: async () => (await import('./admins.js')).registerAdminsCommand,
   migrate: async () => (await import('./migrate.js')).registerMigrateCommand,
   storage: async () => (await import('./storage.js')).registerStorageCommand,
+  store: async () => (await import('./store.js')).registerStoreCommand,
   backup: async () => (await import('./backup.js')).registerBackupCommands,
   restore: async () => (await import('./backup.js')).registerBackupCommands,
 };

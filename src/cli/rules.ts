@@ -13,6 +13,7 @@ import {
   CliError,
   type DataDirOption,
   readSecretFromStdin,
+  STORE_OPTION_HELP,
   withContext,
   withReadOnlyContext,
 } from './common.js';
@@ -94,6 +95,7 @@ export function registerRulesCommand(program: Command): void {
     .command('rules')
     .description(commandDescription('rules'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
     .addHelpText(
       'after',

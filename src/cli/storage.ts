@@ -9,7 +9,7 @@ import type { UserRecord } from '../store/types.js';
 import { type RekeyReport, rekeyTree } from '../vfs/encrypted/rekey.js';
 import { type StorageKek, StorageKeyRing, storageKekOf } from '../vfs/encrypted/storage-keys.js';
 import type { Fs } from '../vfs/types.js';
-import { CliError, type DataDirOption, withContext } from './common.js';
+import { CliError, type DataDirOption, STORE_OPTION_HELP, withContext } from './common.js';
 import { commandDescription } from './descriptions.js';
 
 interface RekeyOptions {
@@ -51,6 +51,7 @@ export function registerStorageCommand(program: Command): void {
     .command('storage')
     .description(commandDescription('storage'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
 
   storage

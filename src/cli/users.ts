@@ -10,6 +10,7 @@ import {
   CliError,
   type DataDirOption,
   readSecretFromStdin,
+  STORE_OPTION_HELP,
   withContext,
   withReadOnlyContext,
 } from './common.js';
@@ -58,6 +59,7 @@ export function registerUsersCommand(program: Command): void {
     .command('users')
     .description(commandDescription('users'))
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
 
@@ -82,6 +84,7 @@ export function registerUsersCommand(program: Command): void {
       [],
     )
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(
       async (
         name: string,
@@ -132,6 +135,7 @@ export function registerUsersCommand(program: Command): void {
       [],
     )
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(
       async (
         name: string,
@@ -170,6 +174,7 @@ export function registerUsersCommand(program: Command): void {
     .description('list users')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const all = await ctx.admin.users.list();
@@ -192,6 +197,7 @@ export function registerUsersCommand(program: Command): void {
     .argument('<name>', 'user name')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const view = await ctx.admin.users.show(name);
@@ -205,6 +211,7 @@ export function registerUsersCommand(program: Command): void {
     .description('delete a user (their files stay on disk)')
     .argument('<name>', 'user name')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         await ctx.admin.users.remove(cliActor(), name);
@@ -218,6 +225,7 @@ export function registerUsersCommand(program: Command): void {
     .argument('<name>', 'user name')
     .requiredOption('--password-stdin', 'read the password from standard input')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const password = await readSecretFromStdin('password');
       await withContext(opts(cmd), async (ctx) => {
@@ -235,6 +243,7 @@ export function registerUsersCommand(program: Command): void {
       .description(disabled ? 'refuse all logins of a user' : 'allow a disabled user to log in again')
       .argument('<name>', 'user name')
       .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+      .option('--store <url>', STORE_OPTION_HELP)
       .action(async (name: string, _o: unknown, cmd: Command) => {
         await withContext(opts(cmd), async (ctx) => {
           await ctx.admin.users.setDisabled(cliActor(), name, disabled);
@@ -250,6 +259,7 @@ export function registerUsersCommand(program: Command): void {
     .argument('<name>', 'user name')
     .argument('<file>', 'authorized_keys or .pub file')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, file: string, _o: unknown, cmd: Command) => {
       const text = readKeyFile(file);
       await withContext(opts(cmd), async (ctx) => {
@@ -263,6 +273,7 @@ export function registerUsersCommand(program: Command): void {
     .argument('<name>', 'user name')
     .argument('<file-or-fingerprint>', '.pub file, or SHA256:... fingerprint')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, what: string, _o: unknown, cmd: Command) => {
       const text = what.startsWith('SHA256:') ? what : readKeyFile(what);
       await withContext(opts(cmd), async (ctx) => {
@@ -279,6 +290,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--type <type>', 'ed25519, ecdsa or rsa', 'ed25519')
     .option('--output <file>', 'write the private key to a new file (mode 0600) instead of stdout')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, o: { type: string; output?: string }, cmd: Command) => {
       if (!['ed25519', 'ecdsa', 'rsa'].includes(o.type))
         throw new CliError(`unsupported key type '${o.type}'`, 2);
@@ -305,6 +317,7 @@ export function registerUsersCommand(program: Command): void {
     .description('create a TOTP secret and recovery codes (shown once) and require the code at login')
     .argument('<name>', 'user name')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const { uri, recoveryCodes, requiredMethods } = await ctx.admin.users.enableTotp(cliActor(), name);
@@ -326,6 +339,7 @@ export function registerUsersCommand(program: Command): void {
     .description('remove the TOTP secret and stop asking for codes')
     .argument('<name>', 'user name')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const restored = await ctx.admin.users.disableTotp(cliActor(), name);
@@ -340,6 +354,7 @@ export function registerUsersCommand(program: Command): void {
     .description('end an account lockout (and forget its failed logins)')
     .argument('<name>', 'user name')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .option('--store <url>', STORE_OPTION_HELP)
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         await ctx.admin.users.unlock(cliActor(), name);

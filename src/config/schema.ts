@@ -402,7 +402,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   auditCheckpointInterval:
     'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
   store:
-    "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db); 'postgres://…' is not built yet",
+    "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db) or 'postgres://user@host:5432/db' (an existing database, over TCP)",
   storage: "where homes live: backend 'local' (the default; homes under <dataDir>/homes)",
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',

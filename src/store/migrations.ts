@@ -1,32 +1,69 @@
-// Schema migrations, in order; kysely's Migrator records which ran in its own table.
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+// Schema migrations, in order, for SQLite and PostgreSQL; kysely's Migrator records which ran in its own table.
+import type { ColumnDefinitionBuilder, Expression, Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from './kysely.js';
 
-const migrations: Record<string, Migration> = {
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/**
+ * The column types of one dialect. Both keep the representation the repositories read and write, so the
+ * repositories stay one dialect-neutral code: times are ISO-8601 UTC text (they sort as text, and every
+ * comparison in the repositories is between such strings), flags are 0/1 integers. On PostgreSQL, integers
+ * are `bigint` (sizes and byte counts pass 2^31; the driver reads them back as numbers), ids are identity
+ * columns, and text compares byte-wise (`COLLATE "C"`) like SQLite, whatever the database's locale, so
+ * listings and keyset pages come out in the same order on both.
+ */
+interface ColumnTypes {
+  readonly int: 'integer' | 'bigint';
+  readonly real: 'real' | 'double precision';
+  readonly text: 'text' | Expression<unknown>;
+  /** An id the database assigns. */
+  readonly identity: (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder;
+  /** The current time as ISO-8601 UTC text. */
+  readonly now: Expression<unknown>;
+}
+
+const COLUMN_TYPES: Readonly<Record<StoreDialect, ColumnTypes>> = {
+  sqlite: {
+    int: 'integer',
+    real: 'real',
+    text: 'text',
+    identity: (c) => c.primaryKey().autoIncrement(),
+    now: sql`CURRENT_TIMESTAMP`,
+  },
+  postgres: {
+    int: 'bigint',
+    real: 'double precision',
+    text: sql`text collate "C"`,
+    identity: (c) => c.primaryKey().generatedByDefaultAsIdentity(),
+    now: sql`to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  },
+};
+
+const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
   '0001_users': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('users')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
-        .addColumn('password_hash', 'text')
-        .addColumn('home_dir', 'text')
-        .addColumn('required_methods', 'text', (c) => c.notNull().defaultTo('[]'))
-        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('permissions', 'text', (c) => c.notNull().defaultTo('{"/":["*"]}'))
-        .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(sql`CURRENT_TIMESTAMP`))
-        .addColumn('updated_at', 'text', (c) => c.notNull().defaultTo(sql`CURRENT_TIMESTAMP`))
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('password_hash', t.text)
+        .addColumn('home_dir', t.text)
+        .addColumn('required_methods', t.text, (c) => c.notNull().defaultTo('[]'))
+        .addColumn('disabled', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('permissions', t.text, (c) => c.notNull().defaultTo('{"/":["*"]}'))
+        .addColumn('created_at', t.text, (c) => c.notNull().defaultTo(t.now))
+        .addColumn('updated_at', t.text, (c) => c.notNull().defaultTo(t.now))
         .execute();
       await db.schema
         .createTable('user_keys')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
-        .addColumn('algorithm', 'text', (c) => c.notNull())
-        .addColumn('public_key', 'text', (c) => c.notNull())
-        .addColumn('comment', 'text', (c) => c.notNull().defaultTo(''))
-        .addColumn('fingerprint', 'text', (c) => c.notNull())
-        .addColumn('options', 'text', (c) => c.notNull().defaultTo(''))
-        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('id', t.int, t.identity)
+        .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('algorithm', t.text, (c) => c.notNull())
+        .addColumn('public_key', t.text, (c) => c.notNull())
+        .addColumn('comment', t.text, (c) => c.notNull().defaultTo(''))
+        .addColumn('fingerprint', t.text, (c) => c.notNull())
+        .addColumn('options', t.text, (c) => c.notNull().defaultTo(''))
+        .addColumn('created_at', t.text, (c) => c.notNull())
         .addUniqueConstraint('user_keys_user_fingerprint', ['user_id', 'fingerprint'])
         .execute();
     },
@@ -36,35 +73,35 @@ const migrations: Record<string, Migration> = {
       for (const table of ['host_keys', 'client_keys'] as const) {
         let builder = db.schema
           .createTable(table)
-          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-          .addColumn('algorithm', 'text', (c) => c.notNull())
-          .addColumn('bits', 'integer', (c) => c.notNull())
-          .addColumn('public_key', 'text', (c) => c.notNull())
-          .addColumn('sha256', 'text', (c) => c.notNull())
-          .addColumn('md5', 'text', (c) => c.notNull())
-          .addColumn('private_sealed', 'text', (c) => c.notNull())
-          .addColumn('comment', 'text', (c) => c.notNull().defaultTo(''))
-          .addColumn('created_at', 'text', (c) => c.notNull());
+          .addColumn('id', t.int, t.identity)
+          .addColumn('algorithm', t.text, (c) => c.notNull())
+          .addColumn('bits', t.int, (c) => c.notNull())
+          .addColumn('public_key', t.text, (c) => c.notNull())
+          .addColumn('sha256', t.text, (c) => c.notNull())
+          .addColumn('md5', t.text, (c) => c.notNull())
+          .addColumn('private_sealed', t.text, (c) => c.notNull())
+          .addColumn('comment', t.text, (c) => c.notNull().defaultTo(''))
+          .addColumn('created_at', t.text, (c) => c.notNull());
         builder =
           table === 'host_keys'
             ? builder
-                .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
-                .addColumn('retired_at', 'text')
-            : builder.addColumn('name', 'text', (c) => c.notNull().unique());
+                .addColumn('active', t.int, (c) => c.notNull().defaultTo(1))
+                .addColumn('retired_at', t.text)
+            : builder.addColumn('name', t.text, (c) => c.notNull().unique());
         await builder.execute();
       }
       await db.schema
         .createTable('pgp_keys')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
-        .addColumn('fingerprint', 'text', (c) => c.notNull().unique())
-        .addColumn('key_id', 'text', (c) => c.notNull())
-        .addColumn('user_ids', 'text', (c) => c.notNull())
-        .addColumn('algorithm', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text')
-        .addColumn('public_armored', 'text', (c) => c.notNull())
-        .addColumn('private_sealed', 'text')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('fingerprint', t.text, (c) => c.notNull().unique())
+        .addColumn('key_id', t.text, (c) => c.notNull())
+        .addColumn('user_ids', t.text, (c) => c.notNull())
+        .addColumn('algorithm', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('expires_at', t.text)
+        .addColumn('public_armored', t.text, (c) => c.notNull())
+        .addColumn('private_sealed', t.text)
         .execute();
     },
   },
@@ -72,20 +109,20 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('audit_log')
-        .addColumn('seq', 'integer', (c) => c.primaryKey())
-        .addColumn('at', 'text', (c) => c.notNull())
-        .addColumn('action', 'text', (c) => c.notNull())
-        .addColumn('username', 'text')
-        .addColumn('session_id', 'text')
-        .addColumn('address', 'text')
-        .addColumn('protocol', 'text')
-        .addColumn('path', 'text')
-        .addColumn('target', 'text')
-        .addColumn('result', 'text', (c) => c.notNull())
-        .addColumn('reason', 'text')
-        .addColumn('detail', 'text', (c) => c.notNull())
-        .addColumn('prev_hash', 'text', (c) => c.notNull())
-        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('seq', t.int, (c) => c.primaryKey())
+        .addColumn('at', t.text, (c) => c.notNull())
+        .addColumn('action', t.text, (c) => c.notNull())
+        .addColumn('username', t.text)
+        .addColumn('session_id', t.text)
+        .addColumn('address', t.text)
+        .addColumn('protocol', t.text)
+        .addColumn('path', t.text)
+        .addColumn('target', t.text)
+        .addColumn('result', t.text, (c) => c.notNull())
+        .addColumn('reason', t.text)
+        .addColumn('detail', t.text, (c) => c.notNull())
+        .addColumn('prev_hash', t.text, (c) => c.notNull())
+        .addColumn('hash', t.text, (c) => c.notNull())
         .execute();
       // Queries filter by time, user and action and page by seq (keyset), hence the trailing seq.
       await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at', 'seq']).execute();
@@ -97,54 +134,54 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('partners')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
-        .addColumn('host', 'text', (c) => c.notNull())
-        .addColumn('port', 'integer', (c) => c.notNull())
-        .addColumn('username', 'text', (c) => c.notNull())
-        .addColumn('password_sealed', 'text')
-        .addColumn('client_key', 'text')
-        .addColumn('host_key_algorithm', 'text')
-        .addColumn('host_key_sha256', 'text')
-        .addColumn('rename_uploads', 'integer', (c) => c.notNull().defaultTo(1))
-        .addColumn('read_back', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('host', t.text, (c) => c.notNull())
+        .addColumn('port', t.int, (c) => c.notNull())
+        .addColumn('username', t.text, (c) => c.notNull())
+        .addColumn('password_sealed', t.text)
+        .addColumn('client_key', t.text)
+        .addColumn('host_key_algorithm', t.text)
+        .addColumn('host_key_sha256', t.text)
+        .addColumn('rename_uploads', t.int, (c) => c.notNull().defaultTo(1))
+        .addColumn('read_back', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('transfer_jobs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
         // A partner in use cannot be removed: jobs name it (no cascade).
-        .addColumn('partner_id', 'integer', (c) => c.notNull().references('partners.id'))
-        .addColumn('direction', 'text', (c) => c.notNull())
-        .addColumn('remote_dir', 'text', (c) => c.notNull())
-        .addColumn('local_dir', 'text', (c) => c.notNull())
-        .addColumn('pattern', 'text', (c) => c.notNull().defaultTo('*'))
-        .addColumn('schedule', 'text')
-        .addColumn('after_action', 'text', (c) => c.notNull().defaultTo('keep'))
-        .addColumn('retries', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('backoff_ms', 'integer', (c) => c.notNull().defaultTo(30_000))
-        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
-        .addColumn('last_scheduled_at', 'text')
-        .addColumn('lock_owner', 'text')
-        .addColumn('lock_until', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('partner_id', t.int, (c) => c.notNull().references('partners.id'))
+        .addColumn('direction', t.text, (c) => c.notNull())
+        .addColumn('remote_dir', t.text, (c) => c.notNull())
+        .addColumn('local_dir', t.text, (c) => c.notNull())
+        .addColumn('pattern', t.text, (c) => c.notNull().defaultTo('*'))
+        .addColumn('schedule', t.text)
+        .addColumn('after_action', t.text, (c) => c.notNull().defaultTo('keep'))
+        .addColumn('retries', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('backoff_ms', t.int, (c) => c.notNull().defaultTo(30_000))
+        .addColumn('enabled', t.int, (c) => c.notNull().defaultTo(1))
+        .addColumn('last_scheduled_at', t.text)
+        .addColumn('lock_owner', t.text)
+        .addColumn('lock_until', t.text)
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('transfer_runs')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('job_id', 'integer', (c) => c.notNull().references('transfer_jobs.id').onDelete('cascade'))
-        .addColumn('trigger', 'text', (c) => c.notNull())
-        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('started_at', 'text', (c) => c.notNull())
-        .addColumn('finished_at', 'text')
-        .addColumn('files', 'text', (c) => c.notNull().defaultTo('[]'))
-        .addColumn('bytes', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('duration_ms', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('error', 'text')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('job_id', t.int, (c) => c.notNull().references('transfer_jobs.id').onDelete('cascade'))
+        .addColumn('trigger', t.text, (c) => c.notNull())
+        .addColumn('attempts', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('started_at', t.text, (c) => c.notNull())
+        .addColumn('finished_at', t.text)
+        .addColumn('files', t.text, (c) => c.notNull().defaultTo('[]'))
+        .addColumn('bytes', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('duration_ms', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('error', t.text)
         .execute();
       await db.schema
         .createIndex('transfer_runs_job')
@@ -153,12 +190,12 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('transfer_ledger')
-        .addColumn('job_id', 'integer', (c) => c.notNull().references('transfer_jobs.id').onDelete('cascade'))
-        .addColumn('path', 'text', (c) => c.notNull())
-        .addColumn('size', 'integer', (c) => c.notNull())
-        .addColumn('mtime', 'integer', (c) => c.notNull())
-        .addColumn('sha256', 'text')
-        .addColumn('transferred_at', 'text', (c) => c.notNull())
+        .addColumn('job_id', t.int, (c) => c.notNull().references('transfer_jobs.id').onDelete('cascade'))
+        .addColumn('path', t.text, (c) => c.notNull())
+        .addColumn('size', t.int, (c) => c.notNull())
+        .addColumn('mtime', t.int, (c) => c.notNull())
+        .addColumn('sha256', t.text)
+        .addColumn('transferred_at', t.text, (c) => c.notNull())
         .addPrimaryKeyConstraint('transfer_ledger_pk', ['job_id', 'path'])
         .execute();
     },
@@ -167,32 +204,32 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('users')
-        .addColumn('allowed_sources', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('allowed_sources', t.text, (c) => c.notNull().defaultTo('[]'))
         .execute();
       await db.schema
         .createTable('defender_hosts')
-        .addColumn('address', 'text', (c) => c.primaryKey())
-        .addColumn('score', 'real', (c) => c.notNull())
-        .addColumn('window_start', 'text', (c) => c.notNull())
-        .addColumn('banned_until', 'text')
-        .addColumn('ban_count', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('last_reason', 'text', (c) => c.notNull().defaultTo(''))
-        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('address', t.text, (c) => c.primaryKey())
+        .addColumn('score', t.real, (c) => c.notNull())
+        .addColumn('window_start', t.text, (c) => c.notNull())
+        .addColumn('banned_until', t.text)
+        .addColumn('ban_count', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('last_reason', t.text, (c) => c.notNull().defaultTo(''))
+        .addColumn('updated_at', t.text, (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('login_failures')
-        .addColumn('user_name', 'text', (c) => c.primaryKey())
-        .addColumn('count', 'integer', (c) => c.notNull())
-        .addColumn('window_start', 'text', (c) => c.notNull())
-        .addColumn('locked_until', 'text')
+        .addColumn('user_name', t.text, (c) => c.primaryKey())
+        .addColumn('count', t.int, (c) => c.notNull())
+        .addColumn('window_start', t.text, (c) => c.notNull())
+        .addColumn('locked_until', t.text)
         .execute();
       await db.schema
         .createTable('user_totp')
-        .addColumn('user_name', 'text', (c) => c.primaryKey())
-        .addColumn('secret_sealed', 'text', (c) => c.notNull())
-        .addColumn('last_step', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('recovery_hashes', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('user_name', t.text, (c) => c.primaryKey())
+        .addColumn('secret_sealed', t.text, (c) => c.notNull())
+        .addColumn('last_step', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('recovery_hashes', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
         .execute();
     },
   },
@@ -202,9 +239,9 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('host_keys')
-        .addColumn('state', 'text', (c) => c.notNull().defaultTo('active'))
+        .addColumn('state', t.text, (c) => c.notNull().defaultTo('active'))
         .execute();
-      await db.schema.alterTable('host_keys').addColumn('activated_at', 'text').execute();
+      await db.schema.alterTable('host_keys').addColumn('activated_at', t.text).execute();
       await sql`UPDATE host_keys SET state = 'retired' WHERE active = 0`.execute(db);
       await sql`UPDATE host_keys SET activated_at = created_at WHERE active = 1`.execute(db);
     },
@@ -212,7 +249,7 @@ const migrations: Record<string, Migration> = {
   '0007_totp_previous_rule': {
     async up(db: Kysely<unknown>) {
       // `users totp disable` restores the login rule TOTP replaced (key OR password stays key OR password).
-      await db.schema.alterTable('users').addColumn('required_methods_before_totp', 'text').execute();
+      await db.schema.alterTable('users').addColumn('required_methods_before_totp', t.text).execute();
     },
   },
   // Rules (events, conditions and actions as JSON), a change counter every process polls, and the outbox of
@@ -222,42 +259,42 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('rules')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
-        .addColumn('description', 'text')
-        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
-        .addColumn('events', 'text', (c) => c.notNull())
-        .addColumn('conditions', 'text', (c) => c.notNull().defaultTo('{}'))
-        .addColumn('actions', 'text', (c) => c.notNull())
-        .addColumn('schedule', 'text')
-        .addColumn('hook_timeout_ms', 'integer')
-        .addColumn('on_hook_failure', 'text')
-        .addColumn('max_attempts', 'integer')
-        .addColumn('secret_sealed', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('description', t.text)
+        .addColumn('enabled', t.int, (c) => c.notNull().defaultTo(1))
+        .addColumn('events', t.text, (c) => c.notNull())
+        .addColumn('conditions', t.text, (c) => c.notNull().defaultTo('{}'))
+        .addColumn('actions', t.text, (c) => c.notNull())
+        .addColumn('schedule', t.text)
+        .addColumn('hook_timeout_ms', t.int)
+        .addColumn('on_hook_failure', t.text)
+        .addColumn('max_attempts', t.int)
+        .addColumn('secret_sealed', t.text)
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('rule_version')
-        .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('id', t.int, (c) => c.primaryKey())
+        .addColumn('version', t.int, (c) => c.notNull())
         .execute();
       await sql`INSERT INTO rule_version (id, version) VALUES (1, 0)`.execute(db);
       await db.schema
         .createTable('deliveries')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('rule_id', 'integer', (c) => c.notNull())
-        .addColumn('action_index', 'integer', (c) => c.notNull())
-        .addColumn('event_name', 'text', (c) => c.notNull())
-        .addColumn('fields', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
-        .addColumn('lease_owner', 'text')
-        .addColumn('lease_until', 'text')
-        .addColumn('last_error', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('finished_at', 'text')
+        .addColumn('id', t.text, (c) => c.primaryKey())
+        .addColumn('rule_id', t.int, (c) => c.notNull())
+        .addColumn('action_index', t.int, (c) => c.notNull())
+        .addColumn('event_name', t.text, (c) => c.notNull())
+        .addColumn('fields', t.text, (c) => c.notNull())
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('attempts', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', t.text, (c) => c.notNull())
+        .addColumn('lease_owner', t.text)
+        .addColumn('lease_until', t.text)
+        .addColumn('last_error', t.text)
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('finished_at', t.text)
         .execute();
       // The worker's claim reads due rows by status and time; listings by rule, newest first.
       await db.schema
@@ -273,15 +310,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deliveries_created').on('deliveries').column('created_at').execute();
       await db.schema
         .createTable('delivery_attempts')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('delivery_id', 'text', (c) => c.notNull().references('deliveries.id').onDelete('cascade'))
-        .addColumn('attempt', 'integer', (c) => c.notNull())
-        .addColumn('at', 'text', (c) => c.notNull())
-        .addColumn('ok', 'integer', (c) => c.notNull())
-        .addColumn('latency_ms', 'integer', (c) => c.notNull())
-        .addColumn('response_code', 'integer')
-        .addColumn('error', 'text')
-        .addColumn('output', 'text')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('delivery_id', t.text, (c) => c.notNull().references('deliveries.id').onDelete('cascade'))
+        .addColumn('attempt', t.int, (c) => c.notNull())
+        .addColumn('at', t.text, (c) => c.notNull())
+        .addColumn('ok', t.int, (c) => c.notNull())
+        .addColumn('latency_ms', t.int, (c) => c.notNull())
+        .addColumn('response_code', t.int)
+        .addColumn('error', t.text)
+        .addColumn('output', t.text)
         .execute();
       await db.schema
         .createIndex('delivery_attempts_delivery')
@@ -295,10 +332,10 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('users')
-        .addColumn('pgp_policies', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('pgp_policies', t.text, (c) => c.notNull().defaultTo('{}'))
         .execute();
       // A job's OpenPGP step (encrypt before a push, decrypt after a pull): JSON, null for none.
-      await db.schema.alterTable('transfer_jobs').addColumn('pgp', 'text').execute();
+      await db.schema.alterTable('transfer_jobs').addColumn('pgp', t.text).execute();
     },
   },
   // The REST API's administrator accounts and API keys (hashes only). Numbered 0010: 0008/0009 are the rules'.
@@ -306,31 +343,31 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('api_admins')
-        .addColumn('name', 'text', (c) => c.primaryKey())
-        .addColumn('password_hash', 'text', (c) => c.notNull())
-        .addColumn('role', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('name', t.text, (c) => c.primaryKey())
+        .addColumn('password_hash', t.text, (c) => c.notNull())
+        .addColumn('role', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('api_keys')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
-        .addColumn('role', 'text', (c) => c.notNull())
-        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
-        .addColumn('prefix', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text')
-        .addColumn('last_used_at', 'text')
-        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('role', t.text, (c) => c.notNull())
+        .addColumn('key_hash', t.text, (c) => c.notNull().unique())
+        .addColumn('prefix', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('expires_at', t.text)
+        .addColumn('last_used_at', t.text)
+        .addColumn('created_by', t.text, (c) => c.notNull())
         .execute();
       await db.schema
         .createTable('api_sessions')
-        .addColumn('id_hash', 'text', (c) => c.primaryKey())
-        .addColumn('admin_name', 'text', (c) => c.notNull().references('api_admins.name').onDelete('cascade'))
-        .addColumn('csrf_token', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('id_hash', t.text, (c) => c.primaryKey())
+        .addColumn('admin_name', t.text, (c) => c.notNull().references('api_admins.name').onDelete('cascade'))
+        .addColumn('csrf_token', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('expires_at', t.text, (c) => c.notNull())
         .execute();
     },
   },
@@ -340,10 +377,10 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('rule_counters')
-        .addColumn('rule_id', 'integer', (c) => c.notNull().references('rules.id').onDelete('cascade'))
-        .addColumn('key', 'text', (c) => c.notNull())
-        .addColumn('hits', 'text', (c) => c.notNull())
-        .addColumn('last_at', 'text', (c) => c.notNull())
+        .addColumn('rule_id', t.int, (c) => c.notNull().references('rules.id').onDelete('cascade'))
+        .addColumn('key', t.text, (c) => c.notNull())
+        .addColumn('hits', t.text, (c) => c.notNull())
+        .addColumn('last_at', t.text, (c) => c.notNull())
         .addPrimaryKeyConstraint('rule_counters_pk', ['rule_id', 'key'])
         .execute();
       // Pruning a rule's expired keys and evicting its least recently hit ones read by rule and time.
@@ -354,8 +391,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-};
+});
 
-export const migrationProvider: MigrationProvider = {
-  getMigrations: async () => migrations,
-};
+/** The migrations of one dialect: the same names, in the same order, on both. */
+export function migrationProviderFor(dialect: StoreDialect): MigrationProvider {
+  const migrations = migrationsFor(COLUMN_TYPES[dialect]);
+  return { getMigrations: async () => migrations };
+}
+
+/** SQLite's migrations (the names are what `ferry migrate --status` lists for either dialect). */
+export const migrationProvider: MigrationProvider = migrationProviderFor('sqlite');

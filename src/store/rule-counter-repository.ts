@@ -56,21 +56,26 @@ export class KyselyRuleCounterRepository implements RuleCounterRepository {
     const cutoff = at - hit.withinMs;
     const lastAt = hit.at.toISOString();
     // Insert-then-lock, not read-then-insert: on PostgreSQL two nodes seeing a new key at once must not both
-    // insert it (one would fail); here the second waits for the first's row.
-    const created = await trx
-      .insertInto('rule_counters')
-      .values({ rule_id: hit.ruleId, key: hit.key, hits: '[]', last_at: lastAt })
-      .onConflict((oc) => oc.columns(['rule_id', 'key']).doNothing())
-      .executeTakeFirst();
-    const evicted =
-      Number(created.numInsertedOrUpdatedRows ?? 0) > 0 ? await this.#makeRoom(trx, hit, cutoff) : 0;
-    const row = await trx
-      .selectFrom('rule_counters')
-      .select('hits')
-      .where('rule_id', '=', hit.ruleId)
-      .where('key', '=', hit.key)
-      .$if(this.#options.lockRows, (qb) => qb.forUpdate())
-      .executeTakeFirstOrThrow();
+    // insert it (one would fail); here the second waits for the first's row. The row may be gone once the lock
+    // is ours (the other node's hit fired and deleted it): then the key is new again, so round once more.
+    let evicted = 0;
+    let row: { hits: string } | undefined;
+    while (!row) {
+      const created = await trx
+        .insertInto('rule_counters')
+        .values({ rule_id: hit.ruleId, key: hit.key, hits: '[]', last_at: lastAt })
+        .onConflict((oc) => oc.columns(['rule_id', 'key']).doNothing())
+        .executeTakeFirst();
+      if (Number(created.numInsertedOrUpdatedRows ?? 0) > 0)
+        evicted += await this.#makeRoom(trx, hit, cutoff);
+      row = await trx
+        .selectFrom('rule_counters')
+        .select('hits')
+        .where('rule_id', '=', hit.ruleId)
+        .where('key', '=', hit.key)
+        .$if(this.#options.lockRows, (qb) => qb.forUpdate())
+        .executeTakeFirst();
+    }
     const times = parseHits(row.hits).filter((t) => t > cutoff);
     times.push(at);
     times.sort((a, b) => a - b);

@@ -1,9 +1,9 @@
-// A separate process claiming deliveries from a shared SQLite store until none are due; sends what it took to its parent.
-import { openSqliteStore } from './sqlite-store.js';
+// A separate process claiming deliveries from a shared store (SQLite file or PostgreSQL URL) until none are due; sends what it took to its parent.
+import { openStoreAt } from '../open-store-fixture.js';
 
 const [file, owner] = process.argv.slice(2);
 if (!file || !owner) throw new Error('usage: claim-child-fixture FILE OWNER');
-const store = await openSqliteStore(file);
+const store = await openStoreAt(file);
 // Both children start claiming when the parent says so, once both are ready, so their transactions overlap.
 const go = new Promise((resolve) => process.once('message', resolve));
 process.send?.('ready');

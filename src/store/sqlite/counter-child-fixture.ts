@@ -1,11 +1,11 @@
-// A separate process counting hits of one user into a shared SQLite store, one transaction each; reports its firings.
-import { openSqliteStore } from './sqlite-store.js';
+// A separate process counting hits of one user into a shared store (SQLite file or PostgreSQL URL), one transaction each; reports its firings.
+import { openStoreAt } from '../open-store-fixture.js';
 
 const [file, name, ruleText, countText] = process.argv.slice(2);
 if (!file || !name || !ruleText || !countText)
   throw new Error('usage: counter-child-fixture FILE NAME RULE N');
 const ruleId = Number(ruleText);
-const store = await openSqliteStore(file);
+const store = await openStoreAt(file);
 // Both children start when the parent says so, once both are ready, so their transactions interleave.
 const go = new Promise((resolve) => process.once('message', resolve));
 process.send?.('ready');

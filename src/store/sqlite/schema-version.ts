@@ -50,16 +50,25 @@ export function appliedMigrations(sqlite: SqliteDatabase.Database): MigrationEnt
     name: string;
     timestamp: string;
   }[];
-  return rows.map((r) => ({
-    version: MIGRATION_NAME.test(r.name) ? migrationVersion(r.name) : Number.NaN,
-    name: r.name,
-    appliedAt: r.timestamp,
-  }));
+  return rows.map(migrationEntry);
+}
+
+/** An applied migration as kysely recorded it (name, ISO timestamp). */
+export function migrationEntry(row: { name: string; timestamp: string }): MigrationEntry {
+  return {
+    version: MIGRATION_NAME.test(row.name) ? migrationVersion(row.name) : Number.NaN,
+    name: row.name,
+    appliedAt: row.timestamp,
+  };
 }
 
 export async function schemaStatus(sqlite: SqliteDatabase.Database): Promise<SchemaStatus> {
+  return schemaStatusOf(appliedMigrations(sqlite));
+}
+
+/** The status of a database (of either driver) that has applied `applied`. */
+export async function schemaStatusOf(applied: readonly MigrationEntry[]): Promise<SchemaStatus> {
   const known = await knownMigrations();
-  const applied = appliedMigrations(sqlite);
   const appliedNames = new Set(applied.map((m) => m.name));
   const knownNames = new Set(known.map((m) => m.name));
   const maxVersion = (list: readonly MigrationEntry[]) =>

@@ -1,0 +1,29 @@
+// PostgreSQL errors as one line naming the server and database (never the password) and what to do.
+import { FerryError } from '../../errors.js';
+
+/** The URL with its password replaced, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the PostgreSQL store (store.url is not a valid URL)';
+  }
+}
+
+/** A connection or migration failure as a FerryError naming `where` (a redacted URL); FerryErrors pass. */
+export function describePostgresError(where: string, err: unknown): FerryError {
+  if (err instanceof FerryError) return err;
+  const code = String((err as { code?: unknown } | undefined)?.code ?? '');
+  const reason = err instanceof Error ? err.message : String(err);
+  const message =
+    code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT'
+      ? `cannot reach the PostgreSQL server of ${where} (${reason}); check the host and port in store.url and that the server runs`
+      : code === '3D000'
+        ? `${where}: ${reason}; create the database first (createdb), Ferry creates only its tables`
+        : code === '28P01' || code === '28000'
+          ? `${where}: ${reason}; check the user and password in store.url`
+          : `${where}: ${reason}`;
+  return new FerryError('ERR_IO', message, { cause: err });
+}
