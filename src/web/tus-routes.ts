@@ -1,0 +1,54 @@
+// The tus endpoint (/files/tus): @tus/server over CoreTusStore, run inside the signed-in user's request.
+import { Server } from '@tus/server';
+import type { FastifyInstance } from 'fastify';
+import { FerryError } from '../errors.js';
+import type { WebClientDeps } from './deps.js';
+import { webFailure } from './errors.js';
+import { openFiles, requireUser } from './request-user.js';
+import { CoreTusStore, targetOf, tusRequest, uploadId } from './tus-store.js';
+
+export const TUS_PATH = '/files/tus';
+
+export function tusRoutes(app: FastifyInstance, deps: WebClientDeps): void {
+  const tus = new Server({
+    path: TUS_PATH,
+    datastore: new CoreTusStore(),
+    relativeLocation: true,
+    respectForwardedHeaders: false,
+    ...(deps.maxFileSize > 0 ? { maxSize: deps.maxFileSize } : {}),
+    namingFunction: (req, metadata) => {
+      if (deps.uploadMode === 'direct')
+        throw new FerryError('ERR_UNSUPPORTED', 'Resumable uploads need uploadMode atomic (the default).');
+      const length = Number(req.headers.get('upload-length'));
+      if (!Number.isSafeInteger(length) || length < 0)
+        throw new FerryError('ERR_INVALID_ARGUMENT', 'Upload-Length is required (no deferred length).');
+      return uploadId(targetOf(metadata), length);
+    },
+    onResponseError: (_req, err) => {
+      if (!(err instanceof Error)) return undefined;
+      const failure = webFailure(err);
+      if (failure.status >= 500) deps.log.error({ err }, 'web upload failed');
+      return { status_code: failure.status, body: `${failure.message}\n` };
+    },
+  });
+  // tus bodies are streamed to the store as they arrive: Fastify must not read (or limit) them.
+  app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
+  const handle = {
+    config: { permission: 'public' as const },
+    schema: { hide: true },
+    preHandler: requireUser(deps, 'api'),
+  };
+  for (const url of [TUS_PATH, `${TUS_PATH}/*`]) {
+    app.route({
+      method: ['POST', 'HEAD', 'PATCH'],
+      url,
+      ...handle,
+      handler: async (request, reply) => {
+        reply.hijack();
+        await tusRequest.run({ open: () => openFiles(deps, request) }, () =>
+          tus.handle(request.raw, reply.raw),
+        );
+      },
+    });
+  }
+}

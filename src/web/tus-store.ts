@@ -1,0 +1,156 @@
+// A tus data store over the core: uploads go to the core's hidden partial and appear under their name only when complete.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Readable } from 'node:stream';
+import { DataStore, ERRORS, Upload } from '@tus/server';
+import type { FileSession, OpenMode } from '../core/types.js';
+import { isReservedName, joinVirtual, resolveVirtualPath } from '../core/virtual-path.js';
+import { FerryError, InvalidArgumentError } from '../errors.js';
+import { validEntryName } from './listing.js';
+
+/** The request's own file session opener (the signed-in user's), set around each tus request. */
+export const tusRequest = new AsyncLocalStorage<{ readonly open: () => FileSession }>();
+
+const WRITE: OpenMode = {
+  read: false,
+  write: true,
+  append: false,
+  create: true,
+  truncate: false,
+  exclusive: false,
+};
+const FRESH: OpenMode = { ...WRITE, truncate: true };
+const READ: OpenMode = {
+  read: true,
+  write: false,
+  append: false,
+  create: false,
+  truncate: false,
+  exclusive: false,
+};
+
+/**
+ * An upload id is `<size>.<base64url of the virtual path>`: the upload's whole state is the partial the core
+ * keeps beside the target, so any worker (or node) can continue it. An id means a path in the home of whoever
+ * sends it: another user's id names a file in their own home, never someone else's.
+ */
+export function uploadId(path: string, size: number): string {
+  return `${size}.${Buffer.from(path, 'utf8').toString('base64url')}`;
+}
+
+export function parseUploadId(id: string): { path: string; size: number } {
+  const dot = id.indexOf('.');
+  const size = Number(id.slice(0, dot));
+  if (dot <= 0 || !Number.isSafeInteger(size) || size < 0) throw ERRORS.FILE_NOT_FOUND;
+  const path = Buffer.from(id.slice(dot + 1), 'base64url').toString('utf8');
+  if (!path.startsWith('/')) throw ERRORS.FILE_NOT_FOUND;
+  return { path: resolveVirtualPath(path), size };
+}
+
+/** The target of a new upload from its tus metadata: a folder and one plain file name. */
+export function targetOf(metadata: Record<string, string | null> | undefined): string {
+  const name = metadata?.name ?? metadata?.filename ?? '';
+  const problem = validEntryName(name);
+  if (problem) throw new InvalidArgumentError(problem);
+  if (isReservedName(name)) throw new InvalidArgumentError('That name is reserved for uploads in progress.');
+  return joinVirtual(resolveVirtualPath(metadata?.dir ?? '/'), name);
+}
+
+function isCode(err: unknown, code: FerryError['code']): boolean {
+  return err instanceof FerryError && err.code === code;
+}
+
+function session(): FileSession {
+  const request = tusRequest.getStore();
+  if (!request) throw new FerryError('ERR_IO', 'tus request outside a signed-in request');
+  return request.open();
+}
+
+async function inSession<T>(work: (files: FileSession) => Promise<T>): Promise<T> {
+  const files = session();
+  try {
+    return await work(files);
+  } finally {
+    // Ends the session: a handle still open is closed without completing, so its partial stays for a resume.
+    await files.close();
+  }
+}
+
+/** 'complete' (readable under its name), 'partial' (only the core's partial; stat reports its size), or 'none'. */
+async function probe(
+  files: FileSession,
+  path: string,
+): Promise<{ state: 'complete' | 'partial' | 'none'; size: number }> {
+  let size: number;
+  try {
+    size = (await files.stat(path)).size;
+  } catch (err) {
+    if (isCode(err, 'ERR_NOT_FOUND')) return { state: 'none', size: 0 };
+    throw err;
+  }
+  try {
+    await (await files.openFile(path, READ)).close();
+    return { state: 'complete', size };
+  } catch (err) {
+    // Open-for-read never finds a partial; a folder without download permission cannot tell, and is taken as partial.
+    if (isCode(err, 'ERR_NOT_FOUND') || isCode(err, 'ERR_PERMISSION_DENIED'))
+      return { state: 'partial', size };
+    throw err;
+  }
+}
+
+export class CoreTusStore extends DataStore {
+  constructor() {
+    super();
+    this.extensions = ['creation'];
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    const { path, size } = parseUploadId(upload.id);
+    await inSession(async (files) => {
+      const found = await probe(files, path);
+      // A resumable upload never writes into a complete file in place: the user renames or deletes it first.
+      if (found.state === 'complete')
+        throw new FerryError(
+          'ERR_ALREADY_EXISTS',
+          'A file with that name exists; delete or rename it first.',
+        );
+      // A fresh, empty partial (permissions, pre-upload hooks and the reserved-name rule apply here).
+      const handle = await files.openFile(path, FRESH);
+      if (size === 0) await handle.close();
+    });
+    return upload;
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    const { path, size } = parseUploadId(id);
+    return inSession(async (files) => {
+      const found = await probe(files, path);
+      if (found.state === 'none') throw ERRORS.FILE_NOT_FOUND;
+      const offset = found.state === 'complete' ? size : Math.min(found.size, size);
+      return new Upload({ id, size, offset, metadata: {} });
+    });
+  }
+
+  /** Appends the request body at `offset` (tus checked it against getUpload); completes the upload at its size. */
+  override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    const { path, size } = parseUploadId(id);
+    return inSession(async (files) => {
+      const handle = await files.openFile(path, WRITE);
+      let position = offset;
+      try {
+        for await (const chunk of stream) {
+          const data = chunk as Buffer;
+          if (position + data.length > size) throw ERRORS.ERR_SIZE_EXCEEDED;
+          await handle.write(position, data);
+          position += data.length;
+        }
+      } catch (err) {
+        // A dropped connection ends here too: what arrived is kept in the partial, the next PATCH continues.
+        if (position === offset) throw err;
+      }
+      // Complete: renamed into place with its SHA-256 in the audit record. Otherwise the session's close keeps the partial.
+      if (position === size) await handle.close();
+      return position;
+    });
+  }
+}
