@@ -1,6 +1,6 @@
 // Ferry web client: confirmations, and resumable uploads over tus (drag and drop or file picker, per-file progress).
 // Served by Ferry at /files/assets/files.js; no inline script anywhere (the page's CSP forbids it).
-'use strict';
+
 (() => {
   const CHUNK = 8 * 1024 * 1024;
   const TUS = { 'Tus-Resumable': '1.0.0' };
@@ -68,7 +68,10 @@
         const head = await fetch(url, { method: 'HEAD', headers: TUS });
         if (head.ok) offset = Number(head.headers.get('Upload-Offset'));
         else url = null;
-        if (url && offset > 0) view.status.textContent = ` resuming at ${offset} bytes`;
+        if (url && offset > 0) {
+          view.li.dataset.resumedAt = String(offset);
+          view.status.textContent = ` resuming at ${offset} bytes`;
+        }
       }
       if (!url) {
         const created = await fetch('/files/tus', {
@@ -87,7 +90,8 @@
       while (offset < file.size) offset = await patch(url, file, offset, view);
       localStorage.removeItem(key);
       view.bar.value = view.bar.max;
-      view.status.textContent = ' done';
+      const resumed = view.li.dataset.resumedAt;
+      view.status.textContent = resumed ? ` done (resumed at ${resumed} bytes)` : ' done';
       view.li.dataset.state = 'done';
     } catch (err) {
       view.status.textContent = ` failed: ${err.message}`;
