@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -128,6 +128,16 @@ test('a user signs in, uploads 20 MiB across a page reload without re-sending by
   ]);
   const saved = await download.path();
   assert.equal(sha256(await readFile(saved)), sha256(source));
+
+  // A whole folder, picked as a folder: its tree is recreated and every file lands.
+  await mkdir(join(work, 'album', 'sub'), { recursive: true });
+  await writeFile(join(work, 'album', 'a.txt'), 'first\n');
+  await writeFile(join(work, 'album', 'sub', 'b.txt'), 'second\n');
+  await page.locator('#pick-folder').setInputFiles(join(work, 'album'));
+  await page.locator('#progress li.all-done').waitFor({ timeout: 30_000 });
+  const home = await server.homeOf('carol');
+  assert.equal(await readFile(join(home, 'album', 'a.txt'), 'utf8'), 'first\n');
+  assert.equal(await readFile(join(home, 'album', 'sub', 'b.txt'), 'utf8'), 'second\n');
   assert.deepEqual(cspViolations, []);
   await context.close();
 });

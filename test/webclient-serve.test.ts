@@ -121,7 +121,11 @@ test('serve --workers 2: a /files session works on both workers and a tus upload
       pids.add(JSON.parse(status.body).pid);
     }
   }
-  assert.equal(pids.size, 2, 'both workers answered (pages too: each page lands on the other worker than the last)');
+  assert.equal(
+    pids.size,
+    2,
+    'both workers answered (pages too: each page lands on the other worker than the last)',
+  );
 
   const data = randomBytes(5 * 1024 * 1024 + 3);
   const part1 = join(dir, 'p1');

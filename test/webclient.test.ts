@@ -197,6 +197,14 @@ describe('web client /files', () => {
     );
     const bytes = uploads.reduce((sum, e) => sum + (e.type === 'transfer' ? e.bytes : 0), 0);
     assert.equal(bytes, data.length, 'no byte was sent twice');
+    // One record per PATCH (creating the upload stores and records nothing): the interrupted part and the rest.
+    assert.deepEqual(
+      uploads.map((e) => e.type === 'transfer' && [e.resumedFrom, e.bytes, e.completed]),
+      [
+        [0, half, false],
+        [half, data.length - half, true],
+      ],
+    );
     const last = uploads.at(-1);
     assert.ok(
       last?.type === 'transfer' &&
@@ -227,9 +235,13 @@ describe('web client /files', () => {
         path,
       );
     assert.equal((await bob.request('GET', '/files/?path=%2F..%2Falice')).text.includes('secret.txt'), false);
-    // Alice's upload id names a path in the home of whoever sends it: in Bob's home there is no such upload.
-    assert.equal((await bob.offsetOf(location)).status, 404);
-    assert.equal((await bob.patch(location, 50, Buffer.alloc(50))).status, 404);
+    // Alice's upload id names a path in the home of whoever sends it: Bob sees his own (empty) home's state,
+    // not Alice's 50 bytes, and cannot continue her upload.
+    const head = await bob.offsetOf(location);
+    assert.equal(head.headers.get('upload-offset'), '0');
+    assert.equal((await bob.patch(location, 50, Buffer.alloc(50))).status, 409);
+    assert.equal((await alice.offsetOf(location)).headers.get('upload-offset'), '50');
+    assert.ok(!existsSync(join(await server.homeOf('bob'), 'pending.bin')));
     // Bob's session with Alice's CSRF token, and Alice's cookie with Bob's token: both refused.
     const swapped = await bob.request('POST', '/files/mkdir', {
       form: { _csrf: alice.csrf, dir: '/', name: 'x' },

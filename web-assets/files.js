@@ -2,7 +2,6 @@
 // Served by Ferry at /files/assets/files.js; no inline script anywhere (the page's CSP forbids it).
 
 (() => {
-  const CHUNK = 8 * 1024 * 1024;
   const TUS = { 'Tus-Resumable': '1.0.0' };
   const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
 
@@ -22,10 +21,11 @@
   /** tus metadata values are base64 of UTF-8. */
   const b64 = (text) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 
-  function row(file) {
+  function row(file, into) {
     const li = document.createElement('li');
     const name = document.createElement('span');
-    name.textContent = file.name;
+    name.textContent =
+      into === dir ? file.name : `${into.slice(dir === '/' ? 1 : dir.length + 1)}/${file.name}`;
     const bar = document.createElement('progress');
     bar.max = file.size || 1;
     bar.value = 0;
@@ -36,7 +36,11 @@
     return { li, bar, status };
   }
 
-  /** One PATCH of the next chunk; resolves with the server's new offset. */
+  /**
+   * One PATCH with the rest of the file (the browser streams it); resolves with the server's new offset. One
+   * request per file, not per chunk: the server records each request as a transfer, and an interrupted one as
+   * a failed transfer, so chunks would look like a series of failures.
+   */
   function patch(url, file, offset, view) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
@@ -53,13 +57,13 @@
         else reject(new Error(xhr.responseText || `HTTP ${xhr.status}`));
       };
       xhr.onerror = () => reject(new Error('network error'));
-      xhr.send(file.slice(offset, offset + CHUNK));
+      xhr.send(file.slice(offset));
     });
   }
 
-  async function upload(file) {
-    const view = row(file);
-    const key = `ferry-tus:${dir}:${file.name}:${file.size}:${file.lastModified}`;
+  async function upload(file, into) {
+    const view = row(file, into);
+    const key = `ferry-tus:${into}:${file.name}:${file.size}:${file.lastModified}`;
     try {
       let url = localStorage.getItem(key);
       let offset = 0;
@@ -79,7 +83,7 @@
           headers: {
             ...TUS,
             'Upload-Length': String(file.size),
-            'Upload-Metadata': `dir ${b64(dir)},name ${b64(file.name)}`,
+            'Upload-Metadata': `dir ${b64(into)},name ${b64(file.name)}`,
             'X-CSRF-Token': csrf,
           },
         });
@@ -99,10 +103,26 @@
     }
   }
 
-  async function uploadAll(files) {
-    const all = [...files];
-    for (const file of all) await upload(file);
-    if (all.length > 0 && list.querySelector('li[data-state="failed"]') === null) {
+  const joinPath = (parent, name) => (parent === '/' ? `/${name}` : `${parent}/${name}`);
+
+  /** Creates a folder (an existing one is fine: the uploads into it report any real problem). */
+  async function makeFolder(path) {
+    const cut = path.lastIndexOf('/');
+    const body = new URLSearchParams({
+      _csrf: csrf,
+      dir: path.slice(0, cut) || '/',
+      name: path.slice(cut + 1),
+    });
+    await fetch('/files/mkdir', { method: 'POST', body, redirect: 'manual' });
+  }
+
+  /** Uploads [{ file, into }] one after another, creating the folders they go into first (parents first). */
+  async function uploadAll(items) {
+    const folders = [...new Set(items.map((i) => i.into).filter((d) => d !== dir))];
+    folders.sort((a, b) => a.split('/').length - b.split('/').length);
+    for (const folder of folders) await makeFolder(folder);
+    for (const { file, into } of items) await upload(file, into);
+    if (items.length > 0 && list.querySelector('li[data-state="failed"]') === null) {
       const done = document.createElement('li');
       done.className = 'all-done';
       const link = document.createElement('a');
@@ -113,7 +133,47 @@
     }
   }
 
-  pick.addEventListener('change', () => uploadAll(pick.files));
+  /** Files from a picker: a folder pick names each file's place as webkitRelativePath ('top/sub/a.txt'). */
+  function picked(files) {
+    return [...files].map((file) => {
+      const parts = (file.webkitRelativePath || file.name).split('/').slice(0, -1);
+      return { file, into: parts.reduce(joinPath, dir) };
+    });
+  }
+
+  /** Walks a dropped folder (FileSystemEntry) into [{ file, into }]. */
+  async function walk(entry, into, out) {
+    if (entry.isFile) {
+      out.push({ file: await new Promise((resolve, reject) => entry.file(resolve, reject)), into });
+      return;
+    }
+    const folder = joinPath(into, entry.name);
+    const reader = entry.createReader();
+    for (;;) {
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (batch.length === 0) break;
+      for (const child of batch) await walk(child, folder, out);
+    }
+    // An empty folder is still created.
+    const inside = (i) => {
+      const place = i.into ?? i.folderOnly;
+      return place === folder || place.startsWith(`${folder}/`);
+    };
+    if (!out.some(inside)) out.push({ folderOnly: folder });
+  }
+
+  async function dropped(transfer) {
+    const entries = [...transfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+    if (entries.length === 0) return picked(transfer.files);
+    const out = [];
+    for (const entry of entries) await walk(entry, dir, out);
+    for (const empty of out.filter((i) => i.folderOnly)) await makeFolder(empty.folderOnly);
+    return out.filter((i) => i.file);
+  }
+
+  pick.addEventListener('change', () => uploadAll(picked(pick.files)));
+  const pickFolder = document.getElementById('pick-folder');
+  pickFolder?.addEventListener('change', () => uploadAll(picked(pickFolder.files)));
   drop.addEventListener('dragover', (event) => {
     event.preventDefault();
     drop.classList.add('over');
@@ -122,6 +182,6 @@
   drop.addEventListener('drop', (event) => {
     event.preventDefault();
     drop.classList.remove('over');
-    uploadAll(event.dataTransfer.files);
+    dropped(event.dataTransfer).then(uploadAll);
   });
 })();

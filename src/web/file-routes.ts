@@ -60,8 +60,9 @@ async function browsePage(deps: WebClientDeps, request: FastifyRequest, reply: F
   const body = html`<nav aria-label="Breadcrumb"><ol class="crumbs">${crumbs}</ol></nav>
 <section class="upload" data-dir="${dir}">
   <h2>Upload</h2>
-  <p class="drop" id="drop">Drop files here, or <label for="pick" class="pick">choose files</label>
-  <input id="pick" type="file" multiple></p>
+  <p class="drop" id="drop">Drop files or folders here, or <label for="pick" class="pick">choose files</label>
+  or <label for="pick-folder" class="pick">a folder</label>
+  <input id="pick" type="file" multiple><input id="pick-folder" type="file" webkitdirectory multiple></p>
   <ul id="progress" class="progress" aria-live="polite"></ul>
 </section>
 <form class="mkdir" method="post" action="/files/mkdir">${csrfField(who)}<input type="hidden" name="dir" value="${dir}">

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { FerryError } from '../errors.js';
 import type { WebClientDeps } from './deps.js';
 import { webFailure } from './errors.js';
-import { openFiles, requireUser } from './request-user.js';
+import { openFiles, requireUser, userOf } from './request-user.js';
 import { CoreTusStore, targetOf, tusRequest, uploadId } from './tus-store.js';
 
 export const TUS_PATH = '/files/tus';
@@ -45,9 +45,8 @@ export function tusRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       ...handle,
       handler: async (request, reply) => {
         reply.hijack();
-        await tusRequest.run({ open: () => openFiles(deps, request) }, () =>
-          tus.handle(request.raw, reply.raw),
-        );
+        const store = { open: () => openFiles(deps, request), permissions: userOf(request).user.permissions };
+        await tusRequest.run(store, () => tus.handle(request.raw, reply.raw));
       },
     });
   }

@@ -2,13 +2,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/server';
+import { PermissionPolicy } from '../core/permissions.js';
 import type { FileSession, OpenMode } from '../core/types.js';
-import { isReservedName, joinVirtual, resolveVirtualPath } from '../core/virtual-path.js';
-import { FerryError, InvalidArgumentError } from '../errors.js';
+import { isReservedName, joinVirtual, resolveVirtualPath, virtualDirname } from '../core/virtual-path.js';
+import { FerryError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import type { PermissionMap } from '../permission-vocabulary.js';
 import { validEntryName } from './listing.js';
 
-/** The request's own file session opener (the signed-in user's), set around each tus request. */
-export const tusRequest = new AsyncLocalStorage<{ readonly open: () => FileSession }>();
+/** The signed-in user's file session opener and permissions, set around each tus request. */
+export const tusRequest = new AsyncLocalStorage<{
+  readonly open: () => FileSession;
+  readonly permissions: PermissionMap;
+}>();
 
 const WRITE: OpenMode = {
   read: false,
@@ -59,10 +64,14 @@ function isCode(err: unknown, code: FerryError['code']): boolean {
   return err instanceof FerryError && err.code === code;
 }
 
-function session(): FileSession {
+function current() {
   const request = tusRequest.getStore();
   if (!request) throw new FerryError('ERR_IO', 'tus request outside a signed-in request');
-  return request.open();
+  return request;
+}
+
+function session(): FileSession {
+  return current().open();
 }
 
 async function inSession<T>(work: (files: FileSession) => Promise<T>): Promise<T> {
@@ -104,6 +113,10 @@ export class CoreTusStore extends DataStore {
     this.extensions = ['creation'];
   }
 
+  /**
+   * Checks that the upload can start, and opens nothing: a handle opened and left would be audited as a
+   * failed upload (and fire rules) before a byte was sent. The core decides again on every PATCH.
+   */
   override async create(upload: Upload): Promise<Upload> {
     const { path, size } = parseUploadId(upload.id);
     await inSession(async (files) => {
@@ -114,9 +127,13 @@ export class CoreTusStore extends DataStore {
           'ERR_ALREADY_EXISTS',
           'A file with that name exists; delete or rename it first.',
         );
-      // A fresh, empty partial (permissions, pre-upload hooks and the reserved-name rule apply here).
-      const handle = await files.openFile(path, FRESH);
-      if (size === 0) await handle.close();
+      const dir = virtualDirname(path);
+      if ((await files.stat(dir)).kind !== 'directory') throw new NotFoundError('No such folder');
+      // The core's own policy, asked early for a clear answer before any data is sent.
+      if (!new PermissionPolicy(current().permissions).has('upload', dir))
+        throw new PermissionDeniedError(`Permission denied: upload in ${dir}`);
+      // An empty file is complete at once (through the core: permissions, hooks, audit).
+      if (size === 0) await (await files.openFile(path, FRESH)).close();
     });
     return upload;
   }
@@ -125,7 +142,7 @@ export class CoreTusStore extends DataStore {
     const { path, size } = parseUploadId(id);
     return inSession(async (files) => {
       const found = await probe(files, path);
-      if (found.state === 'none') throw ERRORS.FILE_NOT_FOUND;
+      // 'none': created but no byte arrived yet (nothing is stored before the first PATCH), so offset 0.
       const offset = found.state === 'complete' ? size : Math.min(found.size, size);
       return new Upload({ id, size, offset, metadata: {} });
     });
