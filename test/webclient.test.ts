@@ -165,6 +165,15 @@ describe('web client /files', () => {
       mine.some((e) => e.type === 'transfer' && e.direction === 'download' && e.path === '/ro/report.txt'),
     );
     assert.ok(mine.some((e) => e.type === 'file-op' && e.operation === 'mkdir'));
+    // Each record carries the session id of the sign-in it belongs to (the accepted auth event's).
+    const logins = new Set(
+      events
+        .filter((e) => e.type === 'session' && e.phase === 'auth' && e.username === 'alice')
+        .map((e) => (e.type === 'session' && e.detail.result === 'accepted' ? e.sessionId : undefined)),
+    );
+    assert.ok(
+      mine.every((e) => 'sessionId' in e && logins.has(e.sessionId) && e.sessionId.startsWith('web-')),
+    );
   });
 
   test('a resumable upload is invisible until complete, resumes at the stored offset, and lands with its SHA-256', async () => {

@@ -7,7 +7,7 @@ import { Secret } from '../util/secret.js';
 import type { WebClientDeps } from './deps.js';
 import { html, page } from './html.js';
 import { CSRF_FIELD, cookieOptions, requireUser } from './request-user.js';
-import { encodeSession, FILES_COOKIE, newSession, SESSION_SECONDS } from './session-token.js';
+import { encodeSession, FILES_COOKIE, newSession, newSessionId, SESSION_SECONDS } from './session-token.js';
 
 /** Before login there is no session: the form's token is checked against this cookie (double submit). */
 const LOGIN_COOKIE = 'ferry_files_login';
@@ -61,7 +61,8 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
     const username = (form.username ?? '').trim();
     const password = form.password ?? '';
     const code = (form.code ?? '').trim();
-    const sessionId = `web-login-${randomBytes(6).toString('hex')}`;
+    // The sign-in's events and, when it succeeds, every record of the session share this id.
+    const sessionId = newSessionId();
     const emitAuth = (method: string, result: string) =>
       deps.events.emit({
         type: 'session',
@@ -112,7 +113,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       return refuse('password', reason);
     }
     emitAuth('password', 'accepted');
-    const session = newSession(decision.user.name);
+    const session = newSession(decision.user.name, sessionId);
     deps.log.info({ user: decision.user.name, remoteAddress: address, sessionId: session.sid }, 'web login');
     reply.clearCookie(LOGIN_COOKIE, cookieOptions(deps));
     reply.setCookie(

@@ -20,12 +20,13 @@ function mac(key: Buffer, label: string, data: string): Buffer {
   return createHmac('sha256', key).update(`${label}\0${data}`).digest();
 }
 
-export function newSession(user: string, now = Date.now()): WebSession {
-  return {
-    sid: `web-${randomBytes(9).toString('base64url')}`,
-    user,
-    expires: Math.floor(now / 1000) + SESSION_SECONDS,
-  };
+/** A random session id, `web-…`: every event and audit record of one sign-in carries it. */
+export function newSessionId(): string {
+  return `web-${randomBytes(9).toString('base64url')}`;
+}
+
+export function newSession(user: string, sid = newSessionId(), now = Date.now()): WebSession {
+  return { sid, user, expires: Math.floor(now / 1000) + SESSION_SECONDS };
 }
 
 export function encodeSession(key: Secret<Buffer>, session: WebSession): string {
