@@ -154,16 +154,21 @@ export class CoreTusStore extends DataStore {
     return inSession(async (files) => {
       const handle = await files.openFile(path, WRITE);
       let position = offset;
-      try {
-        for await (const chunk of stream) {
-          const data = chunk as Buffer;
-          if (position + data.length > size) throw ERRORS.ERR_SIZE_EXCEEDED;
-          await handle.write(position, data);
-          position += data.length;
+      const chunks = stream[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch {
+          // The client went away mid-request: what arrived stays in the partial, the next PATCH continues.
+          break;
         }
-      } catch (err) {
-        // A dropped connection ends here too: what arrived is kept in the partial, the next PATCH continues.
-        if (position === offset) throw err;
+        if (next.done) break;
+        const data = next.value;
+        if (position + data.length > size) throw ERRORS.ERR_SIZE_EXCEEDED;
+        // A storage failure is thrown on: the core discards a partial it could not write (never resumed into).
+        await handle.write(position, data);
+        position += data.length;
       }
       // Complete: renamed into place with its SHA-256 in the audit record. Otherwise the session's close keeps the partial.
       if (position === size) await handle.close();
