@@ -1,16 +1,18 @@
 // The tus endpoint (/files/tus): @tus/server over CoreTusStore, run inside the signed-in user's request.
-import { Server } from '@tus/server';
+import type { Server } from '@tus/server';
 import type { FastifyInstance } from 'fastify';
 import { FerryError } from '../errors.js';
 import type { WebClientDeps } from './deps.js';
 import { webFailure } from './errors.js';
 import { openFiles, requireUser, userOf } from './request-user.js';
-import { CoreTusStore, targetOf, tusRequest, uploadId } from './tus-store.js';
+import { targetOf, tusRequest, uploadId } from './tus-ids.js';
 
 export const TUS_PATH = '/files/tus';
 
-export function tusRoutes(app: FastifyInstance, deps: WebClientDeps): void {
-  const tus = new Server({
+/** The tus server, built on the first upload request: @tus/server costs each worker ~16 MB and ~0.3 s to load. */
+async function buildTus(deps: WebClientDeps): Promise<Server> {
+  const [{ Server }, { CoreTusStore }] = await Promise.all([import('@tus/server'), import('./tus-store.js')]);
+  return new Server({
     path: TUS_PATH,
     datastore: new CoreTusStore(),
     relativeLocation: true,
@@ -31,6 +33,10 @@ export function tusRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       return { status_code: failure.status, body: `${failure.message}\n` };
     },
   });
+}
+
+export function tusRoutes(app: FastifyInstance, deps: WebClientDeps): void {
+  let tus: Promise<Server> | undefined;
   // tus bodies are streamed to the store as they arrive: Fastify must not read (or limit) them.
   app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
   const handle = {
@@ -46,7 +52,9 @@ export function tusRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       handler: async (request, reply) => {
         reply.hijack();
         const store = { open: () => openFiles(deps, request), permissions: userOf(request).user.permissions };
-        await tusRequest.run(store, () => tus.handle(request.raw, reply.raw));
+        tus ??= buildTus(deps);
+        const server = await tus;
+        await tusRequest.run(store, () => server.handle(request.raw, reply.raw));
       },
     });
   }

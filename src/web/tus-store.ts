@@ -1,19 +1,11 @@
-// A tus data store over the core: uploads go to the core's hidden partial and appear under their name only when complete.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// A tus data store over the core (loaded with @tus/server on the first upload): uploads go to the core's hidden partial and appear under their name only when complete.
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/server';
 import { PermissionPolicy } from '../core/permissions.js';
 import type { FileSession, OpenMode } from '../core/types.js';
-import { isReservedName, joinVirtual, resolveVirtualPath, virtualDirname } from '../core/virtual-path.js';
-import { FerryError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
-import type { PermissionMap } from '../permission-vocabulary.js';
-import { validEntryName } from './listing.js';
-
-/** The signed-in user's file session opener and permissions, set around each tus request. */
-export const tusRequest = new AsyncLocalStorage<{
-  readonly open: () => FileSession;
-  readonly permissions: PermissionMap;
-}>();
+import { virtualDirname } from '../core/virtual-path.js';
+import { FerryError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { parseUploadId, tusRequest } from './tus-ids.js';
 
 const WRITE: OpenMode = {
   read: false,
@@ -32,33 +24,6 @@ const READ: OpenMode = {
   truncate: false,
   exclusive: false,
 };
-
-/**
- * An upload id is `<size>.<base64url of the virtual path>`: the upload's whole state is the partial the core
- * keeps beside the target, so any worker (or node) can continue it. An id means a path in the home of whoever
- * sends it: another user's id names a file in their own home, never someone else's.
- */
-export function uploadId(path: string, size: number): string {
-  return `${size}.${Buffer.from(path, 'utf8').toString('base64url')}`;
-}
-
-export function parseUploadId(id: string): { path: string; size: number } {
-  const dot = id.indexOf('.');
-  const size = Number(id.slice(0, dot));
-  if (dot <= 0 || !Number.isSafeInteger(size) || size < 0) throw ERRORS.FILE_NOT_FOUND;
-  const path = Buffer.from(id.slice(dot + 1), 'base64url').toString('utf8');
-  if (!path.startsWith('/')) throw ERRORS.FILE_NOT_FOUND;
-  return { path: resolveVirtualPath(path), size };
-}
-
-/** The target of a new upload from its tus metadata: a folder and one plain file name. */
-export function targetOf(metadata: Record<string, string | null> | undefined): string {
-  const name = metadata?.name ?? metadata?.filename ?? '';
-  const problem = validEntryName(name);
-  if (problem) throw new InvalidArgumentError(problem);
-  if (isReservedName(name)) throw new InvalidArgumentError('That name is reserved for uploads in progress.');
-  return joinVirtual(resolveVirtualPath(metadata?.dir ?? '/'), name);
-}
 
 function isCode(err: unknown, code: FerryError['code']): boolean {
   return err instanceof FerryError && err.code === code;
