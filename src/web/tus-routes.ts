@@ -50,10 +50,18 @@ export function tusRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       url,
       ...handle,
       handler: async (request, reply) => {
+        let server: Server;
+        try {
+          tus ??= buildTus(deps);
+          server = await tus;
+        } catch (err) {
+          // Answered by Fastify's error handler (the reply is not hijacked yet); the next upload tries again.
+          tus = undefined;
+          deps.log.error({ err }, 'the tus server could not load');
+          throw new FerryError('ERR_IO', 'Uploads are unavailable');
+        }
         reply.hijack();
         const store = { open: () => openFiles(deps, request), permissions: userOf(request).user.permissions };
-        tus ??= buildTus(deps);
-        const server = await tus;
         await tusRequest.run(store, () => server.handle(request.raw, reply.raw));
       },
     });
