@@ -109,7 +109,7 @@ test('serve --workers 2: the primary loads no serving code, the workers no ES bu
       [],
       `worker ${pid} loaded kysely as ES modules`,
     );
-    // The web client's tus server (~16 MB per worker) loads on the first upload, not at start.
+    // The web client's tus server (~4 MB per worker) loads on the first upload, not at start.
     assert.ok(mods.has('dist/web/index.js'), `worker ${pid} serves /files`);
     assert.deepEqual(
       [...mods].filter((m) => m.startsWith('node_modules/@tus/') || m === 'dist/web/tus-store.js'),
