@@ -50,6 +50,7 @@ COPY --from=build /opt/ferry/dist ./dist
 COPY --from=build /opt/ferry/node_modules ./node_modules
 COPY --from=build /opt/ferry/native/confine/build/Release/confine.node ./native/confine/build/Release/confine.node
 COPY contrib/healthcheck.mjs ./contrib/healthcheck.mjs
+COPY web-assets ./web-assets
 COPY README.md LICENSE CHANGELOG.md ./
 USER ferry
 VOLUME ["/var/lib/ferry"]

@@ -91,7 +91,7 @@ async function modulesByProcess(): Promise<{ primary: number; loaded: Map<number
   }
 }
 
-test('serve --workers 2: the primary loads no serving code, the workers no ES build of kysely', async () => {
+test('serve --workers 2: the primary loads no serving code, the workers no ES build of kysely nor the tus server', async () => {
   const { primary, loaded } = await modulesByProcess();
   const own = [...(loaded.get(primary) ?? [])];
   assert.ok(own.includes('dist/cli/serve.js'), `the hook saw the primary: ${own.join(', ')}`);
@@ -108,6 +108,13 @@ test('serve --workers 2: the primary loads no serving code, the workers no ES bu
       [...mods].filter((m) => m.startsWith('node_modules/kysely/')),
       [],
       `worker ${pid} loaded kysely as ES modules`,
+    );
+    // The web client's tus server (~4 MB per worker) loads on the first upload, not at start.
+    assert.ok(mods.has('dist/web/index.js'), `worker ${pid} serves /files`);
+    assert.deepEqual(
+      [...mods].filter((m) => m.startsWith('node_modules/@tus/') || m === 'dist/web/tus-store.js'),
+      [],
+      `worker ${pid} loaded @tus/server at start`,
     );
   }
 });

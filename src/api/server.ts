@@ -14,6 +14,7 @@ import {
 import type { ApiAccessAdmin } from '../admin/api-access.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { type WebClientDeps, webClientRoutes } from '../web/index.js';
 import { installAuth, PERMISSIONS } from './auth.js';
 import { workerGatherer } from './cluster-gather.js';
 import type { ApiDeps, ListenerInfo } from './deps.js';
@@ -53,6 +54,8 @@ export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' 
   readonly log: Logger;
   /** The audit writer's batch commits, for the audit latency metric. */
   readonly onAuditCommit: (listener: (seconds: number, records: number) => void) => () => void;
+  /** The end-user web client at /files (src/web/); absent in tests of the API alone. */
+  readonly webClient?: WebClientDeps;
 };
 
 export interface RunningApi {
@@ -206,6 +209,7 @@ export async function buildApiApp(
     accessRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
+  if (options.webClient) await app.register(webClientRoutes(options.webClient));
   return { app, deps };
 }
 

@@ -2,12 +2,17 @@
 import type { AdminServices } from '../admin/index.js';
 import type { AuditWriter } from '../audit/writer.js';
 import type { Defender } from '../auth/defender.js';
+import type { TotpService } from '../auth/totp.js';
 import type { FerryConfig } from '../config/schema.js';
+import type { FileSessionFactory } from '../core/types.js';
 import { ConfigError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { HealthState } from '../health.js';
+import type { MasterKey } from '../keys/sealing.js';
 import { loggers } from '../logger.js';
 import type { Store } from '../store/types.js';
+import type { Secret } from '../util/secret.js';
+import type { WebClientDeps } from '../web/index.js';
 import type { ListenerInfo } from './deps.js';
 import { httpApiLine } from './listen-address.js';
 import { type RunningApi, startApiServer } from './server.js';
@@ -21,6 +26,11 @@ export interface ApiContext {
   readonly defender: Defender;
   readonly health: HealthState;
   readonly audit: Pick<AuditWriter, 'onBatchCommitted'>;
+  /** For the web client (/files): the core's file sessions, homes, TOTP and the master key its cookies derive from. */
+  readonly fileSessions: FileSessionFactory;
+  readonly paths: { readonly homes: string };
+  readonly totp: TotpService;
+  readonly masterKey: Pick<MasterKey, 'deriveKey'>;
 }
 
 const DEFAULT_LISTEN = '127.0.0.1:8080';
@@ -52,6 +62,7 @@ export async function startHttpApi(
       disconnect,
       log,
       onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
+      webClient: webClientDeps(ctx),
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -71,4 +82,33 @@ export async function startHttpApi(
   listeners.push({ name: 'http', address: api.address, port: api.port });
   out(httpApiLine(ctx.config, api.port));
   return api;
+}
+
+function webClientDeps(ctx: ApiContext): WebClientDeps {
+  const { config } = ctx;
+  let sessionKey: Secret<Buffer> | undefined;
+  return {
+    users: ctx.store.users,
+    accounts: ctx.store.accounts,
+    lockout: {
+      threshold: config.lockoutThreshold,
+      windowSeconds: config.lockoutWindow,
+      durationSeconds: config.lockoutDuration,
+    },
+    maxAuthTries: config.maxAuthTries,
+    totp: ctx.totp,
+    defender: ctx.defender,
+    events: ctx.events,
+    fileSessions: ctx.fileSessions,
+    homesDir: ctx.paths.homes,
+    // Derived on first use, the same in every worker and node sharing the master key.
+    sessionKey: () => {
+      sessionKey ??= ctx.masterKey.deriveKey('web-client-session');
+      return sessionKey;
+    },
+    secureCookies: config.http.tlsCert !== undefined,
+    uploadMode: config.uploadMode,
+    maxFileSize: config.maxFileSize,
+    log: loggers.http.child({ component: 'web-client' }),
+  };
 }

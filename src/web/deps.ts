@@ -1,0 +1,33 @@
+// What the end-user web client needs of the serving process: users, the core's file sessions, auth parts, events.
+
+import type { LockoutPolicy } from '../auth/authenticator.js';
+import type { Defender } from '../auth/defender.js';
+import type { TotpService } from '../auth/totp.js';
+import type { FileSessionFactory } from '../core/types.js';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logger.js';
+import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+import type { Secret } from '../util/secret.js';
+
+export interface WebClientDeps {
+  readonly users: UserRepository;
+  readonly accounts: AccountSecurityRepository;
+  readonly lockout: LockoutPolicy;
+  readonly maxAuthTries: number;
+  readonly totp: TotpService;
+  readonly defender: Defender;
+  readonly events: EventBus;
+  /** `AppContext.fileSessions`: chroot, permissions, atomic uploads, events and audit, as for SFTP. */
+  readonly fileSessions: FileSessionFactory;
+  /** Where default homes live (`AppContext.paths.homes`). */
+  readonly homesDir: string;
+  /** Signs session cookies; derived from the master key so every worker (and node) accepts every cookie. */
+  readonly sessionKey: () => Secret<Buffer>;
+  /** Cookies get `Secure` when the listener serves TLS. */
+  readonly secureCookies: boolean;
+  /** 'direct' mode has no partials, so resumable uploads are refused in it. */
+  readonly uploadMode: 'atomic' | 'direct';
+  /** config.maxFileSize (0: none): the largest upload a client may announce. */
+  readonly maxFileSize: number;
+  readonly log: Logger;
+}

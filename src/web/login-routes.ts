@@ -1,0 +1,135 @@
+// Sign-in and sign-out for SFTP users: the same authenticator, lockout, TOTP and defender as SSH logins.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ConnectionAuthenticator } from '../auth/authenticator.js';
+import { DEFENDER_SCORES } from '../auth/defender.js';
+import { Secret } from '../util/secret.js';
+import type { WebClientDeps } from './deps.js';
+import { html, page } from './html.js';
+import { CSRF_FIELD, cookieOptions, requireUser } from './request-user.js';
+import { encodeSession, FILES_COOKIE, newSession, newSessionId, SESSION_SECONDS } from './session-token.js';
+
+/** Before login there is no session: the form's token is checked against this cookie (double submit). */
+const LOGIN_COOKIE = 'ferry_files_login';
+const KEY_ONLY =
+  'This account signs in with an SSH key; the web client needs a password. Ask your administrator to set one.';
+const FAILED = 'Wrong user name, password or one-time code.';
+
+type Form = Record<string, string | undefined>;
+
+function loginPage(token: string, error?: string): string {
+  return page(
+    { title: 'Sign in', error },
+    html`<form class="login" method="post" action="/files/login">
+  <h1>Sign in</h1>
+  <input type="hidden" name="${CSRF_FIELD}" value="${token}">
+  <label for="username">User name</label>
+  <input id="username" name="username" autocomplete="username" required autofocus>
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <label for="code">One-time code <small>(only if your account uses one)</small></label>
+  <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}">
+  <button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+function sameToken(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
+  const config = { permission: 'public' } as const;
+  const schema = { hide: true };
+
+  const showLogin = async (reply: FastifyReply, status: number, error?: string) => {
+    const token = randomBytes(18).toString('base64url');
+    reply.setCookie(LOGIN_COOKIE, token, cookieOptions(deps, 3600));
+    return reply.code(status).type('text/html; charset=utf-8').send(loginPage(token, error));
+  };
+
+  app.get('/files/login', { config, schema }, async (_request, reply) => showLogin(reply, 200));
+
+  app.post('/files/login', { config, schema }, async (request: FastifyRequest, reply) => {
+    const form = (request.body ?? {}) as Form;
+    if (!sameToken(form[CSRF_FIELD], request.cookies?.[LOGIN_COOKIE]))
+      return showLogin(reply, 403, 'The sign-in form expired; please try again.');
+    const address = request.ip;
+    if ((await deps.defender.verdict(address)) !== 'allow')
+      return reply.code(403).type('text/plain').send('This address is banned or denied.');
+    const username = (form.username ?? '').trim();
+    const password = form.password ?? '';
+    const code = (form.code ?? '').trim();
+    // The sign-in's events and, when it succeeds, every record of the session share this id.
+    const sessionId = newSessionId();
+    const emitAuth = (method: string, result: string) =>
+      deps.events.emit({
+        type: 'session',
+        phase: 'auth',
+        at: new Date(),
+        sessionId,
+        remoteAddress: address,
+        username,
+        detail: { method, result, protocol: 'https' },
+      });
+    const refuse = async (method: string, reason: string, message = FAILED) => {
+      deps.log.info({ user: username, remoteAddress: address, reason }, 'web login failed');
+      emitAuth(method, reason);
+      await deps.defender.penalize(address, DEFENDER_SCORES.loginFailed, `web login failed: ${reason}`);
+      return showLogin(reply, 401, message);
+    };
+    if (!username || !password) return refuse('password', 'empty user name or password');
+    const found = await deps.users.findByName(username);
+    // A key-only account has no password to try: say so plainly instead of "wrong password".
+    if (
+      found &&
+      !found.disabled &&
+      (found.passwordHash === null || found.requiredMethods.includes('publickey'))
+    )
+      return refuse('password', 'key-only account', KEY_ONLY);
+    const authenticator = new ConnectionAuthenticator(deps.users, {
+      maxAuthTries: deps.maxAuthTries,
+      remoteAddress: address,
+      accounts: deps.accounts,
+      lockout: deps.lockout,
+      totp: deps.totp,
+    });
+    let decision = await authenticator.attempt({
+      method: 'password',
+      username,
+      password: new Secret(password),
+    });
+    if (decision.result === 'partial' && decision.methodsLeft.includes('keyboard-interactive')) {
+      if (!code) return showLogin(reply, 401, 'Enter the one-time code from your authenticator app.');
+      decision = await authenticator.attempt({
+        method: 'keyboard-interactive',
+        username,
+        ask: async () => code,
+      });
+    }
+    if (decision.result !== 'accept') {
+      const reason = decision.result === 'reject' ? decision.reason : 'a required method is missing';
+      return refuse('password', reason);
+    }
+    emitAuth('password', 'accepted');
+    const session = newSession(decision.user.name, sessionId);
+    deps.log.info({ user: decision.user.name, remoteAddress: address, sessionId: session.sid }, 'web login');
+    reply.clearCookie(LOGIN_COOKIE, cookieOptions(deps));
+    reply.setCookie(
+      FILES_COOKIE,
+      encodeSession(deps.sessionKey(), session),
+      cookieOptions(deps, SESSION_SECONDS),
+    );
+    return reply.redirect('/files/', 303);
+  });
+
+  app.post(
+    '/files/logout',
+    { config, schema, preHandler: requireUser(deps, 'page') },
+    async (_request, reply) => {
+      reply.clearCookie(FILES_COOKIE, cookieOptions(deps));
+      return reply.redirect('/files/login', 303);
+    },
+  );
+}
