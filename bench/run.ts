@@ -8,6 +8,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Cleanup } from './cleanup.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
+import { openSsh10Root, pqHandshakes } from './pq-handshakes.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
 import {
@@ -47,6 +48,7 @@ const SCENARIOS = [
   'rules',
   'storage',
   'pgp',
+  'pq',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -111,7 +113,7 @@ const QUICK: Plan = {
   rulesRuns: 2,
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -269,6 +271,25 @@ async function main(): Promise<number> {
       if (only.has('handshakes')) {
         log(`handshakes: ${plan.handshakeSessions} sessions, ${plan.handshakeRuns} runs per server`);
         measurements.push(...(await handshakes(ctx(plan.handshakeRuns), plan.handshakeSessions)));
+      }
+      if (only.has('pq')) {
+        const root10 = openSsh10Root();
+        if (root10) {
+          log(
+            `post-quantum kex: ${plan.handshakeSessions} OpenSSH 10 sessions, ${plan.handshakeRuns} alternating rounds`,
+          );
+          measurements.push(
+            ...(await pqHandshakes({
+              root: root10,
+              ferry,
+              key,
+              publicKey: pub,
+              sessions: plan.handshakeSessions,
+              runs: plan.handshakeRuns,
+              log,
+            })),
+          );
+        } else log('post-quantum kex: skipped, OpenSSH 10 is not unpacked (scripts/fetch-openssh10.sh)');
       }
       if (only.has('listing')) {
         log(`listing: creating ${plan.listingFiles} files`);
