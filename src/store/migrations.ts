@@ -354,6 +354,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // One-time codes for REST API administrators: user_totp's columns in a table of their own (an admin and an SFTP
+  // user may share a name), removed with the account.
+  '0012_admin_totp': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('api_admin_totp')
+        .addColumn('admin_name', 'text', (c) =>
+          c.primaryKey().references('api_admins.name').onDelete('cascade'),
+        )
+        .addColumn('secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('last_step', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('recovery_hashes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
