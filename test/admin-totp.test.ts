@@ -93,7 +93,9 @@ describe('admin accounts: first start and TOTP at console login', () => {
     const secret = enabled.stdout.match(/otpauth:\/\/totp\/[^\s]*secret=([A-Z2-7]+)/)?.[1];
     assert.ok(secret, enabled.stdout);
     assert.match(enabled.stdout, /Console login \(POST \/api\/login\) of admin now needs "code"/);
-    const recovery = [...enabled.stdout.matchAll(/^ {2}([0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4})$/gm)].map((m) => m[1]!);
+    const recovery = [...enabled.stdout.matchAll(/^ {2}([0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4})$/gm)].map(
+      (m) => m[1]!,
+    );
     assert.equal(recovery.length, 10);
 
     // The session opened with the password alone ends.
@@ -107,7 +109,10 @@ describe('admin accounts: first start and TOTP at console login', () => {
     let wrong = totp(secret);
     while (near.has(wrong)) wrong = String((Number(wrong) + 1) % 1_000_000).padStart(6, '0');
     refused(await login({ name: 'admin', password: firstPassword, code: wrong }), 'wrong code');
-    refused(await login({ name: 'admin', password: 'not-the-password', code: totp(secret) }), 'wrong password');
+    refused(
+      await login({ name: 'admin', password: 'not-the-password', code: totp(secret) }),
+      'wrong password',
+    );
     refused(await login({ name: 'admin', password: firstPassword, code: 'x'.repeat(6) }), 'not a code');
     assert.equal(await defenderScore(), scoreBefore + 4, 'each failure scored like a wrong password');
 
@@ -121,7 +126,10 @@ describe('admin accounts: first start and TOTP at console login', () => {
     // A recovery code instead of a code, once.
     const rescued = await login({ name: 'admin', password: firstPassword, code: recovery[3]! });
     assert.equal(rescued.status, 200, JSON.stringify(rescued.body));
-    refused(await login({ name: 'admin', password: firstPassword, code: recovery[3]! }), 'spent recovery code');
+    refused(
+      await login({ name: 'admin', password: firstPassword, code: recovery[3]! }),
+      'spent recovery code',
+    );
 
     const audit = await runFerry(['audit', 'query', '--action', 'admin', '--json', '--data-dir', dataDir]);
     assert.match(audit.stdout, /admins totp enable/);
@@ -139,7 +147,10 @@ describe('admin accounts: first start and TOTP at console login', () => {
   test('admins totp disable: the password alone logs in again; bad names are refused in one line', async () => {
     const disabled = await runFerry(['admins', 'totp', 'disable', 'admin', '--data-dir', dataDir]);
     assert.equal(disabled.code, 0, disabled.stderr);
-    assert.match(disabled.stdout, /^one-time codes disabled for admin; console login needs the password only$/m);
+    assert.match(
+      disabled.stdout,
+      /^one-time codes disabled for admin; console login needs the password only$/m,
+    );
     const ok = await login({ name: 'admin', password: firstPassword });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     const again = await runFerry(['admins', 'totp', 'disable', 'admin', '--data-dir', dataDir]);
