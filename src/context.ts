@@ -317,6 +317,11 @@ export class AppContext {
     return new TotpService(this.store.accounts, this.masterKey);
   }
 
+  /** The same one-time codes for REST API administrator accounts (their own table: names may match a user's). */
+  get adminTotp(): TotpService {
+    return new TotpService(this.store.apiAdminTotp, this.masterKey, 'Ferry API');
+  }
+
   get clientKeys(): ClientKeyManager {
     return new ClientKeyManager(this.store.clientKeys, this.masterKey);
   }

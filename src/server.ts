@@ -24,14 +24,34 @@ async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined>
   return (await ctx.admin.users.ensureAdmin(systemActor(), password)) ? password : undefined;
 }
 
+/** The first administrator account of the API and console, unless there is one; its password printed once. */
+async function ensureFirstApiAdmin(
+  ctx: AppContext,
+  out: (line: string) => void,
+  given: Secret<string> | undefined,
+): Promise<void> {
+  const password = given ?? new Secret(generatePassword());
+  if (!(await ctx.admin.apiAccess.ensureFirstAdmin(systemActor(), password))) return;
+  if (given) {
+    out("created API administrator 'admin' (role admin); log in with POST /api/login");
+    return;
+  }
+  out(`created API administrator 'admin' (role admin) with one-time password: ${password.reveal()}`);
+  out(
+    '(shown only now; log in with POST /api/login; change it with: ferry admins passwd admin --password-stdin)',
+  );
+}
+
 /**
- * First-run work that must happen once, before any worker starts: host keys and the admin account, both
- * audited through the admin services. Prints the fingerprints (and a new admin password) through `out`;
- * returns the pending and active host keys.
+ * First-run work that must happen once, before any worker starts: host keys, the `admin` SFTP user and the
+ * `admin` administrator account of the API and console, audited through the admin services. Prints the
+ * fingerprints (and new passwords) through `out`; returns the pending and active host keys. `apiAdminPassword`
+ * (from `ferry init --admin-password-stdin`) replaces the generated one of the administrator account.
  */
 export async function prepareDataDir(
   ctx: AppContext,
   out: (line: string) => void,
+  apiAdminPassword?: Secret<string>,
 ): Promise<HostKeyMaterial[]> {
   const generated = await ctx.admin.keys.host.ensureDefaults(systemActor());
   const made = new Set(generated.map((k) => k.id));
@@ -48,6 +68,9 @@ export async function prepareDataDir(
   if (adminPassword) {
     out(`created user 'admin' with one-time password: ${adminPassword.reveal()}`);
     out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
+    // Only on the first start (a store without users): an administrator who removed every account later does
+    // not get one back by restarting.
+    await ensureFirstApiAdmin(ctx, out, apiAdminPassword);
   }
   return hostKeys;
 }

@@ -301,6 +301,8 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     action: 'admins.passwd',
     run: () => ctx.admin.apiAccess.passwdAdmin(actor, 'carol', new Secret(NEW_PASSWORD)),
   },
+  { action: 'admins.totp.enable', run: () => ctx.admin.apiAccess.enableTotp(actor, 'carol') },
+  { action: 'admins.totp.disable', run: () => ctx.admin.apiAccess.disableTotp(actor, 'carol') },
   { action: 'admins.remove', run: () => ctx.admin.apiAccess.removeAdmin(actor, 'carol') },
   {
     action: 'apikeys.add',

@@ -357,7 +357,7 @@ describe('ferry apikeys and the API over curl', () => {
     const list = await runFerry(['admins', 'list', '--json', '--data-dir', dataDir]);
     assert.deepEqual(
       JSON.parse(list.stdout).map((a: { name: string; role: string }) => `${a.name}:${a.role}`),
-      ['carol:auditor', 'dave:admin', 'olga:operator'],
+      ['admin:admin', 'carol:auditor', 'dave:admin', 'olga:operator'],
     );
     assert.equal(list.stdout.includes('argon2'), false);
     const passwd = await runFerry(

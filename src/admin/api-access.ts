@@ -68,6 +68,9 @@ export function adminView(a: ApiAdminRecord) {
   };
 }
 
+/** The name of the administrator account the first start creates (beside the `admin` SFTP user). */
+export const FIRST_ADMIN_NAME = 'admin';
+
 const keySubject = (name: string) => `api key ${name}`;
 
 export class ApiAccessAdmin {
@@ -159,6 +162,44 @@ export class ApiAccessAdmin {
     await this.#record.record(actor, 'admins.passwd', name, { password: 'changed', sessionsEnded: ended });
   }
 
+  /**
+   * Creates (or replaces) the account's TOTP secret and recovery codes, both shown once; from then on a console
+   * login needs a current code (or a recovery code) besides the password. Console sessions opened with the
+   * password alone end.
+   */
+  async enableTotp(
+    actor: Actor,
+    name: string,
+  ): Promise<{ uri: Secret<string>; recoveryCodes: Secret<string[]> }> {
+    checkActor(actor);
+    if (!(await this.#deps.store.apiAdmins.get(name)))
+      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    const enrolment = await this.#deps.adminTotp.enrol(name);
+    const ended = await this.#deps.store.apiSessions.removeForAdmin(name);
+    await this.#record.record(actor, 'admins.totp.enable', name, { sessionsEnded: ended });
+    return { uri: new Secret(enrolment.uri), recoveryCodes: new Secret([...enrolment.recoveryCodes]) };
+  }
+
+  async disableTotp(actor: Actor, name: string): Promise<void> {
+    checkActor(actor);
+    if (!(await this.#deps.store.apiAdmins.get(name)))
+      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    if (!(await this.#deps.adminTotp.disable(name)))
+      throw new FerryError('ERR_NOT_FOUND', `${name} has no TOTP secret`);
+    await this.#record.record(actor, 'admins.totp.disable', name);
+  }
+
+  /**
+   * First start: the `admin` account (role admin) on a store that has no administrator accounts yet; returns
+   * false (nothing done) otherwise. The caller prints a generated password once.
+   */
+  async ensureFirstAdmin(actor: Actor, password: Secret<string>): Promise<boolean> {
+    checkActor(actor);
+    if ((await this.#deps.store.apiAdmins.list()).length > 0) return false;
+    await this.addAdmin(actor, { name: FIRST_ADMIN_NAME, role: 'admin', password });
+    return true;
+  }
+
   async removeAdmin(actor: Actor, name: string): Promise<void> {
     checkActor(actor);
     if (!(await this.#deps.store.apiAdmins.remove(name)))
@@ -167,18 +208,26 @@ export class ApiAccessAdmin {
   }
 
   /**
-   * Opens a console session when the password is right: the id (for an HttpOnly cookie) is returned once and
-   * stored as its SHA-256, with a CSRF token the console sends back on every change.
+   * Opens a console session when the password is right and, for an account with TOTP, the one-time code too
+   * (each code is accepted once; a recovery code works once instead). The id (for an HttpOnly cookie) is returned
+   * once and stored as its SHA-256, with a CSRF token the console sends back on every change.
    */
   async login(
     name: string,
     password: Secret<string>,
+    code?: Secret<string>,
     now = new Date(),
   ): Promise<
     { sessionId: Secret<string>; csrfToken: string; admin: ApiAdminRecord; expiresAt: Date } | undefined
   > {
     const admin = await this.authenticateAdmin(name, password);
     if (!admin) return undefined;
+    // Checked only after the password: a code is never spent (nor its step used up) by someone without it.
+    if (
+      (await this.#deps.adminTotp.enrolled(admin.name)) &&
+      !(code && (await this.#deps.adminTotp.check(admin.name, code, now.getTime())))
+    )
+      return undefined;
     const sessionId = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(32).toString('base64url');
     const expiresAt = new Date(now.getTime() + CONSOLE_SESSION_TTL_MS);

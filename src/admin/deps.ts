@@ -21,6 +21,8 @@ export interface AdminDeps {
   readonly clientKeys: ClientKeyManager;
   readonly pgpKeys: PgpKeyManager;
   readonly totp: TotpService;
+  /** One-time codes of REST API administrator accounts. */
+  readonly adminTotp: TotpService;
   /** Seals webhook secrets of rules (opened on first use). */
   readonly masterKey: MasterKey;
   readonly transfers: TransferService;

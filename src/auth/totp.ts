@@ -1,7 +1,7 @@
 // One-time codes (TOTP, RFC 6238) as a second or third factor, with single-use recovery codes; no code works twice.
 import { randomBytes } from 'node:crypto';
 import type { MasterKey } from '../keys/sealing.js';
-import type { AccountSecurityRepository } from '../store/types.js';
+import type { TotpRepository } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { hashPassword, verifyPassword } from './password.js';
 
@@ -27,7 +27,7 @@ function recoveryCode(): string {
 
 export class TotpService {
   constructor(
-    private readonly accounts: AccountSecurityRepository,
+    private readonly accounts: TotpRepository,
     private readonly master: MasterKey,
     private readonly issuer = 'Ferry',
   ) {}

@@ -14,6 +14,7 @@ import {
   withReadOnlyContext,
 } from './common.js';
 import { commandDescription } from './descriptions.js';
+import { printTotpEnrolment } from './totp-output.js';
 
 function parseRole(role: string): (typeof API_ROLES)[number] {
   const found = API_ROLES.find((r) => r === role);
@@ -96,6 +97,38 @@ export function registerAdminsCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         await ctx.admin.apiAccess.removeAdmin(cliActor(), name);
         process.stdout.write(`admin ${name} removed\n`);
+      });
+    });
+
+  const totp = admins
+    .command('totp')
+    .description('one-time codes (TOTP, RFC 6238) at console login (POST /api/login); API keys need none');
+  totp
+    .command('enable')
+    .description(
+      'create a TOTP secret and recovery codes (shown once); console login then needs the code; open console sessions end',
+    )
+    .argument('<name>')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        const { uri, recoveryCodes } = await ctx.admin.apiAccess.enableTotp(cliActor(), name);
+        await printTotpEnrolment(
+          uri,
+          recoveryCodes,
+          `Console login (POST /api/login) of ${name} now needs "code" besides the password.`,
+        );
+      });
+    });
+  totp
+    .command('disable')
+    .description('remove the TOTP secret: console login needs the password only')
+    .argument('<name>')
+    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withContext(opts(cmd), async (ctx) => {
+        await ctx.admin.apiAccess.disableTotp(cliActor(), name);
+        process.stdout.write(`one-time codes disabled for ${name}; console login needs the password only\n`);
       });
     });
 }

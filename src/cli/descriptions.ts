@@ -6,7 +6,7 @@ export const COMMAND_SUMMARIES = {
   init: {
     term: 'init [options]',
     description:
-      'create a data dir (one level, mode 0700; its parent must exist) with its store, master key, host keys and admin account',
+      'create a data dir (one level, mode 0700; its parent must exist) with its store, master key, host keys, the admin SFTP user and the admin API account',
   },
   serve: {
     term: 'serve [options]',
@@ -54,7 +54,7 @@ export const COMMAND_SUMMARIES = {
   },
   admins: {
     term: 'admins [options]',
-    description: 'administrator accounts of the REST API (roles admin, operator, auditor)',
+    description: 'administrator accounts of the REST API and console (roles admin, operator, auditor; TOTP)',
   },
   migrate: {
     term: 'migrate [options]',

@@ -85,6 +85,9 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'admins list': 'ferry admins list --json',
   'admins passwd': "echo 'new-admin-pass' | ferry admins passwd carol --password-stdin",
   'admins remove': 'ferry admins remove carol',
+  'admins totp': 'ferry admins totp enable carol',
+  'admins totp enable': 'ferry admins totp enable carol',
+  'admins totp disable': 'ferry admins totp disable carol',
   sftp: 'ferry sftp -P 2222 -i ~/.ssh/id_ed25519 alice@sftp.example.com',
 };
 

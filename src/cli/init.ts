@@ -2,7 +2,6 @@
 
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { systemActor } from '../admin/actor.js';
 import { AppContext, dataPaths, isInitialisedDataDir } from '../context.js';
 import { prepareDataDir } from '../server.js';
 import {
@@ -23,7 +22,7 @@ export function registerInitCommand(program: Command): void {
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)')
     .option(
       '--admin-password-stdin',
-      "also create the REST API's first administrator account, 'admin' (role admin), with the password on standard input",
+      "the password of the REST API's first administrator account, 'admin' (role admin), from standard input (otherwise one is generated and printed once)",
     )
     .action(async (o: DataDirOption & { adminPasswordStdin?: boolean }) => {
       const config = configFromOptions(o);
@@ -39,17 +38,7 @@ export function registerInitCommand(program: Command): void {
       const adminPassword = o.adminPasswordStdin ? await readSecretFromStdin('admin password') : undefined;
       const ctx = await AppContext.create(config, 'create');
       try {
-        await prepareDataDir(ctx, (line) => process.stdout.write(`${line}\n`));
-        if (adminPassword) {
-          await ctx.admin.apiAccess.addAdmin(systemActor(), {
-            name: 'admin',
-            role: 'admin',
-            password: adminPassword,
-          });
-          process.stdout.write(
-            "created API administrator 'admin' (role admin); log in with POST /api/login\n",
-          );
-        }
+        await prepareDataDir(ctx, (line) => process.stdout.write(`${line}\n`), adminPassword);
       } finally {
         await ctx.dispose();
       }

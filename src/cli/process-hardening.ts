@@ -1,5 +1,5 @@
 // Defence in depth for the processes that serve sessions: kernel confinement mode, dropping root, Landlock.
-import { chownSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryConfig } from '../config/schema.js';
@@ -96,8 +96,13 @@ export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]
     '/etc/host.conf',
     '/etc/gai.conf',
   ];
+  // node_modules may be a symlink (a workspace, a shared install): Landlock follows the real path, and modules
+  // loaded on first use (otplib at the first one-time code) are read after the ruleset is in force.
+  const modules = join(CODE_ROOT, 'node_modules');
+  const realModules = existsSync(modules) ? realpathSync(modules) : modules;
   const ro = [
     CODE_ROOT,
+    ...(realModules.startsWith(`${CODE_ROOT}/`) ? [] : [realModules]),
     '/lib',
     '/lib64',
     '/etc/ssl',

@@ -15,6 +15,7 @@ import {
   withReadOnlyContext,
 } from './common.js';
 import { commandDescription } from './descriptions.js';
+import { printTotpEnrolment } from './totp-output.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -322,15 +323,10 @@ export function registerUsersCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         const { uri, recoveryCodes, requiredMethods } = await ctx.admin.users.enableTotp(cliActor(), name);
         const factors = requiredMethods.filter((m) => m !== 'keyboard-interactive');
-        const { default: QRCode } = await import('qrcode');
-        const qr = await QRCode.toString(uri.reveal(), { type: 'terminal', small: true });
-        process.stdout.write(
-          `${qr}\n${uri.reveal()}\n\nScan the code (or enter the URI) in an authenticator app.\n` +
-            `Login now needs: ${requiredMethods.join(' + ')} (the one-time code is asked after ${factors.join(' + ')}).\n` +
-            `Recovery codes, each usable once instead of a code (shown only now):\n${recoveryCodes
-              .reveal()
-              .map((c) => `  ${c}`)
-              .join('\n')}\n`,
+        await printTotpEnrolment(
+          uri,
+          recoveryCodes,
+          `Login now needs: ${requiredMethods.join(' + ')} (the one-time code is asked after ${factors.join(' + ')}).`,
         );
       });
     });

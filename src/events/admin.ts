@@ -61,6 +61,9 @@ export const ADMIN_ACTIONS = {
   'admins.add': 'an API administrator account created',
   'admins.passwd': "an API administrator's password set",
   'admins.remove': 'an API administrator account deleted',
+  'admins.totp.enable':
+    'TOTP required at console login for an API administrator (new secret and recovery codes)',
+  'admins.totp.disable': "an API administrator's TOTP secret removed",
   'apikeys.add': 'an API key issued (the key itself shown once, never recorded)',
   'apikeys.remove': 'an API key revoked',
   'defender.unban': "an address' ban lifted",

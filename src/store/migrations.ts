@@ -391,6 +391,22 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // One-time codes for REST API administrators: user_totp's columns in a table of their own (an admin and an SFTP
+  // user may share a name), removed with the account.
+  '0012_admin_totp': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('api_admin_totp')
+        .addColumn('admin_name', t.text, (c) =>
+          c.primaryKey().references('api_admins.name').onDelete('cascade'),
+        )
+        .addColumn('secret_sealed', t.text, (c) => c.notNull())
+        .addColumn('last_step', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('recovery_hashes', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

@@ -181,6 +181,16 @@ export interface UserTotpTable {
   created_at: string;
 }
 
+/** TOTP of REST API administrators: user_totp's columns, keyed by the account (removed with it). */
+export interface ApiAdminTotpTable {
+  admin_name: string;
+  secret_sealed: string;
+  last_step: number;
+  /** JSON array of argon2id hashes. */
+  recovery_hashes: string;
+  created_at: string;
+}
+
 export interface RulesTable {
   id: Generated<number>;
   name: string;
@@ -284,6 +294,7 @@ export interface Database {
   rule_counters: RuleCountersTable;
   api_admins: ApiAdminsTable;
   api_sessions: ApiSessionsTable;
+  api_admin_totp: ApiAdminTotpTable;
   api_keys: ApiKeysTable;
   defender_hosts: DefenderHostsTable;
   login_failures: LoginFailuresTable;

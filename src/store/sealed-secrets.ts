@@ -7,7 +7,7 @@ import type { Database } from './schema.js';
 /** Rows with a sealed secret, per kind (host, client and OpenPGP private keys, partner passwords, TOTP secrets, webhook secrets of rules). */
 export async function countSealedSecrets(db: Kysely<Database>): Promise<Record<string, number>> {
   const count = async (
-    table: 'host_keys' | 'client_keys' | 'pgp_keys' | 'partners' | 'user_totp' | 'rules',
+    table: 'host_keys' | 'client_keys' | 'pgp_keys' | 'partners' | 'user_totp' | 'api_admin_totp' | 'rules',
     column: 'private_sealed' | 'password_sealed' | 'secret_sealed',
   ): Promise<number> => {
     const row = await db
@@ -23,6 +23,7 @@ export async function countSealedSecrets(db: Kysely<Database>): Promise<Record<s
     'OpenPGP private keys': await count('pgp_keys', 'private_sealed'),
     'partner passwords': await count('partners', 'password_sealed'),
     'TOTP secrets': await count('user_totp', 'secret_sealed'),
+    'admin TOTP secrets': await count('api_admin_totp', 'secret_sealed'),
     'rule secrets': await count('rules', 'secret_sealed'),
   };
 }

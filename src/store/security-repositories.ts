@@ -2,13 +2,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { sql } from './kysely.js';
 import type { Database, DefenderHostsTable, LoginFailuresTable } from './schema.js';
-import type {
-  AccountSecurityRepository,
-  DefenderHost,
-  DefenderRepository,
-  LoginFailures,
-  TotpRecord,
-} from './types.js';
+import { KyselyTotpRepository } from './totp-repository.js';
+import type { AccountSecurityRepository, DefenderHost, DefenderRepository, LoginFailures } from './types.js';
 
 const toHost = (row: Selectable<DefenderHostsTable>): DefenderHost => ({
   address: row.address,
@@ -94,8 +89,14 @@ export class KyselyDefenderRepository implements DefenderRepository {
   }
 }
 
-export class KyselyAccountSecurityRepository implements AccountSecurityRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+/** Lockout counters, and the TOTP secrets of SFTP users (table user_totp). */
+export class KyselyAccountSecurityRepository
+  extends KyselyTotpRepository
+  implements AccountSecurityRepository
+{
+  constructor(db: Kysely<Database>) {
+    super(db, 'user_totp', 'user_name');
+  }
 
   async failures(user: string): Promise<LoginFailures | undefined> {
     const row = await this.db
@@ -132,75 +133,5 @@ export class KyselyAccountSecurityRepository implements AccountSecurityRepositor
 
   async clearFailures(user: string): Promise<void> {
     await this.db.deleteFrom('login_failures').where('user_name', '=', user).execute();
-  }
-
-  async getTotp(user: string): Promise<TotpRecord | undefined> {
-    const row = await this.db
-      .selectFrom('user_totp')
-      .selectAll()
-      .where('user_name', '=', user)
-      .executeTakeFirst();
-    if (!row) return undefined;
-    return {
-      secretSealed: row.secret_sealed,
-      lastStep: Number(row.last_step),
-      recoveryHashes: JSON.parse(row.recovery_hashes) as string[],
-      createdAt: new Date(row.created_at),
-    };
-  }
-
-  async setTotp(
-    user: string,
-    totp: { secretSealed: string; recoveryHashes: readonly string[] },
-  ): Promise<void> {
-    const values = {
-      user_name: user,
-      secret_sealed: totp.secretSealed,
-      last_step: 0,
-      recovery_hashes: JSON.stringify(totp.recoveryHashes),
-      created_at: new Date().toISOString(),
-    };
-    await this.db
-      .insertInto('user_totp')
-      .values(values)
-      .onConflict((oc) =>
-        oc.column('user_name').doUpdateSet({
-          secret_sealed: values.secret_sealed,
-          last_step: 0,
-          recovery_hashes: values.recovery_hashes,
-          created_at: values.created_at,
-        }),
-      )
-      .execute();
-  }
-
-  async removeTotp(user: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('user_totp').where('user_name', '=', user).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
-  }
-
-  async advanceTotpStep(user: string, step: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('user_totp')
-      .set({ last_step: step })
-      .where('user_name', '=', user)
-      .where('last_step', '<', step)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
-  }
-
-  async replaceRecoveryHashes(
-    user: string,
-    expected: readonly string[],
-    next: readonly string[],
-  ): Promise<boolean> {
-    // The column holds JSON.stringify of the array, so the expected text is exactly what was read.
-    const result = await this.db
-      .updateTable('user_totp')
-      .set({ recovery_hashes: JSON.stringify(next) })
-      .where('user_name', '=', user)
-      .where('recovery_hashes', '=', JSON.stringify(expected))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
   }
 }

@@ -49,11 +49,8 @@ export interface TotpRecord {
   readonly createdAt: Date;
 }
 
-export interface AccountSecurityRepository {
-  failures(user: string): Promise<LoginFailures | undefined>;
-  recordFailure(user: string, now: Date, windowSeconds: number): Promise<LoginFailures>;
-  lock(user: string, until: Date): Promise<void>;
-  clearFailures(user: string): Promise<void>;
+/** TOTP secrets of one kind of account (SFTP users, API administrators), keyed by the account's name. */
+export interface TotpRepository {
   getTotp(user: string): Promise<TotpRecord | undefined>;
   setTotp(user: string, totp: { secretSealed: string; recoveryHashes: readonly string[] }): Promise<void>;
   removeTotp(user: string): Promise<boolean>;
@@ -67,4 +64,11 @@ export interface AccountSecurityRepository {
    * conditional UPDATE. False means another login changed them first (or TOTP was removed or re-enrolled).
    */
   replaceRecoveryHashes(user: string, expected: readonly string[], next: readonly string[]): Promise<boolean>;
+}
+
+export interface AccountSecurityRepository extends TotpRepository {
+  failures(user: string): Promise<LoginFailures | undefined>;
+  recordFailure(user: string, now: Date, windowSeconds: number): Promise<LoginFailures>;
+  lock(user: string, until: Date): Promise<void>;
+  clearFailures(user: string): Promise<void>;
 }

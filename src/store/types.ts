@@ -4,7 +4,7 @@ import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from 
 import type { AuditRepository } from './audit-types.js';
 import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from './automation-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
-import type { AccountSecurityRepository, DefenderRepository } from './security-types.js';
+import type { AccountSecurityRepository, DefenderRepository, TotpRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
 import type { UserRepository } from './user-types.js';
 
@@ -36,6 +36,8 @@ export interface Store {
   readonly apiKeys: ApiKeyRepository;
   /** Console logins of administrator accounts (shared by every process). */
   readonly apiSessions: ApiSessionRepository;
+  /** One-time codes of administrator accounts (SFTP users' are in `accounts`). */
+  readonly apiAdminTotp: TotpRepository;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

@@ -40,11 +40,22 @@ export const consoleSessionRoutes =
           tags,
           summary:
             'Log an administrator account in: sets the HttpOnly session cookie, returns the CSRF token',
+          description:
+            'An account with TOTP (`ferry admins totp enable`) also needs `code`: the current 6-digit code, each accepted once, or an unused recovery code. A wrong or missing code is refused like a wrong password.',
           security: [],
           body: z
-            .object({ name: z.string().min(1).max(64), password: z.string().min(1).max(1024) })
+            .object({
+              name: z.string().min(1).max(64),
+              password: z.string().min(1).max(1024),
+              code: z
+                .string()
+                .min(1)
+                .max(64)
+                .optional()
+                .describe('one-time code (TOTP) or recovery code; required for accounts with TOTP'),
+            })
             .strict()
-            .meta({ example: { name: 'carol', password: 'a long passphrase here' } }),
+            .meta({ example: { name: 'carol', password: 'a long passphrase here', code: '492039' } }),
           response: { 200: sessionSchema, ...problemResponses },
         },
       },
@@ -52,12 +63,17 @@ export const consoleSessionRoutes =
         const address = request.ip;
         if ((await deps.defender.verdict(address)) !== 'allow')
           throw new ApiError('ERR_PERMISSION_DENIED', 'this address is banned or denied');
-        const { name, password } = request.body;
-        const session = await access.login(name, new Secret(password));
+        const { name, password, code } = request.body;
+        const session = await access.login(
+          name,
+          new Secret(password),
+          code === undefined ? undefined : new Secret(code),
+        );
         if (!session) {
           request.log.warn({ remoteAddress: address, admin: name }, 'console login failed');
           await deps.defender.penalize(address, DEFENDER_SCORES.loginFailed, 'console login failed');
-          throw new ApiError('ERR_UNAUTHENTICATED', 'wrong name or password');
+          // One answer for every failure: it tells no one whether the password was right but the code was not.
+          throw new ApiError('ERR_UNAUTHENTICATED', 'wrong name, password or one-time code');
         }
         request.log.info({ remoteAddress: address, admin: name }, 'console login');
         reply.setCookie(SESSION_COOKIE, session.sessionId.reveal(), {

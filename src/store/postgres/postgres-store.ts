@@ -28,6 +28,7 @@ import {
   type SchemaStatus,
   schemaStatusOf,
 } from '../sqlite/schema-version.js';
+import { KyselyTotpRepository } from '../totp-repository.js';
 import {
   KyselyPartnerRepository,
   KyselyTransferJobRepository,
@@ -171,6 +172,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     apiAdmins: new KyselyApiAdminRepository(db),
     apiKeys: new KyselyApiKeyRepository(db),
     apiSessions: new KyselyApiSessionRepository(db),
+    apiAdminTotp: new KyselyTotpRepository(db, 'api_admin_totp', 'admin_name'),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

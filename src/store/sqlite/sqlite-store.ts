@@ -23,6 +23,7 @@ import { KyselyRuleCounterRepository } from '../rule-counter-repository.js';
 import type { Database } from '../schema.js';
 import { countSealedSecrets } from '../sealed-secrets.js';
 import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';
+import { KyselyTotpRepository } from '../totp-repository.js';
 import {
   KyselyPartnerRepository,
   KyselyTransferJobRepository,
@@ -174,6 +175,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     apiAdmins: new KyselyApiAdminRepository(db),
     apiKeys: new KyselyApiKeyRepository(db),
     apiSessions: new KyselyApiSessionRepository(db),
+    apiAdminTotp: new KyselyTotpRepository(db, 'api_admin_totp', 'admin_name'),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };
