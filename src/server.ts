@@ -292,6 +292,7 @@ export async function startFerry(
       port: config.sftpPort,
       algorithms: config.algorithms,
       hostKeys,
+      proxyProtocolFrom: config.proxyProtocolFrom,
       loginGraceTime: config.loginGraceTime,
       maxAuthTries: config.maxAuthTries,
       homesDir: ctx.paths.homes,

@@ -2,8 +2,10 @@
 // keys and algorithm policy. Each connection is then wired by connection.ts, its channels by channels.ts.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
+import { cidrBlockList, matchesCidrs } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
+import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
 import { Admission } from './admission.js';
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from './algorithms.js';
 import { type ConnectionState, handleConnection } from './connection.js';
@@ -22,6 +24,8 @@ export interface RunningSshServer {
 }
 
 const SERVER_IDENT = 'Ferry_0.1';
+/** A load balancer sends its PROXY header as it connects; one that has not after this is broken or not one. */
+const PROXY_HEADER_TIMEOUT_MS = 5000;
 
 /** Host keys this profile presents: no ECDSA host key under 'modern'. */
 function presentable(keys: readonly HostKeyMaterial[], profile: AlgorithmProfile): HostKeyMaterial[] {
@@ -75,6 +79,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
 
   const admission = new Admission(options.limits, options.defender, options.logger);
   const sessionsPerUser = new Map<string, number>();
+  const trustedProxies = options.proxyProtocolFrom?.length ? cidrBlockList(options.proxyProtocolFrom) : undefined;
   const net: NetServer = createServer({ noDelay: true }, (socket) => {
     // Without TCP_NODELAY small SFTP replies wait 40 ms for Nagle and uploads run several times slower.
     socket.setNoDelay(true);
@@ -89,6 +94,29 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     }, options.loginGraceTime * 1000);
     grace.unref();
     socket.once('close', () => clearTimeout(grace));
+    // From a trusted load balancer the PROXY header comes first, and names the client admission then judges.
+    // From anyone else there is no header to read: a PROXY line is then just a bad SSH banner.
+    const peer = socket.remoteAddress ?? '';
+    const proxied = trustedProxies && matchesCidrs(trustedProxies, peer);
+    const header = proxied ? readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS) : Promise.resolve(undefined);
+    header.then(
+      (source) => {
+        if (source) presentPeer(socket, source);
+        return admit(socket, grace);
+      },
+      (err: unknown) => {
+        // Not penalized: the address is the load balancer's, and a ban would cut every client behind it.
+        // A connection closed before its first byte is a TCP health check, not worth a warning each time.
+        const level = err instanceof ProxyHeaderError && err.silent ? 'debug' : 'warn';
+        options.logger[level](
+          { remoteAddress: peer, reason: (err as Error).message },
+          'bad PROXY protocol header; closing',
+        );
+        socket.destroy();
+      },
+    );
+  });
+  const admit = (socket: Socket, grace: NodeJS.Timeout) =>
     admission.admit(socket).then(
       (admitted) => {
         if (!admitted || socket.destroyed) return;
@@ -100,7 +128,6 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
         socket.destroy();
       },
     );
-  });
   await new Promise<void>((resolve, reject) => {
     net.once('error', reject);
     net.listen(options.port, options.listen, () => {
