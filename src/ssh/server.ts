@@ -79,7 +79,9 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
 
   const admission = new Admission(options.limits, options.defender, options.logger);
   const sessionsPerUser = new Map<string, number>();
-  const trustedProxies = options.proxyProtocolFrom?.length ? cidrBlockList(options.proxyProtocolFrom) : undefined;
+  const trustedProxies = options.proxyProtocolFrom?.length
+    ? cidrBlockList(options.proxyProtocolFrom)
+    : undefined;
   const net: NetServer = createServer({ noDelay: true }, (socket) => {
     // Without TCP_NODELAY small SFTP replies wait 40 ms for Nagle and uploads run several times slower.
     socket.setNoDelay(true);

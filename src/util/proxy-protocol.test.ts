@@ -34,7 +34,13 @@ test('v1 TCP4, TCP6 and UNKNOWN lines give the client address and the header len
   const tcp6 = parseProxyHeader(Buffer.from('PROXY TCP6 2001:db8::1 ::1 65535 0\r\n'));
   assert.equal(tcp6.status === 'ok' && tcp6.source?.address, '2001:db8::1');
   const unknown = parseProxyHeader(Buffer.from('PROXY UNKNOWN ffff:f...f:ffff 12345\r\nrest'));
-  assert.deepEqual(unknown, { status: 'ok', length: 37, version: 1, source: undefined, destination: undefined });
+  assert.deepEqual(unknown, {
+    status: 'ok',
+    length: 37,
+    version: 1,
+    source: undefined,
+    destination: undefined,
+  });
   assert.equal(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n')).status, 'ok');
 });
 
@@ -78,10 +84,18 @@ test('v2 PROXY over INET and INET6, LOCAL, UNSPEC and TLVs', () => {
   assert.equal(parsed6.status === 'ok' && parsed6.destination?.address, '::ffff:c000:207');
   // LOCAL (a health check) and UNSPEC carry no client: the connection's own address stands.
   const local = parseProxyHeader(v2(0, 0x11, inet4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)));
-  assert.deepEqual(local, { status: 'ok', length: 28, version: 2, source: undefined, destination: undefined });
+  assert.deepEqual(local, {
+    status: 'ok',
+    length: 28,
+    version: 2,
+    source: undefined,
+    destination: undefined,
+  });
   assert.equal(parseProxyHeader(v2(1, 0x00, Buffer.alloc(0))).status, 'ok');
   // TLVs after the addresses are skipped by the length.
-  const tlv = parseProxyHeader(v2(1, 0x11, inet4([192, 0, 2, 9], [10, 0, 0, 1], 1, 2, Buffer.from([1, 0, 2, 104, 50]))));
+  const tlv = parseProxyHeader(
+    v2(1, 0x11, inet4([192, 0, 2, 9], [10, 0, 0, 1], 1, 2, Buffer.from([1, 0, 2, 104, 50]))),
+  );
   assert.equal(tlv.status === 'ok' && tlv.length, 33);
 });
 
@@ -99,7 +113,9 @@ test('v2 headers that break the spec are refused', () => {
 
 test('every proper prefix of a valid header is incomplete, never ok or invalid', () => {
   const headers = [
-    Buffer.from('PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n'),
+    Buffer.from(
+      'PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n',
+    ),
     v2(1, 0x11, inet4([192, 0, 2, 7], [10, 0, 0, 1], 1, 2, Buffer.alloc(300))),
   ];
   assert.equal(headers[0]!.length, V1_MAX_LENGTH);

@@ -70,7 +70,8 @@ function parseV1(data: Buffer): ProxyParse {
     // The spec: the rest of the line is to be ignored, the connection's own addresses used.
     return { status: 'ok', length, version: 1, source: undefined, destination: undefined };
   }
-  if (fields[0] !== 'TCP4' && fields[0] !== 'TCP6') return invalid('v1 header: protocol is not TCP4, TCP6 or UNKNOWN');
+  if (fields[0] !== 'TCP4' && fields[0] !== 'TCP6')
+    return invalid('v1 header: protocol is not TCP4, TCP6 or UNKNOWN');
   if (fields.length !== 5) return invalid('v1 header: expected 4 fields after the protocol');
   const family = fields[0] === 'TCP4' ? 4 : 6;
   const [, src = '', dst = '', sport = '', dport = ''] = fields;
