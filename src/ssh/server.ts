@@ -19,6 +19,11 @@ export interface RunningSshServer {
   readonly address: string;
   /** Presents `keys` to connections made from now on; open sessions keep the keys they negotiated with. */
   setHostKeys(keys: readonly HostKeyMaterial[]): void;
+  /**
+   * Stops accepting (new connections are refused) and waits for the open ones to end by themselves, at most
+   * `timeoutMs` or until `signal` aborts. True when every connection ended; close() then cuts what is left.
+   */
+  drain(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** Stops accepting, ends every session, resolves when all sockets are closed. */
   close(): Promise<void>;
 }
@@ -138,6 +143,12 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     });
   });
   net.on('error', (err) => options.logger.error({ err }, 'listener error'));
+  // net.close() stops accepting at once; its callback runs when the last open connection has closed.
+  let listenerClosed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    listenerClosed ??= new Promise<void>((resolve) => net.close(() => resolve()));
+    return listenerClosed;
+  };
   const bound = net.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
 
@@ -151,9 +162,31 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
         'host keys reloaded',
       );
     },
+    drain: async (timeoutMs, signal) => {
+      const drained = stopAccepting().then(() => true);
+      if (sockets.size === 0) return drained;
+      options.logger.info(
+        { connections: sockets.size, timeoutMs },
+        'draining: waiting for open connections to end',
+      );
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort = () => {};
+      const cut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+        onAbort = () => resolve(false);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const ended = await Promise.race([drained, cut]);
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (ended) options.logger.info('drained: every connection ended');
+      else
+        options.logger.warn({ connections: sockets.size }, 'drain cut short; closing the connections left');
+      return ended;
+    },
     close: async () => {
       admission.close();
-      const closed = new Promise<void>((resolve) => net.close(() => resolve()));
+      const closed = stopAccepting();
       for (const client of clients) client.end();
       // Give clients a moment to receive the disconnect, then cut what is left.
       const deadline = setTimeout(() => {
