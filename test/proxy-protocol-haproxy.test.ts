@@ -54,7 +54,10 @@ for (const send of ['send-proxy-v2', 'send-proxy'] as const) {
         },
       });
       await server.addUser('pat', { password: PASSWORD, perms: ['/=*'] });
-      haproxy = await startHaproxy([`127.0.0.1:${server.port}`], send);
+      haproxy = await startHaproxy(
+        [{ sftp: `127.0.0.1:${server.port}`, httpPort: server.running.httpPort! }],
+        send,
+      );
     });
     after(async () => {
       await haproxy?.stop();

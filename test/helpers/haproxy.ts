@@ -22,10 +22,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** A Ferry node behind the proxy: its SFTP address and the port of its HTTP API (/readyz), on the same host. */
+export interface Backend {
+  readonly sftp: string;
+  readonly httpPort: number;
+}
+
 /** The configuration docs/CLUSTER.md shows, with the ports of this test (`send` is send-proxy or send-proxy-v2). */
 export function haproxyConfig(
   port: number,
-  backends: readonly string[],
+  backends: readonly Backend[],
   send: 'send-proxy' | 'send-proxy-v2',
 ): string {
   return [
@@ -41,14 +47,18 @@ export function haproxyConfig(
     '    default_backend ferry',
     'backend ferry',
     '    balance leastconn',
-    ...backends.map((b, i) => `    server node${i + 1} ${b} ${send} check`),
+    // A node that drains (SIGTERM) or degrades answers 503 here and gets no new clients.
+    '    option httpchk GET /readyz',
+    '    http-check expect status 200',
+    '    default-server inter 2s fall 2 rise 2',
+    ...backends.map((b, i) => `    server node${i + 1} ${b.sftp} ${send} check port ${b.httpPort}`),
     '',
   ].join('\n');
 }
 
 /** Starts HAProxy in the foreground and resolves once its frontend accepts connections. */
 export async function startHaproxy(
-  backends: readonly string[],
+  backends: readonly Backend[],
   send: 'send-proxy' | 'send-proxy-v2',
 ): Promise<RunningHaproxy> {
   if (!HAPROXY) throw new Error('haproxy is not installed');
