@@ -6,6 +6,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setLogFileSink } from '../src/logger.js';
+import { V2_SIGNATURE } from '../src/util/proxy-protocol.js';
 import { runFerry } from './helpers/cli.js';
 import { HAPROXY, type RunningHaproxy, startHaproxy } from './helpers/haproxy.js';
 import { sftpBatch } from './helpers/openssh.js';
@@ -118,14 +120,65 @@ for (const send of ['send-proxy-v2', 'send-proxy'] as const) {
   });
 }
 
-describe('PROXY headers from an untrusted source', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ config: { proxyProtocolFrom: '127.0.0.1/32', allowList: '' } });
+/** Connects from `from`, writes `bytes`, and resolves with what the server sent before it closed. */
+function exchange(port: number, from: string, bytes: Buffer | string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+    let got = '';
+    socket.on('error', () => {});
+    socket.once('connect', () => socket.end(bytes));
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+    });
+    socket.once('close', () => resolve(got));
   });
-  after(() => server?.close());
+}
 
-  test('are not read: the connection is plain SSH and the forged address never reaches the audit', async () => {
+describe('PROXY headers sent straight to Ferry', () => {
+  let server: TestServer;
+  const logLines: { msg?: string; reason?: string; remoteAddress?: string }[] = [];
+  before(async () => {
+    setLogFileSink({ write: (line) => logLines.push(JSON.parse(line) as (typeof logLines)[number]) });
+    server = await startTestServer({
+      config: { proxyProtocolFrom: '127.0.0.1/32', allowList: '', logLevel: 'warn', defenderThreshold: 2 },
+    });
+  });
+  after(async () => {
+    await server?.close();
+    setLogFileSink(undefined);
+  });
+
+  test('a bad header from the trusted source closes the connection unanswered, logged once, nobody penalised', async () => {
+    const oversized = Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0xff, 0xff]), Buffer.alloc(100)]);
+    const bad: (Buffer | string)[] = [
+      'SSH-2.0-OpenSSH_9.6\r\n',
+      'PROXY TCP4 192.0.2.7 198.51.100.1 99999 22\r\n',
+      `PROXY TCP4 ${'9'.repeat(200)}\r\n`,
+      oversized,
+    ];
+    for (const bytes of bad) assert.equal(await exchange(server.port, '127.0.0.1', bytes), '');
+    const warnings = () => logLines.filter((l) => l.msg === 'bad PROXY protocol header; closing');
+    for (let i = 0; i < 100 && warnings().length < bad.length; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(warnings().length, bad.length, JSON.stringify(warnings()));
+    assert.ok(warnings().every((l) => l.remoteAddress === '127.0.0.1' && l.reason));
+    // Four failures from the balancer's address, threshold 2: still not banned, a good header still gets in.
+    const list = await runFerry(['defender', 'list', '--json', '--data-dir', server.dataDir]);
+    assert.deepEqual(JSON.parse(list.stdout), []);
+    const served = await new Promise<string>((resolve) => {
+      const socket = connect({ port: server.port, host: '127.0.0.1' });
+      socket.on('error', () => {});
+      socket.once('connect', () => socket.write('PROXY TCP4 192.0.2.7 127.0.0.1 5555 22\r\n'));
+      socket.once('data', (d: Buffer) => {
+        socket.destroy();
+        resolve(d.toString('latin1'));
+      });
+      socket.once('close', () => resolve(''));
+    });
+    assert.match(served, /^SSH-2\.0-Ferry/);
+  });
+
+  test('from an untrusted source are not read: the connection is plain SSH and the forged address never reaches the audit', async () => {
     const forged = await new Promise<string>((resolve) => {
       const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: '127.0.0.5' });
       let got = '';
