@@ -32,6 +32,19 @@ export class HealthState {
     this.#log = log;
   }
 
+  /** Set once the process stops taking connections before it shuts down (SIGTERM): it is then not ready. */
+  #draining: string | undefined;
+
+  /** The process is draining: /readyz answers 503 so a load balancer sends new clients elsewhere. */
+  startDraining(reason: string): void {
+    this.#draining ??= reason;
+  }
+
+  /** Why the process is draining; undefined while it takes connections. */
+  get draining(): string | undefined {
+    return this.#draining;
+  }
+
   /** Records a failure of `component`; listeners hear of a change from healthy (or of a new reason). */
   degrade(component: HealthComponent, reason: string): void {
     const current = this.#components.get(component);

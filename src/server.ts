@@ -212,8 +212,12 @@ export interface RunningFerry {
   readonly signal: AbortSignal;
   /** Re-reads host keys from the store; true when what the server presents changed. */
   reloadHostKeys(): Promise<boolean>;
-  /** Emits `stopping`, then stops every service in reverse order and disposes of the context. Runs once. */
-  stop(reason?: string): Promise<void>;
+  /**
+   * Emits `stopping`, then stops every service in reverse order and disposes of the context. Runs once; with
+   * `drain` the SFTP listener first stops accepting and open connections get up to `drainTimeout` seconds to
+   * end (/readyz answers 503 meanwhile). A later call without `drain` cuts a drain in progress short.
+   */
+  stop(reason?: string, how?: { readonly drain?: boolean }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -315,6 +319,7 @@ export async function startFerry(
       port: config.sftpPort,
       algorithms: config.algorithms,
       hostKeys,
+      proxyProtocolFrom: config.proxyProtocolFrom,
       loginGraceTime: config.loginGraceTime,
       maxAuthTries: config.maxAuthTries,
       homesDir: ctx.paths.homes,
@@ -430,11 +435,19 @@ export async function startFerry(
     }
 
     let stopped: Promise<void> | undefined;
-    const stop = (reason = 'stop requested'): Promise<void> => {
+    const cutDrain = new AbortController();
+    const stop = (reason = 'stop requested', how: { readonly drain?: boolean } = {}): Promise<void> => {
+      if (stopped && !how.drain) cutDrain.abort();
       stopped ??= (async () => {
         shutdown.abort(reason);
         log.info({ reason }, 'server stopping');
         await ctx.events.emit(systemEvent({ phase: 'stopping', reason }));
+        // Behind a load balancer: not ready first (health checks move new clients away), then no new
+        // connections, while transfers in flight finish; what is still open at the deadline is cut below.
+        if (how.drain && config.drainTimeout > 0) {
+          ctx.health.startDraining(reason);
+          await ssh.drain(config.drainTimeout * 1000, cutDrain.signal);
+        }
         await services.stop();
       })();
       return stopped;

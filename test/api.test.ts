@@ -37,7 +37,7 @@ describe('REST API', () => {
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body, {
       status: 'ready',
-      checks: { store: true, listeners: true, disk: true, audit: true },
+      checks: { store: true, listeners: true, disk: true, audit: true, accepting: true },
     });
   });
 

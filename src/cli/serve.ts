@@ -74,10 +74,16 @@ export function describeListenError(err: unknown, config: FerryConfig): string {
 function runUntilSignalled(running: RunningFerry): void {
   const shutdown = new AbortController();
   const stop = (signal: string) => {
-    if (shutdown.signal.aborted) return;
+    // SIGINT ends a drain in progress (the operator does not want to wait). A repeated SIGTERM does not: under
+    // systemd a worker gets one from the service manager and one from its primary.
+    if (shutdown.signal.aborted) {
+      if (signal === 'SIGINT') void running.stop(signal);
+      return;
+    }
     shutdown.abort();
     loggers.serve.info({ signal }, 'shutting down');
-    running.stop(signal).then(
+    // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first.
+    running.stop(signal, { drain: signal === 'SIGTERM' }).then(
       () => {
         loggers.serve.info('stopped');
         process.exit(0);
@@ -243,10 +249,14 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
   };
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    // Workers drain on SIGTERM and stop at once on SIGINT, which also ends a drain in progress.
+    if (stopping) {
+      if (signal === 'SIGINT') forward('SIGINT');
+      return;
+    }
     stopping = true;
     loggers.serve.info({ signal }, 'stopping workers');
-    forward('SIGTERM');
+    forward(signal);
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
   };
   process.on('SIGHUP', () => forward('SIGHUP'));

@@ -248,3 +248,20 @@ test('storage encryption is on from FERRY_STORAGE_ENCRYPTION, the serve flag or 
       err instanceof ConfigError && /storage\.encryption.*FERRY_STORAGE_ENCRYPTION/.test(err.message),
   );
 });
+
+test('proxyProtocolFrom takes CIDRs from the flag or the environment and refuses anything else; drainTimeout 30 s', () => {
+  const defaults = loadConfig({ env: {} });
+  assert.deepEqual(defaults.proxyProtocolFrom, []);
+  assert.equal(defaults.drainTimeout, 30);
+  const env = loadConfig({ env: { FERRY_PROXY_PROTOCOL_FROM: '10.0.0.5/32, 2001:db8::/64' } });
+  assert.deepEqual(env.proxyProtocolFrom, ['10.0.0.5/32', '2001:db8::/64']);
+  assert.equal(loadConfig({ env: {}, flags: { drainTimeout: '0' } }).drainTimeout, 0);
+  assert.throws(
+    () => loadConfig({ env: {}, flags: { proxyProtocolFrom: '10.0.0.5/33' } }),
+    (err) => err instanceof ConfigError && /proxyProtocolFrom: must be CIDRs/.test(err.message),
+  );
+  assert.throws(
+    () => loadConfig({ env: { FERRY_DRAIN_TIMEOUT: '-1' } }),
+    (err) => err instanceof ConfigError && /drainTimeout/.test(err.message),
+  );
+});

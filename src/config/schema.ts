@@ -210,6 +210,8 @@ export const configSchema = z
     defenderMaxBanTime: seconds(31_536_000).default(86_400),
     allowList: cidrList.default([]),
     denyList: cidrList.default([]),
+    proxyProtocolFrom: cidrList.default([]),
+    drainTimeout: seconds(86_400).default(30),
     lockoutThreshold: count(0, 1000).default(0),
     lockoutWindow: positiveSeconds.default(900),
     lockoutDuration: positiveSeconds.default(900),
@@ -319,6 +321,8 @@ export const SERVE_FLAGS: readonly {
   { setting: 'uploadMode', flag: '--upload-mode', arg: '<mode>' },
   { setting: 'logLevel', flag: '--log-level', arg: '<level>' },
   { setting: 'logFile', flag: '--log-file', arg: '<file>' },
+  { setting: 'proxyProtocolFrom', flag: '--proxy-protocol-from', arg: '<cidrs>' },
+  { setting: 'drainTimeout', flag: '--drain-timeout', arg: '<seconds>' },
   { setting: 'maxConnections', flag: '--max-connections', arg: '<n>' },
   { setting: 'maxChannelsPerConnection', flag: '--max-channels-per-connection', arg: '<n>' },
   { setting: 'maxFileSize', flag: '--max-file-size', arg: '<bytes>' },
@@ -387,6 +391,10 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   defenderMaxBanTime: 'longest ban, in seconds',
   allowList: 'CIDRs never banned or limited per address (comma-separated)',
   denyList: 'CIDRs always refused (comma-separated)',
+  drainTimeout:
+    'seconds open connections get to finish after SIGTERM (the listener closes, /readyz answers 503) before they are cut (0: stop at once)',
+  proxyProtocolFrom:
+    'CIDRs of load balancers whose SFTP connections must begin with a PROXY protocol v1/v2 header naming the client (comma-separated; others connect as plain SSH)',
   lockoutThreshold: 'failed logins within lockoutWindow that lock an account (0: off, the default)',
   lockoutWindow: 'seconds over which failed logins of an account are counted',
   lockoutDuration: 'seconds an account stays locked (ferry users unlock NAME ends it early)',

@@ -18,6 +18,11 @@ export interface SshServerOptions {
   readonly algorithms: AlgorithmProfile;
   /** Pending and active host keys, oldest first: all are announced; presentedHostKeys picks the ones that sign. */
   readonly hostKeys: readonly HostKeyMaterial[];
+  /**
+   * CIDRs of load balancers whose connections begin with a PROXY protocol header (v1 or v2) naming the real
+   * client; empty: none (every connection is plain SSH).
+   */
+  readonly proxyProtocolFrom?: readonly string[];
   /** Seconds a connection may take from TCP accept to successful authentication. */
   readonly loginGraceTime: number;
   readonly maxAuthTries: number;

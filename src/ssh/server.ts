@@ -2,8 +2,10 @@
 // keys and algorithm policy. Each connection is then wired by connection.ts, its channels by channels.ts.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
+import { cidrBlockList, matchesCidrs } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
+import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
 import { Admission } from './admission.js';
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from './algorithms.js';
 import { type ConnectionState, handleConnection } from './connection.js';
@@ -22,11 +24,18 @@ export interface RunningSshServer {
    * the socket is cut if it does not go within 2 s. False when this process holds no such connection.
    */
   disconnect(sessionId: string): boolean;
+  /**
+   * Stops accepting (new connections are refused) and waits for the open ones to end by themselves, at most
+   * `timeoutMs` or until `signal` aborts. True when every connection ended; close() then cuts what is left.
+   */
+  drain(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** Stops accepting, ends every session, resolves when all sockets are closed. */
   close(): Promise<void>;
 }
 
 const SERVER_IDENT = 'Ferry_0.1';
+/** A load balancer sends its PROXY header as it connects; one that has not after this is broken or not one. */
+const PROXY_HEADER_TIMEOUT_MS = 5000;
 
 /** Host keys this profile presents: no ECDSA host key under 'modern'. */
 function presentable(keys: readonly HostKeyMaterial[], profile: AlgorithmProfile): HostKeyMaterial[] {
@@ -85,6 +94,9 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
 
   const admission = new Admission(options.limits, options.defender, options.logger);
   const sessionsPerUser = new Map<string, number>();
+  const trustedProxies = options.proxyProtocolFrom?.length
+    ? cidrBlockList(options.proxyProtocolFrom)
+    : undefined;
   const net: NetServer = createServer({ noDelay: true }, (socket) => {
     // Without TCP_NODELAY small SFTP replies wait 40 ms for Nagle and uploads run several times slower.
     socket.setNoDelay(true);
@@ -99,6 +111,29 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     }, options.loginGraceTime * 1000);
     grace.unref();
     socket.once('close', () => clearTimeout(grace));
+    // From a trusted load balancer the PROXY header comes first, and names the client admission then judges.
+    // From anyone else there is no header to read: a PROXY line is then just a bad SSH banner.
+    const peer = socket.remoteAddress ?? '';
+    const proxied = trustedProxies && matchesCidrs(trustedProxies, peer);
+    const header = proxied ? readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS) : Promise.resolve(undefined);
+    header.then(
+      (source) => {
+        if (source) presentPeer(socket, source);
+        return admit(socket, grace);
+      },
+      (err: unknown) => {
+        // Not penalized: the address is the load balancer's, and a ban would cut every client behind it.
+        // A connection closed before its first byte is a TCP health check, not worth a warning each time.
+        const level = err instanceof ProxyHeaderError && err.silent ? 'debug' : 'warn';
+        options.logger[level](
+          { remoteAddress: peer, reason: (err as Error).message },
+          'bad PROXY protocol header; closing',
+        );
+        socket.destroy();
+      },
+    );
+  });
+  const admit = (socket: Socket, grace: NodeJS.Timeout) =>
     admission.admit(socket).then(
       (admitted) => {
         if (!admitted || socket.destroyed) return;
@@ -110,7 +145,6 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
         socket.destroy();
       },
     );
-  });
   await new Promise<void>((resolve, reject) => {
     net.once('error', reject);
     net.listen(options.port, options.listen, () => {
@@ -119,6 +153,12 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     });
   });
   net.on('error', (err) => options.logger.error({ err }, 'listener error'));
+  // net.close() stops accepting at once; its callback runs when the last open connection has closed.
+  let listenerClosed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    listenerClosed ??= new Promise<void>((resolve) => net.close(() => resolve()));
+    return listenerClosed;
+  };
   const bound = net.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
 
@@ -145,9 +185,31 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
       held.socket.once('close', () => clearTimeout(cut));
       return true;
     },
+    drain: async (timeoutMs, signal) => {
+      const drained = stopAccepting().then(() => true);
+      if (sockets.size === 0) return drained;
+      options.logger.info(
+        { connections: sockets.size, timeoutMs },
+        'draining: waiting for open connections to end',
+      );
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort = () => {};
+      const cut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+        onAbort = () => resolve(false);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const ended = await Promise.race([drained, cut]);
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (ended) options.logger.info('drained: every connection ended');
+      else
+        options.logger.warn({ connections: sockets.size }, 'drain cut short; closing the connections left');
+      return ended;
+    },
     close: async () => {
       admission.close();
-      const closed = new Promise<void>((resolve) => net.close(() => resolve()));
+      const closed = stopAccepting();
       for (const client of clients) client.end();
       // Give clients a moment to receive the disconnect, then cut what is left.
       const deadline = setTimeout(() => {

@@ -12,12 +12,17 @@ const readySchema = z
       listeners: z.boolean(),
       disk: z.boolean(),
       audit: z.boolean(),
+      /** False while the process drains before it stops (SIGTERM): open transfers finish, new clients go elsewhere. */
+      accepting: z.boolean(),
     }),
     reason: z.string().optional(),
   })
   .meta({
     id: 'Readiness',
-    example: { status: 'ready', checks: { store: true, listeners: true, disk: true, audit: true } },
+    example: {
+      status: 'ready',
+      checks: { store: true, listeners: true, disk: true, audit: true, accepting: true },
+    },
   });
 
 export const probeRoutes =
@@ -46,7 +51,8 @@ export const probeRoutes =
         schema: {
           tags: ['probes'],
           security: [],
-          summary: 'Ready for traffic: store reachable, SFTP listening, disk not full, audit writable',
+          summary:
+            'Ready for traffic: store reachable, SFTP listening, disk not full, audit writable, not draining',
           response: { 200: readySchema, 503: readySchema },
         },
       },
@@ -60,6 +66,7 @@ export const probeRoutes =
           listeners: deps.listeners().some((l) => l.name === 'sftp'),
           disk: disk !== null && disk.freePercent >= minimum,
           audit: deps.health.isHealthy('audit'),
+          accepting: deps.health.draining === undefined,
         };
         const failed = Object.entries(checks)
           .filter(([, ok]) => !ok)
