@@ -9,8 +9,8 @@ export interface SessionIdentity {
   readonly homeDir: string;
   readonly permissions: PermissionMap;
   readonly remoteAddress: string;
-  /** 'rule': a rule's file action or retention sweep (session id `rule:<chain>:<delivery>`, automation/rule-session.ts). */
-  readonly protocol: 'sftp' | 'scp' | 'rule';
+  /** 'ssh': a hash command over exec (ssh/hash-command.ts). 'rule': a rule's file action or retention sweep (session id `rule:<chain>:<delivery>`, automation/rule-session.ts). */
+  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'rule';
   /** The user's number in the store; files the server owns are shown with uid/gid VIRTUAL_ID_BASE + this. */
   readonly virtualId?: number;
 }
