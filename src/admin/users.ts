@@ -53,6 +53,9 @@ export const userSetSchema = z.object({
   allowedSources: z.array(z.string()).optional(),
   /** OpenPGP folder policies (`/in=encrypt:KEY;sign:KEY`, `/drop=decrypt;verify:KEY`, `/in=none`), merged by folder. */
   pgp: z.array(z.string()).default([]),
+  /** Disk quota in bytes and in files; 0 removes the limit. */
+  quotaBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  quotaFiles: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type UserSetInput = z.input<typeof userSetSchema>;
 
@@ -131,6 +134,8 @@ export class UserAdmin {
       homeDir: o.home,
       allowedSources: o.allowedSources,
       pgpPolicies,
+      quotaBytes: o.quotaBytes,
+      quotaFiles: o.quotaFiles,
     });
     if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
     await this.#record.record(actor, 'users.set', o.name, {
@@ -143,6 +148,12 @@ export class UserAdmin {
         ? { allowedSources: { from: user.allowedSources, to: updated.allowedSources } }
         : {}),
       ...(pgpPolicies ? { pgp: { from: user.pgpPolicies, to: updated.pgpPolicies } } : {}),
+      ...(o.quotaBytes !== undefined
+        ? { quotaBytes: { from: user.quota?.limitBytes, to: o.quotaBytes } }
+        : {}),
+      ...(o.quotaFiles !== undefined
+        ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
+        : {}),
     });
     return publicView(updated, this.homeOf(updated));
   }

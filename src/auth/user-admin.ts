@@ -174,6 +174,7 @@ export function publicView(user: UserRecord, homeDir: string) {
     permissions: user.permissions,
     allowedSources: user.allowedSources,
     pgpPolicies: user.pgpPolicies,
+    quota: user.quota ?? { limitBytes: 0, limitFiles: 0, usedBytes: 0, usedFiles: 0 },
     publicKeys: user.publicKeys.map((k) => ({
       type: k.algorithm,
       fingerprint: k.fingerprint,

@@ -14,6 +14,7 @@ import {
   withReadOnlyContext,
 } from './common.js';
 import { commandDescription } from './descriptions.js';
+import { parseSize } from './rules-options.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -48,9 +49,25 @@ function printUser(view: UserView): void {
     ...Object.entries(view.permissions).map(([dir, perms]) => `  ${dir} ${perms.join(',')}`),
     `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
     ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
+    `quota:       ${quotaText(view.quota)}`,
     `created:     ${view.created}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `1.5 MiB of 10 GiB, 12 of 50000 files`; usage is counted only while a limit is set. */
+function quotaText(q: UserView['quota']): string {
+  if (q.limitBytes === 0 && q.limitFiles === 0) return 'none';
+  const bytes = `${q.usedBytes} of ${q.limitBytes === 0 ? 'unlimited' : q.limitBytes} bytes`;
+  const files = `${q.usedFiles} of ${q.limitFiles === 0 ? 'unlimited' : q.limitFiles} files`;
+  return `${bytes}, ${files} used`;
+}
+
+/** `--quota-files`: a whole number (0 for no limit). */
+function fileCount(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new CliError(`${flag} must be a whole number, got '${value}'`, 2);
+  return Number(value);
 }
 
 export function registerUsersCommand(program: Command): void {
@@ -118,7 +135,7 @@ export function registerUsersCommand(program: Command): void {
 
   users
     .command('set')
-    .description('change a user: permissions, required methods, home')
+    .description('change a user: permissions, required methods, home, disk quota')
     .argument('<name>', 'user name')
     .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
@@ -131,11 +148,15 @@ export function registerUsersCommand(program: Command): void {
       collect,
       [],
     )
+    .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
+    .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
       async (
         name: string,
         o: {
+          quotaBytes?: string;
+          quotaFiles?: string;
           perm: string[];
           resetPerms?: boolean;
           require?: string;
@@ -146,9 +167,13 @@ export function registerUsersCommand(program: Command): void {
         cmd: Command,
       ) => {
         checkHome(o.home);
+        const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
+        const quotaFiles = fileCount('--quota-files', o.quotaFiles);
         await withContext(opts(cmd), async (ctx) => {
-          const updated = await ctx.admin.users.set(cliActor(), {
+          let updated = await ctx.admin.users.set(cliActor(), {
             name,
+            quotaBytes,
+            quotaFiles,
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,
             pgp: o.pgp,
@@ -160,6 +185,11 @@ export function registerUsersCommand(program: Command): void {
               ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
               : {}),
           });
+          // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
+          if (quotaBytes !== undefined || quotaFiles !== undefined) {
+            await ctx.scanQuotaUsage(name);
+            updated = await ctx.admin.users.show(name);
+          }
           printUser(updated);
         });
       },

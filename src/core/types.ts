@@ -13,6 +13,8 @@ export interface SessionIdentity {
   readonly protocol: 'sftp' | 'scp' | 'ssh' | 'rule';
   /** The user's number in the store; files the server owns are shown with uid/gid VIRTUAL_ID_BASE + this. */
   readonly virtualId?: number;
+  /** Disk quota limits as the session started (0: none); absent or both 0: usage is not counted. */
+  readonly quota?: { readonly bytes: number; readonly files: number };
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

@@ -38,6 +38,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
           virtualId: authed.id,
           homeDir: homeDirOf(authed, options.homesDir),
           permissions: authed.permissions,
+          quota: authed.quota && { bytes: authed.quota.limitBytes, files: authed.quota.limitFiles },
           remoteAddress,
           protocol,
         },

@@ -354,6 +354,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Disk quotas (0: none) and the usage counted against them: regular files and their bytes in the home,
+  // kept incrementally while a limited user writes, rebuilt from the disk by `ferry quota scan` and at start.
+  '0012_quotas': {
+    async up(db: Kysely<unknown>) {
+      for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
+        await db.schema
+          .alterTable('users')
+          .addColumn(column, 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -72,7 +72,10 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     await writable.close();
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
-    raw.exec("DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters')");
+    raw.exec("DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_quotas')");
+    for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
+      raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
+    }
     raw.exec('DROP TABLE rule_counters');
     raw.exec('DROP TABLE api_sessions');
     raw.exec('DROP TABLE api_keys');
@@ -82,6 +85,12 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     assert.equal((await upgraded.users.findByName('olga'))?.name, 'olga');
     assert.deepEqual(await upgraded.apiKeys.list(), [], 'the newer migrations ran');
     assert.equal(await upgraded.ruleCounters.keys(1), 0);
+    assert.deepEqual((await upgraded.users.findByName('olga'))?.quota, {
+      limitBytes: 0,
+      limitFiles: 0,
+      usedBytes: 0,
+      usedFiles: 0,
+    });
     await upgraded.close();
     const before = (await stat(file)).mtimeMs;
     const reader = await openSqliteStore(file, { readonly: true });
