@@ -102,3 +102,33 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('quota usage changes atomically: a change past a limit is refused whole, and two processes share the count', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
+  try {
+    const file = join(dir, 'ferry.db');
+    const one = await openSqliteStore(file);
+    const two = await openSqliteStore(file);
+    await one.users.create({ name: 'quinn' });
+    await one.users.update('quinn', { quotaBytes: 1000, quotaFiles: 2 });
+    assert.equal(await one.users.changeUsage('quinn', 600, 1), true);
+    // The other connection sees the 600 already taken: 500 more would pass 1000.
+    assert.equal(await two.users.changeUsage('quinn', 500, 0), false);
+    assert.equal(await two.users.changeUsage('quinn', 400, 1), true);
+    assert.equal(await one.users.changeUsage('quinn', 0, 1), false, 'a third file');
+    assert.equal(await one.users.changeUsage('quinn', -5000, -5), true, 'floored at zero');
+    assert.deepEqual((await two.users.findByName('quinn'))?.quota, {
+      limitBytes: 1000,
+      limitFiles: 2,
+      usedBytes: 0,
+      usedFiles: 0,
+    });
+    await one.users.setUsage('quinn', 42, 1);
+    assert.equal((await two.users.findByName('quinn'))?.quota?.usedBytes, 42);
+    assert.equal(await one.users.changeUsage('nobody', 1, 0), false);
+    await one.close();
+    await two.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
