@@ -56,6 +56,19 @@ export const userSetSchema = z.object({
   /** Disk quota in bytes and in files; 0 removes the limit. */
   quotaBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   quotaFiles: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** The last day (UTC) the user may log in; null: never expires. */
+  expires: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' })
+    .refine(
+      (d) =>
+        !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+      {
+        message: 'must be a real calendar date',
+      },
+    )
+    .nullable()
+    .optional(),
 });
 export type UserSetInput = z.input<typeof userSetSchema>;
 
@@ -136,6 +149,7 @@ export class UserAdmin {
       pgpPolicies,
       quotaBytes: o.quotaBytes,
       quotaFiles: o.quotaFiles,
+      expiresOn: o.expires,
     });
     if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
     await this.#record.record(actor, 'users.set', o.name, {
@@ -151,6 +165,7 @@ export class UserAdmin {
       ...(o.quotaBytes !== undefined
         ? { quotaBytes: { from: user.quota?.limitBytes, to: o.quotaBytes } }
         : {}),
+      ...(o.expires !== undefined ? { expires: { from: user.expiresOn ?? null, to: o.expires } } : {}),
       ...(o.quotaFiles !== undefined
         ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
         : {}),

@@ -175,6 +175,7 @@ export function publicView(user: UserRecord, homeDir: string) {
     allowedSources: user.allowedSources,
     pgpPolicies: user.pgpPolicies,
     quota: user.quota ?? { limitBytes: 0, limitFiles: 0, usedBytes: 0, usedFiles: 0 },
+    expires: user.expiresOn ?? null,
     publicKeys: user.publicKeys.map((k) => ({
       type: k.algorithm,
       fingerprint: k.fingerprint,

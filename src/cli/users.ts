@@ -50,6 +50,7 @@ function printUser(view: UserView): void {
     `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
     ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
     `quota:       ${quotaText(view.quota)}`,
+    `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
     `created:     ${view.created}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -150,12 +151,14 @@ export function registerUsersCommand(program: Command): void {
     )
     .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
     .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
+    .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
       async (
         name: string,
         o: {
           quotaBytes?: string;
+          expires?: string;
           quotaFiles?: string;
           perm: string[];
           resetPerms?: boolean;
@@ -174,6 +177,7 @@ export function registerUsersCommand(program: Command): void {
             name,
             quotaBytes,
             quotaFiles,
+            ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,
             pgp: o.pgp,

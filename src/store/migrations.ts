@@ -366,6 +366,12 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  // Account expiry: the last day (YYYY-MM-DD, UTC) the user may log in; null: never expires.
+  '0013_account_expiry': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('expires_on', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -23,6 +23,8 @@ export interface UsersTable {
   /** What counts against the quota (regular files in the home); only kept while a quota is set. */
   used_bytes: Generated<number>;
   used_files: Generated<number>;
+  /** YYYY-MM-DD: the last day (UTC) the user may log in; null: never. */
+  expires_on: Generated<string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -50,6 +50,7 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
       usedBytes: Number(row.used_bytes),
       usedFiles: Number(row.used_files),
     },
+    expiresOn: row.expires_on,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -125,6 +126,7 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.pgpPolicies !== undefined) values.pgp_policies = JSON.stringify(patch.pgpPolicies);
     if (patch.quotaBytes !== undefined) values.quota_bytes = patch.quotaBytes;
     if (patch.quotaFiles !== undefined) values.quota_files = patch.quotaFiles;
+    if (patch.expiresOn !== undefined) values.expires_on = patch.expiresOn;
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
     if (patch.requiredMethodsBeforeTotp !== undefined) {
       values.required_methods_before_totp =

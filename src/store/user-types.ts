@@ -37,6 +37,8 @@ export interface UserRecord {
   readonly pgpPolicies: PgpPolicies;
   /** Disk quota and usage; absent on records built outside the store (tests), meaning no quota. */
   readonly quota?: UserQuota;
+  /** The last day (YYYY-MM-DD, UTC) the user may log in; null or absent: never expires. */
+  readonly expiresOn?: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -65,6 +67,8 @@ export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   /** 0 removes the limit. */
   quotaBytes?: number;
   quotaFiles?: number;
+  /** YYYY-MM-DD; null: never expires. */
+  expiresOn?: string | null;
 };
 
 export interface NewPublicKey {
