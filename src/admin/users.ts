@@ -56,6 +56,9 @@ export const userSetSchema = z.object({
   /** Disk quota in bytes and in files; 0 removes the limit. */
   quotaBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   quotaFiles: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Bytes per second each session may upload / download; 0 removes the limit. */
+  uploadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  downloadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   /** The last day (UTC) the user may log in; null: never expires. */
   expires: z
     .string()
@@ -150,6 +153,8 @@ export class UserAdmin {
       quotaBytes: o.quotaBytes,
       quotaFiles: o.quotaFiles,
       expiresOn: o.expires,
+      uploadRate: o.uploadRate,
+      downloadRate: o.downloadRate,
     });
     if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
     await this.#record.record(actor, 'users.set', o.name, {
@@ -164,6 +169,10 @@ export class UserAdmin {
       ...(pgpPolicies ? { pgp: { from: user.pgpPolicies, to: updated.pgpPolicies } } : {}),
       ...(o.quotaBytes !== undefined
         ? { quotaBytes: { from: user.quota?.limitBytes, to: o.quotaBytes } }
+        : {}),
+      ...(o.uploadRate !== undefined ? { uploadRate: { from: user.uploadRate ?? 0, to: o.uploadRate } } : {}),
+      ...(o.downloadRate !== undefined
+        ? { downloadRate: { from: user.downloadRate ?? 0, to: o.downloadRate } }
         : {}),
       ...(o.expires !== undefined ? { expires: { from: user.expiresOn ?? null, to: o.expires } } : {}),
       ...(o.quotaFiles !== undefined

@@ -50,6 +50,7 @@ function printUser(view: UserView): void {
     `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
     ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
     `quota:       ${quotaText(view.quota)}`,
+    `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
     `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
     `created:     ${view.created}`,
   ];
@@ -62,6 +63,13 @@ function quotaText(q: UserView['quota']): string {
   const bytes = `${q.usedBytes} of ${q.limitBytes === 0 ? 'unlimited' : q.limitBytes} bytes`;
   const files = `${q.usedFiles} of ${q.limitFiles === 0 ? 'unlimited' : q.limitFiles} files`;
   return `${bytes}, ${files} used`;
+}
+
+/** `upload 5242880 B/s, download unlimited`, or 'unlimited'. */
+function rateText(upload: number, download: number): string {
+  if (upload === 0 && download === 0) return 'unlimited';
+  const one = (n: number) => (n === 0 ? 'unlimited' : `${n} B/s`);
+  return `upload ${one(upload)}, download ${one(download)} (per session)`;
 }
 
 /** `--quota-files`: a whole number (0 for no limit). */
@@ -151,6 +159,11 @@ export function registerUsersCommand(program: Command): void {
     )
     .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
     .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
+    .option('--upload-rate <bytes/s>', 'bytes per second each session may upload, e.g. 5MiB (0: no limit)')
+    .option(
+      '--download-rate <bytes/s>',
+      'bytes per second each session may download, e.g. 5MiB (0: no limit)',
+    )
     .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .action(
@@ -159,6 +172,8 @@ export function registerUsersCommand(program: Command): void {
         o: {
           quotaBytes?: string;
           expires?: string;
+          uploadRate?: string;
+          downloadRate?: string;
           quotaFiles?: string;
           perm: string[];
           resetPerms?: boolean;
@@ -177,6 +192,8 @@ export function registerUsersCommand(program: Command): void {
             name,
             quotaBytes,
             quotaFiles,
+            uploadRate: parseSize('--upload-rate', o.uploadRate),
+            downloadRate: parseSize('--download-rate', o.downloadRate),
             ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,

@@ -15,6 +15,8 @@ export interface SessionIdentity {
   readonly virtualId?: number;
   /** Disk quota limits as the session started (0: none); absent or both 0: usage is not counted. */
   readonly quota?: { readonly bytes: number; readonly files: number };
+  /** Bytes per second this session may upload / download (0 or absent: no limit). */
+  readonly rates?: { readonly upload: number; readonly download: number };
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

@@ -39,6 +39,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
           homeDir: homeDirOf(authed, options.homesDir),
           permissions: authed.permissions,
           quota: authed.quota && { bytes: authed.quota.limitBytes, files: authed.quota.limitFiles },
+          rates: { upload: authed.uploadRate ?? 0, download: authed.downloadRate ?? 0 },
           remoteAddress,
           protocol,
         },

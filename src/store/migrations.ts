@@ -372,6 +372,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('expires_on', 'text').execute();
     },
   },
+  // Bandwidth limits per user, in bytes per second; 0: none.
+  '0014_bandwidth': {
+    async up(db: Kysely<unknown>) {
+      for (const column of ['upload_rate', 'download_rate']) {
+        await db.schema
+          .alterTable('users')
+          .addColumn(column, 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -51,6 +51,8 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
       usedFiles: Number(row.used_files),
     },
     expiresOn: row.expires_on,
+    uploadRate: Number(row.upload_rate),
+    downloadRate: Number(row.download_rate),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -127,6 +129,8 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.quotaBytes !== undefined) values.quota_bytes = patch.quotaBytes;
     if (patch.quotaFiles !== undefined) values.quota_files = patch.quotaFiles;
     if (patch.expiresOn !== undefined) values.expires_on = patch.expiresOn;
+    if (patch.uploadRate !== undefined) values.upload_rate = patch.uploadRate;
+    if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
     if (patch.requiredMethodsBeforeTotp !== undefined) {
       values.required_methods_before_totp =

@@ -39,6 +39,9 @@ export interface UserRecord {
   readonly quota?: UserQuota;
   /** The last day (YYYY-MM-DD, UTC) the user may log in; null or absent: never expires. */
   readonly expiresOn?: string | null;
+  /** Bytes per second each session may upload / download (0 or absent: no limit). */
+  readonly uploadRate?: number;
+  readonly downloadRate?: number;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -69,6 +72,9 @@ export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   quotaFiles?: number;
   /** YYYY-MM-DD; null: never expires. */
   expiresOn?: string | null;
+  /** Bytes per second; 0 removes the limit. */
+  uploadRate?: number;
+  downloadRate?: number;
 };
 
 export interface NewPublicKey {

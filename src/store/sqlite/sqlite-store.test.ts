@@ -73,9 +73,11 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_quotas', '0013_account_expiry')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_quotas', '0013_account_expiry', '0014_bandwidth')",
     );
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
+    raw.exec('ALTER TABLE users DROP COLUMN upload_rate');
+    raw.exec('ALTER TABLE users DROP COLUMN download_rate');
     for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
       raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
     }
