@@ -1,6 +1,7 @@
 // Bandwidth limits with real OpenSSH sftp: 50 MiB at 5 MiB/s takes 10 s (±5%, the issue allows ±10%) each way,
 // measured by the server's own transfer record (open to close), and a user without limits is not slowed.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,13 @@ describe('bandwidth limits', () => {
     const [download] = transfers('slow', 'download');
     assert.equal(upload?.bytes, 50 * MiB);
     assert.equal(download?.bytes, 50 * MiB);
+    // Writes waiting their turn still reach the upload's running digest in order.
+    assert.equal(
+      upload?.sha256,
+      createHash('sha256')
+        .update(Buffer.alloc(50 * MiB, 5))
+        .digest('hex'),
+    );
     for (const record of [upload!, download!]) {
       const seconds = record.durationMs / 1000;
       t.diagnostic(`${record.direction}: 50 MiB in ${seconds} s`);

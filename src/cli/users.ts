@@ -144,7 +144,7 @@ export function registerUsersCommand(program: Command): void {
 
   users
     .command('set')
-    .description('change a user: permissions, required methods, home, disk quota')
+    .description('change a user: permissions, required methods, home, disk quota, bandwidth, expiry')
     .argument('<name>', 'user name')
     .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
