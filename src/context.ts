@@ -7,13 +7,16 @@ import { type AuditSigner, hostKeyAuditSigner } from './audit/signer.js';
 import { AuditWriter } from './audit/writer.js';
 import { Defender } from './auth/defender.js';
 import { TotpService } from './auth/totp.js';
+import { homeDirOf } from './auth/user-admin.js';
 import type { FerryConfig } from './config/schema.js';
 import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { PreOperationGate } from './core/pre-operation.js';
+import { QuotaFs, storeQuotaLedger } from './core/quota-fs.js';
+import { type DiskUsage, scanUsage } from './core/quota-scan.js';
 import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, NotFoundError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
 import { ClientKeyManager } from './key-manager/client-keys.js';
@@ -168,6 +171,7 @@ export class AppContext {
   preOperationGate: PreOperationGate | undefined;
   /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
   readonly budgets: ResourceLedger;
+  readonly #homeFs: (identity: { readonly homeDir: string }) => Fs;
   #masterKey: MasterKey | undefined;
   #storageKeys: StorageKeyRing | undefined;
   readonly #access: DataDirAccess;
@@ -201,11 +205,12 @@ export class AppContext {
     this.events.subscribe(this.audit.listener);
     const uploadAdmission = new UploadAdmission(this.health);
     const homeFs = homeFsFactory(config, () => this.storageKeys);
+    this.#homeFs = homeFs;
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
       fs: (identity) => {
-        const fs = this.#withPgpPolicies(homeFs(identity), identity);
+        const fs = this.#withPgpPolicies(this.#withQuota(homeFs(identity), identity), identity);
         return config.auditOnFailure === 'refuse-uploads' ? new AuditGatedFs(fs, uploadAdmission) : fs;
       },
       limits: {
@@ -224,6 +229,39 @@ export class AppContext {
         perUser: config.maxBufferedBytesPerUser,
       },
     });
+  }
+
+  /** Usage counted against the user's disk quota, right above the storage (what a scan reads) when one is set. */
+  #withQuota(fs: Fs, identity: SessionIdentity): Fs {
+    const { quota } = identity;
+    if (!quota || (quota.bytes === 0 && quota.files === 0)) return fs;
+    const limits = [
+      quota.bytes > 0 ? `${quota.bytes} bytes` : undefined,
+      quota.files > 0 ? `${quota.files} files` : undefined,
+    ].filter(Boolean);
+    const describe = `${identity.username} may store ${limits.join(' and ')}`;
+    return new QuotaFs(fs, storeQuotaLedger(this.store.users, identity.username), describe);
+  }
+
+  /** Counts the user's home as the quota does and stores it as their usage (`ferry quota scan`). */
+  async scanQuotaUsage(name: string): Promise<DiskUsage> {
+    const user = await this.store.users.findByName(name);
+    if (!user) throw new NotFoundError(`no user ${name}`);
+    const usage = await scanUsage(this.#homeFs({ homeDir: homeDirOf(user, this.paths.homes) }));
+    await this.store.users.setUsage(name, usage.bytes, usage.files);
+    return usage;
+  }
+
+  /**
+   * Rescans every user with a quota: run at server start, before any session, so that what a crash left
+   * between a change on disk and its count (or an upload's partial) is counted as the disk has it.
+   */
+  async rescanQuotas(): Promise<number> {
+    const limited = (await this.store.users.list()).filter(
+      (u) => u.quota && (u.quota.limitBytes > 0 || u.quota.limitFiles > 0),
+    );
+    for (const user of limited) await this.scanQuotaUsage(user.name);
+    return limited.length;
   }
 
   /** The user's OpenPGP folder policies over their storage (a pass-through for users without any). */

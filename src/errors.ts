@@ -12,6 +12,7 @@ export type FerryErrorCode =
   | 'ERR_UNSUPPORTED'
   | 'ERR_NO_SPACE'
   | 'ERR_LIMIT'
+  | 'ERR_QUOTA_EXCEEDED'
   | 'ERR_CONFIG'
   | 'ERR_PROTOCOL'
   | 'ERR_IO'
@@ -65,6 +66,13 @@ export class ConfigError extends FerryError {
 export class ProtocolError extends FerryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_PROTOCOL', message, options);
+  }
+}
+
+/** An upload (or link) would take the account past its disk quota (`ferry users set --quota-bytes/--quota-files`). */
+export class QuotaExceededError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_QUOTA_EXCEEDED', message, options);
   }
 }
 

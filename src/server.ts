@@ -52,7 +52,14 @@ export async function prepareDataDir(
   ctx: AppContext,
   out: (line: string) => void,
   apiAdminPassword?: Secret<string>,
+  options: { rescanQuotas?: boolean } = {},
 ): Promise<HostKeyMaterial[]> {
+  // Before any session: what a crash left between a file's change and its count is counted as the disk has it.
+  // Workers of `--workers N` skip it (their primary did it before forking; they may start while others serve).
+  if (options.rescanQuotas !== false) {
+    const scanned = await ctx.rescanQuotas();
+    if (scanned > 0) loggers.serve.info({ users: scanned }, 'quota usage rescanned from disk');
+  }
   const generated = await ctx.admin.keys.host.ensureDefaults(systemActor());
   const made = new Set(generated.map((k) => k.id));
   const hostKeys = await ctx.hostKeys.liveMaterial();
@@ -263,7 +270,7 @@ export async function startFerry(
   });
   try {
     options.subscribe?.(ctx.events);
-    let hostKeys = await prepareDataDir(ctx, out);
+    let hostKeys = await prepareDataDir(ctx, out, undefined, { rescanQuotas: access === 'create' });
     await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
     hostKeys = await ctx.hostKeys.liveMaterial();
     // Audit checkpoints are signed with the presented Ed25519 host key, so an auditor can check them

@@ -53,6 +53,25 @@ export const userSetSchema = z.object({
   allowedSources: z.array(z.string()).optional(),
   /** OpenPGP folder policies (`/in=encrypt:KEY;sign:KEY`, `/drop=decrypt;verify:KEY`, `/in=none`), merged by folder. */
   pgp: z.array(z.string()).default([]),
+  /** Disk quota in bytes and in files; 0 removes the limit. */
+  quotaBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  quotaFiles: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Bytes per second each session may upload / download; 0 removes the limit. */
+  uploadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  downloadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** The last day (UTC) the user may log in; null: never expires. */
+  expires: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' })
+    .refine(
+      (d) =>
+        !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+      {
+        message: 'must be a real calendar date',
+      },
+    )
+    .nullable()
+    .optional(),
 });
 export type UserSetInput = z.input<typeof userSetSchema>;
 
@@ -131,6 +150,11 @@ export class UserAdmin {
       homeDir: o.home,
       allowedSources: o.allowedSources,
       pgpPolicies,
+      quotaBytes: o.quotaBytes,
+      quotaFiles: o.quotaFiles,
+      expiresOn: o.expires,
+      uploadRate: o.uploadRate,
+      downloadRate: o.downloadRate,
     });
     if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
     await this.#record.record(actor, 'users.set', o.name, {
@@ -143,6 +167,17 @@ export class UserAdmin {
         ? { allowedSources: { from: user.allowedSources, to: updated.allowedSources } }
         : {}),
       ...(pgpPolicies ? { pgp: { from: user.pgpPolicies, to: updated.pgpPolicies } } : {}),
+      ...(o.quotaBytes !== undefined
+        ? { quotaBytes: { from: user.quota?.limitBytes, to: o.quotaBytes } }
+        : {}),
+      ...(o.uploadRate !== undefined ? { uploadRate: { from: user.uploadRate ?? 0, to: o.uploadRate } } : {}),
+      ...(o.downloadRate !== undefined
+        ? { downloadRate: { from: user.downloadRate ?? 0, to: o.downloadRate } }
+        : {}),
+      ...(o.expires !== undefined ? { expires: { from: user.expiresOn ?? null, to: o.expires } } : {}),
+      ...(o.quotaFiles !== undefined
+        ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
+        : {}),
     });
     return publicView(updated, this.homeOf(updated));
   }

@@ -65,6 +65,12 @@ export interface AuthenticatorOptions {
   readonly totp?: TotpService;
 }
 
+/** An account with `expiresOn` may log in through that whole day (UTC) and is refused from the next one. */
+export function isExpired(expiresOn: string | null | undefined, now: Date): boolean {
+  if (!expiresOn) return false;
+  return now.toISOString().slice(0, 10) > expiresOn;
+}
+
 export class ConnectionAuthenticator {
   readonly #users: UserRepository;
   readonly #options: AuthenticatorOptions;
@@ -135,6 +141,7 @@ export class ConnectionAuthenticator {
   /** Why an existing account may not log in now, or undefined when it may. */
   async #refusal(user: UserRecord): Promise<string | undefined> {
     if (user.disabled) return 'user disabled';
+    if (isExpired(user.expiresOn, new Date())) return 'account expired';
     const address = this.#options.remoteAddress;
     if (
       user.allowedSources.length > 0 &&

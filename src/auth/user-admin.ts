@@ -174,6 +174,10 @@ export function publicView(user: UserRecord, homeDir: string) {
     permissions: user.permissions,
     allowedSources: user.allowedSources,
     pgpPolicies: user.pgpPolicies,
+    quota: user.quota ?? { limitBytes: 0, limitFiles: 0, usedBytes: 0, usedFiles: 0 },
+    expires: user.expiresOn ?? null,
+    uploadRate: user.uploadRate ?? 0,
+    downloadRate: user.downloadRate ?? 0,
     publicKeys: user.publicKeys.map((k) => ({
       type: k.algorithm,
       fingerprint: k.fingerprint,

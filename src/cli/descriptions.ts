@@ -61,6 +61,11 @@ export const COMMAND_SUMMARIES = {
     description:
       "apply pending schema migrations to the data dir's store (forward only; every command also applies them on open)",
   },
+  quota: {
+    term: 'quota [options]',
+    description:
+      "disk quotas (set with ferry users set --quota-bytes/--quota-files): rebuild a user's usage from disk",
+  },
   storage: {
     term: 'storage [options]',
     description: "encrypted storage of users' files (ferry serve --storage-encryption): rekey",

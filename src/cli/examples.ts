@@ -11,8 +11,10 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   users: 'ferry users list --data-dir /var/lib/ferry',
   'users add':
     "echo 's3cret-pass' | ferry users add alice --password-stdin --public-key alice.pub --perm '/in=list,upload'",
-  'users set': "ferry users set alice --perm '/out=list,download' --require publickey,password",
+  'users set': "ferry users set alice --perm '/out=list,download' --quota-bytes 10GiB --quota-files 50000",
   'users list': 'ferry users list --json',
+  quota: 'ferry quota scan alice',
+  'quota scan': 'ferry quota scan alice --json',
   'users show': 'ferry users show alice',
   'users remove': 'ferry users remove alice',
   'users passwd': "echo 'new-pass' | ferry users passwd alice --password-stdin",

@@ -26,6 +26,7 @@ export const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = 
   apikeys: async () => (await import('./apikeys.js')).registerApikeysCommand,
   admins: async () => (await import('./admins.js')).registerAdminsCommand,
   migrate: async () => (await import('./migrate.js')).registerMigrateCommand,
+  quota: async () => (await import('./quota.js')).registerQuotaCommand,
   storage: async () => (await import('./storage.js')).registerStorageCommand,
   store: async () => (await import('./store.js')).registerStoreCommand,
   backup: async () => (await import('./backup.js')).registerBackupCommands,

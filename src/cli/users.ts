@@ -15,6 +15,7 @@ import {
   withReadOnlyContext,
 } from './common.js';
 import { commandDescription } from './descriptions.js';
+import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -50,9 +51,34 @@ function printUser(view: UserView): void {
     ...Object.entries(view.permissions).map(([dir, perms]) => `  ${dir} ${perms.join(',')}`),
     `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
     ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
+    `quota:       ${quotaText(view.quota)}`,
+    `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
+    `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
     `created:     ${view.created}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `1.5 MiB of 10 GiB, 12 of 50000 files`; usage is counted only while a limit is set. */
+function quotaText(q: UserView['quota']): string {
+  if (q.limitBytes === 0 && q.limitFiles === 0) return 'none';
+  const bytes = `${q.usedBytes} of ${q.limitBytes === 0 ? 'unlimited' : q.limitBytes} bytes`;
+  const files = `${q.usedFiles} of ${q.limitFiles === 0 ? 'unlimited' : q.limitFiles} files`;
+  return `${bytes}, ${files} used`;
+}
+
+/** `upload 5242880 B/s, download unlimited`, or 'unlimited'. */
+function rateText(upload: number, download: number): string {
+  if (upload === 0 && download === 0) return 'unlimited';
+  const one = (n: number) => (n === 0 ? 'unlimited' : `${n} B/s`);
+  return `upload ${one(upload)}, download ${one(download)} (per session)`;
+}
+
+/** `--quota-files`: a whole number (0 for no limit). */
+function fileCount(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new CliError(`${flag} must be a whole number, got '${value}'`, 2);
+  return Number(value);
 }
 
 export function registerUsersCommand(program: Command): void {
@@ -122,7 +148,7 @@ export function registerUsersCommand(program: Command): void {
 
   users
     .command('set')
-    .description('change a user: permissions, required methods, home')
+    .description('change a user: permissions, required methods, home, disk quota, bandwidth, expiry')
     .argument('<name>', 'user name')
     .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
@@ -135,12 +161,25 @@ export function registerUsersCommand(program: Command): void {
       collect,
       [],
     )
+    .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
+    .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
+    .option('--upload-rate <bytes/s>', 'bytes per second each session may upload, e.g. 5MiB (0: no limit)')
+    .option(
+      '--download-rate <bytes/s>',
+      'bytes per second each session may download, e.g. 5MiB (0: no limit)',
+    )
+    .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--store <url>', STORE_OPTION_HELP)
     .action(
       async (
         name: string,
         o: {
+          quotaBytes?: string;
+          expires?: string;
+          uploadRate?: string;
+          downloadRate?: string;
+          quotaFiles?: string;
           perm: string[];
           resetPerms?: boolean;
           require?: string;
@@ -151,9 +190,16 @@ export function registerUsersCommand(program: Command): void {
         cmd: Command,
       ) => {
         checkHome(o.home);
+        const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
+        const quotaFiles = fileCount('--quota-files', o.quotaFiles);
         await withContext(opts(cmd), async (ctx) => {
-          const updated = await ctx.admin.users.set(cliActor(), {
+          let updated = await ctx.admin.users.set(cliActor(), {
             name,
+            quotaBytes,
+            quotaFiles,
+            uploadRate: parseSize('--upload-rate', o.uploadRate),
+            downloadRate: parseSize('--download-rate', o.downloadRate),
+            ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,
             pgp: o.pgp,
@@ -165,6 +211,11 @@ export function registerUsersCommand(program: Command): void {
               ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
               : {}),
           });
+          // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
+          if (quotaBytes !== undefined || quotaFiles !== undefined) {
+            await ctx.scanQuotaUsage(name);
+            updated = await ctx.admin.users.show(name);
+          }
           printUser(updated);
         });
       },

@@ -382,7 +382,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   maxPathLength: 'longest path accepted (bytes)',
   maxFileSize: 'largest file a user may write, resize or copy to, in bytes (default 1 TiB; 0: no limit)',
   maxHashBytes:
-    'bytes one check-file request may hash; also the largest out-of-order upload hashed on close (default 64 GiB)',
+    'bytes one check-file request (or one file of an SSH hash command such as sha256sum) may hash; also the largest out-of-order upload hashed on close (default 64 GiB)',
   defenderEnabled: 'ban addresses that keep failing (logins, protocol errors, limits)',
   defenderThreshold:
     'score within defenderWindow that gets an address banned (a failed login scores 1, a refused key query 0.25)',

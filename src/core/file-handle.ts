@@ -74,6 +74,7 @@ export class SessionFileHandle implements FileHandle {
       const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom, into);
       this.#firstRead ??= offset;
       this.#bytesRead += data.length - headroom;
+      await this.#host.throttle?.download?.take(data.length - headroom, this.#host.signal);
       return data;
     });
   }
@@ -109,6 +110,13 @@ export class SessionFileHandle implements FileHandle {
     }
     this.#end = Math.max(this.#end, position + length);
     this.#firstWrite ??= position;
+    const upload = this.#host.throttle?.upload;
+    if (upload) {
+      return this.#track(async () => {
+        await upload.take(length, this.#host.signal);
+        await this.#writeAt(position, data, length, true);
+      });
+    }
     return this.#track(() => this.#writeAt(position, data, length, true));
   }
 

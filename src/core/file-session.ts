@@ -1,4 +1,5 @@
 // The protocol-neutral file session: chroot, permissions, atomic/resumable uploads, limits and events over one Fs.
+
 import { posix } from 'node:path';
 import {
   FerryError,
@@ -10,6 +11,7 @@ import {
 } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
+import { bandwidthLimits } from '../util/token-bucket.js';
 import { canDo, type Fs } from '../vfs/types.js';
 import { DEFAULT_MAX_HASH_BYTES } from './check-file.js';
 import { copyBetweenHandles } from './copy-data.js';
@@ -139,6 +141,7 @@ class CoreFileSession implements FileSession {
       checkFileSize: (size) => this.#paths.checkFileSize(size),
       maxHashBytes: deps.limits?.maxHashBytes ?? DEFAULT_MAX_HASH_BYTES,
       signal: resources.signal,
+      throttle: bandwidthLimits(identity.rates),
       emitChecksum: (path, detail, error) =>
         this.#events.emitFileOp('checksum', path, undefined, error, detail),
     };

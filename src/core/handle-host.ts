@@ -1,6 +1,8 @@
 // What an open file handle gets from its session (policy, events, limits) and what it was opened on.
+
 import type { TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
+import type { TokenBucket } from '../util/token-bucket.js';
 import type { Fs, FsFile, FsStat } from '../vfs/types.js';
 import type { ConcretePermission } from './permissions.js';
 import type { FileHandle, FileStat, OpenMode, SetAttrs } from './types.js';
@@ -24,6 +26,8 @@ export interface HandleHost {
   readonly maxHashBytes: number;
   /** Aborted when the session's connection is gone. */
   readonly signal?: AbortSignal | undefined;
+  /** The session's bandwidth limits: client reads and writes wait for their bytes (server-side work does not). */
+  readonly throttle?: { readonly upload?: TokenBucket; readonly download?: TokenBucket };
   /** Records a check-file read in the audit trail (it reveals content, like a download). */
   emitChecksum(path: string, detail: Readonly<Record<string, unknown>>, error?: unknown): void;
 }

@@ -9,10 +9,14 @@ export interface SessionIdentity {
   readonly homeDir: string;
   readonly permissions: PermissionMap;
   readonly remoteAddress: string;
-  /** 'rule': a rule's file action or retention sweep (session id `rule:<chain>:<delivery>`, automation/rule-session.ts). */
-  readonly protocol: 'sftp' | 'scp' | 'https' | 'rule';
+  /** 'ssh': a hash command over exec (ssh/hash-command.ts). 'https': the web client (web/). 'rule': a rule's file action or retention sweep (session id `rule:<chain>:<delivery>`, automation/rule-session.ts). */
+  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'rule';
   /** The user's number in the store; files the server owns are shown with uid/gid VIRTUAL_ID_BASE + this. */
   readonly virtualId?: number;
+  /** Disk quota limits as the session started (0: none); absent or both 0: usage is not counted. */
+  readonly quota?: { readonly bytes: number; readonly files: number };
+  /** Bytes per second this session may upload / download (0 or absent: no limit). */
+  readonly rates?: { readonly upload: number; readonly download: number };
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

@@ -12,6 +12,7 @@ const TEXT_BY_CODE: Partial<Record<FerryErrorCode, string>> = {
   ERR_INVALID_PATH: 'Invalid argument',
   ERR_INVALID_ARGUMENT: 'Invalid argument',
   ERR_NO_SPACE: 'No space left on device',
+  ERR_QUOTA_EXCEEDED: 'Disk quota exceeded',
   ERR_UNSUPPORTED: 'Operation not supported',
 };
 

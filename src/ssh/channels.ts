@@ -1,4 +1,4 @@
-// Session channels of an authenticated connection: the per-connection channel cap, and subsystem/exec routing to SFTP and SCP.
+// Session channels of an authenticated connection: the per-connection channel cap, and subsystem/exec routing to SFTP, SCP and the hash commands.
 import type { Connection, ServerChannel } from 'ssh2';
 import { homeDirOf } from '../auth/user-admin.js';
 import type { ConnectionBudgets } from '../core/types.js';
@@ -7,6 +7,7 @@ import { parseScpCommand, serveScp } from '../scp/server.js';
 import { serveSftp } from '../sftp/server.js';
 import type { UserRecord } from '../store/types.js';
 import { withActivity } from './activity.js';
+import { parseHashCommand, serveHashCommand } from './hash-command.js';
 import type { SshServerOptions } from './options.js';
 import { emitSecurity } from './session-events.js';
 
@@ -28,7 +29,7 @@ export interface ChannelContext {
 export function routeSessionChannels(client: Connection, context: ChannelContext): void {
   const { options, sessionId, remoteAddress, log, budgets, signal, touch } = context;
   const authed = context.user;
-  const openFiles = (protocol: 'sftp' | 'scp') =>
+  const openFiles = (protocol: 'sftp' | 'scp' | 'ssh') =>
     withActivity(
       options.fileSessions(
         {
@@ -37,6 +38,8 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
           virtualId: authed.id,
           homeDir: homeDirOf(authed, options.homesDir),
           permissions: authed.permissions,
+          quota: authed.quota && { bytes: authed.quota.limitBytes, files: authed.quota.limitFiles },
+          rates: { upload: authed.uploadRate ?? 0, download: authed.downloadRate ?? 0 },
           remoteAddress,
           protocol,
         },
@@ -45,7 +48,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
       touch,
     );
   /** A session that cannot start (a bad home directory, say) is refused with a log line saying why. */
-  const openFilesOrLog = (protocol: 'sftp' | 'scp', reject: () => void) => {
+  const openFilesOrLog = (protocol: 'sftp' | 'scp' | 'ssh', reject: () => void) => {
     try {
       return openFiles(protocol);
     } catch (err) {
@@ -98,18 +101,29 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
       );
     });
     session.on('exec', (accept, reject, request) => {
+      const command = request.command.slice(0, 200);
       const scp = parseScpCommand(request.command);
-      if (!scp) {
-        log.info({ command: request.command.slice(0, 200) }, 'exec refused');
+      // Hash commands (md5sum, sha256sum, ...) are answered by Ferry itself, through the core; no shell ever runs.
+      const hash = scp ? null : parseHashCommand(request.command);
+      if (!scp && !hash) {
+        log.info({ command }, 'exec refused');
         reject();
         return;
       }
       touch();
-      const files = openFilesOrLog('scp', reject);
+      const files = openFilesOrLog(scp ? 'scp' : 'ssh', reject);
       if (!files) return;
       const channel = accept() as ServerChannel;
-      log.info({ command: request.command.slice(0, 200) }, 'scp started');
-      serveScp(channel, scp, files, { logger: log, signal }).then(
+      if (hash) {
+        log.info({ command }, 'hash command started');
+        serveHashCommand(channel, hash, files, { logger: log, signal }).then(
+          () => log.info('hash command ended'),
+          (err: unknown) => log.error({ err }, 'hash command failed'),
+        );
+        return;
+      }
+      log.info({ command }, 'scp started');
+      serveScp(channel, scp!, files, { logger: log, signal }).then(
         () => log.info('scp ended'),
         (err: unknown) => log.error({ err }, 'scp failed'),
       );

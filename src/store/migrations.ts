@@ -407,6 +407,35 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // Disk quotas (0: none) and the usage counted against them: regular files and their bytes in the home,
+  // kept incrementally while a limited user writes, rebuilt from the disk by `ferry quota scan` and at start.
+  '0013_quotas': {
+    async up(db: Kysely<unknown>) {
+      for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
+        await db.schema
+          .alterTable('users')
+          .addColumn(column, t.int, (c) => c.notNull().defaultTo(0))
+          .execute();
+      }
+    },
+  },
+  // Account expiry: the last day (YYYY-MM-DD, UTC) the user may log in; null: never expires.
+  '0014_account_expiry': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('expires_on', t.text).execute();
+    },
+  },
+  // Bandwidth limits per user, in bytes per second; 0: none.
+  '0015_bandwidth': {
+    async up(db: Kysely<unknown>) {
+      for (const column of ['upload_rate', 'download_rate']) {
+        await db.schema
+          .alterTable('users')
+          .addColumn(column, t.int, (c) => c.notNull().defaultTo(0))
+          .execute();
+      }
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

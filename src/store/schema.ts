@@ -17,6 +17,17 @@ export interface UsersTable {
   required_methods_before_totp: Generated<string | null>;
   /** JSON object: virtual folder → OpenPGP policy (util/pgp-policy.ts). */
   pgp_policies: Generated<string>;
+  /** Disk quota in bytes and in files; 0: none. */
+  quota_bytes: Generated<number>;
+  quota_files: Generated<number>;
+  /** What counts against the quota (regular files in the home); only kept while a quota is set. */
+  used_bytes: Generated<number>;
+  used_files: Generated<number>;
+  /** YYYY-MM-DD: the last day (UTC) the user may log in; null: never. */
+  expires_on: Generated<string | null>;
+  /** Bytes per second a session of the user may upload / download; 0: no limit. */
+  upload_rate: Generated<number>;
+  download_rate: Generated<number>;
   created_at: string;
   updated_at: string;
 }

@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
+import { sql } from './kysely.js';
 import type { Database, UserKeysTable, UsersTable } from './schema.js';
 import type {
   AuthMethod,
@@ -43,6 +44,15 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
         : (JSON.parse(row.required_methods_before_totp) as AuthMethod[]),
     publicKeys: keys.map(toKey),
     pgpPolicies: JSON.parse(row.pgp_policies) as PgpPolicies,
+    quota: {
+      limitBytes: Number(row.quota_bytes),
+      limitFiles: Number(row.quota_files),
+      usedBytes: Number(row.used_bytes),
+      usedFiles: Number(row.used_files),
+    },
+    expiresOn: row.expires_on,
+    uploadRate: Number(row.upload_rate),
+    downloadRate: Number(row.download_rate),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -116,6 +126,11 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.permissions !== undefined) values.permissions = JSON.stringify(patch.permissions);
     if (patch.allowedSources !== undefined) values.allowed_sources = JSON.stringify(patch.allowedSources);
     if (patch.pgpPolicies !== undefined) values.pgp_policies = JSON.stringify(patch.pgpPolicies);
+    if (patch.quotaBytes !== undefined) values.quota_bytes = patch.quotaBytes;
+    if (patch.quotaFiles !== undefined) values.quota_files = patch.quotaFiles;
+    if (patch.expiresOn !== undefined) values.expires_on = patch.expiresOn;
+    if (patch.uploadRate !== undefined) values.upload_rate = patch.uploadRate;
+    if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
     if (patch.requiredMethodsBeforeTotp !== undefined) {
       values.required_methods_before_totp =
@@ -128,6 +143,26 @@ export class KyselyUserRepository implements UserRepository {
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return undefined;
     return this.findByName(name);
+  }
+
+  async changeUsage(name: string, bytes: number, files: number): Promise<boolean> {
+    // One statement, so concurrent uploads of several processes cannot both take the last bytes.
+    const result = await sql`
+      UPDATE users SET
+        used_bytes = CASE WHEN used_bytes + ${bytes} < 0 THEN 0 ELSE used_bytes + ${bytes} END,
+        used_files = CASE WHEN used_files + ${files} < 0 THEN 0 ELSE used_files + ${files} END
+      WHERE name = ${name}
+        AND (${bytes} <= 0 OR quota_bytes = 0 OR used_bytes + ${bytes} <= quota_bytes)
+        AND (${files} <= 0 OR quota_files = 0 OR used_files + ${files} <= quota_files)`.execute(this.#db);
+    return Number(result.numAffectedRows ?? 0) > 0;
+  }
+
+  async setUsage(name: string, bytes: number, files: number): Promise<void> {
+    await this.#db
+      .updateTable('users')
+      .set({ used_bytes: bytes, used_files: files })
+      .where('name', '=', name)
+      .execute();
   }
 
   async remove(name: string): Promise<boolean> {

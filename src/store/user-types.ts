@@ -35,8 +35,23 @@ export interface UserRecord {
   readonly publicKeys: readonly UserPublicKey[];
   /** Per-folder OpenPGP policies; keys are referenced by fingerprint. */
   readonly pgpPolicies: PgpPolicies;
+  /** Disk quota and usage; absent on records built outside the store (tests), meaning no quota. */
+  readonly quota?: UserQuota;
+  /** The last day (YYYY-MM-DD, UTC) the user may log in; null or absent: never expires. */
+  readonly expiresOn?: string | null;
+  /** Bytes per second each session may upload / download (0 or absent: no limit). */
+  readonly uploadRate?: number;
+  readonly downloadRate?: number;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+}
+
+/** Limits (0: none) and what counts against them: the regular files in the home and their bytes. */
+export interface UserQuota {
+  readonly limitBytes: number;
+  readonly limitFiles: number;
+  readonly usedBytes: number;
+  readonly usedFiles: number;
 }
 
 export interface NewUser {
@@ -52,6 +67,14 @@ export interface NewUser {
 export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   requiredMethodsBeforeTotp?: readonly AuthMethod[] | null;
   pgpPolicies?: PgpPolicies;
+  /** 0 removes the limit. */
+  quotaBytes?: number;
+  quotaFiles?: number;
+  /** YYYY-MM-DD; null: never expires. */
+  expiresOn?: string | null;
+  /** Bytes per second; 0 removes the limit. */
+  uploadRate?: number;
+  downloadRate?: number;
 };
 
 export interface NewPublicKey {
@@ -72,4 +95,11 @@ export interface UserRepository {
   addPublicKey(name: string, key: NewPublicKey): Promise<UserRecord>;
   /** Removes the key with this fingerprint; false when the user has no such key. */
   removePublicKey(name: string, fingerprint: string): Promise<boolean>;
+  /**
+   * Adds to the user's usage in one atomic statement, shared by every process: refused (false, nothing changed)
+   * when a positive amount would pass a limit. Negative amounts always apply, floored at 0.
+   */
+  changeUsage(name: string, bytes: number, files: number): Promise<boolean>;
+  /** Replaces the usage (a scan of the home). */
+  setUsage(name: string, bytes: number, files: number): Promise<void>;
 }

@@ -1,5 +1,6 @@
 // Who is signed in to the web client on this request, the CSRF check, and the core file session opened as them.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isExpired } from '../auth/authenticator.js';
 import { homeDirOf } from '../auth/user-admin.js';
 import type { FileSession } from '../core/types.js';
 import { PermissionDeniedError } from '../errors.js';
@@ -38,9 +39,9 @@ export async function signedIn(deps: WebClientDeps, request: FastifyRequest): Pr
   const key = deps.sessionKey();
   const session = decodeSession(key, cookie);
   if (!session) return undefined;
-  // Read each request: a user disabled or removed since login is out at once.
+  // Read each request: a user disabled, expired or removed since login is out at once.
   const user = await deps.users.findByName(session.user);
-  if (!user || user.disabled) return undefined;
+  if (!user || user.disabled || isExpired(user.expiresOn, new Date())) return undefined;
   return { session, user, csrf: csrfTokenOf(key, session) };
 }
 
@@ -86,6 +87,9 @@ export function openFiles(deps: WebClientDeps, request: FastifyRequest): FileSes
     virtualId: user.id,
     homeDir: homeDirOf(user, deps.homesDir),
     permissions: user.permissions,
+    // The same quota and rates as an SFTP session of this user (ssh/channels.ts): no protocol is a way around them.
+    quota: user.quota && { bytes: user.quota.limitBytes, files: user.quota.limitFiles },
+    rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
     remoteAddress: request.ip,
     protocol: 'https',
   });

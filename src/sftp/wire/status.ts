@@ -50,6 +50,7 @@ const STATUS_BY_ERROR_CODE: Readonly<Record<FerryErrorCode, SftpStatus>> = {
   ERR_UNSUPPORTED: statusOf(FX.OP_UNSUPPORTED),
   ERR_NO_SPACE: { code: FX.FAILURE, message: 'No space left (quota exceeded)' },
   ERR_LIMIT: { code: FX.FAILURE, message: 'Limit exceeded' },
+  ERR_QUOTA_EXCEEDED: { code: FX.FAILURE, message: "quota exceeded: the account's disk quota is used up" },
   ERR_AUDIT_UNAVAILABLE: { code: FX.FAILURE, message: 'Refused: the audit trail cannot be written' },
 };
 

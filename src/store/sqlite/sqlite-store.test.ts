@@ -73,8 +73,14 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth')",
     );
+    raw.exec('ALTER TABLE users DROP COLUMN expires_on');
+    raw.exec('ALTER TABLE users DROP COLUMN upload_rate');
+    raw.exec('ALTER TABLE users DROP COLUMN download_rate');
+    for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
+      raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
+    }
     raw.exec('DROP TABLE rule_counters');
     raw.exec('DROP TABLE api_admin_totp');
     raw.exec('DROP TABLE api_sessions');
@@ -85,6 +91,12 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     assert.equal((await upgraded.users.findByName('olga'))?.name, 'olga');
     assert.deepEqual(await upgraded.apiKeys.list(), [], 'the newer migrations ran');
     assert.equal(await upgraded.ruleCounters.keys(1), 0);
+    assert.deepEqual((await upgraded.users.findByName('olga'))?.quota, {
+      limitBytes: 0,
+      limitFiles: 0,
+      usedBytes: 0,
+      usedFiles: 0,
+    });
     await upgraded.close();
     const before = (await stat(file)).mtimeMs;
     const reader = await openSqliteStore(file, { readonly: true });
@@ -92,6 +104,36 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     await assert.rejects(reader.users.create({ name: 'x' }), /readonly/i);
     await reader.close();
     assert.equal((await stat(file)).mtimeMs, before);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('quota usage changes atomically: a change past a limit is refused whole, and two processes share the count', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
+  try {
+    const file = join(dir, 'ferry.db');
+    const one = await openSqliteStore(file);
+    const two = await openSqliteStore(file);
+    await one.users.create({ name: 'quinn' });
+    await one.users.update('quinn', { quotaBytes: 1000, quotaFiles: 2 });
+    assert.equal(await one.users.changeUsage('quinn', 600, 1), true);
+    // The other connection sees the 600 already taken: 500 more would pass 1000.
+    assert.equal(await two.users.changeUsage('quinn', 500, 0), false);
+    assert.equal(await two.users.changeUsage('quinn', 400, 1), true);
+    assert.equal(await one.users.changeUsage('quinn', 0, 1), false, 'a third file');
+    assert.equal(await one.users.changeUsage('quinn', -5000, -5), true, 'floored at zero');
+    assert.deepEqual((await two.users.findByName('quinn'))?.quota, {
+      limitBytes: 1000,
+      limitFiles: 2,
+      usedBytes: 0,
+      usedFiles: 0,
+    });
+    await one.users.setUsage('quinn', 42, 1);
+    assert.equal((await two.users.findByName('quinn'))?.quota?.usedBytes, 42);
+    assert.equal(await one.users.changeUsage('nobody', 1, 0), false);
+    await one.close();
+    await two.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
