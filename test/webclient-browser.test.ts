@@ -84,7 +84,15 @@ test('a user signs in, uploads 20 MiB across a page reload without re-sending by
   // Nothing under the final name while the upload is incomplete.
   assert.ok(!existsSync(join(await server.homeOf('carol'), 'big.bin')));
   assert.equal(await page.locator('table.listing').getByText('big.bin').count(), 0);
-  const offsetBeforeResume = (await stat(partial)).size;
+  // The reload aborts the PATCH, but bytes already sent may still be reaching the server: wait until the
+  // partial stops growing, so the offset compared below is the one the server will answer.
+  let offsetBeforeResume = (await stat(partial)).size;
+  for (let still = 0; still < 5; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const size = (await stat(partial)).size;
+    still = size === offsetBeforeResume ? still + 1 : 0;
+    offsetBeforeResume = size;
+  }
 
   await cdp.send('Network.emulateNetworkConditions', {
     offline: false,
