@@ -10,7 +10,7 @@ export interface SessionIdentity {
   readonly permissions: PermissionMap;
   readonly remoteAddress: string;
   /** 'rule': a rule's file action or retention sweep (session id `rule:<chain>:<delivery>`, automation/rule-session.ts). */
-  readonly protocol: 'sftp' | 'scp' | 'rule';
+  readonly protocol: 'sftp' | 'scp' | 'ftps' | 'rule';
   /** The user's number in the store; files the server owns are shown with uid/gid VIRTUAL_ID_BASE + this. */
   readonly virtualId?: number;
 }
