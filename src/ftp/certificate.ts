@@ -1,6 +1,6 @@
 // The FTPS certificate: configured PEM files, or a self-signed ECDSA certificate generated on first start and kept
 // in the data dir (key mode 0600, like master.key), so clients can pin the fingerprint printed at start.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';

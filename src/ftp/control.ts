@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import { normalizeAddress } from '../auth/defender.js';
-import { PermissionPolicy } from '../core/permissions.js';
+import type { PermissionPolicy } from '../core/permissions.js';
 import type { FileSession } from '../core/types.js';
 import type { Logger } from '../logger.js';
 import type { UserRecord } from '../store/types.js';

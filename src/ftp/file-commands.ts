@@ -1,7 +1,8 @@
 // The commands that look at or change files without a data connection: navigation, metadata, delete, rename,
 // mkdir, and the SHA-256 of a file (HASH, XSHA256). All through the core's file session.
-import type { FileSession } from '../core/types.js';
+
 import { randomBytes } from 'node:crypto';
+import type { FileSession } from '../core/types.js';
 import type { CommandContext } from './context.js';
 import { ftpTime, mlsxFacts } from './listing.js';
 import { quoted, virtualPath } from './paths.js';

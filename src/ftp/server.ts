@@ -103,7 +103,8 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
   let implicit: Server | undefined;
   try {
     if (options.port !== undefined) servers.push((explicit = await listen(options.port, false)));
-    if (options.implicitPort !== undefined) servers.push((implicit = await listen(options.implicitPort, true)));
+    if (options.implicitPort !== undefined)
+      servers.push((implicit = await listen(options.implicitPort, true)));
   } catch (err) {
     for (const server of servers) server.close();
     admission.close();
@@ -114,7 +115,9 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
     implicitPort: portOf(implicit),
     close: async () => {
       admission.close();
-      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      const closed = Promise.all(
+        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      );
       for (const connection of connections) {
         connection.reply(421, 'Server shutting down');
         connection.close();

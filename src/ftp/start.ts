@@ -1,8 +1,8 @@
 // Starting FTPS from the validated config: the certificate (printed with its fingerprint) and the listeners.
 import type { Defender } from '../auth/defender.js';
+import type { FerryConfig } from '../config/schema.js';
 import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
-import type { FerryConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
 import { loadFtpsCertificate } from './certificate.js';

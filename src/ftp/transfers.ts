@@ -156,7 +156,14 @@ export const nlst = (ctx: CommandContext, arg: string) =>
 export const mlsd = (ctx: CommandContext, arg: string) =>
   listing(ctx, arg, (dir, e) => mlsdLine(dir, e.name, e.stat, ctx.policy!));
 
-const READ: OpenMode = { read: true, write: false, append: false, create: false, truncate: false, exclusive: false };
+const READ: OpenMode = {
+  read: true,
+  write: false,
+  append: false,
+  create: false,
+  truncate: false,
+  exclusive: false,
+};
 
 export async function retr(ctx: CommandContext, arg: string): Promise<void> {
   const offset = ctx.restOffset;

@@ -1,6 +1,13 @@
 // A self-signed X.509 certificate for a TLS listener (FTPS), built as DER here: node:crypto parses and verifies
 // certificates but cannot make one, and shelling out to openssl for the first start would add a runtime tool.
-import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 
 function der(tag: number, body: Buffer): Buffer {
   const n = body.length;

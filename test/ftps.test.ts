@@ -1,0 +1,115 @@
+// FTPS end to end with real clients (lftp, curl, Python's ftplib, openssl s_client), asserting content, plus the
+// attacks the protocol invites: plaintext before TLS, PROT C, PORT, foreign or unresumed data connections, old TLS,
+// and chroot escapes.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const run = promisify(execFile);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+let server: TestServer;
+let port: number;
+let home: string;
+let work: string;
+
+before(async () => {
+  server = await startTestServer({ config: { ftps: { port: 0 } } });
+  port = server.running.ftps!.port!;
+  await server.addUser('alice', { password: 'pw-alice-123' });
+  home = await server.homeOf('alice');
+  work = await mkdtemp(join(tmpdir(), 'ferry-ftps-'));
+});
+after(async () => {
+  await server.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+const lftp = (script: string) =>
+  run(
+    'lftp',
+    [
+      '-u',
+      'alice,pw-alice-123',
+      '-e',
+      `set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no; set net:max-retries 1; ${script}; quit`,
+      `ftp://127.0.0.1:${port}`,
+    ],
+    { cwd: work, timeout: 30_000 },
+  );
+
+test('lftp: put, get, mirror both ways, MLSD, rename and delete', async () => {
+  const content = randomBytes(300_000);
+  await writeFile(join(work, 'one.bin'), content);
+  await mkdir(join(work, 'tree/sub'), { recursive: true });
+  await writeFile(join(work, 'tree/a.txt'), 'alpha');
+  await writeFile(join(work, 'tree/sub/b.txt'), 'beta');
+  await lftp('put one.bin; mirror -R tree tree; get one.bin -o back.bin; mirror tree down');
+  assert.equal(sha(await readFile(join(home, 'one.bin'))), sha(content));
+  assert.equal(sha(await readFile(join(work, 'back.bin'))), sha(content));
+  assert.equal(await readFile(join(home, 'tree/sub/b.txt'), 'utf8'), 'beta');
+  assert.equal(await readFile(join(work, 'down/sub/b.txt'), 'utf8'), 'beta');
+  const { stdout } = await lftp('set ftp:use-mlsd true; cls -l tree');
+  assert.match(stdout, /a\.txt/);
+  await lftp('mv one.bin renamed.bin; rm tree/a.txt');
+  await assert.rejects(stat(join(home, 'one.bin')));
+  assert.equal(sha(await readFile(join(home, 'renamed.bin'))), sha(content));
+  await assert.rejects(stat(join(home, 'tree/a.txt')));
+});
+
+test('curl --ssl-reqd: upload, download and -C - resume both ways', async () => {
+  const content = randomBytes(2_000_000);
+  await writeFile(join(work, 'c.bin'), content);
+  const url = `ftp://alice:pw-alice-123@127.0.0.1:${port}`;
+  await run('curl', ['-sS', '--ssl-reqd', '-k', '-T', join(work, 'c.bin'), `${url}/c.bin`]);
+  assert.equal(sha(await readFile(join(home, 'c.bin'))), sha(content));
+  // Download resume: the local file holds the first part.
+  await writeFile(join(work, 'c-part.bin'), content.subarray(0, 700_000));
+  await run('curl', ['-sS', '--ssl-reqd', '-k', '-C', '-', '-o', join(work, 'c-part.bin'), `${url}/c.bin`]);
+  assert.equal(sha(await readFile(join(work, 'c-part.bin'))), sha(content));
+  // Upload resume: the server holds the first part (SIZE, then REST/APPE from there).
+  await writeFile(join(home, 'u.bin'), content.subarray(0, 500_000));
+  await run('curl', ['-sS', '--ssl-reqd', '-k', '-C', '-', '-T', join(work, 'c.bin'), `${url}/u.bin`]);
+  assert.equal(sha(await readFile(join(home, 'u.bin'))), sha(content));
+});
+
+test('attacks: plaintext, PROT C, PORT, unresumed and foreign data connections, chroot escapes', async () => {
+  await writeFile(join(home, 'data.bin'), 'hello world');
+  await symlink('/etc', join(home, 'escape'));
+  const { stdout } = await run('python3', [
+    join(import.meta.dirname, 'helpers/ftps_probe.py'),
+    String(port),
+    'alice',
+    'pw-alice-123',
+  ]);
+  const r = JSON.parse(stdout) as Record<string, string>;
+  assert.match(r.userBeforeTls!, /^530 /);
+  assert.match(r.protC!, /^534 /);
+  assert.match(r.port!, /^502 /);
+  assert.match(r.eprt!, /^502 /);
+  assert.match(r.listWithoutProtP!, /^521 /);
+  assert.equal(r.pwdAfterUp, '257 "/" is the current directory');
+  for (const key of ['sizeEtcPasswd', 'sizeDotDot', 'sizeSymlink', 'cwdSymlink'])
+    assert.match(r[key]!, /^550 /, key);
+  assert.equal(r.restTail, ' world');
+  assert.notEqual(r.freshSession, 'accepted');
+  assert.match(r.freshSessionReply!, /^425 .*resume the TLS session/);
+  assert.equal(r.otherAddress, 'closed');
+});
+
+test('TLS 1.1 is refused, TLS 1.2 is accepted', async () => {
+  const probe = (version: string) =>
+    run('openssl', ['s_client', '-starttls', 'ftp', version, '-connect', `127.0.0.1:${port}`], {
+      timeout: 10_000,
+    }).then(
+      (r) => r.stdout,
+      (err: { stdout: string }) => err.stdout,
+    );
+  assert.doesNotMatch(await probe('-tls1_1'), /Cipher is ECDHE/);
+  assert.match(await probe('-tls1_2'), /Protocol *: TLSv1\.2|New, TLSv1\.2/);
+});
