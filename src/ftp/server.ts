@@ -102,9 +102,14 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
   let explicit: Server | undefined;
   let implicit: Server | undefined;
   try {
-    if (options.port !== undefined) servers.push((explicit = await listen(options.port, false)));
-    if (options.implicitPort !== undefined)
-      servers.push((implicit = await listen(options.implicitPort, true)));
+    if (options.port !== undefined) {
+      explicit = await listen(options.port, false);
+      servers.push(explicit);
+    }
+    if (options.implicitPort !== undefined) {
+      implicit = await listen(options.implicitPort, true);
+      servers.push(implicit);
+    }
   } catch (err) {
     for (const server of servers) server.close();
     admission.close();

@@ -242,12 +242,8 @@ async function upload(ctx: CommandContext, path: string, how: 'store' | 'append'
   const opening = how === 'unique' ? `FILE: ${path.split('/').pop()}` : 'Ready to receive';
   try {
     await withData(ctx, opening, async (data, signal) => {
-      try {
-        await receive(data, handle, start, () => ctx.touch());
-      } catch (err) {
-        // Not closed: the session keeps the partial for a resume and drops it when the connection ends.
-        throw err;
-      }
+      // On failure the handle is not closed: it is not published, and the session drops it when it ends.
+      await receive(data, handle, start, () => ctx.touch());
       if (signal.aborted) return;
       await handle.close();
     });
