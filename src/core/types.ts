@@ -98,6 +98,8 @@ export interface FileHandle {
   checksum(request: ChecksumRequest, options?: { signal?: AbortSignal }): Promise<Buffer[]>;
   /** Completes the transfer (an atomic upload becomes visible under its name here). */
   close(): Promise<void>;
+  /** Closes without completing: an atomic upload stays a hidden partial for a resume (what session end does). */
+  abort?(): Promise<void>;
 }
 
 export interface ChecksumRequest {

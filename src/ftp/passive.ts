@@ -81,8 +81,10 @@ export class PassiveListener {
   #accept(): Promise<TLSSocket> {
     const { peer, timeoutMs, refused } = this.#options;
     return new Promise<TLSSocket>((resolve, reject) => {
+      let pending: Socket | undefined;
       const timer = setTimeout(() => {
         this.close();
+        pending?.destroy();
         reject(new FtpReplyError(425, 'Data connection timed out'));
       }, timeoutMs);
       timer.unref();
@@ -96,6 +98,7 @@ export class PassiveListener {
         // One connection per offer: the listener closes as soon as the right peer connected.
         this.close();
         socket.setNoDelay(true);
+        pending = socket;
         this.#secure(socket).then(
           (tls) => {
             clearTimeout(timer);

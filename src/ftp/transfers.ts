@@ -66,6 +66,9 @@ async function withData(
   const done = (async () => {
     try {
       data = await listener.connection();
+      // A transfer that stalls (no byte either way) for the data timeout is cut.
+      const stalled = data;
+      stalled.setTimeout(ctx.options.dataTimeoutMs ?? DEFAULT_DATA_TIMEOUT_MS, () => stalled.destroy());
       await work(data, aborted.signal);
       if (aborted.signal.aborted) throw new FtpReplyError(426, 'Transfer aborted');
       ctx.reply(226, 'Transfer complete');
@@ -192,12 +195,18 @@ export async function retr(ctx: CommandContext, arg: string): Promise<void> {
   }
 }
 
-/** Reads the data connection into `handle` from `offset`; resolves once the client ended it cleanly. */
+/** Reads the data connection into `handle` from `offset`; resolves once the client ended it and all is written. */
 function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let position = offset;
     let writing = Promise.resolve();
     let failed = false;
+    let ended = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      reject(err);
+    };
     data.on('data', (chunk: Buffer) => {
       data.pause();
       const at = position;
@@ -209,21 +218,28 @@ function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () 
           touch();
           data.resume();
         } catch (err) {
-          failed = true;
-          reject(err);
+          fail(err);
         }
       });
     });
     data.once('end', () => {
+      ended = true;
       void writing.then(() => {
         if (!failed) resolve();
       });
     });
-    data.once('close', (hadError) => {
-      if (hadError) reject(new FtpReplyError(426, 'Data connection broken'));
+    // Destroyed (ABOR, the control connection gone, a timeout) or reset before the client ended it.
+    data.once('close', () => {
+      if (!ended) fail(new FtpReplyError(426, 'Data connection closed before the end of the upload'));
     });
-    data.once('error', () => reject(new FtpReplyError(426, 'Data connection broken')));
   });
+}
+
+/** Leaves an upload unfinished: an atomic upload stays a hidden partial that REST + STOR can continue. */
+async function abandon(ctx: CommandContext, handle: FileHandle): Promise<void> {
+  await (handle.abort ? handle.abort() : handle.close()).catch((err: unknown) =>
+    ctx.log.warn({ err }, 'abandoning an upload failed'),
+  );
 }
 
 async function upload(ctx: CommandContext, path: string, how: 'store' | 'append' | 'unique'): Promise<void> {
@@ -242,13 +258,24 @@ async function upload(ctx: CommandContext, path: string, how: 'store' | 'append'
   const opening = how === 'unique' ? `FILE: ${path.split('/').pop()}` : 'Ready to receive';
   try {
     await withData(ctx, opening, async (data, signal) => {
-      // On failure the handle is not closed: it is not published, and the session drops it when it ends.
-      await receive(data, handle, start, () => ctx.touch());
-      if (signal.aborted) return;
+      try {
+        await receive(data, handle, start, () => ctx.touch());
+        // FTP stream mode ends an upload by closing the data connection, and so does a client that was killed;
+        // a killed client's control connection closes at the same moment, so it gets a turn to be seen first.
+        await new Promise((resolve) => setImmediate(resolve));
+      } catch (err) {
+        await abandon(ctx, handle);
+        throw err;
+      }
+      if (signal.aborted) {
+        await abandon(ctx, handle);
+        return;
+      }
       await handle.close();
     });
   } catch (err) {
-    await handle.close().catch(() => {});
+    // No data connection was offered: nothing was received, nothing is published.
+    await abandon(ctx, handle);
     throw err;
   }
 }
