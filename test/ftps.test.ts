@@ -113,3 +113,48 @@ test('TLS 1.1 is refused, TLS 1.2 is accepted', async () => {
   assert.doesNotMatch(await probe('-tls1_1'), /Cipher is ECDHE/);
   assert.match(await probe('-tls1_2'), /Protocol *: TLSv1\.2|New, TLSv1\.2/);
 });
+
+/** Starts lftp on `script`, kills it once `grown()` says the transfer is under way, and waits for it to exit. */
+async function killMidway(script: string, grown: () => Promise<boolean>): Promise<void> {
+  const child = execFile(
+    'lftp',
+    [
+      '-u',
+      'alice,pw-alice-123',
+      '-e',
+      `set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no; set net:limit-rate 300000; ${script}; quit`,
+      `ftp://127.0.0.1:${port}`,
+    ],
+    { cwd: work },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  while (!(await grown())) await new Promise((resolve) => setTimeout(resolve, 50));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+const sizeOf = (path: string) => stat(path).then((s) => s.size, () => 0);
+
+test('lftp put -c and get -c resume after a killed transfer; the cut upload is never visible under its name', async () => {
+  const content = randomBytes(3_000_000);
+  await writeFile(join(work, 'resume.bin'), content);
+  const partials = async () => {
+    const { readdir } = await import('node:fs/promises');
+    const names = await readdir(home).catch(() => [] as string[]);
+    const partial = names.find((n) => n.includes('resume.bin') && n !== 'resume.bin');
+    return partial === undefined ? 0 : sizeOf(join(home, partial));
+  };
+  await killMidway('put resume.bin', async () => (await partials()) > 400_000);
+  // Killed: what arrived is a hidden partial, not a file under the final name.
+  await assert.rejects(stat(join(home, 'resume.bin')));
+  const { stdout: listing } = await lftp('cls');
+  assert.doesNotMatch(listing, /resume\.bin/);
+  await lftp('put -c resume.bin');
+  assert.equal(sha(await readFile(join(home, 'resume.bin'))), sha(content));
+
+  await killMidway('get resume.bin -o got.bin', async () => (await sizeOf(join(work, 'got.bin'))) > 400_000);
+  const cut = await sizeOf(join(work, 'got.bin'));
+  assert.ok(cut > 0 && cut < content.length, `cut at ${cut}`);
+  await lftp('get -c resume.bin -o got.bin');
+  assert.equal(sha(await readFile(join(work, 'got.bin'))), sha(content));
+});
