@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import type { FerryEvent } from '../src/events/types.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const run = promisify(execFile);
@@ -17,10 +19,16 @@ let server: TestServer;
 let port: number;
 let home: string;
 let work: string;
+let implicitPort: number;
+const events: FerryEvent[] = [];
 
 before(async () => {
-  server = await startTestServer({ config: { ftps: { port: 0 } } });
+  server = await startTestServer({ config: { ftps: { port: 0, implicitPort: 0 } } });
   port = server.running.ftps!.port!;
+  implicitPort = server.running.ftps!.implicitPort!;
+  server.running.context.events.subscribe((e) => {
+    events.push(e);
+  });
   await server.addUser('alice', { password: 'pw-alice-123' });
   home = await server.homeOf('alice');
   work = await mkdtemp(join(tmpdir(), 'ferry-ftps-'));
@@ -133,7 +141,11 @@ async function killMidway(script: string, grown: () => Promise<boolean>): Promis
   await exited;
 }
 
-const sizeOf = (path: string) => stat(path).then((s) => s.size, () => 0);
+const sizeOf = (path: string) =>
+  stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
 
 test('lftp put -c and get -c resume after a killed transfer; the cut upload is never visible under its name', async () => {
   const content = randomBytes(3_000_000);
@@ -157,4 +169,87 @@ test('lftp put -c and get -c resume after a killed transfer; the cut upload is n
   assert.ok(cut > 0 && cut < content.length, `cut at ${cut}`);
   await lftp('get -c resume.bin -o got.bin');
   assert.equal(sha(await readFile(join(work, 'got.bin'))), sha(content));
+});
+
+test('implicit FTPS with curl ftps://, and events and audit name the protocol', async () => {
+  const content = randomBytes(100_000);
+  await writeFile(join(work, 'i.bin'), content);
+  const url = `ftps://alice:pw-alice-123@127.0.0.1:${implicitPort}`;
+  await run('curl', ['-sS', '-k', '-T', join(work, 'i.bin'), `${url}/i.bin`]);
+  const { stdout } = await run('curl', ['-sS', '-k', `${url}/i.bin`], { encoding: 'buffer' });
+  assert.equal(sha(stdout), sha(content));
+  const upload = events.find((e) => e.type === 'transfer' && e.path === '/i.bin' && e.direction === 'upload');
+  assert.ok(upload && upload.type === 'transfer');
+  assert.equal(upload.protocol, 'ftps');
+  assert.equal(upload.completed, true);
+  assert.equal(upload.sha256, sha(content));
+  const login = events.find((e) => e.type === 'session' && e.phase === 'auth' && e.username === 'alice');
+  assert.deepEqual(login?.type === 'session' && login.detail, {
+    method: 'password',
+    result: 'accepted',
+    protocol: 'ftps',
+  });
+});
+
+test('a wrong password is refused and scored; many idle control connections leave a real login working', async () => {
+  await assert.rejects(
+    run('curl', ['-sS', '--ssl-reqd', '-k', `ftp://alice:wrong@127.0.0.1:${port}/`]),
+    /530|Access denied/,
+  );
+  assert.ok(
+    events.some((e) => e.type === 'session' && e.phase === 'auth' && e.detail?.result === 'wrong password'),
+  );
+  const idle: Socket[] = [];
+  await Promise.all(
+    Array.from(
+      { length: 300 },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () => resolve());
+          socket.on('error', reject);
+          idle.push(socket);
+        }),
+    ),
+  );
+  try {
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--ssl-reqd',
+      '-k',
+      '--max-time',
+      '10',
+      '-l',
+      `ftp://alice:pw-alice-123@127.0.0.1:${port}/`,
+    ]);
+    assert.match(stdout, /i\.bin/);
+  } finally {
+    for (const socket of idle) socket.destroy();
+  }
+});
+
+test('Python ftplib: storbinary and retrbinary with rest resume', async () => {
+  const script = `
+import ftplib, ssl, sys, hashlib
+class Reuse(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        return self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session), size
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+f = Reuse(context=ctx); f.connect('127.0.0.1', int(sys.argv[1])); f.login('alice', 'pw-alice-123'); f.prot_p()
+data = bytes(range(256)) * 4000
+f.storbinary('STOR py.bin', __import__('io').BytesIO(data[:300000]))
+f.storbinary('STOR py.bin', __import__('io').BytesIO(data[300000:]), rest=300000)
+got = []
+f.retrbinary('RETR py.bin', got.append, rest=1000)
+print(hashlib.sha256(data).hexdigest(), hashlib.sha256(data[:1000] + b''.join(got)).hexdigest(), f.sendcmd('HASH py.bin'))
+print(sorted(n for n, facts in f.mlsd() if facts['type'] == 'file'))
+f.quit()
+`;
+  const { stdout } = await run('python3', ['-c', script, String(port)]);
+  const [line1, line2] = stdout.trim().split('\n');
+  const [expected, resumed, ...hash] = line1!.split(' ');
+  assert.equal(resumed, expected);
+  assert.equal(sha(await readFile(join(home, 'py.bin'))), expected);
+  assert.equal(hash.join(' '), `213 SHA-256 0-1024000 ${expected} py.bin`);
+  assert.match(line2!, /'py\.bin'/);
 });
