@@ -357,7 +357,11 @@ export function registerServeCommand(program: Command): void {
         let running: RunningFerry;
         const ftpsLines: string[] = [];
         try {
-          running = await startFerry(config, (line) => line.startsWith('FTPS') && ftpsLines.push(line), 'write');
+          running = await startFerry(
+            config,
+            (line) => line.startsWith('FTPS') && ftpsLines.push(line),
+            'write',
+          );
         } catch (err) {
           const message: WorkerMessage = { type: 'failed', message: describeListenError(err, config) };
           // Exit once the message is on its way (send is asynchronous).

@@ -431,7 +431,8 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'ftps.port': 'explicit FTPS port (AUTH TLS; 0 picks a free port; default: off)',
   'ftps.implicitPort': 'implicit FTPS port (TLS from the first byte, 990-style; default: off)',
   'ftps.passivePorts': 'passive data ports LOW-HIGH for FTPS (default: any free port)',
-  'ftps.tlsCert': 'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
+  'ftps.tlsCert':
+    'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'ftps.tlsKey': 'PEM private key of ftps.tlsCert',
   'storage.encryption':
     'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',

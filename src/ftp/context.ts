@@ -1,7 +1,7 @@
 // What a command handler sees of its control connection (control.ts implements it).
 import type { SecureContext } from 'node:tls';
 import type { PermissionPolicy } from '../core/permissions.js';
-import type { FileSession } from '../core/types.js';
+import type { ConnectionBudgets, FileSession } from '../core/types.js';
 import type { Logger } from '../logger.js';
 import type { UserRecord } from '../store/types.js';
 import type { FtpsServerOptions } from './options.js';
@@ -32,6 +32,10 @@ export interface CommandContext {
   pendingUser: string | undefined;
   user: UserRecord | undefined;
   files: FileSession | undefined;
+  /** This connection's share of the per-user budgets (open handles), given back when it ends. */
+  budgets: ConnectionBudgets | undefined;
+  /** Aborted when the connection is gone: long work in the core (hashing) stops. */
+  readonly gone: AbortSignal;
   policy: PermissionPolicy | undefined;
   cwd: string;
   restOffset: number;

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import { normalizeAddress } from '../auth/defender.js';
 import type { PermissionPolicy } from '../core/permissions.js';
-import type { FileSession } from '../core/types.js';
+import type { ConnectionBudgets, FileSession } from '../core/types.js';
 import type { Logger } from '../logger.js';
 import type { UserRecord } from '../store/types.js';
 import { COMMANDS } from './commands.js';
@@ -47,6 +47,8 @@ export class ControlConnection implements CommandContext {
   pendingUser: string | undefined;
   user: UserRecord | undefined;
   files: FileSession | undefined;
+  budgets: ConnectionBudgets | undefined;
+  readonly #gone = new AbortController();
   policy: PermissionPolicy | undefined;
   cwd = '/';
   restOffset = 0;
@@ -81,6 +83,10 @@ export class ControlConnection implements CommandContext {
       this.#read(socket);
       this.reply(220, 'Ferry FTPS ready; AUTH TLS required');
     }
+  }
+
+  get gone(): AbortSignal {
+    return this.#gone.signal;
   }
 
   get localAddress(): string {
@@ -222,7 +228,11 @@ export class ControlConnection implements CommandContext {
     this.passive?.close();
     const files = this.files;
     this.files = undefined;
-    files?.close().catch((err: unknown) => this.log.warn({ err }, 'session close failed'));
+    this.#gone.abort(new Error('connection closed'));
+    files
+      ?.close()
+      .catch((err: unknown) => this.log.warn({ err }, 'session close failed'))
+      .finally(() => this.budgets?.close());
     this.log.info('ftps disconnected');
     this.options.events.emit({
       type: 'session',

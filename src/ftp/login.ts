@@ -49,6 +49,8 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
     return;
   }
   const decision = await authenticator.attempt({ method: 'password', username, password: new Secret(arg) });
+  // The client may have gone while its password was checked: nothing is opened for a closed connection.
+  if (ctx.gone.aborted) return;
   if (decision.result === 'accept') {
     const record = decision.user;
     if (!ctx.hooks.authenticated(record.name)) {
@@ -56,6 +58,7 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
       ctx.close();
       return;
     }
+    ctx.budgets = options.budgets?.openConnection(record.name);
     ctx.files = options.fileSessions(
       {
         sessionId: ctx.sessionId,
@@ -66,7 +69,7 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
         remoteAddress: ctx.remoteAddress,
         protocol: 'ftps',
       },
-      {},
+      { handles: ctx.budgets?.handles, signal: ctx.gone },
     );
     ctx.user = record;
     ctx.policy = new PermissionPolicy(record.permissions);
