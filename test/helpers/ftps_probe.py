@@ -97,4 +97,17 @@ except ConnectionResetError:
     out['otherAddress'] = 'closed'
 except socket.timeout:
     out['otherAddress'] = 'open'
+intruder.close()
+
+# ABOR during a download the client stopped reading: the transfer's 426, then ABOR's 226, and the session goes on.
+a = Reuse(context=ctx)
+a.connect('127.0.0.1', port)
+a.login(user, password)
+a.prot_p()
+conn = a.transfercmd('RETR big.bin')
+conn.recv(1000)
+a.putcmd('ABOR')
+out['abort'] = [a.getline()[:3], a.getline()[:3]]
+out['afterAbort'] = a.sendcmd('NOOP')[:3]
+conn.close()
 print(json.dumps(out))
