@@ -116,16 +116,33 @@ test('attacks: plaintext, PROT C, PORT, unresumed and foreign data connections, 
   assert.equal(r.afterAbort, '200');
 });
 
-test('TLS 1.1 is refused, TLS 1.2 is accepted', async () => {
-  const probe = (version: string) =>
-    run('openssl', ['s_client', '-starttls', 'ftp', version, '-connect', `127.0.0.1:${port}`], {
-      timeout: 10_000,
-    }).then(
-      (r) => r.stdout,
-      (err: { stdout: string }) => err.stdout,
+test('TLS 1.0 and 1.1 are refused by the server, TLS 1.2 is accepted', async () => {
+  const probe = (version: string) => {
+    const pending = run(
+      'openssl',
+      // SECLEVEL=0: the client really offers the old version, so a refusal is the server's (its protocol_version alert).
+      [
+        's_client',
+        '-starttls',
+        'ftp',
+        version,
+        '-cipher',
+        'DEFAULT@SECLEVEL=0',
+        '-connect',
+        `127.0.0.1:${port}`,
+      ],
+      { timeout: 10_000 },
     );
-  assert.doesNotMatch(await probe('-tls1_1'), /Cipher is ECDHE/);
-  assert.match(await probe('-tls1_2'), /Protocol *: TLSv1\.2|New, TLSv1\.2/);
+    // End of input: s_client closes once the handshake is done instead of waiting for lines to send.
+    pending.child.stdin?.end();
+    return pending.then(
+      (r) => r.stdout + r.stderr,
+      (err: { stdout: string; stderr: string }) => err.stdout + err.stderr,
+    );
+  };
+  assert.match(await probe('-tls1_1'), /alert protocol version/);
+  assert.match(await probe('-tls1'), /alert protocol version/);
+  assert.match(await probe('-tls1_2'), /New, TLSv1\.2, Cipher is ECDHE-ECDSA-AES(128|256)-GCM/);
 });
 
 /** Starts lftp on `script`, kills it once `grown()` says the transfer is under way, and waits for it to exit. */
