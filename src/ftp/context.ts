@@ -53,7 +53,7 @@ export interface Command {
   readonly needsAuth: boolean;
   /** Opens a data connection (needs PROT P). */
   readonly data?: boolean;
-  /** Changes files: refused once the user's session is read-only (kept for the table's reader). */
+  /** Changes files (for the reader of the table; the core checks the user's permission for each change). */
   readonly writes?: boolean;
   readonly needsArg?: boolean;
   readonly handler: (ctx: CommandContext, arg: string) => Promise<void> | void;
