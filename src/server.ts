@@ -209,6 +209,8 @@ export interface RunningFerry {
   readonly port: number;
   /** The HTTP API's port; undefined when its default address was taken (see api/start.ts). */
   readonly httpPort: number | undefined;
+  /** The FTPS listeners' ports, when FTPS is on (ftps.port, ftps.implicitPort). */
+  readonly ftps: { readonly port: number | undefined; readonly implicitPort: number | undefined } | undefined;
   readonly config: FerryConfig;
   readonly context: AppContext;
   /** The rule engine of this process (rule cache, outbox writer, delivery worker, schedules). */
@@ -362,6 +364,13 @@ export async function startFerry(
     services.started('ssh server', () => ssh.close());
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
     out((await import('./ssh/algorithms.js')).keyExchangeLine(config.algorithms));
+    let ftps: RunningFerry['ftps'];
+    if (config.ftps.port !== undefined || config.ftps.implicitPort !== undefined) {
+      const { startFtps } = await import('./ftp/start.js');
+      const server = await startFtps(config, ctx, loggers.ssh.child({ protocol: 'ftps' }), out);
+      services.started('ftps server', () => server.close());
+      ftps = { port: server.port, implicitPort: server.implicitPort };
+    }
     // The HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): src/api/start.ts.
     const { startHttpApi } = await import('./api/start.js');
     const http = await startHttpApi(
@@ -487,6 +496,7 @@ export async function startFerry(
     return {
       port: ssh.port,
       httpPort: http?.port,
+      ftps,
       config,
       context: ctx,
       automation,

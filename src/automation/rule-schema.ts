@@ -19,7 +19,7 @@ const ALL_EVENTS: readonly string[] = [...RULE_EVENTS, ...PRE_OPERATION_EVENTS];
 const PRE_EVENTS: readonly string[] = PRE_OPERATION_EVENTS;
 /** Events whose fields carry a virtual path a file action can work on. */
 const FILE_EVENTS: readonly string[] = ['upload', 'download', 'delete', 'rename', 'mkdir', 'rmdir', 'copy'];
-export const RULE_PROTOCOLS = ['sftp', 'scp', 'ssh', 'https'] as const;
+export const RULE_PROTOCOLS = ['sftp', 'scp', 'ssh', 'https', 'ftps'] as const;
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 /** A rule name is used on command lines and in the audit trail: one word, no spaces. */

@@ -88,7 +88,7 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
     )
     .option('--user <glob>', 'only for these users (repeatable; !glob excludes)', collect)
     .option('--group <glob>', 'only for users in these groups (repeatable)', collect)
-    .option('--protocol <names>', 'only over these protocols, comma-separated: sftp, scp, ssh, https')
+    .option('--protocol <names>', 'only over these protocols, comma-separated: sftp, scp, ssh, https, ftps')
     .option('--min-size <bytes>', 'only files at least this large (suffix K, M, G: 1024-based)')
     .option('--max-size <bytes>', 'only files at most this large (suffix K, M, G)')
     .option('--status <status>', 'only completed (ok) or failed operations (default: both)')

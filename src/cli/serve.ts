@@ -112,6 +112,8 @@ type WorkerMessage =
       readonly port: number;
       /** The HTTP API's port (the same in every worker); absent when it did not start. */
       readonly httpPort?: number;
+      /** The FTPS start-up lines (listeners, certificate fingerprint), the same in every worker; absent when FTPS is off. */
+      readonly ftps?: readonly string[];
       readonly hardening: readonly string[];
       /** The key exchanges on offer (the primary loads no ssh2, whose native binding it must not map). */
       readonly keyExchange: string;
@@ -227,6 +229,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
           `SFTP listening on ${config.listen}:${message.port} (${count} worker processes, data dir ${config.dataDir})`,
         );
         out(message.keyExchange);
+        for (const line of message.ftps ?? []) out(line);
         if (message.httpPort !== undefined) out(httpApiLine(config, message.httpPort));
       }
     });
@@ -365,8 +368,13 @@ export function registerServeCommand(program: Command): void {
       if (cluster.isWorker) {
         // The primary printed the start-up lines; a worker reports the port it shares and its hardening, or why it failed.
         let running: RunningFerry;
+        const ftpsLines: string[] = [];
         try {
-          running = await startFerry(config, () => {}, 'write');
+          running = await startFerry(
+            config,
+            (line) => line.startsWith('FTPS') && ftpsLines.push(line),
+            'write',
+          );
         } catch (err) {
           const message: WorkerMessage = { type: 'failed', message: describeListenError(err, config) };
           // Exit once the message is on its way (send is asynchronous).
@@ -379,6 +387,7 @@ export function registerServeCommand(program: Command): void {
           type: 'listening',
           port: running.port,
           ...(running.httpPort !== undefined ? { httpPort: running.httpPort } : {}),
+          ...(ftpsLines.length > 0 ? { ftps: ftpsLines } : {}),
           hardening,
           keyExchange: (await import('../ssh/algorithms.js')).keyExchangeLine(config.algorithms),
         } satisfies WorkerMessage);

@@ -150,6 +150,29 @@ const httpSchema = z
     }
   });
 
+/** FTPS (docs/FTPS.md): off unless a port is set; the certificate is generated in the data dir when none is given. */
+const ftpsSchema = z
+  .object({
+    port: port.optional(),
+    implicitPort: port.optional(),
+    passivePorts: z
+      .string()
+      .regex(/^\d{1,5}-\d{1,5}$/, 'must be LOW-HIGH, e.g. 50000-50100')
+      .refine((range) => {
+        const [low, high] = range.split('-').map(Number) as [number, number];
+        return low >= 1024 && low <= high && high <= 65535;
+      }, 'must be LOW-HIGH with 1024 <= LOW <= HIGH <= 65535')
+      .optional(),
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((ftps, ctx) => {
+    if ((ftps.tlsCert === undefined) !== (ftps.tlsKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'ftps.tlsCert and ftps.tlsKey go together' });
+    }
+  });
+
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
@@ -234,6 +257,7 @@ export const configSchema = z
     smtp: smtpSchema.prefault({}),
     rules: rulesSchema.prefault({}),
     http: httpSchema.prefault({}),
+    ftps: ftpsSchema.prefault({}),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -288,6 +312,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey'],
+  ftps: ['port', 'implicitPort', 'passivePorts', 'tlsCert', 'tlsKey'],
 };
 
 /** Secrets that are only read from the environment, never from a config file. */
@@ -312,6 +337,9 @@ export const SERVE_FLAGS: readonly {
   { setting: 'listen', flag: '--listen', arg: '<addr>' },
   { setting: 'sftpPort', flag: '--sftp-port', arg: '<port>' },
   { setting: 'http.listen', flag: '--http-listen', arg: '<host:port>' },
+  { setting: 'ftps.port', flag: '--ftps-port', arg: '<port>' },
+  { setting: 'ftps.implicitPort', flag: '--ftps-implicit-port', arg: '<port>' },
+  { setting: 'ftps.passivePorts', flag: '--ftps-passive-ports', arg: '<low-high>' },
   { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
   { setting: 'workers', flag: '--workers', arg: '<n>' },
   { setting: 'user', flag: '--user', arg: '<name>' },
@@ -419,11 +447,18 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'days before an OpenPGP key in the Key Manager expires from which a daily key-expiring event is emitted (0: no check)',
   smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
   http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
+  ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, tlsCert and tlsKey (PEM files; default: a self-signed certificate generated in the data dir)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
 };
 
 /** Nested settings with a description of their own; the others are described by their key's line. */
 export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  'ftps.port': 'explicit FTPS port (AUTH TLS; 0 picks a free port; default: off)',
+  'ftps.implicitPort': 'implicit FTPS port (TLS from the first byte, 990-style; default: off)',
+  'ftps.passivePorts': 'passive data ports LOW-HIGH for FTPS (default: any free port)',
+  'ftps.tlsCert':
+    'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
+  'ftps.tlsKey': 'PEM private key of ftps.tlsCert',
   'storage.encryption':
     'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
 };

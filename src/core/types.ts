@@ -9,8 +9,8 @@ export interface SessionIdentity {
   readonly homeDir: string;
   readonly permissions: PermissionMap;
   readonly remoteAddress: string;
-  /** 'ssh': a hash command over exec (ssh/hash-command.ts). 'https': the web client (web/). 'rule': a rule's file action or retention sweep (session id `rule:<chain>:<delivery>`, automation/rule-session.ts). */
-  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'rule';
+  /** 'ssh': a hash command over exec (ssh/hash-command.ts). 'https': the web client (web/). 'ftps': the FTPS server (ftp/). 'rule': a rule's file action or retention sweep (session id `rule:<chain>:<delivery>`, automation/rule-session.ts). */
+  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'ftps' | 'rule';
   /** The user's number in the store; files the server owns are shown with uid/gid VIRTUAL_ID_BASE + this. */
   readonly virtualId?: number;
   /** Disk quota limits as the session started (0: none); absent or both 0: usage is not counted. */
@@ -102,6 +102,8 @@ export interface FileHandle {
   checksum(request: ChecksumRequest, options?: { signal?: AbortSignal }): Promise<Buffer[]>;
   /** Completes the transfer (an atomic upload becomes visible under its name here). */
   close(): Promise<void>;
+  /** Closes without completing: an atomic upload stays a hidden partial for a resume (what session end does). */
+  abort?(): Promise<void>;
 }
 
 export interface ChecksumRequest {

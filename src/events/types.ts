@@ -16,7 +16,7 @@ export interface EventBase {
 export interface TransferEvent extends EventBase {
   readonly type: 'transfer';
   readonly direction: 'upload' | 'download';
-  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'rule';
+  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'ftps' | 'rule';
   readonly path: string;
   readonly bytes: number;
   readonly durationMs: number;
@@ -32,7 +32,7 @@ export interface TransferEvent extends EventBase {
 
 export interface FileOperationEvent extends EventBase {
   readonly type: 'file-op';
-  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'rule';
+  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'ftps' | 'rule';
   /** 'checksum': a check-file read (content derived from a file, so audited like a download). */
   readonly operation:
     | 'delete'
@@ -152,7 +152,7 @@ export interface PgpEvent extends EventBase {
   readonly type: 'pgp';
   readonly phase: 'encrypted' | 'decrypted' | 'quarantined';
   /** 'sftp-client': a pull job's decryption (sessionId `job:<name>:<run>`). */
-  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'rule' | 'sftp-client';
+  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'ftps' | 'rule' | 'sftp-client';
   readonly path: string;
   readonly target: string;
   /** Fingerprint of the verified signer (decrypt folders with `verify:`). */

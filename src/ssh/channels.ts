@@ -1,6 +1,7 @@
 // Session channels of an authenticated connection: the per-connection channel cap, and subsystem/exec routing to SFTP, SCP and the hash commands.
 import type { Connection, ServerChannel } from 'ssh2';
 import { homeDirOf } from '../auth/user-admin.js';
+import { sessionLimitsOf } from '../core/session-limits.js';
 import type { ConnectionBudgets } from '../core/types.js';
 import type { Logger } from '../logger.js';
 import { parseScpCommand, serveScp } from '../scp/server.js';
@@ -38,8 +39,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
           virtualId: authed.id,
           homeDir: homeDirOf(authed, options.homesDir),
           permissions: authed.permissions,
-          quota: authed.quota && { bytes: authed.quota.limitBytes, files: authed.quota.limitFiles },
-          rates: { upload: authed.uploadRate ?? 0, download: authed.downloadRate ?? 0 },
+          ...sessionLimitsOf(authed),
           remoteAddress,
           protocol,
         },

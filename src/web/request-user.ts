@@ -2,6 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isExpired } from '../auth/authenticator.js';
 import { homeDirOf } from '../auth/user-admin.js';
+import { sessionLimitsOf } from '../core/session-limits.js';
 import type { FileSession } from '../core/types.js';
 import { PermissionDeniedError } from '../errors.js';
 import type { UserRecord } from '../store/types.js';
@@ -87,9 +88,7 @@ export function openFiles(deps: WebClientDeps, request: FastifyRequest): FileSes
     virtualId: user.id,
     homeDir: homeDirOf(user, deps.homesDir),
     permissions: user.permissions,
-    // The same quota and rates as an SFTP session of this user (ssh/channels.ts): no protocol is a way around them.
-    quota: user.quota && { bytes: user.quota.limitBytes, files: user.quota.limitFiles },
-    rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
+    ...sessionLimitsOf(user),
     remoteAddress: request.ip,
     protocol: 'https',
   });

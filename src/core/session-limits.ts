@@ -1,0 +1,16 @@
+// The quota and transfer rates a user's file session carries, the same whichever front end opened it: no protocol
+// (SFTP, SCP, FTPS, the web client) may be a way around them.
+import type { SessionIdentity } from './types.js';
+
+export interface LimitedAccount {
+  readonly quota?: { readonly limitBytes: number; readonly limitFiles: number } | undefined;
+  readonly uploadRate?: number | undefined;
+  readonly downloadRate?: number | undefined;
+}
+
+export function sessionLimitsOf(user: LimitedAccount): Pick<SessionIdentity, 'quota' | 'rates'> {
+  return {
+    ...(user.quota ? { quota: { bytes: user.quota.limitBytes, files: user.quota.limitFiles } } : {}),
+    rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
+  };
+}

@@ -1,0 +1,39 @@
+// What the FTPS server is given: listeners, certificate, limits, and the services it hands off to.
+import type { LockoutPolicy } from '../auth/authenticator.js';
+import type { Defender } from '../auth/defender.js';
+import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logger.js';
+import type { ConnectionLimits } from '../ssh/admission.js';
+import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+
+export interface FtpsServerOptions {
+  readonly listen: string;
+  /** Explicit FTPS (AUTH TLS); undefined: no explicit listener. */
+  readonly port: number | undefined;
+  /** Implicit FTPS (TLS from the first byte); undefined: none. */
+  readonly implicitPort: number | undefined;
+  /** Inclusive passive port range; [0, 0]: any free port. */
+  readonly passivePorts: readonly [number, number];
+  /** PEM certificate chain and key. */
+  readonly cert: string;
+  readonly key: string;
+  readonly loginGraceTime: number;
+  readonly maxAuthTries: number;
+  readonly homesDir: string;
+  readonly users: UserRepository;
+  readonly fileSessions: FileSessionFactory;
+  readonly events: EventBus;
+  readonly logger: Logger;
+  readonly defender: Defender;
+  readonly limits: ConnectionLimits & {
+    readonly maxSessionsPerUser: number;
+    /** Seconds without a command or transfer before a logged-in connection is closed; 0: never. */
+    readonly idleTimeout: number;
+  };
+  /** Milliseconds a passive offer waits for its data connection and a transfer may stall. */
+  readonly dataTimeoutMs?: number;
+  readonly budgets?: ResourceBudgets;
+  readonly accounts?: AccountSecurityRepository;
+  readonly lockout?: LockoutPolicy;
+}

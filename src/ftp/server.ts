@@ -1,0 +1,137 @@
+// The FTPS front door: explicit (AUTH TLS) and implicit listeners, admission (connection limits, defender, the
+// slow-loris guard), login grace, the idle timer and per-user session counts. Each connection is then run by
+// control.ts over the core's file session, like the SSH front end.
+import { createServer, type Server, type Socket } from 'node:net';
+import { Admission } from '../ssh/admission.js';
+import { ControlConnection } from './control.js';
+import type { FtpsServerOptions } from './options.js';
+
+export type { FtpsServerOptions } from './options.js';
+
+export interface RunningFtpsServer {
+  /** Bound explicit port, or undefined when not listening. */
+  readonly port: number | undefined;
+  readonly implicitPort: number | undefined;
+  close(): Promise<void>;
+}
+
+export async function startFtpsServer(options: FtpsServerOptions): Promise<RunningFtpsServer> {
+  const admission = new Admission(options.limits, options.defender, options.logger);
+  const sockets = new Set<Socket>();
+  const connections = new Set<ControlConnection>();
+  const sessionsPerUser = new Map<string, number>();
+
+  const accept = (socket: Socket, implicit: boolean) => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', (err) =>
+      options.logger.debug({ err, remoteAddress: socket.remoteAddress }, 'socket error'),
+    );
+    // Login grace: a connection that has not logged in by then is cut (slow-loris and idle pre-login sockets).
+    const grace = setTimeout(() => socket.destroy(), options.loginGraceTime * 1000);
+    grace.unref();
+    socket.once('close', () => clearTimeout(grace));
+    admission.admit(socket).then(
+      (admitted) => {
+        if (!admitted || socket.destroyed) return;
+        let counted: string | undefined;
+        const connection = new ControlConnection(
+          socket,
+          options,
+          {
+            authenticated: (user) => {
+              clearTimeout(grace);
+              admitted.authenticated();
+              const open = (sessionsPerUser.get(user) ?? 0) + 1;
+              sessionsPerUser.set(user, open);
+              counted = user;
+              return open <= options.limits.maxSessionsPerUser;
+            },
+          },
+          implicit,
+        );
+        connections.add(connection);
+        const idleMs = options.limits.idleTimeout * 1000;
+        const idle =
+          idleMs > 0
+            ? setInterval(
+                () => {
+                  if (connection.transfer || Date.now() - connection.lastActivity < idleMs) return;
+                  connection.log.info({ idleTimeout: options.limits.idleTimeout }, 'idle timeout; closing');
+                  connection.reply(421, 'Idle timeout');
+                  connection.close();
+                },
+                Math.min(idleMs / 4, 30_000),
+              )
+            : undefined;
+        idle?.unref();
+        socket.once('close', () => {
+          clearInterval(idle);
+          connections.delete(connection);
+          if (counted === undefined) return;
+          const left = (sessionsPerUser.get(counted) ?? 1) - 1;
+          if (left <= 0) sessionsPerUser.delete(counted);
+          else sessionsPerUser.set(counted, left);
+        });
+      },
+      (err: unknown) => {
+        options.logger.error({ err }, 'admission failed; refusing the connection');
+        socket.destroy();
+      },
+    );
+  };
+
+  const listen = async (port: number, implicit: boolean): Promise<Server> => {
+    const server = createServer({ noDelay: true }, (socket) => accept(socket, implicit));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, options.listen, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => options.logger.error({ err }, 'ftps listener error'));
+    return server;
+  };
+  const servers: Server[] = [];
+  const portOf = (server: Server | undefined) => {
+    const address = server?.address();
+    return typeof address === 'object' && address ? address.port : undefined;
+  };
+  let explicit: Server | undefined;
+  let implicit: Server | undefined;
+  try {
+    if (options.port !== undefined) {
+      explicit = await listen(options.port, false);
+      servers.push(explicit);
+    }
+    if (options.implicitPort !== undefined) {
+      implicit = await listen(options.implicitPort, true);
+      servers.push(implicit);
+    }
+  } catch (err) {
+    for (const server of servers) server.close();
+    admission.close();
+    throw err;
+  }
+  return {
+    port: portOf(explicit),
+    implicitPort: portOf(implicit),
+    close: async () => {
+      admission.close();
+      const closed = Promise.all(
+        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      );
+      for (const connection of connections) {
+        connection.reply(421, 'Server shutting down');
+        connection.close();
+      }
+      const deadline = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, 2000);
+      await closed;
+      clearTimeout(deadline);
+    },
+  };
+}

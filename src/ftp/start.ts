@@ -1,0 +1,68 @@
+// Starting FTPS from the validated config: the certificate (printed with its fingerprint) and the listeners.
+import type { Defender } from '../auth/defender.js';
+import type { FerryConfig } from '../config/schema.js';
+import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logger.js';
+import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+import { loadFtpsCertificate } from './certificate.js';
+import { type RunningFtpsServer, startFtpsServer } from './server.js';
+
+/** What of the application context FTPS uses (context.ts's AppContext has all of it). */
+export interface FtpsServices {
+  readonly paths: { readonly homes: string };
+  readonly store: { readonly users: UserRepository; readonly accounts: AccountSecurityRepository };
+  readonly fileSessions: FileSessionFactory;
+  readonly events: EventBus;
+  readonly defender: Defender;
+  readonly budgets: ResourceBudgets;
+}
+
+export async function startFtps(
+  config: FerryConfig,
+  ctx: FtpsServices,
+  logger: Logger,
+  out: (line: string) => void,
+): Promise<RunningFtpsServer> {
+  const certificate = await loadFtpsCertificate(config.dataDir, config.ftps);
+  const [low, high] = (config.ftps.passivePorts ?? '0-0').split('-').map(Number) as [number, number];
+  const server = await startFtpsServer({
+    listen: config.listen,
+    port: config.ftps.port,
+    implicitPort: config.ftps.implicitPort,
+    passivePorts: [low, high],
+    cert: certificate.cert,
+    key: certificate.key,
+    loginGraceTime: config.loginGraceTime,
+    maxAuthTries: config.maxAuthTries,
+    homesDir: ctx.paths.homes,
+    users: ctx.store.users,
+    fileSessions: ctx.fileSessions,
+    events: ctx.events,
+    logger,
+    defender: ctx.defender,
+    budgets: ctx.budgets,
+    limits: {
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
+      maxSessionsPerUser: config.maxSessionsPerUser,
+      idleTimeout: config.idleTimeout,
+    },
+    accounts: ctx.store.accounts,
+    lockout: {
+      threshold: config.lockoutThreshold,
+      windowSeconds: config.lockoutWindow,
+      durationSeconds: config.lockoutDuration,
+    },
+  });
+  const where = [
+    server.port !== undefined ? `explicit ${config.listen}:${server.port}` : '',
+    server.implicitPort !== undefined ? `implicit ${config.listen}:${server.implicitPort}` : '',
+  ].filter(Boolean);
+  out(`FTPS listening (${where.join(', ')})`);
+  out(
+    `FTPS certificate SHA-256 ${certificate.fingerprint}${certificate.generated ? ' (generated, self-signed)' : ''}`,
+  );
+  return server;
+}
