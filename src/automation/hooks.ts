@@ -66,7 +66,7 @@ export class LatencyHistogram {
 type Verdict =
   | { readonly kind: 'allow' }
   | { readonly kind: 'deny'; readonly reason: string }
-  | { readonly kind: 'failed'; readonly error: string };
+  | { readonly kind: 'failed'; readonly error: string; readonly timedOut?: boolean };
 
 export interface HookGate extends PreOperationGate {
   readonly latency: LatencyHistogram;
@@ -149,6 +149,9 @@ async function runRule(
     let verdict: Verdict;
     try {
       verdict = await runAction(deps, rule, action, eventName, fields, left, timeout);
+      // The rule's timeout is what the operator set and reads in the audit trail, not what was left of it.
+      if (verdict.kind === 'failed' && verdict.timedOut)
+        verdict = { kind: 'failed', error: `timed out after ${timeoutMs} ms` };
     } catch (err) {
       verdict = { kind: 'failed', error: err instanceof Error ? err.message : String(err) };
     }
@@ -178,7 +181,7 @@ async function runAction(
       if (result.spawnError !== undefined)
         return { kind: 'failed', error: `cannot run: ${result.spawnError}` };
       if (result.timedOut || signal.aborted)
-        return { kind: 'failed', error: `timed out after ${timeoutMs} ms` };
+        return { kind: 'failed', error: `timed out after ${timeoutMs} ms`, timedOut: true };
       if (result.exitCode === 0) return { kind: 'allow' };
       const said = result.output.split('\n')[0]?.trim().slice(0, 200);
       return {
@@ -201,7 +204,8 @@ async function runAction(
       if (answer.responseCode === 403)
         return { kind: 'deny', reason: body?.reason ?? 'refused by the webhook (403)' };
       if (!answer.ok) {
-        if (signal.aborted) return { kind: 'failed', error: `timed out after ${timeoutMs} ms` };
+        if (signal.aborted)
+          return { kind: 'failed', error: `timed out after ${timeoutMs} ms`, timedOut: true };
         return { kind: 'failed', error: answer.error ?? `HTTP ${answer.responseCode}` };
       }
       if (body?.allow === false) return { kind: 'deny', reason: body.reason ?? 'refused by the webhook' };
