@@ -66,8 +66,8 @@ describe('post-quantum key exchange with OpenSSH 10', { skip }, () => {
       { input: batch, cwd: work, timeoutMs: 180_000 },
     );
 
-  it('negotiates mlkem768x25519-sha256 by default and moves 64 MiB both ways byte for byte', async () => {
-    const hash = await randomFile(join(work, 'up.bin'), 64 * MiB);
+  it('negotiates mlkem768x25519-sha256 by default and moves 256 MiB both ways byte for byte', async () => {
+    const hash = await randomFile(join(work, 'up.bin'), 256 * MiB);
     const r = await sftp10('put up.bin big.bin\nget big.bin down.bin\n');
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     assert.deepEqual(kexRuns(r.stderr), [PQ_KEX], 'one key exchange, the post-quantum one');
@@ -95,13 +95,14 @@ describe('post-quantum key exchange with OpenSSH 10', { skip }, () => {
   });
 
   it('rekeys with mlkem768x25519-sha256 every 16 MiB (RekeyLimit=16M) mid-transfer without corrupting data', async (t) => {
-    const hash = await randomFile(join(work, 'rekey.bin'), 64 * MiB);
+    const hash = await randomFile(join(work, 'rekey.bin'), 128 * MiB);
     const r = await sftp10('put rekey.bin rekey.bin\nget rekey.bin rekey-back.bin\n', ['RekeyLimit=16M']);
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     const runs = kexRuns(r.stderr);
     t.diagnostic(`key exchanges: ${runs.length} (${runs.length - 1} rekeys)`);
-    // 128 MiB through a 16 MiB limit: about 8 rekeys after the first exchange; every one post-quantum.
-    assert.ok(runs.length >= 7, `expected >= 6 rekeys, saw ${runs.length - 1}`);
+    // 256 MiB through a 16 MiB limit: about 16 rekeys after the first exchange (the issue asks for 10 or more);
+    // every one post-quantum.
+    assert.ok(runs.length >= 11, `expected >= 10 rekeys, saw ${runs.length - 1}`);
     assert.ok(
       runs.every((k) => k === PQ_KEX),
       runs.join(','),
