@@ -1,0 +1,151 @@
+// `ferry serve` with homes on S3 (a real s3rver): OpenSSH sftp put/get of a multipart file, ls, mkdir, rename, rm;
+// an interrupted upload never shows as a complete object, and `reput` finishes it without the client re-sending.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { type S3Server, startS3rver } from '../src/vfs/s3/s3rver-fixture.js';
+import { FERRY_BIN, runFerry } from './helpers/cli.js';
+import { sha256File } from './helpers/files.js';
+import { sftpBatch } from './helpers/openssh.js';
+import { FXF, RawSftp } from './helpers/raw-sftp.js';
+
+const PASSWORD = 'S3-storage-pa55';
+const MiB = 1024 * 1024;
+let work: string;
+let s3: S3Server;
+let client: S3Client;
+let server: ChildProcess;
+let port: number;
+let env: NodeJS.ProcessEnv;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ferry-s3-'));
+  s3 = await startS3rver();
+  client = s3.client();
+  const dataDir = join(work, 'data');
+  env = {
+    FERRY_DATA_DIR: dataDir,
+    FERRY_STORAGE_BACKEND: 's3',
+    FERRY_STORAGE_BUCKET: s3.bucket,
+    FERRY_STORAGE_PREFIX: 'homes',
+    FERRY_STORAGE_ENDPOINT: s3.endpoint,
+    FERRY_STORAGE_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    FERRY_ALLOW_LIST: '127.0.0.1',
+    // The raw ssh2 client of the attack helpers speaks the compat profile's key exchange.
+    FERRY_ALGORITHMS: 'compat',
+  };
+  const init = await runFerry(['init'], '', env);
+  assert.equal(init.code, 0, init.stderr);
+  const added = await runFerry(['users', 'add', 'alice', '--password-stdin'], `${PASSWORD}\n`, env);
+  assert.equal(added.code, 0, added.stderr);
+  server = spawn(
+    process.execPath,
+    [FERRY_BIN, 'serve', '--listen', '127.0.0.1', '--sftp-port', '0', '--workers', '1'],
+    { env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...env } },
+  );
+  let out = '';
+  let errText = '';
+  server.stderr?.on('data', (d: Buffer) => {
+    errText += d.toString();
+  });
+  port = await new Promise<number>((resolve, reject) => {
+    server.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    server.once('exit', () => reject(new Error(out + errText)));
+  });
+  // The secret key is never logged, whatever the level.
+  server.once('exit', () => assert.ok(!errText.includes(s3.credentials.secretAccessKey + '"')));
+});
+
+after(async () => {
+  if (server && server.exitCode === null) {
+    await new Promise<void>((resolve) => {
+      server.once('exit', () => resolve());
+      server.kill('SIGTERM');
+    });
+  }
+  client?.destroy();
+  await s3?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+const sftp = (batch: string) => sftpBatch({ port, user: 'alice', password: PASSWORD, batch, cwd: work });
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const out = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+test('sftp put/get of a 20 MiB file through multipart, with mkdir, ls, rename and rm', async () => {
+  const data = randomBytes(20 * MiB + 12_345);
+  await writeFile(join(work, 'big.bin'), data);
+  const digest = await sha256File(join(work, 'big.bin'));
+  const up = await sftp('mkdir in\nput big.bin in/big.bin\nrename in/big.bin in/moved.bin\nls -l in\nget in/moved.bin back.bin\n');
+  assert.equal(up.code, 0, up.stderr);
+  assert.match(up.stdout, /moved\.bin/);
+  assert.doesNotMatch(up.stdout, /^-.*\sbig\.bin$/m, 'the old name is gone after rename');
+  assert.equal(await sha256File(join(work, 'back.bin')), digest, 'downloaded byte-identical');
+  // What S3 holds: the directory marker and the object under the user's prefix, nothing else (no partial).
+  assert.deepEqual(await keysUnder('homes/alice/'), ['homes/alice/in/', 'homes/alice/in/moved.bin']);
+  const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'homes/alice/in/moved.bin' }));
+  assert.equal(head.ContentLength, data.length);
+  const tags = await client.send(new GetObjectTaggingCommand({ Bucket: s3.bucket, Key: 'homes/alice/in/moved.bin' }));
+  assert.deepEqual(tags.TagSet, [{ Key: 'ferry-sha256', Value: digest }], 'SHA-256 stored with the object');
+  // The audit's digest of the upload is the one stored with the object.
+  const audit = await runFerry(['audit', 'list', '--json'], '', env);
+  if (audit.code === 0) assert.ok(audit.stdout.includes(digest), 'the audit record carries the same SHA-256');
+
+  const down = await sftp('rm in/moved.bin\nrmdir in\nls -la\n');
+  assert.equal(down.code, 0, down.stderr);
+  assert.deepEqual(await keysUnder('homes/alice/'), []);
+});
+
+test('a non-empty directory is not removed; a front-to-back-only file refuses a write out of order', async () => {
+  await writeFile(join(work, 'small.txt'), 'hello\n');
+  const r = await sftp('mkdir d\nput small.txt d/small.txt\n-rmdir d\nls d\n');
+  assert.match(r.stderr, /rmdir.*(fail|Failure|not empty)/i);
+  assert.match(r.stdout, /small\.txt/);
+  const raw = await RawSftp.connect({ port, username: 'alice', password: PASSWORD });
+  try {
+    const h = await raw.open('/d/ooo.bin', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
+    await raw.write(h, 0, Buffer.from('abc'));
+    await assert.rejects(raw.write(h, 100, Buffer.from('x')), /unsupported|front to back/i);
+    await raw.close(h).catch(() => undefined);
+  } finally {
+    raw.end();
+  }
+  assert.deepEqual(await keysUnder('homes/alice/d/'), ['homes/alice/d/', 'homes/alice/d/small.txt'], 'no file with a hole');
+});
+
+test('an interrupted upload never shows as a complete object; reput finishes it without re-sending', async () => {
+  const data = randomBytes(12 * MiB + 777);
+  await writeFile(join(work, 'resume.bin'), data);
+  const raw = await RawSftp.connect({ port, username: 'alice', password: PASSWORD });
+  const h = await raw.open('/resume.bin', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
+  // More than a part (8 MiB): the multipart upload has begun when the connection drops.
+  const sent = 9 * MiB;
+  for (let at = 0; at < sent; at += 256 * 1024) await raw.write(h, at, data.subarray(at, at + 256 * 1024));
+  raw.end();
+  await new Promise((r) => setImmediate(r));
+  // Whatever the server has done with the partial, the real name never holds an object of the wrong size.
+  const ls = await sftp('ls -l\n');
+  assert.equal(ls.code, 0, ls.stderr);
+  const keys = await keysUnder('homes/alice/');
+  assert.ok(!keys.includes('homes/alice/resume.bin'), `no complete object under the name: ${keys.join(' ')}`);
+  const resumed = await sftp('reput resume.bin resume.bin\n');
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const back = await sftp('get resume.bin resume-back.bin\n');
+  assert.equal(back.code, 0, back.stderr);
+  assert.ok((await readFile(join(work, 'resume-back.bin'))).equals(data), 'the resumed file is byte-identical');
+  assert.ok((await keysUnder('homes/alice/')).includes('homes/alice/resume.bin'));
+});
