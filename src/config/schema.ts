@@ -446,8 +446,10 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'storage.encryption':
     'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
   'storage.bucket': "backend 's3': the bucket the homes live in",
-  'storage.prefix': "backend 's3': key prefix of the homes (each home is <prefix>/<user>; default: the bucket's root)",
+  'storage.prefix':
+    "backend 's3': key prefix of the homes (each home is <prefix>/<user>; default: the bucket's root)",
   'storage.endpoint': "backend 's3': an S3-compatible endpoint URL (default: AWS)",
   'storage.region': "backend 's3': the region (default us-east-1)",
-  'storage.forcePathStyle': "backend 's3': path-style URLs (endpoint/bucket/key), which most S3-compatible servers need",
+  'storage.forcePathStyle':
+    "backend 's3': path-style URLs (endpoint/bucket/key), which most S3-compatible servers need",
 };

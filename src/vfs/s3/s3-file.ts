@@ -37,6 +37,8 @@ export class S3File implements FsFile {
   /** A new version must be published on close (written, truncated, or created). */
   #dirty: boolean;
   #times: { atime: number; mtime: number } | undefined;
+  /** How much of the object as opened the new version keeps (truncations lower it). */
+  #baseKept: number;
   /** Mutations run one after another in call order; reads of written data wait for them. */
   #chain: Promise<void> = Promise.resolve();
   #failure: unknown;
@@ -55,29 +57,37 @@ export class S3File implements FsFile {
     this.#writable = options.writable;
     this.#base = options.truncate ? undefined : base;
     this.#end = this.#base?.size ?? 0;
+    this.#baseKept = this.#end;
     this.#dirty = options.writable && (options.truncate || base === undefined);
   }
 
   read(position: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
     if (this.#upload === undefined && !this.#dirty) {
       if (!this.#base) return emptyRead(headroom, into);
-      this.#reader ??= this.#host.newReader(this.#key, this.#base);
-      return this.#reader.read(position, length, headroom, into);
+      return this.#baseReader(this.#base).read(position, length, headroom, into);
     }
     return this.#queue(false, async () => {
+      if (into && into.length < headroom + length) {
+        throw new FerryError('ERR_INVALID_ARGUMENT', 'read buffer too small');
+      }
+      // The bytes kept from the object as opened are still there in S3 (a resume digest reads them).
+      const kept = Math.min(this.#baseKept, this.#end);
+      const fromBase =
+        this.#base && position < kept
+          ? await this.#baseReader(this.#base).read(position, Math.min(length, kept - position))
+          : Buffer.alloc(0);
+      const rest = length - fromBase.length;
       const upload = this.#upload;
-      const data = upload ? upload.readBack(position, length) : Buffer.alloc(0);
-      if (data === undefined) {
+      const tail = rest > 0 && upload ? upload.readBack(position + fromBase.length, rest) : Buffer.alloc(0);
+      if (tail === undefined) {
         throw new UnsupportedError(
           'This storage cannot read back an upload in progress that was already sent',
         );
       }
-      if (into && into.length < headroom + length)
-        throw new FerryError('ERR_INVALID_ARGUMENT', 'read buffer too small');
-      const out = into
-        ? into.subarray(0, headroom + data.length)
-        : Buffer.allocUnsafe(headroom + data.length);
-      data.copy(out, headroom);
+      const n = fromBase.length + tail.length;
+      const out = into ? into.subarray(0, headroom + n) : Buffer.allocUnsafe(headroom + n);
+      fromBase.copy(out, headroom);
+      tail.copy(out, headroom + fromBase.length);
       return out;
     });
   }
@@ -103,6 +113,7 @@ export class S3File implements FsFile {
       return Promise.reject(new FerryError('ERR_PERMISSION_DENIED', 'File not open for writing'));
     const dropBase = size === 0 && this.#upload === undefined;
     this.#end = size;
+    this.#baseKept = Math.min(this.#baseKept, size);
     this.#dirty = true;
     return this.#queue(true, async () => {
       if (dropBase) this.#base = undefined; // emptied before anything was loaded: the old bytes are not needed
@@ -155,6 +166,11 @@ export class S3File implements FsFile {
     } else if (this.#times && this.#base) {
       await this.#host.setTimes(this.#key, this.#times.atime, this.#times.mtime);
     }
+  }
+
+  #baseReader(base: ObjectInfo): RangeReader {
+    this.#reader ??= this.#host.newReader(this.#key, base);
+    return this.#reader;
   }
 
   /** Metadata a new version is stored with: the times, when someone set them. */

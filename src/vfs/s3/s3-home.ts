@@ -17,7 +17,10 @@ export interface S3StorageSettings extends S3Endpoint {
 export function homePrefixOf(storagePrefix: string, homesDir: string, homeDir: string): string {
   const inside = relative(homesDir, homeDir);
   const home = inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) ? inside : homeDir;
-  return [storagePrefix, home].map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p !== '').join('/');
+  return [storagePrefix, home]
+    .map((p) => p.replace(/^\/+|\/+$/g, ''))
+    .filter((p) => p !== '')
+    .join('/');
 }
 
 /** A factory of home Fs's sharing one client (its connection pool); `client` is exposed for disposal. */
@@ -29,6 +32,10 @@ export function s3HomeFs(
   return {
     client,
     home: (identity) =>
-      new S3Fs({ client, bucket: settings.bucket, prefix: homePrefixOf(settings.prefix, homesDir, identity.homeDir) }),
+      new S3Fs({
+        client,
+        bucket: settings.bucket,
+        prefix: homePrefixOf(settings.prefix, homesDir, identity.homeDir),
+      }),
   };
 }

@@ -11,6 +11,8 @@ import { s3ClientOf } from './client.js';
 export interface S3Server {
   readonly endpoint: string;
   readonly bucket: string;
+  /** Where s3rver keeps the bucket (tests may watch multipart parts arrive there). */
+  readonly directory: string;
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
   client(): S3Client;
   stop(): Promise<void>;
@@ -57,6 +59,7 @@ export async function startS3rver(bucket = 'ferry-test'): Promise<S3Server> {
   return {
     endpoint,
     bucket,
+    directory,
     credentials: CREDENTIALS,
     client: () =>
       s3ClientOf({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: CREDENTIALS }),
