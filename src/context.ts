@@ -32,6 +32,7 @@ import { EncryptedFs } from './vfs/encrypted/encrypted-fs.js';
 import { StorageKeyRing, storageKekOf } from './vfs/encrypted/storage-keys.js';
 import { LocalFs, localHomeFs } from './vfs/local/local-fs.js';
 import { PgpPolicyFs } from './vfs/pgp/pgp-fs.js';
+import { s3HomeFs } from './vfs/s3/s3-home.js';
 import type { Fs } from './vfs/types.js';
 
 export interface DataPaths {
@@ -142,13 +143,16 @@ function homeFsFactory(
   config: FerryConfig,
   storageKeys: () => StorageKeyRing,
 ): (identity: { readonly homeDir: string }) => Fs {
+  const storage = config.storage;
   const backend = (() => {
-    switch (config.storage.backend) {
+    switch (storage.backend) {
       case 'local':
         return localHomeFs;
+      case 's3':
+        return s3HomeFs(storage, dataPaths(config.dataDir).homes).home;
     }
   })();
-  const { encryption } = config.storage;
+  const { encryption } = storage;
   if (!encryption.enabled) return backend;
   return (identity) =>
     new EncryptedFs(backend(identity), { keys: storageKeys(), plaintextFiles: encryption.plaintextFiles });
@@ -314,9 +318,12 @@ export class AppContext {
    * backend `storage.backend` names, rooted at `root` (the homes directory, or a user's own home).
    */
   storedTree(root: string): Fs {
-    switch (this.config.storage.backend) {
+    const storage = this.config.storage;
+    switch (storage.backend) {
       case 'local':
         return new LocalFs({ root });
+      case 's3':
+        return s3HomeFs(storage, this.paths.homes).home({ homeDir: root });
     }
   }
 

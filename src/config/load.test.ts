@@ -133,10 +133,35 @@ test('storage is a union on its backend, set from the file or FERRY_STORAGE_BACK
   assert.deepEqual(loadConfig({ env: {} }).storage, plain);
   assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_BACKEND: 'local' } }).storage, plain);
   assert.throws(
-    () => loadConfig({ env: { FERRY_STORAGE_BACKEND: 's3' } }),
+    () => loadConfig({ env: { FERRY_STORAGE_BACKEND: 'ftp' } }),
     (err: Error) =>
       err instanceof ConfigError && /storage\.backend: .*FERRY_STORAGE_BACKEND/.test(err.message),
   );
+  assert.throws(
+    () => loadConfig({ env: { FERRY_STORAGE_BACKEND: 's3' } }),
+    (err: Error) => err instanceof ConfigError && /storage\.bucket: /.test(err.message),
+  );
+  const s3 = { FERRY_STORAGE_BACKEND: 's3', FERRY_STORAGE_BUCKET: 'ferry-homes' };
+  assert.deepEqual(loadConfig({ env: { ...s3, FERRY_STORAGE_FORCE_PATH_STYLE: 'true' } }).storage, {
+    backend: 's3',
+    bucket: 'ferry-homes',
+    prefix: '',
+    region: 'us-east-1',
+    forcePathStyle: true,
+    encryption: { enabled: false, plaintextFiles: 'read' },
+  });
+  for (const [bad, field] of [
+    [{ FERRY_STORAGE_BUCKET: 'No_Such/Bucket' }, 'bucket'],
+    [{ FERRY_STORAGE_PREFIX: 'a/../b' }, 'prefix'],
+    [{ FERRY_STORAGE_ENDPOINT: 'file:///etc' }, 'endpoint'],
+    [{ FERRY_STORAGE_ENCRYPTION: 'true' }, 'encryption'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ env: { ...s3, ...bad } }),
+      (err: Error) => err instanceof ConfigError && new RegExp(`storage\\.${field}: `).test(err.message),
+      field,
+    );
+  }
 });
 
 test("the README's configuration reference has every serve flag of the one table, and no other", async () => {

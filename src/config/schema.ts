@@ -116,6 +116,32 @@ const storageSchema = z.preprocess(
       : v,
   z.discriminatedUnion('backend', [
     z.object({ backend: z.literal('local'), encryption: storageEncryptionSchema }).strict(),
+    z
+      .object({
+        backend: z.literal('s3'),
+        bucket: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z 0-9 . -)'),
+        /** Key prefix of the homes; each home is `<prefix>/<user>`. */
+        prefix: z
+          .string()
+          .default('')
+          .refine((p) => !p.includes('\0') && !p.split('/').includes('..'), 'must not contain .. or NUL'),
+        /** An S3-compatible endpoint URL (MinIO, Ceph…); AWS when unset. */
+        endpoint: z
+          .string()
+          .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http(s) URL')
+          .optional(),
+        region: z.string().min(1).default('us-east-1'),
+        forcePathStyle: flag.default(false),
+        encryption: storageEncryptionSchema,
+      })
+      .strict()
+      .refine((s) => !s.encryption.enabled, {
+        message:
+          'encrypted storage needs random writes, which S3 has not: turn storage.encryption off with backend s3',
+        path: ['encryption'],
+      }),
   ]),
 );
 /** `host:port` (IPv6 as `[::1]:8080`); port 0 picks a free one. */
@@ -308,7 +334,7 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
  */
 export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
   store: ['url'],
-  storage: ['backend', 'encryption'],
+  storage: ['backend', 'encryption', 'bucket', 'prefix', 'endpoint', 'region', 'forcePathStyle'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey'],
@@ -439,7 +465,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
   store:
     "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db) or 'postgres://user@host:5432/db' (an existing database, over TCP)",
-  storage: "where homes live: backend 'local' (the default; homes under <dataDir>/homes)",
+  storage:
+    "where homes live: backend 'local' (the default; homes under <dataDir>/homes) or 's3' (bucket, prefix, endpoint, region, forcePathStyle; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS SDK's other sources; see docs/STORAGE.md)",
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
   diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
@@ -461,4 +488,11 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'ftps.tlsKey': 'PEM private key of ftps.tlsCert',
   'storage.encryption':
     'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
+  'storage.bucket': "backend 's3': the bucket the homes live in",
+  'storage.prefix':
+    "backend 's3': key prefix of the homes (each home is <prefix>/<user>; default: the bucket's root)",
+  'storage.endpoint': "backend 's3': an S3-compatible endpoint URL (default: AWS)",
+  'storage.region': "backend 's3': the region (default us-east-1)",
+  'storage.forcePathStyle':
+    "backend 's3': path-style URLs (endpoint/bucket/key), which most S3-compatible servers need",
 };

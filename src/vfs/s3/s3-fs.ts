@@ -1,0 +1,400 @@
+// The S3 Fs backend: a user's home is a key prefix in a bucket; files are objects, directories are prefixes.
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { FerryError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../../errors.js';
+import type { Fs, FsCapabilities, FsDir, FsFile, FsOpenFlags, FsStat, FsStatfs } from '../types.js';
+import { S3Dir } from './s3-dir.js';
+import { type ObjectInfo, S3File } from './s3-file.js';
+import {
+  dirKeyOf,
+  isNotFound,
+  keyOf,
+  META_ATIME,
+  META_MTIME,
+  normalisePrefix,
+  parentOf,
+  s3Error,
+} from './s3-paths.js';
+import { RangeReader } from './s3-reader.js';
+import { MIN_PART_SIZE, S3Upload } from './s3-upload.js';
+
+/** What S3 cannot do; everything else (random reads, times) it can. */
+export const S3_CAPABILITIES: FsCapabilities = {
+  randomWrites: false,
+  randomReads: true,
+  // Rename is a copy then a delete: for a moment both names exist, and a directory moves object by object.
+  atomicRename: false,
+  atomicNoReplace: false,
+  hardLinks: false,
+  symlinks: false,
+  statvfs: false,
+  modes: false,
+  ownership: false,
+};
+
+/** The largest object a single CopyObject copies (S3's limit); larger renames would need UploadPartCopy. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
+/** Objects moved at once when a directory is renamed. */
+const MOVE_CONCURRENCY = 8;
+
+export interface S3FsOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Key prefix of this Fs's '/' (e.g. `ferry/homes/alice`); '' is the bucket's root. */
+  readonly prefix: string;
+  /** Bytes per multipart part (at least 5 MiB; default 8 MiB). */
+  readonly partSize?: number;
+  /** Parts of one upload in flight at once (default 2). */
+  readonly maxPartsInFlight?: number;
+  /** Bytes per ranged GET of a download (default 1 MiB), and how many are fetched ahead (default 4). */
+  readonly readBlockSize?: number;
+  readonly readAhead?: number;
+  /** Entries per listing batch (one ListObjectsV2 page; default 1000, S3's maximum). */
+  readonly dirBatchSize?: number;
+}
+
+/**
+ * Directory semantics: mkdir writes an empty marker object `dir/`; a directory exists while its marker or any
+ * object under its prefix does (prefixes made by other tools count). rmdir removes the marker of an empty
+ * directory only. Files have no permission bits, owners or links; times set by utimes live in object metadata.
+ */
+export class S3Fs implements Fs {
+  readonly capabilities = S3_CAPABILITIES;
+  readonly partSize: number;
+  readonly #o: S3FsOptions;
+  readonly #root: string;
+
+  constructor(options: S3FsOptions) {
+    this.#o = options;
+    this.#root = normalisePrefix(options.prefix);
+    this.partSize = options.partSize ?? 8 * 1024 * 1024;
+    if (this.partSize < MIN_PART_SIZE) throw new InvalidArgumentError('S3 part size must be at least 5 MiB');
+  }
+
+  async stat(path: string): Promise<FsStat> {
+    const key = keyOf(this.#root, path);
+    if (key === this.#root) return this.dirStat(Date.now());
+    const [head, dir] = await Promise.all([this.#head(key), this.#dirTime(key)]);
+    if (head) return this.fileStat(head.ContentLength ?? 0, ...timesOf(head));
+    if (dir !== undefined) return this.dirStat(dir);
+    throw new NotFoundError();
+  }
+
+  lstat(path: string): Promise<FsStat> {
+    return this.stat(path);
+  }
+
+  async realpath(path: string): Promise<string> {
+    await this.stat(path);
+    return `/${keyOf('', path)}`;
+  }
+
+  async open(path: string, flags: FsOpenFlags): Promise<FsFile> {
+    const key = keyOf(this.#root, path);
+    if (key === this.#root) throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
+    const head = await this.#head(key);
+    if (!head) {
+      // Only a marked directory is refused here: listing a full parent per created file would cost O(n) each.
+      if (await this.#head(`${key}/`)) throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
+      if (!flags.create) throw new NotFoundError();
+      await this.#requireDir(parentOf(path));
+    } else if (flags.create && flags.exclusive) {
+      throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
+    }
+    const base: ObjectInfo | undefined = head && {
+      size: head.ContentLength ?? 0,
+      etag: head.ETag,
+      ...objectTimes(head),
+    };
+    return new S3File(this, key, `/${keyOf('', path)}`, base, {
+      writable: flags.write,
+      truncate: flags.write && flags.truncate === true,
+    });
+  }
+
+  async opendir(path: string): Promise<FsDir> {
+    const key = keyOf(this.#root, path);
+    await this.#requireDir(path);
+    return new S3Dir(
+      {
+        client: this.#o.client,
+        bucket: this.#o.bucket,
+        prefix: dirKeyOf(key, this.#root),
+        pageSize: this.#o.dirBatchSize ?? 1000,
+        fileStat: (size, m, a) => this.fileStat(size, m, a),
+        dirStat: (m) => this.dirStat(m),
+      },
+      `/${keyOf('', path)}`,
+    );
+  }
+
+  async mkdir(path: string, options?: { mode?: number; recursive?: boolean }): Promise<void> {
+    const key = keyOf(this.#root, path);
+    const existing = await this.stat(path).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    if (existing) {
+      if (options?.recursive && existing.kind === 'directory') return;
+      throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
+    }
+    if (options?.recursive) await this.mkdir(parentOf(path), options);
+    else await this.#requireDir(parentOf(path));
+    await this.#send('mkdir', () =>
+      this.#o.client.send(
+        new PutObjectCommand({ Bucket: this.#o.bucket, Key: `${key}/`, Body: Buffer.alloc(0) }),
+      ),
+    );
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const key = keyOf(this.#root, path);
+    if (key === this.#root) throw new FerryError('ERR_PERMISSION_DENIED', 'Cannot remove the root');
+    await this.#requireDir(path);
+    const page = await this.#list(`${key}/`, 2);
+    if ((page.Contents ?? []).some((o) => o.Key !== `${key}/`) || (page.CommonPrefixes ?? []).length > 0) {
+      throw new FerryError('ERR_DIRECTORY_NOT_EMPTY', 'Directory not empty');
+    }
+    await this.#delete(`${key}/`);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const key = keyOf(this.#root, path);
+    if (!(await this.#head(key))) {
+      if (key === this.#root || (await this.#dirTime(key)) !== undefined) {
+        throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
+      }
+      throw new NotFoundError();
+    }
+    await this.#delete(key);
+  }
+
+  /** A copy then a delete (not atomic: see capabilities); a directory moves object by object, marker included. */
+  async rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void> {
+    if (options?.noReplace)
+      throw new UnsupportedError('This storage cannot refuse an existing target atomically');
+    const src = keyOf(this.#root, from);
+    const dst = keyOf(this.#root, to);
+    if (src === this.#root || dst === this.#root)
+      throw new FerryError('ERR_PERMISSION_DENIED', 'Cannot rename the root');
+    const source = await this.stat(from);
+    if (src === dst) return;
+    const target = await this.stat(to).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    await this.#requireDir(parentOf(to));
+    if (source.kind === 'file') {
+      if (target?.kind === 'directory') throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
+      await this.#copy(src, dst, source.size);
+      await this.#delete(src);
+      return;
+    }
+    if (dst.startsWith(`${src}/`)) throw new InvalidArgumentError('Cannot move a directory into itself');
+    if (target?.kind === 'file') throw new FerryError('ERR_NOT_A_DIRECTORY', 'Not a directory');
+    if (target) await this.rmdir(to); // POSIX: an empty directory may be replaced; a full one is refused
+    await this.#moveTree(`${src}/`, `${dst}/`);
+  }
+
+  link(): Promise<void> {
+    return Promise.reject(new UnsupportedError('Hard links are not supported by this storage'));
+  }
+
+  symlink(): Promise<void> {
+    return Promise.reject(new UnsupportedError('Symlinks are not supported by this storage'));
+  }
+
+  async readlink(path: string): Promise<string> {
+    await this.stat(path);
+    throw new InvalidArgumentError('Not a symlink');
+  }
+
+  async chmod(path: string): Promise<void> {
+    await this.stat(path);
+    throw new UnsupportedError('This storage keeps no permission bits');
+  }
+
+  async utimes(path: string, atime: number, mtime: number): Promise<void> {
+    const key = keyOf(this.#root, path);
+    const st = await this.stat(path);
+    if (st.kind === 'file') return this.setTimes(key, atime, mtime);
+    if (key === this.#root) return;
+    // A directory's times live on its marker (written if the directory had none).
+    await this.#send('utimes', () =>
+      this.#o.client.send(
+        new PutObjectCommand({
+          Bucket: this.#o.bucket,
+          Key: `${key}/`,
+          Body: Buffer.alloc(0),
+          Metadata: { [META_ATIME]: String(atime), [META_MTIME]: String(mtime) },
+        }),
+      ),
+    );
+  }
+
+  statfs(): Promise<FsStatfs> {
+    return Promise.reject(new UnsupportedError('This storage reports no file system figures'));
+  }
+
+  /** Rewrites an object's times: S3 metadata cannot change in place, so the object is copied onto itself. */
+  async setTimes(key: string, atime: number, mtime: number): Promise<void> {
+    const head = await this.#head(key);
+    if (!head) throw new NotFoundError();
+    await this.#copy(key, key, head.ContentLength ?? 0, {
+      ...head.Metadata,
+      [META_ATIME]: String(atime),
+      [META_MTIME]: String(mtime),
+    });
+  }
+
+  newUpload(key: string, metadata: () => Record<string, string>): S3Upload {
+    const { client, bucket, maxPartsInFlight } = this.#o;
+    return new S3Upload(
+      { client, bucket, key, partSize: this.partSize, maxInFlight: maxPartsInFlight ?? 2 },
+      metadata,
+    );
+  }
+
+  newReader(key: string, info: ObjectInfo): RangeReader {
+    const { client, bucket } = this.#o;
+    return new RangeReader({
+      client,
+      bucket,
+      key,
+      size: info.size,
+      etag: info.etag,
+      blockSize: this.#o.readBlockSize ?? 1024 * 1024,
+      readAhead: this.#o.readAhead ?? 4,
+    });
+  }
+
+  fileStat(size: number, mtimeMs: number, atimeMs: number): FsStat {
+    return { kind: 'file', mode: 0o100644, size, uid: 0, gid: 0, nlink: 1, atimeMs, mtimeMs };
+  }
+
+  dirStat(mtimeMs: number): FsStat {
+    return { kind: 'directory', mode: 0o40755, size: 0, uid: 0, gid: 0, nlink: 2, atimeMs: mtimeMs, mtimeMs };
+  }
+
+  async #head(key: string): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await this.#o.client.send(new HeadObjectCommand({ Bucket: this.#o.bucket, Key: key }));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw s3Error(err, 'stat');
+    }
+  }
+
+  /**
+   * The directory's time when `key` is a directory, undefined when it is not one. Its marker answers first (one
+   * HEAD, cheap however full the directory); without one, a directory exists while any object is under it.
+   */
+  async #dirTime(key: string): Promise<number | undefined> {
+    const marker = await this.#head(`${key}/`);
+    if (marker) return objectTimes(marker).mtimeMs;
+    const page = await this.#list(`${key}/`, 1, true);
+    return (page.Contents ?? []).length > 0 ? Date.now() : undefined;
+  }
+
+  async #requireDir(path: string): Promise<void> {
+    const st = await this.stat(path);
+    if (st.kind !== 'directory') throw new FerryError('ERR_NOT_A_DIRECTORY', 'Not a directory');
+  }
+
+  #list(prefix: string, maxKeys: number, flat = false, token?: string) {
+    return this.#send('list', () =>
+      this.#o.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.#o.bucket,
+          Prefix: prefix,
+          MaxKeys: maxKeys,
+          Delimiter: flat ? undefined : '/',
+          ContinuationToken: token,
+        }),
+      ),
+    );
+  }
+
+  #delete(key: string): Promise<unknown> {
+    return this.#send('delete', () =>
+      this.#o.client.send(new DeleteObjectCommand({ Bucket: this.#o.bucket, Key: key })),
+    );
+  }
+
+  /** Server-side copy keeping the SHA-256 tag; with `metadata`, the copy's metadata is replaced by it. */
+  async #copy(src: string, dst: string, size: number, metadata?: Record<string, string>): Promise<void> {
+    if (size > MAX_COPY_BYTES)
+      throw new UnsupportedError('This storage cannot rename or retime objects over 5 GiB');
+    const { client, bucket } = this.#o;
+    const tags = await this.#send('copy', () =>
+      client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: src })),
+    );
+    await this.#send('copy', () =>
+      client.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: dst,
+          CopySource: `${bucket}/${encodeURIComponent(src).replace(/%2F/g, '/')}`,
+          ...(metadata ? { MetadataDirective: 'REPLACE' as const, Metadata: metadata } : {}),
+        }),
+      ),
+    );
+    if ((tags.TagSet ?? []).length > 0) {
+      await this.#send('copy', () =>
+        client.send(
+          new PutObjectTaggingCommand({ Bucket: bucket, Key: dst, Tagging: { TagSet: tags.TagSet } }),
+        ),
+      );
+    }
+  }
+
+  /** Moves every object under `from` to `to`, a page at a time (never the whole tree in memory). */
+  async #moveTree(from: string, to: string): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await this.#list(from, 1000, true, token);
+      const objects = page.Contents ?? [];
+      for (let i = 0; i < objects.length; i += MOVE_CONCURRENCY) {
+        await Promise.all(
+          objects.slice(i, i + MOVE_CONCURRENCY).map(async (o) => {
+            const key = o.Key ?? '';
+            await this.#copy(key, to + key.slice(from.length), o.Size ?? 0);
+            await this.#delete(key);
+          }),
+        );
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async #send<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw s3Error(err, what);
+    }
+  }
+}
+
+function timesOf(head: HeadObjectCommandOutput): [number, number] {
+  const t = objectTimes(head);
+  return [t.mtimeMs, t.atimeMs];
+}
+
+/** Times set by utimes (metadata, seconds) or else S3's LastModified. */
+function objectTimes(head: HeadObjectCommandOutput): { mtimeMs: number; atimeMs: number } {
+  const modified = head.LastModified?.getTime() ?? Date.now();
+  const mtime = Number(head.Metadata?.[META_MTIME]);
+  const atime = Number(head.Metadata?.[META_ATIME]);
+  const mtimeMs = Number.isFinite(mtime) && head.Metadata?.[META_MTIME] ? mtime * 1000 : modified;
+  return { mtimeMs, atimeMs: Number.isFinite(atime) && head.Metadata?.[META_ATIME] ? atime * 1000 : mtimeMs };
+}

@@ -1,0 +1,75 @@
+// Test-only: a real S3-compatible server (s3rver) on an ephemeral loopback port, with one bucket, in a temp dir.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3ClientOf } from './client.js';
+
+export interface S3Server {
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** Where s3rver keeps the bucket (tests may watch multipart parts arrive there). */
+  readonly directory: string;
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  client(): S3Client;
+  stop(): Promise<void>;
+}
+
+/** s3rver accepts any signature made with these (its documented default key pair). */
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/**
+ * Runs in its own process: s3rver encrypts listing continuation tokens with DES, which OpenSSL 3 offers only
+ * with the legacy provider (a flag of the process, not of a call). It exits when its stdin closes, so a test
+ * that dies never leaves it behind.
+ */
+const MAIN = `
+const S3rver = require(process.env.S3RVER_PATH);
+const server = new S3rver({ address: '127.0.0.1', port: 0, silent: process.env.S3RVER_LOG !== '1',
+  directory: process.env.S3RVER_DIR, vhostBuckets: false, configureBuckets: [{ name: process.env.S3RVER_BUCKET }] });
+server.run().then((a) => process.stdout.write('port ' + a.port + '\\n'));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+`;
+
+export async function startS3rver(bucket = 'ferry-test'): Promise<S3Server> {
+  const directory = await mkdtemp(join(tmpdir(), 'ferry-s3rver-'));
+  const child: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', '-e', MAIN], {
+    env: {
+      ...process.env,
+      S3RVER_PATH: createRequire(import.meta.url).resolve('s3rver'),
+      S3RVER_DIR: directory,
+      S3RVER_BUCKET: bucket,
+    },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    bucket,
+    directory,
+    credentials: CREDENTIALS,
+    client: () =>
+      s3ClientOf({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: CREDENTIALS }),
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = once(child, 'exit');
+        child.stdin?.end();
+        await exited;
+      }
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,188 @@
+// `ferry serve` with homes on S3 (a real s3rver): OpenSSH sftp put/get of a multipart file, ls, mkdir, rename, rm;
+// an interrupted upload never shows as a complete object, and `reput` finishes it without the client re-sending.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { type S3Server, startS3rver } from '../src/vfs/s3/s3rver-fixture.js';
+import { FERRY_BIN, runFerry } from './helpers/cli.js';
+import { sha256File } from './helpers/files.js';
+import { commonSshOptions, sftpBatch } from './helpers/openssh.js';
+
+const PASSWORD = 'S3-storage-pa55';
+const MiB = 1024 * 1024;
+let work: string;
+let s3: S3Server;
+let client: S3Client;
+let server: ChildProcess;
+let port: number;
+let env: NodeJS.ProcessEnv;
+let serverLog = () => '';
+/** A secret only the server's environment holds: it must never show in its output. */
+const SECRET = `ferry-test-${randomBytes(8).toString('hex')}`;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ferry-s3-'));
+  s3 = await startS3rver();
+  client = s3.client();
+  const dataDir = join(work, 'data');
+  env = {
+    FERRY_DATA_DIR: dataDir,
+    FERRY_STORAGE_BACKEND: 's3',
+    FERRY_STORAGE_BUCKET: s3.bucket,
+    FERRY_STORAGE_PREFIX: 'homes',
+    FERRY_STORAGE_ENDPOINT: s3.endpoint,
+    FERRY_STORAGE_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    // s3rver ignores session tokens; the server must carry it without ever printing it.
+    AWS_SESSION_TOKEN: SECRET,
+    FERRY_ALLOW_LIST: '127.0.0.1',
+    FERRY_HTTP_LISTEN: '127.0.0.1:0',
+  };
+  const init = await runFerry(['init'], '', env);
+  assert.equal(init.code, 0, init.stderr);
+  const added = await runFerry(['users', 'add', 'alice', '--password-stdin'], `${PASSWORD}\n`, env);
+  assert.equal(added.code, 0, added.stderr);
+  server = spawn(
+    process.execPath,
+    [FERRY_BIN, 'serve', '--listen', '127.0.0.1', '--sftp-port', '0', '--workers', '1'],
+    { env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...env } },
+  );
+  let out = '';
+  let errText = '';
+  server.stderr?.on('data', (d: Buffer) => {
+    if (process.env.S3_TEST_LOG) process.stderr.write(d);
+    errText += d.toString();
+  });
+  port = await new Promise<number>((resolve, reject) => {
+    server.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    server.once('exit', () => reject(new Error(out + errText)));
+  });
+  serverLog = () => out + errText;
+});
+
+after(async () => {
+  if (server && server.exitCode === null) {
+    await new Promise<void>((resolve) => {
+      server.once('exit', () => resolve());
+      server.kill('SIGTERM');
+    });
+  }
+  client?.destroy();
+  await s3?.stop();
+  assert.ok(!serverLog().includes(SECRET), 'the S3 secret key is never logged');
+  await rm(work, { recursive: true, force: true });
+});
+
+const sftp = (batch: string) => sftpBatch({ port, user: 'alice', password: PASSWORD, batch, cwd: work });
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const out = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+test('sftp put/get of a 20 MiB file through multipart, with mkdir, ls, rename and rm', async () => {
+  const data = randomBytes(20 * MiB + 12_345);
+  await writeFile(join(work, 'big.bin'), data);
+  const digest = await sha256File(join(work, 'big.bin'));
+  const up = await sftp(
+    'mkdir in\nput big.bin in/big.bin\nrename in/big.bin in/moved.bin\nls -l in\nget in/moved.bin back.bin\n',
+  );
+  assert.equal(up.code, 0, up.stderr);
+  assert.match(up.stdout, /moved\.bin/);
+  assert.doesNotMatch(up.stdout, /^-.*\sbig\.bin$/m, 'the old name is gone after rename');
+  assert.equal(await sha256File(join(work, 'back.bin')), digest, 'downloaded byte-identical');
+  // What S3 holds: the directory marker and the object under the user's prefix, nothing else (no partial).
+  assert.deepEqual(await keysUnder('homes/alice/'), ['homes/alice/in/', 'homes/alice/in/moved.bin']);
+  const head = await client.send(
+    new HeadObjectCommand({ Bucket: s3.bucket, Key: 'homes/alice/in/moved.bin' }),
+  );
+  assert.equal(head.ContentLength, data.length);
+  const tags = await client.send(
+    new GetObjectTaggingCommand({ Bucket: s3.bucket, Key: 'homes/alice/in/moved.bin' }),
+  );
+  assert.deepEqual(tags.TagSet, [{ Key: 'ferry-sha256', Value: digest }], 'SHA-256 stored with the object');
+  // The audit's digest of the upload is the one stored with the object.
+  const audit = await runFerry(['audit', 'query', '--action', 'upload', '--json'], '', env);
+  assert.equal(audit.code, 0, audit.stderr);
+  assert.ok(audit.stdout.includes(digest), 'the audit record of the upload carries the same SHA-256');
+
+  const down = await sftp('rm in/moved.bin\nrmdir in\nls -la\n');
+  assert.equal(down.code, 0, down.stderr);
+  assert.deepEqual(await keysUnder('homes/alice/'), []);
+});
+
+test('a non-empty directory is not removed', async () => {
+  await writeFile(join(work, 'small.txt'), 'hello\n');
+  const r = await sftp('mkdir d\nput small.txt d/small.txt\n-rmdir d\nls d\n');
+  assert.match(r.stderr, /rmdir.*(fail|Failure|not empty)/i);
+  assert.match(r.stdout, /small\.txt/);
+  assert.deepEqual(await keysUnder('homes/alice/d/'), ['homes/alice/d/', 'homes/alice/d/small.txt']);
+});
+
+test('an interrupted upload never shows as a complete object; reput finishes it without re-sending', async () => {
+  const data = randomBytes(24 * MiB + 777);
+  await writeFile(join(work, 'resume.bin'), data);
+  // A bandwidth-limited put, killed once S3 holds its first part (8 MiB): the multipart upload is under way.
+  const put = spawn(
+    'sshpass',
+    [
+      '-e',
+      'sftp',
+      ...commonSshOptions({ port, user: 'alice', password: PASSWORD }),
+      '-l',
+      '24000',
+      '-P',
+      String(port),
+      '-b',
+      '-',
+      'alice@127.0.0.1',
+    ],
+    { cwd: work, env: { ...process.env, SSHPASS: PASSWORD }, stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  put.stdin.end('put resume.bin resume.bin\n');
+  const exited = once(put, 'exit');
+  for (;;) {
+    const files = await readdir(s3.directory, { recursive: true });
+    if (files.some((f) => /uploads\/[^/]+\/1$/.test(f))) break;
+    assert.equal(put.exitCode, null, 'the put is still running when its first part is stored');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  put.kill('SIGKILL');
+  await exited;
+  // Whatever the server has done with the partial, the real name never holds an object of the wrong size.
+  const ls = await sftp('ls -l\n');
+  assert.equal(ls.code, 0, ls.stderr);
+  const keys = await keysUnder('homes/alice/');
+  assert.ok(!keys.includes('homes/alice/resume.bin'), `no complete object under the name: ${keys.join(' ')}`);
+  // What was stored is kept as the upload's hidden partial: reput sends from its size, not from 0.
+  const partial = keys.find((k) => k.includes('resume.bin'));
+  assert.ok(partial, `a partial is kept: ${keys.join(' ')}`);
+  const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: partial }));
+  const size = head.ContentLength ?? 0;
+  assert.ok(size >= 8 * MiB && size < data.length, `partial of ${size} bytes kept for the resume`);
+  const resumed = await sftp('reput resume.bin resume.bin\n');
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const back = await sftp('get resume.bin resume-back.bin\n');
+  assert.equal(back.code, 0, back.stderr);
+  assert.ok(
+    (await readFile(join(work, 'resume-back.bin'))).equals(data),
+    'the resumed file is byte-identical',
+  );
+  assert.ok((await keysUnder('homes/alice/')).includes('homes/alice/resume.bin'));
+});
