@@ -223,6 +223,34 @@ describe('web client /files', () => {
     );
   });
 
+  test('a forged upload id cannot publish a partial unaudited, nor one bigger than the id declares', async () => {
+    const web = client();
+    await web.login('alice', 'alice-pw-1');
+    const data = randomBytes(100);
+    const forgedId = (size: number, path: string) =>
+      `/files/tus/${size}.${Buffer.from(path, 'utf8').toString('base64url')}`;
+    // A 50-byte partial of a 100-byte upload; an id declaring 30 bytes must not publish its 50.
+    const created = await web.createUpload('/', 'forged.bin', 100);
+    const location = created.headers.get('location') ?? '';
+    assert.equal((await web.patch(location, 0, data.subarray(0, 50))).status, 204);
+    const smaller = await web.patch(forgedId(30, '/forged.bin'), 30, Buffer.alloc(0));
+    assert.equal(smaller.status, 400, smaller.text);
+    assert.ok(!existsSync(join(await server.homeOf('alice'), 'forged.bin')));
+    // An id declaring exactly the partial's size, and an empty PATCH at its end: published only with its record.
+    const exact = await web.patch(forgedId(50, '/forged.bin'), 50, Buffer.alloc(0));
+    await server.running.context.audit.flush();
+    if (existsSync(join(await server.homeOf('alice'), 'forged.bin'))) {
+      assert.equal(exact.status, 204, exact.text);
+      const record = events.find(
+        (e) => e.type === 'transfer' && e.direction === 'upload' && e.path === '/forged.bin' && e.completed,
+      );
+      assert.ok(
+        record?.type === 'transfer' && record.sha256 === sha256(data.subarray(0, 50)),
+        'audited with its SHA-256',
+      );
+    } else assert.notEqual(exact.status, 204);
+  });
+
   test('another user cannot reach alice’s files by editing a URL or an upload id', async () => {
     const alice = client();
     await alice.login('alice', 'alice-pw-1');

@@ -136,7 +136,12 @@ export class CoreTusStore extends DataStore {
         position += data.length;
       }
       // Complete: renamed into place with its SHA-256 in the audit record. Otherwise the session's close keeps the partial.
-      if (position === size) await handle.close();
+      if (position === size) {
+        // A forged id may declare a smaller size than the partial holds: publish only what the id declares.
+        if ((await handle.stat()).size !== size)
+          throw new FerryError('ERR_INVALID_ARGUMENT', 'The upload does not match its declared size.');
+        await handle.close();
+      }
       return position;
     });
   }
