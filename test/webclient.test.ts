@@ -31,6 +31,7 @@ describe('web client /files', () => {
     });
     await server.addUser('alice', { password: 'alice-pw-1', perms: ['/=*', '/ro=list,download'] });
     await server.addUser('bob', { password: 'bob-pw-1' });
+    await server.addUser('dropper', { password: 'dropper-pw-1', perms: ['/=list,upload,overwrite'] });
     await server.addUser('keyonly', {
       publicKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl k'],
     });
@@ -249,6 +250,28 @@ describe('web client /files', () => {
         'audited with its SHA-256',
       );
     } else assert.notEqual(exact.status, 204);
+  });
+
+  test('in a drop box (no download) a new upload never resumes into a complete file of that name', async () => {
+    const web = client();
+    await web.login('dropper', 'dropper-pw-1');
+    const target = join(await server.homeOf('dropper'), 'drop.bin');
+    await writeFile(target, 'old content, complete');
+    const created = await web.createUpload('/', 'drop.bin', 40);
+    assert.equal(created.status, 409, created.text);
+    // Nor through an id made up for it: no write into the complete file, at its end or anywhere.
+    const id = `/files/tus/40.${Buffer.from('/drop.bin', 'utf8').toString('base64url')}`;
+    for (const offset of [0, 21])
+      assert.notEqual((await web.patch(id, offset, Buffer.alloc(19, 'x'))).status, 204);
+    assert.equal(await readFile(target, 'utf8'), 'old content, complete');
+    // A partial (no complete file yet) still resumes.
+    const fresh = await web.createUpload('/', 'new.bin', 10);
+    assert.equal(fresh.status, 201, fresh.text);
+    const location = fresh.headers.get('location') ?? '';
+    assert.equal((await web.patch(location, 0, Buffer.from('12345'))).status, 204);
+    assert.equal((await web.offsetOf(location)).headers.get('upload-offset'), '5');
+    assert.equal((await web.patch(location, 5, Buffer.from('67890'))).status, 204);
+    assert.equal(await readFile(join(await server.homeOf('dropper'), 'new.bin'), 'utf8'), '1234567890');
   });
 
   test('another user cannot reach alice’s files by editing a URL or an upload id', async () => {
