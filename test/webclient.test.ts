@@ -6,7 +6,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generate } from 'otplib';
+import { setPassword } from '../src/auth/user-admin.js';
 import type { FerryEvent } from '../src/events/types.js';
+import { Secret } from '../src/util/secret.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { inlineCode, WebClient } from './helpers/web-client.js';
 
@@ -99,6 +101,31 @@ describe('web client /files', () => {
     // A forged or tampered cookie is no session.
     web.cookies.set('ferry_files', 'eyJ4IjoxfQ.AAAA');
     assert.equal((await web.request('GET', '/files/')).status, 303);
+  });
+
+  test('a session ends when its account is recreated, its password changes, or its address leaves the allowed networks', async () => {
+    const users = server.running.context.store.users;
+    const signIn = async () => {
+      const web = client();
+      assert.equal((await web.login('carol', 'carol-pw-1')).status, 303);
+      assert.equal((await web.request('GET', '/files/')).status, 200);
+      return web;
+    };
+    await server.addUser('carol', { password: 'carol-pw-1' });
+    let web = await signIn();
+    // Removed and created again under the same name and password: another account, the old cookie is out.
+    await users.remove('carol');
+    await server.addUser('carol', { password: 'carol-pw-1' });
+    assert.equal((await web.request('GET', '/files/')).status, 303);
+    web = await signIn();
+    await setPassword(users, 'carol', new Secret('carol-pw-2'));
+    assert.equal((await web.request('GET', '/files/')).status, 303);
+    await setPassword(users, 'carol', new Secret('carol-pw-1'));
+    web = await signIn();
+    // Only 10.0.0.0/8 may sign in now, as over SSH: this 127.0.0.1 session ends with the next request.
+    await users.update('carol', { allowedSources: ['10.0.0.0/8'] });
+    assert.equal((await web.request('GET', '/files/')).status, 303);
+    assert.equal((await web.createUpload('/', 'late.bin', 3)).status, 401);
   });
 
   test('a TOTP-enrolled user needs the one-time code too', async () => {

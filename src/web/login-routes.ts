@@ -113,7 +113,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       return refuse('password', reason);
     }
     emitAuth('password', 'accepted');
-    const session = newSession(decision.user.name, sessionId);
+    const session = newSession(decision.user, deps.sessionKey(), sessionId);
     deps.log.info({ user: decision.user.name, remoteAddress: address, sessionId: session.sid }, 'web login');
     reply.clearCookie(LOGIN_COOKIE, cookieOptions(deps));
     reply.setCookie(
