@@ -11,8 +11,6 @@ import { encodeSession, FILES_COOKIE, newSession, newSessionId, SESSION_SECONDS 
 
 /** Before login there is no session: the form's token is checked against this cookie (double submit). */
 const LOGIN_COOKIE = 'ferry_files_login';
-const KEY_ONLY =
-  'This account signs in with an SSH key; the web client needs a password. Ask your administrator to set one.';
 const FAILED = 'Wrong user name, password or one-time code.';
 
 type Form = Record<string, string | undefined>;
@@ -80,14 +78,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       return showLogin(reply, 401, message);
     };
     if (!username || !password) return refuse('password', 'empty user name or password');
-    const found = await deps.users.findByName(username);
-    // A key-only account has no password to try: say so plainly instead of "wrong password".
-    if (
-      found &&
-      !found.disabled &&
-      (found.passwordHash === null || found.requiredMethods.includes('publickey'))
-    )
-      return refuse('password', 'key-only account', KEY_ONLY);
+    // A key-only account fails like a wrong password, through the same checks (and time): SSH logins all fail alike.
     const authenticator = new ConnectionAuthenticator(deps.users, {
       maxAuthTries: deps.maxAuthTries,
       remoteAddress: address,
