@@ -49,7 +49,8 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
 
   app.get('/files/login', { config, schema }, async (_request, reply) => showLogin(reply, 200));
 
-  app.post('/files/login', { config, schema }, async (request: FastifyRequest, reply) => {
+  const postConfig = deps.loginRateLimit ? { ...config, rateLimit: deps.loginRateLimit } : config;
+  app.post('/files/login', { config: postConfig, schema }, async (request: FastifyRequest, reply) => {
     const form = (request.body ?? {}) as Form;
     if (!sameToken(form[CSRF_FIELD], request.cookies?.[LOGIN_COOKIE]))
       return showLogin(reply, 403, 'The sign-in form expired; please try again.');
