@@ -1,9 +1,10 @@
 // Hammering POST /api/login from one address: 429 with Retry-After, the defender bans it, others still log in.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { cliActor } from '../src/admin/actor.js';
-import { LOGIN_LIMIT } from '../src/api/rate-limit.js';
+import { LOGIN_LIMIT, REQUEST_LIMIT } from '../src/api/rate-limit.js';
 import { Secret } from '../src/util/secret.js';
 import { type ApiTestServer, startApiTestServer } from './helpers/api.js';
 
@@ -51,9 +52,14 @@ function send(from: string, method: string, path: string, body?: unknown, key?: 
         res.on('data', (d: Buffer) => {
           data += d.toString();
         });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data ? JSON.parse(data) : {} }),
-        );
+        res.on('end', () => {
+          const json = String(res.headers['content-type'] ?? '').includes('json');
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: json && data ? JSON.parse(data) : {},
+          });
+        });
       },
     );
     req.on('error', reject);
@@ -62,6 +68,39 @@ function send(from: string, method: string, path: string, body?: unknown, key?: 
 }
 
 describe('REST API rate limits', () => {
+  test('a made-up Bearer token per request does not escape the per-address limit of a public route', async () => {
+    const from = '127.0.0.4';
+    const statuses: number[] = [];
+    for (let sent = 0; sent <= REQUEST_LIMIT.max; sent += 50) {
+      const batch = Array.from({ length: Math.min(50, REQUEST_LIMIT.max + 1 - sent) }, () =>
+        send(from, 'GET', '/healthz', undefined, `ferry_${randomBytes(12).toString('hex')}`),
+      );
+      for (const answer of await Promise.all(batch)) statuses.push(answer.status);
+    }
+    assert.equal(statuses.length, REQUEST_LIMIT.max + 1);
+    assert.equal(statuses.filter((s) => s === 200).length, REQUEST_LIMIT.max);
+    assert.equal(statuses.filter((s) => s === 429).length, 1, 'the one past the limit is refused');
+  });
+
+  test('the web client sign-in has the login limit: 429 after it, per address', async () => {
+    const from = '127.0.0.5';
+    const statuses: number[] = [];
+    for (let i = 0; i <= LOGIN_LIMIT.max; i++)
+      statuses.push(
+        (await send(from, 'POST', '/files/login', { username: 'carol', password: `g${i}` })).status,
+      );
+    assert.ok(
+      statuses.slice(0, LOGIN_LIMIT.max).every((s) => s !== 429),
+      `under the limit: ${statuses}`,
+    );
+    assert.equal(statuses.at(-1), 429);
+    assert.notEqual(
+      (await send('127.0.0.6', 'POST', '/files/login', {})).status,
+      429,
+      'another address is not limited',
+    );
+  });
+
   test('a login flood gets 429 with Retry-After, counts with the defender, and bans the address only', async () => {
     const attacker = '127.0.0.2';
     const statuses: number[] = [];

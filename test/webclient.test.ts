@@ -6,7 +6,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generate } from 'otplib';
+import { setPassword } from '../src/auth/user-admin.js';
 import type { FerryEvent } from '../src/events/types.js';
+import { Secret } from '../src/util/secret.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { inlineCode, WebClient } from './helpers/web-client.js';
 
@@ -31,6 +33,7 @@ describe('web client /files', () => {
     });
     await server.addUser('alice', { password: 'alice-pw-1', perms: ['/=*', '/ro=list,download'] });
     await server.addUser('bob', { password: 'bob-pw-1' });
+    await server.addUser('dropper', { password: 'dropper-pw-1', perms: ['/=list,upload,overwrite'] });
     await server.addUser('keyonly', {
       publicKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl k'],
     });
@@ -83,7 +86,7 @@ describe('web client /files', () => {
     assert.doesNotMatch(cookie, /Secure/);
   });
 
-  test('wrong passwords fail without saying which part; key-only users are told why; a signed-out page redirects', async () => {
+  test('wrong passwords, unknown users and key-only users fail alike; a signed-out page redirects', async () => {
     const web = client();
     assert.equal((await web.request('GET', '/files/')).status, 303);
     const wrong = await web.login('alice', 'nope');
@@ -94,10 +97,37 @@ describe('web client /files', () => {
     assert.match(unknown.text, /Wrong user name, password or one-time code/);
     const keyOnly = await web.login('keyonly', 'whatever');
     assert.equal(keyOnly.status, 401);
-    assert.match(keyOnly.text, /signs in with an SSH key/);
+    // The same page but for the form's fresh CSRF token: a key-only account is not told apart from a wrong password.
+    const page = (text: string) => text.replace(/name="_csrf" value="[^"]*"/, '');
+    assert.equal(page(keyOnly.text), page(wrong.text));
     // A forged or tampered cookie is no session.
     web.cookies.set('ferry_files', 'eyJ4IjoxfQ.AAAA');
     assert.equal((await web.request('GET', '/files/')).status, 303);
+  });
+
+  test('a session ends when its account is recreated, its password changes, or its address leaves the allowed networks', async () => {
+    const users = server.running.context.store.users;
+    const signIn = async () => {
+      const web = client();
+      assert.equal((await web.login('carol', 'carol-pw-1')).status, 303);
+      assert.equal((await web.request('GET', '/files/')).status, 200);
+      return web;
+    };
+    await server.addUser('carol', { password: 'carol-pw-1' });
+    let web = await signIn();
+    // Removed and created again under the same name and password: another account, the old cookie is out.
+    await users.remove('carol');
+    await server.addUser('carol', { password: 'carol-pw-1' });
+    assert.equal((await web.request('GET', '/files/')).status, 303);
+    web = await signIn();
+    await setPassword(users, 'carol', new Secret('carol-pw-2'));
+    assert.equal((await web.request('GET', '/files/')).status, 303);
+    await setPassword(users, 'carol', new Secret('carol-pw-1'));
+    web = await signIn();
+    // Only 10.0.0.0/8 may sign in now, as over SSH: this 127.0.0.1 session ends with the next request.
+    await users.update('carol', { allowedSources: ['10.0.0.0/8'] });
+    assert.equal((await web.request('GET', '/files/')).status, 303);
+    assert.equal((await web.createUpload('/', 'late.bin', 3)).status, 401);
   });
 
   test('a TOTP-enrolled user needs the one-time code too', async () => {
@@ -221,6 +251,56 @@ describe('web client /files', () => {
         last.resumedFrom === half &&
         last.sha256 === sha256(data),
     );
+  });
+
+  test('a forged upload id cannot publish a partial unaudited, nor one bigger than the id declares', async () => {
+    const web = client();
+    await web.login('alice', 'alice-pw-1');
+    const data = randomBytes(100);
+    const forgedId = (size: number, path: string) =>
+      `/files/tus/${size}.${Buffer.from(path, 'utf8').toString('base64url')}`;
+    // A 50-byte partial of a 100-byte upload; an id declaring 30 bytes must not publish its 50.
+    const created = await web.createUpload('/', 'forged.bin', 100);
+    const location = created.headers.get('location') ?? '';
+    assert.equal((await web.patch(location, 0, data.subarray(0, 50))).status, 204);
+    const smaller = await web.patch(forgedId(30, '/forged.bin'), 30, Buffer.alloc(0));
+    assert.equal(smaller.status, 400, smaller.text);
+    assert.ok(!existsSync(join(await server.homeOf('alice'), 'forged.bin')));
+    // An id declaring exactly the partial's size, and an empty PATCH at its end: published only with its record.
+    const exact = await web.patch(forgedId(50, '/forged.bin'), 50, Buffer.alloc(0));
+    await server.running.context.audit.flush();
+    if (existsSync(join(await server.homeOf('alice'), 'forged.bin'))) {
+      assert.equal(exact.status, 204, exact.text);
+      const record = events.find(
+        (e) => e.type === 'transfer' && e.direction === 'upload' && e.path === '/forged.bin' && e.completed,
+      );
+      assert.ok(
+        record?.type === 'transfer' && record.sha256 === sha256(data.subarray(0, 50)),
+        'audited with its SHA-256',
+      );
+    } else assert.notEqual(exact.status, 204);
+  });
+
+  test('in a drop box (no download) a new upload never resumes into a complete file of that name', async () => {
+    const web = client();
+    await web.login('dropper', 'dropper-pw-1');
+    const target = join(await server.homeOf('dropper'), 'drop.bin');
+    await writeFile(target, 'old content, complete');
+    const created = await web.createUpload('/', 'drop.bin', 40);
+    assert.equal(created.status, 409, created.text);
+    // Nor through an id made up for it: no write into the complete file, at its end or anywhere.
+    const id = `/files/tus/40.${Buffer.from('/drop.bin', 'utf8').toString('base64url')}`;
+    for (const offset of [0, 21])
+      assert.notEqual((await web.patch(id, offset, Buffer.alloc(19, 'x'))).status, 204);
+    assert.equal(await readFile(target, 'utf8'), 'old content, complete');
+    // A partial (no complete file yet) still resumes.
+    const fresh = await web.createUpload('/', 'new.bin', 10);
+    assert.equal(fresh.status, 201, fresh.text);
+    const location = fresh.headers.get('location') ?? '';
+    assert.equal((await web.patch(location, 0, Buffer.from('12345'))).status, 204);
+    assert.equal((await web.offsetOf(location)).headers.get('upload-offset'), '5');
+    assert.equal((await web.patch(location, 5, Buffer.from('67890'))).status, 204);
+    assert.equal(await readFile(join(await server.homeOf('dropper'), 'new.bin'), 'utf8'), '1234567890');
   });
 
   test('another user cannot reach alice’s files by editing a URL or an upload id', async () => {

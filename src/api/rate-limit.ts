@@ -12,8 +12,14 @@ export const LOGIN_LIMIT = { max: 10, timeWindow: 60_000 } as const;
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-/** A key's requests count together from any address; never the key itself in memory longer than needed. */
+/**
+ * A key's requests count together from any address; never the key itself in memory longer than needed. Public
+ * routes (and the web client's) check no key, so any token there would buy a fresh bucket: they count by address.
+ * A made-up token on an authenticated route is refused before the handler and scored by the defender.
+ */
 function callerKey(request: FastifyRequest): string {
+  const permission = request.routeOptions.config?.permission;
+  if (permission === undefined || permission === 'public') return `address:${request.ip}`;
   const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
   return token === undefined
     ? `address:${request.ip}`

@@ -22,7 +22,7 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { parseHostPort } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
-import { installRateLimits } from './rate-limit.js';
+import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
@@ -209,7 +209,11 @@ export async function buildApiApp(
     accessRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
-  if (options.webClient) await app.register(webClientRoutes(options.webClient));
+  // The web client's sign-in is a login like /api/login: the same per-address limit and defender scoring.
+  if (options.webClient)
+    await app.register(
+      webClientRoutes({ ...options.webClient, loginRateLimit: loginRateLimit(options.defender) }),
+    );
   return { app, deps };
 }
 

@@ -71,6 +71,12 @@ export function isExpired(expiresOn: string | null | undefined, now: Date): bool
   return now.toISOString().slice(0, 10) > expiresOn;
 }
 
+/** Whether the user may log in from this address (their allowed networks; none listed: anywhere). */
+export function sourceAllowed(user: UserRecord, address: string | undefined): boolean {
+  if (user.allowedSources.length === 0) return true;
+  return address !== undefined && address !== '' && matchesCidrs(cidrBlockList(user.allowedSources), address);
+}
+
 export class ConnectionAuthenticator {
   readonly #users: UserRepository;
   readonly #options: AuthenticatorOptions;
@@ -143,12 +149,7 @@ export class ConnectionAuthenticator {
     if (user.disabled) return 'user disabled';
     if (isExpired(user.expiresOn, new Date())) return 'account expired';
     const address = this.#options.remoteAddress;
-    if (
-      user.allowedSources.length > 0 &&
-      (!address || !matchesCidrs(cidrBlockList(user.allowedSources), address))
-    ) {
-      return 'source address not allowed for this user';
-    }
+    if (!sourceAllowed(user, address)) return 'source address not allowed for this user';
     const lockout = this.#options.lockout;
     if (lockout && lockout.threshold > 0 && this.#options.accounts) {
       const failures = await this.#options.accounts.failures(user.name);

@@ -285,7 +285,8 @@ export class SessionFileHandle implements FileHandle {
     this.#closed = true;
     await Promise.allSettled([...this.#inFlight]);
     const o = this.#o;
-    const isUpload = this.#bytesWritten > 0 || o.createdNew;
+    // Completing a continued partial publishes it even with no byte written now: an upload (event, audit, SHA-256).
+    const isUpload = this.#bytesWritten > 0 || o.createdNew || (complete && o.continuesPartial === true);
     const admission = admissionOf(this.#host.fs);
     let failure: unknown;
     let sha256: string | undefined;
@@ -320,7 +321,11 @@ export class SessionFileHandle implements FileHandle {
         bytes: isUpload ? this.#bytesWritten : this.#bytesRead,
         durationMs: Date.now() - this.#openedAt,
         ...(sha256 !== undefined && failure === undefined ? { sha256 } : {}),
-        resumedFrom: isUpload ? (o.createdNew ? 0 : (this.#firstWrite ?? 0)) : (this.#firstRead ?? 0),
+        resumedFrom: isUpload
+          ? o.createdNew
+            ? 0
+            : (this.#firstWrite ?? o.sizeAtOpen)
+          : (this.#firstRead ?? 0),
         completed: complete && failure === undefined,
         ...(failure !== undefined ? { error: failureReason(failure) } : {}),
       });

@@ -1,5 +1,6 @@
 // What the end-user web client needs of the serving process: users, the core's file sessions, auth parts, events.
 
+import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
 import type { TotpService } from '../auth/totp.js';
@@ -30,4 +31,6 @@ export interface WebClientDeps {
   /** config.maxFileSize (0: none): the largest upload a client may announce. */
   readonly maxFileSize: number;
   readonly log: Logger;
+  /** The REST API's login limit (api/rate-limit.ts), set by the API when it registers this client on its listener. */
+  readonly loginRateLimit?: RateLimitOptions;
 }

@@ -32,6 +32,14 @@ export const webClientRoutes =
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     });
     app.setErrorHandler(async (err, request, reply) => {
+      // The listener's rate limits (api/rate-limit.ts) throw their own error: a 429 page, not a server failure.
+      const limited = err as { code?: unknown; headers?: Record<string, string> };
+      if (limited.code === 'ERR_RATE_LIMITED')
+        return reply
+          .code(429)
+          .headers(limited.headers ?? {})
+          .type('text/plain')
+          .send('Too many requests from this address; try again in a minute.');
       const { status, body } = failurePage(request.filesUser, err);
       if (status >= 500) deps.log.error({ err, url: request.url }, 'web client request failed');
       return reply.code(status).type('text/html; charset=utf-8').send(body);

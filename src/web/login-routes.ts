@@ -11,8 +11,6 @@ import { encodeSession, FILES_COOKIE, newSession, newSessionId, SESSION_SECONDS 
 
 /** Before login there is no session: the form's token is checked against this cookie (double submit). */
 const LOGIN_COOKIE = 'ferry_files_login';
-const KEY_ONLY =
-  'This account signs in with an SSH key; the web client needs a password. Ask your administrator to set one.';
 const FAILED = 'Wrong user name, password or one-time code.';
 
 type Form = Record<string, string | undefined>;
@@ -51,7 +49,8 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
 
   app.get('/files/login', { config, schema }, async (_request, reply) => showLogin(reply, 200));
 
-  app.post('/files/login', { config, schema }, async (request: FastifyRequest, reply) => {
+  const postConfig = deps.loginRateLimit ? { ...config, rateLimit: deps.loginRateLimit } : config;
+  app.post('/files/login', { config: postConfig, schema }, async (request: FastifyRequest, reply) => {
     const form = (request.body ?? {}) as Form;
     if (!sameToken(form[CSRF_FIELD], request.cookies?.[LOGIN_COOKIE]))
       return showLogin(reply, 403, 'The sign-in form expired; please try again.');
@@ -80,14 +79,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       return showLogin(reply, 401, message);
     };
     if (!username || !password) return refuse('password', 'empty user name or password');
-    const found = await deps.users.findByName(username);
-    // A key-only account has no password to try: say so plainly instead of "wrong password".
-    if (
-      found &&
-      !found.disabled &&
-      (found.passwordHash === null || found.requiredMethods.includes('publickey'))
-    )
-      return refuse('password', 'key-only account', KEY_ONLY);
+    // A key-only account fails like a wrong password, through the same checks (and time): SSH logins all fail alike.
     const authenticator = new ConnectionAuthenticator(deps.users, {
       maxAuthTries: deps.maxAuthTries,
       remoteAddress: address,
@@ -113,7 +105,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       return refuse('password', reason);
     }
     emitAuth('password', 'accepted');
-    const session = newSession(decision.user.name, sessionId);
+    const session = newSession(decision.user, deps.sessionKey(), sessionId);
     deps.log.info({ user: decision.user.name, remoteAddress: address, sessionId: session.sid }, 'web login');
     reply.clearCookie(LOGIN_COOKIE, cookieOptions(deps));
     reply.setCookie(

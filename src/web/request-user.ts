@@ -1,6 +1,6 @@
 // Who is signed in to the web client on this request, the CSRF check, and the core file session opened as them.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isExpired } from '../auth/authenticator.js';
+import { isExpired, sourceAllowed } from '../auth/authenticator.js';
 import { homeDirOf } from '../auth/user-admin.js';
 import { sessionLimitsOf } from '../core/session-limits.js';
 import type { FileSession } from '../core/types.js';
@@ -9,6 +9,7 @@ import type { UserRecord } from '../store/types.js';
 import type { WebClientDeps } from './deps.js';
 import {
   COOKIE_PATH,
+  credentialStamp,
   csrfMatches,
   csrfTokenOf,
   decodeSession,
@@ -40,9 +41,13 @@ export async function signedIn(deps: WebClientDeps, request: FastifyRequest): Pr
   const key = deps.sessionKey();
   const session = decodeSession(key, cookie);
   if (!session) return undefined;
-  // Read each request: a user disabled, expired or removed since login is out at once.
+  // Read each request: a user disabled, expired, removed (or removed and created again), given a new
+  // password, or now outside their allowed networks since login is out at once, as SSH would refuse them.
   const user = await deps.users.findByName(session.user);
   if (!user || user.disabled || isExpired(user.expiresOn, new Date())) return undefined;
+  if (user.id !== session.userId || credentialStamp(key, user.passwordHash) !== session.stamp)
+    return undefined;
+  if (!sourceAllowed(user, request.ip)) return undefined;
   return { session, user, csrf: csrfTokenOf(key, session) };
 }
 

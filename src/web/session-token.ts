@@ -12,6 +12,10 @@ export interface WebSession {
   /** Random id: the session id of every event and audit record of this login. */
   readonly sid: string;
   readonly user: string;
+  /** The account's id: a user removed and created again under the same name is another account. */
+  readonly userId: number;
+  /** Derived from the stored password hash (see credentialStamp): a password change ends older sessions. */
+  readonly stamp: string;
   /** Seconds since the epoch. */
   readonly expires: number;
 }
@@ -25,14 +29,32 @@ export function newSessionId(): string {
   return `web-${randomBytes(9).toString('base64url')}`;
 }
 
-export function newSession(user: string, sid = newSessionId(), now = Date.now()): WebSession {
-  return { sid, user, expires: Math.floor(now / 1000) + SESSION_SECONDS };
+/** A short MAC of the account's password hash: changes with the password, and tells nothing about it. */
+export function credentialStamp(key: Secret<Buffer>, passwordHash: string | null): string {
+  return mac(key.reveal(), 'stamp', passwordHash ?? '')
+    .subarray(0, 12)
+    .toString('base64url');
+}
+
+export function newSession(
+  user: { readonly id: number; readonly name: string; readonly passwordHash: string | null },
+  key: Secret<Buffer>,
+  sid = newSessionId(),
+  now = Date.now(),
+): WebSession {
+  return {
+    sid,
+    user: user.name,
+    userId: user.id,
+    stamp: credentialStamp(key, user.passwordHash),
+    expires: Math.floor(now / 1000) + SESSION_SECONDS,
+  };
 }
 
 export function encodeSession(key: Secret<Buffer>, session: WebSession): string {
-  const body = Buffer.from(JSON.stringify([session.sid, session.user, session.expires])).toString(
-    'base64url',
-  );
+  const body = Buffer.from(
+    JSON.stringify([session.sid, session.user, session.userId, session.stamp, session.expires]),
+  ).toString('base64url');
   return `${body}.${mac(key.reveal(), 'session', body).toString('base64url')}`;
 }
 
@@ -45,10 +67,19 @@ export function decodeSession(key: Secret<Buffer>, cookie: string, now = Date.no
   const expected = mac(key.reveal(), 'session', body);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   try {
-    const [sid, user, expires] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown[];
-    if (typeof sid !== 'string' || typeof user !== 'string' || typeof expires !== 'number') return undefined;
+    const [sid, user, userId, stamp, expires] = JSON.parse(
+      Buffer.from(body, 'base64url').toString('utf8'),
+    ) as unknown[];
+    if (
+      typeof sid !== 'string' ||
+      typeof user !== 'string' ||
+      typeof userId !== 'number' ||
+      typeof stamp !== 'string' ||
+      typeof expires !== 'number'
+    )
+      return undefined;
     if (expires * 1000 <= now) return undefined;
-    return { sid, user, expires };
+    return { sid, user, userId, stamp, expires };
   } catch {
     return undefined;
   }

@@ -65,12 +65,28 @@ async function probe(
     await (await files.openFile(path, READ)).close();
     return { state: 'complete', size };
   } catch (err) {
-    // Open-for-read never finds a partial; a folder without download permission cannot tell, and is taken as partial.
-    if (isCode(err, 'ERR_NOT_FOUND') || isCode(err, 'ERR_PERMISSION_DENIED'))
-      return { state: 'partial', size };
-    throw err;
+    // Open-for-read never finds a partial.
+    if (isCode(err, 'ERR_NOT_FOUND')) return { state: 'partial', size };
+    if (!isCode(err, 'ERR_PERMISSION_DENIED')) throw err;
+  }
+  // A drop box (no download): the listing (list permission, as stat needed) shows complete files, never partials.
+  // Taking a complete file for a partial would resume into it in place: old head, new tail.
+  return { state: (await listed(files, path)) ? 'complete' : 'partial', size };
+}
+
+async function listed(files: FileSession, path: string): Promise<boolean> {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const dir = await files.openDir(virtualDirname(path));
+  try {
+    for (let batch = await dir.read(); batch !== null; batch = await dir.read())
+      if (batch.some((entry) => entry.name === name)) return true;
+    return false;
+  } finally {
+    await dir.close();
   }
 }
+
+const EXISTS = 'A file with that name exists; delete or rename it first.';
 
 export class CoreTusStore extends DataStore {
   constructor() {
@@ -87,11 +103,7 @@ export class CoreTusStore extends DataStore {
     await inSession(async (files) => {
       const found = await probe(files, path);
       // A resumable upload never writes into a complete file in place: the user renames or deletes it first.
-      if (found.state === 'complete')
-        throw new FerryError(
-          'ERR_ALREADY_EXISTS',
-          'A file with that name exists; delete or rename it first.',
-        );
+      if (found.state === 'complete') throw new FerryError('ERR_ALREADY_EXISTS', EXISTS);
       const dir = virtualDirname(path);
       if ((await files.stat(dir)).kind !== 'directory') throw new NotFoundError('No such folder');
       // The core's own policy, asked early for a clear answer before any data is sent.
@@ -117,6 +129,8 @@ export class CoreTusStore extends DataStore {
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
     const { path, size } = parseUploadId(id);
     return inSession(async (files) => {
+      // Only ever the partial: a complete file is never written in place from here.
+      if ((await probe(files, path)).state === 'complete') throw new FerryError('ERR_ALREADY_EXISTS', EXISTS);
       const handle = await files.openFile(path, WRITE);
       let position = offset;
       const chunks = stream[Symbol.asyncIterator]();
@@ -136,7 +150,12 @@ export class CoreTusStore extends DataStore {
         position += data.length;
       }
       // Complete: renamed into place with its SHA-256 in the audit record. Otherwise the session's close keeps the partial.
-      if (position === size) await handle.close();
+      if (position === size) {
+        // A forged id may declare a smaller size than the partial holds: publish only what the id declares.
+        if ((await handle.stat()).size !== size)
+          throw new FerryError('ERR_INVALID_ARGUMENT', 'The upload does not match its declared size.');
+        await handle.close();
+      }
       return position;
     });
   }
