@@ -49,7 +49,8 @@ try:
         t.open_session().close()
     print('authenticated')
 except paramiko.AuthenticationException:
-    print('refused')
+    # paramiko reports a connection closed mid-authentication as a failed authentication.
+    print('refused' if t.is_active() else 'closed by server')
 except Exception as e:
     print('closed', type(e).__name__)
 t.close()
