@@ -348,6 +348,7 @@ export async function startFerry(
       },
       rekey: { bytes: config.rekeyLimit, seconds: config.rekeyInterval },
       moduliFile: config.moduliFile,
+      maxGroupExchangeBits: config.maxGroupExchangeBits,
       sftp: {
         maxInFlight: config.maxInFlight,
         maxOpenHandles: config.maxOpenHandles,

@@ -2,13 +2,15 @@
 // chosen as OpenSSH chooses; OpenSSH's client logs in and transfers with it; bad requests and bad public values
 // end the exchange with KEY_EXCHANGE_FAILED.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createDiffieHellmanGroup } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chooseGroup, fixedGroups, parseModuli } from '../src/ssh/moduli.js';
+import { promisify } from 'node:util';
+import { chooseGroup, fixedGroups, groupChooser, parseModuli } from '../src/ssh/moduli.js';
 import { commonSshOptions, makeClientKey, run } from './helpers/openssh.js';
 import { KEY_EXCHANGE_FAILED, kexinit, RawSsh, Reader, sshString } from './helpers/raw-ssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -22,6 +24,37 @@ const SYSTEM_MODULI = '/etc/ssh/moduli';
 const noModuli = existsSync(SYSTEM_MODULI)
   ? false
   : `${SYSTEM_MODULI} is absent (Debian package openssh-server)`;
+
+const PYTHON = '/usr/bin/python3';
+const noParamiko = await promisify(execFile)(PYTHON, ['-c', 'import paramiko']).then(
+  () => false,
+  () => `${PYTHON} cannot import paramiko (Debian package: python3-paramiko)`,
+);
+
+/**
+ * paramiko runs a second key exchange (renegotiate_keys) before or after logging in, then asks for the
+ * authentication service; prints "authenticated", "refused" or "closed <error>".
+ */
+const PARAMIKO_REKEY = `
+import sys, paramiko
+port, user, key_file, when = sys.argv[1:5]
+t = paramiko.Transport(('127.0.0.1', int(port)))
+t.start_client(timeout=20)
+try:
+    if when == 'before':
+        t.renegotiate_keys()
+    t.auth_publickey(user, paramiko.Ed25519Key.from_private_key_file(key_file))
+    if when == 'after':
+        t.renegotiate_keys()
+        t.open_session().close()
+    print('authenticated')
+except paramiko.AuthenticationException:
+    # paramiko reports a connection closed mid-authentication as a failed authentication.
+    print('refused' if t.is_active() else 'closed by server')
+except Exception as e:
+    print('closed', type(e).__name__)
+t.close()
+`;
 
 /** A moduli(5) line for a prime of `bits` bits. */
 const moduliLine = (prime: Buffer, generator = 2, bits = prime.length * 8) =>
@@ -67,6 +100,16 @@ describe('moduli file parsing and group choice', () => {
     assert.equal(chooseGroup(groups, 2048, 8192, 7000)?.bits, 6144);
     assert.equal(chooseGroup(groups, 2048, 2048, 2048)?.bits, 2048);
     assert.equal(chooseGroup(groups, 8193, 8193, 9000), undefined);
+  });
+
+  it('never chooses a group above the cap, whatever the client asks; an operator may raise it', () => {
+    const groups = fixedGroups();
+    const capped = groupChooser(groups, 4096);
+    assert.equal(capped(2048, 8192, 8192)?.bits, 4096);
+    assert.equal(capped(4096, 8192, 8192)?.bits, 4096);
+    assert.equal(capped(6144, 8192, 8192), undefined, 'min 6144 above the 4096 cap: no group');
+    assert.equal(capped(8192, 8192, 8192), undefined, 'min 8192: no group');
+    assert.equal(groupChooser(groups, 8192)(8192, 8192, 8192)?.bits, 8192);
   });
 
   it('reads the system moduli file: every group usable', { skip: noModuli }, () => {
@@ -134,18 +177,17 @@ describe('group exchange on the Ferry server', () => {
     }
   });
 
-  it('asks for 8192 bits get 4096 when the client accepts it (CPU before login); RFC 3526 without moduli', async () => {
+  it('asks for 8192 bits get 4096, a minimum above 4096 fails key exchange (CPU before login); RFC 3526 without moduli', async () => {
     const { raw, reply } = await requestGroup(fallback.port, 2048, 8192, 8192);
     raw.destroy();
     const p = new Reader(reply, 1).string();
     assert.deepEqual(p.subarray(1), g16);
-    const strict = await requestGroup(fallback.port, 6144, 8192, 8192);
-    strict.raw.destroy();
-    assert.equal(
-      new Reader(strict.reply, 1).string().length,
-      1 + 768,
-      'a client with min 6144 gets 6144 bits',
-    );
+    // A client insisting on more than 4096 bits gets no group: the exchange fails before any big-group CPU.
+    for (const min of [6144, 8192]) {
+      const strict = await requestGroup(fallback.port, min, 8192, 8192);
+      strict.raw.destroy();
+      assert.equal(disconnectReason(strict.reply), KEY_EXCHANGE_FAILED, `min ${min}`);
+    }
   });
 
   for (const [what, min, n, max] of [
@@ -179,6 +221,24 @@ describe('group exchange on the Ferry server', () => {
       }
     });
   }
+
+  it('a second key exchange before login ends the connection; after login it is a normal rekey', {
+    skip: noParamiko,
+  }, async () => {
+    const key = await makeClientKey(work, 'ed25519', 'id_rekeyer');
+    await server.addUser('rekeyer', { publicKeys: [key.publicText] });
+    const paramiko = async (when: string) =>
+      (
+        await promisify(execFile)(
+          PYTHON,
+          ['-c', PARAMIKO_REKEY, String(server.port), 'rekeyer', key.privatePath, when],
+          { timeout: 60_000 },
+        )
+      ).stdout.trim();
+    assert.equal(await paramiko('none'), 'authenticated');
+    assert.equal(await paramiko('after'), 'authenticated');
+    assert.match(await paramiko('before'), /^closed /);
+  });
 
   it("OpenSSH's client logs in with it and transfers byte-identical data", async () => {
     const key = await makeClientKey(work, 'ed25519');

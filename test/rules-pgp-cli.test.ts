@@ -93,7 +93,15 @@ test('bad encrypt and decrypt rules are refused with one line, and nothing is sa
     /--encrypt-to is not used by --action decrypt/,
   );
   await refused(['--action', 'encrypt', '--encrypt-to', 'bank', '--verify', 'bank'], /--verify is not used/);
-  await refused(['--action', 'decrypt', '--verify', 'nosuch'], /verifyWith: no OpenPGP key named nosuch/);
+  await refused(
+    ['--action', 'decrypt', '--verify', 'nosuch', '--decrypt-with', 'ferry'],
+    /verifyWith: no OpenPGP key named nosuch/,
+  );
+  // Without it every private key Ferry holds would be tried.
+  await refused(
+    ['--action', 'decrypt', '--verify', 'bank'],
+    /decryptWith: a decrypt action must name the key\(s\) it decrypts with \(--decrypt-with KEY\)/,
+  );
   await refused(
     ['--action', 'decrypt', '--decrypt-with', 'bank'],
     /decryptWith: OpenPGP key bank has no private half, so Ferry cannot decrypt with it/,

@@ -50,7 +50,7 @@ before(async () => {
     name: 'open-in',
     events: ['upload'],
     conditions: { paths: ['/in/*.gpg'], status: 'ok' },
-    actions: [{ kind: 'decrypt', verifyWith: ['bank'], removeSource: true }],
+    actions: [{ kind: 'decrypt', decryptWith: ['ferry'], verifyWith: ['bank'], removeSource: true }],
   });
   await server.running.automation.refresh();
 });

@@ -6,7 +6,7 @@ import type { RuleAction } from '../store/automation-types.js';
 /**
  * `action` with every key it names (name, fingerprint or key id) as its fingerprint; a key that does not exist,
  * or a signing key without its private half, is refused with `where` in the message. Decrypting needs a key with
- * a private half. Other actions come back as they are.
+ * a private half, named in decryptWith. Other actions come back as they are.
  */
 export async function resolvePgpKeys(
   manager: () => PgpKeyManager,
@@ -37,6 +37,13 @@ export async function resolvePgpKeys(
       ...(action.signWith ? { signWith: await fingerprint(action.signWith, 'signWith', 'sign') } : {}),
     };
   }
+  // Without it every private key Ferry holds would be tried: a partner could have Ferry open messages meant for
+  // another partner's key. The operator names the keys this rule may use.
+  if (!action.decryptWith?.length) {
+    throw new InvalidArgumentError(
+      `${where}.decryptWith: a decrypt action must name the key(s) it decrypts with (--decrypt-with KEY)`,
+    );
+  }
   if (!(await keys.list()).some((k) => k.privateSealed !== null)) {
     throw new InvalidArgumentError(
       `${where}: decrypt needs an OpenPGP key with a private half (ferry keys pgp generate or import one)`,
@@ -44,13 +51,7 @@ export async function resolvePgpKeys(
   }
   return {
     ...action,
-    ...(action.decryptWith
-      ? {
-          decryptWith: await Promise.all(
-            action.decryptWith.map((r) => fingerprint(r, 'decryptWith', 'decrypt')),
-          ),
-        }
-      : {}),
+    decryptWith: await Promise.all(action.decryptWith.map((r) => fingerprint(r, 'decryptWith', 'decrypt'))),
     ...(action.verifyWith
       ? { verifyWith: await Promise.all(action.verifyWith.map((r) => fingerprint(r, 'verifyWith'))) }
       : {}),

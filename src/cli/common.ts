@@ -24,7 +24,7 @@ export interface DataDirOption {
 
 /** The help of `--store`, the same on `serve` and every offline command. */
 export const STORE_OPTION_HELP =
-  'the store: sqlite:<path> or postgres://user@host:5432/db (default <data-dir>/ferry.db, env FERRY_STORE_URL)';
+  'the store: sqlite:<path> or postgres://user@host:5432/db (default <data-dir>/ferry.db, env FERRY_STORE_URL; a password goes there, not on the command line)';
 
 export function configFromOptions(options: DataDirOption, flags: Record<string, unknown> = {}): FerryConfig {
   return loadConfig({

@@ -163,7 +163,7 @@ export function ruleOptions(cmd: Command, mode: 'add' | 'set'): Command {
     .option('--verify <key>', 'decrypt: require a valid signature by this OpenPGP key (repeatable)', collect)
     .option(
       '--decrypt-with <key>',
-      'decrypt: only this private OpenPGP key may decrypt (repeatable; default: every key Ferry holds)',
+      'decrypt: the private OpenPGP key that may decrypt (required; repeatable)',
       collect,
     )
     .option('--remove-source', 'encrypt, decrypt: remove the source file once the output is complete');

@@ -231,6 +231,7 @@ export const configSchema = z
       .default(GIB),
     rekeyInterval: seconds(604_800).default(3600),
     moduliFile: z.string().min(1).default('/etc/ssh/moduli'),
+    maxGroupExchangeBits: count(2048, 8192).default(4096),
     maxConnections: count(1, 1_000_000).default(2000),
     maxConnectionsPerAddress: count(1, 100_000).default(64),
     maxUnauthenticatedPerAddress: count(1, 10_000).default(10),
@@ -419,6 +420,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   rekeyInterval: 'seconds after which the server starts a new key exchange (0: never; default 3600)',
   moduliFile:
     'OpenSSH moduli file the diffie-hellman-group-exchange groups come from (RFC 3526 groups when it is unreadable)',
+  maxGroupExchangeBits:
+    'largest diffie-hellman-group-exchange group handed out, 2048-8192 bits (default 4096; a client whose minimum is larger fails key exchange; 8192 costs about a second of CPU per connection before login)',
   maxConnections: 'connections open at once, per server process',
   maxConnectionsPerAddress: 'connections open at once from one address, per server process',
   maxUnauthenticatedPerAddress: 'connections from one address still logging in (slow-loris guard)',

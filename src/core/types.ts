@@ -55,6 +55,11 @@ export interface OpenMode {
   create: boolean;
   truncate: boolean;
   exclusive: boolean;
+  /**
+   * A truncating write goes to a hidden partial renamed into place on close even when the session's uploadMode
+   * is 'direct': for server-side writers (rule actions) whose output must not appear before it is checked.
+   */
+  atomic?: boolean;
 }
 
 export interface DirEntry {

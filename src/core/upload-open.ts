@@ -120,10 +120,11 @@ export class FileOpener {
   ): Promise<OpenedFile> {
     const createMode = attrs.mode !== undefined ? attrs.mode & 0o777 : 0o666;
     const base = { path: v, mode, permissionDirs: dirs };
+    const atomic = this.#atomic || (mode.atomic === true && mode.truncate);
     if (existing) {
       if (mode.create && mode.exclusive) throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
       this.#paths.require('overwrite', dirs);
-      if (!(this.#atomic && mode.truncate)) {
+      if (!(atomic && mode.truncate)) {
         // Random writes or appends to a complete file happen in place (also in atomic mode).
         // Always readable: resume digests and check-file-handle read this descriptor, never a reopen by name.
         const file = await this.#fs.open(real, {
@@ -145,11 +146,11 @@ export class FileOpener {
       return this.#openPartial(base, real, true, createMode, keepMode);
     }
     const partialExists =
-      this.#atomic && (await this.#paths.tryStat(this.#paths.partialOf(real), false))?.kind === 'file';
+      atomic && (await this.#paths.tryStat(this.#paths.partialOf(real), false))?.kind === 'file';
     // Without O_CREAT a missing file stays missing, except that a partial (what stat reports) may be continued.
     if (!mode.create && !partialExists) throw new NotFoundError();
     this.#paths.require('upload', dirs);
-    if (this.#atomic) {
+    if (atomic) {
       return this.#openPartial(base, real, mode.truncate || mode.exclusive || !partialExists, createMode);
     }
     const file = await this.#fs.open(

@@ -105,6 +105,13 @@ export function handleConnection(
     };
     negotiatedHostKey = negotiated.serverHostKey;
     log.info(algorithms, handshakes === 0 ? 'key exchange done' : 'rekeyed');
+    // A key exchange costs the server real CPU (a 4096-bit group about 0.1 s): before login, one is all a client
+    // needs, so a second (the client sending KEXINIT again to burn our CPU) ends the connection.
+    if (handshakes > 0 && !user) {
+      log.warn('key exchange repeated before login; disconnecting');
+      client.end();
+      return;
+    }
     if (handshakes++ > 0) return;
     options.events.emit({
       type: 'session',

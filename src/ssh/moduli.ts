@@ -14,12 +14,12 @@ export interface DhGroup {
 export const GEX_MIN_BITS = 2048;
 export const GEX_MAX_BITS = 8192;
 /**
- * The largest group handed out when a smaller one is acceptable to the client: OpenSSH asks for 8192 bits with
- * chacha20 (its estimate doubles the cipher's key bits), and an 8192-bit exchange costs the server about a
- * second of CPU before any login; 4096 bits (about 150-bit strength) costs a tenth of that. A client whose
- * minimum is above 4096 still gets what it asks for.
+ * The largest group handed out unless the operator raises `maxGroupExchangeBits`: an 8192-bit exchange costs the
+ * server about a second of synchronous CPU before any login (OpenSSH asks for 8192 with chacha20), 4096 bits
+ * (about 150-bit strength) a tenth of that. The cap is on the group, not only on the client's preference: a client
+ * whose minimum is above it gets no group, so no one can make an unauthenticated connection cost a second.
  */
-export const GEX_PREFERRED_MAX_BITS = 4096;
+export const GEX_DEFAULT_MAX_BITS = 4096;
 
 // moduli(5) fields: time type tests tries size generator modulus. Type 2 is a safe prime; tests is a bit set,
 // 0x04 = Miller-Rabin passed (ssh-keygen -M screen sets it); size is the bit length minus one.
@@ -73,6 +73,14 @@ export function chooseGroup(
     atLeast.length > 0 ? Math.min(...atLeast.map((g) => g.bits)) : Math.max(...fitting.map((g) => g.bits));
   const candidates = fitting.filter((g) => g.bits === size);
   return candidates[randomInt(candidates.length)];
+}
+
+/** The chooser the ssh2 patch calls (min..max already clamped to 2048..8192): no group above `maxBits`. */
+export function groupChooser(
+  groups: readonly DhGroup[],
+  maxBits: number,
+): (min: number, wanted: number, max: number) => DhGroup | undefined {
+  return (min, wanted, max) => chooseGroup(groups, min, Math.min(wanted, maxBits), Math.min(max, maxBits));
 }
 
 export interface ModuliSource {

@@ -42,6 +42,8 @@ export interface SshServerOptions {
   };
   /** OpenSSH moduli file with the diffie-hellman-group-exchange groups (RFC 3526 groups when unreadable). */
   readonly moduliFile: string;
+  /** The largest group-exchange group handed out (2048-8192; larger ones cost a second of CPU before login). */
+  readonly maxGroupExchangeBits: number;
   /** When the server starts a key exchange by itself (RFC 4253 section 9). */
   readonly rekey: RekeyPolicy;
   readonly sftp: {

@@ -9,7 +9,7 @@ import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-so
 import { Admission } from './admission.js';
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from './algorithms.js';
 import { type ConnectionState, handleConnection } from './connection.js';
-import { chooseGroup, GEX_PREFERRED_MAX_BITS, loadModuli } from './moduli.js';
+import { groupChooser, loadModuli } from './moduli.js';
 import type { SshServerOptions } from './options.js';
 
 export type { SshServerOptions } from './options.js';
@@ -69,12 +69,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
         compress: policy.compress,
       } as ssh2.Algorithms,
       // Our ssh2 patch: the server side of group exchange asks this for a group of min..max bits.
-      ...(moduli
-        ? {
-            dhGroup: (min: number, wanted: number, max: number) =>
-              chooseGroup(moduli.groups, min, Math.min(wanted, GEX_PREFERRED_MAX_BITS), max),
-          }
-        : {}),
+      ...(moduli ? { dhGroup: groupChooser(moduli.groups, options.maxGroupExchangeBits) } : {}),
     } as ssh2.ServerConfig);
     server.on('connection', (client, info) => {
       // ssh2 keeps the socket private; it is the only handle on the grace timer and address we set up below.

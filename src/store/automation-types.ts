@@ -155,7 +155,10 @@ export interface PgpEncryptAction {
 /** Decrypts the event's OpenPGP file (to its name without .pgp/.gpg/.asc unless `target`), optionally verified. */
 export interface PgpDecryptAction {
   readonly kind: 'decrypt';
-  /** Only these private keys (fingerprints) may decrypt; default: every key Ferry holds a private half of. */
+  /**
+   * Only these private keys (fingerprints) may decrypt; required when a rule is saved (a rule saved before that
+   * was required, without it: every key Ferry holds).
+   */
   readonly decryptWith?: readonly string[];
   /** A valid signature by one of these (fingerprints) is required. */
   readonly verifyWith?: readonly string[];

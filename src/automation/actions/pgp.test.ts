@@ -6,11 +6,14 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Gpg, makeGpg } from '../../../test/helpers/gpg.js';
+import { createFileSessionFactory } from '../../core/file-session.js';
+import { EventBus } from '../../events/bus.js';
 import type { TransferEvent } from '../../events/types.js';
 import { pgpKeyMaterial } from '../../key-manager/pgp-key-source.js';
 import { PgpKeyManager } from '../../key-manager/pgp-keys.js';
 import { MasterKey } from '../../keys/sealing.js';
 import { rootLogger } from '../../logger.js';
+import { localHomeFs } from '../../vfs/local/local-fs.js';
 import type { PgpDecryptAction, PgpEncryptAction, RuleAction } from '../types.js';
 import { contextOf, deliveryOf, makeUserHomes, ruleOf, type UserHomes } from './action-fixture.js';
 import { createPgpRunners } from './pgp.js';
@@ -204,6 +207,57 @@ test('a tampered message or a wrong signer fails for good and leaves no plaintex
   assert.deepEqual(await filesHolding(home, `${MARKER}-refused`), []);
   // The ciphertext stays where it was, for the operator to look at.
   assert.equal(existsSync(join(home, 'signed.pgp')), true);
+});
+
+test('with uploadMode direct, a tampered message leaves an existing target as it was', async () => {
+  const home = join(homes.homesDir, 'alice');
+  // The same homes through a session factory that writes uploads in place.
+  const direct = createPgpRunners({
+    ...homes,
+    users: homes.store.users,
+    log,
+    keys: pgpKeyMaterial(() => manager),
+    fileSessions: createFileSessionFactory({
+      events: new EventBus(),
+      logger: log,
+      fs: localHomeFs,
+      uploadMode: 'direct',
+    }),
+  });
+  await writeFile(join(homes.base, 'direct.txt'), `${MARKER}-direct\n`.repeat(30_000));
+  const made = await partner.run([
+    ...['--trust-model', 'always', '--encrypt', '--recipient', ferryFpr],
+    ...['--output', join(home, 'direct.txt.pgp'), join(homes.base, 'direct.txt')],
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const bytes = await readFile(join(home, 'direct.txt.pgp'));
+  bytes[bytes.length - 40]! ^= 0x01;
+  await writeFile(join(home, 'direct.txt.pgp'), bytes);
+  await writeFile(join(home, 'direct.txt'), 'the previous version\n');
+  const action: PgpDecryptAction = { kind: 'decrypt', decryptWith: [ferryFpr] };
+  const rule = ruleOf('pgp-direct', [action]);
+  const outcome = await direct.decrypt.run(
+    action,
+    deliveryOf(rule, uploaded('/direct.txt.pgp')),
+    contextOf(rule),
+  );
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.permanent, true, outcome.error);
+  assert.equal(await readFile(join(home, 'direct.txt'), 'utf8'), 'the previous version\n');
+  assert.deepEqual(await filesHolding(home, `${MARKER}-direct`), []);
+  // An intact message replaces it once checked.
+  const again = await partner.run([
+    ...['--trust-model', 'always', '--yes', '--encrypt', '--recipient', ferryFpr],
+    ...['--output', join(home, 'direct.txt.pgp'), join(homes.base, 'direct.txt')],
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const good = await direct.decrypt.run(
+    action,
+    deliveryOf(rule, uploaded('/direct.txt.pgp')),
+    contextOf(rule),
+  );
+  assert.equal(good.ok, true, good.error);
+  assert.equal(await readFile(join(home, 'direct.txt'), 'utf8'), `${MARKER}-direct\n`.repeat(30_000));
 });
 
 test("the user's permissions apply: a user who may not upload gets nothing written", async () => {

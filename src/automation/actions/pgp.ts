@@ -24,6 +24,8 @@ const WRITE: OpenMode = {
   truncate: true,
   exclusive: false,
 };
+/** Decrypted output is checked only at its end: it goes to a hidden partial, renamed into place once verified. */
+const DECRYPT_WRITE: OpenMode = { ...WRITE, atomic: true };
 const ENCRYPTED_SUFFIX = /\.(pgp|gpg|asc)$/i;
 
 export interface PgpRunnerDeps extends UserSessionDeps {
@@ -137,7 +139,7 @@ async function decrypt(
   await makeParents(session, target);
   const existed = await exists(session, target);
   const from = await session.openFile(source, READ);
-  const to = await session.openFile(target, WRITE);
+  const to = await session.openFile(target, DECRYPT_WRITE);
   const { decryptInto } = await import('../../vfs/pgp/pgp-transform.js');
   let signer: string | undefined;
   try {
@@ -146,8 +148,8 @@ async function decrypt(
       ...(action.verifyWith ? { verifyWith: action.verifyWith } : {}),
     }));
   } catch (err) {
-    // Plaintext was written before the check failed: none of it stays. The output is cut to nothing before the
-    // session aborts it (an atomic upload's partial is then empty; a direct write's new file is removed).
+    // Plaintext was written to the partial before the check failed: none of it stays. The partial is cut to
+    // nothing before the session aborts it; the target, if it existed, was never touched (whatever uploadMode).
     await to.setstat({ size: 0 }).catch(() => undefined);
     if (!existed) await session.remove(target).catch(() => undefined);
     throw err;

@@ -36,6 +36,9 @@ export async function openRuleSession(
     // As auth/user-admin.ts's homeDirOf (a module automation/ does not import): the record's, or the default.
     homeDir: user.homeDir ?? join(deps.homesDir, user.name),
     permissions: user.permissions,
+    // A rule writing into a home counts against its owner's quota and limits, as the user's own sessions do.
+    quota: user.quota && { bytes: user.quota.limitBytes, files: user.quota.limitFiles },
+    rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
     remoteAddress: '',
     protocol: 'rule',
   });

@@ -1,11 +1,17 @@
 // PostgreSQL errors as one line naming the server and database (never the password) and what to do.
 import { FerryError } from '../../errors.js';
 
+const SECRET_PARAMETERS = new Set(['password', 'sslpassword']);
+
 /** The URL with its password replaced, for messages and logs. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
+    // libpq (and node-postgres) also take the password, and the client key's passphrase, as query parameters.
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAMETERS.has(key.toLowerCase())) parsed.searchParams.set(key, '***');
+    }
     return parsed.toString();
   } catch {
     return 'the PostgreSQL store (store.url is not a valid URL)';
