@@ -1,5 +1,6 @@
 // Opens a core file session as a user on a rule's behalf: the only way actions touch a user's files.
 import { join } from 'node:path';
+import { sessionLimitsOf } from '../../core/session-limits.js';
 import type { FileSession, FileSessionFactory } from '../../core/types.js';
 import { FerryError, NotFoundError, PermissionDeniedError } from '../../errors.js';
 import type { UserRepository } from '../../store/types.js';
@@ -37,8 +38,7 @@ export async function openRuleSession(
     homeDir: user.homeDir ?? join(deps.homesDir, user.name),
     permissions: user.permissions,
     // A rule writing into a home counts against its owner's quota and limits, as the user's own sessions do.
-    quota: user.quota && { bytes: user.quota.limitBytes, files: user.quota.limitFiles },
-    rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
+    ...sessionLimitsOf(user),
     remoteAddress: '',
     protocol: 'rule',
   });
