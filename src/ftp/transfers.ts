@@ -10,7 +10,7 @@ import { listLine, mlsdLine } from './listing.js';
 import { PassiveListener } from './passive.js';
 import { virtualPath } from './paths.js';
 import { FtpReplyError, replyFromError } from './replies.js';
-import { transportEnded } from './transport.js';
+import { transportOf } from './transport.js';
 
 const CHUNK = 256 * 1024;
 const DEFAULT_DATA_TIMEOUT_MS = 30_000;
@@ -214,10 +214,12 @@ function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () 
     const truncated = () => fail(new FtpReplyError(426, 'Connection closed; transfer aborted'));
     // The TCP side is gone. A close_notify already read ends the TLS socket once its buffered data is consumed
     // ('end' comes on the next tick after that); with none, it never ends, and what arrived is not the file.
+    const transport = transportOf(data);
+    const idle = () => pending === 0 && data.readableLength === 0 && (transport?.readableLength ?? 0) === 0;
     const settle = () => {
-      if (!cut || ended || failed || pending > 0 || data.readableLength > 0 || data.isPaused()) return;
+      if (!cut || ended || failed || !idle() || data.isPaused()) return;
       setImmediate(() => {
-        if (!ended && pending === 0 && data.readableLength === 0) truncated();
+        if (!ended && idle()) truncated();
       });
     };
     data.on('data', (chunk: Buffer) => {
@@ -244,7 +246,7 @@ function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () 
         if (!failed) resolve();
       });
     });
-    void transportEnded(data).then(() => {
+    void transport?.ended.then(() => {
       cut = true;
       settle();
     });

@@ -54,7 +54,7 @@ export function remember(tls: TLSSocket, transport: TransportStream): TLSSocket 
   return tls;
 }
 
-/** Resolves when the TCP connection under `tls` ended or closed. */
-export function transportEnded(tls: TLSSocket): Promise<void> {
-  return transports.get(tls)?.ended ?? new Promise(() => {});
+/** The transport under a data connection's TLS socket. */
+export function transportOf(tls: TLSSocket): TransportStream | undefined {
+  return transports.get(tls);
 }
