@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { normalizeAddress } from '../auth/defender.js';
 import { FtpReplyError } from './replies.js';
+import { remember, TransportStream } from './transport.js';
 
 export interface PassiveOptions {
   /** Address to listen on: the control connection's local address. */
@@ -25,7 +26,11 @@ export interface PassiveOptions {
 async function listenInRange(host: string, [low, high]: readonly [number, number]): Promise<Server> {
   const tryPort = (port: number) =>
     new Promise<Server | undefined>((resolve, reject) => {
-      const server = createServer({ noDelay: true });
+      const server = createServer({
+        noDelay: true,
+        // The TCP side must stay writable after the client's FIN: its close_notify is answered with ours.
+        allowHalfOpen: true,
+      });
       server.once('error', (err: NodeJS.ErrnoException) =>
         err.code === 'EADDRINUSE' ? resolve(undefined) : reject(err),
       );
@@ -116,7 +121,8 @@ export class PassiveListener {
   #secure(socket: Socket): Promise<TLSSocket> {
     const { secureContext, refused, peer } = this.#options;
     return new Promise((resolve, reject) => {
-      const tls = new TLSSocket(socket, { isServer: true, secureContext });
+      const transport = new TransportStream(socket);
+      const tls = remember(new TLSSocket(transport, { isServer: true, secureContext }), transport);
       const fail = (reason: string) => {
         tls.destroy();
         reject(new FtpReplyError(425, reason));

@@ -10,6 +10,7 @@ import { listLine, mlsdLine } from './listing.js';
 import { PassiveListener } from './passive.js';
 import { virtualPath } from './paths.js';
 import { FtpReplyError, replyFromError } from './replies.js';
+import { transportOf } from './transport.js';
 
 const CHUNK = 256 * 1024;
 const DEFAULT_DATA_TIMEOUT_MS = 30_000;
@@ -195,20 +196,35 @@ export async function retr(ctx: CommandContext, arg: string): Promise<void> {
   }
 }
 
-/** Reads the data connection into `handle` from `offset`; resolves once the client ended it and all is written. */
+/** Reads the data connection into `handle` from `offset`; resolves once the client ended it with a TLS
+ * close_notify and all is written, rejects with 426 when the TCP connection went away without one. */
 function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let position = offset;
     let writing = Promise.resolve();
+    let pending = 0;
     let failed = false;
     let ended = false;
+    let cut = false;
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
       reject(err);
     };
+    const truncated = () => fail(new FtpReplyError(426, 'Connection closed; transfer aborted'));
+    // The TCP side is gone. A close_notify already read ends the TLS socket once its buffered data is consumed
+    // ('end' comes on the next tick after that); with none, it never ends, and what arrived is not the file.
+    const transport = transportOf(data);
+    const idle = () => pending === 0 && data.readableLength === 0 && (transport?.readableLength ?? 0) === 0;
+    const settle = () => {
+      if (!cut || ended || failed || !idle() || data.isPaused()) return;
+      setImmediate(() => {
+        if (!ended && idle()) truncated();
+      });
+    };
     data.on('data', (chunk: Buffer) => {
       data.pause();
+      pending++;
       const at = position;
       position += chunk.length;
       writing = writing.then(async () => {
@@ -216,7 +232,9 @@ function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () 
         try {
           await handle.write(at, chunk);
           touch();
+          pending--;
           data.resume();
+          settle();
         } catch (err) {
           fail(err);
         }
@@ -228,9 +246,13 @@ function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () 
         if (!failed) resolve();
       });
     });
-    // Destroyed (ABOR, the control connection gone, a timeout) or reset before the client ended it.
+    void transport?.ended.then(() => {
+      cut = true;
+      settle();
+    });
+    // Destroyed (ABOR, the control connection gone, a timeout) before the client ended it.
     data.once('close', () => {
-      if (!ended) fail(new FtpReplyError(426, 'Data connection closed before the end of the upload'));
+      if (!ended) truncated();
     });
   });
 }
@@ -260,6 +282,9 @@ async function upload(ctx: CommandContext, path: string, how: 'store' | 'append'
     await withData(ctx, opening, async (data, signal) => {
       try {
         await receive(data, handle, start, () => ctx.touch());
+        // Answer the client's close_notify with ours and let it reach the wire before the socket is destroyed
+        // (ftplib's unwrap() waits for it).
+        await finish(data);
         // FTP stream mode ends an upload by closing the data connection, and so does a client that was killed;
         // a killed client's control connection closes at the same moment, so it gets a turn to be seen first.
         await new Promise((resolve) => setImmediate(resolve));
