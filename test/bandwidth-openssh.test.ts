@@ -100,6 +100,8 @@ describe('bandwidth limits', () => {
     });
     assert.equal(up.code, 0, up.stderr);
     const [upload] = transfers('fast', 'upload');
-    assert.ok(upload && upload.durationMs < 5000, `took ${upload?.durationMs} ms`);
+    // Not a timing: a 5 MiB/s limit could not move 50 MiB in under 10 s, so anything clearly below that shows no
+    // limit was applied to this user, however loaded the machine is.
+    assert.ok(upload && upload.durationMs < 9000, `took ${upload?.durationMs} ms`);
   });
 });
