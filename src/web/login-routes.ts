@@ -3,6 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
+import { protocolAllowed } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import type { WebClientDeps } from './deps.js';
 import { html, page } from './html.js';
@@ -85,6 +86,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
     if (
       found &&
       !found.disabled &&
+      protocolAllowed(found, 'https') &&
       (found.passwordHash === null || found.requiredMethods.includes('publickey'))
     )
       return refuse('password', 'key-only account', KEY_ONLY);
@@ -94,6 +96,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       accounts: deps.accounts,
       lockout: deps.lockout,
       totp: deps.totp,
+      protocols: ['https'],
     });
     let decision = await authenticator.attempt({
       method: 'password',

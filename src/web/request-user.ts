@@ -5,7 +5,7 @@ import { homeDirOf } from '../auth/user-admin.js';
 import { sessionLimitsOf } from '../core/session-limits.js';
 import type { FileSession } from '../core/types.js';
 import { PermissionDeniedError } from '../errors.js';
-import type { UserRecord } from '../store/types.js';
+import { protocolAllowed, type UserRecord } from '../store/types.js';
 import type { WebClientDeps } from './deps.js';
 import {
   COOKIE_PATH,
@@ -40,9 +40,10 @@ export async function signedIn(deps: WebClientDeps, request: FastifyRequest): Pr
   const key = deps.sessionKey();
   const session = decodeSession(key, cookie);
   if (!session) return undefined;
-  // Read each request: a user disabled, expired or removed since login is out at once.
+  // Read each request: a user disabled, expired, removed or denied https since login is out at once.
   const user = await deps.users.findByName(session.user);
-  if (!user || user.disabled || isExpired(user.expiresOn, new Date())) return undefined;
+  if (!user || user.disabled || isExpired(user.expiresOn, new Date()) || !protocolAllowed(user, 'https'))
+    return undefined;
   return { session, user, csrf: csrfTokenOf(key, session) };
 }
 
