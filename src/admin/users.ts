@@ -10,10 +10,11 @@ import {
   removePublicKeys,
   requireUser,
   setPassword,
+  uniqueProtocols,
 } from '../auth/user-admin.js';
 import { FerryError } from '../errors.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
-import { AUTH_METHODS, type AuthMethod, type UserRecord } from '../store/types.js';
+import { AUTH_METHODS, type AuthMethod, PROTOCOLS, type UserRecord } from '../store/types.js';
 import type { PgpFolderPolicy, PgpPolicies } from '../util/pgp-policy.js';
 import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
@@ -38,6 +39,8 @@ export const userAddSchema = z.object({
   /** Permission specs; '/' gets '*' unless one sets it. */
   permissions: z.array(permissionSpec).default([]),
   allowedSources: z.array(z.string()).default([]),
+  /** The protocols the user may use; [] for all. */
+  protocols: z.array(z.enum(PROTOCOLS)).default([]),
 });
 export type UserAddInput = z.input<typeof userAddSchema>;
 
@@ -51,6 +54,8 @@ export const userSetSchema = z.object({
   home: absoluteHome.optional(),
   /** Networks the user may log in from; [] for anywhere. */
   allowedSources: z.array(z.string()).optional(),
+  /** The protocols the user may use; [] for all. */
+  protocols: z.array(z.enum(PROTOCOLS)).optional(),
   /** OpenPGP folder policies (`/in=encrypt:KEY;sign:KEY`, `/drop=decrypt;verify:KEY`, `/in=none`), merged by folder. */
   pgp: z.array(z.string()).default([]),
   /** Disk quota in bytes and in files; 0 removes the limit. */
@@ -119,6 +124,7 @@ export class UserAdmin {
       homeDir: o.home,
       permissions: parsePermissions(o.permissions),
       allowedSources: o.allowedSources,
+      protocols: o.protocols,
     });
     await this.#record.record(actor, 'users.add', user.name, {
       password: o.password ? 'set' : 'none',
@@ -126,6 +132,7 @@ export class UserAdmin {
       requiredMethods: user.requiredMethods,
       home: user.homeDir,
       permissions: user.permissions,
+      protocols: user.protocols ?? [],
     });
     return publicView(user, this.homeOf(user));
   }
@@ -149,6 +156,7 @@ export class UserAdmin {
         : {}),
       homeDir: o.home,
       allowedSources: o.allowedSources,
+      protocols: o.protocols ? uniqueProtocols(o.protocols) : undefined,
       pgpPolicies,
       quotaBytes: o.quotaBytes,
       quotaFiles: o.quotaFiles,
@@ -165,6 +173,9 @@ export class UserAdmin {
       ...(o.home !== undefined ? { home: { from: user.homeDir, to: updated.homeDir } } : {}),
       ...(o.allowedSources !== undefined
         ? { allowedSources: { from: user.allowedSources, to: updated.allowedSources } }
+        : {}),
+      ...(o.protocols !== undefined
+        ? { protocols: { from: user.protocols ?? [], to: updated.protocols ?? [] } }
         : {}),
       ...(pgpPolicies ? { pgp: { from: user.pgpPolicies, to: updated.pgpPolicies } } : {}),
       ...(o.quotaBytes !== undefined

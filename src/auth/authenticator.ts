@@ -1,7 +1,14 @@
 // One connection's authentication state: methods tried, factors satisfied, failures counted; no user enumeration.
 import { timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
-import type { AccountSecurityRepository, AuthMethod, UserRecord, UserRepository } from '../store/types.js';
+import {
+  type AccountSecurityRepository,
+  type AuthMethod,
+  type Protocol,
+  protocolAllowed,
+  type UserRecord,
+  type UserRepository,
+} from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { cidrBlockList, matchesCidrs } from './defender.js';
 import { verifyPassword } from './password.js';
@@ -63,6 +70,11 @@ export interface AuthenticatorOptions {
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
   readonly totp?: TotpService;
+  /**
+   * The protocols this front end serves (SSH: sftp, scp, ssh): a user allowed none of them is refused like a
+   * wrong password. Absent: no protocol check.
+   */
+  readonly protocols?: readonly Protocol[];
 }
 
 /** An account with `expiresOn` may log in through that whole day (UTC) and is refused from the next one. */
@@ -150,6 +162,9 @@ export class ConnectionAuthenticator {
     if (isExpired(user.expiresOn, new Date())) return 'account expired';
     const address = this.#options.remoteAddress;
     if (!sourceAllowed(user, address)) return 'source address not allowed for this user';
+    const served = this.#options.protocols;
+    if (served && !served.some((p) => protocolAllowed(user, p)))
+      return `protocol ${served.join('/')} not allowed`;
     const lockout = this.#options.lockout;
     if (lockout && lockout.threshold > 0 && this.#options.accounts) {
       const failures = await this.#options.accounts.failures(user.name);

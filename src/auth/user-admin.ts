@@ -4,7 +4,14 @@ import { isCidr } from '../config/schema.js';
 import { FerryError, InvalidArgumentError } from '../errors.js';
 import { parseAuthorizedKeys } from '../keys/ssh-keys.js';
 import { PERMISSIONS, type Permission, type PermissionMap } from '../permission-vocabulary.js';
-import { AUTH_METHODS, type AuthMethod, type UserRecord, type UserRepository } from '../store/types.js';
+import {
+  AUTH_METHODS,
+  type AuthMethod,
+  PROTOCOLS,
+  type Protocol,
+  type UserRecord,
+  type UserRepository,
+} from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import { hashPassword } from './password.js';
 
@@ -71,6 +78,22 @@ export function parsePermissions(
   return map;
 }
 
+/** Parses `sftp,scp,https` (or `all`) into the protocols a user may use; [] means all. */
+export function parseProtocols(spec: string): Protocol[] {
+  const names = spec
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError(`--protocols needs ${PROTOCOLS.join(', ')} or all`);
+  if (names.length === 1 && names[0] === 'all') return [];
+  for (const n of names) {
+    if (!(PROTOCOLS as readonly string[]).includes(n)) {
+      throw new InvalidArgumentError(`unknown protocol '${n}': use ${PROTOCOLS.join(', ')} or all`);
+    }
+  }
+  return uniqueProtocols(names as Protocol[]);
+}
+
 /** Parses `10.0.0.0/8,192.0.2.7` into the CIDRs a user may log in from. */
 export function parseAllowedSources(spec: string): string[] {
   const cidrs = spec
@@ -83,6 +106,11 @@ export function parseAllowedSources(spec: string): string[] {
   return cidrs;
 }
 
+/** The list as stored: each protocol once, in the canonical order (sftp, scp, ssh, https, ftps). */
+export function uniqueProtocols(list: readonly Protocol[]): Protocol[] {
+  return PROTOCOLS.filter((p) => list.includes(p));
+}
+
 export interface AddUserInput {
   name: string;
   password?: Secret<string> | undefined;
@@ -91,6 +119,7 @@ export interface AddUserInput {
   homeDir?: string | undefined;
   permissions?: PermissionMap | undefined;
   allowedSources?: readonly string[];
+  protocols?: readonly Protocol[];
 }
 
 export async function addUser(users: UserRepository, input: AddUserInput): Promise<UserRecord> {
@@ -117,6 +146,7 @@ export async function addUser(users: UserRepository, input: AddUserInput): Promi
     requiredMethods: required,
     permissions: input.permissions,
     allowedSources: input.allowedSources ?? [],
+    protocols: uniqueProtocols(input.protocols ?? []),
   });
   for (const key of keys) user = await users.addPublicKey(name, key);
   return user;
@@ -178,6 +208,8 @@ export function publicView(user: UserRecord, homeDir: string) {
     expires: user.expiresOn ?? null,
     uploadRate: user.uploadRate ?? 0,
     downloadRate: user.downloadRate ?? 0,
+    /** Empty: every protocol. */
+    protocols: user.protocols ?? [],
     publicKeys: user.publicKeys.map((k) => ({
       type: k.algorithm,
       fingerprint: k.fingerprint,

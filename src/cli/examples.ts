@@ -11,7 +11,8 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   users: 'ferry users list --data-dir /var/lib/ferry',
   'users add':
     "echo 's3cret-pass' | ferry users add alice --password-stdin --public-key alice.pub --perm '/in=list,upload'",
-  'users set': "ferry users set alice --perm '/out=list,download' --quota-bytes 10GiB --quota-files 50000",
+  'users set':
+    "ferry users set alice --perm '/out=list,download' --quota-bytes 10GiB --quota-files 50000 --protocols sftp,https",
   'users list': 'ferry users list --json',
   quota: 'ferry quota scan alice',
   'quota scan': 'ferry quota scan alice --json',

@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
 import type { UserView } from '../admin/users.js';
-import { parseAllowedSources, parseRequiredMethods } from '../auth/user-admin.js';
+import { parseAllowedSources, parseProtocols, parseRequiredMethods } from '../auth/user-admin.js';
 import { formatPgpPolicy } from '../util/pgp-policy.js';
 import {
   CliError,
@@ -37,6 +37,9 @@ function checkHome(home: string | undefined): void {
   }
 }
 
+const PROTOCOLS_HELP =
+  "protocols the user may use, comma-separated: sftp, scp, ssh (hash commands), https (web client), ftps; 'all' (default)";
+
 function printUser(view: UserView): void {
   const lines = [
     `name:        ${view.name}`,
@@ -45,6 +48,7 @@ function printUser(view: UserView): void {
     `password:    ${view.hasPassword ? 'set' : 'not set'}`,
     `login needs: ${view.requiredMethods.length ? view.requiredMethods.join(' + ') : 'password or public key'}`,
     `login from:  ${view.allowedSources.length ? view.allowedSources.join(', ') : 'anywhere'}`,
+    `protocols:   ${view.protocols.length ? view.protocols.join(', ') : 'all'}`,
     `public keys: ${view.publicKeys.length === 0 ? 'none' : ''}`,
     ...view.publicKeys.map((k) => `  ${k.type} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`),
     'permissions:',
@@ -104,6 +108,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--require <methods>', 'methods that must ALL succeed, e.g. publickey,password (two factors)')
     .option('--home <dir>', 'absolute home directory (default <data-dir>/homes/<name>)')
     .option('--allow-from <cidrs>', 'networks the user may log in from, comma-separated (default: anywhere)')
+    .option('--protocols <list>', PROTOCOLS_HELP)
     .option(
       '--perm <spec>',
       "permissions for a directory, e.g. '/in=list,upload' (repeatable; default '/=*')",
@@ -122,10 +127,12 @@ export function registerUsersCommand(program: Command): void {
           home?: string;
           perm: string[];
           allowFrom?: string;
+          protocols?: string;
         },
         cmd: Command,
       ) => {
         checkHome(o.home);
+        const protocols = o.protocols !== undefined ? parseProtocols(o.protocols) : [];
         const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
         const publicKeysText = o.publicKey.map(readKeyFile);
         await withContext(opts(cmd), async (ctx) => {
@@ -137,6 +144,7 @@ export function registerUsersCommand(program: Command): void {
             home: o.home,
             permissions: o.perm,
             allowedSources: o.allowFrom ? parseAllowedSources(o.allowFrom) : [],
+            protocols,
           });
           if (!password && publicKeysText.length === 0) {
             process.stderr.write(`warning: ${name} has no password and no key and cannot log in yet\n`);
@@ -148,13 +156,16 @@ export function registerUsersCommand(program: Command): void {
 
   users
     .command('set')
-    .description('change a user: permissions, required methods, home, disk quota, bandwidth, expiry')
+    .description(
+      'change a user: permissions, required methods, home, protocols, disk quota, bandwidth, expiry',
+    )
     .argument('<name>', 'user name')
     .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
     .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
     .option('--home <dir>', 'absolute home directory')
     .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
+    .option('--protocols <list>', PROTOCOLS_HELP)
     .option(
       '--pgp <spec>',
       "OpenPGP policy of a folder: '/in=encrypt:KEY[,KEY][;sign:KEY][;armor][;suffix:.gpg|none][;decrypt-on-download]', '/drop=decrypt[;verify:KEY][;quarantine:/DIR]', '/in=none' (repeatable)",
@@ -185,11 +196,13 @@ export function registerUsersCommand(program: Command): void {
           require?: string;
           home?: string;
           allowFrom?: string;
+          protocols?: string;
           pgp: string[];
         },
         cmd: Command,
       ) => {
         checkHome(o.home);
+        const protocols = o.protocols !== undefined ? parseProtocols(o.protocols) : undefined;
         const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
         const quotaFiles = fileCount('--quota-files', o.quotaFiles);
         await withContext(opts(cmd), async (ctx) => {
@@ -210,6 +223,7 @@ export function registerUsersCommand(program: Command): void {
             ...(o.allowFrom !== undefined
               ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
               : {}),
+            ...(protocols !== undefined ? { protocols } : {}),
           });
           // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
           if (quotaBytes !== undefined || quotaFiles !== undefined) {

@@ -43,6 +43,7 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
       remoteAddress: ctx.remoteAddress,
       accounts: options.accounts,
       lockout: options.lockout,
+      protocols: ['ftps'],
     });
     authenticators.set(ctx, authenticator);
   }

@@ -1,16 +1,17 @@
 // Session channels of an authenticated connection: the per-connection channel cap, and subsystem/exec routing to SFTP, SCP and the hash commands.
 import type { Connection, ServerChannel } from 'ssh2';
+import { DEFENDER_SCORES } from '../auth/defender.js';
 import { homeDirOf } from '../auth/user-admin.js';
 import { sessionLimitsOf } from '../core/session-limits.js';
 import type { ConnectionBudgets } from '../core/types.js';
 import type { Logger } from '../logger.js';
 import { parseScpCommand, serveScp } from '../scp/server.js';
 import { serveSftp } from '../sftp/server.js';
-import type { UserRecord } from '../store/types.js';
+import { protocolAllowed, type UserRecord } from '../store/types.js';
 import { withActivity } from './activity.js';
 import { parseHashCommand, serveHashCommand } from './hash-command.js';
 import type { SshServerOptions } from './options.js';
-import { emitSecurity } from './session-events.js';
+import { emitAuth, emitSecurity } from './session-events.js';
 
 /** What an authenticated connection lends its channels: who is logged in, its budgets, and its lifetime. */
 export interface ChannelContext {
@@ -57,6 +58,20 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
       return undefined;
     }
   };
+  /**
+   * Whether the user may open this kind of channel. A refusal is answered like any refused channel request (no
+   * hint) and goes the way of a failed login: the log, an auth event naming the protocol, a defender score.
+   */
+  const permitted = (protocol: 'sftp' | 'scp' | 'ssh'): boolean => {
+    if (protocolAllowed(authed, protocol)) return true;
+    const reason = `protocol ${protocol} not allowed`;
+    log.info({ protocol, reason }, 'channel refused');
+    emitAuth(options, sessionId, remoteAddress, authed.name, 'channel', reason);
+    options.defender
+      .penalize(remoteAddress, DEFENDER_SCORES.loginFailed, `login failed: ${reason}`)
+      .catch((err: unknown) => log.error({ err }, 'defender failed'));
+    return false;
+  };
   let channels = 0;
   let channelLimitReported = false;
   const maxChannels = options.limits.maxChannelsPerConnection;
@@ -85,6 +100,10 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
         reject();
         return;
       }
+      if (!permitted('sftp')) {
+        reject();
+        return;
+      }
       touch();
       const files = openFilesOrLog('sftp', reject);
       if (!files) return;
@@ -107,6 +126,10 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
       const hash = scp ? null : parseHashCommand(request.command);
       if (!scp && !hash) {
         log.info({ command }, 'exec refused');
+        reject();
+        return;
+      }
+      if (!permitted(scp ? 'scp' : 'ssh')) {
         reject();
         return;
       }

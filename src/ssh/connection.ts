@@ -77,6 +77,8 @@ export function handleConnection(
     accounts: options.accounts,
     lockout: options.lockout,
     totp: options.totp,
+    // A user allowed none of SSH's channel kinds is refused at login; each channel checks its own kind.
+    protocols: ['sftp', 'scp', 'ssh'],
   });
   const penalize = (points: number, reason: string) => {
     options.defender

@@ -31,6 +31,7 @@ export const COPIED_TABLES = [
   'api_admins',
   'api_keys',
   'api_sessions',
+  'api_admin_totp',
 ] as const satisfies readonly (keyof Database)[];
 
 export type CopiedTable = (typeof COPIED_TABLES)[number];
@@ -63,6 +64,7 @@ const ORDER: Partial<Record<CopiedTable, readonly string[]>> = {
   rule_counters: ['rule_id', 'key'],
   api_admins: ['name'],
   api_sessions: ['id_hash'],
+  api_admin_totp: ['admin_name'],
 };
 
 export async function countRows(db: Kysely<Database>): Promise<Record<CopiedTable, number>> {

@@ -436,6 +436,15 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       }
     },
   },
+  // Allowed protocols per user: a JSON array of sftp, scp, ssh, https, ftps; empty: all (existing users keep working).
+  '0016_user_protocols': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('users')
+        .addColumn('protocols', t.text, (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

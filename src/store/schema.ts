@@ -28,6 +28,8 @@ export interface UsersTable {
   /** Bytes per second a session of the user may upload / download; 0: no limit. */
   upload_rate: Generated<number>;
   download_rate: Generated<number>;
+  /** JSON array of Protocol; empty: all. */
+  protocols: Generated<string>;
   created_at: string;
   updated_at: string;
 }

@@ -9,6 +9,7 @@ import type {
   AuthMethod,
   NewPublicKey,
   NewUser,
+  Protocol,
   UserPatch,
   UserPublicKey,
   UserRecord,
@@ -53,6 +54,7 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     expiresOn: row.expires_on,
     uploadRate: Number(row.upload_rate),
     downloadRate: Number(row.download_rate),
+    protocols: JSON.parse(row.protocols) as Protocol[],
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -83,6 +85,7 @@ export class KyselyUserRepository implements UserRepository {
           disabled: user.disabled ? 1 : 0,
           permissions: JSON.stringify(user.permissions ?? DEFAULT_PERMISSIONS),
           allowed_sources: JSON.stringify(user.allowedSources ?? []),
+          protocols: JSON.stringify(user.protocols ?? []),
           created_at: now,
           updated_at: now,
         })
@@ -131,6 +134,7 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.expiresOn !== undefined) values.expires_on = patch.expiresOn;
     if (patch.uploadRate !== undefined) values.upload_rate = patch.uploadRate;
     if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
+    if (patch.protocols !== undefined) values.protocols = JSON.stringify(patch.protocols);
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
     if (patch.requiredMethodsBeforeTotp !== undefined) {
       values.required_methods_before_totp =

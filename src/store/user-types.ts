@@ -5,6 +5,19 @@ import type { PgpPolicies } from '../util/pgp-policy.js';
 export const AUTH_METHODS = ['password', 'publickey', 'keyboard-interactive'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
+/** The protocols a user may be limited to: SSH's three channel kinds, the web client and FTPS. */
+export const PROTOCOLS = ['sftp', 'scp', 'ssh', 'https', 'ftps'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Whether the user may use this protocol: an empty list (the default) allows every one. */
+export function protocolAllowed(
+  user: { readonly protocols?: readonly Protocol[] },
+  protocol: Protocol,
+): boolean {
+  const list = user.protocols ?? [];
+  return list.length === 0 || list.includes(protocol);
+}
+
 export interface UserPublicKey {
   /** SSH key type as in authorized_keys: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ... */
   readonly algorithm: string;
@@ -42,6 +55,8 @@ export interface UserRecord {
   /** Bytes per second each session may upload / download (0 or absent: no limit). */
   readonly uploadRate?: number;
   readonly downloadRate?: number;
+  /** The protocols the user may use; empty or absent: all of them. */
+  readonly protocols?: readonly Protocol[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -62,6 +77,8 @@ export interface NewUser {
   permissions?: PermissionMap;
   allowedSources?: readonly string[];
   disabled?: boolean;
+  /** Empty or absent: every protocol. */
+  protocols?: readonly Protocol[];
 }
 
 export type UserPatch = Partial<Omit<NewUser, 'name'>> & {

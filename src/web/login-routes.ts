@@ -86,6 +86,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       accounts: deps.accounts,
       lockout: deps.lockout,
       totp: deps.totp,
+      protocols: ['https'],
     });
     let decision = await authenticator.attempt({
       method: 'password',

@@ -5,7 +5,7 @@ import { homeDirOf } from '../auth/user-admin.js';
 import { sessionLimitsOf } from '../core/session-limits.js';
 import type { FileSession } from '../core/types.js';
 import { PermissionDeniedError } from '../errors.js';
-import type { UserRecord } from '../store/types.js';
+import { protocolAllowed, type UserRecord } from '../store/types.js';
 import type { WebClientDeps } from './deps.js';
 import {
   COOKIE_PATH,
@@ -42,9 +42,11 @@ export async function signedIn(deps: WebClientDeps, request: FastifyRequest): Pr
   const session = decodeSession(key, cookie);
   if (!session) return undefined;
   // Read each request: a user disabled, expired, removed (or removed and created again), given a new
-  // password, or now outside their allowed networks since login is out at once, as SSH would refuse them.
+  // password, now outside their allowed networks or denied https since login is out at once, as SSH would
+  // refuse them.
   const user = await deps.users.findByName(session.user);
-  if (!user || user.disabled || isExpired(user.expiresOn, new Date())) return undefined;
+  if (!user || user.disabled || isExpired(user.expiresOn, new Date()) || !protocolAllowed(user, 'https'))
+    return undefined;
   if (user.id !== session.userId || credentialStamp(key, user.passwordHash) !== session.stamp)
     return undefined;
   if (!sourceAllowed(user, request.ip)) return undefined;

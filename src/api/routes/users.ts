@@ -1,7 +1,7 @@
 // /api/users: SFTP users over the user admin service (list, create, show, change, delete, keys, disable, unlock).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AUTH_METHODS } from '../../store/types.js';
+import { AUTH_METHODS, PROTOCOLS } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
@@ -18,6 +18,7 @@ export const userSchema = z
     requiredMethods: z.array(z.string()).readonly(),
     permissions: z.record(z.string(), z.array(z.string()).readonly()).readonly(),
     allowedSources: z.array(z.string()).readonly(),
+    protocols: z.array(z.enum(PROTOCOLS)).readonly().describe('the protocols the user may use; empty: all'),
     publicKeys: z.array(
       z.object({
         type: z.string(),
@@ -40,6 +41,7 @@ export const userSchema = z
       requiredMethods: [],
       permissions: { '/': ['*'] },
       allowedSources: [],
+      protocols: [],
       publicKeys: [
         {
           type: 'ssh-ed25519',
@@ -54,6 +56,10 @@ export const userSchema = z
     },
   });
 
+const protocols = z
+  .array(z.enum(PROTOCOLS))
+  .max(PROTOCOLS.length * 2)
+  .describe("the protocols the user may use, e.g. ['sftp', 'https']; [] for all");
 const nameParams = z.object({ name: z.string().min(1).max(200) });
 const methods = z.array(z.enum(AUTH_METHODS));
 
@@ -66,6 +72,7 @@ const createBody = z
     home: z.string().optional(),
     permissions: z.array(z.string().min(1)).optional().describe("e.g. ['/=list,download', '/in=*']"),
     allowedSources: z.array(z.string()).optional(),
+    protocols: protocols.optional(),
   })
   .strict()
   .meta({
@@ -79,6 +86,7 @@ const patchBody = z
     requiredMethods: methods.optional(),
     home: z.string().optional(),
     allowedSources: z.array(z.string()).optional(),
+    protocols: protocols.optional(),
     password: z.string().min(1).max(1024).optional(),
     disabled: z.boolean().optional(),
   })
@@ -136,6 +144,7 @@ export const userRoutes =
           home: b.home,
           permissions: b.permissions,
           allowedSources: b.allowedSources,
+          protocols: b.protocols,
         });
         return reply
           .code(201)
@@ -164,7 +173,7 @@ export const userRoutes =
         config: write,
         schema: {
           tags,
-          summary: 'Change permissions, login methods, home, networks, password or disabled',
+          summary: 'Change permissions, login methods, home, networks, protocols, password or disabled',
           params: nameParams,
           body: patchBody,
           response: { 200: userSchema, ...problemResponses },
@@ -175,7 +184,14 @@ export const userRoutes =
         const { name } = request.params;
         const b = request.body;
         await users.show(name);
-        const settings = [b.permissions, b.resetPermissions, b.requiredMethods, b.home, b.allowedSources];
+        const settings = [
+          b.permissions,
+          b.resetPermissions,
+          b.requiredMethods,
+          b.home,
+          b.allowedSources,
+          b.protocols,
+        ];
         if (settings.some((v) => v !== undefined)) {
           await users.set(actor, {
             name,
@@ -184,6 +200,7 @@ export const userRoutes =
             requiredMethods: b.requiredMethods,
             home: b.home,
             allowedSources: b.allowedSources,
+            protocols: b.protocols,
           });
         }
         if (b.password !== undefined) await users.passwd(actor, name, new Secret(b.password));

@@ -73,11 +73,12 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols')",
     );
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
     raw.exec('ALTER TABLE users DROP COLUMN upload_rate');
     raw.exec('ALTER TABLE users DROP COLUMN download_rate');
+    raw.exec('ALTER TABLE users DROP COLUMN protocols');
     for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
       raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
     }
@@ -97,6 +98,11 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
       usedBytes: 0,
       usedFiles: 0,
     });
+    assert.deepEqual(
+      (await upgraded.users.findByName('olga'))?.protocols,
+      [],
+      'an existing user may use every protocol',
+    );
     await upgraded.close();
     const before = (await stat(file)).mtimeMs;
     const reader = await openSqliteStore(file, { readonly: true });
