@@ -167,7 +167,7 @@ describe('teardown and bounded work', () => {
     assert.equal(events.slice(from).filter((e) => e.type === 'transfer').length, 0, 'still sending 48 GiB');
     const dropped = Date.now();
     client.destroy();
-    const download = await waitFor('the scp download to be torn down', 5000, () =>
+    const download = await waitFor('the scp download to be torn down', 20_000, () =>
       events
         .slice(from)
         .find((e) => e.type === 'transfer' && e.direction === 'download' && e.path === '/large.sparse'),
@@ -176,7 +176,9 @@ describe('teardown and bounded work', () => {
     // The file handle was closed (its record written) long before 48 GiB could have been sent.
     const sent = download.type === 'transfer' ? download.bytes : -1;
     assert.ok(sent >= 0 && sent < 48 * GiB, `${sent} bytes recorded`);
-    assert.ok(took < 1500, `torn down ${took} ms after the client left`);
+    // A bound, not a timing: a stuck writer would wait for the 60 s idle timeout or the 48 GiB; a loaded CI machine
+    // took over 5 s once, so the bound leaves room for that and still tells "at once" from "never".
+    assert.ok(took < 15_000, `torn down ${took} ms after the client left`);
     console.log(
       `# scp download torn down ${took} ms after the paused client dropped TCP (${sent} bytes read)`,
     );
