@@ -28,6 +28,7 @@ export const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = 
   migrate: async () => (await import('./migrate.js')).registerMigrateCommand,
   storage: async () => (await import('./storage.js')).registerStorageCommand,
   store: async () => (await import('./store.js')).registerStoreCommand,
+  cluster: async () => (await import('./cluster.js')).registerClusterCommand,
   backup: async () => (await import('./backup.js')).registerBackupCommands,
   restore: async () => (await import('./backup.js')).registerBackupCommands,
 };

@@ -226,6 +226,20 @@ export const configSchema = z
     /** The store as a URL; unset means `sqlite:<dataDir>/ferry.db` (see `resolveStore`). */
     store: z.object({ url: storeUrl.optional() }).strict().default({}),
     storage: storageSchema.prefault({}),
+    /** Cluster mode: this node's id in the store's node registry, and how often it says it is alive. */
+    node: z
+      .object({
+        id: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/,
+            'must be 1-63 letters, digits, dots, colons, dashes or underscores, starting with a letter or digit',
+          )
+          .optional(),
+        heartbeatSeconds: z.coerce.number().min(0.1).max(3600).default(5),
+      })
+      .strict()
+      .default({ heartbeatSeconds: 5 }),
     diskSpaceLowPercent: z.coerce.number().min(0).max(99).default(5),
     diskSpaceCheckInterval: positiveSeconds.default(60),
     keyExpiryWarningDays: z.coerce.number().int().min(0).max(3650).default(30),
@@ -283,6 +297,7 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
   store: ['url'],
   storage: ['backend', 'encryption'],
+  node: ['id', 'heartbeatSeconds'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey'],
@@ -312,6 +327,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'http.listen', flag: '--http-listen', arg: '<host:port>' },
   { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
   { setting: 'workers', flag: '--workers', arg: '<n>' },
+  { setting: 'node.id', flag: '--node-id', arg: '<name>' },
   { setting: 'user', flag: '--user', arg: '<name>' },
   { setting: 'store.url', flag: '--store', arg: '<url>' },
   { setting: 'storage.backend', flag: '--storage', arg: '<backend>' },
@@ -403,6 +419,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
   store:
     "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db) or 'postgres://user@host:5432/db' (an existing database, over TCP)",
+  node: "cluster mode: id (this node's name in the node registry, `ferry cluster status`; default the host name and SFTP port, e.g. 'web1:2222'; env FERRY_NODE_ID) and heartbeatSeconds (how often each serving process records it is alive, default 5; a node silent for 3 heartbeats is down)",
   storage: "where homes live: backend 'local' (the default; homes under <dataDir>/homes)",
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
@@ -416,6 +433,10 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
 
 /** Nested settings with a description of their own; the others are described by their key's line. */
 export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  'node.id':
+    "this node's name in the node registry (`ferry cluster status`); two live nodes may not share one (default: the host name and SFTP port, e.g. 'web1:2222')",
+  'node.heartbeatSeconds':
+    'seconds between the heartbeats each serving process records (default 5); a node silent for 3 heartbeats is shown down',
   'storage.encryption':
     'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
 };
