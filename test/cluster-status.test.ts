@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createTestDatabase, postgresUnavailable } from '../src/store/postgres/test-database.js';
 import { FERRY_BIN, runFerry } from './helpers/cli.js';
+import { curl } from './helpers/ferry-serve.js';
 import { holdSftp } from './helpers/openssh.js';
 
 const unavailable = await postgresUnavailable();
@@ -20,6 +21,7 @@ const HEARTBEAT_ENV = { FERRY_NODE_HEARTBEAT_SECONDS: '0.3', FERRY_LOG_LEVEL: 'w
 interface Node {
   readonly child: ChildProcessWithoutNullStreams;
   readonly port: number;
+  readonly httpPort: number;
 }
 
 /** Starts `ferry serve` and resolves with its SFTP port once it listens (rejects with its output if it exits). */
@@ -45,7 +47,8 @@ function serve(args: string[], t: { after(fn: () => unknown): void }): Promise<N
     const seen = (d: Buffer) => {
       out += d.toString();
       const m = /SFTP listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
+      const h = /HTTP API listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m && h) resolve({ child, port: Number(m[1]), httpPort: Number(h[1]) });
     };
     child.stdout.on('data', seen);
     child.stderr.on('data', seen);
@@ -134,8 +137,14 @@ test('two nodes on one PostgreSQL store: listed with sessions, a killed one show
     dupErr += d.toString();
   });
   dup.stdout.resume();
-  const dupCode = await new Promise<number | null>((resolve) => dup.on('exit', (code) => resolve(code)));
-  assert.notEqual(dupCode, 0);
+  const dupCode = await Promise.race([
+    new Promise<number | null>((resolve) => dup.on('exit', (code) => resolve(code))),
+    delay(20_000).then(() => 'still running after 20 s'),
+  ]);
+  assert.ok(
+    typeof dupCode === 'number' && dupCode !== 0,
+    `the duplicate must exit with an error: ${dupCode}`,
+  );
   assert.match(
     dupErr,
     /^ferry: node id 'node-a' is in use by a live node \(pid \d+ on .+, last heartbeat .+\); give this one another --node-id, or stop the other$/m,
@@ -170,6 +179,19 @@ test('one node on SQLite: listed up while it serves, gone after a clean stop', a
   // The default id: the host name and the SFTP port.
   assert.match(nodes[0]!.id, new RegExp(`:${node.port}$`));
   assert.equal(nodes[0]!.state, 'up');
+  // GET /api/cluster says the same to every role (an auditor's key here), and nothing without a key.
+  const added = await runFerry(['apikeys', 'add', 'watch', '--role', 'auditor', ...store]);
+  assert.equal(added.code, 0, added.stderr);
+  const key = added.stdout.trim().split('\n').at(-1)!;
+  const url = `http://127.0.0.1:${node.httpPort}/api/cluster`;
+  const api = await curl(['-H', `Authorization: Bearer ${key}`, url]);
+  assert.equal(api.status, 200, api.body);
+  const items = (JSON.parse(api.body) as { items: NodeView[] }).items;
+  assert.deepEqual(
+    items.map((n) => [n.id, n.state, n.processes]),
+    [[nodes[0]!.id, 'up', 1]],
+  );
+  assert.equal((await curl([url])).status, 401);
   await new Promise<void>((resolve) => {
     node.child.removeAllListeners('exit');
     node.child.on('exit', () => resolve());
