@@ -25,21 +25,26 @@ interface Node {
 }
 
 /** Starts `ferry serve` and resolves with its SFTP port once it listens (rejects with its output if it exits). */
-function serve(args: string[], t: { after(fn: () => unknown): void }): Promise<Node> {
+function serve(
+  args: string[],
+  t: { after(fn: () => unknown): void },
+  env: Record<string, string> = {},
+): Promise<Node> {
+  // The caller's arguments last: a repeated option's last value wins (a fixed --sftp-port).
   const child = spawn(
     process.execPath,
     [
       FERRY_BIN,
       'serve',
-      ...args,
       '--listen',
       '127.0.0.1',
       '--sftp-port',
       '0',
       '--http-listen',
       '127.0.0.1:0',
+      ...args,
     ],
-    { env: { ...process.env, ...HEARTBEAT_ENV } },
+    { env: { ...process.env, ...HEARTBEAT_ENV, ...env } },
   );
   t.after(() => child.kill('SIGKILL'));
   let out = '';
@@ -169,11 +174,19 @@ test('two nodes on one PostgreSQL store: listed with sessions, a killed one show
   assert.equal(byId(nodes, 'node-a')?.processes, 1);
 });
 
-test('one node on SQLite: listed up while it serves, gone after a clean stop', async (t) => {
+test('one node on SQLite: listed up while it serves, restarted at once after kill -9, gone after a clean stop', async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'ferry-cluster-sqlite-'));
   t.after(() => rm(work, { recursive: true, force: true }));
   const store = ['--data-dir', join(work, 'data')];
-  const node = await serve([...store, '--workers', '1'], t);
+  // Long heartbeats: the killed node's row is still fresh when it restarts.
+  const slow = { FERRY_NODE_HEARTBEAT_SECONDS: '60' };
+  const crashed = await serve([...store, '--workers', '1'], t, slow);
+  crashed.child.removeAllListeners('exit');
+  const gone = new Promise((resolve) => crashed.child.once('exit', resolve));
+  crashed.child.kill('SIGKILL');
+  await gone;
+  // Restarted on its port (its default id) at once, as systemd's Restart= does: its own dead process is no holder.
+  const node = await serve([...store, '--workers', '1', '--sftp-port', String(crashed.port)], t, slow);
   const nodes = await status(store);
   assert.equal(nodes.length, 1);
   // The default id: the host name and the SFTP port.

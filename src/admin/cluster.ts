@@ -30,6 +30,20 @@ export function defaultNodeId(port: number): string {
   return `${host.slice(0, 56)}:${port}`;
 }
 
+/**
+ * True for a process of this host that no longer exists: a node restarted at once after a crash (systemd's
+ * Restart=) must not wait for its own stale heartbeat. Another host's processes are judged by heartbeat only.
+ */
+function processGone(other: NodeProcess): boolean {
+  if (other.host !== hostname()) return false;
+  try {
+    process.kill(other.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export interface NodeHeartbeatOptions {
   readonly nodes: NodeRepository;
   readonly nodeId: string;
@@ -64,6 +78,7 @@ export async function startNodeHeartbeat(o: NodeHeartbeatOptions): Promise<() =>
     },
     staleMs,
     now,
+    processGone,
   );
   if (refused) {
     const c = refused.conflict;

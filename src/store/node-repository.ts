@@ -44,7 +44,12 @@ export class KyselyNodeRepository implements NodeRepository {
     this.#options = options;
   }
 
-  async register(p: NodeProcess, staleMs: number, now: Date): Promise<NodeConflict | undefined> {
+  async register(
+    p: NodeProcess,
+    staleMs: number,
+    now: Date,
+    isGone: (other: NodeProcess) => boolean = () => false,
+  ): Promise<NodeConflict | undefined> {
     const cutoff = new Date(now.getTime() - staleMs).toISOString();
     return writeTransaction(this.#db, this.#options, async (trx) => {
       const live = await trx
@@ -54,9 +59,10 @@ export class KyselyNodeRepository implements NodeRepository {
         .where('run_id', '<>', p.runId)
         .where('heartbeat_at', '>=', cutoff)
         .orderBy('heartbeat_at', 'desc')
-        .executeTakeFirst();
-      if (live) return { conflict: toProcess(live) };
-      // What is left of the id is stale: a killed run, or a dead worker of this one.
+        .execute();
+      const holder = live.map(toProcess).find((other) => !isGone(other));
+      if (holder) return { conflict: holder };
+      // What is left of the id is stale or gone: a killed run, or a dead worker of this one.
       await trx
         .deleteFrom('nodes')
         .where('node_id', '=', p.nodeId)

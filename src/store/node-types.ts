@@ -33,10 +33,15 @@ export interface NodeConflict {
 export interface NodeRepository {
   /**
    * Registers a process under its node id, unless a process of another run of that id is live (its last
-   * heartbeat within `staleMs` of `now`): then nothing changes and that process is returned. Stale rows of the id
-   * (a killed node, a dead worker) are removed.
+   * heartbeat within `staleMs` of `now`) and `isGone` does not know it dead: then nothing changes and that process
+   * is returned. Stale and gone rows of the id (a killed node, a dead worker) are removed.
    */
-  register(process: NodeProcess, staleMs: number, now: Date): Promise<NodeConflict | undefined>;
+  register(
+    process: NodeProcess,
+    staleMs: number,
+    now: Date,
+    isGone?: (other: NodeProcess) => boolean,
+  ): Promise<NodeConflict | undefined>;
   /** Records a heartbeat; false when the row is gone (another run took the id over after this one went stale). */
   heartbeat(nodeId: string, runId: string, pid: number, sessions: number, now: Date): Promise<boolean>;
   /** Removes a process' row (a clean stop). */

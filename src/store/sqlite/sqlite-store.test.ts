@@ -72,7 +72,8 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     await writable.close();
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
-    raw.exec("DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters')");
+    raw.exec("DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_nodes')");
+    raw.exec('DROP TABLE nodes');
     raw.exec('DROP TABLE rule_counters');
     raw.exec('DROP TABLE api_sessions');
     raw.exec('DROP TABLE api_keys');
