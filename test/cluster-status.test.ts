@@ -53,7 +53,8 @@ function serve(
       out += d.toString();
       const m = /SFTP listening on 127\.0\.0\.1:(\d+)/.exec(out);
       const h = /HTTP API listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m && h) resolve({ child, port: Number(m[1]), httpPort: Number(h[1]) });
+      // The hardening lines come once the server started, node registration included (it follows the listeners).
+      if (m && h && /^landlock: /m.test(out)) resolve({ child, port: Number(m[1]), httpPort: Number(h[1]) });
     };
     child.stdout.on('data', seen);
     child.stderr.on('data', seen);
