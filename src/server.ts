@@ -1,4 +1,5 @@
 // One server lifecycle: builds every listener and background service from a validated config, stops them in reverse.
+import { randomUUID } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { systemActor } from './admin/actor.js';
 import { hostKeyAuditSigner } from './audit/signer.js';
@@ -237,6 +238,11 @@ export interface StartOptions {
    * first, `started` included.
    */
   readonly subscribe?: (events: EventBus) => void;
+  /**
+   * The `serve` run this process belongs to in the node registry: the workers of `serve --workers N` share their
+   * primary's, so they register one node id together while a second `serve` with that id is refused. Default: new.
+   */
+  readonly nodeRunId?: string;
 }
 
 function systemEvent(
@@ -321,6 +327,9 @@ export async function startFerry(
       return automation.stop();
     });
     await warmPasswordVerifier();
+    // This process' open connections, counted for the node registry's heartbeats from the first one on.
+    const liveSessions = new (await import('./api/live-sessions.js')).LiveSessions(ctx.events);
+    services.started('session count', () => liveSessions.close());
     // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
     const { startSshServer } = await import('./ssh/server.js');
     const ssh = await startSshServer({
@@ -381,6 +390,21 @@ export async function startFerry(
       (sessionId) => ssh.disconnect(sessionId),
     );
     if (http) services.started('http api', () => http.close());
+    // The node registry (cluster mode): refuses a second live node with this id before the start is announced.
+    const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
+    const stopHeartbeat = await startNodeHeartbeat({
+      nodes: ctx.store.nodes,
+      nodeId: config.node.id ?? defaultNodeId(ssh.port),
+      runId: options.nodeRunId ?? randomUUID(),
+      heartbeatMs: Math.round(config.node.heartbeatSeconds * 1000),
+      listeners: [
+        { name: 'sftp', address: config.listen, port: ssh.port },
+        ...(http ? [{ name: 'http', address: http.address, port: http.port }] : []),
+      ],
+      sessions: () => liveSessions.list().length,
+      log,
+    });
+    services.started('node heartbeat', stopHeartbeat);
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const { TransferScheduler } = await import('./transfers/scheduler.js');
     const scheduler = new TransferScheduler({ jobs: ctx.transfers.jobs, log: loggers.transfers });

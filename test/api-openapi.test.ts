@@ -66,6 +66,7 @@ const EXPECTED = [
   'GET /api/jobs/{name}',
   'POST /api/jobs/{name}/run',
   'GET /api/status',
+  'GET /api/cluster',
   'GET /api/apikeys',
   'POST /api/apikeys',
   'DELETE /api/apikeys/{name}',

@@ -25,6 +25,7 @@ import { FerryMetrics } from './metrics.js';
 import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
+import { clusterRoutes } from './routes/cluster.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
 import { eventRoutes } from './routes/events.js';
@@ -203,6 +204,7 @@ export async function buildApiApp(
     jobRoutes,
     ruleRoutes,
     defenderRoutes,
+    clusterRoutes,
     keyRoutes,
     keyImportRoutes,
     eventRoutes,

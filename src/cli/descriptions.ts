@@ -75,6 +75,11 @@ export const COMMAND_SUMMARIES = {
     description:
       'whole-store operations: copy an installation into a new store (SQLite → PostgreSQL), verified',
   },
+  cluster: {
+    term: 'cluster',
+    description:
+      'cluster mode: the nodes serving this store, with version, uptime, sessions, last heartbeat, up or down',
+  },
   backup: {
     term: 'backup [options]',
     description: "write a consistent backup of the data dir's store (online: servers may keep running)",

@@ -77,6 +77,8 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'jobs enable': 'ferry jobs enable acme-in',
   'jobs disable': 'ferry jobs disable acme-in',
   'jobs remove': 'ferry jobs remove acme-in',
+  cluster: 'ferry cluster status --store postgres://ferry@db.example:5432/ferry',
+  'cluster status': 'ferry cluster status --json --store postgres://ferry@db.example:5432/ferry',
   storage: 'ferry storage rekey --new-master-key /root/master.key.new',
   'storage rekey': 'ferry storage rekey --old-master-key /mnt/old-ferry/master.key',
   apikeys: 'ferry apikeys list',

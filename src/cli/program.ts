@@ -29,6 +29,7 @@ export const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = 
   quota: async () => (await import('./quota.js')).registerQuotaCommand,
   storage: async () => (await import('./storage.js')).registerStorageCommand,
   store: async () => (await import('./store.js')).registerStoreCommand,
+  cluster: async () => (await import('./cluster.js')).registerClusterCommand,
   backup: async () => (await import('./backup.js')).registerBackupCommands,
   restore: async () => (await import('./backup.js')).registerBackupCommands,
 };

@@ -1,5 +1,6 @@
 // `ferry serve`: flags, the cluster primary and its workers, process hardening and signals; the server itself is src/server.ts.
 import cluster from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
@@ -27,6 +28,8 @@ import { useLogFile } from './log-file.js';
 // are imported by the processes that serve, and by the short-lived one that prepares the data dir; the
 // primary of `--workers N` only forks and supervises, and holds none of it (docs/PERFORMANCE.md, idle memory).
 const serverModule = () => import('../server.js');
+/** The primary's run id, handed to its workers so they register as one node (StartOptions.nodeRunId). */
+const NODE_RUN_VARIABLE = 'FERRY_NODE_RUN';
 const hardeningModule = () => import('./process-hardening.js');
 
 /** The cluster worker's role, in its environment: one that serves, or the one that prepares the data dir first. */
@@ -199,6 +202,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   rootLogger.level = config.logLevel;
   cluster.setupPrimary({ execArgv: workerExecArgv() });
   await prepareInChild();
+  const nodeRun = randomUUID();
   let stopping = false;
   let announced = false;
   const listening = new Map<number, number>();
@@ -212,7 +216,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
   };
   const fork = () => {
-    const worker = cluster.fork({ FERRY_WORKER: '1' });
+    const worker = cluster.fork({ FERRY_WORKER: '1', [NODE_RUN_VARIABLE]: nodeRun });
     worker.on('message', (message: WorkerMessage) => {
       // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
       if (serveGatherRequests(worker, message)) return;
@@ -374,6 +378,7 @@ export function registerServeCommand(program: Command): void {
             config,
             (line) => line.startsWith('FTPS') && ftpsLines.push(line),
             'write',
+            { nodeRunId: process.env[NODE_RUN_VARIABLE] },
           );
         } catch (err) {
           const message: WorkerMessage = { type: 'failed', message: describeListenError(err, config) };

@@ -278,6 +278,20 @@ export const configSchema = z
     /** The store as a URL; unset means `sqlite:<dataDir>/ferry.db` (see `resolveStore`). */
     store: z.object({ url: storeUrl.optional() }).strict().default({}),
     storage: storageSchema.prefault({}),
+    /** Cluster mode: this node's id in the store's node registry, and how often it says it is alive. */
+    node: z
+      .object({
+        id: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/,
+            'must be 1-63 letters, digits, dots, colons, dashes or underscores, starting with a letter or digit',
+          )
+          .optional(),
+        heartbeatSeconds: z.coerce.number().min(0.1).max(3600).default(5),
+      })
+      .strict()
+      .default({ heartbeatSeconds: 5 }),
     diskSpaceLowPercent: z.coerce.number().min(0).max(99).default(5),
     diskSpaceCheckInterval: positiveSeconds.default(60),
     keyExpiryWarningDays: z.coerce.number().int().min(0).max(3650).default(30),
@@ -336,6 +350,7 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
   store: ['url'],
   storage: ['backend', 'encryption', 'bucket', 'prefix', 'endpoint', 'region', 'forcePathStyle'],
+  node: ['id', 'heartbeatSeconds'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey'],
@@ -369,6 +384,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'ftps.passivePorts', flag: '--ftps-passive-ports', arg: '<low-high>' },
   { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
   { setting: 'workers', flag: '--workers', arg: '<n>' },
+  { setting: 'node.id', flag: '--node-id', arg: '<name>' },
   { setting: 'user', flag: '--user', arg: '<name>' },
   { setting: 'store.url', flag: '--store', arg: '<url>' },
   { setting: 'storage.backend', flag: '--storage', arg: '<backend>' },
@@ -468,6 +484,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'a signed audit checkpoint follows at most this many records; `ferry audit verify` requires it (0: not by count)',
   store:
     "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db) or 'postgres://user@host:5432/db' (an existing database, over TCP)",
+  node: "cluster mode: id (this node's name in the node registry, `ferry cluster status`; default the host name and SFTP port, e.g. 'web1:2222'; env FERRY_NODE_ID) and heartbeatSeconds (how often each serving process records it is alive, default 5; a node silent for 3 heartbeats is down)",
   storage:
     "where homes live: backend 'local' (the default; homes under <dataDir>/homes) or 's3' (bucket, prefix, endpoint, region, forcePathStyle; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS SDK's other sources; see docs/STORAGE.md)",
   diskSpaceLowPercent:
@@ -489,6 +506,10 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'ftps.tlsCert':
     'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'ftps.tlsKey': 'PEM private key of ftps.tlsCert',
+  'node.id':
+    "this node's name in the node registry (`ferry cluster status`); two live nodes may not share one (default: the host name and SFTP port, e.g. 'web1:2222')",
+  'node.heartbeatSeconds':
+    'seconds between the heartbeats each serving process records (default 5); a node silent for 3 heartbeats is shown down',
   'storage.encryption':
     'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
   'storage.bucket': "backend 's3': the bucket the homes live in",

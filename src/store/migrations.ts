@@ -445,6 +445,25 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // The node registry: one row per serving process (a `serve`, or each of its workers), refreshed by heartbeats.
+  '0017_nodes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('nodes')
+        .addColumn('node_id', t.text, (c) => c.notNull())
+        .addColumn('run_id', t.text, (c) => c.notNull())
+        .addColumn('pid', t.int, (c) => c.notNull())
+        .addColumn('version', t.text, (c) => c.notNull())
+        .addColumn('host', t.text, (c) => c.notNull())
+        .addColumn('started_at', t.text, (c) => c.notNull())
+        .addColumn('heartbeat_at', t.text, (c) => c.notNull())
+        .addColumn('heartbeat_ms', t.int, (c) => c.notNull())
+        .addColumn('listeners', t.text, (c) => c.notNull().defaultTo('[]'))
+        .addColumn('sessions', t.int, (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('nodes_pk', ['node_id', 'pid'])
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

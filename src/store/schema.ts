@@ -299,7 +299,23 @@ export interface ApiSessionsTable {
   expires_at: string;
 }
 
+/** One serving process of a node, kept alive by its heartbeats (see NodeRepository). */
+export interface NodesTable {
+  node_id: string;
+  run_id: string;
+  pid: number;
+  version: string;
+  host: string;
+  started_at: string;
+  heartbeat_at: string;
+  heartbeat_ms: number;
+  /** JSON: [{ name, address, port }]. */
+  listeners: string;
+  sessions: number;
+}
+
 export interface Database {
+  nodes: NodesTable;
   rules: RulesTable;
   rule_version: RuleVersionTable;
   deliveries: DeliveriesTable;

@@ -4,6 +4,7 @@ import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from 
 import type { AuditRepository } from './audit-types.js';
 import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from './automation-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
+import type { NodeRepository } from './node-types.js';
 import type { AccountSecurityRepository, DefenderRepository, TotpRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
 import type { UserRepository } from './user-types.js';
@@ -12,6 +13,7 @@ export * from './api-types.js';
 export * from './audit-types.js';
 export * from './automation-types.js';
 export * from './key-types.js';
+export * from './node-types.js';
 export * from './security-types.js';
 export * from './transfer-types.js';
 export * from './user-types.js';
@@ -38,6 +40,8 @@ export interface Store {
   readonly apiSessions: ApiSessionRepository;
   /** One-time codes of administrator accounts (SFTP users' are in `accounts`). */
   readonly apiAdminTotp: TotpRepository;
+  /** The serving processes of every node, with their heartbeats (cluster mode). */
+  readonly nodes: NodeRepository;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

@@ -17,6 +17,7 @@ import {
 } from '../key-repositories.js';
 import { Kysely, Migrator, PostgresDialect, sql } from '../kysely.js';
 import { migrationProviderFor } from '../migrations.js';
+import { KyselyNodeRepository } from '../node-repository.js';
 import { KyselyRuleCounterRepository } from '../rule-counter-repository.js';
 import type { Database } from '../schema.js';
 import { countSealedSecrets } from '../sealed-secrets.js';
@@ -173,6 +174,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     apiKeys: new KyselyApiKeyRepository(db),
     apiSessions: new KyselyApiSessionRepository(db),
     apiAdminTotp: new KyselyTotpRepository(db, 'api_admin_totp', 'admin_name'),
+    nodes: new KyselyNodeRepository(db, {
+      beginWrite: ['BEGIN', 'LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE'],
+      isBusy: isRetryable,
+    }),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

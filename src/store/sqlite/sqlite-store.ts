@@ -19,6 +19,7 @@ import {
 } from '../key-repositories.js';
 import { Kysely, Migrator, SqliteDialect } from '../kysely.js';
 import { migrationProvider } from '../migrations.js';
+import { KyselyNodeRepository } from '../node-repository.js';
 import { KyselyRuleCounterRepository } from '../rule-counter-repository.js';
 import type { Database } from '../schema.js';
 import { countSealedSecrets } from '../sealed-secrets.js';
@@ -176,6 +177,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     apiKeys: new KyselyApiKeyRepository(db),
     apiSessions: new KyselyApiSessionRepository(db),
     apiAdminTotp: new KyselyTotpRepository(db, 'api_admin_totp', 'admin_name'),
+    nodes: new KyselyNodeRepository(db, writes),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };
