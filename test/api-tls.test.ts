@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { makeTlsPair } from './helpers/tls-pair.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -42,27 +43,7 @@ function handshake(version: string): Promise<{ code: number; out: string }> {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-api-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  await execFileAsync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
+  const { cert, key } = await makeTlsPair(dir);
   server = await startTestServer({ config: { http: { listen: '127.0.0.1:0', tlsCert: cert, tlsKey: key } } });
   port = server.running.httpPort!;
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { makeTlsPair } from './helpers/tls-pair.js';
 
 const execFileAsync = promisify(execFile);
 let dir: string;
@@ -14,27 +15,7 @@ let server: TestServer;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-web-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  await execFileAsync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
+  const { cert, key } = await makeTlsPair(dir);
   server = await startTestServer({ config: { http: { listen: '127.0.0.1:0', tlsCert: cert, tlsKey: key } } });
   await server.addUser('tess', { password: 'tess-pw-1' });
 });

@@ -5,10 +5,17 @@ import { FerryError, InvalidArgumentError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { EventFields } from '../event-names.js';
 import { baseName, renderTemplate } from '../template.js';
-import type { ActionRunner, DeliveryRecord, FileAction } from '../types.js';
+import type {
+  ActionOutcome,
+  ActionRunner,
+  DeliveryRecord,
+  FileAction,
+  PgpDecryptAction,
+  PgpEncryptAction,
+} from '../types.js';
 import { failedOutcome, openRuleSession, type UserSessionDeps } from './user-session.js';
 
-const READ: OpenMode = {
+export const READ: OpenMode = {
   read: true,
   write: false,
   append: false,
@@ -16,7 +23,7 @@ const READ: OpenMode = {
   truncate: false,
   exclusive: false,
 };
-const WRITE: OpenMode = {
+export const WRITE: OpenMode = {
   read: false,
   write: true,
   append: false,
@@ -30,26 +37,28 @@ export interface FileRunnerDeps extends UserSessionDeps {
 }
 
 type FileKind = FileAction['kind'];
-type Step = (
+/** What an action does to the event's file in a session as the user; its text is the delivery's output. */
+export type Step<A> = (
   session: FileSession,
   source: string,
-  action: FileAction,
+  action: A,
   fields: EventFields,
   signal: AbortSignal,
 ) => Promise<string>;
 
 /**
- * One runner per file action kind, for the registry (kind → runner). Each opens a core session as the
- * action's `user` (default: the event's), so the user's permissions, the home jail, atomic uploads, events
- * and audit apply exactly as for the user's own client; the session's id marks its events as this rule's
- * (rule-session.ts), so a move never triggers the rule that moved.
+ * A runner for an action on the event's file (the file actions here, encrypt and decrypt in pgp.ts): it opens a
+ * core session as the action's `user` (default: the event's), runs `step`, and closes the session whatever
+ * happens, which aborts what a failed step left open, so a half-written output never becomes visible.
  */
-export function createFileRunners(deps: FileRunnerDeps): {
-  readonly [K in FileKind]: ActionRunner<FileAction>;
-} {
-  const runner = (kind: FileKind, step: Step): ActionRunner<FileAction> => ({
+export function fileEventRunner<A extends FileAction | PgpEncryptAction | PgpDecryptAction>(
+  deps: UserSessionDeps,
+  kind: A['kind'],
+  step: Step<A>,
+): ActionRunner<A> {
+  return {
     kind,
-    async run(action, delivery, context) {
+    async run(action, delivery, context): Promise<ActionOutcome> {
       const fields = delivery.fields as EventFields;
       const source = subjectPath(delivery);
       if (!source) return { ok: false, permanent: true, error: 'the event names no file (no path)' };
@@ -70,11 +79,22 @@ export function createFileRunners(deps: FileRunnerDeps): {
       } catch (err) {
         return failedOutcome(err, `${kind} ${source}`);
       } finally {
-        // Aborts what a failed step left open: a half-written copy never becomes visible.
         await session.close();
       }
     },
-  });
+  };
+}
+
+/**
+ * One runner per file action kind, for the registry (kind → runner). Each opens a core session as the
+ * action's `user` (default: the event's), so the user's permissions, the home jail, atomic uploads, events
+ * and audit apply exactly as for the user's own client; the session's id marks its events as this rule's
+ * (rule-session.ts), so a move never triggers the rule that moved.
+ */
+export function createFileRunners(deps: FileRunnerDeps): {
+  readonly [K in FileKind]: ActionRunner<FileAction>;
+} {
+  const runner = (kind: FileKind, step: Step<FileAction>) => fileEventRunner<FileAction>(deps, kind, step);
   return {
     move: runner('move', (s, source, action, fields) =>
       move(s, source, targetOf(action, fields, source, 'path'), true),

@@ -4,26 +4,10 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { PgpKeyMaterial } from '../../vfs/pgp/decrypt-arrival.js';
 import type { EventFields } from '../event-names.js';
-import type { ActionOutcome, ActionRunner, PgpDecryptAction, PgpEncryptAction } from '../types.js';
-import { exists, makeParents, subjectPath, targetOf } from './file.js';
-import { failedOutcome, openRuleSession, type UserSessionDeps } from './user-session.js';
+import type { ActionRunner, PgpDecryptAction, PgpEncryptAction } from '../types.js';
+import { exists, fileEventRunner, makeParents, READ, targetOf, WRITE } from './file.js';
+import type { UserSessionDeps } from './user-session.js';
 
-const READ: OpenMode = {
-  read: true,
-  write: false,
-  append: false,
-  create: false,
-  truncate: false,
-  exclusive: false,
-};
-const WRITE: OpenMode = {
-  read: false,
-  write: true,
-  append: false,
-  create: true,
-  truncate: true,
-  exclusive: false,
-};
 /** Decrypted output is checked only at its end: it goes to a hidden partial, renamed into place once verified. */
 const DECRYPT_WRITE: OpenMode = { ...WRITE, atomic: true };
 const ENCRYPTED_SUFFIX = /\.(pgp|gpg|asc)$/i;
@@ -33,8 +17,6 @@ export interface PgpRunnerDeps extends UserSessionDeps {
   /** The Key Manager's OpenPGP keys, looked up by fingerprint per run. */
   readonly keys: PgpKeyMaterial;
 }
-
-type Step<A> = (session: FileSession, source: string, action: A, fields: EventFields) => Promise<string>;
 
 /**
  * `encrypt` and `decrypt`: like the other file actions (file.ts) they open a core session as the action's
@@ -46,42 +28,11 @@ export function createPgpRunners(deps: PgpRunnerDeps): {
   readonly encrypt: ActionRunner<PgpEncryptAction>;
   readonly decrypt: ActionRunner<PgpDecryptAction>;
 } {
-  const runner = <A extends PgpEncryptAction | PgpDecryptAction>(
-    kind: A['kind'],
-    step: Step<A>,
-  ): ActionRunner<A> => ({
-    kind,
-    async run(action, delivery, context): Promise<ActionOutcome> {
-      const fields = delivery.fields as EventFields;
-      const source = subjectPath(delivery);
-      if (!source) return { ok: false, permanent: true, error: 'the event names no file (no path)' };
-      let session: FileSession;
-      try {
-        session = await openRuleSession(
-          deps,
-          action.user ?? fields.user,
-          context.rule.name,
-          delivery.id,
-          fields.sessionId,
-        );
-      } catch (err) {
-        return failedOutcome(err, 'cannot act as the user');
-      }
-      try {
-        return { ok: true, output: await step(session, source, action, fields) };
-      } catch (err) {
-        return failedOutcome(err, `${kind} ${source}`);
-      } finally {
-        // Aborts what a failed step left open: a half-written output never becomes visible under its name.
-        await session.close();
-      }
-    },
-  });
   return {
-    encrypt: runner<PgpEncryptAction>('encrypt', (s, source, action, fields) =>
+    encrypt: fileEventRunner<PgpEncryptAction>(deps, 'encrypt', (s, source, action, fields) =>
       encrypt(s, source, action, fields, deps.keys),
     ),
-    decrypt: runner<PgpDecryptAction>('decrypt', (s, source, action, fields) =>
+    decrypt: fileEventRunner<PgpDecryptAction>(deps, 'decrypt', (s, source, action, fields) =>
       decrypt(s, source, action, fields, deps.keys),
     ),
   };
