@@ -10,7 +10,7 @@ import { AppContext } from './context.js';
 import { EventBus } from './events/bus.js';
 import type { FerryEvent } from './events/types.js';
 import { rootLogger } from './logger.js';
-import { readDiskSpace, ServiceStack, watchDiskSpace } from './server.js';
+import { readDiskSpace, ServiceStack, watchDiskSpace } from './server-services.js';
 
 const log = rootLogger.child({ test: 'server' }, { level: 'silent' });
 
