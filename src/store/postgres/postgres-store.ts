@@ -2,26 +2,10 @@
 import type { Kysely as KyselyDb } from 'kysely';
 import pg from 'pg';
 import { FerryError } from '../../errors.js';
-import {
-  KyselyApiAdminRepository,
-  KyselyApiKeyRepository,
-  KyselyApiSessionRepository,
-} from '../api-repositories.js';
-import { KyselyAuditRepository } from '../audit-repository.js';
-import { KyselyRuleRepository } from '../automation-repositories.js';
-import { KyselyDeliveryRepository } from '../delivery-repository.js';
-import {
-  KyselyClientKeyRepository,
-  KyselyHostKeyRepository,
-  KyselyPgpKeyRepository,
-} from '../key-repositories.js';
 import { Kysely, Migrator, PostgresDialect, sql } from '../kysely.js';
 import { migrationProviderFor } from '../migrations.js';
-import { KyselyNodeRepository } from '../node-repository.js';
-import { KyselyRuleCounterRepository } from '../rule-counter-repository.js';
+import { repositoriesOf } from '../repositories.js';
 import type { Database } from '../schema.js';
-import { countSealedSecrets } from '../sealed-secrets.js';
-import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';
 import {
   assertSchemaKnown,
   type MigrationEntry,
@@ -29,14 +13,7 @@ import {
   type SchemaStatus,
   schemaStatusOf,
 } from '../sqlite/schema-version.js';
-import { KyselyTotpRepository } from '../totp-repository.js';
-import {
-  KyselyPartnerRepository,
-  KyselyTransferJobRepository,
-  KyselyTransferRunRepository,
-} from '../transfer-repositories.js';
 import type { Store } from '../types.js';
-import { KyselyUserRepository } from '../user-repository.js';
 import { describePostgresError, redactUrl } from './errors.js';
 
 export interface PostgresStoreOptions {
@@ -150,37 +127,14 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   }
   // SQLite's BEGIN IMMEDIATE excluded every other writer; here each repository takes only the locks it needs.
   const writes = { beginWrite: ['BEGIN'], isBusy: isRetryable };
-  return {
-    users: new KyselyUserRepository(db),
-    hostKeys: new KyselyHostKeyRepository(db),
-    clientKeys: new KyselyClientKeyRepository(db),
-    pgpKeys: new KyselyPgpKeyRepository(db),
-    // Score and ban are single upserts / compare-and-set updates: atomic under PostgreSQL's row locks.
-    defender: new KyselyDefenderRepository(db),
-    accounts: new KyselyAccountSecurityRepository(db),
+  return repositoriesOf(db, {
+    writes,
     // The chain head is read and extended in one transaction holding the table's EXCLUSIVE lock (readers still
     // read): two nodes appending at once take turns, so the chain stays one line.
-    audit: new KyselyAuditRepository(db, {
-      beginWrite: ['BEGIN', 'LOCK TABLE audit_log IN EXCLUSIVE MODE'],
-      isBusy: isRetryable,
-    }),
-    partners: new KyselyPartnerRepository(db),
-    transferJobs: new KyselyTransferJobRepository(db),
-    transferRuns: new KyselyTransferRunRepository(db),
-    rules: new KyselyRuleRepository(db, writes),
-    deliveries: new KyselyDeliveryRepository(db, { ...writes, skipLocked: true }),
-    ruleCounters: new KyselyRuleCounterRepository(db, { ...writes, lockRows: true }),
-    apiAdmins: new KyselyApiAdminRepository(db),
-    apiKeys: new KyselyApiKeyRepository(db),
-    apiSessions: new KyselyApiSessionRepository(db),
-    apiAdminTotp: new KyselyTotpRepository(db, 'api_admin_totp', 'admin_name'),
-    nodes: new KyselyNodeRepository(db, {
-      beginWrite: ['BEGIN', 'LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE'],
-      isBusy: isRetryable,
-    }),
-    countSealedSecrets: () => countSealedSecrets(db),
-    close: () => db.destroy(),
-  };
+    audit: { beginWrite: ['BEGIN', 'LOCK TABLE audit_log IN EXCLUSIVE MODE'], isBusy: isRetryable },
+    nodes: { beginWrite: ['BEGIN', 'LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE'], isBusy: isRetryable },
+    rowLocks: true,
+  });
 }
 
 /** Serialization failures and deadlocks: the transaction is retried from the start. */

@@ -4,34 +4,11 @@ import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { FerryError } from '../../errors.js';
-import {
-  KyselyApiAdminRepository,
-  KyselyApiKeyRepository,
-  KyselyApiSessionRepository,
-} from '../api-repositories.js';
-import { KyselyAuditRepository } from '../audit-repository.js';
-import { KyselyRuleRepository } from '../automation-repositories.js';
-import { KyselyDeliveryRepository } from '../delivery-repository.js';
-import {
-  KyselyClientKeyRepository,
-  KyselyHostKeyRepository,
-  KyselyPgpKeyRepository,
-} from '../key-repositories.js';
 import { Kysely, Migrator, SqliteDialect } from '../kysely.js';
 import { migrationProvider } from '../migrations.js';
-import { KyselyNodeRepository } from '../node-repository.js';
-import { KyselyRuleCounterRepository } from '../rule-counter-repository.js';
+import { repositoriesOf } from '../repositories.js';
 import type { Database } from '../schema.js';
-import { countSealedSecrets } from '../sealed-secrets.js';
-import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from '../security-repositories.js';
-import { KyselyTotpRepository } from '../totp-repository.js';
-import {
-  KyselyPartnerRepository,
-  KyselyTransferJobRepository,
-  KyselyTransferRunRepository,
-} from '../transfer-repositories.js';
 import type { Store } from '../types.js';
-import { KyselyUserRepository } from '../user-repository.js';
 import { assertSchemaKnown, schemaStatus } from './schema-version.js';
 import { cachingDatabase } from './statement-cache.js';
 
@@ -159,26 +136,5 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     isBusy: (err: unknown) =>
       String((err as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY'),
   };
-  return {
-    users: new KyselyUserRepository(db),
-    hostKeys: new KyselyHostKeyRepository(db),
-    clientKeys: new KyselyClientKeyRepository(db),
-    pgpKeys: new KyselyPgpKeyRepository(db),
-    defender: new KyselyDefenderRepository(db),
-    accounts: new KyselyAccountSecurityRepository(db),
-    audit: new KyselyAuditRepository(db, writes),
-    partners: new KyselyPartnerRepository(db),
-    transferJobs: new KyselyTransferJobRepository(db),
-    transferRuns: new KyselyTransferRunRepository(db),
-    rules: new KyselyRuleRepository(db, writes),
-    deliveries: new KyselyDeliveryRepository(db, { ...writes, skipLocked: false }),
-    ruleCounters: new KyselyRuleCounterRepository(db, { ...writes, lockRows: false }),
-    apiAdmins: new KyselyApiAdminRepository(db),
-    apiKeys: new KyselyApiKeyRepository(db),
-    apiSessions: new KyselyApiSessionRepository(db),
-    apiAdminTotp: new KyselyTotpRepository(db, 'api_admin_totp', 'admin_name'),
-    nodes: new KyselyNodeRepository(db, writes),
-    countSealedSecrets: () => countSealedSecrets(db),
-    close: () => db.destroy(),
-  };
+  return repositoriesOf(db, { writes, audit: writes, nodes: writes, rowLocks: false });
 }
