@@ -186,6 +186,21 @@ describe('web client /files', () => {
     });
     assert.match(decodeURIComponent(refused.headers.get('location') ?? ''), /error=Permission denied/);
     assert.ok(existsSync(join(await server.homeOf('alice'), 'ro', 'report.txt')));
+    // The page the redirect leads to shows the server's own message; a crafted link's text (or the same
+    // text with another session's or a made-up signature) is not shown.
+    const shown = await web.request('GET', refused.headers.get('location') ?? '');
+    assert.match(shown.text, /role="alert"[^>]*>[^<]*Permission denied/);
+    const forged = await web.request(
+      'GET',
+      '/files/?path=%2F&notice=Your%20session%20expired%2C%20sign%20in%20at%20evil.example&sig=AAAAAAAAAAAAAAAAAAAAAA',
+    );
+    assert.equal(forged.status, 200);
+    assert.doesNotMatch(forged.text, /evil\.example/);
+    const reused = (refused.headers.get('location') ?? '').replace(
+      /error=[^&]*/,
+      'error=Sign%20in%20at%20evil.example',
+    );
+    assert.doesNotMatch((await web.request('GET', reused)).text, /evil\.example/);
     assert.equal((await web.createUpload('/ro', 'new.txt', 3)).status, 403);
 
     const mine = events.filter((e) => 'username' in e && e.username === 'alice' && 'protocol' in e);

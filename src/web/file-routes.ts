@@ -9,6 +9,7 @@ import { webFailure } from './errors.js';
 import { type Html, html, humanSize, page } from './html.js';
 import { breadcrumbs, listDirectory, type SortKey, validEntryName } from './listing.js';
 import { CSRF_FIELD, openFiles, requireUser, type SignedIn, userOf, withFiles } from './request-user.js';
+import { outcomeMac, outcomeMatches } from './session-token.js';
 
 type Query = Record<string, string | undefined>;
 
@@ -78,20 +79,32 @@ ${listing.entries.length === 0 ? html`<tr><td colspan="4" class="empty">This fol
 ${listing.truncated ? html`<p class="notice">Only the first entries are shown; use an SFTP client for the rest.</p>` : ''}`;
   return reply
     .type('text/html; charset=utf-8')
-    .send(
-      page(
-        { title: dir, user: who.user.name, csrf: who.csrf, notice: query.notice, error: query.error },
-        body,
-      ),
-    );
+    .send(page({ title: dir, user: who.user.name, csrf: who.csrf, ...shownOutcome(deps, who, query) }, body));
+}
+
+/** The notice or error a redirect carried, only when this server wrote it for this sign-in (see outcomeMac). */
+function shownOutcome(deps: WebClientDeps, who: SignedIn, query: Query): { notice?: string; error?: string } {
+  for (const kind of ['error', 'notice'] as const) {
+    const text = query[kind];
+    if (text && outcomeMatches(deps.sessionKey(), who.session, kind, text, query.sig))
+      return { [kind]: text };
+  }
+  return {};
 }
 
 /** After a change: back to the folder with what happened (POST-redirect-GET, so a reload repeats nothing). */
-function back(reply: FastifyReply, dir: string, outcome: { notice?: string; error?: string }) {
-  const extra = outcome.error
-    ? `&error=${encodeURIComponent(outcome.error)}`
-    : `&notice=${encodeURIComponent(outcome.notice ?? '')}`;
-  return reply.redirect(browseUrl(dir, extra), 303);
+function back(
+  deps: WebClientDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  dir: string,
+  outcome: { notice?: string; error?: string },
+) {
+  const [kind, text] = outcome.error
+    ? (['error', outcome.error] as const)
+    : (['notice', outcome.notice ?? ''] as const);
+  const sig = outcomeMac(deps.sessionKey(), userOf(request).session, kind, text);
+  return reply.redirect(browseUrl(dir, `&${kind}=${encodeURIComponent(text)}&sig=${sig}`), 303);
 }
 
 async function change(
@@ -110,11 +123,11 @@ async function change(
   }
   try {
     const notice = await withFiles(deps, request, (files) => work(files, form));
-    return back(reply, dir, { notice });
+    return back(deps, request, reply, dir, { notice });
   } catch (err) {
     const failure = webFailure(err);
     if (failure.status >= 500) deps.log.error({ err }, 'web client operation failed');
-    return back(reply, dir, { error: failure.message });
+    return back(deps, request, reply, dir, { error: failure.message });
   }
 }
 

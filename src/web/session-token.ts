@@ -96,3 +96,27 @@ export function csrfMatches(key: Secret<Buffer>, session: WebSession, given: unk
   const got = Buffer.from(given);
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
+
+/**
+ * The MAC a redirect carries with its notice or error text: the folder page shows the text only when it was
+ * written by this server for this sign-in, so a crafted link cannot put an attacker's words ("your session
+ * expired, sign in at …") on a trusted page.
+ */
+export function outcomeMac(key: Secret<Buffer>, session: WebSession, kind: string, text: string): string {
+  return mac(key.reveal(), 'outcome', `${session.sid}\0${kind}\0${text}`)
+    .subarray(0, 16)
+    .toString('base64url');
+}
+
+export function outcomeMatches(
+  key: Secret<Buffer>,
+  session: WebSession,
+  kind: string,
+  text: string,
+  given: unknown,
+): boolean {
+  if (typeof given !== 'string') return false;
+  const expected = Buffer.from(outcomeMac(key, session, kind, text));
+  const got = Buffer.from(given);
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
