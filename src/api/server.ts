@@ -12,6 +12,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { ApiAccessAdmin } from '../admin/api-access.js';
+import { consoleRoutes } from '../console/index.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type WebClientDeps, webClientRoutes } from '../web/index.js';
@@ -216,6 +217,8 @@ export async function buildApiApp(
     await app.register(
       webClientRoutes({ ...options.webClient, loginRateLimit: loginRateLimit(options.defender) }),
     );
+  // The administrators' console: pages over the routes above, called in-process as the signed-in admin.
+  await app.register(consoleRoutes());
   return { app, deps };
 }
 

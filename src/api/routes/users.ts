@@ -115,12 +115,19 @@ export const userRoutes =
         config: read,
         schema: {
           tags,
-          summary: 'List users (paginated by name)',
-          querystring: pageQuerySchema,
+          summary: 'List users (paginated by name, optionally only names containing a search text)',
+          querystring: pageQuerySchema.extend({
+            search: z.string().max(200).optional().describe('only names containing this text (any case)'),
+          }),
           response: { 200: pageOf(userSchema), ...problemResponses },
         },
       },
-      async (request) => paginate(await users.list(), (u) => u.name, request.query),
+      async (request) => {
+        const search = request.query.search?.toLowerCase();
+        const all = await users.list();
+        const found = search ? all.filter((u) => u.name.toLowerCase().includes(search)) : all;
+        return paginate(found, (u) => u.name, request.query);
+      },
     );
 
     app.post(

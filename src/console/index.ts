@@ -1,0 +1,86 @@
+// The administrators' console at /console: server-rendered pages over the REST API (called in-process with the
+// browser's session cookie, so roles, validation and audit are the API's own), htmx for the live parts.
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { CONTENT_SECURITY_POLICY, html } from '../web/html.js';
+import { consoleApi } from './api-client.js';
+import { auditPage } from './audit-page.js';
+import { dashboardPage } from './dashboard-page.js';
+import { consolePage } from './layout.js';
+import { loginRoutes } from './login-routes.js';
+import { SignInRequired } from './request.js';
+import { sessionsPage } from './sessions-page.js';
+import { usersPage } from './users-page.js';
+
+const require = createRequire(import.meta.url);
+/** src/console and dist/console both sit two levels below the package. */
+const OWN_ASSETS = join(import.meta.dirname, '..', '..', 'web-assets');
+const HTMX_DIST = () => dirname(require.resolve('htmx.org/dist/htmx.min.js'));
+const ASSETS: Record<string, { type: string; path: () => string }> = {
+  'console.css': { type: 'text/css; charset=utf-8', path: () => join(OWN_ASSETS, 'console.css') },
+  'console.js': { type: 'text/javascript; charset=utf-8', path: () => join(OWN_ASSETS, 'console.js') },
+  'htmx.min.js': { type: 'text/javascript; charset=utf-8', path: () => join(HTMX_DIST(), 'htmx.min.js') },
+};
+/** Console forms are a few fields (public keys included). */
+const FORM_LIMIT = 256 * 1024;
+
+export const consoleRoutes = (): FastifyPluginAsync => async (app: FastifyInstance) => {
+  const api = consoleApi(app);
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: FORM_LIMIT },
+    (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+  app.setErrorHandler(async (err, request, reply) => {
+    if (err instanceof SignInRequired) {
+      // htmx swaps fragments: tell it to load the login page as a whole instead.
+      if (request.headers['hx-request'] === 'true')
+        return reply.code(401).header('hx-redirect', '/console/login?ended=1').send('');
+      return reply.redirect('/console/login?ended=1', 303);
+    }
+    const limited = err as { code?: unknown; headers?: Record<string, string> };
+    if (limited.code === 'ERR_RATE_LIMITED')
+      return reply
+        .code(429)
+        .headers(limited.headers ?? {})
+        .type('text/plain')
+        .send('Too many requests from this address; try again in a minute.');
+    request.log.error({ err, url: request.url }, 'console request failed');
+    return reply
+      .code(500)
+      .type('text/html; charset=utf-8')
+      .send(
+        consolePage(
+          { title: 'Error', section: '', error: 'The console failed; see the server log.' },
+          html``,
+        ),
+      );
+  });
+  const cache = new Map<string, Buffer>();
+  app.get(
+    '/console/assets/:name',
+    { config: { permission: 'public' }, schema: { hide: true } },
+    async (request, reply) => {
+      const { name } = request.params as { name: string };
+      const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+      if (asset === undefined) return reply.code(404).type('text/plain').send('Not found');
+      let data = cache.get(name);
+      if (data === undefined) {
+        data = await readFile(asset.path());
+        cache.set(name, data);
+      }
+      return reply.type(asset.type).header('cache-control', 'no-cache').send(data);
+    },
+  );
+  loginRoutes(app, api);
+  dashboardPage(app, api);
+  usersPage(app, api);
+  sessionsPage(app, api);
+  auditPage(app, api);
+};
