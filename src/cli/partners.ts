@@ -244,7 +244,7 @@ export function registerPartnersCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         const r = await ctx.admin.partners.test(name);
         // Loaded here, not at start-up: it loads ssh2, which every other command can do without.
-        const { isPostQuantumKex } = await import('../ssh/algorithms.js');
+        const { isPostQuantumKex } = await import('../ssh-algorithms.js');
         process.stdout.write(
           [
             `partner ${name}: OK`,

@@ -9,7 +9,7 @@ import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
 import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
 import type { ConnectionLimits } from './admission.js';
-import type { AlgorithmProfile } from './algorithms.js';
+import type { AlgorithmProfile } from '../ssh-algorithms.js';
 import type { RekeyPolicy } from './rekey.js';
 
 export interface SshServerOptions {

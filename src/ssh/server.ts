@@ -7,7 +7,7 @@ import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
 import { Admission } from './admission.js';
-import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from './algorithms.js';
+import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from '../ssh-algorithms.js';
 import { type ConnectionState, handleConnection } from './connection.js';
 import { groupChooser, loadModuli } from './moduli.js';
 import type { SshServerOptions } from './options.js';
