@@ -6,10 +6,15 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { exportPrivateKey, KeyParseError, parsePrivateKey } from '../keys/private-keys.js';
 import { keyTypeLabel } from '../keys/ssh-keys.js';
-import { connectSftp, HostKeyRejectedError, type PresentedHostKey } from '../transfers/connection.js';
+import {
+  connectSftp,
+  HostKeyRejectedError,
+  NoCommonAlgorithmError,
+  type PresentedHostKey,
+} from '../transfers/connection.js';
 import { addKnownHost, checkHostKey, hostKeyName, readKnownHosts } from '../transfers/known-hosts.js';
 import { Secret } from '../util/secret.js';
-import { CliError } from './common.js';
+import { algorithmsOption, CLIENT_ALGORITHMS_HELP, CliError } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { readPrivateKeyFile } from './keys-common.js';
 import { progressBar } from './progress.js';
@@ -22,6 +27,7 @@ interface SftpFlags {
   batch?: string;
   option: string[];
   quiet?: boolean;
+  algorithms?: string;
 }
 
 export interface Destination {
@@ -176,6 +182,7 @@ export function registerSftpCommand(program: Command): void {
       [],
     )
     .option('-q, --quiet', 'no progress bars')
+    .option('--algorithms <profile>', CLIENT_ALGORITHMS_HELP)
     .addHelpText(
       'after',
       `
@@ -187,6 +194,7 @@ Host keys are checked against ~/.ssh/known_hosts (OpenSSH format, hashed entries
 shown with its SHA256 fingerprint and added only when you answer yes.`,
     )
     .action(async (destination: string, o: SftpFlags) => {
+      const algorithms = algorithmsOption(o.algorithms);
       const dest = parseDestination(destination);
       const opts = sshOptions(o.option);
       const portText = o.port ?? opts.get('port');
@@ -227,7 +235,11 @@ shown with its SHA256 fingerprint and added only when you answer yes.`,
           interactive,
         ),
         readyTimeoutMs: 300_000,
+        algorithms,
+        compatHint: 'add --algorithms compat',
       }).catch((err: unknown) => {
+        // Already one line naming the server and what would do.
+        if (err instanceof NoCommonAlgorithmError) throw new CliError(err.message, 255);
         // The policy already explained a refused host key on stderr, as ssh does.
         const reason =
           err instanceof HostKeyRejectedError ? 'host key verification failed' : (err as Error).message;
