@@ -241,7 +241,8 @@ export async function connectSftp(options: ConnectOptions): Promise<SftpConnecti
   });
   const ready = new Promise<void>((resolve, reject) => {
     client.once('ready', resolve);
-    client.once('error', (err: Error & { level?: string }) => {
+    // `on`, not `once`: after a failed handshake ssh2 may report the reset socket too, which would be unhandled.
+    client.on('error', (err: Error & { level?: string }) => {
       if (refusal) return reject(refusal);
       if (err.level === 'client-authentication')
         return reject(

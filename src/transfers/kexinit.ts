@@ -110,6 +110,8 @@ export interface Mismatch {
 // ssh2's CIPHER_INFO authLen > 0: these carry their own integrity, so no MAC is negotiated beside them.
 const AEAD = new Set(['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com']);
 
+const MARKERS = /^(ext-info-[cs]|kex-strict-[cs]-v00@openssh\.com)$/;
+
 /** SSH's rule (RFC 4253 §7.1): the first of the client's list that the server also has. */
 const pick = (client: readonly string[], server: readonly string[]) => client.find((a) => server.includes(a));
 
@@ -141,7 +143,8 @@ export function explainMismatch(
   const mismatch = findMismatch(clientAlgorithmPolicy(profile), offer);
   if (!mismatch) return undefined;
   const kind = KINDS[mismatch.kind];
-  const offered = mismatch.serverOffers.join(', ') || 'nothing';
+  // Not algorithms: the markers for extension negotiation and strict key exchange (Terrapin).
+  const offered = mismatch.serverOffers.filter((a) => !MARKERS.test(a)).join(', ') || 'nothing';
   const compatAgrees = profile !== 'compat' && !findMismatch(clientAlgorithmPolicy('compat'), offer);
   const advice = compatAgrees
     ? `the server needs NIST ECDH or an ECDSA host key, which only the 'compat' algorithms allow: ${compatHint}`
