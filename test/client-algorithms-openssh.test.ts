@@ -110,7 +110,7 @@ describe("Ferry's client offers the policy", () => {
 
 describe("Ferry's client with OpenSSH 10's sshd", { skip: skip10 }, () => {
   it('negotiates mlkem768x25519-sha256, and a MAC from the policy where SHA-1 was on offer too', async () => {
-    await withPartner(sshd10, 'modern', async (fx, sshd) => {
+    await withPartner(sshd10, 'modern', async (fx) => {
       const { partners } = fx.ctx.transfers;
       await partners.pin('bank', await partners.fetchHostKey('bank'));
       const report = await partners.test('bank');

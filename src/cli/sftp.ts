@@ -191,7 +191,10 @@ Login: a public key (-i) and/or a password. The password comes from the SSHPASS 
 both (publickey,password) get both. Other keyboard-interactive prompts (a one-time code) are shown and answered
 on the terminal, as OpenSSH does; they are never answered with the password.
 Host keys are checked against ~/.ssh/known_hosts (OpenSSH format, hashed entries understood); an unknown key is
-shown with its SHA256 fingerprint and added only when you answer yes.`,
+shown with its SHA256 fingerprint and added only when you answer yes.
+Algorithms are Ferry's server policy (post-quantum key exchange first; never SHA-1, CBC or DSA); a server with
+nothing in common is refused in one line naming what it offers. --algorithms compat adds NIST ECDH and ECDSA host
+keys, for servers that have nothing else.`,
     )
     .action(async (destination: string, o: SftpFlags) => {
       const algorithms = algorithmsOption(o.algorithms);
