@@ -271,3 +271,45 @@ describe("'compat' reaches servers with only NIST ECDH and an ECDSA host key", (
     });
   }
 });
+
+describe('--algorithms on the command line', () => {
+  it('partners add|set take modern or compat; anything else is refused in one line with nothing stored', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-partner-algs-'));
+    try {
+      const data = ['--data-dir', join(dir, 'data')];
+      const add = (profile: string) =>
+        runFerry(
+          [
+            'partners',
+            'add',
+            'bank',
+            '--host',
+            'h.example',
+            '--user',
+            'u',
+            '--password-stdin',
+            '--algorithms',
+            profile,
+            ...data,
+          ],
+          'pw\n',
+        );
+      const bad = await add('legacy');
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stderr, "ferry: --algorithms must be modern or compat, got 'legacy'\n");
+      const none = await runFerry(['partners', 'list', '--json', ...data]);
+      assert.deepEqual(JSON.parse(none.stdout), []);
+      assert.equal((await add('compat')).code, 0);
+      const shown = await runFerry(['partners', 'show', 'bank', '--json', ...data]);
+      assert.equal(JSON.parse(shown.stdout).algorithms, 'compat');
+      assert.equal((await runFerry(['partners', 'set', 'bank', '--algorithms', 'modern', ...data])).code, 0);
+      const text = await runFerry(['partners', 'show', 'bank', ...data]);
+      assert.match(text.stdout, /^algorithms: +modern /m);
+      const sftp = await runFerry(['sftp', '--algorithms', 'none', 'u@127.0.0.1']);
+      assert.equal(sftp.code, 2);
+      assert.equal(sftp.stderr, "ferry: --algorithms must be modern or compat, got 'none'\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
