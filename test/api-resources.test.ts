@@ -136,6 +136,7 @@ describe('REST API resources', () => {
     assert.deepEqual(commands, [
       'partners add api:operator-key',
       'partners set api:operator-key',
+      'partners set api:operator-key', // algorithms: compat
       'partners trust api:operator-key',
       'jobs add api:operator-key',
       'jobs set api:operator-key',

@@ -277,12 +277,12 @@ describe('--algorithms on the command line', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-partner-algs-'));
     try {
       const data = ['--data-dir', join(dir, 'data')];
-      const add = (profile: string) =>
+      const add = (name: string, profile: string) =>
         runFerry(
           [
             'partners',
             'add',
-            'bank',
+            name,
             '--host',
             'h.example',
             '--user',
@@ -294,12 +294,18 @@ describe('--algorithms on the command line', () => {
           ],
           'pw\n',
         );
-      const bad = await add('legacy');
+      assert.equal((await runFerry(['init', ...data])).code, 0);
+      assert.equal((await add('first', 'modern')).code, 0);
+      const bad = await add('bank', 'legacy');
       assert.equal(bad.code, 2);
       assert.equal(bad.stderr, "ferry: --algorithms must be modern or compat, got 'legacy'\n");
-      const none = await runFerry(['partners', 'list', '--json', ...data]);
-      assert.deepEqual(JSON.parse(none.stdout), []);
-      assert.equal((await add('compat')).code, 0);
+      const listed = await runFerry(['partners', 'list', '--json', ...data]);
+      assert.deepEqual(
+        (JSON.parse(listed.stdout) as { name: string }[]).map((p) => p.name),
+        ['first'],
+        'nothing stored',
+      );
+      assert.equal((await add('bank', 'compat')).code, 0);
       const shown = await runFerry(['partners', 'show', 'bank', '--json', ...data]);
       assert.equal(JSON.parse(shown.stdout).algorithms, 'compat');
       assert.equal((await runFerry(['partners', 'set', 'bank', '--algorithms', 'modern', ...data])).code, 0);
