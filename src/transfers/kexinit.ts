@@ -110,6 +110,25 @@ export interface Mismatch {
 // ssh2's CIPHER_INFO authLen > 0: these carry their own integrity, so no MAC is negotiated beside them.
 const AEAD = new Set(['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com']);
 
+/** At most this many names of a list go into a message: a hostile server's list can be 35000 bytes long. */
+const SHOWN_NAMES = 12;
+const SHOWN_NAME_LENGTH = 64;
+
+/**
+ * The server's names as a message shows them: printable ASCII only (RFC 4251 §6 names are), so a hostile server
+ * cannot put a newline into a job's error or a terminal escape on a person's screen; capped in number and length.
+ */
+function shownOffer(names: readonly string[]): string {
+  // Not algorithms: the markers for extension negotiation and strict key exchange (Terrapin).
+  const algorithms = names.filter((a) => !MARKERS.test(a));
+  const shown = algorithms
+    .slice(0, SHOWN_NAMES)
+    .map((a) => (/^[\x21-\x7e]+$/.test(a) ? a : a.replace(/[^\x21-\x7e]/g, '?')))
+    .map((a) => (a.length > SHOWN_NAME_LENGTH ? `${a.slice(0, SHOWN_NAME_LENGTH)}...` : a));
+  if (algorithms.length > SHOWN_NAMES) shown.push(`and ${algorithms.length - SHOWN_NAMES} more`);
+  return shown.join(', ') || 'nothing';
+}
+
 const MARKERS = /^(ext-info-[cs]|kex-strict-[cs]-v00@openssh\.com)$/;
 
 /** SSH's rule (RFC 4253 §7.1): the first of the client's list that the server also has. */
@@ -143,8 +162,7 @@ export function explainMismatch(
   const mismatch = findMismatch(clientAlgorithmPolicy(profile), offer);
   if (!mismatch) return undefined;
   const kind = KINDS[mismatch.kind];
-  // Not algorithms: the markers for extension negotiation and strict key exchange (Terrapin).
-  const offered = mismatch.serverOffers.filter((a) => !MARKERS.test(a)).join(', ') || 'nothing';
+  const offered = shownOffer(mismatch.serverOffers);
   const compatAgrees = profile !== 'compat' && !findMismatch(clientAlgorithmPolicy('compat'), offer);
   const advice = compatAgrees
     ? `the server needs NIST ECDH or an ECDSA host key, which only the 'compat' algorithms allow: ${compatHint}`
