@@ -153,9 +153,11 @@ describe("Ferry's client refuses what the policy leaves out, in one line", () =>
         const outbox = join(fx.dir, 'outbox');
         await mkdir(outbox);
         await writeFile(join(outbox, 'pay.csv'), 'secret,1\n');
-        await jobs.add({ name: 'pay', partner: 'bank', direction: 'push', remoteDir: '.', localDir: outbox });
+        const job = { partner: 'bank', direction: 'push', remoteDir: '.', localDir: outbox } as const;
+        await jobs.add({ name: 'pay', ...job, retries: 3, backoffMs: 10 });
         const run = await jobs.run('pay');
         assert.equal(run.status, 'failed');
+        assert.equal(run.attempts, 1, 'not retried: a retry cannot change what the server offers');
         assert.equal(
           run.error,
           `partner bank: no common MAC with 127.0.0.1:${sshd.port} (server offers hmac-sha1); Ferry's client does not use SHA-1 or MD5 MACs`,
@@ -250,6 +252,8 @@ describe("'compat' reaches servers with only NIST ECDH and an ECDSA host key", (
             direction: 'push',
             remoteDir: '.',
             localDir: outbox,
+            retries: 3,
+            backoffMs: 10,
           });
           const run = await fx.ctx.transfers.jobs.run('up');
           assert.equal(run.status, 'ok', run.error ?? '');
@@ -264,6 +268,10 @@ describe("'compat' reaches servers with only NIST ECDH and an ECDSA host key", (
             partners.connect('bank'),
             /trusted host key is ecdsa-sha2-nistp\d+, which the 'modern' algorithms do not accept; ferry partners set bank --algorithms compat/,
           );
+          const refused = await fx.ctx.transfers.jobs.run('up');
+          assert.equal(refused.status, 'failed');
+          assert.equal(refused.attempts, 1, 'not retried');
+          assert.match(refused.error ?? '', /which the 'modern' algorithms do not accept/);
         });
       } finally {
         await rm(keyDir, { recursive: true, force: true });

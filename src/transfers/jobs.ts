@@ -28,6 +28,7 @@ import {
   HostKeyChangedError,
   HostKeyNotTrustedError,
   type PartnerManager,
+  PinnedKeyTypeRefusedError,
   validateName,
 } from './partners.js';
 import { backoffDelay } from './timing.js';
@@ -257,7 +258,8 @@ export class JobManager {
           const permanent =
             err instanceof HostKeyNotTrustedError ||
             err instanceof HostKeyChangedError ||
-            err instanceof NoCommonAlgorithmError;
+            err instanceof NoCommonAlgorithmError ||
+            err instanceof PinnedKeyTypeRefusedError;
           if (permanent || attempts > job.retries || hooks.signal?.aborted) break;
           const delay = backoffDelay(job.backoffMs, attempts);
           hooks.onRetry?.(attempts, delay, lastError);

@@ -55,6 +55,16 @@ export class HostKeyChangedError extends FerryError {
   }
 }
 
+/** The trusted key's type is one the partner's algorithm profile does not accept (an ECDSA key under 'modern'). */
+export class PinnedKeyTypeRefusedError extends FerryError {
+  constructor(partner: string, keyType: string, profile: AlgorithmProfile) {
+    super(
+      'ERR_INVALID_ARGUMENT',
+      `partner ${partner}: its trusted host key is ${keyType}, which the '${profile}' algorithms do not accept; ${compatHint(partner)}, or trust another of its keys (ferry partners trust ${partner})`,
+    );
+  }
+}
+
 export interface NewPartnerInput {
   readonly name: string;
   readonly host: string;
@@ -232,9 +242,7 @@ export class PartnerManager {
     if (!pinned) throw new HostKeyNotTrustedError(partner.name);
     // Asking for other key types would only get a key that is not the pinned one: a false "host key changed".
     if (partner.hostKeyAlgorithm && !clientAcceptsHostKeyType(partner.algorithms, partner.hostKeyAlgorithm))
-      throw new InvalidArgumentError(
-        `partner ${partner.name}: its trusted host key is ${partner.hostKeyAlgorithm}, which the '${partner.algorithms}' algorithms do not accept; ${compatHint(partner.name)}, or trust another of its keys (ferry partners trust ${partner.name})`,
-      );
+      throw new PinnedKeyTypeRefusedError(partner.name, partner.hostKeyAlgorithm, partner.algorithms);
     let changed: HostKeyChangedError | undefined;
     const password = partner.passwordSealed
       ? new Secret(this.deps.masterKey().open(partner.passwordSealed, SEAL_LABEL).reveal().toString('utf8'))
