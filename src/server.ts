@@ -260,7 +260,7 @@ export async function startFerry(
     });
     services.started('ssh server', () => ssh.close());
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
-    out((await import('./ssh/algorithms.js')).keyExchangeLine(config.algorithms));
+    out((await import('./ssh-algorithms.js')).keyExchangeLine(config.algorithms));
     let ftps: RunningFerry['ftps'];
     if (config.ftps.port !== undefined || config.ftps.implicitPort !== undefined) {
       const { startFtps } = await import('./ftp/start.js');

@@ -43,6 +43,18 @@ describe('REST API resources', () => {
       body: { readBack: true },
     });
     assert.equal(patched.body.readBack, true);
+    assert.equal(partner.body.algorithms, 'modern', 'the modern SSH algorithms unless asked otherwise');
+    const compat = await call('PATCH', '/api/partners/acme', {
+      key: keys.operator,
+      body: { algorithms: 'compat' },
+    });
+    assert.equal(compat.body.algorithms, 'compat');
+    assertProblem(
+      await call('PATCH', '/api/partners/acme', { key: keys.operator, body: { algorithms: 'legacy' } }),
+      400,
+      'ERR_INVALID_ARGUMENT',
+    );
+    assert.equal((await call('GET', '/api/partners/acme', { key: keys.operator })).body.algorithms, 'compat');
     const fingerprint = `SHA256:${'A'.repeat(43)}`;
     const pinned = await call('POST', '/api/partners/acme/trust', {
       key: keys.operator,
@@ -124,6 +136,7 @@ describe('REST API resources', () => {
     assert.deepEqual(commands, [
       'partners add api:operator-key',
       'partners set api:operator-key',
+      'partners set api:operator-key', // algorithms: compat
       'partners trust api:operator-key',
       'jobs add api:operator-key',
       'jobs set api:operator-key',

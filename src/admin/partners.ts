@@ -1,5 +1,6 @@
 // Partners (remote SFTP servers for jobs): add, change, pin host keys, remove; credentials never in an event.
 import { z } from 'zod';
+import { ALGORITHM_PROFILES } from '../config/schema.js';
 import type { PartnerRecord } from '../store/types.js';
 import type { PartnerManager } from '../transfers/partners.js';
 import { Secret } from '../util/secret.js';
@@ -19,6 +20,8 @@ export const partnerAddSchema = z.object({
   clientKey: z.string().min(1).optional(),
   renameUploads: z.boolean().default(true),
   readBack: z.boolean().default(false),
+  /** The SSH algorithm profile Ferry's client offers this partner. */
+  algorithms: z.enum(ALGORITHM_PROFILES).default('modern'),
 });
 export type PartnerAddInput = z.input<typeof partnerAddSchema>;
 
@@ -36,6 +39,7 @@ export const partnerSetSchema = z.object({
   clientKey: z.string().min(1).nullable().optional(),
   renameUploads: z.boolean().optional(),
   readBack: z.boolean().optional(),
+  algorithms: z.enum(ALGORITHM_PROFILES).optional(),
 });
 export type PartnerSetInput = z.input<typeof partnerSetSchema>;
 
@@ -94,6 +98,7 @@ export class PartnerAdmin {
       clientKey: o.clientKey,
       renameUploads: o.renameUploads,
       readBack: o.readBack,
+      algorithms: o.algorithms,
     });
     await this.#record.record(actor, 'partners.add', subject(o.name), {
       host: partner.host,
@@ -101,6 +106,7 @@ export class PartnerAdmin {
       user: partner.username,
       password: o.password ? 'set' : 'none',
       clientKey: partner.clientKey,
+      algorithms: partner.algorithms,
     });
     return partner;
   }
@@ -117,6 +123,7 @@ export class PartnerAdmin {
       ...(o.clientKey !== undefined ? { clientKey: o.clientKey } : {}),
       ...(o.renameUploads !== undefined ? { renameUploads: o.renameUploads } : {}),
       ...(o.readBack !== undefined ? { readBack: o.readBack } : {}),
+      ...(o.algorithms !== undefined ? { algorithms: o.algorithms } : {}),
     });
     const diff = (field: string, from: unknown, to: unknown) =>
       from === to ? {} : { [field]: { from, to } };
@@ -128,6 +135,7 @@ export class PartnerAdmin {
       ...diff('clientKey', before.clientKey, after.clientKey),
       ...diff('renameUploads', before.renameUploads, after.renameUploads),
       ...diff('readBack', before.readBack, after.readBack),
+      ...diff('algorithms', before.algorithms, after.algorithms),
       ...(before.hostKeySha256 && !after.hostKeySha256 ? { hostKey: 'forgotten (address changed)' } : {}),
     });
     return after;

@@ -1,6 +1,6 @@
 // Shared CLI plumbing: config from flags, stdin secrets, error exit codes.
 import { loadConfig } from '../config/load.js';
-import type { FerryConfig } from '../config/schema.js';
+import { ALGORITHM_PROFILES, type FerryConfig } from '../config/schema.js';
 import type { AppContext, DataDirAccess } from '../context.js';
 import { FerryError } from '../errors.js';
 import { loggers } from '../logger.js';
@@ -25,6 +25,22 @@ export interface DataDirOption {
 /** The help of `--store`, the same on `serve` and every offline command. */
 export const STORE_OPTION_HELP =
   'the store: sqlite:<path> or postgres://user@host:5432/db (default <data-dir>/ferry.db, env FERRY_STORE_URL; a password goes there, not on the command line)';
+
+/** The help of `--algorithms` on Ferry's client commands (`ferry sftp`, `partners add|set`). */
+export const CLIENT_ALGORITHMS_HELP =
+  "SSH algorithms to offer: 'modern' (default: post-quantum kex first, no SHA-1, CBC or DSA) or 'compat' (adds NIST ECDH key exchange and ECDSA host keys, for servers that have nothing else)";
+
+/** `--algorithms modern|compat`, checked before anything connects or is stored. */
+export function algorithmsOption(value: string | undefined): (typeof ALGORITHM_PROFILES)[number] | undefined {
+  if (value === undefined) return undefined;
+  const profile = ALGORITHM_PROFILES.find((p) => p === value);
+  if (!profile)
+    throw new CliError(
+      `--algorithms must be ${ALGORITHM_PROFILES.join(' or ')}, got '${value.slice(0, 40)}'`,
+      2,
+    );
+  return profile;
+}
 
 export function configFromOptions(options: DataDirOption, flags: Record<string, unknown> = {}): FerryConfig {
   return loadConfig({

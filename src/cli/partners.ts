@@ -4,6 +4,8 @@ import { cliActor } from '../admin/actor.js';
 import type { PartnerRecord } from '../store/types.js';
 import { formatDuration } from '../transfers/timing.js';
 import {
+  algorithmsOption,
+  CLIENT_ALGORITHMS_HELP,
   CliError,
   type DataDirOption,
   readSecretFromStdin,
@@ -32,6 +34,7 @@ function view(p: PartnerRecord) {
     hostKey: p.hostKeySha256 ? `${p.hostKeyAlgorithm} ${p.hostKeySha256}` : null,
     renameUploads: p.renameUploads,
     readBack: p.readBack,
+    algorithms: p.algorithms,
     created: p.createdAt.toISOString(),
   };
 }
@@ -58,6 +61,7 @@ export function registerPartnersCommand(program: Command): void {
     .option('--client-key <name>', 'log in with this client key from `ferry keys client`')
     .option('--no-rename', 'upload straight to the final name (for servers that forbid rename)')
     .option('--read-back', 'without server-side SHA-256 (check-file), read each file back to verify it')
+    .option('--algorithms <profile>', CLIENT_ALGORITHMS_HELP, 'modern')
     .action(
       async (
         name: string,
@@ -69,11 +73,13 @@ export function registerPartnersCommand(program: Command): void {
           clientKey?: string;
           rename: boolean;
           readBack?: boolean;
+          algorithms: string;
         },
         cmd: Command,
       ) => {
         if (!o.passwordStdin && !o.clientKey)
           throw new CliError('give --password-stdin or --client-key (or both, for two-factor servers)', 2);
+        const algorithms = algorithmsOption(o.algorithms);
         const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
         await withContext(opts(cmd), async (ctx) => {
           const partner = await ctx.admin.partners.add(cliActor(), {
@@ -85,6 +91,7 @@ export function registerPartnersCommand(program: Command): void {
             clientKey: o.clientKey,
             renameUploads: o.rename,
             readBack: o.readBack ?? false,
+            algorithms,
           });
           process.stdout.write(
             `partner ${name} added (${partner.username}@${partner.host}:${partner.port}); next: ferry partners trust ${name}\n`,
@@ -109,6 +116,7 @@ export function registerPartnersCommand(program: Command): void {
     .option('--no-rename', 'upload straight to the final name')
     .option('--read-back', 'without check-file, read each file back to verify it')
     .option('--no-read-back', 'do not read files back')
+    .option('--algorithms <profile>', CLIENT_ALGORITHMS_HELP.replace(' (default: ', ' ('))
     .action(
       async (
         name: string,
@@ -121,9 +129,11 @@ export function registerPartnersCommand(program: Command): void {
           clientKey?: string;
           rename?: boolean;
           readBack?: boolean;
+          algorithms?: string;
         },
         cmd: Command,
       ) => {
+        const algorithms = algorithmsOption(o.algorithms);
         if (o.passwordStdin && o.removePassword)
           throw new CliError('give --password-stdin or --remove-password, not both', 2);
         const password = o.passwordStdin
@@ -141,6 +151,7 @@ export function registerPartnersCommand(program: Command): void {
             ...(o.clientKey !== undefined ? { clientKey: o.clientKey === 'none' ? null : o.clientKey } : {}),
             ...(o.rename !== undefined ? { renameUploads: o.rename } : {}),
             ...(o.readBack !== undefined ? { readBack: o.readBack } : {}),
+            ...(algorithms !== undefined ? { algorithms } : {}),
           });
           process.stdout.write(
             `partner ${name} changed (${p.username}@${p.host}:${p.port})${p.hostKeySha256 ? '' : `; host key not trusted: ferry partners trust ${name}`}\n`,
@@ -189,6 +200,7 @@ export function registerPartnersCommand(program: Command): void {
             `login:          ${p.auth}`,
             `host key:       ${p.hostKey ?? 'not trusted (ferry partners trust NAME)'}`,
             `uploads:        ${p.renameUploads ? 'temporary name, renamed when complete' : 'straight to the final name'}`,
+            `algorithms:     ${p.algorithms}${p.algorithms === 'compat' ? ' (also NIST ECDH and ECDSA host keys)' : ' (post-quantum first; no SHA-1, CBC, DSA or NIST ECDH)'}`,
             `verify:         size, SHA-256 via check-file when offered${p.readBack ? ', else read-back' : ''}`,
             `created:        ${p.created}`,
           ].join('\n') + '\n',
@@ -244,7 +256,7 @@ export function registerPartnersCommand(program: Command): void {
       await withContext(opts(cmd), async (ctx) => {
         const r = await ctx.admin.partners.test(name);
         // Loaded here, not at start-up: it loads ssh2, which every other command can do without.
-        const { isPostQuantumKex } = await import('../ssh/algorithms.js');
+        const { isPostQuantumKex } = await import('../ssh-algorithms.js');
         process.stdout.write(
           [
             `partner ${name}: OK`,

@@ -394,7 +394,7 @@ export function registerServeCommand(program: Command): void {
           ...(running.httpPort !== undefined ? { httpPort: running.httpPort } : {}),
           ...(ftpsLines.length > 0 ? { ftps: ftpsLines } : {}),
           hardening,
-          keyExchange: (await import('../ssh/algorithms.js')).keyExchangeLine(config.algorithms),
+          keyExchange: (await import('../ssh-algorithms.js')).keyExchangeLine(config.algorithms),
         } satisfies WorkerMessage);
         runUntilSignalled(running);
         return;

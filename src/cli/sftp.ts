@@ -6,10 +6,15 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { exportPrivateKey, KeyParseError, parsePrivateKey } from '../keys/private-keys.js';
 import { keyTypeLabel } from '../keys/ssh-keys.js';
-import { connectSftp, HostKeyRejectedError, type PresentedHostKey } from '../transfers/connection.js';
+import {
+  connectSftp,
+  HostKeyRejectedError,
+  NoCommonAlgorithmError,
+  type PresentedHostKey,
+} from '../transfers/connection.js';
 import { addKnownHost, checkHostKey, hostKeyName, readKnownHosts } from '../transfers/known-hosts.js';
 import { Secret } from '../util/secret.js';
-import { CliError } from './common.js';
+import { algorithmsOption, CLIENT_ALGORITHMS_HELP, CliError } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { readPrivateKeyFile } from './keys-common.js';
 import { progressBar } from './progress.js';
@@ -22,6 +27,7 @@ interface SftpFlags {
   batch?: string;
   option: string[];
   quiet?: boolean;
+  algorithms?: string;
 }
 
 export interface Destination {
@@ -176,6 +182,7 @@ export function registerSftpCommand(program: Command): void {
       [],
     )
     .option('-q, --quiet', 'no progress bars')
+    .option('--algorithms <profile>', CLIENT_ALGORITHMS_HELP)
     .addHelpText(
       'after',
       `
@@ -184,9 +191,13 @@ Login: a public key (-i) and/or a password. The password comes from the SSHPASS 
 both (publickey,password) get both. Other keyboard-interactive prompts (a one-time code) are shown and answered
 on the terminal, as OpenSSH does; they are never answered with the password.
 Host keys are checked against ~/.ssh/known_hosts (OpenSSH format, hashed entries understood); an unknown key is
-shown with its SHA256 fingerprint and added only when you answer yes.`,
+shown with its SHA256 fingerprint and added only when you answer yes.
+Algorithms are Ferry's server policy (post-quantum key exchange first; never SHA-1, CBC or DSA); a server with
+nothing in common is refused in one line naming what it offers. --algorithms compat adds NIST ECDH and ECDSA host
+keys, for servers that have nothing else.`,
     )
     .action(async (destination: string, o: SftpFlags) => {
+      const algorithms = algorithmsOption(o.algorithms);
       const dest = parseDestination(destination);
       const opts = sshOptions(o.option);
       const portText = o.port ?? opts.get('port');
@@ -227,7 +238,11 @@ shown with its SHA256 fingerprint and added only when you answer yes.`,
           interactive,
         ),
         readyTimeoutMs: 300_000,
+        algorithms,
+        compatHint: 'add --algorithms compat',
       }).catch((err: unknown) => {
+        // Already one line naming the server and what would do.
+        if (err instanceof NoCommonAlgorithmError) throw new CliError(err.message, 255);
         // The policy already explained a refused host key on stderr, as ssh does.
         const reason =
           err instanceof HostKeyRejectedError ? 'host key verification failed' : (err as Error).message;

@@ -7,9 +7,9 @@ import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
+import { isPostQuantumKex } from '../ssh-algorithms.js';
 import type { UserRecord } from '../store/types.js';
 import { Secret } from '../util/secret.js';
-import { isPostQuantumKex } from './algorithms.js';
 import { routeSessionChannels } from './channels.js';
 import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 import type { SshServerOptions } from './options.js';

@@ -7,9 +7,9 @@ import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
+import type { AlgorithmProfile } from '../ssh-algorithms.js';
 import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
 import type { ConnectionLimits } from './admission.js';
-import type { AlgorithmProfile } from './algorithms.js';
 import type { RekeyPolicy } from './rekey.js';
 
 export interface SshServerOptions {

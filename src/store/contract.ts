@@ -339,6 +339,7 @@ export function runStoreContract(
     hostKeySha256: null,
     renameUploads: true,
     readBack: false,
+    algorithms: 'modern' as const,
   });
   const job = (name: string, partnerName: string) => ({
     name,
@@ -365,6 +366,9 @@ export function runStoreContract(
       });
       assert.equal(pinned?.hostKeySha256, 'SHA256:abc');
       assert.equal(pinned?.renameUploads, false);
+      assert.equal(pinned?.algorithms, 'modern');
+      assert.equal((await store.partners.update('bank', { algorithms: 'compat' }))?.algorithms, 'compat');
+      assert.equal((await store.partners.get('bank'))?.algorithms, 'compat');
       assert.equal(pinned?.passwordSealed, 'v1:sealed');
       assert.equal(await store.partners.update('nobody', { port: 2 }), undefined);
       await store.transferJobs.create(job('statements', 'bank'));

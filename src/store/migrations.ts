@@ -464,6 +464,19 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // The SSH algorithm profile Ferry's client offers each partner (src/ssh-algorithms.ts). Partners already
+  // trusted by an ECDSA host key get 'compat', the one profile that accepts it, so they keep working.
+  '0018_partner_algorithms': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('partners')
+        .addColumn('algorithms', t.text, (c) => c.notNull().defaultTo('modern'))
+        .execute();
+      await sql`UPDATE partners SET algorithms = 'compat' WHERE host_key_algorithm LIKE 'ecdsa-sha2-%'`.execute(
+        db,
+      );
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

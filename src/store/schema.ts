@@ -117,6 +117,7 @@ export interface PartnersTable {
   host_key_sha256: string | null;
   rename_uploads: number;
   read_back: number;
+  algorithms: string;
   created_at: string;
   updated_at: string;
 }

@@ -43,6 +43,8 @@ const toPartner = (row: Selectable<PartnersTable>): PartnerRecord => ({
   hostKeySha256: row.host_key_sha256,
   renameUploads: Boolean(row.rename_uploads),
   readBack: Boolean(row.read_back),
+  // Written only from the validated profile names; anything else read back is treated as the safer one.
+  algorithms: row.algorithms === 'compat' ? 'compat' : 'modern',
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
 });
@@ -58,6 +60,7 @@ function partnerColumns(p: PartnerPatch) {
     ...(p.hostKeySha256 !== undefined ? { host_key_sha256: p.hostKeySha256 } : {}),
     ...(p.renameUploads !== undefined ? { rename_uploads: p.renameUploads ? 1 : 0 } : {}),
     ...(p.readBack !== undefined ? { read_back: p.readBack ? 1 : 0 } : {}),
+    ...(p.algorithms !== undefined ? { algorithms: p.algorithms } : {}),
   };
 }
 
@@ -80,6 +83,7 @@ export class KyselyPartnerRepository implements PartnerRepository {
           host_key_sha256: partner.hostKeySha256,
           rename_uploads: partner.renameUploads ? 1 : 0,
           read_back: partner.readBack ? 1 : 0,
+          algorithms: partner.algorithms,
           created_at: now,
           updated_at: now,
         })

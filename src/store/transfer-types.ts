@@ -18,6 +18,8 @@ export interface PartnerRecord {
   readonly renameUploads: boolean;
   /** Without check-file on the server, read every transferred file back to compare SHA-256. */
   readonly readBack: boolean;
+  /** The SSH algorithm profile Ferry's client offers it (src/ssh-algorithms.ts); 'compat' adds NIST ECDH and ECDSA. */
+  readonly algorithms: 'modern' | 'compat';
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }

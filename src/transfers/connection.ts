@@ -6,7 +6,9 @@ import type Ssh2 from 'ssh2';
 import type { AuthenticationType, NegotiatedAlgorithms, NextAuthHandler } from 'ssh2';
 import { FerryError } from '../errors.js';
 import { sha256Fingerprint } from '../keys/ssh-keys.js';
+import { type AlgorithmProfile, clientAlgorithmPolicy } from '../ssh-algorithms.js';
 import type { Secret } from '../util/secret.js';
+import { explainMismatch, KexInitSniffer } from './kexinit.js';
 import { SftpClient } from './sftp-client.js';
 
 /** Required on the first connection: the CLI's store commands load the transfer service but never connect. */
@@ -52,6 +54,12 @@ export interface ConnectOptions extends LoginCredentials {
   readonly hostKey: HostKeyPolicy;
   /** Host key algorithm type to ask for first (the pinned key's type), e.g. 'ssh-ed25519'. */
   readonly preferHostKeyType?: string | null;
+  /** The algorithms offered: the server's policy (src/ssh-algorithms.ts), 'modern' unless told otherwise. */
+  readonly algorithms?: AlgorithmProfile;
+  /** How a person switches to 'compat', named when a failed negotiation would have passed under it. */
+  readonly compatHint?: string;
+  /** Who is connected to, in a failed negotiation's message (`partner bank`). */
+  readonly label?: string;
   readonly timeoutMs?: number;
   /** Handshake and login, which may include a person answering prompts (default: timeoutMs). */
   readonly readyTimeoutMs?: number;
@@ -85,6 +93,9 @@ export class ConnectError extends FerryError {
 /** No TCP connection to the partner at all (refused, unreachable, unknown name, timed out). */
 export class PartnerUnreachableError extends ConnectError {}
 
+/** The server and Ferry's client have no algorithm of one kind in common: one line says which and what would do. */
+export class NoCommonAlgorithmError extends ConnectError {}
+
 /** The partner refused every credential offered (ssh2's client-authentication failure). */
 export class PartnerLoginError extends FerryError {
   constructor(message: string) {
@@ -101,21 +112,6 @@ export function blobKeyType(blob: Buffer): string {
 
 export function presentedHostKey(blob: Buffer): PresentedHostKey {
   return { algorithm: blobKeyType(blob), blob, sha256: sha256Fingerprint(blob) };
-}
-
-/** ssh2's client host key algorithms, reordered so a pinned key's type is asked for first. */
-function hostKeyOrder(prefer: string | null | undefined): string[] | undefined {
-  if (!prefer) return undefined;
-  const all = [
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'rsa-sha2-512',
-    'rsa-sha2-256',
-  ];
-  const wanted = prefer === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [prefer];
-  return [...wanted.filter((a) => all.includes(a)), ...all.filter((a) => !wanted.includes(a))];
 }
 
 /**
@@ -226,37 +222,57 @@ export async function connectSftp(options: ConnectOptions): Promise<SftpConnecti
   let refusal: Error | undefined;
   let algorithms: NegotiatedAlgorithms | undefined;
   let banner = '';
+  const profile = options.algorithms ?? 'modern';
+  const sniffer = new KexInitSniffer();
+  // ssh2 names only the kind that failed; the server's own lists make the message one a person can act on.
+  const negotiationFailure = () => {
+    const line =
+      sniffer.offer &&
+      explainMismatch(
+        profile,
+        sniffer.offer,
+        `${options.host}:${options.port}`,
+        options.compatHint ?? 'use --algorithms compat',
+      );
+    return line ? new NoCommonAlgorithmError(options.label ? `${options.label}: ${line}` : line) : undefined;
+  };
   client.on('handshake', (negotiated) => {
     algorithms = negotiated;
   });
   const ready = new Promise<void>((resolve, reject) => {
     client.once('ready', resolve);
-    client.once('error', (err: Error & { level?: string }) => {
+    // `on`, not `once`: after a failed handshake ssh2 may report the reset socket too, which would be unhandled.
+    client.on('error', (err: Error & { level?: string }) => {
       if (refusal) return reject(refusal);
       if (err.level === 'client-authentication')
         return reject(
           new PartnerLoginError(`login as ${options.username} to ${options.host}:${options.port} failed`),
         );
+      if (err.level === 'handshake' || err.level === 'protocol') {
+        const failure = negotiationFailure();
+        if (failure) return reject(failure);
+      }
       reject(new ConnectError(`${options.host}:${options.port}: ${err.message}`, { cause: err }));
     });
-    client.once('close', () => reject(refusal ?? new ConnectError('connection closed during login')));
+    client.once('close', () =>
+      reject(refusal ?? negotiationFailure() ?? new ConnectError('connection closed during login')),
+    );
   });
-  const serverHostKey = hostKeyOrder(options.preferHostKeyType);
+  const policy = clientAlgorithmPolicy(profile, options.preferHostKeyType);
   client.connect({
     sock: socket,
     username: options.username,
     readyTimeout: options.readyTimeoutMs ?? timeoutMs,
     keepaliveInterval: 15_000,
-    ...(serverHostKey
-      ? {
-          algorithms: {
-            // ssh2's types list every algorithm name it knows; ours is a subset of them.
-            serverHostKey: serverHostKey as NonNullable<
-              NonNullable<Parameters<typeof client.connect>[0]['algorithms']>['serverHostKey']
-            >,
-          },
-        }
-      : {}),
+    // Exactly the policy's lists (ssh2 adds only its ext-info-c and strict-kex markers): ssh2's own defaults
+    // would also offer SHA-1 MACs, ssh-rsa signatures and NIST ECDH first.
+    algorithms: {
+      kex: policy.kex,
+      serverHostKey: policy.serverHostKey,
+      cipher: policy.cipher,
+      hmac: policy.hmac,
+      compress: policy.compress,
+    } as Ssh2.Algorithms,
     hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
       presented = presentedHostKey(key);
       const key_ = presented;
@@ -275,6 +291,12 @@ export async function connectSftp(options: ConnectOptions): Promise<SftpConnecti
     },
     authHandler: authHandler(options),
   });
+  // Attached after connect(), which paused the socket until ssh2 reads it, so both see every byte from the first.
+  const sniff = (chunk: Buffer) => {
+    sniffer.push(chunk);
+    if (sniffer.done) socket.off('data', sniff);
+  };
+  socket.on('data', sniff);
   try {
     await ready;
     const channel = await new Promise<Duplex>((resolve, reject) => {

@@ -18,6 +18,7 @@ import type {
 } from '../store/types.js';
 import { LocalFs } from '../vfs/local/local-fs.js';
 import type { PgpOutcome } from '../vfs/pgp/decrypt-arrival.js';
+import { NoCommonAlgorithmError } from './connection.js';
 import { fileMatcher } from './glob.js';
 import { jobErrorCode } from './job-errors.js';
 import { afterTransfer, localSources, remoteSources } from './job-files.js';
@@ -27,6 +28,7 @@ import {
   HostKeyChangedError,
   HostKeyNotTrustedError,
   type PartnerManager,
+  PinnedKeyTypeRefusedError,
   validateName,
 } from './partners.js';
 import { backoffDelay } from './timing.js';
@@ -252,8 +254,12 @@ export class JobManager {
           break;
         } catch (err) {
           lastError = err instanceof Error ? err : new Error(String(err));
-          // Retrying cannot fix an identity problem; a person must look at it.
-          const permanent = err instanceof HostKeyNotTrustedError || err instanceof HostKeyChangedError;
+          // Retrying cannot fix an identity problem or a server with no algorithm in common; a person must look.
+          const permanent =
+            err instanceof HostKeyNotTrustedError ||
+            err instanceof HostKeyChangedError ||
+            err instanceof NoCommonAlgorithmError ||
+            err instanceof PinnedKeyTypeRefusedError;
           if (permanent || attempts > job.retries || hooks.signal?.aborted) break;
           const delay = backoffDelay(job.backoffMs, attempts);
           hooks.onRetry?.(attempts, delay, lastError);

@@ -2,6 +2,7 @@
 import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { exportPrivateKey, type SshKeyPair } from '../keys/private-keys.js';
 import type { MasterKey } from '../keys/sealing.js';
+import { type AlgorithmProfile, clientAcceptsHostKeyType } from '../ssh-algorithms.js';
 import type { PartnerRecord, PartnerRepository } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import {
@@ -54,6 +55,16 @@ export class HostKeyChangedError extends FerryError {
   }
 }
 
+/** The trusted key's type is one the partner's algorithm profile does not accept (an ECDSA key under 'modern'). */
+export class PinnedKeyTypeRefusedError extends FerryError {
+  constructor(partner: string, keyType: string, profile: AlgorithmProfile) {
+    super(
+      'ERR_INVALID_ARGUMENT',
+      `partner ${partner}: its trusted host key is ${keyType}, which the '${profile}' algorithms do not accept; ${compatHint(partner)}, or trust another of its keys (ferry partners trust ${partner})`,
+    );
+  }
+}
+
 export interface NewPartnerInput {
   readonly name: string;
   readonly host: string;
@@ -63,7 +74,12 @@ export interface NewPartnerInput {
   readonly clientKey?: string;
   readonly renameUploads?: boolean;
   readonly readBack?: boolean;
+  /** SSH algorithm profile (default 'modern'); 'compat' for servers with only NIST ECDH or an ECDSA host key. */
+  readonly algorithms?: AlgorithmProfile;
 }
+
+/** Named in a failed negotiation that 'compat' would pass, and when a trusted key needs it. */
+const compatHint = (partner: string) => `ferry partners set ${partner} --algorithms compat`;
 
 export interface PartnerTestReport {
   readonly hostKey: PresentedHostKey;
@@ -126,6 +142,7 @@ export class PartnerManager {
       hostKeySha256: null,
       renameUploads: input.renameUploads ?? true,
       readBack: input.readBack ?? false,
+      algorithms: input.algorithms ?? 'modern',
     });
   }
 
@@ -143,6 +160,7 @@ export class PartnerManager {
       readonly clientKey?: string | null;
       readonly renameUploads?: boolean;
       readonly readBack?: boolean;
+      readonly algorithms?: AlgorithmProfile;
     },
   ): Promise<PartnerRecord> {
     const partner = await this.get(name);
@@ -174,6 +192,7 @@ export class PartnerManager {
       ...(patch.clientKey !== undefined ? { clientKey: patch.clientKey } : {}),
       ...(patch.renameUploads !== undefined ? { renameUploads: patch.renameUploads } : {}),
       ...(patch.readBack !== undefined ? { readBack: patch.readBack } : {}),
+      ...(patch.algorithms !== undefined ? { algorithms: patch.algorithms } : {}),
       ...(moved ? { hostKeyAlgorithm: null, hostKeySha256: null } : {}),
     });
     if (!updated) throw new NotFoundError(`no partner named ${name}`);
@@ -194,6 +213,9 @@ export class PartnerManager {
         username: partner.username,
         hostKey: () => false,
         timeoutMs: this.deps.timeoutMs,
+        algorithms: partner.algorithms,
+        compatHint: compatHint(partner.name),
+        label: `partner ${partner.name}`,
       });
       await conn.close();
     } catch (err) {
@@ -218,6 +240,9 @@ export class PartnerManager {
     const partner = typeof partnerOrName === 'string' ? await this.get(partnerOrName) : partnerOrName;
     const pinned = partner.hostKeySha256;
     if (!pinned) throw new HostKeyNotTrustedError(partner.name);
+    // Asking for other key types would only get a key that is not the pinned one: a false "host key changed".
+    if (partner.hostKeyAlgorithm && !clientAcceptsHostKeyType(partner.algorithms, partner.hostKeyAlgorithm))
+      throw new PinnedKeyTypeRefusedError(partner.name, partner.hostKeyAlgorithm, partner.algorithms);
     let changed: HostKeyChangedError | undefined;
     const password = partner.passwordSealed
       ? new Secret(this.deps.masterKey().open(partner.passwordSealed, SEAL_LABEL).reveal().toString('utf8'))
@@ -233,6 +258,9 @@ export class PartnerManager {
         password,
         privateKey,
         preferHostKeyType: partner.hostKeyAlgorithm,
+        algorithms: partner.algorithms,
+        compatHint: compatHint(partner.name),
+        label: `partner ${partner.name}`,
         timeoutMs: this.deps.timeoutMs,
         hostKey: (key) => {
           if (key.sha256 === pinned) return true;

@@ -1,6 +1,7 @@
 // /api/partners: SFTP servers jobs transfer with (create, change, pin the host key, remove); never their passwords.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ALGORITHM_PROFILES } from '../../config/schema.js';
 import type { PartnerRecord } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
@@ -17,6 +18,7 @@ export const partnerSchema = z
     hostKey: z.string().nullable(),
     renameUploads: z.boolean(),
     readBack: z.boolean(),
+    algorithms: z.enum(ALGORITHM_PROFILES),
     created: z.string(),
   })
   .meta({
@@ -31,6 +33,7 @@ export const partnerSchema = z
       hostKey: 'ssh-ed25519 SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE',
       renameUploads: true,
       readBack: false,
+      algorithms: 'modern',
       created: '2026-11-30T09:00:00.000Z',
     },
   });
@@ -46,6 +49,7 @@ function partnerView(p: PartnerRecord): z.infer<typeof partnerSchema> {
     hostKey: p.hostKeyAlgorithm && p.hostKeySha256 ? `${p.hostKeyAlgorithm} ${p.hostKeySha256}` : null,
     renameUploads: p.renameUploads,
     readBack: p.readBack,
+    algorithms: p.algorithms,
     created: p.createdAt.toISOString(),
   };
 }
@@ -53,6 +57,12 @@ function partnerView(p: PartnerRecord): z.infer<typeof partnerSchema> {
 const nameParams = z.object({ name: z.string().min(1).max(200) });
 const port = z.number().int().min(1).max(65535);
 const secret = (v: string | null | undefined) => (v === undefined || v === null ? v : new Secret(v));
+
+const algorithmsField = z
+  .enum(ALGORITHM_PROFILES)
+  .describe(
+    "SSH algorithms offered: 'modern' (default; post-quantum first, no SHA-1, CBC or DSA) or 'compat' (adds NIST ECDH and ECDSA host keys)",
+  );
 
 const createBody = z
   .object({
@@ -64,6 +74,7 @@ const createBody = z
     clientKey: z.string().min(1).optional().describe('name of a client key in the Key Manager'),
     renameUploads: z.boolean().optional(),
     readBack: z.boolean().optional(),
+    algorithms: algorithmsField.optional(),
   })
   .strict()
   .meta({ example: { name: 'acme', host: 'sftp.acme.example', user: 'ferry', clientKey: 'acme-key' } });
@@ -77,6 +88,7 @@ const patchBody = z
     clientKey: z.string().min(1).nullable().optional().describe('null stops logging in with a key'),
     renameUploads: z.boolean().optional(),
     readBack: z.boolean().optional(),
+    algorithms: algorithmsField.optional(),
   })
   .strict()
   .meta({ example: { port: 2222, readBack: true } });

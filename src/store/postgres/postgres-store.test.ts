@@ -230,6 +230,7 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
       hostKeySha256: null,
       renameUploads: true,
       readBack: false,
+      algorithms: 'modern',
     });
     await a.transferJobs.create({
       name: 'job',

@@ -63,6 +63,39 @@ test('a store from before host key states keeps its active and retired keys as t
   }
 });
 
+test('partners from before algorithm profiles get modern, and compat when their trusted host key is ECDSA', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
+  try {
+    const file = join(dir, 'ferry.db');
+    const sqlite = new SqliteDatabase(file);
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0017_nodes');
+    assert.equal(error, undefined);
+    const insert = sqlite.prepare(
+      `INSERT INTO partners (name, host, port, username, host_key_algorithm, host_key_sha256, created_at, updated_at)
+       VALUES (?, 'h', 22, 'u', ?, ?, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+    );
+    insert.run('ecdsa', 'ecdsa-sha2-nistp384', 'SHA256:a');
+    insert.run('ed', 'ssh-ed25519', 'SHA256:b');
+    insert.run('rsa', 'ssh-rsa', 'SHA256:c');
+    insert.run('untrusted', null, null);
+    await db.destroy();
+    const store = await openSqliteStore(file);
+    assert.deepEqual(
+      (await store.partners.list()).map((p) => [p.name, p.algorithms]),
+      [
+        ['ecdsa', 'compat'],
+        ['ed', 'modern'],
+        ['rsa', 'modern'],
+        ['untrusted', 'modern'],
+      ],
+    );
+    await store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a read-only open writes nothing, and upgrades a store from an older Ferry when it can', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
   try {
@@ -73,8 +106,9 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms')",
     );
+    raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
     raw.exec('ALTER TABLE users DROP COLUMN upload_rate');
     raw.exec('ALTER TABLE users DROP COLUMN download_rate');

@@ -1,4 +1,5 @@
-// The SSH algorithm policy: 'modern' has no SHA-1, CBC, DSA or NIST ECDH; 'compat' adds ECDH and ECDSA host keys.
+// The SSH algorithm policy of both ends, Ferry's server (ssh/) and its own client (transfers/: `ferry sftp`, partner
+// jobs): 'modern' has no SHA-1, CBC, DSA or NIST ECDH; 'compat' adds ECDH and ECDSA host keys.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -47,6 +48,8 @@ const CIPHERS = [
   'aes256-ctr',
 ];
 
+const MODERN_HOST_KEYS = ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'];
+
 // Non-etm SHA-2 MACs stay because libssh2 (curl) and older clients need them.
 const MACS = [
   'hmac-sha2-256-etm@openssh.com',
@@ -55,21 +58,47 @@ const MACS = [
   'hmac-sha2-512',
 ];
 
+/** Every ECDSA curve a server may have chosen for its host key (Ferry's own is P-256). */
+const ECDSA_HOST_KEYS = ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'];
+
+/** What Ferry's server offers under a profile. */
 export function algorithmPolicy(profile: AlgorithmProfile): AlgorithmPolicy {
   // chacha20-poly1305 needs ssh2's native binding; offer only what this build can run.
   const cipher = CIPHERS.filter((c) => SUPPORTED_CIPHER.includes(c));
   return {
     kex: profile === 'compat' ? [...MODERN_KEX, ...COMPAT_KEX] : [...MODERN_KEX],
     serverHostKey:
-      profile === 'compat'
-        ? ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256', 'ecdsa-sha2-nistp256']
-        : ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
+      profile === 'compat' ? [...MODERN_HOST_KEYS, 'ecdsa-sha2-nistp256'] : [...MODERN_HOST_KEYS],
     cipher,
     hmac: [...MACS],
     // Delayed compression only: plain 'zlib' would inflate whatever an unauthenticated peer sends (zip bombs
     // and the compression-oracle class of bugs before login); zlib@openssh.com starts after authentication.
     compress: ['none', 'zlib@openssh.com'],
   };
+}
+
+/**
+ * What Ferry's client offers under a profile: the server's lists, except that 'compat' accepts an ECDSA host key on
+ * any of the three curves (a partner's server has whichever its administrator generated). A pinned key's type, when
+ * the profile accepts it, is asked for first, so the server presents the key that was trusted.
+ */
+export function clientAlgorithmPolicy(
+  profile: AlgorithmProfile,
+  preferHostKeyType?: string | null,
+): AlgorithmPolicy {
+  const policy = algorithmPolicy(profile);
+  const hostKeys = profile === 'compat' ? [...MODERN_HOST_KEYS, ...ECDSA_HOST_KEYS] : [...MODERN_HOST_KEYS];
+  // An `ssh-rsa` key is the same key whatever the signature hash; only the SHA-2 signatures are accepted.
+  const wanted =
+    preferHostKeyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [preferHostKeyType ?? ''];
+  const first = hostKeys.filter((k) => wanted.includes(k));
+  return { ...policy, serverHostKey: [...first, ...hostKeys.filter((k) => !first.includes(k))] };
+}
+
+/** Whether a profile's client accepts a host key of this type (as pinned: `ssh-rsa` means the RSA key). */
+export function clientAcceptsHostKeyType(profile: AlgorithmProfile, keyType: string): boolean {
+  const accepted = clientAlgorithmPolicy(profile).serverHostKey;
+  return keyType === 'ssh-rsa' ? accepted.includes('rsa-sha2-256') : accepted.includes(keyType);
 }
 
 /** The start-up line naming the key exchanges on offer, in preference order, and where ML-KEM comes from. */
