@@ -3,6 +3,7 @@ import type { AuditWriter } from '../audit/writer.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FerryConfig } from '../config/schema.js';
 import type { EventBus } from '../events/bus.js';
+import type { CertificateManager } from '../key-manager/certificates.js';
 import type { ClientKeyManager } from '../key-manager/client-keys.js';
 import type { HostKeyManager } from '../key-manager/host-keys.js';
 import type { PgpKeyManager } from '../key-manager/pgp-keys.js';
@@ -20,6 +21,7 @@ export interface AdminDeps {
   readonly hostKeys: HostKeyManager;
   readonly clientKeys: ClientKeyManager;
   readonly pgpKeys: PgpKeyManager;
+  readonly certificates: CertificateManager;
   readonly totp: TotpService;
   /** One-time codes of REST API administrator accounts. */
   readonly adminTotp: TotpService;
