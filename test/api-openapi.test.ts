@@ -50,6 +50,11 @@ const EXPECTED = [
   'POST /api/keys/host/{id}/retire',
   'GET /api/keys/client',
   'GET /api/keys/pgp',
+  'GET /api/keys/x509',
+  'POST /api/keys/x509',
+  'POST /api/keys/x509/import',
+  'GET /api/keys/x509/{name}/chain',
+  'DELETE /api/keys/x509/{name}',
   'DELETE /api/defender/{address}',
   'GET /api/sessions',
   'DELETE /api/sessions/{id}',
@@ -115,7 +120,8 @@ function jsonContent(content: Json): Json {
     content?.['application/json'] ??
     content?.['text/plain'] ??
     content?.['application/x-ndjson'] ??
-    content?.['text/event-stream']
+    content?.['text/event-stream'] ??
+    content?.['application/pem-certificate-chain']
   );
 }
 

@@ -24,8 +24,8 @@ export {
   apiKeyView,
   hashApiKey,
 } from './api-access.js';
-export { certificateGenerateSchema, certificateImportSchema } from './certificates.js';
 export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.js';
+export { certificateGenerateSchema, certificateImportSchema } from './certificates.js';
 export { ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
 export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';

@@ -21,7 +21,9 @@ export const PERMISSIONS = {
   'jobs:run': ['admin', 'operator'],
   /** Public halves of host, client and OpenPGP keys. */
   'keys:read': ['admin', 'operator'],
-  /** Host key lifecycle (generate, import, promote, retire) and OpenPGP keys in: the server's identity, so the admin's alone. */
+  /** X.509 certificates and their public chains: what every client of the API may pin. */
+  'certificates:read': ['admin', 'operator', 'auditor'],
+  /** Host key lifecycle (generate, import, promote, retire), OpenPGP keys and X.509 certificates in: the server's identity, so the admin's alone. */
   'keys:write': ['admin'],
   /** Rules and their deliveries (never a webhook secret). */
   'rules:read': ['admin', 'operator'],

@@ -25,6 +25,7 @@ import { FerryMetrics } from './metrics.js';
 import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
@@ -202,6 +203,7 @@ export async function buildApiApp(
     clusterRoutes,
     keyRoutes,
     keyImportRoutes,
+    certificateRoutes,
     eventRoutes,
     accessRoutes,
   ];
