@@ -12,6 +12,7 @@ import { AppContext } from '../src/context.js';
 import { EventBus } from '../src/events/bus.js';
 import { ADMIN_ACTIONS, type AdminAction, type AdminEvent } from '../src/events/types.js';
 import { exportPrivateKey, generateSshKeyPair } from '../src/keys/private-keys.js';
+import { generateCertificate } from '../src/keys/x509.js';
 import { Secret } from '../src/util/secret.js';
 
 const actor: Actor = { kind: 'api', name: 'ops-key', address: '192.0.2.9' };
@@ -146,6 +147,22 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     },
   },
   { action: 'keys.pgp.remove', run: () => ctx.admin.keys.pgp.remove(actor, 'vault-public') },
+  {
+    action: 'keys.x509.generate',
+    run: () => ctx.admin.keys.x509.generate(actor, { name: 'api', cn: 'ferry.example', days: 30 }),
+  },
+  {
+    action: 'keys.x509.import',
+    run: () => {
+      const made = generateCertificate({ cn: 'imported.example' });
+      return ctx.admin.keys.x509.import(actor, {
+        name: 'tls-in',
+        chain: made.cert,
+        key: new Secret(made.key),
+      });
+    },
+  },
+  { action: 'keys.x509.remove', run: () => ctx.admin.keys.x509.remove(actor, 'tls-in') },
   {
     action: 'partners.add',
     run: () =>

@@ -56,6 +56,8 @@ export const deliveryQuerySchema = z.strictObject({
   status: z.enum(['pending', 'running', 'succeeded', 'dead']).optional(),
   failed: z.boolean().optional(),
   limit: z.number().int().min(1).max(10_000).default(50),
+  /** Only deliveries after this one in the listing's order (the last of the previous page). */
+  after: z.strictObject({ createdAt: z.date(), id: z.string().min(1).max(100) }).optional(),
 });
 export type DeliveryQueryInput = z.input<typeof deliveryQuerySchema>;
 
@@ -282,6 +284,7 @@ export class RuleAdmin {
       ...(q.rule !== undefined ? { rule: q.rule } : {}),
       ...(q.status !== undefined ? { status: q.status as DeliveryStatus } : {}),
       ...(q.failed !== undefined ? { failed: q.failed } : {}),
+      ...(q.after !== undefined ? { after: q.after } : {}),
     });
     return Promise.all(
       list.map(async (delivery) => ({
