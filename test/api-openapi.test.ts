@@ -81,6 +81,8 @@ const EXPECTED = [
   'GET /api/admins',
   'POST /api/admins',
   'DELETE /api/admins/{name}',
+  'POST /api/admins/{name}/totp',
+  'DELETE /api/admins/{name}/totp',
   'GET /api/rules',
   'POST /api/rules',
   'GET /api/rules/{name}',

@@ -24,6 +24,7 @@ import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
 import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
+import { adminTotpRoutes } from './routes/admin-totp.js';
 import { auditRoutes } from './routes/audit.js';
 import { certificateRoutes } from './routes/certificates.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -206,6 +207,7 @@ export async function buildApiApp(
     certificateRoutes,
     eventRoutes,
     accessRoutes,
+    adminTotpRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
   // The web client's sign-in is a login like /api/login: the same per-address limit and defender scoring.
