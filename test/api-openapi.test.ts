@@ -49,6 +49,8 @@ const EXPECTED = [
   'POST /api/keys/host/{id}/promote',
   'POST /api/keys/host/{id}/retire',
   'GET /api/keys/client',
+  'POST /api/keys/client',
+  'POST /api/keys/client/import',
   'GET /api/keys/pgp',
   'GET /api/keys/x509',
   'POST /api/keys/x509',

@@ -27,6 +27,7 @@ import { accessRoutes } from './routes/access.js';
 import { adminTotpRoutes } from './routes/admin-totp.js';
 import { auditRoutes } from './routes/audit.js';
 import { certificateRoutes } from './routes/certificates.js';
+import { clientKeyRoutes } from './routes/client-keys.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
@@ -205,6 +206,7 @@ export async function buildApiApp(
     keyRoutes,
     keyImportRoutes,
     certificateRoutes,
+    clientKeyRoutes,
     eventRoutes,
     accessRoutes,
     adminTotpRoutes,
