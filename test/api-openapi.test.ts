@@ -93,6 +93,7 @@ const EXPECTED = [
   'POST /api/rules/{name}/enable',
   'POST /api/rules/{name}/disable',
   'POST /api/rules/{name}/test',
+  'POST /api/rules/import',
   'GET /api/deliveries',
   'GET /api/deliveries/{id}',
   'POST /api/deliveries/{id}/redeliver',

@@ -94,6 +94,8 @@ export interface ImportOptions {
   readonly source?: string;
   /** Where `secretEnv: NAME` of a rule is looked up (the CLI passes process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** 'inline' (a file sent over HTTP): rules carry their own `secret`, and `secretEnv` is refused. */
+  readonly secrets?: 'env' | 'inline';
 }
 
 const subject = (name: string) => `rule ${name}`;
@@ -226,7 +228,12 @@ export class RuleAdmin {
    */
   async import(actor: Actor, text: string, options: ImportOptions = {}): Promise<ImportReport> {
     checkActor(actor);
-    const entries = await parseRulesFile(text, options.format ?? 'yaml', options.env ?? {});
+    const entries = await parseRulesFile(
+      text,
+      options.format ?? 'yaml',
+      options.env ?? {},
+      options.secrets ?? 'env',
+    );
     const plans: {
       rule: RuleDefinition;
       existing: RuleRecord | undefined;

@@ -8,6 +8,7 @@ import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
 import { deliveryRoutes } from './deliveries.js';
+import { ruleImportRoutes } from './rules-import.js';
 
 const EXAMPLE_ACTION = { kind: 'webhook', url: 'https://hooks.example.com/ferry', timeout: 10 };
 
@@ -278,4 +279,5 @@ export const ruleRoutes =
     );
 
     await app.register(deliveryRoutes(deps));
+    await app.register(ruleImportRoutes(deps));
   };
