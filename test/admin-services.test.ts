@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Actor } from '../src/admin/actor.js';
 import { AdminRecorder, redactChanges } from '../src/admin/recorder.js';
+import { RULE_SECRET_LABEL } from '../src/admin/rules.js';
 import { iterateAudit } from '../src/audit/query.js';
 import { loadConfig } from '../src/config/load.js';
 import { AppContext } from '../src/context.js';
@@ -267,6 +268,24 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     },
   },
   { action: 'rules.remove', run: () => ctx.admin.rules.remove(actor, 'mail') },
+  {
+    action: 'rules.test.run',
+    run: async () => {
+      // Made past the services (no event): a webhook to a closed local port, so the run fails fast and offline.
+      await ctx.store.rules.create(
+        {
+          name: 'probe',
+          enabled: true,
+          events: ['upload'],
+          conditions: {},
+          actions: [{ kind: 'webhook', url: 'http://127.0.0.1:9/hook' }],
+        } as unknown as Parameters<typeof ctx.store.rules.create>[0],
+        ctx.masterKey.seal(Buffer.from(RULE_SECRET), RULE_SECRET_LABEL),
+      );
+      const run = await ctx.admin.rules.testRun(actor, 'probe', { path: '/in/x' });
+      assert.equal(run.ran[0]?.ok, false);
+    },
+  },
   {
     action: 'defender.unban',
     run: async () => {

@@ -94,6 +94,7 @@ const EXPECTED = [
   'POST /api/rules/{name}/disable',
   'POST /api/rules/{name}/test',
   'POST /api/rules/import',
+  'POST /api/rules/{name}/test/run',
   'GET /api/deliveries',
   'GET /api/deliveries/{id}',
   'POST /api/deliveries/{id}/redeliver',

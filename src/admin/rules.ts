@@ -20,6 +20,7 @@ import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
 import { resolvePgpKeys } from './rule-pgp-keys.js';
+import { type RuleRunResult, runRuleOnce, sampleOutcome } from './rule-run.js';
 import { type DeliveryHistory, type RuleSample, ruleDryRun } from './rule-views.js';
 import { parseRulesFile, type RulesFileFormat } from './rules-file.js';
 
@@ -213,6 +214,24 @@ export class RuleAdmin {
   /** Whether the rule fires for a sample event and what it would run; nothing runs, nothing is recorded. */
   async test(name: string, sample: RuleSample = {}) {
     return ruleDryRun(await this.get(name), sample);
+  }
+
+  /**
+   * The dry run, and when the sample fires the rule, its actions run once now (recorded first: a run the trail
+   * cannot record does not happen). Not a delivery: nothing is queued or retried.
+   */
+  async testRun(actor: Actor, name: string, sample: RuleSample = {}) {
+    checkActor(actor);
+    const rule = await this.get(name);
+    const outcome = sampleOutcome(rule, sample);
+    if (!outcome.fires) return { ...outcome, ran: [] as RuleRunResult[] };
+    await this.#record.record(actor, 'rules.test.run', subject(name), {
+      event: outcome.dry.event,
+      user: outcome.fields.user,
+      path: outcome.fields.path,
+      actions: rule.actions.length,
+    });
+    return { ...outcome, ran: await runRuleOnce(this.#deps, rule, outcome.dry.event, outcome.fields) };
   }
 
   async remove(actor: Actor, name: string): Promise<void> {

@@ -60,6 +60,7 @@ export const ADMIN_ACTIONS = {
   'rules.disable': 'a rule turned off',
   'rules.remove': 'a rule removed',
   'rules.import': 'rules added or updated from a file',
+  'rules.test.run': "a rule's actions run once for a sample event (not a delivery)",
   'rules.redeliver': 'a finished or dead delivery queued again',
   'admins.add': 'an API administrator account created',
   'admins.passwd': "an API administrator's password set",
