@@ -50,7 +50,11 @@ export const ruleRunRoutes =
           summary:
             "Run a rule's actions once now for a sample event, when it fires for it (as `ferry rules test --run`): not a delivery, not retried",
           params: z.object({ name: z.string().min(1).max(200) }),
-          body: sampleBody.nullable().optional(),
+          // No body at all is the sample's defaults.
+          body: sampleBody
+            .nullable()
+            .optional()
+            .meta({ example: { path: '/inbound/acme/invoice.csv', user: 'acme', size: 2048 } }),
           response: { 200: runSchema, ...problemResponses },
         },
       },
