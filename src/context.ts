@@ -19,6 +19,7 @@ import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import { ConfigError, NotFoundError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
+import { CertificateManager } from './key-manager/certificates.js';
 import { ClientKeyManager } from './key-manager/client-keys.js';
 import { HostKeyManager } from './key-manager/host-keys.js';
 import { pgpKeyMaterial, userPgpKeys } from './key-manager/pgp-key-source.js';
@@ -373,6 +374,10 @@ export class AppContext {
 
   get pgpKeys(): PgpKeyManager {
     return new PgpKeyManager(this.store.pgpKeys, this.masterKey);
+  }
+
+  get certificates(): CertificateManager {
+    return new CertificateManager(this.store.certificates, this.masterKey);
   }
 
   /** Partners and transfer jobs; job runs write their audit records through `audit`. */

@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Actor } from '../src/admin/actor.js';
 import { AdminRecorder, redactChanges } from '../src/admin/recorder.js';
+import { RULE_SECRET_LABEL } from '../src/admin/rules.js';
 import { iterateAudit } from '../src/audit/query.js';
 import { loadConfig } from '../src/config/load.js';
 import { AppContext } from '../src/context.js';
 import { EventBus } from '../src/events/bus.js';
 import { ADMIN_ACTIONS, type AdminAction, type AdminEvent } from '../src/events/types.js';
 import { exportPrivateKey, generateSshKeyPair } from '../src/keys/private-keys.js';
+import { generateCertificate } from '../src/keys/x509.js';
 import { Secret } from '../src/util/secret.js';
 
 const actor: Actor = { kind: 'api', name: 'ops-key', address: '192.0.2.9' };
@@ -147,6 +149,22 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
   },
   { action: 'keys.pgp.remove', run: () => ctx.admin.keys.pgp.remove(actor, 'vault-public') },
   {
+    action: 'keys.x509.generate',
+    run: () => ctx.admin.keys.x509.generate(actor, { name: 'api', cn: 'ferry.example', days: 30 }),
+  },
+  {
+    action: 'keys.x509.import',
+    run: () => {
+      const made = generateCertificate({ cn: 'imported.example' });
+      return ctx.admin.keys.x509.import(actor, {
+        name: 'tls-in',
+        chain: made.cert,
+        key: new Secret(made.key),
+      });
+    },
+  },
+  { action: 'keys.x509.remove', run: () => ctx.admin.keys.x509.remove(actor, 'tls-in') },
+  {
     action: 'partners.add',
     run: () =>
       ctx.admin.partners.add(actor, {
@@ -250,6 +268,24 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     },
   },
   { action: 'rules.remove', run: () => ctx.admin.rules.remove(actor, 'mail') },
+  {
+    action: 'rules.test.run',
+    run: async () => {
+      // Made past the services (no event): a webhook to a closed local port, so the run fails fast and offline.
+      await ctx.store.rules.create(
+        {
+          name: 'probe',
+          enabled: true,
+          events: ['upload'],
+          conditions: {},
+          actions: [{ kind: 'webhook', url: 'http://127.0.0.1:9/hook' }],
+        } as unknown as Parameters<typeof ctx.store.rules.create>[0],
+        ctx.masterKey.seal(Buffer.from(RULE_SECRET), RULE_SECRET_LABEL),
+      );
+      const run = await ctx.admin.rules.testRun(actor, 'probe', { path: '/in/x' });
+      assert.equal(run.ran[0]?.ok, false);
+    },
+  },
   {
     action: 'defender.unban',
     run: async () => {

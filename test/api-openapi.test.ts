@@ -49,7 +49,14 @@ const EXPECTED = [
   'POST /api/keys/host/{id}/promote',
   'POST /api/keys/host/{id}/retire',
   'GET /api/keys/client',
+  'POST /api/keys/client',
+  'POST /api/keys/client/import',
   'GET /api/keys/pgp',
+  'GET /api/keys/x509',
+  'POST /api/keys/x509',
+  'POST /api/keys/x509/import',
+  'GET /api/keys/x509/{name}/chain',
+  'DELETE /api/keys/x509/{name}',
   'DELETE /api/defender/{address}',
   'GET /api/sessions',
   'DELETE /api/sessions/{id}',
@@ -76,6 +83,8 @@ const EXPECTED = [
   'GET /api/admins',
   'POST /api/admins',
   'DELETE /api/admins/{name}',
+  'POST /api/admins/{name}/totp',
+  'DELETE /api/admins/{name}/totp',
   'GET /api/rules',
   'POST /api/rules',
   'GET /api/rules/{name}',
@@ -84,6 +93,8 @@ const EXPECTED = [
   'POST /api/rules/{name}/enable',
   'POST /api/rules/{name}/disable',
   'POST /api/rules/{name}/test',
+  'POST /api/rules/import',
+  'POST /api/rules/{name}/test/run',
   'GET /api/deliveries',
   'GET /api/deliveries/{id}',
   'POST /api/deliveries/{id}/redeliver',
@@ -115,7 +126,8 @@ function jsonContent(content: Json): Json {
     content?.['application/json'] ??
     content?.['text/plain'] ??
     content?.['application/x-ndjson'] ??
-    content?.['text/event-stream']
+    content?.['text/event-stream'] ??
+    content?.['application/pem-certificate-chain']
   );
 }
 

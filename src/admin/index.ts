@@ -2,6 +2,7 @@
 
 import { ApiAccessAdmin } from './api-access.js';
 import { AuditAdmin } from './audit.js';
+import { CertificateAdmin } from './certificates.js';
 import { DataAdmin } from './data.js';
 import { DefenderAdmin } from './defender.js';
 import type { AdminDeps } from './deps.js';
@@ -24,6 +25,7 @@ export {
   hashApiKey,
 } from './api-access.js';
 export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.js';
+export { certificateGenerateSchema, certificateImportSchema } from './certificates.js';
 export { ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
 export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';
@@ -47,7 +49,13 @@ export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js'
 
 export interface AdminServices {
   readonly users: UserAdmin;
-  readonly keys: { readonly host: HostKeyAdmin; readonly client: ClientKeyAdmin; readonly pgp: PgpKeyAdmin };
+  readonly keys: {
+    readonly host: HostKeyAdmin;
+    readonly client: ClientKeyAdmin;
+    readonly pgp: PgpKeyAdmin;
+    /** X.509 certificates (the HTTP API's TLS). */
+    readonly x509: CertificateAdmin;
+  };
   readonly partners: PartnerAdmin;
   readonly jobs: JobAdmin;
   readonly rules: RuleAdmin;
@@ -70,6 +78,7 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
       host: new HostKeyAdmin(deps, recorder),
       client: new ClientKeyAdmin(deps, recorder),
       pgp: new PgpKeyAdmin(deps, recorder),
+      x509: new CertificateAdmin(deps, recorder),
     },
     partners: new PartnerAdmin(deps, recorder),
     jobs: new JobAdmin(deps, recorder),

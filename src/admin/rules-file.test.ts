@@ -71,3 +71,25 @@ describe('rules files', () => {
     assert.match(await refusal('a: 1\na: 2'), /^not valid YAML: .*unique/i);
   });
 });
+
+describe('a rules file sent over HTTP (inline secrets)', () => {
+  const hook = (extra: string) =>
+    `- name: h\n  events: [upload]\n${extra}  actions: [{ kind: webhook, url: "https://x.example/" }]\n`;
+  it('takes the secret from the rule itself, and never reads the server environment', async () => {
+    const [entry] = await parseRulesFile(hook('  secret: sixteen-bytes-or-more\n'), 'yaml', {}, 'inline');
+    assert.equal(entry?.secret?.reveal(), 'sixteen-bytes-or-more');
+    assert.equal('secret' in (entry?.rule ?? {}), false);
+    await assert.rejects(
+      parseRulesFile(
+        hook('  secretEnv: HOOK_SECRET\n'),
+        'yaml',
+        { HOOK_SECRET: 'sixteen-bytes-or-more' },
+        'inline',
+      ),
+      /secretEnv: the server's environment is not read for a file sent over HTTP/,
+    );
+    await assert.rejects(parseRulesFile(hook('  secret: 42\n'), 'yaml', {}, 'inline'), /secret: a string/);
+    // From a file on disk, an inline secret is still refused.
+    await assert.rejects(parseRulesFile(hook('  secret: sixteen-bytes-or-more\n'), 'yaml', {}));
+  });
+});

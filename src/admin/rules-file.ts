@@ -6,7 +6,10 @@ import { Secret } from '../util/secret.js';
 
 export type RulesFileFormat = 'yaml' | 'json';
 
-/** One rule of a file, with the webhook secret its `secretEnv` names (never written in the file itself). */
+/**
+ * One rule of a file, with the webhook secret its `secretEnv` names (a file on disk never holds it), or, for a
+ * file sent over HTTP (TLS, never stored as a file), its own `secret`.
+ */
 export interface RulesFileEntry {
   readonly rule: RuleDefinition;
   readonly secret?: Secret<string>;
@@ -46,6 +49,8 @@ export async function parseRulesFile(
   text: string,
   format: RulesFileFormat,
   env: Readonly<Record<string, string | undefined>>,
+  /** 'inline': each rule may carry `secret`, and `secretEnv` is refused (the server's environment is not the caller's). */
+  secrets: 'env' | 'inline' = 'env',
 ): Promise<RulesFileEntry[]> {
   const data = await parseText(text, format);
   let list: unknown;
@@ -71,11 +76,24 @@ export async function parseRulesFile(
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       throw new InvalidArgumentError(`${at}must be a rule (name, events, actions, ...)`);
     }
-    const { secretEnv, ...input } = raw as Record<string, unknown>;
+    const { secretEnv, ...rest } = raw as Record<string, unknown>;
+    // From disk, `secret` stays in the rule and is refused as an unknown field, as it always was.
+    const { secret: inline, ...withoutSecret } = rest;
+    const input = secrets === 'inline' ? withoutSecret : rest;
     const rule = parseRuleDefinition(input, at);
     if (seen.has(rule.name))
       throw new InvalidArgumentError(`${at}name: ${rule.name} appears twice in the file`);
     seen.add(rule.name);
+    if (secrets === 'inline') {
+      if (secretEnv !== undefined)
+        throw new InvalidArgumentError(
+          `${at}secretEnv: the server's environment is not read for a file sent over HTTP; give the rule its secret`,
+        );
+      if (inline === undefined) return { rule };
+      if (typeof inline !== 'string' || inline.length === 0 || inline.length > 1024)
+        throw new InvalidArgumentError(`${at}secret: a string of 1-1024 characters`);
+      return { rule, secret: new Secret(inline) };
+    }
     if (secretEnv === undefined) return { rule };
     if (typeof secretEnv !== 'string' || !ENV_NAME.test(secretEnv)) {
       throw new InvalidArgumentError(

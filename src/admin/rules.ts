@@ -20,6 +20,7 @@ import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
 import { resolvePgpKeys } from './rule-pgp-keys.js';
+import { type RuleRunResult, runRuleOnce, sampleOutcome } from './rule-run.js';
 import { type DeliveryHistory, type RuleSample, ruleDryRun } from './rule-views.js';
 import { parseRulesFile, type RulesFileFormat } from './rules-file.js';
 
@@ -56,6 +57,8 @@ export const deliveryQuerySchema = z.strictObject({
   status: z.enum(['pending', 'running', 'succeeded', 'dead']).optional(),
   failed: z.boolean().optional(),
   limit: z.number().int().min(1).max(10_000).default(50),
+  /** Only deliveries after this one in the listing's order (the last of the previous page). */
+  after: z.strictObject({ createdAt: z.date(), id: z.string().min(1).max(100) }).optional(),
 });
 export type DeliveryQueryInput = z.input<typeof deliveryQuerySchema>;
 
@@ -92,6 +95,8 @@ export interface ImportOptions {
   readonly source?: string;
   /** Where `secretEnv: NAME` of a rule is looked up (the CLI passes process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** 'inline' (a file sent over HTTP): rules carry their own `secret`, and `secretEnv` is refused. */
+  readonly secrets?: 'env' | 'inline';
 }
 
 const subject = (name: string) => `rule ${name}`;
@@ -211,6 +216,24 @@ export class RuleAdmin {
     return ruleDryRun(await this.get(name), sample);
   }
 
+  /**
+   * The dry run, and when the sample fires the rule, its actions run once now (recorded first: a run the trail
+   * cannot record does not happen). Not a delivery: nothing is queued or retried.
+   */
+  async testRun(actor: Actor, name: string, sample: RuleSample = {}) {
+    checkActor(actor);
+    const rule = await this.get(name);
+    const outcome = sampleOutcome(rule, sample);
+    if (!outcome.fires) return { ...outcome, ran: [] as RuleRunResult[] };
+    await this.#record.record(actor, 'rules.test.run', subject(name), {
+      event: outcome.dry.event,
+      user: outcome.fields.user,
+      path: outcome.fields.path,
+      actions: rule.actions.length,
+    });
+    return { ...outcome, ran: await runRuleOnce(this.#deps, rule, outcome.dry.event, outcome.fields) };
+  }
+
   async remove(actor: Actor, name: string): Promise<void> {
     checkActor(actor);
     if (!(await this.#rules.remove(name))) throw new NotFoundError(`no rule named ${name}`);
@@ -224,7 +247,12 @@ export class RuleAdmin {
    */
   async import(actor: Actor, text: string, options: ImportOptions = {}): Promise<ImportReport> {
     checkActor(actor);
-    const entries = await parseRulesFile(text, options.format ?? 'yaml', options.env ?? {});
+    const entries = await parseRulesFile(
+      text,
+      options.format ?? 'yaml',
+      options.env ?? {},
+      options.secrets ?? 'env',
+    );
     const plans: {
       rule: RuleDefinition;
       existing: RuleRecord | undefined;
@@ -282,6 +310,7 @@ export class RuleAdmin {
       ...(q.rule !== undefined ? { rule: q.rule } : {}),
       ...(q.status !== undefined ? { status: q.status as DeliveryStatus } : {}),
       ...(q.failed !== undefined ? { failed: q.failed } : {}),
+      ...(q.after !== undefined ? { after: q.after } : {}),
     });
     return Promise.all(
       list.map(async (delivery) => ({

@@ -21,7 +21,14 @@ export const PERMISSIONS = {
   'jobs:run': ['admin', 'operator'],
   /** Public halves of host, client and OpenPGP keys. */
   'keys:read': ['admin', 'operator'],
-  /** Host key lifecycle (generate, import, promote, retire) and OpenPGP keys in: the server's identity, so the admin's alone. */
+  /**
+   * Client keys Ferry logs in to partners with, made or brought in: whoever manages partners may give one a key.
+   * The private half goes in (import) or is made in the store (generate), and never comes out over HTTP.
+   */
+  'clientkeys:write': ['admin', 'operator'],
+  /** X.509 certificates and their public chains: what every client of the API may pin. */
+  'certificates:read': ['admin', 'operator', 'auditor'],
+  /** Host key lifecycle (generate, import, promote, retire), OpenPGP keys and X.509 certificates in: the server's identity, so the admin's alone. */
   'keys:write': ['admin'],
   /** Rules and their deliveries (never a webhook secret). */
   'rules:read': ['admin', 'operator'],

@@ -7,9 +7,14 @@ export function parseHostPort(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(at + 1)) };
 }
 
+/** Whether the API is served over TLS: from files (`http.tlsCert`) or the Key Manager (`http.tlsKeyName`). */
+export function servesHttps(config: FerryConfig): boolean {
+  return config.http.tlsCert !== undefined || config.http.tlsKeyName !== undefined;
+}
+
 /** The start-up line naming the API's URL (printed by a single process, or by the primary of its workers). */
 export function httpApiLine(config: FerryConfig, port: number): string {
-  const scheme = config.http.tlsCert ? 'https' : 'http';
+  const scheme = servesHttps(config) ? 'https' : 'http';
   const { host } = parseHostPort(config.http.listen);
   const shown = host.includes(':') ? `[${host}]` : host;
   return `HTTP API listening on ${scheme}://${shown}:${port}/api (docs /api/docs, metrics /metrics)`;

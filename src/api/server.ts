@@ -20,12 +20,15 @@ import { installAuth, PERMISSIONS } from './auth.js';
 import { workerGatherer } from './cluster-gather.js';
 import type { ApiDeps, ListenerInfo } from './deps.js';
 import { errorHandler, notFoundHandler } from './errors.js';
-import { parseHostPort } from './listen-address.js';
+import { parseHostPort, servesHttps } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
 import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
+import { adminTotpRoutes } from './routes/admin-totp.js';
 import { auditRoutes } from './routes/audit.js';
+import { certificateRoutes } from './routes/certificates.js';
+import { clientKeyRoutes } from './routes/client-keys.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
@@ -63,6 +66,8 @@ export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' 
 export interface RunningApi {
   readonly address: string;
   readonly port: number;
+  /** The Key Manager certificate served (http.tlsKeyName), for the start-up line. */
+  readonly tls?: { readonly name: string; readonly fingerprint: string };
   readonly app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -70,7 +75,7 @@ export interface RunningApi {
 /** Builds the app (routes, OpenAPI, docs) without listening: tests may inject into it. */
 export async function buildApiApp(
   options: ApiServerOptions,
-): Promise<{ app: FastifyInstance; deps: ApiDeps }> {
+): Promise<{ app: FastifyInstance; deps: ApiDeps; tls?: { name: string; fingerprint: string } }> {
   const { config, log } = options;
   const sessions = new LiveSessions(options.events);
   const metrics = new FerryMetrics({
@@ -94,15 +99,8 @@ export async function buildApiApp(
     startedAt: new Date(),
     gather,
   };
-  const tls = config.http.tlsCert
-    ? {
-        https: {
-          cert: readTlsFile(config.http.tlsCert, 'http.tlsCert'),
-          key: readTlsFile(config.http.tlsKey ?? '', 'http.tlsKey'),
-          minVersion: 'TLSv1.2' as const,
-        },
-      }
-    : {};
+  const served = await tlsMaterial(options);
+  const tls = served ? { https: { cert: served.cert, key: served.key, minVersion: 'TLSv1.2' as const } } : {};
   // One instance type whether it serves HTTP or HTTPS (the options decide at run time).
   const app = Fastify({
     ...tls,
@@ -121,7 +119,7 @@ export async function buildApiApp(
     metrics.close();
     sessions.close();
   });
-  const hsts = config.http.tlsCert !== undefined;
+  const hsts = servesHttps(config);
   app.addHook('onSend', async (request, reply) => {
     // What @fastify/helmet would set for a JSON API, without its CSP (the docs UI brings its own).
     reply.header('x-content-type-options', 'nosniff');
@@ -208,8 +206,11 @@ export async function buildApiApp(
     clusterRoutes,
     keyRoutes,
     keyImportRoutes,
+    certificateRoutes,
+    clientKeyRoutes,
     eventRoutes,
     accessRoutes,
+    adminTotpRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
   // The web client's sign-in is a login like /api/login: the same per-address limit and defender scoring.
@@ -219,7 +220,41 @@ export async function buildApiApp(
     );
   // The administrators' console: pages over the routes above, called in-process as the signed-in admin.
   await app.register(consoleRoutes());
-  return { app, deps };
+  return {
+    app,
+    deps,
+    ...(served?.name !== undefined ? { tls: { name: served.name, fingerprint: served.fingerprint } } : {}),
+  };
+}
+
+/** The certificate and key to serve: the configured files, or a certificate of the Key Manager; none for HTTP. */
+async function tlsMaterial(
+  options: ApiServerOptions,
+): Promise<{ cert: string | Buffer; key: string | Buffer; name?: string; fingerprint: string } | undefined> {
+  const { http } = options.config;
+  if (http.tlsCert !== undefined)
+    return {
+      cert: readTlsFile(http.tlsCert, 'http.tlsCert'),
+      key: readTlsFile(http.tlsKey ?? '', 'http.tlsKey'),
+      fingerprint: '',
+    };
+  if (http.tlsKeyName === undefined) return undefined;
+  let material: Awaited<ReturnType<ApiServerOptions['admin']['keys']['x509']['tlsMaterial']>>;
+  try {
+    material = await options.admin.keys.x509.tlsMaterial(http.tlsKeyName);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_NOT_FOUND') throw err;
+    throw new ConfigError(
+      `http.tlsKeyName: no certificate named ${http.tlsKeyName} in the Key Manager (ferry keys x509 list)`,
+      { cause: err },
+    );
+  }
+  return {
+    cert: material.cert,
+    key: material.key.reveal(),
+    name: http.tlsKeyName,
+    fingerprint: material.fingerprint,
+  };
 }
 
 function readTlsFile(file: string, setting: string): Buffer {
@@ -235,7 +270,7 @@ function readTlsFile(file: string, setting: string): Buffer {
  * hands the primary's one listening socket to all of them (as for SSH), so they share the port.
  */
 export async function startApiServer(options: ApiServerOptions): Promise<RunningApi> {
-  const { app } = await buildApiApp(options);
+  const { app, tls } = await buildApiApp(options);
   const { host, port } = parseHostPort(options.config.http.listen);
   try {
     await app.listen({ host, port });
@@ -245,7 +280,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   }
   const bound = app.server.address();
   const actualPort = typeof bound === 'object' && bound ? bound.port : port;
-  return { address: host, port: actualPort, app, close: () => app.close() };
+  return { address: host, port: actualPort, app, ...(tls ? { tls } : {}), close: () => app.close() };
 }
 
 export type { ListenerInfo };

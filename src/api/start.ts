@@ -14,7 +14,7 @@ import type { Store } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import type { WebClientDeps } from '../web/index.js';
 import type { ListenerInfo } from './deps.js';
-import { httpApiLine } from './listen-address.js';
+import { httpApiLine, servesHttps } from './listen-address.js';
 import { type RunningApi, startApiServer } from './server.js';
 
 /** What the API needs of the composition root (AppContext has it all). */
@@ -81,6 +81,7 @@ export async function startHttpApi(
   }
   listeners.push({ name: 'http', address: api.address, port: api.port });
   out(httpApiLine(ctx.config, api.port));
+  if (api.tls) out(`HTTP API certificate ${api.tls.name}: SHA-256 fingerprint ${api.tls.fingerprint}`);
   return api;
 }
 
@@ -106,7 +107,7 @@ function webClientDeps(ctx: ApiContext): WebClientDeps {
       sessionKey ??= ctx.masterKey.deriveKey('web-client-session');
       return sessionKey;
     },
-    secureCookies: config.http.tlsCert !== undefined,
+    secureCookies: servesHttps(config),
     uploadMode: config.uploadMode,
     maxFileSize: config.maxFileSize,
     log: loggers.http.child({ component: 'web-client' }),

@@ -20,7 +20,7 @@ export const COMMAND_SUMMARIES = {
   keys: {
     term: 'keys [options]',
     description:
-      'Key Manager: host keys, client keys, OpenPGP keys (private halves sealed with the master key)',
+      'Key Manager: host keys, client keys, OpenPGP keys, X.509 certificates (private halves sealed with the master key)',
   },
   defender: {
     term: 'defender [options]',

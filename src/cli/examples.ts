@@ -49,6 +49,14 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'keys pgp export': 'ferry keys pgp export archive --output archive.asc',
   'keys pgp list': 'ferry keys pgp list --json',
   'keys pgp remove': 'ferry keys pgp remove archive',
+  'keys x509':
+    'ferry keys x509 generate api --cn ferry.example.com --san DNS:ferry.example.com,IP:192.0.2.10',
+  'keys x509 generate':
+    'ferry keys x509 generate api --cn ferry.example.com --san DNS:ferry.example.com --days 397',
+  'keys x509 import': 'ferry keys x509 import api --cert fullchain.pem --key privkey.pem',
+  'keys x509 list': 'ferry keys x509 list --json',
+  'keys x509 export': 'ferry keys x509 export api --output ferry-api-chain.pem',
+  'keys x509 remove': 'ferry keys x509 remove api',
   defender: 'ferry defender list --banned',
   'defender list': 'ferry defender list --banned --json',
   'defender unban': 'ferry defender unban 203.0.113.7',

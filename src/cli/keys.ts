@@ -1,10 +1,11 @@
-// `ferry keys host|client|pgp ...`: the Key Manager, offline against the data dir.
+// `ferry keys host|client|pgp|x509 ...`: the Key Manager, offline against the data dir.
 import type { Command } from 'commander';
 import { STORE_OPTION_HELP } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { registerClientKeysCommand } from './keys-client.js';
 import { registerHostKeysCommand } from './keys-host.js';
 import { registerPgpKeysCommand } from './keys-pgp.js';
+import { registerX509KeysCommand } from './keys-x509.js';
 
 export function registerKeysCommand(program: Command): void {
   const keys = program
@@ -16,4 +17,5 @@ export function registerKeysCommand(program: Command): void {
   registerHostKeysCommand(keys);
   registerClientKeysCommand(keys);
   registerPgpKeysCommand(keys);
+  registerX509KeysCommand(keys);
 }

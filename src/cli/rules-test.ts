@@ -1,5 +1,6 @@
 // `ferry rules test NAME`: does the rule fire for a sample event, and with --run, what its actions answer now.
 import type { Command } from 'commander';
+import { cliActor } from '../admin/actor.js';
 import type { EventFields } from '../automation/event-names.js';
 import type { RuleAction } from '../store/automation-types.js';
 import { type AnyRuleEventName, PRE_OPERATION_EVENTS, RULE_EVENTS } from '../store/automation-types.js';
@@ -48,7 +49,7 @@ export function registerRulesTest(
   rules
     .command('test')
     .description(
-      'tell whether a rule fires for a sample event (a counting rule: whether it counts it); with --run, run its actions once now (not retried, not recorded)',
+      'tell whether a rule fires for a sample event (a counting rule: whether it counts it); with --run, when it does, run its actions once now (not a delivery: not retried; the run is in the audit trail)',
     )
     .argument('<name>', 'the rule')
     .option('--event <event>', "the sample event (default: the rule's first event)")
@@ -72,9 +73,7 @@ export function registerRulesTest(
       const overrides = sampleOverrides(f);
       const exitCode = await withContext(opts(cmd), async (ctx) => {
         const rule = await ctx.admin.rules.get(name);
-        const { countedSample, sampleFields, ruleFires, runRuleActions } = await import(
-          '../automation/rule-test.js'
-        );
+        const { countedSample, sampleFields, ruleFires } = await import('../automation/rule-test.js');
         const sample = sampleFields(rule, f.event as AnyRuleEventName | undefined, overrides);
         const matched = ruleFires(rule, sample.name, sample.fields);
         // A counting rule counts the sample rather than firing for it: say so, and that one is not enough.
@@ -92,43 +91,30 @@ export function registerRulesTest(
             `${counted ? `: ${counted.note}` : ''}` +
             `${rule.enabled ? '' : ' (the rule is disabled: it fires only once enabled)'}\n`,
         );
-        const fields = counted?.fields ?? sample.fields;
         if (!f.run) {
           if (fires)
             for (const a of rule.actions) process.stdout.write(`  would run: ${describeAction(a)}\n`);
           return fires ? 0 : 1;
         }
-        const { createActionRunners } = await import('../automation/actions/index.js');
-        const { ruleSecretUnsealer } = await import('../automation/index.js');
-        const { loggers } = await import('../logger.js');
-        const sealed = rule.hasSecret ? await ctx.store.rules.sealedSecret(rule.id) : undefined;
-        const secret =
-          sealed === undefined
-            ? undefined
-            : ruleSecretUnsealer((s, label) => ctx.masterKey.open(s, label))(sealed);
-        const set = createActionRunners({
-          log: loggers.automation,
-          server: {
-            config: ctx.config,
-            users: ctx.store.users,
-            homesDir: ctx.paths.homes,
-            fileSessions: ctx.fileSessions,
-            jobs: ctx.transfers.jobs,
-          },
+        // The admin service runs them (as POST /api/rules/{name}/test with run does), recording the run first.
+        const run = await ctx.admin.rules.testRun(cliActor(), name, {
+          ...(f.event !== undefined ? { event: f.event } : {}),
+          ...(f.user !== undefined ? { user: f.user } : {}),
+          ...(f.path !== undefined ? { path: f.path } : {}),
+          ...(f.size !== undefined ? { size: Number(f.size) } : {}),
+          ...(f.status !== undefined ? { status: f.status as 'ok' | 'failed' } : {}),
+          ...(f.protocol !== undefined ? { protocol: f.protocol } : {}),
+          ...(f.source !== undefined ? { source: f.source } : {}),
         });
-        try {
-          const results = await runRuleActions(rule, sample.name, fields, set.runners, secret);
-          for (const r of results) {
-            const code = r.outcome.responseCode !== undefined ? ` (${r.outcome.responseCode})` : '';
-            const why = r.outcome.ok ? '' : `: ${r.outcome.error ?? 'failed'}`;
-            process.stdout.write(
-              `  action ${r.index + 1} ${describeAction(r.action)}: ${r.outcome.ok ? 'ok' : 'failed'}${code} in ${Math.round(r.latencyMs)} ms${why}\n`,
-            );
-          }
-          return results.every((r) => r.outcome.ok) ? 0 : 1;
-        } finally {
-          await set.close();
+        for (const r of run.ran) {
+          const code = r.responseCode !== null ? ` (${r.responseCode})` : '';
+          const why = r.ok ? '' : `: ${r.error ?? 'failed'}`;
+          const action = rule.actions[r.action - 1]!;
+          process.stdout.write(
+            `  action ${r.action} ${describeAction(action)}: ${r.ok ? 'ok' : 'failed'}${code} in ${r.latencyMs} ms${why}\n`,
+          );
         }
+        return run.ran.every((r) => r.ok) && run.fires ? 0 : 1;
       });
       process.exitCode = exitCode;
     });

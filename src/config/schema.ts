@@ -160,18 +160,32 @@ const httpSchema = z
     allowInsecure: flag.default(false),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
+    /** A certificate of the Key Manager (`ferry keys x509`) instead of the two files. */
+    tlsKeyName: z.string().min(1).max(64).optional(),
   })
   .strict()
   .superRefine((http, ctx) => {
     if ((http.tlsCert === undefined) !== (http.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'http.tlsCert and http.tlsKey go together' });
     }
+    if (http.tlsKeyName !== undefined && http.tlsCert !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tlsKeyName'],
+        message: 'http.tlsKeyName or http.tlsCert/http.tlsKey, not both',
+      });
+    }
     const host = http.listen.slice(0, http.listen.lastIndexOf(':'));
-    if (http.tlsCert === undefined && !http.allowInsecure && !isLoopbackHost(host)) {
+    if (
+      http.tlsCert === undefined &&
+      http.tlsKeyName === undefined &&
+      !http.allowInsecure &&
+      !isLoopbackHost(host)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['listen'],
-        message: `plain HTTP is allowed only on a loopback address, not '${host}'; set http.tlsCert and http.tlsKey, or http.allowInsecure (behind a TLS proxy)`,
+        message: `plain HTTP is allowed only on a loopback address, not '${host}'; set http.tlsCert and http.tlsKey (or http.tlsKeyName), or http.allowInsecure (behind a TLS proxy)`,
       });
     }
   });
@@ -353,7 +367,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   node: ['id', 'heartbeatSeconds'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
-  http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey'],
+  http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey', 'tlsKeyName'],
   ftps: ['port', 'implicitPort', 'passivePorts', 'tlsCert', 'tlsKey'],
 };
 
@@ -493,7 +507,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   keyExpiryWarningDays:
     'days before an OpenPGP key in the Key Manager expires from which a daily key-expiring event is emitted (0: no check)',
   smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
-  http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
+  http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
   ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, tlsCert and tlsKey (PEM files; default: a self-signed certificate generated in the data dir)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
 };
@@ -506,6 +520,8 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'ftps.tlsCert':
     'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'ftps.tlsKey': 'PEM private key of ftps.tlsCert',
+  'http.tlsKeyName':
+    'name of an X.509 certificate in the Key Manager (`ferry keys x509 generate|import`) the API is served with over HTTPS (TLS 1.2+), instead of http.tlsCert/http.tlsKey',
   'node.id':
     "this node's name in the node registry (`ferry cluster status`); two live nodes may not share one (default: the host name and SFTP port, e.g. 'web1:2222')",
   'node.heartbeatSeconds':

@@ -286,6 +286,8 @@ export interface DeliveryQuery {
   /** Dead or with a failed last attempt. */
   readonly failed?: boolean;
   readonly limit?: number;
+  /** Keyset paging: only deliveries listed after this one (newest first: older, or as old with a greater id). */
+  readonly after?: { readonly createdAt: Date; readonly id: string };
 }
 
 export interface DeliveryRepository {

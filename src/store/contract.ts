@@ -197,6 +197,36 @@ export function runStoreContract(
       assert.equal(await store.pgpKeys.remove('bank'), true);
     }));
 
+  test(`${name}: X.509 certificates keep their chain, names, dates and sealed key; names are unique`, () =>
+    withStore(async (store) => {
+      const base = {
+        algorithm: 'ecdsa-p256',
+        subject: 'CN=host',
+        issuer: 'CN=host',
+        altNames: 'DNS:host, IP Address:127.0.0.1',
+        fingerprint: 'AA:BB',
+        notBefore: new Date('2026-01-01T00:00:00.000Z'),
+        notAfter: new Date('2027-01-01T00:00:00.000Z'),
+        chainPem: '-----BEGIN CERTIFICATE-----\n',
+        privateSealed: 'v1:k',
+      };
+      await store.certificates.add({ ...base, name: 'web' });
+      await store.certificates.add({ ...base, name: 'api' });
+      await assert.rejects(store.certificates.add({ ...base, name: 'web' }), { code: 'ERR_ALREADY_EXISTS' });
+      const web = await store.certificates.get('web');
+      assert.deepEqual(
+        [web?.altNames, web?.notAfter.toISOString(), web?.chainPem, web?.privateSealed],
+        [base.altNames, '2027-01-01T00:00:00.000Z', base.chainPem, 'v1:k'],
+      );
+      assert.deepEqual(
+        (await store.certificates.list()).map((c) => c.name),
+        ['api', 'web'],
+      );
+      assert.equal(await store.certificates.remove('web'), true);
+      assert.equal(await store.certificates.remove('web'), false);
+      assert.equal(await store.certificates.get('web'), undefined);
+    }));
+
   // The store does not hash (audit/ does): these records only need distinct, linked-looking values.
   const chained =
     (entries: { at: string; action: AuditAction; user?: string }[]) =>

@@ -32,6 +32,7 @@ export const COPIED_TABLES = [
   'api_keys',
   'api_sessions',
   'api_admin_totp',
+  'certificates',
 ] as const satisfies readonly (keyof Database)[];
 
 /**
@@ -55,6 +56,7 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'rules',
   'delivery_attempts',
   'api_keys',
+  'certificates',
 ];
 
 /** Rows per read and per INSERT: 200 rows of at most ~16 columns stay under both drivers' parameter limits. */

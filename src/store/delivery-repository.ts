@@ -305,6 +305,16 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
       q = q.where((eb) =>
         eb.or([eb('deliveries.status', '=', 'dead'), eb('deliveries.last_error', 'is not', null)]),
       );
+    const after = query.after;
+    if (after) {
+      const at = after.createdAt.toISOString();
+      q = q.where((eb) =>
+        eb.or([
+          eb('deliveries.created_at', '<', at),
+          eb.and([eb('deliveries.created_at', '=', at), eb('deliveries.id', '>', after.id)]),
+        ]),
+      );
+    }
     const rows = await q
       .orderBy('deliveries.created_at', 'desc')
       .orderBy('deliveries.id')

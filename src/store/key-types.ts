@@ -1,4 +1,4 @@
-// Key records Ferry holds: SSH host and client key pairs (private halves sealed) and OpenPGP keys.
+// Key records Ferry holds: SSH host and client key pairs (private halves sealed), OpenPGP keys, X.509 certificates.
 
 /** An SSH key pair Ferry holds (host key or client key); the private half is sealed with the master key. */
 export interface StoredKeyPair {
@@ -70,5 +70,36 @@ export interface PgpKeyRepository {
   list(): Promise<PgpKeyRecord[]>;
   get(name: string): Promise<PgpKeyRecord | undefined>;
   add(key: NewPgpKey): Promise<PgpKeyRecord>;
+  remove(name: string): Promise<boolean>;
+}
+
+/** An X.509 certificate chain Ferry serves TLS with (leaf first), its private key sealed. */
+export interface CertificateRecord {
+  readonly id: number;
+  readonly name: string;
+  /** `ecdsa-p256`, `rsa-3072`, … */
+  readonly algorithm: string;
+  readonly subject: string;
+  readonly issuer: string;
+  /** The leaf's subjectAltName as node:crypto prints it (`DNS:a, IP Address:127.0.0.1`), or empty. */
+  readonly altNames: string;
+  /** SHA-256 of the leaf's DER, AA:BB:… */
+  readonly fingerprint: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly chainPem: string;
+  /** MasterKey.seal output of the PKCS#8 PEM private key. */
+  readonly privateSealed: string;
+  readonly createdAt: Date;
+}
+
+export type NewCertificate = Omit<CertificateRecord, 'id' | 'createdAt'>;
+
+export interface CertificateRepository {
+  /** By name. */
+  list(): Promise<CertificateRecord[]>;
+  get(name: string): Promise<CertificateRecord | undefined>;
+  /** ERR_ALREADY_EXISTS when the name is taken. */
+  add(certificate: NewCertificate): Promise<CertificateRecord>;
   remove(name: string): Promise<boolean>;
 }

@@ -477,6 +477,27 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       );
     },
   },
+  // X.509 certificates of the Key Manager (the HTTP API's TLS): the PEM chain, the leaf's names, dates and
+  // fingerprint for listings, the private key sealed like the other keys.
+  '0019_certificates': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('certificates')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('algorithm', t.text, (c) => c.notNull())
+        .addColumn('subject', t.text, (c) => c.notNull())
+        .addColumn('issuer', t.text, (c) => c.notNull())
+        .addColumn('alt_names', t.text, (c) => c.notNull())
+        .addColumn('fingerprint', t.text, (c) => c.notNull())
+        .addColumn('not_before', t.text, (c) => c.notNull())
+        .addColumn('not_after', t.text, (c) => c.notNull())
+        .addColumn('chain_pem', t.text, (c) => c.notNull())
+        .addColumn('private_sealed', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

@@ -8,6 +8,7 @@ import {
 } from './api-repositories.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyRuleRepository } from './automation-repositories.js';
+import { KyselyCertificateRepository } from './certificate-repository.js';
 import { KyselyDeliveryRepository } from './delivery-repository.js';
 import {
   KyselyClientKeyRepository,
@@ -50,6 +51,7 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     hostKeys: new KyselyHostKeyRepository(db),
     clientKeys: new KyselyClientKeyRepository(db),
     pgpKeys: new KyselyPgpKeyRepository(db),
+    certificates: new KyselyCertificateRepository(db),
     // Score and ban are single upserts / compare-and-set updates: atomic on both drivers.
     defender: new KyselyDefenderRepository(db),
     accounts: new KyselyAccountSecurityRepository(db),

@@ -86,6 +86,22 @@ export interface PgpKeysTable {
   private_sealed: string | null;
 }
 
+/** X.509 certificates with their private keys (TLS of the HTTP API): the chain in PEM, the key sealed. */
+export interface CertificatesTable {
+  id: Generated<number>;
+  name: string;
+  algorithm: string;
+  subject: string;
+  issuer: string;
+  alt_names: string;
+  fingerprint: string;
+  not_before: string;
+  not_after: string;
+  chain_pem: string;
+  private_sealed: string;
+  created_at: string;
+}
+
 /** The audit trail: an append-only hash chain; `seq` is assigned by the writer, not by the database. */
 export interface AuditLogTable {
   seq: number;
@@ -334,6 +350,7 @@ export interface Database {
   host_keys: HostKeysTable;
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;
+  certificates: CertificatesTable;
   audit_log: AuditLogTable;
   partners: PartnersTable;
   transfer_jobs: TransferJobsTable;

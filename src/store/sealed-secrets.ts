@@ -4,10 +4,18 @@ import type { Kysely } from 'kysely';
 import { sql } from './kysely.js';
 import type { Database } from './schema.js';
 
-/** Rows with a sealed secret, per kind (host, client and OpenPGP private keys, partner passwords, TOTP secrets, webhook secrets of rules). */
+/** Rows with a sealed secret, per kind (host, client, OpenPGP and certificate private keys, partner passwords, TOTP secrets, webhook secrets of rules). */
 export async function countSealedSecrets(db: Kysely<Database>): Promise<Record<string, number>> {
   const count = async (
-    table: 'host_keys' | 'client_keys' | 'pgp_keys' | 'partners' | 'user_totp' | 'api_admin_totp' | 'rules',
+    table:
+      | 'host_keys'
+      | 'client_keys'
+      | 'pgp_keys'
+      | 'certificates'
+      | 'partners'
+      | 'user_totp'
+      | 'api_admin_totp'
+      | 'rules',
     column: 'private_sealed' | 'password_sealed' | 'secret_sealed',
   ): Promise<number> => {
     const row = await db
@@ -21,6 +29,7 @@ export async function countSealedSecrets(db: Kysely<Database>): Promise<Record<s
     'host keys': await count('host_keys', 'private_sealed'),
     'client keys': await count('client_keys', 'private_sealed'),
     'OpenPGP private keys': await count('pgp_keys', 'private_sealed'),
+    'certificate keys': await count('certificates', 'private_sealed'),
     'partner passwords': await count('partners', 'password_sealed'),
     'TOTP secrets': await count('user_totp', 'secret_sealed'),
     'admin TOTP secrets': await count('api_admin_totp', 'secret_sealed'),

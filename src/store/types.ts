@@ -3,7 +3,12 @@
 import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from './api-types.js';
 import type { AuditRepository } from './audit-types.js';
 import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from './automation-types.js';
-import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
+import type {
+  CertificateRepository,
+  ClientKeyRepository,
+  HostKeyRepository,
+  PgpKeyRepository,
+} from './key-types.js';
 import type { NodeRepository } from './node-types.js';
 import type { AccountSecurityRepository, DefenderRepository, TotpRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
@@ -25,6 +30,8 @@ export interface Store {
   readonly hostKeys: HostKeyRepository;
   readonly clientKeys: ClientKeyRepository;
   readonly pgpKeys: PgpKeyRepository;
+  /** X.509 certificates with sealed keys (the HTTP API's TLS). */
+  readonly certificates: CertificateRepository;
   readonly audit: AuditRepository;
   readonly partners: PartnerRepository;
   readonly transferJobs: TransferJobRepository;

@@ -2,8 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { deliveryView } from '../../admin/rule-views.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import { type ApiDeps, pageOf, problemResponses } from '../deps.js';
 
 const attemptSchema = z.object({
   attempt: z.number().int(),
@@ -60,6 +61,25 @@ export const deliverySchema = z
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 
+/** The cursor names the last delivery of a page (its creation time and id), opaque to clients (base64url). */
+function encodeCursor(created: string, id: string): string {
+  return Buffer.from(JSON.stringify([created, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const [created, id] = Array.isArray(parsed) ? parsed : [];
+  const createdAt = typeof created === 'string' ? new Date(created) : new Date(Number.NaN);
+  if (typeof id !== 'string' || id.length === 0 || id.length > 100 || Number.isNaN(createdAt.getTime()))
+    throw new InvalidArgumentError('cursor: not a cursor this API returned');
+  return { createdAt, id };
+}
+
 export const deliveryRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -72,7 +92,8 @@ export const deliveryRoutes =
         config: { permission: 'rules:read' },
         schema: {
           tags,
-          summary: 'Deliveries of rule actions, newest first, each with every attempt',
+          summary:
+            'Deliveries of rule actions, newest first, each with every attempt; paginated with a cursor',
           querystring: z.object({
             rule: z.string().min(1).max(200).optional().describe('only this rule'),
             status: z.enum(['pending', 'running', 'succeeded', 'dead']).optional(),
@@ -80,20 +101,29 @@ export const deliveryRoutes =
               .enum(['true', 'false'])
               .optional()
               .describe('true: only dead deliveries and those whose last attempt failed'),
-            limit: z.coerce.number().int().min(1).max(1000).default(50).describe('how many (1-1000)'),
+            limit: z.coerce.number().int().min(1).max(1000).default(50).describe('items per page (1-1000)'),
+            cursor: z.string().max(400).optional().describe('nextCursor of the previous page'),
           }),
-          response: { 200: listOf(deliverySchema), ...problemResponses },
+          response: { 200: pageOf(deliverySchema), ...problemResponses },
         },
       },
       async (request) => {
         const q = request.query;
+        const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+        // One more than the page: whether there is a next page, without a count.
         const list = await rules.deliveries({
-          limit: q.limit,
+          limit: q.limit + 1,
+          ...(after !== undefined ? { after } : {}),
           ...(q.rule !== undefined ? { rule: q.rule } : {}),
           ...(q.status !== undefined ? { status: q.status } : {}),
           ...(q.failed !== undefined ? { failed: q.failed === 'true' } : {}),
         });
-        return { items: list.map(deliveryView) };
+        const page = list.slice(0, q.limit).map(deliveryView);
+        const last = page.at(-1);
+        return {
+          items: page,
+          nextCursor: list.length > q.limit && last ? encodeCursor(last.created, last.id) : null,
+        };
       },
     );
 

@@ -39,7 +39,7 @@ export const hostKeySchema = sshKeySchema
     },
   });
 
-const clientKeySchema = sshKeySchema.extend({ name: z.string() }).meta({
+export const clientKeySchema = sshKeySchema.extend({ name: z.string() }).meta({
   id: 'ClientKey',
   example: {
     name: 'acme-key',
@@ -76,7 +76,7 @@ export const pgpKeySchema = z
     },
   });
 
-const sshView = (k: StoredKeyPair) => ({
+export const sshView = (k: StoredKeyPair) => ({
   algorithm: k.algorithm,
   bits: k.bits,
   sha256: k.sha256,

@@ -8,6 +8,9 @@ import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
 import { deliveryRoutes } from './deliveries.js';
+import { sampleBody } from './rule-sample.js';
+import { ruleImportRoutes } from './rules-import.js';
+import { ruleRunRoutes } from './rules-run.js';
 
 const EXAMPLE_ACTION = { kind: 'webhook', url: 'https://hooks.example.com/ferry', timeout: 10 };
 
@@ -90,19 +93,6 @@ const patchBody = z
   })
   .strict()
   .meta({ example: { conditions: { paths: ['/outbound/**'], users: null }, maxAttempts: 12 } });
-
-const sampleBody = z
-  .object({
-    event: z.string().optional().describe("the sample event (default: the rule's first)"),
-    user: z.string().max(200).optional(),
-    path: z.string().max(4096).optional().describe('virtual path (default /test/sample.txt)'),
-    size: z.number().int().min(0).optional(),
-    status: z.enum(['ok', 'failed']).optional(),
-    protocol: z.string().max(20).optional(),
-    source: z.string().max(100).optional().describe('the client address'),
-  })
-  .strict()
-  .meta({ example: { path: '/outbound/acme/invoice.csv', size: 2048 } });
 
 const dryRunSchema = z
   .object({
@@ -278,4 +268,6 @@ export const ruleRoutes =
     );
 
     await app.register(deliveryRoutes(deps));
+    await app.register(ruleImportRoutes(deps));
+    await app.register(ruleRunRoutes(deps));
   };

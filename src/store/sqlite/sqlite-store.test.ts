@@ -106,7 +106,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
@@ -117,6 +117,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
       raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
     }
     raw.exec('DROP TABLE nodes');
+    raw.exec('DROP TABLE certificates');
     raw.exec('DROP TABLE rule_counters');
     raw.exec('DROP TABLE api_admin_totp');
     raw.exec('DROP TABLE api_sessions');
@@ -126,6 +127,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     const upgraded = await openSqliteStore(file, { readonly: true });
     assert.equal((await upgraded.users.findByName('olga'))?.name, 'olga');
     assert.deepEqual(await upgraded.apiKeys.list(), [], 'the newer migrations ran');
+    assert.deepEqual(await upgraded.certificates.list(), []);
     assert.equal(await upgraded.ruleCounters.keys(1), 0);
     assert.deepEqual((await upgraded.users.findByName('olga'))?.quota, {
       limitBytes: 0,
