@@ -83,8 +83,12 @@ export class SseWriter {
     );
     const socket = this.#raw.socket;
     this.end();
+    // The connection goes too (not kept alive for another request): the reader sees the end once it reads on.
     const timer = setTimeout(() => socket?.destroy(), CUT_GRACE_MS);
     timer.unref();
-    this.#raw.once('finish', () => clearTimeout(timer));
+    this.#raw.once('finish', () => {
+      clearTimeout(timer);
+      socket?.end();
+    });
   }
 }
