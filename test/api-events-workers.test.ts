@@ -67,7 +67,10 @@ describe('the event stream under --workers 2', () => {
     const added = await runFerry(['apikeys', 'add', 'watch', '--role', 'auditor', '--data-dir', dataDir]);
     assert.equal(added.code, 0, added.stderr);
     const key = added.stdout.trim().split('\n').at(-1)!;
-    const user = await runFerry(['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir], `${PASSWORD}\n`);
+    const user = await runFerry(
+      ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
+      `${PASSWORD}\n`,
+    );
     assert.equal(user.code, 0, user.stderr);
     const port = await freePort();
     const { serving, match } = await serveFerry(
@@ -129,7 +132,10 @@ describe('the event stream under --workers 2', () => {
     });
     assert.equal(sentinel.code, 0, sentinel.stderr);
     for (const messages of all)
-      await until(() => uploadsOf(messages, 'sentinel.bin').length > 0, 'the sentinel streamed to every reader');
+      await until(
+        () => uploadsOf(messages, 'sentinel.bin').length > 0,
+        'the sentinel streamed to every reader',
+      );
 
     for (const messages of all) {
       for (let i = 0; i < UPLOADS; i++)
@@ -140,8 +146,18 @@ describe('the event stream under --workers 2', () => {
       // One numbering for all readers: ids strictly increasing, each once.
       const numbers = messages.filter((m) => m.id !== undefined).map((m) => Number(m.id!.split('-')[1]));
       for (let i = 1; i < numbers.length; i++) assert.ok(numbers[i]! > numbers[i - 1]!, 'ids increase');
-      assert.equal(messages.some((m) => m.event === 'gap' || m.event === 'overflow'), false);
-      assert.equal(messages.map((m) => m.data).join('').includes(PASSWORD), false, 'no password streamed');
+      assert.equal(
+        messages.some((m) => m.event === 'gap' || m.event === 'overflow'),
+        false,
+      );
+      assert.equal(
+        messages
+          .map((m) => m.data)
+          .join('')
+          .includes(PASSWORD),
+        false,
+        'no password streamed',
+      );
     }
     for (const reader of readers) reader.close();
     curled.child.kill();

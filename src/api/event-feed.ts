@@ -90,14 +90,18 @@ export class EventFeed {
     const match = /^([A-Za-z0-9]{1,32})-(\d{1,15})$/.exec(lastEventId);
     const seq = Number(match?.[2]);
     if (!match || match[1] !== this.#epoch || seq > this.#last)
-      return [noticeMessage('gap', { reason: 'unknown Last-Event-ID', lastEventId: lastEventId.slice(0, 64) })];
+      return [
+        noticeMessage('gap', { reason: 'unknown Last-Event-ID', lastEventId: lastEventId.slice(0, 64) }),
+      ];
     const missed: string[] = [];
     for (let s = seq + 1; s <= this.#last; s++) {
       const entry = this.#ring[s % this.#ring.length];
       // Overwritten by a newer one, or lost on the way: the reader is told it did not get everything.
       if (entry?.seq !== s) {
         missed.length = 0;
-        missed.push(noticeMessage('gap', { reason: 'events since Last-Event-ID are no longer held', lastEventId }));
+        missed.push(
+          noticeMessage('gap', { reason: 'events since Last-Event-ID are no longer held', lastEventId }),
+        );
         for (let t = s + 1; t <= this.#last; t++) {
           const later = this.#ring[t % this.#ring.length];
           if (later?.seq === t) missed.push(later.message);

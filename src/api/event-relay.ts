@@ -1,7 +1,8 @@
 // Live events across the workers of `serve --workers N`: each worker sends its events to the primary, which numbers
 // them and sends each to every worker, so every event stream sees every process' events, in one order, once.
-import { randomBytes } from 'node:crypto';
+
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../events/bus.js';
 import { EventFeed, eventJson, noticeMessage } from './event-feed.js';
 
@@ -42,7 +43,10 @@ export function relayWorkerEvent(message: unknown): boolean {
   for (const worker of Object.values(cluster.workers ?? {})) {
     if (!worker?.isConnected()) continue;
     let state = backlog.get(worker);
-    if (!state) backlog.set(worker, (state = { pending: 0, lost: 0 }));
+    if (!state) {
+      state = { pending: 0, lost: 0 };
+      backlog.set(worker, state);
+    }
     if (state.pending >= MAX_IPC_BACKLOG) {
       state.lost++;
       continue;

@@ -44,7 +44,8 @@ export class SseWriter {
     }
     this.#waiting.push(message);
     this.#waitingBytes += message.length;
-    if (this.#waiting.length > SSE_BACKLOG.messages || this.#waitingBytes > SSE_BACKLOG.bytes) this.#overflow();
+    if (this.#waiting.length > SSE_BACKLOG.messages || this.#waitingBytes > SSE_BACKLOG.bytes)
+      this.#overflow();
   }
 
   /** Ends the stream (server stopping, reader gone). */
