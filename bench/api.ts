@@ -64,7 +64,8 @@ function startPoller(base: string, key: string): { stop(): Promise<{ requests: n
       headers: { authorization: `Bearer ${key}` },
       signal: stream.signal,
     });
-    for await (const chunk of response.body ?? []) events += chunk.toString().split('\nevent: ').length - 1;
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body ?? []) events += decoder.decode(chunk).split('\nevent: ').length - 1;
   })().catch(() => undefined);
   const polling = (async () => {
     for (let i = 0; running; i++) {

@@ -393,6 +393,8 @@ async function main(): Promise<number> {
             log,
           })),
         );
+      described.ferry = ferry.description;
+      described.openssh = openssh.description;
     }
     const rows = measurements.map(toRow);
     const table = formatTable(rows);
