@@ -65,7 +65,8 @@ function startPoller(base: string, key: string): { stop(): Promise<{ requests: n
       signal: stream.signal,
     });
     const decoder = new TextDecoder();
-    for await (const chunk of response.body ?? []) events += decoder.decode(chunk).split('\nevent: ').length - 1;
+    for await (const chunk of response.body ?? [])
+      events += decoder.decode(chunk).split('\nevent: ').length - 1;
   })().catch(() => undefined);
   const polling = (async () => {
     for (let i = 0; running; i++) {
