@@ -1,10 +1,11 @@
 // /api/users: SFTP users over the user admin service (list, create, show, change, delete, keys, disable, unlock).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { InvalidArgumentError } from '../../errors.js';
 import { AUTH_METHODS, PROTOCOLS } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { type ApiDeps, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
 
 const EXAMPLE_KEY =
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
@@ -120,7 +121,21 @@ export const userRoutes =
           response: { 200: pageOf(userSchema), ...problemResponses },
         },
       },
-      async (request) => paginate(await users.list(), (u) => u.name, request.query),
+      async (request) => {
+        // Keyset paging in the store: a page of 100 costs the same with 10 000 users as with 100. The cursor is
+        // paginate()'s (the last name of the previous page, base64url).
+        const { limit, cursor } = request.query;
+        const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+        if (after === '') throw new InvalidArgumentError('cursor: not a cursor this API returned');
+        const rows = await users.page(after, limit + 1);
+        const items = rows.slice(0, limit);
+        const last = items.at(-1);
+        return {
+          items,
+          nextCursor:
+            rows.length > limit && last ? Buffer.from(last.name, 'utf8').toString('base64url') : null,
+        };
+      },
     );
 
     app.post(
