@@ -5,6 +5,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { type ApiPlan, apiScenario } from './api.js';
 import { Cleanup } from './cleanup.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
@@ -49,6 +50,7 @@ const SCENARIOS = [
   'storage',
   'pgp',
   'pq',
+  'api',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -71,6 +73,7 @@ interface Plan {
   readonly rulesFiles: number;
   readonly rulesBytes: number;
   readonly rulesRuns: number;
+  readonly api: ApiPlan;
   readonly ciphers: readonly string[];
 }
 
@@ -92,6 +95,7 @@ const FULL: Plan = {
   rulesFiles: 100,
   rulesBytes: 4 * MIB,
   rulesRuns: 5,
+  api: { users: 10_000, auditRecords: 1_000_000, requests: 200, files: 20, bytes: 16 * MIB, runs: 5 },
   ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
 };
 
@@ -111,9 +115,10 @@ const QUICK: Plan = {
   rulesFiles: 30,
   rulesBytes: 1 * MIB,
   rulesRuns: 2,
+  api: { users: 2000, auditRecords: 100_000, requests: 50, files: 10, bytes: 4 * MIB, runs: 2 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -159,6 +164,7 @@ async function main(): Promise<number> {
           handshakeRuns: runsOverride,
           listingRuns: runsOverride,
           rulesRuns: runsOverride,
+          api: { ...base.api, runs: runsOverride },
           startupRuns: runsOverride,
         };
   const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS]);
@@ -374,6 +380,19 @@ async function main(): Promise<number> {
       }
       await ferry.stop();
       await openssh.stop();
+      if (only.has('api'))
+        measurements.push(
+          ...(await apiScenario({
+            repo,
+            layout,
+            cleanup,
+            client: { key, cleanup },
+            workers,
+            plan: plan.api,
+            clientDir,
+            log,
+          })),
+        );
       described.ferry = ferry.description;
       described.openssh = openssh.description;
     }

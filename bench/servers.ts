@@ -116,6 +116,8 @@ export interface FerryStartOptions {
   cpuProfileDir?: string;
   /** More environment for the server (the rules scenario's SMTP server). */
   env?: Record<string, string>;
+  /** More `ferry serve` flags (the api scenario's `--http-listen`). */
+  extraArgs?: readonly string[];
 }
 
 /** True when `ferry serve` knows `--workers` (the multi-process mode). */
@@ -175,6 +177,7 @@ export async function startFerry(
     '--sftp-port',
     '0',
     ...workerArgs,
+    ...(options.extraArgs ?? []),
   ];
   const log = openSync(join(layout.logDir, 'ferry.log'), 'a');
   const child = cleanup.process(

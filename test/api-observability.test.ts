@@ -179,7 +179,7 @@ describe('event stream', () => {
     }
     const message = text.split('\n\n').find((m) => m.includes('"action":"users.disable"'));
     assert.ok(message, text);
-    assert.match(message, /^event: admin\ndata: \{/);
+    assert.match(message, /^id: [A-Za-z0-9]+-\d+\nevent: admin\ndata: \{/);
     const event = JSON.parse(message.slice(message.indexOf('data: ') + 6));
     assert.deepEqual([event.subject, event.actor.kind], ['alice', 'cli']);
     controller.abort();

@@ -25,6 +25,8 @@ export const auditQuerySchema = z.object({
   /** Path or rename/link target: * and ? within a component, ** across. */
   pathGlob: z.string().optional(),
   afterSeq: z.number().int().min(0).optional(),
+  /** Only records up to this seq (inclusive): with afterSeq, one window of the chain. */
+  throughSeq: z.number().int().min(0).optional(),
 });
 export type AuditQueryInput = z.input<typeof auditQuerySchema>;
 

@@ -108,6 +108,11 @@ export class UserAdmin {
     return (await this.#deps.store.users.list()).map((u) => publicView(u, this.homeOf(u)));
   }
 
+  /** Up to `limit` users after the name `after`, by name (one page from the store, not the whole list). */
+  async page(after: string | undefined, limit: number): Promise<UserView[]> {
+    return (await this.#deps.store.users.page(after, limit)).map((u) => publicView(u, this.homeOf(u)));
+  }
+
   async show(name: string): Promise<UserView> {
     const user = await requireUser(this.#deps.store.users, name);
     return publicView(user, this.homeOf(user));

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { serveGatherRequests } from '../api/cluster-gather.js';
+import { relayWorkerEvent } from '../api/event-relay.js';
 import { httpApiLine } from '../api/listen-address.js';
 import {
   CONFIG_DESCRIPTIONS,
@@ -220,6 +221,8 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
     worker.on('message', (message: WorkerMessage) => {
       // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
       if (serveGatherRequests(worker, message)) return;
+      // A worker's live event, numbered and sent to every worker's event streams (src/api/event-relay.ts).
+      if (relayWorkerEvent(message)) return;
       if (message?.type === 'failed') {
         fail(message.message);
         return;

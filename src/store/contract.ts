@@ -49,6 +49,30 @@ export function runStoreContract(
       assert.equal(await store.users.findByName('bob'), undefined);
     }));
 
+  test(`${name}: users are paged by name after a key, each with only its own public keys`, () =>
+    withStore(async (store) => {
+      for (const n of ['dave', 'amy', 'carl', 'bea', 'eve']) await store.users.create({ name: n });
+      await store.users.addPublicKey('carl', {
+        algorithm: 'ssh-ed25519',
+        blob: Buffer.from('carl'),
+        comment: 'carl@x',
+        fingerprint: 'SHA256:carl',
+        options: '',
+      });
+      const names = async (after: string | undefined, limit: number) =>
+        (await store.users.page(after, limit)).map((u) => u.name);
+      assert.deepEqual(await names(undefined, 2), ['amy', 'bea']);
+      assert.deepEqual(await names('bea', 2), ['carl', 'dave']);
+      assert.deepEqual(await names('dave', 2), ['eve']);
+      assert.deepEqual(await names('eve', 2), []);
+      const [carl, dave] = await store.users.page('bea', 2);
+      assert.deepEqual(
+        carl?.publicKeys.map((k) => k.fingerprint),
+        ['SHA256:carl'],
+      );
+      assert.deepEqual(dave?.publicKeys, []);
+    }));
+
   test(`${name}: a duplicate user name is refused and changes nothing`, () =>
     withStore(async (store) => {
       await store.users.create({ name: 'carol', passwordHash: 'first' });

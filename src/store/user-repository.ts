@@ -29,6 +29,17 @@ function toKey(row: Selectable<UserKeysTable>): UserPublicKey {
   };
 }
 
+/** Users with their keys, grouped in one pass (not a scan of every key per user). */
+function withKeys(rows: Selectable<UsersTable>[], keys: Selectable<UserKeysTable>[]): UserRecord[] {
+  const byUser = new Map<Selectable<UserKeysTable>['user_id'], Selectable<UserKeysTable>[]>();
+  for (const key of keys) {
+    const list = byUser.get(key.user_id);
+    if (list) list.push(key);
+    else byUser.set(key.user_id, [key]);
+  }
+  return rows.map((row) => toUser(row, byUser.get(row.id) ?? []));
+}
+
 function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]): UserRecord {
   return {
     id: row.id,
@@ -113,12 +124,25 @@ export class KyselyUserRepository implements UserRepository {
   async list(): Promise<UserRecord[]> {
     const rows = await this.#db.selectFrom('users').selectAll().orderBy('name').execute();
     const keys = await this.#db.selectFrom('user_keys').selectAll().orderBy('id').execute();
-    return rows.map((row) =>
-      toUser(
-        row,
-        keys.filter((k) => k.user_id === row.id),
-      ),
-    );
+    return withKeys(rows, keys);
+  }
+
+  async page(after: string | undefined, limit: number): Promise<UserRecord[]> {
+    let q = this.#db.selectFrom('users').selectAll();
+    if (after !== undefined) q = q.where('name', '>', after);
+    const rows = await q.orderBy('name').limit(limit).execute();
+    if (rows.length === 0) return [];
+    const keys = await this.#db
+      .selectFrom('user_keys')
+      .selectAll()
+      .where(
+        'user_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .orderBy('id')
+      .execute();
+    return withKeys(rows, keys);
   }
 
   async update(name: string, patch: UserPatch): Promise<UserRecord | undefined> {

@@ -106,6 +106,8 @@ export interface UserRepository {
   create(user: NewUser): Promise<UserRecord>;
   findByName(name: string): Promise<UserRecord | undefined>;
   list(): Promise<UserRecord[]>;
+  /** Up to `limit` users whose names sort after `after` (all from the first without it), by name: keyset paging. */
+  page(after: string | undefined, limit: number): Promise<UserRecord[]>;
   /** Returns the updated record, or undefined when the user does not exist. */
   update(name: string, patch: UserPatch): Promise<UserRecord | undefined>;
   remove(name: string): Promise<boolean>;

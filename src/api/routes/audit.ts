@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { AuditQueryInput } from '../../admin/audit.js';
 import { formatJsonLine } from '../../audit/query.js';
 import { AUDIT_ACTIONS, type AuditRecord } from '../../store/types.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
@@ -97,6 +98,35 @@ const auditQuery = z.object({
     .describe('page forward: records after this seq (the nextAfterSeq of the previous page)'),
 });
 
+/**
+ * The newest `limit` matching records, oldest first. Read backwards from the head in windows of the chain, each
+ * four times the last, so a first page over a million records costs about its own size when recent records match,
+ * instead of a scan of the whole trail; each window keeps only the newest records it still needs.
+ */
+async function newestRecords(
+  audit: ApiDeps['admin']['audit'],
+  filter: Omit<AuditQueryInput, 'afterSeq' | 'throughSeq'>,
+  limit: number,
+): Promise<AuditRecord[]> {
+  let through = (await audit.tail(1))[0]?.seq ?? 0;
+  let width = 2 * limit;
+  let found: AuditRecord[] = [];
+  while (through > 0 && found.length < limit) {
+    const after = Math.max(0, through - width);
+    const need = limit - found.length;
+    const window: AuditRecord[] = [];
+    for await (const record of audit.query({ ...filter, afterSeq: after, throughSeq: through })) {
+      window.push(record);
+      // Trimmed in bulk (amortised O(1) per record).
+      if (window.length >= 2 * need) window.splice(0, window.length - need);
+    }
+    found = window.slice(-need).concat(found);
+    through = after;
+    width *= 4;
+  }
+  return found;
+}
+
 export const auditRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -123,34 +153,20 @@ export const auditRoutes =
       },
       async (request) => {
         const q = request.query;
-        const records = audit.query({
-          user: q.user,
-          actions: q.action,
-          since: q.since,
-          until: q.until,
-          pathGlob: q.path,
-          afterSeq: q.afterSeq,
-        });
+        const filter = { user: q.user, actions: q.action, since: q.since, until: q.until, pathGlob: q.path };
+        if (q.afterSeq === undefined)
+          return { items: (await newestRecords(audit, filter, q.limit)).map(view), nextAfterSeq: null };
+        // Forward paging: the first `limit` after the cursor, and whether another exists.
         const items: AuditRecord[] = [];
         let more = false;
-        for await (const record of records) {
-          if (q.afterSeq !== undefined) {
-            // Forward paging: the first `limit` after the cursor, and whether another exists.
-            if (items.length === q.limit) {
-              more = true;
-              break;
-            }
-            items.push(record);
-          } else {
-            // Newest N: a window over the matching records, trimmed in bulk (amortised O(1) per record).
-            items.push(record);
-            if (items.length >= 2 * q.limit) items.splice(0, items.length - q.limit);
+        for await (const record of audit.query({ ...filter, afterSeq: q.afterSeq })) {
+          if (items.length === q.limit) {
+            more = true;
+            break;
           }
+          items.push(record);
         }
-        return {
-          items: (q.afterSeq === undefined ? items.slice(-q.limit) : items).map(view),
-          nextAfterSeq: more ? (items.at(-1)?.seq ?? null) : null,
-        };
+        return { items: items.map(view), nextAfterSeq: more ? (items.at(-1)?.seq ?? null) : null };
       },
     );
 

@@ -1,0 +1,166 @@
+// `ferry serve --workers 2`: every live event reaches every /api/events reader once, whichever worker holds the
+// reader and whichever holds the SFTP session (real OpenSSH sftp uploads, readers over fetch and curl).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runFerry } from './helpers/cli.js';
+import { freePort, serveFerry } from './helpers/ferry-serve.js';
+import { sftpBatch } from './helpers/openssh.js';
+import { openSse, parseSse, type SseClient, type SseMessage } from './helpers/sse.js';
+
+const PASSWORD = 'wanda-pw-123456';
+const UPLOADS = 8;
+let dir: string;
+const children: ChildProcess[] = [];
+const readers: SseClient[] = [];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-api-events-workers-'));
+});
+
+after(async () => {
+  for (const reader of readers) reader.close();
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** A reader as curl runs it (`curl -N`), its messages parsed as they arrive. */
+function curlReader(url: string, key: string): { messages: SseMessage[]; child: ChildProcess } {
+  const child = spawn('curl', ['-sS', '-N', '-H', `Authorization: Bearer ${key}`, url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const messages: SseMessage[] = [];
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    text += d.toString();
+    for (let at = text.indexOf('\n\n'); at >= 0; at = text.indexOf('\n\n')) {
+      messages.push(parseSse(text.slice(0, at)));
+      text = text.slice(at + 2);
+    }
+  });
+  return { messages, child };
+}
+
+const uploadsOf = (messages: SseMessage[], name: string) =>
+  messages.filter((m) => {
+    if (m.event !== 'transfer') return false;
+    const e = JSON.parse(m.data);
+    return e.direction === 'upload' && e.completed === true && e.path === `/${name}`;
+  });
+
+async function until(predicate: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`not in time: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the event stream under --workers 2', () => {
+  test('readers on both workers see every upload of sessions spread over both workers exactly once', async () => {
+    const dataDir = join(dir, 'data');
+    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
+    const added = await runFerry(['apikeys', 'add', 'watch', '--role', 'auditor', '--data-dir', dataDir]);
+    assert.equal(added.code, 0, added.stderr);
+    const key = added.stdout.trim().split('\n').at(-1)!;
+    const user = await runFerry(
+      ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
+      `${PASSWORD}\n`,
+    );
+    assert.equal(user.code, 0, user.stderr);
+    const port = await freePort();
+    const { serving, match } = await serveFerry(
+      dataDir,
+      children,
+      ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
+      /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker processes/,
+    );
+    const sftpPort = Number(match[1]);
+    const url = `http://127.0.0.1:${port}/api/events`;
+
+    // Readers until both workers hold one (connections are handed out round-robin); the greeting names the process.
+    const byPid = new Map<number, SseClient>();
+    for (let i = 0; i < 12 && byPid.size < 2; i++) {
+      const reader = await openSse(url, { authorization: `Bearer ${key}` });
+      readers.push(reader);
+      assert.equal(reader.status, 200);
+      await reader.until((m) => m.length > 0);
+      const pid = Number(/process (\d+)/.exec(reader.messages[0]?.comment ?? '')?.[1]);
+      if (byPid.has(pid)) reader.close();
+      else byPid.set(pid, reader);
+    }
+    assert.equal(byPid.size, 2, 'a reader on each worker');
+    const curled = curlReader(url, key);
+    await until(() => curled.messages.length > 0, 'curl greeted');
+
+    await writeFile(join(dir, 'up.bin'), Buffer.alloc(50_000, 7));
+    for (let i = 0; i < UPLOADS; i++) {
+      const upload = await sftpBatch({
+        port: sftpPort,
+        user: 'wanda',
+        password: PASSWORD,
+        batch: `put up.bin up-${i}.bin\n`,
+        cwd: dir,
+      });
+      assert.equal(upload.code, 0, upload.stderr);
+    }
+    // The SSH sessions were served by both workers (the log lines carry the pid and the session id).
+    const sessionPids = new Map<string, number>();
+    for (const line of serving.stderr().split('\n')) {
+      if (!line.includes('"msg":"authenticated"')) continue;
+      const entry = JSON.parse(line);
+      sessionPids.set(entry.sessionId, entry.pid);
+    }
+    assert.equal(sessionPids.size, UPLOADS);
+    assert.deepEqual(new Set(sessionPids.values()), new Set(byPid.keys()), 'sessions on both workers');
+
+    const all = [...byPid.values()].map((r) => r.messages).concat([curled.messages]);
+    const last = `up-${UPLOADS - 1}.bin`;
+    for (const messages of all)
+      await until(() => uploadsOf(messages, last).length > 0, 'the last upload streamed to every reader');
+    // One more upload after them all: once a reader has it, it has everything before it (one order for all).
+    const sentinel = await sftpBatch({
+      port: sftpPort,
+      user: 'wanda',
+      password: PASSWORD,
+      batch: 'put up.bin sentinel.bin\n',
+      cwd: dir,
+    });
+    assert.equal(sentinel.code, 0, sentinel.stderr);
+    for (const messages of all)
+      await until(
+        () => uploadsOf(messages, 'sentinel.bin').length > 0,
+        'the sentinel streamed to every reader',
+      );
+
+    for (const messages of all) {
+      for (let i = 0; i < UPLOADS; i++)
+        assert.equal(uploadsOf(messages, `up-${i}.bin`).length, 1, `up-${i}.bin exactly once`);
+      const connects = messages.filter((m) => m.event === 'session' && m.data.includes('"phase":"connect"'));
+      assert.equal(new Set(connects.map((m) => JSON.parse(m.data).sessionId)).size, connects.length);
+      assert.equal(connects.length, UPLOADS + 1);
+      // One numbering for all readers: ids strictly increasing, each once.
+      const numbers = messages.filter((m) => m.id !== undefined).map((m) => Number(m.id!.split('-')[1]));
+      for (let i = 1; i < numbers.length; i++) assert.ok(numbers[i]! > numbers[i - 1]!, 'ids increase');
+      assert.equal(
+        messages.some((m) => m.event === 'gap' || m.event === 'overflow'),
+        false,
+      );
+      assert.equal(
+        messages
+          .map((m) => m.data)
+          .join('')
+          .includes(PASSWORD),
+        false,
+        'no password streamed',
+      );
+    }
+    for (const reader of readers) reader.close();
+    curled.child.kill();
+    await serving.stop();
+  });
+});
