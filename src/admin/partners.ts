@@ -1,6 +1,8 @@
-// Partners (remote SFTP servers for jobs): add, change, pin host keys, remove; credentials never in an event.
+// Partners (remote SFTP and FTPS servers for jobs): add, change, pin host keys or certificates, remove; credentials
+// never in an event.
 import { z } from 'zod';
 import type { PartnerRecord } from '../store/types.js';
+import { CERT_FINGERPRINT } from '../transfers/ftps-connection.js';
 import type { PartnerManager } from '../transfers/partners.js';
 import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
@@ -9,16 +11,21 @@ import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
 
 const port = z.number().int().min(1).max(65_535);
 const SHA256_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+const protocol = z.enum(['sftp', 'ftps', 'ftps-implicit']);
 
 export const partnerAddSchema = z.object({
   name: z.string().min(1),
+  protocol: protocol.default('sftp'),
   host: z.string().min(1),
-  port: port.default(22),
+  /** Default: 22 for SFTP, 21 for FTPS, 990 for implicit FTPS. */
+  port: port.optional(),
   user: z.string().min(1),
   password: z.instanceof(Secret<string>).optional(),
   clientKey: z.string().min(1).optional(),
   renameUploads: z.boolean().default(true),
   readBack: z.boolean().default(false),
+  /** FTPS: verify the certificate against these CAs (PEM file) instead of pinning its fingerprint. */
+  caFile: z.string().min(1).optional(),
 });
 export type PartnerAddInput = z.input<typeof partnerAddSchema>;
 
@@ -36,13 +43,22 @@ export const partnerSetSchema = z.object({
   clientKey: z.string().min(1).nullable().optional(),
   renameUploads: z.boolean().optional(),
   readBack: z.boolean().optional(),
+  protocol: protocol.optional(),
+  /** null goes back to a pinned certificate. */
+  caFile: z.string().min(1).nullable().optional(),
 });
 export type PartnerSetInput = z.input<typeof partnerSetSchema>;
 
 export const partnerTrustSchema = z.object({
   name: z.string().min(1),
   algorithm: z.string().min(1),
-  sha256: z.string().regex(SHA256_FINGERPRINT, 'must look like SHA256: followed by 43 base64 characters'),
+  /** An SSH host key's `SHA256:base64`, or a TLS certificate's `AA:BB:…` (algorithm 'x509'). */
+  sha256: z
+    .string()
+    .refine(
+      (v) => SHA256_FINGERPRINT.test(v) || CERT_FINGERPRINT.test(v),
+      'must look like SHA256: followed by 43 base64 characters (SSH), or 32 hex bytes AA:BB:... (TLS)',
+    ),
 });
 export type PartnerTrustInput = z.input<typeof partnerTrustSchema>;
 
@@ -87,6 +103,7 @@ export class PartnerAdmin {
     const o = parseInput(partnerAddSchema, input);
     const partner = await this.#partners.add({
       name: o.name,
+      protocol: o.protocol,
       host: o.host,
       port: o.port,
       username: o.user,
@@ -94,13 +111,16 @@ export class PartnerAdmin {
       clientKey: o.clientKey,
       renameUploads: o.renameUploads,
       readBack: o.readBack,
+      tlsCaFile: o.caFile,
     });
     await this.#record.record(actor, 'partners.add', subject(o.name), {
+      protocol: partner.protocol,
       host: partner.host,
       port: partner.port,
       user: partner.username,
       password: o.password ? 'set' : 'none',
       clientKey: partner.clientKey,
+      ...(partner.tlsCaFile ? { caFile: partner.tlsCaFile } : {}),
     });
     return partner;
   }
@@ -117,6 +137,8 @@ export class PartnerAdmin {
       ...(o.clientKey !== undefined ? { clientKey: o.clientKey } : {}),
       ...(o.renameUploads !== undefined ? { renameUploads: o.renameUploads } : {}),
       ...(o.readBack !== undefined ? { readBack: o.readBack } : {}),
+      ...(o.protocol !== undefined ? { protocol: o.protocol } : {}),
+      ...(o.caFile !== undefined ? { tlsCaFile: o.caFile } : {}),
     });
     const diff = (field: string, from: unknown, to: unknown) =>
       from === to ? {} : { [field]: { from, to } };
@@ -128,6 +150,8 @@ export class PartnerAdmin {
       ...diff('clientKey', before.clientKey, after.clientKey),
       ...diff('renameUploads', before.renameUploads, after.renameUploads),
       ...diff('readBack', before.readBack, after.readBack),
+      ...diff('protocol', before.protocol, after.protocol),
+      ...diff('caFile', before.tlsCaFile, after.tlsCaFile),
       ...(before.hostKeySha256 && !after.hostKeySha256 ? { hostKey: 'forgotten (address changed)' } : {}),
     });
     return after;

@@ -117,6 +117,8 @@ export interface PartnersTable {
   host_key_sha256: string | null;
   rename_uploads: number;
   read_back: number;
+  protocol: Generated<string>;
+  tls_ca_file: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -34,6 +34,7 @@ function isForeignKeyViolation(err: unknown): boolean {
 const toPartner = (row: Selectable<PartnersTable>): PartnerRecord => ({
   id: row.id,
   name: row.name,
+  protocol: row.protocol as PartnerRecord['protocol'],
   host: row.host,
   port: row.port,
   username: row.username,
@@ -43,6 +44,7 @@ const toPartner = (row: Selectable<PartnersTable>): PartnerRecord => ({
   hostKeySha256: row.host_key_sha256,
   renameUploads: Boolean(row.rename_uploads),
   readBack: Boolean(row.read_back),
+  tlsCaFile: row.tls_ca_file,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
 });
@@ -58,6 +60,8 @@ function partnerColumns(p: PartnerPatch) {
     ...(p.hostKeySha256 !== undefined ? { host_key_sha256: p.hostKeySha256 } : {}),
     ...(p.renameUploads !== undefined ? { rename_uploads: p.renameUploads ? 1 : 0 } : {}),
     ...(p.readBack !== undefined ? { read_back: p.readBack ? 1 : 0 } : {}),
+    ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+    ...(p.tlsCaFile !== undefined ? { tls_ca_file: p.tlsCaFile } : {}),
   };
 }
 
@@ -80,6 +84,8 @@ export class KyselyPartnerRepository implements PartnerRepository {
           host_key_sha256: partner.hostKeySha256,
           rename_uploads: partner.renameUploads ? 1 : 0,
           read_back: partner.readBack ? 1 : 0,
+          protocol: partner.protocol ?? 'sftp',
+          tls_ca_file: partner.tlsCaFile ?? null,
           created_at: now,
           updated_at: now,
         })

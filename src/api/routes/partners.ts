@@ -1,4 +1,4 @@
-// /api/partners: SFTP servers jobs transfer with (create, change, pin the host key, remove); never their passwords.
+// /api/partners: SFTP and FTPS servers jobs transfer with (create, change, pin the host key, remove); never their passwords.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PartnerRecord } from '../../store/types.js';
@@ -9,12 +9,14 @@ import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } fro
 export const partnerSchema = z
   .object({
     name: z.string(),
+    protocol: z.enum(['sftp', 'ftps', 'ftps-implicit']),
     host: z.string(),
     port: z.number().int(),
     username: z.string(),
     password: z.boolean(),
     clientKey: z.string().nullable(),
-    hostKey: z.string().nullable(),
+    hostKey: z.string().nullable().describe("'ALGORITHM FINGERPRINT'; FTPS: 'x509 AA:BB:...'"),
+    caFile: z.string().nullable().describe('FTPS: CA file the certificate is verified against'),
     renameUploads: z.boolean(),
     readBack: z.boolean(),
     created: z.string(),
@@ -23,12 +25,14 @@ export const partnerSchema = z
     id: 'Partner',
     example: {
       name: 'acme',
+      protocol: 'sftp',
       host: 'sftp.acme.example',
       port: 22,
       username: 'ferry',
       password: false,
       clientKey: 'acme-key',
       hostKey: 'ssh-ed25519 SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE',
+      caFile: null,
       renameUploads: true,
       readBack: false,
       created: '2026-11-30T09:00:00.000Z',
@@ -38,12 +42,14 @@ export const partnerSchema = z
 function partnerView(p: PartnerRecord): z.infer<typeof partnerSchema> {
   return {
     name: p.name,
+    protocol: p.protocol,
     host: p.host,
     port: p.port,
     username: p.username,
     password: p.passwordSealed !== null,
     clientKey: p.clientKey,
     hostKey: p.hostKeyAlgorithm && p.hostKeySha256 ? `${p.hostKeyAlgorithm} ${p.hostKeySha256}` : null,
+    caFile: p.tlsCaFile,
     renameUploads: p.renameUploads,
     readBack: p.readBack,
     created: p.createdAt.toISOString(),
@@ -57,13 +63,19 @@ const secret = (v: string | null | undefined) => (v === undefined || v === null 
 const createBody = z
   .object({
     name: z.string().min(1).max(200),
+    protocol: z.enum(['sftp', 'ftps', 'ftps-implicit']).optional().describe('default sftp'),
     host: z.string().min(1),
-    port: port.optional(),
+    port: port.optional().describe('default 22, 21 (ftps) or 990 (ftps-implicit)'),
     user: z.string().min(1),
     password: z.string().min(1).max(1024).optional().describe('stored sealed with the master key'),
     clientKey: z.string().min(1).optional().describe('name of a client key in the Key Manager'),
     renameUploads: z.boolean().optional(),
     readBack: z.boolean().optional(),
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('FTPS: PEM CA file on the server (instead of a pinned certificate)'),
   })
   .strict()
   .meta({ example: { name: 'acme', host: 'sftp.acme.example', user: 'ferry', clientKey: 'acme-key' } });
@@ -77,6 +89,8 @@ const patchBody = z
     clientKey: z.string().min(1).nullable().optional().describe('null stops logging in with a key'),
     renameUploads: z.boolean().optional(),
     readBack: z.boolean().optional(),
+    protocol: z.enum(['sftp', 'ftps', 'ftps-implicit']).optional(),
+    caFile: z.string().min(1).nullable().optional().describe('null: pin the certificate instead'),
   })
   .strict()
   .meta({ example: { port: 2222, readBack: true } });
