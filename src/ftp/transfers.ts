@@ -36,9 +36,14 @@ async function offer(ctx: CommandContext): Promise<PassiveListener> {
   return listener;
 }
 
+/**
+ * PASV names an address: the configured public one behind NAT, else the one the client reached. Where the data
+ * connection may come from does not change: the listener still takes only the control connection's peer.
+ */
 export async function pasv(ctx: CommandContext): Promise<void> {
-  const ipv4 = ctx.localAddress.replace(/^::ffff:/, '');
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ipv4)) throw new FtpReplyError(522, 'Use EPSV on IPv6');
+  const local = ctx.localAddress.replace(/^::ffff:/, '');
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(local)) throw new FtpReplyError(522, 'Use EPSV on IPv6');
+  const ipv4 = ctx.options.passiveAddress ?? local;
   const { port } = await offer(ctx);
   ctx.reply(227, `Entering Passive Mode (${ipv4.replaceAll('.', ',')},${port >> 8},${port & 255})`);
 }
