@@ -71,7 +71,7 @@ export async function buildApiApp(
   options: ApiServerOptions,
 ): Promise<{ app: FastifyInstance; deps: ApiDeps }> {
   const { config, log } = options;
-  const sessions = new LiveSessions(options.events);
+  const sessions = new LiveSessions(options.events, options.sessionActivity);
   const metrics = new FerryMetrics({
     events: options.events,
     sessions,

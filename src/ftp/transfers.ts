@@ -4,7 +4,7 @@
 import type { TLSSocket } from 'node:tls';
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import type { DirEntry, FileHandle, OpenMode } from '../core/types.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, TransferActivity } from './context.js';
 import { filesOf, uniqueName } from './file-commands.js';
 import { listLine, mlsdLine } from './listing.js';
 import { PassiveListener } from './passive.js';
@@ -86,6 +86,7 @@ async function withData(
       listener.close();
       data?.destroy();
       ctx.transfer = undefined;
+      ctx.activity = undefined;
     }
   })();
   ctx.transfer = {
@@ -177,9 +178,12 @@ const READ: OpenMode = {
 export async function retr(ctx: CommandContext, arg: string): Promise<void> {
   const offset = ctx.restOffset;
   ctx.restOffset = 0;
-  const handle = await filesOf(ctx).openFile(virtualPath(ctx, arg), READ);
+  const path = virtualPath(ctx, arg);
+  const handle = await filesOf(ctx).openFile(path, READ);
   try {
+    const progress: TransferActivity = { direction: 'download', path, bytes: 0, startedAt: new Date() };
     await withData(ctx, 'Opening data connection', async (data, signal) => {
+      ctx.activity = progress;
       try {
         let position = offset;
         for (;;) {
@@ -187,6 +191,7 @@ export async function retr(ctx: CommandContext, arg: string): Promise<void> {
           const chunk = await handle.read(position, CHUNK);
           if (chunk.length === 0) break;
           position += chunk.length;
+          progress.bytes += chunk.length;
           ctx.touch();
           await send(data, chunk);
         }
@@ -203,7 +208,12 @@ export async function retr(ctx: CommandContext, arg: string): Promise<void> {
 
 /** Reads the data connection into `handle` from `offset`; resolves once the client ended it with a TLS
  * close_notify and all is written, rejects with 426 when the TCP connection went away without one. */
-function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () => void): Promise<void> {
+function receive(
+  data: TLSSocket,
+  handle: FileHandle,
+  offset: number,
+  progress: (bytes: number) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let position = offset;
     let writing = Promise.resolve();
@@ -236,7 +246,7 @@ function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () 
         if (failed) return;
         try {
           await handle.write(at, chunk);
-          touch();
+          progress(chunk.length);
           pending--;
           data.resume();
           settle();
@@ -284,9 +294,14 @@ async function upload(ctx: CommandContext, path: string, how: 'store' | 'append'
   const start = how === 'append' ? (await handle.stat()).size : offset;
   const opening = how === 'unique' ? `FILE: ${path.split('/').pop()}` : 'Ready to receive';
   try {
+    const activity: TransferActivity = { direction: 'upload', path, bytes: 0, startedAt: new Date() };
     await withData(ctx, opening, async (data, signal) => {
+      ctx.activity = activity;
       try {
-        await receive(data, handle, start, () => ctx.touch());
+        await receive(data, handle, start, (bytes) => {
+          activity.bytes += bytes;
+          ctx.touch();
+        });
         // Answer the client's close_notify with ours and let it reach the wire before the socket is destroyed
         // (ftplib's unwrap() waits for it).
         await finish(data);
