@@ -13,6 +13,8 @@ export const VSFTPD = '/usr/sbin/vsftpd';
 
 export interface Vsftpd {
   readonly port: number;
+  /** The listener; each session's processes are its children (their CPU time is reaped into it). */
+  readonly pid: number;
   /** Where anonymous logins land; `pub/` inside it is writable. */
   readonly root: string;
   readonly pub: string;
@@ -52,8 +54,10 @@ async function waitForPort(port: number, child: ChildProcess, log: string): Prom
   }
 }
 
-export async function startVsftpd(options: { extra?: readonly string[] } = {}): Promise<Vsftpd> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-vsftpd-'));
+export async function startVsftpd(
+  options: { extra?: readonly string[]; baseDir?: string } = {},
+): Promise<Vsftpd> {
+  const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'ferry-vsftpd-'));
   const root = join(dir, 'root');
   const pub = join(root, 'pub');
   const empty = join(dir, 'empty');
@@ -124,6 +128,7 @@ export async function startVsftpd(options: { extra?: readonly string[] } = {}): 
   const fingerprint = new X509Certificate(await readFile(cert)).fingerprint256;
   return {
     port,
+    pid: child.pid!,
     root,
     pub,
     certFile: cert,
