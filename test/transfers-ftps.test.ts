@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { FerryEvent } from '../src/events/types.js';
 import { Secret } from '../src/util/secret.js';
+import { startHostileFtps } from './helpers/hostile-ftps.js';
 import { startTestServer } from './helpers/server.js';
 import { randomFile, sha256File, type TransferFixture, transferFixture } from './helpers/transfers.js';
 import { startVsftpd, type Vsftpd } from './helpers/vsftpd.js';
@@ -311,6 +312,29 @@ test("Ferry's own FTPS listener (explicit and implicit): push and pull verified 
     assert.equal(await sha256File(join(inbox, 'data.bin')), sum);
   } finally {
     await server.close();
+    await fx.close();
+  }
+});
+
+test('a data connection that presents another certificate than the pinned one is cut before a byte is used', async () => {
+  const fx = await transferFixture();
+  const content = Buffer.from('data from a man in the middle\n');
+  const hostile = await startHostileFtps(join(fx.dir, 'hostile'), { name: 'evil.csv', data: content });
+  try {
+    const { partners, jobs } = fx.ctx.transfers;
+    await partners.add({ name: 'mitm', protocol: 'ftps', host: '127.0.0.1', port: hostile.port, ...ANON });
+    const presented = await partners.fetchHostKey('mitm');
+    assert.equal(presented.sha256, hostile.controlFingerprint);
+    await partners.pin('mitm', presented);
+    const inbox = join(fx.dir, 'in');
+    await jobs.add({ name: 'pull', partner: 'mitm', direction: 'pull', remoteDir: '/', localDir: inbox });
+    const run = await jobs.run('pull');
+    assert.equal(run.status, 'failed');
+    assert.match(run.error ?? '', /data connection presented certificate [0-9A-F:]{95}, not the pinned one/);
+    assert.ok(hostile.dataConnections() >= 1, 'the data connection was made (and refused by the client)');
+    assert.deepEqual(await readdir(inbox).catch(() => []), [], 'nothing was received');
+  } finally {
+    await hostile.close();
     await fx.close();
   }
 });
