@@ -206,8 +206,15 @@ export async function retr(ctx: CommandContext, arg: string): Promise<void> {
   }
 }
 
-/** Reads the data connection into `handle` from `offset`; resolves once the client ended it with a TLS
- * close_notify and all is written, rejects with 426 when the TCP connection went away without one. */
+/** Bytes held in memory while a write is in flight before the data connection is paused. */
+const RECEIVE_BUFFER = 1024 * 1024;
+
+/**
+ * Reads the data connection into `handle` from `offset`; resolves once the client ended it with a TLS close_notify
+ * and all is written, rejects with 426 when the TCP connection went away without one. TLS hands over records of
+ * at most 16 KiB; what arrives while one write is in flight is written next as one piece (up to RECEIVE_BUFFER),
+ * so a large upload costs one core write per ~256 KiB-1 MiB, not one per record.
+ */
 function receive(
   data: TLSSocket,
   handle: FileHandle,
@@ -216,8 +223,9 @@ function receive(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let position = offset;
-    let writing = Promise.resolve();
-    let pending = 0;
+    let queued: Buffer[] = [];
+    let queuedBytes = 0;
+    let writing = false;
     let failed = false;
     let ended = false;
     let cut = false;
@@ -230,36 +238,44 @@ function receive(
     // The TCP side is gone. A close_notify already read ends the TLS socket once its buffered data is consumed
     // ('end' comes on the next tick after that); with none, it never ends, and what arrived is not the file.
     const transport = transportOf(data);
-    const idle = () => pending === 0 && data.readableLength === 0 && (transport?.readableLength ?? 0) === 0;
+    const idle = () =>
+      !writing && queuedBytes === 0 && data.readableLength === 0 && (transport?.readableLength ?? 0) === 0;
     const settle = () => {
       if (!cut || ended || failed || !idle() || data.isPaused()) return;
       setImmediate(() => {
         if (!ended && idle()) truncated();
       });
     };
-    data.on('data', (chunk: Buffer) => {
-      data.pause();
-      pending++;
-      const at = position;
-      position += chunk.length;
-      writing = writing.then(async () => {
-        if (failed) return;
+    const flush = async () => {
+      writing = true;
+      while (queuedBytes > 0 && !failed) {
+        const piece = queued.length === 1 ? queued[0]! : Buffer.concat(queued, queuedBytes);
+        queued = [];
+        queuedBytes = 0;
+        // Room again: take more from the client while this piece is written.
+        if (data.isPaused()) data.resume();
+        const at = position;
+        position += piece.length;
         try {
-          await handle.write(at, chunk);
-          progress(chunk.length);
-          pending--;
-          data.resume();
-          settle();
+          await handle.write(at, piece);
+          progress(piece.length);
         } catch (err) {
           fail(err);
         }
-      });
+      }
+      writing = false;
+      if (ended && !failed) resolve();
+      else settle();
+    };
+    data.on('data', (chunk: Buffer) => {
+      queued.push(chunk);
+      queuedBytes += chunk.length;
+      if (queuedBytes >= RECEIVE_BUFFER) data.pause();
+      if (!writing) void flush();
     });
     data.once('end', () => {
       ended = true;
-      void writing.then(() => {
-        if (!failed) resolve();
-      });
+      if (!writing && !failed) resolve();
     });
     void transport?.ended.then(() => {
       cut = true;
