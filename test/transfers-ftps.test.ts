@@ -338,3 +338,29 @@ test('a data connection that presents another certificate than the pinned one is
     await fx.close();
   }
 });
+
+test('a server that sends more than the SIZE it announced is cut off (no disk filling), and nothing is published', async () => {
+  const fx = await transferFixture();
+  const hostile = await startHostileFtps(
+    join(fx.dir, 'hostile'),
+    { name: 'big.csv', data: Buffer.alloc(2 * 1024 * 1024, 7) },
+    { size: 1000, sameCertificate: true },
+  );
+  try {
+    const { partners, jobs } = fx.ctx.transfers;
+    await partners.add({ name: 'liar', protocol: 'ftps', host: '127.0.0.1', port: hostile.port, ...ANON });
+    await partners.pin('liar', await partners.fetchHostKey('liar'));
+    const inbox = join(fx.dir, 'in');
+    await jobs.add({ name: 'pull', partner: 'liar', direction: 'pull', remoteDir: '/', localDir: inbox });
+    const run = await jobs.run('pull');
+    assert.equal(run.status, 'failed');
+    assert.match(run.error ?? '', /sends more than the 1000 bytes SIZE reported/);
+    const left = await readdir(inbox);
+    assert.ok(!left.includes('big.csv'), 'not published');
+    for (const name of left)
+      assert.ok((await stat(join(inbox, name))).size <= 1000, `${name} holds no more than SIZE`);
+  } finally {
+    await hostile.close();
+    await fx.close();
+  }
+});

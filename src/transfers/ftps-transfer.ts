@@ -102,6 +102,15 @@ export async function ftpsDownload(
     const sink = new Writable({
       highWaterMark: 4 * CHUNK,
       write(chunk: Buffer, _enc, done) {
+        // More than SIZE announced: a file still growing, or a server that would fill the disk. Fetched next run.
+        if (position + chunk.length > remoteSize) {
+          done(
+            new IntegrityError(
+              `${remotePath}: the server sends more than the ${remoteSize} bytes SIZE reported`,
+            ),
+          );
+          return;
+        }
         file.write(position, chunk).then(() => {
           hash.update(chunk);
           position += chunk.length;

@@ -32,9 +32,12 @@ async function identity(dir: string) {
 export async function startHostileFtps(
   dir: string,
   file: { name: string; data: Buffer },
+  /** `size`: what SIZE and LIST claim (default the truth); `sameCertificate`: no man in the middle on data. */
+  lies: { size?: number; sameCertificate?: boolean } = {},
 ): Promise<HostileFtps> {
   const control = await identity(join(dir, 'control'));
-  const data = await identity(join(dir, 'data'));
+  const data = lies.sameCertificate ? control : await identity(join(dir, 'data'));
+  const size = lies.size ?? file.data.length;
   let opened = 0;
   const sockets = new Set<Socket>();
   const servers: Server[] = [];
@@ -84,7 +87,7 @@ export async function startHostileFtps(
           return reply(`229 Entering Extended Passive Mode (|||${port}|)`);
         }
         case 'LIST':
-          send?.(Buffer.from(`-rw-r--r-- 1 ftp ftp ${file.data.length} Jan 01  2026 ${file.name}\r\n`));
+          send?.(Buffer.from(`-rw-r--r-- 1 ftp ftp ${size} Jan 01  2026 ${file.name}\r\n`));
           reply('150 Here comes the listing');
           return setTimeout(() => reply('226 Done'), 200);
         case 'RETR':
@@ -92,7 +95,7 @@ export async function startHostileFtps(
           reply('150 Sending');
           return setTimeout(() => reply('226 Done'), 200);
         case 'SIZE':
-          return reply(`213 ${file.data.length}`);
+          return reply(`213 ${size}`);
         case 'MDTM':
           return reply('213 20260101000000');
         case 'QUIT':
