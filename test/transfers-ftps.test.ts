@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { cliActor } from '../src/admin/actor.js';
 import type { FerryEvent } from '../src/events/types.js';
 import { Secret } from '../src/util/secret.js';
 import { startHostileFtps } from './helpers/hostile-ftps.js';
@@ -163,6 +164,15 @@ test('a wrong certificate fingerprint refuses with one line, before login, and t
     assert.deepEqual(await readdir(v.pub), [], 'nothing reached the server');
     const failed = events.find((e) => e.type === 'job' && e.phase === 'failed');
     assert.equal(failed?.type === 'job' ? failed.errorCode : undefined, 'ERR_HOST_KEY_CHANGED');
+    // Trusted again (through the admin service, in lower case without colons, as an API caller may send it).
+    const fixed = await fx.ctx.admin.partners.trust(cliActor(), {
+      name: 'bank',
+      algorithm: 'x509',
+      sha256: v.fingerprint.replaceAll(':', '').toLowerCase(),
+    });
+    assert.equal(fixed.hostKeySha256, v.fingerprint);
+    assert.equal((await jobs.run('push')).status, 'ok');
+    assert.deepEqual(await readdir(v.pub), ['a.bin']);
   } finally {
     await v.close();
     await fx.close();

@@ -2,7 +2,7 @@
 // never in an event.
 import { z } from 'zod';
 import type { PartnerRecord } from '../store/types.js';
-import { CERT_FINGERPRINT } from '../transfers/ftps-connection.js';
+import { CERT_FINGERPRINT, normalizeCertFingerprint } from '../transfers/ftps-connection.js';
 import type { PartnerManager } from '../transfers/partners.js';
 import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
@@ -160,7 +160,10 @@ export class PartnerAdmin {
   /** Pins a host key a person compared (or a script gave by fingerprint). */
   async trust(actor: Actor, input: PartnerTrustInput): Promise<PartnerRecord> {
     checkActor(actor);
-    const o = parseInput(partnerTrustSchema, input);
+    // A certificate's SHA-256 in any spelling (lower case, no colons) is stored as openssl prints it.
+    const sha256 =
+      input.algorithm === 'x509' ? (normalizeCertFingerprint(input.sha256) ?? input.sha256) : input.sha256;
+    const o = parseInput(partnerTrustSchema, { ...input, sha256 });
     const before = await this.#partners.get(o.name);
     const partner = await this.#partners.pin(o.name, { algorithm: o.algorithm, sha256: o.sha256 });
     await this.#record.record(actor, 'partners.trust', subject(o.name), {
