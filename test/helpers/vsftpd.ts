@@ -134,7 +134,8 @@ export async function startVsftpd(
     certFile: cert,
     fingerprint,
     close: async () => {
-      if (child.exitCode === null) {
+      // Killed by a signal, exitCode stays null: signalCode says it is gone (a second close must not wait).
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
