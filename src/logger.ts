@@ -44,6 +44,7 @@ export const loggers = {
   auth: rootLogger.child({ logger: 'auth' }),
   sftp: rootLogger.child({ logger: 'sftp' }),
   scp: rootLogger.child({ logger: 'scp' }),
+  ftps: rootLogger.child({ logger: 'ftps' }),
   core: rootLogger.child({ logger: 'core' }),
   store: rootLogger.child({ logger: 'store' }),
   keys: rootLogger.child({ logger: 'keys' }),

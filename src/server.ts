@@ -262,11 +262,13 @@ export async function startFerry(
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
     out((await import('./ssh-algorithms.js')).keyExchangeLine(config.algorithms));
     let ftps: RunningFerry['ftps'];
+    let ftpsServer: import('./ftp/server.js').RunningFtpsServer | undefined;
     if (config.ftps.port !== undefined || config.ftps.implicitPort !== undefined) {
       const { startFtps } = await import('./ftp/start.js');
-      const server = await startFtps(config, ctx, loggers.ssh.child({ protocol: 'ftps' }), out);
+      const server = await startFtps(config, ctx, loggers.ftps, out);
       services.started('ftps server', () => server.close());
       ftps = { port: server.port, implicitPort: server.implicitPort };
+      ftpsServer = server;
     }
     // The HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): src/api/start.ts.
     const { startHttpApi } = await import('./api/start.js');
@@ -274,7 +276,8 @@ export async function startFerry(
       ctx,
       { name: 'sftp', address: config.listen, port: ssh.port },
       out,
-      (sessionId) => ssh.disconnect(sessionId),
+      (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
+      ftpsServer ? (sessionId) => ftpsServer.activity(sessionId) : undefined,
     );
     if (http) services.started('http api', () => http.close());
     // The node registry (cluster mode): refuses a second live node with this id before the start is announced.

@@ -9,7 +9,7 @@ import type { HealthState } from '../health.js';
 import type { Store } from '../store/types.js';
 import type { GatherKind } from './cluster-gather.js';
 import { problemSchema } from './errors.js';
-import type { LiveSessions } from './live-sessions.js';
+import type { LiveSessions, SessionActivitySource } from './live-sessions.js';
 import type { FerryMetrics } from './metrics.js';
 
 /** A listener this process serves (SFTP, HTTP), for /readyz and the status. */
@@ -36,6 +36,8 @@ export interface ApiDeps {
   readonly gather: ((kind: GatherKind, arg?: string) => Promise<unknown[]>) | undefined;
   /** Ends an SSH connection this process holds (the SSH server's disconnect); false when it holds none. */
   readonly disconnect: ((sessionId: string) => boolean) | undefined;
+  /** What an open connection is transferring now (the FTPS server's view), for GET /api/sessions. */
+  readonly sessionActivity?: SessionActivitySource;
 }
 
 /** The error responses every authenticated route may give, documented once. */

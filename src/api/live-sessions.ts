@@ -1,11 +1,22 @@
-// The SSH connections of this process, kept from the event bus (connect, login, transfers, disconnect).
+// The SSH and FTPS connections of this process, kept from the event bus (connect, login, transfers, disconnect), and
+// what each one is transferring right now (asked of the front end that runs it).
 import type { EventBus } from '../events/bus.js';
 import type { FerryEvent } from '../events/types.js';
+
+/** The file a connection is moving at this moment (FTPS: RETR, STOR, APPE, STOU). */
+export interface SessionActivity {
+  readonly direction: 'upload' | 'download';
+  readonly path: string;
+  readonly bytes: number;
+  readonly startedAt: Date;
+}
+
+export type SessionActivitySource = (sessionId: string) => SessionActivity | undefined;
 
 export interface LiveSession {
   readonly id: string;
   readonly remoteAddress: string;
-  /** 'ssh' until a transfer or file operation shows which subsystem it uses ('sftp', 'scp'). */
+  /** 'ftps', or 'ssh' until a transfer or file operation shows which subsystem it uses ('sftp', 'scp'). */
   protocol: string;
   username: string | null;
   readonly client: string | null;
@@ -23,7 +34,10 @@ export class LiveSessions {
   readonly #sessions = new Map<string, LiveSession>();
   readonly #unsubscribe: () => void;
 
-  constructor(events: EventBus) {
+  readonly #activity: SessionActivitySource | undefined;
+
+  constructor(events: EventBus, activity?: SessionActivitySource) {
+    this.#activity = activity;
     this.#unsubscribe = events.subscribe((event) => {
       this.#observe(event);
       return undefined;
@@ -32,6 +46,11 @@ export class LiveSessions {
 
   list(): LiveSession[] {
     return [...this.#sessions.values()];
+  }
+
+  /** The transfer a connection is running now; undefined when none (or its front end does not say). */
+  activityOf(sessionId: string): SessionActivity | undefined {
+    return this.#activity?.(sessionId);
   }
 
   /** Open connections by protocol. */
@@ -49,11 +68,11 @@ export class LiveSessions {
   #observe(event: FerryEvent): void {
     if (event.type === 'session') {
       if (event.phase === 'connect' && this.#sessions.size < MAX_TRACKED) {
-        const client = event.detail.client;
+        const { client, protocol } = event.detail;
         this.#sessions.set(event.sessionId, {
           id: event.sessionId,
           remoteAddress: event.remoteAddress ?? '',
-          protocol: 'ssh',
+          protocol: protocol === 'ftps' ? 'ftps' : 'ssh',
           username: null,
           client: typeof client === 'string' ? client : null,
           connectedAt: event.at,

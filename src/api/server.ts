@@ -77,7 +77,7 @@ export async function buildApiApp(
   options: ApiServerOptions,
 ): Promise<{ app: FastifyInstance; deps: ApiDeps; tls?: { name: string; fingerprint: string } }> {
   const { config, log } = options;
-  const sessions = new LiveSessions(options.events);
+  const sessions = new LiveSessions(options.events, options.sessionActivity);
   const metrics = new FerryMetrics({
     events: options.events,
     sessions,

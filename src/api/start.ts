@@ -15,6 +15,7 @@ import type { Secret } from '../util/secret.js';
 import type { WebClientDeps } from '../web/index.js';
 import type { ListenerInfo } from './deps.js';
 import { httpApiLine, servesHttps } from './listen-address.js';
+import type { SessionActivitySource } from './live-sessions.js';
 import { type RunningApi, startApiServer } from './server.js';
 
 /** What the API needs of the composition root (AppContext has it all). */
@@ -44,8 +45,10 @@ export async function startHttpApi(
   ctx: ApiContext,
   sftp: ListenerInfo,
   out: (line: string) => void,
-  /** The SSH server's disconnect, for DELETE /api/sessions/{id}. */
+  /** The SSH and FTPS servers' disconnect, for DELETE /api/sessions/{id}. */
   disconnect?: (sessionId: string) => boolean,
+  /** What an FTPS connection is transferring now, for GET /api/sessions. */
+  sessionActivity?: SessionActivitySource,
 ): Promise<RunningApi | undefined> {
   const listeners: ListenerInfo[] = [sftp];
   const log = loggers.http;
@@ -60,6 +63,7 @@ export async function startHttpApi(
       health: ctx.health,
       listeners: () => listeners,
       disconnect,
+      ...(sessionActivity ? { sessionActivity } : {}),
       log,
       onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
       webClient: webClientDeps(ctx),

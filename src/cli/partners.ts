@@ -1,7 +1,9 @@
-// `ferry partners ...`: remote SFTP servers Ferry pulls from and pushes to; host keys pinned by a person.
+// `ferry partners ...`: remote SFTP and FTPS servers Ferry pulls from and pushes to; host keys and certificates
+// pinned by a person.
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
 import type { PartnerRecord } from '../store/types.js';
+import { normalizeCertFingerprint } from '../transfers/ftps-connection.js';
 import { formatDuration } from '../transfers/timing.js';
 import {
   algorithmsOption,
@@ -25,6 +27,7 @@ function portOption(value: string | undefined): number | undefined {
 function view(p: PartnerRecord) {
   return {
     name: p.name,
+    protocol: p.protocol,
     host: p.host,
     port: p.port,
     user: p.username,
@@ -32,6 +35,7 @@ function view(p: PartnerRecord) {
       .filter(Boolean)
       .join(' + '),
     hostKey: p.hostKeySha256 ? `${p.hostKeyAlgorithm} ${p.hostKeySha256}` : null,
+    caFile: p.tlsCaFile,
     renameUploads: p.renameUploads,
     readBack: p.readBack,
     algorithms: p.algorithms,
@@ -55,19 +59,23 @@ export function registerPartnersCommand(program: Command): void {
     .description('add a partner (no host key is trusted yet: run `partners trust` next)')
     .argument('<name>', 'partner name')
     .requiredOption('--host <host>', 'host name or address')
-    .option('--port <port>', 'SSH port', '22')
+    .option('--protocol <protocol>', 'sftp, ftps (explicit, AUTH TLS) or ftps-implicit', 'sftp')
+    .option('--port <port>', 'port (default 22 for sftp, 21 for ftps, 990 for ftps-implicit)')
     .requiredOption('--user <user>', 'login name')
     .option('--password-stdin', 'read the password from standard input (stored sealed with the master key)')
     .option('--client-key <name>', 'log in with this client key from `ferry keys client`')
     .option('--no-rename', 'upload straight to the final name (for servers that forbid rename)')
-    .option('--read-back', 'without server-side SHA-256 (check-file), read each file back to verify it')
+    .option('--read-back', 'without server-side SHA-256 (check-file, HASH), read each file back to verify it')
+    .option('--ca-file <pem>', 'FTPS: verify the certificate and host name against these CAs (no trust step)')
     .option('--algorithms <profile>', CLIENT_ALGORITHMS_HELP, 'modern')
     .action(
       async (
         name: string,
         o: {
+          protocol: string;
+          caFile?: string;
           host: string;
-          port: string;
+          port?: string;
           user: string;
           passwordStdin?: boolean;
           clientKey?: string;
@@ -77,13 +85,17 @@ export function registerPartnersCommand(program: Command): void {
         },
         cmd: Command,
       ) => {
-        if (!o.passwordStdin && !o.clientKey)
+        if (o.protocol === 'sftp' && !o.passwordStdin && !o.clientKey)
           throw new CliError('give --password-stdin or --client-key (or both, for two-factor servers)', 2);
         const algorithms = algorithmsOption(o.algorithms);
+        if (o.protocol !== 'sftp' && !o.passwordStdin)
+          throw new CliError('an FTPS partner logs in with a password: give --password-stdin', 2);
         const password = o.passwordStdin ? await readSecretFromStdin('password') : undefined;
         await withContext(opts(cmd), async (ctx) => {
           const partner = await ctx.admin.partners.add(cliActor(), {
             name,
+            protocol: o.protocol as 'sftp',
+            ...(o.caFile !== undefined ? { caFile: o.caFile } : {}),
             host: o.host,
             port: portOption(o.port),
             user: o.user,
@@ -93,8 +105,9 @@ export function registerPartnersCommand(program: Command): void {
             readBack: o.readBack ?? false,
             algorithms,
           });
+          const next = partner.tlsCaFile ? '' : `; next: ferry partners trust ${name}`;
           process.stdout.write(
-            `partner ${name} added (${partner.username}@${partner.host}:${partner.port}); next: ferry partners trust ${name}\n`,
+            `partner ${name} added (${partner.protocol} ${partner.username}@${partner.host}:${partner.port})${next}\n`,
           );
         });
       },
@@ -103,11 +116,12 @@ export function registerPartnersCommand(program: Command): void {
   partners
     .command('set')
     .description(
-      'change a partner (a new host or port forgets the trusted host key: run `partners trust` again)',
+      'change a partner (a new host, port or protocol forgets the trusted host key or certificate: run `partners trust` again)',
     )
     .argument('<name>', 'partner name')
+    .option('--protocol <protocol>', 'sftp, ftps or ftps-implicit')
     .option('--host <host>', 'host name or address')
-    .option('--port <port>', 'SSH port')
+    .option('--port <port>', 'port')
     .option('--user <user>', 'login name')
     .option('--password-stdin', 'read a new password from standard input (stored sealed)')
     .option('--remove-password', 'forget the stored password (the client key must then do)')
@@ -117,10 +131,13 @@ export function registerPartnersCommand(program: Command): void {
     .option('--read-back', 'without check-file, read each file back to verify it')
     .option('--no-read-back', 'do not read files back')
     .option('--algorithms <profile>', CLIENT_ALGORITHMS_HELP.replace(' (default: ', ' ('))
+    .option('--ca-file <pem>', "FTPS: verify the certificate against these CAs; 'none' to pin it instead")
     .action(
       async (
         name: string,
         o: {
+          protocol?: string;
+          caFile?: string;
           host?: string;
           port?: string;
           user?: string;
@@ -152,9 +169,12 @@ export function registerPartnersCommand(program: Command): void {
             ...(o.rename !== undefined ? { renameUploads: o.rename } : {}),
             ...(o.readBack !== undefined ? { readBack: o.readBack } : {}),
             ...(algorithms !== undefined ? { algorithms } : {}),
+            ...(o.protocol !== undefined ? { protocol: o.protocol as 'sftp' } : {}),
+            ...(o.caFile !== undefined ? { caFile: o.caFile === 'none' ? null : o.caFile } : {}),
           });
+          const trusted = p.hostKeySha256 || p.tlsCaFile;
           process.stdout.write(
-            `partner ${name} changed (${p.username}@${p.host}:${p.port})${p.hostKeySha256 ? '' : `; host key not trusted: ferry partners trust ${name}`}\n`,
+            `partner ${name} changed (${p.protocol} ${p.username}@${p.host}:${p.port})${trusted ? '' : `; not trusted: ferry partners trust ${name}`}\n`,
           );
         });
       },
@@ -171,10 +191,13 @@ export function registerPartnersCommand(program: Command): void {
           process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
           return;
         }
-        process.stdout.write('NAME             ADDRESS                          USER         HOST KEY\n');
+        process.stdout.write(
+          'NAME             PROTOCOL      ADDRESS                          USER         HOST KEY / CERTIFICATE\n',
+        );
         for (const p of all) {
+          const identity = p.hostKey ?? (p.caFile ? `CA ${p.caFile}` : 'NOT TRUSTED');
           process.stdout.write(
-            `${p.name.padEnd(16)} ${`${p.host}:${p.port}`.padEnd(32)} ${p.user.padEnd(12)} ${p.hostKey ?? 'NOT TRUSTED'}\n`,
+            `${p.name.padEnd(16)} ${p.protocol.padEnd(13)} ${`${p.host}:${p.port}`.padEnd(32)} ${p.user.padEnd(12)} ${identity}\n`,
           );
         }
       });
@@ -195,13 +218,16 @@ export function registerPartnersCommand(program: Command): void {
         process.stdout.write(
           [
             `name:           ${p.name}`,
+            `protocol:       ${p.protocol}`,
             `address:        ${p.host}:${p.port}`,
             `user:           ${p.user}`,
             `login:          ${p.auth}`,
-            `host key:       ${p.hostKey ?? 'not trusted (ferry partners trust NAME)'}`,
+            p.protocol === 'sftp'
+              ? `host key:       ${p.hostKey ?? 'not trusted (ferry partners trust NAME)'}`
+              : `certificate:    ${p.caFile ? `verified against CA file ${p.caFile} and the host name` : (p.hostKey ?? 'not trusted (ferry partners trust NAME)')}`,
             `uploads:        ${p.renameUploads ? 'temporary name, renamed when complete' : 'straight to the final name'}`,
             `algorithms:     ${p.algorithms}${p.algorithms === 'compat' ? ' (also NIST ECDH and ECDSA host keys)' : ' (post-quantum first; no SHA-1, CBC, DSA or NIST ECDH)'}`,
-            `verify:         size, SHA-256 via check-file when offered${p.readBack ? ', else read-back' : ''}`,
+            `verify:         size, SHA-256 via ${p.protocol === 'sftp' ? 'check-file' : 'HASH'} when offered${p.readBack ? ', else read-back' : ''}`,
             `created:        ${p.created}`,
           ].join('\n') + '\n',
         );
@@ -210,28 +236,38 @@ export function registerPartnersCommand(program: Command): void {
 
   partners
     .command('trust')
-    .description("fetch the partner's host key, show its fingerprint and pin it once confirmed")
+    .description(
+      "fetch the partner's host key (FTPS: its TLS certificate), show its SHA-256 fingerprint and pin it once confirmed",
+    )
     .argument('<name>')
-    .option('--fingerprint <sha256>', 'pin only if the server presents this SHA256:... fingerprint (scripts)')
-    .option('--yes', 'pin whatever key the server presents, without asking (trust on first use)')
+    .option(
+      '--fingerprint <sha256>',
+      'pin only if the server presents this fingerprint: SHA256:... (SSH), or AA:BB:... (FTPS certificate) (scripts)',
+    )
+    .option('--yes', 'pin whatever the server presents, without asking (trust on first use)')
     .action(async (name: string, o: { fingerprint?: string; yes?: boolean }, cmd: Command) => {
-      if (o.fingerprint !== undefined && !SHA256_FINGERPRINT.test(o.fingerprint))
-        throw new CliError('--fingerprint must look like SHA256: followed by 43 base64 characters', 2);
       await withContext(opts(cmd), async (ctx) => {
         const partner = await ctx.admin.partners.get(name);
+        const tls = partner.protocol !== 'sftp';
+        let wanted = o.fingerprint;
+        if (wanted !== undefined && tls) {
+          wanted = normalizeCertFingerprint(wanted);
+          if (!wanted)
+            throw new CliError('--fingerprint must be a certificate SHA-256: 32 hex bytes, AA:BB:...', 2);
+        } else if (wanted !== undefined && !SHA256_FINGERPRINT.test(wanted))
+          throw new CliError('--fingerprint must look like SHA256: followed by 43 base64 characters', 2);
         const key = await ctx.admin.partners.presentedHostKey(name);
+        const what = tls ? 'TLS certificate' : `${key.algorithm} host key`;
         process.stderr.write(
-          `The ${key.algorithm} host key of ${partner.host}:${partner.port} has fingerprint\n  ${key.sha256}\n`,
+          `The ${what} of ${partner.host}:${partner.port} has ${tls ? 'SHA-256 ' : ''}fingerprint\n  ${key.sha256}\n`,
         );
         if (partner.hostKeySha256 && partner.hostKeySha256 !== key.sha256)
-          process.stderr.write(`WARNING: this differs from the trusted key ${partner.hostKeySha256}\n`);
+          process.stderr.write(`WARNING: this differs from the trusted one ${partner.hostKeySha256}\n`);
         let accepted: boolean;
-        if (o.fingerprint !== undefined) {
-          accepted = o.fingerprint === key.sha256;
+        if (wanted !== undefined) {
+          accepted = wanted === key.sha256;
           if (!accepted)
-            throw new CliError(
-              `the server presents ${key.sha256}, not ${o.fingerprint}: host key NOT trusted`,
-            );
+            throw new CliError(`the server presents ${key.sha256}, not ${wanted}: ${what} NOT trusted`);
         } else if (o.yes) {
           accepted = true;
         } else if (process.stdin.isTTY) {
@@ -240,11 +276,11 @@ export function registerPartnersCommand(program: Command): void {
             key.sha256,
           );
         } else {
-          throw new CliError('not a terminal: confirm with --fingerprint SHA256:... (or --yes)', 2);
+          throw new CliError('not a terminal: confirm with --fingerprint (or --yes)', 2);
         }
-        if (!accepted) throw new CliError('host key not trusted');
+        if (!accepted) throw new CliError(`${what} not trusted`);
         await ctx.admin.partners.trust(cliActor(), { name, algorithm: key.algorithm, sha256: key.sha256 });
-        process.stdout.write(`partner ${name}: host key ${key.sha256} trusted\n`);
+        process.stdout.write(`partner ${name}: ${tls ? 'certificate' : 'host key'} ${key.sha256} trusted\n`);
       });
     });
 
@@ -255,6 +291,21 @@ export function registerPartnersCommand(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
         const r = await ctx.admin.partners.test(name);
+        if (r.protocol === 'ftps') {
+          process.stdout.write(
+            [
+              `partner ${name}: OK`,
+              `server:      ${r.serverBanner || 'unknown'}`,
+              `certificate: SHA-256 ${r.hostKey.sha256} (trusted)`,
+              `tls:         ${r.kex}, ${r.cipher}`,
+              `latency:     TCP ${formatDuration(r.connectMs)}, TLS and login ${formatDuration(r.loginMs)}, PWD ${formatDuration(r.requestMs)}`,
+              `home:        ${r.home} (${r.entries} entries)`,
+              `SHA-256 on server: ${r.serverHash ? 'yes (HASH)' : 'no'}`,
+              `features:    ${r.extensions.join(', ') || 'none'}`,
+            ].join('\n') + '\n',
+          );
+          return;
+        }
         // Loaded here, not at start-up: it loads ssh2, which every other command can do without.
         const { isPostQuantumKex } = await import('../ssh-algorithms.js');
         process.stdout.write(

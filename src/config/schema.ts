@@ -203,6 +203,11 @@ const ftpsSchema = z
         return low >= 1024 && low <= high && high <= 65535;
       }, 'must be LOW-HIGH with 1024 <= LOW <= HIGH <= 65535')
       .optional(),
+    // The public IPv4 address a NAT forwards to this server: PASV replies announce it instead of the local one.
+    passiveAddress: z
+      .string()
+      .refine((a) => isIP(a) === 4, 'must be an IPv4 address, e.g. 203.0.113.7')
+      .optional(),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
   })
@@ -368,7 +373,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey', 'tlsKeyName'],
-  ftps: ['port', 'implicitPort', 'passivePorts', 'tlsCert', 'tlsKey'],
+  ftps: ['port', 'implicitPort', 'passivePorts', 'passiveAddress', 'tlsCert', 'tlsKey'],
 };
 
 /** Secrets that are only read from the environment, never from a config file. */
@@ -396,6 +401,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'ftps.port', flag: '--ftps-port', arg: '<port>' },
   { setting: 'ftps.implicitPort', flag: '--ftps-implicit-port', arg: '<port>' },
   { setting: 'ftps.passivePorts', flag: '--ftps-passive-ports', arg: '<low-high>' },
+  { setting: 'ftps.passiveAddress', flag: '--ftps-passive-address', arg: '<ipv4>' },
   { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
   { setting: 'workers', flag: '--workers', arg: '<n>' },
   { setting: 'node.id', flag: '--node-id', arg: '<name>' },
@@ -508,7 +514,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'days before an OpenPGP key in the Key Manager expires from which a daily key-expiring event is emitted (0: no check)',
   smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
   http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
-  ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, tlsCert and tlsKey (PEM files; default: a self-signed certificate generated in the data dir)',
+  ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, passiveAddress (the public IPv4 behind NAT), tlsCert and tlsKey (PEM files; default: a self-signed certificate generated in the data dir)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
 };
 
@@ -517,6 +523,8 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'ftps.port': 'explicit FTPS port (AUTH TLS; 0 picks a free port; default: off)',
   'ftps.implicitPort': 'implicit FTPS port (TLS from the first byte, 990-style; default: off)',
   'ftps.passivePorts': 'passive data ports LOW-HIGH for FTPS (default: any free port)',
+  'ftps.passiveAddress':
+    'IPv4 address PASV replies announce, the public one behind NAT (default: the address the client connected to)',
   'ftps.tlsCert':
     'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'ftps.tlsKey': 'PEM private key of ftps.tlsCert',

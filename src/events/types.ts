@@ -151,8 +151,8 @@ export type SystemEvent = EventBase & { readonly type: 'system' } & (
 export interface PgpEvent extends EventBase {
   readonly type: 'pgp';
   readonly phase: 'encrypted' | 'decrypted' | 'quarantined';
-  /** 'sftp-client': a pull job's decryption (sessionId `job:<name>:<run>`). */
-  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'ftps' | 'rule' | 'sftp-client';
+  /** 'sftp-client', 'ftps-client': a pull job's decryption (sessionId `job:<name>:<run>`). */
+  readonly protocol: 'sftp' | 'scp' | 'ssh' | 'https' | 'ftps' | 'rule' | 'sftp-client' | 'ftps-client';
   readonly path: string;
   readonly target: string;
   /** Fingerprint of the verified signer (decrypt folders with `verify:`). */

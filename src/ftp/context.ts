@@ -13,6 +13,16 @@ export interface Transfer {
   abort(): void;
 }
 
+/** What a running RETR/STOR/APPE/STOU moves, for the API's live-session view. */
+export interface TransferActivity {
+  readonly direction: 'upload' | 'download';
+  /** The file inside the user's home. */
+  readonly path: string;
+  /** Bytes moved so far by this command (a resumed transfer counts from its offset). */
+  bytes: number;
+  readonly startedAt: Date;
+}
+
 export interface ConnectionHooks {
   /** The login was accepted: admission stops counting it as unauthenticated; false refuses (a session limit). */
   readonly authenticated: (user: string) => boolean;
@@ -42,6 +52,7 @@ export interface CommandContext {
   renameFrom: string | undefined;
   passive: PassiveListener | undefined;
   transfer: Transfer | undefined;
+  activity: TransferActivity | undefined;
   reply(code: number, text: string | readonly string[]): void;
   close(): void;
   touch(): void;

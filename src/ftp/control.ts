@@ -9,7 +9,7 @@ import type { ConnectionBudgets, FileSession } from '../core/types.js';
 import type { Logger } from '../logger.js';
 import type { UserRecord } from '../store/types.js';
 import { COMMANDS } from './commands.js';
-import type { CommandContext, ConnectionHooks, Transfer } from './context.js';
+import type { CommandContext, ConnectionHooks, Transfer, TransferActivity } from './context.js';
 import type { FtpsServerOptions } from './options.js';
 import type { PassiveListener } from './passive.js';
 import { FtpReplyError, replyFromError } from './replies.js';
@@ -55,6 +55,7 @@ export class ControlConnection implements CommandContext {
   renameFrom: string | undefined;
   passive: PassiveListener | undefined;
   transfer: Transfer | undefined;
+  activity: TransferActivity | undefined;
   readonly hooks: ConnectionHooks;
   #buffer = '';
   #queue: Promise<void> = Promise.resolve();

@@ -15,6 +15,8 @@ export interface FtpsServerOptions {
   readonly implicitPort: number | undefined;
   /** Inclusive passive port range; [0, 0]: any free port. */
   readonly passivePorts: readonly [number, number];
+  /** IPv4 address PASV announces (the public one behind NAT); undefined: the control connection's local address. */
+  readonly passiveAddress?: string;
   /** PEM certificate chain and key. */
   readonly cert: string;
   readonly key: string;

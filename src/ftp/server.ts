@@ -3,15 +3,21 @@
 // control.ts over the core's file session, like the SSH front end.
 import { createServer, type Server, type Socket } from 'node:net';
 import { Admission } from '../ssh/admission.js';
+import type { TransferActivity } from './context.js';
 import { ControlConnection } from './control.js';
 import type { FtpsServerOptions } from './options.js';
 
+export type { TransferActivity } from './context.js';
 export type { FtpsServerOptions } from './options.js';
 
 export interface RunningFtpsServer {
   /** Bound explicit port, or undefined when not listening. */
   readonly port: number | undefined;
   readonly implicitPort: number | undefined;
+  /** Ends the connection with this session id (an administrator's kill); false when none is open here. */
+  disconnect(sessionId: string): boolean;
+  /** The transfer a connection is running now, for the live-session view. */
+  activity(sessionId: string): TransferActivity | undefined;
   close(): Promise<void>;
 }
 
@@ -115,9 +121,23 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
     admission.close();
     throw err;
   }
+  const find = (sessionId: string) => [...connections].find((c) => c.sessionId === sessionId);
   return {
     port: portOf(explicit),
     implicitPort: portOf(implicit),
+    disconnect: (sessionId) => {
+      const connection = find(sessionId);
+      if (!connection) return false;
+      connection.log.info('session ended by an administrator');
+      connection.transfer?.abort();
+      connection.reply(421, 'Session ended by the administrator');
+      connection.close();
+      return true;
+    },
+    activity: (sessionId) => {
+      const activity = find(sessionId)?.activity;
+      return activity ? { ...activity } : undefined;
+    },
     close: async () => {
       admission.close();
       const closed = Promise.all(

@@ -31,6 +31,7 @@ export async function startFtps(
     port: config.ftps.port,
     implicitPort: config.ftps.implicitPort,
     passivePorts: [low, high],
+    ...(config.ftps.passiveAddress ? { passiveAddress: config.ftps.passiveAddress } : {}),
     cert: certificate.cert,
     key: certificate.key,
     loginGraceTime: config.loginGraceTime,

@@ -4,7 +4,7 @@
 import type { TLSSocket } from 'node:tls';
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import type { DirEntry, FileHandle, OpenMode } from '../core/types.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, TransferActivity } from './context.js';
 import { filesOf, uniqueName } from './file-commands.js';
 import { listLine, mlsdLine } from './listing.js';
 import { PassiveListener } from './passive.js';
@@ -36,9 +36,14 @@ async function offer(ctx: CommandContext): Promise<PassiveListener> {
   return listener;
 }
 
+/**
+ * PASV names an address: the configured public one behind NAT, else the one the client reached. Where the data
+ * connection may come from does not change: the listener still takes only the control connection's peer.
+ */
 export async function pasv(ctx: CommandContext): Promise<void> {
-  const ipv4 = ctx.localAddress.replace(/^::ffff:/, '');
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ipv4)) throw new FtpReplyError(522, 'Use EPSV on IPv6');
+  const local = ctx.localAddress.replace(/^::ffff:/, '');
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(local)) throw new FtpReplyError(522, 'Use EPSV on IPv6');
+  const ipv4 = ctx.options.passiveAddress ?? local;
   const { port } = await offer(ctx);
   ctx.reply(227, `Entering Passive Mode (${ipv4.replaceAll('.', ',')},${port >> 8},${port & 255})`);
 }
@@ -81,6 +86,7 @@ async function withData(
       listener.close();
       data?.destroy();
       ctx.transfer = undefined;
+      ctx.activity = undefined;
     }
   })();
   ctx.transfer = {
@@ -172,9 +178,12 @@ const READ: OpenMode = {
 export async function retr(ctx: CommandContext, arg: string): Promise<void> {
   const offset = ctx.restOffset;
   ctx.restOffset = 0;
-  const handle = await filesOf(ctx).openFile(virtualPath(ctx, arg), READ);
+  const path = virtualPath(ctx, arg);
+  const handle = await filesOf(ctx).openFile(path, READ);
   try {
+    const progress: TransferActivity = { direction: 'download', path, bytes: 0, startedAt: new Date() };
     await withData(ctx, 'Opening data connection', async (data, signal) => {
+      ctx.activity = progress;
       try {
         let position = offset;
         for (;;) {
@@ -182,6 +191,7 @@ export async function retr(ctx: CommandContext, arg: string): Promise<void> {
           const chunk = await handle.read(position, CHUNK);
           if (chunk.length === 0) break;
           position += chunk.length;
+          progress.bytes += chunk.length;
           ctx.touch();
           await send(data, chunk);
         }
@@ -196,13 +206,26 @@ export async function retr(ctx: CommandContext, arg: string): Promise<void> {
   }
 }
 
-/** Reads the data connection into `handle` from `offset`; resolves once the client ended it with a TLS
- * close_notify and all is written, rejects with 426 when the TCP connection went away without one. */
-function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () => void): Promise<void> {
+/** Bytes held in memory while a write is in flight before the data connection is paused. */
+const RECEIVE_BUFFER = 1024 * 1024;
+
+/**
+ * Reads the data connection into `handle` from `offset`; resolves once the client ended it with a TLS close_notify
+ * and all is written, rejects with 426 when the TCP connection went away without one. TLS hands over records of
+ * at most 16 KiB; what arrives while one write is in flight is written next as one piece (up to RECEIVE_BUFFER),
+ * so a large upload costs one core write per ~256 KiB-1 MiB, not one per record.
+ */
+function receive(
+  data: TLSSocket,
+  handle: FileHandle,
+  offset: number,
+  progress: (bytes: number) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let position = offset;
-    let writing = Promise.resolve();
-    let pending = 0;
+    let queued: Buffer[] = [];
+    let queuedBytes = 0;
+    let writing = false;
     let failed = false;
     let ended = false;
     let cut = false;
@@ -215,36 +238,44 @@ function receive(data: TLSSocket, handle: FileHandle, offset: number, touch: () 
     // The TCP side is gone. A close_notify already read ends the TLS socket once its buffered data is consumed
     // ('end' comes on the next tick after that); with none, it never ends, and what arrived is not the file.
     const transport = transportOf(data);
-    const idle = () => pending === 0 && data.readableLength === 0 && (transport?.readableLength ?? 0) === 0;
+    const idle = () =>
+      !writing && queuedBytes === 0 && data.readableLength === 0 && (transport?.readableLength ?? 0) === 0;
     const settle = () => {
       if (!cut || ended || failed || !idle() || data.isPaused()) return;
       setImmediate(() => {
         if (!ended && idle()) truncated();
       });
     };
-    data.on('data', (chunk: Buffer) => {
-      data.pause();
-      pending++;
-      const at = position;
-      position += chunk.length;
-      writing = writing.then(async () => {
-        if (failed) return;
+    const flush = async () => {
+      writing = true;
+      while (queuedBytes > 0 && !failed) {
+        const piece = queued.length === 1 ? queued[0]! : Buffer.concat(queued, queuedBytes);
+        queued = [];
+        queuedBytes = 0;
+        // Room again: take more from the client while this piece is written.
+        if (data.isPaused()) data.resume();
+        const at = position;
+        position += piece.length;
         try {
-          await handle.write(at, chunk);
-          touch();
-          pending--;
-          data.resume();
-          settle();
+          await handle.write(at, piece);
+          progress(piece.length);
         } catch (err) {
           fail(err);
         }
-      });
+      }
+      writing = false;
+      if (ended && !failed) resolve();
+      else settle();
+    };
+    data.on('data', (chunk: Buffer) => {
+      queued.push(chunk);
+      queuedBytes += chunk.length;
+      if (queuedBytes >= RECEIVE_BUFFER) data.pause();
+      if (!writing) void flush();
     });
     data.once('end', () => {
       ended = true;
-      void writing.then(() => {
-        if (!failed) resolve();
-      });
+      if (!writing && !failed) resolve();
     });
     void transport?.ended.then(() => {
       cut = true;
@@ -279,9 +310,14 @@ async function upload(ctx: CommandContext, path: string, how: 'store' | 'append'
   const start = how === 'append' ? (await handle.stat()).size : offset;
   const opening = how === 'unique' ? `FILE: ${path.split('/').pop()}` : 'Ready to receive';
   try {
+    const activity: TransferActivity = { direction: 'upload', path, bytes: 0, startedAt: new Date() };
     await withData(ctx, opening, async (data, signal) => {
+      ctx.activity = activity;
       try {
-        await receive(data, handle, start, () => ctx.touch());
+        await receive(data, handle, start, (bytes) => {
+          activity.bytes += bytes;
+          ctx.touch();
+        });
         // Answer the client's close_notify with ours and let it reach the wire before the socket is destroyed
         // (ftplib's unwrap() waits for it).
         await finish(data);

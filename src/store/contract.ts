@@ -424,6 +424,16 @@ export function runStoreContract(
       assert.equal((await store.partners.update('bank', { algorithms: 'compat' }))?.algorithms, 'compat');
       assert.equal((await store.partners.get('bank'))?.algorithms, 'compat');
       assert.equal(pinned?.passwordSealed, 'v1:sealed');
+      assert.equal(pinned?.protocol, 'sftp', 'SFTP unless said otherwise');
+      const ftps = await store.partners.create({
+        ...partner('ftp'),
+        protocol: 'ftps',
+        tlsCaFile: '/etc/ca.pem',
+      });
+      assert.deepEqual([ftps.protocol, ftps.tlsCaFile], ['ftps', '/etc/ca.pem']);
+      const implicit = await store.partners.update('ftp', { protocol: 'ftps-implicit', tlsCaFile: null });
+      assert.deepEqual([implicit?.protocol, implicit?.tlsCaFile], ['ftps-implicit', null]);
+      assert.equal(await store.partners.remove('ftp'), true);
       assert.equal(await store.partners.update('nobody', { port: 2 }), undefined);
       await store.transferJobs.create(job('statements', 'bank'));
       await assert.rejects(store.transferJobs.create(job('x', 'nobody')), { code: 'ERR_NOT_FOUND' });

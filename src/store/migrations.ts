@@ -498,6 +498,17 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // Partners over FTPS: the protocol ('sftp', 'ftps' explicit, 'ftps-implicit') and an optional CA file that
+  // verifies an FTPS partner's certificate (else its SHA-256 is pinned in host_key_sha256, algorithm 'x509').
+  '0020_partner_protocol': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('partners')
+        .addColumn('protocol', t.text, (c) => c.notNull().defaultTo('sftp'))
+        .execute();
+      await db.schema.alterTable('partners').addColumn('tls_ca_file', t.text).execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

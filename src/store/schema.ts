@@ -134,6 +134,8 @@ export interface PartnersTable {
   rename_uploads: number;
   read_back: number;
   algorithms: string;
+  protocol: Generated<string>;
+  tls_ca_file: string | null;
   created_at: string;
   updated_at: string;
 }

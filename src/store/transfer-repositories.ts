@@ -34,6 +34,7 @@ function isForeignKeyViolation(err: unknown): boolean {
 const toPartner = (row: Selectable<PartnersTable>): PartnerRecord => ({
   id: row.id,
   name: row.name,
+  protocol: row.protocol as PartnerRecord['protocol'],
   host: row.host,
   port: row.port,
   username: row.username,
@@ -45,6 +46,7 @@ const toPartner = (row: Selectable<PartnersTable>): PartnerRecord => ({
   readBack: Boolean(row.read_back),
   // Written only from the validated profile names; anything else read back is treated as the safer one.
   algorithms: row.algorithms === 'compat' ? 'compat' : 'modern',
+  tlsCaFile: row.tls_ca_file,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
 });
@@ -61,6 +63,8 @@ function partnerColumns(p: PartnerPatch) {
     ...(p.renameUploads !== undefined ? { rename_uploads: p.renameUploads ? 1 : 0 } : {}),
     ...(p.readBack !== undefined ? { read_back: p.readBack ? 1 : 0 } : {}),
     ...(p.algorithms !== undefined ? { algorithms: p.algorithms } : {}),
+    ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+    ...(p.tlsCaFile !== undefined ? { tls_ca_file: p.tlsCaFile } : {}),
   };
 }
 
@@ -84,6 +88,8 @@ export class KyselyPartnerRepository implements PartnerRepository {
           rename_uploads: partner.renameUploads ? 1 : 0,
           read_back: partner.readBack ? 1 : 0,
           algorithms: partner.algorithms,
+          protocol: partner.protocol ?? 'sftp',
+          tls_ca_file: partner.tlsCaFile ?? null,
           created_at: now,
           updated_at: now,
         })

@@ -1,9 +1,16 @@
 // Partners, transfer jobs, their runs and the ledger of transferred files.
 
-/** A remote SFTP server Ferry logs in to; secrets sealed, host key pinned only after a person confirmed it. */
+/** How Ferry reaches a partner: SFTP, explicit FTPS (AUTH TLS) or implicit FTPS (TLS from the first byte). */
+export type PartnerProtocol = 'sftp' | 'ftps' | 'ftps-implicit';
+
+/**
+ * A remote SFTP or FTPS server Ferry logs in to; secrets sealed, its identity (SSH host key, or the TLS
+ * certificate's SHA-256) pinned only after a person confirmed it.
+ */
 export interface PartnerRecord {
   readonly id: number;
   readonly name: string;
+  readonly protocol: PartnerProtocol;
   readonly host: string;
   readonly port: number;
   readonly username: string;
@@ -11,9 +18,14 @@ export interface PartnerRecord {
   readonly passwordSealed: string | null;
   /** Name of a client key in the Key Manager, or null. */
   readonly clientKey: string | null;
-  /** The pinned host key (`ssh-ed25519`, ...) and its SHA256 fingerprint; null until trusted. */
+  /**
+   * The pinned host key (`ssh-ed25519`, ...) and its SHA256 fingerprint; null until trusted. For FTPS the
+   * algorithm is 'x509' and the fingerprint the certificate's SHA-256 as `AA:BB:...` (openssl's form).
+   */
   readonly hostKeyAlgorithm: string | null;
   readonly hostKeySha256: string | null;
+  /** FTPS: a PEM file of CA certificates that verifies the partner's certificate and host name (no pin needed). */
+  readonly tlsCaFile: string | null;
   /** Uploads go to a temporary name renamed on completion (false for servers that forbid rename). */
   readonly renameUploads: boolean;
   /** Without check-file on the server, read every transferred file back to compare SHA-256. */
@@ -24,7 +36,11 @@ export interface PartnerRecord {
   readonly updatedAt: Date;
 }
 
-export type NewPartner = Omit<PartnerRecord, 'id' | 'createdAt' | 'updatedAt'>;
+export type NewPartner = Omit<PartnerRecord, 'id' | 'createdAt' | 'updatedAt' | 'protocol' | 'tlsCaFile'> & {
+  /** Default 'sftp'. */
+  readonly protocol?: PartnerProtocol;
+  readonly tlsCaFile?: string | null;
+};
 export type PartnerPatch = Partial<Omit<NewPartner, 'name'>>;
 
 export interface PartnerRepository {

@@ -7,6 +7,8 @@ import {
   PartnerLoginError,
   PartnerUnreachableError,
 } from './connection.js';
+import { CertificateRejectedError } from './ftps-connection.js';
+import { CertificateChangedError } from './ftps-partner.js';
 import { HostKeyChangedError, HostKeyNotTrustedError } from './partners.js';
 import { IntegrityError, TransferAbortedError } from './transfer.js';
 
@@ -16,8 +18,10 @@ export function jobErrorCode(err: unknown, aborted = false): JobErrorCode {
   if (err instanceof PartnerLoginError) return 'ERR_PARTNER_LOGIN_FAILED';
   if (err instanceof ConnectError) return 'ERR_PARTNER_CONNECTION';
   if (err instanceof HostKeyNotTrustedError) return 'ERR_HOST_KEY_NOT_TRUSTED';
-  if (err instanceof HostKeyChangedError) return 'ERR_HOST_KEY_CHANGED';
-  if (err instanceof HostKeyRejectedError) return 'ERR_HOST_KEY_REJECTED';
+  if (err instanceof HostKeyChangedError || err instanceof CertificateChangedError)
+    return 'ERR_HOST_KEY_CHANGED';
+  if (err instanceof HostKeyRejectedError || err instanceof CertificateRejectedError)
+    return 'ERR_HOST_KEY_REJECTED';
   if (err instanceof IntegrityError) return 'ERR_INTEGRITY';
   return toFerryError(err).code;
 }

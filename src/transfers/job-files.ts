@@ -4,16 +4,21 @@ import { isReservedName } from '../core/virtual-path.js';
 import type { TransferJobRecord } from '../store/types.js';
 import { LocalFs } from '../vfs/local/local-fs.js';
 import type { Fs } from '../vfs/types.js';
-import type { SftpConnection } from './connection.js';
 import { fileMatcher } from './glob.js';
 import type { SourceFile } from './ledger.js';
-import { isRegularFile } from './sftp-client.js';
+import type { PartnerLink } from './partner-link.js';
 
-export async function remoteSources(conn: SftpConnection, job: TransferJobRecord): Promise<SourceFile[]> {
+/**
+ * A name a partner's listing may hand us that is not one plain file name: a path (`a/b`, `..`), or control
+ * characters (a line break would end an FTP command early). A hostile server's listing is skipped there.
+ */
+const UNSAFE_NAME = /[/\\\x00-\x1f\x7f]|^\.\.?$/;
+
+export async function remoteSources(link: PartnerLink, job: TransferJobRecord): Promise<SourceFile[]> {
   const matches = fileMatcher(job.pattern);
-  return (await conn.sftp.list(job.remoteDir))
-    .filter((e) => isRegularFile(e.attrs) && matches(e.filename) && !isPartial(e.filename))
-    .map((e) => ({ name: e.filename, size: e.attrs.size ?? 0, mtime: e.attrs.mtime ?? 0 }));
+  return (await link.listFiles(job.remoteDir)).filter(
+    (f) => !UNSAFE_NAME.test(f.name) && matches(f.name) && !isPartial(f.name),
+  );
 }
 
 /** A partial upload: ours and a session's (`.ferry-part.NAME`), or one left by Ferry before 0.2 (`.NAME.ferry-part`). */
@@ -62,7 +67,7 @@ async function moveLocal(fs: Fs, root: string, name: string, hostDir: string): P
 
 /** Deletes or moves the source once the copy is complete and verified. */
 export async function afterTransfer(
-  conn: SftpConnection,
+  link: PartnerLink,
   fs: Fs,
   job: TransferJobRecord,
   name: string,
@@ -70,12 +75,8 @@ export async function afterTransfer(
 ): Promise<void> {
   if (job.direction === 'pull') {
     const source = posix.join(job.remoteDir, name);
-    if (moveDir === null) await conn.sftp.remove(source);
-    else {
-      const dir = moveDir.startsWith('/') ? moveDir : posix.join(job.remoteDir, moveDir);
-      if (!(await conn.sftp.tryStat(dir))) await conn.sftp.mkdir(dir);
-      await conn.sftp.rename(source, posix.join(dir, name), true);
-    }
+    if (moveDir === null) await link.remove(source);
+    else await link.moveInto(source, moveDir.startsWith('/') ? moveDir : posix.join(job.remoteDir, moveDir));
   } else if (moveDir === null) await fs.unlink(`/${name}`);
   else await moveLocal(fs, resolve(job.localDir), name, resolve(job.localDir, moveDir));
 }

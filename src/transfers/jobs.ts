@@ -19,11 +19,13 @@ import type {
 import { LocalFs } from '../vfs/local/local-fs.js';
 import type { PgpOutcome } from '../vfs/pgp/decrypt-arrival.js';
 import { NoCommonAlgorithmError } from './connection.js';
+import { CertificateChangedError } from './ftps-partner.js';
 import { fileMatcher } from './glob.js';
 import { jobErrorCode } from './job-errors.js';
 import { afterTransfer, localSources, remoteSources } from './job-files.js';
 import { decryptPulled, type PgpKeyMaterial, pushSource } from './job-pgp.js';
 import { parseAfter, pendingFiles, type SourceFile } from './ledger.js';
+import type { PartnerLink } from './partner-link.js';
 import {
   HostKeyChangedError,
   HostKeyNotTrustedError,
@@ -32,7 +34,7 @@ import {
   validateName,
 } from './partners.js';
 import { backoffDelay } from './timing.js';
-import { download, type LocalFile, type TransferResult, upload } from './transfer.js';
+import type { LocalFile, TransferResult } from './transfer.js';
 
 /** How long a run lock lasts without renewal: a crashed runner blocks its job at most this long. */
 const LOCK_LEASE_MS = 60_000;
@@ -42,7 +44,7 @@ const LOCK_RENEW_MS = 20_000;
 export interface TransferAuditEntry {
   readonly action: 'upload' | 'download';
   readonly user: string;
-  readonly protocol: 'sftp-client';
+  readonly protocol: 'sftp-client' | 'ftps-client';
   readonly address: string;
   readonly path: string;
   readonly target?: string;
@@ -259,7 +261,8 @@ export class JobManager {
             err instanceof HostKeyNotTrustedError ||
             err instanceof HostKeyChangedError ||
             err instanceof NoCommonAlgorithmError ||
-            err instanceof PinnedKeyTypeRefusedError;
+            err instanceof PinnedKeyTypeRefusedError ||
+            err instanceof CertificateChangedError;
           if (permanent || attempts > job.retries || hooks.signal?.aborted) break;
           const delay = backoffDelay(job.backoffMs, attempts);
           hooks.onRetry?.(attempts, delay, lastError);
@@ -293,7 +296,7 @@ export class JobManager {
         await this.deps.audit({
           action: job.direction === 'pull' ? 'download' : 'upload',
           user: `job:${job.name}`,
-          protocol: 'sftp-client',
+          protocol: partner && partner.protocol !== 'sftp' ? 'ftps-client' : 'sftp-client',
           address: partner ? `${partner.host}:${partner.port}` : job.partner,
           path: job.remoteDir,
           target: job.localDir,
@@ -317,13 +320,13 @@ export class JobManager {
     hooks: RunHooks,
   ): Promise<void> {
     const partner = await this.deps.partners.get(job.partner);
-    const conn = await this.deps.partners.connect(partner);
+    const link = await this.deps.partners.open(partner);
     // The job's local directory is the root of its storage: every local read and write stays inside it.
     const root = resolve(job.localDir);
     const fs = new LocalFs({ root, createRoot: job.direction === 'pull' });
     try {
       const ledger = await this.deps.runs.ledger(job.name);
-      const sources = job.direction === 'pull' ? await remoteSources(conn, job) : await localSources(fs, job);
+      const sources = job.direction === 'pull' ? await remoteSources(link, job) : await localSources(fs, job);
       const after = parseAfter(job.after);
       for (const file of pendingFiles(ledger, sources)) {
         if (hooks.signal?.aborted) throw new FerryError('ERR_IO', 'run aborted');
@@ -343,23 +346,13 @@ export class JobManager {
         try {
           result =
             job.direction === 'pull'
-              ? await download(conn.sftp, remotePath, local, { ...options, preserve: true })
-              : await upload(conn.sftp, local, remotePath, {
+              ? await link.download(remotePath, local, { ...options, preserve: true })
+              : await link.upload(local, remotePath, {
                   ...options,
                   useTempName: partner.renameUploads,
                 });
         } catch (err) {
-          await this.#audit(
-            job,
-            partner.host,
-            partner.port,
-            runId,
-            file,
-            remotePath,
-            localPath,
-            undefined,
-            err,
-          );
+          await this.#audit(job, link, partner, runId, file, remotePath, localPath, undefined, err);
           throw err;
         }
         const decrypted =
@@ -381,38 +374,43 @@ export class JobManager {
           verified: result.verified,
           durationMs: Math.round(result.durationMs),
         });
-        await this.#audit(job, partner.host, partner.port, runId, file, remotePath, localPath, result);
+        await this.#audit(job, link, partner, runId, file, remotePath, localPath, result);
         hooks.onFileDone?.(file.name, result);
-        if (decrypted) await this.#reportPgp(job, runId, decrypted);
+        if (decrypted) await this.#reportPgp(job, link, runId, decrypted);
         // Received, remembered (so not fetched again), but refused: the run fails naming the quarantined file.
         if (decrypted?.phase === 'quarantined')
           throw new InvalidArgumentError(
             `${file.name} was not decrypted (${decrypted.error}); moved to ${posix.join(job.localDir, decrypted.target)}`,
           );
         if (after.kind !== 'keep')
-          await afterTransfer(conn, fs, job, file.name, after.kind === 'move' ? after.dir : null);
+          await afterTransfer(link, fs, job, file.name, after.kind === 'move' ? after.dir : null);
       }
     } finally {
       await fs.dispose();
-      await conn.close();
+      await link.close();
     }
   }
 
-  async #reportPgp(job: TransferJobRecord, runId: number, outcome: PgpOutcome): Promise<void> {
+  async #reportPgp(
+    job: TransferJobRecord,
+    link: PartnerLink,
+    runId: number,
+    outcome: PgpOutcome,
+  ): Promise<void> {
     await this.deps.events?.emit({
       type: 'pgp',
       at: new Date(),
       sessionId: `job:${job.name}:${runId}`,
       username: `job:${job.name}`,
-      protocol: 'sftp-client',
+      protocol: link.clientProtocol,
       ...outcome,
     });
   }
 
   #audit(
     job: TransferJobRecord,
-    host: string,
-    port: number,
+    link: PartnerLink,
+    partner: { readonly host: string; readonly port: number },
     runId: number,
     file: SourceFile,
     remotePath: string,
@@ -424,8 +422,8 @@ export class JobManager {
     return this.deps.audit({
       action: pull ? 'download' : 'upload',
       user: `job:${job.name}`,
-      protocol: 'sftp-client',
-      address: `${host}:${port}`,
+      protocol: link.clientProtocol,
+      address: `${partner.host}:${partner.port}`,
       path: pull ? remotePath : localPath,
       target: pull ? localPath : remotePath,
       result: result ? 'ok' : 'failed',

@@ -8,7 +8,8 @@ import { OPEN, type SftpClient } from './sftp-client.js';
 export const DEFAULT_DEPTH = 64;
 const LOCAL_HASH_CHUNK = 1024 * 1024;
 
-export type Verification = 'size' | 'check-file' | 'read-back';
+/** How a transfer was checked: size only, the server's SHA-256 (SFTP check-file, FTP HASH), or reading it back. */
+export type Verification = 'size' | 'check-file' | 'hash' | 'read-back';
 
 export class IntegrityError extends FerryError {
   constructor(message: string) {

@@ -18,6 +18,15 @@ const sessionSchema = z
     bytesDown: z.number(),
     filesUp: z.number(),
     filesDown: z.number(),
+    transfer: z
+      .object({
+        direction: z.enum(['upload', 'download']),
+        path: z.string(),
+        bytes: z.number(),
+        startedAt: z.string(),
+      })
+      .nullable()
+      .describe('the file being moved right now (FTPS connections; null when idle or not known)'),
     pid: z.number().int(),
   })
   .meta({
@@ -33,6 +42,7 @@ const sessionSchema = z
       bytesDown: 0,
       filesUp: 1,
       filesDown: 0,
+      transfer: null,
       pid: 4242,
     },
   });
@@ -69,9 +79,15 @@ const statusSchema = z
 
 /** This process' open connections as /api/sessions lists them (a worker's part of the cluster's list). */
 export function localSessions(deps: Pick<ApiDeps, 'sessions'>): z.infer<typeof sessionSchema>[] {
-  return deps.sessions
-    .list()
-    .map((s) => ({ ...s, connectedAt: s.connectedAt.toISOString(), pid: process.pid }));
+  return deps.sessions.list().map((s) => {
+    const activity = deps.sessions.activityOf(s.id);
+    return {
+      ...s,
+      connectedAt: s.connectedAt.toISOString(),
+      transfer: activity ? { ...activity, startedAt: activity.startedAt.toISOString() } : null,
+      pid: process.pid,
+    };
+  });
 }
 
 /** Ends a connection this process holds; undefined when it holds none with this id. */
@@ -119,7 +135,7 @@ export const operationRoutes =
         config: { permission: 'sessions:read' },
         schema: {
           tags: ['sessions'],
-          summary: 'Open SSH connections of the worker process that answers (each worker holds its own)',
+          summary: 'Open SSH and FTPS connections (every worker process under --workers N)',
           response: { 200: listOf(sessionSchema), ...problemResponses },
         },
       },
@@ -136,7 +152,7 @@ export const operationRoutes =
         config: { permission: 'sessions:kill' },
         schema: {
           tags: ['sessions'],
-          summary: 'End an open SSH connection, in whichever worker process holds it (audited)',
+          summary: 'End an open SSH or FTPS connection, in whichever worker process holds it (audited)',
           params: z.object({ id: z.string().min(1).max(64) }),
           response: {
             200: z

@@ -1,4 +1,4 @@
-// /api/partners: SFTP servers jobs transfer with (create, change, pin the host key, remove); never their passwords.
+// /api/partners: SFTP and FTPS servers jobs transfer with (create, change, pin the host key, remove); never their passwords.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALGORITHM_PROFILES } from '../../config/schema.js';
@@ -10,12 +10,14 @@ import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } fro
 export const partnerSchema = z
   .object({
     name: z.string(),
+    protocol: z.enum(['sftp', 'ftps', 'ftps-implicit']),
     host: z.string(),
     port: z.number().int(),
     username: z.string(),
     password: z.boolean(),
     clientKey: z.string().nullable(),
-    hostKey: z.string().nullable(),
+    hostKey: z.string().nullable().describe("'ALGORITHM FINGERPRINT'; FTPS: 'x509 AA:BB:...'"),
+    caFile: z.string().nullable().describe('FTPS: CA file the certificate is verified against'),
     renameUploads: z.boolean(),
     readBack: z.boolean(),
     algorithms: z.enum(ALGORITHM_PROFILES),
@@ -25,12 +27,14 @@ export const partnerSchema = z
     id: 'Partner',
     example: {
       name: 'acme',
+      protocol: 'sftp',
       host: 'sftp.acme.example',
       port: 22,
       username: 'ferry',
       password: false,
       clientKey: 'acme-key',
       hostKey: 'ssh-ed25519 SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE',
+      caFile: null,
       renameUploads: true,
       readBack: false,
       algorithms: 'modern',
@@ -41,12 +45,14 @@ export const partnerSchema = z
 function partnerView(p: PartnerRecord): z.infer<typeof partnerSchema> {
   return {
     name: p.name,
+    protocol: p.protocol,
     host: p.host,
     port: p.port,
     username: p.username,
     password: p.passwordSealed !== null,
     clientKey: p.clientKey,
     hostKey: p.hostKeyAlgorithm && p.hostKeySha256 ? `${p.hostKeyAlgorithm} ${p.hostKeySha256}` : null,
+    caFile: p.tlsCaFile,
     renameUploads: p.renameUploads,
     readBack: p.readBack,
     algorithms: p.algorithms,
@@ -67,14 +73,20 @@ const algorithmsField = z
 const createBody = z
   .object({
     name: z.string().min(1).max(200),
+    protocol: z.enum(['sftp', 'ftps', 'ftps-implicit']).optional().describe('default sftp'),
     host: z.string().min(1),
-    port: port.optional(),
+    port: port.optional().describe('default 22, 21 (ftps) or 990 (ftps-implicit)'),
     user: z.string().min(1),
     password: z.string().min(1).max(1024).optional().describe('stored sealed with the master key'),
     clientKey: z.string().min(1).optional().describe('name of a client key in the Key Manager'),
     renameUploads: z.boolean().optional(),
     readBack: z.boolean().optional(),
     algorithms: algorithmsField.optional(),
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('FTPS: PEM CA file on the server (instead of a pinned certificate)'),
   })
   .strict()
   .meta({ example: { name: 'acme', host: 'sftp.acme.example', user: 'ferry', clientKey: 'acme-key' } });
@@ -89,6 +101,8 @@ const patchBody = z
     renameUploads: z.boolean().optional(),
     readBack: z.boolean().optional(),
     algorithms: algorithmsField.optional(),
+    protocol: z.enum(['sftp', 'ftps', 'ftps-implicit']).optional(),
+    caFile: z.string().min(1).nullable().optional().describe('null: pin the certificate instead'),
   })
   .strict()
   .meta({ example: { port: 2222, readBack: true } });

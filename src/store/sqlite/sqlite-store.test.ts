@@ -102,11 +102,24 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     const file = join(dir, 'ferry.db');
     const writable = await openSqliteStore(file);
     await writable.users.create({ name: 'olga', passwordHash: 'h' });
+    await writable.partners.create({
+      name: 'old',
+      host: 'h',
+      port: 22,
+      username: 'u',
+      passwordSealed: 's',
+      clientKey: null,
+      hostKeyAlgorithm: null,
+      hostKeySha256: null,
+      renameUploads: true,
+      readBack: false,
+      algorithms: 'modern',
+    });
     await writable.close();
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
@@ -116,6 +129,8 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
       raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
     }
+    raw.exec('ALTER TABLE partners DROP COLUMN protocol');
+    raw.exec('ALTER TABLE partners DROP COLUMN tls_ca_file');
     raw.exec('DROP TABLE nodes');
     raw.exec('DROP TABLE certificates');
     raw.exec('DROP TABLE rule_counters');
@@ -140,6 +155,8 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
       [],
       'an existing user may use every protocol',
     );
+    const old = await upgraded.partners.get('old');
+    assert.deepEqual([old?.protocol, old?.tlsCaFile], ['sftp', null], 'an existing partner stays SFTP');
     await upgraded.close();
     const before = (await stat(file)).mtimeMs;
     const reader = await openSqliteStore(file, { readonly: true });
