@@ -1,5 +1,13 @@
 // The node registry: one row per serving process of each `ferry serve`, kept alive by heartbeats (cluster mode).
 
+/** Heartbeats a process may miss before it is taken for dead (shown down; its sessions and claims lapse). */
+export const MISSED_HEARTBEATS = 3;
+
+/** True while the process' last heartbeat is recent enough for its own interval. */
+export function heartbeatIsLive(heartbeatAt: Date, heartbeatMs: number, now: Date): boolean {
+  return now.getTime() - heartbeatAt.getTime() <= heartbeatMs * MISSED_HEARTBEATS;
+}
+
 /** Where a node listens: the SFTP and, when it runs, the HTTP listener. */
 export interface NodeListener {
   readonly name: string;

@@ -4,6 +4,7 @@ import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from 
 import type { AuditRepository } from './audit-types.js';
 import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from './automation-types.js';
 import type { ClientKeyRepository, HostKeyRepository, PgpKeyRepository } from './key-types.js';
+import type { LiveSessionRepository, UploadClaimRepository } from './live-session-types.js';
 import type { NodeRepository } from './node-types.js';
 import type { AccountSecurityRepository, DefenderRepository, TotpRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
@@ -13,6 +14,7 @@ export * from './api-types.js';
 export * from './audit-types.js';
 export * from './automation-types.js';
 export * from './key-types.js';
+export * from './live-session-types.js';
 export * from './node-types.js';
 export * from './security-types.js';
 export * from './transfer-types.js';
@@ -42,6 +44,10 @@ export interface Store {
   readonly apiAdminTotp: TotpRepository;
   /** The serving processes of every node, with their heartbeats (cluster mode). */
   readonly nodes: NodeRepository;
+  /** Every node's logged-in SSH sessions: per-user limits, the live view and kills across nodes. */
+  readonly liveSessions: LiveSessionRepository;
+  /** Partials being written, one writer per upload name across nodes. */
+  readonly uploadClaims: UploadClaimRepository;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

@@ -133,6 +133,12 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     // read): two nodes appending at once take turns, so the chain stays one line.
     audit: { beginWrite: ['BEGIN', 'LOCK TABLE audit_log IN EXCLUSIVE MODE'], isBusy: isRetryable },
     nodes: { beginWrite: ['BEGIN', 'LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE'], isBusy: isRetryable },
+    // A session admission counts the user's sessions then inserts, an upload claim reads its holder then takes
+    // it: each takes its table's lock, so two nodes cannot both admit the last session or both claim one name.
+    sessions: {
+      beginWrite: ['BEGIN', 'LOCK TABLE live_sessions, upload_claims IN SHARE ROW EXCLUSIVE MODE'],
+      isBusy: isRetryable,
+    },
     rowLocks: true,
   });
 }
