@@ -217,6 +217,13 @@ export async function startFerry(
     // This process' open connections, counted for the node registry's heartbeats from the first one on.
     const liveSessions = new (await import('./api/live-sessions.js')).LiveSessions(ctx.events);
     services.started('session count', () => liveSessions.close());
+    // maxSessionsPerUser across every node (and worker) sharing the store; the live view and kills across nodes.
+    const { ClusterSessions } = await import('./admin/cluster-sessions.js');
+    const clusterSessions = new ClusterSessions({
+      store: ctx.store,
+      limit: config.maxSessionsPerUser,
+      log: loggers.ssh,
+    });
     // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
     const { startSshServer } = await import('./ssh/server.js');
     const ssh = await startSshServer({
@@ -257,8 +264,12 @@ export async function startFerry(
         durationSeconds: config.lockoutDuration,
       },
       totp: ctx.totp,
+      sessionRegistry: clusterSessions,
     });
     services.started('ssh server', () => ssh.close());
+    const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
+    const nodeId = config.node.id ?? defaultNodeId(ssh.port);
+    const nodeRunId = options.nodeRunId ?? randomUUID();
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
     out((await import('./ssh/algorithms.js')).keyExchangeLine(config.algorithms));
     let ftps: RunningFerry['ftps'];
@@ -275,15 +286,16 @@ export async function startFerry(
       { name: 'sftp', address: config.listen, port: ssh.port },
       out,
       (sessionId) => ssh.disconnect(sessionId),
+      { nodeId, sessions: clusterSessions },
     );
     if (http) services.started('http api', () => http.close());
     // The node registry (cluster mode): refuses a second live node with this id before the start is announced.
-    const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
+    const heartbeatMs = Math.round(config.node.heartbeatSeconds * 1000);
     const stopHeartbeat = await startNodeHeartbeat({
       nodes: ctx.store.nodes,
-      nodeId: config.node.id ?? defaultNodeId(ssh.port),
-      runId: options.nodeRunId ?? randomUUID(),
-      heartbeatMs: Math.round(config.node.heartbeatSeconds * 1000),
+      nodeId,
+      runId: nodeRunId,
+      heartbeatMs,
       listeners: [
         { name: 'sftp', address: config.listen, port: ssh.port },
         ...(http ? [{ name: 'http', address: http.address, port: http.port }] : []),
@@ -292,6 +304,14 @@ export async function startFerry(
       log,
     });
     services.started('node heartbeat', stopHeartbeat);
+    // Registered: from now on this process' logins are counted with every node's (stopped before the heartbeat).
+    await clusterSessions.attach({
+      owner: { nodeId, runId: nodeRunId, pid: process.pid },
+      disconnect: (sessionId) => ssh.disconnect(sessionId),
+      counters: () => liveSessions.list(),
+      heartbeatMs,
+    });
+    services.started('cluster sessions', () => clusterSessions.stop());
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const { TransferScheduler } = await import('./transfers/scheduler.js');
     const scheduler = new TransferScheduler({ jobs: ctx.transfers.jobs, log: loggers.transfers });

@@ -13,7 +13,7 @@ import { loggers } from '../logger.js';
 import type { Store } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import type { WebClientDeps } from '../web/index.js';
-import type { ListenerInfo } from './deps.js';
+import type { ApiCluster, ListenerInfo } from './deps.js';
 import { httpApiLine } from './listen-address.js';
 import { type RunningApi, startApiServer } from './server.js';
 
@@ -46,6 +46,8 @@ export async function startHttpApi(
   out: (line: string) => void,
   /** The SSH server's disconnect, for DELETE /api/sessions/{id}. */
   disconnect?: (sessionId: string) => boolean,
+  /** This node's id and every node's sessions, for the cluster-wide session view and kills. */
+  cluster?: ApiCluster,
 ): Promise<RunningApi | undefined> {
   const listeners: ListenerInfo[] = [sftp];
   const log = loggers.http;
@@ -60,6 +62,7 @@ export async function startHttpApi(
       health: ctx.health,
       listeners: () => listeners,
       disconnect,
+      cluster,
       log,
       onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
       webClient: webClientDeps(ctx),

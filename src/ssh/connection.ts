@@ -125,6 +125,46 @@ export function handleConnection(
     });
   });
 
+  /**
+   * maxSessionsPerUser on every node sharing the store: the session is recorded before the login is accepted, so
+   * a user at the limit gets no channel anywhere. A store that cannot count refuses too (the limit must hold).
+   */
+  const admitAcrossNodes = async (username: string): Promise<'admitted' | 'refused'> => {
+    const registry = options.sessionRegistry;
+    if (!registry) return 'admitted';
+    let refused: { open: number } | undefined;
+    try {
+      refused = await registry.admit({
+        id: sessionId,
+        username,
+        remoteAddress,
+        client: clientSoftware,
+        connectedAt: new Date(started),
+      });
+    } catch (err) {
+      log.error({ err }, 'cluster session count failed; closing');
+      client.end();
+      return 'refused';
+    }
+    if (!refused) {
+      client.once('close', () => registry.closed(sessionId));
+      return 'admitted';
+    }
+    const limit = options.limits.maxSessionsPerUser;
+    log.warn(
+      { user: username, open: refused.open, limit },
+      'maxSessionsPerUser reached on the cluster; closing',
+    );
+    emitSecurity(options, sessionId, remoteAddress, 'limit', {
+      limit: 'maxSessionsPerUser',
+      user: username,
+      open: refused.open,
+      scope: 'cluster',
+    });
+    client.end();
+    return 'refused';
+  };
+
   client.on('authentication', (ctx) => {
     authQueue = authQueue.then(async () => {
       // Once the address is banned (by this process, which already cut the socket, or by another one) its
@@ -146,13 +186,16 @@ export function handleConnection(
       }
       const entry = { user: ctx.username, method: ctx.method };
       switch (decision.result) {
-        case 'accept':
+        case 'accept': {
+          const refusal = await admitAcrossNodes(decision.user.name);
+          if (refusal === 'refused') return;
           user = decision.user;
           log = log.child({ user: user.name });
           log.info({ method: ctx.method }, 'authenticated');
           emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'accepted');
           ctx.accept();
           return;
+        }
         case 'pk-ok':
           ctx.accept();
           return;

@@ -84,14 +84,20 @@ export function runLiveSessionContract(name: string, makeStore: LiveSessionStore
       assert.ok(await store.nodes.heartbeat(nodeB.nodeId, nodeB.runId, nodeB.pid, 0, at(10)));
       assert.equal(await s.get('aaaaaaaaaaa1', at(10)), undefined);
       assert.equal(await s.open(session('bbbbbbbbbbb1', nodeB), 1, at(10)), undefined);
+      // A node that only stalls keeps its rows for a while (it would not write them again)...
       await s.sweep(at(10));
+      assert.equal(await s.exists('aaaaaaaaaaa1'), true);
+      // ...until it has been silent for 20 heartbeats.
+      assert.ok(await store.nodes.heartbeat(nodeB.nodeId, nodeB.runId, nodeB.pid, 0, at(30)));
+      await s.sweep(at(30));
+      assert.equal(await s.exists('aaaaaaaaaaa1'), false);
       assert.deepEqual(
-        (await s.list(at(10))).map((x) => x.id),
+        (await s.list(at(30))).map((x) => x.id),
         ['bbbbbbbbbbb1'],
       );
       // A process sweeps its own rows at its start (a restart under the same id and run).
-      await s.sweep(at(10), nodeB);
-      assert.deepEqual(await s.list(at(10)), []);
+      await s.sweep(at(30), nodeB);
+      assert.deepEqual(await s.list(at(30)), []);
     }));
 
   test(`${name}: counters are published and a kill request reaches the owning process`, () =>
@@ -138,10 +144,12 @@ export function runLiveSessionContract(name: string, makeStore: LiveSessionStore
       assert.ok(await store.nodes.heartbeat(nodeA.nodeId, nodeA.runId, nodeA.pid, 0, at(10)));
       assert.equal(await c.claim(key, nodeA, at(10)), undefined);
       assert.deepEqual(await c.claim(key, nodeB, at(10)), nodeA);
-      await c.sweep(at(10));
-      // The dead node's other claim went with the sweep; the live one stays.
-      assert.equal(await c.claim(`${key}2`, nodeA, at(10)), undefined);
-      await c.sweep(at(10), nodeA);
-      assert.equal(await c.claim(key, nodeB, at(10)), undefined);
+      // Silent for 20 heartbeats, node-b's other claim goes with a sweep; node-a's stays until its own.
+      assert.ok(await store.nodes.heartbeat(nodeA.nodeId, nodeA.runId, nodeA.pid, 0, at(30)));
+      await c.sweep(at(30));
+      assert.equal(await c.claim(`${key}2`, nodeA, at(30)), undefined);
+      assert.deepEqual(await c.claim(key, nodeB, at(30)), nodeA);
+      await c.sweep(at(30), nodeA);
+      assert.equal(await c.claim(key, nodeB, at(30)), undefined);
     }));
 }

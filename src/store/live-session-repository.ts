@@ -8,7 +8,7 @@ import type {
   SharedSession,
   UploadClaimRepository,
 } from './live-session-types.js';
-import { heartbeatIsLive } from './node-types.js';
+import { heartbeatIsLive, SWEEP_AFTER_HEARTBEATS } from './node-types.js';
 import type { Database, LiveSessionsTable } from './schema.js';
 import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
@@ -22,11 +22,11 @@ function refOf(row: { node_id: string; run_id: string; pid: number }): ProcessRe
   return { nodeId: row.node_id, runId: row.run_id, pid: Number(row.pid) };
 }
 
-function isLive(row: WithHeartbeat<object>, now: Date): boolean {
+function isLive(row: WithHeartbeat<object>, now: Date, missed?: number): boolean {
   return (
     row.heartbeat_at !== null &&
     row.heartbeat_ms !== null &&
-    heartbeatIsLive(new Date(row.heartbeat_at), Number(row.heartbeat_ms), now)
+    heartbeatIsLive(new Date(row.heartbeat_at), Number(row.heartbeat_ms), now, missed)
   );
 }
 
@@ -156,6 +156,15 @@ export class KyselyLiveSessionRepository implements LiveSessionRepository {
     return row && isLive(row, now) ? toSession(row) : undefined;
   }
 
+  async exists(id: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('live_sessions')
+      .select('session_id')
+      .where('session_id', '=', id)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async requestKill(id: string, now: Date): Promise<boolean> {
     const result = await this.#db
       .updateTable('live_sessions')
@@ -192,7 +201,7 @@ export class KyselyLiveSessionRepository implements LiveSessionRepository {
   }
 }
 
-/** Deletes the rows of processes that are not live (and all of `owner`'s), one process at a time. */
+/** Deletes the rows of processes silent for SWEEP_AFTER_HEARTBEATS (and all of `owner`'s), a process at a time. */
 async function sweepDead(
   db: Kysely<Database>,
   table: 'live_sessions' | 'upload_claims',
@@ -202,7 +211,7 @@ async function sweepDead(
 ): Promise<void> {
   for (const row of processes) {
     const ref = refOf(row);
-    if (isLive(row, now) && !(owner && sameProcess(ref, owner))) continue;
+    if (isLive(row, now, SWEEP_AFTER_HEARTBEATS) && !(owner && sameProcess(ref, owner))) continue;
     await db
       .deleteFrom(table)
       .where('node_id', '=', ref.nodeId)

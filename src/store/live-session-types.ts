@@ -54,11 +54,16 @@ export interface LiveSessionRepository {
   list(now: Date): Promise<SharedSession[]>;
   /** One session of a live process, or undefined. */
   get(id: string, now: Date): Promise<SharedSession | undefined>;
+  /** Whether the session's row is still there, its process live or not (a kill waits for it to go). */
+  exists(id: string): Promise<boolean>;
   /** Marks a session for its process to end; false when no such session exists. */
   requestKill(id: string, now: Date): Promise<boolean>;
   /** The sessions of this process that another asked to end. */
   killRequests(owner: ProcessRef): Promise<string[]>;
-  /** Removes every row of processes that are not live, and of `owner` (at its start and its clean stop). */
+  /**
+   * Removes every row of processes silent for SWEEP_AFTER_HEARTBEATS (long after they stopped counting), and of
+   * `owner` (at its start and its clean stop).
+   */
   sweep(now: Date, owner?: ProcessRef): Promise<void>;
 }
 
@@ -71,6 +76,6 @@ export interface UploadClaimRepository {
   claim(key: string, owner: ProcessRef, now: Date): Promise<ProcessRef | undefined>;
   /** Gives a claim back (only the owner's). */
   release(key: string, owner: ProcessRef): Promise<void>;
-  /** Removes the claims of processes that are not live, and all of `owner`'s (at its start and clean stop). */
+  /** Removes the claims of processes silent for SWEEP_AFTER_HEARTBEATS, and all of `owner`'s (start, clean stop). */
   sweep(now: Date, owner?: ProcessRef): Promise<void>;
 }

@@ -20,6 +20,12 @@ export * from './security-types.js';
 export * from './transfer-types.js';
 export * from './user-types.js';
 
+export interface StoreNotifications {
+  /** Calls `onMessage` with each payload sent on `channel` by any process (this one included) until unlistened. */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+}
+
 export interface Store {
   readonly defender: DefenderRepository;
   readonly accounts: AccountSecurityRepository;
@@ -48,6 +54,12 @@ export interface Store {
   readonly liveSessions: LiveSessionRepository;
   /** Partials being written, one writer per upload name across nodes. */
   readonly uploadClaims: UploadClaimRepository;
+  /**
+   * Messages between the processes sharing the store, delivered within milliseconds (PostgreSQL's LISTEN/NOTIFY);
+   * absent on SQLite, whose users poll the store instead. A notification only says "look now": what it is about
+   * is always read from the store, so a lost one costs a poll interval, never correctness.
+   */
+  readonly notifications?: StoreNotifications;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

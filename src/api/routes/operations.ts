@@ -19,6 +19,7 @@ const sessionSchema = z
     filesUp: z.number(),
     filesDown: z.number(),
     pid: z.number().int(),
+    node: z.string().optional().describe('the node holding the connection (cluster mode: `--node-id`)'),
   })
   .meta({
     id: 'Session',
@@ -34,6 +35,7 @@ const sessionSchema = z
       filesUp: 1,
       filesDown: 0,
       pid: 4242,
+      node: 'web1:2222',
     },
   });
 
@@ -67,11 +69,47 @@ const statusSchema = z
     },
   });
 
+type SessionView = z.infer<typeof sessionSchema>;
+
 /** This process' open connections as /api/sessions lists them (a worker's part of the cluster's list). */
-export function localSessions(deps: Pick<ApiDeps, 'sessions'>): z.infer<typeof sessionSchema>[] {
-  return deps.sessions
-    .list()
-    .map((s) => ({ ...s, connectedAt: s.connectedAt.toISOString(), pid: process.pid }));
+export function localSessions(deps: Pick<ApiDeps, 'sessions' | 'cluster'>): SessionView[] {
+  const node = deps.cluster?.nodeId;
+  return deps.sessions.list().map((s) => ({
+    ...s,
+    connectedAt: s.connectedAt.toISOString(),
+    pid: process.pid,
+    ...(node !== undefined ? { node } : {}),
+  }));
+}
+
+/**
+ * This node's connections (every worker's, unauthenticated ones included) and the logged-in sessions other nodes
+ * recorded in the store, each once.
+ */
+async function allSessions(deps: ApiDeps): Promise<SessionView[]> {
+  // Under --workers N every worker's connections (through the primary), else this process' own.
+  const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
+  const items = (parts as SessionView[][]).flat();
+  if (!deps.cluster) return items;
+  const seen = new Set(items.map((s) => s.id));
+  for (const s of await deps.cluster.sessions.list()) {
+    if (seen.has(s.id)) continue;
+    items.push({
+      id: s.id,
+      remoteAddress: s.remoteAddress,
+      protocol: s.protocol,
+      username: s.username,
+      client: s.client,
+      connectedAt: s.connectedAt.toISOString(),
+      bytesUp: s.bytesUp,
+      bytesDown: s.bytesDown,
+      filesUp: s.filesUp,
+      filesDown: s.filesDown,
+      pid: s.pid,
+      node: s.nodeId,
+    });
+  }
+  return items;
 }
 
 /** Ends a connection this process holds; undefined when it holds none with this id. */
@@ -119,15 +157,12 @@ export const operationRoutes =
         config: { permission: 'sessions:read' },
         schema: {
           tags: ['sessions'],
-          summary: 'Open SSH connections of the worker process that answers (each worker holds its own)',
+          summary:
+            "Open SSH connections: this node's (every worker's) and, in cluster mode, the logged-in sessions of every other node",
           response: { 200: listOf(sessionSchema), ...problemResponses },
         },
       },
-      async () => {
-        // Under --workers N every worker's connections (through the primary), else this process' own.
-        const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
-        return { items: (parts as z.infer<typeof sessionSchema>[][]).flat() };
-      },
+      async () => ({ items: await allSessions(deps) }),
     );
 
     app.delete(
@@ -136,7 +171,7 @@ export const operationRoutes =
         config: { permission: 'sessions:kill' },
         schema: {
           tags: ['sessions'],
-          summary: 'End an open SSH connection, in whichever worker process holds it (audited)',
+          summary: 'End an open SSH connection, in whichever worker process or node holds it (audited)',
           params: z.object({ id: z.string().min(1).max(64) }),
           response: {
             200: z
@@ -145,9 +180,16 @@ export const operationRoutes =
                 username: z.string().nullable(),
                 remoteAddress: z.string(),
                 pid: z.number().int(),
+                node: z.string().optional(),
               })
               .meta({
-                example: { id: '3f9a1c2b7d4e', username: 'alice', remoteAddress: '192.0.2.10', pid: 4242 },
+                example: {
+                  id: '3f9a1c2b7d4e',
+                  username: 'alice',
+                  remoteAddress: '192.0.2.10',
+                  pid: 4242,
+                  node: 'web1:2222',
+                },
               }),
             ...problemResponses,
           },
@@ -156,8 +198,12 @@ export const operationRoutes =
       async (request) =>
         deps.admin.sessions.kill(actorOf(request), request.params.id, async (id) => {
           // Under --workers N every worker is asked (through the primary); the one holding it answers.
-          if (!deps.gather) return killLocalSession(deps, id);
-          return (await deps.gather('kill', id))[0] as KilledSession | undefined;
+          const local = deps.gather
+            ? ((await deps.gather('kill', id))[0] as KilledSession | undefined)
+            : killLocalSession(deps, id);
+          if (local) return deps.cluster ? { ...local, node: deps.cluster.nodeId } : local;
+          // Another node's: asked through the store, and waited for.
+          return deps.cluster?.sessions.kill(id);
         }),
     );
 
