@@ -311,7 +311,11 @@ export async function startFerry(
       counters: () => liveSessions.list(),
       heartbeatMs,
     });
-    services.started('cluster sessions', () => clusterSessions.stop());
+    ctx.clusterUploadClaims = clusterSessions;
+    services.started('cluster sessions', () => {
+      ctx.clusterUploadClaims = undefined;
+      return clusterSessions.stop();
+    });
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const { TransferScheduler } = await import('./transfers/scheduler.js');
     const scheduler = new TransferScheduler({ jobs: ctx.transfers.jobs, log: loggers.transfers });

@@ -124,6 +124,14 @@ test('kill -9 of the node carrying an upload: reput through HAProxy completes it
     }
   })();
 
+  const reput = () =>
+    sftpBatch({
+      port: haproxy.port,
+      user: 'alice',
+      password: PASSWORD,
+      options: ['BindAddress=127.0.0.2'],
+      batch: `reput ${local} /big.bin\n`,
+    });
   const upload = sftpBatch({
     port: haproxy.port,
     user: 'alice',
@@ -159,15 +167,14 @@ test('kill -9 of the node carrying an upload: reput through HAProxy completes it
   assert.equal(await sha256(join(home, partialName)), prefix, 'the partial is the source up to its size');
 
   // The client comes back through the same balancer; the dead node refuses, HAProxy sends it to the survivor.
+  // Until the dead node has missed 3 heartbeats its claim on the partial stands (it might only be cut off, still
+  // writing), so an early reput is refused as in progress and the client tries again, as a person would.
   reputStarted = true;
-  const resumed = sftpBatch({
-    port: haproxy.port,
-    user: 'alice',
-    password: PASSWORD,
-    options: ['BindAddress=127.0.0.2'],
-    batch: `reput ${local} /big.bin\n`,
-  });
-  const r = await resumed;
+  let r = await reput();
+  for (let attempt = 1; r.code !== 0 && /in progress|Failure/i.test(r.stderr) && attempt < 40; attempt++) {
+    await delay(250);
+    r = await reput();
+  }
   watching = false;
   await watcher;
   assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -189,11 +196,68 @@ test('kill -9 of the node carrying an upload: reput through HAProxy completes it
       "SELECT action, session_id, detail FROM audit_log WHERE action IN ('auth', 'upload') ORDER BY seq",
     );
     const sessions = new Set(rows.filter((row) => row.action === 'auth').map((row) => row.session_id));
-    assert.equal(sessions.size, 2, JSON.stringify(rows));
+    assert.ok(sessions.size >= 2, JSON.stringify(rows));
     const uploads = rows.filter((row) => row.action === 'upload');
     assert.ok(uploads.length >= 1, 'the completed upload is audited');
   } finally {
     await client.end();
   }
   assert.equal(survivor.child.exitCode, null, 'the survivor still serves');
+});
+
+test('one upload name, two nodes: the second writer is refused while the first writes, then the first completes intact', {
+  skip: unavailable,
+}, async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'ferry-claims-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const db = await createTestDatabase();
+  t.after(() => db.drop());
+  const dataDir = join(work, 'shared');
+  const store = ['--data-dir', dataDir, '--store', db.url];
+  assert.equal((await runFerry(['init', ...store])).code, 0);
+  const added = await runFerry(['users', 'add', 'alice', '--password-stdin', ...store], `${PASSWORD}\n`);
+  assert.equal(added.code, 0, added.stderr);
+  const env = { FERRY_NODE_HEARTBEAT_SECONDS: '0.5' };
+  const [a, b] = await Promise.all([
+    startClusterNode('127.0.0.31', [...store, '--workers', '1', '--node-id', 'node-a'], t, env),
+    startClusterNode('127.0.0.32', [...store, '--workers', '1', '--node-id', 'node-b'], t, env),
+  ]);
+  const first = join(work, 'first.bin');
+  const second = join(work, 'second.bin');
+  await randomFile(first, 16);
+  await randomFile(second, 1);
+  const home = join(dataDir, 'homes', 'alice');
+  // 16 MiB at about 2 MB/s on node-a: under way for several seconds.
+  const slow = sftpBatch({
+    port: a.port,
+    host: a.address,
+    user: 'alice',
+    password: PASSWORD,
+    extraArgs: ['-l', '16000'],
+    batch: `put ${first} /report.bin\n`,
+  });
+  while (((await filesIn(home)).size ?? 0) === 0) await delay(20);
+  // The same name from node-b, whose process has no claim of its own on it: refused, nothing written.
+  const clash = await sftpBatch({
+    port: b.port,
+    host: b.address,
+    user: 'alice',
+    password: PASSWORD,
+    batch: `put ${second} /report.bin\n`,
+  });
+  assert.notEqual(clash.code, 0, 'the second writer is refused');
+  assert.match(clash.stderr, /in progress|Failure/i, clash.stderr);
+  const done = await slow;
+  assert.equal(done.code, 0, done.stderr);
+  assert.equal(await sha256(join(home, 'report.bin')), await sha256(first), "the first writer's file, whole");
+  // The claim went with the upload: node-b may write the name now.
+  const after = await sftpBatch({
+    port: b.port,
+    host: b.address,
+    user: 'alice',
+    password: PASSWORD,
+    batch: `put ${second} /report.bin\n`,
+  });
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(await sha256(join(home, 'report.bin')), await sha256(second));
 });

@@ -1,6 +1,7 @@
-// Cluster mode's sessions: this process records its logged-in SSH sessions in the store (where every node counts a
+// Cluster mode's sessions and upload claims: this process records its logged-in SSH sessions in the store (where every node counts a
 // user's sessions against maxSessionsPerUser and lists them), publishes their counters, and ends the ones another
-// node asked to kill (woken by NOTIFY on PostgreSQL, found by polling on every heartbeat either way).
+// node asked to kill (woken by NOTIFY on PostgreSQL, found by polling on every heartbeat either way); and claims
+// the partials it writes, so no two nodes write one partial on shared storage.
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ProcessRef, SessionCounters, SharedSession, Store } from '../store/types.js';
@@ -22,7 +23,7 @@ export interface AdmittedSession {
 }
 
 export interface ClusterSessionsOptions {
-  readonly store: Pick<Store, 'liveSessions' | 'notifications'>;
+  readonly store: Pick<Store, 'liveSessions' | 'uploadClaims' | 'notifications'>;
   /** maxSessionsPerUser: logged-in sessions of one user at once, on all nodes together. */
   readonly limit: number;
   readonly log: Logger;
@@ -56,6 +57,7 @@ export class ClusterSessions {
   /** Starts recording (admissions before this count only in the process): sweeps this process' old rows first. */
   async attach(a: ClusterSessionsAttachment): Promise<void> {
     await this.#o.store.liveSessions.sweep(new Date(), a.owner);
+    await this.#o.store.uploadClaims.sweep(new Date(), a.owner);
     this.#attached = a;
     this.#timer = setInterval(() => this.tick(), a.heartbeatMs);
     this.#timer.unref();
@@ -130,6 +132,27 @@ export class ClusterSessions {
     });
     if (changed.length > 0) await repo.update(changed);
     await repo.sweep(new Date());
+    await this.#o.store.uploadClaims.sweep(new Date());
+  }
+
+  /**
+   * Claims a partial on every node (core/upload-lock.ts' ClusterUploadClaims): false while another live process
+   * holds it; one of a dead process is taken over. Before attach() only this process' own claim holds.
+   */
+  async claim(key: string): Promise<boolean> {
+    const a = this.#attached;
+    if (!a) return true;
+    return (await this.#o.store.uploadClaims.claim(key, a.owner, new Date())) === undefined;
+  }
+
+  release(key: string): void {
+    const a = this.#attached;
+    if (!a) return;
+    this.#o.store.uploadClaims
+      .release(key, a.owner)
+      .catch((err: unknown) =>
+        this.#o.log.warn({ err, key }, 'upload claim not released; it lapses with this process'),
+      );
   }
 
   /** Every node's logged-in sessions. */
@@ -175,6 +198,8 @@ export class ClusterSessions {
     const a = this.#attached;
     this.#attached = undefined;
     this.#recorded.clear();
-    if (a) await this.#o.store.liveSessions.sweep(new Date(), a.owner);
+    if (!a) return;
+    await this.#o.store.liveSessions.sweep(new Date(), a.owner);
+    await this.#o.store.uploadClaims.sweep(new Date(), a.owner);
   }
 }
