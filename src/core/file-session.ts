@@ -44,8 +44,8 @@ import type {
   SetAttrs,
   StatVfs,
 } from './types.js';
-import { FileOpener } from './upload-open.js';
 import type { ClusterUploadClaims } from './upload-lock.js';
+import { FileOpener } from './upload-open.js';
 import {
   DEFAULT_PATH_LIMITS,
   hasReservedComponent,

@@ -54,9 +54,9 @@ export function postgresNotifications(
   return {
     async listen(channel, onMessage) {
       if (!CHANNEL.test(channel)) throw new Error(`bad notification channel ${channel}`);
-      let set = handlers.get(channel);
-      const first = !set;
-      if (!set) handlers.set(channel, (set = new Set()));
+      const first = !handlers.has(channel);
+      const set = handlers.get(channel) ?? new Set<(payload: string) => void>();
+      handlers.set(channel, set);
       set.add(onMessage);
       const c = client ?? (await connect());
       if (first && client === c) await c.query(`LISTEN ${channel}`);

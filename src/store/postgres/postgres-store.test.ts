@@ -57,6 +57,40 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
     }
   });
 
+  test('a notification from one node reaches every listening node, and nothing after unlisten', async (t) => {
+    const db = await create();
+    const [one, two] = await Promise.all([openPostgresStore(db.url), openPostgresStore(db.url)]);
+    t.after(async () => {
+      await Promise.all([one.close(), two.close()]);
+      await db.drop();
+    });
+    assert.ok(one.notifications && two.notifications, 'a PostgreSQL store has notifications');
+    const heard: string[] = [];
+    let wake: () => void = () => {};
+    const unlisten = await two.notifications.listen('ferry_test_channel', (payload) => {
+      heard.push(payload);
+      wake();
+    });
+    const next = () => new Promise<void>((resolve) => (wake = resolve));
+    let arrived = next();
+    await one.notifications.notify('ferry_test_channel', 'node-b');
+    await arrived;
+    arrived = next();
+    await two.notifications.notify('ferry_test_channel', "it's 'quoted'");
+    await arrived;
+    assert.deepEqual(heard, ['node-b', "it's 'quoted'"]);
+    await unlisten();
+    await one.notifications.notify('ferry_test_channel', 'late');
+    // A round trip on the listening store's own pool: had the notification been delivered, it would be by now.
+    await two.notifications.notify('ferry_other_channel', 'x');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(heard, ['node-b', "it's 'quoted'"]);
+    await assert.rejects(
+      one.notifications.listen('bad; DROP TABLE users', () => {}),
+      /bad notification channel/,
+    );
+  });
+
   test('every migration uses the dialect table: no 4-byte integers, every text column byte-wise', async (t) => {
     // A migration written with the literal types 'integer' or 'text' would run, then overflow at 2^31 or sort by
     // the database's locale: write t.int and t.text (migrations.ts).
