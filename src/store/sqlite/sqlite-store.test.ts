@@ -73,7 +73,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0021_live_sessions')",
     );
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
     raw.exec('ALTER TABLE users DROP COLUMN upload_rate');
@@ -82,6 +82,8 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
       raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
     }
+    raw.exec('DROP TABLE upload_claims');
+    raw.exec('DROP TABLE live_sessions');
     raw.exec('DROP TABLE nodes');
     raw.exec('DROP TABLE rule_counters');
     raw.exec('DROP TABLE api_admin_totp');
