@@ -14,7 +14,8 @@ import { loggers, rootLogger } from './logger.js';
 import { ServiceStack, watchDiskSpace } from './server-services.js';
 import { Secret } from './util/secret.js';
 
-const HOST_KEY_POLL_MS = 10_000;
+/** How often the store is polled for host key changes (FERRY_HOST_KEY_POLL_MS: a test knob, not config). */
+const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
 /** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
 const QUEUED_DRAIN_MS = 2000;
 
@@ -347,6 +348,16 @@ export async function startFerry(
     }, HOST_KEY_POLL_MS);
     poll.unref();
     services.started('host key poll', () => clearInterval(poll));
+    // On PostgreSQL another node's (or a CLI's) host key change is announced: re-read at once, not at the next poll.
+    const notifications = ctx.store.notifications;
+    if (notifications) {
+      const { STORE_CHANGE_CHANNEL } = await import('./admin/index.js');
+      const unlisten = await notifications.listen(STORE_CHANGE_CHANNEL, (action) => {
+        if (!action.startsWith('keys.host.')) return;
+        reloadHostKeys().catch((err: unknown) => log.error({ err }, 'host key reload failed'));
+      });
+      services.started('host key notifications', unlisten);
+    }
     // Background checks report only after the server announced itself started.
     let announced!: () => void;
     const afterStarted = new Promise<void>((resolve) => {
