@@ -126,15 +126,16 @@ export function handleConnection(
   });
 
   /**
-   * maxSessionsPerUser on every node sharing the store: the session is recorded before the login is accepted, so
-   * a user at the limit gets no channel anywhere. A store that cannot count refuses too (the limit must hold).
+   * maxSessionsPerUser on every node sharing the store: the session is recorded (or refused) before the login is
+   * accepted, so two nodes cannot both take a user's last place; a refused one is closed once ready, as the
+   * per-process limit does. A store that cannot count ends the connection (the limit must hold).
    */
-  const admitAcrossNodes = async (username: string): Promise<'admitted' | 'refused'> => {
+  let overClusterLimit: { open: number } | undefined;
+  const admitAcrossNodes = async (username: string): Promise<'admitted' | 'failed'> => {
     const registry = options.sessionRegistry;
     if (!registry) return 'admitted';
-    let refused: { open: number } | undefined;
     try {
-      refused = await registry.admit({
+      overClusterLimit = await registry.admit({
         id: sessionId,
         username,
         remoteAddress,
@@ -144,25 +145,10 @@ export function handleConnection(
     } catch (err) {
       log.error({ err }, 'cluster session count failed; closing');
       client.end();
-      return 'refused';
+      return 'failed';
     }
-    if (!refused) {
-      client.once('close', () => registry.closed(sessionId));
-      return 'admitted';
-    }
-    const limit = options.limits.maxSessionsPerUser;
-    log.warn(
-      { user: username, open: refused.open, limit },
-      'maxSessionsPerUser reached on the cluster; closing',
-    );
-    emitSecurity(options, sessionId, remoteAddress, 'limit', {
-      limit: 'maxSessionsPerUser',
-      user: username,
-      open: refused.open,
-      scope: 'cluster',
-    });
-    client.end();
-    return 'refused';
+    if (!overClusterLimit) client.once('close', () => registry.closed(sessionId));
+    return 'admitted';
   };
 
   client.on('authentication', (ctx) => {
@@ -187,8 +173,7 @@ export function handleConnection(
       const entry = { user: ctx.username, method: ctx.method };
       switch (decision.result) {
         case 'accept': {
-          const refusal = await admitAcrossNodes(decision.user.name);
-          if (refusal === 'refused') return;
+          if ((await admitAcrossNodes(decision.user.name)) === 'failed') return;
           user = decision.user;
           log = log.child({ user: user.name });
           log.info({ method: ctx.method }, 'authenticated');
@@ -251,6 +236,18 @@ export function handleConnection(
         client.end();
         return;
       }
+    }
+    if (overClusterLimit) {
+      const limit = options.limits.maxSessionsPerUser;
+      log.warn({ open: overClusterLimit.open, limit }, 'maxSessionsPerUser reached on the cluster; closing');
+      emitSecurity(options, sessionId, remoteAddress, 'limit', {
+        limit: 'maxSessionsPerUser',
+        user: authed.name,
+        open: overClusterLimit.open,
+        scope: 'cluster',
+      });
+      client.end();
+      return;
     }
     // Everything this connection holds is given back when it ends, whatever its sessions did or did not finish.
     const budgets = options.budgets?.openConnection(authed.name);
