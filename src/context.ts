@@ -16,6 +16,7 @@ import { QuotaFs, storeQuotaLedger } from './core/quota-fs.js';
 import { type DiskUsage, scanUsage } from './core/quota-scan.js';
 import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
+import type { ClusterUploadClaims } from './core/upload-lock.js';
 import { ConfigError, NotFoundError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
@@ -174,6 +175,8 @@ export class AppContext {
    * automation/hooks.ts). Set once the rules are loaded; unset, nothing is asked.
    */
   preOperationGate: PreOperationGate | undefined;
+  /** Cluster mode: partials claimed across nodes through the store; set by `serve` once its node is registered. */
+  clusterUploadClaims: ClusterUploadClaims | undefined;
   /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
   readonly budgets: ResourceLedger;
   readonly #homeFs: (identity: { readonly homeDir: string }) => Fs;
@@ -226,6 +229,7 @@ export class AppContext {
       },
       uploadMode: config.uploadMode,
       preOperation: () => this.preOperationGate,
+      clusterClaims: () => this.clusterUploadClaims,
     });
     this.budgets = new ResourceLedger({
       handles: { perConnection: config.maxOpenHandlesPerConnection, perUser: config.maxOpenHandlesPerUser },

@@ -14,7 +14,8 @@ import { loggers, rootLogger } from './logger.js';
 import { ServiceStack, watchDiskSpace } from './server-services.js';
 import { Secret } from './util/secret.js';
 
-const HOST_KEY_POLL_MS = 10_000;
+/** How often the store is polled for host key changes (FERRY_HOST_KEY_POLL_MS: a test knob, not config). */
+const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
 /** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
 const QUEUED_DRAIN_MS = 2000;
 
@@ -217,6 +218,13 @@ export async function startFerry(
     // This process' open connections, counted for the node registry's heartbeats from the first one on.
     const liveSessions = new (await import('./api/live-sessions.js')).LiveSessions(ctx.events);
     services.started('session count', () => liveSessions.close());
+    // maxSessionsPerUser across every node (and worker) sharing the store; the live view and kills across nodes.
+    const { ClusterSessions } = await import('./admin/cluster-sessions.js');
+    const clusterSessions = new ClusterSessions({
+      store: ctx.store,
+      limit: config.maxSessionsPerUser,
+      log: loggers.ssh,
+    });
     // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
     const { startSshServer } = await import('./ssh/server.js');
     const ssh = await startSshServer({
@@ -257,8 +265,12 @@ export async function startFerry(
         durationSeconds: config.lockoutDuration,
       },
       totp: ctx.totp,
+      sessionRegistry: clusterSessions,
     });
     services.started('ssh server', () => ssh.close());
+    const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
+    const nodeId = config.node.id ?? defaultNodeId(ssh.port);
+    const nodeRunId = options.nodeRunId ?? randomUUID();
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
     out((await import('./ssh-algorithms.js')).keyExchangeLine(config.algorithms));
     let ftps: RunningFerry['ftps'];
@@ -278,15 +290,16 @@ export async function startFerry(
       out,
       (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
       ftpsServer ? (sessionId) => ftpsServer.activity(sessionId) : undefined,
+      { nodeId, sessions: clusterSessions },
     );
     if (http) services.started('http api', () => http.close());
     // The node registry (cluster mode): refuses a second live node with this id before the start is announced.
-    const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
+    const heartbeatMs = Math.round(config.node.heartbeatSeconds * 1000);
     const stopHeartbeat = await startNodeHeartbeat({
       nodes: ctx.store.nodes,
-      nodeId: config.node.id ?? defaultNodeId(ssh.port),
-      runId: options.nodeRunId ?? randomUUID(),
-      heartbeatMs: Math.round(config.node.heartbeatSeconds * 1000),
+      nodeId,
+      runId: nodeRunId,
+      heartbeatMs,
       listeners: [
         { name: 'sftp', address: config.listen, port: ssh.port },
         ...(http ? [{ name: 'http', address: http.address, port: http.port }] : []),
@@ -295,6 +308,18 @@ export async function startFerry(
       log,
     });
     services.started('node heartbeat', stopHeartbeat);
+    // Registered: from now on this process' logins are counted with every node's (stopped before the heartbeat).
+    await clusterSessions.attach({
+      owner: { nodeId, runId: nodeRunId, pid: process.pid },
+      disconnect: (sessionId) => ssh.disconnect(sessionId),
+      counters: () => liveSessions.list(),
+      heartbeatMs,
+    });
+    ctx.clusterUploadClaims = clusterSessions;
+    services.started('cluster sessions', () => {
+      ctx.clusterUploadClaims = undefined;
+      return clusterSessions.stop();
+    });
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const { TransferScheduler } = await import('./transfers/scheduler.js');
     const scheduler = new TransferScheduler({ jobs: ctx.transfers.jobs, log: loggers.transfers });
@@ -326,6 +351,16 @@ export async function startFerry(
     }, HOST_KEY_POLL_MS);
     poll.unref();
     services.started('host key poll', () => clearInterval(poll));
+    // On PostgreSQL another node's (or a CLI's) host key change is announced: re-read at once, not at the next poll.
+    const notifications = ctx.store.notifications;
+    if (notifications) {
+      const { STORE_CHANGE_CHANNEL } = await import('./admin/index.js');
+      const unlisten = await notifications.listen(STORE_CHANGE_CHANNEL, (action) => {
+        if (!action.startsWith('keys.host.')) return;
+        reloadHostKeys().catch((err: unknown) => log.error({ err }, 'host key reload failed'));
+      });
+      services.started('host key notifications', unlisten);
+    }
     // Background checks report only after the server announced itself started.
     let announced!: () => void;
     const afterStarted = new Promise<void>((resolve) => {

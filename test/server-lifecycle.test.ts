@@ -127,6 +127,7 @@ describe('events as the single door', () => {
       'ssh server',
       'http api',
       'node heartbeat',
+      'cluster sessions',
       'transfer scheduler',
       'host key poll',
       'disk space check',

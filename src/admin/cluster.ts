@@ -4,10 +4,15 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { NodeListener, NodeProcess, NodeRepository } from '../store/types.js';
+import {
+  heartbeatIsLive,
+  MISSED_HEARTBEATS,
+  type NodeListener,
+  type NodeProcess,
+  type NodeRepository,
+} from '../store/types.js';
 
-/** Heartbeats a node may miss before it is shown down (and another `serve` may take its id). */
-export const MISSED_HEARTBEATS = 3;
+export { MISSED_HEARTBEATS };
 
 /** The package version (admin/ and dist/admin/ both sit two levels below the package). */
 export function ferryVersion(): string {
@@ -126,8 +131,7 @@ export interface NodeStatus {
   readonly listeners: readonly NodeListener[];
 }
 
-const isLive = (p: NodeProcess, now: Date) =>
-  now.getTime() - p.heartbeatAt.getTime() <= p.heartbeatMs * MISSED_HEARTBEATS;
+const isLive = (p: NodeProcess, now: Date) => heartbeatIsLive(p.heartbeatAt, p.heartbeatMs, now);
 
 /**
  * The nodes, by id: up while one of its processes heartbeats (each judged by its own interval); a down node

@@ -40,7 +40,7 @@ export {
   sshKeyGenerateSchema,
 } from './keys.js';
 export { partnerAddSchema, partnerSetSchema, partnerTrustSchema } from './partners.js';
-export { parseInput, redactChanges } from './recorder.js';
+export { parseInput, redactChanges, STORE_CHANGE_CHANNEL } from './recorder.js';
 export type { DeliveryHistory, ImportReport, RulePatch, RuleView } from './rules.js';
 export { deliveryQuerySchema, RULE_SECRET_LABEL, ruleView } from './rules.js';
 export { rulesFileFormat } from './rules-file.js';
@@ -71,7 +71,7 @@ export interface AdminServices {
 /** Builds the services over the composition root's parts; changes are emitted on `deps.events`. */
 export function createAdminServices(deps: AdminDeps): AdminServices {
   // The audit writer tells each change whether its record committed: the bus only logs listener failures.
-  const recorder = new AdminRecorder(deps.events, deps.audit);
+  const recorder = new AdminRecorder(deps.events, deps.audit, undefined, deps.store.notifications);
   return {
     users: new UserAdmin(deps, recorder),
     keys: {

@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Actor, AdminAction, AdminEvent } from '../events/types.js';
+import { loggers } from '../logger.js';
+import type { StoreNotifications } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { actorSchema } from './actor.js';
 
@@ -26,15 +28,31 @@ export function redactChanges(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactChanges(v)]));
 }
 
+/**
+ * The NOTIFY channel (PostgreSQL stores) telling serving processes that something they keep in memory changed in
+ * the store; the payload is the admin action. Serving processes re-read at once instead of at their next poll.
+ */
+export const STORE_CHANGE_CHANNEL = 'ferry_changed';
+
+/** Actions whose results serving processes hold in memory: host keys (presented to every client). */
+const ANNOUNCED = /^keys\.host\./;
+
 export class AdminRecorder {
   readonly #events: EventBus;
   readonly #tracker: AdminRecordTracker | undefined;
   readonly #now: () => Date;
+  readonly #notifications: StoreNotifications | undefined;
 
-  constructor(events: EventBus, tracker?: AdminRecordTracker, now: () => Date = () => new Date()) {
+  constructor(
+    events: EventBus,
+    tracker?: AdminRecordTracker,
+    now: () => Date = () => new Date(),
+    notifications?: StoreNotifications,
+  ) {
     this.#events = events;
     this.#tracker = tracker;
     this.#now = now;
+    this.#notifications = notifications;
   }
 
   /** Emits the change and returns once its audit record is committed; throws when it could not be. */
@@ -54,6 +72,13 @@ export class AdminRecorder {
     };
     await this.#events.emit(event);
     await this.#tracker?.committed(event);
+    // The change is stored: every serving process may re-read it now. A lost notification costs one poll.
+    if (this.#notifications && ANNOUNCED.test(action))
+      await this.#notifications
+        .notify(STORE_CHANGE_CHANNEL, action)
+        .catch((err: unknown) =>
+          loggers.store.warn({ err, action }, 'change not announced; nodes see it at their next poll'),
+        );
     return event;
   }
 }

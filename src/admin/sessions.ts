@@ -10,11 +10,13 @@ export interface KilledSession {
   readonly username: string | null;
   readonly remoteAddress: string;
   readonly pid: number;
+  /** The node that held it (cluster mode). */
+  readonly node?: string | undefined;
 }
 
 /**
- * Ends the connection with this id wherever it is held (this process or, under `serve --workers N`, another
- * worker); undefined when no process holds it. Given by the front end that can reach the serving processes.
+ * Ends the connection with this id wherever it is held (this process; under `serve --workers N` another worker;
+ * in cluster mode another node); undefined when no process holds it. Given by the front end that can reach the serving processes.
  */
 export type SessionTerminator = (id: string) => Promise<KilledSession | undefined>;
 
@@ -38,6 +40,7 @@ export class SessionAdmin {
       user: killed.username,
       remoteAddress: killed.remoteAddress,
       pid: killed.pid,
+      ...(killed.node !== undefined ? { node: killed.node } : {}),
     });
     return killed;
   }

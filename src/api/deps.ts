@@ -1,5 +1,6 @@
 // What the API's routes use: the admin services and the process' parts (given by server.ts), plus shared schemas.
 import { z } from 'zod';
+import type { ClusterSessions } from '../admin/cluster-sessions.js';
 import type { AdminServices } from '../admin/index.js';
 import type { Defender } from '../auth/defender.js';
 import type { FerryConfig } from '../config/schema.js';
@@ -38,6 +39,14 @@ export interface ApiDeps {
   readonly disconnect: ((sessionId: string) => boolean) | undefined;
   /** What an open connection is transferring now (the FTPS server's view), for GET /api/sessions. */
   readonly sessionActivity?: SessionActivitySource;
+  /** Cluster mode: this node's id and every node's sessions through the store (absent in tests without one). */
+  readonly cluster?: ApiCluster | undefined;
+}
+
+/** What the API asks of cluster mode's shared sessions (admin/cluster-sessions.ts). */
+export interface ApiCluster {
+  readonly nodeId: string;
+  readonly sessions: Pick<ClusterSessions, 'list' | 'kill'>;
 }
 
 /** The error responses every authenticated route may give, documented once. */

@@ -89,7 +89,7 @@ export async function buildApiApp(
       ? metrics.part()
       : kind === 'kill'
         ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
-        : localSessions({ sessions }),
+        : localSessions({ sessions, cluster: options.cluster }),
   );
   const deps: ApiDeps = {
     ...options,

@@ -13,7 +13,7 @@ import { loggers } from '../logger.js';
 import type { Store } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import type { WebClientDeps } from '../web/index.js';
-import type { ListenerInfo } from './deps.js';
+import type { ApiCluster, ListenerInfo } from './deps.js';
 import { httpApiLine, servesHttps } from './listen-address.js';
 import type { SessionActivitySource } from './live-sessions.js';
 import { type RunningApi, startApiServer } from './server.js';
@@ -49,6 +49,8 @@ export async function startHttpApi(
   disconnect?: (sessionId: string) => boolean,
   /** What an FTPS connection is transferring now, for GET /api/sessions. */
   sessionActivity?: SessionActivitySource,
+  /** This node's id and every node's sessions, for the cluster-wide session view and kills. */
+  cluster?: ApiCluster,
 ): Promise<RunningApi | undefined> {
   const listeners: ListenerInfo[] = [sftp];
   const log = loggers.http;
@@ -64,6 +66,7 @@ export async function startHttpApi(
       listeners: () => listeners,
       disconnect,
       ...(sessionActivity ? { sessionActivity } : {}),
+      cluster,
       log,
       onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
       webClient: webClientDeps(ctx),

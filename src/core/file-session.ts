@@ -44,6 +44,7 @@ import type {
   SetAttrs,
   StatVfs,
 } from './types.js';
+import type { ClusterUploadClaims } from './upload-lock.js';
 import { FileOpener } from './upload-open.js';
 import {
   DEFAULT_PATH_LIMITS,
@@ -71,6 +72,8 @@ export interface FileSessionDeps {
   uploadMode?: 'atomic' | 'direct';
   /** Asked before every upload, download and delete (pre-operation hooks); read each time, absent = allow. */
   preOperation?: () => PreOperationGate | undefined;
+  /** Cluster mode: partials claimed on every node (read at each claim; absent = this process only). */
+  clusterClaims?: () => ClusterUploadClaims | undefined;
 }
 
 export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
@@ -128,6 +131,7 @@ class CoreFileSession implements FileSession {
       paths: this.#paths,
       log: this.#log,
       atomic: this.#atomic,
+      clusterClaims: deps.clusterClaims,
     });
     this.#host = {
       fs: this.#fs,

@@ -21,7 +21,7 @@ export function partialClaimKey(root: string, partial: string): string {
  * Keys are host paths of partials (partialClaimKey). Module state on purpose: the claim must hold across sessions
  * (a client that reconnects while its dead connection is not yet reaped would otherwise interleave
  * two writers). We fail fast instead of waiting: the holder may be the same client, which would
- * deadlock, and clients retry. Other cluster nodes are not covered (open point for shared storage).
+ * deadlock, and clients retry. Other cluster nodes are covered by ClusterUploadClaims, asked after this claim.
  */
 const claimed = new Set<string>();
 
@@ -38,4 +38,16 @@ export function claimPartial(key: string, virtualPath: string): () => void {
 
 export function isPartialClaimed(key: string): boolean {
   return claimed.has(key);
+}
+
+/**
+ * Claims on partials shared by every node of a cluster (through the store), so that two nodes never write one
+ * partial on shared storage: a client that reconnects through the load balancer to another node while its old
+ * connection still writes is refused there, as it is here. Keys are claimPartialKey's, so nodes must mount the
+ * shared storage at the same path.
+ */
+export interface ClusterUploadClaims {
+  /** False when another live process holds the key. Throws when the store cannot be asked (nothing is claimed). */
+  claim(key: string): Promise<boolean>;
+  release(key: string): void;
 }

@@ -7,7 +7,7 @@ import type { HomeJail } from './home-jail.js';
 import type { ConcretePermission } from './permissions.js';
 import type { SessionPaths } from './session-paths.js';
 import type { OpenMode, SetAttrs } from './types.js';
-import { claimPartial } from './upload-lock.js';
+import { type ClusterUploadClaims, claimPartial, UploadInProgressError } from './upload-lock.js';
 import { hasReservedComponent, virtualBasename, virtualDirname } from './virtual-path.js';
 
 export class FileOpener {
@@ -16,13 +16,42 @@ export class FileOpener {
   readonly #paths: SessionPaths;
   readonly #log: Logger;
   readonly #atomic: boolean;
+  readonly #clusterClaims: () => ClusterUploadClaims | undefined;
 
-  constructor(deps: { fs: Fs; jail: HomeJail; paths: SessionPaths; log: Logger; atomic: boolean }) {
+  constructor(deps: {
+    fs: Fs;
+    jail: HomeJail;
+    paths: SessionPaths;
+    log: Logger;
+    atomic: boolean;
+    clusterClaims?: (() => ClusterUploadClaims | undefined) | undefined;
+  }) {
     this.#fs = deps.fs;
     this.#jail = deps.jail;
     this.#paths = deps.paths;
     this.#log = deps.log;
     this.#atomic = deps.atomic;
+    this.#clusterClaims = deps.clusterClaims ?? (() => undefined);
+  }
+
+  /** This process' claim on a partial, then the cluster's; the returned release gives back both. */
+  async #claim(key: string, path: string): Promise<() => void> {
+    const releaseLocal = claimPartial(key, path);
+    const cluster = this.#clusterClaims();
+    if (!cluster) return releaseLocal;
+    try {
+      if (!(await cluster.claim(key))) throw new UploadInProgressError(path);
+    } catch (err) {
+      releaseLocal();
+      throw err;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      cluster.release(key);
+      releaseLocal();
+    };
   }
 
   /**
@@ -176,7 +205,7 @@ export class FileOpener {
     keepMode?: number,
   ): Promise<OpenedFile> {
     const partial = this.#paths.partialOf(real);
-    const releaseClaim = claimPartial(this.#paths.claimKey(partial), base.path);
+    const releaseClaim = await this.#claim(this.#paths.claimKey(partial), base.path);
     try {
       const file = await this.#fs.open(
         partial,

@@ -125,6 +125,32 @@ export function handleConnection(
     });
   });
 
+  /**
+   * maxSessionsPerUser on every node sharing the store: the session is recorded (or refused) before the login is
+   * accepted, so two nodes cannot both take a user's last place; a refused one is closed once ready, as the
+   * per-process limit does. A store that cannot count ends the connection (the limit must hold).
+   */
+  let overClusterLimit: { open: number } | undefined;
+  const admitAcrossNodes = async (username: string): Promise<'admitted' | 'failed'> => {
+    const registry = options.sessionRegistry;
+    if (!registry) return 'admitted';
+    try {
+      overClusterLimit = await registry.admit({
+        id: sessionId,
+        username,
+        remoteAddress,
+        client: clientSoftware,
+        connectedAt: new Date(started),
+      });
+    } catch (err) {
+      log.error({ err }, 'cluster session count failed; closing');
+      client.end();
+      return 'failed';
+    }
+    if (!overClusterLimit) client.once('close', () => registry.closed(sessionId));
+    return 'admitted';
+  };
+
   client.on('authentication', (ctx) => {
     authQueue = authQueue.then(async () => {
       // Once the address is banned (by this process, which already cut the socket, or by another one) its
@@ -146,13 +172,15 @@ export function handleConnection(
       }
       const entry = { user: ctx.username, method: ctx.method };
       switch (decision.result) {
-        case 'accept':
+        case 'accept': {
+          if ((await admitAcrossNodes(decision.user.name)) === 'failed') return;
           user = decision.user;
           log = log.child({ user: user.name });
           log.info({ method: ctx.method }, 'authenticated');
           emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'accepted');
           ctx.accept();
           return;
+        }
         case 'pk-ok':
           ctx.accept();
           return;
@@ -208,6 +236,18 @@ export function handleConnection(
         client.end();
         return;
       }
+    }
+    if (overClusterLimit) {
+      const limit = options.limits.maxSessionsPerUser;
+      log.warn({ open: overClusterLimit.open, limit }, 'maxSessionsPerUser reached on the cluster; closing');
+      emitSecurity(options, sessionId, remoteAddress, 'limit', {
+        limit: 'maxSessionsPerUser',
+        user: authed.name,
+        open: overClusterLimit.open,
+        scope: 'cluster',
+      });
+      client.end();
+      return;
     }
     // Everything this connection holds is given back when it ends, whatever its sessions did or did not finish.
     const budgets = options.budgets?.openConnection(authed.name);

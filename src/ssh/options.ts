@@ -12,6 +12,20 @@ import type { AccountSecurityRepository, UserRepository } from '../store/types.j
 import type { ConnectionLimits } from './admission.js';
 import type { RekeyPolicy } from './rekey.js';
 
+/** Cluster-wide admission of logged-in sessions (admin/cluster-sessions.ts over the store). */
+export interface SessionRegistry {
+  /** Records a logged-in session; resolves with the user's open sessions (on all nodes) when the limit refuses it. */
+  admit(session: {
+    readonly id: string;
+    readonly username: string;
+    readonly remoteAddress: string;
+    readonly client: string | null;
+    readonly connectedAt: Date;
+  }): Promise<{ open: number } | undefined>;
+  /** The session ended. */
+  closed(id: string): void;
+}
+
 export interface SshServerOptions {
   readonly listen: string;
   readonly port: number;
@@ -56,4 +70,6 @@ export interface SshServerOptions {
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
   readonly totp?: TotpService;
+  /** maxSessionsPerUser counted on every node sharing the store; without it, per process only. */
+  readonly sessionRegistry?: SessionRegistry;
 }

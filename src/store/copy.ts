@@ -36,10 +36,14 @@ export const COPIED_TABLES = [
 ] as const satisfies readonly (keyof Database)[];
 
 /**
- * Tables left behind: the node registry describes the processes serving the source store now, not data (the
- * nodes register again when they start on the target).
+ * Tables left behind: the node registry, its processes' live sessions and upload claims describe the processes
+ * serving the source store now, not data (the nodes register again when they start on the target).
  */
-export const UNCOPIED_TABLES = ['nodes'] as const satisfies readonly (keyof Database)[];
+export const UNCOPIED_TABLES = [
+  'nodes',
+  'live_sessions',
+  'upload_claims',
+] as const satisfies readonly (keyof Database)[];
 
 export type CopiedTable = (typeof COPIED_TABLES)[number];
 

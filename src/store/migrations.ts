@@ -509,6 +509,43 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.alterTable('partners').addColumn('tls_ca_file', t.text).execute();
     },
   },
+  // Cluster mode: every node's logged-in SSH sessions (counted per user across nodes, listed and killed from any
+  // node) and the partials being written (one writer per upload name across nodes).
+  '0021_live_sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('live_sessions')
+        .addColumn('session_id', t.text, (c) => c.primaryKey())
+        .addColumn('node_id', t.text, (c) => c.notNull())
+        .addColumn('run_id', t.text, (c) => c.notNull())
+        .addColumn('pid', t.int, (c) => c.notNull())
+        .addColumn('username', t.text, (c) => c.notNull())
+        .addColumn('remote_address', t.text, (c) => c.notNull())
+        .addColumn('protocol', t.text, (c) => c.notNull())
+        .addColumn('client', t.text)
+        .addColumn('connected_at', t.text, (c) => c.notNull())
+        .addColumn('bytes_up', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('bytes_down', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('files_up', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('files_down', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('kill_requested_at', t.text)
+        .execute();
+      await db.schema.createIndex('live_sessions_user').on('live_sessions').column('username').execute();
+      await db.schema
+        .createIndex('live_sessions_process')
+        .on('live_sessions')
+        .columns(['node_id', 'run_id', 'pid'])
+        .execute();
+      await db.schema
+        .createTable('upload_claims')
+        .addColumn('claim_key', t.text, (c) => c.primaryKey())
+        .addColumn('node_id', t.text, (c) => c.notNull())
+        .addColumn('run_id', t.text, (c) => c.notNull())
+        .addColumn('pid', t.int, (c) => c.notNull())
+        .addColumn('claimed_at', t.text, (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

@@ -1,5 +1,25 @@
 // The node registry: one row per serving process of each `ferry serve`, kept alive by heartbeats (cluster mode).
 
+/** Heartbeats a process may miss before it is taken for dead (shown down; its sessions and claims lapse). */
+export const MISSED_HEARTBEATS = 3;
+
+/**
+ * Heartbeats after which what a silent process left in the store (its sessions, its upload claims) is deleted. Far
+ * more than MISSED_HEARTBEATS: a node that only stalls (a loaded machine, clocks a little apart) must not lose its
+ * rows, which it would not write again; they stop counting at MISSED_HEARTBEATS anyway.
+ */
+export const SWEEP_AFTER_HEARTBEATS = 20;
+
+/** True while the process' last heartbeat is within `missed` of its own interval. */
+export function heartbeatIsLive(
+  heartbeatAt: Date,
+  heartbeatMs: number,
+  now: Date,
+  missed = MISSED_HEARTBEATS,
+): boolean {
+  return now.getTime() - heartbeatAt.getTime() <= heartbeatMs * missed;
+}
+
 /** Where a node listens: the SFTP and, when it runs, the HTTP listener. */
 export interface NodeListener {
   readonly name: string;

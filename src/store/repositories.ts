@@ -15,6 +15,7 @@ import {
   KyselyHostKeyRepository,
   KyselyPgpKeyRepository,
 } from './key-repositories.js';
+import { KyselyLiveSessionRepository, KyselyUploadClaimRepository } from './live-session-repository.js';
 import { KyselyNodeRepository } from './node-repository.js';
 import { KyselyRuleCounterRepository } from './rule-counter-repository.js';
 import type { Database } from './schema.js';
@@ -37,6 +38,8 @@ export interface WriteLocking {
   readonly audit: WriteTransactionOptions;
   /** Node registration, which must see every live holder of an id before it takes it. */
   readonly nodes: WriteTransactionOptions;
+  /** Session admissions (count, then insert) and upload claims (read the holder, then take it). */
+  readonly sessions: WriteTransactionOptions;
   /**
    * Whether statements take row locks (`FOR UPDATE SKIP LOCKED` on claims, `FOR UPDATE` on counter rows):
    * PostgreSQL's way; SQLite's one write lock already excludes every other writer.
@@ -67,6 +70,8 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     apiSessions: new KyselyApiSessionRepository(db),
     apiAdminTotp: new KyselyTotpRepository(db, 'api_admin_totp', 'admin_name'),
     nodes: new KyselyNodeRepository(db, locking.nodes),
+    liveSessions: new KyselyLiveSessionRepository(db, locking.sessions),
+    uploadClaims: new KyselyUploadClaimRepository(db, locking.sessions),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

@@ -333,8 +333,38 @@ export interface NodesTable {
   sessions: number;
 }
 
+/** A logged-in SSH session of one node's process (see LiveSessionRepository). */
+export interface LiveSessionsTable {
+  session_id: string;
+  node_id: string;
+  run_id: string;
+  pid: number;
+  username: string;
+  remote_address: string;
+  protocol: string;
+  client: string | null;
+  connected_at: string;
+  bytes_up: number;
+  bytes_down: number;
+  files_up: number;
+  files_down: number;
+  /** Set by another node's kill request; the owning process ends the connection. */
+  kill_requested_at: string | null;
+}
+
+/** A partial upload being written by one node's process (see UploadClaimRepository). */
+export interface UploadClaimsTable {
+  claim_key: string;
+  node_id: string;
+  run_id: string;
+  pid: number;
+  claimed_at: string;
+}
+
 export interface Database {
   nodes: NodesTable;
+  live_sessions: LiveSessionsTable;
+  upload_claims: UploadClaimsTable;
   rules: RulesTable;
   rule_version: RuleVersionTable;
   deliveries: DeliveriesTable;

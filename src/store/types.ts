@@ -9,6 +9,7 @@ import type {
   HostKeyRepository,
   PgpKeyRepository,
 } from './key-types.js';
+import type { LiveSessionRepository, UploadClaimRepository } from './live-session-types.js';
 import type { NodeRepository } from './node-types.js';
 import type { AccountSecurityRepository, DefenderRepository, TotpRepository } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
@@ -18,10 +19,17 @@ export * from './api-types.js';
 export * from './audit-types.js';
 export * from './automation-types.js';
 export * from './key-types.js';
+export * from './live-session-types.js';
 export * from './node-types.js';
 export * from './security-types.js';
 export * from './transfer-types.js';
 export * from './user-types.js';
+
+export interface StoreNotifications {
+  /** Calls `onMessage` with each payload sent on `channel` by any process (this one included) until unlistened. */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+}
 
 export interface Store {
   readonly defender: DefenderRepository;
@@ -49,6 +57,16 @@ export interface Store {
   readonly apiAdminTotp: TotpRepository;
   /** The serving processes of every node, with their heartbeats (cluster mode). */
   readonly nodes: NodeRepository;
+  /** Every node's logged-in SSH sessions: per-user limits, the live view and kills across nodes. */
+  readonly liveSessions: LiveSessionRepository;
+  /** Partials being written, one writer per upload name across nodes. */
+  readonly uploadClaims: UploadClaimRepository;
+  /**
+   * Messages between the processes sharing the store, delivered within milliseconds (PostgreSQL's LISTEN/NOTIFY);
+   * absent on SQLite, whose users poll the store instead. A notification only says "look now": what it is about
+   * is always read from the store, so a lost one costs a poll interval, never correctness.
+   */
+  readonly notifications?: StoreNotifications;
   /** How many secrets of each kind are sealed with the master key (kinds with none included, as 0). */
   countSealedSecrets(): Promise<Record<string, number>>;
   close(): Promise<void>;

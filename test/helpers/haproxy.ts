@@ -51,6 +51,9 @@ export function haproxyConfig(
     '    option httpchk GET /readyz',
     '    http-check expect status 200',
     '    default-server inter 2s fall 2 rise 2',
+    // A node that died is refused at once; the connection is retried on another node, not on the dead one.
+    '    option redispatch',
+    '    retries 3',
     ...backends.map((b, i) => `    server node${i + 1} ${b.sftp} ${send} check port ${b.httpPort}`),
     '',
   ].join('\n');

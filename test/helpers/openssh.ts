@@ -37,6 +37,8 @@ export interface LoginOptions {
   password?: string;
   /** Extra -o options, e.g. ['PubkeyAcceptedAlgorithms=rsa-sha2-256']. */
   options?: string[];
+  /** The server's address (default 127.0.0.1). */
+  host?: string;
 }
 
 /** Options every OpenSSH client run uses: no config file, no known_hosts, nothing from the agent. */
@@ -118,7 +120,7 @@ export function sftpBatch(
     ...(o.extraArgs ?? []),
     '-b',
     '-',
-    `${o.user}@127.0.0.1`,
+    `${o.user}@${o.host ?? '127.0.0.1'}`,
   ];
   return run('sftp', args, { password: o.password, input: o.batch, cwd: o.cwd });
 }
@@ -148,10 +150,10 @@ export function scpRun(o: LoginOptions & { args: string[]; cwd?: string }): Prom
 }
 
 /** An interactive OpenSSH sftp session, held open by its standard input, that reports how it ended. */
-export function holdSftp(port: number, user: string, password: string) {
+export function holdSftp(port: number, user: string, password: string, host = '127.0.0.1') {
   const child = spawn(
     'sshpass',
-    ['-e', 'sftp', ...commonSshOptions({ port, user, password }), '-P', String(port), `${user}@127.0.0.1`],
+    ['-e', 'sftp', ...commonSshOptions({ port, user, password }), '-P', String(port), `${user}@${host}`],
     { env: { ...process.env, SSHPASS: password }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let stderr = '';

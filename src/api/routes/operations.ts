@@ -28,6 +28,7 @@ const sessionSchema = z
       .nullable()
       .describe('the file being moved right now (FTPS connections; null when idle or not known)'),
     pid: z.number().int(),
+    node: z.string().optional().describe('the node holding the connection (cluster mode: `--node-id`)'),
   })
   .meta({
     id: 'Session',
@@ -44,6 +45,7 @@ const sessionSchema = z
       filesDown: 0,
       transfer: null,
       pid: 4242,
+      node: 'web1:2222',
     },
   });
 
@@ -77,8 +79,11 @@ const statusSchema = z
     },
   });
 
+type SessionView = z.infer<typeof sessionSchema>;
+
 /** This process' open connections as /api/sessions lists them (a worker's part of the cluster's list). */
-export function localSessions(deps: Pick<ApiDeps, 'sessions'>): z.infer<typeof sessionSchema>[] {
+export function localSessions(deps: Pick<ApiDeps, 'sessions' | 'cluster'>): SessionView[] {
+  const node = deps.cluster?.nodeId;
   return deps.sessions.list().map((s) => {
     const activity = deps.sessions.activityOf(s.id);
     return {
@@ -86,8 +91,40 @@ export function localSessions(deps: Pick<ApiDeps, 'sessions'>): z.infer<typeof s
       connectedAt: s.connectedAt.toISOString(),
       transfer: activity ? { ...activity, startedAt: activity.startedAt.toISOString() } : null,
       pid: process.pid,
+      ...(node !== undefined ? { node } : {}),
     };
   });
+}
+
+/**
+ * This node's connections (every worker's, unauthenticated ones included) and the logged-in sessions other nodes
+ * recorded in the store, each once.
+ */
+async function allSessions(deps: ApiDeps): Promise<SessionView[]> {
+  // Under --workers N every worker's connections (through the primary), else this process' own.
+  const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
+  const items = (parts as SessionView[][]).flat();
+  if (!deps.cluster) return items;
+  const seen = new Set(items.map((s) => s.id));
+  for (const s of await deps.cluster.sessions.list()) {
+    if (seen.has(s.id)) continue;
+    items.push({
+      id: s.id,
+      remoteAddress: s.remoteAddress,
+      protocol: s.protocol,
+      username: s.username,
+      client: s.client,
+      connectedAt: s.connectedAt.toISOString(),
+      bytesUp: s.bytesUp,
+      bytesDown: s.bytesDown,
+      filesUp: s.filesUp,
+      filesDown: s.filesDown,
+      transfer: null,
+      pid: s.pid,
+      node: s.nodeId,
+    });
+  }
+  return items;
 }
 
 /** Ends a connection this process holds; undefined when it holds none with this id. */
@@ -135,15 +172,12 @@ export const operationRoutes =
         config: { permission: 'sessions:read' },
         schema: {
           tags: ['sessions'],
-          summary: 'Open SSH and FTPS connections (every worker process under --workers N)',
+          summary:
+            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node",
           response: { 200: listOf(sessionSchema), ...problemResponses },
         },
       },
-      async () => {
-        // Under --workers N every worker's connections (through the primary), else this process' own.
-        const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
-        return { items: (parts as z.infer<typeof sessionSchema>[][]).flat() };
-      },
+      async () => ({ items: await allSessions(deps) }),
     );
 
     app.delete(
@@ -152,7 +186,7 @@ export const operationRoutes =
         config: { permission: 'sessions:kill' },
         schema: {
           tags: ['sessions'],
-          summary: 'End an open SSH or FTPS connection, in whichever worker process holds it (audited)',
+          summary: 'End an open SSH or FTPS connection, in whichever worker process or node holds it (audited)',
           params: z.object({ id: z.string().min(1).max(64) }),
           response: {
             200: z
@@ -161,9 +195,16 @@ export const operationRoutes =
                 username: z.string().nullable(),
                 remoteAddress: z.string(),
                 pid: z.number().int(),
+                node: z.string().optional(),
               })
               .meta({
-                example: { id: '3f9a1c2b7d4e', username: 'alice', remoteAddress: '192.0.2.10', pid: 4242 },
+                example: {
+                  id: '3f9a1c2b7d4e',
+                  username: 'alice',
+                  remoteAddress: '192.0.2.10',
+                  pid: 4242,
+                  node: 'web1:2222',
+                },
               }),
             ...problemResponses,
           },
@@ -172,8 +213,12 @@ export const operationRoutes =
       async (request) =>
         deps.admin.sessions.kill(actorOf(request), request.params.id, async (id) => {
           // Under --workers N every worker is asked (through the primary); the one holding it answers.
-          if (!deps.gather) return killLocalSession(deps, id);
-          return (await deps.gather('kill', id))[0] as KilledSession | undefined;
+          const local = deps.gather
+            ? ((await deps.gather('kill', id))[0] as KilledSession | undefined)
+            : killLocalSession(deps, id);
+          if (local) return deps.cluster ? { ...local, node: deps.cluster.nodeId } : local;
+          // Another node's: asked through the store, and waited for.
+          return deps.cluster?.sessions.kill(id);
         }),
     );
 

@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { runAutomationStoreContract } from '../automation-contract-fixture.js';
 import { runStoreContract } from '../contract.js';
+import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { runRuleCounterContract } from '../rule-counter-contract-fixture.js';
 import { runChildrenTogether } from './child-fixture.js';
 import { openPostgresStore } from './postgres-store.js';
@@ -24,6 +25,7 @@ if (unavailable) {
 
   runStoreContract('postgres', fresh);
   runRuleCounterContract('postgres', fresh);
+  runLiveSessionContract('postgres', fresh);
   runAutomationStoreContract('postgres', async () => {
     const { url, store, cleanup } = await fresh();
     return { store, reopen: () => openPostgresStore(url), cleanup };
@@ -53,6 +55,40 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
     } finally {
       await client.end();
     }
+  });
+
+  test('a notification from one node reaches every listening node, and nothing after unlisten', async (t) => {
+    const db = await create();
+    const [one, two] = await Promise.all([openPostgresStore(db.url), openPostgresStore(db.url)]);
+    t.after(async () => {
+      await Promise.all([one.close(), two.close()]);
+      await db.drop();
+    });
+    assert.ok(one.notifications && two.notifications, 'a PostgreSQL store has notifications');
+    const heard: string[] = [];
+    let wake: () => void = () => {};
+    const unlisten = await two.notifications.listen('ferry_test_channel', (payload) => {
+      heard.push(payload);
+      wake();
+    });
+    const next = () => new Promise<void>((resolve) => (wake = resolve));
+    let arrived = next();
+    await one.notifications.notify('ferry_test_channel', 'node-b');
+    await arrived;
+    arrived = next();
+    await two.notifications.notify('ferry_test_channel', "it's 'quoted'");
+    await arrived;
+    assert.deepEqual(heard, ['node-b', "it's 'quoted'"]);
+    await unlisten();
+    await one.notifications.notify('ferry_test_channel', 'late');
+    // A round trip on the listening store's own pool: had the notification been delivered, it would be by now.
+    await two.notifications.notify('ferry_other_channel', 'x');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(heard, ['node-b', "it's 'quoted'"]);
+    await assert.rejects(
+      one.notifications.listen('bad; DROP TABLE users', () => {}),
+      /bad notification channel/,
+    );
   });
 
   test('every migration uses the dialect table: no 4-byte integers, every text column byte-wise', async (t) => {

@@ -15,6 +15,7 @@ import {
 } from '../sqlite/schema-version.js';
 import type { Store } from '../types.js';
 import { describePostgresError, redactUrl } from './errors.js';
+import { postgresNotifications } from './notifications.js';
 
 export interface PostgresStoreOptions {
   /** Open without writing anything: no migration, and every transaction read-only (offline read commands). */
@@ -127,14 +128,30 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   }
   // SQLite's BEGIN IMMEDIATE excluded every other writer; here each repository takes only the locks it needs.
   const writes = { beginWrite: ['BEGIN'], isBusy: isRetryable };
-  return repositoriesOf(db, {
+  const repositories = repositoriesOf(db, {
     writes,
     // The chain head is read and extended in one transaction holding the table's EXCLUSIVE lock (readers still
     // read): two nodes appending at once take turns, so the chain stays one line.
     audit: { beginWrite: ['BEGIN', 'LOCK TABLE audit_log IN EXCLUSIVE MODE'], isBusy: isRetryable },
     nodes: { beginWrite: ['BEGIN', 'LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE'], isBusy: isRetryable },
+    // A session admission counts the user's sessions then inserts, an upload claim reads its holder then takes
+    // it: each takes its table's lock, so two nodes cannot both admit the last session or both claim one name.
+    sessions: {
+      beginWrite: ['BEGIN', 'LOCK TABLE live_sessions, upload_claims IN SHARE ROW EXCLUSIVE MODE'],
+      isBusy: isRetryable,
+    },
     rowLocks: true,
   });
+  if (options.readonly) return repositories;
+  const notifications = postgresNotifications(url, pool);
+  return {
+    ...repositories,
+    notifications,
+    close: async () => {
+      await notifications.close();
+      await repositories.close();
+    },
+  };
 }
 
 /** Serialization failures and deadlocks: the transaction is retried from the start. */

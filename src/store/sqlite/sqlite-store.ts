@@ -136,5 +136,11 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     isBusy: (err: unknown) =>
       String((err as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY'),
   };
-  return repositoriesOf(db, { writes, audit: writes, nodes: writes, rowLocks: false });
+  return repositoriesOf(db, {
+    writes,
+    audit: writes,
+    nodes: writes,
+    sessions: writes,
+    rowLocks: false,
+  });
 }
