@@ -146,12 +146,16 @@ export function decodeHeader(header: Buffer, ring: StorageKeyRing, name: string)
   }
 }
 
+/** Filled for each sealing or opening and used at once (both are synchronous): no allocation per segment. */
+const aadScratch = Buffer.alloc(FILE_ID_BYTES + 9);
+
 function segmentAad(fileId: Buffer, index: number, final: boolean): Buffer {
-  const aad = Buffer.alloc(FILE_ID_BYTES + 9);
-  fileId.copy(aad, 0);
-  aad.writeBigUInt64BE(BigInt(index), FILE_ID_BYTES);
-  aad.writeUInt8(final ? 1 : 0, FILE_ID_BYTES + 8);
-  return aad;
+  fileId.copy(aadScratch, 0);
+  // The index as a u64: high and low 32 bits (an index stays far below 2^53).
+  aadScratch.writeUInt32BE(Math.floor(index / 2 ** 32), FILE_ID_BYTES);
+  aadScratch.writeUInt32BE(index >>> 0, FILE_ID_BYTES + 4);
+  aadScratch.writeUInt8(final ? 1 : 0, FILE_ID_BYTES + 8);
+  return aadScratch;
 }
 
 /**
