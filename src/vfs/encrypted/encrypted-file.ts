@@ -7,7 +7,6 @@ import {
   containerSize,
   finalIndex,
   IntegrityError,
-  newSegmentBuffer,
   openSegment,
   plainArea,
   plainSizeOf,
@@ -79,7 +78,9 @@ export class EncryptedFile implements FsFile {
     keys: ContainerKeys,
     name: string,
   ): Promise<EncryptedFile> {
-    await inner.write(0, [header, sealSegment(keys, 0, true, newSegmentBuffer(), 0)]);
+    const buffer = segmentBuffers.take();
+    await inner.write(0, [header, sealSegment(keys, 0, true, buffer, 0)]);
+    segmentBuffers.give(buffer);
     return new EncryptedFile(inner, keys, 0, name);
   }
 
