@@ -126,7 +126,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurre
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
                 startup 5)
   --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
-  --cpu-prof D  run Ferry under 'node --cpu-prof', profiles written to D (summarise: bench/profile-summary.ts)
+  --cpu-prof D  run Ferry under 'node --cpu-prof' with Landlock off (it would refuse the profiles), profiles
+                written to D, one per process (summarise: bench/profile-summary.ts)
   --out FILE    JSON results (default bench/results/latest.json, quick: bench/results/latest-quick.json)`;
 
 async function commandOutput(command: string, args: string[]): Promise<string> {

@@ -166,6 +166,8 @@ export async function startFerry(
   const workerArgs =
     hasWorkers && options.workers !== undefined ? ['--workers', String(options.workers)] : [];
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  // Landlock lets a server write only under its data dir: the profiles written at exit would fail with EACCES.
+  const profiling = options.cpuProfileDir ? { FERRY_LANDLOCK: 'false' } : {};
   const args = [
     ...nodeArgs,
     'bin/ferry.js',
@@ -185,7 +187,7 @@ export async function startFerry(
       cwd: repo,
       detached: true,
       stdio: ['ignore', 'pipe', log],
-      env: { ...process.env, ...FERRY_BENCH_LIMITS, ...options.env },
+      env: { ...process.env, ...FERRY_BENCH_LIMITS, ...profiling, ...options.env },
     }),
     true,
   );

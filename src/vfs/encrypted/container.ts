@@ -1,6 +1,7 @@
 // The encrypted-storage container format: a header holding the file's wrapped data key, then AES-256-GCM segments.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
 import { FerryError } from '../../errors.js';
+import { segmentCipher } from './segment-cipher.js';
 import type { StorageKeyRing } from './storage-keys.js';
 
 /*
@@ -145,28 +146,60 @@ export function decodeHeader(header: Buffer, ring: StorageKeyRing, name: string)
   }
 }
 
+/** Filled for each sealing or opening and used at once (both are synchronous): no allocation per segment. */
+const aadScratch = Buffer.alloc(FILE_ID_BYTES + 9);
+
 function segmentAad(fileId: Buffer, index: number, final: boolean): Buffer {
-  const aad = Buffer.alloc(FILE_ID_BYTES + 9);
-  fileId.copy(aad, 0);
-  aad.writeBigUInt64BE(BigInt(index), FILE_ID_BYTES);
-  aad.writeUInt8(final ? 1 : 0, FILE_ID_BYTES + 8);
-  return aad;
+  fileId.copy(aadScratch, 0);
+  // The index as a u64: high and low 32 bits (an index stays far below 2^53).
+  aadScratch.writeUInt32BE(Math.floor(index / 2 ** 32), FILE_ID_BYTES);
+  aadScratch.writeUInt32BE(index >>> 0, FILE_ID_BYTES + 4);
+  aadScratch.writeUInt8(final ? 1 : 0, FILE_ID_BYTES + 8);
+  return aadScratch;
 }
 
 /**
- * Seals one segment's plaintext, as stored: nonce | ciphertext | tag, returned as those three pieces (written
- * with one pwritev) rather than copied together.
+ * A buffer one segment lives in, laid out as stored: nonce | plaintext (up to SEGMENT_SIZE) | tag. Its
+ * plaintext is sealed and opened where it lies (segment-cipher.ts), so a segment costs no new buffer.
  */
-export function sealSegment(keys: ContainerKeys, index: number, final: boolean, plain: Buffer): Buffer[] {
-  const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', keys.dataKey, nonce);
-  cipher.setAAD(segmentAad(keys.fileId, index, final));
-  const body = cipher.update(plain);
-  cipher.final();
-  return [nonce, body, cipher.getAuthTag()];
+export function newSegmentBuffer(): Buffer {
+  return Buffer.allocUnsafe(SEALED_SEGMENT_SIZE);
 }
 
-/** Opens a stored segment; IntegrityError when it was altered, moved, cut, or is not the final one it claims to be. */
+/** The plaintext area of a segment buffer (SEGMENT_SIZE bytes after the nonce). */
+export function plainArea(buffer: Buffer): Buffer {
+  return buffer.subarray(NONCE_BYTES, NONCE_BYTES + SEGMENT_SIZE);
+}
+
+/**
+ * Seals in place the first `length` plaintext bytes of segment buffer `buffer` under a fresh random nonce;
+ * returns the sealed segment as stored (a view of `buffer`: nonce | ciphertext | tag). The plaintext is gone.
+ */
+export function sealSegment(
+  keys: ContainerKeys,
+  index: number,
+  final: boolean,
+  buffer: Buffer,
+  length: number,
+): Buffer {
+  const nonce = buffer.subarray(0, NONCE_BYTES);
+  randomFillSync(nonce);
+  const end = NONCE_BYTES + length;
+  segmentCipher.seal(
+    keys.dataKey,
+    nonce,
+    segmentAad(keys.fileId, index, final),
+    buffer.subarray(NONCE_BYTES, end),
+    buffer.subarray(end, end + TAG_BYTES),
+  );
+  return buffer.subarray(0, end + TAG_BYTES);
+}
+
+/**
+ * Opens in place a stored segment read into the start of a segment buffer; returns its plaintext (a view of
+ * the same memory). IntegrityError (and the bytes zeroed) when it was altered, moved, cut, or is not the
+ * final one it claims to be.
+ */
 export function openSegment(
   keys: ContainerKeys,
   index: number,
@@ -178,14 +211,14 @@ export function openSegment(
     throw new IntegrityError(`${name}: encrypted segment ${index} is truncated`);
   }
   const end = sealed.length - TAG_BYTES;
-  const decipher = createDecipheriv('aes-256-gcm', keys.dataKey, sealed.subarray(0, NONCE_BYTES));
-  decipher.setAAD(segmentAad(keys.fileId, index, final));
-  decipher.setAuthTag(sealed.subarray(end));
-  try {
-    const plain = decipher.update(sealed.subarray(NONCE_BYTES, end));
-    decipher.final();
-    return plain;
-  } catch (err) {
-    throw new IntegrityError(`${name}: encrypted segment ${index} failed authentication`, { cause: err });
-  }
+  const plain = sealed.subarray(NONCE_BYTES, end);
+  const authentic = segmentCipher.open(
+    keys.dataKey,
+    sealed.subarray(0, NONCE_BYTES),
+    segmentAad(keys.fileId, index, final),
+    plain,
+    sealed.subarray(end),
+  );
+  if (!authentic) throw new IntegrityError(`${name}: encrypted segment ${index} failed authentication`);
+  return plain;
 }

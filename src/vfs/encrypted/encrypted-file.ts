@@ -8,23 +8,23 @@ import {
   finalIndex,
   IntegrityError,
   openSegment,
+  plainArea,
   plainSizeOf,
-  SEALED_SEGMENT_SIZE,
   SEGMENT_OVERHEAD,
   SEGMENT_SIZE,
   sealSegment,
   segmentOffset,
 } from './container.js';
+import { segmentBuffers } from './segment-buffers.js';
 
 /** Segments kept decrypted per open file: bounds memory, absorbs out-of-order pipelined writes. */
 const CACHED_SEGMENTS = 4;
 /** Sealed segments on their way to disk per open file before a writer waits: bounds memory when the disk is slow. */
 const MAX_INFLIGHT_WRITES = 8;
-/** Segment buffers kept for reuse per open file. */
-const SPARE_BUFFERS = 2;
-
 interface Segment {
-  /** Plaintext in [0, length); zeros from length to plain.length, so extending is setting length. */
+  /** The segment buffer (newSegmentBuffer): sealed and opened in place. */
+  buffer: Buffer;
+  /** Its plaintext area; bytes in [0, length) are the segment's, those after are undefined (not zeros). */
   plain: Buffer;
   length: number;
   /** Changed since it was last sealed to disk. */
@@ -48,10 +48,11 @@ export class EncryptedFile implements FsFile {
   readonly #cache = new Map<number, Segment>();
   readonly #inflight = new Set<Promise<void>>();
   readonly #loading = new Map<number, Promise<Segment>>();
-  /** Buffers of segments that left the cache, reused for new ones: fewer 64 KiB allocations, less GC. */
-  readonly #spare: Buffer[] = [];
-  /** Read buffers for sealed segments, returned once the segment is opened. */
-  readonly #scratch: Buffer[] = [];
+  /**
+   * Segments a read is copying from, by index, counted: their buffers must not be reused meanwhile (a read
+   * that finished with a segment evicts it while another read of the same segment may still be waiting).
+   */
+  readonly #pins = new Map<number, number>();
   #failure: Error | undefined;
   #lastOp: Promise<void> = Promise.resolve();
   #lastChange: Promise<void> = Promise.resolve();
@@ -77,7 +78,9 @@ export class EncryptedFile implements FsFile {
     keys: ContainerKeys,
     name: string,
   ): Promise<EncryptedFile> {
-    await inner.write(0, [header, ...sealSegment(keys, 0, true, Buffer.alloc(0))]);
+    const buffer = segmentBuffers.take();
+    await inner.write(0, [header, sealSegment(keys, 0, true, buffer, 0)]);
+    segmentBuffers.give(buffer);
     return new EncryptedFile(inner, keys, 0, name);
   }
 
@@ -114,26 +117,29 @@ export class EncryptedFile implements FsFile {
       const out = into ? into.subarray(0, headroom + count) : Buffer.allocUnsafe(headroom + count);
       // Every segment of the read is loaded at once: a 255 KiB read waits for one round of preads, not four.
       const first = Math.floor(position / SEGMENT_SIZE);
-      const segments =
-        count === 0
-          ? []
-          : await Promise.all(
-              Array.from({ length: Math.floor((end - 1) / SEGMENT_SIZE) - first + 1 }, (_, i) =>
-                this.#segment(first + i),
-              ),
-            );
-      let at = position;
-      while (at < end) {
-        const index = Math.floor(at / SEGMENT_SIZE);
-        const segment = segments[index - first]!;
-        const from = at - index * SEGMENT_SIZE;
-        const take = Math.min(end - at, segment.length - from);
-        segment.plain.copy(out, headroom + (at - position), from, from + take);
-        at += take;
-        // Read to its end by a reader moving forward: no next read needs it, so it leaves the cache at once.
-        if (from + take === SEGMENT_SIZE && !segment.dirty && this.#cache.get(index) === segment) {
-          this.#evict(index, segment);
+      const touched = count === 0 ? 0 : Math.floor((end - 1) / SEGMENT_SIZE) - first + 1;
+      const done: Array<[number, Segment]> = [];
+      this.#pin(first, touched, 1);
+      try {
+        const segments = await Promise.all(
+          Array.from({ length: touched }, (_, i) => this.#segment(first + i)),
+        );
+        let at = position;
+        while (at < end) {
+          const index = Math.floor(at / SEGMENT_SIZE);
+          const segment = segments[index - first]!;
+          const from = at - index * SEGMENT_SIZE;
+          const take = Math.min(end - at, segment.length - from);
+          segment.plain.copy(out, headroom + (at - position), from, from + take);
+          at += take;
+          if (from + take === SEGMENT_SIZE) done.push([index, segment]);
         }
+      } finally {
+        this.#pin(first, touched, -1);
+      }
+      // Read to its end by a reader moving forward: no next read needs it, so it leaves the cache at once.
+      for (const [index, segment] of done) {
+        if (!segment.dirty && this.#cache.get(index) === segment) this.#evict(index, segment);
       }
       // Reaching the end proves it: a container cut at a segment boundary otherwise reads as a shorter whole file.
       if (end === size) await this.#segment(finalIndex(size));
@@ -163,7 +169,6 @@ export class EncryptedFile implements FsFile {
           const segment =
             this.#cache.get(index) ??
             (index <= finalIndex(oldSize) && !covers ? await this.#segment(index) : this.#fresh(index));
-          if (segment.plain.length < offset + take) this.#widen(segment);
           chunk.copy(segment.plain, offset, from, from + take);
           segment.length = Math.max(segment.length, offset + take);
           segment.dirty = true;
@@ -187,23 +192,23 @@ export class EncryptedFile implements FsFile {
     const oldFinal = finalIndex(this.#size);
     const newFinal = finalIndex(size);
     const last = this.#cache.get(oldFinal) ?? (await this.#segment(oldFinal));
+    const lastLength = oldFinal === newFinal ? size - newFinal * SEGMENT_SIZE : SEGMENT_SIZE;
+    last.plain.fill(0, last.length, lastLength);
+    last.length = lastLength;
+    last.dirty = true;
     if (oldFinal === newFinal) {
-      this.#widen(last);
-      last.length = size - newFinal * SEGMENT_SIZE;
-      last.dirty = true;
       this.#size = size;
       return;
     }
-    this.#widen(last);
-    last.length = SEGMENT_SIZE;
-    last.dirty = true;
-    const zeros = Buffer.alloc(SEGMENT_SIZE);
     for (let index = oldFinal + 1; index < newFinal; index++) {
-      this.#store(index, zeros.subarray(0), false);
+      const buffer = this.#take();
+      plainArea(buffer).fill(0);
+      this.#store(index, buffer, SEGMENT_SIZE, false);
       if (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
     }
     const final = this.#fresh(newFinal);
     final.length = size - newFinal * SEGMENT_SIZE;
+    final.plain.fill(0, 0, final.length);
     final.dirty = true;
     this.#size = size;
   }
@@ -217,7 +222,6 @@ export class EncryptedFile implements FsFile {
       // What is cut away need not authenticate; what stays of the new final segment must.
       const last = this.#cache.get(index) ?? (length === 0 ? this.#fresh(index) : await this.#segment(index));
       for (const cached of this.#cache.keys()) if (cached > index) this.#cache.delete(cached);
-      last.plain.fill(0, length, last.length);
       last.length = length;
       last.dirty = true;
       this.#size = size;
@@ -228,31 +232,35 @@ export class EncryptedFile implements FsFile {
     });
   }
 
-  /** A new zero segment in the cache. */
+  /** A new empty segment in the cache. */
   #fresh(index: number): Segment {
-    const segment = { plain: this.#zeroed(), length: 0, dirty: true };
+    const buffer = this.#take();
+    const segment = { buffer, plain: plainArea(buffer), length: 0, dirty: true };
     this.#cache.set(index, segment);
     return segment;
   }
 
-  #widen(segment: Segment): void {
-    if (segment.plain.length >= SEGMENT_SIZE) return;
-    const wide = this.#zeroed();
-    segment.plain.copy(wide, 0, 0, segment.length);
-    segment.plain = wide;
+  /** A free segment buffer (contents undefined): a segment leaving the cache or landing on disk hands on its own. */
+  #take(): Buffer {
+    return segmentBuffers.take();
   }
 
-  /** A zeroed segment-sized buffer, recycled when one is spare. */
-  #zeroed(): Buffer {
-    const spare = this.#spare.pop();
-    return spare ? spare.fill(0) : Buffer.alloc(SEGMENT_SIZE);
+  #give(buffer: Buffer): void {
+    segmentBuffers.give(buffer);
   }
 
-  /** Drops segment `index` from the cache, keeping its buffer for reuse (its contents are sealed or discarded). */
+  #pin(first: number, count: number, by: 1 | -1): void {
+    for (let index = first; index < first + count; index++) {
+      const pins = (this.#pins.get(index) ?? 0) + by;
+      if (pins === 0) this.#pins.delete(index);
+      else this.#pins.set(index, pins);
+    }
+  }
+
+  /** Drops clean segment `index` from the cache; its buffer is reused unless a read is still copying from it. */
   #evict(index: number, segment: Segment): void {
     this.#cache.delete(index);
-    if (segment.plain.length === SEGMENT_SIZE && this.#spare.length < SPARE_BUFFERS)
-      this.#spare.push(segment.plain);
+    if (!this.#pins.has(index)) this.#give(segment.buffer);
   }
 
   /** Segment `index` from the cache, or read from disk and authenticated (and then cached). */
@@ -278,32 +286,42 @@ export class EncryptedFile implements FsFile {
     const length = final ? this.#diskFinal!.length : SEGMENT_SIZE;
     // The inner file orders writes among themselves, not reads after writes.
     await this.#settle();
-    const scratch = this.#scratch.pop() ?? Buffer.allocUnsafe(SEALED_SEGMENT_SIZE);
-    let plain: Buffer;
+    // Read into a segment buffer and opened there: the segment's plaintext stays where it was read.
+    const buffer = this.#take();
     try {
-      const sealed = await this.#inner.read(segmentOffset(index), length + SEGMENT_OVERHEAD, 0, scratch);
+      const sealed = await this.#inner.read(segmentOffset(index), length + SEGMENT_OVERHEAD, 0, buffer);
       if (sealed.length !== length + SEGMENT_OVERHEAD) {
         throw new IntegrityError(
           `${this.#name}: encrypted file is truncated (segment ${index} is missing or cut)`,
         );
       }
-      plain = openSegment(this.#keys, index, final, sealed, this.#name);
-    } finally {
-      if (this.#scratch.length < 2) this.#scratch.push(scratch);
+      openSegment(this.#keys, index, final, sealed, this.#name);
+    } catch (err) {
+      this.#give(buffer);
+      throw err;
     }
-    const segment = this.#cache.get(index) ?? { plain, length, dirty: false };
+    const cached = this.#cache.get(index);
+    if (cached) {
+      this.#give(buffer);
+      return cached;
+    }
+    const segment = { buffer, plain: plainArea(buffer), length, dirty: false };
     this.#cache.set(index, segment);
     return segment;
   }
 
-  /** Seals and stores segment `index` without waiting; a failure is kept for the next call. */
-  #store(index: number, plain: Buffer, final: boolean): void {
-    const sealed = sealSegment(this.#keys, index, final, plain);
-    if (final) this.#diskFinal = { index, length: plain.length };
+  /**
+   * Seals the `length` plaintext bytes of segment buffer `buffer` in place and stores them without waiting;
+   * the buffer returns to the pool once on disk. A failure is kept for the next call.
+   */
+  #store(index: number, buffer: Buffer, length: number, final: boolean): void {
+    const sealed = sealSegment(this.#keys, index, final, buffer, length);
+    if (final) this.#diskFinal = { index, length };
     else if (this.#diskFinal?.index === index) this.#diskFinal = null;
-    const write: Promise<void> = this.#inner.write(segmentOffset(index), sealed).then(
+    const write: Promise<void> = this.#inner.write(segmentOffset(index), [sealed]).then(
       () => {
         this.#inflight.delete(write);
+        this.#give(buffer);
       },
       (err: unknown) => {
         this.#inflight.delete(write);
@@ -313,24 +331,26 @@ export class EncryptedFile implements FsFile {
     this.#inflight.add(write);
   }
 
+  /**
+   * Stores a dirty segment, which leaves the cache: sealing in place turns its buffer into ciphertext. Only
+   * while holding the file alone (no read is copying from it).
+   */
   #storeSegment(index: number, segment: Segment): void {
     const final = index === finalIndex(this.#size);
     if (!final && segment.length !== SEGMENT_SIZE) {
       throw new IntegrityError(`${this.#name}: internal error: segment ${index} is short but not final`);
     }
-    this.#store(index, segment.plain.subarray(0, segment.length), final);
+    this.#cache.delete(index);
     segment.dirty = false;
+    this.#store(index, segment.buffer, segment.length, final);
   }
 
   /** Evicts least recently used segments beyond the cache size; dirty ones only when holding the file alone. */
   #trim(mayStore: boolean): void {
     for (const [index, segment] of this.#cache) {
       if (this.#cache.size <= CACHED_SEGMENTS) return;
-      if (segment.dirty) {
-        if (!mayStore) continue;
-        this.#storeSegment(index, segment);
-      }
-      this.#evict(index, segment);
+      if (!segment.dirty) this.#evict(index, segment);
+      else if (mayStore) this.#storeSegment(index, segment);
     }
   }
 
@@ -340,7 +360,7 @@ export class EncryptedFile implements FsFile {
     if (this.#failure) throw this.#failure;
   }
 
-  /** Stores every changed segment in order and waits for them. */
+  /** Stores every changed segment in order (they leave the cache) and waits for them. */
   async #flush(): Promise<void> {
     const dirty = [...this.#cache].filter(([, s]) => s.dirty).sort(([a], [b]) => a - b);
     for (const [index, segment] of dirty) this.#storeSegment(index, segment);

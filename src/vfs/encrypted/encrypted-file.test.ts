@@ -1,0 +1,185 @@
+// How encrypted files move data: a few segment buffers reused for a whole transfer, one stored piece per segment, no read-back.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { ByteChunks } from '../../util/byte-chunks.js';
+import { chunksOf } from '../../util/byte-chunks.js';
+import { ForwardingFs } from '../forwarding-fs.js';
+import { LocalFs } from '../local/local-fs.js';
+import type { FsFile, FsOpenFlags, FsStat } from '../types.js';
+import { SEALED_SEGMENT_SIZE, SEGMENT_SIZE, segmentOffset } from './container.js';
+import { EncryptedFs } from './encrypted-fs.js';
+import { newMasterKey } from './encrypted-fs-fixture.js';
+import { StorageKeyRing, storageKekOf } from './storage-keys.js';
+
+/** What reached the real backend: the memory each stored or read segment used, and the calls. */
+interface Traffic {
+  segmentWrites: number;
+  segmentReads: number;
+  writeChunks: number;
+  /** Distinct ArrayBuffers that segment-sized writes and reads used. */
+  readonly memory: Set<ArrayBufferLike>;
+}
+
+/** Holds back backend reads at one position until `open` settles. */
+interface ReadGate {
+  readonly position: number;
+  readonly open: Promise<void>;
+}
+
+class RecordingFile implements FsFile {
+  constructor(
+    private readonly file: FsFile,
+    private readonly traffic: Traffic,
+    private readonly gate: () => ReadGate | undefined,
+  ) {}
+  get resolvedPath() {
+    return this.file.resolvedPath;
+  }
+  read(position: number, length: number, headroom?: number, into?: Buffer): Promise<Buffer> {
+    if (length === SEALED_SEGMENT_SIZE) {
+      this.traffic.segmentReads++;
+      if (into) this.traffic.memory.add(into.buffer);
+    }
+    const gate = this.gate();
+    if (gate?.position === position) {
+      return gate.open.then(() => this.file.read(position, length, headroom, into));
+    }
+    return this.file.read(position, length, headroom, into);
+  }
+  write(position: number, data: ByteChunks): Promise<void> {
+    const chunks = chunksOf(data);
+    if (chunks.some((c) => c.length === SEALED_SEGMENT_SIZE)) {
+      this.traffic.segmentWrites++;
+      this.traffic.writeChunks += chunks.length;
+      for (const c of chunks) this.traffic.memory.add(c.buffer);
+    }
+    return this.file.write(position, data);
+  }
+  stat(): Promise<FsStat> {
+    return this.file.stat();
+  }
+  truncate(size: number) {
+    return this.file.truncate(size);
+  }
+  chmod(mode: number) {
+    return this.file.chmod(mode);
+  }
+  utimes(atime: number, mtime: number) {
+    return this.file.utimes(atime, mtime);
+  }
+  sync() {
+    return this.file.sync();
+  }
+  close() {
+    return this.file.close();
+  }
+}
+
+/** A real local backend whose files report what the encrypted layer asked of them. */
+class RecordingFs extends ForwardingFs {
+  traffic: Traffic = { segmentWrites: 0, segmentReads: 0, writeChunks: 0, memory: new Set() };
+  gate: ReadGate | undefined;
+  override async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
+    return new RecordingFile(await this.inner.open(path, flags, mode), this.traffic, () => this.gate);
+  }
+  reset(): void {
+    this.traffic = { segmentWrites: 0, segmentReads: 0, writeChunks: 0, memory: new Set() };
+  }
+}
+
+const SEGMENTS = 256;
+/**
+ * Buffers a transfer may use: a client's window of 64 pipelined 32 KiB requests spans up to 33 segments, plus
+ * the file's cache (4) and segments on their way to disk (8); one buffer per segment would be SEGMENTS.
+ */
+const BUFFER_BOUND = 33 + 4 + 8;
+const PIECE = 32_768;
+
+/** Runs `request` for each 32 KiB piece of `size` bytes, 64 in flight, as OpenSSH sftp pipelines them. */
+async function pipelined<T>(size: number, request: (at: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < size) {
+      const at = next;
+      next += PIECE;
+      results[at / PIECE] = await request(at);
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, lane));
+  return results;
+}
+
+describe('encrypted file transfers', () => {
+  let dir: string;
+  let keyDir: string;
+  let raw: RecordingFs;
+  let fs: EncryptedFs;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-encfile-'));
+    keyDir = await mkdtemp(join(tmpdir(), 'ferry-encfile-key-'));
+    raw = new RecordingFs(new LocalFs());
+    fs = new EncryptedFs(raw, { keys: new StorageKeyRing(storageKekOf(await newMasterKey(keyDir))) });
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+    await rm(keyDir, { recursive: true, force: true });
+  });
+
+  it('uploads and downloads 16 MiB through a few dozen reused segment buffers', async () => {
+    const data = randomBytes(SEGMENTS * SEGMENT_SIZE + 1000);
+    const path = join(dir, 'up.bin');
+    const up = await fs.open(path, { read: false, write: true, create: true, truncate: true });
+    await pipelined(data.length, (at) => up.write(at, Buffer.from(data.subarray(at, at + PIECE))));
+    await up.close();
+    const stored = raw.traffic;
+    assert.equal(stored.segmentWrites, SEGMENTS, 'one stored piece per full segment');
+    assert.equal(
+      stored.writeChunks,
+      SEGMENTS,
+      'each sealed in one buffer: nonce, ciphertext and tag together',
+    );
+    assert.equal(stored.segmentReads, 0, 'a sequential upload never reads a segment back');
+    assert.ok(stored.memory.size <= BUFFER_BOUND, `${stored.memory.size} buffers for ${SEGMENTS} segments`);
+
+    raw.reset();
+    const down = await fs.open(path, { read: true, write: false });
+    const got = Buffer.concat(await pipelined(data.length, (at) => down.read(at, PIECE)));
+    await down.close();
+    assert.ok(got.equals(data), 'the same bytes back');
+    assert.equal(raw.traffic.segmentReads, SEGMENTS, 'each segment read once for its two 32 KiB reads');
+    assert.ok(
+      raw.traffic.memory.size <= BUFFER_BOUND,
+      `${raw.traffic.memory.size} read buffers for ${SEGMENTS} segments`,
+    );
+  });
+
+  it('keeps a segment a slow read still copies from out of reuse when a faster read finishes it', async () => {
+    const S = SEGMENT_SIZE;
+    const data = randomBytes(3 * S + 10);
+    const path = join(dir, 'pinned.bin');
+    const up = await fs.open(path, { read: false, write: true, create: true, truncate: true });
+    await up.write(0, data);
+    await up.close();
+    let release = () => {};
+    raw.gate = { position: segmentOffset(1), open: new Promise<void>((r) => (release = r)) };
+    const file = await fs.open(path, { read: true, write: false });
+    try {
+      // A spans segments 0 and 1 and waits for 1; B reads segment 0 to its end, which evicts it; C loads
+      // segment 2 into whatever buffer is free. Only then does A copy from segment 0.
+      const a = file.read(S - 100, 200);
+      const b = await file.read(S / 2, S / 2);
+      const c = await file.read(2 * S, 100);
+      release();
+      assert.ok(b.equals(data.subarray(S / 2, S)) && c.equals(data.subarray(2 * S, 2 * S + 100)));
+      assert.ok((await a).equals(data.subarray(S - 100, S + 100)), 'the slow read got its own bytes');
+    } finally {
+      raw.gate = undefined;
+      await file.close();
+    }
+  });
+});
