@@ -186,7 +186,8 @@ export const operationRoutes =
         config: { permission: 'sessions:kill' },
         schema: {
           tags: ['sessions'],
-          summary: 'End an open SSH or FTPS connection, in whichever worker process or node holds it (audited)',
+          summary:
+            'End an open SSH or FTPS connection, in whichever worker process or node holds it (audited)',
           params: z.object({ id: z.string().min(1).max(64) }),
           response: {
             200: z
