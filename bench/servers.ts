@@ -182,7 +182,13 @@ export async function startFerry(
       cwd: repo,
       detached: true,
       stdio: ['ignore', 'pipe', log],
-      env: { ...process.env, ...FERRY_BENCH_LIMITS, ...options.env },
+      env: {
+        ...process.env,
+        ...FERRY_BENCH_LIMITS,
+        // Landlock confines a worker to the data dir and the code: it could not write its profile elsewhere.
+        ...(options.cpuProfileDir ? { FERRY_LANDLOCK: 'false' } : {}),
+        ...options.env,
+      },
     }),
     true,
   );
