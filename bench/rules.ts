@@ -182,6 +182,10 @@ export async function rulesOverhead(options: {
       const result = await runBatch(ferry, options.client, batch);
       // From the first put's start to pwd's: the two -mkdir lines come before.
       const ms = result.marks[2 + files]! - result.marks[2]!;
+      // Each put's time, echo to echo: its open, writes and close (the close waits for the outbox commit).
+      const puts = Array.from({ length: files }, (_, i) => result.marks[3 + i]! - result.marks[2 + i]!).sort(
+        (a, b) => a - b,
+      );
       const rate = mib / (ms / 1000);
       (withRules ? runs.ferry : runs.openssh).push(rate);
       if (withRules) {
@@ -192,7 +196,8 @@ export async function rulesOverhead(options: {
       const benchCpu = process.cpuUsage(benchCpuBefore);
       options.log(
         `  upload ${files}×${options.source.bytes / MIB} MiB, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s` +
-          ` (Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file, receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file)`,
+          ` (put median ${puts[files >> 1]!.toFixed(1)} ms, p90 ${puts[Math.floor(files * 0.9)]!.toFixed(1)} ms;` +
+          ` Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file, receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file)`,
       );
       await rm(inbox, { recursive: true, force: true });
       await rm(archive, { recursive: true, force: true });

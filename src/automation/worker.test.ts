@@ -379,3 +379,52 @@ test("the outbox stores its process's deliveries already claimed by its worker: 
   );
   assert.ok(other.owner !== local.owner);
 });
+
+test('deliveries the outbox hands over wait for the gather window together, holding their slots and leases; a stop runs them', async (t) => {
+  const r = await receiver(t, (_n, _req, res) => res.end());
+  const { store, start } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
+  // A window far longer than the test waits: what runs before it ends ran without waiting for it.
+  const local = start({ pollMs: 60_000, gatherMs: 60_000, concurrency: 4 });
+  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
+  await rules.refresh(true);
+  const outbox = new OutboxWriter({
+    deliveries: store.deliveries,
+    rules,
+    log: loggers.automation,
+    worker: local,
+  });
+  const bus = new EventBus();
+  bus.subscribe(outbox.listener);
+  const uploaded = (path: string) =>
+    bus.emit({
+      type: 'transfer',
+      at: new Date(),
+      sessionId: 's',
+      username: 'alice',
+      direction: 'upload',
+      protocol: 'sftp',
+      path,
+      bytes: 1,
+      durationMs: 1,
+      resumedFrom: 0,
+      completed: true,
+    });
+  await uploaded('/in/a.csv');
+  await uploaded('/in/b.csv');
+  await uploaded('/in/c.csv');
+  const stored = await store.deliveries.list({});
+  assert.deepEqual(
+    stored.map((d) => [d.status, d.leaseOwner]),
+    Array.from({ length: 3 }, () => ['running', local.owner]),
+    'stored under the local lease before the uploads were acknowledged',
+  );
+  assert.equal(local.free, 1, 'three of four slots are taken by the waiting deliveries');
+  assert.equal(local.inFlight, 3);
+  // Bounded wait, not a timing measurement: nothing may arrive before the window ends.
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(r.ids.length, 0, 'handed deliveries wait for the window');
+  await local.stop();
+  assert.equal(new Set(r.ids).size, 3, 'a stop runs what was waiting');
+  const delivered = await store.deliveries.list({ status: 'succeeded' });
+  assert.equal(delivered.length, 3);
+});

@@ -84,6 +84,9 @@ export class DeliveryWorker {
   readonly #parked = new Set<string>();
   /** Deliveries whose action is done and whose outcome waits to be recorded: not counted either. */
   readonly #finishing = new Set<string>();
+  /** Deliveries handed over by the outbox, waiting for the gather window: they hold slots and leases. */
+  readonly #adopted = new Map<string, DeliveryRecord>();
+  #adoptTimer: NodeJS.Timeout | undefined;
   readonly #cancel = new AbortController();
   readonly #finishes: FinishQueue;
   #timer: NodeJS.Timeout | undefined;
@@ -138,9 +141,9 @@ export class DeliveryWorker {
     }, this.#o.gatherMs);
   }
 
-  /** Deliveries running in this process now. */
+  /** Deliveries running in this process now, or handed to it and about to run. */
   get inFlight(): number {
-    return this.#running.size;
+    return this.#running.size + this.#adopted.size;
   }
 
   /** Deliveries this process could start now: the outbox claims at most this many of those it stores. */
@@ -149,7 +152,8 @@ export class DeliveryWorker {
     // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED. Finishing ones
     // only wait for their outcome's group commit.
     const parked = Math.min(this.#parked.size, MAX_PARKED);
-    return Math.max(0, this.#o.concurrency - (this.#running.size - parked - this.#finishing.size));
+    const busy = this.#running.size - parked - this.#finishing.size + this.#adopted.size;
+    return Math.max(0, this.#o.concurrency - busy);
   }
 
   /** How long a claim made now holds a delivery. */
@@ -164,7 +168,19 @@ export class DeliveryWorker {
   adopt(claimed: readonly DeliveryRecord[]): void {
     // A stopped worker leaves them to their leases running out: any process retries them then.
     if (this.#stopped) return;
-    for (const delivery of claimed) this.#launch(delivery);
+    for (const delivery of claimed) this.#adopted.set(delivery.id, delivery);
+    // They start together at the end of the gather window, as claimed ones do: the deliveries of transfers close
+    // together then run side by side, so what they write (a move's audit record, their outcomes) is committed
+    // in one transaction, not one per transfer, and their work leaves the transfers' acknowledgements alone.
+    this.#adoptTimer ??= setTimeout(() => this.#launchAdopted(), this.#o.gatherMs);
+  }
+
+  #launchAdopted(): void {
+    clearTimeout(this.#adoptTimer);
+    this.#adoptTimer = undefined;
+    const waiting = [...this.#adopted.values()];
+    this.#adopted.clear();
+    for (const delivery of waiting) this.#launch(delivery);
   }
 
   /**
@@ -173,6 +189,8 @@ export class DeliveryWorker {
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
+    // Handed deliveries still waiting for the window run now, within the stop timeout, like the running ones.
+    this.#launchAdopted();
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#soon);
@@ -247,7 +265,7 @@ export class DeliveryWorker {
   }
 
   async #renew(): Promise<void> {
-    const ids = [...this.#running.keys()];
+    const ids = [...this.#running.keys(), ...this.#adopted.keys()];
     if (ids.length === 0) return;
     try {
       const held = await this.#o.deliveries.renew(this.owner, ids, new Date(Date.now() + this.#o.leaseMs));

@@ -154,22 +154,27 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   async #head(trx: Kysely<Database>): Promise<AuditChainHead | undefined> {
+    // One statement per batch (the head and its newest checkpoint): every audit batch asks this first.
+    // The (action, seq) index answers the subquery from its last entry.
     const head = await trx
       .selectFrom('audit_log')
-      .select(['seq', 'hash'])
+      .select((eb) => [
+        'seq',
+        'hash',
+        eb
+          .selectFrom('audit_log as checkpoint')
+          .select('checkpoint.seq')
+          .where('checkpoint.action', '=', 'checkpoint')
+          .orderBy('checkpoint.seq', 'desc')
+          .limit(1)
+          .as('checkpoint_seq'),
+      ])
       .orderBy('seq', 'desc')
       .limit(1)
       .executeTakeFirst();
     if (!head) return undefined;
-    // The (action, seq) index answers this from its last entry.
-    const checkpoint = await trx
-      .selectFrom('audit_log')
-      .select('seq')
-      .where('action', '=', 'checkpoint')
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return checkpoint ? { ...head, lastCheckpointSeq: checkpoint.seq } : head;
+    const { checkpoint_seq: checkpointSeq, ...chain } = head;
+    return checkpointSeq == null ? chain : { ...chain, lastCheckpointSeq: Number(checkpointSeq) };
   }
 
   async #insert(trx: Kysely<Database>, records: readonly AuditRecord[]): Promise<void> {

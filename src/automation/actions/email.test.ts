@@ -4,7 +4,7 @@ import { loadConfig } from '../../config/load.js';
 import { rootLogger } from '../../logger.js';
 import type { EmailAction } from '../types.js';
 import { contextOf, deliveryOf, ruleOf, startSmtpReceiver } from './action-fixture.js';
-import { createEmailRunner } from './email.js';
+import { createEmailRunner, SMTP_MAX_CONNECTIONS } from './email.js';
 
 const log = rootLogger.child({ logger: 'test' });
 
@@ -216,4 +216,49 @@ test('a collected alert whose worker stops is not acknowledged: it fails, to be 
   assert.match(outcome.error ?? '', /delivered again later/);
   await runner.close();
   assert.equal(smtp.mails.length, 1, 'no digest is sent for it: its retry carries it');
+});
+
+test('mails share pooled SMTP connections: sequential ones reuse one, concurrent ones open at most the bound, and an idle one is closed', async (t) => {
+  let connects = 0;
+  let open = 0;
+  let mostOpen = 0;
+  const smtp = await startSmtpReceiver({
+    onConnect(_session, callback) {
+      connects++;
+      mostOpen = Math.max(mostOpen, ++open);
+      callback();
+    },
+    onClose() {
+      open--;
+    },
+  });
+  t.after(() => smtp.close());
+  const runner = createEmailRunner({ smtp: smtpTo(smtp.port), log, idleCloseMs: 400 });
+  t.after(() => runner.close());
+  const rule = ruleOf('alerts', [{ kind: 'email', to: ['ops@example.com'] }]);
+  // Other recipients every time: each is its own alert, sent at once (no digest folds them).
+  const mailTo = (i: number) => {
+    const action: EmailAction = { kind: 'email', to: [`ops${i}@example.com`] };
+    return runner.run(action, deliveryOf(rule, { user: `u${i}` }), contextOf(rule));
+  };
+  for (let i = 0; i < 10; i++) assert.equal((await mailTo(i)).ok, true);
+  assert.equal(smtp.mails.length, 10);
+  assert.equal(connects, 1, 'ten mails one after another went over one connection');
+
+  const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => mailTo(100 + i)));
+  assert.ok(outcomes.every((o) => o.ok));
+  assert.equal(smtp.mails.length, 22);
+  assert.ok(
+    mostOpen <= SMTP_MAX_CONNECTIONS,
+    `at most ${SMTP_MAX_CONNECTIONS} connections at once, saw ${mostOpen}`,
+  );
+  assert.ok(connects <= SMTP_MAX_CONNECTIONS, `twelve concurrent mails opened ${connects} connections`);
+
+  // Idle connections are closed by Ferry (polled: no timing assertion, only that it happens).
+  const until = Date.now() + 10_000;
+  while (open > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(open, 0, 'idle pooled connections were closed');
+  const before = connects;
+  assert.equal((await mailTo(999)).ok, true, 'a mail after the idle close opens a connection again');
+  assert.equal(connects, before + 1);
 });

@@ -12,6 +12,15 @@ export const DIGEST_WINDOW_MS = 60_000;
 /** Events listed one by one in a digest; more are counted (`ferry rules deliveries` lists them all). */
 const DIGEST_MAX_LISTED = 200;
 const SMTP_TIMEOUT_MS = 30_000;
+/**
+ * Mails go through a pool of at most this many SMTP connections per process, each kept open between mails:
+ * a mail then costs its commands, not a TCP (and TLS) handshake, EHLO and AUTH of its own.
+ */
+export const SMTP_MAX_CONNECTIONS = 2;
+/** A pooled connection idle this long is closed by Ferry (RFC 5321 asks servers to wait at least 5 minutes). */
+export const SMTP_IDLE_CLOSE_MS = 60_000;
+/** Messages over one connection before it is replaced (a long-lived session on a server that leaks per session). */
+const SMTP_MESSAGES_PER_CONNECTION = 100;
 
 /** Field lines of the default body, in this order; empty ones are left out. */
 const DEFAULT_BODY_FIELDS = [
@@ -45,6 +54,8 @@ export interface EmailRunnerDeps {
   readonly log: Logger;
   /** For tests: a shorter digest window. */
   readonly digestWindowMs?: number;
+  /** For tests: a shorter idle close of pooled connections. */
+  readonly idleCloseMs?: number;
 }
 
 export interface EmailRunner extends ActionRunner<EmailAction> {
@@ -94,6 +105,10 @@ export function createEmailRunner(deps: EmailRunnerDeps): EmailRunner {
     // Loaded on first use: a server without e-mail rules never loads nodemailer.
     const nodemailer = createRequire(import.meta.url)('nodemailer') as typeof import('nodemailer');
     transport = nodemailer.createTransport({
+      pool: true,
+      maxConnections: SMTP_MAX_CONNECTIONS,
+      maxMessages: SMTP_MESSAGES_PER_CONNECTION,
+      idleTimeout: deps.idleCloseMs ?? SMTP_IDLE_CLOSE_MS,
       host: smtp.host,
       port: smtp.port ?? (smtp.secure ? 465 : 587),
       secure: smtp.secure,

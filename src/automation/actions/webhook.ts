@@ -68,14 +68,40 @@ interface HttpAnswer {
   readonly output: string;
 }
 
-/** One POST over node:http(s), never following a redirect; rejects on network failure or `signal`. */
+/** Why a POST was cut short by `post` itself. */
+class Interrupted extends Error {
+  constructor(readonly reason: 'timeout' | 'cancelled') {
+    super(reason === 'timeout' ? 'timed out' : 'cancelled');
+  }
+}
+
+/**
+ * One POST over node:http(s), never following a redirect; rejects on network failure, after `timeoutMs` (the
+ * whole exchange, the answer's body included) or when `signal` aborts. A timer and one listener, not
+ * AbortSignal.timeout/any and the request's `signal` option: those cost a third of a delivery's CPU here.
+ */
 function post(
   url: URL,
   headers: Record<string, string>,
   body: string,
-  signal: AbortSignal,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
+  return new Promise((settle, fail) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => request.destroy(new Interrupted('cancelled'));
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const resolve = (answer: HttpAnswer) => {
+      done();
+      settle(answer);
+    };
+    const reject = (err: unknown) => {
+      done();
+      fail(err);
+    };
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
     const request = send(
@@ -84,7 +110,6 @@ function post(
         method: 'POST',
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         agent,
-        signal,
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -114,13 +139,19 @@ function post(
       },
     );
     request.on('error', reject);
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    timer = setTimeout(() => request.destroy(new Interrupted('timeout')), timeoutMs);
     request.end(body);
   });
 }
 
 /** A network failure as one line: its system error code and message. */
-function networkError(err: unknown, timedOut: boolean, timeoutS: number): string {
-  if (timedOut) return `no response within ${timeoutS} s`;
+function networkError(err: unknown, timeoutS: number): string {
+  if (err instanceof Interrupted && err.reason === 'timeout') return `no response within ${timeoutS} s`;
   const code = (err as { code?: unknown } | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
   return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
@@ -156,8 +187,6 @@ export async function sendWebhook(
     headers['webhook-signature'] = signWebhook(key, message.id, timestamp, body);
 
   const timeoutS = action.timeout ?? DEFAULT_WEBHOOK_TIMEOUT_S;
-  const timeout = AbortSignal.timeout(timeoutS * 1000);
-  const signals = signal ? AbortSignal.any([signal, timeout]) : timeout;
   let url: URL;
   try {
     url = new URL(action.url);
@@ -168,10 +197,10 @@ export async function sendWebhook(
     return { ok: false, permanent: true, error: `webhook URLs are http or https, not ${url.protocol}`, body };
   let answer: HttpAnswer;
   try {
-    answer = await post(url, headers, body, signals);
+    answer = await post(url, headers, body, timeoutS * 1000, signal);
   } catch (err) {
     if (signal?.aborted) return { ok: false, error: 'cancelled: the server is stopping', body };
-    return { ok: false, error: networkError(err, timeout.aborted, timeoutS), body };
+    return { ok: false, error: networkError(err, timeoutS), body };
   }
   const status = answer.status;
   const common = { responseCode: status, body, ...(answer.output !== '' ? { output: answer.output } : {}) };
