@@ -1,4 +1,4 @@
-// When a worker runs its idle GC: only after a run of idle checks, only when the old generation grew since.
+// When a worker runs its idle GC: only after a run of idle checks, only when what its heap holds grew since.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IdleGc, type IdleGcPolicy } from './idle-gc.js';
@@ -11,7 +11,7 @@ function fakeProcess() {
   const state = { cpu: 0, used: 30 * MB, live: 24 * MB, collections: 0 };
   const gc = new IdleGc(POLICY, {
     cpuMicros: () => state.cpu,
-    oldGenerationUsed: () => state.used,
+    heldBytes: () => state.used,
     collect: () => {
       state.collections++;
       state.used = state.live;
@@ -52,7 +52,7 @@ test('after a busy spell that left garbage, the next idle run collects again; sm
   for (let i = 0; i < 5; i++) gc.check();
   assert.equal(state.collections, 1);
   state.cpu += 5_000_000;
-  state.used += 60 * MB; // an upload's promoted garbage
+  state.used += 60 * MB; // a transfer's buffers, held by dead wrappers in the old generation
   gc.check();
   for (let i = 0; i < 3; i++) gc.check();
   assert.equal(state.collections, 2);

@@ -1,5 +1,5 @@
 // One full GC when a worker goes idle, so the garbage its old-generation floor let pile up is given back.
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /**
  * Workers start with an old-generation floor (`--initial-old-space-size`, src/cli/serve.ts): V8 runs no
@@ -16,7 +16,7 @@ export interface IdleGcPolicy {
   readonly idleChecks: number;
   /** CPU time (µs, user+system) under which a check interval counts as idle. */
   readonly idleCpuMicros: number;
-  /** Growth of the old generation's used bytes since the last GC (ours) worth collecting. */
+  /** Growth of the held bytes (`IdleGcProbe.heldBytes`) since the last GC (ours) worth collecting. */
   readonly minGrowthBytes: number;
 }
 
@@ -24,9 +24,13 @@ export interface IdleGcPolicy {
 export interface IdleGcProbe {
   /** CPU time used by the process so far, µs. */
   cpuMicros(): number;
-  /** Bytes in use in the old generation (every heap space but the young generation's), live or garbage. */
-  oldGenerationUsed(): number;
-  /** A full, blocking GC. */
+  /**
+   * Bytes in use in the old generation (every heap space but the young generation's), live or garbage, plus
+   * the memory outside the heap that JS objects hold (ArrayBuffers: a transfer's buffers, kept until their
+   * wrappers, promoted to the old generation, are collected).
+   */
+  heldBytes(): number;
+  /** A full, blocking GC, then the C heap's free pages given back (malloc_trim). */
   collect(): void;
 }
 
@@ -36,7 +40,7 @@ export class IdleGc {
   readonly #probe: IdleGcProbe;
   #lastCpu: number;
   #idleChecks = 0;
-  /** Old-generation bytes in use after the last GC this ran (0 before the first: start-up's garbage counts). */
+  /** Held bytes after the last GC this ran (0 before the first: start-up's garbage counts). */
   #baseline = 0;
 
   constructor(policy: IdleGcPolicy, probe: IdleGcProbe) {
@@ -45,17 +49,17 @@ export class IdleGc {
     this.#lastCpu = probe.cpuMicros();
   }
 
-  /** One check; returns what the GC freed when it ran one (bytes, old generation), undefined otherwise. */
+  /** One check; returns the held bytes before and after when it ran a GC, undefined otherwise. */
   check(): { before: number; after: number } | undefined {
     const cpu = this.#probe.cpuMicros();
     const idle = cpu - this.#lastCpu < this.#policy.idleCpuMicros;
     this.#lastCpu = cpu;
     this.#idleChecks = idle ? this.#idleChecks + 1 : 0;
     if (this.#idleChecks < this.#policy.idleChecks) return undefined;
-    const before = this.#probe.oldGenerationUsed();
+    const before = this.#probe.heldBytes();
     if (before - this.#baseline < this.#policy.minGrowthBytes) return undefined;
     this.#probe.collect();
-    const after = this.#probe.oldGenerationUsed();
+    const after = this.#probe.heldBytes();
     this.#baseline = after;
     this.#idleChecks = 0;
     // The GC's own CPU time is not activity.
@@ -77,27 +81,31 @@ const cpuMicros = () => {
   return user + system;
 };
 
-const oldGenerationUsed = () =>
+const heldBytes = () =>
   getHeapSpaceStatistics()
     .filter((space) => !space.space_name.startsWith('new_'))
-    .reduce((total, space) => total + space.space_used_size, 0);
+    .reduce((total, space) => total + space.space_used_size, getHeapStatistics().external_memory);
 
 /**
  * Starts the checks in this process when V8's `gc` is exposed (workers get `--expose-gc` with the floor,
  * src/cli/serve.ts); otherwise does nothing. `onCollect` hears each GC (for a debug log line).
  */
-export function startIdleGc(
+export async function startIdleGc(
   onCollect: (freed: { before: number; after: number; ms: number }) => void,
-): () => void {
+): Promise<() => void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (typeof gc !== 'function') return () => {};
+  // The buffers the GC frees go back to glibc, which keeps them (~45 MB per worker after a few large
+  // transfers) unless trimmed. Loaded here: the primary, which imports this module, maps no native addon.
+  const { confine } = await import('../vfs/local/confine.js');
   let ms = 0;
   const policy = new IdleGc(IDLE_GC_POLICY, {
     cpuMicros,
-    oldGenerationUsed,
+    heldBytes,
     collect: () => {
       const started = performance.now();
       gc();
+      confine.mallocTrim?.();
       ms = performance.now() - started;
     },
   });

@@ -399,10 +399,10 @@ export function registerServeCommand(program: Command): void {
           keyExchange: (await import('../ssh/algorithms.js')).keyExchangeLine(config.algorithms),
         } satisfies WorkerMessage);
         runUntilSignalled(running);
-        startIdleGc(({ before, after, ms }) =>
+        await startIdleGc(({ before, after, ms }) =>
           loggers.serve.debug(
             {
-              heapMB: Math.round(before / 2 ** 20),
+              heldMB: Math.round(before / 2 ** 20),
               afterMB: Math.round(after / 2 ** 20),
               ms: Math.round(ms),
             },
