@@ -30,7 +30,7 @@ export interface IdleGcProbe {
    * wrappers, promoted to the old generation, are collected).
    */
   heldBytes(): number;
-  /** A full, blocking GC, then the C heap's free pages given back (malloc_trim). */
+  /** A full, blocking GC (the C heap's free pages are given back a check later, with malloc_trim). */
   collect(): void;
 }
 
@@ -99,17 +99,23 @@ export async function startIdleGc(
   // transfers) unless trimmed. Loaded here: the primary, which imports this module, maps no native addon.
   const { confine } = await import('../vfs/local/confine.js');
   let ms = 0;
+  let trimPending = false;
   const policy = new IdleGc(IDLE_GC_POLICY, {
     cpuMicros,
     heldBytes,
     collect: () => {
       const started = performance.now();
       gc();
-      confine.mallocTrim?.();
       ms = performance.now() - started;
+      trimPending = true;
     },
   });
   const timer = setInterval(() => {
+    // V8 frees dead ArrayBuffers' memory on a background thread after the GC: trim at the next check.
+    if (trimPending) {
+      trimPending = false;
+      confine.mallocTrim?.();
+    }
     const freed = policy.check();
     if (freed) onCollect({ ...freed, ms });
   }, CHECK_MS);
