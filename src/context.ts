@@ -34,7 +34,7 @@ import { EncryptedFs } from './vfs/encrypted/encrypted-fs.js';
 import { StorageKeyRing, storageKekOf } from './vfs/encrypted/storage-keys.js';
 import { LocalFs, localHomeFs } from './vfs/local/local-fs.js';
 import { PgpPolicyFs } from './vfs/pgp/pgp-fs.js';
-import { s3HomeFs } from './vfs/s3/s3-home.js';
+import type { s3HomeFs } from './vfs/s3/s3-home.js';
 import type { Fs } from './vfs/types.js';
 
 export interface DataPaths {
@@ -136,6 +136,20 @@ async function openStore(config: FerryConfig, access: DataDirAccess): Promise<St
   }
 }
 
+/** The S3 backend's module: the AWS SDK it loads is ~13 MB per process, so only a configured S3 storage loads it. */
+interface S3Backend {
+  readonly s3HomeFs: typeof s3HomeFs;
+}
+
+const loadS3Backend = (config: FerryConfig): Promise<S3Backend | undefined> =>
+  config.storage.backend === 's3' ? import('./vfs/s3/s3-home.js') : Promise.resolve(undefined);
+
+function s3Backend(s3: S3Backend | undefined): S3Backend {
+  // AppContext.create loads it whenever the configuration names S3; reaching this without it is a bug.
+  if (s3 === undefined) throw new Error('S3 storage used before its module was loaded');
+  return s3;
+}
+
 /**
  * The storage of users' homes `config.storage` names: the one place an Fs backend is chosen, and wrapped in
  * encrypted storage when `storage.encryption` is on. `storageKeys` is asked at a session's first use of its home,
@@ -144,6 +158,7 @@ async function openStore(config: FerryConfig, access: DataDirAccess): Promise<St
 function homeFsFactory(
   config: FerryConfig,
   storageKeys: () => StorageKeyRing,
+  s3: S3Backend | undefined,
 ): (identity: { readonly homeDir: string }) => Fs {
   const storage = config.storage;
   const backend = (() => {
@@ -151,7 +166,7 @@ function homeFsFactory(
       case 'local':
         return localHomeFs;
       case 's3':
-        return s3HomeFs(storage, dataPaths(config.dataDir).homes).home;
+        return s3Backend(s3).s3HomeFs(storage, dataPaths(config.dataDir).homes).home;
     }
   })();
   const { encryption } = storage;
@@ -185,6 +200,8 @@ export class AppContext {
   readonly #access: DataDirAccess;
   /** What the store holds sealed, counted at open when the key file was missing ('' when nothing). */
   readonly #sealedWithMissingKey: string;
+  /** The S3 backend, loaded by `create` when the storage is S3. */
+  readonly #s3: S3Backend | undefined;
   #defender: Defender | undefined;
   #transfers: TransferService | undefined;
   #admin: AdminServices | undefined;
@@ -194,10 +211,12 @@ export class AppContext {
     store: Store,
     access: DataDirAccess,
     sealedWithMissingKey: string,
+    s3: S3Backend | undefined,
   ) {
     this.config = config;
     this.#access = access;
     this.#sealedWithMissingKey = sealedWithMissingKey;
+    this.#s3 = s3;
     this.paths = dataPaths(config.dataDir, config.store.driver === 'sqlite' ? config.store.path : undefined);
     this.store = store;
     this.events = new EventBus(loggers.events);
@@ -212,7 +231,7 @@ export class AppContext {
     });
     this.events.subscribe(this.audit.listener);
     const uploadAdmission = new UploadAdmission(this.health);
-    const homeFs = homeFsFactory(config, () => this.storageKeys);
+    const homeFs = homeFsFactory(config, () => this.storageKeys, s3);
     this.#homeFs = homeFs;
     this.fileSessions = createFileSessionFactory({
       events: this.events,
@@ -328,7 +347,7 @@ export class AppContext {
       case 'local':
         return new LocalFs({ root });
       case 's3':
-        return s3HomeFs(storage, this.paths.homes).home({ homeDir: root });
+        return s3Backend(this.#s3).s3HomeFs(storage, this.paths.homes).home({ homeDir: root });
     }
   }
 
@@ -405,6 +424,7 @@ export class AppContext {
 
   static async create(config: FerryConfig, access: DataDirAccess = 'write'): Promise<AppContext> {
     const paths = dataPaths(config.dataDir);
+    const s3 = await loadS3Backend(config);
     const store = await openStore(config, access);
     let sealed = '';
     if (config.masterKey === undefined && !existsSync(paths.masterKey)) {
@@ -418,7 +438,7 @@ export class AppContext {
         throw err;
       }
     }
-    return new AppContext(config, store, access, sealed);
+    return new AppContext(config, store, access, sealed, s3);
   }
 
   async dispose(): Promise<void> {

@@ -1,7 +1,7 @@
 // What each process of `ferry serve --workers 2` loads. The primary only forks, supervises and relays: the
 // server, the store, the SSH and HTTP stacks must stay out of it, as their memory would stay for good (the
 // idle-memory target, docs/PERFORMANCE.md). The workers take kysely's CommonJS build only: a value import
-// from 'kysely' would load its ~260-file ES build beside it.
+// from 'kysely' would load its ~260-file ES build beside it; and the S3 backend only when storage is on S3.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -91,7 +91,7 @@ async function modulesByProcess(): Promise<{ primary: number; loaded: Map<number
   }
 }
 
-test('serve --workers 2: the primary loads no serving code, the workers no ES build of kysely nor the tus server', async () => {
+test('serve --workers 2: the primary loads no serving code, the workers no ES build of kysely, tus server nor AWS SDK', async () => {
   const { primary, loaded } = await modulesByProcess();
   const own = [...(loaded.get(primary) ?? [])];
   assert.ok(own.includes('dist/cli/serve.js'), `the hook saw the primary: ${own.join(', ')}`);
@@ -115,6 +115,12 @@ test('serve --workers 2: the primary loads no serving code, the workers no ES bu
       [...mods].filter((m) => m.startsWith('node_modules/@tus/') || m === 'dist/web/tus-store.js'),
       [],
       `worker ${pid} loaded @tus/server at start`,
+    );
+    // The AWS SDK (~13 MB per process) loads only when the storage is S3; this server stores locally.
+    assert.deepEqual(
+      [...mods].filter((m) => /^node_modules\/@(aws-sdk|smithy)\//.test(m) || m.startsWith('dist/vfs/s3/')),
+      [],
+      `worker ${pid} loaded the S3 backend with local storage`,
     );
   }
 });

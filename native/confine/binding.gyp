@@ -1,4 +1,5 @@
-# Builds the confine addon: kernel-enforced path confinement (openat2 RESOLVE_IN_ROOT) and Landlock.
+# Builds the confine addon: kernel-enforced path confinement (openat2 RESOLVE_IN_ROOT) and Landlock, plus
+# malloc_trim for the idle GC (src/memory.c).
 # Plain C against node_api.h only, so it needs no V8 headers and no C++ toolchain features.
 {
   "targets": [
@@ -13,7 +14,8 @@
         "src/object_ops.c",
         "src/dir_ops.c",
         "src/landlock.c",
-        "src/landlock_threads.c"
+        "src/landlock_threads.c",
+        "src/memory.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

@@ -7,7 +7,7 @@ test('workers forked by a compiled primary do not load tsx, whichever way it was
   const argv = ['--import', 'tsx', '--import=tsx/esm', '--loader', 'tsx', '--enable-source-maps'];
   const flags = workerExecArgv(argv, true);
   assert.deepEqual(
-    flags.filter((f) => !/^--(initial-old|max-semi)-space-size/.test(f)),
+    flags.filter((f) => !/^--(initial-old|max-semi)-space-size|^--expose-gc$/.test(f)),
     ['--enable-source-maps'],
   );
 });
@@ -17,11 +17,13 @@ test('workers of a primary running the TypeScript sources keep tsx, which they n
   assert.deepEqual(flags.slice(0, 2), ['--import', 'tsx']);
 });
 
-test('workers get the old-generation floor unless the operator chose a heap size', () => {
-  assert.ok(workerExecArgv([], true).some((f) => f.startsWith('--initial-old-space-size=')));
+test('workers get the old-generation floor, and the GC to run at idle, unless the operator chose a heap size', () => {
+  const defaults = workerExecArgv([], true);
+  assert.ok(defaults.some((f) => f.startsWith('--initial-old-space-size=')));
+  assert.ok(defaults.includes('--expose-gc'));
   const flags = workerExecArgv(['--max-old-space-size=512'], true);
   assert.deepEqual(
-    flags.filter((f) => f.includes('old-space-size')),
+    flags.filter((f) => f.includes('old-space-size') || f === '--expose-gc'),
     ['--max-old-space-size=512'],
   );
 });

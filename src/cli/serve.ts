@@ -23,6 +23,7 @@ import { loggers, rootLogger } from '../logger.js';
 import type { RunningFerry } from '../server.js';
 import { configFromOptions, describeError } from './common.js';
 import { commandDescription } from './descriptions.js';
+import { startIdleGc } from './idle-gc.js';
 import { useLogFile } from './log-file.js';
 
 // The server (src/server.ts: the store, the SSH stack) and the process hardening (the native confine addon)
@@ -165,7 +166,8 @@ const RUNNING_COMPILED = import.meta.url.endsWith('.js');
 /**
  * The primary's node flags without tsx when running compiled (a worker that loaded it would spend ~60 MB and an
  * esbuild process on nothing), plus the old-generation floor and the semi-space cap unless the operator set
- * those sizes already.
+ * those sizes already. With the floor comes `--expose-gc`: the worker runs the full GC the floor defers once it
+ * is idle (src/cli/idle-gc.ts), or start-up's garbage and that of each busy spell would stay resident.
  */
 export function workerExecArgv(
   execArgv: readonly string[] = process.execArgv,
@@ -189,7 +191,7 @@ export function workerExecArgv(
   const given = [...flags, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const defaults: string[] = [];
   if (!given.some((flag) => /^--(initial|max)-old-space-size/.test(flag)))
-    defaults.push(`--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`);
+    defaults.push(`--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`, '--expose-gc');
   if (!given.some((flag) => /^--(min|max)-semi-space-size/.test(flag)))
     defaults.push(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
   return [...flags, ...defaults];
@@ -400,6 +402,16 @@ export function registerServeCommand(program: Command): void {
           keyExchange: (await import('../ssh-algorithms.js')).keyExchangeLine(config.algorithms),
         } satisfies WorkerMessage);
         runUntilSignalled(running);
+        await startIdleGc(({ before, after, ms }) =>
+          loggers.serve.debug(
+            {
+              heldMB: Math.round(before / 2 ** 20),
+              afterMB: Math.round(after / 2 ** 20),
+              ms: Math.round(ms),
+            },
+            'idle: full GC',
+          ),
+        );
         return;
       }
       // A single process: it prints the start-up lines itself.

@@ -41,7 +41,7 @@ NAPI_MODULE_INIT() {
       FN("symlink", js_symlink),        FN("readlink", js_readlink),        FN("chmod", js_chmod),
       FN("utimes", js_utimes),          FN("statfs", js_statfs),            FN("opendir", js_opendir),
       FN("readdir", js_readdir),        FN("closedir", js_closedir),        FN("landlock", js_landlock),
-      FN("landlockUncoveredThreads", js_landlock_uncovered),
+      FN("landlockUncoveredThreads", js_landlock_uncovered), FN("mallocTrim", js_malloc_trim),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -105,5 +105,6 @@ napi_value js_closedir(napi_env env, napi_callback_info info);
 napi_value js_landlock(napi_env env, napi_callback_info info);
 extern unsigned landlock_skipped_threads; /* threads the last landlock() could not reach */
 bool probe_fchmodat2(void);
+napi_value js_malloc_trim(napi_env env, napi_callback_info info); /* memory.c */
 
 #endif

@@ -67,6 +67,11 @@ export interface Confine {
   landlock(rules: ReadonlyArray<{ path: string; access: 'rw' | 'ro' | 'rx' }>): number;
   /** Threads the last landlock() could not reach without TSYNC: they block all signals (Node's SIGUSR1 watchdog). */
   landlockUncoveredThreads(): number;
+  /**
+   * glibc's malloc_trim(0): gives the C heap's free pages back to the system (a transfer's freed buffers stay
+   * in glibc's arenas otherwise); true when something was released. Absent from an addon built before it.
+   */
+  mallocTrim?(): boolean;
 }
 
 const addonPath = fileURLToPath(

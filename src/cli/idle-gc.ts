@@ -1,0 +1,125 @@
+// One full GC when a worker goes idle, so the garbage its old-generation floor let pile up is given back.
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+
+/**
+ * Workers start with an old-generation floor (`--initial-old-space-size`, src/cli/serve.ts): V8 runs no
+ * mark-compact until the old generation reaches it, which keeps downloads from back-to-back full GCs but also
+ * keeps start-up's garbage (~10 MB per worker) and that of every busy spell (up to the floor) resident while
+ * idle. V8 would run such a GC on its own only once the floor is reached; its memory reducer, which compacts
+ * the heap and shrinks the young generation when a process stops allocating, only starts after a mark-compact.
+ * So once the process has used (almost) no CPU for a few seconds and its old generation has grown since the
+ * last time, this runs the one full GC the floor deferred, and V8's memory reducer follows on its own schedule
+ * (~8 s later, if the process is still idle). Nothing runs while the process is busy.
+ */
+export interface IdleGcPolicy {
+  /** Consecutive idle checks before a GC. */
+  readonly idleChecks: number;
+  /** CPU time (µs, user+system) under which a check interval counts as idle. */
+  readonly idleCpuMicros: number;
+  /** Growth of the held bytes (`IdleGcProbe.heldBytes`) since the last GC (ours) worth collecting. */
+  readonly minGrowthBytes: number;
+}
+
+/** What the policy reads and does, injected so it can be exercised without V8 or a clock. */
+export interface IdleGcProbe {
+  /** CPU time used by the process so far, µs. */
+  cpuMicros(): number;
+  /**
+   * Bytes in use in the old generation (every heap space but the young generation's), live or garbage, plus
+   * the memory outside the heap that JS objects hold (ArrayBuffers: a transfer's buffers, kept until their
+   * wrappers, promoted to the old generation, are collected).
+   */
+  heldBytes(): number;
+  /** A full, blocking GC (the C heap's free pages are given back a check later, with malloc_trim). */
+  collect(): void;
+}
+
+/** Decides, one check at a time, when to collect. */
+export class IdleGc {
+  readonly #policy: IdleGcPolicy;
+  readonly #probe: IdleGcProbe;
+  #lastCpu: number;
+  #idleChecks = 0;
+  /** Held bytes after the last GC this ran (0 before the first: start-up's garbage counts). */
+  #baseline = 0;
+
+  constructor(policy: IdleGcPolicy, probe: IdleGcProbe) {
+    this.#policy = policy;
+    this.#probe = probe;
+    this.#lastCpu = probe.cpuMicros();
+  }
+
+  /** One check; returns the held bytes before and after when it ran a GC, undefined otherwise. */
+  check(): { before: number; after: number } | undefined {
+    const cpu = this.#probe.cpuMicros();
+    const idle = cpu - this.#lastCpu < this.#policy.idleCpuMicros;
+    this.#lastCpu = cpu;
+    this.#idleChecks = idle ? this.#idleChecks + 1 : 0;
+    if (this.#idleChecks < this.#policy.idleChecks) return undefined;
+    const before = this.#probe.heldBytes();
+    if (before - this.#baseline < this.#policy.minGrowthBytes) return undefined;
+    this.#probe.collect();
+    const after = this.#probe.heldBytes();
+    this.#baseline = after;
+    this.#idleChecks = 0;
+    // The GC's own CPU time is not activity.
+    this.#lastCpu = this.#probe.cpuMicros();
+    return { before, after };
+  }
+}
+
+/** One check a second; idle = under 1% of a core for 5 s; worth it from 4 MB of growth. */
+const CHECK_MS = 1000;
+export const IDLE_GC_POLICY: IdleGcPolicy = {
+  idleChecks: 5,
+  idleCpuMicros: 10_000,
+  minGrowthBytes: 4 * 2 ** 20,
+};
+
+const cpuMicros = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+const heldBytes = () =>
+  getHeapSpaceStatistics()
+    .filter((space) => !space.space_name.startsWith('new_'))
+    .reduce((total, space) => total + space.space_used_size, getHeapStatistics().external_memory);
+
+/**
+ * Starts the checks in this process when V8's `gc` is exposed (workers get `--expose-gc` with the floor,
+ * src/cli/serve.ts); otherwise does nothing. `onCollect` hears each GC (for a debug log line).
+ */
+export async function startIdleGc(
+  onCollect: (freed: { before: number; after: number; ms: number }) => void,
+): Promise<() => void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== 'function') return () => {};
+  // The buffers the GC frees go back to glibc, which keeps them (~45 MB per worker after a few large
+  // transfers) unless trimmed. Loaded here: the primary, which imports this module, maps no native addon.
+  const { confine } = await import('../vfs/local/confine.js');
+  let ms = 0;
+  let trimPending = false;
+  const policy = new IdleGc(IDLE_GC_POLICY, {
+    cpuMicros,
+    heldBytes,
+    collect: () => {
+      const started = performance.now();
+      gc();
+      ms = performance.now() - started;
+      trimPending = true;
+    },
+  });
+  const timer = setInterval(() => {
+    // V8 frees dead ArrayBuffers' memory on a background thread after the GC: trim at the next check.
+    if (trimPending) {
+      trimPending = false;
+      confine.mallocTrim?.();
+    }
+    const freed = policy.check();
+    if (freed) onCollect({ ...freed, ms });
+  }, CHECK_MS);
+  // A check never keeps the process alive.
+  timer.unref();
+  return () => clearInterval(timer);
+}

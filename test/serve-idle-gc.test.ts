@@ -1,0 +1,66 @@
+// An idle worker of `serve --workers 2` runs the full GC its old-generation floor defers (src/cli/idle-gc.ts),
+// so start-up's garbage is not kept resident: each worker logs it once it has been idle a few seconds.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FERRY_BIN } from './helpers/cli.js';
+
+test('serve --workers 2: each idle worker runs one full GC and frees start-up garbage', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-idle-gc-'));
+  const child = spawn(
+    process.execPath,
+    [
+      FERRY_BIN,
+      'serve',
+      '--data-dir',
+      join(dir, 'data'),
+      '--listen',
+      '127.0.0.1',
+      '--sftp-port',
+      '0',
+      '--http-listen',
+      '127.0.0.1:0',
+      '--workers',
+      '2',
+    ],
+    { env: { ...process.env, FERRY_LOG_LEVEL: 'debug' } },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const collected = new Map<number, { heldMB: number; afterMB: number }>();
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(
+        () => reject(new Error(`no idle GC from both workers in 90 s:\n${seen}`)),
+        90_000,
+      );
+      const onData = (d: Buffer) => {
+        seen += d.toString();
+        for (const line of seen.split('\n')) {
+          if (!line.includes('"idle: full GC"')) continue;
+          const record = JSON.parse(line) as { pid: number; heldMB: number; afterMB: number };
+          collected.set(record.pid, record);
+        }
+        if (collected.size === 2) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`serve exited (${code}):\n${seen}`));
+      });
+    });
+    for (const [pid, { heldMB, afterMB }] of collected)
+      assert.ok(afterMB < heldMB, `worker ${pid}: heap and buffers held ${heldMB} → ${afterMB} MB`);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
