@@ -86,6 +86,43 @@ test('curl --ssl-reqd: upload, download and -C - resume both ways', async () => 
   assert.equal(sha(await readFile(join(home, 'u.bin'))), sha(content));
 });
 
+test('curl -Q: MKD before an upload into the new directory, RNFR/RNTO and DELE after it, a refused command stops', async () => {
+  const content = randomBytes(200_000);
+  await writeFile(join(work, 'q.bin'), content);
+  await mkdir(home, { recursive: true });
+  await writeFile(join(home, 'old.bin'), 'old');
+  const url = `ftp://alice:pw-alice-123@127.0.0.1:${port}`;
+  const curl = (args: string[]) => run('curl', ['-sS', '--ssl-reqd', '-k', '--max-time', '20', ...args]);
+  // Quote commands run in the login directory (before curl's CWD); '-' ones after the transfer, in qdir.
+  await curl([
+    '-Q',
+    'MKD qdir',
+    '-Q',
+    '-RNFR q.bin',
+    '-Q',
+    '-RNTO renamed.bin',
+    '-Q',
+    '-DELE /old.bin',
+    '-T',
+    join(work, 'q.bin'),
+    `${url}/qdir/q.bin`,
+  ]);
+  assert.equal(sha(await readFile(join(home, 'qdir/renamed.bin'))), sha(content));
+  await assert.rejects(stat(join(home, 'qdir/q.bin')));
+  await assert.rejects(stat(join(home, 'old.bin')));
+  // A command the server refuses (550) stops curl before the transfer: nothing is uploaded.
+  await assert.rejects(
+    curl(['-Q', 'DELE no-such-file', '-T', join(work, 'q.bin'), `${url}/never.bin`]),
+    /QUOT command failed with 550|Quote command returned error/,
+  );
+  await assert.rejects(stat(join(home, 'never.bin')));
+  // MKD outside the home lands inside it (the chroot), never in the real file system's root.
+  const escape = `ferry-q-escape-${process.pid}`;
+  await curl(['-Q', `MKD ../../../../../../${escape}`, `${url}/`]);
+  await assert.rejects(stat(join('/', escape)));
+  assert.ok((await stat(join(home, escape))).isDirectory());
+});
+
 test('attacks: plaintext, PROT C, PORT, unresumed and foreign data connections, chroot escapes', async () => {
   await mkdir(home, { recursive: true });
   await writeFile(join(home, 'data.bin'), 'hello world');

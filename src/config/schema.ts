@@ -540,7 +540,7 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'ftps.tlsKey': 'PEM private key of ftps.tlsCert',
   'ftps.tlsKeyName':
-    'name of an X.509 certificate in the Key Manager (`ferry keys x509 generate|import`) the FTPS listeners serve, instead of ftps.tlsCert/ftps.tlsKey',
+    'name of an X.509 certificate in the Key Manager (`ferry keys x509 generate|import`) the FTPS listeners serve, instead of ftps.tlsCert/ftps.tlsKey (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'http.tlsKeyName':
     'name of an X.509 certificate in the Key Manager (`ferry keys x509 generate|import`) the API is served with over HTTPS (TLS 1.2+), instead of http.tlsCert/http.tlsKey',
   'node.id':
