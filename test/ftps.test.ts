@@ -117,10 +117,10 @@ test('curl -Q: MKD before an upload into the new directory, RNFR/RNTO and DELE a
   );
   await assert.rejects(stat(join(home, 'never.bin')));
   // MKD outside the home lands inside it (the chroot), never in the real file system's root.
-  const escape = `ferry-q-escape-${process.pid}`;
-  await curl(['-Q', `MKD ../../../../../../${escape}`, `${url}/`]);
-  await assert.rejects(stat(join('/', escape)));
-  assert.ok((await stat(join(home, escape))).isDirectory());
+  const outside = `ferry-q-escape-${process.pid}`;
+  await curl(['-Q', `MKD ../../../../../../${outside}`, `${url}/`]);
+  await assert.rejects(stat(join('/', outside)));
+  assert.ok((await stat(join(home, outside))).isDirectory());
 });
 
 test('attacks: plaintext, PROT C, PORT, unresumed and foreign data connections, chroot escapes', async () => {
