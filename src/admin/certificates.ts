@@ -87,6 +87,11 @@ export class CertificateAdmin {
         'ERR_INVALID_ARGUMENT',
         `certificate ${certName} is the HTTP API's (http.tlsKeyName): configure another first`,
       );
+    if (this.#deps.config.ftps.tlsKeyName === certName)
+      throw new FerryError(
+        'ERR_INVALID_ARGUMENT',
+        `certificate ${certName} is the FTPS listeners' (ftps.tlsKeyName): configure another first`,
+      );
     await this.#deps.certificates.remove(certName);
     await this.#record.record(actor, 'keys.x509.remove', certName);
   }

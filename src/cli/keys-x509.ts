@@ -1,4 +1,4 @@
-// `ferry keys x509 ...`: X.509 certificates the HTTP API serves TLS with (http.tlsKeyName), offline against the data dir.
+// `ferry keys x509 ...`: X.509 certificates the HTTP API and FTPS serve TLS with (http.tlsKeyName, ftps.tlsKeyName), offline against the data dir.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
@@ -26,7 +26,9 @@ function readCertificateFile(file: string): string {
 }
 
 export function registerX509KeysCommand(keys: Command): void {
-  const x509 = keys.command('x509').description('X.509 certificates for the HTTP API (http.tlsKeyName)');
+  const x509 = keys
+    .command('x509')
+    .description('X.509 certificates for the HTTP API and FTPS (http.tlsKeyName, ftps.tlsKeyName)');
   x509
     .command('generate')
     .description('generate a self-signed certificate for this host (the key stays sealed in the store)')

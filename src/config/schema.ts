@@ -210,11 +210,20 @@ const ftpsSchema = z
       .optional(),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
+    /** A certificate of the Key Manager (`ferry keys x509`), the same store the API's http.tlsKeyName uses. */
+    tlsKeyName: z.string().min(1).max(64).optional(),
   })
   .strict()
   .superRefine((ftps, ctx) => {
     if ((ftps.tlsCert === undefined) !== (ftps.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'ftps.tlsCert and ftps.tlsKey go together' });
+    }
+    if (ftps.tlsKeyName !== undefined && ftps.tlsCert !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tlsKeyName'],
+        message: 'ftps.tlsKeyName or ftps.tlsCert/ftps.tlsKey, not both',
+      });
     }
   });
 
@@ -373,7 +382,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey', 'tlsKeyName'],
-  ftps: ['port', 'implicitPort', 'passivePorts', 'passiveAddress', 'tlsCert', 'tlsKey'],
+  ftps: ['port', 'implicitPort', 'passivePorts', 'passiveAddress', 'tlsCert', 'tlsKey', 'tlsKeyName'],
 };
 
 /** Secrets that are only read from the environment, never from a config file. */
@@ -402,6 +411,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'ftps.implicitPort', flag: '--ftps-implicit-port', arg: '<port>' },
   { setting: 'ftps.passivePorts', flag: '--ftps-passive-ports', arg: '<low-high>' },
   { setting: 'ftps.passiveAddress', flag: '--ftps-passive-address', arg: '<ipv4>' },
+  { setting: 'ftps.tlsKeyName', flag: '--ftps-tls-key-name', arg: '<name>' },
   { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
   { setting: 'workers', flag: '--workers', arg: '<n>' },
   { setting: 'node.id', flag: '--node-id', arg: '<name>' },
@@ -515,7 +525,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     'days before an OpenPGP key in the Key Manager expires from which a daily key-expiring event is emitted (0: no check)',
   smtp: "SMTP server of e-mail actions: host, port (465 with secure, else 587), from, secure (implicit TLS), starttls 'required' or 'optional', user; the password only as FERRY_SMTP_PASSWORD; plain SMTP only to a loopback host",
   http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
-  ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, passiveAddress (the public IPv4 behind NAT), tlsCert and tlsKey (PEM files; default: a self-signed certificate generated in the data dir)',
+  ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, passiveAddress (the public IPv4 behind NAT), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`; default: a self-signed certificate generated in the data dir)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
 };
 
@@ -529,6 +539,8 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'ftps.tlsCert':
     'PEM certificate (chain) of the FTPS listeners (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'ftps.tlsKey': 'PEM private key of ftps.tlsCert',
+  'ftps.tlsKeyName':
+    'name of an X.509 certificate in the Key Manager (`ferry keys x509 generate|import`) the FTPS listeners serve, instead of ftps.tlsCert/ftps.tlsKey (default: <dataDir>/ftps-cert.pem, self-signed, generated)',
   'http.tlsKeyName':
     'name of an X.509 certificate in the Key Manager (`ferry keys x509 generate|import`) the API is served with over HTTPS (TLS 1.2+), instead of http.tlsCert/http.tlsKey',
   'node.id':

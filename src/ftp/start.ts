@@ -5,7 +5,7 @@ import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
-import { loadFtpsCertificate } from './certificate.js';
+import { type CertificateSource, loadFtpsCertificate } from './certificate.js';
 import { type RunningFtpsServer, startFtpsServer } from './server.js';
 
 /** What of the application context FTPS uses (context.ts's AppContext has all of it). */
@@ -16,6 +16,7 @@ export interface FtpsServices {
   readonly events: EventBus;
   readonly defender: Defender;
   readonly budgets: ResourceBudgets;
+  readonly admin: { readonly keys: { readonly x509: CertificateSource } };
 }
 
 export async function startFtps(
@@ -24,7 +25,7 @@ export async function startFtps(
   logger: Logger,
   out: (line: string) => void,
 ): Promise<RunningFtpsServer> {
-  const certificate = await loadFtpsCertificate(config.dataDir, config.ftps);
+  const certificate = await loadFtpsCertificate(config.dataDir, config.ftps, ctx.admin.keys.x509);
   const [low, high] = (config.ftps.passivePorts ?? '0-0').split('-').map(Number) as [number, number];
   const server = await startFtpsServer({
     listen: config.listen,
@@ -62,8 +63,9 @@ export async function startFtps(
     server.implicitPort !== undefined ? `implicit ${config.listen}:${server.implicitPort}` : '',
   ].filter(Boolean);
   out(`FTPS listening (${where.join(', ')})`);
+  const named = certificate.name !== undefined ? ` ${certificate.name} (Key Manager)` : '';
   out(
-    `FTPS certificate SHA-256 ${certificate.fingerprint}${certificate.generated ? ' (generated, self-signed)' : ''}`,
+    `FTPS certificate${named} SHA-256 ${certificate.fingerprint}${certificate.generated ? ' (generated, self-signed)' : ''}`,
   );
   return server;
 }
