@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { CONTENT_SECURITY_POLICY, html } from '../web/html.js';
+import { html } from '../web/html.js';
+import { installPageBasics, rateLimitedPage } from '../web/page-basics.js';
 import { consoleApi } from './api-client.js';
 import { auditPage } from './audit-page.js';
 import { dashboardPage } from './dashboard-page.js';
@@ -28,15 +29,7 @@ const FORM_LIMIT = 256 * 1024;
 
 export const consoleRoutes = (): FastifyPluginAsync => async (app: FastifyInstance) => {
   const api = consoleApi(app);
-  app.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'string', bodyLimit: FORM_LIMIT },
-    (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
-  );
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-  });
+  installPageBasics(app, FORM_LIMIT);
   app.setErrorHandler(async (err, request, reply) => {
     if (err instanceof SignInRequired) {
       // htmx swaps fragments: tell it to load the login page as a whole instead.
@@ -44,13 +37,8 @@ export const consoleRoutes = (): FastifyPluginAsync => async (app: FastifyInstan
         return reply.code(401).header('hx-redirect', '/console/login?ended=1').send('');
       return reply.redirect('/console/login?ended=1', 303);
     }
-    const limited = err as { code?: unknown; headers?: Record<string, string> };
-    if (limited.code === 'ERR_RATE_LIMITED')
-      return reply
-        .code(429)
-        .headers(limited.headers ?? {})
-        .type('text/plain')
-        .send('Too many requests from this address; try again in a minute.');
+    const limited = rateLimitedPage(err, reply);
+    if (limited) return limited;
     request.log.error({ err, url: request.url }, 'console request failed');
     return reply
       .code(500)

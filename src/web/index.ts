@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { WebClientDeps } from './deps.js';
 import { failurePage, fileRoutes } from './file-routes.js';
-import { CONTENT_SECURITY_POLICY } from './html.js';
 import { loginRoutes } from './login-routes.js';
+import { installPageBasics, rateLimitedPage } from './page-basics.js';
 import { tusRoutes } from './tus-routes.js';
 
 export type { WebClientDeps } from './deps.js';
@@ -22,24 +22,10 @@ const FORM_LIMIT = 64 * 1024;
 export const webClientRoutes =
   (deps: WebClientDeps): FastifyPluginAsync =>
   async (app: FastifyInstance) => {
-    app.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string', bodyLimit: FORM_LIMIT },
-      (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
-    );
-    app.addHook('onSend', async (_request, reply) => {
-      reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    });
+    installPageBasics(app, FORM_LIMIT);
     app.setErrorHandler(async (err, request, reply) => {
-      // The listener's rate limits (api/rate-limit.ts) throw their own error: a 429 page, not a server failure.
-      const limited = err as { code?: unknown; headers?: Record<string, string> };
-      if (limited.code === 'ERR_RATE_LIMITED')
-        return reply
-          .code(429)
-          .headers(limited.headers ?? {})
-          .type('text/plain')
-          .send('Too many requests from this address; try again in a minute.');
+      const limited = rateLimitedPage(err, reply);
+      if (limited) return limited;
       const { status, body } = failurePage(request.filesUser, err);
       if (status >= 500) deps.log.error({ err, url: request.url }, 'web client request failed');
       return reply.code(status).type('text/html; charset=utf-8').send(body);
