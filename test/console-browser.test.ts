@@ -52,8 +52,8 @@ after(async () => {
 });
 
 /**
- * An OpenSSH sftp session held open by its standard input. sshpass runs in a session of its own: when its sftp
- * ends it signals its process group, which must not be the one Chromium was started in.
+ * An OpenSSH sftp session held open by its standard input, in a process group of its own so that stop() can end
+ * sshpass, sftp and ssh together without touching this process or Chromium.
  */
 function holdDetachedSftp(port: number, user: string, password: string) {
   const child = spawn(
@@ -168,7 +168,11 @@ test('admin with TOTP creates a user with a read-only folder; the dashboard foll
     await page.getByText('Ended the session of dora.').waitFor();
     // sftp idling on its stdin notices the closed connection only at its next command.
     held.child.stdin?.write('ls\n');
-    await withTimeout(held.exited, 15_000, 'sftp is still connected 15 s after the console ended its session');
+    await withTimeout(
+      held.exited,
+      15_000,
+      'sftp is still connected 15 s after the console ended its session',
+    );
   } finally {
     held.stop();
   }
@@ -192,7 +196,31 @@ test('an auditor sees the audit page without edit controls', { skip, timeout: 60
   await page.getByRole('link', { name: 'Users', exact: true }).click();
   await page.getByText('role auditor may not users read').waitFor();
   assert.equal(await page.getByText('Create a user').count(), 0);
-  await page.getByRole('link', { name: 'Sessions', exact: true }).click();
-  assert.equal(await page.getByRole('button', { name: 'End' }).count(), 0);
+  // With a live session listed, an admin would get an End button here; the auditor gets none.
+  await server.addUser('eve', { password: 'eve-password-1' });
+  const held = holdDetachedSftp(server.port, 'eve', 'eve-password-1');
+  try {
+    // The sessions page is not live: reload it until eve's session (still authenticating) is listed.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      await page.goto(`${base}/console/sessions`);
+      if ((await page.getByRole('cell', { name: 'eve' }).count()) > 0) break;
+      assert.ok(Date.now() < deadline, "eve's session never showed on the sessions page");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.equal(await page.getByRole('button', { name: 'End' }).count(), 0);
+    await page.getByRole('link', { name: 'Defender', exact: true }).click();
+    // ada's refused password in the first test scored this address: a row an admin could act on.
+    await page.locator('table.list tbody tr').first().waitFor();
+    assert.equal(
+      await page
+        .getByRole('button')
+        .filter({ hasText: /Lift ban|Forget score/ })
+        .count(),
+      0,
+    );
+  } finally {
+    held.stop();
+  }
   assert.deepEqual(violations, []);
 });
