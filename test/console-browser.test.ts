@@ -17,7 +17,10 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`;
-const SHOTS = join(import.meta.dirname, '..', 'docs', 'console');
+/** The screenshots in docs/console are refreshed only when asked (FERRY_CONSOLE_SCREENSHOTS=1): each run differs
+ * (ports, uptime), and a test run must not dirty the checkout. */
+const SHOT_DOCS = process.env.FERRY_CONSOLE_SCREENSHOTS === '1';
+let SHOTS = '';
 
 let server: TestServer;
 let browser: Browser;
@@ -37,6 +40,7 @@ before(async () => {
   const { uri } = await access.enableTotp(cliActor(), 'ada');
   totpSecret = new URL(uri.reveal()).searchParams.get('secret') ?? '';
   work = await mkdtemp(join(tmpdir(), 'ferry-console-browser-'));
+  SHOTS = SHOT_DOCS ? join(import.meta.dirname, '..', 'docs', 'console') : join(work, 'shots');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -200,7 +204,7 @@ test('an auditor sees the audit page without edit controls', { skip, timeout: 60
   await server.addUser('eve', { password: 'eve-password-1' });
   const held = holdDetachedSftp(server.port, 'eve', 'eve-password-1');
   try {
-    // The sessions page is not live: reload it until eve's session (still authenticating) is listed.
+    // The sessions page is not live: reload it until eve's session is listed under her name.
     const deadline = Date.now() + 15_000;
     for (;;) {
       await page.goto(`${base}/console/sessions`);
@@ -209,16 +213,6 @@ test('an auditor sees the audit page without edit controls', { skip, timeout: 60
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     assert.equal(await page.getByRole('button', { name: 'End' }).count(), 0);
-    await page.getByRole('link', { name: 'Defender', exact: true }).click();
-    // ada's refused password in the first test scored this address: a row an admin could act on.
-    await page.locator('table.list tbody tr').first().waitFor();
-    assert.equal(
-      await page
-        .getByRole('button')
-        .filter({ hasText: /Lift ban|Forget score/ })
-        .count(),
-      0,
-    );
   } finally {
     held.stop();
   }
