@@ -62,6 +62,7 @@ const EXPECTED = [
   'DELETE /api/sessions/{id}',
   'GET /api/partners',
   'GET /api/partners/{name}',
+  'GET /api/partners/{name}/hostkey',
   'POST /api/partners',
   'PATCH /api/partners/{name}',
   'DELETE /api/partners/{name}',
