@@ -67,6 +67,8 @@ const EXPECTED = [
   'PATCH /api/partners/{name}',
   'DELETE /api/partners/{name}',
   'POST /api/partners/{name}/trust',
+  'GET /api/jobs/{name}/runs',
+  'GET /api/jobs/{name}/runs/{id}',
   'POST /api/jobs',
   'PATCH /api/jobs/{name}',
   'DELETE /api/jobs/{name}',
