@@ -1,5 +1,5 @@
 // GET /api/sessions shows the file an SFTP session is moving now, with its bytes and average rate: a real OpenSSH
-// sftp upload, slowed with -l so it is still running when the operator looks.
+// sftp upload and a legacy-protocol scp upload, slowed with -l so they are still running when the operator looks.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type ApiTestServer, type Json, startApiTestServer } from './helpers/api.js';
-import { sftpBatch } from './helpers/openssh.js';
+import { scpRun, sftpBatch } from './helpers/openssh.js';
 
 const SIZE = 8 * 1024 * 1024;
 let api: ApiTestServer;
@@ -25,7 +25,7 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function uploading(minBytes: number): Promise<Json> {
+async function uploading(minBytes: number, path = '/up.bin'): Promise<Json> {
   const end = Date.now() + 30_000;
   while (Date.now() < end) {
     const list = await api.call('GET', '/api/sessions', { key: api.keys.auditor });
@@ -73,6 +73,25 @@ test('a running sftp upload is listed with its path, growing bytes and a non-zer
     left.body.items.filter((s: Json) => s.id === first.id),
     [],
   );
+});
+
+test('a running scp upload is listed the same way', async () => {
+  const client = scpRun({
+    port: api.server.port,
+    user: 'carol',
+    password: 'pw-carol-12345',
+    cwd: work,
+    // -O: the legacy SCP protocol (OpenSSH's scp speaks SFTP otherwise).
+    args: ['-O', '-l', '2048', 'up.bin', 'remote:/scp.bin'],
+  });
+  const first = await uploading(0, '/scp.bin');
+  assert.ok(first.transfer.bytes < SIZE, 'still moving');
+  assert.ok(first.transfer.bytesPerSecond > 0, JSON.stringify(first.transfer));
+  const later = await uploading(first.transfer.bytes, '/scp.bin');
+  assert.equal(later.id, first.id);
+  const killed = await api.call('DELETE', `/api/sessions/${first.id}`, { key: api.keys.operator });
+  assert.equal(killed.status, 200, JSON.stringify(killed.body));
+  assert.notEqual((await client).code, 0, 'scp saw its upload cut');
 });
 
 test('an idle sftp session has no transfer', async () => {
