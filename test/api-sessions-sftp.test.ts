@@ -32,12 +32,15 @@ async function uploading(minBytes: number, path = '/up.bin'): Promise<Json> {
     assert.equal(list.status, 200);
     const found = list.body.items.find(
       (s: Json) =>
-        s.username === 'carol' && s.transfer?.direction === 'upload' && s.transfer.bytes > minBytes,
+        s.username === 'carol' &&
+        s.transfer?.direction === 'upload' &&
+        s.transfer.path === path &&
+        s.transfer.bytes > minBytes,
     );
     if (found) return found;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no upload of carol beyond ${minBytes} bytes listed`);
+  throw new Error(`no upload of carol to ${path} beyond ${minBytes} bytes listed`);
 }
 
 test('a running sftp upload is listed with its path, growing bytes and a non-zero rate', async () => {
