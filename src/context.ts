@@ -9,6 +9,7 @@ import { Defender } from './auth/defender.js';
 import { TotpService } from './auth/totp.js';
 import { homeDirOf } from './auth/user-admin.js';
 import type { FerryConfig } from './config/schema.js';
+import { ActiveTransfers } from './core/active-transfers.js';
 import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { PreOperationGate } from './core/pre-operation.js';
@@ -185,6 +186,8 @@ export class AppContext {
   /** The process's health (the audit store reports into it); what a readiness probe serves. */
   readonly health: HealthState = health;
   readonly fileSessions: FileSessionFactory;
+  /** What each file session moves right now (the API's live session list). */
+  readonly activeTransfers = new ActiveTransfers();
   /**
    * Asked by every file session before an upload, download or delete (the pre-operation hooks of rules,
    * automation/hooks.ts). Set once the rules are loaded; unset, nothing is asked.
@@ -249,6 +252,7 @@ export class AppContext {
       uploadMode: config.uploadMode,
       preOperation: () => this.preOperationGate,
       clusterClaims: () => this.clusterUploadClaims,
+      transfers: this.activeTransfers,
     });
     this.budgets = new ResourceLedger({
       handles: { perConnection: config.maxOpenHandlesPerConnection, perUser: config.maxOpenHandlesPerUser },

@@ -289,7 +289,8 @@ export async function startFerry(
       { name: 'sftp', address: config.listen, port: ssh.port },
       out,
       (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
-      ftpsServer ? (sessionId) => ftpsServer.activity(sessionId) : undefined,
+      // FTPS knows its data connection's transfer; SFTP and SCP sessions report their open handles' counters.
+      (sessionId) => ftpsServer?.activity(sessionId) ?? ctx.activeTransfers.of(sessionId),
       { nodeId, sessions: clusterSessions },
     );
     if (http) services.started('http api', () => http.close());

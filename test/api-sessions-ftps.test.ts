@@ -84,6 +84,7 @@ test('an FTPS download and upload are listed with protocol, user, address and fi
   assert.equal(downloading.transfer.path, '/big.bin');
   assert.ok(downloading.transfer.bytes < 8 * 1024 * 1024, 'still moving');
   assert.ok(!Number.isNaN(Date.parse(downloading.transfer.startedAt)));
+  assert.ok(downloading.transfer.bytesPerSecond > 0, JSON.stringify(downloading.transfer));
   await kill(downloading, down.exited);
 
   await writeFile(join(work, 'up.bin'), randomBytes(8 * 1024 * 1024));

@@ -95,9 +95,9 @@ export class JobAdmin {
     return this.#jobs.get(name);
   }
 
-  /** Recent runs, newest first. */
-  history(name: string, limit = 20): Promise<TransferRunRecord[]> {
-    return this.#jobs.history(name, limit);
+  /** Recent runs, newest first; with `beforeId`, those older than that run (paging). */
+  history(name: string, limit = 20, beforeId?: number): Promise<TransferRunRecord[]> {
+    return this.#jobs.history(name, limit, beforeId);
   }
 
   async add(actor: Actor, input: JobAddInput): Promise<TransferJobRecord> {

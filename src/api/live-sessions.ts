@@ -3,7 +3,7 @@
 import type { EventBus } from '../events/bus.js';
 import type { FerryEvent } from '../events/types.js';
 
-/** The file a connection is moving at this moment (FTPS: RETR, STOR, APPE, STOU). */
+/** The file a connection is moving at this moment (FTPS: RETR, STOR, APPE, STOU; SFTP and SCP: open handles). */
 export interface SessionActivity {
   readonly direction: 'upload' | 'download';
   readonly path: string;

@@ -15,6 +15,8 @@ export type { HandleHost, OpenedFile } from './handle-host.js';
 /** Largest single read served; bounds memory per request whatever length a client asks for. */
 export const MAX_READ_LENGTH = 1024 * 1024;
 
+import type { TransferProgress } from './active-transfers.js';
+
 export class SessionFileHandle implements FileHandle {
   readonly path: string;
   readonly mode: Readonly<OpenMode>;
@@ -55,6 +57,16 @@ export class SessionFileHandle implements FileHandle {
   /** Virtual directories whose permissions govern this file's content (as named and where it really is). */
   get permissionDirs(): readonly string[] {
     return this.#o.permissionDirs;
+  }
+
+  /** Upload or download through this handle so far (undefined until a byte moved); read by the session list. */
+  progress(): TransferProgress | undefined {
+    if (this.#closed) return undefined;
+    const up = this.#bytesWritten > 0;
+    if (!up && this.#bytesRead === 0) return undefined;
+    const direction = up ? 'upload' : 'download';
+    const bytes = up ? this.#bytesWritten : this.#bytesRead;
+    return { direction, path: this.path, bytes, startedAt: new Date(this.#openedAt) };
   }
 
   get isClosed(): boolean {

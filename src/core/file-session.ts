@@ -13,6 +13,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import { bandwidthLimits } from '../util/token-bucket.js';
 import { canDo, type Fs } from '../vfs/types.js';
+import { type ActiveTransfers, latestProgress } from './active-transfers.js';
 import { DEFAULT_MAX_HASH_BYTES } from './check-file.js';
 import { copyBetweenHandles } from './copy-data.js';
 import { openDirHandle, type SessionDirHandle } from './dir-handle.js';
@@ -74,6 +75,8 @@ export interface FileSessionDeps {
   preOperation?: () => PreOperationGate | undefined;
   /** Cluster mode: partials claimed on every node (read at each claim; absent = this process only). */
   clusterClaims?: () => ClusterUploadClaims | undefined;
+  /** Where each session says what it is moving now (GET /api/sessions). */
+  transfers?: ActiveTransfers;
 }
 
 export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
@@ -100,6 +103,8 @@ class CoreFileSession implements FileSession {
   #pendingOpens = 0;
   #closed = false;
   readonly #resources: SessionResources;
+  readonly #transfers: ActiveTransfers | undefined;
+  readonly #progress = () => latestProgress(this.#files);
 
   constructor(identity: SessionIdentity, deps: FileSessionDeps, resources: SessionResources = {}) {
     this.#resources = resources;
@@ -123,6 +128,8 @@ class CoreFileSession implements FileSession {
     );
     this.#gate = new SessionGate(identity, deps.preOperation, (f) => this.#events.emitTransfer(f), this.#log);
     this.#maxHandles = deps.limits?.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES;
+    this.#transfers = deps.transfers;
+    this.#transfers?.register(identity.sessionId, this.#progress);
     this.#atomic = (deps.uploadMode ?? 'atomic') === 'atomic';
     this.#entries = { fs: this.#fs, jail: this.#jail, paths: this.#paths, log: this.#log };
     this.#opener = new FileOpener({
@@ -400,6 +407,7 @@ class CoreFileSession implements FileSession {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#transfers?.unregister(this.identity.sessionId, this.#progress);
     const files = [...this.#files];
     const dirs = [...this.#dirs];
     await Promise.all([...files.map((f) => f.abort()), ...dirs.map((d) => d.close())]);

@@ -334,16 +334,15 @@ export class KyselyTransferRunRepository implements TransferRunRepository {
       .execute();
   }
 
-  async history(job: string, limit: number): Promise<TransferRunRecord[]> {
-    const rows = await this.db
+  async history(job: string, limit: number, beforeId?: number): Promise<TransferRunRecord[]> {
+    let query = this.db
       .selectFrom('transfer_runs')
       .innerJoin('transfer_jobs', 'transfer_jobs.id', 'transfer_runs.job_id')
       .selectAll('transfer_runs')
       .select('transfer_jobs.name as job_name')
-      .where('transfer_jobs.name', '=', job)
-      .orderBy('transfer_runs.id', 'desc')
-      .limit(limit)
-      .execute();
+      .where('transfer_jobs.name', '=', job);
+    if (beforeId !== undefined) query = query.where('transfer_runs.id', '<', beforeId);
+    const rows = await query.orderBy('transfer_runs.id', 'desc').limit(limit).execute();
     return rows.map(toRun);
   }
 

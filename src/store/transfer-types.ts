@@ -160,8 +160,8 @@ export interface LedgerEntry {
 export interface TransferRunRepository {
   start(job: string, trigger: string, at: Date): Promise<TransferRunRecord>;
   finish(id: number, result: TransferRunResult, at: Date): Promise<void>;
-  /** Newest first. */
-  history(job: string, limit: number): Promise<TransferRunRecord[]>;
+  /** Newest first; with `beforeId`, only runs older than that one (paging). */
+  history(job: string, limit: number, beforeId?: number): Promise<TransferRunRecord[]>;
   ledger(job: string): Promise<Map<string, LedgerEntry>>;
   remember(job: string, entry: LedgerEntry): Promise<void>;
 }

@@ -208,9 +208,9 @@ export class JobManager {
     if (!(await this.deps.jobs.remove(name))) throw new NotFoundError(`no job named ${name}`);
   }
 
-  async history(name: string, limit = 20): Promise<TransferRunRecord[]> {
+  async history(name: string, limit = 20, beforeId?: number): Promise<TransferRunRecord[]> {
     await this.get(name);
-    return this.deps.runs.history(name, limit);
+    return this.deps.runs.history(name, limit, beforeId);
   }
 
   /** Records the schedule slot the scheduler handled (missed-run detection). */

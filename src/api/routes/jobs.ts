@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { jobView } from '../../admin/jobs.js';
+import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import type { TransferRunRecord } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
@@ -85,6 +86,21 @@ function runView(r: TransferRunRecord): z.infer<typeof runSchema> {
 }
 
 const nameParams = z.object({ name: z.string().min(1).max(200) });
+const runParams = nameParams.extend({
+  id: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER - 1),
+});
+
+/** A run id from a cursor this API gave out. */
+function runCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const id = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(id)) throw new InvalidArgumentError('cursor: not a cursor this API returned');
+  return id;
+}
 
 const createBody = z
   .object({
@@ -166,6 +182,51 @@ export const jobRoutes =
         const job = await deps.admin.jobs.get(request.params.name);
         const runs = await deps.admin.jobs.history(job.name, 20);
         return { ...jobView(job), runs: runs.map(runView) };
+      },
+    );
+
+    // Newest first; the cursor is the last run id of the previous page (ids only grow), opaque to clients.
+    app.get(
+      '/api/jobs/:name/runs',
+      {
+        config: { permission: 'jobs:read' },
+        schema: {
+          tags: ['jobs'],
+          summary: "A job's run history, newest first (paginated)",
+          params: nameParams,
+          querystring: pageQuerySchema,
+          response: { 200: pageOf(runSchema), ...problemResponses },
+        },
+      },
+      async (request) => {
+        const { limit, cursor } = request.query;
+        const before = cursor === undefined ? undefined : runCursor(cursor);
+        // One more than asked shows whether a next page exists.
+        const runs = await deps.admin.jobs.history(request.params.name, limit + 1, before);
+        const page = runs.slice(0, limit);
+        const last = page.at(-1);
+        const nextCursor =
+          runs.length > limit && last ? Buffer.from(String(last.id), 'utf8').toString('base64url') : null;
+        return { items: page.map(runView), nextCursor };
+      },
+    );
+
+    app.get(
+      '/api/jobs/:name/runs/:id',
+      {
+        config: { permission: 'jobs:read' },
+        schema: {
+          tags: ['jobs'],
+          summary: 'One run of a job with its per-file results',
+          params: runParams,
+          response: { 200: runSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const { name, id } = request.params;
+        const [run] = await deps.admin.jobs.history(name, 1, id + 1);
+        if (!run || run.id !== id) throw new NotFoundError(`job ${name} has no run ${id}`);
+        return runView(run);
       },
     );
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { KilledSession } from '../../admin/index.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import type { SessionActivity } from '../live-sessions.js';
 
 const sessionSchema = z
   .object({
@@ -24,9 +25,10 @@ const sessionSchema = z
         path: z.string(),
         bytes: z.number(),
         startedAt: z.string(),
+        bytesPerSecond: z.number().describe('average since the transfer started'),
       })
       .nullable()
-      .describe('the file being moved right now (FTPS connections; null when idle or not known)'),
+      .describe('the file being moved right now (SFTP, SCP and FTPS; null when idle or not known)'),
     pid: z.number().int(),
     node: z.string().optional().describe('the node holding the connection (cluster mode: `--node-id`)'),
   })
@@ -43,7 +45,13 @@ const sessionSchema = z
       bytesDown: 0,
       filesUp: 1,
       filesDown: 0,
-      transfer: null,
+      transfer: {
+        direction: 'upload',
+        path: '/inbox/orders.csv',
+        bytes: 524288,
+        startedAt: '2026-11-30T09:59:58.000Z',
+        bytesPerSecond: 262144,
+      },
       pid: 4242,
       node: 'web1:2222',
     },
@@ -81,6 +89,12 @@ const statusSchema = z
 
 type SessionView = z.infer<typeof sessionSchema>;
 
+/** A running transfer with its average rate; under a millisecond in, the rate is taken over one. */
+function transferView(a: SessionActivity): NonNullable<SessionView['transfer']> {
+  const seconds = Math.max(Date.now() - a.startedAt.getTime(), 1) / 1000;
+  return { ...a, startedAt: a.startedAt.toISOString(), bytesPerSecond: Math.round(a.bytes / seconds) };
+}
+
 /** This process' open connections as /api/sessions lists them (a worker's part of the cluster's list). */
 export function localSessions(deps: Pick<ApiDeps, 'sessions' | 'cluster'>): SessionView[] {
   const node = deps.cluster?.nodeId;
@@ -89,7 +103,7 @@ export function localSessions(deps: Pick<ApiDeps, 'sessions' | 'cluster'>): Sess
     return {
       ...s,
       connectedAt: s.connectedAt.toISOString(),
-      transfer: activity ? { ...activity, startedAt: activity.startedAt.toISOString() } : null,
+      transfer: activity ? transferView(activity) : null,
       pid: process.pid,
       ...(node !== undefined ? { node } : {}),
     };

@@ -114,6 +114,23 @@ const trustBody = z
     example: { algorithm: 'ssh-ed25519', sha256: 'SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE' },
   });
 
+const presentedSchema = z
+  .object({
+    algorithm: z.string().describe("SSH key algorithm; FTPS: 'x509'"),
+    sha256: z.string().describe("'SHA256:...' as ssh-keygen prints it; FTPS: the certificate's 'AA:BB:...'"),
+    pinned: z.string().nullable().describe('the fingerprint pinned now (null: none)'),
+    matches: z.boolean().describe('the presented key is the pinned one'),
+  })
+  .meta({
+    id: 'PresentedHostKey',
+    example: {
+      algorithm: 'ssh-ed25519',
+      sha256: 'SHA256:Vx1cQ7m8mBX0GbG9s3u0Xr2hZ4g0Kp8nQ2mC0c4o9rE',
+      pinned: null,
+      matches: false,
+    },
+  });
+
 export const partnerRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -193,6 +210,27 @@ export const partnerRoutes =
           password: secret(b.password),
         });
         return partnerView(partner);
+      },
+    );
+
+    // Connects as far as the key exchange (as `ferry partners trust` does before asking) and trusts nothing.
+    app.get(
+      '/api/partners/:name/hostkey',
+      {
+        config: { permission: 'partners:read' },
+        schema: {
+          tags,
+          summary:
+            "Fetch the host key (FTPS: certificate) the partner's server presents now, without trusting it",
+          params: nameParams,
+          response: { 200: presentedSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const partner = await partners.get(request.params.name);
+        const key = await partners.presentedHostKey(partner.name);
+        const pinned = partner.hostKeySha256 ?? null;
+        return { algorithm: key.algorithm, sha256: key.sha256, pinned, matches: pinned === key.sha256 };
       },
     );
 
