@@ -84,17 +84,25 @@ test('output is bounded: 100 MB printed leaves 4 KiB in the outcome and nothing 
     argv: ['/usr/bin/head', '-c', String(100 * 1024 * 1024), '/dev/zero'],
   };
   const rule = ruleOf('loud', [action]);
-  gc();
+  // Backing stores of collected buffers are released after the collection, and a single gc() may leave a few
+  // MB of other tests' garbage: collect until the heap settles. A runner that keeps every chunk holds ~105 MB.
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  await settle();
   const before = process.memoryUsage();
   const outcome = await runner.run(action, deliveryOf(rule, {}), contextOf(rule));
   assert.equal(outcome.ok, true, outcome.error);
   assert.ok((outcome.output ?? '').length < COMMAND_OUTPUT_LIMIT + 100, `kept ${outcome.output?.length}`);
   assert.match(outcome.output ?? '', /\[… 104853504 more bytes of output not kept\]$/);
   // RSS is the wrong figure here: pipe chunks wait for a collection, and other tests share the process.
-  gc();
+  await settle();
   const after = process.memoryUsage();
   const held = after.arrayBuffers - before.arrayBuffers + (after.heapUsed - before.heapUsed);
-  assert.ok(held < 4 * 1024 * 1024, `still held after the run: ${held} bytes`);
+  assert.ok(held < 16 * 1024 * 1024, `still held after the run: ${held} bytes`);
 });
 
 test('a command that does not end in time is killed with what it started, and reports the timeout', async () => {
