@@ -7,6 +7,7 @@ import type { HomeJail } from './home-jail.js';
 import type { ConcretePermission } from './permissions.js';
 import type { SessionPaths } from './session-paths.js';
 import type { OpenMode, SetAttrs } from './types.js';
+import { admissionOf } from './upload-admission.js';
 import { type ClusterUploadClaims, claimPartial, UploadInProgressError } from './upload-lock.js';
 import { hasReservedComponent, virtualBasename, virtualDirname } from './virtual-path.js';
 
@@ -205,6 +206,8 @@ export class FileOpener {
     keepMode?: number,
   ): Promise<OpenedFile> {
     const partial = this.#paths.partialOf(real);
+    // Refused before the claim: the cluster's claim is a store write, which fails the same way the audit does.
+    admissionOf(this.#fs)?.check();
     const releaseClaim = await this.#claim(this.#paths.claimKey(partial), base.path);
     try {
       const file = await this.#fs.open(

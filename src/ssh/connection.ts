@@ -128,7 +128,9 @@ export function handleConnection(
   /**
    * maxSessionsPerUser on every node sharing the store: the session is recorded (or refused) before the login is
    * accepted, so two nodes cannot both take a user's last place; a refused one is closed once ready, as the
-   * per-process limit does. A store that cannot count ends the connection (the limit must hold).
+   * per-process limit does. A store that cannot write (a full disk) cannot count: the login is admitted under
+   * this process's own limit, as downloads go on while the audit store cannot write (docs/OPERATIONS.md), and the
+   * failure is logged; the session is then missing from other nodes' lists.
    */
   let overClusterLimit: { open: number } | undefined;
   const admitAcrossNodes = async (username: string): Promise<'admitted' | 'failed'> => {
@@ -143,9 +145,9 @@ export function handleConnection(
         connectedAt: new Date(started),
       });
     } catch (err) {
-      log.error({ err }, 'cluster session count failed; closing');
-      client.end();
-      return 'failed';
+      log.error({ err }, "cluster session count failed; this process's own maxSessionsPerUser applies");
+      overClusterLimit = undefined;
+      return 'admitted';
     }
     if (!overClusterLimit) client.once('close', () => registry.closed(sessionId));
     return 'admitted';
