@@ -316,7 +316,9 @@ export async function startFerry(
       counters: () => liveSessions.list(),
       heartbeatMs,
     });
-    ctx.clusterUploadClaims = clusterSessions;
+    // Claims across nodes only where nodes share the store (PostgreSQL): on one machine's SQLite a killed
+    // process's claim would hold its partial until its heartbeats lapse, and a resume right after a crash failed.
+    if (config.store.driver === 'postgres') ctx.clusterUploadClaims = clusterSessions;
     services.started('cluster sessions', () => {
       ctx.clusterUploadClaims = undefined;
       return clusterSessions.stop();

@@ -21,7 +21,13 @@ const REGISTER = `import { register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}));`;
 
 /** What the primary takes from api/: the relay of the workers' gather requests and the HTTP API's start-up line. */
-const PRIMARY_API = ['dist/api/cluster-gather.js', 'dist/api/listen-address.js'];
+const PRIMARY_API = [
+  'dist/api/cluster-gather.js',
+  'dist/api/listen-address.js',
+  // The primary numbers every worker's events and relays them to all (node:cluster and the bus type only).
+  'dist/api/event-relay.js',
+  'dist/api/event-feed.js',
+];
 /** Modules of Ferry's (dist/) and packages that only serving needs. */
 const SERVING_ONLY = [
   /^dist\/(server|context|health)\.js$/,

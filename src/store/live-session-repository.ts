@@ -201,7 +201,10 @@ export class KyselyLiveSessionRepository implements LiveSessionRepository {
   }
 }
 
-/** Deletes the rows of processes silent for SWEEP_AFTER_HEARTBEATS (and all of `owner`'s), a process at a time. */
+/**
+ * Deletes the rows of processes silent for SWEEP_AFTER_HEARTBEATS (and all of `owner`'s and of its node's earlier
+ * runs), a process at a time.
+ */
 async function sweepDead(
   db: Kysely<Database>,
   table: 'live_sessions' | 'upload_claims',
@@ -211,7 +214,10 @@ async function sweepDead(
 ): Promise<void> {
   for (const row of processes) {
     const ref = refOf(row);
-    if (isLive(row, now, SWEEP_AFTER_HEARTBEATS) && !(owner && sameProcess(ref, owner))) continue;
+    // An owner sweeps its own rows and those of this node's earlier runs (dead: one live run per node id).
+    const mine =
+      owner && (sameProcess(ref, owner) || (ref.nodeId === owner.nodeId && ref.runId !== owner.runId));
+    if (isLive(row, now, SWEEP_AFTER_HEARTBEATS) && !mine) continue;
     await db
       .deleteFrom(table)
       .where('node_id', '=', ref.nodeId)
@@ -245,7 +251,10 @@ export class KyselyUploadClaimRepository implements UploadClaimRepository {
       if (held) {
         const holder = refOf(held);
         // The owner's own claim is its process-local lock's business (upload-lock.ts), not the cluster's.
-        if (!sameProcess(holder, owner) && isLive(held, now)) return holder;
+        // A claim of an earlier run of this node is a dead process's: a node id has one live run at a time
+        // (a live duplicate is refused at start), so a restarted node takes its own partials over at once.
+        const earlierRunOfMine = holder.nodeId === owner.nodeId && holder.runId !== owner.runId;
+        if (!sameProcess(holder, owner) && !earlierRunOfMine && isLive(held, now)) return holder;
         await trx.deleteFrom('upload_claims').where('claim_key', '=', key).execute();
       }
       await trx
