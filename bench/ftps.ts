@@ -10,6 +10,7 @@ import type { Cleanup } from './cleanup.js';
 import { sha256File } from './files.js';
 import { spread } from './pgp-folder.js';
 import { treeCpuMs } from './proc-stats.js';
+import { type ProtocolRowsOptions, sourceFile } from './protocol-rows.js';
 import { type Measurement, median } from './scenarios.js';
 import { type BenchLayout, freePort, startFerry } from './servers.js';
 
@@ -182,4 +183,14 @@ export async function ftpsTransfers(options: {
       extra: { ...spread(down, 'MiB/s'), 'server CPU s/GiB': cpuMedians(downCpu) },
     },
   ];
+}
+
+/** The FTPS rows: skipped with a line when vsftpd or curl is missing. */
+export async function ftpsScenario(options: ProtocolRowsOptions): Promise<Measurement[]> {
+  if (!(await ftpsBenchTools())) {
+    options.log('FTPS: skipped, vsftpd or curl is not installed (Debian: apt-get install vsftpd curl)');
+    return [];
+  }
+  options.log(`FTPS: ${options.bytes / MIB} MiB up and down, ${options.runs} runs, Ferry vs vsftpd (curl)`);
+  return ftpsTransfers({ ...options, source: await sourceFile(options, 'ftps.bin') });
 }

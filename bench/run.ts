@@ -8,9 +8,10 @@ import { parseArgs, promisify } from 'node:util';
 import { type ApiPlan, apiScenario } from './api.js';
 import { Cleanup } from './cleanup.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
-import { ftpsBenchTools, ftpsTransfers } from './ftps.js';
+import { ftpsScenario } from './ftps.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
 import { openSsh10Root, pqHandshakes } from './pq-handshakes.js';
+import type { ProtocolRowsOptions } from './protocol-rows.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
 import {
@@ -34,6 +35,7 @@ import {
 import { HOST_KEY_ALGORITHM, KEX } from './sftp-client.js';
 import { startup } from './startup.js';
 import { encryptedStorage } from './storage-encryption.js';
+import { webScenario } from './web.js';
 
 const execFileAsync = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,6 +55,7 @@ const SCENARIOS = [
   'pq',
   'api',
   'ftps',
+  'web',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -120,7 +123,7 @@ const QUICK: Plan = {
   api: { users: 2000, auditRecords: 100_000, requests: 50, files: 10, bytes: 4 * MIB, runs: 2 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api,ftps]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api,ftps,web]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -361,31 +364,19 @@ async function main(): Promise<number> {
         } else log('PGP encrypt folder: skipped, gpg is not installed (it checks what was stored)');
       }
 
-      if (only.has('ftps') && !(await ftpsBenchTools())) {
-        log('FTPS: skipped, vsftpd or curl is not installed (Debian: apt-get install vsftpd curl)');
-      } else if (only.has('ftps')) {
-        log(
-          `FTPS: ${plan.singleBytes / MIB} MiB up and down, ${plan.singleRuns} runs, Ferry vs vsftpd (curl)`,
-        );
-        const path = join(clientDir, 'ftps.bin');
-        const source = {
-          path,
-          bytes: plan.singleBytes,
-          sha256: await writeRandomFile(path, plan.singleBytes),
-        };
-        measurements.push(
-          ...(await ftpsTransfers({
-            repo,
-            layout,
-            cleanup,
-            workers,
-            source,
-            clientDir,
-            runs: plan.singleRuns,
-            log,
-          })),
-        );
-      }
+      const protocolRows: ProtocolRowsOptions = {
+        repo,
+        layout,
+        cleanup,
+        client: { key, cleanup },
+        workers,
+        clientDir,
+        bytes: plan.singleBytes,
+        runs: plan.singleRuns,
+        log,
+      };
+      if (only.has('ftps')) measurements.push(...(await ftpsScenario(protocolRows)));
+      if (only.has('web')) measurements.push(...(await webScenario(protocolRows)));
 
       if (receivers) {
         log(

@@ -118,6 +118,8 @@ export interface FerryStartOptions {
   env?: Record<string, string>;
   /** More `ferry serve` flags (the api scenario's `--http-listen`). */
   extraArgs?: readonly string[];
+  /** Runs against the initialised data dir just before the server starts (the web rows' certificate). */
+  beforeStart?: (dataDir: string) => Promise<void>;
 }
 
 /** True when `ferry serve` knows `--workers` (the multi-process mode). */
@@ -162,6 +164,7 @@ export async function startFerry(
     ],
     { cwd: repo },
   );
+  await options.beforeStart?.(dataDir);
   const hasWorkers = await ferryHasWorkers(repo);
   const workerArgs =
     hasWorkers && options.workers !== undefined ? ['--workers', String(options.workers)] : [];

@@ -5,6 +5,7 @@ import { PermissionPolicy } from '../core/permissions.js';
 import type { FileSession, OpenMode } from '../core/types.js';
 import { virtualDirname } from '../core/virtual-path.js';
 import { FerryError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { GatheredWrites } from './gathered-writes.js';
 import { parseUploadId, tusRequest } from './tus-ids.js';
 
 const WRITE: OpenMode = {
@@ -132,7 +133,7 @@ export class CoreTusStore extends DataStore {
       // Only ever the partial: a complete file is never written in place from here.
       if ((await probe(files, path)).state === 'complete') throw new FerryError('ERR_ALREADY_EXISTS', EXISTS);
       const handle = await files.openFile(path, WRITE);
-      let position = offset;
+      const sink = new GatheredWrites((at, data) => handle.write(at, data), offset);
       const chunks = stream[Symbol.asyncIterator]();
       for (;;) {
         let next: IteratorResult<Buffer>;
@@ -144,11 +145,14 @@ export class CoreTusStore extends DataStore {
         }
         if (next.done) break;
         const data = next.value;
-        if (position + data.length > size) throw ERRORS.ERR_SIZE_EXCEEDED;
+        if (sink.end + data.length > size) {
+          await sink.settle();
+          throw ERRORS.ERR_SIZE_EXCEEDED;
+        }
         // A storage failure is thrown on: the core discards a partial it could not write (never resumed into).
-        await handle.write(position, data);
-        position += data.length;
+        await sink.push(data);
       }
+      const position = await sink.finish();
       // Complete: renamed into place with its SHA-256 in the audit record. Otherwise the session's close keeps the partial.
       if (position === size) {
         // A forged id may declare a smaller size than the partial holds: publish only what the id declares.
