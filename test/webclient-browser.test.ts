@@ -12,7 +12,7 @@ import type { FerryEvent, TransferEvent } from '../src/events/types.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SIZE = 20 * 1024 * 1024;
+const SIZE = 200 * 1024 * 1024;
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -42,7 +42,7 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-test('a user signs in, uploads 20 MiB across a page reload without re-sending bytes, and downloads it back', {
+test('a user signs in, uploads 200 MiB across a page reload without re-sending bytes, and downloads it back', {
   skip,
 }, async (t) => {
   const base = `http://127.0.0.1:${server.running.httpPort}`;
@@ -63,19 +63,19 @@ test('a user signs in, uploads 20 MiB across a page reload without re-sending by
   await page.waitForURL(`${base}/files/`);
   assert.equal(await page.locator('.who').textContent(), 'carol');
 
-  // Slow the upload down (4 MiB/s) so the reload lands half-way through, as a dropped network would.
+  // Slow the upload down (40 MiB/s) so the reload lands half-way through, as a dropped network would.
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.emulateNetworkConditions', {
     offline: false,
     latency: 0,
     downloadThroughput: -1,
-    uploadThroughput: 4 * 1024 * 1024,
+    uploadThroughput: 40 * 1024 * 1024,
   });
   await page.locator('#pick').setInputFiles(file);
   const partial = join(await server.homeOf('carol'), '.ferry-part.big.bin');
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   let arrived = 0;
-  while (arrived < 9 * 1024 * 1024 && Date.now() < deadline) {
+  while (arrived < 90 * 1024 * 1024 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     arrived = (await stat(partial).catch(() => ({ size: 0 }))).size;
   }
