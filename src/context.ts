@@ -15,6 +15,8 @@ import { createFileSessionFactory } from './core/file-session.js';
 import type { PreOperationGate } from './core/pre-operation.js';
 import { QuotaFs, storeQuotaLedger } from './core/quota-fs.js';
 import { type DiskUsage, scanUsage } from './core/quota-scan.js';
+import { processTokenSource } from './core/rate-relay.js';
+import { sessionThrottles } from './core/shared-rates.js';
 import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import type { ClusterUploadClaims } from './core/upload-lock.js';
@@ -236,6 +238,8 @@ export class AppContext {
     const uploadAdmission = new UploadAdmission(this.health);
     const homeFs = homeFsFactory(config, () => this.storageKeys, s3);
     this.#homeFs = homeFs;
+    // A user's rates and the server's caps hold across sessions, and across the workers of `serve --workers N`.
+    const tokens = processTokenSource();
     this.fileSessions = createFileSessionFactory({
       events: this.events,
       logger: loggers.core,
@@ -253,6 +257,11 @@ export class AppContext {
       preOperation: () => this.preOperationGate,
       clusterClaims: () => this.clusterUploadClaims,
       transfers: this.activeTransfers,
+      throttles: (identity) =>
+        sessionThrottles(tokens, identity.username, identity.rates, {
+          upload: config.serverUploadRate,
+          download: config.serverDownloadRate,
+        }),
     });
     this.budgets = new ResourceLedger({
       handles: { perConnection: config.maxOpenHandlesPerConnection, perUser: config.maxOpenHandlesPerUser },

@@ -18,6 +18,7 @@ import {
   nestSettings,
   SERVE_FLAGS,
 } from '../config/schema.js';
+import { serveRateRequests } from '../core/rate-relay.js';
 import { FerryError } from '../errors.js';
 import { loggers, rootLogger } from '../logger.js';
 import type { RunningFerry } from '../server.js';
@@ -223,6 +224,7 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
     worker.on('message', (message: WorkerMessage) => {
       // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
       if (serveGatherRequests(worker, message)) return;
+      if (serveRateRequests(worker, message)) return;
       // A worker's live event, numbered and sent to every worker's event streams (src/api/event-relay.ts).
       if (relayWorkerEvent(message)) return;
       if (message?.type === 'failed') {

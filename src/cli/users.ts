@@ -75,7 +75,7 @@ function quotaText(q: UserView['quota']): string {
 function rateText(upload: number, download: number): string {
   if (upload === 0 && download === 0) return 'unlimited';
   const one = (n: number) => (n === 0 ? 'unlimited' : `${n} B/s`);
-  return `upload ${one(upload)}, download ${one(download)} (per session)`;
+  return `upload ${one(upload)}, download ${one(download)} (all sessions together)`;
 }
 
 /** `--quota-files`: a whole number (0 for no limit). */
@@ -174,10 +174,10 @@ export function registerUsersCommand(program: Command): void {
     )
     .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
     .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
-    .option('--upload-rate <bytes/s>', 'bytes per second each session may upload, e.g. 5MiB (0: no limit)')
+    .option('--upload-rate <bytes/s>', 'bytes per second the user may upload, all sessions together, e.g. 5MiB (0: no limit)')
     .option(
       '--download-rate <bytes/s>',
-      'bytes per second each session may download, e.g. 5MiB (0: no limit)',
+      'bytes per second the user may download, all sessions together, e.g. 5MiB (0: no limit)',
     )
     .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')

@@ -281,6 +281,9 @@ export const configSchema = z
       .min(1024 * 1024)
       .max(Number.MAX_SAFE_INTEGER)
       .default(64 * GIB),
+    // Server-wide caps over every session of every user, in bytes per second (0: none).
+    serverUploadRate: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    serverDownloadRate: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
     defenderEnabled: flag.default(true),
     defenderThreshold: count(1, 100_000).default(15),
     defenderWindow: positiveSeconds.default(300),
@@ -487,6 +490,10 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   maxFileSize: 'largest file a user may write, resize or copy to, in bytes (default 1 TiB; 0: no limit)',
   maxHashBytes:
     'bytes one check-file request (or one file of an SSH hash command such as sha256sum) may hash; also the largest out-of-order upload hashed on close (default 64 GiB)',
+  serverUploadRate:
+    'bytes per second all uploads together may take, whatever their protocol, user or worker process (0: no limit)',
+  serverDownloadRate:
+    'bytes per second all downloads together may take, whatever their protocol, user or worker process (0: no limit)',
   defenderEnabled: 'ban addresses that keep failing (logins, protocol errors, limits)',
   defenderThreshold:
     'score within defenderWindow that gets an address banned (a failed login scores 1, a refused key query 0.25)',

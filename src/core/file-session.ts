@@ -11,7 +11,6 @@ import {
 } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import { bandwidthLimits } from '../util/token-bucket.js';
 import { canDo, type Fs } from '../vfs/types.js';
 import { type ActiveTransfers, latestProgress } from './active-transfers.js';
 import { DEFAULT_MAX_HASH_BYTES } from './check-file.js';
@@ -33,6 +32,7 @@ import { PermissionPolicy } from './permissions.js';
 import { type PreOperationGate, SessionGate } from './pre-operation.js';
 import { type FileOp, SessionEvents } from './session-events.js';
 import { SessionPaths } from './session-paths.js';
+import { LocalTokenSource, sessionThrottles } from './shared-rates.js';
 import type {
   DirHandle,
   FileHandle,
@@ -77,11 +77,23 @@ export interface FileSessionDeps {
   clusterClaims?: () => ClusterUploadClaims | undefined;
   /** Where each session says what it is moving now (GET /api/sessions). */
   transfers?: ActiveTransfers;
+  /** The bandwidth throttles of a session: the user's rates shared by all its sessions, the server's caps. */
+  throttles?: (identity: SessionIdentity) => HandleHost['throttle'];
 }
 
 export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
-  return (identity, resources) => new CoreFileSession(identity, deps, resources);
+  // Without a source given (tests, embedders): the factory's own buckets, no server-wide cap.
+  const own = new LocalTokenSource();
+  const withThrottles: FileSessionDeps = {
+    ...deps,
+    throttles:
+      deps.throttles ??
+      ((identity) => sessionThrottles(own, identity.username, identity.rates, NO_SERVER_CAP)),
+  };
+  return (identity, resources) => new CoreFileSession(identity, withThrottles, resources);
 }
+
+const NO_SERVER_CAP = { upload: 0, download: 0 };
 
 class CoreFileSession implements FileSession {
   readonly identity: SessionIdentity;
@@ -152,7 +164,7 @@ class CoreFileSession implements FileSession {
       checkFileSize: (size) => this.#paths.checkFileSize(size),
       maxHashBytes: deps.limits?.maxHashBytes ?? DEFAULT_MAX_HASH_BYTES,
       signal: resources.signal,
-      throttle: bandwidthLimits(identity.rates),
+      throttle: deps.throttles?.(identity),
       emitChecksum: (path, detail, error) =>
         this.#events.emitFileOp('checksum', path, undefined, error, detail),
     };

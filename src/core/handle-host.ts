@@ -2,9 +2,9 @@
 
 import type { TransferEvent } from '../events/types.js';
 import type { Logger } from '../logger.js';
-import type { TokenBucket } from '../util/token-bucket.js';
 import type { Fs, FsFile, FsStat } from '../vfs/types.js';
 import type { ConcretePermission } from './permissions.js';
+import type { Throttle } from './shared-rates.js';
 import type { FileHandle, FileStat, OpenMode, SetAttrs } from './types.js';
 
 /** What a handle needs from its session; keeps policy (permissions, events) in one place. */
@@ -27,7 +27,7 @@ export interface HandleHost {
   /** Aborted when the session's connection is gone. */
   readonly signal?: AbortSignal | undefined;
   /** The session's bandwidth limits: client reads and writes wait for their bytes (server-side work does not). */
-  readonly throttle?: { readonly upload?: TokenBucket; readonly download?: TokenBucket };
+  readonly throttle?: { readonly upload?: Throttle; readonly download?: Throttle };
   /** Records a check-file read in the audit trail (it reveals content, like a download). */
   emitChecksum(path: string, detail: Readonly<Record<string, unknown>>, error?: unknown): void;
 }

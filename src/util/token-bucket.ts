@@ -39,14 +39,3 @@ export class TokenBucket {
     if (this.#tokens < 0) await sleep((-this.#tokens / this.rate) * 1000, undefined, { signal });
   }
 }
-
-/** One bucket per direction that has a rate (bytes per second; 0 or absent: none); undefined when neither has. */
-export function bandwidthLimits(
-  rates: { readonly upload: number; readonly download: number } | undefined,
-): { upload?: TokenBucket; download?: TokenBucket } | undefined {
-  if (!rates || (rates.upload <= 0 && rates.download <= 0)) return undefined;
-  return {
-    ...(rates.upload > 0 ? { upload: new TokenBucket(rates.upload) } : {}),
-    ...(rates.download > 0 ? { download: new TokenBucket(rates.download) } : {}),
-  };
-}
