@@ -47,7 +47,10 @@ describe('bandwidth limits', () => {
       server.dataDir,
     ]);
     assert.equal(set.code, 0, set.stderr);
-    assert.match(set.stdout, /^bandwidth: {3}upload 5242880 B\/s, download 5242880 B\/s \(all sessions together\)$/m);
+    assert.match(
+      set.stdout,
+      /^bandwidth: {3}upload 5242880 B\/s, download 5242880 B\/s \(all sessions together\)$/m,
+    );
   });
 
   after(async () => {

@@ -174,7 +174,10 @@ export function registerUsersCommand(program: Command): void {
     )
     .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
     .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
-    .option('--upload-rate <bytes/s>', 'bytes per second the user may upload, all sessions together, e.g. 5MiB (0: no limit)')
+    .option(
+      '--upload-rate <bytes/s>',
+      'bytes per second the user may upload, all sessions together, e.g. 5MiB (0: no limit)',
+    )
     .option(
       '--download-rate <bytes/s>',
       'bytes per second the user may download, all sessions together, e.g. 5MiB (0: no limit)',
