@@ -91,6 +91,24 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
   { action: 'users.disable', run: () => ctx.admin.users.setDisabled(actor, 'alice', true) },
   { action: 'users.enable', run: () => ctx.admin.users.setDisabled(actor, 'alice', false) },
   { action: 'users.unlock', run: () => ctx.admin.users.unlock(actor, 'alice') },
+  { action: 'users.export', run: () => ctx.admin.userTransfer.export(actor) },
+  {
+    action: 'users.import.add',
+    run: () =>
+      ctx.admin.userTransfer.import(
+        actor,
+        JSON.stringify({ format: 'ferry-users', version: 1, users: [{ name: 'imported' }] }),
+      ),
+  },
+  {
+    action: 'users.import.update',
+    run: () =>
+      ctx.admin.userTransfer.import(
+        actor,
+        JSON.stringify({ format: 'ferry-users', version: 1, users: [{ name: 'imported', disabled: true }] }),
+        { update: true },
+      ),
+  },
   { action: 'keys.host.generate', run: () => ctx.admin.keys.host.generate(actor, { type: 'ed25519' }) },
   { action: 'keys.host.generate', run: () => ctx.admin.keys.host.generate(actor, { type: 'ed25519' }) },
   {

@@ -12,6 +12,7 @@ import { PartnerAdmin } from './partners.js';
 import { AdminRecorder } from './recorder.js';
 import { RuleAdmin } from './rules.js';
 import { SessionAdmin } from './sessions.js';
+import { UserTransfer } from './user-transfer.js';
 import { UserAdmin } from './users.js';
 
 export type { Actor } from './actor.js';
@@ -49,6 +50,7 @@ export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js'
 
 export interface AdminServices {
   readonly users: UserAdmin;
+  readonly userTransfer: UserTransfer;
   readonly keys: {
     readonly host: HostKeyAdmin;
     readonly client: ClientKeyAdmin;
@@ -74,6 +76,7 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
   const recorder = new AdminRecorder(deps.events, deps.audit, undefined, deps.store.notifications);
   return {
     users: new UserAdmin(deps, recorder),
+    userTransfer: new UserTransfer(deps, recorder),
     keys: {
       host: new HostKeyAdmin(deps, recorder),
       client: new ClientKeyAdmin(deps, recorder),

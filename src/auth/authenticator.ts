@@ -11,6 +11,7 @@ import {
 } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { cidrBlockList, matchesCidrs } from './defender.js';
+import { upgradeForeignHash } from './hash-upgrade.js';
 import { verifyPassword } from './password.js';
 import type { TotpService } from './totp.js';
 
@@ -128,6 +129,7 @@ export class ConnectionAuthenticator {
       const ok = await verifyPassword(user?.passwordHash, attempt.password);
       if (!user) return this.#reject(refusal ?? 'unknown user', true);
       if (!ok) return this.#fail(user, 'wrong password');
+      await upgradeForeignHash(this.#users, user, attempt.password);
       return this.#succeed(user, 'password');
     }
 

@@ -1,6 +1,7 @@
 // Password hashing with argon2id; verification of unknown users costs the same as of known ones.
 import type { Options } from '@node-rs/argon2';
 import type { Secret } from '../util/secret.js';
+import { foreignScheme, verifyForeign } from './foreign-hashes.js';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
 // `Algorithm` is an ambient const enum (unusable under verbatimModuleSyntax); 2 is its Argon2id member.
@@ -30,6 +31,8 @@ export async function verifyPassword(
   storedHash: string | null | undefined,
   password: Secret<string>,
 ): Promise<boolean> {
+  // An imported hash of another server (bcrypt, PBKDF2): verified as it is; the caller re-hashes it on success.
+  if (storedHash && foreignScheme(storedHash)) return verifyForeign(storedHash, password);
   const target = storedHash ?? (await getDummyHash());
   let ok: boolean;
   try {

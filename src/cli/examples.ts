@@ -29,6 +29,8 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'users totp enable': 'ferry users totp enable alice',
   'users totp disable': 'ferry users totp disable alice',
   'users unlock': 'ferry users unlock alice',
+  'users export': 'ferry users export --output users.json',
+  'users import': 'ferry users import sftpgo-dump.json --dry-run',
   keys: 'ferry keys host list',
   'keys host': 'ferry keys host generate --type rsa --bits 4096',
   'keys host list': 'ferry keys host list --json',

@@ -17,6 +17,7 @@ import {
 import { commandDescription } from './descriptions.js';
 import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
+import { registerUserTransferCommands } from './users-transfer.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -93,6 +94,7 @@ export function registerUsersCommand(program: Command): void {
     .option('--store <url>', STORE_OPTION_HELP)
     .option('--config <file>', 'JSON config file (env FERRY_CONFIG)');
   const opts = (cmd: Command): DataDirOption => cmd.optsWithGlobals() as DataDirOption;
+  registerUserTransferCommands(users, opts);
 
   users
     .command('add')

@@ -1,0 +1,94 @@
+// SFTPGo's dump (`sftpgo dumpdata`, the REST API's /dumpdata) mapped to Ferry users. SFTPGo's per-folder
+// permission names are Ferry's own vocabulary; bandwidth is in KB/s there (KiB here), expiry an instant in ms
+// (a last day here), `status` 0 a disabled account, `denied_protocols` the protocols to leave out. What Ferry has
+// no place for yet (groups, virtual folders, non-local storage) is listed, not silently dropped.
+import type { Protocol } from '../store/types.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
+const whole = (v: unknown): number =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
+
+/** SFTPGo protocol names and the Ferry protocols each stands for. */
+const PROTOCOL_MAP: Record<string, readonly Protocol[]> = {
+  SSH: ['sftp', 'scp', 'ssh'],
+  FTP: ['ftps'],
+  HTTP: ['https'],
+};
+const FERRY_PROTOCOLS: readonly Protocol[] = ['sftp', 'scp', 'ssh', 'https', 'ftps'];
+
+/** The last day (UTC) an account that expires at `ms` may still log in. */
+function lastDay(ms: number): string {
+  return new Date(ms - 1).toISOString().slice(0, 10);
+}
+
+/** One SFTPGo user as an entry of Ferry's export format (checked afterwards like any other), or why it is left out. */
+function user(u: Json, notImported: string[]): Json | undefined {
+  const name = typeof u.username === 'string' ? u.username : '';
+  const fs = isObject(u.filesystem) ? u.filesystem : undefined;
+  if (fs && fs.provider !== undefined && fs.provider !== 0) {
+    notImported.push(`user ${name}: storage provider ${String(fs.provider)} (only local homes are imported)`);
+    return undefined;
+  }
+  const filters = isObject(u.filters) ? u.filters : {};
+  const denied = new Set(strings(filters.denied_protocols));
+  const deniedMethods = new Set(strings(filters.denied_login_methods));
+  const protocols =
+    denied.size === 0
+      ? []
+      : FERRY_PROTOCOLS.filter((p) => ![...denied].some((d) => PROTOCOL_MAP[d]?.includes(p)));
+  if (protocols.length === 0 && denied.size > 0)
+    notImported.push(`user ${name}: every protocol denied; imported disabled`);
+  const password =
+    typeof u.password === 'string' && u.password !== '' && !deniedMethods.has('password') ? u.password : null;
+  const permissions: Record<string, unknown> = {};
+  if (isObject(u.permissions))
+    for (const [path, list] of Object.entries(u.permissions)) permissions[path] = strings(list);
+  const expiration = whole(u.expiration_date);
+  const groups = Array.isArray(u.groups) ? u.groups.length : 0;
+  if (groups > 0) notImported.push(`user ${name}: ${groups} group membership(s)`);
+  const folders = Array.isArray(u.virtual_folders) ? u.virtual_folders.length : 0;
+  if (folders > 0) notImported.push(`user ${name}: ${folders} virtual folder(s)`);
+  return {
+    name,
+    passwordHash: password,
+    publicKeys: strings(u.public_keys),
+    home: typeof u.home_dir === 'string' && u.home_dir !== '' ? u.home_dir : null,
+    ...(Object.keys(permissions).length > 0 ? { permissions } : {}),
+    allowedSources: strings(filters.allowed_ip),
+    protocols,
+    disabled: u.status === 0 || (protocols.length === 0 && denied.size > 0),
+    quotaBytes: whole(u.quota_size),
+    quotaFiles: whole(u.quota_files),
+    uploadRate: whole(u.upload_bandwidth) * 1024,
+    downloadRate: whole(u.download_bandwidth) * 1024,
+    expires: expiration > 0 ? lastDay(expiration) : null,
+  };
+}
+
+/** The dump's users as Ferry export entries, and one line for each thing in it that is not imported. */
+export function fromSftpgo(doc: Json): { users: unknown[]; notImported: string[] } {
+  const notImported: string[] = [];
+  const users = (doc.users as unknown[]).flatMap((u) => {
+    if (!isObject(u)) return [u];
+    const mapped = user(u, notImported);
+    return mapped ? [mapped] : [];
+  });
+  for (const key of [
+    'groups',
+    'folders',
+    'admins',
+    'api_keys',
+    'shares',
+    'event_actions',
+    'event_rules',
+    'roles',
+  ]) {
+    const list = doc[key];
+    if (Array.isArray(list) && list.length > 0) notImported.push(`${list.length} ${key.replace('_', ' ')}`);
+  }
+  return { users, notImported };
+}
