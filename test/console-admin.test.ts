@@ -334,9 +334,9 @@ describe('TOTP enrolment', () => {
     assert.deepEqual((await server.running.context.store.users.findByName('alice'))?.requiredMethods, []);
 
     const auditor = await signedIn('audrey');
-    const refused = await auditor.submit('/console/users/alice/totp/draft', {
-      _csrf: csrfOf(await auditor.request('GET', '/console/users/alice/totp')),
-    });
+    const readOnly = await auditor.request('GET', '/console/users/alice/totp');
+    assert.doesNotMatch(readOnly.text, /<button[^>]*>(Show a new QR code|Remove TOTP)</);
+    const refused = await auditor.submit('/console/users/alice/totp/draft', { _csrf: csrfOf(readOnly) });
     assert.match(refused.text, /role="alert">role auditor may not users write/);
   });
 
