@@ -47,6 +47,12 @@ function startPage(who: ConsoleWho, t: Target, outcome: { notice?: string; error
   const intro = t.self
     ? html`<p>With TOTP on, signing in to the console asks for a one-time code from an authenticator app besides your password. Enrolling (again) replaces any earlier secret and ends your console sessions: you then sign in with your password and a code.</p>`
     : html`<p>With TOTP on, <strong>${t.name}</strong> is asked for a one-time code after their other sign-in factors (SFTP keyboard-interactive, and the web client). Enrolling again replaces the earlier secret.</p>`;
+  // An auditor reads only (the API refuses users:write anyway): no buttons for another account.
+  if (!t.self && who.role === 'auditor')
+    return consolePage(
+      { title: 'Two-factor sign-in', section: 'users', who, ...outcome },
+      html`<h1>Two-factor sign-in for ${t.name}</h1>${intro}<p class="empty">Your role cannot change users.</p>`,
+    );
   const remove = t.self
     ? ''
     : html`<form method="post" action="${t.base}/remove" class="confirm" data-confirm="Remove the TOTP secret of ${t.name}? Their logins go back to the factors from before.">${csrfField(who)}
