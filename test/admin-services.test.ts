@@ -357,6 +357,7 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
   },
   { action: 'admins.totp.enable', run: () => ctx.admin.apiAccess.enableTotp(actor, 'carol') },
   { action: 'admins.totp.disable', run: () => ctx.admin.apiAccess.disableTotp(actor, 'carol') },
+  { action: 'admins.role', run: () => ctx.admin.apiAccess.setAdminRole(actor, 'carol', 'operator') },
   { action: 'admins.remove', run: () => ctx.admin.apiAccess.removeAdmin(actor, 'carol') },
   {
     action: 'apikeys.add',

@@ -101,6 +101,11 @@ const EXPECTED = [
   'GET /api/deliveries',
   'GET /api/deliveries/{id}',
   'POST /api/deliveries/{id}/redeliver',
+  'PATCH /api/admins/{name}',
+  'POST /api/session/totp/draft',
+  'POST /api/session/totp',
+  'POST /api/users/{name}/totp/draft',
+  'POST /api/users/{name}/totp',
 ];
 
 function operations(): { id: string; op: Json }[] {

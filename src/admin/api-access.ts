@@ -180,6 +180,49 @@ export class ApiAccessAdmin {
     return { uri: new Secret(enrolment.uri), recoveryCodes: new Secret([...enrolment.recoveryCodes]) };
   }
 
+  /** A TOTP secret for the account's authenticator app, not stored until confirmOwnTotp (nothing changes yet). */
+  async draftTotp(name: string): Promise<{ secret: Secret<string>; uri: Secret<string> }> {
+    if (!(await this.#deps.store.apiAdmins.get(name)))
+      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    const draft = await this.#deps.adminTotp.draft(name);
+    return { secret: draft.secret, uri: new Secret(draft.uri) };
+  }
+
+  /**
+   * An administrator enrols their own TOTP: the password again (a borrowed console session cannot take over the
+   * second factor) and a current code from the drafted secret. Every console session of the account then ends,
+   * this one too: the next login is with the password and a code.
+   */
+  async confirmOwnTotp(
+    actor: Actor,
+    o: { name: string; password: Secret<string>; secret: Secret<string>; code: Secret<string> },
+  ): Promise<{ recoveryCodes: Secret<string[]> }> {
+    checkActor(actor);
+    if (!(await this.authenticateAdmin(o.name, o.password)))
+      throw new FerryError('ERR_INVALID_ARGUMENT', 'wrong password');
+    const enrolment = await this.#deps.adminTotp.confirm(o.name, o.secret, o.code);
+    if (!enrolment)
+      throw new FerryError(
+        'ERR_INVALID_ARGUMENT',
+        'the code does not match the secret (type the current code; check the device clock)',
+      );
+    const ended = await this.#deps.store.apiSessions.removeForAdmin(o.name);
+    await this.#record.record(actor, 'admins.totp.enable', o.name, { confirmed: true, sessionsEnded: ended });
+    return { recoveryCodes: new Secret([...enrolment.recoveryCodes]) };
+  }
+
+  /** A new role applies from the account's next request (sessions read the account each time). */
+  async setAdminRole(actor: Actor, name: string, role: ApiRole): Promise<ApiAdminRecord> {
+    checkActor(actor);
+    const parsed = parseInput(adminAddSchema.shape.role, role);
+    if (!(await this.#deps.store.apiAdmins.setRole(name, parsed)))
+      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    await this.#record.record(actor, 'admins.role', name, { role: parsed });
+    const admin = await this.#deps.store.apiAdmins.get(name);
+    if (!admin) throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    return admin;
+  }
+
   async disableTotp(actor: Actor, name: string): Promise<void> {
     checkActor(actor);
     if (!(await this.#deps.store.apiAdmins.get(name)))

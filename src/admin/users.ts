@@ -272,11 +272,20 @@ export class UserAdmin {
   async enableTotp(
     actor: Actor,
     name: string,
+    confirmed?: { secret: Secret<string>; code: Secret<string> },
   ): Promise<{ uri: Secret<string>; recoveryCodes: Secret<string[]>; requiredMethods: AuthMethod[] }> {
     checkActor(actor);
     const users = this.#deps.store.users;
     const user = await requireUser(users, name);
-    const enrolment = await this.#deps.totp.enrol(name);
+    // With `confirmed`, a drafted secret (draftTotp) is stored only if the code from the user's app matches it.
+    const enrolment = confirmed
+      ? await this.#deps.totp.confirm(name, confirmed.secret, confirmed.code)
+      : await this.#deps.totp.enrol(name);
+    if (!enrolment)
+      throw new FerryError(
+        'ERR_INVALID_ARGUMENT',
+        'the code does not match the secret (type the current code; check the device clock)',
+      );
     const first = user.requiredMethods.filter((m) => m !== 'keyboard-interactive');
     const factors: AuthMethod[] = first.length > 0 ? first : user.passwordHash ? ['password'] : ['publickey'];
     const requiredMethods: AuthMethod[] = [...factors, 'keyboard-interactive'];
@@ -291,6 +300,13 @@ export class UserAdmin {
       recoveryCodes: new Secret([...enrolment.recoveryCodes]),
       requiredMethods,
     };
+  }
+
+  /** A TOTP secret for the user's authenticator app; nothing is stored until enableTotp confirms a code of it. */
+  async draftTotp(name: string): Promise<{ secret: Secret<string>; uri: Secret<string> }> {
+    await requireUser(this.#deps.store.users, name);
+    const draft = await this.#deps.totp.draft(name);
+    return { secret: draft.secret, uri: new Secret(draft.uri) };
   }
 
   /** Removes the TOTP secret; login goes back to the rule TOTP replaced, which is returned. */

@@ -25,6 +25,7 @@ import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
 import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
+import { adminRoleRoutes } from './routes/admin-role.js';
 import { adminTotpRoutes } from './routes/admin-totp.js';
 import { auditRoutes } from './routes/audit.js';
 import { certificateRoutes } from './routes/certificates.js';
@@ -40,6 +41,7 @@ import { killLocalSession, localSessions, operationRoutes } from './routes/opera
 import { partnerRoutes } from './routes/partners.js';
 import { probeRoutes } from './routes/probes.js';
 import { ruleRoutes } from './routes/rules.js';
+import { totpEnrolmentRoutes } from './routes/totp-enrolment.js';
 import { userRoutes } from './routes/users.js';
 
 /** Request bodies are small JSON documents (a user with keys); anything larger is refused before parsing. */
@@ -211,6 +213,8 @@ export async function buildApiApp(
     eventRoutes,
     accessRoutes,
     adminTotpRoutes,
+    adminRoleRoutes,
+    totpEnrolmentRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
   // The web client's sign-in is a login like /api/login: the same per-address limit and defender scoring.

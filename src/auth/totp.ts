@@ -13,6 +13,14 @@ const PERIOD_SECONDS = 30;
 /** One step either side absorbs clock drift between the server and the user's phone. */
 const TOLERANCE_SECONDS = PERIOD_SECONDS;
 const RECOVERY_CODES = 10;
+/** A secret brought back to be confirmed: base32 of at least 160 bits (RFC 4226's recommendation), as generated. */
+const SECRET_PATTERN = /^[A-Z2-7]{32,128}$/;
+
+/** A secret not stored yet: shown (QR and text) for an authenticator app, stored once a code from it is confirmed. */
+export interface TotpDraft {
+  readonly uri: string;
+  readonly secret: Secret<string>;
+}
 
 export interface TotpEnrolment {
   readonly uri: string;
@@ -32,10 +40,44 @@ export class TotpService {
     private readonly issuer = 'Ferry',
   ) {}
 
-  /** Creates (or replaces) the user's secret and recovery codes; both are shown once. */
-  async enrol(user: string): Promise<TotpEnrolment> {
+  /** A fresh secret and its otpauth URI for `user`; nothing is stored (see confirm). */
+  async draft(user: string): Promise<TotpDraft> {
     const { generateSecret, generateURI } = await loadOtplib();
     const secret = generateSecret();
+    return { uri: generateURI({ issuer: this.issuer, label: user, secret }), secret: new Secret(secret) };
+  }
+
+  /**
+   * Stores a drafted secret once `code` shows the authenticator app holds it (the enrolment cannot lock the
+   * account out by a mistyped secret); that code is spent, so it cannot also open a login. Undefined: wrong code.
+   */
+  async confirm(
+    user: string,
+    secret: Secret<string>,
+    code: Secret<string>,
+    now = Date.now(),
+  ): Promise<TotpEnrolment | undefined> {
+    const text = secret.reveal();
+    if (!SECRET_PATTERN.test(text)) return undefined;
+    const { verify } = await loadOtplib();
+    const token = code.reveal().trim();
+    if (!/^\d{6}$/.test(token)) return undefined;
+    const result = await verify({
+      secret: text,
+      token,
+      epoch: Math.floor(now / 1000),
+      epochTolerance: TOLERANCE_SECONDS,
+    });
+    if (!result.valid) return undefined;
+    const enrolment = await this.enrol(user, text);
+    await this.accounts.advanceTotpStep(user, Math.floor(now / 1000 / PERIOD_SECONDS) + result.delta);
+    return enrolment;
+  }
+
+  /** Creates (or replaces) the user's secret (a new one unless given) and recovery codes; both are shown once. */
+  async enrol(user: string, given?: string): Promise<TotpEnrolment> {
+    const { generateSecret, generateURI } = await loadOtplib();
+    const secret = given ?? generateSecret();
     const recoveryCodes = Array.from({ length: RECOVERY_CODES }, recoveryCode);
     const recoveryHashes = await Promise.all(recoveryCodes.map((c) => hashPassword(new Secret(c))));
     await this.accounts.setTotp(user, {

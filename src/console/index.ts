@@ -6,13 +6,18 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { html } from '../web/html.js';
 import { installPageBasics, rateLimitedPage } from '../web/page-basics.js';
+import { adminsPage } from './admins-page.js';
 import { consoleApi } from './api-client.js';
+import { apiKeysPage } from './apikeys-page.js';
 import { auditPage } from './audit-page.js';
 import { dashboardPage } from './dashboard-page.js';
+import { keysPage } from './keys-page.js';
 import { consolePage } from './layout.js';
 import { loginRoutes } from './login-routes.js';
 import { SignInRequired } from './request.js';
 import { sessionsPage } from './sessions-page.js';
+import { statusPage } from './status-page.js';
+import { totpEnrolPages } from './totp-enrol.js';
 import { usersPage } from './users-page.js';
 
 const require = createRequire(import.meta.url);
@@ -71,4 +76,9 @@ export const consoleRoutes = (): FastifyPluginAsync => async (app: FastifyInstan
   usersPage(app, api);
   sessionsPage(app, api);
   auditPage(app, api);
+  keysPage(app, api);
+  adminsPage(app, api);
+  apiKeysPage(app, api);
+  statusPage(app, api);
+  totpEnrolPages(app, api);
 };

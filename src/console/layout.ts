@@ -23,6 +23,11 @@ const NAV: readonly { section: string; href: string; label: string }[] = [
   { section: 'sessions', href: '/console/sessions', label: 'Sessions' },
   { section: 'audit', href: '/console/audit', label: 'Audit' },
   { section: 'defender', href: '/console/defender', label: 'Defender' },
+  { section: 'keys', href: '/console/keys', label: 'Keys' },
+  { section: 'admins', href: '/console/admins', label: 'Admins' },
+  { section: 'apikeys', href: '/console/apikeys', label: 'API keys' },
+  { section: 'status', href: '/console/status', label: 'Status' },
+  { section: 'totp', href: '/console/totp', label: 'My 2FA' },
 ];
 
 /** The hidden field every console form carries; the console sends it on as the API's X-CSRF-Token. */

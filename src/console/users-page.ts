@@ -28,6 +28,7 @@ function userRow(who: ConsoleWho, u: UserView): Html {
     ? html`<form method="post" action="/console/users/${seg(u.name)}/${u.disabled ? 'enable' : 'disable'}">${csrfField(who)}
   <button type="submit">${u.disabled ? 'Enable' : 'Disable'}</button></form>
 <form method="post" action="/console/users/${seg(u.name)}/unlock">${csrfField(who)}<button type="submit">Unlock</button></form>
+<a href="/console/users/${seg(u.name)}/totp">TOTP</a>
 <form method="post" action="/console/users/${seg(u.name)}/remove" class="confirm" data-confirm="Remove user ${u.name}? Their files stay on disk.">${csrfField(who)}
   <button type="submit" class="danger">Remove</button></form>`
     : '';

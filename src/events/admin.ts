@@ -67,6 +67,7 @@ export const ADMIN_ACTIONS = {
   'rules.redeliver': 'a finished or dead delivery queued again',
   'admins.add': 'an API administrator account created',
   'admins.passwd': "an API administrator's password set",
+  'admins.role': "an API administrator's role changed",
   'admins.remove': 'an API administrator account deleted',
   'admins.totp.enable':
     'TOTP required at console login for an API administrator (new secret and recovery codes)',

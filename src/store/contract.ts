@@ -583,6 +583,9 @@ export function runStoreContract(
       assert.equal(await store.apiSessions.find('s2'), undefined);
       assert.equal(await store.apiAdmins.setPassword('carol', 'h2'), true);
       assert.equal((await store.apiAdmins.get('carol'))?.passwordHash, 'h2');
+      assert.equal(await store.apiAdmins.setRole('carol', 'operator'), true);
+      assert.equal((await store.apiAdmins.get('carol'))?.role, 'operator');
+      assert.equal(await store.apiAdmins.setRole('nobody', 'operator'), false);
       assert.equal(await store.apiAdmins.remove('carol'), true);
       assert.equal(await store.apiSessions.find('s1'), undefined, 'its sessions went with it');
     }));

@@ -30,7 +30,7 @@ const apiKeySchema = z
     },
   });
 
-const adminSchema = z
+export const adminSchema = z
   .object({ name: z.string(), role: z.enum(API_ROLES), created: z.string(), updated: z.string() })
   .meta({
     id: 'Admin',
