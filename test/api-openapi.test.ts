@@ -101,6 +101,7 @@ const EXPECTED = [
   'GET /api/deliveries',
   'GET /api/deliveries/{id}',
   'POST /api/deliveries/{id}/redeliver',
+  'GET /api/permissions',
 ];
 
 function operations(): { id: string; op: Json }[] {
