@@ -9,9 +9,15 @@ import { installPageBasics, rateLimitedPage } from '../web/page-basics.js';
 import { consoleApi } from './api-client.js';
 import { auditPage } from './audit-page.js';
 import { dashboardPage } from './dashboard-page.js';
+import { deliveriesPage } from './deliveries-page.js';
+import { jobPage } from './job-page.js';
+import { jobsPage } from './jobs-page.js';
 import { consolePage } from './layout.js';
 import { loginRoutes } from './login-routes.js';
+import { partnerHostKeyPage } from './partner-hostkey-page.js';
+import { partnersPage } from './partners-page.js';
 import { SignInRequired } from './request.js';
+import { rulesPage } from './rules-page.js';
 import { sessionsPage } from './sessions-page.js';
 import { usersPage } from './users-page.js';
 
@@ -71,4 +77,10 @@ export const consoleRoutes = (): FastifyPluginAsync => async (app: FastifyInstan
   usersPage(app, api);
   sessionsPage(app, api);
   auditPage(app, api);
+  partnersPage(app, api);
+  partnerHostKeyPage(app, api);
+  jobsPage(app, api);
+  jobPage(app, api);
+  rulesPage(app, api);
+  deliveriesPage(app, api);
 };

@@ -23,6 +23,10 @@ const NAV: readonly { section: string; href: string; label: string }[] = [
   { section: 'sessions', href: '/console/sessions', label: 'Sessions' },
   { section: 'audit', href: '/console/audit', label: 'Audit' },
   { section: 'defender', href: '/console/defender', label: 'Defender' },
+  { section: 'partners', href: '/console/partners', label: 'Partners' },
+  { section: 'jobs', href: '/console/jobs', label: 'Jobs' },
+  { section: 'rules', href: '/console/rules', label: 'Rules' },
+  { section: 'deliveries', href: '/console/deliveries', label: 'Deliveries' },
 ];
 
 /** The hidden field every console form carries; the console sends it on as the API's X-CSRF-Token. */
