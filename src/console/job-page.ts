@@ -147,7 +147,7 @@ ${
   r
     ? html`<dl class="status"><dt>Result</dt><dd>${statusBadge(r.status)}</dd>
 <dt>Started</dt><dd>${utc(r.started)} UTC (${r.trigger})</dd><dt>Finished</dt><dd>${r.finished ? `${utc(r.finished)} UTC` : 'still running'}</dd>
-<dt>Attempts</dt><dd>${r.attempts}</dd><dt>Moved</dt><dd>${files.length} files, ${humanSize(r.bytes)}</dd></dl>
+<dt>Attempts</dt><dd>${r.attempts}</dd><dt>Moved</dt><dd>${files.length} file${files.length === 1 ? '' : 's'}, ${humanSize(r.bytes)}</dd></dl>
 ${r.error ? html`<p class="error run-error" role="alert">${r.error}</p>` : ''}
 <h2>Files</h2>
 ${
