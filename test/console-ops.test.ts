@@ -40,6 +40,12 @@ async function signedIn(name: string): Promise<ConsoleBrowser> {
 const said = (page: Page) =>
   /<p class="(?:notice|error)" role="(?:status|alert)">([^<]*)/.exec(page.text)?.[1] ?? '';
 
+/** What the dialog's "Trust this key" button would pin: its hidden fields. */
+function confirmed(page: Page): { algorithm: string; sha256: string } {
+  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(page.text)?.[1] ?? '';
+  return { algorithm: field('algorithm'), sha256: field('sha256') };
+}
+
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -114,10 +120,11 @@ describe('console: partners, jobs, rules and deliveries', () => {
       'nothing is trusted before the confirm button',
     );
     const [algorithm, sha256] = presented.split(' ') as [string, string];
+    // The confirm button posts the key the dialog showed, not one fetched again later.
+    assert.deepEqual(confirmed(dialog), { algorithm, sha256 });
     const trusted = await b.submit('/console/partners/self/trust', {
       _csrf: csrfOf(dialog),
-      algorithm,
-      sha256,
+      ...confirmed(dialog),
     });
     assert.equal(said(trusted), `Trusted ${presented} for self.`);
     assert.equal((await server.running.context.admin.partners.get('self')).hostKeySha256, sha256);
@@ -136,7 +143,8 @@ describe('console: partners, jobs, rules and deliveries', () => {
       ),
     );
     assert.match(changed.text, /The key has CHANGED/);
-    await b.submit('/console/partners/self/trust', { _csrf: csrfOf(changed), algorithm, sha256 });
+    assert.deepEqual(confirmed(changed), { algorithm, sha256 }, 'the key presented now, not the stored one');
+    await b.submit('/console/partners/self/trust', { _csrf: csrfOf(changed), ...confirmed(changed) });
     const same = await b.get('/console/partners/self/hostkey');
     assert.match(same.text, /presents the key you trust/);
     assert.doesNotMatch(same.text, /Trust this key/, 'nothing to confirm when the key is the trusted one');
