@@ -1,10 +1,9 @@
-// The console's partners, jobs, rules and deliveries pages over plain HTTP, as a browser without JavaScript uses
-// them, against a real server whose own SFTP port is the partner: add a partner and trust its host key in the
-// dialog (both fingerprints shown), define and run a push job and read its history down to each file, import and
-// test rules, filter and redeliver deliveries; roles, CSRF, HTML escaping and the CSP checked like an attacker.
+// The console's partners and jobs pages over plain HTTP, as a browser without JavaScript uses them, against a
+// real server whose own SFTP port is the partner: add a partner and trust its host key in the dialog (both
+// fingerprints shown), page through partners, define and run a push job and read its history down to each file;
+// roles, CSRF, HTML escaping and the CSP checked like an attacker. Rules and deliveries: console-rules.test.ts.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliActor } from '../src/admin/actor.js';
@@ -16,29 +15,17 @@ import {
   csrfOf,
   type Page,
 } from './helpers/console-http.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
-import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
+import { type OpsFixture, said, startOpsFixture, XSS } from './helpers/console-ops-fixture.js';
+import type { TestServer } from './helpers/server.js';
 
-const SECRET = 'console-ops-test-signing-secret-0123456789';
-const XSS = '<script>alert(1)</script>';
+let fx: OpsFixture;
 let server: TestServer;
-let receiver: WebhookReceiver;
 let work: string;
 let outbox: string;
 let base: string;
-const ada = () => signedIn('ada');
-const olga = () => signedIn('olga');
-const audrey = () => signedIn('audrey');
-
-async function signedIn(name: string): Promise<ConsoleBrowser> {
-  const b = new ConsoleBrowser(base);
-  await b.signIn(name, `${name}-passphrase-1`);
-  return b;
-}
-
-/** The page's one-line outcome (notice or alert) after a form. */
-const said = (page: Page) =>
-  /<p class="(?:notice|error)" role="(?:status|alert)">([^<]*)/.exec(page.text)?.[1] ?? '';
+const olga = () => fx.signedIn('olga');
+const audrey = () => fx.signedIn('audrey');
+const ada = () => fx.signedIn('ada');
 
 /** What the dialog's "Trust this key" button would pin: its hidden fields. */
 function confirmed(page: Page): { algorithm: string; sha256: string } {
@@ -46,48 +33,22 @@ function confirmed(page: Page): { algorithm: string; sha256: string } {
   return { algorithm: field('algorithm'), sha256: field('sha256') };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** The SFTP host key the server presents, as the API's store pins it ("ALG SHA256:..."), read from its key ring. */
+/** The SFTP host key the server presents, as the API's store pins it ("ALG SHA256:..."). */
 async function hostKeyOfServer(): Promise<string> {
   const reply = await server.running.context.admin.partners.presentedHostKey('self');
   return `${reply.algorithm} ${reply.sha256}`;
 }
 
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'ferry-console-ops-'));
-  server = await startTestServer();
-  base = `http://127.0.0.1:${server.running.httpPort}`;
-  // The second upload of the same delivery is accepted: the first makes it dead (one attempt), the redelivery succeeds.
-  receiver = await startWebhookReceiver(SECRET, (n) => (n === 1 ? 500 : 200));
-  const access = server.running.context.admin.apiAccess;
-  for (const [name, role] of [
-    ['ada', 'admin'],
-    ['olga', 'operator'],
-    ['audrey', 'auditor'],
-  ] as const)
-    await access.addAdmin(cliActor(), { name, role, password: new Secret(`${name}-passphrase-1`) });
-  await server.addUser('dave', { password: 'dave-password-1' });
-  outbox = join(work, 'outbox');
-  await mkdir(outbox);
-  await writeFile(join(outbox, 'invoice.csv'), 'id,amount\n1,42\n');
+  fx = await startOpsFixture();
+  ({ server, work, outbox, base } = fx);
 });
 
 after(async () => {
-  await server?.close();
-  await receiver?.close();
-  if (work) await rm(work, { recursive: true, force: true });
+  await fx?.close();
 });
 
-describe('console: partners, jobs, rules and deliveries', () => {
+describe('console: partners and jobs', () => {
   test('an operator adds a partner and trusts its host key in the dialog that shows both fingerprints', async () => {
     const b = await olga();
     const list = await b.get('/console/partners');
@@ -291,134 +252,19 @@ describe('console: partners, jobs, rules and deliveries', () => {
     await assert.rejects(server.running.context.admin.jobs.get('pull-missing'));
   });
 
-  test('an admin imports rules, turns one off and on, tests it dry and for real; deliveries filter and redeliver', async () => {
-    const b = await ada();
-    const list = await b.get('/console/rules');
-    assertNoInlineCode(list);
-    assert.match(list.text, /No rules yet/);
-    const file = `rules:
-  - name: notify-upload
-    description: tell the ERP
-    events: [upload]
-    conditions: { paths: ['/**'] }
-    actions:
-      - { kind: webhook, url: '${receiver.url}' }
-    maxAttempts: 1
-    secret: ${SECRET}
-`;
-    const imported = await b.submit('/console/rules/import', { _csrf: csrfOf(list), file });
-    assert.equal(said(imported), 'Imported: added notify-upload.');
-    assert.match(
-      imported.text,
-      /<a href="\/console\/rules\/notify-upload">notify-upload<\/a><\/td><td><span class="badge on">on/,
-    );
-    const off = await b.submit('/console/rules/notify-upload/disable', { _csrf: csrfOf(list) });
-    assert.equal(said(off), 'Disabled rule notify-upload.');
-    assert.equal((await server.running.context.admin.rules.get('notify-upload')).enabled, false);
-    await b.submit('/console/rules/notify-upload/enable', { _csrf: csrfOf(list) });
-    assert.equal((await server.running.context.admin.rules.get('notify-upload')).enabled, true);
-
-    const rule = await b.get('/console/rules/notify-upload');
-    assertNoInlineCode(rule);
-    const dry = await b.request('POST', '/console/rules/notify-upload/test', {
-      _csrf: csrfOf(rule),
-      mode: 'dry',
-      event: 'upload',
-      path: '/x.csv',
-    });
-    assert.match(dry.text, /The rule fires for this upload event/);
-    assert.equal(receiver.received.length, 0, 'a dry run sends nothing');
-    const run = await b.request('POST', '/console/rules/notify-upload/test', {
-      _csrf: csrfOf(rule),
-      mode: 'run',
-      event: 'upload',
-      path: '/x.csv',
-      size: '7',
-    });
-    assertNoInlineCode(run);
-    // The receiver's first answer is 500: the run shows the action failed, with the response code.
-    assert.match(
-      run.text,
-      /<td>1<\/td><td>webhook<\/td><td><span class="badge off">failed<\/span><\/td>\s*<td>500<\/td>/,
-    );
-    assert.equal(receiver.received.length, 1);
-
-    // A real upload (the job's push over SFTP) fires the rule: one delivery, answered 200, succeeded.
-    const jobs = await b.get('/console/jobs');
-    await writeFile(join(outbox, 'second.csv'), 'id\n2\n');
-    // Every process reloads its rules within a second of a change; this one now (as other rule tests do).
-    await server.running.automation.refresh();
-    const pushed = await b.submit('/console/jobs/push-invoices/run', { _csrf: csrfOf(jobs) });
-    assert.match(said(pushed), /succeeded: 1 file/);
-    const succeeded = await until('a succeeded delivery', async () => {
-      const page = await b.get('/console/deliveries?status=succeeded');
-      return page.text.includes('<span class="badge on">succeeded</span>') ? page : undefined;
-    });
-    assertNoInlineCode(succeeded);
-    assert.match(succeeded.text, /second\.csv/);
-    const dead = await b.get('/console/deliveries?status=dead');
-    assert.match(dead.text, /No delivery matches/);
-    const id = /action="\/console\/deliveries\/([^/"]+)\/redeliver"/.exec(succeeded.text)?.[1];
-    assert.ok(id, 'a redeliver button');
-    const received = receiver.received.length;
-    const again = await b.submit(`/console/deliveries/${id}/redeliver`, {
-      _csrf: csrfOf(succeeded),
-      status: 'succeeded',
-    });
-    assert.equal(said(again), 'Queued again: action 1 of notify-upload, due now.');
-    assert.match(again.text, /<option value="succeeded" selected>/, 'back on the same filtered list');
-    await until('the redelivered webhook', async () =>
-      receiver.received.length > received ? true : undefined,
-    );
-
-    const removed = await b.submit('/console/rules/notify-upload/remove', { _csrf: csrfOf(list) });
-    assert.equal(said(removed), 'Removed rule notify-upload.');
-  });
-
-  test('an operator gets the forms the API allows: jobs and partners, redeliver and dry runs, but no rule changes', async () => {
-    const admin = await ada();
-    const rulesAsAdmin = await admin.get('/console/rules');
-    await admin.submit('/console/rules/import', {
-      _csrf: csrfOf(rulesAsAdmin),
-      file: `rules:\n  - { name: watch, events: [download], actions: [{ kind: webhook, url: '${receiver.url}' }], secret: ${SECRET} }\n`,
-    });
-    const b = await olga();
-    const rules = await b.get('/console/rules');
-    assert.match(rules.text, /watch/);
-    assert.deepEqual(changeForms(rules), []);
-    const rule = await b.get('/console/rules/watch');
-    assert.deepEqual(changeForms(rule), ['/console/rules/watch/test']);
-    assert.match(rule.text, /Dry run/);
-    assert.doesNotMatch(rule.text, /Run its actions now/);
-    // The API decides anyway: an operator's import is refused and nothing is added.
-    const refused = await b.request('POST', '/console/rules/import', {
-      _csrf: csrfOf(rules),
-      file: 'rules:\n  - { name: sneaky, events: [upload], actions: [{ kind: webhook, url: "http://127.0.0.1:9/" }], secret: x-long-enough-secret-1234 }\n',
-    });
-    assert.equal(refused.status, 403);
-    assert.match(said(refused), /role operator may not rules write/, refused.text.slice(0, 3000));
-    await assert.rejects(server.running.context.admin.rules.get('sneaky'));
-    const deliveries = await b.get('/console/deliveries');
-    assert.ok(changeForms(deliveries).every((a) => /^\/console\/deliveries\/[^/]+\/redeliver$/.test(a)));
-    assert.ok(changeForms(deliveries).length > 0);
-  });
-
   test('an auditor is offered no change and cannot make one', async () => {
     const b = await audrey();
     for (const path of [
       '/console/partners',
       '/console/jobs',
-      '/console/rules',
-      '/console/deliveries',
       '/console/partners/self',
       '/console/partners/self/hostkey',
       '/console/jobs/push-invoices',
-      '/console/rules/watch',
     ]) {
       const page = await b.get(path);
       assertNoInlineCode(page);
       assert.deepEqual(changeForms(page), [], path);
-      assert.match(said(page), /role auditor may not (partners|jobs|rules) read/, path);
+      assert.match(said(page), /role auditor may not (partners|jobs) read/, path);
     }
     const csrf = csrfOf(await b.get('/console/partners'));
     const tries: [string, Record<string, string>][] = [
@@ -430,7 +276,6 @@ describe('console: partners, jobs, rules and deliveries', () => {
       ['/console/partners/self/remove', {}],
       ['/console/jobs/push-invoices/run', {}],
       ['/console/jobs/push-invoices/remove', {}],
-      ['/console/rules/watch/disable', {}],
     ];
     const runs = (await server.running.context.admin.jobs.history('push-invoices', 100)).length;
     for (const [path, form] of tries) {
@@ -443,7 +288,7 @@ describe('console: partners, jobs, rules and deliveries', () => {
       'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
     );
     assert.equal((await server.running.context.admin.jobs.history('push-invoices', 100)).length, runs);
-    assert.equal((await server.running.context.admin.rules.get('watch')).enabled, true);
+    await server.running.context.admin.jobs.get('push-invoices');
   });
 
   test('a form posted without its CSRF field is refused by the API and changes nothing', async () => {
@@ -461,14 +306,8 @@ describe('console: partners, jobs, rules and deliveries', () => {
         { name: 'forged', partner: 'self', direction: 'push', remoteDir: '/', localDir: outbox },
       ],
       ['/console/jobs/push-invoices/run', {}],
-      [
-        '/console/rules/import',
-        {
-          file: `rules:\n  - { name: forged, events: [upload], actions: [{ kind: webhook, url: '${receiver.url}' }], secret: ${SECRET} }\n`,
-        },
-      ],
-      ['/console/rules/watch/disable', {}],
-      ['/console/rules/watch/test', { mode: 'run' }],
+      ['/console/jobs/push-invoices', { schedule: '* * * * *' }],
+      ['/console/jobs/push-invoices/remove', {}],
     ];
     for (const [path, form] of tries) {
       const page = await b.submit(path, form);
@@ -478,8 +317,7 @@ describe('console: partners, jobs, rules and deliveries', () => {
     assert.equal((await server.running.context.admin.partners.get('self')).host, '127.0.0.1');
     await assert.rejects(server.running.context.admin.jobs.get('forged'));
     assert.equal((await server.running.context.admin.jobs.history('push-invoices', 100)).length, runs);
-    await assert.rejects(server.running.context.admin.rules.get('forged'));
-    assert.equal((await server.running.context.admin.rules.get('watch')).enabled, true);
+    assert.equal((await server.running.context.admin.jobs.get('push-invoices')).schedule, null);
     // And a wrong token is no better than none.
     const wrong = await b.submit('/console/partners/self/remove', { _csrf: 'x'.repeat(43) });
     assert.match(said(wrong), /missing or wrong x-csrf-token header/);
@@ -506,18 +344,13 @@ describe('console: partners, jobs, rules and deliveries', () => {
       localDir: XSS,
       pattern: XSS,
     });
-    const admin = await ada();
-    const rules = await admin.request('POST', '/console/rules/import', {
-      _csrf: csrfOf(await admin.get('/console/rules')),
-      file: `rules:\n  - { name: '${XSS}', events: [upload], actions: [{ kind: webhook, url: '${receiver.url}' }], secret: ${SECRET} }\n`,
-    });
-    for (const page of [partner, job, rules]) {
+    for (const page of [partner, job]) {
       assert.equal(page.status, 400, page.text);
       assertNoInlineCode(page);
       assert.ok(page.text.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
       assert.ok(!page.text.includes(XSS));
     }
-    // Fields the API stores as they are (a user name at a partner, a pattern, a rule's description) come back
+    // Fields the API stores as they are (a user name at a partner, a remote folder, a pattern) come back
     // escaped on every page that shows them.
     const partners = server.running.context.admin.partners;
     await partners.add(cliActor(), {
@@ -534,26 +367,12 @@ describe('console: partners, jobs, rules and deliveries', () => {
       localDir: outbox,
       pattern: '<i>*.csv',
     });
-    await server.running.context.admin.rules.import(
-      cliActor(),
-      JSON.stringify([
-        {
-          name: 'marked-rule',
-          description: XSS,
-          events: ['upload'],
-          actions: [{ kind: 'webhook', url: receiver.url }],
-          secret: SECRET,
-        },
-      ]),
-      { format: 'json', source: 'test', secrets: 'inline' },
-    );
     for (const [who, path] of [
       [b, '/console/partners'],
       [b, '/console/partners/marked'],
       [b, '/console/jobs'],
       [b, '/console/jobs/marked-job'],
-      [admin, '/console/rules'],
-      [admin, '/console/rules/marked-rule'],
+      [await ada(), '/console/jobs/marked-job'],
     ] as const) {
       const page = await who.get(path);
       assert.equal(page.status, 200, path);
@@ -571,8 +390,6 @@ describe('console: partners, jobs, rules and deliveries', () => {
       '/console/partners/self/hostkey',
       '/console/jobs',
       '/console/jobs/push-invoices/runs/1',
-      '/console/rules',
-      '/console/deliveries',
     ]) {
       const page = await anon.get(path);
       assert.equal(page.status, 303, path);
@@ -589,7 +406,9 @@ describe('console: partners, jobs, rules and deliveries', () => {
       assertNoInlineCode(page);
       assert.match(said(page), message, path);
     }
-    const badCursor = await b.get('/console/deliveries?cursor=garbage');
-    assert.match(said(badCursor), /cursor/);
+    const badCursor = await b.get('/console/partners?cursor=');
+    assert.equal(badCursor.status, 200);
+    const garbage = await b.get('/console/jobs/push-invoices?cursor=garbage');
+    assert.match(said(garbage), /cursor/);
   });
 });
