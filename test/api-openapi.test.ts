@@ -106,6 +106,7 @@ const EXPECTED = [
   'POST /api/session/totp',
   'POST /api/users/{name}/totp/draft',
   'POST /api/users/{name}/totp',
+  'GET /api/permissions',
 ];
 
 function operations(): { id: string; op: Json }[] {

@@ -25,3 +25,17 @@
     window.addEventListener('pagehide', () => stream.close());
   }
 })();
+
+// A dialog the server rendered open (<dialog open class="modal">, the partner host key dialog) becomes modal: the
+// page behind it is inert and Escape leaves it for its data-cancel address. Without script it is a plain section.
+(() => {
+  for (const dialog of document.querySelectorAll('dialog.modal[open]')) {
+    dialog.close();
+    dialog.showModal();
+    dialog.addEventListener('cancel', (event) => {
+      if (!dialog.dataset.cancel) return;
+      event.preventDefault();
+      window.location.assign(dialog.dataset.cancel);
+    });
+  }
+})();

@@ -39,6 +39,7 @@ import { keyImportRoutes } from './routes/key-imports.js';
 import { keyRoutes } from './routes/keys.js';
 import { killLocalSession, localSessions, operationRoutes } from './routes/operations.js';
 import { partnerRoutes } from './routes/partners.js';
+import { permissionRoutes } from './routes/permissions.js';
 import { probeRoutes } from './routes/probes.js';
 import { ruleRoutes } from './routes/rules.js';
 import { totpEnrolmentRoutes } from './routes/totp-enrolment.js';
@@ -215,6 +216,7 @@ export async function buildApiApp(
     adminTotpRoutes,
     adminRoleRoutes,
     totpEnrolmentRoutes,
+    permissionRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
   // The web client's sign-in is a login like /api/login: the same per-address limit and defender scoring.

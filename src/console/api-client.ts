@@ -19,6 +19,8 @@ export interface ConsoleApi {
     path: string,
     body: unknown,
     csrf: string,
+    /** A text body of this type (a YAML rules file) instead of JSON. */
+    contentType?: string,
   ): Promise<ApiAnswer<T>>;
 }
 
@@ -37,8 +39,10 @@ export function consoleApi(app: FastifyInstance): ConsoleApi {
     url: string,
     body?: unknown,
     csrf?: string,
+    contentType?: string,
   ): Promise<ApiAnswer<T>> {
     const headers: Record<string, string> = {};
+    if (contentType !== undefined) headers['content-type'] = contentType;
     // Only the cookie: never an Authorization header, so a page cannot be driven with someone's API key.
     if (request.headers.cookie) headers.cookie = request.headers.cookie;
     if (csrf !== undefined) headers['x-csrf-token'] = csrf;
@@ -68,6 +72,7 @@ export function consoleApi(app: FastifyInstance): ConsoleApi {
   }
   return {
     get: (request, path) => call(request, 'GET', path),
-    send: (request, method, path, body, csrf) => call(request, method, path, body, csrf),
+    send: (request, method, path, body, csrf, contentType) =>
+      call(request, method, path, body, csrf, contentType),
   };
 }
