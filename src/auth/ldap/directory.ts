@@ -1,5 +1,6 @@
 // One directory login against LDAP/AD: service bind, search the one entry, read groups, bind as that entry.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type Entry, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
 import { ConfigError } from '../../errors.js';
@@ -83,8 +84,16 @@ export class LdapDirectory {
       }
     }
     // Certificates are always verified (against caFile, else the system's CAs): no setting turns that off.
+    // `host` is what the certificate must name (StartTLS upgrades a socket that carries no host of its own); SNI
+    // only for names (RFC 6066 forbids addresses).
     const host = new URL(settings.url).hostname.replace(/^\[(.*)\]$/, '$1');
-    this.#tls = { ...(ca ? { ca } : {}), servername: host, rejectUnauthorized: true, minVersion: 'TLSv1.2' };
+    this.#tls = {
+      ...(ca ? { ca } : {}),
+      host,
+      ...(isIP(host) ? {} : { servername: host }),
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    };
   }
 
   /** Judges a name and password; never throws (a directory problem is a logged, `unavailable` refusal). */
@@ -96,7 +105,8 @@ export class LdapDirectory {
       url: s.url,
       connectTimeout: s.timeout * 1000,
       timeout: s.timeout * 1000,
-      tlsOptions: this.#tls,
+      // TLS options make ldapts speak TLS from the first byte: only for ldaps:// (StartTLS gets them on upgrade).
+      ...(s.url.startsWith('ldaps:') ? { tlsOptions: this.#tls } : {}),
     });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
