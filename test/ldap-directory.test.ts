@@ -2,6 +2,7 @@
 // StartTLS and LDAPS with a self-signed certificate (trusted through caFile, refused without), outages.
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Attribute, Change } from 'ldapts';
@@ -132,6 +133,26 @@ describe('LDAP directory login against slapd', { skip: missing }, () => {
     await mkdir(join(ds.dir, 'other'));
     const other = (await makeTlsPair(join(ds.dir, 'other'))).cert;
     assert.equal((await verify('alice', ALICE_PW, { caFile: other, startTls: true })).verdict.ok, false);
+  });
+
+  test('a directory that accepts connections but never answers is given up on after the timeout', {
+    timeout: 30_000,
+  }, async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const { verdict, lines } = await verify('alice', ALICE_PW, {
+        url: `ldap://127.0.0.1:${port}`,
+        timeout: 0.5,
+      });
+      assert.deepEqual(verdict, { ok: false, reason: 'directory unavailable', unavailable: true });
+      assert.match(lines.join('\n'), /LDAP directory unavailable/);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test('a stopped directory is refused within the timeout, with a log line saying so', async () => {

@@ -96,6 +96,9 @@ export async function startDirectory(
     schema('cosine'),
     schema('inetorgperson'),
     schema('nis'),
+    // The anonymous-bind trap, armed: a DN with an empty password binds (as anonymous) instead of failing,
+    // as on directories configured this way; Ferry must never send such a bind.
+    'allow bind_anon_cred',
     'modulepath /usr/lib/ldap',
     'moduleload back_mdb',
     `pidfile ${join(dir, 'slapd.pid')}`,
