@@ -98,7 +98,7 @@ export async function startDirectory(
     schema('nis'),
     // The anonymous-bind trap, armed: a DN with an empty password binds (as anonymous) instead of failing,
     // as on directories configured this way; Ferry must never send such a bind.
-    'allow bind_anon_cred',
+    'allow bind_anon_dn',
     'modulepath /usr/lib/ldap',
     'moduleload back_mdb',
     `pidfile ${join(dir, 'slapd.pid')}`,
