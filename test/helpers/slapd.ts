@@ -118,10 +118,14 @@ export async function startDirectory(
   await writeFile(confFile, conf);
   await writeFile(join(dir, 'data.ldif'), ldif(servicePassword, people));
   await execFileAsync('/usr/sbin/slapadd', ['-q', '-f', confFile, '-l', join(dir, 'data.ldif')]);
-  const port = await freePort();
-  const tlsPort = tls ? await freePort() : undefined;
-  const url = `ldap://127.0.0.1:${port}`;
-  const ldapsUrl = tlsPort ? `ldaps://127.0.0.1:${tlsPort}` : undefined;
+  // Free ports, picked again if another process takes one before slapd binds it (see the first start below).
+  let url = '';
+  let ldapsUrl: string | undefined;
+  const pickPorts = async () => {
+    url = `ldap://127.0.0.1:${await freePort()}`;
+    ldapsUrl = tls ? `ldaps://127.0.0.1:${await freePort()}` : undefined;
+  };
+  await pickPorts();
   let child: ChildProcess | undefined;
   let log = '';
 
@@ -164,7 +168,19 @@ export async function startDirectory(
       c.kill('SIGTERM');
     });
 
-  await start();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      await kill();
+      if (attempt === 3) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      await pickPorts();
+    }
+  }
   return {
     dir,
     url,
