@@ -6,6 +6,8 @@ import { ANCHOR_LOG_NAME } from './audit/anchors.js';
 import { type AuditSigner, hostKeyAuditSigner } from './audit/signer.js';
 import { AuditWriter } from './audit/writer.js';
 import { Defender } from './auth/defender.js';
+import type { ExternalPasswordSource } from './auth/external-login.js';
+import { createDirectoryLogin } from './auth/ldap/index.js';
 import { TotpService } from './auth/totp.js';
 import { homeDirOf } from './auth/user-admin.js';
 import type { FerryConfig } from './config/schema.js';
@@ -208,6 +210,7 @@ export class AppContext {
   /** The S3 backend, loaded by `create` when the storage is S3. */
   readonly #s3: S3Backend | undefined;
   #defender: Defender | undefined;
+  #directory: { readonly source: ExternalPasswordSource | undefined } | undefined;
   #transfers: TransferService | undefined;
   #admin: AdminServices | undefined;
 
@@ -393,6 +396,15 @@ export class AppContext {
         }),
     );
     return this.#defender;
+  }
+
+  /**
+   * The LDAP/AD password source (`ldap.url`), one per process so its short cache is shared by every listener;
+   * undefined when no directory is configured.
+   */
+  get directory(): ExternalPasswordSource | undefined {
+    this.#directory ??= { source: createDirectoryLogin(this.config.ldap, this.store.users, loggers.ldap) };
+    return this.#directory.source;
   }
 
   get totp(): TotpService {

@@ -42,6 +42,7 @@ export const loggers = {
   serve: rootLogger.child({ logger: 'serve' }),
   ssh: rootLogger.child({ logger: 'ssh' }),
   auth: rootLogger.child({ logger: 'auth' }),
+  ldap: rootLogger.child({ logger: 'ldap' }),
   sftp: rootLogger.child({ logger: 'sftp' }),
   scp: rootLogger.child({ logger: 'scp' }),
   ftps: rootLogger.child({ logger: 'ftps' }),

@@ -265,6 +265,7 @@ export async function startFerry(
         durationSeconds: config.lockoutDuration,
       },
       totp: ctx.totp,
+      directory: ctx.directory,
       sessionRegistry: clusterSessions,
     });
     services.started('ssh server', () => ssh.close());

@@ -1,7 +1,9 @@
 // Starts the HTTP API for a serving process from its parts; the one call server.ts makes.
+
 import type { AdminServices } from '../admin/index.js';
 import type { AuditWriter } from '../audit/writer.js';
 import type { Defender } from '../auth/defender.js';
+import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FerryConfig } from '../config/schema.js';
 import type { FileSessionFactory } from '../core/types.js';
@@ -31,6 +33,7 @@ export interface ApiContext {
   readonly fileSessions: FileSessionFactory;
   readonly paths: { readonly homes: string };
   readonly totp: TotpService;
+  readonly directory?: ExternalPasswordSource | undefined;
   readonly masterKey: Pick<MasterKey, 'deriveKey'>;
 }
 
@@ -105,6 +108,7 @@ function webClientDeps(ctx: ApiContext): WebClientDeps {
     },
     maxAuthTries: config.maxAuthTries,
     totp: ctx.totp,
+    directory: ctx.directory,
     defender: ctx.defender,
     events: ctx.events,
     fileSessions: ctx.fileSessions,

@@ -4,6 +4,7 @@ import ssh2 from 'ssh2';
 import {
   type AccountSecurityRepository,
   type AuthMethod,
+  type AuthSource,
   type Protocol,
   protocolAllowed,
   type UserRecord,
@@ -11,6 +12,7 @@ import {
 } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { cidrBlockList, matchesCidrs } from './defender.js';
+import type { ExternalPasswordSource } from './external-login.js';
 import { upgradeForeignHash } from './hash-upgrade.js';
 import { verifyPassword } from './password.js';
 import type { TotpService } from './totp.js';
@@ -41,10 +43,11 @@ export type AuthAttempt =
   | { readonly method: 'other'; readonly username: string; readonly name: string };
 
 export type AuthDecision =
-  | { readonly result: 'accept'; readonly user: UserRecord }
+  /** `source`: the external identity source that checked the password (absent: Ferry's own store). */
+  | { readonly result: 'accept'; readonly user: UserRecord; readonly source?: AuthSource }
   /** The key would be accepted: the client should now sign (SSH_MSG_USERAUTH_PK_OK). */
-  | { readonly result: 'pk-ok' }
-  | { readonly result: 'partial'; readonly methodsLeft: AuthMethod[] }
+  | { readonly result: 'pk-ok'; readonly source?: never }
+  | { readonly result: 'partial'; readonly methodsLeft: AuthMethod[]; readonly source?: AuthSource }
   | {
       readonly result: 'reject';
       readonly methodsLeft: AuthMethod[];
@@ -52,6 +55,7 @@ export type AuthDecision =
       /** Whether this rejection counted as a failed attempt (key queries and method probes do not). */
       readonly counted: boolean;
       readonly tooMany: boolean;
+      readonly source?: AuthSource;
     };
 
 /** Offered to everyone, known or not, so the list itself reveals nothing. */
@@ -76,6 +80,8 @@ export interface AuthenticatorOptions {
    * wrong password. Absent: no protocol check.
    */
   readonly protocols?: readonly Protocol[];
+  /** Checks the passwords of names not in the store and of accounts it provisioned (LDAP); absent: none. */
+  readonly directory?: ExternalPasswordSource;
 }
 
 /** An account with `expiresOn` may log in through that whole day (UTC) and is refused from the next one. */
@@ -126,6 +132,8 @@ export class ConnectionAuthenticator {
     if (attempt.method === 'keyboard-interactive') return this.#keyboardInteractive(attempt, user);
 
     if (attempt.method === 'password') {
+      const directory = this.#options.directory;
+      if (directory?.handles(found)) return this.#externalPassword(directory, attempt, found, refusal);
       const ok = await verifyPassword(user?.passwordHash, attempt.password);
       if (!user) return this.#reject(refusal ?? 'unknown user', true);
       if (!ok) return this.#fail(user, 'wrong password');
@@ -156,6 +164,27 @@ export class ConnectionAuthenticator {
       parsed.verify(attempt.signature.data, attempt.signature.signature, attempt.signature.hashAlgo) === true;
     if (!valid) return this.#fail(user, 'bad signature');
     return this.#succeed(user, 'publickey');
+  }
+
+  /**
+   * A password judged by the external source: a refused local check (disabled, expired, network, locked) stops it
+   * before the directory is asked; a new account is checked once provisioned (its template's protocols).
+   */
+  async #externalPassword(
+    directory: ExternalPasswordSource,
+    attempt: Extract<AuthAttempt, { method: 'password' }>,
+    found: UserRecord | undefined,
+    refusal: string | undefined,
+  ): Promise<AuthDecision> {
+    const tag = (d: AuthDecision): AuthDecision =>
+      d.result === 'pk-ok' ? d : { ...d, source: directory.source };
+    if (found && refusal) return tag(await this.#fail(found, refusal));
+    const result = await directory.login(attempt.username, attempt.password, found);
+    if (!result.ok)
+      return tag(found ? await this.#fail(found, result.reason) : this.#reject(result.reason, true));
+    const refused = found ? undefined : await this.#refusal(result.user);
+    if (refused) return tag(await this.#fail(result.user, refused));
+    return tag(this.#succeed(result.user, 'password'));
   }
 
   /** Why an existing account may not log in now, or undefined when it may. */

@@ -210,6 +210,10 @@ export function publicView(user: UserRecord, homeDir: string) {
     downloadRate: user.downloadRate ?? 0,
     /** Empty: every protocol. */
     protocols: user.protocols ?? [],
+    /** 'ldap': provisioned from the directory, which checks its password; null: a local account. */
+    authSource: user.authSource ?? null,
+    /** The directory groups recorded at the account's last directory login. */
+    externalGroups: user.externalGroups ?? [],
     publicKeys: user.publicKeys.map((k) => ({
       type: k.algorithm,
       fingerprint: k.fingerprint,

@@ -46,7 +46,9 @@ function printUser(view: UserView): void {
     `name:        ${view.name}`,
     `status:      ${view.disabled ? 'disabled' : 'enabled'}`,
     `home:        ${view.home}`,
-    `password:    ${view.hasPassword ? 'set' : 'not set'}`,
+    view.authSource
+      ? `password:    checked by the directory (${view.authSource}; groups: ${view.externalGroups.join(', ') || 'none'})`
+      : `password:    ${view.hasPassword ? 'set' : 'not set'}`,
     `login needs: ${view.requiredMethods.length ? view.requiredMethods.join(' + ') : 'password or public key'}`,
     `login from:  ${view.allowedSources.length ? view.allowedSources.join(', ') : 'anywhere'}`,
     `protocols:   ${view.protocols.length ? view.protocols.join(', ') : 'all'}`,

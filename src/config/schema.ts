@@ -227,6 +227,87 @@ const ftpsSchema = z
     }
   });
 
+/** `ldapGroup=templateUser,...` from the environment, or an object in a file: directory group → Ferry template. */
+const groupMap = z.union([z.string(), z.record(z.string(), z.string())]).transform((v, ctx) => {
+  if (typeof v !== 'string') return v;
+  const map: Record<string, string> = {};
+  for (const pair of v
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) {
+      ctx.addIssue({ code: 'custom', message: `'${pair}' must look like directoryGroup=templateUser` });
+      return z.NEVER;
+    }
+    map[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return map;
+});
+
+/**
+ * LDAP / Active Directory password logins (docs/LDAP.md): off unless `url` is set. The service account's
+ * password comes from `bindPasswordFile` or FERRY_LDAP_BIND_PASSWORD, never from the config file itself.
+ */
+const ldapSchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^ldaps?:\/\/[^/\s?#]+\/?$/, 'must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]')
+      .optional(),
+    startTls: flag.default(false),
+    caFile: z.string().min(1).optional(),
+    bindDn: z.string().min(1).optional(),
+    bindPasswordFile: z.string().min(1).optional(),
+    bindPassword: z
+      .string()
+      .min(1)
+      .optional()
+      .transform((v) => (v === undefined ? undefined : new Secret(v))),
+    userBase: z.string().min(1).optional(),
+    userFilter: z
+      .string()
+      .refine((f) => f.includes('{username}'), 'must contain {username}, e.g. (uid={username})')
+      .default('(uid={username})'),
+    usernameAttribute: z
+      .string()
+      .regex(/^[A-Za-z][\w-]*$/, 'must be an attribute name')
+      .default('uid'),
+    groupBase: z.string().min(1).optional(),
+    groupFilter: z.string().min(3).default('(|(member={dn})(uniqueMember={dn})(memberUid={username}))'),
+    groupMap: groupMap.default({}),
+    templateUser: z.string().min(1).optional(),
+    homeTemplate: z
+      .string()
+      .refine(
+        (h) => h.startsWith('/') && h.includes('%username%'),
+        'must be an absolute path with %username%',
+      )
+      .optional(),
+    requireGroup: flag.default(false),
+    disabledAttribute: z
+      .string()
+      .regex(/^[A-Za-z][\w-]*$/, 'must be an attribute name')
+      .optional(),
+    cacheTtl: seconds(3600).default(60),
+    timeout: z.coerce.number().min(0.1).max(120).default(5),
+  })
+  .strict()
+  .superRefine((ldap, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (ldap.url === undefined) return;
+    if (ldap.userBase === undefined)
+      issue('userBase', 'is required with ldap.url (e.g. ou=people,dc=example,dc=com)');
+    if (ldap.startTls && ldap.url.startsWith('ldaps:'))
+      issue('startTls', 'is for ldap:// URLs (ldaps:// is TLS already)');
+    if (ldap.bindPassword !== undefined && ldap.bindPasswordFile !== undefined)
+      issue('bindPasswordFile', 'ldap.bindPasswordFile or FERRY_LDAP_BIND_PASSWORD, not both');
+    const hasPassword = ldap.bindPassword !== undefined || ldap.bindPasswordFile !== undefined;
+    if (ldap.bindDn !== undefined && !hasPassword)
+      issue('bindDn', 'needs ldap.bindPasswordFile or FERRY_LDAP_BIND_PASSWORD');
+    if (ldap.bindDn === undefined && hasPassword) issue('bindDn', 'is required with a bind password');
+  });
+
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
@@ -330,6 +411,7 @@ export const configSchema = z
     rules: rulesSchema.prefault({}),
     http: httpSchema.prefault({}),
     ftps: ftpsSchema.prefault({}),
+    ldap: ldapSchema.prefault({}),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -386,10 +468,30 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey', 'tlsKeyName'],
   ftps: ['port', 'implicitPort', 'passivePorts', 'passiveAddress', 'tlsCert', 'tlsKey', 'tlsKeyName'],
+  ldap: [
+    'url',
+    'startTls',
+    'caFile',
+    'bindDn',
+    'bindPasswordFile',
+    'bindPassword',
+    'userBase',
+    'userFilter',
+    'usernameAttribute',
+    'groupBase',
+    'groupFilter',
+    'groupMap',
+    'templateUser',
+    'homeTemplate',
+    'requireGroup',
+    'disabledAttribute',
+    'cacheTtl',
+    'timeout',
+  ],
 };
 
 /** Secrets that are only read from the environment, never from a config file. */
-export const ENV_ONLY_SETTINGS: readonly string[] = ['smtp.password'];
+export const ENV_ONLY_SETTINGS: readonly string[] = ['smtp.password', 'ldap.bindPassword'];
 
 /** Every setting as an operator names it: plain keys, and `key.field` for the nested ones. */
 export const CONFIG_SETTINGS: readonly string[] = CONFIG_KEYS.flatMap((key) =>
@@ -534,6 +636,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
   ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, passiveAddress (the public IPv4 behind NAT), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`; default: a self-signed certificate generated in the data dir)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
+  ldap: 'LDAP / Active Directory password logins (docs/LDAP.md), off unless url is set: url, startTls, caFile, bindDn and bindPasswordFile (or FERRY_LDAP_BIND_PASSWORD), userBase, userFilter, groupBase, groupFilter, groupMap, templateUser, homeTemplate, requireGroup, disabledAttribute, cacheTtl, timeout',
 };
 
 /** Nested settings with a description of their own; the others are described by their key's line. */

@@ -12,7 +12,7 @@ import { FtpReplyError } from './replies.js';
 
 const authenticators = new WeakMap<CommandContext, ConnectionAuthenticator>();
 
-function emitAuth(ctx: CommandContext, username: string, result: string): void {
+function emitAuth(ctx: CommandContext, username: string, result: string, source?: string): void {
   ctx.options.events.emit({
     type: 'session',
     phase: 'auth',
@@ -20,7 +20,7 @@ function emitAuth(ctx: CommandContext, username: string, result: string): void {
     sessionId: ctx.sessionId,
     remoteAddress: ctx.remoteAddress,
     username,
-    detail: { method: 'password', result, protocol: 'ftps' },
+    detail: { method: 'password', result, protocol: 'ftps', ...(source ? { source } : {}) },
   });
 }
 
@@ -44,6 +44,7 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
       accounts: options.accounts,
       lockout: options.lockout,
       protocols: ['ftps'],
+      directory: options.directory,
     });
     authenticators.set(ctx, authenticator);
   }
@@ -79,14 +80,14 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
     ctx.policy = new PermissionPolicy(record.permissions);
     ctx.log = ctx.log.child({ user: record.name });
     ctx.log.info({ method: 'password' }, 'authenticated');
-    emitAuth(ctx, username, 'accepted');
+    emitAuth(ctx, username, 'accepted', decision.source);
     ctx.reply(230, 'Logged in');
     return;
   }
   // 'partial': the password was right but the policy wants another factor FTP cannot ask for.
   const reason = decision.result === 'reject' ? decision.reason : 'second factor required';
   ctx.log.info({ user: username, reason }, 'authentication failed');
-  emitAuth(ctx, username, reason);
+  emitAuth(ctx, username, reason, decision.source);
   options.defender
     .penalize(ctx.remoteAddress, DEFENDER_SCORES.loginFailed, `ftps login failed: ${reason}`)
     .catch((err: unknown) => ctx.log.error({ err }, 'defender failed'));

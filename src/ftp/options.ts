@@ -1,6 +1,8 @@
 // What the FTPS server is given: listeners, certificate, limits, and the services it hands off to.
+
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
+import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
@@ -38,4 +40,5 @@ export interface FtpsServerOptions {
   readonly budgets?: ResourceBudgets;
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
+  readonly directory?: ExternalPasswordSource | undefined;
 }

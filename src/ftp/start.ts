@@ -1,5 +1,7 @@
 // Starting FTPS from the validated config: the certificate (printed with its fingerprint) and the listeners.
+
 import type { Defender } from '../auth/defender.js';
+import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { FerryConfig } from '../config/schema.js';
 import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -17,6 +19,8 @@ export interface FtpsServices {
   readonly defender: Defender;
   readonly budgets: ResourceBudgets;
   readonly admin: { readonly keys: { readonly x509: CertificateSource } };
+  /** LDAP/AD password logins (`ldap.url`), shared with the other listeners. */
+  readonly directory?: ExternalPasswordSource | undefined;
 }
 
 export async function startFtps(
@@ -57,6 +61,7 @@ export async function startFtps(
       windowSeconds: config.lockoutWindow,
       durationSeconds: config.lockoutDuration,
     },
+    directory: ctx.directory,
   });
   const where = [
     server.port !== undefined ? `explicit ${config.listen}:${server.port}` : '',

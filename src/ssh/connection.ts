@@ -77,6 +77,7 @@ export function handleConnection(
     accounts: options.accounts,
     lockout: options.lockout,
     totp: options.totp,
+    directory: options.directory,
     // A user allowed none of SSH's channel kinds is refused at login; each channel checks its own kind.
     protocols: ['sftp', 'scp', 'ssh'],
   });
@@ -178,8 +179,11 @@ export function handleConnection(
           if ((await admitAcrossNodes(decision.user.name)) === 'failed') return;
           user = decision.user;
           log = log.child({ user: user.name });
-          log.info({ method: ctx.method }, 'authenticated');
-          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'accepted');
+          log.info(
+            { method: ctx.method, ...(decision.source ? { source: decision.source } : {}) },
+            'authenticated',
+          );
+          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'accepted', decision.source);
           ctx.accept();
           return;
         }
@@ -188,13 +192,21 @@ export function handleConnection(
           return;
         case 'partial':
           log.info({ ...entry, methodsLeft: decision.methodsLeft }, 'partial authentication');
-          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'partial');
+          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'partial', decision.source);
           ctx.reject(decision.methodsLeft, true);
           return;
         case 'reject':
           if (ctx.method !== 'none' && decision.counted) {
-            log.info({ ...entry, reason: decision.reason }, 'authentication failed');
-            emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, decision.reason);
+            log.info({ ...entry, reason: decision.reason, source: decision.source }, 'authentication failed');
+            emitAuth(
+              options,
+              sessionId,
+              remoteAddress,
+              ctx.username,
+              ctx.method,
+              decision.reason,
+              decision.source,
+            );
             penalize(DEFENDER_SCORES.loginFailed, `login failed: ${decision.reason}`);
           } else if (attempt.method === 'publickey' && !attempt.signature) {
             penalize(DEFENDER_SCORES.keyQueryRefused, `key query refused: ${decision.reason}`);

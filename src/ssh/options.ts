@@ -1,7 +1,9 @@
 // What the SSH server is given: listener, algorithm policy, host keys, limits, and the services it hands off to.
 // A file of its own so the connection and channel files can read it without importing server.ts (no cycle).
+
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
+import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -70,6 +72,8 @@ export interface SshServerOptions {
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
   readonly totp?: TotpService;
+  /** LDAP/AD password logins (`ldap.url`): names not in the store and accounts the directory provisioned. */
+  readonly directory?: ExternalPasswordSource | undefined;
   /** maxSessionsPerUser counted on every node sharing the store; without it, per process only. */
   readonly sessionRegistry?: SessionRegistry;
 }

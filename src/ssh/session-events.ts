@@ -8,6 +8,8 @@ export function emitAuth(
   username: string,
   method: string,
   result: string,
+  /** The external source that judged a password (LDAP), recorded as `source` beside the method. */
+  source?: string,
 ): void {
   options.events.emit({
     type: 'session',
@@ -16,7 +18,7 @@ export function emitAuth(
     sessionId,
     remoteAddress,
     username,
-    detail: { method, result },
+    detail: { method, result, ...(source ? { source } : {}) },
   });
 }
 

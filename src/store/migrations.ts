@@ -546,6 +546,17 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // Accounts of an external identity source (LDAP/Active Directory, src/auth/ldap/): auth_source 'ldap' (null:
+  // a local account) and the directory groups recorded at the last login, a JSON array of names.
+  '0023_external_users': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('auth_source', t.text).execute();
+      await db.schema
+        .alterTable('users')
+        .addColumn('external_groups', t.text, (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

@@ -30,6 +30,10 @@ export interface UsersTable {
   download_rate: Generated<number>;
   /** JSON array of Protocol; empty: all. */
   protocols: Generated<string>;
+  /** 'ldap' for an account provisioned from the directory; null: a local account. */
+  auth_source: Generated<string | null>;
+  /** JSON array of the directory groups recorded at the last external login. */
+  external_groups: Generated<string>;
   created_at: string;
   updated_at: string;
 }

@@ -66,6 +66,8 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     uploadRate: Number(row.upload_rate),
     downloadRate: Number(row.download_rate),
     protocols: JSON.parse(row.protocols) as Protocol[],
+    authSource: row.auth_source === 'ldap' ? 'ldap' : null,
+    externalGroups: JSON.parse(row.external_groups) as string[],
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -97,6 +99,8 @@ export class KyselyUserRepository implements UserRepository {
           permissions: JSON.stringify(user.permissions ?? DEFAULT_PERMISSIONS),
           allowed_sources: JSON.stringify(user.allowedSources ?? []),
           protocols: JSON.stringify(user.protocols ?? []),
+          auth_source: user.authSource ?? null,
+          external_groups: JSON.stringify(user.externalGroups ?? []),
           created_at: now,
           updated_at: now,
         })
@@ -159,6 +163,8 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.uploadRate !== undefined) values.upload_rate = patch.uploadRate;
     if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
     if (patch.protocols !== undefined) values.protocols = JSON.stringify(patch.protocols);
+    if (patch.authSource !== undefined) values.auth_source = patch.authSource;
+    if (patch.externalGroups !== undefined) values.external_groups = JSON.stringify(patch.externalGroups);
     if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0;
     if (patch.requiredMethodsBeforeTotp !== undefined) {
       values.required_methods_before_totp =

@@ -18,6 +18,10 @@ export function protocolAllowed(
   return list.length === 0 || list.includes(protocol);
 }
 
+/** Where an account's password is checked: absent or null, Ferry's own hash; 'ldap', the directory. */
+export const AUTH_SOURCES = ['ldap'] as const;
+export type AuthSource = (typeof AUTH_SOURCES)[number];
+
 export interface UserPublicKey {
   /** SSH key type as in authorized_keys: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ... */
   readonly algorithm: string;
@@ -57,6 +61,10 @@ export interface UserRecord {
   readonly downloadRate?: number;
   /** The protocols the user may use; empty or absent: all of them. */
   readonly protocols?: readonly Protocol[];
+  /** 'ldap': provisioned from the directory, which alone checks its password; absent or null: local. */
+  readonly authSource?: AuthSource | null;
+  /** The directory groups recorded at the last external login (empty for local accounts). */
+  readonly externalGroups?: readonly string[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -79,6 +87,8 @@ export interface NewUser {
   disabled?: boolean;
   /** Empty or absent: every protocol. */
   protocols?: readonly Protocol[];
+  authSource?: AuthSource | null;
+  externalGroups?: readonly string[];
 }
 
 export type UserPatch = Partial<Omit<NewUser, 'name'>> & {

@@ -3,6 +3,7 @@
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
+import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FileSessionFactory } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -16,6 +17,8 @@ export interface WebClientDeps {
   readonly lockout: LockoutPolicy;
   readonly maxAuthTries: number;
   readonly totp: TotpService;
+  /** LDAP/AD password logins (`ldap.url`), the same source as SSH and FTPS logins. */
+  readonly directory?: ExternalPasswordSource | undefined;
   readonly defender: Defender;
   readonly events: EventBus;
   /** `AppContext.fileSessions`: chroot, permissions, atomic uploads, events and audit, as for SFTP. */

@@ -62,7 +62,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
     const code = (form.code ?? '').trim();
     // The sign-in's events and, when it succeeds, every record of the session share this id.
     const sessionId = newSessionId();
-    const emitAuth = (method: string, result: string) =>
+    const emitAuth = (method: string, result: string, source?: string) =>
       deps.events.emit({
         type: 'session',
         phase: 'auth',
@@ -70,11 +70,11 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
         sessionId,
         remoteAddress: address,
         username,
-        detail: { method, result, protocol: 'https' },
+        detail: { method, result, protocol: 'https', ...(source ? { source } : {}) },
       });
-    const refuse = async (method: string, reason: string, message = FAILED) => {
+    const refuse = async (method: string, reason: string, message = FAILED, source?: string) => {
       deps.log.info({ user: username, remoteAddress: address, reason }, 'web login failed');
-      emitAuth(method, reason);
+      emitAuth(method, reason, source);
       await deps.defender.penalize(address, DEFENDER_SCORES.loginFailed, `web login failed: ${reason}`);
       return showLogin(reply, 401, message);
     };
@@ -87,6 +87,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       lockout: deps.lockout,
       totp: deps.totp,
       protocols: ['https'],
+      directory: deps.directory,
     });
     let decision = await authenticator.attempt({
       method: 'password',
@@ -103,9 +104,9 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
     }
     if (decision.result !== 'accept') {
       const reason = decision.result === 'reject' ? decision.reason : 'a required method is missing';
-      return refuse('password', reason);
+      return refuse('password', reason, FAILED, decision.source);
     }
-    emitAuth('password', 'accepted');
+    emitAuth('password', 'accepted', decision.source);
     const session = newSession(decision.user, deps.sessionKey(), sessionId);
     deps.log.info({ user: decision.user.name, remoteAddress: address, sessionId: session.sid }, 'web login');
     reply.clearCookie(LOGIN_COOKIE, cookieOptions(deps));

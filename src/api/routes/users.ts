@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../errors.js';
-import { AUTH_METHODS, PROTOCOLS } from '../../store/types.js';
+import { AUTH_METHODS, AUTH_SOURCES, PROTOCOLS } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
@@ -20,6 +20,16 @@ export const userSchema = z
     permissions: z.record(z.string(), z.array(z.string()).readonly()).readonly(),
     allowedSources: z.array(z.string()).readonly(),
     protocols: z.array(z.enum(PROTOCOLS)).readonly().describe('the protocols the user may use; empty: all'),
+    authSource: z
+      .enum(AUTH_SOURCES)
+      .nullable()
+      .describe(
+        "'ldap': provisioned from the directory, which checks the password (docs/LDAP.md); null: local",
+      ),
+    externalGroups: z
+      .array(z.string())
+      .readonly()
+      .describe('directory groups recorded at the last directory login'),
     publicKeys: z.array(
       z.object({
         type: z.string(),
@@ -43,6 +53,8 @@ export const userSchema = z
       permissions: { '/': ['*'] },
       allowedSources: [],
       protocols: [],
+      authSource: null,
+      externalGroups: [],
       publicKeys: [
         {
           type: 'ssh-ed25519',

@@ -119,13 +119,15 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0023_external_users')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
     raw.exec('ALTER TABLE users DROP COLUMN upload_rate');
     raw.exec('ALTER TABLE users DROP COLUMN download_rate');
     raw.exec('ALTER TABLE users DROP COLUMN protocols');
+    raw.exec('ALTER TABLE users DROP COLUMN auth_source');
+    raw.exec('ALTER TABLE users DROP COLUMN external_groups');
     for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
       raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
     }
@@ -157,6 +159,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
       [],
       'an existing user may use every protocol',
     );
+    assert.equal((await upgraded.users.findByName('olga'))?.authSource, null, 'an existing user stays local');
     const old = await upgraded.partners.get('old');
     assert.deepEqual([old?.protocol, old?.tlsCaFile], ['sftp', null], 'an existing partner stays SFTP');
     await upgraded.close();
