@@ -107,6 +107,8 @@ const EXPECTED = [
   'POST /api/users/{name}/totp/draft',
   'POST /api/users/{name}/totp',
   'GET /api/permissions',
+  'GET /api/users/export',
+  'POST /api/users/import',
 ];
 
 function operations(): { id: string; op: Json }[] {

@@ -173,7 +173,7 @@ export class UserTransfer {
   /** Every user, in Ferry's export format (the caller writes it with mode 0600: it holds password hashes). */
   async export(
     actor: Actor,
-  ): Promise<{ format: string; version: 1; exportedAt: string; users: ExportedUser[] }> {
+  ): Promise<{ format: typeof FERRY_USERS_FORMAT; version: 1; exportedAt: string; users: ExportedUser[] }> {
     checkActor(actor);
     const users = (await this.deps.store.users.list()).map(exportUser);
     await this.recorder.record(actor, 'users.export', '*', { users: users.length });

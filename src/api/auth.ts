@@ -14,6 +14,8 @@ import { ApiError } from './errors.js';
 export const PERMISSIONS = {
   'users:read': ['admin', 'operator'],
   'users:write': ['admin', 'operator'],
+  /** Users exported with their password hashes, or imported with hashes set as they are: the admin's alone. */
+  'users:transfer': ['admin'],
   'partners:read': ['admin', 'operator'],
   'partners:write': ['admin', 'operator'],
   'jobs:read': ['admin', 'operator'],

@@ -43,6 +43,7 @@ import { permissionRoutes } from './routes/permissions.js';
 import { probeRoutes } from './routes/probes.js';
 import { ruleRoutes } from './routes/rules.js';
 import { totpEnrolmentRoutes } from './routes/totp-enrolment.js';
+import { userTransferRoutes } from './routes/user-transfer.js';
 import { userRoutes } from './routes/users.js';
 
 /** Request bodies are small JSON documents (a user with keys); anything larger is refused before parsing. */
@@ -217,6 +218,7 @@ export async function buildApiApp(
     adminRoleRoutes,
     totpEnrolmentRoutes,
     permissionRoutes,
+    userTransferRoutes,
   ];
   for (const routes of plugins) await app.register(routes(deps));
   // The web client's sign-in is a login like /api/login: the same per-address limit and defender scoring.
