@@ -1,7 +1,7 @@
 // What the FTPS server is given: listeners, certificate, limits, and the services it hands off to.
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
-import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionLimits } from '../ssh/admission.js';
@@ -38,4 +38,6 @@ export interface FtpsServerOptions {
   readonly budgets?: ResourceBudgets;
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
+  /** maxSessionsPerUser counted on every node sharing the store, with the SSH sessions; without it, per process. */
+  readonly sessionRegistry?: SessionRegistry;
 }

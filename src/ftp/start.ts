@@ -1,7 +1,7 @@
 // Starting FTPS from the validated config: the certificate (printed with its fingerprint) and the listeners.
 import type { Defender } from '../auth/defender.js';
 import type { FerryConfig } from '../config/schema.js';
-import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
@@ -24,6 +24,7 @@ export async function startFtps(
   ctx: FtpsServices,
   logger: Logger,
   out: (line: string) => void,
+  sessionRegistry?: SessionRegistry,
 ): Promise<RunningFtpsServer> {
   const certificate = await loadFtpsCertificate(config.dataDir, config.ftps, ctx.admin.keys.x509);
   const [low, high] = (config.ftps.passivePorts ?? '0-0').split('-').map(Number) as [number, number];
@@ -57,6 +58,7 @@ export async function startFtps(
       windowSeconds: config.lockoutWindow,
       durationSeconds: config.lockoutDuration,
     },
+    ...(sessionRegistry ? { sessionRegistry } : {}),
   });
   const where = [
     server.port !== undefined ? `explicit ${config.listen}:${server.port}` : '',
