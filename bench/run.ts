@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { type ApiPlan, apiScenario } from './api.js';
 import { Cleanup } from './cleanup.js';
+import { clusterScenario } from './cluster.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
 import { ftpsScenario } from './ftps.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
@@ -56,6 +57,7 @@ const SCENARIOS = [
   'api',
   'ftps',
   'web',
+  'cluster',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -123,7 +125,7 @@ const QUICK: Plan = {
   api: { users: 2000, auditRecords: 100_000, requests: 50, files: 10, bytes: 4 * MIB, runs: 2 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api,ftps,web]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api,ftps,web,cluster]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -377,6 +379,34 @@ async function main(): Promise<number> {
       };
       if (only.has('ftps')) measurements.push(...(await ftpsScenario(protocolRows)));
       if (only.has('web')) measurements.push(...(await webScenario(protocolRows)));
+
+      if (only.has('cluster')) {
+        log(
+          `cluster: ${plan.handshakeSessions} logins and ${plan.streams} × ${plan.streamBytes / MIB} MiB uploads, ${plan.streamRuns} runs, 2 nodes on PostgreSQL vs 1 on SQLite`,
+        );
+        const path = join(clientDir, 'cluster.bin');
+        const source = {
+          path,
+          bytes: plan.streamBytes,
+          sha256: await writeRandomFile(path, plan.streamBytes),
+        };
+        measurements.push(
+          ...(await clusterScenario({
+            repo,
+            root,
+            cleanup,
+            plain: ferry,
+            clientPublicKey: pub,
+            client: { key, cleanup },
+            source,
+            workers,
+            logins: plan.handshakeSessions,
+            streams: plan.streams,
+            runs: plan.streamRuns,
+            log,
+          })),
+        );
+      }
 
       if (receivers) {
         log(

@@ -155,6 +155,8 @@ export async function startFerry(
   rootLogger.level = config.logLevel;
   const log = loggers.serve;
   const ctx = await AppContext.create(config, access);
+  // Every record this process writes names its node; without --node-id the name waits for the SFTP port (below).
+  ctx.audit.useNode(config.node.id);
   const services = new ServiceStack(log);
   const shutdown = new AbortController();
   services.started('context', () => ctx.dispose());
@@ -227,6 +229,7 @@ export async function startFerry(
     });
     // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
     const { startSshServer } = await import('./ssh/server.js');
+    const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
     const ssh = await startSshServer({
       listen: config.listen,
       port: config.sftpPort,
@@ -268,9 +271,9 @@ export async function startFerry(
       directory: ctx.directory,
       sessionRegistry: clusterSessions,
     });
-    services.started('ssh server', () => ssh.close());
-    const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
     const nodeId = config.node.id ?? defaultNodeId(ssh.port);
+    ctx.audit.useNode(nodeId);
+    services.started('ssh server', () => ssh.close());
     const nodeRunId = options.nodeRunId ?? randomUUID();
     out(`SFTP listening on ${config.listen}:${ssh.port} (data dir ${config.dataDir})`);
     out((await import('./ssh-algorithms.js')).keyExchangeLine(config.algorithms));
@@ -278,7 +281,7 @@ export async function startFerry(
     let ftpsServer: import('./ftp/server.js').RunningFtpsServer | undefined;
     if (config.ftps.port !== undefined || config.ftps.implicitPort !== undefined) {
       const { startFtps } = await import('./ftp/start.js');
-      const server = await startFtps(config, ctx, loggers.ftps, out);
+      const server = await startFtps(config, ctx, loggers.ftps, out, clusterSessions);
       services.started('ftps server', () => server.close());
       ftps = { port: server.port, implicitPort: server.implicitPort };
       ftpsServer = server;
@@ -313,7 +316,7 @@ export async function startFerry(
     // Registered: from now on this process' logins are counted with every node's (stopped before the heartbeat).
     await clusterSessions.attach({
       owner: { nodeId, runId: nodeRunId, pid: process.pid },
-      disconnect: (sessionId) => ssh.disconnect(sessionId),
+      disconnect: (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
       counters: () => liveSessions.list(),
       heartbeatMs,
     });

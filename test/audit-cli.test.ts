@@ -85,7 +85,7 @@ test('user administration is recorded with the OS user who ran it, what changed,
   const csv = await ferry(['audit', 'query', '--user', userInfo().username, '--csv']);
   assert.equal(
     csv.stdout.split('\n')[0],
-    'seq,at,action,user,sessionId,address,protocol,path,target,result,reason,detail,prevHash,hash',
+    'seq,at,action,user,sessionId,address,protocol,path,target,result,reason,detail,prevHash,hash,node',
   );
   assert.equal(csv.stdout.trim().split('\n').length, 6);
   assert.equal((await ferry(['audit', 'query', '--action', 'bogus'])).code, 2);

@@ -158,7 +158,7 @@ function rewrite(file: string, edit: (rows: Row[]) => Row[]): void {
     db.transaction(() => {
       db.prepare('DELETE FROM audit_log').run();
       const insert = db.prepare(
-        'INSERT INTO audit_log VALUES (@seq, @at, @action, @username, @session_id, @address, @protocol, @path, @target, @result, @reason, @detail, @prev_hash, @hash)',
+        'INSERT INTO audit_log VALUES (@seq, @at, @action, @username, @session_id, @address, @protocol, @path, @target, @result, @reason, @detail, @prev_hash, @hash, @node)',
       );
       for (const r of out) insert.run(r);
     })();
@@ -185,6 +185,7 @@ function forgePrune(file: string, firstKeptSeq: number, prevHash: string): numbe
     target: null,
     result: 'ok',
     reason: null,
+    node: null,
     detail: canonicalJson({
       before: at,
       retentionDays: 7,
@@ -196,7 +197,7 @@ function forgePrune(file: string, firstKeptSeq: number, prevHash: string): numbe
   };
   sql(
     file,
-    'INSERT INTO audit_log VALUES (@seq, @at, @action, @username, @session_id, @address, @protocol, @path, @target, @result, @reason, @detail, @prev_hash, @hash)',
+    'INSERT INTO audit_log VALUES (@seq, @at, @action, @username, @session_id, @address, @protocol, @path, @target, @result, @reason, @detail, @prev_hash, @hash, @node)',
     { ...row, hash: hashRow(row) },
   );
   return row.seq;

@@ -192,11 +192,32 @@ test('kill -9 of the node carrying an upload: reput through HAProxy completes it
   await client.connect();
   try {
     // Both connections (one per node) are in the one chain: the cut one's login and the reput's completed upload.
-    const { rows } = await client.query<{ action: string; session_id: string | null; detail: string }>(
-      "SELECT action, session_id, detail FROM audit_log WHERE action IN ('auth', 'upload') ORDER BY seq",
+    const { rows } = await client.query<{
+      action: string;
+      session_id: string | null;
+      detail: string;
+      node: string | null;
+    }>(
+      "SELECT action, session_id, detail, node FROM audit_log WHERE action IN ('auth', 'upload') ORDER BY seq",
     );
     const sessions = new Set(rows.filter((row) => row.action === 'auth').map((row) => row.session_id));
     assert.ok(sessions.size >= 2, JSON.stringify(rows));
+    // Each node's records name it: the cut login's on the victim, the reput's on the survivor.
+    const logins = rows.filter((row) => row.action === 'auth');
+    assert.ok(
+      logins.some((row) => row.node === holder),
+      `a login on ${holder}: ${JSON.stringify(logins)}`,
+    );
+    const survivorId = holder === 'node-a' ? 'node-b' : 'node-a';
+    assert.ok(
+      logins.some((row) => row.node === survivorId),
+      `a login on ${survivorId}`,
+    );
+    assert.equal(
+      rows.filter((row) => row.action === 'upload').at(-1)?.node,
+      survivorId,
+      'the upload completed on the survivor',
+    );
     const uploads = rows.filter((row) => row.action === 'upload');
     assert.ok(uploads.length >= 1, 'the completed upload is audited');
   } finally {

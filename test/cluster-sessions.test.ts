@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { connect as tlsConnect } from 'node:tls';
 import { createTestDatabase, postgresUnavailable } from '../src/store/postgres/test-database.js';
 import { runFerry } from './helpers/cli.js';
 import { startClusterNode } from './helpers/cluster-node.js';
@@ -125,4 +126,115 @@ test('sessions across two nodes: one per-user limit, one list, a kill from the o
   assert.equal(onA.child.exitCode, null, 'the session on node-a is untouched');
   const recorded = await runFerry(['audit', 'query', '--json', '--action', 'admin', ...store]);
   assert.match(recorded.stdout, new RegExp(`session ${bSession.id}.*"node":"node-b"`));
+});
+
+/** An implicit FTPS login held open: the server's answer to PASS, and what the connection says until it closes. */
+async function holdFtps(host: string, port: number, user: string, password: string) {
+  const socket = tlsConnect({ host, port, rejectUnauthorized: false });
+  let text = '';
+  const waiters: (() => void)[] = [];
+  socket.on('data', (d: Buffer) => {
+    text += d.toString();
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(text)));
+  socket.on('error', () => {});
+  /** The next reply line after `from` characters: a code and its text. */
+  const reply = async (from: number): Promise<string> => {
+    for (;;) {
+      const line = /^\d{3} .*$/m.exec(text.slice(from));
+      if (line) return line[0];
+      const woke = new Promise<void>((resolve) => waiters.push(resolve));
+      if ((await Promise.race([woke.then(() => 'data'), closed.then(() => 'closed')])) === 'closed')
+        return text.slice(from) || 'closed';
+    }
+  };
+  await reply(0);
+  let at = text.length;
+  socket.write(`USER ${user}\r\n`);
+  await reply(at);
+  at = text.length;
+  socket.write(`PASS ${password}\r\n`);
+  return { answer: await reply(at), closed, end: () => socket.destroy() };
+}
+
+test('FTPS sessions across two nodes: counted with SSH ones, listed on both, killed from the other node', {
+  skip: unavailable,
+}, async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'ferry-cluster-ftps-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const db = await createTestDatabase();
+  t.after(() => db.drop());
+  const store = ['--data-dir', join(work, 'data'), '--store', db.url];
+  assert.equal((await runFerry(['init', ...store])).code, 0);
+  const added = await runFerry(['users', 'add', 'alice', '--password-stdin', ...store], `${PASSWORD}\n`);
+  assert.equal(added.code, 0, added.stderr);
+  const keyAdded = await runFerry(['apikeys', 'add', 'ops', '--role', 'admin', ...store]);
+  const key = keyAdded.stdout.trim().split('\n').at(-1)!;
+  const env = { FERRY_NODE_HEARTBEAT_SECONDS: '0.5', FERRY_MAX_SESSIONS_PER_USER: '2' };
+  const ftpsArgs = ['--ftps-implicit-port', '0', '--workers', '1'];
+  const [a, b] = await Promise.all([
+    startClusterNode('127.0.0.23', [...store, ...ftpsArgs, '--node-id', 'node-a'], t, env),
+    startClusterNode('127.0.0.24', [...store, ...ftpsArgs, '--node-id', 'node-b'], t, env),
+  ]);
+  const ftpsPort = (node: typeof a) =>
+    Number(/FTPS listening \(implicit [\d.]+:(\d+)\)/.exec(node.output())![1]);
+  const api = async (node: typeof a, method: string, path: string) => {
+    const res = await fetch(`http://${node.address}:${node.httpPort}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}` },
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const listedUntil = async (node: typeof a, ok: (s: SessionView[]) => boolean) => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const r = await api(node, 'GET', '/api/sessions');
+      const items = (r.body.items as (SessionView & { protocol: string })[]).filter(
+        (s) => s.username === 'alice',
+      );
+      if (ok(items) || Date.now() > deadline) return items;
+      await delay(100);
+    }
+  };
+
+  // An FTPS session on node-a and an SSH one on node-b: the user's two places on the cluster.
+  const ftps = await holdFtps(a.address, ftpsPort(a), 'alice', PASSWORD);
+  t.after(() => ftps.end());
+  assert.match(ftps.answer, /^230 /);
+  const ssh = holdSftp(b.port, 'alice', PASSWORD, b.address);
+  t.after(() => ssh.child.kill('SIGKILL'));
+  const items = await listedUntil(b, (s) => s.length === 2);
+  const ftpsSession = items.find((s) => s.node === 'node-a');
+  assert.equal(ftpsSession?.protocol, 'ftps', JSON.stringify(items));
+  assert.deepEqual(items.map((s) => s.node).sort(), ['node-a', 'node-b']);
+
+  // A third login is refused, over FTPS on node-b (which holds only the SSH session) and over SFTP on node-a.
+  const third = await holdFtps(b.address, ftpsPort(b), 'alice', PASSWORD);
+  t.after(() => third.end());
+  assert.match(third.answer, /^421 /, third.answer);
+  const sftpThird = await sftpBatch({
+    port: a.port,
+    host: a.address,
+    user: 'alice',
+    password: PASSWORD,
+    batch: 'pwd\n',
+  });
+  assert.notEqual(sftpThird.code, 0, 'the SFTP login is refused while FTPS holds a place');
+  const audit = await runFerry(['audit', 'query', '--json', '--action', 'security', ...store]);
+  assert.match(audit.stdout, /"scope":"cluster"/);
+
+  // node-b ends node-a's FTPS session: its client is told and disconnected, and the place is free again.
+  const killed = await api(b, 'DELETE', `/api/sessions/${ftpsSession!.id}`);
+  assert.equal(killed.status, 200, JSON.stringify(killed.body));
+  assert.equal(killed.body.node, 'node-a');
+  const said = await Promise.race([ftps.closed, delay(15_000).then(() => 'still connected')]);
+  assert.match(said, /421 Session ended by the administrator/);
+  assert.deepEqual(
+    (await listedUntil(a, (s) => s.length === 1)).map((s) => s.node),
+    ['node-b'],
+  );
+  const again = await holdFtps(b.address, ftpsPort(b), 'alice', PASSWORD);
+  t.after(() => again.end());
+  assert.match(again.answer, /^230 /);
 });

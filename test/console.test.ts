@@ -186,6 +186,11 @@ describe('admin console', () => {
 
     const audit = await b.request('GET', '/console/audit?action=admin');
     assert.match(audit.text, /console:ada/);
+    assert.match(
+      audit.text,
+      /<p class="node">node [^<]+:\d+<\/p>/,
+      'the serving node (host:port by default)',
+    );
     const verified = await b.request('GET', '/console/audit/verify');
     assert.match(verified.text, /The chain verifies: \d+ records/);
 

@@ -119,3 +119,63 @@ test('scheduled runs of a job never overlap and a run missed while down is made 
     await fx.close();
   }
 });
+
+test('a slot fired by several processes runs once, however late the others fire it', async () => {
+  const fx = await transferFixture();
+  const server = await startTestServer();
+  const log = rootLogger.child({ test: 'scheduler-claim' }, { level: 'silent' });
+  try {
+    const { partners, jobs } = fx.ctx.transfers;
+    await server.addUser('partner', { publicKeys: [fx.publicKey] });
+    await mkdir(await server.homeOf('partner'), { recursive: true });
+    await partners.add({
+      name: 'p',
+      host: '127.0.0.1',
+      port: server.port,
+      username: 'partner',
+      clientKey: 'id',
+    });
+    await partners.pin('p', await partners.fetchHostKey('p'));
+    await jobs.add({
+      name: 'quick',
+      partner: 'p',
+      direction: 'pull',
+      remoteDir: '.',
+      localDir: join(fx.dir, 'quick'),
+      schedule: '* * * * * *',
+    });
+    // Two schedulers (two workers, or two nodes) on one store, each with its own clock at the same time.
+    const start = new Date();
+    start.setMinutes(30, 0, 0);
+    if (start.getTime() > Date.now()) start.setHours(start.getHours() - 1);
+    const [clockA, clockB] = [new ManualClock(start), new ManualClock(start)];
+    const a = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock: clockA });
+    const b = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock: clockB });
+    await a.start();
+    await b.start();
+    // A fires the first slot and its run ends; B fires the same slot only then (a late timer, a busy node): the
+    // run lock is free again, but the slot was handled.
+    clockA.advance(1000);
+    await a.idle();
+    clockB.advance(1000);
+    await b.idle();
+    assert.equal((await jobs.history('quick')).length, 1, 'the late process did not run the slot again');
+    // The next slot fired by both at once: one run.
+    clockA.advance(1000);
+    clockB.advance(1000);
+    await Promise.all([a.idle(), b.idle()]);
+    await a.stop();
+    await b.stop();
+    const runs = await jobs.history('quick');
+    assert.deepEqual(
+      runs.map((r) => [r.trigger, r.status]),
+      [
+        ['schedule', 'ok'],
+        ['schedule', 'ok'],
+      ],
+    );
+  } finally {
+    await server.close();
+    await fx.close();
+  }
+});

@@ -1,4 +1,4 @@
-// Cluster mode's sessions and upload claims: this process records its logged-in SSH sessions in the store (where every node counts a
+// Cluster mode's sessions and upload claims: this process records its logged-in SSH and FTPS sessions in the store (where every node counts a
 // user's sessions against maxSessionsPerUser and lists them), publishes their counters, and ends the ones another
 // node asked to kill (woken by NOTIFY on PostgreSQL, found by polling on every heartbeat either way); and claims
 // the partials it writes, so no two nodes write one partial on shared storage.
@@ -13,13 +13,15 @@ export const SESSION_KILL_CHANNEL = 'ferry_session_kill';
 const KILL_WAIT_MS = 10_000;
 const KILL_POLL_MS = 100;
 
-/** A session as the SSH server admits it. */
+/** A session as the SSH or FTPS server admits it. */
 export interface AdmittedSession {
   readonly id: string;
   readonly username: string;
   readonly remoteAddress: string;
   readonly client: string | null;
   readonly connectedAt: Date;
+  /** 'ssh' unless given ('ftps'). */
+  readonly protocol?: string;
 }
 
 export interface ClusterSessionsOptions {
@@ -80,7 +82,7 @@ export class ClusterSessions {
       {
         ...a.owner,
         ...s,
-        protocol: 'ssh',
+        protocol: s.protocol ?? 'ssh',
         bytesUp: 0,
         bytesDown: 0,
         filesUp: 0,

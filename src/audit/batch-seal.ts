@@ -29,6 +29,8 @@ export interface BatchSealContext {
   readonly checkpointEveryRecords: number;
   /** Told when a checkpoint fell due by count but could not be signed. */
   readonly onUnsignedDue: () => void;
+  /** The cluster node writing (`--node-id`): stamped on every record of the batch, checkpoints included. */
+  readonly node?: string | undefined;
 }
 
 /**
@@ -45,8 +47,9 @@ export function sealBatch(
   let prevHash = head?.hash ?? GENESIS_HASH;
   let lastCheckpoint = head?.lastCheckpointSeq ?? 0;
   const records: AuditRecord[] = [];
+  const node = context.node;
   const add = (fields: AuditFields) => {
-    const record = sealRecord(fields, seq + 1, prevHash);
+    const record = sealRecord(node !== undefined ? { ...fields, node } : fields, seq + 1, prevHash);
     seq = record.seq;
     prevHash = record.hash;
     records.push(record);

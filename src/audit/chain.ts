@@ -58,6 +58,8 @@ export function toExportRecord(r: AuditRecord): AuditExportRecord {
     detail: JSON.parse(r.detail) as unknown,
     prevHash: r.prevHash,
     hash: r.hash,
+    // Only when set: a record without a node hashes exactly as records did before nodes were recorded.
+    ...(r.node !== undefined ? { node: r.node } : {}),
   };
 }
 

@@ -32,6 +32,8 @@ export function recordFromExportLine(text: string, line: number): AuditRecord {
   if (typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq))
     throw new InvalidArgumentError(`line ${line}: seq must be an integer`);
   if (!('detail' in r)) throw new InvalidArgumentError(`line ${line}: detail missing`);
+  // Absent on records no node wrote (and on every record of older exports); present, it is hashed.
+  const node = 'node' in r ? requiredString(r, 'node', line) : undefined;
   return {
     seq: r.seq,
     at: requiredString(r, 'at', line),
@@ -47,6 +49,7 @@ export function recordFromExportLine(text: string, line: number): AuditRecord {
     detail: canonicalJson(r.detail),
     prevHash: requiredString(r, 'prevHash', line),
     hash: requiredString(r, 'hash', line),
+    ...(node !== undefined ? { node } : {}),
   };
 }
 

@@ -94,10 +94,12 @@ export const CSV_COLUMNS = [
   'detail',
   'prevHash',
   'hash',
+  // Last, so readers of the columns before it are undisturbed; empty for records not written by a node.
+  'node',
 ] as const;
 
-function csvCell(value: string | number | null): string {
-  if (value === null) return '';
+function csvCell(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '';
   const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
@@ -119,7 +121,9 @@ function describeDetail(record: AuditRecord): string {
     .join(' ');
 }
 
-/** One human-readable line: `#seq time action user@address path [-> target] result (reason) details`. */
+/**
+ * One human-readable line: `#seq time action user@address path [-> target] result (reason) details [node]`.
+ */
 export function formatRecordLine(record: AuditRecord): string {
   const who = record.user ?? '-';
   const where = record.address ? `${who}@${record.address}` : who;
@@ -128,7 +132,17 @@ export function formatRecordLine(record: AuditRecord): string {
       ? `${record.path}${record.target !== null ? ` -> ${record.target}` : ''}`
       : (record.target ?? '');
   const outcome = record.reason !== null ? `${record.result} (${record.reason})` : record.result;
-  return [`#${record.seq}`, record.at, record.action.padEnd(10), where, what, outcome, describeDetail(record)]
+  const node = record.node !== undefined ? `[${record.node}]` : '';
+  return [
+    `#${record.seq}`,
+    record.at,
+    record.action.padEnd(10),
+    where,
+    what,
+    outcome,
+    describeDetail(record),
+    node,
+  ]
     .filter((part) => part !== '')
     .join('  ');
 }

@@ -1,7 +1,7 @@
 // Retention: delete records older than the cut, leaving a retention record and a signed retention checkpoint.
 import { InvalidArgumentError } from '../errors.js';
 import type { AuditRecord, AuditRepository } from '../store/types.js';
-import { sealRecord } from './chain.js';
+import { type AuditFields, sealRecord } from './chain.js';
 import { signedCheckpointFields } from './checkpoint.js';
 import { toAuditFields } from './entries.js';
 import type { AuditSigner } from './signer.js';
@@ -29,38 +29,49 @@ export interface PruneResult {
  */
 export async function pruneAuditTrail(
   repository: AuditRepository,
-  options: { retentionDays: number; now?: Date; actor?: string | null; signer?: AuditSigner },
+  options: {
+    retentionDays: number;
+    now?: Date;
+    actor?: string | null;
+    signer?: AuditSigner;
+    /** The cluster node pruning (stamped on its two records). */
+    node?: string | undefined;
+  },
 ): Promise<PruneResult> {
   if (!Number.isFinite(options.retentionDays) || options.retentionDays <= 0) {
     throw new InvalidArgumentError('retention must be a positive number of days (0 keeps records forever)');
   }
   const now = options.now ?? new Date();
   const before = new Date(now.getTime() - options.retentionDays * DAY_MS).toISOString();
+  const stamp = (fields: AuditFields): AuditFields =>
+    options.node !== undefined ? { ...fields, node: options.node } : fields;
   const pruned = await repository.prune(before, (cut, head) => {
     if (!options.signer) throw new AuditUnsignedError();
     const prune = sealRecord(
-      toAuditFields(
-        {
-          at: now,
-          action: 'prune',
-          user: options.actor ?? null,
-          result: 'ok',
-          detail: {
-            before,
-            retentionDays: options.retentionDays,
-            deleted: cut.deleted,
-            firstKeptSeq: cut.firstKeptSeq,
-            prevHash: cut.prevHash,
+      stamp(
+        toAuditFields(
+          {
+            at: now,
+            action: 'prune',
+            user: options.actor ?? null,
+            result: 'ok',
+            detail: {
+              before,
+              retentionDays: options.retentionDays,
+              deleted: cut.deleted,
+              firstKeptSeq: cut.firstKeptSeq,
+              prevHash: cut.prevHash,
+            },
           },
-        },
-        () => now,
+          () => now,
+        ),
       ),
       head.seq + 1,
       head.hash,
     );
     const cutClaim = { firstKeptSeq: cut.firstKeptSeq, prevHash: cut.prevHash };
     const checkpoint = sealRecord(
-      signedCheckpointFields(options.signer, now, prune, cutClaim),
+      stamp(signedCheckpointFields(options.signer, now, prune, cutClaim)),
       prune.seq + 1,
       prune.hash,
     );

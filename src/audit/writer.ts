@@ -72,6 +72,8 @@ export class AuditWriter {
   readonly #now: () => Date;
   readonly #health: HealthState | undefined;
   #signer: AuditSigner | undefined;
+  /** The cluster node this process serves as, once `serve` knows it; CLI processes have none. */
+  #node: string | undefined;
   #signerLoad: Promise<AuditSigner | undefined> | undefined;
   readonly #batches: GroupCommit<PendingAuditWrite>;
   /** Records this writer committed since it last saw a checkpoint commit (its own or none). */
@@ -152,6 +154,11 @@ export class AuditWriter {
     this.#signer = signer;
   }
 
+  /** Stamp every record written from now on with this node id (`serve` passes its `--node-id`). */
+  useNode(node: string | undefined): void {
+    this.#node = node;
+  }
+
   /** Queues a record; resolves with it (seq, hash) after the transaction holding it committed. */
   append(entry: AuditEntry): Promise<AuditRecord> {
     if (this.#closed) return Promise.reject(new AuditClosedError());
@@ -197,6 +204,7 @@ export class AuditWriter {
       retentionDays,
       now: this.#now(),
       actor,
+      node: this.#node,
       ...(signer ? { signer } : {}),
     });
     const anchor = result.checkpoint ? anchorFromCheckpoint(result.checkpoint) : undefined;
@@ -299,6 +307,7 @@ export class AuditWriter {
             now: () => this.#now(),
             log: this.#log,
             checkpointEveryRecords: this.#checkpointEveryRecords,
+            node: this.#node,
             onUnsignedDue: () => {
               this.#dueUnsigned = true;
             },

@@ -577,7 +577,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   maxConnectionsPerAddress: 'connections open at once from one address, per server process',
   maxUnauthenticatedPerAddress: 'connections from one address still logging in (slow-loris guard)',
   maxSessionsPerUser:
-    'logged-in SSH connections of one user at once, counted on every process and node sharing the store',
+    'logged-in SSH and FTPS connections of one user at once, counted on every process and node sharing the store',
   maxChannelsPerConnection:
     "session channels (SFTP, SCP) one connection may have open; more are refused (OpenSSH's MaxSessions)",
   maxOpenHandles: 'open files and directories per SFTP session',

@@ -19,6 +19,8 @@ export interface AuditView {
   readonly reason: string | null;
   readonly detail: unknown;
   readonly hash: string;
+  /** The cluster node that wrote the record (null for CLI processes). */
+  readonly node?: string | null;
 }
 
 const CONFIG = { permission: 'public' } as const;
@@ -54,7 +56,7 @@ ${
         ) => html`<tr class="${r.result === 'ok' ? '' : 'bad'}"><td>${r.seq}</td><td>${r.at.slice(0, 19).replace('T', ' ')}</td>
 <td>${r.action}</td><td>${r.actor ?? r.user ?? ''}</td><td>${r.address ?? ''} ${r.protocol ?? ''}</td>
 <td>${r.path ?? r.target ?? ''}</td>
-<td>${r.result}${r.reason ? ` (${r.reason})` : ''}<details><summary>detail</summary><pre>${JSON.stringify(r.detail, null, 2)}</pre><p class="hash">hash ${r.hash}</p></details></td></tr>`,
+<td>${r.result}${r.reason ? ` (${r.reason})` : ''}<details><summary>detail</summary><pre>${JSON.stringify(r.detail, null, 2)}</pre>${r.node ? html`<p class="node">node ${r.node}</p>` : ''}<p class="hash">hash ${r.hash}</p></details></td></tr>`,
       )}</tbody></table>`
 }`;
     return reply

@@ -198,3 +198,19 @@ export interface SessionResources {
 }
 
 export type FileSessionFactory = (identity: SessionIdentity, resources?: SessionResources) => FileSession;
+
+/** Cluster-wide admission of logged-in sessions (admin/cluster-sessions.ts over the store), asked by the SSH and FTPS front ends. */
+export interface SessionRegistry {
+  /** Records a logged-in session; resolves with the user's open sessions (on all nodes) when the limit refuses it. */
+  admit(session: {
+    readonly id: string;
+    readonly username: string;
+    readonly remoteAddress: string;
+    readonly client: string | null;
+    readonly connectedAt: Date;
+    /** 'ssh' (the default) or 'ftps': shown in every node's session list. */
+    readonly protocol?: string;
+  }): Promise<{ open: number } | undefined>;
+  /** The session ended. */
+  closed(id: string): void;
+}

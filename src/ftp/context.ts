@@ -24,8 +24,11 @@ export interface TransferActivity {
 }
 
 export interface ConnectionHooks {
-  /** The login was accepted: admission stops counting it as unauthenticated; false refuses (a session limit). */
-  readonly authenticated: (user: string) => boolean;
+  /**
+   * The login was accepted: admission stops counting it as unauthenticated; false refuses (a session limit, on
+   * this process or, in a cluster, on every node).
+   */
+  readonly authenticated: (user: string) => Promise<boolean>;
 }
 
 export interface CommandContext {

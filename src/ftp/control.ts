@@ -35,6 +35,7 @@ export const TLS_OPTIONS = {
 
 export class ControlConnection implements CommandContext {
   readonly sessionId = randomBytes(6).toString('hex');
+  readonly connectedAt = new Date();
   readonly remoteAddress: string;
   readonly options: FtpsServerOptions;
   log: Logger;

@@ -57,7 +57,9 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
   if (ctx.gone.aborted) return;
   if (decision.result === 'accept') {
     const record = decision.user;
-    if (!ctx.hooks.authenticated(record.name)) {
+    const admitted = await ctx.hooks.authenticated(record.name);
+    if (ctx.gone.aborted) return;
+    if (!admitted) {
       ctx.reply(421, 'Too many sessions for this user');
       ctx.close();
       return;

@@ -3,7 +3,7 @@
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
-import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionLimits } from '../ssh/admission.js';
@@ -41,4 +41,6 @@ export interface FtpsServerOptions {
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
   readonly directory?: ExternalPasswordSource | undefined;
+  /** maxSessionsPerUser counted on every node sharing the store, with the SSH sessions; without it, per process. */
+  readonly sessionRegistry?: SessionRegistry;
 }

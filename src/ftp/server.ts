@@ -27,6 +27,52 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
   const connections = new Set<ControlConnection>();
   const sessionsPerUser = new Map<string, number>();
 
+  /**
+   * maxSessionsPerUser on every node sharing the store, SSH and FTPS sessions together: the session is recorded
+   * (or refused) before the login is answered. A store that cannot write cannot count: the login is admitted
+   * under this process's own limit and the failure logged, as SSH logins are (ssh/connection.ts).
+   */
+  const admitAcrossNodes = async (connection: ControlConnection, user: string, socket: Socket) => {
+    const registry = options.sessionRegistry;
+    if (!registry) return true;
+    let refused: { open: number } | undefined;
+    try {
+      refused = await registry.admit({
+        id: connection.sessionId,
+        username: user,
+        remoteAddress: connection.remoteAddress,
+        client: null,
+        connectedAt: connection.connectedAt,
+        protocol: 'ftps',
+      });
+    } catch (err) {
+      connection.log.error(
+        { err },
+        "cluster session count failed; this process's own maxSessionsPerUser applies",
+      );
+      return true;
+    }
+    if (refused) {
+      const limit = options.limits.maxSessionsPerUser;
+      connection.log.warn(
+        { open: refused.open, limit },
+        'maxSessionsPerUser reached on the cluster; closing',
+      );
+      options.events.emit({
+        type: 'security',
+        action: 'limit',
+        at: new Date(),
+        sessionId: connection.sessionId,
+        remoteAddress: connection.remoteAddress,
+        detail: { limit: 'maxSessionsPerUser', user, open: refused.open, scope: 'cluster' },
+      });
+      return false;
+    }
+    if (socket.destroyed) registry.closed(connection.sessionId);
+    else socket.once('close', () => registry.closed(connection.sessionId));
+    return true;
+  };
+
   const accept = (socket: Socket, implicit: boolean) => {
     socket.setNoDelay(true);
     sockets.add(socket);
@@ -46,13 +92,14 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
           socket,
           options,
           {
-            authenticated: (user) => {
+            authenticated: async (user) => {
               clearTimeout(grace);
               admitted.authenticated();
               const open = (sessionsPerUser.get(user) ?? 0) + 1;
               sessionsPerUser.set(user, open);
               counted = user;
-              return open <= options.limits.maxSessionsPerUser;
+              if (open > options.limits.maxSessionsPerUser) return false;
+              return admitAcrossNodes(connection, user, socket);
             },
           },
           implicit,

@@ -3,7 +3,7 @@
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { FerryConfig } from '../config/schema.js';
-import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
@@ -28,6 +28,7 @@ export async function startFtps(
   ctx: FtpsServices,
   logger: Logger,
   out: (line: string) => void,
+  sessionRegistry?: SessionRegistry,
 ): Promise<RunningFtpsServer> {
   const certificate = await loadFtpsCertificate(config.dataDir, config.ftps, ctx.admin.keys.x509);
   const [low, high] = (config.ftps.passivePorts ?? '0-0').split('-').map(Number) as [number, number];
@@ -62,6 +63,7 @@ export async function startFtps(
       durationSeconds: config.lockoutDuration,
     },
     directory: ctx.directory,
+    ...(sessionRegistry ? { sessionRegistry } : {}),
   });
   const where = [
     server.port !== undefined ? `explicit ${config.listen}:${server.port}` : '',

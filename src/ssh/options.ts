@@ -5,7 +5,7 @@ import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
-import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
+import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
@@ -14,19 +14,7 @@ import type { AccountSecurityRepository, UserRepository } from '../store/types.j
 import type { ConnectionLimits } from './admission.js';
 import type { RekeyPolicy } from './rekey.js';
 
-/** Cluster-wide admission of logged-in sessions (admin/cluster-sessions.ts over the store). */
-export interface SessionRegistry {
-  /** Records a logged-in session; resolves with the user's open sessions (on all nodes) when the limit refuses it. */
-  admit(session: {
-    readonly id: string;
-    readonly username: string;
-    readonly remoteAddress: string;
-    readonly client: string | null;
-    readonly connectedAt: Date;
-  }): Promise<{ open: number } | undefined>;
-  /** The session ended. */
-  closed(id: string): void;
-}
+export type { SessionRegistry };
 
 export interface SshServerOptions {
   readonly listen: string;

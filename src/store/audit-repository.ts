@@ -23,7 +23,7 @@ export interface AuditRepositoryOptions {
   readonly isBusy: (err: unknown) => boolean;
 }
 
-/** Rows per INSERT: 14 columns each, well under SQLite's bound-parameter limit. */
+/** Rows per INSERT: 15 columns each, well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 64;
 
 /** A stored row as the record it holds (also what tests that play an insider hash rows with). */
@@ -44,6 +44,7 @@ export function auditRecordFromRow(row: Selectable<AuditLogTable>): AuditRecord 
     detail: row.detail,
     prevHash: row.prev_hash,
     hash: row.hash,
+    ...(row.node !== null ? { node: row.node } : {}),
   };
 }
 
@@ -63,6 +64,7 @@ function toRow(r: AuditRecord): AuditLogTable {
     detail: r.detail,
     prev_hash: r.prevHash,
     hash: r.hash,
+    node: r.node ?? null,
   };
 }
 

@@ -45,6 +45,11 @@ export interface AuditRecord {
   readonly detail: string;
   readonly prevHash: string;
   readonly hash: string;
+  /**
+   * The node (`ferry serve --node-id`) that wrote the record; absent for records of CLI processes and those
+   * written before nodes were recorded. Absent, it is left out of the hash, so older chains verify as they did.
+   */
+  readonly node?: string;
 }
 
 export interface AuditChainHead {

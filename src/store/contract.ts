@@ -468,6 +468,20 @@ export function runStoreContract(
       const disabled = await store.transferJobs.update('j', { enabled: false, lastScheduledAt: t0 });
       assert.equal(disabled?.enabled, false);
       assert.equal(disabled?.lastScheduledAt?.toISOString(), t0.toISOString());
+      // A schedule slot is claimed once: by the first process to fire it, however late the others are.
+      assert.equal(await store.transferJobs.claimSlot('j', later(1), later(1)), true);
+      assert.equal(await store.transferJobs.claimSlot('j', later(1), later(1)), false);
+      assert.equal(await store.transferJobs.claimSlot('j', t0, t0), false, 'an older slot stays handled');
+      assert.equal(await store.transferJobs.claimSlot('j', later(2), later(30)), true);
+      assert.equal(
+        await store.transferJobs.claimSlot('j', later(29), later(29)),
+        false,
+        'covered by the mark',
+      );
+      assert.equal(
+        (await store.transferJobs.get('j'))?.lastScheduledAt?.toISOString(),
+        later(30).toISOString(),
+      );
     }));
 
   test(`${name}: runs are recorded newest first and the ledger remembers files per job`, () =>

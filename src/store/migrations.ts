@@ -557,6 +557,12 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // Cluster mode: the node that wrote each audit record (null for CLI processes and older records).
+  '0025_audit_node': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('audit_log').addColumn('node', t.text).execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

@@ -123,6 +123,8 @@ export interface AuditLogTable {
   detail: string;
   prev_hash: string;
   hash: string;
+  /** The cluster node that wrote the record (`--node-id`); null for CLI processes and records before 0025. */
+  node: string | null;
 }
 
 export interface PartnersTable {

@@ -258,6 +258,19 @@ export class KyselyTransferJobRepository implements TransferJobRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  async claimSlot(name: string, slot: Date, mark: Date): Promise<boolean> {
+    // ISO-8601 UTC text compares in time order.
+    const result = await this.db
+      .updateTable('transfer_jobs')
+      .set({ last_scheduled_at: mark.toISOString() })
+      .where('name', '=', name)
+      .where((eb) =>
+        eb.or([eb('last_scheduled_at', 'is', null), eb('last_scheduled_at', '<', slot.toISOString())]),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async releaseLock(name: string, owner: string): Promise<void> {
     await this.db
       .updateTable('transfer_jobs')

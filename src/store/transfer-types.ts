@@ -110,6 +110,12 @@ export interface TransferJobRepository {
   /** Extends a held lease; false when `owner` no longer holds it. */
   renewLock(name: string, owner: string, until: Date): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
+  /**
+   * Claims the schedule slot `slot` for the caller: sets the last handled slot to `mark` (the slot, or later to
+   * cover missed ones) only while it is before `slot`. One atomic statement: of every process firing a slot,
+   * exactly one gets true, however late the others fire it.
+   */
+  claimSlot(name: string, slot: Date, mark: Date): Promise<boolean>;
 }
 
 export type TransferRunStatus = 'running' | 'ok' | 'failed';

@@ -219,6 +219,14 @@ export class JobManager {
   }
 
   /**
+   * Claims a schedule slot for this process: false when another process (a worker, another node) fired it
+   * first. `mark` (default the slot) is recorded as the last handled slot; a catch-up run marks now.
+   */
+  claimSlot(name: string, slot: Date, mark: Date = slot): Promise<boolean> {
+    return this.deps.jobs.claimSlot(name, slot, mark);
+  }
+
+  /**
    * Runs a job now: takes its run lock (JobBusyError when another run holds it), tries up to 1 + retries
    * times with backoff, records the run and an audit record per file, and reports a final failure.
    */

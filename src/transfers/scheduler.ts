@@ -100,9 +100,10 @@ export class TransferScheduler {
       this.#scheduled.delete(job.name);
       if (!job.schedule || !job.enabled) continue;
       this.#scheduled.set(job.name, this.#schedule(job.name, job.schedule, keyOf(job)));
-      if (!existing && missedSlot(job, this.#clock.now())) {
+      const missed = existing ? undefined : missedSlot(job, this.#clock.now());
+      if (missed) {
         this.#log.info({ job: job.name }, 'a scheduled run was missed while Ferry was down: running it now');
-        void this.#fire(job.name, 'catch-up');
+        void this.#fire(job.name, 'catch-up', missed);
       }
     }
     for (const [name, entry] of this.#scheduled) {
@@ -124,7 +125,7 @@ export class TransferScheduler {
         if (cancelled) return;
         // From the slot itself too: a timer firing a hair early must not fire the same slot twice.
         armNext(new Date(Math.max(this.#clock.now().getTime(), next.getTime())));
-        void this.#fire(name, 'schedule');
+        void this.#fire(name, 'schedule', next);
       });
     };
     armNext(this.#clock.now());
@@ -137,8 +138,12 @@ export class TransferScheduler {
     };
   }
 
-  /** Starts a run unless one is going (here, or in another process: the store's run lock decides). */
-  #fire(name: string, trigger: 'schedule' | 'catch-up'): Promise<void> {
+  /**
+   * Runs the slot unless another process claimed it (every worker and node fires every slot; the first claim in
+   * the store wins, so a slot runs once however late the others fire it) or a run is still going (here, or in
+   * another process: the store's run lock decides).
+   */
+  #fire(name: string, trigger: 'schedule' | 'catch-up', slot: Date): Promise<void> {
     if (this.#abort.signal.aborted) return Promise.resolve();
     const current = this.#running.get(name);
     if (current) {
@@ -147,7 +152,12 @@ export class TransferScheduler {
     }
     const run = (async () => {
       try {
-        await this.#jobs.markScheduled(name, this.#clock.now());
+        // A catch-up marks now: the missed slots since are covered by this one run.
+        const mark = trigger === 'catch-up' ? this.#clock.now() : slot;
+        if (!(await this.#jobs.claimSlot(name, slot, mark))) {
+          this.#log.debug({ job: name, slot }, 'slot fired by another process: skipped');
+          return;
+        }
         const result = await this.#jobs.run(name, { trigger, signal: this.#abort.signal });
         this.#log.info(
           {

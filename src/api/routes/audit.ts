@@ -24,6 +24,8 @@ const recordSchema = z
     reason: z.string().nullable(),
     detail: z.unknown(),
     hash: z.string(),
+    /** The cluster node (`--node-id`) that wrote the record; null for CLI processes and older records. */
+    node: z.string().nullable(),
   })
   .meta({
     id: 'AuditRecord',
@@ -42,6 +44,7 @@ const recordSchema = z
       reason: null,
       detail: { command: 'users add' },
       hash: '9f2c…',
+      node: 'node-a',
     },
   });
 
@@ -67,6 +70,7 @@ function view(r: AuditRecord): z.infer<typeof recordSchema> {
     reason: r.reason,
     detail,
     hash: r.hash,
+    node: r.node ?? null,
   };
 }
 
