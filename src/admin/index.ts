@@ -6,6 +6,7 @@ import { CertificateAdmin } from './certificates.js';
 import { DataAdmin } from './data.js';
 import { DefenderAdmin } from './defender.js';
 import type { AdminDeps } from './deps.js';
+import { GroupAdmin } from './groups.js';
 import { JobAdmin } from './jobs.js';
 import { ClientKeyAdmin, HostKeyAdmin, PgpKeyAdmin } from './keys.js';
 import { PartnerAdmin } from './partners.js';
@@ -28,6 +29,7 @@ export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.j
 export { certificateGenerateSchema, certificateImportSchema } from './certificates.js';
 export { ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
+export { type GroupView, groupAddSchema, groupSetSchema, groupView } from './groups.js';
 export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';
 export {
   clientKeyExportSchema,
@@ -49,6 +51,8 @@ export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js'
 
 export interface AdminServices {
   readonly users: UserAdmin;
+  /** Groups: the defaults their members inherit. */
+  readonly groups: GroupAdmin;
   readonly keys: {
     readonly host: HostKeyAdmin;
     readonly client: ClientKeyAdmin;
@@ -74,6 +78,7 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
   const recorder = new AdminRecorder(deps.events, deps.audit, undefined, deps.store.notifications);
   return {
     users: new UserAdmin(deps, recorder),
+    groups: new GroupAdmin(deps, recorder),
     keys: {
       host: new HostKeyAdmin(deps, recorder),
       client: new ClientKeyAdmin(deps, recorder),

@@ -6,8 +6,8 @@ import {
   type AuthMethod,
   type Protocol,
   protocolAllowed,
+  type UserLookup,
   type UserRecord,
-  type UserRepository,
 } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { cidrBlockList, matchesCidrs } from './defender.js';
@@ -90,7 +90,7 @@ export function sourceAllowed(user: UserRecord, address: string | undefined): bo
 }
 
 export class ConnectionAuthenticator {
-  readonly #users: UserRepository;
+  readonly #users: UserLookup;
   readonly #options: AuthenticatorOptions;
   #failures = 0;
   #username: string | undefined;
@@ -98,7 +98,7 @@ export class ConnectionAuthenticator {
   #pending: AuthMethod[] | undefined;
   #locked: string | undefined;
 
-  constructor(users: UserRepository, options: AuthenticatorOptions) {
+  constructor(users: UserLookup, options: AuthenticatorOptions) {
     this.#users = users;
     this.#options = options;
   }

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
+import type { Memberships } from '../admin/user-groups.js';
 import type { UserView } from '../admin/users.js';
 import { parseAllowedSources, parseProtocols, parseRequiredMethods } from '../auth/user-admin.js';
 import { formatPgpPolicy } from '../util/pgp-policy.js';
@@ -17,6 +18,7 @@ import {
 import { commandDescription } from './descriptions.js';
 import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
+import { printEffective } from './users-effective.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -40,9 +42,10 @@ function checkHome(home: string | undefined): void {
 const PROTOCOLS_HELP =
   "protocols the user may use, comma-separated: sftp, scp, ssh (hash commands), https (web client), ftps; 'all' (default)";
 
-function printUser(view: UserView): void {
+function printUser(view: UserView, groups: Memberships): void {
   const lines = [
     `name:        ${view.name}`,
+    `groups:      ${groups.primary ?? 'no primary'}${groups.secondary.length ? `; secondary: ${groups.secondary.join(', ')}` : ''}`,
     `status:      ${view.disabled ? 'disabled' : 'enabled'}`,
     `home:        ${view.home}`,
     `password:    ${view.hasPassword ? 'set' : 'not set'}`,
@@ -111,7 +114,14 @@ export function registerUsersCommand(program: Command): void {
     .option('--protocols <list>', PROTOCOLS_HELP)
     .option(
       '--perm <spec>',
-      "permissions for a directory, e.g. '/in=list,upload' (repeatable; default '/=*')",
+      "permissions for a directory, e.g. '/in=list,upload' (repeatable; default '/=*', or the groups' with --group)",
+      collect,
+      [],
+    )
+    .option('--group <name>', 'primary group: its defaults apply where the user sets none')
+    .option(
+      '--add-group <name>',
+      'secondary group, after the primary in precedence (repeatable)',
       collect,
       [],
     )
@@ -128,6 +138,8 @@ export function registerUsersCommand(program: Command): void {
           perm: string[];
           allowFrom?: string;
           protocols?: string;
+          group?: string;
+          addGroup: string[];
         },
         cmd: Command,
       ) => {
@@ -145,6 +157,8 @@ export function registerUsersCommand(program: Command): void {
             permissions: o.perm,
             allowedSources: o.allowFrom ? parseAllowedSources(o.allowFrom) : [],
             protocols,
+            ...(o.group !== undefined ? { group: o.group } : {}),
+            groups: o.addGroup,
           });
           if (!password && publicKeysText.length === 0) {
             process.stderr.write(`warning: ${name} has no password and no key and cannot log in yet\n`);
@@ -162,6 +176,15 @@ export function registerUsersCommand(program: Command): void {
     .argument('<name>', 'user name')
     .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
+    .option(
+      '--inherit-perm <folder>',
+      "drop the user's own entry for a folder, so their groups' applies (repeatable)",
+      collect,
+      [],
+    )
+    .option('--group <name>', "primary group; 'none' to leave it")
+    .option('--add-group <name>', 'join a secondary group, after the others (repeatable)', collect, [])
+    .option('--remove-group <name>', 'leave a group, primary or secondary (repeatable)', collect, [])
     .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
     .option('--home <dir>', 'absolute home directory')
     .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
@@ -198,6 +221,10 @@ export function registerUsersCommand(program: Command): void {
           allowFrom?: string;
           protocols?: string;
           pgp: string[];
+          inheritPerm: string[];
+          group?: string;
+          addGroup: string[];
+          removeGroup: string[];
         },
         cmd: Command,
       ) => {
@@ -215,6 +242,10 @@ export function registerUsersCommand(program: Command): void {
             ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,
+            inheritPermissions: o.inheritPerm,
+            ...(o.group !== undefined ? { group: o.group === 'none' ? null : o.group } : {}),
+            addGroups: o.addGroup,
+            removeGroups: o.removeGroup,
             pgp: o.pgp,
             ...(o.require !== undefined
               ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
@@ -230,7 +261,7 @@ export function registerUsersCommand(program: Command): void {
             await ctx.scanQuotaUsage(name);
             updated = await ctx.admin.users.show(name);
           }
-          printUser(updated);
+          printUser(updated, await ctx.admin.users.memberships(name));
         });
       },
     );
@@ -262,13 +293,20 @@ export function registerUsersCommand(program: Command): void {
     .description("show a user's settings, keys and permissions")
     .argument('<name>', 'user name')
     .option('--json', 'print JSON')
+    .option('--effective', 'the settings sessions get (own, else from groups), each with where it came from')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--store <url>', STORE_OPTION_HELP)
-    .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { json?: boolean; effective?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
+        if (o.effective) {
+          const effective = await ctx.admin.users.effective(name);
+          if (o.json) process.stdout.write(`${JSON.stringify(effective, null, 2)}\n`);
+          else printEffective(effective);
+          return;
+        }
         const view = await ctx.admin.users.show(name);
         if (o.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
-        else printUser(view);
+        else printUser(view, await ctx.admin.users.memberships(name));
       });
     });
 
