@@ -130,6 +130,10 @@ export function registerGroupsCommand(program: Command): void {
           ...(o.homeTemplate === false ? { homeTemplate: null } : {}),
           ...(typeof o.homeTemplate === 'string' ? { homeTemplate: o.homeTemplate } : {}),
         });
+        // Usage is counted only while a limit is set: members start from what their disks hold now.
+        if (settings.quotaBytes !== undefined || settings.quotaFiles !== undefined) {
+          for (const m of g.members) await ctx.scanQuotaUsage(m.user);
+        }
         printGroup(g);
       });
     },

@@ -257,7 +257,8 @@ export function registerUsersCommand(program: Command): void {
             ...(protocols !== undefined ? { protocols } : {}),
           });
           // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
-          if (quotaBytes !== undefined || quotaFiles !== undefined) {
+          const regrouped = o.group !== undefined || o.addGroup.length > 0 || o.removeGroup.length > 0;
+          if (quotaBytes !== undefined || quotaFiles !== undefined || regrouped) {
             await ctx.scanQuotaUsage(name);
             updated = await ctx.admin.users.show(name);
           }
