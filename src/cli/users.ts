@@ -3,10 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
-import type { Memberships } from '../admin/user-groups.js';
-import type { UserView } from '../admin/users.js';
 import { parseAllowedSources, parseProtocols, parseRequiredMethods } from '../auth/user-admin.js';
-import { formatPgpPolicy } from '../util/pgp-policy.js';
 import {
   CliError,
   type DataDirOption,
@@ -18,7 +15,7 @@ import {
 import { commandDescription } from './descriptions.js';
 import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
-import { printEffective } from './users-effective.js';
+import { printEffective, printUser } from './users-output.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -41,45 +38,6 @@ function checkHome(home: string | undefined): void {
 
 const PROTOCOLS_HELP =
   "protocols the user may use, comma-separated: sftp, scp, ssh (hash commands), https (web client), ftps; 'all' (default)";
-
-function printUser(view: UserView, groups: Memberships): void {
-  const lines = [
-    `name:        ${view.name}`,
-    `groups:      ${groups.primary ?? 'no primary'}${groups.secondary.length ? `; secondary: ${groups.secondary.join(', ')}` : ''}`,
-    `status:      ${view.disabled ? 'disabled' : 'enabled'}`,
-    `home:        ${view.home}`,
-    `password:    ${view.hasPassword ? 'set' : 'not set'}`,
-    `login needs: ${view.requiredMethods.length ? view.requiredMethods.join(' + ') : 'password or public key'}`,
-    `login from:  ${view.allowedSources.length ? view.allowedSources.join(', ') : 'anywhere'}`,
-    `protocols:   ${view.protocols.length ? view.protocols.join(', ') : 'all'}`,
-    `public keys: ${view.publicKeys.length === 0 ? 'none' : ''}`,
-    ...view.publicKeys.map((k) => `  ${k.type} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`),
-    'permissions:',
-    ...Object.entries(view.permissions).map(([dir, perms]) => `  ${dir} ${perms.join(',')}`),
-    `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
-    ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
-    `quota:       ${quotaText(view.quota)}`,
-    `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
-    `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
-    `created:     ${view.created}`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** `1.5 MiB of 10 GiB, 12 of 50000 files`; usage is counted only while a limit is set. */
-function quotaText(q: UserView['quota']): string {
-  if (q.limitBytes === 0 && q.limitFiles === 0) return 'none';
-  const bytes = `${q.usedBytes} of ${q.limitBytes === 0 ? 'unlimited' : q.limitBytes} bytes`;
-  const files = `${q.usedFiles} of ${q.limitFiles === 0 ? 'unlimited' : q.limitFiles} files`;
-  return `${bytes}, ${files} used`;
-}
-
-/** `upload 5242880 B/s, download unlimited`, or 'unlimited'. */
-function rateText(upload: number, download: number): string {
-  if (upload === 0 && download === 0) return 'unlimited';
-  const one = (n: number) => (n === 0 ? 'unlimited' : `${n} B/s`);
-  return `upload ${one(upload)}, download ${one(download)} (per session)`;
-}
 
 /** `--quota-files`: a whole number (0 for no limit). */
 function fileCount(flag: string, value: string | undefined): number | undefined {
