@@ -32,8 +32,9 @@ import { pgpKeyMaterial, userPgpKeys } from './key-manager/pgp-key-source.js';
 import { PgpKeyManager } from './key-manager/pgp-keys.js';
 import { MasterKey } from './keys/sealing.js';
 import { loggers } from './logger.js';
+import { effectiveUserLookup } from './store/effective-user.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
-import type { Store } from './store/types.js';
+import type { Store, UserLookup, UserRecord, UserRepository } from './store/types.js';
 import { TransferService } from './transfers/service.js';
 import { EncryptedFs } from './vfs/encrypted/encrypted-fs.js';
 import { StorageKeyRing, storageKekOf } from './vfs/encrypted/storage-keys.js';
@@ -184,6 +185,8 @@ export class AppContext {
   readonly config: FerryConfig;
   readonly paths: DataPaths;
   readonly store: Store;
+  /** Users as sessions see them: their groups' defaults filled in (store/effective-user.ts), read at each login. */
+  readonly sessionUsers: UserLookup & { readonly update: UserRepository['update'] };
   readonly events: EventBus;
   /** The tamper-evident audit trail, subscribed to `events` (admin changes reach it as admin events too). */
   readonly audit: AuditWriter;
@@ -227,6 +230,7 @@ export class AppContext {
     this.#s3 = s3;
     this.paths = dataPaths(config.dataDir, config.store.driver === 'sqlite' ? config.store.path : undefined);
     this.store = store;
+    this.sessionUsers = effectiveUserLookup(store);
     this.events = new EventBus(loggers.events);
     this.audit = new AuditWriter({
       repository: store.audit,
@@ -284,12 +288,22 @@ export class AppContext {
       quota.files > 0 ? `${quota.files} files` : undefined,
     ].filter(Boolean);
     const describe = `${identity.username} may store ${limits.join(' and ')}`;
-    return new QuotaFs(fs, storeQuotaLedger(this.store.users, identity.username), describe);
+    return new QuotaFs(fs, storeQuotaLedger(this.store.users, identity.username, quota), describe);
+  }
+
+  /** Every user as sessions see them (homes from group templates, groups' quotas): for whole-store walks. */
+  async effectiveUsers(): Promise<UserRecord[]> {
+    const out: UserRecord[] = [];
+    for (const { name } of await this.store.users.list()) {
+      const user = await this.sessionUsers.findByName(name);
+      if (user) out.push(user);
+    }
+    return out;
   }
 
   /** Counts the user's home as the quota does and stores it as their usage (`ferry quota scan`). */
   async scanQuotaUsage(name: string): Promise<DiskUsage> {
-    const user = await this.store.users.findByName(name);
+    const user = await this.sessionUsers.findByName(name);
     if (!user) throw new NotFoundError(`no user ${name}`);
     const usage = await scanUsage(this.#homeFs({ homeDir: homeDirOf(user, this.paths.homes) }));
     await this.store.users.setUsage(name, usage.bytes, usage.files);
@@ -301,7 +315,7 @@ export class AppContext {
    * between a change on disk and its count (or an upload's partial) is counted as the disk has it.
    */
   async rescanQuotas(): Promise<number> {
-    const limited = (await this.store.users.list()).filter(
+    const limited = (await this.effectiveUsers()).filter(
       (u) => u.quota && (u.quota.limitBytes > 0 || u.quota.limitFiles > 0),
     );
     for (const user of limited) await this.scanQuotaUsage(user.name);
@@ -311,7 +325,7 @@ export class AppContext {
   /** The user's OpenPGP folder policies over their storage (a pass-through for users without any). */
   #withPgpPolicies(fs: Fs, identity: SessionIdentity): Fs {
     return new PgpPolicyFs(fs, {
-      keys: userPgpKeys(identity.username, this.store.users, () => this.pgpKeys),
+      keys: userPgpKeys(identity.username, this.sessionUsers, () => this.pgpKeys),
       log: loggers.core,
       report: (outcome) =>
         this.events.emit({

@@ -202,7 +202,7 @@ export async function startFerry(
       health: ctx.health,
       server: {
         config,
-        users: ctx.store.users,
+        users: ctx.sessionUsers,
         homesDir: ctx.paths.homes,
         fileSessions: ctx.fileSessions,
         jobs: ctx.transfers.jobs,
@@ -239,7 +239,7 @@ export async function startFerry(
       loginGraceTime: config.loginGraceTime,
       maxAuthTries: config.maxAuthTries,
       homesDir: ctx.paths.homes,
-      users: ctx.store.users,
+      users: ctx.sessionUsers,
       fileSessions: ctx.fileSessions,
       events: ctx.events,
       logger: loggers.ssh,

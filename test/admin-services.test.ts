@@ -109,6 +109,20 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
         { update: true },
       ),
   },
+  {
+    action: 'groups.add',
+    run: () =>
+      ctx.admin.groups.add(actor, {
+        name: 'bank-partners',
+        homeTemplate: '/srv/partners/%username%',
+        permissions: ['/in=list,upload'],
+      }),
+  },
+  {
+    action: 'groups.set',
+    run: () => ctx.admin.groups.set(actor, { name: 'bank-partners', uploadRate: 1000 }),
+  },
+  { action: 'users.set', run: () => ctx.admin.users.set(actor, { name: 'alice', group: 'bank-partners' }) },
   { action: 'keys.host.generate', run: () => ctx.admin.keys.host.generate(actor, { type: 'ed25519' }) },
   { action: 'keys.host.generate', run: () => ctx.admin.keys.host.generate(actor, { type: 'ed25519' }) },
   {
@@ -368,6 +382,7 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
   },
   { action: 'apikeys.remove', run: () => ctx.admin.apiAccess.removeKey(actor, 'nightly') },
   { action: 'users.remove', run: () => ctx.admin.users.remove(actor, 'alice') },
+  { action: 'groups.remove', run: () => ctx.admin.groups.remove(actor, 'bank-partners') },
 ];
 
 describe('admin services', () => {

@@ -6,6 +6,7 @@ import { CertificateAdmin } from './certificates.js';
 import { DataAdmin } from './data.js';
 import { DefenderAdmin } from './defender.js';
 import type { AdminDeps } from './deps.js';
+import { GroupAdmin } from './groups.js';
 import { JobAdmin } from './jobs.js';
 import { ClientKeyAdmin, HostKeyAdmin, PgpKeyAdmin } from './keys.js';
 import { PartnerAdmin } from './partners.js';
@@ -29,6 +30,7 @@ export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.j
 export { certificateGenerateSchema, certificateImportSchema } from './certificates.js';
 export { ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
+export { type GroupView, groupAddSchema, groupSetSchema, groupView } from './groups.js';
 export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';
 export {
   clientKeyExportSchema,
@@ -51,6 +53,8 @@ export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js'
 export interface AdminServices {
   readonly users: UserAdmin;
   readonly userTransfer: UserTransfer;
+  /** Groups: the defaults their members inherit. */
+  readonly groups: GroupAdmin;
   readonly keys: {
     readonly host: HostKeyAdmin;
     readonly client: ClientKeyAdmin;
@@ -77,6 +81,7 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
   return {
     users: new UserAdmin(deps, recorder),
     userTransfer: new UserTransfer(deps, recorder),
+    groups: new GroupAdmin(deps, recorder),
     keys: {
       host: new HostKeyAdmin(deps, recorder),
       client: new ClientKeyAdmin(deps, recorder),

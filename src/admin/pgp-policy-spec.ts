@@ -6,6 +6,7 @@ import {
   type PgpDecryptPolicy,
   type PgpEncryptPolicy,
   type PgpFolderPolicy,
+  type PgpPolicies,
 } from '../util/pgp-policy.js';
 
 function keyList(value: string, what: string): string[] {
@@ -159,4 +160,19 @@ export async function resolvePgpPolicy(
     );
   const verifyWith = await fingerprints(policy.verifyWith, undefined);
   return { ...policy, ...(decryptWith ? { decryptWith } : {}), ...(verifyWith ? { verifyWith } : {}) };
+}
+
+/** The policies after applying `specs` in order (each replaces or, with `none`, removes its folder's policy). */
+export async function applyPgpSpecs(
+  keys: PgpKeyResolver,
+  current: PgpPolicies,
+  specs: readonly string[],
+): Promise<PgpPolicies> {
+  const next: Record<string, PgpFolderPolicy> = { ...current };
+  for (const spec of specs) {
+    const { folder, policy } = parsePgpSpec(spec);
+    if (policy === null) delete next[folder];
+    else next[folder] = await resolvePgpPolicy(keys, folder, policy);
+  }
+  return next;
 }

@@ -2,6 +2,7 @@
 // `run`): outside the outbox, so nothing is queued or retried, but webhooks are sent and files moved for real.
 import { countedSample, runRuleActions } from '../automation/rule-test.js';
 import { loggers } from '../logger.js';
+import { effectiveUserLookup } from '../store/effective-user.js';
 import type { RuleRecord } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import type { AdminDeps } from './deps.js';
@@ -50,7 +51,7 @@ export async function runRuleOnce(
     log: loggers.automation,
     server: {
       config: deps.config,
-      users: deps.store.users,
+      users: effectiveUserLookup(deps.store),
       homesDir: deps.paths.homes,
       fileSessions: deps.fileSessions,
       jobs: deps.transfers.jobs,

@@ -12,15 +12,22 @@ import {
   setPassword,
   uniqueProtocols,
 } from '../auth/user-admin.js';
-import { FerryError } from '../errors.js';
+import { FerryError, InvalidArgumentError } from '../errors.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
 import { AUTH_METHODS, type AuthMethod, PROTOCOLS, type UserRecord } from '../store/types.js';
-import type { PgpFolderPolicy, PgpPolicies } from '../util/pgp-policy.js';
 import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
-import { parsePgpSpec, resolvePgpPolicy } from './pgp-policy-spec.js';
+import { applyPgpSpecs } from './pgp-policy-spec.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+import {
+  applyMembershipChange,
+  changesMemberships,
+  checkMembershipChange,
+  effectiveSettings,
+  type Memberships,
+  membershipsOf,
+} from './user-groups.js';
 
 const secretSchema = z.instanceof(Secret<string>);
 const absoluteHome = z.string().refine((h) => posix.isAbsolute(h), { message: 'must be an absolute path' });
@@ -41,6 +48,9 @@ export const userAddSchema = z.object({
   allowedSources: z.array(z.string()).default([]),
   /** The protocols the user may use; [] for all. */
   protocols: z.array(z.enum(PROTOCOLS)).default([]),
+  /** The primary group and secondary groups (in precedence order): their defaults apply where the user sets none. */
+  group: z.string().min(1).optional(),
+  groups: z.array(z.string().min(1)).default([]),
 });
 export type UserAddInput = z.input<typeof userAddSchema>;
 
@@ -77,6 +87,13 @@ export const userSetSchema = z.object({
     )
     .nullable()
     .optional(),
+  /** The primary group; null: none. */
+  group: z.string().min(1).nullable().optional(),
+  /** Secondary groups joined (after the others) and left. */
+  addGroups: z.array(z.string().min(1)).default([]),
+  removeGroups: z.array(z.string().min(1)).default([]),
+  /** Folders whose own permission entry the user drops, so their groups' entry (or the default) applies. */
+  inheritPermissions: z.array(z.string().min(1)).default([]),
 });
 export type UserSetInput = z.input<typeof userSetSchema>;
 
@@ -113,24 +130,39 @@ export class UserAdmin {
     return (await this.#deps.store.users.page(after, limit)).map((u) => publicView(u, this.homeOf(u)));
   }
 
+  /** The user's own settings; the home shown is the one sessions use (a group's template applied). */
   async show(name: string): Promise<UserView> {
     const user = await requireUser(this.#deps.store.users, name);
-    return publicView(user, this.homeOf(user));
+    return publicView(user, await this.#effectiveHome(name));
+  }
+
+  async #effectiveHome(name: string): Promise<string> {
+    return this.homeOf((await effectiveSettings(this.#deps.store, name)).user);
   }
 
   async add(actor: Actor, input: UserAddInput): Promise<UserView> {
     checkActor(actor);
     const o = parseInput(userAddSchema, input);
+    const membership = { group: o.group, addGroups: o.groups, removeGroups: [] };
+    for (const g of [...(o.group ? [o.group] : []), ...o.groups]) {
+      if (!(await this.#deps.store.groups.findByName(g)))
+        throw new FerryError('ERR_NOT_FOUND', `no group named ${g}`);
+    }
+    const grouped = o.group !== undefined || o.groups.length > 0;
     const user = await addUser(this.#deps.store.users, {
       name: o.name,
       password: o.password,
       publicKeysText: o.publicKeys,
       requiredMethods: o.requiredMethods,
       homeDir: o.home,
-      permissions: parsePermissions(o.permissions),
+      // A member without a '/' of their own gets their groups' (or the default '*').
+      permissions: parsePermissions(o.permissions, grouped ? {} : undefined),
       allowedSources: o.allowedSources,
       protocols: o.protocols,
     });
+    const groups = grouped
+      ? (await applyMembershipChange(this.#deps.store, user.name, membership)).to
+      : undefined;
     await this.#record.record(actor, 'users.add', user.name, {
       password: o.password ? 'set' : 'none',
       publicKeys: user.publicKeys.map((k) => k.fingerprint),
@@ -138,8 +170,9 @@ export class UserAdmin {
       home: user.homeDir,
       permissions: user.permissions,
       protocols: user.protocols ?? [],
+      ...(groups ? { groups } : {}),
     });
-    return publicView(user, this.homeOf(user));
+    return publicView(user, await this.#effectiveHome(user.name));
   }
 
   async set(actor: Actor, input: UserSetInput): Promise<UserView> {
@@ -147,13 +180,24 @@ export class UserAdmin {
     const o = parseInput(userSetSchema, input);
     const users = this.#deps.store.users;
     const user = await requireUser(users, o.name);
-    const permsChanged = o.permissions.length > 0 || o.resetPermissions;
+    const membership = { group: o.group, addGroups: o.addGroups, removeGroups: o.removeGroups };
+    if (changesMemberships(membership)) await checkMembershipChange(this.#deps.store, o.name, membership);
+    let permissions: UserRecord['permissions'] | undefined;
+    if (o.permissions.length > 0 || o.resetPermissions || o.inheritPermissions.length > 0) {
+      const map = { ...parsePermissions(o.permissions, o.resetPermissions ? undefined : user.permissions) };
+      for (const folder of o.inheritPermissions) {
+        if (!(folder in map))
+          throw new InvalidArgumentError(`${o.name} has no own permission entry for ${folder}`);
+        delete map[folder];
+      }
+      permissions = map;
+    }
+    const permsChanged = permissions !== undefined;
     const requiredMethods = o.requiredMethods ? [...new Set<AuthMethod>(o.requiredMethods)] : undefined;
-    const pgpPolicies = o.pgp.length > 0 ? await this.#pgpPolicies(user.pgpPolicies, o.pgp) : undefined;
+    const pgpPolicies =
+      o.pgp.length > 0 ? await applyPgpSpecs(this.#deps.pgpKeys, user.pgpPolicies, o.pgp) : undefined;
     const updated = await users.update(o.name, {
-      permissions: permsChanged
-        ? parsePermissions(o.permissions, o.resetPermissions ? undefined : user.permissions)
-        : undefined,
+      permissions,
       requiredMethods,
       // With TOTP on, a new rule is also what `totp disable` goes back to (without the code).
       ...(requiredMethods && user.requiredMethodsBeforeTotp
@@ -170,7 +214,11 @@ export class UserAdmin {
       downloadRate: o.downloadRate,
     });
     if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
+    const groups = changesMemberships(membership)
+      ? await applyMembershipChange(this.#deps.store, o.name, membership)
+      : undefined;
     await this.#record.record(actor, 'users.set', o.name, {
+      ...(groups ? { groups } : {}),
       ...(permsChanged ? { permissions: { from: user.permissions, to: updated.permissions } } : {}),
       ...(requiredMethods
         ? { requiredMethods: { from: user.requiredMethods, to: updated.requiredMethods } }
@@ -195,18 +243,22 @@ export class UserAdmin {
         ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
         : {}),
     });
-    return publicView(updated, this.homeOf(updated));
+    return publicView(updated, await this.#effectiveHome(updated.name));
   }
 
-  /** The policies after applying `specs` in order (each replaces or, with `none`, removes its folder's policy). */
-  async #pgpPolicies(current: PgpPolicies, specs: readonly string[]): Promise<PgpPolicies> {
-    const next: Record<string, PgpFolderPolicy> = { ...current };
-    for (const spec of specs) {
-      const { folder, policy } = parsePgpSpec(spec);
-      if (policy === null) delete next[folder];
-      else next[folder] = await resolvePgpPolicy(this.#deps.pgpKeys, folder, policy);
-    }
-    return next;
+  /** The settings the user's sessions get (their own, else their groups'), with where each came from. */
+  async effective(name: string) {
+    const { user, groups, sources } = await effectiveSettings(this.#deps.store, name);
+    return {
+      ...publicView(user, this.homeOf(user)),
+      groups: { primary: groups.primary?.name ?? null, secondary: groups.secondary.map((g) => g.name) },
+      sources,
+    };
+  }
+
+  /** The user's groups: the primary one and the secondary ones in precedence order. */
+  memberships(name: string): Promise<Memberships> {
+    return membershipsOf(this.#deps.store, name);
   }
 
   async remove(actor: Actor, name: string): Promise<void> {

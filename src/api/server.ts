@@ -34,6 +34,7 @@ import { clusterRoutes } from './routes/cluster.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
 import { eventRoutes } from './routes/events.js';
+import { groupRoutes } from './routes/groups.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyImportRoutes } from './routes/key-imports.js';
 import { keyRoutes } from './routes/keys.js';
@@ -201,6 +202,7 @@ export async function buildApiApp(
     probeRoutes,
     consoleSessionRoutes,
     userRoutes,
+    groupRoutes,
     auditRoutes,
     operationRoutes,
     partnerRoutes,

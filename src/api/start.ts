@@ -12,7 +12,7 @@ import type { EventBus } from '../events/bus.js';
 import type { HealthState } from '../health.js';
 import type { MasterKey } from '../keys/sealing.js';
 import { loggers } from '../logger.js';
-import type { Store } from '../store/types.js';
+import type { Store, UserLookup } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import type { WebClientDeps } from '../web/index.js';
 import type { ApiCluster, ListenerInfo } from './deps.js';
@@ -25,6 +25,8 @@ export interface ApiContext {
   readonly config: FerryConfig;
   readonly admin: AdminServices;
   readonly store: Store;
+  /** Users as sessions see them (groups' defaults filled in): the web client's sign-in and requests. */
+  readonly sessionUsers: UserLookup;
   readonly events: EventBus;
   readonly defender: Defender;
   readonly health: HealthState;
@@ -99,7 +101,7 @@ function webClientDeps(ctx: ApiContext): WebClientDeps {
   const { config } = ctx;
   let sessionKey: Secret<Buffer> | undefined;
   return {
-    users: ctx.store.users,
+    users: ctx.sessionUsers,
     accounts: ctx.store.accounts,
     lockout: {
       threshold: config.lockoutThreshold,

@@ -7,6 +7,7 @@ import {
   type AuthSource,
   type Protocol,
   protocolAllowed,
+  type UserLookup,
   type UserRecord,
   type UserRepository,
 } from '../store/types.js';
@@ -97,7 +98,7 @@ export function sourceAllowed(user: UserRecord, address: string | undefined): bo
 }
 
 export class ConnectionAuthenticator {
-  readonly #users: UserRepository;
+  readonly #users: UserLookup & { readonly update?: UserRepository['update'] };
   readonly #options: AuthenticatorOptions;
   #failures = 0;
   #username: string | undefined;
@@ -105,7 +106,10 @@ export class ConnectionAuthenticator {
   #pending: AuthMethod[] | undefined;
   #locked: string | undefined;
 
-  constructor(users: UserRepository, options: AuthenticatorOptions) {
+  constructor(
+    users: UserLookup & { readonly update?: UserRepository['update'] },
+    options: AuthenticatorOptions,
+  ) {
     this.#users = users;
     this.#options = options;
   }

@@ -17,6 +17,11 @@ export const COMMAND_SUMMARIES = {
     term: 'users [options]',
     description: 'manage SFTP users (works offline against the data dir)',
   },
+  groups: {
+    term: 'groups [options]',
+    description:
+      'manage groups: defaults (home template, permissions, protocols, networks, quota, rates, OpenPGP) members inherit',
+  },
   keys: {
     term: 'keys [options]',
     description:

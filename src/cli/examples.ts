@@ -14,9 +14,16 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'users set':
     "ferry users set alice --perm '/out=list,download' --quota-bytes 10GiB --quota-files 50000 --protocols sftp,https",
   'users list': 'ferry users list --json',
+  groups: 'ferry groups list',
+  'groups add':
+    "ferry groups add bank-partners --home-template '/srv/partners/%username%' --perm '/in=list,upload' --perm '/out=list,download'",
+  'groups set': 'ferry groups set bank-partners --upload-rate 5MiB --protocols sftp,ftps',
+  'groups list': 'ferry groups list --json',
+  'groups show': 'ferry groups show bank-partners',
+  'groups remove': 'ferry groups remove bank-partners',
   quota: 'ferry quota scan alice',
   'quota scan': 'ferry quota scan alice --json',
-  'users show': 'ferry users show alice',
+  'users show': 'ferry users show alice --effective',
   'users remove': 'ferry users remove alice',
   'users passwd': "echo 'new-pass' | ferry users passwd alice --password-stdin",
   'users disable': 'ferry users disable alice',

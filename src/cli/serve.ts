@@ -132,7 +132,7 @@ type WorkerMessage =
  */
 async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
   const { applyLandlock, dropPrivileges } = await hardeningModule();
-  const homes = (await running.context.store.users.list()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
+  const homes = (await running.context.effectiveUsers()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
   // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
   const store = running.config.store;
   const dataDir = running.config.dataDir;

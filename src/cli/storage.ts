@@ -88,7 +88,7 @@ export function registerStorageCommand(program: Command): void {
           ? new StorageKeyRing(keyFile(o.newMasterKey), [current, ...older])
           : new StorageKeyRing(current, older);
         const report: RekeyReport = { rewrapped: 0, alreadyCurrent: 0, plain: 0, failed: [] };
-        for (const root of homeRoots(ctx.paths.homes, await ctx.store.users.list())) {
+        for (const root of homeRoots(ctx.paths.homes, await ctx.effectiveUsers())) {
           const part = await rekeyRoot(ctx.storedTree(root), root, ring);
           report.rewrapped += part.rewrapped;
           report.alreadyCurrent += part.alreadyCurrent;

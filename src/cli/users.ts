@@ -3,9 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
-import type { UserView } from '../admin/users.js';
 import { parseAllowedSources, parseProtocols, parseRequiredMethods } from '../auth/user-admin.js';
-import { formatPgpPolicy } from '../util/pgp-policy.js';
 import {
   CliError,
   type DataDirOption,
@@ -17,6 +15,7 @@ import {
 import { commandDescription } from './descriptions.js';
 import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
+import { printEffective, printUser } from './users-output.js';
 import { registerUserTransferCommands } from './users-transfer.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -40,46 +39,6 @@ function checkHome(home: string | undefined): void {
 
 const PROTOCOLS_HELP =
   "protocols the user may use, comma-separated: sftp, scp, ssh (hash commands), https (web client), ftps; 'all' (default)";
-
-function printUser(view: UserView): void {
-  const lines = [
-    `name:        ${view.name}`,
-    `status:      ${view.disabled ? 'disabled' : 'enabled'}`,
-    `home:        ${view.home}`,
-    view.authSource
-      ? `password:    checked by the directory (${view.authSource}; groups: ${view.externalGroups.join(', ') || 'none'})`
-      : `password:    ${view.hasPassword ? 'set' : 'not set'}`,
-    `login needs: ${view.requiredMethods.length ? view.requiredMethods.join(' + ') : 'password or public key'}`,
-    `login from:  ${view.allowedSources.length ? view.allowedSources.join(', ') : 'anywhere'}`,
-    `protocols:   ${view.protocols.length ? view.protocols.join(', ') : 'all'}`,
-    `public keys: ${view.publicKeys.length === 0 ? 'none' : ''}`,
-    ...view.publicKeys.map((k) => `  ${k.type} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`),
-    'permissions:',
-    ...Object.entries(view.permissions).map(([dir, perms]) => `  ${dir} ${perms.join(',')}`),
-    `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
-    ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
-    `quota:       ${quotaText(view.quota)}`,
-    `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
-    `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
-    `created:     ${view.created}`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** `1.5 MiB of 10 GiB, 12 of 50000 files`; usage is counted only while a limit is set. */
-function quotaText(q: UserView['quota']): string {
-  if (q.limitBytes === 0 && q.limitFiles === 0) return 'none';
-  const bytes = `${q.usedBytes} of ${q.limitBytes === 0 ? 'unlimited' : q.limitBytes} bytes`;
-  const files = `${q.usedFiles} of ${q.limitFiles === 0 ? 'unlimited' : q.limitFiles} files`;
-  return `${bytes}, ${files} used`;
-}
-
-/** `upload 5242880 B/s, download unlimited`, or 'unlimited'. */
-function rateText(upload: number, download: number): string {
-  if (upload === 0 && download === 0) return 'unlimited';
-  const one = (n: number) => (n === 0 ? 'unlimited' : `${n} B/s`);
-  return `upload ${one(upload)}, download ${one(download)} (all sessions together)`;
-}
 
 /** `--quota-files`: a whole number (0 for no limit). */
 function fileCount(flag: string, value: string | undefined): number | undefined {
@@ -115,7 +74,14 @@ export function registerUsersCommand(program: Command): void {
     .option('--protocols <list>', PROTOCOLS_HELP)
     .option(
       '--perm <spec>',
-      "permissions for a directory, e.g. '/in=list,upload' (repeatable; default '/=*')",
+      "permissions for a directory, e.g. '/in=list,upload' (repeatable; default '/=*', or the groups' with --group)",
+      collect,
+      [],
+    )
+    .option('--group <name>', 'primary group: its defaults apply where the user sets none')
+    .option(
+      '--add-group <name>',
+      'secondary group, after the primary in precedence (repeatable)',
       collect,
       [],
     )
@@ -132,6 +98,8 @@ export function registerUsersCommand(program: Command): void {
           perm: string[];
           allowFrom?: string;
           protocols?: string;
+          group?: string;
+          addGroup: string[];
         },
         cmd: Command,
       ) => {
@@ -149,6 +117,8 @@ export function registerUsersCommand(program: Command): void {
             permissions: o.perm,
             allowedSources: o.allowFrom ? parseAllowedSources(o.allowFrom) : [],
             protocols,
+            ...(o.group !== undefined ? { group: o.group } : {}),
+            groups: o.addGroup,
           });
           if (!password && publicKeysText.length === 0) {
             process.stderr.write(`warning: ${name} has no password and no key and cannot log in yet\n`);
@@ -166,6 +136,15 @@ export function registerUsersCommand(program: Command): void {
     .argument('<name>', 'user name')
     .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
+    .option(
+      '--inherit-perm <folder>',
+      "drop the user's own entry for a folder, so their groups' applies (repeatable)",
+      collect,
+      [],
+    )
+    .option('--group <name>', "primary group; 'none' to leave it")
+    .option('--add-group <name>', 'join a secondary group, after the others (repeatable)', collect, [])
+    .option('--remove-group <name>', 'leave a group, primary or secondary (repeatable)', collect, [])
     .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
     .option('--home <dir>', 'absolute home directory')
     .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
@@ -205,6 +184,10 @@ export function registerUsersCommand(program: Command): void {
           allowFrom?: string;
           protocols?: string;
           pgp: string[];
+          inheritPerm: string[];
+          group?: string;
+          addGroup: string[];
+          removeGroup: string[];
         },
         cmd: Command,
       ) => {
@@ -222,6 +205,10 @@ export function registerUsersCommand(program: Command): void {
             ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,
+            inheritPermissions: o.inheritPerm,
+            ...(o.group !== undefined ? { group: o.group === 'none' ? null : o.group } : {}),
+            addGroups: o.addGroup,
+            removeGroups: o.removeGroup,
             pgp: o.pgp,
             ...(o.require !== undefined
               ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
@@ -233,11 +220,12 @@ export function registerUsersCommand(program: Command): void {
             ...(protocols !== undefined ? { protocols } : {}),
           });
           // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
-          if (quotaBytes !== undefined || quotaFiles !== undefined) {
+          const regrouped = o.group !== undefined || o.addGroup.length > 0 || o.removeGroup.length > 0;
+          if (quotaBytes !== undefined || quotaFiles !== undefined || regrouped) {
             await ctx.scanQuotaUsage(name);
             updated = await ctx.admin.users.show(name);
           }
-          printUser(updated);
+          printUser(updated, await ctx.admin.users.memberships(name));
         });
       },
     );
@@ -269,13 +257,20 @@ export function registerUsersCommand(program: Command): void {
     .description("show a user's settings, keys and permissions")
     .argument('<name>', 'user name')
     .option('--json', 'print JSON')
+    .option('--effective', 'the settings sessions get (own, else from groups), each with where it came from')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--store <url>', STORE_OPTION_HELP)
-    .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { json?: boolean; effective?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
+        if (o.effective) {
+          const effective = await ctx.admin.users.effective(name);
+          if (o.json) process.stdout.write(`${JSON.stringify(effective, null, 2)}\n`);
+          else printEffective(effective);
+          return;
+        }
         const view = await ctx.admin.users.show(name);
         if (o.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
-        else printUser(view);
+        else printUser(view, await ctx.admin.users.memberships(name));
       });
     });
 

@@ -12,8 +12,13 @@ export interface QuotaLedger {
 }
 
 /** The ledger of one user in the store's users table. */
-export function storeQuotaLedger(users: UserRepository, username: string): QuotaLedger {
-  return { change: (bytes, files) => users.changeUsage(username, bytes, files) };
+export function storeQuotaLedger(
+  users: UserRepository,
+  username: string,
+  limits?: { readonly bytes: number; readonly files: number },
+): QuotaLedger {
+  // The session's limits (its effective ones, a group's say), not only what the user's own row holds.
+  return { change: (bytes, files) => users.changeUsage(username, bytes, files, limits) };
 }
 
 /**

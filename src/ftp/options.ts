@@ -7,7 +7,7 @@ import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../co
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionLimits } from '../ssh/admission.js';
-import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+import type { AccountSecurityRepository, UserLookup } from '../store/types.js';
 
 export interface FtpsServerOptions {
   readonly listen: string;
@@ -25,7 +25,8 @@ export interface FtpsServerOptions {
   readonly loginGraceTime: number;
   readonly maxAuthTries: number;
   readonly homesDir: string;
-  readonly users: UserRepository;
+  /** The effective records (groups' defaults filled in). */
+  readonly users: UserLookup;
   readonly fileSessions: FileSessionFactory;
   readonly events: EventBus;
   readonly logger: Logger;

@@ -6,14 +6,16 @@ import type { FerryConfig } from '../config/schema.js';
 import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+import type { AccountSecurityRepository, UserLookup } from '../store/types.js';
 import { type CertificateSource, loadFtpsCertificate } from './certificate.js';
 import { type RunningFtpsServer, startFtpsServer } from './server.js';
 
 /** What of the application context FTPS uses (context.ts's AppContext has all of it). */
 export interface FtpsServices {
   readonly paths: { readonly homes: string };
-  readonly store: { readonly users: UserRepository; readonly accounts: AccountSecurityRepository };
+  readonly store: { readonly accounts: AccountSecurityRepository };
+  /** Users as sessions see them (groups' defaults filled in). */
+  readonly sessionUsers: UserLookup;
   readonly fileSessions: FileSessionFactory;
   readonly events: EventBus;
   readonly defender: Defender;
@@ -43,7 +45,7 @@ export async function startFtps(
     loginGraceTime: config.loginGraceTime,
     maxAuthTries: config.maxAuthTries,
     homesDir: ctx.paths.homes,
-    users: ctx.store.users,
+    users: ctx.sessionUsers,
     fileSessions: ctx.fileSessions,
     events: ctx.events,
     logger,

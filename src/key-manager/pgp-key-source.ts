@@ -1,6 +1,6 @@
 // The keys and policies a user's OpenPGP folder decorator (vfs/pgp/) asks for, served from the Key Manager and the store.
 import { FerryError } from '../errors.js';
-import type { UserRepository } from '../store/types.js';
+import type { UserLookup } from '../store/types.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
 import type { Secret } from '../util/secret.js';
 import type { PgpKeyManager } from './pgp-keys.js';
@@ -21,7 +21,7 @@ export interface UserPgpKeys extends PgpKeyMaterial {
  * Keys are looked up when a file needs them (a key removed since the policy was set fails that upload with
  * ERR_NOT_FOUND); the master key is opened only by what needs a private half.
  */
-export function userPgpKeys(username: string, users: UserRepository, keys: () => PgpKeyManager): UserPgpKeys {
+export function userPgpKeys(username: string, users: UserLookup, keys: () => PgpKeyManager): UserPgpKeys {
   return {
     async policies() {
       return (await users.findByName(username))?.pgpPolicies ?? {};

@@ -10,7 +10,7 @@ import type { EventBus } from '../events/bus.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
 import type { AlgorithmProfile } from '../ssh-algorithms.js';
-import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+import type { AccountSecurityRepository, UserLookup } from '../store/types.js';
 import type { ConnectionLimits } from './admission.js';
 import type { RekeyPolicy } from './rekey.js';
 
@@ -32,7 +32,8 @@ export interface SshServerOptions {
   readonly maxAuthTries: number;
   /** Where user homes live when a user has none of their own. */
   readonly homesDir: string;
-  readonly users: UserRepository;
+  /** The effective records (groups' defaults filled in). */
+  readonly users: UserLookup;
   readonly fileSessions: FileSessionFactory;
   readonly events: EventBus;
   readonly logger: Logger;

@@ -33,6 +33,8 @@ export const COPIED_TABLES = [
   'api_sessions',
   'api_admin_totp',
   'certificates',
+  'groups',
+  'user_groups',
 ] as const satisfies readonly (keyof Database)[];
 
 /**
@@ -61,6 +63,7 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'delivery_attempts',
   'api_keys',
   'certificates',
+  'groups',
 ];
 
 /** Rows per read and per INSERT: 200 rows of at most ~16 columns stay under both drivers' parameter limits. */
@@ -77,6 +80,7 @@ const ORDER: Partial<Record<CopiedTable, readonly string[]>> = {
   api_admins: ['name'],
   api_sessions: ['id_hash'],
   api_admin_totp: ['admin_name'],
+  user_groups: ['user_id', 'group_id'],
 };
 
 export async function countRows(db: Kysely<Database>): Promise<Record<CopiedTable, number>> {

@@ -557,6 +557,38 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // Groups: defaults their members inherit (home template, permissions, protocols, networks, OpenPGP policies,
+  // quota, rates) and each user's memberships (one primary, secondaries in order). Numbered 0024 by assignment.
+  '0024_groups': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('groups')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('description', t.text, (c) => c.notNull().defaultTo(''))
+        .addColumn('home_template', t.text)
+        .addColumn('permissions', t.text, (c) => c.notNull().defaultTo('{}'))
+        .addColumn('protocols', t.text, (c) => c.notNull().defaultTo('[]'))
+        .addColumn('allowed_sources', t.text, (c) => c.notNull().defaultTo('[]'))
+        .addColumn('pgp_policies', t.text, (c) => c.notNull().defaultTo('{}'))
+        .addColumn('quota_bytes', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('quota_files', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('upload_rate', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('download_rate', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_groups')
+        .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('group_id', t.int, (c) => c.notNull().references('groups.id'))
+        // 0: the primary group; 1, 2, ...: secondary groups in the order they were added.
+        .addColumn('position', t.int, (c) => c.notNull())
+        .addPrimaryKeyConstraint('user_groups_pk', ['user_id', 'group_id'])
+        .execute();
+      await db.schema.createIndex('user_groups_group').on('user_groups').column('group_id').execute();
+    },
+  },
   // Cluster mode: the node that wrote each audit record (null for CLI processes and older records).
   '0025_audit_node': {
     async up(db: Kysely<unknown>) {

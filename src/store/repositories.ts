@@ -10,6 +10,7 @@ import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyRuleRepository } from './automation-repositories.js';
 import { KyselyCertificateRepository } from './certificate-repository.js';
 import { KyselyDeliveryRepository } from './delivery-repository.js';
+import { KyselyGroupRepository } from './group-repository.js';
 import {
   KyselyClientKeyRepository,
   KyselyHostKeyRepository,
@@ -51,6 +52,7 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
   const { writes } = locking;
   return {
     users: new KyselyUserRepository(db),
+    groups: new KyselyGroupRepository(db),
     hostKeys: new KyselyHostKeyRepository(db),
     clientKeys: new KyselyClientKeyRepository(db),
     pgpKeys: new KyselyPgpKeyRepository(db),

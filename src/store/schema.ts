@@ -38,6 +38,35 @@ export interface UsersTable {
   updated_at: string;
 }
 
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  description: Generated<string>;
+  /** Absolute path with `%username%` placeholders; null: members get the default home. */
+  home_template: string | null;
+  /** JSON object: virtual dir → permissions (only the folders the group names). */
+  permissions: Generated<string>;
+  /** JSON arrays: protocols and CIDRs; empty: no default. */
+  protocols: Generated<string>;
+  allowed_sources: Generated<string>;
+  /** JSON object: virtual folder → OpenPGP policy. */
+  pgp_policies: Generated<string>;
+  /** 0: no default. */
+  quota_bytes: Generated<number>;
+  quota_files: Generated<number>;
+  upload_rate: Generated<number>;
+  download_rate: Generated<number>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UserGroupsTable {
+  user_id: number;
+  group_id: number;
+  /** 0: primary; 1, 2, ...: secondary, in order. */
+  position: number;
+}
+
 export interface UserKeysTable {
   id: Generated<number>;
   user_id: number;
@@ -385,6 +414,8 @@ export interface Database {
   user_totp: UserTotpTable;
   users: UsersTable;
   user_keys: UserKeysTable;
+  groups: GroupsTable;
+  user_groups: UserGroupsTable;
   host_keys: HostKeysTable;
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;

@@ -3,6 +3,7 @@
 import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from './api-types.js';
 import type { AuditRepository } from './audit-types.js';
 import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from './automation-types.js';
+import type { GroupRepository } from './group-types.js';
 import type {
   CertificateRepository,
   ClientKeyRepository,
@@ -18,6 +19,7 @@ import type { UserRepository } from './user-types.js';
 export * from './api-types.js';
 export * from './audit-types.js';
 export * from './automation-types.js';
+export * from './group-types.js';
 export * from './key-types.js';
 export * from './live-session-types.js';
 export * from './node-types.js';
@@ -35,6 +37,8 @@ export interface Store {
   readonly defender: DefenderRepository;
   readonly accounts: AccountSecurityRepository;
   readonly users: UserRepository;
+  /** Groups and each user's memberships (the defaults members inherit). */
+  readonly groups: GroupRepository;
   readonly hostKeys: HostKeyRepository;
   readonly clientKeys: ClientKeyRepository;
   readonly pgpKeys: PgpKeyRepository;

@@ -179,15 +179,22 @@ export class KyselyUserRepository implements UserRepository {
     return this.findByName(name);
   }
 
-  async changeUsage(name: string, bytes: number, files: number): Promise<boolean> {
+  async changeUsage(
+    name: string,
+    bytes: number,
+    files: number,
+    limits?: { readonly bytes: number; readonly files: number },
+  ): Promise<boolean> {
+    const limitBytes = limits ? sql`${limits.bytes}` : sql`quota_bytes`;
+    const limitFiles = limits ? sql`${limits.files}` : sql`quota_files`;
     // One statement, so concurrent uploads of several processes cannot both take the last bytes.
     const result = await sql`
       UPDATE users SET
         used_bytes = CASE WHEN used_bytes + ${bytes} < 0 THEN 0 ELSE used_bytes + ${bytes} END,
         used_files = CASE WHEN used_files + ${files} < 0 THEN 0 ELSE used_files + ${files} END
       WHERE name = ${name}
-        AND (${bytes} <= 0 OR quota_bytes = 0 OR used_bytes + ${bytes} <= quota_bytes)
-        AND (${files} <= 0 OR quota_files = 0 OR used_files + ${files} <= quota_files)`.execute(this.#db);
+        AND (${bytes} <= 0 OR ${limitBytes} = 0 OR used_bytes + ${bytes} <= ${limitBytes})
+        AND (${files} <= 0 OR ${limitFiles} = 0 OR used_files + ${files} <= ${limitFiles})`.execute(this.#db);
     return Number(result.numAffectedRows ?? 0) > 0;
   }
 
@@ -204,6 +211,7 @@ export class KyselyUserRepository implements UserRepository {
       const row = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
       if (!row) return false;
       await trx.deleteFrom('user_keys').where('user_id', '=', row.id).execute();
+      await trx.deleteFrom('user_groups').where('user_id', '=', row.id).execute();
       await trx.deleteFrom('user_totp').where('user_name', '=', name).execute();
       await trx.deleteFrom('login_failures').where('user_name', '=', name).execute();
       await trx.deleteFrom('users').where('id', '=', row.id).execute();

@@ -112,6 +112,9 @@ export interface NewPublicKey {
   options: string;
 }
 
+/** How sessions look users up: the effective record (groups' defaults filled in) in a serving process. */
+export type UserLookup = Pick<UserRepository, 'findByName'>;
+
 export interface UserRepository {
   create(user: NewUser): Promise<UserRecord>;
   findByName(name: string): Promise<UserRecord | undefined>;
@@ -126,9 +129,15 @@ export interface UserRepository {
   removePublicKey(name: string, fingerprint: string): Promise<boolean>;
   /**
    * Adds to the user's usage in one atomic statement, shared by every process: refused (false, nothing changed)
-   * when a positive amount would pass a limit. Negative amounts always apply, floored at 0.
+   * when a positive amount would pass a limit. Negative amounts always apply, floored at 0. `limits` (the
+   * effective ones, say a group's) replace the user's own stored limits in that check.
    */
-  changeUsage(name: string, bytes: number, files: number): Promise<boolean>;
+  changeUsage(
+    name: string,
+    bytes: number,
+    files: number,
+    limits?: { readonly bytes: number; readonly files: number },
+  ): Promise<boolean>;
   /** Replaces the usage (a scan of the home). */
   setUsage(name: string, bytes: number, files: number): Promise<void>;
 }

@@ -8,11 +8,12 @@ import type { TotpService } from '../auth/totp.js';
 import type { FileSessionFactory } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import type { AccountSecurityRepository, UserRepository } from '../store/types.js';
+import type { AccountSecurityRepository, UserLookup } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 
 export interface WebClientDeps {
-  readonly users: UserRepository;
+  /** The effective records (groups' defaults filled in). */
+  readonly users: UserLookup;
   readonly accounts: AccountSecurityRepository;
   readonly lockout: LockoutPolicy;
   readonly maxAuthTries: number;

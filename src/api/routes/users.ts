@@ -69,6 +69,60 @@ export const userSchema = z
     },
   });
 
+const sourceMap = z.record(z.string(), z.string());
+const effectiveSchema = z
+  .object({
+    name: z.string(),
+    home: z.string(),
+    groups: z.object({ primary: z.string().nullable(), secondary: z.array(z.string()) }),
+    permissions: z.record(z.string(), z.array(z.string()).readonly()).readonly(),
+    protocols: z.array(z.enum(PROTOCOLS)).readonly(),
+    allowedSources: z.array(z.string()).readonly(),
+    quotaBytes: z.number(),
+    quotaFiles: z.number(),
+    uploadRate: z.number(),
+    downloadRate: z.number(),
+    sources: z
+      .object({
+        home: z.string(),
+        protocols: z.string(),
+        allowedSources: z.string(),
+        quotaBytes: z.string(),
+        quotaFiles: z.string(),
+        uploadRate: z.string(),
+        downloadRate: z.string(),
+        permissions: sourceMap,
+        pgpPolicies: sourceMap,
+      })
+      .describe("where each setting came from: 'user', 'group NAME' or 'default'"),
+  })
+  .meta({
+    id: 'EffectiveUser',
+    example: {
+      name: 'alice',
+      home: '/srv/partners/alice',
+      groups: { primary: 'bank-partners', secondary: [] },
+      permissions: { '/': ['*'], '/in': ['list', 'upload'] },
+      protocols: [],
+      allowedSources: [],
+      quotaBytes: 0,
+      quotaFiles: 0,
+      uploadRate: 5242880,
+      downloadRate: 0,
+      sources: {
+        home: 'group bank-partners',
+        protocols: 'default',
+        allowedSources: 'default',
+        quotaBytes: 'default',
+        quotaFiles: 'default',
+        uploadRate: 'group bank-partners',
+        downloadRate: 'default',
+        permissions: { '/': 'default', '/in': 'group bank-partners' },
+        pgpPolicies: {},
+      },
+    },
+  });
+
 const protocols = z
   .array(z.enum(PROTOCOLS))
   .max(PROTOCOLS.length * 2)
@@ -86,6 +140,8 @@ const createBody = z
     permissions: z.array(z.string().min(1)).optional().describe("e.g. ['/=list,download', '/in=*']"),
     allowedSources: z.array(z.string()).optional(),
     protocols: protocols.optional(),
+    group: z.string().min(1).max(200).optional().describe('primary group'),
+    groups: z.array(z.string().min(1).max(200)).max(100).optional().describe('secondary groups, in order'),
   })
   .strict()
   .meta({
@@ -102,6 +158,13 @@ const patchBody = z
     protocols: protocols.optional(),
     password: z.string().min(1).max(1024).optional(),
     disabled: z.boolean().optional(),
+    group: z.string().min(1).max(200).nullable().optional().describe('primary group; null: none'),
+    addGroups: z.array(z.string().min(1).max(200)).max(100).optional(),
+    removeGroups: z.array(z.string().min(1).max(200)).max(100).optional(),
+    inheritPermissions: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("folders whose own entry the user drops, so their groups' applies"),
   })
   .strict()
   .meta({ example: { permissions: ['/in=list,upload'], disabled: false } });
@@ -180,6 +243,8 @@ export const userRoutes =
           permissions: b.permissions,
           allowedSources: b.allowedSources,
           protocols: b.protocols,
+          ...(b.group !== undefined ? { group: b.group } : {}),
+          ...(b.groups ? { groups: b.groups } : {}),
         });
         return reply
           .code(201)
@@ -200,6 +265,36 @@ export const userRoutes =
         },
       },
       async (request) => users.show(request.params.name),
+    );
+
+    app.get(
+      '/api/users/:name/effective',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary:
+            "The settings the user's sessions get (own, else their groups'), each with where it came from",
+          params: nameParams,
+          response: { 200: effectiveSchema, ...problemResponses },
+        },
+      },
+      async (request) => {
+        const e = await users.effective(request.params.name);
+        return {
+          name: e.name,
+          home: e.home,
+          groups: e.groups,
+          permissions: e.permissions,
+          protocols: e.protocols,
+          allowedSources: e.allowedSources,
+          quotaBytes: e.quota.limitBytes,
+          quotaFiles: e.quota.limitFiles,
+          uploadRate: e.uploadRate,
+          downloadRate: e.downloadRate,
+          sources: e.sources,
+        };
+      },
     );
 
     app.patch(
@@ -226,6 +321,10 @@ export const userRoutes =
           b.home,
           b.allowedSources,
           b.protocols,
+          b.group,
+          b.addGroups,
+          b.removeGroups,
+          b.inheritPermissions,
         ];
         if (settings.some((v) => v !== undefined)) {
           await users.set(actor, {
@@ -236,6 +335,10 @@ export const userRoutes =
             home: b.home,
             allowedSources: b.allowedSources,
             protocols: b.protocols,
+            ...(b.group !== undefined ? { group: b.group } : {}),
+            ...(b.addGroups ? { addGroups: b.addGroups } : {}),
+            ...(b.removeGroups ? { removeGroups: b.removeGroups } : {}),
+            ...(b.inheritPermissions ? { inheritPermissions: b.inheritPermissions } : {}),
           });
         }
         if (b.password !== undefined) await users.passwd(actor, name, new Secret(b.password));

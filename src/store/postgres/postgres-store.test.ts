@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { runAutomationStoreContract } from '../automation-contract-fixture.js';
 import { runStoreContract } from '../contract.js';
+import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { runRuleCounterContract } from '../rule-counter-contract-fixture.js';
 import { runChildrenTogether } from './child-fixture.js';
@@ -24,6 +25,7 @@ if (unavailable) {
   };
 
   runStoreContract('postgres', fresh);
+  runGroupStoreContract('postgres', fresh);
   runRuleCounterContract('postgres', fresh);
   runLiveSessionContract('postgres', fresh);
   runAutomationStoreContract('postgres', async () => {

@@ -6,16 +6,19 @@ import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { runStoreContract } from '../contract.js';
+import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { migrationProvider } from '../migrations.js';
 import { openSqliteStore } from './sqlite-store.js';
 
-runStoreContract('sqlite', async () => {
+const freshSqlite = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
   return {
     store: await openSqliteStore(join(dir, 'ferry.db')),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
-});
+};
+runStoreContract('sqlite', freshSqlite);
+runGroupStoreContract('sqlite', freshSqlite);
 
 test('the SQLite file is private and survives a reopen', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
@@ -119,7 +122,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0023_external_users', '0025_audit_node')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0023_external_users', '0024_groups', '0025_audit_node')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
@@ -134,6 +137,8 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     raw.exec('ALTER TABLE partners DROP COLUMN protocol');
     raw.exec('ALTER TABLE partners DROP COLUMN tls_ca_file');
     raw.exec('ALTER TABLE audit_log DROP COLUMN node');
+    raw.exec('DROP TABLE user_groups');
+    raw.exec('DROP TABLE groups');
     raw.exec('DROP TABLE upload_claims');
     raw.exec('DROP TABLE live_sessions');
     raw.exec('DROP TABLE nodes');

@@ -1,0 +1,193 @@
+// GroupRepository over kysely: groups and memberships, the same queries on SQLite and PostgreSQL.
+import type { Kysely, Selectable } from 'kysely';
+import { FerryError } from '../errors.js';
+import type { PermissionMap } from '../permission-vocabulary.js';
+import type { PgpPolicies } from '../util/pgp-policy.js';
+import type { GroupPatch, GroupRecord, GroupRepository, NewGroup, UserGroups } from './group-types.js';
+import type { Database, GroupsTable } from './schema.js';
+import type { Protocol } from './user-types.js';
+
+function toGroup(row: Selectable<GroupsTable>): GroupRecord {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    description: row.description,
+    homeTemplate: row.home_template,
+    permissions: JSON.parse(row.permissions) as PermissionMap,
+    protocols: JSON.parse(row.protocols) as Protocol[],
+    allowedSources: JSON.parse(row.allowed_sources) as string[],
+    pgpPolicies: JSON.parse(row.pgp_policies) as PgpPolicies,
+    quotaBytes: Number(row.quota_bytes),
+    quotaFiles: Number(row.quota_files),
+    uploadRate: Number(row.upload_rate),
+    downloadRate: Number(row.download_rate),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+/** The columns a patch (or a new group) sets; undefined fields are left alone. */
+function columnsOf(patch: GroupPatch): Partial<Record<keyof GroupsTable, unknown>> {
+  const v: Partial<Record<keyof GroupsTable, unknown>> = {};
+  if (patch.description !== undefined) v.description = patch.description;
+  if (patch.homeTemplate !== undefined) v.home_template = patch.homeTemplate;
+  if (patch.permissions !== undefined) v.permissions = JSON.stringify(patch.permissions);
+  if (patch.protocols !== undefined) v.protocols = JSON.stringify(patch.protocols);
+  if (patch.allowedSources !== undefined) v.allowed_sources = JSON.stringify(patch.allowedSources);
+  if (patch.pgpPolicies !== undefined) v.pgp_policies = JSON.stringify(patch.pgpPolicies);
+  if (patch.quotaBytes !== undefined) v.quota_bytes = patch.quotaBytes;
+  if (patch.quotaFiles !== undefined) v.quota_files = patch.quotaFiles;
+  if (patch.uploadRate !== undefined) v.upload_rate = patch.uploadRate;
+  if (patch.downloadRate !== undefined) v.download_rate = patch.downloadRate;
+  return v;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
+}
+
+type Db = Kysely<Database>;
+
+async function idOf(db: Db, table: 'users' | 'groups', name: string): Promise<number> {
+  const row = await db.selectFrom(table).select('id').where('name', '=', name).executeTakeFirst();
+  if (!row) throw new FerryError('ERR_NOT_FOUND', `no ${table === 'users' ? 'user' : 'group'} named ${name}`);
+  return Number(row.id);
+}
+
+export class KyselyGroupRepository implements GroupRepository {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  async create(group: NewGroup): Promise<GroupRecord> {
+    const now = new Date().toISOString();
+    try {
+      await this.#db
+        .insertInto('groups')
+        .values({ ...columnsOf(group), name: group.name, created_at: now, updated_at: now } as never)
+        .execute();
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new FerryError('ERR_ALREADY_EXISTS', `group ${group.name} already exists`);
+      throw err;
+    }
+    return (await this.findByName(group.name))!;
+  }
+
+  async findByName(name: string): Promise<GroupRecord | undefined> {
+    const row = await this.#db.selectFrom('groups').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? toGroup(row) : undefined;
+  }
+
+  async list(): Promise<GroupRecord[]> {
+    return (await this.#db.selectFrom('groups').selectAll().orderBy('name').execute()).map(toGroup);
+  }
+
+  async update(name: string, patch: GroupPatch): Promise<GroupRecord | undefined> {
+    const result = await this.#db
+      .updateTable('groups')
+      .set({ ...columnsOf(patch), updated_at: new Date().toISOString() } as never)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    return this.findByName(name);
+  }
+
+  async remove(name: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('groups').select('id').where('name', '=', name).executeTakeFirst();
+      if (!row) return false;
+      const members = await trx
+        .selectFrom('user_groups')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('group_id', '=', row.id)
+        .executeTakeFirstOrThrow();
+      if (Number(members.n) > 0) {
+        throw new FerryError(
+          'ERR_INVALID_ARGUMENT',
+          `group ${name} still has ${members.n} member(s): remove them from it first`,
+        );
+      }
+      await trx.deleteFrom('groups').where('id', '=', row.id).execute();
+      return true;
+    });
+  }
+
+  async members(name: string): Promise<{ user: string; primary: boolean }[]> {
+    const groupId = await idOf(this.#db, 'groups', name);
+    const rows = await this.#db
+      .selectFrom('user_groups')
+      .innerJoin('users', 'users.id', 'user_groups.user_id')
+      .select(['users.name as user', 'user_groups.position as position'])
+      .where('user_groups.group_id', '=', groupId)
+      .orderBy('users.name')
+      .execute();
+    return rows.map((r) => ({ user: r.user, primary: Number(r.position) === 0 }));
+  }
+
+  async groupsOf(userName: string): Promise<UserGroups> {
+    const rows = await this.#db
+      .selectFrom('user_groups')
+      .innerJoin('users', 'users.id', 'user_groups.user_id')
+      .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+      .selectAll('groups')
+      .select('user_groups.position as position')
+      .where('users.name', '=', userName)
+      .orderBy('user_groups.position')
+      .execute();
+    const primary = rows.find((r) => Number(r.position) === 0);
+    return {
+      primary: primary ? toGroup(primary) : undefined,
+      secondary: rows.filter((r) => Number(r.position) !== 0).map(toGroup),
+    };
+  }
+
+  async setPrimary(userName: string, group: string | null): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const userId = await idOf(trx, 'users', userName);
+      const groupId = group === null ? undefined : await idOf(trx, 'groups', group);
+      // The old primary, and a secondary membership of the new one, make way for it.
+      let q = trx.deleteFrom('user_groups').where('user_id', '=', userId);
+      q =
+        groupId === undefined
+          ? q.where('position', '=', 0)
+          : q.where((eb) => eb.or([eb('position', '=', 0), eb('group_id', '=', groupId)]));
+      await q.execute();
+      if (groupId !== undefined)
+        await trx
+          .insertInto('user_groups')
+          .values({ user_id: userId, group_id: groupId, position: 0 })
+          .execute();
+    });
+  }
+
+  async addSecondary(userName: string, group: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const userId = await idOf(trx, 'users', userName);
+      const groupId = await idOf(trx, 'groups', group);
+      const rows = await trx
+        .selectFrom('user_groups')
+        .select(['group_id', 'position'])
+        .where('user_id', '=', userId)
+        .execute();
+      if (rows.some((r) => Number(r.group_id) === groupId)) return;
+      const position = Math.max(0, ...rows.map((r) => Number(r.position))) + 1;
+      await trx.insertInto('user_groups').values({ user_id: userId, group_id: groupId, position }).execute();
+    });
+  }
+
+  async removeSecondary(userName: string, group: string): Promise<boolean> {
+    const userId = await idOf(this.#db, 'users', userName);
+    const groupId = await idOf(this.#db, 'groups', group);
+    const result = await this.#db
+      .deleteFrom('user_groups')
+      .where('user_id', '=', userId)
+      .where('group_id', '=', groupId)
+      .where('position', '>', 0)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}
