@@ -265,6 +265,7 @@ export async function startFerry(
         durationSeconds: config.lockoutDuration,
       },
       totp: ctx.totp,
+      certificates: { cas: ctx.store.userCas, revocations: ctx.store.certRevocations },
       sessionRegistry: clusterSessions,
     });
     services.started('ssh server', () => ssh.close());

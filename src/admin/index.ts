@@ -12,6 +12,7 @@ import { PartnerAdmin } from './partners.js';
 import { AdminRecorder } from './recorder.js';
 import { RuleAdmin } from './rules.js';
 import { SessionAdmin } from './sessions.js';
+import { HostCertificateAdmin, UserCaAdmin } from './ssh-certificates.js';
 import { UserAdmin } from './users.js';
 
 export type { Actor } from './actor.js';
@@ -55,6 +56,10 @@ export interface AdminServices {
     readonly pgp: PgpKeyAdmin;
     /** X.509 certificates (the HTTP API's TLS). */
     readonly x509: CertificateAdmin;
+    /** Trusted OpenSSH user CAs and revoked certificates. */
+    readonly ca: UserCaAdmin;
+    /** OpenSSH host certificates of the host keys. */
+    readonly hostCertificates: HostCertificateAdmin;
   };
   readonly partners: PartnerAdmin;
   readonly jobs: JobAdmin;
@@ -79,6 +84,8 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
       client: new ClientKeyAdmin(deps, recorder),
       pgp: new PgpKeyAdmin(deps, recorder),
       x509: new CertificateAdmin(deps, recorder),
+      ca: new UserCaAdmin(deps, recorder),
+      hostCertificates: new HostCertificateAdmin(deps, recorder),
     },
     partners: new PartnerAdmin(deps, recorder),
     jobs: new JobAdmin(deps, recorder),

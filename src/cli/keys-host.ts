@@ -16,6 +16,7 @@ import {
   storeOption,
   warnPemEd25519,
 } from './keys-common.js';
+import { registerHostCertCommand } from './keys-host-cert.js';
 
 function hostKeyId(id: string): number {
   if (!/^\d+$/.test(id)) throw new CliError(`host key id must be a number, got '${id}'`, 2);
@@ -201,4 +202,5 @@ export function registerHostKeysCommand(keys: Command): void {
         }
       });
     });
+  registerHostCertCommand(host);
 }

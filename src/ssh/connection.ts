@@ -79,6 +79,7 @@ export function handleConnection(
     totp: options.totp,
     // A user allowed none of SSH's channel kinds is refused at login; each channel checks its own kind.
     protocols: ['sftp', 'scp', 'ssh'],
+    certificates: options.certificates,
   });
   const penalize = (points: number, reason: string) => {
     options.defender
@@ -178,8 +179,16 @@ export function handleConnection(
           if ((await admitAcrossNodes(decision.user.name)) === 'failed') return;
           user = decision.user;
           log = log.child({ user: user.name });
-          log.info({ method: ctx.method }, 'authenticated');
-          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'accepted');
+          log.info({ method: ctx.method, certificate: decision.certificate }, 'authenticated');
+          emitAuth(
+            options,
+            sessionId,
+            remoteAddress,
+            ctx.username,
+            ctx.method,
+            'accepted',
+            decision.certificate,
+          );
           ctx.accept();
           return;
         }

@@ -1,6 +1,7 @@
 // What the SSH server is given: listener, algorithm policy, host keys, limits, and the services it hands off to.
 // A file of its own so the connection and channel files can read it without importing server.ts (no cycle).
 import type { LockoutPolicy } from '../auth/authenticator.js';
+import type { CertificateTrust } from '../auth/certificate-login.js';
 import type { Defender } from '../auth/defender.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FileSessionFactory, ResourceBudgets } from '../core/types.js';
@@ -70,6 +71,8 @@ export interface SshServerOptions {
   readonly accounts?: AccountSecurityRepository;
   readonly lockout?: LockoutPolicy;
   readonly totp?: TotpService;
+  /** Trusted user CAs and revoked certificates (read from the store at every certificate login). */
+  readonly certificates?: CertificateTrust;
   /** maxSessionsPerUser counted on every node sharing the store; without it, per process only. */
   readonly sessionRegistry?: SessionRegistry;
 }

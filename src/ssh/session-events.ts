@@ -1,4 +1,5 @@
 // The session and security events the SSH layer emits, shared by the connection (auth, limits) and its channels.
+import type { CertificateLogin } from '../auth/certificate-login.js';
 import type { SshServerOptions } from './options.js';
 
 export function emitAuth(
@@ -8,6 +9,8 @@ export function emitAuth(
   username: string,
   method: string,
   result: string,
+  /** An OpenSSH user certificate's key id, serial and CA, recorded with the login it made. */
+  certificate?: CertificateLogin,
 ): void {
   options.events.emit({
     type: 'session',
@@ -16,7 +19,7 @@ export function emitAuth(
     sessionId,
     remoteAddress,
     username,
-    detail: { method, result },
+    detail: certificate ? { method, result, certificate } : { method, result },
   });
 }
 

@@ -33,6 +33,8 @@ export const COPIED_TABLES = [
   'api_sessions',
   'api_admin_totp',
   'certificates',
+  'user_cas',
+  'cert_revocations',
 ] as const satisfies readonly (keyof Database)[];
 
 /**
@@ -61,6 +63,8 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'delivery_attempts',
   'api_keys',
   'certificates',
+  'user_cas',
+  'cert_revocations',
 ];
 
 /** Rows per read and per INSERT: 200 rows of at most ~16 columns stay under both drivers' parameter limits. */

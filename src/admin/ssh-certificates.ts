@@ -1,0 +1,170 @@
+// OpenSSH certificates: trusted user CAs, revoked certificates, and host certificates attached to host keys.
+import { FerryError, InvalidArgumentError } from '../errors.js';
+import {
+  CERT_HOST,
+  certificateSignatureValid,
+  isCertificateAlgorithm,
+  parseSshCertificateLine,
+} from '../keys/ssh-certificate.js';
+import { parseAuthorizedKey, sha256Fingerprint } from '../keys/ssh-keys.js';
+import type {
+  CertRevocationKind,
+  CertRevocationRecord,
+  HostKeyRecord,
+  UserCaRecord,
+} from '../store/types.js';
+import type { Actor } from './actor.js';
+import type { AdminDeps } from './deps.js';
+import { type AdminRecorder, checkActor } from './recorder.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** What `revoke` takes: exactly one way of naming certificates. */
+export type RevokeInput =
+  | { readonly serial: string; readonly ca: string }
+  | { readonly keyId: string }
+  | { readonly fingerprint: string };
+
+/** Trusted user certificate authorities and the revoked-certificate list (both read by every login). */
+export class UserCaAdmin {
+  readonly #deps: AdminDeps;
+  readonly #record: AdminRecorder;
+
+  constructor(deps: AdminDeps, recorder: AdminRecorder) {
+    this.#deps = deps;
+    this.#record = recorder;
+  }
+
+  list(): Promise<UserCaRecord[]> {
+    return this.#deps.store.userCas.list();
+  }
+
+  /** Trusts the CA whose public key line is `text` (a `ca.pub`); default name: the key's comment, else `ca-N`. */
+  async add(actor: Actor, text: string, name?: string): Promise<UserCaRecord> {
+    checkActor(actor);
+    const first = text.split(/\r?\n/).find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '';
+    const type = first.trim().split(/\s+/)[0] ?? '';
+    if (isCertificateAlgorithm(type))
+      throw new InvalidArgumentError(
+        'this is a certificate; a CA is trusted by its plain public key (ca.pub)',
+      );
+    const key = parseAuthorizedKey(first);
+    if (key.options !== '') throw new InvalidArgumentError('a CA key line takes no options');
+    const existing = await this.list();
+    const chosen = name ?? (NAME.test(key.comment) ? key.comment : `ca-${existing.length + 1}`);
+    if (!NAME.test(chosen))
+      throw new InvalidArgumentError(
+        `CA name '${chosen.slice(0, 64)}' must be 1-64 letters, digits, '.', '_' or '-'`,
+      );
+    const ca = await this.#deps.store.userCas.add({
+      name: chosen,
+      algorithm: key.algorithm,
+      publicBlob: key.blob,
+      fingerprint: key.fingerprint,
+    });
+    await this.#record.record(actor, 'keys.ca.add', `user CA ${ca.name}`, { fingerprint: ca.fingerprint });
+    return ca;
+  }
+
+  async remove(actor: Actor, name: string): Promise<void> {
+    checkActor(actor);
+    if (!(await this.#deps.store.userCas.remove(name)))
+      throw new FerryError('ERR_NOT_FOUND', `no trusted CA named ${name}`);
+    await this.#record.record(actor, 'keys.ca.remove', `user CA ${name}`);
+  }
+
+  revocations(): Promise<CertRevocationRecord[]> {
+    return this.#deps.store.certRevocations.list();
+  }
+
+  async revoke(actor: Actor, input: RevokeInput): Promise<CertRevocationRecord> {
+    checkActor(actor);
+    let entry: { kind: CertRevocationKind; value: string; caFingerprint: string };
+    if ('serial' in input) {
+      if (!/^\d{1,20}$/.test(input.serial) || BigInt(input.serial) > 0xffffffffffffffffn)
+        throw new InvalidArgumentError(
+          `serial must be a number from 0 to 2^64-1, got '${input.serial.slice(0, 30)}'`,
+        );
+      const ca = (await this.list()).find((c) => c.name === input.ca);
+      if (!ca) throw new FerryError('ERR_NOT_FOUND', `no trusted CA named ${input.ca}`);
+      entry = { kind: 'serial', value: BigInt(input.serial).toString(), caFingerprint: ca.fingerprint };
+    } else if ('keyId' in input) {
+      if (input.keyId === '') throw new InvalidArgumentError('key id must not be empty');
+      entry = { kind: 'key-id', value: input.keyId, caFingerprint: '' };
+    } else {
+      if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(input.fingerprint))
+        throw new InvalidArgumentError(
+          `fingerprint must look like SHA256:<43 base64 characters> (ssh-keygen -lf)`,
+        );
+      entry = { kind: 'fingerprint', value: input.fingerprint, caFingerprint: '' };
+    }
+    const revoked = await this.#deps.store.certRevocations.add(entry);
+    await this.#record.record(actor, 'keys.ca.revoke', `revocation ${revoked.id}`, {
+      kind: entry.kind,
+      value: entry.value,
+      ...(entry.caFingerprint ? { ca: entry.caFingerprint } : {}),
+    });
+    return revoked;
+  }
+
+  async unrevoke(actor: Actor, id: number): Promise<void> {
+    checkActor(actor);
+    if (!(await this.#deps.store.certRevocations.remove(id)))
+      throw new FerryError('ERR_NOT_FOUND', `no revocation with id ${id}`);
+    await this.#record.record(actor, 'keys.ca.unrevoke', `revocation ${id}`);
+  }
+}
+
+/** Host certificates: signed elsewhere (`ssh-keygen -s ca -h`), attached to the host key they certify. */
+export class HostCertificateAdmin {
+  readonly #deps: AdminDeps;
+  readonly #record: AdminRecorder;
+
+  constructor(deps: AdminDeps, recorder: AdminRecorder) {
+    this.#deps = deps;
+    this.#record = recorder;
+  }
+
+  /** Attaches the certificate in `text` (a `*-cert.pub`) to the live host key it certifies. */
+  async import(
+    actor: Actor,
+    text: string,
+  ): Promise<{ key: HostKeyRecord; principals: readonly string[]; validBefore: Date | null }> {
+    checkActor(actor);
+    const { certificate, blob } = parseSshCertificateLine(text);
+    if (certificate.certType !== CERT_HOST)
+      throw new InvalidArgumentError('this is a user certificate; sign the host key with ssh-keygen -h');
+    if (!certificateSignatureValid(certificate))
+      throw new InvalidArgumentError('the certificate signature does not verify');
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    if (now >= certificate.validBefore) throw new InvalidArgumentError('the certificate has expired');
+    const key = (await this.#deps.store.hostKeys.list()).find(
+      (k) => k.state !== 'retired' && k.publicBlob.equals(certificate.publicKey),
+    );
+    if (!key)
+      throw new FerryError(
+        'ERR_NOT_FOUND',
+        `no live host key matches the certified key ${sha256Fingerprint(certificate.publicKey)}`,
+      );
+    await this.#deps.store.hostKeys.setCertificate(key.id, blob);
+    await this.#record.record(actor, 'keys.host.certificate', `host key ${key.id}`, {
+      keyId: certificate.keyId,
+      serial: certificate.serial.toString(),
+      ca: sha256Fingerprint(certificate.signatureKey),
+    });
+    const forever = certificate.validBefore === 0xffffffffffffffffn;
+    return {
+      key: { ...key, certificate: blob },
+      principals: certificate.principals,
+      validBefore: forever ? null : new Date(Number(certificate.validBefore) * 1000),
+    };
+  }
+
+  async remove(actor: Actor, id: number): Promise<void> {
+    checkActor(actor);
+    const key = (await this.#deps.store.hostKeys.list()).find((k) => k.id === id);
+    if (!key?.certificate) throw new FerryError('ERR_NOT_FOUND', `host key ${id} has no certificate`);
+    await this.#deps.store.hostKeys.setCertificate(id, null);
+    await this.#record.record(actor, 'keys.host.certificate', `host key ${id}`, { removed: true });
+  }
+}
