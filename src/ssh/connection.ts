@@ -6,6 +6,7 @@ import type { AuthContext, ClientInfo, Connection } from 'ssh2';
 import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
+import { isCertificateAlgorithm } from '../keys/ssh-certificate.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import { isPostQuantumKex } from '../ssh-algorithms.js';
 import type { UserRecord } from '../store/types.js';
@@ -206,6 +207,9 @@ export function handleConnection(
             emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, decision.reason);
             penalize(DEFENDER_SCORES.loginFailed, `login failed: ${decision.reason}`);
           } else if (attempt.method === 'publickey' && !attempt.signature) {
+            // A refused certificate is refused at its query (the client never signs): say why, as sshd does.
+            if (isCertificateAlgorithm(attempt.algorithm))
+              log.info({ ...entry, reason: decision.reason }, 'certificate refused');
             penalize(DEFENDER_SCORES.keyQueryRefused, `key query refused: ${decision.reason}`);
           }
           if (authenticator.lockedAccount) {
