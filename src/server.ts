@@ -338,7 +338,12 @@ export async function startFerry(
       await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
       const fresh = await ctx.hostKeys.liveMaterial();
       const fingerprints = (keys: typeof fresh) =>
-        keys.map((k) => `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}`).join(',');
+        keys
+          .map(
+            (k) =>
+              `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}:${k.certificate?.toString('base64') ?? ''}`,
+          )
+          .join(',');
       if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
       ssh.setHostKeys(fresh);
       hostKeys = fresh;

@@ -1,7 +1,7 @@
 // OpenSSH user certificates against a running `ferry serve`, signed and used by the real ssh-keygen and sftp.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -199,6 +199,103 @@ describe('user certificates', () => {
     await ferry(['keys', 'ca', 'remove', 'corp']);
     await refused(key, /untrusted CA/, 'bob');
     await ferry(['keys', 'ca', 'add', `${ca}.pub`, '--name', 'corp']);
+  });
+});
+
+describe('host certificates', () => {
+  /** `sftp` as alice trusting only what `knownHosts` says, strictly: no trust on first use. */
+  const strictLogin = async (knownHosts: string, identity: string) =>
+    sftpBatch({
+      port,
+      user: 'alice',
+      identity,
+      options: [
+        `CertificateFile=${identity}-cert.pub`,
+        'StrictHostKeyChecking=yes',
+        `UserKnownHostsFile=${knownHosts}`,
+      ],
+      batch: 'pwd\n',
+    });
+
+  test('a client with only @cert-authority in known_hosts connects without trust on first use', async () => {
+    const hostCa = (await makeClientKey(dir, 'ed25519', 'host_ca')).privatePath;
+    const keys = JSON.parse(await ferry(['keys', 'host', 'list', '--json']));
+    const ed = keys.find(
+      (k: { algorithm: string; presented: boolean }) => k.algorithm === 'ssh-ed25519' && k.presented,
+    );
+    const hostPub = join(dir, 'ferry_host_ed25519.pub');
+    await writeFile(hostPub, await ferry(['keys', 'host', 'export', String(ed.id), '--public']));
+    await execFileAsync('ssh-keygen', [
+      '-q',
+      '-s',
+      hostCa,
+      '-h',
+      '-I',
+      'ferry-test',
+      '-n',
+      '127.0.0.1',
+      '-V',
+      '+1h',
+      hostPub,
+    ]);
+    const imported = await ferry([
+      'keys',
+      'host',
+      'cert',
+      'import',
+      join(dir, 'ferry_host_ed25519-cert.pub'),
+    ]);
+    assert.match(imported, new RegExp(`host key ${ed.id} .* certified for 127\\.0\\.0\\.1 until`));
+    const caLine = (await readFile(`${hostCa}.pub`, 'utf8')).trim();
+    const knownHosts = join(dir, 'known_hosts_ca');
+    await writeFile(knownHosts, `@cert-authority [127.0.0.1]:${port} ${caLine}\n`);
+    const user = await certifiedKey(['-I', 'alice', '-n', 'alice']);
+    // The running server presents the certificate once it re-reads its host keys (SIGHUP, or its poll).
+    serving.child.kill('SIGHUP');
+    let r = await strictLogin(knownHosts, user);
+    for (let i = 0; i < 40 && r.code !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      r = await strictLogin(knownHosts, user);
+    }
+    assert.equal(r.code, 0, r.stderr);
+
+    // Another CA in known_hosts: the certificate proves nothing, and strict checking refuses the host.
+    const otherCa = (await makeClientKey(dir, 'ed25519', 'other_host_ca')).privatePath;
+    const otherHosts = join(dir, 'known_hosts_other');
+    await writeFile(
+      otherHosts,
+      `@cert-authority [127.0.0.1]:${port} ${(await readFile(`${otherCa}.pub`, 'utf8')).trim()}\n`,
+    );
+    const refusedHost = await strictLogin(otherHosts, user);
+    assert.notEqual(refusedHost.code, 0);
+    assert.match(refusedHost.stderr, /Host key verification failed/);
+  });
+
+  test('a user certificate, or one for a key Ferry does not hold, is not imported as a host certificate', async () => {
+    const user = await certifiedKey(['-I', 'alice', '-n', 'alice']);
+    const asUser = await runFerry([
+      'keys',
+      'host',
+      'cert',
+      'import',
+      `${user}-cert.pub`,
+      '--data-dir',
+      dataDir,
+    ]);
+    assert.notEqual(asUser.code, 0);
+    assert.match(asUser.stderr, /this is a user certificate/);
+    const stranger = await certifiedKey(['-h', '-I', 'other', '-n', 'x']);
+    const foreign = await runFerry([
+      'keys',
+      'host',
+      'cert',
+      'import',
+      `${stranger}-cert.pub`,
+      '--data-dir',
+      dataDir,
+    ]);
+    assert.notEqual(foreign.code, 0);
+    assert.match(foreign.stderr, /no live host key matches the certified key SHA256:/);
   });
 });
 

@@ -38,6 +38,8 @@ export interface HostKeyMaterial {
   readonly publicBlob: Buffer;
   /** Unencrypted OpenSSH-format private key, as ssh2's Server takes it. */
   readonly privateKey: string;
+  /** An OpenSSH host certificate of this key (presented as its *-cert-v01@openssh.com algorithms), or null. */
+  readonly certificate: Buffer | null;
   /**
    * An SSH signature blob (string algorithm, string signature) over `data`.
    * `rsaAlgorithm` picks rsa-sha2-256 or rsa-sha2-512 for RSA keys.
@@ -217,6 +219,7 @@ export class HostKeyManager {
         publicBlob: record.publicBlob,
         privateKey: exportPrivateKey(pair, 'openssh'),
         sign: signerFor(pair),
+        certificate: record.certificate,
       };
     });
   }
