@@ -246,6 +246,9 @@ describe('host certificates', () => {
       join(dir, 'ferry_host_ed25519-cert.pub'),
     ]);
     assert.match(imported, new RegExp(`host key ${ed.id} .* certified for 127\\.0\\.0\\.1 until`));
+    const listed = JSON.parse(await ferry(['keys', 'host', 'list', '--json']));
+    const certified = listed.find((k: { id: number }) => k.id === ed.id).certificate;
+    assert.deepEqual([certified.keyId, certified.principals], ['ferry-test', ['127.0.0.1']]);
     const caLine = (await readFile(`${hostCa}.pub`, 'utf8')).trim();
     const knownHosts = join(dir, 'known_hosts_ca');
     await writeFile(knownHosts, `@cert-authority [127.0.0.1]:${port} ${caLine}\n`);
