@@ -204,12 +204,13 @@ describe('user certificates', () => {
 
 describe('host certificates', () => {
   /** `sftp` as alice trusting only what `knownHosts` says, strictly: no trust on first use. */
-  const strictLogin = async (knownHosts: string, identity: string) =>
+  const strictLogin = async (knownHosts: string, identity: string, hostKeyAlgorithm?: string) =>
     sftpBatch({
       port,
       user: 'alice',
       identity,
       options: [
+        ...(hostKeyAlgorithm ? [`HostKeyAlgorithms=${hostKeyAlgorithm}`] : []),
         `CertificateFile=${identity}-cert.pub`,
         'StrictHostKeyChecking=yes',
         `UserKnownHostsFile=${knownHosts}`,
@@ -220,32 +221,23 @@ describe('host certificates', () => {
   test('a client with only @cert-authority in known_hosts connects without trust on first use', async () => {
     const hostCa = (await makeClientKey(dir, 'ed25519', 'host_ca')).privatePath;
     const keys = JSON.parse(await ferry(['keys', 'host', 'list', '--json']));
-    const ed = keys.find(
-      (k: { algorithm: string; presented: boolean }) => k.algorithm === 'ssh-ed25519' && k.presented,
-    );
-    const hostPub = join(dir, 'ferry_host_ed25519.pub');
-    await writeFile(hostPub, await ferry(['keys', 'host', 'export', String(ed.id), '--public']));
-    await execFileAsync('ssh-keygen', [
-      '-q',
-      '-s',
-      hostCa,
-      '-h',
-      '-I',
-      'ferry-test',
-      '-n',
-      '127.0.0.1',
-      '-V',
-      '+1h',
-      hostPub,
-    ]);
-    const imported = await ferry([
-      'keys',
-      'host',
-      'cert',
-      'import',
-      join(dir, 'ferry_host_ed25519-cert.pub'),
-    ]);
-    assert.match(imported, new RegExp(`host key ${ed.id} .* certified for 127\\.0\\.0\\.1 until`));
+    const presented = (algorithm: string) =>
+      keys.find((k: { algorithm: string; presented: boolean }) => k.algorithm === algorithm && k.presented);
+    const ed = presented('ssh-ed25519');
+    for (const key of [ed, presented('ssh-rsa')]) {
+      const hostPub = join(dir, `ferry_host_${key.id}.pub`);
+      await writeFile(hostPub, await ferry(['keys', 'host', 'export', String(key.id), '--public']));
+      const sign = ['-q', '-s', hostCa, '-h', '-I', 'ferry-test', '-n', '127.0.0.1', '-V', '+1h', hostPub];
+      await execFileAsync('ssh-keygen', sign);
+      const imported = await ferry([
+        'keys',
+        'host',
+        'cert',
+        'import',
+        join(dir, `ferry_host_${key.id}-cert.pub`),
+      ]);
+      assert.match(imported, new RegExp(`host key ${key.id} .* certified for 127\\.0\\.0\\.1 until`));
+    }
     const listed = JSON.parse(await ferry(['keys', 'host', 'list', '--json']));
     const certified = listed.find((k: { id: number }) => k.id === ed.id).certificate;
     assert.deepEqual([certified.keyId, certified.principals], ['ferry-test', ['127.0.0.1']]);
@@ -261,6 +253,11 @@ describe('host certificates', () => {
       r = await strictLogin(knownHosts, user);
     }
     assert.equal(r.code, 0, r.stderr);
+    // The RSA host key's certificate, signed with SHA-512 and SHA-256 as the client asks.
+    for (const algorithm of ['rsa-sha2-512-cert-v01@openssh.com', 'rsa-sha2-256-cert-v01@openssh.com']) {
+      const rsa = await strictLogin(knownHosts, user, algorithm);
+      assert.equal(rsa.code, 0, `${algorithm}: ${rsa.stderr}`);
+    }
 
     // Another CA in known_hosts: the certificate proves nothing, and strict checking refuses the host.
     const otherCa = (await makeClientKey(dir, 'ed25519', 'other_host_ca')).privatePath;
