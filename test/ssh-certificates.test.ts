@@ -193,6 +193,22 @@ describe('user certificates', () => {
     assert.equal((await login(bySerial)).code, 0, 'unrevoked: logs in again');
   });
 
+  test('an OpenSSH KRL (ssh-keygen -k) imported with --krl revokes what it lists', async () => {
+    const key = await certifiedKey(['-I', 'krl-victim', '-n', 'alice', '-z', '100']);
+    assert.equal((await login(key)).code, 0);
+    const spec = join(dir, 'krl.spec');
+    await writeFile(spec, 'serial: 100-102\nid: someone-else\n');
+    const krl = join(dir, 'revoked.krl');
+    await execFileAsync('ssh-keygen', ['-k', '-f', krl, '-s', `${ca}.pub`, spec]);
+    const out = await ferry(['keys', 'ca', 'revoke', '--krl', krl]);
+    assert.match(out, /KRL: 4 revocations added, 0 already present/);
+    await refused(key, /certificate revoked \(serial 100/);
+    assert.match(
+      await ferry(['keys', 'ca', 'revoke', '--krl', krl]),
+      /0 revocations added, 4 already present/,
+    );
+  });
+
   test('removing the CA ends its certificates at once', async () => {
     const key = await certifiedKey(['-I', 'late', '-n', 'bob']);
     assert.equal((await login(key, 'bob')).code, 0);
@@ -311,6 +327,8 @@ describe('ferry keys ca: bad input is one line of error and changes nothing', ()
       [['keys', 'ca', 'revoke', '--serial', '1', '--ca', 'nope'], /no trusted CA named nope/],
       [['keys', 'ca', 'revoke', '--key-id', 'a', '--fingerprint', 'SHA256:x'], /exactly one of/],
       [['keys', 'ca', 'revoke', '--fingerprint', 'MD5:aa'], /fingerprint must look like SHA256/],
+      [['keys', 'ca', 'revoke', '--krl', `${ca}.pub`], /not an OpenSSH KRL file/],
+      [['keys', 'ca', 'revoke', '--krl', join(dir, 'nope.krl')], /cannot read .*nope\.krl: ENOENT/],
       [['keys', 'ca', 'remove', 'nope'], /no trusted CA named nope/],
     ];
     const before = await ferry(['keys', 'ca', 'list', '--json']);

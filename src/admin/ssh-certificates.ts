@@ -1,5 +1,6 @@
 // OpenSSH certificates: trusted user CAs, revoked certificates, and host certificates attached to host keys.
 import { FerryError, InvalidArgumentError } from '../errors.js';
+import { parseKrl } from '../keys/openssh-krl.js';
 import {
   CERT_HOST,
   certificateSignatureValid,
@@ -105,6 +106,29 @@ export class UserCaAdmin {
       ...(entry.caFingerprint ? { ca: entry.caFingerprint } : {}),
     });
     return revoked;
+  }
+
+  /** Adds every revocation of an OpenSSH KRL file (`ssh-keygen -k`); entries already revoked are counted, not added. */
+  async importKrl(actor: Actor, data: Buffer): Promise<{ added: number; already: number }> {
+    checkActor(actor);
+    const entries = parseKrl(data);
+    let added = 0;
+    let already = 0;
+    for (const e of entries) {
+      try {
+        await this.#deps.store.certRevocations.add({
+          kind: e.kind,
+          value: e.value,
+          caFingerprint: e.kind === 'fingerprint' ? '' : e.caFingerprint,
+        });
+        added++;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_ALREADY_EXISTS') throw err;
+        already++;
+      }
+    }
+    await this.#record.record(actor, 'keys.ca.revoke', 'KRL', { kind: 'krl', added, already });
+    return { added, already };
   }
 
   async unrevoke(actor: Actor, id: number): Promise<void> {

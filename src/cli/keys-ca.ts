@@ -18,12 +18,36 @@ export function readKeyText(file: string): string {
   }
 }
 
-function revokeInput(o: { serial?: string; ca?: string; keyId?: string; fingerprint?: string }): RevokeInput {
-  const given = [o.serial !== undefined, o.keyId !== undefined, o.fingerprint !== undefined].filter(
-    Boolean,
-  ).length;
+interface RevokeOptions {
+  serial?: string;
+  ca?: string;
+  keyId?: string;
+  fingerprint?: string;
+  krl?: string;
+}
+
+function readKrlFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CliError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      2,
+    );
+  }
+}
+
+function revokeInput(o: RevokeOptions): RevokeInput | { krl: string } {
+  const given = [o.serial, o.keyId, o.fingerprint, o.krl].filter((v) => v !== undefined).length;
   if (given !== 1)
-    throw new CliError('give exactly one of --serial N --ca NAME, --key-id ID, --fingerprint SHA256:…', 2);
+    throw new CliError(
+      'give exactly one of --serial N --ca NAME, --key-id ID, --fingerprint SHA256:…, --krl FILE',
+      2,
+    );
+  if (o.krl !== undefined) {
+    if (o.ca !== undefined) throw new CliError('--ca goes with --serial only (a KRL names its CAs)', 2);
+    return { krl: o.krl };
+  }
   if (o.serial !== undefined) {
     if (o.ca === undefined) throw new CliError('--serial needs --ca NAME (serials are per CA)', 2);
     return { serial: o.serial, ca: o.ca };
@@ -93,17 +117,22 @@ export function registerCaKeysCommand(keys: Command): void {
     .option('--ca <name>', 'the CA that issued --serial')
     .option('--key-id <id>', 'the certificate key id (ssh-keygen -I)')
     .option('--fingerprint <SHA256:…>', 'the certified key (ssh-keygen -lf key.pub)')
+    .option('--krl <file>', 'every revocation of an OpenSSH KRL file (ssh-keygen -k)')
     .option(...dataDirOption)
     .option(...storeOption)
-    .action(
-      async (o: { serial?: string; ca?: string; keyId?: string; fingerprint?: string }, cmd: Command) => {
-        const input = revokeInput(o);
-        await withContext(opts(cmd), async (ctx) => {
-          const r = await ctx.admin.keys.ca.revoke(cliActor(), input);
-          process.stdout.write(`revocation ${r.id}: ${r.kind} ${r.value} revoked\n`);
-        });
-      },
-    );
+    .action(async (o: RevokeOptions, cmd: Command) => {
+      const input = revokeInput(o);
+      const krl = 'krl' in input ? readKrlFile(input.krl) : undefined;
+      await withContext(opts(cmd), async (ctx) => {
+        if (krl) {
+          const done = await ctx.admin.keys.ca.importKrl(cliActor(), krl);
+          process.stdout.write(`KRL: ${done.added} revocations added, ${done.already} already present\n`);
+          return;
+        }
+        const r = await ctx.admin.keys.ca.revoke(cliActor(), input as RevokeInput);
+        process.stdout.write(`revocation ${r.id}: ${r.kind} ${r.value} revoked\n`);
+      });
+    });
   ca.command('revocations')
     .description('list revoked certificates')
     .option('--json', 'print JSON')

@@ -304,6 +304,16 @@ export function runStoreContract(
         (await store.certRevocations.list()).map((r) => r.kind),
         ['key-id', 'fingerprint'],
       );
+      // From a KRL: a serial of any CA ('*'), a key id scoped to one CA.
+      const other = { serial: '99', caFingerprint: 'SHA256:z', keyId: 'kid', keyFingerprint: 'SHA256:n' };
+      await store.certRevocations.add({ kind: 'serial', value: '99', caFingerprint: '*' });
+      assert.equal(await store.certRevocations.isRevoked(other), true);
+      await store.certRevocations.add({ kind: 'key-id', value: 'kid', caFingerprint: 'SHA256:ca' });
+      assert.equal(await store.certRevocations.isRevoked({ ...other, serial: '1' }), false);
+      assert.equal(
+        await store.certRevocations.isRevoked({ ...other, serial: '1', caFingerprint: 'SHA256:ca' }),
+        true,
+      );
       assert.equal(await store.userCas.remove('corp'), true);
       assert.equal(await store.userCas.remove('corp'), false);
 

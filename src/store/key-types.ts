@@ -137,7 +137,10 @@ export interface CertRevocationRecord {
   readonly kind: CertRevocationKind;
   /** The serial in decimal, the key id, or the key's SHA256:… fingerprint. */
   readonly value: string;
-  /** The CA's SHA256 fingerprint for kind serial; empty otherwise. */
+  /**
+   * The CA's SHA256 fingerprint the entry is scoped to: required for serials; for key ids, empty (any CA) or a CA
+   * (from a KRL). '*' (a KRL section without a CA key): any CA.
+   */
   readonly caFingerprint: string;
   readonly createdAt: Date;
 }

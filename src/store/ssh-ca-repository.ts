@@ -115,12 +115,17 @@ export class KyselyCertRevocationRepository implements CertRevocationRepository 
       .select('id')
       .where((eb) =>
         eb.or([
+          // '*': any CA (a KRL section without a CA key); '': a key id revoked whichever CA signed it.
           eb.and([
             eb('kind', '=', 'serial'),
             eb('value', '=', c.serial),
-            eb('ca_fingerprint', '=', c.caFingerprint),
+            eb('ca_fingerprint', 'in', [c.caFingerprint, '*']),
           ]),
-          eb.and([eb('kind', '=', 'key-id'), eb('value', '=', c.keyId)]),
+          eb.and([
+            eb('kind', '=', 'key-id'),
+            eb('value', '=', c.keyId),
+            eb('ca_fingerprint', 'in', ['', '*', c.caFingerprint]),
+          ]),
           eb.and([eb('kind', '=', 'fingerprint'), eb('value', '=', c.keyFingerprint)]),
         ]),
       )
