@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runFerry } from './helpers/cli.js';
 import { type Serving, serveFerry } from './helpers/ferry-serve.js';
-import { makeClientKey, sftpBatch } from './helpers/openssh.js';
+import { makeClientKey, sftpBatch, sshRun } from './helpers/openssh.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -120,9 +120,25 @@ describe('user certificates', () => {
     }
   });
 
-  test('force-command internal-sftp is what Ferry does anyway: accepted', async () => {
+  test('force-command internal-sftp logs in for SFTP only: scp and exec commands are refused', async () => {
     const key = await certifiedKey(['-I', 'fc', '-n', 'alice', '-O', 'force-command=internal-sftp']);
     assert.equal((await login(key)).code, 0);
+    const sshOptions = { port, user: 'alice', identity: key, options: [`CertificateFile=${key}-cert.pub`] };
+    const exec = await sshRun({ ...sshOptions, command: ['sha256sum', 'x'] });
+    assert.notEqual(exec.code, 0);
+    assert.match(
+      serving.stderr(),
+      /"protocol":"ssh","reason":"protocol ssh not allowed"[^\n]*"msg":"channel refused"/,
+    );
+    // The same user with a certificate that forces nothing may run it (the file is missing, the command is not).
+    const free = await certifiedKey(['-I', 'free', '-n', 'alice']);
+    const allowed = await sshRun({
+      ...sshOptions,
+      identity: free,
+      options: [`CertificateFile=${free}-cert.pub`],
+      command: ['sha256sum', 'x'],
+    });
+    assert.doesNotMatch(allowed.stderr, /refused|denied/i, allowed.stderr);
   });
 
   test('an expired certificate is refused, and one not yet valid', async () => {

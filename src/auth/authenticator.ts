@@ -201,6 +201,8 @@ export class ConnectionAuthenticator {
     const { data, signature } = attempt.signature;
     if (!holderSignatureValid(verdict.certificate, attempt.algorithm, data, signature))
       return this.#fail(user, 'bad signature');
+    if (verdict.login.forceCommand && !protocolAllowed(user, 'sftp'))
+      return this.#fail(user, 'certificate forces internal-sftp, which the user may not use');
     return this.#succeed(user, 'publickey', verdict.login);
   }
 
@@ -248,7 +250,10 @@ export class ConnectionAuthenticator {
     if (missing.length === 0) {
       if (this.#options.lockout?.threshold) void this.#options.accounts?.clearFailures(user.name);
       const cert = this.#certificateLogin;
-      return cert ? { result: 'accept', user, certificate: cert } : { result: 'accept', user };
+      if (!cert) return { result: 'accept', user };
+      // force-command internal-sftp: honoured by letting this session open SFTP channels only.
+      const narrowed: UserRecord = cert.forceCommand ? { ...user, protocols: ['sftp'] } : user;
+      return { result: 'accept', user: narrowed, certificate: cert };
     }
     this.#pending = missing;
     return { result: 'partial', methodsLeft: missing };

@@ -25,6 +25,8 @@ export interface CertificateLogin {
   readonly serial: string;
   readonly caName: string;
   readonly caFingerprint: string;
+  /** Set when the certificate forces internal-sftp: the session may then open SFTP only (no SCP, no exec). */
+  readonly forceCommand?: 'internal-sftp';
 }
 
 export type CertificateVerdict =
@@ -32,7 +34,7 @@ export type CertificateVerdict =
   | { readonly ok: false; readonly reason: string };
 
 /** The one force-command a file-transfer server can honour: it is what it does anyway. */
-const HARMLESS_FORCE_COMMAND = 'internal-sftp';
+const HARMLESS_FORCE_COMMAND = 'internal-sftp' as const;
 
 /** A source-address option's list matched against the client's address (malformed lists refuse, like OpenSSH). */
 function sourceAddressAllows(list: string, address: string | undefined): boolean {
@@ -110,6 +112,7 @@ export async function judgeUserCertificate(
     serial: cert.serial.toString(),
     caName: ca.name,
     caFingerprint,
+    ...(cert.criticalOptions.has('force-command') ? { forceCommand: HARMLESS_FORCE_COMMAND } : {}),
   };
   const revoked = await trust.revocations.isRevoked({
     serial: login.serial,
