@@ -303,6 +303,48 @@ describe('host certificates', () => {
     assert.match(refusedHost.stderr, /Host key verification failed/);
   });
 
+  test('ferry keys host certify signs the host keys with a CA key it is given; @cert-authority clients accept them', async () => {
+    const hostCa = (await makeClientKey(dir, 'ecdsa', 'host_ca_2')).privatePath;
+    const out = await ferry([
+      'keys',
+      'host',
+      'certify',
+      '--ca',
+      hostCa,
+      '--principals',
+      'localhost,127.0.0.1',
+      '--valid-days',
+      '30',
+    ]);
+    assert.match(out, /host key \d+ \(SHA256:[^)]+\) certified for localhost,127\.0\.0\.1/);
+    const knownHosts = join(dir, 'known_hosts_ca2');
+    await writeFile(
+      knownHosts,
+      `@cert-authority [127.0.0.1]:${port} ${(await readFile(`${hostCa}.pub`, 'utf8')).trim()}\n`,
+    );
+    const user = await certifiedKey(['-I', 'alice', '-n', 'alice']);
+    serving.child.kill('SIGHUP');
+    let r = await strictLogin(knownHosts, user);
+    for (let i = 0; i < 40 && r.code !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      r = await strictLogin(knownHosts, user);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    const bad = await runFerry([
+      'keys',
+      'host',
+      'certify',
+      '--ca',
+      hostCa,
+      '--principals',
+      '',
+      '--data-dir',
+      dataDir,
+    ]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /give the host names clients connect with/);
+  });
+
   test('a user certificate, or one for a key Ferry does not hold, is not imported as a host certificate', async () => {
     const user = await certifiedKey(['-I', 'alice', '-n', 'alice']);
     const asUser = await runFerry([

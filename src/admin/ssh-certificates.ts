@@ -1,12 +1,15 @@
 // OpenSSH certificates: trusted user CAs, revoked certificates, and host certificates attached to host keys.
 import { FerryError, InvalidArgumentError } from '../errors.js';
+import { signerFor } from '../key-manager/host-keys.js';
 import { parseKrl } from '../keys/openssh-krl.js';
+import { parsePrivateKey } from '../keys/private-keys.js';
 import {
   CERT_HOST,
   certificateSignatureValid,
   isCertificateAlgorithm,
   parseSshCertificateLine,
 } from '../keys/ssh-certificate.js';
+import { encodeHostCertificate } from '../keys/ssh-certificate-writer.js';
 import { parseAuthorizedKey, sha256Fingerprint } from '../keys/ssh-keys.js';
 import type {
   CertRevocationKind,
@@ -14,6 +17,7 @@ import type {
   HostKeyRecord,
   UserCaRecord,
 } from '../store/types.js';
+import type { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor } from './recorder.js';
@@ -182,6 +186,63 @@ export class HostCertificateAdmin {
       principals: certificate.principals,
       validBefore: forever ? null : new Date(Number(certificate.validBefore) * 1000),
     };
+  }
+
+  /**
+   * Certifies Ferry's live host keys (or one, `id`) with the CA private key given, as `ssh-keygen -s ca -h` would;
+   * the CA key is used for this call only and never stored.
+   */
+  async certify(
+    actor: Actor,
+    input: {
+      caKey: Buffer;
+      passphrase?: Secret<string>;
+      principals: readonly string[];
+      keyId: string;
+      validDays?: number;
+      id?: number;
+    },
+  ): Promise<HostKeyRecord[]> {
+    checkActor(actor);
+    if (input.principals.length === 0 || input.principals.some((p) => p === '' || /[\s,]/.test(p)))
+      throw new InvalidArgumentError('give the host names clients connect with (--principals name[,name…])');
+    const ca = parsePrivateKey(input.caKey, input.passphrase);
+    const sign = signerFor(ca);
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    // Five minutes back, as clocks differ; no end unless asked (host certificates are replaced, not expired).
+    const validAfter = now - 300n;
+    const validBefore = input.validDays ? now + BigInt(input.validDays) * 86_400n : 0xffffffffffffffffn;
+    const keys = (await this.#deps.store.hostKeys.list()).filter(
+      (k) => k.state !== 'retired' && (input.id === undefined || k.id === input.id),
+    );
+    if (keys.length === 0)
+      throw new FerryError(
+        'ERR_NOT_FOUND',
+        input.id === undefined ? 'no live host key' : `no live host key ${input.id}`,
+      );
+    const done: HostKeyRecord[] = [];
+    for (const key of keys) {
+      const blob = encodeHostCertificate(
+        {
+          publicBlob: key.publicBlob,
+          keyId: input.keyId,
+          principals: input.principals,
+          serial: BigInt(Date.now()),
+          validAfter,
+          validBefore,
+        },
+        ca.publicBlob,
+        (data) => sign(data),
+      );
+      await this.#deps.store.hostKeys.setCertificate(key.id, blob);
+      await this.#record.record(actor, 'keys.host.certificate', `host key ${key.id}`, {
+        keyId: input.keyId,
+        principals: [...input.principals],
+        ca: ca.sha256,
+      });
+      done.push({ ...key, certificate: blob });
+    }
+    return done;
   }
 
   async remove(actor: Actor, id: number): Promise<void> {

@@ -37,6 +37,7 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   'keys host promote': 'ferry keys host promote 4',
   'keys host export': 'ferry keys host export 1 --public >> ~/.ssh/known_hosts_ferry',
   'keys host retire': 'ferry keys host retire 1',
+  'keys host certify': 'ferry keys host certify --ca host_ca --principals sftp.example.com,192.0.2.10',
   'keys host cert': 'ferry keys host cert import ssh_host_ed25519_key-cert.pub',
   'keys host cert import': 'ferry keys host cert import ssh_host_ed25519_key-cert.pub',
   'keys host cert remove': 'ferry keys host cert remove 1',

@@ -62,7 +62,8 @@ function sshMpint(unsigned: Buffer): Buffer {
   return sshString(body);
 }
 
-function signerFor(pair: SshKeyPair): HostKeyMaterial['sign'] {
+/** Signs as the key pair does over SSH (an SSH signature blob; RSA with SHA-512 unless told SHA-256). */
+export function signerFor(pair: SshKeyPair): HostKeyMaterial['sign'] {
   const key = createPrivateKey({ key: pair.privateKey.reveal(), format: 'der', type: 'pkcs8' });
   return (data, rsaAlgorithm = 'rsa-sha2-512') => {
     if (pair.algorithm === 'ssh-ed25519') {
