@@ -139,3 +139,44 @@ test('a certificate file line must match its data', () => {
   );
   assert.throws(() => parseSshCertificateLine('ssh-ed25519-cert-v01@openssh.com !!!'), /not base64/);
 });
+
+/** A user certificate blob built by hand around `critical` (the signature is not checked by the parser). */
+function withCriticalOptions(critical: Buffer): Buffer {
+  const u64 = (n: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(n);
+    return b;
+  };
+  const caBlob = Buffer.concat([wireString('ssh-ed25519'), wireString(Buffer.alloc(32, 7))]);
+  return Buffer.concat([
+    wireString('ssh-ed25519-cert-v01@openssh.com'),
+    wireString(Buffer.alloc(32)),
+    wireString(Buffer.alloc(32, 1)),
+    u64(1n),
+    wireUint32(CERT_USER),
+    wireString('id'),
+    wireString(wireString('alice')),
+    u64(0n),
+    u64(0xffffffffffffffffn),
+    wireString(critical),
+    wireString(''),
+    wireString(''),
+    wireString(caBlob),
+    wireString(Buffer.concat([wireString('ssh-ed25519'), wireString(Buffer.alloc(64))])),
+  ]);
+}
+
+test('critical options must be unique, in order, and each a single string', () => {
+  const option = (name: string, value: Buffer) => Buffer.concat([wireString(name), wireString(value)]);
+  const fc = option('force-command', wireString('internal-sftp'));
+  const sa = option('source-address', wireString('10.0.0.0/8'));
+  assert.equal(parseSshCertificate(withCriticalOptions(Buffer.concat([fc, sa]))).criticalOptions.size, 2);
+  refuses(withCriticalOptions(Buffer.concat([sa, sa])), /critical options lists source-address twice/);
+  refuses(withCriticalOptions(Buffer.concat([sa, fc])), /critical options are not in order/);
+  refuses(
+    withCriticalOptions(
+      option('source-address', Buffer.concat([wireString('10.0.0.0/8'), Buffer.from([1])])),
+    ),
+    /critical options source-address has trailing bytes/,
+  );
+});
