@@ -269,6 +269,7 @@ export async function startFerry(
       },
       totp: ctx.totp,
       directory: ctx.directory,
+      certificates: { cas: ctx.store.userCas, revocations: ctx.store.certRevocations },
       sessionRegistry: clusterSessions,
     });
     const nodeId = config.node.id ?? defaultNodeId(ssh.port);
@@ -341,7 +342,12 @@ export async function startFerry(
       await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
       const fresh = await ctx.hostKeys.liveMaterial();
       const fingerprints = (keys: typeof fresh) =>
-        keys.map((k) => `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}`).join(',');
+        keys
+          .map(
+            (k) =>
+              `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}:${k.certificate?.toString('base64') ?? ''}`,
+          )
+          .join(',');
       if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
       ssh.setHostKeys(fresh);
       hostKeys = fresh;

@@ -1,6 +1,7 @@
 // Every admin service function that changes something emits exactly one admin event naming its actor, and no secret.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -42,6 +43,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const caKey = () => generateSshKeyPair('ed25519', undefined, 'ca');
 const userKey = () => generateSshKeyPair('ed25519', undefined, 'alice@laptop').publicLine;
 
 /** Each row: one service call, the one action it must emit. Rows run in order (later ones use earlier ones). */
@@ -196,6 +198,38 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     },
   },
   { action: 'keys.x509.remove', run: () => ctx.admin.keys.x509.remove(actor, 'tls-in') },
+  { action: 'keys.ca.add', run: () => ctx.admin.keys.ca.add(actor, caKey().publicLine, 'corp') },
+  { action: 'keys.ca.revoke', run: () => ctx.admin.keys.ca.revoke(actor, { serial: '7', ca: 'corp' }) },
+  {
+    action: 'keys.ca.unrevoke',
+    run: async () => ctx.admin.keys.ca.unrevoke(actor, (await ctx.admin.keys.ca.revocations())[0]!.id),
+  },
+  { action: 'keys.ca.remove', run: () => ctx.admin.keys.ca.remove(actor, 'corp') },
+  {
+    action: 'keys.host.certificate',
+    run: async () => {
+      // The host key signed by a CA the way an operator does it, outside Ferry.
+      const ca = caKey();
+      const caFile = join(dir, 'host-ca');
+      await writeFile(caFile, exportPrivateKey(ca, 'openssh'), { mode: 0o600 });
+      await writeFile(join(dir, 'host.pub'), await ctx.admin.keys.host.exportPublic(1));
+      execFileSync('ssh-keygen', [
+        '-q',
+        '-s',
+        caFile,
+        '-h',
+        '-I',
+        'ferry',
+        '-n',
+        'localhost',
+        join(dir, 'host.pub'),
+      ]);
+      return ctx.admin.keys.hostCertificates.import(
+        actor,
+        await readFile(join(dir, 'host-cert.pub'), 'utf8'),
+      );
+    },
+  },
   {
     action: 'partners.add',
     run: () =>

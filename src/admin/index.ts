@@ -13,6 +13,7 @@ import { PartnerAdmin } from './partners.js';
 import { AdminRecorder } from './recorder.js';
 import { RuleAdmin } from './rules.js';
 import { SessionAdmin } from './sessions.js';
+import { HostCertificateAdmin, UserCaAdmin } from './ssh-certificates.js';
 import { UserTransfer } from './user-transfer.js';
 import { UserAdmin } from './users.js';
 
@@ -61,6 +62,10 @@ export interface AdminServices {
     readonly pgp: PgpKeyAdmin;
     /** X.509 certificates (the HTTP API's TLS). */
     readonly x509: CertificateAdmin;
+    /** Trusted OpenSSH user CAs and revoked certificates. */
+    readonly ca: UserCaAdmin;
+    /** OpenSSH host certificates of the host keys. */
+    readonly hostCertificates: HostCertificateAdmin;
   };
   readonly partners: PartnerAdmin;
   readonly jobs: JobAdmin;
@@ -87,6 +92,8 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
       client: new ClientKeyAdmin(deps, recorder),
       pgp: new PgpKeyAdmin(deps, recorder),
       x509: new CertificateAdmin(deps, recorder),
+      ca: new UserCaAdmin(deps, recorder),
+      hostCertificates: new HostCertificateAdmin(deps, recorder),
     },
     partners: new PartnerAdmin(deps, recorder),
     jobs: new JobAdmin(deps, recorder),

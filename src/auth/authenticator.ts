@@ -1,6 +1,7 @@
 // One connection's authentication state: methods tried, factors satisfied, failures counted; no user enumeration.
 import { timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
+import { isCertificateAlgorithm } from '../keys/ssh-certificate.js';
 import {
   type AccountSecurityRepository,
   type AuthMethod,
@@ -12,6 +13,12 @@ import {
   type UserRepository,
 } from '../store/types.js';
 import { Secret } from '../util/secret.js';
+import {
+  type CertificateLogin,
+  type CertificateTrust,
+  holderSignatureValid,
+  judgeUserCertificate,
+} from './certificate-login.js';
 import { cidrBlockList, matchesCidrs } from './defender.js';
 import type { ExternalPasswordSource } from './external-login.js';
 import { upgradeForeignHash } from './hash-upgrade.js';
@@ -44,8 +51,14 @@ export type AuthAttempt =
   | { readonly method: 'other'; readonly username: string; readonly name: string };
 
 export type AuthDecision =
-  /** `source`: the external identity source that checked the password (absent: Ferry's own store). */
-  | { readonly result: 'accept'; readonly user: UserRecord; readonly source?: AuthSource }
+  | {
+      readonly result: 'accept';
+      readonly user: UserRecord;
+      /** The external identity source that checked the password (absent: Ferry's own store). */
+      readonly source?: AuthSource;
+      /** Set when the publickey factor was an OpenSSH user certificate (for the log and the audit trail). */
+      readonly certificate?: CertificateLogin;
+    }
   /** The key would be accepted: the client should now sign (SSH_MSG_USERAUTH_PK_OK). */
   | { readonly result: 'pk-ok'; readonly source?: never }
   | { readonly result: 'partial'; readonly methodsLeft: AuthMethod[]; readonly source?: AuthSource }
@@ -83,6 +96,8 @@ export interface AuthenticatorOptions {
   readonly protocols?: readonly Protocol[];
   /** Checks the passwords of names not in the store and of accounts it provisioned (LDAP); absent: none. */
   readonly directory?: ExternalPasswordSource;
+  /** Trusted user CAs and revocations; absent: certificates are refused like unknown keys. */
+  readonly certificates?: CertificateTrust;
 }
 
 /** An account with `expiresOn` may log in through that whole day (UTC) and is refused from the next one. */
@@ -105,6 +120,8 @@ export class ConnectionAuthenticator {
   readonly #satisfied = new Set<AuthMethod>();
   #pending: AuthMethod[] | undefined;
   #locked: string | undefined;
+  /** The certificate a publickey factor used, kept through a multi-factor login for the final record. */
+  #certificateLogin: CertificateLogin | undefined;
 
   constructor(
     users: UserLookup & { readonly update?: UserRepository['update'] },
@@ -124,6 +141,7 @@ export class ConnectionAuthenticator {
       this.#username = attempt.username;
       this.#satisfied.clear();
       this.#pending = undefined;
+      this.#certificateLogin = undefined;
     }
     if (attempt.method === 'none') return this.#reject('method none', false);
     if (attempt.method === 'other') return this.#reject(`method ${attempt.name} not offered`, true);
@@ -145,6 +163,7 @@ export class ConnectionAuthenticator {
       return this.#succeed(user, 'password');
     }
 
+    if (isCertificateAlgorithm(attempt.algorithm)) return this.#certificate(attempt, user, refusal);
     const key = user?.publicKeys.find(
       (k) =>
         k.algorithm === attempt.algorithm &&
@@ -191,6 +210,38 @@ export class ConnectionAuthenticator {
     return tag(this.#succeed(result.user, 'password'));
   }
 
+  /** A publickey attempt with an OpenSSH user certificate: its CA, not the user's key list, vouches for it. */
+  async #certificate(
+    attempt: Extract<AuthAttempt, { method: 'publickey' }>,
+    user: UserRecord | undefined,
+    refusal: string | undefined,
+  ): Promise<AuthDecision> {
+    const trust = this.#options.certificates;
+    const verdict = trust
+      ? await judgeUserCertificate(
+          trust,
+          attempt.algorithm,
+          attempt.blob,
+          attempt.username,
+          this.#options.remoteAddress,
+          new Date(),
+        )
+      : ({ ok: false, reason: 'certificates not accepted' } as const);
+    if (!attempt.signature) {
+      return verdict.ok && user
+        ? { result: 'pk-ok' }
+        : this.#reject(refusal ?? (verdict.ok ? 'unknown user' : verdict.reason), false);
+    }
+    if (!user) return this.#reject(refusal ?? 'unknown user', true);
+    if (!verdict.ok) return this.#fail(user, verdict.reason);
+    const { data, signature } = attempt.signature;
+    if (!holderSignatureValid(verdict.certificate, attempt.algorithm, data, signature))
+      return this.#fail(user, 'bad signature');
+    if (verdict.login.forceCommand && !protocolAllowed(user, 'sftp'))
+      return this.#fail(user, 'certificate forces internal-sftp, which the user may not use');
+    return this.#succeed(user, 'publickey', verdict.login);
+  }
+
   /** Why an existing account may not log in now, or undefined when it may. */
   async #refusal(user: UserRecord): Promise<string | undefined> {
     if (user.disabled) return 'user disabled';
@@ -228,12 +279,17 @@ export class ConnectionAuthenticator {
     return this.#succeed(user, 'keyboard-interactive');
   }
 
-  #succeed(user: UserRecord, method: AuthMethod): AuthDecision {
+  #succeed(user: UserRecord, method: AuthMethod, certificate?: CertificateLogin): AuthDecision {
     this.#satisfied.add(method);
+    if (certificate) this.#certificateLogin = certificate;
     const missing = user.requiredMethods.filter((m) => !this.#satisfied.has(m));
     if (missing.length === 0) {
       if (this.#options.lockout?.threshold) void this.#options.accounts?.clearFailures(user.name);
-      return { result: 'accept', user };
+      const cert = this.#certificateLogin;
+      if (!cert) return { result: 'accept', user };
+      // force-command internal-sftp: honoured by letting this session open SFTP channels only.
+      const narrowed: UserRecord = cert.forceCommand ? { ...user, protocols: ['sftp'] } : user;
+      return { result: 'accept', user: narrowed, certificate: cert };
     }
     this.#pending = missing;
     return { result: 'partial', methodsLeft: missing };

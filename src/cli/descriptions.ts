@@ -25,7 +25,7 @@ export const COMMAND_SUMMARIES = {
   keys: {
     term: 'keys [options]',
     description:
-      'Key Manager: host keys, client keys, OpenPGP keys, X.509 certificates (private halves sealed with the master key)',
+      'Key Manager: host keys (and their OpenSSH certificates), client keys, OpenPGP keys, X.509 certificates (private halves sealed with the master key), trusted OpenSSH user CAs and revocations',
   },
   defender: {
     term: 'defender [options]',

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
 import { describeHostKey, presentedHostKeys } from '../key-manager/host-keys.js';
-import { keyTypeLabel } from '../keys/ssh-keys.js';
+import { parseSshCertificate } from '../keys/ssh-certificate.js';
+import { keyTypeLabel, sha256Fingerprint } from '../keys/ssh-keys.js';
 import type { HostKeyRecord } from '../store/types.js';
 import { CliError, readSecretFromStdin, withContext, withReadOnlyContext } from './common.js';
 import {
@@ -16,6 +17,20 @@ import {
   storeOption,
   warnPemEd25519,
 } from './keys-common.js';
+import { registerHostCertCommand } from './keys-host-cert.js';
+
+/** What `keys host list --json` says of a host key's certificate. */
+function certificateView(blob: Buffer) {
+  const c = parseSshCertificate(blob);
+  const forever = c.validBefore === 0xffffffffffffffffn;
+  return {
+    keyId: c.keyId,
+    serial: c.serial.toString(),
+    principals: c.principals,
+    ca: sha256Fingerprint(c.signatureKey),
+    validBefore: forever ? null : new Date(Number(c.validBefore) * 1000).toISOString(),
+  };
+}
 
 function hostKeyId(id: string): number {
   if (!/^\d+$/.test(id)) throw new CliError(`host key id must be a number, got '${id}'`, 2);
@@ -68,6 +83,7 @@ export function registerHostKeysCommand(keys: Command): void {
             activated: k.activatedAt?.toISOString() ?? null,
             promotes: hosts.promotionDue(k)?.toISOString() ?? null,
             retired: k.retiredAt?.toISOString() ?? null,
+            certificate: k.certificate ? certificateView(k.certificate) : null,
           }));
           process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
           return;
@@ -86,7 +102,7 @@ export function registerHostKeysCommand(keys: Command): void {
                 ? `pending${due ? ` (promotes ${due.toISOString()})` : ''}`
                 : 'retired';
           process.stdout.write(
-            `${String(k.id).padEnd(3)} ${keyTypeLabel(k.algorithm).padEnd(8)} ${String(k.bits).padEnd(5)} ${k.sha256.padEnd(51)} ${k.md5.padEnd(48)} ${k.createdAt.toISOString().padEnd(25)} ${state}\n`,
+            `${String(k.id).padEnd(3)} ${keyTypeLabel(k.algorithm).padEnd(8)} ${String(k.bits).padEnd(5)} ${k.sha256.padEnd(51)} ${k.md5.padEnd(48)} ${k.createdAt.toISOString().padEnd(25)} ${state}${k.certificate ? ', certified' : ''}\n`,
           );
         }
       });
@@ -201,4 +217,5 @@ export function registerHostKeysCommand(keys: Command): void {
         }
       });
     });
+  registerHostCertCommand(host);
 }

@@ -1,7 +1,8 @@
-// `ferry keys host|client|pgp|x509 ...`: the Key Manager, offline against the data dir.
+// `ferry keys host|client|pgp|x509|ca ...`: the Key Manager, offline against the data dir.
 import type { Command } from 'commander';
 import { STORE_OPTION_HELP } from './common.js';
 import { commandDescription } from './descriptions.js';
+import { registerCaKeysCommand } from './keys-ca.js';
 import { registerClientKeysCommand } from './keys-client.js';
 import { registerHostKeysCommand } from './keys-host.js';
 import { registerPgpKeysCommand } from './keys-pgp.js';
@@ -18,4 +19,5 @@ export function registerKeysCommand(program: Command): void {
   registerClientKeysCommand(keys);
   registerPgpKeysCommand(keys);
   registerX509KeysCommand(keys);
+  registerCaKeysCommand(keys);
 }

@@ -38,6 +38,8 @@ export interface HostKeyMaterial {
   readonly publicBlob: Buffer;
   /** Unencrypted OpenSSH-format private key, as ssh2's Server takes it. */
   readonly privateKey: string;
+  /** An OpenSSH host certificate of this key (presented as its *-cert-v01@openssh.com algorithms), or null. */
+  readonly certificate: Buffer | null;
   /**
    * An SSH signature blob (string algorithm, string signature) over `data`.
    * `rsaAlgorithm` picks rsa-sha2-256 or rsa-sha2-512 for RSA keys.
@@ -60,7 +62,8 @@ function sshMpint(unsigned: Buffer): Buffer {
   return sshString(body);
 }
 
-function signerFor(pair: SshKeyPair): HostKeyMaterial['sign'] {
+/** Signs as the key pair does over SSH (an SSH signature blob; RSA with SHA-512 unless told SHA-256). */
+export function signerFor(pair: SshKeyPair): HostKeyMaterial['sign'] {
   const key = createPrivateKey({ key: pair.privateKey.reveal(), format: 'der', type: 'pkcs8' });
   return (data, rsaAlgorithm = 'rsa-sha2-512') => {
     if (pair.algorithm === 'ssh-ed25519') {
@@ -217,6 +220,7 @@ export class HostKeyManager {
         publicBlob: record.publicBlob,
         privateKey: exportPrivateKey(pair, 'openssh'),
         sign: signerFor(pair),
+        certificate: record.certificate,
       };
     });
   }

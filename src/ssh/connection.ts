@@ -7,6 +7,7 @@ import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
+import { isCertificateAlgorithm } from '../keys/ssh-certificate.js';
 import { isPostQuantumKex } from '../ssh-algorithms.js';
 import type { UserRecord } from '../store/types.js';
 import { Secret } from '../util/secret.js';
@@ -80,6 +81,7 @@ export function handleConnection(
     directory: options.directory,
     // A user allowed none of SSH's channel kinds is refused at login; each channel checks its own kind.
     protocols: ['sftp', 'scp', 'ssh'],
+    certificates: options.certificates,
   });
   const penalize = (points: number, reason: string) => {
     options.defender
@@ -180,10 +182,23 @@ export function handleConnection(
           user = decision.user;
           log = log.child({ user: user.name });
           log.info(
-            { method: ctx.method, ...(decision.source ? { source: decision.source } : {}) },
+            {
+              method: ctx.method,
+              ...(decision.source ? { source: decision.source } : {}),
+              ...(decision.certificate ? { certificate: decision.certificate } : {}),
+            },
             'authenticated',
           );
-          emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'accepted', decision.source);
+          emitAuth(
+            options,
+            sessionId,
+            remoteAddress,
+            ctx.username,
+            ctx.method,
+            'accepted',
+            decision.source,
+            decision.certificate,
+          );
           ctx.accept();
           return;
         }
@@ -209,6 +224,9 @@ export function handleConnection(
             );
             penalize(DEFENDER_SCORES.loginFailed, `login failed: ${decision.reason}`);
           } else if (attempt.method === 'publickey' && !attempt.signature) {
+            // A refused certificate is refused at its query (the client never signs): say why, as sshd does.
+            if (isCertificateAlgorithm(attempt.algorithm))
+              log.info({ ...entry, reason: decision.reason }, 'certificate refused');
             penalize(DEFENDER_SCORES.keyQueryRefused, `key query refused: ${decision.reason}`);
           }
           if (authenticator.lockedAccount) {

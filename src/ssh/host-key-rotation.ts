@@ -1,6 +1,7 @@
 // OpenSSH host key rotation (PROTOCOL §2.5): announce all host keys; prove possession of the ones a client asks about.
 import type { Connection } from 'ssh2';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
+import { plainAlgorithm } from '../keys/ssh-certificate.js';
 import type { Logger } from '../logger.js';
 
 /** ssh2's internals reached through our patch (patches/ssh2+1.17.0.patch): the protocol object and session id. */
@@ -52,7 +53,8 @@ export function proveHostKeys(
   if (!blobs || blobs.length === 0) return undefined;
   const sessionId = (client as unknown as ProtocolInternals)._protocol._kex.sessionID;
   // OpenSSH verifies RSA proofs with the RSA algorithm negotiated for the key exchange, else rsa-sha2-512.
-  const rsaAlgorithm = negotiatedHostKey === 'rsa-sha2-256' ? 'rsa-sha2-256' : 'rsa-sha2-512';
+  // A host certificate's algorithm (rsa-sha2-256-cert-v01@openssh.com) signs as its plain one.
+  const rsaAlgorithm = plainAlgorithm(negotiatedHostKey) === 'rsa-sha2-256' ? 'rsa-sha2-256' : 'rsa-sha2-512';
   const signatures: Buffer[] = [];
   for (const blob of blobs) {
     const key = keys.find((k) => k.publicBlob.equals(blob));

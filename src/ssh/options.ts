@@ -2,6 +2,7 @@
 // A file of its own so the connection and channel files can read it without importing server.ts (no cycle).
 
 import type { LockoutPolicy } from '../auth/authenticator.js';
+import type { CertificateTrust } from '../auth/certificate-login.js';
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
@@ -63,6 +64,8 @@ export interface SshServerOptions {
   readonly totp?: TotpService;
   /** LDAP/AD password logins (`ldap.url`): names not in the store and accounts the directory provisioned. */
   readonly directory?: ExternalPasswordSource | undefined;
+  /** Trusted user CAs and revoked certificates (read from the store at every certificate login). */
+  readonly certificates?: CertificateTrust;
   /** maxSessionsPerUser counted on every node sharing the store; without it, per process only. */
   readonly sessionRegistry?: SessionRegistry;
 }

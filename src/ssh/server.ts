@@ -59,7 +59,10 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     const presented = presentedHostKeys(shown);
     if (presented.length === 0) throw new FerryError('ERR_CONFIG', 'no active host key to present');
     const server = new ssh2.Server({
-      hostKeys: presented.map((k) => k.privateKey),
+      // Our ssh2 patch: a key with a certificate is also offered as *-cert-v01@openssh.com.
+      hostKeys: presented.map((k) =>
+        k.certificate ? { key: k.privateKey, certificate: k.certificate } : k.privateKey,
+      ),
       ident: SERVER_IDENT,
       algorithms: {
         kex: policy.kex,

@@ -1,4 +1,5 @@
 // The session and security events the SSH layer emits, shared by the connection (auth, limits) and its channels.
+import type { CertificateLogin } from '../auth/certificate-login.js';
 import type { SshServerOptions } from './options.js';
 
 export function emitAuth(
@@ -10,6 +11,8 @@ export function emitAuth(
   result: string,
   /** The external source that judged a password (LDAP), recorded as `source` beside the method. */
   source?: string,
+  /** An OpenSSH user certificate's key id, serial and CA, recorded with the login it made. */
+  certificate?: CertificateLogin,
 ): void {
   options.events.emit({
     type: 'session',
@@ -18,7 +21,7 @@ export function emitAuth(
     sessionId,
     remoteAddress,
     username,
-    detail: { method, result, ...(source ? { source } : {}) },
+    detail: { method, result, ...(source ? { source } : {}), ...(certificate ? { certificate } : {}) },
   });
 }
 

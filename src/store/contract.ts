@@ -251,6 +251,93 @@ export function runStoreContract(
       assert.equal(await store.certificates.get('web'), undefined);
     }));
 
+  test(`${name}: user CAs, certificate revocations and host certificates are kept and matched`, () =>
+    withStore(async (store) => {
+      const ca = { algorithm: 'ssh-ed25519', publicBlob: Buffer.from('ca-blob'), fingerprint: 'SHA256:ca' };
+      await store.userCas.add({ ...ca, name: 'corp' });
+      await assert.rejects(store.userCas.add({ ...ca, name: 'other' }), { code: 'ERR_ALREADY_EXISTS' });
+      await assert.rejects(store.userCas.add({ ...ca, name: 'corp', fingerprint: 'SHA256:x' }), {
+        code: 'ERR_ALREADY_EXISTS',
+      });
+      const [corp] = await store.userCas.list();
+      assert.deepEqual(
+        [corp?.name, corp?.publicBlob.toString(), corp?.fingerprint],
+        ['corp', 'ca-blob', 'SHA256:ca'],
+      );
+
+      const cert = {
+        serial: '7',
+        caFingerprint: 'SHA256:ca',
+        keyId: 'alice@laptop',
+        keyFingerprint: 'SHA256:k',
+      };
+      assert.equal(await store.certRevocations.isRevoked(cert), false);
+      const serial = await store.certRevocations.add({
+        kind: 'serial',
+        value: '7',
+        caFingerprint: 'SHA256:ca',
+      });
+      await assert.rejects(
+        store.certRevocations.add({ kind: 'serial', value: '7', caFingerprint: 'SHA256:ca' }),
+        {
+          code: 'ERR_ALREADY_EXISTS',
+        },
+      );
+      assert.equal(await store.certRevocations.isRevoked(cert), true);
+      // The same serial from another CA is another certificate.
+      assert.equal(await store.certRevocations.isRevoked({ ...cert, caFingerprint: 'SHA256:other' }), false);
+      assert.equal(await store.certRevocations.remove(serial.id), true);
+      await store.certRevocations.add({ kind: 'key-id', value: 'alice@laptop', caFingerprint: '' });
+      assert.equal(await store.certRevocations.isRevoked({ ...cert, serial: '8' }), true);
+      await store.certRevocations.add({ kind: 'fingerprint', value: 'SHA256:k', caFingerprint: '' });
+      assert.equal(await store.certRevocations.isRevoked({ ...cert, keyId: 'x', serial: '8' }), true);
+      assert.equal(
+        await store.certRevocations.isRevoked({
+          ...cert,
+          keyId: 'x',
+          serial: '8',
+          keyFingerprint: 'SHA256:j',
+        }),
+        false,
+      );
+      assert.deepEqual(
+        (await store.certRevocations.list()).map((r) => r.kind),
+        ['key-id', 'fingerprint'],
+      );
+      // From a KRL: a serial of any CA ('*'), a key id scoped to one CA.
+      const other = { serial: '99', caFingerprint: 'SHA256:z', keyId: 'kid', keyFingerprint: 'SHA256:n' };
+      await store.certRevocations.add({ kind: 'serial', value: '99', caFingerprint: '*' });
+      assert.equal(await store.certRevocations.isRevoked(other), true);
+      await store.certRevocations.add({ kind: 'key-id', value: 'kid', caFingerprint: 'SHA256:ca' });
+      assert.equal(await store.certRevocations.isRevoked({ ...other, serial: '1' }), false);
+      assert.equal(
+        await store.certRevocations.isRevoked({ ...other, serial: '1', caFingerprint: 'SHA256:ca' }),
+        true,
+      );
+      assert.equal(await store.userCas.remove('corp'), true);
+      assert.equal(await store.userCas.remove('corp'), false);
+
+      const host = await store.hostKeys.add(
+        {
+          algorithm: 'ssh-ed25519',
+          bits: 256,
+          publicBlob: Buffer.from('pub'),
+          sha256: 'SHA256:h',
+          md5: 'MD5:h',
+          privateSealed: 'v1:h',
+          comment: '',
+        },
+        'active',
+      );
+      assert.equal(host.certificate, null);
+      assert.equal(await store.hostKeys.setCertificate(host.id, Buffer.from('cert')), true);
+      assert.equal(
+        (await store.hostKeys.list()).find((k) => k.id === host.id)?.certificate?.toString(),
+        'cert',
+      );
+      assert.equal(await store.hostKeys.setCertificate(host.id + 1000, Buffer.from('cert')), false);
+    }));
+
   // The store does not hash (audit/ does): these records only need distinct, linked-looking values.
   const chained =
     (entries: { at: string; action: AuditAction; user?: string }[]) =>

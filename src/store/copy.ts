@@ -35,6 +35,8 @@ export const COPIED_TABLES = [
   'certificates',
   'groups',
   'user_groups',
+  'user_cas',
+  'cert_revocations',
 ] as const satisfies readonly (keyof Database)[];
 
 /**
@@ -64,6 +66,8 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'api_keys',
   'certificates',
   'groups',
+  'user_cas',
+  'cert_revocations',
 ];
 
 /** Rows per read and per INSERT: 200 rows of at most ~16 columns stay under both drivers' parameter limits. */

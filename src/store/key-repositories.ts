@@ -52,6 +52,7 @@ const toHostKey = (row: Selectable<HostKeysTable>): HostKeyRecord => ({
   active: row.state === 'active',
   activatedAt: row.activated_at ? new Date(row.activated_at) : null,
   retiredAt: row.retired_at ? new Date(row.retired_at) : null,
+  certificate: row.certificate ? Buffer.from(row.certificate, 'base64') : null,
 });
 
 const toClientKey = (row: Selectable<ClientKeysTable>): ClientKeyRecord => ({
@@ -111,6 +112,15 @@ export class KyselyHostKeyRepository implements HostKeyRepository {
       .set({ state: 'retired', active: 0, retired_at: new Date().toISOString() })
       .where('id', '=', id)
       .where('state', '!=', 'retired')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async setCertificate(id: number, certificate: Buffer | null): Promise<boolean> {
+    const result = await this.db
+      .updateTable('host_keys')
+      .set({ certificate: certificate ? certificate.toString('base64') : null })
+      .where('id', '=', id)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }

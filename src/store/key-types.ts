@@ -25,6 +25,8 @@ export interface HostKeyRecord extends StoredKeyPair {
   /** When the key was promoted (or created active); null while pending. */
   readonly activatedAt: Date | null;
   readonly retiredAt: Date | null;
+  /** An OpenSSH host certificate blob for this key, presented with it (`*-cert-v01@openssh.com`), or null. */
+  readonly certificate: Buffer | null;
 }
 
 export interface ClientKeyRecord extends StoredKeyPair {
@@ -41,6 +43,8 @@ export interface HostKeyRepository {
   promote(id: number): Promise<boolean>;
   /** pending or active → retired: servers stop presenting and announcing it. False when none has this id. */
   retire(id: number): Promise<boolean>;
+  /** Attaches (or with null, detaches) a host certificate; false when no key has this id. */
+  setCertificate(id: number, certificate: Buffer | null): Promise<boolean>;
 }
 
 export interface ClientKeyRepository {
@@ -102,4 +106,57 @@ export interface CertificateRepository {
   /** ERR_ALREADY_EXISTS when the name is taken. */
   add(certificate: NewCertificate): Promise<CertificateRecord>;
   remove(name: string): Promise<boolean>;
+}
+
+/** A trusted user certificate authority: certificates it signs log in users named in their principals. */
+export interface UserCaRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly algorithm: string;
+  readonly publicBlob: Buffer;
+  /** SHA256:… of the CA's public key blob. */
+  readonly fingerprint: string;
+  readonly createdAt: Date;
+}
+
+export type NewUserCa = Omit<UserCaRecord, 'id' | 'createdAt'>;
+
+export interface UserCaRepository {
+  /** By name. */
+  list(): Promise<UserCaRecord[]>;
+  /** ERR_ALREADY_EXISTS when the name or the key is already trusted. */
+  add(ca: NewUserCa): Promise<UserCaRecord>;
+  remove(name: string): Promise<boolean>;
+}
+
+/** serial: one CA's serial number; key-id: any certificate with this key id; fingerprint: the certified key. */
+export type CertRevocationKind = 'serial' | 'key-id' | 'fingerprint';
+
+export interface CertRevocationRecord {
+  readonly id: number;
+  readonly kind: CertRevocationKind;
+  /** The serial in decimal, the key id, or the key's SHA256:… fingerprint. */
+  readonly value: string;
+  /**
+   * The CA's SHA256 fingerprint the entry is scoped to: required for serials; for key ids, empty (any CA) or a CA
+   * (from a KRL). '*' (a KRL section without a CA key): any CA.
+   */
+  readonly caFingerprint: string;
+  readonly createdAt: Date;
+}
+
+export type NewCertRevocation = Pick<CertRevocationRecord, 'kind' | 'value' | 'caFingerprint'>;
+
+export interface CertRevocationRepository {
+  list(): Promise<CertRevocationRecord[]>;
+  /** ERR_ALREADY_EXISTS when the same entry is already revoked. */
+  add(entry: NewCertRevocation): Promise<CertRevocationRecord>;
+  remove(id: number): Promise<boolean>;
+  /** Whether a certificate with these properties is revoked (one indexed query, asked at every login). */
+  isRevoked(certificate: {
+    serial: string;
+    caFingerprint: string;
+    keyId: string;
+    keyFingerprint: string;
+  }): Promise<boolean>;
 }

@@ -546,6 +546,31 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // OpenSSH certificates: trusted user CAs, revoked certificates (checked at every login, so a change takes effect
+  // at once in every process) and a host certificate per host key.
+  '0022_ssh_certificates': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('user_cas')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('algorithm', t.text, (c) => c.notNull())
+        .addColumn('public_key', t.text, (c) => c.notNull())
+        .addColumn('fingerprint', t.text, (c) => c.notNull().unique())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('cert_revocations')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('kind', t.text, (c) => c.notNull())
+        .addColumn('value', t.text, (c) => c.notNull())
+        .addColumn('ca_fingerprint', t.text, (c) => c.notNull().defaultTo(''))
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addUniqueConstraint('cert_revocations_entry', ['kind', 'value', 'ca_fingerprint'])
+        .execute();
+      await db.schema.alterTable('host_keys').addColumn('certificate', t.text).execute();
+    },
+  },
   // Accounts of an external identity source (LDAP/Active Directory, src/auth/ldap/): auth_source 'ldap' (null:
   // a local account) and the directory groups recorded at the last login, a JSON array of names.
   '0023_external_users': {

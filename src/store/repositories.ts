@@ -22,6 +22,7 @@ import { KyselyRuleCounterRepository } from './rule-counter-repository.js';
 import type { Database } from './schema.js';
 import { countSealedSecrets } from './sealed-secrets.js';
 import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from './security-repositories.js';
+import { KyselyCertRevocationRepository, KyselyUserCaRepository } from './ssh-ca-repository.js';
 import { KyselyTotpRepository } from './totp-repository.js';
 import {
   KyselyPartnerRepository,
@@ -57,6 +58,8 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     clientKeys: new KyselyClientKeyRepository(db),
     pgpKeys: new KyselyPgpKeyRepository(db),
     certificates: new KyselyCertificateRepository(db),
+    userCas: new KyselyUserCaRepository(db),
+    certRevocations: new KyselyCertRevocationRepository(db),
     // Score and ban are single upserts / compare-and-set updates: atomic on both drivers.
     defender: new KyselyDefenderRepository(db),
     accounts: new KyselyAccountSecurityRepository(db),

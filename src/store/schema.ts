@@ -97,6 +97,8 @@ export interface HostKeysTable extends KeyPairColumns {
   retired_at: string | null;
   state: Generated<HostKeyStateColumn>;
   activated_at: string | null;
+  /** Base64 of an OpenSSH host certificate for this key (`ferry keys host cert import`), or null. */
+  certificate: string | null;
 }
 
 export type HostKeyStateColumn = 'pending' | 'active' | 'retired';
@@ -117,6 +119,26 @@ export interface PgpKeysTable {
   expires_at: string | null;
   public_armored: string;
   private_sealed: string | null;
+}
+
+/** Trusted user certificate authorities (OpenSSH certificates): the CA's public key blob in base64. */
+export interface UserCasTable {
+  id: Generated<number>;
+  name: string;
+  algorithm: string;
+  public_key: string;
+  fingerprint: string;
+  created_at: string;
+}
+
+/** Revoked user certificates: by serial of one CA (its fingerprint), by key id, or by the certified key's fingerprint. */
+export interface CertRevocationsTable {
+  id: Generated<number>;
+  kind: 'serial' | 'key-id' | 'fingerprint';
+  value: string;
+  /** The CA's SHA256 fingerprint for kind 'serial'; empty for the others. */
+  ca_fingerprint: string;
+  created_at: string;
 }
 
 /** X.509 certificates with their private keys (TLS of the HTTP API): the chain in PEM, the key sealed. */
@@ -420,6 +442,8 @@ export interface Database {
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;
   certificates: CertificatesTable;
+  user_cas: UserCasTable;
+  cert_revocations: CertRevocationsTable;
   audit_log: AuditLogTable;
   partners: PartnersTable;
   transfer_jobs: TransferJobsTable;

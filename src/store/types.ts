@@ -6,9 +6,11 @@ import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from '
 import type { GroupRepository } from './group-types.js';
 import type {
   CertificateRepository,
+  CertRevocationRepository,
   ClientKeyRepository,
   HostKeyRepository,
   PgpKeyRepository,
+  UserCaRepository,
 } from './key-types.js';
 import type { LiveSessionRepository, UploadClaimRepository } from './live-session-types.js';
 import type { NodeRepository } from './node-types.js';
@@ -44,6 +46,10 @@ export interface Store {
   readonly pgpKeys: PgpKeyRepository;
   /** X.509 certificates with sealed keys (the HTTP API's TLS). */
   readonly certificates: CertificateRepository;
+  /** Trusted OpenSSH user certificate authorities. */
+  readonly userCas: UserCaRepository;
+  /** Revoked OpenSSH user certificates. */
+  readonly certRevocations: CertRevocationRepository;
   readonly audit: AuditRepository;
   readonly partners: PartnerRepository;
   readonly transferJobs: TransferJobRepository;
