@@ -354,15 +354,19 @@ export async function startFerry(
     }, HOST_KEY_POLL_MS);
     poll.unref();
     services.started('host key poll', () => clearInterval(poll));
-    // On PostgreSQL another node's (or a CLI's) host key change is announced: re-read at once, not at the next poll.
+    // On PostgreSQL another node's (or a CLI's) host key or defender list change is announced: re-read at once.
     const notifications = ctx.store.notifications;
     if (notifications) {
       const { STORE_CHANGE_CHANNEL } = await import('./admin/index.js');
       const unlisten = await notifications.listen(STORE_CHANGE_CHANNEL, (action) => {
+        // The defender's stored allow and deny lists: read again by the next check.
+        if (action.startsWith('defender.allow.') || action.startsWith('defender.deny.'))
+          ctx.defender.lists.changed();
         if (!action.startsWith('keys.host.')) return;
         reloadHostKeys().catch((err: unknown) => log.error({ err }, 'host key reload failed'));
       });
-      services.started('host key notifications', unlisten);
+      ctx.defender.lists.announcedChanges();
+      services.started('store change notifications', unlisten);
     }
     // Background checks report only after the server announced itself started.
     let announced!: () => void;

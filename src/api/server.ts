@@ -19,7 +19,7 @@ import { type WebClientDeps, webClientRoutes } from '../web/index.js';
 import { installAuth, PERMISSIONS } from './auth.js';
 import { workerGatherer } from './cluster-gather.js';
 import type { ApiDeps, ListenerInfo } from './deps.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, notFoundHandler } from './errors.js';
 import { parseHostPort, servesHttps } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
 import { FerryMetrics } from './metrics.js';
@@ -32,6 +32,7 @@ import { clientKeyRoutes } from './routes/client-keys.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
+import { defenderListRoutes } from './routes/defender-lists.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyImportRoutes } from './routes/key-imports.js';
@@ -110,6 +111,10 @@ export async function buildApiApp(
     bodyLimit: BODY_LIMIT,
     // Behind no proxy by default: the address the defender scores is the socket's.
     trustProxy: false,
+    // Names are checked by each route's schema (at most 200 characters); the router only refuses absurd segments,
+    // and says so as a problem (frameworkErrorHandler) rather than Fastify's bare 414.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -203,6 +208,7 @@ export async function buildApiApp(
     jobRoutes,
     ruleRoutes,
     defenderRoutes,
+    defenderListRoutes,
     clusterRoutes,
     keyRoutes,
     keyImportRoutes,

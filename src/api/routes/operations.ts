@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { KilledSession } from '../../admin/index.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import { type ApiDeps, contains, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
 import type { SessionActivity } from '../live-sessions.js';
 
 const sessionSchema = z
@@ -187,11 +187,41 @@ export const operationRoutes =
         schema: {
           tags: ['sessions'],
           summary:
-            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node",
-          response: { 200: listOf(sessionSchema), ...problemResponses },
+            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node (oldest first, paginated)",
+          querystring: pageQuerySchema.extend({
+            username: z
+              .string()
+              .max(200)
+              .optional()
+              .describe("only this user's sessions")
+              .meta({ example: 'alice' }),
+            protocol: z
+              .string()
+              .max(16)
+              .optional()
+              .describe('only sessions of this protocol (sftp, scp, ssh, ftps, …)')
+              .meta({ example: 'sftp' }),
+            address: z
+              .string()
+              .max(100)
+              .optional()
+              .describe('only sessions from an address containing this text')
+              .meta({ example: '192.0.2.' }),
+          }),
+          response: { 200: pageOf(sessionSchema), ...problemResponses },
         },
       },
-      async () => ({ items: await allSessions(deps) }),
+      async (request) => {
+        const { username, protocol, address } = request.query;
+        const found = (await allSessions(deps)).filter(
+          (s) =>
+            (username === undefined || s.username === username) &&
+            (protocol === undefined || s.protocol === protocol) &&
+            contains(s.remoteAddress, address),
+        );
+        // Oldest first; the id breaks ties between connections of the same millisecond.
+        return paginate(found, (s) => `${s.connectedAt} ${s.id}`, request.query);
+      },
     );
 
     app.delete(
