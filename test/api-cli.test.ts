@@ -87,7 +87,7 @@ describe('ferry apikeys and the API over curl', () => {
     const last = JSON.parse(audit.body).items.at(-1);
     assert.deepEqual([last.actor, last.target, last.detail.command], ['api:deploy', 'alice', 'users add']);
     const sessions = await curl([...auth, `${api}/api/sessions`]);
-    assert.deepEqual(JSON.parse(sessions.body), { items: [] });
+    assert.deepEqual(JSON.parse(sessions.body), { items: [], nextCursor: null });
     const anonymous = await curl([`${api}/api/users`]);
     assert.equal(anonymous.status, 401);
     assert.equal(JSON.parse(anonymous.body).code, 'ERR_UNAUTHENTICATED');

@@ -58,6 +58,12 @@ const EXPECTED = [
   'GET /api/keys/x509/{name}/chain',
   'DELETE /api/keys/x509/{name}',
   'DELETE /api/defender/{address}',
+  'GET /api/defender/allow',
+  'POST /api/defender/allow',
+  'DELETE /api/defender/allow/{cidr}',
+  'GET /api/defender/deny',
+  'POST /api/defender/deny',
+  'DELETE /api/defender/deny/{cidr}',
   'GET /api/sessions',
   'DELETE /api/sessions/{id}',
   'GET /api/partners',
@@ -224,15 +230,17 @@ describe('OpenAPI document', () => {
     assert.ok(checked >= 10, `${checked} operations checked`);
   });
 
-  test('every operation states its permission, and each role is allowed or refused exactly as it says', async () => {
+  test('every operation states its permission, each role is allowed or refused exactly as it says, and every answer to its example fits the documented schema', async () => {
     const roles = { admin: adminKey, operator: operatorKey, auditor: auditorKey };
     const fill = (path: string) =>
       path
         .replace('{name}', 'nobody')
         .replace('{id}', '9999')
         .replace('{fingerprint}', 'SHA256:none')
-        .replace('{address}', '192.0.2.1');
+        .replace('{address}', '192.0.2.1')
+        .replace('{cidr}', '192.0.2.0%2F24');
     let checked = 0;
+    let answered = 0;
     for (const { id, op } of operations()) {
       const permission = op['x-permission'] as string | undefined;
       assert.ok(permission, `${id} states its permission`);
@@ -250,7 +258,17 @@ describe('OpenAPI document', () => {
           },
           body: body !== undefined ? JSON.stringify(body) : undefined,
         });
-        await response.body?.cancel();
+        // Whatever the example got (made, found, refused as a problem), the answer is one the document states.
+        const documented = op.responses[String(response.status)];
+        assert.ok(documented, `${role} ${id}: status ${response.status} is documented`);
+        const content = jsonContent(documented.content);
+        const type = response.headers.get('content-type') ?? '';
+        if (content?.schema && /^application\/(problem\+)?json/.test(type)) {
+          const validate = validatorFor(content.schema);
+          const answer = await response.json();
+          assert.ok(validate(answer), `${role} ${id} ${response.status}: ${JSON.stringify(validate.errors)}`);
+          answered++;
+        } else await response.body?.cancel();
         if (allowed.has(role)) assert.notEqual(response.status, 403, `${role} may ${id}`);
         else assert.equal(response.status, 403, `${role} may not ${id}`);
         assert.notEqual(response.status, 401, `${role} is authenticated for ${id}`);
@@ -258,6 +276,7 @@ describe('OpenAPI document', () => {
       }
     }
     assert.ok(checked >= 40 * 3, `${checked} role checks`);
+    assert.ok(answered >= checked / 2, `${answered} answers checked against their schemas`);
   });
 
   test('a problem answer matches the documented Problem schema', async () => {
