@@ -287,6 +287,22 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     },
   },
   {
+    action: 'defender.allow.add',
+    run: () => ctx.admin.defender.addEntry(actor, { list: 'allow', cidr: '203.0.113.0/24', note: 'office' }),
+  },
+  {
+    action: 'defender.allow.remove',
+    run: () => ctx.admin.defender.removeEntry(actor, 'allow', '203.0.113.0/24'),
+  },
+  {
+    action: 'defender.deny.add',
+    run: () => ctx.admin.defender.addEntry(actor, { list: 'deny', cidr: '198.51.100.9' }),
+  },
+  {
+    action: 'defender.deny.remove',
+    run: () => ctx.admin.defender.removeEntry(actor, 'deny', '198.51.100.9'),
+  },
+  {
     action: 'defender.unban',
     run: async () => {
       await ctx.store.defender.score('192.0.2.66', 1, 'test', new Date(), 60);
@@ -333,6 +349,7 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     run: () =>
       ctx.admin.apiAccess.addAdmin(actor, { name: 'carol', role: 'auditor', password: new Secret(PASSWORD) }),
   },
+  { action: 'admins.set', run: () => ctx.admin.apiAccess.setAdmin(actor, 'carol', { role: 'operator' }) },
   {
     action: 'admins.passwd',
     run: () => ctx.admin.apiAccess.passwdAdmin(actor, 'carol', new Secret(NEW_PASSWORD)),

@@ -1,10 +1,11 @@
 // The defender's allow and deny lists over the REST API (roles, config base, self-lockout, audit, effect), the
-// cursor pages and filters of the short lists, and long path segments answered as problems.
+// cursor pages and filters of the short lists, long path segments answered as problems, and an admin's role change.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { cliActor } from '../src/admin/actor.js';
 import { Secret } from '../src/util/secret.js';
 import { type ApiTestServer, assertProblem, type Json, startApiTestServer } from './helpers/api.js';
+import { runFerry } from './helpers/cli.js';
 
 let api: ApiTestServer;
 let keys: ApiTestServer['keys'];
@@ -297,5 +298,69 @@ describe('long path segments', () => {
     assert.ok(absurd.body.instance.length < 300, 'the URL is not echoed whole');
     const undecodable = await call('GET', '/api/users/%E0%A4%A', { key: keys.admin });
     assertProblem(undecodable, 400, 'ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('administrator accounts change role', () => {
+  test('PATCH /api/admins/{name} and ferry admins set change the role; an open console session gets it at once', async () => {
+    const access = api.server.running.context.admin.apiAccess;
+    await access.addAdmin(cliActor(), {
+      name: 'erin',
+      role: 'auditor',
+      password: new Secret('erin-long-passphrase'),
+    });
+    const login = await fetch(`${api.base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'erin', password: 'erin-long-passphrase' }),
+    });
+    assert.equal(login.status, 200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const users = () => fetch(`${api.base}/api/users`, { headers: { cookie } }).then((r) => r.status);
+    assert.equal(await users(), 403, 'an auditor reads no users');
+
+    const changed = await call('PATCH', '/api/admins/erin', { key: keys.admin, body: { role: 'operator' } });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.equal(changed.body.role, 'operator');
+    assert.equal(await users(), 200, 'the open session has the new role');
+    assertProblem(
+      await call('PATCH', '/api/admins/erin', { key: keys.operator, body: { role: 'admin' } }),
+      403,
+      'ERR_PERMISSION_DENIED',
+    );
+    assertProblem(
+      await call('PATCH', '/api/admins/erin', { key: keys.admin, body: { role: 'root' } }),
+      400,
+      'ERR_INVALID_ARGUMENT',
+    );
+    assertProblem(
+      await call('PATCH', '/api/admins/nobody', { key: keys.admin, body: { role: 'admin' } }),
+      404,
+      'ERR_NOT_FOUND',
+    );
+    const set = await runFerry([
+      'admins',
+      'set',
+      'erin',
+      '--role',
+      'auditor',
+      '--data-dir',
+      api.server.dataDir,
+    ]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout, 'admin erin now has role auditor\n');
+    assert.equal(await users(), 403);
+    const bad = await runFerry(['admins', 'set', 'erin', '--role', 'root', '--data-dir', api.server.dataDir]);
+    assert.equal(bad.code, 2);
+    const records = (await api.adminRecords()).filter(
+      (r: Json) => r.target === 'erin' && r.detail.command === 'admins set',
+    );
+    assert.deepEqual(
+      records.map((r: Json) => [r.actor.split(':')[0], r.detail.changes.role]),
+      [
+        ['api', { from: 'auditor', to: 'operator' }],
+        ['cli', { from: 'operator', to: 'auditor' }],
+      ],
+    );
   });
 });

@@ -91,6 +91,7 @@ const EXPECTED = [
   'GET /api/session',
   'GET /api/admins',
   'POST /api/admins',
+  'PATCH /api/admins/{name}',
   'DELETE /api/admins/{name}',
   'POST /api/admins/{name}/totp',
   'DELETE /api/admins/{name}/totp',

@@ -104,6 +104,7 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   admins: 'ferry admins list',
   'admins add': "echo 'long-admin-pass' | ferry admins add carol --role operator --password-stdin",
   'admins list': 'ferry admins list --json',
+  'admins set': 'ferry admins set carol --role operator',
   'admins passwd': "echo 'new-admin-pass' | ferry admins passwd carol --password-stdin",
   'admins remove': 'ferry admins remove carol',
   'admins totp': 'ferry admins totp enable carol',

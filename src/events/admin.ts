@@ -63,6 +63,7 @@ export const ADMIN_ACTIONS = {
   'rules.test.run': "a rule's actions run once for a sample event (not a delivery)",
   'rules.redeliver': 'a finished or dead delivery queued again',
   'admins.add': 'an API administrator account created',
+  'admins.set': "an API administrator's role changed (applies to open console sessions at once)",
   'admins.passwd': "an API administrator's password set",
   'admins.remove': 'an API administrator account deleted',
   'admins.totp.enable':

@@ -88,6 +88,15 @@ export class KyselyApiAdminRepository implements ApiAdminRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  async setRole(name: string, role: ApiRole, now = new Date()): Promise<boolean> {
+    const result = await this.db
+      .updateTable('api_admins')
+      .set({ role, updated_at: now.toISOString() })
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async remove(name: string): Promise<boolean> {
     const result = await this.db.deleteFrom('api_admins').where('name', '=', name).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;

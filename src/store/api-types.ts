@@ -53,6 +53,8 @@ export interface ApiAdminRepository {
   get(name: string): Promise<ApiAdminRecord | undefined>;
   list(): Promise<ApiAdminRecord[]>;
   setPassword(name: string, passwordHash: string, now?: Date): Promise<boolean>;
+  /** False when there is no such account. */
+  setRole(name: string, role: ApiRole, now?: Date): Promise<boolean>;
   remove(name: string): Promise<boolean>;
 }
 

@@ -191,6 +191,26 @@ export const accessRoutes =
       },
     );
 
+    app.patch(
+      '/api/admins/:name',
+      {
+        config,
+        schema: {
+          tags: ['access'],
+          summary:
+            "Change an administrator account's role (its console sessions get it at their next request)",
+          params: nameParams,
+          body: z
+            .object({ role: z.enum(API_ROLES) })
+            .strict()
+            .meta({ example: { role: 'operator' } }),
+          response: { 200: adminSchema, ...problemResponses },
+        },
+      },
+      async (request) =>
+        adminView(await access.setAdmin(actorOf(request), request.params.name, request.body)),
+    );
+
     app.delete(
       '/api/admins/:name',
       {
