@@ -88,9 +88,11 @@ export async function buildApiApp(
   const gather = workerGatherer(async (kind, arg) =>
     kind === 'metrics'
       ? metrics.part()
-      : kind === 'kill'
-        ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
-        : localSessions({ sessions, cluster: options.cluster }),
+      : kind === 'pid'
+        ? process.pid
+        : kind === 'kill'
+          ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
+          : localSessions({ sessions, cluster: options.cluster }),
   );
   const deps: ApiDeps = {
     ...options,

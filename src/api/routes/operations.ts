@@ -68,6 +68,11 @@ const statusSchema = z
     store: z.object({ driver: z.string(), reachable: z.boolean() }),
     disk: z.object({ path: z.string(), freeBytes: z.number(), freePercent: z.number() }).nullable(),
     sessions: z.number().int(),
+    workers: z
+      .array(z.number().int())
+      .describe(
+        'pids of the serving processes of this node that answered (`serve --workers N`: one per worker)',
+      ),
   })
   .meta({
     id: 'Status',
@@ -84,6 +89,7 @@ const statusSchema = z
       store: { driver: 'sqlite', reachable: true },
       disk: { path: '/var/lib/ferry', freeBytes: 52_428_800_000, freePercent: 61.5 },
       sessions: 3,
+      workers: [4242, 4243],
     },
   });
 
@@ -165,6 +171,13 @@ export async function diskOf(
   } catch {
     return null;
   }
+}
+
+/** The pids of this node's serving processes: every worker that answers the primary in time, else this one. */
+async function servingProcesses(deps: ApiDeps): Promise<number[]> {
+  if (!deps.gather) return [process.pid];
+  const pids = (await deps.gather('pid')).filter((p): p is number => typeof p === 'number');
+  return pids.sort((a, b) => a - b);
 }
 
 /** True when a trivial read of the store answers. */
@@ -273,7 +286,8 @@ export const operationRoutes =
         config: { permission: 'status:read' },
         schema: {
           tags: ['status'],
-          summary: 'Version, uptime, health, listeners, store and disk of the answering process',
+          summary:
+            "Version, uptime, health, listeners, store and disk of the answering process, and the pids of its node's workers",
           response: { 200: statusSchema, ...problemResponses },
         },
       },
@@ -289,6 +303,7 @@ export const operationRoutes =
           store: { driver: deps.config.store.driver, reachable: await storeReachable(deps) },
           disk: await diskOf(deps.config.dataDir),
           sessions: deps.sessions.list().length,
+          workers: await servingProcesses(deps),
         };
       },
     );
