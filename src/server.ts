@@ -292,6 +292,7 @@ export async function startFerry(
       // FTPS knows its data connection's transfer; SFTP and SCP sessions report their open handles' counters.
       (sessionId) => ftpsServer?.activity(sessionId) ?? ctx.activeTransfers.of(sessionId),
       { nodeId, sessions: clusterSessions },
+      (listener) => automation.worker.onAttemptRecorded(listener),
     );
     if (http) services.started('http api', () => http.close());
     // The node registry (cluster mode): refuses a second live node with this id before the start is announced.

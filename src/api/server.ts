@@ -22,7 +22,7 @@ import type { ApiDeps, ListenerInfo } from './deps.js';
 import { errorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, notFoundHandler } from './errors.js';
 import { parseHostPort, servesHttps } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
-import { FerryMetrics } from './metrics.js';
+import { FerryMetrics, type MetricsSources } from './metrics.js';
 import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
 import { adminTotpRoutes } from './routes/admin-totp.js';
@@ -60,6 +60,8 @@ export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' 
   readonly log: Logger;
   /** The audit writer's batch commits, for the audit latency metric. */
   readonly onAuditCommit: (listener: (seconds: number, records: number) => void) => () => void;
+  /** The rule delivery worker's recorded attempts, for the delivery metrics (absent without automation). */
+  readonly onDeliveryAttempt?: MetricsSources['onDeliveryAttempt'];
   /** The end-user web client at /files (src/web/); absent in tests of the API alone. */
   readonly webClient?: WebClientDeps;
 };
@@ -83,6 +85,7 @@ export async function buildApiApp(
     events: options.events,
     sessions,
     onAuditCommit: options.onAuditCommit,
+    ...(options.onDeliveryAttempt ? { onDeliveryAttempt: options.onDeliveryAttempt } : {}),
   });
   // Under --workers N: this worker answers the primary's collect requests and may ask for everyone's parts.
   const gather = workerGatherer(async (kind, arg) =>
