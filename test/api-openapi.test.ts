@@ -160,6 +160,18 @@ after(async () => {
   await server?.close();
 });
 
+/** Changes that are not administrative: console logins and logouts (audited as sessions), dry runs. */
+const UNRECORDED = ['POST /api/login', 'POST /api/logout', 'POST /api/rules/{name}/test'];
+
+/** The newest admin record of the trail (after the audit writer's queue is committed). */
+async function newestAdminRecord(): Promise<Json | undefined> {
+  await server.running.context.audit.flush();
+  const response = await fetch(`${base}/api/audit?limit=1&action=admin`, {
+    headers: { authorization: `Bearer ${auditorKey}` },
+  });
+  return ((await response.json()) as Json).items.at(-1);
+}
+
 describe('OpenAPI document', () => {
   test('is OpenAPI 3.1 with every route the API serves, and nothing else', () => {
     assert.equal(doc.openapi, '3.1.0');
@@ -242,6 +254,8 @@ describe('OpenAPI document', () => {
         .replace('{cidr}', '192.0.2.0%2F24');
     let checked = 0;
     let answered = 0;
+    let recorded = 0;
+    let lastSeq = (await newestAdminRecord())?.seq ?? 0;
     for (const { id, op } of operations()) {
       const permission = op['x-permission'] as string | undefined;
       assert.ok(permission, `${id} states its permission`);
@@ -270,6 +284,14 @@ describe('OpenAPI document', () => {
           assert.ok(validate(answer), `${role} ${id} ${response.status}: ${JSON.stringify(validate.errors)}`);
           answered++;
         } else await response.body?.cancel();
+        // A change made through the API is in the audit trail as an admin record of the key's account.
+        if (method !== 'GET' && response.status < 300 && !UNRECORDED.includes(id)) {
+          const newest = await newestAdminRecord();
+          assert.ok(newest && newest.seq > lastSeq, `${role} ${id}: an admin record`);
+          assert.equal(newest.actor, `api:role-${role}`, `${role} ${id}: the record names the key`);
+          lastSeq = newest.seq;
+          recorded++;
+        }
         if (allowed.has(role)) assert.notEqual(response.status, 403, `${role} may ${id}`);
         else assert.equal(response.status, 403, `${role} may not ${id}`);
         assert.notEqual(response.status, 401, `${role} is authenticated for ${id}`);
@@ -278,6 +300,7 @@ describe('OpenAPI document', () => {
     }
     assert.ok(checked >= 40 * 3, `${checked} role checks`);
     assert.ok(answered >= checked / 2, `${answered} answers checked against their schemas`);
+    assert.ok(recorded >= 8, `${recorded} changes found audited with their actor`);
   });
 
   test('a problem answer matches the documented Problem schema', async () => {
