@@ -16,6 +16,11 @@ import { Secret } from './util/secret.js';
 
 /** How often the store is polled for host key changes (FERRY_HOST_KEY_POLL_MS: a test knob, not config). */
 const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
+/**
+ * How long a process on a store that announces changes (PostgreSQL) reuses its read of the defender's lists
+ * (FERRY_DEFENDER_LISTS_MAX_AGE_MS: a test knob, not config); an announced change is read at once.
+ */
+const DEFENDER_LISTS_MAX_AGE_MS = Number(process.env.FERRY_DEFENDER_LISTS_MAX_AGE_MS) || undefined;
 /** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
 const QUEUED_DRAIN_MS = 2000;
 
@@ -366,7 +371,7 @@ export async function startFerry(
         if (!action.startsWith('keys.host.')) return;
         reloadHostKeys().catch((err: unknown) => log.error({ err }, 'host key reload failed'));
       });
-      ctx.defender.lists.announcedChanges();
+      ctx.defender.lists.announcedChanges(DEFENDER_LISTS_MAX_AGE_MS);
       services.started('store change notifications', unlisten);
     }
     // Background checks report only after the server announced itself started.

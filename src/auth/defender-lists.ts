@@ -55,7 +55,7 @@ export interface ListMatch {
 }
 
 /** How long stored entries are reused when changes are announced (a lost announcement costs at most this). */
-const ANNOUNCED_MAX_AGE_MS = 5000;
+export const ANNOUNCED_MAX_AGE_MS = 5000;
 
 /**
  * Reads the stored entries for every check, so a change made by any process (a CLI, another worker, another
@@ -67,6 +67,7 @@ export class DefenderLists {
   readonly #repo: DefenderListRepository;
   readonly #now: () => number;
   #announced = false;
+  #maxAgeMs = ANNOUNCED_MAX_AGE_MS;
   #cached: { promise: Promise<ListMatch>; at: number } | undefined;
 
   constructor(
@@ -84,9 +85,10 @@ export class DefenderLists {
     return this.#base[list];
   }
 
-  /** From now on a read is shared until `changed()` is called (or for a few seconds at most). */
-  announcedChanges(): void {
+  /** From now on a read is shared until `changed()` is called (or for `maxAgeMs` at most). */
+  announcedChanges(maxAgeMs = ANNOUNCED_MAX_AGE_MS): void {
     this.#announced = true;
+    this.#maxAgeMs = maxAgeMs;
     this.#cached = undefined;
   }
 
@@ -98,7 +100,7 @@ export class DefenderLists {
   current(): Promise<ListMatch> {
     if (!this.#announced) return this.#load();
     const cached = this.#cached;
-    if (cached && this.#now() - cached.at < ANNOUNCED_MAX_AGE_MS) return cached.promise;
+    if (cached && this.#now() - cached.at < this.#maxAgeMs) return cached.promise;
     const next = { promise: this.#load(), at: this.#now() };
     this.#cached = next;
     // A failed read is not shared: the next check tries the store again.
