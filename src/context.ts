@@ -408,6 +408,7 @@ export class AppContext {
           remoteAddress: host.address,
           detail: { until: host.bannedUntil?.toISOString(), banCount: host.banCount, reason },
         }),
+      this.store.defenderLists,
     );
     return this.#defender;
   }

@@ -16,6 +16,11 @@ import { Secret } from './util/secret.js';
 
 /** How often the store is polled for host key changes (FERRY_HOST_KEY_POLL_MS: a test knob, not config). */
 const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
+/**
+ * How long a process on a store that announces changes (PostgreSQL) reuses its read of the defender's lists
+ * (FERRY_DEFENDER_LISTS_MAX_AGE_MS: a test knob, not config); an announced change is read at once.
+ */
+const DEFENDER_LISTS_MAX_AGE_MS = Number(process.env.FERRY_DEFENDER_LISTS_MAX_AGE_MS) || undefined;
 /** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
 const QUEUED_DRAIN_MS = 2000;
 
@@ -297,6 +302,7 @@ export async function startFerry(
       // FTPS knows its data connection's transfer; SFTP and SCP sessions report their open handles' counters.
       (sessionId) => ftpsServer?.activity(sessionId) ?? ctx.activeTransfers.of(sessionId),
       { nodeId, sessions: clusterSessions },
+      (listener) => automation.worker.onAttemptRecorded(listener),
     );
     if (http) services.started('http api', () => http.close());
     // The node registry (cluster mode): refuses a second live node with this id before the start is announced.
@@ -364,15 +370,19 @@ export async function startFerry(
     }, HOST_KEY_POLL_MS);
     poll.unref();
     services.started('host key poll', () => clearInterval(poll));
-    // On PostgreSQL another node's (or a CLI's) host key change is announced: re-read at once, not at the next poll.
+    // On PostgreSQL another node's (or a CLI's) host key or defender list change is announced: re-read at once.
     const notifications = ctx.store.notifications;
     if (notifications) {
       const { STORE_CHANGE_CHANNEL } = await import('./admin/index.js');
       const unlisten = await notifications.listen(STORE_CHANGE_CHANNEL, (action) => {
+        // The defender's stored allow and deny lists: read again by the next check.
+        if (action.startsWith('defender.allow.') || action.startsWith('defender.deny.'))
+          ctx.defender.lists.changed();
         if (!action.startsWith('keys.host.')) return;
         reloadHostKeys().catch((err: unknown) => log.error({ err }, 'host key reload failed'));
       });
-      services.started('host key notifications', unlisten);
+      ctx.defender.lists.announcedChanges(DEFENDER_LISTS_MAX_AGE_MS);
+      services.started('store change notifications', unlisten);
     }
     // Background checks report only after the server announced itself started.
     let announced!: () => void;

@@ -353,6 +353,22 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     },
   },
   {
+    action: 'defender.allow.add',
+    run: () => ctx.admin.defender.addEntry(actor, { list: 'allow', cidr: '203.0.113.0/24', note: 'office' }),
+  },
+  {
+    action: 'defender.allow.remove',
+    run: () => ctx.admin.defender.removeEntry(actor, 'allow', '203.0.113.0/24'),
+  },
+  {
+    action: 'defender.deny.add',
+    run: () => ctx.admin.defender.addEntry(actor, { list: 'deny', cidr: '198.51.100.9' }),
+  },
+  {
+    action: 'defender.deny.remove',
+    run: () => ctx.admin.defender.removeEntry(actor, 'deny', '198.51.100.9'),
+  },
+  {
     action: 'defender.unban',
     run: async () => {
       await ctx.store.defender.score('192.0.2.66', 1, 'test', new Date(), 60);
@@ -399,13 +415,13 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     run: () =>
       ctx.admin.apiAccess.addAdmin(actor, { name: 'carol', role: 'auditor', password: new Secret(PASSWORD) }),
   },
+  { action: 'admins.set', run: () => ctx.admin.apiAccess.setAdmin(actor, 'carol', { role: 'operator' }) },
   {
     action: 'admins.passwd',
     run: () => ctx.admin.apiAccess.passwdAdmin(actor, 'carol', new Secret(NEW_PASSWORD)),
   },
   { action: 'admins.totp.enable', run: () => ctx.admin.apiAccess.enableTotp(actor, 'carol') },
   { action: 'admins.totp.disable', run: () => ctx.admin.apiAccess.disableTotp(actor, 'carol') },
-  { action: 'admins.role', run: () => ctx.admin.apiAccess.setAdminRole(actor, 'carol', 'operator') },
   { action: 'admins.remove', run: () => ctx.admin.apiAccess.removeAdmin(actor, 'carol') },
   {
     action: 'apikeys.add',

@@ -87,7 +87,7 @@ describe('ferry apikeys and the API over curl', () => {
     const last = JSON.parse(audit.body).items.at(-1);
     assert.deepEqual([last.actor, last.target, last.detail.command], ['api:deploy', 'alice', 'users add']);
     const sessions = await curl([...auth, `${api}/api/sessions`]);
-    assert.deepEqual(JSON.parse(sessions.body), { items: [] });
+    assert.deepEqual(JSON.parse(sessions.body), { items: [], nextCursor: null });
     const anonymous = await curl([`${api}/api/users`]);
     assert.equal(anonymous.status, 401);
     assert.equal(JSON.parse(anonymous.body).code, 'ERR_UNAUTHENTICATED');
@@ -171,6 +171,12 @@ describe('ferry apikeys and the API over curl', () => {
       pids.add(JSON.parse(status.body).pid);
     }
     assert.equal(pids.size, 2, 'requests answered by two processes');
+    const status = JSON.parse((await curl([...auth, `http://127.0.0.1:${port}/api/status`])).body);
+    assert.deepEqual(
+      status.workers,
+      [...pids].sort((a, b) => a - b),
+      'either worker names both',
+    );
 
     await writeFile(join(dir, 'up.bin'), Buffer.alloc(100_000, 3));
     const upload = await sftpBatch({

@@ -64,6 +64,12 @@ const EXPECTED = [
   'GET /api/keys/x509/{name}/chain',
   'DELETE /api/keys/x509/{name}',
   'DELETE /api/defender/{address}',
+  'GET /api/defender/allow',
+  'POST /api/defender/allow',
+  'DELETE /api/defender/allow/{cidr}',
+  'GET /api/defender/deny',
+  'POST /api/defender/deny',
+  'DELETE /api/defender/deny/{cidr}',
   'GET /api/sessions',
   'DELETE /api/sessions/{id}',
   'GET /api/partners',
@@ -91,6 +97,7 @@ const EXPECTED = [
   'GET /api/session',
   'GET /api/admins',
   'POST /api/admins',
+  'PATCH /api/admins/{name}',
   'DELETE /api/admins/{name}',
   'POST /api/admins/{name}/totp',
   'DELETE /api/admins/{name}/totp',
@@ -107,7 +114,6 @@ const EXPECTED = [
   'GET /api/deliveries',
   'GET /api/deliveries/{id}',
   'POST /api/deliveries/{id}/redeliver',
-  'PATCH /api/admins/{name}',
   'POST /api/session/totp/draft',
   'POST /api/session/totp',
   'POST /api/users/{name}/totp/draft',
@@ -166,6 +172,18 @@ before(async () => {
 after(async () => {
   await server?.close();
 });
+
+/** Changes that are not administrative: console logins and logouts (audited as sessions), dry runs. */
+const UNRECORDED = ['POST /api/login', 'POST /api/logout', 'POST /api/rules/{name}/test'];
+
+/** The newest admin record of the trail (after the audit writer's queue is committed). */
+async function newestAdminRecord(): Promise<Json | undefined> {
+  await server.running.context.audit.flush();
+  const response = await fetch(`${base}/api/audit?limit=1&action=admin`, {
+    headers: { authorization: `Bearer ${auditorKey}` },
+  });
+  return ((await response.json()) as Json).items.at(-1);
+}
 
 describe('OpenAPI document', () => {
   test('is OpenAPI 3.1 with every route the API serves, and nothing else', () => {
@@ -238,15 +256,19 @@ describe('OpenAPI document', () => {
     assert.ok(checked >= 10, `${checked} operations checked`);
   });
 
-  test('every operation states its permission, and each role is allowed or refused exactly as it says', async () => {
+  test('every operation states its permission, each role is allowed or refused exactly as it says, and every answer to its example fits the documented schema', async () => {
     const roles = { admin: adminKey, operator: operatorKey, auditor: auditorKey };
     const fill = (path: string) =>
       path
         .replace('{name}', 'nobody')
         .replace('{id}', '9999')
         .replace('{fingerprint}', 'SHA256:none')
-        .replace('{address}', '192.0.2.1');
+        .replace('{address}', '192.0.2.1')
+        .replace('{cidr}', '192.0.2.0%2F24');
     let checked = 0;
+    let answered = 0;
+    let recorded = 0;
+    let lastSeq = (await newestAdminRecord())?.seq ?? 0;
     for (const { id, op } of operations()) {
       const permission = op['x-permission'] as string | undefined;
       assert.ok(permission, `${id} states its permission`);
@@ -264,7 +286,25 @@ describe('OpenAPI document', () => {
           },
           body: body !== undefined ? JSON.stringify(body) : undefined,
         });
-        await response.body?.cancel();
+        // Whatever the example got (made, found, refused as a problem), the answer is one the document states.
+        const documented = op.responses[String(response.status)];
+        assert.ok(documented, `${role} ${id}: status ${response.status} is documented`);
+        const content = jsonContent(documented.content);
+        const type = response.headers.get('content-type') ?? '';
+        if (content?.schema && /^application\/(problem\+)?json/.test(type)) {
+          const validate = validatorFor(content.schema);
+          const answer = await response.json();
+          assert.ok(validate(answer), `${role} ${id} ${response.status}: ${JSON.stringify(validate.errors)}`);
+          answered++;
+        } else await response.body?.cancel();
+        // A change made through the API is in the audit trail as an admin record of the key's account.
+        if (method !== 'GET' && response.status < 300 && !UNRECORDED.includes(id)) {
+          const newest = await newestAdminRecord();
+          assert.ok(newest && newest.seq > lastSeq, `${role} ${id}: an admin record`);
+          assert.equal(newest.actor, `api:role-${role}`, `${role} ${id}: the record names the key`);
+          lastSeq = newest.seq;
+          recorded++;
+        }
         if (allowed.has(role)) assert.notEqual(response.status, 403, `${role} may ${id}`);
         else assert.equal(response.status, 403, `${role} may not ${id}`);
         assert.notEqual(response.status, 401, `${role} is authenticated for ${id}`);
@@ -272,6 +312,8 @@ describe('OpenAPI document', () => {
       }
     }
     assert.ok(checked >= 40 * 3, `${checked} role checks`);
+    assert.ok(answered >= checked / 2, `${answered} answers checked against their schemas`);
+    assert.ok(recorded >= 8, `${recorded} changes found audited with their actor`);
   });
 
   test('a problem answer matches the documented Problem schema', async () => {

@@ -169,14 +169,23 @@ describe('REST API resources', () => {
     assert.equal(verified.body.ok, true, JSON.stringify(verified.body));
   });
 
-  test('defender: the operator lists scored addresses and lifts a ban; the auditor may not', async () => {
+  test('defender: the operator lists scored addresses and lifts a ban; the auditor only reads', async () => {
     await server.running.context.store.defender.score('192.0.2.66', 1, 'login failed', new Date(), 60);
     const listed = await call('GET', '/api/defender', { key: keys.operator });
     assert.deepEqual(
       listed.body.items.map((h: { address: string; banned: boolean }) => [h.address, h.banned]),
       [['192.0.2.66', false]],
     );
-    assertProblem(await call('GET', '/api/defender', { key: keys.auditor }), 403, 'ERR_PERMISSION_DENIED');
+    assert.equal(
+      (await call('GET', '/api/defender', { key: keys.auditor })).status,
+      200,
+      'the auditor reads',
+    );
+    assertProblem(
+      await call('DELETE', '/api/defender/192.0.2.66', { key: keys.auditor }),
+      403,
+      'ERR_PERMISSION_DENIED',
+    );
     assert.equal((await call('DELETE', '/api/defender/192.0.2.66', { key: keys.operator })).status, 204);
     assertProblem(
       await call('DELETE', '/api/defender/192.0.2.66', { key: keys.operator }),
@@ -217,8 +226,14 @@ describe('REST API resources', () => {
       404,
       'ERR_NOT_FOUND',
     );
-    assert.deepEqual((await call('GET', '/api/keys/client', { key: keys.operator })).body, { items: [] });
-    assert.deepEqual((await call('GET', '/api/keys/pgp', { key: keys.operator })).body, { items: [] });
+    assert.deepEqual((await call('GET', '/api/keys/client', { key: keys.operator })).body, {
+      items: [],
+      nextCursor: null,
+    });
+    assert.deepEqual((await call('GET', '/api/keys/pgp', { key: keys.operator })).body, {
+      items: [],
+      nextCursor: null,
+    });
     assertProblem(await call('GET', '/api/keys/host', { key: keys.auditor }), 403, 'ERR_PERMISSION_DENIED');
     const commands = (await adminRecords()).map((r) => `${r.detail.command} ${r.actor}`);
     for (const expected of ['keys host generate', 'keys host promote', 'keys host retire'])

@@ -383,7 +383,10 @@ describe('/api/keys/x509 per role', () => {
       assertProblem(r, 400, 'ERR_INVALID_ARGUMENT');
       assert.doesNotMatch(r.body.detail, /\n/);
     }
-    assert.deepEqual((await call('GET', '/api/keys/x509', { key: keys.admin })).body, { items: [] });
+    assert.deepEqual((await call('GET', '/api/keys/x509', { key: keys.admin })).body, {
+      items: [],
+      nextCursor: null,
+    });
     assert.equal(
       (await call('POST', '/api/keys/x509', { key: keys.admin, body: { name: 'dup', cn: 'dup.example' } }))
         .status,

@@ -239,7 +239,7 @@ describe('REST API', () => {
       assert.ok(actions.includes(expected), `${expected} in ${actions.join('; ')}`);
   });
 
-  test('status names the version, listeners, store and disk', async () => {
+  test('status names the version, listeners, store, disk and serving processes', async () => {
     const status = await call('GET', '/api/status', { key: keys.auditor });
     assert.equal(status.body.version, '0.1.0');
     assert.deepEqual(
@@ -251,5 +251,6 @@ describe('REST API', () => {
     );
     assert.deepEqual(status.body.store, { driver: 'sqlite', reachable: true });
     assert.ok(status.body.disk.freeBytes > 0);
+    assert.deepEqual(status.body.workers, [process.pid], 'one serving process: this one');
   });
 });

@@ -72,6 +72,25 @@ async function settled(rule: string, status: DeliveryRecord['status']): Promise<
   }
 }
 
+/**
+ * Waits until /metrics counts these delivery attempts by outcome (ferry_event_deliveries_total): the worker
+ * counts an attempt right after its outcome is stored, which a poll of the store may see a moment earlier.
+ */
+async function expectDeliveryCounts(expected: Record<string, number>): Promise<void> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const text = await (await fetch(`http://127.0.0.1:${server.running.httpPort}/metrics`)).text();
+    const counts: Record<string, number> = {};
+    for (const m of text.matchAll(/^ferry_event_deliveries_total\{outcome="(\w+)"\} (\d+)$/gm))
+      counts[m[1]!] = Number(m[2]);
+    if (Date.now() > end || JSON.stringify(counts) === JSON.stringify(expected)) {
+      assert.deepEqual(counts, expected, 'the metrics count each attempt by outcome');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test('an upload fires a signed webhook; two 500s are retried and the third attempt is delivered', async () => {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const receiver = await startWebhookReceiver(secret, (n) => (n <= 2 ? 500 : 200));
@@ -114,6 +133,7 @@ test('an upload fires a signed webhook; two 500s are retried and the third attem
     ],
   );
   assert.equal(attempts[2]?.output, 'received');
+  await expectDeliveryCounts({ retry: 2, succeeded: 1 });
 });
 
 test('a receiver that always answers 500 leaves the delivery dead after maxAttempts', async () => {
@@ -133,6 +153,7 @@ test('a receiver that always answers 500 leaves the delivery dead after maxAttem
   assert.ok(receiver.received.every((r) => r.verified && r.id === dead.id));
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(receiver.received.length, 4, 'nothing after the dead letter');
+  await expectDeliveryCounts({ retry: 5, succeeded: 1, dead: 1 });
   const failed = await server.running.context.store.deliveries.list({ failed: true });
   assert.deepEqual(
     failed.map((d) => d.ruleName),

@@ -152,6 +152,17 @@ export class ApiAccessAdmin {
     return admin;
   }
 
+  /** Changes an account's role; its console sessions are read again at each request, so it applies at once. */
+  async setAdmin(actor: Actor, name: string, input: { role: ApiRole }): Promise<ApiAdminRecord> {
+    checkActor(actor);
+    const { role } = parseInput(adminAddSchema.pick({ role: true }), input);
+    const before = await this.#deps.store.apiAdmins.get(name);
+    if (!before || !(await this.#deps.store.apiAdmins.setRole(name, role)))
+      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
+    await this.#record.record(actor, 'admins.set', name, { role: { from: before.role, to: role } });
+    return (await this.#deps.store.apiAdmins.get(name)) ?? { ...before, role };
+  }
+
   async passwdAdmin(actor: Actor, name: string, password: Secret<string>): Promise<void> {
     checkActor(actor);
     parseInput(adminAddSchema.shape.password, password);
@@ -209,18 +220,6 @@ export class ApiAccessAdmin {
     const ended = await this.#deps.store.apiSessions.removeForAdmin(o.name);
     await this.#record.record(actor, 'admins.totp.enable', o.name, { confirmed: true, sessionsEnded: ended });
     return { recoveryCodes: new Secret([...enrolment.recoveryCodes]) };
-  }
-
-  /** A new role applies from the account's next request (sessions read the account each time). */
-  async setAdminRole(actor: Actor, name: string, role: ApiRole): Promise<ApiAdminRecord> {
-    checkActor(actor);
-    const parsed = parseInput(adminAddSchema.shape.role, role);
-    if (!(await this.#deps.store.apiAdmins.setRole(name, parsed)))
-      throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
-    await this.#record.record(actor, 'admins.role', name, { role: parsed });
-    const admin = await this.#deps.store.apiAdmins.get(name);
-    if (!admin) throw new FerryError('ERR_NOT_FOUND', `no admin named ${name}`);
-    return admin;
   }
 
   async disableTotp(actor: Actor, name: string): Promise<void> {

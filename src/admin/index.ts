@@ -29,7 +29,8 @@ export {
 } from './api-access.js';
 export { auditQuerySchema, auditRangeSchema, verifyAuditExport } from './audit.js';
 export { certificateGenerateSchema, certificateImportSchema } from './certificates.js';
-export { ipAddressSchema } from './defender.js';
+export type { DefenderListView } from './defender.js';
+export { cidrSchema, defenderListEntrySchema, ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
 export { type GroupView, groupAddSchema, groupSetSchema, groupView } from './groups.js';
 export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';

@@ -34,8 +34,8 @@ export function redactChanges(value: unknown): unknown {
  */
 export const STORE_CHANGE_CHANNEL = 'ferry_changed';
 
-/** Actions whose results serving processes hold in memory: host keys (presented to every client). */
-const ANNOUNCED = /^keys\.host\./;
+/** Actions whose results serving processes hold in memory: host keys (presented to every client), defender lists. */
+const ANNOUNCED = /^(keys\.host\.|defender\.(allow|deny)\.)/;
 
 export class AdminRecorder {
   readonly #events: EventBus;

@@ -43,7 +43,9 @@ export const PERMISSIONS = {
   'rules:redeliver': ['admin', 'operator'],
   /** Ending an open SSH connection. */
   'sessions:kill': ['admin', 'operator'],
-  'defender:read': ['admin', 'operator'],
+  /** Scores, bans and the allow and deny lists: an auditor reviews them too. */
+  'defender:read': ['admin', 'operator', 'auditor'],
+  /** Lifting bans and changing the allow and deny lists (the config's entries stay). */
   'defender:write': ['admin', 'operator'],
   'sessions:read': ['admin', 'operator', 'auditor'],
   /** The live event stream (what the audit trail records, as it happens). */

@@ -1,8 +1,8 @@
 // Gathering per-process data (metrics, live sessions) from every worker of `serve --workers N` through the primary.
 import cluster, { type Worker } from 'node:cluster';
 
-/** What a worker can be asked for: its metrics, its sessions, or to end one session (`arg`, its id). */
-export type GatherKind = 'metrics' | 'sessions' | 'kill';
+/** What a worker can be asked for: its metrics, its sessions, its pid (the status), or to end one session (`arg`, its id). */
+export type GatherKind = 'metrics' | 'sessions' | 'pid' | 'kill';
 
 type GatherMessage =
   | { readonly type: 'ferry-gather'; readonly id: number; readonly kind: GatherKind; readonly arg?: string }

@@ -59,9 +59,34 @@ export const problemResponses = {
 } as const;
 
 export const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('items per page (1-1000)'),
-  cursor: z.string().max(400).optional().describe('nextCursor of the previous page'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(100)
+    .describe('items per page (1-1000)')
+    .meta({ example: 50 }),
+  cursor: z
+    .string()
+    .max(400)
+    .optional()
+    .describe('nextCursor of the previous page')
+    .meta({ example: 'YWxpY2U' }),
 });
+
+/** The `search` filter of a list: only items whose name contains the text. */
+export const nameSearch = z
+  .string()
+  .max(200)
+  .optional()
+  .describe('only items whose name contains this text (any case)')
+  .meta({ example: 'ac' });
+
+/** A list filter's text match: no text matches everything; otherwise a case-insensitive substring. */
+export function contains(value: string, search: string | undefined): boolean {
+  return search === undefined || search === '' || value.toLowerCase().includes(search.toLowerCase());
+}
 
 /** The cursor is the last name of the previous page, opaque to clients (base64url). */
 export function paginate<T>(

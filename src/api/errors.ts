@@ -35,6 +35,7 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  414: 'URI Too Long',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   501: 'Not Implemented',
@@ -131,6 +132,38 @@ export function errorHandler(log: Logger) {
     }
     return sendProblem(reply, body);
   };
+}
+
+/**
+ * The longest path segment (a name, an address, an id) the router takes, percent-encoded as it arrives: a name of
+ * 200 characters (the longest any resource allows) stays under it even when every one is a 3-byte UTF-8 letter.
+ */
+export const MAX_PARAM_LENGTH = 2048;
+
+/** At most this much of a refused URL is echoed back in a problem's `instance`. */
+const INSTANCE_ECHO = 256;
+
+/**
+ * Errors the router raises before any route runs (Fastify's `frameworkErrors`): a path segment longer than
+ * MAX_PARAM_LENGTH (414) or one that does not decode (400), as problems like every other error.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0] ?? '';
+  const instance = path.length > INSTANCE_ECHO ? `${path.slice(0, INSTANCE_ECHO)}…` : path;
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const detail = `a path segment is longer than ${MAX_PARAM_LENGTH} characters; names, addresses and ids are far shorter`;
+    return sendProblem(reply, {
+      ...problem('ERR_INVALID_ARGUMENT', detail, instance),
+      status: 414,
+      title: TITLES[414]!,
+    });
+  }
+  if (err.code === 'FST_ERR_BAD_URL')
+    return sendProblem(
+      reply,
+      problem('ERR_INVALID_ARGUMENT', 'the URL does not decode (a bad %-escape)', instance),
+    );
+  return sendProblem(reply, problem('ERR_IO', 'the request could not be routed', instance));
 }
 
 /** Unknown routes, as problems too. */

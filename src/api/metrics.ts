@@ -10,6 +10,10 @@ export interface MetricsSources {
   readonly sessions: LiveSessions;
   /** The audit writer's batch commits (seconds, records); returns the unsubscribe function. */
   readonly onAuditCommit: (listener: (seconds: number, records: number) => void) => () => void;
+  /** The rule delivery worker's recorded attempts (outcome, seconds); absent without one. Returns the unsubscribe. */
+  readonly onDeliveryAttempt?: (
+    listener: (outcome: 'succeeded' | 'retry' | 'dead', seconds: number) => void,
+  ) => () => void;
 }
 
 /** A login attempt's outcome from the SSH layer's `result` ('accepted', 'partial' or the refusal's reason). */
@@ -108,6 +112,25 @@ export class FerryMetrics {
         auditRecords.inc(records);
       }),
     );
+    if (sources.onDeliveryAttempt) {
+      const deliveries = new Counter({
+        name: 'ferry_event_deliveries_total',
+        help: 'Attempts at rule actions (webhooks, e-mails, commands, …) by outcome: succeeded, retry, dead',
+        labelNames: ['outcome'],
+        registers,
+      });
+      const deliveryLatency = new Histogram({
+        name: 'ferry_event_delivery_seconds',
+        help: 'How long a rule action attempt ran',
+        registers,
+      });
+      this.#stop.push(
+        sources.onDeliveryAttempt((outcome, seconds) => {
+          deliveries.inc({ outcome });
+          deliveryLatency.observe(seconds);
+        }),
+      );
+    }
     // Queued: counting never delays an operation, and an event is counted once whatever its listeners do.
     this.#stop.push(
       sources.events.subscribeQueued((event) => this.#observe(event), { name: 'metrics', maxQueue: 10_000 }),

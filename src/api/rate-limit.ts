@@ -59,7 +59,7 @@ export function loginRateLimit(defender: Defender) {
     timeWindow: LOGIN_LIMIT.timeWindow,
     keyGenerator: (request: FastifyRequest) => `login:${request.ip}`,
     allowList: async (request: FastifyRequest) =>
-      defender.isAllowListed(request.ip) || (await defender.verdict(request.ip)) !== 'allow',
+      (await defender.isAllowListed(request.ip)) || (await defender.verdict(request.ip)) !== 'allow',
     onExceeded: (request: FastifyRequest) => {
       // Not awaited by the plugin: a store failure is logged, the 429 is sent either way.
       defender

@@ -19,13 +19,12 @@ import { type WebClientDeps, webClientRoutes } from '../web/index.js';
 import { installAuth, PERMISSIONS } from './auth.js';
 import { workerGatherer } from './cluster-gather.js';
 import type { ApiDeps, ListenerInfo } from './deps.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, notFoundHandler } from './errors.js';
 import { parseHostPort, servesHttps } from './listen-address.js';
 import { LiveSessions } from './live-sessions.js';
-import { FerryMetrics } from './metrics.js';
+import { FerryMetrics, type MetricsSources } from './metrics.js';
 import { installRateLimits, loginRateLimit } from './rate-limit.js';
 import { accessRoutes } from './routes/access.js';
-import { adminRoleRoutes } from './routes/admin-role.js';
 import { adminTotpRoutes } from './routes/admin-totp.js';
 import { auditRoutes } from './routes/audit.js';
 import { certificateRoutes } from './routes/certificates.js';
@@ -33,6 +32,7 @@ import { clientKeyRoutes } from './routes/client-keys.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
+import { defenderListRoutes } from './routes/defender-lists.js';
 import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -64,6 +64,8 @@ export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' 
   readonly log: Logger;
   /** The audit writer's batch commits, for the audit latency metric. */
   readonly onAuditCommit: (listener: (seconds: number, records: number) => void) => () => void;
+  /** The rule delivery worker's recorded attempts, for the delivery metrics (absent without automation). */
+  readonly onDeliveryAttempt?: MetricsSources['onDeliveryAttempt'];
   /** The end-user web client at /files (src/web/); absent in tests of the API alone. */
   readonly webClient?: WebClientDeps;
 };
@@ -87,14 +89,17 @@ export async function buildApiApp(
     events: options.events,
     sessions,
     onAuditCommit: options.onAuditCommit,
+    ...(options.onDeliveryAttempt ? { onDeliveryAttempt: options.onDeliveryAttempt } : {}),
   });
   // Under --workers N: this worker answers the primary's collect requests and may ask for everyone's parts.
   const gather = workerGatherer(async (kind, arg) =>
     kind === 'metrics'
       ? metrics.part()
-      : kind === 'kill'
-        ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
-        : localSessions({ sessions, cluster: options.cluster }),
+      : kind === 'pid'
+        ? process.pid
+        : kind === 'kill'
+          ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
+          : localSessions({ sessions, cluster: options.cluster }),
   );
   const deps: ApiDeps = {
     ...options,
@@ -115,6 +120,10 @@ export async function buildApiApp(
     bodyLimit: BODY_LIMIT,
     // Behind no proxy by default: the address the defender scores is the socket's.
     trustProxy: false,
+    // Names are checked by each route's schema (at most 200 characters); the router only refuses absurd segments,
+    // and says so as a problem (frameworkErrorHandler) rather than Fastify's bare 414.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -209,6 +218,7 @@ export async function buildApiApp(
     jobRoutes,
     ruleRoutes,
     defenderRoutes,
+    defenderListRoutes,
     clusterRoutes,
     keyRoutes,
     keyImportRoutes,
@@ -217,7 +227,6 @@ export async function buildApiApp(
     eventRoutes,
     accessRoutes,
     adminTotpRoutes,
-    adminRoleRoutes,
     totpEnrolmentRoutes,
     permissionRoutes,
     userTransferRoutes,

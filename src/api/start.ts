@@ -18,7 +18,7 @@ import type { WebClientDeps } from '../web/index.js';
 import type { ApiCluster, ListenerInfo } from './deps.js';
 import { httpApiLine, servesHttps } from './listen-address.js';
 import type { SessionActivitySource } from './live-sessions.js';
-import { type RunningApi, startApiServer } from './server.js';
+import { type ApiServerOptions, type RunningApi, startApiServer } from './server.js';
 
 /** What the API needs of the composition root (AppContext has it all). */
 export interface ApiContext {
@@ -56,6 +56,8 @@ export async function startHttpApi(
   sessionActivity?: SessionActivitySource,
   /** This node's id and every node's sessions, for the cluster-wide session view and kills. */
   cluster?: ApiCluster,
+  /** The rule delivery worker's recorded attempts, for the delivery metrics. */
+  onDeliveryAttempt?: ApiServerOptions['onDeliveryAttempt'],
 ): Promise<RunningApi | undefined> {
   const listeners: ListenerInfo[] = [sftp];
   const log = loggers.http;
@@ -74,6 +76,7 @@ export async function startHttpApi(
       cluster,
       log,
       onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
+      ...(onDeliveryAttempt ? { onDeliveryAttempt } : {}),
       webClient: webClientDeps(ctx),
     });
   } catch (err) {

@@ -1,7 +1,9 @@
 // The built-in defender (fail2ban-like): scores misbehaving addresses, bans them for growing times; bans live in the store.
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '../logger.js';
-import type { DefenderHost, DefenderRepository } from '../store/types.js';
+import type { DefenderHost, DefenderListRepository, DefenderRepository } from '../store/types.js';
+import { DefenderLists, matchesCidrs, normalizeAddress } from './defender-lists.js';
+
+export { cidrBlockList, matchesCidrs, normalizeAddress, normalizeCidr } from './defender-lists.js';
 
 export interface DefenderPolicy {
   readonly enabled: boolean;
@@ -9,9 +11,17 @@ export interface DefenderPolicy {
   readonly windowSeconds: number;
   readonly banSeconds: number;
   readonly maxBanSeconds: number;
+  /** The config's lists: a base the entries stored at run time (`lists`) add to. */
   readonly allowList: readonly string[];
   readonly denyList: readonly string[];
 }
+
+/** No stored entries (a defender without a store of lists, in unit tests). */
+const NO_STORED_ENTRIES: DefenderListRepository = {
+  list: async () => [],
+  add: async () => false,
+  remove: async () => false,
+};
 
 /** Points per kind of misbehaviour: a failed login is the unit. */
 export const DEFENDER_SCORES = {
@@ -28,36 +38,12 @@ export const DEFENDER_SCORES = {
 
 export type Verdict = 'allow' | 'deny' | 'banned';
 
-/** `::ffff:192.0.2.1` (an IPv4 client on a dual-stack socket) is 192.0.2.1 for every rule. */
-export function normalizeAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1]! : address;
-}
-
-export function cidrBlockList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [address = '', prefix] = cidr.split('/');
-    const type = isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
-export function matchesCidrs(list: BlockList, address: string): boolean {
-  const normalized = normalizeAddress(address);
-  if (isIPv4(normalized)) return list.check(normalized, 'ipv4');
-  if (isIPv6(normalized)) return list.check(normalized, 'ipv6');
-  return false;
-}
-
 export class Defender {
   readonly #repo: DefenderRepository;
   readonly #policy: DefenderPolicy;
   readonly #log: Logger;
-  readonly #allow: BlockList;
-  readonly #deny: BlockList;
+  /** The allow and deny lists: the config's plus those stored at run time, read fresh by every check. */
+  readonly lists: DefenderLists;
   readonly #onBan: ((host: DefenderHost, reason: string) => void) | undefined;
   readonly #banListeners = new Set<(host: DefenderHost) => void>();
 
@@ -66,12 +52,12 @@ export class Defender {
     policy: DefenderPolicy,
     log: Logger,
     onBan?: (host: DefenderHost, reason: string) => void,
+    lists: DefenderListRepository = NO_STORED_ENTRIES,
   ) {
     this.#repo = repo;
     this.#policy = policy;
     this.#log = log;
-    this.#allow = cidrBlockList(policy.allowList);
-    this.#deny = cidrBlockList(policy.denyList);
+    this.lists = new DefenderLists({ allow: policy.allowList, deny: policy.denyList }, lists);
     this.#onBan = onBan;
   }
 
@@ -84,14 +70,19 @@ export class Defender {
     return () => this.#banListeners.delete(listener);
   }
 
-  isAllowListed(address: string): boolean {
-    return matchesCidrs(this.#allow, address);
+  /** On the allow list (config or stored): never banned, scored or limited per address. */
+  async isAllowListed(address: string): Promise<boolean> {
+    return matchesCidrs((await this.lists.current()).allow, address);
   }
 
-  /** Decided before the SSH handshake: deny-listed and banned addresses are dropped at once. */
+  /**
+   * Decided before any authentication (the SSH handshake, an FTPS login, an API key): deny-listed and banned
+   * addresses are dropped at once. The deny list wins over the allow list.
+   */
   async verdict(address: string, now = new Date()): Promise<Verdict> {
-    if (matchesCidrs(this.#deny, address)) return 'deny';
-    if (this.isAllowListed(address) || !this.#policy.enabled) return 'allow';
+    const lists = await this.lists.current();
+    if (matchesCidrs(lists.deny, address)) return 'deny';
+    if (matchesCidrs(lists.allow, address) || !this.#policy.enabled) return 'allow';
     const host = await this.#repo.get(normalizeAddress(address));
     return host?.bannedUntil && host.bannedUntil > now ? 'banned' : 'allow';
   }
@@ -103,7 +94,7 @@ export class Defender {
     reason: string,
     now = new Date(),
   ): Promise<DefenderHost | undefined> {
-    if (!this.#policy.enabled || this.isAllowListed(address)) return undefined;
+    if (!this.#policy.enabled || (await this.isAllowListed(address))) return undefined;
     const key = normalizeAddress(address);
     const host = await this.#repo.score(key, points, reason, now, this.#policy.windowSeconds);
     if (host.score < this.#policy.threshold || (host.bannedUntil && host.bannedUntil > now)) return host;

@@ -60,6 +60,9 @@ const MAX_OUTPUT = 4096;
 /** Parked deliveries (held e-mails) this process keeps running beside its concurrency, at most. */
 const MAX_PARKED = 1000;
 
+/** How a recorded attempt ended the delivery's turn: delivered, queued again, or dead-lettered. */
+export type DeliveryAttemptOutcome = 'succeeded' | 'retry' | 'dead';
+
 /** Exponential backoff with jitter: the n-th retry waits between half and all of min(cap, base·2^(n-1)). */
 export function retryDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const full = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
@@ -89,6 +92,7 @@ export class DeliveryWorker {
   #adoptTimer: NodeJS.Timeout | undefined;
   readonly #cancel = new AbortController();
   readonly #finishes: FinishQueue;
+  readonly #attemptListeners = new Set<(outcome: DeliveryAttemptOutcome, seconds: number) => void>();
   #timer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
@@ -165,6 +169,15 @@ export class DeliveryWorker {
    * Runs deliveries the outbox of this process stored already claimed under this worker's owner: they skip
    * the claim, and no other process picks them up while this one runs them (the lease guards a crash).
    */
+  /**
+   * Calls `listener` with each attempt this process records (its outcome and how long the action ran), for the
+   * metrics; returns the function that stops listening.
+   */
+  onAttemptRecorded(listener: (outcome: DeliveryAttemptOutcome, seconds: number) => void): () => void {
+    this.#attemptListeners.add(listener);
+    return () => this.#attemptListeners.delete(listener);
+  }
+
   adopt(claimed: readonly DeliveryRecord[]): void {
     // A stopped worker leaves them to their leases running out: any process retries them then.
     if (this.#stopped) return;
@@ -328,6 +341,10 @@ export class DeliveryWorker {
       attempt: delivery.attempts,
       latencyMs: Math.round(latencyMs),
     };
+    if (held) {
+      const recorded: DeliveryAttemptOutcome = outcome.ok ? 'succeeded' : dead ? 'dead' : 'retry';
+      for (const listener of this.#attemptListeners) listener(recorded, latencyMs / 1000);
+    }
     if (!held)
       this.#o.log.warn(log, 'delivery lease was lost during the attempt; another process retries it');
     else if (outcome.ok) this.#o.log.debug({ ...log, responseCode: outcome.responseCode }, 'delivered');

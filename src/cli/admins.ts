@@ -76,6 +76,21 @@ export function registerAdminsCommand(program: Command): void {
     });
 
   admins
+    .command('set')
+    .description(
+      "change an account's role (its open console sessions get the new role at their next request)",
+    )
+    .argument('<name>')
+    .requiredOption('--role <role>', `what it may do: ${API_ROLES.join(', ')}`)
+    .action(async (name: string, o: { role: string }, cmd: Command) => {
+      const role = parseRole(o.role);
+      await withContext(opts(cmd), async (ctx) => {
+        await ctx.admin.apiAccess.setAdmin(cliActor(), name, { role });
+        process.stdout.write(`admin ${name} now has role ${role}\n`);
+      });
+    });
+
+  admins
     .command('passwd')
     .description('set a password (from standard input, or generated and printed once)')
     .argument('<name>')

@@ -1,7 +1,9 @@
-// `ferry defender list|unban`: the bans the built-in defender holds in the store (shared by all processes).
+// `ferry defender list|unban|allow|deny`: the defender's bans and its allow and deny lists, all held in the store
+// (shared by every process; the config's list entries are a base shown here but changed only in the config).
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { cliActor } from '../admin/actor.js';
+import { DEFENDER_LISTS, type DefenderListName } from '../store/types.js';
 import {
   CliError,
   type DataDirOption,
@@ -69,4 +71,73 @@ export function registerDefenderCommand(program: Command): void {
         process.stdout.write(`${key} unbanned\n`);
       });
     });
+
+  for (const list of DEFENDER_LISTS) registerListCommand(defender, list, opts);
+}
+
+const LIST_HELP: Record<DefenderListName, string> = {
+  allow: 'the allow list: addresses never banned, scored or limited per address',
+  deny: 'the deny list: addresses refused before authentication on every protocol',
+};
+
+/** `ferry defender allow|deny list|add|remove`: the same service calls as /api/defender/allow|deny. */
+function registerListCommand(
+  defender: Command,
+  list: DefenderListName,
+  opts: (cmd: Command) => DataDirOption,
+): void {
+  const command = defender.command(list).description(LIST_HELP[list]);
+  const storeOptions = (cmd: Command) =>
+    cmd
+      .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+      .option('--store <url>', STORE_OPTION_HELP);
+
+  storeOptions(
+    command
+      .command('list')
+      .description(
+        `list the ${list} list: the config's entries (source config), then those added here or over the API`,
+      )
+      .option('--json', 'print JSON'),
+  ).action(async (o: { json?: boolean }, cmd: Command) => {
+    await withReadOnlyContext(opts(cmd), async (ctx) => {
+      const entries = await ctx.admin.defender.entries(list);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        'CIDR                                         SOURCE  ADDED BY              NOTE\n',
+      );
+      for (const e of entries)
+        process.stdout.write(
+          `${e.cidr.padEnd(44)} ${e.source.padEnd(7)} ${(e.createdBy ?? '-').padEnd(21)} ${e.note}\n`,
+        );
+    });
+  });
+
+  storeOptions(
+    command
+      .command('add')
+      .description(`put an address or CIDR on the ${list} list (every serving process applies it at once)`)
+      .argument('<cidr>', 'an address (192.0.2.7) or a CIDR (10.0.0.0/8, 2001:db8::/32)')
+      .option('--note <text>', 'why (shown in listings)'),
+  ).action(async (cidr: string, o: { note?: string }, cmd: Command) => {
+    await withContext(opts(cmd), async (ctx) => {
+      const entry = await ctx.admin.defender.addEntry(cliActor(), { list, cidr, note: o.note });
+      process.stdout.write(`${entry.cidr} added to the ${list} list\n`);
+    });
+  });
+
+  storeOptions(
+    command
+      .command('remove')
+      .description(`take an entry off the ${list} list (the config's entries are changed in the config)`)
+      .argument('<cidr>', 'the address or CIDR as listed'),
+  ).action(async (cidr: string, _o: unknown, cmd: Command) => {
+    await withContext(opts(cmd), async (ctx) => {
+      const removed = await ctx.admin.defender.removeEntry(cliActor(), list, cidr);
+      process.stdout.write(`${removed} removed from the ${list} list\n`);
+    });
+  });
 }

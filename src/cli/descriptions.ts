@@ -29,7 +29,8 @@ export const COMMAND_SUMMARIES = {
   },
   defender: {
     term: 'defender [options]',
-    description: 'addresses the defender scored or banned (failed logins, protocol errors, limit hits)',
+    description:
+      'addresses the defender scored or banned (failed logins, protocol errors, limit hits), and its allow and deny lists',
   },
   audit: {
     term: 'audit [options]',

@@ -51,8 +51,8 @@ async function liveFragment(api: ConsoleApi, request: FastifyRequest): Promise<H
   const since = new Date(now - 24 * HOUR).toISOString();
   const [status, sessions, bans, dead, transfers, logins] = await Promise.all([
     api.get<StatusView>(request, '/api/status'),
-    api.get<{ items: unknown[] }>(request, '/api/sessions'),
-    api.get<{ items: { banned: boolean }[] }>(request, '/api/defender?banned=true'),
+    api.get<{ items: unknown[] }>(request, '/api/sessions?limit=1000'),
+    api.get<{ items: { banned: boolean }[] }>(request, '/api/defender?banned=true&limit=1000'),
     api.get<{ items: unknown[] }>(request, '/api/deliveries?status=dead&limit=1000'),
     api.get<{ items: AuditView[] }>(request, `/api/audit?action=upload,download&since=${since}&limit=10000`),
     api.get<{ items: AuditView[] }>(request, `/api/audit?action=auth&since=${since}&limit=10000`),

@@ -33,7 +33,7 @@ const HIDDEN = { hide: true };
 export function sessionsPage(app: FastifyInstance, api: ConsoleApi): void {
   app.get('/console/sessions', { config: CONFIG, schema: HIDDEN }, async (request, reply) => {
     const who = await whoIs(api, request);
-    const answer = await api.get<{ items: SessionView[] }>(request, '/api/sessions');
+    const answer = await api.get<{ items: SessionView[] }>(request, '/api/sessions?limit=1000');
     const items = answer.status === 200 ? answer.body.items : [];
     const rows = items.map(
       (
@@ -83,7 +83,7 @@ ${
 
   app.get('/console/defender', { config: CONFIG, schema: HIDDEN }, async (request, reply) => {
     const who = await whoIs(api, request);
-    const answer = await api.get<{ items: HostView[] }>(request, '/api/defender');
+    const answer = await api.get<{ items: HostView[] }>(request, '/api/defender?limit=1000');
     const items = answer.status === 200 ? answer.body.items : [];
     const rows = items.map(
       (

@@ -72,8 +72,8 @@ export class Admission {
     const verdict = await this.defender.verdict(address);
     if (verdict !== 'allow')
       return refuse(verdict === 'deny' ? 'address deny-listed' : 'address banned', false);
+    const limited = !(await this.defender.isAllowListed(address));
     if (socket.destroyed) return undefined;
-    const limited = !this.defender.isAllowListed(address);
     if (limited && (this.#open.get(address) ?? 0) >= this.limits.maxConnectionsPerAddress) {
       return refuse('maxConnectionsPerAddress reached', true);
     }

@@ -620,6 +620,21 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.alterTable('audit_log').addColumn('node', t.text).execute();
     },
   },
+  // The defender's allow and deny lists managed at run time (CLI, REST API), on top of the config's: an address or
+  // a CIDR per row, read by every serving process so a change applies to the next connection on every node.
+  '0026_defender_lists': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('defender_lists')
+        .addColumn('list', t.text, (c) => c.notNull())
+        .addColumn('cidr', t.text, (c) => c.notNull())
+        .addColumn('note', t.text, (c) => c.notNull().defaultTo(''))
+        .addColumn('created_by', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('defender_lists_pk', ['list', 'cidr'])
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

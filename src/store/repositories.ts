@@ -21,7 +21,11 @@ import { KyselyNodeRepository } from './node-repository.js';
 import { KyselyRuleCounterRepository } from './rule-counter-repository.js';
 import type { Database } from './schema.js';
 import { countSealedSecrets } from './sealed-secrets.js';
-import { KyselyAccountSecurityRepository, KyselyDefenderRepository } from './security-repositories.js';
+import {
+  KyselyAccountSecurityRepository,
+  KyselyDefenderListRepository,
+  KyselyDefenderRepository,
+} from './security-repositories.js';
 import { KyselyCertRevocationRepository, KyselyUserCaRepository } from './ssh-ca-repository.js';
 import { KyselyTotpRepository } from './totp-repository.js';
 import {
@@ -62,6 +66,7 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     certRevocations: new KyselyCertRevocationRepository(db),
     // Score and ban are single upserts / compare-and-set updates: atomic on both drivers.
     defender: new KyselyDefenderRepository(db),
+    defenderLists: new KyselyDefenderListRepository(db),
     accounts: new KyselyAccountSecurityRepository(db),
     audit: new KyselyAuditRepository(db, locking.audit),
     partners: new KyselyPartnerRepository(db),

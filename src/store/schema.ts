@@ -254,6 +254,14 @@ export interface DefenderHostsTable {
   updated_at: string;
 }
 
+export interface DefenderListsTable {
+  list: string;
+  cidr: string;
+  note: string;
+  created_by: string;
+  created_at: string;
+}
+
 export interface LoginFailuresTable {
   user_name: string;
   count: number;
@@ -432,6 +440,7 @@ export interface Database {
   api_admin_totp: ApiAdminTotpTable;
   api_keys: ApiKeysTable;
   defender_hosts: DefenderHostsTable;
+  defender_lists: DefenderListsTable;
   login_failures: LoginFailuresTable;
   user_totp: UserTotpTable;
   users: UsersTable;

@@ -3,7 +3,15 @@ import type { Kysely, Selectable } from 'kysely';
 import { sql } from './kysely.js';
 import type { Database, DefenderHostsTable, LoginFailuresTable } from './schema.js';
 import { KyselyTotpRepository } from './totp-repository.js';
-import type { AccountSecurityRepository, DefenderHost, DefenderRepository, LoginFailures } from './types.js';
+import type {
+  AccountSecurityRepository,
+  DefenderHost,
+  DefenderListEntry,
+  DefenderListName,
+  DefenderListRepository,
+  DefenderRepository,
+  LoginFailures,
+} from './types.js';
 
 const toHost = (row: Selectable<DefenderHostsTable>): DefenderHost => ({
   address: row.address,
@@ -84,6 +92,51 @@ export class KyselyDefenderRepository implements DefenderRepository {
     const result = await this.db
       .deleteFrom('defender_hosts')
       .where('address', '=', address)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}
+
+export class KyselyDefenderListRepository implements DefenderListRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async list(): Promise<DefenderListEntry[]> {
+    const rows = await this.db
+      .selectFrom('defender_lists')
+      .selectAll()
+      .orderBy('list')
+      .orderBy('cidr')
+      .execute();
+    return rows.map((row) => ({
+      list: row.list as DefenderListName,
+      cidr: row.cidr,
+      note: row.note,
+      createdBy: row.created_by,
+      createdAt: new Date(row.created_at),
+    }));
+  }
+
+  async add(entry: DefenderListEntry): Promise<boolean> {
+    // One statement: two administrators adding the same CIDR at once store it once, and one of them is told.
+    const result = await this.db
+      .insertInto('defender_lists')
+      .values({
+        list: entry.list,
+        cidr: entry.cidr,
+        note: entry.note,
+        created_by: entry.createdBy,
+        created_at: entry.createdAt.toISOString(),
+      })
+      .onConflict((oc) => oc.columns(['list', 'cidr']).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async remove(list: DefenderListName, cidr: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('defender_lists')
+      .where('list', '=', list)
+      .where('cidr', '=', cidr)
       .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }

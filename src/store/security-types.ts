@@ -1,4 +1,4 @@
-// Login security state: defender scores and bans, account lockout counters and TOTP secrets.
+// Login security state: defender scores, bans and allow/deny lists, account lockout counters and TOTP secrets.
 
 /** A remote address's standing with the defender. */
 export interface DefenderHost {
@@ -30,6 +30,30 @@ export interface DefenderRepository {
   list(): Promise<DefenderHost[]>;
   /** Lifts a ban and clears the score; false when the address is unknown. */
   unban(address: string): Promise<boolean>;
+}
+
+/** The defender's two lists: `allow` (never banned or limited per address), `deny` (always refused). */
+export const DEFENDER_LISTS = ['allow', 'deny'] as const;
+export type DefenderListName = (typeof DEFENDER_LISTS)[number];
+
+/** An address or CIDR an administrator put on a list at run time (the config's entries are not stored). */
+export interface DefenderListEntry {
+  readonly list: DefenderListName;
+  /** `192.0.2.7`, `10.0.0.0/8`, `2001:db8::/32`, as validated and normalized by the admin service. */
+  readonly cidr: string;
+  readonly note: string;
+  /** The actor who added it (`api:deploy`, `cli:root`). */
+  readonly createdBy: string;
+  readonly createdAt: Date;
+}
+
+export interface DefenderListRepository {
+  /** Every entry of both lists, by list then CIDR. */
+  list(): Promise<DefenderListEntry[]>;
+  /** False when the list already holds the CIDR (nothing changed). */
+  add(entry: DefenderListEntry): Promise<boolean>;
+  /** False when the list does not hold the CIDR. */
+  remove(list: DefenderListName, cidr: string): Promise<boolean>;
 }
 
 /** Failed logins of one account in the current window (account lockout). */

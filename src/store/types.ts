@@ -14,7 +14,12 @@ import type {
 } from './key-types.js';
 import type { LiveSessionRepository, UploadClaimRepository } from './live-session-types.js';
 import type { NodeRepository } from './node-types.js';
-import type { AccountSecurityRepository, DefenderRepository, TotpRepository } from './security-types.js';
+import type {
+  AccountSecurityRepository,
+  DefenderListRepository,
+  DefenderRepository,
+  TotpRepository,
+} from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
 import type { UserRepository } from './user-types.js';
 
@@ -37,6 +42,8 @@ export interface StoreNotifications {
 
 export interface Store {
   readonly defender: DefenderRepository;
+  /** The defender's allow and deny entries added at run time (read by every serving process). */
+  readonly defenderLists: DefenderListRepository;
   readonly accounts: AccountSecurityRepository;
   readonly users: UserRepository;
   /** Groups and each user's memberships (the defaults members inherit). */

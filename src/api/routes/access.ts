@@ -5,7 +5,15 @@ import { adminView, apiKeyView } from '../../admin/api-access.js';
 import { API_ROLES } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import {
+  type ApiDeps,
+  contains,
+  nameSearch,
+  pageOf,
+  pageQuerySchema,
+  paginate,
+  problemResponses,
+} from '../deps.js';
 
 const apiKeySchema = z
   .object({
@@ -44,6 +52,11 @@ export const adminSchema = z
 
 const nameParams = z.object({ name: z.string().min(1).max(200) });
 
+const listQuery = pageQuerySchema.extend({
+  search: nameSearch,
+  role: z.enum(API_ROLES).optional().describe('only this role').meta({ example: 'operator' }),
+});
+
 export const accessRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -56,11 +69,19 @@ export const accessRoutes =
         config,
         schema: {
           tags: ['access'],
-          summary: 'List API keys (never the keys themselves)',
-          response: { 200: listOf(apiKeySchema), ...problemResponses },
+          summary: 'List API keys (never the keys themselves; paginated by name)',
+          querystring: listQuery,
+          response: { 200: pageOf(apiKeySchema), ...problemResponses },
         },
       },
-      async () => ({ items: (await access.listKeys()).map(apiKeyView) }),
+      async (request) => {
+        const { search, role } = request.query;
+        const found = (await access.listKeys()).filter(
+          (k) => contains(k.name, search) && (role === undefined || k.role === role),
+        );
+        const page = paginate(found, (k) => k.name, request.query);
+        return { items: page.items.map(apiKeyView), nextCursor: page.nextCursor };
+      },
     );
 
     app.post(
@@ -130,11 +151,19 @@ export const accessRoutes =
         config,
         schema: {
           tags: ['access'],
-          summary: 'List administrator accounts',
-          response: { 200: listOf(adminSchema), ...problemResponses },
+          summary: 'List administrator accounts (paginated by name)',
+          querystring: listQuery,
+          response: { 200: pageOf(adminSchema), ...problemResponses },
         },
       },
-      async () => ({ items: (await access.listAdmins()).map(adminView) }),
+      async (request) => {
+        const { search, role } = request.query;
+        const found = (await access.listAdmins()).filter(
+          (a) => contains(a.name, search) && (role === undefined || a.role === role),
+        );
+        const page = paginate(found, (a) => a.name, request.query);
+        return { items: page.items.map(adminView), nextCursor: page.nextCursor };
+      },
     );
 
     app.post(
@@ -160,6 +189,26 @@ export const accessRoutes =
         });
         return reply.code(201).send(adminView(admin));
       },
+    );
+
+    app.patch(
+      '/api/admins/:name',
+      {
+        config,
+        schema: {
+          tags: ['access'],
+          summary:
+            "Change an administrator account's role (its console sessions get it at their next request)",
+          params: nameParams,
+          body: z
+            .object({ role: z.enum(API_ROLES) })
+            .strict()
+            .meta({ example: { role: 'operator' } }),
+          response: { 200: adminSchema, ...problemResponses },
+        },
+      },
+      async (request) =>
+        adminView(await access.setAdmin(actorOf(request), request.params.name, request.body)),
     );
 
     app.delete(

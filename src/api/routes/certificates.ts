@@ -5,7 +5,15 @@ import { z } from 'zod';
 import type { CertificateRecord } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import {
+  type ApiDeps,
+  contains,
+  nameSearch,
+  pageOf,
+  pageQuerySchema,
+  paginate,
+  problemResponses,
+} from '../deps.js';
 
 const EXAMPLE_FINGERPRINT =
   '3A:7F:0C:51:9E:22:B4:6D:88:10:C3:5E:A9:4B:F2:07:6C:DE:31:90:AB:45:12:8F:E6:73:0D:B9:C4:28:5A:E1';
@@ -70,11 +78,32 @@ export const certificateRoutes =
         config: read,
         schema: {
           tags,
-          summary: 'X.509 certificates with their SHA-256 fingerprints (public information only)',
-          response: { 200: listOf(certificateSchema), ...problemResponses },
+          summary:
+            'X.509 certificates with their SHA-256 fingerprints (public information only; paginated by name)',
+          querystring: pageQuerySchema.extend({
+            search: nameSearch,
+            expiringWithinDays: z.coerce
+              .number()
+              .int()
+              .min(0)
+              .max(36_500)
+              .optional()
+              .describe('only certificates whose notAfter is within this many days (0: already expired)')
+              .meta({ example: 30 }),
+          }),
+          response: { 200: pageOf(certificateSchema), ...problemResponses },
         },
       },
-      async () => ({ items: (await x509.list()).map(certificateView) }),
+      async (request) => {
+        const { search, expiringWithinDays } = request.query;
+        const horizon =
+          expiringWithinDays === undefined ? undefined : Date.now() + expiringWithinDays * 86_400_000;
+        const found = (await x509.list()).filter(
+          (c) => contains(c.name, search) && (horizon === undefined || c.notAfter.getTime() <= horizon),
+        );
+        const page = paginate(found, (c) => c.name, request.query);
+        return { items: page.items.map(certificateView), nextCursor: page.nextCursor };
+      },
     );
 
     app.get(

@@ -1,9 +1,9 @@
-// /api/defender: scored and banned addresses, and lifting a ban (an admin event).
+// /api/defender: scored and banned addresses (paginated, filtered), and lifting a ban (an admin event).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DefenderHost } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import { type ApiDeps, contains, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
 
 const hostSchema = z
   .object({
@@ -52,17 +52,31 @@ export const defenderRoutes =
         config: { permission: 'defender:read' },
         schema: {
           tags,
-          summary: 'Addresses the defender scored or banned',
-          querystring: z.object({
-            banned: z.enum(['true', 'false']).optional().describe('true: only addresses banned now'),
+          summary: 'Addresses the defender scored or banned (paginated by address)',
+          querystring: pageQuerySchema.extend({
+            banned: z
+              .enum(['true', 'false'])
+              .optional()
+              .describe('true: only addresses banned now')
+              .meta({ example: 'true' }),
+            search: z
+              .string()
+              .max(100)
+              .optional()
+              .describe('only addresses containing this text')
+              .meta({ example: '198.51.100.' }),
           }),
-          response: { 200: listOf(hostSchema), ...problemResponses },
+          response: { 200: pageOf(hostSchema), ...problemResponses },
         },
       },
       async (request) => {
         const now = new Date();
-        const hosts = await defender.list({ bannedOnly: request.query.banned === 'true', now });
-        return { items: hosts.map((h) => view(h, now)) };
+        const { banned, search } = request.query;
+        const hosts = (await defender.list({ bannedOnly: banned === 'true', now })).filter((h) =>
+          contains(h.address, search),
+        );
+        const page = paginate(hosts, (h) => h.address, request.query);
+        return { items: page.items.map((h) => view(h, now)), nextCursor: page.nextCursor };
       },
     );
 

@@ -5,7 +5,16 @@ import { publicKeyLine } from '../../admin/keys.js';
 import { SSH_KEY_TYPES } from '../../admin/users.js';
 import type { HostKeyRecord, PgpKeyRecord, StoredKeyPair } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import {
+  type ApiDeps,
+  contains,
+  listOf,
+  nameSearch,
+  pageOf,
+  pageQuerySchema,
+  paginate,
+  problemResponses,
+} from '../deps.js';
 
 const EXAMPLE_LINE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ferry';
 
@@ -105,6 +114,16 @@ export const pgpView = (k: PgpKeyRecord): z.infer<typeof pgpKeySchema> => ({
 
 const idParams = z.object({ id: z.coerce.number().int().min(1) });
 
+const algorithmFilter = z
+  .string()
+  .max(64)
+  .optional()
+  .describe('only keys of this algorithm (ssh-ed25519, rsa-sha2-512, …)')
+  .meta({ example: 'ssh-ed25519' });
+
+/** Host keys page by id (oldest first): zero-padded so the cursor's text order is the ids' order. */
+const idKey = (id: number) => String(id).padStart(16, '0');
+
 export const keyRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -119,11 +138,28 @@ export const keyRoutes =
         config: read,
         schema: {
           tags,
-          summary: 'Host keys (pending, active, retired) with their public halves',
-          response: { 200: listOf(hostKeySchema), ...problemResponses },
+          summary: 'Host keys (pending, active, retired) with their public halves, oldest first (paginated)',
+          querystring: pageQuerySchema.extend({
+            state: z
+              .enum(['pending', 'active', 'retired'])
+              .optional()
+              .describe('only keys in this state')
+              .meta({ example: 'active' }),
+            algorithm: algorithmFilter,
+          }),
+          response: { 200: pageOf(hostKeySchema), ...problemResponses },
         },
       },
-      async () => ({ items: (await keys.host.list()).map(hostView) }),
+      async (request) => {
+        const { state, algorithm } = request.query;
+        const found = (await keys.host.list()).filter(
+          (k) =>
+            (state === undefined || k.state === state) &&
+            (algorithm === undefined || k.algorithm === algorithm),
+        );
+        const page = paginate(found, (k) => idKey(k.id), request.query);
+        return { items: page.items.map(hostView), nextCursor: page.nextCursor };
+      },
     );
 
     app.post(
@@ -180,11 +216,22 @@ export const keyRoutes =
         config: read,
         schema: {
           tags,
-          summary: 'Client keys Ferry logs in to partners with (public halves)',
-          response: { 200: listOf(clientKeySchema), ...problemResponses },
+          summary: 'Client keys Ferry logs in to partners with (public halves; paginated by name)',
+          querystring: pageQuerySchema.extend({ search: nameSearch, algorithm: algorithmFilter }),
+          response: { 200: pageOf(clientKeySchema), ...problemResponses },
         },
       },
-      async () => ({ items: (await keys.client.list()).map((k) => ({ ...sshView(k), name: k.name })) }),
+      async (request) => {
+        const { search, algorithm } = request.query;
+        const found = (await keys.client.list()).filter(
+          (k) => contains(k.name, search) && (algorithm === undefined || k.algorithm === algorithm),
+        );
+        const page = paginate(found, (k) => k.name, request.query);
+        return {
+          items: page.items.map((k) => ({ ...sshView(k), name: k.name })),
+          nextCursor: page.nextCursor,
+        };
+      },
     );
 
     app.get(
@@ -193,10 +240,27 @@ export const keyRoutes =
         config: read,
         schema: {
           tags,
-          summary: 'OpenPGP keys (public halves; whether a private half is held)',
-          response: { 200: listOf(pgpKeySchema), ...problemResponses },
+          summary: 'OpenPGP keys (public halves; whether a private half is held; paginated by name)',
+          querystring: pageQuerySchema.extend({
+            search: nameSearch,
+            private: z
+              .enum(['true', 'false'])
+              .optional()
+              .describe('true: only keys with a private half (decrypt, sign); false: only public keys')
+              .meta({ example: 'false' }),
+          }),
+          response: { 200: pageOf(pgpKeySchema), ...problemResponses },
         },
       },
-      async () => ({ items: (await keys.pgp.list()).map(pgpView) }),
+      async (request) => {
+        const { search, private: withPrivate } = request.query;
+        const found = (await keys.pgp.list()).filter(
+          (k) =>
+            contains(k.name, search) &&
+            (withPrivate === undefined || (k.privateSealed !== null) === (withPrivate === 'true')),
+        );
+        const page = paginate(found, (k) => k.name, request.query);
+        return { items: page.items.map(pgpView), nextCursor: page.nextCursor };
+      },
     );
   };

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { KilledSession } from '../../admin/index.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, listOf, problemResponses } from '../deps.js';
+import { type ApiDeps, contains, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
 import type { SessionActivity } from '../live-sessions.js';
 
 const sessionSchema = z
@@ -68,6 +68,11 @@ const statusSchema = z
     store: z.object({ driver: z.string(), reachable: z.boolean() }),
     disk: z.object({ path: z.string(), freeBytes: z.number(), freePercent: z.number() }).nullable(),
     sessions: z.number().int(),
+    workers: z
+      .array(z.number().int())
+      .describe(
+        'pids of the serving processes of this node that answered (`serve --workers N`: one per worker)',
+      ),
   })
   .meta({
     id: 'Status',
@@ -84,6 +89,7 @@ const statusSchema = z
       store: { driver: 'sqlite', reachable: true },
       disk: { path: '/var/lib/ferry', freeBytes: 52_428_800_000, freePercent: 61.5 },
       sessions: 3,
+      workers: [4242, 4243],
     },
   });
 
@@ -167,6 +173,13 @@ export async function diskOf(
   }
 }
 
+/** The pids of this node's serving processes: every worker that answers the primary in time, else this one. */
+async function servingProcesses(deps: ApiDeps): Promise<number[]> {
+  if (!deps.gather) return [process.pid];
+  const pids = (await deps.gather('pid')).filter((p): p is number => typeof p === 'number');
+  return pids.sort((a, b) => a - b);
+}
+
 /** True when a trivial read of the store answers. */
 export async function storeReachable(deps: ApiDeps): Promise<boolean> {
   try {
@@ -187,11 +200,41 @@ export const operationRoutes =
         schema: {
           tags: ['sessions'],
           summary:
-            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node",
-          response: { 200: listOf(sessionSchema), ...problemResponses },
+            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node (oldest first, paginated)",
+          querystring: pageQuerySchema.extend({
+            username: z
+              .string()
+              .max(200)
+              .optional()
+              .describe("only this user's sessions")
+              .meta({ example: 'alice' }),
+            protocol: z
+              .string()
+              .max(16)
+              .optional()
+              .describe('only sessions of this protocol (sftp, scp, ssh, ftps, …)')
+              .meta({ example: 'sftp' }),
+            address: z
+              .string()
+              .max(100)
+              .optional()
+              .describe('only sessions from an address containing this text')
+              .meta({ example: '192.0.2.' }),
+          }),
+          response: { 200: pageOf(sessionSchema), ...problemResponses },
         },
       },
-      async () => ({ items: await allSessions(deps) }),
+      async (request) => {
+        const { username, protocol, address } = request.query;
+        const found = (await allSessions(deps)).filter(
+          (s) =>
+            (username === undefined || s.username === username) &&
+            (protocol === undefined || s.protocol === protocol) &&
+            contains(s.remoteAddress, address),
+        );
+        // Oldest first; the id breaks ties between connections of the same millisecond.
+        return paginate(found, (s) => `${s.connectedAt} ${s.id}`, request.query);
+      },
     );
 
     app.delete(
@@ -243,7 +286,8 @@ export const operationRoutes =
         config: { permission: 'status:read' },
         schema: {
           tags: ['status'],
-          summary: 'Version, uptime, health, listeners, store and disk of the answering process',
+          summary:
+            "Version, uptime, health, listeners, store and disk of the answering process, and the pids of its node's workers",
           response: { 200: statusSchema, ...problemResponses },
         },
       },
@@ -259,6 +303,7 @@ export const operationRoutes =
           store: { driver: deps.config.store.driver, reachable: await storeReachable(deps) },
           disk: await diskOf(deps.config.dataDir),
           sessions: deps.sessions.list().length,
+          workers: await servingProcesses(deps),
         };
       },
     );

@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { runAutomationStoreContract } from '../automation-contract-fixture.js';
 import { runStoreContract } from '../contract.js';
+import { runDefenderListContract } from '../defender-list-contract-fixture.js';
 import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { runRuleCounterContract } from '../rule-counter-contract-fixture.js';
@@ -28,6 +29,7 @@ if (unavailable) {
   runGroupStoreContract('postgres', fresh);
   runRuleCounterContract('postgres', fresh);
   runLiveSessionContract('postgres', fresh);
+  runDefenderListContract('postgres', fresh);
   runAutomationStoreContract('postgres', async () => {
     const { url, store, cleanup } = await fresh();
     return { store, reopen: () => openPostgresStore(url), cleanup };

@@ -1,12 +1,21 @@
-// Cluster sessions and upload claims on SQLite: the shared contract.
+// Cluster sessions, upload claims and the defender's lists on SQLite: the shared contracts.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runDefenderListContract } from '../defender-list-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 runLiveSessionContract('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-live-sessions-'));
+  return {
+    store: await openSqliteStore(join(dir, 'ferry.db')),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+runDefenderListContract('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-defender-lists-'));
   return {
     store: await openSqliteStore(join(dir, 'ferry.db')),
     cleanup: () => rm(dir, { recursive: true, force: true }),
