@@ -20,13 +20,20 @@ const HOOKS = `export async function resolve(specifier, context, next) {
 const REGISTER = `import { register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}));`;
 
-/** What the primary takes from api/: the relay of the workers' gather requests and the HTTP API's start-up line. */
+/**
+ * What the primary takes from api/ and core/: the relay of the workers' gather requests, the HTTP API's start-up
+ * line, and the shared bandwidth buckets.
+ */
 const PRIMARY_API = [
   'dist/api/cluster-gather.js',
   'dist/api/listen-address.js',
   // The primary numbers every worker's events and relays them to all (node:cluster and the bus type only).
   'dist/api/event-relay.js',
   'dist/api/event-feed.js',
+  // The bandwidth buckets every worker leases tokens from (a user's rate holds across workers): two small files
+  // over util/token-bucket.js, no package.
+  'dist/core/rate-relay.js',
+  'dist/core/shared-rates.js',
 ];
 /** Modules of Ferry's (dist/) and packages that only serving needs. */
 const SERVING_ONLY = [
