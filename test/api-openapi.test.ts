@@ -2,6 +2,7 @@
 // and live responses of the read operations checked against the documented schemas.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { cliActor } from '../src/admin/actor.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -186,6 +187,15 @@ async function newestAdminRecord(): Promise<Json | undefined> {
 }
 
 describe('OpenAPI document', () => {
+  test('validates against the OpenAPI 3.1 specification schema (an independent validator)', async () => {
+    const result = await new Validator().validate(doc);
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 1)?.slice(0, 2000));
+    // The same validator refuses a document broken on purpose, so it is not waving everything through.
+    const broken = structuredClone(doc);
+    broken.paths['/api/users'].get.responses = 'none';
+    assert.equal((await new Validator().validate(broken)).valid, false);
+  });
+
   test('is OpenAPI 3.1 with every route the API serves, and nothing else', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.equal(doc.info.title, 'Ferry REST API');
