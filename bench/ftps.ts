@@ -8,10 +8,9 @@ import { promisify } from 'node:util';
 import { startVsftpd, VSFTPD } from '../test/helpers/vsftpd.js';
 import type { Cleanup } from './cleanup.js';
 import { sha256File } from './files.js';
-import { spread } from './pgp-folder.js';
 import { treeCpuMs } from './proc-stats.js';
-import { type ProtocolRowsOptions, sourceFile } from './protocol-rows.js';
-import { type Measurement, median } from './scenarios.js';
+import { type ProtocolRowsOptions, sourceFile, throughputRows } from './protocol-rows.js';
+import type { Measurement } from './scenarios.js';
 import { type BenchLayout, freePort, startFerry } from './servers.js';
 
 const execFileAsync = promisify(execFile);
@@ -161,28 +160,20 @@ export async function ftpsTransfers(options: {
     await ferry.stop();
     await vsftpd.close();
   }
-  const cpuMedians = (runs: typeof upCpu) => ({ ferry: median(runs.ferry), openssh: median(runs.openssh) });
-  const row = {
-    unit: 'MiB/s',
-    better: 'higher' as const,
-    target: { kind: 'ratio-at-least' as const, value: 1 },
-  };
-  return [
+  return throughputRows(1, [
     {
-      ...row,
       id: 'ftps-upload',
       label: `FTPS upload 1×${size}, curl (OpenSSH column: vsftpd 3.0.3, explicit FTPS)`,
-      runs: up,
-      extra: { ...spread(up, 'MiB/s'), 'server CPU s/GiB': cpuMedians(upCpu) },
+      mibPerS: up,
+      cpuPerGib: upCpu,
     },
     {
-      ...row,
       id: 'ftps-download',
       label: `FTPS download 1×${size}, curl (OpenSSH column: vsftpd 3.0.3, explicit FTPS)`,
-      runs: down,
-      extra: { ...spread(down, 'MiB/s'), 'server CPU s/GiB': cpuMedians(downCpu) },
+      mibPerS: down,
+      cpuPerGib: downCpu,
     },
-  ];
+  ]);
 }
 
 /** The FTPS rows: skipped with a line when vsftpd or curl is missing. */

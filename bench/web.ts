@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Cleanup } from './cleanup.js';
 import { sha256File } from './files.js';
-import { spread } from './pgp-folder.js';
 import { treeCpuMs } from './proc-stats.js';
-import { type ProtocolRowsOptions, sourceFile } from './protocol-rows.js';
-import { type Measurement, median } from './scenarios.js';
+import { type ProtocolRowsOptions, sourceFile, throughputRows } from './protocol-rows.js';
+import type { Measurement } from './scenarios.js';
 import { type BenchLayout, freePort, startFerry } from './servers.js';
 import { type ClientContext, commandMs, runBatch } from './sftp-client.js';
 
@@ -191,28 +190,20 @@ export async function webTransfers(options: {
   } finally {
     await ferry.stop();
   }
-  const cpuMedians = (runs: typeof upCpu) => ({ ferry: median(runs.ferry), openssh: median(runs.openssh) });
-  const row = {
-    unit: 'MiB/s',
-    better: 'higher' as const,
-    target: { kind: 'ratio-at-least' as const, value: 0.7 },
-  };
-  return [
+  return throughputRows(0.7, [
     {
-      ...row,
       id: 'web-upload',
       label: `web client upload 1×${size}, tus over HTTPS/1.1, curl (OpenSSH column: Ferry's SFTP, OpenSSH sftp)`,
-      runs: up,
-      extra: { ...spread(up, 'MiB/s'), 'server CPU s/GiB': cpuMedians(upCpu) },
+      mibPerS: up,
+      cpuPerGib: upCpu,
     },
     {
-      ...row,
       id: 'web-download',
       label: `web client download 1×${size}, HTTPS/1.1 GET, curl (OpenSSH column: Ferry's SFTP, OpenSSH sftp)`,
-      runs: down,
-      extra: { ...spread(down, 'MiB/s'), 'server CPU s/GiB': cpuMedians(downCpu) },
+      mibPerS: down,
+      cpuPerGib: downCpu,
     },
-  ];
+  ]);
 }
 
 /** The web client rows (curl is the client; it is in .ci/run's packages). */
