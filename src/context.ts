@@ -18,6 +18,7 @@ import type { PreOperationGate } from './core/pre-operation.js';
 import { QuotaFs, storeQuotaLedger } from './core/quota-fs.js';
 import { type DiskUsage, scanUsage } from './core/quota-scan.js';
 import { processTokenSource } from './core/rate-relay.js';
+import { RequestTimings } from './core/request-timings.js';
 import { sessionThrottles } from './core/shared-rates.js';
 import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
@@ -204,6 +205,8 @@ export class AppContext {
   clusterUploadClaims: ClusterUploadClaims | undefined;
   /** Open handles and buffered reply bytes per connection and per user, shared by every connection of this process. */
   readonly budgets: ResourceLedger;
+  /** SFTP requests' handler times, from the SSH server (started first) to the metrics of the HTTP API. */
+  readonly sftpRequests = new RequestTimings();
   readonly #homeFs: (identity: { readonly homeDir: string }) => Fs;
   #masterKey: MasterKey | undefined;
   #storageKeys: StorageKeyRing | undefined;

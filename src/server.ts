@@ -265,6 +265,7 @@ export async function startFerry(
         maxInFlight: config.maxInFlight,
         maxOpenHandles: config.maxOpenHandles,
         maxPacketLength: config.maxPacketSize,
+        observer: ctx.sftpRequests,
       },
       accounts: ctx.store.accounts,
       lockout: {

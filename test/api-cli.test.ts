@@ -194,6 +194,7 @@ describe('ferry apikeys and the API over curl', () => {
     });
     try {
       // Every scrape and every session list is whole, whichever worker answers it (round-robin: both do).
+      const writes = new Set<string>();
       for (let i = 0; i < 6; i++) {
         const metrics = await curl([`http://127.0.0.1:${port}/metrics`]);
         const bytes = metrics.body.match(
@@ -201,12 +202,18 @@ describe('ferry apikeys and the API over curl', () => {
         );
         assert.equal(bytes?.[1], '100000', metrics.body.slice(0, 2000));
         assert.match(metrics.body, /^ferry_sessions\{protocol="ssh"\} 1$/m);
+        // The upload's WRITEs were timed by the one worker that served it; every scrape counts them.
+        const written = metrics.body.match(/^ferry_sftp_request_seconds_count\{type="write"\} (\d+)$/m)?.[1];
+        assert.ok(written !== undefined && Number(written) >= 1, metrics.body.slice(0, 2000));
+        writes.add(written);
+        assert.match(metrics.body, /^ferry_open_handles 0$/m);
         const sessions = JSON.parse((await curl([...auth, `http://127.0.0.1:${port}/api/sessions`])).body);
         assert.deepEqual(
           sessions.items.map((s: { username: string }) => s.username),
           ['wanda'],
         );
       }
+      assert.equal(writes.size, 1, 'the same count whichever worker answered');
     } finally {
       client.end();
     }

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from 'ssh2';
 import { cliActor } from '../src/admin/actor.js';
 import { sftpBatch } from './helpers/openssh.js';
+import { parseMetrics, sum } from './helpers/prometheus-text.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const PASSWORD = 'alice-pw-123456';
@@ -17,46 +18,6 @@ let key = '';
 
 async function get(path: string, auth = true): Promise<Response> {
   return fetch(`${base}${path}`, { headers: auth ? { authorization: `Bearer ${key}` } : {} });
-}
-
-/**
- * A strict reader of the Prometheus text format (0.0.4): every line is a comment (# HELP/# TYPE), blank, or
- * `name{labels} value`; anything else fails the test. Returns `name{labels}` (labels without pid) → value.
- */
-function parseMetrics(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  const typed = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
-    if (meta) {
-      if (meta[1] === 'TYPE') {
-        assert.match(meta[3]!, /^(counter|gauge|histogram|summary|untyped)$/, line);
-        typed.add(meta[2]!);
-      }
-      continue;
-    }
-    const sample =
-      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(
-        line,
-      );
-    assert.ok(sample, `not a Prometheus sample line: ${line}`);
-    const family = sample[1]!.replace(/_(bucket|sum|count)$/, '');
-    assert.ok(typed.has(sample[1]!) || typed.has(family), `sample before its TYPE: ${line}`);
-    const labels = (sample[2] ?? '')
-      .replace(/,?pid="\d+"/, '')
-      .replace('{,', '{')
-      .replace(/^\{\}$/, '');
-    samples.set(`${sample[1]}${labels}`, Number(sample[3]));
-  }
-  return samples;
-}
-
-/** Sum of the samples of `name` whose labels contain every `labels` fragment. */
-function sum(samples: Map<string, number>, name: string, ...labels: string[]): number {
-  return [...samples]
-    .filter(([k]) => (k === name || k.startsWith(`${name}{`)) && labels.every((l) => k.includes(l)))
-    .reduce((total, [, v]) => total + v, 0);
 }
 
 before(async () => {

@@ -66,6 +66,9 @@ export type ApiServerOptions = Omit<ApiDeps, 'sessions' | 'metrics' | 'version' 
   readonly onAuditCommit: (listener: (seconds: number, records: number) => void) => () => void;
   /** The rule delivery worker's recorded attempts, for the delivery metrics (absent without automation). */
   readonly onDeliveryAttempt?: MetricsSources['onDeliveryAttempt'];
+  /** SFTP requests' handler times and the process' open handles (absent in tests of the API alone). */
+  readonly onSftpRequest?: MetricsSources['onSftpRequest'];
+  readonly openHandles?: MetricsSources['openHandles'];
   /** The end-user web client at /files (src/web/); absent in tests of the API alone. */
   readonly webClient?: WebClientDeps;
 };
@@ -89,6 +92,8 @@ export async function buildApiApp(
     events: options.events,
     sessions,
     onAuditCommit: options.onAuditCommit,
+    ...(options.onSftpRequest ? { onSftpRequest: options.onSftpRequest } : {}),
+    ...(options.openHandles ? { openHandles: options.openHandles } : {}),
     ...(options.onDeliveryAttempt ? { onDeliveryAttempt: options.onDeliveryAttempt } : {}),
   });
   // Under --workers N: this worker answers the primary's collect requests and may ask for everyone's parts.

@@ -6,6 +6,8 @@ import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FerryConfig } from '../config/schema.js';
+import type { ResourceBudget } from '../core/budgets.js';
+import type { RequestTimings } from '../core/request-timings.js';
 import type { FileSessionFactory } from '../core/types.js';
 import { ConfigError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -31,6 +33,9 @@ export interface ApiContext {
   readonly defender: Defender;
   readonly health: HealthState;
   readonly audit: Pick<AuditWriter, 'onBatchCommitted'>;
+  /** SFTP requests' handler times and the open handles of every connection, for the metrics. */
+  readonly sftpRequests: Pick<RequestTimings, 'subscribe'>;
+  readonly budgets: { readonly handles: Pick<ResourceBudget, 'inUse'> };
   /** For the web client (/files): the core's file sessions, homes, TOTP and the master key its cookies derive from. */
   readonly fileSessions: FileSessionFactory;
   readonly paths: { readonly homes: string };
@@ -76,6 +81,8 @@ export async function startHttpApi(
       cluster,
       log,
       onAuditCommit: (listener) => ctx.audit.onBatchCommitted(listener),
+      onSftpRequest: (listener) => ctx.sftpRequests.subscribe(listener),
+      openHandles: () => ctx.budgets.handles.inUse,
       ...(onDeliveryAttempt ? { onDeliveryAttempt } : {}),
       webClient: webClientDeps(ctx),
     });

@@ -43,6 +43,13 @@ export class ResourceBudget {
     return new PooledAccount(this, user, pool, () => this.#closed(user, pool));
   }
 
+  /** What every connection of this process holds right now (the metrics' gauge); summed on request, never kept. */
+  get inUse(): number {
+    let total = 0;
+    for (const pool of this.#users.values()) total += pool.used;
+    return total;
+  }
+
   /** What `user`'s connections hold right now (tests, diagnostics). */
   usedBy(user: string): number {
     return this.#users.get(user)?.used ?? 0;

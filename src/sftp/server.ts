@@ -47,6 +47,13 @@ export interface SftpServeOptions {
   replyBudget?: BudgetAccount | undefined;
   /** Aborted when the connection is gone: the session tears down even if its channel never says so. */
   signal?: AbortSignal | undefined;
+  /** Told how long each request's handler ran (the metrics); called on the hot path, so it must stay cheap. */
+  observer?: SftpRequestObserver | undefined;
+}
+
+/** Watches requests without knowing the server: `type` is the table row's name (`read`, `posix-rename@openssh.com`). */
+export interface SftpRequestObserver {
+  requestDone(type: string, seconds: number): void;
 }
 
 /**
@@ -88,6 +95,7 @@ class SftpConnection {
   /** Aborted at teardown: running work (hashing, copying) stops between chunks. */
   readonly #stop = new AbortController();
   readonly #connectionSignal: AbortSignal | undefined;
+  readonly #observer: SftpRequestObserver | undefined;
   #stopWaitingForRoom: (() => void) | undefined;
 
   #initialized = false;
@@ -118,6 +126,7 @@ class SftpConnection {
     this.#readOnly = options.readOnly ?? false;
     this.#bytes = new SessionByteBudget(maxBufferedBytes, options.replyBudget);
     this.#connectionSignal = options.signal;
+    this.#observer = options.observer;
     this.#framer = new PacketFramer(maxPacketLength);
     this.#scheduler = new RequestScheduler(() => this.#pump());
     this.#ctx = {
@@ -285,6 +294,8 @@ class SftpConnection {
     slot?: LaneSlot,
   ): Promise<void> {
     let reply: Reply;
+    // The handler's own time: waiting behind earlier requests of the same file is the client's pipelining, not latency.
+    const started = performance.now();
     try {
       reply = await spec.handle(this.#ctx, args);
     } catch (err) {
@@ -298,6 +309,7 @@ class SftpConnection {
       }
       reply = { kind: 'status', status };
     }
+    this.#observer?.requestDone(spec.name, (performance.now() - started) / 1000);
     const deliver = (): void => {
       try {
         this.#reply(id, reply, () => this.#release(cost));

@@ -10,6 +10,7 @@ import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../co
 import type { EventBus } from '../events/bus.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import type { Logger } from '../logger.js';
+import type { SftpRequestObserver } from '../sftp/server.js';
 import type { AlgorithmProfile } from '../ssh-algorithms.js';
 import type { AccountSecurityRepository, UserLookup } from '../store/types.js';
 import type { ConnectionLimits } from './admission.js';
@@ -56,6 +57,8 @@ export interface SshServerOptions {
     readonly maxInFlight: number;
     readonly maxOpenHandles: number;
     readonly maxPacketLength: number;
+    /** Told each request's type and handler time (the metrics' latency histogram). */
+    readonly observer?: SftpRequestObserver;
   };
   /** Open handles and buffered reply bytes per connection and per user; without it only per-session limits hold. */
   readonly budgets?: ResourceBudgets;
