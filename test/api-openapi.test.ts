@@ -326,6 +326,37 @@ describe('OpenAPI document', () => {
     assert.ok(recorded >= 8, `${recorded} changes found audited with their actor`);
   });
 
+  test('every operation with a JSON body refuses a malformed one with a 400 problem, and the trail records nothing', async () => {
+    const fill = (path: string) =>
+      path
+        .replace('{name}', 'nobody')
+        .replace('{id}', '9999')
+        .replace('{fingerprint}', 'SHA256:none')
+        .replace('{address}', '192.0.2.1')
+        .replace('{cidr}', '192.0.2.0%2F24');
+    const before = (await newestAdminRecord())?.seq ?? 0;
+    const validate = validatorFor({ $ref: '#/components/schemas/Problem' });
+    let refused = 0;
+    for (const { id, op } of operations()) {
+      if (!op.requestBody?.content?.['application/json']) continue;
+      const [method, path] = id.split(' ') as [string, string];
+      // An array where every body is an object: wrong whatever the fields.
+      const response = await fetch(`${base}${fill(path)}`, {
+        method,
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: '[1,2,3]',
+      });
+      assert.equal(response.status, 400, `${id} refuses a malformed body`);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/, id);
+      const problem = await response.json();
+      assert.ok(validate(problem), `${id}: ${JSON.stringify(validate.errors)}`);
+      assert.equal(problem.code, 'ERR_INVALID_ARGUMENT', id);
+      refused++;
+    }
+    assert.ok(refused >= 30, `${refused} operations with a body`);
+    assert.equal((await newestAdminRecord())?.seq ?? 0, before, 'no admin record for a refused body');
+  });
+
   test('a problem answer matches the documented Problem schema', async () => {
     const response = await fetch(`${base}/api/users/nobody`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(response.status, 404);
