@@ -133,7 +133,7 @@ describe('the import rule of docs/ARCHITECTURE.md', () => {
 
   test('a table that is not exact, or lets imports flow up, is refused', () => {
     const row =
-      '| `keys/` | SSH, OpenPGP and X.509 key material: generate, parse, fingerprint, seal secrets; self-signed certificates and PEM chain checks (`x509.ts`, `x509-chain.ts`) | foundation |';
+      '| `keys/` | SSH, OpenPGP and X.509 key material: generate, parse, fingerprint, seal secrets; OpenSSH certificates (`ssh-certificate.ts`: parser and CA signature check; `ssh-certificate-writer.ts`: host certificates) and KRLs (`openssh-krl.ts`); self-signed certificates and PEM chain checks (`x509.ts`, `x509-chain.ts`) | foundation |';
     assert.ok(DOC.includes(row), 'the keys/ row changed shape; update this test');
     const refused = (replacement: string, message: RegExp) =>
       assert.throws(
