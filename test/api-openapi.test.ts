@@ -348,9 +348,9 @@ describe('OpenAPI document', () => {
       });
       assert.equal(response.status, 400, `${id} refuses a malformed body`);
       assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/, id);
-      const problem = await response.json();
+      const problem = (await response.json()) as Json;
       assert.ok(validate(problem), `${id}: ${JSON.stringify(validate.errors)}`);
-      assert.equal(problem.code, 'ERR_INVALID_ARGUMENT', id);
+      assert.equal((problem as Json).code, 'ERR_INVALID_ARGUMENT', id);
       refused++;
     }
     assert.ok(refused >= 30, `${refused} operations with a body`);
