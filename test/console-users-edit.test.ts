@@ -215,6 +215,11 @@ describe('console: one user', () => {
     assert.equal(u.downloadRate, 65536);
     assert.equal(u.expires, '2099-12-31');
 
+    // Saved again as shown: nothing is sent, so nothing changes (not even the record's update time).
+    const unchanged = await b.submit(`${PAGE}/settings`, formFields(saved, `${PAGE}/settings`));
+    assert.match(said(unchanged), /Saved/);
+    assert.deepEqual(await show(), u);
+
     const bad = await b.submit(`${PAGE}/settings`, {
       ...formFields(saved, `${PAGE}/settings`),
       quotaBytes: 'lots',
