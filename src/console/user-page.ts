@@ -109,9 +109,21 @@ export function permissionsPatch(form: Form): { permissions: string[]; inheritPe
   return { permissions, inheritPermissions };
 }
 
+/** The access form's values as shown, so a save sends only what the administrator changed (and audits only that). */
+const shownSettings = (u: UserView) => ({
+  protocols: PROTOCOLS.filter((p) => u.protocols.includes(p)),
+  allowedSources: u.allowedSources,
+  quotaBytes: u.quota.limitBytes,
+  quotaFiles: u.quota.limitFiles,
+  uploadRate: u.uploadRate,
+  downloadRate: u.downloadRate,
+  expires: u.expires,
+});
+
 function settingsForm(u: UserView, csrf: Html): Html {
   return html`<section><h2>Access and limits</h2>
 <form class="edit" method="post" action="${pageOf(u.name)}/settings">${csrf}
+<input type="hidden" name="was" value="${JSON.stringify(shownSettings(u))}">
 <fieldset><legend>Protocols <span class="hint">(none ticked: every protocol)</span></legend>
 ${PROTOCOLS.map((p) => checkbox(`protocol.${p}`, p, u.protocols.includes(p)))}</fieldset>
 <label for="allowedSources">Allowed networks <span class="hint">(CIDR or address, one per line; empty: anywhere)</span></label>
@@ -274,9 +286,12 @@ ${forms}`;
   );
 }
 
-/** The access form as the API's PATCH; an empty expiry means never, a non-number goes on for the API to refuse. */
+/**
+ * The access form as the API's PATCH: only the fields that differ from the values shown (`was`); an empty expiry
+ * means never, a non-number goes on for the API to refuse.
+ */
 export function settingsPatch(form: Form): Record<string, unknown> {
-  return defined({
+  const body: Record<string, unknown> = {
     protocols: PROTOCOLS.filter((p) => form[`protocol.${p}`] === 'on'),
     allowedSources: keyLines(form.allowedSources),
     quotaBytes: numberField(form.quotaBytes),
@@ -284,7 +299,19 @@ export function settingsPatch(form: Form): Record<string, unknown> {
     uploadRate: numberField(form.uploadRate),
     downloadRate: numberField(form.downloadRate),
     expires: optional(form.expires) ?? null,
-  });
+  };
+  let was: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(form.was ?? '{}');
+    if (parsed && typeof parsed === 'object') was = parsed as Record<string, unknown>;
+  } catch {
+    // No usable `was`: every field goes to the API, which is only more than needed.
+  }
+  return defined(
+    Object.fromEntries(
+      Object.entries(body).map(([k, v]) => [k, JSON.stringify(v) === JSON.stringify(was[k]) ? undefined : v]),
+    ),
+  );
 }
 
 /** The groups form as the API's PATCH: the primary group only when it changed, secondary ones joined and left. */
