@@ -1,11 +1,12 @@
 // The console's admin pages in a real browser (Debian's Chromium through playwright-core): an admin enrols TOTP
 // by reading the secret shown next to the QR code, confirms with a current code, signs in again with password and
-// code; generates a host key and retires it after a confirmation; issues an API key and uses it with curl. No
-// page reports a CSP violation.
+// code; generates a host key and retires it after a confirmation; issues an API key and uses it with curl. An
+// operator adds an upload-only folder in a user's permissions editor and removes their key after a confirmation.
+// No page reports a CSP violation.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -160,5 +161,53 @@ test('an admin enrols TOTP from the QR page, signs in with a code, makes a host 
   await page.getByRole('link', { name: 'Status', exact: true }).click();
   await page.getByText('audit trail writable').waitFor();
   await page.screenshot({ path: join(shots, 'status.png') });
+  assert.deepEqual(violations, []);
+});
+
+test("an operator edits a user's folder permissions and removes a key after a confirmation", {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const base = `http://127.0.0.1:${server.running.httpPort}`;
+  await server.running.context.admin.apiAccess.addAdmin(cliActor(), {
+    name: 'olga',
+    role: 'operator',
+    password: new Secret('olga-passphrase-1'),
+  });
+  await server.addUser('erin', { password: 'erin-password-1' });
+  const key = join(work, 'erin_key');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'erin@laptop', '-f', key]);
+  await server.running.context.admin.users.addKeys(cliActor(), 'erin', await readFile(`${key}.pub`, 'utf8'));
+  const violations: string[] = [];
+  const page = await newPage(violations);
+  await page.goto(`${base}/console/login`);
+  await page.getByLabel('Administrator').fill('olga');
+  await page.getByLabel('Password').fill('olga-passphrase-1');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await page.getByRole('link', { name: 'erin', exact: true }).click();
+  await page.getByRole('heading', { name: 'User erin' }).waitFor();
+  await page.getByLabel('New folder').fill('/in');
+  const added = page.getByRole('row').filter({ has: page.getByLabel('New folder') });
+  await added.getByLabel('list', { exact: true }).check();
+  await added.getByLabel('upload', { exact: true }).check();
+  await page.getByRole('button', { name: 'Save permissions' }).click();
+  await page.getByText('Saved the folder permissions of erin.').waitFor();
+  assert.deepEqual((await server.running.context.admin.users.show('erin')).permissions, {
+    '/': ['*'],
+    '/in': ['list', 'upload'],
+  });
+  await page.screenshot({ path: join(shots, 'user.png'), fullPage: true });
+
+  const keyRow = page.getByRole('row').filter({ hasText: 'erin@laptop' });
+  page.once('dialog', (dialog) => dialog.dismiss());
+  await keyRow.getByRole('button', { name: 'Remove' }).click();
+  assert.equal((await server.running.context.admin.users.show('erin')).publicKeys.length, 1);
+  page.once('dialog', (dialog) => dialog.accept());
+  await keyRow.getByRole('button', { name: 'Remove' }).click();
+  await page.getByText(/Removed the key SHA256:\S+ of erin\./).waitFor();
+  assert.equal((await server.running.context.admin.users.show('erin')).publicKeys.length, 0);
   assert.deepEqual(violations, []);
 });

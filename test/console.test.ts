@@ -171,8 +171,8 @@ describe('admin console', () => {
     await b.follow(await b.request('POST', '/console/users/bob/disable', { _csrf: csrf }));
     assert.equal((await server.running.context.store.users.findByName('bob'))?.disabled, true);
     const searched = await b.request('GET', '/console/users?search=BO');
-    assert.match(searched.text, /<td class="name">bob<\/td>/);
-    assert.doesNotMatch(searched.text, /<td class="name">alice<\/td>/);
+    assert.match(searched.text, /<td class="name"><a href="\/console\/users\/bob">bob<\/a><\/td>/);
+    assert.doesNotMatch(searched.text, /<td class="name"><a href="\/console\/users\/alice">/);
     const removed = await b.follow(await b.request('POST', '/console/users/bob/remove', { _csrf: csrf }));
     assert.match(removed.text, /Removed bob\./);
     assert.equal(await server.running.context.store.users.findByName('bob'), undefined);

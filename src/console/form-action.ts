@@ -20,7 +20,8 @@ export function formAction(
   app: FastifyInstance,
   api: ConsoleApi,
   route: string,
-  page: string,
+  /** Where to go back to; a function of the route's parameters for a page per record. */
+  page: string | ((params: Record<string, string>) => string),
   call: (form: Form, params: Record<string, string>) => ApiCall,
   done: (form: Form, params: Record<string, string>, answer: ApiAnswer) => string,
 ): void {
@@ -33,7 +34,7 @@ export function formAction(
     return backTo(
       reply,
       who,
-      page,
+      typeof page === 'string' ? page : page(params),
       answer.status < 300 ? { notice: done(form, params, answer) } : { error: answer.problem ?? 'failed' },
     );
   });

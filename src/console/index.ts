@@ -24,6 +24,7 @@ import { rulesPage } from './rules-page.js';
 import { sessionsPage } from './sessions-page.js';
 import { statusPage } from './status-page.js';
 import { totpEnrolPages } from './totp-enrol.js';
+import { userPage } from './user-page.js';
 import { usersPage } from './users-page.js';
 
 const require = createRequire(import.meta.url);
@@ -80,6 +81,7 @@ export const consoleRoutes = (): FastifyPluginAsync => async (app: FastifyInstan
   loginRoutes(app, api);
   dashboardPage(app, api);
   usersPage(app, api);
+  userPage(app, api);
   sessionsPage(app, api);
   auditPage(app, api);
   keysPage(app, api);

@@ -33,7 +33,7 @@ function userRow(who: ConsoleWho, u: UserView): Html {
   <button type="submit" class="danger">Remove</button></form>`
     : '';
   return html`<tr>
-<td class="name">${u.name}</td>
+<td class="name"><a href="/console/users/${seg(u.name)}">${u.name}</a></td>
 <td>${u.disabled ? html`<span class="badge off">disabled</span>` : html`<span class="badge on">active</span>`}</td>
 <td>${[u.hasPassword ? 'password' : '', u.publicKeys.length > 0 ? `${u.publicKeys.length} key(s)` : ''].filter(Boolean).join(', ') || 'none'}</td>
 <td class="perms">${permissionLines(u).join(' ')}</td>
@@ -128,11 +128,13 @@ ${nextCursor ? html`<p class="pager"><a href="/console/users?${next.toString()}"
       const who = await whoIs(api, request);
       const { name } = request.params as { name: string };
       const { method, path, body } = call(name);
-      const answer = await api.send(request, method, path, body, formOf(request)._csrf ?? '');
+      const form = formOf(request);
+      const answer = await api.send(request, method, path, body, form._csrf ?? '');
       return backTo(
         reply,
         who,
-        '/console/users',
+        // The user's own page posts these too, and wants to come back to itself.
+        form.back === 'user' ? `/console/users/${seg(name)}` : '/console/users',
         answer.status < 300 ? { notice: done(name) } : { error: answer.problem ?? 'failed' },
       );
     });

@@ -39,6 +39,20 @@ export const userSchema = z
         added: z.string(),
       }),
     ),
+    quota: z
+      .object({
+        limitBytes: z.number(),
+        limitFiles: z.number(),
+        usedBytes: z.number(),
+        usedFiles: z.number(),
+      })
+      .describe("the user's own quota (0: none of its own) and what the home holds"),
+    expires: z
+      .string()
+      .nullable()
+      .describe('the last day (UTC, YYYY-MM-DD) the user may log in; null: never'),
+    uploadRate: z.number().describe('own upload limit in bytes per second; 0: none of its own'),
+    downloadRate: z.number().describe('own download limit in bytes per second; 0: none of its own'),
     created: z.string(),
     updated: z.string(),
   })
@@ -64,6 +78,10 @@ export const userSchema = z
           added: '2026-11-30T09:00:00.000Z',
         },
       ],
+      quota: { limitBytes: 0, limitFiles: 0, usedBytes: 0, usedFiles: 0 },
+      expires: null,
+      uploadRate: 0,
+      downloadRate: 0,
       created: '2026-11-30T09:00:00.000Z',
       updated: '2026-11-30T09:00:00.000Z',
     },
@@ -148,6 +166,7 @@ const createBody = z
     example: { username: 'alice', password: 'correct horse battery staple', publicKeys: [EXAMPLE_KEY] },
   });
 
+const limit = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const patchBody = z
   .object({
     permissions: z.array(z.string().min(1)).optional(),
@@ -165,6 +184,15 @@ const patchBody = z
       .array(z.string().min(1))
       .optional()
       .describe("folders whose own entry the user drops, so their groups' applies"),
+    quotaBytes: limit.optional().describe('disk quota in bytes; 0: none of its own'),
+    quotaFiles: limit.optional().describe('disk quota in files; 0: none of its own'),
+    uploadRate: limit.optional().describe('bytes per second each session may upload; 0: none of its own'),
+    downloadRate: limit.optional().describe('bytes per second each session may download; 0: none of its own'),
+    expires: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('last day (UTC) the user may log in, YYYY-MM-DD; null: never'),
   })
   .strict()
   .meta({ example: { permissions: ['/in=list,upload'], disabled: false } });
@@ -303,7 +331,8 @@ export const userRoutes =
         config: write,
         schema: {
           tags,
-          summary: 'Change permissions, login methods, home, networks, protocols, password or disabled',
+          summary:
+            'Change permissions, login methods, home, networks, protocols, groups, quota, rates, expiry, password or disabled',
           params: nameParams,
           body: patchBody,
           response: { 200: userSchema, ...problemResponses },
@@ -325,6 +354,11 @@ export const userRoutes =
           b.addGroups,
           b.removeGroups,
           b.inheritPermissions,
+          b.quotaBytes,
+          b.quotaFiles,
+          b.uploadRate,
+          b.downloadRate,
+          b.expires,
         ];
         if (settings.some((v) => v !== undefined)) {
           await users.set(actor, {
@@ -339,6 +373,11 @@ export const userRoutes =
             ...(b.addGroups ? { addGroups: b.addGroups } : {}),
             ...(b.removeGroups ? { removeGroups: b.removeGroups } : {}),
             ...(b.inheritPermissions ? { inheritPermissions: b.inheritPermissions } : {}),
+            quotaBytes: b.quotaBytes,
+            quotaFiles: b.quotaFiles,
+            uploadRate: b.uploadRate,
+            downloadRate: b.downloadRate,
+            ...(b.expires !== undefined ? { expires: b.expires } : {}),
           });
         }
         if (b.password !== undefined) await users.passwd(actor, name, new Secret(b.password));
