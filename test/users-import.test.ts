@@ -63,7 +63,17 @@ describe('users import and export', () => {
         { username: 'off', password: PBKDF2, status: 0, permissions: { '/': ['*'] } },
         { username: 's3user', password: PBKDF2, filesystem: { provider: 1 } },
       ],
-      groups: [{ name: 'banks' }],
+      groups: [
+        {
+          name: 'banks',
+          description: 'partner banks',
+          user_settings: {
+            permissions: { '/out': ['list', 'download'] },
+            filters: { denied_protocols: ['HTTP'] },
+          },
+          virtual_folders: [{ name: 'shared' }],
+        },
+      ],
       folders: [],
     };
     await writeFile(join(work, 'dump.json'), JSON.stringify(dump));
@@ -88,7 +98,8 @@ describe('users import and export', () => {
     assert.match(dry.stdout, /^SFTPGo dump$/m);
     assert.match(dry.stdout, /^created would be 3: bank1, pb, off$/m);
     assert.match(dry.stdout, /^not imported: user s3user: storage provider 1/m);
-    assert.match(dry.stdout, /^not imported: user bank1: 1 group membership/m);
+    assert.match(dry.stdout, /^groups: created would be 1: banks; updated would be 0; unchanged 0$/m);
+    assert.match(dry.stdout, /^not imported: group banks: 1 virtual folder/m);
     assert.equal(await hashOf(dataDir, 'bank1'), undefined);
   });
 
@@ -135,6 +146,12 @@ describe('users import and export', () => {
     const show = await runFerry(['users', 'show', 'bank1', '--data-dir', dataDir]);
     assert.match(show.stdout, /^protocols: {3}sftp, scp, ssh, https$/m, 'FTP denied: no ftps');
     assert.match(show.stdout, /^bandwidth: {3}upload 524288 B\/s/m, '512 KB/s');
+    // The dump's group came along, with bank1 in it (SFTPGo type 1: primary) and its folder permissions inherited.
+    const effective = JSON.parse(
+      (await runFerry(['users', 'show', 'bank1', '--effective', '--json', '--data-dir', dataDir])).stdout,
+    );
+    assert.deepEqual(effective.groups, { primary: 'banks', secondary: [] });
+    assert.deepEqual(effective.permissions['/out'], ['list', 'download']);
   });
 
   test('a file with one bad user is refused whole, with one line naming it', async () => {
@@ -180,7 +197,10 @@ describe('users import and export', () => {
     const imported = await runFerry(['users', 'import', file, '--update', '--data-dir', second]);
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /^Ferry export$/m);
-    const strip = (doc: { users: unknown[] }) => doc.users;
+    const strip = (doc: { users: unknown[]; groups?: unknown[] }) => ({
+      users: doc.users,
+      groups: doc.groups,
+    });
     assert.deepEqual(strip(await exported(second)), strip(await exported(dataDir)));
   });
 });

@@ -36,10 +36,7 @@ function user(u: Json, notImported: string[]): Json | undefined {
   const filters = isObject(u.filters) ? u.filters : {};
   const denied = new Set(strings(filters.denied_protocols));
   const deniedMethods = new Set(strings(filters.denied_login_methods));
-  const protocols =
-    denied.size === 0
-      ? []
-      : FERRY_PROTOCOLS.filter((p) => ![...denied].some((d) => PROTOCOL_MAP[d]?.includes(p)));
+  const protocols = allowedProtocols(filters);
   if (protocols.length === 0 && denied.size > 0)
     notImported.push(`user ${name}: every protocol denied; imported disabled`);
   const password =
@@ -48,8 +45,14 @@ function user(u: Json, notImported: string[]): Json | undefined {
   if (isObject(u.permissions))
     for (const [path, list] of Object.entries(u.permissions)) permissions[path] = strings(list);
   const expiration = whole(u.expiration_date);
-  const groups = Array.isArray(u.groups) ? u.groups.length : 0;
-  if (groups > 0) notImported.push(`user ${name}: ${groups} group membership(s)`);
+  // SFTPGo's group types: 1 primary, 2 secondary, 3 membership only (no settings); the last two are secondary here.
+  const memberships = (Array.isArray(u.groups) ? u.groups : []).filter(isObject);
+  const primary = memberships.find((g) => g.type === 1 && typeof g.name === 'string')?.name as
+    | string
+    | undefined;
+  const secondary = memberships
+    .filter((g) => g.type !== 1 && typeof g.name === 'string')
+    .map((g) => g.name as string);
   const folders = Array.isArray(u.virtual_folders) ? u.virtual_folders.length : 0;
   if (folders > 0) notImported.push(`user ${name}: ${folders} virtual folder(s)`);
   return {
@@ -66,29 +69,58 @@ function user(u: Json, notImported: string[]): Json | undefined {
     uploadRate: whole(u.upload_bandwidth) * 1024,
     downloadRate: whole(u.download_bandwidth) * 1024,
     expires: expiration > 0 ? lastDay(expiration) : null,
+    groups: { primary: primary ?? null, secondary },
+  };
+}
+
+/** Protocols left after SFTPGo's `denied_protocols` ([] when none is denied: every protocol). */
+function allowedProtocols(filters: Json): Protocol[] {
+  const denied = new Set(strings(filters.denied_protocols));
+  if (denied.size === 0) return [];
+  return FERRY_PROTOCOLS.filter((p) => ![...denied].some((d) => PROTOCOL_MAP[d]?.includes(p)));
+}
+
+/** One SFTPGo group (its `user_settings`) as a Ferry group entry, checked afterwards like any other. */
+function group(g: Json, notImported: string[]): Json {
+  const name = typeof g.name === 'string' ? g.name : '';
+  const settings = isObject(g.user_settings) ? g.user_settings : {};
+  const filters = isObject(settings.filters) ? settings.filters : {};
+  const permissions: string[] = [];
+  if (isObject(settings.permissions))
+    for (const [path, list] of Object.entries(settings.permissions))
+      permissions.push(`${path}=${strings(list).join(',')}`);
+  const home =
+    typeof settings.home_dir === 'string' && settings.home_dir !== '' ? settings.home_dir : undefined;
+  const folders = Array.isArray(g.virtual_folders) ? g.virtual_folders.length : 0;
+  if (folders > 0) notImported.push(`group ${name}: ${folders} virtual folder(s)`);
+  return {
+    name,
+    ...(typeof g.description === 'string' ? { description: g.description.slice(0, 500) } : {}),
+    ...(home ? { homeTemplate: home } : {}),
+    permissions,
+    protocols: allowedProtocols(filters),
+    allowedSources: strings(filters.allowed_ip),
+    quotaBytes: whole(settings.quota_size),
+    quotaFiles: whole(settings.quota_files),
+    uploadRate: whole(settings.upload_bandwidth) * 1024,
+    downloadRate: whole(settings.download_bandwidth) * 1024,
   };
 }
 
 /** The dump's users as Ferry export entries, and one line for each thing in it that is not imported. */
-export function fromSftpgo(doc: Json): { users: unknown[]; notImported: string[] } {
+export function fromSftpgo(doc: Json): { groups: unknown[]; users: unknown[]; notImported: string[] } {
   const notImported: string[] = [];
   const users = (doc.users as unknown[]).flatMap((u) => {
     if (!isObject(u)) return [u];
     const mapped = user(u, notImported);
     return mapped ? [mapped] : [];
   });
-  for (const key of [
-    'groups',
-    'folders',
-    'admins',
-    'api_keys',
-    'shares',
-    'event_actions',
-    'event_rules',
-    'roles',
-  ]) {
+  const groups = (Array.isArray(doc.groups) ? doc.groups : []).map((g) =>
+    isObject(g) ? group(g, notImported) : g,
+  );
+  for (const key of ['folders', 'admins', 'api_keys', 'shares', 'event_actions', 'event_rules', 'roles']) {
     const list = doc[key];
     if (Array.isArray(list) && list.length > 0) notImported.push(`${list.length} ${key.replace('_', ' ')}`);
   }
-  return { users, notImported };
+  return { groups, users, notImported };
 }

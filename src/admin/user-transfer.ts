@@ -9,11 +9,13 @@ import { parsePermissions, validateUserName } from '../auth/user-admin.js';
 import { isCidr } from '../config/schema.js';
 import { InvalidArgumentError } from '../errors.js';
 import { parseAuthorizedKeys } from '../keys/ssh-keys.js';
-import { AUTH_METHODS, PROTOCOLS, type Protocol, type UserRecord } from '../store/types.js';
+import { AUTH_METHODS, type GroupRecord, PROTOCOLS, type Protocol, type UserRecord } from '../store/types.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
+import { GroupAdmin, groupAddSchema } from './groups.js';
 import { type AdminRecorder, checkActor } from './recorder.js';
 import { fromSftpgo } from './sftpgo-dump.js';
+import { applyMembershipChange, membershipsOf } from './user-groups.js';
 
 export const FERRY_USERS_FORMAT = 'ferry-users';
 
@@ -39,13 +41,23 @@ export const exportedUserSchema = z
       .regex(/^\d{4}-\d{2}-\d{2}$/)
       .nullable()
       .default(null),
+    /** Memberships: the primary group and the secondary ones in order (the groups are in the file or the store). */
+    groups: z
+      .object({ primary: z.string().nullable().default(null), secondary: z.array(z.string()).default([]) })
+      .strict()
+      .default({ primary: null, secondary: [] }),
   })
   .strict();
 export type ExportedUser = z.output<typeof exportedUserSchema>;
 
+/** A group as exported: what `groups add` takes (its OpenPGP policies stay behind, like users'). */
+export const exportedGroupSchema = groupAddSchema.omit({ pgp: true }).strict();
+export type ExportedGroup = z.output<typeof exportedGroupSchema>;
+
 const ferryFileSchema = z.object({
   format: z.literal(FERRY_USERS_FORMAT),
   version: z.literal(1),
+  groups: z.array(z.unknown()).default([]),
   users: z.array(z.unknown()),
 });
 
@@ -53,6 +65,8 @@ export interface ImportReport {
   readonly format: 'ferry' | 'sftpgo';
   readonly created: string[];
   readonly updated: string[];
+  /** Groups created, or replaced with `update` (before the users, who may join them). */
+  readonly groups: { readonly created: string[]; readonly updated: string[]; readonly unchanged: string[] };
   /** Users left as they are (they exist and `update` was not asked for). */
   readonly unchanged: string[];
   /** What the file holds that Ferry did not import, one line each (SFTPGo groups, virtual folders…). */
@@ -109,6 +123,7 @@ function withWho<T>(who: string, check: () => T): T {
 /** Reads an export or dump: its format, its users checked, and what it holds that is not imported. */
 export function parseUserFile(text: string): {
   format: ImportReport['format'];
+  groups: ExportedGroup[];
   users: ExportedUser[];
   notImported: string[];
 } {
@@ -121,30 +136,54 @@ export function parseUserFile(text: string): {
   const ferry = ferryFileSchema.safeParse(doc);
   let format: ImportReport['format'];
   let entries: unknown[];
+  let groupEntries: unknown[] = [];
   let notImported: string[] = [];
   if (ferry.success) {
     format = 'ferry';
     entries = ferry.data.users;
+    groupEntries = ferry.data.groups;
   } else if (doc && typeof doc === 'object' && Array.isArray((doc as { users?: unknown }).users)) {
     format = 'sftpgo';
-    ({ users: entries, notImported } = fromSftpgo(doc as Record<string, unknown>));
+    ({ users: entries, groups: groupEntries, notImported } = fromSftpgo(doc as Record<string, unknown>));
   } else {
     throw new InvalidArgumentError(
       `neither a Ferry users export (format "${FERRY_USERS_FORMAT}", version 1) nor an SFTPGo dump (a "users" array)`,
     );
   }
+  const groups = groupEntries.map(checkGroup);
   const users = entries.map(checkUser);
-  const seen = new Set<string>();
-  for (const u of users) {
-    if (seen.has(u.name)) throw new InvalidArgumentError(`user ${u.name} appears twice`);
-    seen.add(u.name);
+  for (const [kind, names] of [
+    ['group', groups.map((g) => g.name)],
+    ['user', users.map((u) => u.name)],
+  ] as const) {
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (seen.has(name)) throw new InvalidArgumentError(`${kind} ${name} appears twice`);
+      seen.add(name);
+    }
   }
-  return { format, users, notImported };
+  return { format, groups, users, notImported };
+}
+
+/** Checks one group as `groups add` would (name, home template, permission names, CIDRs); one line naming it. */
+function checkGroup(raw: unknown, index: number): ExportedGroup {
+  const parsed = exportedGroupSchema.safeParse(raw);
+  const name = (raw as { name?: unknown })?.name;
+  const who = `group ${index + 1}${typeof name === 'string' ? ` (${name.slice(0, 40)})` : ''}`;
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidArgumentError(
+      `${who}: ${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  withWho(who, () => parsePermissions(parsed.data.permissions, {}));
+  return parsed.data;
 }
 
 /** A stored user as Ferry exports it. TOTP secrets (sealed with this server's key) and PGP policies stay behind. */
-export function exportUser(u: UserRecord): ExportedUser {
+export function exportUser(u: UserRecord, groups: ExportedUser['groups']): ExportedUser {
   return {
+    groups,
     name: u.name,
     passwordHash: u.passwordHash,
     publicKeys: u.publicKeys.map(
@@ -164,6 +203,27 @@ export function exportUser(u: UserRecord): ExportedUser {
   };
 }
 
+interface ImportOptions {
+  readonly update?: boolean;
+  readonly dryRun?: boolean;
+}
+
+/** A stored group as exported: its permissions as `/path=perm,…` specs, no OpenPGP policies. */
+function exportGroup(g: GroupRecord): ExportedGroup {
+  return {
+    name: g.name,
+    description: g.description,
+    ...(g.homeTemplate ? { homeTemplate: g.homeTemplate } : {}),
+    permissions: Object.entries(g.permissions).map(([path, perms]) => `${path}=${perms.join(',')}`),
+    protocols: [...g.protocols],
+    allowedSources: [...g.allowedSources],
+    quotaBytes: g.quotaBytes,
+    quotaFiles: g.quotaFiles,
+    uploadRate: g.uploadRate,
+    downloadRate: g.downloadRate,
+  };
+}
+
 export class UserTransfer {
   constructor(
     private readonly deps: AdminDeps,
@@ -171,27 +231,79 @@ export class UserTransfer {
   ) {}
 
   /** Every user, in Ferry's export format (the caller writes it with mode 0600: it holds password hashes). */
-  async export(
-    actor: Actor,
-  ): Promise<{ format: typeof FERRY_USERS_FORMAT; version: 1; exportedAt: string; users: ExportedUser[] }> {
+  async export(actor: Actor): Promise<{
+    format: typeof FERRY_USERS_FORMAT;
+    version: 1;
+    exportedAt: string;
+    groups: ExportedGroup[];
+    users: ExportedUser[];
+  }> {
     checkActor(actor);
-    const users = (await this.deps.store.users.list()).map(exportUser);
-    await this.recorder.record(actor, 'users.export', '*', { users: users.length });
-    return { format: FERRY_USERS_FORMAT, version: 1, exportedAt: new Date().toISOString(), users };
+    const { store } = this.deps;
+    const groups = (await store.groups.list()).map(exportGroup);
+    const users: ExportedUser[] = [];
+    for (const u of await store.users.list()) users.push(exportUser(u, await membershipsOf(store, u.name)));
+    await this.recorder.record(actor, 'users.export', '*', { users: users.length, groups: groups.length });
+    return { format: FERRY_USERS_FORMAT, version: 1, exportedAt: new Date().toISOString(), groups, users };
+  }
+
+  /** Creates the file's groups (or replaces them with `update`) before its users join them. */
+  async #importGroups(
+    actor: Actor,
+    groups: readonly ExportedGroup[],
+    report: ImportReport,
+    o: ImportOptions,
+  ) {
+    const admin = new GroupAdmin(this.deps, this.recorder);
+    for (const g of groups) {
+      const existing = await this.deps.store.groups.findByName(g.name);
+      if (existing && !o.update) {
+        report.groups.unchanged.push(g.name);
+        continue;
+      }
+      (existing ? report.groups.updated : report.groups.created).push(g.name);
+      if (o.dryRun) continue;
+      if (!existing) await admin.add(actor, g);
+      else await admin.set(actor, { ...g, homeTemplate: g.homeTemplate ?? null, resetPermissions: true });
+    }
+  }
+
+  /** The user's memberships as the file has them (with `update`, also leaving groups the file does not name). */
+  async #importMemberships(name: string, wanted: ExportedUser['groups'], update: boolean): Promise<void> {
+    const { store } = this.deps;
+    const now = await membershipsOf(store, name);
+    await applyMembershipChange(store, name, {
+      group:
+        wanted.primary !== now.primary && (wanted.primary !== null || update) ? wanted.primary : undefined,
+      addGroups: wanted.secondary.filter((g) => !now.secondary.includes(g) && g !== wanted.primary),
+      removeGroups: update
+        ? now.secondary.filter((g) => !wanted.secondary.includes(g) && g !== wanted.primary)
+        : [],
+    });
   }
 
   /**
    * Imports a file's users: new ones are created, existing ones left alone unless `update` (then replaced
    * field by field, keys added). `dryRun` checks and reports without writing.
    */
-  async import(
-    actor: Actor,
-    text: string,
-    options: { readonly update?: boolean; readonly dryRun?: boolean } = {},
-  ): Promise<ImportReport> {
+  async import(actor: Actor, text: string, options: ImportOptions = {}): Promise<ImportReport> {
     checkActor(actor);
-    const { format, users, notImported } = parseUserFile(text);
-    const report: ImportReport = { format, created: [], updated: [], unchanged: [], notImported };
+    const { format, groups, users, notImported } = parseUserFile(text);
+    const report: ImportReport = {
+      format,
+      created: [],
+      updated: [],
+      unchanged: [],
+      groups: { created: [], updated: [], unchanged: [] },
+      notImported,
+    };
+    // Every group a user joins is in the file or the store, checked before anything is written.
+    const inFile = new Set(groups.map((g) => g.name));
+    for (const u of users)
+      for (const g of [...(u.groups.primary ? [u.groups.primary] : []), ...u.groups.secondary])
+        if (!inFile.has(g) && !(await this.deps.store.groups.findByName(g)))
+          throw new InvalidArgumentError(`user ${u.name}: no group named ${g} in the file or in Ferry`);
+    await this.#importGroups(actor, groups, report, options);
     const store = this.deps.store.users;
     for (const u of users) {
       const existing = await store.findByName(u.name);
@@ -219,10 +331,12 @@ export class UserTransfer {
       const have = new Set(existing?.publicKeys.map((k) => k.fingerprint) ?? []);
       for (const key of u.publicKeys.flatMap((text) => parseAuthorizedKeys(text)))
         if (!have.has(key.fingerprint)) await store.addPublicKey(u.name, key);
+      await this.#importMemberships(u.name, u.groups, options.update === true);
       await this.recorder.record(actor, existing ? 'users.import.update' : 'users.import.add', u.name, {
         format,
         password: u.passwordHash ? 'imported hash' : 'none',
         publicKeys: u.publicKeys.length,
+        groups: u.groups,
       });
     }
     return report;

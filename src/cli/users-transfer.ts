@@ -65,6 +65,11 @@ export function registerUserTransferCommands(users: Command, opts: (cmd: Command
         process.stdout.write(
           `unchanged ${report.unchanged.length}${list(report.unchanged)}${report.unchanged.length > 0 && !o.update ? ' (they exist; --update replaces them)' : ''}\n`,
         );
+        const g = report.groups;
+        if (g.created.length + g.updated.length + g.unchanged.length > 0)
+          process.stdout.write(
+            `groups: created ${would}${g.created.length}${list(g.created)}; updated ${would}${g.updated.length}${list(g.updated)}; unchanged ${g.unchanged.length}${list(g.unchanged)}\n`,
+          );
         for (const line of report.notImported) process.stdout.write(`not imported: ${line}\n`);
       });
     });

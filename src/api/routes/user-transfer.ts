@@ -2,7 +2,7 @@
 // SFTPGo dump to import). The admin's alone: an export holds every password hash, an import sets them.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { exportedUserSchema, FERRY_USERS_FORMAT } from '../../admin/user-transfer.js';
+import { exportedGroupSchema, exportedUserSchema, FERRY_USERS_FORMAT } from '../../admin/user-transfer.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
 
@@ -11,6 +11,7 @@ const exportSchema = z
     format: z.literal(FERRY_USERS_FORMAT),
     version: z.literal(1),
     exportedAt: z.string(),
+    groups: z.array(exportedGroupSchema),
     users: z.array(exportedUserSchema),
   })
   .meta({
@@ -18,6 +19,20 @@ const exportSchema = z
       format: FERRY_USERS_FORMAT,
       version: 1,
       exportedAt: '2026-11-30T12:00:00.000Z',
+      groups: [
+        {
+          name: 'banks',
+          description: 'partner banks',
+          homeTemplate: '/srv/partners/%username%',
+          permissions: ['/in=list,upload'],
+          protocols: ['sftp'],
+          allowedSources: [],
+          quotaBytes: 0,
+          quotaFiles: 0,
+          uploadRate: 0,
+          downloadRate: 0,
+        },
+      ],
       users: [
         {
           name: 'alice',
@@ -35,6 +50,7 @@ const exportSchema = z
           uploadRate: 0,
           downloadRate: 0,
           expires: null,
+          groups: { primary: 'banks', secondary: [] },
         },
       ],
     },
@@ -47,6 +63,11 @@ const reportSchema = z
     created: z.array(z.string()),
     updated: z.array(z.string()),
     unchanged: z.array(z.string()),
+    groups: z.object({
+      created: z.array(z.string()),
+      updated: z.array(z.string()),
+      unchanged: z.array(z.string()),
+    }),
     notImported: z.array(z.string()),
   })
   .meta({
@@ -56,7 +77,8 @@ const reportSchema = z
       created: ['bank1'],
       updated: [],
       unchanged: [],
-      notImported: ['1 groups'],
+      groups: { created: ['banks'], updated: [], unchanged: [] },
+      notImported: ['user bank1: 1 virtual folder(s)'],
     },
   });
 
