@@ -11,6 +11,7 @@ import { consoleApi } from './api-client.js';
 import { apiKeysPage } from './apikeys-page.js';
 import { auditPage } from './audit-page.js';
 import { dashboardPage } from './dashboard-page.js';
+import { defenderListsPage } from './defender-lists-page.js';
 import { deliveriesPage } from './deliveries-page.js';
 import { jobPage } from './job-page.js';
 import { jobsPage } from './jobs-page.js';
@@ -83,6 +84,7 @@ export const consoleRoutes = (): FastifyPluginAsync => async (app: FastifyInstan
   usersPage(app, api);
   userPage(app, api);
   sessionsPage(app, api);
+  defenderListsPage(app, api);
   auditPage(app, api);
   keysPage(app, api);
   adminsPage(app, api);

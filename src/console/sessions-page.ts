@@ -93,7 +93,8 @@ ${
 <td>${canChange(who) ? html`<form method="post" action="/console/defender/${seg(h.address)}/lift">${csrfField(who)}<button type="submit">${h.banned ? 'Lift ban' : 'Forget score'}</button></form>` : ''}</td></tr>`,
     );
     const body = html`<h1>Defender</h1>
-<p>Addresses scored for failed logins and other offences; past the threshold they are banned for a while.</p>
+<p>Addresses scored for failed logins and other offences; past the threshold they are banned for a while.
+Addresses that are always refused or never banned: <a href="/console/defender/lists">the allow and deny lists</a>.</p>
 ${answer.status !== 200 ? html`<p class="error" role="alert">${answer.problem ?? 'cannot list'}</p>` : ''}
 ${
   items.length === 0 && answer.status === 200
