@@ -233,7 +233,7 @@ export class AppContext {
     this.#s3 = s3;
     this.paths = dataPaths(config.dataDir, config.store.driver === 'sqlite' ? config.store.path : undefined);
     this.store = store;
-    this.sessionUsers = effectiveUserLookup(store);
+    this.sessionUsers = effectiveUserLookup(store, { inactivityDisableDays: config.inactivityDisableDays });
     this.events = new EventBus(loggers.events);
     this.audit = new AuditWriter({
       repository: store.audit,

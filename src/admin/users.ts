@@ -278,7 +278,11 @@ export class UserAdmin {
   async setDisabled(actor: Actor, name: string, disabled: boolean): Promise<void> {
     checkActor(actor);
     await requireUser(this.#deps.store.users, name);
-    await this.#deps.store.users.update(name, { disabled });
+    // Enabling also restarts the inactivity clock (inactivityDisableDays), or the account would stay refused.
+    await this.#deps.store.users.update(
+      name,
+      disabled ? { disabled } : { disabled, lastLoginAt: new Date() },
+    );
     await this.#record.record(actor, disabled ? 'users.disable' : 'users.enable', name, { disabled });
   }
 

@@ -242,9 +242,19 @@ export class ConnectionAuthenticator {
     return this.#succeed(user, 'publickey', verdict.login);
   }
 
+  /** Keeps the account's last login (for inactivityDisableDays) to the hour: one store write per hour, not per login. */
+  #recordLogin(user: UserRecord): void {
+    const now = new Date();
+    const update = this.#users.update;
+    if (!update || (user.lastLoginAt && now.getTime() - user.lastLoginAt.getTime() < 3_600_000)) return;
+    // The login stands whether or not this write lands (a full store must not refuse it).
+    update.call(this.#users, user.name, { lastLoginAt: now }).catch(() => {});
+  }
+
   /** Why an existing account may not log in now, or undefined when it may. */
   async #refusal(user: UserRecord): Promise<string | undefined> {
     if (user.disabled) return 'user disabled';
+    if (user.inactive) return 'account inactive';
     if (isExpired(user.expiresOn, new Date())) return 'account expired';
     const address = this.#options.remoteAddress;
     if (!sourceAllowed(user, address)) return 'source address not allowed for this user';
@@ -285,6 +295,7 @@ export class ConnectionAuthenticator {
     const missing = user.requiredMethods.filter((m) => !this.#satisfied.has(m));
     if (missing.length === 0) {
       if (this.#options.lockout?.threshold) void this.#options.accounts?.clearFailures(user.name);
+      this.#recordLogin(user);
       const cert = this.#certificateLogin;
       if (!cert) return { result: 'accept', user };
       // force-command internal-sftp: honoured by letting this session open SFTP channels only.

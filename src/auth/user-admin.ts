@@ -206,6 +206,7 @@ export function publicView(user: UserRecord, homeDir: string) {
     pgpPolicies: user.pgpPolicies,
     quota: user.quota ?? { limitBytes: 0, limitFiles: 0, usedBytes: 0, usedFiles: 0 },
     expires: user.expiresOn ?? null,
+    lastLogin: user.lastLoginAt?.toISOString() ?? null,
     uploadRate: user.uploadRate ?? 0,
     downloadRate: user.downloadRate ?? 0,
     /** Empty: every protocol. */

@@ -54,6 +54,7 @@ export function printUser(view: UserView, groups: Memberships): void {
     `quota:       ${quotaText(view.quota)}`,
     `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
     `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
+    `last login:  ${view.lastLogin ?? 'never'}`,
     `created:     ${view.created}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -362,6 +362,8 @@ export const configSchema = z
       .min(1024 * 1024)
       .max(Number.MAX_SAFE_INTEGER)
       .default(64 * GIB),
+    // Days without a login after which an account is refused as disabled (0: never); `users enable` restarts it.
+    inactivityDisableDays: count(0, 36_500).default(0),
     // Server-wide caps over every session of every user, in bytes per second (0: none).
     serverUploadRate: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
     serverDownloadRate: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
@@ -592,6 +594,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   maxFileSize: 'largest file a user may write, resize or copy to, in bytes (default 1 TiB; 0: no limit)',
   maxHashBytes:
     'bytes one check-file request (or one file of an SSH hash command such as sha256sum) may hash; also the largest out-of-order upload hashed on close (default 64 GiB)',
+  inactivityDisableDays:
+    'days without a login after which an account is refused like a disabled one, until `ferry users enable` (0: never)',
   serverUploadRate:
     'bytes per second all uploads together may take, whatever their protocol, user or worker process (0: no limit)',
   serverDownloadRate:

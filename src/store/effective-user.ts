@@ -190,13 +190,25 @@ export async function loadEffectiveUser(
  */
 export function effectiveUserLookup(
   store: Parameters<typeof loadEffectiveUser>[0] & { readonly users: Pick<UserRepository, 'update'> },
+  options: { readonly inactivityDisableDays?: number; readonly now?: () => Date } = {},
 ): {
   findByName(name: string): Promise<UserRecord | undefined>;
-  /** The user's own record (a login re-hashing an imported password writes there). */
+  /** The user's own record (a login re-hashing an imported password, or recording itself, writes there). */
   update: UserRepository['update'];
 } {
+  const days = options.inactivityDisableDays ?? 0;
+  const now = options.now ?? (() => new Date());
   return {
-    findByName: async (name) => (await loadEffectiveUser(store, name))?.user,
+    findByName: async (name) => {
+      const user = (await loadEffectiveUser(store, name))?.user;
+      return user && days > 0 && isInactive(user, days, now()) ? { ...user, inactive: true } : user;
+    },
     update: (name, patch) => store.users.update(name, patch),
   };
+}
+
+/** Nobody has logged in as `user` for `days` days (counted from its creation when it never logged in). */
+export function isInactive(user: UserRecord, days: number, now: Date): boolean {
+  const since = user.lastLoginAt ?? user.createdAt;
+  return now.getTime() - since.getTime() > days * 86_400_000;
 }

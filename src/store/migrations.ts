@@ -635,6 +635,12 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // When each user last logged in (null: never), for disabling accounts nobody has used for inactivityDisableDays.
+  '0027_last_login': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('last_login_at', t.text).execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

@@ -25,6 +25,8 @@ export interface UsersTable {
   used_files: Generated<number>;
   /** YYYY-MM-DD: the last day (UTC) the user may log in; null: never. */
   expires_on: Generated<string | null>;
+  /** ISO time of the last successful login (kept to the hour); null: never. */
+  last_login_at: Generated<string | null>;
   /** Bytes per second a session of the user may upload / download; 0: no limit. */
   upload_rate: Generated<number>;
   download_rate: Generated<number>;

@@ -63,6 +63,7 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
       usedFiles: Number(row.used_files),
     },
     expiresOn: row.expires_on,
+    lastLoginAt: row.last_login_at ? new Date(row.last_login_at) : null,
     uploadRate: Number(row.upload_rate),
     downloadRate: Number(row.download_rate),
     protocols: JSON.parse(row.protocols) as Protocol[],
@@ -160,6 +161,10 @@ export class KyselyUserRepository implements UserRepository {
     if (patch.quotaBytes !== undefined) values.quota_bytes = patch.quotaBytes;
     if (patch.quotaFiles !== undefined) values.quota_files = patch.quotaFiles;
     if (patch.expiresOn !== undefined) values.expires_on = patch.expiresOn;
+    if (patch.lastLoginAt !== undefined) values.last_login_at = patch.lastLoginAt?.toISOString() ?? null;
+    // A login is not a change of the account: recording it leaves `updated` as it was.
+    const given = Object.entries(patch).filter(([, v]) => v !== undefined);
+    if (given.length === 1 && given[0]![0] === 'lastLoginAt') delete values.updated_at;
     if (patch.uploadRate !== undefined) values.upload_rate = patch.uploadRate;
     if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
     if (patch.protocols !== undefined) values.protocols = JSON.stringify(patch.protocols);

@@ -56,6 +56,13 @@ export interface UserRecord {
   readonly quota?: UserQuota;
   /** The last day (YYYY-MM-DD, UTC) the user may log in; null or absent: never expires. */
   readonly expiresOn?: string | null;
+  /** The last successful login (recorded at most once an hour); null or absent: never. */
+  readonly lastLoginAt?: Date | null;
+  /**
+   * Set by the session lookup (never stored): nobody has logged in for `inactivityDisableDays`, so every login is
+   * refused as for a disabled account until an administrator enables it again.
+   */
+  readonly inactive?: boolean;
   /** Bytes per second each session may upload / download (0 or absent: no limit). */
   readonly uploadRate?: number;
   readonly downloadRate?: number;
@@ -99,6 +106,7 @@ export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   quotaFiles?: number;
   /** YYYY-MM-DD; null: never expires. */
   expiresOn?: string | null;
+  lastLoginAt?: Date | null;
   /** Bytes per second; 0 removes the limit. */
   uploadRate?: number;
   downloadRate?: number;
