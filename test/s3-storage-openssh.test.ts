@@ -168,9 +168,15 @@ test('an interrupted upload never shows as a complete object; reput finishes it 
   // Whatever the server has done with the partial, the real name never holds an object of the wrong size.
   const ls = await sftp('ls -l\n');
   assert.equal(ls.code, 0, ls.stderr);
-  const keys = await keysUnder('homes/alice/');
+  let keys = await keysUnder('homes/alice/');
   assert.ok(!keys.includes('homes/alice/resume.bin'), `no complete object under the name: ${keys.join(' ')}`);
-  // What was stored is kept as the upload's hidden partial: reput sends from its size, not from 0.
+  // What was stored is kept as the upload's hidden partial: reput sends from its size, not from 0. The server
+  // stores it when it notices the dropped connection, which may be after the `ls` above: wait for it a while.
+  for (let i = 0; i < 100 && !keys.some((k) => k.includes('resume.bin')); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    keys = await keysUnder('homes/alice/');
+  }
+  assert.ok(!keys.includes('homes/alice/resume.bin'), `no complete object under the name: ${keys.join(' ')}`);
   const partial = keys.find((k) => k.includes('resume.bin'));
   assert.ok(partial, `a partial is kept: ${keys.join(' ')}`);
   const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: partial }));
