@@ -74,16 +74,27 @@ export interface ImportReport {
 }
 
 /** Checks one normalised user fully (names, hashes, keys, paths, CIDRs); throws one line naming the user. */
-function checkUser(raw: unknown, index: number): ExportedUser {
-  const parsed = exportedUserSchema.safeParse(raw);
-  const who = `user ${index + 1}${typeof (raw as { name?: unknown })?.name === 'string' ? ` (${(raw as { name: string }).name.slice(0, 40)})` : ''}`;
+/** Entry `index` of a file parsed with `schema`, and the name its errors go by (`user 2 (bob)`); one line if bad. */
+function parseEntry<S extends z.ZodType>(
+  schema: S,
+  kind: 'user' | 'group',
+  raw: unknown,
+  index: number,
+): { entry: z.output<S>; who: string } {
+  const name = (raw as { name?: unknown })?.name;
+  const who = `${kind} ${index + 1}${typeof name === 'string' ? ` (${name.slice(0, 40)})` : ''}`;
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidArgumentError(
       `${who}: ${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`,
     );
   }
-  const u = parsed.data;
+  return { entry: parsed.data, who };
+}
+
+function checkUser(raw: unknown, index: number): ExportedUser {
+  const { entry: u, who } = parseEntry(exportedUserSchema, 'user', raw, index);
   withWho(who, () => validateUserName(u.name));
   if (u.passwordHash !== null) checkImportedHash(u.passwordHash, who);
   for (const key of u.publicKeys)
@@ -167,17 +178,9 @@ export function parseUserFile(text: string): {
 
 /** Checks one group as `groups add` would (name, home template, permission names, CIDRs); one line naming it. */
 function checkGroup(raw: unknown, index: number): ExportedGroup {
-  const parsed = exportedGroupSchema.safeParse(raw);
-  const name = (raw as { name?: unknown })?.name;
-  const who = `group ${index + 1}${typeof name === 'string' ? ` (${name.slice(0, 40)})` : ''}`;
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidArgumentError(
-      `${who}: ${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  withWho(who, () => parsePermissions(parsed.data.permissions, {}));
-  return parsed.data;
+  const { entry, who } = parseEntry(exportedGroupSchema, 'group', raw, index);
+  withWho(who, () => parsePermissions(entry.permissions, {}));
+  return entry;
 }
 
 /** A stored user as Ferry exports it. TOTP secrets (sealed with this server's key) and PGP policies stay behind. */
