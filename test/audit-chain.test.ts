@@ -179,6 +179,19 @@ test('records written concurrently form one chain from genesis that verifies', a
   }
 });
 
+test('by default a lone record commits without waiting for a timer: one client uploading files in turn never waits for company', async (t) => {
+  const trail = await openTrail();
+  try {
+    // With setTimeout frozen, a batching delay would never expire: the append must not depend on one.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const record = await trail.writer.append({ action: 'upload', path: '/lone', result: 'ok' });
+    assert.equal(record.seq, 1);
+  } finally {
+    t.mock.timers.reset();
+    await trail.close();
+  }
+});
+
 test('append resolves only once the record is committed and readable by another connection', async () => {
   const t = await openTrail({ flushDelayMs: 30 });
   try {

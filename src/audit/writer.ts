@@ -28,7 +28,7 @@ export const DEFAULT_CHECKPOINT_INTERVAL = 1000;
 export interface AuditWriterOptions {
   readonly repository: AuditRepository;
   readonly log: Logger;
-  /** Longest a record waits for company before its batch is committed (default 5 ms). */
+  /** Longest a record waits for company before its batch is committed (default 0: the event loop's next turn). */
   readonly flushDelayMs?: number;
   /** A batch is committed at once when this many records wait (default 256). */
   readonly maxBatch?: number;
@@ -92,7 +92,7 @@ export class AuditWriter {
     this.#repository = options.repository;
     this.#log = options.log;
     this.#batches = new GroupCommit({
-      flushDelayMs: options.flushDelayMs ?? 5,
+      flushDelayMs: options.flushDelayMs ?? 0,
       maxBatch: options.maxBatch ?? 256,
       commit: (batch) => this.#commitBatch(batch),
     });

@@ -151,7 +151,7 @@ export class OutboxWriter {
     this.#rules = options.rules;
     this.#log = options.log;
     this.#batches = new GroupCommit({
-      flushDelayMs: options.flushDelayMs ?? 2,
+      flushDelayMs: options.flushDelayMs ?? 0,
       maxBatch: options.maxBatch ?? 256,
       // Batches are bounded by rows, not events: one event may match many rule actions.
       weight: (p) => p.rows.length + p.hits.length,

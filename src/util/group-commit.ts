@@ -1,8 +1,11 @@
 // Group commit: items queued while a batch commits (or within a short delay) go into the next batch, so one
 // transaction carries many callers. The audit writer and the rules outbox both write this way.
+// With no delay (the default), an idle queue commits on the next turn of the event loop: a lone caller (one
+// client uploading small files one after another) waits for its own commit only, never for a timer, and under
+// load batches still form, from what arrives while the previous batch commits.
 
 export interface GroupCommitOptions<T> {
-  /** Longest an item waits for company before its batch is committed. */
+  /** Longest an item waits for company before its batch is committed; 0: until the event loop's next turn. */
   readonly flushDelayMs: number;
   /** A batch is committed at once when the queued weight reaches this; a batch never holds more, but one item. */
   readonly maxBatch: number;
@@ -17,7 +20,7 @@ export class GroupCommit<T> {
   readonly #weight: (item: T) => number;
   #queue: T[] = [];
   #queuedWeight = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #draining: Promise<void> | undefined;
 
   constructor(options: GroupCommitOptions<T>) {
@@ -44,17 +47,24 @@ export class GroupCommit<T> {
     }
     // While a batch commits, new items wait for the drain loop, which takes them next (group commit).
     if (this.#timer || this.#draining) return;
-    this.#timer = setTimeout(() => {
+    const start = () => {
       this.#timer = undefined;
       void this.#drain();
-    }, this.#o.flushDelayMs);
+    };
+    this.#timer = this.#o.flushDelayMs > 0 ? setTimeout(start, this.#o.flushDelayMs) : setImmediate(start);
   }
 
   /** Commits everything queued now; settles once the queue is empty. */
   flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer();
     return this.#drain();
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer === undefined) return;
+    if (this.#o.flushDelayMs > 0) clearTimeout(this.#timer as NodeJS.Timeout);
+    else clearImmediate(this.#timer as NodeJS.Immediate);
+    this.#timer = undefined;
   }
 
   #drain(): Promise<void> {
