@@ -63,6 +63,12 @@ function figure(value: number): string {
   return value.toFixed(2);
 }
 
+/** The median with the range of the runs beside it, when there was more than one: the spread is part of the figure. */
+function withSpread(value: number, runs: readonly number[]): string {
+  if (runs.length < 2) return figure(value);
+  return `${figure(value)} (${figure(Math.min(...runs))}–${figure(Math.max(...runs))})`;
+}
+
 /** Ferry / OpenSSH, or a dash for Ferry-only rows (start-up has no sshd counterpart). */
 function ratioText(ferry: number, openssh: number): string {
   const ratio = ferry / openssh;
@@ -71,13 +77,21 @@ function ratioText(ferry: number, openssh: number): string {
 
 /** A Markdown table (readable on a terminal, pasteable into docs/PERFORMANCE.md). */
 export function formatTable(rows: readonly Row[]): string {
-  const header = ['measurement', 'unit', 'Ferry', 'OpenSSH', 'Ferry/OpenSSH', 'target', 'met'];
+  const header = [
+    'measurement',
+    'unit',
+    'Ferry (range)',
+    'OpenSSH (range)',
+    'Ferry/OpenSSH',
+    'target',
+    'met',
+  ];
   const body = rows.flatMap((r) => {
     const main = [
       r.label,
       r.unit,
-      figure(r.ferry),
-      figure(r.openssh),
+      withSpread(r.ferry, r.runs.ferry),
+      withSpread(r.openssh, r.runs.openssh),
       ratioText(r.ferry, r.openssh),
       r.target ?? '',
       r.met === undefined ? '' : r.met ? 'yes' : 'no',

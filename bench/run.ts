@@ -1,20 +1,22 @@
 // `npm run bench`: Ferry against OpenSSH's sshd on loopback with the same sftp client; table on stdout, JSON in bench/results.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
-import { type ApiPlan, apiScenario } from './api.js';
+import { parseArgs } from 'node:util';
+import { apiScenario } from './api.js';
 import { Cleanup } from './cleanup.js';
 import { clusterScenario } from './cluster.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
 import { ftpsScenario } from './ftps.js';
+import { mftRows } from './mft-rows.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
+import { FULL, type Plan, QUICK, SCENARIOS, type Scenario, USAGE } from './plan.js';
 import { openSsh10Root, pqHandshakes } from './pq-handshakes.js';
 import type { ProtocolRowsOptions } from './protocol-rows.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
+import { commandOutput, printLogTails, smallFile, writableTmpfs } from './run-support.js';
 import {
   concurrentStreams,
   handshakes,
@@ -38,111 +40,9 @@ import { startup } from './startup.js';
 import { encryptedStorage } from './storage-encryption.js';
 import { webScenario } from './web.js';
 
-const execFileAsync = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MIB = 1024 * 1024;
 const WARM_UP_BYTES = 64 * MIB;
-
-const SCENARIOS = [
-  'startup',
-  'single',
-  'concurrent',
-  'handshakes',
-  'idle',
-  'listing',
-  'rules',
-  'storage',
-  'pgp',
-  'pq',
-  'api',
-  'ftps',
-  'web',
-  'cluster',
-] as const;
-type Scenario = (typeof SCENARIOS)[number];
-
-interface Plan {
-  readonly mode: 'full' | 'quick';
-  /** `ferry --version`, `users list` and idle server runs (Ferry only). */
-  readonly startupRuns: number;
-  readonly singleBytes: number;
-  readonly singleRuns: number;
-  readonly streams: number;
-  readonly streamBytes: number;
-  readonly streamRuns: number;
-  readonly handshakeSessions: number;
-  readonly handshakeRuns: number;
-  readonly idleSessions: number;
-  readonly idleRuns: number;
-  readonly listingFiles: number;
-  readonly listingRuns: number;
-  /** Rules on vs off: files of rulesBytes per run. */
-  readonly rulesFiles: number;
-  readonly rulesBytes: number;
-  readonly rulesRuns: number;
-  readonly api: ApiPlan;
-  readonly ciphers: readonly string[];
-}
-
-const FULL: Plan = {
-  mode: 'full',
-  startupRuns: 5,
-  singleBytes: 1024 * MIB,
-  singleRuns: 5,
-  streams: 8,
-  streamBytes: 256 * MIB,
-  streamRuns: 3,
-  handshakeSessions: 100,
-  handshakeRuns: 3,
-  idleSessions: 200,
-  // One run on servers that have served nothing: a second one measures the garbage the first left behind.
-  idleRuns: 1,
-  listingFiles: 100_000,
-  listingRuns: 3,
-  rulesFiles: 100,
-  rulesBytes: 4 * MIB,
-  rulesRuns: 5,
-  api: { users: 10_000, auditRecords: 1_000_000, requests: 200, files: 20, bytes: 16 * MIB, runs: 5 },
-  ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
-};
-
-const QUICK: Plan = {
-  ...FULL,
-  mode: 'quick',
-  singleBytes: 64 * MIB,
-  singleRuns: 2,
-  streamBytes: 16 * MIB,
-  streamRuns: 1,
-  handshakeSessions: 20,
-  handshakeRuns: 1,
-  idleSessions: 50,
-  idleRuns: 1,
-  listingFiles: 10_000,
-  listingRuns: 1,
-  rulesFiles: 30,
-  rulesBytes: 1 * MIB,
-  rulesRuns: 2,
-  api: { users: 2000, auditRecords: 100_000, requests: 50, files: 10, bytes: 4 * MIB, runs: 2 },
-};
-
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api,ftps,web,cluster]
-                        [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
-  --quick       small sizes and one or two runs (under 2 minutes)
-  --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
-                startup 5)
-  --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
-  --cpu-prof D  run Ferry under 'node --cpu-prof' with Landlock off (it would refuse the profiles), profiles
-                written to D, one per process (summarise: bench/profile-summary.ts)
-  --out FILE    JSON results (default bench/results/latest.json, quick: bench/results/latest-quick.json)`;
-
-async function commandOutput(command: string, args: string[]): Promise<string> {
-  try {
-    const { stdout, stderr } = await execFileAsync(command, args, { cwd: repo });
-    return (stdout || stderr).trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -173,6 +73,8 @@ async function main(): Promise<number> {
           listingRuns: runsOverride,
           rulesRuns: runsOverride,
           api: { ...base.api, runs: runsOverride },
+          smallRuns: runsOverride,
+          sessionRuns: runsOverride,
           startupRuns: runsOverride,
         };
   const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS]);
@@ -311,6 +213,7 @@ async function main(): Promise<number> {
         log(`listing: ${plan.listingRuns} runs per server`);
         measurements.push(...(await listing(ctx(plan.listingRuns), plan.listingFiles)));
       }
+      measurements.push(...(await mftRows({ only, plan, repo, layout, ctx })));
 
       if (only.has('storage')) {
         log(
@@ -463,11 +366,11 @@ async function main(): Promise<number> {
       },
       versions: {
         node: process.version,
-        openssh: await commandOutput('ssh', ['-V']),
+        openssh: await commandOutput('ssh', ['-V'], repo),
         ferry: JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).version as string,
         ssh2: JSON.parse(await readFile(join(repo, 'node_modules/ssh2/package.json'), 'utf8'))
           .version as string,
-        gitCommit: await commandOutput('git', ['describe', '--always', '--dirty']),
+        gitCommit: await commandOutput('git', ['describe', '--always', '--dirty'], repo),
       },
       servers: described,
       client: {
@@ -497,36 +400,6 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     if (!interrupted) await cleanup.run();
-  }
-}
-
-/** A 1 MiB file for unmeasured warm-up transfers. */
-async function smallFile(dir: string): Promise<string> {
-  const path = join(dir, 'small.bin');
-  await writeRandomFile(path, MIB);
-  return path;
-}
-
-/** The servers' logs are about to be deleted with the temp dir: show their ends, where the reason usually is. */
-async function printLogTails(dir: string): Promise<void> {
-  for (const name of ['ferry.log', 'sshd.log']) {
-    try {
-      const lines = (await readFile(join(dir, name), 'utf8')).trimEnd().split('\n');
-      process.stderr.write(`--- last lines of ${name} ---\n${lines.slice(-15).join('\n')}\n`);
-    } catch {
-      // That server never started.
-    }
-  }
-}
-
-/** /dev/shm when it is there (the comparison is about CPU, not disks), else the OS temp dir. */
-async function writableTmpfs(): Promise<string> {
-  try {
-    const probe = await mkdtemp('/dev/shm/ferry-probe-');
-    await import('node:fs/promises').then((fs) => fs.rmdir(probe));
-    return '/dev/shm';
-  } catch {
-    return tmpdir();
   }
 }
 

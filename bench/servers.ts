@@ -39,6 +39,9 @@ export interface BenchLayout {
 
 export const SSHD_PATH = '/usr/sbin/sshd';
 
+/** The account both servers know for the password-login rows (a Ferry user, and a system account for sshd). */
+export const PASSWORD_USER = 'ferry-bench-pw';
+
 async function which(command: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     const path = join(dir, command);
@@ -238,10 +241,11 @@ function sshdConfig(dir: string, port: number, user: string): string {
     'ListenAddress 127.0.0.1',
     `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    `AllowUsers ${user}`,
+    `AllowUsers ${user} ${PASSWORD_USER}`,
     'PermitRootLogin prohibit-password',
     'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
+    // For the password-login rows' account only (the others log in with a key, PreferredAuthentications=publickey).
+    'PasswordAuthentication yes',
     'KbdInteractiveAuthentication no',
     'UsePAM no',
     'StrictModes no',

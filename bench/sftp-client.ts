@@ -63,16 +63,25 @@ export function commandMs(result: BatchResult, index = 0): number {
   return end - start;
 }
 
+/** Another client than OpenSSH's `sftp -b -` (Ferry's own, or sftp under sshpass): it must echo `sftp> ` lines too. */
+export interface ClientProgram {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: Record<string, string>;
+}
+
 /** Runs one `sftp -b -` session with `batch` on stdin; rejects unless sftp exits 0. */
 export function runBatch(
   server: BenchServer,
   ctx: ClientContext,
   batch: string,
-  o: { cipher?: string; countLines?: RegExp; timeoutMs?: number } = {},
+  o: { cipher?: string; countLines?: RegExp; timeoutMs?: number; program?: ClientProgram } = {},
 ): Promise<BatchResult> {
   const started = process.hrtime.bigint();
-  const child = spawn('sftp', sftpArgs(server, ctx, o.cipher ?? DEFAULT_CIPHER), {
+  const program = o.program ?? { command: 'sftp', args: sftpArgs(server, ctx, o.cipher ?? DEFAULT_CIPHER) };
+  const child = spawn(program.command, program.args, {
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...(program.env ? { env: { ...process.env, ...program.env } } : {}),
   });
   ctx.cleanup.process(child);
   let counted = 0;
@@ -102,7 +111,10 @@ export function runBatch(
       if (partial.startsWith('sftp> ')) marks.push(performance.now());
       else if (o.countLines && partial && o.countLines.test(partial)) counted++;
       if (code === 0) resolve({ ms, marks, counted });
-      else reject(new Error(`sftp to ${server.name} failed (${code ?? signal}): ${stderr.trim()}`));
+      else
+        reject(
+          new Error(`${program.command} to ${server.name} failed (${code ?? signal}): ${stderr.trim()}`),
+        );
     });
   });
 }
