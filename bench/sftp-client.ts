@@ -167,3 +167,74 @@ export function openIdleSession(
     child.stdin.write('pwd\n');
   });
 }
+
+/**
+ * An `sftp -b -` session that has logged in and answered a first `pwd`, holding until `run` sends the rest of
+ * its batch: many sessions can be logged in first and then released together, so a measurement of their
+ * transfers contains neither logins nor the benchmark's own spawning of hundreds of clients.
+ */
+export interface HeldSession {
+  /** Sends `batch` and ends the session's input; resolves with the echo marks of those commands once sftp exits 0. */
+  run(batch: string): Promise<BatchResult>;
+  close(): Promise<void>;
+}
+
+export function openHeldSession(
+  server: BenchServer,
+  ctx: ClientContext,
+  timeoutMs = 120_000,
+): Promise<HeldSession> {
+  const started = process.hrtime.bigint();
+  const child = spawn('sftp', sftpArgs(server, ctx, DEFAULT_CIPHER), { stdio: ['pipe', 'pipe', 'pipe'] });
+  ctx.cleanup.process(child);
+  child.stdin.on('error', () => {});
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 4000) stderr += chunk.toString();
+  });
+  let ready = false;
+  const marks: number[] = [];
+  let partial = '';
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sftp to ${server.name} did not log in within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      const now = performance.now();
+      const lines = (partial + chunk.toString('latin1')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!ready) {
+          if (line.startsWith('Remote working directory')) {
+            ready = true;
+            clearTimeout(timer);
+            resolve({ run, close });
+          }
+        } else if (line.startsWith('sftp> ')) marks.push(now);
+      }
+    });
+    void exited.then((code) => {
+      if (!ready) {
+        clearTimeout(timer);
+        reject(new Error(`sftp to ${server.name} ended (${code}) before logging in: ${stderr.trim()}`));
+      }
+    });
+    const run = async (batch: string): Promise<BatchResult> => {
+      child.stdin.end(batch);
+      const code = await exited;
+      if (partial.startsWith('sftp> ')) marks.push(performance.now());
+      if (code !== 0) throw new Error(`sftp to ${server.name} failed (${code}): ${stderr.trim()}`);
+      return { ms: Number(process.hrtime.bigint() - started) / 1e6, marks, counted: 0 };
+    };
+    const close = async (): Promise<void> => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin.end();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(kill);
+    };
+    child.stdin.write('pwd\n');
+  });
+}
