@@ -11,7 +11,10 @@ import { s3ClientOf } from './client.js';
 export interface S3Server {
   readonly endpoint: string;
   readonly bucket: string;
-  /** Where s3rver keeps the bucket (tests may watch multipart parts arrive there). */
+  /**
+   * Where s3rver keeps the bucket (tests may watch multipart parts arrive there: `<bucket>/<…>uploads/<id>/<n>`).
+   * AbortMultipartUpload, which s3rver lacks, is added: it removes the upload's directory like S3 frees its parts.
+   */
   readonly directory: string;
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
   client(): S3Client;
@@ -30,6 +33,22 @@ const MAIN = `
 const S3rver = require(process.env.S3RVER_PATH);
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: process.env.S3RVER_LOG !== '1',
   directory: process.env.S3RVER_DIR, vhostBuckets: false, configureBuckets: [{ name: process.env.S3RVER_BUCKET }] });
+// s3rver lacks AbortMultipartUpload (DELETE ?uploadId=… answers 405): done here as S3 does it, the upload's parts
+// freed, NoSuchUpload (404) for an upload that is not there.
+const fs = require('node:fs');
+server.middleware.unshift(async (ctx, next) => {
+  const id = ctx.method === 'DELETE' ? new URLSearchParams(ctx.querystring).get('uploadId') : null;
+  if (id === null || !ctx.path.startsWith('/' + process.env.S3RVER_BUCKET + '/')) return next();
+  const dir = require('node:path').join(server.store.getResourcePath(process.env.S3RVER_BUCKET, undefined, 'uploads'), id);
+  if (!/^[0-9a-f]+$/.test(id) || !fs.existsSync(dir)) {
+    ctx.status = 404;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+    return;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  ctx.status = 204;
+});
 server.run().then((a) => process.stdout.write('port ' + a.port + '\\n'));
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
