@@ -169,7 +169,9 @@ function homeFsFactory(
   store: Store,
 ): {
   home: (identity: { readonly homeDir: string }) => Fs;
-  sweepAbandoned: ((before: Date) => Promise<{ aborted: number; failed: { key: string; reason: string }[] }>) | undefined;
+  sweepAbandoned:
+    | ((before: Date) => Promise<{ aborted: number; failed: { key: string; reason: string }[] }>)
+    | undefined;
 } {
   const storage = config.storage;
   const backend = (() => {
@@ -185,7 +187,10 @@ function homeFsFactory(
   if (!encryption.enabled) return backend;
   return {
     home: (identity) =>
-      new EncryptedFs(backend.home(identity), { keys: storageKeys(), plaintextFiles: encryption.plaintextFiles }),
+      new EncryptedFs(backend.home(identity), {
+        keys: storageKeys(),
+        plaintextFiles: encryption.plaintextFiles,
+      }),
     sweepAbandoned: backend.sweepAbandoned,
   };
 }
@@ -508,7 +513,8 @@ export class AppContext {
       sweep(new Date(Date.now() - ageMs)).then(
         ({ aborted, failed }) => {
           if (aborted > 0) log.info({ aborted }, 'abandoned S3 uploads aborted');
-          for (const f of failed) log.warn({ key: f.key, reason: f.reason }, 'abandoned S3 upload not aborted');
+          for (const f of failed)
+            log.warn({ key: f.key, reason: f.reason }, 'abandoned S3 upload not aborted');
         },
         (err: unknown) => log.error({ err }, 'abandoned S3 upload sweep failed'),
       );
