@@ -15,6 +15,7 @@ import { openSsh10Root, pqHandshakes } from './pq-handshakes.js';
 import type { ProtocolRowsOptions } from './protocol-rows.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
+import { s3Storage } from './s3-storage.js';
 import {
   concurrentStreams,
   handshakes,
@@ -52,6 +53,7 @@ const SCENARIOS = [
   'listing',
   'rules',
   'storage',
+  's3',
   'pgp',
   'pq',
   'api',
@@ -125,7 +127,7 @@ const QUICK: Plan = {
   api: { users: 2000, auditRecords: 100_000, requests: 50, files: 10, bytes: 4 * MIB, runs: 2 },
 };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api,ftps,web,cluster]
+const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
@@ -337,6 +339,31 @@ async function main(): Promise<number> {
             log,
           })),
         );
+      }
+
+      if (only.has('s3')) {
+        log(
+          `s3 storage: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs, Ferry on s3rver vs on local disk`,
+        );
+        const path = join(clientDir, 's3.bin');
+        const source = {
+          path,
+          bytes: plan.singleBytes,
+          sha256: await writeRandomFile(path, plan.singleBytes),
+        };
+        const client = { key, cleanup };
+        const common = {
+          repo,
+          layout,
+          cleanup,
+          plain: ferry,
+          workers,
+          cpuProfileDir,
+          client,
+          clientDir,
+          log,
+        };
+        measurements.push(...(await s3Storage({ ...common, source, runs: plan.singleRuns })));
       }
 
       if (only.has('pgp')) {
