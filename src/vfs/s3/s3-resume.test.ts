@@ -129,12 +129,12 @@ test('an upload left open by a dead process is continued by another node from it
   );
 });
 
-test('a new upload over an abandoned one, or its removal, aborts the abandoned upload', async () => {
+test('a new upload over an abandoned one, starting it over, or its removal aborts the abandoned upload', async () => {
   const ledger = new MemoryLedger();
   const prefix = `t-${randomUUID()}`;
   const a = node();
   const fs = new S3Fs({ client: a.client, bucket: server.bucket, prefix, ledger });
-  for (const finish of ['truncate', 'unlink'] as const) {
+  for (const finish of ['truncate', 'restart', 'unlink'] as const) {
     const dying = await fs.open('/x.bin', { read: true, write: true, create: true, truncate: true });
     await dying.write(0, randomBytes(9 * MiB));
     const record = await untilRecorded(ledger, `${prefix}/x.bin`, 8 * MiB);
@@ -143,13 +143,21 @@ test('a new upload over an abandoned one, or its removal, aborts the abandoned u
       await fresh.write(0, Buffer.from('new'));
       await fresh.close();
       assert.equal((await fs.stat('/x.bin')).size, 3);
+    } else if (finish === 'restart') {
+      // Continued, then emptied before a byte is written (a client starting over without O_TRUNC).
+      const again = await fs.open('/x.bin', { read: true, write: true, create: true });
+      assert.equal((await again.stat()).size, 8 * MiB);
+      await again.truncate(0);
+      await again.write(0, Buffer.from('over'));
+      await again.close();
+      assert.equal((await fs.stat('/x.bin')).size, 4);
     } else {
       await fs.unlink('/x.bin');
       await assert.rejects(fs.stat('/x.bin'), /not found|no such/i);
     }
     assert.equal(await ledger.find(server.bucket, `${prefix}/x.bin`), undefined, finish);
     assert.equal(uploadHeld(record.uploadId), false, `the abandoned upload is aborted (${finish})`);
-    if (finish === 'truncate') await fs.unlink('/x.bin');
+    if (finish !== 'unlink') await fs.unlink('/x.bin');
   }
 });
 
