@@ -22,8 +22,10 @@ import {
   META_ATIME,
   META_MTIME,
   normalisePrefix,
+  objectTimes,
   parentOf,
   s3Error,
+  timesOf,
 } from './s3-paths.js';
 import { RangeReader } from './s3-reader.js';
 import { abortMultipart, MIN_PART_SIZE, S3Upload } from './s3-upload.js';
@@ -431,18 +433,4 @@ export class S3Fs implements Fs {
       throw s3Error(err, what);
     }
   }
-}
-
-function timesOf(head: HeadObjectCommandOutput): [number, number] {
-  const t = objectTimes(head);
-  return [t.mtimeMs, t.atimeMs];
-}
-
-/** Times set by utimes (metadata, seconds) or else S3's LastModified. */
-function objectTimes(head: HeadObjectCommandOutput): { mtimeMs: number; atimeMs: number } {
-  const modified = head.LastModified?.getTime() ?? Date.now();
-  const mtime = Number(head.Metadata?.[META_MTIME]);
-  const atime = Number(head.Metadata?.[META_ATIME]);
-  const mtimeMs = Number.isFinite(mtime) && head.Metadata?.[META_MTIME] ? mtime * 1000 : modified;
-  return { mtimeMs, atimeMs: Number.isFinite(atime) && head.Metadata?.[META_ATIME] ? atime * 1000 : mtimeMs };
 }
