@@ -73,4 +73,26 @@ export function runS3UploadContract(name: string, makeStore: S3UploadStoreFactor
       await cleanup();
     }
   });
+
+  test(`${name}: a damaged row reads as an upload with nothing stored, never as parts without their digest`, async () => {
+    const { store, cleanup } = await makeStore();
+    try {
+      const uploads = store.s3Uploads;
+      await uploads.save(record('k/damaged', 'u1', 2, '2026-11-30T09:00:00.000Z'));
+      // As a bad disk or a hand edit would leave it: the digest state no longer parses.
+      await uploads.save({
+        ...record('k/damaged', 'u1', 2, '2026-11-30T09:00:00.000Z'),
+        sha256: { h: [1], length: -1, pending: '' },
+      });
+      const read = await uploads.find('ferry', 'k/damaged');
+      assert.equal(read?.uploadId, 'u1', 'still found, so the upload can be aborted or continued');
+      assert.deepEqual(read?.parts, []);
+      assert.equal(read?.length, 0);
+      assert.equal(read?.sha256.length, 0);
+      assert.equal((await uploads.staleSince('ferry', new Date('2026-12-01T00:00:00.000Z'), 10)).length, 1);
+    } finally {
+      await store.close();
+      await cleanup();
+    }
+  });
 }

@@ -1,6 +1,12 @@
 // S3 multipart uploads left open, over kysely: one row per (bucket, key), replaced as parts are stored.
 import type { Kysely, Selectable } from 'kysely';
-import type { S3UploadPart, S3UploadRecord, S3UploadRepository } from './s3-upload-types.js';
+import { ResumableSha256 } from '../util/resumable-sha256.js';
+import type {
+  S3UploadDigestState,
+  S3UploadPart,
+  S3UploadRecord,
+  S3UploadRepository,
+} from './s3-upload-types.js';
 import type { Database, S3UploadsTable } from './schema.js';
 
 export class KyselyS3UploadRepository implements S3UploadRepository {
@@ -61,16 +67,64 @@ export class KyselyS3UploadRepository implements S3UploadRepository {
   }
 }
 
+/** Nothing stored yet: what a damaged row is read as (the upload continues from its first part, which S3 replaces). */
+const EMPTY_DIGEST: S3UploadDigestState = new ResumableSha256().state();
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isPart(p: unknown): p is S3UploadPart {
+  const part = p as S3UploadPart | null;
+  return (
+    typeof part === 'object' &&
+    part !== null &&
+    Number.isSafeInteger(part.partNumber) &&
+    typeof part.etag === 'string' &&
+    Number.isSafeInteger(part.size)
+  );
+}
+
+function isDigest(d: unknown): d is S3UploadDigestState {
+  const state = d as S3UploadDigestState | null;
+  return (
+    typeof state === 'object' &&
+    state !== null &&
+    Array.isArray(state.h) &&
+    state.h.length === 8 &&
+    state.h.every((x) => Number.isInteger(x)) &&
+    Number.isSafeInteger(state.length) &&
+    typeof state.pending === 'string'
+  );
+}
+
+/**
+ * A row as a record. The parts and the digest state go together: when either is damaged, the record says nothing
+ * was stored (never a digest of other bytes than the parts); damaged metadata reads as none.
+ */
 function recordOf(row: Selectable<S3UploadsTable>): S3UploadRecord {
+  const parts = parsed(row.parts);
+  const sha256 = parsed(row.sha256_state);
+  const sound = Array.isArray(parts) && parts.every(isPart) && isDigest(sha256);
+  const metadata = parsed(row.metadata);
   return {
     bucket: row.bucket,
     key: row.key,
     uploadId: row.upload_id,
     partSize: Number(row.part_size),
-    parts: JSON.parse(row.parts) as S3UploadPart[],
-    length: Number(row.length),
-    sha256: JSON.parse(row.sha256_state) as S3UploadRecord['sha256'],
-    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    parts: sound ? parts : [],
+    length: sound ? Number(row.length) : 0,
+    sha256: sound ? sha256 : EMPTY_DIGEST,
+    metadata:
+      typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
+        ? Object.fromEntries(
+            Object.entries(metadata).filter((e): e is [string, string] => typeof e[1] === 'string'),
+          )
+        : {},
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };

@@ -90,6 +90,16 @@ test('an upload left open by a dead process is continued by another node from it
   );
   // `dying` is never closed: its process is gone.
 
+  // Another home (a neighbour whose prefix extends this one) sees nothing of it, by any name.
+  const neighbour = new S3Fs({ client: a.client, bucket: server.bucket, prefix: `${prefix}x`, ledger });
+  for (const path of ['/big.bin', '/../big.bin']) {
+    await assert.rejects(neighbour.stat(path), /not found|no such|invalid/i, path);
+  }
+  await assert.rejects(
+    neighbour.open('/big.bin', { read: true, write: true, create: false }),
+    /not found|no such/i,
+  );
+
   const b = node();
   const fsB = new S3Fs({ client: b.client, bucket: server.bucket, prefix, ledger });
   assert.equal((await fsB.stat('/big.bin')).size, 16 * MiB, 'stat reports what the recorded parts hold');
