@@ -342,28 +342,15 @@ async function main(): Promise<number> {
       }
 
       if (only.has('s3')) {
-        log(
-          `s3 storage: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs, Ferry on s3rver vs on local disk`,
+        const o = { repo, layout, cleanup, plain: ferry, workers, cpuProfileDir, clientDir, log };
+        measurements.push(
+          ...(await s3Storage({
+            ...o,
+            client: { key, cleanup },
+            bytes: plan.singleBytes,
+            runs: plan.singleRuns,
+          })),
         );
-        const path = join(clientDir, 's3.bin');
-        const source = {
-          path,
-          bytes: plan.singleBytes,
-          sha256: await writeRandomFile(path, plan.singleBytes),
-        };
-        const client = { key, cleanup };
-        const common = {
-          repo,
-          layout,
-          cleanup,
-          plain: ferry,
-          workers,
-          cpuProfileDir,
-          client,
-          clientDir,
-          log,
-        };
-        measurements.push(...(await s3Storage({ ...common, source, runs: plan.singleRuns })));
       }
 
       if (only.has('pgp')) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startS3rver } from '../src/vfs/s3/s3rver-fixture.js';
 import type { Cleanup } from './cleanup.js';
-import { sha256File } from './files.js';
+import { sha256File, writeRandomFile } from './files.js';
 import { spread } from './pgp-folder.js';
 import { treeCpuMs } from './proc-stats.js';
 import { type Measurement, median } from './scenarios.js';
@@ -37,12 +37,16 @@ export async function s3Storage(options: {
   readonly workers: number;
   readonly cpuProfileDir?: string | undefined;
   readonly client: ClientContext;
-  readonly source: { readonly path: string; readonly sha256: string; readonly bytes: number };
+  /** Size of the file sent and fetched (written under clientDir at the start). */
+  readonly bytes: number;
   readonly clientDir: string;
   readonly runs: number;
   readonly log: (line: string) => void;
 }): Promise<Measurement[]> {
-  const { plain, client, source, log } = options;
+  const { plain, client, log } = options;
+  log(`s3 storage: ${options.bytes / MIB} MiB, ${options.runs} runs, Ferry on s3rver vs on local disk`);
+  const path = join(options.clientDir, 's3.bin');
+  const source = { path, bytes: options.bytes, sha256: await writeRandomFile(path, options.bytes) };
   const s3 = await startS3rver('ferry-bench');
   options.cleanup.task(() => s3.stop());
   const s3Client = s3.client();
