@@ -12,6 +12,7 @@ export const SCENARIOS = [
   'listing',
   'rules',
   'storage',
+  's3',
   'pgp',
   'pq',
   'api',
@@ -113,7 +114,7 @@ export const QUICK: Plan = {
   sessionRuns: 1,
 };
 
-export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,pgp,pq,api,ftps,web,cluster,
+export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster,
                                        smallfiles,sessions,logins,client]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)

@@ -17,6 +17,7 @@ import type { ProtocolRowsOptions } from './protocol-rows.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
 import { commandOutput, printLogTails, smallFile, writableTmpfs } from './run-support.js';
+import { s3Storage } from './s3-storage.js';
 import {
   concurrentStreams,
   handshakes,
@@ -238,6 +239,18 @@ async function main(): Promise<number> {
             clientDir,
             runs: plan.singleRuns,
             log,
+          })),
+        );
+      }
+
+      if (only.has('s3')) {
+        const o = { repo, layout, cleanup, plain: ferry, workers, cpuProfileDir, clientDir, log };
+        measurements.push(
+          ...(await s3Storage({
+            ...o,
+            client: { key, cleanup },
+            bytes: plan.singleBytes,
+            runs: plan.singleRuns,
           })),
         );
       }

@@ -166,20 +166,33 @@ function homeFsFactory(
   config: FerryConfig,
   storageKeys: () => StorageKeyRing,
   s3: S3Backend | undefined,
-): (identity: { readonly homeDir: string }) => Fs {
+  store: Store,
+): {
+  home: (identity: { readonly homeDir: string }) => Fs;
+  sweepAbandoned:
+    | ((before: Date) => Promise<{ aborted: number; failed: { key: string; reason: string }[] }>)
+    | undefined;
+} {
   const storage = config.storage;
   const backend = (() => {
     switch (storage.backend) {
       case 'local':
-        return localHomeFs;
+        return { home: localHomeFs, sweepAbandoned: undefined };
       case 's3':
-        return s3Backend(s3).s3HomeFs(storage, dataPaths(config.dataDir).homes).home;
+        // The store records each multipart upload's parts: any node continues one whose node died.
+        return s3Backend(s3).s3HomeFs(storage, dataPaths(config.dataDir).homes, store.s3Uploads);
     }
   })();
   const { encryption } = storage;
   if (!encryption.enabled) return backend;
-  return (identity) =>
-    new EncryptedFs(backend(identity), { keys: storageKeys(), plaintextFiles: encryption.plaintextFiles });
+  return {
+    home: (identity) =>
+      new EncryptedFs(backend.home(identity), {
+        keys: storageKeys(),
+        plaintextFiles: encryption.plaintextFiles,
+      }),
+    sweepAbandoned: backend.sweepAbandoned,
+  };
 }
 
 export class AppContext {
@@ -208,6 +221,7 @@ export class AppContext {
   /** SFTP requests' handler times, from the SSH server (started first) to the metrics of the HTTP API. */
   readonly sftpRequests = new RequestTimings();
   readonly #homeFs: (identity: { readonly homeDir: string }) => Fs;
+  readonly #sweepAbandoned: ReturnType<typeof homeFsFactory>['sweepAbandoned'];
   #masterKey: MasterKey | undefined;
   #storageKeys: StorageKeyRing | undefined;
   readonly #access: DataDirAccess;
@@ -246,8 +260,9 @@ export class AppContext {
     });
     this.events.subscribe(this.audit.listener);
     const uploadAdmission = new UploadAdmission(this.health);
-    const homeFs = homeFsFactory(config, () => this.storageKeys, s3);
+    const { home: homeFs, sweepAbandoned } = homeFsFactory(config, () => this.storageKeys, s3, store);
     this.#homeFs = homeFs;
+    this.#sweepAbandoned = sweepAbandoned;
     // A user's rates and the server's caps hold across sessions, and across the workers of `serve --workers N`.
     const tokens = processTokenSource();
     this.fileSessions = createFileSessionFactory({
@@ -482,6 +497,32 @@ export class AppContext {
       }
     }
     return new AppContext(config, store, access, sealed, s3);
+  }
+
+  /**
+   * Aborts, now and then every hour or so, S3 multipart uploads nobody continued for storage.abandonedUploadHours
+   * (their node died and no client came back); undefined when the storage keeps none. Returns the stop.
+   */
+  startAbandonedUploadSweeper(): (() => void) | undefined {
+    const sweep = this.#sweepAbandoned;
+    const storage = this.config.storage;
+    if (!sweep || storage.backend !== 's3') return undefined;
+    const ageMs = storage.abandonedUploadHours * 3_600_000;
+    const log = loggers.core;
+    const run = () => {
+      sweep(new Date(Date.now() - ageMs)).then(
+        ({ aborted, failed }) => {
+          if (aborted > 0) log.info({ aborted }, 'abandoned S3 uploads aborted');
+          for (const f of failed)
+            log.warn({ key: f.key, reason: f.reason }, 'abandoned S3 upload not aborted');
+        },
+        (err: unknown) => log.error({ err }, 'abandoned S3 upload sweep failed'),
+      );
+    };
+    run();
+    const timer = setInterval(run, Math.min(ageMs / 2, 3_600_000));
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   async dispose(): Promise<void> {

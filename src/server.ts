@@ -182,6 +182,8 @@ export async function startFerry(
     if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
     ctx.audit.startRetention(config.auditRetentionDays);
     services.started('audit retention', () => ctx.audit.stopRetention());
+    const stopSweeper = ctx.startAbandonedUploadSweeper();
+    if (stopSweeper) services.started('abandoned S3 upload sweeper', stopSweeper);
     // The audit store is the store every process writes on every operation: its failures are the store's, and so
     // are the rules outbox's (deliveries it could not store).
     const unwatchHealth = ctx.health.onChange((component, state) => {

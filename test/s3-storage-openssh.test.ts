@@ -4,16 +4,20 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  CreateMultipartUploadCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { type S3Server, startS3rver } from '../src/vfs/s3/s3rver-fixture.js';
 import { FERRY_BIN, runFerry } from './helpers/cli.js';
 import { sha256File } from './helpers/files.js';
@@ -28,6 +32,8 @@ let server: ChildProcess;
 let port: number;
 let env: NodeJS.ProcessEnv;
 let serverLog = () => '';
+/** A multipart upload recorded in the store two days ago, as a node that died would have left it. */
+let abandoned: { key: string; uploadId: string };
 /** A secret only the server's environment holds: it must never show in its output. */
 const SECRET = `ferry-test-${randomBytes(8).toString('hex')}`;
 
@@ -49,11 +55,13 @@ before(async () => {
     AWS_SESSION_TOKEN: SECRET,
     FERRY_ALLOW_LIST: '127.0.0.1',
     FERRY_HTTP_LISTEN: '127.0.0.1:0',
+    FERRY_STORAGE_ABANDONED_UPLOAD_HOURS: '24',
   };
   const init = await runFerry(['init'], '', env);
   assert.equal(init.code, 0, init.stderr);
   const added = await runFerry(['users', 'add', 'alice', '--password-stdin'], `${PASSWORD}\n`, env);
   assert.equal(added.code, 0, added.stderr);
+  abandoned = await leaveAbandonedUpload(join(dataDir, 'ferry.db'));
   server = spawn(
     process.execPath,
     [FERRY_BIN, 'serve', '--listen', '127.0.0.1', '--sftp-port', '0', '--workers', '1'],
@@ -88,6 +96,40 @@ after(async () => {
   assert.ok(!serverLog().includes(SECRET), 'the S3 secret key is never logged');
   await rm(work, { recursive: true, force: true });
 });
+
+async function leaveAbandonedUpload(storeFile: string): Promise<{ key: string; uploadId: string }> {
+  const key = 'homes/alice/.ferry-part.gone.bin';
+  const created = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }));
+  const uploadId = created.UploadId ?? '';
+  const part = await client.send(
+    new UploadPartCommand({
+      Bucket: s3.bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: 1,
+      Body: randomBytes(5 * MiB),
+    }),
+  );
+  const store = await openSqliteStore(storeFile);
+  try {
+    const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
+    await store.s3Uploads.save({
+      bucket: s3.bucket,
+      key,
+      uploadId,
+      partSize: 5 * MiB,
+      parts: [{ partNumber: 1, etag: part.ETag ?? '', size: 5 * MiB }],
+      length: 5 * MiB,
+      sha256: { h: [0, 0, 0, 0, 0, 0, 0, 0], length: 5 * MiB, pending: '' },
+      metadata: {},
+      createdAt: twoDaysAgo,
+      updatedAt: twoDaysAgo,
+    });
+  } finally {
+    await store.close();
+  }
+  return { key, uploadId };
+}
 
 const sftp = (batch: string) => sftpBatch({ port, user: 'alice', password: PASSWORD, batch, cwd: work });
 
@@ -191,4 +233,20 @@ test('an interrupted upload never shows as a complete object; reput finishes it 
     'the resumed file is byte-identical',
   );
   assert.ok((await keysUnder('homes/alice/')).includes('homes/alice/resume.bin'));
+});
+
+test('an upload nobody continued for storage.abandonedUploadHours is aborted by the server, its parts freed', async () => {
+  const held = join(s3.directory, s3.bucket, '._S3rver_uploads', abandoned.uploadId);
+  // The sweeper runs as the server starts, then hourly.
+  for (let i = 0; i < 100 && existsSync(held); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(existsSync(held), false, 'the multipart upload is aborted');
+  const store = await openSqliteStore(join(work, 'data', 'ferry.db'), { readonly: true });
+  try {
+    assert.equal(await store.s3Uploads.find(s3.bucket, abandoned.key), undefined, 'its record is removed');
+  } finally {
+    await store.close();
+  }
+  assert.match(serverLog(), /abandoned S3 uploads aborted/);
+  const ls = await sftp('ls -la\n');
+  assert.doesNotMatch(ls.stdout, /gone\.bin/);
 });

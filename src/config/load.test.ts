@@ -148,13 +148,23 @@ test('storage is a union on its backend, set from the file or FERRY_STORAGE_BACK
     prefix: '',
     region: 'us-east-1',
     forcePathStyle: true,
+    abandonedUploadHours: 24,
     encryption: { enabled: false, plaintextFiles: 'read' },
   });
+  assert.equal(
+    (
+      loadConfig({ env: { ...s3, FERRY_STORAGE_ABANDONED_UPLOAD_HOURS: '0.5' } }).storage as {
+        abandonedUploadHours: number;
+      }
+    ).abandonedUploadHours,
+    0.5,
+  );
   for (const [bad, field] of [
     [{ FERRY_STORAGE_BUCKET: 'No_Such/Bucket' }, 'bucket'],
     [{ FERRY_STORAGE_PREFIX: 'a/../b' }, 'prefix'],
     [{ FERRY_STORAGE_ENDPOINT: 'file:///etc' }, 'endpoint'],
     [{ FERRY_STORAGE_ENCRYPTION: 'true' }, 'encryption'],
+    [{ FERRY_STORAGE_ABANDONED_UPLOAD_HOURS: '0' }, 'abandonedUploadHours'],
   ] as const) {
     assert.throws(
       () => loadConfig({ env: { ...s3, ...bad } }),

@@ -134,6 +134,8 @@ const storageSchema = z.preprocess(
           .optional(),
         region: z.string().min(1).default('us-east-1'),
         forcePathStyle: flag.default(false),
+        /** Multipart uploads nobody continued for this long (their node died) are aborted by the sweeper. */
+        abandonedUploadHours: z.coerce.number().min(0.01).max(8760).default(24),
         encryption: storageEncryptionSchema,
       })
       .strict()
@@ -464,7 +466,16 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
  */
 export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly string[]>>> = {
   store: ['url'],
-  storage: ['backend', 'encryption', 'bucket', 'prefix', 'endpoint', 'region', 'forcePathStyle'],
+  storage: [
+    'backend',
+    'encryption',
+    'bucket',
+    'prefix',
+    'endpoint',
+    'region',
+    'forcePathStyle',
+    'abandonedUploadHours',
+  ],
   node: ['id', 'heartbeatSeconds'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
@@ -630,7 +641,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
     "the store as a URL: 'sqlite:<path>' (default sqlite:<dataDir>/ferry.db) or 'postgres://user@host:5432/db' (an existing database, over TCP)",
   node: "cluster mode: id (this node's name in the node registry, `ferry cluster status`; default the host name and SFTP port, e.g. 'web1:2222'; env FERRY_NODE_ID) and heartbeatSeconds (how often each serving process records it is alive, default 5; a node silent for 3 heartbeats is down)",
   storage:
-    "where homes live: backend 'local' (the default; homes under <dataDir>/homes) or 's3' (bucket, prefix, endpoint, region, forcePathStyle; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS SDK's other sources; see docs/STORAGE.md)",
+    "where homes live: backend 'local' (the default; homes under <dataDir>/homes) or 's3' (bucket, prefix, endpoint, region, forcePathStyle, abandonedUploadHours; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS SDK's other sources; see docs/STORAGE.md)",
   diskSpaceLowPercent:
     'free space of the data dir, in percent, below which a disk-space-low event is emitted and logged (0: off)',
   diskSpaceCheckInterval: 'seconds between checks of the free space of the data dir',
@@ -670,4 +681,6 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'storage.region': "backend 's3': the region (default us-east-1)",
   'storage.forcePathStyle':
     "backend 's3': path-style URLs (endpoint/bucket/key), which most S3-compatible servers need",
+  'storage.abandonedUploadHours':
+    "backend 's3': hours after which a multipart upload nobody continued (its node died, no client resumed it) is aborted and its parts freed (default 24)",
 };

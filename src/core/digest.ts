@@ -1,7 +1,8 @@
 // Streamed hashing of file ranges and the incremental SHA-256 of an upload written in order.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength, chunksOf } from '../util/byte-chunks.js';
+import type { RunningSha256 } from '../vfs/types.js';
 import type { HashAlgorithm } from './types.js';
 
 /** Read size while hashing; memory stays at one chunk whatever the file size. */
@@ -29,7 +30,7 @@ export async function hashRange(
 }
 
 async function feedRange(
-  hash: Hash,
+  hash: { update(data: Uint8Array): unknown },
   read: RangeReader,
   offset: number,
   length: number,
@@ -57,15 +58,23 @@ export class UploadDigest {
   readonly #sizeAtOpen: number;
   readonly #prefixSource: RangeSource;
   readonly #log: Logger;
-  #hash: Hash | undefined;
+  readonly #resumed: ((length: number) => RunningSha256 | undefined) | undefined;
+  #hash: RunningSha256 | undefined;
   #next = 0;
   #valid = true;
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(sizeAtOpen: number, prefixSource: RangeSource, log: Logger) {
+  /** `resumed`: the backend's digest of a prefix it cannot read back (FsFile.resumeSha256), asked first. */
+  constructor(
+    sizeAtOpen: number,
+    prefixSource: RangeSource,
+    log: Logger,
+    resumed?: (length: number) => RunningSha256 | undefined,
+  ) {
     this.#sizeAtOpen = sizeAtOpen;
     this.#prefixSource = prefixSource;
     this.#log = log;
+    this.#resumed = resumed;
   }
 
   /**
@@ -75,13 +84,14 @@ export class UploadDigest {
   observe(offset: number, data: ByteChunks): Promise<void> {
     if (!this.#valid) return Promise.resolve();
     if (this.#hash === undefined) {
-      const hash = createHash('sha256');
+      if (offset !== 0 && offset !== this.#sizeAtOpen) return this.invalidate();
+      const given = offset !== 0 ? this.#resumed?.(offset) : undefined;
+      const hash = given ?? createHash('sha256');
       this.#hash = hash;
-      if (offset !== 0) {
-        if (offset !== this.#sizeAtOpen) return this.invalidate();
+      if (offset !== 0 && !given) {
         this.#chain(() => this.#prefixSource((read) => feedRange(hash, read, 0, offset)));
-        this.#next = offset;
       }
+      this.#next = offset;
     }
     if (offset !== this.#next) return this.invalidate();
     this.#next += byteLength(data);

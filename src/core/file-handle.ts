@@ -45,7 +45,9 @@ export class SessionFileHandle implements FileHandle {
     this.path = opened.path;
     this.mode = Object.freeze({ ...opened.mode });
     this.#end = opened.sizeAtOpen;
-    this.#digest = new UploadDigest(opened.sizeAtOpen, this.#byDescriptor, host.log);
+    this.#digest = new UploadDigest(opened.sizeAtOpen, this.#byDescriptor, host.log, (length) =>
+      opened.file.resumeSha256?.(length),
+    );
     this.#failure = new UploadFailure(host.log, opened.path, this.mode.write);
   }
 

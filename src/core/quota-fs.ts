@@ -4,7 +4,7 @@ import { QuotaExceededError, toFerryError } from '../errors.js';
 import type { UserRepository } from '../store/types.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
 import { ForwardingFs } from '../vfs/forwarding-fs.js';
-import type { Fs, FsFile, FsOpenFlags, FsStat } from '../vfs/types.js';
+import type { Fs, FsFile, FsOpenFlags, FsStat, RunningSha256 } from '../vfs/types.js';
 
 /** Where usage lives: one atomic change per call, refused when a positive change would pass a limit. */
 export interface QuotaLedger {
@@ -134,6 +134,10 @@ class QuotaFile implements FsFile {
 
   get resolvedPath(): string | null | undefined {
     return this.#inner.resolvedPath;
+  }
+
+  resumeSha256(length: number): RunningSha256 | undefined {
+    return this.#inner.resumeSha256?.(length);
   }
 
   read(position: number, length: number, headroom?: number, into?: Buffer): Promise<Buffer> {

@@ -38,6 +38,7 @@ export const COPIED_TABLES = [
   'user_groups',
   'user_cas',
   'cert_revocations',
+  's3_uploads',
 ] as const satisfies readonly (keyof Database)[];
 
 /**
@@ -87,6 +88,7 @@ const ORDER: Partial<Record<CopiedTable, readonly string[]>> = {
   api_sessions: ['id_hash'],
   api_admin_totp: ['admin_name'],
   user_groups: ['user_id', 'group_id'],
+  s3_uploads: ['bucket', 'key'],
 };
 
 export async function countRows(db: Kysely<Database>): Promise<Record<CopiedTable, number>> {

@@ -641,6 +641,26 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.alterTable('users').addColumn('last_login_at', t.text).execute();
     },
   },
+  // S3 multipart uploads left open: the parts stored so far, so any node continues an upload whose node died.
+  '0028_s3_uploads': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('s3_uploads')
+        .addColumn('bucket', t.text, (c) => c.notNull())
+        .addColumn('key', t.text, (c) => c.notNull())
+        .addColumn('upload_id', t.text, (c) => c.notNull())
+        .addColumn('part_size', t.int, (c) => c.notNull())
+        .addColumn('parts', t.text, (c) => c.notNull())
+        .addColumn('length', t.int, (c) => c.notNull())
+        .addColumn('sha256_state', t.text, (c) => c.notNull())
+        .addColumn('metadata', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('s3_uploads_pk', ['bucket', 'key'])
+        .execute();
+      await db.schema.createIndex('s3_uploads_updated').on('s3_uploads').column('updated_at').execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

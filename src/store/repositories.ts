@@ -19,6 +19,7 @@ import {
 import { KyselyLiveSessionRepository, KyselyUploadClaimRepository } from './live-session-repository.js';
 import { KyselyNodeRepository } from './node-repository.js';
 import { KyselyRuleCounterRepository } from './rule-counter-repository.js';
+import { KyselyS3UploadRepository } from './s3-upload-repository.js';
 import type { Database } from './schema.js';
 import { countSealedSecrets } from './sealed-secrets.js';
 import {
@@ -82,6 +83,7 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     nodes: new KyselyNodeRepository(db, locking.nodes),
     liveSessions: new KyselyLiveSessionRepository(db, locking.sessions),
     uploadClaims: new KyselyUploadClaimRepository(db, locking.sessions),
+    s3Uploads: new KyselyS3UploadRepository(db),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

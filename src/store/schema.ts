@@ -428,7 +428,22 @@ export interface UploadClaimsTable {
   claimed_at: string;
 }
 
+/** An S3 multipart upload left open for a continuation (parts, digest state and metadata as JSON text). */
+export interface S3UploadsTable {
+  bucket: string;
+  key: string;
+  upload_id: string;
+  part_size: number;
+  parts: string;
+  length: number;
+  sha256_state: string;
+  metadata: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  s3_uploads: S3UploadsTable;
   nodes: NodesTable;
   live_sessions: LiveSessionsTable;
   upload_claims: UploadClaimsTable;

@@ -14,6 +14,7 @@ import type {
 } from './key-types.js';
 import type { LiveSessionRepository, UploadClaimRepository } from './live-session-types.js';
 import type { NodeRepository } from './node-types.js';
+import type { S3UploadRepository } from './s3-upload-types.js';
 import type {
   AccountSecurityRepository,
   DefenderListRepository,
@@ -30,6 +31,7 @@ export * from './group-types.js';
 export * from './key-types.js';
 export * from './live-session-types.js';
 export * from './node-types.js';
+export * from './s3-upload-types.js';
 export * from './security-types.js';
 export * from './transfer-types.js';
 export * from './user-types.js';
@@ -78,6 +80,8 @@ export interface Store {
   readonly liveSessions: LiveSessionRepository;
   /** Partials being written, one writer per upload name across nodes. */
   readonly uploadClaims: UploadClaimRepository;
+  /** S3 multipart uploads left open, so any node continues one whose node died (storage backend s3). */
+  readonly s3Uploads: S3UploadRepository;
   /**
    * Messages between the processes sharing the store, delivered within milliseconds (PostgreSQL's LISTEN/NOTIFY);
    * absent on SQLite, whose users poll the store instead. A notification only says "look now": what it is about

@@ -50,6 +50,18 @@ export interface FsFile {
    * checks permissions and reserved names on this, not on the name the client used.
    */
   readonly resolvedPath?: string | null;
+  /**
+   * A SHA-256 already fed with the file's first `length` bytes, when the backend cannot read them back but kept
+   * the digest's state (S3: the parts of a multipart upload continued after a crash). Undefined otherwise;
+   * decorators that change the bytes leave it out.
+   */
+  resumeSha256?(length: number): RunningSha256 | undefined;
+}
+
+/** The part of node:crypto's Hash an upload digest uses. */
+export interface RunningSha256 {
+  update(data: Uint8Array): unknown;
+  digest(encoding: 'hex'): string;
 }
 
 export interface FsDirEntry {

@@ -1,7 +1,9 @@
 // An open S3 object: reads through ranged GETs, writes front to back into an S3Upload published on close.
 import { FerryError, UnsupportedError } from '../../errors.js';
 import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
+import { ResumableSha256 } from '../../util/resumable-sha256.js';
 import type { FsFile, FsStat } from '../types.js';
+import type { MultipartRecord } from './multipart-ledger.js';
 import type { RangeReader } from './s3-reader.js';
 import type { S3Upload } from './s3-upload.js';
 
@@ -11,11 +13,15 @@ export interface ObjectInfo {
   readonly etag: string | undefined;
   readonly mtimeMs: number;
   readonly atimeMs: number;
+  /** Not an object: a multipart upload left open by a process that died, continued by the first write. */
+  readonly pending?: MultipartRecord | undefined;
 }
 
 /** What an open file needs from its backend. */
 export interface S3FileHost {
-  newUpload(key: string, metadata: () => Record<string, string>): S3Upload;
+  newUpload(key: string, metadata: () => Record<string, string>, resume?: MultipartRecord): S3Upload;
+  /** Aborts an upload left open that this file will not continue (it was truncated away). */
+  abandon(record: MultipartRecord): Promise<void>;
   newReader(key: string, info: ObjectInfo): RangeReader;
   /** Rewrites the object's times (a copy onto itself with new metadata). */
   setTimes(key: string, atime: number, mtime: number): Promise<void>;
@@ -58,11 +64,23 @@ export class S3File implements FsFile {
     this.#base = options.truncate ? undefined : base;
     this.#end = this.#base?.size ?? 0;
     this.#baseKept = this.#end;
-    this.#dirty = options.writable && (options.truncate || base === undefined);
+    // An upload left open is completed on close even when nothing more is written (its parts were the whole file).
+    this.#dirty =
+      options.writable && (options.truncate || base === undefined || this.#base?.pending !== undefined);
+  }
+
+  /**
+   * The SHA-256 of the first `length` bytes, when they are the recorded parts of an upload left open: they cannot
+   * be read back before the upload completes, so the digest continues from the state recorded with them.
+   */
+  resumeSha256(length: number): ResumableSha256 | undefined {
+    const pending = this.#base?.pending;
+    if (!pending || length !== pending.length || this.#baseKept !== pending.length) return undefined;
+    return new ResumableSha256(pending.sha256);
   }
 
   read(position: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
-    if (this.#upload === undefined && !this.#dirty) {
+    if (this.#upload === undefined && !this.#dirty && !this.#base?.pending) {
       if (!this.#base) return emptyRead(headroom, into);
       return this.#baseReader(this.#base).read(position, length, headroom, into);
     }
@@ -70,8 +88,14 @@ export class S3File implements FsFile {
       if (into && into.length < headroom + length) {
         throw new FerryError('ERR_INVALID_ARGUMENT', 'read buffer too small');
       }
-      // The bytes kept from the object as opened are still there in S3 (a resume digest reads them).
+      // The bytes kept from the object as opened are still there in S3 (a resume digest reads them); the parts of
+      // an upload left open are not readable until it completes (resumeSha256 spares the digest that read).
       const kept = Math.min(this.#baseKept, this.#end);
+      if (this.#base?.pending && position < kept) {
+        throw new UnsupportedError(
+          'This storage cannot read back an upload in progress that was already sent',
+        );
+      }
       const fromBase =
         this.#base && position < kept
           ? await this.#baseReader(this.#base).read(position, Math.min(length, kept - position))
@@ -116,7 +140,11 @@ export class S3File implements FsFile {
     this.#baseKept = Math.min(this.#baseKept, size);
     this.#dirty = true;
     return this.#queue(true, async () => {
-      if (dropBase) this.#base = undefined; // emptied before anything was loaded: the old bytes are not needed
+      if (dropBase) {
+        // Emptied before anything was loaded: the old bytes are not needed (an upload left open is dropped).
+        if (this.#base?.pending) await this.#host.abandon(this.#base.pending);
+        this.#base = undefined;
+      }
       await (await this.#uploadOf()).truncate(size);
     });
   }
@@ -183,8 +211,13 @@ export class S3File implements FsFile {
    */
   async #uploadOf(): Promise<S3Upload> {
     if (this.#upload) return this.#upload;
-    const upload = this.#host.newUpload(this.#key, this.#metadata);
     const base = this.#base;
+    if (base?.pending) {
+      // Continued where the recorded parts end: nothing of them is read or sent again.
+      this.#upload = this.#host.newUpload(this.#key, this.#metadata, base.pending);
+      return this.#upload;
+    }
+    const upload = this.#host.newUpload(this.#key, this.#metadata);
     if (base && base.size > 0) {
       const reader = this.#host.newReader(this.#key, base);
       const step = this.#host.partSize;

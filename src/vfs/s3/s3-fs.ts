@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { FerryError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../../errors.js';
 import type { Fs, FsCapabilities, FsDir, FsFile, FsOpenFlags, FsStat, FsStatfs } from '../types.js';
+import type { MultipartLedger, MultipartRecord } from './multipart-ledger.js';
 import { S3Dir } from './s3-dir.js';
 import { type ObjectInfo, S3File } from './s3-file.js';
 import {
@@ -21,11 +22,13 @@ import {
   META_ATIME,
   META_MTIME,
   normalisePrefix,
+  objectTimes,
   parentOf,
   s3Error,
+  timesOf,
 } from './s3-paths.js';
 import { RangeReader } from './s3-reader.js';
-import { MIN_PART_SIZE, S3Upload } from './s3-upload.js';
+import { abortMultipart, MIN_PART_SIZE, S3Upload } from './s3-upload.js';
 
 /** What S3 cannot do; everything else (random reads, times) it can. */
 export const S3_CAPABILITIES: FsCapabilities = {
@@ -60,6 +63,12 @@ export interface S3FsOptions {
   readonly readAhead?: number;
   /** Entries per listing batch (one ListObjectsV2 page; default 1000, S3's maximum). */
   readonly dirBatchSize?: number;
+  /**
+   * Where multipart uploads record their stored parts (the store, shared by a cluster's nodes). With it, an
+   * upload whose process died stays open in S3, `stat` reports the bytes its recorded parts hold, and a write
+   * at that size (a resume, on any node) continues the same upload: stored parts are never sent again.
+   */
+  readonly ledger?: MultipartLedger | undefined;
 }
 
 /**
@@ -86,6 +95,9 @@ export class S3Fs implements Fs {
     const [head, dir] = await Promise.all([this.#head(key), this.#dirTime(key)]);
     if (head) return this.fileStat(head.ContentLength ?? 0, ...timesOf(head));
     if (dir !== undefined) return this.dirStat(dir);
+    const pending = await this.#pending(key);
+    if (pending)
+      return this.fileStat(pending.length, pending.updatedAt.getTime(), pending.updatedAt.getTime());
     throw new NotFoundError();
   }
 
@@ -102,7 +114,13 @@ export class S3Fs implements Fs {
     const key = keyOf(this.#root, path);
     if (key === this.#root) throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
     const head = await this.#head(key);
-    if (!head) {
+    let pending = head && !flags.write ? undefined : await this.#pending(key);
+    if (pending && head) {
+      // Once an object is published under the key, a record left beside it is stale: its upload is dropped.
+      await this.abandon(pending);
+      pending = undefined;
+    }
+    if (!head && !pending) {
       // Only a marked directory is refused here: listing a full parent per created file would cost O(n) each.
       if (await this.#head(`${key}/`)) throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
       if (!flags.create) throw new NotFoundError();
@@ -110,11 +128,20 @@ export class S3Fs implements Fs {
     } else if (flags.create && flags.exclusive) {
       throw new FerryError('ERR_ALREADY_EXISTS', 'File exists');
     }
-    const base: ObjectInfo | undefined = head && {
-      size: head.ContentLength ?? 0,
-      etag: head.ETag,
-      ...objectTimes(head),
-    };
+    if (pending && flags.write && flags.truncate) {
+      // Started again from nothing: the upload left open is dropped now, not left to the sweeper.
+      await this.abandon(pending);
+      pending = undefined;
+    }
+    const base: ObjectInfo | undefined = head
+      ? { size: head.ContentLength ?? 0, etag: head.ETag, ...objectTimes(head) }
+      : pending && {
+          size: pending.length,
+          etag: undefined,
+          mtimeMs: pending.updatedAt.getTime(),
+          atimeMs: pending.updatedAt.getTime(),
+          pending,
+        };
     return new S3File(this, key, `/${keyOf('', path)}`, base, {
       writable: flags.write,
       truncate: flags.write && flags.truncate === true,
@@ -169,7 +196,10 @@ export class S3Fs implements Fs {
 
   async unlink(path: string): Promise<void> {
     const key = keyOf(this.#root, path);
+    const pending = await this.#pending(key);
+    if (pending) await this.abandon(pending);
     if (!(await this.#head(key))) {
+      if (pending) return;
       if (key === this.#root || (await this.#dirTime(key)) !== undefined) {
         throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
       }
@@ -256,12 +286,27 @@ export class S3Fs implements Fs {
     });
   }
 
-  newUpload(key: string, metadata: () => Record<string, string>): S3Upload {
-    const { client, bucket, maxPartsInFlight } = this.#o;
-    return new S3Upload(
-      { client, bucket, key, partSize: this.partSize, maxInFlight: maxPartsInFlight ?? 2 },
-      metadata,
-    );
+  newUpload(key: string, metadata: () => Record<string, string>, resume?: MultipartRecord): S3Upload {
+    const { client, bucket, maxPartsInFlight, ledger } = this.#o;
+    const target = {
+      client,
+      bucket,
+      key,
+      partSize: this.partSize,
+      maxInFlight: maxPartsInFlight ?? 2,
+      ledger,
+    };
+    return resume ? S3Upload.resume(target, resume, metadata) : new S3Upload(target, metadata);
+  }
+
+  /**
+   * Aborts a multipart upload left open and forgets its record. The record goes even when S3 refuses the abort:
+   * the key is being written anew or removed, and a record left would show a file that is not there; the parts
+   * are then the bucket lifecycle rule's (docs/STORAGE.md).
+   */
+  async abandon(record: MultipartRecord): Promise<void> {
+    await abortMultipart(this.#o, record.key, record.uploadId).catch(() => undefined);
+    await this.#o.ledger?.remove(record.bucket, record.key, record.uploadId);
   }
 
   newReader(key: string, info: ObjectInfo): RangeReader {
@@ -283,6 +328,11 @@ export class S3Fs implements Fs {
 
   dirStat(mtimeMs: number): FsStat {
     return { kind: 'directory', mode: 0o40755, size: 0, uid: 0, gid: 0, nlink: 2, atimeMs: mtimeMs, mtimeMs };
+  }
+
+  /** The upload left open under `key` (its process died), as recorded in the ledger. */
+  async #pending(key: string): Promise<MultipartRecord | undefined> {
+    return this.#o.ledger?.find(this.#o.bucket, key);
   }
 
   async #head(key: string): Promise<HeadObjectCommandOutput | undefined> {
@@ -383,18 +433,4 @@ export class S3Fs implements Fs {
       throw s3Error(err, what);
     }
   }
-}
-
-function timesOf(head: HeadObjectCommandOutput): [number, number] {
-  const t = objectTimes(head);
-  return [t.mtimeMs, t.atimeMs];
-}
-
-/** Times set by utimes (metadata, seconds) or else S3's LastModified. */
-function objectTimes(head: HeadObjectCommandOutput): { mtimeMs: number; atimeMs: number } {
-  const modified = head.LastModified?.getTime() ?? Date.now();
-  const mtime = Number(head.Metadata?.[META_MTIME]);
-  const atime = Number(head.Metadata?.[META_ATIME]);
-  const mtimeMs = Number.isFinite(mtime) && head.Metadata?.[META_MTIME] ? mtime * 1000 : modified;
-  return { mtimeMs, atimeMs: Number.isFinite(atime) && head.Metadata?.[META_ATIME] ? atime * 1000 : mtimeMs };
 }

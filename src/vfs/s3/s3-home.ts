@@ -3,6 +3,8 @@ import { isAbsolute, relative } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Fs } from '../types.js';
 import { type S3Endpoint, s3ClientOf } from './client.js';
+import type { MultipartLedger } from './multipart-ledger.js';
+import { type SweepOutcome, sweepAbandonedUploads } from './multipart-sweeper.js';
 import { S3Fs } from './s3-fs.js';
 
 export interface S3StorageSettings extends S3Endpoint {
@@ -23,19 +25,26 @@ export function homePrefixOf(storagePrefix: string, homesDir: string, homeDir: s
     .join('/');
 }
 
-/** A factory of home Fs's sharing one client (its connection pool); `client` is exposed for disposal. */
+/**
+ * A factory of home Fs's sharing one client (its connection pool); `client` is exposed for disposal. With a
+ * `ledger` (the store's record of multipart uploads), uploads cut by a crash are continued on any node, and
+ * `sweepAbandoned` aborts those nobody continued.
+ */
 export function s3HomeFs(
   settings: S3StorageSettings,
   homesDir: string,
-): { client: S3Client; home: (identity: { readonly homeDir: string }) => Fs } {
+  ledger?: MultipartLedger,
+): {
+  client: S3Client;
+  home: (identity: { readonly homeDir: string }) => Fs;
+  sweepAbandoned: ((before: Date) => Promise<SweepOutcome>) | undefined;
+} {
   const client = s3ClientOf(settings);
+  const { bucket } = settings;
   return {
     client,
     home: (identity) =>
-      new S3Fs({
-        client,
-        bucket: settings.bucket,
-        prefix: homePrefixOf(settings.prefix, homesDir, identity.homeDir),
-      }),
+      new S3Fs({ client, bucket, prefix: homePrefixOf(settings.prefix, homesDir, identity.homeDir), ledger }),
+    sweepAbandoned: ledger && ((before) => sweepAbandonedUploads({ client, bucket, ledger }, before)),
   };
 }

@@ -1,4 +1,6 @@
-// Names and errors of the S3 backend: Fs paths to object keys under the root prefix, and SDK errors to FerryErrors.
+// Names, times and errors of the S3 backend: Fs paths to object keys under the root prefix, object metadata to
+// times, and SDK errors to FerryErrors.
+import type { HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { FerryError, InvalidPathError, NotFoundError, PermissionDeniedError } from '../../errors.js';
 
 /** Object metadata keys (sent as x-amz-meta-…); times in seconds since the epoch. */
@@ -67,4 +69,19 @@ export function s3Error(err: unknown, what: string): FerryError {
   return new FerryError('ERR_IO', `S3 ${what} failed: ${name}${status ? ` (HTTP ${status})` : ''}`, {
     cause: err,
   });
+}
+
+/** [mtimeMs, atimeMs] of an object, as `fileStat` takes them. */
+export function timesOf(head: HeadObjectCommandOutput): [number, number] {
+  const t = objectTimes(head);
+  return [t.mtimeMs, t.atimeMs];
+}
+
+/** Times set by utimes (metadata, seconds) or else S3's LastModified. */
+export function objectTimes(head: HeadObjectCommandOutput): { mtimeMs: number; atimeMs: number } {
+  const modified = head.LastModified?.getTime() ?? Date.now();
+  const mtime = Number(head.Metadata?.[META_MTIME]);
+  const atime = Number(head.Metadata?.[META_ATIME]);
+  const mtimeMs = Number.isFinite(mtime) && head.Metadata?.[META_MTIME] ? mtime * 1000 : modified;
+  return { mtimeMs, atimeMs: Number.isFinite(atime) && head.Metadata?.[META_ATIME] ? atime * 1000 : mtimeMs };
 }

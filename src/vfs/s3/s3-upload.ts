@@ -1,5 +1,5 @@
 // One object being written: bytes gathered front to back into parts, a single PUT when small, a multipart upload when not.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -10,7 +10,9 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { UnsupportedError } from '../../errors.js';
-import { s3Error, TAG_SHA256 } from './s3-paths.js';
+import { ResumableSha256, type Sha256State } from '../../util/resumable-sha256.js';
+import type { MultipartLedger, MultipartRecord, StoredPart } from './multipart-ledger.js';
+import { isNotFound, s3Error, TAG_SHA256 } from './s3-paths.js';
 
 /** S3's smallest part (all but the last); smaller parts are refused by CompleteMultipartUpload. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -25,6 +27,14 @@ export interface UploadTarget {
   readonly partSize: number;
   /** Parts sent at once; a write waits (back-pressure) while this many are in flight. */
   readonly maxInFlight: number;
+  /** Where each part is recorded once stored, so the upload can be continued elsewhere after a crash. */
+  readonly ledger?: MultipartLedger | undefined;
+}
+
+/** What the upload's digest needs: node:crypto's Hash, or the resumable one when parts are recorded. */
+interface RunningHash {
+  update(data: Uint8Array): unknown;
+  digest(encoding: 'hex'): string;
 }
 
 /**
@@ -43,7 +53,15 @@ export class S3Upload {
   readonly #parts: { PartNumber: number; ETag: string }[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   /** SHA-256 of the bytes handed to parts, in order (parts never change once sent). */
-  #hash: Hash = createHash('sha256');
+  #hash: RunningHash;
+  /** With a ledger: the parts recorded (1..n without a gap), and acknowledged ones waiting for a gap to fill. */
+  readonly #recorded: StoredPart[] = [];
+  #recordedLength = 0;
+  #recordedState: Sha256State | undefined;
+  readonly #acked = new Map<number, { part: StoredPart; state: Sha256State }>();
+  /** Ledger writes one after another, so an older record never replaces a newer one. */
+  #ledgerChain: Promise<void> = Promise.resolve();
+  #createdAt = new Date();
   #failure: unknown;
   /** Metadata the multipart upload was created with (it cannot change afterwards). */
   #createdWith: Record<string, string> | undefined;
@@ -52,6 +70,30 @@ export class S3Upload {
   constructor(target: UploadTarget, metadata: () => Record<string, string>) {
     this.#t = target;
     this.#metadata = metadata;
+    this.#hash = this.#newHash();
+  }
+
+  /**
+   * Continues a multipart upload another process left open (it crashed, or its node died): the recorded parts
+   * stay as they are in S3, the next part follows them, and the digest continues from the recorded state.
+   */
+  static resume(
+    target: UploadTarget,
+    record: MultipartRecord,
+    metadata: () => Record<string, string>,
+  ): S3Upload {
+    const upload = new S3Upload(target, metadata);
+    upload.#uploadId = record.uploadId;
+    upload.#createdWith = { ...record.metadata };
+    upload.#createdAt = record.createdAt;
+    upload.#partStart = record.length;
+    upload.#partsSent = record.parts.length;
+    for (const p of record.parts) upload.#parts.push({ PartNumber: p.partNumber, ETag: p.etag });
+    upload.#recorded.push(...record.parts);
+    upload.#recordedLength = record.length;
+    upload.#recordedState = record.sha256;
+    upload.#hash = new ResumableSha256(record.sha256);
+    return upload;
   }
 
   get end(): number {
@@ -131,7 +173,10 @@ export class S3Upload {
           }),
         ),
       );
+      const completed = this.#uploadId as string;
       this.#uploadId = undefined;
+      await this.#ledgerChain;
+      await this.#t.ledger?.remove(bucket, key, completed);
       metadataStale = JSON.stringify(this.#createdWith) !== JSON.stringify(this.#metadata());
     }
     const sha256 = this.#hash.digest('hex');
@@ -155,9 +200,12 @@ export class S3Upload {
     this.#uploadId = undefined;
     this.#buf = undefined;
     if (uploadId === undefined) return;
-    await this.#t.client
-      .send(new AbortMultipartUploadCommand({ Bucket: this.#t.bucket, Key: this.#t.key, UploadId: uploadId }))
-      .catch(() => undefined);
+    // Never throws: this runs on paths that already fail; parts left behind are the sweeper's or the bucket
+    // lifecycle rule's (docs/STORAGE.md).
+    await abortMultipart(this.#t, this.#t.key, uploadId).catch(() => undefined);
+    await this.#ledgerChain.catch(() => undefined);
+    // A record left behind is found by the sweeper, which aborts again (harmless) and removes it.
+    await this.#t.ledger?.remove(this.#t.bucket, this.#t.key, uploadId).catch(() => undefined);
   }
 
   #reset(): void {
@@ -165,9 +213,17 @@ export class S3Upload {
     this.#partStart = 0;
     this.#partsSent = 0;
     this.#parts.length = 0;
-    this.#hash = createHash('sha256');
+    this.#recorded.length = 0;
+    this.#recordedLength = 0;
+    this.#recordedState = undefined;
+    this.#acked.clear();
+    this.#hash = this.#newHash();
     this.#failure = undefined;
     this.#createdWith = undefined;
+  }
+
+  #newHash(): RunningHash {
+    return this.#t.ledger ? new ResumableSha256() : createHash('sha256');
   }
 
   #throwIfFailed(): void {
@@ -177,6 +233,8 @@ export class S3Upload {
   async #sendPart(last = false): Promise<void> {
     const body = (this.#buf as Buffer).subarray(0, this.#fill);
     this.#hash.update(body);
+    // The digest's state after this part: recorded with the part, once S3 holds it and every part before it.
+    const state = this.#hash instanceof ResumableSha256 ? this.#hash.state() : undefined;
     this.#partStart += this.#fill;
     this.#fill = 0;
     this.#buf = last ? undefined : Buffer.allocUnsafe(this.#t.partSize);
@@ -189,6 +247,10 @@ export class S3Upload {
         ),
       );
       this.#uploadId = created.UploadId;
+      this.#createdAt = new Date();
+      this.#recordedState = new ResumableSha256().state();
+      // Recorded at once: a crash before the first part still leaves something for the sweeper to abort.
+      if (this.#t.ledger) await this.#record();
     }
     const partNumber = ++this.#partsSent;
     const uploadId = this.#uploadId;
@@ -203,8 +265,10 @@ export class S3Upload {
         }),
       ),
     )
-      .then((out) => {
-        this.#parts.push({ PartNumber: partNumber, ETag: out.ETag ?? '' });
+      .then(async (out) => {
+        const etag = out.ETag ?? '';
+        this.#parts.push({ PartNumber: partNumber, ETag: etag });
+        if (state) await this.#acknowledged({ partNumber, etag, size: body.length }, state);
       })
       .catch((err: unknown) => {
         this.#failure ??= err;
@@ -214,6 +278,58 @@ export class S3Upload {
     // Back-pressure: the writer waits until a slot is free, so memory stays at a few parts.
     while (this.#inFlight.size >= this.#t.maxInFlight) await Promise.race(this.#inFlight);
     this.#throwIfFailed();
+  }
+
+  /** Adds the parts that now follow the recorded ones without a gap, and records the upload's new reach. */
+  async #acknowledged(part: StoredPart, state: Sha256State): Promise<void> {
+    this.#acked.set(part.partNumber, { part, state });
+    const before = this.#recorded.length;
+    for (let next = this.#acked.get(before + 1); next; next = this.#acked.get(this.#recorded.length + 1)) {
+      this.#acked.delete(next.part.partNumber);
+      this.#recorded.push(next.part);
+      this.#recordedLength += next.part.size;
+      this.#recordedState = next.state;
+    }
+    if (this.#recorded.length > before) await this.#record();
+  }
+
+  /** Saves the record as it is now, after any save still running. */
+  #record(): Promise<void> {
+    const ledger = this.#t.ledger;
+    const uploadId = this.#uploadId;
+    const state = this.#recordedState;
+    if (!ledger || uploadId === undefined || !state) return Promise.resolve();
+    const record: MultipartRecord = {
+      bucket: this.#t.bucket,
+      key: this.#t.key,
+      uploadId,
+      partSize: this.#t.partSize,
+      parts: [...this.#recorded],
+      length: this.#recordedLength,
+      sha256: state,
+      metadata: { ...this.#createdWith },
+      createdAt: this.#createdAt,
+      updatedAt: new Date(),
+    };
+    const saving = this.#ledgerChain.then(() => ledger.save(record));
+    this.#ledgerChain = saving.catch(() => undefined);
+    return saving;
+  }
+}
+
+/** Aborts a multipart upload (S3 frees its parts); one already gone (NoSuchUpload, 404) counts as aborted. */
+export async function abortMultipart(
+  t: Pick<UploadTarget, 'client' | 'bucket'>,
+  key: string,
+  uploadId: string,
+): Promise<void> {
+  try {
+    await t.client.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: key, UploadId: uploadId }));
+  } catch (err) {
+    // A missing bucket is a 404 too, and no proof the upload is gone.
+    const name = (err as { name?: string }).name;
+    if (name === 'NoSuchUpload' || (name !== 'NoSuchBucket' && isNotFound(err))) return;
+    throw s3Error(err, 'abort upload');
   }
 }
 
