@@ -35,6 +35,7 @@ import {
 } from './transfer-repositories.js';
 import type { Store } from './types.js';
 import { KyselyUserRepository } from './user-repository.js';
+import { KyselyWebSessionRepository } from './web-session-repository.js';
 import type { WriteTransactionOptions } from './write-transaction.js';
 
 export interface WriteLocking {
@@ -82,6 +83,7 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     nodes: new KyselyNodeRepository(db, locking.nodes),
     liveSessions: new KyselyLiveSessionRepository(db, locking.sessions),
     uploadClaims: new KyselyUploadClaimRepository(db, locking.sessions),
+    webSessions: new KyselyWebSessionRepository(db),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

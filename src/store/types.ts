@@ -12,7 +12,11 @@ import type {
   PgpKeyRepository,
   UserCaRepository,
 } from './key-types.js';
-import type { LiveSessionRepository, UploadClaimRepository } from './live-session-types.js';
+import type {
+  LiveSessionRepository,
+  UploadClaimRepository,
+  WebSessionRepository,
+} from './live-session-types.js';
 import type { NodeRepository } from './node-types.js';
 import type {
   AccountSecurityRepository,
@@ -78,6 +82,8 @@ export interface Store {
   readonly liveSessions: LiveSessionRepository;
   /** Partials being written, one writer per upload name across nodes. */
   readonly uploadClaims: UploadClaimRepository;
+  /** The web client's signed-in sessions (any node honours them; ended by removing the row). */
+  readonly webSessions: WebSessionRepository;
   /**
    * Messages between the processes sharing the store, delivered within milliseconds (PostgreSQL's LISTEN/NOTIFY);
    * absent on SQLite, whose users poll the store instead. A notification only says "look now": what it is about

@@ -41,6 +41,8 @@ export async function signedIn(deps: WebClientDeps, request: FastifyRequest): Pr
   const key = deps.sessionKey();
   const session = decodeSession(key, cookie);
   if (!session) return undefined;
+  // Signed out, ended by an administrator (on any node) or expired: its row is gone and the cookie with it.
+  if (!(await deps.webSessions.get(session.sid, new Date()))) return undefined;
   // Read each request: a user disabled, expired, removed (or removed and created again), given a new
   // password, now outside their allowed networks or denied https since login is out at once, as SSH would
   // refuse them.

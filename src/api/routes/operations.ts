@@ -2,7 +2,8 @@
 import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { KilledSession } from '../../admin/index.js';
+import { isWebSessionId, type KilledSession } from '../../admin/index.js';
+import type { WebSessionRecord } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, contains, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
 import type { SessionActivity } from '../live-sessions.js';
@@ -124,6 +125,8 @@ async function allSessions(deps: ApiDeps): Promise<SessionView[]> {
   // Under --workers N every worker's connections (through the primary), else this process' own.
   const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
   const items = (parts as SessionView[][]).flat();
+  // Web client sign-ins belong to no connection: every node honours their cookie, so they are read from the store.
+  for (const s of await deps.store.webSessions.list(new Date())) items.push(webSessionView(s));
   if (!deps.cluster) return items;
   const seen = new Set(items.map((s) => s.id));
   for (const s of await deps.cluster.sessions.list()) {
@@ -145,6 +148,37 @@ async function allSessions(deps: ApiDeps): Promise<SessionView[]> {
     });
   }
   return items;
+}
+
+function webSessionView(s: WebSessionRecord): SessionView {
+  return {
+    id: s.id,
+    remoteAddress: s.remoteAddress,
+    protocol: 'https',
+    username: s.username,
+    client: null,
+    connectedAt: s.createdAt.toISOString(),
+    bytesUp: s.bytesUp,
+    bytesDown: s.bytesDown,
+    filesUp: s.filesUp,
+    filesDown: s.filesDown,
+    transfer: null,
+    pid: s.pid,
+    ...(s.nodeId !== null ? { node: s.nodeId } : {}),
+  };
+}
+
+/** Ends a web client sign-in on every node at once (its cookie is refused from the next request on). */
+async function killWebSession(deps: ApiDeps, id: string): Promise<KilledSession | undefined> {
+  const s = await deps.store.webSessions.close(id);
+  if (!s) return undefined;
+  return {
+    id,
+    username: s.username,
+    remoteAddress: s.remoteAddress,
+    pid: s.pid,
+    ...(s.nodeId !== null ? { node: s.nodeId } : {}),
+  };
 }
 
 /** Ends a connection this process holds; undefined when it holds none with this id. */
@@ -200,7 +234,7 @@ export const operationRoutes =
         schema: {
           tags: ['sessions'],
           summary:
-            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node (oldest first, paginated)",
+            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node; and every web client (/files) sign-in, protocol https (oldest first, paginated)",
           querystring: pageQuerySchema.extend({
             username: z
               .string()
@@ -212,7 +246,7 @@ export const operationRoutes =
               .string()
               .max(16)
               .optional()
-              .describe('only sessions of this protocol (sftp, scp, ssh, ftps, …)')
+              .describe('only sessions of this protocol (sftp, scp, ssh, ftps, https, …)')
               .meta({ example: 'sftp' }),
             address: z
               .string()
@@ -244,7 +278,7 @@ export const operationRoutes =
         schema: {
           tags: ['sessions'],
           summary:
-            'End an open SSH or FTPS connection, in whichever worker process or node holds it (audited)',
+            'End an open SSH or FTPS connection, in whichever worker process or node holds it, or a web client sign-in (its cookie is refused on every node from then on; audited)',
           params: z.object({ id: z.string().min(1).max(64) }),
           response: {
             200: z
@@ -270,6 +304,7 @@ export const operationRoutes =
       },
       async (request) =>
         deps.admin.sessions.kill(actorOf(request), request.params.id, async (id) => {
+          if (isWebSessionId(id)) return killWebSession(deps, id);
           // Under --workers N every worker is asked (through the primary); the one holding it answers.
           const local = deps.gather
             ? ((await deps.gather('kill', id))[0] as KilledSession | undefined)

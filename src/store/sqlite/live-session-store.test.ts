@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDefenderListContract } from '../defender-list-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
+import { runWebSessionContract } from '../web-session-contract-fixture.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 runLiveSessionContract('sqlite', async () => {
@@ -16,6 +17,14 @@ runLiveSessionContract('sqlite', async () => {
 
 runDefenderListContract('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-defender-lists-'));
+  return {
+    store: await openSqliteStore(join(dir, 'ferry.db')),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+runWebSessionContract('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-web-sessions-'));
   return {
     store: await openSqliteStore(join(dir, 'ferry.db')),
     cleanup: () => rm(dir, { recursive: true, force: true }),
