@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { isWebSessionId, type KilledSession } from '../../admin/index.js';
 import type { WebSessionRecord } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, contains, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { type ApiDeps, contains, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
 import type { SessionActivity } from '../live-sessions.js';
+import { parseSort, type SortKeys, sortedPage, sortParam } from '../sorting.js';
 
 const sessionSchema = z
   .object({
@@ -95,6 +96,16 @@ const statusSchema = z
   });
 
 type SessionView = z.infer<typeof sessionSchema>;
+
+const SESSION_SORTS = ['since', 'user', 'address', 'protocol', 'up', 'down'] as const;
+const SESSION_SORT_KEYS: SortKeys<SessionView, (typeof SESSION_SORTS)[number]> = {
+  since: (s) => s.connectedAt,
+  user: (s) => s.username ?? '',
+  address: (s) => s.remoteAddress,
+  protocol: (s) => s.protocol,
+  up: (s) => s.bytesUp,
+  down: (s) => s.bytesDown,
+};
 
 /** A running transfer with its average rate; under a millisecond in, the rate is taken over one. */
 function transferView(a: SessionActivity): NonNullable<SessionView['transfer']> {
@@ -254,6 +265,7 @@ export const operationRoutes =
               .optional()
               .describe('only sessions from an address containing this text')
               .meta({ example: '192.0.2.' }),
+            sort: sortParam(SESSION_SORTS, 'since'),
           }),
           response: { 200: pageOf(sessionSchema), ...problemResponses },
         },
@@ -266,8 +278,9 @@ export const operationRoutes =
             (protocol === undefined || s.protocol === protocol) &&
             contains(s.remoteAddress, address),
         );
-        // Oldest first; the id breaks ties between connections of the same millisecond.
-        return paginate(found, (s) => `${s.connectedAt} ${s.id}`, request.query);
+        // Oldest first unless sorted otherwise; the id breaks ties (connections of the same millisecond).
+        const order = parseSort(request.query.sort, SESSION_SORTS, 'since');
+        return sortedPage(found, SESSION_SORT_KEYS, (s) => s.id, order, request.query);
       },
     );
 
