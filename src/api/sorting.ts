@@ -85,11 +85,11 @@ export function sortedPage<T, K extends string>(
   order: SortOrder<K>,
   query: { limit: number; cursor?: string | undefined },
 ): { items: T[]; nextCursor: string | null } {
-  const valueOf = keys[order.key];
+  const sortValue = keys[order.key];
   const sign = order.descending ? -1 : 1;
   const cmp = (a: { key: string | number; tie: string }, b: { key: string | number; tie: string }) =>
     sign * (compare(a.key, b.key) || compare(a.tie, b.tie));
-  const keyed = items.map((item) => ({ item, key: valueOf(item), tie: tieOf(item) }));
+  const keyed = items.map((item) => ({ item, key: sortValue(item), tie: tieOf(item) }));
   keyed.sort(cmp);
   const after = query.cursor === undefined ? undefined : decodeSortCursor(order, query.cursor);
   const rest = after === undefined ? keyed : keyed.filter((k) => cmp(k, after) > 0);

@@ -82,11 +82,11 @@ export function runStoreContract(
       await store.users.update('bea', { disabled: true });
       await store.users.update('amy', { disabled: true });
       const all = await store.users.list();
-      const valueOf = { name: 'name', created: 'createdAt', updated: 'updatedAt' } as const;
+      const fieldOf = { name: 'name', created: 'createdAt', updated: 'updatedAt' } as const;
       for (const by of USER_SORT_COLUMNS)
         for (const descending of [false, true]) {
           const keyOf = (u: (typeof all)[number]) => {
-            const v = u[valueOf[by]];
+            const v = u[fieldOf[by]];
             return typeof v === 'string' ? v : v.toISOString();
           };
           const expected = [...all]

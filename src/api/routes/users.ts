@@ -1,7 +1,6 @@
 // /api/users: SFTP users over the user admin service (list, create, show, change, delete, keys, disable, unlock).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { InvalidArgumentError } from '../../errors.js';
 import {
   AUTH_METHODS,
   AUTH_SOURCES,
