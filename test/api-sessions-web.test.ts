@@ -117,3 +117,17 @@ test('a malformed session id is refused with a one-line 400 and ends nothing', a
   assertProblem(unknown, 404, 'ERR_NOT_FOUND');
   assert.equal((await web.request('GET', '/files/')).status, 200, 'still signed in');
 });
+
+test('a sign-in its account can no longer use (disabled) is ended and leaves the list at its next request', async () => {
+  const web = new WebClient(api.base);
+  assert.equal((await web.login('walt', 'walt-pw-12345')).status, 303);
+  const before = (await webSessions('walt')).length;
+  assert.ok(before >= 1);
+  const disabled = await api.call('POST', '/api/users/walt/disable', { key: api.keys.operator });
+  assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+  assert.equal((await web.request('GET', '/files/')).status, 303);
+  assert.equal((await webSessions('walt')).length, before - 1);
+  // Enabled again: that sign-in stays ended.
+  assert.equal((await api.call('POST', '/api/users/walt/enable', { key: api.keys.operator })).status, 200);
+  assert.equal((await web.request('GET', '/files/')).status, 303);
+});

@@ -66,6 +66,14 @@ describe('console: sortable tables', () => {
     assert.equal(header(byChange, 'Changed').ariaSort, 'ascending');
     assert.equal(header(byChange, 'Name').ariaSort, 'none');
 
+    // Hostile search and sort texts come back escaped, in the links and the form, never as markup.
+    const hostile = await b.get(
+      `/console/users?search=${encodeURIComponent('"><script>alert(1)</script>')}&sort=${encodeURIComponent('"><img src=x>')}`,
+    );
+    assertNoInlineCode(hostile);
+    assert.doesNotMatch(hostile.text, /<script>alert|<img src=x>/);
+    assert.match(hostile.text, /&quot;&gt;&lt;img src=x&gt;/, 'the sort shown as text in the API problem');
+
     // An order the API does not know: its one-line problem on the page, and no table.
     const bad = await b.get('/console/users?sort=password');
     assert.equal(bad.status, 200);

@@ -47,11 +47,20 @@ export async function signedIn(deps: WebClientDeps, request: FastifyRequest): Pr
   // password, now outside their allowed networks or denied https since login is out at once, as SSH would
   // refuse them.
   const user = await deps.users.findByName(session.user);
-  if (!user || user.disabled || isExpired(user.expiresOn, new Date()) || !protocolAllowed(user, 'https'))
+  const allowed =
+    user !== undefined &&
+    !user.disabled &&
+    !isExpired(user.expiresOn, new Date()) &&
+    protocolAllowed(user, 'https') &&
+    user.id === session.userId &&
+    credentialStamp(key, user.passwordHash) === session.stamp &&
+    sourceAllowed(user, request.ip);
+  if (!allowed) {
+    // Ended for good: its row goes, so the live session view stops listing it (enabling the account again does
+    // not bring this sign-in back).
+    await deps.webSessions.close(session.sid);
     return undefined;
-  if (user.id !== session.userId || credentialStamp(key, user.passwordHash) !== session.stamp)
-    return undefined;
-  if (!sourceAllowed(user, request.ip)) return undefined;
+  }
   return { session, user, csrf: csrfTokenOf(key, session) };
 }
 
