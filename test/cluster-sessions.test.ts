@@ -1,6 +1,7 @@
 // Cluster mode's sessions, as an operator and a user see them: two `ferry serve` nodes on one PostgreSQL store;
 // a user limited to 2 sessions gets 2 in all (not 2 per node), GET /api/sessions on either node lists both nodes'
-// sessions, and DELETE /api/sessions/{id} on one node ends a real OpenSSH session held by the other.
+// sessions, and DELETE /api/sessions/{id} on one node ends a real OpenSSH session held by the other (and an FTPS
+// session, and a web client sign-in whose cookie both nodes then refuse).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { createTestDatabase, postgresUnavailable } from '../src/store/postgres/t
 import { runFerry } from './helpers/cli.js';
 import { startClusterNode } from './helpers/cluster-node.js';
 import { holdSftp, sftpBatch } from './helpers/openssh.js';
+import { WebClient } from './helpers/web-client.js';
 
 const unavailable = await postgresUnavailable();
 const PASSWORD = 'Sess10ns-pa55';
@@ -237,4 +239,59 @@ test('FTPS sessions across two nodes: counted with SSH ones, listed on both, kil
   const again = await holdFtps(b.address, ftpsPort(b), 'alice', PASSWORD);
   t.after(() => again.end());
   assert.match(again.answer, /^230 /);
+});
+
+test('web client sign-ins across two nodes: listed on both, honoured on both, ended on both by the other node', {
+  skip: unavailable,
+}, async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'ferry-cluster-web-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const db = await createTestDatabase();
+  t.after(() => db.drop());
+  const store = ['--data-dir', join(work, 'data'), '--store', db.url];
+  assert.equal((await runFerry(['init', ...store])).code, 0);
+  const added = await runFerry(['users', 'add', 'alice', '--password-stdin', ...store], `${PASSWORD}\n`);
+  assert.equal(added.code, 0, added.stderr);
+  const keyAdded = await runFerry(['apikeys', 'add', 'ops', '--role', 'admin', ...store]);
+  const key = keyAdded.stdout.trim().split('\n').at(-1)!;
+  const env = { FERRY_NODE_HEARTBEAT_SECONDS: '0.5' };
+  const [a, b] = await Promise.all([
+    startClusterNode('127.0.0.25', [...store, '--workers', '1', '--node-id', 'node-a'], t, env),
+    startClusterNode('127.0.0.26', [...store, '--workers', '1', '--node-id', 'node-b'], t, env),
+  ]);
+  const base = (node: typeof a) => `http://${node.address}:${node.httpPort}`;
+  const api = async (node: typeof a, method: string, path: string) => {
+    const res = await fetch(`${base(node)}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const webSessions = async (node: typeof a) => {
+    const r = await api(node, 'GET', '/api/sessions?protocol=https');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.items as (SessionView & { protocol: string; remoteAddress: string })[];
+  };
+
+  // Signed in on node-a: node-b lists it (with the node that signed it in) and honours its cookie.
+  const onA = new WebClient(base(a));
+  assert.equal((await onA.login('alice', PASSWORD)).status, 303);
+  const [session, ...others] = await webSessions(b);
+  assert.deepEqual(others, []);
+  assert.deepEqual(
+    [session?.username, session?.protocol, session?.node, session?.remoteAddress],
+    ['alice', 'https', 'node-a', '127.0.0.1'],
+  );
+  assert.deepEqual(
+    (await webSessions(a)).map((s) => s.id),
+    [session!.id],
+  );
+  const onB = new WebClient(base(b));
+  onB.cookies.set('ferry_files', onA.cookies.get('ferry_files')!);
+  assert.equal((await onB.request('GET', '/files/')).status, 200);
+
+  // node-b ends it: the cookie is refused on both nodes at their next request.
+  const killed = await api(b, 'DELETE', `/api/sessions/${session!.id}`);
+  assert.equal(killed.status, 200, JSON.stringify(killed.body));
+  assert.deepEqual([killed.body.username, killed.body.node], ['alice', 'node-a']);
+  assert.equal((await onA.request('GET', '/files/')).headers.get('location'), '/files/login');
+  assert.equal((await onB.request('GET', '/files/')).headers.get('location'), '/files/login');
+  assert.deepEqual(await webSessions(a), []);
 });

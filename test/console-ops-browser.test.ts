@@ -1,7 +1,8 @@
 // The partners and jobs pages in a real browser (Debian's Chromium through playwright-core): an operator adds a
 // partner pointing at the server's own SFTP port, trusts its host key in the modal dialog that shows both
-// fingerprints, defines a push job, runs it now, and reads the run with its file in the history; no page breaks
-// its CSP.
+// fingerprints, defines a push job, runs it now, and reads the run with its file in the history; an admin imports
+// rules whose webhooks answer (one fails), sees the deliveries of two SFTP uploads and sorts them from the keyboard,
+// and adds defender list entries; no page breaks its CSP.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,9 @@ import { after, before, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import { cliActor } from '../src/admin/actor.js';
 import { Secret } from '../src/util/secret.js';
+import { sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`;
@@ -22,6 +25,10 @@ let server: TestServer;
 let browser: Browser;
 let work: string;
 let shots = '';
+const SECRET = 'console-browser-webhook-secret-0123456789';
+/** The ERP's webhook answers; the archive's fails (its deliveries end dead). */
+let erp: WebhookReceiver;
+let archive: WebhookReceiver;
 
 before(async () => {
   if (skip) return;
@@ -31,6 +38,13 @@ before(async () => {
     role: 'operator',
     password: new Secret('olga-passphrase-1'),
   });
+  await server.running.context.admin.apiAccess.addAdmin(cliActor(), {
+    name: 'ada',
+    role: 'admin',
+    password: new Secret('ada-passphrase-1'),
+  });
+  erp = await startWebhookReceiver(SECRET);
+  archive = await startWebhookReceiver(SECRET, () => 503);
   await server.addUser('dave', { password: 'dave-password-1' });
   work = await mkdtemp(join(tmpdir(), 'ferry-console-ops-browser-'));
   shots = SHOT_DOCS ? join(import.meta.dirname, '..', 'docs', 'console') : join(work, 'shots');
@@ -49,6 +63,8 @@ after(async () => {
   if (skip) return;
   await browser?.close();
   await server?.close();
+  await erp?.close();
+  await archive?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -146,6 +162,98 @@ test('an operator adds a partner, trusts its host key in the dialog, runs a push
   await page.getByText('No rules yet.').waitFor();
   await nav.getByRole('link', { name: 'Deliveries', exact: true }).click();
   await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
+  assert.deepEqual(violations, []);
+  await context.close();
+});
+
+test('an admin imports rules, reads the deliveries of two uploads sorted from the keyboard, and edits the defender lists', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const base = `http://127.0.0.1:${server.running.httpPort}`;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  await page.goto(`${base}/console/login`);
+  await page.getByLabel('Administrator').fill('ada');
+  await page.getByLabel('Password').fill('ada-passphrase-1');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const nav = page.getByRole('navigation', { name: 'Console' });
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+
+  await nav.getByRole('link', { name: 'Rules', exact: true }).click();
+  await page.getByText('Add or update rules').click();
+  await page.getByLabel(/^Rules file/).fill(`rules:
+  - name: notify-erp
+    description: tell the ERP about each order file
+    events: [upload]
+    conditions: { paths: ['/in/**'] }
+    actions:
+      - { kind: webhook, url: '${erp.url}' }
+    secret: ${SECRET}
+  - name: archive-mirror
+    description: copy notice to the archive (its endpoint is down)
+    events: [upload]
+    actions:
+      - { kind: webhook, url: '${archive.url}' }
+    maxAttempts: 1
+    secret: ${SECRET}
+`);
+  await page.getByRole('button', { name: 'Import' }).click();
+  await page.getByText('Imported: added notify-erp, archive-mirror.').waitFor();
+  await page.screenshot({ path: join(shots, 'rules.png') });
+
+  // Two uploads over OpenSSH sftp: each fires both rules. The serving process reads changed rules at most once a
+  // second (automation/rule-cache.ts), so the uploads wait that long after the import.
+  await new Promise((r) => setTimeout(r, 1500));
+  await mkdir(join(await server.homeOf('dave'), 'in'), { recursive: true });
+  await writeFile(join(work, 'po-1001.csv'), 'sku,qty\nA-1,3\n');
+  await writeFile(join(work, 'po-1002.csv'), 'sku,qty\nB-7,12\n');
+  const put = await sftpBatch({
+    port: server.port,
+    user: 'dave',
+    password: 'dave-password-1',
+    batch: `put ${join(work, 'po-1001.csv')} /in/po-1001.csv\nput ${join(work, 'po-1002.csv')} /in/po-1002.csv\n`,
+  });
+  assert.equal(put.code, 0, put.stderr);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const all = await server.running.context.admin.rules.deliveries({});
+    const settled = all.filter((d) => d.delivery.status === 'succeeded' || d.delivery.status === 'dead');
+    if (settled.length === 4) break;
+    assert.ok(Date.now() < deadline, JSON.stringify(all.map((d) => d.delivery.status)));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  await nav.getByRole('link', { name: 'Deliveries', exact: true }).click();
+  const created = page.getByRole('columnheader', { name: /^Created \(UTC\)/ });
+  assert.equal(await created.getAttribute('aria-sort'), 'descending', 'newest first');
+  assert.equal(await page.locator('table.deliveries tbody tr').count(), 4);
+  await page.screenshot({ path: join(shots, 'deliveries.png') });
+  // The header link from the keyboard: focused and followed with Enter, the table turns oldest first.
+  await created.getByRole('link').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/sort=created/);
+  assert.equal(
+    await page.getByRole('columnheader', { name: /^Created \(UTC\)/ }).getAttribute('aria-sort'),
+    'ascending',
+  );
+
+  await nav.getByRole('link', { name: 'Defender', exact: true }).click();
+  await page.getByRole('link', { name: 'the allow and deny lists' }).click();
+  await page.locator('#deny-cidr').fill('198.51.100.0/24');
+  await page.locator('#deny-note').fill('scanner seen in the firewall logs');
+  await page.getByRole('button', { name: 'Add to the deny list' }).click();
+  await page.getByText('Added 198.51.100.0/24 to the deny list.').waitFor();
+  await page.locator('#allow-cidr').fill('203.0.113.7');
+  await page.locator('#allow-note').fill("partner ACME's gateway");
+  await page.getByRole('button', { name: 'Add to the allow list' }).click();
+  await page.getByText('Added 203.0.113.7 to the allow list.').waitFor();
+  await page.screenshot({ path: join(shots, 'defender-lists.png'), fullPage: true });
   assert.deepEqual(violations, []);
   await context.close();
 });

@@ -190,7 +190,7 @@ describe('console: rules and deliveries', () => {
     assert.equal([...first.text.matchAll(/<details><summary>attempts and fields/g)].length, 50);
     const next = /<a href="([^"]+)" rel="next">Next page/.exec(first.text)?.[1]?.replaceAll('&amp;', '&');
     assert.ok(next, 'a next page link');
-    assert.match(next, /^\/console\/deliveries\?rule=many&cursor=/);
+    assert.match(next, /^\/console\/deliveries\?rule=many&sort=-created&cursor=/);
     const second = await b.get(next);
     assert.equal([...second.text.matchAll(/<details><summary>attempts and fields/g)].length, 1);
     assert.match(second.text, /<input id="rule" name="rule" value="many">/);

@@ -50,6 +50,7 @@ export type { DeliveryHistory, ImportReport, RulePatch, RuleView } from './rules
 export { deliveryQuerySchema, RULE_SECRET_LABEL, ruleView } from './rules.js';
 export { rulesFileFormat } from './rules-file.js';
 export type { KilledSession, SessionTerminator } from './sessions.js';
+export { isWebSessionId } from './sessions.js';
 export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js';
 
 export interface AdminServices {

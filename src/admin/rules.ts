@@ -57,6 +57,8 @@ export const deliveryQuerySchema = z.strictObject({
   status: z.enum(['pending', 'running', 'succeeded', 'dead']).optional(),
   failed: z.boolean().optional(),
   limit: z.number().int().min(1).max(10_000).default(50),
+  /** Oldest first instead of newest first. */
+  oldestFirst: z.boolean().optional(),
   /** Only deliveries after this one in the listing's order (the last of the previous page). */
   after: z.strictObject({ createdAt: z.date(), id: z.string().min(1).max(100) }).optional(),
 });
@@ -311,6 +313,7 @@ export class RuleAdmin {
       ...(q.status !== undefined ? { status: q.status as DeliveryStatus } : {}),
       ...(q.failed !== undefined ? { failed: q.failed } : {}),
       ...(q.after !== undefined ? { after: q.after } : {}),
+      ...(q.oldestFirst !== undefined ? { oldestFirst: q.oldestFirst } : {}),
     });
     return Promise.all(
       list.map(async (delivery) => ({

@@ -20,8 +20,19 @@ export interface KilledSession {
  */
 export type SessionTerminator = (id: string) => Promise<KilledSession | undefined>;
 
-/** Session ids are 12 hex digits (ssh/connection.ts). */
-const sessionIdSchema = z.string().regex(/^[0-9a-f]{12}$/, 'must be a session id (12 hex digits)');
+/** SSH and FTPS session ids are 12 hex digits (ssh/connection.ts); web client sign-ins' `web-` and 12 base64url. */
+const WEB_SESSION_ID = /^web-[A-Za-z0-9_-]{12}$/;
+const sessionIdSchema = z
+  .string()
+  .refine(
+    (id) => /^[0-9a-f]{12}$/.test(id) || WEB_SESSION_ID.test(id),
+    'must be a session id (12 hex digits, or web- and 12 letters for a web client sign-in)',
+  );
+
+/** Whether the id is a web client sign-in's (web/session-token.ts), ended through the store rather than a socket. */
+export function isWebSessionId(id: string): boolean {
+  return WEB_SESSION_ID.test(id);
+}
 
 export class SessionAdmin {
   readonly #record: AdminRecorder;

@@ -14,7 +14,14 @@ import {
 } from '../auth/user-admin.js';
 import { FerryError, InvalidArgumentError } from '../errors.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
-import { AUTH_METHODS, type AuthMethod, PROTOCOLS, type UserRecord } from '../store/types.js';
+import {
+  AUTH_METHODS,
+  type AuthMethod,
+  PROTOCOLS,
+  type UserPageOrder,
+  type UserPagePosition,
+  type UserRecord,
+} from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
@@ -125,9 +132,11 @@ export class UserAdmin {
     return (await this.#deps.store.users.list()).map((u) => publicView(u, this.homeOf(u)));
   }
 
-  /** Up to `limit` users after the name `after`, by name (one page from the store, not the whole list). */
-  async page(after: string | undefined, limit: number): Promise<UserView[]> {
-    return (await this.#deps.store.users.page(after, limit)).map((u) => publicView(u, this.homeOf(u)));
+  /** Up to `limit` users after `after` in `order` (one page from the store, not the whole list). */
+  async page(order: UserPageOrder, after: UserPagePosition | undefined, limit: number): Promise<UserView[]> {
+    return (await this.#deps.store.users.sortedPage(order, after, limit)).map((u) =>
+      publicView(u, this.homeOf(u)),
+    );
   }
 
   /** The user's own settings; the home shown is the one sessions use (a group's template applied). */

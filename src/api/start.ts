@@ -84,7 +84,7 @@ export async function startHttpApi(
       onSftpRequest: (listener) => ctx.sftpRequests.subscribe(listener),
       openHandles: () => ctx.budgets.handles.inUse,
       ...(onDeliveryAttempt ? { onDeliveryAttempt } : {}),
-      webClient: webClientDeps(ctx),
+      webClient: webClientDeps(ctx, cluster?.nodeId),
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -107,7 +107,7 @@ export async function startHttpApi(
   return api;
 }
 
-function webClientDeps(ctx: ApiContext): WebClientDeps {
+function webClientDeps(ctx: ApiContext, nodeId: string | undefined): WebClientDeps {
   const { config } = ctx;
   let sessionKey: Secret<Buffer> | undefined;
   return {
@@ -124,6 +124,8 @@ function webClientDeps(ctx: ApiContext): WebClientDeps {
     defender: ctx.defender,
     events: ctx.events,
     fileSessions: ctx.fileSessions,
+    webSessions: ctx.store.webSessions,
+    nodeId,
     homesDir: ctx.paths.homes,
     // Derived on first use, the same in every worker and node sharing the master key.
     sessionKey: () => {

@@ -4,6 +4,7 @@ import { html } from '../web/html.js';
 import type { ConsoleApi } from './api-client.js';
 import { consolePage } from './layout.js';
 import { queryOf, whoIs } from './request.js';
+import { type Column, sortableHead, sortOf } from './sort-header.js';
 
 export interface AuditView {
   readonly seq: number;
@@ -26,15 +27,45 @@ export interface AuditView {
 const CONFIG = { permission: 'public' } as const;
 const HIDDEN = { hide: true };
 const FILTERS = ['user', 'action', 'since', 'until', 'path'] as const;
+const PAGE_SIZE = 200;
+/** The trail sorts by its order (seq, which is time order): the time column flips it. */
+const AUDIT_COLUMNS: readonly Column[] = [
+  { label: '#' },
+  { label: 'Time (UTC)', sort: 'seq' },
+  { label: 'Action' },
+  { label: 'User / actor' },
+  { label: 'From' },
+  { label: 'Path / target' },
+  { label: 'Result' },
+];
 
 export function auditPage(app: FastifyInstance, api: ConsoleApi): void {
   app.get('/console/audit', { config: CONFIG, schema: HIDDEN }, async (request, reply) => {
     const who = await whoIs(api, request);
     const query = queryOf(request);
-    const params = new URLSearchParams({ limit: '200' });
+    // Newest first unless the time column was clicked for oldest first; each way pages on from the last record.
+    const sort = sortOf(query, '-seq');
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
     for (const f of FILTERS) if (query[f]) params.set(f, query[f]!);
-    const answer = await api.get<{ items: AuditView[] }>(request, `/api/audit?${params}`);
-    const items = answer.status === 200 ? [...answer.body.items].reverse() : [];
+    const filters = Object.fromEntries(params);
+    delete filters.limit;
+    const from = sort === '-seq' ? 'beforeSeq' : 'afterSeq';
+    const answer = await api.get<{
+      items: AuditView[];
+      nextAfterSeq: number | null;
+      nextBeforeSeq?: number | null;
+    }>(
+      request,
+      `/api/audit?${params}&sort=${encodeURIComponent(sort)}${query[from] ? `&${from}=${encodeURIComponent(query[from])}` : ''}`,
+    );
+    const items = answer.status === 200 ? answer.body.items : [];
+    const nextSeq =
+      answer.status !== 200 ? null : sort === '-seq' ? answer.body.nextBeforeSeq : answer.body.nextAfterSeq;
+    const nextPage = new URLSearchParams({
+      ...filters,
+      sort,
+      ...(nextSeq ? { [from]: String(nextSeq) } : {}),
+    });
     params.delete('limit');
     const field = (name: (typeof FILTERS)[number], label: string, hint: string) =>
       html`<label for="f-${name}">${label}</label><input id="f-${name}" name="${name}" value="${query[name] ?? ''}" placeholder="${hint}">`;
@@ -42,6 +73,7 @@ export function auditPage(app: FastifyInstance, api: ConsoleApi): void {
 <form class="filters" method="get" action="/console/audit">
   ${field('user', 'User', 'alice')}${field('action', 'Actions', 'upload,download')}
   ${field('since', 'Since', '2026-11-30T00:00')}${field('until', 'Until', '')}${field('path', 'Path', '/in/**')}
+  <input type="hidden" name="sort" value="${sort}">
   <button type="submit">Filter</button></form>
 <p class="tools"><a class="button" href="/console/audit/verify">Verify the chain</a>
   <a class="button" href="/api/audit/export?${params.toString()}" download="audit.ndjson">Export (NDJSON)</a></p>
@@ -49,7 +81,7 @@ ${answer.status !== 200 ? html`<p class="error" role="alert">${answer.problem ??
 ${
   items.length === 0 && answer.status === 200
     ? html`<p class="empty">No record matches.</p>`
-    : html`<table class="list audit"><thead><tr><th>#</th><th>Time (UTC)</th><th>Action</th><th>User / actor</th><th>From</th><th>Path / target</th><th>Result</th></tr></thead>
+    : html`<table class="list audit">${sortableHead('/console/audit', AUDIT_COLUMNS, sort, filters)}
 <tbody>${items.map(
         (
           r,
@@ -57,7 +89,8 @@ ${
 <td>${r.action}</td><td>${r.actor ?? r.user ?? ''}</td><td>${r.address ?? ''} ${r.protocol ?? ''}</td>
 <td>${r.path ?? r.target ?? ''}</td>
 <td>${r.result}${r.reason ? ` (${r.reason})` : ''}<details><summary>detail</summary><pre>${JSON.stringify(r.detail, null, 2)}</pre>${r.node ? html`<p class="node">node ${r.node}</p>` : ''}<p class="hash">hash ${r.hash}</p></details></td></tr>`,
-      )}</tbody></table>`
+      )}</tbody></table>
+${nextSeq ? html`<nav class="pager"><a href="/console/audit?${nextPage.toString()}">${sort === '-seq' ? 'Older records' : 'Newer records'}</a></nav>` : ''}`
 }`;
     return reply
       .type('text/html; charset=utf-8')

@@ -16,6 +16,7 @@ import {
   utc,
 } from './ops-kit.js';
 import { backTo, formOf, outcomeOf, queryOf, seg } from './request.js';
+import { type Column, sortableHead, sortOf } from './sort-header.js';
 
 interface DeliveryView {
   readonly id: string;
@@ -41,6 +42,15 @@ interface DeliveryView {
 }
 
 const PAGE_SIZE = 50;
+const DELIVERY_COLUMNS: readonly Column[] = [
+  { label: 'Created (UTC)', sort: 'created' },
+  { label: 'Rule, action' },
+  { label: 'Event' },
+  { label: 'Status' },
+  { label: 'Attempts' },
+  { label: 'Last error' },
+  { label: 'Actions' },
+];
 const STATUSES = ['pending', 'running', 'succeeded', 'dead'] as const;
 const BADGE: Record<string, string> = { succeeded: 'on', dead: 'off', pending: 'wait', running: 'wait' };
 
@@ -89,7 +99,8 @@ export function deliveriesPage(app: FastifyInstance, api: ConsoleApi): void {
     const query = queryOf(request);
     const status = query.status || undefined;
     const rule = query.rule || undefined;
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const sort = sortOf(query, '-created');
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE), sort });
     if (status) params.set('status', status);
     if (rule) params.set('rule', rule);
     if (query.cursor) params.set('cursor', query.cursor);
@@ -103,15 +114,16 @@ export function deliveriesPage(app: FastifyInstance, api: ConsoleApi): void {
 <form class="filters" method="get" action="/console/deliveries" role="search">
   ${select('status', 'Status', [['', 'any'], ...STATUSES.map((s) => [s, s] as const)], status ?? '')}
   <label for="rule">Rule</label><input id="rule" name="rule" value="${rule ?? ''}">
+  <input type="hidden" name="sort" value="${sort}">
   <button type="submit">Filter</button></form>
 ${
   answer.status !== 200
     ? problemOf(answer, 'cannot list deliveries')
     : items.length === 0
       ? html`<p class="empty">${status || rule ? 'No delivery matches.' : 'No deliveries yet: rules have not acted on any event.'}</p>`
-      : html`<table class="list deliveries"><thead><tr><th scope="col">Created (UTC)</th><th scope="col">Rule, action</th><th scope="col">Event</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col">Actions</th></tr></thead>
+      : html`<table class="list deliveries">${sortableHead('/console/deliveries', DELIVERY_COLUMNS, sort, { status, rule })}
 <tbody>${items.map((d) => deliveryRow(op, d, status, rule))}</tbody></table>
-${pager('/console/deliveries', { status, rule }, query.cursor, nextCursor)}`
+${pager('/console/deliveries', { status, rule, sort }, query.cursor, nextCursor)}`
 }`;
     return sendPage(
       reply,

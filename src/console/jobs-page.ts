@@ -17,6 +17,7 @@ import {
   sendPage,
 } from './ops-kit.js';
 import { backTo, type Form, formOf, outcomeOf, queryOf, seg } from './request.js';
+import { type Column, sortableHead, sortOf } from './sort-header.js';
 
 export interface JobView {
   readonly name: string;
@@ -47,6 +48,14 @@ export interface RunView {
 }
 
 const PAGE_SIZE = 50;
+/** The transfer column reads "pull from PARTNER …": it sorts by partner. */
+const JOB_COLUMNS: readonly Column[] = [
+  { label: 'Name', sort: 'name' },
+  { label: 'Transfer', sort: 'partner' },
+  { label: 'Schedule', sort: 'schedule' },
+  { label: 'Schedule on' },
+  { label: 'Actions' },
+];
 
 /** What a job moves, in one line: "push /srv/out → acme:/in (*.csv)". */
 export function route(j: JobView): string {
@@ -148,7 +157,8 @@ export function jobsPage(app: FastifyInstance, api: ConsoleApi): void {
     error?: string,
   ): Promise<Html> {
     const query = queryOf(request);
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const sort = sortOf(query, 'name');
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE), sort });
     if (query.cursor) params.set('cursor', query.cursor);
     const [answer, partners] = await Promise.all([
       api.get<{ items: JobView[]; nextCursor: string | null }>(request, `/api/jobs?${params}`),
@@ -167,9 +177,9 @@ ${
     ? problemOf(answer, 'cannot list jobs')
     : items.length === 0
       ? html`<p class="empty">No jobs yet.${op.may('jobs:write') ? ' Define one above.' : ''}</p>`
-      : html`<table class="list"><thead><tr><th scope="col">Name</th><th scope="col">Transfer</th><th scope="col">Schedule</th><th scope="col">Schedule on</th><th scope="col">Actions</th></tr></thead>
+      : html`<table class="list">${sortableHead('/console/jobs', JOB_COLUMNS, sort, {})}
 <tbody>${items.map((j) => jobRow(op, j))}</tbody></table>
-${pager('/console/jobs', {}, query.cursor, nextCursor)}`
+${pager('/console/jobs', { sort }, query.cursor, nextCursor)}`
 }`;
   }
 

@@ -19,6 +19,7 @@ import {
   utc,
 } from './ops-kit.js';
 import { backTo, type Form, formOf, outcomeOf, queryOf, seg } from './request.js';
+import { type Column, sortableHead, sortOf } from './sort-header.js';
 
 export interface PartnerView {
   readonly name: string;
@@ -37,6 +38,15 @@ export interface PartnerView {
 }
 
 const PAGE_SIZE = 50;
+const PARTNER_COLUMNS: readonly Column[] = [
+  { label: 'Name', sort: 'name' },
+  { label: 'Protocol', sort: 'protocol' },
+  { label: 'Address', sort: 'host' },
+  { label: 'Login' },
+  { label: 'Host key' },
+  { label: 'Algorithms' },
+  { label: 'Actions' },
+];
 const PROTOCOLS = [
   ['sftp', 'SFTP'],
   ['ftps', 'FTPS (explicit TLS)'],
@@ -143,7 +153,8 @@ export function partnersPage(app: FastifyInstance, api: ConsoleApi): void {
     error?: string,
   ): Promise<Html> {
     const query = queryOf(request);
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const sort = sortOf(query, 'name');
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE), sort });
     if (query.cursor) params.set('cursor', query.cursor);
     const answer = await api.get<{ items: PartnerView[]; nextCursor: string | null }>(
       request,
@@ -159,9 +170,9 @@ ${
     ? problemOf(answer, 'cannot list partners')
     : items.length === 0
       ? html`<p class="empty">No partners yet.${op.may('partners:write') ? ' Add one above.' : ''}</p>`
-      : html`<table class="list"><thead><tr><th scope="col">Name</th><th scope="col">Protocol</th><th scope="col">Address</th><th scope="col">Login</th><th scope="col">Host key</th><th scope="col">Algorithms</th><th scope="col">Actions</th></tr></thead>
+      : html`<table class="list">${sortableHead('/console/partners', PARTNER_COLUMNS, sort, {})}
 <tbody>${items.map((p) => partnerRow(op, p))}</tbody></table>
-${pager('/console/partners', {}, query.cursor, nextCursor)}`
+${pager('/console/partners', { sort }, query.cursor, nextCursor)}`
 }`;
   }
 

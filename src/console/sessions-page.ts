@@ -4,6 +4,7 @@ import { html, humanSize } from '../web/html.js';
 import type { ConsoleApi } from './api-client.js';
 import { canChange, consolePage, csrfField } from './layout.js';
 import { backTo, formOf, outcomeOf, queryOf, seg, whoIs } from './request.js';
+import { type Column, sortableHead, sortOf } from './sort-header.js';
 
 interface SessionView {
   readonly id: string;
@@ -28,12 +29,26 @@ interface HostView {
 }
 
 const CONFIG = { permission: 'public' } as const;
+const SESSION_COLUMNS: readonly Column[] = [
+  { label: 'User', sort: 'user' },
+  { label: 'From', sort: 'address' },
+  { label: 'Protocol', sort: 'protocol' },
+  { label: 'Client' },
+  { label: 'Since (UTC)', sort: 'since' },
+  { label: 'Up (bytes / files)', sort: 'up' },
+  { label: 'Down', sort: 'down' },
+  { label: 'Actions' },
+];
 const HIDDEN = { hide: true };
 
 export function sessionsPage(app: FastifyInstance, api: ConsoleApi): void {
   app.get('/console/sessions', { config: CONFIG, schema: HIDDEN }, async (request, reply) => {
     const who = await whoIs(api, request);
-    const answer = await api.get<{ items: SessionView[] }>(request, '/api/sessions?limit=1000');
+    const sort = sortOf(queryOf(request), 'since');
+    const answer = await api.get<{ items: SessionView[] }>(
+      request,
+      `/api/sessions?limit=1000&sort=${encodeURIComponent(sort)}`,
+    );
     const items = answer.status === 200 ? answer.body.items : [];
     const rows = items.map(
       (
@@ -48,7 +63,7 @@ ${answer.status !== 200 ? html`<p class="error" role="alert">${answer.problem ??
 ${
   items.length === 0 && answer.status === 200
     ? html`<p class="empty">Nobody is connected.</p>`
-    : html`<table class="list"><thead><tr><th>User</th><th>From</th><th>Protocol</th><th>Client</th><th>Since (UTC)</th><th>Up (bytes / files)</th><th>Down</th><th>Actions</th></tr></thead>
+    : html`<table class="list">${sortableHead('/console/sessions', SESSION_COLUMNS, sort, {})}
 <tbody>${rows}</tbody></table>`
 }`;
     return reply

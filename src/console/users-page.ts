@@ -4,6 +4,7 @@ import { type Html, html } from '../web/html.js';
 import type { ConsoleApi } from './api-client.js';
 import { type ConsoleWho, canChange, consolePage, csrfField } from './layout.js';
 import { backTo, formOf, outcomeOf, queryOf, seg, whoIs } from './request.js';
+import { type Column, sortableHead, sortOf } from './sort-header.js';
 
 interface UserView {
   readonly name: string;
@@ -13,9 +14,20 @@ interface UserView {
   readonly protocols: readonly string[];
   readonly publicKeys: readonly { type: string; fingerprint: string }[];
   readonly created: string;
+  readonly updated: string;
 }
 
 const CONFIG = { permission: 'public' } as const;
+const USER_COLUMNS: readonly Column[] = [
+  { label: 'Name', sort: 'name' },
+  { label: 'Status' },
+  { label: 'Sign-in' },
+  { label: 'Folders' },
+  { label: 'Protocols' },
+  { label: 'Created', sort: 'created' },
+  { label: 'Changed', sort: 'updated' },
+  { label: 'Actions' },
+];
 const HIDDEN = { hide: true };
 const PAGE_SIZE = 50;
 
@@ -38,6 +50,8 @@ function userRow(who: ConsoleWho, u: UserView): Html {
 <td>${[u.hasPassword ? 'password' : '', u.publicKeys.length > 0 ? `${u.publicKeys.length} key(s)` : ''].filter(Boolean).join(', ') || 'none'}</td>
 <td class="perms">${permissionLines(u).join(' ')}</td>
 <td>${u.protocols.length === 0 ? 'all' : u.protocols.join(', ')}</td>
+<td><time datetime="${u.created}">${u.created.slice(0, 10)}</time></td>
+<td><time datetime="${u.updated}">${u.updated.slice(0, 10)}</time></td>
 <td class="actions">${actions}</td></tr>`;
 }
 
@@ -67,7 +81,8 @@ export function usersPage(app: FastifyInstance, api: ConsoleApi): void {
     const who = await whoIs(api, request);
     const query = queryOf(request);
     const search = query.search ?? '';
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const sort = sortOf(query, 'name');
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE), sort });
     if (search) params.set('search', search);
     if (query.cursor) params.set('cursor', query.cursor);
     const answer = await api.get<{ items: UserView[]; nextCursor: string | null }>(
@@ -77,11 +92,13 @@ export function usersPage(app: FastifyInstance, api: ConsoleApi): void {
     const { items = [], nextCursor = null } = answer.status === 200 ? answer.body : {};
     const next = new URLSearchParams({
       ...(search ? { search } : {}),
+      sort,
       ...(nextCursor ? { cursor: nextCursor } : {}),
     });
     const body = html`<h1>Users</h1>
 <form class="search" method="get" action="/console/users" role="search">
   <label for="search">Search by name</label><input id="search" name="search" value="${search}" type="search">
+  <input type="hidden" name="sort" value="${sort}">
   <button type="submit">Search</button></form>
 ${createForm(who)}
 ${
@@ -89,7 +106,7 @@ ${
     ? html`<p class="error" role="alert">${answer.problem ?? 'cannot list users'}</p>`
     : items.length === 0
       ? html`<p class="empty">${search ? `No user name contains “${search}”.` : 'No users yet.'}</p>`
-      : html`<table class="list"><thead><tr><th>Name</th><th>Status</th><th>Sign-in</th><th>Folders</th><th>Protocols</th><th>Actions</th></tr></thead>
+      : html`<table class="list">${sortableHead('/console/users', USER_COLUMNS, sort, { search })}
 <tbody>${items.map((u) => userRow(who, u))}</tbody></table>
 ${nextCursor ? html`<p class="pager"><a href="/console/users?${next.toString()}">Next page</a></p>` : ''}`
 }`;

@@ -278,7 +278,7 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
       assert.deepEqual(await store.deliveries.finishMany('w', []), []);
     }));
 
-  test(`${name}: deliveries are listed newest first by rule, status and failure, and a dead one is redelivered`, () =>
+  test(`${name}: deliveries are listed newest or oldest first by rule, status and failure, and a dead one is redelivered`, () =>
     withStore(async (store) => {
       const a = await store.rules.create(webhookRule('a'));
       const b = await store.rules.create(webhookRule('b'));
@@ -304,6 +304,16 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
         (await store.deliveries.list({ rule: 'a' })).map((d) => d.id),
         ['a2', 'a1'],
       );
+      // Oldest first, paged one at a time from the previous page's last: each once, ties (a2, b1) by id.
+      const oldest: string[] = [];
+      let after: { createdAt: Date; id: string } | undefined;
+      for (;;) {
+        const [d] = await store.deliveries.list({ oldestFirst: true, limit: 1, ...(after ? { after } : {}) });
+        if (!d) break;
+        oldest.push(d.id);
+        after = { createdAt: d.createdAt, id: d.id };
+      }
+      assert.deepEqual(oldest, ['a1', 'a2', 'b1']);
       assert.deepEqual(
         (await store.deliveries.list({ failed: true })).map((d) => [d.id, d.status, d.lastError]),
         [['a1', 'dead', 'refused']],

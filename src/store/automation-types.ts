@@ -286,7 +286,12 @@ export interface DeliveryQuery {
   /** Dead or with a failed last attempt. */
   readonly failed?: boolean;
   readonly limit?: number;
-  /** Keyset paging: only deliveries listed after this one (newest first: older, or as old with a greater id). */
+  /** Oldest first (by creation, then id) instead of newest first. */
+  readonly oldestFirst?: boolean;
+  /**
+   * Keyset paging: only deliveries listed after this one (newest first: older, or as old with a greater id;
+   * oldest first: newer, or as old with a greater id).
+   */
   readonly after?: { readonly createdAt: Date; readonly id: string };
 }
 

@@ -1,7 +1,7 @@
 // The contract every store driver passes (runStoreContract): users, keys, permissions, uniqueness.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AuditAction, AuditRecord, Store } from './types.js';
+import { type AuditAction, type AuditRecord, type Store, USER_SORT_COLUMNS } from './types.js';
 
 export function runStoreContract(
   name: string,
@@ -71,6 +71,41 @@ export function runStoreContract(
         ['SHA256:carl'],
       );
       assert.deepEqual(dave?.publicKeys, []);
+    }));
+
+  test(`${name}: users are paged under each sort, both ways, each once, ties broken by name`, () =>
+    withStore(async (store) => {
+      // Created in a burst (several in one millisecond: ties) and some changed later (updated differs).
+      for (const n of ['dave', 'amy', 'carl', 'bea', 'eve', 'fay', 'gus'])
+        await store.users.create({ name: n });
+      await new Promise((r) => setTimeout(r, 5));
+      await store.users.update('bea', { disabled: true });
+      await store.users.update('amy', { disabled: true });
+      const all = await store.users.list();
+      const fieldOf = { name: 'name', created: 'createdAt', updated: 'updatedAt' } as const;
+      for (const by of USER_SORT_COLUMNS)
+        for (const descending of [false, true]) {
+          const keyOf = (u: (typeof all)[number]) => {
+            const v = u[fieldOf[by]];
+            return typeof v === 'string' ? v : v.toISOString();
+          };
+          const expected = [...all]
+            .sort((a, b) => {
+              const c = keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : a.name < b.name ? -1 : 1;
+              return descending ? -c : c;
+            })
+            .map((u) => u.name);
+          const seen: string[] = [];
+          let after: { key: string; name: string } | undefined;
+          for (;;) {
+            const page = await store.users.sortedPage({ by, descending }, after, 2);
+            seen.push(...page.map((u) => u.name));
+            const last = page.at(-1);
+            if (page.length < 2 || !last) break;
+            after = { key: keyOf(last), name: last.name };
+          }
+          assert.deepEqual(seen, expected, `${descending ? '-' : ''}${by}`);
+        }
     }));
 
   test(`${name}: a duplicate user name is refused and changes nothing`, () =>

@@ -43,12 +43,14 @@ export const COPIED_TABLES = [
 
 /**
  * Tables left behind: the node registry, its processes' live sessions and upload claims describe the processes
- * serving the source store now, not data (the nodes register again when they start on the target).
+ * serving the source store now, not data (the nodes register again when they start on the target); web client
+ * users sign in again after the move.
  */
 export const UNCOPIED_TABLES = [
   'nodes',
   'live_sessions',
   'upload_claims',
+  'web_sessions',
 ] as const satisfies readonly (keyof Database)[];
 
 export type CopiedTable = (typeof COPIED_TABLES)[number];

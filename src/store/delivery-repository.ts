@@ -306,17 +306,18 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
         eb.or([eb('deliveries.status', '=', 'dead'), eb('deliveries.last_error', 'is not', null)]),
       );
     const after = query.after;
+    const oldestFirst = query.oldestFirst === true;
     if (after) {
       const at = after.createdAt.toISOString();
       q = q.where((eb) =>
         eb.or([
-          eb('deliveries.created_at', '<', at),
+          eb('deliveries.created_at', oldestFirst ? '>' : '<', at),
           eb.and([eb('deliveries.created_at', '=', at), eb('deliveries.id', '>', after.id)]),
         ]),
       );
     }
     const rows = await q
-      .orderBy('deliveries.created_at', 'desc')
+      .orderBy('deliveries.created_at', oldestFirst ? 'asc' : 'desc')
       .orderBy('deliveries.id')
       .limit(query.limit ?? DEFAULT_LIST_LIMIT)
       .execute();

@@ -79,3 +79,39 @@ export interface UploadClaimRepository {
   /** Removes the claims of processes silent for SWEEP_AFTER_HEARTBEATS, and all of `owner`'s (start, clean stop). */
   sweep(now: Date, owner?: ProcessRef): Promise<void>;
 }
+
+/** A signed-in web client login (its cookie works only while its row exists and has not expired). */
+export interface WebSessionRecord {
+  readonly id: string;
+  readonly username: string;
+  readonly remoteAddress: string;
+  /** The node that signed it in (null outside cluster mode's registry) and its process. */
+  readonly nodeId: string | null;
+  readonly pid: number;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly filesUp: number;
+  readonly filesDown: number;
+}
+
+/** What one transfer adds to its web session's counters. */
+export type WebSessionTraffic = Pick<WebSessionRecord, 'bytesUp' | 'bytesDown' | 'filesUp' | 'filesDown'>;
+
+/**
+ * The web client's logins, shared by every process and node: the cookie is checked against its row on each
+ * request, so removing the row (sign-out, an administrator's kill on any node) ends the session everywhere at once.
+ */
+export interface WebSessionRepository {
+  open(session: WebSessionRecord): Promise<void>;
+  /** The session while its row exists and has not expired. */
+  get(id: string, now: Date): Promise<WebSessionRecord | undefined>;
+  /** Adds a transfer's bytes and files to the counters (a session already ended is left alone). */
+  addTraffic(id: string, traffic: WebSessionTraffic): Promise<void>;
+  /** Ends a session: the removed row (expired or not), or undefined when there was none. */
+  close(id: string): Promise<WebSessionRecord | undefined>;
+  /** Unexpired sessions, oldest first. */
+  list(now: Date): Promise<WebSessionRecord[]>;
+  removeExpired(now: Date): Promise<number>;
+}

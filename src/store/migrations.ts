@@ -661,6 +661,27 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.createIndex('s3_uploads_updated').on('s3_uploads').column('updated_at').execute();
     },
   },
+  // The web client's signed-in sessions: its cookie is valid only while its row is here, so an administrator ends
+  // one from any node by removing the row (every request reads it), and the live session view lists them.
+  '0032_web_sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('web_sessions')
+        .addColumn('session_id', t.text, (c) => c.primaryKey())
+        .addColumn('username', t.text, (c) => c.notNull())
+        .addColumn('remote_address', t.text, (c) => c.notNull())
+        .addColumn('node_id', t.text)
+        .addColumn('pid', t.int, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('expires_at', t.text, (c) => c.notNull())
+        .addColumn('bytes_up', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('bytes_down', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('files_up', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('files_down', t.int, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('web_sessions_expiry').on('web_sessions').column('expires_at').execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

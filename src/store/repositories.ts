@@ -36,6 +36,7 @@ import {
 } from './transfer-repositories.js';
 import type { Store } from './types.js';
 import { KyselyUserRepository } from './user-repository.js';
+import { KyselyWebSessionRepository } from './web-session-repository.js';
 import type { WriteTransactionOptions } from './write-transaction.js';
 
 export interface WriteLocking {
@@ -84,6 +85,7 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     liveSessions: new KyselyLiveSessionRepository(db, locking.sessions),
     uploadClaims: new KyselyUploadClaimRepository(db, locking.sessions),
     s3Uploads: new KyselyS3UploadRepository(db),
+    webSessions: new KyselyWebSessionRepository(db),
     countSealedSecrets: () => countSealedSecrets(db),
     close: () => db.destroy(),
   };

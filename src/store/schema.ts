@@ -385,6 +385,22 @@ export interface ApiSessionsTable {
   expires_at: string;
 }
 
+/** A signed-in web client (/files) login: listed with the live sessions, and ended by removing the row. */
+export interface WebSessionsTable {
+  session_id: string;
+  username: string;
+  remote_address: string;
+  /** The node and process that signed it in (any node accepts its cookie afterwards). */
+  node_id: string | null;
+  pid: number;
+  created_at: string;
+  expires_at: string;
+  bytes_up: number;
+  bytes_down: number;
+  files_up: number;
+  files_down: number;
+}
+
 /** One serving process of a node, kept alive by its heartbeats (see NodeRepository). */
 export interface NodesTable {
   node_id: string;
@@ -454,6 +470,7 @@ export interface Database {
   rule_counters: RuleCountersTable;
   api_admins: ApiAdminsTable;
   api_sessions: ApiSessionsTable;
+  web_sessions: WebSessionsTable;
   api_admin_totp: ApiAdminTotpTable;
   api_keys: ApiKeysTable;
   defender_hosts: DefenderHostsTable;

@@ -12,7 +12,11 @@ import type {
   PgpKeyRepository,
   UserCaRepository,
 } from './key-types.js';
-import type { LiveSessionRepository, UploadClaimRepository } from './live-session-types.js';
+import type {
+  LiveSessionRepository,
+  UploadClaimRepository,
+  WebSessionRepository,
+} from './live-session-types.js';
 import type { NodeRepository } from './node-types.js';
 import type { S3UploadRepository } from './s3-upload-types.js';
 import type {
@@ -82,6 +86,8 @@ export interface Store {
   readonly uploadClaims: UploadClaimRepository;
   /** S3 multipart uploads left open, so any node continues one whose node died (storage backend s3). */
   readonly s3Uploads: S3UploadRepository;
+  /** The web client's signed-in sessions (any node honours them; ended by removing the row). */
+  readonly webSessions: WebSessionRepository;
   /**
    * Messages between the processes sharing the store, delivered within milliseconds (PostgreSQL's LISTEN/NOTIFY);
    * absent on SQLite, whose users poll the store instead. A notification only says "look now": what it is about

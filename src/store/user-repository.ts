@@ -10,6 +10,8 @@ import type {
   NewPublicKey,
   NewUser,
   Protocol,
+  UserPageOrder,
+  UserPagePosition,
   UserPatch,
   UserPublicKey,
   UserRecord,
@@ -79,6 +81,9 @@ function isUniqueViolation(err: unknown): boolean {
   return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
 }
 
+/** The column of each sort (times are ISO text: text order is time order on both drivers). */
+const SORT_COLUMN = { name: 'name', created: 'created_at', updated: 'updated_at' } as const;
+
 export class KyselyUserRepository implements UserRepository {
   readonly #db: Kysely<Database>;
 
@@ -133,9 +138,35 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async page(after: string | undefined, limit: number): Promise<UserRecord[]> {
+    return this.sortedPage(
+      { by: 'name', descending: false },
+      after === undefined ? undefined : { key: after, name: after },
+      limit,
+    );
+  }
+
+  async sortedPage(
+    order: UserPageOrder,
+    after: UserPagePosition | undefined,
+    limit: number,
+  ): Promise<UserRecord[]> {
+    const column = SORT_COLUMN[order.by];
+    const direction = order.descending ? 'desc' : 'asc';
     let q = this.#db.selectFrom('users').selectAll();
-    if (after !== undefined) q = q.where('name', '>', after);
-    const rows = await q.orderBy('name').limit(limit).execute();
+    if (after !== undefined) {
+      const beyond = order.descending ? '<' : '>';
+      q =
+        column === 'name'
+          ? q.where('name', beyond, after.name)
+          : q.where((eb) =>
+              eb.or([
+                eb(column, beyond, after.key),
+                eb.and([eb(column, '=', after.key), eb('name', beyond, after.name)]),
+              ]),
+            );
+    }
+    if (column !== 'name') q = q.orderBy(column, direction);
+    const rows = await q.orderBy('name', direction).limit(limit).execute();
     if (rows.length === 0) return [];
     const keys = await this.#db
       .selectFrom('user_keys')

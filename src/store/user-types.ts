@@ -123,12 +123,32 @@ export interface NewPublicKey {
 /** How sessions look users up: the effective record (groups' defaults filled in) in a serving process. */
 export type UserLookup = Pick<UserRepository, 'findByName'>;
 
+/** The columns users can be listed by. */
+export const USER_SORT_COLUMNS = ['name', 'created', 'updated'] as const;
+export type UserSortColumn = (typeof USER_SORT_COLUMNS)[number];
+
+export interface UserPageOrder {
+  readonly by: UserSortColumn;
+  readonly descending: boolean;
+}
+
+/** Where a page ends: its last user's sort value (ISO time, or the name itself) and name. */
+export interface UserPagePosition {
+  readonly key: string;
+  readonly name: string;
+}
+
 export interface UserRepository {
   create(user: NewUser): Promise<UserRecord>;
   findByName(name: string): Promise<UserRecord | undefined>;
   list(): Promise<UserRecord[]>;
   /** Up to `limit` users whose names sort after `after` (all from the first without it), by name: keyset paging. */
   page(after: string | undefined, limit: number): Promise<UserRecord[]>;
+  /**
+   * Up to `limit` users in `order` (the column, then the name, both descending with `descending`) after the
+   * position of the previous page's last user: keyset paging under any of the sort columns.
+   */
+  sortedPage(order: UserPageOrder, after: UserPagePosition | undefined, limit: number): Promise<UserRecord[]>;
   /** Returns the updated record, or undefined when the user does not exist. */
   update(name: string, patch: UserPatch): Promise<UserRecord | undefined>;
   remove(name: string): Promise<boolean>;

@@ -8,7 +8,7 @@ import type { TotpService } from '../auth/totp.js';
 import type { FileSessionFactory } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import type { AccountSecurityRepository, UserLookup } from '../store/types.js';
+import type { AccountSecurityRepository, UserLookup, WebSessionRepository } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 
 export interface WebClientDeps {
@@ -26,6 +26,10 @@ export interface WebClientDeps {
   readonly fileSessions: FileSessionFactory;
   /** Where default homes live (`AppContext.paths.homes`). */
   readonly homesDir: string;
+  /** Signed-in sessions shared by every process and node: a cookie counts only while its row is here. */
+  readonly webSessions: WebSessionRepository;
+  /** This node's id (`--node-id`), recorded with each sign-in. */
+  readonly nodeId?: string | undefined;
   /** Signs session cookies; derived from the master key so every worker (and node) accepts every cookie. */
   readonly sessionKey: () => Secret<Buffer>;
   /** Cookies get `Secure` when the listener serves TLS. */

@@ -19,6 +19,28 @@ const ASSETS: Record<string, string> = {
 /** Form bodies are a few fields; uploads go through tus, never a form. */
 const FORM_LIMIT = 64 * 1024;
 
+/** Adds each of this process' web transfers to its session's shared counters (GET /api/sessions shows them). */
+function countTraffic(app: FastifyInstance, deps: WebClientDeps): void {
+  const unsubscribe = deps.events.subscribe((event) => {
+    if (event.type !== 'transfer' || event.protocol !== 'https' || !event.sessionId.startsWith('web-'))
+      return undefined;
+    const up = event.direction === 'upload';
+    const files = event.completed ? 1 : 0;
+    deps.webSessions
+      .addTraffic(event.sessionId, {
+        bytesUp: up ? event.bytes : 0,
+        bytesDown: up ? 0 : event.bytes,
+        filesUp: up ? files : 0,
+        filesDown: up ? 0 : files,
+      })
+      .catch((err: unknown) =>
+        deps.log.warn({ err, sessionId: event.sessionId }, 'web session counters not updated'),
+      );
+    return undefined;
+  });
+  app.addHook('onClose', async () => unsubscribe());
+}
+
 export const webClientRoutes =
   (deps: WebClientDeps): FastifyPluginAsync =>
   async (app: FastifyInstance) => {
@@ -46,6 +68,7 @@ export const webClientRoutes =
         return reply.type(type).header('cache-control', 'no-cache').send(data);
       },
     );
+    countTraffic(app, deps);
     loginRoutes(app, deps);
     fileRoutes(app, deps);
     tusRoutes(app, deps);

@@ -6,8 +6,15 @@ import { DEFENDER_SCORES } from '../auth/defender.js';
 import { Secret } from '../util/secret.js';
 import type { WebClientDeps } from './deps.js';
 import { html, page } from './html.js';
-import { CSRF_FIELD, cookieOptions, requireUser } from './request-user.js';
-import { encodeSession, FILES_COOKIE, newSession, newSessionId, SESSION_SECONDS } from './session-token.js';
+import { CSRF_FIELD, cookieOptions, requireUser, userOf } from './request-user.js';
+import {
+  encodeSession,
+  FILES_COOKIE,
+  newSession,
+  newSessionId,
+  SESSION_SECONDS,
+  type WebSession,
+} from './session-token.js';
 
 /** Before login there is no session: the form's token is checked against this cookie (double submit). */
 const LOGIN_COOKIE = 'ferry_files_login';
@@ -30,6 +37,25 @@ function loginPage(token: string, error?: string): string {
   <button type="submit">Sign in</button>
 </form>`,
   );
+}
+
+/** Records the sign-in for the live session view (and every node's cookie check); expired rows go first. */
+async function recordSignIn(deps: WebClientDeps, session: WebSession, address: string): Promise<void> {
+  const now = new Date();
+  await deps.webSessions.removeExpired(now);
+  await deps.webSessions.open({
+    id: session.sid,
+    username: session.user,
+    remoteAddress: address,
+    nodeId: deps.nodeId ?? null,
+    pid: process.pid,
+    createdAt: now,
+    expiresAt: new Date(session.expires * 1000),
+    bytesUp: 0,
+    bytesDown: 0,
+    filesUp: 0,
+    filesDown: 0,
+  });
 }
 
 function sameToken(a: string | undefined, b: string | undefined): boolean {
@@ -108,6 +134,7 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
     }
     emitAuth('password', 'accepted', decision.source);
     const session = newSession(decision.user, deps.sessionKey(), sessionId);
+    await recordSignIn(deps, session, address);
     deps.log.info({ user: decision.user.name, remoteAddress: address, sessionId: session.sid }, 'web login');
     reply.clearCookie(LOGIN_COOKIE, cookieOptions(deps));
     reply.setCookie(
@@ -121,7 +148,8 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
   app.post(
     '/files/logout',
     { config, schema, preHandler: requireUser(deps, 'page') },
-    async (_request, reply) => {
+    async (request, reply) => {
+      await deps.webSessions.close(userOf(request).session.sid);
       reply.clearCookie(FILES_COOKIE, cookieOptions(deps));
       return reply.redirect('/files/login', 303);
     },

@@ -41,15 +41,26 @@ export async function signedIn(deps: WebClientDeps, request: FastifyRequest): Pr
   const key = deps.sessionKey();
   const session = decodeSession(key, cookie);
   if (!session) return undefined;
+  // Signed out, ended by an administrator (on any node) or expired: its row is gone and the cookie with it.
+  if (!(await deps.webSessions.get(session.sid, new Date()))) return undefined;
   // Read each request: a user disabled, expired, removed (or removed and created again), given a new
   // password, now outside their allowed networks or denied https since login is out at once, as SSH would
   // refuse them.
   const user = await deps.users.findByName(session.user);
-  if (!user || user.disabled || isExpired(user.expiresOn, new Date()) || !protocolAllowed(user, 'https'))
+  const allowed =
+    user !== undefined &&
+    !user.disabled &&
+    !isExpired(user.expiresOn, new Date()) &&
+    protocolAllowed(user, 'https') &&
+    user.id === session.userId &&
+    credentialStamp(key, user.passwordHash) === session.stamp &&
+    sourceAllowed(user, request.ip);
+  if (!allowed) {
+    // Ended for good: its row goes, so the live session view stops listing it (enabling the account again does
+    // not bring this sign-in back).
+    await deps.webSessions.close(session.sid);
     return undefined;
-  if (user.id !== session.userId || credentialStamp(key, user.passwordHash) !== session.stamp)
-    return undefined;
-  if (!sourceAllowed(user, request.ip)) return undefined;
+  }
   return { session, user, csrf: csrfTokenOf(key, session) };
 }
 

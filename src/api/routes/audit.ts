@@ -4,8 +4,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditQueryInput } from '../../admin/audit.js';
 import { formatJsonLine } from '../../audit/query.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { AUDIT_ACTIONS, type AuditRecord } from '../../store/types.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
+import { parseSort, sortParam } from '../sorting.js';
 
 const recordSchema = z
   .object({
@@ -74,6 +76,8 @@ function view(r: AuditRecord): z.infer<typeof recordSchema> {
   };
 }
 
+const AUDIT_SORTS = ['seq'] as const;
+
 const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(100).describe('records to return (1-10000)'),
   user: z.string().optional().describe('only records of this user (or admin actor name)'),
@@ -100,6 +104,15 @@ const auditQuery = z.object({
     .min(0)
     .optional()
     .describe('page forward: records after this seq (the nextAfterSeq of the previous page)'),
+  beforeSeq: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('with sort=-seq, page back: records before this seq (the nextBeforeSeq of the previous page)'),
+  sort: sortParam(AUDIT_SORTS, 'seq').describe(
+    'seq: oldest first from the start of the trail, paged with afterSeq; -seq: newest first, paged with beforeSeq; without it, the newest `limit` oldest first (or with afterSeq, the next `limit`)',
+  ),
 });
 
 /**
@@ -111,8 +124,11 @@ async function newestRecords(
   audit: ApiDeps['admin']['audit'],
   filter: Omit<AuditQueryInput, 'afterSeq' | 'throughSeq'>,
   limit: number,
+  /** Only records before this seq (newest-first paging). */
+  beforeSeq?: number,
 ): Promise<AuditRecord[]> {
-  let through = (await audit.tail(1))[0]?.seq ?? 0;
+  const head = (await audit.tail(1))[0]?.seq ?? 0;
+  let through = beforeSeq === undefined ? head : Math.min(head, beforeSeq - 1);
   let width = 2 * limit;
   let found: AuditRecord[] = [];
   while (through > 0 && found.length < limit) {
@@ -145,11 +161,20 @@ export const auditRoutes =
         schema: {
           tags,
           summary:
-            'Audit records: the newest `limit` matching ones, or with afterSeq the next `limit`, oldest first',
+            'Audit records: the newest `limit` matching ones, or with afterSeq the next `limit`, oldest first; sort=seq from the oldest, sort=-seq newest first',
           querystring: auditQuery,
           response: {
             200: z
-              .object({ items: z.array(recordSchema), nextAfterSeq: z.number().int().nullable() })
+              .object({
+                items: z.array(recordSchema),
+                nextAfterSeq: z.number().int().nullable(),
+                nextBeforeSeq: z
+                  .number()
+                  .int()
+                  .nullable()
+                  .optional()
+                  .describe('sort=-seq: the beforeSeq of the next (older) page; null at the oldest'),
+              })
               .meta({ example: { items: [], nextAfterSeq: null } }),
             ...problemResponses,
           },
@@ -158,12 +183,27 @@ export const auditRoutes =
       async (request) => {
         const q = request.query;
         const filter = { user: q.user, actions: q.action, since: q.since, until: q.until, pathGlob: q.path };
-        if (q.afterSeq === undefined)
+        const order = q.sort === undefined ? undefined : parseSort(q.sort, AUDIT_SORTS, 'seq');
+        if (q.beforeSeq !== undefined && order?.descending !== true)
+          throw new InvalidArgumentError('beforeSeq: only with sort=-seq (use afterSeq to page forward)');
+        if (order?.descending === true) {
+          if (q.afterSeq !== undefined)
+            throw new InvalidArgumentError('afterSeq: not with sort=-seq (use beforeSeq to page back)');
+          // Newest first: one more than the page tells whether older records remain.
+          const found = (await newestRecords(audit, filter, q.limit + 1, q.beforeSeq)).reverse();
+          const items = found.slice(0, q.limit);
+          return {
+            items: items.map(view),
+            nextAfterSeq: null,
+            nextBeforeSeq: found.length > q.limit ? (items.at(-1)?.seq ?? null) : null,
+          };
+        }
+        if (q.afterSeq === undefined && order === undefined)
           return { items: (await newestRecords(audit, filter, q.limit)).map(view), nextAfterSeq: null };
         // Forward paging: the first `limit` after the cursor, and whether another exists.
         const items: AuditRecord[] = [];
         let more = false;
-        for await (const record of audit.query({ ...filter, afterSeq: q.afterSeq })) {
+        for await (const record of audit.query({ ...filter, afterSeq: q.afterSeq ?? 0 })) {
           if (items.length === q.limit) {
             more = true;
             break;

@@ -5,6 +5,7 @@ import { deliveryView } from '../../admin/rule-views.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, problemResponses } from '../deps.js';
+import { decodeSortCursor, encodeSortCursor, parseSort, type SortOrder, sortParam } from '../sorting.js';
 
 const attemptSchema = z.object({
   attempt: z.number().int(),
@@ -61,23 +62,15 @@ export const deliverySchema = z
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 
-/** The cursor names the last delivery of a page (its creation time and id), opaque to clients (base64url). */
-function encodeCursor(created: string, id: string): string {
-  return Buffer.from(JSON.stringify([created, id]), 'utf8').toString('base64url');
-}
+const DELIVERY_SORTS = ['created'] as const;
 
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  const [created, id] = Array.isArray(parsed) ? parsed : [];
-  const createdAt = typeof created === 'string' ? new Date(created) : new Date(Number.NaN);
-  if (typeof id !== 'string' || id.length === 0 || id.length > 100 || Number.isNaN(createdAt.getTime()))
+/** The cursor names the last delivery of a page (its creation time and id) under the list's sort. */
+function decodeCursor(order: SortOrder, cursor: string): { createdAt: Date; id: string } {
+  const { key, tie } = decodeSortCursor(order, cursor);
+  const createdAt = typeof key === 'string' ? new Date(key) : new Date(Number.NaN);
+  if (tie.length === 0 || tie.length > 100 || Number.isNaN(createdAt.getTime()))
     throw new InvalidArgumentError('cursor: not a cursor this API returned');
-  return { createdAt, id };
+  return { createdAt, id: tie };
 }
 
 export const deliveryRoutes =
@@ -93,7 +86,7 @@ export const deliveryRoutes =
         schema: {
           tags,
           summary:
-            'Deliveries of rule actions, newest first, each with every attempt; paginated with a cursor',
+            'Deliveries of rule actions, newest first unless sorted otherwise, each with every attempt; paginated with a cursor',
           querystring: z.object({
             rule: z.string().min(1).max(200).optional().describe('only this rule'),
             status: z.enum(['pending', 'running', 'succeeded', 'dead']).optional(),
@@ -103,17 +96,20 @@ export const deliveryRoutes =
               .describe('true: only dead deliveries and those whose last attempt failed'),
             limit: z.coerce.number().int().min(1).max(1000).default(50).describe('items per page (1-1000)'),
             cursor: z.string().max(400).optional().describe('nextCursor of the previous page'),
+            sort: sortParam(DELIVERY_SORTS, '-created'),
           }),
           response: { 200: pageOf(deliverySchema), ...problemResponses },
         },
       },
       async (request) => {
         const q = request.query;
-        const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+        const order = parseSort(q.sort, DELIVERY_SORTS, '-created');
+        const after = q.cursor !== undefined ? decodeCursor(order, q.cursor) : undefined;
         // One more than the page: whether there is a next page, without a count.
         const list = await rules.deliveries({
           limit: q.limit + 1,
           ...(after !== undefined ? { after } : {}),
+          ...(order.descending ? {} : { oldestFirst: true }),
           ...(q.rule !== undefined ? { rule: q.rule } : {}),
           ...(q.status !== undefined ? { status: q.status } : {}),
           ...(q.failed !== undefined ? { failed: q.failed === 'true' } : {}),
@@ -122,7 +118,7 @@ export const deliveryRoutes =
         const last = page.at(-1);
         return {
           items: page,
-          nextCursor: list.length > q.limit && last ? encodeCursor(last.created, last.id) : null,
+          nextCursor: list.length > q.limit && last ? encodeSortCursor(order, last.created, last.id) : null,
         };
       },
     );

@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { jobView } from '../../admin/jobs.js';
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
-import type { TransferRunRecord } from '../../store/types.js';
+import type { TransferJobRecord, TransferRunRecord } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { type ApiDeps, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
+import { parseSort, type SortKeys, sortedPage, sortParam } from '../sorting.js';
 
 const jobSchema = z
   .object({
@@ -94,6 +95,14 @@ const runParams = nameParams.extend({
     .max(Number.MAX_SAFE_INTEGER - 1),
 });
 
+const JOB_SORTS = ['name', 'partner', 'direction', 'schedule'] as const;
+const JOB_SORT_KEYS: SortKeys<TransferJobRecord, (typeof JOB_SORTS)[number]> = {
+  name: (j) => j.name,
+  partner: (j) => j.partner,
+  direction: (j) => j.direction,
+  schedule: (j) => j.schedule ?? '',
+};
+
 /** A run id from a cursor this API gave out. */
 function runCursor(cursor: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -151,13 +160,20 @@ export const jobRoutes =
         config: { permission: 'jobs:read' },
         schema: {
           tags: ['jobs'],
-          summary: 'List transfer jobs (paginated by name)',
-          querystring: pageQuerySchema,
+          summary: 'List transfer jobs (paginated; by name unless sorted otherwise)',
+          querystring: pageQuerySchema.extend({ sort: sortParam(JOB_SORTS, 'name') }),
           response: { 200: pageOf(jobSchema), ...problemResponses },
         },
       },
       async (request) => {
-        const page = paginate(await deps.admin.jobs.list(), (j) => j.name, request.query);
+        const order = parseSort(request.query.sort, JOB_SORTS, 'name');
+        const page = sortedPage(
+          await deps.admin.jobs.list(),
+          JOB_SORT_KEYS,
+          (j) => j.name,
+          order,
+          request.query,
+        );
         return { items: page.items.map(jobView), nextCursor: page.nextCursor };
       },
     );

@@ -2,10 +2,12 @@
 import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { KilledSession } from '../../admin/index.js';
+import { isWebSessionId, type KilledSession } from '../../admin/index.js';
+import type { WebSessionRecord } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, contains, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { type ApiDeps, contains, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
 import type { SessionActivity } from '../live-sessions.js';
+import { parseSort, type SortKeys, sortedPage, sortParam } from '../sorting.js';
 
 const sessionSchema = z
   .object({
@@ -95,6 +97,16 @@ const statusSchema = z
 
 type SessionView = z.infer<typeof sessionSchema>;
 
+const SESSION_SORTS = ['since', 'user', 'address', 'protocol', 'up', 'down'] as const;
+const SESSION_SORT_KEYS: SortKeys<SessionView, (typeof SESSION_SORTS)[number]> = {
+  since: (s) => s.connectedAt,
+  user: (s) => s.username ?? '',
+  address: (s) => s.remoteAddress,
+  protocol: (s) => s.protocol,
+  up: (s) => s.bytesUp,
+  down: (s) => s.bytesDown,
+};
+
 /** A running transfer with its average rate; under a millisecond in, the rate is taken over one. */
 function transferView(a: SessionActivity): NonNullable<SessionView['transfer']> {
   const seconds = Math.max(Date.now() - a.startedAt.getTime(), 1) / 1000;
@@ -124,6 +136,8 @@ async function allSessions(deps: ApiDeps): Promise<SessionView[]> {
   // Under --workers N every worker's connections (through the primary), else this process' own.
   const parts = deps.gather ? await deps.gather('sessions') : [localSessions(deps)];
   const items = (parts as SessionView[][]).flat();
+  // Web client sign-ins belong to no connection: every node honours their cookie, so they are read from the store.
+  for (const s of await deps.store.webSessions.list(new Date())) items.push(webSessionView(s));
   if (!deps.cluster) return items;
   const seen = new Set(items.map((s) => s.id));
   for (const s of await deps.cluster.sessions.list()) {
@@ -145,6 +159,37 @@ async function allSessions(deps: ApiDeps): Promise<SessionView[]> {
     });
   }
   return items;
+}
+
+function webSessionView(s: WebSessionRecord): SessionView {
+  return {
+    id: s.id,
+    remoteAddress: s.remoteAddress,
+    protocol: 'https',
+    username: s.username,
+    client: null,
+    connectedAt: s.createdAt.toISOString(),
+    bytesUp: s.bytesUp,
+    bytesDown: s.bytesDown,
+    filesUp: s.filesUp,
+    filesDown: s.filesDown,
+    transfer: null,
+    pid: s.pid,
+    ...(s.nodeId !== null ? { node: s.nodeId } : {}),
+  };
+}
+
+/** Ends a web client sign-in on every node at once (its cookie is refused from the next request on). */
+async function killWebSession(deps: ApiDeps, id: string): Promise<KilledSession | undefined> {
+  const s = await deps.store.webSessions.close(id);
+  if (!s) return undefined;
+  return {
+    id,
+    username: s.username,
+    remoteAddress: s.remoteAddress,
+    pid: s.pid,
+    ...(s.nodeId !== null ? { node: s.nodeId } : {}),
+  };
 }
 
 /** Ends a connection this process holds; undefined when it holds none with this id. */
@@ -200,7 +245,7 @@ export const operationRoutes =
         schema: {
           tags: ['sessions'],
           summary:
-            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node (oldest first, paginated)",
+            "Open SSH and FTPS connections: this node's (every worker's) and, in cluster mode, the logged-in SSH sessions of every other node; and every web client (/files) sign-in, protocol https (oldest first, paginated)",
           querystring: pageQuerySchema.extend({
             username: z
               .string()
@@ -212,7 +257,7 @@ export const operationRoutes =
               .string()
               .max(16)
               .optional()
-              .describe('only sessions of this protocol (sftp, scp, ssh, ftps, …)')
+              .describe('only sessions of this protocol (sftp, scp, ssh, ftps, https, …)')
               .meta({ example: 'sftp' }),
             address: z
               .string()
@@ -220,6 +265,7 @@ export const operationRoutes =
               .optional()
               .describe('only sessions from an address containing this text')
               .meta({ example: '192.0.2.' }),
+            sort: sortParam(SESSION_SORTS, 'since'),
           }),
           response: { 200: pageOf(sessionSchema), ...problemResponses },
         },
@@ -232,8 +278,9 @@ export const operationRoutes =
             (protocol === undefined || s.protocol === protocol) &&
             contains(s.remoteAddress, address),
         );
-        // Oldest first; the id breaks ties between connections of the same millisecond.
-        return paginate(found, (s) => `${s.connectedAt} ${s.id}`, request.query);
+        // Oldest first unless sorted otherwise; the id breaks ties (connections of the same millisecond).
+        const order = parseSort(request.query.sort, SESSION_SORTS, 'since');
+        return sortedPage(found, SESSION_SORT_KEYS, (s) => s.id, order, request.query);
       },
     );
 
@@ -244,7 +291,7 @@ export const operationRoutes =
         schema: {
           tags: ['sessions'],
           summary:
-            'End an open SSH or FTPS connection, in whichever worker process or node holds it (audited)',
+            'End an open SSH or FTPS connection, in whichever worker process or node holds it, or a web client sign-in (its cookie is refused on every node from then on; audited)',
           params: z.object({ id: z.string().min(1).max(64) }),
           response: {
             200: z
@@ -270,6 +317,7 @@ export const operationRoutes =
       },
       async (request) =>
         deps.admin.sessions.kill(actorOf(request), request.params.id, async (id) => {
+          if (isWebSessionId(id)) return killWebSession(deps, id);
           // Under --workers N every worker is asked (through the primary); the one holding it answers.
           const local = deps.gather
             ? ((await deps.gather('kill', id))[0] as KilledSession | undefined)

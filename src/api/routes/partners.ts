@@ -5,7 +5,8 @@ import { ALGORITHM_PROFILES } from '../../config/schema.js';
 import type { PartnerRecord } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { type ApiDeps, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
+import { parseSort, type SortKeys, sortedPage, sortParam } from '../sorting.js';
 
 export const partnerSchema = z
   .object({
@@ -41,6 +42,14 @@ export const partnerSchema = z
       created: '2026-11-30T09:00:00.000Z',
     },
   });
+
+const PARTNER_SORTS = ['name', 'host', 'protocol', 'created'] as const;
+const PARTNER_SORT_KEYS: SortKeys<PartnerRecord, (typeof PARTNER_SORTS)[number]> = {
+  name: (p) => p.name,
+  host: (p) => p.host,
+  protocol: (p) => p.protocol,
+  created: (p) => p.createdAt.toISOString(),
+};
 
 function partnerView(p: PartnerRecord): z.infer<typeof partnerSchema> {
   return {
@@ -144,13 +153,20 @@ export const partnerRoutes =
         config: { permission: 'partners:read' },
         schema: {
           tags: ['partners'],
-          summary: 'List partners (paginated by name)',
-          querystring: pageQuerySchema,
+          summary: 'List partners (paginated; by name unless sorted otherwise)',
+          querystring: pageQuerySchema.extend({ sort: sortParam(PARTNER_SORTS, 'name') }),
           response: { 200: pageOf(partnerSchema), ...problemResponses },
         },
       },
       async (request) => {
-        const page = paginate(await deps.admin.partners.list(), (p) => p.name, request.query);
+        const order = parseSort(request.query.sort, PARTNER_SORTS, 'name');
+        const page = sortedPage(
+          await deps.admin.partners.list(),
+          PARTNER_SORT_KEYS,
+          (p) => p.name,
+          order,
+          request.query,
+        );
         return { items: page.items.map(partnerView), nextCursor: page.nextCursor };
       },
     );

@@ -1,11 +1,24 @@
 // /api/users: SFTP users over the user admin service (list, create, show, change, delete, keys, disable, unlock).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { InvalidArgumentError } from '../../errors.js';
-import { AUTH_METHODS, AUTH_SOURCES, PROTOCOLS } from '../../store/types.js';
+import {
+  AUTH_METHODS,
+  AUTH_SOURCES,
+  PROTOCOLS,
+  USER_SORT_COLUMNS,
+  type UserSortColumn,
+} from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
-import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { type ApiDeps, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
+import {
+  decodeSortCursor,
+  encodeSortCursor,
+  parseSort,
+  type SortKeys,
+  sortedPage,
+  sortParam,
+} from '../sorting.js';
 
 const EXAMPLE_KEY =
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
@@ -86,6 +99,13 @@ export const userSchema = z
       updated: '2026-11-30T09:00:00.000Z',
     },
   });
+
+/** The value each sort compares (the same as the store's columns: ISO times, names). */
+const USER_SORT_KEYS: SortKeys<{ name: string; created: string; updated: string }, UserSortColumn> = {
+  name: (u) => u.name,
+  created: (u) => u.created,
+  updated: (u) => u.updated,
+};
 
 const sourceMap = z.record(z.string(), z.string());
 const effectiveSchema = z
@@ -219,32 +239,40 @@ export const userRoutes =
         config: read,
         schema: {
           tags,
-          summary: 'List users (paginated by name, optionally only names containing a search text)',
+          summary:
+            'List users (paginated; by name unless sorted otherwise; optionally only names containing a search text)',
           querystring: pageQuerySchema.extend({
             search: z.string().max(200).optional().describe('only names containing this text (any case)'),
+            sort: sortParam(USER_SORT_COLUMNS, 'name'),
           }),
           response: { 200: pageOf(userSchema), ...problemResponses },
         },
       },
       async (request) => {
         const { limit, cursor, search } = request.query;
+        const order = parseSort(request.query.sort, USER_SORT_COLUMNS, 'name');
         // A search reads the names and filters them (the console's user search); a plain listing pages in the store.
         if (search) {
           const text = search.toLowerCase();
           const found = (await users.list()).filter((u) => u.name.toLowerCase().includes(text));
-          return paginate(found, (u) => u.name, request.query);
+          return sortedPage(found, USER_SORT_KEYS, (u) => u.name, order, request.query);
         }
-        // Keyset paging in the store: a page of 100 costs the same with 10 000 users as with 100. The cursor is
-        // paginate()'s (the last name of the previous page, base64url).
-        const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
-        if (after === '') throw new InvalidArgumentError('cursor: not a cursor this API returned');
-        const rows = await users.page(after, limit + 1);
+        // Keyset paging in the store: a page of 100 costs the same with 10 000 users as with 100, under any sort.
+        // The cursor is sortedPage()'s (the sort, the last user's sort value and name).
+        const at = cursor === undefined ? undefined : decodeSortCursor(order, cursor);
+        const rows = await users.page(
+          { by: order.key, descending: order.descending },
+          at === undefined ? undefined : { key: String(at.key), name: at.tie },
+          limit + 1,
+        );
         const items = rows.slice(0, limit);
         const last = items.at(-1);
         return {
           items,
           nextCursor:
-            rows.length > limit && last ? Buffer.from(last.name, 'utf8').toString('base64url') : null,
+            rows.length > limit && last
+              ? encodeSortCursor(order, USER_SORT_KEYS[order.key](last), last.name)
+              : null,
         };
       },
     );

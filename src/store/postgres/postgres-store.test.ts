@@ -10,6 +10,7 @@ import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { runRuleCounterContract } from '../rule-counter-contract-fixture.js';
 import { runS3UploadContract } from '../s3-upload-contract-fixture.js';
+import { runWebSessionContract } from '../web-session-contract-fixture.js';
 import { runChildrenTogether } from './child-fixture.js';
 import { openPostgresStore } from './postgres-store.js';
 import { createTestDatabase, postgresUnavailable, testDatabaseFactory } from './test-database.js';
@@ -32,6 +33,7 @@ if (unavailable) {
   runLiveSessionContract('postgres', fresh);
   runDefenderListContract('postgres', fresh);
   runS3UploadContract('postgres', fresh);
+  runWebSessionContract('postgres', fresh);
   runAutomationStoreContract('postgres', async () => {
     const { url, store, cleanup } = await fresh();
     return { store, reopen: () => openPostgresStore(url), cleanup };

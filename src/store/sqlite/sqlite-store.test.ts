@@ -122,7 +122,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads', '0032_web_sessions')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
@@ -145,6 +145,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     raw.exec('ALTER TABLE host_keys DROP COLUMN certificate');
     raw.exec('DROP TABLE s3_uploads');
     raw.exec('DROP TABLE defender_lists');
+    raw.exec('DROP TABLE web_sessions');
     raw.exec('DROP TABLE upload_claims');
     raw.exec('DROP TABLE live_sessions');
     raw.exec('DROP TABLE nodes');
@@ -162,6 +163,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     assert.deepEqual(await upgraded.userCas.list(), []);
     assert.deepEqual(await upgraded.defenderLists.list(), []);
     assert.equal(await upgraded.s3Uploads.find('b', 'k'), undefined);
+    assert.deepEqual(await upgraded.webSessions.list(new Date()), []);
     assert.equal(await upgraded.ruleCounters.keys(1), 0);
     assert.deepEqual((await upgraded.users.findByName('olga'))?.quota, {
       limitBytes: 0,
