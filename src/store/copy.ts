@@ -36,6 +36,8 @@ export const COPIED_TABLES = [
   'certificates',
   'groups',
   'user_groups',
+  'folders',
+  'folder_mounts',
   'user_cas',
   'cert_revocations',
 ] as const satisfies readonly (keyof Database)[];
@@ -67,6 +69,8 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'api_keys',
   'certificates',
   'groups',
+  'folders',
+  'folder_mounts',
   'user_cas',
   'cert_revocations',
 ];

@@ -142,6 +142,12 @@ export interface Fs {
   /** Stores `target` verbatim as the link text. */
   symlink(target: string, path: string): Promise<void>;
   readlink(path: string): Promise<string>;
+  /**
+   * Where the text `readlink` gave for the symlink at `linkPath` leads, as a path of this Fs; absent: resolved
+   * from the link's directory ('/' the root). A composed view (vfs/mount-fs.ts) answers inside the link's own
+   * folder and refuses text that would name another folder's object.
+   */
+  linkTarget?(linkPath: string, text: string): string;
   chmod(path: string, mode: number): Promise<void>;
   /** Times in seconds since the epoch; followSymlinks=false changes the link itself (lutimes). */
   utimes(path: string, atime: number, mtime: number, options?: { followSymlinks?: boolean }): Promise<void>;
