@@ -138,7 +138,11 @@ function mountFolders(
 }
 
 /** `mounts`: the user's own folder mounts, then each group's (primary first), as `loadEffectiveUser` reads them. */
-export function effectiveUser(user: UserRecord, groups: UserGroups, mounts: readonly FolderMapping[] = []): EffectiveUser {
+export function effectiveUser(
+  user: UserRecord,
+  groups: UserGroups,
+  mounts: readonly FolderMapping[] = [],
+): EffectiveUser {
   const ordered = [...(groups.primary ? [groups.primary] : []), ...groups.secondary];
   const templated = ordered.find((g) => g.homeTemplate !== null);
   const [homeDir, home]: [string | null, SettingSource] =
