@@ -1,8 +1,8 @@
 // Virtual folder administration: add, change, remove folders and mount them for users and groups; each change one admin event.
 import { posix, resolve } from 'node:path';
 import { z } from 'zod';
+import { parsePermissionNames } from '../auth/user-admin.js';
 import { FerryError, InvalidArgumentError } from '../errors.js';
-import { PERMISSIONS, type Permission } from '../permission-vocabulary.js';
 import type { FolderMapping, FolderOwner, FolderRecord } from '../store/types.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
@@ -63,7 +63,7 @@ export const folderMountSchema = z.object({
   folder: folderName,
   virtualPath,
   /** SFTPGo's permission names; the default is read-only. */
-  permissions: z.array(z.enum(PERMISSIONS)).min(1).default(['list', 'download']),
+  permissions: z.array(z.string().min(1)).min(1).default(['list', 'download']),
 });
 export type FolderMountInput = z.input<typeof folderMountSchema>;
 
@@ -74,7 +74,7 @@ export type FolderUnmountInput = z.input<typeof folderUnmountSchema>;
 export function parseMountSpec(spec: string): {
   folder: string;
   virtualPath: string;
-  permissions?: Permission[];
+  permissions?: string[];
 } {
   const first = spec.indexOf(':');
   if (first <= 0)
@@ -88,13 +88,8 @@ export function parseMountSpec(spec: string): {
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
-  for (const p of permissions) {
-    if (!(PERMISSIONS as readonly string[]).includes(p))
-      throw new InvalidArgumentError(
-        `unknown permission '${p}' in --folder '${spec}' (known: ${PERMISSIONS.join(' ')})`,
-      );
-  }
-  return { folder, virtualPath: rest.slice(0, second), permissions: permissions as Permission[] };
+  parsePermissionNames(permissions, `--folder '${spec}'`);
+  return { folder, virtualPath: rest.slice(0, second), permissions };
 }
 
 export function folderView(folder: FolderRecord, mounts: readonly FolderMapping[]) {
@@ -137,7 +132,7 @@ export class FolderAdmin {
   /** The mounts a user or group has of its own (not through groups). */
   async mountsOf(
     owner: FolderOwner,
-  ): Promise<{ folder: string; virtualPath: string; permissions: readonly Permission[] }[]> {
+  ): Promise<{ folder: string; virtualPath: string; permissions: readonly string[] }[]> {
     return (await this.#deps.store.folders.mountsOf(owner)).map((m) => ({
       folder: m.folder.name,
       virtualPath: m.virtualPath,
@@ -201,7 +196,7 @@ export class FolderAdmin {
       throw new InvalidArgumentError(
         `${o.virtualPath} would nest with ${o.owner.kind} ${o.owner.name}'s folder at ${clash.virtualPath}: mounts never nest`,
       );
-    const permissions = [...new Set(o.permissions)];
+    const permissions = parsePermissionNames(o.permissions, `the mount of ${o.folder}`);
     await this.#deps.store.folders.mount(o.owner, o.folder, o.virtualPath, permissions);
     await this.#record.record(actor, 'folders.mount', `${o.owner.kind} ${o.owner.name}`, {
       folder: o.folder,

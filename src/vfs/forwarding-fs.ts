@@ -43,6 +43,9 @@ export class ForwardingFs implements Fs {
   rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void> {
     return this.inner.rename(from, to, options);
   }
+  movesByCopy(from: string, to: string): boolean {
+    return this.inner.movesByCopy?.(from, to) ?? false;
+  }
   link(existingPath: string, newPath: string): Promise<void> {
     return this.inner.link(existingPath, newPath);
   }

@@ -246,6 +246,10 @@ export class MountFs implements Fs {
     await this.#copyMove(a, b, from, to, options?.noReplace === true);
   }
 
+  movesByCopy(from: string, to: string): boolean {
+    return this.#route(from).fs !== this.#route(to).fs;
+  }
+
   /**
    * A rename between two backends: the file is copied to a hidden name in the target's directory, published
    * there by a rename (never replacing when asked not to), and only then is the source deleted. Directories

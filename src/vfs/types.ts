@@ -137,6 +137,11 @@ export interface Fs {
   unlink(path: string): Promise<void>;
   /** Replaces an existing target (POSIX rename) unless noReplace: then ERR_ALREADY_EXISTS, atomically. */
   rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void>;
+  /**
+   * True when `rename(from, to)` is not one rename but a copy then a delete (two backends of a composed view,
+   * vfs/mount-fs.ts); absent: never. The core records it with the rename.
+   */
+  movesByCopy?(from: string, to: string): boolean;
   /** Hard link; ERR_ALREADY_EXISTS when `newPath` exists. */
   link(existingPath: string, newPath: string): Promise<void>;
   /** Stores `target` verbatim as the link text. */
