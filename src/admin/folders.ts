@@ -67,7 +67,12 @@ export const folderMountSchema = z.object({
 });
 export type FolderMountInput = z.input<typeof folderMountSchema>;
 
-export const folderUnmountSchema = z.object({ owner: ownerSchema, virtualPath });
+export const folderUnmountSchema = z.object({
+  owner: ownerSchema,
+  virtualPath,
+  /** When given, the mount there must be of this folder. */
+  folder: folderName.optional(),
+});
 export type FolderUnmountInput = z.input<typeof folderUnmountSchema>;
 
 /** `NAME:/virtual/path[:perm,perm]` as the CLI's `--folder` takes it. */
@@ -209,6 +214,14 @@ export class FolderAdmin {
     checkActor(actor);
     const o = parseInput(folderUnmountSchema, input);
     await this.#requireOwner(o.owner);
+    const mounted = (await this.#deps.store.folders.mountsOf(o.owner)).find(
+      (m) => m.virtualPath === o.virtualPath,
+    );
+    if (o.folder !== undefined && mounted !== undefined && mounted.folder.name !== o.folder)
+      throw new FerryError(
+        'ERR_NOT_FOUND',
+        `${o.owner.kind} ${o.owner.name} has folder ${mounted.folder.name} at ${o.virtualPath}, not ${o.folder}`,
+      );
     if (!(await this.#deps.store.folders.unmount(o.owner, o.virtualPath)))
       throw new FerryError(
         'ERR_NOT_FOUND',
