@@ -148,7 +148,7 @@ export class FolderAdmin {
   async add(actor: Actor, input: FolderAddInput): Promise<FolderView> {
     checkActor(actor);
     const o = parseInput(folderAddSchema, input);
-    this.#checkDirectory(o.path);
+    this.checkDirectory(o.path);
     if (await this.#deps.store.folders.findByName(o.name))
       throw new FerryError('ERR_ALREADY_EXISTS', `folder ${o.name} already exists`);
     const folder = await this.#deps.store.folders.create(o);
@@ -165,7 +165,7 @@ export class FolderAdmin {
     checkActor(actor);
     const o = parseInput(folderSetSchema, input);
     const before = await this.#require(o.name);
-    if (o.path !== undefined) this.#checkDirectory(o.path);
+    if (o.path !== undefined) this.checkDirectory(o.path);
     const { name, ...patch } = o;
     const after = await this.#deps.store.folders.update(name, patch);
     if (!after) throw new FerryError('ERR_NOT_FOUND', `no folder named ${name}`);
@@ -233,7 +233,7 @@ export class FolderAdmin {
   }
 
   /** A folder must not expose the data dir (the store, the master key, every home) nor lie above it. */
-  #checkDirectory(path: string): void {
+  checkDirectory(path: string): void {
     const dataDir = resolve(this.#deps.config.dataDir);
     if (path === dataDir || path.startsWith(`${dataDir}/`) || dataDir.startsWith(`${path}/`))
       throw new InvalidArgumentError(
