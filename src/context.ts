@@ -24,7 +24,7 @@ import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import type { ClusterUploadClaims } from './core/upload-lock.js';
 import { partialPathFor } from './core/virtual-path.js';
-import { ConfigError, NotFoundError } from './errors.js';
+import { ConfigError, FerryError, NotFoundError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
 import { CertificateManager } from './key-manager/certificates.js';
@@ -334,7 +334,11 @@ export class AppContext {
   async scanFolderUsage(name: string): Promise<DiskUsage> {
     const folder = await this.store.folders.findByName(name);
     if (!folder) throw new NotFoundError(`no folder ${name}`);
-    const usage = await scanUsage(new LocalFs({ root: folder.path, createRoot: true }));
+    // Not created here: a scan may run as root before `serve --user` drops it, and would leave a root-owned folder.
+    const usage = await scanUsage(new LocalFs({ root: folder.path })).catch((err: unknown) => {
+      if (err instanceof FerryError && err.code === 'ERR_NOT_FOUND') return { bytes: 0, files: 0 };
+      throw err;
+    });
     await this.store.folders.setUsage(name, usage.bytes, usage.files);
     return usage;
   }

@@ -275,6 +275,11 @@ describe('virtual folders over OpenSSH sftp', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
     }
     assert.equal(await ok('folders', 'list', '--json'), before);
+    // A folder whose directory does not exist yet counts as empty, and is not made by the CLI (nor by a scan).
+    await ok('folders', 'add', 'later', '--path', join(work, 'srv', 'later'), '--quota-bytes', '1KiB');
+    assert.match(await ok('folders', 'show', 'later'), /used: +0 bytes in 0 files/);
+    await assert.rejects(stat(join(work, 'srv', 'later')));
+    await ok('folders', 'remove', 'later');
   });
 
   test('the workers run under Landlock with the folders allowed, or say why not', () => {
