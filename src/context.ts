@@ -15,7 +15,7 @@ import { ActiveTransfers } from './core/active-transfers.js';
 import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { PreOperationGate } from './core/pre-operation.js';
-import { QuotaFs, storeQuotaLedger } from './core/quota-fs.js';
+import { folderQuotaLedger, QuotaFs, storeQuotaLedger } from './core/quota-fs.js';
 import { type DiskUsage, scanUsage } from './core/quota-scan.js';
 import { processTokenSource } from './core/rate-relay.js';
 import { RequestTimings } from './core/request-timings.js';
@@ -23,7 +23,8 @@ import { sessionThrottles } from './core/shared-rates.js';
 import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import type { ClusterUploadClaims } from './core/upload-lock.js';
-import { ConfigError, NotFoundError } from './errors.js';
+import { partialPathFor } from './core/virtual-path.js';
+import { ConfigError, FerryError, NotFoundError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
 import { CertificateManager } from './key-manager/certificates.js';
@@ -40,6 +41,7 @@ import { TransferService } from './transfers/service.js';
 import { EncryptedFs } from './vfs/encrypted/encrypted-fs.js';
 import { StorageKeyRing, storageKekOf } from './vfs/encrypted/storage-keys.js';
 import { LocalFs, localHomeFs } from './vfs/local/local-fs.js';
+import { MountFs } from './vfs/mount-fs.js';
 import { PgpPolicyFs } from './vfs/pgp/pgp-fs.js';
 import type { s3HomeFs } from './vfs/s3/s3-home.js';
 import type { Fs } from './vfs/types.js';
@@ -269,7 +271,8 @@ export class AppContext {
       events: this.events,
       logger: loggers.core,
       fs: (identity) => {
-        const fs = this.#withPgpPolicies(this.#withQuota(homeFs(identity), identity), identity);
+        const home = this.#withQuota(homeFs(identity), identity);
+        const fs = this.#withPgpPolicies(this.#withFolders(home, identity), identity);
         return config.auditOnFailure === 'refuse-uploads' ? new AuditGatedFs(fs, uploadAdmission) : fs;
       },
       limits: {
@@ -309,6 +312,52 @@ export class AppContext {
     return new QuotaFs(fs, storeQuotaLedger(this.store.users, identity.username, quota), describe);
   }
 
+  /**
+   * The session's view: the home with its virtual folders mounted (vfs/mount-fs.ts), each folder on the local disk
+   * rooted at its own directory (the kernel confines it there as it confines homes) and counted against its own
+   * quota. Below the OpenPGP policies, so those apply by virtual path in folders too; folders are stored as they are
+   * (storage.encryption applies to homes).
+   */
+  #withFolders(home: Fs, identity: SessionIdentity): Fs {
+    const folders = identity.folders ?? [];
+    if (folders.length === 0) return home;
+    const mounts = folders.map((folder) => {
+      const local = new LocalFs({ root: folder.root, createRoot: true });
+      const limits = [
+        folder.quotaBytes > 0 ? `${folder.quotaBytes} bytes` : undefined,
+        folder.quotaFiles > 0 ? `${folder.quotaFiles} files` : undefined,
+      ].filter(Boolean);
+      const fs =
+        limits.length === 0
+          ? local
+          : new QuotaFs(
+              local,
+              folderQuotaLedger(this.store.folders, folder.name),
+              `folder ${folder.name} may store ${limits.join(' and ')}`,
+            );
+      return { path: folder.virtualPath, fs };
+    });
+    const log = loggers.core.child({ sessionId: identity.sessionId, user: identity.username });
+    return new MountFs(home, mounts, {
+      partialOf: (path) => partialPathFor(path),
+      onCopyMove: (from, to, bytes) =>
+        log.info({ from, to, bytes }, 'rename between virtual folders done by copy and delete'),
+    });
+  }
+
+  /** Counts a virtual folder's files as its quota does and stores that as its usage. */
+  async scanFolderUsage(name: string): Promise<DiskUsage> {
+    const folder = await this.store.folders.findByName(name);
+    if (!folder) throw new NotFoundError(`no folder ${name}`);
+    // Not created here: a scan may run as root before `serve --user` drops it, and would leave a root-owned folder.
+    const usage = await scanUsage(new LocalFs({ root: folder.path })).catch((err: unknown) => {
+      if (err instanceof FerryError && err.code === 'ERR_NOT_FOUND') return { bytes: 0, files: 0 };
+      throw err;
+    });
+    await this.store.folders.setUsage(name, usage.bytes, usage.files);
+    return usage;
+  }
+
   /** Every user as sessions see them (homes from group templates, groups' quotas): for whole-store walks. */
   async effectiveUsers(): Promise<UserRecord[]> {
     const out: UserRecord[] = [];
@@ -337,7 +386,9 @@ export class AppContext {
       (u) => u.quota && (u.quota.limitBytes > 0 || u.quota.limitFiles > 0),
     );
     for (const user of limited) await this.scanQuotaUsage(user.name);
-    return limited.length;
+    const folders = (await this.store.folders.list()).filter((f) => f.quotaBytes > 0 || f.quotaFiles > 0);
+    for (const folder of folders) await this.scanFolderUsage(folder.name);
+    return limited.length + folders.length;
   }
 
   /** The user's OpenPGP folder policies over their storage (a pass-through for users without any). */

@@ -65,7 +65,7 @@ export async function prepareDataDir(
   // Workers of `--workers N` skip it (their primary did it before forking; they may start while others serve).
   if (options.rescanQuotas !== false) {
     const scanned = await ctx.rescanQuotas();
-    if (scanned > 0) loggers.serve.info({ users: scanned }, 'quota usage rescanned from disk');
+    if (scanned > 0) loggers.serve.info({ usersAndFolders: scanned }, 'quota usage rescanned from disk');
   }
   const generated = await ctx.admin.keys.host.ensureDefaults(systemActor());
   const made = new Set(generated.map((k) => k.id));

@@ -125,6 +125,35 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
     run: () => ctx.admin.groups.set(actor, { name: 'bank-partners', uploadRate: 1000 }),
   },
   { action: 'users.set', run: () => ctx.admin.users.set(actor, { name: 'alice', group: 'bank-partners' }) },
+  {
+    action: 'folders.add',
+    run: () => ctx.admin.folders.add(actor, { name: 'reports', path: '/srv/reports', quotaBytes: 1000 }),
+  },
+  { action: 'folders.set', run: () => ctx.admin.folders.set(actor, { name: 'reports', quotaFiles: 10 }) },
+  {
+    action: 'folders.mount',
+    run: () =>
+      ctx.admin.folders.mount(actor, {
+        owner: { kind: 'group', name: 'bank-partners' },
+        folder: 'reports',
+        virtualPath: '/reports',
+      }),
+  },
+  {
+    action: 'folders.mount',
+    run: () =>
+      ctx.admin.folders.mount(actor, {
+        owner: { kind: 'user', name: 'alice' },
+        folder: 'reports',
+        virtualPath: '/drop',
+        permissions: ['*'],
+      }),
+  },
+  {
+    action: 'folders.unmount',
+    run: () =>
+      ctx.admin.folders.unmount(actor, { owner: { kind: 'user', name: 'alice' }, virtualPath: '/drop' }),
+  },
   { action: 'keys.host.generate', run: () => ctx.admin.keys.host.generate(actor, { type: 'ed25519' }) },
   { action: 'keys.host.generate', run: () => ctx.admin.keys.host.generate(actor, { type: 'ed25519' }) },
   {
@@ -433,6 +462,7 @@ const rows: { action: AdminAction; run: () => Promise<unknown> }[] = [
   { action: 'apikeys.remove', run: () => ctx.admin.apiAccess.removeKey(actor, 'nightly') },
   { action: 'users.remove', run: () => ctx.admin.users.remove(actor, 'alice') },
   { action: 'groups.remove', run: () => ctx.admin.groups.remove(actor, 'bank-partners') },
+  { action: 'folders.remove', run: () => ctx.admin.folders.remove(actor, 'reports') },
 ];
 
 describe('admin services', () => {

@@ -3,7 +3,7 @@
 // them to argon2id, a Ferry export carried to a second data dir, and bad files refused whole.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -52,6 +52,7 @@ describe('users import and export', () => {
           filters: { denied_protocols: ['FTP'] },
           filesystem: { provider: 0 },
           groups: [{ name: 'banks', type: 1 }],
+          virtual_folders: [{ name: 'shared', virtual_path: '/in/shared' }],
         },
         {
           username: 'pb',
@@ -71,11 +72,19 @@ describe('users import and export', () => {
             permissions: { '/out': ['list', 'download'] },
             filters: { denied_protocols: ['HTTP'] },
           },
-          virtual_folders: [{ name: 'shared' }],
+          virtual_folders: [
+            { name: 'shared', virtual_path: '/shared', quota_size: 1048576 },
+            { name: 'ghost', virtual_path: '/ghost' },
+          ],
         },
       ],
-      folders: [],
+      folders: [
+        { name: 'shared', mapped_path: join(work, 'shared'), description: 'shared files' },
+        { name: 's3f', mapped_path: '', filesystem: { provider: 1 } },
+      ],
     };
+    await mkdir(join(work, 'shared'), { recursive: true });
+    await writeFile(join(work, 'shared', 'hello.txt'), 'shared hello\n');
     await writeFile(join(work, 'dump.json'), JSON.stringify(dump));
   });
 
@@ -99,7 +108,12 @@ describe('users import and export', () => {
     assert.match(dry.stdout, /^created would be 3: bank1, pb, off$/m);
     assert.match(dry.stdout, /^not imported: user s3user: storage provider 1/m);
     assert.match(dry.stdout, /^groups: created would be 1: banks; updated would be 0; unchanged 0$/m);
-    assert.match(dry.stdout, /^not imported: group banks: 1 virtual folder/m);
+    assert.match(
+      dry.stdout,
+      /^not imported: group banks: virtual folder ghost \(not a local folder of the dump\)$/m,
+    );
+    assert.match(dry.stdout, /^not imported: folder s3f: storage provider 1/m);
+    assert.match(dry.stdout, /^folders: created would be 1: shared; updated would be 0; unchanged 0$/m);
     assert.equal(await hashOf(dataDir, 'bank1'), undefined);
   });
 
@@ -152,6 +166,25 @@ describe('users import and export', () => {
     );
     assert.deepEqual(effective.groups, { primary: 'banks', secondary: [] });
     assert.deepEqual(effective.permissions['/out'], ['list', 'download']);
+    // The dump's local folder: mounted for bank1 (permissions of /in, its nearest entry) and for the group (none
+    // named: read-only), with the mount's quota on the folder.
+    assert.deepEqual(
+      effective.folders.map((f: { name: string; virtualPath: string; quotaBytes: number }) => [
+        f.name,
+        f.virtualPath,
+        f.quotaBytes,
+      ]),
+      [
+        ['shared', '/in/shared', 1048576],
+        ['shared', '/shared', 1048576],
+      ],
+    );
+    assert.deepEqual(effective.permissions['/in/shared'], ['list', 'upload']);
+    assert.deepEqual(effective.permissions['/shared'], ['list', 'download']);
+    const got = await login('bank1', 'rasmuslerdorf', 'get /shared/hello.txt got-shared.txt\n');
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(await readFile(join(work, 'got-shared.txt'), 'utf8'), 'shared hello\n');
+    assert.notEqual((await login('bank1', 'rasmuslerdorf', 'put note.txt /shared/note.txt\n')).code, 0);
   });
 
   test('a file with one bad user is refused whole, with one line naming it', async () => {

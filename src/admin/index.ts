@@ -6,6 +6,7 @@ import { CertificateAdmin } from './certificates.js';
 import { DataAdmin } from './data.js';
 import { DefenderAdmin } from './defender.js';
 import type { AdminDeps } from './deps.js';
+import { FolderAdmin } from './folders.js';
 import { GroupAdmin } from './groups.js';
 import { JobAdmin } from './jobs.js';
 import { ClientKeyAdmin, HostKeyAdmin, PgpKeyAdmin } from './keys.js';
@@ -32,6 +33,15 @@ export { certificateGenerateSchema, certificateImportSchema } from './certificat
 export type { DefenderListView } from './defender.js';
 export { cidrSchema, defenderListEntrySchema, ipAddressSchema } from './defender.js';
 export type { AdminDeps } from './deps.js';
+export {
+  type FolderView,
+  folderAddSchema,
+  folderMountSchema,
+  folderSetSchema,
+  folderUnmountSchema,
+  folderView,
+  parseMountSpec,
+} from './folders.js';
 export { type GroupView, groupAddSchema, groupSetSchema, groupView } from './groups.js';
 export { jobAddSchema, jobSetSchema, jobView } from './jobs.js';
 export {
@@ -58,6 +68,8 @@ export interface AdminServices {
   readonly userTransfer: UserTransfer;
   /** Groups: the defaults their members inherit. */
   readonly groups: GroupAdmin;
+  /** Virtual folders and their mounts for users and groups. */
+  readonly folders: FolderAdmin;
   readonly keys: {
     readonly host: HostKeyAdmin;
     readonly client: ClientKeyAdmin;
@@ -89,6 +101,7 @@ export function createAdminServices(deps: AdminDeps): AdminServices {
     users: new UserAdmin(deps, recorder),
     userTransfer: new UserTransfer(deps, recorder),
     groups: new GroupAdmin(deps, recorder),
+    folders: new FolderAdmin(deps, recorder),
     keys: {
       host: new HostKeyAdmin(deps, recorder),
       client: new ClientKeyAdmin(deps, recorder),

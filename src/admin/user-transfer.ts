@@ -12,9 +12,16 @@ import { parseAuthorizedKeys } from '../keys/ssh-keys.js';
 import { AUTH_METHODS, type GroupRecord, PROTOCOLS, type Protocol, type UserRecord } from '../store/types.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
+import {
+  checkImportedFolders,
+  type FolderImportReport,
+  importFolders,
+  importMounts,
+} from './folder-import.js';
+import { FolderAdmin } from './folders.js';
 import { GroupAdmin, groupAddSchema } from './groups.js';
 import { type AdminRecorder, checkActor } from './recorder.js';
-import { fromSftpgo } from './sftpgo-dump.js';
+import { fromSftpgo, type SftpgoMount } from './sftpgo-dump.js';
 import { applyMembershipChange, membershipsOf } from './user-groups.js';
 
 export const FERRY_USERS_FORMAT = 'ferry-users';
@@ -69,7 +76,9 @@ export interface ImportReport {
   readonly groups: { readonly created: string[]; readonly updated: string[]; readonly unchanged: string[] };
   /** Users left as they are (they exist and `update` was not asked for). */
   readonly unchanged: string[];
-  /** What the file holds that Ferry did not import, one line each (SFTPGo groups, virtual folders…). */
+  /** An SFTPGo dump's local folders (mounted for the users and groups the import wrote). */
+  readonly folders: FolderImportReport;
+  /** What the file holds that Ferry did not import, one line each (non-local storage, admins, shares…). */
   readonly notImported: string[];
 }
 
@@ -136,6 +145,8 @@ export function parseUserFile(text: string): {
   format: ImportReport['format'];
   groups: ExportedGroup[];
   users: ExportedUser[];
+  folders: Record<string, unknown>[];
+  mounts: SftpgoMount[];
   notImported: string[];
 } {
   let doc: unknown;
@@ -149,13 +160,21 @@ export function parseUserFile(text: string): {
   let entries: unknown[];
   let groupEntries: unknown[] = [];
   let notImported: string[] = [];
+  let folders: Record<string, unknown>[] = [];
+  let mounts: SftpgoMount[] = [];
   if (ferry.success) {
     format = 'ferry';
     entries = ferry.data.users;
     groupEntries = ferry.data.groups;
   } else if (doc && typeof doc === 'object' && Array.isArray((doc as { users?: unknown }).users)) {
     format = 'sftpgo';
-    ({ users: entries, groups: groupEntries, notImported } = fromSftpgo(doc as Record<string, unknown>));
+    ({
+      users: entries,
+      groups: groupEntries,
+      folders,
+      mounts,
+      notImported,
+    } = fromSftpgo(doc as Record<string, unknown>));
   } else {
     throw new InvalidArgumentError(
       `neither a Ferry users export (format "${FERRY_USERS_FORMAT}", version 1) nor an SFTPGo dump (a "users" array)`,
@@ -173,7 +192,7 @@ export function parseUserFile(text: string): {
       seen.add(name);
     }
   }
-  return { format, groups, users, notImported };
+  return { format, groups, users, folders, mounts, notImported };
 }
 
 /** Checks one group as `groups add` would (name, home template, permission names, CIDRs); one line naming it. */
@@ -291,13 +310,16 @@ export class UserTransfer {
    */
   async import(actor: Actor, text: string, options: ImportOptions = {}): Promise<ImportReport> {
     checkActor(actor);
-    const { format, groups, users, notImported } = parseUserFile(text);
+    const { format, groups, users, folders, mounts, notImported } = parseUserFile(text);
+    const folderAdmin = new FolderAdmin(this.deps, this.recorder);
+    const checkedFolders = checkImportedFolders(folderAdmin, folders, mounts);
     const report: ImportReport = {
       format,
       created: [],
       updated: [],
       unchanged: [],
       groups: { created: [], updated: [], unchanged: [] },
+      folders: { created: [], updated: [], unchanged: [] },
       notImported,
     };
     // Every group a user joins is in the file or the store, checked before anything is written.
@@ -307,6 +329,12 @@ export class UserTransfer {
         if (!inFile.has(g) && !(await this.deps.store.groups.findByName(g)))
           throw new InvalidArgumentError(`user ${u.name}: no group named ${g} in the file or in Ferry`);
     await this.#importGroups(actor, groups, report, options);
+    Object.assign(
+      report.folders,
+      await importFolders(folderAdmin, actor, checkedFolders, options, async (name) =>
+        Boolean(await this.deps.store.folders.findByName(name)),
+      ),
+    );
     const store = this.deps.store.users;
     for (const u of users) {
       const existing = await store.findByName(u.name);
@@ -342,6 +370,11 @@ export class UserTransfer {
         groups: u.groups,
       });
     }
+    if (!options.dryRun)
+      await importMounts(folderAdmin, actor, mounts, {
+        users: new Set([...report.created, ...report.updated]),
+        groups: new Set([...report.groups.created, ...report.groups.updated]),
+      });
     return report;
   }
 }

@@ -261,6 +261,8 @@ export class UserAdmin {
     return {
       ...publicView(user, this.homeOf(user)),
       groups: { primary: groups.primary?.name ?? null, secondary: groups.secondary.map((g) => g.name) },
+      /** Virtual folders mounted in the user's sessions (own and groups'); their permissions are in `permissions`. */
+      folders: user.folders ?? [],
       sources,
     };
   }

@@ -34,6 +34,7 @@ import { consoleSessionRoutes } from './routes/console-session.js';
 import { defenderRoutes } from './routes/defender.js';
 import { defenderListRoutes } from './routes/defender-lists.js';
 import { eventRoutes } from './routes/events.js';
+import { folderRoutes } from './routes/folders.js';
 import { groupRoutes } from './routes/groups.js';
 import { jobRoutes } from './routes/jobs.js';
 import { keyImportRoutes } from './routes/key-imports.js';
@@ -217,6 +218,7 @@ export async function buildApiApp(
     consoleSessionRoutes,
     userRoutes,
     groupRoutes,
+    folderRoutes,
     auditRoutes,
     operationRoutes,
     partnerRoutes,

@@ -48,6 +48,17 @@ export function parseRequiredMethods(spec: string): AuthMethod[] {
 }
 
 /** Parses `/in=list,download` entries into a permission map; '/' defaults to '*' unless given. */
+/** Permission names checked against the vocabulary (a virtual folder's, say), duplicates dropped. */
+export function parsePermissionNames(names: readonly string[], where: string): Permission[] {
+  for (const p of names) {
+    if (!(PERMISSIONS as readonly string[]).includes(p))
+      throw new InvalidArgumentError(
+        `unknown permission '${p}' in ${where} (known: ${PERMISSIONS.join(' ')})`,
+      );
+  }
+  return [...new Set(names as Permission[])];
+}
+
 export function parsePermissions(
   specs: readonly string[],
   base: PermissionMap = { '/': ['*'] },

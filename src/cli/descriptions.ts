@@ -22,6 +22,11 @@ export const COMMAND_SUMMARIES = {
     description:
       'manage groups: defaults (home template, permissions, protocols, networks, quota, rates, OpenPGP) members inherit',
   },
+  folders: {
+    term: 'folders [options]',
+    description:
+      'manage virtual folders: directories with their own quota, mounted at a virtual path for users and groups (users set --folder, groups set --folder)',
+  },
   keys: {
     term: 'keys [options]',
     description:

@@ -6,12 +6,23 @@ import { parseAllowedSources, parseProtocols } from '../auth/user-admin.js';
 import { formatPgpPolicy } from '../util/pgp-policy.js';
 import { type DataDirOption, STORE_OPTION_HELP, withContext, withReadOnlyContext } from './common.js';
 import { commandDescription } from './descriptions.js';
+import {
+  applyFolderMounts,
+  checkFolderMounts,
+  type FolderMountFlags,
+  onlyFolderOptions,
+  parseFolderMounts,
+  withFolderMountOptions,
+} from './folder-mounts.js';
 import { parseSize } from './rules-options.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 const one = (n: number, unit: string) => (n === 0 ? 'no default' : `${n}${unit}`);
 
-function printGroup(g: GroupView): void {
+function printGroup(
+  g: GroupView,
+  folders: readonly { folder: string; virtualPath: string; permissions: readonly string[] }[],
+): void {
   const lines = [
     `name:           ${g.name}`,
     ...(g.description ? [`description:    ${g.description}`] : []),
@@ -24,6 +35,8 @@ function printGroup(g: GroupView): void {
     ...Object.entries(g.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
     `quota:          ${one(g.quotaBytes, ' bytes')}, ${one(g.quotaFiles, ' files')}`,
     `bandwidth:      upload ${one(g.uploadRate, ' B/s')}, download ${one(g.downloadRate, ' B/s')}`,
+    `folders:        ${folders.length === 0 ? 'none' : ''}`,
+    ...folders.map((f) => `  ${f.virtualPath} ${f.folder} ${f.permissions.join(',')}`),
     `members:        ${g.members.length === 0 ? 'none' : g.members.map((m) => `${m.user}${m.primary ? ' (primary)' : ''}`).join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -103,13 +116,15 @@ export function registerGroupsCommand(program: Command): void {
   });
 
   withSettingOptions(
-    groups
-      .command('set')
-      .description("change a group's defaults (members get them at their next login)")
-      .argument('<name>', 'group name')
-      .option('--reset-perms', 'drop all the group’s folder permissions first')
-      .option('--remove-perm <folder>', "drop the group's entry for a folder (repeatable)", collect, [])
-      .option('--no-home-template', 'members get the default home again'),
+    withFolderMountOptions(
+      groups
+        .command('set')
+        .description("change a group's defaults (members get them at their next login)")
+        .argument('<name>', 'group name')
+        .option('--reset-perms', 'drop all the group’s folder permissions first')
+        .option('--remove-perm <folder>', "drop the group's entry for a folder (repeatable)", collect, [])
+        .option('--no-home-template', 'members get the default home again'),
+    ),
   ).action(
     async (
       name: string,
@@ -117,11 +132,19 @@ export function registerGroupsCommand(program: Command): void {
         resetPerms?: boolean;
         removePerm: string[];
         homeTemplate?: string | false;
-      },
+      } & FolderMountFlags,
       cmd: Command,
     ) => {
       const settings = settingsOf({ ...o, homeTemplate: undefined });
+      const folders = parseFolderMounts(o);
       await withContext(opts(cmd), async (ctx) => {
+        const owner = { kind: 'group', name } as const;
+        await checkFolderMounts(ctx.admin, owner, folders);
+        if (onlyFolderOptions(cmd, o)) {
+          for (const line of await applyFolderMounts(ctx.admin, owner, folders))
+            process.stdout.write(`${line}\n`);
+          return;
+        }
         const g = await ctx.admin.groups.set(cliActor(), {
           name,
           ...settings,
@@ -134,7 +157,9 @@ export function registerGroupsCommand(program: Command): void {
         if (settings.quotaBytes !== undefined || settings.quotaFiles !== undefined) {
           for (const m of g.members) await ctx.scanQuotaUsage(m.user);
         }
-        printGroup(g);
+        for (const line of await applyFolderMounts(ctx.admin, owner, folders))
+          process.stdout.write(`${line}\n`);
+        printGroup(g, await ctx.admin.folders.mountsOf(owner));
       });
     },
   );
@@ -171,8 +196,9 @@ export function registerGroupsCommand(program: Command): void {
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       await withReadOnlyContext(opts(cmd), async (ctx) => {
         const g = await ctx.admin.groups.show(name);
-        if (o.json) process.stdout.write(`${JSON.stringify(g, null, 2)}\n`);
-        else printGroup(g);
+        const folders = await ctx.admin.folders.mountsOf({ kind: 'group', name });
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...g, folders }, null, 2)}\n`);
+        else printGroup(g, folders);
       });
     });
 

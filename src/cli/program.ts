@@ -17,6 +17,7 @@ export const COMMANDS: Readonly<Record<CommandName, () => Promise<Register>>> = 
   serve: async () => (await import('./serve.js')).registerServeCommand,
   users: async () => (await import('./users.js')).registerUsersCommand,
   groups: async () => (await import('./groups.js')).registerGroupsCommand,
+  folders: async () => (await import('./folders.js')).registerFoldersCommand,
   keys: async () => (await import('./keys.js')).registerKeysCommand,
   defender: async () => (await import('./defender.js')).registerDefenderCommand,
   audit: async () => (await import('./audit.js')).registerAuditCommand,

@@ -16,17 +16,18 @@ export function registerQuotaCommand(program: Command): void {
     .description(
       "rebuild a user's quota usage (regular files and their bytes, partial uploads included) from the disk",
     )
-    .argument('<name>', 'user name')
+    .argument('<name>', 'user name (a virtual folder name with --folder)')
+    .option('--folder', "rebuild a virtual folder's usage instead (ferry folders)")
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .addHelpText(
       'after',
-      '\nThe server also rescans every user with a quota when it starts (so a crash leaves no drift). Sessions of a\n' +
+      '\nThe server also rescans every user and virtual folder with a quota when it starts (so a crash leaves no drift). Sessions of a\n' +
         'running server keep counting while it scans; run it with the server stopped for an exact figure.',
     )
-    .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { json?: boolean; folder?: boolean }, cmd: Command) => {
       await withContext(opts(cmd), async (ctx) => {
-        const usage = await ctx.scanQuotaUsage(name);
+        const usage = o.folder ? await ctx.scanFolderUsage(name) : await ctx.scanQuotaUsage(name);
         if (o.json) process.stdout.write(`${JSON.stringify({ name, ...usage })}\n`);
         else process.stdout.write(`${name}: ${usage.bytes} bytes in ${usage.files} files\n`);
       });

@@ -142,12 +142,14 @@ async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
       : [];
   // Scheduled jobs run in these processes and read and write their local directories.
   const jobDirs = (await running.context.store.transferJobs.list()).map((j) => j.localDir);
+  // Virtual folders are directories of their own, wherever the administrator put them (folders added later need a restart).
+  const folderDirs = (await running.context.store.folders.list()).map((f) => f.path);
   // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
   const template = running.config.ldap.homeTemplate;
   const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
   return [
     dropPrivileges(running.config),
-    applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...ldapHomes]),
+    applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]),
   ];
 }
 

@@ -21,6 +21,11 @@ export function printEffective(e: Effective): void {
     ...Object.entries(e.permissions)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([dir, perms]) => `  ${dir} ${perms.join(',')}${from(s.permissions[dir] ?? 'user')}`),
+    `folders:     ${e.folders.length === 0 ? 'none' : ''}`,
+    ...e.folders.map(
+      (f) =>
+        `  ${f.virtualPath} ${f.name} (${f.root}; quota: bytes ${limit(f.quotaBytes, '')}, files ${limit(f.quotaFiles, '')})${from(s.folders[f.virtualPath] ?? 'user')}`,
+    ),
     `openpgp:     ${Object.keys(e.pgpPolicies).length === 0 ? 'none' : ''}`,
     ...Object.entries(e.pgpPolicies).map(
       ([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}${from(s.pgpPolicies[dir] ?? 'user')}`,

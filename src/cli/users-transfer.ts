@@ -70,6 +70,11 @@ export function registerUserTransferCommands(users: Command, opts: (cmd: Command
           process.stdout.write(
             `groups: created ${would}${g.created.length}${list(g.created)}; updated ${would}${g.updated.length}${list(g.updated)}; unchanged ${g.unchanged.length}${list(g.unchanged)}\n`,
           );
+        const f = report.folders;
+        if (f.created.length + f.updated.length + f.unchanged.length > 0)
+          process.stdout.write(
+            `folders: created ${would}${f.created.length}${list(f.created)}; updated ${would}${f.updated.length}${list(f.updated)}; unchanged ${f.unchanged.length}${list(f.unchanged)}\n`,
+          );
         for (const line of report.notImported) process.stdout.write(`not imported: ${line}\n`);
       });
     });

@@ -13,6 +13,14 @@ import {
   withReadOnlyContext,
 } from './common.js';
 import { commandDescription } from './descriptions.js';
+import {
+  applyFolderMounts,
+  checkFolderMounts,
+  type FolderMountFlags,
+  onlyFolderOptions,
+  parseFolderMounts,
+  withFolderMountOptions,
+} from './folder-mounts.js';
 import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
 import { printEffective, printUser } from './users-output.js';
@@ -128,107 +136,125 @@ export function registerUsersCommand(program: Command): void {
       },
     );
 
-  users
-    .command('set')
-    .description(
-      'change a user: permissions, required methods, home, protocols, disk quota, bandwidth, expiry',
-    )
-    .argument('<name>', 'user name')
-    .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
-    .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
-    .option(
-      '--inherit-perm <folder>',
-      "drop the user's own entry for a folder, so their groups' applies (repeatable)",
-      collect,
-      [],
-    )
-    .option('--group <name>', "primary group; 'none' to leave it")
-    .option('--add-group <name>', 'join a secondary group, after the others (repeatable)', collect, [])
-    .option('--remove-group <name>', 'leave a group, primary or secondary (repeatable)', collect, [])
-    .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
-    .option('--home <dir>', 'absolute home directory')
-    .option('--allow-from <cidrs>', "networks the user may log in from, comma-separated; 'any' for anywhere")
-    .option('--protocols <list>', PROTOCOLS_HELP)
-    .option(
-      '--pgp <spec>',
-      "OpenPGP policy of a folder: '/in=encrypt:KEY[,KEY][;sign:KEY][;armor][;suffix:.gpg|none][;decrypt-on-download]', '/drop=decrypt[;verify:KEY][;quarantine:/DIR]', '/in=none' (repeatable)",
-      collect,
-      [],
-    )
-    .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
-    .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
-    .option(
-      '--upload-rate <bytes/s>',
-      'bytes per second the user may upload, all sessions together, e.g. 5MiB (0: no limit)',
-    )
-    .option(
-      '--download-rate <bytes/s>',
-      'bytes per second the user may download, all sessions together, e.g. 5MiB (0: no limit)',
-    )
-    .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
-    .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
-    .option('--store <url>', STORE_OPTION_HELP)
-    .action(
-      async (
-        name: string,
-        o: {
-          quotaBytes?: string;
-          expires?: string;
-          uploadRate?: string;
-          downloadRate?: string;
-          quotaFiles?: string;
-          perm: string[];
-          resetPerms?: boolean;
-          require?: string;
-          home?: string;
-          allowFrom?: string;
-          protocols?: string;
-          pgp: string[];
-          inheritPerm: string[];
-          group?: string;
-          addGroup: string[];
-          removeGroup: string[];
-        },
-        cmd: Command,
-      ) => {
-        checkHome(o.home);
-        const protocols = o.protocols !== undefined ? parseProtocols(o.protocols) : undefined;
-        const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
-        const quotaFiles = fileCount('--quota-files', o.quotaFiles);
-        await withContext(opts(cmd), async (ctx) => {
-          let updated = await ctx.admin.users.set(cliActor(), {
-            name,
-            quotaBytes,
-            quotaFiles,
-            uploadRate: parseSize('--upload-rate', o.uploadRate),
-            downloadRate: parseSize('--download-rate', o.downloadRate),
-            ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
-            permissions: o.perm,
-            resetPermissions: o.resetPerms ?? false,
-            inheritPermissions: o.inheritPerm,
-            ...(o.group !== undefined ? { group: o.group === 'none' ? null : o.group } : {}),
-            addGroups: o.addGroup,
-            removeGroups: o.removeGroup,
-            pgp: o.pgp,
-            ...(o.require !== undefined
-              ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
-              : {}),
-            ...(o.home !== undefined ? { home: o.home } : {}),
-            ...(o.allowFrom !== undefined
-              ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
-              : {}),
-            ...(protocols !== undefined ? { protocols } : {}),
-          });
-          // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
-          const regrouped = o.group !== undefined || o.addGroup.length > 0 || o.removeGroup.length > 0;
-          if (quotaBytes !== undefined || quotaFiles !== undefined || regrouped) {
-            await ctx.scanQuotaUsage(name);
-            updated = await ctx.admin.users.show(name);
-          }
-          printUser(updated, await ctx.admin.users.memberships(name));
+  withFolderMountOptions(
+    users
+      .command('set')
+      .description(
+        'change a user: permissions, required methods, home, protocols, disk quota, bandwidth, expiry',
+      )
+      .argument('<name>', 'user name')
+      .option(
+        '--perm <spec>',
+        "permissions for a directory, e.g. '/in=list,upload' (repeatable)",
+        collect,
+        [],
+      )
+      .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
+      .option(
+        '--inherit-perm <folder>',
+        "drop the user's own entry for a folder, so their groups' applies (repeatable)",
+        collect,
+        [],
+      )
+      .option('--group <name>', "primary group; 'none' to leave it")
+      .option('--add-group <name>', 'join a secondary group, after the others (repeatable)', collect, [])
+      .option('--remove-group <name>', 'leave a group, primary or secondary (repeatable)', collect, [])
+      .option('--require <methods>', "methods that must ALL succeed; 'any' for any one method")
+      .option('--home <dir>', 'absolute home directory')
+      .option(
+        '--allow-from <cidrs>',
+        "networks the user may log in from, comma-separated; 'any' for anywhere",
+      )
+      .option('--protocols <list>', PROTOCOLS_HELP)
+      .option(
+        '--pgp <spec>',
+        "OpenPGP policy of a folder: '/in=encrypt:KEY[,KEY][;sign:KEY][;armor][;suffix:.gpg|none][;decrypt-on-download]', '/drop=decrypt[;verify:KEY][;quarantine:/DIR]', '/in=none' (repeatable)",
+        collect,
+        [],
+      )
+      .option('--quota-bytes <size>', 'disk quota: bytes the home may hold, e.g. 500MiB, 10GiB (0: no limit)')
+      .option('--quota-files <n>', 'disk quota: files the home may hold (0: no limit)')
+      .option(
+        '--upload-rate <bytes/s>',
+        'bytes per second the user may upload, all sessions together, e.g. 5MiB (0: no limit)',
+      )
+      .option(
+        '--download-rate <bytes/s>',
+        'bytes per second the user may download, all sessions together, e.g. 5MiB (0: no limit)',
+      )
+      .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
+      .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
+      .option('--store <url>', STORE_OPTION_HELP),
+  ).action(
+    async (
+      name: string,
+      o: {
+        quotaBytes?: string;
+        expires?: string;
+        uploadRate?: string;
+        downloadRate?: string;
+        quotaFiles?: string;
+        perm: string[];
+        resetPerms?: boolean;
+        require?: string;
+        home?: string;
+        allowFrom?: string;
+        protocols?: string;
+        pgp: string[];
+        inheritPerm: string[];
+        group?: string;
+        addGroup: string[];
+        removeGroup: string[];
+      } & FolderMountFlags,
+      cmd: Command,
+    ) => {
+      checkHome(o.home);
+      const folders = parseFolderMounts(o);
+      const protocols = o.protocols !== undefined ? parseProtocols(o.protocols) : undefined;
+      const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
+      const quotaFiles = fileCount('--quota-files', o.quotaFiles);
+      await withContext(opts(cmd), async (ctx) => {
+        await checkFolderMounts(ctx.admin, { kind: 'user', name }, folders);
+        if (onlyFolderOptions(cmd, o)) {
+          for (const line of await applyFolderMounts(ctx.admin, { kind: 'user', name }, folders))
+            process.stdout.write(`${line}\n`);
+          return;
+        }
+        let updated = await ctx.admin.users.set(cliActor(), {
+          name,
+          quotaBytes,
+          quotaFiles,
+          uploadRate: parseSize('--upload-rate', o.uploadRate),
+          downloadRate: parseSize('--download-rate', o.downloadRate),
+          ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
+          permissions: o.perm,
+          resetPermissions: o.resetPerms ?? false,
+          inheritPermissions: o.inheritPerm,
+          ...(o.group !== undefined ? { group: o.group === 'none' ? null : o.group } : {}),
+          addGroups: o.addGroup,
+          removeGroups: o.removeGroup,
+          pgp: o.pgp,
+          ...(o.require !== undefined
+            ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
+            : {}),
+          ...(o.home !== undefined ? { home: o.home } : {}),
+          ...(o.allowFrom !== undefined
+            ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
+            : {}),
+          ...(protocols !== undefined ? { protocols } : {}),
         });
-      },
-    );
+        // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
+        const regrouped = o.group !== undefined || o.addGroup.length > 0 || o.removeGroup.length > 0;
+        if (quotaBytes !== undefined || quotaFiles !== undefined || regrouped) {
+          await ctx.scanQuotaUsage(name);
+          updated = await ctx.admin.users.show(name);
+        }
+        for (const line of await applyFolderMounts(ctx.admin, { kind: 'user', name }, folders))
+          process.stdout.write(`${line}\n`);
+        printUser(updated, await ctx.admin.users.memberships(name));
+      });
+    },
+  );
 
   users
     .command('list')

@@ -70,13 +70,16 @@ export async function setstatPath(
   }
 }
 
-/** Rename within the home; without overwrite an existing target is never replaced, whatever the backend. */
+/**
+ * Rename within the home; without overwrite an existing target is never replaced, whatever the backend. `byCopy`:
+ * the storage moved it by copy and delete (between virtual folders).
+ */
 export async function renameEntry(
   ctx: EntryContext,
   from: string,
   to: string,
   options: { overwrite: boolean },
-): Promise<void> {
+): Promise<{ byCopy: boolean }> {
   const vFrom = ctx.paths.virtual(from, 'lookup');
   const vTo = ctx.paths.virtual(to, 'create');
   if (vFrom === '/' || vTo === '/') throw new PermissionDeniedError('The home directory cannot be renamed');
@@ -101,12 +104,15 @@ export async function renameEntry(
     ctx.paths.permissionDirs(vTo, realTo),
     ctx.paths.permissionDirs(vFrom, realFrom),
   );
-  if (options.overwrite || canDo(ctx.fs, 'atomicNoReplace')) {
-    // Without overwrite the kernel refuses an existing target atomically (RENAME_NOREPLACE).
+  const byCopy = ctx.fs.movesByCopy?.(realFrom, realTo) ?? false;
+  if (byCopy || options.overwrite || canDo(ctx.fs, 'atomicNoReplace')) {
+    // Without overwrite the kernel refuses an existing target atomically (RENAME_NOREPLACE); a copy is published
+    // the same way by the view that makes it.
     await ctx.fs.rename(realFrom, realTo, { noReplace: !options.overwrite });
   } else {
     await renameWithoutReplacing(ctx.fs, realFrom, realTo, isDir, ctx.log);
   }
+  return { byCopy };
 }
 
 /** A symlink whose text is stored verbatim (the backend reads it inside the home only). */

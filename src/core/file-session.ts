@@ -348,12 +348,16 @@ class CoreFileSession implements FileSession {
   }
 
   rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
+    let byCopy = false;
     return this.#audited(
       'rename',
       from,
       to,
-      () => renameEntry(this.#entries, from, to, options),
-      () => ({ overwrite: options.overwrite }),
+      async () => {
+        byCopy = (await renameEntry(this.#entries, from, to, options)).byCopy;
+      },
+      // A move between virtual folders is a copy then a delete: the record says so.
+      () => ({ overwrite: options.overwrite, ...(byCopy ? { byCopy: true } : {}) }),
     );
   }
 

@@ -109,6 +109,10 @@ export class HomeJail {
     if (kind !== 'symlink') return candidate;
     if (hops >= MAX_SYMLINK_HOPS) throw new InvalidPathError('Too many levels of symbolic links');
     const text = await this.#fs.readlink(candidate);
-    return this.#resolveReal(posix.resolve(realParent, text), true, hops + 1);
+    // A composed view (virtual folders) reads link text inside the link's own folder, as its kernel would.
+    const target = this.#fs.linkTarget
+      ? this.#fs.linkTarget(candidate, text)
+      : posix.resolve(realParent, text);
+    return this.#resolveReal(target, true, hops + 1);
   }
 }

@@ -1,7 +1,7 @@
 // Disk quota: a storage decorator that counts what the user's writes add to or take from the home, against limits
 // kept in the store (shared by every process), and refuses the write that would pass them.
 import { QuotaExceededError, toFerryError } from '../errors.js';
-import type { UserRepository } from '../store/types.js';
+import type { FolderRepository, UserRepository } from '../store/types.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
 import { ForwardingFs } from '../vfs/forwarding-fs.js';
 import type { Fs, FsFile, FsOpenFlags, FsStat, RunningSha256 } from '../vfs/types.js';
@@ -19,6 +19,11 @@ export function storeQuotaLedger(
 ): QuotaLedger {
   // The session's limits (its effective ones, a group's say), not only what the user's own row holds.
   return { change: (bytes, files) => users.changeUsage(username, bytes, files, limits) };
+}
+
+/** The ledger of one virtual folder (folders table): shared by everyone who writes there, against the folder's limits. */
+export function folderQuotaLedger(folders: Pick<FolderRepository, 'changeUsage'>, name: string): QuotaLedger {
+  return { change: (bytes, files) => folders.changeUsage(name, bytes, files) };
 }
 
 /**

@@ -6,10 +6,13 @@ export interface LimitedAccount {
   readonly quota?: { readonly limitBytes: number; readonly limitFiles: number } | undefined;
   readonly uploadRate?: number | undefined;
   readonly downloadRate?: number | undefined;
+  readonly folders?: SessionIdentity['folders'];
 }
 
-export function sessionLimitsOf(user: LimitedAccount): Pick<SessionIdentity, 'quota' | 'rates'> {
+export function sessionLimitsOf(user: LimitedAccount): Pick<SessionIdentity, 'quota' | 'rates' | 'folders'> {
   return {
+    // The virtual folders the session mounts (each with its own quota) travel with the limits every front end spreads.
+    ...(user.folders && user.folders.length > 0 ? { folders: user.folders } : {}),
     ...(user.quota ? { quota: { bytes: user.quota.limitBytes, files: user.quota.limitFiles } } : {}),
     rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
   };

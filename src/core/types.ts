@@ -17,6 +17,14 @@ export interface SessionIdentity {
   readonly quota?: { readonly bytes: number; readonly files: number };
   /** Bytes per second this session may upload / download (0 or absent: no limit). */
   readonly rates?: { readonly upload: number; readonly download: number };
+  /** Virtual folders mounted in the session's view (each its own root and quota); absent: the home alone. */
+  readonly folders?: readonly {
+    readonly name: string;
+    readonly virtualPath: string;
+    readonly root: string;
+    readonly quotaBytes: number;
+    readonly quotaFiles: number;
+  }[];
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

@@ -36,6 +36,8 @@ export const COPIED_TABLES = [
   'certificates',
   'groups',
   'user_groups',
+  'folders',
+  'folder_mounts',
   'user_cas',
   'cert_revocations',
   's3_uploads',
@@ -70,6 +72,8 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'api_keys',
   'certificates',
   'groups',
+  'folders',
+  'folder_mounts',
   'user_cas',
   'cert_revocations',
 ];

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { effectiveUser, expandHomeTemplate, homeTemplateProblem } from './effective-user.js';
-import type { GroupRecord, UserRecord } from './types.js';
+import type { FolderMapping, GroupRecord, UserRecord } from './types.js';
 
 const at = new Date('2026-11-30T00:00:00Z');
 
@@ -144,4 +144,65 @@ test('home templates: only absolute plain paths with %username% pass; expansion 
   for (const name of ['..', '.hidden', 'a/b']) {
     assert.throws(() => expandHomeTemplate('/srv/%username%', name), { code: 'ERR_CONFIG' }, name);
   }
+});
+
+function mount(
+  folder: string,
+  owner: { kind: 'user' | 'group'; name: string },
+  virtualPath: string,
+  permissions: FolderMapping['permissions'],
+): FolderMapping {
+  return {
+    folder: {
+      id: folder.length,
+      name: folder,
+      path: `/srv/${folder}`,
+      description: '',
+      quotaBytes: 100,
+      quotaFiles: 0,
+      usedBytes: 0,
+      usedFiles: 0,
+      createdAt: at,
+      updatedAt: at,
+    },
+    owner,
+    virtualPath,
+    permissions,
+  };
+}
+
+test("folders: the user's mounts first, then the groups' in order; a used or nesting path is skipped; the folder's permissions rule in all of it", () => {
+  const bank = group('bank', { permissions: { '/reports/deep': ['*'] } });
+  const e = effectiveUser(
+    user({ permissions: { '/': ['*'], '/drop/x': ['*'] } }),
+    { primary: bank, secondary: [group('audit')] },
+    [
+      mount('drop', { kind: 'user', name: 'pat' }, '/drop', ['list', 'upload']),
+      mount('reports', { kind: 'group', name: 'bank' }, '/reports', ['list', 'download']),
+      mount('other', { kind: 'group', name: 'bank' }, '/drop', ['*']),
+      mount('nested', { kind: 'group', name: 'audit' }, '/reports/inner', ['*']),
+      mount('archive', { kind: 'group', name: 'audit' }, '/archive', ['list']),
+    ],
+  );
+  assert.deepEqual(
+    e.user.folders?.map((f) => [f.name, f.virtualPath, f.root, f.quotaBytes]),
+    [
+      ['drop', '/drop', '/srv/drop', 100],
+      ['reports', '/reports', '/srv/reports', 100],
+      ['archive', '/archive', '/srv/archive', 100],
+    ],
+  );
+  assert.deepEqual(e.user.permissions, {
+    '/': ['*'],
+    '/drop': ['list', 'upload'],
+    '/reports': ['list', 'download'],
+    '/archive': ['list'],
+  });
+  assert.deepEqual(e.sources.folders, {
+    '/drop': 'user',
+    '/reports': 'group bank',
+    '/archive': 'group audit',
+  });
+  assert.equal(e.sources.permissions['/reports'], 'folder reports (group bank)');
+  assert.equal(effectiveUser(user(), { primary: undefined, secondary: [] }).user.folders, undefined);
 });

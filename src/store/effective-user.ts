@@ -4,8 +4,9 @@ import { posix } from 'node:path';
 import { FerryError } from '../errors.js';
 import type { Permission, PermissionMap } from '../permission-vocabulary.js';
 import type { PgpFolderPolicy, PgpPolicies } from '../util/pgp-policy.js';
+import type { FolderMapping, FolderOwner } from './folder-types.js';
 import type { GroupRecord, UserGroups } from './group-types.js';
-import type { Protocol, UserRecord, UserRepository } from './user-types.js';
+import type { MountedFolder, Protocol, UserRecord, UserRepository } from './user-types.js';
 
 /** `user`, `group NAME` or `default`. */
 export type SettingSource = string;
@@ -21,6 +22,8 @@ export interface EffectiveSources {
   /** Folder → where its entry came from. */
   readonly permissions: Readonly<Record<string, SettingSource>>;
   readonly pgpPolicies: Readonly<Record<string, SettingSource>>;
+  /** Virtual path of each mounted folder → where the mount came from. */
+  readonly folders: Readonly<Record<string, SettingSource>>;
 }
 
 export interface EffectiveUser {
@@ -95,7 +98,51 @@ function mergeFolders<T>(
 const positive = (n: number | undefined) => (n ?? 0) > 0;
 const nonEmpty = (l: readonly unknown[] | undefined) => (l ?? []).length > 0;
 
-export function effectiveUser(user: UserRecord, groups: UserGroups): EffectiveUser {
+function overlaps(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}
+
+/**
+ * The folders mounted in the user's view: their own mounts, then their groups' in precedence order, each kept
+ * unless an earlier one already uses that path or one above or below it (mounts never nest). The folder's
+ * permissions apply in all of it: they replace whatever the permission map said at or below the mount point.
+ */
+function mountFolders(
+  mounts: readonly FolderMapping[],
+  permissions: Record<string, readonly Permission[]>,
+  permissionsFrom: Record<string, SettingSource>,
+): [MountedFolder[], Record<string, SettingSource>] {
+  const folders: MountedFolder[] = [];
+  const sources: Record<string, SettingSource> = {};
+  for (const m of mounts) {
+    if (m.virtualPath === '/' || folders.some((f) => overlaps(f.virtualPath, m.virtualPath))) continue;
+    const from = m.owner.kind === 'user' ? 'user' : `group ${m.owner.name}`;
+    folders.push({
+      name: m.folder.name,
+      virtualPath: m.virtualPath,
+      root: m.folder.path,
+      quotaBytes: m.folder.quotaBytes,
+      quotaFiles: m.folder.quotaFiles,
+    });
+    sources[m.virtualPath] = from;
+    for (const dir of Object.keys(permissions)) {
+      if (dir === m.virtualPath || dir.startsWith(`${m.virtualPath}/`)) {
+        delete permissions[dir];
+        delete permissionsFrom[dir];
+      }
+    }
+    permissions[m.virtualPath] = m.permissions;
+    permissionsFrom[m.virtualPath] = `folder ${m.folder.name} (${from})`;
+  }
+  return [folders, sources];
+}
+
+/** `mounts`: the user's own folder mounts, then each group's (primary first), as `loadEffectiveUser` reads them. */
+export function effectiveUser(
+  user: UserRecord,
+  groups: UserGroups,
+  mounts: readonly FolderMapping[] = [],
+): EffectiveUser {
   const ordered = [...(groups.primary ? [groups.primary] : []), ...groups.secondary];
   const templated = ordered.find((g) => g.homeTemplate !== null);
   const [homeDir, home]: [string | null, SettingSource] =
@@ -139,6 +186,7 @@ export function effectiveUser(user: UserRecord, groups: UserGroups): EffectiveUs
     permissions['/'] = ['*'];
     permissionsFrom['/'] = 'default';
   }
+  const [folders, foldersFrom] = mountFolders(mounts, permissions, permissionsFrom);
   const [pgpPolicies, pgpFrom] = mergeFolders<PgpFolderPolicy>(
     user.pgpPolicies,
     ordered,
@@ -155,6 +203,7 @@ export function effectiveUser(user: UserRecord, groups: UserGroups): EffectiveUs
       downloadRate,
       permissions: permissions as PermissionMap,
       pgpPolicies: pgpPolicies as PgpPolicies,
+      ...(folders.length > 0 ? { folders } : {}),
     },
     groups,
     sources: {
@@ -167,6 +216,7 @@ export function effectiveUser(user: UserRecord, groups: UserGroups): EffectiveUs
       downloadRate: downloadFrom,
       permissions: permissionsFrom,
       pgpPolicies: pgpFrom,
+      folders: foldersFrom,
     },
   };
 }
@@ -176,12 +226,25 @@ export async function loadEffectiveUser(
   store: {
     readonly users: { findByName(name: string): Promise<UserRecord | undefined> };
     readonly groups: { groupsOf(name: string): Promise<UserGroups> };
+    /** Absent (stores built for tests): no virtual folders. */
+    readonly folders?: { mountsOf(owner: FolderOwner): Promise<FolderMapping[]> };
   },
   name: string,
 ): Promise<EffectiveUser | undefined> {
   const user = await store.users.findByName(name);
   if (!user) return undefined;
-  return effectiveUser(user, await store.groups.groupsOf(name));
+  const groups = await store.groups.groupsOf(name);
+  const mounts: FolderMapping[] = [];
+  if (store.folders) {
+    const owners: FolderOwner[] = [
+      { kind: 'user', name },
+      ...[...(groups.primary ? [groups.primary] : []), ...groups.secondary].map(
+        (g): FolderOwner => ({ kind: 'group', name: g.name }),
+      ),
+    ];
+    for (const owner of owners) mounts.push(...(await store.folders.mountsOf(owner)));
+  }
+  return effectiveUser(user, groups, mounts);
 }
 
 /**

@@ -661,6 +661,39 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.createIndex('s3_uploads_updated').on('s3_uploads').column('updated_at').execute();
     },
   },
+  // Virtual folders (numbered 0031 by assignment): named directories with their own quota and usage, and their
+  // mounts at a virtual path for a user or a group with the permissions that apply inside. A mount goes with its
+  // user or group; a folder is removed only once nobody mounts it.
+  '0031_virtual_folders': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('folders')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('name', t.text, (c) => c.notNull().unique())
+        .addColumn('path', t.text, (c) => c.notNull())
+        .addColumn('description', t.text, (c) => c.notNull().defaultTo(''))
+        .addColumn('quota_bytes', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('quota_files', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('used_bytes', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('used_files', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('folder_mounts')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('folder_id', t.int, (c) => c.notNull().references('folders.id'))
+        // Exactly one of user_id and group_id is set.
+        .addColumn('user_id', t.int, (c) => c.references('users.id').onDelete('cascade'))
+        .addColumn('group_id', t.int, (c) => c.references('groups.id').onDelete('cascade'))
+        .addColumn('virtual_path', t.text, (c) => c.notNull())
+        .addColumn('permissions', t.text, (c) => c.notNull().defaultTo('[]'))
+        .addUniqueConstraint('folder_mounts_user_path', ['user_id', 'virtual_path'])
+        .addUniqueConstraint('folder_mounts_group_path', ['group_id', 'virtual_path'])
+        .execute();
+      await db.schema.createIndex('folder_mounts_folder').on('folder_mounts').column('folder_id').execute();
+    },
+  },
   // The web client's signed-in sessions: its cookie is valid only while its row is here, so an administrator ends
   // one from any node by removing the row (every request reads it), and the live session view lists them.
   '0032_web_sessions': {

@@ -10,6 +10,7 @@ import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyRuleRepository } from './automation-repositories.js';
 import { KyselyCertificateRepository } from './certificate-repository.js';
 import { KyselyDeliveryRepository } from './delivery-repository.js';
+import { KyselyFolderRepository } from './folder-repository.js';
 import { KyselyGroupRepository } from './group-repository.js';
 import {
   KyselyClientKeyRepository,
@@ -60,6 +61,7 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
   return {
     users: new KyselyUserRepository(db),
     groups: new KyselyGroupRepository(db),
+    folders: new KyselyFolderRepository(db),
     hostKeys: new KyselyHostKeyRepository(db),
     clientKeys: new KyselyClientKeyRepository(db),
     pgpKeys: new KyselyPgpKeyRepository(db),

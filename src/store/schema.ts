@@ -69,6 +69,32 @@ export interface UserGroupsTable {
   position: number;
 }
 
+export interface FoldersTable {
+  id: Generated<number>;
+  name: string;
+  /** Absolute directory: the folder's root. */
+  path: string;
+  description: Generated<string>;
+  /** 0: no limit. */
+  quota_bytes: Generated<number>;
+  quota_files: Generated<number>;
+  used_bytes: Generated<number>;
+  used_files: Generated<number>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FolderMountsTable {
+  id: Generated<number>;
+  folder_id: number;
+  /** Exactly one of the two is set. */
+  user_id: number | null;
+  group_id: number | null;
+  virtual_path: string;
+  /** JSON array of permissions. */
+  permissions: Generated<string>;
+}
+
 export interface UserKeysTable {
   id: Generated<number>;
   user_id: number;
@@ -481,6 +507,8 @@ export interface Database {
   user_keys: UserKeysTable;
   groups: GroupsTable;
   user_groups: UserGroupsTable;
+  folders: FoldersTable;
+  folder_mounts: FolderMountsTable;
   host_keys: HostKeysTable;
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;

@@ -3,6 +3,7 @@
 import type { ApiAdminRepository, ApiKeyRepository, ApiSessionRepository } from './api-types.js';
 import type { AuditRepository } from './audit-types.js';
 import type { DeliveryRepository, RuleCounterRepository, RuleRepository } from './automation-types.js';
+import type { FolderRepository } from './folder-types.js';
 import type { GroupRepository } from './group-types.js';
 import type {
   CertificateRepository,
@@ -31,6 +32,7 @@ import type { UserRepository } from './user-types.js';
 export * from './api-types.js';
 export * from './audit-types.js';
 export * from './automation-types.js';
+export * from './folder-types.js';
 export * from './group-types.js';
 export * from './key-types.js';
 export * from './live-session-types.js';
@@ -54,6 +56,8 @@ export interface Store {
   readonly users: UserRepository;
   /** Groups and each user's memberships (the defaults members inherit). */
   readonly groups: GroupRepository;
+  /** Virtual folders and where they are mounted for users and groups. */
+  readonly folders: FolderRepository;
   readonly hostKeys: HostKeyRepository;
   readonly clientKeys: ClientKeyRepository;
   readonly pgpKeys: PgpKeyRepository;

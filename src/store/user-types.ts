@@ -72,8 +72,25 @@ export interface UserRecord {
   readonly authSource?: AuthSource | null;
   /** The directory groups recorded at the last external login (empty for local accounts). */
   readonly externalGroups?: readonly string[];
+  /**
+   * Set by the session lookup (never stored on the user's row): the virtual folders mounted in the user's view,
+   * their own and their groups', already merged (store/effective-user.ts).
+   */
+  readonly folders?: readonly MountedFolder[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
+}
+
+/** A virtual folder as one user's sessions mount it. */
+export interface MountedFolder {
+  readonly name: string;
+  /** Canonical virtual path of the mount point. */
+  readonly virtualPath: string;
+  /** The folder's directory on the server: its root. */
+  readonly root: string;
+  /** 0: no limit; counted for the folder, whoever writes. */
+  readonly quotaBytes: number;
+  readonly quotaFiles: number;
 }
 
 /** Limits (0: none) and what counts against them: the regular files in the home and their bytes. */

@@ -1,4 +1,5 @@
 // The base of every Fs decorator: each call goes to the inner backend unless a subclass overrides it.
+import { posix } from 'node:path';
 import type { Fs, FsCapabilities, FsDir, FsFile, FsOpenFlags, FsStat, FsStatfs } from './types.js';
 
 /**
@@ -42,6 +43,9 @@ export class ForwardingFs implements Fs {
   rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void> {
     return this.inner.rename(from, to, options);
   }
+  movesByCopy(from: string, to: string): boolean {
+    return this.inner.movesByCopy?.(from, to) ?? false;
+  }
   link(existingPath: string, newPath: string): Promise<void> {
     return this.inner.link(existingPath, newPath);
   }
@@ -50,6 +54,9 @@ export class ForwardingFs implements Fs {
   }
   readlink(path: string): Promise<string> {
     return this.inner.readlink(path);
+  }
+  linkTarget(linkPath: string, text: string): string {
+    return this.inner.linkTarget?.(linkPath, text) ?? posix.resolve(posix.dirname(linkPath), text);
   }
   chmod(path: string, mode: number): Promise<void> {
     return this.inner.chmod(path, mode);

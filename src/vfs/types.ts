@@ -149,11 +149,22 @@ export interface Fs {
   unlink(path: string): Promise<void>;
   /** Replaces an existing target (POSIX rename) unless noReplace: then ERR_ALREADY_EXISTS, atomically. */
   rename(from: string, to: string, options?: { noReplace?: boolean }): Promise<void>;
+  /**
+   * True when `rename(from, to)` is not one rename but a copy then a delete (two backends of a composed view,
+   * vfs/mount-fs.ts); absent: never. The core records it with the rename.
+   */
+  movesByCopy?(from: string, to: string): boolean;
   /** Hard link; ERR_ALREADY_EXISTS when `newPath` exists. */
   link(existingPath: string, newPath: string): Promise<void>;
   /** Stores `target` verbatim as the link text. */
   symlink(target: string, path: string): Promise<void>;
   readlink(path: string): Promise<string>;
+  /**
+   * Where the text `readlink` gave for the symlink at `linkPath` leads, as a path of this Fs; absent: resolved
+   * from the link's directory ('/' the root). A composed view (vfs/mount-fs.ts) answers inside the link's own
+   * folder and refuses text that would name another folder's object.
+   */
+  linkTarget?(linkPath: string, text: string): string;
   chmod(path: string, mode: number): Promise<void>;
   /** Times in seconds since the epoch; followSymlinks=false changes the link itself (lutimes). */
   utimes(path: string, atime: number, mtime: number, options?: { followSymlinks?: boolean }): Promise<void>;

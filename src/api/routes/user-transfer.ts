@@ -68,6 +68,13 @@ const reportSchema = z
       updated: z.array(z.string()),
       unchanged: z.array(z.string()),
     }),
+    folders: z
+      .object({
+        created: z.array(z.string()),
+        updated: z.array(z.string()),
+        unchanged: z.array(z.string()),
+      })
+      .describe("an SFTPGo dump's local folders, mounted for the users and groups the import wrote"),
     notImported: z.array(z.string()),
   })
   .meta({
@@ -78,7 +85,8 @@ const reportSchema = z
       updated: [],
       unchanged: [],
       groups: { created: ['banks'], updated: [], unchanged: [] },
-      notImported: ['user bank1: 1 virtual folder(s)'],
+      folders: { created: ['shared'], updated: [], unchanged: [] },
+      notImported: ['folder archive: storage provider 1 (only local folders are imported)'],
     },
   });
 

@@ -120,6 +120,18 @@ const effectiveSchema = z
     quotaFiles: z.number(),
     uploadRate: z.number(),
     downloadRate: z.number(),
+    folders: z
+      .array(
+        z.object({
+          name: z.string(),
+          virtualPath: z.string(),
+          root: z.string(),
+          quotaBytes: z.number(),
+          quotaFiles: z.number(),
+        }),
+      )
+      .readonly()
+      .describe("virtual folders mounted in the user's sessions (their permissions are in `permissions`)"),
     sources: z
       .object({
         home: z.string(),
@@ -131,6 +143,7 @@ const effectiveSchema = z
         downloadRate: z.string(),
         permissions: sourceMap,
         pgpPolicies: sourceMap,
+        folders: sourceMap,
       })
       .describe("where each setting came from: 'user', 'group NAME' or 'default'"),
   })
@@ -140,13 +153,16 @@ const effectiveSchema = z
       name: 'alice',
       home: '/srv/partners/alice',
       groups: { primary: 'bank-partners', secondary: [] },
-      permissions: { '/': ['*'], '/in': ['list', 'upload'] },
+      permissions: { '/': ['*'], '/in': ['list', 'upload'], '/reports': ['list', 'download'] },
       protocols: [],
       allowedSources: [],
       quotaBytes: 0,
       quotaFiles: 0,
       uploadRate: 5242880,
       downloadRate: 0,
+      folders: [
+        { name: 'reports', virtualPath: '/reports', root: '/srv/reports', quotaBytes: 0, quotaFiles: 0 },
+      ],
       sources: {
         home: 'group bank-partners',
         protocols: 'default',
@@ -155,8 +171,13 @@ const effectiveSchema = z
         quotaFiles: 'default',
         uploadRate: 'group bank-partners',
         downloadRate: 'default',
-        permissions: { '/': 'default', '/in': 'group bank-partners' },
+        permissions: {
+          '/': 'default',
+          '/in': 'group bank-partners',
+          '/reports': 'folder reports (group bank-partners)',
+        },
         pgpPolicies: {},
+        folders: { '/reports': 'group bank-partners' },
       },
     },
   });
@@ -348,6 +369,7 @@ export const userRoutes =
           quotaFiles: e.quota.limitFiles,
           uploadRate: e.uploadRate,
           downloadRate: e.downloadRate,
+          folders: e.folders,
           sources: e.sources,
         };
       },

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { runAutomationStoreContract } from '../automation-contract-fixture.js';
 import { runStoreContract } from '../contract.js';
 import { runDefenderListContract } from '../defender-list-contract-fixture.js';
+import { runFolderStoreContract } from '../folder-contract-fixture.js';
 import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { runRuleCounterContract } from '../rule-counter-contract-fixture.js';
@@ -29,6 +30,7 @@ if (unavailable) {
 
   runStoreContract('postgres', fresh);
   runGroupStoreContract('postgres', fresh);
+  runFolderStoreContract('postgres', fresh);
   runRuleCounterContract('postgres', fresh);
   runLiveSessionContract('postgres', fresh);
   runDefenderListContract('postgres', fresh);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { runStoreContract } from '../contract.js';
+import { runFolderStoreContract } from '../folder-contract-fixture.js';
 import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { migrationProvider } from '../migrations.js';
 import { openSqliteStore } from './sqlite-store.js';
@@ -19,6 +20,7 @@ const freshSqlite = async () => {
 };
 runStoreContract('sqlite', freshSqlite);
 runGroupStoreContract('sqlite', freshSqlite);
+runFolderStoreContract('sqlite', freshSqlite);
 
 test('the SQLite file is private and survives a reopen', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
@@ -122,7 +124,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads', '0032_web_sessions')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads', '0031_virtual_folders', '0032_web_sessions')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
@@ -138,6 +140,8 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     raw.exec('ALTER TABLE partners DROP COLUMN protocol');
     raw.exec('ALTER TABLE partners DROP COLUMN tls_ca_file');
     raw.exec('ALTER TABLE audit_log DROP COLUMN node');
+    raw.exec('DROP TABLE folder_mounts');
+    raw.exec('DROP TABLE folders');
     raw.exec('DROP TABLE user_groups');
     raw.exec('DROP TABLE groups');
     raw.exec('DROP TABLE user_cas');
@@ -164,6 +168,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     assert.deepEqual(await upgraded.defenderLists.list(), []);
     assert.equal(await upgraded.s3Uploads.find('b', 'k'), undefined);
     assert.deepEqual(await upgraded.webSessions.list(new Date()), []);
+    assert.deepEqual(await upgraded.folders.list(), []);
     assert.equal(await upgraded.ruleCounters.keys(1), 0);
     assert.deepEqual((await upgraded.users.findByName('olga'))?.quota, {
       limitBytes: 0,

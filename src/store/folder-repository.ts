@@ -1,0 +1,223 @@
+// FolderRepository over kysely: virtual folders, their usage and their mounts, the same queries on SQLite and PostgreSQL.
+import type { Kysely, Selectable } from 'kysely';
+import { FerryError } from '../errors.js';
+import type { Permission } from '../permission-vocabulary.js';
+import type {
+  FolderMapping,
+  FolderOwner,
+  FolderPatch,
+  FolderRecord,
+  FolderRepository,
+  NewFolder,
+} from './folder-types.js';
+import { sql } from './kysely.js';
+import type { Database, FoldersTable } from './schema.js';
+
+type Db = Kysely<Database>;
+
+function toFolder(row: Selectable<FoldersTable>): FolderRecord {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    path: row.path,
+    description: row.description,
+    quotaBytes: Number(row.quota_bytes),
+    quotaFiles: Number(row.quota_files),
+    usedBytes: Number(row.used_bytes),
+    usedFiles: Number(row.used_files),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function columnsOf(patch: FolderPatch): Partial<Record<keyof FoldersTable, unknown>> {
+  const v: Partial<Record<keyof FoldersTable, unknown>> = {};
+  if (patch.path !== undefined) v.path = patch.path;
+  if (patch.description !== undefined) v.description = patch.description;
+  if (patch.quotaBytes !== undefined) v.quota_bytes = patch.quotaBytes;
+  if (patch.quotaFiles !== undefined) v.quota_files = patch.quotaFiles;
+  return v;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
+}
+
+async function idOf(db: Db, table: 'users' | 'groups' | 'folders', name: string): Promise<number> {
+  const row = await db.selectFrom(table).select('id').where('name', '=', name).executeTakeFirst();
+  if (!row) throw new FerryError('ERR_NOT_FOUND', `no ${table.slice(0, -1)} named ${name}`);
+  return Number(row.id);
+}
+
+const ownerColumn = (owner: FolderOwner) => (owner.kind === 'user' ? 'user_id' : 'group_id');
+
+export class KyselyFolderRepository implements FolderRepository {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  async create(folder: NewFolder): Promise<FolderRecord> {
+    const now = new Date().toISOString();
+    try {
+      await this.#db
+        .insertInto('folders')
+        .values({ ...columnsOf(folder), name: folder.name, created_at: now, updated_at: now } as never)
+        .execute();
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new FerryError('ERR_ALREADY_EXISTS', `folder ${folder.name} already exists`);
+      throw err;
+    }
+    return (await this.findByName(folder.name))!;
+  }
+
+  async findByName(name: string): Promise<FolderRecord | undefined> {
+    const row = await this.#db.selectFrom('folders').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? toFolder(row) : undefined;
+  }
+
+  async list(): Promise<FolderRecord[]> {
+    return (await this.#db.selectFrom('folders').selectAll().orderBy('name').execute()).map(toFolder);
+  }
+
+  async update(name: string, patch: FolderPatch): Promise<FolderRecord | undefined> {
+    const result = await this.#db
+      .updateTable('folders')
+      .set({ ...columnsOf(patch), updated_at: new Date().toISOString() } as never)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    return this.findByName(name);
+  }
+
+  async remove(name: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('folders').select('id').where('name', '=', name).executeTakeFirst();
+      if (!row) return false;
+      const mounts = await trx
+        .selectFrom('folder_mounts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('folder_id', '=', row.id)
+        .executeTakeFirstOrThrow();
+      if (Number(mounts.n) > 0) {
+        throw new FerryError(
+          'ERR_INVALID_ARGUMENT',
+          `folder ${name} is still mounted ${mounts.n} time(s): unmount it from its users and groups first`,
+        );
+      }
+      await trx.deleteFrom('folders').where('id', '=', row.id).execute();
+      return true;
+    });
+  }
+
+  async changeUsage(name: string, bytes: number, files: number): Promise<boolean> {
+    // One statement, so concurrent uploads of several processes cannot both take the last bytes.
+    const result = await sql`
+      UPDATE folders SET
+        used_bytes = CASE WHEN used_bytes + ${bytes} < 0 THEN 0 ELSE used_bytes + ${bytes} END,
+        used_files = CASE WHEN used_files + ${files} < 0 THEN 0 ELSE used_files + ${files} END
+      WHERE name = ${name}
+        AND (${bytes} <= 0 OR quota_bytes = 0 OR used_bytes + ${bytes} <= quota_bytes)
+        AND (${files} <= 0 OR quota_files = 0 OR used_files + ${files} <= quota_files)`.execute(this.#db);
+    return Number(result.numAffectedRows ?? 0) > 0;
+  }
+
+  async setUsage(name: string, bytes: number, files: number): Promise<void> {
+    await this.#db
+      .updateTable('folders')
+      .set({ used_bytes: bytes, used_files: files })
+      .where('name', '=', name)
+      .execute();
+  }
+
+  async mount(
+    owner: FolderOwner,
+    folder: string,
+    virtualPath: string,
+    permissions: readonly Permission[],
+  ): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const folderId = await idOf(trx, 'folders', folder);
+      const ownerId = await idOf(trx, owner.kind === 'user' ? 'users' : 'groups', owner.name);
+      const column = ownerColumn(owner);
+      await trx
+        .deleteFrom('folder_mounts')
+        .where(column, '=', ownerId)
+        .where('virtual_path', '=', virtualPath)
+        .execute();
+      await trx
+        .insertInto('folder_mounts')
+        .values({
+          folder_id: folderId,
+          user_id: owner.kind === 'user' ? ownerId : null,
+          group_id: owner.kind === 'group' ? ownerId : null,
+          virtual_path: virtualPath,
+          permissions: JSON.stringify(permissions),
+        })
+        .execute();
+    });
+  }
+
+  async unmount(owner: FolderOwner, virtualPath: string): Promise<boolean> {
+    const ownerId = await idOf(this.#db, owner.kind === 'user' ? 'users' : 'groups', owner.name);
+    const result = await this.#db
+      .deleteFrom('folder_mounts')
+      .where(ownerColumn(owner), '=', ownerId)
+      .where('virtual_path', '=', virtualPath)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async mountsOf(owner: FolderOwner): Promise<FolderMapping[]> {
+    const ownerRow = await this.#db
+      .selectFrom(owner.kind === 'user' ? 'users' : 'groups')
+      .select('id')
+      .where('name', '=', owner.name)
+      .executeTakeFirst();
+    if (!ownerRow) return [];
+    const rows = await this.#db
+      .selectFrom('folder_mounts')
+      .innerJoin('folders', 'folders.id', 'folder_mounts.folder_id')
+      .selectAll('folders')
+      .select(['folder_mounts.virtual_path as virtual_path', 'folder_mounts.permissions as permissions'])
+      .where(ownerColumn(owner), '=', Number(ownerRow.id))
+      .orderBy('folder_mounts.virtual_path')
+      .execute();
+    return rows.map((r) => ({
+      folder: toFolder(r),
+      owner,
+      virtualPath: r.virtual_path,
+      permissions: JSON.parse(r.permissions) as Permission[],
+    }));
+  }
+
+  async mountsOfFolder(name: string): Promise<FolderMapping[]> {
+    const folder = await this.findByName(name);
+    if (!folder) throw new FerryError('ERR_NOT_FOUND', `no folder named ${name}`);
+    const rows = await this.#db
+      .selectFrom('folder_mounts')
+      .leftJoin('users', 'users.id', 'folder_mounts.user_id')
+      .leftJoin('groups', 'groups.id', 'folder_mounts.group_id')
+      .select([
+        'users.name as user_name',
+        'groups.name as group_name',
+        'folder_mounts.virtual_path as virtual_path',
+        'folder_mounts.permissions as permissions',
+      ])
+      .where('folder_mounts.folder_id', '=', folder.id)
+      .orderBy('folder_mounts.id')
+      .execute();
+    return rows.map((r) => ({
+      folder,
+      owner:
+        r.user_name !== null
+          ? { kind: 'user', name: r.user_name }
+          : { kind: 'group', name: r.group_name ?? '' },
+      virtualPath: r.virtual_path,
+      permissions: JSON.parse(r.permissions) as Permission[],
+    }));
+  }
+}
