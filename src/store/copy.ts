@@ -36,6 +36,7 @@ export const COPIED_TABLES = [
   'certificates',
   'groups',
   'user_groups',
+  'transfer_usage',
   'user_cas',
   'cert_revocations',
 ] as const satisfies readonly (keyof Database)[];
@@ -87,6 +88,7 @@ const ORDER: Partial<Record<CopiedTable, readonly string[]>> = {
   api_sessions: ['id_hash'],
   api_admin_totp: ['admin_name'],
   user_groups: ['user_id', 'group_id'],
+  transfer_usage: ['user_id', 'day'],
 };
 
 export async function countRows(db: Kysely<Database>): Promise<Record<CopiedTable, number>> {

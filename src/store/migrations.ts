@@ -641,6 +641,27 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.alterTable('users').addColumn('last_login_at', t.text).execute();
     },
   },
+  // Transfer quotas: bytes a user (or a group's members) may upload, download or move in total per UTC day or
+  // month, as JSON `{"upload": {"bytes": N, "period": "day"}, ...}` ('{}': none), and what each user moved per
+  // UTC day (a month is the sum of its days). Numbered 0029 by assignment.
+  '0029_transfer_quotas': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['users', 'groups']) {
+        await db.schema
+          .alterTable(table)
+          .addColumn('transfer_quotas', t.text, (c) => c.notNull().defaultTo('{}'))
+          .execute();
+      }
+      await db.schema
+        .createTable('transfer_usage')
+        .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('day', t.text, (c) => c.notNull())
+        .addColumn('uploaded', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('downloaded', t.int, (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('transfer_usage_pk', ['user_id', 'day'])
+        .execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

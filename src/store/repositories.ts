@@ -33,6 +33,7 @@ import {
   KyselyTransferJobRepository,
   KyselyTransferRunRepository,
 } from './transfer-repositories.js';
+import { KyselyTransferUsageRepository } from './transfer-usage-repository.js';
 import type { Store } from './types.js';
 import { KyselyUserRepository } from './user-repository.js';
 import type { WriteTransactionOptions } from './write-transaction.js';
@@ -58,6 +59,8 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
   return {
     users: new KyselyUserRepository(db),
     groups: new KyselyGroupRepository(db),
+    // Each count is one conditional UPDATE: atomic on both drivers.
+    transferUsage: new KyselyTransferUsageRepository(db),
     hostKeys: new KyselyHostKeyRepository(db),
     clientKeys: new KyselyClientKeyRepository(db),
     pgpKeys: new KyselyPgpKeyRepository(db),

@@ -34,6 +34,8 @@ export interface UsersTable {
   protocols: Generated<string>;
   /** 'ldap' for an account provisioned from the directory; null: a local account. */
   auth_source: Generated<string | null>;
+  /** JSON object: transfer kind → { bytes, period } (util/transfer-quota.ts); '{}': none of its own. */
+  transfer_quotas: Generated<string>;
   /** JSON array of the directory groups recorded at the last external login. */
   external_groups: Generated<string>;
   created_at: string;
@@ -58,8 +60,19 @@ export interface GroupsTable {
   quota_files: Generated<number>;
   upload_rate: Generated<number>;
   download_rate: Generated<number>;
+  /** JSON object as users.transfer_quotas; '{}': no default. */
+  transfer_quotas: Generated<string>;
   created_at: string;
   updated_at: string;
+}
+
+/** Bytes each user moved per UTC day, counted as they move (a month is the sum of its days). */
+export interface TransferUsageTable {
+  user_id: number;
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  uploaded: Generated<number>;
+  downloaded: Generated<number>;
 }
 
 export interface UserGroupsTable {
@@ -449,6 +462,7 @@ export interface Database {
   user_keys: UserKeysTable;
   groups: GroupsTable;
   user_groups: UserGroupsTable;
+  transfer_usage: TransferUsageTable;
   host_keys: HostKeysTable;
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;

@@ -21,6 +21,7 @@ import type {
   TotpRepository,
 } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
+import type { TransferUsageRepository } from './transfer-usage-types.js';
 import type { UserRepository } from './user-types.js';
 
 export * from './api-types.js';
@@ -32,6 +33,7 @@ export * from './live-session-types.js';
 export * from './node-types.js';
 export * from './security-types.js';
 export * from './transfer-types.js';
+export * from './transfer-usage-types.js';
 export * from './user-types.js';
 
 export interface StoreNotifications {
@@ -48,6 +50,8 @@ export interface Store {
   readonly users: UserRepository;
   /** Groups and each user's memberships (the defaults members inherit). */
   readonly groups: GroupRepository;
+  /** Bytes each user moved per day and month, against their transfer quotas (shared by every process). */
+  readonly transferUsage: TransferUsageRepository;
   readonly hostKeys: HostKeyRepository;
   readonly clientKeys: ClientKeyRepository;
   readonly pgpKeys: PgpKeyRepository;

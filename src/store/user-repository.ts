@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
+import { transferQuotasFrom } from '../util/transfer-quota.js';
 import { sql } from './kysely.js';
 import type { Database, UserKeysTable, UsersTable } from './schema.js';
 import type {
@@ -65,6 +66,7 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     expiresOn: row.expires_on,
     lastLoginAt: row.last_login_at ? new Date(row.last_login_at) : null,
     uploadRate: Number(row.upload_rate),
+    transferQuotas: transferQuotasFrom(row.transfer_quotas),
     downloadRate: Number(row.download_rate),
     protocols: JSON.parse(row.protocols) as Protocol[],
     authSource: row.auth_source === 'ldap' ? 'ldap' : null,
@@ -166,6 +168,7 @@ export class KyselyUserRepository implements UserRepository {
     const given = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (given.length === 1 && given[0]![0] === 'lastLoginAt') delete values.updated_at;
     if (patch.uploadRate !== undefined) values.upload_rate = patch.uploadRate;
+    if (patch.transferQuotas !== undefined) values.transfer_quotas = JSON.stringify(patch.transferQuotas);
     if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
     if (patch.protocols !== undefined) values.protocols = JSON.stringify(patch.protocols);
     if (patch.authSource !== undefined) values.auth_source = patch.authSource;
@@ -217,6 +220,7 @@ export class KyselyUserRepository implements UserRepository {
       if (!row) return false;
       await trx.deleteFrom('user_keys').where('user_id', '=', row.id).execute();
       await trx.deleteFrom('user_groups').where('user_id', '=', row.id).execute();
+      await trx.deleteFrom('transfer_usage').where('user_id', '=', row.id).execute();
       await trx.deleteFrom('user_totp').where('user_name', '=', name).execute();
       await trx.deleteFrom('login_failures').where('user_name', '=', name).execute();
       await trx.deleteFrom('users').where('id', '=', row.id).execute();

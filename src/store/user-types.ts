@@ -1,6 +1,7 @@
 // Accounts: users, their login rule, permissions and SSH public keys, and the repository that keeps them.
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
+import type { TransferQuotas } from '../util/transfer-quota.js';
 
 export const AUTH_METHODS = ['password', 'publickey', 'keyboard-interactive'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -66,6 +67,8 @@ export interface UserRecord {
   /** Bytes per second each session may upload / download (0 or absent: no limit). */
   readonly uploadRate?: number;
   readonly downloadRate?: number;
+  /** Bytes the user may upload / download / move in total per UTC day or month; absent kinds: no limit. */
+  readonly transferQuotas?: TransferQuotas;
   /** The protocols the user may use; empty or absent: all of them. */
   readonly protocols?: readonly Protocol[];
   /** 'ldap': provisioned from the directory, which alone checks its password; absent or null: local. */
@@ -110,6 +113,8 @@ export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   /** Bytes per second; 0 removes the limit. */
   uploadRate?: number;
   downloadRate?: number;
+  /** Replaces the user's own transfer quotas ({}: none of its own). */
+  transferQuotas?: TransferQuotas;
 };
 
 export interface NewPublicKey {

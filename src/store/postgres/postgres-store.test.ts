@@ -9,6 +9,7 @@ import { runDefenderListContract } from '../defender-list-contract-fixture.js';
 import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { runRuleCounterContract } from '../rule-counter-contract-fixture.js';
+import { runTransferUsageContract } from '../transfer-usage-contract-fixture.js';
 import { runChildrenTogether } from './child-fixture.js';
 import { openPostgresStore } from './postgres-store.js';
 import { createTestDatabase, postgresUnavailable, testDatabaseFactory } from './test-database.js';
@@ -30,6 +31,7 @@ if (unavailable) {
   runRuleCounterContract('postgres', fresh);
   runLiveSessionContract('postgres', fresh);
   runDefenderListContract('postgres', fresh);
+  runTransferUsageContract('postgres', fresh);
   runAutomationStoreContract('postgres', async () => {
     const { url, store, cleanup } = await fresh();
     return { store, reopen: () => openPostgresStore(url), cleanup };

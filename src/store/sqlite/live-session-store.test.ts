@@ -1,9 +1,10 @@
-// Cluster sessions, upload claims and the defender's lists on SQLite: the shared contracts.
+// Cluster sessions, upload claims, the defender's lists and transfer quota counters on SQLite: the shared contracts.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDefenderListContract } from '../defender-list-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
+import { runTransferUsageContract } from '../transfer-usage-contract-fixture.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 runLiveSessionContract('sqlite', async () => {
@@ -16,6 +17,14 @@ runLiveSessionContract('sqlite', async () => {
 
 runDefenderListContract('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-defender-lists-'));
+  return {
+    store: await openSqliteStore(join(dir, 'ferry.db')),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+runTransferUsageContract('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-transfer-usage-'));
   return {
     store: await openSqliteStore(join(dir, 'ferry.db')),
     cleanup: () => rm(dir, { recursive: true, force: true }),
