@@ -16,10 +16,12 @@ import { FerryError, InvalidArgumentError } from '../errors.js';
 import { exportPrivateKey, generateSshKeyPair, type SshKeyType } from '../keys/private-keys.js';
 import { AUTH_METHODS, type AuthMethod, PROTOCOLS, type UserRecord } from '../store/types.js';
 import { Secret } from '../util/secret.js';
+import { mergeTransferQuotas } from '../util/transfer-quota.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { applyPgpSpecs } from './pgp-policy-spec.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+import { transferQuotaChangesSchema } from './transfer-quota-spec.js';
 import {
   applyMembershipChange,
   changesMemberships,
@@ -74,6 +76,8 @@ export const userSetSchema = z.object({
   /** Bytes per second each session may upload / download; 0 removes the limit. */
   uploadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   downloadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Upload / download / total bytes per UTC day or month; null removes the user's own limit of that kind. */
+  transferQuotas: transferQuotaChangesSchema.optional(),
   /** The last day (UTC) the user may log in; null: never expires. */
   expires: z
     .string()
@@ -196,7 +200,11 @@ export class UserAdmin {
     const requiredMethods = o.requiredMethods ? [...new Set<AuthMethod>(o.requiredMethods)] : undefined;
     const pgpPolicies =
       o.pgp.length > 0 ? await applyPgpSpecs(this.#deps.pgpKeys, user.pgpPolicies, o.pgp) : undefined;
+    const transferQuotas = o.transferQuotas
+      ? mergeTransferQuotas(user.transferQuotas ?? {}, o.transferQuotas)
+      : undefined;
     const updated = await users.update(o.name, {
+      transferQuotas,
       permissions,
       requiredMethods,
       // With TOTP on, a new rule is also what `totp disable` goes back to (without the code).
@@ -238,6 +246,7 @@ export class UserAdmin {
       ...(o.downloadRate !== undefined
         ? { downloadRate: { from: user.downloadRate ?? 0, to: o.downloadRate } }
         : {}),
+      ...(transferQuotas ? { transferQuotas: { from: user.transferQuotas ?? {}, to: transferQuotas } } : {}),
       ...(o.expires !== undefined ? { expires: { from: user.expiresOn ?? null, to: o.expires } } : {}),
       ...(o.quotaFiles !== undefined
         ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
@@ -253,6 +262,8 @@ export class UserAdmin {
       ...publicView(user, this.homeOf(user)),
       groups: { primary: groups.primary?.name ?? null, secondary: groups.secondary.map((g) => g.name) },
       sources,
+      /** What the user moved in the current UTC day and month (counted only in the directions a limit applies to). */
+      transferUsage: await this.#deps.store.transferUsage.usage(name, new Date()),
     };
   }
 

@@ -209,6 +209,8 @@ export function publicView(user: UserRecord, homeDir: string) {
     lastLogin: user.lastLoginAt?.toISOString() ?? null,
     uploadRate: user.uploadRate ?? 0,
     downloadRate: user.downloadRate ?? 0,
+    /** Upload / download / total limits per UTC day or month; a kind absent: no limit (of its own). */
+    transferQuotas: user.transferQuotas ?? {},
     /** Empty: every protocol. */
     protocols: user.protocols ?? [],
     /** 'ldap': provisioned from the directory, which checks its password; null: a local account. */

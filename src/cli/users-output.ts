@@ -3,6 +3,7 @@
 import type { Memberships } from '../admin/user-groups.js';
 import type { UserAdmin, UserView } from '../admin/users.js';
 import { formatPgpPolicy } from '../util/pgp-policy.js';
+import { transferQuotaLines, transferQuotaText } from './transfer-quota-options.js';
 
 type Effective = Awaited<ReturnType<UserAdmin['effective']>>;
 
@@ -29,6 +30,7 @@ export function printEffective(e: Effective): void {
     `quota files: ${limit(e.quota.limitFiles, '')}${from(s.quotaFiles)}`,
     `upload:      ${limit(e.uploadRate, ' B/s')}${from(s.uploadRate)}`,
     `download:    ${limit(e.downloadRate, ' B/s')}${from(s.downloadRate)}`,
+    ...transferQuotaLines(e.transferQuotas, e.transferUsage, s.transferQuotas),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -53,6 +55,7 @@ export function printUser(view: UserView, groups: Memberships): void {
     ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
     `quota:       ${quotaText(view.quota)}`,
     `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
+    `transfer:    ${transferQuotaText(view.transferQuotas, 'none')}`,
     `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
     `last login:  ${view.lastLogin ?? 'never'}`,
     `created:     ${view.created}`,

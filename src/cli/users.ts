@@ -15,6 +15,7 @@ import {
 import { commandDescription } from './descriptions.js';
 import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
+import { transferQuotaChanges, withTransferQuotaOptions } from './transfer-quota-options.js';
 import { printEffective, printUser } from './users-output.js';
 import { registerUserTransferCommands } from './users-transfer.js';
 
@@ -128,12 +129,16 @@ export function registerUsersCommand(program: Command): void {
       },
     );
 
-  users
-    .command('set')
-    .description(
-      'change a user: permissions, required methods, home, protocols, disk quota, bandwidth, expiry',
-    )
-    .argument('<name>', 'user name')
+  withTransferQuotaOptions(
+    users
+      .command('set')
+      .description(
+        'change a user: permissions, required methods, home, protocols, disk and transfer quotas, bandwidth, expiry',
+      )
+      .argument('<name>', 'user name'),
+    'the user',
+    "the groups' limit, if any",
+  )
     .option('--perm <spec>', "permissions for a directory, e.g. '/in=list,upload' (repeatable)", collect, [])
     .option('--reset-perms', "drop all permissions first (then '/' gets '*' unless --perm sets it)")
     .option(
@@ -166,6 +171,7 @@ export function registerUsersCommand(program: Command): void {
       'bytes per second the user may download, all sessions together, e.g. 5MiB (0: no limit)',
     )
     .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
+
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--store <url>', STORE_OPTION_HELP)
     .action(
@@ -177,6 +183,9 @@ export function registerUsersCommand(program: Command): void {
           uploadRate?: string;
           downloadRate?: string;
           quotaFiles?: string;
+          transferQuotaUpload?: string;
+          transferQuotaDownload?: string;
+          transferQuotaTotal?: string;
           perm: string[];
           resetPerms?: boolean;
           require?: string;
@@ -195,6 +204,7 @@ export function registerUsersCommand(program: Command): void {
         const protocols = o.protocols !== undefined ? parseProtocols(o.protocols) : undefined;
         const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
         const quotaFiles = fileCount('--quota-files', o.quotaFiles);
+        const transferQuotas = transferQuotaChanges(o);
         await withContext(opts(cmd), async (ctx) => {
           let updated = await ctx.admin.users.set(cliActor(), {
             name,
@@ -202,6 +212,7 @@ export function registerUsersCommand(program: Command): void {
             quotaFiles,
             uploadRate: parseSize('--upload-rate', o.uploadRate),
             downloadRate: parseSize('--download-rate', o.downloadRate),
+            ...(transferQuotas ? { transferQuotas } : {}),
             ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,

@@ -1,15 +1,22 @@
-// The quota and transfer rates a user's file session carries, the same whichever front end opened it: no protocol
+// The quotas (disk and transfer) and transfer rates a user's file session carries, the same whichever front end opened it: no protocol
 // (SFTP, SCP, FTPS, the web client) may be a way around them.
+import type { TransferQuotas } from '../util/transfer-quota.js';
 import type { SessionIdentity } from './types.js';
 
 export interface LimitedAccount {
   readonly quota?: { readonly limitBytes: number; readonly limitFiles: number } | undefined;
   readonly uploadRate?: number | undefined;
   readonly downloadRate?: number | undefined;
+  readonly transferQuotas?: TransferQuotas | undefined;
 }
 
-export function sessionLimitsOf(user: LimitedAccount): Pick<SessionIdentity, 'quota' | 'rates'> {
+export function sessionLimitsOf(
+  user: LimitedAccount,
+): Pick<SessionIdentity, 'quota' | 'rates' | 'transferQuotas'> {
   return {
+    ...(user.transferQuotas && Object.keys(user.transferQuotas).length > 0
+      ? { transferQuotas: user.transferQuotas }
+      : {}),
     ...(user.quota ? { quota: { bytes: user.quota.limitBytes, files: user.quota.limitFiles } } : {}),
     rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
   };

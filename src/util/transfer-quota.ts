@@ -17,13 +17,14 @@ export type TransferQuotas = Readonly<Partial<Record<TransferKind, TransferLimit
 const UNITS: Readonly<Record<string, number>> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
 /**
- * `10GiB/day`, `500MiB/month`, `1048576/day`; `0` or `none`: no limit (null). Throws an Error whose message
+ * `10GiB/day`, `500MiB/month`, `1048576/day` (also as formatTransferLimit writes them: `10 GiB/day`,
+ * `100 bytes/day`); `0` or `none`: no limit (null). Throws an Error whose message
  * says what is expected.
  */
 export function parseTransferLimit(text: string): TransferLimit | null {
   const value = text.trim();
   if (value === '0' || value.toLowerCase() === 'none') return null;
-  const m = /^(\d+)\s*([KMGT]?)(?:i?B)?\s*\/\s*(day|month)$/i.exec(value);
+  const m = /^(\d+)\s*([KMGT]?)(?:i?B|bytes?)?\s*\/\s*(day|month)$/i.exec(value);
   const bytes = m ? Number(m[1]) * (UNITS[(m[2] ?? '').toUpperCase()] ?? 1) : Number.NaN;
   if (!m || !Number.isSafeInteger(bytes) || bytes <= 0) {
     throw new Error(`must be SIZE/day or SIZE/month (e.g. 10GiB/day, 500MiB/month) or 'none', got '${text}'`);

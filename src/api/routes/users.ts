@@ -1,11 +1,24 @@
 // /api/users: SFTP users over the user admin service (list, create, show, change, delete, keys, disable, unlock).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { transferLimitSchema, transferQuotaChangesSchema } from '../../admin/transfer-quota-spec.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { AUTH_METHODS, AUTH_SOURCES, PROTOCOLS } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+
+/** Limits per kind; a kind absent: no limit. */
+export const transferQuotasSchema = z
+  .object({
+    upload: transferLimitSchema.optional(),
+    download: transferLimitSchema.optional(),
+    total: transferLimitSchema.optional(),
+  })
+  .describe(
+    'bytes that may be uploaded, downloaded, or moved in total per UTC day or month; a kind absent: none',
+  );
+const transferUsageSchema = z.object({ uploaded: z.number(), downloaded: z.number() });
 
 const EXAMPLE_KEY =
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
@@ -53,6 +66,9 @@ export const userSchema = z
       .describe('the last day (UTC, YYYY-MM-DD) the user may log in; null: never'),
     uploadRate: z.number().describe('own upload limit in bytes per second; 0: none of its own'),
     downloadRate: z.number().describe('own download limit in bytes per second; 0: none of its own'),
+    transferQuotas: transferQuotasSchema.describe(
+      "the user's own transfer quotas (a kind absent: none of its own)",
+    ),
     created: z.string(),
     updated: z.string(),
   })
@@ -82,6 +98,7 @@ export const userSchema = z
       expires: null,
       uploadRate: 0,
       downloadRate: 0,
+      transferQuotas: { upload: { bytes: 10737418240, period: 'day' } },
       created: '2026-11-30T09:00:00.000Z',
       updated: '2026-11-30T09:00:00.000Z',
     },
@@ -100,6 +117,12 @@ const effectiveSchema = z
     quotaFiles: z.number(),
     uploadRate: z.number(),
     downloadRate: z.number(),
+    transferQuotas: transferQuotasSchema,
+    transferUsage: z
+      .object({ day: transferUsageSchema, month: transferUsageSchema })
+      .describe(
+        'bytes moved in the current UTC day and month (counted in the directions a limit applies to)',
+      ),
     sources: z
       .object({
         home: z.string(),
@@ -109,6 +132,7 @@ const effectiveSchema = z
         quotaFiles: z.string(),
         uploadRate: z.string(),
         downloadRate: z.string(),
+        transferQuotas: z.object({ upload: z.string(), download: z.string(), total: z.string() }),
         permissions: sourceMap,
         pgpPolicies: sourceMap,
       })
@@ -127,6 +151,11 @@ const effectiveSchema = z
       quotaFiles: 0,
       uploadRate: 5242880,
       downloadRate: 0,
+      transferQuotas: { download: { bytes: 53687091200, period: 'month' } },
+      transferUsage: {
+        day: { uploaded: 0, downloaded: 1048576 },
+        month: { uploaded: 0, downloaded: 7340032 },
+      },
       sources: {
         home: 'group bank-partners',
         protocols: 'default',
@@ -135,6 +164,7 @@ const effectiveSchema = z
         quotaFiles: 'default',
         uploadRate: 'group bank-partners',
         downloadRate: 'default',
+        transferQuotas: { upload: 'default', download: 'group bank-partners', total: 'default' },
         permissions: { '/': 'default', '/in': 'group bank-partners' },
         pgpPolicies: {},
       },
@@ -188,6 +218,11 @@ const patchBody = z
     quotaFiles: limit.optional().describe('disk quota in files; 0: none of its own'),
     uploadRate: limit.optional().describe('bytes per second each session may upload; 0: none of its own'),
     downloadRate: limit.optional().describe('bytes per second each session may download; 0: none of its own'),
+    transferQuotas: transferQuotaChangesSchema
+      .optional()
+      .describe(
+        "per kind (upload, download, total): { bytes, period: 'day' | 'month' }, or null to remove the own limit",
+      ),
     expires: z
       .string()
       .nullable()
@@ -320,6 +355,8 @@ export const userRoutes =
           quotaFiles: e.quota.limitFiles,
           uploadRate: e.uploadRate,
           downloadRate: e.downloadRate,
+          transferQuotas: e.transferQuotas,
+          transferUsage: e.transferUsage,
           sources: e.sources,
         };
       },
@@ -332,7 +369,7 @@ export const userRoutes =
         schema: {
           tags,
           summary:
-            'Change permissions, login methods, home, networks, protocols, groups, quota, rates, expiry, password or disabled',
+            'Change permissions, login methods, home, networks, protocols, groups, quotas, transfer quotas, rates, expiry, password or disabled',
           params: nameParams,
           body: patchBody,
           response: { 200: userSchema, ...problemResponses },
@@ -358,6 +395,7 @@ export const userRoutes =
           b.quotaFiles,
           b.uploadRate,
           b.downloadRate,
+          b.transferQuotas,
           b.expires,
         ];
         if (settings.some((v) => v !== undefined)) {
@@ -377,6 +415,7 @@ export const userRoutes =
             quotaFiles: b.quotaFiles,
             uploadRate: b.uploadRate,
             downloadRate: b.downloadRate,
+            ...(b.transferQuotas ? { transferQuotas: b.transferQuotas } : {}),
             ...(b.expires !== undefined ? { expires: b.expires } : {}),
           });
         }
