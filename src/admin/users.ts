@@ -78,6 +78,8 @@ export const userSetSchema = z.object({
   downloadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   /** Upload / download / total bytes per UTC day or month; null removes the user's own limit of that kind. */
   transferQuotas: transferQuotaChangesSchema.optional(),
+  /** true: the next password login must change the password (SSH asks for a new one); false: clears it. */
+  mustChangePassword: z.boolean().optional(),
   /** The last day (UTC) the user may log in; null: never expires. */
   expires: z
     .string()
@@ -163,6 +165,7 @@ export class UserAdmin {
       permissions: parsePermissions(o.permissions, grouped ? {} : undefined),
       allowedSources: o.allowedSources,
       protocols: o.protocols,
+      passwordPolicy: this.#deps.config.passwordPolicy,
     });
     const groups = grouped
       ? (await applyMembershipChange(this.#deps.store, user.name, membership)).to
@@ -205,6 +208,7 @@ export class UserAdmin {
       : undefined;
     const updated = await users.update(o.name, {
       transferQuotas,
+      mustChangePassword: o.mustChangePassword,
       permissions,
       requiredMethods,
       // With TOTP on, a new rule is also what `totp disable` goes back to (without the code).
@@ -247,6 +251,9 @@ export class UserAdmin {
         ? { downloadRate: { from: user.downloadRate ?? 0, to: o.downloadRate } }
         : {}),
       ...(transferQuotas ? { transferQuotas: { from: user.transferQuotas ?? {}, to: transferQuotas } } : {}),
+      ...(o.mustChangePassword !== undefined
+        ? { mustChangePassword: { from: user.mustChangePassword ?? false, to: o.mustChangePassword } }
+        : {}),
       ...(o.expires !== undefined ? { expires: { from: user.expiresOn ?? null, to: o.expires } } : {}),
       ...(o.quotaFiles !== undefined
         ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
@@ -282,7 +289,7 @@ export class UserAdmin {
   async passwd(actor: Actor, name: string, password: Secret<string>): Promise<void> {
     checkActor(actor);
     parseInput(secretSchema, password);
-    await setPassword(this.#deps.store.users, name, password);
+    await setPassword(this.#deps.store.users, name, password, this.#deps.config.passwordPolicy);
     await this.#record.record(actor, 'users.passwd', name, { password: 'changed' });
   }
 

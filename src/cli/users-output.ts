@@ -43,7 +43,7 @@ export function printUser(view: UserView, groups: Memberships): void {
     `home:        ${view.home}`,
     view.authSource
       ? `password:    checked by the directory (${view.authSource}; groups: ${view.externalGroups.join(', ') || 'none'})`
-      : `password:    ${view.hasPassword ? 'set' : 'not set'}`,
+      : `password:    ${view.hasPassword ? `set${view.passwordChanged ? ` ${view.passwordChanged}` : ''}${view.mustChangePassword ? ', must be changed at the next login' : ''}` : 'not set'}`,
     `login needs: ${view.requiredMethods.length ? view.requiredMethods.join(' + ') : 'password or public key'}`,
     `login from:  ${view.allowedSources.length ? view.allowedSources.join(', ') : 'anywhere'}`,
     `protocols:   ${view.protocols.length ? view.protocols.join(', ') : 'all'}`,

@@ -171,6 +171,11 @@ export function registerUsersCommand(program: Command): void {
       'bytes per second the user may download, all sessions together, e.g. 5MiB (0: no limit)',
     )
     .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
+    .option(
+      '--must-change-password',
+      'the next password login must change the password (SSH asks for a new one; FTPS refuses until then)',
+    )
+    .option('--no-must-change-password', 'clear that flag')
 
     .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
     .option('--store <url>', STORE_OPTION_HELP)
@@ -186,6 +191,7 @@ export function registerUsersCommand(program: Command): void {
           transferQuotaUpload?: string;
           transferQuotaDownload?: string;
           transferQuotaTotal?: string;
+          mustChangePassword?: boolean;
           perm: string[];
           resetPerms?: boolean;
           require?: string;
@@ -213,6 +219,7 @@ export function registerUsersCommand(program: Command): void {
             uploadRate: parseSize('--upload-rate', o.uploadRate),
             downloadRate: parseSize('--download-rate', o.downloadRate),
             ...(transferQuotas ? { transferQuotas } : {}),
+            ...(o.mustChangePassword !== undefined ? { mustChangePassword: o.mustChangePassword } : {}),
             ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
             permissions: o.perm,
             resetPermissions: o.resetPerms ?? false,

@@ -37,6 +37,7 @@ export const COPIED_TABLES = [
   'groups',
   'user_groups',
   'transfer_usage',
+  'password_history',
   'user_cas',
   'cert_revocations',
 ] as const satisfies readonly (keyof Database)[];
@@ -70,6 +71,7 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'groups',
   'user_cas',
   'cert_revocations',
+  'password_history',
 ];
 
 /** Rows per read and per INSERT: 200 rows of at most ~16 columns stay under both drivers' parameter limits. */

@@ -662,6 +662,26 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
         .execute();
     },
   },
+  // Password policy: when each password was set (null: before this migration; its age counts from the account's
+  // creation), whether the next login must change it, and the argon2id hashes of recent passwords (no reuse of the
+  // last N). Numbered 0030 by assignment.
+  '0030_password_policy': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('password_changed_at', t.text).execute();
+      await db.schema
+        .alterTable('users')
+        .addColumn('must_change_password', t.int, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('password_history')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('password_hash', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('password_history_user').on('password_history').column('user_id').execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

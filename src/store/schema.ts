@@ -36,6 +36,10 @@ export interface UsersTable {
   auth_source: Generated<string | null>;
   /** JSON object: transfer kind → { bytes, period } (util/transfer-quota.ts); '{}': none of its own. */
   transfer_quotas: Generated<string>;
+  /** ISO time the password was last set; null: before password policies (its age counts from created_at). */
+  password_changed_at: Generated<string | null>;
+  /** 1: the next password login must change the password. */
+  must_change_password: Generated<number>;
   /** JSON array of the directory groups recorded at the last external login. */
   external_groups: Generated<string>;
   created_at: string;
@@ -73,6 +77,14 @@ export interface TransferUsageTable {
   day: string;
   uploaded: Generated<number>;
   downloaded: Generated<number>;
+}
+
+/** The argon2id hashes of a user's recent passwords (passwordPolicy.history), newest by id. */
+export interface PasswordHistoryTable {
+  id: Generated<number>;
+  user_id: number;
+  password_hash: string;
+  created_at: string;
 }
 
 export interface UserGroupsTable {
@@ -463,6 +475,7 @@ export interface Database {
   groups: GroupsTable;
   user_groups: UserGroupsTable;
   transfer_usage: TransferUsageTable;
+  password_history: PasswordHistoryTable;
   host_keys: HostKeysTable;
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;

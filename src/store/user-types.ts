@@ -71,6 +71,10 @@ export interface UserRecord {
   readonly transferQuotas?: TransferQuotas;
   /** The protocols the user may use; empty or absent: all of them. */
   readonly protocols?: readonly Protocol[];
+  /** When the password was last set; null or absent: before password policies (count from createdAt). */
+  readonly passwordChangedAt?: Date | null;
+  /** The next password login must change the password (`users set --must-change-password`). */
+  readonly mustChangePassword?: boolean;
   /** 'ldap': provisioned from the directory, which alone checks its password; absent or null: local. */
   readonly authSource?: AuthSource | null;
   /** The directory groups recorded at the last external login (empty for local accounts). */
@@ -115,6 +119,8 @@ export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   downloadRate?: number;
   /** Replaces the user's own transfer quotas ({}: none of its own). */
   transferQuotas?: TransferQuotas;
+  passwordChangedAt?: Date | null;
+  mustChangePassword?: boolean;
 };
 
 export interface NewPublicKey {
@@ -153,4 +159,8 @@ export interface UserRepository {
   ): Promise<boolean>;
   /** Replaces the usage (a scan of the home). */
   setUsage(name: string, bytes: number, files: number): Promise<void>;
+  /** The hashes of the user's most recent passwords, newest first, at most `limit`. */
+  recentPasswordHashes(name: string, limit: number): Promise<string[]>;
+  /** Records a password's hash as the newest and keeps only the newest `keep` (0: none). */
+  rememberPasswordHash(name: string, hash: string, keep: number): Promise<void>;
 }

@@ -29,6 +29,8 @@ export const userSchema = z
     disabled: z.boolean(),
     home: z.string(),
     hasPassword: z.boolean(),
+    passwordChanged: z.string().nullable().describe('when the password was last set; null: not recorded'),
+    mustChangePassword: z.boolean().describe('the next password login must change the password'),
     requiredMethods: z.array(z.string()).readonly(),
     permissions: z.record(z.string(), z.array(z.string()).readonly()).readonly(),
     allowedSources: z.array(z.string()).readonly(),
@@ -79,6 +81,8 @@ export const userSchema = z
       disabled: false,
       home: '/var/lib/ferry/homes/alice',
       hasPassword: true,
+      passwordChanged: '2026-11-30T09:00:00.000Z',
+      mustChangePassword: false,
       requiredMethods: [],
       permissions: { '/': ['*'] },
       allowedSources: [],
@@ -206,6 +210,10 @@ const patchBody = z
     allowedSources: z.array(z.string()).optional(),
     protocols: protocols.optional(),
     password: z.string().min(1).max(1024).optional(),
+    mustChangePassword: z
+      .boolean()
+      .optional()
+      .describe('true: the next password login must change the password; false: clears it'),
     disabled: z.boolean().optional(),
     group: z.string().min(1).max(200).nullable().optional().describe('primary group; null: none'),
     addGroups: z.array(z.string().min(1).max(200)).max(100).optional(),
@@ -396,6 +404,7 @@ export const userRoutes =
           b.uploadRate,
           b.downloadRate,
           b.transferQuotas,
+          b.mustChangePassword,
           b.expires,
         ];
         if (settings.some((v) => v !== undefined)) {
@@ -416,6 +425,7 @@ export const userRoutes =
             uploadRate: b.uploadRate,
             downloadRate: b.downloadRate,
             ...(b.transferQuotas ? { transferQuotas: b.transferQuotas } : {}),
+            ...(b.mustChangePassword !== undefined ? { mustChangePassword: b.mustChangePassword } : {}),
             ...(b.expires !== undefined ? { expires: b.expires } : {}),
           });
         }
