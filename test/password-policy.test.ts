@@ -1,9 +1,12 @@
 // Password policy with real clients: the CLI and the REST API refuse a password that breaks a rule (one line
 // naming it) or repeats one of the last N; a flagged or too old password is changed at login through RFC 4252's
 // password change request, driven here in OpenSSH's own sftp over a pty; FTPS refuses such a login with a reply
-// saying where to change it.
+// saying where to change it, and the web client's sign-in shows a change form first.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runFerry } from './helpers/cli.js';
@@ -213,5 +216,77 @@ describe('password policy', () => {
       'Fresh-pass-2027',
     ]);
     assert.equal(after.trim(), 'logged in', 'FTPS logs in once the password was changed');
+  });
+
+  test('the web client’s sign-in asks a flagged user for a new password first (curl, as a form post)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pw-web-'));
+    try {
+      const jar = join(dir, 'jar');
+      const web = `http://127.0.0.1:${server.running.httpPort}`;
+      const curl = async (args: string[]) => {
+        const { stdout } = await execFileAsync('curl', [
+          '-sS',
+          '-b',
+          jar,
+          '-c',
+          jar,
+          '-w',
+          '\n%{http_code}',
+          ...args,
+        ]);
+        const at = stdout.lastIndexOf('\n');
+        return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
+      };
+      const tokenOf = (body: string) => /name="_csrf" value="([^"]+)"/.exec(body)?.[1] ?? '';
+      const post = (fields: Record<string, string>) =>
+        curl([
+          ...Object.entries(fields).flatMap(([k, v]) => ['--data-urlencode', `${k}=${v}`]),
+          `${web}/files/login`,
+        ]);
+      assert.equal((await ferry(['users', 'set', 'pp', '--must-change-password'])).code, 0);
+      const form = await curl([`${web}/files/login`]);
+      const asked = await post({ _csrf: tokenOf(form.body), username: 'pp', password: 'Fresh-pass-2027' });
+      assert.equal(asked.status, 403);
+      assert.match(asked.body, /<h1>Change your password<\/h1>/);
+      assert.match(asked.body, /Your password must be changed before you sign in\./);
+      assert.doesNotMatch(asked.body, /Fresh-pass-2027/, 'the password is not echoed back');
+      const differ = await post({
+        _csrf: tokenOf(asked.body),
+        username: 'pp',
+        password: 'Fresh-pass-2027',
+        newPassword: 'Web-changed-2028',
+        newPassword2: 'Web-changed-2029',
+      });
+      assert.match(differ.body, /The new passwords differ\./);
+      const weak = await post({
+        _csrf: tokenOf(differ.body),
+        username: 'pp',
+        password: 'Fresh-pass-2027',
+        newPassword: 'web',
+        newPassword2: 'web',
+      });
+      assert.match(weak.body, /password refused: it must have at least 10 characters/);
+      const wrong = await post({
+        _csrf: tokenOf(weak.body),
+        username: 'pp',
+        password: 'not-the-password-1',
+        newPassword: 'Web-changed-2028',
+        newPassword2: 'Web-changed-2028',
+      });
+      assert.equal(wrong.status, 401, 'the current password is checked again');
+      const changed = await post({
+        _csrf: tokenOf(wrong.body),
+        username: 'pp',
+        password: 'Fresh-pass-2027',
+        newPassword: 'Web-changed-2028',
+        newPassword2: 'Web-changed-2028',
+      });
+      assert.equal(changed.status, 303, changed.body);
+      const files = await curl([`${web}/files/`]);
+      assert.equal(files.status, 200);
+      assert.equal((await login('pp', 'Web-changed-2028')).code, 0, 'SFTP takes the new password');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

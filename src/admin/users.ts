@@ -286,11 +286,21 @@ export class UserAdmin {
     await this.#record.record(actor, 'users.remove', name);
   }
 
-  async passwd(actor: Actor, name: string, password: Secret<string>): Promise<void> {
+  /** Sets a password as the policy allows; it need not be changed at the next login unless `mustChange`. */
+  async passwd(
+    actor: Actor,
+    name: string,
+    password: Secret<string>,
+    options: { readonly mustChange?: boolean } = {},
+  ): Promise<void> {
     checkActor(actor);
     parseInput(secretSchema, password);
     await setPassword(this.#deps.store.users, name, password, this.#deps.config.passwordPolicy);
-    await this.#record.record(actor, 'users.passwd', name, { password: 'changed' });
+    if (options.mustChange) await this.#deps.store.users.update(name, { mustChangePassword: true });
+    await this.#record.record(actor, 'users.passwd', name, {
+      password: 'changed',
+      ...(options.mustChange ? { mustChangePassword: true } : {}),
+    });
   }
 
   async setDisabled(actor: Actor, name: string, disabled: boolean): Promise<void> {

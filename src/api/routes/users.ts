@@ -429,7 +429,11 @@ export const userRoutes =
             ...(b.expires !== undefined ? { expires: b.expires } : {}),
           });
         }
-        if (b.password !== undefined) await users.passwd(actor, name, new Secret(b.password));
+        // Setting a password clears mustChangePassword unless the same request asks for it (a temporary password).
+        if (b.password !== undefined)
+          await users.passwd(actor, name, new Secret(b.password), {
+            mustChange: b.mustChangePassword === true,
+          });
         if (b.disabled !== undefined) await users.setDisabled(actor, name, b.disabled);
         return users.show(name);
       },
