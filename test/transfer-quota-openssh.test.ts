@@ -1,4 +1,4 @@
-// Transfer quotas with real OpenSSH sftp and scp (and paramiko for the status text): an upload past the day's
+// Transfer quotas with real OpenSSH sftp and scp, curl over FTPS (and paramiko for the status text): an upload past the day's
 // allowance fails and leaves nothing, a download is cut at the month's allowance and then refused, the usage is in
 // the store and holds across a restart, and the CLI sets, inherits and shows the limits with their usage.
 import assert from 'node:assert/strict';
@@ -30,6 +30,7 @@ function serve(dataDir: string): Promise<RunningFerry> {
       logLevel: process.env.FERRY_LOG_LEVEL ?? 'silent',
       allowList: '127.0.0.1',
       http: { listen: '127.0.0.1:0' },
+      ftps: { port: 0 },
     },
   });
   return startFerry(config, () => {});
@@ -197,6 +198,27 @@ describe('transfer quotas over SFTP and SCP', () => {
       uploaded + 4 * KiB,
       'the 4 KiB counted, the refusal nothing',
     );
+  });
+
+  test('FTPS goes through the same core: the upload past the allowance gets 552 with the message', async () => {
+    // curl resumes the control connection's TLS session on the data connection, as Ferry requires.
+    const curl = await execFileAsync('curl', [
+      '-sS',
+      '-v',
+      '--ssl-reqd',
+      '-k',
+      '-u',
+      `tq:${PW}`,
+      '-T',
+      join(work, '30k.bin'),
+      `ftp://127.0.0.1:${server!.ftps!.port}/f.bin`,
+    ]).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.notEqual(curl.code, 0);
+    assert.match(curl.stderr, /< 552 transfer quota exceeded: the account may upload 100 KiB\/day/);
+    assert.deepEqual(await settledListing(home, ['a.bin', 'd.bin']), ['a.bin', 'd.bin']);
   });
 
   test('a download is cut at the month’s allowance, then refused', async () => {
