@@ -20,6 +20,7 @@ import { type DiskUsage, scanUsage } from './core/quota-scan.js';
 import { processTokenSource } from './core/rate-relay.js';
 import { RequestTimings } from './core/request-timings.js';
 import { sessionThrottles } from './core/shared-rates.js';
+import { storeTransferLedger, TransferAllowance } from './core/transfer-allowance.js';
 import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import type { ClusterUploadClaims } from './core/upload-lock.js';
@@ -285,6 +286,14 @@ export class AppContext {
       preOperation: () => this.preOperationGate,
       clusterClaims: () => this.clusterUploadClaims,
       transfers: this.activeTransfers,
+      // What clients move counts against transfer quotas; a rule's server-side file work does not.
+      transferAllowance: (identity) =>
+        identity.transferQuotas && identity.protocol !== 'rule'
+          ? new TransferAllowance(
+              storeTransferLedger(this.store.transferUsage, identity.username, identity.transferQuotas),
+              identity.transferQuotas,
+            )
+          : undefined,
       throttles: (identity) =>
         sessionThrottles(tokens, identity.username, identity.rates, {
           upload: config.serverUploadRate,

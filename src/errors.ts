@@ -76,6 +76,12 @@ export class QuotaExceededError extends FerryError {
   }
 }
 
+/**
+ * An upload or download would take the account past a transfer quota (`ferry users set --transfer-quota-*`). The
+ * message names the limit and never a path: front ends show it to the user as it is.
+ */
+export class TransferQuotaExceededError extends QuotaExceededError {}
+
 export class LimitError extends FerryError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_LIMIT', message, options);

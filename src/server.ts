@@ -1,8 +1,10 @@
 // One server lifecycle: builds every listener and background service from a validated config, stops them in reverse.
+
 import { randomUUID } from 'node:crypto';
 import { systemActor } from './admin/actor.js';
 import { hostKeyAuditSigner } from './audit/signer.js';
 import { generatePassword, warmPasswordVerifier } from './auth/password.js';
+import { setPassword } from './auth/user-admin.js';
 import type { RunningAutomation } from './automation/index.js';
 import type { FerryConfig } from './config/schema.js';
 import { AppContext } from './context.js';
@@ -247,6 +249,10 @@ export async function startFerry(
       maxAuthTries: config.maxAuthTries,
       homesDir: ctx.paths.homes,
       users: ctx.sessionUsers,
+      passwords: {
+        policy: config.passwordPolicy,
+        change: (name, password) => setPassword(ctx.store.users, name, password, config.passwordPolicy),
+      },
       fileSessions: ctx.fileSessions,
       events: ctx.events,
       logger: loggers.ssh,

@@ -260,6 +260,45 @@ describe('console: one user', () => {
     assert.equal((await show()).disabled, false);
   });
 
+  test('transfer quotas are saved from the access form and shown with their usage; a bad one changes nothing', async () => {
+    const b = await fx.signedIn('olga');
+    const page = await b.get(PAGE);
+    const saved = await b.submit(`${PAGE}/settings`, {
+      ...formFields(page, `${PAGE}/settings`),
+      'transfer.upload': '10GiB/day',
+      'transfer.total': '500MiB/month',
+    });
+    assert.match(said(saved), /Saved the access and limits of erin/, saved.text);
+    const u = await show();
+    assert.deepEqual(u.transferQuotas, {
+      upload: { bytes: 10 * 1024 ** 3, period: 'day' },
+      total: { bytes: 500 * 1024 ** 2, period: 'month' },
+    });
+    assert.match(
+      saved.text,
+      /<th scope="row">Transfer quota, upload<\/th><td>10 GiB\/day; 0 bytes used today \(UTC\)<\/td><td>user<\/td>/,
+    );
+    // Saved again as shown: nothing is sent, nothing changes.
+    const unchanged = await b.submit(`${PAGE}/settings`, formFields(saved, `${PAGE}/settings`));
+    assert.match(said(unchanged), /Saved/);
+    assert.deepEqual(await show(), u);
+    const bad = await b.submit(`${PAGE}/settings`, {
+      ...formFields(saved, `${PAGE}/settings`),
+      'transfer.download': 'lots/day',
+    });
+    assert.match(said(bad), /SIZE\/day or SIZE\/month/);
+    assert.doesNotMatch(said(bad), /\n/);
+    assert.deepEqual(await show(), u);
+    // Emptied: none of its own.
+    const cleared = await b.submit(`${PAGE}/settings`, {
+      ...formFields(saved, `${PAGE}/settings`),
+      'transfer.upload': '',
+      'transfer.total': '',
+    });
+    assert.match(said(cleared), /Saved/);
+    assert.deepEqual((await show()).transferQuotas, {});
+  });
+
   test('a post without the CSRF token, or with another one, is refused and changes nothing', async () => {
     const b = await fx.signedIn('olga');
     const fields = formFields(await b.get(PAGE), `${PAGE}/permissions`);

@@ -5,10 +5,12 @@ import { isCidr } from '../config/schema.js';
 import { FerryError, InvalidArgumentError } from '../errors.js';
 import { homeTemplateProblem } from '../store/effective-user.js';
 import { type GroupPatch, type GroupRecord, PROTOCOLS, type Protocol } from '../store/types.js';
+import { mergeTransferQuotas } from '../util/transfer-quota.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { applyPgpSpecs } from './pgp-policy-spec.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+import { transferQuotaChangesSchema } from './transfer-quota-spec.js';
 
 const GROUP_NAME = /^[a-z_][a-z0-9_.-]{0,63}$/i;
 const groupName = z.string().regex(GROUP_NAME, {
@@ -39,6 +41,8 @@ export const groupAddSchema = z.object({
   quotaFiles: amount.default(0),
   uploadRate: amount.default(0),
   downloadRate: amount.default(0),
+  /** Members' transfer quotas per kind unless they set their own. */
+  transferQuotas: transferQuotaChangesSchema.default({}),
 });
 export type GroupAddInput = z.input<typeof groupAddSchema>;
 
@@ -59,6 +63,8 @@ export const groupSetSchema = z.object({
   quotaFiles: amount.optional(),
   uploadRate: amount.optional(),
   downloadRate: amount.optional(),
+  /** Per kind; null removes the group's default. */
+  transferQuotas: transferQuotaChangesSchema.optional(),
 });
 export type GroupSetInput = z.input<typeof groupSetSchema>;
 
@@ -76,6 +82,8 @@ export function groupView(group: GroupRecord, members: readonly { user: string; 
     quotaFiles: group.quotaFiles,
     uploadRate: group.uploadRate,
     downloadRate: group.downloadRate,
+    /** A kind absent: no default. */
+    transferQuotas: group.transferQuotas,
     members: members.map((m) => ({ user: m.user, primary: m.primary })),
     created: group.createdAt.toISOString(),
     updated: group.updatedAt.toISOString(),
@@ -123,6 +131,7 @@ export class GroupAdmin {
       quotaFiles: o.quotaFiles,
       uploadRate: o.uploadRate,
       downloadRate: o.downloadRate,
+      transferQuotas: mergeTransferQuotas({}, o.transferQuotas),
     });
     const view = groupView(group, []);
     const { members: _m, created: _c, updated: _u, ...settings } = view;
@@ -143,6 +152,9 @@ export class GroupAdmin {
       quotaFiles: o.quotaFiles,
       uploadRate: o.uploadRate,
       downloadRate: o.downloadRate,
+      transferQuotas: o.transferQuotas
+        ? mergeTransferQuotas(group.transferQuotas, o.transferQuotas)
+        : undefined,
     };
     if (o.permissions.length > 0 || o.resetPermissions || o.removePermissions.length > 0) {
       const map = { ...parsePermissions(o.permissions, o.resetPermissions ? {} : group.permissions) };

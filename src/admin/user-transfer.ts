@@ -22,6 +22,7 @@ import { FolderAdmin } from './folders.js';
 import { GroupAdmin, groupAddSchema } from './groups.js';
 import { type AdminRecorder, checkActor } from './recorder.js';
 import { fromSftpgo, type SftpgoMount } from './sftpgo-dump.js';
+import { transferLimitSchema } from './transfer-quota-spec.js';
 import { applyMembershipChange, membershipsOf } from './user-groups.js';
 
 export const FERRY_USERS_FORMAT = 'ferry-users';
@@ -43,6 +44,15 @@ export const exportedUserSchema = z
     quotaFiles: z.number().int().min(0).default(0),
     uploadRate: z.number().int().min(0).default(0),
     downloadRate: z.number().int().min(0).default(0),
+    /** Upload / download / total limits per UTC day or month (what the store keeps; usage is not exported). */
+    transferQuotas: z
+      .object({
+        upload: transferLimitSchema.optional(),
+        download: transferLimitSchema.optional(),
+        total: transferLimitSchema.optional(),
+      })
+      .strict()
+      .default({}),
     expires: z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/)
@@ -221,6 +231,7 @@ export function exportUser(u: UserRecord, groups: ExportedUser['groups']): Expor
     quotaFiles: u.quota?.limitFiles ?? 0,
     uploadRate: u.uploadRate ?? 0,
     downloadRate: u.downloadRate ?? 0,
+    transferQuotas: { ...u.transferQuotas },
     expires: u.expiresOn ?? null,
   };
 }
@@ -243,6 +254,7 @@ function exportGroup(g: GroupRecord): ExportedGroup {
     quotaFiles: g.quotaFiles,
     uploadRate: g.uploadRate,
     downloadRate: g.downloadRate,
+    transferQuotas: { ...g.transferQuotas },
   };
 }
 
@@ -286,7 +298,18 @@ export class UserTransfer {
       (existing ? report.groups.updated : report.groups.created).push(g.name);
       if (o.dryRun) continue;
       if (!existing) await admin.add(actor, g);
-      else await admin.set(actor, { ...g, homeTemplate: g.homeTemplate ?? null, resetPermissions: true });
+      else
+        await admin.set(actor, {
+          ...g,
+          homeTemplate: g.homeTemplate ?? null,
+          resetPermissions: true,
+          // Replaced as a whole: a kind the file does not set is no default any more.
+          transferQuotas: {
+            upload: g.transferQuotas.upload ?? null,
+            download: g.transferQuotas.download ?? null,
+            total: g.transferQuotas.total ?? null,
+          },
+        });
     }
   }
 
@@ -357,6 +380,7 @@ export class UserTransfer {
         quotaFiles: u.quotaFiles,
         uploadRate: u.uploadRate,
         downloadRate: u.downloadRate,
+        transferQuotas: u.transferQuotas,
         expiresOn: u.expires,
       });
       const have = new Set(existing?.publicKeys.map((k) => k.fingerprint) ?? []);

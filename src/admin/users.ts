@@ -23,10 +23,12 @@ import {
   type UserRecord,
 } from '../store/types.js';
 import { Secret } from '../util/secret.js';
+import { mergeTransferQuotas } from '../util/transfer-quota.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { applyPgpSpecs } from './pgp-policy-spec.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
+import { transferQuotaChangesSchema } from './transfer-quota-spec.js';
 import {
   applyMembershipChange,
   changesMemberships,
@@ -81,6 +83,10 @@ export const userSetSchema = z.object({
   /** Bytes per second each session may upload / download; 0 removes the limit. */
   uploadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   downloadRate: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Upload / download / total bytes per UTC day or month; null removes the user's own limit of that kind. */
+  transferQuotas: transferQuotaChangesSchema.optional(),
+  /** true: the next password login must change the password (SSH asks for a new one); false: clears it. */
+  mustChangePassword: z.boolean().optional(),
   /** The last day (UTC) the user may log in; null: never expires. */
   expires: z
     .string()
@@ -168,6 +174,7 @@ export class UserAdmin {
       permissions: parsePermissions(o.permissions, grouped ? {} : undefined),
       allowedSources: o.allowedSources,
       protocols: o.protocols,
+      passwordPolicy: this.#deps.config.passwordPolicy,
     });
     const groups = grouped
       ? (await applyMembershipChange(this.#deps.store, user.name, membership)).to
@@ -205,7 +212,12 @@ export class UserAdmin {
     const requiredMethods = o.requiredMethods ? [...new Set<AuthMethod>(o.requiredMethods)] : undefined;
     const pgpPolicies =
       o.pgp.length > 0 ? await applyPgpSpecs(this.#deps.pgpKeys, user.pgpPolicies, o.pgp) : undefined;
+    const transferQuotas = o.transferQuotas
+      ? mergeTransferQuotas(user.transferQuotas ?? {}, o.transferQuotas)
+      : undefined;
     const updated = await users.update(o.name, {
+      transferQuotas,
+      mustChangePassword: o.mustChangePassword,
       permissions,
       requiredMethods,
       // With TOTP on, a new rule is also what `totp disable` goes back to (without the code).
@@ -247,6 +259,10 @@ export class UserAdmin {
       ...(o.downloadRate !== undefined
         ? { downloadRate: { from: user.downloadRate ?? 0, to: o.downloadRate } }
         : {}),
+      ...(transferQuotas ? { transferQuotas: { from: user.transferQuotas ?? {}, to: transferQuotas } } : {}),
+      ...(o.mustChangePassword !== undefined
+        ? { mustChangePassword: { from: user.mustChangePassword ?? false, to: o.mustChangePassword } }
+        : {}),
       ...(o.expires !== undefined ? { expires: { from: user.expiresOn ?? null, to: o.expires } } : {}),
       ...(o.quotaFiles !== undefined
         ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
@@ -264,6 +280,8 @@ export class UserAdmin {
       /** Virtual folders mounted in the user's sessions (own and groups'); their permissions are in `permissions`. */
       folders: user.folders ?? [],
       sources,
+      /** What the user moved in the current UTC day and month (counted only in the directions a limit applies to). */
+      transferUsage: await this.#deps.store.transferUsage.usage(name, new Date()),
     };
   }
 
@@ -279,11 +297,21 @@ export class UserAdmin {
     await this.#record.record(actor, 'users.remove', name);
   }
 
-  async passwd(actor: Actor, name: string, password: Secret<string>): Promise<void> {
+  /** Sets a password as the policy allows; it need not be changed at the next login unless `mustChange`. */
+  async passwd(
+    actor: Actor,
+    name: string,
+    password: Secret<string>,
+    options: { readonly mustChange?: boolean } = {},
+  ): Promise<void> {
     checkActor(actor);
     parseInput(secretSchema, password);
-    await setPassword(this.#deps.store.users, name, password);
-    await this.#record.record(actor, 'users.passwd', name, { password: 'changed' });
+    await setPassword(this.#deps.store.users, name, password, this.#deps.config.passwordPolicy);
+    if (options.mustChange) await this.#deps.store.users.update(name, { mustChangePassword: true });
+    await this.#record.record(actor, 'users.passwd', name, {
+      password: 'changed',
+      ...(options.mustChange ? { mustChangePassword: true } : {}),
+    });
   }
 
   async setDisabled(actor: Actor, name: string, disabled: boolean): Promise<void> {

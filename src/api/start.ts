@@ -5,6 +5,7 @@ import type { AuditWriter } from '../audit/writer.js';
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
+import { setPassword } from '../auth/user-admin.js';
 import type { FerryConfig } from '../config/schema.js';
 import type { ResourceBudget } from '../core/budgets.js';
 import type { RequestTimings } from '../core/request-timings.js';
@@ -112,6 +113,10 @@ function webClientDeps(ctx: ApiContext, nodeId: string | undefined): WebClientDe
   let sessionKey: Secret<Buffer> | undefined;
   return {
     users: ctx.sessionUsers,
+    passwords: {
+      policy: config.passwordPolicy,
+      change: (name, password) => setPassword(ctx.store.users, name, password, config.passwordPolicy),
+    },
     accounts: ctx.store.accounts,
     lockout: {
       threshold: config.lockoutThreshold,

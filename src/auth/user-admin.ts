@@ -14,6 +14,13 @@ import {
 } from '../store/types.js';
 import type { Secret } from '../util/secret.js';
 import { hashPassword } from './password.js';
+import {
+  changePassword,
+  NO_PASSWORD_POLICY,
+  type PasswordPolicy,
+  PasswordPolicyError,
+  passwordRuleBroken,
+} from './password-policy.js';
 
 /** A user's home: their own directory, or `<homesDir>/<name>`. */
 export function homeDirOf(user: UserRecord, homesDir: string): string {
@@ -131,6 +138,8 @@ export interface AddUserInput {
   permissions?: PermissionMap | undefined;
   allowedSources?: readonly string[];
   protocols?: readonly Protocol[];
+  /** The rules the password must meet (absent: none). */
+  passwordPolicy?: PasswordPolicy;
 }
 
 export async function addUser(users: UserRepository, input: AddUserInput): Promise<UserRecord> {
@@ -149,6 +158,9 @@ export async function addUser(users: UserRepository, input: AddUserInput): Promi
     throw new InvalidArgumentError('--home must be an absolute path');
   }
   if (await users.findByName(name)) throw new FerryError('ERR_ALREADY_EXISTS', `user ${name} already exists`);
+  const policy = input.passwordPolicy ?? NO_PASSWORD_POLICY;
+  const broken = input.password ? passwordRuleBroken(input.password.reveal(), policy) : undefined;
+  if (broken) throw new PasswordPolicyError(broken);
   const passwordHash = input.password ? await hashPassword(input.password) : null;
   let user = await users.create({
     name,
@@ -160,6 +172,10 @@ export async function addUser(users: UserRepository, input: AddUserInput): Promi
     protocols: uniqueProtocols(input.protocols ?? []),
   });
   for (const key of keys) user = await users.addPublicKey(name, key);
+  if (passwordHash) {
+    user = (await users.update(name, { passwordChangedAt: new Date() })) ?? user;
+    await users.rememberPasswordHash(name, passwordHash, policy.history);
+  }
   return user;
 }
 
@@ -169,13 +185,14 @@ export async function requireUser(users: UserRepository, name: string): Promise<
   return user;
 }
 
+/** Sets a user's password as the policy allows (see password-policy.ts); throws a PasswordPolicyError naming the rule. */
 export async function setPassword(
   users: UserRepository,
   name: string,
   password: Secret<string>,
+  policy: PasswordPolicy = NO_PASSWORD_POLICY,
 ): Promise<void> {
-  await requireUser(users, name);
-  await users.update(name, { passwordHash: await hashPassword(password) });
+  await changePassword(users, await requireUser(users, name), password, policy);
 }
 
 /** Adds every key in an authorized_keys/.pub text; returns the fingerprints added. */
@@ -211,6 +228,10 @@ export function publicView(user: UserRecord, homeDir: string) {
     disabled: user.disabled,
     home: homeDir,
     hasPassword: user.passwordHash !== null,
+    /** When the password was last set (null: before password policies were kept). */
+    passwordChanged: user.passwordChangedAt?.toISOString() ?? null,
+    /** The next password login must change the password. */
+    mustChangePassword: user.mustChangePassword ?? false,
     requiredMethods: user.requiredMethods,
     permissions: user.permissions,
     allowedSources: user.allowedSources,
@@ -220,6 +241,8 @@ export function publicView(user: UserRecord, homeDir: string) {
     lastLogin: user.lastLoginAt?.toISOString() ?? null,
     uploadRate: user.uploadRate ?? 0,
     downloadRate: user.downloadRate ?? 0,
+    /** Upload / download / total limits per UTC day or month; a kind absent: no limit (of its own). */
+    transferQuotas: user.transferQuotas ?? {},
     /** Empty: every protocol. */
     protocols: user.protocols ?? [],
     /** 'ldap': provisioned from the directory, which checks its password; null: a local account. */

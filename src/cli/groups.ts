@@ -15,6 +15,12 @@ import {
   withFolderMountOptions,
 } from './folder-mounts.js';
 import { parseSize } from './rules-options.js';
+import {
+  type TransferQuotaFlags,
+  transferQuotaChanges,
+  transferQuotaText,
+  withTransferQuotaOptions,
+} from './transfer-quota-options.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 const one = (n: number, unit: string) => (n === 0 ? 'no default' : `${n}${unit}`);
@@ -37,6 +43,7 @@ function printGroup(
     `bandwidth:      upload ${one(g.uploadRate, ' B/s')}, download ${one(g.downloadRate, ' B/s')}`,
     `folders:        ${folders.length === 0 ? 'none' : ''}`,
     ...folders.map((f) => `  ${f.virtualPath} ${f.folder} ${f.permissions.join(',')}`),
+    `transfer quota: ${transferQuotaText(g.transferQuotas, 'no default')}`,
     `members:        ${g.members.length === 0 ? 'none' : g.members.map((m) => `${m.user}${m.primary ? ' (primary)' : ''}`).join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -47,7 +54,7 @@ const PERM_HELP =
 const PROTOCOLS_HELP =
   "protocols members may use unless they set their own: sftp, scp, ssh, https, ftps; 'all' for no default";
 
-interface SettingFlags {
+interface SettingFlags extends TransferQuotaFlags {
   perm: string[];
   homeTemplate?: string;
   description?: string;
@@ -62,7 +69,7 @@ interface SettingFlags {
 
 /** The options `add` and `set` share. */
 function withSettingOptions(cmd: Command): Command {
-  return cmd
+  return withTransferQuotaOptions(cmd, 'members', 'no default')
     .option('--perm <spec>', PERM_HELP, collect, [])
     .option('--home-template <path>', "members' home, e.g. /srv/partners/%username% (the only placeholder)")
     .option('--description <text>', 'what the group is for')
@@ -90,6 +97,7 @@ function settingsOf(o: SettingFlags) {
     quotaFiles: parseSize('--quota-files', o.quotaFiles),
     uploadRate: parseSize('--upload-rate', o.uploadRate),
     downloadRate: parseSize('--download-rate', o.downloadRate),
+    transferQuotas: transferQuotaChanges(o),
   };
 }
 

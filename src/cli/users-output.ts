@@ -3,6 +3,7 @@
 import type { Memberships } from '../admin/user-groups.js';
 import type { UserAdmin, UserView } from '../admin/users.js';
 import { formatPgpPolicy } from '../util/pgp-policy.js';
+import { transferQuotaLines, transferQuotaText } from './transfer-quota-options.js';
 
 type Effective = Awaited<ReturnType<UserAdmin['effective']>>;
 
@@ -34,6 +35,7 @@ export function printEffective(e: Effective): void {
     `quota files: ${limit(e.quota.limitFiles, '')}${from(s.quotaFiles)}`,
     `upload:      ${limit(e.uploadRate, ' B/s')}${from(s.uploadRate)}`,
     `download:    ${limit(e.downloadRate, ' B/s')}${from(s.downloadRate)}`,
+    ...transferQuotaLines(e.transferQuotas, e.transferUsage, s.transferQuotas),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -46,7 +48,7 @@ export function printUser(view: UserView, groups: Memberships): void {
     `home:        ${view.home}`,
     view.authSource
       ? `password:    checked by the directory (${view.authSource}; groups: ${view.externalGroups.join(', ') || 'none'})`
-      : `password:    ${view.hasPassword ? 'set' : 'not set'}`,
+      : `password:    ${view.hasPassword ? `set${view.passwordChanged ? ` ${view.passwordChanged}` : ''}${view.mustChangePassword ? ', must be changed at the next login' : ''}` : 'not set'}`,
     `login needs: ${view.requiredMethods.length ? view.requiredMethods.join(' + ') : 'password or public key'}`,
     `login from:  ${view.allowedSources.length ? view.allowedSources.join(', ') : 'anywhere'}`,
     `protocols:   ${view.protocols.length ? view.protocols.join(', ') : 'all'}`,
@@ -58,6 +60,7 @@ export function printUser(view: UserView, groups: Memberships): void {
     ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
     `quota:       ${quotaText(view.quota)}`,
     `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
+    `transfer:    ${transferQuotaText(view.transferQuotas, 'none')}`,
     `expires:     ${view.expires ? `after ${view.expires} (UTC)` : 'never'}`,
     `last login:  ${view.lastLogin ?? 'never'}`,
     `created:     ${view.created}`,

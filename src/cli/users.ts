@@ -23,6 +23,7 @@ import {
 } from './folder-mounts.js';
 import { parseSize } from './rules-options.js';
 import { printTotpEnrolment } from './totp-output.js';
+import { transferQuotaChanges, withTransferQuotaOptions } from './transfer-quota-options.js';
 import { printEffective, printUser } from './users-output.js';
 import { registerUserTransferCommands } from './users-transfer.js';
 
@@ -137,12 +138,16 @@ export function registerUsersCommand(program: Command): void {
     );
 
   withFolderMountOptions(
-    users
-      .command('set')
-      .description(
-        'change a user: permissions, required methods, home, protocols, disk quota, bandwidth, expiry',
-      )
-      .argument('<name>', 'user name')
+    withTransferQuotaOptions(
+      users
+        .command('set')
+        .description(
+          'change a user: permissions, required methods, home, protocols, disk and transfer quotas, bandwidth, expiry',
+        )
+        .argument('<name>', 'user name'),
+      'the user',
+      "the groups' limit, if any",
+    )
       .option(
         '--perm <spec>',
         "permissions for a directory, e.g. '/in=list,upload' (repeatable)",
@@ -183,77 +188,91 @@ export function registerUsersCommand(program: Command): void {
         'bytes per second the user may download, all sessions together, e.g. 5MiB (0: no limit)',
       )
       .option('--expires <date>', "last day (YYYY-MM-DD, UTC) the user may log in; 'never' to remove")
+      .option(
+        '--must-change-password',
+        'the next password login must change the password (SSH asks for a new one; FTPS refuses until then)',
+      )
+      .option('--no-must-change-password', 'clear that flag')
+
       .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
-      .option('--store <url>', STORE_OPTION_HELP),
-  ).action(
-    async (
-      name: string,
-      o: {
-        quotaBytes?: string;
-        expires?: string;
-        uploadRate?: string;
-        downloadRate?: string;
-        quotaFiles?: string;
-        perm: string[];
-        resetPerms?: boolean;
-        require?: string;
-        home?: string;
-        allowFrom?: string;
-        protocols?: string;
-        pgp: string[];
-        inheritPerm: string[];
-        group?: string;
-        addGroup: string[];
-        removeGroup: string[];
-      } & FolderMountFlags,
-      cmd: Command,
-    ) => {
-      checkHome(o.home);
-      const folders = parseFolderMounts(o);
-      const protocols = o.protocols !== undefined ? parseProtocols(o.protocols) : undefined;
-      const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
-      const quotaFiles = fileCount('--quota-files', o.quotaFiles);
-      await withContext(opts(cmd), async (ctx) => {
-        await checkFolderMounts(ctx.admin, { kind: 'user', name }, folders);
-        if (onlyFolderOptions(cmd, o)) {
-          for (const line of await applyFolderMounts(ctx.admin, { kind: 'user', name }, folders))
-            process.stdout.write(`${line}\n`);
-          return;
-        }
-        let updated = await ctx.admin.users.set(cliActor(), {
-          name,
-          quotaBytes,
-          quotaFiles,
-          uploadRate: parseSize('--upload-rate', o.uploadRate),
-          downloadRate: parseSize('--download-rate', o.downloadRate),
-          ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
-          permissions: o.perm,
-          resetPermissions: o.resetPerms ?? false,
-          inheritPermissions: o.inheritPerm,
-          ...(o.group !== undefined ? { group: o.group === 'none' ? null : o.group } : {}),
-          addGroups: o.addGroup,
-          removeGroups: o.removeGroup,
-          pgp: o.pgp,
-          ...(o.require !== undefined
-            ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
-            : {}),
-          ...(o.home !== undefined ? { home: o.home } : {}),
-          ...(o.allowFrom !== undefined
-            ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
-            : {}),
-          ...(protocols !== undefined ? { protocols } : {}),
-        });
-        // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
-        const regrouped = o.group !== undefined || o.addGroup.length > 0 || o.removeGroup.length > 0;
-        if (quotaBytes !== undefined || quotaFiles !== undefined || regrouped) {
-          await ctx.scanQuotaUsage(name);
-          updated = await ctx.admin.users.show(name);
-        }
-        for (const line of await applyFolderMounts(ctx.admin, { kind: 'user', name }, folders))
-          process.stdout.write(`${line}\n`);
-        printUser(updated, await ctx.admin.users.memberships(name));
-      });
-    },
+      .option('--store <url>', STORE_OPTION_HELP)
+      .action(
+        async (
+          name: string,
+          o: {
+            quotaBytes?: string;
+            expires?: string;
+            uploadRate?: string;
+            downloadRate?: string;
+            quotaFiles?: string;
+            transferQuotaUpload?: string;
+            transferQuotaDownload?: string;
+            transferQuotaTotal?: string;
+            mustChangePassword?: boolean;
+            perm: string[];
+            resetPerms?: boolean;
+            require?: string;
+            home?: string;
+            allowFrom?: string;
+            protocols?: string;
+            pgp: string[];
+            inheritPerm: string[];
+            group?: string;
+            addGroup: string[];
+            removeGroup: string[];
+          } & FolderMountFlags,
+          cmd: Command,
+        ) => {
+          checkHome(o.home);
+          const folders = parseFolderMounts(o);
+          const protocols = o.protocols !== undefined ? parseProtocols(o.protocols) : undefined;
+          const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
+          const quotaFiles = fileCount('--quota-files', o.quotaFiles);
+          const transferQuotas = transferQuotaChanges(o);
+          await withContext(opts(cmd), async (ctx) => {
+            await checkFolderMounts(ctx.admin, { kind: 'user', name }, folders);
+            if (onlyFolderOptions(cmd, o)) {
+              for (const line of await applyFolderMounts(ctx.admin, { kind: 'user', name }, folders))
+                process.stdout.write(`${line}\n`);
+              return;
+            }
+            let updated = await ctx.admin.users.set(cliActor(), {
+              name,
+              quotaBytes,
+              quotaFiles,
+              uploadRate: parseSize('--upload-rate', o.uploadRate),
+              downloadRate: parseSize('--download-rate', o.downloadRate),
+              ...(transferQuotas ? { transferQuotas } : {}),
+              ...(o.mustChangePassword !== undefined ? { mustChangePassword: o.mustChangePassword } : {}),
+              ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
+              permissions: o.perm,
+              resetPermissions: o.resetPerms ?? false,
+              inheritPermissions: o.inheritPerm,
+              ...(o.group !== undefined ? { group: o.group === 'none' ? null : o.group } : {}),
+              addGroups: o.addGroup,
+              removeGroups: o.removeGroup,
+              pgp: o.pgp,
+              ...(o.require !== undefined
+                ? { requiredMethods: o.require === 'any' ? [] : parseRequiredMethods(o.require) }
+                : {}),
+              ...(o.home !== undefined ? { home: o.home } : {}),
+              ...(o.allowFrom !== undefined
+                ? { allowedSources: o.allowFrom === 'any' ? [] : parseAllowedSources(o.allowFrom) }
+                : {}),
+              ...(protocols !== undefined ? { protocols } : {}),
+            });
+            // Usage is counted only while a limit is set: a new limit starts from what the disk holds now.
+            const regrouped = o.group !== undefined || o.addGroup.length > 0 || o.removeGroup.length > 0;
+            if (quotaBytes !== undefined || quotaFiles !== undefined || regrouped) {
+              await ctx.scanQuotaUsage(name);
+              updated = await ctx.admin.users.show(name);
+            }
+            for (const line of await applyFolderMounts(ctx.admin, { kind: 'user', name }, folders))
+              process.stdout.write(`${line}\n`);
+            printUser(updated, await ctx.admin.users.memberships(name));
+          });
+        },
+      ),
   );
 
   users

@@ -300,3 +300,27 @@ test('proxyProtocolFrom takes CIDRs from the flag or the environment and refuses
     (err) => err instanceof ConfigError && /drainTimeout/.test(err.message),
   );
 });
+
+test('passwordPolicy is off by default and set from a file or FERRY_PASSWORD_POLICY_*; a bad rule is refused', async () => {
+  assert.deepEqual(loadConfig({ env: {} }).passwordPolicy, {
+    minLength: 0,
+    minClasses: 0,
+    history: 0,
+    maxAgeDays: 0,
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
+  try {
+    const file = join(dir, 'ferry.json');
+    await writeFile(file, JSON.stringify({ passwordPolicy: { minLength: 12, history: 5 } }));
+    const config = loadConfig({ file, env: { FERRY_PASSWORD_POLICY_MAX_AGE_DAYS: '90' } });
+    assert.deepEqual(config.passwordPolicy, { minLength: 12, minClasses: 0, history: 5, maxAgeDays: 90 });
+    assert.throws(
+      () => loadConfig({ env: { FERRY_PASSWORD_POLICY_MIN_CLASSES: '5' } }),
+      (err: unknown) => err instanceof ConfigError && /passwordPolicy\.minClasses/.test(err.message),
+    );
+    await writeFile(file, JSON.stringify({ passwordPolicy: { minEntropy: 3 } }));
+    assert.throws(() => loadConfig({ file, env: {} }), ConfigError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

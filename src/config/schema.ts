@@ -248,6 +248,22 @@ const groupMap = z.union([z.string(), z.record(z.string(), z.string())]).transfo
 });
 
 /**
+ * Rules for the passwords of SFTP/FTPS/web users that Ferry keeps (not the directory's): checked wherever one is
+ * set (CLI, REST API, console, a change at login). Every rule is off at 0.
+ */
+const passwordPolicySchema = z
+  .object({
+    minLength: count(0, 1024).default(0),
+    /** Character classes (lower case, upper case, digits, others) a password must mix. */
+    minClasses: count(0, 4).default(0),
+    /** Earlier passwords (their argon2id hashes) a new one may not repeat. */
+    history: count(0, 100).default(0),
+    /** Days after which a password must be changed at the next login (0: never). */
+    maxAgeDays: count(0, 36_500).default(0),
+  })
+  .strict();
+
+/**
  * LDAP / Active Directory password logins (docs/LDAP.md): off unless `url` is set. The service account's
  * password comes from `bindPasswordFile` or FERRY_LDAP_BIND_PASSWORD, never from the config file itself.
  */
@@ -416,6 +432,7 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     ftps: ftpsSchema.prefault({}),
     ldap: ldapSchema.prefault({}),
+    passwordPolicy: passwordPolicySchema.prefault({}),
     // Wrapped at once so the key never reaches a log or an error message.
     masterKey: z
       .string()
@@ -480,6 +497,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey', 'tlsKeyName'],
+  passwordPolicy: ['minLength', 'minClasses', 'history', 'maxAgeDays'],
   ftps: ['port', 'implicitPort', 'passivePorts', 'passiveAddress', 'tlsCert', 'tlsKey', 'tlsKeyName'],
   ldap: [
     'url',
@@ -651,11 +669,20 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
   ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, passiveAddress (the public IPv4 behind NAT), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`; default: a self-signed certificate generated in the data dir)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
+  passwordPolicy:
+    "rules for users' passwords Ferry keeps (all off at 0): minLength, minClasses (of lower, upper, digit, other), history (earlier passwords not reused), maxAgeDays (a change is required at the next login)",
   ldap: 'LDAP / Active Directory password logins (docs/LDAP.md), off unless url is set: url, startTls, caFile, bindDn and bindPasswordFile (or FERRY_LDAP_BIND_PASSWORD), userBase, userFilter, groupBase, groupFilter, groupMap, templateUser, homeTemplate, requireGroup, disabledAttribute, cacheTtl, timeout',
 };
 
 /** Nested settings with a description of their own; the others are described by their key's line. */
 export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  'passwordPolicy.minLength': 'fewest characters a user password may have (0: no rule)',
+  'passwordPolicy.minClasses':
+    'character classes (lower case, upper case, digits, others) a user password must mix, 0-4 (0: no rule)',
+  'passwordPolicy.history':
+    'earlier passwords of a user (their argon2id hashes) a new one may not repeat (0: no rule)',
+  'passwordPolicy.maxAgeDays':
+    'days after which a password must be changed at the next login: SSH asks for a new one (RFC 4252 password change), FTPS refuses (0: never)',
   'ftps.port': 'explicit FTPS port (AUTH TLS; 0 picks a free port; default: off)',
   'ftps.implicitPort': 'implicit FTPS port (TLS from the first byte, 990-style; default: off)',
   'ftps.passivePorts': 'passive data ports LOW-HIGH for FTPS (default: any free port)',

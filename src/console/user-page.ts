@@ -3,6 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import { PERMISSIONS } from '../permission-vocabulary.js';
 import { PROTOCOLS } from '../store/user-types.js';
+import {
+  formatTransferLimit,
+  TRANSFER_KINDS,
+  type TransferKind,
+  type TransferQuotas,
+} from '../util/transfer-quota.js';
 import { type Html, html } from '../web/html.js';
 import type { ConsoleApi } from './api-client.js';
 import { defined, formAction, optional } from './form-action.js';
@@ -40,6 +46,7 @@ interface UserView {
   readonly expires: string | null;
   readonly uploadRate: number;
   readonly downloadRate: number;
+  readonly transferQuotas: TransferQuotas;
 }
 
 interface EffectiveView {
@@ -52,7 +59,28 @@ interface EffectiveView {
   readonly quotaFiles: number;
   readonly uploadRate: number;
   readonly downloadRate: number;
-  readonly sources: Record<string, string> & { permissions: Record<string, string> };
+  readonly transferQuotas: TransferQuotas;
+  readonly transferUsage: Record<'day' | 'month', { uploaded: number; downloaded: number }>;
+  readonly sources: Record<string, string> & {
+    permissions: Record<string, string>;
+    transferQuotas: Record<TransferKind, string>;
+  };
+}
+
+/** A transfer limit as the form shows and takes it (`10 GiB/day`); empty: none of its own. */
+const transferText = (quotas: TransferQuotas, kind: TransferKind) => {
+  const limit = quotas[kind];
+  return limit ? formatTransferLimit(limit) : '';
+};
+
+/** The effective limit of a kind with what was used of it in its current period. */
+function transferUsageText(e: EffectiveView, kind: TransferKind): string {
+  const limit = e.transferQuotas[kind];
+  if (!limit) return 'none';
+  const u = e.transferUsage[limit.period];
+  const used =
+    kind === 'upload' ? u.uploaded : kind === 'download' ? u.downloaded : u.uploaded + u.downloaded;
+  return `${formatTransferLimit(limit)}; ${used} bytes used ${limit.period === 'day' ? 'today' : 'this month'} (UTC)`;
 }
 
 /** Permission names as checkbox field names: `p.ROW.NAME` (`*` included). */
@@ -117,6 +145,9 @@ const shownSettings = (u: UserView) => ({
   quotaFiles: u.quota.limitFiles,
   uploadRate: u.uploadRate,
   downloadRate: u.downloadRate,
+  ...Object.fromEntries(
+    TRANSFER_KINDS.map((k) => [`transfer.${k}`, transferText(u.transferQuotas ?? {}, k)]),
+  ),
   expires: u.expires,
 });
 
@@ -132,6 +163,7 @@ ${input('quotaBytes', 'Quota in bytes', { value: u.quota.limitBytes, hint: '0: n
 ${input('quotaFiles', 'Quota in files', { value: u.quota.limitFiles, hint: '0: none of its own', type: 'number' })}
 ${input('uploadRate', 'Upload rate, bytes per second', { value: u.uploadRate, hint: '0: none of its own', type: 'number' })}
 ${input('downloadRate', 'Download rate, bytes per second', { value: u.downloadRate, hint: '0: none of its own', type: 'number' })}
+${TRANSFER_KINDS.map((k) => input(`transfer.${k}`, `Transfer quota, ${k === 'total' ? 'uploads and downloads together' : `${k}s`}`, { value: transferText(u.transferQuotas ?? {}, k), hint: 'SIZE/day or SIZE/month, e.g. 10GiB/day; empty: none of its own' }))}
 ${input('expires', 'Last day the user may log in', { value: u.expires ?? '', hint: 'UTC; empty: never expires', type: 'date' })}
 <button type="submit">Save access and limits</button></form></section>`;
 }
@@ -189,6 +221,7 @@ ${row('Quota', limitText(e.quotaBytes, 'bytes'), s.quotaBytes)}
 ${row('Quota in files', limitText(e.quotaFiles, 'files'), s.quotaFiles)}
 ${row('Upload rate', limitText(e.uploadRate, 'bytes/s'), s.uploadRate)}
 ${row('Download rate', limitText(e.downloadRate, 'bytes/s'), s.downloadRate)}
+${TRANSFER_KINDS.map((k) => row(`Transfer quota, ${k}`, transferUsageText(e, k), s.transferQuotas?.[k]))}
 ${row('Groups', [e.groups.primary ?? '', ...e.groups.secondary].filter(Boolean).join(', ') || 'none', undefined)}
 ${Object.entries(e.permissions).map(([path, perms]) => row(`Folder ${path}`, perms.join(', ') || 'nothing', s.permissions[path]))}
 </tbody></table></section>`;
@@ -298,6 +331,7 @@ export function settingsPatch(form: Form): Record<string, unknown> {
     quotaFiles: numberField(form.quotaFiles),
     uploadRate: numberField(form.uploadRate),
     downloadRate: numberField(form.downloadRate),
+    ...Object.fromEntries(TRANSFER_KINDS.map((k) => [`transfer.${k}`, (form[`transfer.${k}`] ?? '').trim()])),
     expires: optional(form.expires) ?? null,
   };
   let was: Record<string, unknown> = {};
@@ -307,11 +341,18 @@ export function settingsPatch(form: Form): Record<string, unknown> {
   } catch {
     // No usable `was`: every field goes to the API, which is only more than needed.
   }
-  return defined(
-    Object.fromEntries(
-      Object.entries(body).map(([k, v]) => [k, JSON.stringify(v) === JSON.stringify(was[k]) ? undefined : v]),
-    ),
+  const changed = Object.fromEntries(
+    Object.entries(body).map(([k, v]) => [k, JSON.stringify(v) === JSON.stringify(was[k]) ? undefined : v]),
   );
+  // The transfer quotas go as the API's one object, as typed (`10GiB/day`; empty: null, none of its own).
+  const transferQuotas: Record<string, string | null> = {};
+  for (const kind of TRANSFER_KINDS) {
+    const text = changed[`transfer.${kind}`];
+    delete changed[`transfer.${kind}`];
+    if (typeof text === 'string') transferQuotas[kind] = text === '' ? null : text;
+  }
+  if (Object.keys(transferQuotas).length > 0) changed.transferQuotas = transferQuotas;
+  return defined(changed);
 }
 
 /** The groups form as the API's PATCH: the primary group only when it changed, secondary ones joined and left. */

@@ -85,7 +85,13 @@ export class SessionFileHandle implements FileHandle {
         throw new UnsupportedError('This storage reads files front to back only');
       }
       this.#lastReadAt = offset;
-      const data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom, into);
+      let data = await this.#o.file.read(offset, Math.min(length, MAX_READ_LENGTH), headroom, into);
+      const allowance = this.#host.transferAllowance;
+      if (allowance && data.length > headroom) {
+        // Cut at what the transfer quota leaves; the next read, with nothing left, is refused.
+        const granted = await allowance.takeDownload(data.length - headroom);
+        if (granted < data.length - headroom) data = data.subarray(0, headroom + granted);
+      }
       this.#firstRead ??= offset;
       this.#bytesRead += data.length - headroom;
       await this.#host.throttle?.download?.take(data.length - headroom, this.#host.signal);
@@ -169,6 +175,12 @@ export class SessionFileHandle implements FileHandle {
   async #writeAt(position: number, data: ByteChunks, length: number, account: boolean): Promise<void> {
     const hashed = this.#digest.observe(position, data);
     try {
+      // The client's bytes count against its transfer quota before they are stored; a refusal fails the upload
+      // (its partial removed on close) like a full disk. Nothing more is counted once the upload has failed.
+      if (account && this.#host.transferAllowance) {
+        if (this.#failure.error) throw this.#failure.error;
+        await this.#host.transferAllowance.takeUpload(length);
+      }
       if (this.#restart) await this.#restart;
       await this.#o.file.write(position, data);
     } catch (err) {

@@ -33,6 +33,7 @@ import { type PreOperationGate, SessionGate } from './pre-operation.js';
 import { type FileOp, SessionEvents } from './session-events.js';
 import { SessionPaths } from './session-paths.js';
 import { LocalTokenSource, sessionThrottles } from './shared-rates.js';
+import type { TransferAllowance } from './transfer-allowance.js';
 import type {
   DirHandle,
   FileHandle,
@@ -79,6 +80,8 @@ export interface FileSessionDeps {
   transfers?: ActiveTransfers;
   /** The bandwidth throttles of a session: the user's rates shared by all its sessions, the server's caps. */
   throttles?: (identity: SessionIdentity) => HandleHost['throttle'];
+  /** The session's transfer quotas (absent or undefined: none counted). */
+  transferAllowance?: (identity: SessionIdentity) => TransferAllowance | undefined;
 }
 
 export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
@@ -165,6 +168,7 @@ class CoreFileSession implements FileSession {
       maxHashBytes: deps.limits?.maxHashBytes ?? DEFAULT_MAX_HASH_BYTES,
       signal: resources.signal,
       throttle: deps.throttles?.(identity),
+      transferAllowance: deps.transferAllowance?.(identity),
       emitChecksum: (path, detail, error) =>
         this.#events.emitFileOp('checksum', path, undefined, error, detail),
     };
@@ -286,6 +290,8 @@ class CoreFileSession implements FileSession {
       if (!mode.read && !mode.write) throw new InvalidArgumentError('Open for neither reading nor writing');
       const v = this.#paths.virtual(path, mode.write && mode.create ? 'create' : 'lookup');
       await this.#gate.open(v, mode, attrs.size);
+      // Nothing left of a transfer quota: refused before a file is created or a byte sent.
+      await this.#host.transferAllowance?.admit(mode.write ? 'upload' : 'download', attrs.size);
       return this.#withHandleSlot(() => this.#openFile(v, mode, attrs));
     });
   }

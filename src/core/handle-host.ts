@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Fs, FsFile, FsStat } from '../vfs/types.js';
 import type { ConcretePermission } from './permissions.js';
 import type { Throttle } from './shared-rates.js';
+import type { TransferAllowance } from './transfer-allowance.js';
 import type { FileHandle, FileStat, OpenMode, SetAttrs } from './types.js';
 
 /** What a handle needs from its session; keeps policy (permissions, events) in one place. */
@@ -28,6 +29,8 @@ export interface HandleHost {
   readonly signal?: AbortSignal | undefined;
   /** The session's bandwidth limits: client reads and writes wait for their bytes (server-side work does not). */
   readonly throttle?: { readonly upload?: Throttle; readonly download?: Throttle };
+  /** The user's transfer quotas: client reads and writes count against them (server-side work does not). */
+  readonly transferAllowance?: TransferAllowance | undefined;
   /** Records a check-file read in the audit trail (it reveals content, like a download). */
   emitChecksum(path: string, detail: Readonly<Record<string, unknown>>, error?: unknown): void;
 }

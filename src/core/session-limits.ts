@@ -1,5 +1,6 @@
-// The quota and transfer rates a user's file session carries, the same whichever front end opened it: no protocol
+// The quotas (disk and transfer) and transfer rates a user's file session carries, the same whichever front end opened it: no protocol
 // (SFTP, SCP, FTPS, the web client) may be a way around them.
+import type { TransferQuotas } from '../util/transfer-quota.js';
 import type { SessionIdentity } from './types.js';
 
 export interface LimitedAccount {
@@ -7,12 +8,18 @@ export interface LimitedAccount {
   readonly uploadRate?: number | undefined;
   readonly downloadRate?: number | undefined;
   readonly folders?: SessionIdentity['folders'];
+  readonly transferQuotas?: TransferQuotas | undefined;
 }
 
-export function sessionLimitsOf(user: LimitedAccount): Pick<SessionIdentity, 'quota' | 'rates' | 'folders'> {
+export function sessionLimitsOf(
+  user: LimitedAccount,
+): Pick<SessionIdentity, 'quota' | 'rates' | 'folders' | 'transferQuotas'> {
   return {
     // The virtual folders the session mounts (each with its own quota) travel with the limits every front end spreads.
     ...(user.folders && user.folders.length > 0 ? { folders: user.folders } : {}),
+    ...(user.transferQuotas && Object.keys(user.transferQuotas).length > 0
+      ? { transferQuotas: user.transferQuotas }
+      : {}),
     ...(user.quota ? { quota: { bytes: user.quota.limitBytes, files: user.quota.limitFiles } } : {}),
     rates: { upload: user.uploadRate ?? 0, download: user.downloadRate ?? 0 },
   };

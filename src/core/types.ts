@@ -1,6 +1,7 @@
 // The protocol-neutral file session every front end (SFTP, SCP, later HTTP) calls: virtual paths in, policy applied.
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { ByteChunks } from '../util/byte-chunks.js';
+import type { TransferQuotas } from '../util/transfer-quota.js';
 
 export interface SessionIdentity {
   readonly sessionId: string;
@@ -25,6 +26,8 @@ export interface SessionIdentity {
     readonly quotaBytes: number;
     readonly quotaFiles: number;
   }[];
+  /** Bytes the user may upload / download / move in total per UTC day or month (absent or {}: no limit). */
+  readonly transferQuotas?: TransferQuotas;
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

@@ -3,6 +3,7 @@
 
 import { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
+import { passwordChangeDue } from '../auth/password-policy.js';
 import { homeDirOf } from '../auth/user-admin.js';
 import { PermissionPolicy } from '../core/permissions.js';
 import { sessionLimitsOf } from '../core/session-limits.js';
@@ -57,6 +58,17 @@ export async function pass(ctx: CommandContext, arg: string): Promise<void> {
   if (ctx.gone.aborted) return;
   if (decision.result === 'accept') {
     const record = decision.user;
+    // FTP has no way to set a new password: the user is told where to change it, and nothing is opened.
+    const due = options.passwordPolicy ? passwordChangeDue(record, options.passwordPolicy) : undefined;
+    if (due) {
+      ctx.log.info({ user: record.name, reason: due }, 'login refused: password must be changed');
+      emitAuth(ctx, username, 'password change required');
+      ctx.reply(
+        530,
+        'Password expired: change it over SSH (sftp or ssh) or in the web client, then log in again',
+      );
+      return;
+    }
     const admitted = await ctx.hooks.authenticated(record.name);
     if (ctx.gone.aborted) return;
     if (!admitted) {

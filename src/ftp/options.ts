@@ -3,6 +3,7 @@
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
+import type { PasswordPolicy } from '../auth/password-policy.js';
 import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
@@ -27,6 +28,8 @@ export interface FtpsServerOptions {
   readonly homesDir: string;
   /** The effective records (groups' defaults filled in). */
   readonly users: UserLookup;
+  /** A password past its maximum age (or flagged) cannot be changed over FTP: such logins are refused. */
+  readonly passwordPolicy?: PasswordPolicy;
   readonly fileSessions: FileSessionFactory;
   readonly events: EventBus;
   readonly logger: Logger;

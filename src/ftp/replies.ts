@@ -1,6 +1,12 @@
 // FTP reply codes for every failure, decided once here (RFC 959 §4.2): the file commands throw, the control
 // connection answers with what this table says. Messages are fixed per code and never carry a path.
-import { BudgetExceededError, type FerryErrorCode, StorageError, toFerryError } from '../errors.js';
+import {
+  BudgetExceededError,
+  type FerryErrorCode,
+  StorageError,
+  TransferQuotaExceededError,
+  toFerryError,
+} from '../errors.js';
 
 export interface FtpReply {
   readonly code: number;
@@ -42,7 +48,11 @@ export function replyFromError(err: unknown): FtpReply {
   if (err instanceof FtpReplyError) return { code: err.code, text: err.text };
   const ferry = toFerryError(err);
   // Disk full, quota, budgets: fixed texts naming the resource, never a path; the user should see which one.
-  if (ferry instanceof StorageError || ferry instanceof BudgetExceededError) {
+  if (
+    ferry instanceof StorageError ||
+    ferry instanceof BudgetExceededError ||
+    ferry instanceof TransferQuotaExceededError
+  ) {
     return { code: ferry.code === 'ERR_IO' ? 451 : 552, text: ferry.message };
   }
   return BY_CODE[ferry.code] ?? { code: 451, text: 'Local error in processing' };

@@ -46,6 +46,7 @@ export async function startFtps(
     maxAuthTries: config.maxAuthTries,
     homesDir: ctx.paths.homes,
     users: ctx.sessionUsers,
+    passwordPolicy: config.passwordPolicy,
     fileSessions: ctx.fileSessions,
     events: ctx.events,
     logger,

@@ -1,5 +1,5 @@
 // Maps core errors to the strerror-like texts OpenSSH's scp prints, and frames scp warning/fatal lines.
-import { type FerryErrorCode, toFerryError } from '../errors.js';
+import { type FerryErrorCode, TransferQuotaExceededError, toFerryError } from '../errors.js';
 import { printable } from './control.js';
 
 const TEXT_BY_CODE: Partial<Record<FerryErrorCode, string>> = {
@@ -21,7 +21,10 @@ const TEXT_BY_CODE: Partial<Record<FerryErrorCode, string>> = {
  * paths outside the user's chroot, which must never reach the wire.
  */
 export function errorText(err: unknown): string {
-  return TEXT_BY_CODE[toFerryError(err).code] ?? 'Failure';
+  const error = toFerryError(err);
+  // A transfer quota's message names the limit, never a path.
+  if (error instanceof TransferQuotaExceededError) return error.message;
+  return TEXT_BY_CODE[error.code] ?? 'Failure';
 }
 
 /** `\x01scp: <text>\n`: the peer prints it, counts an error and carries on with the next file. */

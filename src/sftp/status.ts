@@ -1,5 +1,11 @@
 // The server's side of the status table: any thrown value becomes the SFTP status sent to the client.
-import { BudgetExceededError, FerryError, StorageError, toFerryError } from '../errors.js';
+import {
+  BudgetExceededError,
+  FerryError,
+  StorageError,
+  TransferQuotaExceededError,
+  toFerryError,
+} from '../errors.js';
 import { FX } from './wire/constants.js';
 import { type SftpStatus, statusForErrorCode } from './wire/status.js';
 
@@ -20,5 +26,7 @@ export function statusFromError(err: unknown): SftpStatus {
   if (ferry instanceof StorageError) return { code: FX.FAILURE, message: ferry.message };
   // Budget messages name the resource and the limit, never a path: the user should see which one was hit.
   if (ferry instanceof BudgetExceededError) return { code: FX.FAILURE, message: ferry.message };
+  // Likewise a transfer quota: the message names the limit (`the account may upload 10 GiB/day`).
+  if (ferry instanceof TransferQuotaExceededError) return { code: FX.FAILURE, message: ferry.message };
   return statusForErrorCode(ferry.code);
 }

@@ -2,9 +2,10 @@
 // idle timer and host-key announcements; its channels are routed by channels.ts once it is authenticated.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { AuthContext, ClientInfo, Connection } from 'ssh2';
+import type { AuthContext, ClientInfo, Connection, PasswordAuthContext } from 'ssh2';
 import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
+import { PasswordPolicyError, passwordChangeDue } from '../auth/password-policy.js';
 import { FerryError } from '../errors.js';
 import type { HostKeyMaterial } from '../key-manager/host-keys.js';
 import { isCertificateAlgorithm } from '../keys/ssh-certificate.js';
@@ -156,6 +157,41 @@ export function handleConnection(
     return 'admitted';
   };
 
+  /**
+   * A password past passwordPolicy.maxAgeDays (or flagged by `users set --must-change-password`) is changed before
+   * the login completes: RFC 4252 §8's SSH_MSG_USERAUTH_PASSWD_CHANGEREQ, which OpenSSH's client answers by asking
+   * for the new password twice. A new one the policy refuses is asked again with the refusal as the prompt (three
+   * times at most). False: the client gave up, or never found an acceptable one; the login is refused.
+   */
+  const passwordChangedIfDue = async (ctx: PasswordAuthContext, account: UserRecord): Promise<boolean> => {
+    const passwords = options.passwords;
+    const due = passwords ? passwordChangeDue(account, passwords.policy) : undefined;
+    if (!passwords || !due) return true;
+    let prompt =
+      due === 'expired'
+        ? `Your password is older than ${passwords.policy.maxAgeDays} days and must be changed.`
+        : 'Your password must be changed before you log in.';
+    for (let round = 0; round < 3; round++) {
+      const next = await new Promise<string | undefined>((resolve) => {
+        client.once('close', () => resolve(undefined));
+        ctx.requestChange(prompt, (answer) => resolve(answer));
+      });
+      if (next === undefined) return false;
+      try {
+        await passwords.change(account.name, new Secret(next));
+      } catch (err) {
+        if (!(err instanceof PasswordPolicyError)) throw err;
+        log.info({ user: account.name, reason: err.message }, 'new password refused by the policy');
+        prompt = err.message;
+        continue;
+      }
+      log.info({ user: account.name, reason: due }, 'password changed at login');
+      emitAuth(options, sessionId, remoteAddress, account.name, 'password', 'password changed');
+      return true;
+    }
+    return false;
+  };
+
   client.on('authentication', (ctx) => {
     authQueue = authQueue.then(async () => {
       // Once the address is banned (by this process, which already cut the socket, or by another one) its
@@ -178,6 +214,11 @@ export function handleConnection(
       const entry = { user: ctx.username, method: ctx.method };
       switch (decision.result) {
         case 'accept': {
+          if (ctx.method === 'password' && !(await passwordChangedIfDue(ctx, decision.user))) {
+            emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'password change required');
+            ctx.reject(['password']);
+            return;
+          }
           if ((await admitAcrossNodes(decision.user.name)) === 'failed') return;
           user = decision.user;
           log = log.child({ user: user.name });

@@ -5,6 +5,7 @@ import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { CertificateTrust } from '../auth/certificate-login.js';
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
+import type { PasswordPolicy } from '../auth/password-policy.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -13,6 +14,7 @@ import type { Logger } from '../logger.js';
 import type { SftpRequestObserver } from '../sftp/server.js';
 import type { AlgorithmProfile } from '../ssh-algorithms.js';
 import type { AccountSecurityRepository, UserLookup } from '../store/types.js';
+import type { Secret } from '../util/secret.js';
 import type { ConnectionLimits } from './admission.js';
 import type { RekeyPolicy } from './rekey.js';
 
@@ -36,6 +38,14 @@ export interface SshServerOptions {
   readonly homesDir: string;
   /** The effective records (groups' defaults filled in). */
   readonly users: UserLookup;
+  /**
+   * Password policy: a password login of a user whose password is past `policy.maxAgeDays` (or flagged) is asked
+   * for a new one (RFC 4252 §8), which `change` checks against the policy and stores. Absent: never asked.
+   */
+  readonly passwords?: {
+    readonly policy: PasswordPolicy;
+    change(name: string, password: Secret<string>): Promise<void>;
+  };
   readonly fileSessions: FileSessionFactory;
   readonly events: EventBus;
   readonly logger: Logger;

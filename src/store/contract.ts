@@ -126,6 +126,25 @@ export function runStoreContract(
       assert.equal(await store.users.update('nobody', { disabled: true }), undefined);
     }));
 
+  test(`${name}: password history keeps the newest N hashes, newest first, and leaves with the user`, () =>
+    withStore(async (store) => {
+      await store.users.create({ name: 'ph', passwordHash: 'h0' });
+      for (const h of ['h1', 'h2', 'h3']) await store.users.rememberPasswordHash('ph', h, 2);
+      assert.deepEqual(await store.users.recentPasswordHashes('ph', 10), ['h3', 'h2']);
+      assert.deepEqual(await store.users.recentPasswordHashes('ph', 1), ['h3']);
+      await store.users.rememberPasswordHash('ph', 'h4', 0);
+      assert.deepEqual(await store.users.recentPasswordHashes('ph', 10), [], 'keep 0: none kept');
+      const when = new Date('2026-11-01T00:00:00.000Z');
+      const u = await store.users.update('ph', { passwordChangedAt: when, mustChangePassword: true });
+      assert.equal(u?.passwordChangedAt?.toISOString(), when.toISOString());
+      assert.equal(u?.mustChangePassword, true);
+      await store.users.rememberPasswordHash('ph', 'h5', 3);
+      await store.users.remove('ph');
+      await store.users.create({ name: 'ph' });
+      assert.deepEqual(await store.users.recentPasswordHashes('ph', 10), []);
+      assert.equal((await store.users.findByName('ph'))?.mustChangePassword, false);
+    }));
+
   test(`${name}: public keys are added once, listed with the user and removed by fingerprint`, () =>
     withStore(async (store) => {
       await store.users.create({ name: 'erin' });

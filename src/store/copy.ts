@@ -38,6 +38,8 @@ export const COPIED_TABLES = [
   'user_groups',
   'folders',
   'folder_mounts',
+  'transfer_usage',
+  'password_history',
   'user_cas',
   'cert_revocations',
   's3_uploads',
@@ -76,6 +78,7 @@ const IDENTITY_TABLES: readonly CopiedTable[] = [
   'folder_mounts',
   'user_cas',
   'cert_revocations',
+  'password_history',
 ];
 
 /** Rows per read and per INSERT: 200 rows of at most ~16 columns stay under both drivers' parameter limits. */
@@ -95,6 +98,7 @@ const ORDER: Partial<Record<CopiedTable, readonly string[]>> = {
   api_admin_totp: ['admin_name'],
   user_groups: ['user_id', 'group_id'],
   s3_uploads: ['bucket', 'key'],
+  transfer_usage: ['user_id', 'day'],
 };
 
 export async function countRows(db: Kysely<Database>): Promise<Record<CopiedTable, number>> {

@@ -43,6 +43,7 @@ function group(name: string, over: Partial<GroupRecord> = {}): GroupRecord {
     quotaFiles: 0,
     uploadRate: 0,
     downloadRate: 0,
+    transferQuotas: {},
     createdAt: at,
     updatedAt: at,
     ...over,
@@ -205,4 +206,32 @@ test("folders: the user's mounts first, then the groups' in order; a used or nes
   });
   assert.equal(e.sources.permissions['/reports'], 'folder reports (group bank)');
   assert.equal(effectiveUser(user(), { primary: undefined, secondary: [] }).user.folders, undefined);
+});
+
+test('transfer quotas: each kind is the user’s own, else the first group that sets it, else none', () => {
+  const primary = group('primary', { transferQuotas: { upload: { bytes: 100, period: 'day' } } });
+  const second = group('second', {
+    transferQuotas: { upload: { bytes: 999, period: 'month' }, total: { bytes: 500, period: 'month' } },
+  });
+  const { user: e, sources } = effectiveUser(
+    user({ transferQuotas: { download: { bytes: 7, period: 'day' } } }),
+    { primary, secondary: [second] },
+  );
+  assert.deepEqual(e.transferQuotas, {
+    upload: { bytes: 100, period: 'day' },
+    download: { bytes: 7, period: 'day' },
+    total: { bytes: 500, period: 'month' },
+  });
+  assert.deepEqual(sources.transferQuotas, {
+    upload: 'group primary',
+    download: 'user',
+    total: 'group second',
+  });
+  const alone = effectiveUser(user(), { primary: undefined, secondary: [] });
+  assert.deepEqual(alone.user.transferQuotas, {});
+  assert.deepEqual(alone.sources.transferQuotas, {
+    upload: 'default',
+    download: 'default',
+    total: 'default',
+  });
 });

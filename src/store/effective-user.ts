@@ -4,6 +4,7 @@ import { posix } from 'node:path';
 import { FerryError } from '../errors.js';
 import type { Permission, PermissionMap } from '../permission-vocabulary.js';
 import type { PgpFolderPolicy, PgpPolicies } from '../util/pgp-policy.js';
+import { TRANSFER_KINDS, type TransferKind, type TransferLimit } from '../util/transfer-quota.js';
 import type { FolderMapping, FolderOwner } from './folder-types.js';
 import type { GroupRecord, UserGroups } from './group-types.js';
 import type { MountedFolder, Protocol, UserRecord, UserRepository } from './user-types.js';
@@ -19,6 +20,8 @@ export interface EffectiveSources {
   readonly quotaFiles: SettingSource;
   readonly uploadRate: SettingSource;
   readonly downloadRate: SettingSource;
+  /** Transfer kind (upload, download, total) → where its limit came from. */
+  readonly transferQuotas: Readonly<Record<TransferKind, SettingSource>>;
   /** Folder → where its entry came from. */
   readonly permissions: Readonly<Record<string, SettingSource>>;
   readonly pgpPolicies: Readonly<Record<string, SettingSource>>;
@@ -176,6 +179,20 @@ export function effectiveUser(
     positive,
     0,
   );
+  // Per kind, like the other limits: the user's own, else the first group setting one (a group's none: inherit).
+  const transferQuotas: Partial<Record<TransferKind, TransferLimit>> = {};
+  const transferFrom = {} as Record<TransferKind, SettingSource>;
+  for (const kind of TRANSFER_KINDS) {
+    const [limit, source] = pick<TransferLimit | undefined>(
+      user.transferQuotas?.[kind],
+      ordered,
+      (g) => g.transferQuotas[kind],
+      (l) => l !== undefined,
+      undefined,
+    );
+    if (limit) transferQuotas[kind] = limit;
+    transferFrom[kind] = source;
+  }
   const [permissions, permissionsFrom] = mergeFolders<readonly Permission[]>(
     user.permissions,
     ordered,
@@ -201,6 +218,7 @@ export function effectiveUser(
       quota: { ...own, limitBytes, limitFiles },
       uploadRate,
       downloadRate,
+      transferQuotas,
       permissions: permissions as PermissionMap,
       pgpPolicies: pgpPolicies as PgpPolicies,
       ...(folders.length > 0 ? { folders } : {}),
@@ -214,6 +232,7 @@ export function effectiveUser(
       quotaFiles,
       uploadRate: uploadFrom,
       downloadRate: downloadFrom,
+      transferQuotas: transferFrom,
       permissions: permissionsFrom,
       pgpPolicies: pgpFrom,
       folders: foldersFrom,

@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
+import { transferQuotasFrom } from '../util/transfer-quota.js';
 import type { GroupPatch, GroupRecord, GroupRepository, NewGroup, UserGroups } from './group-types.js';
 import type { Database, GroupsTable } from './schema.js';
 import type { Protocol } from './user-types.js';
@@ -21,6 +22,7 @@ function toGroup(row: Selectable<GroupsTable>): GroupRecord {
     quotaFiles: Number(row.quota_files),
     uploadRate: Number(row.upload_rate),
     downloadRate: Number(row.download_rate),
+    transferQuotas: transferQuotasFrom(row.transfer_quotas),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -39,6 +41,7 @@ function columnsOf(patch: GroupPatch): Partial<Record<keyof GroupsTable, unknown
   if (patch.quotaFiles !== undefined) v.quota_files = patch.quotaFiles;
   if (patch.uploadRate !== undefined) v.upload_rate = patch.uploadRate;
   if (patch.downloadRate !== undefined) v.download_rate = patch.downloadRate;
+  if (patch.transferQuotas !== undefined) v.transfer_quotas = JSON.stringify(patch.transferQuotas);
   return v;
 }
 

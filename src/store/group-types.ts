@@ -1,6 +1,7 @@
 // Groups: defaults their members inherit unless the user sets their own, and each user's memberships.
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
+import type { TransferQuotas } from '../util/transfer-quota.js';
 import type { Protocol } from './user-types.js';
 
 export interface GroupRecord {
@@ -20,6 +21,8 @@ export interface GroupRecord {
   readonly quotaFiles: number;
   readonly uploadRate: number;
   readonly downloadRate: number;
+  /** Per kind (upload, download, total): the default members get unless they set their own. */
+  readonly transferQuotas: TransferQuotas;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -36,6 +39,7 @@ export interface NewGroup {
   quotaFiles?: number;
   uploadRate?: number;
   downloadRate?: number;
+  transferQuotas?: TransferQuotas;
 }
 
 export type GroupPatch = Partial<Omit<NewGroup, 'name'>>;

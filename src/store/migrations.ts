@@ -661,6 +661,47 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.createIndex('s3_uploads_updated').on('s3_uploads').column('updated_at').execute();
     },
   },
+  // Transfer quotas: bytes a user (or a group's members) may upload, download or move in total per UTC day or
+  // month, as JSON `{"upload": {"bytes": N, "period": "day"}, ...}` ('{}': none), and what each user moved per
+  // UTC day (a month is the sum of its days). Numbered 0029 by assignment.
+  '0029_transfer_quotas': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['users', 'groups']) {
+        await db.schema
+          .alterTable(table)
+          .addColumn('transfer_quotas', t.text, (c) => c.notNull().defaultTo('{}'))
+          .execute();
+      }
+      await db.schema
+        .createTable('transfer_usage')
+        .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('day', t.text, (c) => c.notNull())
+        .addColumn('uploaded', t.int, (c) => c.notNull().defaultTo(0))
+        .addColumn('downloaded', t.int, (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('transfer_usage_pk', ['user_id', 'day'])
+        .execute();
+    },
+  },
+  // Password policy: when each password was set (null: before this migration; its age counts from the account's
+  // creation), whether the next login must change it, and the argon2id hashes of recent passwords (no reuse of the
+  // last N). Numbered 0030 by assignment.
+  '0030_password_policy': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('password_changed_at', t.text).execute();
+      await db.schema
+        .alterTable('users')
+        .addColumn('must_change_password', t.int, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('password_history')
+        .addColumn('id', t.int, t.identity)
+        .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('password_hash', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('password_history_user').on('password_history').column('user_id').execute();
+    },
+  },
   // Virtual folders (numbered 0031 by assignment): named directories with their own quota and usage, and their
   // mounts at a virtual path for a user or a group with the permissions that apply inside. A mount goes with its
   // user or group; a folder is removed only once nobody mounts it.

@@ -35,6 +35,7 @@ import {
   KyselyTransferJobRepository,
   KyselyTransferRunRepository,
 } from './transfer-repositories.js';
+import { KyselyTransferUsageRepository } from './transfer-usage-repository.js';
 import type { Store } from './types.js';
 import { KyselyUserRepository } from './user-repository.js';
 import { KyselyWebSessionRepository } from './web-session-repository.js';
@@ -62,6 +63,8 @@ export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Sto
     users: new KyselyUserRepository(db),
     groups: new KyselyGroupRepository(db),
     folders: new KyselyFolderRepository(db),
+    // Each count is one conditional UPDATE: atomic on both drivers.
+    transferUsage: new KyselyTransferUsageRepository(db),
     hostKeys: new KyselyHostKeyRepository(db),
     clientKeys: new KyselyClientKeyRepository(db),
     pgpKeys: new KyselyPgpKeyRepository(db),

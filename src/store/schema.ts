@@ -34,6 +34,12 @@ export interface UsersTable {
   protocols: Generated<string>;
   /** 'ldap' for an account provisioned from the directory; null: a local account. */
   auth_source: Generated<string | null>;
+  /** JSON object: transfer kind → { bytes, period } (util/transfer-quota.ts); '{}': none of its own. */
+  transfer_quotas: Generated<string>;
+  /** ISO time the password was last set; null: before password policies (its age counts from created_at). */
+  password_changed_at: Generated<string | null>;
+  /** 1: the next password login must change the password. */
+  must_change_password: Generated<number>;
   /** JSON array of the directory groups recorded at the last external login. */
   external_groups: Generated<string>;
   created_at: string;
@@ -58,8 +64,27 @@ export interface GroupsTable {
   quota_files: Generated<number>;
   upload_rate: Generated<number>;
   download_rate: Generated<number>;
+  /** JSON object as users.transfer_quotas; '{}': no default. */
+  transfer_quotas: Generated<string>;
   created_at: string;
   updated_at: string;
+}
+
+/** Bytes each user moved per UTC day, counted as they move (a month is the sum of its days). */
+export interface TransferUsageTable {
+  user_id: number;
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  uploaded: Generated<number>;
+  downloaded: Generated<number>;
+}
+
+/** The argon2id hashes of a user's recent passwords (passwordPolicy.history), newest by id. */
+export interface PasswordHistoryTable {
+  id: Generated<number>;
+  user_id: number;
+  password_hash: string;
+  created_at: string;
 }
 
 export interface UserGroupsTable {
@@ -509,6 +534,8 @@ export interface Database {
   user_groups: UserGroupsTable;
   folders: FoldersTable;
   folder_mounts: FolderMountsTable;
+  transfer_usage: TransferUsageTable;
+  password_history: PasswordHistoryTable;
   host_keys: HostKeysTable;
   client_keys: ClientKeysTable;
   pgp_keys: PgpKeysTable;

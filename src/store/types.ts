@@ -27,6 +27,7 @@ import type {
   TotpRepository,
 } from './security-types.js';
 import type { PartnerRepository, TransferJobRepository, TransferRunRepository } from './transfer-types.js';
+import type { TransferUsageRepository } from './transfer-usage-types.js';
 import type { UserRepository } from './user-types.js';
 
 export * from './api-types.js';
@@ -40,6 +41,7 @@ export * from './node-types.js';
 export * from './s3-upload-types.js';
 export * from './security-types.js';
 export * from './transfer-types.js';
+export * from './transfer-usage-types.js';
 export * from './user-types.js';
 
 export interface StoreNotifications {
@@ -58,6 +60,8 @@ export interface Store {
   readonly groups: GroupRepository;
   /** Virtual folders and where they are mounted for users and groups. */
   readonly folders: FolderRepository;
+  /** Bytes each user moved per day and month, against their transfer quotas (shared by every process). */
+  readonly transferUsage: TransferUsageRepository;
   readonly hostKeys: HostKeyRepository;
   readonly clientKeys: ClientKeyRepository;
   readonly pgpKeys: PgpKeyRepository;

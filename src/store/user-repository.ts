@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
+import { transferQuotasFrom } from '../util/transfer-quota.js';
 import { sql } from './kysely.js';
 import type { Database, UserKeysTable, UsersTable } from './schema.js';
 import type {
@@ -67,6 +68,9 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     expiresOn: row.expires_on,
     lastLoginAt: row.last_login_at ? new Date(row.last_login_at) : null,
     uploadRate: Number(row.upload_rate),
+    transferQuotas: transferQuotasFrom(row.transfer_quotas),
+    passwordChangedAt: row.password_changed_at ? new Date(row.password_changed_at) : null,
+    mustChangePassword: Boolean(row.must_change_password),
     downloadRate: Number(row.download_rate),
     protocols: JSON.parse(row.protocols) as Protocol[],
     authSource: row.auth_source === 'ldap' ? 'ldap' : null,
@@ -197,6 +201,11 @@ export class KyselyUserRepository implements UserRepository {
     const given = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (given.length === 1 && given[0]![0] === 'lastLoginAt') delete values.updated_at;
     if (patch.uploadRate !== undefined) values.upload_rate = patch.uploadRate;
+    if (patch.transferQuotas !== undefined) values.transfer_quotas = JSON.stringify(patch.transferQuotas);
+    if (patch.passwordChangedAt !== undefined)
+      values.password_changed_at = patch.passwordChangedAt?.toISOString() ?? null;
+    if (patch.mustChangePassword !== undefined)
+      values.must_change_password = patch.mustChangePassword ? 1 : 0;
     if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
     if (patch.protocols !== undefined) values.protocols = JSON.stringify(patch.protocols);
     if (patch.authSource !== undefined) values.auth_source = patch.authSource;
@@ -242,12 +251,56 @@ export class KyselyUserRepository implements UserRepository {
       .execute();
   }
 
+  async recentPasswordHashes(name: string, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const rows = await this.#db
+      .selectFrom('password_history')
+      .innerJoin('users', 'users.id', 'password_history.user_id')
+      .select('password_history.password_hash')
+      .where('users.name', '=', name)
+      .orderBy('password_history.id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.password_hash);
+  }
+
+  async rememberPasswordHash(name: string, hash: string, keep: number): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const user = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
+      if (!user) return;
+      if (keep > 0) {
+        await trx
+          .insertInto('password_history')
+          .values({ user_id: user.id, password_hash: hash, created_at: new Date().toISOString() })
+          .execute();
+      }
+      // Only the newest `keep` stay: older hashes are no use to the rule and need not be kept.
+      const kept = await trx
+        .selectFrom('password_history')
+        .select('id')
+        .where('user_id', '=', user.id)
+        .orderBy('id', 'desc')
+        .limit(Math.max(keep, 0))
+        .execute();
+      let removal = trx.deleteFrom('password_history').where('user_id', '=', user.id);
+      if (kept.length > 0)
+        removal = removal.where(
+          'id',
+          'not in',
+          kept.map((k) => k.id),
+        );
+      await removal.execute();
+    });
+  }
+
   async remove(name: string): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
       if (!row) return false;
       await trx.deleteFrom('user_keys').where('user_id', '=', row.id).execute();
       await trx.deleteFrom('user_groups').where('user_id', '=', row.id).execute();
+      await trx.deleteFrom('transfer_usage').where('user_id', '=', row.id).execute();
+      await trx.deleteFrom('password_history').where('user_id', '=', row.id).execute();
       await trx.deleteFrom('user_totp').where('user_name', '=', name).execute();
       await trx.deleteFrom('login_failures').where('user_name', '=', name).execute();
       await trx.deleteFrom('users').where('id', '=', row.id).execute();

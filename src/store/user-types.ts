@@ -1,6 +1,7 @@
 // Accounts: users, their login rule, permissions and SSH public keys, and the repository that keeps them.
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
+import type { TransferQuotas } from '../util/transfer-quota.js';
 
 export const AUTH_METHODS = ['password', 'publickey', 'keyboard-interactive'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -66,8 +67,14 @@ export interface UserRecord {
   /** Bytes per second each session may upload / download (0 or absent: no limit). */
   readonly uploadRate?: number;
   readonly downloadRate?: number;
+  /** Bytes the user may upload / download / move in total per UTC day or month; absent kinds: no limit. */
+  readonly transferQuotas?: TransferQuotas;
   /** The protocols the user may use; empty or absent: all of them. */
   readonly protocols?: readonly Protocol[];
+  /** When the password was last set; null or absent: before password policies (count from createdAt). */
+  readonly passwordChangedAt?: Date | null;
+  /** The next password login must change the password (`users set --must-change-password`). */
+  readonly mustChangePassword?: boolean;
   /** 'ldap': provisioned from the directory, which alone checks its password; absent or null: local. */
   readonly authSource?: AuthSource | null;
   /** The directory groups recorded at the last external login (empty for local accounts). */
@@ -127,6 +134,10 @@ export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   /** Bytes per second; 0 removes the limit. */
   uploadRate?: number;
   downloadRate?: number;
+  /** Replaces the user's own transfer quotas ({}: none of its own). */
+  transferQuotas?: TransferQuotas;
+  passwordChangedAt?: Date | null;
+  mustChangePassword?: boolean;
 };
 
 export interface NewPublicKey {
@@ -185,4 +196,8 @@ export interface UserRepository {
   ): Promise<boolean>;
   /** Replaces the usage (a scan of the home). */
   setUsage(name: string, bytes: number, files: number): Promise<void>;
+  /** The hashes of the user's most recent passwords, newest first, at most `limit`. */
+  recentPasswordHashes(name: string, limit: number): Promise<string[]>;
+  /** Records a password's hash as the newest and keeps only the newest `keep` (0: none). */
+  rememberPasswordHash(name: string, hash: string, keep: number): Promise<void>;
 }

@@ -4,6 +4,7 @@ import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { LockoutPolicy } from '../auth/authenticator.js';
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
+import type { PasswordPolicy } from '../auth/password-policy.js';
 import type { TotpService } from '../auth/totp.js';
 import type { FileSessionFactory } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -39,6 +40,11 @@ export interface WebClientDeps {
   /** config.maxFileSize (0: none): the largest upload a client may announce. */
   readonly maxFileSize: number;
   readonly log: Logger;
+  /** Password policy: a sign-in whose password must be changed shows a change form first (absent: never). */
+  readonly passwords?: {
+    readonly policy: PasswordPolicy;
+    change(name: string, password: Secret<string>): Promise<void>;
+  };
   /** The REST API's login limit (api/rate-limit.ts), set by the API when it registers this client on its listener. */
   readonly loginRateLimit?: RateLimitOptions;
 }

@@ -3,6 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
+import { PasswordPolicyError, passwordChangeDue } from '../auth/password-policy.js';
 import { Secret } from '../util/secret.js';
 import type { WebClientDeps } from './deps.js';
 import { html, page } from './html.js';
@@ -56,6 +57,31 @@ async function recordSignIn(deps: WebClientDeps, session: WebSession, address: s
     filesUp: 0,
     filesDown: 0,
   });
+}
+
+/**
+ * The sign-in again, with the new password asked twice: shown when the password must be changed (too old, or
+ * flagged by an administrator) before the account may be used.
+ */
+function changePasswordPage(token: string, username: string, message: string, error?: string): string {
+  return page(
+    { title: 'Change your password', error },
+    html`<form class="login" method="post" action="/files/login">
+  <h1>Change your password</h1>
+  <p>${message}</p>
+  <input type="hidden" name="${CSRF_FIELD}" value="${token}">
+  <input type="hidden" name="username" value="${username}">
+  <label for="password">Current password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <label for="newPassword">New password</label>
+  <input id="newPassword" name="newPassword" type="password" autocomplete="new-password" required>
+  <label for="newPassword2">New password again</label>
+  <input id="newPassword2" name="newPassword2" type="password" autocomplete="new-password" required>
+  <label for="code">One-time code <small>(only if your account uses one)</small></label>
+  <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}">
+  <button type="submit">Change password and sign in</button>
+</form>`,
+  );
 }
 
 function sameToken(a: string | undefined, b: string | undefined): boolean {
@@ -132,10 +158,42 @@ export function loginRoutes(app: FastifyInstance, deps: WebClientDeps): void {
       const reason = decision.result === 'reject' ? decision.reason : 'a required method is missing';
       return refuse('password', reason, FAILED, decision.source);
     }
+    let account = decision.user;
+    const due = deps.passwords ? passwordChangeDue(decision.user, deps.passwords.policy) : undefined;
+    if (deps.passwords && due) {
+      const message =
+        due === 'expired'
+          ? `Your password is older than ${deps.passwords.policy.maxAgeDays} days and must be changed.`
+          : 'Your password must be changed before you sign in.';
+      const showChange = async (error?: string) => {
+        const token = randomBytes(18).toString('base64url');
+        reply.setCookie(LOGIN_COOKIE, token, cookieOptions(deps, 3600));
+        return reply
+          .code(403)
+          .type('text/html; charset=utf-8')
+          .send(changePasswordPage(token, decision.user.name, message, error));
+      };
+      const next = form.newPassword;
+      if (next === undefined || next === '') {
+        emitAuth('password', 'password change required', decision.source);
+        return showChange();
+      }
+      if (next !== form.newPassword2) return showChange('The new passwords differ.');
+      try {
+        await deps.passwords.change(decision.user.name, new Secret(next));
+      } catch (err) {
+        if (err instanceof PasswordPolicyError) return showChange(err.message);
+        throw err;
+      }
+      deps.log.info({ user: decision.user.name, reason: due }, 'password changed at web login');
+      emitAuth('password', 'password changed', decision.source);
+      // The session is stamped with the password it was opened with: the new one.
+      account = (await deps.users.findByName(decision.user.name)) ?? account;
+    }
     emitAuth('password', 'accepted', decision.source);
-    const session = newSession(decision.user, deps.sessionKey(), sessionId);
+    const session = newSession(account, deps.sessionKey(), sessionId);
     await recordSignIn(deps, session, address);
-    deps.log.info({ user: decision.user.name, remoteAddress: address, sessionId: session.sid }, 'web login');
+    deps.log.info({ user: account.name, remoteAddress: address, sessionId: session.sid }, 'web login');
     reply.clearCookie(LOGIN_COOKIE, cookieOptions(deps));
     reply.setCookie(
       FILES_COOKIE,

@@ -2,9 +2,11 @@
 // /api/users (`group`, `addGroups`, `removeGroups`), a user's effective settings at /api/users/{name}/effective.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { transferQuotaChangesSchema } from '../../admin/transfer-quota-spec.js';
 import { PROTOCOLS } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
+import { transferQuotasSchema } from './users.js';
 
 const amount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const protocols = z.array(z.enum(PROTOCOLS)).max(PROTOCOLS.length * 2);
@@ -28,6 +30,9 @@ export const groupSchema = z
     quotaFiles: z.number(),
     uploadRate: z.number(),
     downloadRate: z.number(),
+    transferQuotas: transferQuotasSchema.describe(
+      'members’ default transfer quotas; a kind absent: no default',
+    ),
     members: z.array(z.object({ user: z.string(), primary: z.boolean() })),
     created: z.string(),
     updated: z.string(),
@@ -46,6 +51,7 @@ export const groupSchema = z
       quotaFiles: 0,
       uploadRate: 5242880,
       downloadRate: 0,
+      transferQuotas: { total: { bytes: 107374182400, period: 'month' } },
       members: [{ user: 'alice', primary: true }],
       created: '2026-11-30T09:00:00.000Z',
       updated: '2026-11-30T09:00:00.000Z',
@@ -65,6 +71,11 @@ const settings = {
   quotaFiles: amount.optional(),
   uploadRate: amount.optional(),
   downloadRate: amount.optional(),
+  transferQuotas: transferQuotaChangesSchema
+    .optional()
+    .describe(
+      "per kind (upload, download, total): { bytes, period: 'day' | 'month' }, or null to remove the default",
+    ),
 };
 
 const createBody = z

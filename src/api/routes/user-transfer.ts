@@ -31,6 +31,7 @@ const exportSchema = z
           quotaFiles: 0,
           uploadRate: 0,
           downloadRate: 0,
+          transferQuotas: { total: { bytes: 107374182400, period: 'month' } },
         },
       ],
       users: [
@@ -49,6 +50,7 @@ const exportSchema = z
           quotaFiles: 0,
           uploadRate: 0,
           downloadRate: 0,
+          transferQuotas: {},
           expires: null,
           groups: { primary: 'banks', secondary: [] },
         },

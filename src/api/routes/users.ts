@@ -1,6 +1,7 @@
 // /api/users: SFTP users over the user admin service (list, create, show, change, delete, keys, disable, unlock).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { transferLimitSchema, transferQuotaChangesSchema } from '../../admin/transfer-quota-spec.js';
 import {
   AUTH_METHODS,
   AUTH_SOURCES,
@@ -20,6 +21,18 @@ import {
   sortParam,
 } from '../sorting.js';
 
+/** Limits per kind; a kind absent: no limit. */
+export const transferQuotasSchema = z
+  .object({
+    upload: transferLimitSchema.optional(),
+    download: transferLimitSchema.optional(),
+    total: transferLimitSchema.optional(),
+  })
+  .describe(
+    'bytes that may be uploaded, downloaded, or moved in total per UTC day or month; a kind absent: none',
+  );
+const transferUsageSchema = z.object({ uploaded: z.number(), downloaded: z.number() });
+
 const EXAMPLE_KEY =
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
 
@@ -29,6 +42,8 @@ export const userSchema = z
     disabled: z.boolean(),
     home: z.string(),
     hasPassword: z.boolean(),
+    passwordChanged: z.string().nullable().describe('when the password was last set; null: not recorded'),
+    mustChangePassword: z.boolean().describe('the next password login must change the password'),
     requiredMethods: z.array(z.string()).readonly(),
     permissions: z.record(z.string(), z.array(z.string()).readonly()).readonly(),
     allowedSources: z.array(z.string()).readonly(),
@@ -66,6 +81,9 @@ export const userSchema = z
       .describe('the last day (UTC, YYYY-MM-DD) the user may log in; null: never'),
     uploadRate: z.number().describe('own upload limit in bytes per second; 0: none of its own'),
     downloadRate: z.number().describe('own download limit in bytes per second; 0: none of its own'),
+    transferQuotas: transferQuotasSchema.describe(
+      "the user's own transfer quotas (a kind absent: none of its own)",
+    ),
     created: z.string(),
     updated: z.string(),
   })
@@ -76,6 +94,8 @@ export const userSchema = z
       disabled: false,
       home: '/var/lib/ferry/homes/alice',
       hasPassword: true,
+      passwordChanged: '2026-11-30T09:00:00.000Z',
+      mustChangePassword: false,
       requiredMethods: [],
       permissions: { '/': ['*'] },
       allowedSources: [],
@@ -95,6 +115,7 @@ export const userSchema = z
       expires: null,
       uploadRate: 0,
       downloadRate: 0,
+      transferQuotas: { upload: { bytes: 10737418240, period: 'day' } },
       created: '2026-11-30T09:00:00.000Z',
       updated: '2026-11-30T09:00:00.000Z',
     },
@@ -132,6 +153,12 @@ const effectiveSchema = z
       )
       .readonly()
       .describe("virtual folders mounted in the user's sessions (their permissions are in `permissions`)"),
+    transferQuotas: transferQuotasSchema,
+    transferUsage: z
+      .object({ day: transferUsageSchema, month: transferUsageSchema })
+      .describe(
+        'bytes moved in the current UTC day and month (counted in the directions a limit applies to)',
+      ),
     sources: z
       .object({
         home: z.string(),
@@ -141,6 +168,7 @@ const effectiveSchema = z
         quotaFiles: z.string(),
         uploadRate: z.string(),
         downloadRate: z.string(),
+        transferQuotas: z.object({ upload: z.string(), download: z.string(), total: z.string() }),
         permissions: sourceMap,
         pgpPolicies: sourceMap,
         folders: sourceMap,
@@ -163,6 +191,11 @@ const effectiveSchema = z
       folders: [
         { name: 'reports', virtualPath: '/reports', root: '/srv/reports', quotaBytes: 0, quotaFiles: 0 },
       ],
+      transferQuotas: { download: { bytes: 53687091200, period: 'month' } },
+      transferUsage: {
+        day: { uploaded: 0, downloaded: 1048576 },
+        month: { uploaded: 0, downloaded: 7340032 },
+      },
       sources: {
         home: 'group bank-partners',
         protocols: 'default',
@@ -171,6 +204,7 @@ const effectiveSchema = z
         quotaFiles: 'default',
         uploadRate: 'group bank-partners',
         downloadRate: 'default',
+        transferQuotas: { upload: 'default', download: 'group bank-partners', total: 'default' },
         permissions: {
           '/': 'default',
           '/in': 'group bank-partners',
@@ -217,6 +251,10 @@ const patchBody = z
     allowedSources: z.array(z.string()).optional(),
     protocols: protocols.optional(),
     password: z.string().min(1).max(1024).optional(),
+    mustChangePassword: z
+      .boolean()
+      .optional()
+      .describe('true: the next password login must change the password; false: clears it'),
     disabled: z.boolean().optional(),
     group: z.string().min(1).max(200).nullable().optional().describe('primary group; null: none'),
     addGroups: z.array(z.string().min(1).max(200)).max(100).optional(),
@@ -229,6 +267,11 @@ const patchBody = z
     quotaFiles: limit.optional().describe('disk quota in files; 0: none of its own'),
     uploadRate: limit.optional().describe('bytes per second each session may upload; 0: none of its own'),
     downloadRate: limit.optional().describe('bytes per second each session may download; 0: none of its own'),
+    transferQuotas: transferQuotaChangesSchema
+      .optional()
+      .describe(
+        "per kind (upload, download, total): { bytes, period: 'day' | 'month' }, or null to remove the own limit",
+      ),
     expires: z
       .string()
       .nullable()
@@ -370,6 +413,8 @@ export const userRoutes =
           uploadRate: e.uploadRate,
           downloadRate: e.downloadRate,
           folders: e.folders,
+          transferQuotas: e.transferQuotas,
+          transferUsage: e.transferUsage,
           sources: e.sources,
         };
       },
@@ -382,7 +427,7 @@ export const userRoutes =
         schema: {
           tags,
           summary:
-            'Change permissions, login methods, home, networks, protocols, groups, quota, rates, expiry, password or disabled',
+            'Change permissions, login methods, home, networks, protocols, groups, quotas, transfer quotas, rates, expiry, password or disabled',
           params: nameParams,
           body: patchBody,
           response: { 200: userSchema, ...problemResponses },
@@ -408,6 +453,8 @@ export const userRoutes =
           b.quotaFiles,
           b.uploadRate,
           b.downloadRate,
+          b.transferQuotas,
+          b.mustChangePassword,
           b.expires,
         ];
         if (settings.some((v) => v !== undefined)) {
@@ -427,10 +474,16 @@ export const userRoutes =
             quotaFiles: b.quotaFiles,
             uploadRate: b.uploadRate,
             downloadRate: b.downloadRate,
+            ...(b.transferQuotas ? { transferQuotas: b.transferQuotas } : {}),
+            ...(b.mustChangePassword !== undefined ? { mustChangePassword: b.mustChangePassword } : {}),
             ...(b.expires !== undefined ? { expires: b.expires } : {}),
           });
         }
-        if (b.password !== undefined) await users.passwd(actor, name, new Secret(b.password));
+        // Setting a password clears mustChangePassword unless the same request asks for it (a temporary password).
+        if (b.password !== undefined)
+          await users.passwd(actor, name, new Secret(b.password), {
+            mustChange: b.mustChangePassword === true,
+          });
         if (b.disabled !== undefined) await users.setDisabled(actor, name, b.disabled);
         return users.show(name);
       },

@@ -11,6 +11,7 @@ import { runGroupStoreContract } from '../group-contract-fixture.js';
 import { runLiveSessionContract } from '../live-session-contract-fixture.js';
 import { runRuleCounterContract } from '../rule-counter-contract-fixture.js';
 import { runS3UploadContract } from '../s3-upload-contract-fixture.js';
+import { runTransferUsageContract } from '../transfer-usage-contract-fixture.js';
 import { runWebSessionContract } from '../web-session-contract-fixture.js';
 import { runChildrenTogether } from './child-fixture.js';
 import { openPostgresStore } from './postgres-store.js';
@@ -36,6 +37,7 @@ if (unavailable) {
   runDefenderListContract('postgres', fresh);
   runS3UploadContract('postgres', fresh);
   runWebSessionContract('postgres', fresh);
+  runTransferUsageContract('postgres', fresh);
   runAutomationStoreContract('postgres', async () => {
     const { url, store, cleanup } = await fresh();
     return { store, reopen: () => openPostgresStore(url), cleanup };

@@ -124,7 +124,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads', '0031_virtual_folders', '0032_web_sessions')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads', '0029_transfer_quotas', '0030_password_policy', '0031_virtual_folders', '0032_web_sessions')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
@@ -142,6 +142,11 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     raw.exec('ALTER TABLE audit_log DROP COLUMN node');
     raw.exec('DROP TABLE folder_mounts');
     raw.exec('DROP TABLE folders');
+    raw.exec('DROP TABLE transfer_usage');
+    raw.exec('DROP TABLE password_history');
+    raw.exec('ALTER TABLE users DROP COLUMN password_changed_at');
+    raw.exec('ALTER TABLE users DROP COLUMN must_change_password');
+    raw.exec('ALTER TABLE users DROP COLUMN transfer_quotas');
     raw.exec('DROP TABLE user_groups');
     raw.exec('DROP TABLE groups');
     raw.exec('DROP TABLE user_cas');
@@ -182,6 +187,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
       'an existing user may use every protocol',
     );
     assert.equal((await upgraded.users.findByName('olga'))?.authSource, null, 'an existing user stays local');
+    assert.deepEqual((await upgraded.users.findByName('olga'))?.transferQuotas, {}, 'no transfer quota');
     const old = await upgraded.partners.get('old');
     assert.deepEqual([old?.protocol, old?.tlsCaFile], ['sftp', null], 'an existing partner stays SFTP');
     await upgraded.close();
