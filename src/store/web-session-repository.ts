@@ -1,5 +1,6 @@
 // The web client's logins over kysely: a cookie is honoured only while its row is here and unexpired.
-import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { sql } from './kysely.js';
 import type { WebSessionRecord, WebSessionRepository, WebSessionTraffic } from './live-session-types.js';
 import type { Database, WebSessionsTable } from './schema.js';
 
