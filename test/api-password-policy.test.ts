@@ -9,7 +9,9 @@ let api: ApiTestServer;
 
 before(async () => {
   api = await startApiTestServer({
-    config: { passwordPolicy: { minLength: 12, minClasses: 2, history: 3, maxAgeDays: 0 } },
+    config: {
+      passwordPolicy: { minLength: 12, minClasses: 2, minEntropyBits: 60, history: 3, maxAgeDays: 0 },
+    },
   });
 });
 after(async () => {
@@ -21,6 +23,14 @@ test('POST and PATCH /api/users apply the password policy; mustChangePassword is
   const weak = await api.call('POST', '/api/users', { key, body: { username: 'ppa', password: 'short1' } });
   assertProblem(weak, 400, 'ERR_INVALID_ARGUMENT');
   assert.match(JSON.stringify(weak.body), /at least 12 characters \(passwordPolicy\.minLength\)/);
+  assert.equal((await api.call('GET', '/api/users/ppa', { key })).status, 404, 'nothing was created');
+  // Long enough and two classes, but one letter repeated: the entropy estimate refuses it.
+  const guessable = await api.call('POST', '/api/users', {
+    key,
+    body: { username: 'ppa', password: 'aaaaaaaaaaaaaa1' },
+  });
+  assertProblem(guessable, 400, 'ERR_INVALID_ARGUMENT');
+  assert.match(JSON.stringify(guessable.body), /too easy to guess .*\(passwordPolicy\.minEntropyBits\)/);
   assert.equal((await api.call('GET', '/api/users/ppa', { key })).status, 404, 'nothing was created');
 
   const created = await api.call('POST', '/api/users', {

@@ -305,6 +305,7 @@ test('passwordPolicy is off by default and set from a file or FERRY_PASSWORD_POL
   assert.deepEqual(loadConfig({ env: {} }).passwordPolicy, {
     minLength: 0,
     minClasses: 0,
+    minEntropyBits: 0,
     history: 0,
     maxAgeDays: 0,
   });
@@ -313,7 +314,17 @@ test('passwordPolicy is off by default and set from a file or FERRY_PASSWORD_POL
     const file = join(dir, 'ferry.json');
     await writeFile(file, JSON.stringify({ passwordPolicy: { minLength: 12, history: 5 } }));
     const config = loadConfig({ file, env: { FERRY_PASSWORD_POLICY_MAX_AGE_DAYS: '90' } });
-    assert.deepEqual(config.passwordPolicy, { minLength: 12, minClasses: 0, history: 5, maxAgeDays: 90 });
+    assert.deepEqual(config.passwordPolicy, {
+      minLength: 12,
+      minClasses: 0,
+      minEntropyBits: 0,
+      history: 5,
+      maxAgeDays: 90,
+    });
+    assert.equal(
+      loadConfig({ env: { FERRY_PASSWORD_POLICY_MIN_ENTROPY_BITS: '60' } }).passwordPolicy.minEntropyBits,
+      60,
+    );
     assert.throws(
       () => loadConfig({ env: { FERRY_PASSWORD_POLICY_MIN_CLASSES: '5' } }),
       (err: unknown) => err instanceof ConfigError && /passwordPolicy\.minClasses/.test(err.message),

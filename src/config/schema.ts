@@ -256,6 +256,8 @@ const passwordPolicySchema = z
     minLength: count(0, 1024).default(0),
     /** Character classes (lower case, upper case, digits, others) a password must mix. */
     minClasses: count(0, 4).default(0),
+    /** Estimated bits of entropy a password must reach (auth/password-policy.ts: passwordEntropyBits). */
+    minEntropyBits: count(0, 512).default(0),
     /** Earlier passwords (their argon2id hashes) a new one may not repeat. */
     history: count(0, 100).default(0),
     /** Days after which a password must be changed at the next login (0: never). */
@@ -497,7 +499,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
   rules: ['commands'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey', 'tlsKeyName'],
-  passwordPolicy: ['minLength', 'minClasses', 'history', 'maxAgeDays'],
+  passwordPolicy: ['minLength', 'minClasses', 'minEntropyBits', 'history', 'maxAgeDays'],
   ftps: ['port', 'implicitPort', 'passivePorts', 'passiveAddress', 'tlsCert', 'tlsKey', 'tlsKeyName'],
   ldap: [
     'url',
@@ -670,7 +672,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, passiveAddress (the public IPv4 behind NAT), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`; default: a self-signed certificate generated in the data dir)',
   rules: 'rules: commands (true/false, default false) lets command actions run programs as the server user',
   passwordPolicy:
-    "rules for users' passwords Ferry keeps (all off at 0): minLength, minClasses (of lower, upper, digit, other), history (earlier passwords not reused), maxAgeDays (a change is required at the next login)",
+    "rules for users' passwords Ferry keeps (all off at 0): minLength, minClasses (of lower, upper, digit, other), minEntropyBits (estimated strength), history (earlier passwords not reused), maxAgeDays (a change is required at the next login)",
   ldap: 'LDAP / Active Directory password logins (docs/LDAP.md), off unless url is set: url, startTls, caFile, bindDn and bindPasswordFile (or FERRY_LDAP_BIND_PASSWORD), userBase, userFilter, groupBase, groupFilter, groupMap, templateUser, homeTemplate, requireGroup, disabledAttribute, cacheTtl, timeout',
 };
 
@@ -679,6 +681,8 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'passwordPolicy.minLength': 'fewest characters a user password may have (0: no rule)',
   'passwordPolicy.minClasses':
     'character classes (lower case, upper case, digits, others) a user password must mix, 0-4 (0: no rule)',
+  'passwordPolicy.minEntropyBits':
+    'estimated bits of entropy a user password must reach: characters (a run of one repeated character counted once) × log2 of the classes used (26 lower, 26 upper, 10 digits, 33 others); 60 asks for e.g. 10 characters mixing all four classes or 13 lower-case letters (0: no rule)',
   'passwordPolicy.history':
     'earlier passwords of a user (their argon2id hashes) a new one may not repeat (0: no rule)',
   'passwordPolicy.maxAgeDays':
