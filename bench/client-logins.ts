@@ -4,9 +4,8 @@ import { execFile } from 'node:child_process';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { sha256File } from './files.js';
 import { treeCpuMs } from './proc-stats.js';
-import { type Measurement, median, type ScenarioContext } from './scenarios.js';
+import { emptyRuns, expectHash, type Measurement, medians, type ScenarioContext } from './scenarios.js';
 import { type BenchServer, PASSWORD_USER, type ServerName } from './servers.js';
 import { type ClientProgram, commandMs, HOST_KEY_ALGORITHM, KEX, runBatch } from './sftp-client.js';
 
@@ -30,14 +29,14 @@ export async function ferryClient(
     label: `client put 1×${size} to sshd (Ferry's client vs OpenSSH's)`,
     unit: 'MiB/s',
     better: 'higher',
-    runs: { ferry: [], openssh: [] },
+    runs: emptyRuns(),
     target: { kind: 'ratio-at-least', value: 1 },
   };
   const down: Measurement = {
     ...up,
     id: 'client-download',
     label: `client get 1×${size} from sshd (Ferry's client vs OpenSSH's)`,
-    runs: { ferry: [], openssh: [] },
+    runs: emptyRuns(),
   };
   const ferryProgram: ClientProgram = {
     command: process.execPath,
@@ -92,11 +91,6 @@ export async function ferryClient(
   }
   await rm(join(sshd.localDir, 'client-down.bin'));
   return [up, down];
-}
-
-async function expectHash(path: string, expected: string, what: string): Promise<void> {
-  const actual = await sha256File(path);
-  if (actual !== expected) throw new Error(`checksum mismatch after ${what}`);
 }
 
 /** The password of both servers' password user: random per run, never on a command line. */
@@ -209,9 +203,9 @@ export async function passwordLogins(
       label: `${logins} password logins, ${width === 1 ? 'sequential' : `${width} at a time`} (argon2id vs ${accounts.opensshHash})`,
       unit: 'logins/s',
       better: 'higher',
-      runs: { ferry: [], openssh: [] },
+      runs: emptyRuns(),
     };
-    const cpu: Record<ServerName, number[]> = { ferry: [], openssh: [] };
+    const cpu = emptyRuns();
     for (let run = 0; run < ctx.runs; run++) {
       for (const server of ctx.servers) {
         const program = passwordProgram(server, accounts.password);
@@ -254,7 +248,7 @@ export async function passwordLogins(
     }
     rows.push({
       ...m,
-      extra: { 'server CPU ms/login': { ferry: median(cpu.ferry), openssh: median(cpu.openssh) } },
+      extra: { 'server CPU ms/login': medians(cpu) },
     });
   }
   return rows;

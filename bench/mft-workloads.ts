@@ -5,19 +5,11 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeRandomFile } from './files.js';
 import { treeCpuMs, treeMemory } from './proc-stats.js';
-import { type Measurement, median, type ScenarioContext } from './scenarios.js';
-import type { BenchServer, ServerName } from './servers.js';
+import { emptyRuns, type Measurement, medians, type ScenarioContext } from './scenarios.js';
+import type { BenchServer } from './servers.js';
 import { type BatchResult, type HeldSession, openHeldSession, runBatch } from './sftp-client.js';
 
 const MIB = 1024 * 1024;
-
-function emptyRuns(): Record<ServerName, number[]> {
-  return { ferry: [], openssh: [] };
-}
-
-function medians(runs: Record<ServerName, number[]>): Record<ServerName, number> {
-  return { ferry: median(runs.ferry), openssh: median(runs.openssh) };
-}
 
 /** SHA-256 of every file of a flat directory, by name: what arrived must equal what was sent, file for file. */
 async function digests(dir: string): Promise<Map<string, string>> {

@@ -42,7 +42,7 @@ export interface ScenarioContext {
 
 const MIB = 1024 * 1024;
 
-function emptyRuns(): Record<ServerName, number[]> {
+export function emptyRuns(): Record<ServerName, number[]> {
   return { ferry: [], openssh: [] };
 }
 
@@ -53,7 +53,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function expectHash(path: string, expected: string, what: string): Promise<void> {
+export async function expectHash(path: string, expected: string, what: string): Promise<void> {
   const actual = await sha256File(path);
   if (actual !== expected) throw new Error(`checksum mismatch after ${what}: ${actual} != ${expected}`);
 }
@@ -69,7 +69,7 @@ async function withCpu<T>(server: BenchServer, work: () => Promise<T>): Promise<
   return [result, (await treeCpuMs(server.pid)) - before];
 }
 
-function medians(runs: Record<ServerName, number[]>): Record<ServerName, number> {
+export function medians(runs: Record<ServerName, number[]>): Record<ServerName, number> {
   return { ferry: median(runs.ferry), openssh: median(runs.openssh) };
 }
 
