@@ -25,7 +25,7 @@ export interface OutboxWriterOptions {
   readonly counters?: RuleCounterRepository;
   readonly rules: RuleCache;
   readonly log: Logger;
-  /** Longest an event's rows wait for company before their batch is committed (default 2 ms). */
+  /** Longest an event's rows wait for company before their batch is committed (default 0: the event loop's next turn). */
   readonly flushDelayMs?: number;
   /** Rows committed at once when this many wait (default 256). */
   readonly maxBatch?: number;
