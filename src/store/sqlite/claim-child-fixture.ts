@@ -14,6 +14,9 @@ for (;;) {
   const batch = await store.deliveries.claim(owner, 3, now, new Date(now.getTime() + 600_000));
   if (batch.length === 0) break;
   taken.push(...batch.map((d) => d.id));
+  // A real worker delivers between claims. Without this pause one process can hold SQLite's write lock back to
+  // back while the other sleeps in its busy handler, take all 400, and the test would prove no overlap.
+  await new Promise((resolve) => setTimeout(resolve, 3));
 }
 await store.close();
 process.send?.(taken, () => process.exit(0));
