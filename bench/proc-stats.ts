@@ -43,13 +43,22 @@ const TICKS_PER_SECOND = 100;
  * reaped, such as sshd's finished per-connection processes). Only differences between two readings mean much.
  */
 export async function treeCpuMs(root: number): Promise<number> {
-  let ticks = 0;
+  let total = 0;
+  for (const ms of (await treeCpuByPid(root)).values()) total += ms;
+  return total;
+}
+
+/** The same per process of the tree (pid → ms), to see which worker did the work. */
+export async function treeCpuByPid(root: number): Promise<Map<number, number>> {
+  const byPid = new Map<number, number>();
   for (const pid of await processTree(root)) {
     const fields = await statFields(pid);
+    let ticks = 0;
     // proc(5) fields 14..17 (utime, stime, cutime, cstime) are indexes 11..14 here.
     if (fields) for (let i = 11; i <= 14; i++) ticks += Number(fields[i]);
+    byPid.set(pid, (ticks * 1000) / TICKS_PER_SECOND);
   }
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return byPid;
 }
 
 /** `root` and every process descending from it. */

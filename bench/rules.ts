@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import type { Cleanup } from './cleanup.js';
-import { treeCpuMs } from './proc-stats.js';
+import { treeCpuByPid } from './proc-stats.js';
 import type { Measurement } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type ClientContext, runBatch } from './sftp-client.js';
@@ -177,7 +177,7 @@ export async function rulesOverhead(options: {
       const webhooksBefore = receivers.webhooks;
       // CPU of Ferry (all its processes) and of this process (the receivers) for the run and its deliveries:
       // on a shared machine it says what rules cost more steadily than the throughput does.
-      const ferryCpuBefore = await treeCpuMs(ferry.pid);
+      const ferryCpuBefore = await treeCpuByPid(ferry.pid);
       const benchCpuBefore = process.cpuUsage();
       const result = await runBatch(ferry, options.client, batch);
       // From the first put's start to pwd's: the two -mkdir lines come before.
@@ -192,12 +192,16 @@ export async function rulesOverhead(options: {
         await waitFor('webhooks', () => receivers.webhooks - webhooksBefore >= files);
         await waitFor('moves', async () => (await readdir(archive)).length >= files);
       }
-      const ferryCpu = (await treeCpuMs(ferry.pid)) - ferryCpuBefore;
+      // Per process too: which worker served the session and which ran the deliveries.
+      const perProcess = [...(await treeCpuByPid(ferry.pid))]
+        .map(([pid, ms]) => (ms - (ferryCpuBefore.get(pid) ?? 0)) / files)
+        .sort((a, b) => b - a);
+      const ferryCpu = perProcess.reduce((sum, ms) => sum + ms, 0) * files;
       const benchCpu = process.cpuUsage(benchCpuBefore);
       options.log(
         `  upload ${files}×${options.source.bytes / MIB} MiB, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s` +
           ` (put median ${puts[files >> 1]!.toFixed(1)} ms, p90 ${puts[Math.floor(files * 0.9)]!.toFixed(1)} ms;` +
-          ` Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file, receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file)`,
+          ` Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file (${perProcess.map((ms) => ms.toFixed(1)).join(' + ')} by process), receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file)`,
       );
       await rm(inbox, { recursive: true, force: true });
       await rm(archive, { recursive: true, force: true });
