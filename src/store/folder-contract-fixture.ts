@@ -47,6 +47,11 @@ export function runFolderStoreContract(
       );
       await store.folders.setUsage('reports', 42, 1);
       assert.equal((await store.folders.findByName('reports'))?.usedBytes, 42);
+      // A multi-GiB upload's change (a bare parameter compared with 0 must not be typed as a 32-bit integer).
+      await store.folders.update('reports', { quotaBytes: 2 ** 40, quotaFiles: 0 });
+      assert.equal(await store.folders.changeUsage('reports', 3 * 2 ** 30, 1), true);
+      assert.equal(await store.folders.changeUsage('reports', -(2 * 2 ** 30), 0), true);
+      assert.equal((await store.folders.findByName('reports'))?.usedBytes, 42 + 2 ** 30);
       await store.folders.create({ name: 'archive', path: '/srv/archive' });
       assert.deepEqual(
         (await store.folders.list()).map((x) => x.name),

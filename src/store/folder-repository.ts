@@ -114,14 +114,17 @@ export class KyselyFolderRepository implements FolderRepository {
   }
 
   async changeUsage(name: string, bytes: number, files: number): Promise<boolean> {
-    // One statement, so concurrent uploads of several processes cannot both take the last bytes.
+    // One statement, so concurrent uploads of several processes cannot both take the last bytes. The bare
+    // parameters are cast: PostgreSQL would type `$1 <= 0` as a 32-bit integer and refuse a change of 2 GiB.
+    const delta = sql`CAST(${bytes} AS BIGINT)`;
+    const count = sql`CAST(${files} AS BIGINT)`;
     const result = await sql`
       UPDATE folders SET
-        used_bytes = CASE WHEN used_bytes + ${bytes} < 0 THEN 0 ELSE used_bytes + ${bytes} END,
-        used_files = CASE WHEN used_files + ${files} < 0 THEN 0 ELSE used_files + ${files} END
+        used_bytes = CASE WHEN used_bytes + ${delta} < 0 THEN 0 ELSE used_bytes + ${delta} END,
+        used_files = CASE WHEN used_files + ${count} < 0 THEN 0 ELSE used_files + ${count} END
       WHERE name = ${name}
-        AND (${bytes} <= 0 OR quota_bytes = 0 OR used_bytes + ${bytes} <= quota_bytes)
-        AND (${files} <= 0 OR quota_files = 0 OR used_files + ${files} <= quota_files)`.execute(this.#db);
+        AND (${delta} <= 0 OR quota_bytes = 0 OR used_bytes + ${delta} <= quota_bytes)
+        AND (${count} <= 0 OR quota_files = 0 OR used_files + ${count} <= quota_files)`.execute(this.#db);
     return Number(result.numAffectedRows ?? 0) > 0;
   }
 

@@ -96,5 +96,11 @@ export function runGroupStoreContract(
       assert.equal(await store.users.changeUsage('carol', 200, 1, { bytes: 1000, files: 0 }), false);
       assert.equal(await store.users.changeUsage('carol', 200, 1), true, 'without limits: the user has none');
       assert.equal(await store.users.changeUsage('carol', 1, 1, { bytes: 0, files: 2 }), false);
+      // Sizes past 2^31, in the change and in the limits (compared as 64-bit integers on every dialect).
+      const big = { bytes: 8 * 2 ** 30, files: 0 };
+      assert.equal(await store.users.changeUsage('carol', 3 * 2 ** 30, 1, big), true);
+      assert.equal(await store.users.changeUsage('carol', 6 * 2 ** 30, 1, big), false);
+      assert.equal(await store.users.changeUsage('carol', -(2 * 2 ** 30), 0, big), true);
+      assert.equal((await store.users.findByName('carol'))?.quota?.usedBytes, 1100 + 2 ** 30);
     }));
 }

@@ -21,6 +21,26 @@ export function runTransferUsageContract(
   }
   const at = (iso: string) => new Date(iso);
 
+  test(`${name}: transfer quotas and charges past 2^31 bytes (a month of large files)`, () =>
+    withStore(async (store) => {
+      const t = store.transferUsage;
+      const GiB = 2 ** 30;
+      const quotas = {
+        upload: { bytes: 10 * GiB, period: 'month' as const },
+        total: { bytes: 12 * GiB, period: 'day' as const },
+      };
+      const noon = at('2026-11-30T12:00:00Z');
+      assert.equal(await t.charge('tq', 'upload', 3 * GiB, quotas, at('2026-11-29T12:00:00Z')), true);
+      assert.equal(await t.charge('tq', 'upload', 6 * GiB, quotas, noon), true);
+      assert.equal(await t.charge('tq', 'upload', 2 * GiB, quotas, noon), false, '11 GiB in the month > 10');
+      assert.equal(await t.charge('tq', 'download', 5 * GiB, quotas, noon), true);
+      assert.equal(await t.charge('tq', 'download', 2 * GiB, quotas, noon), false, '13 GiB in the day > 12');
+      assert.deepEqual(await t.usage('tq', noon), {
+        day: { uploaded: 6 * GiB, downloaded: 5 * GiB },
+        month: { uploaded: 9 * GiB, downloaded: 5 * GiB },
+      });
+    }));
+
   test(`${name}: transfer usage counts per day and month, and a refusal counts nothing`, () =>
     withStore(async (store) => {
       const t = store.transferUsage;

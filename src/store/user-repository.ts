@@ -230,16 +230,19 @@ export class KyselyUserRepository implements UserRepository {
     files: number,
     limits?: { readonly bytes: number; readonly files: number },
   ): Promise<boolean> {
-    const limitBytes = limits ? sql`${limits.bytes}` : sql`quota_bytes`;
-    const limitFiles = limits ? sql`${limits.files}` : sql`quota_files`;
-    // One statement, so concurrent uploads of several processes cannot both take the last bytes.
+    const limitBytes = limits ? sql`CAST(${limits.bytes} AS BIGINT)` : sql`quota_bytes`;
+    const limitFiles = limits ? sql`CAST(${limits.files} AS BIGINT)` : sql`quota_files`;
+    // One statement, so concurrent uploads of several processes cannot both take the last bytes. The bare
+    // parameters are cast: PostgreSQL would type `$1 <= 0` as a 32-bit integer and refuse a change of 2 GiB.
+    const delta = sql`CAST(${bytes} AS BIGINT)`;
+    const count = sql`CAST(${files} AS BIGINT)`;
     const result = await sql`
       UPDATE users SET
-        used_bytes = CASE WHEN used_bytes + ${bytes} < 0 THEN 0 ELSE used_bytes + ${bytes} END,
-        used_files = CASE WHEN used_files + ${files} < 0 THEN 0 ELSE used_files + ${files} END
+        used_bytes = CASE WHEN used_bytes + ${delta} < 0 THEN 0 ELSE used_bytes + ${delta} END,
+        used_files = CASE WHEN used_files + ${count} < 0 THEN 0 ELSE used_files + ${count} END
       WHERE name = ${name}
-        AND (${bytes} <= 0 OR ${limitBytes} = 0 OR used_bytes + ${bytes} <= ${limitBytes})
-        AND (${files} <= 0 OR ${limitFiles} = 0 OR used_files + ${files} <= ${limitFiles})`.execute(this.#db);
+        AND (${delta} <= 0 OR ${limitBytes} = 0 OR used_bytes + ${delta} <= ${limitBytes})
+        AND (${count} <= 0 OR ${limitFiles} = 0 OR used_files + ${count} <= ${limitFiles})`.execute(this.#db);
     return Number(result.numAffectedRows ?? 0) > 0;
   }
 
