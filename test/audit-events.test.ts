@@ -85,6 +85,35 @@ test('session events: connect with the negotiated algorithms, auth outcomes, dis
   );
 });
 
+test('FTPS and web sessions are recorded under their own protocol, not as SSH', () => {
+  const auth = (detail: Record<string, unknown>) =>
+    fieldsOf({
+      ...base,
+      type: 'session',
+      phase: 'auth',
+      detail: { method: 'password', result: 'accepted', ...detail },
+    }).protocol;
+  assert.equal(auth({ protocol: 'ftps' }), 'ftps');
+  assert.equal(auth({ protocol: 'https' }), 'https');
+  assert.equal(auth({}), 'ssh');
+  // Only known names: a detail that carries something else is an SSH session's.
+  assert.equal(auth({ protocol: 'gopher' }), 'ssh');
+  const connect = fieldsOf({
+    ...base,
+    type: 'session',
+    phase: 'connect',
+    detail: { protocol: 'ftps', implicit: true },
+  });
+  assert.equal(connect.protocol, 'ftps');
+  const ban = fieldsOf({
+    ...base,
+    type: 'security',
+    action: 'ban',
+    detail: { protocol: 'https', score: 100 },
+  });
+  assert.equal(ban.protocol, 'https');
+});
+
 test('transfer events: upload and download with size, hash, duration, resume offset and completion', () => {
   const up = fieldsOf({
     ...base,

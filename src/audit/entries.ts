@@ -70,6 +70,15 @@ const AUTH_RESULTS: Readonly<Record<string, string>> = { accepted: 'ok', partial
  * The audit record of an event, or undefined for events the trail does not hold: job runs are recorded per
  * file and per failed run by the job runner itself, and system events (start, stop, disk space) are log lines.
  */
+/** FTPS and web sessions name their protocol in the event's detail; SSH's (the first) do not. */
+function sessionProtocol(detail: Readonly<Record<string, unknown>>): string {
+  return typeof detail.protocol === 'string' && SESSION_PROTOCOLS.has(detail.protocol)
+    ? detail.protocol
+    : 'ssh';
+}
+
+const SESSION_PROTOCOLS: ReadonlySet<string> = new Set(['ssh', 'ftps', 'https']);
+
 export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
   if (event.type === 'admin') return entryFromAdminEvent(event);
   const base = {
@@ -81,13 +90,19 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
   switch (event.type) {
     case 'session': {
       if (event.phase !== 'auth')
-        return { ...base, action: event.phase, protocol: 'ssh', result: 'ok', detail: event.detail };
+        return {
+          ...base,
+          action: event.phase,
+          protocol: sessionProtocol(event.detail),
+          result: 'ok',
+          detail: event.detail,
+        };
       const { result, ...detail } = event.detail;
       const outcome = AUTH_RESULTS[String(result)] ?? 'failed';
       return {
         ...base,
         action: 'auth',
-        protocol: 'ssh',
+        protocol: sessionProtocol(event.detail),
         result: outcome,
         reason: outcome === 'failed' ? String(result ?? 'unknown') : null,
         detail,
@@ -126,7 +141,13 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
       };
     case 'security':
       // Bans, lockouts and limit hits: what the server did to defend itself, and against whom.
-      return { ...base, action: 'security', protocol: 'ssh', result: event.action, detail: event.detail };
+      return {
+        ...base,
+        action: 'security',
+        protocol: sessionProtocol(event.detail),
+        result: event.action,
+        detail: event.detail,
+      };
     case 'pgp':
       // An OpenPGP folder policy at work: stored encrypted, decrypted (with the verified signer), quarantined.
       return {
