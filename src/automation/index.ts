@@ -6,7 +6,6 @@ import type { Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { type ActionRunnerDeps, type ActionRunners, createActionRunners } from './actions/index.js';
 import { sendWebhook } from './actions/webhook.js';
-import { clusterHandOff } from './handoff.js';
 import { createHookGate, type HookGate } from './hooks.js';
 import { matches } from './match.js';
 import { OutboxWriter } from './outbox.js';
@@ -27,7 +26,7 @@ export interface AutomationTiming {
 /**
  * Delivery timing, from the environment for tests and drills (not part of the config file):
  * `FERRY_RULES_RETRY_BASE_MS` (first retry delay, doubling; default 1000), `FERRY_RULES_RETRY_CAP_MS` (longest
- * delay; default 600000), `FERRY_RULES_LEASE_MS` (default 60000); `FERRY_RULES_HANDOFF_LOAD` (automation/handoff.ts).
+ * delay; default 600000), `FERRY_RULES_LEASE_MS` (default 60000).
  */
 export function timingFromEnv(env: NodeJS.ProcessEnv = process.env): AutomationTiming {
   const ms = (name: string, fallback: number) => {
@@ -103,9 +102,7 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     secretOf: async (rule) => (await secretOf(rule))?.reveal(),
     log,
   });
-  // Under `serve --workers N`, a process busy with transfers leaves its deliveries to an idle sibling.
-  const siblings = clusterHandOff(() => worker.claimSoon());
-  const worker: DeliveryWorker = new DeliveryWorker({
+  const worker = new DeliveryWorker({
     deliveries: store.deliveries,
     rules,
     ruleRepository: store.rules,
@@ -116,7 +113,6 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     pollMs: checkEveryMs,
     leaseMs: timing.leaseMs,
     retry: timing.retry,
-    ...(siblings ? { handOff: siblings.handOff } : {}),
   });
   const wake = () => worker.wake();
   const outbox = new OutboxWriter({
@@ -148,7 +144,6 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
         // Held digests are sent now, so the mails the worker waits for finish before it stops.
         await runnerSet.close();
         await worker.stop();
-        siblings?.stop();
       })();
       return stopping;
     },

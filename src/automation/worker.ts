@@ -7,7 +7,6 @@ import type { Logger } from '../logger.js';
 import type { Secret } from '../util/secret.js';
 import type { ActionRunners } from './actions/index.js';
 import { FinishQueue } from './finish-queue.js';
-import type { HandOff } from './handoff.js';
 import type { RuleCache } from './rule-cache.js';
 import type {
   ActionOutcome,
@@ -54,11 +53,6 @@ export interface DeliveryWorkerOptions {
   /** How long stop() waits for running actions before cancelling them (default 10 s). */
   readonly stopTimeoutMs?: number;
   readonly owner?: string;
-  /**
-   * Under `serve --workers N`: while this process is busy (serving transfers), its new deliveries are left for
-   * the sibling processes (automation/handoff.ts); its own poll still claims what they did not take.
-   */
-  readonly handOff?: HandOff;
 }
 
 /** How much captured output an attempt keeps at most. */
@@ -85,8 +79,7 @@ function errorText(err: unknown): string {
 }
 
 export class DeliveryWorker {
-  readonly #o: Required<Omit<DeliveryWorkerOptions, 'retry' | 'owner' | 'handOff'>>;
-  readonly #handOff: HandOff | undefined;
+  readonly #o: Required<Omit<DeliveryWorkerOptions, 'retry' | 'owner'>>;
   readonly #retry: RetryPolicy;
   readonly owner: string;
   readonly #running = new Map<string, Promise<void>>();
@@ -117,7 +110,6 @@ export class DeliveryWorker {
       ...options,
     };
     this.#retry = options.retry ?? DEFAULT_RETRY;
-    this.#handOff = options.handOff;
     this.owner = options.owner ?? leaseOwner();
     // Every running delivery (held digest mails included) listens on the one cancel signal.
     setMaxListeners(this.#o.concurrency + MAX_PARKED + 16, this.#cancel.signal);
@@ -135,23 +127,8 @@ export class DeliveryWorker {
     this.wake();
   }
 
-  /**
-   * Due deliveries may be waiting (the outbox writer in this process just stored some, or capacity freed): claims
-   * them soon, or, while this process is busy and has siblings, offers them to the siblings first and leaves its
-   * own claim to the next poll.
-   */
+  /** Looks for due deliveries now (the outbox writer in this process just stored some, or capacity freed). */
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#handOff?.busy()) {
-      this.#handOff.offer();
-      if (!this.#timer && !this.#soon && !this.#ticking) this.#pollLater();
-      return;
-    }
-    this.claimSoon();
-  }
-
-  /** Claims due deliveries at the end of the gather window (a sibling's offer, the poll): never hands off. */
-  claimSoon(): void {
     if (this.#stopped) return;
     if (this.#ticking) {
       this.#again = true;
@@ -173,15 +150,8 @@ export class DeliveryWorker {
     return this.#running.size + this.#adopted.size;
   }
 
-  /**
-   * Deliveries this process could start now: the outbox claims at most this many of those it stores, none while
-   * the process hands its deliveries to its siblings.
-   */
+  /** Deliveries this process could start now: the outbox claims at most this many of those it stores. */
   get free(): number {
-    return this.#handOff?.busy() ? 0 : this.#slots();
-  }
-
-  #slots(): number {
     if (this.#stopped) return 0;
     // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED. Finishing ones
     // only wait for their outcome's group commit.
@@ -196,6 +166,10 @@ export class DeliveryWorker {
   }
 
   /**
+   * Runs deliveries the outbox of this process stored already claimed under this worker's owner: they skip
+   * the claim, and no other process picks them up while this one runs them (the lease guards a crash).
+   */
+  /**
    * Calls `listener` with each attempt this process records (its outcome and how long the action ran), for the
    * metrics; returns the function that stops listening.
    */
@@ -204,10 +178,6 @@ export class DeliveryWorker {
     return () => this.#attemptListeners.delete(listener);
   }
 
-  /**
-   * Runs deliveries the outbox of this process stored already claimed under this worker's owner: they skip
-   * the claim, and no other process picks them up while this one runs them (the lease guards a crash).
-   */
   adopt(claimed: readonly DeliveryRecord[]): void {
     // A stopped worker leaves them to their leases running out: any process retries them then.
     if (this.#stopped) return;
@@ -259,7 +229,7 @@ export class DeliveryWorker {
     try {
       do {
         this.#again = false;
-        const free = this.#slots();
+        const free = this.free;
         if (free <= 0 || this.#stopped) break;
         let claimed: DeliveryRecord[];
         try {
@@ -276,7 +246,6 @@ export class DeliveryWorker {
           this.#o.log.error({ err }, 'due deliveries could not be claimed');
           break;
         }
-        if (claimed.length > 0) this.#o.log.debug({ claimed: claimed.length }, 'deliveries claimed');
         for (const delivery of claimed) this.#launch(delivery);
         // A full batch means more may be due: claim again as soon as a slot frees (the finish wakes us).
         if (claimed.length === free) break;
@@ -284,16 +253,11 @@ export class DeliveryWorker {
     } finally {
       this.#ticking = false;
       if (!this.#stopped) {
-        this.#pollLater();
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => this.wake(), this.#o.pollMs);
+        this.#timer.unref();
       }
     }
-  }
-
-  /** The poll: claims for this process even while it is busy, so nothing waits on siblings that are busy or gone. */
-  #pollLater(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.claimSoon(), this.#o.pollMs);
-    this.#timer.unref();
   }
 
   #launch(delivery: DeliveryRecord): void {

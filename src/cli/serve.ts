@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { serveGatherRequests } from '../api/cluster-gather.js';
 import { relayWorkerEvent } from '../api/event-relay.js';
 import { httpApiLine } from '../api/listen-address.js';
-import { relayDeliveriesDue } from '../automation/handoff.js';
 import {
   CONFIG_DESCRIPTIONS,
   CONFIG_SETTINGS,
@@ -236,8 +235,6 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
       if (serveRateRequests(worker, message)) return;
       // A worker's live event, numbered and sent to every worker's event streams (src/api/event-relay.ts).
       if (relayWorkerEvent(message)) return;
-      // A busy worker's deliveries offered to the others (src/automation/handoff.ts).
-      if (relayDeliveriesDue(worker, message)) return;
       if (message?.type === 'failed') {
         fail(message.message);
         return;
