@@ -1,6 +1,7 @@
 // What gets recorded: session, transfer and file-operation events and admin changes, as chain fields.
 import { userInfo } from 'node:os';
 import { InvalidArgumentError } from '../errors.js';
+import { sessionProtocol } from '../events/session-protocol.js';
 import type { AdminAction, AdminEvent, FerryEvent } from '../events/types.js';
 import type { AuditAction } from '../store/types.js';
 import { type AuditFields, canonicalJson } from './chain.js';
@@ -70,15 +71,6 @@ const AUTH_RESULTS: Readonly<Record<string, string>> = { accepted: 'ok', partial
  * The audit record of an event, or undefined for events the trail does not hold: job runs are recorded per
  * file and per failed run by the job runner itself, and system events (start, stop, disk space) are log lines.
  */
-/** FTPS and web sessions name their protocol in the event's detail; SSH's (the first) do not. */
-function sessionProtocol(detail: Readonly<Record<string, unknown>>): string {
-  return typeof detail.protocol === 'string' && SESSION_PROTOCOLS.has(detail.protocol)
-    ? detail.protocol
-    : 'ssh';
-}
-
-const SESSION_PROTOCOLS: ReadonlySet<string> = new Set(['ssh', 'ftps', 'https']);
-
 export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
   if (event.type === 'admin') return entryFromAdminEvent(event);
   const base = {

@@ -1,4 +1,5 @@
 // Maps a typed bus event to the rule event it fires and the flat string fields its templates and conditions read.
+import { sessionProtocol } from '../events/session-protocol.js';
 import type { FerryEvent } from '../events/types.js';
 import type { RuleEventName } from './types.js';
 
@@ -139,7 +140,11 @@ function mapEvent(event: FerryEvent): RuleEventMatch | undefined {
       if (event.phase !== 'auth' || event.detail.result === 'partial') return undefined;
       const ok = event.detail.result === 'accepted';
       const name: RuleEventName = ok ? 'login' : 'login-failed';
-      const fields: EventFields = { ...base(name, event), protocol: 'ssh', status: ok ? 'ok' : 'failed' };
+      const fields: EventFields = {
+        ...base(name, event),
+        protocol: sessionProtocol(event.detail),
+        status: ok ? 'ok' : 'failed',
+      };
       if (typeof event.detail.method === 'string') fields.action = event.detail.method;
       if (!ok && typeof event.detail.result === 'string') fields.error = event.detail.result;
       return { name, fields };

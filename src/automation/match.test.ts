@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { EventFields } from './event-names.js';
+import { type EventFields, ruleEventOf } from './event-names.js';
 import { compileConditions, matches, pathGlob } from './match.js';
 import type { RuleConditions } from './types.js';
 
@@ -145,4 +145,33 @@ test('property: a window and its complement split every minute of the day betwee
       assert.notEqual(inside, outside);
     }),
   );
+});
+
+test('login events carry the front end they came from: a rule for FTPS or web sign-ins fires for those alone', () => {
+  const login = (detail: Record<string, unknown>) =>
+    ruleEventOf({
+      type: 'session',
+      phase: 'auth',
+      at: new Date(),
+      sessionId: 's1',
+      remoteAddress: '192.0.2.10',
+      username: 'alice',
+      detail: { method: 'password', ...detail },
+    });
+  const ftpsFailed = login({ result: 'wrong password', protocol: 'ftps' });
+  const webOk = login({ result: 'accepted', protocol: 'https' });
+  const sshFailed = login({ result: 'wrong password' });
+  assert.deepEqual(
+    [
+      ftpsFailed?.name,
+      ftpsFailed?.fields.protocol,
+      webOk?.name,
+      webOk?.fields.protocol,
+      sshFailed?.fields.protocol,
+    ],
+    ['login-failed', 'ftps', 'login', 'https', 'ssh'],
+  );
+  const ftpsOnly = rule({ protocols: ['ftps'] }, ['login-failed']);
+  assert.equal(matches(ftpsOnly, 'login-failed', ftpsFailed!.fields), true);
+  assert.equal(matches(ftpsOnly, 'login-failed', sshFailed!.fields), false);
 });
