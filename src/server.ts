@@ -343,6 +343,24 @@ export async function startFerry(
       ctx.clusterUploadClaims = undefined;
       return clusterSessions.stop();
     });
+    // An address put on the deny list loses the connections it has open, not only its next ones.
+    const stopDenySweep = (await import('./auth/deny-sweep.js')).startDenySweep({
+      lists: ctx.defender.lists,
+      sessions: () => liveSessions.list(),
+      disconnect: (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
+      ended: (session) =>
+        ctx.events.emit({
+          type: 'security',
+          action: 'limit',
+          at: new Date(),
+          sessionId: session.id,
+          remoteAddress: session.remoteAddress,
+          ...(session.username ? { username: session.username } : {}),
+          detail: { limit: 'denyList', ended: true },
+        }),
+      log: loggers.ssh,
+    });
+    services.started('deny list sweep', stopDenySweep);
     // Scheduled transfer jobs. Every worker runs a scheduler; the store's per-job run lock lets only one run a job.
     const { TransferScheduler } = await import('./transfers/scheduler.js');
     const scheduler = new TransferScheduler({ jobs: ctx.transfers.jobs, log: loggers.transfers });

@@ -2,14 +2,14 @@
 // before authentication, at once; removed again, the same login succeeds. The CLI sees the same lists.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Json } from './helpers/api.js';
 import { runFerry } from './helpers/cli.js';
 import { curl, serveFerry } from './helpers/ferry-serve.js';
-import { sftpBatch } from './helpers/openssh.js';
+import { holdSftp, sftpBatch } from './helpers/openssh.js';
 
 let dir: string;
 let dataDir: string;
@@ -32,7 +32,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('a deny entry added over HTTP refuses an OpenSSH login from 127.0.0.1 at once; removing it lets the login in', async () => {
+test('a deny entry added over HTTP refuses an OpenSSH login from 127.0.0.1 at once and ends the open session; removing it lets the login in', async () => {
   const issued = await runFerry(['apikeys', 'add', 'ops', '--role', 'operator', '--data-dir', dataDir]);
   assert.equal(issued.code, 0, issued.stderr);
   const key = issued.stdout.trim().split('\n').at(-1)!;
@@ -53,6 +53,15 @@ test('a deny entry added over HTTP refuses an OpenSSH login from 127.0.0.1 at on
   const allowed = await login();
   assert.equal(allowed.code, 0, allowed.stderr);
   assert.match(allowed.stdout, /Remote working directory: \//);
+  // A session logged in before the entry: the deny list ends it too (within the sweep's 2 s), not only new ones.
+  const held = holdSftp(sshPort, 'alice', 'alice-pw-123456');
+  children.push(held.child);
+  // Its own start: the login above logged one already.
+  await until(
+    'the held session is logged in',
+    () => serving.stderr().split('sftp session started').length > 2,
+  );
+  const transport = await sshUnder(held.child.pid!);
 
   const added = await http([
     '-H',
@@ -62,6 +71,13 @@ test('a deny entry added over HTTP refuses an OpenSSH login from 127.0.0.1 at on
     `${api}/api/defender/deny`,
   ]);
   assert.equal(added.status, 201, added.body);
+  await until('the open session is ended', () =>
+    /connection ended: its address is on the deny list/.test(serving.stderr()),
+  );
+  // OpenSSH's ssh (the transport under sftp) exits when the server closes the connection.
+  await until('the ssh client under the held sftp has exited', () => !alive(transport));
+  held.child.stdin?.end();
+  await held.exited;
   const refused = await login();
   assert.notEqual(refused.code, 0);
   assert.doesNotMatch(refused.stdout, /Remote working directory/);
@@ -88,3 +104,34 @@ test('a deny entry added over HTTP refuses an OpenSSH login from 127.0.0.1 at on
   ]);
   await serving.stop();
 });
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The pid of the `ssh` that `sftp` (run by sshpass, pid `sshpass`) runs as its transport. */
+async function sshUnder(sshpass: number): Promise<number> {
+  const children = async (pid: number) =>
+    (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  const [sftp] = await children(sshpass);
+  const [ssh] = sftp ? await children(sftp) : [];
+  if (!ssh) throw new Error('no ssh process under the held sftp');
+  return ssh;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
