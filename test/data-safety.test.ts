@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runFerry } from './helpers/cli.js';
+import { alive } from './helpers/processes.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ferry.js');
 let dir: string;
@@ -177,15 +178,6 @@ test('a taken port ends serve with one line and a non-zero exit, with one worker
     taken.close();
   }
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(what: string, check: () => boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -2,7 +2,7 @@
 // before authentication, at once; removed again, the same login succeeds. The CLI sees the same lists.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +10,7 @@ import type { Json } from './helpers/api.js';
 import { runFerry } from './helpers/cli.js';
 import { curl, serveFerry } from './helpers/ferry-serve.js';
 import { holdSftp, sftpBatch } from './helpers/openssh.js';
+import { alive, childPids } from './helpers/processes.js';
 
 let dir: string;
 let dataDir: string;
@@ -115,23 +116,8 @@ async function until(what: string, check: () => boolean, ms = 15_000): Promise<v
 
 /** The pid of the `ssh` that `sftp` (run by sshpass, pid `sshpass`) runs as its transport. */
 async function sshUnder(sshpass: number): Promise<number> {
-  const children = async (pid: number) =>
-    (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8'))
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  const [sftp] = await children(sshpass);
-  const [ssh] = sftp ? await children(sftp) : [];
+  const [sftp] = await childPids(sshpass);
+  const [ssh] = sftp ? await childPids(sftp) : [];
   if (!ssh) throw new Error('no ssh process under the held sftp');
   return ssh;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
