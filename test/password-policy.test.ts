@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runFerry } from './helpers/cli.js';
-import { commonSshOptions, sftpBatch } from './helpers/openssh.js';
+import { commonSshOptions, makeClientKey, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const execFileAsync = promisify(execFile);
@@ -72,10 +72,21 @@ _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 `;
 
-async function sftpOnPty(port: number, user: string, script: [string, string][]) {
+async function sftpOnPty(
+  port: number,
+  user: string,
+  script: [string, string][],
+  login: { identity?: string; options?: string[] } = {},
+) {
   const argv = [
     'sftp',
-    ...commonSshOptions({ port, user, password: '', options: ['LogLevel=INFO'] }),
+    ...commonSshOptions({
+      port,
+      user,
+      password: '',
+      ...login,
+      options: [...(login.options ?? []), 'LogLevel=INFO'],
+    }),
     '-P',
     String(port),
     `${user}@127.0.0.1`,
@@ -166,6 +177,51 @@ describe('password policy', () => {
     assert.equal(u?.mustChangePassword, false, 'the flag is cleared');
     assert.equal((await login('pp', 'Changed-pass-2026')).code, 0, 'the new password logs in');
     assert.notEqual((await login('pp', 'First-pass-123')).code, 0, 'the old one does not');
+  });
+
+  test('two factors with the password first: the due change happens when the password is given, then the key finishes the login', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pp-2fa-'));
+    try {
+      const key = await makeClientKey(dir, 'ed25519');
+      const added = await ferry(
+        [
+          'users',
+          'add',
+          'tf',
+          '--password-stdin',
+          '--public-key',
+          key.publicPath,
+          '--require',
+          'password,publickey',
+        ],
+        'TF-first-pass-1\n',
+      );
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal((await ferry(['users', 'set', 'tf', '--must-change-password'])).code, 0);
+      // OpenSSH, password first: the change request, then the key finishes the login.
+      const run = await sftpOnPty(
+        server.port,
+        'tf',
+        [
+          ['password:', 'TF-first-pass-1'],
+          ['must be changed[\\s\\S]*old password:', 'TF-first-pass-1'],
+          ['new password:', 'TF-changed-pass-2'],
+          ['Retype [^\\n]*new password:', 'TF-changed-pass-2'],
+          ['sftp>', 'pwd'],
+          ['Remote working directory: /', 'bye'],
+        ],
+        {
+          identity: key.privatePath,
+          options: ['PreferredAuthentications=password,publickey', 'PubkeyAuthentication=yes'],
+        },
+      );
+      assert.equal(run.code, 0, run.out);
+      assert.match(run.out, /Remote working directory: \//);
+      const u = await server.running.context.store.users.findByName('tf');
+      assert.equal(u?.mustChangePassword, false, 'the flag is cleared');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('a password past maxAgeDays must be changed too; FTPS refuses it with a reply saying where', async () => {

@@ -101,14 +101,18 @@ test('a wrong key or a forged signature is rejected', async () => {
 test('a two-factor user needs both the key and the password, in either order', async () => {
   const a = auth();
   const first = await a.attempt(signed('both', goodKey));
-  assert.deepEqual(first, { result: 'partial', methodsLeft: ['password'] });
+  assert.deepEqual(first.result === 'partial' && [first.methodsLeft, first.user.name], [
+    ['password'],
+    'both',
+  ]);
   const wrong = await a.attempt(pw('both', 'bad'));
   assert.equal(wrong.result, 'reject');
   assert.deepEqual(wrong.result === 'reject' && wrong.methodsLeft, ['password']);
   assert.equal((await a.attempt(pw('both', 'both-pw'))).result, 'accept');
 
   const b = auth();
-  assert.deepEqual(await b.attempt(pw('both', 'both-pw')), { result: 'partial', methodsLeft: ['publickey'] });
+  const half = await b.attempt(pw('both', 'both-pw'));
+  assert.deepEqual(half.result === 'partial' && half.methodsLeft, ['publickey']);
   assert.equal((await b.attempt(signed('both', goodKey))).result, 'accept');
 
   const c = auth();
@@ -116,6 +120,24 @@ test('a two-factor user needs both the key and the password, in either order', a
   // Switching user names drops the factor already earned.
   assert.equal((await c.attempt(pw('alice', 'wrong'))).result, 'reject');
   assert.equal((await c.attempt(signed('both', goodKey))).result, 'partial');
+});
+
+test('a withdrawn password factor (a change that was due and not made) no longer counts toward two factors', async () => {
+  const a = auth();
+  assert.equal((await a.attempt(pw('both', 'both-pw'))).result, 'partial');
+  a.withdraw('password');
+  const keyNext = await a.attempt(signed('both', goodKey));
+  assert.deepEqual(
+    keyNext.result === 'partial' && keyNext.methodsLeft,
+    ['password'],
+    'the key alone is not enough',
+  );
+  const b = auth();
+  assert.equal((await b.attempt(signed('both', goodKey))).result, 'partial');
+  assert.equal((await b.attempt(pw('both', 'both-pw'))).result, 'accept');
+  b.withdraw('password');
+  const again = await b.attempt(signed('both', goodKey));
+  assert.deepEqual(again.result === 'partial' && again.methodsLeft, ['password']);
 });
 
 test('the attempt that reaches maxAuthTries is flagged so the connection is closed', async () => {

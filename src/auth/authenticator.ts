@@ -61,7 +61,13 @@ export type AuthDecision =
     }
   /** The key would be accepted: the client should now sign (SSH_MSG_USERAUTH_PK_OK). */
   | { readonly result: 'pk-ok'; readonly source?: never }
-  | { readonly result: 'partial'; readonly methodsLeft: AuthMethod[]; readonly source?: AuthSource }
+  | {
+      readonly result: 'partial';
+      readonly methodsLeft: AuthMethod[];
+      /** Whose factor it was (a password due for change is changed before the next factor is asked). */
+      readonly user: UserRecord;
+      readonly source?: AuthSource;
+    }
   | {
       readonly result: 'reject';
       readonly methodsLeft: AuthMethod[];
@@ -303,7 +309,7 @@ export class ConnectionAuthenticator {
       return { result: 'accept', user: narrowed, certificate: cert };
     }
     this.#pending = missing;
-    return { result: 'partial', methodsLeft: missing };
+    return { result: 'partial', methodsLeft: missing, user };
   }
 
   /** A failed attempt on an existing account: counts for the connection and, when lockout is on, for the account. */
@@ -322,6 +328,15 @@ export class ConnectionAuthenticator {
   }
 
   /** Set when this connection's failures locked an account (for the log and the audit trail). */
+  /**
+   * Takes back a factor this connection earned: a password that had to be changed and was not counts for
+   * nothing, so a key offered next cannot finish the login on it.
+   */
+  withdraw(method: AuthMethod): void {
+    if (!this.#satisfied.delete(method)) return;
+    this.#pending = [...new Set([method, ...(this.#pending ?? [])])];
+  }
+
   get lockedAccount(): string | undefined {
     return this.#locked;
   }

@@ -215,6 +215,8 @@ export function handleConnection(
       switch (decision.result) {
         case 'accept': {
           if (ctx.method === 'password' && !(await passwordChangedIfDue(ctx, decision.user))) {
+            // Not a factor any more: a key offered next must not finish a two-factor login on it.
+            authenticator.withdraw('password');
             emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'password change required');
             ctx.reject(['password']);
             return;
@@ -247,6 +249,13 @@ export function handleConnection(
           ctx.accept();
           return;
         case 'partial':
+          // The password came first of two factors: a change that is due happens now, not never.
+          if (ctx.method === 'password' && !(await passwordChangedIfDue(ctx, decision.user))) {
+            authenticator.withdraw('password');
+            emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'password change required');
+            ctx.reject(['password']);
+            return;
+          }
           log.info({ ...entry, methodsLeft: decision.methodsLeft }, 'partial authentication');
           emitAuth(options, sessionId, remoteAddress, ctx.username, ctx.method, 'partial', decision.source);
           ctx.reject(decision.methodsLeft, true);
