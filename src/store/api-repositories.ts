@@ -1,6 +1,7 @@
 // REST API administrator accounts, API keys and console sessions over kysely (SQLite and PostgreSQL).
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
+import { isUniqueViolation } from './named-records.js';
 import type { ApiAdminsTable, ApiKeysTable, ApiSessionsTable, Database } from './schema.js';
 import type {
   ApiAdminRecord,
@@ -11,11 +12,6 @@ import type {
   ApiSessionRecord,
   ApiSessionRepository,
 } from './types.js';
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = String((err as { code?: unknown } | undefined)?.code ?? '');
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
-}
 
 const date = (text: string | null): Date | null => (text === null ? null : new Date(text));
 

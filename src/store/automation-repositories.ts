@@ -8,13 +8,9 @@ import type {
   RuleRecord,
   RuleRepository,
 } from './automation-types.js';
+import { isUniqueViolation } from './named-records.js';
 import type { Database, RulesTable } from './schema.js';
 import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string } | undefined)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
-}
 
 function toRule(row: Selectable<RulesTable>): RuleRecord {
   return {

@@ -1,6 +1,7 @@
 // X.509 certificate records over kysely (shared by the SQLite and PostgreSQL drivers).
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
+import { isUniqueViolation } from './named-records.js';
 import type { CertificatesTable, Database } from './schema.js';
 import type { CertificateRecord, CertificateRepository, NewCertificate } from './types.js';
 
@@ -18,11 +19,6 @@ const toCertificate = (row: Selectable<CertificatesTable>): CertificateRecord =>
   privateSealed: row.private_sealed,
   createdAt: new Date(row.created_at),
 });
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string } | undefined)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
-}
 
 export class KyselyCertificateRepository implements CertificateRepository {
   constructor(private readonly db: Kysely<Database>) {}

@@ -11,6 +11,7 @@ import type {
   NewFolder,
 } from './folder-types.js';
 import { sql } from './kysely.js';
+import { idOf, NamedRecords } from './named-records.js';
 import type { Database, FoldersTable } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -39,78 +40,44 @@ function columnsOf(patch: FolderPatch): Partial<Record<keyof FoldersTable, unkno
   return v;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string };
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
-}
-
-async function idOf(db: Db, table: 'users' | 'groups' | 'folders', name: string): Promise<number> {
-  const row = await db.selectFrom(table).select('id').where('name', '=', name).executeTakeFirst();
-  if (!row) throw new FerryError('ERR_NOT_FOUND', `no ${table.slice(0, -1)} named ${name}`);
-  return Number(row.id);
-}
-
 const ownerColumn = (owner: FolderOwner) => (owner.kind === 'user' ? 'user_id' : 'group_id');
 
 export class KyselyFolderRepository implements FolderRepository {
   readonly #db: Db;
+  readonly #records: NamedRecords<'folders', FolderRecord>;
 
   constructor(db: Db) {
     this.#db = db;
-  }
-
-  async create(folder: NewFolder): Promise<FolderRecord> {
-    const now = new Date().toISOString();
-    try {
-      await this.#db
-        .insertInto('folders')
-        .values({ ...columnsOf(folder), name: folder.name, created_at: now, updated_at: now } as never)
-        .execute();
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw new FerryError('ERR_ALREADY_EXISTS', `folder ${folder.name} already exists`);
-      throw err;
-    }
-    return (await this.findByName(folder.name))!;
-  }
-
-  async findByName(name: string): Promise<FolderRecord | undefined> {
-    const row = await this.#db.selectFrom('folders').selectAll().where('name', '=', name).executeTakeFirst();
-    return row ? toFolder(row) : undefined;
-  }
-
-  async list(): Promise<FolderRecord[]> {
-    return (await this.#db.selectFrom('folders').selectAll().orderBy('name').execute()).map(toFolder);
-  }
-
-  async update(name: string, patch: FolderPatch): Promise<FolderRecord | undefined> {
-    const result = await this.#db
-      .updateTable('folders')
-      .set({ ...columnsOf(patch), updated_at: new Date().toISOString() } as never)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) return undefined;
-    return this.findByName(name);
-  }
-
-  async remove(name: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('folders').select('id').where('name', '=', name).executeTakeFirst();
-      if (!row) return false;
-      const mounts = await trx
-        .selectFrom('folder_mounts')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('folder_id', '=', row.id)
-        .executeTakeFirstOrThrow();
-      if (Number(mounts.n) > 0) {
-        throw new FerryError(
-          'ERR_INVALID_ARGUMENT',
-          `folder ${name} is still mounted ${mounts.n} time(s): unmount it from its users and groups first`,
-        );
-      }
-      await trx.deleteFrom('folders').where('id', '=', row.id).execute();
-      return true;
+    this.#records = new NamedRecords(db, {
+      table: 'folders',
+      toRecord: toFolder,
+      usedBy: {
+        table: 'folder_mounts',
+        column: 'folder_id',
+        refusal: (name, n) =>
+          `folder ${name} is still mounted ${n} time(s): unmount it from its users and groups first`,
+      },
     });
+  }
+
+  create(folder: NewFolder): Promise<FolderRecord> {
+    return this.#records.create(folder.name, columnsOf(folder));
+  }
+
+  findByName(name: string): Promise<FolderRecord | undefined> {
+    return this.#records.findByName(name);
+  }
+
+  list(): Promise<FolderRecord[]> {
+    return this.#records.list();
+  }
+
+  update(name: string, patch: FolderPatch): Promise<FolderRecord | undefined> {
+    return this.#records.update(name, columnsOf(patch));
+  }
+
+  remove(name: string): Promise<boolean> {
+    return this.#records.remove(name);
   }
 
   async changeUsage(name: string, bytes: number, files: number): Promise<boolean> {

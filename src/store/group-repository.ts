@@ -1,10 +1,10 @@
 // GroupRepository over kysely: groups and memberships, the same queries on SQLite and PostgreSQL.
 import type { Kysely, Selectable } from 'kysely';
-import { FerryError } from '../errors.js';
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
 import { transferQuotasFrom } from '../util/transfer-quota.js';
 import type { GroupPatch, GroupRecord, GroupRepository, NewGroup, UserGroups } from './group-types.js';
+import { idOf, NamedRecords } from './named-records.js';
 import type { Database, GroupsTable } from './schema.js';
 import type { Protocol } from './user-types.js';
 
@@ -45,78 +45,43 @@ function columnsOf(patch: GroupPatch): Partial<Record<keyof GroupsTable, unknown
   return v;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string };
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
-}
-
 type Db = Kysely<Database>;
-
-async function idOf(db: Db, table: 'users' | 'groups', name: string): Promise<number> {
-  const row = await db.selectFrom(table).select('id').where('name', '=', name).executeTakeFirst();
-  if (!row) throw new FerryError('ERR_NOT_FOUND', `no ${table === 'users' ? 'user' : 'group'} named ${name}`);
-  return Number(row.id);
-}
 
 export class KyselyGroupRepository implements GroupRepository {
   readonly #db: Db;
+  readonly #records: NamedRecords<'groups', GroupRecord>;
 
   constructor(db: Db) {
     this.#db = db;
-  }
-
-  async create(group: NewGroup): Promise<GroupRecord> {
-    const now = new Date().toISOString();
-    try {
-      await this.#db
-        .insertInto('groups')
-        .values({ ...columnsOf(group), name: group.name, created_at: now, updated_at: now } as never)
-        .execute();
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw new FerryError('ERR_ALREADY_EXISTS', `group ${group.name} already exists`);
-      throw err;
-    }
-    return (await this.findByName(group.name))!;
-  }
-
-  async findByName(name: string): Promise<GroupRecord | undefined> {
-    const row = await this.#db.selectFrom('groups').selectAll().where('name', '=', name).executeTakeFirst();
-    return row ? toGroup(row) : undefined;
-  }
-
-  async list(): Promise<GroupRecord[]> {
-    return (await this.#db.selectFrom('groups').selectAll().orderBy('name').execute()).map(toGroup);
-  }
-
-  async update(name: string, patch: GroupPatch): Promise<GroupRecord | undefined> {
-    const result = await this.#db
-      .updateTable('groups')
-      .set({ ...columnsOf(patch), updated_at: new Date().toISOString() } as never)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) return undefined;
-    return this.findByName(name);
-  }
-
-  async remove(name: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('groups').select('id').where('name', '=', name).executeTakeFirst();
-      if (!row) return false;
-      const members = await trx
-        .selectFrom('user_groups')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('group_id', '=', row.id)
-        .executeTakeFirstOrThrow();
-      if (Number(members.n) > 0) {
-        throw new FerryError(
-          'ERR_INVALID_ARGUMENT',
-          `group ${name} still has ${members.n} member(s): remove them from it first`,
-        );
-      }
-      await trx.deleteFrom('groups').where('id', '=', row.id).execute();
-      return true;
+    this.#records = new NamedRecords(db, {
+      table: 'groups',
+      toRecord: toGroup,
+      usedBy: {
+        table: 'user_groups',
+        column: 'group_id',
+        refusal: (name, n) => `group ${name} still has ${n} member(s): remove them from it first`,
+      },
     });
+  }
+
+  create(group: NewGroup): Promise<GroupRecord> {
+    return this.#records.create(group.name, columnsOf(group));
+  }
+
+  findByName(name: string): Promise<GroupRecord | undefined> {
+    return this.#records.findByName(name);
+  }
+
+  list(): Promise<GroupRecord[]> {
+    return this.#records.list();
+  }
+
+  update(name: string, patch: GroupPatch): Promise<GroupRecord | undefined> {
+    return this.#records.update(name, columnsOf(patch));
+  }
+
+  remove(name: string): Promise<boolean> {
+    return this.#records.remove(name);
   }
 
   async members(name: string): Promise<{ user: string; primary: boolean }[]> {

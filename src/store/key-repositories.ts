@@ -1,6 +1,7 @@
 // Host, client and OpenPGP key records over kysely (shared by the SQLite and PostgreSQL drivers).
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
+import { isUniqueViolation } from './named-records.js';
 import type { ClientKeysTable, Database, HostKeysTable, PgpKeysTable } from './schema.js';
 import type {
   ClientKeyRecord,
@@ -13,11 +14,6 @@ import type {
   PgpKeyRepository,
   StoredKeyPair,
 } from './types.js';
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string } | undefined)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
-}
 
 function keyPairColumns(key: NewKeyPair) {
   return {

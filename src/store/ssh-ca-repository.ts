@@ -1,6 +1,7 @@
 // Trusted user certificate authorities and revoked certificates over kysely (shared by both drivers).
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
+import { isUniqueViolation } from './named-records.js';
 import type { CertRevocationsTable, Database, UserCasTable } from './schema.js';
 import type {
   CertRevocationRecord,
@@ -10,11 +11,6 @@ import type {
   UserCaRecord,
   UserCaRepository,
 } from './types.js';
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string } | undefined)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
-}
 
 const toCa = (row: Selectable<UserCasTable>): UserCaRecord => ({
   id: row.id,

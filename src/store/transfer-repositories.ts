@@ -1,6 +1,7 @@
 // Partners, transfer jobs (with their run lock), run history and the transferred-files ledger over kysely.
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { isUniqueViolation } from './named-records.js';
 import type { Database, PartnersTable, TransferJobsTable, TransferRunsTable } from './schema.js';
 import type {
   JobPgpOptions,
@@ -20,11 +21,6 @@ import type {
   TransferRunResult,
   TransferRunStatus,
 } from './types.js';
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string } | undefined)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
-}
 
 function isForeignKeyViolation(err: unknown): boolean {
   const code = (err as { code?: string } | undefined)?.code;

@@ -5,6 +5,7 @@ import type { PermissionMap } from '../permission-vocabulary.js';
 import type { PgpPolicies } from '../util/pgp-policy.js';
 import { transferQuotasFrom } from '../util/transfer-quota.js';
 import { sql } from './kysely.js';
+import { isUniqueViolation } from './named-records.js';
 import type { Database, UserKeysTable, UsersTable } from './schema.js';
 import type {
   AuthMethod,
@@ -78,11 +79,6 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
 }
 
 /** The column of each sort (times are ISO text: text order is time order on both drivers). */
