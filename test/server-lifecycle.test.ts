@@ -128,6 +128,7 @@ describe('events as the single door', () => {
       'http api',
       'node heartbeat',
       'cluster sessions',
+      'deny list sweep',
       'transfer scheduler',
       'host key poll',
       'disk space check',
