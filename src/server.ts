@@ -301,13 +301,16 @@ export async function startFerry(
       ftps = { port: server.port, implicitPort: server.implicitPort };
       ftpsServer = server;
     }
+    // Ends a connection of this process, SSH or FTPS (the API's kills, other nodes' kill requests, the deny list).
+    const disconnect = (sessionId: string): boolean =>
+      ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false);
     // The HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): src/api/start.ts.
     const { startHttpApi } = await import('./api/start.js');
     const http = await startHttpApi(
       ctx,
       { name: 'sftp', address: config.listen, port: ssh.port },
       out,
-      (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
+      disconnect,
       // FTPS knows its data connection's transfer; SFTP and SCP sessions report their open handles' counters.
       (sessionId) => ftpsServer?.activity(sessionId) ?? ctx.activeTransfers.of(sessionId),
       { nodeId, sessions: clusterSessions },
@@ -332,7 +335,7 @@ export async function startFerry(
     // Registered: from now on this process' logins are counted with every node's (stopped before the heartbeat).
     await clusterSessions.attach({
       owner: { nodeId, runId: nodeRunId, pid: process.pid },
-      disconnect: (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
+      disconnect,
       counters: () => liveSessions.list(),
       heartbeatMs,
     });
@@ -347,7 +350,7 @@ export async function startFerry(
     const stopDenySweep = (await import('./auth/deny-sweep.js')).startDenySweep({
       lists: ctx.defender.lists,
       sessions: () => liveSessions.list(),
-      disconnect: (sessionId) => ssh.disconnect(sessionId) || (ftpsServer?.disconnect(sessionId) ?? false),
+      disconnect,
       ended: (session) =>
         ctx.events.emit({
           type: 'security',

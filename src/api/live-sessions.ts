@@ -1,6 +1,7 @@
 // The SSH and FTPS connections of this process, kept from the event bus (connect, login, transfers, disconnect), and
 // what each one is transferring right now (asked of the front end that runs it).
 import type { EventBus } from '../events/bus.js';
+import { sessionProtocol } from '../events/session-protocol.js';
 import type { FerryEvent } from '../events/types.js';
 
 /** The file a connection is moving at this moment (FTPS: RETR, STOR, APPE, STOU; SFTP and SCP: open handles). */
@@ -68,11 +69,11 @@ export class LiveSessions {
   #observe(event: FerryEvent): void {
     if (event.type === 'session') {
       if (event.phase === 'connect' && this.#sessions.size < MAX_TRACKED) {
-        const { client, protocol } = event.detail;
+        const { client } = event.detail;
         this.#sessions.set(event.sessionId, {
           id: event.sessionId,
           remoteAddress: event.remoteAddress ?? '',
-          protocol: protocol === 'ftps' ? 'ftps' : 'ssh',
+          protocol: sessionProtocol(event.detail),
           username: null,
           client: typeof client === 'string' ? client : null,
           connectedAt: event.at,
