@@ -91,9 +91,12 @@ async function withData(
   })();
   ctx.transfer = {
     done,
+    // An aborted transfer is reset, not closed: a closed download would go on reaching a slow client from the
+    // kernel's send buffer (megabytes, seconds) after an administrator ended it or its client sent ABOR.
     abort: () => {
       aborted.abort();
       listener.close();
+      if (data) transportOf(data)?.reset();
       data?.destroy();
     },
   };

@@ -40,6 +40,11 @@ export class TransportStream extends Duplex {
     this.#socket.end(callback);
   }
 
+  /** Ends the TCP connection with a reset: what the kernel still buffers for the peer is dropped, not sent. */
+  reset(): void {
+    this.#socket.resetAndDestroy();
+  }
+
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.#socket.destroy();
     callback(err);
