@@ -56,8 +56,19 @@ test('serve --workers 2: each idle worker runs one full GC and frees start-up ga
         reject(new Error(`serve exited (${code}):\n${seen}`));
       });
     });
-    for (const [pid, { heldMB, afterMB }] of collected)
-      assert.ok(afterMB < heldMB, `worker ${pid}: heap and buffers held ${heldMB} → ${afterMB} MB`);
+    // Usually both free start-up's garbage (61 → 53 MB). On a loaded machine a worker may stay busy long enough
+    // for V8 to have collected it on its own before the idle GC (CI: 53 → 53 after 49 s): then it must already
+    // hold no more than the other worker kept after its GC. At least one must show the GC freeing memory.
+    const workers = [...collected];
+    const floor = Math.min(...workers.map(([, { afterMB }]) => afterMB));
+    const summary = workers.map(([pid, r]) => `worker ${pid}: ${r.heldMB} → ${r.afterMB} MB`).join(', ');
+    assert.ok(
+      workers.some(([, { heldMB, afterMB }]) => afterMB < heldMB),
+      `no idle GC freed anything: ${summary}`,
+    );
+    for (const [, { heldMB, afterMB }] of workers) {
+      assert.ok(afterMB <= heldMB && afterMB <= floor + 2, `a worker kept start-up garbage: ${summary}`);
+    }
   } finally {
     child.kill('SIGTERM');
     await exited;
