@@ -158,6 +158,33 @@ describe('encrypted file transfers', () => {
     );
   });
 
+  it('stores a segment as soon as a write fills it, and reads it back for a later write into it', async () => {
+    const S = SEGMENT_SIZE;
+    const data = randomBytes(S + 500);
+    const path = join(dir, 'eager.bin');
+    const file = await fs.open(path, { read: true, write: true, create: true, truncate: true });
+    try {
+      await file.write(0, Buffer.from(data.subarray(0, S / 2)));
+      assert.equal(raw.traffic.segmentWrites, 0, 'half a segment stays in memory');
+      await file.write(S / 2, Buffer.from(data.subarray(S / 2, S + 500)));
+      assert.equal(
+        raw.traffic.segmentWrites,
+        1,
+        'the filled segment went to disk with the write that filled it',
+      );
+      const patch = randomBytes(100);
+      patch.copy(data, S / 4);
+      await file.write(S / 4, patch);
+      assert.equal(raw.traffic.segmentReads, 1, 'the stored segment was read back to be changed');
+      assert.ok((await file.read(0, data.length)).equals(data), 'the file reads back whole, patch included');
+    } finally {
+      await file.close();
+    }
+    const again = await fs.open(path, { read: true, write: false });
+    assert.ok((await again.read(0, data.length + 10)).equals(data), 'and so it does after closing');
+    await again.close();
+  });
+
   it('keeps a segment a slow read still copies from out of reuse when a faster read finishes it', async () => {
     const S = SEGMENT_SIZE;
     const data = randomBytes(3 * S + 10);

@@ -156,6 +156,7 @@ export class EncryptedFile implements FsFile {
       const oldSize = this.#size;
       const end = position + length;
       let at = position;
+      const completed: number[] = [];
       for (const chunk of chunksOf(data)) {
         let from = 0;
         while (from < chunk.length) {
@@ -172,6 +173,7 @@ export class EncryptedFile implements FsFile {
           chunk.copy(segment.plain, offset, from, from + take);
           segment.length = Math.max(segment.length, offset + take);
           segment.dirty = true;
+          if (offset + take === SEGMENT_SIZE) completed.push(index);
           at += take;
           from += take;
         }
@@ -180,6 +182,14 @@ export class EncryptedFile implements FsFile {
         this.#size = end;
         // Ending on a segment boundary: the file's end is the empty final segment after it.
         if (end % SEGMENT_SIZE === 0 && !this.#cache.has(finalIndex(end))) this.#fresh(finalIndex(end));
+      }
+      // A segment this write filled to its end is sealed and stored now, while its bytes are still in the CPU's
+      // cache, rather than when it leaves the cache: a sequential upload writes each segment once, and the
+      // kernel's copy of a cold segment into the page cache cost 40% more (docs/PERFORMANCE.md). A later write
+      // into it reads it back.
+      for (const index of completed) {
+        const segment = this.#cache.get(index);
+        if (segment?.dirty && segment.length === SEGMENT_SIZE) this.#storeSegment(index, segment);
       }
       this.#trim(true);
       // Backpressure: a writer faster than the disk waits here, so sealed segments in memory stay bounded.
