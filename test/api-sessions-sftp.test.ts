@@ -2,7 +2,7 @@
 // sftp upload and a legacy-protocol scp upload, slowed with -l so they are still running when the operator looks.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -25,7 +25,7 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function uploading(minBytes: number, path = '/up.bin'): Promise<Json> {
+async function moving(minBytes: number, path = '/up.bin', direction = 'upload'): Promise<Json> {
   const end = Date.now() + 30_000;
   while (Date.now() < end) {
     const list = await api.call('GET', '/api/sessions', { key: api.keys.auditor });
@@ -33,15 +33,17 @@ async function uploading(minBytes: number, path = '/up.bin'): Promise<Json> {
     const found = list.body.items.find(
       (s: Json) =>
         s.username === 'carol' &&
-        s.transfer?.direction === 'upload' &&
+        s.transfer?.direction === direction &&
         s.transfer.path === path &&
         s.transfer.bytes > minBytes,
     );
     if (found) return found;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no upload of carol to ${path} beyond ${minBytes} bytes listed`);
+  throw new Error(`no ${direction} of carol at ${path} beyond ${minBytes} bytes listed`);
 }
+
+const uploading = (minBytes: number, path?: string) => moving(minBytes, path, 'upload');
 
 test('a running sftp upload is listed with its path, growing bytes and a non-zero rate', async () => {
   // -l 2048 Kbit/s: 256 KiB/s, so 8 MiB takes about half a minute.
@@ -95,6 +97,30 @@ test('a running scp upload is listed the same way', async () => {
   const killed = await api.call('DELETE', `/api/sessions/${first.id}`, { key: api.keys.operator });
   assert.equal(killed.status, 200, JSON.stringify(killed.body));
   assert.notEqual((await client).code, 0, 'scp saw its upload cut');
+});
+
+test('a killed slow sftp download stops within seconds', async () => {
+  const home = await api.server.homeOf('carol');
+  await mkdir(home, { recursive: true });
+  await writeFile(join(home, 'down.bin'), randomBytes(SIZE));
+  const client = sftpBatch({
+    port: api.server.port,
+    user: 'carol',
+    password: 'pw-carol-12345',
+    cwd: work,
+    extraArgs: ['-l', '2048'],
+    batch: 'get /down.bin down.bin\n',
+  });
+  const first = await moving(256 * 1024, '/down.bin', 'download');
+  const killed = await api.call('DELETE', `/api/sessions/${first.id}`, { key: api.keys.operator });
+  assert.equal(killed.status, 200, JSON.stringify(killed.body));
+  const started = Date.now();
+  const { code } = await client;
+  const seconds = (Date.now() - started) / 1000;
+  assert.notEqual(code, 0, 'sftp saw its download cut');
+  // The SSH disconnect is queued behind what the server already sent, which the channel window bounds (~1 s
+  // here); an FTPS data connection had no such bound until kills reset it (test/api-sessions-ftps.test.ts).
+  assert.ok(seconds < 5, `sftp ran ${seconds.toFixed(1)} s after the kill`);
 });
 
 test('an idle sftp session has no transfer', async () => {
