@@ -35,8 +35,8 @@ const noop = () => undefined;
 
 /**
  * Reads run together; a write, truncate, utimes, sync or close waits for everything before it and holds
- * the file alone. Writes are write-back: a segment is sealed and stored when it leaves the cache, on sync,
- * utimes and close (a failed store is reported by the next call and by close).
+ * the file alone. Writes are write-back: a segment is sealed and stored when a write fills it, when it leaves
+ * the cache, on sync, utimes and close (a failed store is reported by the next call and by close).
  */
 export class EncryptedFile implements FsFile {
   readonly #inner: FsFile;
