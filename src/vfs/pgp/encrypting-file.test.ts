@@ -34,7 +34,7 @@ const KINDS = {
 } as const;
 
 for (const [kind, start] of Object.entries(KINDS)) {
-  test(`${kind}: 192 MiB written 32 KiB at a time, 64 writes in flight, retain under 48 MiB and decrypt to the same bytes`, async () => {
+  test(`${kind}: 192 MiB written 32 KiB at a time, 64 writes in flight, retain under 64 MiB and decrypt to the same bytes`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-encfile-'));
     const fs = new LocalFs({ root: dir, createRoot: true });
     try {
@@ -60,7 +60,9 @@ for (const [kind, start] of Object.entries(KINDS)) {
       await Promise.all(inFlight);
       assert.equal((await file.stat()).size, total, 'stat reports the plaintext written');
       await file.close();
-      assert.ok(worst < 48 * 1024 * 1024, `retained ${(worst / 2 ** 20).toFixed(1)} MiB while encrypting`);
+      // The issue's bound (64 MiB). Typically ~23 MiB; 53 MiB once on Node 24 on a loaded CI machine, when the
+      // disk writes lagged; without the backpressure 163 MiB.
+      assert.ok(worst < 64 * 1024 * 1024, `retained ${(worst / 2 ** 20).toFixed(1)} MiB while encrypting`);
 
       const cipher = await fs.open('/m.pgp', { read: true, write: false });
       let at = 0;
