@@ -45,16 +45,19 @@ async function moving(minBytes: number, path = '/up.bin', direction = 'upload'):
 
 const uploading = (minBytes: number, path?: string) => moving(minBytes, path, 'upload');
 
-test('a running sftp upload is listed with its path, growing bytes and a non-zero rate', async () => {
-  // -l 2048 Kbit/s: 256 KiB/s, so 8 MiB takes about half a minute.
-  const client = sftpBatch({
+/** OpenSSH sftp as carol at -l 2048 Kbit/s (256 KiB/s): 8 MiB takes about half a minute. */
+const slowSftp = (batch: string) =>
+  sftpBatch({
     port: api.server.port,
     user: 'carol',
     password: 'pw-carol-12345',
     cwd: work,
     extraArgs: ['-l', '2048'],
-    batch: 'put up.bin /up.bin\n',
+    batch,
   });
+
+test('a running sftp upload is listed with its path, growing bytes and a non-zero rate', async () => {
+  const client = slowSftp('put up.bin /up.bin\n');
   const first = await uploading(0);
   // 'ssh' until the first finished transfer or file operation shows the subsystem.
   assert.ok(['ssh', 'sftp'].includes(first.protocol), first.protocol);
@@ -103,14 +106,7 @@ test('a killed slow sftp download stops within seconds', async () => {
   const home = await api.server.homeOf('carol');
   await mkdir(home, { recursive: true });
   await writeFile(join(home, 'down.bin'), randomBytes(SIZE));
-  const client = sftpBatch({
-    port: api.server.port,
-    user: 'carol',
-    password: 'pw-carol-12345',
-    cwd: work,
-    extraArgs: ['-l', '2048'],
-    batch: 'get /down.bin down.bin\n',
-  });
+  const client = slowSftp('get /down.bin down.bin\n');
   const first = await moving(256 * 1024, '/down.bin', 'download');
   const killed = await api.call('DELETE', `/api/sessions/${first.id}`, { key: api.keys.operator });
   assert.equal(killed.status, 200, JSON.stringify(killed.body));
