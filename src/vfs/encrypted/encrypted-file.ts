@@ -156,7 +156,7 @@ export class EncryptedFile implements FsFile {
       const oldSize = this.#size;
       const end = position + length;
       let at = position;
-      const completed: number[] = [];
+      const filled: Array<[number, Segment]> = [];
       for (const chunk of chunksOf(data)) {
         let from = 0;
         while (from < chunk.length) {
@@ -173,7 +173,7 @@ export class EncryptedFile implements FsFile {
           chunk.copy(segment.plain, offset, from, from + take);
           segment.length = Math.max(segment.length, offset + take);
           segment.dirty = true;
-          if (offset + take === SEGMENT_SIZE) completed.push(index);
+          if (offset + take === SEGMENT_SIZE) filled.push([index, segment]);
           at += take;
           from += take;
         }
@@ -187,10 +187,7 @@ export class EncryptedFile implements FsFile {
       // cache, rather than when it leaves the cache: a sequential upload writes each segment once, and the
       // kernel's copy of a cold segment into the page cache cost 40% more (docs/PERFORMANCE.md). A later write
       // into it reads it back.
-      for (const index of completed) {
-        const segment = this.#cache.get(index);
-        if (segment?.dirty && segment.length === SEGMENT_SIZE) this.#storeSegment(index, segment);
-      }
+      for (const [index, segment] of filled) this.#storeSegment(index, segment);
       this.#trim(true);
       // Backpressure: a writer faster than the disk waits here, so sealed segments in memory stay bounded.
       while (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
