@@ -179,8 +179,13 @@ function homeFsFactory(
   const storage = config.storage;
   const backend = (() => {
     switch (storage.backend) {
-      case 'local':
-        return { home: localHomeFs, sweepAbandoned: undefined };
+      case 'local': {
+        const { metadataCalls } = storage;
+        return {
+          home: (identity: { readonly homeDir: string }) => localHomeFs(identity, metadataCalls),
+          sweepAbandoned: undefined,
+        };
+      }
       case 's3':
         // The store records each multipart upload's parts: any node continues one whose node died.
         return s3Backend(s3).s3HomeFs(storage, dataPaths(config.dataDir).homes, store.s3Uploads);
@@ -330,8 +335,11 @@ export class AppContext {
   #withFolders(home: Fs, identity: SessionIdentity): Fs {
     const folders = identity.folders ?? [];
     if (folders.length === 0) return home;
+    // Folders are local directories whatever the homes' backend; the setting is the local backend's.
+    const storage = this.config.storage;
+    const metadataCalls = storage.backend === 'local' ? storage.metadataCalls : 'auto';
     const mounts = folders.map((folder) => {
-      const local = new LocalFs({ root: folder.root, createRoot: true });
+      const local = new LocalFs({ root: folder.root, createRoot: true, metadataCalls });
       const limits = [
         folder.quotaBytes > 0 ? `${folder.quotaBytes} bytes` : undefined,
         folder.quotaFiles > 0 ? `${folder.quotaFiles} files` : undefined,
@@ -453,7 +461,7 @@ export class AppContext {
     const storage = this.config.storage;
     switch (storage.backend) {
       case 'local':
-        return new LocalFs({ root });
+        return new LocalFs({ root, metadataCalls: storage.metadataCalls });
       case 's3':
         return s3Backend(this.#s3).s3HomeFs(storage, this.paths.homes).home({ homeDir: root });
     }

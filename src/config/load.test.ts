@@ -129,9 +129,24 @@ test('store.url chooses the store driver: sqlite paths resolve, postgres URLs st
 });
 
 test('storage is a union on its backend, set from the file or FERRY_STORAGE_BACKEND', () => {
-  const plain = { backend: 'local', encryption: { enabled: false, plaintextFiles: 'read' } };
+  const plain = {
+    backend: 'local',
+    encryption: { enabled: false, plaintextFiles: 'read' },
+    metadataCalls: 'auto',
+  };
   assert.deepEqual(loadConfig({ env: {} }).storage, plain);
   assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_BACKEND: 'local' } }).storage, plain);
+  assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_METADATA_CALLS: 'pool' } }).storage, {
+    ...plain,
+    metadataCalls: 'pool',
+  });
+  assert.throws(
+    () => loadConfig({ env: { FERRY_STORAGE_METADATA_CALLS: 'sometimes' } }),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      /storage\.metadataCalls: .*FERRY_STORAGE_METADATA_CALLS/.test(err.message) &&
+      !err.message.includes('\n'),
+  );
   assert.throws(
     () => loadConfig({ env: { FERRY_STORAGE_BACKEND: 'ftp' } }),
     (err: Error) =>
@@ -276,6 +291,7 @@ test('storage encryption is on from FERRY_STORAGE_ENCRYPTION, the serve flag or 
   assert.deepEqual(loadConfig({ env: {}, file }).storage, {
     backend: 'local',
     encryption: { enabled: true, plaintextFiles: 'refuse' },
+    metadataCalls: 'auto',
   });
   assert.throws(
     () => loadConfig({ env: { FERRY_STORAGE_ENCRYPTION: 'maybe' } }),

@@ -115,7 +115,14 @@ const storageSchema = z.preprocess(
       ? { backend: 'local', ...v }
       : v,
   z.discriminatedUnion('backend', [
-    z.object({ backend: z.literal('local'), encryption: storageEncryptionSchema }).strict(),
+    z
+      .object({
+        backend: z.literal('local'),
+        encryption: storageEncryptionSchema,
+        /** Where stat, open, rename… of homes and folders run: see LocalFsOptions.metadataCalls. */
+        metadataCalls: z.enum(['auto', 'inline', 'pool']).default('auto'),
+      })
+      .strict(),
     z
       .object({
         backend: z.literal('s3'),
@@ -494,6 +501,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
     'region',
     'forcePathStyle',
     'abandonedUploadHours',
+    'metadataCalls',
   ],
   node: ['id', 'heartbeatSeconds'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
@@ -705,6 +713,8 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'seconds between the heartbeats each serving process records (default 5); a node silent for 3 heartbeats is shown down',
   'storage.encryption':
     'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
+  'storage.metadataCalls':
+    "backend 'local': where metadata calls (stat, open, rename, close) run: 'auto' (default: on the serving thread for local file systems such as ext4, XFS, Btrfs or tmpfs, on the thread pool for network and FUSE mounts), 'inline' or 'pool' (a slow local disk then cannot stall a process's other sessions)",
   'storage.bucket': "backend 's3': the bucket the homes live in",
   'storage.prefix':
     "backend 's3': key prefix of the homes (each home is <prefix>/<user>; default: the bucket's root)",

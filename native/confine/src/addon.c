@@ -16,6 +16,20 @@ static napi_value js_set_degraded(napi_env env, napi_callback_info info) {
   return js_undefined(env);
 }
 
+/* Per root: its calls run on the JS thread instead of the pool (local disks, where a pool round trip
+ * costs more than the call); the caller clears the mark before it closes the descriptor. */
+static napi_value js_set_inline(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd;
+  bool on;
+  if (!get_args(env, info, 2, argv) || !arg_int(env, argv[0], &fd) || !arg_bool(env, argv[1], &on)) return NULL;
+  if (!set_inline_root(fd, on)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "descriptor out of range for setInline");
+    return NULL;
+  }
+  return js_undefined(env);
+}
+
 static napi_value js_is_degraded(napi_env env, napi_callback_info info) {
   napi_value v;
   napi_get_boolean(env, confine_degraded || !confine_has_openat2, &v);
@@ -41,7 +55,7 @@ NAPI_MODULE_INIT() {
       FN("symlink", js_symlink),        FN("readlink", js_readlink),        FN("chmod", js_chmod),
       FN("utimes", js_utimes),          FN("statfs", js_statfs),            FN("opendir", js_opendir),
       FN("readdir", js_readdir),        FN("closedir", js_closedir),        FN("landlock", js_landlock),
-      FN("landlockUncoveredThreads", js_landlock_uncovered), FN("mallocTrim", js_malloc_trim),
+      FN("landlockUncoveredThreads", js_landlock_uncovered), FN("mallocTrim", js_malloc_trim), FN("setInline", js_set_inline),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -20,7 +20,7 @@ typedef struct dir_entry {
 } dir_entry;
 
 typedef struct job job;
-typedef void (*job_exec_fn)(job *j);                     /* runs on the libuv pool */
+typedef void (*job_exec_fn)(job *j);                     /* runs on the libuv pool (or inline) */
 typedef napi_value (*job_done_fn)(napi_env env, job *j); /* builds the result on the JS thread */
 
 /* Everything an operation needs in and out; one shape for all keeps the async plumbing in one place. */
@@ -30,7 +30,7 @@ struct job {
   job_exec_fn exec;
   job_done_fn done;
   /* inputs */
-  int root;
+  int root; /* -1 for jobs without one (openRoot, directory handles) */
   char *path;
   char *path2;
   int flags;
@@ -57,6 +57,8 @@ struct job {
 /* job.c */
 job *job_new(job_exec_fn exec, job_done_fn done);
 napi_value job_queue(napi_env env, job *j, const char *name);
+/* Marks a root descriptor's calls to run on the calling thread; false for a number out of range. */
+bool set_inline_root(int fd, bool on);
 void job_fail(job *j, int err, const char *syscall);
 napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *message, const char *path);
 napi_value stat_to_js(napi_env env, const struct stat *st);

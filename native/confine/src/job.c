@@ -1,5 +1,6 @@
-/* The async plumbing: every blocking call runs in a napi async work item on the libuv pool
- * and settles a Promise; failures become Node-shaped errors (code, errno, syscall). */
+/* The async plumbing: a call runs in a napi async work item on the libuv pool, or on the calling
+ * thread for a root marked inline, and settles a Promise; failures become Node-shaped errors
+ * (code, errno, syscall). */
 #include "confine.h"
 
 #include <errno.h>
@@ -13,7 +14,26 @@ job *job_new(job_exec_fn exec, job_done_fn done) {
   j->exec = exec;
   j->done = done;
   j->fd = -1;
+  j->root = -1;
   return j;
+}
+
+/* Roots whose metadata calls run on the calling thread (setInline): a bit per descriptor number.
+ * Only the JS thread reads and writes it, so it needs no lock. */
+#define INLINE_ROOTS_MAX 65536
+static unsigned char inline_roots[INLINE_ROOTS_MAX / 8];
+
+bool set_inline_root(int fd, bool on) {
+  if (fd < 0 || fd >= INLINE_ROOTS_MAX) return false;
+  if (on)
+    inline_roots[fd / 8] |= (unsigned char)(1u << (fd % 8));
+  else
+    inline_roots[fd / 8] &= (unsigned char)~(1u << (fd % 8));
+  return true;
+}
+
+static bool is_inline_root(int fd) {
+  return fd >= 0 && fd < INLINE_ROOTS_MAX && (inline_roots[fd / 8] & (1u << (fd % 8))) != 0;
 }
 
 void job_fail(job *j, int err, const char *syscall) {
@@ -66,16 +86,20 @@ napi_value make_errno_error(napi_env env, int err, const char *syscall, const ch
   return error;
 }
 
-static void on_complete(napi_env env, napi_status status, void *data) {
-  job *j = data;
+static void settle(napi_env env, job *j) {
   if (j->dir) j->dir->busy = false;
-  if (status != napi_ok && !j->err) job_fail(j, ECANCELED, "async");
   if (j->err) {
     napi_reject_deferred(env, j->deferred, make_errno_error(env, j->err, j->syscall, j->message, j->path));
   } else {
     napi_value result = j->done(env, j);
     napi_resolve_deferred(env, j->deferred, result);
   }
+}
+
+static void on_complete(napi_env env, napi_status status, void *data) {
+  job *j = data;
+  if (status != napi_ok && !j->err) job_fail(j, ECANCELED, "async");
+  settle(env, j);
   napi_delete_async_work(env, j->work);
   job_free(env, j);
 }
@@ -83,6 +107,14 @@ static void on_complete(napi_env env, napi_status status, void *data) {
 napi_value job_queue(napi_env env, job *j, const char *name) {
   napi_value promise, resource_name;
   napi_create_promise(env, &j->deferred, &promise);
+  /* A pool round trip (a futex wake, a thread switch, an eventfd write and an epoll wake-up) costs more
+   * than a stat or an open on a local disk's cached metadata; the promise still settles later. */
+  if (is_inline_root(j->root)) {
+    j->exec(j);
+    settle(env, j);
+    job_free(env, j);
+    return promise;
+  }
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
   if (napi_create_async_work(env, NULL, resource_name, on_execute, on_complete, j, &j->work) != napi_ok ||
       napi_queue_async_work(env, j->work) != napi_ok) {

@@ -69,6 +69,7 @@ static napi_value done_statfs(napi_env env, job *j) {
   SET("files", f_files);
   SET("ffree", f_ffree);
   SET("namemax", f_namelen);
+  SET("type", f_type);
 #undef SET
   return o;
 }

@@ -9,8 +9,8 @@ export interface NativeStat extends RawStat {
   readonly ino: number;
   readonly dev: number;
 }
-/** statfs(2) as Ferry reports it; the addon fills every field of FsStatfs. */
-export type NativeStatfs = FsStatfs;
+/** statfs(2): every field of FsStatfs, and the file system's magic number (`f_type`). */
+export type NativeStatfs = FsStatfs & { readonly type: number };
 export interface NativeDirEntry {
   readonly name: string;
   readonly stat: NativeStat;
@@ -31,6 +31,11 @@ export interface Confine {
   setDegraded(on: boolean): void;
   /** True when forced, or when the kernel has no openat2 (< 5.6). */
   isDegraded(): boolean;
+  /**
+   * Marks a root's calls to run on the calling (JS) thread instead of the libuv pool, or clears the mark;
+   * clear it before closing the descriptor. Listings (readdir, closedir) always use the pool.
+   */
+  setInline(root: number, on: boolean): void;
   /** O_PATH|O_DIRECTORY of an absolute host path (the admin-configured home; trusted). */
   openRoot(absPath: string): Promise<number>;
   /** A FIFO, socket or device is refused (EINVAL 'not a regular file or directory') without blocking. */

@@ -6,6 +6,24 @@ import type { FsFile, FsStat } from '../types.js';
 import { toFsStat } from './stat.js';
 
 /** Wraps a callback-style node:fs call on a descriptor (fs/promises has no API for raw descriptors). */
+/**
+ * Settles `call` only after a turn of the event loop (setImmediate): an inline call is done before its promise
+ * is awaited, and a caller looping over such calls would otherwise keep the loop in microtasks, starving every
+ * other session's I/O and timers; a pool call's completion comes back through the loop anyway.
+ */
+export function afterTurn<T>(call: Promise<T>): Promise<T> {
+  return call.finally(() => new Promise<void>((resolve) => setImmediate(resolve)));
+}
+
+/** The same call run on this thread (inline metadata calls, see LocalFsOptions.metadataCalls). */
+function now<T>(run: () => T): Promise<T> {
+  try {
+    return afterTurn(Promise.resolve(run()));
+  } catch (err) {
+    return afterTurn(Promise.reject(toFerryError(err)));
+  }
+}
+
 function call<T>(run: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     run((err, value) => (err ? reject(toFerryError(err)) : resolve(value as T)));
@@ -30,14 +48,17 @@ interface PendingWrite {
 export class LocalFile implements FsFile {
   readonly #fd: number;
   readonly resolvedPath: string | null;
+  /** fstat and close run on this thread (the root's metadata calls are inline); reads and writes never. */
+  readonly #inline: boolean;
   /** Writes waiting for the one in progress; see write(). */
   #queue: PendingWrite[] = [];
   #writing = false;
   #closed = false;
 
-  constructor(fd: number, resolvedPath: string | null) {
+  constructor(fd: number, resolvedPath: string | null, inline = false) {
     this.#fd = fd;
     this.resolvedPath = resolvedPath;
+    this.#inline = inline;
   }
 
   async read(position: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
@@ -126,7 +147,10 @@ export class LocalFile implements FsFile {
   }
 
   async stat(): Promise<FsStat> {
-    return toFsStat(await call<fs.Stats>((done) => fs.fstat(this.#fd, done)));
+    const stats = this.#inline
+      ? await now(() => fs.fstatSync(this.#fd))
+      : await call<fs.Stats>((done) => fs.fstat(this.#fd, done));
+    return toFsStat(stats);
   }
 
   truncate(size: number): Promise<void> {
@@ -149,6 +173,6 @@ export class LocalFile implements FsFile {
     // A descriptor number is reused by the next open: closing twice could close someone else's file.
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    return call((done) => fs.close(this.#fd, done));
+    return this.#inline ? now(() => fs.closeSync(this.#fd)) : call((done) => fs.close(this.#fd, done));
   }
 }

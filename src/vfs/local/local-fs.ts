@@ -14,7 +14,7 @@ import type {
   FsStatfs,
 } from '../types.js';
 import { confine, type NativeDir } from './confine.js';
-import { LocalFile } from './local-file.js';
+import { afterTurn, LocalFile } from './local-file.js';
 import { kindOf, toFsStat } from './stat.js';
 
 /** How many names a listing reads (and lstats) per batch; bounds memory for huge directories. */
@@ -29,7 +29,26 @@ export interface LocalFsOptions {
   /** Create the root (mode 0700, parents as needed) on first use: a user's home on first login. */
   createRoot?: boolean;
   dirBatchSize?: number;
+  /**
+   * Where metadata calls (stat, open, rename, close…) run: 'pool' on libuv's thread pool; 'inline' on the
+   * calling thread, which saves a thread round trip per call (a third of a small file's upload time) but
+   * stalls every session of the process while one call waits for a slow disk; 'auto' (default) inline only
+   * on file systems whose metadata is local (LOCAL_FILE_SYSTEMS), never on network or FUSE ones. Reads,
+   * writes and listings always use the pool.
+   */
+  metadataCalls?: MetadataCalls;
 }
+
+export type MetadataCalls = 'auto' | 'inline' | 'pool';
+
+/**
+ * statfs f_type of file systems whose metadata calls are answered by the local kernel from its caches or a
+ * local device (linux/magic.h): ext2/3/4, XFS, Btrfs, tmpfs, ramfs, overlayfs, F2FS, ZFS. NFS, SMB, Ceph, 9p
+ * and FUSE mounts are not in it: a call there may wait on a network.
+ */
+const LOCAL_FILE_SYSTEMS = new Set([
+  0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x858458f6, 0x794c7630, 0xf2f52010, 0x2fc12fc1,
+]);
 
 /**
  * Without openat2 (Linux < 5.6) the addon walks each path a component at a time and refuses every symlink;
@@ -137,7 +156,9 @@ export class LocalFs implements Fs {
   readonly #rootPath: string;
   readonly #createRoot: boolean;
   readonly #dirBatch: number;
+  readonly #metadataCalls: MetadataCalls;
   #root: Promise<number> | undefined;
+  #inline = false;
   #disposed = false;
 
   constructor(options: LocalFsOptions = {}) {
@@ -146,6 +167,13 @@ export class LocalFs implements Fs {
     this.#rootPath = root;
     this.#createRoot = options.createRoot ?? false;
     this.#dirBatch = Math.max(1, options.dirBatchSize ?? DEFAULT_DIR_BATCH);
+    this.#metadataCalls = options.metadataCalls ?? 'auto';
+  }
+
+  /** Whether this root's metadata calls run inline (known once the root is open; see metadataCalls). */
+  async runsInline(): Promise<boolean> {
+    await this.#rootFd();
+    return this.#inline;
   }
 
   get capabilities(): FsCapabilities {
@@ -159,7 +187,18 @@ export class LocalFs implements Fs {
       // The root is configuration (data dir and user name), never client input: creating it by name is safe.
       // On the thread pool: this runs at every session's first operation, not only at start-up.
       if (this.#createRoot) await mkdir(this.#rootPath, { recursive: true, mode: 0o700 });
-      return confine.openRoot(this.#rootPath);
+      const fd = await confine.openRoot(this.#rootPath);
+      try {
+        const inline =
+          this.#metadataCalls === 'inline' ||
+          (this.#metadataCalls === 'auto' && LOCAL_FILE_SYSTEMS.has((await confine.statfs(fd, '/')).type));
+        if (inline) confine.setInline(fd, true);
+        this.#inline = inline;
+      } catch (err) {
+        close(fd, () => undefined);
+        throw err;
+      }
+      return fd;
     })().catch((err: unknown) => {
       this.#root = undefined;
       throw toFerryError(err);
@@ -169,7 +208,8 @@ export class LocalFs implements Fs {
 
   /** Runs `op` on the root's descriptor with a checked path; every failure leaves as a FerryError. */
   #at<T>(path: string, op: (root: number, path: string) => Promise<T>): Promise<T> {
-    return mapped(async () => op(await this.#rootFd(), checkPath(path)));
+    const call = mapped(async () => op(await this.#rootFd(), checkPath(path)));
+    return this.#inline ? afterTurn(call) : call;
   }
 
   async dispose(): Promise<void> {
@@ -178,7 +218,10 @@ export class LocalFs implements Fs {
     const root = this.#root;
     this.#root = undefined;
     const fd = await root?.catch(() => undefined);
-    if (fd !== undefined) await new Promise<void>((resolve) => close(fd, () => resolve()));
+    if (fd === undefined) return;
+    // The mark goes first: the number is free for any open once closed.
+    confine.setInline(fd, false);
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
 
   stat(path: string): Promise<FsStat> {
@@ -196,7 +239,7 @@ export class LocalFs implements Fs {
   open(path: string, flags: FsOpenFlags, mode = 0o666): Promise<FsFile> {
     return this.#at(path, async (root, p) => {
       const opened = await confine.open(root, p, openFlags(flags), mode);
-      return new LocalFile(opened.fd, opened.path);
+      return new LocalFile(opened.fd, opened.path, this.#inline);
     });
   }
 
@@ -269,11 +312,17 @@ export class LocalFs implements Fs {
   }
 
   statfs(path: string): Promise<FsStatfs> {
-    return this.#at(path, (root, p) => confine.statfs(root, p));
+    return this.#at(path, async (root, p) => {
+      const { type: _type, ...figures } = await confine.statfs(root, p);
+      return figures;
+    });
   }
 }
 
 /** The storage of one user's session: the local disk rooted at their home, created (0700) on first use. */
-export function localHomeFs(identity: { readonly homeDir: string }): Fs {
-  return new LocalFs({ root: identity.homeDir, createRoot: true });
+export function localHomeFs(
+  identity: { readonly homeDir: string },
+  metadataCalls: MetadataCalls = 'auto',
+): Fs {
+  return new LocalFs({ root: identity.homeDir, createRoot: true, metadataCalls });
 }
