@@ -1,7 +1,13 @@
 // The contract every store driver passes (runStoreContract): users, keys, permissions, uniqueness.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type AuditAction, type AuditRecord, type Store, USER_SORT_COLUMNS } from './types.js';
+import {
+  type AuditAction,
+  type AuditChainHead,
+  type AuditRecord,
+  type Store,
+  USER_SORT_COLUMNS,
+} from './types.js';
 
 export function runStoreContract(
   name: string,
@@ -463,6 +469,51 @@ export function runStoreContract(
       );
       assert.equal(all[1]?.user, 'bob');
       assert.equal(all[1]?.detail, '{}');
+    }));
+
+  test(`${name}: audit appends of any size keep every field in its column, batch after batch of the same size`, () =>
+    withStore(async (store) => {
+      // Each field distinct per record, so a column bound to another's value shows; sizes repeat (INSERT texts
+      // are reused per row count) and cross the 64-row chunk.
+      const full = (head: AuditChainHead | undefined, count: number, action: AuditAction): AuditRecord[] => {
+        let seq = head?.seq ?? 0;
+        let prev = head?.hash ?? 'genesis';
+        return Array.from({ length: count }, () => {
+          seq++;
+          const record: AuditRecord = {
+            seq,
+            at: `2026-02-01T00:00:${String(seq % 60).padStart(2, '0')}.000Z`,
+            action,
+            user: `user${seq}`,
+            sessionId: `session${seq}`,
+            address: `10.0.0.${seq % 250}`,
+            protocol: 'ssh',
+            path: `/path${seq}`,
+            target: `/target${seq}`,
+            result: seq % 2 === 0 ? 'ok' : 'failed',
+            reason: `reason${seq}`,
+            detail: `{"n":${seq}}`,
+            prevHash: prev,
+            hash: `hash${seq}`,
+            node: `node${seq}`,
+          };
+          prev = record.hash;
+          return record;
+        });
+      };
+      const written: AuditRecord[] = [];
+      for (const count of [1, 3, 1, 3, 130, 64, 1]) {
+        written.push(...(await store.audit.append((head) => full(head, count, 'upload'))));
+      }
+      written.push(...(await store.audit.append((head) => full(head, 1, 'checkpoint'))));
+      const stored = await store.audit.page({ limit: 1000 });
+      assert.deepEqual(stored, written);
+      let checkpointHead: AuditChainHead | undefined;
+      await store.audit.append((head) => {
+        checkpointHead = head;
+        return full(head, 2, 'upload');
+      });
+      assert.deepEqual(checkpointHead, { seq: 204, hash: 'hash204', lastCheckpointSeq: 204 });
     }));
 
   test(`${name}: audit pages filter by user, action and time, and page by seq`, () =>
