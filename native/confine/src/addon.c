@@ -17,17 +17,15 @@ static napi_value js_set_degraded(napi_env env, napi_callback_info info) {
 }
 
 /* Per root: its calls run on the JS thread instead of the pool (local disks, where a pool round trip
- * costs more than the call); the caller clears the mark before it closes the descriptor. */
+ * costs more than the call); the caller clears the mark before it closes the descriptor. Returns false
+ * (and marks nothing) for a descriptor number beyond the table: that root's calls stay on the pool. */
 static napi_value js_set_inline(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[2], v;
   int fd;
   bool on;
   if (!get_args(env, info, 2, argv) || !arg_int(env, argv[0], &fd) || !arg_bool(env, argv[1], &on)) return NULL;
-  if (!set_inline_root(fd, on)) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "descriptor out of range for setInline");
-    return NULL;
-  }
-  return js_undefined(env);
+  napi_get_boolean(env, set_inline_root(fd, on), &v);
+  return v;
 }
 
 static napi_value js_is_degraded(napi_env env, napi_callback_info info) {

@@ -33,9 +33,10 @@ export interface Confine {
   isDegraded(): boolean;
   /**
    * Marks a root's calls to run on the calling (JS) thread instead of the libuv pool, or clears the mark;
-   * clear it before closing the descriptor. Listings (readdir, closedir) always use the pool.
+   * clear it before closing the descriptor. Listings (readdir, closedir) always use the pool. False (nothing
+   * marked) for a descriptor number past the addon's table (65536): that root stays on the pool.
    */
-  setInline(root: number, on: boolean): void;
+  setInline(root: number, on: boolean): boolean;
   /** O_PATH|O_DIRECTORY of an absolute host path (the admin-configured home; trusted). */
   openRoot(absPath: string): Promise<number>;
   /** A FIFO, socket or device is refused (EINVAL 'not a regular file or directory') without blocking. */

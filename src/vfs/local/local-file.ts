@@ -5,7 +5,6 @@ import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js
 import type { FsFile, FsStat } from '../types.js';
 import { toFsStat } from './stat.js';
 
-/** Wraps a callback-style node:fs call on a descriptor (fs/promises has no API for raw descriptors). */
 /**
  * Settles `call` only after a turn of the event loop (setImmediate): an inline call is done before its promise
  * is awaited, and a caller looping over such calls would otherwise keep the loop in microtasks, starving every
@@ -24,6 +23,7 @@ function now<T>(run: () => T): Promise<T> {
   }
 }
 
+/** Wraps a callback-style node:fs call on a descriptor (fs/promises has no API for raw descriptors). */
 function call<T>(run: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     run((err, value) => (err ? reject(toFerryError(err)) : resolve(value as T)));

@@ -192,8 +192,7 @@ export class LocalFs implements Fs {
         const inline =
           this.#metadataCalls === 'inline' ||
           (this.#metadataCalls === 'auto' && LOCAL_FILE_SYSTEMS.has((await confine.statfs(fd, '/')).type));
-        if (inline) confine.setInline(fd, true);
-        this.#inline = inline;
+        this.#inline = inline && confine.setInline(fd, true);
       } catch (err) {
         close(fd, () => undefined);
         throw err;

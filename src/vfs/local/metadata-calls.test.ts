@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { confine } from './confine.js';
 import { LocalFs } from './local-fs.js';
 
 /** Settles with the value, or 'pending' if `op` has not finished within `ms`. */
@@ -110,6 +111,12 @@ describe('local metadata calls', () => {
       await pool.release();
       await fs.dispose();
     }
+  });
+
+  it("a descriptor number past the addon's table is not marked: its root stays on the pool", () => {
+    assert.equal(confine.setInline(70_000, true), false);
+    assert.equal(confine.setInline(-1, true), false);
+    assert.equal(confine.setInline(70_000, false), false);
   });
 
   it('a loop of inline calls lets timers and I/O run between them', async () => {
