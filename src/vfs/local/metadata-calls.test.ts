@@ -56,6 +56,18 @@ async function takeThePool(): Promise<{ release: () => Promise<void> }> {
   };
 }
 
+/** Starts `call` with every pool thread taken, checks it is still pending 300 ms later, frees the pool, and returns its result. */
+async function waitsForThePool<T>(call: () => Promise<T>): Promise<T> {
+  const pool = await takeThePool();
+  const running = call();
+  try {
+    assert.equal(await within(running, 300), 'pending');
+  } finally {
+    await pool.release();
+  }
+  return running;
+}
+
 /** This process' descriptors open on `path`. */
 async function descriptorsOf(path: string): Promise<string[]> {
   const fds: string[] = [];
@@ -73,6 +85,16 @@ describe('local metadata calls', () => {
   });
   after(() => rm(base, { recursive: true, force: true }));
 
+  /** A root of its own holding /a.txt ('hello'), already open (so no later call waits for its open). */
+  async function rootWithFile(metadataCalls: 'inline' | 'pool'): Promise<LocalFs> {
+    const dir = join(base, metadataCalls);
+    await mkdir(dir);
+    await writeFile(join(dir, 'a.txt'), 'hello');
+    const fs = new LocalFs({ root: dir, metadataCalls });
+    await fs.runsInline();
+    return fs;
+  }
+
   it("'auto' runs them inline on a local file system, 'pool' and 'inline' as told", async () => {
     const auto = new LocalFs({ root: base });
     const pool = new LocalFs({ root: base, metadataCalls: 'pool' });
@@ -89,11 +111,7 @@ describe('local metadata calls', () => {
   });
 
   it('inline calls (open, fstat, close, rename, stat, unlink, mkdir) finish while the pool is taken', async () => {
-    const dir = join(base, 'inline');
-    await mkdir(dir);
-    await writeFile(join(dir, 'a.txt'), 'hello');
-    const fs = new LocalFs({ root: dir, metadataCalls: 'inline' });
-    await fs.runsInline();
+    const fs = await rootWithFile('inline');
     const pool = await takeThePool();
     try {
       const calls = (async () => {
@@ -138,19 +156,8 @@ describe('local metadata calls', () => {
   });
 
   it('pool calls wait for a free thread of the pool', async () => {
-    const dir = join(base, 'pool');
-    await mkdir(dir);
-    await writeFile(join(dir, 'a.txt'), 'hello');
-    const fs = new LocalFs({ root: dir, metadataCalls: 'pool' });
-    await fs.runsInline();
-    const pool = await takeThePool();
-    const stat = fs.stat('/a.txt');
-    try {
-      assert.equal(await within(stat, 300), 'pending');
-    } finally {
-      await pool.release();
-    }
-    assert.equal((await stat).size, 5);
+    const fs = await rootWithFile('pool');
+    assert.equal((await waitsForThePool(() => fs.stat('/a.txt'))).size, 5);
     await fs.dispose();
   });
 
@@ -164,14 +171,7 @@ describe('local metadata calls', () => {
     await second.runsInline();
     // The kernel hands out the lowest free number: the second root reuses the first one's.
     assert.deepEqual(await descriptorsOf(dir), firstFds);
-    const pool = await takeThePool();
-    const stat = second.stat('/');
-    try {
-      assert.equal(await within(stat, 300), 'pending');
-    } finally {
-      await pool.release();
-    }
-    await stat;
+    await waitsForThePool(() => second.stat('/'));
     await second.dispose();
     await rm(dir, { recursive: true, force: true });
   });
