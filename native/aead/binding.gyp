@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "aead",
-      "sources": ["src/aead.c"],
+      "sources": ["src/aead.c", "src/io.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }

@@ -56,6 +56,12 @@ export interface FsFile {
    * decorators that change the bytes leave it out.
    */
   resumeSha256?(length: number): RunningSha256 | undefined;
+  /**
+   * The open file descriptor, when the file is one (local storage): encrypted storage reads and opens a segment
+   * in one thread-pool job on it (native/aead). The file owns it: a user finishes every call on it before
+   * close(), and only reads through it. Decorators leave it out.
+   */
+  readonly descriptor?: number;
 }
 
 /** The part of node:crypto's Hash an upload digest uses. */

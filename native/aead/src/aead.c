@@ -6,7 +6,9 @@
  * ArrayBuffers reach a fixed size: the server's GC work doubled and its main thread spent more on allocation,
  * zero-filling and copying than on AES itself. Here the segment buffer is encrypted and decrypted where it lies.
  *
- * Synchronous on the calling thread: 64 KiB of AES-GCM is ~15 us with AES-NI, less than a thread-pool round trip.
+ * seal/open are synchronous on the calling thread: 64 KiB of AES-GCM is ~15 us with AES-NI, less than a thread-pool
+ * round trip. readOpen folds opening into the file read a segment needs anyway (one thread-pool job either way),
+ * so AES leaves the event loop's thread at no extra round trip: see io.c.
  */
 #include <node_api.h>
 #include <openssl/evp.h>
@@ -14,18 +16,15 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-#define KEY_BYTES 32
-#define NONCE_BYTES 12
-#define TAG_BYTES 16
+#include "aead.h"
 
 /* Fetched once: an explicit fetch per call would cost a provider lookup each time. Shared read-only by threads. */
 static EVP_CIPHER *gcm;
 
-static void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message); }
+void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message); }
 
 /* A Buffer/Uint8Array argument's bytes; false (with a TypeError thrown) for anything else. */
-static bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length) {
+bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length) {
   bool is_typed = false;
   if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) {
     throw_type(env, name);
@@ -43,11 +42,6 @@ static bool bytes_of(napi_env env, napi_value value, const char *name, unsigned 
   *data = raw;
   return true;
 }
-
-struct args {
-  unsigned char *key, *nonce, *aad, *data, *tag;
-  size_t key_len, nonce_len, aad_len, data_len, tag_len;
-};
 
 static bool read_args(napi_env env, napi_callback_info info, struct args *a) {
   size_t argc = 5;
@@ -71,7 +65,7 @@ static bool read_args(napi_env env, napi_callback_info info, struct args *a) {
 }
 
 /* EVP_*Update with a NULL output feeds associated data; a zero-length update is skipped (some providers refuse it). */
-static bool run(EVP_CIPHER_CTX *ctx, const struct args *a, bool encrypt) {
+static bool run_ctx(EVP_CIPHER_CTX *ctx, const struct args *a, bool encrypt) {
   int out = 0;
   if (!(encrypt ? EVP_EncryptInit_ex2(ctx, gcm, a->key, a->nonce, NULL)
                 : EVP_DecryptInit_ex2(ctx, gcm, a->key, a->nonce, NULL)))
@@ -87,6 +81,15 @@ static bool run(EVP_CIPHER_CTX *ctx, const struct args *a, bool encrypt) {
          EVP_CipherFinal_ex(ctx, a->data + a->data_len, &out) > 0;
 }
 
+/* One sealing or opening with a context of its own (safe from any thread); on failure the data is wiped. */
+bool gcm_run(const struct args *a, bool encrypt) {
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  bool ok = ctx != NULL && run_ctx(ctx, a, encrypt);
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) OPENSSL_cleanse(a->data, a->data_len);
+  return ok;
+}
+
 static napi_value boolean(napi_env env, bool value) {
   napi_value v;
   napi_get_boolean(env, value, &v);
@@ -97,12 +100,8 @@ static napi_value boolean(napi_env env, bool value) {
 static napi_value js_seal(napi_env env, napi_callback_info info) {
   struct args a;
   if (!read_args(env, info, &a)) return NULL;
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  bool ok = ctx != NULL && run(ctx, &a, true);
-  EVP_CIPHER_CTX_free(ctx);
-  if (!ok) {
-    /* Never leave half-encrypted data that a caller might store: wipe it. */
-    OPENSSL_cleanse(a.data, a.data_len);
+  /* Never leave half-encrypted data that a caller might store: gcm_run wipes it. */
+  if (!gcm_run(&a, true)) {
     napi_throw_error(env, "ERR_CRYPTO_OPERATION_FAILED", "AES-256-GCM sealing failed");
     return NULL;
   }
@@ -116,11 +115,7 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
 static napi_value js_open(napi_env env, napi_callback_info info) {
   struct args a;
   if (!read_args(env, info, &a)) return NULL;
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  bool ok = ctx != NULL && run(ctx, &a, false);
-  EVP_CIPHER_CTX_free(ctx);
-  if (!ok) OPENSSL_cleanse(a.data, a.data_len);
-  return boolean(env, ok);
+  return boolean(env, gcm_run(&a, false));
 }
 
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
@@ -131,7 +126,7 @@ NAPI_MODULE_INIT() {
     napi_throw_error(env, "ERR_CRYPTO_UNKNOWN_CIPHER", "this Node's OpenSSL has no AES-256-GCM");
     return NULL;
   }
-  napi_property_descriptor props[] = {FN("seal", js_seal), FN("open", js_open)};
+  napi_property_descriptor props[] = {FN("seal", js_seal), FN("open", js_open), FN("readOpen", js_read_open)};
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }

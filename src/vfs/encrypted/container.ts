@@ -215,6 +215,14 @@ export function sealSegment(
 }
 
 /**
+ * The associated data that opening segment `index` checks, for opening elsewhere (segment-jobs.ts): shared
+ * scratch, valid until the next sealing or opening on this thread; the native call copies it at once.
+ */
+export function openingAad(keys: ContainerKeys, index: number, final: boolean): Buffer {
+  return segmentAad(keys.fileId, index, final);
+}
+
+/**
  * Opens in place a stored segment read into the start of a segment buffer; returns its plaintext (a view of
  * the same memory). IntegrityError (and the bytes zeroed) when it was altered, moved, cut, or is not the
  * final one it claims to be.

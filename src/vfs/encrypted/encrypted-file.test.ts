@@ -1,7 +1,7 @@
 // How encrypted files move data: a few segment buffers reused for a whole transfer, one stored piece per segment, no read-back.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -35,9 +35,14 @@ class RecordingFile implements FsFile {
     private readonly file: FsFile,
     private readonly traffic: Traffic,
     private readonly gate: () => ReadGate | undefined,
+    private readonly withDescriptor: boolean,
   ) {}
   get resolvedPath() {
     return this.file.resolvedPath;
+  }
+  /** Hidden unless asked for: with it, segments are read by the native job, not through read(). */
+  get descriptor() {
+    return this.withDescriptor ? this.file.descriptor : undefined;
   }
   read(position: number, length: number, headroom?: number, into?: Buffer): Promise<Buffer> {
     if (length === SEALED_SEGMENT_SIZE) {
@@ -83,8 +88,10 @@ class RecordingFile implements FsFile {
 class RecordingFs extends ForwardingFs {
   traffic: Traffic = { segmentWrites: 0, segmentReads: 0, writeChunks: 0, memory: new Set() };
   gate: ReadGate | undefined;
+  withDescriptor = false;
   override async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
-    return new RecordingFile(await this.inner.open(path, flags, mode), this.traffic, () => this.gate);
+    const file = await this.inner.open(path, flags, mode);
+    return new RecordingFile(file, this.traffic, () => this.gate, this.withDescriptor);
   }
   reset(): void {
     this.traffic = { segmentWrites: 0, segmentReads: 0, writeChunks: 0, memory: new Set() };
@@ -208,5 +215,60 @@ describe('encrypted file transfers', () => {
       raw.gate = undefined;
       await file.close();
     }
+  });
+
+  it("reads a local file's segments in one native job each (read and opened there), never through the file", async () => {
+    const data = randomBytes(64 * SEGMENT_SIZE + 1000);
+    const path = join(dir, 'jobs.bin');
+    const up = await fs.open(path, { read: false, write: true, create: true, truncate: true });
+    await pipelined(data.length, (at) => up.write(at, Buffer.from(data.subarray(at, at + PIECE))));
+    await up.close();
+    raw.withDescriptor = true;
+    raw.reset();
+    const down = await fs.open(path, { read: true, write: false });
+    const got = Buffer.concat(await pipelined(data.length, (at) => down.read(at, PIECE)));
+    await down.close();
+    assert.ok(got.equals(data), 'the same bytes back');
+    assert.equal(raw.traffic.segmentReads, 0, 'no segment went through the file');
+    // The same file without the descriptor: the file's reads, opened on this thread, give the same bytes.
+    raw.withDescriptor = false;
+    const again = await fs.open(path, { read: true, write: false });
+    const viaFile = Buffer.concat(await pipelined(data.length, (at) => again.read(at, PIECE)));
+    await again.close();
+    assert.ok(viaFile.equals(data));
+    assert.equal(raw.traffic.segmentReads, 64, 'the fallback reads each full segment through the file');
+  });
+
+  it('in the native job too, a changed byte fails authentication and a cut file reads as truncated', async () => {
+    const S = SEGMENT_SIZE;
+    const data = randomBytes(4 * S + 300);
+    const path = join(dir, 'tampered.bin');
+    const up = await fs.open(path, { read: false, write: true, create: true, truncate: true });
+    await up.write(0, data);
+    await up.close();
+    raw.withDescriptor = true;
+    const stored = await readFile(path);
+    stored[segmentOffset(2) + 100]! ^= 1;
+    await writeFile(path, stored);
+    const file = await fs.open(path, { read: true, write: false });
+    try {
+      await assert.rejects(file.read(2 * S + 10, 10), /segment 2 failed authentication/);
+      assert.ok((await file.read(S, 10)).equals(data.subarray(S, S + 10)), 'other segments still read');
+    } finally {
+      await file.close();
+    }
+    // Cut under an open file (its size was taken at open): the job's read ends early.
+    const cut = await fs.open(path, { read: true, write: false });
+    try {
+      await truncate(path, segmentOffset(4) + 100);
+      await assert.rejects(cut.read(4 * S, 10), /truncated \(segment 4 is missing or cut\)/);
+      // Cut at open, the shorter last segment claims to be final and does not authenticate as such.
+      const reopened = await fs.open(path, { read: true, write: false });
+      await assert.rejects(reopened.read(4 * S, 10), /segment 4 failed authentication/);
+      await reopened.close();
+    } finally {
+      await cut.close();
+    }
+    assert.equal(raw.traffic.segmentReads, 0, 'all through the native job');
   });
 });

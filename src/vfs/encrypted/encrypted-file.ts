@@ -16,6 +16,7 @@ import {
   segmentOffset,
 } from './container.js';
 import { segmentBuffers } from './segment-buffers.js';
+import { SegmentReads } from './segment-reads.js';
 
 /** Segments kept decrypted per open file: bounds memory, absorbs out-of-order pipelined writes. */
 const CACHED_SEGMENTS = 4;
@@ -47,6 +48,8 @@ export class EncryptedFile implements FsFile {
   #diskFinal: { index: number; length: number } | null;
   readonly #cache = new Map<number, Segment>();
   readonly #inflight = new Set<Promise<void>>();
+  /** With a descriptor (local storage): segments read and opened in one thread-pool job each. */
+  readonly #reads: SegmentReads | undefined;
   readonly #loading = new Map<number, Promise<Segment>>();
   /**
    * Segments a read is copying from, by index, counted: their buffers must not be reused meanwhile (a read
@@ -64,6 +67,7 @@ export class EncryptedFile implements FsFile {
     this.#name = name;
     this.#size = plainSize;
     this.#diskFinal = { index: finalIndex(plainSize), length: plainSize % SEGMENT_SIZE };
+    this.#reads = SegmentReads.for(inner, keys);
   }
 
   /** An existing container of `storedSize` bytes whose header gave `keys`. */
@@ -296,13 +300,19 @@ export class EncryptedFile implements FsFile {
     // Read into a segment buffer and opened there: the segment's plaintext stays where it was read.
     const buffer = this.#take();
     try {
-      const sealed = await this.#inner.read(segmentOffset(index), length + SEGMENT_OVERHEAD, 0, buffer);
-      if (sealed.length !== length + SEGMENT_OVERHEAD) {
+      const sealedLength = length + SEGMENT_OVERHEAD;
+      const got = this.#reads
+        ? await this.#reads.load(index, final, buffer, sealedLength)
+        : (await this.#inner.read(segmentOffset(index), sealedLength, 0, buffer)).length;
+      if (got !== sealedLength && got !== -1) {
         throw new IntegrityError(
           `${this.#name}: encrypted file is truncated (segment ${index} is missing or cut)`,
         );
       }
-      openSegment(this.#keys, index, final, sealed, this.#name);
+      if (!this.#reads) openSegment(this.#keys, index, final, buffer.subarray(0, sealedLength), this.#name);
+      else if (got === -1) {
+        throw new IntegrityError(`${this.#name}: encrypted segment ${index} failed authentication`);
+      }
     } catch (err) {
       this.#give(buffer);
       throw err;

@@ -1,8 +1,11 @@
 // The in-place AES-256-GCM of encrypted storage: the native addon is what runs, and it is GCM exactly as node:crypto's.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
-import { nodeSegmentCipher, segmentCipher, segmentCipherKind } from './segment-cipher.js';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { nodeSegmentCipher, segmentCipher, segmentCipherKind, segmentIo } from './segment-cipher.js';
 
 function material(length: number) {
   return { key: randomBytes(32), nonce: randomBytes(12), aad: randomBytes(25), plain: randomBytes(length) };
@@ -81,5 +84,90 @@ describe('segment cipher', () => {
       () => segmentCipher.seal(m.key, m.nonce, m.aad, 'text' as unknown as Buffer, tag),
       TypeError,
     );
+  });
+
+  describe('readOpen (a segment read and opened in one thread-pool job)', () => {
+    let dir: string;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'ferry-readopen-'));
+    });
+    after(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** A file holding `junk` bytes, then nonce | ciphertext | tag of `plain` as segmentCipher sealed it. */
+    async function sealedFile(name: string, m: ReturnType<typeof material>, junk = 7) {
+      const data = Buffer.from(m.plain);
+      const tag = Buffer.alloc(16);
+      segmentCipher.seal(m.key, m.nonce, m.aad, data, tag);
+      const path = join(dir, name);
+      await writeFile(path, Buffer.concat([randomBytes(junk), m.nonce, data, tag]));
+      return { path, sealedLength: 12 + data.length + 16 };
+    }
+
+    it('opens in place what seal sealed, at any position; a short file gives the count read', async () => {
+      assert.ok(segmentIo, 'the addon has readOpen');
+      const m = material(65_536);
+      const { path, sealedLength } = await sealedFile('whole.bin', m);
+      const handle = await open(path, 'r');
+      try {
+        const buffer = Buffer.alloc(sealedLength + 100, 0xee);
+        const got = await segmentIo.readOpen(handle.fd, 7, buffer, sealedLength, m.key, m.aad);
+        assert.equal(got, sealedLength);
+        assert.ok(buffer.subarray(12, 12 + 65_536).equals(m.plain), 'the plaintext where it was read');
+        assert.equal(buffer[sealedLength], 0xee, 'nothing past the segment touched');
+        const short = await segmentIo.readOpen(handle.fd, 107, buffer, sealedLength, m.key, m.aad);
+        assert.equal(short, sealedLength - 100, 'ended early: the count, nothing opened');
+      } finally {
+        await handle.close();
+      }
+    });
+
+    it('answers -1 and leaves zeros for other associated data or a changed byte', async () => {
+      assert.ok(segmentIo);
+      const m = material(1000);
+      const { path, sealedLength } = await sealedFile('tampered.bin', m, 0);
+      const handle = await open(path, 'r+');
+      try {
+        const buffer = Buffer.alloc(sealedLength);
+        const aad = Buffer.from(m.aad);
+        aad[0]! ^= 1;
+        assert.equal(await segmentIo.readOpen(handle.fd, 0, buffer, sealedLength, m.key, aad), -1);
+        assert.ok(
+          buffer.subarray(12, 12 + 1000).every((b) => b === 0),
+          'no unauthenticated plaintext',
+        );
+        await handle.write(Buffer.from([0x55]), 0, 1, 500);
+        assert.equal(await segmentIo.readOpen(handle.fd, 0, buffer, sealedLength, m.key, m.aad), -1);
+      } finally {
+        await handle.close();
+      }
+    });
+
+    it('rejects a failed read as node:fs would, and bad arguments at once', async () => {
+      assert.ok(segmentIo);
+      const m = material(10);
+      const { path, sealedLength } = await sealedFile('errors.bin', m);
+      const writeOnly = await open(path, 'a');
+      try {
+        const buffer = Buffer.alloc(sealedLength);
+        await assert.rejects(segmentIo.readOpen(writeOnly.fd, 0, buffer, sealedLength, m.key, m.aad), {
+          code: 'EBADF',
+          syscall: 'pread',
+        });
+        assert.throws(
+          () => segmentIo!.readOpen(writeOnly.fd, 0, buffer, sealedLength + 1, m.key, m.aad),
+          RangeError,
+          'a segment larger than the buffer',
+        );
+        assert.throws(
+          () => segmentIo!.readOpen(writeOnly.fd, 0, buffer, sealedLength, randomBytes(16), m.aad),
+          RangeError,
+        );
+        assert.throws(() => segmentIo!.readOpen(-1, 0, buffer, sealedLength, m.key, m.aad), TypeError);
+      } finally {
+        await writeOnly.close();
+      }
+    });
   });
 });

@@ -20,11 +20,28 @@ interface AeadAddon {
   open(key: Buffer, nonce: Buffer, aad: Buffer, data: Buffer, tag: Buffer): boolean;
 }
 
+/** A segment's file read with its opening in the same thread-pool job (native/aead/src/io.c). */
+export interface SegmentIo {
+  /**
+   * Reads `sealedLength` bytes at `position` into the start of segment buffer `buffer` (nonce | data | tag, as
+   * stored) and opens them in place: resolves with sealedLength when they authenticated, -1 when they did not
+   * (data zeroed), or the count read when the file ended first. Key and aad are copied when the call is made.
+   */
+  readOpen(
+    fd: number,
+    position: number,
+    buffer: Buffer,
+    sealedLength: number,
+    key: Buffer,
+    aad: Buffer,
+  ): Promise<number>;
+}
+
 const addonPath = fileURLToPath(new URL('../../../native/aead/build/Release/aead.node', import.meta.url));
 
-function loadAddon(): AeadAddon | undefined {
+function loadAddon(): (AeadAddon & Partial<SegmentIo>) | undefined {
   try {
-    return createRequire(import.meta.url)(addonPath) as AeadAddon;
+    return createRequire(import.meta.url)(addonPath) as AeadAddon & Partial<SegmentIo>;
   } catch (err) {
     loggers.core.warn(
       { err },
@@ -65,6 +82,12 @@ const addon = loadAddon();
 export const segmentCipherKind: 'native' | 'node:crypto' = addon ? 'native' : 'node:crypto';
 
 export const segmentCipher: AeadAddon = addon ?? fallback;
+
+/**
+ * Read-and-open jobs, when the addon is built (one built before readOpen existed lacks it: encrypted files then
+ * read through the file and open segments on this thread).
+ */
+export const segmentIo: SegmentIo | undefined = addon?.readOpen ? (addon as SegmentIo) : undefined;
 
 /** The node:crypto implementation, for tests that check both agree. */
 export const nodeSegmentCipher: AeadAddon = fallback;

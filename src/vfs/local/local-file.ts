@@ -61,6 +61,10 @@ export class LocalFile implements FsFile {
     this.#inline = inline;
   }
 
+  get descriptor(): number {
+    return this.#fd;
+  }
+
   async read(position: number, length: number, headroom = 0, into?: Buffer): Promise<Buffer> {
     if (into && into.length < headroom + length) {
       throw new RangeError(`read buffer of ${into.length} bytes is smaller than ${headroom + length}`);

@@ -1,0 +1,26 @@
+/* Shared between aead.c (in-place AES-256-GCM on the calling thread) and io.c (opening folded into a file read). */
+#ifndef FERRY_AEAD_H
+#define FERRY_AEAD_H
+#include <node_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KEY_BYTES 32
+#define NONCE_BYTES 12
+#define TAG_BYTES 16
+/* A segment's overhead as stored: nonce before the ciphertext, tag after it. */
+#define SEALED_OVERHEAD (NONCE_BYTES + TAG_BYTES)
+
+struct args {
+  unsigned char *key, *nonce, *aad, *data, *tag;
+  size_t key_len, nonce_len, aad_len, data_len, tag_len;
+};
+
+void throw_type(napi_env env, const char *message);
+/* A Buffer/Uint8Array argument's bytes; false (with a TypeError thrown) for anything else. */
+bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length);
+/* Seals (encrypt) or opens `a->data` in place with a context of its own, so from any thread; wipes it on failure. */
+bool gcm_run(const struct args *a, bool encrypt);
+
+napi_value js_read_open(napi_env env, napi_callback_info info);
+#endif
