@@ -17,6 +17,8 @@ export class FinishQueue {
   #queue: Waiting[] = [];
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
+  /** Stopping: outcomes are recorded at once, not after the delay (a stop would otherwise wait it out). */
+  #hurried = false;
 
   constructor(options: {
     readonly deliveries: DeliveryRepository;
@@ -37,7 +39,7 @@ export class FinishQueue {
   push(item: DeliveryFinish): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (this.#queue.length >= this.#maxBatch) void this.flush();
+      if (this.#queue.length >= this.#maxBatch || this.#hurried) void this.flush();
       else if (!this.#timer && !this.#draining) {
         this.#timer = setTimeout(() => {
           this.#timer = undefined;
@@ -45,6 +47,12 @@ export class FinishQueue {
         }, this.#delayMs);
       }
     });
+  }
+
+  /** From now on each outcome is recorded without waiting for company; what waits is recorded now. */
+  hurry(): Promise<void> {
+    this.#hurried = true;
+    return this.flush();
   }
 
   flush(): Promise<void> {

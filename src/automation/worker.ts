@@ -207,6 +207,8 @@ export class DeliveryWorker {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#soon);
+    // Outcomes of what runs now are recorded as they come, not after the gather window.
+    void this.#finishes.hurry();
     const settled = Promise.allSettled([...this.#running.values()]);
     let timer: NodeJS.Timeout | undefined;
     const waited = await Promise.race([
