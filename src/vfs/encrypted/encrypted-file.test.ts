@@ -136,6 +136,14 @@ describe('encrypted file transfers', () => {
     await rm(dir, { recursive: true, force: true });
     await rm(keyDir, { recursive: true, force: true });
   });
+  /** A new encrypted file `name` holding `data`, written in one call and closed; its path. */
+  async function storedFile(name: string, data: Buffer): Promise<string> {
+    const path = join(dir, name);
+    const up = await fs.open(path, { read: false, write: true, create: true, truncate: true });
+    await up.write(0, data);
+    await up.close();
+    return path;
+  }
 
   it('uploads and downloads 16 MiB through a few dozen reused segment buffers', async () => {
     const data = randomBytes(SEGMENTS * SEGMENT_SIZE + 1000);
@@ -195,10 +203,7 @@ describe('encrypted file transfers', () => {
   it('keeps a segment a slow read still copies from out of reuse when a faster read finishes it', async () => {
     const S = SEGMENT_SIZE;
     const data = randomBytes(3 * S + 10);
-    const path = join(dir, 'pinned.bin');
-    const up = await fs.open(path, { read: false, write: true, create: true, truncate: true });
-    await up.write(0, data);
-    await up.close();
+    const path = await storedFile('pinned.bin', data);
     let release = () => {};
     raw.gate = { position: segmentOffset(1), open: new Promise<void>((r) => (release = r)) };
     const file = await fs.open(path, { read: true, write: false });
@@ -242,10 +247,7 @@ describe('encrypted file transfers', () => {
   it('in the native job too, a changed byte fails authentication and a cut file reads as truncated', async () => {
     const S = SEGMENT_SIZE;
     const data = randomBytes(4 * S + 300);
-    const path = join(dir, 'tampered.bin');
-    const up = await fs.open(path, { read: false, write: true, create: true, truncate: true });
-    await up.write(0, data);
-    await up.close();
+    const path = await storedFile('tampered.bin', data);
     raw.withDescriptor = true;
     const stored = await readFile(path);
     stored[segmentOffset(2) + 100]! ^= 1;
