@@ -39,7 +39,9 @@ async function oneKey(): Promise<{ keys: PgpKeyMaterial; fingerprint: string }> 
   return { keys, fingerprint: key.fingerprint };
 }
 
-test('a 160 MiB file is encrypted, then decrypted and verified as an arrival, each retaining under 48 MiB', async () => {
+// The issue's bound (RSS growth under 64 MiB while encrypting and decrypting); a buffering decryptor retains the
+// whole 160 MiB plaintext. 48 MiB, the typical figure with room, failed once on Node 24 at 48.0.
+test('a 160 MiB file is encrypted, then decrypted and verified as an arrival, each retaining under 64 MiB', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-arrival-'));
   const fs = new LocalFs({ root: dir, createRoot: true });
   try {
@@ -72,7 +74,7 @@ test('a 160 MiB file is encrypted, then decrypted and verified as an arrival, ea
     } finally {
       clearInterval(sampler);
     }
-    assert.ok(worst < 48 * 1024 * 1024, `retained ${(worst / 2 ** 20).toFixed(1)} MiB`);
+    assert.ok(worst < 64 * 1024 * 1024, `retained ${(worst / 2 ** 20).toFixed(1)} MiB`);
     assert.deepEqual(await readdir(dir), ['big.bin']);
     assert.equal(await sha256Of(join(dir, 'big.bin')), expected);
   } finally {
