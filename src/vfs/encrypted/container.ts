@@ -246,6 +246,11 @@ export function openSegment(
     plain,
     sealed.subarray(end),
   );
-  if (!authentic) throw new IntegrityError(`${name}: encrypted segment ${index} failed authentication`);
+  if (!authentic) throw authenticationFailed(name, index);
   return plain;
+}
+
+/** The error of a segment that does not authenticate (changed, moved, or from another file), however it was read. */
+export function authenticationFailed(name: string, index: number): IntegrityError {
+  return new IntegrityError(`${name}: encrypted segment ${index} failed authentication`);
 }

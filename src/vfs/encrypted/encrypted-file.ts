@@ -7,7 +7,6 @@ import {
   containerSize,
   finalIndex,
   IntegrityError,
-  openSegment,
   plainArea,
   plainSizeOf,
   SEGMENT_OVERHEAD,
@@ -48,8 +47,8 @@ export class EncryptedFile implements FsFile {
   #diskFinal: { index: number; length: number } | null;
   readonly #cache = new Map<number, Segment>();
   readonly #inflight = new Set<Promise<void>>();
-  /** With a descriptor (local storage): segments read and opened in one thread-pool job each. */
-  readonly #reads: SegmentReads | undefined;
+  /** Reads and authenticates segments (with a descriptor, in one thread-pool job each). */
+  readonly #reads: SegmentReads;
   readonly #loading = new Map<number, Promise<Segment>>();
   /**
    * Segments a read is copying from, by index, counted: their buffers must not be reused meanwhile (a read
@@ -67,7 +66,7 @@ export class EncryptedFile implements FsFile {
     this.#name = name;
     this.#size = plainSize;
     this.#diskFinal = { index: finalIndex(plainSize), length: plainSize % SEGMENT_SIZE };
-    this.#reads = SegmentReads.for(inner, keys);
+    this.#reads = new SegmentReads(inner, keys, name);
   }
 
   /** An existing container of `storedSize` bytes whose header gave `keys`. */
@@ -212,7 +211,7 @@ export class EncryptedFile implements FsFile {
       return;
     }
     for (let index = oldFinal + 1; index < newFinal; index++) {
-      const buffer = this.#take();
+      const buffer = segmentBuffers.take();
       plainArea(buffer).fill(0);
       this.#store(index, buffer, SEGMENT_SIZE, false);
       if (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
@@ -245,19 +244,10 @@ export class EncryptedFile implements FsFile {
 
   /** A new empty segment in the cache. */
   #fresh(index: number): Segment {
-    const buffer = this.#take();
+    const buffer = segmentBuffers.take();
     const segment = { buffer, plain: plainArea(buffer), length: 0, dirty: true };
     this.#cache.set(index, segment);
     return segment;
-  }
-
-  /** A free segment buffer (contents undefined): a segment leaving the cache or landing on disk hands on its own. */
-  #take(): Buffer {
-    return segmentBuffers.take();
-  }
-
-  #give(buffer: Buffer): void {
-    segmentBuffers.give(buffer);
   }
 
   #pin(first: number, count: number, by: 1 | -1): void {
@@ -271,7 +261,7 @@ export class EncryptedFile implements FsFile {
   /** Drops clean segment `index` from the cache; its buffer is reused unless a read is still copying from it. */
   #evict(index: number, segment: Segment): void {
     this.#cache.delete(index);
-    if (!this.#pins.has(index)) this.#give(segment.buffer);
+    if (!this.#pins.has(index)) segmentBuffers.give(segment.buffer);
   }
 
   /** Segment `index` from the cache, or read from disk and authenticated (and then cached). */
@@ -298,28 +288,16 @@ export class EncryptedFile implements FsFile {
     // The inner file orders writes among themselves, not reads after writes.
     await this.#settle();
     // Read into a segment buffer and opened there: the segment's plaintext stays where it was read.
-    const buffer = this.#take();
+    const buffer = segmentBuffers.take();
     try {
-      const sealedLength = length + SEGMENT_OVERHEAD;
-      const got = this.#reads
-        ? await this.#reads.load(index, final, buffer, sealedLength)
-        : (await this.#inner.read(segmentOffset(index), sealedLength, 0, buffer)).length;
-      if (got !== sealedLength && got !== -1) {
-        throw new IntegrityError(
-          `${this.#name}: encrypted file is truncated (segment ${index} is missing or cut)`,
-        );
-      }
-      if (!this.#reads) openSegment(this.#keys, index, final, buffer.subarray(0, sealedLength), this.#name);
-      else if (got === -1) {
-        throw new IntegrityError(`${this.#name}: encrypted segment ${index} failed authentication`);
-      }
+      await this.#reads.load(index, final, buffer, length + SEGMENT_OVERHEAD);
     } catch (err) {
-      this.#give(buffer);
+      segmentBuffers.give(buffer);
       throw err;
     }
     const cached = this.#cache.get(index);
     if (cached) {
-      this.#give(buffer);
+      segmentBuffers.give(buffer);
       return cached;
     }
     const segment = { buffer, plain: plainArea(buffer), length, dirty: false };
@@ -338,7 +316,7 @@ export class EncryptedFile implements FsFile {
     const write: Promise<void> = this.#inner.write(segmentOffset(index), [sealed]).then(
       () => {
         this.#inflight.delete(write);
-        this.#give(buffer);
+        segmentBuffers.give(buffer);
       },
       (err: unknown) => {
         this.#inflight.delete(write);
