@@ -133,8 +133,10 @@ for (const uploadMode of ['atomic', 'direct'] as const) {
 
     after(async () => {
       if (skip) return;
+      // The close cannot remove the data dir while the home is a mount point in it: removed again once unmounted.
       await server?.close().catch(() => {});
       if (aliceHome) await unmount(aliceHome);
+      if (server) await rm(server.dataDir, { recursive: true, force: true });
     });
 
     test('fails for the OpenSSH client and leaves neither the file nor a partial', { skip }, async () => {
