@@ -59,5 +59,5 @@ EXPOSE 2222
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
   CMD ["node", "/opt/ferry/contrib/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/opt/ferry/bin/ferry.js"]
+ENTRYPOINT ["node", "--initial-old-space-size=256", "--max-semi-space-size=4", "--expose-gc", "/opt/ferry/bin/ferry.js"]
 CMD ["serve"]

@@ -35,7 +35,10 @@ describe('contrib/ferry.service', () => {
   const unit = directives(UNIT);
 
   test('runs bin/ferry.js serve directly with node, as ferry, hardened, with the data dir the only writable path', () => {
-    assert.match(unit.get('ExecStart')?.[0] ?? '', /^\/usr\/bin\/node \/opt\/ferry\/bin\/ferry\.js serve$/);
+    assert.match(
+      unit.get('ExecStart')?.[0] ?? '',
+      /^\/usr\/bin\/node --initial-old-space-size=256 --max-semi-space-size=4 --expose-gc \/opt\/ferry\/bin\/ferry\.js serve$/,
+    );
     assert.ok(![...unit.values()].flat().some((v) => /\bnpm\b/.test(v)), 'never through npm');
     assert.deepEqual(unit.get('User'), ['ferry']);
     assert.deepEqual(unit.get('AmbientCapabilities'), ['CAP_NET_BIND_SERVICE']);
@@ -128,7 +131,10 @@ describe('Dockerfile', () => {
     assert.match(stages[0]!, /npm ci/);
     assert.match(stages[1]!, /^USER ferry$/m);
     assert.match(stages[1]!, /HEALTHCHECK[\s\S]*contrib\/healthcheck\.mjs/);
-    assert.match(stages[1]!, /ENTRYPOINT \["node", "\/opt\/ferry\/bin\/ferry\.js"\]/);
+    assert.match(
+      stages[1]!,
+      /ENTRYPOINT \["node", "--initial-old-space-size=256", "--max-semi-space-size=4", "--expose-gc", "\/opt\/ferry\/bin\/ferry\.js"\]/,
+    );
   });
 
   test('the build stage compiles the sources (npm ci runs prepare) and the runtime stage takes what it built', () => {

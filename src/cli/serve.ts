@@ -412,16 +412,7 @@ export function registerServeCommand(program: Command): void {
           keyExchange: (await import('../ssh-algorithms.js')).keyExchangeLine(config.algorithms),
         } satisfies WorkerMessage);
         runUntilSignalled(running);
-        await startIdleGc(({ before, after, ms }) =>
-          loggers.serve.debug(
-            {
-              heldMB: Math.round(before / 2 ** 20),
-              afterMB: Math.round(after / 2 ** 20),
-              ms: Math.round(ms),
-            },
-            'idle: full GC',
-          ),
-        );
+        await collectWhenIdle();
         return;
       }
       // A single process: it prints the start-up lines itself.
@@ -436,5 +427,25 @@ export function registerServeCommand(program: Command): void {
       }
       for (const line of await hardenServingProcess(running)) out(line);
       runUntilSignalled(running);
+      // Only with --expose-gc, which a single process gets from whoever starts node (docs/OPERATIONS.md).
+      await collectWhenIdle();
     });
+}
+
+/**
+ * The full GC a serving process's old-generation floor defers, run once it is idle (src/cli/idle-gc.ts); nothing
+ * without `--expose-gc`, which comes with the floor: from workerExecArgv for workers, from node's own flags for a
+ * single process.
+ */
+async function collectWhenIdle(): Promise<void> {
+  await startIdleGc(({ before, after, ms }) =>
+    loggers.serve.debug(
+      {
+        heldMB: Math.round(before / 2 ** 20),
+        afterMB: Math.round(after / 2 ** 20),
+        ms: Math.round(ms),
+      },
+      'idle: full GC',
+    ),
+  );
 }
