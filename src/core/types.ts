@@ -1,6 +1,7 @@
 // The protocol-neutral file session every front end (SFTP, SCP, later HTTP) calls: virtual paths in, policy applied.
 import type { PermissionMap } from '../permission-vocabulary.js';
 import type { ByteChunks } from '../util/byte-chunks.js';
+import type { PgpPolicies } from '../util/pgp-policy.js';
 import type { TransferQuotas } from '../util/transfer-quota.js';
 
 export interface SessionIdentity {
@@ -28,6 +29,11 @@ export interface SessionIdentity {
   }[];
   /** Bytes the user may upload / download / move in total per UTC day or month (absent or {}: no limit). */
   readonly transferQuotas?: TransferQuotas;
+  /**
+   * The user's OpenPGP folder policies as the session started, when the front end read the user's effective
+   * record anyway (a rule's session does, once per delivery); absent: read at the session's first operation.
+   */
+  readonly pgpPolicies?: PgpPolicies;
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

@@ -37,6 +37,8 @@ export async function openRuleSession(
     // As auth/user-admin.ts's homeDirOf (a module automation/ does not import): the record's, or the default.
     homeDir: user.homeDir ?? join(deps.homesDir, user.name),
     permissions: user.permissions,
+    // Read with the user just above: the session's OpenPGP layer need not read the user again.
+    pgpPolicies: user.pgpPolicies,
     // A rule writing into a home counts against its owner's quota and limits, as the user's own sessions do.
     ...sessionLimitsOf(user),
     remoteAddress: '',
