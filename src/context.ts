@@ -410,11 +410,9 @@ export class AppContext {
 
   /** The user's OpenPGP folder policies over their storage (a pass-through for users without any). */
   #withPgpPolicies(fs: Fs, identity: SessionIdentity): Fs {
-    const keys = userPgpKeys(identity.username, this.sessionUsers, () => this.pgpKeys);
-    const known = identity.pgpPolicies;
     return new PgpPolicyFs(fs, {
       // Policies the front end already has cost no second read of the user (five statements per session).
-      keys: known ? { ...keys, policies: async () => known } : keys,
+      keys: userPgpKeys(identity.username, this.sessionUsers, () => this.pgpKeys, identity.pgpPolicies),
       log: loggers.core,
       report: (outcome) =>
         this.events.emit({

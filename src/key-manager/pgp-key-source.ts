@@ -19,12 +19,18 @@ export interface UserPgpKeys extends PgpKeyMaterial {
 
 /**
  * Keys are looked up when a file needs them (a key removed since the policy was set fails that upload with
- * ERR_NOT_FOUND); the master key is opened only by what needs a private half.
+ * ERR_NOT_FOUND); the master key is opened only by what needs a private half. The policies are `known` when
+ * the caller read the user already (a session whose identity carries them), else read from the store.
  */
-export function userPgpKeys(username: string, users: UserLookup, keys: () => PgpKeyManager): UserPgpKeys {
+export function userPgpKeys(
+  username: string,
+  users: UserLookup,
+  keys: () => PgpKeyManager,
+  known?: PgpPolicies,
+): UserPgpKeys {
   return {
     async policies() {
-      return (await users.findByName(username))?.pgpPolicies ?? {};
+      return known ?? (await users.findByName(username))?.pgpPolicies ?? {};
     },
     ...pgpKeyMaterial(keys),
   };
