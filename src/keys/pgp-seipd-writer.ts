@@ -40,6 +40,24 @@ function bodyLength(n: number): Buffer {
   return out;
 }
 
+/** What starts a message: its session key packets (`head`) and the key they carry. */
+export interface SeipdBegin {
+  readonly head: Buffer;
+  readonly sessionKey: Buffer;
+}
+
+/** The encrypted body's first bytes: 16 random ones and their last two repeated (the quick check GnuPG makes). */
+export function seipdPrefix(): Buffer {
+  const prefix = randomBytes(BLOCK + 2);
+  prefix.copy(prefix, BLOCK, BLOCK - 2, BLOCK);
+  return prefix;
+}
+
+/** The literal packet's date: now, as openpgp.js writes it too (GnuPG shows it as the file's date). */
+export function literalDate(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
 export class SeipdWriter {
   readonly #cipher: ReturnType<typeof createCipheriv>;
   readonly #mdc: Hash = createHash('sha1');
@@ -54,16 +72,17 @@ export class SeipdWriter {
   #out: Buffer[] = [];
   #finished = false;
 
-  private constructor(sessionKey: Buffer) {
+  /**
+   * The encrypted packet of a message under `sessionKey`; `prefix` and `date` are given only by tests that compare
+   * it with the sealing thread (native/aead/src/seipd.c), which writes the same bytes from the same inputs.
+   */
+  constructor(sessionKey: Buffer, prefix: Buffer = seipdPrefix(), date: number = literalDate()) {
     this.#cipher = createCipheriv('aes-256-cfb', sessionKey, Buffer.alloc(BLOCK));
-    const prefix = randomBytes(BLOCK + 2);
-    prefix.copy(prefix, BLOCK, BLOCK - 2, BLOCK);
     this.#inner(prefix);
-    // Literal header: a partial length (written with the first part), 'b'inary, empty file name, the time now
-    // (what openpgp.js writes too; GnuPG shows it as the file's date).
+    // Literal header: a partial length (written with the first part), 'b'inary, empty file name, the date.
     this.#literal[0] = 0x62;
     this.#literal[1] = 0;
-    this.#literal.writeUInt32BE(Math.floor(Date.now() / 1000), 2);
+    this.#literal.writeUInt32BE(date, 2);
     this.#literalLength = 6;
   }
 
@@ -72,6 +91,12 @@ export class SeipdWriter {
    * encrypted to each recipient); the same key setup as openpgp.encrypt, GnuPG 2.2 compatible.
    */
   static async start(recipients: readonly string[]): Promise<{ head: Buffer; writer: SeipdWriter }> {
+    const { head, sessionKey } = await SeipdWriter.begin(recipients);
+    return { head, writer: new SeipdWriter(sessionKey) };
+  }
+
+  /** A new session key and the packets that encrypt it to each of `recipients` (armored public keys). */
+  static async begin(recipients: readonly string[]): Promise<SeipdBegin> {
     if (recipients.length === 0) throw new InvalidArgumentError('at least one recipient key is needed');
     const encryptionKeys = await Promise.all(
       recipients.map(async (armored, i) => {
@@ -97,7 +122,7 @@ export class SeipdWriter {
         { cause: err },
       );
     }
-    return { head: Buffer.from(head), writer: new SeipdWriter(sessionKey) };
+    return { head: Buffer.from(head), sessionKey };
   }
 
   /** Takes plaintext; returns the ciphertext complete so far (to be written in order; may be empty). */

@@ -58,8 +58,9 @@ export interface FsFile {
   resumeSha256?(length: number): RunningSha256 | undefined;
   /**
    * The open file descriptor, when the file is one (local storage): encrypted storage reads and opens a segment
-   * in one thread-pool job on it (native/aead). The file owns it: a user finishes every call on it before
-   * close(), and only reads through it. Decorators leave it out.
+   * in one thread-pool job on it, and an encrypt folder's sealing thread writes its message through it
+   * (native/aead). The file owns it: a user finishes every call on it before close(), and writes through it only
+   * when it alone writes that file (a new upload's). Decorators leave it out.
    */
   readonly descriptor?: number;
 }

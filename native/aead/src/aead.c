@@ -126,7 +126,18 @@ NAPI_MODULE_INIT() {
     napi_throw_error(env, "ERR_CRYPTO_UNKNOWN_CIPHER", "this Node's OpenSSL has no AES-256-GCM");
     return NULL;
   }
-  napi_property_descriptor props[] = {FN("seal", js_seal), FN("open", js_open), FN("readOpen", js_read_open)};
+  /* Without AES-256-CFB or SHA-1 only seipdStart fails (it says so); the GCM functions still load. */
+  seipd_init();
+  napi_property_descriptor props[] = {
+      FN("seal", js_seal),
+      FN("open", js_open),
+      FN("readOpen", js_read_open),
+      FN("seipdStart", js_seipd_start),
+      FN("seipdPush", js_seipd_push),
+      FN("seipdFlush", js_seipd_flush),
+      FN("seipdFinish", js_seipd_finish),
+      FN("seipdAbort", js_seipd_abort),
+  };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }

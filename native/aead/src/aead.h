@@ -23,4 +23,14 @@ bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **
 bool gcm_run(const struct args *a, bool encrypt);
 
 napi_value js_read_open(napi_env env, napi_callback_info info);
+/* An Error like node:fs's for errno `err` (positive): code, message, errno (negative), syscall (io.c). */
+napi_value errno_error(napi_env env, int err, const char *syscall);
+
+/* seipd.c: an OpenPGP SEIPD packet sealed and written on a thread of its own. */
+bool seipd_init(void);
+napi_value js_seipd_start(napi_env env, napi_callback_info info);
+napi_value js_seipd_push(napi_env env, napi_callback_info info);
+napi_value js_seipd_flush(napi_env env, napi_callback_info info);
+napi_value js_seipd_finish(napi_env env, napi_callback_info info);
+napi_value js_seipd_abort(napi_env env, napi_callback_info info);
 #endif

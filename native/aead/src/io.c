@@ -76,7 +76,7 @@ static void execute(napi_env env, void *data) {
 }
 
 /* An error like node:fs's: `code` the errno name, `errno` negative, `syscall`. */
-static napi_value errno_error(napi_env env, int err, const char *syscall) {
+napi_value errno_error(napi_env env, int err, const char *syscall) {
   char message[160];
   snprintf(message, sizeof message, "%s: %s, %s", uv_err_name(-err), uv_strerror(-err), syscall);
   napi_value code, msg, error, errno_value, syscall_value;

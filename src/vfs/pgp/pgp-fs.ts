@@ -26,6 +26,7 @@ import {
   withPlainSize,
 } from './plain-size.js';
 import { SeipdEncryptingFile } from './seipd-encrypting-file.js';
+import { ThreadedSeipdFile } from './threaded-seipd-file.js';
 
 export type { PgpKeySource, PgpOutcome } from './decrypt-arrival.js';
 
@@ -55,7 +56,11 @@ export class PgpPolicyFs extends ForwardingFs {
   /** Partials being encrypted → the suffix their final name gets, the file, its policy. */
   readonly #encrypting = new Map<
     string,
-    { suffix: string; file: EncryptingFile | SeipdEncryptingFile; policy: PgpEncryptPolicy }
+    {
+      suffix: string;
+      file: EncryptingFile | SeipdEncryptingFile | ThreadedSeipdFile;
+      policy: PgpEncryptPolicy;
+    }
   >();
 
   constructor(inner: Fs, deps: PgpFsDeps) {
@@ -155,7 +160,7 @@ export class PgpPolicyFs extends ForwardingFs {
       { ...flags, read: false, create: true, truncate: true },
       mode,
     );
-    let file: EncryptingFile | SeipdEncryptingFile;
+    let file: EncryptingFile | SeipdEncryptingFile | ThreadedSeipdFile;
     if (signer || policy.armor) {
       const { encryptStream } = await import('../../keys/pgp-stream-crypt.js');
       file = EncryptingFile.start(inner, (plain) =>
@@ -166,10 +171,17 @@ export class PgpPolicyFs extends ForwardingFs {
         }),
       );
     } else {
-      // Unsigned binary messages (the common case) skip openpgp.js's stream stages: see SeipdWriter.
+      // Unsigned binary messages (the common case) skip openpgp.js's stream stages: see SeipdWriter. On local
+      // storage a thread of their own seals them (ThreadedSeipdFile); elsewhere this thread does.
       try {
         const { SeipdWriter } = await import('../../keys/pgp-seipd-writer.js');
-        file = await SeipdEncryptingFile.start(inner, await SeipdWriter.start(recipients));
+        const begin = await SeipdWriter.begin(recipients);
+        file =
+          (await ThreadedSeipdFile.start(inner, begin)) ??
+          (await SeipdEncryptingFile.start(inner, {
+            head: begin.head,
+            writer: new SeipdWriter(begin.sessionKey),
+          }));
       } catch (err) {
         await inner.close().catch(() => undefined);
         await this.inner.unlink(stored).catch(() => undefined);
@@ -187,7 +199,7 @@ export class PgpPolicyFs extends ForwardingFs {
   /** A message just stored: its plaintext size is recorded where downloads decrypt. */
   async #stored(
     path: string,
-    file: EncryptingFile | SeipdEncryptingFile,
+    file: EncryptingFile | SeipdEncryptingFile | ThreadedSeipdFile,
     policy: PgpEncryptPolicy,
   ): Promise<void> {
     if (!policy.decryptOnDownload) return;
