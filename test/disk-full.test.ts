@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, type SFTPWrapper } from 'ssh2';
+import { systemActor } from '../src/admin/actor.js';
 import { type ClientKey, makeClientKey, sftpBatch } from './helpers/openssh.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -161,6 +162,27 @@ for (const uploadMode of ['atomic', 'direct'] as const) {
         client.end();
       }
       assert.deepEqual(await readdir(aliceHome), []);
+    });
+
+    test('an upload into an OpenPGP encrypt folder fails the same way and leaves nothing there', {
+      skip,
+    }, async () => {
+      // Unsigned binary messages on local storage are sealed and written by a thread of their own
+      // (native/aead/src/seipd.c): its failed pwritev must fail the upload like the event loop's writes do.
+      const admin = server.running.context.admin;
+      const keyName = `disk-full-${uploadMode}`;
+      await mkdir(join(aliceHome, 'in'));
+      await admin.keys.pgp.generate(systemActor(), { name: keyName, email: 'disk-full@example.com' });
+      await admin.users.set(systemActor(), { name: 'alice', pgp: [`/in=encrypt:${keyName}`] });
+      try {
+        const r = await sftpBatch({ ...alice(), batch: 'put big.bin /in/big.bin\n' });
+        assert.notEqual(r.code, 0, `the upload must fail:\n${r.stdout}\n${r.stderr}`);
+        assert.match(r.stderr, /big\.bin/);
+        assert.deepEqual(await readdir(join(aliceHome, 'in')), [], 'no message, no partial');
+      } finally {
+        await admin.users.set(systemActor(), { name: 'alice', pgp: ['/in=none'] });
+        await rm(join(aliceHome, 'in'), { recursive: true, force: true });
+      }
     });
 
     test('the server goes on serving: other users, and the same user once the space is back', {

@@ -40,6 +40,9 @@ export interface PgpFsDeps {
   readonly log: Logger;
 }
 
+/** Direct uploads remembered per session for their removal after a failure (#storedAs). */
+const MAX_STORED_AS = 256;
+
 function inProgress(path: string): boolean {
   return posix.basename(path).startsWith(IN_PROGRESS_PREFIX);
 }
@@ -62,6 +65,13 @@ export class PgpPolicyFs extends ForwardingFs {
       policy: PgpEncryptPolicy;
     }
   >();
+
+  /**
+   * Direct uploads (no partial) encrypted under another name: the client's path → the stored message. The core
+   * removes a failed upload by the client's path (discardIncomplete), which must remove the message then. Kept
+   * past the close (a failure the file never saw, an exceeded quota, still closes it cleanly), so bounded.
+   */
+  readonly #storedAs = new Map<string, string>();
 
   constructor(inner: Fs, deps: PgpFsDeps) {
     super(inner);
@@ -193,6 +203,9 @@ export class PgpPolicyFs extends ForwardingFs {
       return file;
     }
     void this.#report({ phase: 'encrypted', path, target: stored });
+    this.#storedAs.delete(path);
+    this.#storedAs.set(path, stored);
+    if (this.#storedAs.size > MAX_STORED_AS) this.#storedAs.delete(this.#storedAs.keys().next().value!);
     return withCloseHook(file, () => this.#stored(stored, file, policy));
   }
 
@@ -290,6 +303,18 @@ export class PgpPolicyFs extends ForwardingFs {
   override async unlink(path: string): Promise<void> {
     // A failed upload's partial is removed by the core: forget it.
     this.#encrypting.delete(path);
+    const stored = this.#storedAs.get(path);
+    if (stored !== undefined) {
+      // The client's name of a direct upload stored as `stored`: nothing else is there to remove.
+      this.#storedAs.delete(path);
+      if (
+        !(await this.inner.lstat(path).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return this.inner.unlink(stored);
+    }
     await this.inner.unlink(path);
     if (await this.#servesPlaintext(path)) await forgetPlainSize(this.inner, path);
   }
