@@ -294,9 +294,9 @@ test('an encrypt folder refuses writes out of order and resumes clearly, publish
     );
     await attempt(() => sftp.close(resume));
     assert.deepEqual(await readdir(join(home, 'out')), [], 'nothing published, no partial left');
-    // From the start again, it goes through: more than the sealing thread's 1 MiB ring (native/aead/src/seipd.c)
+    // From the start again, it goes through: more than the sealing thread's 4 MiB ring (native/aead/src/seipd.c)
     // and not a whole number of its 64 KiB parts.
-    const whole = Buffer.concat([data, randomBytes(3 * 1024 * 1024 + 7)]);
+    const whole = Buffer.concat([data, randomBytes(5 * 1024 * 1024 + 7)]);
     const again = await sftp.open('/out/gap.bin', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
     // Pipelined 32 KiB writes, as clients send them.
     const writes: Promise<unknown>[] = [];

@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "aead",
-      "sources": ["src/aead.c", "src/io.c", "src/seipd.c"],
+      "sources": ["src/aead.c", "src/io.c", "src/ring.c", "src/seipd.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }

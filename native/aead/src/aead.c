@@ -139,5 +139,6 @@ NAPI_MODULE_INIT() {
       FN("seipdAbort", js_seipd_abort),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_set_named_property(env, exports, "seipdLimits", seipd_limits(env));
   return exports;
 }

@@ -28,6 +28,7 @@ napi_value errno_error(napi_env env, int err, const char *syscall);
 
 /* seipd.c: an OpenPGP SEIPD packet sealed and written on a thread of its own. */
 bool seipd_init(void);
+napi_value seipd_limits(napi_env env);
 napi_value js_seipd_start(napi_env env, napi_callback_info info);
 napi_value js_seipd_push(napi_env env, napi_callback_info info);
 napi_value js_seipd_flush(napi_env env, napi_callback_info info);

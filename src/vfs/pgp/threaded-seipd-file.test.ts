@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type SeipdBegin, SeipdWriter } from '../../keys/pgp-seipd-writer.js';
 import { LocalFile } from '../local/local-file.js';
-import { ThreadedSeipdFile } from './threaded-seipd-file.js';
+import { sealingLimits, ThreadedSeipdFile } from './threaded-seipd-file.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
+assert.ok(sealingLimits, 'native/aead is built with its sealing thread');
+const { ringBytes: RING, maxThreads: MAX_THREADS } = sealingLimits;
 let dir: string;
 
 before(async () => {
@@ -42,8 +44,20 @@ async function threaded(name: string, start: SeipdBegin, prefix: Buffer, date: n
   return { path, file };
 }
 
-test('writes the bytes SeipdWriter writes, at every size around the 64 KiB parts and the 1 MiB ring', async () => {
-  const sizes = [0, 1, 65529, 65530, 65531, 65536, 2 * 65536 - 6, 3 * 65536, MIB - 6, MIB + 1, 3 * MIB + 123];
+test('writes the bytes SeipdWriter writes, at every size around the 64 KiB parts and the ring', async () => {
+  const sizes = [
+    0,
+    1,
+    65529,
+    65530,
+    65531,
+    65536,
+    2 * 65536 - 6,
+    3 * 65536,
+    RING - 6,
+    RING + 1,
+    2 * RING + 123,
+  ];
   for (const size of sizes) {
     const data = randomBytes(size);
     const start = begin();
@@ -51,7 +65,7 @@ test('writes the bytes SeipdWriter writes, at every size around the 64 KiB parts
     const date = 1_700_000_000 + size;
     const { path, file } = await threaded(`sizes-${size}`, start, prefix, date);
     // Writes of varying sizes, as clients send them; one of them bigger than the ring.
-    for (let at = 0, step = 1; at < size; step = (step * 7 + 13) % (2 * MIB)) {
+    for (let at = 0, step = 1; at < size; step = (step * 7 + 13) % (RING + MIB)) {
       const piece = data.subarray(at, at + step + 1);
       await file.write(at, piece);
       at += piece.length;
@@ -63,7 +77,7 @@ test('writes the bytes SeipdWriter writes, at every size around the 64 KiB parts
 });
 
 test('pipelined writes, sent before the ones before them are done, are taken in order', async () => {
-  const data = randomBytes(5 * MIB + 17);
+  const data = randomBytes(2 * RING + 17);
   const start = begin();
   const prefix = randomBytes(18);
   const { path, file } = await threaded('pipelined', start, prefix, 1_700_000_000);
@@ -117,7 +131,7 @@ test('a head that cannot be written fails the start and stops the thread', async
   await assert.rejects(ThreadedSeipdFile.start(new LocalFile(openSync(path, 'r'), null), begin()), /EBADF/);
 });
 
-test('at most 64 messages are sealed by threads at once; beyond that the caller seals on its own thread', async () => {
+test('at most maxThreads messages are sealed by threads at once; beyond that the caller seals on its own thread', async () => {
   const files: ThreadedSeipdFile[] = [];
   try {
     for (;;) {
@@ -127,9 +141,9 @@ test('at most 64 messages are sealed by threads at once; beyond that the caller 
       );
       if (!file) break;
       files.push(file);
-      assert.ok(files.length <= 64, 'more than 64 threads started');
+      assert.ok(files.length <= MAX_THREADS, 'more threads started than the limit');
     }
-    assert.equal(files.length, 64);
+    assert.equal(files.length, MAX_THREADS);
   } finally {
     await Promise.all(files.map((f) => f.close()));
   }

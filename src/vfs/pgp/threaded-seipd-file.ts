@@ -32,6 +32,7 @@ interface SeipdAddon {
   seipdFlush(handle: Handle): void;
   seipdFinish(handle: Handle): void;
   seipdAbort(handle: Handle): void;
+  readonly seipdLimits: { readonly ringBytes: number; readonly maxThreads: number };
 }
 
 const SPACE = 1;
@@ -51,6 +52,9 @@ function loadAddon(): SeipdAddon | undefined {
 }
 
 const addon = loadAddon();
+
+/** The ring's size and the most threads at once (native/aead/src/seipd.c); undefined without the addon. */
+export const sealingLimits = addon?.seipdLimits;
 
 /**
  * The same contract as SeipdEncryptingFile: writes in order from 0 only, `stat` shows the plaintext accepted so

@@ -1,0 +1,197 @@
+/*
+ * The ring thread of ring.h. The JS thread is the only producer and the thread the only consumer: the bytes
+ * between head and head + len belong to the consumer, the rest of the ring to the producer, and only the counters
+ * are shared under the mutex, so neither copies while holding it.
+ */
+#include "ring.h"
+#include <openssl/crypto.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "aead.h"
+
+static void notify(struct ring_thread *rt, int event) {
+  napi_call_threadsafe_function(rt->tsfn, (void *)(intptr_t)event, napi_tsfn_nonblocking);
+}
+
+static void *run(void *arg) {
+  struct ring_thread *rt = arg;
+  pthread_mutex_lock(&rt->mu);
+  for (;;) {
+    /* Checked on every pass, before any wait: a writer that found the ring full is woken once half is free. */
+    if (rt->space_wanted && rt->cap - rt->len >= rt->cap / 2) {
+      rt->space_wanted = false;
+      notify(rt, RING_EV_SPACE);
+    }
+    if (rt->aborting) break;
+    if (rt->len > 0) {
+      size_t start = rt->head;
+      size_t n = rt->len < rt->cap - start ? rt->len : rt->cap - start;
+      pthread_mutex_unlock(&rt->mu);
+      rt->ops->consume(rt, rt->ring + start, n);
+      pthread_mutex_lock(&rt->mu);
+      rt->head = (start + n) % rt->cap;
+      rt->len -= n;
+      if (rt->err != 0) break;
+      continue;
+    }
+    if (rt->flush_wanted) {
+      rt->flush_wanted = false;
+      notify(rt, RING_EV_FLUSHED);
+    }
+    if (rt->finishing) {
+      pthread_mutex_unlock(&rt->mu);
+      rt->ops->finish(rt);
+      pthread_mutex_lock(&rt->mu);
+      break;
+    }
+    /* Every condition is checked again after waking, so spurious wake-ups are harmless. */
+    pthread_cond_wait(&rt->cv, &rt->mu);
+  }
+  rt->stopped = true;
+  pthread_mutex_unlock(&rt->mu);
+  notify(rt, RING_EV_DONE);
+  napi_release_threadsafe_function(rt->tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static void release(struct ring_thread *rt) {
+  if (--rt->owners > 0) return;
+  pthread_mutex_destroy(&rt->mu);
+  pthread_cond_destroy(&rt->cv);
+  rt->ops->destroy(rt->state);
+  OPENSSL_cleanse(rt->ring, rt->cap);
+  free(rt->ring);
+  free(rt);
+}
+
+/* The thread's last report has run: join it (it is leaving) and drop its share. */
+static void thread_finalized(napi_env env, void *data, void *hint) {
+  struct ring_thread *rt = data;
+  if (!rt->no_thread) pthread_join(rt->thread, NULL);
+  atomic_fetch_sub(rt->running, 1);
+  release(rt);
+}
+
+/* The JS handle was collected: stop a thread still running (its owner forgot to finish) and drop the share. */
+static void handle_finalized(napi_env env, void *data, void *hint) {
+  struct ring_thread *rt = data;
+  ring_request(rt, 0);
+  release(rt);
+}
+
+/* Calls onEvent(kind, error, result) on the JS thread: error an Error like node:fs's, or null. */
+static void call_js(napi_env env, napi_value callback, void *context, void *data) {
+  if (env == NULL || callback == NULL) return;
+  struct ring_thread *rt = context;
+  int event = (int)(intptr_t)data;
+  napi_value argv[3], undefined;
+  napi_get_undefined(env, &undefined);
+  napi_create_int32(env, event, &argv[0]);
+  if (event == RING_EV_DONE && rt->err != 0) argv[1] = errno_error(env, rt->err, rt->ops->syscall);
+  else napi_get_null(env, &argv[1]);
+  if (event == RING_EV_DONE) argv[2] = rt->ops->result(env, rt);
+  else napi_get_undefined(env, &argv[2]);
+  napi_call_function(env, undefined, callback, 3, argv, NULL);
+}
+
+struct ring_thread *ring_start(napi_env env, napi_value on_event, const struct ring_ops *ops, void *state,
+                               size_t cap, atomic_int *running, int max, const char *busy_code) {
+  if (atomic_fetch_add(running, 1) >= max) {
+    atomic_fetch_sub(running, 1);
+    ops->destroy(state);
+    napi_throw_error(env, busy_code, "too many threads at work already");
+    return NULL;
+  }
+  struct ring_thread *rt = calloc(1, sizeof *rt);
+  unsigned char *ring = rt != NULL ? malloc(cap) : NULL;
+  if (ring == NULL) {
+    free(rt);
+    atomic_fetch_sub(running, 1);
+    ops->destroy(state);
+    napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "out of memory");
+    return NULL;
+  }
+  rt->ring = ring;
+  rt->cap = cap;
+  rt->ops = ops;
+  rt->state = state;
+  rt->running = running;
+  rt->owners = 2;
+  pthread_mutex_init(&rt->mu, NULL);
+  pthread_cond_init(&rt->cv, NULL);
+  napi_value name;
+  napi_create_string_utf8(env, "ferry.ring", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, on_event, NULL, name, 0, 1, rt, thread_finalized, rt, call_js,
+                                      &rt->tsfn) != napi_ok) {
+    rt->owners = 1;
+    atomic_fetch_sub(running, 1);
+    release(rt);
+    napi_throw_error(env, busy_code, "could not set up the thread's reports");
+    return NULL;
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int started = pthread_create(&rt->thread, &attr, run, rt);
+  pthread_attr_destroy(&attr);
+  if (started != 0) {
+    /* No thread and no handle: the reports' finalizer frees everything once this release has drained. */
+    rt->no_thread = true;
+    rt->owners = 1;
+    napi_release_threadsafe_function(rt->tsfn, napi_tsfn_abort);
+    napi_throw_error(env, busy_code, "could not start a thread");
+    return NULL;
+  }
+  return rt;
+}
+
+napi_value ring_handle(napi_env env, struct ring_thread *rt) {
+  napi_value handle;
+  if (napi_create_external(env, rt, handle_finalized, NULL, &handle) != napi_ok) {
+    handle_finalized(env, rt, NULL);
+    napi_throw_error(env, "ERR_RING_HANDLE", "could not make the thread's handle");
+    return NULL;
+  }
+  return handle;
+}
+
+struct ring_thread *ring_of(napi_env env, napi_value handle) {
+  void *data = NULL;
+  if (napi_get_value_external(env, handle, &data) != napi_ok || data == NULL) {
+    throw_type(env, "expected a handle");
+    return NULL;
+  }
+  return data;
+}
+
+int64_t ring_push(struct ring_thread *rt, const unsigned char *data, size_t n) {
+  pthread_mutex_lock(&rt->mu);
+  if (rt->stopped || rt->finishing || rt->aborting) {
+    pthread_mutex_unlock(&rt->mu);
+    return -1;
+  }
+  size_t free_bytes = rt->cap - rt->len;
+  size_t tail = (rt->head + rt->len) % rt->cap;
+  pthread_mutex_unlock(&rt->mu);
+  /* Only this thread adds to the ring: the free space stays free while it is filled without the lock. */
+  size_t k = n < free_bytes ? n : free_bytes;
+  size_t first = k < rt->cap - tail ? k : rt->cap - tail;
+  memcpy(rt->ring + tail, data, first);
+  memcpy(rt->ring, data + first, k - first);
+  pthread_mutex_lock(&rt->mu);
+  rt->len += k;
+  if (k < n) rt->space_wanted = true;
+  pthread_cond_signal(&rt->cv);
+  pthread_mutex_unlock(&rt->mu);
+  return (int64_t)k;
+}
+
+void ring_request(struct ring_thread *rt, int what) {
+  pthread_mutex_lock(&rt->mu);
+  if (what == RING_EV_FLUSHED) rt->flush_wanted = true;
+  else if (what == RING_EV_DONE) rt->finishing = true;
+  else rt->aborting = true;
+  pthread_cond_signal(&rt->cv);
+  pthread_mutex_unlock(&rt->mu);
+}

@@ -1,0 +1,67 @@
+/*
+ * A thread fed through a ring: the JS thread copies bytes in (never blocking: it learns how much was taken), the
+ * thread consumes them in order and reports back through a threadsafe function only when a writer waits for
+ * room, when a flush was asked for, and when it is done. Used by the OpenPGP sealing thread (seipd.c), kept apart
+ * from it because the hand-off (bounded, never blocking the event loop, reported through a threadsafe function)
+ * is not OpenPGP's: seipd.c only says what a piece of plaintext and the end of a message do.
+ */
+#ifndef FERRY_RING_H
+#define FERRY_RING_H
+#include <node_api.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum { RING_EV_SPACE = 1, RING_EV_FLUSHED = 2, RING_EV_DONE = 3 };
+
+struct ring_thread;
+
+struct ring_ops {
+  /* On the thread: bytes in order. Sets rt->err (an errno) to stop. */
+  void (*consume)(struct ring_thread *rt, const unsigned char *bytes, size_t n);
+  /* On the thread, once everything pushed was consumed and the owner asked to finish. */
+  void (*finish)(struct ring_thread *rt);
+  /* On the JS thread: the third argument of the done report (the first two are the kind and the error). */
+  napi_value (*result)(napi_env env, struct ring_thread *rt);
+  /* On the JS thread, when both owners are gone: frees `rt->state`. */
+  void (*destroy)(void *state);
+  /* The syscall named by an error report. */
+  const char *syscall;
+};
+
+struct ring_thread {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  napi_threadsafe_function tsfn;
+  const struct ring_ops *ops;
+  void *state;
+  atomic_int *running;
+  /* Shared under mu. */
+  unsigned char *ring;
+  size_t cap, head, len;
+  bool finishing, aborting, stopped, space_wanted, flush_wanted;
+  /* Set by the thread before it reports done; read by the JS thread after (the report orders them). */
+  int err;
+  /* Owners left (the JS handle, the thread's reports); freed at zero, on the JS thread. */
+  int owners;
+  bool no_thread;
+};
+
+/*
+ * Starts the thread with a ring of `cap` bytes, counted in `*running` (at most `max`; ERR_SEIPD_BUSY-style
+ * `busy_code` thrown beyond, as for any failure to start). `on_event` is the JS callback (kind, error, result).
+ * Returns NULL with a JS error thrown on failure, in which case `destroy(state)` has run.
+ */
+struct ring_thread *ring_start(napi_env env, napi_value on_event, const struct ring_ops *ops, void *state,
+                               size_t cap, atomic_int *running, int max, const char *busy_code);
+/* The JS handle for a started ring thread (an external whose collection aborts the thread), or NULL. */
+napi_value ring_handle(napi_env env, struct ring_thread *rt);
+/* The ring thread behind a handle, or NULL with a TypeError thrown. */
+struct ring_thread *ring_of(napi_env env, napi_value handle);
+/* Copies up to n bytes in; how many were taken, or -1 once the thread stopped or was told to finish. */
+int64_t ring_push(struct ring_thread *rt, const unsigned char *data, size_t n);
+/* RING_EV_FLUSHED, RING_EV_DONE (finish) or 0 (abort). */
+void ring_request(struct ring_thread *rt, int what);
+#endif
