@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "aead",
-      "sources": ["src/aead.c", "src/io.c", "src/ring.c", "src/seipd.c"],
+      "sources": ["src/aead.c", "src/io.c", "src/ring.c", "src/seipd.c", "src/sha256.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { type ByteChunks, byteLength, chunksOf } from '../util/byte-chunks.js';
+import { fromRunningHash, type UploadSha256, uploadSha256 } from '../util/upload-sha256.js';
 import type { RunningSha256 } from '../vfs/types.js';
 import type { HashAlgorithm } from './types.js';
 
@@ -42,7 +43,9 @@ async function feedRange(
     checkAborted?.();
     const chunk = await read(position, Math.min(HASH_CHUNK, end - position));
     if (chunk.length === 0) break;
-    hash.update(chunk);
+    // An upload's hash may ask to wait (its thread's ring is full: see util/upload-sha256.ts).
+    const wait = hash.update(chunk);
+    if (wait instanceof Promise) await wait;
     position += chunk.length;
   }
 }
@@ -59,7 +62,7 @@ export class UploadDigest {
   readonly #prefixSource: RangeSource;
   readonly #log: Logger;
   readonly #resumed: ((length: number) => RunningSha256 | undefined) | undefined;
-  #hash: RunningSha256 | undefined;
+  #hash: UploadSha256 | undefined;
   #next = 0;
   #valid = true;
   #tail: Promise<void> = Promise.resolve();
@@ -86,7 +89,8 @@ export class UploadDigest {
     if (this.#hash === undefined) {
       if (offset !== 0 && offset !== this.#sizeAtOpen) return this.invalidate();
       const given = offset !== 0 ? this.#resumed?.(offset) : undefined;
-      const hash = given ?? createHash('sha256');
+      // Large uploads are hashed on a thread of their own past their first megabyte (util/upload-sha256.ts).
+      const hash = given ? fromRunningHash(given) : uploadSha256();
       this.#hash = hash;
       if (offset !== 0 && !given) {
         this.#chain(() => this.#prefixSource((read) => feedRange(hash, read, 0, offset)));
@@ -97,13 +101,22 @@ export class UploadDigest {
     this.#next += byteLength(data);
     const hash = this.#hash;
     return this.#chain(async () => {
-      for (const chunk of chunksOf(data)) hash.update(chunk);
+      for (const chunk of chunksOf(data)) {
+        const wait = hash.update(chunk);
+        if (wait) await wait;
+      }
     });
   }
 
   invalidate(): Promise<void> {
     this.#valid = false;
+    this.#hash?.release();
     return Promise.resolve();
+  }
+
+  /** The handle is done with the digest, asked for or not: a thread still hashing a failed upload stops. */
+  release(): void {
+    this.#hash?.release();
   }
 
   /** Hex digest when every byte of a file of `finalSize` bytes went through the digest in order, else undefined. */
@@ -111,8 +124,11 @@ export class UploadDigest {
     await this.#tail;
     if (!this.#valid) return undefined;
     if (this.#hash === undefined) return finalSize === 0 ? createHash('sha256').digest('hex') : undefined;
-    if (this.#next !== finalSize) return undefined;
-    return this.#hash.digest('hex');
+    if (this.#next !== finalSize) {
+      this.#hash.release();
+      return undefined;
+    }
+    return this.#hash.digest();
   }
 
   #chain(step: () => Promise<void>): Promise<void> {
@@ -123,6 +139,7 @@ export class UploadDigest {
       } catch (err) {
         this.#log.warn({ err }, 'incremental upload hash failed; falling back to hashing the final file');
         this.#valid = false;
+        this.#hash?.release();
       }
     });
     return this.#tail;

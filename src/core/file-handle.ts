@@ -334,6 +334,8 @@ export class SessionFileHandle implements FileHandle {
         // Before the claim is released: a new upload of the same name must not lose its fresh partial.
         if (this.#failure.error !== undefined) await discardIncomplete(this.#o, this.#host, this.path);
       } finally {
+        // A digest not asked for (a failed or abandoned upload) stops its hashing thread, if it has one.
+        this.#digest.release();
         o.releaseClaim?.();
         this.#host.released(this);
       }

@@ -128,6 +128,7 @@ NAPI_MODULE_INIT() {
   }
   /* Without AES-256-CFB or SHA-1 only seipdStart fails (it says so); the GCM functions still load. */
   seipd_init();
+  sha256_init();
   napi_property_descriptor props[] = {
       FN("seal", js_seal),
       FN("open", js_open),
@@ -137,8 +138,13 @@ NAPI_MODULE_INIT() {
       FN("seipdFlush", js_seipd_flush),
       FN("seipdFinish", js_seipd_finish),
       FN("seipdAbort", js_seipd_abort),
+      FN("sha256Start", js_sha256_start),
+      FN("sha256Push", js_sha256_push),
+      FN("sha256Digest", js_sha256_digest),
+      FN("sha256Abort", js_sha256_abort),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_set_named_property(env, exports, "seipdLimits", seipd_limits(env));
+  napi_set_named_property(env, exports, "sha256Limits", sha256_limits(env));
   return exports;
 }

@@ -34,4 +34,12 @@ napi_value js_seipd_push(napi_env env, napi_callback_info info);
 napi_value js_seipd_flush(napi_env env, napi_callback_info info);
 napi_value js_seipd_finish(napi_env env, napi_callback_info info);
 napi_value js_seipd_abort(napi_env env, napi_callback_info info);
+
+/* sha256.c: the SHA-256 of an upload, moved to a thread of its own past its first megabyte. */
+bool sha256_init(void);
+napi_value sha256_limits(napi_env env);
+napi_value js_sha256_start(napi_env env, napi_callback_info info);
+napi_value js_sha256_push(napi_env env, napi_callback_info info);
+napi_value js_sha256_digest(napi_env env, napi_callback_info info);
+napi_value js_sha256_abort(napi_env env, napi_callback_info info);
 #endif

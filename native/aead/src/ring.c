@@ -59,7 +59,7 @@ static void release(struct ring_thread *rt) {
   if (--rt->owners > 0) return;
   pthread_mutex_destroy(&rt->mu);
   pthread_cond_destroy(&rt->cv);
-  rt->ops->destroy(rt->state);
+  if (rt->state != NULL) rt->ops->destroy(rt->state);
   OPENSSL_cleanse(rt->ring, rt->cap);
   free(rt->ring);
   free(rt);
@@ -73,12 +73,13 @@ static void thread_finalized(napi_env env, void *data, void *hint) {
   release(rt);
 }
 
-/* The JS handle was collected: stop a thread still running (its owner forgot to finish) and drop the share. */
-static void handle_finalized(napi_env env, void *data, void *hint) {
-  struct ring_thread *rt = data;
+void ring_drop(struct ring_thread *rt) {
   ring_request(rt, 0);
   release(rt);
 }
+
+/* The JS handle was collected: stop a thread still running (its owner forgot to finish) and drop the share. */
+static void handle_finalized(napi_env env, void *data, void *hint) { ring_drop(data); }
 
 /* Calls onEvent(kind, error, result) on the JS thread: error an Error like node:fs's, or null. */
 static void call_js(napi_env env, napi_value callback, void *context, void *data) {
@@ -96,11 +97,10 @@ static void call_js(napi_env env, napi_value callback, void *context, void *data
 }
 
 struct ring_thread *ring_start(napi_env env, napi_value on_event, const struct ring_ops *ops, void *state,
-                               size_t cap, atomic_int *running, int max, const char *busy_code) {
+                               size_t cap, atomic_int *running, int max, const char **failure) {
   if (atomic_fetch_add(running, 1) >= max) {
     atomic_fetch_sub(running, 1);
-    ops->destroy(state);
-    napi_throw_error(env, busy_code, "too many threads at work already");
+    *failure = "too many threads at work already";
     return NULL;
   }
   struct ring_thread *rt = calloc(1, sizeof *rt);
@@ -108,39 +108,40 @@ struct ring_thread *ring_start(napi_env env, napi_value on_event, const struct r
   if (ring == NULL) {
     free(rt);
     atomic_fetch_sub(running, 1);
-    ops->destroy(state);
-    napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "out of memory");
+    *failure = "out of memory";
     return NULL;
   }
   rt->ring = ring;
   rt->cap = cap;
   rt->ops = ops;
-  rt->state = state;
   rt->running = running;
-  rt->owners = 2;
   pthread_mutex_init(&rt->mu, NULL);
   pthread_cond_init(&rt->cv, NULL);
   napi_value name;
   napi_create_string_utf8(env, "ferry.ring", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, on_event, NULL, name, 0, 1, rt, thread_finalized, rt, call_js,
                                       &rt->tsfn) != napi_ok) {
+    /* No state yet: release frees only the ring thread's own parts. */
     rt->owners = 1;
     atomic_fetch_sub(running, 1);
     release(rt);
-    napi_throw_error(env, busy_code, "could not set up the thread's reports");
+    *failure = "could not set up the thread's reports";
     return NULL;
   }
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  rt->owners = 2;
+  rt->state = state;
   int started = pthread_create(&rt->thread, &attr, run, rt);
   pthread_attr_destroy(&attr);
   if (started != 0) {
-    /* No thread and no handle: the reports' finalizer frees everything once this release has drained. */
+    /* No thread: the reports' finalizer frees the ring thread once this release has drained; the state stays. */
+    rt->state = NULL;
     rt->no_thread = true;
     rt->owners = 1;
     napi_release_threadsafe_function(rt->tsfn, napi_tsfn_abort);
-    napi_throw_error(env, busy_code, "could not start a thread");
+    *failure = "could not start a thread";
     return NULL;
   }
   return rt;

@@ -1,9 +1,8 @@
 /*
  * A thread fed through a ring: the JS thread copies bytes in (never blocking: it learns how much was taken), the
  * thread consumes them in order and reports back through a threadsafe function only when a writer waits for
- * room, when a flush was asked for, and when it is done. Used by the OpenPGP sealing thread (seipd.c), kept apart
- * from it because the hand-off (bounded, never blocking the event loop, reported through a threadsafe function)
- * is not OpenPGP's: seipd.c only says what a piece of plaintext and the end of a message do.
+ * room, when a flush was asked for, and when it is done. Shared by the OpenPGP sealing thread (seipd.c) and the
+ * SHA-256 thread of uploads (sha256.c), which only say what a piece of input and the end do.
  */
 #ifndef FERRY_RING_H
 #define FERRY_RING_H
@@ -50,12 +49,14 @@ struct ring_thread {
 };
 
 /*
- * Starts the thread with a ring of `cap` bytes, counted in `*running` (at most `max`; ERR_SEIPD_BUSY-style
- * `busy_code` thrown beyond, as for any failure to start). `on_event` is the JS callback (kind, error, result).
- * Returns NULL with a JS error thrown on failure, in which case `destroy(state)` has run.
+ * Starts the thread with a ring of `cap` bytes, counted in `*running` (at most `max` at once). `on_event` is the
+ * JS callback (kind, error, result). On failure (`max` reached, no memory, no thread) returns NULL with
+ * `*failure` saying why, throws nothing, and `state` stays the caller's.
  */
 struct ring_thread *ring_start(napi_env env, napi_value on_event, const struct ring_ops *ops, void *state,
-                               size_t cap, atomic_int *running, int max, const char *busy_code);
+                               size_t cap, atomic_int *running, int max, const char **failure);
+/* The owner lets go: a thread still running is stopped; everything is freed once the thread has gone too. */
+void ring_drop(struct ring_thread *rt);
 /* The JS handle for a started ring thread (an external whose collection aborts the thread), or NULL. */
 napi_value ring_handle(napi_env env, struct ring_thread *rt);
 /* The ring thread behind a handle, or NULL with a TypeError thrown. */

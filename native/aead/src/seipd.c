@@ -259,8 +259,14 @@ napi_value js_seipd_start(napi_env env, napi_callback_info info) {
   s->literal[4] = (unsigned char)(date >> 8);
   s->literal[5] = (unsigned char)date;
   s->literal_len = 6;
-  struct ring_thread *rt = ring_start(env, argv[5], &sealing, s, RING, &running, MAX_SEALERS, "ERR_SEIPD_BUSY");
-  return rt == NULL ? NULL : ring_handle(env, rt);
+  const char *failure = NULL;
+  struct ring_thread *rt = ring_start(env, argv[5], &sealing, s, RING, &running, MAX_SEALERS, &failure);
+  if (rt == NULL) {
+    destroy(s);
+    napi_throw_error(env, "ERR_SEIPD_BUSY", failure);
+    return NULL;
+  }
+  return ring_handle(env, rt);
 }
 
 /*
