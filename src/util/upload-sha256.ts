@@ -1,8 +1,7 @@
 // The SHA-256 of an upload as it streams: on this thread for its first megabyte, then on a thread of its own
 // (native/aead/src/sha256.c); node:crypto throughout when the addon is not built.
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { aeadWith } from './aead-addon.js';
 
 /*
  * Why: hashing every upload for its audit record was 21-34 % of the server's CPU samples in a large upload, all of
@@ -26,19 +25,8 @@ interface Sha256Addon {
 const SPACE = 1;
 const DONE = 3;
 
-const addonPath = fileURLToPath(new URL('../../native/aead/build/Release/aead.node', import.meta.url));
-
-function loadAddon(): Sha256Addon | undefined {
-  try {
-    const addon = createRequire(import.meta.url)(addonPath) as Partial<Sha256Addon>;
-    return typeof addon.sha256Start === 'function' ? (addon as Sha256Addon) : undefined;
-  } catch {
-    // src/vfs/encrypted/segment-cipher.ts warns that the addon is not built.
-    return undefined;
-  }
-}
-
-const addon = loadAddon();
+/** Undefined when the addon is not built (segment-cipher.ts warns) or predates the hashing thread. */
+const addon = aeadWith<Sha256Addon>('sha256Start');
 
 /** Bytes hashed on the calling thread before a thread takes over, and the most threads at once. */
 export const uploadHashLimits = addon?.sha256Limits;

@@ -23,6 +23,15 @@ static EVP_CIPHER *gcm;
 
 void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message); }
 
+bool args_of(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) {
+    throw_type(env, usage);
+    return false;
+  }
+  return true;
+}
+
 /* A Buffer/Uint8Array argument's bytes; false (with a TypeError thrown) for anything else. */
 bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length) {
   bool is_typed = false;

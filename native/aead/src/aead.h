@@ -17,6 +17,8 @@ struct args {
 };
 
 void throw_type(napi_env env, const char *message);
+/* The call's arguments into argv; false (with a TypeError saying `usage`) unless there are exactly `count`. */
+bool args_of(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage);
 /* A Buffer/Uint8Array argument's bytes; false (with a TypeError thrown) for anything else. */
 bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length);
 /* Seals (encrypt) or opens `a->data` in place with a context of its own, so from any thread; wipes it on failure. */

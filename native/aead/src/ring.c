@@ -196,3 +196,13 @@ void ring_request(struct ring_thread *rt, int what) {
   pthread_cond_signal(&rt->cv);
   pthread_mutex_unlock(&rt->mu);
 }
+
+napi_value ring_limits(napi_env env, const char *name, int64_t value, int32_t max) {
+  napi_value limits, first, threads;
+  napi_create_object(env, &limits);
+  napi_create_int64(env, value, &first);
+  napi_create_int32(env, max, &threads);
+  napi_set_named_property(env, limits, name, first);
+  napi_set_named_property(env, limits, "maxThreads", threads);
+  return limits;
+}

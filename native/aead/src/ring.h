@@ -63,6 +63,8 @@ napi_value ring_handle(napi_env env, struct ring_thread *rt);
 struct ring_thread *ring_of(napi_env env, napi_value handle);
 /* Copies up to n bytes in; how many were taken, or -1 once the thread stopped or was told to finish. */
 int64_t ring_push(struct ring_thread *rt, const unsigned char *data, size_t n);
+/* {<name>: value, maxThreads: max}: a kind of ring thread's limits, for its wrapper and tests. */
+napi_value ring_limits(napi_env env, const char *name, int64_t value, int32_t max);
 /* RING_EV_FLUSHED, RING_EV_DONE (finish) or 0 (abort). */
 void ring_request(struct ring_thread *rt, int what);
 #endif

@@ -213,12 +213,8 @@ static const struct ring_ops sealing = {
  * of what was written). Throws ERR_SEIPD_BUSY when MAX_SEALERS threads run already.
  */
 napi_value js_seipd_start(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
-    throw_type(env, "expected (fd, position, key, prefix, date, onEvent)");
-    return NULL;
-  }
+  if (!args_of(env, info, 6, argv, "expected (fd, position, key, prefix, date, onEvent)")) return NULL;
   int32_t fd;
   int64_t position, date;
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
@@ -274,12 +270,8 @@ napi_value js_seipd_start(napi_env env, napi_callback_info info) {
  * or -1 once the thread has stopped (event 3 says why).
  */
 napi_value js_seipd_push(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2], result;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) {
-    throw_type(env, "expected (handle, data)");
-    return NULL;
-  }
+  if (!args_of(env, info, 2, argv, "expected (handle, data)")) return NULL;
   struct ring_thread *rt = ring_of(env, argv[0]);
   unsigned char *data;
   size_t n;
@@ -289,12 +281,8 @@ napi_value js_seipd_push(napi_env env, napi_callback_info info) {
 }
 
 static napi_value request(napi_env env, napi_callback_info info, int what) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
-    throw_type(env, "expected (handle)");
-    return NULL;
-  }
+  if (!args_of(env, info, 1, argv, "expected (handle)")) return NULL;
   struct ring_thread *rt = ring_of(env, argv[0]);
   if (rt != NULL) ring_request(rt, what);
   return NULL;
@@ -308,15 +296,7 @@ napi_value js_seipd_finish(napi_env env, napi_callback_info info) { return reque
 napi_value js_seipd_abort(napi_env env, napi_callback_info info) { return request(env, info, 0); }
 
 /* The ring's size and the most threads at once, for the wrapper and its tests. */
-napi_value seipd_limits(napi_env env) {
-  napi_value limits, ring, threads;
-  napi_create_object(env, &limits);
-  napi_create_int64(env, (int64_t)RING, &ring);
-  napi_create_int32(env, MAX_SEALERS, &threads);
-  napi_set_named_property(env, limits, "ringBytes", ring);
-  napi_set_named_property(env, limits, "maxThreads", threads);
-  return limits;
-}
+napi_value seipd_limits(napi_env env) { return ring_limits(env, "ringBytes", (int64_t)RING, MAX_SEALERS); }
 
 bool seipd_init(void) {
   if (cfb == NULL) cfb = EVP_CIPHER_fetch(NULL, "AES-256-CFB", NULL);

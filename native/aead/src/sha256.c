@@ -71,9 +71,12 @@ static void finalized(napi_env env, void *data, void *hint) {
   else destroy(h);
 }
 
-static struct hasher *hasher_of(napi_env env, napi_value value) {
+/* The hasher of a call whose first of `count` arguments is its handle, or NULL with a TypeError thrown. */
+static struct hasher *hasher_of(napi_env env, napi_callback_info info, size_t count, napi_value *argv,
+                                const char *usage) {
   void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+  if (!args_of(env, info, count, argv, usage)) return NULL;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
     throw_type(env, "expected a hasher handle");
     return NULL;
   }
@@ -107,13 +110,8 @@ napi_value js_sha256_start(napi_env env, napi_callback_info info) {
  * as ring.h's, for a thread this push starts: 1 room again, 3 done.
  */
 napi_value js_sha256_push(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3], taken;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
-    throw_type(env, "expected (handle, data, onEvent)");
-    return NULL;
-  }
-  struct hasher *h = hasher_of(env, argv[0]);
+  struct hasher *h = hasher_of(env, info, 3, argv, "expected (handle, data, onEvent)");
   unsigned char *data;
   size_t n;
   if (h == NULL || !bytes_of(env, argv[1], "data must be a Uint8Array", &data, &n)) return NULL;
@@ -139,13 +137,8 @@ napi_value js_sha256_push(napi_env env, napi_callback_info info) {
  * and event 3 brings it once the thread has hashed everything pushed.
  */
 napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1], undefined;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
-    throw_type(env, "expected (handle)");
-    return NULL;
-  }
-  struct hasher *h = hasher_of(env, argv[0]);
+  struct hasher *h = hasher_of(env, info, 1, argv, "expected (handle)");
   if (h == NULL) return NULL;
   if (h->rt != NULL) {
     ring_request(h->rt, RING_EV_DONE);
@@ -162,27 +155,14 @@ napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
 
 /* sha256Abort(handle): a thread still hashing stops (its digest is not wanted); nothing without a thread. */
 napi_value js_sha256_abort(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
-    throw_type(env, "expected (handle)");
-    return NULL;
-  }
-  struct hasher *h = hasher_of(env, argv[0]);
+  struct hasher *h = hasher_of(env, info, 1, argv, "expected (handle)");
   if (h != NULL && h->rt != NULL) ring_request(h->rt, 0);
   return NULL;
 }
 
 /* The bytes hashed on the calling thread before a thread takes over, and the most threads at once. */
-napi_value sha256_limits(napi_env env) {
-  napi_value limits, sync, threads;
-  napi_create_object(env, &limits);
-  napi_create_int64(env, (int64_t)SYNC_BYTES, &sync);
-  napi_create_int32(env, MAX_HASHERS, &threads);
-  napi_set_named_property(env, limits, "syncBytes", sync);
-  napi_set_named_property(env, limits, "maxThreads", threads);
-  return limits;
-}
+napi_value sha256_limits(napi_env env) { return ring_limits(env, "syncBytes", (int64_t)SYNC_BYTES, MAX_HASHERS); }
 
 bool sha256_init(void) {
   if (sha256 == NULL) sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);

@@ -1,8 +1,7 @@
 // AES-256-GCM over a segment's own buffer: the native aead addon when it is built, node:crypto otherwise.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { loggers } from '../../logger.js';
+import { aead, aeadWith } from '../../util/aead-addon.js';
 
 /*
  * Why in place: node:crypto returns a new buffer from every update, one fresh 64 KiB ArrayBuffer per segment
@@ -37,18 +36,15 @@ export interface SegmentIo {
   ): Promise<number>;
 }
 
-const addonPath = fileURLToPath(new URL('../../../native/aead/build/Release/aead.node', import.meta.url));
-
 function loadAddon(): (AeadAddon & Partial<SegmentIo>) | undefined {
-  try {
-    return createRequire(import.meta.url)(addonPath) as AeadAddon & Partial<SegmentIo>;
-  } catch (err) {
+  const addon = aeadWith<AeadAddon & Partial<SegmentIo>>('seal');
+  if (!addon) {
     loggers.core.warn(
-      { err },
+      { err: aead.error },
       'encrypted storage: native/aead is not built (npm install builds it); sealing with node:crypto, which costs more CPU',
     );
-    return undefined;
   }
+  return addon;
 }
 
 const fallback: AeadAddon = {

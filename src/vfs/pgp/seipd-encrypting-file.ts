@@ -3,8 +3,9 @@
 import { toFerryError, UnsupportedError } from '../../errors.js';
 import type { SeipdWriter } from '../../keys/pgp-seipd-writer.js';
 import { type ByteChunks, chunksOf } from '../../util/byte-chunks.js';
-import type { FsFile, FsStat } from '../types.js';
+import type { FsFile } from '../types.js';
 import { SEQUENTIAL_ONLY } from './encrypting-file.js';
+import { SequentialUpload } from './sequential-upload.js';
 
 /** Ciphertext writes on their way to disk before a writer waits: bounds memory when the disk is slower. */
 const MAX_INFLIGHT_WRITES = 8;
@@ -13,18 +14,15 @@ const MAX_INFLIGHT_WRITES = 8;
  * The same contract as EncryptingFile: writes in order from 0 only, `stat` shows the plaintext accepted so far,
  * reads are refused, close ends the message. A failed write to disk fails the next call and close.
  */
-export class SeipdEncryptingFile implements FsFile {
-  readonly #inner: FsFile;
+export class SeipdEncryptingFile extends SequentialUpload implements FsFile {
   readonly #writer: SeipdWriter;
   #accepted = 0;
   /** Where the next ciphertext goes in the stored file. */
   #position: number;
   readonly #inflight = new Set<Promise<void>>();
-  #failure: Error | undefined;
-  #closed = false;
 
   private constructor(inner: FsFile, writer: SeipdWriter, headLength: number) {
-    this.#inner = inner;
+    super(inner);
     this.#writer = writer;
     this.#position = headLength;
   }
@@ -42,25 +40,16 @@ export class SeipdEncryptingFile implements FsFile {
     return this.#accepted;
   }
 
-  get resolvedPath(): string | null | undefined {
-    return this.#inner.resolvedPath;
-  }
-
-  #fail(err: Error): Error {
-    this.#failure ??= err;
-    return this.#failure;
-  }
-
   /** Writes ciphertext behind what is already queued (the inner file keeps call order). */
   #emit(pieces: Buffer[]): void {
     if (pieces.length === 0) return;
-    const write: Promise<void> = this.#inner.write(this.#position, pieces).then(
+    const write: Promise<void> = this.inner.write(this.#position, pieces).then(
       () => {
         this.#inflight.delete(write);
       },
       (err: unknown) => {
         this.#inflight.delete(write);
-        this.#fail(toFerryError(err));
+        this.fail(toFerryError(err));
       },
     );
     this.#inflight.add(write);
@@ -68,54 +57,25 @@ export class SeipdEncryptingFile implements FsFile {
   }
 
   async write(position: number, data: ByteChunks): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    if (this.#closed) throw this.#fail(new UnsupportedError('write after close'));
-    if (position !== this.#accepted) throw this.#fail(new UnsupportedError(SEQUENTIAL_ONLY));
+    if (this.failure) throw this.failure;
+    if (this.closed) throw this.fail(new UnsupportedError('write after close'));
+    if (position !== this.#accepted) throw this.fail(new UnsupportedError(SEQUENTIAL_ONLY));
     for (const chunk of chunksOf(data)) {
       this.#emit(this.#writer.push(chunk));
       this.#accepted += chunk.length;
     }
     while (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
-    if (this.#failure) throw this.#failure;
-  }
-
-  async stat(): Promise<FsStat> {
-    return { ...(await this.#inner.stat()), size: this.#accepted };
-  }
-
-  read(): Promise<Buffer> {
-    return Promise.reject(new UnsupportedError('An upload being encrypted cannot be read back'));
-  }
-
-  async truncate(size: number): Promise<void> {
-    // Clients that truncate to where they are (0 before writing) change nothing; anything else would need the plaintext.
-    if (size !== this.#accepted) throw this.#fail(new UnsupportedError(SEQUENTIAL_ONLY));
-  }
-
-  chmod(mode: number): Promise<void> {
-    return this.#inner.chmod(mode);
-  }
-
-  utimes(atime: number, mtime: number): Promise<void> {
-    return this.#inner.utimes(atime, mtime);
+    if (this.failure) throw this.failure;
   }
 
   async sync(): Promise<void> {
     while (this.#inflight.size > 0) await Promise.all(this.#inflight);
-    if (this.#failure) throw this.#failure;
-    await this.#inner.sync();
+    if (this.failure) throw this.failure;
+    await this.inner.sync();
   }
 
-  /** Ends the message (last packets and the MDC) and closes the stored file; a failed upload fails here too. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      if (!this.#failure) this.#emit(this.#writer.finish());
-      while (this.#inflight.size > 0) await Promise.all(this.#inflight);
-      if (this.#failure) throw this.#failure;
-    } finally {
-      await this.#inner.close();
-    }
+  protected async end(): Promise<void> {
+    if (!this.failure) this.#emit(this.#writer.finish());
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
   }
 }

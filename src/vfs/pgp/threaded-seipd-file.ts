@@ -1,12 +1,12 @@
 // An encrypt-folder upload whose message is hashed, encrypted and written on a thread of its own
 // (native/aead/src/seipd.c): the event loop's thread only copies the plaintext into the thread's ring.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { toFerryError, UnsupportedError } from '../../errors.js';
 import { literalDate, type SeipdBegin, seipdPrefix } from '../../keys/pgp-seipd-writer.js';
+import { aeadWith } from '../../util/aead-addon.js';
 import { type ByteChunks, chunksOf } from '../../util/byte-chunks.js';
-import type { FsFile, FsStat } from '../types.js';
+import type { FsFile } from '../types.js';
 import { SEQUENTIAL_ONLY } from './encrypting-file.js';
+import { SequentialUpload } from './sequential-upload.js';
 
 /*
  * Why a thread: SHA-1 for the MDC and AES-256-CFB (serial by construction) cost the event loop's thread ~3 s/GiB
@@ -39,19 +39,8 @@ const SPACE = 1;
 const FLUSHED = 2;
 const DONE = 3;
 
-const addonPath = fileURLToPath(new URL('../../../native/aead/build/Release/aead.node', import.meta.url));
-
-/** The addon when it is built with the sealing thread; segment-cipher.ts already warns when it is not built. */
-function loadAddon(): SeipdAddon | undefined {
-  try {
-    const addon = createRequire(import.meta.url)(addonPath) as Partial<SeipdAddon>;
-    return typeof addon.seipdStart === 'function' ? (addon as SeipdAddon) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const addon = loadAddon();
+/** Undefined when the addon is not built (segment-cipher.ts warns) or predates the sealing thread. */
+const addon = aeadWith<SeipdAddon>('seipdStart');
 
 /** The ring's size and the most threads at once (native/aead/src/seipd.c); undefined without the addon. */
 export const sealingLimits = addon?.seipdLimits;
@@ -60,8 +49,7 @@ export const sealingLimits = addon?.seipdLimits;
  * The same contract as SeipdEncryptingFile: writes in order from 0 only, `stat` shows the plaintext accepted so
  * far, reads are refused, close ends the message; a failed write to disk fails the next call and close.
  */
-export class ThreadedSeipdFile implements FsFile {
-  readonly #inner: FsFile;
+export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
   readonly #addon: SeipdAddon;
   #handle: Handle | undefined;
   #accepted = 0;
@@ -69,8 +57,6 @@ export class ThreadedSeipdFile implements FsFile {
   #queuedEnd = 0;
   /** The writes in call order, each pushing after the one before it. */
   #writes: Promise<void> = Promise.resolve();
-  #failure: Error | undefined;
-  #closed = false;
   #stopped = false;
   readonly #done: Promise<void>;
   #settleDone!: () => void;
@@ -79,7 +65,7 @@ export class ThreadedSeipdFile implements FsFile {
   #flushWaiters: Array<() => void> = [];
 
   private constructor(inner: FsFile, native: SeipdAddon) {
-    this.#inner = inner;
+    super(inner);
     this.#addon = native;
     this.#done = new Promise((resolve) => {
       this.#settleDone = resolve;
@@ -127,14 +113,14 @@ export class ThreadedSeipdFile implements FsFile {
     return this.#accepted;
   }
 
-  get resolvedPath(): string | null | undefined {
-    return this.#inner.resolvedPath;
+  protected override get nextPosition(): number {
+    return this.#queuedEnd;
   }
 
   #event(kind: number, error: Error | null): void {
     if (kind === DONE) {
       this.#stopped = true;
-      if (error) this.#failure ??= toFerryError(error);
+      if (error) this.failure ??= toFerryError(error);
       this.#settleDone();
     }
     if (kind === SPACE || kind === DONE) this.#wake('space');
@@ -146,11 +132,6 @@ export class ThreadedSeipdFile implements FsFile {
     if (which === 'space') this.#spaceWaiters = [];
     else this.#flushWaiters = [];
     for (const wake of waiters) wake();
-  }
-
-  #fail(err: Error): Error {
-    this.#failure ??= err;
-    return this.#failure;
   }
 
   /** Ends the thread (finishing the message, or abandoning it) and waits until it no longer uses the file. */
@@ -167,10 +148,9 @@ export class ThreadedSeipdFile implements FsFile {
    * behind the one before it, and its position must follow what was written and queued so far.
    */
   write(position: number, data: ByteChunks): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#closed) return Promise.reject(this.#fail(new UnsupportedError('write after close')));
-    if (position !== this.#queuedEnd)
-      return Promise.reject(this.#fail(new UnsupportedError(SEQUENTIAL_ONLY)));
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(this.fail(new UnsupportedError('write after close')));
+    if (position !== this.#queuedEnd) return Promise.reject(this.fail(new UnsupportedError(SEQUENTIAL_ONLY)));
     const chunks = chunksOf(data);
     for (const chunk of chunks) this.#queuedEnd += chunk.length;
     const write = this.#writes.then(() => this.#push(chunks));
@@ -179,7 +159,7 @@ export class ThreadedSeipdFile implements FsFile {
   }
 
   async #push(chunks: readonly Buffer[]): Promise<void> {
-    if (this.#failure) throw this.#failure;
+    if (this.failure) throw this.failure;
     const handle = this.#handle!;
     for (const chunk of chunks) {
       for (let at = 0; at < chunk.length; ) {
@@ -187,7 +167,7 @@ export class ThreadedSeipdFile implements FsFile {
         if (taken < 0) {
           // Stopped on its own: a write to disk failed (its report says which).
           await this.#done;
-          throw this.#failure ?? this.#fail(new UnsupportedError('the message was ended'));
+          throw this.failure ?? this.fail(new UnsupportedError('the message was ended'));
         }
         at += taken;
         this.#accepted += taken;
@@ -196,50 +176,21 @@ export class ThreadedSeipdFile implements FsFile {
     }
   }
 
-  async stat(): Promise<FsStat> {
-    return { ...(await this.#inner.stat()), size: this.#accepted };
-  }
-
-  read(): Promise<Buffer> {
-    return Promise.reject(new UnsupportedError('An upload being encrypted cannot be read back'));
-  }
-
-  async truncate(size: number): Promise<void> {
-    // Clients that truncate to where they are (0 before writing) change nothing; anything else would need the plaintext.
-    if (size !== this.#queuedEnd) throw this.#fail(new UnsupportedError(SEQUENTIAL_ONLY));
-  }
-
-  chmod(mode: number): Promise<void> {
-    return this.#inner.chmod(mode);
-  }
-
-  utimes(atime: number, mtime: number): Promise<void> {
-    return this.#inner.utimes(atime, mtime);
-  }
-
   /** What was accepted is on disk, except the parts still filling (as SeipdEncryptingFile). */
   async sync(): Promise<void> {
     await this.#writes;
-    if (this.#failure) throw this.#failure;
+    if (this.failure) throw this.failure;
     if (!this.#stopped) {
       const flushed = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
       this.#addon.seipdFlush(this.#handle!);
       await flushed;
     }
-    if (this.#failure) throw this.#failure;
-    await this.#inner.sync();
+    if (this.failure) throw this.failure;
+    await this.inner.sync();
   }
 
-  /** Ends the message (last packets and the MDC) and closes the stored file; a failed upload fails here too. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      await this.#writes;
-      await this.#stop(this.#failure !== undefined);
-      if (this.#failure) throw this.#failure;
-    } finally {
-      await this.#inner.close();
-    }
+  protected async end(): Promise<void> {
+    await this.#writes;
+    await this.#stop(this.failure !== undefined);
   }
 }
