@@ -124,10 +124,8 @@ export class UploadDigest {
     await this.#tail;
     if (!this.#valid) return undefined;
     if (this.#hash === undefined) return finalSize === 0 ? createHash('sha256').digest('hex') : undefined;
-    if (this.#next !== finalSize) {
-      this.#hash.release();
-      return undefined;
-    }
+    // Not asked for: the handle releases the hash when it finishes (file-handle.ts).
+    if (this.#next !== finalSize) return undefined;
     return this.#hash.digest();
   }
 
@@ -139,7 +137,6 @@ export class UploadDigest {
       } catch (err) {
         this.#log.warn({ err }, 'incremental upload hash failed; falling back to hashing the final file');
         this.#valid = false;
-        this.#hash?.release();
       }
     });
     return this.#tail;
