@@ -104,7 +104,7 @@ async function modulesByProcess(): Promise<{ primary: number; loaded: Map<number
   }
 }
 
-test('serve --workers 2: the primary loads no serving code, the workers no ES build of kysely, tus server nor AWS SDK', async () => {
+test('serve --workers 2: the primary loads no serving code, the workers no ES build of kysely, tus server, openpgp.js nor AWS SDK', async () => {
   const { primary, loaded } = await modulesByProcess();
   const own = [...(loaded.get(primary) ?? [])];
   assert.ok(own.includes('dist/cli/serve.js'), `the hook saw the primary: ${own.join(', ')}`);
@@ -128,6 +128,12 @@ test('serve --workers 2: the primary loads no serving code, the workers no ES bu
       [...mods].filter((m) => m.startsWith('node_modules/@tus/') || m === 'dist/web/tus-store.js'),
       [],
       `worker ${pid} loaded @tus/server at start`,
+    );
+    // openpgp.js (~4-5 MB per worker) loads with the first OpenPGP folder's use, not at start.
+    assert.deepEqual(
+      [...mods].filter((m) => m.startsWith('node_modules/openpgp/')),
+      [],
+      `worker ${pid} loaded openpgp.js at start`,
     );
     // The AWS SDK (~13 MB per process) loads only when the storage is S3; this server stores locally.
     assert.deepEqual(

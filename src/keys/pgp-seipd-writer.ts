@@ -4,6 +4,9 @@ import { createCipheriv, createHash, type Hash, randomBytes } from 'node:crypto'
 import * as openpgp from 'openpgp';
 import { InvalidArgumentError } from '../errors.js';
 import { GNUPG22_COMPATIBLE, readKeyObjects } from './pgp.js';
+import { BLOCK, literalDate, type SeipdBegin, seipdPrefix } from './pgp-seipd-parts.js';
+
+export type { SeipdBegin } from './pgp-seipd-parts.js';
 
 /*
  * Why: openpgp.js streams a 128 KiB piece through web streams, copies it into partial-length packets twice and
@@ -28,7 +31,6 @@ const SEIPD_TAG = Buffer.from([0xc0 | 18]);
 const SEIPD_VERSION = Buffer.from([1]);
 const LITERAL_TAG = 0xc0 | 11;
 const MDC_HEADER = Buffer.from([0xd3, 0x14]);
-const BLOCK = 16;
 
 /** A new-format definite body length. */
 function bodyLength(n: number): Buffer {
@@ -38,24 +40,6 @@ function bodyLength(n: number): Buffer {
   out[0] = 0xff;
   out.writeUInt32BE(n, 1);
   return out;
-}
-
-/** What starts a message: its session key packets (`head`) and the key they carry. */
-export interface SeipdBegin {
-  readonly head: Buffer;
-  readonly sessionKey: Buffer;
-}
-
-/** The encrypted body's first bytes: 16 random ones and their last two repeated (the quick check GnuPG makes). */
-export function seipdPrefix(): Buffer {
-  const prefix = randomBytes(BLOCK + 2);
-  prefix.copy(prefix, BLOCK, BLOCK - 2, BLOCK);
-  return prefix;
-}
-
-/** The literal packet's date: now, as openpgp.js writes it too (GnuPG shows it as the file's date). */
-export function literalDate(): number {
-  return Math.floor(Date.now() / 1000);
 }
 
 export class SeipdWriter {

@@ -1,7 +1,8 @@
 // An encrypt-folder upload whose message is hashed, encrypted and written on a thread of its own
 // (native/aead/src/seipd.c): the event loop's thread only copies the plaintext into the thread's ring.
 import { toFerryError, UnsupportedError } from '../../errors.js';
-import { literalDate, type SeipdBegin, seipdPrefix } from '../../keys/pgp-seipd-writer.js';
+// Not keys/pgp-seipd-writer.ts: that one imports openpgp.js, which pgp-fs.ts would then load in every worker.
+import { literalDate, type SeipdBegin, seipdPrefix } from '../../keys/pgp-seipd-parts.js';
 import { aeadWith } from '../../util/aead-addon.js';
 import { type ByteChunks, chunksOf } from '../../util/byte-chunks.js';
 import type { FsFile } from '../types.js';
