@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "aead.h"
+#include "ring.h"
 
 /* Fetched once: an explicit fetch per call would cost a provider lookup each time. Shared read-only by threads. */
 static EVP_CIPHER *gcm;
@@ -143,10 +144,15 @@ NAPI_MODULE_INIT() {
       FN("open", js_open),
       FN("readOpen", js_read_open),
       FN("seipdStart", js_seipd_start),
-      FN("seipdPush", js_seipd_push),
-      FN("seipdFlush", js_seipd_flush),
-      FN("seipdFinish", js_seipd_finish),
-      FN("seipdAbort", js_seipd_abort),
+      FN("seipdPush", js_ring_push),
+      FN("seipdFlush", js_ring_flush),
+      FN("seipdFinish", js_ring_finish),
+      FN("seipdAbort", js_ring_abort),
+      FN("segmentStreamStart", js_segment_stream_start),
+      FN("segmentStreamPush", js_ring_push),
+      FN("segmentStreamFlush", js_ring_flush),
+      FN("segmentStreamFinish", js_ring_finish),
+      FN("segmentStreamAbort", js_ring_abort),
       FN("sha256Start", js_sha256_start),
       FN("sha256Push", js_sha256_push),
       FN("sha256Digest", js_sha256_digest),
@@ -155,5 +161,6 @@ NAPI_MODULE_INIT() {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_set_named_property(env, exports, "seipdLimits", seipd_limits(env));
   napi_set_named_property(env, exports, "sha256Limits", sha256_limits(env));
+  napi_set_named_property(env, exports, "segmentStreamLimits", segment_stream_limits(env));
   return exports;
 }

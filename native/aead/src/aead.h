@@ -32,10 +32,11 @@ napi_value errno_error(napi_env env, int err, const char *syscall);
 bool seipd_init(void);
 napi_value seipd_limits(napi_env env);
 napi_value js_seipd_start(napi_env env, napi_callback_info info);
-napi_value js_seipd_push(napi_env env, napi_callback_info info);
-napi_value js_seipd_flush(napi_env env, napi_callback_info info);
-napi_value js_seipd_finish(napi_env env, napi_callback_info info);
-napi_value js_seipd_abort(napi_env env, napi_callback_info info);
+/* Pushed, flushed, finished and aborted through ring.h's js_ring_* functions. */
+
+/* segseal.c: encrypted storage's segments sealed and written on a thread of their own, front to back. */
+napi_value segment_stream_limits(napi_env env);
+napi_value js_segment_stream_start(napi_env env, napi_callback_info info);
 
 /* sha256.c: the SHA-256 of an upload, moved to a thread of its own past its first megabyte. */
 bool sha256_init(void);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include "aead.h"
 
+/* The consumer sleeps until this share of the ring is filled (or a flush or the end is asked for). */
+#define WAKE_FRACTION 8
+
 static void notify(struct ring_thread *rt, int event) {
   napi_call_threadsafe_function(rt->tsfn, (void *)(intptr_t)event, napi_tsfn_nonblocking);
 }
@@ -24,7 +27,9 @@ static void *run(void *arg) {
       notify(rt, RING_EV_SPACE);
     }
     if (rt->aborting) break;
-    if (rt->len > 0) {
+    /* Woken only once a batch waits, not at every push: each wake-up is a futex call from the pushing thread
+     * (and, on a VM, an interrupt to the other CPU); native/aead/README.md has the measurement. */
+    if (rt->len > 0 && (rt->len >= rt->cap / WAKE_FRACTION || rt->flush_wanted || rt->finishing)) {
       size_t start = rt->head;
       size_t n = rt->len < rt->cap - start ? rt->len : rt->cap - start;
       pthread_mutex_unlock(&rt->mu);
@@ -37,6 +42,13 @@ static void *run(void *arg) {
     }
     if (rt->flush_wanted) {
       rt->flush_wanted = false;
+      if (rt->ops->flush != NULL) {
+        pthread_mutex_unlock(&rt->mu);
+        rt->ops->flush(rt);
+        pthread_mutex_lock(&rt->mu);
+        /* A failed flush stops the thread: its done report carries the error to the waiting sync. */
+        if (rt->err != 0) break;
+      }
       notify(rt, RING_EV_FLUSHED);
     }
     if (rt->finishing) {
@@ -183,7 +195,7 @@ int64_t ring_push(struct ring_thread *rt, const unsigned char *data, size_t n) {
   pthread_mutex_lock(&rt->mu);
   rt->len += k;
   if (k < n) rt->space_wanted = true;
-  pthread_cond_signal(&rt->cv);
+  if (rt->len >= rt->cap / WAKE_FRACTION) pthread_cond_signal(&rt->cv);
   pthread_mutex_unlock(&rt->mu);
   return (int64_t)k;
 }
@@ -206,3 +218,26 @@ napi_value ring_limits(napi_env env, const char *name, int64_t value, int32_t ma
   napi_set_named_property(env, limits, "maxThreads", threads);
   return limits;
 }
+
+napi_value js_ring_push(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  if (!args_of(env, info, 2, argv, "expected (handle, data)")) return NULL;
+  struct ring_thread *rt = ring_of(env, argv[0]);
+  unsigned char *data;
+  size_t n;
+  if (rt == NULL || !bytes_of(env, argv[1], "data must be a Uint8Array", &data, &n)) return NULL;
+  napi_create_int64(env, ring_push(rt, data, n), &result);
+  return result;
+}
+
+static napi_value request(napi_env env, napi_callback_info info, int what) {
+  napi_value argv[1];
+  if (!args_of(env, info, 1, argv, "expected (handle)")) return NULL;
+  struct ring_thread *rt = ring_of(env, argv[0]);
+  if (rt != NULL) ring_request(rt, what);
+  return NULL;
+}
+
+napi_value js_ring_flush(napi_env env, napi_callback_info info) { return request(env, info, RING_EV_FLUSHED); }
+napi_value js_ring_finish(napi_env env, napi_callback_info info) { return request(env, info, RING_EV_DONE); }
+napi_value js_ring_abort(napi_env env, napi_callback_info info) { return request(env, info, 0); }

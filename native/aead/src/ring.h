@@ -1,8 +1,9 @@
 /*
  * A thread fed through a ring: the JS thread copies bytes in (never blocking: it learns how much was taken), the
  * thread consumes them in order and reports back through a threadsafe function only when a writer waits for
- * room, when a flush was asked for, and when it is done. Shared by the OpenPGP sealing thread (seipd.c) and the
- * SHA-256 thread of uploads (sha256.c), which only say what a piece of input and the end do.
+ * room, when a flush was asked for, and when it is done. Shared by the OpenPGP sealing thread (seipd.c), encrypted
+ * storage's segment thread (segseal.c) and the SHA-256 thread of uploads (sha256.c), which only say what a piece
+ * of input, a flush and the end do.
  */
 #ifndef FERRY_RING_H
 #define FERRY_RING_H
@@ -19,6 +20,8 @@ struct ring_thread;
 struct ring_ops {
   /* On the thread: bytes in order. Sets rt->err (an errno) to stop. */
   void (*consume)(struct ring_thread *rt, const unsigned char *bytes, size_t n);
+  /* On the thread, when a flush was asked for and everything pushed was consumed (optional). Sets rt->err to stop. */
+  void (*flush)(struct ring_thread *rt);
   /* On the thread, once everything pushed was consumed and the owner asked to finish. */
   void (*finish)(struct ring_thread *rt);
   /* On the JS thread: the third argument of the done report (the first two are the kind and the error). */
@@ -67,4 +70,14 @@ int64_t ring_push(struct ring_thread *rt, const unsigned char *data, size_t n);
 napi_value ring_limits(napi_env env, const char *name, int64_t value, int32_t max);
 /* RING_EV_FLUSHED, RING_EV_DONE (finish) or 0 (abort). */
 void ring_request(struct ring_thread *rt, int what);
+/*
+ * The JS side of every ring thread that is fed plain bytes (seipd.c, segseal.c): push(handle, data) → how many
+ * bytes the ring took (copied; the rest waits for event 1) or -1 once the thread stopped; flush(handle) → event 2
+ * once every byte pushed so far is consumed (and the kind's flush ran); finish(handle) → the kind's finish, then
+ * event 3; abort(handle) → the thread stops at once, then event 3.
+ */
+napi_value js_ring_push(napi_env env, napi_callback_info info);
+napi_value js_ring_flush(napi_env env, napi_callback_info info);
+napi_value js_ring_finish(napi_env env, napi_callback_info info);
+napi_value js_ring_abort(napi_env env, napi_callback_info info);
 #endif

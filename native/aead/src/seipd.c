@@ -265,36 +265,6 @@ napi_value js_seipd_start(napi_env env, napi_callback_info info) {
   return ring_handle(env, rt);
 }
 
-/*
- * seipdPush(handle, data) → number: how many bytes of `data` the ring took (copied; the rest waits for event 1),
- * or -1 once the thread has stopped (event 3 says why).
- */
-napi_value js_seipd_push(napi_env env, napi_callback_info info) {
-  napi_value argv[2], result;
-  if (!args_of(env, info, 2, argv, "expected (handle, data)")) return NULL;
-  struct ring_thread *rt = ring_of(env, argv[0]);
-  unsigned char *data;
-  size_t n;
-  if (rt == NULL || !bytes_of(env, argv[1], "data must be a Uint8Array", &data, &n)) return NULL;
-  napi_create_int64(env, ring_push(rt, data, n), &result);
-  return result;
-}
-
-static napi_value request(napi_env env, napi_callback_info info, int what) {
-  napi_value argv[1];
-  if (!args_of(env, info, 1, argv, "expected (handle)")) return NULL;
-  struct ring_thread *rt = ring_of(env, argv[0]);
-  if (rt != NULL) ring_request(rt, what);
-  return NULL;
-}
-
-/* seipdFlush(handle): event 2 once every byte pushed so far has left the ring. */
-napi_value js_seipd_flush(napi_env env, napi_callback_info info) { return request(env, info, RING_EV_FLUSHED); }
-/* seipdFinish(handle): the rest of the message is written, then event 3. */
-napi_value js_seipd_finish(napi_env env, napi_callback_info info) { return request(env, info, RING_EV_DONE); }
-/* seipdAbort(handle): the thread stops at once, leaving the message incomplete, then event 3. */
-napi_value js_seipd_abort(napi_env env, napi_callback_info info) { return request(env, info, 0); }
-
 /* The ring's size and the most threads at once, for the wrapper and its tests. */
 napi_value seipd_limits(napi_env env) { return ring_limits(env, "ringBytes", (int64_t)RING, MAX_SEALERS); }
 

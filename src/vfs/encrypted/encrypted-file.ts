@@ -15,21 +15,14 @@ import {
   segmentOffset,
 } from './container.js';
 import { segmentBuffers } from './segment-buffers.js';
+import { type Segment, SegmentCache } from './segment-cache.js';
 import { SegmentReads } from './segment-reads.js';
+import { FileAppends } from './segment-stream.js';
 
 /** Segments kept decrypted per open file: bounds memory, absorbs out-of-order pipelined writes. */
 const CACHED_SEGMENTS = 4;
 /** Sealed segments on their way to disk per open file before a writer waits: bounds memory when the disk is slow. */
 const MAX_INFLIGHT_WRITES = 8;
-interface Segment {
-  /** The segment buffer (newSegmentBuffer): sealed and opened in place. */
-  buffer: Buffer;
-  /** Its plaintext area; bytes in [0, length) are the segment's, those after are undefined (not zeros). */
-  plain: Buffer;
-  length: number;
-  /** Changed since it was last sealed to disk. */
-  dirty: boolean;
-}
 
 const noop = () => undefined;
 
@@ -45,16 +38,16 @@ export class EncryptedFile implements FsFile {
   #size: number;
   /** The segment stored on disk sealed as final, and its length (null when none is: it is in the cache). */
   #diskFinal: { index: number; length: number } | null;
-  readonly #cache = new Map<number, Segment>();
+  readonly #cache = new SegmentCache();
   readonly #inflight = new Set<Promise<void>>();
   /** Reads and authenticates segments (with a descriptor, in one thread-pool job each). */
   readonly #reads: SegmentReads;
   readonly #loading = new Map<number, Promise<Segment>>();
-  /**
-   * Segments a read is copying from, by index, counted: their buffers must not be reused meanwhile (a read
-   * that finished with a segment evicts it while another read of the same segment may still be waiting).
-   */
-  readonly #pins = new Map<number, number>();
+  /** Writes at the end of the file go to a sealing thread while it is active (segment-stream.ts). */
+  readonly #appends = new FileAppends((err) => {
+    this.#failure ??= toFerryError(err);
+    return this.#failure;
+  });
   #failure: Error | undefined;
   #lastOp: Promise<void> = Promise.resolve();
   #lastChange: Promise<void> = Promise.resolve();
@@ -114,6 +107,7 @@ export class EncryptedFile implements FsFile {
       );
     }
     return this.#shared(async () => {
+      await this.#endStream();
       const size = this.#size;
       const end = Math.min(size, position + length);
       const count = Math.max(0, end - position);
@@ -122,7 +116,7 @@ export class EncryptedFile implements FsFile {
       const first = Math.floor(position / SEGMENT_SIZE);
       const touched = count === 0 ? 0 : Math.floor((end - 1) / SEGMENT_SIZE) - first + 1;
       const done: Array<[number, Segment]> = [];
-      this.#pin(first, touched, 1);
+      this.#cache.pin(first, touched, 1);
       try {
         const segments = await Promise.all(
           Array.from({ length: touched }, (_, i) => this.#segment(first + i)),
@@ -138,11 +132,11 @@ export class EncryptedFile implements FsFile {
           if (from + take === SEGMENT_SIZE) done.push([index, segment]);
         }
       } finally {
-        this.#pin(first, touched, -1);
+        this.#cache.pin(first, touched, -1);
       }
       // Read to its end by a reader moving forward: no next read needs it, so it leaves the cache at once.
       for (const [index, segment] of done) {
-        if (!segment.dirty && this.#cache.get(index) === segment) this.#evict(index, segment);
+        if (!segment.dirty && this.#cache.get(index) === segment) this.#cache.evict(index, segment);
       }
       // Reaching the end proves it: a container cut at a segment boundary otherwise reads as a shorter whole file.
       if (end === size) await this.#segment(finalIndex(size));
@@ -155,6 +149,14 @@ export class EncryptedFile implements FsFile {
     return this.#exclusive(async () => {
       const length = byteLength(data);
       if (length === 0) return;
+      if (position === this.#size && (this.#appends.active || (await this.#startStream()))) {
+        for (const chunk of chunksOf(data)) {
+          await this.#appends.push(chunk);
+          this.#size += chunk.length;
+        }
+        return;
+      }
+      await this.#endStream();
       if (position > this.#size) await this.#grow(position);
       const oldSize = this.#size;
       const end = position + length;
@@ -172,7 +174,7 @@ export class EncryptedFile implements FsFile {
               Math.min(SEGMENT_SIZE, oldSize - index * SEGMENT_SIZE);
           const segment =
             this.#cache.get(index) ??
-            (index <= finalIndex(oldSize) && !covers ? await this.#segment(index) : this.#fresh(index));
+            (index <= finalIndex(oldSize) && !covers ? await this.#segment(index) : this.#cache.fresh(index));
           chunk.copy(segment.plain, offset, from, from + take);
           segment.length = Math.max(segment.length, offset + take);
           segment.dirty = true;
@@ -184,7 +186,7 @@ export class EncryptedFile implements FsFile {
       if (end > oldSize) {
         this.#size = end;
         // Ending on a segment boundary: the file's end is the empty final segment after it.
-        if (end % SEGMENT_SIZE === 0 && !this.#cache.has(finalIndex(end))) this.#fresh(finalIndex(end));
+        if (end % SEGMENT_SIZE === 0 && !this.#cache.has(finalIndex(end))) this.#cache.fresh(finalIndex(end));
       }
       // A segment this write filled to its end is sealed and stored now, while its bytes are still in the CPU's
       // cache, rather than when it leaves the cache: a sequential upload writes each segment once, and the
@@ -216,7 +218,7 @@ export class EncryptedFile implements FsFile {
       this.#store(index, buffer, SEGMENT_SIZE, false);
       if (this.#inflight.size >= MAX_INFLIGHT_WRITES) await Promise.race(this.#inflight);
     }
-    const final = this.#fresh(newFinal);
+    const final = this.#cache.fresh(newFinal);
     final.length = size - newFinal * SEGMENT_SIZE;
     final.plain.fill(0, 0, final.length);
     final.dirty = true;
@@ -225,13 +227,15 @@ export class EncryptedFile implements FsFile {
 
   truncate(size: number): Promise<void> {
     return this.#exclusive(async () => {
+      await this.#endStream();
       if (size > this.#size) return this.#grow(size);
       if (size === this.#size) return;
       const index = finalIndex(size);
       const length = size - index * SEGMENT_SIZE;
       // What is cut away need not authenticate; what stays of the new final segment must.
-      const last = this.#cache.get(index) ?? (length === 0 ? this.#fresh(index) : await this.#segment(index));
-      for (const cached of this.#cache.keys()) if (cached > index) this.#cache.delete(cached);
+      const last =
+        this.#cache.get(index) ?? (length === 0 ? this.#cache.fresh(index) : await this.#segment(index));
+      this.#cache.dropAfter(index);
       last.length = length;
       last.dirty = true;
       this.#size = size;
@@ -242,37 +246,10 @@ export class EncryptedFile implements FsFile {
     });
   }
 
-  /** A new empty segment in the cache. */
-  #fresh(index: number): Segment {
-    const buffer = segmentBuffers.take();
-    const segment = { buffer, plain: plainArea(buffer), length: 0, dirty: true };
-    this.#cache.set(index, segment);
-    return segment;
-  }
-
-  #pin(first: number, count: number, by: 1 | -1): void {
-    for (let index = first; index < first + count; index++) {
-      const pins = (this.#pins.get(index) ?? 0) + by;
-      if (pins === 0) this.#pins.delete(index);
-      else this.#pins.set(index, pins);
-    }
-  }
-
-  /** Drops clean segment `index` from the cache; its buffer is reused unless a read is still copying from it. */
-  #evict(index: number, segment: Segment): void {
-    this.#cache.delete(index);
-    if (!this.#pins.has(index)) segmentBuffers.give(segment.buffer);
-  }
-
   /** Segment `index` from the cache, or read from disk and authenticated (and then cached). */
   #segment(index: number): Promise<Segment> {
-    const cached = this.#cache.get(index);
-    if (cached) {
-      // Most recently used last: the cache evicts from the front.
-      this.#cache.delete(index);
-      this.#cache.set(index, cached);
-      return Promise.resolve(cached);
-    }
+    const cached = this.#cache.touch(index);
+    if (cached) return Promise.resolve(cached);
     // Pipelined reads (a client asks for 32 KiB pieces of one segment at once) share one load.
     let loading = this.#loading.get(index);
     if (!loading) {
@@ -300,9 +277,7 @@ export class EncryptedFile implements FsFile {
       segmentBuffers.give(buffer);
       return cached;
     }
-    const segment = { buffer, plain: plainArea(buffer), length, dirty: false };
-    this.#cache.set(index, segment);
-    return segment;
+    return this.#cache.add(index, buffer, length);
   }
 
   /**
@@ -342,9 +317,9 @@ export class EncryptedFile implements FsFile {
 
   /** Evicts least recently used segments beyond the cache size; dirty ones only when holding the file alone. */
   #trim(mayStore: boolean): void {
-    for (const [index, segment] of this.#cache) {
+    for (const [index, segment] of this.#cache.entries()) {
       if (this.#cache.size <= CACHED_SEGMENTS) return;
-      if (!segment.dirty) this.#evict(index, segment);
+      if (!segment.dirty) this.#cache.evict(index, segment);
       else if (mayStore) this.#storeSegment(index, segment);
     }
   }
@@ -355,10 +330,36 @@ export class EncryptedFile implements FsFile {
     if (this.#failure) throw this.#failure;
   }
 
+  /**
+   * The first write at the end of the file starts a stream from its final segment (whose plaintext, if any, goes
+   * first); the cache then holds nothing from that segment on. False when there is none to be had.
+   */
+  async #startStream(): Promise<boolean> {
+    const fd = this.#inner.descriptor;
+    if (!this.#appends.untried || fd === undefined || this.#cache.hasDirty()) return false;
+    await this.#settle();
+    const index = finalIndex(this.#size);
+    const length = this.#size - index * SEGMENT_SIZE;
+    const final = length > 0 ? await this.#segment(index) : undefined;
+    if (!this.#appends.start(fd, index, this.#keys)) return false;
+    this.#diskFinal = null;
+    if (final) await this.#appends.push(final.plain.subarray(0, length));
+    for (const [cached, segment] of this.#cache.entries())
+      if (cached >= index) this.#cache.evict(cached, segment);
+    return true;
+  }
+
+  /** Ends a stream (everything written, the last segment as final) before anything else touches the file. */
+  async #endStream(): Promise<void> {
+    if (await this.#appends.end()) {
+      this.#diskFinal = { index: finalIndex(this.#size), length: this.#size % SEGMENT_SIZE };
+    }
+  }
+
   /** Stores every changed segment in order (they leave the cache) and waits for them. */
   async #flush(): Promise<void> {
-    const dirty = [...this.#cache].filter(([, s]) => s.dirty).sort(([a], [b]) => a - b);
-    for (const [index, segment] of dirty) this.#storeSegment(index, segment);
+    if (this.#appends.active) return this.#appends.flush();
+    for (const [index, segment] of this.#cache.dirtyInOrder()) this.#storeSegment(index, segment);
     await this.#settle();
   }
 
@@ -373,6 +374,8 @@ export class EncryptedFile implements FsFile {
   /** Stores pending data first, so the times set are not overwritten by a later write-back. */
   utimes(atime: number, mtime: number): Promise<void> {
     return this.#exclusive(async () => {
+      // A stream would write its final segment again at close, after these times: it ends here.
+      await this.#endStream();
       await this.#flush();
       await this.#inner.utimes(atime, mtime);
     });
@@ -388,11 +391,15 @@ export class EncryptedFile implements FsFile {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    const flushed = this.#lastOp.then(() => {
+    const flushed = this.#lastOp.then(async () => {
       if (this.#failure) throw this.#failure;
+      await this.#endStream();
       return this.#flush();
     });
     this.#lastOp = this.#lastChange = flushed.then(noop, noop);
-    return flushed.finally(() => this.#inner.close());
+    return flushed.finally(async () => {
+      await this.#appends.abort();
+      return this.#inner.close();
+    });
   }
 }

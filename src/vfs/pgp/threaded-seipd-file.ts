@@ -5,6 +5,7 @@ import { toFerryError, UnsupportedError } from '../../errors.js';
 import { literalDate, type SeipdBegin, seipdPrefix } from '../../keys/pgp-seipd-parts.js';
 import { aeadWith } from '../../util/aead-addon.js';
 import { type ByteChunks, chunksOf } from '../../util/byte-chunks.js';
+import { type RingEvent, RingFeeder, type RingFunctions, type RingHandle } from '../../util/ring-feeder.js';
 import type { FsFile } from '../types.js';
 import { SEQUENTIAL_ONLY } from './encrypting-file.js';
 import { SequentialUpload } from './sequential-upload.js';
@@ -16,9 +17,6 @@ import { SequentialUpload } from './sequential-upload.js';
  * storage), an addon not built, or more messages at once than the addon runs threads for.
  */
 
-type Handle = object;
-type OnEvent = (kind: number, error: Error | null, position: number) => void;
-
 interface SeipdAddon {
   seipdStart(
     fd: number,
@@ -26,19 +24,14 @@ interface SeipdAddon {
     key: Buffer,
     prefix: Buffer,
     date: number,
-    onEvent: OnEvent,
-  ): Handle;
-  /** Bytes of `data` copied into the ring (the rest waits for SPACE); -1 once the thread has stopped. */
-  seipdPush(handle: Handle, data: Uint8Array): number;
-  seipdFlush(handle: Handle): void;
-  seipdFinish(handle: Handle): void;
-  seipdAbort(handle: Handle): void;
+    onEvent: RingEvent,
+  ): RingHandle;
+  seipdPush(handle: RingHandle, data: Uint8Array): number;
+  seipdFlush(handle: RingHandle): void;
+  seipdFinish(handle: RingHandle): void;
+  seipdAbort(handle: RingHandle): void;
   readonly seipdLimits: { readonly ringBytes: number; readonly maxThreads: number };
 }
-
-const SPACE = 1;
-const FLUSHED = 2;
-const DONE = 3;
 
 /** Undefined when the addon is not built (segment-cipher.ts warns) or predates the sealing thread. */
 const addon = aeadWith<SeipdAddon>('seipdStart');
@@ -51,26 +44,16 @@ export const sealingLimits = addon?.seipdLimits;
  * far, reads are refused, close ends the message; a failed write to disk fails the next call and close.
  */
 export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
-  readonly #addon: SeipdAddon;
-  #handle: Handle | undefined;
+  readonly #ring: RingFeeder;
   #accepted = 0;
   /** Where the next write must start: accepted plus what waits in `#writes`. */
   #queuedEnd = 0;
   /** The writes in call order, each pushing after the one before it. */
   #writes: Promise<void> = Promise.resolve();
-  #stopped = false;
-  readonly #done: Promise<void>;
-  #settleDone!: () => void;
-  /** Writers waiting for room in the ring, and syncs waiting for it to empty; all are woken when the thread stops. */
-  #spaceWaiters: Array<() => void> = [];
-  #flushWaiters: Array<() => void> = [];
 
-  private constructor(inner: FsFile, native: SeipdAddon) {
+  private constructor(inner: FsFile, ring: RingFeeder) {
     super(inner);
-    this.#addon = native;
-    this.#done = new Promise((resolve) => {
-      this.#settleDone = resolve;
-    });
+    this.#ring = ring;
   }
 
   /**
@@ -86,15 +69,17 @@ export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
   ): Promise<ThreadedSeipdFile | undefined> {
     const fd = inner.descriptor;
     if (addon === undefined || fd === undefined) return undefined;
-    const file = new ThreadedSeipdFile(inner, addon);
+    let ring: RingFeeder;
     try {
-      file.#handle = addon.seipdStart(
-        fd,
-        begin.head.length,
-        begin.sessionKey,
-        fixed?.prefix ?? seipdPrefix(),
-        fixed?.date ?? literalDate(),
-        (kind, error) => file.#event(kind, error),
+      ring = new RingFeeder(functions(addon), (onEvent) =>
+        addon.seipdStart(
+          fd,
+          begin.head.length,
+          begin.sessionKey,
+          fixed?.prefix ?? seipdPrefix(),
+          fixed?.date ?? literalDate(),
+          onEvent,
+        ),
       );
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ERR_SEIPD_BUSY') return undefined;
@@ -104,10 +89,10 @@ export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
       // The thread writes nothing before the first push, so the head goes first.
       await inner.write(0, begin.head);
     } catch (err) {
-      await file.#stop(true);
+      await ring.stop(true);
       throw toFerryError(err);
     }
-    return file;
+    return new ThreadedSeipdFile(inner, ring);
   }
 
   get plaintextSize(): number {
@@ -118,30 +103,10 @@ export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
     return this.#queuedEnd;
   }
 
-  #event(kind: number, error: Error | null): void {
-    if (kind === DONE) {
-      this.#stopped = true;
-      if (error) this.failure ??= toFerryError(error);
-      this.#settleDone();
-    }
-    if (kind === SPACE || kind === DONE) this.#wake('space');
-    if (kind === FLUSHED || kind === DONE) this.#wake('flush');
-  }
-
-  #wake(which: 'space' | 'flush'): void {
-    const waiters = which === 'space' ? this.#spaceWaiters : this.#flushWaiters;
-    if (which === 'space') this.#spaceWaiters = [];
-    else this.#flushWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Ends the thread (finishing the message, or abandoning it) and waits until it no longer uses the file. */
-  async #stop(abort: boolean): Promise<void> {
-    if (this.#handle && !this.#stopped) {
-      if (abort) this.#addon.seipdAbort(this.#handle);
-      else this.#addon.seipdFinish(this.#handle);
-    }
-    await this.#done;
+  /** The thread's own failure (a write to disk), kept as the file's. */
+  #threadFailure(): Error | undefined {
+    if (this.#ring.error) this.failure ??= toFerryError(this.#ring.error);
+    return this.failure;
   }
 
   /**
@@ -161,19 +126,12 @@ export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
 
   async #push(chunks: readonly Buffer[]): Promise<void> {
     if (this.failure) throw this.failure;
-    const handle = this.#handle!;
     for (const chunk of chunks) {
-      for (let at = 0; at < chunk.length; ) {
-        const taken = this.#addon.seipdPush(handle, at === 0 ? chunk : chunk.subarray(at));
-        if (taken < 0) {
-          // Stopped on its own: a write to disk failed (its report says which).
-          await this.#done;
-          throw this.failure ?? this.fail(new UnsupportedError('the message was ended'));
-        }
-        at += taken;
+      const whole = await this.#ring.push(chunk, (taken) => {
         this.#accepted += taken;
-        if (at < chunk.length) await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
-      }
+      });
+      // Stopped on its own: a write to disk failed (its report says which).
+      if (!whole) throw this.#threadFailure() ?? this.fail(new UnsupportedError('the message was ended'));
     }
   }
 
@@ -181,17 +139,25 @@ export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
   async sync(): Promise<void> {
     await this.#writes;
     if (this.failure) throw this.failure;
-    if (!this.#stopped) {
-      const flushed = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
-      this.#addon.seipdFlush(this.#handle!);
-      await flushed;
-    }
-    if (this.failure) throw this.failure;
+    await this.#ring.flush();
+    const failure = this.#threadFailure();
+    if (failure) throw failure;
     await this.inner.sync();
   }
 
   protected async end(): Promise<void> {
     await this.#writes;
-    await this.#stop(this.failure !== undefined);
+    await this.#ring.stop(this.failure !== undefined);
+    this.#threadFailure();
   }
+}
+
+/** The sealing thread's functions, for the ring's feeder. */
+function functions(native: SeipdAddon): RingFunctions {
+  return {
+    push: (handle, data) => native.seipdPush(handle, data),
+    flush: (handle) => native.seipdFlush(handle),
+    finish: (handle) => native.seipdFinish(handle),
+    abort: (handle) => native.seipdAbort(handle),
+  };
 }

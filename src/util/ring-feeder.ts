@@ -1,0 +1,116 @@
+// The event loop's side of a native ring thread that is fed plain bytes (native/aead/src/ring.h): pushes with
+// backpressure, flushes, and the end, for the OpenPGP sealing thread and encrypted storage's segment thread.
+
+/** A started ring thread's handle (an external: collecting it stops the thread). */
+export type RingHandle = object;
+export type RingEvent = (kind: number, error: Error | null, result: number) => void;
+
+/** The addon's functions for one kind of ring thread (ring.h's js_ring_* under the kind's names). */
+export interface RingFunctions {
+  /** Bytes of `data` copied into the ring (the rest waits for SPACE); -1 once the thread has stopped. */
+  push(handle: RingHandle, data: Uint8Array): number;
+  flush(handle: RingHandle): void;
+  finish(handle: RingHandle): void;
+  abort(handle: RingHandle): void;
+}
+
+const SPACE = 1;
+const FLUSHED = 2;
+const DONE = 3;
+
+/**
+ * One ring thread, driven from the event loop: `push` in order (one at a time: a caller queues its writes),
+ * `flush`, then `stop`. The thread's error (a failed pwrite, as node:fs reports it) is `error` once it stopped.
+ */
+export class RingFeeder {
+  readonly #fns: RingFunctions;
+  #handle: RingHandle | undefined;
+  #stopped = false;
+  #error: Error | null = null;
+  #result = 0;
+  readonly #done: Promise<void>;
+  #settleDone!: () => void;
+  /** Pushes waiting for room in the ring, and flushes waiting for it to empty; all are woken when the thread stops. */
+  #spaceWaiters: Array<() => void> = [];
+  #flushWaiters: Array<() => void> = [];
+
+  /** `start` starts the thread with the event callback it is given (and throws when it cannot). */
+  constructor(fns: RingFunctions, start: (onEvent: RingEvent) => RingHandle) {
+    this.#fns = fns;
+    this.#done = new Promise((resolve) => {
+      this.#settleDone = resolve;
+    });
+    this.#handle = start((kind, error, result) => this.#event(kind, error, result));
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Why the thread stopped on its own (null when it did not, or not yet). */
+  get error(): Error | null {
+    return this.#error;
+  }
+
+  /** The done report's result (what the kind says: bytes written, a position). */
+  get result(): number {
+    return this.#result;
+  }
+
+  #event(kind: number, error: Error | null, result: number): void {
+    if (kind === DONE) {
+      this.#stopped = true;
+      this.#error = error;
+      this.#result = result;
+      this.#settleDone();
+    }
+    if (kind === SPACE || kind === DONE) this.#wake(this.#takeWaiters('space'));
+    if (kind === FLUSHED || kind === DONE) this.#wake(this.#takeWaiters('flush'));
+  }
+
+  #takeWaiters(which: 'space' | 'flush'): Array<() => void> {
+    const waiters = which === 'space' ? this.#spaceWaiters : this.#flushWaiters;
+    if (which === 'space') this.#spaceWaiters = [];
+    else this.#flushWaiters = [];
+    return waiters;
+  }
+
+  #wake(waiters: Array<() => void>): void {
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Copies `chunk` into the ring, waiting for room as often as it takes; `taken` is told each piece's length.
+   * False when the thread stopped first (its `error` says why; the rest of the chunk was not taken).
+   */
+  async push(chunk: Uint8Array, taken?: (bytes: number) => void): Promise<boolean> {
+    for (let at = 0; at < chunk.length; ) {
+      const count = this.#fns.push(this.#handle!, at === 0 ? chunk : chunk.subarray(at));
+      if (count < 0) {
+        await this.#done;
+        return false;
+      }
+      at += count;
+      taken?.(count);
+      if (at < chunk.length) await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
+    }
+    return true;
+  }
+
+  /** Waits until everything pushed so far was consumed (and the kind's flush ran), or the thread stopped. */
+  async flush(): Promise<void> {
+    if (this.#stopped) return;
+    const flushed = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
+    this.#fns.flush(this.#handle!);
+    await flushed;
+  }
+
+  /** Ends the thread (finishing what was pushed, or abandoning it) and waits until it no longer uses its file. */
+  async stop(abort: boolean): Promise<void> {
+    if (this.#handle && !this.#stopped) {
+      if (abort) this.#fns.abort(this.#handle);
+      else this.#fns.finish(this.#handle);
+    }
+    await this.#done;
+  }
+}
