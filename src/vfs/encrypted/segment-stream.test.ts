@@ -163,3 +163,50 @@ test('at most maxThreads files stream at once; beyond that a file seals on its o
     closeSync(fd);
   }
 });
+
+test('24 files at once for 3 s (more than the threads), appending, syncing, reading, resuming: every byte as written', async () => {
+  const deadline = Date.now() + 3000;
+  const random = (n: number) => Math.floor(Math.random() * n);
+  const worker = async (name: string): Promise<void> => {
+    let model = Buffer.alloc(0);
+    let file = await fx.fs.open(p(name), { read: true, write: true, create: true, truncate: true });
+    try {
+      while (Date.now() < deadline) {
+        const roll = random(20);
+        if (roll < 14) {
+          // A burst of pipelined appends of odd sizes, some across segment and ring boundaries.
+          const pieces = Array.from({ length: 1 + random(8) }, () => randomBytes(1 + random(3 * S)));
+          let at = model.length;
+          await Promise.all(
+            pieces.map((piece) => {
+              const write = file.write(at, piece);
+              at += piece.length;
+              return write;
+            }),
+          );
+          model = Buffer.concat([model, ...pieces]);
+        } else if (roll < 16) {
+          await file.sync();
+        } else if (roll < 18 && model.length > 0) {
+          const at = random(model.length);
+          const length = 1 + random(2 * S);
+          assert.deepEqual(
+            await file.read(at, length),
+            model.subarray(at, at + length),
+            `${name} read at ${at}`,
+          );
+        } else {
+          await file.close();
+          file = await fx.fs.open(p(name), { read: true, write: true, create: false, truncate: false });
+        }
+      }
+    } finally {
+      await file.close();
+    }
+    assert.equal(sha(await readBack(name)), sha(model), `${name}: ${model.length} bytes`);
+  };
+  const before = threads();
+  await Promise.all(Array.from({ length: MAX_THREADS + 8 }, (_, i) => worker(`race-${i}`)));
+  for (let i = 0; i < 100 && threads() > before; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(threads(), before, 'no segment thread outlives its file');
+});
