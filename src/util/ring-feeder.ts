@@ -1,17 +1,25 @@
 // The event loop's side of a native ring thread that is fed plain bytes (native/aead/src/ring.h): pushes with
 // backpressure, flushes, and the end, for the OpenPGP sealing thread and encrypted storage's segment thread.
+import { aeadWith } from './aead-addon.js';
 
 /** A started ring thread's handle (an external: collecting it stops the thread). */
 export type RingHandle = object;
 export type RingEvent = (kind: number, error: Error | null, result: number) => void;
 
-/** The addon's functions for one kind of ring thread (ring.h's js_ring_* under the kind's names). */
-export interface RingFunctions {
+/** The addon's functions for every ring thread fed plain bytes (ring.h's js_ring_*). */
+interface RingFunctions {
   /** Bytes of `data` copied into the ring (the rest waits for SPACE); -1 once the thread has stopped. */
-  push(handle: RingHandle, data: Uint8Array): number;
-  flush(handle: RingHandle): void;
-  finish(handle: RingHandle): void;
-  abort(handle: RingHandle): void;
+  ringPush(handle: RingHandle, data: Uint8Array): number;
+  ringFlush(handle: RingHandle): void;
+  ringFinish(handle: RingHandle): void;
+  ringAbort(handle: RingHandle): void;
+}
+
+const ring = aeadWith<RingFunctions>('ringPush');
+
+/** The addon as `T` when it has `probe` (a kind of ring thread's start) and the ring functions (an older build has not). */
+export function ringAddon<T>(probe: string): T | undefined {
+  return ring ? aeadWith<T>(probe) : undefined;
 }
 
 const SPACE = 1;
@@ -34,9 +42,9 @@ export class RingFeeder {
   #spaceWaiters: Array<() => void> = [];
   #flushWaiters: Array<() => void> = [];
 
-  /** `start` starts the thread with the event callback it is given (and throws when it cannot). */
-  constructor(fns: RingFunctions, start: (onEvent: RingEvent) => RingHandle) {
-    this.#fns = fns;
+  /** `start` starts the thread with the event callback it is given (and throws when it cannot); see ringAddon. */
+  constructor(start: (onEvent: RingEvent) => RingHandle) {
+    this.#fns = ring!;
     this.#done = new Promise((resolve) => {
       this.#settleDone = resolve;
     });
@@ -85,7 +93,7 @@ export class RingFeeder {
    */
   async push(chunk: Uint8Array, taken?: (bytes: number) => void): Promise<boolean> {
     for (let at = 0; at < chunk.length; ) {
-      const count = this.#fns.push(this.#handle!, at === 0 ? chunk : chunk.subarray(at));
+      const count = this.#fns.ringPush(this.#handle!, at === 0 ? chunk : chunk.subarray(at));
       if (count < 0) {
         await this.#done;
         return false;
@@ -101,15 +109,15 @@ export class RingFeeder {
   async flush(): Promise<void> {
     if (this.#stopped) return;
     const flushed = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
-    this.#fns.flush(this.#handle!);
+    this.#fns.ringFlush(this.#handle!);
     await flushed;
   }
 
   /** Ends the thread (finishing what was pushed, or abandoning it) and waits until it no longer uses its file. */
   async stop(abort: boolean): Promise<void> {
     if (this.#handle && !this.#stopped) {
-      if (abort) this.#fns.abort(this.#handle);
-      else this.#fns.finish(this.#handle);
+      if (abort) this.#fns.ringAbort(this.#handle);
+      else this.#fns.ringFinish(this.#handle);
     }
     await this.#done;
   }

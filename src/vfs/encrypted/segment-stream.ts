@@ -1,8 +1,7 @@
 // A container written front to back by a thread of its own (native/aead/src/segseal.c): the event loop's thread
 // copies plaintext into the thread's ring, the thread seals it into segments and writes them.
 import { toFerryError } from '../../errors.js';
-import { aeadWith } from '../../util/aead-addon.js';
-import { type RingEvent, RingFeeder, type RingFunctions, type RingHandle } from '../../util/ring-feeder.js';
+import { type RingEvent, RingFeeder, type RingHandle, ringAddon } from '../../util/ring-feeder.js';
 import type { ContainerKeys } from './container.js';
 
 /*
@@ -15,26 +14,13 @@ import type { ContainerKeys } from './container.js';
 
 interface StreamAddon {
   segmentStreamStart(fd: number, index: number, key: Buffer, fileId: Buffer, onEvent: RingEvent): RingHandle;
-  segmentStreamPush(handle: RingHandle, data: Uint8Array): number;
-  segmentStreamFlush(handle: RingHandle): void;
-  segmentStreamFinish(handle: RingHandle): void;
-  segmentStreamAbort(handle: RingHandle): void;
   readonly segmentStreamLimits: { readonly ringBytes: number; readonly maxThreads: number };
 }
 
-const addon = aeadWith<StreamAddon>('segmentStreamStart');
+const addon = ringAddon<StreamAddon>('segmentStreamStart');
 
 /** The ring's size and the most threads at once; undefined without the addon (or one built before it). */
 export const segmentStreamLimits = addon?.segmentStreamLimits;
-
-function functions(native: StreamAddon): RingFunctions {
-  return {
-    push: (handle, data) => native.segmentStreamPush(handle, data),
-    flush: (handle) => native.segmentStreamFlush(handle),
-    finish: (handle) => native.segmentStreamFinish(handle),
-    abort: (handle) => native.segmentStreamAbort(handle),
-  };
-}
 
 /**
  * Plaintext appended to a container from the start of segment `index` on (its final segment): `push` takes the
@@ -54,9 +40,7 @@ export class SegmentStream {
     if (native === undefined) return undefined;
     try {
       return new SegmentStream(
-        new RingFeeder(functions(native), (onEvent) =>
-          native.segmentStreamStart(fd, index, keys.dataKey, keys.fileId, onEvent),
-        ),
+        new RingFeeder((onEvent) => native.segmentStreamStart(fd, index, keys.dataKey, keys.fileId, onEvent)),
       );
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ERR_SEGMENT_STREAM_BUSY') return undefined;

@@ -3,9 +3,8 @@
 import { toFerryError, UnsupportedError } from '../../errors.js';
 // Not keys/pgp-seipd-writer.ts: that one imports openpgp.js, which pgp-fs.ts would then load in every worker.
 import { literalDate, type SeipdBegin, seipdPrefix } from '../../keys/pgp-seipd-parts.js';
-import { aeadWith } from '../../util/aead-addon.js';
 import { type ByteChunks, chunksOf } from '../../util/byte-chunks.js';
-import { type RingEvent, RingFeeder, type RingFunctions, type RingHandle } from '../../util/ring-feeder.js';
+import { type RingEvent, RingFeeder, type RingHandle, ringAddon } from '../../util/ring-feeder.js';
 import type { FsFile } from '../types.js';
 import { SEQUENTIAL_ONLY } from './encrypting-file.js';
 import { SequentialUpload } from './sequential-upload.js';
@@ -26,15 +25,11 @@ interface SeipdAddon {
     date: number,
     onEvent: RingEvent,
   ): RingHandle;
-  seipdPush(handle: RingHandle, data: Uint8Array): number;
-  seipdFlush(handle: RingHandle): void;
-  seipdFinish(handle: RingHandle): void;
-  seipdAbort(handle: RingHandle): void;
   readonly seipdLimits: { readonly ringBytes: number; readonly maxThreads: number };
 }
 
 /** Undefined when the addon is not built (segment-cipher.ts warns) or predates the sealing thread. */
-const addon = aeadWith<SeipdAddon>('seipdStart');
+const addon = ringAddon<SeipdAddon>('seipdStart');
 
 /** The ring's size and the most threads at once (native/aead/src/seipd.c); undefined without the addon. */
 export const sealingLimits = addon?.seipdLimits;
@@ -71,7 +66,7 @@ export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
     if (addon === undefined || fd === undefined) return undefined;
     let ring: RingFeeder;
     try {
-      ring = new RingFeeder(functions(addon), (onEvent) =>
+      ring = new RingFeeder((onEvent) =>
         addon.seipdStart(
           fd,
           begin.head.length,
@@ -150,14 +145,4 @@ export class ThreadedSeipdFile extends SequentialUpload implements FsFile {
     await this.#ring.stop(this.failure !== undefined);
     this.#threadFailure();
   }
-}
-
-/** The sealing thread's functions, for the ring's feeder. */
-function functions(native: SeipdAddon): RingFunctions {
-  return {
-    push: (handle, data) => native.seipdPush(handle, data),
-    flush: (handle) => native.seipdFlush(handle),
-    finish: (handle) => native.seipdFinish(handle),
-    abort: (handle) => native.seipdAbort(handle),
-  };
 }
