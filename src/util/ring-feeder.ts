@@ -41,6 +41,7 @@ export class RingFeeder {
   /** Pushes waiting for room in the ring, and flushes waiting for it to empty; all are woken when the thread stops. */
   #spaceWaiters: Array<() => void> = [];
   #flushWaiters: Array<() => void> = [];
+  #flushes: Promise<void> = Promise.resolve();
 
   /** `start` starts the thread with the event callback it is given (and throws when it cannot); see ringAddon. */
   constructor(start: (onEvent: RingEvent) => RingHandle) {
@@ -105,8 +106,18 @@ export class RingFeeder {
     return true;
   }
 
-  /** Waits until everything pushed so far was consumed (and the kind's flush ran), or the thread stopped. */
-  async flush(): Promise<void> {
+  /**
+   * Waits until everything pushed so far was consumed (and the kind's flush ran), or the thread stopped. One
+   * request at a time: a FLUSHED report on its way for an earlier request must not answer a later one, whose
+   * bytes may not have been flushed yet.
+   */
+  flush(): Promise<void> {
+    const run = this.#flushes.then(() => this.#flushOnce());
+    this.#flushes = run.catch(() => undefined);
+    return run;
+  }
+
+  async #flushOnce(): Promise<void> {
     if (this.#stopped) return;
     const flushed = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
     this.#fns.ringFlush(this.#handle!);

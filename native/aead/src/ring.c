@@ -195,7 +195,9 @@ int64_t ring_push(struct ring_thread *rt, const unsigned char *data, size_t n) {
   pthread_mutex_lock(&rt->mu);
   rt->len += k;
   if (k < n) rt->space_wanted = true;
-  if (rt->len >= rt->cap / WAKE_FRACTION) pthread_cond_signal(&rt->cv);
+  /* A writer left waiting for room must be heard even below the threshold: the consumer may have emptied the ring
+   * and gone to sleep between the two locked sections above, and only it reports the room back. */
+  if (k < n || rt->len >= rt->cap / WAKE_FRACTION) pthread_cond_signal(&rt->cv);
   pthread_mutex_unlock(&rt->mu);
   return (int64_t)k;
 }

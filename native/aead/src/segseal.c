@@ -78,6 +78,8 @@ static void write_at(struct stream *s, const unsigned char *bytes, size_t n, int
       if (errno != EINTR) s->err = errno;
       continue;
     }
+    /* Nothing written and no error: would loop for ever. */
+    if (w == 0) s->err = EIO;
     bytes += w;
     n -= (size_t)w;
     position += w;

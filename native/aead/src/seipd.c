@@ -82,6 +82,11 @@ static void write_all(struct sealer *s, struct iovec *iov, int count) {
       if (errno != EINTR) s->err = errno;
       continue;
     }
+    /* Nothing written and no error: would loop for ever. */
+    if (n == 0) {
+      s->err = EIO;
+      break;
+    }
     s->position += n;
     while (count > 0 && (size_t)n >= iov->iov_len) {
       n -= (ssize_t)iov->iov_len;

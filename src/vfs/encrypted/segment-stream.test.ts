@@ -210,3 +210,42 @@ test('24 files at once for 3 s (more than the threads), appending, syncing, read
   for (let i = 0; i < 100 && threads() > before; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(threads(), before, 'no segment thread outlives its file');
 });
+
+test('pushes that find the ring full, at paces around the thread, always hear back that there is room (5 s)', async () => {
+  // The race: the thread empties the ring and sleeps between the two locked halves of a push that did not fit.
+  const source = randomBytes(1 << 20);
+  const spin = (us: number) => {
+    const until = process.hrtime.bigint() + BigInt(Math.floor(us * 1000));
+    while (process.hrtime.bigint() < until);
+  };
+  const fd = openSync(p('paced'), 'w');
+  const deadline = Date.now() + 5000;
+  try {
+    while (Date.now() < deadline) {
+      const stream = SegmentStream.start(fd, 0, newKeys());
+      assert.ok(stream);
+      const pace = Math.random() * 200;
+      for (let total = 0; total < 24 << 20 && Date.now() < deadline; ) {
+        const n = 4096 + Math.floor(Math.random() * 300_000);
+        let timer: NodeJS.Timeout | undefined;
+        const pushed = await Promise.race([
+          stream.push(source.subarray(0, n)).then(() => true),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), 10_000);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!pushed) {
+          await stream.end(true);
+          assert.fail(`a push of ${n} bytes waited 10 s for room that never came (${total} bytes in)`);
+        }
+        total += n;
+        if (pace > 0) spin(Math.random() * pace);
+        if (Math.random() < 0.01) await new Promise((r) => setImmediate(r));
+      }
+      await stream.end();
+    }
+  } finally {
+    closeSync(fd);
+  }
+});
