@@ -160,6 +160,12 @@ function s3Backend(s3: S3Backend | undefined): S3Backend {
   return s3;
 }
 
+/** What chooses a home's storage: where it is, and the user's own choice of encryption (absent: the server's). */
+interface HomeIdentity {
+  readonly homeDir: string;
+  readonly storageEncryption?: boolean | null | undefined;
+}
+
 /**
  * The storage of users' homes `config.storage` names: the one place an Fs backend is chosen, and wrapped in
  * encrypted storage when `storage.encryption` is on. `storageKeys` is asked at a session's first use of its home,
@@ -171,7 +177,7 @@ function homeFsFactory(
   s3: S3Backend | undefined,
   store: Store,
 ): {
-  home: (identity: { readonly homeDir: string }) => Fs;
+  home: (identity: HomeIdentity) => Fs;
   sweepAbandoned:
     | ((before: Date) => Promise<{ aborted: number; failed: { key: string; reason: string }[] }>)
     | undefined;
@@ -192,13 +198,21 @@ function homeFsFactory(
     }
   })();
   const { encryption } = storage;
-  if (!encryption.enabled) return backend;
   return {
-    home: (identity) =>
-      new EncryptedFs(backend.home(identity), {
+    // A user's own setting wins over the server's (users set --storage-encryption); one turned off still reads
+    // the containers stored while it was on. Homes with encryption nowhere on stay without the decorator (it
+    // costs every stat an open and a read).
+    home: (identity) => {
+      const own: boolean | null | undefined = identity.storageEncryption;
+      const encrypt: boolean = own ?? encryption.enabled;
+      if (!encrypt && own !== false) return backend.home(identity);
+      return new EncryptedFs(backend.home(identity), {
         keys: storageKeys(),
-        plaintextFiles: encryption.plaintextFiles,
-      }),
+        // A user storing plain files must read them back, whatever the server's policy for its own homes.
+        plaintextFiles: encrypt ? encryption.plaintextFiles : 'read',
+        newFiles: encrypt ? 'encrypted' : 'plain',
+      });
+    },
     sweepAbandoned: backend.sweepAbandoned,
   };
 }
@@ -228,7 +242,7 @@ export class AppContext {
   readonly budgets: ResourceLedger;
   /** SFTP requests' handler times, from the SSH server (started first) to the metrics of the HTTP API. */
   readonly sftpRequests = new RequestTimings();
-  readonly #homeFs: (identity: { readonly homeDir: string }) => Fs;
+  readonly #homeFs: (identity: HomeIdentity) => Fs;
   readonly #sweepAbandoned: ReturnType<typeof homeFsFactory>['sweepAbandoned'];
   #masterKey: MasterKey | undefined;
   #storageKeys: StorageKeyRing | undefined;
@@ -389,7 +403,9 @@ export class AppContext {
   async scanQuotaUsage(name: string): Promise<DiskUsage> {
     const user = await this.sessionUsers.findByName(name);
     if (!user) throw new NotFoundError(`no user ${name}`);
-    const usage = await scanUsage(this.#homeFs({ homeDir: homeDirOf(user, this.paths.homes) }));
+    const usage = await scanUsage(
+      this.#homeFs({ homeDir: homeDirOf(user, this.paths.homes), storageEncryption: user.storageEncryption }),
+    );
     await this.store.users.setUsage(name, usage.bytes, usage.files);
     return usage;
   }

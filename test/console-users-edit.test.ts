@@ -36,6 +36,11 @@ function formFields(page: Page, action: string): Record<string, string> {
   }
   for (const m of form.matchAll(/<textarea\b[^>]*\sname="([^"]*)"[^>]*>([^<]*)<\/textarea>/g))
     fields[m[1]!] = m[2]!;
+  // A select sends its selected option (the first when none is marked).
+  for (const m of form.matchAll(/<select\b[^>]*\sname="([^"]*)"[^>]*>([\s\S]*?)<\/select>/g)) {
+    const options = [...m[2]!.matchAll(/<option value="([^"]*)"([^>]*)>/g)];
+    fields[m[1]!] = (options.find((o) => /\sselected\b/.test(o[2]!)) ?? options[0])?.[1] ?? '';
+  }
   // The page escapes values; the browser sends them unescaped.
   for (const k of Object.keys(fields))
     fields[k] = fields[k]!.replace(/&lt;/g, '<')
@@ -205,6 +210,7 @@ describe('console: one user', () => {
       quotaFiles: '10',
       downloadRate: '65536',
       expires: '2099-12-31',
+      storageEncryption: 'on',
     });
     assert.match(said(saved), /Saved the access and limits of erin/, saved.text);
     const u = await show();
@@ -214,6 +220,8 @@ describe('console: one user', () => {
     assert.equal(u.quota.limitFiles, 10);
     assert.equal(u.downloadRate, 65536);
     assert.equal(u.expires, '2099-12-31');
+    assert.equal(u.storageEncryption, true);
+    assert.match(saved.text, /<option value="on" selected>/, 'the page shows the choice saved');
 
     // Saved again as shown: nothing is sent, so nothing changes (not even the record's update time).
     const unchanged = await b.submit(`${PAGE}/settings`, formFields(saved, `${PAGE}/settings`));

@@ -58,6 +58,8 @@ export const exportedUserSchema = z
       .regex(/^\d{4}-\d{2}-\d{2}$/)
       .nullable()
       .default(null),
+    /** Encrypted storage of the user's new files; null: the server's setting. */
+    storageEncryption: z.boolean().nullable().default(null),
     /** Memberships: the primary group and the secondary ones in order (the groups are in the file or the store). */
     groups: z
       .object({ primary: z.string().nullable().default(null), secondary: z.array(z.string()).default([]) })
@@ -233,6 +235,7 @@ export function exportUser(u: UserRecord, groups: ExportedUser['groups']): Expor
     downloadRate: u.downloadRate ?? 0,
     transferQuotas: { ...u.transferQuotas },
     expires: u.expiresOn ?? null,
+    storageEncryption: u.storageEncryption ?? null,
   };
 }
 
@@ -382,6 +385,7 @@ export class UserTransfer {
         downloadRate: u.downloadRate,
         transferQuotas: u.transferQuotas,
         expiresOn: u.expires,
+        storageEncryption: u.storageEncryption,
       });
       const have = new Set(existing?.publicKeys.map((k) => k.fingerprint) ?? []);
       for (const key of u.publicKeys.flatMap((text) => parseAuthorizedKeys(text)))

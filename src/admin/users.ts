@@ -87,6 +87,8 @@ export const userSetSchema = z.object({
   transferQuotas: transferQuotaChangesSchema.optional(),
   /** true: the next password login must change the password (SSH asks for a new one); false: clears it. */
   mustChangePassword: z.boolean().optional(),
+  /** Encrypted storage of the user's new files: on, off, or null for the server's setting (storage.encryption). */
+  storageEncryption: z.boolean().nullable().optional(),
   /** The last day (UTC) the user may log in; null: never expires. */
   expires: z
     .string()
@@ -215,6 +217,9 @@ export class UserAdmin {
     const transferQuotas = o.transferQuotas
       ? mergeTransferQuotas(user.transferQuotas ?? {}, o.transferQuotas)
       : undefined;
+    if (o.storageEncryption && this.#deps.config.storage.backend === 's3') {
+      throw new InvalidArgumentError('encrypted storage needs random writes, which S3 storage has not');
+    }
     const updated = await users.update(o.name, {
       transferQuotas,
       mustChangePassword: o.mustChangePassword,
@@ -233,6 +238,7 @@ export class UserAdmin {
       expiresOn: o.expires,
       uploadRate: o.uploadRate,
       downloadRate: o.downloadRate,
+      storageEncryption: o.storageEncryption,
     });
     if (!updated) throw new FerryError('ERR_NOT_FOUND', `no user named ${o.name}`);
     const groups = changesMemberships(membership)
@@ -264,6 +270,9 @@ export class UserAdmin {
         ? { mustChangePassword: { from: user.mustChangePassword ?? false, to: o.mustChangePassword } }
         : {}),
       ...(o.expires !== undefined ? { expires: { from: user.expiresOn ?? null, to: o.expires } } : {}),
+      ...(o.storageEncryption !== undefined
+        ? { storageEncryption: { from: user.storageEncryption ?? null, to: o.storageEncryption } }
+        : {}),
       ...(o.quotaFiles !== undefined
         ? { quotaFiles: { from: user.quota?.limitFiles, to: o.quotaFiles } }
         : {}),

@@ -245,6 +245,8 @@ export function publicView(user: UserRecord, homeDir: string) {
     transferQuotas: user.transferQuotas ?? {},
     /** Empty: every protocol. */
     protocols: user.protocols ?? [],
+    /** Encrypted storage of the user's new files: true, false, or null for the server's setting. */
+    storageEncryption: user.storageEncryption ?? null,
     /** 'ldap': provisioned from the directory, which checks its password; null: a local account. */
     authSource: user.authSource ?? null,
     /** The directory groups recorded at the account's last directory login. */

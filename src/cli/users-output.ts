@@ -58,6 +58,7 @@ export function printUser(view: UserView, groups: Memberships): void {
     ...Object.entries(view.permissions).map(([dir, perms]) => `  ${dir} ${perms.join(',')}`),
     `openpgp:     ${Object.keys(view.pgpPolicies).length === 0 ? 'none' : ''}`,
     ...Object.entries(view.pgpPolicies).map(([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}`),
+    `encryption:  ${view.storageEncryption === null ? "the server's setting" : view.storageEncryption ? 'on (new files stored encrypted)' : 'off'}`,
     `quota:       ${quotaText(view.quota)}`,
     `bandwidth:   ${rateText(view.uploadRate, view.downloadRate)}`,
     `transfer:    ${transferQuotaText(view.transferQuotas, 'none')}`,

@@ -193,7 +193,10 @@ export function registerUsersCommand(program: Command): void {
         'the next password login must change the password (SSH asks for a new one; FTPS refuses until then)',
       )
       .option('--no-must-change-password', 'clear that flag')
-
+      .option(
+        '--storage-encryption <mode>',
+        "encrypted storage of the user's new files: on, off, or default (the server's --storage-encryption)",
+      )
       .option('--data-dir <dir>', 'data directory (default ./data, env FERRY_DATA_DIR)')
       .option('--store <url>', STORE_OPTION_HELP)
       .action(
@@ -209,6 +212,7 @@ export function registerUsersCommand(program: Command): void {
             transferQuotaDownload?: string;
             transferQuotaTotal?: string;
             mustChangePassword?: boolean;
+            storageEncryption?: string;
             perm: string[];
             resetPerms?: boolean;
             require?: string;
@@ -229,6 +233,7 @@ export function registerUsersCommand(program: Command): void {
           const quotaBytes = parseSize('--quota-bytes', o.quotaBytes);
           const quotaFiles = fileCount('--quota-files', o.quotaFiles);
           const transferQuotas = transferQuotaChanges(o);
+          const storageEncryption = onOffDefault('--storage-encryption', o.storageEncryption);
           await withContext(opts(cmd), async (ctx) => {
             await checkFolderMounts(ctx.admin, { kind: 'user', name }, folders);
             if (onlyFolderOptions(cmd, o)) {
@@ -245,6 +250,7 @@ export function registerUsersCommand(program: Command): void {
               ...(transferQuotas ? { transferQuotas } : {}),
               ...(o.mustChangePassword !== undefined ? { mustChangePassword: o.mustChangePassword } : {}),
               ...(o.expires !== undefined ? { expires: o.expires === 'never' ? null : o.expires } : {}),
+              ...(storageEncryption !== undefined ? { storageEncryption } : {}),
               permissions: o.perm,
               resetPermissions: o.resetPerms ?? false,
               inheritPermissions: o.inheritPerm,
@@ -469,4 +475,17 @@ export function registerUsersCommand(program: Command): void {
         process.stdout.write(`${name} unlocked\n`);
       });
     });
+}
+
+/** on / off / default as true / false / null (undefined when not given); anything else is a usage error. */
+function onOffDefault(flag: string, value: string | undefined): boolean | null | undefined {
+  if (value === undefined) return undefined;
+  const modes = new Map<string, boolean | null>([
+    ['on', true],
+    ['off', false],
+    ['default', null],
+  ]);
+  const mode = modes.get(value.toLowerCase());
+  if (mode === undefined) throw new CliError(`${flag}: expected on, off or default, got ${value}`, 2);
+  return mode;
 }

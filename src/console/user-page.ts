@@ -47,6 +47,20 @@ interface UserView {
   readonly uploadRate: number;
   readonly downloadRate: number;
   readonly transferQuotas: TransferQuotas;
+  /** Encrypted storage of new files; null: the server's setting. */
+  readonly storageEncryption: boolean | null;
+}
+
+/** The form's encrypted-storage choice and the API's value. */
+const ENCRYPTION_CHOICES = [
+  ['default', null, "the server's setting"],
+  ['on', true, 'on: new files stored encrypted'],
+  ['off', false, 'off: new files stored plain (encrypted ones still read)'],
+] as const;
+const encryptionChoice = (value: boolean | null) => ENCRYPTION_CHOICES.find(([, v]) => v === value)![0];
+function encryptionValue(choice: string | undefined): boolean | null | string | undefined {
+  const known = ENCRYPTION_CHOICES.find(([id]) => id === choice);
+  return known ? known[1] : choice;
 }
 
 interface EffectiveView {
@@ -149,6 +163,7 @@ const shownSettings = (u: UserView) => ({
     TRANSFER_KINDS.map((k) => [`transfer.${k}`, transferText(u.transferQuotas ?? {}, k)]),
   ),
   expires: u.expires,
+  storageEncryption: u.storageEncryption ?? null,
 });
 
 function settingsForm(u: UserView, csrf: Html): Html {
@@ -165,6 +180,7 @@ ${input('uploadRate', 'Upload rate, bytes per second', { value: u.uploadRate, hi
 ${input('downloadRate', 'Download rate, bytes per second', { value: u.downloadRate, hint: '0: none of its own', type: 'number' })}
 ${TRANSFER_KINDS.map((k) => input(`transfer.${k}`, `Transfer quota, ${k === 'total' ? 'uploads and downloads together' : `${k}s`}`, { value: transferText(u.transferQuotas ?? {}, k), hint: 'SIZE/day or SIZE/month, e.g. 10GiB/day; empty: none of its own' }))}
 ${input('expires', 'Last day the user may log in', { value: u.expires ?? '', hint: 'UTC; empty: never expires', type: 'date' })}
+<label for="storageEncryption">Encrypted storage</label><select id="storageEncryption" name="storageEncryption">${ENCRYPTION_CHOICES.map(([id, , text]) => html`<option value="${id}"${encryptionChoice(u.storageEncryption ?? null) === id ? html` selected` : html``}>${text}</option>`)}</select>
 <button type="submit">Save access and limits</button></form></section>`;
 }
 
@@ -333,6 +349,8 @@ export function settingsPatch(form: Form): Record<string, unknown> {
     downloadRate: numberField(form.downloadRate),
     ...Object.fromEntries(TRANSFER_KINDS.map((k) => [`transfer.${k}`, (form[`transfer.${k}`] ?? '').trim()])),
     expires: optional(form.expires) ?? null,
+    // An unknown choice goes on as given, for the API to refuse.
+    storageEncryption: encryptionValue(form.storageEncryption),
   };
   let was: Record<string, unknown> = {};
   try {

@@ -1,4 +1,4 @@
-// The quotas (disk and transfer) and transfer rates a user's file session carries, the same whichever front end opened it: no protocol
+// The quotas (disk and transfer), transfer rates and storage encryption a user's file session carries, the same whichever front end opened it: no protocol
 // (SFTP, SCP, FTPS, the web client) may be a way around them.
 import type { TransferQuotas } from '../util/transfer-quota.js';
 import type { SessionIdentity } from './types.js';
@@ -9,12 +9,15 @@ export interface LimitedAccount {
   readonly downloadRate?: number | undefined;
   readonly folders?: SessionIdentity['folders'];
   readonly transferQuotas?: TransferQuotas | undefined;
+  readonly storageEncryption?: boolean | null | undefined;
 }
 
 export function sessionLimitsOf(
   user: LimitedAccount,
-): Pick<SessionIdentity, 'quota' | 'rates' | 'folders' | 'transferQuotas'> {
+): Pick<SessionIdentity, 'quota' | 'rates' | 'folders' | 'transferQuotas' | 'storageEncryption'> {
   return {
+    // How the home stores new files travels the same way, so no front end stores them otherwise.
+    ...(typeof user.storageEncryption === 'boolean' ? { storageEncryption: user.storageEncryption } : {}),
     // The virtual folders the session mounts (each with its own quota) travel with the limits every front end spreads.
     ...(user.folders && user.folders.length > 0 ? { folders: user.folders } : {}),
     ...(user.transferQuotas && Object.keys(user.transferQuotas).length > 0

@@ -34,6 +34,8 @@ export interface SessionIdentity {
    * record anyway (a rule's session does, once per delivery); absent: read at the session's first operation.
    */
   readonly pgpPolicies?: PgpPolicies;
+  /** The user's own choice of encrypted storage for new files; absent or null: the server's setting. */
+  readonly storageEncryption?: boolean | null;
 }
 
 export type FileKind = 'file' | 'directory' | 'symlink' | 'other';

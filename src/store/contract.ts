@@ -151,6 +151,16 @@ export function runStoreContract(
       assert.equal((await store.users.findByName('ph'))?.mustChangePassword, false);
     }));
 
+  test(`${name}: a user's storage encryption is the server's until set on or off, and back`, () =>
+    withStore(async (store) => {
+      await store.users.create({ name: 'enc' });
+      assert.equal((await store.users.findByName('enc'))?.storageEncryption, null);
+      assert.equal((await store.users.update('enc', { storageEncryption: true }))?.storageEncryption, true);
+      assert.equal((await store.users.update('enc', { storageEncryption: false }))?.storageEncryption, false);
+      assert.equal((await store.users.update('enc', { uploadRate: 5 }))?.storageEncryption, false, 'kept');
+      assert.equal((await store.users.update('enc', { storageEncryption: null }))?.storageEncryption, null);
+    }));
+
   test(`${name}: public keys are added once, listed with the user and removed by fingerprint`, () =>
     withStore(async (store) => {
       await store.users.create({ name: 'erin' });

@@ -756,6 +756,12 @@ const migrationsFor = (t: ColumnTypes): Record<string, Migration> => ({
       await db.schema.createIndex('web_sessions_expiry').on('web_sessions').column('expires_at').execute();
     },
   },
+  // Transparent encrypted storage per user: 1 on, 0 off, null: the server's storage.encryption.enabled.
+  '0033_user_storage_encryption': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('storage_encryption', t.int).execute();
+    },
+  },
 });
 
 /** The migrations of one dialect: the same names, in the same order, on both. */

@@ -42,6 +42,8 @@ export interface UsersTable {
   must_change_password: Generated<number>;
   /** JSON array of the directory groups recorded at the last external login. */
   external_groups: Generated<string>;
+  /** Transparent encrypted storage of new files: 1 on, 0 off, null: the server's setting. */
+  storage_encryption: Generated<number | null>;
   created_at: string;
   updated_at: string;
 }

@@ -76,6 +76,7 @@ function toUser(row: Selectable<UsersTable>, keys: Selectable<UserKeysTable>[]):
     protocols: JSON.parse(row.protocols) as Protocol[],
     authSource: row.auth_source === 'ldap' ? 'ldap' : null,
     externalGroups: JSON.parse(row.external_groups) as string[],
+    storageEncryption: row.storage_encryption === null ? null : Boolean(row.storage_encryption),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -202,6 +203,8 @@ export class KyselyUserRepository implements UserRepository {
       values.password_changed_at = patch.passwordChangedAt?.toISOString() ?? null;
     if (patch.mustChangePassword !== undefined)
       values.must_change_password = patch.mustChangePassword ? 1 : 0;
+    if (patch.storageEncryption !== undefined)
+      values.storage_encryption = patch.storageEncryption === null ? null : patch.storageEncryption ? 1 : 0;
     if (patch.downloadRate !== undefined) values.download_rate = patch.downloadRate;
     if (patch.protocols !== undefined) values.protocols = JSON.stringify(patch.protocols);
     if (patch.authSource !== undefined) values.auth_source = patch.authSource;

@@ -79,6 +79,8 @@ export interface UserRecord {
   readonly authSource?: AuthSource | null;
   /** The directory groups recorded at the last external login (empty for local accounts). */
   readonly externalGroups?: readonly string[];
+  /** Encrypted storage of the user's new files: true, false, or null/absent for the server's setting. */
+  readonly storageEncryption?: boolean | null;
   /**
    * Set by the session lookup (never stored on the user's row): the virtual folders mounted in the user's view,
    * their own and their groups', already merged (store/effective-user.ts).
@@ -138,6 +140,8 @@ export type UserPatch = Partial<Omit<NewUser, 'name'>> & {
   transferQuotas?: TransferQuotas;
   passwordChangedAt?: Date | null;
   mustChangePassword?: boolean;
+  /** Encrypted storage of the user's new files: true, false, or null for the server's setting. */
+  storageEncryption?: boolean | null;
 };
 
 export interface NewPublicKey {

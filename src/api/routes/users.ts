@@ -48,6 +48,10 @@ export const userSchema = z
     permissions: z.record(z.string(), z.array(z.string()).readonly()).readonly(),
     allowedSources: z.array(z.string()).readonly(),
     protocols: z.array(z.enum(PROTOCOLS)).readonly().describe('the protocols the user may use; empty: all'),
+    storageEncryption: z
+      .boolean()
+      .nullable()
+      .describe("encrypted storage of the user's new files; null: the server's setting (storage.encryption)"),
     authSource: z
       .enum(AUTH_SOURCES)
       .nullable()
@@ -100,6 +104,7 @@ export const userSchema = z
       permissions: { '/': ['*'] },
       allowedSources: [],
       protocols: [],
+      storageEncryption: null,
       authSource: null,
       externalGroups: [],
       publicKeys: [
@@ -255,6 +260,11 @@ const patchBody = z
       .boolean()
       .optional()
       .describe('true: the next password login must change the password; false: clears it'),
+    storageEncryption: z
+      .boolean()
+      .nullable()
+      .optional()
+      .describe("encrypted storage of the user's new files: true, false, or null for the server's setting"),
     disabled: z.boolean().optional(),
     group: z.string().min(1).max(200).nullable().optional().describe('primary group; null: none'),
     addGroups: z.array(z.string().min(1).max(200)).max(100).optional(),
@@ -456,6 +466,7 @@ export const userRoutes =
           b.transferQuotas,
           b.mustChangePassword,
           b.expires,
+          b.storageEncryption,
         ];
         if (settings.some((v) => v !== undefined)) {
           await users.set(actor, {
@@ -477,6 +488,7 @@ export const userRoutes =
             ...(b.transferQuotas ? { transferQuotas: b.transferQuotas } : {}),
             ...(b.mustChangePassword !== undefined ? { mustChangePassword: b.mustChangePassword } : {}),
             ...(b.expires !== undefined ? { expires: b.expires } : {}),
+            ...(b.storageEncryption !== undefined ? { storageEncryption: b.storageEncryption } : {}),
           });
         }
         // Setting a password clears mustChangePassword unless the same request asks for it (a temporary password).

@@ -124,7 +124,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     // As an older Ferry left it: the newest migrations not run yet.
     const raw = new SqliteDatabase(file);
     raw.exec(
-      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads', '0029_transfer_quotas', '0030_password_policy', '0031_virtual_folders', '0032_web_sessions')",
+      "DELETE FROM kysely_migration WHERE name IN ('0010_api', '0011_rule_counters', '0012_admin_totp', '0013_quotas', '0014_account_expiry', '0015_bandwidth', '0016_user_protocols', '0017_nodes', '0018_partner_algorithms', '0019_certificates', '0020_partner_protocol', '0021_live_sessions', '0022_ssh_certificates', '0023_external_users', '0024_groups', '0025_audit_node', '0026_defender_lists', '0027_last_login', '0028_s3_uploads', '0029_transfer_quotas', '0030_password_policy', '0031_virtual_folders', '0032_web_sessions', '0033_user_storage_encryption')",
     );
     raw.exec('ALTER TABLE partners DROP COLUMN algorithms');
     raw.exec('ALTER TABLE users DROP COLUMN expires_on');
@@ -134,6 +134,7 @@ test('a read-only open writes nothing, and upgrades a store from an older Ferry 
     raw.exec('ALTER TABLE users DROP COLUMN protocols');
     raw.exec('ALTER TABLE users DROP COLUMN auth_source');
     raw.exec('ALTER TABLE users DROP COLUMN external_groups');
+    raw.exec('ALTER TABLE users DROP COLUMN storage_encryption');
     for (const column of ['quota_bytes', 'quota_files', 'used_bytes', 'used_files']) {
       raw.exec(`ALTER TABLE users DROP COLUMN ${column}`);
     }

@@ -246,6 +246,23 @@ describe('encrypted storage', () => {
     );
   });
 
+  it('with newFiles plain, stores new files as they are and still reads and extends the containers', async () => {
+    const container = randomBytes(S + 99);
+    await put(fx.fs, p('enc'), container);
+    const plain = new EncryptedFs(fx.raw, {
+      keys: new StorageKeyRing(storageKekOf(fx.master)),
+      newFiles: 'plain',
+    });
+    await put(plain, p('new'), Buffer.from('hello, plain'));
+    assert.equal(await readFile(p('new'), 'utf8'), 'hello, plain');
+    assert.ok((await get(plain, p('enc'))).equals(container));
+    const file = await plain.open(p('enc'), { read: true, write: true, create: false, truncate: false });
+    await file.write(container.length, Buffer.from('more'));
+    await file.close();
+    assert.ok((await get(fx.fs, p('enc'))).equals(Buffer.concat([container, Buffer.from('more')])));
+    assert.equal((await readFile(p('enc'))).indexOf('more'), -1, 'an extended container stays encrypted');
+  });
+
   it('refuses files whose key was wrapped under another master key', async () => {
     await put(fx.fs, p('f'), Buffer.from('hello'));
     const other = new EncryptedFs(fx.raw, {

@@ -34,6 +34,11 @@ export type PlaintextFiles = 'read' | 'refuse';
 export interface EncryptedFsOptions {
   readonly keys: StorageKeyRing;
   readonly plaintextFiles?: PlaintextFiles;
+  /**
+   * 'plain': new (empty) files are stored as they are, containers already there still read and write as
+   * containers: a user whose encryption was turned off keeps their encrypted files. Default 'encrypted'.
+   */
+  readonly newFiles?: 'encrypted' | 'plain';
 }
 
 /** How many containers a listing batch checks at once (each check is an open and a 8-byte read). */
@@ -50,6 +55,7 @@ function childPath(dir: string, name: string): string {
 export class EncryptedFs extends ForwardingFs {
   readonly #keys: StorageKeyRing;
   readonly #plaintext: PlaintextFiles;
+  readonly #newFilesPlain: boolean;
 
   constructor(inner: Fs, options: EncryptedFsOptions) {
     // A write inside a segment rewrites it in place, and a read anywhere reads its segment: both must be possible.
@@ -59,6 +65,7 @@ export class EncryptedFs extends ForwardingFs {
     super(inner);
     this.#keys = options.keys;
     this.#plaintext = options.plaintextFiles ?? 'read';
+    this.#newFilesPlain = options.newFiles === 'plain';
   }
 
   override async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
@@ -69,7 +76,7 @@ export class EncryptedFs extends ForwardingFs {
       if (stat.kind !== 'file') return file;
       if (stat.size === 0) {
         // Empty: new (or truncated), so it becomes a container; an empty file only read stays as it is.
-        if (!flags.write) return file;
+        if (!flags.write || this.#newFilesPlain) return file;
         const { header, keys } = newHeader(this.#keys);
         return await EncryptedFile.create(file, header, keys, path);
       }
