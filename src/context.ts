@@ -205,7 +205,8 @@ function homeFsFactory(
     home: (identity) => {
       const own: boolean | null | undefined = identity.storageEncryption;
       const encrypt: boolean = own ?? encryption.enabled;
-      if (!encrypt && own !== false) return backend.home(identity);
+      // S3 holds no containers (encrypted storage needs random writes; config and users set refuse it there).
+      if (!encrypt && (own !== false || storage.backend === 's3')) return backend.home(identity);
       return new EncryptedFs(backend.home(identity), {
         keys: storageKeys(),
         // A user storing plain files must read them back, whatever the server's policy for its own homes.

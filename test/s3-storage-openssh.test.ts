@@ -250,3 +250,16 @@ test('an upload nobody continued for storage.abandonedUploadHours is aborted by 
   const ls = await sftp('ls -la\n');
   assert.doesNotMatch(ls.stdout, /gone\.bin/);
 });
+
+test('a user cannot be set to encrypted storage (on or off) on S3: one line, nothing changed; default is accepted', async () => {
+  for (const mode of ['on', 'off']) {
+    const r = await runFerry(['users', 'set', 'alice', '--storage-encryption', mode], '', env);
+    assert.notEqual(r.code, 0);
+    // Ferry's own lines (on Node 20 the AWS SDK adds its multi-line end-of-support warning to stderr).
+    const own = r.stderr.split('\n').filter((line) => line.startsWith('ferry:'));
+    assert.equal(own.length, 1, r.stderr);
+    assert.match(own[0]!, /encrypted storage needs random writes, which S3 storage has not/);
+  }
+  assert.equal((await runFerry(['users', 'set', 'alice', '--storage-encryption', 'default'], '', env)).code, 0);
+  assert.match((await runFerry(['users', 'show', 'alice'], '', env)).stdout, /encryption: +the server's setting/);
+});

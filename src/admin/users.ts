@@ -217,8 +217,10 @@ export class UserAdmin {
     const transferQuotas = o.transferQuotas
       ? mergeTransferQuotas(user.transferQuotas ?? {}, o.transferQuotas)
       : undefined;
-    if (o.storageEncryption && this.#deps.config.storage.backend === 's3') {
-      throw new InvalidArgumentError('encrypted storage needs random writes, which S3 storage has not');
+    if (typeof o.storageEncryption === 'boolean' && this.#deps.config.storage.backend === 's3') {
+      throw new InvalidArgumentError(
+        'encrypted storage needs random writes, which S3 storage has not: a user can only follow the server (default)',
+      );
     }
     const updated = await users.update(o.name, {
       transferQuotas,
