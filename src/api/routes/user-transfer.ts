@@ -52,6 +52,7 @@ const exportSchema = z
           downloadRate: 0,
           transferQuotas: {},
           expires: null,
+          storageEncryption: null,
           groups: { primary: 'banks', secondary: [] },
         },
       ],
