@@ -260,6 +260,12 @@ test('a user cannot be set to encrypted storage (on or off) on S3: one line, not
     assert.equal(own.length, 1, r.stderr);
     assert.match(own[0]!, /encrypted storage needs random writes, which S3 storage has not/);
   }
-  assert.equal((await runFerry(['users', 'set', 'alice', '--storage-encryption', 'default'], '', env)).code, 0);
-  assert.match((await runFerry(['users', 'show', 'alice'], '', env)).stdout, /encryption: +the server's setting/);
+  assert.equal(
+    (await runFerry(['users', 'set', 'alice', '--storage-encryption', 'default'], '', env)).code,
+    0,
+  );
+  assert.match(
+    (await runFerry(['users', 'show', 'alice'], '', env)).stdout,
+    /encryption: +the server's setting/,
+  );
 });
