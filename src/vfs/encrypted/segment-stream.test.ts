@@ -116,7 +116,8 @@ test('the thread runs only while the file is written: none is left after close',
   assert.equal(threads(), before + 1, 'a write at the end of a local file starts the segment thread');
   await file.close();
   for (let i = 0; i < 50 && threads() > before; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(threads(), before);
+  // At most as many: other threads of the process (Node 24's V8 workers, a thread of an earlier test) may end too.
+  assert.ok(threads() <= before, `${threads()} threads after close, ${before} before`);
 });
 
 test('a disk write that fails on the thread fails the stream with the system error', async () => {
@@ -208,7 +209,11 @@ test('24 files at once for 3 s (more than the threads), appending, syncing, read
   const before = threads();
   await Promise.all(Array.from({ length: MAX_THREADS + 8 }, (_, i) => worker(`race-${i}`)));
   for (let i = 0; i < 100 && threads() > before; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(threads(), before, 'no segment thread outlives its file');
+  // At most as many: other threads of the process (Node 24's V8 workers, a thread of an earlier test) may end too.
+  assert.ok(
+    threads() <= before,
+    `no segment thread outlives its file: ${threads()} threads after, ${before} before`,
+  );
 });
 
 test('pushes that find the ring full, at paces around the thread, always hear back that there is room (5 s)', async () => {
