@@ -35,7 +35,6 @@ export class RingFeeder {
   #handle: RingHandle | undefined;
   #stopped = false;
   #error: Error | null = null;
-  #result = 0;
   readonly #done: Promise<void>;
   #settleDone!: () => void;
   /** Pushes waiting for room in the ring, and flushes waiting for it to empty; all are woken when the thread stops. */
@@ -49,7 +48,7 @@ export class RingFeeder {
     this.#done = new Promise((resolve) => {
       this.#settleDone = resolve;
     });
-    this.#handle = start((kind, error, result) => this.#event(kind, error, result));
+    this.#handle = start((kind, error) => this.#event(kind, error));
   }
 
   get stopped(): boolean {
@@ -61,16 +60,10 @@ export class RingFeeder {
     return this.#error;
   }
 
-  /** The done report's result (what the kind says: bytes written, a position). */
-  get result(): number {
-    return this.#result;
-  }
-
-  #event(kind: number, error: Error | null, result: number): void {
+  #event(kind: number, error: Error | null): void {
     if (kind === DONE) {
       this.#stopped = true;
       this.#error = error;
-      this.#result = result;
       this.#settleDone();
     }
     if (kind === SPACE || kind === DONE) this.#wake(this.#takeWaiters('space'));
