@@ -1,5 +1,6 @@
 /*
- * AES-256-GCM over a caller's buffer, in place: seal(key, nonce, aad, data, tag) and open(...).
+ * AES-256-GCM or ChaCha20-Poly1305 over a caller's buffer, in place: seal(key, nonce, aad, data, tag[, cipher])
+ * and open(...).
  *
  * Why: node:crypto's Cipheriv returns a newly allocated buffer for every update. For encrypted storage that is
  * one fresh 64 KiB ArrayBuffer per segment (1 GiB of them per GiB moved), and V8 runs a scavenge whenever young
@@ -13,6 +14,7 @@
 #include <node_api.h>
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +22,8 @@
 #include "ring.h"
 
 /* Fetched once: an explicit fetch per call would cost a provider lookup each time. Shared read-only by threads. */
-static EVP_CIPHER *gcm;
+static EVP_CIPHER *ciphers[2];
+static const char *const cipher_names[2] = {"AES-256-GCM", "ChaCha20-Poly1305"};
 
 void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message); }
 
@@ -53,13 +56,35 @@ bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **
   return true;
 }
 
-static bool read_args(napi_env env, napi_callback_info info, struct args *a) {
-  size_t argc = 5;
-  napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) {
-    throw_type(env, "expected (key, nonce, aad, data, tag)");
+bool kind_of(napi_env env, napi_value value, int *kind) {
+  int32_t id;
+  if (napi_get_value_int32(env, value, &id) != napi_ok || id < AEAD_AES_256_GCM || id > AEAD_CHACHA20_POLY1305) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "cipher must be 0 (AES-256-GCM) or 1 (ChaCha20-Poly1305)");
     return false;
   }
+  if (ciphers[id] == NULL) {
+    napi_throw_error(env, "ERR_CRYPTO_UNKNOWN_CIPHER", "this Node's OpenSSL lacks the cipher asked for");
+    return false;
+  }
+  *kind = id;
+  return true;
+}
+
+bool segment_nonce(unsigned char *nonce, int64_t index) {
+  for (int i = 0; i < 4; i++) nonce[i] = (unsigned char)((uint64_t)index >> (24 - 8 * i));
+  return RAND_bytes(nonce + 4, NONCE_BYTES - 4) == 1;
+}
+
+/* (key, nonce, aad, data, tag[, cipher]): the cipher defaults to AES-256-GCM. */
+static bool read_args(napi_env env, napi_callback_info info, struct args *a, int *kind) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 || argc > 6) {
+    throw_type(env, "expected (key, nonce, aad, data, tag[, cipher])");
+    return false;
+  }
+  *kind = AEAD_AES_256_GCM;
+  if (argc == 6 && !kind_of(env, argv[5], kind)) return false;
   if (!bytes_of(env, argv[0], "key must be a Uint8Array", &a->key, &a->key_len) ||
       !bytes_of(env, argv[1], "nonce must be a Uint8Array", &a->nonce, &a->nonce_len) ||
       !bytes_of(env, argv[2], "aad must be a Uint8Array", &a->aad, &a->aad_len) ||
@@ -75,26 +100,27 @@ static bool read_args(napi_env env, napi_callback_info info, struct args *a) {
 }
 
 /* EVP_*Update with a NULL output feeds associated data; a zero-length update is skipped (some providers refuse it). */
-static bool run_ctx(EVP_CIPHER_CTX *ctx, const struct args *a, bool encrypt) {
+static bool run_ctx(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, const struct args *a, bool encrypt) {
   int out = 0;
-  if (!(encrypt ? EVP_EncryptInit_ex2(ctx, gcm, a->key, a->nonce, NULL)
-                : EVP_DecryptInit_ex2(ctx, gcm, a->key, a->nonce, NULL)))
+  if (!(encrypt ? EVP_EncryptInit_ex2(ctx, cipher, a->key, a->nonce, NULL)
+                : EVP_DecryptInit_ex2(ctx, cipher, a->key, a->nonce, NULL)))
     return false;
   if (a->aad_len > 0 && !EVP_CipherUpdate(ctx, NULL, &out, a->aad, (int)a->aad_len)) return false;
   if (a->data_len > 0 && !EVP_CipherUpdate(ctx, a->data, &out, a->data, (int)a->data_len)) return false;
   if (encrypt) {
     return EVP_CipherFinal_ex(ctx, a->data + a->data_len, &out) &&
-           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, a->tag);
+           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, a->tag);
   }
   /* The tag is set before final, which compares it in constant time. */
-  return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, a->tag) &&
+  return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, a->tag) &&
          EVP_CipherFinal_ex(ctx, a->data + a->data_len, &out) > 0;
 }
 
 /* One sealing or opening with a context of its own (safe from any thread); on failure the data is wiped. */
-bool gcm_run(const struct args *a, bool encrypt) {
+bool aead_run(const struct args *a, int kind, bool encrypt) {
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  bool ok = ctx != NULL && run_ctx(ctx, a, encrypt);
+  const EVP_CIPHER *cipher = kind >= 0 && kind < 2 ? ciphers[kind] : NULL;
+  bool ok = ctx != NULL && cipher != NULL && run_ctx(ctx, cipher, a, encrypt);
   EVP_CIPHER_CTX_free(ctx);
   if (!ok) OPENSSL_cleanse(a->data, a->data_len);
   return ok;
@@ -106,33 +132,38 @@ static napi_value boolean(napi_env env, bool value) {
   return v;
 }
 
-/* seal(key, nonce, aad, data, tag): encrypts data in place and writes the tag. Throws only on bad arguments. */
+/* seal(key, nonce, aad, data, tag[, cipher]): encrypts data in place and writes the tag. Throws only on bad arguments. */
 static napi_value js_seal(napi_env env, napi_callback_info info) {
   struct args a;
-  if (!read_args(env, info, &a)) return NULL;
-  /* Never leave half-encrypted data that a caller might store: gcm_run wipes it. */
-  if (!gcm_run(&a, true)) {
-    napi_throw_error(env, "ERR_CRYPTO_OPERATION_FAILED", "AES-256-GCM sealing failed");
+  int kind;
+  if (!read_args(env, info, &a, &kind)) return NULL;
+  /* Never leave half-encrypted data that a caller might store: aead_run wipes it. */
+  if (!aead_run(&a, kind, true)) {
+    napi_throw_error(env, "ERR_CRYPTO_OPERATION_FAILED", "segment sealing failed");
     return NULL;
   }
   return boolean(env, true);
 }
 
 /*
- * open(key, nonce, aad, data, tag): decrypts data in place; true when it authenticated. False leaves data
- * zeroed, so unauthenticated plaintext is never there to be served by mistake.
+ * open(key, nonce, aad, data, tag[, cipher]): decrypts data in place; true when it authenticated. False leaves
+ * data zeroed, so unauthenticated plaintext is never there to be served by mistake.
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   struct args a;
-  if (!read_args(env, info, &a)) return NULL;
-  return boolean(env, gcm_run(&a, false));
+  int kind;
+  if (!read_args(env, info, &a, &kind)) return NULL;
+  return boolean(env, aead_run(&a, kind, false));
 }
 
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 NAPI_MODULE_INIT() {
-  if (gcm == NULL) gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-  if (gcm == NULL) {
+  for (int i = 0; i < 2; i++) {
+    if (ciphers[i] == NULL) ciphers[i] = EVP_CIPHER_fetch(NULL, cipher_names[i], NULL);
+  }
+  /* Without ChaCha20-Poly1305 only calls asking for it fail (kind_of says so). */
+  if (ciphers[AEAD_AES_256_GCM] == NULL) {
     napi_throw_error(env, "ERR_CRYPTO_UNKNOWN_CIPHER", "this Node's OpenSSL has no AES-256-GCM");
     return NULL;
   }

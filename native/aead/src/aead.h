@@ -4,6 +4,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KEY_BYTES 32
 #define NONCE_BYTES 12
@@ -21,8 +22,21 @@ void throw_type(napi_env env, const char *message);
 bool args_of(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage);
 /* A Buffer/Uint8Array argument's bytes; false (with a TypeError thrown) for anything else. */
 bool bytes_of(napi_env env, napi_value value, const char *name, unsigned char **data, size_t *length);
-/* Seals (encrypt) or opens `a->data` in place with a context of its own, so from any thread; wipes it on failure. */
-bool gcm_run(const struct args *a, bool encrypt);
+/* The segment ciphers, by the ids JS passes (src/vfs/encrypted/segment-cipher.ts). */
+enum aead_kind { AEAD_AES_256_GCM = 0, AEAD_CHACHA20_POLY1305 = 1 };
+/* A cipher id argument; false (with a RangeError thrown) for anything but an aead_kind. */
+bool kind_of(napi_env env, napi_value value, int *kind);
+/*
+ * Seals (encrypt) or opens `a->data` in place under cipher `kind` with a context of its own, so from any thread;
+ * wipes it on failure.
+ */
+bool aead_run(const struct args *a, int kind, bool encrypt);
+/*
+ * A segment's nonce: the low 32 bits of its index (big-endian), then 8 fresh random bytes. The index makes two
+ * segments of a file never share one; the random part keeps a segment sealed again (each rewrite) from repeating
+ * its own. False when the random generator failed.
+ */
+bool segment_nonce(unsigned char *nonce, int64_t index);
 
 napi_value js_read_open(napi_env env, napi_callback_info info);
 /* An Error like node:fs's for errno `err` (positive): code, message, errno (negative), syscall (io.c). */

@@ -34,6 +34,7 @@ struct job {
   unsigned char key[KEY_BYTES];
   unsigned char aad[MAX_AAD];
   size_t aad_len;
+  int kind;
   /* Outcome: errno of a failed read (0 when none), else the result readOpen resolves with. */
   int err;
   int64_t result;
@@ -68,7 +69,7 @@ static void run_read_open(struct job *j) {
     return;
   }
   struct args a = job_args(j, j->length - SEALED_OVERHEAD);
-  j->result = gcm_run(&a, false) ? (int64_t)j->length : -1;
+  j->result = aead_run(&a, j->kind, false) ? (int64_t)j->length : -1;
 }
 
 static void execute(napi_env env, void *data) {
@@ -114,18 +115,20 @@ static void complete(napi_env env, napi_status status, void *data) {
 }
 
 /*
- * readOpen(fd, position, buffer, sealedLength, key, aad) → Promise<number>: reads the sealed segment (nonce |
+ * readOpen(fd, position, buffer, sealedLength, key, aad[, cipher]) → Promise<number>: reads the sealed segment (nonce |
  * ciphertext | tag, as stored) into the start of the buffer and opens it in place. Resolves with sealedLength when
  * it authenticated, -1 when it did not (the data is zeroed), or the byte count when the file ended first (nothing
  * is opened); rejects with the read's errno as node:fs would.
  */
 napi_value js_read_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
-    throw_type(env, "expected (fd, position, buffer, sealedLength, key, aad)");
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 || argc > 7) {
+    throw_type(env, "expected (fd, position, buffer, sealedLength, key, aad[, cipher])");
     return NULL;
   }
+  int kind = AEAD_AES_256_GCM;
+  if (argc == 7 && !kind_of(env, argv[6], &kind)) return NULL;
   int32_t fd;
   int64_t position, length;
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
@@ -158,6 +161,7 @@ napi_value js_read_open(napi_env env, napi_callback_info info) {
   memcpy(j->key, key, KEY_BYTES);
   memcpy(j->aad, aad, aad_len);
   j->aad_len = aad_len;
+  j->kind = kind;
   napi_value promise, name;
   napi_create_string_utf8(env, "ferry.aead.readOpen", NAPI_AUTO_LENGTH, &name);
   /* The reference keeps the buffer's memory alive while a pool thread reads into it. */

@@ -1,7 +1,8 @@
 /*
  * Encrypted storage's segments sealed and written on a thread of their own while a file is written front to back
  * (src/vfs/encrypted/segment-stream.ts): the event loop's thread copies plaintext into a ring (ring.c), this
- * thread cuts it into 64 KiB segments, seals each under AES-256-GCM with a fresh random nonce and pwrites them.
+ * thread cuts it into 64 KiB segments, seals each under the file's cipher (AES-256-GCM or ChaCha20-Poly1305) with
+ * a fresh nonce (segment_nonce: index and random bytes) and pwrites them.
  *
  * Why: sealing on the event loop's thread, with one file write dispatched per segment, cost that thread ~0.6 s/GiB
  * on top of a plain upload's, and that thread limits a single upload (docs/PERFORMANCE.md). A thread-pool job per
@@ -11,7 +12,6 @@
  */
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +38,7 @@ static atomic_int running;
 
 struct stream {
   int fd;
+  int kind;
   unsigned char key[KEY_BYTES];
   unsigned char file_id[FILE_ID_BYTES];
   /* Index of the segment in slot 0 of `out`. */
@@ -68,7 +69,7 @@ static void seal_slot(struct stream *s, unsigned char *slot, int64_t index, size
       .data = slot + NONCE_BYTES, .data_len = length,
       .tag = slot + NONCE_BYTES + length, .tag_len = TAG_BYTES,
   };
-  if (RAND_bytes(slot, NONCE_BYTES) != 1 || !gcm_run(&a, true)) s->err = EIO;
+  if (!segment_nonce(slot, index) || !aead_run(&a, s->kind, true)) s->err = EIO;
 }
 
 static void write_at(struct stream *s, const unsigned char *bytes, size_t n, int64_t position) {
@@ -154,15 +155,15 @@ static const struct ring_ops streaming = {
     .consume = consume, .flush = flush, .finish = flush, .result = size_of, .destroy = destroy, .syscall = "pwrite"};
 
 /*
- * segmentStreamStart(fd, index, key, fileId, onEvent) → handle: a thread that writes plaintext pushed to it as
+ * segmentStreamStart(fd, index, key, fileId, cipher, onEvent) → handle: a thread that writes plaintext pushed to it as
  * segments from `index` on (the file's final segment, which the caller emptied or pushes first). onEvent(kind,
  * error, size): 1 room in the ring again, 2 flushed (everything pushed is on disk, the last segment as final),
  * 3 done (error or null; size: the plaintext bytes written from segment `index` on). Throws
  * ERR_SEGMENT_STREAM_BUSY when MAX_STREAMS threads run already.
  */
 napi_value js_segment_stream_start(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!args_of(env, info, 5, argv, "expected (fd, index, key, fileId, onEvent)")) return NULL;
+  napi_value argv[6];
+  if (!args_of(env, info, 6, argv, "expected (fd, index, key, fileId, cipher, onEvent)")) return NULL;
   int32_t fd;
   int64_t index;
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
@@ -179,12 +180,15 @@ napi_value js_segment_stream_start(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "key must be 32 bytes and fileId 16");
     return NULL;
   }
+  int kind;
+  if (!kind_of(env, argv[4], &kind)) return NULL;
   struct stream *s = malloc(sizeof *s);
   if (s == NULL) {
     napi_throw_error(env, "ERR_SEGMENT_STREAM_BUSY", "out of memory");
     return NULL;
   }
   s->fd = fd;
+  s->kind = kind;
   memcpy(s->key, key, KEY_BYTES);
   memcpy(s->file_id, file_id, FILE_ID_BYTES);
   s->first = index;
@@ -192,7 +196,7 @@ napi_value js_segment_stream_start(napi_env env, napi_callback_info info) {
   s->size = 0;
   s->err = 0;
   const char *failure = NULL;
-  struct ring_thread *rt = ring_start(env, argv[4], &streaming, s, RING, &running, MAX_STREAMS, &failure);
+  struct ring_thread *rt = ring_start(env, argv[5], &streaming, s, RING, &running, MAX_STREAMS, &failure);
   if (rt == NULL) {
     destroy(s);
     napi_throw_error(env, "ERR_SEGMENT_STREAM_BUSY", failure);

@@ -1,29 +1,40 @@
-// The encrypted-storage container format: a header holding the file's wrapped data key, then AES-256-GCM segments.
+// The encrypted-storage container format: a header holding the file's wrapped data key, then AEAD segments.
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
 import { FerryError } from '../../errors.js';
-import { segmentCipher } from './segment-cipher.js';
+import { CIPHER_IDS, type SegmentCipherName, segmentCipher } from './segment-cipher.js';
 import type { StorageKeyRing } from './storage-keys.js';
 
 /*
  * Layout (all integers big-endian):
- *   header (96 bytes): magic 'FERRYENC' | version u8 (1) | segment shift u8 (16) | reserved u16 (0) |
+ *   header (96 bytes): magic 'FERRYENC' | version u8 | segment shift u8 (16) | cipher u8 | reserved u8 (0) |
  *     file id (16 random bytes) | key id (8: which key-encryption key wrapped the data key) |
  *     wrap nonce (12) | wrapped data key (32) | wrap tag (16)
  *   segments: nonce (12) | ciphertext (the plaintext's length) | tag (16)
+ * Version 1: the segments are AES-256-GCM and the cipher byte is 0. Version 2: the cipher byte names the
+ * segments' cipher (CIPHER_IDS: 0 AES-256-GCM, 1 ChaCha20-Poly1305). AES files are still written as version 1,
+ * which every Ferry reads; ChaCha20-Poly1305 ones (for CPUs without AES instructions) as version 2. The data key
+ * is always wrapped with AES-256-GCM (once per file), under associated data that covers the version and cipher
+ * bytes: a header changed to name another cipher fails to unwrap.
  * Every segment but the last holds SEGMENT_SIZE plaintext bytes; the last ("final") holds 0..SEGMENT_SIZE-1,
  * so a file whose size is a multiple of the segment size ends in an empty final segment. The plaintext size
  * therefore follows from the container's length alone (stat is one lstat plus a header check). A segment's
  * associated data is file id | segment index (u64) | final flag: a segment moved within the file, into another
  * file, or a container cut at any length fails authentication.
  *
- * Nonces are random per sealing and stored with the segment, not derived from the index: a segment is sealed
- * again on every rewrite (resumed uploads extend the final segment, random writes rewrite segments in place),
- * and GCM under a repeated (key, nonce) leaks the XOR of plaintexts and the authentication key. 96 random bits
- * per sealing stay far below the 2^32 sealings per key NIST allows (1 TiB is 2^24 segments).
+ * A segment's nonce is stored with it: the low 32 bits of its index (big-endian), then 8 random bytes drawn
+ * at each sealing. The index part makes two segments of a file (up to 256 TiB) never share a nonce; the random
+ * part is there because a segment is sealed again on every rewrite (resumed uploads extend the final segment,
+ * random writes rewrite segments in place), and a nonce derived from the index alone would then repeat under
+ * one key, which for GCM and Poly1305 leaks the XOR of the plaintexts and the authentication key. 64 random
+ * bits per index: 2^32 rewrites of one segment before a repeat is even likely. Readers take the nonce as stored.
  */
 
 export const MAGIC = Buffer.from('FERRYENC', 'latin1');
+/** AES-256-GCM segments, no cipher byte (every Ferry with encrypted storage reads it). */
 export const FORMAT_VERSION = 1;
+/** The cipher byte names the segments' cipher. */
+export const FORMAT_VERSION_CIPHER = 2;
+const CIPHER_AT = 10;
 export const SEGMENT_SHIFT = 16;
 export const SEGMENT_SIZE = 1 << SEGMENT_SHIFT;
 export const HEADER_SIZE = 96;
@@ -51,6 +62,8 @@ export class IntegrityError extends FerryError {
 export interface ContainerKeys {
   readonly fileId: Buffer;
   readonly dataKey: Buffer;
+  /** What the segments are sealed with. */
+  readonly cipher: SegmentCipherName;
 }
 
 /** Whether `bytes` (the first bytes of a file) start with the container magic. */
@@ -84,8 +97,11 @@ export function finalIndex(plainSize: number): number {
 }
 
 /** A new file's header: fresh file id and data key, the data key wrapped under the ring's current key. */
-export function newHeader(ring: StorageKeyRing): { header: Buffer; keys: ContainerKeys } {
-  const keys = { fileId: randomBytes(FILE_ID_BYTES), dataKey: randomBytes(DATA_KEY_BYTES) };
+export function newHeader(
+  ring: StorageKeyRing,
+  cipher: SegmentCipherName = 'aes-256-gcm',
+): { header: Buffer; keys: ContainerKeys } {
+  const keys = { fileId: randomBytes(FILE_ID_BYTES), dataKey: randomBytes(DATA_KEY_BYTES), cipher };
   return { header: encodeHeader(ring, keys), keys };
 }
 
@@ -93,8 +109,10 @@ export function newHeader(ring: StorageKeyRing): { header: Buffer; keys: Contain
 export function encodeHeader(ring: StorageKeyRing, keys: ContainerKeys): Buffer {
   const header = Buffer.alloc(HEADER_SIZE);
   MAGIC.copy(header, 0);
-  header.writeUInt8(FORMAT_VERSION, 8);
+  const aes = keys.cipher === 'aes-256-gcm';
+  header.writeUInt8(aes ? FORMAT_VERSION : FORMAT_VERSION_CIPHER, 8);
   header.writeUInt8(SEGMENT_SHIFT, 9);
+  header.writeUInt8(CIPHER_IDS[keys.cipher], CIPHER_AT);
   keys.fileId.copy(header, 12);
   ring.current.id.copy(header, KEY_ID_AT);
   const nonce = randomBytes(NONCE_BYTES);
@@ -118,7 +136,14 @@ export function decodeHeader(header: Buffer, ring: StorageKeyRing, name: string)
     throw new IntegrityError(`${name}: encrypted file header is truncated`);
   }
   const version = header.readUInt8(8);
-  if (version !== FORMAT_VERSION || header.readUInt8(9) !== SEGMENT_SHIFT || header.readUInt16BE(10) !== 0) {
+  const cipher = cipherOf(header);
+  if (
+    (version !== FORMAT_VERSION && version !== FORMAT_VERSION_CIPHER) ||
+    header.readUInt8(9) !== SEGMENT_SHIFT ||
+    header.readUInt8(CIPHER_AT + 1) !== 0 ||
+    !cipher ||
+    (version === FORMAT_VERSION && cipher !== 'aes-256-gcm')
+  ) {
     throw new IntegrityError(`${name}: encrypted file format ${version} is not one this Ferry reads`);
   }
   const kek = ring.find(headerKeyId(header));
@@ -140,10 +165,16 @@ export function decodeHeader(header: Buffer, ring: StorageKeyRing, name: string)
       decipher.update(header.subarray(at, at + DATA_KEY_BYTES)),
       decipher.final(),
     ]);
-    return { fileId: Buffer.from(header.subarray(12, 28)), dataKey };
+    return { fileId: Buffer.from(header.subarray(12, 28)), dataKey, cipher };
   } catch (err) {
     throw new IntegrityError(`${name}: encrypted file header failed authentication`, { cause: err });
   }
+}
+
+/** The cipher a header's cipher byte names; undefined for an id this Ferry does not know. */
+function cipherOf(header: Buffer): SegmentCipherName | undefined {
+  const id = header.readUInt8(CIPHER_AT);
+  return (Object.keys(CIPHER_IDS) as SegmentCipherName[]).find((name) => CIPHER_IDS[name] === id);
 }
 
 /** Filled for each sealing or opening and used at once (both are synchronous): no allocation per segment. */
@@ -159,22 +190,25 @@ function segmentAad(fileId: Buffer, index: number, final: boolean): Buffer {
 }
 
 /*
- * Nonces come from a pool of random bytes refilled 4 KiB at a time: randomFillSync costs the same few
- * microseconds for 12 bytes as for 4 KiB (a call into OpenSSL's DRBG), once per 64 KiB segment otherwise. Every
- * byte is used once, so nonces stay as random and as unique as drawn one by one.
+ * The random part of nonces comes from a pool refilled 4 KiB at a time: randomFillSync costs the same few
+ * microseconds for 8 bytes as for 4 KiB (a call into OpenSSL's DRBG), once per 64 KiB segment otherwise. Every
+ * byte is used once, so the parts stay as random and as unique as drawn one by one.
  */
-const NONCE_POOL_BYTES = 4092;
+const NONCE_INDEX_BYTES = 4;
+const NONCE_RANDOM_BYTES = NONCE_BYTES - NONCE_INDEX_BYTES;
+const NONCE_POOL_BYTES = 4096;
 const noncePool = Buffer.alloc(NONCE_POOL_BYTES);
 let noncePoolAt = NONCE_POOL_BYTES;
 
-/** Fills `nonce` (NONCE_BYTES) with fresh random bytes from the pool. */
-function freshNonce(nonce: Buffer): void {
-  if (noncePoolAt + NONCE_BYTES > NONCE_POOL_BYTES) {
+/** Fills `nonce` (NONCE_BYTES) for sealing segment `index`: its index's low 32 bits, then fresh random bytes. */
+function freshNonce(nonce: Buffer, index: number): void {
+  if (noncePoolAt + NONCE_RANDOM_BYTES > NONCE_POOL_BYTES) {
     randomFillSync(noncePool);
     noncePoolAt = 0;
   }
-  noncePool.copy(nonce, 0, noncePoolAt, noncePoolAt + NONCE_BYTES);
-  noncePoolAt += NONCE_BYTES;
+  nonce.writeUInt32BE(index >>> 0, 0);
+  noncePool.copy(nonce, NONCE_INDEX_BYTES, noncePoolAt, noncePoolAt + NONCE_RANDOM_BYTES);
+  noncePoolAt += NONCE_RANDOM_BYTES;
 }
 
 /**
@@ -191,7 +225,7 @@ export function plainArea(buffer: Buffer): Buffer {
 }
 
 /**
- * Seals in place the first `length` plaintext bytes of segment buffer `buffer` under a fresh random nonce;
+ * Seals in place the first `length` plaintext bytes of segment buffer `buffer` under a fresh nonce;
  * returns the sealed segment as stored (a view of `buffer`: nonce | ciphertext | tag). The plaintext is gone.
  */
 export function sealSegment(
@@ -202,7 +236,7 @@ export function sealSegment(
   length: number,
 ): Buffer {
   const nonce = buffer.subarray(0, NONCE_BYTES);
-  freshNonce(nonce);
+  freshNonce(nonce, index);
   const end = NONCE_BYTES + length;
   segmentCipher.seal(
     keys.dataKey,
@@ -210,6 +244,7 @@ export function sealSegment(
     segmentAad(keys.fileId, index, final),
     buffer.subarray(NONCE_BYTES, end),
     buffer.subarray(end, end + TAG_BYTES),
+    CIPHER_IDS[keys.cipher],
   );
   return buffer.subarray(0, end + TAG_BYTES);
 }
@@ -245,6 +280,7 @@ export function openSegment(
     segmentAad(keys.fileId, index, final),
     plain,
     sealed.subarray(end),
+    CIPHER_IDS[keys.cipher],
   );
   if (!authentic) throw authenticationFailed(name, index);
   return plain;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { MasterKey } from '../../keys/sealing.js';
 import { LocalFs } from '../local/local-fs.js';
 import { EncryptedFs, type PlaintextFiles } from './encrypted-fs.js';
+import type { SegmentCipherName } from './segment-cipher.js';
 import { StorageKeyRing, storageKekOf } from './storage-keys.js';
 
 /** A master key in a file of its own (mode 0600) under `dir`. */
@@ -26,12 +27,19 @@ export interface EncryptedFixture {
   cleanup(): Promise<void>;
 }
 
-export async function encryptedFixture(plaintextFiles: PlaintextFiles = 'read'): Promise<EncryptedFixture> {
+export async function encryptedFixture(
+  plaintextFiles: PlaintextFiles = 'read',
+  cipher: SegmentCipherName = 'aes-256-gcm',
+): Promise<EncryptedFixture> {
   const root = await mkdtemp(join(tmpdir(), 'ferry-encfs-'));
   const keyDir = await mkdtemp(join(tmpdir(), 'ferry-encfs-key-'));
   const master = await newMasterKey(keyDir);
   const raw = new LocalFs({ dirBatchSize: 100 });
-  const fs = new EncryptedFs(raw, { keys: new StorageKeyRing(storageKekOf(master)), plaintextFiles });
+  const fs = new EncryptedFs(raw, {
+    keys: new StorageKeyRing(storageKekOf(master)),
+    plaintextFiles,
+    cipher,
+  });
   return {
     fs,
     raw,

@@ -22,6 +22,7 @@ import {
   plainSizeOf,
 } from './container.js';
 import { EncryptedFile } from './encrypted-file.js';
+import type { SegmentCipherName } from './segment-cipher.js';
 import type { StorageKeyRing } from './storage-keys.js';
 
 /**
@@ -39,6 +40,8 @@ export interface EncryptedFsOptions {
    * containers: a user whose encryption was turned off keeps their encrypted files. Default 'encrypted'.
    */
   readonly newFiles?: 'encrypted' | 'plain';
+  /** What new containers' segments are sealed with (files already stored keep theirs). Default AES-256-GCM. */
+  readonly cipher?: SegmentCipherName;
 }
 
 /** How many containers a listing batch checks at once (each check is an open and a 8-byte read). */
@@ -56,6 +59,7 @@ export class EncryptedFs extends ForwardingFs {
   readonly #keys: StorageKeyRing;
   readonly #plaintext: PlaintextFiles;
   readonly #newFilesPlain: boolean;
+  readonly #cipher: SegmentCipherName;
 
   constructor(inner: Fs, options: EncryptedFsOptions) {
     // A write inside a segment rewrites it in place, and a read anywhere reads its segment: both must be possible.
@@ -66,6 +70,7 @@ export class EncryptedFs extends ForwardingFs {
     this.#keys = options.keys;
     this.#plaintext = options.plaintextFiles ?? 'read';
     this.#newFilesPlain = options.newFiles === 'plain';
+    this.#cipher = options.cipher ?? 'aes-256-gcm';
   }
 
   override async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
@@ -77,7 +82,7 @@ export class EncryptedFs extends ForwardingFs {
       if (stat.size === 0) {
         // Empty: new (or truncated), so it becomes a container; an empty file only read stays as it is.
         if (!flags.write || this.#newFilesPlain) return file;
-        const { header, keys } = newHeader(this.#keys);
+        const { header, keys } = newHeader(this.#keys, this.#cipher);
         return await EncryptedFile.create(file, header, keys, path);
       }
       const head = await file.read(0, HEADER_SIZE);

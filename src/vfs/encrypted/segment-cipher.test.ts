@@ -1,11 +1,18 @@
-// The in-place AES-256-GCM of encrypted storage: the native addon is what runs, and it is GCM exactly as node:crypto's.
+// The in-place AEAD of encrypted storage: the native addon is what runs, and its AES-256-GCM and ChaCha20-Poly1305
+// are exactly node:crypto's.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { nodeSegmentCipher, segmentCipher, segmentCipherKind, segmentIo } from './segment-cipher.js';
+import {
+  CIPHER_IDS,
+  nodeSegmentCipher,
+  segmentCipher,
+  segmentCipherKind,
+  segmentIo,
+} from './segment-cipher.js';
 
 function material(length: number) {
   return { key: randomBytes(32), nonce: randomBytes(12), aad: randomBytes(25), plain: randomBytes(length) };
@@ -17,20 +24,49 @@ describe('segment cipher', () => {
     assert.notEqual(segmentCipher, nodeSegmentCipher);
   });
 
-  it('seals in place exactly as node:crypto does, and each opens what the other sealed', () => {
-    for (const length of [0, 1, 15, 16, 17, 32_768, 65_536]) {
-      const m = material(length);
-      const byAddon = Buffer.from(m.plain);
-      const byNode = Buffer.from(m.plain);
-      const tagAddon = Buffer.alloc(16);
-      const tagNode = Buffer.alloc(16);
-      segmentCipher.seal(m.key, m.nonce, m.aad, byAddon, tagAddon);
-      nodeSegmentCipher.seal(m.key, m.nonce, m.aad, byNode, tagNode);
-      assert.ok(byAddon.equals(byNode) && tagAddon.equals(tagNode), `same ciphertext and tag at ${length}`);
-      if (length > 0) assert.ok(!byAddon.equals(m.plain), 'the buffer now holds ciphertext');
-      assert.equal(nodeSegmentCipher.open(m.key, m.nonce, m.aad, byAddon, tagAddon), true);
-      assert.equal(segmentCipher.open(m.key, m.nonce, m.aad, byNode, tagNode), true);
-      assert.ok(byAddon.equals(m.plain) && byNode.equals(m.plain), `both open to the plaintext at ${length}`);
+  it('seals in place exactly as node:crypto does, with each cipher, and each opens what the other sealed', () => {
+    for (const [name, id] of Object.entries(CIPHER_IDS)) {
+      for (const length of [0, 1, 15, 16, 17, 32_768, 65_536]) {
+        const m = material(length);
+        const byAddon = Buffer.from(m.plain);
+        const byNode = Buffer.from(m.plain);
+        const tagAddon = Buffer.alloc(16);
+        const tagNode = Buffer.alloc(16);
+        segmentCipher.seal(m.key, m.nonce, m.aad, byAddon, tagAddon, id);
+        nodeSegmentCipher.seal(m.key, m.nonce, m.aad, byNode, tagNode, id);
+        assert.ok(
+          byAddon.equals(byNode) && tagAddon.equals(tagNode),
+          `${name}: same ciphertext and tag at ${length}`,
+        );
+        if (length > 0) assert.ok(!byAddon.equals(m.plain), 'the buffer now holds ciphertext');
+        assert.equal(nodeSegmentCipher.open(m.key, m.nonce, m.aad, byAddon, tagAddon, id), true);
+        assert.equal(segmentCipher.open(m.key, m.nonce, m.aad, byNode, tagNode, id), true);
+        assert.ok(
+          byAddon.equals(m.plain) && byNode.equals(m.plain),
+          `${name}: both open the plaintext at ${length}`,
+        );
+      }
+    }
+    // Without a cipher argument: AES-256-GCM (what callers before the choice passed).
+    const m = material(100);
+    const [a, b] = [Buffer.from(m.plain), Buffer.from(m.plain)];
+    const [ta, tb] = [Buffer.alloc(16), Buffer.alloc(16)];
+    segmentCipher.seal(m.key, m.nonce, m.aad, a, ta);
+    nodeSegmentCipher.seal(m.key, m.nonce, m.aad, b, tb, CIPHER_IDS['aes-256-gcm']);
+    assert.ok(a.equals(b) && ta.equals(tb));
+  });
+
+  it('refuses a cipher id it does not know', () => {
+    const m = material(16);
+    for (const cipher of [segmentCipher, nodeSegmentCipher]) {
+      assert.throws(
+        () => cipher.seal(m.key, m.nonce, m.aad, Buffer.from(m.plain), Buffer.alloc(16), 2),
+        RangeError,
+      );
+      assert.throws(
+        () => cipher.open(m.key, m.nonce, m.aad, Buffer.from(m.plain), Buffer.alloc(16), -1),
+        RangeError,
+      );
     }
   });
 
@@ -165,8 +201,40 @@ describe('segment cipher', () => {
           RangeError,
         );
         assert.throws(() => segmentIo!.readOpen(-1, 0, buffer, sealedLength, m.key, m.aad), TypeError);
+        assert.throws(
+          () => segmentIo!.readOpen(writeOnly.fd, 0, buffer, sealedLength, m.key, m.aad, 7),
+          RangeError,
+        );
       } finally {
         await writeOnly.close();
+      }
+    });
+
+    it('opens a ChaCha20-Poly1305 segment when told so, and not as AES-256-GCM', async () => {
+      assert.ok(segmentIo);
+      const m = material(65_536);
+      const chacha = CIPHER_IDS['chacha20-poly1305'];
+      const data = Buffer.from(m.plain);
+      const tag = Buffer.alloc(16);
+      segmentCipher.seal(m.key, m.nonce, m.aad, data, tag, chacha);
+      const path = join(dir, 'chacha.bin');
+      await writeFile(path, Buffer.concat([m.nonce, data, tag]));
+      const sealedLength = 12 + data.length + 16;
+      const handle = await open(path, 'r');
+      try {
+        const buffer = Buffer.alloc(sealedLength);
+        assert.equal(
+          await segmentIo.readOpen(handle.fd, 0, buffer, sealedLength, m.key, m.aad),
+          -1,
+          'as AES',
+        );
+        assert.equal(
+          await segmentIo.readOpen(handle.fd, 0, buffer, sealedLength, m.key, m.aad, chacha),
+          sealedLength,
+        );
+        assert.ok(buffer.subarray(12, 12 + 65_536).equals(m.plain));
+      } finally {
+        await handle.close();
       }
     });
   });

@@ -1,4 +1,5 @@
-// AES-256-GCM over a segment's own buffer: the native aead addon when it is built, node:crypto otherwise.
+// AES-256-GCM or ChaCha20-Poly1305 over a segment's own buffer: the native aead addon when it is built,
+// node:crypto otherwise.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { loggers } from '../../logger.js';
 import { aead, aeadWith } from '../../util/aead-addon.js';
@@ -12,11 +13,21 @@ import { aead, aeadWith } from '../../util/aead-addon.js';
  * built addon working, at the old cost.
  */
 
+/** The ciphers a container's segments can be sealed with (container.ts records which in the header). */
+export type SegmentCipherName = 'aes-256-gcm' | 'chacha20-poly1305';
+
+/** The addon's id of each cipher (enum aead_kind in native/aead/src/aead.h). */
+export const CIPHER_IDS: Readonly<Record<SegmentCipherName, number>> = {
+  'aes-256-gcm': 0,
+  'chacha20-poly1305': 1,
+};
+const CIPHER_NAMES: readonly SegmentCipherName[] = ['aes-256-gcm', 'chacha20-poly1305'];
+
 interface AeadAddon {
-  /** Encrypts `data` in place and writes the 16-byte tag; throws only on bad arguments. */
-  seal(key: Buffer, nonce: Buffer, aad: Buffer, data: Buffer, tag: Buffer): boolean;
+  /** Encrypts `data` in place and writes the 16-byte tag; throws only on bad arguments. Cipher: CIPHER_IDS, default AES. */
+  seal(key: Buffer, nonce: Buffer, aad: Buffer, data: Buffer, tag: Buffer, cipher?: number): boolean;
   /** Decrypts `data` in place; false (and `data` zeroed) when it does not authenticate. */
-  open(key: Buffer, nonce: Buffer, aad: Buffer, data: Buffer, tag: Buffer): boolean;
+  open(key: Buffer, nonce: Buffer, aad: Buffer, data: Buffer, tag: Buffer, cipher?: number): boolean;
 }
 
 /** A segment's file read with its opening in the same thread-pool job (native/aead/src/io.c). */
@@ -33,6 +44,7 @@ export interface SegmentIo {
     sealedLength: number,
     key: Buffer,
     aad: Buffer,
+    cipher?: number,
   ): Promise<number>;
 }
 
@@ -47,17 +59,24 @@ function loadAddon(): (AeadAddon & Partial<SegmentIo>) | undefined {
   return addon;
 }
 
+function cipherName(id = 0): SegmentCipherName {
+  const name = CIPHER_NAMES[id];
+  if (!name) throw new RangeError(`cipher must be 0 (AES-256-GCM) or 1 (ChaCha20-Poly1305), not ${id}`);
+  return name;
+}
+
 const fallback: AeadAddon = {
-  seal(key, nonce, aad, data, tag) {
-    const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  seal(key, nonce, aad, data, tag, id) {
+    // Both ciphers take a 12-byte nonce and give a 16-byte tag (node:crypto's defaults for each).
+    const cipher = createCipheriv(cipherName(id) as 'aes-256-gcm', key, nonce);
     cipher.setAAD(aad);
     cipher.update(data).copy(data);
     cipher.final();
     cipher.getAuthTag().copy(tag);
     return true;
   },
-  open(key, nonce, aad, data, tag) {
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  open(key, nonce, aad, data, tag, id) {
+    const decipher = createDecipheriv(cipherName(id) as 'aes-256-gcm', key, nonce);
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
     const plain = decipher.update(data);

@@ -10,7 +10,7 @@ import {
   openSegment,
   segmentOffset,
 } from './container.js';
-import { type SegmentIo, segmentIo } from './segment-cipher.js';
+import { CIPHER_IDS, type SegmentIo, segmentIo } from './segment-cipher.js';
 
 /*
  * Why the job: a segment's read goes to libuv's thread pool anyway, and opening it on the event loop's thread,
@@ -48,6 +48,7 @@ export class SegmentReads {
             sealedLength,
             this.#keys.dataKey,
             openingAad(this.#keys, index, final),
+            CIPHER_IDS[this.#keys.cipher],
           )
           .catch((err: unknown) => {
             throw toFerryError(err);

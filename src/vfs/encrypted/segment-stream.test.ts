@@ -2,10 +2,11 @@
 // the same plaintext back through a later open, whole after a sync, and a thread only while it is needed.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { containerSize, newHeader, SEGMENT_SIZE } from './container.js';
+import { containerSize, newHeader, SEGMENT_SIZE, segmentOffset } from './container.js';
+import { EncryptedFs } from './encrypted-fs.js';
 import { type EncryptedFixture, encryptedFixture } from './encrypted-fs-fixture.js';
 import { SegmentStream, segmentStreamLimits } from './segment-stream.js';
 import { StorageKeyRing, storageKekOf } from './storage-keys.js';
@@ -54,6 +55,34 @@ test('sizes around segments, the thread batch and the ring come back whole, in c
     await pipelined(`size-${size}`, data, 0, size > S ? 65_000 : 4096);
     assert.equal(statSync(p(`size-${size}`)).size, containerSize(size), `container size for ${size}`);
     assert.equal(sha(await readBack(`size-${size}`)), sha(data), `plaintext of ${size} bytes`);
+  }
+});
+
+test('the thread seals with the file’s cipher, each nonce led by its segment index', async () => {
+  // The same store and keys, new files sealed with ChaCha20-Poly1305.
+  const chacha = new EncryptedFs(fx.raw, {
+    keys: new StorageKeyRing(storageKekOf(fx.master)),
+    cipher: 'chacha20-poly1305',
+  });
+  for (const [which, fs] of [
+    ['aes-256-gcm', fx.fs],
+    ['chacha20-poly1305', chacha],
+  ] as const) {
+    const data = randomBytes(20 * S + 77);
+    const name = `cipher-${which}`;
+    const before = threads();
+    const file = await fs.open(p(name), { ...writable, truncate: true });
+    await file.write(0, data.subarray(0, S));
+    assert.equal(threads(), before + 1, `${which}: written by the segment thread`);
+    await file.write(S, data.subarray(S));
+    await file.close();
+    const raw = readFileSync(p(name));
+    assert.equal(raw.readUInt8(8), which === 'aes-256-gcm' ? 1 : 2, `${which}: the header's format`);
+    for (let index = 0; index <= 20; index++) {
+      assert.equal(raw.readUInt32BE(segmentOffset(index)), index, `${which}: nonce of segment ${index}`);
+    }
+    // Read through the AES-configured view: the header, not the setting, says how a file reads.
+    assert.equal(sha(await readBack(name)), sha(data), `${which}: read back`);
   }
 });
 

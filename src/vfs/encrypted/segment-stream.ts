@@ -3,6 +3,7 @@
 import { toFerryError } from '../../errors.js';
 import { type RingEvent, RingFeeder, type RingHandle, ringAddon } from '../../util/ring-feeder.js';
 import type { ContainerKeys } from './container.js';
+import { CIPHER_IDS } from './segment-cipher.js';
 
 /*
  * Why a thread: sealing each segment on the event loop's thread and dispatching its write cost that thread
@@ -13,7 +14,14 @@ import type { ContainerKeys } from './container.js';
  */
 
 interface StreamAddon {
-  segmentStreamStart(fd: number, index: number, key: Buffer, fileId: Buffer, onEvent: RingEvent): RingHandle;
+  segmentStreamStart(
+    fd: number,
+    index: number,
+    key: Buffer,
+    fileId: Buffer,
+    cipher: number,
+    onEvent: RingEvent,
+  ): RingHandle;
   readonly segmentStreamLimits: { readonly ringBytes: number; readonly maxThreads: number };
 }
 
@@ -40,7 +48,9 @@ export class SegmentStream {
     if (native === undefined) return undefined;
     try {
       return new SegmentStream(
-        new RingFeeder((onEvent) => native.segmentStreamStart(fd, index, keys.dataKey, keys.fileId, onEvent)),
+        new RingFeeder((onEvent) =>
+          native.segmentStreamStart(fd, index, keys.dataKey, keys.fileId, CIPHER_IDS[keys.cipher], onEvent),
+        ),
       );
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ERR_SEGMENT_STREAM_BUSY') return undefined;
