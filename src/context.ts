@@ -39,7 +39,9 @@ import { effectiveUserLookup } from './store/effective-user.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store, UserLookup, UserRecord, UserRepository } from './store/types.js';
 import { TransferService } from './transfers/service.js';
+import { type CipherChoice, chooseCipher } from './vfs/encrypted/cipher-choice.js';
 import { EncryptedFs } from './vfs/encrypted/encrypted-fs.js';
+import type { SegmentCipherName } from './vfs/encrypted/segment-cipher.js';
 import { StorageKeyRing, storageKekOf } from './vfs/encrypted/storage-keys.js';
 import { LocalFs, localHomeFs } from './vfs/local/local-fs.js';
 import { MountFs } from './vfs/mount-fs.js';
@@ -174,6 +176,7 @@ interface HomeIdentity {
 function homeFsFactory(
   config: FerryConfig,
   storageKeys: () => StorageKeyRing,
+  cipher: () => SegmentCipherName,
   s3: S3Backend | undefined,
   store: Store,
 ): {
@@ -212,6 +215,7 @@ function homeFsFactory(
         // A user storing plain files must read them back, whatever the server's policy for its own homes.
         plaintextFiles: encrypt ? encryption.plaintextFiles : 'read',
         newFiles: encrypt ? 'encrypted' : 'plain',
+        cipher: cipher(),
       });
     },
     sweepAbandoned: backend.sweepAbandoned,
@@ -247,6 +251,7 @@ export class AppContext {
   readonly #sweepAbandoned: ReturnType<typeof homeFsFactory>['sweepAbandoned'];
   #masterKey: MasterKey | undefined;
   #storageKeys: StorageKeyRing | undefined;
+  #storageCipher: CipherChoice | undefined;
   readonly #access: DataDirAccess;
   /** What the store holds sealed, counted at open when the key file was missing ('' when nothing). */
   readonly #sealedWithMissingKey: string;
@@ -283,7 +288,13 @@ export class AppContext {
     });
     this.events.subscribe(this.audit.listener);
     const uploadAdmission = new UploadAdmission(this.health);
-    const { home: homeFs, sweepAbandoned } = homeFsFactory(config, () => this.storageKeys, s3, store);
+    const { home: homeFs, sweepAbandoned } = homeFsFactory(
+      config,
+      () => this.storageKeys,
+      () => this.storageCipher.cipher,
+      s3,
+      store,
+    );
     this.#homeFs = homeFs;
     this.#sweepAbandoned = sweepAbandoned;
     // A user's rates and the server's caps hold across sessions, and across the workers of `serve --workers N`.
@@ -463,6 +474,12 @@ export class AppContext {
       sealedData: this.#sealedWithMissingKey,
     });
     return this.#masterKey;
+  }
+
+  /** What encrypted storage seals new files with (`storage.encryption.cipher`, 'auto' resolved once). */
+  get storageCipher(): CipherChoice {
+    this.#storageCipher ??= chooseCipher(this.config.storage.encryption.cipher);
+    return this.#storageCipher;
   }
 
   /** The keys wrapping stored files' data keys (encrypted storage): derived from the master key. */

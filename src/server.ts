@@ -491,6 +491,9 @@ export async function startFerry(
           store: config.store.driver,
           storage: config.storage.backend,
           storageEncryption: config.storage.encryption.enabled,
+          ...(config.storage.encryption.enabled
+            ? { storageCipher: `${ctx.storageCipher.cipher} (${ctx.storageCipher.reason})` }
+            : {}),
           services: services.names,
         },
       }),

@@ -19,13 +19,14 @@ let server: ChildProcess | undefined;
 let port: number;
 
 /** `ferry serve --storage-encryption` as a user starts it; resolves once it prints where it listens. */
-function serve(): Promise<{ child: ChildProcess; port: number }> {
+function serve(extra: string[] = []): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
     [
       FERRY_BIN,
       'serve',
       '--storage-encryption',
+      ...extra,
       '--data-dir',
       dataDir,
       '--listen',
@@ -105,12 +106,16 @@ before(async () => {
   port = started.port;
 });
 
-after(async () => {
+async function stopServer(): Promise<void> {
   if (server && server.exitCode === null && server.signalCode === null) {
     const exited = new Promise((res) => server!.once('exit', res));
     server.kill('SIGTERM');
     await exited;
   }
+}
+
+after(async () => {
+  await stopServer();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -191,4 +196,27 @@ test('storage rekey moves data keys to another master key and back; the server r
   const usage = await runFerry(['storage', 'rekey', '--data-dir', dataDir]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--new-master-key FILE/);
+});
+
+test('storage.encryption.cipher chacha20-poly1305: new files sealed with it, files stored before still read', async () => {
+  await ok(['put data.bin before-chacha.bin']);
+  await stopServer();
+  const config = join(work, 'chacha.json');
+  await writeFile(config, JSON.stringify({ storage: { encryption: { cipher: 'chacha20-poly1305' } } }));
+  const started = await serve(['--config', config]);
+  server = started.child;
+  port = started.port;
+  await writeFile(join(work, 'half.bin'), (await readFile(join(work, 'data.bin'))).subarray(0, 1_000_000));
+  await ok(['put half.bin chacha.bin', 'reput data.bin chacha.bin', 'get chacha.bin chacha.copy']);
+  await ok(['get before-chacha.bin before.copy']);
+  const stored = await readFile(join(dataDir, 'homes', 'alice', 'chacha.bin'));
+  assert.equal(stored.subarray(0, 8).toString('latin1'), 'FERRYENC');
+  assert.equal(stored.readUInt8(8), 2, 'format 2: the header names the cipher');
+  assert.equal(stored.readUInt8(10), 1, 'ChaCha20-Poly1305');
+  assert.equal(stored.indexOf(MARKER), -1, 'no plaintext on disk');
+  const before = await readFile(join(dataDir, 'homes', 'alice', 'before-chacha.bin'));
+  assert.equal(before.readUInt8(8), 1, 'the file stored before stays AES-256-GCM (format 1)');
+  const want = await sha256File(join(work, 'data.bin'));
+  assert.equal(await sha256File(join(work, 'chacha.copy')), want, 'resumed upload read back');
+  assert.equal(await sha256File(join(work, 'before.copy')), want);
 });

@@ -131,7 +131,7 @@ test('store.url chooses the store driver: sqlite paths resolve, postgres URLs st
 test('storage is a union on its backend, set from the file or FERRY_STORAGE_BACKEND', () => {
   const plain = {
     backend: 'local',
-    encryption: { enabled: false, plaintextFiles: 'read' },
+    encryption: { enabled: false, plaintextFiles: 'read', cipher: 'auto' },
     metadataCalls: 'auto',
   };
   assert.deepEqual(loadConfig({ env: {} }).storage, plain);
@@ -164,7 +164,7 @@ test('storage is a union on its backend, set from the file or FERRY_STORAGE_BACK
     region: 'us-east-1',
     forcePathStyle: true,
     abandonedUploadHours: 24,
-    encryption: { enabled: false, plaintextFiles: 'read' },
+    encryption: { enabled: false, plaintextFiles: 'read', cipher: 'auto' },
   });
   assert.equal(
     (
@@ -278,7 +278,7 @@ test('command actions are off unless rules.commands is turned on', () => {
 });
 
 test('storage encryption is on from FERRY_STORAGE_ENCRYPTION, the serve flag or the file', async (t) => {
-  const on = { enabled: true, plaintextFiles: 'read' };
+  const on = { enabled: true, plaintextFiles: 'read', cipher: 'auto' };
   assert.deepEqual(loadConfig({ env: { FERRY_STORAGE_ENCRYPTION: 'true' } }).storage.encryption, on);
   assert.deepEqual(loadConfig({ env: {}, flags: { storage: { encryption: true } } }).storage.encryption, on);
   const dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
@@ -290,9 +290,32 @@ test('storage encryption is on from FERRY_STORAGE_ENCRYPTION, the serve flag or 
   );
   assert.deepEqual(loadConfig({ env: {}, file }).storage, {
     backend: 'local',
-    encryption: { enabled: true, plaintextFiles: 'refuse' },
+    encryption: { enabled: true, plaintextFiles: 'refuse', cipher: 'auto' },
     metadataCalls: 'auto',
   });
+  // The flag or variable turns it on and keeps what the file says of it (its cipher, its plain files).
+  await writeFile(
+    file,
+    JSON.stringify({ storage: { encryption: { plaintextFiles: 'refuse', cipher: 'chacha20-poly1305' } } }),
+  );
+  const fromFile = { enabled: true, plaintextFiles: 'refuse', cipher: 'chacha20-poly1305' };
+  assert.deepEqual(
+    loadConfig({ env: {}, file, flags: { storage: { encryption: true } } }).storage.encryption,
+    fromFile,
+  );
+  assert.deepEqual(
+    loadConfig({ env: { FERRY_STORAGE_ENCRYPTION: 'yes' }, file }).storage.encryption,
+    fromFile,
+  );
+  assert.equal(
+    loadConfig({ env: { FERRY_STORAGE_ENCRYPTION: 'off' }, file }).storage.encryption.enabled,
+    false,
+  );
+  await writeFile(file, JSON.stringify({ storage: { encryption: { cipher: 'des' } } }));
+  assert.throws(
+    () => loadConfig({ env: {}, file }),
+    (err: Error) => err instanceof ConfigError && /storage\.encryption/.test(err.message),
+  );
   assert.throws(
     () => loadConfig({ env: { FERRY_STORAGE_ENCRYPTION: 'maybe' } }),
     (err: Error) =>

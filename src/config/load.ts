@@ -73,7 +73,7 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
         const name = envNameOf(`${key}.${field}`);
         const value = env[name];
         if (value === undefined || value === '') continue;
-        merged[key] = { ...asObject(merged[key]), [field]: value };
+        merged[key] = withField(key, merged[key], field, value);
         origin[key] = `environment ${name}`;
         origin[`${key}.${field}`] = `environment ${name}`;
       }
@@ -88,7 +88,12 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   for (const [key, value] of Object.entries(sources.flags ?? {})) {
     if (value === undefined) continue;
     const nested = NESTED_CONFIG_FIELDS[key as keyof typeof NESTED_CONFIG_FIELDS] !== undefined;
-    merged[key] = nested ? { ...asObject(merged[key]), ...asObject(value) } : value;
+    merged[key] = nested
+      ? Object.entries(asObject(value)).reduce(
+          (into, [field, v]) => withField(key, into, field, v),
+          merged[key],
+        )
+      : value;
     origin[key] = 'command line';
   }
   const result = configSchema.safeParse(merged);
@@ -110,6 +115,25 @@ export function loadConfig(sources: ConfigSources = {}): FerryConfig {
   }
   const dataDir = resolve(result.data.dataDir);
   return Object.freeze({ ...result.data, dataDir, store: resolveStore(result.data.store.url, dataDir) });
+}
+
+/**
+ * Settings that are an on/off value or, in a file, an object with `enabled` and more fields: a flag or variable
+ * turning one on sets `enabled` and keeps the file's other fields (`--storage-encryption` with the file's cipher).
+ */
+const ON_OFF_OBJECTS: ReadonlySet<string> = new Set(['storage.encryption']);
+
+/** `into` (nested key `key`'s value so far) with `field` set to `value`. */
+function withField(key: string, into: unknown, field: string, value: unknown): Record<string, unknown> {
+  const object = asObject(into);
+  const current = object[field];
+  const keep =
+    ON_OFF_OBJECTS.has(`${key}.${field}`) &&
+    typeof current === 'object' &&
+    current !== null &&
+    !Array.isArray(current) &&
+    (typeof value !== 'object' || value === null);
+  return { ...object, [field]: keep ? { ...current, enabled: value } : value };
 }
 
 /** The value an issue is about: `merged.smtp.port` for the path ['smtp', 'port']. */

@@ -94,13 +94,18 @@ const rulesSchema = z
 
 /**
  * Transparent encrypted storage of new files: on/off as a flag (FERRY_STORAGE_ENCRYPTION, --storage-encryption)
- * or, in a file, `{"enabled": true, "plaintextFiles": "read" | "refuse"}` (what to do with files stored before).
+ * or, in a file, `{"enabled": true, "plaintextFiles": "read" | "refuse", "cipher": …}` (what to do with files
+ * stored before; what new files' segments are sealed with: 'auto' picks by the CPU, vfs/encrypted/cipher-choice.ts).
  */
 const storageEncryptionSchema = z
   .union([
-    flag.transform((enabled) => ({ enabled, plaintextFiles: 'read' as const })),
+    flag.transform((enabled) => ({ enabled, plaintextFiles: 'read' as const, cipher: 'auto' as const })),
     z
-      .object({ enabled: flag.default(false), plaintextFiles: z.enum(['read', 'refuse']).default('read') })
+      .object({
+        enabled: flag.default(false),
+        plaintextFiles: z.enum(['read', 'refuse']).default('read'),
+        cipher: z.enum(['auto', 'aes-256-gcm', 'chacha20-poly1305']).default('auto'),
+      })
       .strict(),
   ])
   .prefault(false);
@@ -712,7 +717,7 @@ export const NESTED_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'node.heartbeatSeconds':
     'seconds between the heartbeats each serving process records (default 5); a node silent for 3 heartbeats is shown down',
   'storage.encryption':
-    'store new files in the homes encrypted (AES-256-GCM containers, keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
+    'store new files in the homes encrypted (AES-256-GCM containers, or ChaCha20-Poly1305 on CPUs without AES instructions; keys wrapped under the master key; see docs/ENCRYPTION.md; default: off)',
   'storage.metadataCalls':
     "backend 'local': where metadata calls (stat, open, rename, close) run: 'auto' (default: on the serving thread for local file systems such as ext4, XFS, Btrfs or tmpfs, on the thread pool for network and FUSE mounts), 'inline' or 'pool' (a slow local disk then cannot stall a process's other sessions)",
   'storage.bucket': "backend 's3': the bucket the homes live in",
