@@ -13,6 +13,8 @@ import type { FsFile, FsOpenFlags, FsStat } from '../types.js';
 import { SEALED_SEGMENT_SIZE, SEGMENT_SIZE, segmentOffset } from './container.js';
 import { EncryptedFs } from './encrypted-fs.js';
 import { newMasterKey } from './encrypted-fs-fixture.js';
+import { segmentBuffers } from './segment-buffers.js';
+import { SegmentCache } from './segment-cache.js';
 import { StorageKeyRing, storageKekOf } from './storage-keys.js';
 
 /** What reached the real backend: the memory each stored or read segment used, and the calls. */
@@ -107,7 +109,7 @@ const BUFFER_BOUND = 33 + 4 + 8;
 const PIECE = 32_768;
 
 /** Runs `request` for each 32 KiB piece of `size` bytes, 64 in flight, as OpenSSH sftp pipelines them. */
-async function pipelined<T>(size: number, request: (at: number) => Promise<T>): Promise<T[]> {
+async function pipelined<T>(size: number, request: (at: number) => Promise<T>, lanes = 64): Promise<T[]> {
   const results: T[] = [];
   let next = 0;
   const lane = async () => {
@@ -117,7 +119,7 @@ async function pipelined<T>(size: number, request: (at: number) => Promise<T>): 
       results[at / PIECE] = await request(at);
     }
   };
-  await Promise.all(Array.from({ length: 64 }, lane));
+  await Promise.all(Array.from({ length: lanes }, lane));
   return results;
 }
 
@@ -171,6 +173,38 @@ describe('encrypted file transfers', () => {
       raw.traffic.memory.size <= BUFFER_BOUND,
       `${raw.traffic.memory.size} read buffers for ${SEGMENTS} segments`,
     );
+  });
+
+  it('a download whose window spans 64 segments reuses its buffers: none allocated after the first window', async () => {
+    // OpenSSH 9.2's sftp kept ~70 segments loading during a download; 128 lanes of 32 KiB span 64.
+    const data = randomBytes(SEGMENTS * SEGMENT_SIZE);
+    const path = await storedFile('wide.bin', data);
+    const download = async () => {
+      const down = await fs.open(path, { read: true, write: false });
+      const got = Buffer.concat(await pipelined(data.length, (at) => down.read(at, PIECE), 128));
+      await down.close();
+      assert.ok(got.equals(data));
+    };
+    await download();
+    const before = segmentBuffers.allocated;
+    await download();
+    const fresh = segmentBuffers.allocated - before;
+    assert.ok(fresh <= 8, `${fresh} segment buffers allocated again for ${SEGMENTS} segments`);
+  });
+
+  it('a segment evicted while a read copies from it goes back to the pool when that read lets go', () => {
+    const cache = new SegmentCache();
+    const segment = cache.add(5, segmentBuffers.take(), 100);
+    cache.pin(5, 1, 1);
+    cache.pin(5, 1, 1);
+    const free = segmentBuffers.free;
+    cache.evict(5, segment);
+    assert.equal(segmentBuffers.free, free, 'not reused while read');
+    cache.pin(5, 1, -1);
+    assert.equal(segmentBuffers.free, free, 'one read still holds it');
+    cache.pin(5, 1, -1);
+    assert.equal(segmentBuffers.free, free + 1, 'back in the pool');
+    assert.equal(segmentBuffers.take(), segment.buffer);
   });
 
   it('stores a segment as soon as a write fills it, and reads it back for a later write into it', async () => {
