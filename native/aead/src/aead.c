@@ -174,6 +174,7 @@ NAPI_MODULE_INIT() {
       FN("seal", js_seal),
       FN("open", js_open),
       FN("readOpen", js_read_open),
+      FN("readOpenMany", js_read_open_many),
       FN("seipdStart", js_seipd_start),
       FN("segmentStreamStart", js_segment_stream_start),
       FN("ringPush", js_ring_push),

@@ -39,6 +39,7 @@ bool aead_run(const struct args *a, int kind, bool encrypt);
 bool segment_nonce(unsigned char *nonce, int64_t index);
 
 napi_value js_read_open(napi_env env, napi_callback_info info);
+napi_value js_read_open_many(napi_env env, napi_callback_info info);
 /* An Error like node:fs's for errno `err` (positive): code, message, errno (negative), syscall (io.c). */
 napi_value errno_error(napi_env env, int err, const char *syscall);
 

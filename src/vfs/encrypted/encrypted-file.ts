@@ -9,13 +9,13 @@ import {
   IntegrityError,
   plainArea,
   plainSizeOf,
-  SEGMENT_OVERHEAD,
   SEGMENT_SIZE,
   sealSegment,
   segmentOffset,
 } from './container.js';
 import { segmentBuffers } from './segment-buffers.js';
 import { type Segment, SegmentCache } from './segment-cache.js';
+import { SegmentLoader } from './segment-loader.js';
 import { SegmentReads } from './segment-reads.js';
 import { FileAppends } from './segment-stream.js';
 
@@ -40,9 +40,8 @@ export class EncryptedFile implements FsFile {
   #diskFinal: { index: number; length: number } | null;
   readonly #cache = new SegmentCache();
   readonly #inflight = new Set<Promise<void>>();
-  /** Reads and authenticates segments (with a descriptor, in one thread-pool job each). */
-  readonly #reads: SegmentReads;
-  readonly #loading = new Map<number, Promise<Segment>>();
+  /** Brings segments into the cache, read and authenticated (with a descriptor, in one thread-pool job per run). */
+  readonly #loader: SegmentLoader;
   /** Writes at the end of the file go to a sealing thread while it is active (segment-stream.ts). */
   readonly #appends = new FileAppends((err) => {
     this.#failure ??= toFerryError(err);
@@ -59,7 +58,10 @@ export class EncryptedFile implements FsFile {
     this.#name = name;
     this.#size = plainSize;
     this.#diskFinal = { index: finalIndex(plainSize), length: plainSize % SEGMENT_SIZE };
-    this.#reads = new SegmentReads(inner, keys, name);
+    this.#loader = new SegmentLoader(this.#cache, new SegmentReads(inner, keys, name), {
+      diskFinal: () => this.#diskFinal,
+      settle: () => this.#settle(),
+    });
   }
 
   /** An existing container of `storedSize` bytes whose header gave `keys`. */
@@ -118,9 +120,7 @@ export class EncryptedFile implements FsFile {
       const done: Array<[number, Segment]> = [];
       this.#cache.pin(first, touched, 1);
       try {
-        const segments = await Promise.all(
-          Array.from({ length: touched }, (_, i) => this.#segment(first + i)),
-        );
+        const segments = await Promise.all(this.#loader.segments(first, touched));
         let at = position;
         while (at < end) {
           const index = Math.floor(at / SEGMENT_SIZE);
@@ -248,36 +248,7 @@ export class EncryptedFile implements FsFile {
 
   /** Segment `index` from the cache, or read from disk and authenticated (and then cached). */
   #segment(index: number): Promise<Segment> {
-    const cached = this.#cache.touch(index);
-    if (cached) return Promise.resolve(cached);
-    // Pipelined reads (a client asks for 32 KiB pieces of one segment at once) share one load.
-    let loading = this.#loading.get(index);
-    if (!loading) {
-      loading = this.#load(index).finally(() => this.#loading.delete(index));
-      this.#loading.set(index, loading);
-    }
-    return loading;
-  }
-
-  async #load(index: number): Promise<Segment> {
-    const final = this.#diskFinal?.index === index;
-    const length = final ? this.#diskFinal!.length : SEGMENT_SIZE;
-    // The inner file orders writes among themselves, not reads after writes.
-    await this.#settle();
-    // Read into a segment buffer and opened there: the segment's plaintext stays where it was read.
-    const buffer = segmentBuffers.take();
-    try {
-      await this.#reads.load(index, final, buffer, length + SEGMENT_OVERHEAD);
-    } catch (err) {
-      segmentBuffers.give(buffer);
-      throw err;
-    }
-    const cached = this.#cache.get(index);
-    if (cached) {
-      segmentBuffers.give(buffer);
-      return cached;
-    }
-    return this.#cache.add(index, buffer, length);
+    return this.#loader.segment(index);
   }
 
   /**

@@ -210,6 +210,71 @@ describe('segment cipher', () => {
       }
     });
 
+    it('readOpenMany reads consecutive segments in one job and answers for each', async () => {
+      assert.ok(segmentIo);
+      const key = randomBytes(32);
+      const chacha = CIPHER_IDS['chacha20-poly1305'];
+      const sizes = [65_536, 65_536, 65_536, 1000];
+      const aads = sizes.map(() => randomBytes(25));
+      const plains = sizes.map((n) => randomBytes(n));
+      const stored = plains.map((plain, i) => {
+        const nonce = randomBytes(12);
+        const data = Buffer.from(plain);
+        const tag = Buffer.alloc(16);
+        segmentCipher.seal(key, nonce, aads[i]!, data, tag, chacha);
+        return Buffer.concat([nonce, data, tag]);
+      });
+      stored[1]![700]! ^= 1;
+      const path = join(dir, 'many.bin');
+      await writeFile(path, Buffer.concat([randomBytes(5), ...stored]));
+      const lengths = sizes.map((n) => n + 28);
+      const handle = await open(path, 'r');
+      try {
+        const buffers = sizes.map(() => Buffer.alloc(65_536 + 28, 0xee));
+        const got = await segmentIo.readOpenMany(handle.fd, 5, buffers, lengths, key, aads, chacha);
+        assert.deepEqual(got, [lengths[0], -1, lengths[2], lengths[3]], 'the changed one alone fails');
+        for (const i of [0, 2, 3]) assert.ok(buffers[i]!.subarray(12, 12 + sizes[i]!).equals(plains[i]!));
+        assert.ok(
+          buffers[1]!.subarray(12, 12 + 65_536).every((b) => b === 0),
+          'no unauthenticated plaintext',
+        );
+        // The file ends inside a segment asked for: its result is the bytes there were, those after it 0.
+        const full = 65_536 + 28;
+        const tail = await segmentIo.readOpenMany(
+          handle.fd,
+          5 + 3 * full,
+          buffers.slice(0, 2),
+          [full, full],
+          key,
+          aads.slice(3, 4).concat(aads.slice(3, 4)),
+          chacha,
+        );
+        assert.deepEqual(tail, [1028, 0]);
+        assert.throws(() => segmentIo!.readOpenMany(handle.fd, 0, [], [], key, [], chacha), RangeError);
+        assert.throws(
+          () => segmentIo!.readOpenMany(handle.fd, 0, buffers, lengths.slice(1), key, aads, chacha),
+          RangeError,
+        );
+        const many = Array.from({ length: 33 }, () => Buffer.alloc(100));
+        assert.throws(
+          () =>
+            segmentIo!.readOpenMany(
+              handle.fd,
+              0,
+              many,
+              many.map(() => 50),
+              key,
+              many.map(() => aads[0]!),
+              chacha,
+            ),
+          RangeError,
+          'at most 32 segments a job',
+        );
+      } finally {
+        await handle.close();
+      }
+    });
+
     it('opens a ChaCha20-Poly1305 segment when told so, and not as AES-256-GCM', async () => {
       assert.ok(segmentIo);
       const m = material(65_536);

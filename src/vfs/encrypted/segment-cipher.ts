@@ -46,6 +46,19 @@ export interface SegmentIo {
     aad: Buffer,
     cipher?: number,
   ): Promise<number>;
+  /**
+   * readOpen for consecutive segments stored from `position` on (at most 32), each into its own buffer, in one
+   * job: one preadv, then each opened. Resolves with each segment's result as readOpen's.
+   */
+  readOpenMany(
+    fd: number,
+    position: number,
+    buffers: Buffer[],
+    sealedLengths: number[],
+    key: Buffer,
+    aads: Buffer[],
+    cipher: number,
+  ): Promise<number[]>;
 }
 
 function loadAddon(): (AeadAddon & Partial<SegmentIo>) | undefined {
@@ -99,10 +112,10 @@ export const segmentCipherKind: 'native' | 'node:crypto' = addon ? 'native' : 'n
 export const segmentCipher: AeadAddon = addon ?? fallback;
 
 /**
- * Read-and-open jobs, when the addon is built (one built before readOpen existed lacks it: encrypted files then
- * read through the file and open segments on this thread).
+ * Read-and-open jobs, when the addon is built (one built before readOpenMany existed lacks it: encrypted files
+ * then read through the file and open segments on this thread).
  */
-export const segmentIo: SegmentIo | undefined = addon?.readOpen ? (addon as SegmentIo) : undefined;
+export const segmentIo: SegmentIo | undefined = addon?.readOpenMany ? (addon as SegmentIo) : undefined;
 
 /** The node:crypto implementation, for tests that check both agree. */
 export const nodeSegmentCipher: AeadAddon = fallback;

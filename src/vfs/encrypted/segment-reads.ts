@@ -18,6 +18,9 @@ import { CIPHER_IDS, type SegmentIo, segmentIo } from './segment-cipher.js';
  * thread beyond a plain one (docs/PERFORMANCE.md). In the same job it costs that thread nothing. Only for files
  * with a descriptor (local storage) and an addon that has the job.
  */
+/** Segments one native job reads at most (native/aead/src/io.c's MAX_SEGMENTS). */
+const MANY_AT_ONCE = 32;
+
 export class SegmentReads {
   readonly #inner: FsFile;
   readonly #keys: ContainerKeys;
@@ -33,33 +36,88 @@ export class SegmentReads {
     this.#job = fd !== undefined && io ? { fd, io } : undefined;
   }
 
+  /** Whether loadMany reads consecutive segments in one job (local files with the addon), not one by one. */
+  get batched(): boolean {
+    return this.#job !== undefined;
+  }
+
   /**
    * Reads segment `index` (`sealedLength` bytes as stored) into the start of `buffer` and opens it there. Throws
    * an IntegrityError when the file ends first or the segment does not authenticate (its bytes then zeroed or
    * undefined, never served). The buffer belongs to the read until it settles; the caller keeps the file open.
    */
   async load(index: number, final: boolean, buffer: Buffer, sealedLength: number): Promise<void> {
-    const got = this.#job
-      ? await this.#job.io
-          .readOpen(
-            this.#job.fd,
-            segmentOffset(index),
-            buffer,
-            sealedLength,
-            this.#keys.dataKey,
-            openingAad(this.#keys, index, final),
-            CIPHER_IDS[this.#keys.cipher],
-          )
-          .catch((err: unknown) => {
-            throw toFerryError(err);
-          })
-      : (await this.#inner.read(segmentOffset(index), sealedLength, 0, buffer)).length;
-    if (got !== sealedLength && got !== -1) {
-      throw new IntegrityError(
+    const [failure] = await this.loadMany(index, [final], [buffer], [sealedLength]);
+    if (failure) throw failure;
+  }
+
+  /**
+   * `load` for consecutive segments from `first` on, each into its own buffer: for local files one job for all
+   * of them (at most MANY_AT_ONCE; a read spanning four segments costs one thread-pool round trip, not four).
+   * Resolves with each segment's IntegrityError, or undefined where it authenticated; rejects when the file
+   * read itself failed.
+   */
+  async loadMany(
+    first: number,
+    finals: readonly boolean[],
+    buffers: Buffer[],
+    sealedLengths: number[],
+  ): Promise<Array<IntegrityError | undefined>> {
+    if (!this.#job) {
+      return Promise.all(
+        buffers.map((buffer, i) =>
+          this.#loadThroughFile(first + i, finals[i]!, buffer, sealedLengths[i]!).then(
+            () => undefined,
+            (err: unknown) => {
+              if (err instanceof IntegrityError) return err;
+              throw err;
+            },
+          ),
+        ),
+      );
+    }
+    const results: Array<IntegrityError | undefined> = [];
+    for (let at = 0; at < buffers.length; at += MANY_AT_ONCE) {
+      const count = Math.min(MANY_AT_ONCE, buffers.length - at);
+      // Each segment's associated data, copied: openingAad returns shared scratch.
+      const aads = Array.from({ length: count }, (_, i) =>
+        Buffer.from(openingAad(this.#keys, first + at + i, finals[at + i]!)),
+      );
+      const got = await this.#job.io
+        .readOpenMany(
+          this.#job.fd,
+          segmentOffset(first + at),
+          buffers.slice(at, at + count),
+          sealedLengths.slice(at, at + count),
+          this.#keys.dataKey,
+          aads,
+          CIPHER_IDS[this.#keys.cipher],
+        )
+        .catch((err: unknown) => {
+          throw toFerryError(err);
+        });
+      got.forEach((result, i) => {
+        results.push(this.#outcome(first + at + i, result, sealedLengths[at + i]!));
+      });
+    }
+    return results;
+  }
+
+  #outcome(index: number, got: number, sealedLength: number): IntegrityError | undefined {
+    if (got === -1) return authenticationFailed(this.#name, index);
+    if (got !== sealedLength) {
+      return new IntegrityError(
         `${this.#name}: encrypted file is truncated (segment ${index} is missing or cut)`,
       );
     }
-    if (got === -1) throw authenticationFailed(this.#name, index);
-    if (!this.#job) openSegment(this.#keys, index, final, buffer.subarray(0, sealedLength), this.#name);
+    return undefined;
+  }
+
+  /** A segment read through the file and opened on this thread (no descriptor, or no job in the addon). */
+  async #loadThroughFile(index: number, final: boolean, buffer: Buffer, sealedLength: number): Promise<void> {
+    const got = (await this.#inner.read(segmentOffset(index), sealedLength, 0, buffer)).length;
+    const failure = this.#outcome(index, got, sealedLength);
+    if (failure) throw failure;
+    openSegment(this.#keys, index, final, buffer.subarray(0, sealedLength), this.#name);
   }
 }

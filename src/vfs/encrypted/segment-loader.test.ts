@@ -1,0 +1,106 @@
+// Segments a read spans load in one native job; each still settles on its own (its own failure, its own bytes).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { decodeHeader, finalIndex, HEADER_SIZE, SEGMENT_SIZE, segmentOffset } from './container.js';
+import { type EncryptedFixture, encryptedFixture } from './encrypted-fs-fixture.js';
+import { segmentBuffers } from './segment-buffers.js';
+import { SegmentCache } from './segment-cache.js';
+import { type SegmentIo, segmentIo } from './segment-cipher.js';
+import { SegmentLoader } from './segment-loader.js';
+import { SegmentReads } from './segment-reads.js';
+import { StorageKeyRing, storageKekOf } from './storage-keys.js';
+
+const S = SEGMENT_SIZE;
+let fx: EncryptedFixture;
+before(async () => {
+  fx = await encryptedFixture();
+});
+after(() => fx.cleanup());
+
+/** Segment-sized jobs as the addon ran them: how many segments each read. */
+function counting(): { io: SegmentIo; jobs: number[] } {
+  assert.ok(segmentIo, 'the addon has readOpenMany');
+  const jobs: number[] = [];
+  const io: SegmentIo = {
+    readOpen: (...args) => segmentIo!.readOpen(...args),
+    readOpenMany: (fd, position, buffers, ...rest) => {
+      jobs.push(buffers.length);
+      return segmentIo!.readOpenMany(fd, position, buffers, ...rest);
+    },
+  };
+  return { io, jobs };
+}
+
+/** A container of `data` and a loader over its file, reading through `io`. */
+async function loaderOf(name: string, data: Buffer, io: SegmentIo) {
+  const path = join(fx.root, name);
+  const up = await fx.fs.open(path, { read: false, write: true, create: true, truncate: true });
+  await up.write(0, data);
+  await up.close();
+  const file = await fx.raw.open(path, { read: true, write: false });
+  const keys = decodeHeader(
+    await file.read(0, HEADER_SIZE),
+    new StorageKeyRing(storageKekOf(fx.master)),
+    path,
+  );
+  const cache = new SegmentCache();
+  const loader = new SegmentLoader(cache, new SegmentReads(file, keys, path, io), {
+    diskFinal: () => ({ index: finalIndex(data.length), length: data.length % S }),
+    settle: async () => {},
+  });
+  return { path, file, cache, loader };
+}
+
+const plainOf = (segment: { plain: Buffer; length: number }) => segment.plain.subarray(0, segment.length);
+
+test('the missing segments of a span load in one job, the cached and loading ones are not loaded again', async () => {
+  const data = randomBytes(40 * S + 123);
+  const { io, jobs } = counting();
+  const { file, loader } = await loaderOf('span.bin', data, io);
+  try {
+    const first = await Promise.all(loader.segments(0, 5));
+    assert.deepEqual(jobs, [5], 'one job for five segments');
+    first.forEach((segment, i) => {
+      assert.ok(plainOf(segment).equals(data.subarray(i * S, (i + 1) * S)), `segment ${i}`);
+    });
+    // 3 and 4 are cached; 5 is loading when 4..8 are asked for; 6..8 go in one job of their own.
+    const five = loader.segment(5);
+    const next = await Promise.all(loader.segments(3, 6));
+    assert.deepEqual(jobs, [5, 1, 3]);
+    assert.equal(await five, next[2], 'the load in flight is shared');
+    // The final (short) segment and a run longer than one job allows.
+    const rest = await Promise.all(loader.segments(9, 32));
+    assert.deepEqual(jobs, [5, 1, 3, 32]);
+    assert.ok(plainOf(rest.at(-1)!).equals(data.subarray(40 * S)), 'the final segment, 123 bytes');
+  } finally {
+    await file.close();
+  }
+});
+
+test('a segment that fails in a batch fails alone; the others of its job load', async () => {
+  const data = randomBytes(6 * S);
+  const { io, jobs } = counting();
+  const { path, file, loader } = await loaderOf('tampered.bin', data, io);
+  const stored = await readFile(path);
+  stored[segmentOffset(2) + 500]! ^= 1;
+  await writeFile(path, stored);
+  try {
+    const free = segmentBuffers.free;
+    const outcomes = await Promise.allSettled(loader.segments(0, 5));
+    assert.deepEqual(jobs, [5]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.match(String((outcomes[2] as PromiseRejectedResult).reason), /segment 2 failed authentication/);
+    // Five taken (from the pool while it had any), four kept by the cache, the failed one given back.
+    assert.equal(segmentBuffers.free, Math.max(free - 5, 0) + 1, "the failed segment's buffer went back");
+    // Asked again, it is loaded again (nothing kept from the failure) and fails again.
+    await assert.rejects(loader.segment(2), /segment 2 failed authentication/);
+  } finally {
+    await file.close();
+  }
+});
