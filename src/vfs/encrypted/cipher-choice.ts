@@ -27,9 +27,11 @@ export function hasAesInstructions(cpuinfo: string): boolean | undefined {
   const line = /^(?:flags|Features)\s*:(.*)$/m.exec(cpuinfo);
   if (!line) return undefined;
   const words = new Set(line[1]!.trim().split(/\s+/));
-  // Every x86-64 CPU has SSE2, every ARMv8 one Advanced SIMD ("asimd").
+  // Every x86-64 CPU has SSE2, every ARMv8 one Advanced SIMD ("asimd"; "neon" or "vfp" in 32-bit mode, as on a
+  // Raspberry Pi with a 32-bit OS).
   if (words.has('sse2')) return words.has('aes') && words.has('pclmulqdq');
-  if (words.has('asimd')) return words.has('aes') && words.has('pmull');
+  if (words.has('asimd') || words.has('neon') || words.has('vfp'))
+    return words.has('aes') && words.has('pmull');
   return undefined;
 }
 

@@ -120,7 +120,13 @@ export class EncryptedFile implements FsFile {
       const done: Array<[number, Segment]> = [];
       this.#cache.pin(first, touched, 1);
       try {
-        const segments = await Promise.all(this.#loader.segments(first, touched));
+        // Settled, all of them, before any failure is thrown: a load this read started must not outlive the
+        // read's turn (a write or close let in meanwhile would meet its stale segment, or its job a closed fd).
+        const settled = await Promise.allSettled(this.#loader.segments(first, touched));
+        const segments = settled.map((outcome) => {
+          if (outcome.status === 'rejected') throw outcome.reason;
+          return outcome.value;
+        });
         let at = position;
         while (at < end) {
           const index = Math.floor(at / SEGMENT_SIZE);

@@ -62,7 +62,8 @@ export interface SegmentIo {
 }
 
 function loadAddon(): (AeadAddon & Partial<SegmentIo>) | undefined {
-  const addon = aeadWith<AeadAddon & Partial<SegmentIo>>('seal');
+  // An addon built before the cipher argument (readOpenMany came with it) would refuse the calls made now.
+  const addon = aeadWith<AeadAddon & Partial<SegmentIo>>('readOpenMany');
   if (!addon) {
     loggers.core.warn(
       { err: aead.error },
@@ -111,11 +112,8 @@ export const segmentCipherKind: 'native' | 'node:crypto' = addon ? 'native' : 'n
 
 export const segmentCipher: AeadAddon = addon ?? fallback;
 
-/**
- * Read-and-open jobs, when the addon is built (one built before readOpenMany existed lacks it: encrypted files
- * then read through the file and open segments on this thread).
- */
-export const segmentIo: SegmentIo | undefined = addon?.readOpenMany ? (addon as SegmentIo) : undefined;
+/** Read-and-open jobs, when the addon is built (otherwise files read through the file, opened on this thread). */
+export const segmentIo: SegmentIo | undefined = addon as SegmentIo | undefined;
 
 /** The node:crypto implementation, for tests that check both agree. */
 export const nodeSegmentCipher: AeadAddon = fallback;

@@ -104,3 +104,39 @@ test('a segment that fails in a batch fails alone; the others of its job load', 
     await file.close();
   }
 });
+
+test('a read failing on one segment lets no write in before the loads it started settle (no stale segment after)', async () => {
+  // Found by review: R1 fails on segment 1 at once; R2 shares that load and started one job for 2..33. Had R2's
+  // turn ended with the failure, the write below would have run while that job still read the old segment 2,
+  // which then landed in the cache as clean: the same handle read the old bytes back, and a later small write
+  // into the segment put them back on disk.
+  const path = join(fx.root, 'stale.bin');
+  const w = await fx.fs.open(path, { read: false, write: true, create: true, truncate: true });
+  await w.write(0, Buffer.alloc(40 * S, 'a'));
+  await w.close();
+  const stored = await readFile(path);
+  stored[segmentOffset(1) + 100]! ^= 0x55;
+  await writeFile(path, stored);
+  for (let trial = 0; trial < 20; trial++) {
+    const file = await fx.fs.open(path, { read: true, write: true });
+    try {
+      const mark = String.fromCharCode(66 + trial);
+      const r1 = file.read(S, 100);
+      const r2 = file.read(S, 33 * S);
+      const written = file.write(2 * S, Buffer.alloc(S, mark));
+      await assert.rejects(r1, /segment 1 failed authentication/);
+      await assert.rejects(r2, /segment 1 failed authentication/);
+      await written;
+      await file.write(2 * S + 10, Buffer.from('Z'));
+      assert.equal((await file.read(2 * S, 12)).toString(), `${mark.repeat(10)}Z${mark}`, `trial ${trial}`);
+    } finally {
+      await file.close();
+    }
+    const again = await fx.fs.open(path, { read: true, write: false });
+    assert.equal(
+      (await again.read(2 * S, 12)).toString(),
+      `${String.fromCharCode(66 + trial).repeat(10)}Z${String.fromCharCode(66 + trial)}`,
+    );
+    await again.close();
+  }
+});

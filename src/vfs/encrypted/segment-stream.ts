@@ -1,6 +1,7 @@
 // A container written front to back by a thread of its own (native/aead/src/segseal.c): the event loop's thread
 // copies plaintext into the thread's ring, the thread seals it into segments and writes them.
 import { toFerryError } from '../../errors.js';
+import { aeadWith } from '../../util/aead-addon.js';
 import { type RingEvent, RingFeeder, type RingHandle, ringAddon } from '../../util/ring-feeder.js';
 import type { ContainerKeys } from './container.js';
 import { CIPHER_IDS } from './segment-cipher.js';
@@ -25,7 +26,8 @@ interface StreamAddon {
   readonly segmentStreamLimits: { readonly ringBytes: number; readonly maxThreads: number };
 }
 
-const addon = ringAddon<StreamAddon>('segmentStreamStart');
+// Built with the cipher argument (readOpenMany came with it): an older build's thread would refuse the call.
+const addon = aeadWith('readOpenMany') ? ringAddon<StreamAddon>('segmentStreamStart') : undefined;
 
 /** The ring's size and the most threads at once; undefined without the addon (or one built before it). */
 export const segmentStreamLimits = addon?.segmentStreamLimits;
