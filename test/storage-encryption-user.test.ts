@@ -58,6 +58,9 @@ test("a user set to on stores new files encrypted on a plain server, others' sta
   assert.equal(set.code, 0, set.stderr);
   assert.match((await ferry(['users', 'show', 'alice'])).stdout, /encryption: +on/);
   assert.match((await ferry(['users', 'show', 'bob'])).stdout, /encryption: +the server's setting/);
+  // What their sessions get, and by whose setting.
+  assert.match((await ferry(['users', 'show', 'alice', '--effective'])).stdout, /encryption: +on .*\[user\]/);
+  assert.match((await ferry(['users', 'show', 'bob', '--effective'])).stdout, /encryption: +off +\[server\]/);
 
   await put('alice', 'data.bin', 'a1.bin');
   await put('bob', 'data.bin', 'b1.bin');
@@ -108,6 +111,10 @@ test('PATCH /api/users/{name} sets storageEncryption (true, false, null), shows 
       const r = await api.call('PATCH', '/api/users/eve', { key, body: { storageEncryption: value } });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.storageEncryption, value);
+      const effective = await api.call('GET', '/api/users/eve/effective', { key });
+      assert.equal(effective.status, 200, JSON.stringify(effective.body));
+      assert.equal(effective.body.storageEncryption, value ?? false, 'the server here does not encrypt');
+      assert.equal(effective.body.sources.storageEncryption, value === null ? 'server' : 'user');
     }
     const record = (await api.adminRecords()).filter((r) => r.target === 'eve').at(-1);
     assert.deepEqual(record?.detail.changes.storageEncryption, { from: false, to: null });

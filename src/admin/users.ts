@@ -293,6 +293,11 @@ export class UserAdmin {
       sources,
       /** What the user moved in the current UTC day and month (counted only in the directions a limit applies to). */
       transferUsage: await this.#deps.store.transferUsage.usage(name, new Date()),
+      /** Whether their new files are stored encrypted, and by whose setting (`users set --storage-encryption`). */
+      encryption: {
+        on: user.storageEncryption ?? this.#deps.config.storage.encryption.enabled,
+        source: (user.storageEncryption ?? null) === null ? ('server' as const) : ('user' as const),
+      },
     };
   }
 

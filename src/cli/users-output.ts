@@ -31,6 +31,7 @@ export function printEffective(e: Effective): void {
     ...Object.entries(e.pgpPolicies).map(
       ([dir, policy]) => `  ${formatPgpPolicy(dir, policy)}${from(s.pgpPolicies[dir] ?? 'user')}`,
     ),
+    `encryption:  ${e.encryption.on ? 'on (new files stored encrypted)' : 'off'}${from(e.encryption.source)}`,
     `quota bytes: ${limit(e.quota.limitBytes, '')}${from(s.quotaBytes)}`,
     `quota files: ${limit(e.quota.limitFiles, '')}${from(s.quotaFiles)}`,
     `upload:      ${limit(e.uploadRate, ' B/s')}${from(s.uploadRate)}`,

@@ -164,8 +164,12 @@ const effectiveSchema = z
       .describe(
         'bytes moved in the current UTC day and month (counted in the directions a limit applies to)',
       ),
+    storageEncryption: z
+      .boolean()
+      .describe("whether the user's new files are stored encrypted (their own setting, else the server's)"),
     sources: z
       .object({
+        storageEncryption: z.enum(['user', 'server']),
         home: z.string(),
         protocols: z.string(),
         allowedSources: z.string(),
@@ -201,7 +205,9 @@ const effectiveSchema = z
         day: { uploaded: 0, downloaded: 1048576 },
         month: { uploaded: 0, downloaded: 7340032 },
       },
+      storageEncryption: true,
       sources: {
+        storageEncryption: 'server',
         home: 'group bank-partners',
         protocols: 'default',
         allowedSources: 'default',
@@ -425,7 +431,8 @@ export const userRoutes =
           folders: e.folders,
           transferQuotas: e.transferQuotas,
           transferUsage: e.transferUsage,
-          sources: e.sources,
+          storageEncryption: e.encryption.on,
+          sources: { ...e.sources, storageEncryption: e.encryption.source },
         };
       },
     );
