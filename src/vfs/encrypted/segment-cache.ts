@@ -23,7 +23,7 @@ export class SegmentCache {
   /**
    * Buffers of segments evicted while pinned, by index: they go back to the pool when their last read lets go.
    * (Dropped instead, a download lost ~40 % of its segment buffers to the garbage collector: a pipelining
-   * client's window keeps ~32 segments loading while the cache keeps 4, and the 64 KiB buffers V8 then saw
+   * client's window keeps tens of segments loading while the cache keeps 4, and the 64 KiB buffers V8 then saw
    * come and go drove it into a mark-compact every ~0.5 s.)
    */
   readonly #parked = new Map<number, Buffer[]>();

@@ -140,3 +140,41 @@ test('a read failing on one segment lets no write in before the loads it started
     await again.close();
   }
 });
+
+test('without the job, loadMany rejects a failed read only once the others of the run let go of their buffers', async () => {
+  const data = randomBytes(3 * S);
+  const { path, file } = await loaderOf('through-file.bin', data, counting().io);
+  await file.close();
+  const inner = await fx.raw.open(path, { read: true, write: false });
+  const keys = decodeHeader(
+    await inner.read(0, HEADER_SIZE),
+    new StorageKeyRing(storageKekOf(fx.master)),
+    path,
+  );
+  let slowDone = false;
+  // Segment 1's read fails at once (EIO); segment 0's is still reading into its buffer for 50 ms.
+  const flaky = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'descriptor') return undefined;
+      if (prop !== 'read') return Reflect.get(target, prop, receiver);
+      return async (position: number, length: number, headroom?: number, into?: Buffer) => {
+        if (position === segmentOffset(1))
+          throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+        await new Promise((r) => setTimeout(r, 50));
+        const got = await target.read(position, length, headroom, into);
+        slowDone = true;
+        return got;
+      };
+    },
+  });
+  const reads = new SegmentReads(flaky, keys, path, undefined);
+  assert.equal(reads.batched, false);
+  const buffers = [0, 1].map(() => segmentBuffers.take());
+  try {
+    await assert.rejects(reads.loadMany(0, [false, false], buffers, [S + 28, S + 28]), /EIO/);
+    assert.equal(slowDone, true, 'the other read had finished with its buffer');
+  } finally {
+    for (const buffer of buffers) segmentBuffers.give(buffer);
+    await inner.close();
+  }
+});

@@ -12,15 +12,15 @@ import {
 } from './container.js';
 import { CIPHER_IDS, type SegmentIo, segmentIo } from './segment-cipher.js';
 
+/** Segments one native job reads at most (native/aead/src/io.c's MAX_SEGMENTS). */
+const MANY_AT_ONCE = 32;
+
 /*
  * Why the job: a segment's read goes to libuv's thread pool anyway, and opening it on the event loop's thread,
  * the one every session of a worker shares, was ~0.25 s/GiB of the ~0.4 s/GiB an encrypted download cost that
  * thread beyond a plain one (docs/PERFORMANCE.md). In the same job it costs that thread nothing. Only for files
  * with a descriptor (local storage) and an addon that has the job.
  */
-/** Segments one native job reads at most (native/aead/src/io.c's MAX_SEGMENTS). */
-const MANY_AT_ONCE = 32;
-
 export class SegmentReads {
   readonly #inner: FsFile;
   readonly #keys: ContainerKeys;
@@ -64,17 +64,15 @@ export class SegmentReads {
     sealedLengths: number[],
   ): Promise<Array<IntegrityError | undefined>> {
     if (!this.#job) {
-      return Promise.all(
-        buffers.map((buffer, i) =>
-          this.#loadThroughFile(first + i, finals[i]!, buffer, sealedLengths[i]!).then(
-            () => undefined,
-            (err: unknown) => {
-              if (err instanceof IntegrityError) return err;
-              throw err;
-            },
-          ),
-        ),
+      // Every read settled before any failure is thrown: the caller gives the buffers back when this rejects.
+      const settled = await Promise.allSettled(
+        buffers.map((buffer, i) => this.#loadThroughFile(first + i, finals[i]!, buffer, sealedLengths[i]!)),
       );
+      return settled.map((outcome) => {
+        if (outcome.status === 'fulfilled') return undefined;
+        if (outcome.reason instanceof IntegrityError) return outcome.reason;
+        throw outcome.reason;
+      });
     }
     const results: Array<IntegrityError | undefined> = [];
     for (let at = 0; at < buffers.length; at += MANY_AT_ONCE) {
