@@ -42,20 +42,12 @@ export class SegmentReads {
   }
 
   /**
-   * Reads segment `index` (`sealedLength` bytes as stored) into the start of `buffer` and opens it there. Throws
-   * an IntegrityError when the file ends first or the segment does not authenticate (its bytes then zeroed or
-   * undefined, never served). The buffer belongs to the read until it settles; the caller keeps the file open.
-   */
-  async load(index: number, final: boolean, buffer: Buffer, sealedLength: number): Promise<void> {
-    const [failure] = await this.loadMany(index, [final], [buffer], [sealedLength]);
-    if (failure) throw failure;
-  }
-
-  /**
-   * `load` for consecutive segments from `first` on, each into its own buffer: for local files one job for all
-   * of them (at most MANY_AT_ONCE; a read spanning four segments costs one thread-pool round trip, not four).
-   * Resolves with each segment's IntegrityError, or undefined where it authenticated; rejects when the file
-   * read itself failed.
+   * Reads consecutive segments from `first` on (`sealedLengths` bytes each, as stored), each into the start of
+   * its own buffer, and opens them there: for local files in one job (at most MANY_AT_ONCE a job; a read
+   * spanning four segments costs one thread-pool round trip, not four). Resolves with each segment's
+   * IntegrityError (the file ended first, or it did not authenticate: its bytes then zeroed or undefined, never
+   * served), or undefined where it authenticated; rejects when the file read itself failed. The buffers belong
+   * to the read until it settles; the caller keeps the file open.
    */
   async loadMany(
     first: number,
