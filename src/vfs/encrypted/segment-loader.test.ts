@@ -51,7 +51,7 @@ async function loaderOf(name: string, data: Buffer, io: SegmentIo) {
     diskFinal: () => ({ index: finalIndex(data.length), length: data.length % S }),
     settle: async () => {},
   });
-  return { path, file, cache, loader };
+  return { keys, path, file, cache, loader };
 }
 
 const plainOf = (segment: { plain: Buffer; length: number }) => segment.plain.subarray(0, segment.length);
@@ -143,14 +143,8 @@ test('a read failing on one segment lets no write in before the loads it started
 
 test('without the job, loadMany rejects a failed read only once the others of the run let go of their buffers', async () => {
   const data = randomBytes(3 * S);
-  const { path, file } = await loaderOf('through-file.bin', data, counting().io);
-  await file.close();
-  const inner = await fx.raw.open(path, { read: true, write: false });
-  const keys = decodeHeader(
-    await inner.read(0, HEADER_SIZE),
-    new StorageKeyRing(storageKekOf(fx.master)),
-    path,
-  );
+  // The loader's raw file and keys, read here through a SegmentReads of its own without the job.
+  const { path, file: inner, keys } = await loaderOf('through-file.bin', data, counting().io);
   let slowDone = false;
   // Segment 1's read fails at once (EIO); segment 0's is still reading into its buffer for 50 ms.
   const flaky = new Proxy(inner, {
