@@ -163,6 +163,8 @@ static void complete(napi_env env, napi_status status, void *data) {
 }
 
 static void discard(napi_env env, struct job *j) {
+  /* Made but never queued: the work item would outlive the job otherwise. */
+  if (j->work != NULL) napi_delete_async_work(env, j->work);
   for (int i = 0; i < j->count; i++) {
     if (j->segments[i].ref != NULL) napi_delete_reference(env, j->segments[i].ref);
   }
