@@ -7,6 +7,7 @@ import type { AuthenticationType, NegotiatedAlgorithms, NextAuthHandler } from '
 import { FerryError } from '../errors.js';
 import { sha256Fingerprint } from '../keys/ssh-keys.js';
 import { type AlgorithmProfile, clientAlgorithmPolicy } from '../ssh-algorithms.js';
+import { coalesceWrites } from '../util/coalesce-writes.js';
 import type { Secret } from '../util/secret.js';
 import { explainMismatch, KexInitSniffer } from './kexinit.js';
 import { SftpClient } from './sftp-client.js';
@@ -201,6 +202,7 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.
       clearTimeout(timer);
       // Without it, small SFTP requests wait on Nagle and uploads crawl.
       socket.setNoDelay(true);
+      coalesceWrites(socket);
       resolve(socket);
     });
     socket.once('error', (err) => {
