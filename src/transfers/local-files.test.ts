@@ -1,6 +1,6 @@
 // Partner downloads write the local side through an Fs, into the same hidden, claimed partial a session's upload uses.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -19,11 +19,14 @@ function remoteFile(content: Buffer): { sftp: SftpClient; bytesRead: () => numbe
     congested: false,
     open: async () => Buffer.from('h'),
     fstat: async () => ({ size: content.length, permissions: 0o100640, mtime: 1_700_000_000 }),
-    read: async (_handle: Buffer, offset: number, length: number) => {
+    // As a real reply arrives: in slices of the channel's 32 KiB packets.
+    readChunks: async (_handle: Buffer, offset: number, length: number) => {
       if (offset >= content.length) return null;
       const data = content.subarray(offset, offset + length);
       bytesRead += data.length;
-      return data;
+      const slices: Buffer[] = [];
+      for (let at = 0; at < data.length; at += 32 * 1024) slices.push(data.subarray(at, at + 32 * 1024));
+      return slices;
     },
     close: async () => undefined,
   };
@@ -66,6 +69,27 @@ describe('partner downloads into a user home', () => {
     await assert.rejects(download(remoteFile(randomBytes(10)).sftp, '/x', local), code('ERR_LIMIT'));
     await upload.close();
     assert.equal(await readFile(join(fx.homeDir, 'in', 'report.csv'), 'utf8'), 'from the user');
+  });
+
+  it('writes what arrives a mebibyte at a time, and the file whole', async () => {
+    const content = randomBytes(5 * 1024 * 1024 + 12_345);
+    const writes: number[] = [];
+    const open = fs.open.bind(fs);
+    // This test's own LocalFs (beforeEach makes one per test), its open counting the writes of each file.
+    fs.open = async (...args: Parameters<LocalFs['open']>) => {
+      const file = await open(...args);
+      const write = file.write.bind(file);
+      file.write = (position, data) => {
+        writes.push(Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).length);
+        return write(position, data);
+      };
+      return file;
+    };
+    const result = await download(remoteFile(content).sftp, '/out/report.csv', local);
+    assert.equal(result.sha256, createHash('sha256').update(content).digest('hex'));
+    assert.ok((await readFile(join(fx.homeDir, 'in', 'report.csv'))).equals(content));
+    // 81 replies of 64 KiB: one write per reply before; now one per mebibyte gathered, and the rest at the end.
+    assert.deepEqual(writes, [...Array(5).fill(1024 * 1024), 12_345]);
   });
 
   it('stays inside the directory it is rooted at', async () => {

@@ -9,6 +9,8 @@ import { PacketWriter } from '../sftp/wire/writer.js';
 
 /** Replies larger than this end the session: bounded memory whatever the server sends. */
 const MAX_INCOMING_PACKET = 4 * 1024 * 1024;
+/** Request packets up to this size are gathered into one channel write per turn (an SSH packet's payload is 32 KiB). */
+const COALESCE_BYTES = 16 * 1024;
 
 /**
  * A STATUS reply other than OK, with the server's message; `sftpCode` is the wire code. Its error code is
@@ -49,6 +51,9 @@ export class SftpRequestChannel {
   readonly #framer = new PacketFramer(MAX_INCOMING_PACKET);
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
+  /** Small request packets waiting for the end of this turn (see #write). */
+  #small: Buffer[] = [];
+  #smallBytes = 0;
   #closedError: Error | undefined;
   #onVersion: ((reader: PacketReader) => void) | undefined;
 
@@ -93,6 +98,7 @@ export class SftpRequestChannel {
   }
 
   end(): void {
+    this.#flushSmall();
     this.#channel.end();
   }
 
@@ -141,8 +147,36 @@ export class SftpRequestChannel {
     const packet = writer.finish();
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { what, resolve, reject });
-      this.#channel.write(packet);
+      this.#write(packet);
     });
+  }
+
+  /**
+   * Small requests sent in one turn of the event loop (a download's READs, refilled in batches) leave as one
+   * channel write: one SSH packet and one socket write instead of one each (a `write` system call per READ was a
+   * quarter of the client's CPU in a 1 GiB download). Larger packets go out at once, after those waiting.
+   */
+  #write(packet: Buffer): void {
+    if (packet.length > COALESCE_BYTES) {
+      this.#flushSmall();
+      this.#channel.write(packet);
+      return;
+    }
+    this.#small.push(packet);
+    this.#smallBytes += packet.length;
+    if (this.#smallBytes >= COALESCE_BYTES) this.#flushSmall();
+    else if (this.#small.length === 1) queueMicrotask(this.#flushSmallTask);
+  }
+
+  readonly #flushSmallTask = (): void => this.#flushSmall();
+
+  #flushSmall(): void {
+    if (this.#small.length === 0) return;
+    const packets = this.#small;
+    this.#small = [];
+    this.#smallBytes = 0;
+    if (this.#closedError) return;
+    this.#channel.write(packets.length === 1 ? packets[0]! : Buffer.concat(packets));
   }
 
   /** A request answered by a STATUS: OK returns, anything else throws. */

@@ -3,13 +3,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { FerryError, type FerryErrorCode } from '../errors.js';
 import { statusFromError } from '../sftp/status.js';
-import { DEFAULT_MAX_PACKET_LENGTH, EXT, FX, FXP, type StatusCode } from '../sftp/wire/constants.js';
-import { PacketFramer } from '../sftp/wire/framer.js';
-import { type Attrs, type NameEntry, PacketReader } from '../sftp/wire/reader.js';
+import { EXT, FX, FXP, type StatusCode } from '../sftp/wire/constants.js';
+import type { Attrs, NameEntry } from '../sftp/wire/reader.js';
 import { STATUS_MESSAGES, statusForErrorCode } from '../sftp/wire/status.js';
 import {
   encodeAttrs,
@@ -17,31 +15,10 @@ import {
   encodeHandle,
   encodeName,
   encodeStatus,
-  encodeVersion,
 } from '../sftp/wire/writer.js';
+import { scriptedServer } from './scripted-server-fixture.js';
 import { SftpStatusError } from './sftp-channel.js';
 import { SftpClient } from './sftp-client.js';
-
-type Answer = (type: number, id: number, request: PacketReader) => Buffer | Buffer[];
-
-/** A channel to a scripted server that answers with the server's own encoders. */
-function scriptedServer(answer: Answer, extensions: ReadonlyArray<readonly [string, string]> = []): Duplex {
-  const framer = new PacketFramer(DEFAULT_MAX_PACKET_LENGTH);
-  const channel: Duplex = new Duplex({
-    read() {},
-    write(chunk: Buffer, _encoding, done) {
-      framer.push(chunk);
-      for (let packet = framer.next(); packet !== null; packet = framer.next()) {
-        const request = new PacketReader(packet);
-        const type = request.uint8();
-        if (type === FXP.INIT) channel.push(encodeVersion(extensions));
-        else for (const reply of [answer(type, request.uint32(), request)].flat()) channel.push(reply);
-      }
-      done();
-    },
-  });
-  return channel;
-}
 
 const EVERY_FIELD: Attrs = {
   size: 2 ** 40 + 7,
@@ -106,11 +83,13 @@ describe('the client reads what the server writes', () => {
           assert.equal(name, EXT.CHECK_FILE_NAME);
           return encodeExtendedReply(id, (w) => w.string(EXT.CHECK_FILE_REPLY).string('sha256').raw(digest));
         },
-        [
-          [EXT.LIMITS, '1'],
-          [EXT.CHECK_FILE_NAME, '1'],
-          [EXT.CHECK_FILE_HANDLE, '1'],
-        ],
+        {
+          extensions: [
+            [EXT.LIMITS, '1'],
+            [EXT.CHECK_FILE_NAME, '1'],
+            [EXT.CHECK_FILE_HANDLE, '1'],
+          ],
+        },
       ),
     );
     assert.equal(client.limits?.maxReadLength, 261120);

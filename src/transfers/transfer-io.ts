@@ -1,11 +1,16 @@
 // The wire work of one transfer: pipelined SFTP reads and writes, and the integrity checks after it.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import type { FsFile } from '../vfs/types.js';
 import { OPEN, type SftpClient } from './sftp-client.js';
 
 /** Requests kept in flight; OpenSSH's sftp uses 64 too. */
 export const DEFAULT_DEPTH = 64;
+/**
+ * READs are sent once this many slots are free, together (one channel write, see SftpRequestChannel): a READ per
+ * reply was a socket write per 255 KiB, and the window stays 56-64 requests deep.
+ */
+const REFILL_BATCH = 8;
 const LOCAL_HASH_CHUNK = 1024 * 1024;
 
 /** How a transfer was checked: size only, the server's SHA-256 (SFTP check-file, FTP HASH), or reading it back. */
@@ -23,39 +28,65 @@ export class TransferAbortedError extends FerryError {
   }
 }
 
+/**
+ * A running SHA-256: node:crypto's Hash, or util/upload-sha256's threaded one, whose update returns a promise
+ * when it must wait for room (the next update waits for it).
+ */
+export interface RunningHash {
+  update(data: Buffer): unknown;
+}
+
+async function feed(hash: RunningHash, data: Buffer): Promise<void> {
+  const waiting = hash.update(data);
+  if (waiting instanceof Promise) await waiting;
+}
+
 /** Feeds the first `length` bytes of a local file to `hash` (the prefix a resume continues from). */
-export async function hashLocalPrefix(file: FsFile, length: number, hash: Hash): Promise<void> {
+export async function hashLocalPrefix(file: FsFile, length: number, hash: RunningHash): Promise<void> {
   let pos = 0;
   while (pos < length) {
     const data = await file.read(pos, Math.min(LOCAL_HASH_CHUNK, length - pos));
     if (data.length === 0) throw new IntegrityError('local file shrank while being hashed');
-    hash.update(data);
+    await feed(hash, data);
     pos += data.length;
   }
 }
 
+/** Feeds every chunk of `data` to `hash`, in order. */
+export async function hashChunks(hash: RunningHash, data: readonly Buffer[]): Promise<void> {
+  for (const chunk of data) await feed(hash, chunk);
+}
+
+function lengthOf(data: readonly Buffer[]): number {
+  let n = 0;
+  for (const chunk of data) n += chunk.length;
+  return n;
+}
+
 /**
  * Reads a remote handle from `start` to end of file with up to `depth` READs in flight, handing the data to
- * `sink` strictly in file order (so a partial file never has holes). Returns the end offset.
+ * `sink` strictly in file order (so a partial file never has holes), as the slices it arrived in with their
+ * total length. Returns the end offset.
  */
 export async function pipelinedRead(
   sftp: SftpClient,
   handle: Buffer,
   start: number,
   knownSize: number,
-  sink: (data: Buffer) => Promise<void> | void,
+  sink: (data: readonly Buffer[], length: number) => Promise<void> | void,
   options: { depth?: number; signal?: AbortSignal } = {},
 ): Promise<number> {
   const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
+  const refillAt = depth - Math.min(REFILL_BATCH, depth);
   const chunk = sftp.readChunk;
   interface Slot {
     offset: number;
     length: number;
-    data: Promise<Buffer | null>;
+    data: Promise<readonly Buffer[] | null>;
   }
   const queue: Slot[] = [];
   const request = (offset: number, length: number): Slot => {
-    const data = sftp.read(handle, offset, length);
+    const data = sftp.readChunks(handle, offset, length);
     // Consumed in order below; this only keeps a failure of a later slot from being reported as unhandled.
     data.catch(() => undefined);
     return { offset, length, data };
@@ -66,20 +97,22 @@ export async function pipelinedRead(
     for (;;) {
       if (options.signal?.aborted) throw new TransferAbortedError();
       // Past the size seen at open, one probe at a time finds the end (or that the file grew).
-      while (queue.length < depth && (next < knownSize || queue.length === 0)) {
-        queue.push(request(next, chunk));
-        next += chunk;
+      if (queue.length <= refillAt || queue.length === 0) {
+        while (queue.length < depth && (next < knownSize || queue.length === 0)) {
+          queue.push(request(next, chunk));
+          next += chunk;
+        }
       }
       const slot = queue.shift()!;
       const data = await slot.data;
       if (data === null) break;
-      if (data.length === 0 || data.length > slot.length)
-        throw new FerryError('ERR_PROTOCOL', `bad READ reply of ${data.length} bytes`);
-      await sink(data);
-      position += data.length;
+      const length = lengthOf(data);
+      if (length === 0 || length > slot.length)
+        throw new FerryError('ERR_PROTOCOL', `bad READ reply of ${length} bytes`);
+      await sink(data, length);
+      position += length;
       // A short read (server limit, or the end moved) must be completed before any later slot is used.
-      if (data.length < slot.length)
-        queue.unshift(request(slot.offset + data.length, slot.length - data.length));
+      if (length < slot.length) queue.unshift(request(slot.offset + length, slot.length - length));
     }
   } finally {
     await Promise.allSettled(queue.map((s) => s.data));
@@ -94,7 +127,7 @@ export async function pipelinedWrite(
   file: FsFile,
   start: number,
   length: number,
-  hash: Hash,
+  hash: RunningHash,
   options: { depth?: number; signal?: AbortSignal; onData?: (n: number) => void },
 ): Promise<void> {
   const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
@@ -108,7 +141,7 @@ export async function pipelinedWrite(
     if (sftp.congested) await sftp.drained();
     const data = await file.read(position, Math.min(chunk, length - position));
     if (data.length === 0) throw new IntegrityError('local file shrank during upload');
-    hash.update(data);
+    await feed(hash, data);
     const at = position;
     position += data.length;
     inflight.push(
@@ -130,7 +163,16 @@ async function remoteSha256ByReading(sftp: SftpClient, path: string, depth?: num
   try {
     const size = (await sftp.fstat(handle)).size ?? 0;
     const hash = createHash('sha256');
-    await pipelinedRead(sftp, handle, 0, size, (d) => void hash.update(d), { depth });
+    await pipelinedRead(
+      sftp,
+      handle,
+      0,
+      size,
+      (data) => {
+        for (const chunk of data) hash.update(chunk);
+      },
+      { depth },
+    );
     return hash.digest('hex');
   } finally {
     await sftp.close(handle);
