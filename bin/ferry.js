@@ -28,12 +28,68 @@ function staleReason() {
   return undefined;
 }
 
-const stale = process.env.FERRY_SKIP_BUILD_CHECK === '1' ? undefined : staleReason();
-if (stale === undefined) {
-  await import('../dist/main.js');
+/**
+ * Commands that move whole files on this process's event loop (`ferry sftp`, `ferry jobs run`) get the
+ * old-generation floor the server's workers get (src/cli/serve.ts). V8 counts the buffers in flight against a
+ * small old-generation limit and, without the floor, ran a mark-compact every ~11 MiB of a 1 GiB download: a
+ * quarter of the client's CPU (docs/PERFORMANCE.md). V8 reads heap sizes only when a process starts, so such a
+ * command runs itself once more with the flag, unless the operator set heap sizes (flags or NODE_OPTIONS).
+ * The floor costs memory only while garbage exists.
+ */
+function transferHeapFlags() {
+  const words = process.argv.slice(2).filter((word) => !word.startsWith('-'));
+  const transfers = words[0] === 'sftp' || (words[0] === 'jobs' && words[1] === 'run');
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (!transfers || given.some((flag) => /^--(initial|max)-old-space-size/.test(flag))) return undefined;
+  return ['--initial-old-space-size=256'];
+}
+
+const relaunched = process.env.FERRY_REEXEC === '1';
+// Not passed on to what the command itself starts.
+delete process.env.FERRY_REEXEC;
+const heapFlags = relaunched ? undefined : transferHeapFlags();
+if (relaunched) {
+  // Run again by the launcher below: when it is gone (killed with SIGKILL, say), so is the command. It may
+  // have gone before this line ran, with nobody listening for the news.
+  const orphaned = () => process.kill(process.pid, 'SIGTERM');
+  if (!process.connected) orphaned();
+  else {
+    process.channel.unref();
+    process.on('disconnect', orphaned);
+  }
+}
+if (heapFlags !== undefined) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [...process.execArgv, ...heapFlags, ...process.argv.slice(1)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, FERRY_REEXEC: '1' },
+  });
+  // A terminal's ^C reaches both processes (one group): forwarded as well, the command would see two. Without a
+  // terminal it can only have been sent to this process, and goes on.
+  const terminal = process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY;
+  process.on('SIGINT', () => terminal || child.kill('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGQUIT']) process.on(signal, () => child.kill(signal));
+  child.on('error', (err) => {
+    process.stderr.write(`ferry: could not start ${process.execPath}: ${err.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal === null) process.exit(code ?? 1);
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  });
 } else {
-  process.stderr.write(`ferry: ${stale}; running the sources through tsx (slow). Run 'npm run build'.\n`);
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src/main.ts');
+  await run();
+}
+
+async function run() {
+  const stale = process.env.FERRY_SKIP_BUILD_CHECK === '1' ? undefined : staleReason();
+  if (stale === undefined) {
+    await import('../dist/main.js');
+  } else {
+    process.stderr.write(`ferry: ${stale}; running the sources through tsx (slow). Run 'npm run build'.\n`);
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import('../src/main.ts');
+  }
 }
