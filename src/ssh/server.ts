@@ -6,7 +6,6 @@ import { cidrBlockList, matchesCidrs } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from '../ssh-algorithms.js';
-import { coalesceWrites } from '../util/coalesce-writes.js';
 import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
 import { Admission } from './admission.js';
 import { type ConnectionState, handleConnection } from './connection.js';
@@ -99,8 +98,6 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   const net: NetServer = createServer({ noDelay: true }, (socket) => {
     // Without TCP_NODELAY small SFTP replies wait 40 ms for Nagle and uploads run several times slower.
     socket.setNoDelay(true);
-    // ssh2 writes each SSH packet on its own: a 255 KiB READ reply was eight system calls (src/util/coalesce-writes.ts).
-    coalesceWrites(socket);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', (err) =>
