@@ -1,7 +1,7 @@
 // The FTPS certificate: a Key Manager certificate (ftps.tlsKeyName), configured PEM files, or a self-signed ECDSA certificate generated on first start and kept
 // in the data dir (key mode 0600, like master.key), so clients can pin the fingerprint printed at start.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { certificateFingerprint, selfSignedCertificate } from '../keys/x509.js';
@@ -76,14 +76,48 @@ export async function loadFtpsCertificate(
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const made = selfSignedCertificate('Ferry FTPS', ['localhost']);
+  // The key first, then the certificate, each complete or not at all: a process that finds the certificate finds
+  // its key, and one that lost the race for the key reads the pair its winner is finishing.
+  if (!(await createComplete(keyPath, made.key, 0o600))) return waitForPair(certPath, keyPath);
+  if (!(await createComplete(certPath, made.cert, 0o644))) return readPair(certPath, keyPath);
+  return { cert: made.cert, key: made.key, fingerprint: made.fingerprint, generated: true };
+}
+
+/**
+ * Creates `path` holding `content` unless something is there already (false then). Written under a temporary name
+ * and linked into place: a process starting beside this one (a worker, a cluster node on a shared data dir) never
+ * reads a half-written file, which a plain exclusive create allowed ("not a PEM certificate", seen in CI).
+ */
+async function createComplete(path: string, content: string, mode: number): Promise<boolean> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temp, content, { mode, flag: 'wx' });
   try {
-    // 'wx': never over a pair another worker (--workers) wrote at the same moment; theirs is read instead.
-    await writeFile(keyPath, made.key, { mode: 0o600, flag: 'wx' });
-    await writeFile(certPath, made.cert, { mode: 0o644, flag: 'wx' });
+    await link(temp, path);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    return readPair(certPath, keyPath);
+    return false;
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
-  return { cert: made.cert, key: made.key, fingerprint: made.fingerprint, generated: true };
+}
+
+/** How long a process waits for the certificate whose key another one has just made. */
+const PAIR_WAIT_MS = 10_000;
+
+async function waitForPair(certPath: string, keyPath: string): Promise<FtpsCertificate> {
+  const deadline = Date.now() + PAIR_WAIT_MS;
+  for (;;) {
+    try {
+      return await readPair(certPath, keyPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (Date.now() > deadline) {
+        throw new ConfigError(
+          `${keyPath} exists without ${certPath}: remove it and start again to have a new pair made`,
+        );
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
