@@ -10,8 +10,11 @@ import { LocalFs } from '../vfs/local/local-fs.js';
 import type { SftpClient } from './sftp-client.js';
 import { download, type LocalFile } from './transfer.js';
 
-/** The part of an SFTP client a download uses, serving one file from memory and counting bytes read. */
-function remoteFile(content: Buffer): { sftp: SftpClient; bytesRead: () => number } {
+/**
+ * The part of an SFTP client a download uses, serving one file from memory and counting bytes read; with
+ * `failAt`, the connection is lost at that offset.
+ */
+function remoteFile(content: Buffer, failAt = Infinity): { sftp: SftpClient; bytesRead: () => number } {
   let bytesRead = 0;
   const fake = {
     readChunk: 64 * 1024,
@@ -22,6 +25,7 @@ function remoteFile(content: Buffer): { sftp: SftpClient; bytesRead: () => numbe
     // As a real reply arrives: in slices of the channel's 32 KiB packets.
     readChunks: async (_handle: Buffer, offset: number, length: number) => {
       if (offset >= content.length) return null;
+      if (offset >= failAt) throw new Error('connection lost');
       const data = content.subarray(offset, offset + length);
       bytesRead += data.length;
       const slices: Buffer[] = [];
@@ -90,6 +94,25 @@ describe('partner downloads into a user home', () => {
     assert.ok((await readFile(join(fx.homeDir, 'in', 'report.csv'))).equals(content));
     // 81 replies of 64 KiB: one write per reply before; now one per mebibyte gathered, and the rest at the end.
     assert.deepEqual(writes, [...Array(5).fill(1024 * 1024), 12_345]);
+  });
+
+  it('keeps everything that arrived before a lost connection in the partial, and resumes after it', async () => {
+    const content = randomBytes(3 * 1024 * 1024);
+    const lostAt = 1024 * 1024 + 5 * 64 * 1024;
+    await assert.rejects(
+      download(remoteFile(content, lostAt).sftp, '/out/report.csv', local),
+      /connection lost/,
+    );
+    const partial = await readFile(join(fx.homeDir, 'in', '.ferry-part.report.csv'));
+    assert.ok(
+      partial.equals(content.subarray(0, lostAt)),
+      `the partial holds ${partial.length} of ${lostAt} bytes`,
+    );
+    const remote = remoteFile(content);
+    const result = await download(remote.sftp, '/out/report.csv', local);
+    assert.equal(result.resumedFrom, lostAt);
+    assert.equal(remote.bytesRead(), content.length - lostAt);
+    assert.ok((await readFile(join(fx.homeDir, 'in', 'report.csv'))).equals(content));
   });
 
   it('stays inside the directory it is rooted at', async () => {

@@ -156,7 +156,11 @@ export async function download(
         options.onProgress?.(position, Math.max(remoteSize, position));
       },
       options,
-    );
+    ).catch(async (err: unknown) => {
+      // What arrived before the failure stays in the partial, for the resume to continue after it.
+      await writeGathered().catch(() => undefined);
+      throw err;
+    });
     await writeGathered();
     await fd.sync();
     await fd.close();
