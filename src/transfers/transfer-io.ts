@@ -1,6 +1,7 @@
 // The wire work of one transfer: pipelined SFTP reads and writes, and the integrity checks after it.
 import { createHash } from 'node:crypto';
 import { FerryError } from '../errors.js';
+import { byteLength } from '../util/byte-chunks.js';
 import type { FsFile } from '../vfs/types.js';
 import { OPEN, type SftpClient } from './sftp-client.js';
 
@@ -57,12 +58,6 @@ export async function hashChunks(hash: RunningHash, data: readonly Buffer[]): Pr
   for (const chunk of data) await feed(hash, chunk);
 }
 
-function lengthOf(data: readonly Buffer[]): number {
-  let n = 0;
-  for (const chunk of data) n += chunk.length;
-  return n;
-}
-
 /**
  * Reads a remote handle from `start` to end of file with up to `depth` READs in flight, handing the data to
  * `sink` strictly in file order (so a partial file never has holes), as the slices it arrived in with their
@@ -97,7 +92,7 @@ export async function pipelinedRead(
     for (;;) {
       if (options.signal?.aborted) throw new TransferAbortedError();
       // Past the size seen at open, one probe at a time finds the end (or that the file grew).
-      if (queue.length <= refillAt || queue.length === 0) {
+      if (queue.length <= refillAt) {
         while (queue.length < depth && (next < knownSize || queue.length === 0)) {
           queue.push(request(next, chunk));
           next += chunk;
@@ -106,7 +101,7 @@ export async function pipelinedRead(
       const slot = queue.shift()!;
       const data = await slot.data;
       if (data === null) break;
-      const length = lengthOf(data);
+      const length = byteLength(data);
       if (length === 0 || length > slot.length)
         throw new FerryError('ERR_PROTOCOL', `bad READ reply of ${length} bytes`);
       await sink(data, length);
