@@ -11,8 +11,8 @@ export type Answer = (type: number, id: number, request: PacketReader) => Buffer
 
 export interface ScriptedServerOptions {
   readonly extensions?: ReadonlyArray<readonly [string, string]>;
-  /** Told of every channel write the client makes (its size), before its requests are answered. */
-  readonly onWrite?: (bytes: number) => void;
+  /** Told of every channel write the client makes (the buffer written), before its requests are answered. */
+  readonly onWrite?: (chunk: Buffer) => void;
 }
 
 export function scriptedServer(answer: Answer, options: ScriptedServerOptions = {}): Duplex {
@@ -20,7 +20,7 @@ export function scriptedServer(answer: Answer, options: ScriptedServerOptions = 
   const channel: Duplex = new Duplex({
     read() {},
     write(chunk: Buffer, _encoding, done) {
-      options.onWrite?.(chunk.length);
+      options.onWrite?.(chunk);
       framer.push(chunk);
       for (let packet = framer.next(); packet !== null; packet = framer.next()) {
         const request = new PacketReader(packet);

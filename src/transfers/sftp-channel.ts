@@ -152,6 +152,21 @@ export class SftpRequestChannel {
   }
 
   /**
+   * Sends the request `encode` builds around the id it is given: a packet made in place (a WRITE whose data was read
+   * from disk behind its header) goes out without being copied into a new one first.
+   */
+  sendEncoded(what: string, encode: (id: number) => Buffer): Promise<SftpReply> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    const id = this.#nextId;
+    this.#nextId = (this.#nextId + 1) >>> 0;
+    const packet = encode(id);
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { what, resolve, reject });
+      this.#write(packet);
+    });
+  }
+
+  /**
    * Small requests sent in one turn of the event loop (a download's READs, refilled in batches) leave as one
    * channel write: one SSH packet and one socket write instead of one each (a `write` system call per READ was a
    * quarter of the client's CPU in a 1 GiB download). Larger packets go out at once, after those waiting.
@@ -182,6 +197,11 @@ export class SftpRequestChannel {
   /** A request answered by a STATUS: OK returns, anything else throws. */
   async expectStatus(what: string, type: number, fields: RequestFields, sizeHint?: number): Promise<void> {
     statusOrThrow(await this.send(what, type, fields, sizeHint), what, false);
+  }
+
+  /** sendEncoded's request answered by a STATUS: OK returns, anything else throws. */
+  async expectStatusEncoded(what: string, encode: (id: number) => Buffer): Promise<void> {
+    statusOrThrow(await this.sendEncoded(what, encode), what, false);
   }
 
   /** A request answered by a `want` packet (its reader is returned) or by a failing STATUS. */

@@ -127,6 +127,8 @@ export async function pipelinedWrite(
 ): Promise<void> {
   const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
   const chunk = sftp.writeChunk;
+  // Each chunk is read behind the room its WRITE header takes, and sent from that buffer as it is.
+  const headroom = sftp.writeHeaderBytes(handle);
   const inflight: Promise<void>[] = [];
   let failure: unknown;
   let position = start;
@@ -134,13 +136,14 @@ export async function pipelinedWrite(
     if (options.signal?.aborted) throw new TransferAbortedError();
     if (inflight.length >= depth) await inflight.shift();
     if (sftp.congested) await sftp.drained();
-    const data = await file.read(position, Math.min(chunk, length - position));
+    const frame = await file.read(position, Math.min(chunk, length - position), headroom);
+    const data = frame.subarray(headroom);
     if (data.length === 0) throw new IntegrityError('local file shrank during upload');
     await feed(hash, data);
     const at = position;
     position += data.length;
     inflight.push(
-      sftp.write(handle, at, data).then(
+      sftp.writeFrame(handle, at, frame).then(
         () => options.onData?.(data.length),
         (err: unknown) => {
           failure ??= err;

@@ -128,6 +128,31 @@ export function encodeDataInPlace(id: number, packet: Buffer): Buffer {
   return packet;
 }
 
+/** Bytes in front of a WRITE request's data for `handle`: length, type, id, the handle string, offset, data length. */
+export function writeHeaderLength(handle: Buffer): number {
+  return 4 + 1 + 4 + 4 + handle.length + 8 + 4;
+}
+
+/**
+ * A WRITE request built in place, as encodeDataInPlace builds DATA: `packet` holds writeHeaderLength(handle) spare
+ * bytes and then the data, and the header is written into them (the client's upload reads its file there).
+ */
+export function encodeWriteInPlace(id: number, handle: Buffer, offset: number, packet: Buffer): Buffer {
+  const header = writeHeaderLength(handle);
+  if (packet.length < header) throw new RangeError(`a WRITE request needs ${header} bytes of headroom`);
+  packet.writeUInt32BE(packet.length - 4, 0);
+  packet[4] = FXP.WRITE;
+  packet.writeUInt32BE(id, 5);
+  packet.writeUInt32BE(handle.length, 9);
+  handle.copy(packet, 13);
+  const at = 13 + handle.length;
+  const position = Math.max(0, Math.trunc(offset));
+  packet.writeUInt32BE(Math.floor(position / 0x100000000) >>> 0, at);
+  packet.writeUInt32BE(position % 0x100000000, at + 4);
+  packet.writeUInt32BE(packet.length - header, at + 8);
+  return packet;
+}
+
 export function encodeName(id: number, entries: readonly NameEntry[]): Buffer {
   const writer = new PacketWriter(FXP.NAME, 8 + entries.length * 96).uint32(id).uint32(entries.length);
   for (const entry of entries) writer.string(entry.filename).string(entry.longname).attrs(entry.attrs);
