@@ -61,7 +61,7 @@ export { deliveryQuerySchema, RULE_SECRET_LABEL, ruleView } from './rules.js';
 export { rulesFileFormat } from './rules-file.js';
 export type { KilledSession, SessionTerminator } from './sessions.js';
 export { isWebSessionId } from './sessions.js';
-export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './users.js';
+export { userAddSchema, userKeyGenerateSchema, userSetSchema } from './user-inputs.js';
 
 export interface AdminServices {
   readonly users: UserAdmin;

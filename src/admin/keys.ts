@@ -8,7 +8,7 @@ import { Secret } from '../util/secret.js';
 import type { Actor } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { type AdminRecorder, checkActor, parseInput } from './recorder.js';
-import { SSH_KEY_TYPES } from './users.js';
+import { SSH_KEY_TYPES } from './user-inputs.js';
 
 export const PRIVATE_KEY_FORMATS = ['openssh', 'pem', 'ppk'] as const;
 const secretSchema = z.instanceof(Secret<string>);

@@ -2,7 +2,7 @@
 // answer is the public half (the authorized_keys line to give the partner); the private half never leaves.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { SSH_KEY_TYPES } from '../../admin/users.js';
+import { SSH_KEY_TYPES } from '../../admin/user-inputs.js';
 import type { ClientKeyRecord } from '../../store/types.js';
 import { Secret } from '../../util/secret.js';
 import { actorOf } from '../auth.js';

@@ -6,7 +6,7 @@ import { transferQuotaChangesSchema } from '../../admin/transfer-quota-spec.js';
 import { PROTOCOLS } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, pageOf, pageQuerySchema, paginate, problemResponses } from '../deps.js';
-import { transferQuotasSchema } from './users.js';
+import { transferQuotasSchema } from './user-schemas.js';
 
 const amount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const protocols = z.array(z.enum(PROTOCOLS)).max(PROTOCOLS.length * 2);

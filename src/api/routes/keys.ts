@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { publicKeyLine } from '../../admin/keys.js';
-import { SSH_KEY_TYPES } from '../../admin/users.js';
+import { SSH_KEY_TYPES } from '../../admin/user-inputs.js';
 import type { HostKeyRecord, PgpKeyRecord, StoredKeyPair } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import {
