@@ -218,7 +218,7 @@ export function registerJobsCommand(program: Command): void {
             onFileDone: (file, r) => {
               bar.stop();
               process.stderr.write(
-                `${file}: ${formatBytes(r.bytes)}${r.resumedFrom ? ` (resumed at ${formatBytes(r.resumedFrom)})` : ''}, ${r.verified === 'size' ? 'size checked' : `SHA-256 ${r.verified}`} ${r.sha256.slice(0, 16)}…\n`,
+                `${file}: ${formatBytes(r.bytes)}${r.resumedFrom ? ` (resumed at ${formatBytes(r.resumedFrom)})` : ''}, ${r.verified === 'size' ? 'size checked' : `SHA-256 ${r.verified}`}${r.sha256 ? ` ${r.sha256.slice(0, 16)}…` : ''}\n`,
               );
             },
             onRetry: (attempt, delay, err) => {

@@ -103,6 +103,8 @@ export class SftpShell implements ShellSession {
           useTempName: false,
           resume: flags.has('a'),
           preserve: flags.has('p'),
+          // The shell shows no hash: the file is hashed only when the server can check it (check-file).
+          digest: false,
           onProgress: (done, total) => this.io.progress.update(done, total),
         },
       );
@@ -131,6 +133,7 @@ export class SftpShell implements ShellSession {
         useTempName: false,
         resume: flags.has('a'),
         preserve: flags.has('p'),
+        digest: false,
         onProgress: (done, total) => this.io.progress.update(done, total),
       });
     } finally {

@@ -372,13 +372,13 @@ export class JobManager {
           path: file.name,
           size: file.size,
           mtime: file.mtime,
-          sha256: result.sha256,
+          sha256: result.sha256 ?? null,
         });
         files.push({
           path: file.name,
           bytes: result.bytes,
           resumedFrom: result.resumedFrom,
-          sha256: result.sha256,
+          sha256: result.sha256 ?? null,
           verified: result.verified,
           durationMs: Math.round(result.durationMs),
         });

@@ -122,7 +122,7 @@ export async function pipelinedWrite(
   file: FsFile,
   start: number,
   length: number,
-  hash: RunningHash,
+  hash: RunningHash | undefined,
   options: { depth?: number; signal?: AbortSignal; onData?: (n: number) => void },
 ): Promise<void> {
   const depth = Math.max(1, options.depth ?? DEFAULT_DEPTH);
@@ -139,7 +139,7 @@ export async function pipelinedWrite(
     const frame = await file.read(position, Math.min(chunk, length - position), headroom);
     const data = frame.subarray(headroom);
     if (data.length === 0) throw new IntegrityError('local file shrank during upload');
-    await feed(hash, data);
+    if (hash) await feed(hash, data);
     const at = position;
     position += data.length;
     inflight.push(

@@ -25,6 +25,11 @@ export {
   type Verification,
 } from './transfer-io.js';
 
+/** Whether a transfer hashes its file: asked for, or needed to verify it (see TransferOptions.digest). */
+function hashes(sftp: SftpClient, options: TransferOptions): boolean {
+  return options.digest !== false || sftp.canCheckFile || options.readBack === true;
+}
+
 /** Bytes of a download's replies gathered into one local write. */
 const WRITE_GATHER_BYTES = 1024 * 1024;
 
@@ -34,8 +39,8 @@ export interface TransferResult {
   /** Bytes that crossed the network this time (bytes - resumedFrom). */
   readonly transferred: number;
   readonly resumedFrom: number;
-  /** Hex SHA-256 of the complete file as this side holds it. */
-  readonly sha256: string;
+  /** Hex SHA-256 of the complete file as this side holds it; undefined when `digest: false` left it unhashed. */
+  readonly sha256: string | undefined;
   readonly verified: Verification;
   readonly durationMs: number;
 }
@@ -49,6 +54,11 @@ export interface TransferOptions {
   readonly readBack?: boolean;
   /** Copy modification time and permissions to the target (`get -p`/`put -p`). */
   readonly preserve?: boolean;
+  /**
+   * Hash the file even when nothing checks the hash (default true: a job records it). false (the shell, which shows
+   * none) hashes it only for a server that can check-file, or for readBack: a gibibyte's SHA-256 is ~0.6 s of CPU.
+   */
+  readonly digest?: boolean;
   readonly depth?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
@@ -125,9 +135,9 @@ export async function download(
     }
     fd = await fs.open(temp, { read: true, write: true, create: true, truncate: start === 0 }, 0o600);
     // Hashed on a thread of its own past the first megabyte: on this thread it was an eighth of a download's CPU.
-    hash = uploadSha256();
+    hash = hashes(sftp, options) ? uploadSha256() : undefined;
     const fileHash = hash;
-    if (start > 0) await hashLocalPrefix(fd, start, fileHash);
+    if (start > 0 && fileHash) await hashLocalPrefix(fd, start, fileHash);
     let position = start;
     // Replies are written a mebibyte at a time (one writev of their slices): a write per 255 KiB reply was a
     // thread-pool dispatch each, and a dispatch costs a cross-thread wake-up.
@@ -148,7 +158,7 @@ export async function download(
       start,
       remoteSize,
       async (data, length) => {
-        await hashChunks(fileHash, data);
+        if (fileHash) await hashChunks(fileHash, data);
         for (const chunk of data) gathered.push(chunk);
         gatheredBytes += length;
         position += length;
@@ -171,10 +181,10 @@ export async function download(
     if (finalSize !== end) {
       throw new IntegrityError(`${remotePath}: ${end} bytes received, the server reports ${finalSize}`);
     }
-    const sha256 = await hash.digest();
-    let verified: Verification;
+    const sha256 = await hash?.digest();
+    let verified: Verification = 'size';
     try {
-      verified = await verify(sftp, remotePath, sha256, options);
+      if (sha256 !== undefined) verified = await verify(sftp, remotePath, sha256, options);
     } catch (err) {
       // A partial with wrong content must not be resumed: start over next time.
       if (err instanceof IntegrityError) await fs.unlink(temp).catch(() => undefined);
@@ -254,12 +264,12 @@ export async function upload(
       const prefix = createHash('sha256');
       await hashLocalPrefix(fd, start, prefix);
       handle = await resumeHandle(sftp, temp, start, prefix.copy().digest('hex'));
-      if (handle) fileHash = fromRunningHash(prefix);
-      else start = 0;
+      if (!handle) start = 0;
+      else if (hashes(sftp, options)) fileHash = fromRunningHash(prefix);
     }
     handle ??= await sftp.open(temp, OPEN.WRITE | OPEN.CREAT | OPEN.TRUNC);
     // A new file is hashed on a thread of its own past its first megabyte (a resumed one goes on with its prefix's).
-    fileHash ??= uploadSha256();
+    if (start === 0 && hashes(sftp, options)) fileHash = uploadSha256();
     let done = start;
     try {
       await pipelinedWrite(sftp, handle, fd, start, size, fileHash, {
@@ -274,14 +284,14 @@ export async function upload(
     } finally {
       await sftp.close(handle);
     }
-    const sha256 = await fileHash.digest();
+    const sha256 = await fileHash?.digest();
     const remoteSize = (await sftp.stat(temp)).size;
     if (remoteSize !== size) {
       throw new IntegrityError(`${remotePath}: ${size} bytes sent, the server reports ${remoteSize}`);
     }
-    let verified: Verification;
+    let verified: Verification = 'size';
     try {
-      verified = await verify(sftp, temp, sha256, options);
+      if (sha256 !== undefined) verified = await verify(sftp, temp, sha256, options);
     } catch (err) {
       if (err instanceof IntegrityError) await sftp.remove(temp).catch(() => undefined);
       throw err;
