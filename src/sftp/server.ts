@@ -17,6 +17,7 @@ import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_OPEN_HAN
 import { ReadBufferPool } from './read-buffers.js';
 import { encodeReply } from './replies.js';
 import { SessionByteBudget } from './reply-budget.js';
+import { ReplyGather } from './reply-gather.js';
 import { type LaneSlot, ReplyLanes } from './reply-lanes.js';
 import { REQUESTS_BY_TYPE } from './requests.js';
 import { RequestScheduler } from './scheduler.js';
@@ -107,10 +108,13 @@ class SftpConnection {
   #deferred: FramedPacket | undefined;
   /** Finished replies waiting for earlier ones of their lane (see RequestSpec.replyLane). */
   readonly #lanes = new ReplyLanes();
+  /** Small replies of one turn go out as one channel write (reply-gather.ts). */
+  readonly #replies: ReplyGather;
   #resolve: () => void = () => {};
 
   constructor(channel: Duplex, session: FileSession, options: SftpServeOptions) {
     this.#channel = channel;
+    this.#replies = new ReplyGather(channel, () => this.#channelClosed);
     this.#session = session;
     this.#logger = options.logger;
     const maxPacketLength = options.maxPacketLength ?? DEFAULT_MAX_PACKET_LENGTH;
@@ -349,11 +353,7 @@ class SftpConnection {
   }
 
   #send(buffer: Buffer, flushed?: () => void): void {
-    if (this.#channelClosed) {
-      flushed?.();
-      return;
-    }
-    this.#channel.write(buffer, flushed ? () => flushed() : undefined);
+    this.#replies.send(buffer, flushed);
   }
 
   #shutdownStarted = false;
@@ -372,6 +372,7 @@ class SftpConnection {
       }
       // Paused input would keep ssh2 from ever seeing our end: let it flow (the data handler drops it).
       if (this.#paused) this.#channel.resume();
+      this.#replies.flush();
       if (!this.#channelClosed) {
         sendExitStatus(this.#channel, reason === 'protocol error' ? 1 : 0);
         this.#channel.end();
