@@ -1,3 +1,4 @@
+// User administration: add, change, remove, passwords, keys, TOTP, lockouts; each change one admin event.
 import {
   addPublicKeys,
   addUser,
