@@ -139,15 +139,10 @@ export class SftpRequestChannel {
 
   /** Sends one request; `sizeHint` (bytes after the id) spares the writer regrowing for WRITE data. */
   send(what: string, type: number, fields: RequestFields, sizeHint?: number): Promise<SftpReply> {
-    if (this.#closedError) return Promise.reject(this.#closedError);
-    const id = this.#nextId;
-    this.#nextId = (this.#nextId + 1) >>> 0;
-    const writer = new PacketWriter(type, sizeHint === undefined ? undefined : sizeHint + 4).uint32(id);
-    fields(writer);
-    const packet = writer.finish();
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { what, resolve, reject });
-      this.#write(packet);
+    return this.sendEncoded(what, (id) => {
+      const writer = new PacketWriter(type, sizeHint === undefined ? undefined : sizeHint + 4).uint32(id);
+      fields(writer);
+      return writer.finish();
     });
   }
 
