@@ -62,7 +62,14 @@ describe('transfer commands run with the heap floor', () => {
 
   it('the command runs in a child with --initial-old-space-size, and SIGTERM reaches it', async () => {
     const launcher = start();
-    await until('the command process', () => childrenOf(launcher.pid!).length === 1);
+    // A child just forked still shows its parent's command line until it has exec'd (CI caught it there once).
+    const launcherLine = cmdline(launcher.pid!).join(' ');
+    await until(
+      'the command process',
+      () =>
+        childrenOf(launcher.pid!).length === 1 &&
+        cmdline(childrenOf(launcher.pid!)[0]!).join(' ') !== launcherLine,
+    );
     const [command] = childrenOf(launcher.pid!);
     assert.ok(cmdline(command!).includes('--initial-old-space-size=256'), cmdline(command!).join(' '));
     assert.ok(!cmdline(launcher.pid!).includes('--initial-old-space-size=256'));
