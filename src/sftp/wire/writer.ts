@@ -2,6 +2,13 @@
 import { ATTR, FXP, SFTP_VERSION, type StatusCode } from './constants.js';
 import type { Attrs, NameEntry } from './reader.js';
 
+/** A uint64 at `at` (big-endian; a negative or fractional number as its truncated non-negative part). */
+function putUint64(buffer: Buffer, value: number, at: number): void {
+  const v = Math.max(0, Math.trunc(value));
+  buffer.writeUInt32BE(Math.floor(v / 0x100000000) >>> 0, at);
+  buffer.writeUInt32BE(v % 0x100000000, at + 4);
+}
+
 /** Builds one packet (length prefix included) in a buffer that grows by doubling. */
 export class PacketWriter {
   #buf: Buffer;
@@ -36,9 +43,7 @@ export class PacketWriter {
 
   uint64(value: number): this {
     this.#ensure(8);
-    const v = Math.max(0, Math.trunc(value));
-    this.#buf.writeUInt32BE(Math.floor(v / 0x100000000) >>> 0, this.#pos);
-    this.#buf.writeUInt32BE(v % 0x100000000, this.#pos + 4);
+    putUint64(this.#buf, value, this.#pos);
     this.#pos += 8;
     return this;
   }
@@ -146,9 +151,7 @@ export function encodeWriteInPlace(id: number, handle: Buffer, offset: number, p
   packet.writeUInt32BE(handle.length, 9);
   handle.copy(packet, 13);
   const at = 13 + handle.length;
-  const position = Math.max(0, Math.trunc(offset));
-  packet.writeUInt32BE(Math.floor(position / 0x100000000) >>> 0, at);
-  packet.writeUInt32BE(position % 0x100000000, at + 4);
+  putUint64(packet, offset, at);
   packet.writeUInt32BE(packet.length - header, at + 8);
   return packet;
 }
