@@ -8,7 +8,7 @@ const POLICY: IdleGcPolicy = { idleChecks: 3, idleCpuMicros: 10_000, minGrowthBy
 
 /** A process whose CPU time and heap the test moves by hand; `collect` leaves `live` bytes. */
 function fakeProcess() {
-  const state = { cpu: 0, used: 30 * MB, live: 24 * MB, collections: 0 };
+  const state = { cpu: 0, used: 30 * MB, live: 24 * MB, collections: 0, releases: 0 };
   const gc = new IdleGc(POLICY, {
     cpuMicros: () => state.cpu,
     heldBytes: () => state.used,
@@ -16,6 +16,9 @@ function fakeProcess() {
       state.collections++;
       state.used = state.live;
       state.cpu += 50_000; // a GC's own CPU time
+    },
+    release: () => {
+      state.releases++;
     },
   });
   return { state, gc };
@@ -56,4 +59,21 @@ test('after a busy spell that left garbage, the next idle run collects again; sm
   gc.check();
   for (let i = 0; i < 3; i++) gc.check();
   assert.equal(state.collections, 2);
+});
+
+test('gives back what the process keeps for reuse once per idle spell, whether or not a GC is worth it', () => {
+  const { state, gc } = fakeProcess();
+  state.used = 1 * MB; // nothing to collect
+  gc.check();
+  gc.check();
+  assert.equal(state.releases, 0, 'not idle long enough yet');
+  gc.check();
+  assert.equal(state.releases, 1);
+  assert.equal(state.collections, 0, 'no growth: no GC, the release still runs');
+  for (let i = 0; i < 10; i++) gc.check();
+  assert.equal(state.releases, 1, 'once per idle spell');
+  state.cpu += 5_000_000; // busy: the rings are taken again
+  gc.check();
+  for (let i = 0; i < 3; i++) gc.check();
+  assert.equal(state.releases, 2, 'the next idle spell releases again');
 });

@@ -32,6 +32,8 @@ export interface IdleGcProbe {
   heldBytes(): number;
   /** A full, blocking GC (the C heap's free pages are given back a check later, with malloc_trim). */
   collect(): void;
+  /** Gives back what the process keeps for reuse while busy (native/aead's rings); once per idle spell. */
+  release?(): void;
 }
 
 /** Decides, one check at a time, when to collect. */
@@ -42,6 +44,8 @@ export class IdleGc {
   #idleChecks = 0;
   /** Held bytes after the last GC this ran (0 before the first: start-up's garbage counts). */
   #baseline = 0;
+  /** `release` ran in this idle spell. */
+  #released = false;
 
   constructor(policy: IdleGcPolicy, probe: IdleGcProbe) {
     this.#policy = policy;
@@ -55,7 +59,12 @@ export class IdleGc {
     const idle = cpu - this.#lastCpu < this.#policy.idleCpuMicros;
     this.#lastCpu = cpu;
     this.#idleChecks = idle ? this.#idleChecks + 1 : 0;
+    if (!idle) this.#released = false;
     if (this.#idleChecks < this.#policy.idleChecks) return undefined;
+    if (!this.#released) {
+      this.#released = true;
+      this.#probe.release?.();
+    }
     const before = this.#probe.heldBytes();
     if (before - this.#baseline < this.#policy.minGrowthBytes) return undefined;
     this.#probe.collect();
@@ -88,16 +97,20 @@ const heldBytes = () =>
 
 /**
  * Starts the checks in this process when V8's `gc` is exposed (workers get `--expose-gc` with the floor,
- * src/cli/serve.ts); otherwise does nothing. `onCollect` hears each GC (for a debug log line).
+ * src/cli/serve.ts); otherwise does nothing. `onCollect` hears each GC and `onRelease` each release of kept
+ * rings (for debug log lines).
  */
 export async function startIdleGc(
   onCollect: (freed: { before: number; after: number; ms: number }) => void,
+  onRelease: (ringBytes: number) => void = () => {},
 ): Promise<() => void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (typeof gc !== 'function') return () => {};
   // The buffers the GC frees go back to glibc, which keeps them (~45 MB per worker after a few large
   // transfers) unless trimmed. Loaded here: the primary, which imports this module, maps no native addon.
   const { confine } = await import('../vfs/local/confine.js');
+  const { aeadWith } = await import('../util/aead-addon.js');
+  const rings = aeadWith<{ ringPoolTrim(): number }>('ringPoolTrim');
   let ms = 0;
   let trimPending = false;
   const policy = new IdleGc(IDLE_GC_POLICY, {
@@ -108,6 +121,14 @@ export async function startIdleGc(
       gc();
       ms = performance.now() - started;
       trimPending = true;
+    },
+    release: () => {
+      // The hashing and sealing threads' rings kept for the next upload: megabytes that an idle worker need not hold.
+      const freed = rings?.ringPoolTrim() ?? 0;
+      if (freed > 0) {
+        trimPending = true;
+        onRelease(freed);
+      }
     },
   });
   const timer = setInterval(() => {

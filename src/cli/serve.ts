@@ -438,14 +438,16 @@ export function registerServeCommand(program: Command): void {
  * single process.
  */
 async function collectWhenIdle(): Promise<void> {
-  await startIdleGc(({ before, after, ms }) =>
-    loggers.serve.debug(
-      {
-        heldMB: Math.round(before / 2 ** 20),
-        afterMB: Math.round(after / 2 ** 20),
-        ms: Math.round(ms),
-      },
-      'idle: full GC',
-    ),
+  await startIdleGc(
+    ({ before, after, ms }) =>
+      loggers.serve.debug(
+        {
+          heldMB: Math.round(before / 2 ** 20),
+          afterMB: Math.round(after / 2 ** 20),
+          ms: Math.round(ms),
+        },
+        'idle: full GC',
+      ),
+    (ringBytes) => loggers.serve.debug({ ringMB: ringBytes / 2 ** 20 }, 'idle: kept rings given back'),
   );
 }

@@ -1,9 +1,11 @@
 // The upload hash against node:crypto: the same digest on either side of the hand-over to its thread, with
-// chunks larger than the thread's ring; more hashes than threads; a released hash leaves no thread behind.
+// chunks larger than the thread's ring; more hashes than threads; a released hash leaves no thread behind; a
+// finished hash's ring is reused by the next one.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
+import { aeadWith } from './aead-addon.js';
 import { uploadHashLimits, uploadSha256 } from './upload-sha256.js';
 
 assert.ok(uploadHashLimits, 'native/aead is built with its hashing thread');
@@ -64,4 +66,39 @@ test('a released hash, never asked for its digest, stops its thread', async () =
   const until = Date.now() + 5000;
   while (threads() > before && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   assert.equal(threads(), before, 'the threads have ended');
+});
+
+test('a finished hash gives its ring back without waiting for a GC, and the next upload takes that ring', async () => {
+  const rings = aeadWith<{ ringPoolTrim(): number; ringPoolBytes(): number }>('ringPoolBytes');
+  assert.ok(rings, 'native/aead is built with its ring pool');
+  await settledThreads();
+  rings.ringPoolTrim();
+  assert.equal(rings.ringPoolBytes(), 0);
+  const pooled = async () => {
+    const until = Date.now() + 5000;
+    while (rings.ringPoolBytes() === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    return rings.ringPoolBytes();
+  };
+  const first = uploadSha256();
+  const a = randomBytes(SYNC + 3 * MIB);
+  for (let at = 0; at < a.length; at += 256 * 1024) await first.update(a.subarray(at, at + 256 * 1024));
+  assert.equal(await first.digest(), expected(a));
+  // `first` is still referenced here: its ring must come back when its thread ends, not when it is collected.
+  const ringBytes = await pooled();
+  assert.ok(ringBytes >= MIB, `the finished thread's ring is kept for reuse (${ringBytes} bytes)`);
+  first.release();
+
+  const second = uploadSha256();
+  const b = randomBytes(SYNC + 3 * MIB);
+  await second.update(b.subarray(0, SYNC + 1));
+  assert.equal(
+    rings.ringPoolBytes(),
+    0,
+    'the second upload’s thread took the kept ring instead of a fresh one',
+  );
+  for (let at = SYNC + 1; at < b.length; at += 100_000) await second.update(b.subarray(at, at + 100_000));
+  assert.equal(await second.digest(), expected(b), 'a reused ring gives the right digest');
+  assert.equal(await pooled(), ringBytes, 'one ring between the two uploads');
+  assert.equal(rings.ringPoolTrim(), ringBytes, 'trimming frees the kept ring');
+  assert.equal(rings.ringPoolBytes(), 0);
 });

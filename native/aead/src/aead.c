@@ -181,6 +181,8 @@ NAPI_MODULE_INIT() {
       FN("ringFlush", js_ring_flush),
       FN("ringFinish", js_ring_finish),
       FN("ringAbort", js_ring_abort),
+      FN("ringPoolTrim", js_ring_pool_trim),
+      FN("ringPoolBytes", js_ring_pool_bytes),
       FN("sha256Start", js_sha256_start),
       FN("sha256Push", js_sha256_push),
       FN("sha256Digest", js_sha256_digest),

@@ -13,6 +13,65 @@
 /* The consumer sleeps until this share of the ring is filled (or a flush or the end is asked for). */
 #define WAKE_FRACTION 8
 
+/*
+ * Rings of finished threads, kept for the next thread of the same size. Why: a ring is megabytes, above glibc's
+ * mmap threshold, so each new one was fresh pages that the kernel faults in one at a time while the first pass
+ * fills them, and gives back at free: ~520 page faults for every upload past its first MiB (its SHA-256 ring),
+ * 40 % of a 4 MiB upload's CPU on a VM where a fault costs ~20 µs (docs/PERFORMANCE.md). A kept ring is wiped
+ * when it comes back, as a freed one was; ring_pool_trim gives them all back (the idle GC calls it).
+ */
+#define POOL_SLOTS 8
+#define POOL_BYTES ((size_t)16 << 20)
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  unsigned char *ring;
+  size_t cap;
+} pool[POOL_SLOTS];
+static size_t pool_bytes;
+
+static unsigned char *ring_alloc(size_t cap) {
+  unsigned char *ring = NULL;
+  pthread_mutex_lock(&pool_mu);
+  for (int i = 0; i < POOL_SLOTS && ring == NULL; i++) {
+    if (pool[i].ring != NULL && pool[i].cap == cap) {
+      ring = pool[i].ring;
+      pool[i].ring = NULL;
+      pool_bytes -= cap;
+    }
+  }
+  pthread_mutex_unlock(&pool_mu);
+  return ring != NULL ? ring : malloc(cap);
+}
+
+static void ring_free(unsigned char *ring, size_t cap) {
+  OPENSSL_cleanse(ring, cap);
+  pthread_mutex_lock(&pool_mu);
+  for (int i = 0; i < POOL_SLOTS && ring != NULL; i++) {
+    if (pool[i].ring == NULL && pool_bytes + cap <= POOL_BYTES) {
+      pool[i].ring = ring;
+      pool[i].cap = cap;
+      pool_bytes += cap;
+      ring = NULL;
+    }
+  }
+  pthread_mutex_unlock(&pool_mu);
+  free(ring);
+}
+
+size_t ring_pool_trim(void) {
+  size_t freed = 0;
+  pthread_mutex_lock(&pool_mu);
+  for (int i = 0; i < POOL_SLOTS; i++) {
+    if (pool[i].ring == NULL) continue;
+    free(pool[i].ring);
+    freed += pool[i].cap;
+    pool[i].ring = NULL;
+  }
+  pool_bytes = 0;
+  pthread_mutex_unlock(&pool_mu);
+  return freed;
+}
+
 static void notify(struct ring_thread *rt, int event) {
   napi_call_threadsafe_function(rt->tsfn, (void *)(intptr_t)event, napi_tsfn_nonblocking);
 }
@@ -72,15 +131,22 @@ static void release(struct ring_thread *rt) {
   pthread_mutex_destroy(&rt->mu);
   pthread_cond_destroy(&rt->cv);
   if (rt->state != NULL) rt->ops->destroy(rt->state);
-  OPENSSL_cleanse(rt->ring, rt->cap);
-  free(rt->ring);
+  if (rt->ring != NULL) ring_free(rt->ring, rt->cap);
   free(rt);
 }
 
-/* The thread's last report has run: join it (it is leaving) and drop its share. */
+/*
+ * The thread's last report has run: join it (it is leaving) and drop its share. Its ring goes back now, not when
+ * the JS handle is collected (a GC later, after the next uploads had taken fresh rings): the thread has stopped, so
+ * a push, which runs on this same JS thread, finds `stopped` and touches the ring no more.
+ */
 static void thread_finalized(napi_env env, void *data, void *hint) {
   struct ring_thread *rt = data;
   if (!rt->no_thread) pthread_join(rt->thread, NULL);
+  if (rt->stopped && rt->ring != NULL) {
+    ring_free(rt->ring, rt->cap);
+    rt->ring = NULL;
+  }
   atomic_fetch_sub(rt->running, 1);
   release(rt);
 }
@@ -116,7 +182,7 @@ struct ring_thread *ring_start(napi_env env, napi_value on_event, const struct r
     return NULL;
   }
   struct ring_thread *rt = calloc(1, sizeof *rt);
-  unsigned char *ring = rt != NULL ? malloc(cap) : NULL;
+  unsigned char *ring = rt != NULL ? ring_alloc(cap) : NULL;
   if (ring == NULL) {
     free(rt);
     atomic_fetch_sub(running, 1);
@@ -219,6 +285,20 @@ napi_value ring_limits(napi_env env, const char *name, int64_t value, int32_t ma
   napi_set_named_property(env, limits, name, first);
   napi_set_named_property(env, limits, "maxThreads", threads);
   return limits;
+}
+
+napi_value js_ring_pool_trim(napi_env env, napi_callback_info info) {
+  napi_value freed;
+  napi_create_double(env, (double)ring_pool_trim(), &freed);
+  return freed;
+}
+
+napi_value js_ring_pool_bytes(napi_env env, napi_callback_info info) {
+  napi_value held;
+  pthread_mutex_lock(&pool_mu);
+  napi_create_double(env, (double)pool_bytes, &held);
+  pthread_mutex_unlock(&pool_mu);
+  return held;
 }
 
 napi_value js_ring_push(napi_env env, napi_callback_info info) {

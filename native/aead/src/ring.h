@@ -80,4 +80,9 @@ napi_value js_ring_push(napi_env env, napi_callback_info info);
 napi_value js_ring_flush(napi_env env, napi_callback_info info);
 napi_value js_ring_finish(napi_env env, napi_callback_info info);
 napi_value js_ring_abort(napi_env env, napi_callback_info info);
+/* Frees the rings kept for reuse (ring.c's pool); returns how many bytes. ringPoolTrim() → that count. */
+size_t ring_pool_trim(void);
+napi_value js_ring_pool_trim(napi_env env, napi_callback_info info);
+/* ringPoolBytes() → the bytes of rings kept for reuse now. */
+napi_value js_ring_pool_bytes(napi_env env, napi_callback_info info);
 #endif
