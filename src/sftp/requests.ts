@@ -126,7 +126,7 @@ async function read(ctx: RequestContext, args: ReadArgs): Promise<Reply> {
   // for the reply header, in a reused buffer, so the reply goes out as one buffer.
   const length = Math.min(args.length, ctx.limits.maxReadLength);
   const buffers = ctx.readBuffers;
-  const into = buffers.take();
+  const into = buffers.take(length);
   let packet: Buffer;
   try {
     packet = await file.read(args.offset, length, DATA_HEADER_LENGTH, into);

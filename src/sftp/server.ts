@@ -140,10 +140,7 @@ class SftpConnection {
       logger: this.#logger,
       signal: this.#stop.signal,
       // Enough for every READ the byte budget lets run at once.
-      readBuffers: new ReadBufferPool(
-        DATA_HEADER_LENGTH + limits.maxReadLength,
-        Math.ceil(maxBufferedBytes / limits.maxReadLength) + 1,
-      ),
+      readBuffers: new ReadBufferPool(DATA_HEADER_LENGTH, maxBufferedBytes),
     };
   }
 
