@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { toFerryError } from '../../errors.js';
 import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
 import type { FsFile, FsStat } from '../types.js';
+import { ReadQueue } from './read-queue.js';
 import { toFsStat } from './stat.js';
 
 /**
@@ -50,6 +51,8 @@ export class LocalFile implements FsFile {
   readonly resolvedPath: string | null;
   /** fstat and close run on this thread (the root's metadata calls are inline); reads and writes never. */
   readonly #inline: boolean;
+  /** Reads go through one queue per file, batched into preadv calls (read-queue.ts); made at the first read. */
+  #reads: ReadQueue | undefined;
   /** Writes waiting for the one in progress; see write(). */
   #queue: PendingWrite[] = [];
   #writing = false;
@@ -73,8 +76,12 @@ export class LocalFile implements FsFile {
     let filled = 0;
     // pread may return short counts (signals, network filesystems); only 0 means end of file.
     while (filled < length) {
-      const bytesRead = await call<number>((done) =>
-        fs.read(this.#fd, buffer, headroom + filled, length - filled, position + filled, done),
+      this.#reads ??= new ReadQueue(this.#fd);
+      const bytesRead = await this.#reads.pread(
+        buffer,
+        headroom + filled,
+        length - filled,
+        position + filled,
       );
       if (bytesRead === 0) break;
       filled += bytesRead;
