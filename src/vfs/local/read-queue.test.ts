@@ -78,9 +78,9 @@ test('reads that do not continue one another go out in runs, in the order asked'
     const at = [0, 100 * KIB, 104 * KIB, 500 * KIB, 504 * KIB, 508 * KIB, 8 * KIB];
     const buffers = at.map(() => Buffer.alloc(4 * KIB));
     await Promise.all(buffers.map((b, i) => queue.pread(b, 0, 4 * KIB, at[i]!)));
-    buffers.forEach((b, i) =>
-      assert.ok(b.equals(data.subarray(at[i]!, at[i]! + 4 * KIB)), `read at ${at[i]}`),
-    );
+    for (const [i, b] of buffers.entries()) {
+      assert.ok(b.equals(data.subarray(at[i]!, at[i]! + 4 * KIB)), `read at ${at[i]}`);
+    }
     // 0 alone; then 100k+104k, 500k+504k+508k, 8k.
     assert.equal(counts.read, 2);
     assert.deepEqual(counts.readvBuffers, [2, 3]);
@@ -107,9 +107,9 @@ test('a short preadv is not the end of the file: the reads after the short count
     const got = await Promise.all(buffers.map((b, i) => queue.pread(b, 0, 8 * KIB, i * 8 * KIB)));
     // The first alone (whole); the other 7 in one preadv cut to half: 3 whole, the 4th half, 3 read again.
     assert.deepEqual(got, [8 * KIB, 8 * KIB, 8 * KIB, 8 * KIB, 4 * KIB, 8 * KIB, 8 * KIB, 8 * KIB]);
-    buffers.forEach((b, i) =>
-      assert.ok(b.subarray(0, got[i]).equals(data.subarray(i * 8 * KIB, i * 8 * KIB + got[i]!)), `read ${i}`),
-    );
+    for (const [i, b] of buffers.entries()) {
+      assert.ok(b.subarray(0, got[i]).equals(data.subarray(i * 8 * KIB, i * 8 * KIB + got[i]!)), `read ${i}`);
+    }
     assert.equal(counts.readv, 1);
     assert.equal(counts.read, 1 + 3);
   });
