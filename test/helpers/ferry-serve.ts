@@ -12,20 +12,32 @@ export interface Serving {
 }
 
 /**
- * `ferry serve --data-dir DIR` until it prints `pattern` on stdout; logs at info on stderr, collected. The child
- * is pushed on `children` for the caller's cleanup.
+ * `ferry serve --data-dir DIR` until it prints `pattern` on stdout; logs at info (or `logLevel`) on stderr,
+ * collected; `nodeFlags` go to node before the script. The child is pushed on `children` for the caller's cleanup.
  */
 export async function serveFerry(
   dataDir: string,
   children: ChildProcess[],
   args: string[],
   pattern: RegExp,
+  { nodeFlags = [], logLevel = 'info' }: { nodeFlags?: string[]; logLevel?: string } = {},
 ): Promise<{ serving: Serving; match: RegExpMatchArray }> {
   const child = spawn(
     process.execPath,
-    [FERRY_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1', '--sftp-port', '0', ...args],
+    [
+      ...nodeFlags,
+      FERRY_BIN,
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1',
+      '--sftp-port',
+      '0',
+      ...args,
+    ],
     {
-      env: { ...process.env, FERRY_LOG_LEVEL: 'info' },
+      env: { ...process.env, FERRY_LOG_LEVEL: logLevel },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
