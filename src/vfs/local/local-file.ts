@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { toFerryError } from '../../errors.js';
 import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
 import type { FsFile, FsStat } from '../types.js';
+import { call, type Positioned, takeContiguous } from './positional-batch.js';
 import { ReadQueue } from './read-queue.js';
 import { toFsStat } from './stat.js';
 
@@ -24,24 +25,8 @@ function now<T>(run: () => T): Promise<T> {
   }
 }
 
-/** Wraps a callback-style node:fs call on a descriptor (fs/promises has no API for raw descriptors). */
-function call<T>(run: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    run((err, value) => (err ? reject(toFerryError(err)) : resolve(value as T)));
-  });
-}
-
-/**
- * Most iovecs one pwritev takes (Linux IOV_MAX is 1024; an SFTP WRITE of 255 KiB is ~9 chunk slices) and
- * most bytes, so one call stays short. A single write with more chunks still goes out (libuv splits it).
- */
-const MAX_WRITE_BATCH = 256;
-const MAX_WRITE_BATCH_BYTES = 8 * 1024 * 1024;
-
-interface PendingWrite {
-  readonly position: number;
+interface PendingWrite extends Positioned {
   readonly chunks: readonly Buffer[];
-  readonly length: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -96,7 +81,15 @@ export class LocalFile implements FsFile {
    */
   write(position: number, data: ByteChunks): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ position, chunks: chunksOf(data), length: byteLength(data), resolve, reject });
+      const chunks = chunksOf(data);
+      this.#queue.push({
+        position,
+        chunks,
+        length: byteLength(data),
+        iovecs: chunks.length,
+        resolve,
+        reject,
+      });
       if (!this.#writing) void this.#drain();
     });
   }
@@ -104,7 +97,7 @@ export class LocalFile implements FsFile {
   async #drain(): Promise<void> {
     this.#writing = true;
     while (this.#queue.length > 0) {
-      const batch = this.#takeContiguous();
+      const batch = takeContiguous(this.#queue);
       try {
         await this.#writeAllAt(
           batch.flatMap((w) => w.chunks),
@@ -117,26 +110,6 @@ export class LocalFile implements FsFile {
       }
     }
     this.#writing = false;
-  }
-
-  /** The head of the queue and the writes right after it that start where the previous one ends. */
-  #takeContiguous(): PendingWrite[] {
-    const queue = this.#queue;
-    const head = queue[0]!;
-    let count = 1;
-    let end = head.position + head.length;
-    let bytes = head.length;
-    let iovecs = head.chunks.length;
-    while (count < queue.length) {
-      const next = queue[count]!;
-      if (next.position !== end) break;
-      if (bytes + next.length > MAX_WRITE_BATCH_BYTES || iovecs + next.chunks.length > MAX_WRITE_BATCH) break;
-      end += next.length;
-      bytes += next.length;
-      iovecs += next.chunks.length;
-      count++;
-    }
-    return queue.splice(0, count);
   }
 
   /** pwritev of all of `buffers` at `position`, continuing after short writes. */

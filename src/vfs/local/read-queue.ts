@@ -1,7 +1,7 @@
 // Positional reads of one descriptor, one thread-pool job at a time: reads asked for meanwhile that continue one
 // another go out together as one preadv.
 import * as fs from 'node:fs';
-import { toFerryError } from '../../errors.js';
+import { call, type Positioned, takeContiguous } from './positional-batch.js';
 
 /*
  * Why: a pipelined SFTP download keeps 64 READs going on one handle, and each was a thread-pool job of its own: a
@@ -10,13 +10,8 @@ import { toFerryError } from '../../errors.js';
  * write this way (LocalFile.write); this is the same for reads.
  */
 
-/** Most buffers and bytes one preadv takes (Linux's IOV_MAX is 1024). */
-const MAX_BATCH = 256;
-const MAX_BATCH_BYTES = 8 * 1024 * 1024;
-
-interface PendingRead {
+interface PendingRead extends Positioned {
   readonly target: Buffer;
-  readonly position: number;
   readonly resolve: (bytesRead: number) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -44,7 +39,8 @@ export class ReadQueue {
    */
   pread(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ target: buffer.subarray(offset, offset + length), position, resolve, reject });
+      const target = buffer.subarray(offset, offset + length);
+      this.#queue.push({ target, position, length, iovecs: 1, resolve, reject });
       if (!this.#reading) void this.#drain();
     });
   }
@@ -52,32 +48,14 @@ export class ReadQueue {
   async #drain(): Promise<void> {
     this.#reading = true;
     while (this.#queue.length > 0) {
-      const batch = this.#takeContiguous();
+      const batch = takeContiguous(this.#queue);
       try {
         await this.#readBatch(batch);
       } catch (err) {
-        const error = toFerryError(err);
-        for (const r of batch) r.reject(error);
+        for (const r of batch) r.reject(err);
       }
     }
     this.#reading = false;
-  }
-
-  /** The head of the queue and the reads right after it that start where the previous one ends. */
-  #takeContiguous(): PendingRead[] {
-    const queue = this.#queue;
-    const head = queue[0]!;
-    let count = 1;
-    let end = head.position + head.target.length;
-    let bytes = head.target.length;
-    while (count < Math.min(queue.length, MAX_BATCH)) {
-      const next = queue[count]!;
-      if (next.position !== end || bytes + next.target.length > MAX_BATCH_BYTES) break;
-      end += next.target.length;
-      bytes += next.target.length;
-      count++;
-    }
-    return queue.splice(0, count);
   }
 
   /**
@@ -119,10 +97,4 @@ export class ReadQueue {
       }
     }
   }
-}
-
-function call<T>(run: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    run((err, value) => (err ? reject(err) : resolve(value as T)));
-  });
 }

@@ -1,0 +1,45 @@
+// What LocalFile's write queue and read-queue.ts share: a node:fs callback call as a promise, and the run of queued
+// positional requests that continue one another, which goes out as one pwritev or preadv.
+import { toFerryError } from '../../errors.js';
+
+/** Wraps a callback-style node:fs call on a descriptor (fs/promises has no API for raw descriptors). */
+export function call<T>(
+  run: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    run((err, value) => (err ? reject(toFerryError(err)) : resolve(value as T)));
+  });
+}
+
+/**
+ * Most iovecs one pwritev or preadv takes (Linux IOV_MAX is 1024; an SFTP WRITE of 255 KiB is ~9 chunk slices)
+ * and most bytes, so one call stays short. A single request with more still goes out (libuv splits it).
+ */
+const MAX_BATCH_IOVECS = 256;
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+
+export interface Positioned {
+  readonly position: number;
+  readonly length: number;
+  /** The buffers it is made of: one for a read, a write's chunks. */
+  readonly iovecs: number;
+}
+
+/** Takes the head of `queue` and the requests right after it that start where the previous one ends. */
+export function takeContiguous<T extends Positioned>(queue: T[]): T[] {
+  const head = queue[0]!;
+  let count = 1;
+  let end = head.position + head.length;
+  let bytes = head.length;
+  let iovecs = head.iovecs;
+  while (count < queue.length) {
+    const next = queue[count]!;
+    if (next.position !== end) break;
+    if (bytes + next.length > MAX_BATCH_BYTES || iovecs + next.iovecs > MAX_BATCH_IOVECS) break;
+    end += next.length;
+    bytes += next.length;
+    iovecs += next.iovecs;
+    count++;
+  }
+  return queue.splice(0, count);
+}
