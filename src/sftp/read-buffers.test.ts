@@ -1,7 +1,7 @@
 // A session's READ buffers are reused, sized to its READs, bounded by its byte budget, and dropped when idle.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReadBufferPool } from './read-buffers.js';
+import { ReadBufferPool, sizeClassOf } from './read-buffers.js';
 
 const HEADER = 13;
 
@@ -39,18 +39,49 @@ describe('ReadBufferPool', () => {
     );
   });
 
-  it('a READ of another length starts a new set: the old buffers are not handed out for it', () => {
+  it('a READ of another size class starts a new set: the old buffers are not handed out for it', () => {
     const pool = new ReadBufferPool(HEADER, 1024 * 1024);
     const small = pool.take(100);
+    assert.equal(small.length, HEADER + 128, 'sized to the power of two above the length');
     pool.give(small);
     const large = pool.take(1000);
-    assert.equal(large.length, HEADER + 1000);
+    assert.equal(large.length, HEADER + 1024);
     assert.notEqual(large, small);
     pool.give(small);
     assert.equal(pool.freeCount, 0, 'a buffer of the old size is not kept');
     pool.give(large);
     assert.equal(pool.freeCount, 1);
     pool.clear();
+  });
+
+  it('serves OpenSSH small-file downloads from one set: READ 32768, then READ 28672 for what a short read left', () => {
+    // get of a 4 KiB file: a READ of 32 KiB returns 4 KiB, the client asks again for the other 28 KiB (EOF).
+    const pool = new ReadBufferPool(HEADER, 4 * 1024 * 1024);
+    const first = pool.take(32 * 1024);
+    pool.give(first);
+    for (let file = 0; file < 100; file++) {
+      for (const length of [32 * 1024, 28 * 1024]) {
+        const buffer = pool.take(length);
+        assert.equal(buffer, first, `file ${file}, READ of ${length}: the same buffer, no allocation`);
+        assert.ok(buffer.length >= HEADER + length);
+        pool.give(buffer);
+      }
+    }
+    pool.clear();
+  });
+
+  it('rounds lengths up to powers of two', () => {
+    assert.deepEqual([0, 1, 2, 3, 4096, 4097, 28 * 1024, 32 * 1024, 255 * 1024].map(sizeClassOf), [
+      1,
+      1,
+      2,
+      4,
+      4096,
+      8192,
+      32 * 1024,
+      32 * 1024,
+      256 * 1024,
+    ]);
   });
 
   it('drops its free buffers after two idle seconds', async (t) => {

@@ -12,12 +12,23 @@
  * 4 MiB budget while OpenSSH's `sftp -B 16384` keeps 64 READs going: half of its READs allocated (and the kernel
  * mapped, and V8 counted) a fresh 255 KiB buffer to send 16 KiB, 11.6 s of server CPU per GiB against 1.6 s
  * for 32 KiB READs (docs/PERFORMANCE.md).
+ *
+ * Lengths are rounded up to a power of two (the size class) before they pick the set. OpenSSH asks again for
+ * what a short read left (a 4 KiB file: READ 32768 at 0, then READ 28672 at 4096, which finds the end), so
+ * keyed by the exact length every small-file download alternated between two sets, dropped the free buffers
+ * at each switch and allocated a fresh 32 KiB buffer for every READ: a third of the server's time in
+ * `get -r` of 4 KiB files went to the garbage collector.
  */
 
 /** Free buffers are dropped after this long without a READ, so an idle session holds none. */
 const IDLE_DROP_MS = 2000;
 /** However small the READs, no more free buffers than this. */
 const MAX_FREE = 1024;
+
+/** The smallest power of two at least `length` (and at least 1). */
+export function sizeClassOf(length: number): number {
+  return length <= 1 ? 1 : 2 ** Math.ceil(Math.log2(length));
+}
 
 export class ReadBufferPool {
   readonly #headroom: number;
@@ -37,13 +48,17 @@ export class ReadBufferPool {
     this.#budgetBytes = budgetBytes;
   }
 
-  /** A buffer for a READ of `length` bytes: `headroom + length` long. A new length starts a new set. */
+  /**
+   * A buffer for a READ of `length` bytes: at least `headroom + length` long (the headroom plus the length's
+   * size class). A new size class starts a new set.
+   */
   take(length: number): Buffer {
-    const size = this.#headroom + length;
+    const sizeClass = sizeClassOf(length);
+    const size = this.#headroom + sizeClass;
     if (size !== this.#size) {
       this.#free = [];
       this.#size = size;
-      this.#maxFree = Math.min(MAX_FREE, Math.ceil(this.#budgetBytes / Math.max(1, length)) + 1);
+      this.#maxFree = Math.min(MAX_FREE, Math.ceil(this.#budgetBytes / sizeClass) + 1);
     }
     return this.#free.pop() ?? Buffer.allocUnsafe(size);
   }
