@@ -29,6 +29,18 @@ interface Entry {
 
 export type FeedSink = (message: string) => void;
 
+/** One numbered event as the primary holds it for workers that start streaming (event-relay.ts). */
+export interface FeedEntry {
+  readonly seq: number;
+  readonly kind: string;
+  readonly data: string;
+}
+
+/** The message a reader gets for an event. */
+export function eventMessage(epoch: string, seq: number, type: string, json: string): string {
+  return `id: ${epoch}-${seq}\nevent: ${type}\ndata: ${json}\n\n`;
+}
+
 /**
  * Messages in the order the feed was given them, each with the id `<epoch>-<seq>`: the epoch names the numbering
  * (one per `ferry serve`; the primary's under --workers N), so an id from another run is never taken for this one.
@@ -39,10 +51,13 @@ export class EventFeed {
   #epoch: string;
   /** The seq of the newest entry (0: none yet). */
   #last = 0;
+  readonly #onEmpty: (() => void) | undefined;
 
-  constructor(epoch: string, ringSize = REPLAY_RING) {
+  /** `onEmpty`: told when the last reader leaves. */
+  constructor(epoch: string, ringSize = REPLAY_RING, onEmpty?: () => void) {
     this.#epoch = epoch;
     this.#ring = new Array<Entry | undefined>(Math.max(1, ringSize));
+    this.#onEmpty = onEmpty;
   }
 
   get subscribers(): number {
@@ -56,10 +71,25 @@ export class EventFeed {
       this.#epoch = epoch;
       this.#ring.fill(undefined);
     }
-    const message = `id: ${epoch}-${seq}\nevent: ${type}\ndata: ${json}\n\n`;
+    const message = eventMessage(epoch, seq, type, json);
     this.#ring[seq % this.#ring.length] = { seq, message };
     this.#last = seq;
     for (const sink of this.#sinks) sink(message);
+  }
+
+  /**
+   * Replaces what the ring holds with `entries` (ascending) of numbering `epoch`, whose newest number is `last`:
+   * a worker that starts streaming again takes the primary's ring, as it got no events while nobody read.
+   */
+  reset(epoch: string, last: number, entries: readonly FeedEntry[]): void {
+    this.#epoch = epoch;
+    this.#ring.fill(undefined);
+    for (const entry of entries)
+      this.#ring[entry.seq % this.#ring.length] = {
+        seq: entry.seq,
+        message: eventMessage(epoch, entry.seq, entry.kind, entry.data),
+      };
+    this.#last = last;
   }
 
   /** The next number, for a feed that numbers its own events (one process). */
@@ -83,7 +113,9 @@ export class EventFeed {
   subscribe(sink: FeedSink, lastEventId?: string): () => void {
     if (lastEventId !== undefined) for (const message of this.#replay(lastEventId)) sink(message);
     this.#sinks.add(sink);
-    return () => this.#sinks.delete(sink);
+    return () => {
+      if (this.#sinks.delete(sink) && this.#sinks.size === 0) this.#onEmpty?.();
+    };
   }
 
   #replay(lastEventId: string): string[] {

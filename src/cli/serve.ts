@@ -233,8 +233,8 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
       // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
       if (serveGatherRequests(worker, message)) return;
       if (serveRateRequests(worker, message)) return;
-      // A worker's live event, numbered and sent to every worker's event streams (src/api/event-relay.ts).
-      if (relayWorkerEvent(message)) return;
+      // A worker's live event, numbered and sent to the workers with event streams (src/api/event-relay.ts).
+      if (relayWorkerEvent(worker, message)) return;
       if (message?.type === 'failed') {
         fail(message.message);
         return;

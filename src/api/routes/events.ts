@@ -14,7 +14,7 @@ export const STREAM_LIMITS = { perProcess: 100, perCaller: 8 } as const;
 export const eventRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
-    const { feed, stop } = startEventFeed(deps.events);
+    const { feed, ready, stop } = startEventFeed(deps.events);
     /** Open streams by caller, ended before the server closes (it would otherwise wait for them forever). */
     const open = new Map<SseWriter, string>();
     app.addHook('preClose', async () => {
@@ -46,6 +46,9 @@ export const eventRoutes =
         },
       },
       async (request, reply) => {
+        // Under --workers N a worker gets the other processes' events only while it has readers: the first one
+        // waits for the primary's ring (event-relay.ts). Before the limits are counted: no await after them.
+        await ready();
         const actor = request.principal?.actor;
         const caller = `${actor?.kind}:${actor?.name}`;
         let mine = 0;
