@@ -27,8 +27,10 @@ register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}))
 const PRIMARY_API = [
   'dist/api/cluster-gather.js',
   'dist/api/listen-address.js',
-  // The primary numbers every worker's events and relays them to all (node:cluster and the bus type only).
+  // The primary numbers the workers' events, keeps the newest and relays them to the workers with readers
+  // (node:cluster and the bus type only).
   'dist/api/event-relay.js',
+  'dist/api/event-relay-primary.js',
   'dist/api/event-feed.js',
   // The bandwidth buckets every worker leases tokens from (a user's rate holds across workers): two small files
   // over util/token-bucket.js, no package.
