@@ -4,7 +4,7 @@
 
 /*
  * A worker asks for the stream when its first reader comes (the primary answers with its ring, then the live
- * events, in that order on the one IPC channel) and gives it back a minute after its last reader left, so a
+ * events, in that order on the one IPC channel) and gives it back ten minutes after its last reader left, so a
  * reader that reconnects within that time finds its Last-Event-ID either way. It sends its own events only while
  * the primary wants them (someone reads somewhere); why, and how that is switched on without losing an event:
  * event-relay-primary.ts.
@@ -18,8 +18,8 @@ import { EventRelayPrimary, MAX_IPC_BACKLOG, type RelayMessage } from './event-r
 
 /** Events a process' bus holds for the feed before the oldest is dropped (counted the same way). */
 const BUS_QUEUE = 10_000;
-/** How long a worker keeps receiving events after its last reader left: a reconnect finds them. */
-export const LIVE_AFTER_LAST_READER_MS = 60_000;
+/** How long a worker keeps receiving events after its last reader left: a reconnect within it finds them (as far as the ring holds them; it holds ~a minute of a busy server). */
+export const LIVE_AFTER_LAST_READER_MS = 10 * 60_000;
 /** How long a new reader waits for the primary's ring before it is served what this worker holds. */
 const RING_WAIT_MS = 5000;
 
