@@ -18,7 +18,10 @@ import { EventRelayPrimary, MAX_IPC_BACKLOG, type RelayMessage } from './event-r
 
 /** Events a process' bus holds for the feed before the oldest is dropped (counted the same way). */
 const BUS_QUEUE = 10_000;
-/** How long a worker keeps receiving events after its last reader left: a reconnect within it finds them (as far as the ring holds them; it holds ~a minute of a busy server). */
+/**
+ * How long a worker keeps receiving events after its last reader left: a reconnect within it finds them (as far as
+ * the ring holds them: about a minute of a busy server's events).
+ */
 export const LIVE_AFTER_LAST_READER_MS = 10 * 60_000;
 /** How long a new reader waits for the primary's ring before it is served what this worker holds. */
 const RING_WAIT_MS = 5000;
