@@ -163,4 +163,67 @@ describe('the event stream under --workers 2', () => {
     curled.child.kill();
     await serving.stop();
   });
+
+  test('while nobody reads, the workers send nothing; a reader resuming from before that gets a gap, then live events', async () => {
+    const dataDir = join(dir, 'quiet');
+    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
+    const added = await runFerry(['apikeys', 'add', 'watch', '--role', 'auditor', '--data-dir', dataDir]);
+    assert.equal(added.code, 0, added.stderr);
+    const key = added.stdout.trim().split('\n').at(-1)!;
+    const user = await runFerry(
+      ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
+      `${PASSWORD}\n`,
+    );
+    assert.equal(user.code, 0, user.stderr);
+    const port = await freePort();
+    const { serving, match } = await serveFerry(
+      dataDir,
+      children,
+      ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
+      /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker processes/,
+      // A worker gives the stream back this long after its last reader left (ten minutes by default).
+      { env: { FERRY_EVENTS_GRACE_MS: '200' } },
+    );
+    const sftpPort = Number(match[1]);
+    const url = `http://127.0.0.1:${port}/api/events`;
+    const auth = { authorization: `Bearer ${key}` };
+    await writeFile(join(dir, 'q.bin'), Buffer.alloc(1000, 3));
+    const put = async (name: string) => {
+      const upload = await sftpBatch({
+        port: sftpPort,
+        user: 'wanda',
+        password: PASSWORD,
+        batch: `put q.bin ${name}\n`,
+        cwd: dir,
+      });
+      assert.equal(upload.code, 0, upload.stderr);
+    };
+
+    const first = await openSse(url, auth);
+    readers.push(first);
+    await put('watched.bin');
+    await until(() => uploadsOf(first.messages, 'watched.bin').length > 0, 'the watched upload streamed');
+    const lastId = uploadsOf(first.messages, 'watched.bin')[0]!.id!;
+    first.close();
+    // Past the grace time the reader's worker gives the stream back and the primary tells both workers to stop.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await put('unwatched.bin');
+
+    const resumed = await openSse(url, { ...auth, 'last-event-id': lastId });
+    readers.push(resumed);
+    await until(() => resumed.messages.some((m) => m.event === 'gap'), 'a gap notice for the quiet time');
+    await put('after.bin');
+    await until(() => uploadsOf(resumed.messages, 'after.bin').length > 0, 'live events after the gap');
+    assert.equal(
+      uploadsOf(resumed.messages, 'unwatched.bin').length,
+      0,
+      'nothing was sent while nobody read',
+    );
+    assert.equal(uploadsOf(resumed.messages, 'watched.bin').length, 0, 'no replay of what the reader had');
+    const gapAt = resumed.messages.findIndex((m) => m.event === 'gap');
+    const afterAt = resumed.messages.findIndex((m) => uploadsOf([m], 'after.bin').length > 0);
+    assert.ok(gapAt < afterAt, 'the gap comes before the live events');
+    resumed.close();
+    await serving.stop();
+  });
 });

@@ -23,6 +23,12 @@ const BUS_QUEUE = 10_000;
  * the ring holds them: about a minute of a busy server's events).
  */
 export const LIVE_AFTER_LAST_READER_MS = 10 * 60_000;
+
+/** The time above; tests shorten it with FERRY_EVENTS_GRACE_MS (environment, not config). */
+function graceMs(): number {
+  const value = Number(process.env.FERRY_EVENTS_GRACE_MS);
+  return Number.isInteger(value) && value > 0 ? value : LIVE_AFTER_LAST_READER_MS;
+}
 /** How long a new reader waits for the primary's ring before it is served what this worker holds. */
 const RING_WAIT_MS = 5000;
 
@@ -44,12 +50,33 @@ export interface EventFeedHandle {
   stop(): void;
 }
 
+/** A worker's IPC channel to the primary, as the feed uses it. */
+export interface RelayChannel {
+  send(message: RelayMessage, done?: () => void): boolean | undefined;
+  onMessage(listener: (message: RelayMessage) => void): () => void;
+}
+
+/** This process' channel to the primary when it is a worker of `serve --workers N`. */
+function workerChannel(): RelayChannel | undefined {
+  if (!cluster.isWorker || process.send === undefined) return undefined;
+  return {
+    send: (message, done) => process.send?.(message, undefined, undefined, done ? () => done() : undefined),
+    onMessage(listener) {
+      process.on('message', listener);
+      return () => process.off('message', listener);
+    },
+  };
+}
+
 /**
  * The process' feed: under --workers N fed by the primary's relay while it has readers (this process' events go
- * to the primary first), else straight from its own bus.
+ * to the primary first), else straight from its own bus. `channel` is for tests.
  */
-export function startEventFeed(events: EventBus): EventFeedHandle {
-  const relayed = cluster.isWorker && process.send !== undefined;
+export function startEventFeed(
+  events: EventBus,
+  channel: RelayChannel | undefined = workerChannel(),
+): EventFeedHandle {
+  const relayed = channel !== undefined;
   let streaming = false;
   /** Whether the primary wants this worker's events (someone reads somewhere); it says so when it changes. */
   let sending = true;
@@ -63,8 +90,8 @@ export function startEventFeed(events: EventBus): EventFeedHandle {
       if (feed.subscribers > 0 || !streaming) return;
       streaming = false;
       waiting = undefined;
-      process.send?.({ type: 'ferry-events-live', on: false } satisfies RelayMessage);
-    }, LIVE_AFTER_LAST_READER_MS);
+      channel?.send({ type: 'ferry-events-live', on: false });
+    }, graceMs());
     giveBack.unref();
   });
   let pending = 0;
@@ -93,10 +120,8 @@ export function startEventFeed(events: EventBus): EventFeedHandle {
         return;
       }
       pending++;
-      const sent = process.send?.(
-        { type: 'ferry-event', kind: event.type, data, ...(lost > 0 ? { lost } : {}) } satisfies RelayMessage,
-        undefined,
-        undefined,
+      const sent = channel?.send(
+        { type: 'ferry-event', kind: event.type, data, ...(lost > 0 ? { lost } : {}) },
         () => {
           pending--;
         },
@@ -110,7 +135,7 @@ export function startEventFeed(events: EventBus): EventFeedHandle {
     if (message?.type === 'ferry-events-wanted') {
       sending = message.on;
       // Events from here on follow the acknowledgement on this channel (see event-relay-primary.ts).
-      if (sending) process.send?.({ type: 'ferry-events-wanted-ack' } satisfies RelayMessage);
+      if (sending) channel?.send({ type: 'ferry-events-wanted-ack' });
       return;
     }
     if (message?.type === 'ferry-events-ring') {
@@ -124,7 +149,7 @@ export function startEventFeed(events: EventBus): EventFeedHandle {
       feed.notice(noticeMessage('gap', { reason: 'events were lost on the way', lost: message.lost }));
     feed.publish(message.epoch, message.seq, message.kind, message.data);
   };
-  if (relayed) process.on('message', onMessage);
+  const unlisten = channel?.onMessage(onMessage);
   const ready = (): Promise<void> => {
     // A give-back timer still running finds this reader subscribed and keeps the stream.
     if (!relayed || streaming) return Promise.resolve();
@@ -136,7 +161,7 @@ export function startEventFeed(events: EventBus): EventFeedHandle {
         arrived = undefined;
         resolve();
       };
-      process.send?.({ type: 'ferry-events-live', on: true } satisfies RelayMessage);
+      channel?.send({ type: 'ferry-events-live', on: true });
     });
     return waiting;
   };
@@ -146,7 +171,7 @@ export function startEventFeed(events: EventBus): EventFeedHandle {
     stop: () => {
       clearTimeout(giveBack);
       subscription();
-      if (relayed) process.off('message', onMessage);
+      unlisten?.();
     },
   };
 }

@@ -20,7 +20,11 @@ export async function serveFerry(
   children: ChildProcess[],
   args: string[],
   pattern: RegExp,
-  { nodeFlags = [], logLevel = 'info' }: { nodeFlags?: string[]; logLevel?: string } = {},
+  {
+    nodeFlags = [],
+    logLevel = 'info',
+    env = {},
+  }: { nodeFlags?: string[]; logLevel?: string; env?: Record<string, string> } = {},
 ): Promise<{ serving: Serving; match: RegExpMatchArray }> {
   const child = spawn(
     process.execPath,
@@ -37,7 +41,7 @@ export async function serveFerry(
       ...args,
     ],
     {
-      env: { ...process.env, FERRY_LOG_LEVEL: logLevel },
+      env: { ...process.env, FERRY_LOG_LEVEL: logLevel, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
