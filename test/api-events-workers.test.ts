@@ -60,27 +60,35 @@ async function until(predicate: () => boolean, what: string, ms = 30_000): Promi
   }
 }
 
+/**
+ * A data dir with an auditor API key and the password user wanda, served by `serve --workers 2` with its HTTP API:
+ * the key, the SFTP port and the events URL.
+ */
+async function serveTwoWorkers(name: string, env: Record<string, string> = {}) {
+  const dataDir = join(dir, name);
+  assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
+  const added = await runFerry(['apikeys', 'add', 'watch', '--role', 'auditor', '--data-dir', dataDir]);
+  assert.equal(added.code, 0, added.stderr);
+  const key = added.stdout.trim().split('\n').at(-1)!;
+  const user = await runFerry(
+    ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
+    `${PASSWORD}\n`,
+  );
+  assert.equal(user.code, 0, user.stderr);
+  const port = await freePort();
+  const { serving, match } = await serveFerry(
+    dataDir,
+    children,
+    ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
+    /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker processes/,
+    { env },
+  );
+  return { serving, key, sftpPort: Number(match[1]), url: `http://127.0.0.1:${port}/api/events` };
+}
+
 describe('the event stream under --workers 2', () => {
   test('readers on both workers see every upload of sessions spread over both workers exactly once', async () => {
-    const dataDir = join(dir, 'data');
-    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
-    const added = await runFerry(['apikeys', 'add', 'watch', '--role', 'auditor', '--data-dir', dataDir]);
-    assert.equal(added.code, 0, added.stderr);
-    const key = added.stdout.trim().split('\n').at(-1)!;
-    const user = await runFerry(
-      ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
-      `${PASSWORD}\n`,
-    );
-    assert.equal(user.code, 0, user.stderr);
-    const port = await freePort();
-    const { serving, match } = await serveFerry(
-      dataDir,
-      children,
-      ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
-      /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker processes/,
-    );
-    const sftpPort = Number(match[1]);
-    const url = `http://127.0.0.1:${port}/api/events`;
+    const { serving, key, sftpPort, url } = await serveTwoWorkers('data');
 
     // Readers until both workers hold one (connections are handed out round-robin); the greeting names the process.
     const byPid = new Map<number, SseClient>();
@@ -165,27 +173,8 @@ describe('the event stream under --workers 2', () => {
   });
 
   test('while nobody reads, the workers send nothing; a reader resuming from before that gets a gap, then live events', async () => {
-    const dataDir = join(dir, 'quiet');
-    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
-    const added = await runFerry(['apikeys', 'add', 'watch', '--role', 'auditor', '--data-dir', dataDir]);
-    assert.equal(added.code, 0, added.stderr);
-    const key = added.stdout.trim().split('\n').at(-1)!;
-    const user = await runFerry(
-      ['users', 'add', 'wanda', '--password-stdin', '--data-dir', dataDir],
-      `${PASSWORD}\n`,
-    );
-    assert.equal(user.code, 0, user.stderr);
-    const port = await freePort();
-    const { serving, match } = await serveFerry(
-      dataDir,
-      children,
-      ['--workers', '2', '--http-listen', `127.0.0.1:${port}`],
-      /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker processes/,
-      // A worker gives the stream back this long after its last reader left (ten minutes by default).
-      { env: { FERRY_EVENTS_GRACE_MS: '200' } },
-    );
-    const sftpPort = Number(match[1]);
-    const url = `http://127.0.0.1:${port}/api/events`;
+    // A worker gives the stream back this long after its last reader left (ten minutes by default).
+    const { serving, key, sftpPort, url } = await serveTwoWorkers('quiet', { FERRY_EVENTS_GRACE_MS: '200' });
     const auth = { authorization: `Bearer ${key}` };
     await writeFile(join(dir, 'q.bin'), Buffer.alloc(1000, 3));
     const put = async (name: string) => {
