@@ -1,4 +1,5 @@
 // The live event feed behind GET /api/events: numbered SSE messages, a short replay ring for Last-Event-ID, fan-out.
+import { randomBytes } from 'node:crypto';
 import type { FerryEvent } from '../events/types.js';
 
 /** Events kept for a reconnecting reader (`Last-Event-ID`): about a minute of a busy server's events. */
@@ -34,6 +35,11 @@ export interface FeedEntry {
   readonly seq: number;
   readonly kind: string;
   readonly data: string;
+}
+
+/** A new numbering's name (one per process that numbers events: the primary, or a single process). */
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
 }
 
 /** The message a reader gets for an event. */

@@ -14,8 +14,7 @@
  */
 
 import type { Worker } from 'node:cluster';
-import { randomBytes } from 'node:crypto';
-import { type FeedEntry, REPLAY_RING } from './event-feed.js';
+import { type FeedEntry, newEpoch, REPLAY_RING } from './event-feed.js';
 
 export type RelayMessage =
   /** Worker → primary: one event of that worker (`lost`: events it could not send since the last one). */
@@ -60,13 +59,13 @@ export interface RelayPrimaryOptions {
 
 export class EventRelayPrimary {
   /** One numbering per primary, so ids from another run are recognised as such. */
-  readonly epoch = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
+  readonly epoch = newEpoch();
   readonly #workers: () => Iterable<Worker>;
   readonly #ring: (FeedEntry | undefined)[];
   readonly #ackWaitMs: number;
   #seq = 0;
   readonly #backlog = new WeakMap<Worker, { pending: number; lost: number }>();
-  /** Workers that stream (they have readers, or had within a minute). */
+  /** Workers that stream (they have readers, or had within the grace time, event-relay.ts). */
   readonly #live = new Set<Worker>();
   /** Workers waiting for their ring until every worker acknowledged sending. */
   readonly #starting = new Set<Worker>();

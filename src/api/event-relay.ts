@@ -11,9 +11,8 @@
  */
 
 import cluster, { type Worker } from 'node:cluster';
-import { randomBytes } from 'node:crypto';
 import type { EventBus } from '../events/bus.js';
-import { EventFeed, eventJson, noticeMessage, REPLAY_RING } from './event-feed.js';
+import { EventFeed, eventJson, newEpoch, noticeMessage, REPLAY_RING } from './event-feed.js';
 import { EventRelayPrimary, MAX_IPC_BACKLOG, type RelayMessage } from './event-relay-primary.js';
 
 /** Events a process' bus holds for the feed before the oldest is dropped (counted the same way). */
@@ -33,7 +32,7 @@ function graceMs(): number {
 const RING_WAIT_MS = 5000;
 
 /** The epoch of a process that numbers its own events (no --workers). */
-const EPOCH = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
+const EPOCH = newEpoch();
 
 let primary: EventRelayPrimary | undefined;
 
