@@ -62,7 +62,9 @@ describe('transfer commands run with the heap floor', () => {
 
   it('the command runs in a child with --initial-old-space-size, and SIGTERM reaches it', async () => {
     const launcher = start();
-    // A child just forked still shows its parent's command line until it has exec'd (CI caught it there once).
+    // A process just forked shows its parent's command line until it has exec'd: first the launcher (which would
+    // show the test runner's), then the command (which would show the launcher's). CI caught both once.
+    await until('the launcher to exec', () => cmdline(launcher.pid!).includes(BIN));
     const launcherLine = cmdline(launcher.pid!).join(' ');
     await until(
       'the command process',
