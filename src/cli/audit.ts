@@ -10,7 +10,7 @@ import { CSV_COLUMNS, formatCsvRow, formatJsonLine, formatRecordLine } from '../
 import { type AuditVerifyKey, parseAuditVerifyKeys } from '../audit/signer.js';
 import type { VerifyReport } from '../audit/verify.js';
 import { DEFAULT_CHECKPOINT_INTERVAL } from '../audit/writer.js';
-import { dataPaths } from '../context.js';
+import { dataPaths } from '../data-dir.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditRecord } from '../store/types.js';
 import {
   CliError,

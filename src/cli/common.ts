@@ -1,7 +1,8 @@
 // Shared CLI plumbing: config from flags, stdin secrets, error exit codes.
 import { loadConfig } from '../config/load.js';
 import { ALGORITHM_PROFILES, type FerryConfig } from '../config/schema.js';
-import type { AppContext, DataDirAccess } from '../context.js';
+import type { AppContext } from '../context.js';
+import type { DataDirAccess } from '../data-dir.js';
 import { FerryError } from '../errors.js';
 import { loggers } from '../logger.js';
 import { Secret } from '../util/secret.js';

@@ -2,7 +2,8 @@
 
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AppContext, dataPaths, isInitialisedDataDir } from '../context.js';
+import { AppContext } from '../context.js';
+import { dataPaths, isInitialisedDataDir } from '../data-dir.js';
 import { prepareDataDir } from '../server.js';
 import {
   CliError,

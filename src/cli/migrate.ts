@@ -1,6 +1,6 @@
 // `ferry migrate [--status]`: apply the store's pending schema migrations (forward only), or list applied and pending.
 import type { Command } from 'commander';
-import { requireInitialisedDataDir } from '../context.js';
+import { requireInitialisedDataDir } from '../data-dir.js';
 import {
   assertSchemaKnown,
   type MigrationEntry,
