@@ -3,18 +3,18 @@
 import { randomUUID } from 'node:crypto';
 import { systemActor } from './admin/actor.js';
 import { hostKeyAuditSigner } from './audit/signer.js';
-import { generatePassword, warmPasswordVerifier } from './auth/password.js';
+import { warmPasswordVerifier } from './auth/password.js';
 import { setPassword } from './auth/user-admin.js';
 import type { RunningAutomation } from './automation/index.js';
 import type { FerryConfig } from './config/schema.js';
 import { AppContext } from './context.js';
 import type { EventBus } from './events/bus.js';
 import type { SystemEvent } from './events/types.js';
-import { describeHostKey, type HostKeyMaterial, presentedHostKeys } from './key-manager/host-keys.js';
+import { prepareDataDir } from './first-run.js';
+import { presentedHostKeys } from './key-manager/host-keys.js';
 import { pgpKeyMaterial } from './key-manager/pgp-key-source.js';
 import { loggers, rootLogger } from './logger.js';
 import { ServiceStack, watchDiskSpace } from './server-services.js';
-import { Secret } from './util/secret.js';
 
 /** How often the store is polled for host key changes (FERRY_HOST_KEY_POLL_MS: a test knob, not config). */
 const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
@@ -25,71 +25,6 @@ const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
 const DEFENDER_LISTS_MAX_AGE_MS = Number(process.env.FERRY_DEFENDER_LISTS_MAX_AGE_MS) || undefined;
 /** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
 const QUEUED_DRAIN_MS = 2000;
-
-/** Creates the `admin` account on a store without users and returns its one-time password (audited). */
-async function ensureAdmin(ctx: AppContext): Promise<Secret<string> | undefined> {
-  if ((await ctx.store.users.list()).length > 0) return undefined;
-  const password = new Secret(generatePassword());
-  return (await ctx.admin.users.ensureAdmin(systemActor(), password)) ? password : undefined;
-}
-
-/** The first administrator account of the API and console, unless there is one; its password printed once. */
-async function ensureFirstApiAdmin(
-  ctx: AppContext,
-  out: (line: string) => void,
-  given: Secret<string> | undefined,
-): Promise<void> {
-  const password = given ?? new Secret(generatePassword());
-  if (!(await ctx.admin.apiAccess.ensureFirstAdmin(systemActor(), password))) return;
-  if (given) {
-    out("created API administrator 'admin' (role admin); log in with POST /api/login");
-    return;
-  }
-  out(`created API administrator 'admin' (role admin) with one-time password: ${password.reveal()}`);
-  out(
-    '(shown only now; log in with POST /api/login; change it with: ferry admins passwd admin --password-stdin)',
-  );
-}
-
-/**
- * First-run work that must happen once, before any worker starts: host keys, the `admin` SFTP user and the
- * `admin` administrator account of the API and console, audited through the admin services. Prints the
- * fingerprints (and new passwords) through `out`; returns the pending and active host keys. `apiAdminPassword`
- * (from `ferry init --admin-password-stdin`) replaces the generated one of the administrator account.
- */
-export async function prepareDataDir(
-  ctx: AppContext,
-  out: (line: string) => void,
-  apiAdminPassword?: Secret<string>,
-  options: { rescanQuotas?: boolean } = {},
-): Promise<HostKeyMaterial[]> {
-  // Before any session: what a crash left between a file's change and its count is counted as the disk has it.
-  // Workers of `--workers N` skip it (their primary did it before forking; they may start while others serve).
-  if (options.rescanQuotas !== false) {
-    const scanned = await ctx.rescanQuotas();
-    if (scanned > 0) loggers.serve.info({ usersAndFolders: scanned }, 'quota usage rescanned from disk');
-  }
-  const generated = await ctx.admin.keys.host.ensureDefaults(systemActor());
-  const made = new Set(generated.map((k) => k.id));
-  const hostKeys = await ctx.hostKeys.liveMaterial();
-  for (const key of hostKeys) {
-    const how = made.has(key.id)
-      ? 'generated'
-      : key.state === 'pending'
-        ? 'pending (announced only)'
-        : 'loaded';
-    out(`host key ${how}: ${describeHostKey(key)}`);
-  }
-  const adminPassword = await ensureAdmin(ctx);
-  if (adminPassword) {
-    out(`created user 'admin' with one-time password: ${adminPassword.reveal()}`);
-    out('(shown only now; change it with: ferry users passwd admin --password-stdin)');
-    // Only on the first start (a store without users): an administrator who removed every account later does
-    // not get one back by restarting.
-    await ensureFirstApiAdmin(ctx, out, apiAdminPassword);
-  }
-  return hostKeys;
-}
 
 /** Promotes the pending host keys whose grace period is over, each recorded in the audit trail. */
 async function promoteDueHostKeys(ctx: AppContext, graceDays: number): Promise<void> {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppContext } from '../context.js';
 import { dataPaths, isInitialisedDataDir } from '../data-dir.js';
-import { prepareDataDir } from '../server.js';
+import { prepareDataDir } from '../first-run.js';
 import {
   CliError,
   configFromOptions,

@@ -308,7 +308,7 @@ async function prepare(config: FerryConfig, out: (line: string) => void): Promis
     const { chooseConfinement } = await hardeningModule();
     out(chooseConfinement(config));
     const { AppContext } = await import('../context.js');
-    const { prepareDataDir } = await serverModule();
+    const { prepareDataDir } = await import('../first-run.js');
     const ctx = await AppContext.create(config, 'create');
     try {
       await prepareDataDir(ctx, out);
