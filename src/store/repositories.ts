@@ -6,7 +6,7 @@ import {
   KyselyApiKeyRepository,
   KyselyApiSessionRepository,
 } from './api-repositories.js';
-import { KyselyAuditRepository } from './audit-repository.js';
+import { type AuditRepositoryOptions, KyselyAuditRepository } from './audit-repository.js';
 import { KyselyRuleRepository } from './automation-repositories.js';
 import { KyselyCertificateRepository } from './certificate-repository.js';
 import { KyselyDeliveryRepository } from './delivery-repository.js';
@@ -45,7 +45,7 @@ export interface WriteLocking {
   /** Writers that read before they write (rules, claims, counters). */
   readonly writes: WriteTransactionOptions;
   /** The audit append, which reads the chain head and extends it: the chain must stay one line. */
-  readonly audit: WriteTransactionOptions;
+  readonly audit: AuditRepositoryOptions;
   /** Node registration, which must see every live holder of an id before it takes it. */
   readonly nodes: WriteTransactionOptions;
   /** Session admissions (count, then insert) and upload claims (read the holder, then take it). */

@@ -138,7 +138,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
   };
   return repositoriesOf(db, {
     writes,
-    audit: writes,
+    audit: { ...writes, changeCounter: 'PRAGMA data_version' },
     nodes: writes,
     sessions: writes,
     rowLocks: false,

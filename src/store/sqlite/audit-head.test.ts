@@ -1,0 +1,131 @@
+// The audit chain's head on SQLite: a connection reuses the head it wrote last only while no other connection has
+// committed (PRAGMA data_version); any other writer (a second worker, a CLI command) makes it read the head again.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runChildrenTogether } from '../postgres/child-fixture.js';
+import type { AuditChainHead, AuditRecord, Store } from '../types.js';
+import { openSqliteStore } from './sqlite-store.js';
+
+/** One record after `head`, hashed over the one before it, as audit/chain.ts links them. */
+function next(
+  head: AuditChainHead | undefined,
+  who: string,
+  action: AuditRecord['action'] = 'auth',
+): AuditRecord {
+  const seq = (head?.seq ?? 0) + 1;
+  const prevHash = head?.hash ?? 'genesis';
+  return {
+    seq,
+    at: new Date().toISOString(),
+    action,
+    user: who,
+    sessionId: null,
+    address: null,
+    protocol: null,
+    path: null,
+    target: null,
+    result: 'ok',
+    reason: null,
+    detail: who,
+    prevHash,
+    hash: createHash('sha256').update(`${prevHash}|${seq}|${who}`).digest('hex'),
+  };
+}
+
+function assertOneLine(records: readonly AuditRecord[]): void {
+  let prevHash = 'genesis';
+  for (const [i, r] of records.entries()) {
+    assert.equal(r.seq, i + 1, 'no gap and no duplicate seq');
+    assert.equal(r.prevHash, prevHash, `record ${r.seq} names the record before it`);
+    assert.equal(r.hash, createHash('sha256').update(`${prevHash}|${r.seq}|${r.detail}`).digest('hex'));
+    prevHash = r.hash;
+  }
+}
+
+async function twoConnections(t: { after(fn: () => Promise<void>): void }): Promise<[Store, Store, string]> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-audit-head-'));
+  const file = join(dir, 'ferry.db');
+  const a = await openSqliteStore(file);
+  const b = await openSqliteStore(file);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return [a, b, file];
+}
+
+test('an append after another connection committed builds on that connection’s records', async (t) => {
+  const [a, b] = await twoConnections(t);
+  const seen: (AuditChainHead | undefined)[] = [];
+  const append = (store: Store, who: string, action?: AuditRecord['action']) =>
+    store.audit.append((head) => {
+      seen.push(head);
+      return [next(head, who, action)];
+    });
+  await append(a, 'a1');
+  await append(a, 'a2', 'checkpoint');
+  await append(a, 'a3');
+  await append(b, 'b1');
+  // `a` wrote seq 3 last; its next record must follow b's seq 4, not its own.
+  await append(a, 'a4');
+  await append(a, 'a5');
+  assert.deepEqual(
+    seen.map((h) => h && [h.seq, h.lastCheckpointSeq]),
+    [undefined, [1, undefined], [2, 2], [3, 2], [4, 2], [5, 2]],
+  );
+  assertOneLine(await a.audit.page({ limit: 100 }));
+});
+
+test('a prune and a failed append leave the next append reading the head', async (t) => {
+  const [a] = await twoConnections(t);
+  await a.audit.append((head) => [next(head, 'old')]);
+  await a.audit.append((head) => [next(head, 'cp', 'checkpoint')]);
+  await assert.rejects(
+    a.audit.append((head) => {
+      // A record that cannot be stored (its seq is taken): the transaction rolls back.
+      return [{ ...next(head, 'bad'), seq: 1 }];
+    }),
+  );
+  let after: AuditChainHead | undefined;
+  await a.audit.append((head) => {
+    after = head;
+    return [next(head, 'good')];
+  });
+  assert.deepEqual(after && [after.seq, after.lastCheckpointSeq], [2, 2]);
+  const everything = new Date(Date.now() + 60_000).toISOString();
+  const pruned = await a.audit.prune(everything, (cut, head) => [
+    { ...next(head, 'prune', 'prune'), detail: `cut ${cut.firstKeptSeq}` },
+  ]);
+  assert.equal(pruned?.cut.deleted, 3);
+  let afterPrune: AuditChainHead | undefined;
+  await a.audit.append((head) => {
+    afterPrune = head;
+    return [next(head, 'later')];
+  });
+  // The checkpoint went with the prune: the head read again says so.
+  assert.deepEqual(afterPrune && [afterPrune.seq, afterPrune.lastCheckpointSeq], [4, undefined]);
+});
+
+test('two processes appending audit records to one SQLite file at once make one linear chain', async (t) => {
+  const [a, , file] = await twoConnections(t);
+  // Enough appends that the two processes' runs overlap (each commit moves the other's data_version).
+  const appends = 400;
+  await runChildrenTogether(t, new URL('../audit-child-fixture.ts', import.meta.url).pathname, [
+    [file, 'one', String(appends)],
+    [file, 'two', String(appends)],
+  ]);
+  const records = await a.audit.page({ limit: 10_000 });
+  // Append i holds 1 + i % 3 records.
+  const perProcess = Array.from({ length: appends }, (_, i) => 1 + (i % 3)).reduce((x, y) => x + y);
+  assert.equal(records.length, 2 * perProcess);
+  const users = records.map((r) => r.user);
+  const switches = users.filter((u, i) => i > 0 && u !== users[i - 1]).length;
+  assert.ok(switches >= 2, `the processes' appends interleaved (${switches} switches)`);
+  assertOneLine(records);
+  assert.deepEqual(new Set(records.map((r) => r.user)), new Set(['one', 'two']));
+});
