@@ -127,9 +127,12 @@ export class KyselyAuditRepository implements AuditRepository {
   /**
    * The head this connection's last committed append left, and the change counter read in that transaction.
    * Reading the head was ~80 µs of every audit batch on a busy server (a small file's upload is one batch);
-   * asking the counter is a few. Only an append that committed sets it; anything else clears it.
+   * asking the counter is a few. Every audit transaction takes it when it begins (in the order they run on the
+   * connection); an append that commits puts back the head it left, unless a later one has begun meanwhile.
    */
   #known: { readonly head: AuditChainHead; readonly counter: unknown } | undefined;
+  /** Audit transactions begun on this repository's connection, in the order they ran. */
+  #begun = 0;
 
   constructor(db: Kysely<Database>, options: AuditRepositoryOptions) {
     this.#db = db;
@@ -137,11 +140,12 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   async append(build: (head: AuditChainHead | undefined) => AuditRecord[]): Promise<AuditRecord[]> {
-    const known = this.#known;
-    this.#known = undefined;
+    let turn = 0;
     let next: AuditChainHead | undefined;
     let counter: unknown;
     const records = await this.#write(async (trx) => {
+      const known = this.#take();
+      turn = this.#begun;
       counter = await this.#changeCounter(trx);
       // Our own commits leave the counter as it was; another connection's (a worker, a CLI command) move it.
       const head =
@@ -153,7 +157,9 @@ export class KyselyAuditRepository implements AuditRepository {
       next = headAfter(head, built);
       return built;
     });
-    if (next !== undefined && counter !== undefined) this.#known = { head: next, counter };
+    // Committed. A transaction begun since found nothing to reuse and read the head itself.
+    if (turn === this.#begun && next !== undefined && counter !== undefined)
+      this.#known = { head: next, counter };
     return records;
   }
 
@@ -205,9 +211,9 @@ export class KyselyAuditRepository implements AuditRepository {
     before: string,
     build: (cut: AuditCut, head: AuditChainHead) => AuditRecord[],
   ): Promise<{ cut: AuditCut; records: AuditRecord[] } | undefined> {
-    // A prune may delete the newest checkpoint: the next append reads the head again.
-    this.#known = undefined;
     return this.#write(async (trx) => {
+      // It deletes records (perhaps the newest checkpoint) and adds its own: the next append reads the head.
+      this.#take();
       const last = await trx
         .selectFrom('audit_log')
         .select(['seq', 'hash'])
@@ -252,6 +258,14 @@ export class KyselyAuditRepository implements AuditRepository {
     if (!head) return undefined;
     const { checkpoint_seq: checkpointSeq, ...chain } = head;
     return checkpointSeq == null ? chain : { ...chain, lastCheckpointSeq: Number(checkpointSeq) };
+  }
+
+  /** Begins an audit transaction: counts it and takes the known head, which nobody else may use now. */
+  #take(): { readonly head: AuditChainHead; readonly counter: unknown } | undefined {
+    this.#begun++;
+    const known = this.#known;
+    this.#known = undefined;
+    return known;
   }
 
   async #changeCounter(trx: Kysely<Database>): Promise<unknown> {

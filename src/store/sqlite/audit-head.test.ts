@@ -111,6 +111,27 @@ test('a prune and a failed append leave the next append reading the head', async
   assert.deepEqual(afterPrune && [afterPrune.seq, afterPrune.lastCheckpointSeq], [4, undefined]);
 });
 
+test('an append queued beside a prune never reuses a head the prune moved', async (t) => {
+  const [a] = await twoConnections(t);
+  await a.audit.append((head) => [next(head, 'cp', 'checkpoint')]);
+  const everything = () => new Date(Date.now() + 60_000).toISOString();
+  for (let round = 0; round < 5; round++) {
+    // Called together: the append commits first, then the prune deletes and adds its cut record.
+    await Promise.all([
+      a.audit.append((head) => [next(head, `before-${round}`)]),
+      a.audit.prune(everything(), (cut, head) => [
+        { ...next(head, `prune-${round}`, 'prune'), detail: `${cut.deleted}` },
+      ]),
+    ]);
+    const after = await a.audit.append((head) => [next(head, `after-${round}`)]);
+    assert.equal(
+      after[0]?.prevHash,
+      (await a.audit.tail(2))[0]?.hash,
+      'the append follows the prune’s record',
+    );
+  }
+});
+
 test('two processes appending audit records to one SQLite file at once make one linear chain', async (t) => {
   const [a, , file] = await twoConnections(t);
   // Enough appends that the two processes' runs overlap (each commit moves the other's data_version).
