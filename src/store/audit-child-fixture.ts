@@ -1,6 +1,7 @@
 // A separate process appending audit records to a shared store, one append (of 1-3 records) at a time.
-import { createHash } from 'node:crypto';
+import { linkedRecord } from './audit-chain-fixture.js';
 import { openStoreAt } from './open-store-fixture.js';
+import type { AuditRecord } from './types.js';
 
 const [location, name, countText] = process.argv.slice(2);
 if (!location || !name || !countText) throw new Error('usage: audit-child-fixture LOCATION NAME N');
@@ -11,30 +12,10 @@ await go;
 for (let i = 0; i < Number(countText); i++) {
   await store.audit.append((head) => {
     // Each record names the one before it: a writer that read a stale head would fork the chain.
-    let seq = head?.seq ?? 0;
-    let prevHash = head?.hash ?? 'genesis';
-    return Array.from({ length: 1 + (i % 3) }, (_, k) => {
-      seq += 1;
-      const hash = createHash('sha256').update(`${prevHash}|${seq}|${name}-${i}-${k}`).digest('hex');
-      const record = {
-        seq,
-        at: new Date().toISOString(),
-        action: 'auth' as const,
-        user: name,
-        sessionId: null,
-        address: null,
-        protocol: null,
-        path: null,
-        target: null,
-        result: 'ok',
-        reason: null,
-        detail: `${name}-${i}-${k}`,
-        prevHash,
-        hash,
-      };
-      prevHash = hash;
-      return record;
-    });
+    const records: AuditRecord[] = [];
+    for (let k = 0; k <= i % 3; k++)
+      records.push(linkedRecord(records.at(-1) ?? head, name, `${name}-${i}-${k}`));
+    return records;
   });
 }
 await store.close();

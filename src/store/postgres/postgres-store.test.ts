@@ -1,8 +1,8 @@
 // The PostgreSQL store: every store contract suite, and what two nodes writing at once must never break.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import pg from 'pg';
+import { assertLinearChain } from '../audit-chain-fixture.js';
 import { runAutomationStoreContract } from '../automation-contract-fixture.js';
 import { runStoreContract } from '../contract.js';
 import { runDefenderListContract } from '../defender-list-contract-fixture.js';
@@ -185,13 +185,7 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
       const records = await store.audit.page({ limit: 10_000 });
       // 60 appends of 1, 2 or 3 records each (20 of each size) per process.
       assert.equal(records.length, 2 * 120);
-      let prevHash = 'genesis';
-      for (const [i, r] of records.entries()) {
-        assert.equal(r.seq, i + 1, 'no gap and no duplicate seq');
-        assert.equal(r.prevHash, prevHash, `record ${r.seq} names the record before it`);
-        assert.equal(r.hash, createHash('sha256').update(`${prevHash}|${r.seq}|${r.detail}`).digest('hex'));
-        prevHash = r.hash;
-      }
+      assertLinearChain(records);
       assert.deepEqual(new Set(records.map((r) => r.user)), new Set(['one', 'two']));
     } finally {
       await store.close();

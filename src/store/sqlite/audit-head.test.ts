@@ -1,50 +1,18 @@
 // The audit chain's head on SQLite: a connection reuses the head it wrote last only while no other connection has
 // committed (PRAGMA data_version); any other writer (a second worker, a CLI command) makes it read the head again.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { assertLinearChain, linkedRecord } from '../audit-chain-fixture.js';
 import { runChildrenTogether } from '../postgres/child-fixture.js';
 import type { AuditChainHead, AuditRecord, Store } from '../types.js';
 import { openSqliteStore } from './sqlite-store.js';
 
-/** One record after `head`, hashed over the one before it, as audit/chain.ts links them. */
-function next(
-  head: AuditChainHead | undefined,
-  who: string,
-  action: AuditRecord['action'] = 'auth',
-): AuditRecord {
-  const seq = (head?.seq ?? 0) + 1;
-  const prevHash = head?.hash ?? 'genesis';
-  return {
-    seq,
-    at: new Date().toISOString(),
-    action,
-    user: who,
-    sessionId: null,
-    address: null,
-    protocol: null,
-    path: null,
-    target: null,
-    result: 'ok',
-    reason: null,
-    detail: who,
-    prevHash,
-    hash: createHash('sha256').update(`${prevHash}|${seq}|${who}`).digest('hex'),
-  };
-}
-
-function assertOneLine(records: readonly AuditRecord[]): void {
-  let prevHash = 'genesis';
-  for (const [i, r] of records.entries()) {
-    assert.equal(r.seq, i + 1, 'no gap and no duplicate seq');
-    assert.equal(r.prevHash, prevHash, `record ${r.seq} names the record before it`);
-    assert.equal(r.hash, createHash('sha256').update(`${prevHash}|${r.seq}|${r.detail}`).digest('hex'));
-    prevHash = r.hash;
-  }
-}
+/** One record after `head`, linked to it as audit/chain.ts links them. */
+const next = (head: AuditChainHead | undefined, who: string, action?: AuditRecord['action']) =>
+  linkedRecord(head, who, who, action);
 
 async function twoConnections(t: { after(fn: () => Promise<void>): void }): Promise<[Store, Store, string]> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-audit-head-'));
@@ -78,7 +46,7 @@ test('an append after another connection committed builds on that connection’s
     seen.map((h) => h && [h.seq, h.lastCheckpointSeq]),
     [undefined, [1, undefined], [2, 2], [3, 2], [4, 2], [5, 2]],
   );
-  assertOneLine(await a.audit.page({ limit: 100 }));
+  assertLinearChain(await a.audit.page({ limit: 100 }));
 });
 
 test('a prune and a failed append leave the next append reading the head', async (t) => {
@@ -147,6 +115,6 @@ test('two processes appending audit records to one SQLite file at once make one 
   const users = records.map((r) => r.user);
   const switches = users.filter((u, i) => i > 0 && u !== users[i - 1]).length;
   assert.ok(switches >= 2, `the processes' appends interleaved (${switches} switches)`);
-  assertOneLine(records);
+  assertLinearChain(records);
   assert.deepEqual(new Set(records.map((r) => r.user)), new Set(['one', 'two']));
 });
