@@ -18,8 +18,10 @@ WORKDIR /opt/ferry
 # node-gyp compiles against the image's own Node headers (/usr/local/include/node) instead of downloading them.
 ENV npm_config_nodedir=/usr/local
 # Everything `npm ci` runs on is copied first: its install scripts build the native modules, its postinstall
-# applies patches/, and its prepare script (`npm run build`, tsc) compiles src/ with the tsconfig files.
+# applies patches/, and its prepare script (`npm run build`, tsc) compiles src/ with the tsconfig files and
+# bundles kysely (scripts/bundle-kysely.mjs).
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle-kysely.mjs ./scripts/bundle-kysely.mjs
 COPY patches ./patches
 COPY native ./native
 COPY bin ./bin
@@ -29,6 +31,7 @@ RUN npm ci --no-audit --no-fund \
   && npm cache clean --force
 # Fail the build here, not at the first start, if the compiled entry or the confinement addon is missing.
 RUN test -f dist/main.js \
+  && test -f dist/vendor/kysely.cjs \
   && test -f native/confine/build/Release/confine.node \
   && test -f node_modules/better-sqlite3/build/Release/better_sqlite3.node \
   && node bin/ferry.js --version

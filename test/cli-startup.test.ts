@@ -1,7 +1,10 @@
 // `ferry --version` and the root help load commander and the command table, nothing else of Ferry's: the
 // start-up target (≤ 0.3 s, docs/PERFORMANCE.md) depends on it, and a stray top-level import would undo it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { FERRY_BIN } from './helpers/cli.js';
 
@@ -60,4 +63,38 @@ test('a named command loads its own module, and not the others', async () => {
   for (const other of ['dist/cli/serve.js', 'dist/cli/sftp.js', 'dist/cli/users.js', 'dist/server.js']) {
     assert.ok(!modules.includes(other), `${other} loaded for migrate --help`);
   }
+});
+
+// CommonJS modules (the store's kysely is required, not imported) are listed from require's cache at exit.
+const PRINT_REQUIRED = `process.on('exit', () => {
+  for (const file of Object.keys(require.cache)) process._rawDebug('REQUIRED ' + file);
+});`;
+
+test('a command that opens the store takes kysely from the one file the build bundled', (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env = { ...process.env, FERRY_LOG_LEVEL: 'silent' };
+  execFileSync(process.execPath, [FERRY_BIN, 'init', '--data-dir', dataDir], { env, stdio: 'ignore' });
+  const preload = join(dataDir, 'print-required.cjs');
+  writeFileSync(preload, PRINT_REQUIRED);
+  const run = spawnSync(
+    process.execPath,
+    ['--require', preload, FERRY_BIN, 'users', 'list', '--data-dir', dataDir],
+    {
+      env,
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /admin/, 'the listing ran');
+  const required = [...run.stderr.matchAll(/^REQUIRED (.*)$/gm)].map((m) => m[1]!);
+  assert.ok(
+    required.some((file) => file.endsWith('/dist/vendor/kysely.cjs')),
+    'the bundle was loaded',
+  );
+  assert.deepEqual(
+    required.filter((file) => file.includes('/node_modules/kysely/')),
+    [],
+    "kysely's own files were required one by one",
+  );
 });
