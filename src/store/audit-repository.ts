@@ -10,22 +10,17 @@ import type {
   AuditRecord,
   AuditRepository,
 } from './types.js';
-import { writeTransaction } from './write-transaction.js';
+import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
-export interface AuditRepositoryOptions {
-  /**
-   * Statements opening a write transaction that excludes every other writer from its first statement on.
-   * SQLite: `BEGIN IMMEDIATE` (a plain deferred BEGIN takes the write lock only at the first INSERT, and in
-   * WAL mode a reader that became a writer after someone else committed fails with SQLITE_BUSY_SNAPSHOT,
-   * which the busy timeout does not cover). PostgreSQL: `BEGIN` + `LOCK TABLE audit_log IN EXCLUSIVE MODE`.
-   */
-  readonly beginWrite: readonly string[];
-  /** True for the driver's "another writer holds the lock" error, which is retried. */
-  readonly isBusy: (err: unknown) => boolean;
+/**
+ * The write transaction's options (write-transaction.ts), which for the audit chain must exclude every other
+ * writer from the first statement on: PostgreSQL adds `LOCK TABLE audit_log IN EXCLUSIVE MODE` to its `BEGIN`.
+ */
+export interface AuditRepositoryOptions extends WriteTransactionOptions {
   /**
    * A statement answering one number that differs whenever another connection has committed since this one
    * last asked (SQLite: `PRAGMA data_version`). Given it, an append reuses the head its connection wrote last
-   * instead of reading it, unless the number moved: see KyselyAuditRepository#head.
+   * instead of reading it, unless the number moved: see KyselyAuditRepository#known.
    */
   readonly changeCounter?: string;
 }
