@@ -1,7 +1,7 @@
 // Locates where a virtual path's symlinks lead inside the home, for per-folder permission checks; confinement itself is the backend's.
 import { posix } from 'node:path';
 import { FerryError, InvalidPathError, PermissionDeniedError } from '../errors.js';
-import type { Fs } from '../vfs/types.js';
+import type { Fs, FsStat } from '../vfs/types.js';
 
 /** Same bound as the kernel's MAXSYMLINKS (40). */
 const MAX_SYMLINK_HOPS = 40;
@@ -83,6 +83,42 @@ export class HomeJail {
     return this.#resolveReal(this.lexicalReal(virtualPath), followLast, 0);
   }
 
+  /**
+   * `resolve(virtualPath, true)` plus what the last step learned: the entry's stat, undefined when nothing is
+   * there. It looks at the last component with `lstat` after resolving its folder, instead of trying `realpath`
+   * on the whole path first: a name about to be created (every upload) costs two lookups instead of three plus
+   * the caller's `stat`, and an existing file the same two, the stat included.
+   */
+  async resolveEntry(virtualPath: string): Promise<{ real: string; stat: FsStat | undefined }> {
+    let path = this.lexicalReal(virtualPath);
+    for (let hops = 0; ; hops++) {
+      if (!this.isInside(path)) throw new PermissionDeniedError('Path leaves the home directory');
+      if (path === this.realHome) return { real: path, stat: await this.#statOrMissing(path, true) };
+      const realParent = await this.#resolveReal(posix.dirname(path), true, hops);
+      const candidate = posix.join(realParent, posix.basename(path));
+      const stat = await this.#statOrMissing(candidate, false);
+      if (stat?.kind !== 'symlink') return { real: candidate, stat };
+      if (hops >= MAX_SYMLINK_HOPS) throw new InvalidPathError('Too many levels of symbolic links');
+      path = await this.#linkTarget(realParent, candidate);
+    }
+  }
+
+  async #statOrMissing(path: string, follow: boolean): Promise<FsStat | undefined> {
+    try {
+      return follow ? await this.#fs.stat(path) : await this.#fs.lstat(path);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Where the symlink `candidate` (in the real folder `realParent`) points, read as its backend reads it. */
+  async #linkTarget(realParent: string, candidate: string): Promise<string> {
+    const text = await this.#fs.readlink(candidate);
+    // A composed view (virtual folders) reads link text inside the link's own folder, as its kernel would.
+    return this.#fs.linkTarget ? this.#fs.linkTarget(candidate, text) : posix.resolve(realParent, text);
+  }
+
   async #resolveReal(path: string, followLast: boolean, hops: number): Promise<string> {
     if (!this.isInside(path)) throw new PermissionDeniedError('Path leaves the home directory');
     if (path === this.realHome) return path;
@@ -99,20 +135,9 @@ export class HomeJail {
     // Missing (or a dangling symlink, or a missing ancestor): resolve the parent, then look at the name.
     const realParent = await this.#resolveReal(parent, true, hops);
     const candidate = posix.join(realParent, name);
-    let kind: string;
-    try {
-      kind = (await this.#fs.lstat(candidate)).kind;
-    } catch (err) {
-      if (isNotFound(err)) return candidate;
-      throw err;
-    }
+    const kind = (await this.#statOrMissing(candidate, false))?.kind;
     if (kind !== 'symlink') return candidate;
     if (hops >= MAX_SYMLINK_HOPS) throw new InvalidPathError('Too many levels of symbolic links');
-    const text = await this.#fs.readlink(candidate);
-    // A composed view (virtual folders) reads link text inside the link's own folder, as its kernel would.
-    const target = this.#fs.linkTarget
-      ? this.#fs.linkTarget(candidate, text)
-      : posix.resolve(realParent, text);
-    return this.#resolveReal(target, true, hops + 1);
+    return this.#resolveReal(await this.#linkTarget(realParent, candidate), true, hops + 1);
   }
 }

@@ -260,13 +260,22 @@ describe('path resolver fuzz', () => {
             return;
           }
           let real: string;
+          // resolveEntry (an upload's or a download's open) answers as resolve(v, true) does, or fails as it does.
+          const entry = followLast
+            ? await jail.resolveEntry(v).then(
+                (e) => e.real,
+                (err: unknown) => err,
+              )
+            : undefined;
           try {
             real = await jail.resolve(v, followLast);
           } catch (err) {
             assertFerryError(err, `resolve(${JSON.stringify(v)})`);
+            if (followLast) assertFerryError(entry, `resolveEntry(${JSON.stringify(v)})`);
             return;
           }
           assert.ok(inside(real), `${v} resolved to ${real}`);
+          if (followLast) assert.equal(entry, real, `resolveEntry(${JSON.stringify(v)})`);
           // What the operation will touch really is inside: the parent always, the entry itself when followed.
           const realParent = await realpath(posix.dirname(real)).catch(() => undefined);
           if (realParent !== undefined && real !== home) {

@@ -60,11 +60,11 @@ export class FileOpener {
    * file itself, or the partial of an atomic upload, claimed), then confirms what the backend really opened.
    */
   async open(v: string, mode: OpenMode, attrs: SetAttrs): Promise<OpenedFile> {
-    const real = await this.#jail.resolve(v, true);
+    // The stat comes with the lookup of the name (undefined: nothing there yet).
+    const { real, stat: existing } = await this.#jail.resolveEntry(v);
     // A symlink to an upload in progress: the partial is not reachable under any name.
     if (hasReservedComponent(real)) throw new NotFoundError();
     const dirs = this.#paths.permissionDirs(v, real);
-    const existing = await this.#paths.tryStat(real, true);
     if (existing && existing.kind !== 'file') {
       // Directories, FIFOs and devices are never opened: a FIFO would block a worker thread forever.
       if (existing.kind === 'directory') throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
@@ -175,8 +175,13 @@ export class FileOpener {
       const keepMode = canDo(this.#fs, 'modes') ? existing.mode & 0o777 : undefined;
       return this.#openPartial(base, real, true, createMode, keepMode);
     }
+    // A partial left by an interrupted upload matters only to an open that may continue it: one without O_CREAT,
+    // or one that neither truncates nor must create (a resume). A plain put truncates: no lookup for it.
+    const mayContinue = !mode.create || !(mode.truncate || mode.exclusive);
     const partialExists =
-      atomic && (await this.#paths.tryStat(this.#paths.partialOf(real), false))?.kind === 'file';
+      atomic &&
+      mayContinue &&
+      (await this.#paths.tryStat(this.#paths.partialOf(real), false))?.kind === 'file';
     // Without O_CREAT a missing file stays missing, except that a partial (what stat reports) may be continued.
     if (!mode.create && !partialExists) throw new NotFoundError();
     this.#paths.require('upload', dirs);
