@@ -1,8 +1,8 @@
 // The native/aead addon (native/aead/README.md), loaded in one place for the modules that use parts of it.
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { nativeAddonPath } from './native-addon.js';
 
-const addonPath = fileURLToPath(new URL('../../native/aead/build/Release/aead.node', import.meta.url));
+const addonPath = nativeAddonPath('aead');
 
 /** The addon's exports, or why it did not load (not built: `npm install` builds it). */
 export const aead: { readonly exports?: Record<string, unknown>; readonly error?: unknown } = (() => {

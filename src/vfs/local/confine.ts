@@ -1,6 +1,6 @@
 // Typed face of the native confine addon (native/confine): every path stays inside its root, by the kernel.
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { nativeAddonPath } from '../../util/native-addon.js';
 import type { FsStatfs } from '../types.js';
 import type { RawStat } from './stat.js';
 
@@ -80,8 +80,4 @@ export interface Confine {
   mallocTrim?(): boolean;
 }
 
-const addonPath = fileURLToPath(
-  new URL('../../../native/confine/build/Release/confine.node', import.meta.url),
-);
-
-export const confine: Confine = createRequire(import.meta.url)(addonPath) as Confine;
+export const confine: Confine = createRequire(import.meta.url)(nativeAddonPath('confine')) as Confine;
