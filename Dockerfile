@@ -19,9 +19,9 @@ WORKDIR /opt/ferry
 ENV npm_config_nodedir=/usr/local
 # Everything `npm ci` runs on is copied first: its install scripts build the native modules, its postinstall
 # applies patches/, and its prepare script (`npm run build`, tsc) compiles src/ with the tsconfig files and
-# bundles kysely (scripts/bundle-kysely.mjs).
+# bundles kysely (scripts/bundle-kysely.mjs), then the compiled modules into dist/bundle/ (scripts/bundle-app.mjs).
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-COPY scripts/bundle-kysely.mjs ./scripts/bundle-kysely.mjs
+COPY scripts/bundle-kysely.mjs scripts/bundle-app.mjs ./scripts/
 COPY patches ./patches
 COPY native ./native
 COPY bin ./bin
@@ -30,7 +30,7 @@ RUN npm ci --no-audit --no-fund \
   && npm prune --omit=dev --no-audit --no-fund \
   && npm cache clean --force
 # Fail the build here, not at the first start, if the compiled entry or the confinement addon is missing.
-RUN test -f dist/main.js \
+RUN test -f dist/bundle/main.js \
   && test -f dist/vendor/kysely.cjs \
   && test -f native/confine/build/Release/confine.node \
   && test -f node_modules/better-sqlite3/build/Release/better_sqlite3.node \

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point for `ferry`: runs the JavaScript that `npm ci` compiled into dist/ (`npm run build`).
+// Entry point for `ferry`: runs the JavaScript that `npm ci` compiled and bundled into dist/bundle/ (`npm run build`).
 // A checkout whose sources changed since that build runs them through tsx instead, slowly and with a
 // warning, so a developer never runs code older than what they are reading.
 import { readdirSync, statSync } from 'node:fs';
@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const compiled = join(root, 'dist', 'main.js');
+// The bundle is the build's last step: older than a source, it is older than the whole build.
+const compiled = join(root, 'dist', 'bundle', 'main.js');
 // The files tsconfig.build.json leaves out of the build: editing them leaves dist/ up to date.
 const NOT_BUILT = /(\.test|-fixture|^contract)\.ts$/;
 
@@ -85,7 +86,7 @@ if (heapFlags !== undefined) {
 async function run() {
   const stale = process.env.FERRY_SKIP_BUILD_CHECK === '1' ? undefined : staleReason();
   if (stale === undefined) {
-    await import('../dist/main.js');
+    await import('../dist/bundle/main.js');
   } else {
     process.stderr.write(`ferry: ${stale}; running the sources through tsx (slow). Run 'npm run build'.\n`);
     const { register } = await import('tsx/esm/api');

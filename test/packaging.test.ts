@@ -139,18 +139,18 @@ describe('Dockerfile', () => {
 
   test('the build stage compiles the sources (npm ci runs prepare) and the runtime stage takes what it built', () => {
     const build = stages[0]!;
-    // `npm ci` runs `prepare` (tsc, then the kysely bundle): the sources, the tsconfig files and the bundling
-    // script must be in the stage before it.
+    // `npm ci` runs `prepare` (tsc, then the kysely bundle and the app bundle): the sources, the tsconfig files
+    // and the bundling scripts must be in the stage before it.
     for (const needed of [
       'COPY src ',
       'tsconfig.build.json',
       'COPY native ',
       'COPY patches ',
-      'COPY scripts/bundle-kysely.mjs ',
+      'COPY scripts/bundle-kysely.mjs scripts/bundle-app.mjs ',
     ])
       assert.ok(build.indexOf(needed) < build.indexOf('RUN npm ci'), `${needed} before npm ci`);
     assert.match(build, /npm prune --omit=dev/);
-    assert.match(build, /test -f dist\/main\.js/);
+    assert.match(build, /test -f dist\/bundle\/main\.js/);
     assert.match(build, /test -f dist\/vendor\/kysely\.cjs/);
     const runtime = stages[1]!;
     for (const path of [

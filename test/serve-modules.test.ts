@@ -9,16 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FERRY_BIN } from './helpers/cli.js';
-
-// A module-resolution hook (on each process' loader thread; cluster workers inherit the flag) that prints every
-// module a process loads, with its pid.
-const HOOKS = `export async function resolve(specifier, context, next) {
-  const resolved = await next(specifier, context);
-  process._rawDebug('LOADED ' + process.pid + ' ' + resolved.url);
-  return resolved;
-}`;
-const REGISTER = `import { register } from 'node:module';
-register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}));`;
+import { loadedModules, PRINT_LOADED_FLAGS } from './helpers/loaded-modules.js';
 
 /**
  * What the primary takes from api/ and core/: the relay of the workers' gather requests, the HTTP API's start-up
@@ -51,8 +42,7 @@ async function modulesByProcess(): Promise<{ primary: number; loaded: Map<number
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        `data:text/javascript,${encodeURIComponent(REGISTER)}`,
+        ...PRINT_LOADED_FLAGS,
         FERRY_BIN,
         'serve',
         '--data-dir',
@@ -93,14 +83,7 @@ async function modulesByProcess(): Promise<{ primary: number; loaded: Map<number
       child.kill('SIGTERM');
       await exited;
     }
-    const loaded = new Map<number, Set<string>>();
-    for (const m of stderr.matchAll(/^LOADED (\d+) file:\/\/(.*)$/gm)) {
-      const pid = Number(m[1]);
-      const set = loaded.get(pid) ?? new Set<string>();
-      set.add(m[2]!.replace(/^.*?\/(node_modules|dist|bin)\//, '$1/'));
-      loaded.set(pid, set);
-    }
-    return { primary: child.pid!, loaded };
+    return { primary: child.pid!, loaded: loadedModules(stderr) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
