@@ -8,11 +8,13 @@ const program = rootProgram();
 try {
   // --version and the root help load nothing more: the error reporting, the environment check (zod) and the
   // command's module come in only when a command runs.
-  if (namedCommand(args) !== undefined) {
+  const command = namedCommand(args);
+  if (command !== undefined) {
     const { quietOnClosedStdout } = await import('./cli/common.js');
     // `ferry users list | head`: output cut short by the reader is not an error.
     quietOnClosedStdout();
-    const { checkEnvironment } = await import('./config/load.js');
+    const { checkEnvironment, parseWithoutCompiling } = await import('./config/load.js');
+    if (command !== 'serve') parseWithoutCompiling();
     checkEnvironment();
   }
   await addCommands(program, args);
