@@ -3,8 +3,18 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-// ssh2 does not export its capability lists; its constants module is the one source of truth for them.
-const { SUPPORTED_CIPHER } = require('ssh2/lib/protocol/constants.js') as { SUPPORTED_CIPHER: string[] };
+
+/**
+ * The ciphers this ssh2 build can run. ssh2 does not export its capability lists; its constants module is the one
+ * source of truth for them. Read on first use: loading it loads ssh2's crypto (~10 ms), which a command that
+ * only imports this module's types and lists on its way to the store (`ferry users list`) never needs.
+ */
+let supportedCiphers: readonly string[] | undefined;
+function supportedCipher(name: string): boolean {
+  supportedCiphers ??= (require('ssh2/lib/protocol/constants.js') as { SUPPORTED_CIPHER: string[] })
+    .SUPPORTED_CIPHER;
+  return supportedCiphers.includes(name);
+}
 
 export type AlgorithmProfile = 'modern' | 'compat';
 
@@ -64,7 +74,7 @@ const ECDSA_HOST_KEYS = ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sh
 /** What Ferry's server offers under a profile. */
 export function algorithmPolicy(profile: AlgorithmProfile): AlgorithmPolicy {
   // chacha20-poly1305 needs ssh2's native binding; offer only what this build can run.
-  const cipher = CIPHERS.filter((c) => SUPPORTED_CIPHER.includes(c));
+  const cipher = CIPHERS.filter(supportedCipher);
   return {
     kex: profile === 'compat' ? [...MODERN_KEX, ...COMPAT_KEX] : [...MODERN_KEX],
     serverHostKey:
