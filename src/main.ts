@@ -10,11 +10,12 @@ try {
   // command's module come in only when a command runs.
   const command = namedCommand(args);
   if (command !== undefined) {
+    // Before any schema is built (cli/common.ts and config/load.ts build the config's).
+    if (command !== 'serve') (await import('./config/one-shot.js')).parseWithoutCompiling();
     const { quietOnClosedStdout } = await import('./cli/common.js');
     // `ferry users list | head`: output cut short by the reader is not an error.
     quietOnClosedStdout();
-    const { checkEnvironment, parseWithoutCompiling } = await import('./config/load.js');
-    if (command !== 'serve') parseWithoutCompiling();
+    const { checkEnvironment } = await import('./config/load.js');
     checkEnvironment();
   }
   await addCommands(program, args);

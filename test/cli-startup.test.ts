@@ -85,3 +85,29 @@ test('a command that opens the store takes kysely from the one file the build bu
     "kysely's own files were required one by one",
   );
 });
+
+// Counts the functions compiled from source text (`new Function`, which zod uses for its fast object parsers).
+const COUNT_COMPILED = `const Original = globalThis.Function;
+let compiled = 0;
+globalThis.Function = new Proxy(Original, {
+  construct(target, args, newTarget) { compiled++; return Reflect.construct(target, args, newTarget); },
+  apply(target, self, args) { compiled++; return Reflect.apply(target, self, args); },
+});
+process.on('exit', () => process._rawDebug('COMPILED ' + compiled));`;
+
+test('a one-shot command parses its config without compiling parsers (zod jitless)', (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-jitless-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env = { ...process.env, FERRY_LOG_LEVEL: 'silent' };
+  execFileSync(process.execPath, [FERRY_BIN, 'init', '--data-dir', dataDir], { env, stdio: 'ignore' });
+  const preload = join(dataDir, 'count-compiled.cjs');
+  writeFileSync(preload, COUNT_COMPILED);
+  const run = spawnSync(
+    process.execPath,
+    ['--require', preload, FERRY_BIN, 'users', 'list', '--data-dir', dataDir],
+    { env, encoding: 'utf8' },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /admin/, 'the listing ran');
+  assert.match(run.stderr, /^COMPILED 0$/m);
+});

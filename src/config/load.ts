@@ -1,7 +1,7 @@
 // Merges defaults < config file < FERRY_* environment < command-line flags, validates with zod, freezes.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import {
   CONFIG_KEYS,
@@ -148,16 +148,6 @@ function asObject(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : {};
-}
-
-/**
- * For a command that parses each schema once or twice and exits (everything but `serve`): zod compiles a fast
- * parser (`new Function`) for an object schema on its first parse, which costs more than one parse saves
- * (the environment check ~15 ms compiled, ~6 ms without, measured). The server keeps the compiled parsers for
- * the API's request validation.
- */
-export function parseWithoutCompiling(): void {
-  z.config({ jitless: true });
 }
 
 /**
