@@ -1,11 +1,11 @@
 // `ferry --version` and the root help load commander and the command table, nothing else of Ferry's: the
 // start-up target (≤ 0.3 s, docs/PERFORMANCE.md) depends on it, and a stray top-level import would undo it.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { FERRY_BIN } from './helpers/cli.js';
 import { loadedModules, PRINT_LOADED_FLAGS } from './helpers/loaded-modules.js';
 
@@ -57,23 +57,29 @@ const PRINT_REQUIRED = `process.on('exit', () => {
   for (const file of Object.keys(require.cache)) process._rawDebug('REQUIRED ' + file);
 });`;
 
-test('a command that opens the store takes kysely from the one file the build bundled', (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+/**
+ * `ferry users list` on a fresh data dir, run with `preload` (CommonJS source) required first; its exit status,
+ * output and what the preload printed to stderr.
+ */
+function usersListWith(t: TestContext, preloadSource: string): SpawnSyncReturns<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-startup-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const env = { ...process.env, FERRY_LOG_LEVEL: 'silent' };
   execFileSync(process.execPath, [FERRY_BIN, 'init', '--data-dir', dataDir], { env, stdio: 'ignore' });
-  const preload = join(dataDir, 'print-required.cjs');
-  writeFileSync(preload, PRINT_REQUIRED);
+  const preload = join(dataDir, 'preload.cjs');
+  writeFileSync(preload, preloadSource);
   const run = spawnSync(
     process.execPath,
     ['--require', preload, FERRY_BIN, 'users', 'list', '--data-dir', dataDir],
-    {
-      env,
-      encoding: 'utf8',
-    },
+    { env, encoding: 'utf8' },
   );
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /admin/, 'the listing ran');
+  return run;
+}
+
+test('a command that opens the store takes kysely from the one file the build bundled', (t) => {
+  const run = usersListWith(t, PRINT_REQUIRED);
   const required = [...run.stderr.matchAll(/^REQUIRED (.*)$/gm)].map((m) => m[1]!);
   assert.ok(
     required.some((file) => file.endsWith('/dist/vendor/kysely.cjs')),
@@ -96,18 +102,5 @@ globalThis.Function = new Proxy(Original, {
 process.on('exit', () => process._rawDebug('COMPILED ' + compiled));`;
 
 test('a one-shot command parses its config without compiling parsers (zod jitless)', (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-jitless-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const env = { ...process.env, FERRY_LOG_LEVEL: 'silent' };
-  execFileSync(process.execPath, [FERRY_BIN, 'init', '--data-dir', dataDir], { env, stdio: 'ignore' });
-  const preload = join(dataDir, 'count-compiled.cjs');
-  writeFileSync(preload, COUNT_COMPILED);
-  const run = spawnSync(
-    process.execPath,
-    ['--require', preload, FERRY_BIN, 'users', 'list', '--data-dir', dataDir],
-    { env, encoding: 'utf8' },
-  );
-  assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /admin/, 'the listing ran');
-  assert.match(run.stderr, /^COMPILED 0$/m);
+  assert.match(usersListWith(t, COUNT_COMPILED).stderr, /^COMPILED 0$/m);
 });
