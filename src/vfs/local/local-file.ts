@@ -4,7 +4,7 @@ import { toFerryError } from '../../errors.js';
 import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
 import type { FsFile, FsStat } from '../types.js';
 import { call, type Positioned, takeContiguous } from './positional-batch.js';
-import { ReadQueue } from './read-queue.js';
+import { type ReadCalls, ReadQueue } from './read-queue.js';
 import { toFsStat } from './stat.js';
 
 /**
@@ -34,7 +34,10 @@ interface PendingWrite extends Positioned {
 export class LocalFile implements FsFile {
   readonly #fd: number;
   readonly resolvedPath: string | null;
-  /** fstat and close run on this thread (the root's metadata calls are inline); reads and writes never. */
+  /**
+   * fstat and close run on this thread (the root's metadata calls are inline); reads and writes never, though
+   * a read asks fstat for the end of the file first.
+   */
   readonly #inline: boolean;
   /** Reads go through one queue per file, batched into preadv calls (read-queue.ts); made at the first read. */
   #reads: ReadQueue | undefined;
@@ -43,10 +46,14 @@ export class LocalFile implements FsFile {
   #writing = false;
   #closed = false;
 
-  constructor(fd: number, resolvedPath: string | null, inline = false) {
+  /** node:fs's read calls, replaced by a test that counts them. */
+  readonly #readCalls: ReadCalls | undefined;
+
+  constructor(fd: number, resolvedPath: string | null, inline = false, readCalls?: ReadCalls) {
     this.#fd = fd;
     this.resolvedPath = resolvedPath;
     this.#inline = inline;
+    this.#readCalls = readCalls;
   }
 
   get descriptor(): number {
@@ -58,10 +65,15 @@ export class LocalFile implements FsFile {
       throw new RangeError(`read buffer of ${into.length} bytes is smaller than ${headroom + length}`);
     }
     const buffer = into ?? Buffer.allocUnsafe(headroom + length);
+    // Where fstat runs on this thread (a local file system), the end of the file is known without a pool round
+    // trip: a READ at or past it is answered at once, and a short pread reaching it is not followed by another
+    // pread to see 0. A small file's download took three round trips (its data, then 0 for its READ and 0 for
+    // the client's next); now one.
+    if (this.#inline && position >= this.#sizeNow()) return buffer.subarray(0, headroom);
     let filled = 0;
-    // pread may return short counts (signals, network filesystems); only 0 means end of file.
+    // pread may return short counts (signals, network filesystems); only 0, or the size, means end of file.
     while (filled < length) {
-      this.#reads ??= new ReadQueue(this.#fd);
+      this.#reads ??= new ReadQueue(this.#fd, this.#readCalls);
       const bytesRead = await this.#reads.pread(
         buffer,
         headroom + filled,
@@ -70,8 +82,18 @@ export class LocalFile implements FsFile {
       );
       if (bytesRead === 0) break;
       filled += bytesRead;
+      if (filled < length && this.#inline && position + filled >= this.#sizeNow()) break;
     }
     return buffer.subarray(0, headroom + filled);
+  }
+
+  /** The file's size now (fstat on this thread); infinite when fstat fails, so the pread answers instead. */
+  #sizeNow(): number {
+    try {
+      return fs.fstatSync(this.#fd).size;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
   }
 
   /**

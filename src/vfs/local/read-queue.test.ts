@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FerryError } from '../../errors.js';
-import { type ReadCalls, ReadQueue } from './read-queue.js';
+import { countingIo } from './read-calls-fixture.js';
+import { ReadQueue } from './read-queue.js';
 
 const KIB = 1024;
 let dir: string;
@@ -21,30 +22,6 @@ before(async () => {
   await writeFile(path, data);
 });
 after(() => rm(dir, { recursive: true, force: true }));
-
-/** node:fs's calls, counted; `shortReadv` makes each preadv return only half of what it read. */
-function countingIo(shortReadv = false) {
-  const counts = { read: 0, readv: 0, readvBuffers: [] as number[] };
-  const io: ReadCalls = {
-    read: ((...args: Parameters<typeof fs.read>) => {
-      counts.read++;
-      return (fs.read as (...a: unknown[]) => void)(...args);
-    }) as typeof fs.read,
-    readv: ((
-      fd: number,
-      buffers: NodeJS.ArrayBufferView[],
-      position: number,
-      done: (err: NodeJS.ErrnoException | null, bytesRead: number, buffers: NodeJS.ArrayBufferView[]) => void,
-    ) => {
-      counts.readv++;
-      counts.readvBuffers.push(buffers.length);
-      fs.readv(fd, buffers, position, (err, bytesRead, bufs) =>
-        done(err, shortReadv && bytesRead > 0 ? Math.floor(bytesRead / 2) : bytesRead, bufs),
-      );
-    }) as typeof fs.readv,
-  };
-  return { counts, io };
-}
 
 async function withFd<T>(run: (fd: number) => Promise<T>): Promise<T> {
   const fd = fs.openSync(path, 'r');
