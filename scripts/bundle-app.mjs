@@ -20,7 +20,8 @@ const INLINED = new Set(['commander', 'zod', 'fastify-type-provider-zod', 'crone
 /**
  * Every chunk sits two levels below the package (dist/bundle/), as do most modules in src/ and dist/: a module
  * that finds a file by a relative path from its own URL ('../../package.json', a native addon) must sit there
- * too, or its path breaks in the bundle only. Refused here rather than at run time.
+ * too and climb out of its folder ('../'), or its path breaks in the bundle only. Refused here rather than at
+ * run time.
  */
 function checkRelativePaths() {
   const offenders = [];
@@ -32,13 +33,16 @@ function checkRelativePaths() {
       .replace(/\/\/.*$/gm, '')
       .replace(/from\s+['"][^'"]+['"]/g, '')
       .replace(/import\(\s*['"][^'"]+['"]\s*\)/g, '');
-    const relativeToSelf = /import\.meta\.(url|dirname)/.test(text) && /['"`]\.\.\/|['"]\.\.['"]/.test(text);
-    if (relativeToSelf && file.split(sep).length !== 2) offenders.push(`src/${file}`);
+    if (!/import\.meta\.(url|dirname)/.test(text)) continue;
+    // '../x' means the same file from dist/<dir>/ and dist/bundle/; './x' does not.
+    const upward = /['"`]\.\.\/|['"]\.\.['"]/.test(text);
+    const sameFolder = /['"`]\.\/[^'"`]/.test(text);
+    if (sameFolder || (upward && file.split(sep).length !== 2)) offenders.push(`src/${file}`);
   }
   if (offenders.length > 0) {
     throw new Error(
-      `${offenders.join(', ')}: finds files relative to import.meta but is not two levels below the package ` +
-        '(the bundle moves it to dist/bundle/); take the path from a module in src/<dir>/ (util/native-addon.ts)',
+      `${offenders.join(', ')}: finds files relative to import.meta from a folder the bundle moves it out of ` +
+        "(to dist/bundle/): use '../' paths from a module two levels below the package (util/native-addon.ts)",
     );
   }
 }
