@@ -36,7 +36,7 @@ export class LocalFile implements FsFile {
   readonly resolvedPath: string | null;
   /**
    * fstat and close run on this thread (the root's metadata calls are inline); reads and writes never, though
-   * a read asks fstat for the end of the file first.
+   * the read queue asks fstat where the file ends.
    */
   readonly #inline: boolean;
   /** Reads go through one queue per file, batched into preadv calls (read-queue.ts); made at the first read. */
@@ -65,15 +65,11 @@ export class LocalFile implements FsFile {
       throw new RangeError(`read buffer of ${into.length} bytes is smaller than ${headroom + length}`);
     }
     const buffer = into ?? Buffer.allocUnsafe(headroom + length);
-    // Where fstat runs on this thread (a local file system), the end of the file is known without a pool round
-    // trip: a READ at or past it is answered at once, and a short pread reaching it is not followed by another
-    // pread to see 0. A small file's download took three round trips (its data, then 0 for its READ and 0 for
-    // the client's next); now one.
-    if (this.#inline && position >= this.#sizeNow()) return buffer.subarray(0, headroom);
     let filled = 0;
-    // pread may return short counts (signals, network filesystems); only 0, or the size, means end of file.
+    // pread may return short counts (signals, network filesystems); only 0 means end of file.
     while (filled < length) {
-      this.#reads ??= new ReadQueue(this.#fd, this.#readCalls);
+      // Inline, the queue answers a read at or past the end from fstat, without the pool (read-queue.ts).
+      this.#reads ??= new ReadQueue(this.#fd, this.#readCalls, this.#inline);
       const bytesRead = await this.#reads.pread(
         buffer,
         headroom + filled,
@@ -82,18 +78,8 @@ export class LocalFile implements FsFile {
       );
       if (bytesRead === 0) break;
       filled += bytesRead;
-      if (filled < length && this.#inline && position + filled >= this.#sizeNow()) break;
     }
     return buffer.subarray(0, headroom + filled);
-  }
-
-  /** The file's size now (fstat on this thread); infinite when fstat fails, so the pread answers instead. */
-  #sizeNow(): number {
-    try {
-      return fs.fstatSync(this.#fd).size;
-    } catch {
-      return Number.POSITIVE_INFINITY;
-    }
   }
 
   /**

@@ -28,9 +28,13 @@ export class ReadQueue {
   #queue: PendingRead[] = [];
   #reading = false;
 
-  constructor(fd: number, io: ReadCalls = fs) {
+  /** fstat runs on this thread (a local file system's metadata calls are inline): the end is known at once. */
+  readonly #sizeHere: boolean;
+
+  constructor(fd: number, io: ReadCalls = fs, sizeHere = false) {
     this.#fd = fd;
     this.#io = io;
+    this.#sizeHere = sizeHere;
   }
 
   /**
@@ -66,6 +70,13 @@ export class ReadQueue {
    */
   async #readBatch(batch: readonly PendingRead[]): Promise<void> {
     const first = batch[0]!;
+    // At or past the end of the file: 0 for the whole batch, in its turn, without a pool round trip. A small
+    // file's download took three (its data, 0 for the read loop's next pread, 0 for the client's next READ); now
+    // one. Taken in queue order, so replies keep the order of their READs.
+    if (this.#sizeHere && first.position >= this.#sizeNow()) {
+      for (const read of batch) read.resolve(0);
+      return;
+    }
     const total =
       batch.length === 1
         ? await call<number>((done) =>
@@ -95,6 +106,15 @@ export class ReadQueue {
           ),
         );
       }
+    }
+  }
+
+  /** The file's size now; infinite when fstat fails, so the pread answers instead. */
+  #sizeNow(): number {
+    try {
+      return fs.fstatSync(this.#fd).size;
+    } catch {
+      return Number.POSITIVE_INFINITY;
     }
   }
 }
