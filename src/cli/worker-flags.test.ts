@@ -1,7 +1,7 @@
 // How `serve` starts its worker processes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { workerExecArgv } from './serve.js';
+import { workerExecArgv } from './worker-flags.js';
 
 test('workers forked by a compiled primary do not load tsx, whichever way it was given', () => {
   const argv = ['--import', 'tsx', '--import=tsx/esm', '--loader', 'tsx', '--enable-source-maps'];
