@@ -1,8 +1,36 @@
-// What the server lifecycle (server.ts) is built from: the stack of started services, stopped in reverse, and
-// the data dir's free-space watch that emits disk-space-low and disk-space-ok.
+// What the server lifecycle (server.ts) is built from: the stack of started services, stopped in reverse, the
+// store's health and the data dir's free space as system events.
 import { statfs } from 'node:fs/promises';
 import type { EventBus } from './events/bus.js';
+import type { SystemEvent } from './events/types.js';
+import type { HealthState } from './health.js';
 import type { Logger } from './logger.js';
+
+/** A system event of this process, stamped now. */
+export function systemEvent(
+  event: Omit<SystemEvent, 'at' | 'sessionId' | 'type'> & Partial<SystemEvent>,
+): SystemEvent {
+  return { type: 'system', at: new Date(), sessionId: '', ...event } as SystemEvent;
+}
+
+/**
+ * The store's failures and recoveries as `store-error` / `store-recovered` events. The audit store is the store
+ * every process writes on every operation: its failures are the store's, and so are the rules outbox's
+ * (deliveries it could not store). Returns the unsubscribe.
+ */
+export function watchStoreHealth(health: HealthState, events: EventBus): () => void {
+  return health.onChange((component, state) => {
+    void events.emit(
+      state.healthy
+        ? systemEvent({ phase: 'store-recovered' })
+        : systemEvent({
+            phase: 'store-error',
+            errorCode: component === 'audit' ? 'ERR_AUDIT_UNAVAILABLE' : 'ERR_IO',
+            error: state.reason ?? 'unknown',
+          }),
+    );
+  });
+}
 
 /**
  * Services started one after another and stopped in reverse: what started last (it may use what started

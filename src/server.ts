@@ -1,20 +1,17 @@
 // One server lifecycle: builds every listener and background service from a validated config, stops them in reverse.
 
 import { randomUUID } from 'node:crypto';
-import { systemActor } from './admin/actor.js';
-import { hostKeyAuditSigner } from './audit/signer.js';
 import { warmPasswordVerifier } from './auth/password.js';
 import { setPassword } from './auth/user-admin.js';
 import type { RunningAutomation } from './automation/index.js';
 import type { FerryConfig } from './config/schema.js';
 import { AppContext } from './context.js';
 import type { EventBus } from './events/bus.js';
-import type { SystemEvent } from './events/types.js';
 import { prepareDataDir } from './first-run.js';
-import { presentedHostKeys } from './key-manager/host-keys.js';
 import { pgpKeyMaterial } from './key-manager/pgp-key-source.js';
 import { loggers, rootLogger } from './logger.js';
-import { ServiceStack, watchDiskSpace } from './server-services.js';
+import { hostKeyReloader, promoteDueHostKeys, signAuditWithPresentedKey } from './server-host-keys.js';
+import { ServiceStack, systemEvent, watchDiskSpace, watchStoreHealth } from './server-services.js';
 
 /** How often the store is polled for host key changes (FERRY_HOST_KEY_POLL_MS: a test knob, not config). */
 const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
@@ -25,16 +22,6 @@ const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
 const DEFENDER_LISTS_MAX_AGE_MS = Number(process.env.FERRY_DEFENDER_LISTS_MAX_AGE_MS) || undefined;
 /** How long a stopping server waits for queued subscribers (alerts) to deliver what they hold. */
 const QUEUED_DRAIN_MS = 2000;
-
-/** Promotes the pending host keys whose grace period is over, each recorded in the audit trail. */
-async function promoteDueHostKeys(ctx: AppContext, graceDays: number): Promise<void> {
-  for (const key of await ctx.admin.keys.host.promoteDue(systemActor(), graceDays)) {
-    loggers.serve.info(
-      { hostKey: key.id, sha256: key.sha256, graceDays },
-      'host key promoted after its grace period',
-    );
-  }
-}
 
 export interface RunningFerry {
   readonly port: number;
@@ -75,12 +62,6 @@ export interface StartOptions {
   readonly nodeRunId?: string;
 }
 
-function systemEvent(
-  event: Omit<SystemEvent, 'at' | 'sessionId' | 'type'> & Partial<SystemEvent>,
-): SystemEvent {
-  return { type: 'system', at: new Date(), sessionId: '', ...event } as SystemEvent;
-}
-
 /**
  * Starts everything `serve` runs, from a validated config: the store and context, first-run work, audit
  * signing and retention, the store's health as events, the SSH server, the scheduler, the host key poll and
@@ -110,31 +91,15 @@ export async function startFerry(
   });
   try {
     options.subscribe?.(ctx.events);
-    let hostKeys = await prepareDataDir(ctx, out, undefined, { rescanQuotas: access === 'create' });
-    await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
-    hostKeys = await ctx.hostKeys.liveMaterial();
-    // Audit checkpoints are signed with the presented Ed25519 host key, so an auditor can check them
-    // against the fingerprint clients already trust.
-    const signingKey = presentedHostKeys(hostKeys).find((k) => k.algorithm === 'ssh-ed25519');
-    if (signingKey) ctx.audit.useSigner(hostKeyAuditSigner(signingKey));
+    await prepareDataDir(ctx, out, undefined, { rescanQuotas: access === 'create' });
+    await promoteDueHostKeys(ctx, config.hostKeyGracePeriod, log);
+    const hostKeys = await ctx.hostKeys.liveMaterial();
+    signAuditWithPresentedKey(ctx, hostKeys);
     ctx.audit.startRetention(config.auditRetentionDays);
     services.started('audit retention', () => ctx.audit.stopRetention());
     const stopSweeper = ctx.startAbandonedUploadSweeper();
     if (stopSweeper) services.started('abandoned S3 upload sweeper', stopSweeper);
-    // The audit store is the store every process writes on every operation: its failures are the store's, and so
-    // are the rules outbox's (deliveries it could not store).
-    const unwatchHealth = ctx.health.onChange((component, state) => {
-      void ctx.events.emit(
-        state.healthy
-          ? systemEvent({ phase: 'store-recovered' })
-          : systemEvent({
-              phase: 'store-error',
-              errorCode: component === 'audit' ? 'ERR_AUDIT_UNAVAILABLE' : 'ERR_IO',
-              error: state.reason ?? 'unknown',
-            }),
-      );
-    });
-    services.started('store health events', unwatchHealth);
+    services.started('store health events', watchStoreHealth(ctx.health, ctx.events));
     // Rules: before the SSH server, so the outbox sees the first upload; it stops after the server closed, so the
     // deliveries of the last uploads are stored before the store closes.
     const { startAutomation, ruleSecretUnsealer } = await import('./automation/index.js');
@@ -305,30 +270,14 @@ export async function startFerry(
     await scheduler.start();
     services.started('transfer scheduler', () => scheduler.stop());
 
-    /**
-     * Promotes keys whose grace period is over, then re-reads the host keys from the store; a change (CLI
-     * generate/import/promote/retire) is announced and presented to new connections.
-     */
-    const reloadHostKeys = async (): Promise<boolean> => {
-      await promoteDueHostKeys(ctx, config.hostKeyGracePeriod);
-      const fresh = await ctx.hostKeys.liveMaterial();
-      const fingerprints = (keys: typeof fresh) =>
-        keys
-          .map(
-            (k) =>
-              `${k.sha256}:${k.state}:${k.activatedAt?.getTime() ?? ''}:${k.certificate?.toString('base64') ?? ''}`,
-          )
-          .join(',');
-      if (fingerprints(fresh) === fingerprints(hostKeys)) return false;
-      ssh.setHostKeys(fresh);
-      hostKeys = fresh;
-      // After a rotation, checkpoints are signed with the new key (verify trusts retired keys too).
-      // The presented key, never a pending one: auditors check checkpoints against what clients trust.
-      const auditKey = presentedHostKeys(fresh).find((k) => k.algorithm === 'ssh-ed25519');
-      if (!auditKey) log.warn('no presented Ed25519 host key: audit checkpoints are not signed any more');
-      ctx.audit.useSigner(auditKey ? hostKeyAuditSigner(auditKey) : undefined);
-      return true;
-    };
+    // A change (CLI or API generate/import/promote/retire) is announced and presented to new connections.
+    const reloadHostKeys = hostKeyReloader({
+      ctx,
+      graceDays: config.hostKeyGracePeriod,
+      initial: hostKeys,
+      present: (keys) => ssh.setHostKeys(keys),
+      log,
+    });
     // Keys are shared through the store (several workers, later several nodes), so poll it as well as obey SIGHUP.
     const poll = setInterval(() => {
       reloadHostKeys().catch((err: unknown) => log.error({ err }, 'host key reload failed'));
