@@ -1,12 +1,9 @@
 // Transfer jobs: definitions, and runs that pull or push matching files once each, with retries, a run lock and records.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join, posix, resolve } from 'node:path';
 import { Cron } from 'croner';
 import { FerryError, InvalidArgumentError, NotFoundError } from '../errors.js';
-import type { EventBus } from '../events/bus.js';
 import type { JobEvent } from '../events/types.js';
-import { loggers } from '../logger.js';
 import type {
   JobPgpOptions,
   TransferDirection,
@@ -14,46 +11,26 @@ import type {
   TransferJobRepository,
   TransferRunFile,
   TransferRunRecord,
-  TransferRunRepository,
 } from '../store/types.js';
-import { LocalFs } from '../vfs/local/local-fs.js';
-import type { PgpOutcome } from '../vfs/pgp/decrypt-arrival.js';
 import { NoCommonAlgorithmError } from './connection.js';
 import { CertificateChangedError } from './ftps-partner.js';
 import { fileMatcher } from './glob.js';
 import { jobErrorCode } from './job-errors.js';
-import { afterTransfer, localSources, remoteSources } from './job-files.js';
-import { decryptPulled, type PgpKeyMaterial, pushSource } from './job-pgp.js';
-import { parseAfter, pendingFiles, type SourceFile } from './ledger.js';
-import type { PartnerLink } from './partner-link.js';
+import { type JobRunDeps, type RunHooks, runJobFiles } from './job-run.js';
+import { parseAfter } from './ledger.js';
 import {
   HostKeyChangedError,
   HostKeyNotTrustedError,
-  type PartnerManager,
   PinnedKeyTypeRefusedError,
   validateName,
 } from './partners.js';
 import { backoffDelay } from './timing.js';
-import type { LocalFile, TransferResult } from './transfer.js';
+
+export type { RunHooks, TransferAuditEntry, TransferAuditSink } from './job-run.js';
 
 /** How long a run lock lasts without renewal: a crashed runner blocks its job at most this long. */
 const LOCK_LEASE_MS = 60_000;
 const LOCK_RENEW_MS = 20_000;
-
-/** An audit record as the audit writer takes it (structurally; transfers/ does not import audit/). */
-export interface TransferAuditEntry {
-  readonly action: 'upload' | 'download';
-  readonly user: string;
-  readonly protocol: 'sftp-client' | 'ftps-client';
-  readonly address: string;
-  readonly path: string;
-  readonly target?: string;
-  readonly result: 'ok' | 'failed';
-  readonly reason?: string | null;
-  readonly detail: Readonly<Record<string, unknown>>;
-}
-
-export type TransferAuditSink = (entry: TransferAuditEntry) => Promise<unknown>;
 
 export class JobBusyError extends FerryError {
   constructor(job: string) {
@@ -76,27 +53,8 @@ export interface NewJobInput {
   readonly pgp?: JobPgpOptions | null;
 }
 
-export interface RunHooks {
-  /** How the run began; 'rule': a rule's run-job action (automation/actions/run-job.ts). */
-  readonly trigger?: 'manual' | 'schedule' | 'catch-up' | 'rule';
-  readonly signal?: AbortSignal;
-  readonly onFile?: (name: string, size: number) => void;
-  readonly onProgress?: (name: string, done: number, total: number) => void;
-  readonly onFileDone?: (name: string, result: TransferResult) => void;
-  readonly onRetry?: (attempt: number, delayMs: number, error: Error) => void;
-  /** For tests: replaces the real wait between attempts. */
-  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
-
-export interface JobManagerDeps {
+export interface JobManagerDeps extends JobRunDeps {
   readonly jobs: TransferJobRepository;
-  readonly runs: TransferRunRepository;
-  readonly partners: PartnerManager;
-  readonly audit: TransferAuditSink;
-  /** Where runs announce themselves: started, then succeeded or failed (with a stable code). */
-  readonly events?: Pick<EventBus, 'emit'>;
-  /** Keys for jobs with an OpenPGP step (encrypt before a push, decrypt after a pull). */
-  readonly pgpKeys?: PgpKeyMaterial;
 }
 
 /** Told about every run that ended failed after its retries (the alerting hook). */
@@ -142,8 +100,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class JobManager {
   readonly #failureListeners = new Set<RunFailedListener>();
@@ -259,7 +215,7 @@ export class JobManager {
       for (;;) {
         attempts++;
         try {
-          await this.#runOnce(job, run.id, files, hooks);
+          await runJobFiles(this.deps, job, run.id, files, hooks);
           lastError = undefined;
           break;
         } catch (err) {
@@ -319,138 +275,5 @@ export class JobManager {
       clearInterval(renew);
       await this.deps.jobs.releaseLock(name, owner);
     }
-  }
-
-  async #runOnce(
-    job: TransferJobRecord,
-    runId: number,
-    files: TransferRunFile[],
-    hooks: RunHooks,
-  ): Promise<void> {
-    const partner = await this.deps.partners.get(job.partner);
-    const link = await this.deps.partners.open(partner);
-    // The job's local directory is the root of its storage: every local read and write stays inside it.
-    const root = resolve(job.localDir);
-    const fs = new LocalFs({ root, createRoot: job.direction === 'pull' });
-    try {
-      const ledger = await this.deps.runs.ledger(job.name);
-      const sources = job.direction === 'pull' ? await remoteSources(link, job) : await localSources(fs, job);
-      const after = parseAfter(job.after);
-      for (const file of pendingFiles(ledger, sources)) {
-        if (hooks.signal?.aborted) throw new FerryError('ERR_IO', 'run aborted');
-        // With encryptTo, a push sends an OpenPGP message of the file (staged beside it) as NAME.pgp.
-        const push =
-          job.direction === 'push' ? await pushSource(fs, file.name, job.pgp, this.deps.pgpKeys) : undefined;
-        const remotePath = posix.join(job.remoteDir, push?.remoteName ?? file.name);
-        const localPath = join(job.localDir, file.name);
-        const local: LocalFile = { fs, path: push?.path ?? `/${file.name}`, root };
-        hooks.onFile?.(file.name, file.size);
-        const options = {
-          readBack: partner.readBack,
-          signal: hooks.signal,
-          onProgress: (done: number, total: number) => hooks.onProgress?.(file.name, done, total),
-        };
-        let result: TransferResult;
-        try {
-          result =
-            job.direction === 'pull'
-              ? await link.download(remotePath, local, { ...options, preserve: true })
-              : await link.upload(local, remotePath, {
-                  ...options,
-                  useTempName: partner.renameUploads,
-                });
-        } catch (err) {
-          await this.#audit(job, link, partner, runId, file, remotePath, localPath, undefined, err);
-          throw err;
-        }
-        const decrypted =
-          job.direction === 'pull'
-            ? await decryptPulled(fs, file.name, job.pgp, this.deps.pgpKeys, loggers.transfers)
-            : undefined;
-        await push?.cleanup();
-        await this.deps.runs.remember(job.name, {
-          path: file.name,
-          size: file.size,
-          mtime: file.mtime,
-          sha256: result.sha256 ?? null,
-        });
-        files.push({
-          path: file.name,
-          bytes: result.bytes,
-          resumedFrom: result.resumedFrom,
-          sha256: result.sha256 ?? null,
-          verified: result.verified,
-          durationMs: Math.round(result.durationMs),
-        });
-        await this.#audit(job, link, partner, runId, file, remotePath, localPath, result);
-        hooks.onFileDone?.(file.name, result);
-        if (decrypted) await this.#reportPgp(job, link, runId, decrypted);
-        // Received, remembered (so not fetched again), but refused: the run fails naming the quarantined file.
-        if (decrypted?.phase === 'quarantined')
-          throw new InvalidArgumentError(
-            `${file.name} was not decrypted (${decrypted.error}); moved to ${posix.join(job.localDir, decrypted.target)}`,
-          );
-        if (after.kind !== 'keep')
-          await afterTransfer(link, fs, job, file.name, after.kind === 'move' ? after.dir : null);
-      }
-    } finally {
-      await fs.dispose();
-      await link.close();
-    }
-  }
-
-  async #reportPgp(
-    job: TransferJobRecord,
-    link: PartnerLink,
-    runId: number,
-    outcome: PgpOutcome,
-  ): Promise<void> {
-    await this.deps.events?.emit({
-      type: 'pgp',
-      at: new Date(),
-      sessionId: `job:${job.name}:${runId}`,
-      username: `job:${job.name}`,
-      protocol: link.clientProtocol,
-      ...outcome,
-    });
-  }
-
-  #audit(
-    job: TransferJobRecord,
-    link: PartnerLink,
-    partner: { readonly host: string; readonly port: number },
-    runId: number,
-    file: SourceFile,
-    remotePath: string,
-    localPath: string,
-    result: TransferResult | undefined,
-    error?: unknown,
-  ): Promise<unknown> {
-    const pull = job.direction === 'pull';
-    return this.deps.audit({
-      action: pull ? 'download' : 'upload',
-      user: `job:${job.name}`,
-      protocol: link.clientProtocol,
-      address: `${partner.host}:${partner.port}`,
-      path: pull ? remotePath : localPath,
-      target: pull ? localPath : remotePath,
-      result: result ? 'ok' : 'failed',
-      reason: error === undefined ? null : message(error),
-      detail: {
-        job: job.name,
-        run: runId,
-        partner: job.partner,
-        size: file.size,
-        ...(result
-          ? {
-              bytes: result.transferred,
-              resumedFrom: result.resumedFrom,
-              sha256: result.sha256,
-              verified: result.verified,
-              durationMs: Math.round(result.durationMs),
-            }
-          : {}),
-      },
-    });
   }
 }
