@@ -7,14 +7,13 @@ import type { Command } from 'commander';
 import { serveGatherRequests } from '../api/cluster-gather.js';
 import { relayWorkerEvent } from '../api/event-relay.js';
 import { httpApiLine } from '../api/listen-address.js';
+import { CONFIG_DESCRIPTIONS, NESTED_DESCRIPTIONS } from '../config/descriptions.js';
 import {
-  CONFIG_DESCRIPTIONS,
   CONFIG_SETTINGS,
   type ConfigKey,
   configSchema,
   envNameOf,
   type FerryConfig,
-  NESTED_DESCRIPTIONS,
   nestSettings,
   SERVE_FLAGS,
 } from '../config/schema.js';
