@@ -1,21 +1,11 @@
 // The contract of the audit trail's storage every store driver passes (runStoreContract runs it): appends on the chain head, paging, pruning.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AuditAction, AuditChainHead, AuditRecord, Store } from './types.js';
+import { type MakeStore, storeRunner } from './contract-support.js';
+import type { AuditAction, AuditChainHead, AuditRecord } from './types.js';
 
-export function runAuditStoreContract(
-  name: string,
-  makeStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
-): void {
-  async function withStore(run: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await makeStore();
-    try {
-      await run(store);
-    } finally {
-      await store.close();
-      await cleanup();
-    }
-  }
+export function runAuditStoreContract(name: string, makeStore: MakeStore): void {
+  const withStore = storeRunner(makeStore);
 
   // The store does not hash (audit/ does): these records only need distinct, linked-looking values.
   const chained =

@@ -2,22 +2,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runAuditStoreContract } from './audit-contract-fixture.js';
+import { type MakeStore, storeRunner } from './contract-support.js';
 import { runKeyStoreContract } from './key-contract-fixture.js';
-import { type Store, USER_SORT_COLUMNS } from './types.js';
+import { USER_SORT_COLUMNS } from './types.js';
 
-export function runStoreContract(
-  name: string,
-  makeStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
-): void {
-  async function withStore(run: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await makeStore();
-    try {
-      await run(store);
-    } finally {
-      await store.close();
-      await cleanup();
-    }
-  }
+export function runStoreContract(name: string, makeStore: MakeStore): void {
+  const withStore = storeRunner(makeStore);
 
   test(`${name}: users are created, found, listed in name order and removed`, () =>
     withStore(async (store) => {

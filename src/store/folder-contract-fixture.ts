@@ -1,21 +1,10 @@
 // The contract of virtual folders and their mounts every store driver passes (SQLite and PostgreSQL run it).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Store } from './types.js';
+import { type MakeStore, storeRunner } from './contract-support.js';
 
-export function runFolderStoreContract(
-  name: string,
-  makeStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
-): void {
-  async function withStore(run: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await makeStore();
-    try {
-      await run(store);
-    } finally {
-      await store.close();
-      await cleanup();
-    }
-  }
+export function runFolderStoreContract(name: string, makeStore: MakeStore): void {
+  const withStore = storeRunner(makeStore);
 
   test(`${name}: folders are unique by name, keep their quota, and count usage atomically against it`, () =>
     withStore(async (store) => {

@@ -1,21 +1,10 @@
 // The contract of groups and memberships every store driver passes (SQLite and PostgreSQL run it).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Store } from './types.js';
+import { type MakeStore, storeRunner } from './contract-support.js';
 
-export function runGroupStoreContract(
-  name: string,
-  makeStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
-): void {
-  async function withStore(run: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await makeStore();
-    try {
-      await run(store);
-    } finally {
-      await store.close();
-      await cleanup();
-    }
-  }
+export function runGroupStoreContract(name: string, makeStore: MakeStore): void {
+  const withStore = storeRunner(makeStore);
 
   test(`${name}: groups keep their defaults, are unique by name, and change only the given fields`, () =>
     withStore(async (store) => {

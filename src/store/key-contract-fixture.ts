@@ -1,21 +1,10 @@
 // The contract of stored keys every store driver passes (runStoreContract runs it): users' public keys, host and client keys, OpenPGP keys, X.509 certificates, SSH CAs and revocations.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Store } from './types.js';
+import { type MakeStore, storeRunner } from './contract-support.js';
 
-export function runKeyStoreContract(
-  name: string,
-  makeStore: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
-): void {
-  async function withStore(run: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await makeStore();
-    try {
-      await run(store);
-    } finally {
-      await store.close();
-      await cleanup();
-    }
-  }
+export function runKeyStoreContract(name: string, makeStore: MakeStore): void {
+  const withStore = storeRunner(makeStore);
 
   const key = (n: number) => ({
     algorithm: 'ssh-ed25519',
