@@ -14,11 +14,17 @@ export async function promoteDueHostKeys(ctx: AppContext, graceDays: number, log
 
 /**
  * Audit checkpoints are signed with the presented Ed25519 host key, so an auditor can check them against the
- * fingerprint clients already trust; never a pending key. Returns false when no such key is presented.
+ * fingerprint clients already trust; never a pending key. Without one, `whenNone` says whether the signer the
+ * writer has stays (at start: the writer may have loaded one itself) or goes (after a rotation that left no
+ * presented Ed25519 key). Returns false when no such key is presented.
  */
-export function signAuditWithPresentedKey(ctx: AppContext, keys: readonly HostKeyMaterial[]): boolean {
+export function signAuditWithPresentedKey(
+  ctx: AppContext,
+  keys: readonly HostKeyMaterial[],
+  whenNone: 'keep' | 'clear',
+): boolean {
   const key = presentedHostKeys(keys).find((k) => k.algorithm === 'ssh-ed25519');
-  ctx.audit.useSigner(key ? hostKeyAuditSigner(key) : undefined);
+  if (key || whenNone === 'clear') ctx.audit.useSigner(key ? hostKeyAuditSigner(key) : undefined);
   return key !== undefined;
 }
 
@@ -54,7 +60,7 @@ export function hostKeyReloader(options: {
     options.present(fresh);
     current = fresh;
     // After a rotation, checkpoints are signed with the new key (verify trusts retired keys too).
-    if (!signAuditWithPresentedKey(ctx, fresh))
+    if (!signAuditWithPresentedKey(ctx, fresh, 'clear'))
       log.warn('no presented Ed25519 host key: audit checkpoints are not signed any more');
     return true;
   };

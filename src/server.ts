@@ -94,7 +94,7 @@ export async function startFerry(
     await prepareDataDir(ctx, out, undefined, { rescanQuotas: access === 'create' });
     await promoteDueHostKeys(ctx, config.hostKeyGracePeriod, log);
     const hostKeys = await ctx.hostKeys.liveMaterial();
-    signAuditWithPresentedKey(ctx, hostKeys);
+    signAuditWithPresentedKey(ctx, hostKeys, 'keep');
     ctx.audit.startRetention(config.auditRetentionDays);
     services.started('audit retention', () => ctx.audit.stopRetention());
     const stopSweeper = ctx.startAbandonedUploadSweeper();
