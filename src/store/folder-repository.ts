@@ -13,6 +13,7 @@ import type {
 import { sql } from './kysely.js';
 import { idOf, NamedRecords } from './named-records.js';
 import type { Database, FoldersTable } from './schema.js';
+import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
 type Db = Kysely<Database>;
 
@@ -45,10 +46,13 @@ const ownerColumn = (owner: FolderOwner) => (owner.kind === 'user' ? 'user_id' :
 export class KyselyFolderRepository implements FolderRepository {
   readonly #db: Db;
   readonly #records: NamedRecords<'folders', FolderRecord>;
+  /** A mount reads the ids before it writes: one write transaction. */
+  readonly #writes: WriteTransactionOptions;
 
-  constructor(db: Db) {
+  constructor(db: Db, writes: WriteTransactionOptions) {
     this.#db = db;
-    this.#records = new NamedRecords(db, {
+    this.#writes = writes;
+    this.#records = new NamedRecords(db, writes, {
       table: 'folders',
       toRecord: toFolder,
       usedBy: {
@@ -109,7 +113,7 @@ export class KyselyFolderRepository implements FolderRepository {
     virtualPath: string,
     permissions: readonly Permission[],
   ): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await writeTransaction(this.#db, this.#writes, async (trx) => {
       const folderId = await idOf(trx, 'folders', folder);
       const ownerId = await idOf(trx, owner.kind === 'user' ? 'users' : 'groups', owner.name);
       const column = ownerColumn(owner);

@@ -7,6 +7,7 @@ import type { GroupPatch, GroupRecord, GroupRepository, NewGroup, UserGroups } f
 import { idOf, NamedRecords } from './named-records.js';
 import type { Database, GroupsTable } from './schema.js';
 import type { Protocol } from './user-types.js';
+import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
 function toGroup(row: Selectable<GroupsTable>): GroupRecord {
   return {
@@ -50,10 +51,13 @@ type Db = Kysely<Database>;
 export class KyselyGroupRepository implements GroupRepository {
   readonly #db: Db;
   readonly #records: NamedRecords<'groups', GroupRecord>;
+  /** Membership changes read the ids before they write: one write transaction each. */
+  readonly #writes: WriteTransactionOptions;
 
-  constructor(db: Db) {
+  constructor(db: Db, writes: WriteTransactionOptions) {
     this.#db = db;
-    this.#records = new NamedRecords(db, {
+    this.#writes = writes;
+    this.#records = new NamedRecords(db, writes, {
       table: 'groups',
       toRecord: toGroup,
       usedBy: {
@@ -114,7 +118,7 @@ export class KyselyGroupRepository implements GroupRepository {
   }
 
   async setPrimary(userName: string, group: string | null): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await writeTransaction(this.#db, this.#writes, async (trx) => {
       const userId = await idOf(trx, 'users', userName);
       const groupId = group === null ? undefined : await idOf(trx, 'groups', group);
       // The old primary, and a secondary membership of the new one, make way for it.
@@ -133,7 +137,7 @@ export class KyselyGroupRepository implements GroupRepository {
   }
 
   async addSecondary(userName: string, group: string): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await writeTransaction(this.#db, this.#writes, async (trx) => {
       const userId = await idOf(trx, 'users', userName);
       const groupId = await idOf(trx, 'groups', group);
       const rows = await trx

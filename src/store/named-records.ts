@@ -4,6 +4,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { FerryError } from '../errors.js';
 import type { Database } from './schema.js';
+import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
 type Db = Kysely<Database>;
 
@@ -39,9 +40,12 @@ export interface NamedRecordsOptions<T extends NamedTable, R> {
 export class NamedRecords<T extends NamedTable, R> {
   readonly #db: Db;
   readonly #o: NamedRecordsOptions<T, R>;
+  /** A removal reads what refers to the record before it deletes: one write transaction. */
+  readonly #writes: WriteTransactionOptions;
 
-  constructor(db: Db, options: NamedRecordsOptions<T, R>) {
+  constructor(db: Db, writes: WriteTransactionOptions, options: NamedRecordsOptions<T, R>) {
     this.#db = db;
+    this.#writes = writes;
     this.#o = options;
   }
 
@@ -93,7 +97,7 @@ export class NamedRecords<T extends NamedTable, R> {
   /** Removes it unless something still refers to it (ERR_INVALID_ARGUMENT saying what); false when none exists. */
   async remove(name: string): Promise<boolean> {
     const { table, usedBy } = this.#o;
-    return this.#db.transaction().execute(async (trx) => {
+    return writeTransaction(this.#db, this.#writes, async (trx) => {
       const row = await trx
         .selectFrom(table as NamedTable)
         .select('id')

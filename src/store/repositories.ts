@@ -60,9 +60,9 @@ export interface WriteLocking {
 export function repositoriesOf(db: Kysely<Database>, locking: WriteLocking): Store {
   const { writes } = locking;
   return {
-    users: new KyselyUserRepository(db),
-    groups: new KyselyGroupRepository(db),
-    folders: new KyselyFolderRepository(db),
+    users: new KyselyUserRepository(db, writes),
+    groups: new KyselyGroupRepository(db, writes),
+    folders: new KyselyFolderRepository(db, writes),
     // Each count is one conditional UPDATE: atomic on both drivers.
     transferUsage: new KyselyTransferUsageRepository(db),
     hostKeys: new KyselyHostKeyRepository(db),

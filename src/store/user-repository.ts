@@ -19,6 +19,7 @@ import type {
   UserRecord,
   UserRepository,
 } from './types.js';
+import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
 const DEFAULT_PERMISSIONS: PermissionMap = { '/': ['*'] };
 
@@ -87,9 +88,12 @@ const SORT_COLUMN = { name: 'name', created: 'created_at', updated: 'updated_at'
 
 export class KyselyUserRepository implements UserRepository {
   readonly #db: Kysely<Database>;
+  /** Changes that read before they write (password history, removal) run as one write transaction. */
+  readonly #writes: WriteTransactionOptions;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, writes: WriteTransactionOptions) {
     this.#db = db;
+    this.#writes = writes;
   }
 
   async create(user: NewUser): Promise<UserRecord> {
@@ -267,7 +271,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async rememberPasswordHash(name: string, hash: string, keep: number): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await writeTransaction(this.#db, this.#writes, async (trx) => {
       const user = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
       if (!user) return;
       if (keep > 0) {
@@ -296,7 +300,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async remove(name: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return writeTransaction(this.#db, this.#writes, async (trx) => {
       const row = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
       if (!row) return false;
       await trx.deleteFrom('user_keys').where('user_id', '=', row.id).execute();
