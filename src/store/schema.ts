@@ -21,26 +21,8 @@ import type {
   WebSessionsTable,
 } from './schema-services.js';
 
-export type {
-  ApiAdminsTable,
-  ApiAdminTotpTable,
-  ApiKeysTable,
-  ApiSessionsTable,
-  DefenderHostsTable,
-  DefenderListsTable,
-  DeliveriesTable,
-  DeliveryAttemptsTable,
-  LiveSessionsTable,
-  LoginFailuresTable,
-  NodesTable,
-  RuleCountersTable,
-  RulesTable,
-  RuleVersionTable,
-  S3UploadsTable,
-  UploadClaimsTable,
-  UserTotpTable,
-  WebSessionsTable,
-} from './schema-services.js';
+// The services' tables are part of this module's typing too: importers name them from here.
+export type * from './schema-services.js';
 
 export interface UsersTable {
   id: Generated<number>;
