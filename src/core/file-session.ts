@@ -4,12 +4,10 @@ import { posix } from 'node:path';
 import {
   FerryError,
   InvalidArgumentError,
-  LimitError,
   NotFoundError,
   PermissionDeniedError,
   toFerryError,
 } from '../errors.js';
-import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import { canDo, type Fs } from '../vfs/types.js';
 import { type ActiveTransfers, latestProgress } from './active-transfers.js';
@@ -26,14 +24,15 @@ import {
   statvfsOf,
 } from './entry-ops.js';
 import { SessionFileHandle } from './file-handle.js';
+import type { FileSessionDeps } from './file-session-deps.js';
 import type { HandleHost } from './handle-host.js';
 import { HomeJail } from './home-jail.js';
 import { PermissionPolicy } from './permissions.js';
-import { type PreOperationGate, SessionGate } from './pre-operation.js';
+import { SessionGate } from './pre-operation.js';
 import { type FileOp, SessionEvents } from './session-events.js';
+import { DEFAULT_MAX_OPEN_HANDLES, SessionHandles } from './session-handles.js';
 import { SessionPaths } from './session-paths.js';
 import { LocalTokenSource, sessionThrottles } from './shared-rates.js';
-import type { TransferAllowance } from './transfer-allowance.js';
 import type {
   DirHandle,
   FileHandle,
@@ -46,7 +45,6 @@ import type {
   SetAttrs,
   StatVfs,
 } from './types.js';
-import type { ClusterUploadClaims } from './upload-lock.js';
 import { FileOpener } from './upload-open.js';
 import {
   DEFAULT_PATH_LIMITS,
@@ -57,32 +55,6 @@ import {
 } from './virtual-path.js';
 
 export { VIRTUAL_ID_BASE } from './session-paths.js';
-
-export const DEFAULT_MAX_OPEN_HANDLES = 256;
-
-export interface FileSessionDeps {
-  events: EventBus;
-  logger: Logger;
-  /**
-   * The storage of one session, rooted at the user's home: '/' is the home, and the backend (for the
-   * local disk, the kernel) keeps every path, '..' and symlink inside it. Called once per session.
-   */
-  fs: (identity: SessionIdentity) => Fs;
-  /** maxFileSize: largest size a write, resize or copy may give a file (0: no limit). */
-  limits?: { maxOpenHandles?: number; maxPathLength?: number; maxFileSize?: number; maxHashBytes?: number };
-  /** 'atomic' (default): uploads go to a hidden partial renamed into place on close. */
-  uploadMode?: 'atomic' | 'direct';
-  /** Asked before every upload, download and delete (pre-operation hooks); read each time, absent = allow. */
-  preOperation?: () => PreOperationGate | undefined;
-  /** Cluster mode: partials claimed on every node (read at each claim; absent = this process only). */
-  clusterClaims?: () => ClusterUploadClaims | undefined;
-  /** Where each session says what it is moving now (GET /api/sessions). */
-  transfers?: ActiveTransfers;
-  /** The bandwidth throttles of a session: the user's rates shared by all its sessions, the server's caps. */
-  throttles?: (identity: SessionIdentity) => HandleHost['throttle'];
-  /** The session's transfer quotas (absent or undefined: none counted). */
-  transferAllowance?: (identity: SessionIdentity) => TransferAllowance | undefined;
-}
 
 export function createFileSessionFactory(deps: FileSessionDeps): FileSessionFactory {
   // Without a source given (tests, embedders): the factory's own buckets, no server-wide cap.
@@ -108,18 +80,14 @@ class CoreFileSession implements FileSession {
   readonly #opener: FileOpener;
   readonly #entries: EntryContext;
   readonly #limits: PathLimits;
-  readonly #maxHandles: number;
   readonly #atomic: boolean;
-  readonly #files = new Set<SessionFileHandle>();
-  readonly #dirs = new Set<SessionDirHandle>();
+  readonly #handles: SessionHandles;
   readonly #host: HandleHost;
   readonly #gate: SessionGate;
-  /** Opens between the limit check and the handle existing; counted so concurrent opens cannot overshoot. */
-  #pendingOpens = 0;
   #closed = false;
   readonly #resources: SessionResources;
   readonly #transfers: ActiveTransfers | undefined;
-  readonly #progress = () => latestProgress(this.#files);
+  readonly #progress = () => latestProgress(this.#handles.files);
 
   constructor(identity: SessionIdentity, deps: FileSessionDeps, resources: SessionResources = {}) {
     this.#resources = resources;
@@ -142,7 +110,11 @@ class CoreFileSession implements FileSession {
       deps.limits?.maxFileSize ?? 0,
     );
     this.#gate = new SessionGate(identity, deps.preOperation, (f) => this.#events.emitTransfer(f), this.#log);
-    this.#maxHandles = deps.limits?.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES;
+    this.#handles = new SessionHandles(
+      deps.limits?.maxOpenHandles ?? DEFAULT_MAX_OPEN_HANDLES,
+      resources.handles,
+      () => this.#closed,
+    );
     this.#transfers = deps.transfers;
     this.#transfers?.register(identity.sessionId, this.#progress);
     this.#atomic = (deps.uploadMode ?? 'atomic') === 'atomic';
@@ -163,7 +135,7 @@ class CoreFileSession implements FileSession {
       emitTransfer: (fields) => this.#events.emitTransfer(fields),
       emitSetstat: (path, attrs, error) =>
         this.#events.emitFileOp('setstat', path, undefined, error, { ...attrs }),
-      released: (handle) => this.#files.delete(handle as SessionFileHandle) && resources.handles?.give(1),
+      released: (handle) => this.#handles.releaseFile(handle as SessionFileHandle),
       checkFileSize: (size) => this.#paths.checkFileSize(size),
       maxHashBytes: deps.limits?.maxHashBytes ?? DEFAULT_MAX_HASH_BYTES,
       signal: resources.signal,
@@ -207,32 +179,6 @@ class CoreFileSession implements FileSession {
       this.#events.emitFileOp(operation, path, target, err, detail?.());
       throw err;
     }
-  }
-
-  /** Reserves a handle slot for the duration of `open`; a session closed meanwhile gets nothing. */
-  async #withHandleSlot<T extends { abort?(): Promise<void>; close(): Promise<void> }>(
-    open: () => Promise<T>,
-  ): Promise<T> {
-    if (this.#files.size + this.#dirs.size + this.#pendingOpens >= this.#maxHandles) {
-      throw new LimitError(`Too many open handles (limit ${this.#maxHandles})`);
-    }
-    // The connection's and user's handle budgets (budgets.ts); given back when the handle is released.
-    this.#resources.handles?.take(1);
-    this.#pendingOpens++;
-    let handle: T;
-    try {
-      handle = await open();
-    } catch (err) {
-      this.#resources.handles?.give(1);
-      throw err;
-    } finally {
-      this.#pendingOpens--;
-    }
-    if (this.#closed) {
-      await (handle.abort ? handle.abort() : handle.close());
-      throw new FerryError('ERR_IO', 'File session is closed');
-    }
-    return handle;
   }
 
   // ---- FileSession ----------------------------------------------------------------------------
@@ -292,30 +238,26 @@ class CoreFileSession implements FileSession {
       await this.#gate.open(v, mode, attrs.size);
       // Nothing left of a transfer quota: refused before a file is created or a byte sent.
       await this.#host.transferAllowance?.admit(mode.write ? 'upload' : 'download', attrs.size);
-      return this.#withHandleSlot(() => this.#openFile(v, mode, attrs));
+      return this.#handles.withSlot(() => this.#openFile(v, mode, attrs));
     });
   }
 
   async #openFile(v: string, mode: OpenMode, attrs: SetAttrs): Promise<SessionFileHandle> {
     const handle = new SessionFileHandle(this.#host, await this.#opener.open(v, mode, attrs));
-    this.#files.add(handle);
+    this.#handles.files.add(handle);
     return handle;
   }
 
   openDir(path: string): Promise<DirHandle> {
     return this.#run(async () => {
       const v = this.#paths.virtual(path, 'lookup');
-      return this.#withHandleSlot(() => this.#openDir(v));
+      return this.#handles.withSlot(() => this.#openDir(v));
     });
   }
 
   async #openDir(v: string): Promise<SessionDirHandle> {
-    const handle = await openDirHandle(
-      v,
-      this.#entries,
-      (closed) => this.#dirs.delete(closed) && this.#resources.handles?.give(1),
-    );
-    this.#dirs.add(handle);
+    const handle = await openDirHandle(v, this.#entries, (closed) => this.#handles.releaseDir(closed));
+    this.#handles.dirs.add(handle);
     return handle;
   }
 
@@ -407,10 +349,10 @@ class CoreFileSession implements FileSession {
       source.path,
       target.path,
       async () => {
-        if (!(source instanceof SessionFileHandle) || !this.#files.has(source)) {
+        if (!(source instanceof SessionFileHandle) || !this.#handles.files.has(source)) {
           throw new InvalidArgumentError('Source is not an open handle of this session');
         }
-        if (!(target instanceof SessionFileHandle) || !this.#files.has(target)) {
+        if (!(target instanceof SessionFileHandle) || !this.#handles.files.has(target)) {
           throw new InvalidArgumentError('Target is not an open handle of this session');
         }
         await copyBetweenHandles(
@@ -430,11 +372,7 @@ class CoreFileSession implements FileSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#transfers?.unregister(this.identity.sessionId, this.#progress);
-    const files = [...this.#files];
-    const dirs = [...this.#dirs];
-    await Promise.all([...files.map((f) => f.abort()), ...dirs.map((d) => d.close())]);
-    this.#files.clear();
-    this.#dirs.clear();
+    await this.#handles.closeAll();
     await this.#fs.dispose?.();
   }
 }

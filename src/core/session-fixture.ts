@@ -7,7 +7,8 @@ import type { FerryEvent, FileOperationEvent, TransferEvent } from '../events/ty
 import { rootLogger } from '../logger.js';
 import type { PermissionMap } from '../permission-vocabulary.js';
 import { localHomeFs } from '../vfs/local/local-fs.js';
-import { createFileSessionFactory, type FileSessionDeps } from './file-session.js';
+import { createFileSessionFactory } from './file-session.js';
+import type { FileSessionDeps } from './file-session-deps.js';
 import type { FileHandle, FileSession, OpenMode, SessionResources } from './types.js';
 
 export const READ: OpenMode = {
