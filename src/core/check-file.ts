@@ -1,7 +1,8 @@
 // check-file (hash of a range of an open file, whole or in blocks), bounded so a request cannot buy hours of CPU.
 import { createHash } from 'node:crypto';
-import { BudgetExceededError } from '../errors.js';
-import { hashRange, type RangeReader } from './digest.js';
+import { BudgetExceededError, InvalidArgumentError } from '../errors.js';
+import { hashRange, type RangeReader, type RangeSource } from './digest.js';
+import type { HandleHost, OpenedFile } from './handle-host.js';
 import type { ChecksumRequest } from './types.js';
 
 /**
@@ -50,4 +51,63 @@ export async function checkFileDigests(
     }
   }
   return digests;
+}
+
+/** An open handle as a check-file request sees it (file-handle.ts). */
+export interface ChecksumTarget {
+  readonly host: HandleHost;
+  readonly opened: OpenedFile;
+  readonly path: string;
+  /** Reads through the handle's own descriptor (always readable), never a reopen by name. */
+  readonly byDescriptor: RangeSource;
+  readonly assertOpen: () => void;
+}
+
+/**
+ * A check-file request on an open handle: the download permission of the file's folders, the digests read
+ * through the handle's own descriptor, stopped by the request's `signal` or the connection going away, and a
+ * checksum event whether it succeeds or not.
+ */
+export async function checksumOfHandle(
+  on: ChecksumTarget,
+  request: ChecksumRequest,
+  signal: AbortSignal | undefined,
+): Promise<Buffer[]> {
+  const { algorithm, offset, length, blockSize } = request;
+  const checkAborted = (): void => {
+    signal?.throwIfAborted();
+    on.host.signal?.throwIfAborted();
+  };
+  const progress = { hashed: 0, range: 0 };
+  try {
+    on.assertOpen();
+    on.host.require('download', on.opened.permissionDirs);
+    checkRange(offset, length);
+    checkRange(blockSize, 0);
+    const digests = await on.byDescriptor(async (read) =>
+      checkFileDigests(
+        read,
+        (await on.opened.file.stat()).size,
+        request,
+        on.host.maxHashBytes,
+        checkAborted,
+        progress,
+      ),
+    );
+    on.host.emitChecksum(on.path, { algorithm, offset, length, blockSize, bytes: progress.hashed });
+    return digests;
+  } catch (err) {
+    on.host.emitChecksum(
+      on.path,
+      { algorithm, offset, length, blockSize, range: progress.range, bytes: progress.hashed },
+      err,
+    );
+    throw err;
+  }
+}
+
+export function checkRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new InvalidArgumentError('Offset and length must be non-negative integers');
+  }
 }

@@ -2,7 +2,7 @@
 import { InvalidArgumentError, PermissionDeniedError, toFerryError, UnsupportedError } from '../errors.js';
 import { type ByteChunks, byteLength } from '../util/byte-chunks.js';
 import { canDo } from '../vfs/types.js';
-import { checkFileDigests } from './check-file.js';
+import { checkRange, checksumOfHandle } from './check-file.js';
 import { hashRange, type RangeSource, UploadDigest } from './digest.js';
 import type { HandleHost, OpenedFile } from './handle-host.js';
 import type { ChecksumRequest, FileHandle, FileStat, HashAlgorithm, OpenMode, SetAttrs } from './types.js';
@@ -257,41 +257,14 @@ export class SessionFileHandle implements FileHandle {
   }
 
   checksum(request: ChecksumRequest, options: { signal?: AbortSignal } = {}): Promise<Buffer[]> {
-    const { algorithm, offset, length, blockSize } = request;
-    // Either the request (its session ending) or the whole connection going away stops the loop.
-    const checkAborted = (): void => {
-      options.signal?.throwIfAborted();
-      this.#host.signal?.throwIfAborted();
+    const on = {
+      host: this.#host,
+      opened: this.#o,
+      path: this.path,
+      byDescriptor: this.#byDescriptor,
+      assertOpen: () => this.#assertOpen(),
     };
-    const progress = { hashed: 0, range: 0 };
-    return this.#track(async () => {
-      try {
-        this.#assertOpen();
-        this.#host.require('download', this.#o.permissionDirs);
-        checkRange(offset, length);
-        checkRange(blockSize, 0);
-        // The handle's own descriptor (always readable), never a reopen by name.
-        const digests = await this.#byDescriptor(async (read) =>
-          checkFileDigests(
-            read,
-            (await this.#o.file.stat()).size,
-            request,
-            this.#host.maxHashBytes,
-            checkAborted,
-            progress,
-          ),
-        );
-        this.#host.emitChecksum(this.path, { algorithm, offset, length, blockSize, bytes: progress.hashed });
-        return digests;
-      } catch (err) {
-        this.#host.emitChecksum(
-          this.path,
-          { algorithm, offset, length, blockSize, range: progress.range, bytes: progress.hashed },
-          err,
-        );
-        throw err;
-      }
-    });
+    return this.#track(() => checksumOfHandle(on, request, options.signal));
   }
 
   close(): Promise<void> {
@@ -418,11 +391,5 @@ export class SessionFileHandle implements FileHandle {
     const forget = () => this.#inFlight.delete(run);
     run.then(forget, forget);
     return run;
-  }
-}
-
-function checkRange(offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw new InvalidArgumentError('Offset and length must be non-negative integers');
   }
 }
