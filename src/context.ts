@@ -7,10 +7,9 @@ import { Defender } from './auth/defender.js';
 import type { ExternalPasswordSource } from './auth/external-login.js';
 import { createDirectoryLogin } from './auth/ldap/index.js';
 import { TotpService } from './auth/totp.js';
-import { homeDirOf } from './auth/user-admin.js';
 import type { FerryConfig } from './config/schema.js';
+import { QuotaScans } from './context-quota.js';
 import {
-  type HomeIdentity,
   homeFsFactory,
   loadS3Backend,
   openStore,
@@ -23,7 +22,7 @@ import { ActiveTransfers } from './core/active-transfers.js';
 import { ResourceLedger } from './core/budgets.js';
 import { createFileSessionFactory } from './core/file-session.js';
 import type { PreOperationGate } from './core/pre-operation.js';
-import { type DiskUsage, scanUsage } from './core/quota-scan.js';
+import type { DiskUsage } from './core/quota-scan.js';
 import { processTokenSource } from './core/rate-relay.js';
 import { RequestTimings } from './core/request-timings.js';
 import { sessionThrottles } from './core/shared-rates.js';
@@ -32,7 +31,6 @@ import type { FileSessionFactory, SessionIdentity } from './core/types.js';
 import { AuditGatedFs, UploadAdmission } from './core/upload-admission.js';
 import type { ClusterUploadClaims } from './core/upload-lock.js';
 import { type DataDirAccess, type DataPaths, dataPaths } from './data-dir.js';
-import { FerryError, NotFoundError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import { type HealthState, health } from './health.js';
 import { CertificateManager } from './key-manager/certificates.js';
@@ -76,7 +74,7 @@ export class AppContext {
   readonly budgets: ResourceLedger;
   /** SFTP requests' handler times, from the SSH server (started first) to the metrics of the HTTP API. */
   readonly sftpRequests = new RequestTimings();
-  readonly #homeFs: (identity: HomeIdentity) => Fs;
+  readonly #quotas: QuotaScans;
   readonly #sweepAbandoned: ReturnType<typeof homeFsFactory>['sweepAbandoned'];
   #masterKey: MasterKey | undefined;
   #storageKeys: StorageKeyRing | undefined;
@@ -124,7 +122,12 @@ export class AppContext {
       s3,
       store,
     );
-    this.#homeFs = homeFs;
+    this.#quotas = new QuotaScans({
+      store,
+      sessionUsers: this.sessionUsers,
+      homeFs,
+      homes: this.paths.homes,
+    });
     this.#sweepAbandoned = sweepAbandoned;
     // A user's rates and the server's caps hold across sessions, and across the workers of `serve --workers N`.
     const tokens = processTokenSource();
@@ -170,51 +173,23 @@ export class AppContext {
   }
 
   /** Counts a virtual folder's files as its quota does and stores that as its usage. */
-  async scanFolderUsage(name: string): Promise<DiskUsage> {
-    const folder = await this.store.folders.findByName(name);
-    if (!folder) throw new NotFoundError(`no folder ${name}`);
-    // Not created here: a scan may run as root before `serve --user` drops it, and would leave a root-owned folder.
-    const usage = await scanUsage(new LocalFs({ root: folder.path })).catch((err: unknown) => {
-      if (err instanceof FerryError && err.code === 'ERR_NOT_FOUND') return { bytes: 0, files: 0 };
-      throw err;
-    });
-    await this.store.folders.setUsage(name, usage.bytes, usage.files);
-    return usage;
+  scanFolderUsage(name: string): Promise<DiskUsage> {
+    return this.#quotas.folder(name);
   }
 
   /** Every user as sessions see them (homes from group templates, groups' quotas): for whole-store walks. */
-  async effectiveUsers(): Promise<UserRecord[]> {
-    const out: UserRecord[] = [];
-    for (const { name } of await this.store.users.list()) {
-      const user = await this.sessionUsers.findByName(name);
-      if (user) out.push(user);
-    }
-    return out;
+  effectiveUsers(): Promise<UserRecord[]> {
+    return this.#quotas.effectiveUsers();
   }
 
   /** Counts the user's home as the quota does and stores it as their usage (`ferry quota scan`). */
-  async scanQuotaUsage(name: string): Promise<DiskUsage> {
-    const user = await this.sessionUsers.findByName(name);
-    if (!user) throw new NotFoundError(`no user ${name}`);
-    const usage = await scanUsage(
-      this.#homeFs({ homeDir: homeDirOf(user, this.paths.homes), storageEncryption: user.storageEncryption }),
-    );
-    await this.store.users.setUsage(name, usage.bytes, usage.files);
-    return usage;
+  scanQuotaUsage(name: string): Promise<DiskUsage> {
+    return this.#quotas.user(name);
   }
 
-  /**
-   * Rescans every user with a quota: run at server start, before any session, so that what a crash left
-   * between a change on disk and its count (or an upload's partial) is counted as the disk has it.
-   */
-  async rescanQuotas(): Promise<number> {
-    const limited = (await this.effectiveUsers()).filter(
-      (u) => u.quota && (u.quota.limitBytes > 0 || u.quota.limitFiles > 0),
-    );
-    for (const user of limited) await this.scanQuotaUsage(user.name);
-    const folders = (await this.store.folders.list()).filter((f) => f.quotaBytes > 0 || f.quotaFiles > 0);
-    for (const folder of folders) await this.scanFolderUsage(folder.name);
-    return limited.length + folders.length;
+  /** Rescans every user and folder with a quota (server start, before any session; see QuotaScans.rescan). */
+  rescanQuotas(): Promise<number> {
+    return this.#quotas.rescan();
   }
 
   /** The user's OpenPGP folder policies over their storage (a pass-through for users without any). */
