@@ -2,7 +2,7 @@
 // SFTPGo dump to import). The admin's alone: an export holds every password hash, an import sets them.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { exportedGroupSchema, exportedUserSchema, FERRY_USERS_FORMAT } from '../../admin/user-transfer.js';
+import { exportedGroupSchema, exportedUserSchema, FERRY_USERS_FORMAT } from '../../admin/user-file.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
 
