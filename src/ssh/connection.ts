@@ -2,8 +2,8 @@
 // idle timer and host-key announcements; its channels are routed by channels.ts once it is authenticated.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { AuthContext, ClientInfo, Connection, PasswordAuthContext } from 'ssh2';
-import { type AuthAttempt, ConnectionAuthenticator } from '../auth/authenticator.js';
+import type { ClientInfo, Connection, PasswordAuthContext } from 'ssh2';
+import { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import { PasswordPolicyError, passwordChangeDue } from '../auth/password-policy.js';
 import { FerryError } from '../errors.js';
@@ -12,6 +12,7 @@ import { isCertificateAlgorithm } from '../keys/ssh-certificate.js';
 import { isPostQuantumKex } from '../ssh-algorithms.js';
 import type { UserRecord } from '../store/types.js';
 import { Secret } from '../util/secret.js';
+import { toAttempt } from './auth-attempt.js';
 import { routeSessionChannels } from './channels.js';
 import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 import type { SshServerOptions } from './options.js';
@@ -24,37 +25,6 @@ export interface ConnectionState {
   /** Moves the connection out of its address's not-yet-authenticated count. */
   readonly authenticated: () => void;
   readonly sessionsPerUser: Map<string, number>;
-}
-
-function toAttempt(ctx: AuthContext): AuthAttempt {
-  switch (ctx.method) {
-    case 'none':
-      return { method: 'none', username: ctx.username };
-    case 'password':
-      return { method: 'password', username: ctx.username, password: new Secret(ctx.password) };
-    case 'publickey':
-      return {
-        method: 'publickey',
-        username: ctx.username,
-        algorithm: ctx.key.algo,
-        blob: ctx.key.data,
-        signature:
-          ctx.signature && ctx.blob
-            ? { data: ctx.blob, signature: ctx.signature, hashAlgo: ctx.hashAlgo }
-            : undefined,
-      };
-    case 'keyboard-interactive':
-      return {
-        method: 'keyboard-interactive',
-        username: ctx.username,
-        ask: (prompt) =>
-          new Promise((resolve) =>
-            ctx.prompt([{ prompt, echo: false }], 'Ferry', '', (answers) => resolve(answers[0])),
-          ),
-      };
-    default:
-      return { method: 'other', username: ctx.username, name: ctx.method };
-  }
 }
 
 /**
