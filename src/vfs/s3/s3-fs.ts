@@ -1,18 +1,16 @@
 // The S3 Fs backend: a user's home is a key prefix in a bucket; files are objects, directories are prefixes.
 import {
-  CopyObjectCommand,
   DeleteObjectCommand,
-  GetObjectTaggingCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   ListObjectsV2Command,
   PutObjectCommand,
-  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { FerryError, InvalidArgumentError, NotFoundError, UnsupportedError } from '../../errors.js';
 import type { Fs, FsCapabilities, FsDir, FsFile, FsOpenFlags, FsStat, FsStatfs } from '../types.js';
 import type { MultipartLedger, MultipartRecord } from './multipart-ledger.js';
+import { copyObject, moveObjects } from './s3-copy.js';
 import { S3Dir } from './s3-dir.js';
 import { type ObjectInfo, S3File } from './s3-file.js';
 import {
@@ -24,6 +22,7 @@ import {
   normalisePrefix,
   objectTimes,
   parentOf,
+  s3Call,
   s3Error,
   timesOf,
 } from './s3-paths.js';
@@ -43,11 +42,6 @@ export const S3_CAPABILITIES: FsCapabilities = {
   modes: false,
   ownership: false,
 };
-
-/** The largest object a single CopyObject copies (S3's limit); larger renames would need UploadPartCopy. */
-const MAX_COPY_BYTES = 5 * 1024 ** 3;
-/** Objects moved at once when a directory is renamed. */
-const MOVE_CONCURRENCY = 8;
 
 export interface S3FsOptions {
   readonly client: S3Client;
@@ -176,7 +170,7 @@ export class S3Fs implements Fs {
     }
     if (options?.recursive) await this.mkdir(parentOf(path), options);
     else await this.#requireDir(parentOf(path));
-    await this.#send('mkdir', () =>
+    await s3Call('mkdir', () =>
       this.#o.client.send(
         new PutObjectCommand({ Bucket: this.#o.bucket, Key: `${key}/`, Body: Buffer.alloc(0) }),
       ),
@@ -225,14 +219,18 @@ export class S3Fs implements Fs {
     await this.#requireDir(parentOf(to));
     if (source.kind === 'file') {
       if (target?.kind === 'directory') throw new FerryError('ERR_IS_A_DIRECTORY', 'Is a directory');
-      await this.#copy(src, dst, source.size);
+      await copyObject(this.#o.client, this.#o.bucket, src, dst, source.size);
       await this.#delete(src);
       return;
     }
     if (dst.startsWith(`${src}/`)) throw new InvalidArgumentError('Cannot move a directory into itself');
     if (target?.kind === 'file') throw new FerryError('ERR_NOT_A_DIRECTORY', 'Not a directory');
     if (target) await this.rmdir(to); // POSIX: an empty directory may be replaced; a full one is refused
-    await this.#moveTree(`${src}/`, `${dst}/`);
+    await moveObjects(`${src}/`, `${dst}/`, {
+      list: (prefix, token) => this.#list(prefix, 1000, true, token),
+      copy: (from, to, size) => copyObject(this.#o.client, this.#o.bucket, from, to, size),
+      remove: (key) => this.#delete(key),
+    });
   }
 
   link(): Promise<void> {
@@ -259,7 +257,7 @@ export class S3Fs implements Fs {
     if (st.kind === 'file') return this.setTimes(key, atime, mtime);
     if (key === this.#root) return;
     // A directory's times live on its marker (written if the directory had none).
-    await this.#send('utimes', () =>
+    await s3Call('utimes', () =>
       this.#o.client.send(
         new PutObjectCommand({
           Bucket: this.#o.bucket,
@@ -279,7 +277,7 @@ export class S3Fs implements Fs {
   async setTimes(key: string, atime: number, mtime: number): Promise<void> {
     const head = await this.#head(key);
     if (!head) throw new NotFoundError();
-    await this.#copy(key, key, head.ContentLength ?? 0, {
+    await copyObject(this.#o.client, this.#o.bucket, key, key, head.ContentLength ?? 0, {
       ...head.Metadata,
       [META_ATIME]: String(atime),
       [META_MTIME]: String(mtime),
@@ -361,7 +359,7 @@ export class S3Fs implements Fs {
   }
 
   #list(prefix: string, maxKeys: number, flat = false, token?: string) {
-    return this.#send('list', () =>
+    return s3Call('list', () =>
       this.#o.client.send(
         new ListObjectsV2Command({
           Bucket: this.#o.bucket,
@@ -375,62 +373,8 @@ export class S3Fs implements Fs {
   }
 
   #delete(key: string): Promise<unknown> {
-    return this.#send('delete', () =>
+    return s3Call('delete', () =>
       this.#o.client.send(new DeleteObjectCommand({ Bucket: this.#o.bucket, Key: key })),
     );
-  }
-
-  /** Server-side copy keeping the SHA-256 tag; with `metadata`, the copy's metadata is replaced by it. */
-  async #copy(src: string, dst: string, size: number, metadata?: Record<string, string>): Promise<void> {
-    if (size > MAX_COPY_BYTES)
-      throw new UnsupportedError('This storage cannot rename or retime objects over 5 GiB');
-    const { client, bucket } = this.#o;
-    const tags = await this.#send('copy', () =>
-      client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: src })),
-    );
-    await this.#send('copy', () =>
-      client.send(
-        new CopyObjectCommand({
-          Bucket: bucket,
-          Key: dst,
-          CopySource: `${bucket}/${encodeURIComponent(src).replace(/%2F/g, '/')}`,
-          ...(metadata ? { MetadataDirective: 'REPLACE' as const, Metadata: metadata } : {}),
-        }),
-      ),
-    );
-    if ((tags.TagSet ?? []).length > 0) {
-      await this.#send('copy', () =>
-        client.send(
-          new PutObjectTaggingCommand({ Bucket: bucket, Key: dst, Tagging: { TagSet: tags.TagSet } }),
-        ),
-      );
-    }
-  }
-
-  /** Moves every object under `from` to `to`, a page at a time (never the whole tree in memory). */
-  async #moveTree(from: string, to: string): Promise<void> {
-    let token: string | undefined;
-    do {
-      const page = await this.#list(from, 1000, true, token);
-      const objects = page.Contents ?? [];
-      for (let i = 0; i < objects.length; i += MOVE_CONCURRENCY) {
-        await Promise.all(
-          objects.slice(i, i + MOVE_CONCURRENCY).map(async (o) => {
-            const key = o.Key ?? '';
-            await this.#copy(key, to + key.slice(from.length), o.Size ?? 0);
-            await this.#delete(key);
-          }),
-        );
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  }
-
-  async #send<T>(what: string, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      throw s3Error(err, what);
-    }
   }
 }

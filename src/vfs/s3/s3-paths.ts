@@ -85,3 +85,12 @@ export function objectTimes(head: HeadObjectCommandOutput): { mtimeMs: number; a
   const mtimeMs = Number.isFinite(mtime) && head.Metadata?.[META_MTIME] ? mtime * 1000 : modified;
   return { mtimeMs, atimeMs: Number.isFinite(atime) && head.Metadata?.[META_ATIME] ? atime * 1000 : mtimeMs };
 }
+
+/** Runs one S3 request; its failure leaves as a FerryError (s3Error), named after `what` was being done. */
+export async function s3Call<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw s3Error(err, what);
+  }
+}
