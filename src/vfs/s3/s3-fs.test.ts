@@ -55,3 +55,31 @@ test('a home prefix confines: no path reaches a neighbour whose name extends it'
   assert.equal(homePrefixOf('', '/data/homes', '/srv/x/'), 'srv/x');
   assert.equal(homePrefixOf('p', '/data/homes', '/data/homes-evil/bob'), 'p/data/homes-evil/bob');
 });
+
+test('a directory renamed on S3 moves every object under it, contents and times kept, the old name gone', async () => {
+  const fs = new S3Fs({ client, bucket: server.bucket, prefix: `t-${randomUUID()}` });
+  const read = async (path: string): Promise<string> => {
+    const f = await fs.open(path, { read: true, write: false });
+    const data = await f.read(0, 64);
+    await f.close();
+    return data.toString();
+  };
+  await fs.mkdir('/a');
+  await fs.mkdir('/a/sub');
+  // More objects than are moved at once, across two levels.
+  const files = Array.from({ length: 11 }, (_, i) => (i % 2 ? `/a/f${i}` : `/a/sub/f${i}`));
+  for (const path of files) {
+    const f = await fs.open(path, { read: false, write: true, create: true });
+    await f.write(0, Buffer.from(`content of ${path}`));
+    await f.close();
+  }
+  await fs.utimes('/a/f1', 1_000_000, 2_000_000); // seconds
+  await fs.rename('/a', '/b');
+  await assert.rejects(
+    fs.stat('/a'),
+    (err: unknown) => err instanceof FerryError && err.code === 'ERR_NOT_FOUND',
+  );
+  for (const path of files) assert.equal(await read(path.replace(/^\/a/, '/b')), `content of ${path}`);
+  assert.equal((await fs.stat('/b/sub')).kind, 'directory');
+  assert.equal((await fs.stat('/b/f1')).mtimeMs, 2_000_000_000, 'the time set before the move is kept');
+});
