@@ -12,6 +12,7 @@ import type {
   NewDelivery,
 } from './automation-types.js';
 import type { Database, DeliveriesTable, DeliveryAttemptsTable } from './schema.js';
+import { rowValues, shapesOf, slot, slotRows, slots } from './statement-shapes.js';
 import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
 export interface DeliveryRepositoryOptions extends WriteTransactionOptions {
@@ -27,6 +28,31 @@ const INSERT_CHUNK = 64;
 /** Ids per `IN (...)` of a grouped update. */
 const UPDATE_CHUNK = 256;
 const DEFAULT_LIST_LIMIT = 100;
+
+// The hot statements (an upload's deliveries stored and claimed, claims, outcomes) run as compiled shapes
+// (statement-shapes.ts): building and compiling them with kysely per call cost more than running them.
+const PENDING_COLUMNS = [
+  'id',
+  'rule_id',
+  'action_index',
+  'event_name',
+  'fields',
+  'status',
+  'attempts',
+  'next_attempt_at',
+  'created_at',
+] as const;
+const CLAIMED_COLUMNS = [...PENDING_COLUMNS, 'lease_owner', 'lease_until'] as const;
+const ATTEMPT_COLUMNS = [
+  'delivery_id',
+  'attempt',
+  'at',
+  'ok',
+  'latency_ms',
+  'response_code',
+  'error',
+  'output',
+] as const;
 
 type DeliveryRow = Selectable<DeliveriesTable> & { rule_name: string | null };
 
@@ -86,12 +112,18 @@ export async function insertDeliveries(
   }));
   let inserted = 0;
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    const result = await trx
-      .insertInto('deliveries')
-      .values(rows.slice(i, i + INSERT_CHUNK))
-      .onConflict((oc) => oc.column('id').doNothing())
-      .executeTakeFirst();
-    inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
+    const chunk = rows.slice(i, i + INSERT_CHUNK);
+    const { affected } = await shapesOf(trx).run(
+      trx,
+      `deliveries.insert:${chunk.length}`,
+      () =>
+        trx
+          .insertInto('deliveries')
+          .values(slotRows(PENDING_COLUMNS, chunk.length))
+          .onConflict((oc) => oc.column('id').doNothing()),
+      rowValues(PENDING_COLUMNS, chunk),
+    );
+    inserted += affected;
   }
   return inserted;
 }
@@ -142,14 +174,19 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
     const { claimedRows, pending } = await writeTransaction(this.#db, this.#options, async (trx) => {
       const claimedRows: Selectable<DeliveriesTable>[] = [];
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        claimedRows.push(
-          ...(await trx
-            .insertInto('deliveries')
-            .values(rows.slice(i, i + INSERT_CHUNK))
-            .onConflict((oc) => oc.column('id').doNothing())
-            .returningAll()
-            .execute()),
+        const chunk = rows.slice(i, i + INSERT_CHUNK);
+        const { rows: stored } = await shapesOf(trx).run(
+          trx,
+          `deliveries.insert-claimed:${chunk.length}`,
+          () =>
+            trx
+              .insertInto('deliveries')
+              .values(slotRows(CLAIMED_COLUMNS, chunk.length))
+              .onConflict((oc) => oc.column('id').doNothing())
+              .returningAll(),
+          rowValues(CLAIMED_COLUMNS, chunk),
         );
+        claimedRows.push(...stored);
       }
       const pending = await insertDeliveries(trx, deliveries.slice(taken.length), now);
       return { claimedRows, pending };
@@ -161,18 +198,25 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
   async #withRuleNames(rows: readonly Selectable<DeliveriesTable>[]): Promise<DeliveryRecord[]> {
     if (rows.length === 0) return [];
     const ruleIds = [...new Set(rows.map((r) => r.rule_id))];
-    const names = new Map(
-      (await this.#db.selectFrom('rules').select(['id', 'name']).where('id', 'in', ruleIds).execute()).map(
-        (r) => [r.id, r.name] as const,
-      ),
+    const db = this.#db;
+    const { rows: named } = await shapesOf(db).run(
+      db,
+      `rules.names:${ruleIds.length}`,
+      () => db.selectFrom('rules').select(['id', 'name']).where('id', 'in', slots(0, ruleIds.length)),
+      ruleIds,
     );
+    const names = new Map(named.map((r) => [r.id, r.name] as const));
     return rows
       .map((row) => toDelivery({ ...row, rule_name: names.get(row.rule_id) ?? null }))
       .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
   }
 
-  /** Ids of due deliveries: pending and due, or running under a lease that ended (its holder died). */
-  #due(db: Kysely<Database>, at: string, limit: number) {
+  /**
+   * Ids of due deliveries: pending and due, or running under a lease that ended (its holder died). A shape: the
+   * time is value 0, the limit value 1.
+   */
+  #due(db: Kysely<Database>) {
+    const at = slot<string>(0);
     return db
       .selectFrom('deliveries')
       .select('id')
@@ -183,45 +227,60 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
         ]),
       )
       .orderBy('next_attempt_at')
-      .limit(limit);
+      .limit(slot(1));
   }
 
   async claim(owner: string, limit: number, now: Date, leaseUntil: Date): Promise<DeliveryRecord[]> {
     const at = now.toISOString();
+    const db = this.#db;
     // A read first: every process polls about once a second, and an idle outbox must not take the write lock
     // (which the audit writer and every other writer wait for) each time.
-    if (!(await this.#due(this.#db, at, 1).executeTakeFirst())) return [];
+    const { rows: due } = await shapesOf(db).run(db, 'deliveries.due', () => this.#due(db), [at, 1]);
+    if (due.length === 0) return [];
     const claimed = await writeTransaction(this.#db, this.#options, async (trx) => {
       // One statement shape for both drivers: pick due ids (locked and skipped by others on PostgreSQL), then
       // take them; under SQLite's exclusive write transaction nobody else can pick the same ones.
-      const due = this.#due(trx, at, limit).$if(this.#options.skipLocked, (qb) =>
-        qb.forUpdate().skipLocked(),
+      const { rows } = await shapesOf(trx).run(
+        trx,
+        'deliveries.claim',
+        () =>
+          trx
+            .updateTable('deliveries')
+            .set((eb) => ({
+              status: 'running',
+              lease_owner: slot(2),
+              lease_until: slot(3),
+              attempts: eb('attempts', '+', 1),
+            }))
+            .where(
+              'id',
+              'in',
+              this.#due(trx).$if(this.#options.skipLocked, (qb) => qb.forUpdate().skipLocked()),
+            )
+            .returningAll(),
+        [at, limit, owner, leaseUntil.toISOString()],
       );
-      return trx
-        .updateTable('deliveries')
-        .set((eb) => ({
-          status: 'running',
-          lease_owner: owner,
-          lease_until: leaseUntil.toISOString(),
-          attempts: eb('attempts', '+', 1),
-        }))
-        .where('id', 'in', due)
-        .returningAll()
-        .execute();
+      return rows;
     });
     return this.#withRuleNames(claimed);
   }
 
   async renew(owner: string, ids: readonly string[], leaseUntil: Date): Promise<number> {
     if (ids.length === 0) return 0;
-    const result = await this.#db
-      .updateTable('deliveries')
-      .set({ lease_until: leaseUntil.toISOString() })
-      .where('id', 'in', [...ids])
-      .where('lease_owner', '=', owner)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    const db = this.#db;
+    const { affected } = await shapesOf(db).run(
+      db,
+      `deliveries.renew:${ids.length}`,
+      () =>
+        db
+          .updateTable('deliveries')
+          .set({ lease_until: slot(0) })
+          .where('id', 'in', slots(2, ids.length))
+          .where('lease_owner', '=', slot(1))
+          .where('status', '=', 'running'),
+      [leaseUntil.toISOString(), owner, ...ids],
+    );
+    return affected;
   }
 
   async finish(id: string, owner: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<boolean> {
@@ -242,29 +301,39 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
         error: attempt.error ?? null,
         output: attempt.output ?? null,
       }));
-      for (let i = 0; i < attempts.length; i += INSERT_CHUNK)
-        await trx
-          .insertInto('delivery_attempts')
-          .values(attempts.slice(i, i + INSERT_CHUNK))
-          .execute();
+      for (let i = 0; i < attempts.length; i += INSERT_CHUNK) {
+        const chunk = attempts.slice(i, i + INSERT_CHUNK);
+        await shapesOf(trx).run(
+          trx,
+          `delivery_attempts.insert:${chunk.length}`,
+          () => trx.insertInto('delivery_attempts').values(slotRows(ATTEMPT_COLUMNS, chunk.length)),
+          rowValues(ATTEMPT_COLUMNS, chunk),
+        );
+      }
       const held: string[] = [];
       // Successes (the usual case) move in one statement per chunk; retries and dead letters one by one.
       const succeeded = items.filter((i) => i.next.status === 'succeeded').map((i) => i.id);
       for (let i = 0; i < succeeded.length; i += UPDATE_CHUNK) {
-        const rows = await trx
-          .updateTable('deliveries')
-          .set({
-            status: 'succeeded',
-            lease_owner: null,
-            lease_until: null,
-            last_error: null,
-            finished_at: finishedAt,
-          })
-          .where('id', 'in', succeeded.slice(i, i + UPDATE_CHUNK))
-          .where('lease_owner', '=', owner)
-          .where('status', '=', 'running')
-          .returning('id')
-          .execute();
+        const ids = succeeded.slice(i, i + UPDATE_CHUNK);
+        const { rows } = await shapesOf(trx).run(
+          trx,
+          `deliveries.succeed:${ids.length}`,
+          () =>
+            trx
+              .updateTable('deliveries')
+              .set({
+                status: 'succeeded',
+                lease_owner: null,
+                lease_until: null,
+                last_error: null,
+                finished_at: slot(0),
+              })
+              .where('id', 'in', slots(2, ids.length))
+              .where('lease_owner', '=', slot(1))
+              .where('status', '=', 'running')
+              .returning('id'),
+          [finishedAt, owner, ...ids],
+        );
         held.push(...rows.map((r) => r.id));
       }
       for (const { id, attempt, next } of items) {

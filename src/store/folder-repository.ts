@@ -13,6 +13,7 @@ import type {
 import { sql } from './kysely.js';
 import { idOf, NamedRecords } from './named-records.js';
 import type { Database, FoldersTable } from './schema.js';
+import { shapesOf, slot } from './statement-shapes.js';
 import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
 type Db = Kysely<Database>;
@@ -146,20 +147,35 @@ export class KyselyFolderRepository implements FolderRepository {
   }
 
   async mountsOf(owner: FolderOwner): Promise<FolderMapping[]> {
-    const ownerRow = await this.#db
-      .selectFrom(owner.kind === 'user' ? 'users' : 'groups')
-      .select('id')
-      .where('name', '=', owner.name)
-      .executeTakeFirst();
+    // Read at every login (the effective user): compiled shapes (statement-shapes.ts), one pair per owner kind.
+    const db = this.#db;
+    const shapes = shapesOf(db);
+    const {
+      rows: [ownerRow],
+    } = await shapes.run(
+      db,
+      `folders.owner-id:${owner.kind}`,
+      () =>
+        db
+          .selectFrom(owner.kind === 'user' ? 'users' : 'groups')
+          .select('id')
+          .where('name', '=', slot(0)),
+      [owner.name],
+    );
     if (!ownerRow) return [];
-    const rows = await this.#db
-      .selectFrom('folder_mounts')
-      .innerJoin('folders', 'folders.id', 'folder_mounts.folder_id')
-      .selectAll('folders')
-      .select(['folder_mounts.virtual_path as virtual_path', 'folder_mounts.permissions as permissions'])
-      .where(ownerColumn(owner), '=', Number(ownerRow.id))
-      .orderBy('folder_mounts.virtual_path')
-      .execute();
+    const { rows } = await shapes.run(
+      db,
+      `folders.mounts-of:${owner.kind}`,
+      () =>
+        db
+          .selectFrom('folder_mounts')
+          .innerJoin('folders', 'folders.id', 'folder_mounts.folder_id')
+          .selectAll('folders')
+          .select(['folder_mounts.virtual_path as virtual_path', 'folder_mounts.permissions as permissions'])
+          .where(ownerColumn(owner), '=', slot(0))
+          .orderBy('folder_mounts.virtual_path'),
+      [Number(ownerRow.id)],
+    );
     return rows.map((r) => ({
       folder: toFolder(r),
       owner,

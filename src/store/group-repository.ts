@@ -6,6 +6,7 @@ import { transferQuotasFrom } from '../util/transfer-quota.js';
 import type { GroupPatch, GroupRecord, GroupRepository, NewGroup, UserGroups } from './group-types.js';
 import { idOf, NamedRecords } from './named-records.js';
 import type { Database, GroupsTable } from './schema.js';
+import { shapesOf, slot } from './statement-shapes.js';
 import type { Protocol } from './user-types.js';
 import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
@@ -101,15 +102,22 @@ export class KyselyGroupRepository implements GroupRepository {
   }
 
   async groupsOf(userName: string): Promise<UserGroups> {
-    const rows = await this.#db
-      .selectFrom('user_groups')
-      .innerJoin('users', 'users.id', 'user_groups.user_id')
-      .innerJoin('groups', 'groups.id', 'user_groups.group_id')
-      .selectAll('groups')
-      .select('user_groups.position as position')
-      .where('users.name', '=', userName)
-      .orderBy('user_groups.position')
-      .execute();
+    const db = this.#db;
+    // Read at every login (the effective user): a compiled shape (statement-shapes.ts).
+    const { rows } = await shapesOf(db).run(
+      db,
+      'groups.of-user',
+      () =>
+        db
+          .selectFrom('user_groups')
+          .innerJoin('users', 'users.id', 'user_groups.user_id')
+          .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+          .selectAll('groups')
+          .select('user_groups.position as position')
+          .where('users.name', '=', slot(0))
+          .orderBy('user_groups.position'),
+      [userName],
+    );
     const primary = rows.find((r) => Number(r.position) === 0);
     return {
       primary: primary ? toGroup(primary) : undefined,

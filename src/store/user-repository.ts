@@ -7,6 +7,7 @@ import { transferQuotasFrom } from '../util/transfer-quota.js';
 import { sql } from './kysely.js';
 import { isUniqueViolation } from './named-records.js';
 import type { Database, UserKeysTable, UsersTable } from './schema.js';
+import { shapesOf, slot } from './statement-shapes.js';
 import type {
   AuthMethod,
   NewPublicKey,
@@ -125,14 +126,24 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findByName(name: string): Promise<UserRecord | undefined> {
-    const row = await this.#db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+    // Every login and every rule's file action reads a user: compiled shapes (statement-shapes.ts).
+    const db = this.#db;
+    const shapes = shapesOf(db);
+    const {
+      rows: [row],
+    } = await shapes.run(
+      db,
+      'users.by-name',
+      () => db.selectFrom('users').selectAll().where('name', '=', slot(0)),
+      [name],
+    );
     if (!row) return undefined;
-    const keys = await this.#db
-      .selectFrom('user_keys')
-      .selectAll()
-      .where('user_id', '=', row.id)
-      .orderBy('id')
-      .execute();
+    const { rows: keys } = await shapes.run(
+      db,
+      'user_keys.of-user',
+      () => db.selectFrom('user_keys').selectAll().where('user_id', '=', slot(0)).orderBy('id'),
+      [row.id],
+    );
     return toUser(row, keys);
   }
 

@@ -2,7 +2,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import { FerryError } from '../errors.js';
-import { sql } from './kysely.js';
+import { CompiledQuery } from './kysely.js';
 import type { Database } from './schema.js';
 
 export interface WriteTransactionOptions {
@@ -31,16 +31,16 @@ export async function writeTransaction<T>(
         let open = false;
         try {
           for (const statement of options.beginWrite) {
-            await sql.raw(statement).execute(conn);
+            await conn.executeQuery(CompiledQuery.raw(statement));
             open = true;
           }
           const result = await body(conn);
-          await sql.raw('COMMIT').execute(conn);
+          await conn.executeQuery(CompiledQuery.raw('COMMIT'));
           return result;
         } catch (err) {
           if (!open) throw err;
           try {
-            await sql.raw('ROLLBACK').execute(conn);
+            await conn.executeQuery(CompiledQuery.raw('ROLLBACK'));
           } catch (rollbackErr) {
             throw new FerryError('ERR_IO', 'store write failed and could not be rolled back', {
               cause: new AggregateError([err, rollbackErr]),
