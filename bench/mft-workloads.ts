@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeRandomFile } from './files.js';
 import { treeCpuMs, treeMemory } from './proc-stats.js';
+import { markRunStart } from './profile-windows.js';
 import { emptyRuns, type Measurement, medians, type ScenarioContext } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type BatchResult, type HeldSession, openHeldSession, runBatch } from './sftp-client.js';
@@ -76,6 +77,7 @@ export async function smallFiles(ctx: ScenarioContext, count: number, bytes: num
       const remote = `${server.remoteDir}/small`;
       const local = join(server.localDir, 'small');
       const before = await treeCpuMs(server.pid);
+      markRunStart();
       const result = await runBatch(server, ctx.client, `put -r ${source} ${remote}\npwd\n`, {
         timeoutMs: 1_800_000,
       });
@@ -85,6 +87,7 @@ export async function smallFiles(ctx: ScenarioContext, count: number, bytes: num
       ctx.log(`  ${up.label} ${server.name}: ${up.runs[server.name].at(-1)!.toFixed(0)} files/s`);
 
       const cpuBefore = await treeCpuMs(server.pid);
+      markRunStart();
       const fetched = await runBatch(server, ctx.client, `get -r ${remote} ${back}\npwd\n`, {
         timeoutMs: 1_800_000,
       });

@@ -122,5 +122,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,c
                 startup 5; small files and sessions 5, quick 1)
   --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
   --cpu-prof D  run Ferry under 'node --cpu-prof' with Landlock off (it would refuse the profiles), profiles
-                written to D, one per process (summarise: bench/profile-summary.ts)
+                written to D, one per process, with the bench's log stamped on their clock in D/bench-log.tsv
+                (summarise: bench/profile-summary.ts; --match 'rules on' --against 'rules off' --per 100: the
+                difference per file between two kinds of run, by source file of the bundled build)
   --out FILE    JSON results (default bench/results/latest.json, quick: bench/results/latest-quick.json)`;

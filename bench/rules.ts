@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import type { Cleanup } from './cleanup.js';
 import { treeCpuByPid } from './proc-stats.js';
+import { markRunStart } from './profile-windows.js';
 import type { Measurement } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type ClientContext, runBatch } from './sftp-client.js';
@@ -179,6 +180,7 @@ export async function rulesOverhead(options: {
       // on a shared machine it says what rules cost more steadily than the throughput does.
       const ferryCpuBefore = await treeCpuByPid(ferry.pid);
       const benchCpuBefore = process.cpuUsage();
+      markRunStart();
       const result = await runBatch(ferry, options.client, batch);
       // From the first put's start to pwd's: the two -mkdir lines come before.
       const ms = result.marks[2 + files]! - result.marks[2]!;

@@ -13,6 +13,7 @@ import { mftRows } from './mft-rows.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
 import { FULL, type Plan, QUICK, SCENARIOS, type Scenario, USAGE } from './plan.js';
 import { openSsh10Root, pqHandshakes } from './pq-handshakes.js';
+import { BenchLog } from './profile-windows.js';
 import type { ProtocolRowsOptions } from './protocol-rows.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
@@ -103,7 +104,8 @@ async function main(): Promise<number> {
 
   const started = new Date();
   let logDir: string | undefined;
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const bench = new BenchLog();
+  const log = bench.line;
   try {
     const scratchBase = await writableTmpfs();
     const root = cleanup.dir(await mkdtemp(join(scratchBase, 'ferry-bench-')));
@@ -122,7 +124,7 @@ async function main(): Promise<number> {
       logDir,
     };
     const cpuProfileDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
-    if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
+    if (cpuProfileDir) await bench.stampInto(cpuProfileDir);
 
     log(`bench (${plan.mode}) in ${root}`);
     const measurements: Measurement[] = [];
