@@ -1,17 +1,23 @@
 // The delivery outbox over kysely: enqueued before an operation is acknowledged, claimed under leases, finished in groups.
 import type { Kysely, Selectable } from 'kysely';
 import type {
-  AnyRuleEventName,
   DeliveryAttempt,
   DeliveryFinish,
   DeliveryNext,
   DeliveryQuery,
   DeliveryRecord,
   DeliveryRepository,
-  DeliveryStatus,
   NewDelivery,
 } from './automation-types.js';
-import type { Database, DeliveriesTable, DeliveryAttemptsTable } from './schema.js';
+import {
+  ATTEMPT_COLUMNS,
+  CLAIMED_COLUMNS,
+  INSERT_CHUNK,
+  insertDeliveries,
+  toAttempt,
+  toDelivery,
+} from './delivery-rows.js';
+import type { Database, DeliveriesTable } from './schema.js';
 import { rowValues, shapesOf, slot, slotRows, slots } from './statement-shapes.js';
 import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
@@ -23,110 +29,9 @@ export interface DeliveryRepositoryOptions extends WriteTransactionOptions {
   readonly skipLocked: boolean;
 }
 
-/** Rows per INSERT: at most 10 columns each, well under SQLite's bound-parameter limit. */
-const INSERT_CHUNK = 64;
 /** Ids per `IN (...)` of a grouped update. */
 const UPDATE_CHUNK = 256;
 const DEFAULT_LIST_LIMIT = 100;
-
-// The hot statements (an upload's deliveries stored and claimed, claims, outcomes) run as compiled shapes
-// (statement-shapes.ts): building and compiling them with kysely per call cost more than running them.
-const PENDING_COLUMNS = [
-  'id',
-  'rule_id',
-  'action_index',
-  'event_name',
-  'fields',
-  'status',
-  'attempts',
-  'next_attempt_at',
-  'created_at',
-] as const;
-const CLAIMED_COLUMNS = [...PENDING_COLUMNS, 'lease_owner', 'lease_until'] as const;
-const ATTEMPT_COLUMNS = [
-  'delivery_id',
-  'attempt',
-  'at',
-  'ok',
-  'latency_ms',
-  'response_code',
-  'error',
-  'output',
-] as const;
-
-type DeliveryRow = Selectable<DeliveriesTable> & { rule_name: string | null };
-
-function toDelivery(row: DeliveryRow): DeliveryRecord {
-  return {
-    id: row.id,
-    ruleId: row.rule_id,
-    // A removed rule's deliveries stay readable; the name is gone with it.
-    ruleName: row.rule_name ?? `(removed rule ${row.rule_id})`,
-    actionIndex: row.action_index,
-    eventName: row.event_name as AnyRuleEventName,
-    fields: JSON.parse(row.fields) as Record<string, string>,
-    status: row.status as DeliveryStatus,
-    attempts: row.attempts,
-    nextAttemptAt: new Date(row.next_attempt_at),
-    ...(row.lease_owner !== null ? { leaseOwner: row.lease_owner } : {}),
-    ...(row.lease_until !== null ? { leaseUntil: new Date(row.lease_until) } : {}),
-    ...(row.last_error !== null ? { lastError: row.last_error } : {}),
-    createdAt: new Date(row.created_at),
-    ...(row.finished_at !== null ? { finishedAt: new Date(row.finished_at) } : {}),
-  };
-}
-
-function toAttempt(row: Selectable<DeliveryAttemptsTable>): DeliveryAttempt {
-  return {
-    deliveryId: row.delivery_id,
-    attempt: row.attempt,
-    at: new Date(row.at),
-    ok: Boolean(row.ok),
-    latencyMs: row.latency_ms,
-    ...(row.response_code !== null ? { responseCode: row.response_code } : {}),
-    ...(row.error !== null ? { error: row.error } : {}),
-    ...(row.output !== null ? { output: row.output } : {}),
-  };
-}
-
-/**
- * Inserts outbox rows, pending and due at `now`, inside the caller's write transaction (the counters of counting
- * rules store a firing's deliveries with the count); a row whose id exists is skipped. Returns how many were new.
- */
-export async function insertDeliveries(
-  trx: Kysely<Database>,
-  deliveries: readonly NewDelivery[],
-  now: Date,
-): Promise<number> {
-  const at = now.toISOString();
-  const rows = deliveries.map((d) => ({
-    id: d.id,
-    rule_id: d.ruleId,
-    action_index: d.actionIndex,
-    event_name: d.eventName,
-    fields: JSON.stringify(d.fields),
-    status: 'pending',
-    attempts: 0,
-    next_attempt_at: at,
-    created_at: at,
-  }));
-  let inserted = 0;
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    const chunk = rows.slice(i, i + INSERT_CHUNK);
-    const { affected } = await shapesOf(trx).run(
-      trx,
-      `deliveries.insert:${chunk.length}`,
-      () =>
-        trx
-          .insertInto('deliveries')
-          .values(slotRows(PENDING_COLUMNS, chunk.length))
-          .onConflict((oc) => oc.column('id').doNothing()),
-      rowValues(PENDING_COLUMNS, chunk),
-    );
-    inserted += affected;
-  }
-  return inserted;
-}
 
 export class KyselyDeliveryRepository implements DeliveryRepository {
   readonly #db: Kysely<Database>;

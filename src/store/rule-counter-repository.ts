@@ -1,7 +1,7 @@
 // Counters of counting rules over kysely: a key's recent hits in one row, counted (and fired) in one write transaction.
 import type { Kysely } from 'kysely';
 import type { CounterHit, CounterOutcome, RuleCounterRepository } from './automation-types.js';
-import { insertDeliveries } from './delivery-repository.js';
+import { insertDeliveries } from './delivery-rows.js';
 import type { Database } from './schema.js';
 import { type WriteTransactionOptions, writeTransaction } from './write-transaction.js';
 
