@@ -166,10 +166,6 @@ export class DeliveryWorker {
   }
 
   /**
-   * Runs deliveries the outbox of this process stored already claimed under this worker's owner: they skip
-   * the claim, and no other process picks them up while this one runs them (the lease guards a crash).
-   */
-  /**
    * Calls `listener` with each attempt this process records (its outcome and how long the action ran), for the
    * metrics; returns the function that stops listening.
    */
@@ -178,6 +174,10 @@ export class DeliveryWorker {
     return () => this.#attemptListeners.delete(listener);
   }
 
+  /**
+   * Runs deliveries the outbox of this process stored already claimed under this worker's owner: they skip
+   * the claim, and no other process picks them up while this one runs them (the lease guards a crash).
+   */
   adopt(claimed: readonly DeliveryRecord[]): void {
     // A stopped worker leaves them to their leases running out: any process retries them then.
     if (this.#stopped) return;
