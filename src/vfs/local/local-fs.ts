@@ -184,10 +184,9 @@ export class LocalFs implements Fs {
   #rootFd(): Promise<number> {
     if (this.#disposed) return Promise.reject(new FerryError('ERR_IO', 'Storage root is closed'));
     this.#root ??= (async () => {
-      // The root is configuration (data dir and user name), never client input: creating it by name is safe.
-      // On the thread pool: this runs at every session's first operation, not only at start-up.
-      if (this.#createRoot) await mkdir(this.#rootPath, { recursive: true, mode: 0o700 });
-      const fd = await confine.openRoot(this.#rootPath);
+      // On the thread pool: this runs at every session's first operation, not only at start-up. The root is
+      // made only when missing: a recursive mkdir of an existing home cost each session a second trip there.
+      const fd = await this.#openRoot();
       try {
         const inline =
           this.#metadataCalls === 'inline' ||
@@ -203,6 +202,17 @@ export class LocalFs implements Fs {
       throw toFerryError(err);
     });
     return this.#root;
+  }
+
+  async #openRoot(): Promise<number> {
+    try {
+      return await confine.openRoot(this.#rootPath);
+    } catch (err) {
+      if (!this.#createRoot || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    // The root is configuration (data dir and user name), never client input: creating it by name is safe.
+    await mkdir(this.#rootPath, { recursive: true, mode: 0o700 });
+    return confine.openRoot(this.#rootPath);
   }
 
   /** Runs `op` on the root's descriptor with a checked path; every failure leaves as a FerryError. */
