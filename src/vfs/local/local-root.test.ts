@@ -15,7 +15,7 @@ test('a missing home is made (0700, parents too) at the first operation when the
   const home = join(await scratch(t), 'homes', 'alice');
   const fs = new LocalFs({ root: home, createRoot: true });
   t.after(() => fs.dispose());
-  await fs.mkdir('/in', 0o755);
+  await fs.mkdir('/in', { mode: 0o755 });
   assert.equal((await stat(home)).mode & 0o777, 0o700);
   assert.ok((await stat(join(home, 'in'))).isDirectory());
 });
