@@ -172,20 +172,16 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
 
   async renew(owner: string, ids: readonly string[], leaseUntil: Date): Promise<number> {
     if (ids.length === 0) return 0;
-    const db = this.#db;
-    const { affected } = await shapesOf(db).run(
-      db,
-      `deliveries.renew:${ids.length}`,
-      () =>
-        db
-          .updateTable('deliveries')
-          .set({ lease_until: slot(0) })
-          .where('id', 'in', slots(2, ids.length))
-          .where('lease_owner', '=', slot(1))
-          .where('status', '=', 'running'),
-      [leaseUntil.toISOString(), owner, ...ids],
-    );
-    return affected;
+    // Every third of a lease (20 s by default), with every running id: not hot, and a shape per list length
+    // would only crowd the hot ones out of the cache.
+    const result = await this.#db
+      .updateTable('deliveries')
+      .set({ lease_until: leaseUntil.toISOString() })
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async finish(id: string, owner: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<boolean> {
