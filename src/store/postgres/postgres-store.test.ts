@@ -176,15 +176,18 @@ function registerConcurrencyTests(create: typeof createTestDatabase): void {
   test('two processes appending audit records at once make one linear chain', async (t) => {
     const db = await create();
     t.after(() => db.drop());
-    await runChildrenTogether(t, fixture('../audit-child-fixture.ts'), [
+    // 60 appends of 1, 2 or 3 records each at least, on until the other's came between two (see the fixture).
+    const reports = (await runChildrenTogether(t, fixture('../audit-child-fixture.ts'), [
       [db.url, 'one', '60'],
       [db.url, 'two', '60'],
-    ]);
+    ])) as { written: number }[];
     const store = await openPostgresStore(db.url);
     try {
-      const records = await store.audit.page({ limit: 10_000 });
-      // 60 appends of 1, 2 or 3 records each (20 of each size) per process.
-      assert.equal(records.length, 2 * 120);
+      const records = await store.audit.page({ limit: 100_000 });
+      assert.equal(records.length, reports[0]!.written + reports[1]!.written);
+      const users = records.map((r) => r.user);
+      const switches = users.filter((u, i) => i > 0 && u !== users[i - 1]).length;
+      assert.ok(switches >= 2, `the processes' appends interleaved (${switches} switches)`);
       assertLinearChain(records);
       assert.deepEqual(new Set(records.map((r) => r.user)), new Set(['one', 'two']));
     } finally {
