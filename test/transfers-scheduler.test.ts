@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import pino from 'pino';
 import { rootLogger } from '../src/logger.js';
 import { type SchedulerClock, TransferScheduler } from '../src/transfers/scheduler.js';
 import { startTestServer } from './helpers/server.js';
@@ -176,6 +177,49 @@ test('a slot fired by several processes runs once, however late the others fire 
     );
   } finally {
     await server.close();
+    await fx.close();
+  }
+});
+
+test('a slot whose job is still running elsewhere is skipped, and the process that claimed it says so', async () => {
+  const fx = await transferFixture();
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  try {
+    await fx.ctx.transfers.partners.add({
+      name: 'p',
+      host: '127.0.0.1',
+      port: 9,
+      username: 'partner',
+      clientKey: 'id',
+    });
+    const { jobs } = fx.ctx.transfers;
+    await jobs.add({
+      name: 'long',
+      partner: 'p',
+      direction: 'pull',
+      remoteDir: '.',
+      localDir: join(fx.dir, 'long'),
+      schedule: '* * * * * *',
+    });
+    // Another process's run holds the job's run lock (as a run outlasting the gap to the next slot does).
+    const lease = new Date(Date.now() + 600_000);
+    assert.ok(await fx.ctx.store.transferJobs.acquireLock('long', 'other-process', lease, new Date()));
+    const start = new Date();
+    start.setMinutes(30, 0, 0);
+    if (start.getTime() > Date.now()) start.setHours(start.getHours() - 1);
+    const clock = new ManualClock(start);
+    const scheduler = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock });
+    await scheduler.start();
+    clock.advance(1000);
+    await scheduler.idle();
+    await scheduler.stop();
+    assert.equal((await jobs.history('long')).length, 0, 'no run while another holds the lock');
+    const skipped = lines.map((l) => JSON.parse(l)).filter((l) => /^slot skipped: a run of this/.test(l.msg));
+    assert.equal(skipped.length, 1, lines.join(''));
+    assert.equal(skipped[0].job, 'long');
+    assert.equal(new Date(skipped[0].slot).getTime(), start.getTime() + 1000);
+  } finally {
     await fx.close();
   }
 });

@@ -170,10 +170,14 @@ export class TransferScheduler {
           'transfer job ran',
         );
       } catch (err) {
-        // Every worker process (and node) has a scheduler and all of them fire each slot; the run lock lets one
-        // run it. The others skipping is the design working, not something to warn about.
+        // Only the process that claimed the slot gets here, once per slot: a run of the job still going elsewhere
+        // (an earlier slot's, or one started by hand) means this slot does not run at all. An administrator
+        // reading why a job ran fewer times than its schedule says needs that line, so it is not debug.
         if (err instanceof JobBusyError)
-          this.#log.debug({ job: name }, 'job is running in another process: slot skipped');
+          this.#log.info(
+            { job: name, slot },
+            'slot skipped: a run of this job is still going in another process',
+          );
         else this.#log.error({ err, job: name }, 'transfer job could not run');
       } finally {
         this.#running.delete(name);
