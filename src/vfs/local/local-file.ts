@@ -3,27 +3,9 @@ import * as fs from 'node:fs';
 import { toFerryError } from '../../errors.js';
 import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
 import type { FsFile, FsStat } from '../types.js';
-import { call, type Positioned, takeContiguous } from './positional-batch.js';
+import { call, INLINE_IO_BYTES, now, type Positioned, takeContiguous } from './positional-batch.js';
 import { type ReadCalls, ReadQueue } from './read-queue.js';
 import { toFsStat } from './stat.js';
-
-/**
- * Settles `call` only after a turn of the event loop (setImmediate): an inline call is done before its promise
- * is awaited, and a caller looping over such calls would otherwise keep the loop in microtasks, starving every
- * other session's I/O and timers; a pool call's completion comes back through the loop anyway.
- */
-export function afterTurn<T>(call: Promise<T>): Promise<T> {
-  return call.finally(() => new Promise<void>((resolve) => setImmediate(resolve)));
-}
-
-/** The same call run on this thread (inline metadata calls, see LocalFsOptions.metadataCalls). */
-function now<T>(run: () => T): Promise<T> {
-  try {
-    return afterTurn(Promise.resolve(run()));
-  } catch (err) {
-    return afterTurn(Promise.reject(toFerryError(err)));
-  }
-}
 
 interface PendingWrite extends Positioned {
   readonly chunks: readonly Buffer[];
@@ -124,10 +106,18 @@ export class LocalFile implements FsFile {
   async #writeAllAt(buffers: readonly Buffer[], position: number): Promise<void> {
     const pending = buffers.filter((b) => b.length > 0);
     let at = position;
+    // A small write (a small file's whole data) on a root whose metadata calls are inline goes the same way:
+    // into the page cache it takes a few microseconds, less than the pool's hand-over and wake-up around it.
+    const here = this.#inline && byteLength(pending) <= INLINE_IO_BYTES;
     while (pending.length > 0) {
       const first = pending[0]!;
-      const written =
-        pending.length === 1
+      const written = here
+        ? await now(() =>
+            pending.length === 1
+              ? fs.writeSync(this.#fd, first, 0, first.length, at)
+              : fs.writevSync(this.#fd, pending, at),
+          )
+        : pending.length === 1
           ? await call<number>((done) => fs.write(this.#fd, first, 0, first.length, at, done))
           : await call<number>((done) => fs.writev(this.#fd, pending, at, done));
       // A write that makes no progress would loop forever; the kernel reports ENOSPC on the next call.

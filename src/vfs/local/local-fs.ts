@@ -14,7 +14,8 @@ import type {
   FsStatfs,
 } from '../types.js';
 import { confine, type NativeDir } from './confine.js';
-import { afterTurn, LocalFile } from './local-file.js';
+import { LocalFile } from './local-file.js';
+import { afterTurn } from './positional-batch.js';
 import { kindOf, toFsStat } from './stat.js';
 
 /** How many names a listing reads (and lstats) per batch; bounds memory for huge directories. */
@@ -33,8 +34,9 @@ export interface LocalFsOptions {
    * Where metadata calls (stat, open, rename, close…) run: 'pool' on libuv's thread pool; 'inline' on the
    * calling thread, which saves a thread round trip per call (a third of a small file's upload time) but
    * stalls every session of the process while one call waits for a slow disk; 'auto' (default) inline only
-   * on file systems whose metadata is local (LOCAL_FILE_SYSTEMS), never on network or FUSE ones. Reads,
-   * writes and listings always use the pool.
+   * on file systems whose metadata is local (LOCAL_FILE_SYSTEMS), never on network or FUSE ones. Inline
+   * roots also read and write small amounts (INLINE_IO_BYTES) inline; larger reads and writes and listings
+   * always use the pool.
    */
   metadataCalls?: MetadataCalls;
 }

@@ -1,14 +1,15 @@
 // Where a local root's metadata calls run: inline ones finish while every thread of libuv's pool is taken,
-// pool ones wait for a free thread; 'auto' picks inline on a local file system.
+// pool ones wait for a free thread; 'auto' picks inline on a local file system. A small file's data goes with them.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, open, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { confine } from './confine.js';
 import { LocalFs } from './local-fs.js';
+import { INLINE_IO_BYTES } from './positional-batch.js';
 
 /** Settles with the value, or 'pending' if `op` has not finished within `ms`. */
 function within<T>(op: Promise<T>, ms: number): Promise<T | 'pending'> {
@@ -87,8 +88,7 @@ describe('local metadata calls', () => {
 
   /** A root of its own holding /a.txt ('hello'), already open (so no later call waits for its open). */
   async function rootWithFile(metadataCalls: 'inline' | 'pool'): Promise<LocalFs> {
-    const dir = join(base, metadataCalls);
-    await mkdir(dir);
+    const dir = await mkdtemp(join(base, `${metadataCalls}-`));
     await writeFile(join(dir, 'a.txt'), 'hello');
     const fs = new LocalFs({ root: dir, metadataCalls });
     await fs.runsInline();
@@ -129,6 +129,53 @@ describe('local metadata calls', () => {
       await pool.release();
       await fs.dispose();
     }
+  });
+
+  it("a small file's data (16 KiB at most) is written and read inline; larger writes and reads wait for the pool", async () => {
+    const fs = await rootWithFile('inline');
+    const small = Buffer.alloc(INLINE_IO_BYTES, 7);
+    const pool = await takeThePool();
+    let big: Promise<Buffer> | undefined;
+    try {
+      const calls = (async () => {
+        const file = await fs.open('/small.bin', { read: true, write: true, create: true });
+        await file.write(0, [small.subarray(0, 4096), small.subarray(4096)]);
+        const back = await file.read(0, 64 * 1024);
+        await file.close();
+        return back;
+      })();
+      assert.deepEqual(await within(calls, 5000), small);
+      // One byte more than the inline limit: the write waits for a thread.
+      const file = await fs.open('/big.bin', { read: true, write: true, create: true });
+      const write = file.write(0, Buffer.alloc(INLINE_IO_BYTES + 1, 8));
+      assert.equal(await within(write, 300), 'pending');
+      big = write.then(() => file.read(0, 64 * 1024)).finally(() => file.close());
+    } finally {
+      await pool.release();
+    }
+    assert.deepEqual(await big, Buffer.alloc(INLINE_IO_BYTES + 1, 8));
+    // Reading a file with more than the limit left waits for the pool; its last bytes are read inline.
+    const file = await fs.open('/big.bin', { read: true, write: false });
+    assert.equal((await waitsForThePool(() => file.read(0, 4096))).length, 4096);
+    const taken = await takeThePool();
+    try {
+      const tail = await within(file.read(4096, 64 * 1024), 5000);
+      assert.notEqual(tail, 'pending');
+      assert.equal((tail as Buffer).length, INLINE_IO_BYTES + 1 - 4096);
+    } finally {
+      await taken.release();
+      await file.close();
+      await fs.dispose();
+    }
+  });
+
+  it('on a pool root, small writes and reads wait for the pool too', async () => {
+    const fs = await rootWithFile('pool');
+    const file = await fs.open('/a.txt', { read: true, write: true });
+    await waitsForThePool(() => file.write(0, Buffer.from('HELLO')));
+    assert.equal((await waitsForThePool(() => file.read(0, 100))).toString(), 'HELLO');
+    await file.close();
+    await fs.dispose();
   });
 
   it("a descriptor number past the addon's table is not marked: its root stays on the pool", () => {

@@ -2,6 +2,30 @@
 // positional requests that continue one another, which goes out as one pwritev or preadv.
 import { toFerryError } from '../../errors.js';
 
+/**
+ * Reads and writes of at most this many bytes run on the calling thread when the root's metadata calls do
+ * (LocalFsOptions.metadataCalls): a small file's data, one page-cache copy. Larger ones always use the pool.
+ */
+export const INLINE_IO_BYTES = 16 * 1024;
+
+/**
+ * Settles `call` only after a turn of the event loop (setImmediate): an inline call is done before its promise
+ * is awaited, and a caller looping over such calls would otherwise keep the loop in microtasks, starving every
+ * other session's I/O and timers; a pool call's completion comes back through the loop anyway.
+ */
+export function afterTurn<T>(call: Promise<T>): Promise<T> {
+  return call.finally(() => new Promise<void>((resolve) => setImmediate(resolve)));
+}
+
+/** The same call run on this thread (inline metadata calls, see LocalFsOptions.metadataCalls). */
+export function now<T>(run: () => T): Promise<T> {
+  try {
+    return afterTurn(Promise.resolve(run()));
+  } catch (err) {
+    return afterTurn(Promise.reject(toFerryError(err)));
+  }
+}
+
 /** Wraps a callback-style node:fs call on a descriptor (fs/promises has no API for raw descriptors). */
 export function call<T>(
   run: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void,

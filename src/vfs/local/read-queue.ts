@@ -1,7 +1,7 @@
 // Positional reads of one descriptor, one thread-pool job at a time: reads asked for meanwhile that continue one
 // another go out together as one preadv.
 import * as fs from 'node:fs';
-import { call, type Positioned, takeContiguous } from './positional-batch.js';
+import { call, INLINE_IO_BYTES, now, type Positioned, takeContiguous } from './positional-batch.js';
 
 /*
  * Why: a pipelined SFTP download keeps 64 READs going on one handle, and each was a thread-pool job of its own: a
@@ -16,10 +16,12 @@ interface PendingRead extends Positioned {
   readonly reject: (err: unknown) => void;
 }
 
-/** The two node:fs calls used; a test counts them. */
+/** The node:fs calls used; a test counts them. */
 export interface ReadCalls {
   read: typeof fs.read;
   readv: typeof fs.readv;
+  readSync: typeof fs.readSync;
+  readvSync: typeof fs.readvSync;
 }
 
 export class ReadQueue {
@@ -73,23 +75,36 @@ export class ReadQueue {
     // At or past the end of the file: 0 for the whole batch, in its turn, without a pool round trip. A small
     // file's download took three (its data, 0 for the read loop's next pread, 0 for the client's next READ); now
     // one. Taken in queue order, so replies keep the order of their READs.
-    if (this.#sizeHere && first.position >= this.#sizeNow()) {
+    const size = this.#sizeHere ? this.#sizeNow() : Number.POSITIVE_INFINITY;
+    if (first.position >= size) {
       for (const read of batch) read.resolve(0);
       return;
     }
+    // What is left of a small file (INLINE_IO_BYTES at most) is read on this thread too: from the page cache a
+    // few microseconds, less than the pool's hand-over; a small file's download then needs no pool at all.
     const total =
-      batch.length === 1
-        ? await call<number>((done) =>
-            this.#io.read(this.#fd, first.target, 0, first.target.length, first.position, done),
+      size - first.position <= INLINE_IO_BYTES
+        ? await now(() =>
+            batch.length === 1
+              ? this.#io.readSync(this.#fd, first.target, 0, first.target.length, first.position)
+              : this.#io.readvSync(
+                  this.#fd,
+                  batch.map((r) => r.target),
+                  first.position,
+                ),
           )
-        : await call<number>((done) =>
-            this.#io.readv(
-              this.#fd,
-              batch.map((r) => r.target),
-              first.position,
-              done,
-            ),
-          );
+        : batch.length === 1
+          ? await call<number>((done) =>
+              this.#io.read(this.#fd, first.target, 0, first.target.length, first.position, done),
+            )
+          : await call<number>((done) =>
+              this.#io.readv(
+                this.#fd,
+                batch.map((r) => r.target),
+                first.position,
+                done,
+              ),
+            );
     let left = total;
     for (let i = 0; i < batch.length; i++) {
       const read = batch[i]!;
