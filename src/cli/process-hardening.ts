@@ -1,5 +1,13 @@
 // Defence in depth for the processes that serve sessions: kernel confinement mode, dropping root, Landlock.
-import { chownSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+} from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryConfig } from '../config/schema.js';
@@ -77,6 +85,30 @@ function lookupUser(user: string): { uid: number; gid: number } {
 }
 
 /**
+ * Makes the homes outside the data dir that do not exist yet (0700, as a first login would), before Landlock:
+ * Landlock can only allow a directory that exists, so a home made later, at its user's first login, would be
+ * refused (the client saw "Permission denied" and the server said nothing). Runs after privileges are dropped,
+ * so a home is owned by whoever would have made it at login. Returns a line for each home it could not make.
+ */
+export function makeMissingHomes(config: FerryConfig, homes: readonly string[]): string[] {
+  if (!config.landlock) return [];
+  const dataDir = resolve(config.dataDir);
+  const lines: string[] = [];
+  for (const home of new Set(homes)) {
+    if (!isAbsolute(home) || home.startsWith(`${dataDir}/`) || exists(home)) continue;
+    try {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      const { code, message } = err as NodeJS.ErrnoException;
+      lines.push(
+        `landlock: home ${home} could not be made (${code ?? message}): its user cannot log in until it exists and the server restarts`,
+      );
+    }
+  }
+  return lines;
+}
+
+/**
  * Restricts this process's file-system access with Landlock (Linux 5.13+): read-write only to the data dir
  * and the homes of users who live outside it, read-only to the code and the system libraries it loads.
  * A bug in Ferry that escaped the per-home confinement would still find nothing else on the machine.
@@ -123,9 +155,14 @@ export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]
   // Paths this machine lacks (no /lib64, a job dir not made yet) get no rule.
   const abi = confine.landlock(rules.filter((r) => exists(r.path)));
   if (abi === 0) return 'landlock: not available on this kernel (needs Linux 5.13+ with Landlock enabled)';
-  return `landlock: active (ABI ${abi}; read-write: ${rw.join(', ')})`;
+  return `landlock: active (ABI ${abi}; read-write: ${[...new Set(rw.filter(exists))].join(', ')})`;
 }
 
+/** False for a path that is missing or cannot be looked at (a file where a folder should be, no access). */
 function exists(path: string): boolean {
-  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }

@@ -127,11 +127,11 @@ type WorkerMessage =
   | { readonly type: 'failed'; readonly message: string };
 
 /**
- * After the ports are bound and the store is open: drop root, then Landlock (which cannot be undone, so it
- * comes last). Returns the lines that say what is in force.
+ * After the ports are bound and the store is open: drop root, make missing homes, then Landlock (which cannot be
+ * undone, so it comes last). Returns the lines that say what is in force.
  */
 async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
-  const { applyLandlock, dropPrivileges } = await hardeningModule();
+  const { applyLandlock, dropPrivileges, makeMissingHomes } = await hardeningModule();
   const homes = (await running.context.effectiveUsers()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
   // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
   const store = running.config.store;
@@ -147,10 +147,10 @@ async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
   // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
   const template = running.config.ldap.homeTemplate;
   const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
-  return [
-    dropPrivileges(running.config),
-    applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]),
-  ];
+  const lines = [dropPrivileges(running.config)];
+  const unmade = makeMissingHomes(running.config, [...homes, ...ldapHomes]);
+  lines.push(applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]));
+  return [...lines, ...unmade];
 }
 
 /**
@@ -334,6 +334,7 @@ export function registerServeCommand(program: Command): void {
       if (cluster.isWorker) {
         // The primary printed the start-up lines; a worker reports the port it shares and its hardening, or why it failed.
         let running: RunningFerry;
+        let hardening: string[];
         const ftpsLines: string[] = [];
         try {
           running = await startFerry(
@@ -342,6 +343,8 @@ export function registerServeCommand(program: Command): void {
             'write',
             { nodeRunId: process.env[NODE_RUN_VARIABLE] },
           );
+          // Never serve unhardened: a failure here is a failed start.
+          hardening = await hardenServingProcess(running);
         } catch (err) {
           const message: WorkerMessage = { type: 'failed', message: describeListenError(err, config) };
           // Exit once the message is on its way (send is asynchronous).
@@ -349,7 +352,6 @@ export function registerServeCommand(program: Command): void {
           else process.exit(1);
           return;
         }
-        const hardening = await hardenServingProcess(running);
         process.send?.({
           type: 'listening',
           port: running.port,
@@ -367,12 +369,12 @@ export function registerServeCommand(program: Command): void {
       let running: RunningFerry;
       try {
         running = await startFerry(config, out);
+        for (const line of await hardenServingProcess(running)) out(line);
       } catch (err) {
-        // Exit now: a half-started server (a timer, a worker thread) must not keep the process alive.
+        // Exit now: a half-started (or unhardened) server, a timer or a worker thread must not keep it alive.
         process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
         process.exit(err instanceof FerryError && err.code === 'ERR_CONFIG' ? 2 : 1);
       }
-      for (const line of await hardenServingProcess(running)) out(line);
       runUntilSignalled(running);
       // Only with --expose-gc, which a single process gets from whoever starts node (docs/OPERATIONS.md).
       await collectWhenIdle();

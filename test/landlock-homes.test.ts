@@ -1,0 +1,89 @@
+// Homes outside the data dir under Landlock: one that does not exist yet when the server starts is made then
+// (0700), so its user's first login works; one that cannot be made is named in a start-up line.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runFerry } from './helpers/cli.js';
+import { serveFerry } from './helpers/ferry-serve.js';
+import { sftpBatch } from './helpers/openssh.js';
+
+const PASSWORD = 'Far-away-h0me';
+const children: ChildProcess[] = [];
+let work: string | undefined;
+after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+test('a home outside the data dir that is missing at start is made, and its user logs in and uploads', async () => {
+  work = await mkdtemp(join(tmpdir(), 'ferry-landlock-homes-'));
+  const dataDir = join(work, 'data');
+  assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
+  const home = join(work, 'elsewhere', 'homes', 'far');
+  // A regular file where a folder of the other home should be: that home cannot be made.
+  await writeFile(join(work, 'a-file'), 'not a directory');
+  const blocked = join(work, 'a-file', 'blocked');
+  for (const [name, dir] of [
+    ['far', home],
+    ['blocked', blocked],
+  ] as const) {
+    const added = await runFerry(
+      ['users', 'add', name, '--password-stdin', '--home', dir, '--data-dir', dataDir],
+      `${PASSWORD}\n`,
+    );
+    assert.equal(added.code, 0, added.stderr);
+  }
+  await assert.rejects(stat(home), 'nothing made before the server starts');
+  const { match } = await serveFerry(
+    dataDir,
+    children,
+    ['--http-listen', '127.0.0.1:0'],
+    // In any order: the primary prints its workers' hardening lines before or after its listener's.
+    /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^landlock: active \(.*read-write: (.*)\)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)/m,
+  );
+  assert.deepEqual(match[2]!.split(', ').sort(), [dataDir, home].sort(), 'a rule for each that exists');
+  assert.equal(match[3], blocked);
+  assert.equal(match[4], 'ENOTDIR');
+  assert.match(match[5]!, /its user cannot log in until it exists and the server restarts/);
+  assert.equal((await stat(home)).mode & 0o777, 0o700);
+
+  await writeFile(join(work, 'note.txt'), 'hello from far away');
+  const port = Number(match[1]);
+  const put = await sftpBatch({
+    port,
+    user: 'far',
+    password: PASSWORD,
+    batch: 'put note.txt\nls\n',
+    cwd: work,
+  });
+  assert.equal(put.code, 0, put.stderr);
+  assert.equal((await stat(join(home, 'note.txt'))).size, 'hello from far away'.length);
+});
+
+test('a serving process that cannot harden itself exits with one line, with one worker or two (it never serves)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-harden-fail-'));
+  try {
+    const dataDir = join(dir, 'data');
+    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
+    for (const workers of ['1', '2']) {
+      // Dropping root to a user that does not exist is part of hardening, after the listeners are bound: the
+      // process used to go on serving as root (one worker), or the primary waited for its workers forever (two).
+      const r = await runFerry([
+        ...['serve', '--data-dir', dataDir, '--listen', '127.0.0.1', '--sftp-port', '0'],
+        ...['--http-listen', '127.0.0.1:0', '--workers', workers, '--user', 'no-such-user-here'],
+      ]);
+      assert.notEqual(r.code, 0, `--workers ${workers}: ${r.stdout}`);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('ferry: '));
+      assert.ok(lines.length >= 1, r.stderr);
+      assert.ok(
+        lines.every((l) => l === 'ferry: --user no-such-user-here: no such user in /etc/passwd'),
+        r.stderr,
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
