@@ -37,7 +37,7 @@ test('a home outside the data dir that is missing at start is made, and its user
     assert.equal(added.code, 0, added.stderr);
   }
   await assert.rejects(stat(home), 'nothing made before the server starts');
-  const { match } = await serveFerry(
+  const { serving, match } = await serveFerry(
     dataDir,
     children,
     ['--http-listen', '127.0.0.1:0'],
@@ -61,6 +61,24 @@ test('a home outside the data dir that is missing at start is made, and its user
   });
   assert.equal(put.code, 0, put.stderr);
   assert.equal((await stat(join(home, 'note.txt'))).size, 'hello from far away'.length);
+
+  // Added while the server runs, with a home outside the data dir: refused until a restart (documented), and the
+  // server says why rather than leaving the client's "Permission denied" as the only trace.
+  const lateHome = join(work, 'elsewhere', 'homes', 'late');
+  const added = await runFerry(
+    ['users', 'add', 'late', '--password-stdin', '--home', lateHome, '--data-dir', dataDir],
+    `${PASSWORD}\n`,
+  );
+  assert.equal(added.code, 0, added.stderr);
+  const late = await sftpBatch({ port, user: 'late', password: PASSWORD, batch: 'ls\n', cwd: work });
+  assert.notEqual(late.code, 0);
+  const warned = serving
+    .stderr()
+    .split('\n')
+    .filter(
+      (line) => line.includes('"the home directory cannot be opened"') && line.includes('"user":"late"'),
+    );
+  assert.equal(warned.length, 1, serving.stderr());
 });
 
 test('a serving process that cannot harden itself exits with one line, with one worker or two (it never serves)', async () => {

@@ -85,6 +85,8 @@ class CoreFileSession implements FileSession {
   readonly #host: HandleHost;
   readonly #gate: SessionGate;
   #closed = false;
+  /** The home failed to open and that was logged (once per session). */
+  #homeFailureLogged = false;
   readonly #resources: SessionResources;
   readonly #transfers: ActiveTransfers | undefined;
   readonly #progress = () => latestProgress(this.#handles.files);
@@ -150,7 +152,14 @@ class CoreFileSession implements FileSession {
 
   async #begin(): Promise<void> {
     if (this.#closed) throw new FerryError('ERR_IO', 'File session is closed');
-    await this.#jail.ready();
+    try {
+      await this.#jail.ready();
+    } catch (err) {
+      // Every request of the session fails the same way, and the client sees only a status: say it here, once.
+      if (!this.#homeFailureLogged) this.#log.warn({ err }, 'the home directory cannot be opened');
+      this.#homeFailureLogged = true;
+      throw err;
+    }
   }
 
   /** Runs a public operation: session checks first, every failure leaves as a FerryError. */
