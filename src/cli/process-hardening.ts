@@ -1,4 +1,5 @@
-// Defence in depth for the processes that serve sessions: kernel confinement mode, dropping root, Landlock.
+// Defence in depth for the processes that serve sessions: kernel confinement mode, dropping root, homes made before
+// Landlock, Landlock; `hardenServingProcess` applies them in that order once a server has started.
 import {
   chownSync,
   existsSync,
@@ -12,6 +13,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import type { RunningFerry } from '../server.js';
 import { confine } from '../vfs/local/confine.js';
 
 /** The repository (code, node_modules, the native addon): read-only for a restricted process. */
@@ -165,4 +167,30 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * After the ports are bound and the store is open: drop root, make missing homes, then Landlock (which cannot be
+ * undone, so it comes last). Returns the lines that say what is in force.
+ */
+export async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
+  const homes = (await running.context.effectiveUsers()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
+  // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
+  const store = running.config.store;
+  const dataDir = running.config.dataDir;
+  const storeDir =
+    store.driver === 'sqlite' && dirname(store.path) !== dataDir && !store.path.startsWith(`${dataDir}/`)
+      ? [dirname(store.path)]
+      : [];
+  // Scheduled jobs run in these processes and read and write their local directories.
+  const jobDirs = (await running.context.store.transferJobs.list()).map((j) => j.localDir);
+  // Virtual folders are directories of their own, wherever the administrator put them (folders added later need a restart).
+  const folderDirs = (await running.context.store.folders.list()).map((f) => f.path);
+  // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
+  const template = running.config.ldap.homeTemplate;
+  const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
+  const lines = [dropPrivileges(running.config)];
+  const unmade = makeMissingHomes(running.config, [...homes, ...ldapHomes]);
+  lines.push(applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]));
+  return [...lines, ...unmade];
 }

@@ -2,7 +2,6 @@
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { serveGatherRequests } from '../api/cluster-gather.js';
 import { relayWorkerEvent } from '../api/event-relay.js';
@@ -125,33 +124,6 @@ type WorkerMessage =
       readonly keyExchange: string;
     }
   | { readonly type: 'failed'; readonly message: string };
-
-/**
- * After the ports are bound and the store is open: drop root, make missing homes, then Landlock (which cannot be
- * undone, so it comes last). Returns the lines that say what is in force.
- */
-async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
-  const { applyLandlock, dropPrivileges, makeMissingHomes } = await hardeningModule();
-  const homes = (await running.context.effectiveUsers()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
-  // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
-  const store = running.config.store;
-  const dataDir = running.config.dataDir;
-  const storeDir =
-    store.driver === 'sqlite' && dirname(store.path) !== dataDir && !store.path.startsWith(`${dataDir}/`)
-      ? [dirname(store.path)]
-      : [];
-  // Scheduled jobs run in these processes and read and write their local directories.
-  const jobDirs = (await running.context.store.transferJobs.list()).map((j) => j.localDir);
-  // Virtual folders are directories of their own, wherever the administrator put them (folders added later need a restart).
-  const folderDirs = (await running.context.store.folders.list()).map((f) => f.path);
-  // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
-  const template = running.config.ldap.homeTemplate;
-  const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
-  const lines = [dropPrivileges(running.config)];
-  const unmade = makeMissingHomes(running.config, [...homes, ...ldapHomes]);
-  lines.push(applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]));
-  return [...lines, ...unmade];
-}
 
 /**
  * The primary of `--workers N`: does the first-run work once, forks N workers that share the listening
@@ -344,7 +316,7 @@ export function registerServeCommand(program: Command): void {
             { nodeRunId: process.env[NODE_RUN_VARIABLE] },
           );
           // Never serve unhardened: a failure here is a failed start.
-          hardening = await hardenServingProcess(running);
+          hardening = await (await hardeningModule()).hardenServingProcess(running);
         } catch (err) {
           const message: WorkerMessage = { type: 'failed', message: describeListenError(err, config) };
           // Exit once the message is on its way (send is asynchronous).
@@ -369,7 +341,7 @@ export function registerServeCommand(program: Command): void {
       let running: RunningFerry;
       try {
         running = await startFerry(config, out);
-        for (const line of await hardenServingProcess(running)) out(line);
+        for (const line of await (await hardeningModule()).hardenServingProcess(running)) out(line);
       } catch (err) {
         // Exit now: a half-started (or unhardened) server, a timer or a worker thread must not keep it alive.
         process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
