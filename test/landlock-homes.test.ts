@@ -1,5 +1,6 @@
 // Homes outside the data dir under Landlock: one that does not exist yet when the server starts is made then
-// (0700), so its user's first login works; one that cannot be made is named in a start-up line.
+// (0700), so its user's first login works, as is a pull job's local directory; one that cannot be made is named
+// in a start-up line.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -36,6 +37,21 @@ test('a home outside the data dir that is missing at start is made, and its user
     );
     assert.equal(added.code, 0, added.stderr);
   }
+  // A pull job makes its local directory at its first run: that too is made at start, and gets a rule.
+  const partner = await runFerry(
+    [
+      ...['partners', 'add', 'acme', '--host', '127.0.0.1', '--port', '22', '--user', 'x'],
+      ...['--password-stdin', '--data-dir', dataDir],
+    ],
+    'secret\n',
+  );
+  assert.equal(partner.code, 0, partner.stderr);
+  const inbox = join(work, 'elsewhere', 'inbox');
+  const job = await runFerry([
+    ...['jobs', 'add', 'pull-in', '--partner', 'acme', '--direction', 'pull', '--remote-dir', '/'],
+    ...['--local-dir', inbox, '--data-dir', dataDir],
+  ]);
+  assert.equal(job.code, 0, job.stderr);
   await assert.rejects(stat(home), 'nothing made before the server starts');
   const { serving, match } = await serveFerry(
     dataDir,
@@ -44,7 +60,12 @@ test('a home outside the data dir that is missing at start is made, and its user
     // In any order: the primary prints its workers' hardening lines before or after its listener's.
     /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^landlock: active \(.*read-write: (.*)\)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)/m,
   );
-  assert.deepEqual(match[2]!.split(', ').sort(), [dataDir, home].sort(), 'a rule for each that exists');
+  assert.deepEqual(
+    match[2]!.split(', ').sort(),
+    [dataDir, home, inbox].sort(),
+    'a rule for each that exists',
+  );
+  assert.equal((await stat(inbox)).mode & 0o777, 0o700);
   assert.equal(match[3], blocked);
   assert.equal(match[4], 'ENOTDIR');
   assert.match(match[5]!, /its user cannot log in until it exists and the server restarts/);

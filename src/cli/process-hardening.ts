@@ -86,25 +86,36 @@ function lookupUser(user: string): { uid: number; gid: number } {
   throw new ConfigError(`--user ${user}: no such user in /etc/passwd`);
 }
 
+/** A directory a session or a job would make at its first use, and what its absence costs. */
+export interface MissingDir {
+  readonly path: string;
+  /** "home /srv/x", "local directory /srv/in of job pull-in". */
+  readonly what: string;
+  /** What goes wrong while it is missing. */
+  readonly until: string;
+}
+
 /**
- * Makes the homes outside the data dir that do not exist yet (0700, as a first login would), before Landlock:
- * Landlock can only allow a directory that exists, so a home made later, at its user's first login, would be
- * refused (the client saw "Permission denied" and the server said nothing). Runs after privileges are dropped,
- * so a home is owned by whoever would have made it at login. Returns a line for each home it could not make.
+ * Makes the homes (and pull jobs' local directories) outside the data dir that do not exist yet, 0700, as a
+ * first login or run would, before Landlock: Landlock can only allow a directory that exists, so one made
+ * later would be refused (a user's first login saw "Permission denied" and the server said nothing). Runs after
+ * privileges are dropped, so each is owned by whoever would have made it. Returns a line for each it could not
+ * make.
  */
-export function makeMissingHomes(config: FerryConfig, homes: readonly string[]): string[] {
+export function makeMissingDirs(config: FerryConfig, dirs: readonly MissingDir[]): string[] {
   if (!config.landlock) return [];
   const dataDir = resolve(config.dataDir);
   const lines: string[] = [];
-  for (const home of new Set(homes)) {
-    if (!isAbsolute(home) || home.startsWith(`${dataDir}/`) || exists(home)) continue;
+  const seen = new Set<string>();
+  for (const dir of dirs) {
+    if (seen.has(dir.path) || !isAbsolute(dir.path) || dir.path.startsWith(`${dataDir}/`)) continue;
+    seen.add(dir.path);
+    if (exists(dir.path)) continue;
     try {
-      mkdirSync(home, { recursive: true, mode: 0o700 });
+      mkdirSync(dir.path, { recursive: true, mode: 0o700 });
     } catch (err) {
       const { code, message } = err as NodeJS.ErrnoException;
-      lines.push(
-        `landlock: home ${home} could not be made (${code ?? message}): its user cannot log in until it exists and the server restarts`,
-      );
+      lines.push(`landlock: ${dir.what} could not be made (${code ?? message}): ${dir.until}`);
     }
   }
   return lines;
@@ -183,14 +194,26 @@ export async function hardenServingProcess(running: RunningFerry): Promise<strin
       ? [dirname(store.path)]
       : [];
   // Scheduled jobs run in these processes and read and write their local directories.
-  const jobDirs = (await running.context.store.transferJobs.list()).map((j) => j.localDir);
+  const jobs = await running.context.store.transferJobs.list();
+  const jobDirs = jobs.map((j) => j.localDir);
   // Virtual folders are directories of their own, wherever the administrator put them (folders added later need a restart).
   const folderDirs = (await running.context.store.folders.list()).map((f) => f.path);
   // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
   const template = running.config.ldap.homeTemplate;
   const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
   const lines = [dropPrivileges(running.config)];
-  const unmade = makeMissingHomes(running.config, [...homes, ...ldapHomes]);
+  const login = 'its user cannot log in until it exists and the server restarts';
+  const unmade = makeMissingDirs(running.config, [
+    ...[...homes, ...ldapHomes].map((path) => ({ path, what: `home ${path}`, until: login })),
+    // A pull job makes its local directory at its first run; a push job's must hold the files it sends.
+    ...jobs
+      .filter((j) => j.direction === 'pull')
+      .map((j) => ({
+        path: j.localDir,
+        what: `local directory ${j.localDir} of job ${j.name}`,
+        until: 'its scheduled runs fail until it exists and the server restarts',
+      })),
+  ]);
   lines.push(applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]));
   return [...lines, ...unmade];
 }
