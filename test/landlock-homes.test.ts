@@ -1,6 +1,6 @@
 // Homes outside the data dir under Landlock: one that does not exist yet when the server starts is made then
-// (0700), so its user's first login works, as is a pull job's local directory; one that cannot be made is named
-// in a start-up line.
+// (0700), so its user's first login works, as are a virtual folder's and a pull job's directories; one that
+// cannot be made is named in a start-up line.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -52,6 +52,9 @@ test('a home outside the data dir that is missing at start is made, and its user
     ...['--local-dir', inbox, '--data-dir', dataDir],
   ]);
   assert.equal(job.code, 0, job.stderr);
+  const shared = join(work, 'elsewhere', 'shared');
+  const folder = await runFerry(['folders', 'add', 'shared', '--path', shared, '--data-dir', dataDir]);
+  assert.equal(folder.code, 0, folder.stderr);
   await assert.rejects(stat(home), 'nothing made before the server starts');
   const { serving, match } = await serveFerry(
     dataDir,
@@ -62,10 +65,11 @@ test('a home outside the data dir that is missing at start is made, and its user
   );
   assert.deepEqual(
     match[2]!.split(', ').sort(),
-    [dataDir, home, inbox].sort(),
+    [dataDir, home, inbox, shared].sort(),
     'a rule for each that exists',
   );
   assert.equal((await stat(inbox)).mode & 0o777, 0o700);
+  assert.equal((await stat(shared)).mode & 0o777, 0o700);
   assert.equal(match[3], blocked);
   assert.equal(match[4], 'ENOTDIR');
   assert.match(match[5]!, /its user cannot log in until it exists and the server restarts/);

@@ -96,8 +96,8 @@ export interface MissingDir {
 }
 
 /**
- * Makes the homes (and pull jobs' local directories) outside the data dir that do not exist yet, 0700, as a
- * first login or run would, before Landlock: Landlock can only allow a directory that exists, so one made
+ * Makes the homes, virtual folders' directories and pull jobs' local directories outside the data dir that do not
+ * exist yet, 0700, as a first login, use or run would, before Landlock: Landlock can only allow a directory that exists, so one made
  * later would be refused (a user's first login saw "Permission denied" and the server said nothing). Runs after
  * privileges are dropped, so each is owned by whoever would have made it. Returns a line for each it could not
  * make.
@@ -197,7 +197,8 @@ export async function hardenServingProcess(running: RunningFerry): Promise<strin
   const jobs = await running.context.store.transferJobs.list();
   const jobDirs = jobs.map((j) => j.localDir);
   // Virtual folders are directories of their own, wherever the administrator put them (folders added later need a restart).
-  const folderDirs = (await running.context.store.folders.list()).map((f) => f.path);
+  const folders = await running.context.store.folders.list();
+  const folderDirs = folders.map((f) => f.path);
   // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
   const template = running.config.ldap.homeTemplate;
   const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
@@ -205,6 +206,12 @@ export async function hardenServingProcess(running: RunningFerry): Promise<strin
   const login = 'its user cannot log in until it exists and the server restarts';
   const unmade = makeMissingDirs(running.config, [
     ...[...homes, ...ldapHomes].map((path) => ({ path, what: `home ${path}`, until: login })),
+    // A folder's directory is made at its first use, like a home.
+    ...folders.map((f) => ({
+      path: f.path,
+      what: `directory ${f.path} of folder ${f.name}`,
+      until: 'sessions cannot use the folder until it exists and the server restarts',
+    })),
     // A pull job makes its local directory at its first run; a push job's must hold the files it sends.
     ...jobs
       .filter((j) => j.direction === 'pull')
