@@ -205,7 +205,12 @@ export async function hardenServingProcess(running: RunningFerry): Promise<strin
   const lines = [dropPrivileges(running.config)];
   const login = 'its user cannot log in until it exists and the server restarts';
   const unmade = makeMissingDirs(running.config, [
-    ...[...homes, ...ldapHomes].map((path) => ({ path, what: `home ${path}`, until: login })),
+    // Homes are directories only on local storage (on S3 they are key prefixes: nothing to make here).
+    ...(running.config.storage.backend === 'local' ? [...homes, ...ldapHomes] : []).map((path) => ({
+      path,
+      what: `home ${path}`,
+      until: login,
+    })),
     // A folder's directory is made at its first use, like a home.
     ...folders.map((f) => ({
       path: f.path,
