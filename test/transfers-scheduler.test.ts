@@ -42,6 +42,17 @@ class ManualClock implements SchedulerClock {
   }
 }
 
+/**
+ * Half past an hour: an hourly job has no slot in the seconds a test steps through. The last half hour gone,
+ * never a later one: a clock ahead of the jobs' creation would owe them catch-up runs.
+ */
+function lastHalfHour(): Date {
+  const start = new Date();
+  start.setMinutes(30, 0, 0);
+  if (start.getTime() > Date.now()) start.setHours(start.getHours() - 1);
+  return start;
+}
+
 test('scheduled runs of a job never overlap and a run missed while down is made up once', async () => {
   const fx = await transferFixture();
   // A Ferry server as the partner: in-process, so the test needs no sshd.
@@ -82,11 +93,7 @@ test('scheduled runs of a job never overlap and a run missed while down is made 
       retries: 1,
       backoffMs: 200,
     });
-    // Half past an hour: the hourly job has no slot in the seconds the test steps through. The last half hour
-    // gone, never a later one: a clock ahead of the jobs' creation would owe 'busy' a catch-up run.
-    const start = new Date();
-    start.setMinutes(30, 0, 0);
-    if (start.getTime() > Date.now()) start.setHours(start.getHours() - 1);
+    const start = lastHalfHour();
     const clock = new ManualClock(start);
     const scheduler = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock });
     await scheduler.start();
@@ -146,9 +153,7 @@ test('a slot fired by several processes runs once, however late the others fire 
       schedule: '* * * * * *',
     });
     // Two schedulers (two workers, or two nodes) on one store, each with its own clock at the same time.
-    const start = new Date();
-    start.setMinutes(30, 0, 0);
-    if (start.getTime() > Date.now()) start.setHours(start.getHours() - 1);
+    const start = lastHalfHour();
     const [clockA, clockB] = [new ManualClock(start), new ManualClock(start)];
     const a = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock: clockA });
     const b = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock: clockB });
@@ -205,9 +210,7 @@ test('a slot whose job is still running elsewhere is skipped, and the process th
     // Another process's run holds the job's run lock (as a run outlasting the gap to the next slot does).
     const lease = new Date(Date.now() + 600_000);
     assert.ok(await fx.ctx.store.transferJobs.acquireLock('long', 'other-process', lease, new Date()));
-    const start = new Date();
-    start.setMinutes(30, 0, 0);
-    if (start.getTime() > Date.now()) start.setHours(start.getHours() - 1);
+    const start = lastHalfHour();
     const clock = new ManualClock(start);
     const scheduler = new TransferScheduler({ jobs, log, reloadMs: 60_000, clock });
     await scheduler.start();
