@@ -19,7 +19,7 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-test('a home outside the data dir that is missing at start is made, and its user logs in and uploads', async () => {
+test('a home outside the data dir that is missing at start is made, and its user logs in and uploads', async (t) => {
   work = await mkdtemp(join(tmpdir(), 'ferry-landlock-homes-'));
   const dataDir = join(work, 'data');
   assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
@@ -61,13 +61,17 @@ test('a home outside the data dir that is missing at start is made, and its user
     children,
     ['--http-listen', '127.0.0.1:0'],
     // In any order: the primary prints its workers' hardening lines before or after its listener's.
-    /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^landlock: active \(.*read-write: (.*)\)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)/m,
+    /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^(landlock: (?:active|not available|off)[^\n]*)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)/m,
   );
-  assert.deepEqual(
-    match[2]!.split(', ').sort(),
-    [dataDir, home, inbox, shared].sort(),
-    'a rule for each that exists',
-  );
+  // The directories are made whether or not this kernel has Landlock; the rules only where it has.
+  const active = /^landlock: active \(.*read-write: (.*)\)$/.exec(match[2]!);
+  if (active)
+    assert.deepEqual(
+      active[1]!.split(', ').sort(),
+      [dataDir, home, inbox, shared].sort(),
+      'a rule for each that exists',
+    );
+  else t.diagnostic(`no Landlock here (${match[2]}): its rules and the late user's refusal are not checked`);
   assert.equal((await stat(inbox)).mode & 0o777, 0o700);
   assert.equal((await stat(shared)).mode & 0o777, 0o700);
   assert.equal(match[3], blocked);
@@ -89,6 +93,7 @@ test('a home outside the data dir that is missing at start is made, and its user
 
   // Added while the server runs, with a home outside the data dir: refused until a restart (documented), and the
   // server says why rather than leaving the client's "Permission denied" as the only trace.
+  if (!active) return;
   const lateHome = join(work, 'elsewhere', 'homes', 'late');
   const added = await runFerry(
     ['users', 'add', 'late', '--password-stdin', '--home', lateHome, '--data-dir', dataDir],
