@@ -96,11 +96,11 @@ export interface MissingDir {
 }
 
 /**
- * Makes the homes, virtual folders' directories and pull jobs' local directories outside the data dir that do not
- * exist yet, 0700, as a first login, use or run would, before Landlock: Landlock can only allow a directory that exists, so one made
- * later would be refused (a user's first login saw "Permission denied" and the server said nothing). Runs after
- * privileges are dropped, so each is owned by whoever would have made it. Returns a line for each it could not
- * make.
+ * Makes the homes, virtual folders' directories and pull jobs' local directories outside the data dir that do
+ * not exist yet, 0700, as a first login, use or run would, before Landlock: Landlock can only allow a directory
+ * that exists, so one made later would be refused (a user's first login saw "Permission denied" and the server
+ * said nothing). Runs after privileges are dropped, so each is owned by whoever would have made it. Returns a
+ * line for each it could not make.
  */
 export function makeMissingDirs(config: FerryConfig, dirs: readonly MissingDir[]): string[] {
   if (!config.landlock) return [];
@@ -159,16 +159,17 @@ export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]
   // Command rules (config rules.commands) run programs: the system's program directories may be executed then,
   // and only then. The commands inherit this process's Landlock domain.
   const programs = config.rules.commands ? ['/usr', '/bin', '/sbin', '/opt'] : [];
+  // Paths this machine lacks (no /lib64, a job dir not made yet) get no rule, and the line names only those that do.
+  const writable = [...new Set(rw)].filter(exists);
   const rules = [
-    ...[...rw, '/dev/null'].map((path) => ({ path, access: 'rw' as const })),
+    ...[...writable, '/dev/null'].map((path) => ({ path, access: 'rw' as const })),
     ...ro.map((path) => ({ path, access: 'ro' as const })),
     ...(config.rules.commands ? [] : [{ path: '/usr', access: 'ro' as const }]),
     ...programs.map((path) => ({ path, access: 'rx' as const })),
   ];
-  // Paths this machine lacks (no /lib64, a job dir not made yet) get no rule.
-  const abi = confine.landlock(rules.filter((r) => exists(r.path)));
+  const abi = confine.landlock(rules.filter((r) => writable.includes(r.path) || exists(r.path)));
   if (abi === 0) return 'landlock: not available on this kernel (needs Linux 5.13+ with Landlock enabled)';
-  return `landlock: active (ABI ${abi}; read-write: ${[...new Set(rw.filter(exists))].join(', ')})`;
+  return `landlock: active (ABI ${abi}; read-write: ${writable.join(', ')})`;
 }
 
 /** False for a path that is missing or cannot be looked at (a file where a folder should be, no access). */

@@ -1,5 +1,6 @@
-// What LocalFile's write queue and read-queue.ts share: a node:fs callback call as a promise, and the run of queued
-// positional requests that continue one another, which goes out as one pwritev or preadv.
+// What LocalFile's write queue, read-queue.ts and LocalFs's inline calls share: a node:fs callback call as a promise,
+// a call made on this thread that settles after a turn of the event loop, the size under which data goes that way
+// too, and the run of queued positional requests that continue one another, which goes out as one pwritev or preadv.
 import { toFerryError } from '../../errors.js';
 
 /**
