@@ -157,6 +157,12 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     listenerClosed ??= new Promise<void>((resolve) => net.close(() => resolve()));
     return listenerClosed;
   };
+  // net.close()'s callback comes before the last sockets' 'close' events, and with them the sessions' own (their
+  // disconnect audit records): a stop that went on at once closed the audit trail under them. So wait for those.
+  const allClosed = async () => {
+    await stopAccepting();
+    while (sockets.size > 0 || clients.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
   const bound = net.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
 
@@ -184,7 +190,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
       return true;
     },
     drain: async (timeoutMs, signal) => {
-      const drained = stopAccepting().then(() => true);
+      const drained = allClosed().then(() => true);
       if (sockets.size === 0) return drained;
       options.logger.info(
         { connections: sockets.size, timeoutMs },
@@ -207,7 +213,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     },
     close: async () => {
       admission.close();
-      const closed = stopAccepting();
+      const closed = allClosed();
       for (const client of clients) client.end();
       // Give clients a moment to receive the disconnect, then cut what is left.
       const deadline = setTimeout(() => {
