@@ -1,15 +1,16 @@
 // Homes outside the data dir under Landlock: one that does not exist yet when the server starts is made then
 // (0700), so its user's first login works, as are a virtual folder's and a pull job's directories; one that
-// cannot be made is named in a start-up line.
+// cannot be made is named in a start-up line. One added while the server runs: the workers are replaced by ones
+// that reach it, open sessions going on; a single process says it needs a restart.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runFerry } from './helpers/cli.js';
 import { serveFerry } from './helpers/ferry-serve.js';
-import { sftpBatch } from './helpers/openssh.js';
+import { commonSshOptions, sftpBatch } from './helpers/openssh.js';
 
 const PASSWORD = 'Far-away-h0me';
 const children: ChildProcess[] = [];
@@ -59,9 +60,10 @@ test('a home outside the data dir that is missing at start is made, and its user
   const { serving, match } = await serveFerry(
     dataDir,
     children,
-    ['--http-listen', '127.0.0.1:0'],
+    ['--http-listen', '127.0.0.1:0', '--workers', '2'],
     // In any order: the primary prints its workers' hardening lines before or after its listener's.
     /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^(landlock: (?:active|not available|off)[^\n]*)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)/m,
+    { env: { FERRY_LANDLOCK_POLL_MS: '200' } },
   );
   // The directories are made whether or not this kernel has Landlock; the rules only where it has.
   const active = /^landlock: active \(.*read-write: (.*)\)$/.exec(match[2]!);
@@ -91,25 +93,151 @@ test('a home outside the data dir that is missing at start is made, and its user
   assert.equal(put.code, 0, put.stderr);
   assert.equal((await stat(join(home, 'note.txt'))).size, 'hello from far away'.length);
 
-  // Added while the server runs, with a home outside the data dir: refused until a restart (documented), and the
-  // server says why rather than leaving the client's "Permission denied" as the only trace.
   if (!active) return;
+  // Added while the server runs, with a home outside the data dir, while a session of another user is open: the
+  // primary replaces its workers with ones whose rules reach the new home; the open session goes on.
+  const held = holdSftp(port, 'far', work);
+  held.command('put note.txt held-1.txt');
+  await until(() => exists(join(home, 'held-1.txt')), 'the held session uploads before the change');
   const lateHome = join(work, 'elsewhere', 'homes', 'late');
   const added = await runFerry(
     ['users', 'add', 'late', '--password-stdin', '--home', lateHome, '--data-dir', dataDir],
     `${PASSWORD}\n`,
   );
   assert.equal(added.code, 0, added.stderr);
-  const late = await sftpBatch({ port, user: 'late', password: PASSWORD, batch: 'ls\n', cwd: work });
-  assert.notEqual(late.code, 0);
-  const warned = serving
-    .stderr()
-    .split('\n')
-    .filter(
-      (line) => line.includes('"the home directory cannot be opened"') && line.includes('"user":"late"'),
-    );
-  assert.equal(warned.length, 1, serving.stderr());
+  let late = { code: null as number | null, stderr: '' };
+  await until(async () => {
+    late = await sftpBatch({ port, user: 'late', password: PASSWORD, batch: 'put note.txt\n', cwd: work });
+    return late.code === 0;
+  }, 'the late user logs in once the workers are replaced');
+  assert.equal((await stat(join(lateHome, 'note.txt'))).size, 'hello from far away'.length);
+  assert.equal((await stat(lateHome)).mode & 0o777, 0o700, 'made by the new workers, before Landlock');
+  // A login may land on the first new worker before the second is replaced.
+  await until(
+    () => count(serving.stderr(), 'worker replaced: the old one ends once its open connections have') === 2,
+    'both workers replaced',
+  );
+  const log = serving.stderr();
+  assert.equal(count(log, 'replacing each worker with one that reaches them'), 1, log);
+  // The session opened before the change is still served by its (old) worker, which ends after it.
+  held.command('put note.txt held-2.txt');
+  assert.equal(await held.end(), 0);
+  assert.equal((await stat(join(home, 'held-2.txt'))).size, 'hello from far away'.length);
+  await until(
+    () =>
+      count(serving.stderr(), '"msg":"server stopping"') === 2 &&
+      count(
+        serving.stderr(),
+        '"reason":"replaced by a worker that reaches directories added since the start"',
+      ) === 2,
+    () => `both old workers stop: ${serving.stderr()}`,
+  );
+  await until(async () => (await childPids(serving.child.pid!)).length === 2, 'two workers are left');
+  // Each old worker recorded its sessions' ends before it closed its audit trail.
+  assert.doesNotMatch(serving.stderr(), /AuditClosedError|event listener failed/);
 });
+
+test('a single serving process names a home added out of its reach and the restart it needs', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-landlock-single-'));
+  try {
+    const dataDir = join(dir, 'data');
+    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
+    const { serving, match } = await serveFerry(
+      dataDir,
+      children,
+      ['--workers', '1'],
+      /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^(landlock: [^\n]*)$)/m,
+      { env: { FERRY_LANDLOCK_POLL_MS: '200' } },
+    );
+    if (!match[2]!.startsWith('landlock: active')) {
+      t.skip(`no Landlock here (${match[2]})`);
+      return;
+    }
+    const lateHome = join(dir, 'elsewhere', 'late');
+    const added = await runFerry(
+      ['users', 'add', 'late', '--password-stdin', '--home', lateHome, '--data-dir', dataDir],
+      `${PASSWORD}\n`,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    await until(
+      () => serving.stderr().includes("out of this process's reach until the server restarts"),
+      'the process says what it cannot reach',
+    );
+    const line = serving
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes("out of this process's reach"));
+    assert.deepEqual(JSON.parse(line!).paths, [lateHome]);
+    const late = await sftpBatch({
+      port: Number(match[1]),
+      user: 'late',
+      password: PASSWORD,
+      batch: 'ls\n',
+      cwd: dir,
+    });
+    assert.notEqual(late.code, 0, 'refused until a restart');
+    await serving.stop();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Polls `check` every 100 ms for up to 30 s. */
+async function until(check: () => boolean | Promise<boolean>, what: string | (() => string)): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The processes whose parent is `pid` (a primary's workers). */
+async function childPids(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+    if (new RegExp(`^PPid:\\s+${pid}$`, 'm').test(status)) out.push(Number(entry));
+  }
+  return out;
+}
+
+/** An OpenSSH `sftp -b -` session kept open: each command is sent when given, `end` closes it. */
+function holdSftp(port: number, user: string, cwd: string) {
+  const args = [
+    ...commonSshOptions({ port, user, password: PASSWORD }),
+    '-P',
+    String(port),
+    '-b',
+    '-',
+    `${user}@127.0.0.1`,
+  ];
+  const child = spawn('sshpass', ['-e', 'sftp', ...args], {
+    cwd,
+    env: { ...process.env, SSHPASS: PASSWORD },
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  children.push(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    command: (line: string) => child.stdin.write(`${line}\n`),
+    end: () => {
+      child.stdin.end();
+      return exited;
+    },
+  };
+}
 
 test('a serving process that cannot harden itself exits with one line, with one worker or two (it never serves)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-harden-fail-'));

@@ -13,8 +13,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import { loggers } from '../logger.js';
 import type { RunningFerry } from '../server.js';
 import { confine } from '../vfs/local/confine.js';
+import { watchLandlockCoverage } from './landlock-coverage.js';
 
 /** The repository (code, node_modules, the native addon): read-only for a restricted process. */
 const CODE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -121,15 +123,22 @@ export function makeMissingDirs(config: FerryConfig, dirs: readonly MissingDir[]
   return lines;
 }
 
+/** What Landlock was set to: the start-up line, and the directories outside the code that got a read-write rule. */
+export interface LandlockResult {
+  readonly line: string;
+  /** Empty when Landlock is off or this kernel lacks it: then nothing is out of reach. */
+  readonly writable: readonly string[];
+}
+
 /**
  * Restricts this process's file-system access with Landlock (Linux 5.13+): read-write only to the data dir
  * and the homes of users who live outside it, read-only to the code and the system libraries it loads.
  * A bug in Ferry that escaped the per-home confinement would still find nothing else on the machine.
  */
-export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]): string {
-  if (!config.landlock) return 'landlock: off (by configuration)';
+export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]): LandlockResult {
+  if (!config.landlock) return { line: 'landlock: off (by configuration)', writable: [] };
   const dataDir = resolve(config.dataDir);
-  const rw = [dataDir, ...extraHomes.filter((h) => isAbsolute(h) && !h.startsWith(`${dataDir}/`))];
+  const rw = [dataDir, ...outsideDataDir(config, extraHomes)];
   // The log file is rotated by renaming within its directory, so that directory must stay writable too.
   if (config.logFile && !resolve(config.logFile).startsWith(`${dataDir}/`))
     rw.push(dirname(resolve(config.logFile)));
@@ -168,8 +177,12 @@ export function applyLandlock(config: FerryConfig, extraHomes: readonly string[]
     ...programs.map((path) => ({ path, access: 'rx' as const })),
   ];
   const abi = confine.landlock(rules.filter((r) => writable.includes(r.path) || exists(r.path)));
-  if (abi === 0) return 'landlock: not available on this kernel (needs Linux 5.13+ with Landlock enabled)';
-  return `landlock: active (ABI ${abi}; read-write: ${writable.join(', ')})`;
+  if (abi === 0)
+    return {
+      line: 'landlock: not available on this kernel (needs Linux 5.13+ with Landlock enabled)',
+      writable: [],
+    };
+  return { line: `landlock: active (ABI ${abi}; read-write: ${writable.join(', ')})`, writable };
 }
 
 /** False for a path that is missing or cannot be looked at (a file where a folder should be, no access). */
@@ -181,11 +194,21 @@ function exists(path: string): boolean {
   }
 }
 
-/**
- * After the ports are bound and the store is open: drop root, make missing homes, then Landlock (which cannot be
- * undone, so it comes last). Returns the lines that say what is in force.
- */
-export async function hardenServingProcess(running: RunningFerry): Promise<string[]> {
+/** The absolute paths of `paths` that are not inside the data dir (which has its own rule), each once. */
+function outsideDataDir(config: FerryConfig, paths: readonly string[]): string[] {
+  const dataDir = resolve(config.dataDir);
+  return [...new Set(paths.filter((p) => isAbsolute(p) && p !== dataDir && !p.startsWith(`${dataDir}/`)))];
+}
+
+/** The directories a serving process works in, as the store has them now. */
+export interface ServedDirs {
+  /** Those that need a read-write rule: homes, a SQLite store's own directory, jobs' and folders' directories. */
+  readonly paths: readonly string[];
+  /** Those made before Landlock when missing, as a first login, use or run would make them. */
+  readonly made: readonly MissingDir[];
+}
+
+export async function servedDirs(running: RunningFerry): Promise<ServedDirs> {
   const homes = (await running.context.effectiveUsers()).flatMap((u) => (u.homeDir ? [u.homeDir] : []));
   // A SQLite store outside the data dir (store.url) needs its directory writable too (WAL, shm, journal files).
   const store = running.config.store;
@@ -197,36 +220,84 @@ export async function hardenServingProcess(running: RunningFerry): Promise<strin
   // Scheduled jobs run in these processes and read and write their local directories.
   const jobs = await running.context.store.transferJobs.list();
   const jobDirs = jobs.map((j) => j.localDir);
-  // Virtual folders are directories of their own, wherever the administrator put them (folders added later need a restart).
+  // Virtual folders are directories of their own, wherever the administrator put them.
   const folders = await running.context.store.folders.list();
   const folderDirs = folders.map((f) => f.path);
   // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
   const template = running.config.ldap.homeTemplate;
   const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
-  const lines = [dropPrivileges(running.config)];
   const login = 'its user cannot log in until it exists and the server restarts';
-  const unmade = makeMissingDirs(running.config, [
-    // Homes are directories only on local storage (on S3 they are key prefixes: nothing to make here).
-    ...(running.config.storage.backend === 'local' ? [...homes, ...ldapHomes] : []).map((path) => ({
-      path,
-      what: `home ${path}`,
-      until: login,
-    })),
-    // A folder's directory is made at its first use, like a home.
-    ...folders.map((f) => ({
-      path: f.path,
-      what: `directory ${f.path} of folder ${f.name}`,
-      until: 'sessions cannot use the folder until it exists and the server restarts',
-    })),
-    // A pull job makes its local directory at its first run; a push job's must hold the files it sends.
-    ...jobs
-      .filter((j) => j.direction === 'pull')
-      .map((j) => ({
-        path: j.localDir,
-        what: `local directory ${j.localDir} of job ${j.name}`,
-        until: 'its scheduled runs fail until it exists and the server restarts',
+  return {
+    paths: outsideDataDir(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]),
+    made: [
+      // Homes are directories only on local storage (on S3 they are key prefixes: nothing to make here).
+      ...(running.config.storage.backend === 'local' ? [...homes, ...ldapHomes] : []).map((path) => ({
+        path,
+        what: `home ${path}`,
+        until: login,
       })),
-  ]);
-  lines.push(applyLandlock(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]));
-  return [...lines, ...unmade];
+      // A folder's directory is made at its first use, like a home.
+      ...folders.map((f) => ({
+        path: f.path,
+        what: `directory ${f.path} of folder ${f.name}`,
+        until: 'sessions cannot use the folder until it exists and the server restarts',
+      })),
+      // A pull job makes its local directory at its first run; a push job's must hold the files it sends.
+      ...jobs
+        .filter((j) => j.direction === 'pull')
+        .map((j) => ({
+          path: j.localDir,
+          what: `local directory ${j.localDir} of job ${j.name}`,
+          until: 'its scheduled runs fail until it exists and the server restarts',
+        })),
+    ],
+  };
+}
+
+/** How a serving process was hardened: its start-up lines, and what it can reach (landlock-coverage.ts). */
+export interface Hardening {
+  readonly lines: readonly string[];
+  /** The read-write rules Landlock got; empty when Landlock is not in force. */
+  readonly writable: readonly string[];
+  /** Every directory this process was started for, those it could not make included. */
+  readonly served: readonly string[];
+}
+
+/**
+ * After the ports are bound and the store is open: drop root, make missing homes, then Landlock (which cannot be
+ * undone, so it comes last).
+ */
+export async function hardenServingProcess(running: RunningFerry): Promise<Hardening> {
+  const dirs = await servedDirs(running);
+  const lines = [dropPrivileges(running.config)];
+  const unmade = makeMissingDirs(running.config, dirs.made);
+  const landlock = applyLandlock(running.config, dirs.paths);
+  return { lines: [...lines, landlock.line, ...unmade], writable: landlock.writable, served: dirs.paths };
+}
+
+/** How often a serving process looks for directories added out of its reach (tests shorten it). */
+function coveragePollMs(): number {
+  const value = Number(process.env.FERRY_LANDLOCK_POLL_MS);
+  return Number.isInteger(value) && value > 0 ? value : 10_000;
+}
+
+/**
+ * Watches, until the server stops, for directories the store names that this process's Landlock rules do not
+ * reach (landlock-coverage.ts); nothing when Landlock is not in force.
+ */
+export function watchHardeningCoverage(
+  running: RunningFerry,
+  hardening: Hardening,
+  onUnreachable: (paths: readonly string[]) => void,
+): void {
+  const stop = watchLandlockCoverage({
+    audit: running.context.store.audit,
+    served: async () => (await servedDirs(running)).paths,
+    writable: hardening.writable,
+    startedFor: hardening.served,
+    intervalMs: coveragePollMs(),
+    onUnreachable,
+    onError: (err) => loggers.serve.warn({ err }, 'landlock: could not check for new directories'),
+  });
+  running.signal.addEventListener('abort', stop, { once: true });
 }

@@ -6,16 +6,7 @@ import type { Command } from 'commander';
 import { serveGatherRequests } from '../api/cluster-gather.js';
 import { relayWorkerEvent } from '../api/event-relay.js';
 import { httpApiLine } from '../api/listen-address.js';
-import { CONFIG_DESCRIPTIONS, NESTED_DESCRIPTIONS } from '../config/descriptions.js';
-import {
-  CONFIG_SETTINGS,
-  type ConfigKey,
-  configSchema,
-  envNameOf,
-  type FerryConfig,
-  nestSettings,
-  SERVE_FLAGS,
-} from '../config/schema.js';
+import { CONFIG_SETTINGS, envNameOf, type FerryConfig, nestSettings, SERVE_FLAGS } from '../config/schema.js';
 import { serveRateRequests } from '../core/rate-relay.js';
 import { FerryError } from '../errors.js';
 import { loggers, rootLogger } from '../logger.js';
@@ -24,7 +15,10 @@ import { configFromOptions, describeError } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { startIdleGc } from './idle-gc.js';
 import { useLogFile } from './log-file.js';
+import type { Hardening } from './process-hardening.js';
+import { describeSetting, optionName } from './serve-flags.js';
 import { workerExecArgv } from './worker-flags.js';
+import { isRenewRequest, RETIRE_MESSAGE, type RenewRequest, WorkerRenewal } from './worker-renewal.js';
 
 // The server (src/server.ts: the store, the SSH stack) and the process hardening (the native confine addon)
 // are imported by the processes that serve, and by the short-lived one that prepares the data dir; the
@@ -87,8 +81,9 @@ function runUntilSignalled(running: RunningFerry): void {
     }
     shutdown.abort();
     loggers.serve.info({ signal }, 'shutting down');
-    // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first.
-    running.stop(signal, { drain: signal === 'SIGTERM' }).then(
+    // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a worker
+    // its primary replaced (worker-renewal.ts).
+    running.stop(signal, { drain: signal === 'SIGTERM' || signal === RETIRED }).then(
       () => {
         loggers.serve.info('stopped');
         process.exit(0);
@@ -107,8 +102,14 @@ function runUntilSignalled(running: RunningFerry): void {
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('message', (message: { type?: unknown } | undefined) => {
+    if (message?.type === RETIRE_MESSAGE.type) stop(RETIRED);
+  });
   watchParent(() => stop('parent exited'));
 }
+
+/** The stop reason of a worker its primary replaced with one whose Landlock rules reach new directories. */
+const RETIRED = 'replaced by a worker that reaches directories added since the start';
 
 type WorkerMessage =
   /** `hardening`: how the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
@@ -148,14 +149,19 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
   };
   const fork = () => {
     const worker = cluster.fork({ FERRY_WORKER: '1', [NODE_RUN_VARIABLE]: nodeRun });
-    worker.on('message', (message: WorkerMessage) => {
+    worker.on('message', (message: WorkerMessage | RenewRequest) => {
       // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
       if (serveGatherRequests(worker, message)) return;
       if (serveRateRequests(worker, message)) return;
       // A worker's live event, numbered and sent to the workers with event streams (src/api/event-relay.ts).
       if (relayWorkerEvent(worker, message)) return;
+      if (isRenewRequest(message)) {
+        renewal.request(message.paths);
+        return;
+      }
       if (message?.type === 'failed') {
-        fail(message.message);
+        // A replacement that cannot start leaves the workers it was to replace serving (worker-renewal.ts).
+        if (!renewal.owns(worker)) fail(message.message);
         return;
       }
       if (message?.type !== 'listening') return;
@@ -171,9 +177,18 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
         if (message.httpPort !== undefined) out(httpApiLine(config, message.httpPort));
       }
     });
+    return worker;
   };
+  const renewal = new WorkerRenewal({
+    fork,
+    workers: () => Object.values(cluster.workers ?? {}).filter((w) => w !== undefined),
+    stopping: () => stopping,
+    log: loggers.serve,
+  });
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
+    const renewed = renewal.owns(worker);
+    renewal.exited(worker);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
       return;
@@ -182,6 +197,8 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
       fail(`a worker process exited during start-up (code ${code}, signal ${signal}); see the log above`);
       return;
     }
+    // A replaced worker that ended, or a replacement that could not start: the renewal has seen to both.
+    if (renewed) return;
     loggers.serve.error({ workerPid: worker.process.pid, code, signal }, 'worker died; starting another');
     fork();
   });
@@ -243,25 +260,6 @@ async function prepare(config: FerryConfig, out: (line: string) => void): Promis
   process.exit(0);
 }
 
-/** The commander property of a flag: `--max-file-size` → `maxFileSize`. */
-const optionName = (flag: string) =>
-  flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
-/** What a setting's description says, with its default from the config schema unless the text gives it. */
-function describeSetting(setting: string): string {
-  const nested = NESTED_DESCRIPTIONS[setting];
-  if (nested !== undefined) return nested;
-  const key = setting.split('.')[0] as ConfigKey;
-  const text = CONFIG_DESCRIPTIONS[key];
-  // Nested settings (store.url) and texts that explain their default in words keep their text.
-  if (setting.includes('.') || /\bdefault\b/.test(text)) return text;
-  const parsed = configSchema.shape[key].safeParse(undefined);
-  if (!parsed.success || parsed.data === undefined) return text;
-  const value = parsed.data as unknown;
-  const shown = Array.isArray(value) ? (value.length > 0 ? value.join(',') : 'none') : String(value);
-  return `${text} (default: ${shown})`;
-}
-
 export function registerServeCommand(program: Command): void {
   const command = program.command('serve').description(commandDescription('serve'));
   // One option per row of SERVE_FLAGS, the table the README's reference agrees with.
@@ -306,7 +304,7 @@ export function registerServeCommand(program: Command): void {
       if (cluster.isWorker) {
         // The primary printed the start-up lines; a worker reports the port it shares and its hardening, or why it failed.
         let running: RunningFerry;
-        let hardening: string[];
+        let hardening: Hardening;
         const ftpsLines: string[] = [];
         try {
           running = await startFerry(
@@ -329,9 +327,13 @@ export function registerServeCommand(program: Command): void {
           port: running.port,
           ...(running.httpPort !== undefined ? { httpPort: running.httpPort } : {}),
           ...(ftpsLines.length > 0 ? { ftps: ftpsLines } : {}),
-          hardening,
+          hardening: hardening.lines,
           keyExchange: (await import('../ssh-algorithms.js')).keyExchangeLine(config.algorithms),
         } satisfies WorkerMessage);
+        // A directory added out of reach: the primary replaces the workers (worker-renewal.ts).
+        (await hardeningModule()).watchHardeningCoverage(running, hardening, (paths) =>
+          process.send?.({ type: 'renew', paths } satisfies RenewRequest),
+        );
         runUntilSignalled(running);
         await collectWhenIdle();
         return;
@@ -341,7 +343,14 @@ export function registerServeCommand(program: Command): void {
       let running: RunningFerry;
       try {
         running = await startFerry(config, out);
-        for (const line of await (await hardeningModule()).hardenServingProcess(running)) out(line);
+        const hardening = await (await hardeningModule()).hardenServingProcess(running);
+        for (const line of hardening.lines) out(line);
+        (await hardeningModule()).watchHardeningCoverage(running, hardening, (paths) =>
+          loggers.serve.warn(
+            { paths },
+            "landlock: directories added since the start are out of this process's reach until the server restarts (with --workers 2 or more it replaces its workers by itself)",
+          ),
+        );
       } catch (err) {
         // Exit now: a half-started (or unhardened) server, a timer or a worker thread must not keep it alive.
         process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
