@@ -1,4 +1,5 @@
-// `ferry serve` on SIGTERM: not ready at once, no new connections, the upload in flight finishes, then the process exits.
+// `ferry serve` on SIGTERM: not ready at once, no new connections, the upload in flight finishes and its session's end
+// is recorded, then the process exits.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -126,6 +127,14 @@ test('SIGTERM drains: /readyz 503, new connections refused, the upload in flight
     assert.equal(await sha256(join(homes, 'pat', 'big.bin')), await sha256(local));
     // The last connection gone, the process stops by itself, long before the 120 s drain timeout.
     assert.equal(await exited, 0);
+    // ...after recording that connection's end: the drain waited for the session's own close, not only the socket's.
+    const trail = await runFerry(['audit', 'query', '--user', 'pat', '--json', '--data-dir', dataDir]);
+    assert.equal(trail.code, 0, trail.stderr);
+    const actions = trail.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { action: string }).action);
+    assert.deepEqual(actions.slice(-2), ['upload', 'disconnect'], trail.stdout);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await exited;
