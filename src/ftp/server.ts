@@ -198,6 +198,9 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
         for (const socket of sockets) socket.destroy();
       }, 2000);
       await closed;
+      // The listeners' close callbacks come before the last sockets' 'close' events, which end their sessions (the
+      // disconnect audit record): the server stopping next would close the audit trail under them.
+      while (sockets.size > 0 || connections.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
       clearTimeout(deadline);
     },
   };
