@@ -349,7 +349,11 @@ export async function startFerry(
         // connections, while transfers in flight finish; what is still open at the deadline is cut below.
         if (how.drain && config.drainTimeout > 0) {
           ctx.health.startDraining(reason);
-          await ssh.drain(config.drainTimeout * 1000, cutDrain.signal);
+          // FTPS connections drain as SFTP ones do: no new ones, those open finish within the same deadline.
+          await Promise.all([
+            ssh.drain(config.drainTimeout * 1000, cutDrain.signal),
+            ftpsServer?.drain(config.drainTimeout * 1000, cutDrain.signal),
+          ]);
         }
         await services.stop();
       })();

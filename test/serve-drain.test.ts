@@ -22,17 +22,17 @@ const sha256 = async (file: string) =>
     .update(await readFile(file))
     .digest('hex');
 
-/** The largest regular file under `dir` (an upload in progress has a hidden temporary name). */
-async function largestFile(dir: string): Promise<number> {
-  let largest = 0;
+/** The regular files under `dir` holding at least `bytes` (an upload in progress has a hidden temporary name). */
+async function filesOver(dir: string, bytes: number): Promise<number> {
+  let count = 0;
   // The homes are made at first login.
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const size = (await stat(join(entry.parentPath, entry.name)).catch(() => undefined))?.size ?? 0;
-    largest = Math.max(largest, size);
+    if (size >= bytes) count++;
   }
-  return largest;
+  return count;
 }
 
 /** How a new TCP connection to the port ends: 'refused', or 'accepted' when the kernel took it. */
@@ -47,7 +47,7 @@ function tryConnect(port: number): Promise<'refused' | 'accepted'> {
   });
 }
 
-test('SIGTERM drains: /readyz 503, new connections refused, the upload in flight completes intact, then exit 0', async () => {
+test('SIGTERM drains: /readyz 503, new SFTP and FTPS connections refused, the uploads in flight over both complete intact, then exit 0', async () => {
   const dataDir = join(work, 'data');
   assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
   const add = await runFerry(
@@ -72,23 +72,29 @@ test('SIGTERM drains: /readyz 503, new connections refused, the upload in flight
       '1',
       '--drain-timeout',
       '120',
+      '--ftps-port',
+      '0',
     ],
     { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', FERRY_ALLOW_LIST: '127.0.0.1' } },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    const { sftpPort, httpPort } = await new Promise<{ sftpPort: number; httpPort: number }>(
-      (resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const sftp = out.match(/SFTP listening on 127\.0\.0\.1:(\d+)/);
-          const http = out.match(/http:\/\/127\.0\.0\.1:(\d+)/);
-          if (sftp && http) resolve({ sftpPort: Number(sftp[1]), httpPort: Number(http[1]) });
-        });
-        void exited.then(() => reject(new Error(`serve exited: ${out}`)));
-      },
-    );
+    const { sftpPort, httpPort, ftpsPort } = await new Promise<{
+      sftpPort: number;
+      httpPort: number;
+      ftpsPort: number;
+    }>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const sftp = out.match(/SFTP listening on 127\.0\.0\.1:(\d+)/);
+        const http = out.match(/http:\/\/127\.0\.0\.1:(\d+)/);
+        const ftps = out.match(/FTPS listening \(explicit 127\.0\.0\.1:(\d+)\)/);
+        if (sftp && http && ftps)
+          resolve({ sftpPort: Number(sftp[1]), httpPort: Number(http[1]), ftpsPort: Number(ftps[1]) });
+      });
+      void exited.then(() => reject(new Error(`serve exited: ${out}`)));
+    });
     const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
     assert.equal(ready.status, 200);
 
@@ -102,8 +108,16 @@ test('SIGTERM drains: /readyz 503, new connections refused, the upload in flight
       extraArgs: ['-l', '8000'],
       batch: `put ${local} /big.bin\n`,
     });
+    // The same over FTPS (curl, --limit-rate in bytes/s).
+    const ftpsUpload = new Promise<number | null>((resolve) => {
+      const curl = spawn('curl', [
+        ...['-sS', '--ssl-reqd', '-k', '--limit-rate', '1000k', '-T', local],
+        ...['-u', 'pat:Dra1n-pa55', `ftp://127.0.0.1:${ftpsPort}/ftps-big.bin`],
+      ]);
+      curl.once('exit', (code) => resolve(code));
+    });
     const homes = join(dataDir, 'homes');
-    while ((await largestFile(homes)) < 512 * 1024) await new Promise((r) => setTimeout(r, 50));
+    while ((await filesOver(homes, 512 * 1024)) < 2) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGTERM');
 
     // Not ready as soon as the drain starts (a load balancer's health check takes the node out)...
@@ -120,11 +134,14 @@ test('SIGTERM drains: /readyz 503, new connections refused, the upload in flight
     assert.equal(body?.checks.accepting, false);
     // ...and the SFTP listener is closed: a new client is refused while the upload goes on.
     assert.equal(await tryConnect(sftpPort), 'refused');
+    assert.equal(await tryConnect(ftpsPort), 'refused', 'and so is a new FTPS client');
     assert.equal(child.exitCode, null, 'serve still runs while the upload is in flight');
 
     const r = await upload;
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256(join(homes, 'pat', 'big.bin')), await sha256(local));
+    assert.equal(await ftpsUpload, 0, 'the FTPS upload in flight completes too');
+    assert.equal(await sha256(join(homes, 'pat', 'ftps-big.bin')), await sha256(local));
     // The last connection gone, the process stops by itself, long before the 120 s drain timeout.
     assert.equal(await exited, 0);
     // ...after recording that connection's end: the drain waited for the session's own close, not only the socket's.

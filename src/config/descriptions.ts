@@ -61,7 +61,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   allowList: 'CIDRs never banned or limited per address (comma-separated)',
   denyList: 'CIDRs always refused (comma-separated)',
   drainTimeout:
-    'seconds open connections get to finish after SIGTERM (the listener closes, /readyz answers 503) before they are cut (0: stop at once)',
+    'seconds open connections get to finish after SIGTERM (the SFTP and FTPS listeners close, /readyz answers 503) before they are cut (0: stop at once)',
   proxyProtocolFrom:
     'CIDRs of load balancers whose SFTP connections must begin with a PROXY protocol v1/v2 header naming the client (comma-separated; others connect as plain SSH)',
   lockoutThreshold: 'failed logins within lockoutWindow that lock an account (0: off, the default)',

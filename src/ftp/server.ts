@@ -3,6 +3,7 @@
 // control.ts over the core's file session, like the SSH front end.
 import { createServer, type Server, type Socket } from 'node:net';
 import { Admission } from '../ssh/admission.js';
+import { drainConnections } from '../util/drain.js';
 import type { TransferActivity } from './context.js';
 import { ControlConnection } from './control.js';
 import type { FtpsServerOptions } from './options.js';
@@ -18,6 +19,11 @@ export interface RunningFtpsServer {
   disconnect(sessionId: string): boolean;
   /** The transfer a connection is running now, for the live-session view. */
   activity(sessionId: string): TransferActivity | undefined;
+  /**
+   * Stops accepting and resolves true when every open connection has ended, false when `timeoutMs` passed or
+   * `signal` was aborted first (a draining server; those left are closed by close()).
+   */
+  drain(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -168,6 +174,22 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
     admission.close();
     throw err;
   }
+  // A listener is closed once: a second close() of a closed server would wait for a 'close' event already past.
+  const listenersClosed = new Map<Server, Promise<void>>();
+  const closeListener = (server: Server): Promise<void> => {
+    let closed = listenersClosed.get(server);
+    if (!closed) {
+      closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      listenersClosed.set(server, closed);
+    }
+    return closed;
+  };
+  // The listeners' close callbacks come before the last sockets' 'close' events, which end their sessions (the
+  // disconnect audit record): the server stopping next would close the audit trail under them. So wait for those.
+  const allClosed = async () => {
+    await Promise.all(servers.map(closeListener));
+    while (sockets.size > 0 || connections.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
   const find = (sessionId: string) => [...connections].find((c) => c.sessionId === sessionId);
   return {
     port: portOf(explicit),
@@ -185,11 +207,17 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
       const activity = find(sessionId)?.activity;
       return activity ? { ...activity } : undefined;
     },
+    drain: (timeoutMs, signal) =>
+      drainConnections({
+        open: () => sockets.size,
+        ended: allClosed(),
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+        logger: options.logger,
+      }),
     close: async () => {
       admission.close();
-      const closed = Promise.all(
-        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-      );
+      const closed = allClosed();
       for (const connection of connections) {
         connection.reply(421, 'Server shutting down');
         connection.close();
@@ -198,9 +226,6 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
         for (const socket of sockets) socket.destroy();
       }, 2000);
       await closed;
-      // The listeners' close callbacks come before the last sockets' 'close' events, which end their sessions (the
-      // disconnect audit record): the server stopping next would close the audit trail under them.
-      while (sockets.size > 0 || connections.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
       clearTimeout(deadline);
     },
   };

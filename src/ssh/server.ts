@@ -6,6 +6,7 @@ import { cidrBlockList, matchesCidrs } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from '../ssh-algorithms.js';
+import { drainConnections } from '../util/drain.js';
 import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
 import { Admission } from './admission.js';
 import { type ConnectionState, handleConnection } from './connection.js';
@@ -189,28 +190,14 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
       held.socket.once('close', () => clearTimeout(cut));
       return true;
     },
-    drain: async (timeoutMs, signal) => {
-      const drained = allClosed().then(() => true);
-      if (sockets.size === 0) return drained;
-      options.logger.info(
-        { connections: sockets.size, timeoutMs },
-        'draining: waiting for open connections to end',
-      );
-      let timer: NodeJS.Timeout | undefined;
-      let onAbort = () => {};
-      const cut = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-        onAbort = () => resolve(false);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-      const ended = await Promise.race([drained, cut]);
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (ended) options.logger.info('drained: every connection ended');
-      else
-        options.logger.warn({ connections: sockets.size }, 'drain cut short; closing the connections left');
-      return ended;
-    },
+    drain: (timeoutMs, signal) =>
+      drainConnections({
+        open: () => sockets.size,
+        ended: allClosed(),
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+        logger: options.logger,
+      }),
     close: async () => {
       admission.close();
       const closed = allClosed();

@@ -1,0 +1,41 @@
+// A draining listener's wait for its open connections to end, bounded by the drain timeout and a cut signal.
+
+export interface DrainOptions {
+  /** Connections open now. */
+  readonly open: () => number;
+  /** Resolves once the listener is closed and its last connection (with its session's end) is gone. */
+  readonly ended: Promise<void>;
+  readonly timeoutMs: number;
+  /** Aborted to cut the wait short (SIGINT during a drain). */
+  readonly signal?: AbortSignal;
+  /** The server's logger (pino's fits; util/ imports nothing). */
+  readonly logger: DrainLog;
+}
+
+export interface DrainLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/** True when every connection ended in time; false when the deadline or the signal came first. */
+export async function drainConnections(o: DrainOptions): Promise<boolean> {
+  const drained = o.ended.then(() => true);
+  if (o.open() === 0) return drained;
+  o.logger.info(
+    { connections: o.open(), timeoutMs: o.timeoutMs },
+    'draining: waiting for open connections to end',
+  );
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
+  const cut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), o.timeoutMs);
+    onAbort = () => resolve(false);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  const ended = await Promise.race([drained, cut]);
+  clearTimeout(timer);
+  o.signal?.removeEventListener('abort', onAbort);
+  if (ended) o.logger.info({}, 'drained: every connection ended');
+  else o.logger.warn({ connections: o.open() }, 'drain cut short; closing the connections left');
+  return ended;
+}
