@@ -3,7 +3,7 @@
 // control.ts over the core's file session, like the SSH front end.
 import { createServer, type Server, type Socket } from 'node:net';
 import { Admission } from '../ssh/admission.js';
-import { drainConnections } from '../util/drain.js';
+import { drainConnections, whenEmpty } from '../util/drain.js';
 import type { TransferActivity } from './context.js';
 import { ControlConnection } from './control.js';
 import type { FtpsServerOptions } from './options.js';
@@ -188,7 +188,7 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
   // disconnect audit record): the server stopping next would close the audit trail under them. So wait for those.
   const allClosed = async () => {
     await Promise.all(servers.map(closeListener));
-    while (sockets.size > 0 || connections.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await whenEmpty(sockets, connections);
   };
   const find = (sessionId: string) => [...connections].find((c) => c.sessionId === sessionId);
   return {
@@ -212,7 +212,7 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
         open: () => sockets.size,
         ended: allClosed(),
         timeoutMs,
-        ...(signal ? { signal } : {}),
+        signal,
         logger: options.logger,
       }),
     close: async () => {

@@ -6,7 +6,7 @@ import { cidrBlockList, matchesCidrs } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from '../ssh-algorithms.js';
-import { drainConnections } from '../util/drain.js';
+import { drainConnections, whenEmpty } from '../util/drain.js';
 import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
 import { Admission } from './admission.js';
 import { type ConnectionState, handleConnection } from './connection.js';
@@ -162,7 +162,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   // disconnect audit records): a stop that went on at once closed the audit trail under them. So wait for those.
   const allClosed = async () => {
     await stopAccepting();
-    while (sockets.size > 0 || clients.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await whenEmpty(sockets, clients);
   };
   const bound = net.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
@@ -195,7 +195,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
         open: () => sockets.size,
         ended: allClosed(),
         timeoutMs,
-        ...(signal ? { signal } : {}),
+        signal,
         logger: options.logger,
       }),
     close: async () => {

@@ -7,7 +7,7 @@ export interface DrainOptions {
   readonly ended: Promise<void>;
   readonly timeoutMs: number;
   /** Aborted to cut the wait short (SIGINT during a drain). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** The server's logger (pino's fits; util/ imports nothing). */
   readonly logger: DrainLog;
 }
@@ -38,4 +38,12 @@ export async function drainConnections(o: DrainOptions): Promise<boolean> {
   if (ended) o.logger.info({}, 'drained: every connection ended');
   else o.logger.warn({ connections: o.open() }, 'drain cut short; closing the connections left');
   return ended;
+}
+
+/**
+ * Resolves when every set is empty: a listener's sockets and sessions leave theirs in their 'close' events, which
+ * come after net.Server's close callback (polled: only a stopping server waits here).
+ */
+export async function whenEmpty(...sets: readonly { readonly size: number }[]): Promise<void> {
+  while (sets.some((set) => set.size > 0)) await new Promise((resolve) => setTimeout(resolve, 5));
 }
