@@ -226,12 +226,14 @@ export async function servedDirs(running: RunningFerry): Promise<ServedDirs> {
   // Directory accounts provisioned after the start get homes under ldap.homeTemplate's fixed leading part.
   const template = running.config.ldap.homeTemplate;
   const ldapHomes = template ? [dirname(template.slice(0, template.indexOf('%username%')) + 'x')] : [];
+  // Homes are directories only on local storage: on S3 they are key prefixes, nothing to allow or make here (and
+  // a user added with one must not make the workers be replaced for nothing).
+  const localHomes = running.config.storage.backend === 'local' ? [...homes, ...ldapHomes] : [];
   const login = 'its user cannot log in until it exists and the server restarts';
   return {
-    paths: outsideDataDir(running.config, [...homes, ...storeDir, ...jobDirs, ...folderDirs, ...ldapHomes]),
+    paths: outsideDataDir(running.config, [...localHomes, ...storeDir, ...jobDirs, ...folderDirs]),
     made: [
-      // Homes are directories only on local storage (on S3 they are key prefixes: nothing to make here).
-      ...(running.config.storage.backend === 'local' ? [...homes, ...ldapHomes] : []).map((path) => ({
+      ...localHomes.map((path) => ({
         path,
         what: `home ${path}`,
         until: login,
