@@ -3,7 +3,7 @@
 // control.ts over the core's file session, like the SSH front end.
 import { createServer, type Server, type Socket } from 'node:net';
 import { Admission } from '../ssh/admission.js';
-import { drainConnections, whenEmpty } from '../util/drain.js';
+import { closeOnce, drainConnections, whenEmpty } from '../util/drain.js';
 import type { TransferActivity } from './context.js';
 import { ControlConnection } from './control.js';
 import type { FtpsServerOptions } from './options.js';
@@ -174,20 +174,10 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
     admission.close();
     throw err;
   }
-  // A listener is closed once: a second close() of a closed server would wait for a 'close' event already past.
-  const listenersClosed = new Map<Server, Promise<void>>();
-  const closeListener = (server: Server): Promise<void> => {
-    let closed = listenersClosed.get(server);
-    if (!closed) {
-      closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      listenersClosed.set(server, closed);
-    }
-    return closed;
-  };
   // The listeners' close callbacks come before the last sockets' 'close' events, which end their sessions (the
   // disconnect audit record): the server stopping next would close the audit trail under them. So wait for those.
   const allClosed = async () => {
-    await Promise.all(servers.map(closeListener));
+    await Promise.all(servers.map(closeOnce));
     await whenEmpty(sockets, connections);
   };
   const find = (sessionId: string) => [...connections].find((c) => c.sessionId === sessionId);

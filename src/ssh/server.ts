@@ -6,7 +6,7 @@ import { cidrBlockList, matchesCidrs } from '../auth/defender.js';
 import { FerryError } from '../errors.js';
 import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-keys.js';
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from '../ssh-algorithms.js';
-import { drainConnections, whenEmpty } from '../util/drain.js';
+import { closeOnce, drainConnections, whenEmpty } from '../util/drain.js';
 import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
 import { Admission } from './admission.js';
 import { type ConnectionState, handleConnection } from './connection.js';
@@ -153,11 +153,7 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
   });
   net.on('error', (err) => options.logger.error({ err }, 'listener error'));
   // net.close() stops accepting at once; its callback runs when the last open connection has closed.
-  let listenerClosed: Promise<void> | undefined;
-  const stopAccepting = () => {
-    listenerClosed ??= new Promise<void>((resolve) => net.close(() => resolve()));
-    return listenerClosed;
-  };
+  const stopAccepting = () => closeOnce(net);
   // net.close()'s callback comes before the last sockets' 'close' events, and with them the sessions' own (their
   // disconnect audit records): a stop that went on at once closed the audit trail under them. So wait for those.
   const allClosed = async () => {

@@ -47,3 +47,23 @@ export async function drainConnections(o: DrainOptions): Promise<boolean> {
 export async function whenEmpty(...sets: readonly { readonly size: number }[]): Promise<void> {
   while (sets.some((set) => set.size > 0)) await new Promise((resolve) => setTimeout(resolve, 5));
 }
+
+/** Anything with net.Server's close(callback); util/ imports nothing, node:net's type included. */
+export interface Closable {
+  close(callback: () => void): unknown;
+}
+
+const closing = new WeakMap<Closable, Promise<void>>();
+
+/**
+ * Closes a listener once and shares the promise of its end (its callback runs when its last connection closed): a
+ * second close() of a closed net.Server would wait for a 'close' event already past.
+ */
+export function closeOnce(server: Closable): Promise<void> {
+  let closed = closing.get(server);
+  if (!closed) {
+    closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    closing.set(server, closed);
+  }
+  return closed;
+}
