@@ -1,8 +1,9 @@
 // Runs issue 22's MFT-shaped rows that were asked for (small files, many sessions, password logins, Ferry's
-// own client) on the already started servers, in that order.
+// own client) on the already started servers, in that order, then the floors that bound them (bench/floor.ts).
 import { join } from 'node:path';
 import { ferryClient, passwordAccounts, passwordLogins } from './client-logins.js';
 import { writeRandomFile } from './files.js';
+import { floorRows } from './floor.js';
 import { manySessions, smallFiles } from './mft-workloads.js';
 import type { Plan, Scenario } from './plan.js';
 import type { Measurement, ScenarioContext } from './scenarios.js';
@@ -61,6 +62,19 @@ export async function mftRows(o: {
     const path = join(c.clientDir, 'client.bin');
     const source = { path, bytes: plan.singleBytes, sha256: await writeRandomFile(path, plan.singleBytes) };
     out.push(...(await ferryClient(c, o.repo, sshd, source)));
+  }
+  if (only.has('floor')) {
+    log(
+      `floor: ${plan.smallFiles} × ${plan.smallBytes} B against a zero-work server and sshd, an idle bare cluster, ${plan.smallRuns} runs`,
+    );
+    out.push(
+      ...(await floorRows(ctx(plan.smallRuns), {
+        repo: o.repo,
+        layout: o.layout,
+        files: plan.smallFiles,
+        bytes: plan.smallBytes,
+      })),
+    );
   }
   return out;
 }

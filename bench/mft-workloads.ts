@@ -34,7 +34,7 @@ function sameDigests(a: Map<string, string>, b: Map<string, string>, what: strin
 }
 
 /** Writes `count` random files of `bytes` each into `dir` (once; later runs reuse them). */
-async function smallFileSet(dir: string, count: number, bytes: number): Promise<Map<string, string>> {
+export async function smallFileSet(dir: string, count: number, bytes: number): Promise<Map<string, string>> {
   await mkdir(dir, { recursive: true });
   if ((await readdir(dir)).length !== count) {
     const width = String(count).length;
@@ -106,7 +106,7 @@ export async function smallFiles(ctx: ScenarioContext, count: number, bytes: num
 }
 
 /** From the first command's echo to the echo of the last one (`pwd`): the transfers, without login and logout. */
-function transferMs(result: BatchResult): number {
+export function transferMs(result: BatchResult): number {
   const first = result.marks[0];
   const last = result.marks.at(-1);
   if (first === undefined || last === undefined || result.marks.length < 2) {

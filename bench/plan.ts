@@ -23,6 +23,7 @@ export const SCENARIOS = [
   'sessions',
   'logins',
   'client',
+  'floor',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -115,7 +116,7 @@ export const QUICK: Plan = {
 };
 
 export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster,
-                                       smallfiles,sessions,logins,client]
+                                       smallfiles,sessions,logins,client,floor]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
