@@ -42,9 +42,10 @@ export interface RunningFerry {
   /**
    * Emits `stopping`, then stops every service in reverse order and disposes of the context. Runs once; with
    * `drain` the SFTP listener first stops accepting and open connections get up to `drainTimeout` seconds to
-   * end (/readyz answers 503 meanwhile). A later call without `drain` cuts a drain in progress short.
+   * end (/readyz answers 503 meanwhile; with `replaced`, a successor already listening, the HTTP API closes at
+   * once instead). A later call without `drain` cuts a drain in progress short.
    */
-  stop(reason?: string, how?: { readonly drain?: boolean }): Promise<void>;
+  stop(reason?: string, how?: { readonly drain?: boolean; readonly replaced?: boolean }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -216,7 +217,9 @@ export async function startFerry(
       { nodeId, sessions: clusterSessions },
       (listener) => automation.worker.onAttemptRecorded(listener),
     );
-    if (http) services.started('http api', () => http.close());
+    let httpClosed: Promise<void> | undefined;
+    const closeHttp = () => (httpClosed ??= http?.close() ?? Promise.resolve());
+    if (http) services.started('http api', closeHttp);
     // The node registry (cluster mode): refuses a second live node with this id before the start is announced.
     const heartbeatMs = Math.round(config.node.heartbeatSeconds * 1000);
     const stopHeartbeat = await startNodeHeartbeat({
@@ -339,7 +342,7 @@ export async function startFerry(
 
     let stopped: Promise<void> | undefined;
     const cutDrain = new AbortController();
-    const stop = (reason = 'stop requested', how: { readonly drain?: boolean } = {}): Promise<void> => {
+    const stop: RunningFerry['stop'] = (reason = 'stop requested', how = {}) => {
       if (stopped && !how.drain) cutDrain.abort();
       stopped ??= (async () => {
         shutdown.abort(reason);
@@ -348,7 +351,10 @@ export async function startFerry(
         // Behind a load balancer: not ready first (health checks move new clients away), then no new
         // connections, while transfers in flight finish; what is still open at the deadline is cut below.
         if (how.drain && config.drainTimeout > 0) {
-          ctx.health.startDraining(reason);
+          // A replaced worker's successor already serves HTTP: its 503 would only mark the whole node unready.
+          if (how.replaced)
+            closeHttp().catch(() => {}); // services.stop() awaits the same close and reports it
+          else ctx.health.startDraining(reason);
           // FTPS connections drain as SFTP ones do: no new ones, those open finish within the same deadline.
           await Promise.all([
             ssh.drain(config.drainTimeout * 1000, cutDrain.signal),

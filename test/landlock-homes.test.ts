@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -62,7 +63,7 @@ test('a home outside the data dir that is missing at start is made, and its user
     children,
     ['--http-listen', '127.0.0.1:0', '--workers', '2'],
     // In any order: the primary prints its workers' hardening lines before or after its listener's.
-    /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^(landlock: (?:active|not available|off)[^\n]*)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)/m,
+    /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^(landlock: (?:active|not available|off)[^\n]*)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)(?=[\s\S]*HTTP API listening on http:\/\/127\.0\.0\.1:(\d+)\/)/m,
     { env: { FERRY_LANDLOCK_POLL_MS: '200' } },
   );
   // The directories are made whether or not this kernel has Landlock; the rules only where it has.
@@ -119,6 +120,16 @@ test('a home outside the data dir that is missing at start is made, and its user
   );
   const log = serving.stderr();
   assert.equal(count(log, 'replacing each worker with one that reaches them'), 1, log);
+  // While the held session keeps its old worker draining, the HTTP API is the new workers' alone: the old one
+  // closed its listener at once, so no new connection meets its draining /readyz (a balancer would take the node
+  // out of rotation for the whole drain). Each request on a connection of its own: the primary deals connections.
+  await new Promise((r) => setTimeout(r, 500));
+  const ready = await Promise.all(Array.from({ length: 24 }, () => readyz(Number(match[6]))));
+  assert.deepEqual(
+    ready.filter((status) => status !== 200),
+    [],
+    'every /readyz during the renewal says ready',
+  );
   // The session opened before the change is still served by its (old) worker, which ends after it.
   held.command('put note.txt held-2.txt');
   assert.equal(await held.end(), 0);
@@ -200,6 +211,16 @@ async function until(check: () => boolean | Promise<boolean>, what: string | (()
     if (Date.now() > deadline) throw new Error(`timed out: ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** GET /readyz on a new connection; its status code. */
+function readyz(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    }).once('error', reject);
+  });
 }
 
 /** The processes whose parent is `pid` (a primary's workers). */

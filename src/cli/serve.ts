@@ -82,17 +82,19 @@ function runUntilSignalled(running: RunningFerry): void {
     shutdown.abort();
     loggers.serve.info({ signal }, 'shutting down');
     // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a worker
-    // its primary replaced (worker-renewal.ts).
-    running.stop(signal, { drain: signal === 'SIGTERM' || signal === RETIRED }).then(
-      () => {
-        loggers.serve.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        loggers.serve.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // its primary replaced (worker-renewal.ts), whose HTTP API closes at once: its successor already listens.
+    running
+      .stop(signal, { drain: signal === 'SIGTERM' || signal === RETIRED, replaced: signal === RETIRED })
+      .then(
+        () => {
+          loggers.serve.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          loggers.serve.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGHUP', () => {
     running.reloadHostKeys().then(
