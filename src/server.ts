@@ -42,8 +42,8 @@ export interface RunningFerry {
   /**
    * Emits `stopping`, then stops every service in reverse order and disposes of the context. Runs once; with
    * `drain` the SFTP listener first stops accepting and open connections get up to `drainTimeout` seconds to
-   * end (/readyz answers 503 meanwhile; with `replaced`, a successor already listening, the HTTP API closes at
-   * once instead). A later call without `drain` cuts a drain in progress short.
+   * end (/readyz answers 503 meanwhile). With `replaced` (a successor already listens) the HTTP API closes at once
+   * and the drain has no deadline. A later call without `drain` cuts a drain in progress short.
    */
   stop(reason?: string, how?: { readonly drain?: boolean; readonly replaced?: boolean }): Promise<void>;
 }
@@ -350,15 +350,17 @@ export async function startFerry(
         await ctx.events.emit(systemEvent({ phase: 'stopping', reason }));
         // Behind a load balancer: not ready first (health checks move new clients away), then no new
         // connections, while transfers in flight finish; what is still open at the deadline is cut below.
-        if (how.drain && config.drainTimeout > 0) {
-          // A replaced worker's successor already serves HTTP: its 503 would only mark the whole node unready.
+        // A replaced worker is not shut down: its connections end on their own (idle ones at idleTimeout) unless
+        // a later stop cuts them (cli/serve.ts), and its successor serves HTTP (a 503 here would fail the node).
+        const deadlineMs = how.replaced ? undefined : config.drainTimeout * 1000;
+        if (how.drain && (how.replaced || config.drainTimeout > 0)) {
           if (how.replaced)
-            closeHttp().catch(() => {}); // services.stop() awaits the same close and reports it
+            closeHttp().catch(() => {}); // services.stop() awaits the same close, reports it
           else ctx.health.startDraining(reason);
           // FTPS connections drain as SFTP ones do: no new ones, those open finish within the same deadline.
           await Promise.all([
-            ssh.drain(config.drainTimeout * 1000, cutDrain.signal),
-            ftpsServer?.drain(config.drainTimeout * 1000, cutDrain.signal),
+            ssh.drain(deadlineMs, cutDrain.signal),
+            ftpsServer?.drain(deadlineMs, cutDrain.signal),
           ]);
         }
         await services.stop();

@@ -61,7 +61,8 @@ test('a home outside the data dir that is missing at start is made, and its user
   const { serving, match } = await serveFerry(
     dataDir,
     children,
-    ['--http-listen', '127.0.0.1:0', '--workers', '2'],
+    // A 1 s drain: a worker replaced by a renewal must not be held to it (its sessions go on past it).
+    ['--http-listen', '127.0.0.1:0', '--workers', '2', '--drain-timeout', '1'],
     // In any order: the primary prints its workers' hardening lines before or after its listener's.
     /^(?=[\s\S]*SFTP listening on 127\.0\.0\.1:(\d+))(?=[\s\S]*^(landlock: (?:active|not available|off)[^\n]*)$)(?=[\s\S]*^landlock: home (\S+) could not be made \((\w+)\): (.*)$)(?=[\s\S]*HTTP API listening on http:\/\/127\.0\.0\.1:(\d+)\/)/m,
     { env: { FERRY_LANDLOCK_POLL_MS: '200' } },
@@ -130,7 +131,9 @@ test('a home outside the data dir that is missing at start is made, and its user
     [],
     'every /readyz during the renewal says ready',
   );
-  // The session opened before the change is still served by its (old) worker, which ends after it.
+  // The session opened before the change is still served by its (old) worker, past the 1 s drainTimeout (a
+  // renewal is not a shutdown: nothing waits for the old worker to go), and that worker ends after it.
+  await new Promise((r) => setTimeout(r, 1500));
   held.command('put note.txt held-2.txt');
   assert.equal(await held.end(), 0);
   assert.equal((await stat(join(home, 'held-2.txt'))).size, 'hello from far away'.length);
@@ -146,6 +149,28 @@ test('a home outside the data dir that is missing at start is made, and its user
   await until(async () => (await childPids(serving.child.pid!)).length === 2, 'two workers are left');
   // Each old worker recorded its sessions' ends before it closed its audit trail.
   assert.doesNotMatch(serving.stderr(), /AuditClosedError|event listener failed/);
+
+  // The service stopping while a replaced worker still drains (no deadline of its own): it gets drainTimeout from
+  // the SIGTERM, like every worker, and the server exits instead of waiting for that session forever.
+  const held3 = holdSftp(port, 'far', work);
+  held3.command('put note.txt held-3.txt');
+  await until(() => exists(join(home, 'held-3.txt')), 'a session open before the second renewal');
+  const laterHome = join(work, 'elsewhere', 'homes', 'later');
+  const second = await runFerry(
+    ['users', 'add', 'later', '--password-stdin', '--home', laterHome, '--data-dir', dataDir],
+    `${PASSWORD}\n`,
+  );
+  assert.equal(second.code, 0, second.stderr);
+  await until(
+    () => count(serving.stderr(), 'worker replaced: the old one ends once its open connections have') === 4,
+    'the workers are replaced again',
+  );
+  const stopped = await Promise.race([
+    serving.stop().then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+  ]);
+  assert.ok(stopped, 'the server stops within 15 s of SIGTERM with a replaced worker draining');
+  await held3.end();
 });
 
 test('a single serving process names a home added out of its reach and the restart it needs', async (t) => {

@@ -72,13 +72,20 @@ export function describeListenError(err: unknown, config: FerryConfig): string {
 /** Runs until SIGINT/SIGTERM or until the parent process goes; SIGHUP re-reads host keys. Used by a single process and by each worker. */
 function runUntilSignalled(running: RunningFerry): void {
   const shutdown = new AbortController();
+  let retired = false;
   const stop = (signal: string) => {
     // SIGINT ends a drain in progress (the operator does not want to wait). A repeated SIGTERM does not: under
-    // systemd a worker gets one from the service manager and one from its primary.
+    // systemd a worker gets one from the service manager and one from its primary. A worker draining for a
+    // renewal has no deadline: the service stopping (SIGTERM) or its primary's end gives it drainTimeout from then.
     if (shutdown.signal.aborted) {
       if (signal === 'SIGINT') void running.stop(signal);
+      else if (retired && signal !== RETIRED) {
+        retired = false;
+        setTimeout(() => void running.stop(signal), running.config.drainTimeout * 1000);
+      }
       return;
     }
+    retired = signal === RETIRED;
     shutdown.abort();
     loggers.serve.info({ signal }, 'shutting down');
     // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a worker

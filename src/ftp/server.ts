@@ -23,7 +23,7 @@ export interface RunningFtpsServer {
    * Stops accepting and resolves true when every open connection has ended, false when `timeoutMs` passed or
    * `signal` was aborted first (a draining server; those left are closed by close()).
    */
-  drain(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  drain(timeoutMs: number | undefined, signal?: AbortSignal): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -29,7 +29,7 @@ export interface RunningSshServer {
    * Stops accepting (new connections are refused) and waits for the open ones to end by themselves, at most
    * `timeoutMs` or until `signal` aborts. True when every connection ended; close() then cuts what is left.
    */
-  drain(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  drain(timeoutMs: number | undefined, signal?: AbortSignal): Promise<boolean>;
   /** Stops accepting, ends every session, resolves when all sockets are closed. */
   close(): Promise<void>;
 }

@@ -5,7 +5,8 @@ export interface DrainOptions {
   readonly open: () => number;
   /** Resolves once the listener is closed and its last connection (with its session's end) is gone. */
   readonly ended: Promise<void>;
-  readonly timeoutMs: number;
+  /** Undefined: no deadline (a worker replaced by a renewal, until it is told to stop). */
+  readonly timeoutMs: number | undefined;
   /** Aborted to cut the wait short (SIGINT during a drain). */
   readonly signal?: AbortSignal | undefined;
   /** The server's logger (pino's fits; util/ imports nothing). */
@@ -28,7 +29,7 @@ export async function drainConnections(o: DrainOptions): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort = () => {};
   const cut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), o.timeoutMs);
+    if (o.timeoutMs !== undefined) timer = setTimeout(() => resolve(false), o.timeoutMs);
     onAbort = () => resolve(false);
     o.signal?.addEventListener('abort', onAbort, { once: true });
   });
