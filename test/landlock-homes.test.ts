@@ -33,11 +33,7 @@ test('a home outside the data dir that is missing at start is made, and its user
     ['far', home],
     ['blocked', blocked],
   ] as const) {
-    const added = await runFerry(
-      ['users', 'add', name, '--password-stdin', '--home', dir, '--data-dir', dataDir],
-      `${PASSWORD}\n`,
-    );
-    assert.equal(added.code, 0, added.stderr);
+    await addUser(dataDir, name, dir);
   }
   // A pull job makes its local directory at its first run: that too is made at start, and gets a rule.
   const partner = await runFerry(
@@ -102,11 +98,7 @@ test('a home outside the data dir that is missing at start is made, and its user
   held.command('put note.txt held-1.txt');
   await until(() => exists(join(home, 'held-1.txt')), 'the held session uploads before the change');
   const lateHome = join(work, 'elsewhere', 'homes', 'late');
-  const added = await runFerry(
-    ['users', 'add', 'late', '--password-stdin', '--home', lateHome, '--data-dir', dataDir],
-    `${PASSWORD}\n`,
-  );
-  assert.equal(added.code, 0, added.stderr);
+  await addUser(dataDir, 'late', lateHome);
   let late = { code: null as number | null, stderr: '' };
   await until(async () => {
     late = await sftpBatch({ port, user: 'late', password: PASSWORD, batch: 'put note.txt\n', cwd: work });
@@ -156,11 +148,7 @@ test('a home outside the data dir that is missing at start is made, and its user
   held3.command('put note.txt held-3.txt');
   await until(() => exists(join(home, 'held-3.txt')), 'a session open before the second renewal');
   const laterHome = join(work, 'elsewhere', 'homes', 'later');
-  const second = await runFerry(
-    ['users', 'add', 'later', '--password-stdin', '--home', laterHome, '--data-dir', dataDir],
-    `${PASSWORD}\n`,
-  );
-  assert.equal(second.code, 0, second.stderr);
+  await addUser(dataDir, 'later', laterHome);
   await until(
     () => count(serving.stderr(), 'worker replaced: the old one ends once its open connections have') === 4,
     'the workers are replaced again',
@@ -190,11 +178,7 @@ test('a single serving process names a home added out of its reach and the resta
       return;
     }
     const lateHome = join(dir, 'elsewhere', 'late');
-    const added = await runFerry(
-      ['users', 'add', 'late', '--password-stdin', '--home', lateHome, '--data-dir', dataDir],
-      `${PASSWORD}\n`,
-    );
-    assert.equal(added.code, 0, added.stderr);
+    await addUser(dataDir, 'late', lateHome);
     await until(
       () => serving.stderr().includes("out of this process's reach until the server restarts"),
       'the process says what it cannot reach',
@@ -217,6 +201,15 @@ test('a single serving process names a home added out of its reach and the resta
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** `ferry users add NAME --home HOME` with the test's password, which must succeed. */
+async function addUser(dataDir: string, name: string, home: string): Promise<void> {
+  const added = await runFerry(
+    ['users', 'add', name, '--password-stdin', '--home', home, '--data-dir', dataDir],
+    `${PASSWORD}\n`,
+  );
+  assert.equal(added.code, 0, added.stderr);
+}
 
 function count(text: string, needle: string): number {
   return text.split(needle).length - 1;

@@ -90,18 +90,16 @@ function runUntilSignalled(running: RunningFerry): void {
     loggers.serve.info({ signal }, 'shutting down');
     // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a worker
     // its primary replaced (worker-renewal.ts), whose HTTP API closes at once: its successor already listens.
-    running
-      .stop(signal, { drain: signal === 'SIGTERM' || signal === RETIRED, replaced: signal === RETIRED })
-      .then(
-        () => {
-          loggers.serve.info('stopped');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          loggers.serve.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    running.stop(signal, { drain: signal === 'SIGTERM' || retired, replaced: retired }).then(
+      () => {
+        loggers.serve.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        loggers.serve.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGHUP', () => {
     running.reloadHostKeys().then(
