@@ -44,6 +44,7 @@ function counting(real: DeliveryRepository) {
     },
     claim: (...a) => real.claim(...a),
     renew: (...a) => real.renew(...a),
+    release: (...a) => real.release(...a),
     finish: (...a) => real.finish(...a),
     finishMany: (...a) => real.finishMany(...a),
     get: (id) => real.get(id),

@@ -208,6 +208,42 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
       );
     }));
 
+  test(`${name}: a claim given back unstarted is pending again, its attempt not counted, for anyone`, () =>
+    withStore(async (store) => {
+      const rule = await store.rules.create(webhookRule('hook'));
+      const now = new Date();
+      const rows = ['a', 'b', 'c'].map((id) => ({
+        id,
+        ruleId: rule.id,
+        actionIndex: 0,
+        eventName: 'upload' as const,
+        fields: {},
+      }));
+      await store.deliveries.enqueueClaimed(rows, now, {
+        owner: 'stopping',
+        leaseUntil: seconds(now, 60),
+        limit: 2,
+      });
+      assert.equal(
+        await store.deliveries.release('someone-else', ['a', 'b']),
+        0,
+        'only the holder gives back',
+      );
+      assert.equal(await store.deliveries.release('stopping', ['a', 'b', 'c']), 2, 'c was never claimed');
+      const back = await store.deliveries.list({});
+      assert.deepEqual(back.map((d) => [d.id, d.status, d.attempts, d.leaseOwner ?? null]).sort(), [
+        ['a', 'pending', 0, null],
+        ['b', 'pending', 0, null],
+        ['c', 'pending', 0, null],
+      ]);
+      const taken = await store.deliveries.claim('next', 10, now, seconds(now, 60));
+      assert.deepEqual(taken.map((d) => [d.id, d.attempts]).sort(), [
+        ['a', 1],
+        ['b', 1],
+        ['c', 1],
+      ]);
+    }));
+
   test(`${name}: deliveries stored already claimed are held by that owner until their lease ends`, () =>
     withStore(async (store) => {
       const rule = await store.rules.create(webhookRule('hook'));

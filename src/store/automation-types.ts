@@ -322,6 +322,11 @@ export interface DeliveryRepository {
   /** Extends the leases `owner` still holds on `ids` (a slow action); returns how many it still held. */
   renew(owner: string, ids: readonly string[], leaseUntil: Date): Promise<number>;
   /**
+   * Gives back deliveries `owner` claimed but never started (a stopping process's held ones): pending again, due
+   * as they were, the claim's attempt not counted. Returns how many it still held.
+   */
+  release(owner: string, ids: readonly string[]): Promise<number>;
+  /**
    * Records an attempt and moves the delivery on: succeeded, pending again at `nextAttemptAt`, or dead. The
    * attempt is always recorded; the state moves only while `owner` holds the lease (false when it lost it).
    */

@@ -184,6 +184,24 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
     return Number(result.numUpdatedRows);
   }
 
+  async release(owner: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    // At a stop, with the held ids: rare, so no shape per list length.
+    const result = await this.#db
+      .updateTable('deliveries')
+      .set((eb) => ({
+        status: 'pending',
+        lease_owner: null,
+        lease_until: null,
+        attempts: eb('attempts', '-', 1),
+      }))
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async finish(id: string, owner: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<boolean> {
     return (await this.finishMany(owner, [{ id, attempt, next }])).length > 0;
   }
