@@ -1,5 +1,7 @@
-// What each file session of this process is moving right now, asked for by the API's live session list. Nothing is
-// recorded per packet: a session registers how to read its open handles' counters, and they are read on request.
+// What each file session of this process is moving right now, asked for by the API's live session list, and
+// whether any is moving at all (the rule worker lets transfers go first). Nothing is recorded per packet: a session
+// registers how to read its open handles' counters, and they are read on request.
+import { performance } from 'node:perf_hooks';
 
 /** The file a connection is moving at this moment. */
 export interface TransferProgress {
@@ -11,9 +13,39 @@ export interface TransferProgress {
 
 export type ProgressSource = () => TransferProgress | undefined;
 
+/** How long ago this process last had a file open for a client (automation/worker.ts waits on it). */
+export interface TransferGauge {
+  /** Milliseconds since the last client file of this process closed; 0 while one is open. */
+  quietMs(): number;
+}
+
 /** Bounded by the sessions the process holds: each registers once at start and leaves at close. */
-export class ActiveTransfers {
+export class ActiveTransfers implements TransferGauge {
   readonly #bySession = new Map<string, ProgressSource>();
+  #open = 0;
+  /** performance.now() when the open count last fell to 0; -Infinity before any file was opened. */
+  #quietSince = Number.NEGATIVE_INFINITY;
+  readonly #now: () => number;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  /** A client's file was opened (an upload or a download begins); `closed` is called once when it is released. */
+  opened(): () => void {
+    this.#open++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#open--;
+      if (this.#open === 0) this.#quietSince = this.#now();
+    };
+  }
+
+  quietMs(): number {
+    return this.#open > 0 ? 0 : this.#now() - this.#quietSince;
+  }
 
   register(sessionId: string, source: ProgressSource): void {
     this.#bySession.set(sessionId, source);

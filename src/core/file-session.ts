@@ -89,6 +89,8 @@ class CoreFileSession implements FileSession {
   #homeFailureLogged = false;
   readonly #resources: SessionResources;
   readonly #transfers: ActiveTransfers | undefined;
+  /** Tells `#transfers` that a client's file handle is released. */
+  readonly #transferClosed = new Map<SessionFileHandle, () => void>();
   readonly #progress = () => latestProgress(this.#handles.files);
 
   constructor(identity: SessionIdentity, deps: FileSessionDeps, resources: SessionResources = {}) {
@@ -137,7 +139,11 @@ class CoreFileSession implements FileSession {
       emitTransfer: (fields) => this.#events.emitTransfer(fields),
       emitSetstat: (path, attrs, error) =>
         this.#events.emitFileOp('setstat', path, undefined, error, { ...attrs }),
-      released: (handle) => this.#handles.releaseFile(handle as SessionFileHandle),
+      released: (handle) => {
+        this.#transferClosed.get(handle as SessionFileHandle)?.();
+        this.#transferClosed.delete(handle as SessionFileHandle);
+        this.#handles.releaseFile(handle as SessionFileHandle);
+      },
       checkFileSize: (size) => this.#paths.checkFileSize(size),
       maxHashBytes: deps.limits?.maxHashBytes ?? DEFAULT_MAX_HASH_BYTES,
       signal: resources.signal,
@@ -254,6 +260,9 @@ class CoreFileSession implements FileSession {
   async #openFile(v: string, mode: OpenMode, attrs: SetAttrs): Promise<SessionFileHandle> {
     const handle = new SessionFileHandle(this.#host, await this.#opener.open(v, mode, attrs));
     this.#handles.files.add(handle);
+    // A client's transfer makes the process busy (rule deliveries let it go first); a rule's own copy does not.
+    if (this.identity.protocol !== 'rule' && this.#transfers)
+      this.#transferClosed.set(handle, this.#transfers.opened());
     return handle;
   }
 

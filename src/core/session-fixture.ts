@@ -9,7 +9,7 @@ import type { PermissionMap } from '../permission-vocabulary.js';
 import { localHomeFs } from '../vfs/local/local-fs.js';
 import { createFileSessionFactory } from './file-session.js';
 import type { FileSessionDeps } from './file-session-deps.js';
-import type { FileHandle, FileSession, OpenMode, SessionResources } from './types.js';
+import type { FileHandle, FileSession, OpenMode, SessionIdentity, SessionResources } from './types.js';
 
 export const READ: OpenMode = {
   read: true,
@@ -45,6 +45,9 @@ export async function makeSessionFixture(
     /** The backend of each session (default: the local disk rooted at the home). */
     fs?: FileSessionDeps['fs'];
     preOperation?: FileSessionDeps['preOperation'];
+    transfers?: FileSessionDeps['transfers'];
+    /** The sessions' protocol (default sftp; 'rule' for a rule action's session). */
+    protocol?: SessionIdentity['protocol'];
   } = {},
 ): Promise<SessionFixture> {
   const base = await mkdtemp(join(tmpdir(), 'ferry-core-'));
@@ -59,6 +62,7 @@ export async function makeSessionFixture(
     ...(options.uploadMode ? { uploadMode: options.uploadMode } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.preOperation ? { preOperation: options.preOperation } : {}),
+    ...(options.transfers ? { transfers: options.transfers } : {}),
   });
   const sessions: FileSession[] = [];
   let n = 0;
@@ -75,7 +79,7 @@ export async function makeSessionFixture(
           homeDir,
           permissions,
           remoteAddress: '192.0.2.7',
-          protocol: 'sftp',
+          protocol: options.protocol ?? 'sftp',
         },
         resources,
       );
