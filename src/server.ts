@@ -110,6 +110,7 @@ export async function startFerry(
       unseal: ruleSecretUnsealer((sealed, label) => ctx.masterKey.open(sealed, label)),
       log: loggers.automation,
       health: ctx.health,
+      transfers: ctx.activeTransfers,
       server: {
         config,
         users: ctx.sessionUsers,

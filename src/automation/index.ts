@@ -1,4 +1,5 @@
 // Starts the rule engine in a serving process: rule cache, outbox writer on the bus, delivery worker, schedules.
+import type { TransferGauge } from '../core/active-transfers.js';
 import type { EventBus } from '../events/bus.js';
 import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
@@ -9,10 +10,11 @@ import { sendWebhook } from './actions/webhook.js';
 import { createHookGate, type HookGate } from './hooks.js';
 import { matches } from './match.js';
 import { OutboxWriter } from './outbox.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { RuleCache } from './rule-cache.js';
 import { RuleScheduler } from './schedule.js';
 import type { RuleRecord } from './types.js';
-import { DEFAULT_RETRY, DeliveryWorker, type RetryPolicy } from './worker.js';
+import { DeliveryWorker } from './worker.js';
 
 /** The label rule secrets are sealed with (`MasterKey.seal(secret, RULE_SECRET_LABEL)`). */
 export const RULE_SECRET_LABEL = 'rule-secret';
@@ -59,6 +61,8 @@ export interface AutomationOptions {
   readonly checkEveryMs?: number;
   /** The process's health: an outbox that cannot store deliveries degrades it (readiness, `store-error`). */
   readonly health?: HealthState;
+  /** This process's client transfers: deliveries wait for them to pause, up to rules.yieldToTransfersSeconds. */
+  readonly transfers?: TransferGauge;
 }
 
 export interface RunningAutomation {
@@ -113,6 +117,8 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     pollMs: checkEveryMs,
     leaseMs: timing.leaseMs,
     retry: timing.retry,
+    ...(options.transfers ? { transfers: options.transfers } : {}),
+    yieldMs: (options.server?.config.rules.yieldToTransfersSeconds ?? 0) * 1000,
   });
   const wake = () => worker.wake();
   const outbox = new OutboxWriter({

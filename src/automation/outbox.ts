@@ -48,7 +48,8 @@ export interface OutboxWriterOptions {
 export interface OutboxWorker {
   readonly owner: string;
   readonly leaseMs: number;
-  readonly free: number;
+  /** How many of the stored rows it takes now (its free slots, or more while it holds them for transfers). */
+  readonly adoptable: number;
   adopt(claimed: readonly DeliveryRecord[]): void;
 }
 
@@ -209,7 +210,7 @@ export class OutboxWriter {
 
   /** Stores rows, claimed at once by this process's worker when it has free slots; returns what it claimed. */
   async #store(rows: readonly NewDelivery[], now: Date): Promise<DeliveryRecord[]> {
-    const free = this.#worker?.free ?? 0;
+    const free = this.#worker?.adoptable ?? 0;
     if (!this.#worker || free <= 0) {
       await this.#deliveries.enqueue(rows, now);
       return [];

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { EventBus } from '../events/bus.js';
 import { loggers } from '../logger.js';
 import { OutboxWriter } from './outbox.js';
+import { retryDelay } from './retry.js';
 import { RuleCache } from './rule-cache.js';
-import { retryDelay } from './worker.js';
 import { receiver, setUp, until } from './worker-fixture.js';
 
 test('backoff doubles from the base up to the cap, with jitter in the upper half', () => {

@@ -1,12 +1,13 @@
 // The delivery worker: claims due deliveries under a lease, runs their actions, records attempts, retries or dead-letters.
-import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import type { TransferGauge } from '../core/active-transfers.js';
 import type { Logger } from '../logger.js';
 import type { Secret } from '../util/secret.js';
 import type { ActionRunners } from './actions/index.js';
 import { FinishQueue } from './finish-queue.js';
+import { HeldDeliveries } from './held-deliveries.js';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY, leaseOwner, type RetryPolicy, retryDelay } from './retry.js';
 import type { RuleCache } from './rule-cache.js';
 import type {
   ActionOutcome,
@@ -16,17 +17,6 @@ import type {
   RuleRecord,
   RuleRepository,
 } from './types.js';
-
-export const DEFAULT_MAX_ATTEMPTS = 8;
-
-export interface RetryPolicy {
-  /** Delay before the second attempt; it doubles with each further one (default 1000 ms). */
-  readonly baseMs: number;
-  /** Longest delay between attempts (default 10 min). */
-  readonly capMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1000, capMs: 600_000 };
 
 export interface DeliveryWorkerOptions {
   readonly deliveries: DeliveryRepository;
@@ -50,6 +40,10 @@ export interface DeliveryWorkerOptions {
   /** How long a claim holds a delivery; renewed while its action runs (default 60 s). */
   readonly leaseMs?: number;
   readonly retry?: RetryPolicy;
+  /** This process's client transfers, which handed deliveries let go first (held-deliveries.ts). */
+  readonly transfers?: TransferGauge;
+  /** Longest a delivery waits for this process's transfers to pause (config rules.yieldToTransfersMs; 0: never). */
+  readonly yieldMs?: number;
   /** How long stop() waits for running actions before cancelling them (default 10 s). */
   readonly stopTimeoutMs?: number;
   readonly owner?: string;
@@ -63,23 +57,12 @@ const MAX_PARKED = 1000;
 /** How a recorded attempt ended the delivery's turn: delivered, queued again, or dead-lettered. */
 export type DeliveryAttemptOutcome = 'succeeded' | 'retry' | 'dead';
 
-/** Exponential backoff with jitter: the n-th retry waits between half and all of min(cap, base·2^(n-1)). */
-export function retryDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const full = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(full / 2 + (random() * full) / 2);
-}
-
-/** What a process calls itself in leases: host, pid and a random part (a restarted pid is another owner). */
-export function leaseOwner(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-}
-
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 export class DeliveryWorker {
-  readonly #o: Required<Omit<DeliveryWorkerOptions, 'retry' | 'owner'>>;
+  readonly #o: Required<Omit<DeliveryWorkerOptions, 'retry' | 'owner' | 'transfers'>>;
   readonly #retry: RetryPolicy;
   readonly owner: string;
   readonly #running = new Map<string, Promise<void>>();
@@ -87,9 +70,8 @@ export class DeliveryWorker {
   readonly #parked = new Set<string>();
   /** Deliveries whose action is done and whose outcome waits to be recorded: not counted either. */
   readonly #finishing = new Set<string>();
-  /** Deliveries handed over by the outbox, waiting for the gather window: they hold slots and leases. */
-  readonly #adopted = new Map<string, DeliveryRecord>();
-  #adoptTimer: NodeJS.Timeout | undefined;
+  /** Deliveries handed over by the outbox, waiting for the gather window (and transfers): they hold leases. */
+  readonly #held: HeldDeliveries;
   readonly #cancel = new AbortController();
   readonly #finishes: FinishQueue;
   readonly #attemptListeners = new Set<(outcome: DeliveryAttemptOutcome, seconds: number) => void>();
@@ -107,8 +89,19 @@ export class DeliveryWorker {
       gatherMs: 200,
       leaseMs: 60_000,
       stopTimeoutMs: 10_000,
+      yieldMs: 0,
       ...options,
     };
+    this.#held = new HeldDeliveries({
+      gatherMs: this.#o.gatherMs,
+      yieldMs: this.#o.yieldMs,
+      transfers: options.transfers,
+      start: (delivery) => {
+        if (this.#busySlots() >= this.#o.concurrency) return false;
+        this.#launch(delivery);
+        return true;
+      },
+    });
     this.#retry = options.retry ?? DEFAULT_RETRY;
     this.owner = options.owner ?? leaseOwner();
     // Every running delivery (held digest mails included) listens on the one cancel signal.
@@ -147,17 +140,27 @@ export class DeliveryWorker {
 
   /** Deliveries running in this process now, or handed to it and about to run. */
   get inFlight(): number {
-    return this.#running.size + this.#adopted.size;
+    return this.#running.size + this.#held.size;
   }
 
   /** Deliveries this process could start now: the outbox claims at most this many of those it stores. */
   get free(): number {
     if (this.#stopped) return 0;
+    return Math.max(0, this.#o.concurrency - this.#busySlots() - this.#held.size);
+  }
+
+  /** How many the outbox may hand over now: the free slots, or while this process's clients transfer, more. */
+  get adoptable(): number {
+    if (this.#stopped) return 0;
+    return Math.max(this.free, this.#held.room);
+  }
+
+  /** Slots taken by running actions. */
+  #busySlots(): number {
     // Parked deliveries cost a timer each, not a slot; they are still bounded, by MAX_PARKED. Finishing ones
     // only wait for their outcome's group commit.
     const parked = Math.min(this.#parked.size, MAX_PARKED);
-    const busy = this.#running.size - parked - this.#finishing.size + this.#adopted.size;
-    return Math.max(0, this.#o.concurrency - busy);
+    return this.#running.size - parked - this.#finishing.size;
   }
 
   /** How long a claim made now holds a delivery. */
@@ -181,19 +184,10 @@ export class DeliveryWorker {
   adopt(claimed: readonly DeliveryRecord[]): void {
     // A stopped worker leaves them to their leases running out: any process retries them then.
     if (this.#stopped) return;
-    for (const delivery of claimed) this.#adopted.set(delivery.id, delivery);
     // They start together at the end of the gather window, as claimed ones do: the deliveries of transfers close
     // together then run side by side, so what they write (a move's audit record, their outcomes) is committed
     // in one transaction, not one per transfer, and their work leaves the transfers' acknowledgements alone.
-    this.#adoptTimer ??= setTimeout(() => this.#launchAdopted(), this.#o.gatherMs);
-  }
-
-  #launchAdopted(): void {
-    clearTimeout(this.#adoptTimer);
-    this.#adoptTimer = undefined;
-    const waiting = [...this.#adopted.values()];
-    this.#adopted.clear();
-    for (const delivery of waiting) this.#launch(delivery);
+    this.#held.add(claimed);
   }
 
   /**
@@ -202,9 +196,23 @@ export class DeliveryWorker {
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
-    // Handed deliveries still waiting for the window run now, within the stop timeout, like the running ones.
-    this.#launchAdopted();
+    // Handed deliveries still waiting run now, within the stop timeout, as far as slots allow; the rest go back
+    // to the store for any process (this one after a restart) instead of waiting for their leases to end.
+    const rest = this.#held.takeRest();
     this.#stopped = true;
+    if (rest.length > 0) {
+      try {
+        await this.#o.deliveries.release(
+          this.owner,
+          rest.map((d) => d.id),
+        );
+      } catch (err) {
+        this.#o.log.warn(
+          { err, held: rest.length },
+          'held deliveries not given back; their leases will run out',
+        );
+      }
+    }
     clearTimeout(this.#timer);
     clearTimeout(this.#soon);
     // Outcomes of what runs now are recorded as they come, not after the gather window.
@@ -238,10 +246,12 @@ export class DeliveryWorker {
           // Rules changed by another process since the last check (at most one version read per interval).
           await this.#o.rules.refresh();
           const now = new Date();
+          // While this process's clients transfer, only what has waited the longest it may wait is taken.
+          const due = this.#held.yielding ? new Date(now.getTime() - this.#o.yieldMs) : now;
           claimed = await this.#o.deliveries.claim(
             this.owner,
             free,
-            now,
+            due,
             new Date(now.getTime() + this.#o.leaseMs),
           );
         } catch (err) {
@@ -274,13 +284,14 @@ export class DeliveryWorker {
         this.#running.delete(delivery.id);
         this.#parked.delete(delivery.id);
         this.#finishing.delete(delivery.id);
+        this.#held.drain();
         this.wake();
       });
     this.#running.set(delivery.id, run);
   }
 
   async #renew(): Promise<void> {
-    const ids = [...this.#running.keys(), ...this.#adopted.keys()];
+    const ids = [...this.#running.keys(), ...this.#held.ids()];
     if (ids.length === 0) return;
     try {
       const held = await this.#o.deliveries.renew(this.owner, ids, new Date(Date.now() + this.#o.leaseMs));

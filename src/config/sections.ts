@@ -89,6 +89,11 @@ export const rulesSchema = z
   .object({
     /** Command actions run programs as the server's user: off unless the operator turns them on. */
     commands: flag.default(false),
+    /**
+     * Longest a delivery waits for the uploads and downloads of its process to pause before its action runs
+     * (automation/held-deliveries.ts); 0: actions run beside transfers at once.
+     */
+    yieldToTransfersSeconds: seconds(600).default(5),
   })
   .strict();
 

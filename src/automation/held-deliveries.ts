@@ -1,0 +1,103 @@
+// Deliveries the outbox handed to this process's worker, held until they may start: the gather window, then for as
+// long as this process's clients are transferring (at most `rules.yieldToTransfersMs`).
+import { performance } from 'node:perf_hooks';
+import type { TransferGauge } from '../core/active-transfers.js';
+import type { DeliveryRecord } from './types.js';
+
+/** A client whose last file closed this recently is still transferring: a batch's next OPEN is ~1 ms away. */
+export const TRANSFER_QUIET_MS = 250;
+/** How often held deliveries look again whether the transfers paused. */
+const RECHECK_MS = 100;
+/** Deliveries one process holds at most while its clients transfer; the outbox leaves more pending for anyone. */
+export const MAX_HELD = 1000;
+
+export interface HeldDeliveriesOptions {
+  /** How long handed deliveries wait for company before they start (the worker's gather window). */
+  readonly gatherMs: number;
+  /** Longest a held delivery waits for this process's transfers to pause; 0: it never waits for them. */
+  readonly yieldMs: number;
+  /** This process's client transfers; absent: deliveries never wait for them. */
+  readonly transfers?: TransferGauge | undefined;
+  /** Starts a delivery; false when no slot is free (it stays held, and `drain` is called again when one frees). */
+  readonly start: (delivery: DeliveryRecord) => boolean;
+  readonly now?: () => number;
+}
+
+/**
+ * On a machine whose cores the transfers fill, every millisecond a rule action takes comes off them, so actions of
+ * a burst of uploads wait until the burst's transfers pause, and run then (or once the oldest has waited
+ * `yieldMs`, so sustained transfers delay them by at most that). They stay claimed meanwhile, under leases the
+ * worker renews: a crash hands them to another process when the leases end, as for running ones.
+ */
+export class HeldDeliveries {
+  readonly #o: HeldDeliveriesOptions;
+  readonly #now: () => number;
+  readonly #held = new Map<string, DeliveryRecord>();
+  /** When the oldest delivery now held arrived. */
+  #since = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: HeldDeliveriesOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  ids(): string[] {
+    return [...this.#held.keys()];
+  }
+
+  /** Whether this process's clients are transferring now and deliveries wait for them. */
+  get yielding(): boolean {
+    return (
+      this.#o.yieldMs > 0 &&
+      this.#o.transfers !== undefined &&
+      this.#o.transfers.quietMs() < TRANSFER_QUIET_MS
+    );
+  }
+
+  /** How many more the outbox may hand over while the transfers go on (beyond the worker's free slots). */
+  get room(): number {
+    return this.yielding ? Math.max(0, MAX_HELD - this.#held.size) : 0;
+  }
+
+  add(claimed: readonly DeliveryRecord[]): void {
+    if (claimed.length === 0) return;
+    if (this.#held.size === 0) this.#since = this.#now();
+    for (const delivery of claimed) this.#held.set(delivery.id, delivery);
+    this.#timer ??= setTimeout(() => this.drain(), this.#o.gatherMs);
+  }
+
+  /** Starts what may start now, as many as have slots; looks again later while the transfers hold the rest. */
+  drain(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#held.size === 0) return;
+    if (this.yielding && this.#now() - this.#since < this.#o.yieldMs) {
+      this.#timer = setTimeout(() => this.drain(), RECHECK_MS);
+      return;
+    }
+    for (const [id, delivery] of this.#held) {
+      if (!this.#o.start(delivery)) break;
+      this.#held.delete(id);
+    }
+    // The rest start as slots free (the worker calls drain after each delivery); the next arrival waits anew.
+    if (this.#held.size === 0) this.#since = 0;
+  }
+
+  /** Starts what has slots now, whatever the transfers do, and gives back the rest (a stop). */
+  takeRest(): DeliveryRecord[] {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const [id, delivery] of this.#held) {
+      if (!this.#o.start(delivery)) break;
+      this.#held.delete(id);
+    }
+    const rest = [...this.#held.values()];
+    this.#held.clear();
+    return rest;
+  }
+}
