@@ -12,6 +12,13 @@ export interface RenewRequest {
 /** The primary's order to a replaced worker: stop accepting, let open connections end (as SIGTERM), exit. */
 export const RETIRE_MESSAGE = { type: 'retire' } as const;
 
+/**
+ * Generations of replaced workers that may drain without a deadline at once. Each renewal retires every worker,
+ * and a retired one lives as long as its longest connection (an idle one up to idleTimeout): a script adding
+ * users with homes elsewhere would otherwise pile up generations of them, each holding a worker's memory.
+ */
+export const MAX_DRAINING_GENERATIONS = 3;
+
 export function isRenewRequest(message: unknown): message is RenewRequest {
   const m = message as Partial<RenewRequest> | undefined;
   return m?.type === 'renew' && Array.isArray(m.paths) && m.paths.every((p) => typeof p === 'string');
@@ -35,7 +42,10 @@ export interface WorkerRenewalOptions {
 export class WorkerRenewal {
   readonly #o: WorkerRenewalOptions;
   readonly #renewedFor = new Set<string>();
+  /** Replaced workers still draining, oldest first. */
   readonly #retiring = new Set<Worker>();
+  /** Those of them told to stop within drainTimeout (SIGTERM), beyond MAX_DRAINING_GENERATIONS. */
+  readonly #deadlined = new WeakSet<Worker>();
   readonly #starting = new Set<Worker>();
   #pending: string[] = [];
   #running = false;
@@ -52,6 +62,7 @@ export class WorkerRenewal {
   /** The worker has exited: forget it. */
   exited(worker: Worker): void {
     this.#retiring.delete(worker);
+    this.#deadlined.delete(worker);
     this.#starting.delete(worker);
   }
 
@@ -102,6 +113,24 @@ export class WorkerRenewal {
         { oldPid: worker.process.pid, newPid: fresh.process.pid, hardening: started },
         'worker replaced: the old one ends once its open connections have',
       );
+      this.#bound(old.length);
+    }
+  }
+
+  /**
+   * Beyond MAX_DRAINING_GENERATIONS generations of `perGeneration` workers, the oldest replaced ones get SIGTERM:
+   * as when the service stops, their transfers have drainTimeout to finish, then they end.
+   */
+  #bound(perGeneration: number): void {
+    const undeadlined = [...this.#retiring].filter((w) => !this.#deadlined.has(w));
+    const excess = undeadlined.length - MAX_DRAINING_GENERATIONS * Math.max(1, perGeneration);
+    for (const worker of undeadlined.slice(0, Math.max(0, excess))) {
+      this.#deadlined.add(worker);
+      this.#o.log.warn(
+        { workerPid: worker.process.pid, generations: MAX_DRAINING_GENERATIONS },
+        'too many replaced workers still draining: the oldest stops within drainTimeout',
+      );
+      worker.process.kill('SIGTERM');
     }
   }
 }
