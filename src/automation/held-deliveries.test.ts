@@ -1,46 +1,8 @@
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { ActiveTransfers } from '../core/active-transfers.js';
-import { EventBus } from '../events/bus.js';
-import { loggers } from '../logger.js';
 import { TRANSFER_QUIET_MS } from './held-deliveries.js';
-import { OutboxWriter } from './outbox.js';
-import { RuleCache } from './rule-cache.js';
-import type { DeliveryWorker } from './worker.js';
-import { receiver, setUp, until } from './worker-fixture.js';
-
-/** An outbox handing this process's deliveries to `local`, and a function that reports one finished upload. */
-async function outboxFor(
-  t: TestContext,
-  store: Awaited<ReturnType<typeof setUp>>['store'],
-  local: DeliveryWorker,
-) {
-  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
-  await rules.refresh(true);
-  const outbox = new OutboxWriter({
-    deliveries: store.deliveries,
-    rules,
-    log: loggers.automation,
-    worker: local,
-  });
-  const bus = new EventBus();
-  const unsubscribe = bus.subscribe(outbox.listener);
-  t.after(() => unsubscribe());
-  return (path: string) =>
-    bus.emit({
-      type: 'transfer',
-      at: new Date(),
-      sessionId: 's',
-      username: 'alice',
-      direction: 'upload',
-      protocol: 'sftp',
-      path,
-      bytes: 1,
-      durationMs: 1,
-      resumedFrom: 0,
-      completed: true,
-    });
-}
+import { outboxOf, receiver, setUp, until } from './worker-fixture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,7 +13,7 @@ test('deliveries of a process whose client is transferring wait until its files 
   const local = start({ transfers, yieldMs: 600_000, gatherMs: 0, pollMs: 60_000, concurrency: 2 });
   // Another process polling all the time: it would take whatever is left pending.
   start({ pollMs: 10, gatherMs: 0 });
-  const uploaded = await outboxFor(t, store, local);
+  const uploaded = await outboxOf(store, { worker: local });
 
   const closeFile = transfers.opened();
   for (let i = 0; i < 6; i++) await uploaded(`/in/${i}.csv`);
@@ -80,7 +42,7 @@ test('sustained transfers delay a delivery by at most rules.yieldToTransfersSeco
   const { store, start } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
   const transfers = new ActiveTransfers();
   const local = start({ transfers, yieldMs: 700, gatherMs: 0, pollMs: 60_000 });
-  const uploaded = await outboxFor(t, store, local);
+  const uploaded = await outboxOf(store, { worker: local });
   transfers.opened(); // never closed: a client that transfers all the time
   const at = Date.now();
   await uploaded('/in/a.csv');
@@ -97,14 +59,14 @@ test('with no client transfer, or with yielding off, handed deliveries start aft
   close();
   await sleep(TRANSFER_QUIET_MS + 50);
   const local = start({ transfers, yieldMs: 600_000, gatherMs: 0, pollMs: 60_000, concurrency: 1 });
-  const uploaded = await outboxFor(t, store, local);
+  const uploaded = await outboxOf(store, { worker: local });
   await uploaded('/in/a.csv');
   await until('delivered while quiet', () => r.ids.length === 1);
 
   const busy = new ActiveTransfers();
   busy.opened();
   const off = start({ transfers: busy, yieldMs: 0, gatherMs: 0, pollMs: 60_000, concurrency: 1 });
-  const uploadedOff = await outboxFor(t, store, off);
+  const uploadedOff = await outboxOf(store, { worker: off });
   await uploadedOff('/in/b.csv');
   await until('delivered with yielding off', () => r.ids.length === 2);
 });
@@ -115,7 +77,7 @@ test('a stop starts what its slots allow and gives the other held deliveries bac
   const transfers = new ActiveTransfers();
   transfers.opened();
   const local = start({ transfers, yieldMs: 600_000, gatherMs: 0, pollMs: 60_000, concurrency: 1 });
-  const uploaded = await outboxFor(t, store, local);
+  const uploaded = await outboxOf(store, { worker: local });
   for (const name of ['a', 'b', 'c']) await uploaded(`/in/${name}.csv`);
   await local.stop();
   assert.equal(r.ids.length, 1, 'one slot: one ran within the stop');

@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { EventBus } from '../events/bus.js';
 import { loggers } from '../logger.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { RuleDefinition, Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { createActionRunners } from './actions/index.js';
+import { type OutboxWorker, OutboxWriter } from './outbox.js';
 import { RuleCache } from './rule-cache.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './worker.js';
 
@@ -89,6 +91,32 @@ export async function setUp(
       new Date(),
     );
   return { store, rule: record, start, enqueue };
+}
+
+/**
+ * An outbox on `store` as a serving process has one (handing its deliveries to `worker`, or waking one), and a
+ * function that reports one finished upload of `path` through it; resolves once its deliveries are stored.
+ */
+export async function outboxOf(store: Store, link: { worker?: OutboxWorker; onEnqueued?: () => void } = {}) {
+  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
+  await rules.refresh(true);
+  const outbox = new OutboxWriter({ deliveries: store.deliveries, rules, log: loggers.automation, ...link });
+  const bus = new EventBus();
+  bus.subscribe(outbox.listener);
+  return (path: string) =>
+    bus.emit({
+      type: 'transfer',
+      at: new Date(),
+      sessionId: 's',
+      username: 'alice',
+      direction: 'upload',
+      protocol: 'sftp',
+      path,
+      bytes: 1,
+      durationMs: 1,
+      resumedFrom: 0,
+      completed: true,
+    });
 }
 
 export async function until(

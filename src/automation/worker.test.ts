@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EventBus } from '../events/bus.js';
-import { loggers } from '../logger.js';
-import { OutboxWriter } from './outbox.js';
 import { retryDelay } from './retry.js';
-import { RuleCache } from './rule-cache.js';
-import { receiver, setUp, until } from './worker-fixture.js';
+import { outboxOf, receiver, setUp, until } from './worker-fixture.js';
 
 test('backoff doubles from the base up to the cap, with jitter in the upper half', () => {
   const policy = { baseMs: 1000, capMs: 600_000 };
@@ -149,30 +145,9 @@ test('the outbox in the same process wakes the worker: delivered long before the
   const { store, start, rule } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
   const worker = start({ pollMs: 60_000 });
   await new Promise((res) => setTimeout(res, 100));
-  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
-  await rules.refresh(true);
-  const outbox = new OutboxWriter({
-    deliveries: store.deliveries,
-    rules,
-    log: loggers.automation,
-    onEnqueued: () => worker.wake(),
-  });
-  const bus = new EventBus();
-  bus.subscribe(outbox.listener);
+  const uploaded = await outboxOf(store, { onEnqueued: () => worker.wake() });
   const began = Date.now();
-  await bus.emit({
-    type: 'transfer',
-    at: new Date(),
-    sessionId: 's',
-    username: 'alice',
-    direction: 'upload',
-    protocol: 'sftp',
-    path: '/in/a.csv',
-    bytes: 1,
-    durationMs: 1,
-    resumedFrom: 0,
-    completed: true,
-  });
+  await uploaded('/in/a.csv');
   await until(
     'delivered',
     async () => (await store.deliveries.list({ status: 'succeeded' })).length === 1,
@@ -240,30 +215,7 @@ test("the outbox stores its process's deliveries already claimed by its worker: 
   // Two slots here; another process polls all the time and would take whatever is left pending.
   const local = start({ deliveries, pollMs: 60_000, concurrency: 2 });
   const other = start({ pollMs: 10, gatherMs: 0 });
-  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
-  await rules.refresh(true);
-  const outbox = new OutboxWriter({
-    deliveries: store.deliveries,
-    rules,
-    log: loggers.automation,
-    worker: local,
-  });
-  const bus = new EventBus();
-  bus.subscribe(outbox.listener);
-  const uploaded = (path: string) =>
-    bus.emit({
-      type: 'transfer',
-      at: new Date(),
-      sessionId: 's',
-      username: 'alice',
-      direction: 'upload',
-      protocol: 'sftp',
-      path,
-      bytes: 1,
-      durationMs: 1,
-      resumedFrom: 0,
-      completed: true,
-    });
+  const uploaded = await outboxOf(store, { worker: local });
   await Promise.all([uploaded('/in/a.csv'), uploaded('/in/b.csv'), uploaded('/in/c.csv')]);
   // Committed with the events: two running under the local lease, the third pending for whoever has room.
   const stored = await store.deliveries.list({});
@@ -291,30 +243,7 @@ test('deliveries the outbox hands over wait for the gather window together, hold
   const { store, start } = await setUp(t, { actions: [{ kind: 'webhook', url: r.url }] });
   // A window far longer than the test waits: what runs before it ends ran without waiting for it.
   const local = start({ pollMs: 60_000, gatherMs: 60_000, concurrency: 4 });
-  const rules = new RuleCache({ rules: store.rules, log: loggers.automation });
-  await rules.refresh(true);
-  const outbox = new OutboxWriter({
-    deliveries: store.deliveries,
-    rules,
-    log: loggers.automation,
-    worker: local,
-  });
-  const bus = new EventBus();
-  bus.subscribe(outbox.listener);
-  const uploaded = (path: string) =>
-    bus.emit({
-      type: 'transfer',
-      at: new Date(),
-      sessionId: 's',
-      username: 'alice',
-      direction: 'upload',
-      protocol: 'sftp',
-      path,
-      bytes: 1,
-      durationMs: 1,
-      resumedFrom: 0,
-      completed: true,
-    });
+  const uploaded = await outboxOf(store, { worker: local });
   await uploaded('/in/a.csv');
   await uploaded('/in/b.csv');
   await uploaded('/in/c.csv');

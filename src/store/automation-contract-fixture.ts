@@ -30,6 +30,16 @@ const attempt = (deliveryId: string, n: number, ok: boolean, extra: Partial<Deli
 
 const seconds = (base: Date, s: number) => new Date(base.getTime() + s * 1000);
 
+/** Upload deliveries of one rule's first action, one per id, each with its path. */
+const uploadRows = (ruleId: number, ids: readonly string[]) =>
+  ids.map((id) => ({
+    id,
+    ruleId,
+    actionIndex: 0,
+    eventName: 'upload' as const,
+    fields: { path: `/${id}` },
+  }));
+
 export function runAutomationStoreContract(name: string, makeStore: AutomationStoreFactory): void {
   async function withStore(
     run: (store: Store, reopen: () => Promise<Store>) => Promise<void>,
@@ -212,14 +222,7 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
     withStore(async (store) => {
       const rule = await store.rules.create(webhookRule('hook'));
       const now = new Date();
-      const rows = ['a', 'b', 'c'].map((id) => ({
-        id,
-        ruleId: rule.id,
-        actionIndex: 0,
-        eventName: 'upload' as const,
-        fields: {},
-      }));
-      await store.deliveries.enqueueClaimed(rows, now, {
+      await store.deliveries.enqueueClaimed(uploadRows(rule.id, ['a', 'b', 'c']), now, {
         owner: 'stopping',
         leaseUntil: seconds(now, 60),
         limit: 2,
@@ -248,13 +251,7 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
     withStore(async (store) => {
       const rule = await store.rules.create(webhookRule('hook'));
       const now = new Date();
-      const rows = ['a', 'b', 'c'].map((id) => ({
-        id,
-        ruleId: rule.id,
-        actionIndex: 0,
-        eventName: 'upload' as const,
-        fields: { path: `/${id}` },
-      }));
+      const rows = uploadRows(rule.id, ['a', 'b', 'c']);
       const lease = { owner: 'here', leaseUntil: seconds(now, 10), limit: 2 };
       const first = await store.deliveries.enqueueClaimed(rows, now, lease);
       assert.equal(first.inserted, 3);
