@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Cleanup } from './cleanup.js';
 import { sha256File } from './files.js';
+import { awaitListening } from './listening.js';
 import { spread } from './pgp-folder.js';
 import type { Measurement } from './scenarios.js';
 import type { BenchServer } from './servers.js';
@@ -66,26 +67,12 @@ async function startNode(
     }),
     true,
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`cluster node did not start:\n${seen}`)), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /SFTP listening on 127\.0\.0\.1:(\d+)/.exec(seen);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`cluster node exited (${code}); see ${logFile}`));
-    });
+  const [, port] = await awaitListening(child, /SFTP listening on 127\.0\.0\.1:(\d+)/, 'cluster node', {
+    hint: `see ${logFile}`,
   });
-  child.stdout!.resume();
   return {
     name: 'ferry',
-    port,
+    port: Number(port),
     user: 'bench',
     pid: child.pid!,
     remoteDir: '/xfer',

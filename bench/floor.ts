@@ -6,6 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { awaitListening } from './listening.js';
 import { smallFileSet, transferMs } from './mft-workloads.js';
 import { treeCpuMs, treeMemory } from './proc-stats.js';
 import { emptyRuns, type Measurement, median, medians, type ScenarioContext } from './scenarios.js';
@@ -34,23 +35,7 @@ async function startScript(
     }),
     true,
   );
-  const line = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`${script} did not start in 30 s`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const found = seen.split('\n').find((l) => l.startsWith('listening'));
-      if (found !== undefined) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited (${code}) before listening`));
-    });
-  });
-  child.stdout!.resume();
+  const [line] = await awaitListening(child, /^listening.*$/m, script, { timeoutMs: 30_000 });
   return { pid: child.pid!, line, stop: () => ctx.client.cleanup.stop(child, 5000) };
 }
 

@@ -6,6 +6,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Cleanup } from './cleanup.js';
+import { awaitListening } from './listening.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -197,33 +198,15 @@ export async function startFerry(
     }),
     true,
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(
-      () => reject(new Error(`Ferry did not start in 60 s; output:\n${seen}`)),
-      60_000,
-    );
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /SFTP listening on 127\.0\.0\.1:(\d+)/.exec(seen);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Ferry exited (${code}) before listening; see ${join(layout.logDir, 'ferry.log')}`));
-    });
+  const [, port] = await awaitListening(child, /SFTP listening on 127\.0\.0\.1:(\d+)/, 'Ferry', {
+    hint: `see ${join(layout.logDir, 'ferry.log')}`,
   });
-  // Keep draining stdout so the server never blocks on a full pipe.
-  child.stdout!.resume();
   const workers = hasWorkers
     ? `--workers ${options.workers ?? 'default'}`
     : 'one process (this ferry has no --workers flag yet)';
   return {
     name: 'ferry',
-    port,
+    port: Number(port),
     user: 'bench',
     pid: child.pid!,
     remoteDir: '/xfer',

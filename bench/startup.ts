@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Cleanup } from './cleanup.js';
+import { awaitListening } from './listening.js';
 import { treeMemory } from './proc-stats.js';
 import { type Measurement, median } from './scenarios.js';
 
@@ -99,25 +100,7 @@ async function idleServerMemory(ctx: StartupContext, dataDir: string): Promise<I
     true,
   );
   try {
-    await new Promise<void>((resolve, reject) => {
-      let seen = '';
-      const timer = setTimeout(
-        () => reject(new Error(`ferry serve did not start in 60 s:\n${seen}`)),
-        60_000,
-      );
-      child.stdout!.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes('SFTP listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`ferry serve exited (${code}) before listening:\n${seen}`));
-      });
-    });
-    child.stdout!.resume();
+    await awaitListening(child, /SFTP listening on/, 'ferry serve');
     await sleep(IDLE_SETTLE_MS);
     const samples = [];
     for (let i = 0; i < 3; i++) {
