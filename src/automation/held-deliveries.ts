@@ -1,5 +1,5 @@
 // Deliveries the outbox handed to this process's worker, held until they may start: the gather window, then for as
-// long as this process's clients are transferring (at most `rules.yieldToTransfersMs`).
+// long as this process's clients are transferring (at most `rules.yieldToTransfersSeconds`).
 import { performance } from 'node:perf_hooks';
 import type { TransferGauge } from '../core/active-transfers.js';
 import type { DeliveryRecord } from './types.js';
@@ -18,7 +18,7 @@ export interface HeldDeliveriesOptions {
   readonly yieldMs: number;
   /** This process's client transfers; absent: deliveries never wait for them. */
   readonly transfers?: TransferGauge | undefined;
-  /** Starts a delivery; false when no slot is free (it stays held, and `drain` is called again when one frees). */
+  /** Starts a delivery; false when no slot is free (it stays held until `slotFreed`). */
   readonly start: (delivery: DeliveryRecord) => boolean;
   readonly now?: () => number;
 }
@@ -84,8 +84,16 @@ export class HeldDeliveries {
       if (!this.#o.start(delivery)) break;
       this.#held.delete(id);
     }
-    // The rest start as slots free (the worker calls drain after each delivery); the next arrival waits anew.
+    // The rest start as slots free (the worker calls slotFreed after each delivery); the next arrival waits anew.
     if (this.#held.size === 0) this.#since = 0;
+  }
+
+  /**
+   * A running delivery ended: held ones waiting only for a slot start now. Those within their gather window, or
+   * waiting for the transfers, keep their timer.
+   */
+  slotFreed(): void {
+    if (this.#timer === undefined) this.drain();
   }
 
   /** Starts what has slots now, whatever the transfers do, and gives back the rest (a stop). */

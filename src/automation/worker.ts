@@ -42,7 +42,7 @@ export interface DeliveryWorkerOptions {
   readonly retry?: RetryPolicy;
   /** This process's client transfers, which handed deliveries let go first (held-deliveries.ts). */
   readonly transfers?: TransferGauge;
-  /** Longest a delivery waits for this process's transfers to pause (config rules.yieldToTransfersMs; 0: never). */
+  /** Longest a delivery waits for this process's transfers to pause (config rules.yieldToTransfersSeconds, in ms; 0: never). */
   readonly yieldMs?: number;
   /** How long stop() waits for running actions before cancelling them (default 10 s). */
   readonly stopTimeoutMs?: number;
@@ -284,7 +284,7 @@ export class DeliveryWorker {
         this.#running.delete(delivery.id);
         this.#parked.delete(delivery.id);
         this.#finishing.delete(delivery.id);
-        this.#held.drain();
+        this.#held.slotFreed();
         this.wake();
       });
     this.#running.set(delivery.id, run);

@@ -43,6 +43,11 @@ export class ActiveTransfers implements TransferGauge {
     };
   }
 
+  /** Client files open in this process now. */
+  get open(): number {
+    return this.#open;
+  }
+
   quietMs(): number {
     return this.#open > 0 ? 0 : this.#now() - this.#quietSince;
   }
