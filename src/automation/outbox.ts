@@ -208,10 +208,13 @@ export class OutboxWriter {
     });
   }
 
-  /** Stores rows, claimed at once by this process's worker when it has free slots; returns what it claimed. */
+  /**
+   * Stores rows, claimed at once by this process's worker as far as it can take them (its free slots, or more while
+   * it holds them for its transfers); returns what it claimed.
+   */
   async #store(rows: readonly NewDelivery[], now: Date): Promise<DeliveryRecord[]> {
-    const free = this.#worker?.adoptable ?? 0;
-    if (!this.#worker || free <= 0) {
+    const take = this.#worker?.adoptable ?? 0;
+    if (!this.#worker || take <= 0) {
       await this.#deliveries.enqueue(rows, now);
       return [];
     }
@@ -219,7 +222,7 @@ export class OutboxWriter {
     const { claimed } = await this.#deliveries.enqueueClaimed(rows, now, {
       owner: this.#worker.owner,
       leaseUntil,
-      limit: free,
+      limit: take,
     });
     return claimed;
   }
