@@ -1,9 +1,9 @@
 // The outbox writer: an awaited bus subscriber storing one delivery per action of each matching rule, group-committed.
-import { randomUUID } from 'node:crypto';
 import type { FerryEvent } from '../events/types.js';
 import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import { GroupCommit } from '../util/group-commit.js';
+import { uuidV7 } from '../util/uuid-v7.js';
 import { counterHit } from './counting.js';
 import { ruleEventsOf } from './event-names.js';
 import { matches } from './match.js';
@@ -83,8 +83,10 @@ function pushDeliveries(
 ): void {
   rule.actions.forEach((_action, actionIndex) => {
     // A random id, fixed from now on: every attempt (and a redelivery) carries it, so receivers can dedupe.
-    // A fact every process reports (a key expiring) gets one id everywhere: the store keeps the first.
-    const id = dedupeKey === undefined ? randomUUID() : `${dedupeKey}:${rule.id}:${actionIndex}`;
+    // Version 7 (time first): the store's index on it grows at its end instead of at a random page, which kept
+    // the outbox's insert on an upload's CLOSE growing with the table. A fact every process reports (a key
+    // expiring) gets one id everywhere: the store keeps the first.
+    const id = dedupeKey === undefined ? uuidV7() : `${dedupeKey}:${rule.id}:${actionIndex}`;
     rows.push({ id, ruleId: rule.id, actionIndex, eventName, fields });
   });
 }
@@ -223,6 +225,7 @@ export class OutboxWriter {
       owner: this.#worker.owner,
       leaseUntil,
       limit: take,
+      ruleName: (id) => this.#rules.byId(id)?.name,
     });
     return claimed;
   }
