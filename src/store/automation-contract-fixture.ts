@@ -276,6 +276,34 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
       ]);
     }));
 
+  test(`${name}: of rows stored already claimed, those whose id existed are not claimed again`, () =>
+    withStore(async (store) => {
+      const rule = await store.rules.create(webhookRule('hook'));
+      const now = new Date();
+      const lease = { owner: 'here', leaseUntil: seconds(now, 10), limit: 10 };
+      await store.deliveries.enqueueClaimed(uploadRows(rule.id, ['a', 'b']), now, lease);
+      // The same owner, lease and time: only the row that is new comes back, named as the caller knows it.
+      const again = await store.deliveries.enqueueClaimed(uploadRows(rule.id, ['b', 'x', 'a', 'y']), now, {
+        ...lease,
+        ruleName: (id) => (id === rule.id ? 'hook as cached' : undefined),
+      });
+      assert.equal(again.inserted, 2);
+      assert.deepEqual(
+        again.claimed.map((d) => [d.id, d.ruleName, d.status, d.leaseOwner, d.fields.path]),
+        [
+          ['x', 'hook as cached', 'running', 'here', '/x'],
+          ['y', 'hook as cached', 'running', 'here', '/y'],
+        ],
+      );
+      const stored = await store.deliveries.list({});
+      assert.deepEqual(stored.map((d) => [d.id, d.status, d.attempts]).sort(), [
+        ['a', 'running', 1],
+        ['b', 'running', 1],
+        ['x', 'running', 1],
+        ['y', 'running', 1],
+      ]);
+    }));
+
   test(`${name}: finishing many in one call moves only the deliveries the owner still holds`, () =>
     withStore(async (store) => {
       const rule = await store.rules.create(webhookRule('hook'));

@@ -295,6 +295,16 @@ export interface DeliveryQuery {
   readonly after?: { readonly createdAt: Date; readonly id: string };
 }
 
+/** What `enqueueClaimed` claims its rows for. */
+export interface DeliveryClaim {
+  readonly owner: string;
+  readonly leaseUntil: Date;
+  /** Rows claimed at most (the first ones); the rest are stored pending. */
+  readonly limit: number;
+  /** The name of a rule as the caller knows it (its rule cache); rules it does not know are read from the store. */
+  readonly ruleName?: (ruleId: number) => string | undefined;
+}
+
 export interface DeliveryRepository {
   /**
    * Inserts the outbox rows in one transaction (before the triggering operation is acknowledged), due at
@@ -311,7 +321,7 @@ export interface DeliveryRepository {
   enqueueClaimed(
     deliveries: readonly NewDelivery[],
     now: Date,
-    claim: { readonly owner: string; readonly leaseUntil: Date; readonly limit: number },
+    claim: DeliveryClaim,
   ): Promise<{ inserted: number; claimed: DeliveryRecord[] }>;
   /**
    * Takes up to `limit` due deliveries (pending and due, or running with a lease that ended before `now`: its

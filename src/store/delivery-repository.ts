@@ -2,6 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type {
   DeliveryAttempt,
+  DeliveryClaim,
   DeliveryFinish,
   DeliveryNext,
   DeliveryQuery,
@@ -58,10 +59,11 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
   async enqueueClaimed(
     deliveries: readonly NewDelivery[],
     now: Date,
-    claim: { readonly owner: string; readonly leaseUntil: Date; readonly limit: number },
+    claim: DeliveryClaim,
   ): Promise<{ inserted: number; claimed: DeliveryRecord[] }> {
     if (deliveries.length === 0) return { inserted: 0, claimed: [] };
     const at = now.toISOString();
+    const leaseUntil = claim.leaseUntil.toISOString();
     const taken = deliveries.slice(0, Math.max(0, claim.limit));
     const rows = taken.map((d) => ({
       id: d.id,
@@ -72,14 +74,17 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
       status: 'running',
       attempts: 1,
       lease_owner: claim.owner,
-      lease_until: claim.leaseUntil.toISOString(),
+      lease_until: leaseUntil,
       next_attempt_at: at,
       created_at: at,
     }));
-    const { claimedRows, pending } = await writeTransaction(this.#db, this.#options, async (trx) => {
-      const claimedRows: Selectable<DeliveriesTable>[] = [];
+    const { ours, pending } = await writeTransaction(this.#db, this.#options, async (trx) => {
+      const ours: NewDelivery[] = [];
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         const chunk = rows.slice(i, i + INSERT_CHUNK);
+        const given = taken.slice(i, i + INSERT_CHUNK);
+        // Only the ids come back (a row whose id existed is not among them): the records are built from what was
+        // given, without reading the rows back nor parsing their fields again.
         const { rows: stored } = await shapesOf(trx).run(
           trx,
           `deliveries.insert-claimed:${chunk.length}`,
@@ -88,29 +93,72 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
               .insertInto('deliveries')
               .values(slotRows(CLAIMED_COLUMNS, chunk.length))
               .onConflict((oc) => oc.column('id').doNothing())
-              .returningAll(),
+              .returning('id'),
           rowValues(CLAIMED_COLUMNS, chunk),
         );
-        claimedRows.push(...stored);
+        if (stored.length === chunk.length) ours.push(...given);
+        else {
+          const ids = new Set(stored.map((r) => r.id));
+          ours.push(...given.filter((d) => ids.has(d.id)));
+        }
       }
       const pending = await insertDeliveries(trx, deliveries.slice(taken.length), now);
-      return { claimedRows, pending };
+      return { ours, pending };
     });
-    return { inserted: claimedRows.length + pending, claimed: await this.#withRuleNames(claimedRows) };
+    const names = await this.#ruleNames(ours, claim.ruleName);
+    const claimed = ours.map(
+      (d): DeliveryRecord => ({
+        id: d.id,
+        ruleId: d.ruleId,
+        // A rule removed meanwhile: as toDelivery names it.
+        ruleName: names.get(d.ruleId) ?? `(removed rule ${d.ruleId})`,
+        actionIndex: d.actionIndex,
+        eventName: d.eventName,
+        fields: d.fields,
+        status: 'running',
+        attempts: 1,
+        nextAttemptAt: now,
+        leaseOwner: claim.owner,
+        leaseUntil: claim.leaseUntil,
+        createdAt: now,
+      }),
+    );
+    return { inserted: ours.length + pending, claimed };
+  }
+
+  /** The names of the rules of `deliveries`: as the caller knows them, the rest read in one query. */
+  async #ruleNames(
+    deliveries: readonly Pick<NewDelivery, 'ruleId'>[],
+    known: ((ruleId: number) => string | undefined) | undefined,
+  ): Promise<Map<number, string>> {
+    const names = new Map<number, string>();
+    const unknown = new Set<number>();
+    for (const d of deliveries) {
+      if (names.has(d.ruleId)) continue;
+      const name = known?.(d.ruleId);
+      if (name === undefined) unknown.add(d.ruleId);
+      else names.set(d.ruleId, name);
+    }
+    if (unknown.size === 0) return names;
+    const db = this.#db;
+    const ids = [...unknown];
+    const { rows } = await shapesOf(db).run(
+      db,
+      `rules.names:${ids.length}`,
+      () => db.selectFrom('rules').select(['id', 'name']).where('id', 'in', slots(0, ids.length)),
+      ids,
+    );
+    for (const row of rows) names.set(row.id, row.name);
+    return names;
   }
 
   /** Claimed rows as records, with their rules' names (one read for all). */
   async #withRuleNames(rows: readonly Selectable<DeliveriesTable>[]): Promise<DeliveryRecord[]> {
     if (rows.length === 0) return [];
-    const ruleIds = [...new Set(rows.map((r) => r.rule_id))];
-    const db = this.#db;
-    const { rows: named } = await shapesOf(db).run(
-      db,
-      `rules.names:${ruleIds.length}`,
-      () => db.selectFrom('rules').select(['id', 'name']).where('id', 'in', slots(0, ruleIds.length)),
-      ruleIds,
+    const names = await this.#ruleNames(
+      rows.map((r) => ({ ruleId: r.rule_id })),
+      undefined,
     );
-    const names = new Map(named.map((r) => [r.id, r.name] as const));
     return rows
       .map((row) => toDelivery({ ...row, rule_name: names.get(row.rule_id) ?? null }))
       .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
