@@ -44,6 +44,15 @@ export function markRunStart(): void {
   stamp(START);
 }
 
+/**
+ * Stamps a line into the profiling run's log only (nothing is printed): the end of a timed part of a run whose
+ * log line comes later (a rules run's uploads, before its deliveries are awaited). Its window is its own; the
+ * run's log line then holds only what came after it.
+ */
+export function markTimedEnd(label: string): void {
+  stamp(`#${label}`);
+}
+
 /** The bench's log: lines to stderr and, in a profiling run, also stamped into the profiles' directory. */
 export class BenchLog {
   readonly line = (line: string): void => {

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import type { Cleanup } from './cleanup.js';
 import { treeCpuByPid } from './proc-stats.js';
-import { markRunStart } from './profile-windows.js';
+import { markRunStart, markTimedEnd } from './profile-windows.js';
 import type { Measurement } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type ClientContext, runBatch } from './sftp-client.js';
@@ -136,7 +136,7 @@ async function waitFor(
 }
 
 /**
- * `files` uploads of `source` in one session per run, alternately with the rules enabled and disabled; the OpenSSH
+ * `files` uploads of `source` in one session per run, with the rules enabled and disabled in alternating pairs (see below); the OpenSSH
  * column of this row is the same Ferry with the rules disabled. After a run with rules, the deliveries are awaited
  * (untimed) so one run's queued work never slows the next.
  */
@@ -173,7 +173,11 @@ export async function rulesOverhead(options: {
   await rm(archive, { recursive: true, force: true });
   const mib = (options.source.bytes * files) / MIB;
   for (let run = 0; run < options.runs; run++) {
-    for (const withRules of [true, false]) {
+    // Pairs in the order on-off, off-on, on-off, … (A B B A): the server's cluster hands each session to its
+    // workers in turn, so a fixed on-off order put every run with rules on one worker and every run without on the
+    // other, and only runs without rules followed a run without deliveries, whose worker was still collecting its
+    // garbage during the next run. Reversing every other pair gives each side both workers and both predecessors.
+    for (const withRules of run % 2 === 0 ? [true, false] : [false, true]) {
       await setRules(repo, dataDir, withRules);
       const webhooksBefore = receivers.webhooks;
       // CPU of Ferry (all its processes) and of this process (the receivers) for the run and its deliveries:
@@ -182,6 +186,8 @@ export async function rulesOverhead(options: {
       const benchCpuBefore = process.cpuUsage();
       markRunStart();
       const result = await runBatch(ferry, options.client, batch);
+      // In a profile: the uploads' window ('puts with rules' / 'puts without rules'), apart from the deliveries.
+      markTimedEnd(`puts ${withRules ? 'with' : 'without'} rules`);
       // From the first put's start to pwd's: the two -mkdir lines come before.
       const ms = result.marks[2 + files]! - result.marks[2]!;
       // Each put's time, echo to echo: its open, writes and close (the close waits for the outbox commit).
@@ -195,20 +201,28 @@ export async function rulesOverhead(options: {
         await waitFor('moves', async () => (await readdir(archive)).length >= files);
       }
       // Per process too: which worker served the session and which ran the deliveries.
-      const perProcess = [...(await treeCpuByPid(ferry.pid))]
-        .map(([pid, ms]) => (ms - (ferryCpuBefore.get(pid) ?? 0)) / files)
-        .sort((a, b) => b - a);
+      const byPid = [...(await treeCpuByPid(ferry.pid))]
+        .map(([pid, ms]) => ({ pid, ms: (ms - (ferryCpuBefore.get(pid) ?? 0)) / files }))
+        .sort((a, b) => b.ms - a.ms);
+      const perProcess = byPid.map((p) => p.ms);
       const ferryCpu = perProcess.reduce((sum, ms) => sum + ms, 0) * files;
       const benchCpu = process.cpuUsage(benchCpuBefore);
       options.log(
         `  upload ${files}×${options.source.bytes / MIB} MiB, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s` +
           ` (put median ${puts[files >> 1]!.toFixed(1)} ms, p90 ${puts[Math.floor(files * 0.9)]!.toFixed(1)} ms;` +
-          ` Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file (${perProcess.map((ms) => ms.toFixed(1)).join(' + ')} by process), receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file)`,
+          ` Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file (${perProcess.map((ms) => ms.toFixed(1)).join(' + ')} by process, pid ${byPid[0]?.pid} first), receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file)`,
       );
       await rm(inbox, { recursive: true, force: true });
       await rm(archive, { recursive: true, force: true });
     }
   }
+  // Each pair's ratio too (its two runs were next to each other): a machine that speeds up or slows down over the
+  // row moves the medians, not these.
+  const pairs = runs.ferry.map((on, i) => on / runs.openssh[i]!);
+  const middle = [...pairs].sort((a, b) => a - b)[pairs.length >> 1]!;
+  options.log(
+    `  rules on / off by pair: ${pairs.map((r) => r.toFixed(2)).join(' ')} (median ${middle.toFixed(2)})`,
+  );
   return {
     id: 'upload-with-rules',
     label: `upload ${files}×${options.source.bytes / MIB} MiB with 3 rules (OpenSSH column: Ferry, rules off)`,
