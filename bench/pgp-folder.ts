@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { sha256File } from './files.js';
 import { treeCpuMs } from './proc-stats.js';
-import { type Measurement, median } from './scenarios.js';
+import { type Measurement, median, pairOrder } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type ClientContext, commandMs, runBatch } from './sftp-client.js';
 
@@ -93,7 +93,7 @@ export async function pgpEncryptFolder(options: {
       await runBatch(ferry, client, `put ${options.warmUpPath} /${FOLDER}/warm-up.bin\n`);
     }
     for (let run = 0; run < options.runs; run++) {
-      for (const column of ['ferry', 'openssh'] as const) {
+      for (const column of pairOrder(run, 'ferry' as const, 'openssh' as const)) {
         const before = await treeCpuMs(ferry.pid);
         const result = await runBatch(ferry, client, `put ${source.path} ${targets[column]}\npwd\n`);
         cpu[column].push(((await treeCpuMs(ferry.pid)) - before) / 1000 / gib);

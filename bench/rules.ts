@@ -10,7 +10,7 @@ import { SMTPServer } from 'smtp-server';
 import type { Cleanup } from './cleanup.js';
 import { treeCpuByPid } from './proc-stats.js';
 import { markRunStart, markTimedEnd } from './profile-windows.js';
-import type { Measurement } from './scenarios.js';
+import { type Measurement, pairOrder } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type ClientContext, runBatch } from './sftp-client.js';
 
@@ -173,11 +173,10 @@ export async function rulesOverhead(options: {
   await rm(archive, { recursive: true, force: true });
   const mib = (options.source.bytes * files) / MIB;
   for (let run = 0; run < options.runs; run++) {
-    // Pairs in the order on-off, off-on, on-off, … (A B B A): the server's cluster hands each session to its
-    // workers in turn, so a fixed on-off order put every run with rules on one worker and every run without on the
-    // other, and only runs without rules followed a run without deliveries, whose worker was still collecting its
-    // garbage during the next run. Reversing every other pair gives each side both workers and both predecessors.
-    for (const withRules of run % 2 === 0 ? [true, false] : [false, true]) {
+    // A fixed on-off order put every run with rules on one worker and every run without on the other, and only
+    // runs without rules followed a run without deliveries, whose worker was still collecting its garbage during
+    // the next run (a profile showed it).
+    for (const withRules of pairOrder(run, true, false)) {
       await setRules(repo, dataDir, withRules);
       const webhooksBefore = receivers.webhooks;
       // CPU of Ferry (all its processes) and of this process (the receivers) for the run and its deliveries:

@@ -46,6 +46,16 @@ export function emptyRuns(): Record<ServerName, number[]> {
   return { ferry: [], openssh: [] };
 }
 
+/**
+ * The order of a pair of runs of two configurations of ONE Ferry: `a` then `b`, then `b` then `a` (A B B A …).
+ * Its cluster hands each session to its workers in turn, so with one session per run a fixed order would put
+ * every run of one side on one worker; reversing every other pair gives each side both workers, and both kinds
+ * of predecessor.
+ */
+export function pairOrder<T>(run: number, a: T, b: T): [T, T] {
+  return run % 2 === 0 ? [a, b] : [b, a];
+}
+
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
