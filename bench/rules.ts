@@ -136,9 +136,9 @@ async function waitFor(
 }
 
 /**
- * `files` uploads of `source` in one session per run, with the rules enabled and disabled in alternating pairs (see below); the OpenSSH
- * column of this row is the same Ferry with the rules disabled. After a run with rules, the deliveries are awaited
- * (untimed) so one run's queued work never slows the next.
+ * `files` uploads of `source` in one session per run, with the rules enabled and disabled in alternating pairs
+ * (`pairOrder`); the OpenSSH column of this row is the same Ferry with the rules disabled. After a run with rules,
+ * the deliveries are awaited (untimed) so one run's queued work never slows the next.
  */
 export async function rulesOverhead(options: {
   readonly repo: string;
