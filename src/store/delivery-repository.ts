@@ -13,6 +13,7 @@ import type {
 import {
   ATTEMPT_COLUMNS,
   CLAIMED_COLUMNS,
+  deliveryRuleName,
   INSERT_CHUNK,
   insertDeliveries,
   toAttempt,
@@ -96,11 +97,8 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
               .returning('id'),
           rowValues(CLAIMED_COLUMNS, chunk),
         );
-        if (stored.length === chunk.length) ours.push(...given);
-        else {
-          const ids = new Set(stored.map((r) => r.id));
-          ours.push(...given.filter((d) => ids.has(d.id)));
-        }
+        const ids = new Set(stored.map((r) => r.id));
+        ours.push(...given.filter((d) => ids.has(d.id)));
       }
       const pending = await insertDeliveries(trx, deliveries.slice(taken.length), now);
       return { ours, pending };
@@ -110,8 +108,7 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
       (d): DeliveryRecord => ({
         id: d.id,
         ruleId: d.ruleId,
-        // A rule removed meanwhile: as toDelivery names it.
-        ruleName: names.get(d.ruleId) ?? `(removed rule ${d.ruleId})`,
+        ruleName: deliveryRuleName(d.ruleId, names.get(d.ruleId)),
         actionIndex: d.actionIndex,
         eventName: d.eventName,
         fields: d.fields,

@@ -41,12 +41,16 @@ export const ATTEMPT_COLUMNS = [
 
 export type DeliveryRow = Selectable<DeliveriesTable> & { rule_name: string | null };
 
+/** How a delivery names its rule: the rule's name, or, for a removed rule (whose deliveries stay readable), its id. */
+export function deliveryRuleName(ruleId: number, name: string | null | undefined): string {
+  return name ?? `(removed rule ${ruleId})`;
+}
+
 export function toDelivery(row: DeliveryRow): DeliveryRecord {
   return {
     id: row.id,
     ruleId: row.rule_id,
-    // A removed rule's deliveries stay readable; the name is gone with it.
-    ruleName: row.rule_name ?? `(removed rule ${row.rule_id})`,
+    ruleName: deliveryRuleName(row.rule_id, row.rule_name),
     actionIndex: row.action_index,
     eventName: row.event_name as AnyRuleEventName,
     fields: JSON.parse(row.fields) as Record<string, string>,
