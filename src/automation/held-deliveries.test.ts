@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ActiveTransfers } from '../core/active-transfers.js';
-import { TRANSFER_QUIET_MS } from './held-deliveries.js';
+import { TRANSFER_QUIET_MS, transfersPaused } from './held-deliveries.js';
 import { outboxOf, receiver, setUp, until } from './worker-fixture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,4 +93,21 @@ test('a stop starts what its slots allow and gives the other held deliveries bac
   start({ pollMs: 10, gatherMs: 0 });
   await until('the others delivered by the next process', () => r.ids.length === 3);
   assert.equal(new Set(r.ids).size, 3);
+});
+
+test('transfersPaused: at once with no gauge, yielding off or no file open; otherwise once the files closed and went quiet', async () => {
+  const transfers = new ActiveTransfers();
+  const timed = async (wait: Promise<void>) => {
+    const started = performance.now();
+    await wait;
+    return performance.now() - started;
+  };
+  assert.ok((await timed(transfersPaused(undefined, 5000))) < 50);
+  const busy = transfers.opened();
+  assert.ok((await timed(transfersPaused(transfers, 0))) < 50, 'yielding off');
+  const closing = sleep(200).then(busy);
+  const waited = await timed(transfersPaused(transfers, 5000));
+  await closing;
+  assert.ok(waited >= 200 + TRANSFER_QUIET_MS - 5 && waited < 2000, `paused after ${waited} ms`);
+  assert.ok((await timed(transfersPaused(transfers, 5000))) < 50, 'quiet already');
 });

@@ -24,6 +24,23 @@ export interface HeldDeliveriesOptions {
 }
 
 /**
+ * Resolves once this process's client transfers have paused (no file open, none closed within TRANSFER_QUIET_MS),
+ * or after `yieldMs` at most; at once without a gauge or with `yieldMs` 0. For work that starts on a timer rather
+ * than from the worker's queue (a digest mail's window ending), which would otherwise land amid the transfers.
+ */
+export function transfersPaused(transfers: TransferGauge | undefined, yieldMs: number): Promise<void> {
+  if (transfers === undefined || yieldMs <= 0) return Promise.resolve();
+  const until = performance.now() + yieldMs;
+  return new Promise((resolve) => {
+    const look = () => {
+      if (transfers.quietMs() >= TRANSFER_QUIET_MS || performance.now() >= until) resolve();
+      else setTimeout(look, RECHECK_MS);
+    };
+    look();
+  });
+}
+
+/**
  * On a machine whose cores the transfers fill, every millisecond a rule action takes comes off them, so actions of
  * a burst of uploads wait until the burst's transfers pause, and run then (or once the oldest has waited
  * `yieldMs`, so sustained transfers delay them by at most that). They stay claimed meanwhile, under leases the

@@ -97,7 +97,11 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
 
   const runnerSet = options.runners
     ? { runners: options.runners, close: async () => {} }
-    : createActionRunners({ log, ...(options.server ? { server: options.server } : {}) });
+    : createActionRunners({
+        log,
+        ...(options.server ? { server: options.server } : {}),
+        ...(options.transfers ? { transfers: options.transfers } : {}),
+      });
   const gate = createHookGate({
     rules,
     matches,

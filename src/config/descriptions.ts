@@ -92,7 +92,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   http: 'HTTP API (REST, OpenAPI, /metrics, /healthz, /readyz): listen HOST:PORT (default 127.0.0.1:8080, port 0 picks one), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`), allowInsecure (plain HTTP off loopback, behind a TLS proxy)',
   ftps: 'FTPS (FTP over TLS, docs/FTPS.md), off by default: port (explicit, AUTH TLS), implicitPort (TLS from the first byte), passivePorts LOW-HIGH, passiveAddress (the public IPv4 behind NAT), tlsCert and tlsKey (PEM files) or tlsKeyName (a certificate of `ferry keys x509`; default: a self-signed certificate generated in the data dir)',
   rules:
-    'rules: commands (true/false, default false) lets command actions run programs as the server user; yieldToTransfersSeconds (0-600, default 5) is the longest rule actions wait for the uploads and downloads of their process to pause',
+    'rules: commands (true/false, default false) lets command actions run programs as the server user; yieldToTransfersSeconds (0-600, default 5) is the longest rule actions (and e-mail digests) wait for the uploads and downloads of their process to pause',
   passwordPolicy:
     "rules for users' passwords Ferry keeps (all off at 0): minLength, minClasses (of lower, upper, digit, other), minEntropyBits (estimated strength), history (earlier passwords not reused), maxAgeDays (a change is required at the next login)",
   ldap: 'LDAP / Active Directory password logins (docs/LDAP.md), off unless url is set: url, startTls, caFile, bindDn and bindPasswordFile (or FERRY_LDAP_BIND_PASSWORD), userBase, userFilter, groupBase, groupFilter, groupMap, templateUser, homeTemplate, requireGroup, disabledAttribute, cacheTtl, timeout',

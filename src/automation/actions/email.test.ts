@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../config/load.js';
+import { ActiveTransfers } from '../../core/active-transfers.js';
 import { rootLogger } from '../../logger.js';
+import { transfersPaused } from '../held-deliveries.js';
 import type { EmailAction } from '../types.js';
 import { contextOf, deliveryOf, ruleOf, startSmtpReceiver } from './action-fixture.js';
 import { createEmailRunner, SMTP_MAX_CONNECTIONS } from './email.js';
@@ -261,4 +263,48 @@ test('mails share pooled SMTP connections: sequential ones reuse one, concurrent
   const before = connects;
   assert.equal((await mailTo(999)).ok, true, 'a mail after the idle close opens a connection again');
   assert.equal(connects, before + 1);
+});
+
+test('a digest whose window ends amid client transfers waits for them to pause, at most the yield', async (t) => {
+  const smtp = await startSmtpReceiver();
+  t.after(() => smtp.close());
+  const transfers = new ActiveTransfers();
+  const runner = createEmailRunner({
+    smtp: smtpTo(smtp.port),
+    log,
+    digestWindowMs: 300,
+    transfersPaused: () => transfersPaused(transfers, 1500),
+  });
+  t.after(() => runner.close());
+  const action: EmailAction = { kind: 'email', to: ['ops@example.com'] };
+  const rule = ruleOf('arrivals', [action]);
+  assert.equal((await runner.run(action, deliveryOf(rule, { user: 'u0' }), contextOf(rule))).ok, true);
+  const started = Date.now();
+  const collected = [1, 2, 3].map((i) =>
+    runner.run(action, deliveryOf(rule, { user: `u${i}` }), contextOf(rule)),
+  );
+  // A client's file is open when the window ends, and stays open past it.
+  const closeFile = transfers.opened();
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  assert.equal(smtp.mails.length, 1, 'no digest while a transfer goes on');
+  // An alert arriving meanwhile joins the waiting digest.
+  collected.push(runner.run(action, deliveryOf(rule, { user: 'u4' }), contextOf(rule)));
+  closeFile();
+  const outcomes = await Promise.all(collected);
+  const waited = Date.now() - started;
+  assert.ok(outcomes.every((o) => o.ok));
+  assert.equal(smtp.mails.length, 2, 'one digest once the transfers paused');
+  assert.match(smtp.mails[1]!.headers.get('subject') ?? '', /digest: 4 more events/);
+  // Sent within the quiet interval (250 ms) and a recheck (100 ms) after the file closed, not at the yield's end.
+  assert.ok(waited >= 700 + 250 && waited < 1400, `digest after ${waited} ms`);
+
+  // Transfers that never pause hold the next window's digest for the yield (1.5 s) only.
+  const busy = transfers.opened();
+  t.after(busy);
+  const held = Date.now();
+  const next = await runner.run(action, deliveryOf(rule, { user: 'u5' }), contextOf(rule));
+  assert.equal(next.ok, true);
+  assert.equal(smtp.mails.length, 3);
+  const heldMs = Date.now() - held;
+  assert.ok(heldMs >= 1400, `digest held ${heldMs} ms by the transfers`);
 });
