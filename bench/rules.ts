@@ -10,7 +10,7 @@ import { SMTPServer } from 'smtp-server';
 import type { Cleanup } from './cleanup.js';
 import { treeCpuByPid } from './proc-stats.js';
 import { markRunStart, markTimedEnd } from './profile-windows.js';
-import { type Measurement, pairOrder } from './scenarios.js';
+import { type Measurement, median, pairOrder } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { type ClientContext, runBatch } from './sftp-client.js';
 
@@ -237,8 +237,6 @@ export async function rulesOverhead(options: {
     target: { kind: 'ratio-at-least', value: 0.95 },
   };
 }
-
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 /**
  * Not part of the row's ratio, a check on it: runs seconds apart differ here by up to ±15 % whatever they do, more

@@ -162,17 +162,16 @@ export function createEmailRunner(deps: EmailRunnerDeps): EmailRunner {
   };
 
   const flush = async (key: string): Promise<void> => {
-    const due = bursts.get(key);
-    if (!due) return;
-    clearTimeout(due.timer);
+    const burst = bursts.get(key);
+    if (!burst) return;
+    clearTimeout(burst.timer);
     // A window's end is a timer, not the worker's queue, so it would send the digest and finish every delivery it
     // holds amid the transfers: it waits for them to pause like queued deliveries do (alerts arriving meanwhile
     // join it). A stop does not wait; a flush that ran meanwhile (the stop's) leaves nothing to send.
     if (!closed && deps.transfersPaused) {
       await deps.transfersPaused();
-      if (bursts.get(key) !== due) return;
+      if (bursts.get(key) !== burst) return;
     }
-    const burst = due;
     const waiting = burst.waiting;
     if (waiting.length === 0 || closed) {
       bursts.delete(key);
