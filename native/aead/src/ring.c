@@ -3,6 +3,8 @@
  * between head and head + len belong to the consumer, the rest of the ring to the producer, and only the counters
  * are shared under the mutex, so neither copies while holding it.
  */
+/* pthread_setname_np. */
+#define _GNU_SOURCE
 #include "ring.h"
 #include <openssl/crypto.h>
 #include <stdint.h>
@@ -222,6 +224,8 @@ struct ring_thread *ring_start(napi_env env, napi_value on_event, const struct r
     *failure = "could not start a thread";
     return NULL;
   }
+  /* Named here, not by the thread itself: the name is there once the start returns. */
+  if (ops->thread_name != NULL) pthread_setname_np(rt->thread, ops->thread_name);
   return rt;
 }
 

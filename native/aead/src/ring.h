@@ -30,6 +30,8 @@ struct ring_ops {
   void (*destroy)(void *state);
   /* The syscall named by an error report. */
   const char *syscall;
+  /* The thread's name (at most 15 bytes): what `top -H` and /proc/<pid>/task/<tid>/comm show, and tests count. */
+  const char *thread_name;
 };
 
 struct ring_thread {

@@ -152,7 +152,8 @@ static void destroy(void *state) {
 }
 
 static const struct ring_ops streaming = {
-    .consume = consume, .flush = flush, .finish = flush, .result = size_of, .destroy = destroy, .syscall = "pwrite"};
+    .consume = consume, .flush = flush, .finish = flush, .result = size_of, .destroy = destroy, .syscall = "pwrite",
+    .thread_name = "ferry-segments"};
 
 /*
  * segmentStreamStart(fd, index, key, fileId, cipher, onEvent) → handle: a thread that writes plaintext pushed to it as

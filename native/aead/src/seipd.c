@@ -208,7 +208,8 @@ static void destroy(void *state) {
 }
 
 static const struct ring_ops sealing = {
-    .consume = consume, .finish = finish_message, .result = written, .destroy = destroy, .syscall = "pwrite"};
+    .consume = consume, .finish = finish_message, .result = written, .destroy = destroy, .syscall = "pwrite",
+    .thread_name = "ferry-pgp-seal"};
 
 /*
  * seipdStart(fd, position, key, prefix, date, onEvent) → handle: starts the thread that writes the SEIPD packet at

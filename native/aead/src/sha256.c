@@ -62,7 +62,8 @@ static napi_value digest_of(napi_env env, struct hasher *h) {
 static napi_value result(napi_env env, struct ring_thread *rt) { return digest_of(env, rt->state); }
 
 static const struct ring_ops hashing = {
-    .consume = consume, .finish = finish, .result = result, .destroy = destroy, .syscall = "sha256"};
+    .consume = consume, .finish = finish, .result = result, .destroy = destroy, .syscall = "sha256",
+    .thread_name = "ferry-sha256"};
 
 /* The handle was collected: the thread (if any) is stopped and frees the hasher when it has gone. */
 static void finalized(napi_env env, void *data, void *hint) {
