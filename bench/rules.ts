@@ -135,6 +135,12 @@ async function waitFor(
   }
 }
 
+/** Waits (untimed) until every upload of a run with the rules has had its webhook (since `before`) and its move. */
+async function deliveriesDone(receivers: RuleReceivers, before: number, files: number, archive: string) {
+  await waitFor('webhooks', () => receivers.webhooks - before >= files);
+  await waitFor('moves', async () => (await readdir(archive)).length >= files);
+}
+
 /**
  * `files` uploads of `source` in one session per run, with the rules enabled and disabled in alternating pairs
  * (`pairOrder`); the OpenSSH column of this row is the same Ferry with the rules disabled. After a run with rules,
@@ -170,8 +176,7 @@ export async function rulesOverhead(options: {
   for (let warmUp = 0; warmUp < 2; warmUp++) {
     const warm = receivers.webhooks;
     await runBatch(ferry, options.client, batch);
-    await waitFor('warm-up webhooks', () => receivers.webhooks - warm >= files);
-    await waitFor('warm-up moves', async () => (await readdir(archive)).length >= files);
+    await deliveriesDone(receivers, warm, files, archive);
     await rm(inbox, { recursive: true, force: true });
     await rm(archive, { recursive: true, force: true });
   }
@@ -200,10 +205,7 @@ export async function rulesOverhead(options: {
       );
       const rate = mib / (ms / 1000);
       (withRules ? runs.ferry : runs.openssh).push(rate);
-      if (withRules) {
-        await waitFor('webhooks', () => receivers.webhooks - webhooksBefore >= files);
-        await waitFor('moves', async () => (await readdir(archive)).length >= files);
-      }
+      if (withRules) await deliveriesDone(receivers, webhooksBefore, files, archive);
       // Per process too: which worker served the session and which ran the deliveries.
       const byPid = [...(await treeCpuByPid(ferry.pid))]
         .map(([pid, ms]) => ({ pid, ms: (ms - (ferryCpuBefore.get(pid) ?? 0)) / files }))
@@ -280,8 +282,7 @@ async function interleaved(options: {
   const all = Array.from({ length: files * 2 }, (_, i) => i);
   const matched = all.filter(firing).map(put);
   const unmatched = all.filter((i) => !firing(i)).map(put);
-  await waitFor('webhooks', () => receivers.webhooks - before >= files);
-  await waitFor('moves', async () => (await readdir(options.archive)).length >= files);
+  await deliveriesDone(receivers, before, files, options.archive);
   for (const dir of [options.inbox, options.archive, plain]) await rm(dir, { recursive: true, force: true });
   const on = median(matched);
   const off = median(unmatched);

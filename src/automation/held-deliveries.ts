@@ -23,17 +23,21 @@ export interface HeldDeliveriesOptions {
   readonly now?: () => number;
 }
 
+/** Whether actions wait now: yielding is on and this process's clients are transferring (or just were). */
+function transferring(transfers: TransferGauge | undefined, yieldMs: number): boolean {
+  return yieldMs > 0 && transfers !== undefined && transfers.quietMs() < TRANSFER_QUIET_MS;
+}
+
 /**
  * Resolves once this process's client transfers have paused (no file open, none closed within TRANSFER_QUIET_MS),
  * or after `yieldMs` at most; at once without a gauge or with `yieldMs` 0. For work that starts on a timer rather
  * than from the worker's queue (a digest mail's window ending), which would otherwise land amid the transfers.
  */
 export function transfersPaused(transfers: TransferGauge | undefined, yieldMs: number): Promise<void> {
-  if (transfers === undefined || yieldMs <= 0) return Promise.resolve();
   const until = performance.now() + yieldMs;
   return new Promise((resolve) => {
     const look = () => {
-      if (transfers.quietMs() >= TRANSFER_QUIET_MS || performance.now() >= until) resolve();
+      if (!transferring(transfers, yieldMs) || performance.now() >= until) resolve();
       else setTimeout(look, RECHECK_MS);
     };
     look();
@@ -69,11 +73,7 @@ export class HeldDeliveries {
 
   /** Whether this process's clients are transferring now and deliveries wait for them. */
   get yielding(): boolean {
-    return (
-      this.#o.yieldMs > 0 &&
-      this.#o.transfers !== undefined &&
-      this.#o.transfers.quietMs() < TRANSFER_QUIET_MS
-    );
+    return transferring(this.#o.transfers, this.#o.yieldMs);
   }
 
   /** How many more the outbox may hand over while the transfers go on (beyond the worker's free slots). */

@@ -7,6 +7,7 @@ import type { Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { type ActionRunnerDeps, type ActionRunners, createActionRunners } from './actions/index.js';
 import { sendWebhook } from './actions/webhook.js';
+import { transfersPaused } from './held-deliveries.js';
 import { createHookGate, type HookGate } from './hooks.js';
 import { matches } from './match.js';
 import { OutboxWriter } from './outbox.js';
@@ -95,12 +96,15 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     return secret;
   };
 
+  // How long actions (and e-mail digests) wait for this process's transfers to pause.
+  const yieldMs = (options.server?.config.rules.yieldToTransfersSeconds ?? 0) * 1000;
+  const transfers = options.transfers;
   const runnerSet = options.runners
     ? { runners: options.runners, close: async () => {} }
     : createActionRunners({
         log,
         ...(options.server ? { server: options.server } : {}),
-        ...(options.transfers ? { transfers: options.transfers } : {}),
+        ...(transfers ? { transfersPaused: () => transfersPaused(transfers, yieldMs) } : {}),
       });
   const gate = createHookGate({
     rules,
@@ -121,8 +125,8 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     pollMs: checkEveryMs,
     leaseMs: timing.leaseMs,
     retry: timing.retry,
-    ...(options.transfers ? { transfers: options.transfers } : {}),
-    yieldMs: (options.server?.config.rules.yieldToTransfersSeconds ?? 0) * 1000,
+    ...(transfers ? { transfers } : {}),
+    yieldMs,
   });
   const wake = () => worker.wake();
   const outbox = new OutboxWriter({

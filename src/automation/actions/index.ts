@@ -1,13 +1,11 @@
 // The action runners, one per kind: the delivery worker looks each delivery's action up here.
 import type { FerryConfig } from '../../config/schema.js';
-import type { TransferGauge } from '../../core/active-transfers.js';
 import type { FileSessionFactory } from '../../core/types.js';
 import type { EventBus } from '../../events/bus.js';
 import type { Logger } from '../../logger.js';
 import type { UserRepository } from '../../store/types.js';
 import type { JobManager } from '../../transfers/jobs.js';
 import type { PgpKeyMaterial } from '../../vfs/pgp/decrypt-arrival.js';
-import { transfersPaused } from '../held-deliveries.js';
 import type { ActionRunner, RuleActionKind } from '../types.js';
 import { createCommandRunner } from './command.js';
 import { createEmailRunner } from './email.js';
@@ -20,8 +18,8 @@ import { webhookRunner } from './webhook.js';
 /** What the runners need from the server. Without `server`, only webhooks run (tests of the engine alone). */
 export interface ActionRunnerDeps {
   readonly log: Logger;
-  /** This process's client transfers: a digest mail waits for them to pause, up to rules.yieldToTransfersSeconds. */
-  readonly transfers?: TransferGauge;
+  /** Resolves once this process's client transfers pause (rules.yieldToTransfersSeconds at most): digests wait. */
+  readonly transfersPaused?: () => Promise<void>;
   readonly server?: {
     readonly config: Pick<FerryConfig, 'smtp' | 'rules'>;
     readonly users: Pick<UserRepository, 'findByName'>;
@@ -51,12 +49,10 @@ export function createActionRunners(deps: ActionRunnerDeps): ActionRunnerSet {
   const server = deps.server;
   if (!server) return { runners, close: async () => {} };
   const { log } = deps;
-  const yieldMs = server.config.rules.yieldToTransfersSeconds * 1000;
-  const transfers = deps.transfers;
   const email = createEmailRunner({
     smtp: server.config.smtp,
     log,
-    ...(transfers ? { transfersPaused: () => transfersPaused(transfers, yieldMs) } : {}),
+    ...(deps.transfersPaused ? { transfersPaused: deps.transfersPaused } : {}),
   });
   runners.set('email', email as ActionRunner);
   runners.set('command', createCommandRunner({ enabled: server.config.rules.commands, log }) as ActionRunner);
