@@ -7,24 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadableStream } from 'node:stream/web';
 import { test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { generatePgpKey } from '../../keys/pgp.js';
 import { SeipdWriter } from '../../keys/pgp-seipd-writer.js';
 import { decryptStream, encryptStream } from '../../keys/pgp-stream-crypt.js';
+import { retainedBytes } from '../../util/retained-memory-fixture.js';
 import { LocalFs } from '../local/local-fs.js';
 import type { FsFile } from '../types.js';
 import { EncryptingFile } from './encrypting-file.js';
 import { SeipdEncryptingFile } from './seipd-encrypting-file.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-/** Memory the process holds after a full collection: what is really retained, not garbage waiting. */
-const retained = () => {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.external;
-};
 
 const KINDS = {
   streams: async (inner: FsFile, recipient: string) =>
@@ -44,7 +34,7 @@ for (const [kind, start] of Object.entries(KINDS)) {
       const total = 192 * 1024 * 1024;
       const chunk = 32 * 1024;
       const hash = createHash('sha256');
-      const baseline = retained();
+      const baseline = retainedBytes();
       let worst = 0;
       const inFlight = new Set<Promise<void>>();
       for (let position = 0; position < total; position += chunk) {
@@ -55,13 +45,13 @@ for (const [kind, start] of Object.entries(KINDS)) {
         void write.then(() => inFlight.delete(write));
         if (inFlight.size >= 64) await Promise.race(inFlight);
         if (position % (32 * 1024 * 1024) === 0 && position > 0)
-          worst = Math.max(worst, retained() - baseline);
+          worst = Math.max(worst, retainedBytes() - baseline);
       }
       await Promise.all(inFlight);
       assert.equal((await file.stat()).size, total, 'stat reports the plaintext written');
       await file.close();
-      // The issue's bound (64 MiB). Typically ~23 MiB; 53 MiB once on Node 24 on a loaded CI machine, when the
-      // disk writes lagged; without the backpressure 163 MiB.
+      // The issue's bound (64 MiB). Held: 6-8 MiB; without the backpressure 160 MiB. (Before the fixture swept
+      // inside the collection, unswept garbage read 23-34 MiB here, and 65 MiB once on a loaded CI machine.)
       assert.ok(worst < 64 * 1024 * 1024, `retained ${(worst / 2 ** 20).toFixed(1)} MiB while encrypting`);
 
       const cipher = await fs.open('/m.pgp', { read: true, write: false });
