@@ -2,7 +2,6 @@
 
 import { randomUUID } from 'node:crypto';
 import { warmPasswordVerifier } from './auth/password.js';
-import { setPassword } from './auth/user-admin.js';
 import type { RunningAutomation } from './automation/index.js';
 import type { FerryConfig } from './config/schema.js';
 import { AppContext } from './context.js';
@@ -12,6 +11,7 @@ import { pgpKeyMaterial } from './key-manager/pgp-key-source.js';
 import { loggers, rootLogger } from './logger.js';
 import { hostKeyReloader, promoteDueHostKeys, signAuditWithPresentedKey } from './server-host-keys.js';
 import { ServiceStack, systemEvent, watchDiskSpace, watchStoreHealth } from './server-services.js';
+import { sshServerOptions } from './server-ssh-options.js';
 
 /** How often the store is polled for host key changes (FERRY_HOST_KEY_POLL_MS: a test knob, not config). */
 const HOST_KEY_POLL_MS = Number(process.env.FERRY_HOST_KEY_POLL_MS) || 10_000;
@@ -141,53 +141,7 @@ export async function startFerry(
     // Imported here: the primary of --workers N serves nothing, and keeps its memory small without them.
     const { startSshServer } = await import('./ssh/server.js');
     const { startNodeHeartbeat, defaultNodeId } = await import('./admin/cluster.js');
-    const ssh = await startSshServer({
-      listen: config.listen,
-      port: config.sftpPort,
-      algorithms: config.algorithms,
-      hostKeys,
-      proxyProtocolFrom: config.proxyProtocolFrom,
-      loginGraceTime: config.loginGraceTime,
-      maxAuthTries: config.maxAuthTries,
-      homesDir: ctx.paths.homes,
-      users: ctx.sessionUsers,
-      passwords: {
-        policy: config.passwordPolicy,
-        change: (name, password) => setPassword(ctx.store.users, name, password, config.passwordPolicy),
-      },
-      fileSessions: ctx.fileSessions,
-      events: ctx.events,
-      logger: loggers.ssh,
-      defender: ctx.defender,
-      budgets: ctx.budgets,
-      limits: {
-        maxConnections: config.maxConnections,
-        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-        maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
-        maxSessionsPerUser: config.maxSessionsPerUser,
-        maxChannelsPerConnection: config.maxChannelsPerConnection,
-        idleTimeout: config.idleTimeout,
-      },
-      rekey: { bytes: config.rekeyLimit, seconds: config.rekeyInterval },
-      moduliFile: config.moduliFile,
-      maxGroupExchangeBits: config.maxGroupExchangeBits,
-      sftp: {
-        maxInFlight: config.maxInFlight,
-        maxOpenHandles: config.maxOpenHandles,
-        maxPacketLength: config.maxPacketSize,
-        observer: ctx.sftpRequests,
-      },
-      accounts: ctx.store.accounts,
-      lockout: {
-        threshold: config.lockoutThreshold,
-        windowSeconds: config.lockoutWindow,
-        durationSeconds: config.lockoutDuration,
-      },
-      totp: ctx.totp,
-      directory: ctx.directory,
-      certificates: { cas: ctx.store.userCas, revocations: ctx.store.certRevocations },
-      sessionRegistry: clusterSessions,
-    });
+    const ssh = await startSshServer(sshServerOptions(config, ctx, hostKeys, clusterSessions));
     const nodeId = config.node.id ?? defaultNodeId(ssh.port);
     ctx.audit.useNode(nodeId);
     services.started('ssh server', () => ssh.close());
