@@ -115,6 +115,24 @@ export const QUICK: Plan = {
   sessionRuns: 1,
 };
 
+/** The plan of a run: the quick or the full one, with every row's run count replaced by `runs` when it is given. */
+export function planOf(quick: boolean, runs: number | undefined): Plan {
+  const base = quick ? QUICK : FULL;
+  if (runs === undefined) return base;
+  return {
+    ...base,
+    singleRuns: runs,
+    streamRuns: runs,
+    handshakeRuns: runs,
+    listingRuns: runs,
+    rulesRuns: runs,
+    api: { ...base.api, runs },
+    smallRuns: runs,
+    sessionRuns: runs,
+    startupRuns: runs,
+  };
+}
+
 export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster,
                                        smallfiles,sessions,logins,client,floor]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]

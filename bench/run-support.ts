@@ -1,7 +1,8 @@
-// Small pieces of the benchmark's driver: scratch space, warm-up files, version strings, server logs on failure.
+// Small pieces of the benchmark's driver: scratch space, warm-up files, the machine and versions a run records,
+// server logs on failure.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeRandomFile } from './files.js';
@@ -47,4 +48,26 @@ export async function writableTmpfs(): Promise<string> {
   } catch {
     return tmpdir();
   }
+}
+
+/** What a run's JSON records beside its rows: the machine, and the versions of what ran. */
+export async function runEnvironment(repo: string, scratch: string) {
+  const packageVersion = async (file: string) =>
+    JSON.parse(await readFile(join(repo, file), 'utf8')).version as string;
+  return {
+    machine: {
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: release(),
+      scratch,
+    },
+    versions: {
+      node: process.version,
+      openssh: await commandOutput('ssh', ['-V'], repo),
+      ferry: await packageVersion('package.json'),
+      ssh2: await packageVersion('node_modules/ssh2/package.json'),
+      gitCommit: await commandOutput('git', ['describe', '--always', '--dirty'], repo),
+    },
+  };
 }

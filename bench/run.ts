@@ -1,6 +1,6 @@
 // `npm run bench`: Ferry against OpenSSH's sshd on loopback with the same sftp client; table on stdout, JSON in bench/results.
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -11,13 +11,13 @@ import { ensureManyFiles, writeRandomFile } from './files.js';
 import { ftpsScenario } from './ftps.js';
 import { mftRows } from './mft-rows.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
-import { FULL, type Plan, QUICK, SCENARIOS, type Scenario, USAGE } from './plan.js';
+import { planOf, SCENARIOS, type Scenario, USAGE } from './plan.js';
 import { openSsh10Root, pqHandshakes } from './pq-handshakes.js';
 import { BenchLog } from './profile-windows.js';
 import type { ProtocolRowsOptions } from './protocol-rows.js';
 import { formatTable, toRow } from './report.js';
 import { rulesOverhead, startRuleReceivers } from './rules.js';
-import { commandOutput, printLogTails, smallFile, writableTmpfs } from './run-support.js';
+import { printLogTails, runEnvironment, smallFile, writableTmpfs } from './run-support.js';
 import { s3Storage } from './s3-storage.js';
 import {
   concurrentStreams,
@@ -62,23 +62,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const base = values.quick ? QUICK : FULL;
-  const runsOverride = values.runs === undefined ? undefined : Number(values.runs);
-  const plan: Plan =
-    runsOverride === undefined
-      ? base
-      : {
-          ...base,
-          singleRuns: runsOverride,
-          streamRuns: runsOverride,
-          handshakeRuns: runsOverride,
-          listingRuns: runsOverride,
-          rulesRuns: runsOverride,
-          api: { ...base.api, runs: runsOverride },
-          smallRuns: runsOverride,
-          sessionRuns: runsOverride,
-          startupRuns: runsOverride,
-        };
+  const plan = planOf(values.quick, values.runs === undefined ? undefined : Number(values.runs));
   const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS]);
   for (const name of only) {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario '${name}'\n${USAGE}`);
@@ -372,21 +356,7 @@ async function main(): Promise<number> {
       finishedAt: finished.toISOString(),
       durationS: Math.round((finished.getTime() - started.getTime()) / 1000),
       plan,
-      machine: {
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        cores: availableParallelism(),
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        kernel: release(),
-        scratch: scratchBase,
-      },
-      versions: {
-        node: process.version,
-        openssh: await commandOutput('ssh', ['-V'], repo),
-        ferry: JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).version as string,
-        ssh2: JSON.parse(await readFile(join(repo, 'node_modules/ssh2/package.json'), 'utf8'))
-          .version as string,
-        gitCommit: await commandOutput('git', ['describe', '--always', '--dirty'], repo),
-      },
+      ...(await runEnvironment(repo, scratchBase)),
       servers: described,
       client: {
         program: 'sftp -b -',
