@@ -51,6 +51,7 @@ function counting(real: DeliveryRepository) {
     list: (q) => real.list(q),
     attempts: (id) => real.attempts(id),
     redeliver: (id, now) => real.redeliver(id, now),
+    prune: (before, limit) => real.prune(before, limit),
   };
   return { repo, counts };
 }

@@ -1,6 +1,7 @@
 // The contract of the rule and delivery repositories every store driver passes (runAutomationStoreContract).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runDeliveryPruneContract } from './delivery-prune-contract-fixture.js';
 import type { DeliveryAttempt, NewDelivery, RuleDefinition, Store } from './types.js';
 
 /** A fresh store, plus a second instance on the same database (as another process would open it). */
@@ -58,6 +59,8 @@ export function runAutomationStoreContract(name: string, makeStore: AutomationSt
       await cleanup();
     }
   }
+
+  runDeliveryPruneContract(name, (run) => withStore((store) => run(store)));
 
   test(`${name}: rules are created once, read back whole, updated, listed and removed; each change bumps the version`, () =>
     withStore(async (store) => {

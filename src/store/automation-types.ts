@@ -351,6 +351,11 @@ export interface DeliveryRepository {
    * its id and attempt history. Undefined when there is no such delivery or it is running right now.
    */
   redeliver(id: string, now: Date): Promise<DeliveryRecord | undefined>;
+  /**
+   * Deletes up to `limit` finished deliveries (succeeded or dead) that finished before `finishedBefore`, with
+   * their attempts: the history's retention. Pending and running ones stay whatever their age. Returns how many.
+   */
+  prune(finishedBefore: Date, limit: number): Promise<number>;
 }
 
 /** One matching event of a counting rule, for the shared counter (RuleCounterRepository.record). */

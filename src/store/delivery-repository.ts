@@ -383,4 +383,25 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0 ? this.get(id) : undefined;
   }
+
+  async prune(finishedBefore: Date, limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    const before = finishedBefore.toISOString();
+    // One bounded batch per call, so uploads' commits wait for the write lock a few milliseconds at most. The
+    // status index (deliveries_due) finds the finished rows; their attempts go by the foreign key's cascade.
+    const result = await writeTransaction(this.#db, this.#options, (trx) =>
+      trx
+        .deleteFrom('deliveries')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('deliveries')
+            .select('id')
+            .where('status', 'in', ['succeeded', 'dead'])
+            .where('finished_at', '<', before)
+            .limit(limit),
+        )
+        .executeTakeFirst(),
+    );
+    return Number(result.numDeletedRows);
+  }
 }
