@@ -7,6 +7,7 @@ import type { Store } from '../store/types.js';
 import { Secret } from '../util/secret.js';
 import { type ActionRunnerDeps, type ActionRunners, createActionRunners } from './actions/index.js';
 import { sendWebhook } from './actions/webhook.js';
+import { startDeliveryRetention } from './delivery-retention.js';
 import { transfersPaused } from './held-deliveries.js';
 import { createHookGate, type HookGate } from './hooks.js';
 import { matches } from './match.js';
@@ -142,6 +143,12 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
   const scheduler = new RuleScheduler({ rules, deliveries: store.deliveries, log, onEnqueued: wake });
   worker.start();
   scheduler.start();
+  // The history's retention: only serving processes (with a config) sweep; 0 days keeps it for ever.
+  const retentionDays = options.server?.config.rules.deliveryRetentionDays ?? 0;
+  const retention =
+    retentionDays > 0
+      ? startDeliveryRetention({ deliveries: store.deliveries, days: retentionDays, log })
+      : undefined;
 
   let stopping: Promise<void> | undefined;
   return {
@@ -152,6 +159,7 @@ export async function startAutomation(options: AutomationOptions): Promise<Runni
     stop: () => {
       stopping ??= (async () => {
         scheduler.stop();
+        await retention?.stop();
         rules.stop();
         unsubscribe();
         await outbox.close();

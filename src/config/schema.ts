@@ -194,7 +194,7 @@ export const NESTED_CONFIG_FIELDS: Readonly<Partial<Record<ConfigKey, readonly s
   ],
   node: ['id', 'heartbeatSeconds'],
   smtp: ['host', 'port', 'from', 'secure', 'starttls', 'user', 'password'],
-  rules: ['commands', 'yieldToTransfersSeconds'],
+  rules: ['commands', 'yieldToTransfersSeconds', 'deliveryRetentionDays'],
   http: ['listen', 'allowInsecure', 'tlsCert', 'tlsKey', 'tlsKeyName'],
   passwordPolicy: ['minLength', 'minClasses', 'minEntropyBits', 'history', 'maxAgeDays'],
   ftps: ['port', 'implicitPort', 'passivePorts', 'passiveAddress', 'tlsCert', 'tlsKey', 'tlsKeyName'],

@@ -94,6 +94,11 @@ export const rulesSchema = z
      * (automation/held-deliveries.ts); 0: actions run beside transfers at once.
      */
     yieldToTransfersSeconds: seconds(600).default(5),
+    /**
+     * Days a finished delivery (succeeded or dead) and its attempts are kept for `ferry rules deliveries` and
+     * `redeliver`; swept hourly (automation/delivery-retention.ts). 0: kept for ever.
+     */
+    deliveryRetentionDays: z.coerce.number().int().min(0).max(36_500).default(30),
   })
   .strict();
 
