@@ -69,13 +69,15 @@ test('finished deliveries older than the retention are pruned when the server ru
   } finally {
     await store.close();
   }
-  // Their age, as if they had finished then.
+  // Their age, as if they had fallen due and finished then.
   const db = new SqliteDatabase(join(dataDir, 'ferry.db'));
   const ago = (days: number) => new Date(Date.now() - days * DAY_MS).toISOString();
-  const age = db.prepare('UPDATE deliveries SET finished_at = ?, created_at = ? WHERE id = ?');
-  age.run(ago(40), ago(40), 'd-old');
-  age.run(ago(20), ago(20), 'd-recent');
-  age.run(ago(40), ago(40), 'd-dead');
+  const age = db.prepare(
+    'UPDATE deliveries SET finished_at = @at, created_at = @at, next_attempt_at = @at WHERE id = @id',
+  );
+  age.run({ at: ago(40), id: 'd-old' });
+  age.run({ at: ago(20), id: 'd-recent' });
+  age.run({ at: ago(40), id: 'd-dead' });
   db.prepare('UPDATE deliveries SET created_at = ? WHERE id = ?').run(ago(40), 'd-waiting');
   db.close();
 

@@ -387,8 +387,10 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
   async prune(finishedBefore: Date, limit: number): Promise<number> {
     if (limit <= 0) return 0;
     const before = finishedBefore.toISOString();
-    // One bounded batch per call, so uploads' commits wait for the write lock a few milliseconds at most. The
-    // status index (deliveries_due) finds the finished rows; their attempts go by the foreign key's cascade.
+    // One bounded batch per call, so uploads' commits wait for the write lock a few milliseconds at most. A
+    // delivery finishes after it fell due, so `next_attempt_at` before the cut-off is implied: said, it lets the
+    // status index (deliveries_due) range over old rows only, instead of every finished one on each hourly sweep
+    // that finds nothing. Their attempts go by the foreign key's cascade.
     const result = await writeTransaction(this.#db, this.#options, (trx) =>
       trx
         .deleteFrom('deliveries')
@@ -397,6 +399,7 @@ export class KyselyDeliveryRepository implements DeliveryRepository {
             .selectFrom('deliveries')
             .select('id')
             .where('status', 'in', ['succeeded', 'dead'])
+            .where('next_attempt_at', '<', before)
             .where('finished_at', '<', before)
             .limit(limit),
         )
