@@ -12,21 +12,33 @@ const compiled = join(root, 'dist', 'bundle', 'main.js');
 // The files tsconfig.build.json leaves out of the build: editing them leaves dist/ up to date.
 const NOT_BUILT = /(\.test|-fixture|^contract)\.ts$/;
 
+/** The first source file under `dir` changed after `builtAt` (relative to src/), or undefined. */
+function newerSource(dir, prefix, builtAt) {
+  // A walk with file types: Node 20's recursive readdirSync took 20 ms of a command's start for ~700 entries,
+  // this walk and its stats ~10 ms (test files are not stat'ed).
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const found = newerSource(path, `${prefix}${entry.name}/`, builtAt);
+      if (found !== undefined) return found;
+    } else if (entry.name.endsWith('.ts') && !NOT_BUILT.test(entry.name) && statSync(path).mtimeMs > builtAt)
+      return `${prefix}${entry.name}`;
+  }
+  return undefined;
+}
+
 /** Why dist/ cannot be trusted, or undefined when it can (or when there are no sources to compare with). */
 function staleReason() {
   const builtAt = statSync(compiled, { throwIfNoEntry: false })?.mtimeMs;
   if (builtAt === undefined) return 'dist/ has not been built';
-  let sources;
+  let newer;
   try {
-    sources = readdirSync(join(root, 'src'), { recursive: true });
-  } catch {
-    return undefined; // An install without sources runs what it has.
+    newer = newerSource(join(root, 'src'), '', builtAt);
+  } catch (err) {
+    if (err.code === 'ENOENT') return undefined; // An install without sources runs what it has.
+    throw err;
   }
-  for (const file of sources) {
-    if (!file.endsWith('.ts') || NOT_BUILT.test(file.slice(file.lastIndexOf('/') + 1))) continue;
-    if (statSync(join(root, 'src', file)).mtimeMs > builtAt) return `src/${file} is newer than dist/`;
-  }
-  return undefined;
+  return newer === undefined ? undefined : `src/${newer} is newer than dist/`;
 }
 
 /**
