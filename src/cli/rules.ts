@@ -253,7 +253,7 @@ export function registerRulesCommand(program: Command): void {
   rules
     .command('deliveries')
     .description(
-      'deliveries of rule actions, newest first, with every attempt (status, latency, response code, error)',
+      'deliveries of rule actions, newest first, with every attempt (status, latency, response code, error); finished ones are kept rules.deliveryRetentionDays (default 30)',
     )
     .argument('[id]', 'one delivery: its event fields and each attempt with its output')
     .option('--failed', 'only dead deliveries and those whose last attempt failed')
