@@ -1,6 +1,7 @@
 // The SSH server's options, mapped from a validated config and the context: kept out of the lifecycle
 // (server.ts), which only starts the server with them.
 import { setPassword } from './auth/user-admin.js';
+import { connectionLimitsOf, lockoutOf } from './config/limits.js';
 import type { FerryConfig } from './config/schema.js';
 import type { AppContext } from './context.js';
 import { loggers } from './logger.js';
@@ -32,14 +33,7 @@ export function sshServerOptions(
     logger: loggers.ssh,
     defender: ctx.defender,
     budgets: ctx.budgets,
-    limits: {
-      maxConnections: config.maxConnections,
-      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-      maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
-      maxSessionsPerUser: config.maxSessionsPerUser,
-      maxChannelsPerConnection: config.maxChannelsPerConnection,
-      idleTimeout: config.idleTimeout,
-    },
+    limits: { ...connectionLimitsOf(config), maxChannelsPerConnection: config.maxChannelsPerConnection },
     rekey: { bytes: config.rekeyLimit, seconds: config.rekeyInterval },
     moduliFile: config.moduliFile,
     maxGroupExchangeBits: config.maxGroupExchangeBits,
@@ -50,11 +44,7 @@ export function sshServerOptions(
       observer: ctx.sftpRequests,
     },
     accounts: ctx.store.accounts,
-    lockout: {
-      threshold: config.lockoutThreshold,
-      windowSeconds: config.lockoutWindow,
-      durationSeconds: config.lockoutDuration,
-    },
+    lockout: lockoutOf(config),
     totp: ctx.totp,
     directory: ctx.directory,
     certificates: { cas: ctx.store.userCas, revocations: ctx.store.certRevocations },

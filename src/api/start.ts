@@ -6,6 +6,7 @@ import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
 import type { TotpService } from '../auth/totp.js';
 import { setPassword } from '../auth/user-admin.js';
+import { lockoutOf } from '../config/limits.js';
 import type { FerryConfig } from '../config/schema.js';
 import type { ResourceBudget } from '../core/budgets.js';
 import type { RequestTimings } from '../core/request-timings.js';
@@ -118,11 +119,7 @@ function webClientDeps(ctx: ApiContext, nodeId: string | undefined): WebClientDe
       change: (name, password) => setPassword(ctx.store.users, name, password, config.passwordPolicy),
     },
     accounts: ctx.store.accounts,
-    lockout: {
-      threshold: config.lockoutThreshold,
-      windowSeconds: config.lockoutWindow,
-      durationSeconds: config.lockoutDuration,
-    },
+    lockout: lockoutOf(config),
     maxAuthTries: config.maxAuthTries,
     totp: ctx.totp,
     directory: ctx.directory,

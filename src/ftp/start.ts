@@ -2,6 +2,7 @@
 
 import type { Defender } from '../auth/defender.js';
 import type { ExternalPasswordSource } from '../auth/external-login.js';
+import { connectionLimitsOf, lockoutOf } from '../config/limits.js';
 import type { FerryConfig } from '../config/schema.js';
 import type { FileSessionFactory, ResourceBudgets, SessionRegistry } from '../core/types.js';
 import type { EventBus } from '../events/bus.js';
@@ -52,19 +53,9 @@ export async function startFtps(
     logger,
     defender: ctx.defender,
     budgets: ctx.budgets,
-    limits: {
-      maxConnections: config.maxConnections,
-      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-      maxUnauthenticatedPerAddress: config.maxUnauthenticatedPerAddress,
-      maxSessionsPerUser: config.maxSessionsPerUser,
-      idleTimeout: config.idleTimeout,
-    },
+    limits: connectionLimitsOf(config),
     accounts: ctx.store.accounts,
-    lockout: {
-      threshold: config.lockoutThreshold,
-      windowSeconds: config.lockoutWindow,
-      durationSeconds: config.lockoutDuration,
-    },
+    lockout: lockoutOf(config),
     directory: ctx.directory,
     ...(sessionRegistry ? { sessionRegistry } : {}),
   });
