@@ -37,7 +37,8 @@ test('finished deliveries older than the retention are pruned when the server ru
       'webhook',
       '--url',
       'https://hooks.example.com/y',
-    ].concat('--secret-stdin'),
+      '--secret-stdin',
+    ],
     SECRET,
   );
   assert.equal(added.code, 0, added.stderr);
