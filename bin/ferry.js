@@ -14,8 +14,8 @@ const NOT_BUILT = /(\.test|-fixture|^contract)\.ts$/;
 
 /** The first source file under `dir` changed after `builtAt` (relative to src/), or undefined. */
 function newerSource(dir, prefix, builtAt) {
-  // A walk with file types: Node 20's recursive readdirSync took 20 ms of a command's start for ~700 entries,
-  // this walk and its stats ~10 ms (test files are not stat'ed).
+  // A walk by file types: Node 20's recursive readdirSync took ~20 ms of a command's start listing ~700 entries;
+  // this walk, stats included, ~12 ms.
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
