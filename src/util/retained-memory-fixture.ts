@@ -17,3 +17,9 @@ export function retainedBytes(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.external;
 }
+
+/** Array buffers still held after such a collection: for tests whose own side grows the heap. */
+export function retainedBufferBytes(): number {
+  gc();
+  return process.memoryUsage().arrayBuffers;
+}
