@@ -18,13 +18,13 @@ cleanup() { git worktree remove --force "$work/tree" >/dev/null 2>&1 || true; rm
 trap cleanup EXIT
 git worktree add -q --detach "$work/tree" "$PATH_CHECKS_COMMIT"
 ln -s "$PWD/node_modules" "$work/tree/node_modules"
-cp test/confinement-attack.test.ts "$work/tree/test/"
-cp test/helpers/raw-sftp.ts test/helpers/cli.ts "$work/tree/test/helpers/"
+cp test/confinement-attack.test.ts test/confinement-attack-partials.test.ts "$work/tree/test/"
+cp test/helpers/raw-sftp.ts test/helpers/cli.ts test/helpers/confinement-lab.ts "$work/tree/test/helpers/"
 # The raw client speaks through today's SFTP wire module; the old server code never imports it.
 mkdir -p "$work/tree/src/sftp/wire" && cp src/sftp/wire/*.ts "$work/tree/src/sftp/wire/"
 set +e
 (cd "$work/tree" && FERRY_ATTACK_RACE_SECONDS="${FERRY_ATTACK_RACE_SECONDS:-2}" \
-  node --import tsx --test test/confinement-attack.test.ts) >"$work/out.log" 2>&1
+  node --import tsx --test test/confinement-attack.test.ts test/confinement-attack-partials.test.ts) >"$work/out.log" 2>&1
 set -e
 failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$work/out.log" | tail -1)
 passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$work/out.log" | tail -1)
