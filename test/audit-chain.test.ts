@@ -1,10 +1,8 @@
 // The audit chain as an auditor relies on it: stable hashes, tampering found at the right record, retention, exports, signatures.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { readFile, writeFile } from 'node:fs/promises';
+import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { canonicalJson, computeHash, GENESIS_HASH } from '../src/audit/chain.js';
 import { readExportFile } from '../src/audit/export-file.js';
@@ -17,110 +15,9 @@ import {
   parseAuditVerifyKey,
 } from '../src/audit/signer.js';
 import { verifyAuditChain, verifyAuditStore } from '../src/audit/verify.js';
-import { AuditWriter } from '../src/audit/writer.js';
-import { rootLogger } from '../src/logger.js';
-import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../src/store/types.js';
+import { tamper, trailsInTempDir, writeTen } from './helpers/audit-trail.js';
 
-const log = rootLogger.child({ logger: 'audit-test' }, { level: 'silent' });
-let dir: string;
-let n = 0;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ferry-audit-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
-
-interface Trail {
-  file: string;
-  store: Store;
-  writer: AuditWriter;
-  close(): Promise<void>;
-}
-
-async function openTrail(
-  options: Partial<ConstructorParameters<typeof AuditWriter>[0]> = {},
-): Promise<Trail> {
-  const file = join(dir, `t${++n}.db`);
-  const store = await openSqliteStore(file);
-  const writer = new AuditWriter({ repository: store.audit, log, checkpointEveryMs: 0, ...options });
-  return {
-    file,
-    store,
-    writer,
-    close: async () => {
-      await writer.close();
-      await store.close();
-    },
-  };
-}
-
-/** Ten varied records: uploads with details, a rename, a denied delete, an admin change. */
-async function writeTen(writer: AuditWriter, start = new Date('2026-03-01T00:00:00.000Z')): Promise<void> {
-  const at = (i: number) => new Date(start.getTime() + i * 60_000);
-  await Promise.all([
-    writer.append({
-      at: at(0),
-      action: 'connect',
-      sessionId: 's1',
-      address: '10.0.0.1',
-      result: 'ok',
-      detail: { cipher: 'aes128-gcm@openssh.com' },
-    }),
-    writer.append({
-      at: at(1),
-      action: 'auth',
-      sessionId: 's1',
-      user: 'bob',
-      result: 'ok',
-      detail: { method: 'publickey' },
-    }),
-    ...[2, 3, 4, 5].map((i) =>
-      writer.append({
-        at: at(i),
-        action: 'upload',
-        user: 'bob',
-        path: `/in/f${i}.bin`,
-        result: 'ok',
-        detail: { bytes: i * 100, sha256: 'ab'.repeat(32) },
-      }),
-    ),
-    writer.append({
-      at: at(6),
-      action: 'rename',
-      user: 'bob',
-      path: '/in/f2.bin',
-      target: '/out/f2.bin',
-      result: 'ok',
-    }),
-    writer.append({
-      at: at(7),
-      action: 'delete',
-      user: 'bob',
-      path: '/etc',
-      result: 'denied',
-      reason: 'permission denied',
-    }),
-    writer.recordAdmin({ command: 'users add', subject: 'carol', changes: { password: 'set' } }, 'root'),
-    writer.append({
-      at: at(9),
-      action: 'disconnect',
-      sessionId: 's1',
-      user: 'bob',
-      result: 'ok',
-      detail: { bytesIn: 5, bytesOut: 6 },
-    }),
-  ]);
-}
-
-function tamper(file: string, sql: string, ...params: unknown[]): void {
-  const db = new SqliteDatabase(file);
-  try {
-    db.prepare(sql).run(...params);
-  } finally {
-    db.close();
-  }
-}
+const openTrail = trailsInTempDir();
 
 test('canonical serialization sorts keys at every depth, has no whitespace and ignores insertion order', () => {
   const a = canonicalJson({ b: 1, a: { d: [3, { z: true, y: null }], c: 'x' }, u: undefined });
@@ -226,130 +123,6 @@ test('flushing an idle writer does not hold back the records that come later', a
   }
 });
 
-for (const [column, change] of [
-  ['path', "'/in/f3.bix'"],
-  ['detail', "replace(detail, '300', '301')"],
-  ['at', "replace(at, '2026', '2025')"],
-  ['result', "'denied'"],
-  ['prev_hash', "'0' || substr(prev_hash, 2)"],
-  ['hash', "'f' || substr(hash, 2)"],
-] as const) {
-  test(`altering one byte of the stored ${column} of one record makes verify fail at exactly that record`, async () => {
-    const t = await openTrail();
-    try {
-      await writeTen(t.writer);
-      const target = (await t.store.audit.page({ limit: 100 })).find((r) => r.path === '/in/f3.bin')!;
-      tamper(t.file, `UPDATE audit_log SET ${column} = ${change} WHERE seq = ?`, target.seq);
-      const report = await verifyAuditStore(t.store.audit);
-      assert.equal(report.ok, false);
-      assert.equal(report.broken?.seq, target.seq, report.broken?.problem);
-      assert.equal(report.records, target.seq - 1);
-    } finally {
-      await t.close();
-    }
-  });
-}
-
-test('whitespace added to a stored detail (same JSON meaning) is still caught', async () => {
-  const t = await openTrail();
-  try {
-    await writeTen(t.writer);
-    tamper(t.file, "UPDATE audit_log SET detail = replace(detail, ':', ': ') WHERE seq = 4");
-    assert.deepEqual((await verifyAuditStore(t.store.audit)).broken, {
-      seq: 4,
-      problem: 'detail is not in canonical form',
-    });
-  } finally {
-    await t.close();
-  }
-});
-
-test('a record edited and re-hashed breaks the link of the record after it', async () => {
-  const t = await openTrail();
-  try {
-    await writeTen(t.writer);
-    const r = (await t.store.audit.page({ afterSeq: 4, limit: 1 }))[0]!;
-    const forged = { ...JSON.parse(formatJsonLine(r)), path: '/in/innocent.bin' };
-    tamper(t.file, 'UPDATE audit_log SET path = ?, hash = ? WHERE seq = 5', forged.path, computeHash(forged));
-    const report = await verifyAuditStore(t.store.audit);
-    assert.equal(report.broken?.seq, 6);
-    assert.match(report.broken?.problem ?? '', /does not link to seq 5/);
-  } finally {
-    await t.close();
-  }
-});
-
-test('deleting a middle record is reported at the missing seq', async () => {
-  const t = await openTrail();
-  try {
-    await writeTen(t.writer);
-    tamper(t.file, 'DELETE FROM audit_log WHERE seq = 6');
-    const report = await verifyAuditStore(t.store.audit);
-    assert.deepEqual(report.broken, { seq: 6, problem: 'record is missing (seq 5 is followed by seq 7)' });
-  } finally {
-    await t.close();
-  }
-});
-
-test('swapping two records (contents or seq numbers) is detected at the first of them', async () => {
-  const t = await openTrail();
-  try {
-    await writeTen(t.writer);
-    // Renumber: 3 → -1, 4 → 3, -1 → 4: the rows now sit in each other's place in the order.
-    tamper(t.file, 'UPDATE audit_log SET seq = -1 WHERE seq = 3');
-    tamper(t.file, 'UPDATE audit_log SET seq = 3 WHERE seq = 4');
-    tamper(t.file, 'UPDATE audit_log SET seq = 4 WHERE seq = -1');
-    const report = await verifyAuditStore(t.store.audit);
-    assert.equal(report.broken?.seq, 3, report.broken?.problem);
-  } finally {
-    await t.close();
-  }
-});
-
-test('truncating the oldest records without a retention record is detected', async () => {
-  const t = await openTrail();
-  try {
-    await writeTen(t.writer);
-    tamper(t.file, 'DELETE FROM audit_log WHERE seq <= 2');
-    const report = await verifyAuditStore(t.store.audit);
-    assert.equal(report.broken?.seq, 3);
-    assert.match(report.broken?.problem ?? '', /must start at seq 1/);
-  } finally {
-    await t.close();
-  }
-});
-
-test('retention prune keeps the chain verifiable from the cut and still catches deletions past it', async () => {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const key = parseAuditVerifyKey(ed25519PublicKeyLine(privateKey));
-  const t = await openTrail({ signer: ed25519AuditSigner(privateKey) });
-  try {
-    // Ten records a month old, then ten recent ones.
-    await writeTen(t.writer, new Date(Date.now() - 30 * 86_400_000));
-    await writeTen(t.writer, new Date(Date.now() - 3_600_000));
-    const result = await t.writer.prune(7);
-    assert.equal(result.deleted, 10);
-    assert.equal(result.record?.action, 'prune');
-    assert.equal(result.record?.seq, 21);
-    // The cut is signed by the checkpoint written in the same transaction.
-    assert.equal(result.checkpoint?.seq, 22);
-    assert.deepEqual((await t.store.audit.page({ limit: 100 })).map((r) => r.seq)[0], 11);
-    const report = await verifyAuditStore(t.store.audit, { publicKey: key });
-    assert.equal(report.ok, true, report.broken?.problem);
-    assert.deepEqual([report.anchor?.source, report.anchor?.seq, report.records], ['retention', 11, 12]);
-    assert.equal((await t.writer.prune(7)).deleted, 0, 'nothing more to prune');
-    await t.writer.append({ action: 'mkdir', path: '/new', result: 'ok' });
-    assert.equal((await verifyAuditStore(t.store.audit, { publicKey: key })).ok, true);
-
-    tamper(t.file, 'DELETE FROM audit_log WHERE seq = 11');
-    const broken = await verifyAuditStore(t.store.audit, { publicKey: key });
-    assert.equal(broken.broken?.seq, 12);
-    assert.match(broken.broken?.problem ?? '', /retention record keeps seq 11/);
-  } finally {
-    await t.close();
-  }
-});
-
 test('an export verifies offline; an edited, dropped or reordered line does not', async () => {
   const { privateKey } = generateKeyPairSync('ed25519');
   const key = parseAuditVerifyKey(ed25519PublicKeyLine(privateKey));
@@ -359,7 +132,7 @@ test('an export verifies offline; an edited, dropped or reordered line does not'
     await t.writer.checkpoint();
     const lines: string[] = [];
     for await (const r of iterateAudit(t.store.audit, { afterSeq: 3 })) lines.push(formatJsonLine(r));
-    const file = join(dir, `export-${n}.jsonl`);
+    const file = `${t.file}.export.jsonl`;
     await writeFile(file, `${lines.join('\n')}\n`);
     const ok = await verifyAuditChain(readExportFile(file), { publicKey: key });
     assert.equal(ok.ok, true, ok.broken?.problem);
@@ -500,7 +273,7 @@ test('the export file is the same data as the store', async () => {
   const t = await openTrail();
   try {
     await writeTen(t.writer);
-    const file = join(dir, `same-${n}.jsonl`);
+    const file = `${t.file}.same.jsonl`;
     const lines: string[] = [];
     for await (const r of iterateAudit(t.store.audit, {})) lines.push(formatJsonLine(r));
     await writeFile(file, lines.join('\n'));
