@@ -52,6 +52,20 @@ test('a named command loads its own module, and not the others', async () => {
   }
 });
 
+test('a command that opens the store loads no LDAP client unless a directory login needs one', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-startup-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  execFileSync(process.execPath, [FERRY_BIN, 'init', '--data-dir', dataDir], { stdio: 'ignore' });
+  const { modules, stdout } = await modulesLoadedBy(['users', 'list', '--data-dir', dataDir]);
+  assert.match(stdout, /admin/, 'the listing ran');
+  assert.ok(modules.includes('dist/context.js'), 'the application context was loaded');
+  assert.deepEqual(
+    modules.filter((m) => m.startsWith('node_modules/ldapts/')),
+    [],
+    'ldapts was loaded',
+  );
+});
+
 // CommonJS modules (the store's kysely is required, not imported) are listed from require's cache at exit.
 const PRINT_REQUIRED = `process.on('exit', () => {
   for (const file of Object.keys(require.cache)) process._rawDebug('REQUIRED ' + file);

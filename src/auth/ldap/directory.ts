@@ -2,11 +2,23 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, type Entry, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
+import type { Client, Entry } from 'ldapts';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { Secret } from '../../util/secret.js';
 import { fillFilter, firstRdnValue } from './filter.js';
+
+type LdapModule = typeof import('ldapts');
+let loading: Promise<LdapModule> | undefined;
+
+/**
+ * ldapts, loaded at a directory's first login: most installations configure none, and loading it (~35 ms, with
+ * its dependencies) was part of every `ferry` command that opens the store and of every worker's start.
+ */
+function ldapts(): Promise<LdapModule> {
+  loading ??= import('ldapts');
+  return loading;
+}
 
 export interface DirectorySettings {
   readonly url: string;
@@ -101,22 +113,24 @@ export class LdapDirectory {
     // An empty password would be an anonymous ("unauthenticated") bind that many servers accept: never bind it.
     if (password.reveal() === '') return { ok: false, reason: 'empty password' };
     const s = this.#settings;
-    const client = new Client({
-      url: s.url,
-      connectTimeout: s.timeout * 1000,
-      timeout: s.timeout * 1000,
-      // TLS options make ldapts speak TLS from the first byte: only for ldaps:// (StartTLS gets them on upgrade).
-      ...(s.url.startsWith('ldaps:') ? { tlsOptions: this.#tls } : {}),
-    });
+    let client: Client | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DirectoryUnavailableError(`no answer within ${s.timeout * 3} s`)),
-        s.timeout * 3000,
-      );
-    });
     try {
-      return await Promise.race([this.#login(client, username, password), deadline]);
+      const ldap = await ldapts();
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new DirectoryUnavailableError(`no answer within ${s.timeout * 3} s`)),
+          s.timeout * 3000,
+        );
+      });
+      client = new ldap.Client({
+        url: s.url,
+        connectTimeout: s.timeout * 1000,
+        timeout: s.timeout * 1000,
+        // TLS options make ldapts speak TLS from the first byte: only for ldaps:// (StartTLS gets them on upgrade).
+        ...(s.url.startsWith('ldaps:') ? { tlsOptions: this.#tls } : {}),
+      });
+      return await Promise.race([this.#login(ldap, client, username, password), deadline]);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.#log.error(
@@ -126,18 +140,23 @@ export class LdapDirectory {
       return { ok: false, reason: 'directory unavailable', unavailable: true };
     } finally {
       clearTimeout(timer);
-      client.unbind().catch(() => {});
+      client?.unbind().catch(() => {});
     }
   }
 
-  async #login(client: Client, username: string, password: Secret<string>): Promise<DirectoryVerdict> {
+  async #login(
+    ldap: LdapModule,
+    client: Client,
+    username: string,
+    password: Secret<string>,
+  ): Promise<DirectoryVerdict> {
     const s = this.#settings;
     if (s.startTls) await client.startTLS(this.#tls);
     if (s.bindDn) {
       try {
         await client.bind(s.bindDn, s.bindPassword?.reveal() ?? '');
       } catch (err) {
-        if (err instanceof InvalidCredentialsError)
+        if (err instanceof ldap.InvalidCredentialsError)
           throw new DirectoryUnavailableError(`the service account ${s.bindDn} cannot bind: wrong password`);
         throw err;
       }
@@ -158,7 +177,7 @@ export class LdapDirectory {
       })
       .catch((err: unknown) => {
         // More than one match hits the size limit: as ambiguous as two entries.
-        if (err instanceof SizeLimitExceededError) return { searchEntries: [{}, {}] as Entry[] };
+        if (err instanceof ldap.SizeLimitExceededError) return { searchEntries: [{}, {}] as Entry[] };
         throw err;
       });
     const entries = found.searchEntries;
@@ -182,7 +201,7 @@ export class LdapDirectory {
     try {
       await client.bind(entry.dn, password.reveal());
     } catch (err) {
-      if (err instanceof InvalidCredentialsError) return { ok: false, reason: 'wrong password' };
+      if (err instanceof ldap.InvalidCredentialsError) return { ok: false, reason: 'wrong password' };
       throw err;
     }
     return { ok: true, dn: entry.dn, groups: [...groups].sort() };
