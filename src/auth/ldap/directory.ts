@@ -16,7 +16,7 @@ let loading: Promise<LdapModule> | undefined;
  * fresh process, ~8 ms of `ferry users list`) was part of every command that opens the store and every worker's
  * start. A failed load is kept, as the package missing stays missing: each login then reports it, unavailable.
  */
-function ldapts(): Promise<LdapModule> {
+function loadLdapts(): Promise<LdapModule> {
   loading ??= import('ldapts');
   return loading;
 }
@@ -117,7 +117,7 @@ export class LdapDirectory {
     let client: Client | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const ldap = await ldapts();
+      const ldap = await loadLdapts();
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new DirectoryUnavailableError(`no answer within ${s.timeout * 3} s`)),
