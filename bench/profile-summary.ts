@@ -1,7 +1,7 @@
 // Summarises `node --cpu-prof` output: top functions by self time, and self time grouped by where the code lives;
 // with a bench log, only inside the runs a pattern names, or one kind of run against another, per item.
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_LOG, type Frame, FrameSources, type Window, windowsOf } from './profile-windows.js';
 
@@ -122,7 +122,7 @@ const USAGE = `usage: node --import tsx bench/profile-summary.ts [--top N] [--ma
   --against RE   also the runs matching RE, and print time per item of --match minus --against, all profiles
                  together (the difference a change of run makes: rules on against rules off, say)
   --per N        items per run for --against (files of a run, default 1)
-  --log FILE     the stamped bench log (default: ${BENCH_LOG} in the first DIR)`;
+  --log FILE     the stamped bench log (default: ${BENCH_LOG} in the first DIR, or beside the first FILE)`;
 
 function inside(windows: readonly Window[]): (at: number) => boolean {
   return (at) => windows.some((w) => at >= w.start && at <= w.end);
@@ -152,7 +152,8 @@ async function main(): Promise<void> {
   let others: Window[] | undefined;
   if (values.match !== undefined) {
     const first = positionals[0]!;
-    const logFile = values.log ?? ((await stat(first)).isDirectory() ? join(first, BENCH_LOG) : BENCH_LOG);
+    // A profile named alone sits in its run's directory, beside the log (not in the current one).
+    const logFile = values.log ?? join((await stat(first)).isDirectory() ? first : dirname(first), BENCH_LOG);
     const log = await readFile(logFile, 'utf8');
     windows = windowsOf(log, new RegExp(values.match));
     if (values.against !== undefined) others = windowsOf(log, new RegExp(values.against));
