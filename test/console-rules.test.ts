@@ -8,9 +8,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliActor } from '../src/admin/actor.js';
-import { Secret } from '../src/util/secret.js';
 import { assertNoInlineCode, ConsoleBrowser, changeForms, csrfOf } from './helpers/console-http.js';
 import { type OpsFixture, SECRET, said, startOpsFixture, until, XSS } from './helpers/console-ops-fixture.js';
+import { addSelfPartnerAndJob } from './helpers/console-ops-partner.js';
 import type { TestServer } from './helpers/server.js';
 import type { WebhookReceiver } from './helpers/webhook-receiver.js';
 
@@ -26,25 +26,7 @@ before(async () => {
   fx = await startOpsFixture();
   ({ server, receiver, outbox } = fx);
   // The partner (the server's own SFTP port, its key trusted) and the push job whose uploads fire the rules.
-  const { partners, jobs } = server.running.context.admin;
-  await partners.add(cliActor(), {
-    name: 'self',
-    host: '127.0.0.1',
-    port: server.port,
-    user: 'dave',
-    password: new Secret('dave-password-1'),
-  });
-  const key = await partners.presentedHostKey('self');
-  await partners.trust(cliActor(), { name: 'self', algorithm: key.algorithm, sha256: key.sha256 });
-  await jobs.add(cliActor(), {
-    name: 'push-invoices',
-    partner: 'self',
-    direction: 'push',
-    remoteDir: '/',
-    localDir: outbox,
-    pattern: '*.csv',
-    retries: 0,
-  });
+  await addSelfPartnerAndJob(fx);
 });
 
 after(async () => {
