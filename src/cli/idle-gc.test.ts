@@ -4,7 +4,12 @@ import { test } from 'node:test';
 import { IdleGc, type IdleGcPolicy } from './idle-gc.js';
 
 const MB = 2 ** 20;
-const POLICY: IdleGcPolicy = { idleChecks: 3, idleCpuMicros: 10_000, minGrowthBytes: 4 * MB };
+const POLICY: IdleGcPolicy = {
+  idleChecks: 3,
+  laterIdleChecks: 6,
+  idleCpuMicros: 10_000,
+  minGrowthBytes: 4 * MB,
+};
 
 /** A process whose CPU time and heap the test moves by hand; `collect` leaves `live` bytes. */
 function fakeProcess() {
@@ -47,18 +52,34 @@ test('a busy check starts the idle count again', () => {
   assert.equal(state.collections, 1);
 });
 
-test('after a busy spell that left garbage, the next idle run collects again; small growth does not', () => {
+test('after a busy spell that left garbage, the next idle run collects again, later; small growth does not', () => {
   const { state, gc } = fakeProcess();
   for (let i = 0; i < 3; i++) gc.check();
   assert.equal(state.collections, 1);
   state.used += 2 * MB; // under the growth threshold
-  for (let i = 0; i < 5; i++) gc.check();
+  for (let i = 0; i < 8; i++) gc.check();
   assert.equal(state.collections, 1);
   state.cpu += 5_000_000;
   state.used += 60 * MB; // a transfer's buffers, held by dead wrappers in the old generation
   gc.check();
-  for (let i = 0; i < 3; i++) gc.check();
+  for (let i = 0; i < 5; i++) gc.check();
+  assert.equal(state.collections, 1, 'a GC but the first waits the longer run of idle checks');
+  gc.check();
   assert.equal(state.collections, 2);
+});
+
+test('a pause shorter than the later count between busy spells never collects after the first GC', () => {
+  const { state, gc } = fakeProcess();
+  for (let i = 0; i < 3; i++) gc.check();
+  assert.equal(state.collections, 1);
+  for (let spell = 0; spell < 5; spell++) {
+    state.cpu += 2_000_000; // a session
+    state.used += 40 * MB;
+    gc.check();
+    for (let i = 0; i < 5; i++) gc.check(); // five idle seconds, then the next session
+  }
+  assert.equal(state.collections, 1);
+  assert.equal(state.releases, 6, 'the kept rings still go back after every pause of idleChecks');
 });
 
 test('gives back what the process keeps for reuse once per idle spell, whether or not a GC is worth it', () => {

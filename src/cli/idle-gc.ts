@@ -12,8 +12,15 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
  * (~8 s later, if the process is still idle). Nothing runs while the process is busy.
  */
 export interface IdleGcPolicy {
-  /** Consecutive idle checks before a GC. */
+  /** Consecutive idle checks before the first GC (start-up's garbage) and before the release of kept rings. */
   readonly idleChecks: number;
+  /**
+   * Consecutive idle checks before each later GC. Longer, because a full GC costs the next sessions: V8 throws
+   * away the optimized code that embeds objects the GC found dead (the last sessions' own), ~400 functions per
+   * worker, and the next session runs ~40 % more CPU while they are compiled again (docs/PERFORMANCE.md, stop 51).
+   * Traffic with pauses of a few seconds between sessions should not pay that each time.
+   */
+  readonly laterIdleChecks: number;
   /** CPU time (µs, user+system) under which a check interval counts as idle. */
   readonly idleCpuMicros: number;
   /** Growth of the held bytes (`IdleGcProbe.heldBytes`) since the last GC (ours) worth collecting. */
@@ -46,6 +53,8 @@ export class IdleGc {
   #baseline = 0;
   /** `release` ran in this idle spell. */
   #released = false;
+  /** A GC ran already: the next waits `laterIdleChecks`. */
+  #collected = false;
 
   constructor(policy: IdleGcPolicy, probe: IdleGcProbe) {
     this.#policy = policy;
@@ -65,9 +74,11 @@ export class IdleGc {
       this.#released = true;
       this.#probe.release?.();
     }
+    if (this.#collected && this.#idleChecks < this.#policy.laterIdleChecks) return undefined;
     const before = this.#probe.heldBytes();
     if (before - this.#baseline < this.#policy.minGrowthBytes) return undefined;
     this.#probe.collect();
+    this.#collected = true;
     const after = this.#probe.heldBytes();
     this.#baseline = after;
     this.#idleChecks = 0;
@@ -77,10 +88,14 @@ export class IdleGc {
   }
 }
 
-/** One check a second; idle = under 1% of a core for 5 s; worth it from 4 MB of growth. */
+/**
+ * One check a second; idle = under 1% of a core for 5 s (60 s before any GC but the first); worth it from 4 MB of
+ * growth.
+ */
 const CHECK_MS = 1000;
 export const IDLE_GC_POLICY: IdleGcPolicy = {
   idleChecks: 5,
+  laterIdleChecks: 60,
   idleCpuMicros: 10_000,
   minGrowthBytes: 4 * 2 ** 20,
 };
