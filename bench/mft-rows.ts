@@ -1,10 +1,12 @@
 // Runs issue 22's MFT-shaped rows that were asked for (small files, many sessions, password logins, Ferry's
-// own client) on the already started servers, in that order, then the floors that bound them (bench/floor.ts).
+// own client) and one more (sessions after a pause) on the already started servers, in that order, then the
+// floors that bound them (bench/floor.ts).
 import { join } from 'node:path';
 import { ferryClient, passwordAccounts, passwordLogins } from './client-logins.js';
 import { writeRandomFile } from './files.js';
 import { floorRows } from './floor.js';
 import { manySessions, smallFiles } from './mft-workloads.js';
+import { sessionsAfterPauses } from './pauses.js';
 import type { Plan, Scenario } from './plan.js';
 import type { Measurement, ScenarioContext } from './scenarios.js';
 import type { BenchLayout } from './servers.js';
@@ -26,6 +28,18 @@ export async function mftRows(o: {
       `small files: ${plan.smallFiles} × ${plan.smallBytes} B up and down, ${plan.smallRuns} runs per server`,
     );
     out.push(...(await smallFiles(ctx(plan.smallRuns), plan.smallFiles, plan.smallBytes)));
+  }
+  if (only.has('pauses')) {
+    log(
+      `pauses: ${plan.pauseFiles} × ${plan.smallBytes} B up after ${plan.pauseSeconds} s idle, ${plan.pauseRuns} runs per server after 16 untimed sessions`,
+    );
+    out.push(
+      ...(await sessionsAfterPauses(ctx(plan.pauseRuns), {
+        files: plan.pauseFiles,
+        bytes: plan.smallBytes,
+        pauseSeconds: plan.pauseSeconds,
+      })),
+    );
   }
   if (only.has('sessions')) {
     log(

@@ -13,7 +13,7 @@ import { type BatchResult, type HeldSession, openHeldSession, runBatch } from '.
 const MIB = 1024 * 1024;
 
 /** SHA-256 of every file of a flat directory, by name: what arrived must equal what was sent, file for file. */
-async function digests(dir: string): Promise<Map<string, string>> {
+export async function digests(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const name of (await readdir(dir)).sort()) {
     out.set(
@@ -26,7 +26,7 @@ async function digests(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
-function sameDigests(a: Map<string, string>, b: Map<string, string>, what: string): void {
+export function sameDigests(a: Map<string, string>, b: Map<string, string>, what: string): void {
   if (a.size !== b.size) throw new Error(`${what}: ${b.size} files arrived, ${a.size} were sent`);
   for (const [name, digest] of a) {
     if (b.get(name) !== digest) throw new Error(`${what}: ${name} differs from what was sent`);

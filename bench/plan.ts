@@ -20,6 +20,7 @@ export const SCENARIOS = [
   'web',
   'cluster',
   'smallfiles',
+  'pauses',
   'sessions',
   'logins',
   'client',
@@ -51,6 +52,10 @@ export interface Plan {
   readonly smallFiles: number;
   readonly smallBytes: number;
   readonly smallRuns: number;
+  /** Sessions after both servers were idle pauseSeconds, each uploading pauseFiles files of smallBytes. */
+  readonly pauseFiles: number;
+  readonly pauseSeconds: number;
+  readonly pauseRuns: number;
   /** Many sessions at once, each uploading sessionFiles files of sessionBytes. */
   readonly sessions: number;
   readonly sessionFiles: number;
@@ -83,6 +88,10 @@ export const FULL: Plan = {
   smallFiles: 10_000,
   smallBytes: 4096,
   smallRuns: 5,
+  pauseFiles: 1000,
+  // Over the 5 s after which an idle worker gave back memory before stop 51, under the 60 s it waits now.
+  pauseSeconds: 12,
+  pauseRuns: 5,
   sessions: 200,
   sessionFiles: 20,
   sessionBytes: MIB,
@@ -110,6 +119,8 @@ export const QUICK: Plan = {
   api: { users: 2000, auditRecords: 100_000, requests: 50, files: 10, bytes: 4 * MIB, runs: 2 },
   smallFiles: 1000,
   smallRuns: 1,
+  pauseFiles: 200,
+  pauseRuns: 1,
   sessions: 50,
   sessionFiles: 5,
   sessionRuns: 1,
@@ -128,17 +139,18 @@ export function planOf(quick: boolean, runs: number | undefined): Plan {
     rulesRuns: runs,
     api: { ...base.api, runs },
     smallRuns: runs,
+    pauseRuns: runs,
     sessionRuns: runs,
     startupRuns: runs,
   };
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster,
-                                       smallfiles,sessions,logins,client,floor]
+                                       smallfiles,pauses,sessions,logins,client,floor]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
-                startup 5; small files and sessions 5, quick 1)
+                startup 5; small files, pauses and sessions 5, quick 1)
   --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
   --cpu-prof D  run Ferry under 'node --cpu-prof' with Landlock off (it would refuse the profiles), profiles
                 written to D, one per process, with the bench's log stamped on their clock in D/bench-log.tsv
