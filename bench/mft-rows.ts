@@ -31,13 +31,14 @@ export async function mftRows(o: {
   }
   if (only.has('pauses')) {
     log(
-      `pauses: ${plan.pauseFiles} × ${plan.smallBytes} B up after ${plan.pauseSeconds} s idle, ${plan.pauseRuns} runs per server after 16 untimed sessions`,
+      `pauses: ${plan.pauseFiles} × ${plan.smallBytes} B up after ${plan.pauseSeconds} s idle, ${plan.pauseRuns} runs per server after ${plan.pauseWarmSessions} untimed sessions`,
     );
     out.push(
       ...(await sessionsAfterPauses(ctx(plan.pauseRuns), {
         files: plan.pauseFiles,
         bytes: plan.smallBytes,
         pauseSeconds: plan.pauseSeconds,
+        warmSessions: plan.pauseWarmSessions,
       })),
     );
   }

@@ -9,19 +9,17 @@ import { markRunStart } from './profile-windows.js';
 import { emptyRuns, type Measurement, medians, pairOrder, type ScenarioContext } from './scenarios.js';
 import { runBatch } from './sftp-client.js';
 
-/** Untimed sessions per server first, back to back: a fresh worker needs ~6000 files before its CPU per file settles. */
-const WARM_SESSIONS = 16;
-
 /**
  * Why a row of its own: what a server does while idle can cost the session that ends the pause. Ferry's workers
  * run a full GC once idle (src/cli/idle-gc.ts), and V8 then drops the optimized code that served the last
  * sessions; the small-file row's sessions follow one another too closely to show it. So both servers are warmed
- * first (a fresh Ferry would measure its first compilations, not the pause), then each timed session comes after
- * `pauseSeconds` of idleness. Files per second of the transfer command and the server's CPU per 1000 files.
+ * first (`warmSessions` each, back to back: a fresh Ferry would measure its first compilations, not the pause),
+ * then each timed session comes after `pauseSeconds` of idleness. Files per second of the transfer command and the
+ * server's CPU per 1000 files.
  */
 export async function sessionsAfterPauses(
   ctx: ScenarioContext,
-  o: { files: number; bytes: number; pauseSeconds: number },
+  o: { files: number; bytes: number; pauseSeconds: number; warmSessions: number },
 ): Promise<Measurement[]> {
   const size = o.bytes >= 1024 ? `${o.bytes / 1024} KiB` : `${o.bytes} B`;
   const row: Measurement = {
@@ -35,7 +33,7 @@ export async function sessionsAfterPauses(
   const source = join(ctx.clientDir, 'pause-set');
   const sent = await smallFileSet(source, o.files, o.bytes);
   const [first, second] = ctx.servers;
-  for (let i = 0; i < WARM_SESSIONS; i++) {
+  for (let i = 0; i < o.warmSessions; i++) {
     for (const server of ctx.servers) {
       await runBatch(server, ctx.client, `put -r ${source} ${server.remoteDir}/pause\npwd\n`, {
         timeoutMs: 600_000,

@@ -56,6 +56,8 @@ export interface Plan {
   readonly pauseFiles: number;
   readonly pauseSeconds: number;
   readonly pauseRuns: number;
+  /** Untimed sessions per server before them: a fresh worker needs ~6000 files before its CPU per file settles. */
+  readonly pauseWarmSessions: number;
   /** Many sessions at once, each uploading sessionFiles files of sessionBytes. */
   readonly sessions: number;
   readonly sessionFiles: number;
@@ -92,6 +94,7 @@ export const FULL: Plan = {
   // Over the 5 s after which an idle worker gave back memory before stop 51, under the 60 s it waits now.
   pauseSeconds: 12,
   pauseRuns: 5,
+  pauseWarmSessions: 16,
   sessions: 200,
   sessionFiles: 20,
   sessionBytes: MIB,
