@@ -1,5 +1,6 @@
 // The client's upload engine on the wire: each WRITE goes out from the buffer the local file was read into (its
-// header written into room left in front), and the server receives every byte at its offset.
+// header written into room left in front), that buffer is read into again once the WRITE's reply is in, and the
+// server receives every byte at its offset.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openSync, writeFileSync } from 'node:fs';
@@ -53,7 +54,16 @@ describe('pipelined writes', async () => {
     const client = await SftpClient.start(channel);
     const handle = await client.open('/up.bin', OPEN.WRITE);
     const hashed: Buffer[] = [];
-    await pipelinedWrite(client, handle, file, 0, content.length, { update: (d) => hashed.push(d) }, {});
+    // A running hash takes the bytes during update (the buffer is read into again later).
+    await pipelinedWrite(
+      client,
+      handle,
+      file,
+      0,
+      content.length,
+      { update: (d) => hashed.push(Buffer.from(d)) },
+      {},
+    );
     await file.close();
     assert.ok(received.equals(content), 'every byte, at its offset');
     assert.ok(Buffer.concat(hashed).equals(content), 'the hash saw the data, without the headers');
@@ -66,6 +76,44 @@ describe('pipelined writes', async () => {
         'a WRITE went out from a copy of what was read',
       );
     }
+  });
+
+  it("read into a WRITE's buffer again once its reply is in: as many buffers as requests in flight", async () => {
+    const content = randomBytes(40 * 32 * 1024 + 77);
+    const path = join(dir, 'many.bin');
+    writeFileSync(path, content);
+    const file = new RecordingFile(openSync(path, 'r'), path);
+    const received = Buffer.alloc(content.length);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const channel = scriptedServer(
+      (type, id, r) => {
+        if (type === FXP.OPEN) return encodeHandle(id, Buffer.from('h'));
+        if (type === FXP.WRITE) {
+          r.string();
+          const offset = r.uint64();
+          r.string().copy(received, offset);
+        }
+        return encodeStatus(id, FX.OK, STATUS_MESSAGES[FX.OK]);
+      },
+      {
+        onWrite: () => {
+          inFlight++;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          // The reply comes on a later turn, so requests pile up to the depth.
+          setImmediate(() => inFlight--);
+        },
+      },
+    );
+    const client = await SftpClient.start(channel);
+    const handle = await client.open('/many.bin', OPEN.WRITE);
+    await pipelinedWrite(client, handle, file, 0, content.length, undefined, { depth: 4 });
+    await file.close();
+    assert.ok(received.equals(content), 'every byte, at its offset, though buffers were reused');
+    assert.equal(file.returned.length, 41);
+    const distinct = new Set(file.returned.map((b) => b.buffer)).size;
+    // At most the depth's WRITEs wait for replies, and one more is being read.
+    assert.ok(distinct <= 5, `${distinct} buffers for 41 reads with 4 in flight`);
   });
 
   it('refuse a frame with no room for the header', async () => {

@@ -31,7 +31,8 @@ export class TransferAbortedError extends FerryError {
 
 /**
  * A running SHA-256: node:crypto's Hash, or util/upload-sha256's threaded one, whose update returns a promise
- * when it must wait for room (the next update waits for it).
+ * when it must wait for room (the next update waits for it). It has taken the bytes once update (or its promise)
+ * is done: an upload reads into the same buffer again.
  */
 export interface RunningHash {
   update(data: Buffer): unknown;
@@ -130,13 +131,18 @@ export async function pipelinedWrite(
   // Each chunk is read behind the room its WRITE header takes, and sent from that buffer as it is.
   const headroom = sftp.writeHeaderBytes(handle);
   const inflight: Promise<void>[] = [];
+  // A WRITE's buffer is free again once its reply is in (the server had all of it, so the SSH layer has sent
+  // every byte): reused, a gibibyte's upload allocates `depth` buffers, not 4 000 of 255 KiB each, whose
+  // external memory set off a young-generation GC every ~25 MiB.
+  const free: Buffer[] = [];
   let failure: unknown;
   let position = start;
   while (position < length && failure === undefined) {
     if (options.signal?.aborted) throw new TransferAbortedError();
     if (inflight.length >= depth) await inflight.shift();
     if (sftp.congested) await sftp.drained();
-    const frame = await file.read(position, Math.min(chunk, length - position), headroom);
+    const buffer = free.pop() ?? Buffer.allocUnsafe(headroom + chunk);
+    const frame = await file.read(position, Math.min(chunk, length - position), headroom, buffer);
     const data = frame.subarray(headroom);
     if (data.length === 0) throw new IntegrityError('local file shrank during upload');
     if (hash) await feed(hash, data);
@@ -144,7 +150,10 @@ export async function pipelinedWrite(
     position += data.length;
     inflight.push(
       sftp.writeFrame(handle, at, frame).then(
-        () => options.onData?.(data.length),
+        () => {
+          free.push(buffer);
+          options.onData?.(data.length);
+        },
         (err: unknown) => {
           failure ??= err;
         },
