@@ -11,7 +11,7 @@ import { serveFerry } from './helpers/ferry-serve.js';
 import { makeClientKey, sftpBatch } from './helpers/openssh.js';
 
 const MIB = 1024 * 1024;
-const RELEASED = /\{[^\n]*"idle: kept rings given back"[^\n]*\}/;
+const RELEASED = /\{[^\n]*"idle: kept rings and packet buffers given back"[^\n]*\}/;
 
 test('a single process gives back the rings its uploads kept once it is idle', {
   timeout: 120_000,

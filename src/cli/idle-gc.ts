@@ -1,4 +1,5 @@
 // One full GC when a worker goes idle, so the garbage its old-generation floor let pile up is given back.
+import { createRequire } from 'node:module';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /**
@@ -100,6 +101,18 @@ export const IDLE_GC_POLICY: IdleGcPolicy = {
   minGrowthBytes: 4 * 2 ** 20,
 };
 
+/**
+ * Empties the buffers of sent SSH packets that ssh2 keeps for reuse (patches/ssh2+1.17.0.patch, `takePacket`), in a
+ * process that loaded ssh2; one that did not (the primary) is not made to load it here.
+ */
+function trimSshPacketPool(): number {
+  const require = createRequire(import.meta.url);
+  const loaded = require.cache[require.resolve('ssh2/lib/protocol/crypto.js')]?.exports as
+    | { trimPacketPool?: () => number }
+    | undefined;
+  return loaded?.trimPacketPool?.() ?? 0;
+}
+
 const cpuMicros = () => {
   const { user, system } = process.cpuUsage();
   return user + system;
@@ -113,11 +126,11 @@ const heldBytes = () =>
 /**
  * Starts the checks in this process when V8's `gc` is exposed (workers get `--expose-gc` with the floor,
  * src/cli/serve.ts); otherwise does nothing. `onCollect` hears each GC and `onRelease` each release of kept
- * rings (for debug log lines).
+ * rings and packet buffers that gave anything back (for debug log lines).
  */
 export async function startIdleGc(
   onCollect: (freed: { before: number; after: number; ms: number }) => void,
-  onRelease: (ringBytes: number) => void = () => {},
+  onRelease: (kept: { ringBytes: number; packetBytes: number }) => void = () => {},
 ): Promise<() => void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (typeof gc !== 'function') return () => {};
@@ -138,11 +151,13 @@ export async function startIdleGc(
       trimPending = true;
     },
     release: () => {
-      // The hashing and sealing threads' rings kept for the next upload: megabytes that an idle worker need not hold.
-      const freed = rings?.ringPoolTrim() ?? 0;
-      if (freed > 0) {
+      // The hashing and sealing threads' rings kept for the next upload, and ssh2's pool of sent packets' buffers:
+      // megabytes that an idle worker need not hold.
+      const ringBytes = rings?.ringPoolTrim() ?? 0;
+      const packetBytes = trimSshPacketPool();
+      if (ringBytes + packetBytes > 0) {
         trimPending = true;
-        onRelease(freed);
+        onRelease({ ringBytes, packetBytes });
       }
     },
   });

@@ -385,6 +385,10 @@ async function collectWhenIdle(): Promise<void> {
         },
         'idle: full GC',
       ),
-    (ringBytes) => loggers.serve.debug({ ringMB: ringBytes / 2 ** 20 }, 'idle: kept rings given back'),
+    ({ ringBytes, packetBytes }) =>
+      loggers.serve.debug(
+        { ringMB: ringBytes / 2 ** 20, packetMB: +(packetBytes / 2 ** 20).toFixed(2) },
+        'idle: kept rings and packet buffers given back',
+      ),
   );
 }
