@@ -112,8 +112,24 @@ describe('pipelined writes', async () => {
     assert.ok(received.equals(content), 'every byte, at its offset, though buffers were reused');
     assert.equal(file.returned.length, 41);
     const distinct = new Set(file.returned.map((b) => b.buffer)).size;
-    // At most the depth's WRITEs wait for replies, and one more is being read.
-    assert.ok(distinct <= 5, `${distinct} buffers for 41 reads with 4 in flight`);
+    // At most the depth's WRITEs wait for replies, and the reads ahead of them (four) are being filled.
+    assert.ok(distinct <= 8, `${distinct} buffers for 41 reads with 4 in flight`);
+  });
+
+  it('fail with a clear error when the local file is shorter than the upload expects', async () => {
+    const path = join(dir, 'short.bin');
+    writeFileSync(path, randomBytes(3 * 32 * 1024 + 5));
+    const file = new RecordingFile(openSync(path, 'r'), path);
+    const channel = scriptedServer((type, id) =>
+      type === FXP.OPEN ? encodeHandle(id, Buffer.from('h')) : encodeStatus(id, FX.OK, ''),
+    );
+    const client = await SftpClient.start(channel);
+    const handle = await client.open('/short.bin', OPEN.WRITE);
+    await assert.rejects(
+      pipelinedWrite(client, handle, file, 0, 8 * 32 * 1024, undefined, {}),
+      /local file shrank during upload/,
+    );
+    await file.close();
   });
 
   it('refuse a frame with no room for the header', async () => {
