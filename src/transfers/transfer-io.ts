@@ -13,8 +13,6 @@ export const DEFAULT_DEPTH = 64;
  */
 const REFILL_BATCH = 8;
 const LOCAL_HASH_CHUNK = 1024 * 1024;
-/** Chunks of an upload read ahead of its WRITEs (see pipelinedWrite). */
-const READ_AHEAD = 4;
 
 /** How a transfer was checked: size only, the server's SHA-256 (SFTP check-file, FTP HASH), or reading it back. */
 export type Verification = 'size' | 'check-file' | 'hash' | 'read-back';
@@ -118,13 +116,6 @@ export async function pipelinedRead(
   return position;
 }
 
-/** A chunk of an upload being read into `buffer` (after the WRITE header's room): `length` bytes asked for. */
-interface AheadRead {
-  readonly buffer: Buffer;
-  readonly length: number;
-  readonly frame: Promise<Buffer>;
-}
-
 /** Writes `length` bytes of a local file from `start` to a remote handle with up to `depth` WRITEs in flight. */
 export async function pipelinedWrite(
   sftp: SftpClient,
@@ -144,52 +135,30 @@ export async function pipelinedWrite(
   // every byte): reused, a gibibyte's upload allocates `depth` buffers, not 4 000 of 255 KiB each, whose
   // external memory set off a young-generation GC every ~25 MiB.
   const free: Buffer[] = [];
-  // Reads asked for ahead of the WRITEs, in file order: a local file's queue gives those waiting together one
-  // preadv (vfs/local/read-queue.ts), a thread-pool round trip per few chunks instead of one each.
-  const reads: AheadRead[] = [];
-  let next = start;
-  const readAhead = () => {
-    while (reads.length < READ_AHEAD && next < length) {
-      const buffer = free.pop() ?? Buffer.allocUnsafe(headroom + chunk);
-      const n = Math.min(chunk, length - next);
-      const frame = file.read(next, n, headroom, buffer);
-      // Taken in order below; this only keeps a failure of a later read from being reported as unhandled.
-      frame.catch(() => undefined);
-      reads.push({ buffer, length: n, frame });
-      next += n;
-    }
-  };
   let failure: unknown;
   let position = start;
-  try {
-    while (position < length && failure === undefined) {
-      if (options.signal?.aborted) throw new TransferAbortedError();
-      if (inflight.length >= depth) await inflight.shift();
-      if (sftp.congested) await sftp.drained();
-      readAhead();
-      const { buffer, length: asked, frame: reading } = reads.shift()!;
-      const frame = await reading;
-      const data = frame.subarray(headroom);
-      // A read ends short only at the end of the file: the file is shorter than it was when the upload began.
-      if (data.length < asked) throw new IntegrityError('local file shrank during upload');
-      if (hash) await feed(hash, data);
-      const at = position;
-      position += data.length;
-      inflight.push(
-        sftp.writeFrame(handle, at, frame).then(
-          () => {
-            free.push(buffer);
-            options.onData?.(data.length);
-          },
-          (err: unknown) => {
-            failure ??= err;
-          },
-        ),
-      );
-    }
-  } finally {
-    // No read still filling a buffer once this returns (the caller closes the file).
-    await Promise.allSettled(reads.map((r) => r.frame));
+  while (position < length && failure === undefined) {
+    if (options.signal?.aborted) throw new TransferAbortedError();
+    if (inflight.length >= depth) await inflight.shift();
+    if (sftp.congested) await sftp.drained();
+    const buffer = free.pop() ?? Buffer.allocUnsafe(headroom + chunk);
+    const frame = await file.read(position, Math.min(chunk, length - position), headroom, buffer);
+    const data = frame.subarray(headroom);
+    if (data.length === 0) throw new IntegrityError('local file shrank during upload');
+    if (hash) await feed(hash, data);
+    const at = position;
+    position += data.length;
+    inflight.push(
+      sftp.writeFrame(handle, at, frame).then(
+        () => {
+          free.push(buffer);
+          options.onData?.(data.length);
+        },
+        (err: unknown) => {
+          failure ??= err;
+        },
+      ),
+    );
   }
   await Promise.all(inflight);
   if (failure !== undefined) throw failure;
