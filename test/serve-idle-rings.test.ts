@@ -6,9 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runFerry } from './helpers/cli.js';
-import { serveFerry } from './helpers/ferry-serve.js';
-import { makeClientKey, sftpBatch } from './helpers/openssh.js';
+import { serveOneUserWithIdleGc } from './helpers/ferry-serve.js';
+import { sftpBatch } from './helpers/openssh.js';
 
 const MIB = 1024 * 1024;
 const RELEASED = /\{[^\n]*"idle: kept rings and packet buffers given back"[^\n]*\}/;
@@ -19,32 +18,13 @@ test('a single process gives back the rings its uploads kept once it is idle', {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-idle-rings-'));
   const children: ChildProcess[] = [];
   try {
-    const dataDir = join(dir, 'data');
-    const key = await makeClientKey(dir, 'ed25519');
-    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
-    const added = await runFerry([
-      'users',
-      'add',
-      'ringer',
-      '--public-key',
-      key.publicPath,
-      '--data-dir',
-      dataDir,
-    ]);
-    assert.equal(added.code, 0, added.stderr);
+    // One process with the workers' heap flags, so it runs the idle GC (and its release) itself.
+    const { serving, port, key } = await serveOneUserWithIdleGc(dir, 'ringer', children);
     const source = join(dir, 'four.bin');
     await writeFile(source, Buffer.alloc(4 * MIB, 7));
-    // One process with the workers' heap flags, so it runs the idle GC (and its release) itself.
-    const { serving, match } = await serveFerry(
-      dataDir,
-      children,
-      ['--http-listen', '127.0.0.1:0', '--workers', '1'],
-      /SFTP listening on 127\.0\.0\.1:(\d+)/,
-      { nodeFlags: ['--initial-old-space-size=256', '--expose-gc'], logLevel: 'debug' },
-    );
     assert.doesNotMatch(serving.stderr(), RELEASED, 'no upload yet, no ring kept');
     const put = await sftpBatch({
-      port: Number(match[1]),
+      port,
       user: 'ringer',
       identity: key.privatePath,
       batch: `put ${source} /a.bin\nput ${source} /b.bin\n`,

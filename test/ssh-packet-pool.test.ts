@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runFerry } from './helpers/cli.js';
-import { serveFerry } from './helpers/ferry-serve.js';
-import { commonSshOptions, makeClientKey, type RunResult, sftpBatch } from './helpers/openssh.js';
+import { serveOneUserWithIdleGc } from './helpers/ferry-serve.js';
+import { commonSshOptions, type RunResult, sftpBatch } from './helpers/openssh.js';
 
 const MIB = 1024 * 1024;
 const RELEASED = /\{[^\n]*"idle: kept rings and packet buffers given back"[^\n]*\}/;
@@ -84,31 +84,11 @@ test('downloads stay byte-exact while another session stalls with sent packets p
   const children: ChildProcess[] = [];
   let relay: Awaited<ReturnType<typeof stallingRelay>> | undefined;
   try {
-    const dataDir = join(dir, 'data');
-    const key = await makeClientKey(dir, 'ed25519');
-    assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
-    const added = await runFerry([
-      'users',
-      'add',
-      'pool',
-      '--public-key',
-      key.publicPath,
-      '--data-dir',
-      dataDir,
-    ]);
-    assert.equal(added.code, 0, added.stderr);
+    // One process serves both sessions, so they share its pool; with the workers' flags it runs the idle release.
+    const { serving, port, key } = await serveOneUserWithIdleGc(dir, 'pool', children);
     const source = join(dir, 'random.bin');
     const content = randomBytes(8 * MIB);
     await writeFile(source, content);
-    // One process serves both sessions, so they share its pool; with the workers' flags it runs the idle release.
-    const { serving, match } = await serveFerry(
-      dataDir,
-      children,
-      ['--http-listen', '127.0.0.1:0', '--workers', '1'],
-      /SFTP listening on 127\.0\.0\.1:(\d+)/,
-      { nodeFlags: ['--initial-old-space-size=256', '--expose-gc'], logLevel: 'debug' },
-    );
-    const port = Number(match[1]);
     const login = { user: 'pool', identity: key.privatePath };
     const put = await sftpBatch({ ...login, port, batch: `put ${source} /random.bin\n` });
     assert.equal(put.code, 0, put.stderr);

@@ -1,7 +1,9 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { FERRY_BIN } from './cli.js';
+import { FERRY_BIN, runFerry } from './cli.js';
+import { type ClientKey, makeClientKey } from './openssh.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -74,6 +76,31 @@ export async function serveFerry(
       child.kill('SIGTERM');
     });
   return { serving: { child, stderr: () => stderr, stop }, match };
+}
+
+/**
+ * `DIR/data` with one user who logs in with a new ed25519 key, served over SFTP by one process with the workers'
+ * heap flags, so that it runs the idle GC and its release of kept buffers itself; logs at debug.
+ */
+export async function serveOneUserWithIdleGc(
+  dir: string,
+  user: string,
+  children: ChildProcess[],
+): Promise<{ serving: Serving; port: number; key: ClientKey }> {
+  const dataDir = join(dir, 'data');
+  const key = await makeClientKey(dir, 'ed25519');
+  const init = await runFerry(['init', '--data-dir', dataDir]);
+  if (init.code !== 0) throw new Error(`ferry init: ${init.stderr}`);
+  const added = await runFerry(['users', 'add', user, '--public-key', key.publicPath, '--data-dir', dataDir]);
+  if (added.code !== 0) throw new Error(`ferry users add: ${added.stderr}`);
+  const { serving, match } = await serveFerry(
+    dataDir,
+    children,
+    ['--http-listen', '127.0.0.1:0', '--workers', '1'],
+    /SFTP listening on 127\.0\.0\.1:(\d+)/,
+    { nodeFlags: ['--initial-old-space-size=256', '--expose-gc'], logLevel: 'debug' },
+  );
+  return { serving, port: Number(match[1]), key };
 }
 
 export async function curl(args: string[]): Promise<{ status: number; body: string }> {
