@@ -1,12 +1,13 @@
 // Two sessions on one home, random interleavings of symlink/rename/mkdir/rmdir against opens, hashes and listings: nothing outside is read, hashed, written or created.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FerryError } from '../errors.js';
 import { RunTracker, runProperty } from '../util/fuzz-fixture.js';
+import { snapshotOutside } from './path-fuzz-home-fixture.js';
 import { listNames, makeSessionFixture, READ, UPLOAD } from './session-fixture.js';
 import type { FileSession, OpenMode } from './types.js';
 
@@ -43,40 +44,9 @@ async function buildOutside(base: string): Promise<void> {
   await writeFile(join(base, 'homes', 'bob', 'other.txt'), MARKER);
 }
 
-interface Entry {
-  kind: string;
-  mode: number;
-  size: number;
-  mtimeMs: number;
-  content: string;
-}
+type Snapshot = Awaited<ReturnType<typeof snapshotOutside>>;
 
-async function snapshotOutside(base: string, home: string): Promise<Map<string, Entry>> {
-  const out = new Map<string, Entry>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const name of await readdir(dir)) {
-      const path = join(dir, name);
-      if (path === home) continue;
-      const st = await lstat(path);
-      const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : 'other';
-      const content = st.isFile()
-        ? createHash('sha256')
-            .update(await readFile(path))
-            .digest('hex')
-        : st.isSymbolicLink()
-          ? await readlink(path)
-          : '';
-      // The home's parent changes whenever the home is recreated; new siblings still show up as entries.
-      const mtimeMs = path === posix.dirname(home) ? 0 : st.mtimeMs;
-      out.set(path, { kind, mode: st.mode, size: st.size, mtimeMs, content });
-      if (st.isDirectory()) await walk(path);
-    }
-  };
-  await walk(base);
-  return out;
-}
-
-function outsideChanges(before: Map<string, Entry>, after: Map<string, Entry>): string[] {
+function outsideChanges(before: Snapshot, after: Snapshot): string[] {
   const lines: string[] = [];
   for (const [path, entry] of after) {
     const old = before.get(path);
