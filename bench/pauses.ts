@@ -7,6 +7,7 @@ import { digests, sameDigests, smallFileSet, transferMs } from './mft-workloads.
 import { treeCpuMs } from './proc-stats.js';
 import { markRunStart } from './profile-windows.js';
 import { emptyRuns, type Measurement, medians, pairOrder, type ScenarioContext } from './scenarios.js';
+import type { BenchServer } from './servers.js';
 import { runBatch } from './sftp-client.js';
 
 /**
@@ -33,23 +34,20 @@ export async function sessionsAfterPauses(
   const source = join(ctx.clientDir, 'pause-set');
   const sent = await smallFileSet(source, o.files, o.bytes);
   const [first, second] = ctx.servers;
+  const upload = (server: BenchServer) =>
+    runBatch(server, ctx.client, `put -r ${source} ${server.remoteDir}/pause\npwd\n`, { timeoutMs: 600_000 });
   for (let i = 0; i < o.warmSessions; i++) {
     for (const server of ctx.servers) {
-      await runBatch(server, ctx.client, `put -r ${source} ${server.remoteDir}/pause\npwd\n`, {
-        timeoutMs: 600_000,
-      });
+      await upload(server);
       await rm(join(server.localDir, 'pause'), { recursive: true });
     }
   }
   for (let run = 0; run < ctx.runs; run++) {
     for (const server of pairOrder(run, first!, second!)) {
-      const remote = `${server.remoteDir}/pause`;
       await sleep(o.pauseSeconds * 1000);
       const before = await treeCpuMs(server.pid);
       markRunStart();
-      const result = await runBatch(server, ctx.client, `put -r ${source} ${remote}\npwd\n`, {
-        timeoutMs: 600_000,
-      });
+      const result = await upload(server);
       cpu[server.name].push(((await treeCpuMs(server.pid)) - before) / (o.files / 1000));
       sameDigests(
         sent,
