@@ -1,4 +1,4 @@
-// The five measurements, each run alternately against Ferry and OpenSSH (A B A B ...) with verified checksums.
+// The five measurements, each run alternately against Ferry and OpenSSH (A B B A ...) with verified checksums.
 
 import { copyFile, link, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -44,6 +44,15 @@ const MIB = 1024 * 1024;
 
 export function emptyRuns(): Record<ServerName, number[]> {
   return { ferry: [], openssh: [] };
+}
+
+/**
+ * The servers of a transfer row in run `run`'s order: Ferry then OpenSSH, then OpenSSH then Ferry (A B B A),
+ * so neither always runs first after the other's transfer, hash check and delete.
+ */
+export function serverOrder(ctx: ScenarioContext, run: number): readonly BenchServer[] {
+  const [a, b] = ctx.servers;
+  return a !== undefined && b !== undefined && ctx.servers.length === 2 ? pairOrder(run, a, b) : ctx.servers;
 }
 
 /**
@@ -133,27 +142,31 @@ export async function singleStream(
   const upCpu = emptyRuns();
   const downCpu = emptyRuns();
   for (let run = 0; run < ctx.runs; run++) {
-    for (const server of ctx.servers) {
+    for (const server of serverOrder(ctx, run)) {
       const batch = `put ${source.path} ${server.remoteDir}/up.bin\npwd\n`;
       const [result, cpu] = await withCpu(server, () => runBatch(server, ctx.client, batch, { cipher }));
       await expectHash(join(server.localDir, 'up.bin'), source.sha256, `upload to ${server.name}`);
       await rm(join(server.localDir, 'up.bin'));
       upCpu[server.name].push(cpu / 1000 / gib);
       up.runs[server.name].push(mibPerSecond(source.bytes, commandMs(result)));
-      ctx.log(`  ${up.label} ${server.name}: ${up.runs[server.name].at(-1)!.toFixed(0)} MiB/s`);
+      ctx.log(
+        `  ${up.label} ${server.name}: ${up.runs[server.name].at(-1)!.toFixed(0)} MiB/s, server CPU ${upCpu[server.name].at(-1)!.toFixed(2)} s/GiB`,
+      );
     }
   }
   for (const server of ctx.servers) await copyFile(source.path, join(server.localDir, 'down.bin'));
   const target = join(ctx.clientDir, 'down.bin');
   for (let run = 0; run < ctx.runs; run++) {
-    for (const server of ctx.servers) {
+    for (const server of serverOrder(ctx, run)) {
       const batch = `get ${server.remoteDir}/down.bin ${target}\npwd\n`;
       const [result, cpu] = await withCpu(server, () => runBatch(server, ctx.client, batch, { cipher }));
       await expectHash(target, source.sha256, `download from ${server.name}`);
       await rm(target);
       downCpu[server.name].push(cpu / 1000 / gib);
       down.runs[server.name].push(mibPerSecond(source.bytes, commandMs(result)));
-      ctx.log(`  ${down.label} ${server.name}: ${down.runs[server.name].at(-1)!.toFixed(0)} MiB/s`);
+      ctx.log(
+        `  ${down.label} ${server.name}: ${down.runs[server.name].at(-1)!.toFixed(0)} MiB/s, server CPU ${downCpu[server.name].at(-1)!.toFixed(2)} s/GiB`,
+      );
     }
   }
   for (const server of ctx.servers) await rm(join(server.localDir, 'down.bin'));
@@ -197,7 +210,7 @@ export async function concurrentStreams(
   const upCpu = emptyRuns();
   const downCpu = emptyRuns();
   for (let run = 0; run < ctx.runs; run++) {
-    for (const server of ctx.servers) {
+    for (const server of serverOrder(ctx, run)) {
       const [results, cpu] = await withCpu(server, () =>
         Promise.all(
           indexes.map((i) =>
@@ -223,7 +236,7 @@ export async function concurrentStreams(
     }
   }
   for (let run = 0; run < ctx.runs; run++) {
-    for (const server of ctx.servers) {
+    for (const server of serverOrder(ctx, run)) {
       const [results, cpu] = await withCpu(server, () =>
         Promise.all(
           indexes.map((i) =>
@@ -267,7 +280,7 @@ export async function handshakes(ctx: ScenarioContext, sessions: number): Promis
   };
   const cpuPerSession = emptyRuns();
   for (let run = 0; run < ctx.runs; run++) {
-    for (const server of ctx.servers) {
+    for (const server of serverOrder(ctx, run)) {
       const started = performance.now();
       const [, cpu] = await withCpu(server, async () => {
         for (let i = 0; i < sessions; i++) await runBatch(server, ctx.client, `ls ${server.remoteDir}\n`);
@@ -327,7 +340,7 @@ export async function idleMemory(ctx: ScenarioContext, sessions: number): Promis
   const pss = emptyRuns();
   const wave = 20;
   for (let run = 0; run < ctx.runs; run++) {
-    for (const server of ctx.servers) {
+    for (const server of serverOrder(ctx, run)) {
       await sleep(1000);
       const before = await sampleMemory(server.pid);
       const open = [];
@@ -370,7 +383,7 @@ export async function listing(ctx: ScenarioContext, files: number): Promise<Meas
     }
   }
   for (let run = 0; run < ctx.runs; run++) {
-    for (const server of ctx.servers) {
+    for (const server of serverOrder(ctx, run)) {
       const batch = `ls -l ${server.sharedPath('')}\npwd\n`;
       const result = await runBatch(server, ctx.client, batch, { countLines: /^-/ });
       if (result.counted !== files) {
