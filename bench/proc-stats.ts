@@ -48,6 +48,15 @@ export async function treeCpuMs(root: number): Promise<number> {
   return total;
 }
 
+/**
+ * CPU time of this process's children that have exited and been waited for (cutime+cstime of /proc/self), ms:
+ * the difference across one client run is that client's CPU, start-up included, when nothing else exits meanwhile.
+ */
+export async function reapedChildrenCpuMs(): Promise<number> {
+  const fields = await statFields(process.pid);
+  return fields ? ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND : Number.NaN;
+}
+
 /** The same per process of the tree (pid → ms), to see which worker did the work. */
 export async function treeCpuByPid(root: number): Promise<Map<number, number>> {
   const byPid = new Map<number, number>();
