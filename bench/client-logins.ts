@@ -12,6 +12,7 @@ import {
   medians,
   pairOrder,
   type ScenarioContext,
+  withCpu,
 } from './scenarios.js';
 import { type BenchServer, PASSWORD_USER, type ServerName } from './servers.js';
 import { type ClientProgram, commandMs, HOST_KEY_ALGORITHM, KEX, runBatch } from './sftp-client.js';
@@ -71,18 +72,19 @@ export async function ferryClient(
   const target = join(ctx.clientDir, 'client-down.bin');
   // CPU per GiB of each transfer: the client's (its processes, start-up included) and sshd's for it. Where
   // the time goes differs between the two clients: Ferry's 255 KiB WRITEs cost sshd less than OpenSSH's 32 KiB.
-  const cpu = { upClient: emptyRuns(), upSshd: emptyRuns(), downClient: emptyRuns(), downSshd: emptyRuns() };
+  const upCpu = { client: emptyRuns(), sshd: emptyRuns() };
+  const downCpu = { client: emptyRuns(), sshd: emptyRuns() };
   const gib = source.bytes / (1024 * MIB);
   const timed = async (
     name: ServerName,
     batch: string,
     options: Parameters<typeof runBatch>[3],
-    into: { client: Record<ServerName, number[]>; sshd: Record<ServerName, number[]> },
+    into: typeof upCpu,
   ) => {
-    const [client0, sshd0] = [await reapedChildrenCpuMs(), await treeCpuMs(sshd.pid)];
-    const result = await runBatch(sshd, ctx.client, batch, options);
+    const client0 = await reapedChildrenCpuMs();
+    const [result, sshdMs] = await withCpu(sshd, () => runBatch(sshd, ctx.client, batch, options));
     into.client[name].push(((await reapedChildrenCpuMs()) - client0) / 1000 / gib);
-    into.sshd[name].push(((await treeCpuMs(sshd.pid)) - sshd0) / 1000 / gib);
+    into.sshd[name].push(sshdMs / 1000 / gib);
     return result;
   };
   await copyFile(source.path, join(sshd.localDir, 'client-down.bin'));
@@ -90,32 +92,36 @@ export async function ferryClient(
     // A B B A: the first transfer of an invocation is not always the same client's.
     for (const [name, program] of pairOrder(run, clients[0]!, clients[1]!)) {
       const options = { cipher: 'aes128-gcm@openssh.com', ...(program ? { program } : {}) };
-      const put = await timed(name, `put ${source.path} ${sshd.remoteDir}/client-up.bin\npwd\n`, options, {
-        client: cpu.upClient,
-        sshd: cpu.upSshd,
-      });
+      const put = await timed(
+        name,
+        `put ${source.path} ${sshd.remoteDir}/client-up.bin\npwd\n`,
+        options,
+        upCpu,
+      );
       await expectHash(join(sshd.localDir, 'client-up.bin'), source.sha256, `${name} client upload`);
       await rm(join(sshd.localDir, 'client-up.bin'));
       up.runs[name].push(source.bytes / MIB / (commandMs(put) / 1000));
-      const get = await timed(name, `get ${sshd.remoteDir}/client-down.bin ${target}\npwd\n`, options, {
-        client: cpu.downClient,
-        sshd: cpu.downSshd,
-      });
+      const get = await timed(
+        name,
+        `get ${sshd.remoteDir}/client-down.bin ${target}\npwd\n`,
+        options,
+        downCpu,
+      );
       await expectHash(target, source.sha256, `${name} client download`);
       await rm(target);
       down.runs[name].push(source.bytes / MIB / (commandMs(get) / 1000));
       ctx.log(
-        `  client ${name}: put ${up.runs[name].at(-1)!.toFixed(0)} MiB/s (client CPU ${cpu.upClient[name].at(-1)!.toFixed(2)}, sshd ${cpu.upSshd[name].at(-1)!.toFixed(2)} s/GiB), ` +
-          `get ${down.runs[name].at(-1)!.toFixed(0)} MiB/s (client CPU ${cpu.downClient[name].at(-1)!.toFixed(2)}, sshd ${cpu.downSshd[name].at(-1)!.toFixed(2)} s/GiB)`,
+        `  client ${name}: put ${up.runs[name].at(-1)!.toFixed(0)} MiB/s (client CPU ${upCpu.client[name].at(-1)!.toFixed(2)}, sshd ${upCpu.sshd[name].at(-1)!.toFixed(2)} s/GiB), ` +
+          `get ${down.runs[name].at(-1)!.toFixed(0)} MiB/s (client CPU ${downCpu.client[name].at(-1)!.toFixed(2)}, sshd ${downCpu.sshd[name].at(-1)!.toFixed(2)} s/GiB)`,
       );
     }
   }
   await rm(join(sshd.localDir, 'client-down.bin'));
   return [
-    { ...up, extra: { 'client CPU s/GiB': medians(cpu.upClient), 'sshd CPU s/GiB': medians(cpu.upSshd) } },
+    { ...up, extra: { 'client CPU s/GiB': medians(upCpu.client), 'sshd CPU s/GiB': medians(upCpu.sshd) } },
     {
       ...down,
-      extra: { 'client CPU s/GiB': medians(cpu.downClient), 'sshd CPU s/GiB': medians(cpu.downSshd) },
+      extra: { 'client CPU s/GiB': medians(downCpu.client), 'sshd CPU s/GiB': medians(downCpu.sshd) },
     },
   ];
 }

@@ -82,7 +82,7 @@ function mibPerSecond(bytes: number, ms: number): number {
 }
 
 /** Runs `work` and returns its result with the server's CPU time (ms, its whole process tree) spent meanwhile. */
-async function withCpu<T>(server: BenchServer, work: () => Promise<T>): Promise<[T, number]> {
+export async function withCpu<T>(server: BenchServer, work: () => Promise<T>): Promise<[T, number]> {
   const before = await treeCpuMs(server.pid);
   const result = await work();
   return [result, (await treeCpuMs(server.pid)) - before];
