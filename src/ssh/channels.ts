@@ -12,6 +12,7 @@ import { withActivity } from './activity.js';
 import { parseHashCommand, serveHashCommand } from './hash-command.js';
 import type { SshServerOptions } from './options.js';
 import { emitAuth, emitSecurity } from './session-events.js';
+import { reserveFileChannelWindow } from './window-reserve.js';
 
 /** What an authenticated connection lends its channels: who is logged in, its budgets, and its lifetime. */
 export interface ChannelContext {
@@ -72,6 +73,8 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
       .catch((err: unknown) => log.error({ err }, 'defender failed'));
     return false;
   };
+  // Debug only: the client's window is then used whole, as before (a slow reader or a long round trip).
+  const reserveReleased = () => log.debug('window reserve given up: the client returned window slowly');
   let channels = 0;
   let channelLimitReported = false;
   const maxChannels = options.limits.maxChannelsPerConnection;
@@ -92,9 +95,12 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
     }
     channels++;
     const session = acceptSession();
+    // The client's first request on the channel comes one round trip after our confirmation of it.
+    const confirmedAt = performance.now();
     // The client's CHANNEL_CLOSE frees the slot (ssh2 keeps the channel until then, so do we).
     session.once('close', () => channels--);
     session.on('subsystem', (accept, reject, request) => {
+      const roundTripMs = performance.now() - confirmedAt;
       if (request.name !== 'sftp') {
         log.info({ subsystem: request.name }, 'subsystem refused');
         reject();
@@ -108,6 +114,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
       const files = openFilesOrLog('sftp', reject);
       if (!files) return;
       const channel = accept();
+      reserveFileChannelWindow(channel, roundTripMs, reserveReleased);
       log.info('sftp session started');
       serveSftp(channel, files, {
         logger: log,
@@ -120,6 +127,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
       );
     });
     session.on('exec', (accept, reject, request) => {
+      const roundTripMs = performance.now() - confirmedAt;
       const command = request.command.slice(0, 200);
       const scp = parseScpCommand(request.command);
       // Hash commands (md5sum, sha256sum, ...) are answered by Ferry itself, through the core; no shell ever runs.
@@ -145,6 +153,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
         );
         return;
       }
+      reserveFileChannelWindow(channel, roundTripMs, reserveReleased);
       log.info({ command }, 'scp started');
       serveScp(channel, scp!, files, { logger: log, signal }).then(
         () => log.info('scp ended'),
