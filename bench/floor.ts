@@ -19,27 +19,34 @@ const MB = 2 ** 20;
 const IDLE_WORKERS = 2;
 const IDLE_SETTLE_MS = 10_000;
 
-/** Spawns a floor script and resolves with its first stdout line that starts with `listening`. */
-async function startScript(
+/**
+ * Spawns a floor script (a `.ts` one through tsx) and resolves with its first stdout line that starts with
+ * `listening`.
+ */
+export async function startScript(
   ctx: ScenarioContext,
   repo: string,
   script: string,
   env: Record<string, string>,
 ): Promise<{ pid: number; line: string; stop(): Promise<void> }> {
   const child = ctx.client.cleanup.process(
-    spawn(process.execPath, [join(repo, 'bench/floor', script)], {
-      cwd: repo,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...env },
-    }),
+    spawn(
+      process.execPath,
+      [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), join(repo, 'bench/floor', script)],
+      {
+        cwd: repo,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, ...env },
+      },
+    ),
     true,
   );
   const [line] = await awaitListening(child, /^listening.*$/m, script, { timeoutMs: 30_000 });
   return { pid: child.pid!, line, stop: () => ctx.client.cleanup.stop(child, 5000) };
 }
 
-async function hostKey(dir: string): Promise<string> {
+export async function hostKey(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const key = join(dir, 'ssh_host_ed25519_key');
   await rm(key, { force: true });

@@ -6,6 +6,7 @@ const MIB = 1024 * 1024;
 export const SCENARIOS = [
   'startup',
   'single',
+  'singlefloor',
   'concurrent',
   'handshakes',
   'idle',
@@ -148,7 +149,7 @@ export function planOf(quick: boolean, runs: number | undefined): Plan {
   };
 }
 
-export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster,
+export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,singlefloor,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster,
                                        smallfiles,pauses,sessions,logins,client,floor]
                         [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)

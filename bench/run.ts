@@ -8,6 +8,7 @@ import { apiScenario } from './api.js';
 import { Cleanup } from './cleanup.js';
 import { clusterScenario } from './cluster.js';
 import { ensureManyFiles, writeRandomFile } from './files.js';
+import { singleStreamFloor } from './floor-streams.js';
 import { ftpsScenario } from './ftps.js';
 import { mftRows } from './mft-rows.js';
 import { gpgAvailable, pgpEncryptFolder } from './pgp-folder.js';
@@ -26,7 +27,6 @@ import {
   listing,
   type Measurement,
   type ScenarioContext,
-  singleStream,
   warmUp,
 } from './scenarios.js';
 import {
@@ -38,6 +38,7 @@ import {
   startSshd,
 } from './servers.js';
 import { HOST_KEY_ALGORITHM, KEX } from './sftp-client.js';
+import { singleStream } from './single-stream.js';
 import { startup } from './startup.js';
 import { encryptedStorage } from './storage-encryption.js';
 import { webScenario } from './web.js';
@@ -148,16 +149,31 @@ async function main(): Promise<number> {
       const warm = { path: warmPath, sha256: await writeRandomFile(warmPath, WARM_UP_BYTES) };
       log(`warm-up: ${WARM_UP_BYTES / MIB} MiB up and down per server and cipher (not measured)`);
       await warmUp(ctx(1), warm, plan.ciphers);
-      if (only.has('single')) {
-        log(`single stream: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs per server and cipher`);
+      if (only.has('single') || only.has('singlefloor')) {
         const path = join(clientDir, 'single.bin');
         const source = {
           path,
           bytes: plan.singleBytes,
           sha256: await writeRandomFile(path, plan.singleBytes),
         };
-        for (const cipher of plan.ciphers)
-          measurements.push(...(await singleStream(ctx(plan.singleRuns), source, cipher)));
+        if (only.has('single')) {
+          log(`single stream: ${plan.singleBytes / MIB} MiB, ${plan.singleRuns} runs per server and cipher`);
+          for (const cipher of plan.ciphers)
+            measurements.push(...(await singleStream(ctx(plan.singleRuns), source, cipher)));
+        }
+        if (only.has('singlefloor')) {
+          log(
+            `single-stream floor: ${plan.singleBytes / MIB} MiB against a zero-work file session and sshd, ${plan.singleRuns} runs per server and cipher`,
+          );
+          measurements.push(
+            ...(await singleStreamFloor(ctx(plan.singleRuns), {
+              repo,
+              layout,
+              source,
+              ciphers: plan.ciphers,
+            })),
+          );
+        }
       }
       if (only.has('concurrent')) {
         log(

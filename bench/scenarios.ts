@@ -116,66 +116,6 @@ export async function warmUp(
   }
 }
 
-/** 1: one upload and one download of `bytes` with `cipher`. */
-export async function singleStream(
-  ctx: ScenarioContext,
-  source: { path: string; sha256: string; bytes: number },
-  cipher: string,
-): Promise<Measurement[]> {
-  const tag = cipher.replace('@openssh.com', '');
-  const size = `${Math.round(source.bytes / MIB)} MiB`;
-  const up: Measurement = {
-    id: `upload-${tag}`,
-    label: `upload 1×${size}, ${tag}`,
-    unit: 'MiB/s',
-    better: 'higher',
-    runs: emptyRuns(),
-    target: { kind: 'ratio-at-least', value: 1.2 },
-  };
-  const down: Measurement = {
-    ...up,
-    id: `download-${tag}`,
-    label: `download 1×${size}, ${tag}`,
-    runs: emptyRuns(),
-  };
-  const gib = source.bytes / (1024 * MIB);
-  const upCpu = emptyRuns();
-  const downCpu = emptyRuns();
-  for (let run = 0; run < ctx.runs; run++) {
-    for (const server of serverOrder(ctx, run)) {
-      const batch = `put ${source.path} ${server.remoteDir}/up.bin\npwd\n`;
-      const [result, cpu] = await withCpu(server, () => runBatch(server, ctx.client, batch, { cipher }));
-      await expectHash(join(server.localDir, 'up.bin'), source.sha256, `upload to ${server.name}`);
-      await rm(join(server.localDir, 'up.bin'));
-      upCpu[server.name].push(cpu / 1000 / gib);
-      up.runs[server.name].push(mibPerSecond(source.bytes, commandMs(result)));
-      ctx.log(
-        `  ${up.label} ${server.name}: ${up.runs[server.name].at(-1)!.toFixed(0)} MiB/s, server CPU ${upCpu[server.name].at(-1)!.toFixed(2)} s/GiB`,
-      );
-    }
-  }
-  for (const server of ctx.servers) await copyFile(source.path, join(server.localDir, 'down.bin'));
-  const target = join(ctx.clientDir, 'down.bin');
-  for (let run = 0; run < ctx.runs; run++) {
-    for (const server of serverOrder(ctx, run)) {
-      const batch = `get ${server.remoteDir}/down.bin ${target}\npwd\n`;
-      const [result, cpu] = await withCpu(server, () => runBatch(server, ctx.client, batch, { cipher }));
-      await expectHash(target, source.sha256, `download from ${server.name}`);
-      await rm(target);
-      downCpu[server.name].push(cpu / 1000 / gib);
-      down.runs[server.name].push(mibPerSecond(source.bytes, commandMs(result)));
-      ctx.log(
-        `  ${down.label} ${server.name}: ${down.runs[server.name].at(-1)!.toFixed(0)} MiB/s, server CPU ${downCpu[server.name].at(-1)!.toFixed(2)} s/GiB`,
-      );
-    }
-  }
-  for (const server of ctx.servers) await rm(join(server.localDir, 'down.bin'));
-  return [
-    { ...up, extra: { 'server CPU s/GiB': medians(upCpu) } },
-    { ...down, extra: { 'server CPU s/GiB': medians(downCpu) } },
-  ];
-}
-
 /** From the first transfer starting to the last one ending (logins and logouts excluded, as for one stream). */
 function transferWindow(results: readonly BatchResult[]): number {
   const starts = results.map((r) => r.marks[0] ?? Number.NaN);
