@@ -4,9 +4,9 @@
 // reads, no change behind Ferry's SFTP layer (core, file system, audit) can take the single-stream rows past it.
 import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hostKey, startScript } from './floor.js';
+import { hostKey, startScript, zeroWorkServer } from './floor.js';
 import { expectHash, type Measurement, type ScenarioContext } from './scenarios.js';
-import type { BenchLayout, BenchServer } from './servers.js';
+import type { BenchLayout } from './servers.js';
 import { runBatch } from './sftp-client.js';
 import { type StreamSource, streamRows } from './single-stream.js';
 
@@ -25,19 +25,10 @@ export async function singleStreamFloor(
     HOST_KEY: await hostKey(join(o.layout.root, 'floor')),
     SOURCE: o.source.path,
   });
-  const zeroWork: BenchServer = {
-    name: 'ferry',
-    port: Number(started.line.split(' ')[1]),
-    user: 'floor',
-    pid: started.pid,
-    remoteDir: '/floor',
-    localDir: '/nonexistent',
-    sharedPath: () => {
-      throw new Error('the zero-work server has no shared directory');
-    },
-    description: "zero-work file session behind Ferry's ssh2 and SFTP layer (bench/floor/zero-work-ferry.ts)",
-    stop: started.stop,
-  };
+  const zeroWork = zeroWorkServer(
+    started,
+    "zero-work file session behind Ferry's ssh2 and SFTP layer (bench/floor/zero-work-ferry.ts)",
+  );
   const floorCtx: ScenarioContext = { ...ctx, servers: [zeroWork, sshd] };
   const out: Measurement[] = [];
   await copyFile(o.source.path, join(sshd.localDir, 'down.bin'));

@@ -46,6 +46,26 @@ export async function startScript(
   return { pid: child.pid!, line, stop: () => ctx.client.cleanup.stop(child, 5000) };
 }
 
+/** A started floor script as the Ferry column of a row: its files are under /floor, none of them on the disk. */
+export function zeroWorkServer(
+  started: { pid: number; line: string; stop(): Promise<void> },
+  description: string,
+): BenchServer {
+  return {
+    name: 'ferry',
+    port: Number(started.line.split(' ')[1]),
+    user: 'floor',
+    pid: started.pid,
+    remoteDir: '/floor',
+    localDir: '/nonexistent',
+    sharedPath: () => {
+      throw new Error('the zero-work server has no shared directory');
+    },
+    description,
+    stop: started.stop,
+  };
+}
+
 export async function hostKey(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const key = join(dir, 'ssh_host_ed25519_key');
@@ -71,19 +91,7 @@ async function smallFilesFloor(
     FILES: String(count),
     SIZE: String(bytes),
   });
-  const zeroWork: BenchServer = {
-    name: 'ferry',
-    port: Number(started.line.split(' ')[1]),
-    user: 'floor',
-    pid: started.pid,
-    remoteDir: '/floor',
-    localDir: '/nonexistent',
-    sharedPath: () => {
-      throw new Error('the zero-work server has no shared directory');
-    },
-    description: 'zero-work SFTP server on ssh2 (bench/floor/zero-work-sftp.mjs)',
-    stop: started.stop,
-  };
+  const zeroWork = zeroWorkServer(started, 'zero-work SFTP server on ssh2 (bench/floor/zero-work-sftp.mjs)');
   const size = `${bytes / 1024} KiB`;
   const target = { kind: 'ratio-at-least', value: 1.5 } as const;
   const up: Measurement = {
