@@ -35,9 +35,9 @@ export interface StreamRowsOptions {
 
 /**
  * Uploads then downloads `source` `ctx.runs` times per server with `cipher`; each server must serve the source's
- * bytes as `down.bin` in its remote directory. Besides MiB/s, each row reports the
- * server's CPU per GiB (its process tree) and the client's (sftp and the ssh it reaped): on this machine the
- * client's is the larger, and most of a download's is the kernel's, placing the arriving file in fresh pages.
+ * bytes as `down.bin` in its remote directory. Besides MiB/s, each row reports the server's CPU per GiB (its
+ * process tree) and the client's (sftp and the ssh it reaped): on this machine the client's is the larger, and
+ * most of a download's is the kernel's, placing the arriving file in fresh pages.
  */
 export async function streamRows(
   ctx: ScenarioContext,
