@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { reapedChildrenCpuMs, treeCpuMs } from './proc-stats.js';
+import { treeCpuMs } from './proc-stats.js';
 import {
   emptyRuns,
   expectHash,
@@ -12,7 +12,7 @@ import {
   medians,
   pairOrder,
   type ScenarioContext,
-  withCpu,
+  withCpus,
 } from './scenarios.js';
 import { type BenchServer, PASSWORD_USER, type ServerName } from './servers.js';
 import { type ClientProgram, commandMs, HOST_KEY_ALGORITHM, KEX, runBatch } from './sftp-client.js';
@@ -81,9 +81,8 @@ export async function ferryClient(
     options: Parameters<typeof runBatch>[3],
     into: typeof upCpu,
   ) => {
-    const client0 = await reapedChildrenCpuMs();
-    const [result, sshdMs] = await withCpu(sshd, () => runBatch(sshd, ctx.client, batch, options));
-    into.client[name].push(((await reapedChildrenCpuMs()) - client0) / 1000 / gib);
+    const [result, sshdMs, clientMs] = await withCpus(sshd, () => runBatch(sshd, ctx.client, batch, options));
+    into.client[name].push(clientMs / 1000 / gib);
     into.sshd[name].push(sshdMs / 1000 / gib);
     return result;
   };

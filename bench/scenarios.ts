@@ -4,7 +4,7 @@ import { copyFile, link, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from './files.js';
-import { treeCpuMs, treeMemory } from './proc-stats.js';
+import { reapedChildrenCpuMs, treeCpuMs, treeMemory } from './proc-stats.js';
 import type { BenchServer, ServerName } from './servers.js';
 import {
   type BatchResult,
@@ -77,7 +77,7 @@ export async function expectHash(path: string, expected: string, what: string): 
   if (actual !== expected) throw new Error(`checksum mismatch after ${what}: ${actual} != ${expected}`);
 }
 
-function mibPerSecond(bytes: number, ms: number): number {
+export function mibPerSecond(bytes: number, ms: number): number {
   return bytes / MIB / (ms / 1000);
 }
 
@@ -86,6 +86,16 @@ export async function withCpu<T>(server: BenchServer, work: () => Promise<T>): P
   const before = await treeCpuMs(server.pid);
   const result = await work();
   return [result, (await treeCpuMs(server.pid)) - before];
+}
+
+/**
+ * As withCpu, and the client's CPU time too (ms): what this process reaped meanwhile, i.e. the client `work` ran
+ * and the children it waited for (sftp and its ssh).
+ */
+export async function withCpus<T>(server: BenchServer, work: () => Promise<T>): Promise<[T, number, number]> {
+  const client0 = await reapedChildrenCpuMs();
+  const [result, serverMs] = await withCpu(server, work);
+  return [result, serverMs, (await reapedChildrenCpuMs()) - client0];
 }
 
 export function medians(runs: Record<ServerName, number[]>): Record<ServerName, number> {

@@ -3,15 +3,15 @@
 // measures their floor (bench/floor-streams.ts), where the Ferry column is a server that does no file work.
 import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { reapedChildrenCpuMs } from './proc-stats.js';
 import {
   emptyRuns,
   expectHash,
   type Measurement,
   medians,
+  mibPerSecond,
   type ScenarioContext,
   serverOrder,
-  withCpu,
+  withCpus,
 } from './scenarios.js';
 import type { BenchServer } from './servers.js';
 import { commandMs, runBatch } from './sftp-client.js';
@@ -61,16 +61,17 @@ export async function streamRows(
           direction === 'upload'
             ? `put ${source.path} ${server.remoteDir}/up.bin\npwd\n`
             : `get ${server.remoteDir}/down.bin ${target}\npwd\n`;
-        const client0 = await reapedChildrenCpuMs();
-        const [result, cpu] = await withCpu(server, () => runBatch(server, ctx.client, batch, { cipher }));
-        clientCpu[server.name].push(((await reapedChildrenCpuMs()) - client0) / 1000 / gib);
+        const [result, cpu, clientMs] = await withCpus(server, () =>
+          runBatch(server, ctx.client, batch, { cipher }),
+        );
+        clientCpu[server.name].push(clientMs / 1000 / gib);
         if (direction === 'upload') await o.verifyUpload(server);
         else {
           await expectHash(target, source.sha256, `download from ${server.name}`);
           await rm(target);
         }
         serverCpu[server.name].push(cpu / 1000 / gib);
-        runs[server.name].push(source.bytes / MIB / (commandMs(result) / 1000));
+        runs[server.name].push(mibPerSecond(source.bytes, commandMs(result)));
         ctx.log(
           `  ${label} ${server.name}: ${runs[server.name].at(-1)!.toFixed(0)} MiB/s, ` +
             `server CPU ${serverCpu[server.name].at(-1)!.toFixed(2)} s/GiB, client CPU ${clientCpu[server.name].at(-1)!.toFixed(2)} s/GiB`,

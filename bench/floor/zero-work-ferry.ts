@@ -19,6 +19,11 @@ const source = readFileSync(process.env.SOURCE ?? '');
 // The one file a download can ask for; every other name is the upload's target (dropped) or a directory.
 const DOWNLOAD = '/floor/down.bin';
 
+/** What no client of the bench asks for. */
+const refuse = async (): Promise<never> => {
+  throw new Error('not in the floor');
+};
+
 function stat(kind: 'file' | 'directory', size: number): FileStat {
   return {
     kind,
@@ -36,9 +41,6 @@ function stat(kind: 'file' | 'directory', size: number): FileStat {
 
 function handle(path: string, mode: OpenMode): FileHandle {
   const content = path === DOWNLOAD ? source : Buffer.alloc(0);
-  const refuse = async (): Promise<never> => {
-    throw new Error('not in the floor');
-  };
   return {
     path,
     mode,
@@ -62,9 +64,6 @@ function handle(path: string, mode: OpenMode): FileHandle {
 }
 
 function zeroWorkSession(): FileSession {
-  const refuse = async (): Promise<never> => {
-    throw new Error('not in the floor');
-  };
   const statOf = async (path: string): Promise<FileStat> => {
     if (path === DOWNLOAD) return stat('file', source.length);
     if (/\.[^/]*$/.test(path)) throw new NotFoundError();
