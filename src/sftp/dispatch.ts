@@ -9,6 +9,7 @@ import { FX } from './wire/constants.js';
 import type { Attrs, NameEntry, PacketReader } from './wire/reader.js';
 import { type SftpStatus, statusOf } from './wire/status.js';
 import type { PacketWriter } from './wire/writer.js';
+import type { WriteBufferPool } from './write-buffers.js';
 
 export type Reply =
   | { readonly kind: 'status'; readonly status: SftpStatus }
@@ -42,6 +43,8 @@ export interface RequestContext {
   readonly logger: Logger;
   /** READ reply buffers (DATA_HEADER_LENGTH + maxReadLength bytes), reused across the session's READs. */
   readonly readBuffers: ReadBufferPool;
+  /** Copies of WRITE data (write-buffers.ts), reused across the session's WRITEs. */
+  readonly writeBuffers: WriteBufferPool;
   /** Aborted when the session tears down: long handlers (check-file, copy-data) pass it on and stop early. */
   readonly signal: AbortSignal;
 }
@@ -55,6 +58,11 @@ export interface RequestSpec<A> {
   /** Mutates the file system; checked before dispatch (read-only sessions) and used for ordering. */
   readonly writes: boolean | ((args: A) => boolean);
   parse(reader: PacketReader): A;
+  /**
+   * Runs once the request is accepted, before it waits for its turn; what it returns is what `handle` gets.
+   * A WRITE copies its data out of the packet here, so the packet's buffers are not kept while it waits.
+   */
+  stage?(args: A, ctx: RequestContext): A;
   claims?(args: A, ctx: RequestContext): Claim[];
   /** Reply bytes this request will hold beyond its own packet (READ data), for the session's memory cap. */
   replyBytes?(args: A, limits: SftpLimits): number;

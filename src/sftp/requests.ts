@@ -1,6 +1,6 @@
 // The SFTP v3 request table: one row per packet type, short policy-free handlers over the core FileSession.
 import type { OpenMode } from '../core/types.js';
-import { byteLength } from '../util/byte-chunks.js';
+import { type ByteChunks, byteLength, chunksOf } from '../util/byte-chunks.js';
 import { attrsFromStat, hasSetAttrs, setAttrsFromAttrs } from './attrs.js';
 import {
   handleKey,
@@ -51,9 +51,14 @@ interface ReadArgs {
 interface WriteArgs {
   handle: number;
   offset: number;
-  /** Slices of the channel chunks the packet arrived in: the data is never copied together. */
-  data: readonly Buffer[];
+  /**
+   * Slices of the channel chunks the packet arrived in (parse copies nothing); once accepted, a large WRITE's
+   * data is a copy in a pooled buffer instead (`staged`, write-buffers.ts).
+   */
+  data: ByteChunks;
   length: number;
+  /** The session's pooled buffer holding `data`, given back once the write settled. */
+  staged?: Buffer;
 }
 interface HandleAttrsArgs {
   handle: number;
@@ -142,8 +147,12 @@ async function read(ctx: RequestContext, args: ReadArgs): Promise<Reply> {
 }
 
 async function write(ctx: RequestContext, args: WriteArgs): Promise<Reply> {
-  const { file } = lookupFile(ctx, args.handle);
-  await file.write(args.offset, args.data);
+  try {
+    const { file } = lookupFile(ctx, args.handle);
+    await file.write(args.offset, args.data);
+  } finally {
+    ctx.writeBuffers.give(args.staged);
+  }
   return OK;
 }
 
@@ -295,6 +304,10 @@ export const REQUESTS: ReadonlyArray<RequestRow<unknown>> = [
       const offset = r.uint64();
       const data = r.stringChunks();
       return { handle, offset, data, length: byteLength(data) };
+    },
+    stage: (args, ctx) => {
+      const staged = ctx.writeBuffers.stage(chunksOf(args.data), args.length);
+      return staged.buffer ? { ...args, data: staged.data, staged: staged.buffer } : args;
     },
     // Appends land wherever the end is when they run, so they keep arrival order among themselves.
     claims: (args, ctx) => {

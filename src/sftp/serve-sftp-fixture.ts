@@ -207,6 +207,8 @@ export class FakeSession implements FileSession {
   closed = false;
   readsStarted = 0;
   writeDelayMs = 0;
+  /** Sees each write's data as the server hands it to the file (which memory it is in). */
+  onWrite: ((offset: number, data: readonly Buffer[]) => void) | undefined;
   /** A shared buffer read returns, so big read tests allocate nothing per request. */
   readSource: Buffer | undefined;
 
@@ -246,6 +248,7 @@ export class FakeSession implements FileSession {
       },
       async write(offset, chunks) {
         session.calls.push(`write-start ${offset}`);
+        session.onWrite?.(offset, chunksOf(chunks));
         if (session.writeDelayMs) await sleep(session.writeDelayMs * (1 + (offset % 3)));
         const data = Buffer.concat(chunksOf(chunks));
         const current = content();

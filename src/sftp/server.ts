@@ -28,6 +28,7 @@ import { type FramedPacket, PacketFramer } from './wire/framer.js';
 import { PacketReader } from './wire/reader.js';
 import { STATUS_MESSAGES } from './wire/status.js';
 import { DATA_HEADER_LENGTH, encodeStatus, encodeVersion } from './wire/writer.js';
+import { WriteBufferPool } from './write-buffers.js';
 
 export interface SftpServeOptions {
   logger: Logger;
@@ -141,6 +142,8 @@ class SftpConnection {
       signal: this.#stop.signal,
       // Enough for every READ the byte budget lets run at once.
       readBuffers: new ReadBufferPool(DATA_HEADER_LENGTH, maxBufferedBytes),
+      // As many as the byte budget lets WRITEs be accepted at once.
+      writeBuffers: new WriteBufferPool(maxBufferedBytes),
     };
   }
 
@@ -283,7 +286,9 @@ class SftpConnection {
     const handler = spec;
     const lane = spec.replyLane?.(args);
     const slot = lane === undefined ? undefined : this.#lanes.enter(lane);
-    this.#scheduler.add(claims, () => this.#run(handler, id, args, cost, slot));
+    // After the budget took it: a packet deferred above is parsed again, and must not be copied twice.
+    const staged = spec.stage ? spec.stage(args, this.#ctx) : args;
+    this.#scheduler.add(claims, () => this.#run(handler, id, staged, cost, slot));
     return true;
   }
 
@@ -383,6 +388,7 @@ class SftpConnection {
       this.#logger.warn({ err }, 'sftp: closing the file session failed');
     }
     this.#ctx.readBuffers.clear();
+    this.#ctx.writeBuffers.clear();
     // Replies the channel will never flush (it is gone) must not keep the connection's budget.
     this.#bytes.releaseAll();
     this.#stopWaitingForRoom?.();

@@ -35,7 +35,10 @@ export interface FsFile {
    * caller can reuse its buffers; the backend must not keep it.
    */
   read(position: number, length: number, headroom?: number, into?: Buffer): Promise<Buffer>;
-  /** Writes all of `data` (its chunks in order) at `position`. */
+  /**
+   * Writes all of `data` (its chunks in order) at `position`. Once the promise settles the caller may reuse
+   * `data`'s memory (the SFTP server's pooled WRITE buffers do): a backend that keeps bytes longer copies them.
+   */
   write(position: number, data: ByteChunks): Promise<void>;
   stat(): Promise<FsStat>;
   truncate(size: number): Promise<void>;
