@@ -1,8 +1,9 @@
 // Bytes kept as the buffers they arrived in, so a large payload crosses layers without being copied together.
 
 /**
- * Bytes in order: one Buffer, or several that follow one another. An SFTP WRITE's data stays as slices
- * of the channel chunks it arrived in, down to the pwritev that stores it.
+ * Bytes in order: one Buffer, or several that follow one another. An SFTP WRITE's data is parsed as slices of
+ * the channel chunks it arrived in; a small one stays so down to the pwritev that stores it, a large one is
+ * copied once into a pooled buffer when accepted (sftp/write-buffers.ts).
  */
 export type ByteChunks = Buffer | readonly Buffer[];
 
