@@ -13,6 +13,7 @@ import { loggers, rootLogger } from '../logger.js';
 import type { RunningFerry } from '../server.js';
 import { configFromOptions, describeError } from './common.js';
 import { commandDescription } from './descriptions.js';
+import { HeldSignals } from './held-signals.js';
 import { startIdleGc } from './idle-gc.js';
 import { useLogFile } from './log-file.js';
 import type { Hardening } from './process-hardening.js';
@@ -35,6 +36,8 @@ const ROLE_VARIABLE = 'FERRY_WORKER_ROLE';
 type ServeFlags = Record<string, string | undefined> & { config?: string };
 
 const PARENT_POLL_MS = 1000;
+/** The parent this process started under, read at load: one that is gone before `watchParent` is called still counts. */
+const STARTING_PARENT = process.ppid;
 
 /**
  * Calls `onGone` when the process that started this one exits: `npm start` does not pass SIGTERM on, so a
@@ -46,9 +49,8 @@ export function watchParent(onGone: () => void): void {
     process.once('disconnect', onGone);
     return;
   }
-  const parent = process.ppid;
   const timer = setInterval(() => {
-    if (process.ppid !== parent) {
+    if (process.ppid !== STARTING_PARENT) {
       clearInterval(timer);
       onGone();
     }
@@ -69,8 +71,11 @@ export function describeListenError(err: unknown, config: FerryConfig): string {
   return describeError(err).message;
 }
 
-/** Runs until SIGINT/SIGTERM or until the parent process goes; SIGHUP re-reads host keys. Used by a single process and by each worker. */
-function runUntilSignalled(running: RunningFerry): void {
+/**
+ * Runs until SIGINT/SIGTERM (those `held` during start-up first) or until the parent process goes; SIGHUP re-reads
+ * host keys. Used by a single process and by each worker.
+ */
+function runUntilSignalled(running: RunningFerry, held: HeldSignals): void {
   const shutdown = new AbortController();
   let retired = false;
   const stop = (signal: string) => {
@@ -107,12 +112,11 @@ function runUntilSignalled(running: RunningFerry): void {
       (err: unknown) => loggers.serve.error({ err }, 'SIGHUP: host key reload failed'),
     );
   });
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('message', (message: { type?: unknown } | undefined) => {
     if (message?.type === RETIRE_MESSAGE.type) stop(RETIRED);
   });
   watchParent(() => stop('parent exited'));
+  held.release(stop);
 }
 
 /** The stop reason of a worker its primary replaced with one whose Landlock rules reach new directories. */
@@ -137,7 +141,12 @@ type WorkerMessage =
  * The primary of `--workers N`: does the first-run work once, forks N workers that share the listening
  * socket (node:cluster hands connections out round-robin), restarts a worker that dies, and stops them all.
  */
-async function runPrimary(config: FerryConfig, count: number, out: (line: string) => void): Promise<void> {
+async function runPrimary(
+  config: FerryConfig,
+  count: number,
+  out: (line: string) => void,
+  held: HeldSignals,
+): Promise<void> {
   rootLogger.level = config.logLevel;
   cluster.setupPrimary({ execArgv: workerExecArgv() });
   await prepareInChild();
@@ -209,7 +218,6 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
     loggers.serve.error({ workerPid: worker.process.pid, code, signal }, 'worker died; starting another');
     fork();
   });
-  for (let i = 0; i < count; i++) fork();
   const forward = (signal: NodeJS.Signals) => {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
   };
@@ -225,9 +233,11 @@ async function runPrimary(config: FerryConfig, count: number, out: (line: string
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
   };
   process.on('SIGHUP', () => forward('SIGHUP'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
   watchParent(() => stop('SIGTERM'));
+  // A stop signal during the preparation ends the primary here, with no worker started.
+  held.release(stop);
+  if (stopping) return;
+  for (let i = 0; i < count; i++) fork();
 }
 
 /**
@@ -294,6 +304,8 @@ export function registerServeCommand(program: Command): void {
           ),
         ),
       );
+      // From here a stop signal waits for the start-up to finish, then stops the server cleanly (held-signals.ts).
+      const held = new HeldSignals();
       // Unlike a command, a server outlives a reader of its start-up lines that went away (`serve | head -3`).
       process.stdout.removeAllListeners('error');
       process.stdout.on('error', () => {});
@@ -302,7 +314,7 @@ export function registerServeCommand(program: Command): void {
       if (cluster.isWorker && process.env[ROLE_VARIABLE] === 'prepare') await prepare(config, out);
       const count = config.workers === 0 ? availableParallelism() : config.workers;
       if (count > 1 && cluster.isPrimary) {
-        await runPrimary(config, count, out);
+        await runPrimary(config, count, out, held);
         return;
       }
       const { chooseConfinement } = await hardeningModule();
@@ -341,7 +353,7 @@ export function registerServeCommand(program: Command): void {
         (await hardeningModule()).watchHardeningCoverage(running, hardening, (paths) =>
           process.send?.({ type: 'renew', paths } satisfies RenewRequest),
         );
-        runUntilSignalled(running);
+        runUntilSignalled(running, held);
         await collectWhenIdle();
         return;
       }
@@ -363,7 +375,7 @@ export function registerServeCommand(program: Command): void {
         process.stderr.write(`ferry: ${describeListenError(err, config)}\n`);
         process.exit(err instanceof FerryError && err.code === 'ERR_CONFIG' ? 2 : 1);
       }
-      runUntilSignalled(running);
+      runUntilSignalled(running, held);
       // Only with --expose-gc, which a single process gets from whoever starts node (docs/OPERATIONS.md).
       await collectWhenIdle();
     });
