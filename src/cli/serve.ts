@@ -11,6 +11,7 @@ import { serveRateRequests } from '../core/rate-relay.js';
 import { FerryError } from '../errors.js';
 import { loggers, rootLogger } from '../logger.js';
 import type { RunningFerry } from '../server.js';
+import { sendToPrimary } from '../util/primary-channel.js';
 import { configFromOptions, describeError } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { HeldSignals } from './held-signals.js';
@@ -18,8 +19,9 @@ import { startIdleGc } from './idle-gc.js';
 import { useLogFile } from './log-file.js';
 import type { Hardening } from './process-hardening.js';
 import { describeSetting, optionName } from './serve-flags.js';
+import { runUntilSignalled, watchParent } from './serve-stop.js';
 import { workerExecArgv } from './worker-flags.js';
-import { isRenewRequest, RETIRE_MESSAGE, type RenewRequest, WorkerRenewal } from './worker-renewal.js';
+import { isRenewRequest, type RenewRequest, WorkerRenewal } from './worker-renewal.js';
 
 // The server (src/server.ts: the store, the SSH stack) and the process hardening (the native confine addon)
 // are imported by the processes that serve, and by the short-lived one that prepares the data dir; the
@@ -35,29 +37,6 @@ const ROLE_VARIABLE = 'FERRY_WORKER_ROLE';
 /** `serve`'s flags by option name (commander camel-cases `--max-file-size` to `maxFileSize`). */
 type ServeFlags = Record<string, string | undefined> & { config?: string };
 
-const PARENT_POLL_MS = 1000;
-/** The parent this process started under, read at load: one that is gone before `watchParent` is called still counts. */
-const STARTING_PARENT = process.ppid;
-
-/**
- * Calls `onGone` when the process that started this one exits: `npm start` does not pass SIGTERM on, so a
- * server under a killed npm would otherwise run on as an orphan. A cluster worker hears its primary's
- * IPC channel close; any other process sees its parent id change (it was re-parented).
- */
-export function watchParent(onGone: () => void): void {
-  if (cluster.isWorker) {
-    process.once('disconnect', onGone);
-    return;
-  }
-  const timer = setInterval(() => {
-    if (process.ppid !== STARTING_PARENT) {
-      clearInterval(timer);
-      onGone();
-    }
-  }, PARENT_POLL_MS);
-  timer.unref();
-}
-
 /** A listener that cannot start, as one line with the fix (EADDRINUSE, EACCES on a low port, a bad address). */
 export function describeListenError(err: unknown, config: FerryConfig): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -70,57 +49,6 @@ export function describeListenError(err: unknown, config: FerryConfig): string {
     return `cannot listen on ${where}: no such local address; check --listen`;
   return describeError(err).message;
 }
-
-/**
- * Runs until SIGINT/SIGTERM (those `held` during start-up first) or until the parent process goes; SIGHUP re-reads
- * host keys. Used by a single process and by each worker.
- */
-function runUntilSignalled(running: RunningFerry, held: HeldSignals): void {
-  const shutdown = new AbortController();
-  let retired = false;
-  const stop = (signal: string) => {
-    // SIGINT ends a drain in progress (the operator does not want to wait). A repeated SIGTERM does not: under
-    // systemd a worker gets one from the service manager and one from its primary. A worker draining for a
-    // renewal has no deadline: the service stopping (SIGTERM) or its primary's end gives it drainTimeout from then.
-    if (shutdown.signal.aborted) {
-      if (signal === 'SIGINT') void running.stop(signal);
-      else if (retired && signal !== RETIRED) {
-        retired = false;
-        setTimeout(() => void running.stop(signal), running.config.drainTimeout * 1000);
-      }
-      return;
-    }
-    retired = signal === RETIRED;
-    shutdown.abort();
-    loggers.serve.info({ signal }, 'shutting down');
-    // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a worker
-    // its primary replaced (worker-renewal.ts), whose HTTP API closes at once: its successor already listens.
-    running.stop(signal, { drain: signal === 'SIGTERM' || retired, replaced: retired }).then(
-      () => {
-        loggers.serve.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        loggers.serve.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGHUP', () => {
-    running.reloadHostKeys().then(
-      (changed) => loggers.serve.info({ changed }, 'SIGHUP: host keys re-read'),
-      (err: unknown) => loggers.serve.error({ err }, 'SIGHUP: host key reload failed'),
-    );
-  });
-  process.on('message', (message: { type?: unknown } | undefined) => {
-    if (message?.type === RETIRE_MESSAGE.type) stop(RETIRED);
-  });
-  watchParent(() => stop('parent exited'));
-  held.release(stop);
-}
-
-/** The stop reason of a worker its primary replaced with one whose Landlock rules reach new directories. */
-const RETIRED = 'replaced by a worker that reaches directories added since the start';
 
 type WorkerMessage =
   /** `hardening`: how the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
@@ -351,7 +279,7 @@ export function registerServeCommand(program: Command): void {
         } satisfies WorkerMessage);
         // A directory added out of reach: the primary replaces the workers (worker-renewal.ts).
         (await hardeningModule()).watchHardeningCoverage(running, hardening, (paths) =>
-          process.send?.({ type: 'renew', paths } satisfies RenewRequest),
+          sendToPrimary({ type: 'renew', paths } satisfies RenewRequest),
         );
         runUntilSignalled(running, held);
         await collectWhenIdle();

@@ -2,7 +2,8 @@
 // workers lease tokens from it over the cluster IPC channel. A lease is at least a 20th of a second's worth, kept
 // by the worker for at most 100 ms, so IPC stays at tens of messages a second per limited user however small the
 // writes, and a worker never sits on tokens another one needs for longer than that.
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import { onPrimaryGone, primaryConnected, sendToPrimary } from '../util/primary-channel.js';
 import { LocalTokenSource, type TokenSource } from './shared-rates.js';
 
 type RateMessage =
@@ -33,9 +34,11 @@ export function serveRateRequests(worker: Worker, message: unknown): boolean {
   return true;
 }
 
-/** In a worker: tokens leased from the primary. */
+/** In a worker: tokens leased from the primary; its own buckets once the primary is gone (a worker draining). */
 class LeasedTokenSource implements TokenSource {
   #next = 0;
+  /** The buckets of a worker whose primary is gone: its sessions stay limited while it drains them. */
+  #own: LocalTokenSource | undefined;
   readonly #waiting = new Map<number, () => void>();
   /** Per key: tokens leased and not yet used, and when they came. */
   readonly #balance = new Map<string, { bytes: number; at: number }>();
@@ -47,6 +50,13 @@ class LeasedTokenSource implements TokenSource {
   granted(id: number): void {
     this.#waiting.get(id)?.();
     this.#waiting.delete(id);
+  }
+
+  /** The primary is gone: leases it will never grant are taken from this worker's own buckets instead. */
+  primaryGone(): void {
+    this.#own ??= new LocalTokenSource();
+    for (const grant of this.#waiting.values()) grant();
+    this.#waiting.clear();
   }
 
   take(key: string, rate: number, bytes: number, signal?: AbortSignal): Promise<void> {
@@ -65,6 +75,7 @@ class LeasedTokenSource implements TokenSource {
 
   async #take(id: string, key: string, rate: number, bytes: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    if (this.#own) return this.#own.take(key, rate, bytes, signal);
     const now = performance.now();
     let held = this.#balance.get(id);
     if (held && now - held.at > LEASE_TTL_MS) held = undefined;
@@ -98,10 +109,11 @@ class LeasedTokenSource implements TokenSource {
 
 /** The token source of this process: the primary's when it is a `serve` worker, its own otherwise. */
 export function processTokenSource(): TokenSource {
-  if (!cluster.isWorker || !process.send) return new LocalTokenSource();
-  const source = new LeasedTokenSource((message) => process.send?.(message));
+  if (!primaryConnected()) return new LocalTokenSource();
+  const source = new LeasedTokenSource((message) => sendToPrimary(message));
   process.on('message', (message: RateMessage) => {
     if (message?.type === 'ferry-rate-granted') source.granted(message.id);
   });
+  onPrimaryGone(() => source.primaryGone());
   return source;
 }

@@ -1,0 +1,91 @@
+// How a serving process (a single one, or a worker of `serve --workers N`) comes to stop: SIGTERM/SIGINT (those held
+// during its start-up first), its parent going away, or its primary retiring it; SIGHUP re-reads host keys.
+import cluster from 'node:cluster';
+import { loggers } from '../logger.js';
+import type { RunningFerry } from '../server.js';
+import { onPrimaryGone } from '../util/primary-channel.js';
+import type { HeldSignals } from './held-signals.js';
+import { RETIRE_MESSAGE } from './worker-renewal.js';
+
+const PARENT_POLL_MS = 1000;
+/** The parent this process started under, read at load: one that is gone before `watchParent` is called still counts. */
+const STARTING_PARENT = process.ppid;
+
+/**
+ * Calls `onGone` when the process that started this one exits: `npm start` does not pass SIGTERM on, so a
+ * server under a killed npm would otherwise run on as an orphan. A cluster worker hears its primary's
+ * IPC channel close; any other process sees its parent id change (it was re-parented).
+ */
+export function watchParent(onGone: () => void): void {
+  if (cluster.isWorker) {
+    // node's cluster module ends a worker at once when its primary goes unasked (kill -9, a crash: its own
+    // 'disconnect' listener exits unless the disconnect was asked for), cutting the transfers in flight; this
+    // worker drains them instead, with the primary's IPC uses falling back (util/primary-channel.ts).
+    if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+    onPrimaryGone(onGone);
+    return;
+  }
+  const timer = setInterval(() => {
+    if (process.ppid !== STARTING_PARENT) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, PARENT_POLL_MS);
+  timer.unref();
+}
+
+/**
+ * Runs until SIGINT/SIGTERM (those `held` during start-up first) or until the parent process goes; SIGHUP re-reads
+ * host keys. Used by a single process and by each worker.
+ */
+export function runUntilSignalled(running: RunningFerry, held: HeldSignals): void {
+  const shutdown = new AbortController();
+  let retired = false;
+  const stop = (signal: string) => {
+    // SIGINT ends a drain in progress (the operator does not want to wait). A repeated SIGTERM does not: under
+    // systemd a worker gets one from the service manager and one from its primary. A worker draining for a
+    // renewal has no deadline: the service stopping (SIGTERM) or its primary's end gives it drainTimeout from then.
+    if (shutdown.signal.aborted) {
+      if (signal === 'SIGINT') void running.stop(signal);
+      else if (retired && signal !== RETIRED) {
+        retired = false;
+        setTimeout(() => void running.stop(signal), running.config.drainTimeout * 1000);
+      }
+      return;
+    }
+    retired = signal === RETIRED;
+    shutdown.abort();
+    loggers.serve.info({ signal }, 'shutting down');
+    // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a process
+    // whose parent went (npm killed, a primary that died), and a worker its primary replaced (worker-renewal.ts),
+    // whose HTTP API closes at once: its successor already listens.
+    const drain = signal === 'SIGTERM' || signal === PARENT_GONE || retired;
+    running.stop(signal, { drain, replaced: retired }).then(
+      () => {
+        loggers.serve.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        loggers.serve.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGHUP', () => {
+    running.reloadHostKeys().then(
+      (changed) => loggers.serve.info({ changed }, 'SIGHUP: host keys re-read'),
+      (err: unknown) => loggers.serve.error({ err }, 'SIGHUP: host key reload failed'),
+    );
+  });
+  process.on('message', (message: { type?: unknown } | undefined) => {
+    if (message?.type === RETIRE_MESSAGE.type) stop(RETIRED);
+  });
+  watchParent(() => stop(PARENT_GONE));
+  held.release(stop);
+}
+
+/** The stop reason of a process whose parent went: the `npm start` that ran it, or its cluster primary. */
+const PARENT_GONE = 'parent exited';
+
+/** The stop reason of a worker its primary replaced with one whose Landlock rules reach new directories. */
+const RETIRED = 'replaced by a worker that reaches directories added since the start';
