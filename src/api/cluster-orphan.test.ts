@@ -22,10 +22,9 @@ test('after its primary is killed, a worker gathers alone and takes tokens from 
     stderr += d.toString();
   });
   // The primary's exit; the worker writes to the same pipes, which close when it is done too.
-  const [, signal] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a)))) as [
-    unknown,
-    string,
-  ];
+  const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (_code, ended) => resolve(ended)),
+  );
   assert.equal(signal, 'SIGKILL', 'the primary killed itself on the gather request');
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the worker hung:\n${stdout}\n${stderr}`)), 20_000);

@@ -1,15 +1,17 @@
-// Stop signals that arrive while a serving process starts. Node's default for SIGTERM/SIGINT is to die at once, and
-// a server's listeners accept (and log in) clients before its start-up has finished: a signal in that window would
-// lose what a clean stop writes (the sessions' disconnect records, a drain). They are held instead, and replayed
-// into the real handlers once the process can stop cleanly.
+// Signals that arrive while a serving process starts. Node's default for SIGTERM, SIGINT and SIGHUP is to die at
+// once, and a server's listeners accept (and log in) clients before its start-up has finished: a stop signal in that
+// window would lose what a clean stop writes (the sessions' disconnect records, a drain), and a reload
+// (`systemctl reload`, SIGHUP) would kill a server that was only starting. They are held instead, and replayed into
+// the real handlers once the process can act on them.
 
-const HELD: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+const HELD = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+export type HeldSignal = (typeof HELD)[number];
 
 export class HeldSignals {
-  readonly #arrived: NodeJS.Signals[] = [];
-  readonly #handlers = new Map<NodeJS.Signals, () => void>();
+  readonly #arrived: HeldSignal[] = [];
+  readonly #handlers = new Map<HeldSignal, () => void>();
 
-  /** Holds SIGTERM and SIGINT from now on. */
+  /** Holds SIGTERM, SIGINT and SIGHUP from now on. */
   constructor() {
     for (const signal of HELD) {
       const handler = () => {
@@ -20,22 +22,17 @@ export class HeldSignals {
     }
   }
 
-  /** Whether a stop signal came while held. */
-  get arrived(): boolean {
-    return this.#arrived.length > 0;
-  }
-
   /**
-   * Hands over to `onSignal`, which takes the signals from now on and is first given the held ones, in their order.
-   * The new handler is added before the holding one goes: a signal never finds none (node's default, death).
+   * Hands over to `handlers`, which take the signals from now on and are first given the held ones, in their order.
+   * A new handler is added before the holding one goes: a signal never finds none (node's default, death).
    */
-  release(onSignal: (signal: NodeJS.Signals) => void): void {
+  release(handlers: Readonly<Record<HeldSignal, () => void>>): void {
     for (const signal of HELD) {
-      process.on(signal, () => onSignal(signal));
-      const handler = this.#handlers.get(signal);
-      if (handler) process.removeListener(signal, handler);
+      process.on(signal, handlers[signal]);
+      const holding = this.#handlers.get(signal);
+      if (holding) process.removeListener(signal, holding);
     }
     this.#handlers.clear();
-    for (const signal of this.#arrived.splice(0)) onSignal(signal);
+    for (const signal of this.#arrived.splice(0)) handlers[signal]();
   }
 }

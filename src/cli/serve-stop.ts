@@ -35,8 +35,8 @@ export function watchParent(onGone: () => void): void {
 }
 
 /**
- * Runs until SIGINT/SIGTERM (those `held` during start-up first) or until the parent process goes; SIGHUP re-reads
- * host keys. Used by a single process and by each worker.
+ * Runs until SIGINT/SIGTERM or until the parent process goes; SIGHUP re-reads host keys; the signals `held` during
+ * start-up first. Used by a single process and by each worker.
  */
 export function runUntilSignalled(running: RunningFerry, held: HeldSignals): void {
   const shutdown = new AbortController();
@@ -71,17 +71,16 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals): voi
       },
     );
   };
-  process.on('SIGHUP', () => {
+  const reload = () =>
     running.reloadHostKeys().then(
       (changed) => loggers.serve.info({ changed }, 'SIGHUP: host keys re-read'),
       (err: unknown) => loggers.serve.error({ err }, 'SIGHUP: host key reload failed'),
     );
-  });
   process.on('message', (message: { type?: unknown } | undefined) => {
     if (message?.type === RETIRE_MESSAGE.type) stop(RETIRED);
   });
   watchParent(() => stop(PARENT_GONE));
-  held.release(stop);
+  held.release({ SIGTERM: () => stop('SIGTERM'), SIGINT: () => stop('SIGINT'), SIGHUP: reload });
 }
 
 /** The stop reason of a process whose parent went: the `npm start` that ran it, or its cluster primary. */

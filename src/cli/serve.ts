@@ -82,6 +82,8 @@ async function runPrimary(
   let stopping = false;
   let announced = false;
   const listening = new Map<number, number>();
+  /** Workers a SIGHUP came for before they listened. */
+  const reloadOnListening = new Set<number>();
   /** A worker could not start (the port is taken, say): every worker stops and the primary exits with one line. */
   const fail = (message: string) => {
     if (stopping) return;
@@ -110,6 +112,7 @@ async function runPrimary(
       }
       if (message?.type !== 'listening') return;
       listening.set(worker.id, message.port);
+      if (reloadOnListening.delete(worker.id)) worker.process.kill('SIGHUP');
       if (!announced && listening.size === count) {
         announced = true;
         for (const line of message.hardening) out(line);
@@ -131,6 +134,7 @@ async function runPrimary(
   });
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
+    reloadOnListening.delete(worker.id);
     const renewed = renewal.owns(worker);
     renewal.exited(worker);
     if (stopping) {
@@ -160,10 +164,17 @@ async function runPrimary(
     forward(signal);
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
   };
-  process.on('SIGHUP', () => forward('SIGHUP'));
+  // A worker gets a reload once it listens: before its `serve` code runs, SIGHUP's default would kill it.
+  const reload = () => {
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker === undefined) continue;
+      if (listening.has(worker.id)) worker.process.kill('SIGHUP');
+      else reloadOnListening.add(worker.id);
+    }
+  };
   watchParent(() => stop('SIGTERM'));
   // A stop signal during the preparation ends the primary here, with no worker started.
-  held.release(stop);
+  held.release({ SIGTERM: () => stop('SIGTERM'), SIGINT: () => stop('SIGINT'), SIGHUP: reload });
   if (stopping) return;
   for (let i = 0; i < count; i++) fork();
 }
