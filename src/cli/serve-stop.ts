@@ -11,6 +11,12 @@ const PARENT_POLL_MS = 1000;
 /** The parent this process started under, read at load: one that is gone before `watchParent` is called still counts. */
 const STARTING_PARENT = process.ppid;
 
+/** The stop reason of a process whose parent went: the `npm start` that ran it, or its cluster primary. */
+const PARENT_GONE = 'parent exited';
+
+/** The stop reason of a worker its primary replaced with one whose Landlock rules reach new directories. */
+const RETIRED = 'replaced by a worker that reaches directories added since the start';
+
 /**
  * Calls `onGone` when the process that started this one exits: `npm start` does not pass SIGTERM on, so a
  * server under a killed npm would otherwise run on as an orphan. A cluster worker hears its primary's
@@ -82,9 +88,3 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals): voi
   watchParent(() => stop(PARENT_GONE));
   held.release({ SIGTERM: () => stop('SIGTERM'), SIGINT: () => stop('SIGINT'), SIGHUP: reload });
 }
-
-/** The stop reason of a process whose parent went: the `npm start` that ran it, or its cluster primary. */
-const PARENT_GONE = 'parent exited';
-
-/** The stop reason of a worker its primary replaced with one whose Landlock rules reach new directories. */
-const RETIRED = 'replaced by a worker that reaches directories added since the start';
