@@ -1,6 +1,5 @@
 // Gathering per-process data (metrics, live sessions) from every worker of `serve --workers N` through the primary.
 import cluster, { type Worker } from 'node:cluster';
-import { onPrimaryGone, primaryConnected, sendToPrimary } from '../util/primary-channel.js';
 
 /** What a worker can be asked for: its metrics, its sessions, its pid (the status), or to end one session (`arg`, its id). */
 export type GatherKind = 'metrics' | 'sessions' | 'pid' | 'kill';
@@ -18,52 +17,36 @@ let collectSeq = 0;
 
 /**
  * In a worker: answers the primary's collect requests with `collect(kind)`, and returns the function that asks
- * the primary for every worker's part (this one's included); once the primary is gone (a worker draining after
- * it died), this worker's part alone. Undefined outside a cluster worker.
+ * the primary for every worker's part (this one's included). Undefined outside a cluster worker.
  */
 export function workerGatherer(
   collect: (kind: GatherKind, arg: string | undefined) => Promise<unknown>,
 ): ((kind: GatherKind, arg?: string) => Promise<unknown[]>) | undefined {
-  if (!primaryConnected()) return undefined;
+  if (!cluster.isWorker || !process.send) return undefined;
   let next = 0;
-  /** Asked and not yet answered, with what was asked: answered by this worker alone if the primary goes. */
-  const waiting = new Map<
-    number,
-    { readonly kind: GatherKind; readonly arg?: string; readonly resolve: (parts: unknown[]) => void }
-  >();
-  const alone = (kind: GatherKind, arg: string | undefined) =>
-    collect(kind, arg).then(
-      (part) => [part],
-      () => [null],
-    );
+  const waiting = new Map<number, (parts: unknown[]) => void>();
   process.on('message', (message: GatherMessage) => {
     if (message?.type === 'ferry-collect') {
       collect(message.kind, message.arg).then(
-        (part) => sendToPrimary({ type: 'ferry-collected', id: message.id, part } satisfies GatherMessage),
-        () => sendToPrimary({ type: 'ferry-collected', id: message.id, part: null } satisfies GatherMessage),
+        (part) => process.send?.({ type: 'ferry-collected', id: message.id, part } satisfies GatherMessage),
+        () => process.send?.({ type: 'ferry-collected', id: message.id, part: null } satisfies GatherMessage),
       );
     } else if (message?.type === 'ferry-gathered') {
-      waiting.get(message.id)?.resolve(message.parts);
+      waiting.get(message.id)?.(message.parts);
       waiting.delete(message.id);
     }
   });
-  onPrimaryGone(() => {
-    for (const { kind, arg, resolve } of waiting.values()) void alone(kind, arg).then(resolve);
-    waiting.clear();
-  });
-  return (kind, arg) => {
-    if (!primaryConnected()) return alone(kind, arg);
-    return new Promise((resolve) => {
+  return (kind, arg) =>
+    new Promise((resolve) => {
       const id = ++next;
-      waiting.set(id, { kind, ...(arg !== undefined ? { arg } : {}), resolve });
-      sendToPrimary({
+      waiting.set(id, resolve);
+      process.send?.({
         type: 'ferry-gather',
         id,
         kind,
         ...(arg !== undefined ? { arg } : {}),
       } satisfies GatherMessage);
     });
-  };
 }
 
 /**

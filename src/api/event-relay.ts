@@ -12,7 +12,6 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import type { EventBus } from '../events/bus.js';
-import { primaryConnected, sendToPrimary } from '../util/primary-channel.js';
 import { EventFeed, eventJson, newEpoch, noticeMessage, REPLAY_RING } from './event-feed.js';
 import { EventRelayPrimary, MAX_IPC_BACKLOG, type RelayMessage } from './event-relay-primary.js';
 
@@ -58,10 +57,9 @@ export interface RelayChannel {
 
 /** This process' channel to the primary when it is a worker of `serve --workers N`. */
 function workerChannel(): RelayChannel | undefined {
-  if (!primaryConnected()) return undefined;
+  if (!cluster.isWorker || process.send === undefined) return undefined;
   return {
-    // Once the primary is gone (this worker draining its sessions), the relay ends with it: sends fail quietly.
-    send: (message, done) => sendToPrimary(message, done ? () => done() : undefined),
+    send: (message, done) => process.send?.(message, undefined, undefined, done ? () => done() : undefined),
     onMessage(listener) {
       process.on('message', listener);
       return () => process.off('message', listener);

@@ -3,7 +3,6 @@
 import cluster from 'node:cluster';
 import { loggers } from '../logger.js';
 import type { RunningFerry } from '../server.js';
-import { onPrimaryGone } from '../util/primary-channel.js';
 import type { HeldSignals } from './held-signals.js';
 import { RETIRE_MESSAGE } from './worker-renewal.js';
 
@@ -11,7 +10,7 @@ const PARENT_POLL_MS = 1000;
 /** The parent this process started under, read at load: one that is gone before `watchParent` is called still counts. */
 const STARTING_PARENT = process.ppid;
 
-/** The stop reason of a process whose parent went: the `npm start` that ran it, or its cluster primary. */
+/** The stop reason of a single serving process whose parent went (the `npm start` that ran it). */
 const PARENT_GONE = 'parent exited';
 
 /** The stop reason of a worker its primary replaced with one whose Landlock rules reach new directories. */
@@ -19,16 +18,15 @@ const RETIRED = 'replaced by a worker that reaches directories added since the s
 
 /**
  * Calls `onGone` when the process that started this one exits: `npm start` does not pass SIGTERM on, so a
- * server under a killed npm would otherwise run on as an orphan. A cluster worker hears its primary's
- * IPC channel close; any other process sees its parent id change (it was re-parented).
+ * server under a killed npm would otherwise run on as an orphan; such a process sees its parent id change (it was
+ * re-parented). A cluster worker hears its primary's IPC channel close; when the primary did not ask for that (it
+ * was killed), node's cluster module ends the worker at once instead, so a primary killed with SIGKILL takes its
+ * workers with it, as an operator who sent it expects (a primary that stops by itself sends them SIGTERM, which
+ * drains).
  */
 export function watchParent(onGone: () => void): void {
   if (cluster.isWorker) {
-    // node's cluster module ends a worker at once when its primary goes unasked (kill -9, a crash: its own
-    // 'disconnect' listener exits unless the disconnect was asked for), cutting the transfers in flight; this
-    // worker drains them instead, with the primary's IPC uses falling back (util/primary-channel.ts).
-    if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
-    onPrimaryGone(onGone);
+    process.once('disconnect', onGone);
     return;
   }
   const timer = setInterval(() => {
@@ -63,7 +61,7 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals): voi
     shutdown.abort();
     loggers.serve.info({ signal }, 'shutting down');
     // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a process
-    // whose parent went (npm killed, a primary that died), and a worker its primary replaced (worker-renewal.ts),
+    // whose parent went (a killed npm: the same stop as the primary of --workers N gives its workers), and a worker its primary replaced (worker-renewal.ts),
     // whose HTTP API closes at once: its successor already listens.
     const drain = signal === 'SIGTERM' || signal === PARENT_GONE || retired;
     running.stop(signal, { drain, replaced: retired }).then(

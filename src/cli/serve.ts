@@ -11,7 +11,6 @@ import { serveRateRequests } from '../core/rate-relay.js';
 import { FerryError } from '../errors.js';
 import { loggers, rootLogger } from '../logger.js';
 import type { RunningFerry } from '../server.js';
-import { sendToPrimary } from '../util/primary-channel.js';
 import { configFromOptions, describeError } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { HeldSignals } from './held-signals.js';
@@ -290,7 +289,7 @@ export function registerServeCommand(program: Command): void {
         } satisfies WorkerMessage);
         // A directory added out of reach: the primary replaces the workers (worker-renewal.ts).
         (await hardeningModule()).watchHardeningCoverage(running, hardening, (paths) =>
-          sendToPrimary({ type: 'renew', paths } satisfies RenewRequest),
+          process.send?.({ type: 'renew', paths } satisfies RenewRequest),
         );
         runUntilSignalled(running, held);
         await collectWhenIdle();

@@ -2,8 +2,7 @@
 // workers lease tokens from it over the cluster IPC channel. A lease is at least a 20th of a second's worth, kept
 // by the worker for at most 100 ms, so IPC stays at tens of messages a second per limited user however small the
 // writes, and a worker never sits on tokens another one needs for longer than that.
-import type { Worker } from 'node:cluster';
-import { onPrimaryGone, primaryConnected, sendToPrimary } from '../util/primary-channel.js';
+import cluster, { type Worker } from 'node:cluster';
 import { LocalTokenSource, type TokenSource } from './shared-rates.js';
 
 type RateMessage =
@@ -34,11 +33,9 @@ export function serveRateRequests(worker: Worker, message: unknown): boolean {
   return true;
 }
 
-/** In a worker: tokens leased from the primary; its own buckets once the primary is gone (a worker draining). */
+/** In a worker: tokens leased from the primary. */
 class LeasedTokenSource implements TokenSource {
   #next = 0;
-  /** The buckets of a worker whose primary is gone: its sessions stay limited while it drains them. */
-  #own: LocalTokenSource | undefined;
   readonly #waiting = new Map<number, () => void>();
   /** Per key: tokens leased and not yet used, and when they came. */
   readonly #balance = new Map<string, { bytes: number; at: number }>();
@@ -50,13 +47,6 @@ class LeasedTokenSource implements TokenSource {
   granted(id: number): void {
     this.#waiting.get(id)?.();
     this.#waiting.delete(id);
-  }
-
-  /** The primary is gone: leases it will never grant are taken from this worker's own buckets instead. */
-  primaryGone(): void {
-    this.#own ??= new LocalTokenSource();
-    for (const grant of this.#waiting.values()) grant();
-    this.#waiting.clear();
   }
 
   take(key: string, rate: number, bytes: number, signal?: AbortSignal): Promise<void> {
@@ -75,7 +65,6 @@ class LeasedTokenSource implements TokenSource {
 
   async #take(id: string, key: string, rate: number, bytes: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    if (this.#own) return this.#own.take(key, rate, bytes, signal);
     const now = performance.now();
     let held = this.#balance.get(id);
     if (held && now - held.at > LEASE_TTL_MS) held = undefined;
@@ -109,11 +98,10 @@ class LeasedTokenSource implements TokenSource {
 
 /** The token source of this process: the primary's when it is a `serve` worker, its own otherwise. */
 export function processTokenSource(): TokenSource {
-  if (!primaryConnected()) return new LocalTokenSource();
-  const source = new LeasedTokenSource((message) => sendToPrimary(message));
+  if (!cluster.isWorker || !process.send) return new LocalTokenSource();
+  const source = new LeasedTokenSource((message) => process.send?.(message));
   process.on('message', (message: RateMessage) => {
     if (message?.type === 'ferry-rate-granted') source.granted(message.id);
   });
-  onPrimaryGone(() => source.primaryGone());
   return source;
 }
