@@ -99,11 +99,26 @@ test('SIGTERM during a single process start-up: it finishes starting, then drain
   assert.match(served.stderr(), /"msg":"stopped"/, log);
 });
 
-test('SIGINT during a single process start-up stops it the same way', async () => {
+test('SIGINT during a single process start-up: it finishes starting, then stops (without a drain) and exits 0', async () => {
   const served = await signalOnFirstLine(['--workers', '1'], 'SIGINT');
   const ended = await served.exited;
   assert.deepEqual([ended.code, ended.signal], [0, null], `${served.stdout()}\n${served.stderr()}`);
   assert.match(served.stderr(), /"signal":"SIGINT".*"msg":"shutting down"/);
+});
+
+test('a second stop signal during start-up ends it at once, with a line that says why', async () => {
+  const served = await signalOnFirstLine(['--workers', '1'], 'SIGTERM');
+  await until(served, served.stdout, /./);
+  // Another kind of signal: two SIGTERMs sent together could merge into one pending signal.
+  served.child.kill('SIGINT');
+  const ended = await served.exited;
+  const log = `${served.stdout()}\n${served.stderr()}`;
+  assert.deepEqual(ended, { code: 130, signal: null }, log);
+  assert.match(
+    served.stderr(),
+    /^ferry: start-up interrupted \(SIGINT while a stop was waiting for it\)$/m,
+    log,
+  );
 });
 
 test('SIGTERM to the primary while it prepares the data dir: no worker starts, it exits 0 and leaves no process', async () => {

@@ -48,7 +48,7 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals): voi
   const stop = (signal: string) => {
     // SIGINT ends a drain in progress (the operator does not want to wait). A repeated SIGTERM does not: under
     // systemd a worker gets one from the service manager and one from its primary. A worker draining for a
-    // renewal has no deadline: the service stopping (SIGTERM) or its primary's end gives it drainTimeout from then.
+    // renewal has no deadline: the service stopping (SIGTERM, which its primary passes on) gives it drainTimeout.
     if (shutdown.signal.aborted) {
       if (signal === 'SIGINT') void running.stop(signal);
       else if (retired && signal !== RETIRED) {
