@@ -61,8 +61,8 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals): voi
     shutdown.abort();
     loggers.serve.info({ signal }, 'shutting down');
     // SIGTERM (systemd, Kubernetes, a cluster primary) drains: transfers in flight finish first; so does a process
-    // whose parent went (a killed npm: the same stop as the primary of --workers N gives its workers), and a worker its primary replaced (worker-renewal.ts),
-    // whose HTTP API closes at once: its successor already listens.
+    // whose parent went (a killed npm: the same stop as the primary of --workers N gives its workers), and a worker
+    // its primary replaced (worker-renewal.ts), whose HTTP API closes at once: its successor already listens.
     const drain = signal === 'SIGTERM' || signal === PARENT_GONE || retired;
     running.stop(signal, { drain, replaced: retired }).then(
       () => {
