@@ -44,7 +44,7 @@ export interface Plan {
   readonly idleRuns: number;
   readonly listingFiles: number;
   readonly listingRuns: number;
-  /** Rules on vs off: files of rulesBytes per run. */
+  /** Rules: files of rulesBytes per session of each kind (firing, calm) and per whole-session run. */
   readonly rulesFiles: number;
   readonly rulesBytes: number;
   readonly rulesRuns: number;

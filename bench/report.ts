@@ -8,8 +8,9 @@ export interface Row {
   readonly better: 'higher' | 'lower';
   readonly ferry: number;
   readonly openssh: number;
-  /** Ferry / OpenSSH of the medians. */
+  /** Ferry / OpenSSH of the medians; of a paired measurement, the median of each pair's ratio. */
   readonly ratio: number;
+  readonly paired?: boolean;
   readonly target?: string;
   readonly met?: boolean;
   readonly runs: Measurement['runs'];
@@ -41,7 +42,9 @@ function meets(target: Target, ferry: number, ratio: number): boolean {
 export function toRow(m: Measurement): Row {
   const ferry = median(m.runs.ferry);
   const openssh = median(m.runs.openssh);
-  const ratio = ferry / openssh;
+  const ratio = m.paired
+    ? median(m.runs.ferry.map((value, i) => value / m.runs.openssh[i]!))
+    : ferry / openssh;
   return {
     id: m.id,
     label: m.label,
@@ -50,6 +53,7 @@ export function toRow(m: Measurement): Row {
     ferry,
     openssh,
     ratio,
+    ...(m.paired ? { paired: true } : {}),
     ...(m.target ? { target: describeTarget(m.target), met: meets(m.target, ferry, ratio) } : {}),
     runs: m.runs,
     ...(m.extra ? { extra: m.extra } : {}),
@@ -70,9 +74,9 @@ function withSpread(value: number, runs: readonly number[]): string {
 }
 
 /** Ferry / OpenSSH, or a dash for Ferry-only rows (start-up has no sshd counterpart). */
-function ratioText(ferry: number, openssh: number): string {
-  const ratio = ferry / openssh;
-  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—';
+function ratioText(ratio: number, paired = false): string {
+  if (!Number.isFinite(ratio)) return '—';
+  return `${ratio.toFixed(2)}×${paired ? ' (pairs)' : ''}`;
 }
 
 /** A Markdown table (readable on a terminal, pasteable into docs/PERFORMANCE.md). */
@@ -92,7 +96,7 @@ export function formatTable(rows: readonly Row[]): string {
       r.unit,
       withSpread(r.ferry, r.runs.ferry),
       withSpread(r.openssh, r.runs.openssh),
-      ratioText(r.ferry, r.openssh),
+      ratioText(r.ratio, r.paired),
       r.target ?? '',
       r.met === undefined ? '' : r.met ? 'yes' : 'no',
     ];
@@ -101,7 +105,7 @@ export function formatTable(rows: readonly Row[]): string {
       unit,
       figure(v.ferry),
       figure(v.openssh),
-      ratioText(v.ferry, v.openssh),
+      ratioText(v.ferry / v.openssh),
       '',
       '',
     ]);

@@ -76,9 +76,13 @@ async function ferryCli(repo: string, dataDir: string, args: string[], input?: s
   await run;
 }
 
-/** The three rules, on uploads under `/xfer/rules-in/`: a signed webhook, a mail, and a move to an archive folder. */
+/**
+ * The three rules, on uploads of `/xfer/rules-in/fire-*`: a signed webhook, a mail, and a move to an archive folder.
+ * A name, not a folder, tells the files they fire on from the others: the row compares the two kinds within one
+ * folder because two folders alone made uploads differ by up to 15 % here, rules or none (stop 57).
+ */
 async function addRules(repo: string, dataDir: string, receivers: RuleReceivers): Promise<void> {
-  const on = ['--on', 'upload', '--path', '/xfer/rules-in/*'];
+  const on = ['--on', 'upload', '--path', RULE_PATH];
   await ferryCli(
     repo,
     dataDir,
@@ -141,12 +145,7 @@ async function deliveriesDone(receivers: RuleReceivers, before: number, files: n
   await waitFor('moves', async () => (await readdir(archive)).length >= files);
 }
 
-/**
- * `files` uploads of `source` in one session per run, with the rules enabled and disabled in alternating pairs
- * (`pairOrder`); the OpenSSH column of this row is the same Ferry with the rules disabled. After a run with rules,
- * the deliveries are awaited (untimed) so one run's queued work never slows the next.
- */
-export async function rulesOverhead(options: {
+interface RowOptions {
   readonly repo: string;
   readonly dataDir: string;
   readonly ferry: BenchServer;
@@ -156,137 +155,170 @@ export async function rulesOverhead(options: {
   readonly files: number;
   readonly runs: number;
   readonly log: (line: string) => void;
-}): Promise<Measurement> {
+}
+
+/** What the three rules fire on; `blockNames` gives the other half of a session's uploads names beside it. */
+export const RULE_PATH = '/xfer/rules-in/fire-*';
+
+/** Files per block of the row's sessions: long enough that a block's neighbour matters little, short against drift. */
+const BLOCK_FILES = 10;
+
+/**
+ * The row: what three firing rules cost an upload, measured where the machine's drift cannot enter. Each run is
+ * one session of `2 × files` uploads into `/xfer/rules-in/` in blocks of 10, taking turns (A B B A) between names
+ * the three rules fire on (`fire-*`) and names no rule matches (`calm-*`); the rules are enabled throughout, so the
+ * calm files pay the matching too (a few µs). Ten untimed uploads to another folder lead each session in: a
+ * session's first files are the slowest (its first block's put median up to twice the rest). Each kind's rate is
+ * its bytes over the sum of its puts' times, and the row's ratio the median of the sessions' ratios (paired).
+ * Runs seconds apart differ here by ±10–15 % whatever they do (docs/PERFORMANCE.md, stops 45–56), more than what
+ * the rules cost, so whole sessions with the rules on and off are compared after the row, as a check.
+ */
+export async function rulesOverhead(options: RowOptions): Promise<Measurement> {
   const { repo, dataDir, ferry, receivers, files } = options;
   await addRules(repo, dataDir, receivers);
-  const inbox = join(ferry.localDir, 'rules-in');
-  const archive = join(ferry.localDir, 'rules-archive');
+  const dirs = {
+    inbox: join(ferry.localDir, 'rules-in'),
+    archive: join(ferry.localDir, 'rules-archive'),
+    lead: join(ferry.localDir, 'rules-lead'),
+  };
+  const clear = async () => {
+    for (const dir of Object.values(dirs)) await rm(dir, { recursive: true, force: true });
+  };
+  // Untimed: the first run with rules loads the action runners, opens the SMTP connection and fills the caches.
+  // Twice: sessions take turns between the workers, and one warm-up left the first timed run to a worker whose
+  // code was still cold.
+  await setRules(repo, dataDir, true);
+  for (let warmUp = 0; warmUp < 2; warmUp++) {
+    await blockSession(options, warmUp, dirs.archive, `warm-up ${warmUp + 1} (not counted)`);
+    await clear();
+  }
+  const runs = { ferry: [] as number[], openssh: [] as number[] };
+  for (let run = 0; run < options.runs; run++) {
+    const { firing, plain } = await blockSession(options, run, dirs.archive, `session ${run + 1}`);
+    runs.ferry.push(firing);
+    runs.openssh.push(plain);
+    await clear();
+  }
+  const ratios = runs.ferry.map((on, i) => on / runs.openssh[i]!);
+  options.log(
+    `  rules firing / no rule matching, by session: ${ratios.map((r) => r.toFixed(3)).join(' ')} (median ${median(ratios).toFixed(3)})`,
+  );
+  await wholeSessions({ ...options, inbox: dirs.inbox, archive: dirs.archive });
+  return {
+    id: 'upload-with-rules',
+    label: `upload ${files}×${options.source.bytes / MIB} MiB with 3 rules firing (OpenSSH column: Ferry, the same sessions' uploads no rule matches)`,
+    unit: 'MiB/s',
+    better: 'higher',
+    runs,
+    paired: true,
+    target: { kind: 'ratio-at-least', value: 0.95 },
+  };
+}
+
+/** Which block of a row's session goes where the rules fire: A B B A, the other kind first in odd runs. */
+export function blockFires(run: number, block: number): boolean {
+  const first = block % 4 === 0 || block % 4 === 3;
+  return run % 2 === 0 ? first : !first;
+}
+
+/** A session's uploads after its lead-in: `count` names in blocks, each saying whether the rules fire on it. */
+export function blockNames(run: number, count: number): { path: string; fires: boolean }[] {
+  return Array.from({ length: count }, (_, i) => {
+    const fires = blockFires(run, Math.floor(i / BLOCK_FILES));
+    return { path: `/xfer/rules-in/${fires ? 'fire' : 'calm'}-${i}.bin`, fires };
+  });
+}
+
+/** One session of the row: both kinds' rates (MiB/s over the sum of their puts' times), deliveries awaited untimed. */
+async function blockSession(
+  options: RowOptions,
+  run: number,
+  archive: string,
+  label: string,
+): Promise<{ firing: number; plain: number }> {
+  const { files, receivers } = options;
+  const names = blockNames(run, Math.max(2, Math.round((2 * files) / BLOCK_FILES)) * BLOCK_FILES);
+  const fires = names.map((n) => n.fires);
   const batch = [
     '-mkdir /xfer/rules-in',
     '-mkdir /xfer/rules-archive',
-    ...Array.from({ length: files }, (_, i) => `put ${options.source.path} /xfer/rules-in/f${i}.bin`),
+    '-mkdir /xfer/rules-lead',
+    ...Array.from({ length: BLOCK_FILES }, (_, i) => `put ${options.source.path} /xfer/rules-lead/f${i}.bin`),
+    ...names.map((n) => `put ${options.source.path} ${n.path}`),
     'pwd',
     '',
   ].join('\n');
-  const runs = { ferry: [] as number[], openssh: [] as number[] };
-  // Untimed: the first run with rules loads the action runners, opens the SMTP connection and fills the caches.
-  // Twice: sessions take turns between the workers, and one warm-up left the first timed run (always with rules)
-  // to a worker whose code was still cold.
-  await setRules(repo, dataDir, true);
-  for (let warmUp = 0; warmUp < 2; warmUp++) {
-    const warm = receivers.webhooks;
-    await runBatch(ferry, options.client, batch);
-    await deliveriesDone(receivers, warm, files, archive);
-    await rm(inbox, { recursive: true, force: true });
-    await rm(archive, { recursive: true, force: true });
-  }
+  const webhooksBefore = receivers.webhooks;
+  const cpuBefore = await treeCpuByPid(options.ferry.pid);
+  markRunStart();
+  const result = await runBatch(options.ferry, options.client, batch);
+  markTimedEnd('puts with and without rules');
+  const deliveredDuring = receivers.webhooks - webhooksBefore;
+  // Each put's time, echo to echo (three -mkdir lines and the lead-in come first): its open, writes and close,
+  // which waits for the outbox's rows of a firing file.
+  const first = 3 + BLOCK_FILES;
+  const puts = fires.map((_, i) => result.marks[first + i + 1]! - result.marks[first + i]!);
+  const of = (fire: boolean) => puts.filter((_, i) => fires[i] === fire);
+  const fired = of(true);
+  await deliveriesDone(receivers, webhooksBefore, fired.length, archive);
+  const cpu = [...(await treeCpuByPid(options.ferry.pid))].reduce(
+    (sum, [pid, ms]) => sum + ms - (cpuBefore.get(pid) ?? 0),
+    0,
+  );
+  const rate = (times: number[]) =>
+    (options.source.bytes * times.length) / MIB / (times.reduce((a, b) => a + b, 0) / 1000);
+  const firing = rate(fired);
+  const plain = rate(of(false));
+  options.log(
+    `  ${label}: rules firing ${firing.toFixed(0)} MiB/s (put median ${median(fired).toFixed(1)} ms), no rule matching ${plain.toFixed(0)} MiB/s (${median(of(false)).toFixed(1)} ms): ${(firing / plain).toFixed(3)}×;` +
+      ` Ferry CPU ${(cpu / puts.length).toFixed(1)} ms/file with the deliveries, webhooks during the puts ${deliveredDuring}`,
+  );
+  return { firing, plain };
+}
+
+/**
+ * A check after the row, not part of its ratio: whole sessions of `files` uploads with the rules enabled and
+ * disabled in alternating pairs (`pairOrder`), the row's method until stop 56. After a run with rules, the
+ * deliveries are awaited (untimed) so one run's queued work never slows the next.
+ */
+async function wholeSessions(
+  options: RowOptions & { readonly inbox: string; readonly archive: string },
+): Promise<void> {
+  const { repo, dataDir, ferry, receivers, files, inbox, archive } = options;
+  const batch = [
+    '-mkdir /xfer/rules-in',
+    '-mkdir /xfer/rules-archive',
+    ...Array.from({ length: files }, (_, i) => `put ${options.source.path} /xfer/rules-in/fire-${i}.bin`),
+    'pwd',
+    '',
+  ].join('\n');
+  const runs = { on: [] as number[], off: [] as number[] };
   const mib = (options.source.bytes * files) / MIB;
   for (let run = 0; run < options.runs; run++) {
-    // A fixed on-off order put every run with rules on one worker and every run without on the other, and only
-    // runs without rules followed a run without deliveries, whose worker was still collecting its garbage during
-    // the next run (a profile showed it).
+    // A fixed on-off order put every run with rules on one worker and every run without on the other.
     for (const withRules of pairOrder(run, true, false)) {
       await setRules(repo, dataDir, withRules);
       const webhooksBefore = receivers.webhooks;
-      // CPU of Ferry (all its processes) and of this process (the receivers) for the run and its deliveries:
-      // on a shared machine it says what rules cost more steadily than the throughput does.
       const ferryCpuBefore = await treeCpuByPid(ferry.pid);
-      const benchCpuBefore = process.cpuUsage();
       markRunStart();
       const result = await runBatch(ferry, options.client, batch);
-      // In a profile: the uploads' window ('puts with rules' / 'puts without rules'), apart from the deliveries.
       markTimedEnd(`puts ${withRules ? 'with' : 'without'} rules`);
-      const deliveredDuring = receivers.webhooks - webhooksBefore;
       // From the first put's start to pwd's: the two -mkdir lines come before.
-      const ms = result.marks[2 + files]! - result.marks[2]!;
-      // Each put's time, echo to echo: its open, writes and close (the close waits for the outbox commit).
-      const puts = Array.from({ length: files }, (_, i) => result.marks[3 + i]! - result.marks[2 + i]!).sort(
-        (a, b) => a - b,
-      );
-      const rate = mib / (ms / 1000);
-      (withRules ? runs.ferry : runs.openssh).push(rate);
+      const rate = mib / ((result.marks[2 + files]! - result.marks[2]!) / 1000);
+      (withRules ? runs.on : runs.off).push(rate);
       if (withRules) await deliveriesDone(receivers, webhooksBefore, files, archive);
-      // Per process too: which worker served the session and which ran the deliveries.
       const byPid = [...(await treeCpuByPid(ferry.pid))]
-        .map(([pid, ms]) => ({ pid, ms: (ms - (ferryCpuBefore.get(pid) ?? 0)) / files }))
-        .sort((a, b) => b.ms - a.ms);
-      const perProcess = byPid.map((p) => p.ms);
-      const ferryCpu = perProcess.reduce((sum, ms) => sum + ms, 0) * files;
-      const benchCpu = process.cpuUsage(benchCpuBefore);
+        .map(([pid, ms]) => (ms - (ferryCpuBefore.get(pid) ?? 0)) / files)
+        .sort((a, b) => b - a);
       options.log(
-        `  upload ${files}×${options.source.bytes / MIB} MiB, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s` +
-          ` (put median ${puts[files >> 1]!.toFixed(1)} ms, p90 ${puts[Math.floor(files * 0.9)]!.toFixed(1)} ms;` +
-          ` Ferry CPU ${(ferryCpu / files).toFixed(1)} ms/file (${perProcess.map((ms) => ms.toFixed(1)).join(' + ')} by process, pid ${byPid[0]?.pid} first), receivers ${((benchCpu.user + benchCpu.system) / 1000 / files).toFixed(1)} ms/file, webhooks during the puts ${deliveredDuring})`,
+        `  whole session, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s (Ferry CPU ${byPid.reduce((a, b) => a + b, 0).toFixed(1)} ms/file: ${byPid.map((ms) => ms.toFixed(1)).join(' + ')} by process)`,
       );
       await rm(inbox, { recursive: true, force: true });
       await rm(archive, { recursive: true, force: true });
     }
   }
-  // Each pair's ratio too (its two runs were next to each other): a machine that speeds up or slows down over the
-  // row moves the medians, not these.
-  const pairs = runs.ferry.map((on, i) => on / runs.openssh[i]!);
-  const middle = [...pairs].sort((a, b) => a - b)[pairs.length >> 1]!;
+  const pairs = runs.on.map((on, i) => on / runs.off[i]!);
   options.log(
-    `  rules on / off by pair: ${pairs.map((r) => r.toFixed(2)).join(' ')} (median ${middle.toFixed(2)})`,
-  );
-  await interleaved({ ...options, inbox, archive });
-  return {
-    id: 'upload-with-rules',
-    label: `upload ${files}×${options.source.bytes / MIB} MiB with 3 rules (OpenSSH column: Ferry, rules off)`,
-    unit: 'MiB/s',
-    better: 'higher',
-    runs,
-    target: { kind: 'ratio-at-least', value: 0.95 },
-  };
-}
-
-/**
- * Not part of the row's ratio, a check on it: runs seconds apart differ here by up to ±15 % whatever they do, more
- * than what the rules cost. One session with the rules on sends half the files where no rule matches, so each
- * file the rules fire on has a neighbour ~15 ms away that they leave alone; the two puts' medians tell what the
- * rules add to a put with the machine's drift taken out (the matching itself, which both pay, excepted).
- */
-async function interleaved(options: {
-  readonly repo: string;
-  readonly dataDir: string;
-  readonly ferry: BenchServer;
-  readonly client: ClientContext;
-  readonly receivers: RuleReceivers;
-  readonly source: { readonly path: string };
-  readonly files: number;
-  readonly inbox: string;
-  readonly archive: string;
-  readonly log: (line: string) => void;
-}): Promise<void> {
-  const { files, receivers } = options;
-  const plain = join(options.ferry.localDir, 'rules-plain');
-  // In pairs that take turns (A B B A): a file right after another put faster or slower here depending on which
-  // came first (1.03–1.06× with the rules' files first, 0.98–0.99× second), so each kind takes both places.
-  const firing = (i: number) => i % 4 === 0 || i % 4 === 3;
-  const batch = [
-    '-mkdir /xfer/rules-in',
-    '-mkdir /xfer/rules-archive',
-    '-mkdir /xfer/rules-plain',
-    ...Array.from({ length: files * 2 }, (_, i) =>
-      firing(i)
-        ? `put ${options.source.path} /xfer/rules-in/f${i}.bin`
-        : `put ${options.source.path} /xfer/rules-plain/f${i}.bin`,
-    ),
-    'pwd',
-    '',
-  ].join('\n');
-  await setRules(options.repo, options.dataDir, true);
-  const before = receivers.webhooks;
-  const result = await runBatch(options.ferry, options.client, batch);
-  const put = (i: number) => result.marks[4 + i]! - result.marks[3 + i]!;
-  const all = Array.from({ length: files * 2 }, (_, i) => i);
-  const matched = all.filter(firing).map(put);
-  const unmatched = all.filter((i) => !firing(i)).map(put);
-  await deliveriesDone(receivers, before, files, options.archive);
-  for (const dir of [options.inbox, options.archive, plain]) await rm(dir, { recursive: true, force: true });
-  const on = median(matched);
-  const off = median(unmatched);
-  options.log(
-    `  one session, half the files to a path no rule matches: put median ${on.toFixed(1)} ms with the rules firing, ${off.toFixed(1)} ms without (${(off / on).toFixed(2)}×)`,
+    `  check, whole sessions rules on / off: ${(median(runs.on) / median(runs.off)).toFixed(2)}× (${median(runs.on).toFixed(0)} / ${median(runs.off).toFixed(0)} MiB/s; by pair ${pairs.map((r) => r.toFixed(2)).join(' ')}, median ${median(pairs).toFixed(2)})`,
   );
 }

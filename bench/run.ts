@@ -328,7 +328,7 @@ async function main(): Promise<number> {
 
       if (receivers) {
         log(
-          `rules: ${plan.rulesFiles} × ${plan.rulesBytes / MIB} MiB per run, ${plan.rulesRuns} runs on and off`,
+          `rules: ${plan.rulesRuns} sessions of ${plan.rulesFiles} × ${plan.rulesBytes / MIB} MiB where 3 rules fire and as many where none matches (blocks of 10), then ${plan.rulesRuns} pairs of whole sessions, rules on and off`,
         );
         const path = join(clientDir, 'rules.bin');
         await writeRandomFile(path, plan.rulesBytes);

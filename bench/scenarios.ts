@@ -29,6 +29,11 @@ export interface Measurement {
   readonly target?: Target;
   /** Extra figures per server (e.g. PSS next to RSS), medians. */
   readonly extra?: Record<string, Record<ServerName, number>>;
+  /**
+   * The i-th runs of both columns were measured together (one session): the ratio is the median of their
+   * ratios, so the drift between sessions that the pairing takes out does not come back through the medians.
+   */
+  readonly paired?: boolean;
 }
 
 export interface ScenarioContext {
