@@ -1,5 +1,5 @@
-// Upload throughput of Ferry with three active rules (webhook, e-mail, move) against the same Ferry with them
-// disabled, alternating runs on one server: what rules cost an upload, where per-file work shows (many files).
+// What three active rules (webhook, e-mail, move) cost an upload: in one session, uploads they fire on against
+// uploads none matches, and whole sessions with the rules on and off as a check; per-file work shows (many files).
 import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -139,7 +139,7 @@ async function waitFor(
   }
 }
 
-/** Waits (untimed) until every upload of a run with the rules has had its webhook (since `before`) and its move. */
+/** Waits (untimed) until `files` uploads the rules fired on have had their webhooks (since `before`) and moves. */
 async function deliveriesDone(receivers: RuleReceivers, before: number, files: number, archive: string) {
   await waitFor('webhooks', () => receivers.webhooks - before >= files);
   await waitFor('moves', async () => (await readdir(archive)).length >= files);
@@ -237,7 +237,8 @@ async function blockSession(
   label: string,
 ): Promise<{ firing: number; plain: number }> {
   const { files, receivers } = options;
-  const names = blockNames(run, Math.max(2, Math.round((2 * files) / BLOCK_FILES)) * BLOCK_FILES);
+  // An even number of blocks: as many files of each kind.
+  const names = blockNames(run, 2 * Math.max(1, Math.round(files / BLOCK_FILES)) * BLOCK_FILES);
   const fires = names.map((n) => n.fires);
   const batch = [
     '-mkdir /xfer/rules-in',
@@ -271,7 +272,7 @@ async function blockSession(
   const plain = rate(of(false));
   options.log(
     `  ${label}: rules firing ${firing.toFixed(0)} MiB/s (put median ${median(fired).toFixed(1)} ms), no rule matching ${plain.toFixed(0)} MiB/s (${median(of(false)).toFixed(1)} ms): ${(firing / plain).toFixed(3)}×;` +
-      ` Ferry CPU ${(cpu / puts.length).toFixed(1)} ms/file with the deliveries, webhooks during the puts ${deliveredDuring}`,
+      ` Ferry CPU ${(cpu / (BLOCK_FILES + puts.length)).toFixed(1)} ms/file (lead-in and deliveries included), webhooks during the puts ${deliveredDuring}`,
   );
   return { firing, plain };
 }
