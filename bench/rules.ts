@@ -203,7 +203,7 @@ export async function rulesOverhead(options: RowOptions): Promise<Measurement> {
   options.log(
     `  rules firing / no rule matching, by session: ${ratios.map((r) => r.toFixed(3)).join(' ')} (median ${median(ratios).toFixed(3)})`,
   );
-  await wholeSessions({ ...options, inbox: dirs.inbox, archive: dirs.archive });
+  await wholeSessions({ ...options, archive: dirs.archive, clear });
   return {
     id: 'upload-with-rules',
     label: `upload ${files}×${options.source.bytes / MIB} MiB with 3 rules firing (OpenSSH column: Ferry, the same sessions' uploads no rule matches)`,
@@ -221,11 +221,16 @@ export function blockFires(run: number, block: number): boolean {
   return run % 2 === 0 ? first : !first;
 }
 
+/** The i-th upload's path: one `RULE_PATH` matches when the rules are to fire on it, one beside it otherwise. */
+function uploadPath(fires: boolean, i: number): string {
+  return `/xfer/rules-in/${fires ? 'fire' : 'calm'}-${i}.bin`;
+}
+
 /** A session's uploads after its lead-in: `count` names in blocks, each saying whether the rules fire on it. */
 export function blockNames(run: number, count: number): { path: string; fires: boolean }[] {
   return Array.from({ length: count }, (_, i) => {
     const fires = blockFires(run, Math.floor(i / BLOCK_FILES));
-    return { path: `/xfer/rules-in/${fires ? 'fire' : 'calm'}-${i}.bin`, fires };
+    return { path: uploadPath(fires, i), fires };
   });
 }
 
@@ -239,7 +244,6 @@ async function blockSession(
   const { files, receivers } = options;
   // An even number of blocks: as many files of each kind.
   const names = blockNames(run, 2 * Math.max(1, Math.round(files / BLOCK_FILES)) * BLOCK_FILES);
-  const fires = names.map((n) => n.fires);
   const batch = [
     '-mkdir /xfer/rules-in',
     '-mkdir /xfer/rules-archive',
@@ -258,8 +262,8 @@ async function blockSession(
   // Each put's time, echo to echo (three -mkdir lines and the lead-in come first): its open, writes and close,
   // which waits for the outbox's rows of a firing file.
   const first = 3 + BLOCK_FILES;
-  const puts = fires.map((_, i) => result.marks[first + i + 1]! - result.marks[first + i]!);
-  const of = (fire: boolean) => puts.filter((_, i) => fires[i] === fire);
+  const puts = names.map((_, i) => result.marks[first + i + 1]! - result.marks[first + i]!);
+  const of = (fire: boolean) => puts.filter((_, i) => names[i]!.fires === fire);
   const fired = of(true);
   await deliveriesDone(receivers, webhooksBefore, fired.length, archive);
   const cpu = [...(await treeCpuByPid(options.ferry.pid))].reduce(
@@ -283,13 +287,13 @@ async function blockSession(
  * deliveries are awaited (untimed) so one run's queued work never slows the next.
  */
 async function wholeSessions(
-  options: RowOptions & { readonly inbox: string; readonly archive: string },
+  options: RowOptions & { readonly archive: string; readonly clear: () => Promise<void> },
 ): Promise<void> {
-  const { repo, dataDir, ferry, receivers, files, inbox, archive } = options;
+  const { repo, dataDir, ferry, receivers, files, archive } = options;
   const batch = [
     '-mkdir /xfer/rules-in',
     '-mkdir /xfer/rules-archive',
-    ...Array.from({ length: files }, (_, i) => `put ${options.source.path} /xfer/rules-in/fire-${i}.bin`),
+    ...Array.from({ length: files }, (_, i) => `put ${options.source.path} ${uploadPath(true, i)}`),
     'pwd',
     '',
   ].join('\n');
@@ -314,8 +318,7 @@ async function wholeSessions(
       options.log(
         `  whole session, rules ${withRules ? 'on' : 'off'}: ${rate.toFixed(0)} MiB/s (Ferry CPU ${byPid.reduce((a, b) => a + b, 0).toFixed(1)} ms/file: ${byPid.map((ms) => ms.toFixed(1)).join(' + ')} by process)`,
       );
-      await rm(inbox, { recursive: true, force: true });
-      await rm(archive, { recursive: true, force: true });
+      await options.clear();
     }
   }
   const pairs = runs.on.map((on, i) => on / runs.off[i]!);
