@@ -1,6 +1,7 @@
 // One batch sealed inside the append transaction: seq, links and hashes, and a signed checkpoint wherever one falls due.
 import type { Logger } from '../logger.js';
 import type { AuditChainHead, AuditRecord } from '../store/types.js';
+import { withFields } from '../util/with-fields.js';
 import { type AuditFields, GENESIS_HASH, sealRecord } from './chain.js';
 import { signedCheckpointFields } from './checkpoint.js';
 import type { AuditSigner } from './signer.js';
@@ -49,7 +50,7 @@ export function sealBatch(
   const records: AuditRecord[] = [];
   const node = context.node;
   const add = (fields: AuditFields) => {
-    const record = sealRecord(node !== undefined ? { ...fields, node } : fields, seq + 1, prevHash);
+    const record = sealRecord(node !== undefined ? withFields(fields, { node }) : fields, seq + 1, prevHash);
     seq = record.seq;
     prevHash = record.hash;
     records.push(record);

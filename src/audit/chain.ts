@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { AuditRecord } from '../store/types.js';
+import { withFields } from '../util/with-fields.js';
 
 /** prevHash of the first record ever written (seq 1). */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -77,7 +78,7 @@ export function computeHash(record: Omit<AuditExportRecord, 'hash'> & { hash?: u
 export type AuditFields = Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>;
 
 export function sealRecord(fields: AuditFields, seq: number, prevHash: string): AuditRecord {
-  const unsealed = { ...fields, seq, prevHash };
-  const hash = computeHash({ ...unsealed, detail: JSON.parse(fields.detail) as unknown });
-  return { ...unsealed, hash };
+  const unsealed = withFields(fields, { seq, prevHash });
+  const hash = computeHash(withFields(unsealed, { detail: JSON.parse(fields.detail) as unknown }));
+  return withFields(unsealed, { hash });
 }

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { sessionProtocol } from '../events/session-protocol.js';
 import type { AdminAction, AdminEvent, FerryEvent } from '../events/types.js';
 import type { AuditAction } from '../store/types.js';
+import { withFields } from '../util/with-fields.js';
 import { type AuditFields, canonicalJson } from './chain.js';
 
 /** A record to append; everything optional defaults to null (or an empty detail object). */
@@ -82,27 +83,24 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
   switch (event.type) {
     case 'session': {
       if (event.phase !== 'auth')
-        return {
-          ...base,
+        return withFields(base, {
           action: event.phase,
           protocol: sessionProtocol(event.detail),
           result: 'ok',
           detail: event.detail,
-        };
+        });
       const { result, ...detail } = event.detail;
       const outcome = AUTH_RESULTS[String(result)] ?? 'failed';
-      return {
-        ...base,
+      return withFields(base, {
         action: 'auth',
         protocol: sessionProtocol(event.detail),
         result: outcome,
         reason: outcome === 'failed' ? String(result ?? 'unknown') : null,
         detail,
-      };
+      });
     }
     case 'transfer':
-      return {
-        ...base,
+      return withFields(base, {
         action: event.direction,
         protocol: event.protocol,
         path: event.path,
@@ -119,10 +117,9 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
           resumedFrom: event.resumedFrom,
           ...(event.sha256 !== undefined ? { sha256: event.sha256 } : {}),
         },
-      };
+      });
     case 'file-op':
-      return {
-        ...base,
+      return withFields(base, {
         action: event.operation === 'hardlink' ? 'link' : event.operation,
         protocol: event.protocol,
         path: event.path,
@@ -130,20 +127,18 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
         result: event.ok ? 'ok' : event.errorCode === 'ERR_PERMISSION_DENIED' ? 'denied' : 'failed',
         reason: event.error,
         ...(event.detail !== undefined ? { detail: event.detail } : {}),
-      };
+      });
     case 'security':
       // Bans, lockouts and limit hits: what the server did to defend itself, and against whom.
-      return {
-        ...base,
+      return withFields(base, {
         action: 'security',
         protocol: sessionProtocol(event.detail),
         result: event.action,
         detail: event.detail,
-      };
+      });
     case 'pgp':
       // An OpenPGP folder policy at work: stored encrypted, decrypted (with the verified signer), quarantined.
-      return {
-        ...base,
+      return withFields(base, {
         action: 'pgp',
         protocol: event.protocol,
         path: event.path,
@@ -155,7 +150,7 @@ export function entryFromEvent(event: FerryEvent): AuditEntry | undefined {
           ...(event.signer ? { signer: event.signer } : {}),
           ...(event.reason ? { reason: event.reason } : {}),
         },
-      };
+      });
     case 'job':
     case 'system':
       return undefined;

@@ -4,6 +4,7 @@ import type { HealthState } from '../health.js';
 import type { Logger } from '../logger.js';
 import { GroupCommit } from '../util/group-commit.js';
 import { uuidV7 } from '../util/uuid-v7.js';
+import { withFields } from '../util/with-fields.js';
 import { counterHit } from './counting.js';
 import { ruleEventsOf } from './event-names.js';
 import { matches } from './match.js';
@@ -124,7 +125,7 @@ export function outboxPlan(
           fired,
           rule,
           match.name,
-          { ...fields, ...(extra as Record<string, string>) },
+          withFields(fields, extra as Record<string, string>),
           undefined,
         );
         return fired;

@@ -1,6 +1,7 @@
 // Opening files for a session: reads, in-place writes, and the claimed partials of atomic and resumed uploads.
 import { FerryError, NotFoundError, PermissionDeniedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { withFields } from '../util/with-fields.js';
 import { canDo, type Fs, type FsStat } from '../vfs/types.js';
 import type { OpenedFile } from './handle-host.js';
 import type { HomeJail } from './home-jail.js';
@@ -109,7 +110,7 @@ export class FileOpener {
         ? opened.permissionDirs
         : [...opened.permissionDirs, actual];
       for (const permission of permissions) this.#paths.require(permission, dirs);
-      return dirs === opened.permissionDirs ? opened : { ...opened, permissionDirs: dirs };
+      return dirs === opened.permissionDirs ? opened : withFields(opened, { permissionDirs: dirs });
     } catch (err) {
       await opened.file
         .close()
@@ -163,13 +164,12 @@ export class FileOpener {
           truncate: mode.truncate,
           noFollow: true,
         });
-        return {
-          ...base,
+        return withFields(base, {
           file,
           backendPath: real,
           sizeAtOpen: mode.truncate ? 0 : existing.size,
           createdNew: mode.truncate,
-        };
+        });
       }
       // Replacing a complete file: readers keep seeing the old content until close(); keep its mode.
       const keepMode = canDo(this.#fs, 'modes') ? existing.mode & 0o777 : undefined;
@@ -200,7 +200,7 @@ export class FileOpener {
       },
       createMode,
     );
-    return { ...base, file, backendPath: real, sizeAtOpen: 0, createdNew: true };
+    return withFields(base, { file, backendPath: real, sizeAtOpen: 0, createdNew: true });
   }
 
   async #openPartial(
@@ -223,8 +223,7 @@ export class FileOpener {
       try {
         if (keepMode !== undefined) await file.chmod(keepMode);
         const size = fresh ? 0 : (await file.stat()).size;
-        return {
-          ...base,
+        return withFields(base, {
           file,
           backendPath: partial,
           finalPath: real,
@@ -232,7 +231,7 @@ export class FileOpener {
           createdNew: fresh,
           continuesPartial: !fresh,
           releaseClaim,
-        };
+        });
       } catch (err) {
         await file.close().catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'close failed'));
         throw err;

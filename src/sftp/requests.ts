@@ -307,7 +307,17 @@ export const REQUESTS: ReadonlyArray<RequestRow<unknown>> = [
     },
     stage: (args, ctx) => {
       const staged = ctx.writeBuffers.stage(chunksOf(args.data), args.length);
-      return staged.buffer ? { ...args, data: staged.data, staged: staged.buffer } : args;
+      // Every field named, not `{ ...args, … }`: this runs per WRITE, and Node 20 builds that spread slowly
+      // (util/with-fields.ts).
+      return staged.buffer
+        ? {
+            handle: args.handle,
+            offset: args.offset,
+            data: staged.data,
+            length: args.length,
+            staged: staged.buffer,
+          }
+        : args;
     },
     // Appends land wherever the end is when they run, so they keep arrival order among themselves.
     claims: (args, ctx) => {
