@@ -24,11 +24,17 @@ export function canonicalJson(value: unknown): string {
       return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+      // One string built in a loop (every record is serialized once when sealed): no filtered, mapped and
+      // joined arrays per object.
       const object = value as Record<string, unknown>;
-      const keys = Object.keys(object)
-        .filter((k) => object[k] !== undefined)
-        .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(object[k])}`).join(',')}}`;
+      let text = '{';
+      for (const key of Object.keys(object).sort()) {
+        const member = object[key];
+        if (member === undefined) continue;
+        if (text.length > 1) text += ',';
+        text += `${JSON.stringify(key)}:${canonicalJson(member)}`;
+      }
+      return `${text}}`;
     }
     default:
       throw new InvalidArgumentError(`audit data cannot hold a ${typeof value}`);

@@ -232,8 +232,12 @@ export class OutboxWriter {
   }
 
   async #commit(batch: readonly Pending[]): Promise<void> {
-    const rows = batch.flatMap((p) => p.rows);
-    const hits = batch.flatMap((p) => p.hits);
+    const rows: NewDelivery[] = [];
+    const hits: CounterHit[] = [];
+    for (const p of batch) {
+      rows.push(...p.rows);
+      hits.push(...p.hits);
+    }
     let claimed: DeliveryRecord[] = [];
     let rowsStored = rows.length === 0;
     for (let attempt = 1; ; attempt++) {

@@ -83,6 +83,13 @@ const COLUMNS = [
   'node',
 ] as const satisfies readonly (keyof AuditLogTable)[];
 
+/** The INSERT's parameters: each row's COLUMNS in order (a loop: `flatMap` is several times slower on Node 20). */
+function valuesOf(rows: readonly AuditLogTable[]): unknown[] {
+  const values: unknown[] = [];
+  for (const row of rows) for (const column of COLUMNS) values.push(row[column]);
+  return values;
+}
+
 interface HeadRow {
   readonly seq: number;
   readonly hash: string;
@@ -273,12 +280,7 @@ export class KyselyAuditRepository implements AuditRepository {
   async #insert(trx: Kysely<Database>, records: readonly AuditRecord[]): Promise<void> {
     for (let i = 0; i < records.length; i += INSERT_CHUNK) {
       const rows = records.slice(i, i + INSERT_CHUNK).map(toRow);
-      await trx.executeQuery(
-        CompiledQuery.raw(
-          this.#insertText(trx, rows.length),
-          rows.flatMap((row) => COLUMNS.map((column) => row[column])),
-        ),
-      );
+      await trx.executeQuery(CompiledQuery.raw(this.#insertText(trx, rows.length), valuesOf(rows)));
     }
   }
 
