@@ -1,6 +1,7 @@
 // An open container as a plaintext FsFile: random reads and writes through a small per-file cache of segments.
 import { toFerryError } from '../../errors.js';
 import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
+import { withFields } from '../../util/with-fields.js';
 import type { FsFile, FsStat } from '../types.js';
 import {
   type ContainerKeys,
@@ -341,7 +342,7 @@ export class EncryptedFile implements FsFile {
   }
 
   stat(): Promise<FsStat> {
-    return this.#shared(async () => ({ ...(await this.#inner.stat()), size: this.#size }));
+    return this.#shared(async () => withFields(await this.#inner.stat(), { size: this.#size }));
   }
 
   chmod(mode: number): Promise<void> {

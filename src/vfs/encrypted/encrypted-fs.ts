@@ -1,6 +1,7 @@
 // Transparent encrypted storage: an Fs decorator that stores every new regular file as an AEAD container.
 import { UnsupportedError } from '../../errors.js';
 import { loggers } from '../../logger.js';
+import { withFields } from '../../util/with-fields.js';
 import { ForwardingFs } from '../forwarding-fs.js';
 import {
   canDo,
@@ -75,7 +76,7 @@ export class EncryptedFs extends ForwardingFs {
 
   override async open(path: string, flags: FsOpenFlags, mode?: number): Promise<FsFile> {
     // Writes inside a segment read it first, so a write-only handle reads the container too.
-    const file = await this.inner.open(path, flags.write ? { ...flags, read: true } : flags, mode);
+    const file = await this.inner.open(path, flags.write ? withFields(flags, { read: true }) : flags, mode);
     try {
       const stat = await file.stat();
       if (stat.kind !== 'file') return file;
@@ -125,7 +126,9 @@ export class EncryptedFs extends ForwardingFs {
       return stat;
     }
     try {
-      return hasMagic(await file.read(0, MAGIC.length)) ? { ...stat, size: plainSizeOf(stat.size) } : stat;
+      return hasMagic(await file.read(0, MAGIC.length))
+        ? withFields(stat, { size: plainSizeOf(stat.size) })
+        : stat;
     } finally {
       await file.close().catch(() => undefined);
     }

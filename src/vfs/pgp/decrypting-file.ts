@@ -6,6 +6,7 @@ import {
 } from 'node:stream/web';
 import { FerryError, UnsupportedError } from '../../errors.js';
 import type { Secret } from '../../util/secret.js';
+import { withFields } from '../../util/with-fields.js';
 import type { FsFile, FsStat } from '../types.js';
 
 const READ_CHUNK = 256 * 1024;
@@ -118,7 +119,7 @@ export class DecryptingFile implements FsFile {
 
   async stat(): Promise<FsStat> {
     const stat = await this.#inner.stat();
-    return this.#plainSize === undefined ? stat : { ...stat, size: this.#plainSize };
+    return this.#plainSize === undefined ? stat : withFields(stat, { size: this.#plainSize });
   }
 
   write(): Promise<void> {

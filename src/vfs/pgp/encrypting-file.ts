@@ -2,6 +2,7 @@
 import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
 import { toFerryError, UnsupportedError } from '../../errors.js';
 import { type ByteChunks, chunksOf } from '../../util/byte-chunks.js';
+import { withFields } from '../../util/with-fields.js';
 import type { FsFile, FsStat } from '../types.js';
 
 /** Plaintext queued for the encryptor before writers wait: a few SFTP writes' worth. */
@@ -139,7 +140,7 @@ export class EncryptingFile implements FsFile {
   }
 
   async stat(): Promise<FsStat> {
-    return { ...(await this.#inner.stat()), size: this.#accepted };
+    return withFields(await this.#inner.stat(), { size: this.#accepted });
   }
 
   read(): Promise<Buffer> {

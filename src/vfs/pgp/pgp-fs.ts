@@ -12,6 +12,7 @@ import {
   pgpPolicyFor,
 } from '../../util/pgp-policy.js';
 import type { Secret } from '../../util/secret.js';
+import { withFields } from '../../util/with-fields.js';
 import { ForwardingFs } from '../forwarding-fs.js';
 import type { Fs, FsDir, FsFile, FsOpenFlags, FsStat } from '../types.js';
 import { decryptArrival, type PgpKeySource, type PgpOutcome } from './decrypt-arrival.js';
@@ -167,7 +168,7 @@ export class PgpPolicyFs extends ForwardingFs {
     // Always from empty: what a partial holds is ciphertext that cannot be continued.
     const inner = await this.inner.open(
       stored,
-      { ...flags, read: false, create: true, truncate: true },
+      withFields(flags, { read: false, create: true, truncate: true }),
       mode,
     );
     let file: EncryptingFile | SeipdEncryptingFile | ThreadedSeipdFile;

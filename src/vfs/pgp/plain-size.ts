@@ -1,5 +1,6 @@
 // The plaintext size of a stored message (decrypt-on-download folders), kept beside it in a hidden record.
 import posix from 'node:path/posix';
+import { withFields } from '../../util/with-fields.js';
 import type { Fs, FsDir, FsDirEntry, FsStat } from '../types.js';
 
 /** Hidden from listings and unreachable by name, like every `.ferry-part.` name. */
@@ -51,7 +52,7 @@ export async function forgetPlainSize(fs: Fs, path: string): Promise<void> {
 export async function withPlainSize(fs: Fs, path: string, stat: FsStat): Promise<FsStat> {
   if (stat.kind !== 'file') return stat;
   const plain = await plainSizeOf(fs, path, stat.size);
-  return plain === undefined ? stat : { ...stat, size: plain };
+  return plain === undefined ? stat : withFields(stat, { size: plain });
 }
 
 /** A listing whose messages (names `matches` accepts) show their plaintext sizes. */
@@ -67,7 +68,9 @@ export function plainSizeListing(
       if (batch === null) return null;
       return Promise.all(
         batch.map(async (e) =>
-          matches(e.name) ? { ...e, stat: await withPlainSize(fs, posix.join(path, e.name), e.stat) } : e,
+          matches(e.name)
+            ? withFields(e, { stat: await withPlainSize(fs, posix.join(path, e.name), e.stat) })
+            : e,
         ),
       );
     },

@@ -1,5 +1,6 @@
 // What the encrypt-folder uploads written as SEIPD packets share: only ciphertext reaches the stored file, front to back.
 import { UnsupportedError } from '../../errors.js';
+import { withFields } from '../../util/with-fields.js';
 import type { FsFile, FsStat } from '../types.js';
 import { SEQUENTIAL_ONLY } from './encrypting-file.js';
 
@@ -34,7 +35,7 @@ export abstract class SequentialUpload {
   }
 
   async stat(): Promise<FsStat> {
-    return { ...(await this.inner.stat()), size: this.plaintextSize };
+    return withFields(await this.inner.stat(), { size: this.plaintextSize });
   }
 
   read(): Promise<Buffer> {
