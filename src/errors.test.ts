@@ -29,6 +29,20 @@ describe('toFerryError', () => {
     assert.equal(toFerryError('').message, 'Unknown error');
   });
 
+  it('maps the answer of a lookup (ENOENT, EEXIST) without a stack trace, and other failures with one', () => {
+    const limit = Error.stackTraceLimit;
+    const missing = errno('ENOENT', "ENOENT: no such file or directory, lstat '/in/new.bin'");
+    const answer = toFerryError(missing);
+    assert.equal(answer.code, 'ERR_NOT_FOUND');
+    assert.equal(answer.message, missing.message);
+    assert.equal(answer.cause, missing);
+    assert.equal(answer.stack, `FerryError: ${missing.message}`, 'no frames captured');
+    assert.equal(toFerryError(errno('EEXIST', 'EEXIST: file already exists')).code, 'ERR_ALREADY_EXISTS');
+    assert.equal(Error.stackTraceLimit, limit, 'the limit is restored');
+    const refused = toFerryError(errno('EACCES', 'EACCES: permission denied'));
+    assert.match(refused.stack ?? '', /\n\s+at /, 'a failure keeps its frames');
+  });
+
   it('passes FerryErrors through', () => {
     const err = new FerryError('ERR_LIMIT', 'x');
     assert.equal(toFerryError(err), err);

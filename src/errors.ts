@@ -141,6 +141,14 @@ const errnoToCode: Record<string, FerryErrorCode> = {
   EXDEV: 'ERR_UNSUPPORTED',
 };
 
+/**
+ * Errnos that answer a lookup rather than report a failure: every new upload's name is looked up and found
+ * missing. Their FerryErrors carry no stack trace: capturing one under a session's chain of awaits cost 10–17 µs
+ * under Node 20 here, against ~1 µs without (docs/PERFORMANCE.md, stop 59), and it would only point at the
+ * backend's error mapping; the code, message and cause say what happened.
+ */
+const LOOKUP_ANSWERS: ReadonlySet<string> = new Set(['ENOENT', 'EEXIST', 'ENOTDIR']);
+
 /** Turns a Node.js system error (errno code) into a FerryError; FerryErrors pass through. */
 export function toFerryError(err: unknown): FerryError {
   if (err instanceof FerryError) return err;
@@ -149,5 +157,13 @@ export function toFerryError(err: unknown): FerryError {
   const code = (errno && errnoToCode[errno]) || 'ERR_IO';
   // Never an empty reason: some errors (and thrown non-errors) carry no message of their own.
   const message = (err instanceof Error ? err.message : String(err)) || errno || 'Unknown error';
-  return new FerryError(code, message, { cause: err });
+  if (typeof errno !== 'string' || !LOOKUP_ANSWERS.has(errno))
+    return new FerryError(code, message, { cause: err });
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new FerryError(code, message, { cause: err });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
