@@ -2,7 +2,6 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBus } from '../events/bus.js';
 import type { FerryEvent } from '../events/types.js';
-import { withFields } from '../util/with-fields.js';
 import type { LiveSessions } from './live-sessions.js';
 import { RequestHistogram } from './request-histogram.js';
 
@@ -208,7 +207,11 @@ export class FerryMetrics {
       case 'transfer': {
         const labels = { direction: event.direction, protocol: event.protocol };
         this.#bytes.inc(labels, event.bytes);
-        this.#files.inc(withFields(labels, { outcome: event.completed ? 'completed' : 'failed' }));
+        this.#files.inc({
+          direction: event.direction,
+          protocol: event.protocol,
+          outcome: event.completed ? 'completed' : 'failed',
+        });
         if (event.completed) this.#durations.observe({ direction: event.direction }, event.durationMs / 1000);
         return;
       }
