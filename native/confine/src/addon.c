@@ -43,6 +43,10 @@ static napi_value js_landlock_uncovered(napi_env env, napi_callback_info info) {
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 NAPI_MODULE_INIT() {
+  if (!init_makers(env)) {
+    napi_throw_error(env, NULL, "confine: cannot set up its result builders");
+    return NULL;
+  }
   confine_has_openat2 = probe_openat2();
   probe_fchmodat2();
   napi_property_descriptor props[] = {

@@ -36,6 +36,7 @@ struct job {
   int flags;
   unsigned mode;
   bool follow;
+  bool skip_path; /* stat: the caller does not want the resolved path (two readlinks of /proc saved) */
   double atime, mtime;
   unsigned max;
   confine_dir *dir;
@@ -62,6 +63,10 @@ bool set_inline_root(int fd, bool on);
 void job_fail(job *j, int err, const char *syscall);
 napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *message, const char *path);
 napi_value stat_to_js(napi_env env, const struct stat *st);
+/* The result objects, each built by a JS literal (see job.c); init_makers runs once at module load. */
+typedef enum { MAKE_STAT, MAKE_STAT_RESULT, MAKE_OPENED, MAKE_OPENED_DIR, MAKE_ENTRY, MAKER_COUNT } maker;
+bool init_makers(napi_env env);
+napi_value make(napi_env env, maker which, size_t argc, const napi_value *argv);
 napi_value path_or_null(napi_env env, job *j);
 napi_value js_undefined(napi_env env);
 bool arg_int(napi_env env, napi_value v, int *out);
@@ -70,6 +75,8 @@ bool arg_double(napi_env env, napi_value v, double *out);
 bool arg_bool(napi_env env, napi_value v, bool *out);
 bool arg_string(napi_env env, napi_value v, char **out);
 bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
+/* `capacity` arguments read (those not given as undefined), at least `required` of them given. */
+bool get_args_of(napi_env env, napi_callback_info info, size_t capacity, size_t required, napi_value *argv);
 
 /* errnames.c */
 const char *errno_name(int err);
@@ -85,6 +92,8 @@ int resolve_open(int root, const char *path, int oflags, unsigned mode, bool fol
 int resolve_parent(int root, const char *path, char **buf, const char **name, const char **syscall);
 /* Where fd really is relative to root ('/'-prefixed), or NULL when outside or deleted. */
 char *resolved_path(int root, int fd);
+/* The same for an fd the caller has just fstat'ed (`st`): one system call fewer. */
+char *resolved_path_of(int root, int fd, const struct stat *st);
 
 /* entry_ops.c, object_ops.c, dir_ops.c, landlock.c: JS entry points */
 napi_value js_mkdir(napi_env env, napi_callback_info info);

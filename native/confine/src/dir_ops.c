@@ -26,7 +26,7 @@ static void exec_opendir(job *j) {
     close(fd);
     return;
   }
-  j->rpath = resolved_path(j->root, fd);
+  j->rpath = resolved_path_of(j->root, fd, &j->st);
   DIR *dirp = fdopendir(fd);
   if (!dirp) {
     job_fail(j, errno, "fdopendir");
@@ -42,15 +42,12 @@ static void exec_opendir(job *j) {
 }
 
 static napi_value done_opendir(napi_env env, job *j) {
-  napi_value o, ext;
+  napi_value ext;
   confine_dir *d = j->dir;
   j->dir = NULL; /* ownership moves to the external */
   napi_create_external(env, d, finalize_dir, NULL, &ext);
-  napi_create_object(env, &o);
-  napi_set_named_property(env, o, "dir", ext);
-  napi_set_named_property(env, o, "path", path_or_null(env, j));
-  napi_set_named_property(env, o, "stat", stat_to_js(env, &j->st));
-  return o;
+  napi_value argv[] = {ext, path_or_null(env, j), stat_to_js(env, &j->st)};
+  return make(env, MAKE_OPENED_DIR, 3, argv);
 }
 
 static void exec_readdir(job *j) {
@@ -78,18 +75,17 @@ static void exec_readdir(job *j) {
 }
 
 static napi_value done_readdir(napi_env env, job *j) {
-  napi_value arr, o, v;
+  napi_value arr;
   if (j->n_entries == 0 && j->at_end) {
     napi_get_null(env, &arr);
     return arr;
   }
   napi_create_array_with_length(env, j->n_entries, &arr);
   for (unsigned i = 0; i < j->n_entries; i++) {
-    napi_create_object(env, &o);
-    napi_create_string_utf8(env, j->entries[i].name, NAPI_AUTO_LENGTH, &v);
-    napi_set_named_property(env, o, "name", v);
-    napi_set_named_property(env, o, "stat", stat_to_js(env, &j->entries[i].st));
-    napi_set_element(env, arr, i, o);
+    napi_value argv[2];
+    napi_create_string_utf8(env, j->entries[i].name, NAPI_AUTO_LENGTH, &argv[0]);
+    argv[1] = stat_to_js(env, &j->entries[i].st);
+    napi_set_element(env, arr, i, make(env, MAKE_ENTRY, 2, argv));
   }
   return arr;
 }

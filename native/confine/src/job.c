@@ -56,6 +56,23 @@ static void on_execute(napi_env env, void *data) {
   j->exec(j);
 }
 
+/*
+ * A lookup's answer (missing, exists, not a directory) is an outcome callers expect, not a fault: its error is
+ * built without a stack trace. V8 captures one at construction, and from an inline call deep in a request's
+ * awaits that cost ~10 µs per missing name (every new upload's name is one); src/errors.ts maps the same three
+ * codes to FerryErrors without a stack. Other failures keep the caller's frames.
+ */
+static void create_error(napi_env env, napi_value msg, bool stackless, napi_value *error) {
+  napi_value global, ctor, limit = NULL, zero;
+  bool muted = stackless && napi_get_global(env, &global) == napi_ok &&
+               napi_get_named_property(env, global, "Error", &ctor) == napi_ok &&
+               napi_get_named_property(env, ctor, "stackTraceLimit", &limit) == napi_ok &&
+               napi_create_int32(env, 0, &zero) == napi_ok &&
+               napi_set_named_property(env, ctor, "stackTraceLimit", zero) == napi_ok;
+  napi_create_error(env, NULL, msg, error);
+  if (muted) napi_set_named_property(env, ctor, "stackTraceLimit", limit);
+}
+
 napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *message,
                             const char *path) {
   char text[1024];
@@ -72,7 +89,7 @@ napi_value make_errno_error(napi_env env, int err, const char *syscall, const ch
     snprintf(text, sizeof text, "%s: %s, %s", code, why, syscall);
   napi_value msg, error, v;
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &error);
+  create_error(env, msg, err == ENOENT || err == EEXIST || err == ENOTDIR, &error);
   napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, error, "code", v);
   napi_create_int32(env, -err, &v); /* negative, as Node's fs errors carry it */
@@ -130,25 +147,73 @@ napi_value js_undefined(napi_env env) {
   return u;
 }
 
-static void set_number(napi_env env, napi_value obj, const char *key, double value) {
+/*
+ * Results are built by small JS functions (object literals) compiled once per environment, not property by
+ * property: each napi_set_named_property interns its key and walks V8's slow property path (a map transition
+ * per key), ~4 µs for a stat record, as much as the system calls of a stat; a call into a literal is well
+ * under one. The script is a constant of this file.
+ */
+static const char MAKERS_SOURCE[] =
+    "[(mode, size, uid, gid, nlink, atimeMs, mtimeMs, ino, dev) =>"
+    " ({ mode, size, uid, gid, nlink, atimeMs, mtimeMs, ino, dev }),"
+    " (stat, path) => ({ stat, path }),"
+    " (fd, path, stat) => ({ fd, path, stat }),"
+    " (dir, path, stat) => ({ dir, path, stat }),"
+    " (name, stat) => ({ name, stat })]";
+
+typedef struct makers {
+  napi_ref fn[MAKER_COUNT];
+} makers;
+
+static void free_makers(napi_env env, void *data, void *hint) {
+  makers *m = data;
+  for (int i = 0; i < MAKER_COUNT; i++)
+    if (m->fn[i]) napi_delete_reference(env, m->fn[i]);
+  free(m);
+}
+
+bool init_makers(napi_env env) {
+  napi_value source, list, fn;
+  makers *m = calloc(1, sizeof(makers));
+  if (!m) return false;
+  bool ok = napi_create_string_utf8(env, MAKERS_SOURCE, NAPI_AUTO_LENGTH, &source) == napi_ok &&
+            napi_run_script(env, source, &list) == napi_ok;
+  for (uint32_t i = 0; ok && i < MAKER_COUNT; i++)
+    ok = napi_get_element(env, list, i, &fn) == napi_ok && napi_create_reference(env, fn, 1, &m->fn[i]) == napi_ok;
+  if (ok && napi_set_instance_data(env, m, free_makers, NULL) == napi_ok) return true;
+  free_makers(env, m, NULL);
+  return false;
+}
+
+napi_value make(napi_env env, maker which, size_t argc, const napi_value *argv) {
+  makers *m;
+  napi_value fn, recv, result;
+  napi_get_instance_data(env, (void **)&m);
+  napi_get_reference_value(env, m->fn[which], &fn);
+  napi_get_undefined(env, &recv);
+  napi_call_function(env, recv, fn, argc, argv, &result);
+  return result;
+}
+
+static napi_value number(napi_env env, double value) {
   napi_value v;
   napi_create_double(env, value, &v);
-  napi_set_named_property(env, obj, key, v);
+  return v;
 }
 
 napi_value stat_to_js(napi_env env, const struct stat *st) {
-  napi_value o;
-  napi_create_object(env, &o);
-  set_number(env, o, "mode", st->st_mode);
-  set_number(env, o, "size", (double)st->st_size);
-  set_number(env, o, "uid", st->st_uid);
-  set_number(env, o, "gid", st->st_gid);
-  set_number(env, o, "nlink", (double)st->st_nlink);
-  set_number(env, o, "atimeMs", st->st_atim.tv_sec * 1e3 + st->st_atim.tv_nsec / 1e6);
-  set_number(env, o, "mtimeMs", st->st_mtim.tv_sec * 1e3 + st->st_mtim.tv_nsec / 1e6);
-  set_number(env, o, "ino", (double)st->st_ino);
-  set_number(env, o, "dev", (double)st->st_dev);
-  return o;
+  napi_value argv[] = {
+      number(env, st->st_mode),
+      number(env, (double)st->st_size),
+      number(env, st->st_uid),
+      number(env, st->st_gid),
+      number(env, (double)st->st_nlink),
+      number(env, st->st_atim.tv_sec * 1e3 + st->st_atim.tv_nsec / 1e6),
+      number(env, st->st_mtim.tv_sec * 1e3 + st->st_mtim.tv_nsec / 1e6),
+      number(env, (double)st->st_ino),
+      number(env, (double)st->st_dev),
+  };
+  return make(env, MAKE_STAT, sizeof argv / sizeof argv[0], argv);
 }
 
 napi_value path_or_null(napi_env env, job *j) {
@@ -167,9 +232,14 @@ static bool type_error(napi_env env, const char *what) {
 }
 
 bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
+  return get_args_of(env, info, want, want, argv);
+}
+
+bool get_args_of(napi_env env, napi_callback_info info, size_t capacity, size_t required, napi_value *argv) {
+  /* arguments not given read as undefined */
+  size_t argc = capacity;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < want) return type_error(env, "missing arguments");
+  if (argc < required) return type_error(env, "missing arguments");
   return true;
 }
 

@@ -25,13 +25,11 @@ bool probe_fchmodat2(void) {
 }
 
 static napi_value done_fd(napi_env env, job *j) {
-  napi_value o, v;
-  napi_create_object(env, &o);
-  napi_create_int32(env, j->fd, &v);
-  napi_set_named_property(env, o, "fd", v);
-  napi_set_named_property(env, o, "path", path_or_null(env, j));
-  napi_set_named_property(env, o, "stat", stat_to_js(env, &j->st));
-  return o;
+  napi_value argv[3];
+  napi_create_int32(env, j->fd, &argv[0]);
+  argv[1] = path_or_null(env, j);
+  argv[2] = stat_to_js(env, &j->st);
+  return make(env, MAKE_OPENED, 3, argv);
 }
 
 static napi_value done_root(napi_env env, job *j) {
@@ -41,11 +39,8 @@ static napi_value done_root(napi_env env, job *j) {
 }
 
 static napi_value done_stat(napi_env env, job *j) {
-  napi_value o;
-  napi_create_object(env, &o);
-  napi_set_named_property(env, o, "stat", stat_to_js(env, &j->st));
-  napi_set_named_property(env, o, "path", path_or_null(env, j));
-  return o;
+  napi_value argv[] = {stat_to_js(env, &j->st), path_or_null(env, j)};
+  return make(env, MAKE_STAT_RESULT, 2, argv);
 }
 
 static napi_value done_text(napi_env env, job *j) {
@@ -112,7 +107,7 @@ static void exec_open(job *j) {
     return;
   }
   j->fd = fd;
-  j->rpath = resolved_path(j->root, fd);
+  j->rpath = resolved_path_of(j->root, fd, &j->st);
 }
 
 static void exec_stat(job *j) {
@@ -120,8 +115,8 @@ static void exec_stat(job *j) {
   if (fd < 0) return;
   if (fstat(fd, &j->st) != 0)
     job_fail(j, errno, "fstat");
-  else
-    j->rpath = resolved_path(j->root, fd);
+  else if (!j->skip_path)
+    j->rpath = resolved_path_of(j->root, fd, &j->st);
   close(fd);
 }
 
@@ -193,14 +188,18 @@ static void exec_statfs(job *j) {
   close(fd);
 }
 
-/* Reads (root, path) and then the listed extra arguments: i=int, u=unsigned, b=bool, d=double. */
+/*
+ * Reads (root, path) and then the listed extra arguments: i=int, u=unsigned, b=bool, d=double; a last 'p' is
+ * optional: false when the caller wants no resolved path (default true).
+ */
 static napi_value queue(napi_env env, napi_callback_info info, const char *extra, job_exec_fn exec,
                         job_done_fn done, const char *name) {
   napi_value argv[6];
   size_t argc = 2 + strlen(extra);
+  size_t required = argc - (strchr(extra, 'p') ? 1 : 0);
   job *j = job_new(exec, done);
   if (!j) return NULL;
-  bool ok = get_args(env, info, argc, argv) && arg_int(env, argv[0], &j->root) &&
+  bool ok = get_args_of(env, info, argc, required, argv) && arg_int(env, argv[0], &j->root) &&
             arg_string(env, argv[1], &j->path);
   double *next_double = &j->atime;
   for (size_t i = 0; ok && extra[i]; i++) {
@@ -219,6 +218,14 @@ static napi_value queue(napi_env env, napi_callback_info info, const char *extra
         ok = arg_double(env, v, next_double);
         next_double = &j->mtime;
         break;
+      case 'p': {
+        napi_valuetype type;
+        bool with_path = true;
+        ok = napi_typeof(env, v, &type) == napi_ok &&
+             (type == napi_undefined || arg_bool(env, v, &with_path));
+        j->skip_path = !with_path;
+        break;
+      }
     }
   }
   if (!ok) {
@@ -244,7 +251,7 @@ napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 napi_value js_stat(napi_env env, napi_callback_info info) {
-  return queue(env, info, "b", exec_stat, done_stat, "confine.stat");
+  return queue(env, info, "bp", exec_stat, done_stat, "confine.stat");
 }
 
 napi_value js_realpath(napi_env env, napi_callback_info info) {

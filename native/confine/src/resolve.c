@@ -163,8 +163,13 @@ static char *fd_path(int fd) {
 
 char *resolved_path(int root, int fd) {
   struct stat st;
+  if (fstat(fd, &st) != 0) return NULL;
+  return resolved_path_of(root, fd, &st);
+}
+
+char *resolved_path_of(int root, int fd, const struct stat *st) {
   /* a deleted object's link text ends in " (deleted)", which a real name could also end in */
-  if (fstat(fd, &st) != 0 || st.st_nlink == 0) return NULL;
+  if (st->st_nlink == 0) return NULL;
   char *base = fd_path(root);
   char *full = fd_path(fd);
   char *out = NULL;

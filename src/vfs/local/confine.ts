@@ -46,7 +46,13 @@ export interface Confine {
     oflags: number,
     mode: number,
   ): Promise<{ fd: number; path: string | null; stat: NativeStat }>;
-  stat(root: number, path: string, follow: boolean): Promise<{ stat: NativeStat; path: string | null }>;
+  /** `withPath` false: `path` is null, and the two /proc readlinks that find it are not made (default true). */
+  stat(
+    root: number,
+    path: string,
+    follow: boolean,
+    withPath?: boolean,
+  ): Promise<{ stat: NativeStat; path: string | null }>;
   /** ENOENT if missing or deleted meanwhile; EXDEV if the object is not below the root's location. */
   realpath(root: number, path: string): Promise<string>;
   /** Entry operations: a last component of '', '.' or '..' (or the root itself) is EINVAL. */

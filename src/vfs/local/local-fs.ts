@@ -236,11 +236,11 @@ export class LocalFs implements Fs {
   }
 
   stat(path: string): Promise<FsStat> {
-    return this.#at(path, async (root, p) => toFsStat((await confine.stat(root, p, true)).stat));
+    return this.#at(path, async (root, p) => toFsStat((await confine.stat(root, p, true, false)).stat));
   }
 
   lstat(path: string): Promise<FsStat> {
-    return this.#at(path, async (root, p) => toFsStat((await confine.stat(root, p, false)).stat));
+    return this.#at(path, async (root, p) => toFsStat((await confine.stat(root, p, false, false)).stat));
   }
 
   realpath(path: string): Promise<string> {
@@ -273,7 +273,7 @@ export class LocalFs implements Fs {
           await confine.mkdir(root, step, mode);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          if (kindOf((await confine.stat(root, step, true)).stat.mode) !== 'directory') throw err;
+          if (kindOf((await confine.stat(root, step, true, false)).stat.mode) !== 'directory') throw err;
         }
       }
     });
