@@ -204,10 +204,14 @@ export class HostKeyManager {
     return (await this.liveMaterial()).filter((k) => k.state === 'active');
   }
 
+  /** Pending and active keys, oldest first, as stored (sealed): what a poll compares before it decrypts. */
+  async liveRecords(): Promise<HostKeyRecord[]> {
+    return (await this.repo.list()).filter((k) => k.state !== 'retired');
+  }
+
   /** Pending and active keys, oldest first, decrypted for the SSH server: all are announced, some presented. */
   async liveMaterial(): Promise<HostKeyMaterial[]> {
-    const live = (await this.repo.list()).filter((k) => k.state !== 'retired');
-    return live.map((record) => {
+    return (await this.liveRecords()).map((record) => {
       const pair = this.#open(record);
       return {
         id: record.id,
