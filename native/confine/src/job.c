@@ -186,12 +186,14 @@ bool init_makers(napi_env env) {
 }
 
 napi_value make(napi_env env, maker which, size_t argc, const napi_value *argv) {
-  makers *m;
-  napi_value fn, recv, result;
-  napi_get_instance_data(env, (void **)&m);
-  napi_get_reference_value(env, m->fn[which], &fn);
+  makers *m = NULL;
+  napi_value fn, recv, result = NULL;
   napi_get_undefined(env, &recv);
-  napi_call_function(env, recv, fn, argc, argv, &result);
+  /* JS cannot run in an environment that is shutting down (a worker thread terminated mid-call): undefined */
+  if (napi_get_instance_data(env, (void **)&m) != napi_ok || !m ||
+      napi_get_reference_value(env, m->fn[which], &fn) != napi_ok ||
+      napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok || !result)
+    return recv;
   return result;
 }
 
