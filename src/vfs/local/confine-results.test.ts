@@ -87,13 +87,14 @@ for (const inline of [false, true]) {
 
     it('answers a lookup without a stack trace and keeps the frames of other failures', async () => {
       const limit = Error.stackTraceLimit;
-      const lookups = [
-        confine.stat(root, 'missing', true),
-        confine.open(root, 'dir/file', O_WRONLY | O_CREAT | O_EXCL, 0o600),
-        confine.stat(root, 'dir/file/below', true),
+      // One at a time: a rejection left waiting while an earlier one is awaited would count as unhandled.
+      const lookups: [string, () => Promise<unknown>][] = [
+        ['ENOENT', () => confine.stat(root, 'missing', true)],
+        ['EEXIST', () => confine.open(root, 'dir/file', O_WRONLY | O_CREAT | O_EXCL, 0o600)],
+        ['ENOTDIR', () => confine.stat(root, 'dir/file/below', true)],
       ];
-      for (const [i, code] of ['ENOENT', 'EEXIST', 'ENOTDIR'].entries()) {
-        const err = (await lookups[i]!.then(
+      for (const [code, lookup] of lookups) {
+        const err = (await lookup().then(
           () => assert.fail(`${code} expected`),
           (e: unknown) => e,
         )) as NodeJS.ErrnoException;
