@@ -19,21 +19,22 @@ test('the host key poll decrypts the keys only when what is stored changed', asy
   );
   try {
     await ctx.hostKeys.generate('ed25519');
+    const initial = await ctx.hostKeys.liveMaterial();
     // ctx.hostKeys is a new manager each time it is read: count on the class.
     let decrypted = 0;
-    const liveMaterial = HostKeyManager.prototype.liveMaterial;
+    const materialOf = HostKeyManager.prototype.materialOf;
     t.after(() => {
-      HostKeyManager.prototype.liveMaterial = liveMaterial;
+      HostKeyManager.prototype.materialOf = materialOf;
     });
-    HostKeyManager.prototype.liveMaterial = function (this: HostKeyManager) {
+    HostKeyManager.prototype.materialOf = function (this: HostKeyManager, records) {
       decrypted++;
-      return liveMaterial.call(this);
+      return materialOf.call(this, records);
     };
     const presented: HostKeyMaterial[][] = [];
     const reload = hostKeyReloader({
       ctx,
       graceDays: 7,
-      initial: await liveMaterial.call(ctx.hostKeys),
+      initial,
       present: (keys) => presented.push(keys),
       log: pino({ level: 'silent' }),
     });

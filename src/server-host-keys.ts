@@ -54,16 +54,18 @@ export function hostKeyReloader(options: {
   readonly log: Logger;
 }): () => Promise<boolean> {
   const { ctx, log } = options;
-  let current = options.initial;
+  let current = keyStates(options.initial);
   return async () => {
     await promoteDueHostKeys(ctx, options.graceDays, log);
-    // Compared as stored first: decrypting and parsing every key at each poll (every few seconds, in every
-    // worker) cost ~1 ms of CPU a second while nothing changed.
-    if (keyStates(await ctx.hostKeys.liveRecords()) === keyStates(current)) return false;
-    const fresh = await ctx.hostKeys.liveMaterial();
-    if (keyStates(fresh) === keyStates(current)) return false;
+    // Compared as stored, and decrypted only on a change: decrypting and parsing every key at each poll (every
+    // few seconds, in every worker) cost ~1 ms of CPU a second while nothing changed.
+    const hostKeys = ctx.hostKeys;
+    const records = await hostKeys.liveRecords();
+    const states = keyStates(records);
+    if (states === current) return false;
+    const fresh = hostKeys.materialOf(records);
     options.present(fresh);
-    current = fresh;
+    current = states;
     // After a rotation, checkpoints are signed with the new key (verify trusts retired keys too).
     if (!signAuditWithPresentedKey(ctx, fresh, 'clear'))
       log.warn('no presented Ed25519 host key: audit checkpoints are not signed any more');

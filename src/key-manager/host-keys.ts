@@ -211,7 +211,12 @@ export class HostKeyManager {
 
   /** Pending and active keys, oldest first, decrypted for the SSH server: all are announced, some presented. */
   async liveMaterial(): Promise<HostKeyMaterial[]> {
-    return (await this.liveRecords()).map((record) => {
+    return this.materialOf(await this.liveRecords());
+  }
+
+  /** Stored keys (of `liveRecords`) decrypted for the SSH server. */
+  materialOf(records: readonly HostKeyRecord[]): HostKeyMaterial[] {
+    return records.map((record) => {
       const pair = this.#open(record);
       return {
         id: record.id,
