@@ -99,16 +99,47 @@ async function idleServerMemory(ctx: StartupContext, dataDir: string): Promise<I
     ),
     true,
   );
+  return settledMemory(ctx, child, /SFTP listening on/, 'ferry serve', IDLE_WORKERS + 1);
+}
+
+/**
+ * The same serving code as IDLE_WORKERS worker threads of one process sharing its listening sockets
+ * (bench/floor/thread-workers.mjs), with the node flags `serve` gives its workers: what the idle row would read if
+ * Ferry's workers were threads. A projection beside the row, not a way Ferry runs.
+ */
+async function idleThreadsMemory(ctx: StartupContext, dataDir: string): Promise<IdleMemory> {
+  // The flags alone (as if compiled, so without the bench's own tsx): one process holds both threads' heaps.
+  const { workerExecArgv } = await import('../src/cli/worker-flags.js');
+  const child = ctx.cleanup.process(
+    spawn(process.execPath, [...workerExecArgv([], true), 'bench/floor/thread-workers.mjs'], {
+      cwd: ctx.repo,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, DATA_DIR: dataDir, WORKERS: String(IDLE_WORKERS) },
+    }),
+    true,
+  );
+  return settledMemory(ctx, child, /^listening \d+$/m, 'thread-workers.mjs', 1);
+}
+
+/** A started server's memory once idle (IDLE_SETTLE_MS after `ready`), median of three samples; stops it. */
+async function settledMemory(
+  ctx: StartupContext,
+  child: ReturnType<typeof spawn>,
+  ready: RegExp,
+  what: string,
+  processes: number,
+): Promise<IdleMemory> {
   try {
-    await awaitListening(child, /SFTP listening on/, 'ferry serve');
+    await awaitListening(child, ready, what);
     await sleep(IDLE_SETTLE_MS);
     const samples = [];
     for (let i = 0; i < 3; i++) {
       if (i > 0) await sleep(500);
       samples.push(await treeMemory(child.pid!));
     }
-    const processes = median(samples.map((s) => s.processes));
-    if (processes < IDLE_WORKERS + 1) throw new Error(`idle server has ${processes} processes`);
+    const found = median(samples.map((s) => s.processes));
+    if (found < processes) throw new Error(`idle ${what} has ${found} processes`);
     const last = samples.at(-1)!;
     return {
       rss: median(samples.map((s) => s.rssBytes)) / MB,
@@ -162,9 +193,18 @@ export async function startup(ctx: StartupContext): Promise<Measurement[]> {
         `users list ${list.runs.ferry.at(-1)!.toFixed(2)} s`,
     );
   }
+  const threads: Measurement = {
+    id: 'startup-idle-rss-threads',
+    label: `projection: the same serving code as ${IDLE_WORKERS} worker threads of one process (bench/floor/thread-workers.mjs)`,
+    unit: 'MB RSS',
+    better: 'lower',
+    runs: ferryOnly([]),
+  };
   const pss: number[] = [];
+  const threadsPss: number[] = [];
   for (let run = 0; run < ctx.runs; run++) {
     // A fresh data dir each time: the first-run work (host keys, admin) is part of what a server holds on to.
+    // The server as it runs and the threads projection take turns, so both see the same machine.
     const dataDir = join(ctx.root, `startup-idle-${run}`);
     await mkdir(dataDir);
     const memory = await idleServerMemory(ctx, dataDir);
@@ -174,6 +214,19 @@ export async function startup(ctx: StartupContext): Promise<Measurement[]> {
       `  run ${run + 1}: ${idle.label}: ${memory.rss.toFixed(0)} MB RSS, ${memory.pss.toFixed(0)} MB PSS ` +
         `(RSS/PSS primary + workers: ${memory.each} MB)`,
     );
+    const threadsDir = join(ctx.root, `startup-idle-threads-${run}`);
+    await mkdir(threadsDir);
+    const asThreads = await idleThreadsMemory(ctx, threadsDir);
+    threads.runs.ferry.push(asThreads.rss);
+    threadsPss.push(asThreads.pss);
+    ctx.log(
+      `  run ${run + 1}: as ${IDLE_WORKERS} threads of one process: ${asThreads.rss.toFixed(0)} MB RSS, ` +
+        `${asThreads.pss.toFixed(0)} MB PSS`,
+    );
   }
-  return [version, list, { ...idle, extra: { 'MB PSS': { ferry: median(pss), openssh: Number.NaN } } }];
+  const withPss = (m: Measurement, values: number[]): Measurement => ({
+    ...m,
+    extra: { 'MB PSS': { ferry: median(values), openssh: Number.NaN } },
+  });
+  return [version, list, withPss(idle, pss), withPss(threads, threadsPss)];
 }
