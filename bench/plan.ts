@@ -151,11 +151,14 @@ export function planOf(quick: boolean, runs: number | undefined): Plan {
 
 export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,singlefloor,concurrent,handshakes,idle,listing,rules,storage,s3,pgp,pq,api,ftps,web,cluster,
                                        smallfiles,pauses,sessions,logins,client,floor]
-                        [--runs N] [--workers N] [--cpu-prof DIR] [--out FILE]
+                        [--runs N] [--workers N] [--threads] [--cpu-prof DIR] [--out FILE]
   --quick       small sizes and one or two runs (under 2 minutes)
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
                 startup 5; small files, pauses and sessions 5, quick 1)
   --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
+  --threads     the Ferry column is Ferry's serving code as N worker threads of one process
+                (bench/floor/thread-workers.mjs): a projection of a thread mode, not a way Ferry runs; the
+                rows that start servers of their own (storage, s3, pgp, cluster, ...) still start 'ferry serve'
   --cpu-prof D  run Ferry under 'node --cpu-prof' with Landlock off (it would refuse the profiles), profiles
                 written to D, one per process, with the bench's log stamped on their clock in D/bench-log.tsv
                 (summarise: bench/profile-summary.ts; --match 'rules on' --against 'rules off' --per 100: the

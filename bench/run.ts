@@ -54,6 +54,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       runs: { type: 'string' },
       workers: { type: 'string' },
+      threads: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -124,6 +125,7 @@ async function main(): Promise<number> {
       const receivers = only.has('rules') ? await startRuleReceivers(cleanup) : undefined;
       const ferry = await startFerry(repo, layout, cleanup, {
         workers,
+        threads: values.threads,
         ...(cpuProfileDir ? { cpuProfileDir } : {}),
         ...(receivers ? { env: receivers.env } : {}),
       });

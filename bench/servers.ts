@@ -116,6 +116,11 @@ const FERRY_BENCH_LIMITS = {
 export interface FerryStartOptions {
   /** Passed as `--workers N` when the CLI has the flag; undefined lets Ferry choose. */
   workers?: number;
+  /**
+   * Run Ferry's serving code as `workers` worker threads of one process (bench/floor/thread-workers.mjs) instead of
+   * `ferry serve`: a projection of a thread mode, not a way Ferry runs (no `--cpu-prof`, no extra flags).
+   */
+  threads?: boolean;
   /** Run the server under `node --cpu-prof` writing profiles here. */
   cpuProfileDir?: string;
   /** More environment for the server (the rules scenario's SMTP server). */
@@ -169,6 +174,7 @@ export async function startFerry(
     { cwd: repo },
   );
   await options.beforeStart?.(dataDir);
+  if (options.threads) return startThreads(repo, layout, cleanup, options, dataDir, localDir);
   const hasWorkers = await ferryHasWorkers(repo);
   const workerArgs =
     hasWorkers && options.workers !== undefined ? ['--workers', String(options.workers)] : [];
@@ -214,6 +220,52 @@ export async function startFerry(
     sharedPath: (name) =>
       `/${layout.sharedDir.slice(layout.ferryHome.length + 1)}/${name}`.replace(/\/+$/, ''),
     description: `ferry serve, ${workers}, node ${process.version}`,
+    stop: () => cleanup.stop(child, 15_000),
+  };
+}
+
+/** The threads projection on an initialised data dir, as the Ferry column (see FerryStartOptions.threads). */
+async function startThreads(
+  repo: string,
+  layout: BenchLayout,
+  cleanup: Cleanup,
+  options: FerryStartOptions,
+  dataDir: string,
+  localDir: string,
+): Promise<BenchServer> {
+  if (options.cpuProfileDir || options.extraArgs)
+    throw new Error('--threads runs the projection as it is: no --cpu-prof, no extra serve flags');
+  const workers = options.workers ?? 2;
+  const { workerExecArgv } = await import('../src/cli/worker-flags.js');
+  const log = openSync(join(layout.logDir, 'ferry.log'), 'a');
+  const child = cleanup.process(
+    spawn(process.execPath, [...workerExecArgv([], true), 'bench/floor/thread-workers.mjs'], {
+      cwd: repo,
+      detached: true,
+      stdio: ['ignore', 'pipe', log],
+      env: {
+        ...process.env,
+        ...FERRY_BENCH_LIMITS,
+        ...options.env,
+        DATA_DIR: dataDir,
+        WORKERS: String(workers),
+      },
+    }),
+    true,
+  );
+  const [, port] = await awaitListening(child, /^listening (\d+)$/m, 'Ferry (threads)', {
+    hint: `see ${join(layout.logDir, 'ferry.log')}`,
+  });
+  return {
+    name: 'ferry',
+    port: Number(port),
+    user: 'bench',
+    pid: child.pid!,
+    remoteDir: '/xfer',
+    localDir,
+    sharedPath: (name) =>
+      `/${layout.sharedDir.slice(layout.ferryHome.length + 1)}/${name}`.replace(/\/+$/, ''),
+    description: `Ferry's serving code as ${workers} worker threads of one process (projection, bench/floor/thread-workers.mjs), node ${process.version}`,
     stop: () => cleanup.stop(child, 15_000),
   };
 }

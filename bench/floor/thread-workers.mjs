@@ -13,6 +13,10 @@ const WORKERS = Number(process.env.WORKERS ?? 2);
 const BUNDLE = new URL('../../dist/bundle/main.js', import.meta.url);
 
 if (isMainThread) {
+  // libuv accepts every connection waiting on a socket at each wake-up, so with one socket shared, a burst of
+  // connections (eight sessions at once) all went to the thread that woke first. One per wake-up balances them
+  // (8 sessions × 6 rounds: 19 and 29 with it, 80 and 0 without). libuv reads this when a thread first listens.
+  process.env.UV_TCP_SINGLE_ACCEPT ??= '1';
   const argv = (id) => [
     'serve',
     ...['--data-dir', process.env.DATA_DIR, '--workers', '1', '--listen', '127.0.0.1'],
