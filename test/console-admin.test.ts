@@ -312,7 +312,10 @@ describe('TOTP enrolment', () => {
       401,
       'the confirming code is spent',
     );
-    assert.equal((await again.signIn('tina', 'tina-passphrase-1', hotp(secret, confirmStep + 1))).status, 303);
+    assert.equal(
+      (await again.signIn('tina', 'tina-passphrase-1', hotp(secret, confirmStep + 1))).status,
+      303,
+    );
   });
 
   test("an operator enrols an SFTP user's TOTP from the users page; an auditor cannot", async () => {
