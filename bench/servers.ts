@@ -1,5 +1,5 @@
 // Starts the two servers under test on loopback: Ferry (child process, temp data dir) and a private OpenSSH sshd.
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -210,16 +210,28 @@ export async function startFerry(
   const workers = hasWorkers
     ? `--workers ${options.workers ?? 'default'}`
     : 'one process (this ferry has no --workers flag yet)';
+  return ferryColumn(child, Number(port), layout, cleanup, localDir, `ferry serve, ${workers}`);
+}
+
+/** A started Ferry (either kind) as the bench's Ferry column: user `bench`, transfers under /xfer. */
+function ferryColumn(
+  child: ChildProcess,
+  port: number,
+  layout: BenchLayout,
+  cleanup: Cleanup,
+  localDir: string,
+  description: string,
+): BenchServer {
   return {
     name: 'ferry',
-    port: Number(port),
+    port,
     user: 'bench',
     pid: child.pid!,
     remoteDir: '/xfer',
     localDir,
     sharedPath: (name) =>
       `/${layout.sharedDir.slice(layout.ferryHome.length + 1)}/${name}`.replace(/\/+$/, ''),
-    description: `ferry serve, ${workers}, node ${process.version}`,
+    description: `${description}, node ${process.version}`,
     stop: () => cleanup.stop(child, 15_000),
   };
 }
@@ -256,18 +268,14 @@ async function startThreads(
   const [, port] = await awaitListening(child, /^listening (\d+)$/m, 'Ferry (threads)', {
     hint: `see ${join(layout.logDir, 'ferry.log')}`,
   });
-  return {
-    name: 'ferry',
-    port: Number(port),
-    user: 'bench',
-    pid: child.pid!,
-    remoteDir: '/xfer',
+  return ferryColumn(
+    child,
+    Number(port),
+    layout,
+    cleanup,
     localDir,
-    sharedPath: (name) =>
-      `/${layout.sharedDir.slice(layout.ferryHome.length + 1)}/${name}`.replace(/\/+$/, ''),
-    description: `Ferry's serving code as ${workers} worker threads of one process (projection, bench/floor/thread-workers.mjs), node ${process.version}`,
-    stop: () => cleanup.stop(child, 15_000),
-  };
+    `Ferry's serving code as ${workers} worker threads of one process (projection, bench/floor/thread-workers.mjs)`,
+  );
 }
 
 function sshdConfig(dir: string, port: number, user: string): string {
