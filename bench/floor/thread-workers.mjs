@@ -39,16 +39,20 @@ if (isMainThread) {
       process.stderr.write(`thread ${id}: ${err.stack ?? err}\n`);
       process.exit(1);
     });
+    // Read until the thread's SFTP line, then drained unread: kept, a long run's output would grow this process.
     let text = '';
-    worker.stdout.on('data', (chunk) => {
+    const onData = (chunk) => {
       text += chunk;
       const found = /SFTP listening on [^:]+:(\d+)/.exec(text);
       if (!found) return;
       text = '';
+      worker.stdout.off('data', onData);
+      worker.stdout.resume();
       port ??= found[1];
       if (++listening === WORKERS) process.stdout.write(`listening ${port}\n`);
       else start(id + 1);
-    });
+    };
+    worker.stdout.on('data', onData);
   };
   start(1);
 } else {
