@@ -236,6 +236,27 @@ function ferryColumn(
   };
 }
 
+/**
+ * Spawns bench/floor/thread-workers.mjs (`workers` threads on `dataDir`) with the node flags `serve` gives its
+ * workers, as if compiled (without the bench's own tsx): one process holds every thread's heap. It prints
+ * "listening PORT" once every thread serves; its log goes to `stderr`.
+ */
+export async function spawnThreadsProjection(
+  repo: string,
+  dataDir: string,
+  workers: number,
+  stderr: 'ignore' | number,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
+  const { workerExecArgv } = await import('../src/cli/worker-flags.js');
+  return spawn(process.execPath, [...workerExecArgv([], true), 'bench/floor/thread-workers.mjs'], {
+    cwd: repo,
+    detached: true,
+    stdio: ['ignore', 'pipe', stderr],
+    env: { ...process.env, ...env, DATA_DIR: dataDir, WORKERS: String(workers) },
+  });
+}
+
 /** The threads projection on an initialised data dir, as the Ferry column (see FerryStartOptions.threads). */
 async function startThreads(
   repo: string,
@@ -248,21 +269,9 @@ async function startThreads(
   if (options.cpuProfileDir || options.extraArgs)
     throw new Error('--threads runs the projection as it is: no --cpu-prof, no extra serve flags');
   const workers = options.workers ?? 2;
-  const { workerExecArgv } = await import('../src/cli/worker-flags.js');
   const log = openSync(join(layout.logDir, 'ferry.log'), 'a');
   const child = cleanup.process(
-    spawn(process.execPath, [...workerExecArgv([], true), 'bench/floor/thread-workers.mjs'], {
-      cwd: repo,
-      detached: true,
-      stdio: ['ignore', 'pipe', log],
-      env: {
-        ...process.env,
-        ...FERRY_BENCH_LIMITS,
-        ...options.env,
-        DATA_DIR: dataDir,
-        WORKERS: String(workers),
-      },
-    }),
+    await spawnThreadsProjection(repo, dataDir, workers, log, { ...FERRY_BENCH_LIMITS, ...options.env }),
     true,
   );
   const [, port] = await awaitListening(child, /^listening (\d+)$/m, 'Ferry (threads)', {

@@ -7,6 +7,7 @@ import type { Cleanup } from './cleanup.js';
 import { awaitListening } from './listening.js';
 import { treeMemory } from './proc-stats.js';
 import { type Measurement, median } from './scenarios.js';
+import { spawnThreadsProjection } from './servers.js';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -108,15 +109,8 @@ async function idleServerMemory(ctx: StartupContext, dataDir: string): Promise<I
  * Ferry's workers were threads. A projection beside the row, not a way Ferry runs.
  */
 async function idleThreadsMemory(ctx: StartupContext, dataDir: string): Promise<IdleMemory> {
-  // The flags alone (as if compiled, so without the bench's own tsx): one process holds both threads' heaps.
-  const { workerExecArgv } = await import('../src/cli/worker-flags.js');
   const child = ctx.cleanup.process(
-    spawn(process.execPath, [...workerExecArgv([], true), 'bench/floor/thread-workers.mjs'], {
-      cwd: ctx.repo,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: { ...process.env, DATA_DIR: dataDir, WORKERS: String(IDLE_WORKERS) },
-    }),
+    await spawnThreadsProjection(ctx.repo, dataDir, IDLE_WORKERS, 'ignore'),
     true,
   );
   return settledMemory(ctx, child, /^listening \d+$/m, 'thread-workers.mjs', 1);
