@@ -1,5 +1,5 @@
 // Gathering per-process data (metrics, live sessions) from every worker of `serve --workers N` through the primary.
-import cluster, { type Worker } from 'node:cluster';
+import { primaryLink, type WorkerEnd, workerEnds } from '../util/worker-link.js';
 
 /** What a worker can be asked for: its metrics, its sessions, its pid (the status), or to end one session (`arg`, its id). */
 export type GatherKind = 'metrics' | 'sessions' | 'pid' | 'kill';
@@ -17,19 +17,20 @@ let collectSeq = 0;
 
 /**
  * In a worker: answers the primary's collect requests with `collect(kind)`, and returns the function that asks
- * the primary for every worker's part (this one's included). Undefined outside a cluster worker.
+ * the primary for every worker's part (this one's included). Undefined outside a worker of `serve --workers N`.
  */
 export function workerGatherer(
   collect: (kind: GatherKind, arg: string | undefined) => Promise<unknown>,
 ): ((kind: GatherKind, arg?: string) => Promise<unknown[]>) | undefined {
-  if (!cluster.isWorker || !process.send) return undefined;
+  const link = primaryLink();
+  if (!link) return undefined;
   let next = 0;
   const waiting = new Map<number, (parts: unknown[]) => void>();
-  process.on('message', (message: GatherMessage) => {
+  link.onMessage((message: GatherMessage) => {
     if (message?.type === 'ferry-collect') {
       collect(message.kind, message.arg).then(
-        (part) => process.send?.({ type: 'ferry-collected', id: message.id, part } satisfies GatherMessage),
-        () => process.send?.({ type: 'ferry-collected', id: message.id, part: null } satisfies GatherMessage),
+        (part) => link.send({ type: 'ferry-collected', id: message.id, part } satisfies GatherMessage),
+        () => link.send({ type: 'ferry-collected', id: message.id, part: null } satisfies GatherMessage),
       );
     } else if (message?.type === 'ferry-gathered') {
       waiting.get(message.id)?.(message.parts);
@@ -40,7 +41,7 @@ export function workerGatherer(
     new Promise((resolve) => {
       const id = ++next;
       waiting.set(id, resolve);
-      process.send?.({
+      link.send({
         type: 'ferry-gather',
         id,
         kind,
@@ -53,10 +54,10 @@ export function workerGatherer(
  * In the primary: serves workers' gather requests by asking every live worker and answering with the parts
  * that came back in time (a worker that is starting or stuck is left out).
  */
-export function serveGatherRequests(worker: Worker, message: unknown): boolean {
+export function serveGatherRequests(worker: WorkerEnd, message: unknown): boolean {
   const m = message as GatherMessage | undefined;
   if (m?.type !== 'ferry-gather') return false;
-  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
+  const workers = workerEnds().filter((w) => w.isConnected());
   const parts: unknown[] = [];
   let pending = workers.length;
   let answered = false;

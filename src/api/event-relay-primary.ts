@@ -13,7 +13,7 @@
  * the quiet time gets a `gap` notice instead of a silent jump.
  */
 
-import type { Worker } from 'node:cluster';
+import type { WorkerEnd as Worker } from '../util/worker-link.js';
 import { type FeedEntry, newEpoch, REPLAY_RING } from './event-feed.js';
 
 export type RelayMessage =

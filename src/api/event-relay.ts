@@ -10,8 +10,8 @@
  * event-relay-primary.ts.
  */
 
-import cluster, { type Worker } from 'node:cluster';
 import type { EventBus } from '../events/bus.js';
+import { primaryLink, type WorkerEnd, workerEnds } from '../util/worker-link.js';
 import { EventFeed, eventJson, newEpoch, noticeMessage, REPLAY_RING } from './event-feed.js';
 import { EventRelayPrimary, MAX_IPC_BACKLOG, type RelayMessage } from './event-relay-primary.js';
 
@@ -37,8 +37,8 @@ const EPOCH = newEpoch();
 let primary: EventRelayPrimary | undefined;
 
 /** In the primary: handles a worker's relay message (event-relay-primary.ts); false for any other message. */
-export function relayWorkerEvent(from: Worker, message: unknown): boolean {
-  primary ??= new EventRelayPrimary({ workers: () => Object.values(cluster.workers ?? {}) as Worker[] });
+export function relayWorkerEvent(from: WorkerEnd, message: unknown): boolean {
+  primary ??= new EventRelayPrimary({ workers: workerEnds });
   return primary.handle(from, message);
 }
 
@@ -57,13 +57,11 @@ export interface RelayChannel {
 
 /** This process' channel to the primary when it is a worker of `serve --workers N`. */
 function workerChannel(): RelayChannel | undefined {
-  if (!cluster.isWorker || process.send === undefined) return undefined;
+  const link = primaryLink();
+  if (link === undefined) return undefined;
   return {
-    send: (message, done) => process.send?.(message, undefined, undefined, done ? () => done() : undefined),
-    onMessage(listener) {
-      process.on('message', listener);
-      return () => process.off('message', listener);
-    },
+    send: (message, done) => (link.send(message, done) ? true : undefined),
+    onMessage: (listener) => link.onMessage(listener),
   };
 }
 

@@ -1,8 +1,8 @@
 // Bandwidth buckets across the workers of `serve --workers N`: the primary holds them (a LocalTokenSource), the
-// workers lease tokens from it over the cluster IPC channel. A lease is at least a 20th of a second's worth, kept
+// workers lease tokens from it over their channel to it (IPC, or a thread's port: util/worker-link.ts). A lease is at least a 20th of a second's worth, kept
 // by the worker for at most 100 ms, so IPC stays at tens of messages a second per limited user however small the
 // writes, and a worker never sits on tokens another one needs for longer than that.
-import cluster, { type Worker } from 'node:cluster';
+import { primaryLink, type WorkerEnd } from '../util/worker-link.js';
 import { LocalTokenSource, type TokenSource } from './shared-rates.js';
 
 type RateMessage =
@@ -23,7 +23,7 @@ const LEASE_TTL_MS = 100;
 let primaryBuckets: LocalTokenSource | undefined;
 
 /** In the primary: answers a worker's lease request once its bucket allows it. True when `message` was one. */
-export function serveRateRequests(worker: Worker, message: unknown): boolean {
+export function serveRateRequests(worker: WorkerEnd, message: unknown): boolean {
   const m = message as RateMessage | undefined;
   if (m?.type !== 'ferry-rate-take') return false;
   primaryBuckets ??= new LocalTokenSource();
@@ -98,9 +98,10 @@ class LeasedTokenSource implements TokenSource {
 
 /** The token source of this process: the primary's when it is a `serve` worker, its own otherwise. */
 export function processTokenSource(): TokenSource {
-  if (!cluster.isWorker || !process.send) return new LocalTokenSource();
-  const source = new LeasedTokenSource((message) => process.send?.(message));
-  process.on('message', (message: RateMessage) => {
+  const link = primaryLink();
+  if (!link) return new LocalTokenSource();
+  const source = new LeasedTokenSource((message) => link.send(message));
+  link.onMessage((message: RateMessage) => {
     if (message?.type === 'ferry-rate-granted') source.granted(message.id);
   });
   return source;
