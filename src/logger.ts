@@ -1,5 +1,7 @@
 // Every named logger is declared here; lines are JSON (pino) and carry session id, user and address as bindings.
+import { isMainThread } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
+import { workerTaskId } from './util/worker-link.js';
 
 export type { Logger } from 'pino';
 
@@ -26,7 +28,9 @@ export function setLogFileSink(sink: { write(line: string): void } | undefined):
 export const rootLogger: Logger = pino(
   {
     level,
-    base: { pid: process.pid },
+    // A worker thread of `serve --worker-mode threads` says which it is (its id in `top -H` and /api/status): its
+    // lines share the process's pid.
+    base: isMainThread ? { pid: process.pid } : { pid: process.pid, thread: workerTaskId },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['password', '*.password', 'secret', '*.secret'], censor: '[secret]' },
   },

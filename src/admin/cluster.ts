@@ -11,6 +11,7 @@ import {
   type NodeProcess,
   type NodeRepository,
 } from '../store/types.js';
+import { workerTaskId } from '../util/worker-link.js';
 
 export { MISSED_HEARTBEATS };
 
@@ -72,7 +73,7 @@ export async function startNodeHeartbeat(o: NodeHeartbeatOptions): Promise<() =>
     {
       nodeId: o.nodeId,
       runId: o.runId,
-      pid: process.pid,
+      pid: workerTaskId,
       version: ferryVersion(),
       host: hostname(),
       startedAt: now,
@@ -95,7 +96,7 @@ export async function startNodeHeartbeat(o: NodeHeartbeatOptions): Promise<() =>
   const timer = setInterval(() => {
     if (beating) return;
     beating = o.nodes
-      .heartbeat(o.nodeId, o.runId, process.pid, o.sessions(), new Date())
+      .heartbeat(o.nodeId, o.runId, workerTaskId, o.sessions(), new Date())
       .then((kept) => {
         if (!kept)
           o.log.error(
@@ -112,7 +113,7 @@ export async function startNodeHeartbeat(o: NodeHeartbeatOptions): Promise<() =>
   return async () => {
     clearInterval(timer);
     await beating;
-    await o.nodes.remove(o.nodeId, o.runId, process.pid);
+    await o.nodes.remove(o.nodeId, o.runId, workerTaskId);
   };
 }
 

@@ -1,4 +1,5 @@
 // The HTTP API server: Fastify with zod schemas, one error mapper, one permission check, OpenAPI and docs.
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cookie from '@fastify/cookie';
@@ -15,6 +16,8 @@ import type { ApiAccessAdmin } from '../admin/api-access.js';
 import { consoleRoutes } from '../console/index.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { listenOptions, noteListening } from '../util/shared-listen.js';
+import { workerTaskId } from '../util/worker-link.js';
 import { type WebClientDeps, webClientRoutes } from '../web/index.js';
 import { installAuth, PERMISSIONS } from './auth.js';
 import { workerGatherer } from './cluster-gather.js';
@@ -102,7 +105,7 @@ export async function buildApiApp(
     kind === 'metrics'
       ? metrics.part()
       : kind === 'pid'
-        ? process.pid
+        ? workerTaskId
         : kind === 'kill'
           ? (killLocalSession({ sessions, disconnect: options.disconnect }, arg ?? '') ?? null)
           : localSessions({ sessions, cluster: options.cluster }),
@@ -299,7 +302,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const { app, tls } = await buildApiApp(options);
   const { host, port } = parseHostPort(options.config.http.listen);
   try {
-    await app.listen({ host, port });
+    await app.listen(listenOptions('http', port, host));
+    noteListening('http', app.server);
   } catch (err) {
     await app.close();
     throw err;

@@ -38,11 +38,20 @@ export function watchParent(onGone: () => void): void {
   timer.unref();
 }
 
+/** The worker threads a serving main thread stops with itself (`--worker-mode threads`, serve-threads.ts). */
+export interface ThreadWorkers {
+  /** Passes a stop or reload on to every thread. */
+  forward(signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP'): void;
+  /** Resolves once every thread has ended; the process exits after it (an exit ends every thread at once). */
+  ended(): Promise<void>;
+}
+
 /**
  * Runs until SIGINT/SIGTERM or until the parent process goes; SIGHUP re-reads host keys; the signals `held` during
- * start-up first. Used by a single process and by each worker.
+ * start-up first. Used by a single process, by each worker, and by the main thread of `--worker-mode threads`,
+ * which passes each on to its `threads` and exits once they all ended.
  */
-export function runUntilSignalled(running: RunningFerry, held: HeldSignals): void {
+export function runUntilSignalled(running: RunningFerry, held: HeldSignals, threads?: ThreadWorkers): void {
   const shutdown = new AbortController();
   let retired = false;
   const stop = (signal: string) => {
@@ -50,8 +59,10 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals): voi
     // systemd a worker gets one from the service manager and one from its primary. A worker draining for a
     // renewal has no deadline: the service stopping (SIGTERM, which its primary passes on) gives it drainTimeout.
     if (shutdown.signal.aborted) {
-      if (signal === 'SIGINT') void running.stop(signal);
-      else if (retired && signal !== RETIRED) {
+      if (signal === 'SIGINT') {
+        threads?.forward('SIGINT');
+        void running.stop(signal);
+      } else if (retired && signal !== RETIRED) {
         retired = false;
         setTimeout(() => void running.stop(signal), running.config.drainTimeout * 1000);
       }
@@ -64,22 +75,28 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals): voi
     // whose parent went (a killed npm: the same stop as the primary of --workers N gives its workers), and a worker
     // its primary replaced (worker-renewal.ts), whose HTTP API closes at once: its successor already listens.
     const drain = signal === 'SIGTERM' || signal === PARENT_GONE || retired;
-    running.stop(signal, { drain, replaced: retired }).then(
-      () => {
-        loggers.serve.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        loggers.serve.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    threads?.forward(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
+    running
+      .stop(signal, { drain, replaced: retired })
+      .then(() => threads?.ended())
+      .then(
+        () => {
+          loggers.serve.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          loggers.serve.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
-  const reload = () =>
-    running.reloadHostKeys().then(
+  const reload = () => {
+    threads?.forward('SIGHUP');
+    return running.reloadHostKeys().then(
       (changed) => loggers.serve.info({ changed }, 'SIGHUP: host keys re-read'),
       (err: unknown) => loggers.serve.error({ err }, 'SIGHUP: host key reload failed'),
     );
+  };
   process.on('message', (message: { type?: unknown } | undefined) => {
     if (message?.type === RETIRE_MESSAGE.type) stop(RETIRED);
   });

@@ -14,11 +14,12 @@ import type { RunningFerry } from '../server.js';
 import { configFromOptions, describeError } from './common.js';
 import { commandDescription } from './descriptions.js';
 import { HeldSignals } from './held-signals.js';
-import { startIdleGc } from './idle-gc.js';
 import { useLogFile } from './log-file.js';
 import type { Hardening } from './process-hardening.js';
 import { describeSetting, optionName } from './serve-flags.js';
+import { collectWhenIdle, describeListenError } from './serve-shared.js';
 import { runUntilSignalled, watchParent } from './serve-stop.js';
+import { runServeThread, runThreadsMain, serveThreadStart } from './serve-threads.js';
 import { workerExecArgv } from './worker-flags.js';
 import { isRenewRequest, type RenewRequest, WorkerRenewal } from './worker-renewal.js';
 
@@ -35,19 +36,6 @@ const ROLE_VARIABLE = 'FERRY_WORKER_ROLE';
 
 /** `serve`'s flags by option name (commander camel-cases `--max-file-size` to `maxFileSize`). */
 type ServeFlags = Record<string, string | undefined> & { config?: string };
-
-/** A listener that cannot start, as one line with the fix (EADDRINUSE, EACCES on a low port, a bad address). */
-export function describeListenError(err: unknown, config: FerryConfig): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const where = `${config.listen}:${config.sftpPort}`;
-  if (code === 'EADDRINUSE')
-    return `cannot listen on ${where}: the port is in use (another server, or a Ferry still running?); stop it or choose another --sftp-port`;
-  if (code === 'EACCES')
-    return `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another --sftp-port`;
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
-    return `cannot listen on ${where}: no such local address; check --listen`;
-  return describeError(err).message;
-}
 
 type WorkerMessage =
   /** `hardening`: how the worker is hardened (privileges, Landlock), for the primary's start-up lines. */
@@ -250,9 +238,15 @@ export function registerServeCommand(program: Command): void {
       const out = (line: string) => process.stdout.write(`${line}\n`);
       useLogFile(config);
       if (cluster.isWorker && process.env[ROLE_VARIABLE] === 'prepare') await prepare(config, out);
+      const thread = serveThreadStart();
+      if (thread) {
+        await runServeThread(config, thread, held);
+        return;
+      }
       const count = config.workers === 0 ? availableParallelism() : config.workers;
       if (count > 1 && cluster.isPrimary) {
-        await runPrimary(config, count, out, held);
+        if (config.workerMode === 'threads') await runThreadsMain(config, count, out, held);
+        else await runPrimary(config, count, out, held);
         return;
       }
       const { chooseConfinement } = await hardeningModule();
@@ -317,28 +311,4 @@ export function registerServeCommand(program: Command): void {
       // Only with --expose-gc, which a single process gets from whoever starts node (docs/OPERATIONS.md).
       await collectWhenIdle();
     });
-}
-
-/**
- * The full GC a serving process's old-generation floor defers, run once it is idle (src/cli/idle-gc.ts); nothing
- * without `--expose-gc`, which comes with the floor: from workerExecArgv (worker-flags.ts) for workers, from node's own flags for a
- * single process.
- */
-async function collectWhenIdle(): Promise<void> {
-  await startIdleGc(
-    ({ before, after, ms }) =>
-      loggers.serve.debug(
-        {
-          heldMB: Math.round(before / 2 ** 20),
-          afterMB: Math.round(after / 2 ** 20),
-          ms: Math.round(ms),
-        },
-        'idle: full GC',
-      ),
-    ({ ringBytes, packetBytes }) =>
-      loggers.serve.debug(
-        { ringMB: ringBytes / 2 ** 20, packetMB: +(packetBytes / 2 ** 20).toFixed(2) },
-        'idle: kept rings and packet buffers given back',
-      ),
-  );
 }

@@ -43,12 +43,20 @@ export function workerExecArgv(
     if (compiled && /^--(import|loader|experimental-loader)=tsx(\/|$)/.test(flag)) continue;
     flags.push(flag);
   }
-  // Each default only where the operator set nothing of its kind (flags or NODE_OPTIONS).
+  return [...flags, ...workerHeapDefaults(flags)];
+}
+
+/**
+ * The heap flags above that a worker gets, each only where the operator set nothing of its kind in `flags` or
+ * NODE_OPTIONS. Worker threads (`--worker-mode threads`) get them from the main thread as V8 flags set before
+ * they start: V8 reads heap sizes when an isolate is created, so the main thread keeps what node started with.
+ */
+export function workerHeapDefaults(flags: readonly string[] = process.execArgv): string[] {
   const given = [...flags, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const defaults: string[] = [];
   if (!given.some((flag) => /^--(initial|max)-old-space-size/.test(flag)))
     defaults.push(`--initial-old-space-size=${WORKER_OLD_SPACE_FLOOR_MB}`, '--expose-gc');
   if (!given.some((flag) => /^--(min|max)-semi-space-size/.test(flag)))
     defaults.push(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
-  return [...flags, ...defaults];
+  return defaults;
 }

@@ -12,6 +12,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   loginGraceTime: 'seconds a connection may take to authenticate',
   maxAuthTries: 'failed authentication attempts allowed per connection',
   workers: 'server processes sharing the port (0: one per CPU core; 1: a single process)',
+  workerMode:
+    "how 2 or more workers run: 'processes' (a primary and worker processes) or 'threads' (threads of one process, ~100 MB less memory; no automatic worker renewal)",
   uploadMode: "'atomic' (write to a hidden temp name, rename on close) or 'direct'",
   logLevel: 'log level of the JSON log on stderr',
   logFile:

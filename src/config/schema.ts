@@ -35,6 +35,8 @@ export const configSchema = z
     uploadMode: z.enum(['atomic', 'direct']).default('atomic'),
     /** 0 means one per CPU core. */
     workers: z.coerce.number().int().min(0).max(256).default(0),
+    /** How `workers` ≥ 2 run: worker processes under a primary, or threads of one process (src/cli/serve-threads.ts). */
+    workerMode: z.enum(['processes', 'threads']).default('processes'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     logFile: z.string().min(1).optional(),
     logFileMaxBytes: z.coerce
@@ -249,6 +251,7 @@ export const SERVE_FLAGS: readonly {
   { setting: 'ftps.tlsKeyName', flag: '--ftps-tls-key-name', arg: '<name>' },
   { setting: 'algorithms', flag: '--algorithms', arg: '<profile>' },
   { setting: 'workers', flag: '--workers', arg: '<n>' },
+  { setting: 'workerMode', flag: '--worker-mode', arg: '<mode>' },
   { setting: 'node.id', flag: '--node-id', arg: '<name>' },
   { setting: 'user', flag: '--user', arg: '<name>' },
   { setting: 'store.url', flag: '--store', arg: '<url>' },

@@ -1,9 +1,11 @@
 // The FTPS front door: explicit (AUTH TLS) and implicit listeners, admission (connection limits, defender, the
 // slow-loris guard), login grace, the idle timer and per-user session counts. Each connection is then run by
 // control.ts over the core's file session, like the SSH front end.
+
 import { createServer, type Server, type Socket } from 'node:net';
 import { Admission } from '../ssh/admission.js';
 import { closeOnce, drainConnections, whenEmpty } from '../util/drain.js';
+import { listenOptions, noteListening } from '../util/shared-listen.js';
 import type { TransferActivity } from './context.js';
 import { ControlConnection } from './control.js';
 import type { FtpsServerOptions } from './options.js';
@@ -145,8 +147,10 @@ export async function startFtpsServer(options: FtpsServerOptions): Promise<Runni
     const server = createServer({ noDelay: true }, (socket) => accept(socket, implicit));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, options.listen, () => {
+      const name = implicit ? 'ftps-implicit' : 'ftps';
+      server.listen(listenOptions(name, port, options.listen), () => {
         server.off('error', reject);
+        noteListening(name, server);
         resolve();
       });
     });

@@ -1,5 +1,6 @@
 // The SSH-2 front door: the listening socket, login grace and admission, and the ssh2 Server that holds the host
 // keys and algorithm policy. Each connection is then wired by connection.ts, its channels by channels.ts.
+
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import { cidrBlockList, matchesCidrs } from '../auth/defender.js';
@@ -8,6 +9,7 @@ import { type HostKeyMaterial, presentedHostKeys } from '../key-manager/host-key
 import { type AlgorithmProfile, algorithmPolicy, GROUP_EXCHANGE_KEX } from '../ssh-algorithms.js';
 import { closeOnce, drainConnections, whenEmpty } from '../util/drain.js';
 import { ProxyHeaderError, presentPeer, readProxyHeader } from '../util/proxy-socket.js';
+import { listenOptions, noteListening } from '../util/shared-listen.js';
 import { Admission } from './admission.js';
 import { type ConnectionState, handleConnection } from './connection.js';
 import { groupChooser, loadModuli } from './moduli.js';
@@ -146,8 +148,9 @@ export async function startSshServer(options: SshServerOptions): Promise<Running
     );
   await new Promise<void>((resolve, reject) => {
     net.once('error', reject);
-    net.listen(options.port, options.listen, () => {
+    net.listen(listenOptions('ssh', options.port, options.listen), () => {
       net.off('error', reject);
+      noteListening('ssh', net);
       resolve();
     });
   });

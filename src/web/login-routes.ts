@@ -1,10 +1,12 @@
 // Sign-in and sign-out for SFTP users: the same authenticator, lockout, TOTP and defender as SSH logins.
+
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import { PasswordPolicyError, passwordChangeDue } from '../auth/password-policy.js';
 import { Secret } from '../util/secret.js';
+import { workerTaskId } from '../util/worker-link.js';
 import type { WebClientDeps } from './deps.js';
 import { html, page } from './html.js';
 import { CSRF_FIELD, cookieOptions, requireUser, userOf } from './request-user.js';
@@ -49,7 +51,7 @@ async function recordSignIn(deps: WebClientDeps, session: WebSession, address: s
     username: session.user,
     remoteAddress: address,
     nodeId: deps.nodeId ?? null,
-    pid: process.pid,
+    pid: workerTaskId,
     createdAt: now,
     expiresAt: new Date(session.expires * 1000),
     bytesUp: 0,

@@ -1,6 +1,9 @@
 /* Module entry: registers the confine functions and runs the load-time kernel probes. */
 #include "confine.h"
 
+#include <errno.h>
+#include <fcntl.h>
+
 static napi_value js_has_openat2(napi_env env, napi_callback_info info) {
   napi_value v;
   napi_get_boolean(env, confine_has_openat2, &v);
@@ -40,6 +43,22 @@ static napi_value js_landlock_uncovered(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* A second descriptor for an open one (close-on-exec), which Node does not offer: each worker thread of
+ * `serve --worker-mode threads` listens on its own copy of the main thread's listening socket, so a thread
+ * that closes its server (it stops, or fails during its start) leaves the socket open for the others. */
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1], v;
+  int fd;
+  if (!get_args(env, info, 1, argv) || !arg_int(env, argv[0], &fd)) return NULL;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    napi_throw(env, make_errno_error(env, errno, "dup", NULL, NULL));
+    return NULL;
+  }
+  napi_create_int32(env, copy, &v);
+  return v;
+}
+
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 NAPI_MODULE_INIT() {
@@ -58,6 +77,7 @@ NAPI_MODULE_INIT() {
       FN("utimes", js_utimes),          FN("statfs", js_statfs),            FN("opendir", js_opendir),
       FN("readdir", js_readdir),        FN("closedir", js_closedir),        FN("landlock", js_landlock),
       FN("landlockUncoveredThreads", js_landlock_uncovered), FN("mallocTrim", js_malloc_trim), FN("setInline", js_set_inline),
+      FN("dup", js_dup),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,7 +1,9 @@
 // GET /api/events: live events of every worker process as Server-Sent Events for the console (docs/API.md).
+
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LimitError } from '../../errors.js';
+import { workerTaskId } from '../../util/worker-link.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
 import { startEventFeed } from '../event-relay.js';
 import { SseWriter } from '../sse-writer.js';
@@ -74,7 +76,7 @@ export const eventRoutes =
         });
         open.set(writer, caller);
         // The answering process, as /api/status tells it: which worker holds this stream.
-        writer.send(`: ferry events, process ${process.pid}\n\n`);
+        writer.send(`: ferry events, process ${workerTaskId}\n\n`);
         unsubscribe = feed.subscribe((message) => writer.send(message), request.headers['last-event-id']);
         // A replay bigger than the backlog already cut the reader: it must not stay subscribed.
         if (writer.ended) unsubscribe();

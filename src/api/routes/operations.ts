@@ -1,9 +1,11 @@
 // Live sessions of this process and the server's status (plus the disk and store checks /readyz shares).
+
 import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isWebSessionId, type KilledSession } from '../../admin/index.js';
 import type { WebSessionRecord } from '../../store/types.js';
+import { workerTaskId } from '../../util/worker-link.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, contains, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
 import type { SessionActivity } from '../live-sessions.js';
@@ -122,7 +124,7 @@ export function localSessions(deps: Pick<ApiDeps, 'sessions' | 'cluster'>): Sess
       ...s,
       connectedAt: s.connectedAt.toISOString(),
       transfer: activity ? transferView(activity) : null,
-      pid: process.pid,
+      pid: workerTaskId,
       ...(node !== undefined ? { node } : {}),
     };
   });
@@ -199,7 +201,7 @@ export function killLocalSession(
 ): KilledSession | undefined {
   const session = deps.sessions.list().find((s) => s.id === id);
   if (!session || deps.disconnect?.(id) !== true) return undefined;
-  return { id, username: session.username, remoteAddress: session.remoteAddress, pid: process.pid };
+  return { id, username: session.username, remoteAddress: session.remoteAddress, pid: workerTaskId };
 }
 
 /** Free space of the data dir's file system, or null when it cannot be read. */

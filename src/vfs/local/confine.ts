@@ -84,6 +84,11 @@ export interface Confine {
    * in glibc's arenas otherwise); true when something was released. Absent from an addon built before it.
    */
   mallocTrim?(): boolean;
+  /**
+   * A close-on-exec copy of descriptor `fd` (dup): a worker thread listens on its own copy of a shared listening
+   * socket (src/util/shared-listen.ts). Absent from an addon built before it.
+   */
+  dup?(fd: number): number;
 }
 
 export const confine: Confine = createRequire(import.meta.url)(nativeAddonPath('confine')) as Confine;

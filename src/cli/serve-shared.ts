@@ -1,0 +1,43 @@
+// What the ways of serving share (a single process, cluster worker processes, worker threads): the one-line
+// message of a listener that cannot start, and the full GC once idle.
+import type { FerryConfig } from '../config/schema.js';
+import { loggers } from '../logger.js';
+import { describeError } from './common.js';
+import { startIdleGc } from './idle-gc.js';
+
+/** A listener that cannot start, as one line with the fix (EADDRINUSE, EACCES on a low port, a bad address). */
+export function describeListenError(err: unknown, config: FerryConfig): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${config.listen}:${config.sftpPort}`;
+  if (code === 'EADDRINUSE')
+    return `cannot listen on ${where}: the port is in use (another server, or a Ferry still running?); stop it or choose another --sftp-port`;
+  if (code === 'EACCES')
+    return `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another --sftp-port`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return `cannot listen on ${where}: no such local address; check --listen`;
+  return describeError(err).message;
+}
+
+/**
+ * The full GC a serving process's old-generation floor defers, run once it is idle (src/cli/idle-gc.ts); nothing
+ * without `--expose-gc`, which comes with the floor: from workerExecArgv (worker-flags.ts) for workers, from node's own flags for a
+ * single process.
+ */
+export async function collectWhenIdle(): Promise<void> {
+  await startIdleGc(
+    ({ before, after, ms }) =>
+      loggers.serve.debug(
+        {
+          heldMB: Math.round(before / 2 ** 20),
+          afterMB: Math.round(after / 2 ** 20),
+          ms: Math.round(ms),
+        },
+        'idle: full GC',
+      ),
+    ({ ringBytes, packetBytes }) =>
+      loggers.serve.debug(
+        { ringMB: ringBytes / 2 ** 20, packetMB: +(packetBytes / 2 ** 20).toFixed(2) },
+        'idle: kept rings and packet buffers given back',
+      ),
+  );
+}
