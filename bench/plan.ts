@@ -156,9 +156,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only startup,single,s
   --runs N      runs per server for every measurement but idle (default: full 5/3/3/3, quick 2/1/1/1;
                 startup 5; small files, pauses and sessions 5, quick 1)
   --workers N   passed to 'ferry serve --workers N' when Ferry has that flag (default: number of cores)
-  --threads     the Ferry column is Ferry's serving code as N worker threads of one process
-                (bench/floor/thread-workers.mjs): a projection of a thread mode, not a way Ferry runs; the
-                rows that start servers of their own (storage, s3, pgp, cluster, ...) still start 'ferry serve'
+  --threads     the Ferry column is 'ferry serve --worker-mode threads' (the workers as threads of one
+                process, node flags as npm start); the rows that start servers of their own (storage, s3,
+                pgp, cluster, ...) still start worker processes
   --cpu-prof D  run Ferry under 'node --cpu-prof' with Landlock off (it would refuse the profiles), profiles
                 written to D, one per process, with the bench's log stamped on their clock in D/bench-log.tsv
                 (summarise: bench/profile-summary.ts; --match 'rules on' --against 'rules off' --per 100: the

@@ -1,6 +1,6 @@
 // Starts the two servers under test on loopback: Ferry (child process, temp data dir) and a private OpenSSH sshd.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -113,12 +113,24 @@ const FERRY_BENCH_LIMITS = {
   FERRY_MAX_SESSIONS_PER_USER: '100000',
 };
 
+/**
+ * The node flags of `npm start` (package.json's script, read so the two cannot drift): a server whose workers are
+ * threads gets its heap sizes from them, as one started by `npm start`, the unit file or the Dockerfile does.
+ */
+export const NPM_START_NODE_FLAGS: readonly string[] = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    scripts: { start: string };
+  }
+).scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
 export interface FerryStartOptions {
   /** Passed as `--workers N` when the CLI has the flag; undefined lets Ferry choose. */
   workers?: number;
   /**
-   * Run Ferry's serving code as `workers` worker threads of one process (bench/floor/thread-workers.mjs) instead of
-   * `ferry serve`: a projection of a thread mode, not a way Ferry runs (no `--cpu-prof`, no extra flags).
+   * Run the workers as threads of one process (`--worker-mode threads`), with the node flags `npm start` gives
+   * the process (the heap sizes worker processes get by themselves).
    */
   threads?: boolean;
   /** Run the server under `node --cpu-prof` writing profiles here. */
@@ -174,11 +186,15 @@ export async function startFerry(
     { cwd: repo },
   );
   await options.beforeStart?.(dataDir);
-  if (options.threads) return startThreads(repo, layout, cleanup, options, dataDir, localDir);
   const hasWorkers = await ferryHasWorkers(repo);
-  const workerArgs =
-    hasWorkers && options.workers !== undefined ? ['--workers', String(options.workers)] : [];
-  const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  const workerArgs = [
+    ...(hasWorkers && options.workers !== undefined ? ['--workers', String(options.workers)] : []),
+    ...(options.threads ? ['--worker-mode', 'threads'] : []),
+  ];
+  const nodeArgs = [
+    ...(options.threads ? NPM_START_NODE_FLAGS : []),
+    ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+  ];
   // Landlock lets a server write only under its data dir: the profiles written at exit would fail with EACCES.
   const profiling = options.cpuProfileDir ? { FERRY_LANDLOCK: 'false' } : {};
   const args = [
@@ -208,7 +224,7 @@ export async function startFerry(
     hint: `see ${join(layout.logDir, 'ferry.log')}`,
   });
   const workers = hasWorkers
-    ? `--workers ${options.workers ?? 'default'}`
+    ? `--workers ${options.workers ?? 'default'}${options.threads ? ' --worker-mode threads' : ''}`
     : 'one process (this ferry has no --workers flag yet)';
   return ferryColumn(child, Number(port), layout, cleanup, localDir, `ferry serve, ${workers}`);
 }
@@ -234,57 +250,6 @@ function ferryColumn(
     description: `${description}, node ${process.version}`,
     stop: () => cleanup.stop(child, 15_000),
   };
-}
-
-/**
- * Spawns bench/floor/thread-workers.mjs (`workers` threads on `dataDir`) with the node flags `serve` gives its
- * workers, as if compiled (without the bench's own tsx): one process holds every thread's heap. It prints
- * "listening PORT" once every thread serves; its log goes to `stderr`.
- */
-export async function spawnThreadsProjection(
-  repo: string,
-  dataDir: string,
-  workers: number,
-  stderr: 'ignore' | number,
-  env: Record<string, string> = {},
-): Promise<ChildProcess> {
-  const { workerExecArgv } = await import('../src/cli/worker-flags.js');
-  return spawn(process.execPath, [...workerExecArgv([], true), 'bench/floor/thread-workers.mjs'], {
-    cwd: repo,
-    detached: true,
-    stdio: ['ignore', 'pipe', stderr],
-    env: { ...process.env, ...env, DATA_DIR: dataDir, WORKERS: String(workers) },
-  });
-}
-
-/** The threads projection on an initialised data dir, as the Ferry column (see FerryStartOptions.threads). */
-async function startThreads(
-  repo: string,
-  layout: BenchLayout,
-  cleanup: Cleanup,
-  options: FerryStartOptions,
-  dataDir: string,
-  localDir: string,
-): Promise<BenchServer> {
-  if (options.cpuProfileDir || options.extraArgs)
-    throw new Error('--threads runs the projection as it is: no --cpu-prof, no extra serve flags');
-  const workers = options.workers ?? 2;
-  const log = openSync(join(layout.logDir, 'ferry.log'), 'a');
-  const child = cleanup.process(
-    await spawnThreadsProjection(repo, dataDir, workers, log, { ...FERRY_BENCH_LIMITS, ...options.env }),
-    true,
-  );
-  const [, port] = await awaitListening(child, /^listening (\d+)$/m, 'Ferry (threads)', {
-    hint: `see ${join(layout.logDir, 'ferry.log')}`,
-  });
-  return ferryColumn(
-    child,
-    Number(port),
-    layout,
-    cleanup,
-    localDir,
-    `Ferry's serving code as ${workers} worker threads of one process (projection, bench/floor/thread-workers.mjs)`,
-  );
 }
 
 function sshdConfig(dir: string, port: number, user: string): string {

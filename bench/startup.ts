@@ -7,7 +7,7 @@ import type { Cleanup } from './cleanup.js';
 import { awaitListening } from './listening.js';
 import { treeMemory } from './proc-stats.js';
 import { type Measurement, median } from './scenarios.js';
-import { spawnThreadsProjection } from './servers.js';
+import { NPM_START_NODE_FLAGS } from './servers.js';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -77,11 +77,13 @@ const MB = 2 ** 20;
  * PSS divides them between the processes that map them, so it sums to what the server really occupies (and
  * drops when other Node processes run on the machine, as they share the binary's pages too).
  */
-async function idleServerMemory(ctx: StartupContext, dataDir: string): Promise<IdleMemory> {
+async function idleServerMemory(ctx: StartupContext, dataDir: string, threads: boolean): Promise<IdleMemory> {
   const child = ctx.cleanup.process(
     spawn(
       process.execPath,
       [
+        // Worker processes get their heap sizes from the primary; threads share the process's, as npm start sets them.
+        ...(threads ? NPM_START_NODE_FLAGS : []),
         'bin/ferry.js',
         'serve',
         '--data-dir',
@@ -92,6 +94,7 @@ async function idleServerMemory(ctx: StartupContext, dataDir: string): Promise<I
         '0',
         '--workers',
         String(IDLE_WORKERS),
+        ...(threads ? ['--worker-mode', 'threads'] : []),
         // The HTTP API runs, as on a default install, but on a free port: 8080 may be taken on this machine.
         '--http-listen',
         '127.0.0.1:0',
@@ -100,20 +103,7 @@ async function idleServerMemory(ctx: StartupContext, dataDir: string): Promise<I
     ),
     true,
   );
-  return settledMemory(ctx, child, /SFTP listening on/, 'ferry serve', IDLE_WORKERS + 1);
-}
-
-/**
- * The same serving code as IDLE_WORKERS worker threads of one process sharing its listening sockets
- * (bench/floor/thread-workers.mjs), with the node flags `serve` gives its workers: what the idle row would read if
- * Ferry's workers were threads. A projection beside the row, not a way Ferry runs.
- */
-async function idleThreadsMemory(ctx: StartupContext, dataDir: string): Promise<IdleMemory> {
-  const child = ctx.cleanup.process(
-    await spawnThreadsProjection(ctx.repo, dataDir, IDLE_WORKERS, 'ignore'),
-    true,
-  );
-  return settledMemory(ctx, child, /^listening \d+$/m, 'thread-workers.mjs', 1);
+  return settledMemory(ctx, child, /SFTP listening on/, 'ferry serve', threads ? 1 : IDLE_WORKERS + 1);
 }
 
 /** A started server's memory once idle (IDLE_SETTLE_MS after `ready`), median of three samples; stops it. */
@@ -189,19 +179,20 @@ export async function startup(ctx: StartupContext): Promise<Measurement[]> {
   }
   const threads: Measurement = {
     id: 'startup-idle-rss-threads',
-    label: `projection: the same serving code as ${IDLE_WORKERS} worker threads of one process (bench/floor/thread-workers.mjs)`,
+    label: `idle serve --workers ${IDLE_WORKERS} --worker-mode threads (one process; node flags as npm start)`,
     unit: 'MB RSS',
     better: 'lower',
     runs: ferryOnly([]),
+    target: { kind: 'ferry-at-most', value: 150 },
   };
   const pss: number[] = [];
   const threadsPss: number[] = [];
   for (let run = 0; run < ctx.runs; run++) {
     // A fresh data dir each time: the first-run work (host keys, admin) is part of what a server holds on to.
-    // The server as it runs and the threads projection take turns, so both see the same machine.
+    // The two worker modes take turns, so both see the same machine.
     const dataDir = join(ctx.root, `startup-idle-${run}`);
     await mkdir(dataDir);
-    const memory = await idleServerMemory(ctx, dataDir);
+    const memory = await idleServerMemory(ctx, dataDir, false);
     idle.runs.ferry.push(memory.rss);
     pss.push(memory.pss);
     ctx.log(
@@ -210,11 +201,11 @@ export async function startup(ctx: StartupContext): Promise<Measurement[]> {
     );
     const threadsDir = join(ctx.root, `startup-idle-threads-${run}`);
     await mkdir(threadsDir);
-    const asThreads = await idleThreadsMemory(ctx, threadsDir);
+    const asThreads = await idleServerMemory(ctx, threadsDir, true);
     threads.runs.ferry.push(asThreads.rss);
     threadsPss.push(asThreads.pss);
     ctx.log(
-      `  run ${run + 1}: as ${IDLE_WORKERS} threads of one process: ${asThreads.rss.toFixed(0)} MB RSS, ` +
+      `  run ${run + 1}: ${threads.label}: ${asThreads.rss.toFixed(0)} MB RSS, ` +
         `${asThreads.pss.toFixed(0)} MB PSS`,
     );
   }
