@@ -1,6 +1,7 @@
 // `ferry serve --workers 2 --worker-mode threads`: one process whose main thread serves and runs a second worker
 // thread on the same sockets. Real OpenSSH sessions land on both threads; the relays (metrics, status, bandwidth)
-// see both; a thread that ends is replaced under the hardened process; SIGTERM stops both; a port in use is one line.
+// see both; a thread that ends is replaced under the hardened process; SIGHUP reloads and SIGTERM stops both; a
+// port in use is one line.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -142,6 +143,14 @@ describe('serve --workers 2 --worker-mode threads', () => {
         metrics,
       );
     assert.equal(Number(completed?.[1]), rounds * 8, 'the uploads of both threads counted');
+
+    // A reload reaches both threads (the main thread passes SIGHUP on).
+    serving.child.kill('SIGHUP');
+    const reloads = () => serving.stderr().match(/"msg":"SIGHUP: host keys re-read"/g)?.length ?? 0;
+    for (const end = Date.now() + 10_000; reloads() < 2; ) {
+      assert.ok(Date.now() < end, `${reloads()} of 2 threads reloaded`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
 
     const exited = new Promise<number | null>((resolve) => serving.child.once('exit', resolve));
     serving.child.kill('SIGTERM');

@@ -28,6 +28,9 @@ interface ThreadStart {
   readonly nodeRunId: string;
 }
 
+/** How long after the main thread stopped the worker threads may take to stop before they are ended. */
+const THREAD_STOP_GRACE_MS = 15_000;
+
 /** workerData's key for it (a worker thread of anything else has no such key). */
 const START_KEY = 'ferryServeThread';
 
@@ -220,8 +223,16 @@ export async function runThreadsMain(
     },
     ended: () =>
       new Promise((done) => {
-        if (threads.size === 0) done();
-        else ended.push(done);
+        if (threads.size === 0) return done();
+        ended.push(done);
+        // Every thread drained as long as this one did (drainTimeout, from the same signal): one still running
+        // well after that is stuck, and would hold the process for ever.
+        setTimeout(() => {
+          for (const { worker } of threads) {
+            loggers.serve.error({ threadId: worker.threadId }, 'a worker thread did not stop; ending it');
+            void worker.terminate();
+          }
+        }, THREAD_STOP_GRACE_MS).unref();
       }),
   };
   runUntilSignalled(running, held, workers);
