@@ -4,7 +4,7 @@
 // and reload when it does, and are restarted when one ends by itself. One process maps node and its libraries once,
 // where a primary and N worker processes map them N+1 times (docs/PERFORMANCE.md, idle memory as worker threads).
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, MessageChannel, parentPort, Worker, workerData } from 'node:worker_threads';
 import { serveGatherRequests } from '../api/cluster-gather.js';
@@ -27,6 +27,13 @@ interface ThreadStart {
   /** The main thread's run id: the threads register one node together (StartOptions.nodeRunId). */
   readonly nodeRunId: string;
 }
+
+/**
+ * What a worker thread runs: `bin/ferry.js`, two levels up from this module in the sources and in dist/bundle/
+ * alike. It runs the build, or the sources through tsx when they are newer, whichever way the main thread was
+ * started (a thread started on src/main.ts would not have the tsx loader that `node --import tsx` gave the main one).
+ */
+const ENTRY = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
 
 /** How long after the main thread stopped the worker threads may take to stop before they are ended. */
 const THREAD_STOP_GRACE_MS = 15_000;
@@ -156,7 +163,7 @@ export async function runThreadsMain(
   const startThread = (): Promise<void> =>
     new Promise((listening) => {
       const startedAt = performance.now();
-      const worker = new Worker(resolve(process.argv[1]!), {
+      const worker = new Worker(ENTRY, {
         argv: process.argv.slice(2),
         workerData: { [START_KEY]: { fds: Object.fromEntries(fds), nodeRunId } satisfies ThreadStart },
       });
