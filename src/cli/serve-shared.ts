@@ -19,9 +19,10 @@ export function describeListenError(err: unknown, config: FerryConfig): string {
 }
 
 /**
- * The full GC a serving process's old-generation floor defers, run once it is idle (src/cli/idle-gc.ts); nothing
- * without `--expose-gc`, which comes with the floor: from workerExecArgv (worker-flags.ts) for workers, from node's own flags for a
- * single process.
+ * The full GC a serving worker's old-generation floor defers, run once it is idle (src/cli/idle-gc.ts); nothing
+ * without `--expose-gc`, which comes with the floor: from workerExecArgv (worker-flags.ts) for worker processes, as
+ * V8 flags the main thread sets for worker threads (serve-threads.ts), from node's own flags for a single process
+ * and for the main thread of `--worker-mode threads`.
  */
 export async function collectWhenIdle(): Promise<void> {
   await startIdleGc(
