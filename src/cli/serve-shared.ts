@@ -1,9 +1,26 @@
 // What the ways of serving share (a single process, cluster worker processes, worker threads): the one-line
 // message of a listener that cannot start, and the full GC once idle.
+import { serveGatherRequests } from '../api/cluster-gather.js';
+import { relayWorkerEvent } from '../api/event-relay.js';
 import type { FerryConfig } from '../config/schema.js';
+import { serveRateRequests } from '../core/rate-relay.js';
 import { loggers } from '../logger.js';
+import type { WorkerEnd } from '../util/worker-link.js';
 import { describeError } from './common.js';
 import { startIdleGc } from './idle-gc.js';
+
+/**
+ * In a primary (the cluster's, or the main thread of `--worker-mode threads`): serves a worker's relay message,
+ * a gather for /metrics or /api/sessions (api/cluster-gather.ts), a bandwidth lease (core/rate-relay.ts) or a live
+ * event for the streams (api/event-relay.ts). False for any other message.
+ */
+export function serveRelays(worker: WorkerEnd, message: unknown): boolean {
+  return (
+    serveGatherRequests(worker, message) ||
+    serveRateRequests(worker, message) ||
+    relayWorkerEvent(worker, message)
+  );
+}
 
 /** A listener that cannot start, as one line with the fix (EADDRINUSE, EACCES on a low port, a bad address). */
 export function describeListenError(err: unknown, config: FerryConfig): string {

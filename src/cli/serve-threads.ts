@@ -7,16 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, MessageChannel, parentPort, Worker, workerData } from 'node:worker_threads';
-import { serveGatherRequests } from '../api/cluster-gather.js';
-import { relayWorkerEvent } from '../api/event-relay.js';
 import type { FerryConfig } from '../config/schema.js';
-import { serveRateRequests } from '../core/rate-relay.js';
 import { loggers, rootLogger } from '../logger.js';
 import type { RunningFerry } from '../server.js';
 import { listenOnSharedSockets, noteSharedListeners } from '../util/shared-listen.js';
 import { PortWorker, portLink, useThreadLinks, type WorkerEnd } from '../util/worker-link.js';
 import type { HeldSignals } from './held-signals.js';
-import { collectWhenIdle, describeListenError } from './serve-shared.js';
+import { collectWhenIdle, describeListenError, serveRelays } from './serve-shared.js';
 import { runUntilSignalled, type ThreadWorkers } from './serve-stop.js';
 import { workerHeapDefaults } from './worker-flags.js';
 
@@ -128,11 +125,7 @@ export async function runThreadsMain(
   const own = new MessageChannel();
   const ownEnd = new PortWorker(own.port1);
   useThreadLinks(portLink(own.port2), () => [ownEnd, ...[...threads].map((t) => t.end)]);
-  const relay = (end: WorkerEnd) => (message: unknown) => {
-    if (serveGatherRequests(end, message)) return;
-    if (serveRateRequests(end, message)) return;
-    relayWorkerEvent(end, message);
-  };
+  const relay = (end: WorkerEnd) => (message: unknown) => serveRelays(end, message);
   own.port1.on('message', relay(ownEnd));
   // The ports would keep the process alive after the server stopped; its exit is runUntilSignalled's.
   own.port1.unref();

@@ -3,11 +3,8 @@ import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { serveGatherRequests } from '../api/cluster-gather.js';
-import { relayWorkerEvent } from '../api/event-relay.js';
 import { httpApiLine } from '../api/listen-address.js';
 import { CONFIG_SETTINGS, envNameOf, type FerryConfig, nestSettings, SERVE_FLAGS } from '../config/schema.js';
-import { serveRateRequests } from '../core/rate-relay.js';
 import { FerryError } from '../errors.js';
 import { loggers, rootLogger } from '../logger.js';
 import type { RunningFerry } from '../server.js';
@@ -17,7 +14,7 @@ import { HeldSignals } from './held-signals.js';
 import { useLogFile } from './log-file.js';
 import type { Hardening } from './process-hardening.js';
 import { describeSetting, optionName } from './serve-flags.js';
-import { collectWhenIdle, describeListenError } from './serve-shared.js';
+import { collectWhenIdle, describeListenError, serveRelays } from './serve-shared.js';
 import { runUntilSignalled, watchParent } from './serve-stop.js';
 import { runServeThread, runThreadsMain, serveThreadStart } from './serve-threads.js';
 import { workerExecArgv } from './worker-flags.js';
@@ -83,11 +80,7 @@ async function runPrimary(
   const fork = () => {
     const worker = cluster.fork({ FERRY_WORKER: '1', [NODE_RUN_VARIABLE]: nodeRun });
     worker.on('message', (message: WorkerMessage | RenewRequest) => {
-      // A worker's /metrics or /api/sessions asking for every worker's part (src/api/cluster-gather.ts).
-      if (serveGatherRequests(worker, message)) return;
-      if (serveRateRequests(worker, message)) return;
-      // A worker's live event, numbered and sent to the workers with event streams (src/api/event-relay.ts).
-      if (relayWorkerEvent(worker, message)) return;
+      if (serveRelays(worker, message)) return;
       if (isRenewRequest(message)) {
         renewal.request(message.paths);
         return;
