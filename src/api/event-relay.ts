@@ -49,20 +49,13 @@ export interface EventFeedHandle {
   stop(): void;
 }
 
-/** A worker's IPC channel to the primary, as the feed uses it. */
+/**
+ * A worker's channel to the primary, as the feed uses it: its primary link (util/worker-link.ts), whose `send` is
+ * false when the channel is gone.
+ */
 export interface RelayChannel {
-  send(message: RelayMessage, done?: () => void): boolean | undefined;
+  send(message: RelayMessage, done?: () => void): boolean;
   onMessage(listener: (message: RelayMessage) => void): () => void;
-}
-
-/** This process' channel to the primary when it is a worker of `serve --workers N`. */
-function workerChannel(): RelayChannel | undefined {
-  const link = primaryLink();
-  if (link === undefined) return undefined;
-  return {
-    send: (message, done) => (link.send(message, done) ? true : undefined),
-    onMessage: (listener) => link.onMessage(listener),
-  };
 }
 
 /**
@@ -71,7 +64,7 @@ function workerChannel(): RelayChannel | undefined {
  */
 export function startEventFeed(
   events: EventBus,
-  channel: RelayChannel | undefined = workerChannel(),
+  channel: RelayChannel | undefined = primaryLink(),
 ): EventFeedHandle {
   const relayed = channel !== undefined;
   let streaming = false;
@@ -123,7 +116,7 @@ export function startEventFeed(
           pending--;
         },
       );
-      if (sent === undefined) pending--;
+      if (!sent) pending--;
       lost = 0;
     },
     { name: 'api-event-feed', maxQueue: BUS_QUEUE },
