@@ -1,5 +1,5 @@
 // Starts the two servers under test on loopback: Ferry (child process, temp data dir) and a private OpenSSH sshd.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -226,28 +226,16 @@ export async function startFerry(
   const workers = hasWorkers
     ? `--workers ${options.workers ?? 'default'}${options.threads ? ' --worker-mode threads' : ''}`
     : 'one process (this ferry has no --workers flag yet)';
-  return ferryColumn(child, Number(port), layout, cleanup, localDir, `ferry serve, ${workers}`);
-}
-
-/** A started Ferry (either kind) as the bench's Ferry column: user `bench`, transfers under /xfer. */
-function ferryColumn(
-  child: ChildProcess,
-  port: number,
-  layout: BenchLayout,
-  cleanup: Cleanup,
-  localDir: string,
-  description: string,
-): BenchServer {
   return {
     name: 'ferry',
-    port,
+    port: Number(port),
     user: 'bench',
     pid: child.pid!,
     remoteDir: '/xfer',
     localDir,
     sharedPath: (name) =>
       `/${layout.sharedDir.slice(layout.ferryHome.length + 1)}/${name}`.replace(/\/+$/, ''),
-    description: `${description}, node ${process.version}`,
+    description: `ferry serve, ${workers}, node ${process.version}`,
     stop: () => cleanup.stop(child, 15_000),
   };
 }

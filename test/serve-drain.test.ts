@@ -55,7 +55,7 @@ const MODES = {
 
 for (const [mode, workers] of Object.entries(MODES))
   test(`SIGTERM drains (${mode}): /readyz 503, new SFTP and FTPS connections refused, the uploads in flight over both complete intact, then exit 0`, async () => {
-    const dataDir = join(work, `data-${workers.length}`);
+    const dataDir = join(work, mode.replaceAll(' ', '-'));
     assert.equal((await runFerry(['init', '--data-dir', dataDir])).code, 0);
     const add = await runFerry(
       ['users', 'add', 'pat', '--password-stdin', '--data-dir', dataDir],

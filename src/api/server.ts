@@ -1,5 +1,4 @@
 // The HTTP API server: Fastify with zod schemas, one error mapper, one permission check, OpenAPI and docs.
-
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cookie from '@fastify/cookie';

@@ -1,7 +1,6 @@
 // The FTPS front door: explicit (AUTH TLS) and implicit listeners, admission (connection limits, defender, the
 // slow-loris guard), login grace, the idle timer and per-user session counts. Each connection is then run by
 // control.ts over the core's file session, like the SSH front end.
-
 import { createServer, type Server, type Socket } from 'node:net';
 import { Admission } from '../ssh/admission.js';
 import { closeOnce, drainConnections, whenEmpty } from '../util/drain.js';

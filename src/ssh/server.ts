@@ -1,6 +1,5 @@
 // The SSH-2 front door: the listening socket, login grace and admission, and the ssh2 Server that holds the host
 // keys and algorithm policy. Each connection is then wired by connection.ts, its channels by channels.ts.
-
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import { cidrBlockList, matchesCidrs } from '../auth/defender.js';

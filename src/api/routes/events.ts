@@ -1,5 +1,4 @@
 // GET /api/events: live events of every worker process as Server-Sent Events for the console (docs/API.md).
-
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LimitError } from '../../errors.js';

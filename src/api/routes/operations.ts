@@ -1,5 +1,4 @@
 // Live sessions of this process and the server's status (plus the disk and store checks /readyz shares).
-
 import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
