@@ -1,7 +1,6 @@
 // Every named logger is declared here; lines are JSON (pino) and carry session id, user and address as bindings.
-import { isMainThread } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
-import { workerTaskId } from './util/worker-link.js';
+import { inWorkerThread, workerTaskId } from './util/worker-task-id.js';
 
 export type { Logger } from 'pino';
 
@@ -30,7 +29,7 @@ export const rootLogger: Logger = pino(
     level,
     // A worker thread of `serve --worker-mode threads` says which it is (its id in `top -H` and /api/status): its
     // lines share the process's pid.
-    base: isMainThread ? { pid: process.pid } : { pid: process.pid, thread: workerTaskId },
+    base: inWorkerThread ? { pid: process.pid, thread: workerTaskId } : { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['password', '*.password', 'secret', '*.secret'], censor: '[secret]' },
   },

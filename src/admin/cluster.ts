@@ -11,7 +11,7 @@ import {
   type NodeProcess,
   type NodeRepository,
 } from '../store/types.js';
-import { workerTaskId } from '../util/worker-link.js';
+import { workerTaskId } from '../util/worker-task-id.js';
 
 export { MISSED_HEARTBEATS };
 

@@ -16,7 +16,7 @@ import { consoleRoutes } from '../console/index.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { listenOptions, noteListening } from '../util/shared-listen.js';
-import { workerTaskId } from '../util/worker-link.js';
+import { workerTaskId } from '../util/worker-task-id.js';
 import { type WebClientDeps, webClientRoutes } from '../web/index.js';
 import { installAuth, PERMISSIONS } from './auth.js';
 import { workerGatherer } from './cluster-gather.js';

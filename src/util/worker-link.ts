@@ -3,8 +3,6 @@
 // threads`). The relays (metrics and sessions gathering, bandwidth leases, the live event feed) use these two views
 // and do not know which kind they run over.
 import cluster from 'node:cluster';
-import { readlinkSync } from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
 
 /**
  * A message handler. Messages come from our own processes and threads, each relay checking the `type` it owns;
@@ -126,19 +124,3 @@ export class PortWorker implements WorkerEnd {
     this.#connected = false;
   }
 }
-
-/**
- * This worker's id as the kernel knows it: the process id, or in a worker thread the thread's own id (Linux: in
- * the same number space; `kill(id, 0)` finds it while it lives). The node registry and the status list each
- * serving worker by it, so two threads of one process do not take each other's row.
- */
-export const workerTaskId: number = (() => {
-  if (isMainThread) return process.pid;
-  try {
-    // "PID/task/TID"
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    return Number.isInteger(tid) && tid > 0 ? tid : process.pid;
-  } catch {
-    return process.pid;
-  }
-})();

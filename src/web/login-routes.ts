@@ -6,7 +6,7 @@ import { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { DEFENDER_SCORES } from '../auth/defender.js';
 import { PasswordPolicyError, passwordChangeDue } from '../auth/password-policy.js';
 import { Secret } from '../util/secret.js';
-import { workerTaskId } from '../util/worker-link.js';
+import { workerTaskId } from '../util/worker-task-id.js';
 import type { WebClientDeps } from './deps.js';
 import { html, page } from './html.js';
 import { CSRF_FIELD, cookieOptions, requireUser, userOf } from './request-user.js';

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LimitError } from '../../errors.js';
-import { workerTaskId } from '../../util/worker-link.js';
+import { workerTaskId } from '../../util/worker-task-id.js';
 import { type ApiDeps, problemResponses } from '../deps.js';
 import { startEventFeed } from '../event-relay.js';
 import { SseWriter } from '../sse-writer.js';

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isWebSessionId, type KilledSession } from '../../admin/index.js';
 import type { WebSessionRecord } from '../../store/types.js';
-import { workerTaskId } from '../../util/worker-link.js';
+import { workerTaskId } from '../../util/worker-task-id.js';
 import { actorOf } from '../auth.js';
 import { type ApiDeps, contains, pageOf, pageQuerySchema, problemResponses } from '../deps.js';
 import type { SessionActivity } from '../live-sessions.js';
