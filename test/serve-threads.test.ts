@@ -186,6 +186,50 @@ describe('serve --workers 2 --worker-mode threads', () => {
     assert.equal(serving.child.exitCode, 0);
   });
 
+  test('kill -9 mid-upload: nothing half-written is published, and the restarted server verifies and serves', async () => {
+    const { dataDir, serving, port } = await serveThreads('killed');
+    const big = join(dir, 'big.bin');
+    await writeFile(big, Buffer.alloc(4 * 1024 * 1024, 5));
+    // About 1 MB/s (sftp -l is in Kbit/s): still uploading when the process is killed.
+    const upload = sftpBatch({
+      port,
+      user: 'tess',
+      password: PASSWORD,
+      extraArgs: ['-l', '8000'],
+      batch: `put ${big} big.bin\n`,
+    });
+    const home = join(dataDir, 'homes', 'tess');
+    const partial = async () =>
+      (await readdir(home).catch(() => [] as string[])).length > 0 &&
+      (await readFile(join(home, (await readdir(home))[0]!)).catch(() => Buffer.alloc(0))).length >
+        256 * 1024;
+    for (const end = Date.now() + 20_000; !(await partial()); ) {
+      assert.ok(Date.now() < end, 'the upload did not start');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const killed = new Promise((resolve) => serving.child.once('exit', resolve));
+    serving.child.kill('SIGKILL');
+    await killed;
+    assert.notEqual((await upload).code, 0, 'the client saw the upload fail');
+    assert.deepEqual(
+      (await readdir(home)).filter((name) => !name.startsWith('.')),
+      [],
+      'no file under its final name',
+    );
+
+    const verify = await runFerry(['audit', 'verify', '--data-dir', dataDir]);
+    assert.equal(verify.code, 0, verify.stderr);
+    const again = await serveFerry(
+      dataDir,
+      children,
+      ['--workers', '2', '--worker-mode', 'threads', '--http-listen', '127.0.0.1:0'],
+      /SFTP listening on 127\.0\.0\.1:(\d+) \(2 worker threads/,
+    );
+    await uploads(Number(again.match[1]), 'after', 4);
+    assert.equal(await sha256(join(home, 'after-0.bin')), await sha256(join(dir, 'up.bin')));
+    await again.serving.stop();
+  });
+
   test('a port in use ends the start with one line and exit code 1', async () => {
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
