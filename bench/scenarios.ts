@@ -164,9 +164,13 @@ export async function concurrentStreams(
   const gib = total / (1024 * MIB);
   const upCpu = emptyRuns();
   const downCpu = emptyRuns();
+  // The clients' CPU too (every sftp and its ssh, start-up included): with the clients on the same cores, a server
+  // that needs less CPU per GiB is faster only if its clients do not need more.
+  const upClientCpu = emptyRuns();
+  const downClientCpu = emptyRuns();
   for (let run = 0; run < ctx.runs; run++) {
     for (const server of serverOrder(ctx, run)) {
-      const [results, cpu] = await withCpu(server, () =>
+      const [results, cpu, clientMs] = await withCpus(server, () =>
         Promise.all(
           indexes.map((i) =>
             runBatch(server, ctx.client, `put ${source.path} ${server.remoteDir}/up-${i}.bin\npwd\n`),
@@ -174,6 +178,7 @@ export async function concurrentStreams(
         ),
       );
       upCpu[server.name].push(cpu / 1000 / gib);
+      upClientCpu[server.name].push(clientMs / 1000 / gib);
       const ms = transferWindow(results);
       for (const i of indexes) {
         const path = join(server.localDir, `up-${i}.bin`);
@@ -181,7 +186,10 @@ export async function concurrentStreams(
         await rm(path);
       }
       up.runs[server.name].push(mibPerSecond(total, ms));
-      ctx.log(`  ${up.label} ${server.name}: ${up.runs[server.name].at(-1)!.toFixed(0)} MiB/s`);
+      ctx.log(
+        `  ${up.label} ${server.name}: ${up.runs[server.name].at(-1)!.toFixed(0)} MiB/s, ` +
+          `server CPU ${upCpu[server.name].at(-1)!.toFixed(2)} s/GiB, client CPU ${upClientCpu[server.name].at(-1)!.toFixed(2)} s/GiB`,
+      );
     }
   }
   for (const server of ctx.servers) {
@@ -192,7 +200,7 @@ export async function concurrentStreams(
   }
   for (let run = 0; run < ctx.runs; run++) {
     for (const server of serverOrder(ctx, run)) {
-      const [results, cpu] = await withCpu(server, () =>
+      const [results, cpu, clientMs] = await withCpus(server, () =>
         Promise.all(
           indexes.map((i) =>
             runBatch(
@@ -204,6 +212,7 @@ export async function concurrentStreams(
         ),
       );
       downCpu[server.name].push(cpu / 1000 / gib);
+      downClientCpu[server.name].push(clientMs / 1000 / gib);
       const ms = transferWindow(results);
       for (const i of indexes) {
         const path = join(ctx.clientDir, `down-${i}.bin`);
@@ -211,15 +220,18 @@ export async function concurrentStreams(
         await rm(path);
       }
       down.runs[server.name].push(mibPerSecond(total, ms));
-      ctx.log(`  ${down.label} ${server.name}: ${down.runs[server.name].at(-1)!.toFixed(0)} MiB/s`);
+      ctx.log(
+        `  ${down.label} ${server.name}: ${down.runs[server.name].at(-1)!.toFixed(0)} MiB/s, ` +
+          `server CPU ${downCpu[server.name].at(-1)!.toFixed(2)} s/GiB, client CPU ${downClientCpu[server.name].at(-1)!.toFixed(2)} s/GiB`,
+      );
     }
   }
   for (const server of ctx.servers) {
     for (const i of indexes) await rm(join(server.localDir, `down-${i}.bin`));
   }
   return [
-    { ...up, extra: { 'server CPU s/GiB': medians(upCpu) } },
-    { ...down, extra: { 'server CPU s/GiB': medians(downCpu) } },
+    { ...up, extra: { 'server CPU s/GiB': medians(upCpu), 'client CPU s/GiB': medians(upClientCpu) } },
+    { ...down, extra: { 'server CPU s/GiB': medians(downCpu), 'client CPU s/GiB': medians(downClientCpu) } },
   ];
 }
 
