@@ -15,7 +15,8 @@
         "src/dir_ops.c",
         "src/landlock.c",
         "src/landlock_threads.c",
-        "src/memory.c"
+        "src/memory.c",
+        "src/read_cached.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]

@@ -77,7 +77,7 @@ NAPI_MODULE_INIT() {
       FN("utimes", js_utimes),          FN("statfs", js_statfs),            FN("opendir", js_opendir),
       FN("readdir", js_readdir),        FN("closedir", js_closedir),        FN("landlock", js_landlock),
       FN("landlockUncoveredThreads", js_landlock_uncovered), FN("mallocTrim", js_malloc_trim), FN("setInline", js_set_inline),
-      FN("dup", js_dup),
+      FN("dup", js_dup),                FN("readCached", js_read_cached),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

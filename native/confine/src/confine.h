@@ -118,4 +118,7 @@ extern unsigned landlock_skipped_threads; /* threads the last landlock() could n
 bool probe_fchmodat2(void);
 napi_value js_malloc_trim(napi_env env, napi_callback_info info); /* memory.c */
 
+/* read_cached.c */
+napi_value js_read_cached(napi_env env, napi_callback_info info);
+
 #endif
