@@ -89,6 +89,11 @@ export interface Confine {
    * socket (src/util/shared-listen.ts). Absent from an addon built before it.
    */
   dup?(fd: number): number;
+  /**
+   * preadv2 with RWF_NOWAIT on this thread: the bytes the page cache holds of the range (0 at the end of the
+   * file), -1 when none is cached, -2 when the file system cannot say (tmpfs). Absent from an addon built before it.
+   */
+  readCached?(fd: number, buffers: Buffer[], position: number): number;
 }
 
 export const confine: Confine = createRequire(import.meta.url)(nativeAddonPath('confine')) as Confine;

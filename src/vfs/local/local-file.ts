@@ -4,7 +4,7 @@ import { toFerryError } from '../../errors.js';
 import { type ByteChunks, byteLength, chunksOf } from '../../util/byte-chunks.js';
 import type { FsFile, FsStat } from '../types.js';
 import { call, INLINE_IO_BYTES, now, type Positioned, takeContiguous } from './positional-batch.js';
-import { type ReadCalls, ReadQueue } from './read-queue.js';
+import { type ReadCached, type ReadCalls, ReadQueue } from './read-queue.js';
 import { toFsStat } from './stat.js';
 
 /**
@@ -42,11 +42,21 @@ export class LocalFile implements FsFile {
   /** node:fs's read calls, replaced by a test that counts them. */
   readonly #readCalls: ReadCalls | undefined;
 
-  constructor(fd: number, resolvedPath: string | null, inline = false, readCalls?: ReadCalls) {
+  /** How cached data is read on this thread (cached-reads.ts), when the root's metadata calls are inline. */
+  readonly #readCached: ReadCached | undefined;
+
+  constructor(
+    fd: number,
+    resolvedPath: string | null,
+    inline = false,
+    readCalls?: ReadCalls,
+    readCached?: ReadCached,
+  ) {
     this.#fd = fd;
     this.resolvedPath = resolvedPath;
     this.#inline = inline;
     this.#readCalls = readCalls;
+    this.#readCached = readCached;
   }
 
   get descriptor(): number {
@@ -62,7 +72,7 @@ export class LocalFile implements FsFile {
     // pread may return short counts (signals, network filesystems); only 0 means end of file.
     while (filled < length) {
       // Inline, the queue answers a read at or past the end from fstat, without the pool (read-queue.ts).
-      this.#reads ??= new ReadQueue(this.#fd, this.#readCalls, this.#inline);
+      this.#reads ??= new ReadQueue(this.#fd, this.#readCalls, this.#inline, this.#readCached);
       const bytesRead = await this.#reads.pread(
         buffer,
         headroom + filled,

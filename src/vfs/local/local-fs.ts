@@ -13,9 +13,11 @@ import type {
   FsStat,
   FsStatfs,
 } from '../types.js';
+import { cachedReadsFor } from './cached-reads.js';
 import { confine, type NativeDir } from './confine.js';
 import { LocalFile } from './local-file.js';
 import { afterTurn } from './positional-batch.js';
+import type { ReadCached } from './read-queue.js';
 import { kindOf, toFsStat } from './stat.js';
 
 /** How many names a listing reads (and lstats) per batch; bounds memory for huge directories. */
@@ -161,6 +163,8 @@ export class LocalFs implements Fs {
   readonly #metadataCalls: MetadataCalls;
   #root: Promise<number> | undefined;
   #inline = false;
+  /** How cached data is read on the event loop (cached-reads.ts); only where metadata calls run inline. */
+  #readCached: ReadCached | undefined;
   #disposed = false;
 
   constructor(options: LocalFsOptions = {}) {
@@ -190,10 +194,12 @@ export class LocalFs implements Fs {
       // made only when missing: a recursive mkdir of an existing home cost each session a second trip there.
       const fd = await this.#openRoot();
       try {
+        // The file system decides 'auto', and how cached data is read wherever calls run inline.
+        const type = this.#metadataCalls === 'pool' ? undefined : (await confine.statfs(fd, '/')).type;
         const inline =
-          this.#metadataCalls === 'inline' ||
-          (this.#metadataCalls === 'auto' && LOCAL_FILE_SYSTEMS.has((await confine.statfs(fd, '/')).type));
+          this.#metadataCalls === 'inline' || (type !== undefined && LOCAL_FILE_SYSTEMS.has(type));
         this.#inline = inline && confine.setInline(fd, true);
+        this.#readCached = this.#inline ? cachedReadsFor(type) : undefined;
       } catch (err) {
         close(fd, () => undefined);
         throw err;
@@ -250,7 +256,7 @@ export class LocalFs implements Fs {
   open(path: string, flags: FsOpenFlags, mode = 0o666): Promise<FsFile> {
     return this.#at(path, async (root, p) => {
       const opened = await confine.open(root, p, openFlags(flags), mode);
-      return new LocalFile(opened.fd, opened.path, this.#inline);
+      return new LocalFile(opened.fd, opened.path, this.#inline, undefined, this.#readCached);
     });
   }
 

@@ -50,8 +50,11 @@ export interface Positioned {
   readonly iovecs: number;
 }
 
-/** Takes the head of `queue` and the requests right after it that start where the previous one ends. */
-export function takeContiguous<T extends Positioned>(queue: T[]): T[] {
+/**
+ * Takes the head of `queue` and the requests right after it that start where the previous one ends, up to
+ * `maxBytes` in all (the head always).
+ */
+export function takeContiguous<T extends Positioned>(queue: T[], maxBytes = MAX_BATCH_BYTES): T[] {
   const head = queue[0]!;
   let count = 1;
   let end = head.position + head.length;
@@ -60,7 +63,7 @@ export function takeContiguous<T extends Positioned>(queue: T[]): T[] {
   while (count < queue.length) {
     const next = queue[count]!;
     if (next.position !== end) break;
-    if (bytes + next.length > MAX_BATCH_BYTES || iovecs + next.iovecs > MAX_BATCH_IOVECS) break;
+    if (bytes + next.length > maxBytes || iovecs + next.iovecs > MAX_BATCH_IOVECS) break;
     end += next.length;
     bytes += next.length;
     iovecs += next.iovecs;

@@ -104,3 +104,90 @@ test('an error reaches every read of the batch as a FerryError', async () => {
     assert.ok((r as PromiseRejectedResult).reason instanceof FerryError);
   }
 });
+
+/** A readCached over the real file that serves at most `cached` bytes per call (-1 once `cold`), counting calls. */
+function cachedReads(o: { cached: number; cold?: (call: number) => boolean; unsupported?: boolean }) {
+  const calls: { position: number; buffers: number }[] = [];
+  const readCached = (fd: number, buffers: Buffer[], position: number): number => {
+    calls.push({ position, buffers: buffers.length });
+    if (o.unsupported) return -2;
+    if (o.cold?.(calls.length)) return -1;
+    let left = o.cached;
+    let got = 0;
+    for (const b of buffers) {
+      const n = fs.readSync(fd, b, 0, Math.min(b.length, left), position + got);
+      got += n;
+      left -= n;
+      if (n < b.length || left === 0) break;
+    }
+    return got;
+  };
+  return { calls, readCached };
+}
+
+test('cached data is read on this thread: 64 pipelined reads take no pool call, each with its own bytes', async () => {
+  await withFd(async (fd) => {
+    const { counts, io } = countingIo();
+    const { calls, readCached } = cachedReads({ cached: Number.POSITIVE_INFINITY });
+    const queue = new ReadQueue(fd, io, true, readCached);
+    const buffers = Array.from({ length: 64 }, () => Buffer.alloc(16 * KIB));
+    const got = await Promise.all(buffers.map((b, i) => queue.pread(b, 0, 16 * KIB, i * 16 * KIB)));
+    assert.deepEqual(got, Array(64).fill(16 * KIB));
+    for (const [i, b] of buffers.entries()) {
+      assert.ok(b.equals(data.subarray(i * 16 * KIB, (i + 1) * 16 * KIB)), `read ${i}`);
+    }
+    assert.equal(counts.read + counts.readvBuffers.length, 0, 'no pool read');
+    assert.ok(calls.length >= 2, 'the first alone, the rest batched');
+    assert.ok(
+      calls.every((c) => c.buffers * 16 * KIB <= 1024 * KIB),
+      'at most 1 MiB per call on the event loop',
+    );
+  });
+});
+
+test('part of a batch cached: the reads it filled resolve, the rest go back to the queue in order', async () => {
+  await withFd(async (fd) => {
+    const { counts, io } = countingIo();
+    // 40 KiB per call: two and a half 16 KiB reads.
+    const { calls, readCached } = cachedReads({ cached: 40 * KIB });
+    const queue = new ReadQueue(fd, io, true, readCached);
+    const buffers = Array.from({ length: 8 }, () => Buffer.alloc(16 * KIB));
+    const got = await Promise.all(buffers.map((b, i) => queue.pread(b, 0, 16 * KIB, i * 16 * KIB)));
+    // A read filled in part reports what it got (its caller reads the rest), never 0 in mid-file.
+    assert.ok(got.every((n) => n > 0));
+    for (const [i, b] of buffers.entries()) {
+      assert.ok(
+        b.subarray(0, got[i]!).equals(data.subarray(i * 16 * KIB, i * 16 * KIB + got[i]!)),
+        `read ${i}`,
+      );
+    }
+    assert.equal(counts.read + counts.readvBuffers.length, 0, 'no pool read');
+    const positions = calls.map((c) => c.position);
+    assert.deepEqual(
+      positions,
+      [...positions].sort((a, b) => a - b),
+      'in file order',
+    );
+  });
+});
+
+test('nothing cached goes to the pool; a file system that cannot tell stops being asked', async () => {
+  await withFd(async (fd) => {
+    const cold = countingIo();
+    const coldReads = cachedReads({ cached: Number.POSITIVE_INFINITY, cold: () => true });
+    const queue = new ReadQueue(fd, cold.io, true, coldReads.readCached);
+    const b = Buffer.alloc(64 * KIB);
+    assert.equal(await queue.pread(b, 0, 64 * KIB, 0), 64 * KIB);
+    assert.ok(b.equals(data.subarray(0, 64 * KIB)));
+    assert.equal(cold.counts.read, 1, 'read by the pool');
+    assert.equal(await queue.pread(b, 0, 64 * KIB, 64 * KIB), 64 * KIB);
+    assert.equal(coldReads.calls.length, 2, 'asked again: the next range may be cached');
+
+    const tmpfs = countingIo();
+    const unsupported = cachedReads({ cached: 0, unsupported: true });
+    const other = new ReadQueue(fd, tmpfs.io, true, unsupported.readCached);
+    for (let i = 0; i < 3; i++) assert.equal(await other.pread(b, 0, 64 * KIB, i * 64 * KIB), 64 * KIB);
+    assert.equal(unsupported.calls.length, 1, 'asked once');
+    assert.equal(tmpfs.counts.read, 3);
+  });
+});
