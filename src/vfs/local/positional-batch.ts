@@ -5,7 +5,8 @@ import { toFerryError } from '../../errors.js';
 
 /**
  * Reads and writes of at most this many bytes run on the calling thread when the root's metadata calls do
- * (LocalFsOptions.metadataCalls): a small file's data, one page-cache copy. Larger ones always use the pool.
+ * (LocalFsOptions.metadataCalls): a small file's data, one page-cache copy. Larger writes always use the pool;
+ * larger reads take what the page cache holds there first (read-queue.ts, cached-reads.ts).
  */
 export const INLINE_IO_BYTES = 16 * 1024;
 

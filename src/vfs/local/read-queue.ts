@@ -1,6 +1,6 @@
-// Positional reads of one descriptor, one thread-pool job at a time (on this thread for a small file's last
-// bytes, where metadata calls are inline): reads asked for meanwhile that continue one another go out together as
-// one preadv.
+// Positional reads of one descriptor, one thread-pool job at a time (on this thread, where metadata calls are
+// inline, for a small file's last bytes and for what the page cache holds): reads asked for meanwhile that
+// continue one another go out together as one preadv.
 import * as fs from 'node:fs';
 import { call, INLINE_IO_BYTES, now, type Positioned, takeContiguous } from './positional-batch.js';
 
