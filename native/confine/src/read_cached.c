@@ -1,7 +1,8 @@
 /* A positional read of what the page cache already holds, on the calling thread: preadv2 with RWF_NOWAIT.
- * A download from a local disk reads on the JS thread when its data is cached (tmpfs always, a disk's hot
- * files), which saves a thread-pool hand-over and two wake-ups per read batch; anything it would have to wait
- * for (a cold page, a lock) is left to the pool. */
+ * A download from a local disk reads on the JS thread when its data is cached (a disk's hot files), which saves a
+ * thread-pool hand-over and two wake-ups per read batch; anything it would have to wait for (a cold page, a lock)
+ * is left to the pool. tmpfs cannot answer RWF_NOWAIT: src/vfs/local/cached-reads.ts reads it plainly while no
+ * swap is on. */
 #include "confine.h"
 
 #include <errno.h>

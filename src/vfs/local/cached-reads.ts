@@ -1,6 +1,6 @@
 // Which data reads of a local root run on the event loop: those the page cache answers. A thread-pool read costs
 // a hand-over and two wake-ups (on a VM, interrupts to the other CPU); a read of cached data is a copy, a few
-// microseconds per 32 KiB. Eight concurrent downloads from cached files used ~8 % less server CPU per GiB so
+// microseconds per 32 KiB. Eight concurrent downloads from cached files used 7-11 % less server CPU per GiB so
 // (docs/PERFORMANCE.md, stop 63).
 import { readFileSync, readvSync } from 'node:fs';
 import { confine } from './confine.js';
