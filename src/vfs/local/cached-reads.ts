@@ -23,6 +23,11 @@ function hasSwap(): boolean {
   return swapActive;
 }
 
+/** Whether a file system of this statfs type holds all its data in memory: tmpfs or ramfs, with no swap on. */
+export function inMemoryWithoutSwap(type: number): boolean {
+  return MEMORY_FILE_SYSTEMS.has(type) && !hasSwap();
+}
+
 /** A memory file system without swap holds all its data in memory: a read is a copy and never waits. */
 const readMemory: ReadCached = (fd, buffers, position) => readvSync(fd, buffers, position);
 
@@ -33,6 +38,6 @@ const readMemory: ReadCached = (fd, buffers, position) => readvSync(fd, buffers,
  * answer it; one that cannot is not asked again for that file).
  */
 export function cachedReadsFor(type: number | undefined): ReadCached | undefined {
-  if (type !== undefined && MEMORY_FILE_SYSTEMS.has(type) && !hasSwap()) return readMemory;
+  if (type !== undefined && inMemoryWithoutSwap(type)) return readMemory;
   return confine.readCached?.bind(confine);
 }

@@ -2,11 +2,12 @@
 // pool ones wait for a free thread; 'auto' picks inline on a local file system. A small file's data goes with them.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, open, openSync, readFileSync, statfsSync } from 'node:fs';
+import { closeSync, constants, open, openSync, statfsSync } from 'node:fs';
 import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { inMemoryWithoutSwap } from './cached-reads.js';
 import { confine } from './confine.js';
 import { LocalFs } from './local-fs.js';
 import { INLINE_IO_BYTES } from './positional-batch.js';
@@ -79,12 +80,6 @@ async function tellsWhatIsCached(dir: string): Promise<boolean> {
   } finally {
     closeSync(fd);
   }
-}
-
-/** Whether `dir` is on tmpfs or ramfs and no swap is on: its data is then always in memory. */
-function inMemoryWithoutSwap(dir: string): boolean {
-  const memory = [0x01021994, 0x858458f6].includes(statfsSync(dir).type);
-  return memory && readFileSync('/proc/swaps', 'utf8').trim().split('\n').length === 1;
 }
 
 /** This process' descriptors open on `path`. */
@@ -176,7 +171,7 @@ describe('local metadata calls', () => {
     // system tells what the page cache holds without blocking (RWF_NOWAIT: ext4, XFS, Btrfs) or holds everything
     // in memory (tmpfs without swap); elsewhere it waits for the pool. Its last bytes are read inline either way.
     const file = await fs.open('/big.bin', { read: true, write: false });
-    if ((await tellsWhatIsCached(base)) || inMemoryWithoutSwap(base)) {
+    if ((await tellsWhatIsCached(base)) || inMemoryWithoutSwap(statfsSync(base).type)) {
       const pool = await takeThePool();
       try {
         const head = await within(file.read(0, 4096), 5000);
