@@ -1,6 +1,7 @@
 // One server lifecycle: builds every listener and background service from a validated config, stops them in reverse.
 
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { warmPasswordVerifier } from './auth/password.js';
 import type { RunningAutomation } from './automation/index.js';
 import type { FerryConfig } from './config/schema.js';
@@ -43,9 +44,21 @@ export interface RunningFerry {
    * Emits `stopping`, then stops every service in reverse order and disposes of the context. Runs once; with
    * `drain` the SFTP listener first stops accepting and open connections get up to `drainTimeout` seconds to
    * end (/readyz answers 503 meanwhile). With `replaced` (a successor already listens) the HTTP API closes at once
-   * and the drain has no deadline. A later call without `drain` cuts a drain in progress short.
+   * and the drain has no deadline. `afterDrain` is awaited between the drain and the closing of the listeners.
+   * A later call without `drain` cuts a drain (and that wait) in progress short.
    */
-  stop(reason?: string, how?: { readonly drain?: boolean; readonly replaced?: boolean }): Promise<void>;
+  stop(reason?: string, how?: StopHow): Promise<void>;
+}
+
+/** How a server stops (RunningFerry.stop). */
+export interface StopHow {
+  readonly drain?: boolean;
+  readonly replaced?: boolean;
+  /**
+   * Resolves when the listeners may close. Worker threads share their listening sockets: one that closed its HTTP
+   * listener while the others still drain would reset a health check it had just accepted, so each waits for all.
+   */
+  readonly afterDrain?: () => Promise<void>;
 }
 
 export interface StartOptions {
@@ -317,6 +330,8 @@ export async function startFerry(
             ssh.drain(deadlineMs, cutDrain.signal),
             ftpsServer?.drain(deadlineMs, cutDrain.signal),
           ]);
+          if (how.afterDrain && !cutDrain.signal.aborted)
+            await Promise.race([how.afterDrain(), once(cutDrain.signal, 'abort')]);
         }
         await services.stop();
       })();

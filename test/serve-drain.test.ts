@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { Agent, get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,30 @@ function tryConnect(port: number): Promise<'refused' | 'accepted'> {
   });
 }
 
+/**
+ * A kept-alive HTTP connection to the server: each `get()` asks /readyz over the same socket, and answers with the
+ * status, or says how the connection failed (a load balancer keeps its health check connections open).
+ */
+function keptAlive(port: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let opened = false;
+  return {
+    get: () =>
+      new Promise<number | string>((resolve) => {
+        const req = httpGet({ host: '127.0.0.1', port, path: '/readyz', agent }, (res) => {
+          res.resume();
+          res.once('end', () => {
+            const status = opened && !req.reusedSocket ? 'answered on a new connection' : (res.statusCode ?? 0);
+            opened = true;
+            resolve(status);
+          });
+        });
+        req.once('error', (err) => resolve(err.message));
+      }),
+    close: () => agent.destroy(),
+  };
+}
+
 const MODES = {
   'one process': ['--workers', '1'],
   'two worker threads': ['--workers', '2', '--worker-mode', 'threads'],
@@ -84,6 +109,8 @@ for (const [mode, workers] of Object.entries(MODES))
       { env: { ...process.env, FERRY_LOG_LEVEL: 'silent', FERRY_ALLOW_LIST: '127.0.0.1' } },
     );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // The health checks below run until this is false (also when an assertion fails).
+    let checking = false;
     try {
       const { sftpPort, httpPort, ftpsPort } = await new Promise<{
         sftpPort: number;
@@ -114,16 +141,37 @@ for (const [mode, workers] of Object.entries(MODES))
         extraArgs: ['-l', '8000'],
         batch: `put ${local} /big.bin\n`,
       });
-      // The same over FTPS (curl, --limit-rate in bytes/s).
+      // The same over FTPS (curl, --limit-rate in bytes/s), at half the rate: it is still in flight seconds after
+      // the SFTP one ended.
+      let ftpsDone = false;
       const ftpsUpload = new Promise<number | null>((resolve) => {
         const curl = spawn('curl', [
-          ...['-sS', '--ssl-reqd', '-k', '--limit-rate', '1000k', '-T', local],
+          ...['-sS', '--ssl-reqd', '-k', '--limit-rate', '500k', '-T', local],
           ...['-u', 'pat:Dra1n-pa55', `ftp://127.0.0.1:${ftpsPort}/ftps-big.bin`],
         ]);
-        curl.once('exit', (code) => resolve(code));
+        curl.once('exit', (code) => {
+          ftpsDone = true;
+          resolve(code);
+        });
       });
       const homes = join(dataDir, 'homes');
       while ((await filesOver(homes, 512 * 1024)) < 2) await new Promise((r) => setTimeout(r, 50));
+
+      // Eight kept-alive health check connections, spread over the threads by the kernel, each asking every 100 ms
+      // from before the drain until 2 s after the SFTP upload ended, while the FTPS one goes on: every thread
+      // answers 503 on them, also one whose own transfers ended (it closes its listeners when all threads drained).
+      checking = true;
+      const statuses: (number | string)[] = [];
+      const connections = Array.from({ length: 8 }, () => keptAlive(httpPort));
+      const first = await Promise.all(connections.map((c) => c.get()));
+      assert.deepEqual(first, Array(8).fill(200));
+      const checkers = connections.map(async (c) => {
+        while (checking) {
+          statuses.push(await c.get());
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        c.close();
+      });
       child.kill('SIGTERM');
 
       // Not ready as soon as the drain starts (a load balancer's health check takes the node out)...
@@ -144,6 +192,16 @@ for (const [mode, workers] of Object.entries(MODES))
       assert.equal(child.exitCode, null, 'serve still runs while the upload is in flight');
 
       const r = await upload;
+      await new Promise((res) => setTimeout(res, 2000));
+      checking = false;
+      await Promise.all(checkers);
+      assert.equal(ftpsDone, false, 'the FTPS upload is still in flight');
+      assert.deepEqual(
+        statuses.filter((s) => s !== 200 && s !== 503),
+        [],
+        'every health check on a kept-alive connection answered',
+      );
+      assert.ok(statuses.filter((s) => s === 503).length >= 8 * 10, String(statuses));
       assert.equal(r.code, 0, r.stderr);
       assert.equal(await sha256(join(homes, 'pat', 'big.bin')), await sha256(local));
       assert.equal(await ftpsUpload, 0, 'the FTPS upload in flight completes too');
@@ -159,6 +217,7 @@ for (const [mode, workers] of Object.entries(MODES))
         .map((line) => (JSON.parse(line) as { action: string }).action);
       assert.deepEqual(actions.slice(-2), ['upload', 'disconnect'], trail.stdout);
     } finally {
+      checking = false;
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     }

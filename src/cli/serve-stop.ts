@@ -46,12 +46,21 @@ export interface ThreadWorkers {
   ended(): Promise<void>;
 }
 
+/** What a serving thread shares with the others of its process (`--worker-mode threads`). */
+export interface ThreadPeers {
+  /** The main thread's: the threads it stops with itself. */
+  readonly threads?: ThreadWorkers;
+  /** Resolves when every thread of the process has drained, so this one may close its listeners (StopHow). */
+  readonly afterDrain?: () => Promise<void>;
+}
+
 /**
  * Runs until SIGINT/SIGTERM or until the parent process goes; SIGHUP re-reads host keys; the signals `held` during
- * start-up first. Used by a single process, by each worker, and by the main thread of `--worker-mode threads`,
- * which passes each on to its `threads` and exits once they all ended.
+ * start-up first. Used by a single process, by each worker, and by the threads of `--worker-mode threads`: the main
+ * one passes each signal on to its `threads` and exits once they all ended.
  */
-export function runUntilSignalled(running: RunningFerry, held: HeldSignals, threads?: ThreadWorkers): void {
+export function runUntilSignalled(running: RunningFerry, held: HeldSignals, peers: ThreadPeers = {}): void {
+  const { threads, afterDrain } = peers;
   const shutdown = new AbortController();
   let retired = false;
   const stop = (signal: string) => {
@@ -77,7 +86,7 @@ export function runUntilSignalled(running: RunningFerry, held: HeldSignals, thre
     const drain = signal === 'SIGTERM' || signal === PARENT_GONE || retired;
     threads?.forward(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
     running
-      .stop(signal, { drain, replaced: retired })
+      .stop(signal, { drain, replaced: retired, afterDrain })
       .then(() => threads?.ended())
       .then(
         () => {

@@ -41,7 +41,11 @@ const START_KEY = 'ferryServeThread';
 type ThreadMessage =
   | { readonly type: 'ferry-thread-listening' }
   | { readonly type: 'ferry-thread-failed'; readonly message: string }
-  | { readonly type: 'ferry-thread-signal'; readonly signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP' };
+  | { readonly type: 'ferry-thread-signal'; readonly signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP' }
+  // A stop's drain (StopHow.afterDrain): each thread says it drained, and closes its listeners once the main thread
+  // says every thread did.
+  | { readonly type: 'ferry-thread-drained' }
+  | { readonly type: 'ferry-thread-close' };
 
 /**
  * How long after a thread ended by itself another is started: 1 s, doubled for each thread in a row that ended
@@ -78,9 +82,14 @@ export async function runServeThread(
   }
   listenOnSharedSockets(start.fds, confine.dup);
   useThreadLinks(portLink(port));
+  let mayClose = () => {};
+  const closing = new Promise<void>((resolve) => {
+    mayClose = resolve;
+  });
   // Signals reach only the main thread; it passes them on, and they run this thread's own handlers.
   port.on('message', (message: ThreadMessage) => {
     if (message?.type === 'ferry-thread-signal') process.emit(message.signal, message.signal);
+    else if (message?.type === 'ferry-thread-close') mayClose();
   });
   let running: RunningFerry;
   try {
@@ -92,7 +101,12 @@ export async function runServeThread(
     process.exit(1);
   }
   post({ type: 'ferry-thread-listening' });
-  runUntilSignalled(running, held);
+  runUntilSignalled(running, held, {
+    afterDrain: () => {
+      post({ type: 'ferry-thread-drained' });
+      return closing;
+    },
+  });
   await collectWhenIdle();
 }
 
@@ -147,6 +161,12 @@ export async function runThreadsMain(
   let stopping = false;
   let announced = false;
   const ended: (() => void)[] = [];
+  /** The threads that drained (ferry-thread-drained), and what waits for all of them. */
+  const drained = new Set<Thread>();
+  const whenAllDrained: (() => void)[] = [];
+  const checkDrained = () => {
+    if ([...threads].every((t) => drained.has(t))) for (const done of whenAllDrained.splice(0)) done();
+  };
   const fail = (message: string) => {
     process.stderr.write(`ferry: ${message}\n`);
     process.exit(1);
@@ -167,7 +187,10 @@ export async function runThreadsMain(
       const onRelay = relay(thread.end);
       worker.on('message', (message: ThreadMessage) => {
         if (message?.type === 'ferry-thread-listening') listening();
-        else if (message?.type === 'ferry-thread-failed') {
+        else if (message?.type === 'ferry-thread-drained') {
+          drained.add(thread);
+          checkDrained();
+        } else if (message?.type === 'ferry-thread-failed') {
           if (!announced) fail(message.message);
           else loggers.serve.error({ reason: message.message }, 'a worker thread could not start');
         } else onRelay(message);
@@ -176,6 +199,8 @@ export async function runThreadsMain(
       worker.on('exit', (code) => {
         thread.end.close();
         threads.delete(thread);
+        drained.delete(thread);
+        checkDrained();
         if (stopping) {
           if (threads.size === 0) for (const done of ended.splice(0)) done();
           return;
@@ -235,6 +260,21 @@ export async function runThreadsMain(
         }, THREAD_STOP_GRACE_MS).unref();
       }),
   };
-  runUntilSignalled(running, held, workers);
+  // The main thread's own listeners close once every thread drained, then each thread's: a thread whose last
+  // transfer ended would otherwise close its copy of the HTTP socket, and reset a /readyz it had just accepted,
+  // while the others still answer 503. One still draining well after this one is stuck: it is not waited for.
+  const afterDrain = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, THREAD_STOP_GRACE_MS);
+      whenAllDrained.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      checkDrained();
+    }).then(() => {
+      for (const { worker } of threads)
+        worker.postMessage({ type: 'ferry-thread-close' } satisfies ThreadMessage);
+    });
+  runUntilSignalled(running, held, { threads: workers, afterDrain });
   await collectWhenIdle();
 }
