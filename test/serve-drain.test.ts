@@ -62,7 +62,8 @@ function keptAlive(port: number) {
         const req = httpGet({ host: '127.0.0.1', port, path: '/readyz', agent }, (res) => {
           res.resume();
           res.once('end', () => {
-            const status = opened && !req.reusedSocket ? 'answered on a new connection' : (res.statusCode ?? 0);
+            const status =
+              opened && !req.reusedSocket ? 'answered on a new connection' : (res.statusCode ?? 0);
             opened = true;
             resolve(status);
           });
