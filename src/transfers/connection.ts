@@ -11,6 +11,7 @@ import { coalesceWrites } from '../util/coalesce-writes.js';
 import type { Secret } from '../util/secret.js';
 import { explainMismatch, KexInitSniffer } from './kexinit.js';
 import { SftpClient } from './sftp-client.js';
+import { type SocketReadStats, SocketReads } from './socket-reads.js';
 
 /** Required on the first connection: the CLI's store commands load the transfer service but never connect. */
 const loadSsh2 = () => createRequire(import.meta.url)('ssh2') as typeof Ssh2;
@@ -74,6 +75,8 @@ export interface SftpConnection {
   readonly serverBanner: string;
   /** TCP connect, then handshake + login + SFTP start, in milliseconds. */
   readonly timings: { readonly connectMs: number; readonly loginMs: number };
+  /** How the socket's reads went (socket-reads.ts): into one reused buffer once the session is up. */
+  readonly socketReads: SocketReadStats;
   close(): Promise<void>;
 }
 
@@ -191,9 +194,10 @@ function authHandler(credentials: LoginCredentials) {
   };
 }
 
-function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+function tcpConnect(host: string, port: number, timeoutMs: number, reads: SocketReads): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = net.connect({ host, port, onread: reads.onread });
+    reads.attach(socket);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new PartnerUnreachableError(`connect to ${host}:${port} timed out`));
@@ -217,7 +221,8 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.
 export async function connectSftp(options: ConnectOptions): Promise<SftpConnection> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const started = performance.now();
-  const socket = await tcpConnect(options.host, options.port, timeoutMs);
+  const reads = new SocketReads();
+  const socket = await tcpConnect(options.host, options.port, timeoutMs, reads);
   const connectMs = performance.now() - started;
   const client = new (loadSsh2().Client)();
   let presented: PresentedHostKey | undefined;
@@ -305,6 +310,7 @@ export async function connectSftp(options: ConnectOptions): Promise<SftpConnecti
       client.subsys('sftp', (err, stream) => (err ? reject(err) : resolve(stream)));
     });
     const sftp = await SftpClient.start(channel);
+    reads.arm((client as unknown as { _protocol: unknown })._protocol, () => sftp.payloadsReceived);
     // ssh2 keeps the server's software version (from its identification line) only on this field.
     banner = String((client as unknown as { _remoteVer?: string })._remoteVer ?? '');
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
@@ -314,6 +320,7 @@ export async function connectSftp(options: ConnectOptions): Promise<SftpConnecti
       algorithms: algorithms!,
       serverBanner: banner,
       timings: { connectMs, loginMs: performance.now() - started - connectMs },
+      socketReads: reads.stats,
       close: async () => {
         sftp.end();
         client.end();

@@ -32,6 +32,7 @@ function remoteFile(content: Buffer, failAt = Infinity): { sftp: SftpClient; byt
       for (let at = 0; at < data.length; at += 32 * 1024) slices.push(data.subarray(at, at + 32 * 1024));
       return slices;
     },
+    releaseReadData: () => undefined,
     close: async () => undefined,
   };
   return { sftp: fake as unknown as SftpClient, bytesRead: () => bytesRead };

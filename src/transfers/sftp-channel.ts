@@ -6,6 +6,7 @@ import { PacketFramer } from '../sftp/wire/framer.js';
 import { PacketReader } from '../sftp/wire/reader.js';
 import { errorCodeForStatus } from '../sftp/wire/status.js';
 import { PacketWriter } from '../sftp/wire/writer.js';
+import { ReplyAssembler, ReplyBuffers } from './reply-assembler.js';
 
 /** Replies larger than this end the session: bounded memory whatever the server sends. */
 const MAX_INCOMING_PACKET = 4 * 1024 * 1024;
@@ -45,10 +46,24 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/**
+ * An ssh2 channel whose data can go to a function instead of the stream (patches/ssh2: called on the socket read's
+ * call stack, with payloads that may lie in memory read into again next).
+ */
+type SinkChannel = Duplex & { ferryDataSink: ((data: Buffer) => void) | null };
+
+function hasDataSink(channel: Duplex): channel is SinkChannel {
+  return 'ferryDataSink' in channel;
+}
+
 /** Request ids in flight → their callers; the first failure (channel lost, bad reply) fails them all. */
 export class SftpRequestChannel {
   readonly #channel: Duplex;
   readonly #framer = new PacketFramer(MAX_INCOMING_PACKET);
+  /** The replies' buffers when the channel hands data to a sink (they are copied there); see releaseData. */
+  readonly #buffers: ReplyBuffers | undefined;
+  /** Channel payloads handed to the sink so far (socket-reads.ts checks each read's packets went there). */
+  #sunk = 0;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   /** Small request packets waiting for the end of this turn (see #write). */
@@ -57,8 +72,27 @@ export class SftpRequestChannel {
   #closedError: Error | undefined;
   #onVersion: ((reader: PacketReader) => void) | undefined;
 
-  constructor(channel: Duplex) {
+  /** `pooledReplyBytes`: the largest reply copied into a reused buffer (a DATA of the largest READ). */
+  constructor(channel: Duplex, pooledReplyBytes: number) {
     this.#channel = channel;
+    if (hasDataSink(channel)) {
+      const buffers = new ReplyBuffers(pooledReplyBytes);
+      this.#buffers = buffers;
+      const assembler = new ReplyAssembler(MAX_INCOMING_PACKET, buffers, (body) =>
+        this.#dispatch(new PacketReader(body)),
+      );
+      channel.ferryDataSink = (data) => {
+        this.#sunk++;
+        // A failure must not reach ssh2's parser, which runs this: it would end the whole connection.
+        try {
+          assembler.push(data);
+        } catch (err) {
+          this.#fail(err instanceof Error ? err : new ProtocolError(String(err)));
+          channel.destroy();
+        }
+      };
+    }
+    // Flowing, so the stream reports its end; with a sink no data arrives here.
     channel.on('data', (chunk: Buffer) => this.#receive(chunk));
     channel.on('error', (err: Error) => this.#fail(new SftpConnectionError(`SFTP channel: ${err.message}`)));
     channel.on('close', () => this.#fail(new SftpConnectionError('connection lost')));
@@ -77,6 +111,19 @@ export class SftpRequestChannel {
     const extensions = new Map<string, string>();
     while (version.remaining > 0) extensions.set(version.utf8(), version.utf8());
     return extensions;
+  }
+
+  /** Channel payloads handed to the data sink so far (0 without one). */
+  get payloadsReceived(): number {
+    return this.#sunk;
+  }
+
+  /**
+   * Gives the buffers under a DATA reply's slices back for the next replies (with a data sink; otherwise a no-op).
+   * The caller holds no view of them any more: a file backend that keeps bytes after its write copied them.
+   */
+  releaseData(slices: readonly Buffer[]): void {
+    this.#buffers?.release(slices);
   }
 
   /** True while the channel's buffer is full; await drained() before queueing more writes. */

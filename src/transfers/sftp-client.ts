@@ -56,7 +56,8 @@ export class SftpClient {
   limits: SftpLimits | undefined;
 
   private constructor(channel: Duplex) {
-    this.#requests = new SftpRequestChannel(channel);
+    // A DATA reply to the largest READ: type, id, the data's length, the data.
+    this.#requests = new SftpRequestChannel(channel, 9 + MAX_CHUNK);
   }
 
   /** Sends INIT, reads VERSION and, when offered, asks for the server's limits. */
@@ -128,6 +129,19 @@ export class SftpClient {
     if (reply.type === FXP.DATA) return reply.reader.stringChunks();
     statusOrThrow(reply, 'read', true);
     return null;
+  }
+
+  /**
+   * Gives readChunks' slices back once the caller is done with them (written, hashed): their buffers take the next
+   * replies. Optional: slices never given back are collected as usual.
+   */
+  releaseReadData(slices: readonly Buffer[]): void {
+    this.#requests.releaseData(slices);
+  }
+
+  /** Channel payloads received through ssh2's data sink (socket-reads.ts). */
+  get payloadsReceived(): number {
+    return this.#requests.payloadsReceived;
   }
 
   write(handle: Buffer, offset: number, data: Buffer): Promise<void> {

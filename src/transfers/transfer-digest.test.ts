@@ -27,6 +27,7 @@ function remote(content: Buffer, o: { checkFile: boolean; remoteHash?: string })
     tryStat: async () => undefined,
     readChunks: async (_h: Buffer, offset: number, length: number) =>
       offset >= content.length ? null : [content.subarray(offset, offset + length)],
+    releaseReadData: () => undefined,
     writeHeaderBytes: () => 8,
     writeFrame: async (_h: Buffer, offset: number, frame: Buffer) => {
       const data = frame.subarray(8);

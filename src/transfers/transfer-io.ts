@@ -177,6 +177,7 @@ async function remoteSha256ByReading(sftp: SftpClient, path: string, depth?: num
       size,
       (data) => {
         for (const chunk of data) hash.update(chunk);
+        sftp.releaseReadData(data);
       },
       { depth },
     );

@@ -151,6 +151,9 @@ export async function download(
       gathered = [];
       gatheredBytes = 0;
       await file.write(at, data);
+      // Written (a backend that keeps bytes longer copied them) and hashed before it was gathered: the replies'
+      // buffers take the next ones.
+      sftp.releaseReadData(data);
     };
     const end = await pipelinedRead(
       sftp,
