@@ -14,7 +14,12 @@ if [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 work=$(mktemp -d /tmp/ferry-mutation-XXXXXX)
-cleanup() { git worktree remove --force "$work/tree" >/dev/null 2>&1 || true; rm -rf "$work"; }
+# Whatever still runs from the old tree (a server a killed test left) goes with it.
+cleanup() {
+  pkill -KILL -f "$work/tree/" >/dev/null 2>&1 || true
+  git worktree remove --force "$work/tree" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 git worktree add -q --detach "$work/tree" "$PATH_CHECKS_COMMIT"
 ln -s "$PWD/node_modules" "$work/tree/node_modules"
@@ -22,10 +27,20 @@ cp test/confinement-attack.test.ts test/confinement-attack-partials.test.ts "$wo
 cp test/helpers/raw-sftp.ts test/helpers/cli.ts test/helpers/confinement-lab.ts "$work/tree/test/helpers/"
 # The raw client speaks through today's SFTP wire module; the old server code never imports it.
 mkdir -p "$work/tree/src/sftp/wire" && cp src/sftp/wire/*.ts "$work/tree/src/sftp/wire/"
+# Bounded: it takes ~30 s, but a CI run once hung here until CI's own limit (the old server's stop never ended).
+# --test-force-exit ends a file whose tests finished but left a handle open; timeout ends everything else.
+MUTATION_TIMEOUT_SECONDS=${MUTATION_TIMEOUT_SECONDS:-600}
 set +e
 (cd "$work/tree" && FERRY_ATTACK_RACE_SECONDS="${FERRY_ATTACK_RACE_SECONDS:-2}" \
-  node --import tsx --test test/confinement-attack.test.ts test/confinement-attack-partials.test.ts) >"$work/out.log" 2>&1
+  timeout --kill-after=20 "$MUTATION_TIMEOUT_SECONDS" node --import tsx --test --test-force-exit \
+  test/confinement-attack.test.ts test/confinement-attack-partials.test.ts) >"$work/out.log" 2>&1
+status=$?
 set -e
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+  echo "confinement mutation: FAILED, the attack suite did not finish within ${MUTATION_TIMEOUT_SECONDS} s" >&2
+  tail -40 "$work/out.log" >&2
+  exit 1
+fi
 failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$work/out.log" | tail -1)
 passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$work/out.log" | tail -1)
 echo "confinement mutation: against path checks (${PATH_CHECKS_COMMIT}) the attack suite had ${failed:-?} failing, ${passed:-?} passing tests"

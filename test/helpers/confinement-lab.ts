@@ -87,11 +87,19 @@ async function startServe(data: string): Promise<{ server: ChildProcess; port: n
   return { server, port };
 }
 
+/** SIGTERM, then SIGKILL after a while: a server whose drain hangs (the mutation check runs an old one) must not
+ * hang the suite with it. */
+const STOP_GRACE_MS = 20_000;
+
 function stopServe(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.removeAllListeners('exit');
-    child.on('exit', () => resolve());
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    child.on('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
     child.kill('SIGTERM');
   });
 }
