@@ -9,9 +9,9 @@ import { sha256Fingerprint } from '../keys/ssh-keys.js';
 import { type AlgorithmProfile, clientAlgorithmPolicy } from '../ssh-algorithms.js';
 import { coalesceWrites } from '../util/coalesce-writes.js';
 import type { Secret } from '../util/secret.js';
+import { type SocketReadStats, SocketReads } from '../util/socket-reads.js';
 import { explainMismatch, KexInitSniffer } from './kexinit.js';
 import { SftpClient } from './sftp-client.js';
-import { type SocketReadStats, SocketReads } from './socket-reads.js';
 
 /** Required on the first connection: the CLI's store commands load the transfer service but never connect. */
 const loadSsh2 = () => createRequire(import.meta.url)('ssh2') as typeof Ssh2;
