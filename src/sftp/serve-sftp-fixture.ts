@@ -87,15 +87,17 @@ export class TestClient {
   #lengthBytes: number[] = [];
   #skip = 0;
 
-  constructor() {
-    this.channel = new TestChannel((chunk) => {
+  /** `makeChannel`: another channel than TestChannel (sink-channel-fixture.ts). */
+  constructor(makeChannel: (onData: (chunk: Buffer) => void) => TestChannel = (d) => new TestChannel(d)) {
+    const onData = (chunk: Buffer): void => {
       if (this.countOnly) {
         this.#count(chunk);
         return;
       }
       this.#framer.push(chunk);
       for (let packet = this.#framer.next(); packet; packet = this.#framer.next()) this.#dispatch(packet);
-    });
+    };
+    this.channel = makeChannel(onData);
   }
 
   #count(chunk: Buffer): void {
@@ -360,12 +362,15 @@ export class FakeSession implements FileSession {
   }
 }
 
-export function start(options: Partial<SftpServeOptions> = {}): {
+export function start(
+  options: Partial<SftpServeOptions> = {},
+  makeChannel?: (onData: (chunk: Buffer) => void) => TestChannel,
+): {
   client: TestClient;
   session: FakeSession;
   done: Promise<void>;
 } {
-  const client = new TestClient();
+  const client = new TestClient(makeChannel);
   const session = new FakeSession();
   const done = serveSftp(client.channel, session, { logger, ...options });
   return { client, session, done };

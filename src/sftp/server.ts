@@ -4,6 +4,8 @@ import type { Duplex } from 'node:stream';
 import type { BudgetAccount, FileSession } from '../core/types.js';
 import { FerryError, ProtocolError, toFerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { SinkTap } from '../util/socket-reads.js';
+import { ChannelInput } from './channel-input.js';
 import {
   NAMESPACE_KEY,
   type Reply,
@@ -24,7 +26,7 @@ import { RequestScheduler } from './scheduler.js';
 import { statusFromError } from './status.js';
 import { sendExitStatus, TEARDOWN_GRACE_MS, waitWithTimeout } from './teardown.js';
 import { DEFAULT_MAX_PACKET_LENGTH, FX, FXP, MAX_READ_LENGTH, MAX_WRITE_LENGTH } from './wire/constants.js';
-import { type FramedPacket, PacketFramer } from './wire/framer.js';
+import type { FramedPacket } from './wire/framer.js';
 import { PacketReader } from './wire/reader.js';
 import { STATUS_MESSAGES } from './wire/status.js';
 import { DATA_HEADER_LENGTH, encodeStatus, encodeVersion } from './wire/writer.js';
@@ -51,6 +53,8 @@ export interface SftpServeOptions {
   signal?: AbortSignal | undefined;
   /** Told how long each request's handler ran (the metrics); called on the hot path, so it must stay cheap. */
   observer?: SftpRequestObserver | undefined;
+  /** The connection's socket reads (util/socket-reads.ts): the channel's data then comes through its sink. */
+  sinkTap?: SinkTap | undefined;
 }
 
 /** Watches requests without knowing the server: `type` is the table row's name (`read`, `posix-rename@openssh.com`). */
@@ -68,13 +72,7 @@ export function serveSftp(channel: Duplex, session: FileSession, options: SftpSe
 
 /*
  * Backpressure, and what ssh2's Channel does with it (node_modules/ssh2/lib/Channel.js, server.js):
- * - Incoming: the server's CHANNEL_DATA handler subtracts each chunk from `incoming.window` and push()es it
- *   into the Readable (highWaterMark = MAX_WINDOW = 2 MiB). It sends WINDOW_ADJUST (topping the window up to
- *   2 MiB) only when push() returned true and the window fell to 1 MiB or less. When we pause() the channel,
- *   chunks pile up in the Readable buffer; once it holds 2 MiB push() returns false, ssh2 sets
- *   `_waitChanDrain` and stops adjusting, so the client runs out of window and must stop sending. Channel
- *   `_read()` (called when we resume and drain the buffer) sends the pending adjustment. Worst case we hold
- *   ~2 MiB buffered + up to one 2 MiB window of raw request bytes; the client is stopped at the SSH layer.
+ * - Incoming: see channel-input.ts (the client's window is what stops it).
  * - Outgoing: `_write()` sends at most `outgoing.window` bytes and parks the rest (and its callback) until
  *   the client's WINDOW_ADJUST; write() returns false once 2 MiB are queued (writable highWaterMark).
  *   Nothing else bounds it (ssh2 has no backpressure of its own), so we stop accepting requests while
@@ -88,7 +86,7 @@ class SftpConnection {
   readonly #channel: Duplex;
   readonly #session: FileSession;
   readonly #logger: Logger;
-  readonly #framer: PacketFramer;
+  readonly #input: ChannelInput;
   readonly #scheduler: RequestScheduler;
   readonly #ctx: RequestContext;
   readonly #maxInFlight: number;
@@ -132,7 +130,6 @@ class SftpConnection {
     this.#bytes = new SessionByteBudget(maxBufferedBytes, options.replyBudget);
     this.#connectionSignal = options.signal;
     this.#observer = options.observer;
-    this.#framer = new PacketFramer(maxPacketLength);
     this.#scheduler = new RequestScheduler(() => this.#pump());
     this.#ctx = {
       session,
@@ -145,6 +142,14 @@ class SftpConnection {
       // As many as the byte budget lets WRITEs be accepted at once.
       writeBuffers: new WriteBufferPool(maxBufferedBytes),
     };
+    this.#input = new ChannelInput(channel, {
+      maxPacketLength,
+      writeBuffers: this.#ctx.writeBuffers,
+      tap: options.sinkTap,
+      onInput: () => this.#pump(),
+      stopping: () => this.#stopping,
+      onSinkError: (err) => this.#protocolFailure(err),
+    });
   }
 
   run(): Promise<void> {
@@ -152,12 +157,8 @@ class SftpConnection {
       this.#resolve = resolve;
     });
     const channel = this.#channel;
-    channel.on('data', (chunk: Buffer) => {
-      // After teardown starts, input is dropped rather than buffered: nothing more will be served.
-      if (this.#stopping) return;
-      this.#framer.push(chunk);
-      this.#pump();
-    });
+    // After teardown starts, input is dropped rather than buffered: nothing more will be served.
+    this.#input.start();
     channel.on('end', () => {
       this.#inputEnded = true;
       this.#pump();
@@ -199,7 +200,7 @@ class SftpConnection {
     while (this.#canAccept()) {
       let packet: FramedPacket | null;
       try {
-        packet = this.#deferred ?? this.#framer.nextPacket();
+        packet = this.#deferred ?? this.#input.nextPacket();
         this.#deferred = undefined;
         if (packet === null) {
           starved = true;
@@ -218,14 +219,14 @@ class SftpConnection {
     const shouldFlow = this.#canAccept() && this.#deferred === undefined;
     if (shouldFlow && this.#paused) {
       this.#paused = false;
-      this.#channel.resume();
+      this.#input.resume();
     } else if (!shouldFlow && !this.#paused) {
       this.#paused = true;
-      this.#channel.pause();
+      this.#input.pause();
     }
     if (this.#inputEnded && starved && this.#deferred === undefined && this.#scheduler.size === 0) {
-      if (this.#framer.bufferedBytes > 0) {
-        this.#logger.warn({ bytes: this.#framer.bufferedBytes }, 'sftp client ended inside a packet');
+      if (this.#input.bufferedBytes > 0) {
+        this.#logger.warn({ bytes: this.#input.bufferedBytes }, 'sftp client ended inside a packet');
       }
       void this.#shutdown('client ended the session');
     }
@@ -373,7 +374,7 @@ class SftpConnection {
         this.#logger.warn({ pending: this.#scheduler.size }, 'sftp: requests still running at teardown');
       }
       // Paused input would keep ssh2 from ever seeing our end: let it flow (the data handler drops it).
-      if (this.#paused) this.#channel.resume();
+      if (this.#paused) this.#input.resume();
       this.#replies.flush();
       if (!this.#channelClosed) {
         sendExitStatus(this.#channel, reason === 'protocol error' ? 1 : 0);

@@ -1,7 +1,9 @@
 // A large WRITE's data reaches the file as a copy in a reused buffer, never reused while its write is pending.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { expectStatus, open, RW_CREATE, start } from './serve-sftp-fixture.js';
+import { expectStatus, open, RW_CREATE, start as startStream } from './serve-sftp-fixture.js';
+import type { SftpServeOptions } from './server.js';
+import { SinkTestChannel } from './sink-channel-fixture.js';
 import { FX, FXP } from './wire/constants.js';
 import { MIN_STAGED_WRITE, WriteBufferPool } from './write-buffers.js';
 
@@ -49,79 +51,87 @@ describe('WriteBufferPool', () => {
   });
 });
 
-describe('sftp WRITEs through the pooled buffers', () => {
-  it('hands one WRITE after another the same buffer, and a small WRITE its own memory', async () => {
-    const { client, session, done } = start();
-    const seen: ArrayBufferLike[] = [];
-    session.onWrite = (_offset, data) => {
-      assert.equal(data.length, 1);
-      seen.push(data[0]!.buffer);
-    };
-    client.init();
-    const handle = await open(client, '/seq', RW_CREATE);
-    const size = 32 * 1024;
-    for (let i = 0; i < 4; i++) {
-      const data = pattern(size, i);
+/** The session's input through ssh2's stream, or through the data sink with the copying framer (channel-input.ts). */
+const MODES = {
+  stream: startStream,
+  sink: (options: Partial<SftpServeOptions> = {}) =>
+    startStream({ ...options, sinkTap: { sunk() {}, bulk() {} } }, (d) => new SinkTestChannel(d)),
+};
+
+for (const [mode, start] of Object.entries(MODES))
+  describe(`sftp WRITEs through the pooled buffers (input: ${mode})`, () => {
+    it('hands one WRITE after another the same buffer, and a small WRITE its own memory', async () => {
+      const { client, session, done } = start();
+      const seen: ArrayBufferLike[] = [];
+      session.onWrite = (_offset, data) => {
+        assert.equal(data.length, 1);
+        seen.push(data[0]!.buffer);
+      };
+      client.init();
+      const handle = await open(client, '/seq', RW_CREATE);
+      const size = 32 * 1024;
+      for (let i = 0; i < 4; i++) {
+        const data = pattern(size, i);
+        expectStatus(
+          await client.request(FXP.WRITE, (w) =>
+            w
+              .string(handle)
+              .uint64(i * size)
+              .string(data),
+          ),
+          FX.OK,
+        );
+      }
       expectStatus(
         await client.request(FXP.WRITE, (w) =>
           w
             .string(handle)
-            .uint64(i * size)
-            .string(data),
+            .uint64(4 * size)
+            .string(pattern(100, 9)),
         ),
         FX.OK,
       );
-    }
-    expectStatus(
-      await client.request(FXP.WRITE, (w) =>
-        w
-          .string(handle)
-          .uint64(4 * size)
-          .string(pattern(100, 9)),
-      ),
-      FX.OK,
-    );
-    assert.equal(new Set(seen.slice(0, 4)).size, 1, 'the four large WRITEs used one buffer');
-    assert.notEqual(seen[4], seen[0], 'the small WRITE was not copied into it');
-    const expected = Buffer.concat([0, 1, 2, 3].map((i) => pattern(size, i)).concat(pattern(100, 9)));
-    assertSameBytes(session.files.get('/seq'), expected);
-    client.end();
-    await done;
-  });
+      assert.equal(new Set(seen.slice(0, 4)).size, 1, 'the four large WRITEs used one buffer');
+      assert.notEqual(seen[4], seen[0], 'the small WRITE was not copied into it');
+      const expected = Buffer.concat([0, 1, 2, 3].map((i) => pattern(size, i)).concat(pattern(100, 9)));
+      assertSameBytes(session.files.get('/seq'), expected);
+      client.end();
+      await done;
+    });
 
-  it('never reuses a buffer while its write is pending: pipelined WRITEs finishing out of order land byte-exact', async () => {
-    const { client, session, done } = start();
-    // Writes take 2, 4 or 6 ms by their offset, so they finish out of order and overlap.
-    session.writeDelayMs = 2;
-    const buffers = new Set<ArrayBufferLike>();
-    session.onWrite = (_offset, data) => buffers.add(data[0]!.buffer);
-    client.init();
-    const handle = await open(client, '/pipelined', RW_CREATE);
-    const size = 40_000;
-    const rounds = 3;
-    const perRound = 24;
-    for (let round = 0; round < rounds; round++) {
-      const writes = [];
-      for (let i = 0; i < perRound; i++) {
-        const n = round * perRound + i;
-        writes.push(
-          client.request(FXP.WRITE, (w) =>
-            w
-              .string(handle)
-              .uint64(n * size)
-              .string(pattern(size, n)),
-          ),
-        );
+    it('never reuses a buffer while its write is pending: pipelined WRITEs finishing out of order land byte-exact', async () => {
+      const { client, session, done } = start();
+      // Writes take 2, 4 or 6 ms by their offset, so they finish out of order and overlap.
+      session.writeDelayMs = 2;
+      const buffers = new Set<ArrayBufferLike>();
+      session.onWrite = (_offset, data) => buffers.add(data[0]!.buffer);
+      client.init();
+      const handle = await open(client, '/pipelined', RW_CREATE);
+      const size = 40_000;
+      const rounds = 3;
+      const perRound = 24;
+      for (let round = 0; round < rounds; round++) {
+        const writes = [];
+        for (let i = 0; i < perRound; i++) {
+          const n = round * perRound + i;
+          writes.push(
+            client.request(FXP.WRITE, (w) =>
+              w
+                .string(handle)
+                .uint64(n * size)
+                .string(pattern(size, n)),
+            ),
+          );
+        }
+        for (const reply of await Promise.all(writes)) expectStatus(reply, FX.OK);
       }
-      for (const reply of await Promise.all(writes)) expectStatus(reply, FX.OK);
-    }
-    const expected = Buffer.concat(Array.from({ length: rounds * perRound }, (_, n) => pattern(size, n)));
-    assertSameBytes(session.files.get('/pipelined'), expected);
-    assert.ok(
-      buffers.size <= perRound,
-      `${buffers.size} buffers for ${rounds * perRound} WRITEs: the later rounds reused the first's`,
-    );
-    client.end();
-    await done;
+      const expected = Buffer.concat(Array.from({ length: rounds * perRound }, (_, n) => pattern(size, n)));
+      assertSameBytes(session.files.get('/pipelined'), expected);
+      assert.ok(
+        buffers.size <= perRound,
+        `${buffers.size} buffers for ${rounds * perRound} WRITEs: the later rounds reused the first's`,
+      );
+      client.end();
+      await done;
+    });
   });
-});

@@ -32,13 +32,30 @@ export interface StagedWrite {
  */
 export class WriteBufferPool {
   readonly #pool: ReadBufferPool;
+  /**
+   * Buffers lent to the copying framer (wire/copying-framer.ts), by their memory: a WRITE whose data lies in one
+   * is staged as it is. Weakly held, so one whose packet was dropped (a refused WRITE) is collected.
+   */
+  readonly #lent = new WeakMap<ArrayBufferLike, Buffer>();
 
   constructor(budgetBytes: number) {
     this.#pool = new ReadBufferPool(0, budgetBytes);
   }
 
+  /** A pooled buffer of at least `length` bytes (MIN_STAGED_WRITE or more) for a WRITE's data as it arrives. */
+  lend(length: number): Buffer {
+    const buffer = this.#pool.take(length);
+    this.#lent.set(buffer.buffer, buffer);
+    return buffer;
+  }
+
   /** Copies `chunks` (`length` bytes in all) into a pooled buffer when they are worth it. */
   stage(chunks: readonly Buffer[], length: number): StagedWrite {
+    const lent = chunks.length === 1 ? this.#lent.get(chunks[0]!.buffer) : undefined;
+    if (lent !== undefined) {
+      this.#lent.delete(lent.buffer);
+      return { data: chunks, buffer: lent };
+    }
     if (length < MIN_STAGED_WRITE) return { data: chunks, buffer: undefined };
     const buffer = this.#pool.take(length);
     let at = 0;
