@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { parseScpCommand, serveScp } from '../scp/server.js';
 import { serveSftp } from '../sftp/server.js';
 import { protocolAllowed, type UserRecord } from '../store/types.js';
+import type { SinkTap } from '../util/socket-reads.js';
 import { withActivity } from './activity.js';
 import { parseHashCommand, serveHashCommand } from './hash-command.js';
 import type { SshServerOptions } from './options.js';
@@ -26,6 +27,8 @@ export interface ChannelContext {
   readonly signal: AbortSignal;
   /** Marks the connection active, for the idle timer. */
   readonly touch: () => void;
+  /** The connection's socket reads, told by SFTP sessions when they upload (upload-reads.ts). */
+  readonly sinkTap: SinkTap | undefined;
 }
 
 /** Listens for session channels on `client`; call once, when it is authenticated. */
@@ -121,6 +124,7 @@ export function routeSessionChannels(client: Connection, context: ChannelContext
         ...options.sftp,
         replyBudget: budgets?.replyBytes,
         signal,
+        sinkTap: context.sinkTap,
       }).then(
         () => log.info('sftp session ended'),
         (err: unknown) => log.error({ err }, 'sftp session failed'),

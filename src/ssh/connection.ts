@@ -18,6 +18,7 @@ import { announceHostKeys, proveHostKeys } from './host-key-rotation.js';
 import type { SshServerOptions } from './options.js';
 import { scheduleRekeys } from './rekey.js';
 import { emitAuth, emitSecurity } from './session-events.js';
+import { uploadReads } from './upload-reads.js';
 
 /** What admission hands a connection before ssh2 takes over its socket. */
 export interface ConnectionState {
@@ -346,6 +347,10 @@ export function handleConnection(
         reject();
       }
     });
+    const reads = uploadReads(client, socket);
+    client.once('close', () => {
+      if (reads.stats) log.debug({ socketReads: reads.stats }, 'socket reads');
+    });
     routeSessionChannels(client, {
       options,
       sessionId,
@@ -355,6 +360,7 @@ export function handleConnection(
       budgets,
       signal: gone.signal,
       touch,
+      sinkTap: reads,
     });
     // tcpip forwarding requests have no listener here, so ssh2 refuses them too.
   });
