@@ -1,4 +1,4 @@
-// Ferry's client reads its socket into one reused buffer once the SFTP session is up (src/transfers/socket-reads.ts):
+// Ferry's client reads its socket into one reused buffer once the SFTP session is up (src/util/socket-reads.ts):
 // downloads from a real OpenSSH sshd arrive byte-exact with both audited ciphers, also while sshd re-keys every
 // MiB (its key exchange packets retire the buffer they were read into), and most reads go into the reused buffer.
 import assert from 'node:assert/strict';
@@ -41,7 +41,8 @@ describe("Ferry's client socket reads", () => {
             const { reads, reused, retired } = conn.socketReads;
             // 24 MiB in reads of up to 256 KiB: ~100 or more; nearly all of them into the one buffer.
             assert.ok(reads >= 96, `reads ${reads}`);
-            assert.ok(reused >= reads * 0.8, `reused ${reused} of ${reads}`);
+            // A re-key every MiB costs a few reads into new memory each (its packets, then one clean read).
+            assert.ok(reused >= reads * (rekey ? 0.5 : 0.8), `reused ${reused} of ${reads}`);
             if (rekey) assert.ok(retired >= 4, `a key exchange retires its read's buffer: ${retired}`);
             else assert.ok(retired <= 2, `retired ${retired}`);
           } finally {
