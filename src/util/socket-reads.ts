@@ -5,10 +5,11 @@
 //
 // A buffer is read into again only when nothing can still hold a view of it. ssh2 decrypts a packet that lies
 // whole in one read in place and hands its payload on; an SFTP channel's data sink copies it out at once
-// (patches/ssh2: `Channel.ferryDataSink`; the client's sftp-channel.ts, the server's sftp/server.ts), and the
-// deciphers audited here copy a packet that waits for its next part. Any other packet (a key re-exchange, a
-// global request, another channel's data) may be kept as a view by ssh2, so a read that held one retires its
-// buffer: later reads get new memory each, as Node's own do, until one holds sink packets only again.
+// (patches/ssh2: `Channel.ferryDataSink`; the client's transfers/sftp-channel.ts, the server's
+// sftp/channel-input.ts), and the deciphers audited here copy a packet that waits for its next part. Any other
+// packet (a key re-exchange, a global request, another channel's data) may be kept as a view by ssh2, so a read
+// that held one retires its buffer: later reads get new memory each, as Node's own do, until one holds sink
+// packets only again.
 //
 // Used by both ends: Ferry's client connects with `onread`; the server adopts a socket it accepted (Node has no
 // `onread` for those), once an upload starts, so idle sessions hold no buffer of their own.
@@ -69,16 +70,11 @@ function findUserBufferFields(): UserBufferFields | null {
 
 export class SocketReads {
   readonly stats: SocketReadStats = { reads: 0, reused: 0, retired: 0 };
-  readonly #readBytes: number;
   #socket: Socket | undefined;
   #protocol: Ssh2Protocol | undefined;
   /** Channel payloads the data sinks received so far; undefined until arm(). */
   #sunk: (() => number) | undefined;
   #reusable: Buffer | undefined;
-
-  constructor(readBytes = READ_BYTES) {
-    this.#readBytes = readBytes;
-  }
 
   /** net.connect's `onread`: the socket's data still reaches its 'data' listeners (ssh2), as views. */
   readonly onread: OnReadOpts = {
@@ -132,15 +128,11 @@ export class SocketReads {
     this.#renew();
   }
 
-  get armed(): boolean {
-    return this.#sunk !== undefined;
-  }
-
   #renew(): void {
     const decipher = this.#protocol?._decipher;
     this.#reusable =
       this.#sunk !== undefined && decipher !== undefined && AUDITED_DECIPHERS.has(decipher.constructor.name)
-        ? Buffer.allocUnsafeSlow(this.#readBytes)
+        ? Buffer.allocUnsafeSlow(READ_BYTES)
         : undefined;
   }
 
