@@ -9,10 +9,10 @@ import { MIN_STAGED_WRITE, type WriteBufferPool } from './write-buffers.js';
 
 /*
  * Backpressure (node_modules/ssh2/lib/Channel.js, server.js): the server's CHANNEL_DATA handler subtracts each
- * chunk from `incoming.window` and push()es it into the Readable (highWaterMark = MAX_WINDOW = 2 MiB). It sends WINDOW_ADJUST (topping the window up to
- * 2 MiB) only when push() returned true and the window fell to 1 MiB or less. When we pause() the channel,
- * chunks pile up in the Readable buffer; once it holds 2 MiB push() returns false, ssh2 sets
- * `_waitChanDrain` and stops adjusting, so the client runs out of window and must stop sending. Channel
+ * chunk from `incoming.window` and push()es it into the Readable (highWaterMark = MAX_WINDOW = 2 MiB). It sends
+ * WINDOW_ADJUST (topping the window up to 2 MiB) only when push() returned true and the window fell to 1 MiB or
+ * less. When we pause() the channel, chunks pile up in the Readable buffer; once it holds 2 MiB push() returns
+ * false, ssh2 sets `_waitChanDrain` and stops adjusting, so the client runs out of window and must stop sending. Channel
  * `_read()` (called when we resume and drain the buffer) sends the pending adjustment. Worst case we hold
  * ~2 MiB buffered + up to one 2 MiB window of raw request bytes; the client is stopped at the SSH layer.
  * With the sink the copying framer holds what arrives (the same bound: one window), a false return from the sink
@@ -47,13 +47,11 @@ export interface ChannelInputOptions {
 
 export class ChannelInput {
   readonly #channel: Duplex;
+  readonly #options: ChannelInputOptions;
   readonly #framer: PacketFramer | CopyingPacketFramer;
+  /** The channel, when its data comes through the sink (the connection's reads and a patched ssh2). */
   readonly #sink: SinkChannel | undefined;
   #held = false;
-
-  readonly #options: ChannelInputOptions;
-  /** Set when the connection's reads came with a sink-capable channel: the copying framer's way. */
-  readonly #tap: SinkTap | undefined;
 
   constructor(channel: Duplex, options: ChannelInputOptions) {
     this.#channel = channel;
@@ -62,7 +60,6 @@ export class ChannelInput {
     if (tap === undefined || !hasDataSink(channel)) {
       this.#framer = new PacketFramer(options.maxPacketLength);
       this.#sink = undefined;
-      this.#tap = undefined;
       return;
     }
     let uploading = false;
@@ -77,7 +74,6 @@ export class ChannelInput {
       },
     });
     this.#sink = channel;
-    this.#tap = tap;
   }
 
   /** Starts taking the channel's data. */
@@ -85,7 +81,7 @@ export class ChannelInput {
     const options = this.#options;
     const framer = this.#framer;
     const sink = this.#sink;
-    const tap = this.#tap;
+    const tap = options.tap;
     if (sink === undefined || tap === undefined) {
       this.#channel.on('data', (chunk: Buffer) => {
         if (options.stopping()) return;

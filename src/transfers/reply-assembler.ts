@@ -1,7 +1,7 @@
 // The client's SFTP framing when channel data is handed over in buffers that are read into again (socket-reads.ts):
 // each reply is copied out as it arrives, a large one (a READ's DATA) into a pooled buffer that its consumer gives
 // back once the bytes are written, so a download allocates a few buffers instead of one per socket read.
-import { ProtocolError } from '../errors.js';
+import { packetLengthError } from '../sftp/wire/framer.js';
 
 /** Replies up to this size get a buffer of their own (Node's 8 KiB slab serves those under 4 KiB). */
 const SMALL_REPLY_BYTES = 4096;
@@ -89,11 +89,8 @@ export class ReplyAssembler {
         }
         if (this.#lengthBytes < 4) return;
         const length = this.#length;
-        if (length === 0) throw new ProtocolError('SFTP packet of length 0');
-        if (length > this.#maxPacketLength)
-          throw new ProtocolError(
-            `SFTP packet of ${length} bytes exceeds the limit of ${this.#maxPacketLength}`,
-          );
+        const refused = packetLengthError(length, this.#maxPacketLength);
+        if (refused) throw refused;
         this.#body = length <= SMALL_REPLY_BYTES ? Buffer.allocUnsafe(length) : this.#buffers.take(length);
         this.#filled = 0;
       }

@@ -1,9 +1,9 @@
 // SFTP packet framing for channel data handed over in memory that is read into again (util/socket-reads.ts): every
 // byte is copied out before push() returns. A large WRITE's data goes straight into a buffer its consumer lends and
 // gets back once the write settled, so it is copied once, as the slicing framer's WRITE staging did.
-import { ProtocolError } from '../../errors.js';
+import type { ProtocolError } from '../../errors.js';
 import { FXP } from './constants.js';
-import type { FramedPacket } from './framer.js';
+import { type FramedPacket, packetLengthError } from './framer.js';
 
 /** Where a large WRITE's data is copied. */
 export interface BulkWrites {
@@ -58,7 +58,8 @@ export class CopyingPacketFramer {
           this.#lengthBytes++;
         }
         if (this.#lengthBytes < 4) return;
-        if (!this.#lengthAllowed()) return;
+        this.#failure = packetLengthError(this.#length, this.#maxPacketLength);
+        if (this.#failure) return;
         this.#prefixFilled = 0;
         this.#parts = undefined;
         continue;
@@ -94,16 +95,6 @@ export class CopyingPacketFramer {
     }
     if (this.#failure) throw this.#failure;
     return null;
-  }
-
-  #lengthAllowed(): boolean {
-    const length = this.#length;
-    if (length === 0) this.#failure = new ProtocolError('SFTP packet of length 0');
-    else if (length > this.#maxPacketLength)
-      this.#failure = new ProtocolError(
-        `SFTP packet of ${length} bytes exceeds the limit of ${this.#maxPacketLength}`,
-      );
-    return this.#failure === undefined;
   }
 
   /** A large WRITE's data in a lent buffer of its own, anything else one buffer. */

@@ -11,6 +11,14 @@ export interface FramedPacket {
   readonly tail: readonly Buffer[];
 }
 
+/** Why a packet of `length` bytes (its uint32 length field) is refused, or undefined: one rule for every framer. */
+export function packetLengthError(length: number, maxPacketLength: number): ProtocolError | undefined {
+  if (length === 0) return new ProtocolError('SFTP packet of length 0');
+  if (length > maxPacketLength)
+    return new ProtocolError(`SFTP packet of ${length} bytes exceeds the limit of ${maxPacketLength}`);
+  return undefined;
+}
+
 /** The contiguous start of a packet spanning chunks: room for any fixed fields (a WRITE's take 25 bytes). */
 const PACKET_HEAD_BYTES = 256;
 /**
@@ -58,10 +66,8 @@ export class PacketFramer {
   nextPacket(): FramedPacket | null {
     if (this.#buffered < 4) return null;
     const length = this.#peekUint32();
-    if (length === 0) throw new ProtocolError('SFTP packet of length 0');
-    if (length > this.#maxPacketLength) {
-      throw new ProtocolError(`SFTP packet of ${length} bytes exceeds the limit of ${this.#maxPacketLength}`);
-    }
+    const refused = packetLengthError(length, this.#maxPacketLength);
+    if (refused) throw refused;
     if (this.#buffered < 4 + length) return null;
     this.#skip(4);
     const inFirst = this.#chunks[0]!.length - this.#head;
