@@ -1,7 +1,8 @@
 // The server reads an uploading connection's socket into one reused buffer (src/ssh/upload-reads.ts,
 // src/util/socket-reads.ts): OpenSSH's sftp uploads arrive byte-exact over both audited ciphers, also while the
 // client re-keys every MiB (its key exchange packets retire the buffer they were read into), and most reads go
-// into the reused buffer; two sftp sessions and an scp upload multiplexed on one connection all arrive whole.
+// into the reused buffer; two sftp sessions and an scp upload multiplexed on one connection all arrive whole; with
+// the smallest buffered-bytes budgets (the read buffer counts against them) an upload is still adopted and whole.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -120,5 +121,46 @@ describe('server socket reads for uploads', () => {
     await run('ssh', [...commonSshOptions(mux), '-S', control, '-O', 'exit', `${USER}@127.0.0.1`]);
     const stats = await nextStats(seen);
     assert.ok(stats.reused > 0, `the multiplexed connection was adopted: ${JSON.stringify(stats)}`);
+  });
+});
+
+describe('server socket reads under the smallest buffered-bytes budgets', () => {
+  const children: ChildProcess[] = [];
+  let dir: string;
+
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('an upload with 1 MiB per connection and per user holds the read buffer and still arrives byte-exact', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-socket-reads-budget-'));
+    const served = await serveOneUserWithIdleGc(dir, USER, children, {
+      FERRY_MAX_BUFFERED_BYTES_PER_CONNECTION: String(1024 * 1024),
+      FERRY_MAX_BUFFERED_BYTES_PER_USER: String(1024 * 1024),
+    });
+    const want = await randomFile(join(dir, 'tight.bin'), SIZE);
+    const r = await sftpBatch({
+      port: served.port,
+      user: USER,
+      identity: served.key.privatePath,
+      options: ['Ciphers=aes128-gcm@openssh.com'],
+      batch: `put ${join(dir, 'tight.bin')} /tight.bin\n`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(join(dir, 'data', 'homes', USER, 'tight.bin')), want);
+    // The buffer (256 KiB of the 1 MiB) left the session enough to go on: the connection was adopted.
+    let line: string | undefined;
+    for (let i = 0; i < 100 && !line; i++) {
+      line = served.serving
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes('"socket reads"'));
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(line, 'the uploading connection was adopted');
+    const stats = (JSON.parse(line) as { socketReads: ReadStats }).socketReads;
+    assert.ok(stats.reused >= stats.reads * 0.8, JSON.stringify(stats));
+    await served.serving.stop();
   });
 });

@@ -39,7 +39,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<ConfigKey, string>> = {
   maxOpenHandles: 'open files and directories per SFTP session',
   maxOpenHandlesPerConnection: 'open files and directories of all sessions of one connection',
   maxOpenHandlesPerUser: "open files and directories of all of one user's connections, per server process",
-  maxBufferedBytesPerConnection: 'SFTP request and reply bytes held in memory for one connection',
+  maxBufferedBytesPerConnection:
+    "SFTP request and reply bytes held in memory for one connection, and an uploading connection's read buffer",
   maxBufferedBytesPerUser:
     "SFTP request and reply bytes held in memory for all of one user's connections, per process",
   maxInFlight: 'SFTP requests one session may have in progress',

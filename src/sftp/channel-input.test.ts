@@ -1,11 +1,12 @@
 // The SFTP session's input through ssh2's data sink (channel-input.ts): every payload counted for the connection's
-// socket reads, the upload announced once, the client's window held while the session is full and let go after,
+// socket reads, every large WRITE announced (small ones not), the client's window held while the session is full and let go after,
 // and a bad packet ending the session without reaching ssh2.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { expectStatus, open, RW_CREATE, start } from './serve-sftp-fixture.js';
 import { SinkTestChannel } from './sink-channel-fixture.js';
 import { FX, FXP } from './wire/constants.js';
+import { MIN_STAGED_WRITE } from './write-buffers.js';
 
 function pattern(length: number, seed: number): Buffer {
   const out = Buffer.allocUnsafe(length);
@@ -37,7 +38,7 @@ function startWithSink(options: Parameters<typeof start>[0] = {}) {
 }
 
 describe('SFTP input through the data sink', () => {
-  it('counts every payload, announces the upload once, and lands large and small WRITEs byte-exact', async () => {
+  it('counts every payload, announces each large WRITE, and lands large and small WRITEs byte-exact', async () => {
     const { client, session, done, tap, channel } = startWithSink();
     client.init();
     const handle = await open(client, '/mixed', RW_CREATE);
@@ -53,7 +54,9 @@ describe('SFTP input through the data sink', () => {
     assert.equal(channel.ferryDataSink === null, false, 'the session took its data through the sink');
     assert.equal(tap.sunk, channel.calls, 'every payload the sink took was counted');
     assert.ok(tap.sunk >= 10, `${tap.sunk} payloads`);
-    assert.equal(tap.bulk, 1, 'the first large WRITE announced the upload, once');
+    const large = sizes.filter((size) => size >= MIN_STAGED_WRITE).length;
+    assert.equal(large, 4);
+    assert.equal(tap.bulk, large, 'each large WRITE announced the upload; the small ones did not');
     client.end();
     await done;
   });

@@ -62,14 +62,10 @@ export class ChannelInput {
       this.#sink = undefined;
       return;
     }
-    let uploading = false;
     this.#framer = new CopyingPacketFramer(options.maxPacketLength, {
       minBytes: MIN_STAGED_WRITE,
       lend: (length) => {
-        if (!uploading) {
-          uploading = true;
-          tap.bulk();
-        }
+        tap.bulk();
         return options.writeBuffers.lend(length);
       },
     });

@@ -347,7 +347,7 @@ export function handleConnection(
         reject();
       }
     });
-    const reads = uploadReads(client, socket);
+    const reads = uploadReads(client, socket, budgets?.replyBytes);
     client.once('close', () => {
       if (reads.stats) log.debug({ socketReads: reads.stats }, 'socket reads');
     });

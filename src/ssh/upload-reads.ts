@@ -2,7 +2,15 @@
 // SFTP channels' data sinks count what they take, which tells the reads when a buffer may be read into again.
 import type { Socket } from 'node:net';
 import type { Connection } from 'ssh2';
-import { type SinkTap, type SocketReadStats, SocketReads } from '../util/socket-reads.js';
+import type { BudgetAccount } from '../core/types.js';
+import { REUSED_READ_BYTES, type SinkTap, type SocketReadStats, SocketReads } from '../util/socket-reads.js';
+
+/**
+ * Room the connection's account must have left before its read buffer is taken from it. The buffer stays taken
+ * until the connection ends, so it must never be what a session's own requests wait on: after taking it, at
+ * least three times its size is left for the sessions (a WRITE and a READ's reply of 255 KiB each).
+ */
+const HEADROOM_BYTES = 4 * REUSED_READ_BYTES;
 
 export interface UploadReads extends SinkTap {
   /** Undefined until the socket was adopted. */
@@ -11,22 +19,31 @@ export interface UploadReads extends SinkTap {
 
 /**
  * Adopts `socket` when a session on it starts uploading, not at login: a reused buffer is held per connection
- * (256 KiB), and most sessions (listings, downloads, idle partners) would hold it for nothing.
+ * (256 KiB), and most sessions (listings, downloads, idle partners) would hold it for nothing. The buffer counts
+ * against `account` (the connection's buffered bytes, limited per connection and per user, like the SFTP
+ * requests' own): a user's many uploading connections hold no more than the user's limit. Without room, or while
+ * the socket cannot be adopted (paused, data waiting), the connection keeps Node's reads and the next large
+ * WRITE tries again.
  */
-export function uploadReads(client: Connection, socket: Socket): UploadReads {
+export function uploadReads(client: Connection, socket: Socket, account?: BudgetAccount): UploadReads {
   let sunk = 0;
   let reads: SocketReads | undefined;
-  let tried = false;
   return {
     sunk: () => {
       sunk++;
     },
     bulk: () => {
-      if (tried) return;
-      tried = true;
+      if (reads !== undefined || socket.destroyed) return;
+      // fits() first: a refused tryTake would sign the account up for wake-ups the sessions listen to.
+      if (account !== undefined && !account.fits(HEADROOM_BYTES)) return;
+      if (account !== undefined && !account.tryTake(REUSED_READ_BYTES)) return;
       const adopting = new SocketReads();
-      if (!adopting.adopt(socket)) return;
-      // ssh2's server-side connection keeps its protocol object here, as the client does.
+      if (!adopting.adopt(socket)) {
+        account?.give(REUSED_READ_BYTES);
+        return;
+      }
+      // ssh2's server-side connection keeps its protocol object here, as the client does. The account gives
+      // the buffer back with everything else when the connection ends (ssh/connection.ts).
       adopting.arm((client as unknown as { _protocol: unknown })._protocol, () => sunk);
       reads = adopting;
     },

@@ -16,7 +16,7 @@
 import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 
 /** Bytes per read once reused: eight 32 KiB packets, so few span two reads (each such is copied by ssh2). */
-const READ_BYTES = 256 * 1024;
+export const REUSED_READ_BYTES = 256 * 1024;
 /** Bytes per read otherwise (new memory each, as Node's own reads). */
 const FRESH_READ_BYTES = 64 * 1024;
 /** ssh2's deciphers that keep no view of a read once they return (patches/ssh2, `holdPacket`). */
@@ -132,7 +132,7 @@ export class SocketReads {
     const decipher = this.#protocol?._decipher;
     this.#reusable =
       this.#sunk !== undefined && decipher !== undefined && AUDITED_DECIPHERS.has(decipher.constructor.name)
-        ? Buffer.allocUnsafeSlow(READ_BYTES)
+        ? Buffer.allocUnsafeSlow(REUSED_READ_BYTES)
         : undefined;
   }
 
@@ -169,6 +169,6 @@ export class SocketReads {
 export interface SinkTap {
   /** A channel payload was taken by a sink (copied out before it returned). */
   sunk(): void;
-  /** A large WRITE started arriving: the connection is uploading, worth reading into one buffer. */
+  /** A large WRITE is arriving: the connection is uploading, worth reading into one buffer (called per WRITE). */
   bulk(): void;
 }

@@ -86,6 +86,7 @@ export async function serveOneUserWithIdleGc(
   dir: string,
   user: string,
   children: ChildProcess[],
+  env: Record<string, string> = {},
 ): Promise<{ serving: Serving; port: number; key: ClientKey }> {
   const dataDir = join(dir, 'data');
   const key = await makeClientKey(dir, 'ed25519');
@@ -98,7 +99,7 @@ export async function serveOneUserWithIdleGc(
     children,
     ['--http-listen', '127.0.0.1:0', '--workers', '1'],
     /SFTP listening on 127\.0\.0\.1:(\d+)/,
-    { nodeFlags: ['--initial-old-space-size=256', '--expose-gc'], logLevel: 'debug' },
+    { nodeFlags: ['--initial-old-space-size=256', '--expose-gc'], logLevel: 'debug', env },
   );
   return { serving, port: Number(match[1]), key };
 }
