@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeRandomFile } from './files.js';
-import { treeCpuMs, treeMemory } from './proc-stats.js';
+import { reapedChildrenCpuMs, treeCpuMs, treeMemory } from './proc-stats.js';
 import { markRunStart } from './profile-windows.js';
 import { emptyRuns, type Measurement, medians, type ScenarioContext } from './scenarios.js';
 import type { BenchServer } from './servers.js';
@@ -174,6 +174,7 @@ export async function manySessions(
     target: { kind: 'ratio-at-most', value: 0.1 },
   };
   const cpu = emptyRuns();
+  const clientCpu = emptyRuns();
   const path = join(ctx.clientDir, 'session-file.bin');
   const digest = await writeRandomFile(path, o.bytes);
   const totalBytes = o.sessions * o.files * o.bytes;
@@ -184,6 +185,8 @@ export async function manySessions(
         `${[...Array(o.files).keys()].map((f) => `put ${path} ${server.remoteDir}/many/s${s}-f${f}.bin`).join('\n')}\npwd\n`;
       // Everyone logs in first (in waves, as a partner's clients would arrive), then all are released at once.
       const held: HeldSession[] = [];
+      // The clients' CPU for the transfers: what they used by the time they are reaped, less their logins.
+      const reapedBefore = await reapedChildrenCpuMs();
       try {
         for (let s = 0; s < o.sessions; s += 20) {
           const wave = Math.min(20, o.sessions - s);
@@ -193,6 +196,8 @@ export async function manySessions(
         await Promise.all(held.map((h) => h.close()));
         throw err;
       }
+      let logins = 0;
+      for (const h of held) logins += await treeCpuMs(h.pid);
       const sampler = peakRss(server.pid, 200);
       const cpuBefore = await treeCpuMs(server.pid);
       const released = performance.now();
@@ -202,7 +207,9 @@ export async function manySessions(
       } finally {
         rss.runs[server.name].push((await sampler.stop()) / MIB);
       }
-      cpu[server.name].push(((await treeCpuMs(server.pid)) - cpuBefore) / 1000 / (totalBytes / 1024 / MIB));
+      const gib = totalBytes / 1024 / MIB;
+      cpu[server.name].push(((await treeCpuMs(server.pid)) - cpuBefore) / 1000 / gib);
+      clientCpu[server.name].push(((await reapedChildrenCpuMs()) - reapedBefore - logins) / 1000 / gib);
       // A file's latency: from its command's echo to the next command's.
       const perFile = results.flatMap((r) => r.marks.slice(1).map((end, i) => end - r.marks[i]!));
       // From the release to the last session's last echo: the transfers of all sessions, logins excluded.
@@ -212,12 +219,17 @@ export async function manySessions(
       latency.runs[server.name].push(percentile(perFile, 99));
       ctx.log(
         `  ${label} ${server.name}: ${throughput.runs[server.name].at(-1)!.toFixed(0)} MiB/s, ` +
-          `p99 ${latency.runs[server.name].at(-1)!.toFixed(0)} ms, peak RSS ${rss.runs[server.name].at(-1)!.toFixed(0)} MiB`,
+          `p99 ${latency.runs[server.name].at(-1)!.toFixed(0)} ms, peak RSS ${rss.runs[server.name].at(-1)!.toFixed(0)} MiB, ` +
+          `CPU s/GiB server ${cpu[server.name].at(-1)!.toFixed(2)}, clients ${clientCpu[server.name].at(-1)!.toFixed(2)}`,
       );
     }
   }
   await rm(path);
-  return [{ ...throughput, extra: { 'server CPU s/GiB': medians(cpu) } }, latency, rss];
+  return [
+    { ...throughput, extra: { 'server CPU s/GiB': medians(cpu), 'client CPU s/GiB': medians(clientCpu) } },
+    latency,
+    rss,
+  ];
 }
 
 async function checkArrivals(

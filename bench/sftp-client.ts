@@ -174,6 +174,8 @@ export function openIdleSession(
  * transfers contains neither logins nor the benchmark's own spawning of hundreds of clients.
  */
 export interface HeldSession {
+  /** The `sftp` process (its `ssh` is its child). */
+  readonly pid: number;
   /** Sends `batch` and ends the session's input; resolves with the echo marks of those commands once sftp exits 0. */
   run(batch: string): Promise<BatchResult>;
   close(): Promise<void>;
@@ -210,7 +212,7 @@ export function openHeldSession(
           if (line.startsWith('Remote working directory')) {
             ready = true;
             clearTimeout(timer);
-            resolve({ run, close });
+            resolve({ pid: child.pid!, run, close });
           }
         } else if (line.startsWith('sftp> ')) marks.push(now);
       }
