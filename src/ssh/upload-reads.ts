@@ -33,7 +33,7 @@ export function uploadReads(client: Connection, socket: Socket, account?: Budget
       sunk++;
     },
     bulk: () => {
-      if (reads !== undefined || socket.destroyed) return;
+      if (reads !== undefined) return;
       // fits() first: a refused tryTake would sign the account up for wake-ups the sessions listen to.
       if (account !== undefined && !account.fits(HEADROOM_BYTES)) return;
       if (account !== undefined && !account.tryTake(REUSED_READ_BYTES)) return;
