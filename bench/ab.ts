@@ -40,6 +40,23 @@ interface Workload {
   round(server: BenchServer, scratch: string): Promise<{ up: [number, number]; down: [number, number] }>;
 }
 
+/**
+ * Runs one `sftp -b` batch and returns its rate (`amount` per second of the transfer command alone) and the server's
+ * CPU milliseconds per `cpuPer` (files for per-1000-files figures, GiB for s/GiB).
+ */
+async function timed(
+  server: BenchServer,
+  ctx: { key: string; cleanup: Cleanup },
+  batch: string,
+  amount: number,
+  cpuPer: number,
+): Promise<[number, number]> {
+  const cpu = await treeCpuMs(server.pid);
+  const result = await runBatch(server, ctx, batch, { timeoutMs: 1_800_000 });
+  const used = (await treeCpuMs(server.pid)) - cpu;
+  return [amount / (transferMs(result) / 1000), used / cpuPer];
+}
+
 function smallFilesWorkload(count: number, key: string, cleanup: Cleanup): Workload {
   let source = '';
   let sent = new Map<string, string>();
@@ -53,16 +70,22 @@ function smallFilesWorkload(count: number, key: string, cleanup: Cleanup): Workl
     },
     async round(server, scratch) {
       const ctx = { key, cleanup };
-      const timed = async (batch: string) => {
-        const cpu = await treeCpuMs(server.pid);
-        const result = await runBatch(server, ctx, batch, { timeoutMs: 1_800_000 });
-        const used = (await treeCpuMs(server.pid)) - cpu;
-        return [count / (transferMs(result) / 1000), used / (count / 1000)] as [number, number];
-      };
-      const up = await timed(`put -r ${source} ${server.remoteDir}/small\npwd\n`);
+      const up = await timed(
+        server,
+        ctx,
+        `put -r ${source} ${server.remoteDir}/small\npwd\n`,
+        count,
+        count / 1000,
+      );
       sameDigests(sent, await digests(join(server.localDir, 'small')), 'upload');
       const back = join(scratch, 'small-back');
-      const down = await timed(`get -r ${server.remoteDir}/small ${back}\npwd\n`);
+      const down = await timed(
+        server,
+        ctx,
+        `get -r ${server.remoteDir}/small ${back}\npwd\n`,
+        count,
+        count / 1000,
+      );
       sameDigests(sent, await digests(back), 'download');
       await Promise.all([
         rm(back, { recursive: true }),
@@ -86,16 +109,12 @@ function singleWorkload(mib: number, key: string, cleanup: Cleanup): Workload {
     },
     async round(server, scratch) {
       const ctx = { key, cleanup };
-      const timed = async (batch: string) => {
-        const cpu = await treeCpuMs(server.pid);
-        const result = await runBatch(server, ctx, batch, { timeoutMs: 1_800_000 });
-        const used = (await treeCpuMs(server.pid)) - cpu;
-        return [mib / (transferMs(result) / 1000), used / 1000 / (mib / 1024)] as [number, number];
-      };
-      const up = await timed(`put ${source} ${server.remoteDir}/big\npwd\n`);
+      // The server CPU in s/GiB: its milliseconds per thousandth of a GiB.
+      const gib = (mib / 1024) * 1000;
+      const up = await timed(server, ctx, `put ${source} ${server.remoteDir}/big\npwd\n`, mib, gib);
       if ((await sha256File(join(server.localDir, 'big'))) !== digest) throw new Error('upload differs');
       const back = join(scratch, 'big-back');
-      const down = await timed(`get ${server.remoteDir}/big ${back}\npwd\n`);
+      const down = await timed(server, ctx, `get ${server.remoteDir}/big ${back}\npwd\n`, mib, gib);
       if ((await sha256File(back)) !== digest) throw new Error('download differs');
       await Promise.all([rm(back), rm(join(server.localDir, 'big'))]);
       return { up, down };
