@@ -1,6 +1,8 @@
 // What `npm run bench:ab` reports: each build's median over every measured round, and B against A within each pair
 // of instances, so the spread between server instances shows beside the difference between the builds.
 
+import { median } from './scenarios.js';
+
 export type Build = 'A' | 'B';
 
 /** One measured round: which build, which pair of instances it ran in, and the value (higher is better). */
@@ -20,14 +22,8 @@ export interface AbSummary {
   readonly perInstance: readonly number[];
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) throw new Error('median of no values');
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function spread(values: readonly number[]) {
+function spread(values: readonly number[], build: Build) {
+  if (values.length === 0) throw new Error(`no rounds of build ${build}`);
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
 }
 
@@ -36,8 +32,8 @@ export function summarize(rounds: readonly AbRound[]): AbSummary {
     rounds
       .filter((r) => r.build === build && (instance === undefined || r.instance === instance))
       .map((r) => r.value);
-  const a = spread(of('A'));
-  const b = spread(of('B'));
+  const a = spread(of('A'), 'A');
+  const b = spread(of('B'), 'B');
   const instances = [...new Set(rounds.map((r) => r.instance))].sort((x, y) => x - y);
   const perInstance = instances
     .filter((i) => of('A', i).length > 0 && of('B', i).length > 0)

@@ -2,12 +2,17 @@
 // order the rounds of a pair take.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type AbRound, median, roundOrder, summarize } from '../bench/ab-summary.js';
+import { type AbRound, roundOrder, summarize } from '../bench/ab-summary.js';
 
-test('median of an odd and an even count; none is an error', () => {
-  assert.equal(median([3, 1, 2]), 2);
-  assert.equal(median([4, 1, 3, 2]), 2.5);
-  assert.throws(() => median([]), /no values/);
+test('medians of an odd and an even count of rounds; a build without rounds is an error', () => {
+  const rounds = (a: number[], b: number[]): AbRound[] => [
+    ...a.map((value) => ({ build: 'A' as const, instance: 0, value })),
+    ...b.map((value) => ({ build: 'B' as const, instance: 0, value })),
+  ];
+  const s = summarize(rounds([3, 1, 2], [4, 1, 3, 2]));
+  assert.equal(s.a.median, 2);
+  assert.equal(s.b.median, 2.5);
+  assert.throws(() => summarize(rounds([1], [])), /no rounds of build B/);
 });
 
 test('B against A: medians of all rounds, and per pair of instances', () => {
